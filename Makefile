@@ -1,0 +1,121 @@
+# baton — see README.md.  `make` builds build/baton.
+#
+#   make                 build build/baton (warnings are errors)
+#   make SANITIZE=1      build build/san/baton with ASan + UBSan
+#   make check           unit + CLI tests, normal and sanitizer builds
+#   make demo            a guided tour on a temporary database
+#   make deps            install missing Debian -dev packages (or say how)
+#   make install         PREFIX=/usr/local DESTDIR=
+#   make format-check    clang-format --dry-run over the sources
+#   make bench           bench/run: performance against the spawn floor
+
+VERSION := 0.1.0
+PREFIX ?= /usr/local
+DESTDIR ?=
+CC ?= cc
+PKGS := sqlite3 uuid yaml-0.1 jansson
+
+ifeq ($(SANITIZE),1)
+B := build/san
+SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer \
+	-fno-sanitize-recover=undefined
+OPT := -O1 -g
+else
+B := build
+SANFLAGS :=
+OPT := -O2 -g
+endif
+
+WARN := -Wall -Wextra -Wpedantic -Wformat=2 -Wshadow -Wstrict-prototypes \
+	-Wmissing-prototypes -Wwrite-strings -Wvla
+ifneq ($(WERROR),0)
+WARN += -Werror
+endif
+
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+CPPFLAGS += -I. -D_XOPEN_SOURCE=700 -DBATON_VERSION='"$(VERSION)"'
+CFLAGS ?= $(OPT)
+ALL_CFLAGS = -std=c11 $(WARN) $(SANFLAGS) $(PKG_CFLAGS) $(CFLAGS) -pthread
+LDLIBS += $(PKG_LIBS) -pthread
+
+LIB_SRCS := $(wildcard core/*.c) $(wildcard agents/*.c) $(wildcard db/*.c) \
+	$(filter-out cmd/main.c,$(wildcard cmd/*.c))
+LIB_OBJS := $(LIB_SRCS:%.c=$(B)/%.o) $(B)/db/schema-sql.o
+UNIT_SRCS := $(wildcard tests/unit/t-*.c)
+UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(B)/tests/%)
+HDRS := $(wildcard core/*.h agents/*.h db/*.h cmd/*.h)
+
+.PHONY: all clean check unit deps demo install format format-check bench
+
+all: $(B)/baton $(B)/tests/fake-helpers
+
+$(B)/baton: $(B)/cmd/main.o $(B)/libbaton.a
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDFLAGS) $(LDLIBS)
+
+$(B)/libbaton.a: $(LIB_OBJS)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+$(B)/%.o: %.c $(HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -c -o $@ $<
+
+# The schema is kept as plain SQL and compiled in as a C string.
+$(B)/db/schema-sql.c: db/schema.sql db/embed.awk
+	@mkdir -p $(@D)
+	awk -v name=baton_schema_sql -f db/embed.awk db/schema.sql > $@
+
+$(B)/db/schema-sql.o: $(B)/db/schema-sql.c
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -Wno-overlength-strings -c -o $@ $<
+
+$(B)/tests/t-%: tests/unit/t-%.c $(B)/libbaton.a $(HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(shell pkg-config --cflags cmocka 2>/dev/null) \
+		-o $@ $< $(B)/libbaton.a $(LDFLAGS) $(LDLIBS) \
+		$(shell pkg-config --libs cmocka 2>/dev/null)
+
+# Small C helpers the tests use (see tests/agents/).
+$(B)/tests/fake-helpers: $(wildcard tests/agents/*.c)
+	@mkdir -p $(@D)
+	@for f in $^; do n=$$(basename $$f .c); \
+		$(CC) -std=c11 -D_XOPEN_SOURCE=700 -O1 -o $(@D)/$$n $$f || exit 1; done
+	@touch $@
+
+unit: $(UNIT_BINS)
+
+deps:
+	@sh tests/deps.sh
+
+check: deps
+	@$(MAKE) --no-print-directory all unit
+	@$(MAKE) --no-print-directory SANITIZE=1 all unit
+	@sh tests/run.sh
+
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@sh docs/demo.sh
+
+bench: deps
+	@$(MAKE) --no-print-directory all
+	@sh bench/run
+
+install: build/baton
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
+		$(DESTDIR)$(PREFIX)/share/doc/baton
+	install -m 0755 build/baton $(DESTDIR)$(PREFIX)/bin/baton
+	install -m 0644 docs/baton.1 $(DESTDIR)$(PREFIX)/share/man/man1/baton.1
+	install -m 0644 config.yaml $(DESTDIR)$(PREFIX)/share/doc/baton/config.yaml
+
+FORMAT_SRCS = $(wildcard cmd/*.[ch] core/*.[ch] agents/*.[ch] db/*.[ch] \
+	tests/unit/*.[ch] tests/agents/*.c bench/*.c)
+
+format:
+	clang-format -i $(FORMAT_SRCS)
+
+format-check:
+	clang-format --dry-run --Werror $(FORMAT_SRCS)
+
+clean:
+	rm -rf build

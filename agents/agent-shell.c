@@ -1,0 +1,56 @@
+/*
+ * The built-in `shell` agent: the prompt is a script the user wrote, run
+ * by /bin/sh in the task's workdir.  It is run as `/bin/sh PROMPT_FILE`
+ * rather than `sh -c PROMPT` so that a script of any size works (argv
+ * items are limited to 128 KiB by Linux); the meaning is the same.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "agents/agent.h"
+#include "core/xmalloc.h"
+
+static int
+shell_build_argv(const struct agent_call *c, struct strvec *argv,
+		 char **cause)
+{
+	(void)cause;
+	strvec_push(argv, "/bin/sh");
+	strvec_push(argv, c->prompt_file);
+	return 0;
+}
+
+static void
+shell_parse_result(const struct agent_call *c, const struct proc_result *pr,
+		   const char *out_path, const char *err_path,
+		   struct agent_result *r)
+{
+	char *line;
+
+	(void)c;
+	(void)out_path;
+	r->num_turns = -1;
+	r->duration_ms = -1;
+	if (pr->exited && pr->exit_code == 0) {
+		r->outcome = AGENT_OK;
+		return;
+	}
+	r->outcome = AGENT_FAILED;
+	line = util_read_first_line(err_path, 200);
+	if (pr->exited)
+		r->error = xasprintf("script exited with status %d%s%s",
+				     pr->exit_code, line ? ": " : "",
+				     line ? line : "");
+	else
+		r->error = xasprintf("script killed by signal %d%s%s",
+				     pr->signal, line ? ": " : "",
+				     line ? line : "");
+	free(line);
+}
+
+const struct agent_impl agent_shell_impl = {
+	.kind = "shell",
+	.accepts_session_id = 1,
+	.build_argv = shell_build_argv,
+	.parse_result = shell_parse_result,
+};

@@ -1,0 +1,123 @@
+#ifndef BATON_AGENT_H
+#define BATON_AGENT_H
+
+#include <stdint.h>
+
+#include "core/config.h"
+#include "core/proc.h"
+#include "core/util.h"
+
+/*
+ * The adapter interface (SPEC §3.1).  An adapter is a const struct
+ * agent_impl of functions that build the argv of one turn and interpret
+ * its outcome; struct agent is the base every adapter shares and holds
+ * the session id the orchestrator assigned (S3, S4 live here, once).
+ * agents/ never touches the database.
+ */
+
+/* One turn, as the orchestrator hands it to an adapter. */
+struct agent_call {
+	const struct agent_profile *profile;
+	const char *model;      /* effective (pinned) model, or NULL */
+	const char *session_id; /* the baton session's UUID */
+	/* The agent session id for this turn: with resume, the head to
+	 * continue; without, the id to create the conversation with (the
+	 * session's own UUID for adapters that accept one, else NULL). */
+	const char *agent_session_id;
+	int resume;
+	const char *prompt_file; /* also the child's stdin */
+	const char *result_file; /* $BATON_RESULT_FILE */
+	const char *workdir;
+	int64_t task_id;
+};
+
+enum agent_outcome {
+	AGENT_OK = 0,        /* the turn succeeded */
+	AGENT_FAILED,        /* ran and failed: not retried */
+	AGENT_TRANSIENT,     /* overload, rate limit, 5xx, network: retry */
+	AGENT_RESUME_FAILED, /* the conversation cannot be resumed (S13) */
+	AGENT_CONFIG_ERROR,  /* startup/config: not logged in, bad flag */
+	AGENT_BAD_OUTPUT,    /* output missing or malformed: agent error */
+};
+
+/* What a finished turn reported.  Strings are owned by the struct. */
+struct agent_result {
+	enum agent_outcome outcome;
+	char *agent_session_id; /* reported id (validated UUID), or NULL */
+	char *text;             /* result text, or NULL */
+	char *error;            /* why, when outcome != AGENT_OK */
+	int64_t input_tokens, output_tokens;
+	int64_t cache_read_tokens, cache_creation_tokens;
+	double cost_usd;
+	int64_t num_turns;      /* -1 if not reported */
+	int64_t duration_ms;    /* as the agent reports it, -1 if not */
+};
+
+struct agent_impl {
+	const char *kind;
+	/* Can be handed a caller-chosen conversation id (S4): the first
+	 * link of the chain is then the baton session id itself. */
+	int accepts_session_id;
+	/* Conversations are found only from the directory they started in
+	 * (claude): run every turn of a session in the session's workdir. */
+	int session_cwd;
+	/*
+	 * Append the argv of one turn to argv.  Returns 0, or -1 with
+	 * *cause (a configuration problem, e.g. no command).
+	 */
+	int (*build_argv)(const struct agent_call *, struct strvec *argv,
+			  char **cause);
+	/*
+	 * Interpret a finished turn: its process result and the files its
+	 * output went to.  Must not crash on output of any size or shape.
+	 */
+	void (*parse_result)(const struct agent_call *,
+			     const struct proc_result *, const char *out_path,
+			     const char *err_path, struct agent_result *);
+};
+
+struct agent {
+	const struct agent_impl *impl;
+	const struct agent_profile *profile;
+	char *session_id; /* the explicitly assigned id, or NULL for none */
+};
+
+/* The adapter for kind, or NULL.  The registry is sorted by kind. */
+const struct agent_impl *agent_impl_find(const char *kind);
+
+/* Set up a for profile with impl (agent_impl_find() or a test fake). */
+void agent_init(struct agent *a, const struct agent_impl *impl,
+		const struct agent_profile *profile);
+void agent_release(struct agent *a);
+
+/* A copy of the assigned session id, or NULL for none; caller frees. */
+char *agent_get_session_id(const struct agent *a);
+/* Assign id (copied), or clear with NULL (S3). */
+void agent_set_session_id(struct agent *a, const char *id);
+
+/*
+ * The id this agent uses for its next call (S4): exactly the assigned
+ * one when set.  When none is set, a fresh UUID, which the agent keeps
+ * (becomes the assigned id) only when the profile says
+ * use_session_persistence.  Writes it into buf (>= 37 bytes).
+ */
+const char *agent_session_for_call(struct agent *a, char *buf);
+
+void agent_result_release(struct agent_result *);
+
+/*
+ * Shared by adapters that read a Claude-like JSON result object (claude,
+ * command): fill r from the JSON text (usage, cost, session_id...).
+ * Returns 0, or -1 if it is not a JSON object.
+ */
+int agent_parse_result_json(const char *text, struct agent_result *r,
+			    char **cause);
+
+/* Substitute {task_id} {session_id} {agent_session_id} {workdir}
+ * {prompt_file} in one argv template item; caller frees. */
+char *agent_expand(const char *item, const struct agent_call *);
+
+extern const struct agent_impl agent_shell_impl;
+extern const struct agent_impl agent_command_impl;
+
+#endif

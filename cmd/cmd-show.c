@@ -1,0 +1,128 @@
+/*
+ * baton show TASK [--json]: one task with its runs, session, checks and
+ * errors.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cmd/common.h"
+#include "core/xmalloc.h"
+
+const struct cmd_entry cmd_show_entry;
+
+static void
+line(const char *k, const char *v)
+{
+	printf("%-12s %s\n", k, v ? v : "-");
+}
+
+static int
+show_exec(struct baton *b, int argc, char **argv)
+{
+	static const struct option longopts[] = {{NULL, 0, NULL, 0}};
+	struct db_task t = {0};
+	struct db_run *runs = NULL;
+	size_t n = 0, i;
+	char *cause = NULL, buf[64], el[32];
+	int64_t id;
+	int c, found, rc;
+
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "+", longopts, NULL)) != -1)
+		return cmd_usage_error(&cmd_show_entry, "unknown option '%s'",
+				       argv[optind - 1]);
+	if (argc - optind != 1)
+		return cmd_usage_error(&cmd_show_entry, "give one task id");
+	if ((rc = cmd_parse_task_id(&cmd_show_entry, argv[optind], &id)))
+		return rc;
+	if (b->json)
+		return cmd_print_task_json(b, id);
+	if (db_task_get(b->db, id, &t, &found, &cause) != 0 ||
+	    (found && db_run_list(b->db, id, &runs, &n, &cause) != 0)) {
+		cmd_error("%s", cause);
+		free(cause);
+		db_task_release(&t);
+		return EXIT_DB;
+	}
+	if (!found) {
+		cmd_error("no task %lld", (long long)id);
+		return EXIT_USAGE;
+	}
+	printf("task %lld", (long long)t.id);
+	if (t.title != NULL)
+		printf(": %s", t.title);
+	printf("\n");
+	line("status", t.status);
+	if (t.error != NULL)
+		line("error", t.error);
+	line("agent", t.agent);
+	line("model", t.model);
+	line("workdir", t.workdir);
+	line("milestone", t.milestone);
+	line("session", t.session_id);
+	if (t.session_req != NULL)
+		line("asked for", t.session_req);
+	if (t.check_cmd != NULL)
+		line("check", t.check_cmd);
+	snprintf(buf, sizeof buf, "%d of %d", t.attempts, t.max_attempts);
+	line("attempts", buf);
+	snprintf(buf, sizeof buf, "%d of %d", t.iterations, t.max_iterations);
+	line("iterations", buf);
+	cmd_format_time(t.created_at, buf, sizeof buf);
+	line("created", buf);
+	cmd_format_time(t.started_at, buf, sizeof buf);
+	line("started", buf);
+	cmd_format_time(t.finished_at, buf, sizeof buf);
+	line("finished", buf);
+	snprintf(buf, sizeof buf, "%lld in, %lld out, $%.4f",
+		 (long long)t.input_tokens, (long long)t.output_tokens,
+		 t.cost_usd);
+	line("usage", buf);
+	printf("prompt       ");
+	for (i = 0; t.prompt[i] != '\0' && i < 400; i++) {
+		putchar(t.prompt[i]);
+		if (t.prompt[i] == '\n')
+			printf("             ");
+	}
+	printf("%s\n", t.prompt[i] ? " ..." : "");
+	if (n > 0)
+		printf("\nruns:\n%5s %4s %-8s %-26s %5s %-8s %s\n", "RUN",
+		       "ITER", "RESUME", "OUTCOME", "EXIT", "TIME", "CHECK");
+	for (i = 0; i < n; i++) {
+		struct db_run *r = &runs[i];
+		char code[16], chk[16];
+
+		if (r->has_exit_code)
+			snprintf(code, sizeof code, "%d", r->exit_code);
+		else if (r->signal)
+			snprintf(code, sizeof code, "sig%d", r->signal);
+		else
+			snprintf(code, sizeof code, "-");
+		if (r->has_check)
+			snprintf(chk, sizeof chk, "exit %d", r->check_exit_code);
+		else
+			snprintf(chk, sizeof chk, "-");
+		cmd_format_elapsed(r->ended_at ? r->ended_at - r->started_at
+					       : 0, el, sizeof el);
+		printf("%5lld %4d %-8s %-26s %5s %-8s %s\n", (long long)r->id,
+		       r->iteration,
+		       r->resume_outcome ? r->resume_outcome : "-",
+		       r->outcome ? r->outcome : "(running)", code, el, chk);
+		if (r->error != NULL)
+			printf("      error: %s\n", r->error);
+	}
+	printf("\nlogs: baton log %lld [--stderr]\n", (long long)t.id);
+	db_runs_free(runs, n);
+	db_task_release(&t);
+	return EXIT_OK;
+}
+
+const struct cmd_entry cmd_show_entry = {
+	.name = "show",
+	.usage = "TASK [--json]",
+	.summary = "show one task with its runs, session, checks and errors",
+	.help = "  --json   the task object with its runs (SPEC §6.1)\n",
+	.flags = CMD_NEEDS_DB | CMD_READONLY,
+	.exec = show_exec,
+};

@@ -1,0 +1,201 @@
+/*
+ * baton status [--json] [--milestone M] [--status S] [--summary]
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cmd/common.h"
+#include "core/xmalloc.h"
+
+const struct cmd_entry cmd_status_entry;
+
+static const char *const statuses[] = {
+	"pending", "running", "completed", "failed", "cancelled",
+	"timed_out", "interrupted", NULL,
+};
+
+struct listing {
+	struct baton *b;
+	json_t *arr;
+	long long n;
+	int64_t now;
+};
+
+/* The first line of the prompt, shortened to width. */
+static void
+excerpt(const char *s, char *buf, size_t width)
+{
+	size_t i = 0;
+
+	for (; *s != '\0' && *s != '\n' && i + 1 < width; s++)
+		buf[i++] = (*s == '\t' || *s == '\r') ? ' ' : *s;
+	if ((*s != '\0') && i >= 3 && width > 4) {
+		buf[i - 3] = '.';
+		buf[i - 2] = '.';
+		buf[i - 1] = '.';
+	}
+	buf[i] = '\0';
+}
+
+static int
+print_task(void *arg, const struct db_task *t)
+{
+	struct listing *l = arg;
+	char el[32], what[61];
+	int64_t end;
+
+	l->n++;
+	if (l->arr != NULL) {
+		json_array_append_new(l->arr, cmd_task_json(t, NULL, 0, 0));
+		return 0;
+	}
+	if (t->started_at != 0) {
+		end = t->finished_at ? t->finished_at : l->now;
+		cmd_format_elapsed(end - t->started_at, el, sizeof el);
+	} else
+		snprintf(el, sizeof el, "-");
+	excerpt(t->title ? t->title : t->prompt, what, sizeof what);
+	printf("%6lld  %-11s %-9s %-8s %s\n", (long long)t->id, t->status,
+	       t->agent ? t->agent : "-", el, what);
+	return ferror(stdout) ? 1 : 0;
+}
+
+struct counts {
+	long long n[8];
+};
+
+static void
+count(void *arg, const char *status, int64_t n)
+{
+	struct counts *c = arg;
+	int i;
+
+	for (i = 0; statuses[i] != NULL; i++) {
+		if (strcmp(statuses[i], status) == 0)
+			c->n[i] = n;
+	}
+}
+
+static int
+status_exec(struct baton *b, int argc, char **argv)
+{
+	enum { OPT_MS = 256, OPT_STATUS, OPT_SUMMARY, OPT_LIMIT };
+	static const struct option longopts[] = {
+		{"milestone", required_argument, NULL, OPT_MS},
+		{"status", required_argument, NULL, OPT_STATUS},
+		{"summary", no_argument, NULL, OPT_SUMMARY},
+		{"limit", required_argument, NULL, OPT_LIMIT},
+		{NULL, 0, NULL, 0},
+	};
+	struct db_task_filter f = {0};
+	struct listing l = {0};
+	struct counts cn = {{0}};
+	struct db_milestone m = {0};
+	char *cause = NULL;
+	long long limit;
+	int c, i, found, summary = 0, rc;
+	const char *ms = NULL;
+
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "+", longopts, NULL)) != -1) {
+		switch (c) {
+		case OPT_MS:
+			ms = optarg;
+			break;
+		case OPT_STATUS:
+			for (i = 0; statuses[i] != NULL; i++) {
+				if (strcmp(statuses[i], optarg) == 0)
+					break;
+			}
+			if (statuses[i] == NULL)
+				return cmd_usage_error(
+					&cmd_status_entry,
+					"invalid status '%s': one of pending "
+					"running completed failed cancelled "
+					"timed_out interrupted", optarg);
+			f.status = optarg;
+			break;
+		case OPT_SUMMARY:
+			summary = 1;
+			break;
+		case OPT_LIMIT:
+			if (util_parse_int(optarg, 1, INT64_MAX, &limit) != 0)
+				return cmd_usage_error(&cmd_status_entry,
+						       "invalid --limit '%s'",
+						       optarg);
+			f.limit = limit;
+			break;
+		default:
+			return cmd_usage_error(&cmd_status_entry,
+					       "unknown option '%s'",
+					       argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		return cmd_usage_error(&cmd_status_entry,
+				       "unexpected argument '%s'",
+				       argv[optind]);
+	if (ms != NULL) {
+		if (db_milestone_get(b->db, ms, &m, &found, &cause) != 0)
+			goto dberr;
+		if (!found)
+			return cmd_usage_error(&cmd_status_entry,
+					       "no milestone '%s'", ms);
+		f.milestone_id = m.id;
+		db_milestone_release(&m);
+	}
+	if (summary) {
+		if (db_task_count_by_status(b->db, f.milestone_id, count, &cn,
+					    &cause) != 0)
+			goto dberr;
+		if (b->json) {
+			json_t *o = json_object();
+
+			for (i = 0; statuses[i] != NULL; i++)
+				json_object_set_new(o, statuses[i],
+						    json_integer(cn.n[i]));
+			return cmd_print_json(o) == 0 ? EXIT_OK : EXIT_FAILED;
+		}
+		for (i = 0; statuses[i] != NULL; i++)
+			printf("%-12s %lld\n", statuses[i], cn.n[i]);
+		return EXIT_OK;
+	}
+	l.b = b;
+	l.now = util_now_ms();
+	if (b->json)
+		l.arr = json_array();
+	else
+		printf("%6s  %-11s %-9s %-8s %s\n", "ID", "STATUS", "AGENT",
+		       "TIME", "TASK");
+	rc = db_task_each(b->db, &f, print_task, &l, &cause);
+	if (rc != 0) {
+		json_decref(l.arr);
+		goto dberr;
+	}
+	if (l.arr != NULL)
+		return cmd_print_json(l.arr) == 0 ? EXIT_OK : EXIT_FAILED;
+	if (l.n == 0)
+		printf("(no tasks%s%s)\n", f.status ? " with status " : "",
+		       f.status ? f.status : "");
+	return EXIT_OK;
+dberr:
+	cmd_error("%s", cause);
+	free(cause);
+	return EXIT_DB;
+}
+
+const struct cmd_entry cmd_status_entry = {
+	.name = "status",
+	.usage = "[--json] [--milestone M] [--status S] [--summary] [--limit N]",
+	.summary = "list tasks",
+	.help = "options:\n"
+	"  --milestone M   only tasks of milestone M\n"
+	"  --status S      only tasks with status S (pending running completed\n"
+	"                  failed cancelled timed_out interrupted)\n"
+	"  --summary       counts by status only\n"
+	"  --limit N       at most N tasks\n"
+	"  --json          an array of task objects\n",
+	.flags = CMD_NEEDS_DB | CMD_READONLY,
+	.exec = status_exec,
+};

@@ -1,0 +1,344 @@
+/*
+ * The command table, dispatch, usage and the setup that .flags ask for.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cmd/cmd.h"
+#include "core/config.h"
+#include "core/runner.h"
+#include "core/util.h"
+#include "core/xmalloc.h"
+#include "db/db.h"
+
+extern const struct cmd_entry cmd_add_entry;
+extern const struct cmd_entry cmd_cancel_entry;
+extern const struct cmd_entry cmd_config_entry;
+extern const struct cmd_entry cmd_doctor_entry;
+extern const struct cmd_entry cmd_help_entry;
+extern const struct cmd_entry cmd_log_entry;
+extern const struct cmd_entry cmd_retry_entry;
+extern const struct cmd_entry cmd_run_entry;
+extern const struct cmd_entry cmd_show_entry;
+extern const struct cmd_entry cmd_status_entry;
+extern const struct cmd_entry cmd_work_entry;
+
+/* Alphabetical; exact names only, so a new command never breaks a script. */
+const struct cmd_entry *const cmd_table[] = {
+	&cmd_add_entry,
+	&cmd_cancel_entry,
+	&cmd_config_entry,
+	&cmd_doctor_entry,
+	&cmd_help_entry,
+	&cmd_log_entry,
+	&cmd_retry_entry,
+	&cmd_run_entry,
+	&cmd_show_entry,
+	&cmd_status_entry,
+	&cmd_work_entry,
+	NULL,
+};
+
+void
+cmd_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fflush(stdout);
+	fputs("baton: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+void
+cmd_warn(struct baton *b, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (b->verbosity < 0)
+		return;
+	fflush(stdout);
+	fputs("baton: warning: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+int
+cmd_usage_error(const struct cmd_entry *e, const char *fmt, ...)
+{
+	va_list ap;
+
+	fflush(stdout);
+	fputs("baton: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	if (e != NULL)
+		fprintf(stderr, "usage: baton %s%s%s\n", e->name,
+			e->usage[0] ? " " : "", e->usage);
+	return EXIT_USAGE;
+}
+
+void
+cmd_print_help(const struct cmd_entry *e, const char *parent, FILE *fp)
+{
+	const struct cmd_entry *const *s;
+	const char *p = parent ? parent : "";
+	const char *sp = parent ? " " : "";
+
+	fprintf(fp, "usage: baton %s%s%s%s%s\n\n%s\n", p, sp, e->name,
+		e->usage[0] ? " " : "", e->usage, e->summary);
+	if (e->subcmds != NULL) {
+		fputs("\ncommands:\n", fp);
+		for (s = e->subcmds; *s != NULL; s++)
+			fprintf(fp, "  %-10s %s\n", (*s)->name, (*s)->summary);
+		fprintf(fp, "\nSee 'baton %s%s%s COMMAND --help'.\n", p, sp,
+			e->name);
+	}
+	if (e->help != NULL)
+		fprintf(fp, "\n%s", e->help);
+}
+
+int
+cmd_exit_code(int err)
+{
+	if (err >= 0)
+		return EXIT_OK;
+	switch (-err) {
+	case BERR_USAGE:
+		return EXIT_USAGE;
+	case BERR_CONFIG:
+		return EXIT_CONFIG;
+	case BERR_DB:
+		return EXIT_DB;
+	case BERR_NOEXEC:
+		return EXIT_NOEXEC;
+	case BERR_NOBIN:
+		return EXIT_NOTFOUND;
+	default:
+		return EXIT_FAILED;
+	}
+}
+
+int
+cmd_finish_stdout(int rc)
+{
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		/* EPIPE from a reader that went away (| head) is not worth
+		 * a message, but is still not success. */
+		if (errno != EPIPE)
+			cmd_error("cannot write to standard output: %s",
+				  strerror(errno));
+		return rc == EXIT_OK ? EXIT_FAILED : rc;
+	}
+	return rc;
+}
+
+static const struct cmd_entry *
+find(const struct cmd_entry *const *table, const char *name)
+{
+	for (; *table != NULL; table++) {
+		if (strcmp((*table)->name, name) == 0)
+			return *table;
+	}
+	return NULL;
+}
+
+static int
+wants_help(int argc, char **argv)
+{
+	int i;
+
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--") == 0)
+			return 0;
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/* The database path: --db, else config (BATON_DB applied), else XDG. */
+static char *
+resolve_db_path(struct baton *b)
+{
+	const char *xdg, *home;
+
+	if (b->db_path != NULL)
+		return xstrdup(b->db_path);
+	if (b->cfg->db.path != NULL)
+		return xstrdup(b->cfg->db.path);
+	xdg = getenv("XDG_STATE_HOME");
+	if (xdg != NULL && xdg[0] == '/')
+		return xasprintf("%s/baton/baton.db", xdg);
+	home = getenv("HOME");
+	if (home == NULL || home[0] == '\0')
+		home = "/";
+	return xasprintf("%s/.local/state/baton/baton.db", home);
+}
+
+static int
+setup(struct baton *b, const struct cmd_entry *e, struct config *cfg)
+{
+	struct db_options opts = {0};
+	char *cause = NULL, *path, *slash;
+	int rc;
+
+	if ((e->flags & CMD_NEEDS_CONFIG) == 0)
+		return EXIT_OK;
+	if (config_load(cfg, b->config_path, &cause) != 0) {
+		cmd_error("%s", cause);
+		free(cause);
+		return EXIT_CONFIG;
+	}
+	b->cfg = cfg;
+	if ((e->flags & CMD_NEEDS_DB) != CMD_NEEDS_DB)
+		return EXIT_OK;
+
+	path = resolve_db_path(b);
+	free(b->db_path);
+	b->db_path = path;
+	free(b->state_dir);
+	b->state_dir = xstrdup(path);
+	slash = strrchr(b->state_dir, '/');
+	if (slash == NULL) {
+		free(b->state_dir);
+		b->state_dir = xstrdup(".");
+	} else if (slash == b->state_dir)
+		slash[1] = '\0';
+	else
+		*slash = '\0';
+
+	opts.synchronous_full = cfg->db.synchronous_full;
+	opts.busy_timeout_ms = cfg->db.busy_timeout_ms;
+	if (db_open(&b->db, path, &opts, &cause) != 0) {
+		cmd_error("%s", cause);
+		free(cause);
+		return EXIT_DB;
+	}
+	/* Any command that opens the database reaps dead runners (SPEC §5). */
+	rc = runner_reap(b, &cause);
+	if (rc != 0) {
+		cmd_error("%s", cause);
+		free(cause);
+		return cmd_exit_code(rc);
+	}
+	return EXIT_OK;
+}
+
+static int
+run_entry(struct baton *b, const struct cmd_entry *e, const char *parent,
+	  int argc, char **argv)
+{
+	struct config cfg = {0};
+	const struct cmd_entry *sub;
+	int rc;
+
+	if (e->subcmds != NULL) {
+		if (argc < 2 || strcmp(argv[1], "--help") == 0 ||
+		    strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
+			if (argc < 2) {
+				cmd_print_help(e, parent, stderr);
+				return EXIT_USAGE;
+			}
+			cmd_print_help(e, parent, stdout);
+			return EXIT_OK;
+		}
+		sub = find(e->subcmds, argv[1]);
+		if (sub == NULL) {
+			cmd_error("unknown command '%s %s'", e->name, argv[1]);
+			fprintf(stderr, "usage: baton %s COMMAND; see 'baton %s "
+				"--help'\n", e->name, e->name);
+			return EXIT_USAGE;
+		}
+		return run_entry(b, sub, e->name, argc - 1, argv + 1);
+	}
+	if (wants_help(argc, argv)) {
+		cmd_print_help(e, parent, stdout);
+		return EXIT_OK;
+	}
+	rc = setup(b, e, &cfg);
+	if (rc == EXIT_OK)
+		rc = e->exec(b, argc, argv);
+	db_close(b->db);
+	b->db = NULL;
+	b->cfg = NULL;
+	config_release(&cfg);
+	return rc;
+}
+
+/* `baton help [CMD [SUB]]` */
+static int
+cmd_help_exec(struct baton *b, int argc, char **argv)
+{
+	const struct cmd_entry *const *t;
+	const struct cmd_entry *e, *sub;
+
+	(void)b;
+	if (argc < 2) {
+		printf("usage: baton [--db PATH] [--config PATH] [-q] [-v] "
+		       "[--json] [--no-color] COMMAND [ARGS]\n\n"
+		       "Run tasks through coding agents; every task, run and "
+		       "session is kept in SQLite.\n\ncommands:\n");
+		for (t = cmd_table; *t != NULL; t++)
+			printf("  %-10s %s\n", (*t)->name, (*t)->summary);
+		printf("\nSee 'baton help COMMAND' or 'baton COMMAND --help';"
+		       " 'man baton' for the manual.\n");
+		return EXIT_OK;
+	}
+	e = find(cmd_table, argv[1]);
+	if (e == NULL)
+		return cmd_usage_error(&cmd_help_entry,
+				       "unknown command '%s'", argv[1]);
+	if (argc > 2 && e->subcmds != NULL) {
+		sub = find(e->subcmds, argv[2]);
+		if (sub == NULL)
+			return cmd_usage_error(&cmd_help_entry,
+					       "unknown command '%s %s'",
+					       argv[1], argv[2]);
+		cmd_print_help(sub, e->name, stdout);
+		return EXIT_OK;
+	}
+	cmd_print_help(e, NULL, stdout);
+	return EXIT_OK;
+}
+
+const struct cmd_entry cmd_help_entry = {
+	.name = "help",
+	.usage = "[COMMAND [SUBCOMMAND]]",
+	.summary = "show help for baton or one command",
+	.exec = cmd_help_exec,
+};
+
+int
+cmd_dispatch(struct baton *b, int argc, char **argv)
+{
+	const struct cmd_entry *e;
+
+	if (argc < 1) {
+		cmd_help_exec(b, 1, (char *[]){(char *)"help", NULL});
+		return EXIT_USAGE;
+	}
+	if (strcmp(argv[0], "--help") == 0 || strcmp(argv[0], "-h") == 0)
+		return cmd_help_exec(b, 1, argv);
+	e = find(cmd_table, argv[0]);
+	if (e == NULL) {
+		if (argv[0][0] == '-')
+			cmd_error("unknown option '%s'", argv[0]);
+		else
+			cmd_error("unknown command '%s'", argv[0]);
+		fprintf(stderr, "usage: baton [GLOBAL OPTIONS] COMMAND [ARGS]; "
+			"see 'baton help'\n");
+		return EXIT_USAGE;
+	}
+	return run_entry(b, e, NULL, argc, argv);
+}

@@ -1,0 +1,69 @@
+#ifndef BATON_CMD_H
+#define BATON_CMD_H
+
+#include <stdio.h>
+
+#include "core/baton.h"
+
+/* What the dispatcher sets up before calling .exec. */
+#define CMD_NEEDS_CONFIG 0x1 /* load the configuration (exit 3 on error) */
+#define CMD_NEEDS_DB     0x3 /* open the database (implies config; exit 4) */
+#define CMD_READONLY     0x4 /* does not change tasks (documentation) */
+
+/*
+ * One command.  exec gets argv with argv[0] the command's own name and
+ * global options already removed, and returns the process exit status
+ * (SPEC §7).  Commands with .subcmds have no .exec of their own.
+ */
+struct cmd_entry {
+	const char *name;
+	const char *usage;   /* after "baton NAME ", e.g. "[-j N] [--until-empty]" */
+	const char *summary; /* one line for `baton help` */
+	const char *help;    /* option list for `baton NAME --help`, or NULL */
+	int flags;
+	int (*exec)(struct baton *, int argc, char **argv);
+	const struct cmd_entry *const *subcmds; /* NULL-terminated, sorted */
+};
+
+/* Exit codes (SPEC §7). */
+#define EXIT_OK        0
+#define EXIT_FAILED    1
+#define EXIT_USAGE     2
+#define EXIT_CONFIG    3
+#define EXIT_DB        4
+#define EXIT_TIMEOUT   124
+#define EXIT_NOEXEC    126
+#define EXIT_NOTFOUND  127
+
+/* Print "baton: <message>" to stderr. */
+void cmd_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Print "baton: warning: <message>" to stderr unless quiet. */
+void cmd_warn(struct baton *, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/*
+ * A usage error for entry: "baton: <message>" and the usage line on
+ * stderr.  Returns EXIT_USAGE for the caller to return.
+ */
+int cmd_usage_error(const struct cmd_entry *, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* Print entry's full help to fp. */
+void cmd_print_help(const struct cmd_entry *, const char *parent, FILE *fp);
+
+/* Map a negated berr (core/baton.h) to an exit code. */
+int cmd_exit_code(int err);
+
+/*
+ * Report a write error on stdout (full disk, closed pipe) as an error;
+ * returns rc, or EXIT_FAILED if stdout had an error.  Called by main().
+ */
+int cmd_finish_stdout(int rc);
+
+/* Dispatch argv (global options already removed) against the table. */
+int cmd_dispatch(struct baton *, int argc, char **argv);
+
+/* The table, alphabetised; NULL-terminated. */
+extern const struct cmd_entry *const cmd_table[];
+
+#endif

@@ -1,0 +1,110 @@
+#ifndef BATON_CMD_COMMON_H
+#define BATON_CMD_COMMON_H
+
+#include <getopt.h>
+#include <jansson.h>
+#include <stdint.h>
+
+#include "cmd/cmd.h"
+#include "core/task.h"
+#include "core/util.h"
+#include "db/db.h"
+
+/* ---- TASK OPTIONS shared by run and add (cmd/task-options.c) ---- */
+
+/* getopt_long values for the task options: 256 and up. */
+enum {
+	OPT_AGENT = 256,
+	OPT_MODEL,
+	OPT_SESSION,
+	OPT_NEW_SESSION,
+	OPT_MILESTONE,
+	OPT_WORKDIR,
+	OPT_TIMEOUT,
+	OPT_CHECK,
+	OPT_MAX_ITERATIONS,
+	OPT_TITLE,
+	OPT_KEY,
+	OPT_PROMPT_FILE,
+	OPT_FORCE_AGENT,
+	OPT_ALLOW_FOREIGN,
+	OPT_TASK_LAST, /* commands number their own options from here */
+};
+
+#define TASK_LONG_OPTIONS                                                   \
+	{"agent", required_argument, NULL, OPT_AGENT},                      \
+	{"model", required_argument, NULL, OPT_MODEL},                      \
+	{"session", required_argument, NULL, OPT_SESSION},                  \
+	{"new-session", no_argument, NULL, OPT_NEW_SESSION},                \
+	{"milestone", required_argument, NULL, OPT_MILESTONE},              \
+	{"workdir", required_argument, NULL, OPT_WORKDIR},                  \
+	{"timeout", required_argument, NULL, OPT_TIMEOUT},                  \
+	{"check", required_argument, NULL, OPT_CHECK},                      \
+	{"max-iterations", required_argument, NULL, OPT_MAX_ITERATIONS},    \
+	{"title", required_argument, NULL, OPT_TITLE},                      \
+	{"key", required_argument, NULL, OPT_KEY},                          \
+	{"prompt-file", required_argument, NULL, OPT_PROMPT_FILE},          \
+	{"force-agent", no_argument, NULL, OPT_FORCE_AGENT},                \
+	{"allow-foreign-session", no_argument, NULL, OPT_ALLOW_FOREIGN}
+
+#define TASK_OPTIONS_HELP                                                   \
+	"task options:\n"                                                   \
+	"  --agent A             agent profile (default: defaults.agent)\n" \
+	"  --model M             model for the agent\n"                     \
+	"  --session NAME|UUID   run in this session (created on first use)\n" \
+	"  --new-session         run in a fresh temporary session\n"        \
+	"  --milestone M         add to milestone M (tasks run in order)\n" \
+	"  --workdir DIR         directory to run in (default: .)\n"        \
+	"  --timeout DUR         stop the agent after DUR (90, 90s, 15m, 2h)\n" \
+	"  --check CMD           quality gate run with /bin/sh -c after each turn\n" \
+	"  --max-iterations N    turns while the check fails (default 3)\n" \
+	"  --title T             a title for listings\n"                    \
+	"  --key K               idempotency key: adding K again is a no-op\n" \
+	"  --prompt-file F       read the prompt from F ('-': stdin)\n"     \
+	"  --force-agent         re-pin the session to --agent/--model\n"   \
+	"  --allow-foreign-session  use a session of another project or user\n"
+
+/*
+ * Apply one getopt result to spec if it is a task option.  Returns 1 if
+ * it was one, 0 if not.
+ */
+int cmd_task_option(struct task_spec *spec, int opt, const char *arg);
+
+/* ---- output (cmd/output.c) ---- */
+
+/* RFC 3339 string, or JSON null for 0. */
+json_t *cmd_json_time(int64_t ms);
+/* A task object (SPEC §6.1); with_runs adds "runs" (show, run --json). */
+json_t *cmd_task_json(const struct db_task *t, const struct db_run *runs,
+		      size_t nruns, int with_runs);
+/* Read task id with its runs and print it as JSON; an exit code. */
+int cmd_print_task_json(struct baton *b, int64_t id);
+json_t *cmd_run_json(const struct db_run *r);
+/* A session object (SPEC §6.1); chain added when chain != NULL. */
+json_t *cmd_session_json(const struct db_session *s,
+			 const struct db_chain_link *chain, size_t nchain,
+			 int64_t ttl_ms);
+/* Print a JSON value and a newline to stdout; takes the reference. */
+int cmd_print_json(json_t *v);
+/* Short human duration: "850ms", "12.3s", "4m05s", "2h10m". */
+void cmd_format_elapsed(int64_t ms, char *buf, size_t len);
+/* "2026-11-21 17:00:03" local, or "-" for 0. */
+void cmd_format_time(int64_t ms, char *buf, size_t len);
+
+/* ---- signals (cmd/signals.c) ---- */
+
+/*
+ * Catch SIGINT, SIGTERM and SIGHUP: the first makes b->stop_fd readable
+ * so that running agents are stopped and cleanup runs.  Returns 0 or -1.
+ */
+int cmd_signals_install(struct baton *b);
+/* The signal received, or 0. */
+int cmd_signal_received(void);
+/* Exit status for a run stopped by a signal: 128 + signo. */
+int cmd_signal_exit(void);
+
+/* Parse a task id or print a usage error; 0 or EXIT_USAGE. */
+int cmd_parse_task_id(const struct cmd_entry *e, const char *arg,
+		      int64_t *id);
+
+#endif

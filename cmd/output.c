@@ -1,0 +1,219 @@
+/*
+ * JSON shapes (SPEC §6.1) and small formatting helpers.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "cmd/common.h"
+#include "core/util.h"
+
+json_t *
+cmd_json_time(int64_t ms)
+{
+	char buf[40];
+
+	if (ms == 0)
+		return json_null();
+	util_rfc3339(ms, buf, sizeof buf);
+	return json_string(buf);
+}
+
+static json_t *
+str_or_null(const char *s)
+{
+	return s != NULL ? json_string(s) : json_null();
+}
+
+json_t *
+cmd_run_json(const struct db_run *r)
+{
+	json_t *o = json_object();
+
+	json_object_set_new(o, "id", json_integer(r->id));
+	json_object_set_new(o, "iteration", json_integer(r->iteration));
+	json_object_set_new(o, "attempt", json_integer(r->attempt));
+	json_object_set_new(o, "session_id", str_or_null(r->session_id));
+	json_object_set_new(o, "agent_session_in",
+			    str_or_null(r->agent_session_in));
+	json_object_set_new(o, "agent_session_out",
+			    str_or_null(r->agent_session_out));
+	json_object_set_new(o, "resume_outcome",
+			    str_or_null(r->resume_outcome));
+	json_object_set_new(o, "started_at", cmd_json_time(r->started_at));
+	json_object_set_new(o, "ended_at", cmd_json_time(r->ended_at));
+	json_object_set_new(o, "exit_code", r->has_exit_code
+						    ? json_integer(r->exit_code)
+						    : json_null());
+	json_object_set_new(o, "signal",
+			    r->signal ? json_integer(r->signal) : json_null());
+	json_object_set_new(o, "outcome", str_or_null(r->outcome));
+	json_object_set_new(o, "error", str_or_null(r->error));
+	json_object_set_new(o, "input_tokens", json_integer(r->input_tokens));
+	json_object_set_new(o, "output_tokens",
+			    json_integer(r->output_tokens));
+	json_object_set_new(o, "cost_usd", json_real(r->cost_usd));
+	json_object_set_new(o, "check_exit_code",
+			    r->has_check ? json_integer(r->check_exit_code)
+					 : json_null());
+	json_object_set_new(o, "duration_ms", r->duration_ms >= 0
+						      ? json_integer(r->duration_ms)
+						      : json_null());
+	return o;
+}
+
+json_t *
+cmd_task_json(const struct db_task *t, const struct db_run *runs,
+	      size_t nruns, int with_runs)
+{
+	json_t *o = json_object(), *a;
+	size_t i;
+
+	json_object_set_new(o, "id", json_integer(t->id));
+	json_object_set_new(o, "title", str_or_null(t->title));
+	json_object_set_new(o, "status", json_string(t->status));
+	json_object_set_new(o, "agent", str_or_null(t->agent));
+	json_object_set_new(o, "model", str_or_null(t->model));
+	json_object_set_new(o, "workdir", json_string(t->workdir));
+	json_object_set_new(o, "milestone", str_or_null(t->milestone));
+	json_object_set_new(o, "session_id", str_or_null(t->session_id));
+	json_object_set_new(o, "attempts", json_integer(t->attempts));
+	json_object_set_new(o, "iterations", json_integer(t->iterations));
+	json_object_set_new(o, "exit_code", t->has_exit_code
+						    ? json_integer(t->exit_code)
+						    : json_null());
+	json_object_set_new(o, "error", str_or_null(t->error));
+	json_object_set_new(o, "reason", str_or_null(t->reason));
+	json_object_set_new(o, "key", str_or_null(t->key));
+	json_object_set_new(o, "created_at", cmd_json_time(t->created_at));
+	json_object_set_new(o, "started_at", cmd_json_time(t->started_at));
+	json_object_set_new(o, "finished_at", cmd_json_time(t->finished_at));
+	json_object_set_new(o, "input_tokens", json_integer(t->input_tokens));
+	json_object_set_new(o, "output_tokens",
+			    json_integer(t->output_tokens));
+	json_object_set_new(o, "cost_usd", json_real(t->cost_usd));
+	if (with_runs) {
+		a = json_array();
+		for (i = 0; i < nruns; i++)
+			json_array_append_new(a, cmd_run_json(&runs[i]));
+		json_object_set_new(o, "runs", a);
+	}
+	return o;
+}
+
+json_t *
+cmd_session_json(const struct db_session *s, const struct db_chain_link *chain,
+		 size_t nchain, int64_t ttl_ms)
+{
+	json_t *o = json_object(), *a, *l;
+	size_t i;
+
+	json_object_set_new(o, "id", json_string(s->id));
+	json_object_set_new(o, "kind", json_string(s->kind));
+	json_object_set_new(o, "name", str_or_null(s->name));
+	json_object_set_new(o, "agent", str_or_null(s->agent));
+	json_object_set_new(o, "model", str_or_null(s->model));
+	json_object_set_new(o, "project", str_or_null(s->project));
+	json_object_set_new(o, "workdir", str_or_null(s->workdir));
+	json_object_set_new(o, "status", json_string(s->status));
+	json_object_set_new(o, "head", str_or_null(s->head));
+	if (chain != NULL) {
+		a = json_array();
+		for (i = 0; i < nchain; i++) {
+			l = json_object();
+			json_object_set_new(
+				l, "agent_session_id",
+				json_string(chain[i].agent_session_id));
+			json_object_set_new(l, "edge",
+					    json_string(chain[i].edge));
+			json_object_set_new(l, "created_at",
+					    cmd_json_time(chain[i].created_at));
+			json_array_append_new(a, l);
+		}
+		json_object_set_new(o, "chain", a);
+	}
+	json_object_set_new(o, "turns", json_integer(s->turns));
+	json_object_set_new(o, "input_tokens", json_integer(s->input_tokens));
+	json_object_set_new(o, "output_tokens",
+			    json_integer(s->output_tokens));
+	json_object_set_new(o, "cost_usd", json_real(s->cost_usd));
+	json_object_set_new(o, "resume_failures",
+			    json_integer(s->resume_failures));
+	json_object_set_new(o, "resumable", json_boolean(s->resumable));
+	json_object_set_new(o, "predecessor", str_or_null(s->predecessor));
+	json_object_set_new(o, "created_at", cmd_json_time(s->created_at));
+	json_object_set_new(o, "last_used_at",
+			    cmd_json_time(s->last_used_at));
+	json_object_set_new(o, "expires_at",
+			    strcmp(s->status, "active") == 0
+				    ? cmd_json_time(s->last_used_at + ttl_ms)
+				    : json_null());
+	return o;
+}
+
+int
+cmd_print_json(json_t *v)
+{
+	int rc = json_dumpf(v, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+
+	json_decref(v);
+	fputc('\n', stdout);
+	return rc == 0 ? 0 : -1;
+}
+
+void
+cmd_format_elapsed(int64_t ms, char *buf, size_t len)
+{
+	if (ms < 0)
+		ms = 0;
+	if (ms < 1000)
+		snprintf(buf, len, "%lldms", (long long)ms);
+	else if (ms < 60000)
+		snprintf(buf, len, "%.1fs", (double)ms / 1000);
+	else if (ms < 3600000)
+		snprintf(buf, len, "%lldm%02llds", (long long)(ms / 60000),
+			 (long long)(ms / 1000 % 60));
+	else
+		snprintf(buf, len, "%lldh%02lldm", (long long)(ms / 3600000),
+			 (long long)(ms / 60000 % 60));
+}
+
+void
+cmd_format_time(int64_t ms, char *buf, size_t len)
+{
+	struct tm tm;
+	time_t t = (time_t)(ms / 1000);
+
+	if (ms == 0 || localtime_r(&t, &tm) == NULL) {
+		snprintf(buf, len, "-");
+		return;
+	}
+	strftime(buf, len, "%Y-%m-%d %H:%M:%S", &tm);
+}
+
+int
+cmd_print_task_json(struct baton *b, int64_t id)
+{
+	struct db_task t = {0};
+	struct db_run *runs = NULL;
+	size_t n = 0;
+	char *cause = NULL;
+	int found, rc;
+
+	if ((rc = db_task_get(b->db, id, &t, &found, &cause)) != 0 ||
+	    (found && (rc = db_run_list(b->db, id, &runs, &n, &cause)) != 0)) {
+		cmd_error("%s", cause);
+		free(cause);
+		db_task_release(&t);
+		return EXIT_DB;
+	}
+	if (!found) {
+		cmd_error("no task %lld", (long long)id);
+		return EXIT_USAGE;
+	}
+	rc = cmd_print_json(cmd_task_json(&t, runs, n, 1));
+	db_runs_free(runs, n);
+	db_task_release(&t);
+	return rc == 0 ? EXIT_OK : EXIT_FAILED;
+}

@@ -1,0 +1,75 @@
+/*
+ * TASK OPTIONS (SPEC §6), shared by run and add.
+ */
+#include <stdlib.h>
+
+#include "cmd/common.h"
+#include "core/xmalloc.h"
+
+static void
+set(char **field, const char *arg)
+{
+	free(*field);
+	*field = xstrdup(arg);
+}
+
+int
+cmd_task_option(struct task_spec *s, int opt, const char *arg)
+{
+	switch (opt) {
+	case OPT_AGENT:
+		set(&s->agent, arg);
+		break;
+	case OPT_MODEL:
+		set(&s->model, arg);
+		break;
+	case OPT_SESSION:
+		set(&s->session, arg);
+		break;
+	case OPT_NEW_SESSION:
+		s->new_session = 1;
+		break;
+	case OPT_MILESTONE:
+		set(&s->milestone, arg);
+		break;
+	case OPT_WORKDIR:
+		set(&s->workdir, arg);
+		break;
+	case OPT_TIMEOUT:
+		set(&s->timeout, arg);
+		break;
+	case OPT_CHECK:
+		set(&s->check, arg);
+		break;
+	case OPT_MAX_ITERATIONS:
+		set(&s->max_iterations, arg);
+		break;
+	case OPT_TITLE:
+		set(&s->title, arg);
+		break;
+	case OPT_KEY:
+		set(&s->key, arg);
+		break;
+	case OPT_PROMPT_FILE:
+		set(&s->prompt_file, arg);
+		break;
+	case OPT_FORCE_AGENT:
+		s->force_agent = 1;
+		break;
+	case OPT_ALLOW_FOREIGN:
+		s->allow_foreign = 1;
+		break;
+	default:
+		return 0;
+	}
+	return 1;
+}
+
+int
+cmd_parse_task_id(const struct cmd_entry *e, const char *arg, int64_t *id)
+{
+	if (task_parse_id(arg, id) != 0)
+		return cmd_usage_error(e, "invalid task id '%s': give a "
+				       "number like 12", arg);
+	return 0;
+}

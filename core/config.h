@@ -1,0 +1,124 @@
+#ifndef BATON_CONFIG_H
+#define BATON_CONFIG_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+/*
+ * The effective configuration: built-in defaults (the same values as the
+ * repository's config.yaml), overridden key by key by one config file and
+ * then by the environment (SPEC §8).  Every field is owned by the struct.
+ */
+
+/* USD per million tokens; only for adapters that do not report a cost. */
+struct agent_price {
+	int set;
+	double input, cached_input, output;
+};
+
+struct agent_profile {
+	char *name;     /* key under agents: */
+	char *kind;     /* "shell", "command", "claude" or "codex" */
+	char **command; /* NULL-terminated argv; claude/codex: {binary, NULL} */
+	char *model;    /* NULL if none */
+	char **args;    /* NULL-terminated extra arguments, never NULL */
+	char **env;     /* NULL-terminated "KEY=VALUE", never NULL */
+	int64_t timeout_ms;    /* 0: defaults.timeout */
+	int64_t kill_grace_ms; /* 0: defaults.kill_grace */
+	int use_session_persistence;
+	struct agent_price price;
+	/* Where this profile was defined, for messages: NULL if built in. */
+	char *file;
+	int line, col;
+};
+
+struct config {
+	char *path; /* the file loaded, NULL for built-in defaults */
+
+	struct {
+		char *path;        /* expanded; NULL: $XDG_STATE_HOME/baton/baton.db */
+		int synchronous_full;      /* db.synchronous: normal | full */
+		int64_t busy_timeout_ms;   /* db.busy_timeout, default 10s */
+	} db;
+	int workers; /* default -j for work, default 2 */
+
+	struct {
+		char *agent;          /* default profile, "shell" */
+		int64_t timeout_ms;   /* 30m */
+		int max_attempts;     /* 2 */
+		int64_t kill_grace_ms; /* 5s */
+		int max_iterations;   /* with a check, 3 */
+	} defaults;
+
+	struct {
+		int attempts;   /* 3 */
+		int64_t base_ms; /* 2s */
+		int64_t max_ms;  /* 60s */
+	} retry;
+
+	struct {
+		int64_t ttl_ms;       /* 24h */
+		int max_active;       /* 1000 */
+		int resume_failure_limit; /* 3 */
+		int64_t retention_ms; /* 30d */
+	} sessions;
+
+	struct {
+		int64_t heartbeat_ms;   /* 5s */
+		int64_t stale_after_ms; /* 60s */
+		int requeue_interrupted; /* false */
+	} runner;
+
+	char *iterate_prompt;
+
+	struct agent_profile *agents; /* sorted by name */
+	size_t nagents;
+};
+
+/*
+ * Fill cfg with the built-in defaults only.  Never fails.
+ */
+void config_defaults(struct config *cfg);
+
+/*
+ * Load the effective configuration.  explicit_path is --config (or NULL);
+ * then BATON_CONFIG, ./baton.yaml, $XDG_CONFIG_HOME/baton/config.yaml,
+ * else built-in defaults.  Environment overrides BATON_DB,
+ * BATON_SESSION_TTL and BATON_WORKERS are applied and validated last.
+ * Returns 0, or -1 with *cause "file:line:col: message" (or
+ * "BATON_WORKERS: message") for the caller to free; cfg is then released.
+ */
+int config_load(struct config *cfg, const char *explicit_path, char **cause);
+
+/*
+ * Load one file on top of the defaults, without resolution or env
+ * overrides (tests, `config check FILE`).  Same return as config_load().
+ */
+int config_load_file(struct config *cfg, const char *path, char **cause);
+
+/*
+ * Like config_load_file() for a file already in memory (len bytes, NUL
+ * bytes allowed and refused); name is the file name used in messages.
+ */
+int config_load_string(struct config *cfg, const char *name, const char *buf,
+		       size_t len, char **cause);
+
+/* Non-zero if a and b hold the same settings (path and marks aside). */
+int config_equal(const struct config *a, const struct config *b);
+
+/* Free everything cfg owns; NULL-safe, leaves cfg zeroed. */
+void config_release(struct config *cfg);
+
+/* The profile called name, or NULL. */
+const struct agent_profile *config_agent(const struct config *cfg,
+					 const char *name);
+
+/*
+ * Print the effective configuration as YAML, masking values of keys that
+ * look like secrets (token, key, secret, password, ...) and every value
+ * under an agent's env: as "***".  Loaded back, the output gives the same
+ * configuration (masked values aside).  Returns 0 or -1 on a write error.
+ */
+int config_show(const struct config *cfg, FILE *fp);
+
+#endif

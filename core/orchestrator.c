@@ -1,0 +1,1055 @@
+/*
+ * The orchestrator: the session protocol of SPEC §2 in one place.
+ *
+ * For each task:
+ *   claim      one transaction picks the task, selects or creates its
+ *              session and commits the row (S1, S2), takes the lease (S6);
+ *   assign     save the agent's current session id (the prior, maybe
+ *              none) and assign the task's session explicitly (S3, S4);
+ *   run        turns of the agent, each recorded as a run with the ids
+ *              given and reported, the chain advanced (S5), usage added,
+ *              transient failures retried, a failed resume answered with
+ *              a fresh conversation and the turn repeated once (S13),
+ *              then the check, iterating while it fails (SPEC §4);
+ *   cleanup    always: restore the prior id, end the task, close a temp
+ *              session (S7), release the lease.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/config.h"
+#include "core/orchestrator.h"
+#include "core/session.h"
+#include "core/xmalloc.h"
+#include "db/db.h"
+
+extern char **environ;
+
+/* The last 4 KiB of a check's output go into the feedback prompt. */
+#define CHECK_TAIL 4096
+
+void
+orch_result_release(struct orch_result *r)
+{
+	if (r == NULL)
+		return;
+	free(r->error);
+	memset(r, 0, sizeof *r);
+}
+
+void
+orch_init(struct orch *o, struct baton *b, struct db *db)
+{
+	memset(o, 0, sizeof *o);
+	o->b = b;
+	o->db = db;
+	o->impl_find = agent_impl_find;
+}
+
+void
+orch_release(struct orch *o)
+{
+	size_t i;
+
+	if (o == NULL)
+		return;
+	for (i = 0; i < o->nagents; i++) {
+		free(o->agents[i].profile);
+		agent_release(&o->agents[i].agent);
+	}
+	free(o->agents);
+	free(o->scope);
+	o->agents = NULL;
+	o->nagents = 0;
+	o->scope = NULL;
+}
+
+struct agent *
+orch_agent(struct orch *o, const struct agent_profile *p)
+{
+	const struct agent_impl *impl;
+	struct orch_agent *oa;
+	size_t i;
+
+	for (i = 0; i < o->nagents; i++) {
+		if (strcmp(o->agents[i].profile, p->name) == 0) {
+			/* the config outlives us, but re-point anyway */
+			o->agents[i].agent.profile = p;
+			return &o->agents[i].agent;
+		}
+	}
+	if ((impl = o->impl_find(p->kind)) == NULL)
+		return NULL;
+	o->agents = xreallocarray(o->agents, o->nagents + 1,
+				  sizeof *o->agents);
+	oa = &o->agents[o->nagents++];
+	oa->profile = xstrdup(p->name);
+	agent_init(&oa->agent, impl, p);
+	/* Between tasks an agent holds the worker's scope (S3 nesting). */
+	agent_set_session_id(&oa->agent, o->scope);
+	return &oa->agent;
+}
+
+static void
+note(struct orch *o, int64_t task_id, const char *msg)
+{
+	if (o->notify != NULL)
+		o->notify(o->notify_arg, task_id, msg);
+}
+
+/* ---- claiming ---- */
+
+/*
+ * Inside the claim transaction: select the session for pending task id
+ * and lease it.  *started: 1 running now, 0 session busy (nothing
+ * changed), -1 the task was failed because it may not run.
+ */
+static int
+start_locked(struct orch *o, int64_t id, int *started, char **cause)
+{
+	struct baton *b = o->b;
+	struct db_task t = {0};
+	struct session_choice sc = {0};
+	int64_t now = util_now_ms(), holder;
+	char *why = NULL;
+	size_t i;
+	int found, got, rc;
+
+	*started = 0;
+	if ((rc = db_task_get(o->db, id, &t, &found, cause)) != 0)
+		return rc;
+	if (!found || strcmp(t.status, "pending") != 0)
+		goto out;
+	if ((rc = db_savepoint(o->db, "claim", cause)) != 0)
+		goto out;
+	rc = session_select(b, o->db, &t, now, &sc, &why);
+	if (rc == -BERR_FAIL) {
+		/* S11/S12: this task may not run; fail it, keep going. */
+		db_savepoint_rollback(o->db, "claim");
+		rc = db_task_finish(o->db, id, "failed", 0, 0, why, "session",
+				    now, cause);
+		if (rc == 0)
+			rc = db_event(o->db, "refused", NULL, id, 0,
+				      b->runner_id, why, now, cause);
+		if (rc == 0) {
+			note(o, id, why);
+			*started = -1;
+		}
+		goto out;
+	}
+	if (rc != 0) {
+		db_savepoint_rollback(o->db, "claim");
+		*cause = why;
+		why = NULL;
+		goto out;
+	}
+	rc = db_session_lease(o->db, sc.id, b->runner_id, id, now,
+			      now + b->cfg->runner.stale_after_ms, &got,
+			      &holder, cause);
+	if (rc != 0 || !got) {
+		/* S6: in use by another task; undo the selection. */
+		db_savepoint_rollback(o->db, "claim");
+		goto out;
+	}
+	if ((rc = db_task_set_agent(o->db, id, sc.agent, sc.model, cause)) ||
+	    (rc = db_task_start(o->db, id, b->runner_id, sc.id, now, cause)) ||
+	    (rc = db_savepoint_release(o->db, "claim", cause)))
+		goto out;
+	for (i = 0; i < sc.notes.n; i++)
+		note(o, id, sc.notes.v[i]);
+	*started = 1;
+out:
+	free(why);
+	session_choice_release(&sc);
+	db_task_release(&t);
+	return rc;
+}
+
+int
+orch_claim(struct orch *o, int64_t milestone_id, int64_t *task_id,
+	   char **cause)
+{
+	int64_t id, skip_after = 0;
+	int started, rc;
+
+	*task_id = 0;
+	if ((rc = db_begin(o->db, cause)) != 0)
+		return rc;
+	for (;;) {
+		if ((rc = db_task_next(o->db, milestone_id, skip_after, &id,
+				       cause)) != 0 || id == 0)
+			break;
+		if ((rc = start_locked(o, id, &started, cause)) != 0)
+			break;
+		if (started == 1) {
+			*task_id = id;
+			break;
+		}
+		skip_after = id;
+	}
+	if (rc == 0)
+		rc = db_commit(o->db, cause);
+	if (rc != 0) {
+		db_rollback(o->db);
+		*task_id = 0;
+	}
+	return rc;
+}
+
+int
+orch_claim_task(struct orch *o, int64_t task_id, int *started, char **cause)
+{
+	int rc;
+
+	*started = 0;
+	if ((rc = db_begin(o->db, cause)) != 0)
+		return rc;
+	rc = start_locked(o, task_id, started, cause);
+	if (rc == 0)
+		rc = db_commit(o->db, cause);
+	if (rc != 0) {
+		db_rollback(o->db);
+		*started = 0;
+	}
+	return rc;
+}
+
+/* ---- executing ---- */
+
+/* Everything one task's execution carries around. */
+struct job {
+	struct orch *o;
+	struct db_task task;
+	struct db_session session;
+	const struct agent_profile *profile;
+	struct agent *agent;
+	char *task_dir;    /* <state>/logs/<task> */
+	char *session_dir; /* <state>/sessions/<session> */
+	const char *cwd;
+	int64_t timeout_ms, grace_ms;
+	int attempt;       /* the task's attempt number (claims) */
+	int iteration;
+	int fresh_next;    /* S13: next turn starts a fresh conversation */
+	int cancel_seen;   /* `baton cancel` asked */
+	int64_t last_poll;
+	/* the outcome so far */
+	const char *status; /* NULL while undecided */
+	char *error;
+	const char *reason;
+	int has_exit, exit_code;
+	int nobin;
+	int64_t last_run_id;
+	uint64_t rng;
+};
+
+static void
+job_fail(struct job *j, const char *status, const char *reason, char *error)
+{
+	if (j->status == NULL) {
+		j->status = status;
+		j->reason = reason;
+		free(j->error);
+		j->error = error;
+	} else
+		free(error);
+}
+
+/* Full-jitter exponential backoff (retry.base, retry.max). */
+static int64_t
+backoff_ms(struct job *j, int retry)
+{
+	const struct config *cfg = j->o->b->cfg;
+	int64_t cap = cfg->retry.base_ms;
+	int i;
+
+	for (i = 0; i < retry && cap < cfg->retry.max_ms; i++)
+		cap *= 2;
+	if (cap > cfg->retry.max_ms)
+		cap = cfg->retry.max_ms;
+	/* xorshift64: no global PRNG state shared between threads */
+	j->rng ^= j->rng << 13;
+	j->rng ^= j->rng >> 7;
+	j->rng ^= j->rng << 17;
+	return cap <= 0 ? 0 : (int64_t)(j->rng % (uint64_t)(cap + 1));
+}
+
+/* Sleep ms unless baton is told to stop; returns non-zero if told. */
+static int
+sleep_or_stop(struct orch *o, int64_t ms)
+{
+	struct pollfd p = {.fd = o->b->stop_fd, .events = POLLIN};
+	int64_t end = util_mono_ms() + ms, left;
+
+	while ((left = end - util_mono_ms()) > 0) {
+		if (poll(&p, o->b->stop_fd >= 0 ? 1 : 0,
+			 left > 1000 ? 1000 : (int)left) > 0)
+			return 1;
+	}
+	return 0;
+}
+
+static int
+stop_requested(struct orch *o)
+{
+	struct pollfd p = {.fd = o->b->stop_fd, .events = POLLIN};
+
+	return o->b->stop_fd >= 0 && poll(&p, 1, 0) > 0;
+}
+
+/* proc poll_stop: `baton cancel` from another terminal marks the task. */
+static int
+poll_cancel(void *arg)
+{
+	struct job *j = arg;
+	char *cause = NULL;
+	int yes = 0;
+
+	if (db_task_cancel_requested(j->o->db, j->task.id, &yes, &cause) != 0)
+		free(cause); /* a busy database: ask again next time */
+	if (yes)
+		j->cancel_seen = 1;
+	return yes;
+}
+
+struct start_ctx {
+	struct job *j;
+	int64_t run_id;
+};
+
+/* proc on_start: record the pid so a reaper can kill it if we die. */
+static void
+on_start(void *arg, pid_t pid, uint64_t start)
+{
+	struct start_ctx *s = arg;
+	struct db *db = s->j->o->db;
+	char *cause = NULL;
+
+	if (db_begin(db, &cause) == 0 &&
+	    db_run_set_pid(db, s->run_id, pid, (int64_t)start, &cause) == 0)
+		db_commit(db, &cause);
+	db_rollback(db);
+	free(cause);
+}
+
+/* Replace or add NAME=value in env. */
+static void
+env_set(struct strvec *env, const char *name, const char *value)
+{
+	size_t i, len = strlen(name);
+
+	for (i = 0; i < env->n; i++) {
+		if (strncmp(env->v[i], name, len) == 0 &&
+		    env->v[i][len] == '=') {
+			free(env->v[i]);
+			env->v[i] = xasprintf("%s=%s", name, value);
+			return;
+		}
+	}
+	strvec_pushf(env, "%s=%s", name, value);
+}
+
+static void
+build_env(struct job *j, const struct agent_call *c, struct strvec *env)
+{
+	char *const *p;
+	char num[32];
+
+	strvec_init(env);
+	for (p = environ; p != NULL && *p != NULL; p++)
+		strvec_push(env, *p);
+	snprintf(num, sizeof num, "%lld", (long long)j->task.id);
+	env_set(env, "BATON_TASK_ID", num);
+	snprintf(num, sizeof num, "%lld", (long long)j->last_run_id);
+	env_set(env, "BATON_RUN_ID", num);
+	env_set(env, "BATON_SESSION_ID", j->session.id);
+	env_set(env, "BATON_AGENT_SESSION_ID",
+		c->agent_session_id ? c->agent_session_id : "");
+	snprintf(num, sizeof num, "%d", j->iteration);
+	env_set(env, "BATON_ITERATION", num);
+	env_set(env, "BATON_WORKDIR", j->task.workdir);
+	env_set(env, "BATON_SESSION_DIR", j->session_dir);
+	env_set(env, "BATON_RESULT_FILE", c->result_file);
+	for (p = j->profile->env; p != NULL && *p != NULL; p++) {
+		const char *eq = strchr(*p, '=');
+		char *name;
+
+		if (eq == NULL)
+			continue;
+		name = xstrndup(*p, (size_t)(eq - *p));
+		env_set(env, name, eq + 1);
+		free(name);
+	}
+}
+
+/* Re-read the session row: the head and counters change as runs end. */
+static int
+reload_session(struct job *j, char **cause)
+{
+	int found, rc;
+	char *id = xstrdup(j->session.id);
+
+	db_session_release(&j->session);
+	rc = db_session_get(j->o->db, id, &j->session, &found, cause);
+	if (rc == 0 && !found) {
+		*cause = xasprintf("session %s disappeared", id);
+		rc = -BERR_DB;
+	}
+	free(id);
+	return rc;
+}
+
+/*
+ * S5: record what the run was given and what the agent reported.  The
+ * first run of a session whose adapter takes our id makes that id the
+ * first link; a different reported id becomes the new head.
+ */
+static int
+advance_chain(struct job *j, struct db_run *run, const struct agent_call *c,
+	      const char *reported, int64_t now, char **cause)
+{
+	struct db *db = j->o->db;
+	const char *edge;
+	int rc;
+
+	if (c->agent_session_id != NULL && !c->resume) {
+		edge = j->session.head == NULL ? "first"
+						: "fresh_after_failed_resume";
+		if (j->session.head == NULL ||
+		    strcmp(run->resume_outcome, "fresh_after_failed_resume") ==
+			    0) {
+			if ((rc = db_session_push_head(db, j->session.id,
+						       c->agent_session_id,
+						       edge, run->id, now,
+						       cause)) != 0)
+				return rc;
+		}
+	}
+	if (reported == NULL)
+		return 0;
+	if (c->agent_session_id != NULL &&
+	    strcmp(reported, c->agent_session_id) == 0)
+		return 0;
+	if (c->agent_session_id == NULL)
+		edge = j->session.head == NULL ? "first"
+		       : strcmp(run->resume_outcome,
+				"fresh_after_failed_resume") == 0
+			       ? "fresh_after_failed_resume"
+			       : "fork";
+	else
+		edge = c->resume ? "resume" : "fork";
+	return db_session_push_head(db, j->session.id, reported, edge, run->id,
+				    now, cause);
+}
+
+static const char *
+outcome_name(enum agent_outcome o)
+{
+	switch (o) {
+	case AGENT_OK:
+		return "success";
+	case AGENT_TRANSIENT:
+		return "transient";
+	case AGENT_RESUME_FAILED:
+		return "resume_failed";
+	case AGENT_CONFIG_ERROR:
+		return "config_error";
+	case AGENT_BAD_OUTPUT:
+		return "bad_output";
+	case AGENT_FAILED:
+	default:
+		return "failed";
+	}
+}
+
+/* What one turn came to. */
+enum turn {
+	TURN_OK,
+	TURN_FAILED,    /* decided: j->status etc. set */
+	TURN_TRANSIENT, /* may retry */
+	TURN_RESUME_FAILED,
+};
+
+/*
+ * Run the agent once: a run row, the subprocess, the result, and the
+ * run's end with chain and usage in one transaction.
+ */
+static int
+run_once(struct job *j, const char *prompt, enum turn *turn, char **cause)
+{
+	struct orch *o = j->o;
+	struct baton *b = o->b;
+	struct db *db = o->db;
+	struct db_run run = {0};
+	struct agent_call call = {0};
+	struct agent_result ar = {0};
+	struct proc_result pr = {0};
+	struct proc_spec ps = {0};
+	struct start_ctx sc = {0};
+	struct strvec argv, env;
+	char idbuf[37], fresh[37];
+	char *out = NULL, *err = NULL, *pfile = NULL, *rfile = NULL;
+	char *why = NULL;
+	int64_t now = util_now_ms();
+	int rc, spawned = 0;
+
+	strvec_init(&argv);
+	strvec_init(&env);
+	*turn = TURN_FAILED;
+
+	/* Which conversation: resume the head, or start one (S4, S13). */
+	call.profile = j->profile;
+	call.model = j->task.model;
+	call.session_id = j->session.id;
+	call.workdir = j->cwd;
+	call.task_id = j->task.id;
+	if (j->session.head != NULL && !j->fresh_next &&
+	    j->session.resumable) {
+		call.resume = 1;
+		call.agent_session_id = j->session.head;
+		run.resume_outcome = xstrdup("resumed");
+	} else {
+		if (j->session.head == NULL)
+			run.resume_outcome = xstrdup("new");
+		else
+			run.resume_outcome =
+				xstrdup("fresh_after_failed_resume");
+		if (j->agent->impl->accepts_session_id) {
+			if (j->session.head == NULL)
+				call.agent_session_id =
+					agent_session_for_call(j->agent, idbuf);
+			else {
+				util_uuid_new(fresh);
+				call.agent_session_id = fresh;
+			}
+		}
+	}
+	j->fresh_next = 0;
+
+	run.task_id = j->task.id;
+	run.attempt = j->attempt;
+	run.iteration = j->iteration;
+	run.session_id = xstrdup(j->session.id);
+	run.agent_session_in = xstrdup_or_null(call.agent_session_id);
+	run.runner_id = b->runner_id;
+	run.started_at = now;
+	if ((rc = db_begin(db, cause)) != 0 ||
+	    (rc = db_run_insert(db, &run, cause)) != 0 ||
+	    (rc = db_commit(db, cause)) != 0) {
+		db_rollback(db);
+		goto out;
+	}
+	j->last_run_id = run.id;
+
+	out = xasprintf("%s/%lld.out", j->task_dir, (long long)run.id);
+	err = xasprintf("%s/%lld.err", j->task_dir, (long long)run.id);
+	pfile = xasprintf("%s/%lld.prompt", j->task_dir, (long long)run.id);
+	rfile = xasprintf("%s/%lld.result", j->task_dir, (long long)run.id);
+	call.prompt_file = pfile;
+	call.result_file = rfile;
+	if (util_write_file(pfile, prompt, strlen(prompt)) != 0) {
+		why = xasprintf("cannot write %s: %s", pfile, strerror(errno));
+		goto baton_error;
+	}
+	if (j->agent->impl->build_argv(&call, &argv, &why) != 0) {
+		ar.outcome = AGENT_CONFIG_ERROR;
+		ar.error = why;
+		why = NULL;
+		goto record;
+	}
+	if (o->fail_at != NULL && strcmp(o->fail_at, "before-spawn") == 0) {
+		why = xstrdup("injected failure before spawn");
+		goto baton_error;
+	}
+	build_env(j, &call, &env);
+
+	ps.argv = argv.v;
+	ps.envp = env.v;
+	ps.cwd = j->cwd;
+	ps.stdin_path = pfile;
+	ps.stdout_path = out;
+	ps.stderr_path = err;
+	ps.stdout_tee_fd = o->tee ? STDOUT_FILENO : -1;
+	ps.stderr_tee_fd = o->tee ? STDERR_FILENO : -1;
+	ps.timeout_ms = j->timeout_ms;
+	ps.kill_grace_ms = j->grace_ms;
+	ps.stop_fd = b->stop_fd;
+	ps.poll_stop = poll_cancel;
+	ps.poll_arg = j;
+	sc.j = j;
+	sc.run_id = run.id;
+	ps.on_start = on_start;
+	ps.start_arg = &sc;
+	if (proc_run(&ps, &pr, &why) != 0)
+		goto baton_error;
+
+	if (pr.spawn_errno != 0) {
+		/* Startup failure, not a resume failure: the session keeps
+		 * its id (S13). */
+		j->nobin = pr.spawn_errno == ENOENT ? 127 : 126;
+		ar.outcome = AGENT_CONFIG_ERROR;
+		ar.error = why != NULL ? why
+				       : xasprintf("cannot run %s: %s",
+						   argv.v[0],
+						   strerror(pr.spawn_errno));
+		why = NULL;
+		goto record;
+	}
+	spawned = 1;
+	ar.num_turns = -1;
+	ar.duration_ms = -1;
+	j->agent->impl->parse_result(&call, &pr, out, err, &ar);
+
+record:
+	if (o->fail_at != NULL && strcmp(o->fail_at, "after-run") == 0) {
+		why = xstrdup("injected failure after run");
+		goto baton_error;
+	}
+	now = util_now_ms();
+	run.ended_at = now;
+	run.has_exit_code = spawned && pr.exited;
+	run.exit_code = pr.exit_code;
+	run.signal = spawned ? pr.signal : 0;
+	run.input_tokens = ar.input_tokens;
+	run.output_tokens = ar.output_tokens;
+	run.cache_read_tokens = ar.cache_read_tokens;
+	run.cache_creation_tokens = ar.cache_creation_tokens;
+	run.cost_usd = ar.cost_usd;
+	run.num_turns = ar.num_turns;
+	run.duration_ms = ar.duration_ms >= 0 ? ar.duration_ms
+					      : (spawned ? pr.duration_ms : -1);
+	if (spawned && pr.reason == PROC_TIMED_OUT) {
+		char *d = util_format_duration(j->timeout_ms);
+
+		run.outcome = xstrdup("timed_out");
+		run.error = xasprintf("timed out after %s", d);
+		free(d);
+	} else if (spawned && pr.reason == PROC_STOPPED) {
+		run.outcome = xstrdup("cancelled");
+		run.error = xstrdup(j->cancel_seen ? "cancelled by baton cancel"
+						   : "cancelled: baton was "
+						     "signalled");
+	} else {
+		run.outcome = xstrdup(outcome_name(ar.outcome));
+		run.error = xstrdup_or_null(ar.error);
+	}
+	/* A reported id only counts when the agent really ran. */
+	run.agent_session_out = xstrdup_or_null(
+		ar.agent_session_id ? ar.agent_session_id
+		: spawned && ar.outcome != AGENT_CONFIG_ERROR
+			? call.agent_session_id
+			: NULL);
+
+	if ((rc = db_begin(db, cause)) != 0)
+		goto out;
+	rc = db_run_end(db, &run, cause);
+	if (rc == 0 && spawned && ar.outcome != AGENT_CONFIG_ERROR)
+		rc = advance_chain(j, &run, &call, ar.agent_session_id, now,
+				   cause);
+	if (rc == 0 && spawned)
+		rc = db_session_add_usage(db, j->session.id, ar.input_tokens,
+					  ar.output_tokens,
+					  ar.cache_read_tokens,
+					  ar.cache_creation_tokens,
+					  ar.cost_usd, now, cause);
+	if (rc == 0)
+		rc = db_task_add_usage(db, j->task.id, j->iteration,
+				       ar.input_tokens, ar.output_tokens,
+				       ar.cost_usd, cause);
+	if (rc == 0 && ar.outcome == AGENT_RESUME_FAILED && spawned &&
+	    pr.reason == PROC_RAN) {
+		rc = db_session_resume_failed(
+			db, j->session.id,
+			b->cfg->sessions.resume_failure_limit, cause);
+		if (rc == 0)
+			rc = db_event(db, "fallback", j->session.id,
+				      j->task.id, run.id, b->runner_id,
+				      ar.error, now, cause);
+	}
+	if (rc == 0)
+		rc = db_commit(db, cause);
+	if (rc != 0) {
+		db_rollback(db);
+		goto out;
+	}
+	if (run.has_exit_code) {
+		j->has_exit = 1;
+		j->exit_code = run.exit_code;
+	}
+	if ((rc = reload_session(j, cause)) != 0)
+		goto out;
+
+	if (spawned && pr.reason == PROC_TIMED_OUT)
+		job_fail(j, "timed_out", "timeout", xstrdup(run.error));
+	else if (spawned && pr.reason == PROC_STOPPED)
+		job_fail(j, "cancelled", "cancelled", xstrdup(run.error));
+	else if (ar.outcome == AGENT_OK)
+		*turn = TURN_OK;
+	else if (ar.outcome == AGENT_TRANSIENT)
+		*turn = TURN_TRANSIENT;
+	else if (ar.outcome == AGENT_RESUME_FAILED)
+		*turn = TURN_RESUME_FAILED;
+	if (*turn != TURN_OK)
+		job_fail(j, "failed", outcome_name(ar.outcome),
+			 xstrdup(run.error ? run.error : "agent failed"));
+	rc = 0;
+	goto out;
+
+baton_error:
+	/* An error of baton's own: end the run as such and report it. */
+	run.ended_at = util_now_ms();
+	run.outcome = xstrdup("error");
+	run.error = xstrdup(why);
+	if (db_begin(db, cause) == 0 && db_run_end(db, &run, cause) == 0)
+		db_commit(db, cause);
+	db_rollback(db);
+	free(*cause);
+	*cause = why;
+	why = NULL;
+	job_fail(j, "failed", "error", xstrdup(*cause));
+	rc = -BERR_FAIL;
+out:
+	free(why);
+	free(out);
+	free(err);
+	free(pfile);
+	free(rfile);
+	strvec_release(&argv);
+	strvec_release(&env);
+	agent_result_release(&ar);
+	db_run_release(&run);
+	return rc;
+}
+
+/*
+ * One turn of the agent with its retries: transient failures back off
+ * and try again (retry.attempts more times); a failed resume records the
+ * failure and repeats the turn once in a fresh conversation (S13).
+ */
+static int
+turn_with_retries(struct job *j, const char *prompt, char **cause)
+{
+	const struct config *cfg = j->o->b->cfg;
+	enum turn t;
+	int retries = 0, repeated = 0, rc;
+
+	for (;;) {
+		if ((rc = run_once(j, prompt, &t, cause)) != 0)
+			return rc;
+		if (t == TURN_OK || t == TURN_FAILED)
+			return 0;
+		if (stop_requested(j->o))
+			return 0;
+		if (t == TURN_RESUME_FAILED) {
+			if (repeated)
+				return 0;
+			repeated = 1;
+			j->fresh_next = 1;
+		} else {
+			if (retries >= cfg->retry.attempts)
+				return 0;
+			if (sleep_or_stop(j->o, backoff_ms(j, retries)))
+				return 0;
+			retries++;
+		}
+		/* try again: forget the failure this turn recorded */
+		j->status = NULL;
+		j->reason = NULL;
+		free(j->error);
+		j->error = NULL;
+	}
+}
+
+static char *
+feedback_prompt(struct job *j, int exit_code, const char *output)
+{
+	const char *tpl = j->o->b->cfg->iterate_prompt;
+	struct strbuf sb;
+	char num[16];
+	const char *p;
+
+	strbuf_init(&sb);
+	for (p = tpl; *p != '\0'; p++) {
+		if (strncmp(p, "{check}", 7) == 0) {
+			strbuf_adds(&sb, j->task.check_cmd);
+			p += 6;
+		} else if (strncmp(p, "{exit_code}", 11) == 0) {
+			snprintf(num, sizeof num, "%d", exit_code);
+			strbuf_adds(&sb, num);
+			p += 10;
+		} else if (strncmp(p, "{output}", 8) == 0) {
+			strbuf_adds(&sb, output);
+			p += 7;
+		} else
+			strbuf_add(&sb, p, 1);
+	}
+	return strbuf_detach(&sb);
+}
+
+/*
+ * The quality gate (SPEC §4): run the check in the workdir, record it on
+ * the last run.  *passed set; *output is its last 4 KiB (caller frees).
+ */
+static int
+run_check(struct job *j, int *passed, int *exit_code, char **output,
+	  char **cause)
+{
+	struct orch *o = j->o;
+	struct db *db = o->db;
+	struct proc_spec ps = {0};
+	struct proc_result pr = {0};
+	char *argv[] = {(char *)"/bin/sh", (char *)"-c", j->task.check_cmd,
+			NULL};
+	char *path, *why = NULL;
+	int rc;
+
+	*passed = 0;
+	*output = NULL;
+	path = xasprintf("%s/%lld.check", j->task_dir,
+			 (long long)j->last_run_id);
+	ps.argv = argv;
+	ps.envp = environ;
+	ps.cwd = j->task.workdir;
+	ps.stdout_path = path;
+	ps.stderr_path = NULL;
+	ps.merge_stderr = 1;
+	ps.stdout_tee_fd = -1;
+	ps.stderr_tee_fd = -1;
+	ps.timeout_ms = j->timeout_ms;
+	ps.kill_grace_ms = j->grace_ms;
+	ps.stop_fd = o->b->stop_fd;
+	ps.poll_stop = poll_cancel;
+	ps.poll_arg = j;
+	if (proc_run(&ps, &pr, &why) != 0 || pr.spawn_errno != 0) {
+		*cause = why ? why : xstrdup("cannot run the check");
+		free(path);
+		return -BERR_FAIL;
+	}
+	free(why);
+	*output = util_read_tail(path, CHECK_TAIL);
+	if (*output == NULL)
+		*output = xstrdup("");
+	free(path);
+	*exit_code = pr.exited ? pr.exit_code : 128 + pr.signal;
+	if (pr.reason == PROC_TIMED_OUT) {
+		job_fail(j, "timed_out", "timeout",
+			 xstrdup("timed out while running the check"));
+	} else if (pr.reason == PROC_STOPPED) {
+		job_fail(j, "cancelled", "cancelled",
+			 xstrdup(j->cancel_seen ? "cancelled by baton cancel"
+						: "cancelled: baton was "
+						  "signalled"));
+	} else
+		*passed = pr.exited && pr.exit_code == 0;
+
+	if ((rc = db_begin(db, cause)) == 0 &&
+	    (rc = db_run_set_check(db, j->last_run_id, *exit_code, *output,
+				   cause)) == 0)
+		rc = db_commit(db, cause);
+	if (rc != 0)
+		db_rollback(db);
+	return rc;
+}
+
+static int
+run_task(struct job *j, char **cause)
+{
+	char *prompt = xstrdup(j->task.prompt), *output = NULL;
+	int max = j->task.max_iterations > 0 ? j->task.max_iterations : 1;
+	int passed, exit_code, rc = 0;
+
+	for (j->iteration = 1; j->iteration <= max; j->iteration++) {
+		if ((rc = turn_with_retries(j, prompt, cause)) != 0)
+			break;
+		if (j->status != NULL)
+			break;
+		if (j->task.check_cmd == NULL) {
+			j->status = "completed";
+			break;
+		}
+		free(output);
+		if ((rc = run_check(j, &passed, &exit_code, &output, cause)))
+			break;
+		if (j->status != NULL)
+			break;
+		if (passed) {
+			j->status = "completed";
+			break;
+		}
+		if (j->iteration == max) {
+			job_fail(j, "failed", "max_iterations",
+				 xasprintf("the check still failed (exit %d) "
+					   "after %d iterations",
+					   exit_code, max));
+			break;
+		}
+		free(prompt);
+		prompt = feedback_prompt(j, exit_code, output);
+	}
+	if (j->iteration > max)
+		j->iteration = max;
+	free(prompt);
+	free(output);
+	return rc;
+}
+
+/*
+ * Cleanup that runs on every path: end the task, close a temp session
+ * (S7), release the lease, all in one transaction.
+ */
+static int
+finish(struct job *j, char **cause)
+{
+	struct orch *o = j->o;
+	struct db *db = o->db;
+	int64_t now = util_now_ms();
+	int temp = j->session.kind != NULL && strcmp(j->session.kind, "temp") == 0;
+	int rc;
+
+	if ((rc = db_begin(db, cause)) != 0)
+		return rc;
+	rc = db_task_finish(db, j->task.id, j->status, j->has_exit,
+			    j->exit_code, j->error, j->reason, now, cause);
+	if (rc == 0 && j->session.id != NULL) {
+		if (temp)
+			rc = db_session_set_status(db, j->session.id, "closed",
+						   now, cause);
+		if (rc == 0 && temp)
+			rc = db_event(db, "close", j->session.id, j->task.id,
+				      0, o->b->runner_id, j->status, now,
+				      cause);
+		if (rc == 0)
+			rc = db_session_unlease(db, j->session.id, cause);
+	}
+	if (rc == 0)
+		rc = db_commit(db, cause);
+	if (rc != 0)
+		db_rollback(db);
+	return rc;
+}
+
+static int
+prepare(struct job *j, char **cause)
+{
+	struct orch *o = j->o;
+	struct baton *b = o->b;
+	int found, rc;
+
+	if (o->fail_at != NULL && strcmp(o->fail_at, "after-claim") == 0) {
+		*cause = xstrdup("injected failure after claim");
+		return -BERR_FAIL;
+	}
+	if (j->session.id == NULL) {
+		if ((rc = db_session_get(o->db, j->task.session_id, &j->session,
+					 &found, cause)) != 0)
+			return rc;
+		if (!found) {
+			*cause = xasprintf("task %lld has no session",
+					   (long long)j->task.id);
+			return -BERR_FAIL;
+		}
+	}
+	j->profile = config_agent(b->cfg, j->task.agent);
+	if (j->profile == NULL) {
+		*cause = xasprintf("unknown agent '%s' (not in the config)",
+				   j->task.agent);
+		return -BERR_FAIL;
+	}
+	j->agent = orch_agent(o, j->profile);
+	if (j->agent == NULL) {
+		*cause = xasprintf("agent '%s' has unknown kind '%s'",
+				   j->profile->name, j->profile->kind);
+		return -BERR_FAIL;
+	}
+	j->cwd = j->agent->impl->session_cwd ? j->session.workdir
+					      : j->task.workdir;
+	j->timeout_ms = j->task.timeout_ms ? j->task.timeout_ms
+			: j->profile->timeout_ms ? j->profile->timeout_ms
+						 : b->cfg->defaults.timeout_ms;
+	j->grace_ms = j->profile->kill_grace_ms ? j->profile->kill_grace_ms
+						: b->cfg->defaults.kill_grace_ms;
+	j->task_dir = xasprintf("%s/logs/%lld", b->state_dir,
+				(long long)j->task.id);
+	j->session_dir = xasprintf("%s/sessions/%s", b->state_dir,
+				   j->session.id);
+	if (util_mkdir_p(j->task_dir, 0700) != 0) {
+		*cause = xasprintf("cannot create %s: %s", j->task_dir,
+				   strerror(errno));
+		return -BERR_FAIL;
+	}
+	if (util_mkdir_p(j->session_dir, 0700) != 0) {
+		*cause = xasprintf("cannot create %s: %s", j->session_dir,
+				   strerror(errno));
+		return -BERR_FAIL;
+	}
+	return 0;
+}
+
+int
+orch_execute(struct orch *o, int64_t task_id, struct orch_result *res,
+	     char **cause)
+{
+	struct job j = {0};
+	char *prior = NULL, *why = NULL;
+	int found, rc, rc2, assigned = 0;
+
+	memset(res, 0, sizeof *res);
+	j.o = o;
+	j.rng = (uint64_t)util_now_ms() ^ ((uint64_t)getpid() << 32) ^
+		(uint64_t)task_id * 0x9e3779b97f4a7c15ULL;
+	if (j.rng == 0)
+		j.rng = 1;
+	if ((rc = db_task_get(o->db, task_id, &j.task, &found, cause)) != 0)
+		return rc;
+	if (!found || strcmp(j.task.status, "running") != 0) {
+		*cause = xasprintf("task %lld is not running here",
+				   (long long)task_id);
+		db_task_release(&j.task);
+		return -BERR_FAIL;
+	}
+	j.attempt = j.task.attempts;
+	j.iteration = 1;
+
+	rc = prepare(&j, &why);
+	if (rc == 0) {
+		/* S3: save the prior id, assign the task's session. */
+		prior = agent_get_session_id(j.agent);
+		agent_set_session_id(j.agent, j.session.id);
+		assigned = 1;
+		rc = run_task(&j, &why);
+	}
+	if (rc != 0 && j.status == NULL)
+		job_fail(&j, "failed", "error", xstrdup(why ? why : "error"));
+	if (j.status == NULL)
+		job_fail(&j, "failed", "error", xstrdup("no outcome"));
+
+	/* Cleanup, on every path. */
+	if (assigned)
+		agent_set_session_id(j.agent, prior); /* S3: restore */
+	free(prior);
+	rc2 = finish(&j, cause);
+	if (rc2 == 0 && rc != 0) {
+		*cause = why;
+		why = NULL;
+	}
+	if (rc2 != 0)
+		rc = rc2;
+
+	snprintf(res->status, sizeof res->status, "%s", j.status);
+	res->error = xstrdup_or_null(j.error);
+	res->nobin = j.nobin;
+	res->err = rc;
+	free(why);
+	free(j.error);
+	free(j.task_dir);
+	free(j.session_dir);
+	db_task_release(&j.task);
+	db_session_release(&j.session);
+	return rc;
+}

@@ -1,0 +1,88 @@
+#ifndef BATON_ORCHESTRATOR_H
+#define BATON_ORCHESTRATOR_H
+
+#include <stdint.h>
+
+#include "agents/agent.h"
+#include "core/baton.h"
+
+struct db;
+
+/*
+ * One worker's view of the orchestrator: its own database connection,
+ * its agents (one per profile, each holding the session id currently
+ * assigned to it, S3), and how to tell the user things.  A `work -j N`
+ * has N of these, one per thread; `run` has one.
+ */
+struct orch {
+	struct baton *b;  /* shared and read-only here: cfg, paths, stop_fd */
+	struct db *db;    /* this worker's own connection */
+	int tee;          /* copy agent output to our stdout/stderr */
+	/* Finds an adapter by kind; agent_impl_find unless a test fakes. */
+	const struct agent_impl *(*impl_find)(const char *kind);
+	/* Warnings and notes for the user (may be NULL). */
+	void (*notify)(void *arg, int64_t task_id, const char *msg);
+	void *notify_arg;
+	struct orch_agent {
+		char *profile;
+		struct agent agent;
+	} *agents;
+	size_t nagents;
+	/* The session this worker holds as its scope (a milestone's, S3
+	 * nesting), assigned to every agent between tasks; NULL for none. */
+	char *scope;
+	/* Test hook: fail at a named step ("after-claim", "before-spawn",
+	 * "after-run") to prove cleanup runs on every error path. */
+	const char *fail_at;
+};
+
+/* How a task ended, for the command to report and pick an exit code. */
+struct orch_result {
+	char status[16];  /* completed failed cancelled timed_out ... */
+	int err;          /* negated berr for baton's own errors, else 0 */
+	int nobin;        /* 127: agent binary missing; 126: not executable */
+	int signal;       /* baton got this signal while running */
+	char *error;      /* the task's error text, or NULL */
+};
+void orch_result_release(struct orch_result *);
+
+void orch_init(struct orch *, struct baton *b, struct db *db);
+void orch_release(struct orch *);
+
+/*
+ * Claim the next runnable task (SPEC §5: one BEGIN IMMEDIATE transaction
+ * that picks it, selects or creates its session (S1, S2) and takes the
+ * session's lease (S6)).  milestone_id 0 for any.  *task_id is 0 when
+ * nothing can start now.  Tasks that may not run at all (S11 limit, S12
+ * foreign session) are failed on the way, with a note.
+ */
+int orch_claim(struct orch *, int64_t milestone_id, int64_t *task_id,
+	       char **cause);
+
+/*
+ * Claim one given pending task (for `run`).  *started is 0 when its
+ * session is in use by another task (S6): call again later.  A task that
+ * may not run is failed here and *started is -1.
+ */
+int orch_claim_task(struct orch *, int64_t task_id, int *started,
+		    char **cause);
+
+/*
+ * Execute a claimed task to its end: the session protocol of SPEC §2
+ * (S3–S5, S13), retries, iterations and the check, and the cleanup that
+ * always runs (restore the prior session id, close a temp session,
+ * release the lease, record the end).  Returns 0 when the task ran to
+ * an end of its own (see res->status), or a negated berr when baton
+ * itself failed (the task is still ended and cleaned up if at all
+ * possible).
+ */
+int orch_execute(struct orch *, int64_t task_id, struct orch_result *res,
+		 char **cause);
+
+/*
+ * The agent of this worker for profile name (created on first use), or
+ * NULL if the kind has no adapter.
+ */
+struct agent *orch_agent(struct orch *, const struct agent_profile *);
+
+#endif

@@ -1,0 +1,90 @@
+#ifndef BATON_PROC_H
+#define BATON_PROC_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+/*
+ * Running one subprocess (an agent or a check) the way SPEC §3 says:
+ * from an argv vector, in its own process group, stdin from a file,
+ * stdout and stderr streamed to files as they are produced, with a
+ * timeout (TERM to the group, KILL after the grace) and a way to stop it
+ * from outside (cancel, a signal to baton).
+ *
+ * Who closes what: proc_run() opens and closes every fd it creates (the
+ * log files, pipes, a pidfd), all O_CLOEXEC.  The caller's fds named in
+ * the spec (stop_fd, tee fds) are only read or written, never closed.
+ */
+
+struct proc_spec {
+	char *const *argv;   /* argv[0] is searched in PATH if it has no '/' */
+	char *const *envp;   /* the child's whole environment */
+	const char *cwd;     /* must exist; checked before spawning */
+	const char *stdin_path;  /* opened read-only as stdin; NULL: /dev/null */
+	const char *stdout_path; /* created/truncated 0600; NULL: discard */
+	const char *stderr_path; /* created/truncated 0600; NULL: discard */
+	int merge_stderr;    /* stderr goes where stdout goes (2>&1) */
+	int stdout_tee_fd;   /* -1, or also copy stdout here (baton run) */
+	int stderr_tee_fd;   /* -1, or also copy stderr here */
+	int64_t timeout_ms;  /* 0: no timeout */
+	int64_t kill_grace_ms; /* TERM → KILL delay; 0 means 5000 */
+	/* -1, or an fd that becomes readable when every run must stop
+	 * (baton received a signal).  Never read: it stays readable. */
+	int stop_fd;
+	/* Optional; called about every poll_ms while the child runs.
+	 * Non-zero: stop it (e.g. `baton cancel` marked the task). */
+	int (*poll_stop)(void *arg);
+	void *poll_arg;
+	int64_t poll_ms; /* 0 means 500 */
+	/* Optional; called once right after a successful spawn. */
+	void (*on_start)(void *arg, pid_t pid, uint64_t start_time);
+	void *start_arg;
+};
+
+enum proc_stop_reason {
+	PROC_RAN = 0,      /* ran until it exited by itself */
+	PROC_TIMED_OUT,    /* timeout_ms passed */
+	PROC_STOPPED,      /* stop_fd or poll_stop asked */
+};
+
+struct proc_result {
+	pid_t pid;
+	int spawn_errno;   /* non-zero: it never ran (ENOENT, EACCES, ...) */
+	int exited;        /* exited by itself: exit_code is valid */
+	int exit_code;
+	int signal;        /* killed by this signal, else 0 */
+	enum proc_stop_reason reason;
+	int64_t duration_ms;
+	uint64_t out_bytes, err_bytes;
+};
+
+/*
+ * Run spec to the end.  Returns 0 when the child ran (whatever its exit
+ * status) or could not be spawned (spawn_errno set, *cause says why);
+ * -1 with *cause on an error of baton's own (cannot create a log file,
+ * pipe, ...).  The child's leftover processes in its group are killed
+ * when the leader exits.  Also used for `--check` commands.
+ */
+int proc_run(const struct proc_spec *spec, struct proc_result *res,
+	     char **cause);
+
+/*
+ * Start time of a process (field 22 of /proc/PID/stat, clock ticks since
+ * boot).  Returns 0, or -1 if there is no such process.
+ */
+int proc_start_time(pid_t pid, uint64_t *start);
+
+/*
+ * Non-zero if pid is alive and its start time equals start (so that a
+ * reused pid is never mistaken for ours).
+ */
+int proc_same(pid_t pid, uint64_t start);
+
+/*
+ * Send sig to process group pgid, but only if its leader pid is still
+ * the process that started at start_time.  Returns 1 if signalled, 0 if
+ * the process is gone or is someone else.
+ */
+int proc_kill_group_checked(pid_t pid, uint64_t start_time, int sig);
+
+#endif

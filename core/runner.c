@@ -1,0 +1,216 @@
+/*
+ * Runner rows, heartbeats and reaping (SPEC §5).
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/config.h"
+#include "core/proc.h"
+#include "core/runner.h"
+#include "core/util.h"
+#include "core/xmalloc.h"
+#include "db/db.h"
+
+char *
+runner_boot_id(void)
+{
+	char *s = util_read_first_line("/proc/sys/kernel/random/boot_id", 64);
+
+	return s != NULL ? s : xstrdup("");
+}
+
+int
+runner_db_open(struct baton *b, struct db **db, char **cause)
+{
+	struct db_options opts = {0};
+
+	opts.synchronous_full = b->cfg->db.synchronous_full;
+	opts.busy_timeout_ms = b->cfg->db.busy_timeout_ms;
+	return db_open(db, b->db_path, &opts, cause);
+}
+
+static void *
+heartbeat_main(void *arg)
+{
+	struct runner *r = arg;
+	const struct config *cfg = r->b->cfg;
+	struct timespec ts;
+	char *cause = NULL;
+	int64_t now, deadline;
+
+	pthread_mutex_lock(&r->lock);
+	while (!r->stopping) {
+		deadline = util_now_ms() + cfg->runner.heartbeat_ms;
+		ts.tv_sec = deadline / 1000;
+		ts.tv_nsec = (deadline % 1000) * 1000000;
+		while (!r->stopping &&
+		       pthread_cond_timedwait(&r->cond, &r->lock, &ts) == 0)
+			;
+		if (r->stopping)
+			break;
+		pthread_mutex_unlock(&r->lock);
+		now = util_now_ms();
+		if (db_begin(r->db, &cause) == 0 &&
+		    db_runner_heartbeat(r->db, r->id, now,
+					now + cfg->runner.stale_after_ms,
+					&cause) == 0)
+			db_commit(r->db, &cause);
+		/* A missed beat is retried at the next one; stale_after is
+		 * many beats long. */
+		db_rollback(r->db);
+		free(cause);
+		cause = NULL;
+		pthread_mutex_lock(&r->lock);
+	}
+	pthread_mutex_unlock(&r->lock);
+	return NULL;
+}
+
+int
+runner_start(struct runner *r, struct baton *b, char **cause)
+{
+	struct db_runner row = {0};
+	uint64_t start = 0;
+	int rc;
+
+	memset(r, 0, sizeof *r);
+	r->b = b;
+	proc_start_time(getpid(), &start);
+	row.pid = getpid();
+	row.host = util_host_name();
+	row.boot_id = runner_boot_id();
+	row.proc_start = (int64_t)start;
+	row.started_at = util_now_ms();
+	if ((rc = db_begin(b->db, cause)) == 0 &&
+	    (rc = db_runner_insert(b->db, &row, &r->id, cause)) == 0)
+		rc = db_commit(b->db, cause);
+	db_rollback(b->db);
+	free(row.host);
+	free(row.boot_id);
+	if (rc != 0)
+		return rc;
+	b->runner_id = r->id;
+	if ((rc = runner_db_open(b, &r->db, cause)) != 0)
+		return rc;
+	pthread_mutex_init(&r->lock, NULL);
+	pthread_cond_init(&r->cond, NULL);
+	if (pthread_create(&r->thread, NULL, heartbeat_main, r) != 0) {
+		*cause = xasprintf("cannot start heartbeat thread: %s",
+				   strerror(errno));
+		db_close(r->db);
+		r->db = NULL;
+		return -BERR_FAIL;
+	}
+	r->started = 1;
+	return 0;
+}
+
+void
+runner_stop(struct runner *r)
+{
+	char *cause = NULL;
+
+	if (r == NULL || r->b == NULL)
+		return;
+	if (r->started) {
+		pthread_mutex_lock(&r->lock);
+		r->stopping = 1;
+		pthread_cond_signal(&r->cond);
+		pthread_mutex_unlock(&r->lock);
+		pthread_join(r->thread, NULL);
+		pthread_mutex_destroy(&r->lock);
+		pthread_cond_destroy(&r->cond);
+		r->started = 0;
+	}
+	if (r->id != 0 && r->b->db != NULL) {
+		if (db_begin(r->b->db, &cause) == 0 &&
+		    db_runner_exit(r->b->db, r->id, util_now_ms(), &cause) == 0)
+			db_commit(r->b->db, &cause);
+		db_rollback(r->b->db);
+		free(cause);
+	}
+	db_close(r->db);
+	r->db = NULL;
+	r->id = 0;
+	r->b->runner_id = 0;
+}
+
+static int
+runner_is_dead(const struct db_runner *r, const char *host,
+	       const char *boot_id, int64_t now, int64_t stale_after)
+{
+	if (strcmp(r->host, host) == 0) {
+		if (getpid() == (pid_t)r->pid &&
+		    strcmp(r->boot_id, boot_id) == 0)
+			return 0; /* ourselves */
+		if (strcmp(r->boot_id, boot_id) != 0 && r->boot_id[0] != '\0')
+			return 1; /* the machine rebooted since */
+		if (!proc_same((pid_t)r->pid, (uint64_t)r->proc_start))
+			return 1;
+	}
+	return r->heartbeat_at < now - stale_after;
+}
+
+int
+runner_reap_count(struct baton *b, int *reaped, char **cause)
+{
+	struct db_runner *runners = NULL;
+	struct db_orphan *orphans = NULL;
+	char *host = NULL, *boot = NULL;
+	size_t n = 0, norphans, i, j;
+	int64_t now = util_now_ms();
+	int rc, local;
+
+	if (reaped != NULL)
+		*reaped = 0;
+	if ((rc = db_runner_alive_list(b->db, &runners, &n, cause)) != 0)
+		return rc;
+	if (n == 0)
+		goto out;
+	host = util_host_name();
+	boot = runner_boot_id();
+	for (i = 0; i < n; i++) {
+		if (!runner_is_dead(&runners[i], host, boot, now,
+				    b->cfg->runner.stale_after_ms))
+			continue;
+		if ((rc = db_begin(b->db, cause)) != 0)
+			goto out;
+		rc = db_runner_reap(b->db, runners[i].id, now,
+				    b->cfg->runner.requeue_interrupted,
+				    &orphans, &norphans, cause);
+		if (rc == 0)
+			rc = db_commit(b->db, cause);
+		if (rc != 0) {
+			db_rollback(b->db);
+			goto out;
+		}
+		if (reaped != NULL)
+			(*reaped)++;
+		/* Agents it left behind: only on this machine, and only if
+		 * the pid still is the process it started. */
+		local = strcmp(runners[i].host, host) == 0 &&
+			strcmp(runners[i].boot_id, boot) == 0;
+		for (j = 0; local && j < norphans; j++) {
+			proc_kill_group_checked((pid_t)orphans[j].pid,
+						(uint64_t)orphans[j].proc_start,
+						SIGKILL);
+		}
+		free(orphans);
+		orphans = NULL;
+	}
+out:
+	db_runners_free(runners, n);
+	free(host);
+	free(boot);
+	return rc;
+}
+
+int
+runner_reap(struct baton *b, char **cause)
+{
+	return runner_reap_count(b, NULL, cause);
+}

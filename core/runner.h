@@ -1,0 +1,49 @@
+#ifndef BATON_RUNNER_H
+#define BATON_RUNNER_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include "core/baton.h"
+
+/*
+ * A runner is this baton process while it executes tasks: a row with
+ * pid, host, start time and a heartbeat kept fresh by a thread, so that
+ * other baton processes can tell when it died (SPEC §5).
+ */
+struct runner {
+	struct baton *b;
+	int64_t id;
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	int stopping, started;
+	struct db *db; /* the heartbeat thread's own connection */
+};
+
+/*
+ * Register this process as a runner and start its heartbeat.  Sets
+ * b->runner_id.  Returns 0 or a negated berr with *cause.
+ */
+int runner_start(struct runner *, struct baton *b, char **cause);
+
+/* Stop the heartbeat and mark the row exited; NULL-safe, idempotent. */
+void runner_stop(struct runner *);
+
+/*
+ * Reap dead runners (pid gone on this host, or heartbeat older than
+ * runner.stale_after): their tasks become interrupted (or pending again
+ * with runner.requeue_interrupted), leases released, temp sessions
+ * abandoned, agent processes they left killed after checking pid and
+ * start time.  Returns 0 or -BERR_DB.  *reaped counts them if non-NULL.
+ */
+int runner_reap(struct baton *b, char **cause);
+int runner_reap_count(struct baton *b, int *reaped, char **cause);
+
+/* This machine's boot id (for telling a reused pid after a reboot). */
+char *runner_boot_id(void);
+
+/* Open another connection to b's database (for a thread). */
+int runner_db_open(struct baton *b, struct db **db, char **cause);
+
+#endif

@@ -1,0 +1,275 @@
+/*
+ * Turning what the user wrote into a task row (SPEC §6 TASK OPTIONS).
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/config.h"
+#include "core/task.h"
+#include "core/util.h"
+#include "core/xmalloc.h"
+#include "db/db.h"
+
+/* A prompt can be large, but not unbounded: 64 MiB. */
+#define PROMPT_MAX (64u << 20)
+
+void
+task_spec_release(struct task_spec *s)
+{
+	if (s == NULL)
+		return;
+	free(s->prompt);
+	free(s->prompt_file);
+	free(s->agent);
+	free(s->model);
+	free(s->session);
+	free(s->milestone);
+	free(s->workdir);
+	free(s->timeout);
+	free(s->check);
+	free(s->max_iterations);
+	free(s->title);
+	free(s->key);
+	free(s->origin);
+	memset(s, 0, sizeof *s);
+}
+
+int
+task_parse_id(const char *s, int64_t *id)
+{
+	long long v;
+
+	if (util_parse_int(s, 1, INT64_MAX, &v) != 0)
+		return -1;
+	*id = v;
+	return 0;
+}
+
+static int
+bad(const struct task_spec *s, char **cause, char *msg)
+{
+	if (s->origin != NULL) {
+		*cause = xasprintf("%s: %s", s->origin, msg);
+		free(msg);
+	} else
+		*cause = msg;
+	return -BERR_USAGE;
+}
+
+static char *
+read_stdin(size_t *len)
+{
+	struct strbuf sb;
+	char buf[65536];
+	ssize_t n;
+
+	strbuf_init(&sb);
+	while ((n = read(STDIN_FILENO, buf, sizeof buf)) != 0) {
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			strbuf_release(&sb);
+			return NULL;
+		}
+		strbuf_add(&sb, buf, (size_t)n);
+		if (sb.len > PROMPT_MAX) {
+			strbuf_release(&sb);
+			errno = EFBIG;
+			return NULL;
+		}
+	}
+	*len = sb.len;
+	return strbuf_detach(&sb);
+}
+
+static int
+is_blank(const char *s)
+{
+	for (; *s != '\0'; s++) {
+		if (*s != ' ' && *s != '\t' && *s != '\n' && *s != '\r')
+			return 0;
+	}
+	return 1;
+}
+
+int
+task_spec_resolve(struct baton *b, struct db *db, const struct task_spec *s,
+		  struct db_task *t, char **cause)
+{
+	const struct config *cfg = b->cfg;
+	struct db_milestone m = {0};
+	struct stat sb;
+	char *real = NULL;
+	long long n;
+	int64_t ms;
+	size_t len;
+	int found, existed, rc = 0;
+
+	memset(t, 0, sizeof *t);
+
+	/* the prompt */
+	if (s->prompt_file != NULL && s->prompt != NULL) {
+		rc = bad(s, cause, xstrdup("give a prompt or --prompt-file, "
+					   "not both"));
+		goto out;
+	}
+	if (s->prompt_file != NULL) {
+		if (strcmp(s->prompt_file, "-") == 0)
+			t->prompt = read_stdin(&len);
+		else
+			t->prompt = util_read_file(s->prompt_file, PROMPT_MAX,
+						   &len);
+		if (t->prompt == NULL) {
+			rc = bad(s, cause,
+				 xasprintf("cannot read prompt file %s: %s",
+					   s->prompt_file, strerror(errno)));
+			goto out;
+		}
+		if (strlen(t->prompt) != len) {
+			rc = bad(s, cause,
+				 xasprintf("prompt file %s contains a NUL byte",
+					   s->prompt_file));
+			goto out;
+		}
+	} else if (s->prompt != NULL)
+		t->prompt = xstrdup(s->prompt);
+	if (t->prompt == NULL || is_blank(t->prompt)) {
+		rc = bad(s, cause, xstrdup("empty prompt: give the task as "
+					   "words, --prompt-file FILE or "
+					   "--prompt-file - for stdin"));
+		goto out;
+	}
+
+	/* where it runs */
+	if (s->workdir != NULL) {
+		if (stat(s->workdir, &sb) != 0) {
+			rc = bad(s, cause, xasprintf("workdir %s: %s",
+						     s->workdir,
+						     strerror(errno)));
+			goto out;
+		}
+		if (!S_ISDIR(sb.st_mode)) {
+			rc = bad(s, cause, xasprintf("workdir %s: not a "
+						     "directory", s->workdir));
+			goto out;
+		}
+	}
+	real = realpath(s->workdir ? s->workdir : ".", NULL);
+	if (real == NULL) {
+		rc = bad(s, cause, xasprintf("workdir %s: %s",
+					     s->workdir ? s->workdir : ".",
+					     strerror(errno)));
+		goto out;
+	}
+	t->workdir = real;
+	real = NULL;
+	t->project = util_project_of(t->workdir);
+	if (t->project == NULL)
+		t->project = xstrdup(t->workdir);
+
+	/* which agent */
+	if (s->agent != NULL && config_agent(cfg, s->agent) == NULL) {
+		rc = bad(s, cause, xasprintf("unknown agent '%s' (see 'baton "
+					     "config show' for the profiles)",
+					     s->agent));
+		goto out;
+	}
+	t->agent = xstrdup_or_null(s->agent);
+	t->model = xstrdup_or_null(s->model);
+	t->force_agent = s->force_agent;
+	t->allow_foreign = s->allow_foreign;
+
+	/* which session */
+	if (s->session != NULL && s->new_session) {
+		rc = bad(s, cause, xstrdup("--session and --new-session "
+					   "exclude each other"));
+		goto out;
+	}
+	if (s->session != NULL) {
+		if (util_is_uuid(s->session))
+			t->session_req = util_uuid_lower(s->session);
+		else if (util_is_session_name(s->session))
+			t->session_req = xstrdup(s->session);
+		else {
+			rc = bad(s, cause,
+				 xasprintf("invalid session '%s': give a UUID "
+					   "or a name of 1 to 64 characters "
+					   "from A-Z a-z 0-9 . _ -",
+					   s->session));
+			goto out;
+		}
+	}
+	t->new_session = s->new_session;
+	if (s->milestone != NULL) {
+		if (!util_is_session_name(s->milestone)) {
+			rc = bad(s, cause,
+				 xasprintf("invalid milestone name '%s': use "
+					   "1 to 64 characters from A-Z a-z "
+					   "0-9 . _ -", s->milestone));
+			goto out;
+		}
+		if ((rc = db_milestone_get(db, s->milestone, &m, &found,
+					   cause)) != 0)
+			goto out;
+		if (!found) {
+			m.name = xstrdup(s->milestone);
+			if ((rc = db_milestone_insert(db, &m, util_now_ms(),
+						      &existed, cause)) != 0)
+				goto out;
+		}
+		t->milestone_id = m.id;
+	}
+	/* S6: tasks of one milestone, or one named session, run in order
+	 * and one at a time. */
+	if (t->milestone_id != 0)
+		t->queue = xasprintf("m:%lld", (long long)t->milestone_id);
+	else if (t->session_req != NULL)
+		t->queue = xasprintf("%s:%s",
+				     util_is_uuid(t->session_req) ? "u" : "s",
+				     t->session_req);
+
+	/* limits */
+	if (s->timeout != NULL) {
+		if (util_parse_duration(s->timeout, &ms) != 0 || ms == 0) {
+			rc = bad(s, cause,
+				 xasprintf("invalid timeout '%s': use a "
+					   "duration like 90, 90s, 15m, 2h or "
+					   "1d", s->timeout));
+			goto out;
+		}
+		t->timeout_ms = ms;
+	}
+	t->check_cmd = xstrdup_or_null(s->check);
+	if (s->check != NULL && is_blank(s->check)) {
+		rc = bad(s, cause, xstrdup("empty --check command"));
+		goto out;
+	}
+	t->max_iterations = s->check ? cfg->defaults.max_iterations : 1;
+	if (s->max_iterations != NULL) {
+		if (util_parse_int(s->max_iterations, 1, 1000, &n) != 0) {
+			rc = bad(s, cause,
+				 xasprintf("invalid --max-iterations '%s': "
+					   "give a whole number from 1 to "
+					   "1000", s->max_iterations));
+			goto out;
+		}
+		t->max_iterations = (int)n;
+	}
+	t->max_attempts = cfg->defaults.max_attempts;
+	t->title = xstrdup_or_null(s->title);
+	t->key = xstrdup_or_null(s->key);
+	if (s->key != NULL && s->key[0] == '\0') {
+		rc = bad(s, cause, xstrdup("empty --key"));
+		goto out;
+	}
+out:
+	free(real);
+	db_milestone_release(&m);
+	if (rc != 0)
+		db_task_release(t);
+	return rc;
+}

@@ -1,0 +1,23 @@
+#ifndef BATON_XMALLOC_H
+#define BATON_XMALLOC_H
+
+#include <stddef.h>
+
+/*
+ * Allocation helpers that never return NULL: running out of memory is
+ * fatal.  Every pointer they return is the caller's to free().
+ */
+void *xmalloc(size_t);
+void *xcalloc(size_t, size_t);
+void *xrealloc(void *, size_t);
+void *xreallocarray(void *, size_t, size_t);
+char *xstrdup(const char *);
+char *xstrndup(const char *, size_t);
+/* Like xstrdup() but NULL in, NULL out. */
+char *xstrdup_or_null(const char *);
+char *xasprintf(const char *, ...) __attribute__((format(printf, 1, 2)));
+
+/* Print "baton: fatal: ..." and abort; for broken invariants only. */
+void fatal(const char *, ...) __attribute__((format(printf, 1, 2), noreturn));
+
+#endif

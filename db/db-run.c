@@ -1,0 +1,209 @@
+/*
+ * Runs: one agent invocation each.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/baton.h"
+#include "core/xmalloc.h"
+#include "db/db-internal.h"
+
+void
+db_run_release(struct db_run *r)
+{
+	if (r == NULL)
+		return;
+	free(r->session_id);
+	free(r->agent_session_in);
+	free(r->agent_session_out);
+	free(r->resume_outcome);
+	free(r->outcome);
+	free(r->error);
+	free(r->check_output);
+	memset(r, 0, sizeof *r);
+}
+
+void
+db_runs_free(struct db_run *runs, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		db_run_release(&runs[i]);
+	free(runs);
+}
+
+static const char sql_run_insert[] =
+	"INSERT INTO runs (task_id, attempt, iteration, session_id, "
+	"agent_session_in, resume_outcome, runner_id, started_at) "
+	"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
+
+int
+db_run_insert(struct db *db, struct db_run *r, char **cause)
+{
+	sqlite3_stmt *st;
+
+	if ((st = db_stmt(db, sql_run_insert, cause)) == NULL)
+		return -BERR_DB;
+	sqlite3_bind_int64(st, 1, r->task_id);
+	sqlite3_bind_int(st, 2, r->attempt);
+	sqlite3_bind_int(st, 3, r->iteration);
+	db_bind_text(st, 4, r->session_id);
+	db_bind_text(st, 5, r->agent_session_in);
+	db_bind_text(st, 6, r->resume_outcome);
+	if (r->runner_id != 0)
+		sqlite3_bind_int64(st, 7, r->runner_id);
+	sqlite3_bind_int64(st, 8, r->started_at);
+	if (db_step_done(db, st, "cannot record run", cause) != 0)
+		return -BERR_DB;
+	r->id = sqlite3_last_insert_rowid(db->h);
+	return 0;
+}
+
+static const char sql_run_pid[] =
+	"UPDATE runs SET pid = ?2, proc_start = ?3 WHERE id = ?1";
+
+int
+db_run_set_pid(struct db *db, int64_t id, int64_t pid, int64_t start,
+	       char **cause)
+{
+	sqlite3_stmt *st;
+
+	if ((st = db_stmt(db, sql_run_pid, cause)) == NULL)
+		return -BERR_DB;
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_int64(st, 2, pid);
+	sqlite3_bind_int64(st, 3, start);
+	return db_step_done(db, st, "cannot record run", cause);
+}
+
+static const char sql_run_end[] =
+	"UPDATE runs SET ended_at = ?2, exit_code = ?3, signal = ?4, "
+	"outcome = ?5, error = ?6, input_tokens = ?7, output_tokens = ?8, "
+	"cache_read_tokens = ?9, cache_creation_tokens = ?10, cost_usd = ?11, "
+	"num_turns = ?12, duration_ms = ?13, agent_session_out = ?14, "
+	"resume_outcome = ?15, check_exit_code = ?16, check_output = ?17 "
+	"WHERE id = ?1";
+
+int
+db_run_end(struct db *db, const struct db_run *r, char **cause)
+{
+	sqlite3_stmt *st;
+
+	if ((st = db_stmt(db, sql_run_end, cause)) == NULL)
+		return -BERR_DB;
+	sqlite3_bind_int64(st, 1, r->id);
+	sqlite3_bind_int64(st, 2, r->ended_at);
+	if (r->has_exit_code)
+		sqlite3_bind_int(st, 3, r->exit_code);
+	if (r->signal != 0)
+		sqlite3_bind_int(st, 4, r->signal);
+	db_bind_text(st, 5, r->outcome);
+	db_bind_text(st, 6, r->error);
+	sqlite3_bind_int64(st, 7, r->input_tokens);
+	sqlite3_bind_int64(st, 8, r->output_tokens);
+	sqlite3_bind_int64(st, 9, r->cache_read_tokens);
+	sqlite3_bind_int64(st, 10, r->cache_creation_tokens);
+	sqlite3_bind_double(st, 11, r->cost_usd);
+	if (r->num_turns >= 0)
+		sqlite3_bind_int64(st, 12, r->num_turns);
+	if (r->duration_ms >= 0)
+		sqlite3_bind_int64(st, 13, r->duration_ms);
+	db_bind_text(st, 14, r->agent_session_out);
+	db_bind_text(st, 15, r->resume_outcome);
+	if (r->has_check)
+		sqlite3_bind_int(st, 16, r->check_exit_code);
+	db_bind_text(st, 17, r->check_output);
+	return db_step_done(db, st, "cannot record run", cause);
+}
+
+static const char sql_run_list[] =
+	"SELECT id, task_id, attempt, iteration, session_id, "
+	"agent_session_in, agent_session_out, resume_outcome, runner_id, pid, "
+	"proc_start, started_at, ended_at, exit_code, signal, outcome, error, "
+	"input_tokens, output_tokens, cache_read_tokens, "
+	"cache_creation_tokens, cost_usd, num_turns, duration_ms, "
+	"check_exit_code, check_output FROM runs WHERE task_id = ?1 "
+	"ORDER BY id";
+
+int
+db_run_list(struct db *db, int64_t task_id, struct db_run **runs, size_t *n,
+	    char **cause)
+{
+	sqlite3_stmt *st;
+	size_t cap = 0;
+	int rc;
+
+	*runs = NULL;
+	*n = 0;
+	if ((st = db_stmt(db, sql_run_list, cause)) == NULL)
+		return -BERR_DB;
+	sqlite3_bind_int64(st, 1, task_id);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct db_run *r;
+
+		if (*n == cap) {
+			cap = cap ? cap * 2 : 4;
+			*runs = xreallocarray(*runs, cap, sizeof **runs);
+		}
+		r = &(*runs)[(*n)++];
+		memset(r, 0, sizeof *r);
+		r->id = sqlite3_column_int64(st, 0);
+		r->task_id = sqlite3_column_int64(st, 1);
+		r->attempt = sqlite3_column_int(st, 2);
+		r->iteration = sqlite3_column_int(st, 3);
+		r->session_id = db_col_text(st, 4);
+		r->agent_session_in = db_col_text(st, 5);
+		r->agent_session_out = db_col_text(st, 6);
+		r->resume_outcome = db_col_text(st, 7);
+		r->runner_id = sqlite3_column_int64(st, 8);
+		r->pid = sqlite3_column_int64(st, 9);
+		r->proc_start = sqlite3_column_int64(st, 10);
+		r->started_at = sqlite3_column_int64(st, 11);
+		r->ended_at = sqlite3_column_int64(st, 12);
+		r->has_exit_code = sqlite3_column_type(st, 13) != SQLITE_NULL;
+		r->exit_code = sqlite3_column_int(st, 13);
+		r->signal = sqlite3_column_int(st, 14);
+		r->outcome = db_col_text(st, 15);
+		r->error = db_col_text(st, 16);
+		r->input_tokens = sqlite3_column_int64(st, 17);
+		r->output_tokens = sqlite3_column_int64(st, 18);
+		r->cache_read_tokens = sqlite3_column_int64(st, 19);
+		r->cache_creation_tokens = sqlite3_column_int64(st, 20);
+		r->cost_usd = sqlite3_column_double(st, 21);
+		r->num_turns = sqlite3_column_type(st, 22) == SQLITE_NULL
+				       ? -1
+				       : sqlite3_column_int64(st, 22);
+		r->duration_ms = sqlite3_column_type(st, 23) == SQLITE_NULL
+					 ? -1
+					 : sqlite3_column_int64(st, 23);
+		r->has_check = sqlite3_column_type(st, 24) != SQLITE_NULL;
+		r->check_exit_code = sqlite3_column_int(st, 24);
+		r->check_output = db_col_text(st, 25);
+	}
+	if (rc != SQLITE_DONE) {
+		db_runs_free(*runs, *n);
+		*runs = NULL;
+		*n = 0;
+		return db_fail(db, "cannot read runs", cause);
+	}
+	sqlite3_reset(st);
+	return 0;
+}
+
+static const char sql_run_check[] =
+	"UPDATE runs SET check_exit_code = ?2, check_output = ?3 WHERE id = ?1";
+
+int
+db_run_set_check(struct db *db, int64_t id, int exit_code, const char *output,
+		 char **cause)
+{
+	sqlite3_stmt *st;
+
+	if ((st = db_stmt(db, sql_run_check, cause)) == NULL)
+		return -BERR_DB;
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_int(st, 2, exit_code);
+	db_bind_text(st, 3, output);
+	return db_step_done(db, st, "cannot record check", cause);
+}

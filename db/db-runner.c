@@ -1,0 +1,211 @@
+/*
+ * Runners: rows for the baton processes executing tasks, their
+ * heartbeats, and undoing what a dead one held (SPEC §5).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/baton.h"
+#include "core/xmalloc.h"
+#include "db/db-internal.h"
+
+void
+db_runners_free(struct db_runner *r, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		free(r[i].host);
+		free(r[i].boot_id);
+		free(r[i].status);
+	}
+	free(r);
+}
+
+static const char sql_runner_insert[] =
+	"INSERT INTO runners (pid, host, boot_id, proc_start, started_at, "
+	"heartbeat_at) VALUES (?1, ?2, ?3, ?4, ?5, ?5)";
+
+int
+db_runner_insert(struct db *db, const struct db_runner *r, int64_t *id,
+		 char **cause)
+{
+	sqlite3_stmt *st;
+
+	if ((st = db_stmt(db, sql_runner_insert, cause)) == NULL)
+		return -BERR_DB;
+	sqlite3_bind_int64(st, 1, r->pid);
+	db_bind_text(st, 2, r->host);
+	db_bind_text(st, 3, r->boot_id ? r->boot_id : "");
+	sqlite3_bind_int64(st, 4, r->proc_start);
+	sqlite3_bind_int64(st, 5, r->started_at);
+	if (db_step_done(db, st, "cannot register runner", cause) != 0)
+		return -BERR_DB;
+	*id = sqlite3_last_insert_rowid(db->h);
+	return 0;
+}
+
+static const char sql_runner_beat[] =
+	"UPDATE runners SET heartbeat_at = ?2 WHERE id = ?1";
+static const char sql_runner_leases[] =
+	"UPDATE sessions SET lease_expires = ?2 WHERE lease_runner = ?1";
+
+int
+db_runner_heartbeat(struct db *db, int64_t id, int64_t now,
+		    int64_t lease_until, char **cause)
+{
+	sqlite3_stmt *st;
+
+	if ((st = db_stmt(db, sql_runner_beat, cause)) == NULL)
+		return -BERR_DB;
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_int64(st, 2, now);
+	if (db_step_done(db, st, "cannot update heartbeat", cause) != 0)
+		return -BERR_DB;
+	if ((st = db_stmt(db, sql_runner_leases, cause)) == NULL)
+		return -BERR_DB;
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_int64(st, 2, lease_until);
+	return db_step_done(db, st, "cannot renew leases", cause);
+}
+
+static const char sql_runner_exit[] =
+	"UPDATE runners SET status = 'exited', ended_at = ?2 WHERE id = ?1";
+
+int
+db_runner_exit(struct db *db, int64_t id, int64_t now, char **cause)
+{
+	sqlite3_stmt *st;
+
+	if ((st = db_stmt(db, sql_runner_exit, cause)) == NULL)
+		return -BERR_DB;
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_int64(st, 2, now);
+	return db_step_done(db, st, "cannot record runner exit", cause);
+}
+
+static const char sql_runner_alive[] =
+	"SELECT id, pid, proc_start, started_at, heartbeat_at, host, boot_id "
+	"FROM runners WHERE status = 'alive' ORDER BY id";
+
+int
+db_runner_alive_list(struct db *db, struct db_runner **out, size_t *n,
+		     char **cause)
+{
+	sqlite3_stmt *st;
+	size_t cap = 0;
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	if ((st = db_stmt(db, sql_runner_alive, cause)) == NULL)
+		return -BERR_DB;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct db_runner *r;
+
+		if (*n == cap) {
+			cap = cap ? cap * 2 : 4;
+			*out = xreallocarray(*out, cap, sizeof **out);
+		}
+		r = &(*out)[(*n)++];
+		memset(r, 0, sizeof *r);
+		r->id = sqlite3_column_int64(st, 0);
+		r->pid = sqlite3_column_int64(st, 1);
+		r->proc_start = sqlite3_column_int64(st, 2);
+		r->started_at = sqlite3_column_int64(st, 3);
+		r->heartbeat_at = sqlite3_column_int64(st, 4);
+		r->host = db_col_text(st, 5);
+		r->boot_id = db_col_text(st, 6);
+		r->status = xstrdup("alive");
+	}
+	if (rc != SQLITE_DONE) {
+		db_runners_free(*out, *n);
+		*out = NULL;
+		*n = 0;
+		return db_fail(db, "cannot list runners", cause);
+	}
+	sqlite3_reset(st);
+	return 0;
+}
+
+static const char sql_reap_orphans[] =
+	"SELECT id, pid, proc_start FROM runs WHERE runner_id = ?1 "
+	"AND ended_at IS NULL AND pid IS NOT NULL";
+static const char sql_reap_runs[] =
+	"UPDATE runs SET ended_at = ?2, outcome = 'interrupted', "
+	"error = 'the runner died' WHERE runner_id = ?1 AND ended_at IS NULL";
+static const char sql_reap_temp[] =
+	"UPDATE sessions SET status = 'abandoned', closed_at = ?2, "
+	"lease_runner = NULL, lease_task = NULL, lease_expires = NULL "
+	"WHERE kind = 'temp' AND status = 'active' AND id IN "
+	"(SELECT session_id FROM tasks WHERE runner_id = ?1 "
+	"AND status = 'running')";
+static const char sql_reap_events[] =
+	"INSERT INTO events (at, kind, session_id, task_id, runner_id, detail) "
+	"SELECT ?2, 'reap', session_id, id, ?1, 'runner died; task interrupted'"
+	" FROM tasks WHERE runner_id = ?1 AND status = 'running'";
+static const char sql_reap_tasks[] =
+	"UPDATE tasks SET status = CASE WHEN ?3 AND attempts < max_attempts "
+	"THEN 'pending' ELSE 'interrupted' END, finished_at = CASE WHEN ?3 AND "
+	"attempts < max_attempts THEN NULL ELSE ?2 END, "
+	"error = 'interrupted: its runner died', reason = 'interrupted', "
+	"runner_id = NULL WHERE runner_id = ?1 AND status = 'running'";
+static const char sql_reap_leases[] =
+	"UPDATE sessions SET lease_runner = NULL, lease_task = NULL, "
+	"lease_expires = NULL WHERE lease_runner = ?1";
+static const char sql_reap_runner[] =
+	"UPDATE runners SET status = 'dead', ended_at = ?2 WHERE id = ?1";
+
+int
+db_runner_reap(struct db *db, int64_t id, int64_t now, int requeue,
+	       struct db_orphan **orphans, size_t *n, char **cause)
+{
+	static const char *const steps[] = {
+		sql_reap_runs,   sql_reap_temp,   sql_reap_events,
+		sql_reap_tasks,  sql_reap_leases, sql_reap_runner,
+	};
+	sqlite3_stmt *st;
+	size_t cap = 0, i;
+	int rc;
+
+	*orphans = NULL;
+	*n = 0;
+	if ((st = db_stmt(db, sql_reap_orphans, cause)) == NULL)
+		return -BERR_DB;
+	sqlite3_bind_int64(st, 1, id);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (*n == cap) {
+			cap = cap ? cap * 2 : 4;
+			*orphans = xreallocarray(*orphans, cap,
+						 sizeof **orphans);
+		}
+		(*orphans)[*n].run_id = sqlite3_column_int64(st, 0);
+		(*orphans)[*n].pid = sqlite3_column_int64(st, 1);
+		(*orphans)[*n].proc_start = sqlite3_column_int64(st, 2);
+		(*n)++;
+	}
+	if (rc != SQLITE_DONE) {
+		rc = db_fail(db, "cannot read runs", cause);
+		goto fail;
+	}
+	sqlite3_reset(st);
+	for (i = 0; i < sizeof steps / sizeof steps[0]; i++) {
+		if ((st = db_stmt(db, steps[i], cause)) == NULL) {
+			rc = -BERR_DB;
+			goto fail;
+		}
+		sqlite3_bind_int64(st, 1, id);
+		if (sqlite3_bind_parameter_count(st) >= 2)
+			sqlite3_bind_int64(st, 2, now);
+		if (sqlite3_bind_parameter_count(st) >= 3)
+			sqlite3_bind_int(st, 3, requeue);
+		if ((rc = db_step_done(db, st, "cannot reap runner", cause)))
+			goto fail;
+	}
+	return 0;
+fail:
+	free(*orphans);
+	*orphans = NULL;
+	*n = 0;
+	return rc;
+}

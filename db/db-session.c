@@ -1,0 +1,416 @@
+/*
+ * Sessions, their chains, leases (S6) and the audit events.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/baton.h"
+#include "core/xmalloc.h"
+#include "db/db-internal.h"
+
+void
+db_session_release(struct db_session *s)
+{
+	if (s == NULL)
+		return;
+	free(s->id);
+	free(s->kind);
+	free(s->name);
+	free(s->agent);
+	free(s->model);
+	free(s->project);
+	free(s->workdir);
+	free(s->os_user);
+	free(s->status);
+	free(s->head);
+	free(s->predecessor);
+	free(s->metadata);
+	memset(s, 0, sizeof *s);
+}
+
+#define SESSION_COLS                                                         \
+	"id, kind, name, milestone_id, agent, model, project, workdir, "     \
+	"os_user, status, head, turns, input_tokens, output_tokens, "        \
+	"cache_read_tokens, cache_creation_tokens, cost_usd, "               \
+	"resume_failures, resumable, predecessor, metadata, lease_runner, "  \
+	"lease_task, lease_expires, created_at, last_used_at, closed_at "    \
+	"FROM sessions "
+
+static void
+read_session(sqlite3_stmt *st, struct db_session *s)
+{
+	memset(s, 0, sizeof *s);
+	s->id = db_col_text(st, 0);
+	s->kind = db_col_text(st, 1);
+	s->name = db_col_text(st, 2);
+	s->milestone_id = sqlite3_column_int64(st, 3);
+	s->agent = db_col_text(st, 4);
+	s->model = db_col_text(st, 5);
+	s->project = db_col_text(st, 6);
+	s->workdir = db_col_text(st, 7);
+	s->os_user = db_col_text(st, 8);
+	s->status = db_col_text(st, 9);
+	s->head = db_col_text(st, 10);
+	s->turns = sqlite3_column_int64(st, 11);
+	s->input_tokens = sqlite3_column_int64(st, 12);
+	s->output_tokens = sqlite3_column_int64(st, 13);
+	s->cache_read_tokens = sqlite3_column_int64(st, 14);
+	s->cache_creation_tokens = sqlite3_column_int64(st, 15);
+	s->cost_usd = sqlite3_column_double(st, 16);
+	s->resume_failures = sqlite3_column_int(st, 17);
+	s->resumable = sqlite3_column_int(st, 18);
+	s->predecessor = db_col_text(st, 19);
+	s->metadata = db_col_text(st, 20);
+	s->lease_runner = sqlite3_column_int64(st, 21);
+	s->lease_task = sqlite3_column_int64(st, 22);
+	s->lease_expires = sqlite3_column_int64(st, 23);
+	s->created_at = sqlite3_column_int64(st, 24);
+	s->last_used_at = sqlite3_column_int64(st, 25);
+	s->closed_at = sqlite3_column_int64(st, 26);
+}
+
+static int
+get_one(struct db *db, const char *sql, const char *key,
+	struct db_session *s, int *found, char **cause)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	*found = 0;
+	if ((st = db_stmt(db, sql, cause)) == NULL)
+		return -BERR_DB;
+	db_bind_text(st, 1, key);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		read_session(st, s);
+		*found = 1;
+	} else if (rc != SQLITE_DONE)
+		return db_fail(db, "cannot read session", cause);
+	sqlite3_reset(st);
+	return 0;
+}
+
+static const char sql_session_get[] = "SELECT " SESSION_COLS "WHERE id = ?1";
+static const char sql_session_by_name[] =
+	"SELECT " SESSION_COLS "WHERE name = ?1 AND status = 'active'";
+
+int
+db_session_get(struct db *db, const char *id, struct db_session *s,
+	       int *found, char **cause)
+{
+	return get_one(db, sql_session_get, id, s, found, cause);
+}
+
+int
+db_session_get_by_name(struct db *db, const char *name, struct db_session *s,
+		       int *found, char **cause)
+{
+	return get_one(db, sql_session_by_name, name, s, found, cause);
+}
+
+static const char sql_session_insert[] =
+	"INSERT INTO sessions (id, kind, name, milestone_id, agent, model, "
+	"project, workdir, os_user, status, predecessor, metadata, "
+	"created_at, last_used_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, "
+	"?9, 'active', ?10, coalesce(?11, '{}'), ?12, ?12)";
+
+int
+db_session_insert(struct db *db, const struct db_session *s, char **cause)
+{
+	sqlite3_stmt *st;
+
+	if ((st = db_stmt(db, sql_session_insert, cause)) == NULL)
+		return -BERR_DB;
+	db_bind_text(st, 1, s->id);
+	db_bind_text(st, 2, s->kind);
+	db_bind_text(st, 3, s->name);
+	if (s->milestone_id != 0)
+		sqlite3_bind_int64(st, 4, s->milestone_id);
+	db_bind_text(st, 5, s->agent);
+	db_bind_text(st, 6, s->model);
+	db_bind_text(st, 7, s->project);
+	db_bind_text(st, 8, s->workdir);
+	db_bind_text(st, 9, s->os_user);
+	db_bind_text(st, 10, s->predecessor);
+	db_bind_text(st, 11, s->metadata);
+	sqlite3_bind_int64(st, 12, s->created_at);
+	return db_step_done(db, st, "cannot create session", cause);
+}
+
+static const char sql_session_count_active[] =
+	"SELECT count(*) FROM sessions WHERE status = 'active'";
+
+int
+db_session_count_active(struct db *db, int64_t *n, char **cause)
+{
+	sqlite3_stmt *st;
+
+	if ((st = db_stmt(db, sql_session_count_active, cause)) == NULL)
+		return -BERR_DB;
+	if (sqlite3_step(st) != SQLITE_ROW)
+		return db_fail(db, "cannot count sessions", cause);
+	*n = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	return 0;
+}
+
+/* A lease is free when nobody holds it, it ran out, or its runner is no
+ * longer alive (the reaper releases those too; this is belt and braces). */
+static const char sql_session_lease[] =
+	"UPDATE sessions SET lease_runner = ?2, lease_task = ?3, "
+	"lease_expires = ?5, last_used_at = ?4 WHERE id = ?1 AND "
+	"(lease_runner IS NULL OR lease_expires < ?4 OR "
+	"(lease_runner = ?2 AND lease_task = ?3) OR NOT EXISTS "
+	"(SELECT 1 FROM runners r WHERE r.id = lease_runner "
+	"AND r.status = 'alive'))";
+static const char sql_session_lease_holder[] =
+	"SELECT lease_task FROM sessions WHERE id = ?1";
+
+int
+db_session_lease(struct db *db, const char *id, int64_t runner, int64_t task,
+		 int64_t now, int64_t expires, int *got, int64_t *holder_task,
+		 char **cause)
+{
+	sqlite3_stmt *st;
+
+	*got = 0;
+	*holder_task = 0;
+	if ((st = db_stmt(db, sql_session_lease, cause)) == NULL)
+		return -BERR_DB;
+	db_bind_text(st, 1, id);
+	sqlite3_bind_int64(st, 2, runner);
+	sqlite3_bind_int64(st, 3, task);
+	sqlite3_bind_int64(st, 4, now);
+	sqlite3_bind_int64(st, 5, expires);
+	if (db_step_done(db, st, "cannot lease session", cause) != 0)
+		return -BERR_DB;
+	if (sqlite3_changes(db->h) == 1) {
+		*got = 1;
+		return 0;
+	}
+	if ((st = db_stmt(db, sql_session_lease_holder, cause)) == NULL)
+		return -BERR_DB;
+	db_bind_text(st, 1, id);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		*holder_task = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	return 0;
+}
+
+static const char sql_session_unlease[] =
+	"UPDATE sessions SET lease_runner = NULL, lease_task = NULL, "
+	"lease_expires = NULL WHERE id = ?1";
+
+int
+db_session_unlease(struct db *db, const char *id, char **cause)
+{
+	sqlite3_stmt *st;
+
+	if ((st = db_stmt(db, sql_session_unlease, cause)) == NULL)
+		return -BERR_DB;
+	db_bind_text(st, 1, id);
+	return db_step_done(db, st, "cannot release session", cause);
+}
+
+static const char sql_session_status[] =
+	"UPDATE sessions SET status = ?2, last_used_at = max(last_used_at, ?3),"
+	" closed_at = CASE WHEN ?2 = 'active' THEN NULL ELSE ?3 END "
+	"WHERE id = ?1";
+
+int
+db_session_set_status(struct db *db, const char *id, const char *status,
+		      int64_t now, char **cause)
+{
+	sqlite3_stmt *st;
+
+	if ((st = db_stmt(db, sql_session_status, cause)) == NULL)
+		return -BERR_DB;
+	db_bind_text(st, 1, id);
+	db_bind_text(st, 2, status);
+	sqlite3_bind_int64(st, 3, now);
+	return db_step_done(db, st, "cannot update session", cause);
+}
+
+static const char sql_session_touch[] =
+	"UPDATE sessions SET last_used_at = ?2 WHERE id = ?1";
+
+int
+db_session_touch(struct db *db, const char *id, int64_t now, char **cause)
+{
+	sqlite3_stmt *st;
+
+	if ((st = db_stmt(db, sql_session_touch, cause)) == NULL)
+		return -BERR_DB;
+	db_bind_text(st, 1, id);
+	sqlite3_bind_int64(st, 2, now);
+	return db_step_done(db, st, "cannot update session", cause);
+}
+
+static const char sql_session_usage[] =
+	"UPDATE sessions SET turns = turns + 1, "
+	"input_tokens = input_tokens + ?2, output_tokens = output_tokens + ?3, "
+	"cache_read_tokens = cache_read_tokens + ?4, "
+	"cache_creation_tokens = cache_creation_tokens + ?5, "
+	"cost_usd = cost_usd + ?6, last_used_at = ?7 WHERE id = ?1";
+
+int
+db_session_add_usage(struct db *db, const char *id, int64_t in, int64_t out,
+		     int64_t cache_read, int64_t cache_creation, double cost,
+		     int64_t now, char **cause)
+{
+	sqlite3_stmt *st;
+
+	if ((st = db_stmt(db, sql_session_usage, cause)) == NULL)
+		return -BERR_DB;
+	db_bind_text(st, 1, id);
+	sqlite3_bind_int64(st, 2, in);
+	sqlite3_bind_int64(st, 3, out);
+	sqlite3_bind_int64(st, 4, cache_read);
+	sqlite3_bind_int64(st, 5, cache_creation);
+	sqlite3_bind_double(st, 6, cost);
+	sqlite3_bind_int64(st, 7, now);
+	return db_step_done(db, st, "cannot record session usage", cause);
+}
+
+static const char sql_chain_insert[] =
+	"INSERT INTO session_chain (session_id, agent_session_id, edge, "
+	"run_id, created_at) VALUES (?1, ?2, ?3, ?4, ?5)";
+static const char sql_session_head[] =
+	"UPDATE sessions SET head = ?2 WHERE id = ?1";
+
+int
+db_session_push_head(struct db *db, const char *id,
+		     const char *agent_session_id, const char *edge,
+		     int64_t run_id, int64_t now, char **cause)
+{
+	sqlite3_stmt *st;
+
+	if ((st = db_stmt(db, sql_chain_insert, cause)) == NULL)
+		return -BERR_DB;
+	db_bind_text(st, 1, id);
+	db_bind_text(st, 2, agent_session_id);
+	db_bind_text(st, 3, edge);
+	if (run_id != 0)
+		sqlite3_bind_int64(st, 4, run_id);
+	sqlite3_bind_int64(st, 5, now);
+	if (db_step_done(db, st, "cannot extend session chain", cause) != 0)
+		return -BERR_DB;
+	if ((st = db_stmt(db, sql_session_head, cause)) == NULL)
+		return -BERR_DB;
+	db_bind_text(st, 1, id);
+	db_bind_text(st, 2, agent_session_id);
+	return db_step_done(db, st, "cannot set session head", cause);
+}
+
+static const char sql_session_resume_failed[] =
+	"UPDATE sessions SET resume_failures = resume_failures + 1, "
+	"resumable = CASE WHEN resume_failures + 1 >= ?2 THEN 0 "
+	"ELSE resumable END WHERE id = ?1";
+
+int
+db_session_resume_failed(struct db *db, const char *id, int limit,
+			 char **cause)
+{
+	sqlite3_stmt *st;
+
+	if ((st = db_stmt(db, sql_session_resume_failed, cause)) == NULL)
+		return -BERR_DB;
+	db_bind_text(st, 1, id);
+	sqlite3_bind_int(st, 2, limit);
+	return db_step_done(db, st, "cannot record resume failure", cause);
+}
+
+static const char sql_chain_list[] =
+	"SELECT agent_session_id, edge, run_id, created_at FROM session_chain "
+	"WHERE session_id = ?1 ORDER BY id";
+
+int
+db_session_chain(struct db *db, const char *id, struct db_chain_link **links,
+		 size_t *n, char **cause)
+{
+	sqlite3_stmt *st;
+	size_t cap = 0;
+	int rc;
+
+	*links = NULL;
+	*n = 0;
+	if ((st = db_stmt(db, sql_chain_list, cause)) == NULL)
+		return -BERR_DB;
+	db_bind_text(st, 1, id);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct db_chain_link *l;
+
+		if (*n == cap) {
+			cap = cap ? cap * 2 : 8;
+			*links = xreallocarray(*links, cap, sizeof **links);
+		}
+		l = &(*links)[(*n)++];
+		l->agent_session_id = db_col_text(st, 0);
+		l->edge = db_col_text(st, 1);
+		l->run_id = sqlite3_column_int64(st, 2);
+		l->created_at = sqlite3_column_int64(st, 3);
+	}
+	if (rc != SQLITE_DONE) {
+		db_chain_free(*links, *n);
+		*links = NULL;
+		*n = 0;
+		return db_fail(db, "cannot read session chain", cause);
+	}
+	sqlite3_reset(st);
+	return 0;
+}
+
+void
+db_chain_free(struct db_chain_link *links, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		free(links[i].agent_session_id);
+		free(links[i].edge);
+	}
+	free(links);
+}
+
+static const char sql_event[] =
+	"INSERT INTO events (at, kind, session_id, task_id, run_id, "
+	"runner_id, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+
+int
+db_event(struct db *db, const char *kind, const char *session_id,
+	 int64_t task_id, int64_t run_id, int64_t runner_id,
+	 const char *detail, int64_t now, char **cause)
+{
+	sqlite3_stmt *st;
+
+	if ((st = db_stmt(db, sql_event, cause)) == NULL)
+		return -BERR_DB;
+	sqlite3_bind_int64(st, 1, now);
+	db_bind_text(st, 2, kind);
+	db_bind_text(st, 3, session_id);
+	if (task_id != 0)
+		sqlite3_bind_int64(st, 4, task_id);
+	if (run_id != 0)
+		sqlite3_bind_int64(st, 5, run_id);
+	if (runner_id != 0)
+		sqlite3_bind_int64(st, 6, runner_id);
+	db_bind_text(st, 7, detail);
+	return db_step_done(db, st, "cannot record event", cause);
+}
+
+static const char sql_session_repin[] =
+	"UPDATE sessions SET agent = ?2, model = ?3 WHERE id = ?1";
+
+int
+db_session_repin(struct db *db, const char *id, const char *agent,
+		 const char *model, char **cause)
+{
+	sqlite3_stmt *st;
+
+	if ((st = db_stmt(db, sql_session_repin, cause)) == NULL)
+		return -BERR_DB;
+	db_bind_text(st, 1, id);
+	db_bind_text(st, 2, agent);
+	db_bind_text(st, 3, model);
+	return db_step_done(db, st, "cannot re-pin session", cause);
+}

@@ -1,0 +1,435 @@
+/*
+ * Tasks: insert, claim order (S6 queues), status changes, listing.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/baton.h"
+#include "core/xmalloc.h"
+#include "db/db-internal.h"
+
+void
+db_task_release(struct db_task *t)
+{
+	if (t == NULL)
+		return;
+	free(t->key);
+	free(t->title);
+	free(t->prompt);
+	free(t->status);
+	free(t->agent);
+	free(t->model);
+	free(t->workdir);
+	free(t->project);
+	free(t->milestone);
+	free(t->session_req);
+	free(t->queue);
+	free(t->session_id);
+	free(t->check_cmd);
+	free(t->error);
+	free(t->reason);
+	memset(t, 0, sizeof *t);
+}
+
+static void
+bind_int_or_null(sqlite3_stmt *st, int idx, int64_t v)
+{
+	if (v == 0)
+		sqlite3_bind_null(st, idx);
+	else
+		sqlite3_bind_int64(st, idx, v);
+}
+
+static const char sql_task_by_key[] =
+	"SELECT id FROM tasks WHERE key = ?1";
+static const char sql_task_insert[] =
+	"INSERT INTO tasks (key, title, prompt, agent, model, workdir, "
+	"project, milestone_id, session_req, new_session, queue, timeout_ms, "
+	"check_cmd, max_iterations, max_attempts, force_agent, "
+	"allow_foreign, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, "
+	"?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)";
+
+int
+db_task_insert(struct db *db, struct db_task *t, int64_t now, int *existed,
+	       char **cause)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	*existed = 0;
+	if (t->key != NULL) {
+		if ((st = db_stmt(db, sql_task_by_key, cause)) == NULL)
+			return -BERR_DB;
+		db_bind_text(st, 1, t->key);
+		rc = sqlite3_step(st);
+		if (rc == SQLITE_ROW) {
+			t->id = sqlite3_column_int64(st, 0);
+			*existed = 1;
+			sqlite3_reset(st);
+			return 0;
+		}
+		if (rc != SQLITE_DONE)
+			return db_fail(db, "cannot look up task key", cause);
+	}
+	if ((st = db_stmt(db, sql_task_insert, cause)) == NULL)
+		return -BERR_DB;
+	db_bind_text(st, 1, t->key);
+	db_bind_text(st, 2, t->title);
+	db_bind_text(st, 3, t->prompt);
+	db_bind_text(st, 4, t->agent);
+	db_bind_text(st, 5, t->model);
+	db_bind_text(st, 6, t->workdir);
+	db_bind_text(st, 7, t->project);
+	bind_int_or_null(st, 8, t->milestone_id);
+	db_bind_text(st, 9, t->session_req);
+	sqlite3_bind_int(st, 10, t->new_session);
+	db_bind_text(st, 11, t->queue);
+	bind_int_or_null(st, 12, t->timeout_ms);
+	db_bind_text(st, 13, t->check_cmd);
+	sqlite3_bind_int(st, 14, t->max_iterations);
+	sqlite3_bind_int(st, 15, t->max_attempts);
+	sqlite3_bind_int(st, 16, t->force_agent);
+	sqlite3_bind_int(st, 17, t->allow_foreign);
+	sqlite3_bind_int64(st, 18, now);
+	if (db_step_done(db, st, "cannot add task", cause) != 0)
+		return -BERR_DB;
+	t->id = sqlite3_last_insert_rowid(db->h);
+	t->created_at = now;
+	free(t->status);
+	t->status = xstrdup("pending");
+	return 0;
+}
+
+#define TASK_COLS                                                            \
+	"t.id, t.key, t.title, t.prompt, t.status, t.agent, t.model, "       \
+	"t.workdir, t.project, t.milestone_id, m.name, t.session_req, "      \
+	"t.new_session, t.queue, t.session_id, t.timeout_ms, t.check_cmd, "  \
+	"t.max_iterations, t.max_attempts, t.force_agent, t.allow_foreign, " \
+	"t.attempts, t.iterations, t.exit_code, t.error, t.reason, "         \
+	"t.runner_id, t.cancel_requested, t.input_tokens, t.output_tokens, " \
+	"t.cost_usd, t.created_at, t.started_at, t.finished_at "             \
+	"FROM tasks t LEFT JOIN milestones m ON m.id = t.milestone_id "
+
+static void
+read_task(sqlite3_stmt *st, struct db_task *t)
+{
+	memset(t, 0, sizeof *t);
+	t->id = sqlite3_column_int64(st, 0);
+	t->key = db_col_text(st, 1);
+	t->title = db_col_text(st, 2);
+	t->prompt = db_col_text(st, 3);
+	t->status = db_col_text(st, 4);
+	t->agent = db_col_text(st, 5);
+	t->model = db_col_text(st, 6);
+	t->workdir = db_col_text(st, 7);
+	t->project = db_col_text(st, 8);
+	t->milestone_id = sqlite3_column_int64(st, 9);
+	t->milestone = db_col_text(st, 10);
+	t->session_req = db_col_text(st, 11);
+	t->new_session = sqlite3_column_int(st, 12);
+	t->queue = db_col_text(st, 13);
+	t->session_id = db_col_text(st, 14);
+	t->timeout_ms = sqlite3_column_int64(st, 15);
+	t->check_cmd = db_col_text(st, 16);
+	t->max_iterations = sqlite3_column_int(st, 17);
+	t->max_attempts = sqlite3_column_int(st, 18);
+	t->force_agent = sqlite3_column_int(st, 19);
+	t->allow_foreign = sqlite3_column_int(st, 20);
+	t->attempts = sqlite3_column_int(st, 21);
+	t->iterations = sqlite3_column_int(st, 22);
+	t->has_exit_code = sqlite3_column_type(st, 23) != SQLITE_NULL;
+	t->exit_code = sqlite3_column_int(st, 23);
+	t->error = db_col_text(st, 24);
+	t->reason = db_col_text(st, 25);
+	t->runner_id = sqlite3_column_int64(st, 26);
+	t->cancel_requested = sqlite3_column_int(st, 27);
+	t->input_tokens = sqlite3_column_int64(st, 28);
+	t->output_tokens = sqlite3_column_int64(st, 29);
+	t->cost_usd = sqlite3_column_double(st, 30);
+	t->created_at = sqlite3_column_int64(st, 31);
+	t->started_at = sqlite3_column_int64(st, 32);
+	t->finished_at = sqlite3_column_int64(st, 33);
+}
+
+static const char sql_task_get[] = "SELECT " TASK_COLS "WHERE t.id = ?1";
+
+int
+db_task_get(struct db *db, int64_t id, struct db_task *t, int *found,
+	    char **cause)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	*found = 0;
+	if ((st = db_stmt(db, sql_task_get, cause)) == NULL)
+		return -BERR_DB;
+	sqlite3_bind_int64(st, 1, id);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		read_task(st, t);
+		*found = 1;
+	} else if (rc != SQLITE_DONE)
+		return db_fail(db, "cannot read task", cause);
+	sqlite3_reset(st);
+	return 0;
+}
+
+/*
+ * S6 in SQL: a pending task may start when no task of its queue that
+ * came before it is still pending or running, and no task of its queue
+ * is running at all.  Tasks without a queue (temp sessions) always may.
+ */
+static const char sql_task_next[] =
+	"SELECT t.id FROM tasks t WHERE t.status = 'pending' AND t.id > ?2 "
+	"AND (?1 = 0 OR t.milestone_id = ?1) "
+	"AND (t.queue IS NULL OR NOT EXISTS (SELECT 1 FROM tasks u "
+	"WHERE u.queue = t.queue AND u.id <> t.id AND (u.status = 'running' "
+	"OR (u.status = 'pending' AND u.id < t.id)))) "
+	"ORDER BY t.id LIMIT 1";
+
+int
+db_task_next(struct db *db, int64_t milestone_id, int64_t skip_after,
+	     int64_t *id, char **cause)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	*id = 0;
+	if ((st = db_stmt(db, sql_task_next, cause)) == NULL)
+		return -BERR_DB;
+	sqlite3_bind_int64(st, 1, milestone_id);
+	sqlite3_bind_int64(st, 2, skip_after);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*id = sqlite3_column_int64(st, 0);
+	else if (rc != SQLITE_DONE)
+		return db_fail(db, "cannot find the next task", cause);
+	sqlite3_reset(st);
+	return 0;
+}
+
+static const char sql_task_count_pending[] =
+	"SELECT count(*) FROM tasks WHERE status = 'pending' "
+	"AND (?1 = 0 OR milestone_id = ?1)";
+
+int
+db_task_count_pending(struct db *db, int64_t milestone_id, int64_t *n,
+		      char **cause)
+{
+	sqlite3_stmt *st;
+
+	if ((st = db_stmt(db, sql_task_count_pending, cause)) == NULL)
+		return -BERR_DB;
+	sqlite3_bind_int64(st, 1, milestone_id);
+	if (sqlite3_step(st) != SQLITE_ROW)
+		return db_fail(db, "cannot count tasks", cause);
+	*n = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	return 0;
+}
+
+static const char sql_task_start[] =
+	"UPDATE tasks SET status = 'running', runner_id = ?2, "
+	"session_id = ?3, attempts = attempts + 1, started_at = ?4, "
+	"finished_at = NULL, exit_code = NULL, error = NULL, reason = NULL, "
+	"cancel_requested = 0 WHERE id = ?1";
+
+int
+db_task_start(struct db *db, int64_t id, int64_t runner_id,
+	      const char *session_id, int64_t now, char **cause)
+{
+	sqlite3_stmt *st;
+
+	if ((st = db_stmt(db, sql_task_start, cause)) == NULL)
+		return -BERR_DB;
+	sqlite3_bind_int64(st, 1, id);
+	bind_int_or_null(st, 2, runner_id);
+	db_bind_text(st, 3, session_id);
+	sqlite3_bind_int64(st, 4, now);
+	return db_step_done(db, st, "cannot start task", cause);
+}
+
+static const char sql_task_finish[] =
+	"UPDATE tasks SET status = ?2, exit_code = ?3, error = ?4, "
+	"reason = ?5, finished_at = ?6, runner_id = NULL WHERE id = ?1";
+
+int
+db_task_finish(struct db *db, int64_t id, const char *status, int has_exit,
+	       int exit_code, const char *error, const char *reason,
+	       int64_t now, char **cause)
+{
+	sqlite3_stmt *st;
+
+	if ((st = db_stmt(db, sql_task_finish, cause)) == NULL)
+		return -BERR_DB;
+	sqlite3_bind_int64(st, 1, id);
+	db_bind_text(st, 2, status);
+	if (has_exit)
+		sqlite3_bind_int(st, 3, exit_code);
+	else
+		sqlite3_bind_null(st, 3);
+	db_bind_text(st, 4, error);
+	db_bind_text(st, 5, reason);
+	sqlite3_bind_int64(st, 6, now);
+	return db_step_done(db, st, "cannot finish task", cause);
+}
+
+static const char sql_task_usage[] =
+	"UPDATE tasks SET iterations = max(iterations, ?2), "
+	"input_tokens = input_tokens + ?3, output_tokens = output_tokens + ?4, "
+	"cost_usd = cost_usd + ?5 WHERE id = ?1";
+
+int
+db_task_add_usage(struct db *db, int64_t id, int iterations, int64_t in,
+		  int64_t out, double cost, char **cause)
+{
+	sqlite3_stmt *st;
+
+	if ((st = db_stmt(db, sql_task_usage, cause)) == NULL)
+		return -BERR_DB;
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_int(st, 2, iterations);
+	sqlite3_bind_int64(st, 3, in);
+	sqlite3_bind_int64(st, 4, out);
+	sqlite3_bind_double(st, 5, cost);
+	return db_step_done(db, st, "cannot record task usage", cause);
+}
+
+static const char sql_task_cancel_requested[] =
+	"SELECT cancel_requested FROM tasks WHERE id = ?1";
+
+int
+db_task_cancel_requested(struct db *db, int64_t id, int *yes, char **cause)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	*yes = 0;
+	if ((st = db_stmt(db, sql_task_cancel_requested, cause)) == NULL)
+		return -BERR_DB;
+	sqlite3_bind_int64(st, 1, id);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*yes = sqlite3_column_int(st, 0);
+	else if (rc != SQLITE_DONE)
+		return db_fail(db, "cannot read task", cause);
+	sqlite3_reset(st);
+	return 0;
+}
+
+static const char sql_task_status[] = "SELECT status FROM tasks WHERE id = ?1";
+static const char sql_task_cancel_pending[] =
+	"UPDATE tasks SET status = 'cancelled', finished_at = ?2, "
+	"error = 'cancelled before it started', reason = 'cancelled' "
+	"WHERE id = ?1 AND status = 'pending'";
+static const char sql_task_cancel_running[] =
+	"UPDATE tasks SET cancel_requested = 1 WHERE id = ?1 "
+	"AND status = 'running'";
+
+int
+db_task_cancel(struct db *db, int64_t id, int64_t now, char **status_out,
+	       char **cause)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	*status_out = NULL;
+	if ((st = db_stmt(db, sql_task_status, cause)) == NULL)
+		return -BERR_DB;
+	sqlite3_bind_int64(st, 1, id);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_DONE) {
+		sqlite3_reset(st);
+		return 0;
+	}
+	if (rc != SQLITE_ROW)
+		return db_fail(db, "cannot read task", cause);
+	*status_out = db_col_text(st, 0);
+	sqlite3_reset(st);
+	if (strcmp(*status_out, "pending") == 0) {
+		if ((st = db_stmt(db, sql_task_cancel_pending, cause)) == NULL)
+			return -BERR_DB;
+		sqlite3_bind_int64(st, 1, id);
+		sqlite3_bind_int64(st, 2, now);
+		return db_step_done(db, st, "cannot cancel task", cause);
+	}
+	if (strcmp(*status_out, "running") == 0) {
+		if ((st = db_stmt(db, sql_task_cancel_running, cause)) == NULL)
+			return -BERR_DB;
+		sqlite3_bind_int64(st, 1, id);
+		return db_step_done(db, st, "cannot cancel task", cause);
+	}
+	return 0;
+}
+
+static const char sql_task_requeue[] =
+	"UPDATE tasks SET status = 'pending', exit_code = NULL, error = NULL, "
+	"reason = NULL, started_at = NULL, finished_at = NULL, "
+	"runner_id = NULL, cancel_requested = 0, session_id = NULL "
+	"WHERE id = ?1";
+
+int
+db_task_requeue(struct db *db, int64_t id, char **cause)
+{
+	sqlite3_stmt *st;
+
+	if ((st = db_stmt(db, sql_task_requeue, cause)) == NULL)
+		return -BERR_DB;
+	sqlite3_bind_int64(st, 1, id);
+	return db_step_done(db, st, "cannot requeue task", cause);
+}
+
+static const char sql_task_each[] =
+	"SELECT " TASK_COLS "WHERE (?1 IS NULL OR t.status = ?1) "
+	"AND (?2 = 0 OR t.milestone_id = ?2) AND t.id > ?3 "
+	"ORDER BY t.id LIMIT ?4";
+
+int
+db_task_each(struct db *db, const struct db_task_filter *f,
+	     int (*fn)(void *, const struct db_task *), void *arg,
+	     char **cause)
+{
+	struct db_task t;
+	sqlite3_stmt *st;
+	int rc, stop = 0;
+
+	if ((st = db_stmt(db, sql_task_each, cause)) == NULL)
+		return -BERR_DB;
+	db_bind_text(st, 1, f->status);
+	sqlite3_bind_int64(st, 2, f->milestone_id);
+	sqlite3_bind_int64(st, 3, f->after_id);
+	sqlite3_bind_int64(st, 4, f->limit > 0 ? f->limit : -1);
+	while (!stop && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		read_task(st, &t);
+		stop = fn(arg, &t);
+		db_task_release(&t);
+	}
+	if (!stop && rc != SQLITE_DONE)
+		return db_fail(db, "cannot list tasks", cause);
+	sqlite3_reset(st);
+	return 0;
+}
+
+static const char sql_task_counts[] =
+	"SELECT status, count(*) FROM tasks WHERE (?1 = 0 OR milestone_id = ?1)"
+	" GROUP BY status";
+
+int
+db_task_count_by_status(struct db *db, int64_t milestone_id,
+			void (*fn)(void *, const char *, int64_t), void *arg,
+			char **cause)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if ((st = db_stmt(db, sql_task_counts, cause)) == NULL)
+		return -BERR_DB;
+	sqlite3_bind_int64(st, 1, milestone_id);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		fn(arg, (const char *)sqlite3_column_text(st, 0),
+		   sqlite3_column_int64(st, 1));
+	if (rc != SQLITE_DONE)
+		return db_fail(db, "cannot count tasks", cause);
+	sqlite3_reset(st);
+	return 0;
+}

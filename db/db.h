@@ -1,0 +1,312 @@
+#ifndef BATON_DB_H
+#define BATON_DB_H
+
+#include <stdint.h>
+
+/*
+ * The store.  Only db/ includes sqlite3.h.  A struct db is one SQLite
+ * connection; use one per thread.  Every function returning int returns
+ * 0 on success or -BERR_DB (see core/baton.h) with *cause set, which the
+ * caller frees, unless it says otherwise.
+ */
+struct db;
+
+struct db_options {
+	int synchronous_full;    /* PRAGMA synchronous=FULL instead of NORMAL */
+	int64_t busy_timeout_ms; /* 0 means 10000 */
+};
+
+/* The schema version this binary writes (PRAGMA user_version). */
+int db_schema_version(void);
+
+/*
+ * Open (creating if needed) the database at path: the parent directory
+ * is created 0700 if missing, the file 0600 whatever the umask.  Sets
+ * WAL, synchronous, foreign_keys, the busy timeout, then migrates to the
+ * current schema in one BEGIN IMMEDIATE transaction (exactly once even
+ * if several processes open an old database at once).  Refuses, touching
+ * nothing, a path that is a directory or a symlink, a file that is not a
+ * database or is corrupt, a read-only file or directory, a database
+ * newer than this binary, and a database locked past the busy timeout.
+ * Messages name the path: "cannot open database /x/y.db: ...".
+ */
+int db_open(struct db **out, const char *path, const struct db_options *,
+	    char **cause);
+
+/* Close and free; NULL-safe.  Finalizes cached statements. */
+void db_close(struct db *);
+
+/* The path the database was opened from (borrowed). */
+const char *db_path(const struct db *);
+
+/*
+ * Transactions: one helper, always BEGIN IMMEDIATE so that contention
+ * waits on the busy timeout instead of surfacing as SQLITE_BUSY.
+ * Not nestable.  db_rollback() is safe to call when none is open.
+ */
+int db_begin(struct db *, char **cause);
+int db_commit(struct db *, char **cause);
+void db_rollback(struct db *);
+
+/* PRAGMA integrity_check; *ok set to 1 if "ok", else *report (caller frees). */
+int db_integrity_check(struct db *, int *ok, char **report, char **cause);
+
+/* Number of write transactions committed through this connection. */
+uint64_t db_commits(const struct db *);
+
+#endif
+
+/* ---- rows (db-task.c, db-session.c, db-run.c, db-runner.c) ---- */
+
+/*
+ * Rows are plain structs whose strings are owned by the struct; release
+ * with the matching *_release (NULL-safe, leaves it zeroed).  "Times" are
+ * milliseconds since the epoch, 0 for NULL.  Functions that change rows
+ * do not open transactions: callers wrap them in db_begin/db_commit so
+ * that one command is one transaction.
+ */
+
+struct db_task {
+	int64_t id;
+	char *key, *title, *prompt, *status, *agent, *model, *workdir;
+	char *project;
+	int64_t milestone_id;
+	char *milestone; /* name, read only (joined) */
+	char *session_req;
+	int new_session;
+	char *queue;
+	char *session_id;
+	int64_t timeout_ms;
+	char *check_cmd;
+	int max_iterations, max_attempts;
+	int force_agent, allow_foreign;
+	int attempts, iterations;
+	int has_exit_code, exit_code;
+	char *error, *reason;
+	int64_t runner_id;
+	int cancel_requested;
+	int64_t input_tokens, output_tokens;
+	double cost_usd;
+	int64_t created_at, started_at, finished_at;
+};
+void db_task_release(struct db_task *);
+
+/*
+ * Insert t (id, status pending, created_at are set here).  With a key
+ * that exists already nothing is inserted, t->id is the existing task's
+ * and *existed is 1.
+ */
+int db_task_insert(struct db *, struct db_task *t, int64_t now, int *existed,
+		   char **cause);
+/* *found is 0 if there is no task id. */
+int db_task_get(struct db *, int64_t id, struct db_task *, int *found,
+		char **cause);
+/*
+ * The next pending task that may start now (lowest id; milestone_id 0 for
+ * any): no earlier pending or running task in its queue (S6).  *id is 0
+ * if none.  Must run inside a transaction.  skip_after lets the caller
+ * continue past a task it could not start (0 to begin at the start).
+ */
+int db_task_next(struct db *, int64_t milestone_id, int64_t skip_after,
+		 int64_t *id, char **cause);
+/* Pending tasks (any, or in the milestone) still to be run. */
+int db_task_count_pending(struct db *, int64_t milestone_id, int64_t *n,
+			  char **cause);
+/* pending → running: set runner, session, attempts+1, started_at. */
+int db_task_start(struct db *, int64_t id, int64_t runner_id,
+		  const char *session_id, int64_t now, char **cause);
+/* running → status (final): exit code (has_exit), error, reason. */
+int db_task_finish(struct db *, int64_t id, const char *status,
+		   int has_exit, int exit_code, const char *error,
+		   const char *reason, int64_t now, char **cause);
+/* Add a run's usage to its task and set the iteration count. */
+int db_task_add_usage(struct db *, int64_t id, int iterations, int64_t in,
+		      int64_t out, double cost, char **cause);
+int db_task_cancel_requested(struct db *, int64_t id, int *yes,
+			     char **cause);
+/* Ask a running task to stop / drop a pending one.  *status_out is the
+ * status the task had (caller frees). */
+int db_task_cancel(struct db *, int64_t id, int64_t now, char **status_out,
+		   char **cause);
+/* Requeue (→ pending) a failed/cancelled/timed_out/interrupted task. */
+int db_task_requeue(struct db *, int64_t id, char **cause);
+
+struct db_task_filter {
+	const char *status;   /* NULL: any */
+	int64_t milestone_id; /* 0: any, -1: an unknown milestone (none) */
+	int64_t after_id;     /* tasks with id > after_id */
+	int64_t limit;        /* 0: no limit */
+};
+/* Call fn for each matching task in id order; stops if fn returns != 0. */
+int db_task_each(struct db *, const struct db_task_filter *,
+		 int (*fn)(void *, const struct db_task *), void *arg,
+		 char **cause);
+/* Counts per status: pairs of (status, count) through fn. */
+int db_task_count_by_status(struct db *, int64_t milestone_id,
+			    void (*fn)(void *, const char *, int64_t),
+			    void *arg, char **cause);
+
+struct db_session {
+	char *id, *kind, *name;
+	int64_t milestone_id;
+	char *agent, *model, *project, *workdir, *os_user, *status, *head;
+	int64_t turns, input_tokens, output_tokens;
+	int64_t cache_read_tokens, cache_creation_tokens;
+	double cost_usd;
+	int resume_failures, resumable;
+	char *predecessor, *metadata;
+	int64_t lease_runner, lease_task, lease_expires;
+	int64_t created_at, last_used_at, closed_at;
+};
+void db_session_release(struct db_session *);
+
+int db_session_get(struct db *, const char *id, struct db_session *,
+		   int *found, char **cause);
+/* The active session called name. */
+int db_session_get_by_name(struct db *, const char *name,
+			   struct db_session *, int *found, char **cause);
+/* Insert s as given (id, kind, agent, project... filled by the caller). */
+int db_session_insert(struct db *, const struct db_session *s,
+		      char **cause);
+int db_session_count_active(struct db *, int64_t *n, char **cause);
+/*
+ * Take the lease on session id for runner/task until expires, if it is
+ * free, expired, or held by a runner that is not alive.  *got is 1 if
+ * the lease is ours now; otherwise *holder_task says who has it.
+ */
+int db_session_lease(struct db *, const char *id, int64_t runner,
+		     int64_t task, int64_t now, int64_t expires, int *got,
+		     int64_t *holder_task, char **cause);
+int db_session_unlease(struct db *, const char *id, char **cause);
+/* Set status (closed/expired/abandoned set closed_at) and touch. */
+int db_session_set_status(struct db *, const char *id, const char *status,
+			  int64_t now, char **cause);
+int db_session_touch(struct db *, const char *id, int64_t now, char **cause);
+/* Add a turn's usage. */
+int db_session_add_usage(struct db *, const char *id, int64_t in,
+			 int64_t out, int64_t cache_read,
+			 int64_t cache_creation, double cost, int64_t now,
+			 char **cause);
+/* Append agent_session_id to the chain with edge, making it the head. */
+int db_session_push_head(struct db *, const char *id,
+			 const char *agent_session_id, const char *edge,
+			 int64_t run_id, int64_t now, char **cause);
+/* resume_failures + 1; resumable = 0 once it reaches limit. */
+int db_session_resume_failed(struct db *, const char *id, int limit,
+			     char **cause);
+
+struct db_chain_link {
+	char *agent_session_id, *edge;
+	int64_t run_id, created_at;
+};
+int db_session_chain(struct db *, const char *id,
+		     struct db_chain_link **links, size_t *n, char **cause);
+void db_chain_free(struct db_chain_link *, size_t n);
+
+/* Record an audit event (SPEC: create, resume, fallback, expire, ...). */
+int db_event(struct db *, const char *kind, const char *session_id,
+	     int64_t task_id, int64_t run_id, int64_t runner_id,
+	     const char *detail, int64_t now, char **cause);
+
+struct db_run {
+	int64_t id, task_id;
+	int attempt, iteration;
+	char *session_id, *agent_session_in, *agent_session_out;
+	char *resume_outcome;
+	int64_t runner_id;
+	int64_t pid, proc_start;
+	int64_t started_at, ended_at;
+	int has_exit_code, exit_code, signal;
+	char *outcome, *error;
+	int64_t input_tokens, output_tokens;
+	int64_t cache_read_tokens, cache_creation_tokens;
+	double cost_usd;
+	int64_t num_turns, duration_ms;
+	int has_check, check_exit_code;
+	char *check_output;
+};
+void db_run_release(struct db_run *);
+void db_runs_free(struct db_run *, size_t n);
+
+/* Insert the start of r (id set). */
+int db_run_insert(struct db *, struct db_run *r, char **cause);
+int db_run_set_pid(struct db *, int64_t id, int64_t pid, int64_t start,
+		   char **cause);
+/* Store the end of r: ended_at, exit code, signal, outcome, error,
+ * usage, agent_session_out, resume_outcome, check. */
+int db_run_end(struct db *, const struct db_run *r, char **cause);
+int db_run_list(struct db *, int64_t task_id, struct db_run **runs,
+		size_t *n, char **cause);
+
+struct db_runner {
+	int64_t id, pid, proc_start, started_at, heartbeat_at;
+	char *host, *boot_id, *status;
+};
+void db_runners_free(struct db_runner *, size_t n);
+
+int db_runner_insert(struct db *, const struct db_runner *, int64_t *id,
+		     char **cause);
+/* Heartbeat and renew this runner's leases until lease_until. */
+int db_runner_heartbeat(struct db *, int64_t id, int64_t now,
+			int64_t lease_until, char **cause);
+int db_runner_exit(struct db *, int64_t id, int64_t now, char **cause);
+int db_runner_alive_list(struct db *, struct db_runner **, size_t *n,
+			 char **cause);
+
+/* The agent processes a runner left behind: its runs with no end. */
+struct db_orphan {
+	int64_t run_id, pid, proc_start;
+};
+/*
+ * Mark runner id dead and undo what it held: its running tasks become
+ * interrupted, its open runs end (outcome interrupted), its leases are
+ * released, the temp sessions of its tasks become abandoned.  Returns
+ * the open runs' processes in *orphans (caller frees) so that the
+ * caller can kill them.  Must run inside a transaction.
+ */
+int db_runner_reap(struct db *, int64_t id, int64_t now, int requeue,
+		   struct db_orphan **orphans, size_t *n, char **cause);
+
+struct db_milestone {
+	int64_t id;
+	char *name, *session_mode, *session_id;
+	int64_t created_at;
+};
+void db_milestone_release(struct db_milestone *);
+int db_milestone_get(struct db *, const char *name, struct db_milestone *,
+		     int *found, char **cause);
+int db_milestone_get_id(struct db *, int64_t id, struct db_milestone *,
+			int *found, char **cause);
+/* Insert (name, mode); *existed 1 if a milestone of that name exists. */
+int db_milestone_insert(struct db *, struct db_milestone *, int64_t now,
+			int *existed, char **cause);
+int db_milestone_set_session(struct db *, int64_t id, const char *session_id,
+			     char **cause);
+int db_milestone_each(struct db *, int (*fn)(void *,
+					     const struct db_milestone *),
+		      void *arg, char **cause);
+/* Set the effective agent and model of a task when it starts (S9). */
+int db_task_set_agent(struct db *, int64_t id, const char *agent,
+		      const char *model, char **cause);
+/* Re-pin a session's agent and model (S9 --force-agent). */
+int db_session_repin(struct db *, const char *id, const char *agent,
+		     const char *model, char **cause);
+
+/* Savepoints inside a transaction: undo part of it (name: a literal). */
+int db_savepoint(struct db *, const char *name, char **cause);
+int db_savepoint_release(struct db *, const char *name, char **cause);
+void db_savepoint_rollback(struct db *, const char *name);
+/* Record the check that followed run id. */
+int db_run_set_check(struct db *, int64_t id, int exit_code,
+		     const char *output, char **cause);
+
+/*
+ * The S7 invariants for `doctor`: calls fn once per problem found with
+ * a kind ("temp-session", "running-task", "lease", "open-run") and a
+ * description.  With fix, repairs what it found in one transaction
+ * (temp sessions abandoned, tasks interrupted, leases released, runs
+ * ended).  *problems counts them.
+ */
+int db_doctor(struct db *, int fix, int64_t now,
+	      void (*fn)(void *, const char *kind, const char *what),
+	      void *arg, int *problems, char **cause);

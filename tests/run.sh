@@ -1,0 +1,77 @@
+#!/bin/sh
+# Run every test: unit tests (cmocka) and CLI tests (bats), against the
+# normal build and the sanitizer build.  Ends with "N passed, N failed".
+# Usage: tests/run.sh [normal|san]...   (default: both)
+cd "$(dirname "$0")/.." || exit 1
+REPO=$(pwd)
+LOGS=$REPO/build/test-logs
+rm -rf "$LOGS"
+mkdir -p "$LOGS"
+builds=${*:-normal san}
+
+export BATON_SRCDIR=$REPO
+export CMOCKA_MESSAGE_OUTPUT=TAP
+# Leaks are failures; the sanitizer build aborts on the first error.
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:exitcode=86
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:exitcode=87
+
+# run_one NAME LOGFILE CMD...: run a TAP producer, record its counts.
+run_one() {
+	name=$1 log=$2
+	shift 2
+	"$@" >"$log" 2>&1
+	rc=$?
+	p=$(grep -c '^ok ' "$log")
+	s=$(grep -c '^ok .*# [Ss][Kk][Ii][Pp]' "$log")
+	f=$(grep -c '^not ok ' "$log")
+	p=$((p - s))
+	if [ "$rc" != 0 ] && [ "$f" = 0 ]; then
+		# crashed, leaked or exited non-zero without a failing test
+		f=1
+		echo "not ok - $name exited with status $rc" >>"$log"
+	fi
+	printf '%s %s %s %s\n' "$p" "$f" "$s" "$name" >>"$LOGS/counts"
+	if [ "$f" != 0 ]; then
+		printf 'FAIL %s (%s failed)\n' "$name" "$f"
+	else
+		printf 'ok   %s (%s passed%s)\n' "$name" "$p" \
+			"$( [ "$s" != 0 ] && printf ', %s skipped' "$s")"
+	fi
+}
+
+for b in $builds; do
+	case $b in
+	normal) dir=build ;;
+	san) dir=build/san ;;
+	*) echo "unknown build $b" >&2; exit 2 ;;
+	esac
+	[ -x "$dir/baton" ] || { echo "missing $dir/baton: run make first" >&2; exit 2; }
+	for t in "$dir"/tests/t-*; do
+		[ -x "$t" ] || continue
+		n=$(basename "$t")
+		run_one "$b/unit/$n" "$LOGS/$b-$n.log" "$t"
+	done
+	for t in tests/cli/*.bats; do
+		[ -f "$t" ] || continue
+		n=$(basename "$t" .bats)
+		BATON_BIN=$REPO/$dir/baton run_one "$b/cli/$n" \
+			"$LOGS/$b-cli-$n.log" bats --tap "$t"
+	done
+done
+
+passed=0 failed=0 skipped=0
+while read -r p f s n; do
+	passed=$((passed + p)) failed=$((failed + f)) skipped=$((skipped + s))
+done <"$LOGS/counts"
+if [ "$failed" != 0 ]; then
+	echo
+	echo "failures (logs in $LOGS):"
+	grep -h -A15 '^not ok' "$LOGS"/*.log | head -200
+fi
+echo
+if [ "$skipped" != 0 ]; then
+	echo "$passed passed, $failed failed, $skipped skipped"
+else
+	echo "$passed passed, $failed failed"
+fi
+[ "$failed" = 0 ]
