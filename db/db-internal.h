@@ -34,7 +34,7 @@ sqlite3_stmt *db_stmt(struct db *, const char *sql, char **cause);
 /*
  * Set *cause from the connection's last error, prefixed with what, and
  * return -BERR_DB.  Maps SQLITE_FULL to "disk full", SQLITE_BUSY to
- * "database is locked", SQLITE_CORRUPT/NOTADB to "database is corrupt".
+ * "database is locked", SQLITE_CORRUPT/NOTADB to "database disk image is malformed".
  */
 int db_fail(struct db *, const char *what, char **cause);
 

@@ -1,0 +1,876 @@
+/*
+ * The store: opening (with the file checks SQLite does not do for us),
+ * pragmas, migrations, transactions and the statement cache.
+ */
+/* realpath() is XSI. */
+#ifndef _XOPEN_SOURCE
+#define _XOPEN_SOURCE 700
+#endif
+
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/baton.h"
+#include "core/util.h"
+#include "core/xmalloc.h"
+#include "db/db-internal.h"
+
+extern const char baton_schema_sql[];
+
+/*
+ * Migration N (counting from 1) takes a database from user_version N-1
+ * to N.  Append only: a released migration is never edited.  The
+ * version is set by a constant statement because PRAGMA arguments
+ * cannot be bound.
+ */
+static const struct migration {
+	const char *sql;
+	const char *set_version;
+} migrations[] = {
+	{baton_schema_sql, "PRAGMA user_version = 1"},
+};
+
+#define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
+
+#define DEFAULT_BUSY_TIMEOUT_MS 10000
+
+/* SQLite's file header starts with these 16 bytes. */
+static const char sqlite_magic[16] = "SQLite format 3";
+
+/* The newest schema version this binary knows. */
+int
+db_schema_version(void)
+{
+	return N_MIGRATIONS;
+}
+
+/* strerror() in the lower case of our messages; caller frees. */
+static char *
+errno_msg(int err)
+{
+	char *s = xstrdup(strerror(err));
+
+	if (s[0] != '\0' && isupper((unsigned char)s[0]) &&
+	    !isupper((unsigned char)s[1]))
+		s[0] = (char)tolower((unsigned char)s[0]);
+	return s;
+}
+
+/* The message for a SQLite result code; busy_ms > 0 adds "(waited ...)". */
+static char *
+sqlite_msg(sqlite3 *h, int rc, int64_t busy_ms)
+{
+	char *d, *s;
+
+	switch (rc & 0xff) {
+	case SQLITE_FULL:
+		return xstrdup("disk full");
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+		if (busy_ms <= 0)
+			return xstrdup("database is locked");
+		d = util_format_duration(busy_ms);
+		s = xasprintf("database is locked (waited %s)", d);
+		free(d);
+		return s;
+	case SQLITE_CORRUPT:
+	case SQLITE_NOTADB:
+		return xstrdup("database disk image is malformed");
+	case SQLITE_READONLY:
+		if (rc == SQLITE_READONLY_DIRECTORY)
+			return xstrdup("read-only directory");
+		return xstrdup("read-only file");
+	case SQLITE_IOERR:
+		/* Growing -shm or -wal on a full file system. */
+		if (h != NULL && (sqlite3_system_errno(h) == ENOSPC ||
+				  sqlite3_system_errno(h) == EDQUOT))
+			return xstrdup("disk full");
+		break;
+	case SQLITE_CANTOPEN:
+		if (h != NULL && sqlite3_system_errno(h) != 0)
+			return errno_msg(sqlite3_system_errno(h));
+		break;
+	case SQLITE_NOMEM:
+		fatal("sqlite: out of memory");
+	}
+	if (h != NULL)
+		return xstrdup(sqlite3_errmsg(h));
+	return xstrdup(sqlite3_errstr(rc));
+}
+
+/* The connection's busy timeout, for messages (0 if unknown). */
+static int64_t
+busy_timeout_of(sqlite3 *h)
+{
+	sqlite3_stmt *st = NULL;
+	int64_t ms = 0;
+
+	if (sqlite3_prepare_v2(h, "PRAGMA busy_timeout", -1, &st, NULL) ==
+		    SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW)
+		ms = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return ms;
+}
+
+/*
+ * Sets *cause from the connection's last error, "what: message", and
+ * returns -BERR_DB.  Must be called before the failed statement is
+ * reset or finalized.
+ */
+int
+db_fail(struct db *db, const char *what, char **cause)
+{
+	int rc = sqlite3_extended_errcode(db->h);
+	char *msg;
+
+	if ((rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED)
+		msg = sqlite_msg(db->h, rc, busy_timeout_of(db->h));
+	else
+		msg = sqlite_msg(db->h, rc, 0);
+	if (what != NULL && *what != '\0')
+		*cause = xasprintf("%s: %s", what, msg);
+	else
+		*cause = xstrdup(msg);
+	free(msg);
+	return -BERR_DB;
+}
+
+static int
+open_error(char **cause, const char *path, const char *msg)
+{
+	*cause = xasprintf("cannot open database %s: %s", path, msg);
+	return -BERR_DB;
+}
+
+static int
+open_errno(char **cause, const char *path, int err)
+{
+	char *msg = errno_msg(err);
+
+	open_error(cause, path, msg);
+	free(msg);
+	return -BERR_DB;
+}
+
+static int
+open_sqlite_error(char **cause, const char *path, sqlite3 *h, int rc,
+		  int64_t busy_ms)
+{
+	char *msg = sqlite_msg(h, rc, busy_ms);
+
+	open_error(cause, path, msg);
+	free(msg);
+	return -BERR_DB;
+}
+
+static int
+newer_error(char **cause, const char *path, int64_t v)
+{
+	*cause = xasprintf("cannot open database %s: it was written by a "
+			   "newer baton (schema %lld, this baton knows %d)",
+			   path, (long long)v, N_MIGRATIONS);
+	return -BERR_DB;
+}
+
+/* The directory holding path ("." for a bare name); caller frees. */
+static char *
+parent_of(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+
+	if (slash == NULL)
+		return xstrdup(".");
+	while (slash > path && slash[-1] == '/')
+		slash--;
+	if (slash == path)
+		return xstrdup("/");
+	return xstrndup(path, (size_t)(slash - path));
+}
+
+/* 1 if path exists (without following a final symlink), 0 if not, -1. */
+static int
+exists(const char *path, struct stat *st)
+{
+	if (lstat(path, st) == 0)
+		return 1;
+	return errno == ENOENT ? 0 : -1;
+}
+
+/*
+ * The SQLite file header, if the file has one.  Returns 0 for an empty
+ * file or one that starts like a database, else a message.
+ */
+static const char *
+check_header(int fd)
+{
+	char hdr[100];
+	size_t n = 0;
+	ssize_t r;
+
+	while (n < sizeof hdr) {
+		r = read(fd, hdr + n, sizeof hdr - n);
+		if (r == -1 && errno == EINTR)
+			continue;
+		if (r == -1)
+			return NULL; /* let SQLite report it */
+		if (r == 0)
+			break;
+		n += (size_t)r;
+	}
+	if (n == 0)
+		return NULL;
+	if (memcmp(hdr, sqlite_magic, n < 16 ? n : 16) != 0)
+		return "file is not a database";
+	if (n < sizeof hdr)
+		return "database disk image is malformed";
+	return NULL;
+}
+
+/*
+ * Everything SQLite would otherwise get wrong or do silently, before it
+ * touches the file: a directory or symlink at path, a file that is not
+ * a database, a read-only file or directory (SQLite would create -wal
+ * and -shm, or open read-only), and creating the parent directory and
+ * the file with modes that do not depend on the umask.  *real is the
+ * path for SQLite (caller frees): the parent directory resolved, so that
+ * SQLITE_OPEN_NOFOLLOW, which refuses a symlink anywhere in the path,
+ * still guards the file itself without refusing a symlinked $HOME.
+ */
+static int
+prepare_file(const char *path, char **real, char **cause)
+{
+	static const char *const sfx[] = {"-wal", "-shm"};
+	struct stat st, sst;
+	const char *bad;
+	char *dir = parent_of(path), *side = NULL, *rdir = NULL;
+	const char *base = strrchr(path, '/');
+	int rc = -BERR_DB, fd = -1, e, need_dir = 0, tries = 0;
+	size_t i;
+
+	*real = NULL;
+	base = base == NULL ? path : base + 1;
+	if (*base == '\0' || strcmp(base, ".") == 0 ||
+	    strcmp(base, "..") == 0) {
+		open_error(cause, path, "is a directory");
+		goto out;
+	}
+again:
+	if ((e = exists(path, &st)) == -1) {
+		open_errno(cause, path, errno);
+		goto out;
+	}
+	if (e == 0) {
+		if ((e = exists(dir, &st)) == -1) {
+			open_errno(cause, path, errno);
+			goto out;
+		}
+		if (e == 0 && util_mkdir_p(dir, 0700) != 0) {
+			open_errno(cause, path, errno);
+			goto out;
+		}
+		if (access(dir, W_OK) != 0) {
+			if (errno == EACCES || errno == EROFS || errno == EPERM)
+				open_error(cause, path, "read-only directory");
+			else
+				open_errno(cause, path, errno);
+			goto out;
+		}
+		fd = open(path,
+			  O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
+			  0600);
+		if (fd == -1 && errno == EEXIST && ++tries < 3)
+			goto again; /* another process was quicker */
+		if (fd == -1) {
+			open_errno(cause, path, errno);
+			goto out;
+		}
+		if (fchmod(fd, 0600) != 0) {
+			open_errno(cause, path, errno);
+			goto out;
+		}
+		rc = 0;
+		goto out;
+	}
+	if (S_ISDIR(st.st_mode)) {
+		open_error(cause, path, "is a directory");
+		goto out;
+	}
+	if (S_ISLNK(st.st_mode)) {
+		open_error(cause, path,
+			   "is a symbolic link (refusing to follow it)");
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		open_error(cause, path, "not a regular file");
+		goto out;
+	}
+	if (access(path, R_OK) != 0) {
+		open_errno(cause, path, errno);
+		goto out;
+	}
+	if (access(path, W_OK) != 0) {
+		if (errno == EACCES || errno == EROFS || errno == EPERM)
+			open_error(cause, path, "read-only file");
+		else
+			open_errno(cause, path, errno);
+		goto out;
+	}
+	for (i = 0; i < sizeof sfx / sizeof sfx[0]; i++) {
+		free(side);
+		side = xasprintf("%s%s", path, sfx[i]);
+		if ((e = exists(side, &sst)) == -1) {
+			open_errno(cause, side, errno);
+			goto out;
+		}
+		if (e == 0) {
+			need_dir = 1;
+			continue;
+		}
+		if (S_ISLNK(sst.st_mode)) {
+			*cause = xasprintf("cannot open database %s: %s is a "
+					   "symbolic link (refusing to "
+					   "follow it)",
+					   path, side);
+			goto out;
+		}
+		if (access(side, W_OK) != 0) {
+			open_error(cause, path, "read-only file");
+			goto out;
+		}
+	}
+	if (need_dir && access(dir, W_OK) != 0) {
+		open_error(cause, path, "read-only directory");
+		goto out;
+	}
+	do
+		fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	while (fd == -1 && errno == EINTR);
+	if (fd == -1) {
+		open_errno(cause, path, errno);
+		goto out;
+	}
+	if ((bad = check_header(fd)) != NULL) {
+		open_error(cause, path, bad);
+		goto out;
+	}
+	rc = 0;
+out:
+	if (rc == 0) {
+		if ((rdir = realpath(dir, NULL)) == NULL) {
+			open_errno(cause, path, errno);
+			rc = -BERR_DB;
+		} else
+			*real = xasprintf("%s/%s",
+					  strcmp(rdir, "/") == 0 ? "" : rdir,
+					  base);
+	}
+	if (fd != -1)
+		close(fd);
+	free(rdir);
+	free(side);
+	free(dir);
+	return rc;
+}
+
+/* One integer from a statement with no parameters. */
+static int
+query_int(sqlite3 *h, const char *sql, int64_t *v)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	rc = sqlite3_prepare_v2(h, sql, -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		goto out;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*v = sqlite3_column_int64(st, 0);
+		rc = SQLITE_OK;
+	} else if (rc == SQLITE_DONE) {
+		*v = 0;
+		rc = SQLITE_OK;
+	}
+out:
+	/* Keep the step's error code: finalize would repeat it anyway. */
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* journal_mode as SQLite reports it after asking for mode (or NULL). */
+static int
+journal_mode(sqlite3 *h, const char *sql, char *buf, size_t len)
+{
+	sqlite3_stmt *st = NULL;
+	const unsigned char *t;
+	int rc;
+
+	buf[0] = '\0';
+	rc = sqlite3_prepare_v2(h, sql, -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		goto out;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		if ((t = sqlite3_column_text(st, 0)) != NULL)
+			snprintf(buf, len, "%s", (const char *)t);
+		rc = SQLITE_OK;
+	}
+out:
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/*
+ * Switches to WAL, which needs an exclusive lock.  A peer that is
+ * already in WAL mode holds a shared lock as long as it is connected,
+ * and this connection's idea of the journal mode can be stale, so
+ * rather than wait on one attempt (which could never succeed), try in
+ * short slices, re-reading the header in between, until busy_ms.
+ */
+static int
+use_wal(sqlite3 *h, const char *path, int64_t busy_ms, char **cause)
+{
+	int64_t deadline = util_mono_ms() + busy_ms, n;
+	int rc, slice = busy_ms < 100 ? (int)busy_ms : 100;
+	char mode[32];
+
+	for (;;) {
+		/* A read refreshes the pager's view of the file header. */
+		rc = query_int(h, "PRAGMA user_version", &n);
+		if (rc == SQLITE_OK)
+			rc = journal_mode(h, "PRAGMA journal_mode", mode,
+					  sizeof mode);
+		if (rc == SQLITE_OK && strcmp(mode, "wal") == 0)
+			break;
+		if (rc == SQLITE_OK) {
+			sqlite3_busy_timeout(h, slice);
+			rc = journal_mode(h, "PRAGMA journal_mode = WAL", mode,
+					  sizeof mode);
+			sqlite3_busy_timeout(h, (int)busy_ms);
+		}
+		if (rc == SQLITE_OK && strcmp(mode, "wal") == 0)
+			break;
+		if (rc == SQLITE_OK) {
+			*cause = xasprintf("cannot open database %s: cannot "
+					   "use write-ahead logging (journal "
+					   "mode is %s)",
+					   path, mode);
+			return -BERR_DB;
+		}
+		if ((rc & 0xff) != SQLITE_BUSY || util_mono_ms() >= deadline)
+			return open_sqlite_error(cause, path, h, rc, busy_ms);
+		sqlite3_sleep(5); /* in case it failed without waiting */
+	}
+	return 0;
+}
+
+/*
+ * Brings the database to this binary's schema: one BEGIN IMMEDIATE
+ * transaction, re-reading user_version inside it so that of several
+ * processes opening an old database at once exactly one migrates.
+ */
+static int
+migrate(sqlite3 *h, const char *path, int64_t busy_ms, char **cause)
+{
+	int64_t v = 0;
+	int rc, ret = -BERR_DB, newer = 0, code;
+	char *msg;
+
+	rc = sqlite3_exec(h, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+	if (rc != SQLITE_OK)
+		return open_sqlite_error(cause, path, h, rc, busy_ms);
+	if ((rc = query_int(h, "PRAGMA user_version", &v)) != SQLITE_OK)
+		goto out;
+	if (v > N_MIGRATIONS) {
+		newer_error(cause, path, v);
+		newer = 1;
+		goto out;
+	}
+	for (; v < N_MIGRATIONS; v++) {
+		rc = sqlite3_exec(h, migrations[v].sql, NULL, NULL, NULL);
+		if (rc != SQLITE_OK)
+			goto out;
+		rc = sqlite3_exec(h, migrations[v].set_version, NULL, NULL,
+				  NULL);
+		if (rc != SQLITE_OK)
+			goto out;
+	}
+	rc = sqlite3_exec(h, "COMMIT", NULL, NULL, NULL);
+	if (rc == SQLITE_OK)
+		ret = 0;
+out:
+	if (ret != 0 && !newer) {
+		code = sqlite3_extended_errcode(h);
+		msg = sqlite_msg(h, code, busy_ms);
+		/* Say which migration broke, unless the cause is the
+		 * disk or a lock rather than the SQL. */
+		switch (code & 0xff) {
+		case SQLITE_FULL:
+		case SQLITE_BUSY:
+		case SQLITE_LOCKED:
+		case SQLITE_CORRUPT:
+		case SQLITE_NOTADB:
+		case SQLITE_READONLY:
+		case SQLITE_IOERR:
+			open_error(cause, path, msg);
+			break;
+		default:
+			*cause = xasprintf("cannot open database %s: migrating "
+					   "to schema %lld: %s",
+					   path, (long long)v + 1, msg);
+		}
+		free(msg);
+	}
+	/* An error (disk full, busy on COMMIT) can leave it open. */
+	if (ret != 0 && !sqlite3_get_autocommit(h))
+		sqlite3_exec(h, "ROLLBACK", NULL, NULL, NULL);
+	return ret;
+}
+
+/*
+ * Opens the database: file checks first (nothing is created or changed
+ * for a refusal), then read the schema and user_version before anything
+ * writes, then the pragmas and migrations.  *out is the caller's to
+ * db_close().
+ */
+int
+db_open(struct db **out, const char *path, const struct db_options *opts,
+	char **cause)
+{
+	struct db *db = NULL;
+	sqlite3 *h = NULL;
+	int64_t busy_ms = DEFAULT_BUSY_TIMEOUT_MS, v = 0, n;
+	int rc, memory, ret = -BERR_DB;
+	char *real = NULL;
+
+	*out = NULL;
+	if (opts != NULL && opts->busy_timeout_ms > 0)
+		busy_ms = opts->busy_timeout_ms;
+	if (busy_ms > INT_MAX)
+		busy_ms = INT_MAX;
+	if (path == NULL || *path == '\0') {
+		*cause = xstrdup("cannot open database: empty path");
+		return -BERR_DB;
+	}
+	memory = strcmp(path, ":memory:") == 0;
+	if (!memory && prepare_file(path, &real, cause) != 0)
+		return -BERR_DB;
+
+	rc = sqlite3_open_v2(memory ? path : real, &h,
+			     SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOFOLLOW |
+				     SQLITE_OPEN_NOMUTEX,
+			     NULL);
+	if (rc != SQLITE_OK) {
+		open_sqlite_error(cause, path, h, rc, busy_ms);
+		goto out;
+	}
+	sqlite3_extended_result_codes(h, 1);
+	sqlite3_busy_timeout(h, (int)busy_ms);
+
+	/*
+	 * Reads only: a file that is not a database, a corrupt schema, an
+	 * exclusive lock and a newer schema all show up here, before the
+	 * switch to WAL (which writes) could change anything.
+	 */
+	rc = query_int(h, "SELECT count(*) FROM sqlite_schema", &n);
+	if (rc == SQLITE_OK)
+		rc = query_int(h, "PRAGMA user_version", &v);
+	if (rc != SQLITE_OK) {
+		open_sqlite_error(cause, path, h, rc, busy_ms);
+		goto out;
+	}
+	if (v > N_MIGRATIONS) {
+		newer_error(cause, path, v);
+		goto out;
+	}
+	if (v < 0) {
+		*cause = xasprintf("cannot open database %s: unknown schema "
+				   "version %lld",
+				   path, (long long)v);
+		goto out;
+	}
+
+	if (!memory && use_wal(h, path, busy_ms, cause) != 0)
+		goto out;
+	rc = sqlite3_exec(h,
+			  opts != NULL && opts->synchronous_full
+				  ? "PRAGMA synchronous = FULL"
+				  : "PRAGMA synchronous = NORMAL",
+			  NULL, NULL, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_exec(h,
+				  "PRAGMA foreign_keys = ON;"
+				  "PRAGMA temp_store = MEMORY;"
+				  "PRAGMA cache_size = -16384",
+				  NULL, NULL, NULL);
+	if (rc != SQLITE_OK) {
+		open_sqlite_error(cause, path, h, rc, busy_ms);
+		goto out;
+	}
+	if (v < N_MIGRATIONS && migrate(h, path, busy_ms, cause) != 0)
+		goto out;
+
+	db = xcalloc(1, sizeof *db);
+	db->h = h;
+	db->path = xstrdup(path);
+	h = NULL;
+	*out = db;
+	ret = 0;
+out:
+	if (h != NULL)
+		sqlite3_close(h);
+	free(real);
+	return ret;
+}
+
+/* Finalizes the cached statements and closes; NULL-safe. */
+void
+db_close(struct db *db)
+{
+	size_t i;
+
+	if (db == NULL)
+		return;
+	for (i = 0; i < DB_STMT_CACHE; i++)
+		sqlite3_finalize(db->cache[i].stmt);
+	if (db->in_txn || !sqlite3_get_autocommit(db->h))
+		sqlite3_exec(db->h, "ROLLBACK", NULL, NULL, NULL);
+	sqlite3_close(db->h);
+	free(db->path);
+	free(db);
+}
+
+/* The path given to db_open(); borrowed. */
+const char *
+db_path(const struct db *db)
+{
+	return db->path;
+}
+
+static size_t
+cache_slot(const char *sql)
+{
+	uint64_t x = (uint64_t)(uintptr_t)sql;
+
+	/* Fibonacci hashing; string literals are not well spread. */
+	x *= UINT64_C(0x9e3779b97f4a7c15);
+	return (size_t)(x >> 32) % DB_STMT_CACHE;
+}
+
+/*
+ * The cached statement for sql (keyed by its address), reset with no
+ * bindings; prepared on first use.  NULL with *cause on error.
+ */
+sqlite3_stmt *
+db_stmt(struct db *db, const char *sql, char **cause)
+{
+	size_t i, slot = 0, start = cache_slot(sql);
+	sqlite3_stmt *st = NULL;
+	const char *tail = NULL;
+	int rc;
+
+	for (i = 0; i < DB_STMT_CACHE; i++) {
+		slot = (start + i) % DB_STMT_CACHE;
+		if (db->cache[slot].sql == sql) {
+			st = db->cache[slot].stmt;
+			sqlite3_reset(st);
+			sqlite3_clear_bindings(st);
+			return st;
+		}
+		if (db->cache[slot].sql == NULL)
+			break;
+	}
+	if (i == DB_STMT_CACHE)
+		fatal("statement cache full (%d statements)", DB_STMT_CACHE);
+	rc = sqlite3_prepare_v3(db->h, sql, -1, SQLITE_PREPARE_PERSISTENT, &st,
+				&tail);
+	if (rc != SQLITE_OK) {
+		db_fail(db, "cannot prepare statement", cause);
+		return NULL;
+	}
+	if (st == NULL)
+		fatal("empty SQL statement: \"%s\"", sql);
+	while (tail != NULL && isspace((unsigned char)*tail))
+		tail++;
+	if (tail != NULL && *tail != '\0')
+		fatal("more than one SQL statement in \"%s\"", sql);
+	db->cache[slot].sql = sql;
+	db->cache[slot].stmt = st;
+	return st;
+}
+
+/*
+ * Steps st until SQLITE_DONE (rows, e.g. from RETURNING, are skipped)
+ * and resets it.  0, or -BERR_DB with *cause "what: message".
+ */
+int
+db_step_done(struct db *db, sqlite3_stmt *st, const char *what, char **cause)
+{
+	int rc;
+
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		;
+	if (rc != SQLITE_DONE) {
+		db_fail(db, what, cause);
+		sqlite3_reset(st);
+		return -BERR_DB;
+	}
+	sqlite3_reset(st);
+	return 0;
+}
+
+/* Binds a copy of s, or NULL. */
+void
+db_bind_text(sqlite3_stmt *st, int idx, const char *s)
+{
+	if (s == NULL)
+		sqlite3_bind_null(st, idx);
+	else
+		sqlite3_bind_text(st, idx, s, -1, SQLITE_TRANSIENT);
+}
+
+/* A copy of the column (NULL for SQL NULL); caller frees. */
+char *
+db_col_text(sqlite3_stmt *st, int col)
+{
+	const unsigned char *t;
+	size_t n;
+	char *s;
+
+	if (sqlite3_column_type(st, col) == SQLITE_NULL)
+		return NULL;
+	if ((t = sqlite3_column_text(st, col)) == NULL)
+		fatal("sqlite: out of memory");
+	n = (size_t)sqlite3_column_bytes(st, col);
+	s = xmalloc(n + 1);
+	memcpy(s, t, n);
+	s[n] = '\0';
+	return s;
+}
+
+static const char sql_begin[] = "BEGIN IMMEDIATE";
+static const char sql_commit[] = "COMMIT";
+static const char sql_rollback[] = "ROLLBACK";
+
+/*
+ * Starts a write transaction.  Contention waits for the busy timeout;
+ * past it the error says "database is locked".  Nesting is an error.
+ */
+int
+db_begin(struct db *db, char **cause)
+{
+	sqlite3_stmt *st;
+
+	if (db->in_txn || !sqlite3_get_autocommit(db->h)) {
+		*cause = xstrdup("cannot begin transaction: one is already "
+				 "open");
+		return -BERR_DB;
+	}
+	if ((st = db_stmt(db, sql_begin, cause)) == NULL)
+		return -BERR_DB;
+	if (db_step_done(db, st, "cannot begin transaction", cause) != 0)
+		return -BERR_DB;
+	db->in_txn = 1;
+	return 0;
+}
+
+/*
+ * Commits the open transaction.  On failure the transaction is rolled
+ * back, so afterwards none is open either way.
+ */
+int
+db_commit(struct db *db, char **cause)
+{
+	sqlite3_stmt *st;
+
+	if (!db->in_txn) {
+		*cause = xstrdup("cannot commit: no transaction is open");
+		return -BERR_DB;
+	}
+	if ((st = db_stmt(db, sql_commit, cause)) == NULL) {
+		db_rollback(db);
+		return -BERR_DB;
+	}
+	if (db_step_done(db, st, "cannot commit", cause) != 0) {
+		db_rollback(db);
+		return -BERR_DB;
+	}
+	db->in_txn = 0;
+	db->commits++;
+	return 0;
+}
+
+/* Rolls back the open transaction, if any; NULL-safe. */
+void
+db_rollback(struct db *db)
+{
+	sqlite3_stmt *st;
+	char *cause = NULL;
+
+	if (db == NULL)
+		return;
+	db->in_txn = 0;
+	if (sqlite3_get_autocommit(db->h))
+		return;
+	if ((st = db_stmt(db, sql_rollback, &cause)) == NULL ||
+	    db_step_done(db, st, NULL, &cause) != 0) {
+		/* Statements still running keep it open; close them. */
+		sqlite3_exec(db->h, "ROLLBACK", NULL, NULL, NULL);
+	}
+	free(cause);
+}
+
+/*
+ * PRAGMA integrity_check: *ok 1 if it said "ok", else 0 with its lines
+ * in *report (caller frees).
+ */
+int
+db_integrity_check(struct db *db, int *ok, char **report, char **cause)
+{
+	static const char sql[] = "PRAGMA integrity_check";
+	struct strbuf sb;
+	sqlite3_stmt *st;
+	const unsigned char *t;
+	int rc, rows = 0;
+
+	*ok = 0;
+	*report = NULL;
+	if ((st = db_stmt(db, sql, cause)) == NULL)
+		return -BERR_DB;
+	strbuf_init(&sb);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		t = sqlite3_column_text(st, 0);
+		if (rows++ > 0)
+			strbuf_adds(&sb, "\n");
+		strbuf_adds(&sb, t != NULL ? (const char *)t : "");
+	}
+	if (rc != SQLITE_DONE) {
+		db_fail(db, "cannot check database integrity", cause);
+		sqlite3_reset(st);
+		strbuf_release(&sb);
+		return -BERR_DB;
+	}
+	sqlite3_reset(st);
+	if (rows == 1 && strcmp(sb.buf, "ok") == 0) {
+		*ok = 1;
+		strbuf_release(&sb);
+	} else
+		*report = strbuf_detach(&sb);
+	return 0;
+}
+
+/* Write transactions committed through db_commit() on this connection. */
+uint64_t
+db_commits(const struct db *db)
+{
+	return db->commits;
+}

@@ -1,0 +1,1053 @@
+/* Unit tests for db/db.c: opening, refusals, migrations, transactions. */
+
+/* symlink(), setgroups() */
+#define _DEFAULT_SOURCE
+#ifndef _XOPEN_SOURCE
+#define _XOPEN_SOURCE 700
+#endif
+
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "core/baton.h"
+#include "core/util.h"
+#include "core/xmalloc.h"
+#include "db/db-internal.h"
+
+#define NOBODY 65534
+
+static const struct db_options fast = {.busy_timeout_ms = 200};
+
+static int
+tmpdir_setup(void **state)
+{
+	char tmpl[] = "/tmp/t-db.XXXXXX";
+	char *dir = mkdtemp(tmpl);
+
+	if (dir == NULL)
+		return -1;
+	*state = xstrdup(dir);
+	return 0;
+}
+
+static int
+tmpdir_teardown(void **state)
+{
+	char *cmd = xasprintf("chmod -R u+rwx '%s'; rm -rf '%s'",
+			      (char *)*state, (char *)*state);
+	int rc = system(cmd);
+
+	free(cmd);
+	free(*state);
+	return rc == 0 ? 0 : -1;
+}
+
+static char *
+tpath(void **state, const char *name)
+{
+	return xasprintf("%s/%s", (char *)*state, name);
+}
+
+static int
+file_exists(const char *path)
+{
+	struct stat st;
+
+	return lstat(path, &st) == 0;
+}
+
+static int
+side_exists(const char *path, const char *sfx)
+{
+	char *p = xasprintf("%s%s", path, sfx);
+	int e = file_exists(p);
+
+	free(p);
+	return e;
+}
+
+static int
+no_side_files(const char *path)
+{
+	return !side_exists(path, "-wal") && !side_exists(path, "-shm") &&
+	       !side_exists(path, "-journal");
+}
+
+/* Runs SQL on a plain SQLite connection (creating the file). */
+static void
+raw_exec(const char *path, const char *sql)
+{
+	sqlite3 *h = NULL;
+	char *err = NULL;
+
+	if (sqlite3_open(path, &h) != SQLITE_OK)
+		fail_msg("sqlite3_open %s: %s", path, sqlite3_errmsg(h));
+	if (sqlite3_exec(h, sql, NULL, NULL, &err) != SQLITE_OK)
+		fail_msg("%s: %s", sql, err);
+	sqlite3_close(h);
+}
+
+static int64_t
+query1(struct db *db, const char *sql)
+{
+	sqlite3_stmt *st = NULL;
+	int64_t v = -1;
+
+	assert_int_equal(sqlite3_prepare_v2(db->h, sql, -1, &st, NULL),
+			 SQLITE_OK);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}
+
+static char *
+query1_text(struct db *db, const char *sql)
+{
+	sqlite3_stmt *st = NULL;
+	char *v = NULL;
+
+	assert_int_equal(sqlite3_prepare_v2(db->h, sql, -1, &st, NULL),
+			 SQLITE_OK);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = db_col_text(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}
+
+static const char sql_event[] =
+	"INSERT INTO events (at, kind, detail) VALUES (?1, ?2, ?3)";
+
+static int
+add_event(struct db *db, const char *kind, const char *detail, char **cause)
+{
+	sqlite3_stmt *st;
+
+	if ((st = db_stmt(db, sql_event, cause)) == NULL)
+		return -BERR_DB;
+	sqlite3_bind_int64(st, 1, util_now_ms());
+	db_bind_text(st, 2, kind);
+	db_bind_text(st, 3, detail);
+	return db_step_done(db, st, "cannot record event", cause);
+}
+
+/* Expect db_open to refuse path with exactly "cannot open database P: msg". */
+static void
+expect_refusal(const char *path, const struct db_options *opts, const char *msg)
+{
+	struct db *db = (struct db *)0x1;
+	char *cause = NULL, *want;
+	int rc;
+
+	rc = db_open(&db, path, opts, &cause);
+	want = xasprintf("cannot open database %s: %s", path, msg);
+	if (rc != -BERR_DB || cause == NULL || strcmp(cause, want) != 0)
+		fail_msg("rc %d, cause \"%s\", want \"%s\"", rc,
+			 cause ? cause : "(null)", want);
+	assert_null(db);
+	free(want);
+	free(cause);
+}
+
+/* A snapshot of a file: its bytes, size and mtime. */
+struct snap {
+	char *buf;
+	size_t len;
+	struct timespec mtime;
+	mode_t mode;
+};
+
+static void
+snap_take(struct snap *s, const char *path)
+{
+	struct stat st;
+
+	assert_int_equal(stat(path, &st), 0);
+	s->mtime = st.st_mtim;
+	s->mode = st.st_mode;
+	s->buf = util_read_file(path, 1 << 24, &s->len);
+	assert_non_null(s->buf);
+}
+
+static void
+snap_same(struct snap *s, const char *path)
+{
+	struct snap now;
+
+	snap_take(&now, path);
+	assert_int_equal(now.len, s->len);
+	assert_memory_equal(now.buf, s->buf, s->len);
+	assert_true(now.mtime.tv_sec == s->mtime.tv_sec &&
+		    now.mtime.tv_nsec == s->mtime.tv_nsec);
+	assert_int_equal(now.mode, s->mode);
+	free(now.buf);
+	free(s->buf);
+}
+
+static void
+test_fresh(void **state)
+{
+	char *path = tpath(state, "a/b/baton.db"), *cause = NULL, *mode;
+	struct db *db = NULL;
+
+	assert_int_equal(db_schema_version(), 1);
+	assert_int_equal(db_open(&db, path, NULL, &cause), 0);
+	assert_null(cause);
+	assert_non_null(db);
+	assert_string_equal(db_path(db), path);
+	assert_int_equal(query1(db, "PRAGMA user_version"), 1);
+	assert_int_equal(query1(db, "PRAGMA foreign_keys"), 1);
+	assert_int_equal(query1(db, "PRAGMA synchronous"), 1); /* NORMAL */
+	assert_int_equal(query1(db, "PRAGMA busy_timeout"), 10000);
+	mode = query1_text(db, "PRAGMA journal_mode");
+	assert_string_equal(mode, "wal");
+	free(mode);
+	assert_int_equal(query1(db, "SELECT count(*) FROM sqlite_schema WHERE "
+				    "type = 'table' AND name IN ('tasks', "
+				    "'runs', 'sessions', 'session_chain', "
+				    "'runners', 'milestones', 'events')"),
+			 7);
+	assert_int_equal(db_commits(db), 0);
+	db_close(db);
+	db_close(NULL);
+	free(path);
+}
+
+static void
+test_options(void **state)
+{
+	char *path = tpath(state, "baton.db"), *cause = NULL;
+	struct db_options o = {.synchronous_full = 1, .busy_timeout_ms = 1234};
+	struct db *db = NULL;
+
+	assert_int_equal(db_open(&db, path, &o, &cause), 0);
+	assert_int_equal(query1(db, "PRAGMA synchronous"), 2); /* FULL */
+	assert_int_equal(query1(db, "PRAGMA busy_timeout"), 1234);
+	db_close(db);
+	free(path);
+}
+
+static void
+test_memory(void **state)
+{
+	struct db *db = NULL;
+	char *cause = NULL;
+
+	(void)state;
+	assert_int_equal(db_open(&db, ":memory:", NULL, &cause), 0);
+	assert_int_equal(query1(db, "PRAGMA user_version"), 1);
+	assert_int_equal(add_event(db, "x", NULL, &cause), 0);
+	db_close(db);
+}
+
+static void
+test_reopen(void **state)
+{
+	char *path = tpath(state, "baton.db"), *cause = NULL, *s;
+	struct db *db = NULL;
+	sqlite3_stmt *st;
+
+	assert_int_equal(db_open(&db, path, NULL, &cause), 0);
+	assert_int_equal(db_begin(db, &cause), 0);
+	assert_int_equal(add_event(db, "create", "first", &cause), 0);
+	assert_int_equal(add_event(db, "create", NULL, &cause), 0);
+	assert_int_equal(db_commit(db, &cause), 0);
+	assert_int_equal(db_commits(db), 1);
+	db_close(db);
+
+	assert_int_equal(db_open(&db, path, NULL, &cause), 0);
+	assert_int_equal(query1(db, "SELECT count(*) FROM events"), 2);
+	assert_int_equal(query1(db, "PRAGMA user_version"), 1);
+	st = db_stmt(db, "SELECT detail FROM events ORDER BY id", &cause);
+	assert_non_null(st);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	s = db_col_text(st, 0);
+	assert_string_equal(s, "first");
+	free(s);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	assert_null(db_col_text(st, 0));
+	sqlite3_reset(st);
+	db_close(db);
+	free(path);
+}
+
+static void
+check_modes(void **state, mode_t mask, const char *sub)
+{
+	char *dir = tpath(state, sub), *path, *cause = NULL, *p;
+	static const char *const sfx[] = {"", "-wal", "-shm"};
+	struct db *db = NULL;
+	struct stat st;
+	mode_t old;
+	size_t i;
+
+	path = xasprintf("%s/deeper/baton.db", dir);
+	old = umask(mask);
+	assert_int_equal(db_open(&db, path, NULL, &cause), 0);
+	assert_int_equal(add_event(db, "x", "y", &cause), 0);
+	umask(old);
+	/* With the connection open, -wal and -shm exist. */
+	for (i = 0; i < sizeof sfx / sizeof sfx[0]; i++) {
+		p = xasprintf("%s%s", path, sfx[i]);
+		assert_int_equal(stat(p, &st), 0);
+		if ((st.st_mode & 07777) != 0600)
+			fail_msg("umask %03o: %s has mode %03o", (unsigned)mask,
+				 p, (unsigned)(st.st_mode & 07777));
+		free(p);
+	}
+	assert_int_equal(stat(dir, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0700);
+	p = xasprintf("%s/deeper", dir);
+	assert_int_equal(stat(p, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0700);
+	free(p);
+	db_close(db);
+	free(path);
+	free(dir);
+}
+
+static void
+test_modes(void **state)
+{
+	check_modes(state, 022, "u022");
+	check_modes(state, 0, "u000");
+	check_modes(state, 077, "u077");
+	check_modes(state, 0277, "u277");
+}
+
+static void
+test_existing_dir_kept(void **state)
+{
+	char *path = tpath(state, "baton.db"), *cause = NULL;
+	struct db *db = NULL;
+	struct stat st;
+
+	/* baton does not chmod a directory it did not create. */
+	assert_int_equal(chmod((char *)*state, 0755), 0);
+	assert_int_equal(db_open(&db, path, NULL, &cause), 0);
+	assert_int_equal(stat((char *)*state, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0755);
+	db_close(db);
+	free(path);
+}
+
+static void
+test_refuse_directory(void **state)
+{
+	char *path = tpath(state, "baton.db");
+
+	assert_int_equal(mkdir(path, 0700), 0);
+	expect_refusal(path, NULL, "is a directory");
+	free(path);
+}
+
+static void
+test_refuse_symlink(void **state)
+{
+	char *path = tpath(state, "baton.db"), *real = tpath(state, "real.db");
+	char *cause = NULL;
+	struct db *db = NULL;
+
+	assert_int_equal(db_open(&db, real, NULL, &cause), 0);
+	db_close(db);
+	assert_int_equal(symlink(real, path), 0);
+	expect_refusal(path, NULL,
+		       "is a symbolic link (refusing to follow it)");
+	assert_true(no_side_files(path));
+	assert_true(no_side_files(real));
+	free(path);
+
+	/* A dangling one: the target is not created. */
+	path = tpath(state, "dangling.db");
+	free(real);
+	real = tpath(state, "target.db");
+	assert_int_equal(symlink(real, path), 0);
+	expect_refusal(path, NULL,
+		       "is a symbolic link (refusing to follow it)");
+	assert_false(file_exists(real));
+	free(path);
+	free(real);
+}
+
+static void
+test_symlinked_parent_ok(void **state)
+{
+	char *dir = tpath(state, "real"), *link = tpath(state, "link");
+	char *path = tpath(state, "link/baton.db"), *cause = NULL;
+	struct db *db = NULL;
+
+	assert_int_equal(mkdir(dir, 0700), 0);
+	assert_int_equal(symlink(dir, link), 0);
+	assert_int_equal(db_open(&db, path, NULL, &cause), 0);
+	db_close(db);
+	free(dir);
+	free(link);
+	free(path);
+}
+
+static void
+test_refuse_not_a_db(void **state)
+{
+	char *path = tpath(state, "baton.db");
+	static const char text[] =
+		"this is a text file, not a database at all, "
+		"and it is long enough to have a header "
+		"of one hundred bytes in it, really.\n";
+	struct snap s;
+
+	assert_int_equal(util_write_file(path, text, sizeof text - 1), 0);
+	snap_take(&s, path);
+	expect_refusal(path, NULL, "file is not a database");
+	snap_same(&s, path);
+	assert_true(no_side_files(path));
+
+	/* Short garbage too. */
+	assert_int_equal(util_write_file(path, "hi\n", 3), 0);
+	expect_refusal(path, NULL, "file is not a database");
+	free(path);
+}
+
+static void
+make_db(const char *path)
+{
+	struct db *db = NULL;
+	char *cause = NULL;
+	int i;
+
+	assert_int_equal(db_open(&db, path, NULL, &cause), 0);
+	assert_int_equal(db_begin(db, &cause), 0);
+	for (i = 0; i < 500; i++)
+		assert_int_equal(
+			add_event(db, "fill", "some detail text", &cause), 0);
+	assert_int_equal(db_commit(db, &cause), 0);
+	db_close(db);
+	assert_true(no_side_files(path));
+}
+
+/* Overwrite [from, to) of a file with a garbage pattern. */
+static void
+scribble(const char *path, off_t from, off_t to)
+{
+	struct stat st;
+	char buf[512];
+	int fd;
+	off_t o;
+	size_t n;
+
+	memset(buf, 0xa5, sizeof buf);
+	fd = open(path, O_WRONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(fstat(fd, &st), 0);
+	if (to < 0 || to > st.st_size)
+		to = st.st_size;
+	for (o = from; o < to; o += (off_t)n) {
+		n = (size_t)(to - o) < sizeof buf ? (size_t)(to - o)
+						  : sizeof buf;
+		assert_int_equal(pwrite(fd, buf, n, o), (ssize_t)n);
+	}
+	close(fd);
+}
+
+static void
+test_refuse_corrupt(void **state)
+{
+	char *path = tpath(state, "baton.db");
+	struct snap s;
+
+	/* The header survives, everything after it is garbage. */
+	make_db(path);
+	scribble(path, 100, -1);
+	snap_take(&s, path);
+	expect_refusal(path, NULL, "database disk image is malformed");
+	snap_same(&s, path);
+	assert_true(no_side_files(path));
+
+	/* Page 1 survives, the pages after it are garbage. */
+	assert_int_equal(unlink(path), 0);
+	make_db(path);
+	scribble(path, 4096, -1);
+	expect_refusal(path, NULL, "database disk image is malformed");
+
+	/* Cut off inside the header. */
+	assert_int_equal(unlink(path), 0);
+	make_db(path);
+	assert_int_equal(truncate(path, 50), 0);
+	expect_refusal(path, NULL, "database disk image is malformed");
+	free(path);
+}
+
+static void
+test_integrity(void **state)
+{
+	char *path = tpath(state, "baton.db"), *cause = NULL, *report = NULL;
+	struct db *db = NULL;
+	int ok = 0;
+
+	make_db(path);
+	assert_int_equal(db_open(&db, path, NULL, &cause), 0);
+	assert_int_equal(db_integrity_check(db, &ok, &report, &cause), 0);
+	assert_int_equal(ok, 1);
+	assert_null(report);
+	db_close(db);
+	free(path);
+}
+
+static void
+check_newer(void **state, const char *journal)
+{
+	char *path = tpath(state, "newer.db"), *sql, *want;
+	struct snap s;
+
+	sql = xasprintf("PRAGMA journal_mode = %s; CREATE TABLE t (x);"
+			"INSERT INTO t VALUES (1); PRAGMA user_version = 7;",
+			journal);
+	raw_exec(path, sql);
+	free(sql);
+	assert_true(no_side_files(path));
+	snap_take(&s, path);
+	want = xasprintf("it was written by a newer baton (schema 7, this "
+			 "baton knows %d)",
+			 db_schema_version());
+	expect_refusal(path, NULL, want);
+	snap_same(&s, path);
+	assert_true(no_side_files(path));
+	free(want);
+	assert_int_equal(unlink(path), 0);
+	free(path);
+}
+
+static void
+test_refuse_newer(void **state)
+{
+	check_newer(state, "WAL");
+	check_newer(state, "DELETE");
+}
+
+/*
+ * A child process that runs sql on path and holds whatever lock it took
+ * until release() is called.
+ */
+struct holder {
+	pid_t pid;
+	int release_fd;
+};
+
+static void
+hold(struct holder *hd, const char *path, const char *sql)
+{
+	int ready[2], rel[2];
+	sqlite3 *h = NULL;
+	char c;
+
+	assert_int_equal(pipe(ready), 0);
+	assert_int_equal(pipe(rel), 0);
+	hd->pid = fork();
+	assert_true(hd->pid >= 0);
+	if (hd->pid == 0) {
+		close(ready[0]);
+		close(rel[1]);
+		if (sqlite3_open(path, &h) != SQLITE_OK ||
+		    sqlite3_exec(h, sql, NULL, NULL, NULL) != SQLITE_OK) {
+			fprintf(stderr, "holder: %s\n", sqlite3_errmsg(h));
+			_exit(1);
+		}
+		if (write(ready[1], "r", 1) != 1)
+			_exit(1);
+		while (read(rel[0], &c, 1) == -1 && errno == EINTR)
+			;
+		sqlite3_exec(h, "ROLLBACK", NULL, NULL, NULL);
+		sqlite3_close(h);
+		_exit(0);
+	}
+	close(ready[1]);
+	close(rel[0]);
+	assert_int_equal(read(ready[0], &c, 1), 1);
+	close(ready[0]);
+	hd->release_fd = rel[1];
+}
+
+static void
+release(struct holder *hd)
+{
+	int status;
+
+	close(hd->release_fd);
+	assert_int_equal(waitpid(hd->pid, &status, 0), hd->pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+static void
+test_refuse_locked(void **state)
+{
+	char *path = tpath(state, "baton.db"), *old = tpath(state, "old.db");
+	char *cause = NULL;
+	struct holder hd;
+	struct db *db = NULL;
+	int64_t t0, dt;
+
+	/* An exclusive lock keeps even readers out. */
+	make_db(path);
+	hold(&hd, path, "PRAGMA locking_mode = EXCLUSIVE; BEGIN EXCLUSIVE");
+	t0 = util_mono_ms();
+	expect_refusal(path, &fast, "database is locked (waited 200ms)");
+	dt = util_mono_ms() - t0;
+	assert_true(dt >= 150 && dt < 5000);
+	release(&hd);
+
+	/* An old database needs a write to migrate. */
+	raw_exec(old, "PRAGMA journal_mode = WAL; CREATE TABLE legacy (x)");
+	hold(&hd, old, "BEGIN IMMEDIATE; INSERT INTO legacy VALUES (1)");
+	expect_refusal(old, &fast, "database is locked (waited 200ms)");
+	release(&hd);
+	assert_int_equal(db_open(&db, old, &fast, &cause), 0);
+	assert_int_equal(query1(db, "PRAGMA user_version"), 1);
+	db_close(db);
+
+	/* A write lock held past the timeout fails db_begin clearly. */
+	assert_int_equal(db_open(&db, path, &fast, &cause), 0);
+	hold(&hd, path, "BEGIN IMMEDIATE");
+	assert_int_equal(db_begin(db, &cause), -BERR_DB);
+	assert_string_equal(cause, "cannot begin transaction: database is "
+				   "locked (waited 200ms)");
+	free(cause);
+	cause = NULL;
+	release(&hd);
+	assert_int_equal(db_begin(db, &cause), 0);
+	assert_int_equal(db_commit(db, &cause), 0);
+	db_close(db);
+	free(path);
+	free(old);
+}
+
+/*
+ * Run fn as an unprivileged user in a child (root ignores file modes).
+ * fn returns NULL or a failure message.
+ */
+static void
+unprivileged(const char *dir, const char *(*fn)(const char *))
+{
+	const char *err;
+	pid_t pid;
+	int status;
+
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		if (geteuid() == 0) {
+			if (chown(dir, NOBODY, NOBODY) != 0 ||
+			    setgroups(0, NULL) != 0 || setgid(NOBODY) != 0 ||
+			    setuid(NOBODY) != 0) {
+				perror("dropping privileges");
+				_exit(2);
+			}
+		}
+		err = fn(dir);
+		if (err != NULL) {
+			fprintf(stderr, "unprivileged: %s\n", err);
+			_exit(1);
+		}
+		_exit(0);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+static const char *
+refused(const char *path, const char *msg)
+{
+	static char buf[512];
+	struct db *db = NULL;
+	char *cause = NULL, *want;
+	int rc;
+
+	rc = db_open(&db, path, NULL, &cause);
+	want = xasprintf("cannot open database %s: %s", path, msg);
+	if (rc != -BERR_DB || cause == NULL || strcmp(cause, want) != 0) {
+		snprintf(buf, sizeof buf, "rc %d, cause \"%s\", want \"%s\"",
+			 rc, cause ? cause : "(null)", want);
+		free(want);
+		free(cause);
+		db_close(db);
+		return buf;
+	}
+	free(want);
+	free(cause);
+	return NULL;
+}
+
+static const char *
+readonly_checks(const char *dir)
+{
+	char *path = xasprintf("%s/baton.db", dir);
+	char *fresh = xasprintf("%s/fresh.db", dir);
+	char *sub = xasprintf("%s/sub/baton.db", dir);
+	char *cause = NULL, *before = NULL, *after = NULL;
+	size_t blen = 0, alen = 0;
+	const char *err = NULL;
+	struct db *db = NULL;
+
+	if (db_open(&db, path, NULL, &cause) != 0) {
+		err = "cannot create the database";
+		goto out;
+	}
+	db_close(db);
+	before = util_read_file(path, 1 << 24, &blen);
+
+	chmod(path, 0444);
+	if ((err = refused(path, "read-only file")) != NULL)
+		goto out;
+	if (!no_side_files(path)) {
+		err = "read-only file: side files were created";
+		goto out;
+	}
+	after = util_read_file(path, 1 << 24, &alen);
+	if (after == NULL || alen != blen || memcmp(before, after, blen)) {
+		err = "read-only file: the file changed";
+		goto out;
+	}
+
+	chmod(path, 0644);
+	chmod(dir, 0555);
+	if ((err = refused(path, "read-only directory")) != NULL)
+		goto out;
+	if (!no_side_files(path)) {
+		err = "read-only directory: side files were created";
+		goto out;
+	}
+	if ((err = refused(fresh, "read-only directory")) != NULL)
+		goto out;
+	if (file_exists(fresh)) {
+		err = "read-only directory: the file was created";
+		goto out;
+	}
+	/* The parent cannot be created either. */
+	if ((err = refused(sub, "permission denied")) != NULL)
+		goto out;
+out:
+	chmod(dir, 0755);
+	free(before);
+	free(after);
+	free(path);
+	free(fresh);
+	free(sub);
+	return err;
+}
+
+static void
+test_refuse_readonly(void **state)
+{
+	unprivileged(*state, readonly_checks);
+}
+
+static void
+test_disk_full(void **state)
+{
+	char *path = tpath(state, "baton.db"), *cause = NULL, *big, *sql;
+	struct db *db = NULL;
+	int i, rc = 0;
+
+	assert_int_equal(db_open(&db, path, NULL, &cause), 0);
+	/* Let the file grow by two pages at most. */
+	sql = xasprintf("PRAGMA max_page_count = %lld",
+			(long long)query1(db, "PRAGMA page_count") + 2);
+	assert_int_equal(sqlite3_exec(db->h, sql, NULL, NULL, NULL), SQLITE_OK);
+	free(sql);
+	big = xmalloc(3001);
+	memset(big, 'z', 3000);
+	big[3000] = '\0';
+	assert_int_equal(db_begin(db, &cause), 0);
+	for (i = 0; i < 100 && rc == 0; i++)
+		rc = add_event(db, "big", big, &cause);
+	assert_int_equal(rc, -BERR_DB);
+	assert_string_equal(cause, "cannot record event: disk full");
+	free(cause);
+	cause = NULL;
+	db_rollback(db);
+	/* The connection is still usable afterwards. */
+	assert_int_equal(db_begin(db, &cause), 0);
+	assert_int_equal(add_event(db, "small", "x", &cause), 0);
+	assert_int_equal(db_commit(db, &cause), 0);
+	free(big);
+	db_close(db);
+	free(path);
+}
+
+/* Start n children at once on fn; all must exit 0. */
+static void
+race(int n, int (*fn)(const char *, int), const char *path)
+{
+	int go[2], status, i, failed = 0;
+	pid_t pids[32];
+	char c;
+
+	assert_true(n <= 32);
+	assert_int_equal(pipe(go), 0);
+	for (i = 0; i < n; i++) {
+		pids[i] = fork();
+		assert_true(pids[i] >= 0);
+		if (pids[i] == 0) {
+			close(go[1]);
+			while (read(go[0], &c, 1) == -1 && errno == EINTR)
+				;
+			_exit(fn(path, i));
+		}
+	}
+	close(go[0]);
+	close(go[1]); /* EOF is the starting signal */
+	for (i = 0; i < n; i++) {
+		assert_int_equal(waitpid(pids[i], &status, 0), pids[i]);
+		if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+			failed++;
+	}
+	assert_int_equal(failed, 0);
+}
+
+static int
+child_open(const char *path, int i)
+{
+	struct db *db = NULL;
+	char *cause = NULL;
+
+	(void)i;
+	if (db_open(&db, path, NULL, &cause) != 0) {
+		fprintf(stderr, "child %d: %s\n", i, cause);
+		return 1;
+	}
+	db_close(db);
+	return 0;
+}
+
+static void
+check_migrated(const char *path)
+{
+	struct db *db = NULL;
+	char *cause = NULL;
+
+	assert_int_equal(db_open(&db, path, NULL, &cause), 0);
+	assert_int_equal(query1(db, "PRAGMA user_version"), 1);
+	assert_int_equal(query1(db, "SELECT count(*) FROM sqlite_schema WHERE "
+				    "name = 'tasks'"),
+			 1);
+	db_close(db);
+}
+
+static void
+test_concurrent_migrate(void **state)
+{
+	char *path;
+	int round;
+
+	for (round = 0; round < 5; round++) {
+		/* A database that does not exist yet. */
+		path = xasprintf("%s/fresh%d/baton.db", (char *)*state, round);
+		race(8, child_open, path);
+		check_migrated(path);
+		free(path);
+
+		/* An old one (schema 0, rollback journal). */
+		path = xasprintf("%s/old%d.db", (char *)*state, round);
+		raw_exec(path, "CREATE TABLE legacy (x)");
+		race(8, child_open, path);
+		check_migrated(path);
+		free(path);
+	}
+}
+
+#define WRITERS 6
+#define WRITES	150
+
+static int
+child_write(const char *path, int i)
+{
+	struct db *db = NULL;
+	char *cause = NULL;
+	int n;
+
+	if (db_open(&db, path, NULL, &cause) != 0)
+		goto fail;
+	for (n = 0; n < WRITES; n++) {
+		if (db_begin(db, &cause) != 0)
+			goto fail;
+		/* Read then write in one transaction: with a deferred BEGIN
+		 * this would be the classic SQLITE_BUSY deadlock. */
+		if (query1(db, "SELECT count(*) FROM events") < 0)
+			return 1;
+		if (add_event(db, "w", NULL, &cause) != 0) {
+			db_rollback(db);
+			goto fail;
+		}
+		if (db_commit(db, &cause) != 0)
+			goto fail;
+	}
+	if (db_commits(db) != WRITES)
+		return 1;
+	db_close(db);
+	return 0;
+fail:
+	fprintf(stderr, "writer %d: %s\n", i, cause);
+	return 1;
+}
+
+static void
+test_contention(void **state)
+{
+	char *path = tpath(state, "baton.db"), *cause = NULL;
+	struct db *db = NULL;
+
+	assert_int_equal(db_open(&db, path, NULL, &cause), 0);
+	db_close(db);
+	race(WRITERS, child_write, path);
+	assert_int_equal(db_open(&db, path, NULL, &cause), 0);
+	assert_int_equal(query1(db, "SELECT count(*) FROM events"),
+			 WRITERS * WRITES);
+	db_close(db);
+	free(path);
+}
+
+static void
+test_transactions(void **state)
+{
+	char *path = tpath(state, "baton.db"), *cause = NULL;
+	struct db *db = NULL;
+
+	assert_int_equal(db_open(&db, path, NULL, &cause), 0);
+	db_rollback(db); /* none open: fine */
+	db_rollback(NULL);
+	assert_int_equal(db_commit(db, &cause), -BERR_DB);
+	assert_non_null(cause);
+	free(cause);
+	cause = NULL;
+
+	assert_int_equal(db_begin(db, &cause), 0);
+	assert_int_equal(db_begin(db, &cause), -BERR_DB);
+	assert_non_null(strstr(cause, "already open"));
+	free(cause);
+	cause = NULL;
+	assert_int_equal(add_event(db, "gone", NULL, &cause), 0);
+	db_rollback(db);
+	assert_int_equal(query1(db, "SELECT count(*) FROM events"), 0);
+	assert_int_equal(db_commits(db), 0);
+
+	assert_int_equal(db_begin(db, &cause), 0);
+	assert_int_equal(add_event(db, "kept", NULL, &cause), 0);
+	assert_int_equal(db_commit(db, &cause), 0);
+	assert_int_equal(db_commits(db), 1);
+
+	/* Closing with a transaction open rolls it back. */
+	assert_int_equal(db_begin(db, &cause), 0);
+	assert_int_equal(add_event(db, "lost", NULL, &cause), 0);
+	db_close(db);
+	assert_int_equal(db_open(&db, path, NULL, &cause), 0);
+	assert_int_equal(query1(db, "SELECT count(*) FROM events"), 1);
+
+	/* Foreign keys are enforced. */
+	assert_int_equal(sqlite3_exec(db->h,
+				      "INSERT INTO session_chain (session_id, "
+				      "agent_session_id, edge, created_at) "
+				      "VALUES ('nope', 'x', 'first', 0)",
+				      NULL, NULL, NULL),
+			 SQLITE_CONSTRAINT_FOREIGNKEY);
+	db_close(db);
+	free(path);
+}
+
+static const char sql_a[] = "SELECT ?1";
+static const char sql_b[] = "SELECT ?1";
+
+static void
+test_stmt_cache(void **state)
+{
+	struct db *db = NULL;
+	sqlite3_stmt *a, *a2, *b, *st[200];
+	char *cause = NULL, (*texts)[32];
+	int i;
+
+	(void)state;
+	assert_int_equal(db_open(&db, ":memory:", NULL, &cause), 0);
+	a = db_stmt(db, sql_a, &cause);
+	assert_non_null(a);
+	db_bind_text(a, 1, "hello");
+	assert_int_equal(sqlite3_step(a), SQLITE_ROW);
+	/* Same pointer: same statement, reset and with bindings cleared. */
+	a2 = db_stmt(db, sql_a, &cause);
+	assert_ptr_equal(a, a2);
+	assert_int_equal(sqlite3_step(a2), SQLITE_ROW);
+	assert_int_equal(sqlite3_column_type(a2, 0), SQLITE_NULL);
+	sqlite3_reset(a2);
+	/* Same text at another address: another statement. */
+	b = db_stmt(db, sql_b, &cause);
+	assert_non_null(b);
+	assert_ptr_not_equal(a, b);
+	db_bind_text(b, 1, NULL);
+	assert_int_equal(sqlite3_step(b), SQLITE_ROW);
+	assert_int_equal(sqlite3_column_type(b, 0), SQLITE_NULL);
+	sqlite3_reset(b);
+
+	/* Many statements: each found again. */
+	texts = xcalloc(200, sizeof *texts);
+	for (i = 0; i < 200; i++) {
+		snprintf(texts[i], sizeof texts[i], "SELECT %d", i);
+		st[i] = db_stmt(db, texts[i], &cause);
+		assert_non_null(st[i]);
+	}
+	for (i = 0; i < 200; i++) {
+		assert_ptr_equal(db_stmt(db, texts[i], &cause), st[i]);
+		assert_int_equal(sqlite3_step(st[i]), SQLITE_ROW);
+		assert_int_equal(sqlite3_column_int(st[i], 0), i);
+	}
+	assert_ptr_equal(db_stmt(db, sql_a, &cause), a);
+
+	/* A bad statement is an error with a cause, not a crash. */
+	assert_null(db_stmt(db, "SELECT FROM nowhere", &cause));
+	assert_non_null(strstr(cause, "cannot prepare statement: "));
+	free(cause);
+	db_close(db);
+	free(texts);
+}
+
+int
+main(void)
+{
+#define T(f) cmocka_unit_test_setup_teardown(f, tmpdir_setup, tmpdir_teardown)
+	const struct CMUnitTest tests[] = {
+		T(test_fresh),
+		T(test_options),
+		T(test_memory),
+		T(test_reopen),
+		T(test_modes),
+		T(test_existing_dir_kept),
+		T(test_refuse_directory),
+		T(test_refuse_symlink),
+		T(test_symlinked_parent_ok),
+		T(test_refuse_not_a_db),
+		T(test_refuse_corrupt),
+		T(test_integrity),
+		T(test_refuse_newer),
+		T(test_refuse_locked),
+		T(test_refuse_readonly),
+		T(test_disk_full),
+		T(test_concurrent_migrate),
+		T(test_contention),
+		T(test_transactions),
+		T(test_stmt_cache),
+	};
+#undef T
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

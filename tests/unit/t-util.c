@@ -1,0 +1,615 @@
+/* Unit tests for core/util.c. */
+
+/* realpath() and symlink() are XSI. */
+#ifndef _XOPEN_SOURCE
+#define _XOPEN_SOURCE 700
+#endif
+
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include <errno.h>
+#include <limits.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "core/util.h"
+#include "core/xmalloc.h"
+
+/* Each test that needs files gets a fresh temporary directory. */
+static int
+tmpdir_setup(void **state)
+{
+	char tmpl[] = "/tmp/t-util.XXXXXX";
+	char *dir = mkdtemp(tmpl);
+
+	if (dir == NULL)
+		return -1;
+	*state = xstrdup(dir);
+	return 0;
+}
+
+static int
+tmpdir_teardown(void **state)
+{
+	char *cmd = xasprintf("rm -rf '%s'", (char *)*state);
+	int rc = system(cmd);
+
+	free(cmd);
+	free(*state);
+	return rc == 0 ? 0 : -1;
+}
+
+static void
+test_duration_ok(void **state)
+{
+	static const struct {
+		const char *s;
+		int64_t ms;
+	} cases[] = {
+		{"0", 0},
+		{"90", 90000},
+		{"90s", 90000},
+		{"15m", 900000},
+		{"2h", 7200000},
+		{"1d", 86400000},
+		{"250ms", 250},
+		{"007s", 7000},
+		{"9223372036854775807ms", INT64_MAX},
+	};
+	size_t i;
+	int64_t ms;
+
+	(void)state;
+	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		ms = -1;
+		assert_int_equal(util_parse_duration(cases[i].s, &ms), 0);
+		assert_true(ms == cases[i].ms);
+	}
+}
+
+static void
+test_duration_bad(void **state)
+{
+	static const char *const bad[] = {
+		"",
+		"-1",
+		"-5m",
+		"+5m",
+		" 5m",
+		"5m ",
+		"5 m",
+		"15 minutes",
+		"m",
+		"ms",
+		"1.5h",
+		"5M",
+		"5sec",
+		"1w",
+		"0x10",
+		"9223372036854775808ms",
+		"9223372036854775807s",
+		"106751991167301d",
+		"99999999999999999999",
+	};
+	size_t i;
+	int64_t ms = 42;
+
+	(void)state;
+	for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		if (util_parse_duration(bad[i], &ms) != -1)
+			fail_msg("accepted \"%s\"", bad[i]);
+		assert_true(ms == 42);
+	}
+	assert_int_equal(util_parse_duration(NULL, &ms), -1);
+}
+
+static void
+test_duration_format(void **state)
+{
+	static const struct {
+		int64_t ms;
+		const char *s;
+	} cases[] = {
+		{0, "0s"},	   {250, "250ms"},   {1500, "1500ms"},
+		{90000, "90s"},	   {900000, "15m"},  {5400000, "90m"},
+		{7200000, "2h"},   {86400000, "1d"}, {90000000, "25h"},
+		{172800000, "2d"},
+	};
+	size_t i;
+	char *s;
+	int64_t back;
+
+	(void)state;
+	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		s = util_format_duration(cases[i].ms);
+		assert_string_equal(s, cases[i].s);
+		/* The format parses back to the same value. */
+		assert_int_equal(util_parse_duration(s, &back), 0);
+		assert_true(back == cases[i].ms);
+		free(s);
+	}
+}
+
+static void
+test_parse_int(void **state)
+{
+	long long v = 7;
+
+	(void)state;
+	assert_int_equal(util_parse_int("42", 0, 100, &v), 0);
+	assert_int_equal(v, 42);
+	assert_int_equal(util_parse_int("-3", -5, 5, &v), 0);
+	assert_int_equal(v, -3);
+	assert_int_equal(util_parse_int("0", 0, 0, &v), 0);
+	assert_int_equal(v, 0);
+	assert_int_equal(
+		util_parse_int("9223372036854775807", 0, LLONG_MAX, &v), 0);
+	assert_true(v == LLONG_MAX);
+
+	v = 7;
+	assert_int_equal(util_parse_int("101", 0, 100, &v), -1);
+	assert_int_equal(util_parse_int("-1", 0, 100, &v), -1);
+	assert_int_equal(util_parse_int("", 0, 100, &v), -1);
+	assert_int_equal(util_parse_int(" 4", 0, 100, &v), -1);
+	assert_int_equal(util_parse_int("4 ", 0, 100, &v), -1);
+	assert_int_equal(util_parse_int("4x", 0, 100, &v), -1);
+	assert_int_equal(util_parse_int("x", 0, 100, &v), -1);
+	assert_int_equal(util_parse_int("1.0", 0, 100, &v), -1);
+	assert_int_equal(
+		util_parse_int("9223372036854775808", 0, LLONG_MAX, &v), -1);
+	assert_int_equal(util_parse_int(NULL, 0, 100, &v), -1);
+	assert_int_equal(v, 7);
+}
+
+static void
+test_rfc3339(void **state)
+{
+	char buf[32];
+
+	(void)state;
+	util_rfc3339(0, buf, sizeof buf);
+	assert_string_equal(buf, "1970-01-01T00:00:00.000Z");
+	util_rfc3339(1795280403123LL, buf, sizeof buf);
+	assert_string_equal(buf, "2026-11-21T17:00:03.123Z");
+	util_rfc3339(951782400000LL, buf, sizeof buf); /* leap day */
+	assert_string_equal(buf, "2000-02-29T00:00:00.000Z");
+	util_rfc3339(-1, buf, sizeof buf);
+	assert_string_equal(buf, "1969-12-31T23:59:59.999Z");
+}
+
+static void
+test_parse_time(void **state)
+{
+	int64_t ms = 0, now;
+	char buf[32];
+
+	(void)state;
+	assert_int_equal(util_parse_time("2026-11-21T17:00:03.123Z", &ms), 0);
+	assert_true(ms == 1795280403123LL);
+	assert_int_equal(util_parse_time("2026-11-21T17:00:03Z", &ms), 0);
+	assert_true(ms == 1795280403000LL);
+	assert_int_equal(util_parse_time("2026-11-21T17:00", &ms), 0);
+	assert_true(ms == 1795280400000LL);
+	assert_int_equal(util_parse_time("2026-11-21", &ms), 0);
+	assert_true(ms == 1795219200000LL);
+	assert_int_equal(util_parse_time("2026-11-21T19:00:03.1+02:00", &ms),
+			 0);
+	assert_true(ms == 1795280403100LL);
+	assert_int_equal(util_parse_time("2026-11-21 17:00:03", &ms), 0);
+	assert_true(ms == 1795280403000LL);
+	assert_int_equal(util_parse_time("2000-02-29", &ms), 0);
+
+	/* Round trip through the formatter. */
+	now = util_now_ms();
+	util_rfc3339(now, buf, sizeof buf);
+	assert_int_equal(util_parse_time(buf, &ms), 0);
+	assert_true(ms == now);
+
+	assert_int_equal(util_parse_time("", &ms), -1);
+	assert_int_equal(util_parse_time("2026-13-01", &ms), -1);
+	assert_int_equal(util_parse_time("2026-02-29", &ms), -1);
+	assert_int_equal(util_parse_time("2026-11-21T25:00", &ms), -1);
+	assert_int_equal(util_parse_time("2026-11-21T17", &ms), -1);
+	assert_int_equal(util_parse_time("2026-11-21T17:00:03.Z", &ms), -1);
+	assert_int_equal(util_parse_time("2026-11-21x", &ms), -1);
+	assert_int_equal(util_parse_time("26-11-21", &ms), -1);
+	assert_int_equal(util_parse_time("yesterday", &ms), -1);
+}
+
+static void
+test_clocks(void **state)
+{
+	int64_t a, b;
+
+	(void)state;
+	a = util_mono_ms();
+	b = util_mono_ms();
+	assert_true(b >= a);
+	/* After 2020-01-01. */
+	assert_true(util_now_ms() > 1577836800000LL);
+}
+
+static void
+test_uuid(void **state)
+{
+	char a[37], b[37];
+	char *low;
+	int i;
+
+	(void)state;
+	util_uuid_new(a);
+	util_uuid_new(b);
+	assert_int_equal(strlen(a), 36);
+	assert_true(util_is_uuid(a));
+	assert_string_not_equal(a, b);
+	for (i = 0; i < 36; i++)
+		assert_true(a[i] == '-' || (a[i] >= '0' && a[i] <= '9') ||
+			    (a[i] >= 'a' && a[i] <= 'f'));
+	assert_int_equal(a[14], '4'); /* version 4 */
+
+	assert_true(util_is_uuid("0E5A8A3C-1B2D-4E6F-8A9B-0C1D2E3F4A5B"));
+	assert_false(util_is_uuid("0e5a8a3c-1b2d-4e6f-8a9b-0c1d2e3f4a5"));
+	assert_false(util_is_uuid("0e5a8a3c-1b2d-4e6f-8a9b-0c1d2e3f4a5bb"));
+	assert_false(util_is_uuid("0e5a8a3c1b2d-4e6f-8a9b-0c1d2e3f4a5b-"));
+	assert_false(util_is_uuid("0e5a8a3c-1b2d-4e6f-8a9b-0c1d2e3f4a5g"));
+	assert_false(util_is_uuid(""));
+	assert_false(util_is_uuid(NULL));
+
+	low = util_uuid_lower("0E5A8A3C-1B2D-4E6F-8A9B-0C1D2E3F4A5B");
+	assert_string_equal(low, "0e5a8a3c-1b2d-4e6f-8a9b-0c1d2e3f4a5b");
+	free(low);
+}
+
+static void
+test_session_name(void **state)
+{
+	char long_name[66];
+
+	(void)state;
+	assert_true(util_is_session_name("refactor"));
+	assert_true(util_is_session_name("a"));
+	assert_true(util_is_session_name("Feature_2.x-final"));
+	memset(long_name, 'a', 64);
+	long_name[64] = '\0';
+	assert_true(util_is_session_name(long_name));
+	long_name[64] = 'a';
+	long_name[65] = '\0';
+	assert_false(util_is_session_name(long_name));
+	assert_false(util_is_session_name(""));
+	assert_false(util_is_session_name(NULL));
+	assert_false(util_is_session_name("has space"));
+	assert_false(util_is_session_name("a/b"));
+	assert_false(util_is_session_name("caf\xc3\xa9"));
+	assert_false(
+		util_is_session_name("0e5a8a3c-1b2d-4e6f-8a9b-0c1d2e3f4a5b"));
+}
+
+static char *
+path_in(void **state, const char *name)
+{
+	return xasprintf("%s/%s", (char *)*state, name);
+}
+
+static void
+test_files(void **state)
+{
+	char *p = path_in(state, "f"), *s;
+	char big[5000];
+	struct stat st;
+	mode_t old;
+	size_t len = 0;
+
+	old = umask(0);
+	assert_int_equal(util_write_file(p, "hello\nworld\n", 12), 0);
+	umask(old);
+	assert_int_equal(stat(p, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0600);
+
+	s = util_read_file(p, 100, &len);
+	assert_non_null(s);
+	assert_int_equal(len, 12);
+	assert_string_equal(s, "hello\nworld\n");
+	free(s);
+
+	/* Exactly max is fine, one more byte is EFBIG. */
+	s = util_read_file(p, 12, NULL);
+	assert_non_null(s);
+	free(s);
+	errno = 0;
+	assert_null(util_read_file(p, 11, NULL));
+	assert_int_equal(errno, EFBIG);
+
+	s = util_read_first_line(p, 100);
+	assert_string_equal(s, "hello");
+	free(s);
+	s = util_read_first_line(p, 3);
+	assert_string_equal(s, "hel");
+	free(s);
+
+	s = util_read_tail(p, 6);
+	assert_string_equal(s, "world\n");
+	free(s);
+	s = util_read_tail(p, 1000);
+	assert_string_equal(s, "hello\nworld\n");
+	free(s);
+
+	/* Rewriting truncates. */
+	memset(big, 'x', sizeof big);
+	big[sizeof big - 1] = 'y';
+	assert_int_equal(util_write_file(p, big, sizeof big), 0);
+	s = util_read_file(p, sizeof big, &len);
+	assert_int_equal(len, sizeof big);
+	assert_memory_equal(s, big, sizeof big);
+	free(s);
+	s = util_read_tail(p, 2);
+	assert_string_equal(s, "xy");
+	free(s);
+
+	assert_int_equal(util_write_file(p, "a\r\nb", 4), 0);
+	s = util_read_first_line(p, 100);
+	assert_string_equal(s, "a");
+	free(s);
+
+	assert_int_equal(util_write_file(p, "", 0), 0);
+	errno = 0;
+	assert_null(util_read_first_line(p, 100));
+	s = util_read_file(p, 10, &len);
+	assert_int_equal(len, 0);
+	assert_string_equal(s, "");
+	free(s);
+	free(p);
+
+	p = path_in(state, "missing");
+	errno = 0;
+	assert_null(util_read_file(p, 10, NULL));
+	assert_int_equal(errno, ENOENT);
+	assert_null(util_read_tail(p, 10));
+	assert_null(util_read_first_line(p, 10));
+	free(p);
+
+	p = path_in(state, "no/such/dir/f");
+	assert_int_equal(util_write_file(p, "x", 1), -1);
+	free(p);
+}
+
+static void
+test_read_tail_pipe(void **state)
+{
+	char *s;
+
+	(void)state;
+	/* Not seekable: the window logic keeps the last bytes. */
+	s = util_read_tail("/proc/self/status", 5);
+	if (s == NULL)
+		skip();
+	assert_int_equal(strlen(s), 5);
+	free(s);
+}
+
+static void
+test_mkdir_p(void **state)
+{
+	char *a = path_in(state, "a"), *deep = path_in(state, "a/b//c/");
+	char *f = path_in(state, "a/file"), *under = path_in(state, "a/file/x");
+	struct stat st;
+	mode_t old;
+
+	old = umask(022);
+	assert_int_equal(util_mkdir_p(deep, 0700), 0);
+	umask(old);
+	assert_int_equal(stat(deep, &st), 0);
+	assert_true(S_ISDIR(st.st_mode));
+	assert_int_equal(st.st_mode & 07777, 0700);
+	assert_int_equal(stat(a, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0700);
+
+	/* Existing directories are fine and keep their mode. */
+	assert_int_equal(chmod(a, 0755), 0);
+	assert_int_equal(util_mkdir_p(deep, 0700), 0);
+	assert_int_equal(stat(a, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0755);
+
+	/* A file in the way. */
+	assert_int_equal(util_write_file(f, "", 0), 0);
+	errno = 0;
+	assert_int_equal(util_mkdir_p(f, 0700), -1);
+	assert_int_equal(errno, ENOTDIR);
+	assert_int_equal(util_mkdir_p(under, 0700), -1);
+	assert_int_equal(util_mkdir_p("", 0700), -1);
+
+	free(a);
+	free(deep);
+	free(f);
+	free(under);
+}
+
+static void
+test_strbuf(void **state)
+{
+	struct strbuf sb;
+	char *s;
+	int i;
+
+	(void)state;
+	strbuf_init(&sb);
+	assert_non_null(sb.buf);
+	assert_string_equal(sb.buf, "");
+	strbuf_adds(&sb, "abc");
+	strbuf_add(&sb, "defgh", 2);
+	strbuf_addf(&sb, "-%d-%s", 42, "x");
+	assert_string_equal(sb.buf, "abcde-42-x");
+	assert_int_equal(sb.len, 10);
+	for (i = 0; i < 1000; i++)
+		strbuf_adds(&sb, "0123456789");
+	assert_int_equal(sb.len, 10010);
+	assert_int_equal(strlen(sb.buf), 10010);
+	s = strbuf_detach(&sb);
+	assert_int_equal(strlen(s), 10010);
+	free(s);
+
+	/* Detached or released, it can be reused or detached again. */
+	s = strbuf_detach(&sb);
+	assert_string_equal(s, "");
+	free(s);
+	strbuf_release(&sb);
+	strbuf_release(&sb);
+	strbuf_release(NULL);
+	strbuf_init(&sb);
+	strbuf_addf(&sb, "%s", "");
+	assert_string_equal(sb.buf, "");
+	strbuf_release(&sb);
+}
+
+static void
+test_strvec(void **state)
+{
+	struct strvec sv;
+	char **copy;
+	int i;
+
+	(void)state;
+	strvec_init(&sv);
+	assert_non_null(sv.v);
+	assert_null(sv.v[0]);
+	assert_int_equal(strv_len(sv.v), 0);
+	strvec_push(&sv, "sh");
+	strvec_pushf(&sv, "-%c", 'c');
+	for (i = 0; i < 100; i++)
+		strvec_pushf(&sv, "%d", i);
+	assert_int_equal(sv.n, 102);
+	assert_string_equal(sv.v[0], "sh");
+	assert_string_equal(sv.v[1], "-c");
+	assert_string_equal(sv.v[101], "99");
+	assert_null(sv.v[102]);
+
+	copy = strv_dup(sv.v);
+	assert_int_equal(strv_len(copy), 102);
+	assert_true(copy[0] != sv.v[0]);
+	assert_string_equal(copy[101], "99");
+	strvec_release(&sv);
+	strvec_release(&sv);
+	strvec_release(NULL);
+	assert_string_equal(copy[0], "sh");
+	strv_free(copy);
+
+	assert_null(strv_dup(NULL));
+	strv_free(NULL);
+	assert_int_equal(strv_len(NULL), 0);
+}
+
+static void
+test_names(void **state)
+{
+	char *u = util_user_name(), *h = util_host_name();
+
+	(void)state;
+	assert_non_null(u);
+	assert_true(strlen(u) > 0);
+	assert_non_null(h);
+	assert_true(strlen(h) > 0);
+	free(u);
+	free(h);
+}
+
+static void
+test_project(void **state)
+{
+	char *top = path_in(state, "repo"), *sub = path_in(state, "repo/a/b");
+	char *git = path_in(state, "repo/.git"), *out = path_in(state, "out");
+	char *wt = path_in(state, "wt"), *wtgit = path_in(state, "wt/.git");
+	char *link = path_in(state, "link"), *p, *real_top, *real_out;
+
+	assert_int_equal(util_mkdir_p(sub, 0755), 0);
+	assert_int_equal(util_mkdir_p(git, 0755), 0);
+	assert_int_equal(util_mkdir_p(out, 0755), 0);
+	assert_int_equal(util_mkdir_p(wt, 0755), 0);
+	/* A worktree or submodule has a .git file. */
+	assert_int_equal(util_write_file(wtgit, "gitdir: x\n", 10), 0);
+	assert_int_equal(symlink(sub, link), 0);
+
+	real_top = realpath(top, NULL);
+	real_out = realpath(out, NULL);
+
+	p = util_project_of(sub);
+	assert_string_equal(p, real_top);
+	free(p);
+	p = util_project_of(top);
+	assert_string_equal(p, real_top);
+	free(p);
+	/* Symlinks are resolved before walking up. */
+	p = util_project_of(link);
+	assert_string_equal(p, real_top);
+	free(p);
+	p = xasprintf("%s/a/../a/./b", top);
+	free(sub);
+	sub = util_project_of(p);
+	assert_string_equal(sub, real_top);
+	free(p);
+
+	p = util_project_of(wt);
+	assert_non_null(p);
+	assert_true(strstr(p, "/wt") != NULL);
+	free(p);
+
+	/* Outside git (assuming /tmp is not in a repository). */
+	p = util_project_of(out);
+	assert_non_null(p);
+	if (strcmp(p, real_out) != 0)
+		fprintf(stderr, "note: %s is inside a git tree (%s)\n", out, p);
+	free(p);
+
+	errno = 0;
+	p = xasprintf("%s/nope", out);
+	assert_null(util_project_of(p));
+	assert_int_equal(errno, ENOENT);
+	free(p);
+	assert_null(util_project_of(wtgit));
+	assert_int_equal(errno, ENOTDIR);
+
+	free(top);
+	free(sub);
+	free(git);
+	free(out);
+	free(wt);
+	free(wtgit);
+	free(link);
+	free(real_top);
+	free(real_out);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_duration_ok),
+		cmocka_unit_test(test_duration_bad),
+		cmocka_unit_test(test_duration_format),
+		cmocka_unit_test(test_parse_int),
+		cmocka_unit_test(test_rfc3339),
+		cmocka_unit_test(test_parse_time),
+		cmocka_unit_test(test_clocks),
+		cmocka_unit_test(test_uuid),
+		cmocka_unit_test(test_session_name),
+		cmocka_unit_test_setup_teardown(test_files, tmpdir_setup,
+						tmpdir_teardown),
+		cmocka_unit_test(test_read_tail_pipe),
+		cmocka_unit_test_setup_teardown(test_mkdir_p, tmpdir_setup,
+						tmpdir_teardown),
+		cmocka_unit_test(test_strbuf),
+		cmocka_unit_test(test_strvec),
+		cmocka_unit_test(test_names),
+		cmocka_unit_test_setup_teardown(test_project, tmpdir_setup,
+						tmpdir_teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
