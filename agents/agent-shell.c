@@ -51,6 +51,7 @@ shell_parse_result(const struct agent_call *c, const struct proc_result *pr,
 const struct agent_impl agent_shell_impl = {
 	.kind = "shell",
 	.accepts_session_id = 1,
+	.script_prompt = 1,
 	.build_argv = shell_build_argv,
 	.parse_result = shell_parse_result,
 };

@@ -61,6 +61,10 @@ struct agent_impl {
 	/* Conversations are found only from the directory they started in
 	 * (claude): run every turn of a session in the session's workdir. */
 	int session_cwd;
+	/* The prompt is a script (shell): iterations run it again rather
+	 * than sending the feedback as the prompt; the feedback is in
+	 * $BATON_FEEDBACK instead. */
+	int script_prompt;
 	/*
 	 * Append the argv of one turn to argv.  Returns 0, or -1 with
 	 * *cause (a configuration problem, e.g. no command).

@@ -106,9 +106,7 @@ add_exec(struct baton *b, int argc, char **argv)
 			any = 1;
 		else {
 			task_spec_release(&spec);
-			return cmd_usage_error(&cmd_add_entry,
-					       "unknown option '%s'",
-					       argv[optind - 1]);
+			return cmd_option_error(&cmd_add_entry, argv, longopts);
 		}
 	}
 	if (from != NULL) {

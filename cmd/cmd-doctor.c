@@ -43,11 +43,9 @@ doctor_exec(struct baton *b, int argc, char **argv)
 	int c, fix = 0, n = 0, ok = 0;
 
 	optind = 0;
-	while ((c = getopt_long(argc, argv, "+", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		if (c != OPT_FIX)
-			return cmd_usage_error(&cmd_doctor_entry,
-					       "unknown option '%s'",
-					       argv[optind - 1]);
+			return cmd_option_error(&cmd_doctor_entry, argv, longopts);
 		fix = 1;
 	}
 	if (optind < argc)

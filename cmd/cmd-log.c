@@ -66,7 +66,7 @@ log_exec(struct baton *b, int argc, char **argv)
 	int c, follow = 0, err = 0, fd = -1, running = 0, rc;
 
 	optind = 0;
-	while ((c = getopt_long(argc, argv, "+f", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "f", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'f':
 			follow = 1;
@@ -81,9 +81,7 @@ log_exec(struct baton *b, int argc, char **argv)
 			err = 1;
 			break;
 		default:
-			return cmd_usage_error(&cmd_log_entry,
-					       "unknown option '%s'",
-					       argv[optind - 1]);
+			return cmd_option_error(&cmd_log_entry, argv, longopts);
 		}
 	}
 	if (argc - optind != 1)

@@ -22,9 +22,8 @@ retry_exec(struct baton *b, int argc, char **argv)
 	int c, i, k, found, r, rc = EXIT_OK;
 
 	optind = 0;
-	while ((c = getopt_long(argc, argv, "+", longopts, NULL)) != -1)
-		return cmd_usage_error(&cmd_retry_entry, "unknown option '%s'",
-				       argv[optind - 1]);
+	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1)
+		return cmd_option_error(&cmd_retry_entry, argv, longopts);
 	if (optind >= argc)
 		return cmd_usage_error(&cmd_retry_entry, "give task ids");
 	for (i = optind; i < argc; i++) {

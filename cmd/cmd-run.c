@@ -156,9 +156,7 @@ run_exec(struct baton *b, int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "+", longopts, NULL)) != -1) {
 		if (!cmd_task_option(&spec, c, optarg)) {
 			task_spec_release(&spec);
-			return cmd_usage_error(&cmd_run_entry,
-					       "unknown option '%s'",
-					       argv[optind - 1]);
+			return cmd_option_error(&cmd_run_entry, argv, longopts);
 		}
 	}
 	spec.prompt = cmd_join_words(argc - optind, argv + optind);

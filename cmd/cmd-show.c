@@ -29,9 +29,8 @@ show_exec(struct baton *b, int argc, char **argv)
 	int c, found, rc;
 
 	optind = 0;
-	while ((c = getopt_long(argc, argv, "+", longopts, NULL)) != -1)
-		return cmd_usage_error(&cmd_show_entry, "unknown option '%s'",
-				       argv[optind - 1]);
+	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1)
+		return cmd_option_error(&cmd_show_entry, argv, longopts);
 	if (argc - optind != 1)
 		return cmd_usage_error(&cmd_show_entry, "give one task id");
 	if ((rc = cmd_parse_task_id(&cmd_show_entry, argv[optind], &id)))

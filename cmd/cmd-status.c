@@ -98,7 +98,7 @@ status_exec(struct baton *b, int argc, char **argv)
 	const char *ms = NULL;
 
 	optind = 0;
-	while ((c = getopt_long(argc, argv, "+", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (c) {
 		case OPT_MS:
 			ms = optarg;
@@ -127,9 +127,7 @@ status_exec(struct baton *b, int argc, char **argv)
 			f.limit = limit;
 			break;
 		default:
-			return cmd_usage_error(&cmd_status_entry,
-					       "unknown option '%s'",
-					       argv[optind - 1]);
+			return cmd_option_error(&cmd_status_entry, argv, longopts);
 		}
 	}
 	if (optind < argc)

@@ -240,7 +240,7 @@ work_exec(struct baton *b, int argc, char **argv)
 	w.b = b;
 	jobs = b->cfg->workers;
 	optind = 0;
-	while ((c = getopt_long(argc, argv, "+j:", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "j:", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'j':
 			if (util_parse_int(optarg, 1, 256, &jobs) != 0)
@@ -264,9 +264,7 @@ work_exec(struct baton *b, int argc, char **argv)
 			w.until_empty = 1;
 			break;
 		default:
-			return cmd_usage_error(&cmd_work_entry,
-					       "unknown option '%s'",
-					       argv[optind - 1]);
+			return cmd_option_error(&cmd_work_entry, argv, longopts);
 		}
 	}
 	if (optind < argc)

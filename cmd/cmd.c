@@ -2,6 +2,7 @@
  * The command table, dispatch, usage and the setup that .flags ask for.
  */
 #include <errno.h>
+#include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,9 +22,11 @@ extern const struct cmd_entry cmd_config_entry;
 extern const struct cmd_entry cmd_doctor_entry;
 extern const struct cmd_entry cmd_help_entry;
 extern const struct cmd_entry cmd_log_entry;
+extern const struct cmd_entry cmd_report_entry;
 extern const struct cmd_entry cmd_retry_entry;
 extern const struct cmd_entry cmd_run_entry;
 extern const struct cmd_entry cmd_show_entry;
+extern const struct cmd_entry cmd_stats_entry;
 extern const struct cmd_entry cmd_status_entry;
 extern const struct cmd_entry cmd_work_entry;
 
@@ -35,9 +38,11 @@ const struct cmd_entry *const cmd_table[] = {
 	&cmd_doctor_entry,
 	&cmd_help_entry,
 	&cmd_log_entry,
+	&cmd_report_entry,
 	&cmd_retry_entry,
 	&cmd_run_entry,
 	&cmd_show_entry,
+	&cmd_stats_entry,
 	&cmd_status_entry,
 	&cmd_work_entry,
 	NULL,
@@ -86,6 +91,41 @@ cmd_usage_error(const struct cmd_entry *e, const char *fmt, ...)
 		fprintf(stderr, "usage: baton %s%s%s\n", e->name,
 			e->usage[0] ? " " : "", e->usage);
 	return EXIT_USAGE;
+}
+
+int
+cmd_option_error(const struct cmd_entry *e, char **argv,
+		 const struct option *longopts)
+{
+	const char *arg = argv[optind - 1];
+	const struct option *o;
+	size_t len;
+
+	if (optopt != 0 && arg[0] == '-' && arg[1] != '-')
+		return cmd_usage_error(e, "option '-%c' %s", optopt,
+				       strchr(arg, optopt) != NULL &&
+						       arg[strlen(arg) - 1] ==
+							       optopt
+					       ? "needs a value"
+					       : "is unknown");
+	if (strncmp(arg, "--", 2) == 0) {
+		len = strcspn(arg + 2, "=");
+		for (o = longopts; o != NULL && o->name != NULL; o++) {
+			if (strlen(o->name) == len &&
+			    strncmp(o->name, arg + 2, len) == 0 &&
+			    o->has_arg == required_argument)
+				return cmd_usage_error(
+					e, "option '--%s' needs a value",
+					o->name);
+			if (strlen(o->name) == len &&
+			    strncmp(o->name, arg + 2, len) == 0 &&
+			    o->has_arg == no_argument)
+				return cmd_usage_error(
+					e, "option '--%s' takes no value",
+					o->name);
+		}
+	}
+	return cmd_usage_error(e, "unknown option '%s'", arg);
 }
 
 void

@@ -48,6 +48,14 @@ void cmd_warn(struct baton *, const char *fmt, ...)
 int cmd_usage_error(const struct cmd_entry *, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
+/*
+ * After getopt_long() returned '?': report the option argv[optind - 1]
+ * as unknown or as missing its value.  Returns EXIT_USAGE.
+ */
+struct option;
+int cmd_option_error(const struct cmd_entry *, char **argv,
+		     const struct option *longopts);
+
 /* Print entry's full help to fp. */
 void cmd_print_help(const struct cmd_entry *, const char *parent, FILE *fp);
 

@@ -4,6 +4,7 @@
  * may stand before or after the command, and hands the rest to the
  * dispatcher in cmd.c.
  */
+#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -82,6 +83,8 @@ main(int argc, char **argv)
 	/* An agent or a reader that goes away must not kill baton: writes
 	 * to a closed pipe fail with EPIPE and are reported. */
 	signal(SIGPIPE, SIG_IGN);
+	/* Commands report bad options themselves, naming the command. */
+	opterr = 0;
 
 	argc = strip_globals(argc, argv, &g);
 	if (argc < 0)

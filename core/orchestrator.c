@@ -247,6 +247,7 @@ struct job {
 	int nobin;
 	int64_t last_run_id;
 	uint64_t rng;
+	char *feedback;    /* the last check's feedback, for $BATON_FEEDBACK */
 };
 
 static void
@@ -361,7 +362,7 @@ build_env(struct job *j, const struct agent_call *c, struct strvec *env)
 	char *const *p;
 	char num[32];
 
-	strvec_init(env);
+	/* env was initialised by the caller, for its error paths */
 	for (p = environ; p != NULL && *p != NULL; p++)
 		strvec_push(env, *p);
 	snprintf(num, sizeof num, "%lld", (long long)j->task.id);
@@ -376,6 +377,7 @@ build_env(struct job *j, const struct agent_call *c, struct strvec *env)
 	env_set(env, "BATON_WORKDIR", j->task.workdir);
 	env_set(env, "BATON_SESSION_DIR", j->session_dir);
 	env_set(env, "BATON_RESULT_FILE", c->result_file);
+	env_set(env, "BATON_FEEDBACK", j->feedback ? j->feedback : "");
 	for (p = j->profile->env; p != NULL && *p != NULL; p++) {
 		const char *eq = strchr(*p, '=');
 		char *name;
@@ -889,8 +891,12 @@ run_task(struct job *j, char **cause)
 					   exit_code, max));
 			break;
 		}
-		free(prompt);
-		prompt = feedback_prompt(j, exit_code, output);
+		free(j->feedback);
+		j->feedback = feedback_prompt(j, exit_code, output);
+		if (!j->agent->impl->script_prompt) {
+			free(prompt);
+			prompt = xstrdup(j->feedback);
+		}
 	}
 	if (j->iteration > max)
 		j->iteration = max;
@@ -941,10 +947,7 @@ prepare(struct job *j, char **cause)
 	struct baton *b = o->b;
 	int found, rc;
 
-	if (o->fail_at != NULL && strcmp(o->fail_at, "after-claim") == 0) {
-		*cause = xstrdup("injected failure after claim");
-		return -BERR_FAIL;
-	}
+	/* The session first: cleanup needs it whatever fails next. */
 	if (j->session.id == NULL) {
 		if ((rc = db_session_get(o->db, j->task.session_id, &j->session,
 					 &found, cause)) != 0)
@@ -954,6 +957,10 @@ prepare(struct job *j, char **cause)
 					   (long long)j->task.id);
 			return -BERR_FAIL;
 		}
+	}
+	if (o->fail_at != NULL && strcmp(o->fail_at, "after-claim") == 0) {
+		*cause = xstrdup("injected failure after claim");
+		return -BERR_FAIL;
 	}
 	j->profile = config_agent(b->cfg, j->task.agent);
 	if (j->profile == NULL) {
@@ -1047,6 +1054,7 @@ orch_execute(struct orch *o, int64_t task_id, struct orch_result *res,
 	res->err = rc;
 	free(why);
 	free(j.error);
+	free(j.feedback);
 	free(j.task_dir);
 	free(j.session_dir);
 	db_task_release(&j.task);

@@ -310,3 +310,64 @@ int db_run_set_check(struct db *, int64_t id, int exit_code,
 int db_doctor(struct db *, int fix, int64_t now,
 	      void (*fn)(void *, const char *kind, const char *what),
 	      void *arg, int *problems, char **cause);
+
+/* ---- sessions and milestones: listing, reset, gc (db-session.c) ---- */
+
+/* The session called name: the active one, else the newest of any
+ * status (for messages about a closed or expired one). */
+int db_session_get_latest_by_name(struct db *, const char *name,
+				  struct db_session *, int *found,
+				  char **cause);
+/*
+ * The session whose id starts with prefix (lower case).  *found is 0
+ * for none, 1 for exactly one (s filled), 2 when several match (s left
+ * empty).
+ */
+int db_session_get_by_prefix(struct db *, const char *prefix,
+			     struct db_session *, int *found, char **cause);
+
+struct db_session_filter {
+	int active_only;       /* only status active */
+	int64_t idle_before;   /* active, last used before, not leased */
+	int64_t closed_before; /* not active, closed before */
+	int64_t now;           /* for lease expiry with idle_before */
+};
+/* Call fn for each matching session, oldest first; stops if fn != 0. */
+int db_session_each(struct db *, const struct db_session_filter *,
+		    int (*fn)(void *, const struct db_session *), void *arg,
+		    char **cause);
+/* S8's one explicit wipe: chain, head, usage, turns, resume failures
+ * and metadata; keeps the row, id, name, pins and status. */
+int db_session_reset(struct db *, const char *id, int64_t now, char **cause);
+/* Delete a session and its chain; pointers to it become NULL. */
+int db_session_delete(struct db *, const char *id, char **cause);
+
+struct db_event_row {
+	int64_t id, at, task_id, run_id, runner_id; /* 0 for NULL */
+	char *kind, *session_id, *detail;
+};
+void db_events_free(struct db_event_row *, size_t n);
+/* The audit events of session id, oldest first (caller frees). */
+int db_session_events(struct db *, const char *id, struct db_event_row **,
+		      size_t *n, char **cause);
+/* The runs made in session id, oldest first (caller frees with
+ * db_runs_free; check_output is not read). */
+int db_session_runs(struct db *, const char *id, struct db_run **runs,
+		    size_t *n, char **cause);
+
+/* ---- stats and reports (db-stats.c) ---- */
+struct db_stats {
+	int64_t by_status[7]; /* pending running completed failed cancelled
+				 timed_out interrupted */
+	int64_t tasks, runs;
+	int64_t p50_ms, p95_ms, max_ms; /* run wall durations */
+	int64_t input_tokens, output_tokens;
+	double cost_usd;
+	int64_t resumes, resumes_ok;   /* runs that resumed; and did not fail
+					  to resume */
+	int64_t fallbacks;             /* fresh_after_failed_resume runs */
+	int64_t retries;               /* runs after a transient failure */
+	int64_t sessions_active;
+};
+/* Statistics over tasks created at or after since (0: all). */
+int db_stats(struct db *, int64_t since, struct db_stats *, char **cause);

@@ -1,0 +1,247 @@
+/*
+ * baton report --junit FILE [--milestone M]: JUnit XML, one testcase per
+ * task, for CI systems that read it.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cmd/common.h"
+#include "core/xmalloc.h"
+
+const struct cmd_entry cmd_report_entry;
+
+#define LOG_TAIL 4096
+
+/* XML text with &, <, >, " escaped and control characters dropped. */
+static void
+xml_text(FILE *fp, const char *s)
+{
+	for (; s != NULL && *s != '\0'; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		switch (c) {
+		case '&':
+			fputs("&amp;", fp);
+			break;
+		case '<':
+			fputs("&lt;", fp);
+			break;
+		case '>':
+			fputs("&gt;", fp);
+			break;
+		case '"':
+			fputs("&quot;", fp);
+			break;
+		default:
+			if (c < 0x20 && c != '\n' && c != '\t' && c != '\r')
+				fputc('?', fp);
+			else
+				fputc(c, fp);
+		}
+	}
+}
+
+struct report {
+	struct baton *b;
+	FILE *fp;
+	struct strbuf body;
+	long long tests, failures, errors, skipped;
+	double time;
+	FILE *mem;
+};
+
+static char *
+log_tail(struct report *r, int64_t task, const char *ext)
+{
+	struct db_run *runs = NULL;
+	size_t n = 0;
+	char *cause = NULL, *path, *tail = NULL;
+
+	if (db_run_list(r->b->db, task, &runs, &n, &cause) != 0) {
+		free(cause);
+		return NULL;
+	}
+	if (n > 0) {
+		path = xasprintf("%s/logs/%lld/%lld.%s", r->b->state_dir,
+				 (long long)task, (long long)runs[n - 1].id,
+				 ext);
+		tail = util_read_tail(path, LOG_TAIL);
+		free(path);
+	}
+	db_runs_free(runs, n);
+	return tail;
+}
+
+static int
+testcase(void *arg, const struct db_task *t)
+{
+	struct report *r = arg;
+	FILE *fp = r->mem;
+	double secs = 0;
+	char *out, *err;
+
+	r->tests++;
+	if (t->started_at && t->finished_at)
+		secs = (double)(t->finished_at - t->started_at) / 1000;
+	r->time += secs;
+	fprintf(fp, "    <testcase classname=\"");
+	xml_text(fp, t->milestone ? t->milestone : "baton");
+	fprintf(fp, "\" name=\"%lld: ", (long long)t->id);
+	xml_text(fp, t->title ? t->title : t->prompt);
+	fprintf(fp, "\" time=\"%.3f\">\n", secs);
+	if (strcmp(t->status, "completed") == 0) {
+		/* passed */
+	} else if (strcmp(t->status, "pending") == 0 ||
+		   strcmp(t->status, "running") == 0) {
+		r->skipped++;
+		fprintf(fp, "      <skipped message=\"%s\"/>\n", t->status);
+	} else {
+		int failure = strcmp(t->status, "failed") == 0 ||
+			      strcmp(t->status, "timed_out") == 0;
+
+		if (failure)
+			r->failures++;
+		else
+			r->errors++;
+		fprintf(fp, "      <%s type=\"%s\" message=\"",
+			failure ? "failure" : "error", t->status);
+		xml_text(fp, t->error ? t->error : t->status);
+		fprintf(fp, "\">");
+		xml_text(fp, t->reason ? t->reason : t->status);
+		fprintf(fp, "</%s>\n", failure ? "failure" : "error");
+		out = log_tail(r, t->id, "out");
+		err = log_tail(r, t->id, "err");
+		if (out != NULL && *out != '\0') {
+			fprintf(fp, "      <system-out>");
+			xml_text(fp, out);
+			fprintf(fp, "</system-out>\n");
+		}
+		if (err != NULL && *err != '\0') {
+			fprintf(fp, "      <system-err>");
+			xml_text(fp, err);
+			fprintf(fp, "</system-err>\n");
+		}
+		free(out);
+		free(err);
+	}
+	fprintf(fp, "    </testcase>\n");
+	return ferror(fp) ? 1 : 0;
+}
+
+static int
+report_exec(struct baton *b, int argc, char **argv)
+{
+	enum { OPT_JUNIT = 256, OPT_MS };
+	static const struct option longopts[] = {
+		{"junit", required_argument, NULL, OPT_JUNIT},
+		{"milestone", required_argument, NULL, OPT_MS},
+		{NULL, 0, NULL, 0},
+	};
+	struct db_task_filter f = {0};
+	struct db_milestone m = {0};
+	struct report r = {0};
+	const char *file = NULL, *ms = NULL;
+	char *cause = NULL, *buf = NULL, *tmp = NULL;
+	size_t len = 0;
+	FILE *fp = NULL;
+	int c, found, rc = EXIT_OK;
+
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		if (c == OPT_JUNIT)
+			file = optarg;
+		else if (c == OPT_MS)
+			ms = optarg;
+		else
+			return cmd_option_error(&cmd_report_entry, argv, longopts);
+	}
+	if (file == NULL)
+		return cmd_usage_error(&cmd_report_entry,
+				       "--junit FILE is required");
+	if (optind < argc)
+		return cmd_usage_error(&cmd_report_entry,
+				       "unexpected argument '%s'",
+				       argv[optind]);
+	if (ms != NULL) {
+		if (db_milestone_get(b->db, ms, &m, &found, &cause) != 0)
+			goto dberr;
+		if (!found)
+			return cmd_usage_error(&cmd_report_entry,
+					       "no milestone '%s'", ms);
+		f.milestone_id = m.id;
+	}
+	r.b = b;
+	r.mem = open_memstream(&buf, &len);
+	if (r.mem == NULL) {
+		cmd_error("cannot allocate the report");
+		rc = EXIT_FAILED;
+		goto out;
+	}
+	if (db_task_each(b->db, &f, testcase, &r, &cause) != 0) {
+		fclose(r.mem);
+		r.mem = NULL;
+		goto dberr;
+	}
+	fclose(r.mem);
+	r.mem = NULL;
+
+	/* Write beside the target and rename: no half-written report. */
+	tmp = xasprintf("%s.tmp.%ld", file, (long)getpid());
+	if ((fp = fopen(tmp, "w")) == NULL) {
+		cmd_error("cannot write %s: %s", file, strerror(errno));
+		rc = EXIT_FAILED;
+		goto out;
+	}
+	fprintf(fp, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+	fprintf(fp, "<testsuites tests=\"%lld\" failures=\"%lld\" "
+		"errors=\"%lld\" skipped=\"%lld\" time=\"%.3f\">\n",
+		r.tests, r.failures, r.errors, r.skipped, r.time);
+	fprintf(fp, "  <testsuite name=\"");
+	xml_text(fp, ms ? ms : "baton");
+	fprintf(fp, "\" tests=\"%lld\" failures=\"%lld\" errors=\"%lld\" "
+		"skipped=\"%lld\" time=\"%.3f\">\n", r.tests, r.failures,
+		r.errors, r.skipped, r.time);
+	fwrite(buf, 1, len, fp);
+	fprintf(fp, "  </testsuite>\n</testsuites>\n");
+	if (ferror(fp) | fclose(fp)) {
+		cmd_error("cannot write %s: %s", file, strerror(errno));
+		unlink(tmp);
+		rc = EXIT_FAILED;
+		goto out;
+	}
+	if (rename(tmp, file) != 0) {
+		cmd_error("cannot write %s: %s", file, strerror(errno));
+		unlink(tmp);
+		rc = EXIT_FAILED;
+		goto out;
+	}
+	if (b->verbosity >= 0)
+		printf("wrote %s: %lld tests, %lld failures, %lld errors, "
+		       "%lld skipped\n", file, r.tests, r.failures, r.errors,
+		       r.skipped);
+	goto out;
+dberr:
+	cmd_error("%s", cause);
+	free(cause);
+	rc = EXIT_DB;
+out:
+	free(tmp);
+	free(buf);
+	db_milestone_release(&m);
+	return rc;
+}
+
+const struct cmd_entry cmd_report_entry = {
+	.name = "report",
+	.usage = "--junit FILE [--milestone M]",
+	.summary = "write a JUnit XML report, one testcase per task",
+	.help = "Completed tasks pass; failed and timed_out ones are failures,\n"
+	"cancelled and interrupted ones errors, pending and running ones\n"
+	"skipped.  Failures carry the reason and the tail of the agent's\n"
+	"output.  The file is replaced atomically.\n",
+	.flags = CMD_NEEDS_DB | CMD_READONLY,
+	.exec = report_exec,
+};

@@ -1,0 +1,739 @@
+/*
+ * The session protocol (SPEC §2) driven through core/orchestrator.c with
+ * a fake agent_impl that records the ids it is handed and can fail at
+ * every step.  Each error path asserts the two promises of S3 and S7:
+ * the agent's prior session id is restored, and the temp session is
+ * closed (and its lease released).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "agents/agent.h"
+#include "core/baton.h"
+#include "core/config.h"
+#include "core/orchestrator.h"
+#include "core/task.h"
+#include "core/xmalloc.h"
+#include "db/db.h"
+
+/* What the fake agent is told to do, and what it saw. */
+enum fake_mode {
+	FAKE_OK,        /* /bin/true */
+	FAKE_FAIL,      /* /bin/false */
+	FAKE_NOBIN,     /* a binary that does not exist */
+	FAKE_ARGV_ERR,  /* build_argv fails (configuration) */
+	FAKE_HANG,      /* sleeps past the timeout */
+	FAKE_TRANSIENT, /* transient failures, then success */
+	FAKE_RESUME,    /* a resume failure on every resumed call */
+	FAKE_FORK,      /* reports a different session id */
+};
+
+static struct {
+	enum fake_mode mode;
+	int transient_left;
+	int calls;
+	char seen_id[8][40];   /* call->agent_session_id per call */
+	int seen_resume[8];
+	char fork_id[40];
+} fake;
+
+static int
+fake_build_argv(const struct agent_call *c, struct strvec *argv, char **cause)
+{
+	int i = fake.calls < 8 ? fake.calls : 7;
+
+	snprintf(fake.seen_id[i], sizeof fake.seen_id[i], "%s",
+		 c->agent_session_id ? c->agent_session_id : "");
+	fake.seen_resume[i] = c->resume;
+	fake.calls++;
+	switch (fake.mode) {
+	case FAKE_ARGV_ERR:
+		*cause = xstrdup("fake: bad flag");
+		return -1;
+	case FAKE_NOBIN:
+		strvec_push(argv, "/nonexistent/baton-fake-agent");
+		return 0;
+	case FAKE_FAIL:
+		strvec_push(argv, "/bin/false");
+		return 0;
+	case FAKE_HANG:
+		strvec_push(argv, "/bin/sleep");
+		strvec_push(argv, "30");
+		return 0;
+	default:
+		strvec_push(argv, "/bin/true");
+		return 0;
+	}
+}
+
+static void
+fake_parse(const struct agent_call *c, const struct proc_result *pr,
+	   const char *out, const char *err, struct agent_result *r)
+{
+	(void)out;
+	(void)err;
+	r->outcome = pr->exited && pr->exit_code == 0 ? AGENT_OK : AGENT_FAILED;
+	if (r->outcome != AGENT_OK)
+		r->error = xstrdup("fake failed");
+	if (fake.mode == FAKE_TRANSIENT && fake.transient_left > 0) {
+		fake.transient_left--;
+		r->outcome = AGENT_TRANSIENT;
+		r->error = xstrdup("overloaded");
+	}
+	if (fake.mode == FAKE_RESUME && c->resume) {
+		r->outcome = AGENT_RESUME_FAILED;
+		r->error = xstrdup("No conversation found with session ID");
+	}
+	if (fake.mode == FAKE_FORK)
+		r->agent_session_id = xstrdup(fake.fork_id);
+	r->input_tokens = 10;
+	r->output_tokens = 5;
+	r->cost_usd = 0.5;
+}
+
+static const struct agent_impl fake_impl = {
+	.kind = "command",
+	.accepts_session_id = 1,
+	.build_argv = fake_build_argv,
+	.parse_result = fake_parse,
+};
+
+static const struct agent_impl *
+fake_find(const char *kind)
+{
+	return strcmp(kind, "command") == 0 ? &fake_impl : agent_impl_find(kind);
+}
+
+static void
+print_note(void *arg, int64_t task_id, const char *msg)
+{
+	(void)arg;
+	fprintf(stderr, "# note: task %lld: %s\n", (long long)task_id, msg);
+}
+
+struct env {
+	char dir[64];
+	struct config cfg;
+	struct baton b;
+	struct orch o;
+	int stop[2];
+	const struct agent_profile *profile;
+};
+
+static const char config_yaml[] =
+	"defaults: {agent: fake, kill_grace: 200ms}\n"
+	"retry: {attempts: 2, base: 1ms, max: 2ms}\n"
+	"sessions: {resume_failure_limit: 2}\n"
+	"agents:\n"
+	"  fake: {kind: command, command: [fake]}\n";
+
+static int
+setup(void **state)
+{
+	struct env *e = xcalloc(1, sizeof *e);
+	struct db_runner r = {0};
+	char *cause = NULL, *path;
+
+	snprintf(e->dir, sizeof e->dir, "/tmp/t-orch.XXXXXX");
+	assert_non_null(mkdtemp(e->dir));
+	assert_int_equal(config_load_string(&e->cfg, "test.yaml", config_yaml,
+					    strlen(config_yaml), &cause), 0);
+	path = xasprintf("%s/baton.db", e->dir);
+	assert_int_equal(db_open(&e->b.db, path, NULL, &cause), 0);
+	e->b.cfg = &e->cfg;
+	e->b.db_path = path;
+	e->b.state_dir = xstrdup(e->dir);
+	assert_int_equal(pipe(e->stop), 0);
+	e->b.stop_fd = e->stop[0];
+	r.pid = getpid();
+	r.host = (char *)"test";
+	r.proc_start = 1;
+	r.started_at = util_now_ms();
+	assert_int_equal(db_begin(e->b.db, &cause), 0);
+	assert_int_equal(db_runner_insert(e->b.db, &r, &e->b.runner_id,
+					  &cause), 0);
+	assert_int_equal(db_commit(e->b.db, &cause), 0);
+	orch_init(&e->o, &e->b, e->b.db);
+	e->o.impl_find = fake_find;
+	e->o.notify = print_note;
+	e->profile = config_agent(&e->cfg, "fake");
+	assert_non_null(e->profile);
+	memset(&fake, 0, sizeof fake);
+	*state = e;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct env *e = *state;
+	char *cmd;
+
+	orch_release(&e->o);
+	db_close(e->b.db);
+	config_release(&e->cfg);
+	close(e->stop[0]);
+	close(e->stop[1]);
+	cmd = xasprintf("rm -rf '%s'", e->dir);
+	assert_int_equal(system(cmd), 0);
+	free(cmd);
+	free(e->b.db_path);
+	free(e->b.state_dir);
+	free(e);
+	return 0;
+}
+
+/* Add a task the way `baton add` does. */
+static int64_t
+add(struct env *e, const char *prompt, const char *session, int new_session)
+{
+	struct task_spec s = {0};
+	struct db_task t = {0};
+	char *cause = NULL;
+	int existed;
+	int64_t id;
+
+	s.prompt = xstrdup(prompt);
+	s.workdir = xstrdup(e->dir);
+	s.session = xstrdup_or_null(session);
+	s.new_session = new_session;
+	assert_int_equal(db_begin(e->b.db, &cause), 0);
+	if (task_spec_resolve(&e->b, e->b.db, &s, &t, &cause) != 0)
+		fail_msg("resolve: %s", cause);
+	assert_int_equal(db_task_insert(e->b.db, &t, util_now_ms(), &existed,
+					&cause), 0);
+	assert_int_equal(db_commit(e->b.db, &cause), 0);
+	id = t.id;
+	task_spec_release(&s);
+	db_task_release(&t);
+	return id;
+}
+
+static void
+get_task(struct env *e, int64_t id, struct db_task *t)
+{
+	char *cause = NULL;
+	int found;
+
+	assert_int_equal(db_task_get(e->b.db, id, t, &found, &cause), 0);
+	assert_true(found);
+}
+
+static void
+get_session(struct env *e, const char *id, struct db_session *s)
+{
+	char *cause = NULL;
+	int found;
+
+	assert_int_equal(db_session_get(e->b.db, id, s, &found, &cause), 0);
+	assert_true(found);
+}
+
+/* Claim id and run it; the prior id the agent held is set beforehand. */
+static int
+claim_and_run(struct env *e, int64_t id, const char *prior,
+	      struct orch_result *res, char **cause)
+{
+	struct agent *a = orch_agent(&e->o, e->profile);
+	int64_t got;
+
+	agent_set_session_id(a, prior);
+	assert_int_equal(orch_claim(&e->o, 0, &got, cause), 0);
+	assert_int_equal(got, id);
+	return orch_execute(&e->o, id, res, cause);
+}
+
+/* S3 and S7 after any ending: prior restored, temp closed, no lease. */
+static void
+assert_cleaned_up(struct env *e, int64_t id, const char *prior,
+		  const char *status)
+{
+	struct agent *a = orch_agent(&e->o, e->profile);
+	struct db_task t = {0};
+	struct db_session s = {0};
+	char *now = agent_get_session_id(a);
+
+	if (prior == NULL)
+		assert_null(now);
+	else
+		assert_string_equal(now, prior);
+	free(now);
+	get_task(e, id, &t);
+	assert_string_equal(t.status, status);
+	assert_non_null(t.session_id);
+	get_session(e, t.session_id, &s);
+	if (strcmp(s.kind, "temp") == 0)
+		assert_string_equal(s.status, "closed");
+	assert_int_equal(s.lease_runner, 0);
+	db_session_release(&s);
+	db_task_release(&t);
+}
+
+static const char prior_id[] = "11111111-2222-4333-8444-555555555555";
+
+static void
+test_success_restores_prior_and_closes_temp(void **state)
+{
+	struct env *e = *state;
+	struct orch_result res;
+	struct db_session s = {0};
+	struct db_task t = {0};
+	char *cause = NULL;
+	int64_t id = add(e, "hello", NULL, 0);
+
+	assert_int_equal(claim_and_run(e, id, prior_id, &res, &cause), 0);
+	assert_string_equal(res.status, "completed");
+	assert_cleaned_up(e, id, prior_id, "completed");
+	/* S4: the agent was handed the session's own id on its first run,
+	 * and that is the first link of the chain (S5). */
+	get_task(e, id, &t);
+	assert_string_equal(fake.seen_id[0], t.session_id);
+	assert_int_equal(fake.seen_resume[0], 0);
+	get_session(e, t.session_id, &s);
+	assert_string_equal(s.kind, "temp");
+	assert_string_equal(s.head, t.session_id);
+	assert_int_equal(s.turns, 1);
+	assert_int_equal(s.input_tokens, 10);
+	assert_int_equal(t.input_tokens, 10);
+	db_session_release(&s);
+	db_task_release(&t);
+	orch_result_release(&res);
+}
+
+static void
+test_prior_none_is_restored_as_none(void **state)
+{
+	struct env *e = *state;
+	struct orch_result res;
+	char *cause = NULL;
+	int64_t id = add(e, "hello", NULL, 0);
+
+	assert_int_equal(claim_and_run(e, id, NULL, &res, &cause), 0);
+	assert_cleaned_up(e, id, NULL, "completed");
+	orch_result_release(&res);
+}
+
+static void
+test_agent_failure(void **state)
+{
+	struct env *e = *state;
+	struct orch_result res;
+	char *cause = NULL;
+	int64_t id = add(e, "x", NULL, 0);
+
+	fake.mode = FAKE_FAIL;
+	assert_int_equal(claim_and_run(e, id, prior_id, &res, &cause), 0);
+	assert_string_equal(res.status, "failed");
+	assert_cleaned_up(e, id, prior_id, "failed");
+	orch_result_release(&res);
+}
+
+static void
+test_missing_binary(void **state)
+{
+	struct env *e = *state;
+	struct orch_result res;
+	struct db_task t = {0};
+	struct db_session s = {0};
+	char *cause = NULL;
+	int64_t id = add(e, "x", NULL, 0);
+
+	fake.mode = FAKE_NOBIN;
+	assert_int_equal(claim_and_run(e, id, prior_id, &res, &cause), 0);
+	assert_string_equal(res.status, "failed");
+	assert_int_equal(res.nobin, 127);
+	assert_cleaned_up(e, id, prior_id, "failed");
+	/* S13: a startup failure is no resume failure; nothing chained */
+	get_task(e, id, &t);
+	get_session(e, t.session_id, &s);
+	assert_null(s.head);
+	assert_int_equal(s.resume_failures, 0);
+	db_session_release(&s);
+	db_task_release(&t);
+	orch_result_release(&res);
+}
+
+static void
+test_argv_error(void **state)
+{
+	struct env *e = *state;
+	struct orch_result res;
+	char *cause = NULL;
+	int64_t id = add(e, "x", NULL, 0);
+
+	fake.mode = FAKE_ARGV_ERR;
+	assert_int_equal(claim_and_run(e, id, prior_id, &res, &cause), 0);
+	assert_string_equal(res.status, "failed");
+	assert_non_null(strstr(res.error, "bad flag"));
+	assert_cleaned_up(e, id, prior_id, "failed");
+	orch_result_release(&res);
+}
+
+static void
+test_timeout(void **state)
+{
+	struct env *e = *state;
+	struct orch_result res;
+	char *cause = NULL;
+	int64_t id = add(e, "x", NULL, 0);
+
+	fake.mode = FAKE_HANG;
+	e->cfg.defaults.timeout_ms = 300;
+	assert_int_equal(claim_and_run(e, id, prior_id, &res, &cause), 0);
+	assert_string_equal(res.status, "timed_out");
+	assert_cleaned_up(e, id, prior_id, "timed_out");
+	orch_result_release(&res);
+}
+
+static void
+test_signal_stop(void **state)
+{
+	struct env *e = *state;
+	struct orch_result res;
+	char *cause = NULL;
+	int64_t id = add(e, "x", NULL, 0);
+
+	fake.mode = FAKE_HANG;
+	/* baton got SIGTERM: the stop fd is readable */
+	assert_int_equal(write(e->stop[1], "x", 1), 1);
+	assert_int_equal(claim_and_run(e, id, prior_id, &res, &cause), 0);
+	assert_string_equal(res.status, "cancelled");
+	assert_cleaned_up(e, id, prior_id, "cancelled");
+	orch_result_release(&res);
+}
+
+static void
+test_cancel_request(void **state)
+{
+	struct env *e = *state;
+	struct orch_result res;
+	struct agent *a = orch_agent(&e->o, e->profile);
+	char *cause = NULL, *st = NULL;
+	int64_t id = add(e, "x", NULL, 0), got;
+
+	fake.mode = FAKE_HANG;
+	agent_set_session_id(a, prior_id);
+	assert_int_equal(orch_claim(&e->o, 0, &got, &cause), 0);
+	/* `baton cancel` from another terminal marks the running task */
+	assert_int_equal(db_begin(e->b.db, &cause), 0);
+	assert_int_equal(db_task_cancel(e->b.db, id, util_now_ms(), &st,
+					&cause), 0);
+	assert_int_equal(db_commit(e->b.db, &cause), 0);
+	assert_string_equal(st, "running");
+	free(st);
+	assert_int_equal(orch_execute(&e->o, id, &res, &cause), 0);
+	assert_string_equal(res.status, "cancelled");
+	assert_cleaned_up(e, id, prior_id, "cancelled");
+	orch_result_release(&res);
+}
+
+/* An error inside baton at each named step still cleans up. */
+static void
+injected(void **state, const char *where)
+{
+	struct env *e = *state;
+	struct orch_result res;
+	char *cause = NULL;
+	int64_t id = add(e, "x", NULL, 0);
+
+	e->o.fail_at = where;
+	assert_int_not_equal(claim_and_run(e, id, prior_id, &res, &cause), 0);
+	assert_non_null(cause);
+	assert_non_null(strstr(cause, "injected"));
+	free(cause);
+	assert_string_equal(res.status, "failed");
+	assert_cleaned_up(e, id, prior_id, "failed");
+	orch_result_release(&res);
+}
+
+static void
+test_error_after_claim(void **state)
+{
+	injected(state, "after-claim");
+}
+
+static void
+test_error_before_spawn(void **state)
+{
+	injected(state, "before-spawn");
+}
+
+static void
+test_error_after_run(void **state)
+{
+	injected(state, "after-run");
+}
+
+/* The bug this design fixes: a second task reusing the first's id. */
+static void
+test_sequential_tasks_never_share_a_temp_session(void **state)
+{
+	struct env *e = *state;
+	struct orch_result res;
+	struct db_task t1 = {0}, t2 = {0};
+	char *cause = NULL;
+	int64_t a = add(e, "one", NULL, 0), b = add(e, "two", NULL, 0);
+
+	assert_int_equal(claim_and_run(e, a, NULL, &res, &cause), 0);
+	orch_result_release(&res);
+	assert_int_equal(claim_and_run(e, b, NULL, &res, &cause), 0);
+	orch_result_release(&res);
+	get_task(e, a, &t1);
+	get_task(e, b, &t2);
+	assert_string_not_equal(t1.session_id, t2.session_id);
+	assert_string_equal(fake.seen_id[0], t1.session_id);
+	assert_string_equal(fake.seen_id[1], t2.session_id);
+	db_task_release(&t1);
+	db_task_release(&t2);
+}
+
+/* S2 by UUID: an unknown UUID is created with exactly that id; the
+ * second task resumes it (S5: the head). */
+static void
+test_named_uuid_session_resumes(void **state)
+{
+	struct env *e = *state;
+	static const char u[] = "9a3c9e43-54c7-4f0f-9a53-1f0d1b2c3d4e";
+	struct orch_result res;
+	struct db_session s = {0};
+	char *cause = NULL;
+	int64_t a = add(e, "one", u, 0), b;
+
+	assert_int_equal(claim_and_run(e, a, NULL, &res, &cause), 0);
+	orch_result_release(&res);
+	b = add(e, "two", u, 0);
+	assert_int_equal(claim_and_run(e, b, NULL, &res, &cause), 0);
+	orch_result_release(&res);
+	assert_string_equal(fake.seen_id[0], u);
+	assert_int_equal(fake.seen_resume[0], 0);
+	assert_string_equal(fake.seen_id[1], u);
+	assert_int_equal(fake.seen_resume[1], 1);
+	get_session(e, u, &s);
+	assert_string_equal(s.kind, "named");
+	assert_string_equal(s.status, "active"); /* named: not closed */
+	assert_int_equal(s.turns, 2);
+	assert_int_equal(s.lease_runner, 0);
+	db_session_release(&s);
+}
+
+/* S6: a task whose session is leased does not start. */
+static void
+test_leased_session_waits(void **state)
+{
+	struct env *e = *state;
+	char *cause = NULL;
+	int64_t a = add(e, "one", "shared", 0), b = add(e, "two", "shared", 0);
+	int64_t got;
+
+	assert_int_equal(orch_claim(&e->o, 0, &got, &cause), 0);
+	assert_int_equal(got, a);
+	/* b is in a's queue: nothing else may start */
+	assert_int_equal(orch_claim(&e->o, 0, &got, &cause), 0);
+	assert_int_equal(got, 0);
+	(void)b;
+}
+
+static void
+test_transient_retried(void **state)
+{
+	struct env *e = *state;
+	struct orch_result res;
+	struct db_run *runs = NULL;
+	size_t n = 0;
+	char *cause = NULL;
+	int64_t id = add(e, "x", NULL, 0);
+
+	fake.mode = FAKE_TRANSIENT;
+	fake.transient_left = 2;
+	assert_int_equal(claim_and_run(e, id, prior_id, &res, &cause), 0);
+	assert_string_equal(res.status, "completed");
+	assert_int_equal(db_run_list(e->b.db, id, &runs, &n, &cause), 0);
+	assert_int_equal(n, 3);
+	assert_string_equal(runs[0].outcome, "transient");
+	assert_string_equal(runs[2].outcome, "success");
+	/* the retry continues the conversation the first run started */
+	assert_string_equal(runs[1].resume_outcome, "resumed");
+	db_runs_free(runs, n);
+	assert_cleaned_up(e, id, prior_id, "completed");
+	orch_result_release(&res);
+}
+
+static void
+test_transient_gives_up(void **state)
+{
+	struct env *e = *state;
+	struct orch_result res;
+	struct db_run *runs = NULL;
+	size_t n = 0;
+	char *cause = NULL;
+	int64_t id = add(e, "x", NULL, 0);
+
+	fake.mode = FAKE_TRANSIENT;
+	fake.transient_left = 100;
+	assert_int_equal(claim_and_run(e, id, prior_id, &res, &cause), 0);
+	assert_string_equal(res.status, "failed");
+	assert_int_equal(db_run_list(e->b.db, id, &runs, &n, &cause), 0);
+	assert_int_equal(n, 3); /* the first try and retry.attempts = 2 */
+	db_runs_free(runs, n);
+	assert_cleaned_up(e, id, prior_id, "failed");
+	orch_result_release(&res);
+}
+
+/* S13: a failed resume gets a fresh conversation and one repeat. */
+static void
+test_resume_failure_falls_back(void **state)
+{
+	struct env *e = *state;
+	static const char u[] = "0b9f1a2e-8c7d-4e6f-9a0b-1c2d3e4f5a6b";
+	struct orch_result res;
+	struct db_session s = {0};
+	struct db_chain_link *chain = NULL;
+	struct db_run *runs = NULL;
+	size_t n = 0, nr = 0;
+	char *cause = NULL;
+	int64_t a = add(e, "one", u, 0), b;
+
+	assert_int_equal(claim_and_run(e, a, NULL, &res, &cause), 0);
+	orch_result_release(&res);
+	fake.mode = FAKE_RESUME;
+	b = add(e, "two", u, 0);
+	assert_int_equal(claim_and_run(e, b, NULL, &res, &cause), 0);
+	assert_string_equal(res.status, "completed");
+	orch_result_release(&res);
+	assert_int_equal(db_run_list(e->b.db, b, &runs, &nr, &cause), 0);
+	assert_int_equal(nr, 2);
+	assert_string_equal(runs[0].resume_outcome, "resumed");
+	assert_string_equal(runs[0].outcome, "resume_failed");
+	assert_string_equal(runs[1].resume_outcome,
+			    "fresh_after_failed_resume");
+	assert_string_equal(runs[1].outcome, "success");
+	get_session(e, u, &s);
+	assert_int_equal(s.resume_failures, 1);
+	assert_int_equal(s.resumable, 1);
+	assert_int_equal(db_session_chain(e->b.db, u, &chain, &n, &cause), 0);
+	assert_int_equal(n, 2);
+	assert_string_equal(chain[0].edge, "first");
+	assert_string_equal(chain[0].agent_session_id, u);
+	assert_string_equal(chain[1].edge, "fresh_after_failed_resume");
+	assert_string_equal(chain[1].agent_session_id, runs[1].agent_session_in);
+	assert_string_equal(s.head, runs[1].agent_session_in);
+	assert_string_not_equal(s.head, u);
+	db_chain_free(chain, n);
+	db_runs_free(runs, nr);
+	db_session_release(&s);
+}
+
+/* S5: a reported id that differs becomes the head; next run resumes it. */
+static void
+test_forked_id_becomes_head(void **state)
+{
+	struct env *e = *state;
+	static const char u[] = "c0ffee00-1234-4abc-8def-0123456789ab";
+	static const char f[] = "f0f0f0f0-1234-4abc-8def-0123456789ab";
+	struct orch_result res;
+	struct db_session s = {0};
+	char *cause = NULL;
+	int64_t a = add(e, "one", u, 0), b;
+
+	fake.mode = FAKE_FORK;
+	snprintf(fake.fork_id, sizeof fake.fork_id, "%s", f);
+	assert_int_equal(claim_and_run(e, a, NULL, &res, &cause), 0);
+	orch_result_release(&res);
+	get_session(e, u, &s);
+	assert_string_equal(s.head, f);
+	db_session_release(&s);
+	b = add(e, "two", u, 0);
+	assert_int_equal(claim_and_run(e, b, NULL, &res, &cause), 0);
+	orch_result_release(&res);
+	assert_string_equal(fake.seen_id[1], f);
+	assert_int_equal(fake.seen_resume[1], 1);
+}
+
+/* S4: an agent with no id set mints one; keeps it only with
+ * use_session_persistence. */
+static void
+test_agent_session_for_call(void **state)
+{
+	struct agent_profile p = {0};
+	struct agent a;
+	char buf[37], first[37];
+	char *id;
+
+	(void)state;
+	p.name = (char *)"x";
+	agent_init(&a, &fake_impl, &p);
+	agent_session_for_call(&a, first);
+	assert_true(util_is_uuid(first));
+	assert_null(a.session_id); /* not kept */
+	agent_session_for_call(&a, buf);
+	assert_string_not_equal(buf, first);
+	p.use_session_persistence = 1;
+	agent_session_for_call(&a, first);
+	agent_session_for_call(&a, buf);
+	assert_string_equal(buf, first); /* kept */
+	/* an explicit id always wins over the flag */
+	agent_set_session_id(&a, prior_id);
+	agent_session_for_call(&a, buf);
+	assert_string_equal(buf, prior_id);
+	id = agent_get_session_id(&a);
+	assert_string_equal(id, prior_id);
+	free(id);
+	agent_release(&a);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(
+			test_success_restores_prior_and_closes_temp, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			test_prior_none_is_restored_as_none, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_agent_failure, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_missing_binary, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_argv_error, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_timeout, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_signal_stop, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_cancel_request, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_error_after_claim, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_error_before_spawn, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_error_after_run, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(
+			test_sequential_tasks_never_share_a_temp_session,
+			setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_named_uuid_session_resumes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_leased_session_waits,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_transient_retried, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_transient_gives_up, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(
+			test_resume_failure_falls_back, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_forked_id_becomes_head,
+						setup, teardown),
+		cmocka_unit_test(test_agent_session_for_call),
+	};
+
+	signal(SIGPIPE, SIG_IGN);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
