@@ -76,6 +76,21 @@ cmd_warn(struct baton *b, const char *fmt, ...)
 	fputc('\n', stderr);
 }
 
+/* The name of the command whose table holds e ("" at the top). */
+static const char *
+parent_of(const struct cmd_entry *e)
+{
+	const struct cmd_entry *const *t, *const *s;
+
+	for (t = cmd_table; *t != NULL; t++) {
+		for (s = (*t)->subcmds; s != NULL && *s != NULL; s++) {
+			if (*s == e)
+				return (*t)->name;
+		}
+	}
+	return "";
+}
+
 int
 cmd_usage_error(const struct cmd_entry *e, const char *fmt, ...)
 {
@@ -88,7 +103,8 @@ cmd_usage_error(const struct cmd_entry *e, const char *fmt, ...)
 	va_end(ap);
 	fputc('\n', stderr);
 	if (e != NULL)
-		fprintf(stderr, "usage: baton %s%s%s\n", e->name,
+		fprintf(stderr, "usage: baton %s%s%s%s%s\n", parent_of(e),
+			parent_of(e)[0] ? " " : "", e->name,
 			e->usage[0] ? " " : "", e->usage);
 	return EXIT_USAGE;
 }

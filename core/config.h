@@ -115,9 +115,10 @@ const struct agent_profile *config_agent(const struct config *cfg,
 
 /*
  * Print the effective configuration as YAML, masking values of keys that
- * look like secrets (token, key, secret, password, ...) and every value
- * under an agent's env: as "***".  Loaded back, the output gives the same
- * configuration (masked values aside).  Returns 0 or -1 on a write error.
+ * look like secrets (token, key, secret, password, ...), every value
+ * under an agent's env: and the value of "--api-key=..."-like arguments
+ * as "***".  Loaded back, the output gives the same configuration
+ * (masked values aside).  Returns 0 or -1 on a write error.
  */
 int config_show(const struct config *cfg, FILE *fp);
 
