@@ -76,9 +76,8 @@ out:
 		return cmd_print_json(o) == 0 ? EXIT_OK : EXIT_FAILED;
 	}
 	if (b->verbosity >= 0)
-		printf("added %zu task%s from %s%s\n", added,
-		       added == 1 ? "" : "s", path,
-		       known ? "" : "");
+		printf("added %zu task%s from %s\n", added,
+		       added == 1 ? "" : "s", path);
 	if (known && b->verbosity >= 0)
 		printf("%zu task%s already there (same key)\n", known,
 		       known == 1 ? " was" : "s were");

@@ -16,8 +16,8 @@
  * origin "FILE:LINE".  The whole file is checked first: an unknown key,
  * a wrong type, a record that is not a mapping, a malformed line, a
  * missing prompt is an error "FILE:LINE: message" and nothing is
- * returned.  A relative workdir is taken relative to the file's
- * directory.  Returns 0 with *specs (caller frees each with
+ * returned.  A relative workdir or prompt_file is taken relative to the
+ * file's directory; stdin ("-") is named <stdin> in messages.  Returns 0 with *specs (caller frees each with
  * task_spec_release, then the array), or -1 with *cause.
  */
 int taskfile_load(const char *path, struct task_spec **specs, size_t *n,
