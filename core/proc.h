@@ -64,6 +64,10 @@ struct proc_result {
  * -1 with *cause on an error of baton's own (cannot create a log file,
  * pipe, ...).  The child's leftover processes in its group are killed
  * when the leader exits.  Also used for `--check` commands.
+ * If writing a log file fails while the child runs (disk full), the
+ * child still runs to the end and *res is filled in, but -1 is returned.
+ * A tee fd that fails (EPIPE: a closed terminal) is dropped, never fatal;
+ * the SIGPIPE is kept from baton even if it does not ignore SIGPIPE.
  */
 int proc_run(const struct proc_spec *spec, struct proc_result *res,
 	     char **cause);

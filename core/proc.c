@@ -1,0 +1,750 @@
+/*
+ * Running one subprocess: spawn from an argv vector into its own process
+ * group, stream its stdout and stderr to files, stop it on a timeout or
+ * when asked, and leave nothing behind (no zombie, no orphan, no fd).
+ *
+ * Thread-safe: no global mutable state, no signal handlers, no reliance
+ * on SIGCHLD.  Each call waits only for its own child, through a pidfd.
+ */
+#define _GNU_SOURCE
+
+#include <sys/types.h>
+#include <sys/pidfd.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/proc.h"
+#include "core/xmalloc.h"
+
+#define PROC_BUF_SIZE (64 * 1024)
+#define PROC_GRACE_MS 5000
+#define PROC_POLL_MS  500
+/* Reading what the leader left in the pipes before its group is killed. */
+#define PROC_DRAIN_MS 100
+/* Waiting for EOF once the group is dead (an escaped process may hold on). */
+#define PROC_EOF_MS 1000
+/* How often to look for the leader's exit if pidfd_open() is unavailable. */
+#define PROC_WAIT_MS 50
+
+/* One of the child's output streams. */
+struct proc_stream {
+	int fd;		  /* our end of the pipe; -1 once at EOF */
+	int log_fd;	  /* -1: discard */
+	int tee_fd;	  /* -1: none, or given up after an error */
+	const char *path; /* for messages */
+	int log_errno;	  /* first error writing log_fd */
+	uint64_t bytes;
+};
+
+struct proc_state {
+	const struct proc_spec *spec;
+	struct proc_result *res;
+	struct proc_stream out, err;
+	char *buf;
+	pid_t pid;
+	int pidfd;
+	int stop_fd;
+	int reaped;
+	int lost; /* someone else reaped the leader: its pid is not ours */
+	int term_sent, kill_sent;
+	int64_t start;
+	int64_t timeout_at, kill_at, next_poll, eof_at; /* -1: none */
+};
+
+static int64_t
+proc_mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void
+proc_close(int *fd)
+{
+	if (*fd >= 0) {
+		close(*fd);
+		*fd = -1;
+	}
+}
+
+/*
+ * The fds the child gets as 0, 1 and 2 must not be 0, 1 or 2 already
+ * (if baton's own stdio was closed), or one dup2 could clobber another.
+ */
+static int
+proc_above_stdio(int *fd)
+{
+	int nfd;
+
+	if (*fd > STDERR_FILENO)
+		return 0;
+	nfd = fcntl(*fd, F_DUPFD_CLOEXEC, STDERR_FILENO + 1);
+	if (nfd == -1)
+		return -1;
+	close(*fd);
+	*fd = nfd;
+	return 0;
+}
+
+static int
+proc_open_log(const char *path, int *fd, char **cause)
+{
+	struct stat st;
+
+	*fd = -1;
+	if (path == NULL)
+		return 0;
+	*fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC,
+		   0600);
+	if (*fd == -1)
+		goto fail;
+	/* The umask may have taken bits away, and a file that was already
+	 * there keeps its old mode (0644, say). */
+	if (fstat(*fd, &st) == -1)
+		goto fail;
+	if (S_ISREG(st.st_mode) && (st.st_mode & 07777) != 0600 &&
+	    fchmod(*fd, 0600) == -1)
+		goto fail;
+	return 0;
+
+fail:
+	*cause = xasprintf("cannot create %s: %s", path, strerror(errno));
+	proc_close(fd);
+	return -1;
+}
+
+static int
+proc_write_all(int fd, const char *buf, size_t len)
+{
+	ssize_t n;
+
+	while (len > 0) {
+		n = write(fd, buf, len);
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		buf += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/*
+ * Copy to the tee fd with SIGPIPE blocked in this thread, so a closed
+ * terminal or pipe gives EPIPE instead of killing baton; a SIGPIPE this
+ * write raised is taken off the pending set.  Any error ends the tee.
+ */
+static void
+proc_tee(struct proc_stream *s, const char *buf, size_t len)
+{
+	sigset_t pipe_set, old, pending;
+	struct timespec zero = {0, 0};
+	int was_pending, failed, saved;
+
+	sigemptyset(&pipe_set);
+	sigaddset(&pipe_set, SIGPIPE);
+	sigpending(&pending);
+	was_pending = sigismember(&pending, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
+
+	failed = proc_write_all(s->tee_fd, buf, len) == -1;
+	saved = errno;
+	if (failed && saved == EPIPE && !was_pending) {
+		while (sigtimedwait(&pipe_set, NULL, &zero) == -1 &&
+		       errno == EINTR)
+			;
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (failed)
+		s->tee_fd = -1;
+}
+
+/* Read once from a ready stream; at EOF (or a read error) close it. */
+static void
+proc_stream_read(struct proc_stream *s, char *buf)
+{
+	ssize_t n;
+
+	n = read(s->fd, buf, PROC_BUF_SIZE);
+	if (n == -1 && (errno == EINTR || errno == EAGAIN))
+		return;
+	if (n <= 0) {
+		proc_close(&s->fd);
+		return;
+	}
+	s->bytes += (uint64_t)n;
+	if (s->log_fd >= 0 && s->log_errno == 0 &&
+	    proc_write_all(s->log_fd, buf, (size_t)n) == -1)
+		s->log_errno = errno;
+	if (s->tee_fd >= 0)
+		proc_tee(s, buf, (size_t)n);
+}
+
+/* Read whatever is ready in the pipes right now, for at most ms. */
+static void
+proc_drain(struct proc_state *st, int64_t ms)
+{
+	struct proc_stream *streams[2] = {&st->out, &st->err};
+	struct pollfd pfd[2];
+	struct proc_stream *which[2];
+	int64_t until = proc_mono_ms() + ms;
+	int i, n, rc;
+
+	for (;;) {
+		n = 0;
+		for (i = 0; i < 2; i++) {
+			if (streams[i]->fd < 0)
+				continue;
+			pfd[n].fd = streams[i]->fd;
+			pfd[n].events = POLLIN;
+			pfd[n].revents = 0;
+			which[n++] = streams[i];
+		}
+		if (n == 0)
+			return;
+		rc = poll(pfd, (nfds_t)n, 0);
+		if (rc == -1 && errno == EINTR)
+			continue;
+		if (rc <= 0)
+			return;
+		for (i = 0; i < n; i++) {
+			if (pfd[i].revents != 0)
+				proc_stream_read(which[i], st->buf);
+		}
+		if (proc_mono_ms() >= until)
+			return;
+	}
+}
+
+/*
+ * Signal the leader's group; the leader alone if it left the group.
+ * Only while the leader is unreaped, so the pid is still ours.
+ */
+static void
+proc_signal(struct proc_state *st, int sig)
+{
+	if (kill(-st->pid, sig) == -1 && errno == ESRCH)
+		kill(st->pid, sig);
+}
+
+/* Non-zero once the leader has exited (it stays a zombie until reaped). */
+static int
+proc_leader_exited(struct proc_state *st)
+{
+	siginfo_t si;
+
+	memset(&si, 0, sizeof si);
+	if (waitid(P_PID, (id_t)st->pid, &si, WEXITED | WNOHANG | WNOWAIT) ==
+	    -1) {
+		/* Someone else reaped it (SIGCHLD ignored, waitpid(-1)). */
+		st->lost = errno == ECHILD;
+		return st->lost;
+	}
+	return si.si_pid == st->pid;
+}
+
+static void
+proc_reap(struct proc_state *st)
+{
+	struct proc_result *res = st->res;
+	int status;
+	pid_t p;
+
+	do
+		p = waitpid(st->pid, &status, 0);
+	while (p == -1 && errno == EINTR);
+	st->reaped = 1;
+	res->duration_ms = proc_mono_ms() - st->start;
+	if (p != st->pid)
+		return; /* ECHILD: the status is lost */
+	if (WIFEXITED(status)) {
+		res->exited = 1;
+		res->exit_code = WEXITSTATUS(status);
+	} else if (WIFSIGNALED(status))
+		res->signal = WTERMSIG(status);
+}
+
+/*
+ * The leader has exited: take what it wrote, kill what it left in its
+ * group (while the zombie still holds the pgid, so the id cannot have
+ * been reused), then reap it.
+ */
+static void
+proc_leader_done(struct proc_state *st)
+{
+	proc_drain(st, PROC_DRAIN_MS);
+	if (!st->lost)
+		proc_signal(st, SIGKILL);
+	else
+		kill(-st->pid, SIGKILL); /* the group keeps the id reserved */
+	proc_reap(st);
+	proc_close(&st->pidfd);
+	st->eof_at = proc_mono_ms() + PROC_EOF_MS;
+}
+
+/* TERM to the whole group now, KILL after the grace. */
+static void
+proc_terminate(struct proc_state *st, enum proc_stop_reason why, int64_t now)
+{
+	int64_t grace = st->spec->kill_grace_ms;
+
+	if (st->term_sent)
+		return;
+	if (grace <= 0)
+		grace = PROC_GRACE_MS;
+	st->res->reason = why;
+	st->term_sent = 1;
+	st->kill_at = now + grace;
+	proc_signal(st, SIGTERM);
+	/* A stopped process would only see the TERM once continued. */
+	proc_signal(st, SIGCONT);
+}
+
+static void
+proc_min(int64_t *m, int64_t t)
+{
+	if (t >= 0 && (*m < 0 || t < *m))
+		*m = t;
+}
+
+/* Timers: timeout, poll_stop, KILL after the grace.  Returns the wait. */
+static int
+proc_tick(struct proc_state *st)
+{
+	const struct proc_spec *spec = st->spec;
+	int64_t now = proc_mono_ms(), next = -1, poll_ms;
+
+	if (st->reaped) {
+		next = st->eof_at;
+		goto out;
+	}
+	if (!st->term_sent && st->timeout_at >= 0 && now >= st->timeout_at)
+		proc_terminate(st, PROC_TIMED_OUT, now);
+	if (!st->term_sent && spec->poll_stop != NULL && now >= st->next_poll) {
+		if (spec->poll_stop(spec->poll_arg))
+			proc_terminate(st, PROC_STOPPED, now);
+		poll_ms = spec->poll_ms > 0 ? spec->poll_ms : PROC_POLL_MS;
+		st->next_poll = now + poll_ms;
+	}
+	if (st->term_sent && !st->kill_sent && now >= st->kill_at) {
+		proc_signal(st, SIGKILL);
+		st->kill_sent = 1;
+	}
+
+	if (!st->term_sent) {
+		proc_min(&next, st->timeout_at);
+		if (spec->poll_stop != NULL)
+			proc_min(&next, st->next_poll);
+	} else if (!st->kill_sent)
+		proc_min(&next, st->kill_at);
+	if (st->pidfd < 0)
+		proc_min(&next, now + PROC_WAIT_MS);
+
+out:
+	if (next < 0)
+		return -1;
+	if (next <= now)
+		return 0;
+	if (next - now > INT_MAX)
+		return INT_MAX;
+	return (int)(next - now);
+}
+
+/* Wait for output, the leader's exit, stop_fd or a timer; one round. */
+static int
+proc_step(struct proc_state *st, char **cause)
+{
+	struct proc_stream *streams[2] = {&st->out, &st->err};
+	struct proc_stream *which[2];
+	struct pollfd pfd[4];
+	int i, n = 0, nstreams, pid_i = -1, stop_i = -1, wait, rc;
+
+	wait = proc_tick(st);
+	for (i = 0; i < 2; i++) {
+		if (streams[i]->fd < 0)
+			continue;
+		pfd[n].fd = streams[i]->fd;
+		pfd[n].events = POLLIN;
+		which[n++] = streams[i];
+	}
+	nstreams = n;
+	if (!st->reaped && st->pidfd >= 0) {
+		pid_i = n;
+		pfd[n].fd = st->pidfd;
+		pfd[n++].events = POLLIN;
+	}
+	if (!st->reaped && !st->term_sent && st->stop_fd >= 0) {
+		stop_i = n;
+		pfd[n].fd = st->stop_fd;
+		pfd[n++].events = POLLIN;
+	}
+	for (i = 0; i < n; i++)
+		pfd[i].revents = 0;
+
+	rc = poll(pfd, (nfds_t)n, wait);
+	if (rc == -1) {
+		if (errno == EINTR)
+			return 0;
+		*cause = xasprintf("cannot poll: %s", strerror(errno));
+		return -1;
+	}
+	for (i = 0; i < nstreams; i++) {
+		if (pfd[i].revents != 0)
+			proc_stream_read(which[i], st->buf);
+	}
+	if (stop_i >= 0 && pfd[stop_i].revents != 0) {
+		if (pfd[stop_i].revents & POLLNVAL)
+			st->stop_fd = -1; /* not an fd: never a stop */
+		else
+			proc_terminate(st, PROC_STOPPED, proc_mono_ms());
+	}
+	if (!st->reaped && (pid_i < 0 || pfd[pid_i].revents != 0) &&
+	    proc_leader_exited(st))
+		proc_leader_done(st);
+	return 0;
+}
+
+static int
+proc_check_cwd(const char *cwd, char **cause)
+{
+	struct stat sb;
+
+	if (cwd == NULL)
+		return 0;
+	if (stat(cwd, &sb) == -1)
+		goto fail;
+	if (!S_ISDIR(sb.st_mode)) {
+		errno = ENOTDIR;
+		goto fail;
+	}
+	if (faccessat(AT_FDCWD, cwd, X_OK, AT_EACCESS) == -1)
+		goto fail;
+	return 0;
+
+fail:
+	*cause = xasprintf("cannot use workdir %s: %s", cwd, strerror(errno));
+	return -1;
+}
+
+/*
+ * posix_spawnp() into a new process group with an empty signal mask,
+ * every signal at its default and only fds 0, 1 and 2 open.  Returns 0
+ * with st->pid set, or the error number; -1 (with *cause) if the spawn
+ * could not be set up.
+ */
+static int
+proc_spawn(struct proc_state *st, int in_fd, int out_fd, int err_fd,
+	   char **cause)
+{
+	const struct proc_spec *spec = st->spec;
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t attr;
+	sigset_t mask, dfl;
+	char *const *envp = spec->envp != NULL ? spec->envp : environ;
+	int error, fa_ok = 0, attr_ok = 0, ret = -1;
+	short flags;
+
+	if ((error = posix_spawn_file_actions_init(&fa)) != 0)
+		goto out;
+	fa_ok = 1;
+	if ((error = posix_spawnattr_init(&attr)) != 0)
+		goto out;
+	attr_ok = 1;
+
+	sigemptyset(&mask);
+	/*
+	 * Every bit, not sigfillset(): glibc's leaves out its two internal
+	 * signals, which posix_spawn() then sets to SIG_IGN in the child,
+	 * and an ignored signal stays ignored across exec.
+	 */
+	memset(&dfl, 0xff, sizeof dfl);
+	flags = POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
+		POSIX_SPAWN_SETSIGDEF;
+	if ((error = posix_spawnattr_setflags(&attr, flags)) != 0 ||
+	    (error = posix_spawnattr_setpgroup(&attr, 0)) != 0 ||
+	    (error = posix_spawnattr_setsigmask(&attr, &mask)) != 0 ||
+	    (error = posix_spawnattr_setsigdefault(&attr, &dfl)) != 0)
+		goto out;
+	if (spec->cwd != NULL &&
+	    (error = posix_spawn_file_actions_addchdir_np(&fa, spec->cwd)) != 0)
+		goto out;
+	if ((error = posix_spawn_file_actions_adddup2(&fa, in_fd, 0)) != 0 ||
+	    (error = posix_spawn_file_actions_adddup2(&fa, out_fd, 1)) != 0 ||
+	    (error = posix_spawn_file_actions_adddup2(&fa, err_fd, 2)) != 0)
+		goto out;
+	/* Ours are all O_CLOEXEC; this also stops fds baton inherited or
+	 * a library opened without it from reaching the agent. */
+	if ((error = posix_spawn_file_actions_addclosefrom_np(&fa, 3)) != 0)
+		goto out;
+
+	/* Not -1: an error number, or 0. */
+	ret = posix_spawnp(&st->pid, spec->argv[0], &fa, &attr, spec->argv,
+			   envp);
+
+out:
+	if (ret == -1)
+		*cause = xasprintf("cannot set up spawning %s: %s",
+				   spec->argv[0], strerror(error));
+	if (attr_ok)
+		posix_spawnattr_destroy(&attr);
+	if (fa_ok)
+		posix_spawn_file_actions_destroy(&fa);
+	return ret;
+}
+
+static int
+proc_pipe(int fds[2], char **cause)
+{
+	if (pipe2(fds, O_CLOEXEC) == -1) {
+		*cause = xasprintf("cannot create a pipe: %s", strerror(errno));
+		return -1;
+	}
+	/* Only our end: the child's stays blocking. */
+	if (fcntl(fds[0], F_SETFL, O_NONBLOCK) == -1 ||
+	    proc_above_stdio(&fds[1]) == -1) {
+		*cause = xasprintf("cannot set up a pipe: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Run spec to the end (see proc.h).  If a log file cannot be written
+ * once the child is running, the child is still run to the end, *res is
+ * filled in and -1 is returned with *cause.
+ */
+int
+proc_run(const struct proc_spec *spec, struct proc_result *res, char **cause)
+{
+	struct proc_state st;
+	const char *in_path;
+	int out_pipe[2] = {-1, -1}, err_pipe[2] = {-1, -1};
+	int in_fd = -1, error, ret = -1;
+	uint64_t start_time;
+
+	memset(res, 0, sizeof *res);
+	memset(&st, 0, sizeof st);
+	st.spec = spec;
+	st.res = res;
+	st.pid = -1;
+	st.pidfd = -1;
+	st.stop_fd = spec->stop_fd;
+	st.reaped = 1; /* nothing to reap until spawned */
+	st.timeout_at = st.kill_at = st.next_poll = st.eof_at = -1;
+	st.out.fd = st.err.fd = -1;
+	st.out.log_fd = st.err.log_fd = -1;
+	st.out.tee_fd = spec->stdout_tee_fd;
+	st.err.tee_fd = spec->stderr_tee_fd;
+	st.out.path = spec->stdout_path;
+	st.err.path = spec->stderr_path;
+
+	if (spec->argv == NULL || spec->argv[0] == NULL) {
+		*cause = xstrdup("nothing to run: empty argv");
+		goto out;
+	}
+	if (proc_check_cwd(spec->cwd, cause) != 0)
+		goto out;
+
+	in_path = spec->stdin_path != NULL ? spec->stdin_path : "/dev/null";
+	in_fd = open(in_path, O_RDONLY | O_CLOEXEC);
+	if (in_fd == -1 || proc_above_stdio(&in_fd) == -1) {
+		*cause = xasprintf("cannot open %s: %s", in_path,
+				   strerror(errno));
+		goto out;
+	}
+	if (proc_open_log(spec->stdout_path, &st.out.log_fd, cause) != 0)
+		goto out;
+	if (proc_pipe(out_pipe, cause) != 0)
+		goto out;
+	/* 2>&1: one pipe keeps the order the child wrote in; stderr_path
+	 * and stderr_tee_fd are not used and it all counts as stdout. */
+	if (spec->merge_stderr)
+		st.err.tee_fd = -1;
+	else if (proc_open_log(spec->stderr_path, &st.err.log_fd, cause) != 0 ||
+		 proc_pipe(err_pipe, cause) != 0)
+		goto out;
+
+	st.start = proc_mono_ms();
+	error = proc_spawn(&st, in_fd, out_pipe[1],
+			   spec->merge_stderr ? out_pipe[1] : err_pipe[1],
+			   cause);
+	if (error == -1)
+		goto out;
+	if (error != 0) {
+		/* The workdir may have gone since it was checked. */
+		if (proc_check_cwd(spec->cwd, cause) != 0)
+			goto out;
+		res->spawn_errno = error;
+		*cause = xasprintf("cannot run '%s': %s", spec->argv[0],
+				   strerror(error));
+		ret = 0;
+		goto out;
+	}
+	st.reaped = 0;
+	res->pid = st.pid;
+	proc_close(&in_fd);
+	proc_close(&out_pipe[1]);
+	proc_close(&err_pipe[1]);
+	st.out.fd = out_pipe[0];
+	st.err.fd = err_pipe[0];
+	out_pipe[0] = err_pipe[0] = -1;
+
+	/* The pid cannot be reused before we reap it, so this is ours. */
+	st.pidfd = pidfd_open(st.pid, 0);
+	if (spec->on_start != NULL) {
+		if (proc_start_time(st.pid, &start_time) != 0)
+			start_time = 0;
+		spec->on_start(spec->start_arg, st.pid, start_time);
+	}
+	if (spec->timeout_ms > 0)
+		st.timeout_at = st.start + spec->timeout_ms;
+	if (spec->poll_stop != NULL)
+		st.next_poll = st.start + (spec->poll_ms > 0 ? spec->poll_ms
+							     : PROC_POLL_MS);
+
+	st.buf = xmalloc(PROC_BUF_SIZE);
+	while (!st.reaped || (st.out.fd >= 0 || st.err.fd >= 0)) {
+		if (st.reaped && proc_mono_ms() >= st.eof_at)
+			break;
+		if (proc_step(&st, cause) != 0)
+			goto out;
+	}
+	res->out_bytes = st.out.bytes;
+	res->err_bytes = st.err.bytes;
+
+	if (st.out.log_errno != 0 || st.err.log_errno != 0) {
+		error = st.out.log_errno != 0 ? st.out.log_errno
+					      : st.err.log_errno;
+		*cause = xasprintf("cannot write %s: %s",
+				   st.out.log_errno != 0 ? st.out.path
+							 : st.err.path,
+				   strerror(error));
+		goto out;
+	}
+	ret = 0;
+
+out:
+	if (!st.reaped) {
+		/* Only after an error of ours: never leave the child behind. */
+		proc_signal(&st, SIGKILL);
+		proc_reap(&st);
+	}
+	free(st.buf);
+	proc_close(&st.pidfd);
+	proc_close(&st.out.fd);
+	proc_close(&st.err.fd);
+	proc_close(&st.out.log_fd);
+	proc_close(&st.err.log_fd);
+	proc_close(&in_fd);
+	proc_close(&out_pipe[0]);
+	proc_close(&out_pipe[1]);
+	proc_close(&err_pipe[0]);
+	proc_close(&err_pipe[1]);
+	return ret;
+}
+
+/*
+ * Start time of pid from /proc/PID/stat (see proc.h).  The second field
+ * is the command name in parentheses and may itself contain spaces and
+ * ')', so fields are counted from the last ')'.
+ */
+int
+proc_start_time(pid_t pid, uint64_t *start)
+{
+	char path[64], buf[4096], *p, *end;
+	ssize_t n;
+	size_t len = 0;
+	unsigned long long v;
+	int fd, field, ret = -1;
+
+	if (pid <= 0)
+		return -1;
+	snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd == -1)
+		return -1;
+	while (len < sizeof buf - 1) {
+		n = read(fd, buf + len, sizeof buf - 1 - len);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1)
+			goto out;
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	buf[len] = '\0';
+
+	p = NULL;
+	for (end = buf; end < buf + len; end++) {
+		if (*end == ')')
+			p = end;
+	}
+	if (p == NULL)
+		goto out;
+	p++;
+	/* p is before field 3; starttime is field 22. */
+	for (field = 3; field < 22; field++) {
+		while (*p == ' ')
+			p++;
+		while (*p != ' ' && *p != '\0')
+			p++;
+		if (*p == '\0')
+			goto out;
+	}
+	while (*p == ' ')
+		p++;
+	if (*p < '0' || *p > '9')
+		goto out;
+	errno = 0;
+	v = strtoull(p, &end, 10);
+	if (errno != 0 || (*end != ' ' && *end != '\n' && *end != '\0'))
+		goto out;
+	*start = (uint64_t)v;
+	ret = 0;
+
+out:
+	close(fd);
+	return ret;
+}
+
+/* Non-zero if pid is alive and started at start (see proc.h). */
+int
+proc_same(pid_t pid, uint64_t start)
+{
+	uint64_t now;
+
+	return proc_start_time(pid, &now) == 0 && now == start;
+}
+
+/*
+ * Signal the group led by pid if pid is still the process that started
+ * at start_time; falls back to pid alone if it left its group.  Returns
+ * 1 if a signal was sent, else 0.
+ */
+int
+proc_kill_group_checked(pid_t pid, uint64_t start_time, int sig)
+{
+	if (!proc_same(pid, start_time))
+		return 0;
+	if (kill(-pid, sig) == 0)
+		return 1;
+	return kill(pid, sig) == 0;
+}
