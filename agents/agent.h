@@ -121,6 +121,7 @@ int agent_parse_result_json(const char *text, struct agent_result *r,
  * {prompt_file} in one argv template item; caller frees. */
 char *agent_expand(const char *item, const struct agent_call *);
 
+extern const struct agent_impl agent_claude_impl;
 extern const struct agent_impl agent_shell_impl;
 extern const struct agent_impl agent_command_impl;
 

@@ -232,7 +232,8 @@ struct job {
 	struct agent *agent;
 	char *task_dir;    /* <state>/logs/<task> */
 	char *session_dir; /* <state>/sessions/<session> */
-	const char *cwd;
+	char *cwd;         /* where the agent runs (owned: the session row
+			      is reloaded after every run) */
 	int64_t timeout_ms, grace_ms;
 	int attempt;       /* the task's attempt number (claims) */
 	int iteration;
@@ -651,7 +652,12 @@ record:
 	if ((rc = db_begin(db, cause)) != 0)
 		goto out;
 	rc = db_run_end(db, &run, cause);
-	if (rc == 0 && spawned && ar.outcome != AGENT_CONFIG_ERROR)
+	/* A configuration error leaves no conversation behind unless the
+	 * agent says it made one (the claude CLI writes a transcript even
+	 * when not logged in): then the id is taken, and the next run must
+	 * resume it rather than create it again. */
+	if (rc == 0 && spawned &&
+	    (ar.outcome != AGENT_CONFIG_ERROR || ar.agent_session_id != NULL))
 		rc = advance_chain(j, &run, &call, ar.agent_session_id, now,
 				   cause);
 	if (rc == 0 && spawned)
@@ -974,8 +980,8 @@ prepare(struct job *j, char **cause)
 				   j->profile->name, j->profile->kind);
 		return -BERR_FAIL;
 	}
-	j->cwd = j->agent->impl->session_cwd ? j->session.workdir
-					      : j->task.workdir;
+	j->cwd = xstrdup(j->agent->impl->session_cwd ? j->session.workdir
+						      : j->task.workdir);
 	j->timeout_ms = j->task.timeout_ms ? j->task.timeout_ms
 			: j->profile->timeout_ms ? j->profile->timeout_ms
 						 : b->cfg->defaults.timeout_ms;
@@ -1056,6 +1062,7 @@ orch_execute(struct orch *o, int64_t task_id, struct orch_result *res,
 	free(j.error);
 	free(j.feedback);
 	free(j.task_dir);
+	free(j.cwd);
 	free(j.session_dir);
 	db_task_release(&j.task);
 	db_session_release(&j.session);

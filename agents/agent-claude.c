@@ -1,0 +1,517 @@
+/*
+ * The `claude` agent: the Claude Code CLI in headless mode (SPEC §3.1).
+ *
+ * A session's first run is `claude -p --output-format=json
+ * --session-id=<id>`, every later one `--resume=<head>` (the CLI writes
+ * its transcript even when the API call fails, so a retry resumes too);
+ * flags are single --flag=value tokens, the prompt is on stdin.  stdout
+ * is read as one result object whatever the exit status; its is_error,
+ * subtype, api_error_status and the CLI's own words (the result text or
+ * stderr) are classified by the table below.  Output of any size or
+ * shape ends as a result, never as a crash.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "agents/agent.h"
+#include "core/xmalloc.h"
+
+/* stdout bigger than this is not a result object baton will parse. */
+#define CLAUDE_OUT_MAX ((size_t)64 << 20)
+/* How much of stderr is searched for the CLI's error messages. */
+#define CLAUDE_ERR_MAX ((size_t)64 << 10)
+/* The longest line of the CLI's words kept in an error message. */
+#define CLAUDE_LINE_MAX 400
+
+/*
+ * How a failed turn is classified: the first row that matches wins.  A
+ * row matches an api_error_status in [lo, hi] (when lo > 0), or a text
+ * found (ignoring ASCII case) in the result text, the "errors" list or
+ * stderr.  A failed turn no row matches is AGENT_FAILED; a turn with
+ * is_error false is a success whatever its text says.
+ */
+struct claude_rule {
+	int lo, hi;
+	const char *text;
+	enum agent_outcome outcome;
+};
+
+static const struct claude_rule claude_rules[] = {
+	/* rate limit, overload, server errors: retried with backoff */
+	{429, 429, NULL, AGENT_TRANSIENT},
+	{529, 529, NULL, AGENT_TRANSIENT},
+	{500, 599, NULL, AGENT_TRANSIENT},
+	/* the conversation cannot be continued: S13 fallback */
+	{0, 0, "No conversation found with session ID", AGENT_RESUME_FAILED},
+	{0, 0, "is already in use", AGENT_RESUME_FAILED},
+	/* startup and configuration: permanent, the session keeps its id */
+	{0, 0, "Not logged in", AGENT_CONFIG_ERROR},
+	{0, 0, "Invalid API key", AGENT_CONFIG_ERROR},
+	{0, 0, "unknown option", AGENT_CONFIG_ERROR},
+	{401, 401, NULL, AGENT_CONFIG_ERROR},
+	/* the network between the CLI and the API: retried */
+	{0, 0, "Unable to connect to API (", AGENT_TRANSIENT},
+	{0, 0, "Request timed out", AGENT_TRANSIENT},
+	{0, 0, "Connection error", AGENT_TRANSIENT},
+};
+
+static int
+claude_build_argv(const struct agent_call *c, struct strvec *argv, char **cause)
+{
+	const struct agent_profile *p = c->profile;
+	const char *model = c->model != NULL ? c->model : p->model;
+	char *const *a;
+
+	if (c->agent_session_id != NULL && !util_is_uuid(c->agent_session_id)) {
+		*cause = xasprintf("agent session id '%.64s' is not a UUID",
+				   c->agent_session_id);
+		return -1;
+	}
+	if (c->resume && c->agent_session_id == NULL) {
+		*cause = xstrdup("no agent session id to resume");
+		return -1;
+	}
+	if (p->command != NULL && p->command[0] != NULL &&
+	    p->command[0][0] != '\0') {
+		for (a = p->command; *a != NULL; a++)
+			strvec_push(argv, *a);
+	} else
+		strvec_push(argv, "claude");
+	strvec_push(argv, "-p");
+	strvec_push(argv, "--output-format=json");
+	if (c->agent_session_id != NULL)
+		strvec_pushf(argv, "%s=%s",
+			     c->resume ? "--resume" : "--session-id",
+			     c->agent_session_id);
+	if (model != NULL && model[0] != '\0')
+		strvec_pushf(argv, "--model=%s", model);
+	for (a = p->args; a != NULL && *a != NULL; a++)
+		strvec_push(argv, *a);
+	return 0;
+}
+
+/* ---- reading the output ---- */
+
+/* Up to max bytes from the start of path, NUL-terminated; NULL if none. */
+static char *
+read_head(const char *path, size_t max, size_t *len)
+{
+	char *buf;
+	size_t n = 0;
+	ssize_t r;
+	int fd;
+
+	*len = 0;
+	if (path == NULL || (fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return NULL;
+	buf = xmalloc(max + 1);
+	while (n < max) {
+		r = read(fd, buf + n, max - n);
+		if (r == -1 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		n += (size_t)r;
+	}
+	close(fd);
+	buf[n] = '\0';
+	*len = n;
+	return buf;
+}
+
+/* Case-insensitive (ASCII) search for needle in the first len bytes. */
+static const char *
+find_text(const char *hay, size_t len, const char *needle)
+{
+	size_t n = strlen(needle), i, k;
+
+	if (hay == NULL || n == 0 || n > len)
+		return NULL;
+	for (i = 0; i + n <= len; i++) {
+		for (k = 0; k < n; k++) {
+			unsigned char a = (unsigned char)hay[i + k];
+			unsigned char b = (unsigned char)needle[k];
+
+			if (a >= 'A' && a <= 'Z')
+				a = (unsigned char)(a - 'A' + 'a');
+			if (b >= 'A' && b <= 'Z')
+				b = (unsigned char)(b - 'A' + 'a');
+			if (a != b)
+				break;
+		}
+		if (k == n)
+			return hay + i;
+	}
+	return NULL;
+}
+
+/*
+ * A copy of the line of text[0..len) holding at (or the first non-blank
+ * line when at is NULL), trimmed and capped; NULL if there is none.
+ */
+static char *
+line_at(const char *text, size_t len, const char *at)
+{
+	const char *s, *e, *end = text + len;
+	size_t n;
+
+	if (text == NULL)
+		return NULL;
+	if (at == NULL) {
+		for (s = text; s < end; s = e + 1) {
+			e = memchr(s, '\n', (size_t)(end - s));
+			if (e == NULL)
+				e = end;
+			while (s < e && (*s == ' ' || *s == '\t' || *s == '\r'))
+				s++;
+			if (s < e && *s != '\0')
+				break;
+		}
+		if (s >= end)
+			return NULL;
+	} else {
+		for (s = at; s > text && s[-1] != '\n'; s--)
+			;
+	}
+	e = memchr(s, '\n', (size_t)(end - s));
+	if (e == NULL)
+		e = end;
+	while (s < e && (*s == ' ' || *s == '\t'))
+		s++;
+	while (e > s && (e[-1] == '\r' || e[-1] == ' ' || e[-1] == '\t'))
+		e--;
+	n = (size_t)(e - s);
+	if (n == 0)
+		return NULL;
+	if (n > CLAUDE_LINE_MAX)
+		n = CLAUDE_LINE_MAX;
+	/* a NUL inside the line ends it: error text is a C string */
+	return xstrndup(s, n);
+}
+
+static int
+is_blank(const char *s, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		if (s[i] != ' ' && s[i] != '\t' && s[i] != '\n' && s[i] != '\r')
+			return 0;
+	}
+	return 1;
+}
+
+/* An object of type "result", or an untyped one with a result's keys. */
+static int
+is_result(json_t *o)
+{
+	json_t *type = json_object_get(o, "type");
+
+	if (!json_is_object(o))
+		return 0;
+	if (type != NULL)
+		return json_is_string(type) &&
+		       strcmp(json_string_value(type), "result") == 0;
+	return json_object_get(o, "is_error") != NULL ||
+	       json_object_get(o, "subtype") != NULL;
+}
+
+/* The last element of type "result" of an array of events, or NULL. */
+static json_t *
+last_result(json_t *a)
+{
+	size_t i = json_array_size(a);
+
+	while (i-- > 0) {
+		json_t *e = json_array_get(a, i);
+		json_t *type = json_object_get(e, "type");
+
+		if (json_is_object(e) && json_is_string(type) &&
+		    strcmp(json_string_value(type), "result") == 0)
+			return json_incref(e);
+	}
+	return NULL;
+}
+
+/*
+ * The result object in text (a new reference), or NULL with *why.
+ * Accepted: one object (`--output-format=json`), an array of events
+ * (older CLIs, or `--verbose`), or JSON lines (`stream-json`) of which
+ * the last result line is taken.
+ */
+static json_t *
+find_result(const char *text, size_t len, char **why)
+{
+	json_error_t err;
+	json_t *j, *o = NULL;
+	const char *s, *e;
+
+	j = json_loadb(text, len, JSON_REJECT_DUPLICATES, &err);
+	if (j != NULL) {
+		if (json_is_array(j))
+			o = last_result(j);
+		else if (is_result(j))
+			o = json_incref(j);
+		json_decref(j);
+		if (o == NULL)
+			*why = xstrdup("no result object in the output");
+		return o;
+	}
+	/* JSON lines: the last line that is a result object */
+	e = text + len;
+	while (e > text) {
+		for (s = e; s > text && s[-1] != '\n'; s--)
+			;
+		/* the line is [s, e) */
+		while (s < e && (*s == ' ' || *s == '\t'))
+			s++;
+		if (s < e && *s == '{') {
+			j = json_loadb(s, (size_t)(e - s),
+				       JSON_REJECT_DUPLICATES, NULL);
+			if (j != NULL && is_result(j) &&
+			    json_object_get(j, "type") != NULL)
+				return j;
+			json_decref(j);
+		}
+		while (s > text && s[-1] != '\n')
+			s--;
+		if (s == text)
+			break;
+		e = s - 1;
+	}
+	*why = xasprintf("not JSON: %s (line %d, column %d)", err.text,
+			 err.line, err.column);
+	return NULL;
+}
+
+static int64_t
+get_count(json_t *o, const char *key)
+{
+	json_t *v = json_object_get(o, key);
+	double d;
+
+	if (json_is_integer(v))
+		return json_integer_value(v) < 0 ? 0 : json_integer_value(v);
+	if (json_is_real(v)) {
+		d = json_real_value(v);
+		if (d >= 0 && d < 9e18)
+			return (int64_t)d;
+	}
+	return 0;
+}
+
+/* The rule matching a failed turn, or NULL. */
+static const struct claude_rule *
+classify(int api_status, const char *const *texts, const size_t *lens,
+	 size_t ntexts, const char **where, size_t *which)
+{
+	const struct claude_rule *r;
+	size_t i, t;
+
+	*where = NULL;
+	for (i = 0; i < sizeof claude_rules / sizeof claude_rules[0]; i++) {
+		r = &claude_rules[i];
+		if (r->lo > 0) {
+			if (api_status >= r->lo && api_status <= r->hi)
+				return r;
+			continue;
+		}
+		for (t = 0; t < ntexts; t++) {
+			if ((*where = find_text(texts[t], lens[t], r->text))) {
+				*which = t;
+				return r;
+			}
+		}
+	}
+	return NULL;
+}
+
+static char *
+status_text(const struct proc_result *pr)
+{
+	if (pr->exited)
+		return xasprintf("exit status %d", pr->exit_code);
+	return xasprintf("killed by signal %d", pr->signal);
+}
+
+/* Result, errors and stderr texts a failed turn is classified by. */
+#define NTEXTS 3
+
+static void
+claude_parse_result(const struct agent_call *c, const struct proc_result *pr,
+		    const char *out_path, const char *err_path,
+		    struct agent_result *r)
+{
+	const struct claude_rule *rule;
+	const char *texts[NTEXTS] = {NULL, NULL, NULL}, *where;
+	size_t lens[NTEXTS] = {0, 0, 0}, which = 0, i, len = 0, errlen;
+	struct strbuf errors;
+	char *out = NULL, *err, *why = NULL, *line = NULL, *st = NULL;
+	json_t *o = NULL, *v;
+	int api_status = 0, failed;
+
+	(void)c;
+	strbuf_init(&errors);
+	r->num_turns = -1;
+	r->duration_ms = -1;
+	err = read_head(err_path, CLAUDE_ERR_MAX, &errlen);
+	texts[2] = err;
+	lens[2] = errlen;
+
+	if (pr->out_bytes > CLAUDE_OUT_MAX) {
+		why = xasprintf("output too large (%llu bytes)",
+				(unsigned long long)pr->out_bytes);
+	} else if ((out = util_read_file(out_path, CLAUDE_OUT_MAX, &len)) ==
+		   NULL) {
+		if (errno == EFBIG)
+			why = xstrdup("output too large");
+		else if (errno == ENOENT)
+			why = xstrdup("no output");
+		else
+			why = xasprintf("cannot read the output: %s",
+					strerror(errno));
+	} else if (is_blank(out, len)) {
+		why = xstrdup("no output");
+	} else
+		o = find_result(out, len, &why);
+
+	if (o == NULL) {
+		/* No result: the CLI's words on stderr may still say why
+		 * (an unknown option, an unknown or busy session id). */
+		rule = classify(0, texts, lens, NTEXTS, &where, &which);
+		if (rule != NULL) {
+			r->outcome = rule->outcome;
+			r->error = line_at(err, errlen, where);
+			goto out;
+		}
+		st = status_text(pr);
+		line = line_at(err, errlen, NULL);
+		r->outcome = AGENT_BAD_OUTPUT;
+		r->error = xasprintf("bad output from claude (%s, %s)%s%s", why,
+				     st, line != NULL ? ": " : "",
+				     line != NULL ? line : "");
+		goto out;
+	}
+
+	/* Usage first: a turn that is rejected later still cost tokens. */
+	v = json_object_get(o, "usage");
+	if (json_is_object(v)) {
+		r->input_tokens = get_count(v, "input_tokens");
+		r->output_tokens = get_count(v, "output_tokens");
+		r->cache_read_tokens = get_count(v, "cache_read_input_tokens");
+		r->cache_creation_tokens =
+			get_count(v, "cache_creation_input_tokens");
+	}
+	v = json_object_get(o, "total_cost_usd");
+	if (v == NULL)
+		v = json_object_get(o, "cost_usd");
+	if (json_is_number(v) && json_number_value(v) >= 0 &&
+	    json_number_value(v) < 1e12)
+		r->cost_usd = json_number_value(v);
+	v = json_object_get(o, "num_turns");
+	if (json_is_integer(v) && json_integer_value(v) >= 0)
+		r->num_turns = json_integer_value(v);
+	v = json_object_get(o, "duration_ms");
+	if (json_is_integer(v) && json_integer_value(v) >= 0)
+		r->duration_ms = json_integer_value(v);
+	else if (json_is_real(v) && json_real_value(v) >= 0 &&
+		 json_real_value(v) < 9e18)
+		r->duration_ms = (int64_t)json_real_value(v);
+	v = json_object_get(o, "result");
+	if (json_is_string(v))
+		r->text = xstrdup(json_string_value(v));
+	v = json_object_get(o, "api_error_status");
+	if (json_is_integer(v) && json_integer_value(v) > 0 &&
+	    json_integer_value(v) < 1000)
+		api_status = (int)json_integer_value(v);
+
+	v = json_object_get(o, "session_id");
+	if (v != NULL && !json_is_null(v)) {
+		if (!json_is_string(v) || !util_is_uuid(json_string_value(v))) {
+			r->outcome = AGENT_BAD_OUTPUT;
+			r->error = xasprintf(
+				"bad output from claude: reported session id "
+				"'%.64s' is not a UUID",
+				json_is_string(v) ? json_string_value(v)
+						  : "(not a string)");
+			goto out;
+		}
+		r->agent_session_id = util_uuid_lower(json_string_value(v));
+	}
+
+	v = json_object_get(o, "is_error");
+	if (json_is_boolean(v))
+		failed = json_is_true(v);
+	else {
+		json_t *sub = json_object_get(o, "subtype");
+
+		if (json_is_string(sub))
+			failed = strncmp(json_string_value(sub), "error", 5) ==
+				 0;
+		else
+			failed = 0;
+		failed = failed || !pr->exited || pr->exit_code != 0;
+	}
+	if (!failed) {
+		r->outcome = AGENT_OK;
+		goto out;
+	}
+
+	/* The CLI's words are short; a huge text is searched at its head. */
+	texts[0] = r->text;
+	lens[0] = r->text != NULL ? strnlen(r->text, CLAUDE_ERR_MAX) : 0;
+	v = json_object_get(o, "errors");
+	for (i = 0; i < json_array_size(v); i++) {
+		json_t *e = json_array_get(v, i);
+
+		if (json_is_string(e)) {
+			strbuf_adds(&errors, json_string_value(e));
+			strbuf_adds(&errors, "\n");
+		}
+	}
+	texts[1] = errors.buf;
+	lens[1] = errors.len < CLAUDE_ERR_MAX ? errors.len : CLAUDE_ERR_MAX;
+	rule = classify(api_status, texts, lens, NTEXTS, &where, &which);
+	r->outcome = rule != NULL ? rule->outcome : AGENT_FAILED;
+	/* The CLI's own words: the matched line, else the first one. */
+	if (where != NULL)
+		line = line_at(texts[which], lens[which], where);
+	for (i = 0; line == NULL && i < NTEXTS; i++)
+		line = line_at(texts[i], lens[i], NULL);
+	if (line != NULL) {
+		r->error = line;
+		line = NULL;
+	} else {
+		json_t *sub = json_object_get(o, "subtype");
+
+		st = status_text(pr);
+		r->error =
+			xasprintf("claude reported an error (%s, %s)",
+				  json_is_string(sub) ? json_string_value(sub)
+						      : "no subtype",
+				  st);
+	}
+out:
+	if (r->outcome != AGENT_OK && r->error == NULL)
+		r->error = xstrdup("claude failed");
+	json_decref(o);
+	strbuf_release(&errors);
+	free(out);
+	free(err);
+	free(why);
+	free(line);
+	free(st);
+}
+
+/* The adapter of kind "claude", found through agent_impl_find(). */
+const struct agent_impl agent_claude_impl = {
+	.kind = "claude",
+	.accepts_session_id = 1,
+	.session_cwd = 1,
+	.build_argv = claude_build_argv,
+	.parse_result = claude_parse_result,
+};

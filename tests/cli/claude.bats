@@ -1,0 +1,422 @@
+#!/usr/bin/env bats
+# The claude agent against the real Claude Code CLI (installed from the
+# npm registry into .cache/ on first use by tests/claude/install.sh),
+# talking to a stub of the Anthropic Messages API on 127.0.0.1
+# (tests/claude/stub.js).  The CLI holds real conversations, writes real
+# transcripts under $HOME/.claude/projects/ and prints its real errors.
+# Without node, npm or the registry every test is skipped with the
+# reason, never passed.
+
+bats_require_minimum_version 1.5.0
+
+load lib
+
+setup_file() {
+	local out rc=0
+
+	out=$(sh "$REPO/tests/claude/install.sh" 2>/dev/null) || rc=$?
+	if [ "$rc" = 0 ]; then
+		export CC_BIN=$out
+		export CC_VERSION=$("$CC_BIN" --version 2>/dev/null)
+		echo "# real CLI: $CC_VERSION ($CC_BIN)" >&3
+	elif [ "$rc" = 77 ]; then
+		export CC_SKIP="real Claude Code CLI unavailable: $out"
+		echo "# $CC_SKIP" >&3
+	else
+		export CC_FAIL="tests/claude/install.sh failed ($rc): $out"
+	fi
+}
+
+local_setup() {
+	[ -z "${CC_FAIL:-}" ] || { echo "$CC_FAIL" >&2; return 1; }
+	[ -z "${CC_SKIP:-}" ] || skip "$CC_SKIP"
+	# Nothing of the caller's own Claude or Anthropic setup leaks in.
+	local v
+	for v in $(env | sed -n 's/^\(ANTHROPIC_[A-Z0-9_]*\)=.*/\1/p;
+				 s/^\(CLAUDE_[A-Z0-9_]*\)=.*/\1/p'); do
+		unset "$v"
+	done
+	node "$REPO/tests/claude/stub.js" --log "$T/stub.log" \
+		--control "$T/stub.json" --ttl 150 >"$T/stub.port" \
+		2>"$T/stub.err" &
+	STUB_PID=$!
+	wait_for '[ -s "$T/stub.port" ]' 10
+	export ANTHROPIC_BASE_URL=http://127.0.0.1:$(head -n 1 "$T/stub.port")
+	export ANTHROPIC_API_KEY=sk-ant-test-key
+	export CLAUDE_CODE_MAX_RETRIES=0 DISABLE_TELEMETRY=1
+	export CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1 DISABLE_AUTOUPDATER=1
+	export DISABLE_ERROR_REPORTING=1
+	# The built-in profile runs "claude" from PATH.
+	mkdir -p "$T/bin"
+	ln -s "$CC_BIN" "$T/bin/claude"
+	export PATH=$T/bin:$PATH
+	# Fast retries; everything else stays the built-in default.
+	config <<-EOF
+	retry: {attempts: 3, base: 10ms, max: 40ms}
+	EOF
+	stub '{"input_tokens": 1000, "output_tokens": 20, "cache_read": 300,
+	       "cache_creation": 40}'
+	WORK=$(pwd -P)
+}
+
+local_teardown() {
+	[ -z "${STUB_PID:-}" ] || kill "$STUB_PID" 2>/dev/null || true
+}
+
+# Tell the stub how to answer from now on.
+stub() {
+	printf '%s\n' "$1" >"$T/stub.json"
+}
+
+# The requests the stub answered on /v1/messages, one JSON a line.
+requests() {
+	jq -c 'select(.messages)' "$T/stub.log" 2>/dev/null
+}
+
+posts() {
+	requests | wc -l
+}
+
+# The conversation of request N (0-based): user and assistant texts.
+dialogue() {
+	requests | sed -n "$(($1 + 1))p" |
+		jq -c '[.messages[] | select(.role == "user" or
+		       .role == "assistant") | .text]'
+}
+
+# jq -e FILTER on $output, showing both when it does not hold.
+check() {
+	if ! jq -e "$@" >/dev/null <<<"$output"; then
+		echo "does not hold: $*" >&2
+		echo "on: $output" >&2
+		return 1
+	fi
+}
+
+@test "claude: a plain task runs the real CLI, usage and the chain recorded" {
+	run "$BATON" run --json --agent claude "say hello"
+	assert_status 0
+	sid=$(jq -r .session_id <<<"$output")
+	check --arg s "$sid" '.status == "completed" and .model == "sonnet"
+		and .input_tokens == 1000 and .output_tokens == 20
+		and .cost_usd > 0 and (.runs | length) == 1
+		and .runs[0].resume_outcome == "new"
+		and .runs[0].outcome == "success"
+		and .runs[0].agent_session_in == $s
+		and .runs[0].agent_session_out == $s'
+	# the CLI's own transcript, under baton's session id
+	[ -f "$(echo "$HOME"/.claude/projects/*/"$sid".jsonl)" ]
+	[ "$(posts)" = 1 ]
+	output=$(requests)
+	check --arg w "$WORK" '.stream == true and .cwd == $w
+		and (.model | startswith("claude-sonnet"))
+		and (.messages[0].text | contains("say hello"))'
+	[ "$(sql "select edge, agent_session_id from session_chain")" = \
+		"first|$sid" ]
+	[ "$(sql "select cache_read_tokens, cache_creation_tokens, num_turns
+		  from runs")" = "300|40|1" ]
+	[ "$(sql "select kind, status, head from sessions")" = \
+		"temp|closed|$sid" ]
+}
+
+@test "claude: a named session carried over several tasks resumes one conversation" {
+	"$BATON" add --agent claude --session s1 "first prompt" >/dev/null
+	"$BATON" add --agent claude --session s1 "second prompt" >/dev/null
+	"$BATON" add --agent claude --session s1 "third prompt" >/dev/null
+	run "$BATON" work -j 2 --until-empty
+	assert_status 0
+	sid=$(sql "select id from sessions where name = 's1'")
+	[ "$(sql "select group_concat(resume_outcome || ':' ||
+		  agent_session_in || ':' || outcome, ' ')
+		  from (select * from runs order by id)")" = \
+		"new:$sid:success resumed:$sid:success resumed:$sid:success" ]
+	# the stub saw the conversation grow, the CLI's replies included
+	[ "$(posts)" = 3 ]
+	[ "$(dialogue 0 | jq length)" = 1 ]
+	[ "$(dialogue 1 | jq length)" = 3 ]
+	output=$(dialogue 2)
+	check 'length == 5 and (.[0] | contains("first prompt"))
+		and .[1] == "stub reply 1"
+		and (.[2] | contains("second prompt"))
+		and .[3] == "stub reply 2"
+		and (.[4] | contains("third prompt"))'
+	[ "$(sql "select turns, input_tokens, output_tokens, head, status
+		  from sessions")" = "3|3000|60|$sid|active" ]
+	[ "$(sql "select count(*) from session_chain")" = 1 ]
+}
+
+@test "claude: 429 is transient: retried with --resume of the same conversation" {
+	stub '{"fail": [429]}'
+	run "$BATON" run --json --agent claude --session r1 "rate me"
+	assert_status 0
+	sid=$(sql "select id from sessions where name = 'r1'")
+	check --arg s "$sid" '.status == "completed" and (.runs | length) == 2
+		and .runs[0].resume_outcome == "new"
+		and .runs[0].outcome == "transient"
+		and (.runs[0].error | contains("429"))
+		and .runs[1].resume_outcome == "resumed"
+		and .runs[1].agent_session_in == $s
+		and .runs[1].outcome == "success"'
+	# the retry continued the transcript the failed call left behind
+	[ "$(posts)" = 2 ]
+	output=$(dialogue 1)
+	check '.[0] | contains("rate me")'
+	[ "$(sql "select resume_failures, head from sessions")" = "0|$sid" ]
+}
+
+@test "claude: 500 and 529 are transient and retried until the turn succeeds" {
+	stub '{"fail": [500, 529]}'
+	run "$BATON" run --json --agent claude "overloaded"
+	assert_status 0
+	check '[.runs[] | .outcome] == ["transient", "transient", "success"]
+		and [.runs[] | .resume_outcome] ==
+		    ["new", "resumed", "resumed"]
+		and (.runs[0].error | contains("500"))
+		and (.runs[1].error | contains("529"))'
+	[ "$(posts)" = 3 ]
+}
+
+@test "claude: retries run out: the task fails with the CLI's words" {
+	config <<-EOF
+	retry: {attempts: 1, base: 10ms, max: 10ms}
+	EOF
+	stub '{"always": 503}'
+	run "$BATON" run --json --agent claude "never"
+	assert_status 1
+	check '.status == "failed" and (.runs | length) == 2
+		and ([.runs[] | .outcome] | unique) == ["transient"]
+		and (.error | contains("API Error: 503"))'
+	[ "$(posts)" = 2 ]
+}
+
+@test "claude: the API unreachable is transient" {
+	config <<-EOF
+	retry: {attempts: 1, base: 10ms, max: 10ms}
+	EOF
+	export ANTHROPIC_BASE_URL=http://127.0.0.1:1
+	run "$BATON" run --json --agent claude "anyone there"
+	assert_status 1
+	check '(.runs | length) == 2
+		and ([.runs[] | .outcome] | unique) == ["transient"]
+		and (.error | contains("Unable to connect to API"))'
+}
+
+@test "claude: a deleted transcript falls back to a fresh conversation (S13)" {
+	run "$BATON" run --json --agent claude --session fb "remember apples"
+	assert_status 0
+	sid=$(sql "select id from sessions where name = 'fb'")
+	rm "$HOME"/.claude/projects/*/"$sid".jsonl
+	run "$BATON" run --json --agent claude --session fb "what fruit?"
+	assert_status 0
+	check --arg s "$sid" '(.runs | length) == 2
+		and .runs[0].resume_outcome == "resumed"
+		and .runs[0].agent_session_in == $s
+		and .runs[0].outcome == "resume_failed"
+		and (.runs[0].error | contains("No conversation found with session ID: " + $s))
+		and .runs[1].resume_outcome == "fresh_after_failed_resume"
+		and .runs[1].agent_session_in != $s
+		and .runs[1].outcome == "success"'
+	fresh=$(jq -r '.runs[1].agent_session_in' <<<"$output")
+	# the turn was repeated once, in a new conversation
+	[ "$(posts)" = 2 ]
+	output=$(dialogue 1)
+	check 'length == 1 and (.[0] | contains("what fruit?"))
+		and (.[0] | contains("apples") | not)'
+	[ "$(sql "select head, resume_failures, resumable from sessions")" = \
+		"$fresh|1|1" ]
+	[ "$(sql "select group_concat(edge || ':' || agent_session_id, ' ')
+		  from (select * from session_chain order by id)")" = \
+		"first:$sid fresh_after_failed_resume:$fresh" ]
+	[ "$(sql "select count(*) from events where kind = 'fallback'")" = 1 ]
+	# and the next task resumes the new head
+	run "$BATON" run --json --agent claude --session fb "and now?"
+	assert_status 0
+	check --arg f "$fresh" '.runs[0].resume_outcome == "resumed"
+		and .runs[0].agent_session_in == $f'
+	output=$(dialogue 2)
+	check 'length == 3 and (.[0] | contains("what fruit?"))'
+	if "$BATON" session show --help >/dev/null 2>&1; then
+		run "$BATON" session show fb --json
+		assert_status 0
+		check --arg s "$sid" --arg f "$fresh" '.head == $f
+			and .resume_failures == 1 and .resumable == true
+			and [.chain[] | .edge] ==
+			    ["first", "fresh_after_failed_resume"]
+			and .chain[0].agent_session_id == $s'
+	fi
+}
+
+@test "claude: an id already in use is a resume failure answered with a fresh one" {
+	id=$(cat /proc/sys/kernel/random/uuid)
+	# someone already holds a conversation with this id in this directory
+	echo hi | claude -p --output-format=json --session-id="$id" >/dev/null
+	run "$BATON" run --json --agent claude --session "$id" "mine now"
+	assert_status 0
+	check --arg s "$id" '(.runs | length) == 2 and .session_id == $s
+		and .runs[0].resume_outcome == "new"
+		and .runs[0].outcome == "resume_failed"
+		and (.runs[0].error | contains("is already in use"))
+		and .runs[1].resume_outcome == "fresh_after_failed_resume"
+		and .runs[1].agent_session_in != $s
+		and .runs[1].outcome == "success"'
+	[ "$(sql "select resume_failures from sessions")" = 1 ]
+}
+
+@test "claude: not logged in fails at once, the session keeps its id" {
+	unset ANTHROPIC_API_KEY
+	run "$BATON" run --json --agent claude --session nl "hello?"
+	assert_status 1
+	sid=$(sql "select id from sessions where name = 'nl'")
+	check '.status == "failed" and (.runs | length) == 1
+		and .runs[0].outcome == "config_error"
+		and .error == "Not logged in · Please run /login"'
+	[ "$(posts)" = 0 ]
+	# logged in again, the same session goes on from its own id
+	export ANTHROPIC_API_KEY=sk-ant-test-key
+	run "$BATON" run --json --agent claude --session nl "hello again"
+	assert_status 0
+	check --arg s "$sid" '(.runs | length) == 1
+		and .runs[0].outcome == "success"
+		and .runs[0].agent_session_in == $s'
+	[ "$(sql "select head, resume_failures from sessions")" = "$sid|0" ]
+	[ "$(sql "select count(*) from events where kind = 'fallback'")" = 0 ]
+}
+
+@test "claude: an invalid API key fails at once and is not retried" {
+	stub '{"always": 401}'
+	run "$BATON" run --json --agent claude "let me in"
+	assert_status 1
+	check '.status == "failed" and (.runs | length) == 1
+		and .runs[0].outcome == "config_error"
+		and (.error | startswith("Invalid API key"))'
+	[ "$(posts)" = 1 ]
+}
+
+@test "claude: an unknown option fails at once; the session keeps its id" {
+	config <<-EOF
+	retry: {attempts: 3, base: 10ms, max: 40ms}
+	agents:
+	  claude: {kind: claude, args: [--no-such-flag]}
+	EOF
+	run "$BATON" run --json --agent claude --session uo "flagged"
+	assert_status 1
+	sid=$(sql "select id from sessions where name = 'uo'")
+	check '(.runs | length) == 1 and .runs[0].outcome == "config_error"
+		and .error == "error: unknown option '"'--no-such-flag'"'"'
+	[ "$(posts)" = 0 ]
+	[ "$(sql "select count(*) from session_chain")" = 0 ]
+	# fixed: the session's first run again, with its own id
+	config <<-EOF
+	agents:
+	  claude: {kind: claude}
+	EOF
+	run "$BATON" run --json --agent claude --session uo "fixed"
+	assert_status 0
+	check --arg s "$sid" '.runs[0].resume_outcome == "new"
+		and .runs[0].agent_session_in == $s
+		and .runs[0].outcome == "success"'
+	[ "$(sql "select head, resume_failures from sessions")" = "$sid|0" ]
+}
+
+@test "claude: a missing binary exits 127, the session keeps its id" {
+	config <<-EOF
+	agents:
+	  claude: {kind: claude, command: $T/nowhere/claude}
+	EOF
+	run -127 "$BATON" run --agent claude --session mb "anyone?"
+	assert_status 127
+	sid=$(sql "select id from sessions where name = 'mb'")
+	[ "$(sql "select outcome from runs")" = config_error ]
+	[ "$(sql "select count(*) from runs")" = 1 ]
+	[ "$(sql "select count(*) from session_chain")" = 0 ]
+	config <<-EOF
+	agents:
+	  claude: {kind: claude}
+	EOF
+	run "$BATON" run --json --agent claude --session mb "found it"
+	assert_status 0
+	check --arg s "$sid" '.runs[0].resume_outcome == "new"
+		and .runs[0].agent_session_in == $s'
+}
+
+@test "claude: parallel work on several sessions keeps the conversations apart" {
+	for s in a b c; do
+		"$BATON" add --agent claude --session "p$s" "one for $s" >/dev/null
+	done
+	for s in a b c; do
+		"$BATON" add --agent claude --session "p$s" "two for $s" >/dev/null
+	done
+	run "$BATON" work -j 3 --until-empty
+	assert_status 0
+	[ "$(sql "select count(*) from tasks where status = 'completed'")" = 6 ]
+	for s in a b c; do
+		sid=$(sql "select id from sessions where name = 'p$s'")
+		[ "$(sql "select group_concat(resume_outcome || ':' ||
+			  agent_session_in, ' ') from (select * from runs
+			  where session_id = '$sid' order by id)")" = \
+			"new:$sid resumed:$sid" ]
+		[ "$(sql "select turns, head from sessions
+			  where id = '$sid'")" = "2|$sid" ]
+		# its second request carried its own first turn, nobody else's
+		output=$(requests | jq -c --arg s "$s" \
+			'select(.messages[-1].text | contains("two for " + $s))
+			 | [.messages[] | select(.role == "user") | .text]')
+		check --arg s "$s" 'length == 2 and (.[0] | contains("one for " + $s))
+			and (map(select(test("for [abc]")
+				and (test("for " + $s) | not))) | length) == 0'
+	done
+	[ "$(posts)" = 6 ]
+}
+
+@test "claude: every turn runs in the directory the session was created in" {
+	mkdir -p .git a b
+	(cd a && "$BATON" run -q --agent claude --session wd "from a") >/dev/null
+	run "$BATON" run --json --agent claude --session wd --workdir b "from b"
+	assert_status 0
+	check '.runs[0].resume_outcome == "resumed"
+		and .runs[0].outcome == "success"'
+	[ "$(requests | jq -r .cwd | sort -u)" = "$WORK/a" ]
+	[ "$(dialogue 1 | jq length)" = 3 ]
+}
+
+@test "claude: ids the CLI reports (--fork-session) become the head of the chain" {
+	config <<-EOF
+	agents:
+	  claude: {kind: claude, model: sonnet, args: [--fork-session]}
+	EOF
+	for p in one two three; do
+		run "$BATON" run -q --agent claude --session fk "$p"
+		assert_status 0
+	done
+	sid=$(sql "select id from sessions where name = 'fk'")
+	[ "$(sql "select count(distinct agent_session_id) from session_chain")" = 3 ]
+	[ "$(sql "select edge from session_chain order by id" | tr '\n' ' ')" = \
+		"first resume resume " ]
+	# each run resumed the newest id, and the newest is the head
+	[ "$(sql "select count(*) from runs r join runs p on p.id = r.id - 1
+		  where r.agent_session_in = p.agent_session_out")" = 2 ]
+	[ "$(sql "select head from sessions")" = \
+		"$(sql "select agent_session_id from session_chain
+			order by id desc limit 1")" ]
+	[ "$(sql "select head != id from sessions")" = 1 ]
+	[ "$(dialogue 2 | jq length)" = 5 ]
+}
+
+@test "claude: --verbose (a JSON array of events) is read too" {
+	config <<-EOF
+	agents:
+	  claude: {kind: claude, args: [--verbose]}
+	EOF
+	run "$BATON" run --json --agent claude "verbose"
+	assert_status 0
+	check '.runs[0].outcome == "success" and .input_tokens == 1000'
+	grep -q '^\[{"type":"system"' "$(echo "$BATON_DB" | sed 's/baton.db$//')"logs/1/1.out
+}
+
+@test "claude: a hung API call is stopped by the timeout" {
+	stub '{"delay_ms": 60000}'
+	run "$BATON" run -q --agent claude --timeout 2s "hang"
+	assert_status 124
+	[ "$(sql "select status from tasks")" = timed_out ]
+	[ "$(sql "select outcome from runs")" = timed_out ]
+}
