@@ -22,9 +22,11 @@ extern const struct cmd_entry cmd_config_entry;
 extern const struct cmd_entry cmd_doctor_entry;
 extern const struct cmd_entry cmd_help_entry;
 extern const struct cmd_entry cmd_log_entry;
+extern const struct cmd_entry cmd_milestone_entry;
 extern const struct cmd_entry cmd_report_entry;
 extern const struct cmd_entry cmd_retry_entry;
 extern const struct cmd_entry cmd_run_entry;
+extern const struct cmd_entry cmd_session_entry;
 extern const struct cmd_entry cmd_show_entry;
 extern const struct cmd_entry cmd_stats_entry;
 extern const struct cmd_entry cmd_status_entry;
@@ -38,9 +40,11 @@ const struct cmd_entry *const cmd_table[] = {
 	&cmd_doctor_entry,
 	&cmd_help_entry,
 	&cmd_log_entry,
+	&cmd_milestone_entry,
 	&cmd_report_entry,
 	&cmd_retry_entry,
 	&cmd_run_entry,
+	&cmd_session_entry,
 	&cmd_show_entry,
 	&cmd_stats_entry,
 	&cmd_status_entry,

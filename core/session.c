@@ -1,13 +1,37 @@
 /*
- * Choosing the session a task runs in (SPEC §2: S2, S8–S12).
+ * Choosing the session a task runs in (SPEC §2: S2, S8–S12), and the
+ * session commands' operations (init, reset, close, gc).
+ *
+ * Everything here runs inside the caller's write transaction: a session
+ * row is created, expired, re-pinned or touched in the same transaction
+ * that claims the task, so that it is committed before any agent starts
+ * (S1) and two baton processes never pick differently.
  */
+#include <errno.h>
+#include <ftw.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/config.h"
 #include "core/session.h"
 #include "core/xmalloc.h"
 #include "db/db.h"
+
+/*
+ * What is asked of a session: by a task (session_select) or by
+ * `session init` (session_ensure).
+ */
+struct req {
+	int64_t task_id;     /* 0 for init */
+	const char *agent;   /* asked for, or NULL */
+	const char *model;   /* asked for, or NULL */
+	const char *project; /* where the request comes from (S12) */
+	const char *workdir;
+	int force_agent, allow_foreign;
+	int init; /* session init: no resume event, no re-pin */
+};
 
 void
 session_choice_release(struct session_choice *c)
@@ -21,6 +45,51 @@ session_choice_release(struct session_choice *c)
 	memset(c, 0, sizeof *c);
 }
 
+char *
+session_label(const struct db_session *s)
+{
+	if (s->name != NULL)
+		return xasprintf("%s (%s)", s->name, s->id);
+	return xstrdup(s->id);
+}
+
+int
+session_leased(const struct db_session *s, int64_t now)
+{
+	return s->lease_runner != 0 && s->lease_expires >= now;
+}
+
+/* S10: idle past the TTL, and not in use by a running task. */
+static int
+idle_expired(struct baton *b, const struct db_session *s, int64_t now)
+{
+	return strcmp(s->status, "active") == 0 && !session_leased(s, now) &&
+	       s->last_used_at + b->cfg->sessions.ttl_ms < now;
+}
+
+/* A rough human duration for messages: "3s", "4m05s", "2h10m", "3d04h". */
+static char *
+human_duration(int64_t ms)
+{
+	long long sec = ms < 0 ? 0 : (long long)(ms / 1000);
+
+	if (sec < 60)
+		return xasprintf("%llds", sec);
+	if (sec < 3600)
+		return xasprintf("%lldm%02llds", sec / 60, sec % 60);
+	if (sec < 86400)
+		return xasprintf("%lldh%02lldm", sec / 3600, sec / 60 % 60);
+	return xasprintf("%lldd%02lldh", sec / 86400, sec / 3600 % 24);
+}
+
+static char *
+default_model(struct baton *b, const char *agent)
+{
+	const struct agent_profile *p = config_agent(b->cfg, agent);
+
+	return p != NULL ? xstrdup_or_null(p->model) : NULL;
+}
+
 /* S11: creating one more active session must stay within the limit. */
 static int
 check_capacity(struct baton *b, struct db *db, char **cause)
@@ -31,21 +100,25 @@ check_capacity(struct baton *b, struct db *db, char **cause)
 	if ((rc = db_session_count_active(db, &n, cause)) != 0)
 		return rc;
 	if (n >= b->cfg->sessions.max_active) {
-		*cause = xasprintf("cannot create a session: %lld active "
-				   "sessions is the limit (sessions.max_active"
-				   "); close some with 'baton session close' "
-				   "or 'baton session gc'",
-				   (long long)b->cfg->sessions.max_active);
+		*cause = xasprintf("cannot create a session: %lld sessions are "
+				   "active and sessions.max_active is %d; "
+				   "close some with 'baton session close' or "
+				   "'baton session gc', or raise the limit",
+				   (long long)n, b->cfg->sessions.max_active);
 		return -BERR_FAIL;
 	}
 	return 0;
 }
 
-/* Insert a new active session row; s->id may be preset (a UUID given). */
+/*
+ * Insert a new active session row (s->id may be preset: a UUID given)
+ * and its "create" event.
+ */
 static int
-create_session(struct baton *b, struct db *db, struct db_session *s,
-	       int64_t now, char **cause)
+create_row(struct baton *b, struct db *db, struct db_session *s,
+	   int64_t task_id, int64_t now, char **cause)
 {
+	struct strbuf d;
 	char id[37];
 	int rc;
 
@@ -57,154 +130,46 @@ create_session(struct baton *b, struct db *db, struct db_session *s,
 	}
 	if (s->os_user == NULL)
 		s->os_user = util_user_name();
+	free(s->status);
+	s->status = xstrdup("active");
+	s->resumable = 1;
 	s->created_at = now;
+	s->last_used_at = now;
 	if ((rc = db_session_insert(db, s, cause)) != 0)
 		return rc;
-	return db_event(db, "create", s->id, 0, 0, b->runner_id, s->kind, now,
-			cause);
-}
-
-/*
- * S10: a session idle past the TTL is expired on use, and a fresh one
- * takes over its name or milestone with the old one as predecessor.
- */
-static int
-expire_and_succeed(struct baton *b, struct db *db, struct db_session *s,
-		   int64_t now, struct strvec *notes, char **cause)
-{
-	struct db_session next = {0};
-	char *detail;
-	int rc;
-
-	if ((rc = db_session_set_status(db, s->id, "expired", now, cause)))
-		return rc;
-	detail = xasprintf("idle since %lld ms", (long long)s->last_used_at);
-	rc = db_event(db, "expire", s->id, 0, 0, b->runner_id, detail, now,
+	strbuf_init(&d);
+	strbuf_adds(&d, s->kind);
+	if (s->name != NULL)
+		strbuf_addf(&d, " %s", s->name);
+	if (s->milestone_id != 0)
+		strbuf_addf(&d, " of milestone %lld",
+			    (long long)s->milestone_id);
+	strbuf_addf(&d, ", agent %s", s->agent);
+	if (s->model != NULL)
+		strbuf_addf(&d, ", model %s", s->model);
+	if (s->predecessor != NULL)
+		strbuf_addf(&d, ", successor of %s", s->predecessor);
+	rc = db_event(db, "create", s->id, task_id, 0, b->runner_id, d.buf, now,
 		      cause);
-	free(detail);
-	if (rc != 0)
-		return rc;
-	next.kind = xstrdup(s->kind);
-	next.name = xstrdup_or_null(s->name);
-	next.milestone_id = s->milestone_id;
-	next.agent = xstrdup(s->agent);
-	next.model = xstrdup_or_null(s->model);
-	next.project = xstrdup(s->project);
-	next.workdir = xstrdup(s->workdir);
-	next.predecessor = xstrdup(s->id);
-	if ((rc = create_session(b, db, &next, now, cause)) != 0)
-		goto out;
-	if (s->milestone_id != 0 &&
-	    (rc = db_milestone_set_session(db, s->milestone_id, next.id,
-					   cause)) != 0)
-		goto out;
-	strvec_pushf(notes, "session %s%s%s expired after being idle longer "
-		     "than sessions.ttl; continuing in new session %s",
-		     s->name ? s->name : s->id, s->name ? " " : "",
-		     s->name ? "" : "", next.id);
-	db_session_release(s);
-	*s = next;
-	memset(&next, 0, sizeof next);
-out:
-	db_session_release(&next);
+	strbuf_release(&d);
 	return rc;
 }
 
-static int
-is_expired(struct baton *b, const struct db_session *s, int64_t now)
+static void
+choose(struct session_choice *out, const struct db_session *s)
 {
-	return strcmp(s->status, "active") == 0 &&
-	       s->last_used_at + b->cfg->sessions.ttl_ms < now;
-}
-
-/* S12: bound to the project and OS user that created it. */
-static int
-check_isolation(struct baton *b, struct db *db, const struct db_task *t,
-		const struct db_session *s, int64_t now, struct strvec *notes,
-		char **cause)
-{
-	char *user = util_user_name(), *detail = NULL;
-	int rc = 0;
-
-	if (strcmp(s->project, t->project) == 0 &&
-	    strcmp(s->os_user, user) == 0)
-		goto out;
-	if (strcmp(s->project, t->project) != 0)
-		detail = xasprintf("session %s belongs to project %s, not %s",
-				   s->name ? s->name : s->id, s->project,
-				   t->project);
-	else
-		detail = xasprintf("session %s belongs to user %s, not %s",
-				   s->name ? s->name : s->id, s->os_user, user);
-	if (!t->allow_foreign) {
-		*cause = xasprintf("%s (use --allow-foreign-session to use it "
-				   "anyway)", detail);
-		rc = -BERR_FAIL;
-		goto out;
-	}
-	strvec_pushf(notes, "%s; used anyway (--allow-foreign-session)",
-		     detail);
-	rc = db_event(db, "foreign", s->id, t->id, 0, b->runner_id, detail,
-		      now, cause);
-out:
-	free(user);
-	free(detail);
-	return rc;
-}
-
-/* S9: the session pins agent and model; --force-agent re-pins. */
-static int
-pin_agent(struct baton *b, struct db *db, const struct db_task *t,
-	  const struct db_session *s, int64_t now,
-	  struct session_choice *out, char **cause)
-{
-	int agent_differs = t->agent != NULL && strcmp(t->agent, s->agent);
-	int model_differs = t->model != NULL &&
-			    (s->model == NULL || strcmp(t->model, s->model));
-	char *detail;
-	int rc;
-
-	out->agent = xstrdup(s->agent);
-	out->model = xstrdup_or_null(s->model);
-	if (!agent_differs && !model_differs)
-		return 0;
-	if (!t->force_agent) {
-		strvec_pushf(&out->notes, "session %s is pinned to agent %s%s%s;"
-			     " task %lld asked for %s%s%s and runs on the "
-			     "pinned ones (--force-agent re-pins)",
-			     s->name ? s->name : s->id, s->agent,
-			     s->model ? " model " : "", s->model ? s->model : "",
-			     (long long)t->id, t->agent ? t->agent : s->agent,
-			     t->model ? " model " : "", t->model ? t->model : "");
-		return 0;
-	}
+	free(out->id);
 	free(out->agent);
 	free(out->model);
-	out->agent = xstrdup(t->agent ? t->agent : s->agent);
-	out->model = xstrdup_or_null(t->model ? t->model
-				     : agent_differs ? NULL : s->model);
-	detail = xasprintf("%s/%s -> %s/%s", s->agent,
-			   s->model ? s->model : "-", out->agent,
-			   out->model ? out->model : "-");
-	rc = db_event(db, "repin", s->id, t->id, 0, b->runner_id, detail, now,
-		      cause);
-	free(detail);
-	if (rc != 0)
-		return rc;
-	return db_session_repin(db, s->id, out->agent, out->model, cause);
+	out->id = xstrdup(s->id);
+	out->agent = xstrdup(s->agent);
+	out->model = xstrdup_or_null(s->model);
+	out->temp = strcmp(s->kind, "temp") == 0;
 }
 
-static char *
-default_model(struct baton *b, const char *agent)
-{
-	const struct agent_profile *p = config_agent(b->cfg, agent);
-
-	return p != NULL ? xstrdup_or_null(p->model) : NULL;
-}
-
-/* A brand-new session of kind for task t. */
+/* A brand-new session of kind for the request. */
 static int
-new_session(struct baton *b, struct db *db, const struct db_task *t,
+new_session(struct baton *b, struct db *db, const struct req *r,
 	    const char *kind, const char *id, const char *name,
 	    int64_t milestone_id, int64_t now, struct session_choice *out,
 	    char **cause)
@@ -216,87 +181,328 @@ new_session(struct baton *b, struct db *db, const struct db_task *t,
 	s.kind = xstrdup(kind);
 	s.name = xstrdup_or_null(name);
 	s.milestone_id = milestone_id;
-	s.agent = xstrdup(t->agent ? t->agent : b->cfg->defaults.agent);
-	s.model = t->model ? xstrdup(t->model) : default_model(b, s.agent);
-	s.project = xstrdup(t->project);
-	s.workdir = xstrdup(t->workdir);
-	if ((rc = create_session(b, db, &s, now, cause)) == 0) {
-		out->id = xstrdup(s.id);
-		out->agent = xstrdup(s.agent);
-		out->model = xstrdup_or_null(s.model);
+	s.agent = xstrdup(r->agent ? r->agent : b->cfg->defaults.agent);
+	s.model = r->model ? xstrdup(r->model) : default_model(b, s.agent);
+	s.project = xstrdup(r->project);
+	s.workdir = xstrdup(r->workdir);
+	rc = create_row(b, db, &s, r->task_id, now, cause);
+	if (rc == 0 && milestone_id != 0)
+		rc = db_milestone_set_session(db, milestone_id, s.id, cause);
+	if (rc == 0) {
+		choose(out, &s);
 		out->created = 1;
-		out->temp = strcmp(kind, "temp") == 0;
 	}
 	db_session_release(&s);
 	return rc;
 }
 
-/* Use an existing session s for t: expiry, isolation, pinning. */
+/* S12: bound to the project and OS user that created it. */
 static int
-use_session(struct baton *b, struct db *db, const struct db_task *t,
-	    struct db_session *s, int64_t now, struct session_choice *out,
-	    char **cause)
+check_isolation(struct baton *b, struct db *db, const struct req *r,
+		const struct db_session *s, int64_t now, struct strvec *notes,
+		char **cause)
 {
-	int rc;
+	char *user = util_user_name(), *detail = NULL, *label;
+	int rc = 0;
 
-	if (is_expired(b, s, now) &&
-	    (rc = expire_and_succeed(b, db, s, now, &out->notes, cause)))
-		return rc;
-	if (strcmp(s->status, "active") != 0) {
-		*cause = xasprintf("session %s is %s; start a new one with "
-				   "'baton session init' or drop --session",
-				   s->name ? s->name : s->id, s->status);
-		return -BERR_FAIL;
+	if (strcmp(s->project, r->project) == 0 &&
+	    strcmp(s->os_user, user) == 0)
+		goto out;
+	label = session_label(s);
+	if (strcmp(s->project, r->project) != 0)
+		detail = xasprintf("session %s belongs to project %s, not to "
+				   "project %s",
+				   label, s->project, r->project);
+	else
+		detail = xasprintf("session %s belongs to user %s, not to "
+				   "user %s",
+				   label, s->os_user, user);
+	free(label);
+	if (!r->allow_foreign) {
+		*cause = xasprintf("%s (--allow-foreign-session uses it "
+				   "anyway)",
+				   detail);
+		rc = -BERR_FAIL;
+		goto out;
 	}
-	if ((rc = check_isolation(b, db, t, s, now, &out->notes, cause)))
-		return rc;
-	if ((rc = pin_agent(b, db, t, s, now, out, cause)) != 0)
-		return rc;
-	out->id = xstrdup(s->id);
-	out->temp = strcmp(s->kind, "temp") == 0;
-	if ((rc = db_session_touch(db, s->id, now, cause)) != 0)
-		return rc;
-	return db_event(db, "resume", s->id, t->id, 0, b->runner_id, NULL,
-			now, cause);
+	strvec_pushf(notes, "%s; used anyway (--allow-foreign-session)",
+		     detail);
+	rc = db_event(db, "foreign", s->id, r->task_id, 0, b->runner_id, detail,
+		      now, cause);
+out:
+	free(user);
+	free(detail);
+	return rc;
 }
 
-int
-session_select(struct baton *b, struct db *db, const struct db_task *t,
-	       int64_t now, struct session_choice *out, char **cause)
+/* "agent A, model M" or "agent A" */
+static char *
+pins(const char *agent, const char *model)
+{
+	if (model != NULL)
+		return xasprintf("agent %s, model %s", agent, model);
+	return xasprintf("agent %s", agent);
+}
+
+/* S9: the session pins agent and model; --force-agent re-pins. */
+static int
+pin_agent(struct baton *b, struct db *db, const struct req *r,
+	  struct db_session *s, int64_t now, struct session_choice *out,
+	  char **cause)
+{
+	int agent_differs = r->agent != NULL && strcmp(r->agent, s->agent);
+	int model_differs = r->model != NULL &&
+			    (s->model == NULL || strcmp(r->model, s->model));
+	char *label, *had, *asked, *now_pins, *model;
+	int rc = 0;
+
+	choose(out, s);
+	if (!agent_differs && !model_differs)
+		return 0;
+	label = session_label(s);
+	had = pins(s->agent, s->model);
+	asked = pins(r->agent ? r->agent : s->agent, r->model ? r->model
+						     : agent_differs
+							     ? NULL
+							     : s->model);
+	if (r->init) {
+		strvec_pushf(&out->notes,
+			     "session %s is pinned to %s; "
+			     "--agent/--model ignored (a task with "
+			     "--force-agent re-pins it)",
+			     label, had);
+		goto out;
+	}
+	if (!r->force_agent) {
+		strvec_pushf(&out->notes,
+			     "session %s is pinned to %s; task "
+			     "%lld asked for %s and runs on %s "
+			     "(--force-agent re-pins)",
+			     label, had, (long long)r->task_id, asked, had);
+		goto out;
+	}
+	model = r->model	? xstrdup(r->model)
+		: agent_differs ? default_model(b, r->agent)
+				: xstrdup_or_null(s->model);
+	free(s->agent);
+	s->agent = xstrdup(r->agent ? r->agent : s->agent);
+	free(s->model);
+	s->model = model;
+	now_pins = pins(s->agent, s->model);
+	strvec_pushf(&out->notes,
+		     "session %s re-pinned from %s to %s "
+		     "(--force-agent)",
+		     label, had, now_pins);
+	free(asked);
+	asked = xasprintf("%s -> %s", had, now_pins);
+	free(now_pins);
+	if ((rc = db_session_repin(db, s->id, s->agent, s->model, cause)))
+		goto out;
+	rc = db_event(db, "repin", s->id, r->task_id, 0, b->runner_id, asked,
+		      now, cause);
+	choose(out, s);
+out:
+	free(label);
+	free(had);
+	free(asked);
+	return rc;
+}
+
+/*
+ * A fresh session that takes over old's name or milestone (S10), with
+ * old as its predecessor when it expired (pred); then the pins apply
+ * to it as to any session in use.
+ */
+static int
+successor(struct baton *b, struct db *db, const struct req *r,
+	  const struct db_session *old, int pred, int64_t now,
+	  struct session_choice *out, char **cause)
 {
 	struct db_session s = {0};
-	struct db_milestone m = {0};
-	char *lower = NULL;
-	int found = 0, rc;
+	int rc;
 
-	memset(out, 0, sizeof *out);
-	strvec_init(&out->notes);
-	if (t->session_req != NULL) {
-		if (util_is_uuid(t->session_req)) {
-			lower = util_uuid_lower(t->session_req);
-			rc = db_session_get(db, lower, &s, &found, cause);
-		} else
-			rc = db_session_get_by_name(db, t->session_req, &s,
-						    &found, cause);
-		if (rc != 0)
+	s.kind = xstrdup(old->kind);
+	s.name = xstrdup_or_null(old->name);
+	s.milestone_id = old->milestone_id;
+	s.agent = xstrdup(old->agent);
+	s.model = xstrdup_or_null(old->model);
+	s.project = xstrdup(old->project);
+	s.workdir = xstrdup(old->workdir);
+	s.predecessor = pred ? xstrdup(old->id) : NULL;
+	if ((rc = create_row(b, db, &s, r->task_id, now, cause)) != 0)
+		goto out;
+	if (s.milestone_id != 0 &&
+	    (rc = db_milestone_set_session(db, s.milestone_id, s.id, cause)))
+		goto out;
+	if ((rc = pin_agent(b, db, r, &s, now, out, cause)) != 0)
+		goto out;
+	out->created = 1;
+out:
+	db_session_release(&s);
+	return rc;
+}
+
+/*
+ * Use the existing session s for the request: isolation first (a
+ * foreign request must not even expire it), then expiry, then the
+ * status, the pins, and the touch that every use makes.  A closed
+ * session is replaced by a fresh one of the same name or milestone when
+ * replace_closed; otherwise it is an error.
+ */
+static int
+use_session(struct baton *b, struct db *db, const struct req *r,
+	    struct db_session *s, int replace_closed, int64_t now,
+	    struct session_choice *out, char **cause)
+{
+	char *label, *idle = NULL, *ttl = NULL, *detail;
+	int rc;
+
+	if ((rc = check_isolation(b, db, r, s, now, &out->notes, cause)))
+		return rc;
+	label = session_label(s);
+	if (idle_expired(b, s, now)) {
+		idle = human_duration(now - s->last_used_at);
+		ttl = util_format_duration(b->cfg->sessions.ttl_ms);
+		detail = xasprintf("idle for %s, longer than sessions.ttl "
+				   "(%s)",
+				   idle, ttl);
+		rc = db_session_set_status(db, s->id, "expired", now, cause);
+		if (rc == 0)
+			rc = db_event(db, "expire", s->id, r->task_id, 0,
+				      b->runner_id, detail, now, cause);
+		free(detail);
+		if (rc == 0)
+			rc = successor(b, db, r, s, 1, now, out, cause);
+		if (rc == 0)
+			strvec_pushf(&out->notes,
+				     "session %s expired (idle "
+				     "for %s, longer than sessions.ttl %s); "
+				     "continuing in new session %s",
+				     label, idle, ttl, out->id);
+		goto out;
+	}
+	if (strcmp(s->status, "expired") == 0) {
+		rc = successor(b, db, r, s, 1, now, out, cause);
+		if (rc == 0)
+			strvec_pushf(&out->notes,
+				     "session %s has expired; "
+				     "continuing in new session %s",
+				     label, out->id);
+		goto out;
+	}
+	if (strcmp(s->status, "active") != 0) {
+		if (!replace_closed) {
+			*cause = xasprintf("session %s is %s; start a new one "
+					   "with another name or without "
+					   "--session",
+					   label, s->status);
+			rc = -BERR_FAIL;
 			goto out;
+		}
+		rc = successor(b, db, r, s, 0, now, out, cause);
+		if (rc == 0)
+			strvec_pushf(&out->notes,
+				     "session %s is %s; "
+				     "starting new session %s",
+				     label, s->status, out->id);
+		goto out;
+	}
+	if ((rc = pin_agent(b, db, r, s, now, out, cause)) != 0)
+		goto out;
+	if ((rc = db_session_touch(db, s->id, now, cause)) != 0 || r->init)
+		goto out;
+	rc = db_event(db, "resume", s->id, r->task_id, 0, b->runner_id, NULL,
+		      now, cause);
+out:
+	free(label);
+	free(idle);
+	free(ttl);
+	return rc;
+}
+
+/*
+ * A session named by its UUID has no name for a successor to take over
+ * (S10): from an expired one, follow the successors to the newest, so
+ * that the UUID keeps leading to one conversation rather than a new
+ * session at every use.  A closed successor ends the walk.
+ */
+static int
+follow_successors(struct db *db, struct db_session *s, char **cause)
+{
+	struct db_session next = {0};
+	int found, hops, rc;
+
+	for (hops = 0; hops < 1000 && strcmp(s->status, "expired") == 0;
+	     hops++) {
+		if ((rc = db_session_get_successor(db, s->id, &next, &found,
+						   cause)) != 0)
+			return rc;
 		if (!found)
-			rc = new_session(b, db, t, "named", lower,
-					 lower ? NULL : t->session_req, 0, now,
-					 out, cause);
+			break;
+		db_session_release(s);
+		*s = next;
+		memset(&next, 0, sizeof next);
+	}
+	return 0;
+}
+
+/* --session NAME|UUID (tasks) and `session init NAME|UUID`. */
+static int
+use_named(struct baton *b, struct db *db, const struct req *r, const char *ref,
+	  int64_t now, struct session_choice *out, char **cause)
+{
+	struct db_session s = {0};
+	char *lower = NULL, *label;
+	int found, rc;
+
+	if (util_is_uuid(ref)) {
+		lower = util_uuid_lower(ref);
+		if ((rc = db_session_get(db, lower, &s, &found, cause)) != 0 ||
+		    (found && (rc = follow_successors(db, &s, cause)) != 0))
+			goto out;
+		if (found)
+			rc = use_session(b, db, r, &s, 0, now, out, cause);
 		else
-			rc = use_session(b, db, t, &s, now, out, cause);
+			rc = new_session(b, db, r, "named", lower, NULL, 0, now,
+					 out, cause);
 		goto out;
 	}
-	if (t->new_session || t->milestone_id == 0) {
-		rc = new_session(b, db, t, "temp", NULL, NULL, 0, now, out,
-				 cause);
+	if ((rc = db_session_get_latest_by_name(db, ref, &s, &found, cause)))
+		goto out;
+	if (found && (strcmp(s.status, "active") == 0 ||
+		      strcmp(s.status, "expired") == 0)) {
+		rc = use_session(b, db, r, &s, 0, now, out, cause);
 		goto out;
 	}
-	if ((rc = db_milestone_get_id(db, t->milestone_id, &m, &found, cause)))
-		goto out;
+	rc = new_session(b, db, r, "named", NULL, ref, 0, now, out, cause);
+	if (rc == 0 && found) {
+		label = session_label(&s);
+		strvec_pushf(&out->notes,
+			     "session %s is %s; started new "
+			     "session %s (%s)",
+			     label, s.status, ref, out->id);
+		free(label);
+	}
+out:
+	free(lower);
+	db_session_release(&s);
+	return rc;
+}
+
+/* The milestone's session, created on first use (S2). */
+static int
+use_milestone(struct baton *b, struct db *db, const struct req *r,
+	      int64_t milestone_id, int64_t now, struct session_choice *out,
+	      char **cause)
+{
+	struct db_milestone m = {0};
+	struct db_session s = {0};
+	int found, rc;
+
+	if ((rc = db_milestone_get_id(db, milestone_id, &m, &found, cause)))
+		return rc;
 	if (!found || strcmp(m.session_mode, "per-task") == 0) {
-		rc = new_session(b, db, t, "temp", NULL, NULL, 0, now, out,
+		rc = new_session(b, db, r, "temp", NULL, NULL, 0, now, out,
 				 cause);
 		goto out;
 	}
@@ -304,73 +510,371 @@ session_select(struct baton *b, struct db *db, const struct db_task *t,
 	if (m.session_id != NULL &&
 	    (rc = db_session_get(db, m.session_id, &s, &found, cause)))
 		goto out;
-	if (found && (strcmp(s.status, "active") == 0 || is_expired(b, &s, now)))
-		rc = use_session(b, db, t, &s, now, out, cause);
-	else if (found && strcmp(s.status, "expired") == 0) {
-		rc = expire_and_succeed(b, db, &s, now, &out->notes, cause);
-		if (rc == 0)
-			rc = use_session(b, db, t, &s, now, out, cause);
-	} else {
-		rc = new_session(b, db, t, "milestone", NULL, NULL, m.id, now,
+	if (found)
+		rc = use_session(b, db, r, &s, 1, now, out, cause);
+	else
+		rc = new_session(b, db, r, "milestone", NULL, NULL, m.id, now,
 				 out, cause);
-		if (rc == 0)
-			rc = db_milestone_set_session(db, m.id, out->id,
-						      cause);
-	}
 out:
-	if (rc != 0) {
-		strvec_release(&out->notes);
-		session_choice_release(out);
-		strvec_init(&out->notes);
-	}
-	free(lower);
 	db_session_release(&s);
 	db_milestone_release(&m);
 	return rc;
 }
 
-int
-session_ensure(struct baton *b, struct db *db, const char *name_or_uuid,
-	       const char *agent, const char *model, const char *workdir,
-	       int64_t now, char **id, int *created, char **cause)
+static void
+choice_start(struct session_choice *out)
 {
-	struct db_session s = {0};
-	char *lower = NULL;
+	memset(out, 0, sizeof *out);
+	strvec_init(&out->notes);
+}
+
+/* On failure the caller sees an empty (zeroed) choice. */
+static void
+choice_end(struct session_choice *out, int rc)
+{
+	if (rc != 0)
+		session_choice_release(out);
+}
+
+int
+session_select(struct baton *b, struct db *db, const struct db_task *t,
+	       int64_t now, struct session_choice *out, char **cause)
+{
+	struct req r = {0};
+	int rc;
+
+	choice_start(out);
+	r.task_id = t->id;
+	r.agent = t->agent;
+	r.model = t->model;
+	r.project = t->project;
+	r.workdir = t->workdir;
+	r.force_agent = t->force_agent;
+	r.allow_foreign = t->allow_foreign;
+	if (t->session_req != NULL)
+		rc = use_named(b, db, &r, t->session_req, now, out, cause);
+	else if (t->new_session || t->milestone_id == 0)
+		rc = new_session(b, db, &r, "temp", NULL, NULL, 0, now, out,
+				 cause);
+	else
+		rc = use_milestone(b, db, &r, t->milestone_id, now, out, cause);
+	choice_end(out, rc);
+	return rc;
+}
+
+int
+session_ensure(struct baton *b, struct db *db, const struct session_init *in,
+	       int64_t now, struct session_choice *out, char **cause)
+{
+	struct req r = {0};
+	char *project;
+	int rc;
+
+	memset(out, 0, sizeof *out);
+	if (!util_is_uuid(in->ref) && !util_is_session_name(in->ref)) {
+		*cause = xasprintf("invalid session '%s': give a UUID or a "
+				   "name of 1 to 64 characters from A-Z a-z "
+				   "0-9 . _ -",
+				   in->ref);
+		return -BERR_USAGE;
+	}
+	if (in->agent != NULL && config_agent(b->cfg, in->agent) == NULL) {
+		*cause = xasprintf("unknown agent '%s' (see 'baton config "
+				   "show' for the profiles)",
+				   in->agent);
+		return -BERR_USAGE;
+	}
+	choice_start(out);
+	project = util_project_of(in->workdir);
+	if (project == NULL)
+		project = xstrdup(in->workdir);
+	r.agent = in->agent;
+	r.model = in->model;
+	r.project = project;
+	r.workdir = in->workdir;
+	r.allow_foreign = in->allow_foreign;
+	r.init = 1;
+	rc = use_named(b, db, &r, in->ref, now, out, cause);
+	choice_end(out, rc);
+	free(project);
+	return rc;
+}
+
+/* Lower-case hex digits and dashes: could be the start of an id. */
+static int
+is_id_prefix(const char *s)
+{
+	size_t n = 0;
+
+	for (; *s != '\0'; s++, n++) {
+		if (!((*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'f') ||
+		      (*s >= 'A' && *s <= 'F') || *s == '-'))
+			return 0;
+	}
+	return n >= 4 && n < 36;
+}
+
+int
+session_lookup(struct db *db, const char *ref, struct db_session *s,
+	       char **cause)
+{
+	char *lower;
+	size_t i;
+	int found = 0, rc;
+
+	memset(s, 0, sizeof *s);
+	if (util_is_uuid(ref)) {
+		lower = util_uuid_lower(ref);
+		rc = db_session_get(db, lower, s, &found, cause);
+		free(lower);
+		if (rc != 0)
+			return rc;
+	} else if (util_is_session_name(ref)) {
+		if ((rc = db_session_get_latest_by_name(db, ref, s, &found,
+							cause)) != 0)
+			return rc;
+	}
+	if (!found && is_id_prefix(ref)) {
+		lower = xstrdup(ref);
+		for (i = 0; lower[i] != '\0'; i++) {
+			if (lower[i] >= 'A' && lower[i] <= 'F')
+				lower[i] = (char)(lower[i] - 'A' + 'a');
+		}
+		rc = db_session_get_by_prefix(db, lower, s, &found, cause);
+		free(lower);
+		if (rc != 0)
+			return rc;
+		if (found == 2) {
+			*cause = xasprintf("session id prefix '%s' is "
+					   "ambiguous: give more of the id",
+					   ref);
+			return -BERR_USAGE;
+		}
+	}
+	if (!found) {
+		*cause = xasprintf("no session '%s' (see 'baton session list "
+				   "--all')",
+				   ref);
+		return -BERR_USAGE;
+	}
+	return 0;
+}
+
+/* Refuse to change a session a running task holds (S6). */
+static int
+refuse_leased(const struct db_session *s, int64_t now, const char *what,
+	      char **cause)
+{
+	char *label;
+
+	if (!session_leased(s, now))
+		return 0;
+	label = session_label(s);
+	*cause = xasprintf("cannot %s session %s: task %lld is using it; "
+			   "try again when it has ended",
+			   what, label, (long long)s->lease_task);
+	free(label);
+	return -BERR_FAIL;
+}
+
+int
+session_reset(struct baton *b, struct db *db, const char *ref, int64_t now,
+	      struct db_session *s, char **cause)
+{
+	struct db_chain_link *chain = NULL;
+	char *label, *detail;
+	size_t n = 0;
 	int found, rc;
 
-	*id = NULL;
-	*created = 0;
-	if (util_is_uuid(name_or_uuid)) {
-		lower = util_uuid_lower(name_or_uuid);
-		rc = db_session_get(db, lower, &s, &found, cause);
-	} else
-		rc = db_session_get_by_name(db, name_or_uuid, &s, &found,
-					    cause);
-	if (rc != 0)
-		goto out;
-	if (found) {
-		/* S8: init never wipes; just touch it. */
-		*id = xstrdup(s.id);
-		rc = db_session_touch(db, s.id, now, cause);
-		goto out;
+	if ((rc = session_lookup(db, ref, s, cause)) != 0)
+		return rc;
+	if ((rc = refuse_leased(s, now, "reset", cause)) != 0)
+		return rc;
+	if (strcmp(s->status, "active") != 0) {
+		label = session_label(s);
+		*cause = xasprintf("cannot reset session %s: it is %s", label,
+				   s->status);
+		free(label);
+		return -BERR_FAIL;
 	}
-	db_session_release(&s);
-	s.id = lower;
-	lower = NULL;
-	s.kind = xstrdup("named");
-	s.name = s.id == NULL ? xstrdup(name_or_uuid) : NULL;
-	s.agent = xstrdup(agent ? agent : b->cfg->defaults.agent);
-	s.model = model ? xstrdup(model) : default_model(b, s.agent);
-	s.workdir = xstrdup(workdir);
-	s.project = util_project_of(workdir);
-	if (s.project == NULL)
-		s.project = xstrdup(workdir);
-	if ((rc = create_session(b, db, &s, now, cause)) == 0) {
-		*id = xstrdup(s.id);
-		*created = 1;
+	if ((rc = db_session_chain(db, s->id, &chain, &n, cause)) != 0)
+		return rc;
+	db_chain_free(chain, n);
+	detail = xasprintf("wiped head %s, %zu chain link%s, %lld turn%s, "
+			   "%lld input and %lld output tokens, $%.4f, "
+			   "%d resume failure%s",
+			   s->head ? s->head : "(none)", n, n == 1 ? "" : "s",
+			   (long long)s->turns, s->turns == 1 ? "" : "s",
+			   (long long)s->input_tokens,
+			   (long long)s->output_tokens, s->cost_usd,
+			   s->resume_failures,
+			   s->resume_failures == 1 ? "" : "s");
+	rc = db_session_reset(db, s->id, now, cause);
+	if (rc == 0)
+		rc = db_event(db, "reset", s->id, 0, 0, b->runner_id, detail,
+			      now, cause);
+	free(detail);
+	if (rc != 0)
+		return rc;
+	label = xstrdup(s->id);
+	db_session_release(s);
+	rc = db_session_get(db, label, s, &found, cause);
+	free(label);
+	return rc;
+}
+
+int
+session_close(struct baton *b, struct db *db, const char *ref, int64_t now,
+	      int *already, struct db_session *s, char **cause)
+{
+	char *id;
+	int found, rc;
+
+	*already = 0;
+	if ((rc = session_lookup(db, ref, s, cause)) != 0)
+		return rc;
+	if (strcmp(s->status, "active") != 0) {
+		*already = 1;
+		return 0;
+	}
+	if ((rc = refuse_leased(s, now, "close", cause)) != 0)
+		return rc;
+	if ((rc = db_session_set_status(db, s->id, "closed", now, cause)) ||
+	    (rc = db_event(db, "close", s->id, 0, 0, b->runner_id,
+			   "baton session close", now, cause)))
+		return rc;
+	id = xstrdup(s->id);
+	db_session_release(s);
+	rc = db_session_get(db, id, s, &found, cause);
+	free(id);
+	return rc;
+}
+
+/* Sessions gathered first, changed after: no writes under a read. */
+struct gather {
+	struct db_session *v;
+	size_t n, cap;
+};
+
+static int
+gather_one(void *arg, const struct db_session *s)
+{
+	struct gather *g = arg;
+	struct db_session *c;
+
+	if (g->n == g->cap) {
+		g->cap = g->cap ? g->cap * 2 : 16;
+		g->v = xreallocarray(g->v, g->cap, sizeof *g->v);
+	}
+	c = &g->v[g->n++];
+	*c = *s;
+	c->id = xstrdup(s->id);
+	c->kind = xstrdup(s->kind);
+	c->name = xstrdup_or_null(s->name);
+	c->agent = xstrdup_or_null(s->agent);
+	c->model = xstrdup_or_null(s->model);
+	c->project = xstrdup_or_null(s->project);
+	c->workdir = xstrdup_or_null(s->workdir);
+	c->os_user = xstrdup_or_null(s->os_user);
+	c->status = xstrdup(s->status);
+	c->head = xstrdup_or_null(s->head);
+	c->predecessor = xstrdup_or_null(s->predecessor);
+	c->metadata = xstrdup_or_null(s->metadata);
+	return 0;
+}
+
+static void
+gather_release(struct gather *g)
+{
+	size_t i;
+
+	for (i = 0; i < g->n; i++)
+		db_session_release(&g->v[i]);
+	free(g->v);
+	memset(g, 0, sizeof *g);
+}
+
+int
+session_gc(struct baton *b, struct db *db, int64_t now, int dry_run,
+	   void (*fn)(void *, const char *, const struct db_session *),
+	   void *arg, char **cause)
+{
+	struct db_session_filter f = {0};
+	struct gather g = {0};
+	char *idle = NULL, *detail;
+	size_t i;
+	int rc;
+
+	/* expire: active, idle past the TTL, not in use */
+	f.idle_before = now - b->cfg->sessions.ttl_ms;
+	f.now = now;
+	if ((rc = db_session_each(db, &f, gather_one, &g, cause)) != 0)
+		goto out;
+	for (i = 0; i < g.n; i++) {
+		if (!dry_run) {
+			idle = human_duration(now - g.v[i].last_used_at);
+			detail = xasprintf("session gc: idle for %s", idle);
+			free(idle);
+			rc = db_session_set_status(db, g.v[i].id, "expired",
+						   now, cause);
+			if (rc == 0)
+				rc = db_event(db, "expire", g.v[i].id, 0, 0,
+					      b->runner_id, detail, now, cause);
+			free(detail);
+			if (rc != 0)
+				goto out;
+		}
+		fn(arg, "expire", &g.v[i]);
+	}
+	gather_release(&g);
+
+	/* prune: ended longer than the retention ago */
+	memset(&f, 0, sizeof f);
+	f.closed_before = now - b->cfg->sessions.retention_ms;
+	f.now = now;
+	if ((rc = db_session_each(db, &f, gather_one, &g, cause)) != 0)
+		goto out;
+	for (i = 0; i < g.n; i++) {
+		if (!dry_run) {
+			rc = db_session_delete(db, g.v[i].id, cause);
+			if (rc == 0)
+				rc = db_event(db, "prune", g.v[i].id, 0, 0,
+					      b->runner_id, g.v[i].status, now,
+					      cause);
+			if (rc != 0)
+				goto out;
+		}
+		fn(arg, "prune", &g.v[i]);
 	}
 out:
-	free(lower);
-	db_session_release(&s);
+	gather_release(&g);
+	return rc;
+}
+
+static int
+remove_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	(void)sb;
+	(void)ftw;
+	if (flag == FTW_DP)
+		return rmdir(path) != 0 ? -1 : 0;
+	return unlink(path) != 0 && errno != ENOENT ? -1 : 0;
+}
+
+int
+session_dir_remove(const char *state_dir, const char *id)
+{
+	char *path;
+	int rc;
+
+	if (!util_is_uuid(id)) {
+		errno = EINVAL;
+		return -1;
+	}
+	path = xasprintf("%s/sessions/%s", state_dir, id);
+	rc = nftw(path, remove_one, 16, FTW_DEPTH | FTW_PHYS);
+	if (rc != 0 && errno == ENOENT)
+		rc = 0;
+	free(path);
 	return rc;
 }

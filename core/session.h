@@ -1,6 +1,7 @@
 #ifndef BATON_SESSION_H
 #define BATON_SESSION_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "core/baton.h"
@@ -8,14 +9,15 @@
 
 struct db;
 struct db_task;
+struct db_session;
 
 /* The session a task will run in, as chosen by session_select(). */
 struct session_choice {
-	char *id;        /* the baton session's UUID */
-	char *agent;     /* effective (pinned) agent profile */
-	char *model;     /* effective (pinned) model, or NULL */
-	int created;     /* a new row was made for this task */
-	int temp;        /* kind temp: closed when the task ends (S7) */
+	char *id;	     /* the baton session's UUID */
+	char *agent;	     /* effective (pinned) agent profile */
+	char *model;	     /* effective (pinned) model, or NULL */
+	int created;	     /* a new row was made for this task */
+	int temp;	     /* kind temp: closed when the task ends (S7) */
 	struct strvec notes; /* warnings for the user (S9, S10, S12) */
 };
 void session_choice_release(struct session_choice *);
@@ -26,19 +28,89 @@ void session_choice_release(struct session_choice *);
  * starts (S1).  Applies expiry (S10: an expired session gets a fresh
  * successor that takes over its name or milestone), capacity (S11, only
  * when a row is created), isolation (S12) and the sticky agent and model
- * (S9).  Returns 0; -BERR_FAIL with *cause when the task must not run
- * (limit reached, foreign session, closed session); -BERR_DB.
+ * (S9).  Every reuse touches the session and records a "resume" event.
+ * Returns 0; -BERR_FAIL with *cause when the task must not run (limit
+ * reached, foreign session, closed session); -BERR_DB.  out is filled
+ * only on success (release it either way).
  */
 int session_select(struct baton *b, struct db *db, const struct db_task *t,
 		   int64_t now, struct session_choice *out, char **cause);
 
+/* What `baton session init` asks for. */
+struct session_init {
+	const char *ref;     /* NAME or UUID */
+	const char *agent;   /* NULL: defaults.agent */
+	const char *model;   /* NULL: the profile's model */
+	const char *workdir; /* a realpath; its project binds the session */
+	int allow_foreign;   /* S12 override */
+};
+
 /*
- * Create (or find) a session by NAME or UUID for `session init` and for
- * tasks naming it; S8: an existing one is kept untouched.  *created tells
- * which.  kind is "named" unless milestone_id is set.
+ * `session init`: find or create the session named by in->ref, inside
+ * the caller's transaction.  S8: an existing session is only touched;
+ * its chain, usage, turns and metadata stay.  out->created tells
+ * "created" from "exists"; out->notes has the warnings (an expired
+ * session replaced by a new one, --agent/--model not matching the
+ * pinned ones).  Same checks and errors as session_select().
  */
-int session_ensure(struct baton *b, struct db *db, const char *name_or_uuid,
-		   const char *agent, const char *model, const char *workdir,
-		   int64_t now, char **id, int *created, char **cause);
+int session_ensure(struct baton *b, struct db *db,
+		   const struct session_init *in, int64_t now,
+		   struct session_choice *out, char **cause);
+
+/*
+ * Find a session by UUID, by NAME (the active one, else the newest
+ * with that name) or by a unique prefix of its id (4 characters or
+ * more).  Returns 0 with *s filled (release it), -BERR_USAGE with
+ * *cause when there is none or the prefix is ambiguous, -BERR_DB.
+ */
+int session_lookup(struct db *db, const char *ref, struct db_session *s,
+		   char **cause);
+
+/* Non-zero if a task holds s's lease at time now (S6). */
+int session_leased(const struct db_session *s, int64_t now);
+
+/* "NAME (UUID)" or "UUID"; caller frees. */
+char *session_label(const struct db_session *s);
+
+/*
+ * `session reset`: the one explicit wipe (S8) of the session named by
+ * ref: head, chain, usage, turns, resume failures and metadata.  The
+ * row, id, name, pins and status stay; an event "reset" records what
+ * was wiped.  Refuses (-BERR_FAIL) a session in use by a task or not
+ * active.  *s is the session after the reset.  Inside the caller's
+ * transaction.
+ */
+int session_reset(struct baton *b, struct db *db, const char *ref, int64_t now,
+		  struct db_session *s, char **cause);
+
+/*
+ * `session close`: status closed, event "close".  A session already
+ * closed, expired or abandoned is left as it is and *already set.
+ * Refuses (-BERR_FAIL) a session in use by a task.  *s is the session
+ * after.  Inside the caller's transaction.
+ */
+int session_close(struct baton *b, struct db *db, const char *ref, int64_t now,
+		  int *already, struct db_session *s, char **cause);
+
+/*
+ * `session gc`: expire active sessions idle longer than sessions.ttl
+ * (not those in use), then prune sessions closed, expired or abandoned
+ * longer than sessions.retention ago (their rows and chains are
+ * deleted; tasks and runs keep theirs with the session cleared).  Calls
+ * fn(arg, action, s) for each, action "expire" or "prune", with s as it
+ * was before.  With dry_run nothing changes.  Inside the caller's
+ * transaction.
+ */
+int session_gc(struct baton *b, struct db *db, int64_t now, int dry_run,
+	       void (*fn)(void *arg, const char *action,
+			  const struct db_session *s),
+	       void *arg, char **cause);
+
+/*
+ * Remove a session's directory (<state_dir>/sessions/<id>, see
+ * BATON_SESSION_DIR) and everything in it; id must be a UUID.  Returns
+ * 0 (also when there is none) or -1 with errno.
+ */
+int session_dir_remove(const char *state_dir, const char *id);
 
 #endif

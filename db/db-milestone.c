@@ -30,7 +30,7 @@ read_milestone(sqlite3_stmt *st, struct db_milestone *m)
 	m->created_at = sqlite3_column_int64(st, 4);
 }
 
-#define MILESTONE_COLS \
+#define MILESTONE_COLS                                                         \
 	"id, name, session_mode, session_id, created_at FROM milestones "
 
 static const char sql_ms_get[] = "SELECT " MILESTONE_COLS "WHERE name = ?1";
@@ -84,7 +84,7 @@ int
 db_milestone_insert(struct db *db, struct db_milestone *m, int64_t now,
 		    int *existed, char **cause)
 {
-	struct db_milestone old;
+	struct db_milestone old = {0};
 	sqlite3_stmt *st;
 	int found;
 
@@ -129,7 +129,7 @@ db_milestone_each(struct db *db, int (*fn)(void *, const struct db_milestone *),
 {
 	struct db_milestone m;
 	sqlite3_stmt *st;
-	int rc, stop = 0;
+	int rc = SQLITE_DONE, stop = 0;
 
 	if ((st = db_stmt(db, sql_ms_each, cause)) == NULL)
 		return -BERR_DB;

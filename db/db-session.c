@@ -28,12 +28,12 @@ db_session_release(struct db_session *s)
 	memset(s, 0, sizeof *s);
 }
 
-#define SESSION_COLS                                                         \
-	"id, kind, name, milestone_id, agent, model, project, workdir, "     \
-	"os_user, status, head, turns, input_tokens, output_tokens, "        \
-	"cache_read_tokens, cache_creation_tokens, cost_usd, "               \
-	"resume_failures, resumable, predecessor, metadata, lease_runner, "  \
-	"lease_task, lease_expires, created_at, last_used_at, closed_at "    \
+#define SESSION_COLS                                                           \
+	"id, kind, name, milestone_id, agent, model, project, workdir, "       \
+	"os_user, status, head, turns, input_tokens, output_tokens, "          \
+	"cache_read_tokens, cache_creation_tokens, cost_usd, "                 \
+	"resume_failures, resumable, predecessor, metadata, lease_runner, "    \
+	"lease_task, lease_expires, created_at, last_used_at, closed_at "      \
 	"FROM sessions "
 
 static void
@@ -70,8 +70,8 @@ read_session(sqlite3_stmt *st, struct db_session *s)
 }
 
 static int
-get_one(struct db *db, const char *sql, const char *key,
-	struct db_session *s, int *found, char **cause)
+get_one(struct db *db, const char *sql, const char *key, struct db_session *s,
+	int *found, char **cause)
 {
 	sqlite3_stmt *st;
 	int rc;
@@ -95,8 +95,8 @@ static const char sql_session_by_name[] =
 	"SELECT " SESSION_COLS "WHERE name = ?1 AND status = 'active'";
 
 int
-db_session_get(struct db *db, const char *id, struct db_session *s,
-	       int *found, char **cause)
+db_session_get(struct db *db, const char *id, struct db_session *s, int *found,
+	       char **cause)
 {
 	return get_one(db, sql_session_get, id, s, found, cause);
 }
@@ -308,8 +308,7 @@ static const char sql_session_resume_failed[] =
 	"ELSE resumable END WHERE id = ?1";
 
 int
-db_session_resume_failed(struct db *db, const char *id, int limit,
-			 char **cause)
+db_session_resume_failed(struct db *db, const char *id, int limit, char **cause)
 {
 	sqlite3_stmt *st;
 
@@ -378,8 +377,8 @@ static const char sql_event[] =
 
 int
 db_event(struct db *db, const char *kind, const char *session_id,
-	 int64_t task_id, int64_t run_id, int64_t runner_id,
-	 const char *detail, int64_t now, char **cause)
+	 int64_t task_id, int64_t run_id, int64_t runner_id, const char *detail,
+	 int64_t now, char **cause)
 {
 	sqlite3_stmt *st;
 
@@ -413,4 +412,277 @@ db_session_repin(struct db *db, const char *id, const char *agent,
 	db_bind_text(st, 2, agent);
 	db_bind_text(st, 3, model);
 	return db_step_done(db, st, "cannot re-pin session", cause);
+}
+
+/* ---- listing, lookup, reset, close and gc (session commands) ---- */
+
+static const char sql_session_latest_by_name[] =
+	"SELECT " SESSION_COLS "WHERE name = ?1 "
+	"ORDER BY (status = 'active') DESC, created_at DESC, rowid DESC "
+	"LIMIT 1";
+
+int
+db_session_get_latest_by_name(struct db *db, const char *name,
+			      struct db_session *s, int *found, char **cause)
+{
+	return get_one(db, sql_session_latest_by_name, name, s, found, cause);
+}
+
+/* Two rows at most: enough to tell unique from ambiguous. */
+static const char sql_session_by_prefix[] =
+	"SELECT " SESSION_COLS "WHERE id >= ?1 AND id < ?1 || 'g' "
+	"ORDER BY id LIMIT 2";
+
+int
+db_session_get_by_prefix(struct db *db, const char *prefix,
+			 struct db_session *s, int *found, char **cause)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	*found = 0;
+	if ((st = db_stmt(db, sql_session_by_prefix, cause)) == NULL)
+		return -BERR_DB;
+	db_bind_text(st, 1, prefix);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (*found == 0)
+			read_session(st, s);
+		(*found)++;
+	}
+	if (rc != SQLITE_DONE) {
+		if (*found)
+			db_session_release(s);
+		*found = 0;
+		return db_fail(db, "cannot read session", cause);
+	}
+	sqlite3_reset(st);
+	if (*found > 1) {
+		db_session_release(s);
+		*found = 2;
+	}
+	return 0;
+}
+
+/*
+ * Sessions matching a filter; every condition is optional (0: not
+ * applied).  Idle means active, last used before idle_before and not
+ * leased (a lease that ran out does not count).
+ */
+static const char sql_session_each[] =
+	"SELECT " SESSION_COLS "WHERE (?1 = 0 OR status = 'active') "
+	"AND (?2 = 0 OR (status = 'active' AND last_used_at < ?2 AND "
+	"(lease_runner IS NULL OR lease_expires < ?4))) "
+	"AND (?3 = 0 OR (status <> 'active' AND "
+	"coalesce(closed_at, last_used_at) < ?3)) "
+	"ORDER BY created_at, rowid";
+
+int
+db_session_each(struct db *db, const struct db_session_filter *f,
+		int (*fn)(void *, const struct db_session *), void *arg,
+		char **cause)
+{
+	struct db_session s;
+	sqlite3_stmt *st;
+	int rc = SQLITE_DONE, stop = 0;
+
+	if ((st = db_stmt(db, sql_session_each, cause)) == NULL)
+		return -BERR_DB;
+	sqlite3_bind_int(st, 1, f->active_only);
+	sqlite3_bind_int64(st, 2, f->idle_before);
+	sqlite3_bind_int64(st, 3, f->closed_before);
+	sqlite3_bind_int64(st, 4, f->now);
+	while (!stop && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		read_session(st, &s);
+		stop = fn(arg, &s);
+		db_session_release(&s);
+	}
+	if (!stop && rc != SQLITE_DONE)
+		return db_fail(db, "cannot list sessions", cause);
+	sqlite3_reset(st);
+	return 0;
+}
+
+static const char sql_chain_wipe[] =
+	"DELETE FROM session_chain WHERE session_id = ?1";
+static const char sql_session_wipe[] =
+	"UPDATE sessions SET head = NULL, turns = 0, input_tokens = 0, "
+	"output_tokens = 0, cache_read_tokens = 0, cache_creation_tokens = 0, "
+	"cost_usd = 0, resume_failures = 0, resumable = 1, metadata = '{}', "
+	"last_used_at = ?2 WHERE id = ?1";
+
+int
+db_session_reset(struct db *db, const char *id, int64_t now, char **cause)
+{
+	sqlite3_stmt *st;
+
+	if ((st = db_stmt(db, sql_chain_wipe, cause)) == NULL)
+		return -BERR_DB;
+	db_bind_text(st, 1, id);
+	if (db_step_done(db, st, "cannot reset session chain", cause) != 0)
+		return -BERR_DB;
+	if ((st = db_stmt(db, sql_session_wipe, cause)) == NULL)
+		return -BERR_DB;
+	db_bind_text(st, 1, id);
+	sqlite3_bind_int64(st, 2, now);
+	return db_step_done(db, st, "cannot reset session", cause);
+}
+
+/*
+ * Pruning a session deletes its row and chain; what pointed at it keeps
+ * its own row with the pointer cleared (the events keep the id as text).
+ */
+static const char *const sql_session_prune[] = {
+	"UPDATE tasks SET session_id = NULL WHERE session_id = ?1",
+	"UPDATE runs SET session_id = NULL WHERE session_id = ?1",
+	"UPDATE milestones SET session_id = NULL WHERE session_id = ?1",
+	"UPDATE sessions SET predecessor = NULL WHERE predecessor = ?1",
+	"DELETE FROM session_chain WHERE session_id = ?1",
+	"DELETE FROM sessions WHERE id = ?1",
+};
+
+int
+db_session_delete(struct db *db, const char *id, char **cause)
+{
+	sqlite3_stmt *st;
+	size_t i;
+
+	for (i = 0; i < sizeof sql_session_prune / sizeof *sql_session_prune;
+	     i++) {
+		if ((st = db_stmt(db, sql_session_prune[i], cause)) == NULL)
+			return -BERR_DB;
+		db_bind_text(st, 1, id);
+		if (db_step_done(db, st, "cannot prune session", cause) != 0)
+			return -BERR_DB;
+	}
+	return 0;
+}
+
+void
+db_events_free(struct db_event_row *ev, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		free(ev[i].kind);
+		free(ev[i].session_id);
+		free(ev[i].detail);
+	}
+	free(ev);
+}
+
+static const char sql_session_events[] =
+	"SELECT id, at, kind, session_id, task_id, run_id, runner_id, detail "
+	"FROM events WHERE session_id = ?1 ORDER BY id";
+
+int
+db_session_events(struct db *db, const char *id, struct db_event_row **ev,
+		  size_t *n, char **cause)
+{
+	struct db_event_row *e;
+	sqlite3_stmt *st;
+	size_t cap = 0;
+	int rc;
+
+	*ev = NULL;
+	*n = 0;
+	if ((st = db_stmt(db, sql_session_events, cause)) == NULL)
+		return -BERR_DB;
+	db_bind_text(st, 1, id);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (*n == cap) {
+			cap = cap ? cap * 2 : 16;
+			*ev = xreallocarray(*ev, cap, sizeof **ev);
+		}
+		e = &(*ev)[(*n)++];
+		e->id = sqlite3_column_int64(st, 0);
+		e->at = sqlite3_column_int64(st, 1);
+		e->kind = db_col_text(st, 2);
+		e->session_id = db_col_text(st, 3);
+		e->task_id = sqlite3_column_int64(st, 4);
+		e->run_id = sqlite3_column_int64(st, 5);
+		e->runner_id = sqlite3_column_int64(st, 6);
+		e->detail = db_col_text(st, 7);
+	}
+	if (rc != SQLITE_DONE) {
+		db_events_free(*ev, *n);
+		*ev = NULL;
+		*n = 0;
+		return db_fail(db, "cannot read events", cause);
+	}
+	sqlite3_reset(st);
+	return 0;
+}
+
+static const char sql_session_runs[] =
+	"SELECT id, task_id, attempt, iteration, session_id, "
+	"agent_session_in, agent_session_out, resume_outcome, runner_id, "
+	"started_at, ended_at, exit_code, signal, outcome, error, "
+	"input_tokens, output_tokens, cost_usd, duration_ms, check_exit_code "
+	"FROM runs WHERE session_id = ?1 ORDER BY id";
+
+int
+db_session_runs(struct db *db, const char *id, struct db_run **runs, size_t *n,
+		char **cause)
+{
+	struct db_run *r;
+	sqlite3_stmt *st;
+	size_t cap = 0;
+	int rc;
+
+	*runs = NULL;
+	*n = 0;
+	if ((st = db_stmt(db, sql_session_runs, cause)) == NULL)
+		return -BERR_DB;
+	db_bind_text(st, 1, id);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (*n == cap) {
+			cap = cap ? cap * 2 : 16;
+			*runs = xreallocarray(*runs, cap, sizeof **runs);
+		}
+		r = &(*runs)[(*n)++];
+		memset(r, 0, sizeof *r);
+		r->id = sqlite3_column_int64(st, 0);
+		r->task_id = sqlite3_column_int64(st, 1);
+		r->attempt = sqlite3_column_int(st, 2);
+		r->iteration = sqlite3_column_int(st, 3);
+		r->session_id = db_col_text(st, 4);
+		r->agent_session_in = db_col_text(st, 5);
+		r->agent_session_out = db_col_text(st, 6);
+		r->resume_outcome = db_col_text(st, 7);
+		r->runner_id = sqlite3_column_int64(st, 8);
+		r->started_at = sqlite3_column_int64(st, 9);
+		r->ended_at = sqlite3_column_int64(st, 10);
+		r->has_exit_code = sqlite3_column_type(st, 11) != SQLITE_NULL;
+		r->exit_code = sqlite3_column_int(st, 11);
+		r->signal = sqlite3_column_int(st, 12);
+		r->outcome = db_col_text(st, 13);
+		r->error = db_col_text(st, 14);
+		r->input_tokens = sqlite3_column_int64(st, 15);
+		r->output_tokens = sqlite3_column_int64(st, 16);
+		r->cost_usd = sqlite3_column_double(st, 17);
+		r->duration_ms = sqlite3_column_type(st, 18) == SQLITE_NULL
+					 ? -1
+					 : sqlite3_column_int64(st, 18);
+		r->has_check = sqlite3_column_type(st, 19) != SQLITE_NULL;
+		r->check_exit_code = sqlite3_column_int(st, 19);
+	}
+	if (rc != SQLITE_DONE) {
+		db_runs_free(*runs, *n);
+		*runs = NULL;
+		*n = 0;
+		return db_fail(db, "cannot read the session's runs", cause);
+	}
+	sqlite3_reset(st);
+	return 0;
+}
+
+static const char sql_session_successor[] =
+	"SELECT " SESSION_COLS "WHERE predecessor = ?1 "
+	"ORDER BY created_at DESC, rowid DESC LIMIT 1";
+
+int
+db_session_get_successor(struct db *db, const char *id, struct db_session *s,
+			 int *found, char **cause)
+{
+	return get_one(db, sql_session_successor, id, s, found, cause);
 }

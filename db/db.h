@@ -54,7 +54,6 @@ int db_integrity_check(struct db *, int *ok, char **report, char **cause);
 /* Number of write transactions committed through this connection. */
 uint64_t db_commits(const struct db *);
 
-#endif
 
 /* ---- rows (db-task.c, db-session.c, db-run.c, db-runner.c) ---- */
 
@@ -354,6 +353,9 @@ int db_session_events(struct db *, const char *id, struct db_event_row **,
  * db_runs_free; check_output is not read). */
 int db_session_runs(struct db *, const char *id, struct db_run **runs,
 		    size_t *n, char **cause);
+/* The newest session whose predecessor is id (S10: its successor). */
+int db_session_get_successor(struct db *, const char *id,
+			     struct db_session *, int *found, char **cause);
 
 /* ---- stats and reports (db-stats.c) ---- */
 struct db_stats {
@@ -371,3 +373,5 @@ struct db_stats {
 };
 /* Statistics over tasks created at or after since (0: all). */
 int db_stats(struct db *, int64_t since, struct db_stats *, char **cause);
+
+#endif

@@ -1,0 +1,407 @@
+/*
+ * baton milestone create|list|show: named groups of tasks that run in
+ * order and, unless created with --session per-task, share one session
+ * (SPEC §1, §2 S2, §6).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cmd/common.h"
+#include "core/config.h"
+#include "core/session.h"
+#include "core/xmalloc.h"
+
+static int milestone_create_exec(struct baton *, int, char **);
+static int milestone_list_exec(struct baton *, int, char **);
+static int milestone_show_exec(struct baton *, int, char **);
+
+static const struct cmd_entry milestone_create_entry = {
+	.name = "create",
+	.usage = "NAME [--session shared|per-task]",
+	.summary = "create a milestone (prints created or exists)",
+	.help = "options:\n"
+		"  --session per-task   every task gets its own temp session "
+		"(default: shared,\n"
+		"                       one session for all the milestone's "
+		"tasks)\n"
+		"\nIdempotent: creating a milestone that exists with the same "
+		"mode prints\n\"exists\".  'baton add --milestone M' creates M "
+		"(shared) if it is missing.\nThe tasks of a milestone run one "
+		"at a time, in the order they were added.\n",
+	.flags = CMD_NEEDS_DB,
+	.exec = milestone_create_exec,
+};
+
+static const struct cmd_entry milestone_list_entry = {
+	.name = "list",
+	.usage = "[--json]",
+	.summary = "list milestones with their sessions and task counts",
+	.flags = CMD_NEEDS_DB | CMD_READONLY,
+	.exec = milestone_list_exec,
+};
+
+static const struct cmd_entry milestone_show_entry = {
+	.name = "show",
+	.usage = "NAME [--json]",
+	.summary = "one milestone: its session and its tasks in order",
+	.flags = CMD_NEEDS_DB | CMD_READONLY,
+	.exec = milestone_show_exec,
+};
+
+static const struct cmd_entry *const milestone_subcmds[] = {
+	&milestone_create_entry,
+	&milestone_list_entry,
+	&milestone_show_entry,
+	NULL,
+};
+
+const struct cmd_entry cmd_milestone_entry = {
+	.name = "milestone",
+	.usage = "create|list|show ...",
+	.summary = "create, list and show milestones (ordered task groups)",
+	.subcmds = milestone_subcmds,
+};
+
+static const char *const statuses[] = {
+	"pending",   "running",	  "completed",	 "failed",
+	"cancelled", "timed_out", "interrupted", NULL,
+};
+
+static int
+db_error(char *cause)
+{
+	cmd_error("%s", cause);
+	free(cause);
+	return EXIT_DB;
+}
+
+static void
+count(void *arg, const char *status, int64_t n)
+{
+	json_object_set_new(arg, status, json_integer(n));
+}
+
+/* {"pending": n, ...} for milestone id, every status present. */
+static int
+task_counts(struct baton *b, int64_t id, json_t **out, char **cause)
+{
+	json_t *o = json_object();
+	size_t i;
+
+	for (i = 0; statuses[i] != NULL; i++)
+		json_object_set_new(o, statuses[i], json_integer(0));
+	if (db_task_count_by_status(b->db, id, count, o, cause) != 0) {
+		json_decref(o);
+		return -BERR_DB;
+	}
+	*out = o;
+	return 0;
+}
+
+static json_t *
+milestone_json(const struct db_milestone *m, const struct db_session *s)
+{
+	json_t *o = json_object();
+
+	json_object_set_new(o, "id", json_integer(m->id));
+	json_object_set_new(o, "name", json_string(m->name));
+	json_object_set_new(o, "session_mode", json_string(m->session_mode));
+	json_object_set_new(o, "session_id",
+			    m->session_id ? json_string(m->session_id)
+					  : json_null());
+	json_object_set_new(o, "session_status",
+			    s != NULL ? json_string(s->status) : json_null());
+	json_object_set_new(o, "created_at", cmd_json_time(m->created_at));
+	return o;
+}
+
+/* The milestone's session row, if it has one (found 0 otherwise). */
+static int
+get_session(struct baton *b, const struct db_milestone *m, struct db_session *s,
+	    int *found, char **cause)
+{
+	*found = 0;
+	if (m->session_id == NULL)
+		return 0;
+	return db_session_get(b->db, m->session_id, s, found, cause);
+}
+
+/* ---- create ---- */
+
+static int
+milestone_create_exec(struct baton *b, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{"session", required_argument, NULL, OPT_SESSION},
+		{NULL, 0, NULL, 0},
+	};
+	const struct cmd_entry *e = &milestone_create_entry;
+	struct db_milestone m = {0};
+	const char *mode = "shared";
+	char *cause = NULL;
+	int c, existed = 0, rc;
+
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		if (c != OPT_SESSION)
+			return cmd_option_error(e, argv, longopts);
+		if (strcmp(optarg, "per-task") != 0 &&
+		    strcmp(optarg, "shared") != 0)
+			return cmd_usage_error(e,
+					       "invalid --session '%s': "
+					       "per-task or shared",
+					       optarg);
+		mode = optarg;
+	}
+	if (argc - optind != 1)
+		return cmd_usage_error(e, "give one milestone name");
+	if (!util_is_session_name(argv[optind]))
+		return cmd_usage_error(e,
+				       "invalid milestone name '%s': use 1 "
+				       "to 64 characters from A-Z a-z 0-9 . _ "
+				       "-",
+				       argv[optind]);
+	m.name = xstrdup(argv[optind]);
+	m.session_mode = xstrdup(mode);
+	if ((rc = db_begin(b->db, &cause)) == 0 &&
+	    (rc = db_milestone_insert(b->db, &m, util_now_ms(), &existed,
+				      &cause)) == 0)
+		rc = db_commit(b->db, &cause);
+	if (rc != 0) {
+		db_rollback(b->db);
+		db_milestone_release(&m);
+		return db_error(cause);
+	}
+	if (existed && strcmp(m.session_mode, mode) != 0) {
+		cmd_error("milestone %s exists with --session %s; a "
+			  "milestone's session mode cannot change",
+			  m.name, m.session_mode);
+		db_milestone_release(&m);
+		return EXIT_FAILED;
+	}
+	if (b->json) {
+		json_t *o = milestone_json(&m, NULL);
+
+		json_object_set_new(
+			o, "result",
+			json_string(existed ? "exists" : "created"));
+		rc = cmd_print_json(o) == 0 ? EXIT_OK : EXIT_FAILED;
+	} else {
+		printf("%s\n", existed ? "exists" : "created");
+		rc = EXIT_OK;
+	}
+	db_milestone_release(&m);
+	return rc;
+}
+
+/* ---- list ---- */
+
+struct listing {
+	struct baton *b;
+	json_t *arr;
+	long long n;
+	char *cause;
+};
+
+static long long
+get_count(json_t *counts, const char *status)
+{
+	return (long long)json_integer_value(json_object_get(counts, status));
+}
+
+static int
+list_one(void *arg, const struct db_milestone *m)
+{
+	struct listing *l = arg;
+	struct db_session s = {0};
+	json_t *counts, *o;
+	int found;
+
+	l->n++;
+	if (get_session(l->b, m, &s, &found, &l->cause) != 0)
+		return 1;
+	if (task_counts(l->b, m->id, &counts, &l->cause) != 0) {
+		db_session_release(&s);
+		return 1;
+	}
+	if (l->arr != NULL) {
+		o = milestone_json(m, found ? &s : NULL);
+		json_object_set_new(o, "tasks", counts);
+		json_array_append_new(l->arr, o);
+		db_session_release(&s);
+		return 0;
+	}
+	printf("%-20s  %-8s  %-36s  %-8s  %7lld %7lld %9lld %6lld %5lld\n",
+	       m->name, m->session_mode,
+	       m->session_id				  ? m->session_id
+	       : strcmp(m->session_mode, "per-task") == 0 ? "(one per task)"
+							  : "(none yet)",
+	       found ? s.status : "-", get_count(counts, "pending"),
+	       get_count(counts, "running"), get_count(counts, "completed"),
+	       get_count(counts, "failed") + get_count(counts, "timed_out"),
+	       get_count(counts, "cancelled") +
+		       get_count(counts, "interrupted"));
+	json_decref(counts);
+	db_session_release(&s);
+	return ferror(stdout) ? 1 : 0;
+}
+
+static int
+milestone_list_exec(struct baton *b, int argc, char **argv)
+{
+	static const struct option longopts[] = {{NULL, 0, NULL, 0}};
+	const struct cmd_entry *e = &milestone_list_entry;
+	struct listing l = {0};
+	char *cause = NULL;
+	int c;
+
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1)
+		return cmd_option_error(e, argv, longopts);
+	if (optind < argc)
+		return cmd_usage_error(e, "unexpected argument '%s'",
+				       argv[optind]);
+	l.b = b;
+	if (b->json)
+		l.arr = json_array();
+	else
+		printf("%-20s  %-8s  %-36s  %-8s  %7s %7s %9s %6s %5s\n",
+		       "MILESTONE", "SESSIONS", "SESSION", "STATUS", "PENDING",
+		       "RUNNING", "COMPLETED", "FAILED", "OTHER");
+	if (db_milestone_each(b->db, list_one, &l, &cause) != 0 ||
+	    l.cause != NULL) {
+		json_decref(l.arr);
+		return db_error(cause ? cause : l.cause);
+	}
+	if (l.arr != NULL)
+		return cmd_print_json(l.arr) == 0 ? EXIT_OK : EXIT_FAILED;
+	if (l.n == 0)
+		printf("(no milestones)\n");
+	return EXIT_OK;
+}
+
+/* ---- show ---- */
+
+struct tasks {
+	json_t *arr;
+	int64_t now;
+};
+
+static int
+show_task(void *arg, const struct db_task *t)
+{
+	struct tasks *ts = arg;
+	char el[32], what[41];
+	size_t i;
+	int64_t end;
+	const char *p = t->title ? t->title : t->prompt;
+
+	if (ts->arr != NULL) {
+		json_array_append_new(ts->arr, cmd_task_json(t, NULL, 0, 0));
+		return 0;
+	}
+	if (t->started_at != 0) {
+		end = t->finished_at ? t->finished_at : ts->now;
+		cmd_format_elapsed(end - t->started_at, el, sizeof el);
+	} else
+		snprintf(el, sizeof el, "-");
+	for (i = 0; p[i] != '\0' && p[i] != '\n' && i + 1 < sizeof what; i++)
+		what[i] = p[i] == '\t' ? ' ' : p[i];
+	what[i] = '\0';
+	printf("%6lld  %-11s  %-36s  %-8s  %s\n", (long long)t->id, t->status,
+	       t->session_id ? t->session_id : "-", el, what);
+	return ferror(stdout) ? 1 : 0;
+}
+
+static int
+milestone_show_exec(struct baton *b, int argc, char **argv)
+{
+	static const struct option longopts[] = {{NULL, 0, NULL, 0}};
+	const struct cmd_entry *e = &milestone_show_entry;
+	struct db_milestone m = {0};
+	struct db_session s = {0};
+	struct db_task_filter f = {0};
+	struct tasks ts = {0};
+	json_t *o = NULL, *counts = NULL;
+	char *cause = NULL, t1[40];
+	int c, found, rc;
+
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1)
+		return cmd_option_error(e, argv, longopts);
+	if (argc - optind != 1)
+		return cmd_usage_error(e, "give one milestone name");
+	if (db_milestone_get(b->db, argv[optind], &m, &found, &cause) != 0)
+		return db_error(cause);
+	if (!found) {
+		cmd_error("no milestone '%s' (see 'baton milestone list')",
+			  argv[optind]);
+		return EXIT_USAGE;
+	}
+	if (get_session(b, &m, &s, &found, &cause) != 0 ||
+	    task_counts(b, m.id, &counts, &cause) != 0) {
+		rc = db_error(cause);
+		goto out;
+	}
+	f.milestone_id = m.id;
+	ts.now = util_now_ms();
+	if (b->json) {
+		o = milestone_json(&m, found ? &s : NULL);
+		json_object_set_new(
+			o, "session",
+			found ? cmd_session_json(&s, NULL, 0,
+						 b->cfg->sessions.ttl_ms)
+			      : json_null());
+		json_object_set(o, "task_counts", counts);
+		ts.arr = json_array();
+		json_object_set_new(o, "tasks", ts.arr);
+	} else {
+		printf("milestone %s\n", m.name);
+		printf("%-12s %s\n", "sessions",
+		       strcmp(m.session_mode, "per-task") == 0
+			       ? "per-task (each task gets its own temp "
+				 "session)"
+			       : "shared (one session for all its tasks)");
+		if (found) {
+			printf("%-12s %s (%s, agent %s%s%s, %lld turns)\n",
+			       "session", s.id, s.status, s.agent,
+			       s.model ? ", model " : "",
+			       s.model ? s.model : "", (long long)s.turns);
+			if (s.head != NULL)
+				printf("%-12s %s\n", "head", s.head);
+		} else
+			printf("%-12s %s\n", "session",
+			       strcmp(m.session_mode, "per-task") == 0
+				       ? "-"
+				       : "(none yet: made by its first task)");
+		cmd_format_time(m.created_at, t1, sizeof t1);
+		printf("%-12s %s\n", "created", t1);
+		printf("%-12s %lld pending, %lld running, %lld completed, "
+		       "%lld failed, %lld other\n",
+		       "tasks", get_count(counts, "pending"),
+		       get_count(counts, "running"),
+		       get_count(counts, "completed"),
+		       get_count(counts, "failed") +
+			       get_count(counts, "timed_out"),
+		       get_count(counts, "cancelled") +
+			       get_count(counts, "interrupted"));
+		printf("\n%6s  %-11s  %-36s  %-8s  %s\n", "ID", "STATUS",
+		       "SESSION", "TIME", "TASK");
+	}
+	if (db_task_each(b->db, &f, show_task, &ts, &cause) != 0) {
+		rc = db_error(cause);
+		goto out;
+	}
+	if (o != NULL) {
+		rc = cmd_print_json(o) == 0 ? EXIT_OK : EXIT_FAILED;
+		o = NULL;
+	} else
+		rc = EXIT_OK;
+out:
+	json_decref(o);
+	json_decref(counts);
+	db_session_release(&s);
+	db_milestone_release(&m);
+	return rc;
+}
