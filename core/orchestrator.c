@@ -661,7 +661,11 @@ record:
 		rc = advance_chain(j, &run, &call, ar.agent_session_id, now,
 				   cause);
 	if (rc == 0 && spawned)
-		rc = db_session_add_usage(db, j->session.id, ar.input_tokens,
+		rc = db_session_add_usage(db, j->session.id,
+					  pr.reason == PROC_RAN &&
+						  (ar.outcome == AGENT_OK ||
+						   ar.outcome == AGENT_FAILED),
+					  ar.input_tokens,
 					  ar.output_tokens,
 					  ar.cache_read_tokens,
 					  ar.cache_creation_tokens,

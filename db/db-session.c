@@ -247,16 +247,16 @@ db_session_touch(struct db *db, const char *id, int64_t now, char **cause)
 }
 
 static const char sql_session_usage[] =
-	"UPDATE sessions SET turns = turns + 1, "
+	"UPDATE sessions SET turns = turns + ?8, "
 	"input_tokens = input_tokens + ?2, output_tokens = output_tokens + ?3, "
 	"cache_read_tokens = cache_read_tokens + ?4, "
 	"cache_creation_tokens = cache_creation_tokens + ?5, "
 	"cost_usd = cost_usd + ?6, last_used_at = ?7 WHERE id = ?1";
 
 int
-db_session_add_usage(struct db *db, const char *id, int64_t in, int64_t out,
-		     int64_t cache_read, int64_t cache_creation, double cost,
-		     int64_t now, char **cause)
+db_session_add_usage(struct db *db, const char *id, int turn, int64_t in,
+		     int64_t out, int64_t cache_read, int64_t cache_creation,
+		     double cost, int64_t now, char **cause)
 {
 	sqlite3_stmt *st;
 
@@ -269,6 +269,7 @@ db_session_add_usage(struct db *db, const char *id, int64_t in, int64_t out,
 	sqlite3_bind_int64(st, 5, cache_creation);
 	sqlite3_bind_double(st, 6, cost);
 	sqlite3_bind_int64(st, 7, now);
+	sqlite3_bind_int(st, 8, turn ? 1 : 0);
 	return db_step_done(db, st, "cannot record session usage", cause);
 }
 

@@ -181,8 +181,10 @@ int db_session_unlease(struct db *, const char *id, char **cause);
 int db_session_set_status(struct db *, const char *id, const char *status,
 			  int64_t now, char **cause);
 int db_session_touch(struct db *, const char *id, int64_t now, char **cause);
-/* Add a turn's usage. */
-int db_session_add_usage(struct db *, const char *id, int64_t in,
+/* Add a run's usage; turn: the agent took a turn (answered, even with
+ * a failure), as opposed to a failed resume, a startup error, a transient
+ * API failure or a stopped run. */
+int db_session_add_usage(struct db *, const char *id, int turn, int64_t in,
 			 int64_t out, int64_t cache_read,
 			 int64_t cache_creation, double cost, int64_t now,
 			 char **cause);

@@ -619,6 +619,8 @@ test_resume_failure_falls_back(void **state)
 	get_session(e, u, &s);
 	assert_int_equal(s.resume_failures, 1);
 	assert_int_equal(s.resumable, 1);
+	/* the failed resume was no turn of the conversation */
+	assert_int_equal(s.turns, 2);
 	assert_int_equal(db_session_chain(e->b.db, u, &chain, &n, &cause), 0);
 	assert_int_equal(n, 2);
 	assert_string_equal(chain[0].edge, "first");
