@@ -12,6 +12,7 @@
 /* Sorted by kind. */
 static const struct agent_impl *const registry[] = {
 	&agent_claude_impl,
+	&agent_codex_impl,
 	&agent_command_impl,
 	&agent_shell_impl,
 };

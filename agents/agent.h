@@ -122,6 +122,7 @@ int agent_parse_result_json(const char *text, struct agent_result *r,
 char *agent_expand(const char *item, const struct agent_call *);
 
 extern const struct agent_impl agent_claude_impl;
+extern const struct agent_impl agent_codex_impl;
 extern const struct agent_impl agent_shell_impl;
 extern const struct agent_impl agent_command_impl;
 
