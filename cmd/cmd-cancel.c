@@ -13,15 +13,29 @@
 
 const struct cmd_entry cmd_cancel_entry;
 
-/* Wait for the runner to end a running task; its final status or NULL. */
+/*
+ * Wait for the runner to end a running task: its agent gets TERM at the
+ * runner's next look at the task, KILL after its profile's kill_grace.
+ * Returns the final status, or NULL if it is still running.
+ */
 static char *
-wait_end(struct baton *b, int64_t id, int64_t limit_ms)
+wait_end(struct baton *b, int64_t id)
 {
+	const struct agent_profile *p;
 	struct db_task t = {0};
-	int64_t end = util_mono_ms() + limit_ms;
+	int64_t end, grace = b->cfg->defaults.kill_grace_ms;
 	char *cause = NULL, *status = NULL;
 	int found;
 
+	if (db_task_get(b->db, id, &t, &found, &cause) != 0) {
+		free(cause);
+		return NULL;
+	}
+	p = found && t.agent != NULL ? config_agent(b->cfg, t.agent) : NULL;
+	if (p != NULL && p->kill_grace_ms > 0)
+		grace = p->kill_grace_ms;
+	db_task_release(&t);
+	end = util_mono_ms() + grace + 10000;
 	while (util_mono_ms() < end) {
 		if (db_task_get(b->db, id, &t, &found, &cause) != 0) {
 			free(cause);
@@ -73,8 +87,7 @@ cancel_exec(struct baton *b, int argc, char **argv)
 			printf("task %lld cancelled (it had not started)\n",
 			       (long long)id);
 		} else if (strcmp(status, "running") == 0) {
-			final = wait_end(b, id,
-					 b->cfg->defaults.kill_grace_ms + 10000);
+			final = wait_end(b, id);
 			if (final == NULL) {
 				printf("task %lld: cancel requested; its "
 				       "runner has not stopped it yet\n",

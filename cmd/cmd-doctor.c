@@ -40,7 +40,7 @@ doctor_exec(struct baton *b, int argc, char **argv)
 	};
 	struct found f = {0};
 	char *cause = NULL, *report = NULL;
-	int c, fix = 0, n = 0, ok = 0;
+	int c, fix = 0, n = 0, ok = 0, damaged = 0;
 
 	optind = 0;
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
@@ -58,9 +58,10 @@ doctor_exec(struct baton *b, int argc, char **argv)
 	if (db_integrity_check(b->db, &ok, &report, &cause) != 0)
 		goto dberr;
 	if (!ok) {
+		/* not something --fix can repair */
 		problem(&f, "integrity", report ? report : "integrity check "
 			"failed");
-		n++;
+		damaged = 1;
 	}
 	free(report);
 	{
@@ -74,18 +75,24 @@ doctor_exec(struct baton *b, int argc, char **argv)
 	if (f.arr != NULL) {
 		json_t *o = json_object();
 
-		json_object_set_new(o, "ok", json_boolean(n == 0));
+		json_object_set_new(o, "ok", json_boolean(n + damaged == 0));
 		json_object_set_new(o, "fixed", json_boolean(fix && n > 0));
 		json_object_set_new(o, "problems", f.arr);
 		if (cmd_print_json(o) != 0)
 			return EXIT_FAILED;
-	} else if (n == 0)
+	} else if (n + damaged == 0)
 		printf("ok: no problems found in %s\n", b->db_path);
-	else
-		printf("%d problem%s%s\n", n, n == 1 ? "" : "s",
-		       fix ? " found and fixed" : " found; 'baton doctor --fix' "
-						  "repairs them");
-	return n == 0 || fix ? EXIT_OK : EXIT_FAILED;
+	else {
+		if (n > 0)
+			printf("%d problem%s%s\n", n, n == 1 ? "" : "s",
+			       fix ? " found and fixed"
+				   : " found; 'baton doctor --fix' repairs "
+				     "them");
+		if (damaged)
+			printf("the database file is damaged: restore it from "
+			       "a backup, or try sqlite3's .recover\n");
+	}
+	return damaged || (n > 0 && !fix) ? EXIT_FAILED : EXIT_OK;
 dberr:
 	json_decref(f.arr);
 	cmd_error("%s", cause);

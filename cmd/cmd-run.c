@@ -75,31 +75,47 @@ cmd_insert_task(struct baton *b, const struct task_spec *spec, int64_t *id,
 	return EXIT_OK;
 }
 
+/* Exit status for a task's final status (SPEC §7). */
+static int
+exit_for_status(const char *status)
+{
+	if (strcmp(status, "completed") == 0)
+		return EXIT_OK;
+	if (strcmp(status, "timed_out") == 0)
+		return EXIT_TIMEOUT;
+	if (strcmp(status, "cancelled") == 0)
+		return 130;
+	return EXIT_FAILED;
+}
+
 /* Exit status for a task that ended (SPEC §7). */
 static int
 exit_for(const struct orch_result *r)
 {
-	if (strcmp(r->status, "completed") == 0)
-		return EXIT_OK;
-	if (strcmp(r->status, "timed_out") == 0)
-		return EXIT_TIMEOUT;
-	if (strcmp(r->status, "cancelled") == 0)
-		return cmd_signal_received() ? cmd_signal_exit() : 130;
+	if (strcmp(r->status, "cancelled") == 0 && cmd_signal_received())
+		return cmd_signal_exit();
 	if (r->nobin == 127)
 		return EXIT_NOTFOUND;
 	if (r->nobin == 126)
 		return EXIT_NOEXEC;
-	return EXIT_FAILED;
+	return exit_for_status(r->status);
 }
 
-/* Wait for the task's session to be free (S6), then start it. */
+/*
+ * Wait for the task's session to be free (S6), then start it.  While we
+ * wait the task is pending, so `baton cancel` may drop it or a `baton
+ * work` may take it: then follow it to its end, set *ended and return
+ * the exit status for how it ended.
+ */
 static int
-claim_when_free(struct baton *b, struct orch *o, int64_t id)
+claim_when_free(struct baton *b, struct orch *o, int64_t id, int *ended)
 {
 	struct pollfd p = {.fd = b->stop_fd, .events = POLLIN};
+	struct db_task t = {0};
 	char *cause = NULL;
-	int started, rc, said = 0;
+	int started, rc, found, said = 0, elsewhere = 0;
 
+	*ended = 0;
 	for (;;) {
 		rc = orch_claim_task(o, id, &started, &cause);
 		if (rc != 0) {
@@ -111,11 +127,36 @@ claim_when_free(struct baton *b, struct orch *o, int64_t id)
 			return EXIT_OK;
 		if (started == -1)
 			return EXIT_FAILED;
-		if (!said && b->verbosity >= 0) {
-			fprintf(stderr, "baton: task %lld waits: its session "
-				"is in use by another task\n", (long long)id);
+		if (db_task_get(b->db, id, &t, &found, &cause) != 0) {
+			cmd_error("%s", cause);
+			free(cause);
+			return EXIT_DB;
+		}
+		if (found && strcmp(t.status, "running") == 0) {
+			if (!elsewhere && b->verbosity >= 0)
+				fprintf(stderr,
+					"baton: task %lld was started by "
+					"another runner; waiting for it to "
+					"end\n",
+					(long long)id);
+			elsewhere = 1;
+		} else if (found && strcmp(t.status, "pending") != 0) {
+			rc = exit_for_status(t.status);
+			if (rc != EXIT_OK && b->verbosity >= 0 && !b->json)
+				cmd_error("task %lld %s%s%s", (long long)id,
+					  t.status, t.error ? ": " : "",
+					  t.error ? t.error : "");
+			db_task_release(&t);
+			*ended = 1;
+			return rc;
+		} else if (!said && b->verbosity >= 0) {
+			fprintf(stderr,
+				"baton: task %lld waits: its session is in "
+				"use by another task\n",
+				(long long)id);
 			said = 1;
 		}
+		db_task_release(&t);
 		if (poll(&p, 1, 200) > 0)
 			return cmd_signal_exit();
 	}
@@ -126,7 +167,8 @@ finish_pending(struct baton *b, int64_t id, int rc)
 {
 	char *cause = NULL, *status = NULL;
 
-	/* Stopped before it started: do not leave it pending. */
+	/* Stopped before it started here: do not leave it pending, and
+	 * ask a runner that took it meanwhile to stop it. */
 	if (db_begin(b->db, &cause) == 0 &&
 	    db_task_cancel(b->db, id, util_now_ms(), &status, &cause) == 0)
 		db_commit(b->db, &cause);
@@ -149,7 +191,7 @@ run_exec(struct baton *b, int argc, char **argv)
 	struct orch_result res = {0};
 	char *cause = NULL;
 	int64_t id = 0;
-	int c, rc, existed, found;
+	int c, rc, existed, found, ended;
 	struct db_task t = {0};
 
 	optind = 0;
@@ -195,7 +237,9 @@ run_exec(struct baton *b, int argc, char **argv)
 	o.notify_arg = b;
 	o.fail_at = getenv("BATON_TEST_FAIL_AT");
 
-	rc = claim_when_free(b, &o, id);
+	rc = claim_when_free(b, &o, id, &ended);
+	if (ended)
+		goto out;
 	if (rc != EXIT_OK) {
 		if (rc != EXIT_FAILED)
 			rc = finish_pending(b, id, rc);

@@ -282,21 +282,6 @@ backoff_ms(struct job *j, int retry)
 	return cap <= 0 ? 0 : (int64_t)(j->rng % (uint64_t)(cap + 1));
 }
 
-/* Sleep ms unless baton is told to stop; returns non-zero if told. */
-static int
-sleep_or_stop(struct orch *o, int64_t ms)
-{
-	struct pollfd p = {.fd = o->b->stop_fd, .events = POLLIN};
-	int64_t end = util_mono_ms() + ms, left;
-
-	while ((left = end - util_mono_ms()) > 0) {
-		if (poll(&p, o->b->stop_fd >= 0 ? 1 : 0,
-			 left > 1000 ? 1000 : (int)left) > 0)
-			return 1;
-	}
-	return 0;
-}
-
 static int
 stop_requested(struct orch *o)
 {
@@ -318,6 +303,38 @@ poll_cancel(void *arg)
 	if (yes)
 		j->cancel_seen = 1;
 	return yes;
+}
+
+/*
+ * Between runs (a retry's backoff): a signal to baton or `baton cancel`
+ * ends the task cancelled, as it would during a run.  Returns non-zero
+ * when told to stop.
+ */
+static int
+stop_between_runs(struct job *j)
+{
+	if (!stop_requested(j->o) && !poll_cancel(j))
+		return 0;
+	j->status = NULL;
+	job_fail(j, "cancelled", "cancelled",
+		 xstrdup(j->cancel_seen ? "cancelled by baton cancel"
+					: "cancelled: baton was signalled"));
+	return 1;
+}
+
+/* Sleep ms unless told to stop (see stop_between_runs). */
+static int
+sleep_or_stop(struct job *j, int64_t ms)
+{
+	struct pollfd p = {.fd = j->o->b->stop_fd, .events = POLLIN};
+	int64_t end = util_mono_ms() + ms, left;
+
+	while ((left = end - util_mono_ms()) > 0) {
+		poll(&p, p.fd >= 0 ? 1 : 0, left > 500 ? 500 : (int)left);
+		if (stop_between_runs(j))
+			return 1;
+	}
+	return 0;
 }
 
 struct start_ctx {
@@ -756,7 +773,7 @@ turn_with_retries(struct job *j, const char *prompt, char **cause)
 			return rc;
 		if (t == TURN_OK || t == TURN_FAILED)
 			return 0;
-		if (stop_requested(j->o))
+		if (stop_between_runs(j))
 			return 0;
 		if (t == TURN_RESUME_FAILED) {
 			if (repeated)
@@ -766,7 +783,7 @@ turn_with_retries(struct job *j, const char *prompt, char **cause)
 		} else {
 			if (retries >= cfg->retry.attempts)
 				return 0;
-			if (sleep_or_stop(j->o, backoff_ms(j, retries)))
+			if (sleep_or_stop(j, backoff_ms(j, retries)))
 				return 0;
 			retries++;
 		}

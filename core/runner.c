@@ -127,11 +127,26 @@ runner_stop(struct runner *r)
 		r->started = 0;
 	}
 	if (r->id != 0 && r->b->db != NULL) {
+		struct db_orphan *orphans = NULL;
+		size_t n = 0, i;
+		int64_t now = util_now_ms();
+
+		/* Whatever a task's cleanup could not record (an error of
+		 * baton's own) is undone as for a dead runner, so that no
+		 * running task or lease outlives us (S7). */
 		if (db_begin(r->b->db, &cause) == 0 &&
-		    db_runner_exit(r->b->db, r->id, util_now_ms(), &cause) == 0)
+		    db_runner_reap(r->b->db, r->id, now,
+				   r->b->cfg->runner.requeue_interrupted,
+				   &orphans, &n, &cause) == 0 &&
+		    db_runner_exit(r->b->db, r->id, now, &cause) == 0)
 			db_commit(r->b->db, &cause);
 		db_rollback(r->b->db);
 		free(cause);
+		for (i = 0; i < n; i++)
+			proc_kill_group_checked((pid_t)orphans[i].pid,
+						(uint64_t)orphans[i].proc_start,
+						SIGKILL);
+		free(orphans);
 	}
 	db_close(r->db);
 	r->db = NULL;
@@ -149,8 +164,10 @@ runner_is_dead(const struct db_runner *r, const char *host,
 			return 0; /* ourselves */
 		if (strcmp(r->boot_id, boot_id) != 0 && r->boot_id[0] != '\0')
 			return 1; /* the machine rebooted since */
-		if (!proc_same((pid_t)r->pid, (uint64_t)r->proc_start))
-			return 1;
+		/* Here the pid and its start time are the truth: a runner
+		 * that is stopped (SIGSTOP, a suspended laptop) or slow is
+		 * alive, and its agents must not be killed under it. */
+		return !proc_same((pid_t)r->pid, (uint64_t)r->proc_start);
 	}
 	return r->heartbeat_at < now - stale_after;
 }

@@ -31,8 +31,9 @@ int runner_start(struct runner *, struct baton *b, char **cause);
 void runner_stop(struct runner *);
 
 /*
- * Reap dead runners (pid gone on this host, or heartbeat older than
- * runner.stale_after): their tasks become interrupted (or pending again
+ * Reap dead runners (on this host: pid gone or reused, whatever the
+ * heartbeat, so a stopped runner keeps its agents; on another host:
+ * heartbeat older than runner.stale_after): their tasks become interrupted (or pending again
  * with runner.requeue_interrupted), leases released, temp sessions
  * abandoned, agent processes they left killed after checking pid and
  * start time.  Returns 0 or -BERR_DB.  *reaped counts them if non-NULL.

@@ -320,7 +320,12 @@ util_is_session_name(const char *s)
 		if ((unsigned char)s[i] >= 0x80)
 			return 0;
 	}
-	return !util_is_uuid(s);
+	/* A 36-character 8-4-4-4-12 string is meant as a UUID, valid or
+	 * not: a typo in one must not quietly become a new named session. */
+	if (i == 36 && s[8] == '-' && s[13] == '-' && s[18] == '-' &&
+	    s[23] == '-')
+		return 0;
+	return 1;
 }
 
 static int

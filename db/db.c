@@ -211,27 +211,30 @@ exists(const char *path, struct stat *st)
  * file or one that starts like a database, else a message.
  */
 static const char *
-check_header(int fd)
+check_header(sqlite3 *h)
 {
+	sqlite3_file *f = NULL;
+	sqlite3_int64 size = 0;
 	char hdr[100];
-	size_t n = 0;
-	ssize_t r;
+	int n, rc;
 
-	while (n < sizeof hdr) {
-		r = read(fd, hdr + n, sizeof hdr - n);
-		if (r == -1 && errno == EINTR)
-			continue;
-		if (r == -1)
-			return NULL; /* let SQLite report it */
-		if (r == 0)
-			break;
-		n += (size_t)r;
-	}
-	if (n == 0)
+	/* Through SQLite's own handle: opening and closing another fd on the
+	 * file would drop every POSIX lock this process holds on it (another
+	 * thread's connection), and a peer closing last would then checkpoint
+	 * and delete the WAL under our feet. */
+	if (sqlite3_file_control(h, "main", SQLITE_FCNTL_FILE_POINTER, &f) !=
+		    SQLITE_OK ||
+	    f == NULL || f->pMethods == NULL)
 		return NULL;
-	if (memcmp(hdr, sqlite_magic, n < 16 ? n : 16) != 0)
+	if (f->pMethods->xFileSize(f, &size) != SQLITE_OK || size <= 0)
+		return NULL;
+	n = size < (sqlite3_int64)sizeof hdr ? (int)size : (int)sizeof hdr;
+	rc = f->pMethods->xRead(f, hdr, n, 0);
+	if (rc != SQLITE_OK)
+		return NULL; /* let SQLite report it */
+	if (memcmp(hdr, sqlite_magic, n < 16 ? (size_t)n : 16) != 0)
 		return "file is not a database";
-	if (n < sizeof hdr)
+	if (n < (int)sizeof hdr)
 		return "database disk image is malformed";
 	return NULL;
 }
@@ -251,7 +254,6 @@ prepare_file(const char *path, char **real, char **cause)
 {
 	static const char *const sfx[] = {"-wal", "-shm"};
 	struct stat st, sst;
-	const char *bad;
 	char *dir = parent_of(path), *side = NULL, *rdir = NULL;
 	const char *base = strrchr(path, '/');
 	int rc = -BERR_DB, fd = -1, e, need_dir = 0, tries = 0;
@@ -350,17 +352,6 @@ again:
 	}
 	if (need_dir && access(dir, W_OK) != 0) {
 		open_error(cause, path, "read-only directory");
-		goto out;
-	}
-	do
-		fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	while (fd == -1 && errno == EINTR);
-	if (fd == -1) {
-		open_errno(cause, path, errno);
-		goto out;
-	}
-	if ((bad = check_header(fd)) != NULL) {
-		open_error(cause, path, bad);
 		goto out;
 	}
 	rc = 0;
@@ -551,6 +542,7 @@ db_open(struct db **out, const char *path, const struct db_options *opts,
 	int64_t busy_ms = DEFAULT_BUSY_TIMEOUT_MS, v = 0, n;
 	int rc, memory, ret = -BERR_DB;
 	char *real = NULL;
+	const char *bad;
 
 	*out = NULL;
 	if (opts != NULL && opts->busy_timeout_ms > 0)
@@ -575,6 +567,10 @@ db_open(struct db **out, const char *path, const struct db_options *opts,
 	}
 	sqlite3_extended_result_codes(h, 1);
 	sqlite3_busy_timeout(h, (int)busy_ms);
+	if (!memory && (bad = check_header(h)) != NULL) {
+		open_error(cause, path, bad);
+		goto out;
+	}
 
 	/*
 	 * Reads only: a file that is not a database, a corrupt schema, an

@@ -39,13 +39,15 @@ run_one() {
 	fi
 }
 
-for b in $builds; do
+# run_build BUILD: every test against one build; results in $LOGS.
+run_build() {
+	b=$1
 	case $b in
 	normal) dir=build ;;
 	san) dir=build/san ;;
-	*) echo "unknown build $b" >&2; exit 2 ;;
+	*) echo "unknown build $b" >&2; return 2 ;;
 	esac
-	[ -x "$dir/baton" ] || { echo "missing $dir/baton: run make first" >&2; exit 2; }
+	[ -x "$dir/baton" ] || { echo "missing $dir/baton: run make first" >&2; return 2; }
 	for t in "$dir"/tests/t-*; do
 		[ -x "$t" ] || continue
 		n=$(basename "$t")
@@ -57,7 +59,23 @@ for b in $builds; do
 		BATON_BIN=$REPO/$dir/baton run_one "$b/cli/$n" \
 			"$LOGS/$b-cli-$n.log" bats --tap "$t"
 	done
+}
+
+# The builds run side by side (most tests wait on subprocesses, not the
+# CPU); each prints its lines when it is done.
+pids=
+for b in $builds; do
+	run_build "$b" >"$LOGS/$b.summary" 2>&1 &
+	pids="$pids $!"
 done
+rc=0
+for p in $pids; do
+	wait "$p" || rc=$?
+done
+for b in $builds; do
+	cat "$LOGS/$b.summary"
+done
+[ "$rc" = 2 ] && exit 2
 
 passed=0 failed=0 skipped=0
 while read -r p f s n; do

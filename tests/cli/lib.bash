@@ -68,7 +68,7 @@ assert_not_contains() {
 
 # One value from the database.
 sql() {
-	sqlite3 -batch -noheader "$BATON_DB" "$@"
+	sqlite3 -batch -noheader -cmd '.timeout 5000' "$BATON_DB" "$@"
 }
 
 # Wait up to $2 seconds (default 10) for a shell condition $1.

@@ -1,0 +1,197 @@
+#!/usr/bin/env bats
+# Bad input (SPEC §6, §7): each refusal with its exit code and a message
+# naming the value, and nothing added or run.
+
+bats_require_minimum_version 1.5.0
+
+load lib
+load orch
+
+local_setup() {
+	touch "$T/noexec"
+	fake_config "  nobin: {kind: command, command: [$T/no-such-agent]}" \
+		"  nopath: {kind: command, command: [no-such-agent-on-path]}" \
+		"  noexec: {kind: command, command: [$T/noexec]}"
+}
+
+# No task was added.
+no_tasks() {
+	[ "$(sql "SELECT count(*) FROM tasks")" = 0 ]
+}
+
+@test "invalid --session name" {
+	run "$BATON" run --session 'bad name' hello
+	assert_status 2
+	assert_contains "baton: invalid session 'bad name': give a UUID or a name of 1 to 64 characters from A-Z a-z 0-9 . _ -"
+	run "$BATON" add --session "$(printf 'x%.0s' $(seq 65))" hello
+	assert_status 2
+	assert_contains "invalid session 'xxxx"
+	run "$BATON" add --session 'a/b' hello
+	assert_status 2
+	no_tasks
+	[ "$(sql "SELECT count(*) FROM sessions")" = 0 ]
+}
+
+@test "invalid --session UUID" {
+	run "$BATON" run --session 12345678-1234-1234-1234-1234567890zz hello
+	assert_status 2
+	assert_contains "invalid session '12345678-1234-1234-1234-1234567890zz'"
+	no_tasks
+	[ "$(sql "SELECT count(*) FROM sessions")" = 0 ]
+}
+
+@test "unknown or malformed task ids" {
+	local cmd
+	for cmd in show log cancel retry; do
+		run "$BATON" "$cmd" 42
+		assert_status 2
+		assert_contains "baton: no task 42"
+		run "$BATON" "$cmd" 4x2
+		assert_status 2
+		assert_contains "baton: invalid task id '4x2': give a number like 12"
+		assert_contains "usage: baton $cmd"
+	done
+	run "$BATON" show --json 42
+	assert_status 2
+	assert_contains "baton: no task 42"
+	run "$BATON" show 0
+	assert_status 2
+	run "$BATON" show -- -1
+	assert_status 2
+}
+
+@test "workdir missing or not a directory" {
+	run "$BATON" run --workdir "$T/nowhere" hello
+	assert_status 2
+	assert_contains "baton: workdir $T/nowhere: No such file or directory"
+	run "$BATON" add --workdir "$T/noexec" hello
+	assert_status 2
+	assert_contains "baton: workdir $T/noexec: not a directory"
+	no_tasks
+}
+
+@test "a workdir removed after add fails the task, not baton" {
+	mkdir "$T/gone"
+	"$BATON" add --workdir "$T/gone" hello >/dev/null
+	rmdir "$T/gone"
+	run "$BATON" work --until-empty
+	assert_status 1
+	assert_contains "task 1 failed: cannot use workdir $T/gone: No such file or directory"
+	[ "$(tj 1 .status)" = failed ]
+	no_session_left
+}
+
+@test "agent binary missing: exit 127" {
+	run -127 --separate-stderr "$BATON" run --agent nobin hello
+	assert_status 127
+	[[ "$stderr" == *"baton: task 1 failed: cannot run '$T/no-such-agent': No such file or directory"* ]]
+	run -127 "$BATON" run --agent nopath hello
+	assert_status 127
+	assert_contains "cannot run 'no-such-agent-on-path': No such file or directory"
+	[ "$(tj 1 .status)" = failed ]
+	[ "$(tj 1 '.runs[0].outcome')" = config_error ]
+	[ "$(tj 1 '.runs[0].exit_code')" = null ]
+	no_session_left
+	# through work: the task fails, work goes on and exits 1
+	"$BATON" add --agent nobin again >/dev/null
+	"$BATON" add fine >/dev/null
+	run "$BATON" work --until-empty
+	assert_status 1
+	assert_contains "task 3 failed: cannot run '$T/no-such-agent'"
+	assert_contains "task 4 completed"
+}
+
+@test "agent binary not executable: exit 126" {
+	run "$BATON" run --agent noexec hello
+	assert_status 126
+	assert_contains "cannot run '$T/noexec': Permission denied"
+	[ "$(tj 1 .status)" = failed ]
+	no_session_left
+}
+
+@test "prompt file missing, unreadable as a file, or empty" {
+	run "$BATON" run --prompt-file "$T/nope"
+	assert_status 2
+	assert_contains "baton: cannot read prompt file $T/nope: No such file or directory"
+	run "$BATON" add --prompt-file "$T"
+	assert_status 2
+	assert_contains "baton: cannot read prompt file $T:"
+	: > "$T/empty"
+	run "$BATON" run --prompt-file "$T/empty"
+	assert_status 2
+	assert_contains "empty prompt"
+	run "$BATON" run --prompt-file "$T/empty" and words
+	assert_status 2
+	assert_contains "give a prompt or --prompt-file, not both"
+	no_tasks
+}
+
+@test "empty prompt" {
+	run "$BATON" run
+	assert_status 2
+	assert_contains "baton: empty prompt: give the task as words, --prompt-file FILE or --prompt-file - for stdin"
+	run "$BATON" add ''
+	assert_status 2
+	assert_contains "baton: empty prompt"
+	run "$BATON" add '  ' '	'
+	assert_status 2
+	run "$BATON" run --prompt-file - < /dev/null
+	assert_status 2
+	assert_contains "baton: empty prompt"
+	no_tasks
+}
+
+@test "--timeout garbage" {
+	local v
+	for v in abc 10x -5 0 '' 1.5.3; do
+		run "$BATON" run --timeout "$v" hello
+		assert_status 2
+		assert_contains "baton: invalid timeout '$v': use a duration like 90, 90s, 15m, 2h or 1d"
+	done
+	no_tasks
+}
+
+@test "-j 0, -j -1 and other bad work options" {
+	local v
+	for v in 0 -1 abc 257 ''; do
+		run "$BATON" work -j "$v" --until-empty
+		assert_status 2
+		assert_contains "baton: invalid -j '$v': give a number from 1 to 256"
+		assert_contains "usage: baton work"
+	done
+	run "$BATON" work --max-tasks 0
+	assert_status 2
+	assert_contains "invalid --max-tasks '0'"
+	run "$BATON" work --bogus
+	assert_status 2
+	assert_contains "unknown option '--bogus'"
+	run "$BATON" work now
+	assert_status 2
+	assert_contains "unexpected argument 'now'"
+	# nothing ran: no runner was registered
+	[ "$(sql "SELECT count(*) FROM runners")" = 0 ]
+}
+
+@test "other bad options and values are usage errors" {
+	run "$BATON" run --agent nosuch hello
+	assert_status 2
+	assert_contains "baton: unknown agent 'nosuch'"
+	run "$BATON" run --max-iterations 0 --check true hello
+	assert_status 2
+	assert_contains "invalid --max-iterations '0'"
+	run "$BATON" run --bogus hello
+	assert_status 2
+	assert_contains "unknown option '--bogus'"
+	run "$BATON" status --status bogus
+	assert_status 2
+	assert_contains "invalid status 'bogus'"
+	run "$BATON" log 1 --run x
+	assert_status 2
+	assert_contains "invalid run 'x'"
+	run "$BATON" cancel
+	assert_status 2
+	assert_contains "give task ids"
+	run "$BATON" doctor extra
+	assert_status 2
+	no_tasks
+}

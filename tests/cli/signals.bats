@@ -1,0 +1,274 @@
+#!/usr/bin/env bats
+# How baton runs an agent (SPEC §3): argv only, its own process group,
+# the prompt on stdin, output streamed to log files, close-on-exec, a
+# clean signal state, timeouts, and SIGINT / SIGTERM / SIGHUP to baton.
+
+bats_require_minimum_version 1.5.0
+
+load lib
+load orch
+
+local_setup() {
+	fake_config "$(fake_profile slow print started sleep 30)" \
+		"$(fake_profile noread noread print done)" \
+		"$(fake_profile errfirst err 1048576 out 1048576)" \
+		"  sigs: {kind: command, command: [$HELPERS/p-sigs]}" \
+		"  fds: {kind: command, command: [$HELPERS/p-fds]}" \
+		"  stuck: {kind: command, command: [$HELPERS/p-fork, $T/gc.pid, sleep, noterm]}" \
+		"  orphan: {kind: command, command: [$HELPERS/p-fork, $T/gc.pid, exit, gcnoterm]}" \
+		"  gcstuck: {kind: command, command: [$HELPERS/p-fork, $T/gc.pid, sleep, gcnoterm]}" \
+		"  flood: {kind: command, command: [head, -c, '1073741824', /dev/zero]}" \
+		"  parentfds: {kind: command, command: [$T/parentfds]}" \
+		"$(fake_profile flaky print attempt transient exit 1)"
+	echo "retry: {attempts: 3, base: 30s, max: 30s}" >> "$BATON_CONFIG"
+}
+
+# Run "$@" with every fd above 2 closed, so that whatever baton has open
+# is baton's own.
+only_stdio() {
+	local fd
+	for fd in $(ls /proc/$BASHPID/fd); do
+		[ "$fd" -gt 2 ] && eval "exec $fd>&-"
+	done
+	exec "$@"
+}
+
+@test "the agent runs in its own process group, from an argv with no shell" {
+	run "$BATON" run 'some prompt $(touch pwned)'
+	assert_status 0
+	read -r pid pgid ppid < "$T/rec/1.1.proc"
+	[ "$pid" = "$pgid" ]
+	[ "$pgid" != "$(awk '{ print $5 }' /proc/$$/stat)" ]
+	# the argv is the profile's, with the session id filled in: no
+	# prompt, no shell
+	[ "$(cat "$T/rec/1.1.argv")" = "$(tj 1 .session_id)" ]
+	[ ! -e pwned ]
+}
+
+@test "the agent's environment carries the BATON_* variables of SPEC 3" {
+	run "$BATON" run hello
+	assert_status 0
+	local env=$T/rec/1.1.env sid
+	sid=$(tj 1 .session_id)
+	grep -qx "BATON_TASK_ID=1" "$env"
+	grep -qx "BATON_RUN_ID=1" "$env"
+	grep -qx "BATON_SESSION_ID=$sid" "$env"
+	grep -qx "BATON_AGENT_SESSION_ID=$sid" "$env"
+	grep -qx "BATON_ITERATION=1" "$env"
+	grep -qx "BATON_WORKDIR=$(pwd -P)" "$env"
+	local dir
+	dir=$(sed -n 's/^BATON_SESSION_DIR=//p' "$env")
+	[ -d "$dir" ]
+	[[ "$(sed -n 's/^BATON_RESULT_FILE=//p' "$env")" == "$T"/state/logs/1/* ]]
+}
+
+@test "the agent starts with no blocked and no ignored signals" {
+	# baton itself started with signals ignored, as under nohup or in
+	# the background of a script
+	trap '' HUP INT QUIT TERM USR1 PIPE
+	run "$BATON" run --agent sigs check
+	trap - HUP INT QUIT TERM USR1 PIPE
+	assert_status 0
+	assert_contains "SigBlk:	0000000000000000"
+	assert_contains "SigIgn:	0000000000000000"
+	# and from a worker thread of `work`
+	"$BATON" add --agent sigs check >/dev/null
+	"$BATON" add --agent sigs check >/dev/null
+	run "$BATON" work -j 2 --until-empty
+	assert_status 0
+	local f
+	for f in "$T"/state/logs/2/*.out "$T"/state/logs/3/*.out; do
+		grep -qx 'SigBlk:	0000000000000000' "$f"
+		grep -qx 'SigIgn:	0000000000000000' "$f"
+	done
+}
+
+@test "every fd baton opens is close-on-exec; the agent gets only 0, 1, 2" {
+	# The agent looks at baton's own fds while it runs: each one above 2
+	# must carry O_CLOEXEC (02000000 in fdinfo's octal flags).
+	cat > "$T/parentfds" <<-'EOF'
+	#!/bin/sh
+	for f in /proc/$PPID/fdinfo/*; do
+		n=${f##*/}
+		flags=$(awk '/^flags:/ { print $2 }' "$f" 2>/dev/null) || continue
+		[ -n "$flags" ] || continue
+		[ "$n" -le 2 ] && continue
+		if [ $(( 0$flags & 02000000 )) = 0 ]; then
+			echo "fd $n of baton lacks O_CLOEXEC: $(readlink /proc/$PPID/fd/$n)"
+		fi
+	done
+	echo checked
+	EOF
+	chmod +x "$T/parentfds"
+	run only_stdio "$BATON" run --agent parentfds check
+	assert_status 0
+	[ "$output" = checked ]
+	"$BATON" add --agent parentfds check >/dev/null
+	run only_stdio "$BATON" -q work -j 2 --until-empty
+	assert_status 0
+	[ "$(cat "$T"/state/logs/2/*.out)" = checked ]
+	run "$BATON" run --agent fds check
+	assert_status 0
+	[ "$output" = "$(printf '0\n1\n2')" ]
+}
+
+@test "an agent that never reads its prompt is not an error (no SIGPIPE)" {
+	head -c 10485760 /dev/zero | tr '\0' x > "$T/big"
+	run "$BATON" run --agent noread --prompt-file "$T/big"
+	assert_status 0
+	[ "$output" = done ]
+	[ "$(tj 1 .status)" = completed ]
+}
+
+@test "stderr filled first does not deadlock; both streams land in the logs" {
+	run timeout 60 "$BATON" -q run --agent errfirst go
+	assert_status 0
+	[ "$(stat -c %s "$T/state/logs/1/1.out")" = 1048576 ]
+	[ "$(stat -c %s "$T/state/logs/1/1.err")" = 1048576 ]
+	[ "$("$BATON" log 1 --stderr | wc -c)" = 1048576 ]
+	[ "$("$BATON" log 1 | wc -c)" = 1048576 ]
+}
+
+@test "1 GB of output is streamed to the log with flat memory" {
+	command -v /usr/bin/time >/dev/null || skip "/usr/bin/time is not installed"
+	run /usr/bin/time -f 'maxrss=%M' "$BATON" -q run --agent flood go
+	assert_status 0
+	[ "$(stat -c %s "$T/state/logs/1/1.out")" = 1073741824 ]
+	local kb=${output##*maxrss=}
+	# a copy in memory would be a million kB; the sanitizer build's
+	# own overhead stays well below the bound
+	if [ "$kb" -ge 262144 ]; then
+		echo "baton's peak RSS was $kb kB" >&2
+		return 1
+	fi
+	rm -f "$T/state/logs/1/1.out"
+}
+
+@test "timeout: TERM to the group, KILL after the grace, grandchildren too" {
+	run "$BATON" run --agent stuck --timeout 1s go
+	assert_status 124
+	assert_contains "baton: task 1 timed_out: timed out after 1s"
+	local gc
+	gc=$(cat "$T/gc.pid")
+	! alive "$gc"
+	[ "$(tj 1 .status)" = timed_out ]
+	[ "$(tj 1 '.runs[0].outcome')" = timed_out ]
+	[ "$(tj 1 '.runs[0].signal')" = 9 ]
+	[ "$(tj 1 '.runs[0].exit_code')" = null ]
+	no_session_left
+}
+
+@test "timeout: a grandchild that ignores TERM is killed after the grace" {
+	run "$BATON" run --agent gcstuck --timeout 1s go
+	assert_status 124
+	! alive "$(cat "$T/gc.pid")"
+	[ "$(tj 1 '.runs[0].signal')" = 15 ]
+}
+
+@test "an agent that exits leaving a grandchild with its stdout is done" {
+	# the grandchild holds the output pipe open and ignores TERM: baton
+	# must neither wait for it nor leave it behind
+	run timeout 60 "$BATON" run --agent orphan go
+	assert_status 0
+	[ "$output" = leader-done ]
+	! alive "$(cat "$T/gc.pid")"
+	[ "$(tj 1 .status)" = completed ]
+	[ "$(tj 1 '.runs[0].exit_code')" = 0 ]
+}
+
+@test "timeout of an agent that obeys TERM: signal 15 recorded" {
+	run "$BATON" run --agent slow --timeout 1 go
+	assert_status 124
+	[ "$(tj 1 '.runs[0].signal')" = 15 ]
+	[ "$(tj 1 .error)" = "timed out after 1s" ]
+}
+
+# signal_run SIG TASK: start `baton run` on the slow agent (it becomes
+# task TASK), signal baton once the agent has started, wait for baton;
+# sets status and agent (the agent's pid).
+signal_run() {
+	"$BATON" run --agent slow go >"$T/run$2.out" 2>"$T/run$2.err" &
+	local pid=$!
+	wait_for "[ -s '$T/run$2.out' ]"
+	agent=$(cut -d' ' -f1 "$T"/rec/$2.*.proc)
+	kill -s "$1" "$pid"
+	wait_exit "$pid"
+}
+
+@test "SIGINT to baton run: agent stopped, task cancelled, cleanup, exit 130" {
+	signal_run INT 1
+	assert_status 130
+	! alive "$agent"
+	grep -q "baton: task 1 cancelled: cancelled: baton was signalled" "$T/run1.err"
+	[ "$(tj 1 .status)" = cancelled ]
+	[ "$(tj 1 '.runs[0].outcome')" = cancelled ]
+	[ "$(tj 1 '.runs[0].signal')" = 15 ]
+	[ "$(sql "SELECT status FROM runners")" = exited ]
+	no_session_left
+	doctor_clean
+}
+
+@test "SIGTERM to baton run exits 143; SIGHUP exits 129; both clean up" {
+	signal_run TERM 1
+	assert_status 143
+	! alive "$agent"
+	[ "$(tj 1 .status)" = cancelled ]
+	signal_run HUP 2
+	assert_status 129
+	! alive "$agent"
+	[ "$(tj 2 .status)" = cancelled ]
+	no_session_left
+	doctor_clean
+}
+
+@test "SIGTERM to baton work: running tasks cancelled, pending ones kept, exit 143" {
+	local i
+	for i in 1 2 3 4; do
+		"$BATON" add --agent slow "task $i" >/dev/null
+	done
+	"$BATON" work -j 2 >"$T/work.out" 2>"$T/work.err" &
+	local pid=$!
+	wait_for '[ "$(ls "$T"/rec/*.proc 2>/dev/null | wc -l)" = 2 ]'
+	local agents
+	agents=$(cat "$T"/rec/*.proc | cut -d' ' -f1)
+	kill -TERM "$pid"
+	wait_exit "$pid"
+	assert_status 143
+	for i in $agents; do
+		! alive "$i"
+	done
+	[ "$(sql "SELECT group_concat(status, ' ') FROM (SELECT status FROM tasks ORDER BY id)")" = "cancelled cancelled pending pending" ]
+	grep -q "task 1 cancelled" "$T/work.out"
+	grep -q "task 2 cancelled" "$T/work.out"
+	no_session_left
+	doctor_clean
+}
+
+@test "baton cancel during a retry's backoff ends the task cancelled" {
+	"$BATON" run --agent flaky go >"$T/run.out" 2>"$T/run.err" &
+	local pid=$!
+	# the first run failed transiently: baton now waits up to 30s
+	wait_for '[ "$(sql "SELECT outcome FROM runs WHERE id = 1")" = transient ]'
+	run "$BATON" cancel 1
+	assert_status 0
+	assert_contains "task 1 cancelled"
+	wait_exit "$pid" 10
+	assert_status 130
+	[ "$(tj 1 .status)" = cancelled ]
+	[ "$(tj 1 .error)" = "cancelled by baton cancel" ]
+	[ "$(tj 1 '.runs | length')" = 1 ]
+	no_session_left
+}
+
+@test "SIGINT during a retry's backoff: cancelled, exit 130" {
+	"$BATON" run --agent flaky go >"$T/run.out" 2>"$T/run.err" &
+	local pid=$!
+	wait_for '[ "$(sql "SELECT outcome FROM runs WHERE id = 1")" = transient ]'
+	kill -INT "$pid"
+	wait_exit "$pid" 10
+	assert_status 130
+	[ "$(tj 1 .status)" = cancelled ]
+	[ "$(tj 1 .error)" = "cancelled: baton was signalled" ]
+	no_session_left
+	doctor_clean
+}
