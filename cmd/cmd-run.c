@@ -37,6 +37,13 @@ cmd_join_words(int argc, char **argv)
 }
 
 static void
+run_refused(void *arg, int64_t task_id, const char *why)
+{
+	(void)arg;
+	cmd_error("task %lld failed: %s", (long long)task_id, why);
+}
+
+static void
 run_notify(void *arg, int64_t task_id, const char *msg)
 {
 	struct baton *b = arg;
@@ -235,6 +242,7 @@ run_exec(struct baton *b, int argc, char **argv)
 	o.tee = b->verbosity >= 0 && !b->json;
 	o.notify = run_notify;
 	o.notify_arg = b;
+	o.refused = run_refused;
 	o.fail_at = getenv("BATON_TEST_FAIL_AT");
 
 	rc = claim_when_free(b, &o, id, &ended);

@@ -80,6 +80,22 @@ notify(void *arg, int64_t task_id, const char *msg)
 	pthread_mutex_unlock(&w->lock);
 }
 
+/* A task that may not run (S11, S12) was failed at its claim. */
+static void
+refused(void *arg, int64_t task_id, const char *why)
+{
+	struct work *w = arg;
+
+	pthread_mutex_lock(&w->lock);
+	w->failed++;
+	if (w->b->verbosity >= 0) {
+		clear_bar(w);
+		printf("task %lld failed: %s\n", (long long)task_id, why);
+		fflush(stdout);
+	}
+	pthread_mutex_unlock(&w->lock);
+}
+
 static int
 stopping(struct work *w)
 {
@@ -108,6 +124,8 @@ worker_main(void *arg)
 	o.notify = notify;
 	o.notify_arg = w;
 	o.scope = xstrdup_or_null(w->scope);
+	o.scope_milestone = w->milestone_id;
+	o.refused = refused;
 	o.fail_at = getenv("BATON_TEST_FAIL_AT");
 	for (;;) {
 		pthread_mutex_lock(&w->lock);

@@ -139,7 +139,10 @@ start_locked(struct orch *o, int64_t id, int *started, char **cause)
 			rc = db_event(o->db, "refused", NULL, id, 0,
 				      b->runner_id, why, now, cause);
 		if (rc == 0) {
-			note(o, id, why);
+			if (o->refused != NULL)
+				o->refused(o->notify_arg, id, why);
+			else
+				note(o, id, why);
 			*started = -1;
 		}
 		goto out;
@@ -1025,6 +1028,34 @@ prepare(struct job *j, char **cause)
 	return 0;
 }
 
+/*
+ * S3 nesting: a worker draining a milestone holds the milestone's
+ * session as every agent's prior.  The milestone gets its session with
+ * its first task (or a successor when it expires), so follow it.
+ */
+static void
+refresh_scope(struct orch *o)
+{
+	struct db_milestone m = {0};
+	char *cause = NULL;
+	size_t i;
+	int found;
+
+	if (db_milestone_get_id(o->db, o->scope_milestone, &m, &found,
+				&cause) != 0) {
+		free(cause);
+		return;
+	}
+	if (found && m.session_id != NULL &&
+	    (o->scope == NULL || strcmp(o->scope, m.session_id) != 0)) {
+		free(o->scope);
+		o->scope = xstrdup(m.session_id);
+		for (i = 0; i < o->nagents; i++)
+			agent_set_session_id(&o->agents[i].agent, o->scope);
+	}
+	db_milestone_release(&m);
+}
+
 int
 orch_execute(struct orch *o, int64_t task_id, struct orch_result *res,
 	     char **cause)
@@ -1074,6 +1105,10 @@ orch_execute(struct orch *o, int64_t task_id, struct orch_result *res,
 	}
 	if (rc2 != 0)
 		rc = rc2;
+
+	if (o->scope_milestone != 0 &&
+	    j.task.milestone_id == o->scope_milestone)
+		refresh_scope(o);
 
 	snprintf(res->status, sizeof res->status, "%s", j.status);
 	res->error = xstrdup_or_null(j.error);

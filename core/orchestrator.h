@@ -31,6 +31,12 @@ struct orch {
 	/* The session this worker holds as its scope (a milestone's, S3
 	 * nesting), assigned to every agent between tasks; NULL for none. */
 	char *scope;
+	/* The milestone whose session is the scope (work --milestone M), 0
+	 * for none: the scope follows that milestone's current session. */
+	int64_t scope_milestone;
+	/* A task failed at its claim because it may not run (S11, S12);
+	 * NULL: reported through notify. */
+	void (*refused)(void *arg, int64_t task_id, const char *why);
 	/* Test hook: fail at a named step ("after-claim", "before-spawn",
 	 * "after-run") to prove cleanup runs on every error path. */
 	const char *fail_at;

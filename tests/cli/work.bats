@@ -267,3 +267,16 @@ append_tasks() {
 	wait_exit "$wpid"
 	no_session_left
 }
+
+@test "a task refused at its claim (S11 limit) counts as failed: work exits 1" {
+	printf 'sessions: {max_active: 1}\n' > "$T/limit.yaml"
+	BATON_CONFIG=$T/limit.yaml "$BATON" session init holder >/dev/null
+	BATON_CONFIG=$T/limit.yaml "$BATON" add 'echo never' >/dev/null
+	BATON_CONFIG=$T/limit.yaml run --separate-stderr "$BATON" work --until-empty
+	assert_status 1
+	assert_contains "task 1 failed: cannot create a session"
+	[ "$(sql "SELECT status FROM tasks WHERE id = 1")" = failed ]
+	BATON_CONFIG=$T/limit.yaml run --separate-stderr "$BATON" run 'echo never'
+	assert_status 1
+	[[ "$stderr" == *"baton: task 2 failed: cannot create a session"* ]]
+}

@@ -660,6 +660,47 @@ test_forked_id_becomes_head(void **state)
 	assert_int_equal(fake.seen_resume[1], 1);
 }
 
+/* S3 nesting: a worker draining a milestone holds its session as the
+ * prior, also once the milestone's first task has created it. */
+static void
+test_milestone_scope_follows_the_milestone(void **state)
+{
+	struct env *e = *state;
+	struct orch_result res;
+	struct task_spec s = {0};
+	struct db_task t = {0};
+	struct db_milestone m = {0};
+	struct agent *a = orch_agent(&e->o, e->profile);
+	char *cause = NULL, *held;
+	int existed, found;
+	int64_t got;
+
+	s.prompt = xstrdup("in the milestone");
+	s.workdir = xstrdup(e->dir);
+	s.milestone = xstrdup("m1");
+	assert_int_equal(db_begin(e->b.db, &cause), 0);
+	assert_int_equal(task_spec_resolve(&e->b, e->b.db, &s, &t, &cause), 0);
+	assert_int_equal(db_task_insert(e->b.db, &t, util_now_ms(), &existed,
+					&cause), 0);
+	assert_int_equal(db_commit(e->b.db, &cause), 0);
+	e->o.scope_milestone = t.milestone_id;
+	assert_null(e->o.scope); /* the milestone has no session yet */
+	assert_int_equal(orch_claim(&e->o, t.milestone_id, &got, &cause), 0);
+	assert_int_equal(got, t.id);
+	assert_int_equal(orch_execute(&e->o, t.id, &res, &cause), 0);
+	orch_result_release(&res);
+	assert_int_equal(db_milestone_get(e->b.db, "m1", &m, &found, &cause),
+			 0);
+	assert_non_null(m.session_id);
+	held = agent_get_session_id(a);
+	assert_non_null(held);
+	assert_string_equal(held, m.session_id);
+	free(held);
+	db_milestone_release(&m);
+	db_task_release(&t);
+	task_spec_release(&s);
+}
+
 /* S4: an agent with no id set mints one; keeps it only with
  * use_session_persistence. */
 static void
@@ -733,6 +774,9 @@ main(void)
 			test_resume_failure_falls_back, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_forked_id_becomes_head,
 						setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_milestone_scope_follows_the_milestone, setup,
+			teardown),
 		cmocka_unit_test(test_agent_session_for_call),
 	};
 
