@@ -64,11 +64,12 @@ command_parse_result(const struct agent_call *c, const struct proc_result *pr,
 		if (r->outcome == AGENT_TRANSIENT ||
 		    r->outcome == AGENT_RESUME_FAILED) {
 			line = util_read_first_line(err_path, 200);
-			r->error = xasprintf("%s%s%s",
-					     r->outcome == AGENT_TRANSIENT
-						     ? "transient failure"
-						     : "cannot resume session",
-					     line ? ": " : "", line ? line : "");
+			r->error =
+				xasprintf("%s%s%s",
+					  r->outcome == AGENT_TRANSIENT
+						  ? "transient failure"
+						  : "cannot resume session",
+					  line ? ": " : "", line ? line : "");
 			goto out;
 		}
 	}
@@ -79,9 +80,9 @@ command_parse_result(const struct agent_call *c, const struct proc_result *pr,
 					     pr->exit_code, line ? ": " : "",
 					     line ? line : "");
 		else
-			r->error = xasprintf("killed by signal %d%s%s",
-					     pr->signal, line ? ": " : "",
-					     line ? line : "");
+			r->error =
+				xasprintf("killed by signal %d%s%s", pr->signal,
+					  line ? ": " : "", line ? line : "");
 	}
 out:
 	free(text);

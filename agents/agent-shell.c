@@ -11,8 +11,7 @@
 #include "core/xmalloc.h"
 
 static int
-shell_build_argv(const struct agent_call *c, struct strvec *argv,
-		 char **cause)
+shell_build_argv(const struct agent_call *c, struct strvec *argv, char **cause)
 {
 	(void)cause;
 	strvec_push(argv, "/bin/sh");
@@ -42,9 +41,9 @@ shell_parse_result(const struct agent_call *c, const struct proc_result *pr,
 				     pr->exit_code, line ? ": " : "",
 				     line ? line : "");
 	else
-		r->error = xasprintf("script killed by signal %d%s%s",
-				     pr->signal, line ? ": " : "",
-				     line ? line : "");
+		r->error =
+			xasprintf("script killed by signal %d%s%s", pr->signal,
+				  line ? ": " : "", line ? line : "");
 	free(line);
 }
 

@@ -123,8 +123,7 @@ json_num(json_t *o, const char *key)
 }
 
 int
-agent_parse_result_json(const char *text, struct agent_result *r,
-			char **cause)
+agent_parse_result_json(const char *text, struct agent_result *r, char **cause)
 {
 	json_error_t err;
 	json_t *o, *v, *usage;
@@ -141,7 +140,8 @@ agent_parse_result_json(const char *text, struct agent_result *r,
 	if (json_is_string(v) && json_string_length(v) > 0) {
 		if (!util_is_uuid(json_string_value(v))) {
 			*cause = xasprintf("reported session id '%.64s' is "
-					   "not a UUID", json_string_value(v));
+					   "not a UUID",
+					   json_string_value(v));
 			json_decref(o);
 			return -1;
 		}
@@ -185,8 +185,8 @@ char *
 agent_expand(const char *item, const struct agent_call *c)
 {
 	static const char *const names[] = {
-		"task_id", "session_id", "agent_session_id", "workdir",
-		"prompt_file",
+		"task_id", "session_id",  "agent_session_id",
+		"workdir", "prompt_file",
 	};
 	struct strbuf sb;
 	const char *p = item, *close;

@@ -18,7 +18,7 @@
 /* One turn, as the orchestrator hands it to an adapter. */
 struct agent_call {
 	const struct agent_profile *profile;
-	const char *model;      /* effective (pinned) model, or NULL */
+	const char *model;	/* effective (pinned) model, or NULL */
 	const char *session_id; /* the baton session's UUID */
 	/* The agent session id for this turn: with resume, the head to
 	 * continue; without, the id to create the conversation with (the
@@ -32,8 +32,8 @@ struct agent_call {
 };
 
 enum agent_outcome {
-	AGENT_OK = 0,        /* the turn succeeded */
-	AGENT_FAILED,        /* ran and failed: not retried */
+	AGENT_OK = 0,	     /* the turn succeeded */
+	AGENT_FAILED,	     /* ran and failed: not retried */
 	AGENT_TRANSIENT,     /* overload, rate limit, 5xx, network: retry */
 	AGENT_RESUME_FAILED, /* the conversation cannot be resumed (S13) */
 	AGENT_CONFIG_ERROR,  /* startup/config: not logged in, bad flag */
@@ -44,13 +44,13 @@ enum agent_outcome {
 struct agent_result {
 	enum agent_outcome outcome;
 	char *agent_session_id; /* reported id (validated UUID), or NULL */
-	char *text;             /* result text, or NULL */
-	char *error;            /* why, when outcome != AGENT_OK */
+	char *text;		/* result text, or NULL */
+	char *error;		/* why, when outcome != AGENT_OK */
 	int64_t input_tokens, output_tokens;
 	int64_t cache_read_tokens, cache_creation_tokens;
 	double cost_usd;
-	int64_t num_turns;      /* -1 if not reported */
-	int64_t duration_ms;    /* as the agent reports it, -1 if not */
+	int64_t num_turns;   /* -1 if not reported */
+	int64_t duration_ms; /* as the agent reports it, -1 if not */
 };
 
 struct agent_impl {

@@ -12,8 +12,8 @@
 const struct cmd_entry cmd_add_entry;
 
 char *cmd_join_words(int argc, char **argv);
-int cmd_insert_task(struct baton *b, const struct task_spec *spec,
-		    int64_t *id, int *existed);
+int cmd_insert_task(struct baton *b, const struct task_spec *spec, int64_t *id,
+		    int *existed);
 
 enum { OPT_FROM = OPT_TASK_LAST };
 
@@ -69,7 +69,8 @@ out:
 	if (arr != NULL) {
 		json_t *o = json_object();
 
-		json_object_set_new(o, "added", json_integer((json_int_t)added));
+		json_object_set_new(o, "added",
+				    json_integer((json_int_t)added));
 		json_object_set_new(o, "existing",
 				    json_integer((json_int_t)known));
 		json_object_set_new(o, "ids", arr);
@@ -139,7 +140,8 @@ const struct cmd_entry cmd_add_entry = {
 	"  --from FILE           add every task of a YAML, JSON Lines or CSV\n"
 	"                        file in one transaction (keys: the task\n"
 	"                        options without dashes, e.g. prompt, key)\n"
-	"\nPrints the new task's id (--json: the task object).  With --key, adding\n"
+	"\nPrints the new task's id (--json: the task object).  With --key, "
+	"adding\n"
 	"the same key again prints the existing task's id and adds nothing.\n",
 	.flags = CMD_NEEDS_DB,
 	.exec = add_exec,

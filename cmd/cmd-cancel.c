@@ -72,8 +72,8 @@ cancel_exec(struct baton *b, int argc, char **argv)
 	for (i = optind; i < argc; i++) {
 		task_parse_id(argv[i], &id);
 		if (db_begin(b->db, &cause) != 0 ||
-		    db_task_cancel(b->db, id, util_now_ms(), &status,
-				   &cause) != 0 ||
+		    db_task_cancel(b->db, id, util_now_ms(), &status, &cause) !=
+			    0 ||
 		    db_commit(b->db, &cause) != 0) {
 			db_rollback(b->db);
 			cmd_error("%s", cause);
@@ -111,9 +111,11 @@ const struct cmd_entry cmd_cancel_entry = {
 	.name = "cancel",
 	.usage = "TASK...",
 	.summary = "stop running tasks or drop pending ones",
-	.help = "A running task's runner stops the agent's process group (TERM,\n"
-	"then KILL after kill_grace) and ends it 'cancelled'; cancel waits for\n"
-	"that.  A pending task is cancelled at once.\n",
+	.help = "A running task's runner stops the agent's process group "
+		"(TERM,\n"
+		"then KILL after kill_grace) and ends it 'cancelled'; cancel "
+		"waits for\n"
+		"that.  A pending task is cancelled at once.\n",
 	.flags = CMD_NEEDS_DB,
 	.exec = cancel_exec,
 };

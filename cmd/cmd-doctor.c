@@ -45,7 +45,8 @@ doctor_exec(struct baton *b, int argc, char **argv)
 	optind = 0;
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		if (c != OPT_FIX)
-			return cmd_option_error(&cmd_doctor_entry, argv, longopts);
+			return cmd_option_error(&cmd_doctor_entry, argv,
+						longopts);
 		fix = 1;
 	}
 	if (optind < argc)
@@ -59,8 +60,10 @@ doctor_exec(struct baton *b, int argc, char **argv)
 		goto dberr;
 	if (!ok) {
 		/* not something --fix can repair */
-		problem(&f, "integrity", report ? report : "integrity check "
-			"failed");
+		problem(&f, "integrity",
+			report ? report
+			       : "integrity check "
+				 "failed");
 		damaged = 1;
 	}
 	free(report);
@@ -104,12 +107,16 @@ const struct cmd_entry cmd_doctor_entry = {
 	.name = "doctor",
 	.usage = "[--fix] [--json]",
 	.summary = "check the session invariants and the database",
-	.help = "Checks PRAGMA integrity_check and that there is no active temp\n"
-	"session without a pending or running task, no running task whose\n"
-	"runner is gone, no lease held by a gone runner, no run without an\n"
-	"end once its runner is gone.  Exit 1 if a problem is found.\n"
-	"  --fix    repair what it finds (exit 0 once repaired)\n"
-	"  --json   {\"ok\", \"fixed\", \"problems\": [{\"kind\", \"problem\"}]}\n",
+	.help = "Checks PRAGMA integrity_check and that there is no active "
+		"temp\n"
+		"session without a pending or running task, no running task "
+		"whose\n"
+		"runner is gone, no lease held by a gone runner, no run "
+		"without an\n"
+		"end once its runner is gone.  Exit 1 if a problem is found.\n"
+		"  --fix    repair what it finds (exit 0 once repaired)\n"
+		"  --json   {\"ok\", \"fixed\", \"problems\": [{\"kind\", "
+		"\"problem\"}]}\n",
 	.flags = CMD_NEEDS_DB,
 	.exec = doctor_exec,
 };

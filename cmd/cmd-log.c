@@ -133,8 +133,10 @@ log_exec(struct baton *b, int argc, char **argv)
 		}
 		if (!follow || !running || run != 0) {
 			if (last == 0 && !follow && b->verbosity >= 0)
-				fprintf(stderr, "baton: task %lld has not run "
-					"yet\n", (long long)id);
+				fprintf(stderr,
+					"baton: task %lld has not run "
+					"yet\n",
+					(long long)id);
 			rc = EXIT_OK;
 			if (!follow || !running)
 				break;
@@ -155,9 +157,11 @@ const struct cmd_entry cmd_log_entry = {
 	.usage = "TASK [-f] [--run N] [--stderr]",
 	.summary = "print a task's agent output",
 	.help = "options:\n"
-	"  -f, --follow   keep printing while the task runs, until it ends\n"
-	"  --run N        that run (default: the latest)\n"
-	"  --stderr       the agent's standard error instead of its output\n",
+		"  -f, --follow   keep printing while the task runs, until it "
+		"ends\n"
+		"  --run N        that run (default: the latest)\n"
+		"  --stderr       the agent's standard error instead of its "
+		"output\n",
 	.flags = CMD_NEEDS_DB | CMD_READONLY,
 	.exec = log_exec,
 };

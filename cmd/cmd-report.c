@@ -156,7 +156,8 @@ report_exec(struct baton *b, int argc, char **argv)
 		else if (c == OPT_MS)
 			ms = optarg;
 		else
-			return cmd_option_error(&cmd_report_entry, argv, longopts);
+			return cmd_option_error(&cmd_report_entry, argv,
+						longopts);
 	}
 	if (file == NULL)
 		return cmd_usage_error(&cmd_report_entry,
@@ -196,14 +197,16 @@ report_exec(struct baton *b, int argc, char **argv)
 		goto out;
 	}
 	fprintf(fp, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-	fprintf(fp, "<testsuites tests=\"%lld\" failures=\"%lld\" "
+	fprintf(fp,
+		"<testsuites tests=\"%lld\" failures=\"%lld\" "
 		"errors=\"%lld\" skipped=\"%lld\" time=\"%.3f\">\n",
 		r.tests, r.failures, r.errors, r.skipped, r.time);
 	fprintf(fp, "  <testsuite name=\"");
 	xml_text(fp, ms ? ms : "baton");
-	fprintf(fp, "\" tests=\"%lld\" failures=\"%lld\" errors=\"%lld\" "
-		"skipped=\"%lld\" time=\"%.3f\">\n", r.tests, r.failures,
-		r.errors, r.skipped, r.time);
+	fprintf(fp,
+		"\" tests=\"%lld\" failures=\"%lld\" errors=\"%lld\" "
+		"skipped=\"%lld\" time=\"%.3f\">\n",
+		r.tests, r.failures, r.errors, r.skipped, r.time);
 	fwrite(buf, 1, len, fp);
 	fprintf(fp, "  </testsuite>\n</testsuites>\n");
 	if (ferror(fp) | fclose(fp)) {
@@ -220,8 +223,8 @@ report_exec(struct baton *b, int argc, char **argv)
 	}
 	if (b->verbosity >= 0)
 		printf("wrote %s: %lld tests, %lld failures, %lld errors, "
-		       "%lld skipped\n", file, r.tests, r.failures, r.errors,
-		       r.skipped);
+		       "%lld skipped\n",
+		       file, r.tests, r.failures, r.errors, r.skipped);
 	goto out;
 dberr:
 	cmd_error("%s", cause);
@@ -238,10 +241,13 @@ const struct cmd_entry cmd_report_entry = {
 	.name = "report",
 	.usage = "--junit FILE [--milestone M]",
 	.summary = "write a JUnit XML report, one testcase per task",
-	.help = "Completed tasks pass; failed and timed_out ones are failures,\n"
-	"cancelled and interrupted ones errors, pending and running ones\n"
-	"skipped.  Failures carry the reason and the tail of the agent's\n"
-	"output.  The file is replaced atomically.\n",
+	.help = "Completed tasks pass; failed and timed_out ones are "
+		"failures,\n"
+		"cancelled and interrupted ones errors, pending and running "
+		"ones\n"
+		"skipped.  Failures carry the reason and the tail of the "
+		"agent's\n"
+		"output.  The file is replaced atomically.\n",
 	.flags = CMD_NEEDS_DB | CMD_READONLY,
 	.exec = report_exec,
 };

@@ -48,7 +48,8 @@ retry_exec(struct baton *b, int argc, char **argv)
 		if (ok[k] == NULL) {
 			cmd_error("task %lld is %s; only failed, cancelled, "
 				  "timed_out or interrupted tasks can be "
-				  "retried", (long long)id, t.status);
+				  "retried",
+				  (long long)id, t.status);
 			if (rc == EXIT_OK)
 				rc = EXIT_FAILED;
 		} else if (db_task_requeue(b->db, id, &cause) != 0)

@@ -53,8 +53,8 @@ run_notify(void *arg, int64_t task_id, const char *msg)
 }
 
 /* Insert the task in one transaction; *existed for a known --key. */
-int cmd_insert_task(struct baton *b, const struct task_spec *spec,
-		    int64_t *id, int *existed);
+int cmd_insert_task(struct baton *b, const struct task_spec *spec, int64_t *id,
+		    int *existed);
 
 int
 cmd_insert_task(struct baton *b, const struct task_spec *spec, int64_t *id,
@@ -67,8 +67,8 @@ cmd_insert_task(struct baton *b, const struct task_spec *spec, int64_t *id,
 	*existed = 0;
 	if ((rc = db_begin(b->db, &cause)) == 0 &&
 	    (rc = task_spec_resolve(b, b->db, spec, &t, &cause)) == 0 &&
-	    (rc = db_task_insert(b->db, &t, util_now_ms(), existed,
-				 &cause)) == 0)
+	    (rc = db_task_insert(b->db, &t, util_now_ms(), existed, &cause)) ==
+		    0)
 		rc = db_commit(b->db, &cause);
 	if (rc != 0) {
 		db_rollback(b->db);
@@ -219,13 +219,16 @@ run_exec(struct baton *b, int argc, char **argv)
 			free(cause);
 			return EXIT_DB;
 		}
-		cmd_warn(b, "task %lld has this key already (status %s); "
-			 "not run again", (long long)id, t.status);
+		cmd_warn(b,
+			 "task %lld has this key already (status %s); "
+			 "not run again",
+			 (long long)id, t.status);
 		rc = strcmp(t.status, "completed") == 0 ? EXIT_OK : EXIT_FAILED;
 		db_task_release(&t);
 		if (b->json)
-			return cmd_print_task_json(b, id) == EXIT_OK ? rc
-								     : EXIT_FAILED;
+			return cmd_print_task_json(b, id) == EXIT_OK
+				       ? rc
+				       : EXIT_FAILED;
 		return rc;
 	}
 
@@ -276,7 +279,8 @@ const struct cmd_entry cmd_run_entry = {
 	.usage = "[TASK OPTIONS] PROMPT...",
 	.summary = "create a task and execute it now, in the foreground",
 	.help = TASK_OPTIONS_HELP
-	"\nThe agent's output is streamed unless -q; --json prints the finished\n"
+	"\nThe agent's output is streamed unless -q; --json prints the "
+	"finished\n"
 	"task with its runs instead.  Options go before the prompt; the\n"
 	"prompt's words are joined with spaces.\n"
 	"\nexit status: 0 completed, 1 failed, 124 timed out, 127 agent not\n"

@@ -99,11 +99,13 @@ show_exec(struct baton *b, int argc, char **argv)
 		else
 			snprintf(code, sizeof code, "-");
 		if (r->has_check)
-			snprintf(chk, sizeof chk, "exit %d", r->check_exit_code);
+			snprintf(chk, sizeof chk, "exit %d",
+				 r->check_exit_code);
 		else
 			snprintf(chk, sizeof chk, "-");
 		cmd_format_elapsed(r->ended_at ? r->ended_at - r->started_at
-					       : 0, el, sizeof el);
+					       : 0,
+				   el, sizeof el);
 		printf("%5lld %4d %-8s %-26s %5s %-8s %s\n", (long long)r->id,
 		       r->iteration,
 		       r->resume_outcome ? r->resume_outcome : "-",

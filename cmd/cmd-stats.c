@@ -10,8 +10,8 @@
 const struct cmd_entry cmd_stats_entry;
 
 static const char *const names[] = {
-	"pending", "running", "completed", "failed", "cancelled",
-	"timed_out", "interrupted",
+	"pending",   "running",	  "completed",	 "failed",
+	"cancelled", "timed_out", "interrupted",
 };
 
 /* --since: an RFC 3339 time, or a duration meaning "that long ago". */
@@ -44,12 +44,14 @@ stats_exec(struct baton *b, int argc, char **argv)
 	optind = 0;
 	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		if (ch != OPT_SINCE)
-			return cmd_option_error(&cmd_stats_entry, argv, longopts);
+			return cmd_option_error(&cmd_stats_entry, argv,
+						longopts);
 		if (parse_since(optarg, &since) != 0)
 			return cmd_usage_error(&cmd_stats_entry,
 					       "invalid --since '%s': give a "
 					       "time (2026-11-21T09:00:00Z) "
-					       "or a duration (2h)", optarg);
+					       "or a duration (2h)",
+					       optarg);
 	}
 	if (optind < argc)
 		return cmd_usage_error(&cmd_stats_entry,
@@ -104,8 +106,8 @@ stats_exec(struct baton *b, int argc, char **argv)
 	       (long long)s.output_tokens);
 	printf("cost         $%.4f\n", s.cost_usd);
 	printf("resumes      %lld, %.1f%% resumed cleanly, %lld fell back to "
-	       "a fresh session\n", (long long)s.resumes, rate * 100,
-	       (long long)s.fallbacks);
+	       "a fresh session\n",
+	       (long long)s.resumes, rate * 100, (long long)s.fallbacks);
 	printf("retries      %lld\n", (long long)s.retries);
 	printf("sessions     %lld active\n", (long long)s.sessions_active);
 	return EXIT_OK;
@@ -116,12 +118,16 @@ const struct cmd_entry cmd_stats_entry = {
 	.usage = "[--json] [--since T]",
 	.summary = "counts, run durations, tokens, cost, resumes, retries",
 	.help = "options:\n"
-	"  --since T   only tasks created since T: a time (2026-11-21T09:00:00Z)\n"
-	"              or a duration back from now (2h, 1d)\n"
-	"  --json      one object: tasks, by_status, runs, run_duration\n"
-	"              {p50_ms, p95_ms, max_ms}, input_tokens, output_tokens,\n"
-	"              cost_usd, resumes, resume_success_rate, fallbacks,\n"
-	"              retries, active_sessions\n",
+		"  --since T   only tasks created since T: a time "
+		"(2026-11-21T09:00:00Z)\n"
+		"              or a duration back from now (2h, 1d)\n"
+		"  --json      one object: tasks, by_status, runs, "
+		"run_duration\n"
+		"              {p50_ms, p95_ms, max_ms}, input_tokens, "
+		"output_tokens,\n"
+		"              cost_usd, resumes, resume_success_rate, "
+		"fallbacks,\n"
+		"              retries, active_sessions\n",
 	.flags = CMD_NEEDS_DB | CMD_READONLY,
 	.exec = stats_exec,
 };

@@ -11,8 +11,8 @@
 const struct cmd_entry cmd_status_entry;
 
 static const char *const statuses[] = {
-	"pending", "running", "completed", "failed", "cancelled",
-	"timed_out", "interrupted", NULL,
+	"pending",   "running",	  "completed",	 "failed",
+	"cancelled", "timed_out", "interrupted", NULL,
 };
 
 struct listing {
@@ -113,7 +113,8 @@ status_exec(struct baton *b, int argc, char **argv)
 					&cmd_status_entry,
 					"invalid status '%s': one of pending "
 					"running completed failed cancelled "
-					"timed_out interrupted", optarg);
+					"timed_out interrupted",
+					optarg);
 			f.status = optarg;
 			break;
 		case OPT_SUMMARY:
@@ -127,7 +128,8 @@ status_exec(struct baton *b, int argc, char **argv)
 			f.limit = limit;
 			break;
 		default:
-			return cmd_option_error(&cmd_status_entry, argv, longopts);
+			return cmd_option_error(&cmd_status_entry, argv,
+						longopts);
 		}
 	}
 	if (optind < argc)
@@ -185,15 +187,17 @@ dberr:
 
 const struct cmd_entry cmd_status_entry = {
 	.name = "status",
-	.usage = "[--json] [--milestone M] [--status S] [--summary] [--limit N]",
+	.usage =
+		"[--json] [--milestone M] [--status S] [--summary] [--limit N]",
 	.summary = "list tasks",
 	.help = "options:\n"
-	"  --milestone M   only tasks of milestone M\n"
-	"  --status S      only tasks with status S (pending running completed\n"
-	"                  failed cancelled timed_out interrupted)\n"
-	"  --summary       counts by status only\n"
-	"  --limit N       at most N tasks\n"
-	"  --json          an array of task objects\n",
+		"  --milestone M   only tasks of milestone M\n"
+		"  --status S      only tasks with status S (pending running "
+		"completed\n"
+		"                  failed cancelled timed_out interrupted)\n"
+		"  --summary       counts by status only\n"
+		"  --limit N       at most N tasks\n"
+		"  --json          an array of task objects\n",
 	.flags = CMD_NEEDS_DB | CMD_READONLY,
 	.exec = status_exec,
 };

@@ -226,8 +226,8 @@ draw_bar(struct work *w)
 	fputs("\r\033[K[", stderr);
 	for (i = 0; i < width; i++)
 		fputc(i < fill ? '#' : '.', stderr);
-	fprintf(stderr, "] %lld/%lld done, %d running, %lld failed, %s",
-		done, total, w->running, w->failed, el);
+	fprintf(stderr, "] %lld/%lld done, %d running, %lld failed, %s", done,
+		total, w->running, w->failed, el);
 	w->bar_shown = 1;
 	fflush(stderr);
 	pthread_mutex_unlock(&w->lock);
@@ -276,13 +276,15 @@ work_exec(struct baton *b, int argc, char **argv)
 				return cmd_usage_error(&cmd_work_entry,
 						       "invalid --max-tasks "
 						       "'%s': give a number "
-						       "of 1 or more", optarg);
+						       "of 1 or more",
+						       optarg);
 			break;
 		case OPT_UNTIL:
 			w.until_empty = 1;
 			break;
 		default:
-			return cmd_option_error(&cmd_work_entry, argv, longopts);
+			return cmd_option_error(&cmd_work_entry, argv,
+						longopts);
 		}
 	}
 	if (optind < argc)
@@ -298,7 +300,8 @@ work_exec(struct baton *b, int argc, char **argv)
 		if (!found)
 			return cmd_usage_error(&cmd_work_entry,
 					       "no milestone '%s' (see 'baton "
-					       "milestone list')", ms);
+					       "milestone list')",
+					       ms);
 		w.milestone_id = m.id;
 		w.scope = xstrdup_or_null(m.session_id);
 		db_milestone_release(&m);
@@ -358,8 +361,10 @@ work_exec(struct baton *b, int argc, char **argv)
 	free(w.scope);
 
 	if (b->verbosity >= 0 && !w.tty)
-		fprintf(stderr, "baton: %lld completed, %lld failed, %lld "
-			"other\n", w.completed, w.failed, w.other);
+		fprintf(stderr,
+			"baton: %lld completed, %lld failed, %lld "
+			"other\n",
+			w.completed, w.failed, w.other);
 	if (cmd_signal_received())
 		return cmd_signal_exit();
 	if (w.exit_rc != 0)
@@ -372,13 +377,17 @@ const struct cmd_entry cmd_work_entry = {
 	.usage = "[-j N] [--milestone M] [--max-tasks N] [--until-empty]",
 	.summary = "run pending tasks, N at a time",
 	.help = "options:\n"
-	"  -j, --jobs N       run up to N tasks at a time (default: workers)\n"
-	"  --milestone M      only tasks of milestone M, in order\n"
-	"  --max-tasks N      stop after starting N tasks\n"
-	"  --until-empty      exit when no pending task is left (default:\n"
-	"                     keep waiting for new tasks until interrupted)\n"
-	"\nA progress bar on a terminal, one line per finished task otherwise.\n"
-	"Exit status 0 if every task it ran completed, 1 otherwise.\n",
+		"  -j, --jobs N       run up to N tasks at a time (default: "
+		"workers)\n"
+		"  --milestone M      only tasks of milestone M, in order\n"
+		"  --max-tasks N      stop after starting N tasks\n"
+		"  --until-empty      exit when no pending task is left "
+		"(default:\n"
+		"                     keep waiting for new tasks until "
+		"interrupted)\n"
+		"\nA progress bar on a terminal, one line per finished task "
+		"otherwise.\n"
+		"Exit status 0 if every task it ran completed, 1 otherwise.\n",
 	.flags = CMD_NEEDS_DB,
 	.exec = work_exec,
 };

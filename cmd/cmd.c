@@ -34,22 +34,14 @@ extern const struct cmd_entry cmd_work_entry;
 
 /* Alphabetical; exact names only, so a new command never breaks a script. */
 const struct cmd_entry *const cmd_table[] = {
-	&cmd_add_entry,
-	&cmd_cancel_entry,
-	&cmd_config_entry,
-	&cmd_doctor_entry,
-	&cmd_help_entry,
-	&cmd_log_entry,
-	&cmd_milestone_entry,
-	&cmd_report_entry,
-	&cmd_retry_entry,
-	&cmd_run_entry,
-	&cmd_session_entry,
-	&cmd_show_entry,
-	&cmd_stats_entry,
-	&cmd_status_entry,
-	&cmd_work_entry,
-	NULL,
+	&cmd_add_entry,	      &cmd_cancel_entry,
+	&cmd_config_entry,    &cmd_doctor_entry,
+	&cmd_help_entry,      &cmd_log_entry,
+	&cmd_milestone_entry, &cmd_report_entry,
+	&cmd_retry_entry,     &cmd_run_entry,
+	&cmd_session_entry,   &cmd_show_entry,
+	&cmd_stats_entry,     &cmd_status_entry,
+	&cmd_work_entry,      NULL,
 };
 
 void
@@ -221,7 +213,8 @@ wants_help(int argc, char **argv)
 	for (i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--") == 0)
 			return 0;
-		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+		if (strcmp(argv[i], "--help") == 0 ||
+		    strcmp(argv[i], "-h") == 0)
 			return 1;
 	}
 	return 0;
@@ -305,7 +298,8 @@ run_entry(struct baton *b, const struct cmd_entry *e, const char *parent,
 
 	if (e->subcmds != NULL) {
 		if (argc < 2 || strcmp(argv[1], "--help") == 0 ||
-		    strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
+		    strcmp(argv[1], "-h") == 0 ||
+		    strcmp(argv[1], "help") == 0) {
 			if (argc < 2) {
 				cmd_print_help(e, parent, stderr);
 				return EXIT_USAGE;
@@ -316,8 +310,10 @@ run_entry(struct baton *b, const struct cmd_entry *e, const char *parent,
 		sub = find(e->subcmds, argv[1]);
 		if (sub == NULL) {
 			cmd_error("unknown command '%s %s'", e->name, argv[1]);
-			fprintf(stderr, "usage: baton %s COMMAND; see 'baton %s "
-				"--help'\n", e->name, e->name);
+			fprintf(stderr,
+				"usage: baton %s COMMAND; see 'baton %s "
+				"--help'\n",
+				e->name, e->name);
 			return EXIT_USAGE;
 		}
 		return run_entry(b, sub, e->name, argc - 1, argv + 1);
@@ -357,8 +353,8 @@ cmd_help_exec(struct baton *b, int argc, char **argv)
 	}
 	e = find(cmd_table, argv[1]);
 	if (e == NULL)
-		return cmd_usage_error(&cmd_help_entry,
-				       "unknown command '%s'", argv[1]);
+		return cmd_usage_error(&cmd_help_entry, "unknown command '%s'",
+				       argv[1]);
 	if (argc > 2 && e->subcmds != NULL) {
 		sub = find(e->subcmds, argv[2]);
 		if (sub == NULL)
@@ -397,7 +393,7 @@ cmd_dispatch(struct baton *b, int argc, char **argv)
 		else
 			cmd_error("unknown command '%s'", argv[0]);
 		fprintf(stderr, "usage: baton [GLOBAL OPTIONS] COMMAND [ARGS]; "
-			"see 'baton help'\n");
+				"see 'baton help'\n");
 		return EXIT_USAGE;
 	}
 	return run_entry(b, e, NULL, argc, argv);

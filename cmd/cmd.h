@@ -7,8 +7,8 @@
 
 /* What the dispatcher sets up before calling .exec. */
 #define CMD_NEEDS_CONFIG 0x1 /* load the configuration (exit 3 on error) */
-#define CMD_NEEDS_DB     0x3 /* open the database (implies config; exit 4) */
-#define CMD_READONLY     0x4 /* does not change tasks (documentation) */
+#define CMD_NEEDS_DB	 0x3 /* open the database (implies config; exit 4) */
+#define CMD_READONLY	 0x4 /* does not change tasks (documentation) */
 
 /*
  * One command.  exec gets argv with argv[0] the command's own name and
@@ -17,7 +17,8 @@
  */
 struct cmd_entry {
 	const char *name;
-	const char *usage;   /* after "baton NAME ", e.g. "[-j N] [--until-empty]" */
+	const char
+		*usage; /* after "baton NAME ", e.g. "[-j N] [--until-empty]" */
 	const char *summary; /* one line for `baton help` */
 	const char *help;    /* option list for `baton NAME --help`, or NULL */
 	int flags;
@@ -26,14 +27,14 @@ struct cmd_entry {
 };
 
 /* Exit codes (SPEC §7). */
-#define EXIT_OK        0
-#define EXIT_FAILED    1
-#define EXIT_USAGE     2
-#define EXIT_CONFIG    3
-#define EXIT_DB        4
-#define EXIT_TIMEOUT   124
-#define EXIT_NOEXEC    126
-#define EXIT_NOTFOUND  127
+#define EXIT_OK	      0
+#define EXIT_FAILED   1
+#define EXIT_USAGE    2
+#define EXIT_CONFIG   3
+#define EXIT_DB	      4
+#define EXIT_TIMEOUT  124
+#define EXIT_NOEXEC   126
+#define EXIT_NOTFOUND 127
 
 /* Print "baton: <message>" to stderr. */
 void cmd_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

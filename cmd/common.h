@@ -31,38 +31,44 @@ enum {
 	OPT_TASK_LAST, /* commands number their own options from here */
 };
 
-#define TASK_LONG_OPTIONS                                                   \
-	{"agent", required_argument, NULL, OPT_AGENT},                      \
-	{"model", required_argument, NULL, OPT_MODEL},                      \
-	{"session", required_argument, NULL, OPT_SESSION},                  \
-	{"new-session", no_argument, NULL, OPT_NEW_SESSION},                \
-	{"milestone", required_argument, NULL, OPT_MILESTONE},              \
-	{"workdir", required_argument, NULL, OPT_WORKDIR},                  \
-	{"timeout", required_argument, NULL, OPT_TIMEOUT},                  \
-	{"check", required_argument, NULL, OPT_CHECK},                      \
-	{"max-iterations", required_argument, NULL, OPT_MAX_ITERATIONS},    \
-	{"title", required_argument, NULL, OPT_TITLE},                      \
-	{"key", required_argument, NULL, OPT_KEY},                          \
-	{"prompt-file", required_argument, NULL, OPT_PROMPT_FILE},          \
-	{"force-agent", no_argument, NULL, OPT_FORCE_AGENT},                \
-	{"allow-foreign-session", no_argument, NULL, OPT_ALLOW_FOREIGN}
+#define TASK_LONG_OPTIONS                                                      \
+	{"agent", required_argument, NULL, OPT_AGENT},                         \
+		{"model", required_argument, NULL, OPT_MODEL},                 \
+		{"session", required_argument, NULL, OPT_SESSION},             \
+		{"new-session", no_argument, NULL, OPT_NEW_SESSION},           \
+		{"milestone", required_argument, NULL, OPT_MILESTONE},         \
+		{"workdir", required_argument, NULL, OPT_WORKDIR},             \
+		{"timeout", required_argument, NULL, OPT_TIMEOUT},             \
+		{"check", required_argument, NULL, OPT_CHECK},                 \
+		{"max-iterations", required_argument, NULL,                    \
+		 OPT_MAX_ITERATIONS},                                          \
+		{"title", required_argument, NULL, OPT_TITLE},                 \
+		{"key", required_argument, NULL, OPT_KEY},                     \
+		{"prompt-file", required_argument, NULL, OPT_PROMPT_FILE},     \
+		{"force-agent", no_argument, NULL, OPT_FORCE_AGENT},           \
+	{                                                                      \
+		"allow-foreign-session", no_argument, NULL, OPT_ALLOW_FOREIGN  \
+	}
 
-#define TASK_OPTIONS_HELP                                                   \
-	"task options:\n"                                                   \
-	"  --agent A             agent profile (default: defaults.agent)\n" \
-	"  --model M             model for the agent\n"                     \
+#define TASK_OPTIONS_HELP                                                      \
+	"task options:\n"                                                      \
+	"  --agent A             agent profile (default: defaults.agent)\n"    \
+	"  --model M             model for the agent\n"                        \
 	"  --session NAME|UUID   run in this session (created on first use)\n" \
-	"  --new-session         run in a fresh temporary session\n"        \
-	"  --milestone M         add to milestone M (tasks run in order)\n" \
-	"  --workdir DIR         directory to run in (default: .)\n"        \
-	"  --timeout DUR         stop the agent after DUR (90, 90s, 15m, 2h)\n" \
-	"  --check CMD           quality gate run with /bin/sh -c after each turn\n" \
-	"  --max-iterations N    turns while the check fails (default 3)\n" \
-	"  --title T             a title for listings\n"                    \
+	"  --new-session         run in a fresh temporary session\n"           \
+	"  --milestone M         add to milestone M (tasks run in order)\n"    \
+	"  --workdir DIR         directory to run in (default: .)\n"           \
+	"  --timeout DUR         stop the agent after DUR (90, 90s, 15m, "     \
+	"2h)\n"                                                                \
+	"  --check CMD           quality gate run with /bin/sh -c after each " \
+	"turn\n"                                                               \
+	"  --max-iterations N    turns while the check fails (default 3)\n"    \
+	"  --title T             a title for listings\n"                       \
 	"  --key K               idempotency key: adding K again is a no-op\n" \
-	"  --prompt-file F       read the prompt from F ('-': stdin)\n"     \
-	"  --force-agent         re-pin the session to --agent/--model\n"   \
-	"  --allow-foreign-session  use a session of another project or user\n"
+	"  --prompt-file F       read the prompt from F ('-': stdin)\n"        \
+	"  --force-agent         re-pin the session to --agent/--model\n"      \
+	"  --allow-foreign-session  use a session of another project or "      \
+	"user\n"
 
 /*
  * Apply one getopt result to spec if it is a task option.  Returns 1 if
@@ -104,7 +110,6 @@ int cmd_signal_received(void);
 int cmd_signal_exit(void);
 
 /* Parse a task id or print a usage error; 0 or EXIT_USAGE. */
-int cmd_parse_task_id(const struct cmd_entry *e, const char *arg,
-		      int64_t *id);
+int cmd_parse_task_id(const struct cmd_entry *e, const char *arg, int64_t *id);
 
 #endif

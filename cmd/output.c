@@ -43,29 +43,28 @@ cmd_run_json(const struct db_run *r)
 			    str_or_null(r->resume_outcome));
 	json_object_set_new(o, "started_at", cmd_json_time(r->started_at));
 	json_object_set_new(o, "ended_at", cmd_json_time(r->ended_at));
-	json_object_set_new(o, "exit_code", r->has_exit_code
-						    ? json_integer(r->exit_code)
-						    : json_null());
+	json_object_set_new(o, "exit_code",
+			    r->has_exit_code ? json_integer(r->exit_code)
+					     : json_null());
 	json_object_set_new(o, "signal",
 			    r->signal ? json_integer(r->signal) : json_null());
 	json_object_set_new(o, "outcome", str_or_null(r->outcome));
 	json_object_set_new(o, "error", str_or_null(r->error));
 	json_object_set_new(o, "input_tokens", json_integer(r->input_tokens));
-	json_object_set_new(o, "output_tokens",
-			    json_integer(r->output_tokens));
+	json_object_set_new(o, "output_tokens", json_integer(r->output_tokens));
 	json_object_set_new(o, "cost_usd", json_real(r->cost_usd));
 	json_object_set_new(o, "check_exit_code",
 			    r->has_check ? json_integer(r->check_exit_code)
 					 : json_null());
-	json_object_set_new(o, "duration_ms", r->duration_ms >= 0
-						      ? json_integer(r->duration_ms)
-						      : json_null());
+	json_object_set_new(o, "duration_ms",
+			    r->duration_ms >= 0 ? json_integer(r->duration_ms)
+						: json_null());
 	return o;
 }
 
 json_t *
-cmd_task_json(const struct db_task *t, const struct db_run *runs,
-	      size_t nruns, int with_runs)
+cmd_task_json(const struct db_task *t, const struct db_run *runs, size_t nruns,
+	      int with_runs)
 {
 	json_t *o = json_object(), *a;
 	size_t i;
@@ -80,9 +79,9 @@ cmd_task_json(const struct db_task *t, const struct db_run *runs,
 	json_object_set_new(o, "session_id", str_or_null(t->session_id));
 	json_object_set_new(o, "attempts", json_integer(t->attempts));
 	json_object_set_new(o, "iterations", json_integer(t->iterations));
-	json_object_set_new(o, "exit_code", t->has_exit_code
-						    ? json_integer(t->exit_code)
-						    : json_null());
+	json_object_set_new(o, "exit_code",
+			    t->has_exit_code ? json_integer(t->exit_code)
+					     : json_null());
 	json_object_set_new(o, "error", str_or_null(t->error));
 	json_object_set_new(o, "reason", str_or_null(t->reason));
 	json_object_set_new(o, "key", str_or_null(t->key));
@@ -90,8 +89,7 @@ cmd_task_json(const struct db_task *t, const struct db_run *runs,
 	json_object_set_new(o, "started_at", cmd_json_time(t->started_at));
 	json_object_set_new(o, "finished_at", cmd_json_time(t->finished_at));
 	json_object_set_new(o, "input_tokens", json_integer(t->input_tokens));
-	json_object_set_new(o, "output_tokens",
-			    json_integer(t->output_tokens));
+	json_object_set_new(o, "output_tokens", json_integer(t->output_tokens));
 	json_object_set_new(o, "cost_usd", json_real(t->cost_usd));
 	if (with_runs) {
 		a = json_array();
@@ -135,16 +133,14 @@ cmd_session_json(const struct db_session *s, const struct db_chain_link *chain,
 	}
 	json_object_set_new(o, "turns", json_integer(s->turns));
 	json_object_set_new(o, "input_tokens", json_integer(s->input_tokens));
-	json_object_set_new(o, "output_tokens",
-			    json_integer(s->output_tokens));
+	json_object_set_new(o, "output_tokens", json_integer(s->output_tokens));
 	json_object_set_new(o, "cost_usd", json_real(s->cost_usd));
 	json_object_set_new(o, "resume_failures",
 			    json_integer(s->resume_failures));
 	json_object_set_new(o, "resumable", json_boolean(s->resumable));
 	json_object_set_new(o, "predecessor", str_or_null(s->predecessor));
 	json_object_set_new(o, "created_at", cmd_json_time(s->created_at));
-	json_object_set_new(o, "last_used_at",
-			    cmd_json_time(s->last_used_at));
+	json_object_set_new(o, "last_used_at", cmd_json_time(s->last_used_at));
 	json_object_set_new(o, "expires_at",
 			    strcmp(s->status, "active") == 0
 				    ? cmd_json_time(s->last_used_at + ttl_ms)

@@ -69,7 +69,9 @@ int
 cmd_parse_task_id(const struct cmd_entry *e, const char *arg, int64_t *id)
 {
 	if (task_parse_id(arg, id) != 0)
-		return cmd_usage_error(e, "invalid task id '%s': give a "
-				       "number like 12", arg);
+		return cmd_usage_error(e,
+				       "invalid task id '%s': give a "
+				       "number like 12",
+				       arg);
 	return 0;
 }

@@ -13,10 +13,10 @@ struct db;
  * exit codes of SPEC §7; nothing below cmd/ picks an exit code.
  */
 enum berr {
-	BERR_FAIL = 1,     /* the task or an operation failed */
-	BERR_USAGE = 2,    /* bad option, bad value, unknown task */
+	BERR_FAIL = 1,	   /* the task or an operation failed */
+	BERR_USAGE = 2,	   /* bad option, bad value, unknown task */
 	BERR_CONFIG = 3,   /* configuration error */
-	BERR_DB = 4,       /* cannot open, locked, corrupt, disk full */
+	BERR_DB = 4,	   /* cannot open, locked, corrupt, disk full */
 	BERR_NOEXEC = 126, /* agent binary not executable */
 	BERR_NOBIN = 127,  /* agent binary not found */
 };
@@ -27,11 +27,11 @@ enum berr {
 struct baton {
 	struct config *cfg;
 	struct db *db;
-	char *db_path;   /* resolved database path */
-	char *state_dir; /* directory holding the database; logs/ below it */
-	int verbosity;   /* -1 quiet, 0 normal, 1 verbose */
-	int json;        /* --json given */
-	int color;       /* colour on stdout */
+	char *db_path;	   /* resolved database path */
+	char *state_dir;   /* directory holding the database; logs/ below it */
+	int verbosity;	   /* -1 quiet, 0 normal, 1 verbose */
+	int json;	   /* --json given */
+	int color;	   /* colour on stdout */
 	int64_t runner_id; /* this process's runner row, 0 if none */
 	/* fd that becomes readable when baton got SIGINT/SIGTERM/SIGHUP */
 	int stop_fd;

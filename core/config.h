@@ -17,12 +17,12 @@ struct agent_price {
 };
 
 struct agent_profile {
-	char *name;     /* key under agents: */
-	char *kind;     /* "shell", "command", "claude" or "codex" */
+	char *name;	/* key under agents: */
+	char *kind;	/* "shell", "command", "claude" or "codex" */
 	char **command; /* NULL-terminated argv; claude/codex: {binary, NULL} */
-	char *model;    /* NULL if none */
-	char **args;    /* NULL-terminated extra arguments, never NULL */
-	char **env;     /* NULL-terminated "KEY=VALUE", never NULL */
+	char *model;	/* NULL if none */
+	char **args;	/* NULL-terminated extra arguments, never NULL */
+	char **env;	/* NULL-terminated "KEY=VALUE", never NULL */
 	int64_t timeout_ms;    /* 0: defaults.timeout */
 	int64_t kill_grace_ms; /* 0: defaults.kill_grace */
 	int use_session_persistence;
@@ -36,36 +36,36 @@ struct config {
 	char *path; /* the file loaded, NULL for built-in defaults */
 
 	struct {
-		char *path;        /* expanded; NULL: $XDG_STATE_HOME/baton/baton.db */
-		int synchronous_full;      /* db.synchronous: normal | full */
-		int64_t busy_timeout_ms;   /* db.busy_timeout, default 10s */
+		char *path; /* expanded; NULL: $XDG_STATE_HOME/baton/baton.db */
+		int synchronous_full;	 /* db.synchronous: normal | full */
+		int64_t busy_timeout_ms; /* db.busy_timeout, default 10s */
 	} db;
 	int workers; /* default -j for work, default 2 */
 
 	struct {
-		char *agent;          /* default profile, "shell" */
-		int64_t timeout_ms;   /* 30m */
-		int max_attempts;     /* 2 */
+		char *agent;	       /* default profile, "shell" */
+		int64_t timeout_ms;    /* 30m */
+		int max_attempts;      /* 2 */
 		int64_t kill_grace_ms; /* 5s */
-		int max_iterations;   /* with a check, 3 */
+		int max_iterations;    /* with a check, 3 */
 	} defaults;
 
 	struct {
-		int attempts;   /* 3 */
+		int attempts;	 /* 3 */
 		int64_t base_ms; /* 2s */
-		int64_t max_ms;  /* 60s */
+		int64_t max_ms;	 /* 60s */
 	} retry;
 
 	struct {
-		int64_t ttl_ms;       /* 24h */
-		int max_active;       /* 1000 */
+		int64_t ttl_ms;		  /* 24h */
+		int max_active;		  /* 1000 */
 		int resume_failure_limit; /* 3 */
-		int64_t retention_ms; /* 30d */
+		int64_t retention_ms;	  /* 30d */
 	} sessions;
 
 	struct {
-		int64_t heartbeat_ms;   /* 5s */
-		int64_t stale_after_ms; /* 60s */
+		int64_t heartbeat_ms;	 /* 5s */
+		int64_t stale_after_ms;	 /* 60s */
 		int requeue_interrupted; /* false */
 	} runner;
 

@@ -87,8 +87,7 @@ orch_agent(struct orch *o, const struct agent_profile *p)
 	}
 	if ((impl = o->impl_find(p->kind)) == NULL)
 		return NULL;
-	o->agents = xreallocarray(o->agents, o->nagents + 1,
-				  sizeof *o->agents);
+	o->agents = xreallocarray(o->agents, o->nagents + 1, sizeof *o->agents);
 	oa = &o->agents[o->nagents++];
 	oa->profile = xstrdup(p->name);
 	agent_init(&oa->agent, impl, p);
@@ -176,8 +175,7 @@ out:
 }
 
 int
-orch_claim(struct orch *o, int64_t milestone_id, int64_t *task_id,
-	   char **cause)
+orch_claim(struct orch *o, int64_t milestone_id, int64_t *task_id, char **cause)
 {
 	int64_t id, skip_after = 0;
 	int started, rc;
@@ -187,7 +185,8 @@ orch_claim(struct orch *o, int64_t milestone_id, int64_t *task_id,
 		return rc;
 	for (;;) {
 		if ((rc = db_task_next(o->db, milestone_id, skip_after, &id,
-				       cause)) != 0 || id == 0)
+				       cause)) != 0 ||
+		    id == 0)
 			break;
 		if ((rc = start_locked(o, id, &started, cause)) != 0)
 			break;
@@ -233,15 +232,15 @@ struct job {
 	struct db_session session;
 	const struct agent_profile *profile;
 	struct agent *agent;
-	char *task_dir;    /* <state>/logs/<task> */
+	char *task_dir;	   /* <state>/logs/<task> */
 	char *session_dir; /* <state>/sessions/<session> */
-	char *cwd;         /* where the agent runs (owned: the session row
+	char *cwd;	   /* where the agent runs (owned: the session row
 			      is reloaded after every run) */
 	int64_t timeout_ms, grace_ms;
-	int attempt;       /* the task's attempt number (claims) */
+	int attempt; /* the task's attempt number (claims) */
 	int iteration;
-	int fresh_next;    /* S13: next turn starts a fresh conversation */
-	int cancel_seen;   /* `baton cancel` asked */
+	int fresh_next;	 /* S13: next turn starts a fresh conversation */
+	int cancel_seen; /* `baton cancel` asked */
 	int64_t last_poll;
 	/* the outcome so far */
 	const char *status; /* NULL while undecided */
@@ -251,7 +250,7 @@ struct job {
 	int nobin;
 	int64_t last_run_id;
 	uint64_t rng;
-	char *feedback;    /* the last check's feedback, for $BATON_FEEDBACK */
+	char *feedback; /* the last check's feedback, for $BATON_FEEDBACK */
 };
 
 static void
@@ -443,14 +442,13 @@ advance_chain(struct job *j, struct db_run *run, const struct agent_call *c,
 
 	if (c->agent_session_id != NULL && !c->resume) {
 		edge = j->session.head == NULL ? "first"
-						: "fresh_after_failed_resume";
+					       : "fresh_after_failed_resume";
 		if (j->session.head == NULL ||
 		    strcmp(run->resume_outcome, "fresh_after_failed_resume") ==
 			    0) {
-			if ((rc = db_session_push_head(db, j->session.id,
-						       c->agent_session_id,
-						       edge, run->id, now,
-						       cause)) != 0)
+			if ((rc = db_session_push_head(
+				     db, j->session.id, c->agent_session_id,
+				     edge, run->id, now, cause)) != 0)
 				return rc;
 		}
 	}
@@ -494,7 +492,7 @@ outcome_name(enum agent_outcome o)
 /* What one turn came to. */
 enum turn {
 	TURN_OK,
-	TURN_FAILED,    /* decided: j->status etc. set */
+	TURN_FAILED,	/* decided: j->status etc. set */
 	TURN_TRANSIENT, /* may retry */
 	TURN_RESUME_FAILED,
 };
@@ -532,8 +530,7 @@ run_once(struct job *j, const char *prompt, enum turn *turn, char **cause)
 	call.session_id = j->session.id;
 	call.workdir = j->cwd;
 	call.task_id = j->task.id;
-	if (j->session.head != NULL && !j->fresh_next &&
-	    j->session.resumable) {
+	if (j->session.head != NULL && !j->fresh_next && j->session.resumable) {
 		call.resume = 1;
 		call.agent_session_id = j->session.head;
 		run.resume_outcome = xstrdup("resumed");
@@ -617,10 +614,10 @@ run_once(struct job *j, const char *prompt, enum turn *turn, char **cause)
 		 * its id (S13). */
 		j->nobin = pr.spawn_errno == ENOENT ? 127 : 126;
 		ar.outcome = AGENT_CONFIG_ERROR;
-		ar.error = why != NULL ? why
-				       : xasprintf("cannot run %s: %s",
-						   argv.v[0],
-						   strerror(pr.spawn_errno));
+		ar.error = why != NULL
+				   ? why
+				   : xasprintf("cannot run %s: %s", argv.v[0],
+					       strerror(pr.spawn_errno));
 		why = NULL;
 		goto record;
 	}
@@ -663,11 +660,11 @@ record:
 		run.error = xstrdup_or_null(ar.error);
 	}
 	/* A reported id only counts when the agent really ran. */
-	run.agent_session_out = xstrdup_or_null(
-		ar.agent_session_id ? ar.agent_session_id
-		: spawned && ar.outcome != AGENT_CONFIG_ERROR
-			? call.agent_session_id
-			: NULL);
+	run.agent_session_out =
+		xstrdup_or_null(ar.agent_session_id ? ar.agent_session_id
+				: spawned && ar.outcome != AGENT_CONFIG_ERROR
+					? call.agent_session_id
+					: NULL);
 
 	if ((rc = db_begin(db, cause)) != 0)
 		goto out;
@@ -681,15 +678,12 @@ record:
 		rc = advance_chain(j, &run, &call, ar.agent_session_id, now,
 				   cause);
 	if (rc == 0 && spawned)
-		rc = db_session_add_usage(db, j->session.id,
-					  pr.reason == PROC_RAN &&
-						  (ar.outcome == AGENT_OK ||
-						   ar.outcome == AGENT_FAILED),
-					  ar.input_tokens,
-					  ar.output_tokens,
-					  ar.cache_read_tokens,
-					  ar.cache_creation_tokens,
-					  ar.cost_usd, now, cause);
+		rc = db_session_add_usage(
+			db, j->session.id,
+			pr.reason == PROC_RAN && (ar.outcome == AGENT_OK ||
+						  ar.outcome == AGENT_FAILED),
+			ar.input_tokens, ar.output_tokens, ar.cache_read_tokens,
+			ar.cache_creation_tokens, ar.cost_usd, now, cause);
 	if (rc == 0)
 		rc = db_task_add_usage(db, j->task.id, j->iteration,
 				       ar.input_tokens, ar.output_tokens,
@@ -700,9 +694,9 @@ record:
 			db, j->session.id,
 			b->cfg->sessions.resume_failure_limit, cause);
 		if (rc == 0)
-			rc = db_event(db, "fallback", j->session.id,
-				      j->task.id, run.id, b->runner_id,
-				      ar.error, now, cause);
+			rc = db_event(db, "fallback", j->session.id, j->task.id,
+				      run.id, b->runner_id, ar.error, now,
+				      cause);
 	}
 	if (rc == 0)
 		rc = db_commit(db, cause);
@@ -945,7 +939,8 @@ finish(struct job *j, char **cause)
 	struct orch *o = j->o;
 	struct db *db = o->db;
 	int64_t now = util_now_ms();
-	int temp = j->session.kind != NULL && strcmp(j->session.kind, "temp") == 0;
+	int temp =
+		j->session.kind != NULL && strcmp(j->session.kind, "temp") == 0;
 	int rc;
 
 	if ((rc = db_begin(db, cause)) != 0)
@@ -957,9 +952,8 @@ finish(struct job *j, char **cause)
 			rc = db_session_set_status(db, j->session.id, "closed",
 						   now, cause);
 		if (rc == 0 && temp)
-			rc = db_event(db, "close", j->session.id, j->task.id,
-				      0, o->b->runner_id, j->status, now,
-				      cause);
+			rc = db_event(db, "close", j->session.id, j->task.id, 0,
+				      o->b->runner_id, j->status, now, cause);
 		if (rc == 0)
 			rc = db_session_unlease(db, j->session.id, cause);
 	}
@@ -1005,16 +999,17 @@ prepare(struct job *j, char **cause)
 		return -BERR_FAIL;
 	}
 	j->cwd = xstrdup(j->agent->impl->session_cwd ? j->session.workdir
-						      : j->task.workdir);
-	j->timeout_ms = j->task.timeout_ms ? j->task.timeout_ms
+						     : j->task.workdir);
+	j->timeout_ms = j->task.timeout_ms	 ? j->task.timeout_ms
 			: j->profile->timeout_ms ? j->profile->timeout_ms
 						 : b->cfg->defaults.timeout_ms;
-	j->grace_ms = j->profile->kill_grace_ms ? j->profile->kill_grace_ms
-						: b->cfg->defaults.kill_grace_ms;
-	j->task_dir = xasprintf("%s/logs/%lld", b->state_dir,
-				(long long)j->task.id);
-	j->session_dir = xasprintf("%s/sessions/%s", b->state_dir,
-				   j->session.id);
+	j->grace_ms = j->profile->kill_grace_ms
+			      ? j->profile->kill_grace_ms
+			      : b->cfg->defaults.kill_grace_ms;
+	j->task_dir =
+		xasprintf("%s/logs/%lld", b->state_dir, (long long)j->task.id);
+	j->session_dir =
+		xasprintf("%s/sessions/%s", b->state_dir, j->session.id);
 	if (util_mkdir_p(j->task_dir, 0700) != 0) {
 		*cause = xasprintf("cannot create %s: %s", j->task_dir,
 				   strerror(errno));

@@ -15,9 +15,9 @@ struct db;
  * has N of these, one per thread; `run` has one.
  */
 struct orch {
-	struct baton *b;  /* shared and read-only here: cfg, paths, stop_fd */
-	struct db *db;    /* this worker's own connection */
-	int tee;          /* copy agent output to our stdout/stderr */
+	struct baton *b; /* shared and read-only here: cfg, paths, stop_fd */
+	struct db *db;	 /* this worker's own connection */
+	int tee;	 /* copy agent output to our stdout/stderr */
 	/* Finds an adapter by kind; agent_impl_find unless a test fakes. */
 	const struct agent_impl *(*impl_find)(const char *kind);
 	/* Warnings and notes for the user (may be NULL). */
@@ -26,7 +26,7 @@ struct orch {
 	struct orch_agent {
 		char *profile;
 		struct agent agent;
-	} *agents;
+	} * agents;
 	size_t nagents;
 	/* The session this worker holds as its scope (a milestone's, S3
 	 * nesting), assigned to every agent between tasks; NULL for none. */
@@ -44,11 +44,11 @@ struct orch {
 
 /* How a task ended, for the command to report and pick an exit code. */
 struct orch_result {
-	char status[16];  /* completed failed cancelled timed_out ... */
-	int err;          /* negated berr for baton's own errors, else 0 */
-	int nobin;        /* 127: agent binary missing; 126: not executable */
-	int signal;       /* baton got this signal while running */
-	char *error;      /* the task's error text, or NULL */
+	char status[16]; /* completed failed cancelled timed_out ... */
+	int err;	 /* negated berr for baton's own errors, else 0 */
+	int nobin;	 /* 127: agent binary missing; 126: not executable */
+	int signal;	 /* baton got this signal while running */
+	char *error;	 /* the task's error text, or NULL */
 };
 void orch_result_release(struct orch_result *);
 
@@ -70,8 +70,7 @@ int orch_claim(struct orch *, int64_t milestone_id, int64_t *task_id,
  * session is in use by another task (S6): call again later.  A task that
  * may not run is failed here and *started is -1.
  */
-int orch_claim_task(struct orch *, int64_t task_id, int *started,
-		    char **cause);
+int orch_claim_task(struct orch *, int64_t task_id, int *started, char **cause);
 
 /*
  * Execute a claimed task to its end: the session protocol of SPEC §2

@@ -17,17 +17,17 @@
  */
 
 struct proc_spec {
-	char *const *argv;   /* argv[0] is searched in PATH if it has no '/' */
-	char *const *envp;   /* the child's whole environment */
-	const char *cwd;     /* must exist; checked before spawning */
-	const char *stdin_path;  /* opened read-only as stdin; NULL: /dev/null */
+	char *const *argv; /* argv[0] is searched in PATH if it has no '/' */
+	char *const *envp; /* the child's whole environment */
+	const char *cwd;   /* must exist; checked before spawning */
+	const char *stdin_path; /* opened read-only as stdin; NULL: /dev/null */
 	const char *stdout_path; /* created/truncated 0600; NULL: discard */
 	const char *stderr_path; /* created/truncated 0600; NULL: discard */
-	int merge_stderr;    /* stderr goes where stdout goes (2>&1) */
-	int stdout_tee_fd;   /* -1, or also copy stdout here (baton run) */
-	int stderr_tee_fd;   /* -1, or also copy stderr here */
-	int64_t timeout_ms;  /* 0: no timeout */
-	int64_t kill_grace_ms; /* TERM → KILL delay; 0 means 5000 */
+	int merge_stderr;	 /* stderr goes where stdout goes (2>&1) */
+	int stdout_tee_fd;	 /* -1, or also copy stdout here (baton run) */
+	int stderr_tee_fd;	 /* -1, or also copy stderr here */
+	int64_t timeout_ms;	 /* 0: no timeout */
+	int64_t kill_grace_ms;	 /* TERM → KILL delay; 0 means 5000 */
 	/* -1, or an fd that becomes readable when every run must stop
 	 * (baton received a signal).  Never read: it stays readable. */
 	int stop_fd;
@@ -42,17 +42,17 @@ struct proc_spec {
 };
 
 enum proc_stop_reason {
-	PROC_RAN = 0,      /* ran until it exited by itself */
-	PROC_TIMED_OUT,    /* timeout_ms passed */
-	PROC_STOPPED,      /* stop_fd or poll_stop asked */
+	PROC_RAN = 0,	/* ran until it exited by itself */
+	PROC_TIMED_OUT, /* timeout_ms passed */
+	PROC_STOPPED,	/* stop_fd or poll_stop asked */
 };
 
 struct proc_result {
 	pid_t pid;
-	int spawn_errno;   /* non-zero: it never ran (ENOENT, EACCES, ...) */
-	int exited;        /* exited by itself: exit_code is valid */
+	int spawn_errno; /* non-zero: it never ran (ENOENT, EACCES, ...) */
+	int exited;	 /* exited by itself: exit_code is valid */
 	int exit_code;
-	int signal;        /* killed by this signal, else 0 */
+	int signal; /* killed by this signal, else 0 */
 	enum proc_stop_reason reason;
 	int64_t duration_ms;
 	uint64_t out_bytes, err_bytes;

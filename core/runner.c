@@ -155,8 +155,8 @@ runner_stop(struct runner *r)
 }
 
 static int
-runner_is_dead(const struct db_runner *r, const char *host,
-	       const char *boot_id, int64_t now, int64_t stale_after)
+runner_is_dead(const struct db_runner *r, const char *host, const char *boot_id,
+	       int64_t now, int64_t stale_after)
 {
 	if (strcmp(r->host, host) == 0) {
 		if (getpid() == (pid_t)r->pid &&

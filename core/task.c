@@ -113,8 +113,9 @@ task_spec_resolve(struct baton *b, struct db *db, const struct task_spec *s,
 
 	/* the prompt */
 	if (s->prompt_file != NULL && s->prompt != NULL) {
-		rc = bad(s, cause, xstrdup("give a prompt or --prompt-file, "
-					   "not both"));
+		rc = bad(s, cause,
+			 xstrdup("give a prompt or --prompt-file, "
+				 "not both"));
 		goto out;
 	}
 	if (s->prompt_file != NULL) {
@@ -138,31 +139,35 @@ task_spec_resolve(struct baton *b, struct db *db, const struct task_spec *s,
 	} else if (s->prompt != NULL)
 		t->prompt = xstrdup(s->prompt);
 	if (t->prompt == NULL || is_blank(t->prompt)) {
-		rc = bad(s, cause, xstrdup("empty prompt: give the task as "
-					   "words, --prompt-file FILE or "
-					   "--prompt-file - for stdin"));
+		rc = bad(s, cause,
+			 xstrdup("empty prompt: give the task as "
+				 "words, --prompt-file FILE or "
+				 "--prompt-file - for stdin"));
 		goto out;
 	}
 
 	/* where it runs */
 	if (s->workdir != NULL) {
 		if (stat(s->workdir, &sb) != 0) {
-			rc = bad(s, cause, xasprintf("workdir %s: %s",
-						     s->workdir,
-						     strerror(errno)));
+			rc = bad(s, cause,
+				 xasprintf("workdir %s: %s", s->workdir,
+					   strerror(errno)));
 			goto out;
 		}
 		if (!S_ISDIR(sb.st_mode)) {
-			rc = bad(s, cause, xasprintf("workdir %s: not a "
-						     "directory", s->workdir));
+			rc = bad(s, cause,
+				 xasprintf("workdir %s: not a "
+					   "directory",
+					   s->workdir));
 			goto out;
 		}
 	}
 	real = realpath(s->workdir ? s->workdir : ".", NULL);
 	if (real == NULL) {
-		rc = bad(s, cause, xasprintf("workdir %s: %s",
-					     s->workdir ? s->workdir : ".",
-					     strerror(errno)));
+		rc = bad(s, cause,
+			 xasprintf("workdir %s: %s",
+				   s->workdir ? s->workdir : ".",
+				   strerror(errno)));
 		goto out;
 	}
 	t->workdir = real;
@@ -173,9 +178,10 @@ task_spec_resolve(struct baton *b, struct db *db, const struct task_spec *s,
 
 	/* which agent */
 	if (s->agent != NULL && config_agent(cfg, s->agent) == NULL) {
-		rc = bad(s, cause, xasprintf("unknown agent '%s' (see 'baton "
-					     "config show' for the profiles)",
-					     s->agent));
+		rc = bad(s, cause,
+			 xasprintf("unknown agent '%s' (see 'baton "
+				   "config show' for the profiles)",
+				   s->agent));
 		goto out;
 	}
 	t->agent = xstrdup_or_null(s->agent);
@@ -185,8 +191,9 @@ task_spec_resolve(struct baton *b, struct db *db, const struct task_spec *s,
 
 	/* which session */
 	if (s->session != NULL && s->new_session) {
-		rc = bad(s, cause, xstrdup("--session and --new-session "
-					   "exclude each other"));
+		rc = bad(s, cause,
+			 xstrdup("--session and --new-session "
+				 "exclude each other"));
 		goto out;
 	}
 	if (s->session != NULL) {
@@ -209,7 +216,8 @@ task_spec_resolve(struct baton *b, struct db *db, const struct task_spec *s,
 			rc = bad(s, cause,
 				 xasprintf("invalid milestone name '%s': use "
 					   "1 to 64 characters from A-Z a-z "
-					   "0-9 . _ -", s->milestone));
+					   "0-9 . _ -",
+					   s->milestone));
 			goto out;
 		}
 		if ((rc = db_milestone_get(db, s->milestone, &m, &found,
@@ -238,7 +246,8 @@ task_spec_resolve(struct baton *b, struct db *db, const struct task_spec *s,
 			rc = bad(s, cause,
 				 xasprintf("invalid timeout '%s': use a "
 					   "duration like 90, 90s, 15m, 2h or "
-					   "1d", s->timeout));
+					   "1d",
+					   s->timeout));
 			goto out;
 		}
 		t->timeout_ms = ms;
@@ -254,7 +263,8 @@ task_spec_resolve(struct baton *b, struct db *db, const struct task_spec *s,
 			rc = bad(s, cause,
 				 xasprintf("invalid --max-iterations '%s': "
 					   "give a whole number from 1 to "
-					   "1000", s->max_iterations));
+					   "1000",
+					   s->max_iterations));
 			goto out;
 		}
 		t->max_iterations = (int)n;

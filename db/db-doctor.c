@@ -29,8 +29,8 @@ static const char sql_doc_run[] =
 	"u.ended_at IS NULL AND NOT EXISTS (SELECT 1 FROM runners r WHERE "
 	"r.id = u.runner_id AND r.status = 'alive')";
 
-static const char sql_fix_temp[] =
-	"UPDATE sessions SET status = 'abandoned', closed_at = ?1 WHERE id = ?2";
+static const char sql_fix_temp[] = "UPDATE sessions SET status = 'abandoned', "
+				   "closed_at = ?1 WHERE id = ?2";
 static const char sql_fix_task[] =
 	"UPDATE tasks SET status = 'interrupted', finished_at = ?1, "
 	"runner_id = NULL, reason = 'interrupted', "

@@ -51,8 +51,8 @@ static const char sql_runner_leases[] =
 	"UPDATE sessions SET lease_expires = ?2 WHERE lease_runner = ?1";
 
 int
-db_runner_heartbeat(struct db *db, int64_t id, int64_t now,
-		    int64_t lease_until, char **cause)
+db_runner_heartbeat(struct db *db, int64_t id, int64_t now, int64_t lease_until,
+		    char **cause)
 {
 	sqlite3_stmt *st;
 
@@ -161,8 +161,8 @@ db_runner_reap(struct db *db, int64_t id, int64_t now, int requeue,
 	       struct db_orphan **orphans, size_t *n, char **cause)
 {
 	static const char *const steps[] = {
-		sql_reap_runs,   sql_reap_temp,   sql_reap_events,
-		sql_reap_tasks,  sql_reap_leases, sql_reap_runner,
+		sql_reap_runs,	sql_reap_temp,	 sql_reap_events,
+		sql_reap_tasks, sql_reap_leases, sql_reap_runner,
 	};
 	sqlite3_stmt *st;
 	size_t cap = 0, i;
@@ -176,8 +176,8 @@ db_runner_reap(struct db *db, int64_t id, int64_t now, int requeue,
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		if (*n == cap) {
 			cap = cap ? cap * 2 : 4;
-			*orphans = xreallocarray(*orphans, cap,
-						 sizeof **orphans);
+			*orphans =
+				xreallocarray(*orphans, cap, sizeof **orphans);
 		}
 		(*orphans)[*n].run_id = sqlite3_column_int64(st, 0);
 		(*orphans)[*n].pid = sqlite3_column_int64(st, 1);

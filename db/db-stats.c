@@ -7,8 +7,8 @@
 #include "db/db-internal.h"
 
 static const char *const status_names[] = {
-	"pending", "running", "completed", "failed", "cancelled",
-	"timed_out", "interrupted",
+	"pending",   "running",	  "completed",	 "failed",
+	"cancelled", "timed_out", "interrupted",
 };
 
 static const char sql_stats_status[] =

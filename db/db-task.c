@@ -40,8 +40,7 @@ bind_int_or_null(sqlite3_stmt *st, int idx, int64_t v)
 		sqlite3_bind_int64(st, idx, v);
 }
 
-static const char sql_task_by_key[] =
-	"SELECT id FROM tasks WHERE key = ?1";
+static const char sql_task_by_key[] = "SELECT id FROM tasks WHERE key = ?1";
 static const char sql_task_insert[] =
 	"INSERT INTO tasks (key, title, prompt, agent, model, workdir, "
 	"project, milestone_id, session_req, new_session, queue, timeout_ms, "
@@ -100,14 +99,14 @@ db_task_insert(struct db *db, struct db_task *t, int64_t now, int *existed,
 	return 0;
 }
 
-#define TASK_COLS                                                            \
-	"t.id, t.key, t.title, t.prompt, t.status, t.agent, t.model, "       \
-	"t.workdir, t.project, t.milestone_id, m.name, t.session_req, "      \
-	"t.new_session, t.queue, t.session_id, t.timeout_ms, t.check_cmd, "  \
-	"t.max_iterations, t.max_attempts, t.force_agent, t.allow_foreign, " \
-	"t.attempts, t.iterations, t.exit_code, t.error, t.reason, "         \
-	"t.runner_id, t.cancel_requested, t.input_tokens, t.output_tokens, " \
-	"t.cost_usd, t.created_at, t.started_at, t.finished_at "             \
+#define TASK_COLS                                                              \
+	"t.id, t.key, t.title, t.prompt, t.status, t.agent, t.model, "         \
+	"t.workdir, t.project, t.milestone_id, m.name, t.session_req, "        \
+	"t.new_session, t.queue, t.session_id, t.timeout_ms, t.check_cmd, "    \
+	"t.max_iterations, t.max_attempts, t.force_agent, t.allow_foreign, "   \
+	"t.attempts, t.iterations, t.exit_code, t.error, t.reason, "           \
+	"t.runner_id, t.cancel_requested, t.input_tokens, t.output_tokens, "   \
+	"t.cost_usd, t.created_at, t.started_at, t.finished_at "               \
 	"FROM tasks t LEFT JOIN milestones m ON m.id = t.milestone_id "
 
 static void
@@ -386,8 +385,7 @@ static const char sql_task_each[] =
 
 int
 db_task_each(struct db *db, const struct db_task_filter *f,
-	     int (*fn)(void *, const struct db_task *), void *arg,
-	     char **cause)
+	     int (*fn)(void *, const struct db_task *), void *arg, char **cause)
 {
 	struct db_task t;
 	sqlite3_stmt *st;

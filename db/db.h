@@ -12,7 +12,7 @@
 struct db;
 
 struct db_options {
-	int synchronous_full;    /* PRAGMA synchronous=FULL instead of NORMAL */
+	int synchronous_full;	 /* PRAGMA synchronous=FULL instead of NORMAL */
 	int64_t busy_timeout_ms; /* 0 means 10000 */
 };
 
@@ -53,7 +53,6 @@ int db_integrity_check(struct db *, int *ok, char **report, char **cause);
 
 /* Number of write transactions committed through this connection. */
 uint64_t db_commits(const struct db *);
-
 
 /* ---- rows (db-task.c, db-session.c, db-run.c, db-runner.c) ---- */
 
@@ -115,14 +114,13 @@ int db_task_count_pending(struct db *, int64_t milestone_id, int64_t *n,
 int db_task_start(struct db *, int64_t id, int64_t runner_id,
 		  const char *session_id, int64_t now, char **cause);
 /* running → status (final): exit code (has_exit), error, reason. */
-int db_task_finish(struct db *, int64_t id, const char *status,
-		   int has_exit, int exit_code, const char *error,
-		   const char *reason, int64_t now, char **cause);
+int db_task_finish(struct db *, int64_t id, const char *status, int has_exit,
+		   int exit_code, const char *error, const char *reason,
+		   int64_t now, char **cause);
 /* Add a run's usage to its task and set the iteration count. */
 int db_task_add_usage(struct db *, int64_t id, int iterations, int64_t in,
 		      int64_t out, double cost, char **cause);
-int db_task_cancel_requested(struct db *, int64_t id, int *yes,
-			     char **cause);
+int db_task_cancel_requested(struct db *, int64_t id, int *yes, char **cause);
 /* Ask a running task to stop / drop a pending one.  *status_out is the
  * status the task had (caller frees). */
 int db_task_cancel(struct db *, int64_t id, int64_t now, char **status_out,
@@ -134,7 +132,7 @@ struct db_task_filter {
 	const char *status;   /* NULL: any */
 	int64_t milestone_id; /* 0: any, -1: an unknown milestone (none) */
 	int64_t after_id;     /* tasks with id > after_id */
-	int64_t limit;        /* 0: no limit */
+	int64_t limit;	      /* 0: no limit */
 };
 /* Call fn for each matching task in id order; stops if fn returns != 0. */
 int db_task_each(struct db *, const struct db_task_filter *,
@@ -159,22 +157,21 @@ struct db_session {
 };
 void db_session_release(struct db_session *);
 
-int db_session_get(struct db *, const char *id, struct db_session *,
-		   int *found, char **cause);
+int db_session_get(struct db *, const char *id, struct db_session *, int *found,
+		   char **cause);
 /* The active session called name. */
-int db_session_get_by_name(struct db *, const char *name,
-			   struct db_session *, int *found, char **cause);
+int db_session_get_by_name(struct db *, const char *name, struct db_session *,
+			   int *found, char **cause);
 /* Insert s as given (id, kind, agent, project... filled by the caller). */
-int db_session_insert(struct db *, const struct db_session *s,
-		      char **cause);
+int db_session_insert(struct db *, const struct db_session *s, char **cause);
 int db_session_count_active(struct db *, int64_t *n, char **cause);
 /*
  * Take the lease on session id for runner/task until expires, if it is
  * free, expired, or held by a runner that is not alive.  *got is 1 if
  * the lease is ours now; otherwise *holder_task says who has it.
  */
-int db_session_lease(struct db *, const char *id, int64_t runner,
-		     int64_t task, int64_t now, int64_t expires, int *got,
+int db_session_lease(struct db *, const char *id, int64_t runner, int64_t task,
+		     int64_t now, int64_t expires, int *got,
 		     int64_t *holder_task, char **cause);
 int db_session_unlease(struct db *, const char *id, char **cause);
 /* Set status (closed/expired/abandoned set closed_at) and touch. */
@@ -200,8 +197,8 @@ struct db_chain_link {
 	char *agent_session_id, *edge;
 	int64_t run_id, created_at;
 };
-int db_session_chain(struct db *, const char *id,
-		     struct db_chain_link **links, size_t *n, char **cause);
+int db_session_chain(struct db *, const char *id, struct db_chain_link **links,
+		     size_t *n, char **cause);
 void db_chain_free(struct db_chain_link *, size_t n);
 
 /* Record an audit event (SPEC: create, resume, fallback, expire, ...). */
@@ -236,8 +233,8 @@ int db_run_set_pid(struct db *, int64_t id, int64_t pid, int64_t start,
 /* Store the end of r: ended_at, exit code, signal, outcome, error,
  * usage, agent_session_out, resume_outcome, check. */
 int db_run_end(struct db *, const struct db_run *r, char **cause);
-int db_run_list(struct db *, int64_t task_id, struct db_run **runs,
-		size_t *n, char **cause);
+int db_run_list(struct db *, int64_t task_id, struct db_run **runs, size_t *n,
+		char **cause);
 
 struct db_runner {
 	int64_t id, pid, proc_start, started_at, heartbeat_at;
@@ -283,9 +280,9 @@ int db_milestone_insert(struct db *, struct db_milestone *, int64_t now,
 			int *existed, char **cause);
 int db_milestone_set_session(struct db *, int64_t id, const char *session_id,
 			     char **cause);
-int db_milestone_each(struct db *, int (*fn)(void *,
-					     const struct db_milestone *),
-		      void *arg, char **cause);
+int db_milestone_each(struct db *,
+		      int (*fn)(void *, const struct db_milestone *), void *arg,
+		      char **cause);
 /* Set the effective agent and model of a task when it starts (S9). */
 int db_task_set_agent(struct db *, int64_t id, const char *agent,
 		      const char *model, char **cause);
@@ -298,8 +295,8 @@ int db_savepoint(struct db *, const char *name, char **cause);
 int db_savepoint_release(struct db *, const char *name, char **cause);
 void db_savepoint_rollback(struct db *, const char *name);
 /* Record the check that followed run id. */
-int db_run_set_check(struct db *, int64_t id, int exit_code,
-		     const char *output, char **cause);
+int db_run_set_check(struct db *, int64_t id, int exit_code, const char *output,
+		     char **cause);
 
 /*
  * The S7 invariants for `doctor`: calls fn once per problem found with
@@ -309,8 +306,8 @@ int db_run_set_check(struct db *, int64_t id, int exit_code,
  * ended).  *problems counts them.
  */
 int db_doctor(struct db *, int fix, int64_t now,
-	      void (*fn)(void *, const char *kind, const char *what),
-	      void *arg, int *problems, char **cause);
+	      void (*fn)(void *, const char *kind, const char *what), void *arg,
+	      int *problems, char **cause);
 
 /* ---- sessions and milestones: listing, reset, gc (db-session.c) ---- */
 
@@ -331,7 +328,7 @@ struct db_session_filter {
 	int active_only;       /* only status active */
 	int64_t idle_before;   /* active, last used before, not leased */
 	int64_t closed_before; /* not active, closed before */
-	int64_t now;           /* for lease expiry with idle_before */
+	int64_t now;	       /* for lease expiry with idle_before */
 };
 /* Call fn for each matching session, oldest first; stops if fn != 0. */
 int db_session_each(struct db *, const struct db_session_filter *,
@@ -356,8 +353,8 @@ int db_session_events(struct db *, const char *id, struct db_event_row **,
 int db_session_runs(struct db *, const char *id, struct db_run **runs,
 		    size_t *n, char **cause);
 /* The newest session whose predecessor is id (S10: its successor). */
-int db_session_get_successor(struct db *, const char *id,
-			     struct db_session *, int *found, char **cause);
+int db_session_get_successor(struct db *, const char *id, struct db_session *,
+			     int *found, char **cause);
 
 /* ---- stats and reports (db-stats.c) ---- */
 struct db_stats {
@@ -367,10 +364,10 @@ struct db_stats {
 	int64_t p50_ms, p95_ms, max_ms; /* run wall durations */
 	int64_t input_tokens, output_tokens;
 	double cost_usd;
-	int64_t resumes, resumes_ok;   /* runs that resumed; and did not fail
+	int64_t resumes, resumes_ok; /* runs that resumed; and did not fail
 					  to resume */
-	int64_t fallbacks;             /* fresh_after_failed_resume runs */
-	int64_t retries;               /* runs after a transient failure */
+	int64_t fallbacks;	     /* fresh_after_failed_resume runs */
+	int64_t retries;	     /* runs after a transient failure */
 	int64_t sessions_active;
 };
 /* Statistics over tasks created at or after since (0: all). */

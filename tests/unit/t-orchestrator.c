@@ -27,21 +27,21 @@
 
 /* What the fake agent is told to do, and what it saw. */
 enum fake_mode {
-	FAKE_OK,        /* /bin/true */
-	FAKE_FAIL,      /* /bin/false */
-	FAKE_NOBIN,     /* a binary that does not exist */
-	FAKE_ARGV_ERR,  /* build_argv fails (configuration) */
-	FAKE_HANG,      /* sleeps past the timeout */
+	FAKE_OK,	/* /bin/true */
+	FAKE_FAIL,	/* /bin/false */
+	FAKE_NOBIN,	/* a binary that does not exist */
+	FAKE_ARGV_ERR,	/* build_argv fails (configuration) */
+	FAKE_HANG,	/* sleeps past the timeout */
 	FAKE_TRANSIENT, /* transient failures, then success */
-	FAKE_RESUME,    /* a resume failure on every resumed call */
-	FAKE_FORK,      /* reports a different session id */
+	FAKE_RESUME,	/* a resume failure on every resumed call */
+	FAKE_FORK,	/* reports a different session id */
 };
 
 static struct {
 	enum fake_mode mode;
 	int transient_left;
 	int calls;
-	char seen_id[8][40];   /* call->agent_session_id per call */
+	char seen_id[8][40]; /* call->agent_session_id per call */
 	int seen_resume[8];
 	char fork_id[40];
 } fake;
@@ -110,7 +110,8 @@ static const struct agent_impl fake_impl = {
 static const struct agent_impl *
 fake_find(const char *kind)
 {
-	return strcmp(kind, "command") == 0 ? &fake_impl : agent_impl_find(kind);
+	return strcmp(kind, "command") == 0 ? &fake_impl
+					    : agent_impl_find(kind);
 }
 
 static void
@@ -129,12 +130,11 @@ struct env {
 	const struct agent_profile *profile;
 };
 
-static const char config_yaml[] =
-	"defaults: {agent: fake, kill_grace: 200ms}\n"
-	"retry: {attempts: 2, base: 1ms, max: 2ms}\n"
-	"sessions: {resume_failure_limit: 2}\n"
-	"agents:\n"
-	"  fake: {kind: command, command: [fake]}\n";
+static const char config_yaml[] = "defaults: {agent: fake, kill_grace: 200ms}\n"
+				  "retry: {attempts: 2, base: 1ms, max: 2ms}\n"
+				  "sessions: {resume_failure_limit: 2}\n"
+				  "agents:\n"
+				  "  fake: {kind: command, command: [fake]}\n";
 
 static int
 setup(void **state)
@@ -146,7 +146,8 @@ setup(void **state)
 	snprintf(e->dir, sizeof e->dir, "/tmp/t-orch.XXXXXX");
 	assert_non_null(mkdtemp(e->dir));
 	assert_int_equal(config_load_string(&e->cfg, "test.yaml", config_yaml,
-					    strlen(config_yaml), &cause), 0);
+					    strlen(config_yaml), &cause),
+			 0);
 	path = xasprintf("%s/baton.db", e->dir);
 	assert_int_equal(db_open(&e->b.db, path, NULL, &cause), 0);
 	e->b.cfg = &e->cfg;
@@ -159,8 +160,8 @@ setup(void **state)
 	r.proc_start = 1;
 	r.started_at = util_now_ms();
 	assert_int_equal(db_begin(e->b.db, &cause), 0);
-	assert_int_equal(db_runner_insert(e->b.db, &r, &e->b.runner_id,
-					  &cause), 0);
+	assert_int_equal(db_runner_insert(e->b.db, &r, &e->b.runner_id, &cause),
+			 0);
 	assert_int_equal(db_commit(e->b.db, &cause), 0);
 	orch_init(&e->o, &e->b, e->b.db);
 	e->o.impl_find = fake_find;
@@ -209,8 +210,9 @@ add(struct env *e, const char *prompt, const char *session, int new_session)
 	assert_int_equal(db_begin(e->b.db, &cause), 0);
 	if (task_spec_resolve(&e->b, e->b.db, &s, &t, &cause) != 0)
 		fail_msg("resolve: %s", cause);
-	assert_int_equal(db_task_insert(e->b.db, &t, util_now_ms(), &existed,
-					&cause), 0);
+	assert_int_equal(
+		db_task_insert(e->b.db, &t, util_now_ms(), &existed, &cause),
+		0);
 	assert_int_equal(db_commit(e->b.db, &cause), 0);
 	id = t.id;
 	task_spec_release(&s);
@@ -425,8 +427,8 @@ test_cancel_request(void **state)
 	assert_int_equal(orch_claim(&e->o, 0, &got, &cause), 0);
 	/* `baton cancel` from another terminal marks the running task */
 	assert_int_equal(db_begin(e->b.db, &cause), 0);
-	assert_int_equal(db_task_cancel(e->b.db, id, util_now_ms(), &st,
-					&cause), 0);
+	assert_int_equal(
+		db_task_cancel(e->b.db, id, util_now_ms(), &st, &cause), 0);
 	assert_int_equal(db_commit(e->b.db, &cause), 0);
 	assert_string_equal(st, "running");
 	free(st);
@@ -626,7 +628,8 @@ test_resume_failure_falls_back(void **state)
 	assert_string_equal(chain[0].edge, "first");
 	assert_string_equal(chain[0].agent_session_id, u);
 	assert_string_equal(chain[1].edge, "fresh_after_failed_resume");
-	assert_string_equal(chain[1].agent_session_id, runs[1].agent_session_in);
+	assert_string_equal(chain[1].agent_session_id,
+			    runs[1].agent_session_in);
 	assert_string_equal(s.head, runs[1].agent_session_in);
 	assert_string_not_equal(s.head, u);
 	db_chain_free(chain, n);
@@ -680,8 +683,9 @@ test_milestone_scope_follows_the_milestone(void **state)
 	s.milestone = xstrdup("m1");
 	assert_int_equal(db_begin(e->b.db, &cause), 0);
 	assert_int_equal(task_spec_resolve(&e->b, e->b.db, &s, &t, &cause), 0);
-	assert_int_equal(db_task_insert(e->b.db, &t, util_now_ms(), &existed,
-					&cause), 0);
+	assert_int_equal(
+		db_task_insert(e->b.db, &t, util_now_ms(), &existed, &cause),
+		0);
 	assert_int_equal(db_commit(e->b.db, &cause), 0);
 	e->o.scope_milestone = t.milestone_id;
 	assert_null(e->o.scope); /* the milestone has no session yet */
@@ -760,18 +764,18 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_error_after_run, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(
-			test_sequential_tasks_never_share_a_temp_session,
-			setup, teardown),
-		cmocka_unit_test_setup_teardown(
-			test_named_uuid_session_resumes, setup, teardown),
+			test_sequential_tasks_never_share_a_temp_session, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(test_named_uuid_session_resumes,
+						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_leased_session_waits,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_transient_retried, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_transient_gives_up, setup,
 						teardown),
-		cmocka_unit_test_setup_teardown(
-			test_resume_failure_falls_back, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_resume_failure_falls_back,
+						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_forked_id_becomes_head,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(

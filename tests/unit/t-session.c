@@ -322,9 +322,9 @@ test_init_keeps_state(void **state)
 	assert_int_equal(
 		db_session_push_head(f->db, a.id, fork, "fork", 0, T0, &cause),
 		0);
-	assert_int_equal(
-		db_session_add_usage(f->db, a.id, 1, 5, 7, 1, 2, 0.5, T0, &cause),
-		0);
+	assert_int_equal(db_session_add_usage(f->db, a.id, 1, 5, 7, 1, 2, 0.5,
+					      T0, &cause),
+			 0);
 	assert_int_equal(db_session_resume_failed(f->db, a.id, 3, &cause), 0);
 	assert_int_equal(db_commit(f->db, &cause), 0);
 
@@ -636,9 +636,9 @@ test_reset(void **state)
 	assert_int_equal(
 		db_session_push_head(f->db, x.id, x.id, "first", 0, T0, &cause),
 		0);
-	assert_int_equal(
-		db_session_add_usage(f->db, x.id, 1, 5, 7, 1, 2, 0.5, T0, &cause),
-		0);
+	assert_int_equal(db_session_add_usage(f->db, x.id, 1, 5, 7, 1, 2, 0.5,
+					      T0, &cause),
+			 0);
 	assert_int_equal(db_session_resume_failed(f->db, x.id, 1, &cause), 0);
 	/* in use: refused */
 	assert_int_equal(db_session_lease(f->db, x.id, f->b.runner_id, 9, T0,

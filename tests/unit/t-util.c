@@ -290,7 +290,8 @@ test_session_name(void **state)
 	assert_false(util_is_session_name("a/b"));
 	assert_false(util_is_session_name("caf\xc3\xa9"));
 	/* UUID-shaped but not hex: a mistyped UUID, not a name */
-	assert_false(util_is_session_name("12345678-1234-1234-1234-1234567890zz"));
+	assert_false(
+		util_is_session_name("12345678-1234-1234-1234-1234567890zz"));
 	assert_false(
 		util_is_session_name("0e5a8a3c-1b2d-4e6f-8a9b-0c1d2e3f4a5b"));
 }
