@@ -52,27 +52,37 @@ HDRS := $(wildcard core/*.h agents/*.h db/*.h cmd/*.h)
 all: $(B)/baton $(B)/tests/fake-helpers
 
 $(B)/baton: $(B)/cmd/main.o $(B)/libbaton.a
-	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDFLAGS) $(LDLIBS)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDFLAGS) $(LDLIBS)
 
 $(B)/libbaton.a: $(LIB_OBJS)
 	@rm -f $@
-	$(AR) rcs $@ $^
+	$(Q)$(AR) rcs $@ $^
+
+# V=1 shows the whole compiler command lines.
+ifeq ($(V),1)
+Q :=
+else
+Q := @
+endif
 
 $(B)/%.o: %.c $(HDRS)
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -c -o $@ $<
+	@$(if $(Q),echo "  CC      $@")
+	$(Q)$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -c -o $@ $<
 
 # The schema is kept as plain SQL and compiled in as a C string.
 $(B)/db/schema-sql.c: db/schema.sql db/embed.awk
 	@mkdir -p $(@D)
-	awk -v name=baton_schema_sql -f db/embed.awk db/schema.sql > $@
+	$(Q)awk -v name=baton_schema_sql -f db/embed.awk db/schema.sql > $@
 
 $(B)/db/schema-sql.o: $(B)/db/schema-sql.c
-	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -Wno-overlength-strings -c -o $@ $<
+	$(Q)$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -Wno-overlength-strings -c -o $@ $<
 
 $(B)/tests/t-%: tests/unit/t-%.c $(B)/libbaton.a $(HDRS)
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(shell pkg-config --cflags cmocka 2>/dev/null) \
+	@$(if $(Q),echo "  CCLD    $@")
+	$(Q)$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(shell pkg-config --cflags cmocka 2>/dev/null) \
 		-o $@ $< $(B)/libbaton.a $(LDFLAGS) $(LDLIBS) \
 		$(shell pkg-config --libs cmocka 2>/dev/null)
 

@@ -1,8 +1,10 @@
 #!/bin/sh
 # Install the Debian packages baton needs to build and test, if missing.
 # As root: apt-get install.  Otherwise: print the exact line and fail.
+# BATON_DEPS_EXTRA names more packages (the tests use it to see the
+# "missing" path without uninstalling anything).
 pkgs="gcc make pkg-config libsqlite3-dev uuid-dev libyaml-dev libjansson-dev
-libcmocka-dev bats sqlite3 jq"
+libcmocka-dev bats sqlite3 jq ${BATON_DEPS_EXTRA:-}"
 missing=
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' ||

@@ -1,0 +1,20 @@
+#!/usr/bin/env bats
+# make deps (tests/deps.sh): installs what is missing as root, otherwise
+# prints the exact apt-get line and fails.
+
+load lib
+
+@test "nothing missing: deps succeeds quietly" {
+	run sh "$REPO/tests/deps.sh"
+	assert_status 0
+	[ -z "$output" ]
+}
+
+@test "a missing package, not root: prints the exact line and fails" {
+	command -v setpriv >/dev/null || skip "setpriv is not installed"
+	[ "$(id -u)" = 0 ] || skip "needs root to drop to another user"
+	run setpriv --reuid=65534 --regid=65534 --clear-groups env \
+		BATON_DEPS_EXTRA=baton-test-no-such-package sh "$REPO/tests/deps.sh"
+	assert_status 1
+	assert_contains "sudo apt-get install -y baton-test-no-such-package"
+}
