@@ -11,11 +11,9 @@
  * shape ends as a result, never as a crash.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "agents/agent.h"
 #include "core/xmalloc.h"
@@ -24,8 +22,6 @@
 #define CLAUDE_OUT_MAX ((size_t)64 << 20)
 /* How much of stderr is searched for the CLI's error messages. */
 #define CLAUDE_ERR_MAX ((size_t)64 << 10)
-/* The longest line of the CLI's words kept in an error message. */
-#define CLAUDE_LINE_MAX 400
 
 /*
  * How a failed turn is classified: the first row that matches wins.  A
@@ -66,21 +62,8 @@ claude_build_argv(const struct agent_call *c, struct strvec *argv, char **cause)
 	const char *model = c->model != NULL ? c->model : p->model;
 	char *const *a;
 
-	if (c->agent_session_id != NULL && !util_is_uuid(c->agent_session_id)) {
-		*cause = xasprintf("agent session id '%.64s' is not a UUID",
-				   c->agent_session_id);
+	if (agent_argv_begin(c, "claude", argv, cause) != 0)
 		return -1;
-	}
-	if (c->resume && c->agent_session_id == NULL) {
-		*cause = xstrdup("no agent session id to resume");
-		return -1;
-	}
-	if (p->command != NULL && p->command[0] != NULL &&
-	    p->command[0][0] != '\0') {
-		for (a = p->command; *a != NULL; a++)
-			strvec_push(argv, *a);
-	} else
-		strvec_push(argv, "claude");
 	strvec_push(argv, "-p");
 	strvec_push(argv, "--output-format=json");
 	if (c->agent_session_id != NULL)
@@ -95,103 +78,6 @@ claude_build_argv(const struct agent_call *c, struct strvec *argv, char **cause)
 }
 
 /* ---- reading the output ---- */
-
-/* Up to max bytes from the start of path, NUL-terminated; NULL if none. */
-static char *
-read_head(const char *path, size_t max, size_t *len)
-{
-	char *buf;
-	size_t n = 0;
-	ssize_t r;
-	int fd;
-
-	*len = 0;
-	if (path == NULL || (fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
-		return NULL;
-	buf = xmalloc(max + 1);
-	while (n < max) {
-		r = read(fd, buf + n, max - n);
-		if (r == -1 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			break;
-		n += (size_t)r;
-	}
-	close(fd);
-	buf[n] = '\0';
-	*len = n;
-	return buf;
-}
-
-/* Case-insensitive (ASCII) search for needle in the first len bytes. */
-static const char *
-find_text(const char *hay, size_t len, const char *needle)
-{
-	size_t n = strlen(needle), i, k;
-
-	if (hay == NULL || n == 0 || n > len)
-		return NULL;
-	for (i = 0; i + n <= len; i++) {
-		for (k = 0; k < n; k++) {
-			unsigned char a = (unsigned char)hay[i + k];
-			unsigned char b = (unsigned char)needle[k];
-
-			if (a >= 'A' && a <= 'Z')
-				a = (unsigned char)(a - 'A' + 'a');
-			if (b >= 'A' && b <= 'Z')
-				b = (unsigned char)(b - 'A' + 'a');
-			if (a != b)
-				break;
-		}
-		if (k == n)
-			return hay + i;
-	}
-	return NULL;
-}
-
-/*
- * A copy of the line of text[0..len) holding at (or the first non-blank
- * line when at is NULL), trimmed and capped; NULL if there is none.
- */
-static char *
-line_at(const char *text, size_t len, const char *at)
-{
-	const char *s, *e, *end = text + len;
-	size_t n;
-
-	if (text == NULL)
-		return NULL;
-	if (at == NULL) {
-		for (s = text; s < end; s = e + 1) {
-			e = memchr(s, '\n', (size_t)(end - s));
-			if (e == NULL)
-				e = end;
-			while (s < e && (*s == ' ' || *s == '\t' || *s == '\r'))
-				s++;
-			if (s < e && *s != '\0')
-				break;
-		}
-		if (s >= end)
-			return NULL;
-	} else {
-		for (s = at; s > text && s[-1] != '\n'; s--)
-			;
-	}
-	e = memchr(s, '\n', (size_t)(end - s));
-	if (e == NULL)
-		e = end;
-	while (s < e && (*s == ' ' || *s == '\t'))
-		s++;
-	while (e > s && (e[-1] == '\r' || e[-1] == ' ' || e[-1] == '\t'))
-		e--;
-	n = (size_t)(e - s);
-	if (n == 0)
-		return NULL;
-	if (n > CLAUDE_LINE_MAX)
-		n = CLAUDE_LINE_MAX;
-	/* a NUL inside the line ends it: error text is a C string */
-	return xstrndup(s, n);
-}
 
 static int
 is_blank(const char *s, size_t len)
@@ -288,22 +174,6 @@ find_result(const char *text, size_t len, char **why)
 	return NULL;
 }
 
-static int64_t
-get_count(json_t *o, const char *key)
-{
-	json_t *v = json_object_get(o, key);
-	double d;
-
-	if (json_is_integer(v))
-		return json_integer_value(v) < 0 ? 0 : json_integer_value(v);
-	if (json_is_real(v)) {
-		d = json_real_value(v);
-		if (d >= 0 && d < 9e18)
-			return (int64_t)d;
-	}
-	return 0;
-}
-
 /* The rule matching a failed turn, or NULL. */
 static const struct claude_rule *
 classify(int api_status, const char *const *texts, const size_t *lens,
@@ -321,21 +191,14 @@ classify(int api_status, const char *const *texts, const size_t *lens,
 			continue;
 		}
 		for (t = 0; t < ntexts; t++) {
-			if ((*where = find_text(texts[t], lens[t], r->text))) {
+			if ((*where = agent_find_text(texts[t], lens[t],
+						      r->text))) {
 				*which = t;
 				return r;
 			}
 		}
 	}
 	return NULL;
-}
-
-static char *
-status_text(const struct proc_result *pr)
-{
-	if (pr->exited)
-		return xasprintf("exit status %d", pr->exit_code);
-	return xasprintf("killed by signal %d", pr->signal);
 }
 
 /* Result, errors and stderr texts a failed turn is classified by. */
@@ -358,7 +221,7 @@ claude_parse_result(const struct agent_call *c, const struct proc_result *pr,
 	strbuf_init(&errors);
 	r->num_turns = -1;
 	r->duration_ms = -1;
-	err = read_head(err_path, CLAUDE_ERR_MAX, &errlen);
+	err = agent_read_head(err_path, CLAUDE_ERR_MAX, &errlen);
 	texts[2] = err;
 	lens[2] = errlen;
 
@@ -385,11 +248,11 @@ claude_parse_result(const struct agent_call *c, const struct proc_result *pr,
 		rule = classify(0, texts, lens, NTEXTS, &where, &which);
 		if (rule != NULL) {
 			r->outcome = rule->outcome;
-			r->error = line_at(err, errlen, where);
+			r->error = agent_line_at(err, errlen, where);
 			goto out;
 		}
-		st = status_text(pr);
-		line = line_at(err, errlen, NULL);
+		st = agent_status_text(pr);
+		line = agent_line_at(err, errlen, NULL);
 		r->outcome = AGENT_BAD_OUTPUT;
 		r->error = xasprintf("bad output from claude (%s, %s)%s%s", why,
 				     st, line != NULL ? ": " : "",
@@ -400,11 +263,12 @@ claude_parse_result(const struct agent_call *c, const struct proc_result *pr,
 	/* Usage first: a turn that is rejected later still cost tokens. */
 	v = json_object_get(o, "usage");
 	if (json_is_object(v)) {
-		r->input_tokens = get_count(v, "input_tokens");
-		r->output_tokens = get_count(v, "output_tokens");
-		r->cache_read_tokens = get_count(v, "cache_read_input_tokens");
+		r->input_tokens = agent_get_count(v, "input_tokens");
+		r->output_tokens = agent_get_count(v, "output_tokens");
+		r->cache_read_tokens =
+			agent_get_count(v, "cache_read_input_tokens");
 		r->cache_creation_tokens =
-			get_count(v, "cache_creation_input_tokens");
+			agent_get_count(v, "cache_creation_input_tokens");
 	}
 	v = json_object_get(o, "total_cost_usd");
 	if (v == NULL)
@@ -479,16 +343,16 @@ claude_parse_result(const struct agent_call *c, const struct proc_result *pr,
 	r->outcome = rule != NULL ? rule->outcome : AGENT_FAILED;
 	/* The CLI's own words: the matched line, else the first one. */
 	if (where != NULL)
-		line = line_at(texts[which], lens[which], where);
+		line = agent_line_at(texts[which], lens[which], where);
 	for (i = 0; line == NULL && i < NTEXTS; i++)
-		line = line_at(texts[i], lens[i], NULL);
+		line = agent_line_at(texts[i], lens[i], NULL);
 	if (line != NULL) {
 		r->error = line;
 		line = NULL;
 	} else {
 		json_t *sub = json_object_get(o, "subtype");
 
-		st = status_text(pr);
+		st = agent_status_text(pr);
 		r->error =
 			xasprintf("claude reported an error (%s, %s)",
 				  json_is_string(sub) ? json_string_value(sub)

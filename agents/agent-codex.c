@@ -36,8 +36,6 @@
 #define CODEX_EVENT_MAX ((size_t)16 << 20)
 /* How much of stderr, and of the error events, is searched. */
 #define CODEX_ERR_MAX ((size_t)64 << 10)
-/* The longest line of the CLI's words kept in an error message. */
-#define CODEX_LINE_MAX 400
 /* How much of the end of a rollout file is read for the turn's usage. */
 #define CODEX_ROLLOUT_TAIL ((size_t)4 << 20)
 
@@ -90,21 +88,8 @@ codex_build_argv(const struct agent_call *c, struct strvec *argv, char **cause)
 	const char *model = c->model != NULL ? c->model : p->model;
 	char *const *a;
 
-	if (c->agent_session_id != NULL && !util_is_uuid(c->agent_session_id)) {
-		*cause = xasprintf("agent session id '%.64s' is not a UUID",
-				   c->agent_session_id);
+	if (agent_argv_begin(c, "codex", argv, cause) != 0)
 		return -1;
-	}
-	if (c->resume && c->agent_session_id == NULL) {
-		*cause = xstrdup("no agent session id to resume");
-		return -1;
-	}
-	if (p->command != NULL && p->command[0] != NULL &&
-	    p->command[0][0] != '\0') {
-		for (a = p->command; *a != NULL; a++)
-			strvec_push(argv, *a);
-	} else
-		strvec_push(argv, "codex");
 	strvec_push(argv, "exec");
 	/* Options go before `resume`: exec's own options (--sandbox and
 	 * the like, from args:) are refused after it. */
@@ -155,30 +140,14 @@ scan_release(struct codex_scan *s)
 	strbuf_release(&s->errors);
 }
 
-static int64_t
-get_count(json_t *o, const char *key)
-{
-	json_t *v = json_object_get(o, key);
-	double d;
-
-	if (json_is_integer(v))
-		return json_integer_value(v) < 0 ? 0 : json_integer_value(v);
-	if (json_is_real(v)) {
-		d = json_real_value(v);
-		if (d >= 0 && d < 9e18)
-			return (int64_t)d;
-	}
-	return 0;
-}
-
 static int
 get_usage(json_t *o, struct codex_usage *u)
 {
 	if (!json_is_object(o))
 		return -1;
-	u->input = get_count(o, "input_tokens");
-	u->cached = get_count(o, "cached_input_tokens");
-	u->output = get_count(o, "output_tokens");
+	u->input = agent_get_count(o, "input_tokens");
+	u->cached = agent_get_count(o, "cached_input_tokens");
+	u->output = agent_get_count(o, "output_tokens");
 	return 0;
 }
 
@@ -546,32 +515,6 @@ codex_cost(const struct agent_profile *p, const struct codex_usage *u)
 
 /* ---- classifying a failed turn ---- */
 
-/* Case-insensitive (ASCII) search for needle in the first len bytes. */
-static const char *
-find_text(const char *hay, size_t len, const char *needle)
-{
-	size_t n = strlen(needle), i, k;
-
-	if (hay == NULL || n == 0 || n > len)
-		return NULL;
-	for (i = 0; i + n <= len; i++) {
-		for (k = 0; k < n; k++) {
-			unsigned char a = (unsigned char)hay[i + k];
-			unsigned char b = (unsigned char)needle[k];
-
-			if (a >= 'A' && a <= 'Z')
-				a = (unsigned char)(a - 'A' + 'a');
-			if (b >= 'A' && b <= 'Z')
-				b = (unsigned char)(b - 'A' + 'a');
-			if (a != b)
-				break;
-		}
-		if (k == n)
-			return hay + i;
-	}
-	return NULL;
-}
-
 static int
 is_digit(char ch)
 {
@@ -587,7 +530,8 @@ http_status(const char *text, size_t len, const char **at)
 {
 	const char *p = text, *end = text + len, *q;
 
-	while (p < end && (q = find_text(p, (size_t)(end - p), "status"))) {
+	while (p < end &&
+	       (q = agent_find_text(p, (size_t)(end - p), "status"))) {
 		p = q + 6;
 		while (p < end && (*p == ':' || *p == ' '))
 			p++;
@@ -632,68 +576,14 @@ classify(const char *const *texts, const size_t *lens, const char **where,
 			continue;
 		}
 		for (t = 0; t < NTEXTS; t++) {
-			if ((*where = find_text(texts[t], lens[t], r->text))) {
+			if ((*where = agent_find_text(texts[t], lens[t],
+						      r->text))) {
 				*which = t;
 				return r;
 			}
 		}
 	}
 	return NULL;
-}
-
-/* Up to max bytes from the start of path, NUL-terminated; NULL if none. */
-static char *
-read_head(const char *path, size_t max, size_t *len)
-{
-	char *buf;
-	size_t n = 0;
-	ssize_t r;
-	int fd;
-
-	*len = 0;
-	if (path == NULL || (fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
-		return NULL;
-	buf = xmalloc(max + 1);
-	while (n < max) {
-		r = read(fd, buf + n, max - n);
-		if (r == -1 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			break;
-		n += (size_t)r;
-	}
-	close(fd);
-	buf[n] = '\0';
-	*len = n;
-	return buf;
-}
-
-/*
- * A copy of the line of text[0..len) holding at, trimmed and capped;
- * NULL if it is blank.
- */
-static char *
-line_at(const char *text, size_t len, const char *at)
-{
-	const char *s, *e, *end = text + len;
-	size_t n;
-
-	for (s = at; s > text && s[-1] != '\n'; s--)
-		;
-	e = memchr(s, '\n', (size_t)(end - s));
-	if (e == NULL)
-		e = end;
-	while (s < e && (*s == ' ' || *s == '\t'))
-		s++;
-	while (e > s && (e[-1] == '\r' || e[-1] == ' ' || e[-1] == '\t'))
-		e--;
-	n = (size_t)(e - s);
-	if (n == 0)
-		return NULL;
-	if (n > CODEX_LINE_MAX)
-		n = CODEX_LINE_MAX;
-	/* a NUL inside the line ends it: error text is a C string */
-	return xstrndup(s, n);
 }
 
 /*
@@ -714,22 +604,15 @@ first_error_line(const char *text, size_t len)
 		e = memchr(s, '\n', (size_t)(end - s));
 		if (e == NULL)
 			e = end;
-		if (first == NULL && (line = line_at(text, len, s)) != NULL) {
+		if (first == NULL &&
+		    (line = agent_line_at(text, len, s)) != NULL) {
 			free(line);
 			first = s;
 		}
-		if (find_text(s, (size_t)(e - s), "error") != NULL)
-			return line_at(text, len, s);
+		if (agent_find_text(s, (size_t)(e - s), "error") != NULL)
+			return agent_line_at(text, len, s);
 	}
-	return first != NULL ? line_at(text, len, first) : NULL;
-}
-
-static char *
-status_text(const struct proc_result *pr)
-{
-	if (pr->exited)
-		return xasprintf("exit status %d", pr->exit_code);
-	return xasprintf("killed by signal %d", pr->signal);
+	return first != NULL ? agent_line_at(text, len, first) : NULL;
 }
 
 static void
@@ -749,7 +632,7 @@ codex_parse_result(const struct agent_call *c, const struct proc_result *pr,
 	strbuf_init(&s.errors);
 	r->num_turns = -1;
 	r->duration_ms = -1;
-	err = read_head(err_path, CODEX_ERR_MAX, &errlen);
+	err = agent_read_head(err_path, CODEX_ERR_MAX, &errlen);
 	if (scan_output(out_path, pr->out_bytes, &s) != 0 && errno != ENOENT)
 		read_errno = errno;
 
@@ -779,7 +662,7 @@ codex_parse_result(const struct agent_call *c, const struct proc_result *pr,
 	s.thread_id = NULL;
 
 	if (s.too_large || read_errno != 0) {
-		st = status_text(pr);
+		st = agent_status_text(pr);
 		r->outcome = AGENT_BAD_OUTPUT;
 		if (read_errno != 0)
 			r->error = xasprintf("bad output from codex (cannot "
@@ -823,10 +706,10 @@ codex_parse_result(const struct agent_call *c, const struct proc_result *pr,
 		r->outcome = AGENT_BAD_OUTPUT;
 	/* The CLI's own words: the matched line, else the turn's error. */
 	if (where != NULL)
-		line = line_at(texts[which], lens[which], where);
+		line = agent_line_at(texts[which], lens[which], where);
 	for (i = 0; line == NULL && i < 2; i++) {
 		if (texts[i] != NULL && lens[i] > 0)
-			line = line_at(texts[i], lens[i], texts[i]);
+			line = agent_line_at(texts[i], lens[i], texts[i]);
 	}
 	if (line != NULL && r->outcome != AGENT_BAD_OUTPUT) {
 		r->error = line;
@@ -835,7 +718,7 @@ codex_parse_result(const struct agent_call *c, const struct proc_result *pr,
 	}
 	if (line == NULL)
 		line = first_error_line(err, errlen);
-	st = status_text(pr);
+	st = agent_status_text(pr);
 	if (r->outcome == AGENT_BAD_OUTPUT)
 		r->error = xasprintf(
 			"bad output from codex (%s, %s)%s%s",

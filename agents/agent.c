@@ -1,10 +1,15 @@
 /*
  * The adapter registry and the part every adapter shares: the assigned
- * session id (S3, S4) and reading a Claude-like JSON result.
+ * session id (S3, S4), reading a Claude-like JSON result, and the
+ * helpers of the adapters that run an agent CLI (claude, codex): the
+ * start of the argv, reading stderr, finding the CLI's own words.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "agents/agent.h"
 #include "core/xmalloc.h"
@@ -99,19 +104,6 @@ agent_result_release(struct agent_result *r)
 	memset(r, 0, sizeof *r);
 }
 
-static int64_t
-json_int(json_t *o, const char *key)
-{
-	json_t *v = json_object_get(o, key);
-
-	if (json_is_integer(v))
-		return json_integer_value(v) < 0 ? 0 : json_integer_value(v);
-	if (json_is_real(v) && json_real_value(v) >= 0 &&
-	    json_real_value(v) < 9e18)
-		return (int64_t)json_real_value(v);
-	return 0;
-}
-
 static double
 json_num(json_t *o, const char *key)
 {
@@ -155,15 +147,15 @@ agent_parse_result_json(const char *text, struct agent_result *r, char **cause)
 	}
 	usage = json_object_get(o, "usage");
 	if (json_is_object(usage)) {
-		r->input_tokens = json_int(usage, "input_tokens");
-		r->output_tokens = json_int(usage, "output_tokens");
+		r->input_tokens = agent_get_count(usage, "input_tokens");
+		r->output_tokens = agent_get_count(usage, "output_tokens");
 		r->cache_read_tokens =
-			json_int(usage, "cache_read_input_tokens");
+			agent_get_count(usage, "cache_read_input_tokens");
 		r->cache_creation_tokens =
-			json_int(usage, "cache_creation_input_tokens");
+			agent_get_count(usage, "cache_creation_input_tokens");
 	} else {
-		r->input_tokens = json_int(o, "input_tokens");
-		r->output_tokens = json_int(o, "output_tokens");
+		r->input_tokens = agent_get_count(o, "input_tokens");
+		r->output_tokens = agent_get_count(o, "output_tokens");
 	}
 	if (json_object_get(o, "total_cost_usd") != NULL)
 		r->cost_usd = json_num(o, "total_cost_usd");
@@ -179,6 +171,146 @@ agent_parse_result_json(const char *text, struct agent_result *r, char **cause)
 		r->outcome = AGENT_RESUME_FAILED;
 	json_decref(o);
 	return 0;
+}
+
+int
+agent_argv_begin(const struct agent_call *c, const char *default_bin,
+		 struct strvec *argv, char **cause)
+{
+	const struct agent_profile *p = c->profile;
+	char *const *a;
+
+	if (c->agent_session_id != NULL && !util_is_uuid(c->agent_session_id)) {
+		*cause = xasprintf("agent session id '%.64s' is not a UUID",
+				   c->agent_session_id);
+		return -1;
+	}
+	if (c->resume && c->agent_session_id == NULL) {
+		*cause = xstrdup("no agent session id to resume");
+		return -1;
+	}
+	if (p->command != NULL && p->command[0] != NULL &&
+	    p->command[0][0] != '\0') {
+		for (a = p->command; *a != NULL; a++)
+			strvec_push(argv, *a);
+	} else
+		strvec_push(argv, default_bin);
+	return 0;
+}
+
+char *
+agent_read_head(const char *path, size_t max, size_t *len)
+{
+	char *buf;
+	size_t n = 0;
+	ssize_t r;
+	int fd;
+
+	*len = 0;
+	if (path == NULL || (fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return NULL;
+	buf = xmalloc(max + 1);
+	while (n < max) {
+		r = read(fd, buf + n, max - n);
+		if (r == -1 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		n += (size_t)r;
+	}
+	close(fd);
+	buf[n] = '\0';
+	*len = n;
+	return buf;
+}
+
+const char *
+agent_find_text(const char *hay, size_t len, const char *needle)
+{
+	size_t n = strlen(needle), i, k;
+
+	if (hay == NULL || n == 0 || n > len)
+		return NULL;
+	for (i = 0; i + n <= len; i++) {
+		for (k = 0; k < n; k++) {
+			unsigned char a = (unsigned char)hay[i + k];
+			unsigned char b = (unsigned char)needle[k];
+
+			if (a >= 'A' && a <= 'Z')
+				a = (unsigned char)(a - 'A' + 'a');
+			if (b >= 'A' && b <= 'Z')
+				b = (unsigned char)(b - 'A' + 'a');
+			if (a != b)
+				break;
+		}
+		if (k == n)
+			return hay + i;
+	}
+	return NULL;
+}
+
+char *
+agent_line_at(const char *text, size_t len, const char *at)
+{
+	const char *s, *e, *end = text + len;
+	size_t n;
+
+	if (text == NULL)
+		return NULL;
+	if (at == NULL) {
+		for (s = text; s < end; s = e + 1) {
+			e = memchr(s, '\n', (size_t)(end - s));
+			if (e == NULL)
+				e = end;
+			while (s < e && (*s == ' ' || *s == '\t' || *s == '\r'))
+				s++;
+			if (s < e && *s != '\0')
+				break;
+		}
+		if (s >= end)
+			return NULL;
+	} else {
+		for (s = at; s > text && s[-1] != '\n'; s--)
+			;
+	}
+	e = memchr(s, '\n', (size_t)(end - s));
+	if (e == NULL)
+		e = end;
+	while (s < e && (*s == ' ' || *s == '\t'))
+		s++;
+	while (e > s && (e[-1] == '\r' || e[-1] == ' ' || e[-1] == '\t'))
+		e--;
+	n = (size_t)(e - s);
+	if (n == 0)
+		return NULL;
+	if (n > AGENT_LINE_MAX)
+		n = AGENT_LINE_MAX;
+	/* a NUL inside the line ends it: error text is a C string */
+	return xstrndup(s, n);
+}
+
+int64_t
+agent_get_count(json_t *o, const char *key)
+{
+	json_t *v = json_object_get(o, key);
+	double d;
+
+	if (json_is_integer(v))
+		return json_integer_value(v) < 0 ? 0 : json_integer_value(v);
+	if (json_is_real(v)) {
+		d = json_real_value(v);
+		if (d >= 0 && d < 9e18)
+			return (int64_t)d;
+	}
+	return 0;
+}
+
+char *
+agent_status_text(const struct proc_result *pr)
+{
+	if (pr->exited)
+		return xasprintf("exit status %d", pr->exit_code);
+	return xasprintf("killed by signal %d", pr->signal);
 }
 
 char *

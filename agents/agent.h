@@ -7,6 +7,8 @@
 #include "core/proc.h"
 #include "core/util.h"
 
+struct json_t; /* jansson's json_t, for the adapters' helpers */
+
 /*
  * The adapter interface (SPEC §3.1).  An adapter is a const struct
  * agent_impl of functions that build the argv of one turn and interpret
@@ -116,6 +118,50 @@ void agent_result_release(struct agent_result *);
  */
 int agent_parse_result_json(const char *text, struct agent_result *r,
 			    char **cause);
+
+/*
+ * The start of the argv of an adapter that runs a CLI (claude, codex):
+ * checks that c->agent_session_id, when set, is a UUID and that a
+ * resumed call has one, then appends the profile's command or, when it
+ * has none (or an empty first item), default_bin.  Returns 0, or -1
+ * with *cause (the caller frees) and nothing appended.
+ */
+int agent_argv_begin(const struct agent_call *c, const char *default_bin,
+		     struct strvec *argv, char **cause);
+
+/* The longest line of an agent's own words agent_line_at() keeps. */
+#define AGENT_LINE_MAX 400
+
+/*
+ * Up to max bytes from the start of path, NUL-terminated, its length in
+ * *len; the caller frees.  NULL (and *len 0) if path is NULL or cannot
+ * be opened.
+ */
+char *agent_read_head(const char *path, size_t max, size_t *len);
+
+/*
+ * Where needle is first found in hay[0..len), ignoring ASCII case: a
+ * pointer into hay, or NULL (also for a NULL hay or an empty needle).
+ */
+const char *agent_find_text(const char *hay, size_t len, const char *needle);
+
+/*
+ * A copy of the line of text[0..len) holding at, or of the first
+ * non-blank line when at is NULL: trimmed of blanks, cut at a NUL and
+ * at AGENT_LINE_MAX bytes.  The caller frees; NULL for a NULL text or
+ * a blank line.
+ */
+char *agent_line_at(const char *text, size_t len, const char *at);
+
+/*
+ * The count o[key]: a non-negative integer, or a non-negative real below
+ * 9e18 truncated; negative counts are 0, anything else (missing, not a
+ * number) is 0.  o may be anything, even NULL.
+ */
+int64_t agent_get_count(struct json_t *o, const char *key);
+
+/* "exit status N" or "killed by signal N" for pr; the caller frees. */
+char *agent_status_text(const struct proc_result *pr);
 
 /* Substitute {task_id} {session_id} {agent_session_id} {workdir}
  * {prompt_file} in one argv template item; caller frees. */

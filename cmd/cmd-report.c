@@ -141,13 +141,12 @@ report_exec(struct baton *b, int argc, char **argv)
 		{NULL, 0, NULL, 0},
 	};
 	struct db_task_filter f = {0};
-	struct db_milestone m = {0};
 	struct report r = {0};
 	const char *file = NULL, *ms = NULL;
 	char *cause = NULL, *buf = NULL, *tmp = NULL;
 	size_t len = 0;
 	FILE *fp = NULL;
-	int c, found, rc = EXIT_OK;
+	int c, rc = EXIT_OK;
 
 	optind = 0;
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
@@ -166,14 +165,9 @@ report_exec(struct baton *b, int argc, char **argv)
 		return cmd_usage_error(&cmd_report_entry,
 				       "unexpected argument '%s'",
 				       argv[optind]);
-	if (ms != NULL) {
-		if (db_milestone_get(b->db, ms, &m, &found, &cause) != 0)
-			goto dberr;
-		if (!found)
-			return cmd_usage_error(&cmd_report_entry,
-					       "no milestone '%s'", ms);
-		f.milestone_id = m.id;
-	}
+	if (ms != NULL && (rc = cmd_milestone_id(b, &cmd_report_entry, ms,
+						 &f.milestone_id)) != 0)
+		return rc;
 	r.b = b;
 	r.mem = open_memstream(&buf, &len);
 	if (r.mem == NULL) {
@@ -233,7 +227,6 @@ dberr:
 out:
 	free(tmp);
 	free(buf);
-	db_milestone_release(&m);
 	return rc;
 }
 

@@ -24,9 +24,9 @@ show_exec(struct baton *b, int argc, char **argv)
 	struct db_task t = {0};
 	struct db_run *runs = NULL;
 	size_t n = 0, i;
-	char *cause = NULL, buf[64], el[32];
+	char buf[64], el[32];
 	int64_t id;
-	int c, found, rc;
+	int c, rc;
 
 	optind = 0;
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1)
@@ -37,17 +37,8 @@ show_exec(struct baton *b, int argc, char **argv)
 		return rc;
 	if (b->json)
 		return cmd_print_task_json(b, id);
-	if (db_task_get(b->db, id, &t, &found, &cause) != 0 ||
-	    (found && db_run_list(b->db, id, &runs, &n, &cause) != 0)) {
-		cmd_error("%s", cause);
-		free(cause);
-		db_task_release(&t);
-		return EXIT_DB;
-	}
-	if (!found) {
-		cmd_error("no task %lld", (long long)id);
-		return EXIT_USAGE;
-	}
+	if ((rc = cmd_load_task(b, id, &t, &runs, &n)) != EXIT_OK)
+		return rc;
 	printf("task %lld", (long long)t.id);
 	if (t.title != NULL)
 		printf(": %s", t.title);

@@ -91,10 +91,9 @@ status_exec(struct baton *b, int argc, char **argv)
 	struct db_task_filter f = {0};
 	struct listing l = {0};
 	struct counts cn = {{0}};
-	struct db_milestone m = {0};
 	char *cause = NULL;
 	long long limit;
-	int c, i, found, summary = 0, rc;
+	int c, i, summary = 0, rc;
 	const char *ms = NULL;
 
 	optind = 0;
@@ -136,15 +135,9 @@ status_exec(struct baton *b, int argc, char **argv)
 		return cmd_usage_error(&cmd_status_entry,
 				       "unexpected argument '%s'",
 				       argv[optind]);
-	if (ms != NULL) {
-		if (db_milestone_get(b->db, ms, &m, &found, &cause) != 0)
-			goto dberr;
-		if (!found)
-			return cmd_usage_error(&cmd_status_entry,
-					       "no milestone '%s'", ms);
-		f.milestone_id = m.id;
-		db_milestone_release(&m);
-	}
+	if (ms != NULL && (rc = cmd_milestone_id(b, &cmd_status_entry, ms,
+						 &f.milestone_id)) != 0)
+		return rc;
 	if (summary) {
 		if (db_task_count_by_status(b->db, f.milestone_id, count, &cn,
 					    &cause) != 0)

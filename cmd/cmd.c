@@ -44,17 +44,24 @@ const struct cmd_entry *const cmd_table[] = {
 	&cmd_work_entry,      NULL,
 };
 
+/* One line on stderr after what stdout holds so far: prefix, message. */
+static void
+vmessage(const char *prefix, const char *fmt, va_list ap)
+{
+	fflush(stdout);
+	fputs(prefix, stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+}
+
 void
 cmd_error(const char *fmt, ...)
 {
 	va_list ap;
 
-	fflush(stdout);
-	fputs("baton: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vmessage("baton: ", fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
 }
 
 void
@@ -64,12 +71,9 @@ cmd_warn(struct baton *b, const char *fmt, ...)
 
 	if (b->verbosity < 0)
 		return;
-	fflush(stdout);
-	fputs("baton: warning: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vmessage("baton: warning: ", fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
 }
 
 /* The name of the command whose table holds e ("" at the top). */
@@ -92,12 +96,9 @@ cmd_usage_error(const struct cmd_entry *e, const char *fmt, ...)
 {
 	va_list ap;
 
-	fflush(stdout);
-	fputs("baton: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vmessage("baton: ", fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
 	if (e != NULL)
 		fprintf(stderr, "usage: baton %s%s%s%s%s\n", parent_of(e),
 			parent_of(e)[0] ? " " : "", e->name,

@@ -83,6 +83,14 @@ json_t *cmd_json_time(int64_t ms);
 /* A task object (SPEC §6.1); with_runs adds "runs" (show, run --json). */
 json_t *cmd_task_json(const struct db_task *t, const struct db_run *runs,
 		      size_t nruns, int with_runs);
+/*
+ * Read task id into *t and its runs into *runs, *n, which the caller
+ * releases (db_task_release(), db_runs_free()).  Returns EXIT_OK, or
+ * prints the error and returns EXIT_DB, or EXIT_USAGE for no such task,
+ * with nothing to release.
+ */
+int cmd_load_task(struct baton *b, int64_t id, struct db_task *t,
+		  struct db_run **runs, size_t *n);
 /* Read task id with its runs and print it as JSON; an exit code. */
 int cmd_print_task_json(struct baton *b, int64_t id);
 json_t *cmd_run_json(const struct db_run *r);
@@ -111,5 +119,12 @@ int cmd_signal_exit(void);
 
 /* Parse a task id or print a usage error; 0 or EXIT_USAGE. */
 int cmd_parse_task_id(const struct cmd_entry *e, const char *arg, int64_t *id);
+/*
+ * The id of the milestone called name (--milestone of e) into *id.
+ * Returns 0, or prints why and returns EXIT_DB, or EXIT_USAGE with e's
+ * usage for no such milestone.
+ */
+int cmd_milestone_id(struct baton *b, const struct cmd_entry *e,
+		     const char *name, int64_t *id);
 
 #endif

@@ -189,25 +189,38 @@ cmd_format_time(int64_t ms, char *buf, size_t len)
 }
 
 int
-cmd_print_task_json(struct baton *b, int64_t id)
+cmd_load_task(struct baton *b, int64_t id, struct db_task *t,
+	      struct db_run **runs, size_t *n)
 {
-	struct db_task t = {0};
-	struct db_run *runs = NULL;
-	size_t n = 0;
 	char *cause = NULL;
-	int found, rc;
+	int found;
 
-	if ((rc = db_task_get(b->db, id, &t, &found, &cause)) != 0 ||
-	    (found && (rc = db_run_list(b->db, id, &runs, &n, &cause)) != 0)) {
+	*runs = NULL;
+	*n = 0;
+	if (db_task_get(b->db, id, t, &found, &cause) != 0 ||
+	    (found && db_run_list(b->db, id, runs, n, &cause) != 0)) {
 		cmd_error("%s", cause);
 		free(cause);
-		db_task_release(&t);
+		db_task_release(t);
 		return EXIT_DB;
 	}
 	if (!found) {
 		cmd_error("no task %lld", (long long)id);
 		return EXIT_USAGE;
 	}
+	return EXIT_OK;
+}
+
+int
+cmd_print_task_json(struct baton *b, int64_t id)
+{
+	struct db_task t = {0};
+	struct db_run *runs = NULL;
+	size_t n = 0;
+	int rc;
+
+	if ((rc = cmd_load_task(b, id, &t, &runs, &n)) != EXIT_OK)
+		return rc;
 	rc = cmd_print_json(cmd_task_json(&t, runs, n, 1));
 	db_runs_free(runs, n);
 	db_task_release(&t);

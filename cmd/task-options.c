@@ -1,5 +1,6 @@
 /*
- * TASK OPTIONS (SPEC §6), shared by run and add.
+ * TASK OPTIONS (SPEC §6), shared by run and add; task id and milestone
+ * arguments, shared by the commands that take them.
  */
 #include <stdlib.h>
 
@@ -73,5 +74,26 @@ cmd_parse_task_id(const struct cmd_entry *e, const char *arg, int64_t *id)
 				       "invalid task id '%s': give a "
 				       "number like 12",
 				       arg);
+	return 0;
+}
+
+int
+cmd_milestone_id(struct baton *b, const struct cmd_entry *e, const char *name,
+		 int64_t *id)
+{
+	struct db_milestone m = {0};
+	char *cause = NULL;
+	int found;
+
+	if (db_milestone_get(b->db, name, &m, &found, &cause) != 0) {
+		cmd_error("%s", cause);
+		free(cause);
+		db_milestone_release(&m);
+		return EXIT_DB;
+	}
+	if (!found)
+		return cmd_usage_error(e, "no milestone '%s'", name);
+	*id = m.id;
+	db_milestone_release(&m);
 	return 0;
 }

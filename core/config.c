@@ -63,29 +63,10 @@ struct parse {
 		*stale_after;
 };
 
-static char *vxasprintf(const char *, va_list)
-	__attribute__((format(printf, 1, 0)));
 static int fail_at(struct parse *, int, int, const char *, ...)
 	__attribute__((format(printf, 4, 5)));
 static int fail(struct parse *, const struct node *, const char *, ...)
 	__attribute__((format(printf, 3, 4)));
-
-static char *
-vxasprintf(const char *fmt, va_list ap)
-{
-	va_list aq;
-	char *s;
-	int n;
-
-	va_copy(aq, ap);
-	n = vsnprintf(NULL, 0, fmt, aq);
-	va_end(aq);
-	if (n < 0)
-		fatal("vsnprintf: %s", strerror(errno));
-	s = xmalloc((size_t)n + 1);
-	vsnprintf(s, (size_t)n + 1, fmt, ap);
-	return s;
-}
 
 /* Record the first error only: later ones are consequences. */
 static int
@@ -97,7 +78,7 @@ fail_at(struct parse *p, int line, int col, const char *fmt, ...)
 	if (p->cause != NULL)
 		return -1;
 	va_start(ap, fmt);
-	msg = vxasprintf(fmt, ap);
+	msg = xvasprintf(fmt, ap);
 	va_end(ap);
 	p->cause = xasprintf("%s:%d:%d: %s", p->file, line, col, msg);
 	free(msg);
@@ -112,7 +93,7 @@ fail(struct parse *p, const struct node *n, const char *fmt, ...)
 	int rc;
 
 	va_start(ap, fmt);
-	msg = vxasprintf(fmt, ap);
+	msg = xvasprintf(fmt, ap);
 	va_end(ap);
 	rc = fail_at(p, n->line, n->col, "%s", msg);
 	free(msg);
@@ -126,26 +107,8 @@ fail(struct parse *p, const struct node *n, const char *fmt, ...)
 static const char *
 shown(const char *s, char *buf, size_t size)
 {
-	size_t i, n = strlen(s), max = size - 4;
-	int cut = 0;
-
-	if (max > MAX_SHOWN)
-		max = MAX_SHOWN;
-	if (n > max) {
-		n = max;
-		while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
-			n--;
-		cut = 1;
-	}
-	for (i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		buf[i] = (c < 0x20 || c == 0x7f) ? '?' : (char)c;
-	}
-	if (cut)
-		memcpy(buf + i, "...", 3), i += 3;
-	buf[i] = '\0';
-	return buf;
+	return util_shown(s, strlen(s),
+			  size - 4 < MAX_SHOWN ? size - 4 : MAX_SHOWN, buf);
 }
 
 static const char *
@@ -210,33 +173,20 @@ is_null(const struct node *n)
 	       strcmp(v, "Null") == 0 || strcmp(v, "NULL") == 0;
 }
 
-/* Line and column of a byte offset, for libyaml's reader errors. */
-static void
-offset_mark(const char *buf, size_t len, size_t off, int *line, int *col)
-{
-	size_t i, l = 1, c = 1;
-
-	for (i = 0; i < off && i < len; i++) {
-		if (buf[i] == '\n')
-			l++, c = 1;
-		else
-			c++;
-	}
-	*line = l > INT_MAX ? INT_MAX : (int)l;
-	*col = c > INT_MAX ? INT_MAX : (int)c;
-}
-
 static int
 syntax_error(struct parse *p, const yaml_parser_t *yp, const char *buf,
 	     size_t len)
 {
 	const char *problem = yp->problem ? yp->problem : "invalid YAML";
+	size_t l, c;
 	int line, col;
 
 	if (yp->error == YAML_MEMORY_ERROR)
 		fatal("out of memory parsing %s", p->file);
 	if (yp->error == YAML_READER_ERROR) {
-		offset_mark(buf, len, yp->problem_offset, &line, &col);
+		util_line_col(buf, len, yp->problem_offset, &l, &c);
+		line = l > INT_MAX ? INT_MAX : (int)l;
+		col = c > INT_MAX ? INT_MAX : (int)c;
 		if (yp->problem_value != -1)
 			return fail_at(p, line, col, "%s (byte 0x%02X)",
 				       problem, (unsigned)yp->problem_value);
@@ -358,69 +308,12 @@ out:
 
 /* ---- checking keys ---- */
 
-static size_t
-levenshtein(const char *a, const char *b)
-{
-	size_t la = strlen(a), lb = strlen(b), i, j, prev, tmp;
-	size_t row[MAX_NAME + 1];
-
-	if (lb > MAX_NAME || la > MAX_NAME)
-		return SIZE_MAX;
-	for (j = 0; j <= lb; j++)
-		row[j] = j;
-	for (i = 1; i <= la; i++) {
-		prev = row[0];
-		row[0] = i;
-		for (j = 1; j <= lb; j++) {
-			tmp = row[j];
-			row[j] = prev + (a[i - 1] != b[j - 1]);
-			if (row[j - 1] + 1 < row[j])
-				row[j] = row[j - 1] + 1;
-			if (tmp + 1 < row[j])
-				row[j] = tmp + 1;
-			prev = tmp;
-		}
-	}
-	return row[lb];
-}
-
-/* The closest of valid to s, if close enough to be a likely typo. */
-static const char *
-suggest(const char *s, const char *const *valid)
-{
-	const char *best = NULL;
-	size_t d, bestd = SIZE_MAX, len = strlen(s);
-
-	for (; *valid != NULL; valid++) {
-		d = levenshtein(s, *valid);
-		if (d < bestd)
-			bestd = d, best = *valid;
-	}
-	if (best == NULL || bestd > 2 || bestd >= len)
-		return NULL;
-	return best;
-}
-
-static char *
-join(const char *const *v)
-{
-	struct strbuf sb;
-
-	strbuf_init(&sb);
-	for (; *v != NULL; v++) {
-		if (sb.len > 0)
-			strbuf_adds(&sb, ", ");
-		strbuf_adds(&sb, *v);
-	}
-	return strbuf_detach(&sb);
-}
-
 static int
 unknown_key(struct parse *p, const struct node *key, const char *where,
 	    const char *const *valid)
 {
 	char buf[MAX_SHOWN + 8], *list;
-	const char *s = suggest(key->value, valid);
+	const char *s = util_closest(key->value, valid, 2);
 	const char *name = shown(key->value, buf, sizeof buf);
 	int rc;
 
@@ -431,7 +324,7 @@ unknown_key(struct parse *p, const struct node *key, const char *where,
 		return fail(p, key,
 			    "unknown key '%s' in %s (did you mean '%s'?)", name,
 			    where, s);
-	list = join(valid);
+	list = util_join(valid);
 	if (where == NULL)
 		rc = fail(p, key, "unknown key '%s' (expected one of: %s)",
 			  name, list);
@@ -1012,7 +905,7 @@ parse_agent(struct parse *p, const struct node *name, const struct node *n,
 			break;
 	}
 	if (kinds[j] == NULL) {
-		s = suggest(kind->value, kinds);
+		s = util_closest(kind->value, kinds, 2);
 		if (s != NULL)
 			fail(p, kind,
 			     "%s: unknown kind '%s' (did you mean '%s'?)", kp,
@@ -1381,7 +1274,7 @@ check_whole(struct parse *p, struct config *cfg)
 		strvec_init(&sv);
 		for (i = 0; i < cfg->nagents; i++)
 			strvec_push(&sv, cfg->agents[i].name);
-		names = join((const char *const *)sv.v);
+		names = util_join((const char *const *)sv.v);
 		rc = fail(p, p->agent,
 			  "defaults.agent: no agent profile "
 			  "named '%s' (profiles: %s)",

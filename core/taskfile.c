@@ -38,7 +38,6 @@
 #define MAX_FILE_SIZE ((size_t)64 << 20)
 #define MAX_TASKS     1000000
 #define MAX_SHOWN     40 /* bytes of a bad key or value quoted in a message */
-#define MAX_KEY	      64 /* longer keys get no did-you-mean */
 
 enum ktype {
 	K_STRING, /* any string */
@@ -89,33 +88,11 @@ static int fail_at(struct loader *, size_t, size_t, const char *, ...)
 
 /* ---- messages ---- */
 
-/*
- * Up to MAX_SHOWN bytes of s (len bytes) into buf (>= MAX_SHOWN + 4),
- * cut at a character boundary, control characters and NULs as '?'.
- */
+/* s (len bytes) as it goes into a message, in buf (>= MAX_SHOWN + 4). */
 static const char *
 shown(const char *s, size_t len, char *buf)
 {
-	size_t i, n = len;
-	int cut = 0;
-
-	if (n > MAX_SHOWN) {
-		n = MAX_SHOWN;
-		while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
-			n--;
-		cut = 1;
-	}
-	for (i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		buf[i] = (c < 0x20 || c == 0x7f) ? '?' : (char)c;
-	}
-	if (cut) {
-		memcpy(buf + i, "...", 3);
-		i += 3;
-	}
-	buf[i] = '\0';
-	return buf;
+	return util_shown(s, len, MAX_SHOWN, buf);
 }
 
 /*
@@ -125,19 +102,11 @@ shown(const char *s, size_t len, char *buf)
 static int
 vfail(struct loader *ld, size_t line, size_t col, const char *fmt, va_list ap)
 {
-	va_list aq;
 	char *msg;
-	int len;
 
 	if (ld->cause != NULL)
 		return -1;
-	va_copy(aq, ap);
-	len = vsnprintf(NULL, 0, fmt, aq);
-	va_end(aq);
-	if (len < 0)
-		fatal("vsnprintf: %s", strerror(errno));
-	msg = xmalloc((size_t)len + 1);
-	vsnprintf(msg, (size_t)len + 1, fmt, ap);
+	msg = xvasprintf(fmt, ap);
 	if (line == 0)
 		ld->cause = xasprintf("%s: %s", ld->file, msg);
 	else if (col == 0)
@@ -173,51 +142,6 @@ fail_at(struct loader *ld, size_t line, size_t col, const char *fmt, ...)
 
 /* ---- keys ---- */
 
-static size_t
-levenshtein(const char *a, const char *b)
-{
-	size_t la = strlen(a), lb = strlen(b), i, j, prev, tmp;
-	size_t row[MAX_KEY + 1];
-
-	if (la > MAX_KEY || lb > MAX_KEY)
-		return SIZE_MAX;
-	for (j = 0; j <= lb; j++)
-		row[j] = j;
-	for (i = 1; i <= la; i++) {
-		prev = row[0];
-		row[0] = i;
-		for (j = 1; j <= lb; j++) {
-			tmp = row[j];
-			row[j] = prev + (a[i - 1] != b[j - 1]);
-			if (row[j - 1] + 1 < row[j])
-				row[j] = row[j - 1] + 1;
-			if (tmp + 1 < row[j])
-				row[j] = tmp + 1;
-			prev = tmp;
-		}
-	}
-	return row[lb];
-}
-
-/* The valid key closest to s if it is within two edits: a likely typo. */
-static const char *
-suggest(const char *s)
-{
-	size_t i, d, bestd = SIZE_MAX;
-	const char *best = NULL;
-
-	for (i = 0; i < NKEYS; i++) {
-		d = levenshtein(s, keys[i].name);
-		if (d < bestd) {
-			bestd = d;
-			best = keys[i].name;
-		}
-	}
-	if (best == NULL || bestd > 2 || bestd >= strlen(s))
-		return NULL;
-	return best;
-}
-
 /*
  * The key called name (len bytes), or NULL after an error naming it as
  * a "key" or a "column" (what).
@@ -227,30 +151,29 @@ find_key(struct loader *ld, const char *name, size_t len, size_t line,
 	 const char *what)
 {
 	char buf[MAX_SHOWN + 4];
-	struct strbuf sb;
+	const char *names[NKEYS + 1];
 	const char *s;
+	char *list;
 	size_t i;
 
 	for (i = 0; i < NKEYS; i++) {
 		if (strlen(keys[i].name) == len &&
 		    memcmp(keys[i].name, name, len) == 0)
 			return &keys[i];
+		names[i] = keys[i].name;
 	}
+	names[NKEYS] = NULL;
 	shown(name, len, buf);
-	if (memchr(name, '\0', len) == NULL && (s = suggest(name)) != NULL) {
+	if (memchr(name, '\0', len) == NULL &&
+	    (s = util_closest(name, names, 2)) != NULL) {
 		fail(ld, line, "unknown %s '%s' (did you mean '%s'?)", what,
 		     buf, s);
 		return NULL;
 	}
-	strbuf_init(&sb);
-	for (i = 0; i < NKEYS; i++) {
-		if (i > 0)
-			strbuf_adds(&sb, ", ");
-		strbuf_adds(&sb, keys[i].name);
-	}
+	list = util_join(names);
 	fail(ld, line, "unknown %s '%s' (expected one of: %s)", what, buf,
-	     sb.buf);
-	strbuf_release(&sb);
+	     list);
+	free(list);
 	return NULL;
 }
 
@@ -410,23 +333,6 @@ mark_line(const yaml_mark_t *m)
 	return m->line + 1;
 }
 
-/* Line and column of a byte offset, for libyaml's reader errors. */
-static void
-offset_mark(const char *buf, size_t len, size_t off, size_t *line, size_t *col)
-{
-	size_t i, l = 1, c = 1;
-
-	for (i = 0; i < off && i < len; i++) {
-		if (buf[i] == '\n') {
-			l++;
-			c = 1;
-		} else
-			c++;
-	}
-	*line = l;
-	*col = c;
-}
-
 static int
 yaml_syntax_error(struct loader *ld, const yaml_parser_t *yp, const char *buf,
 		  size_t len)
@@ -437,7 +343,7 @@ yaml_syntax_error(struct loader *ld, const yaml_parser_t *yp, const char *buf,
 	if (yp->error == YAML_MEMORY_ERROR)
 		fatal("out of memory parsing %s", ld->file);
 	if (yp->error == YAML_READER_ERROR) {
-		offset_mark(buf, len, yp->problem_offset, &line, &col);
+		util_line_col(buf, len, yp->problem_offset, &line, &col);
 		if (yp->problem_value != -1)
 			return fail_at(ld, line, col, "%s (byte 0x%02X)",
 				       problem, (unsigned)yp->problem_value);

@@ -303,6 +303,109 @@ util_uuid_lower(const char *s)
 	return copy;
 }
 
+/* The edit distance of a and b, or SIZE_MAX if either is too long. */
+static size_t
+levenshtein(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b), i, j, prev, tmp;
+	size_t row[UTIL_CLOSEST_MAX + 1];
+
+	if (la > UTIL_CLOSEST_MAX || lb > UTIL_CLOSEST_MAX)
+		return SIZE_MAX;
+	for (j = 0; j <= lb; j++)
+		row[j] = j;
+	for (i = 1; i <= la; i++) {
+		prev = row[0];
+		row[0] = i;
+		for (j = 1; j <= lb; j++) {
+			tmp = row[j];
+			row[j] = prev + (a[i - 1] != b[j - 1]);
+			if (row[j - 1] + 1 < row[j])
+				row[j] = row[j - 1] + 1;
+			if (tmp + 1 < row[j])
+				row[j] = tmp + 1;
+			prev = tmp;
+		}
+	}
+	return row[lb];
+}
+
+const char *
+util_closest(const char *word, const char *const *candidates,
+	     size_t max_distance)
+{
+	const char *best = NULL;
+	size_t d, bestd = SIZE_MAX;
+
+	for (; *candidates != NULL; candidates++) {
+		d = levenshtein(word, *candidates);
+		if (d < bestd) {
+			bestd = d;
+			best = *candidates;
+		}
+	}
+	/* as far off as the word is long is no typo of it ("x" ~ "y") */
+	if (best == NULL || bestd > max_distance || bestd >= strlen(word))
+		return NULL;
+	return best;
+}
+
+const char *
+util_shown(const char *s, size_t len, size_t max, char *buf)
+{
+	size_t i, n = len;
+	int cut = 0;
+
+	if (n > max) {
+		n = max;
+		while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
+			n--;
+		cut = 1;
+	}
+	for (i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		buf[i] = (c < 0x20 || c == 0x7f) ? '?' : (char)c;
+	}
+	if (cut) {
+		memcpy(buf + i, "...", 3);
+		i += 3;
+	}
+	buf[i] = '\0';
+	return buf;
+}
+
+char *
+util_join(const char *const *v)
+{
+	struct strbuf sb;
+
+	strbuf_init(&sb);
+	for (; *v != NULL; v++) {
+		if (sb.len > 0)
+			strbuf_adds(&sb, ", ");
+		strbuf_adds(&sb, *v);
+	}
+	return strbuf_detach(&sb);
+}
+
+void
+util_line_col(const char *buf, size_t len, size_t off, size_t *line,
+	      size_t *col)
+{
+	size_t i, l = 1, c = 1;
+
+	for (i = 0; i < off && i < len; i++) {
+		if (buf[i] == '\n') {
+			l++;
+			c = 1;
+		} else
+			c++;
+	}
+	*line = l;
+	*col = c;
+}
+
 /* Non-zero for [A-Za-z0-9._-]{1,64} that does not look like a UUID. */
 int
 util_is_session_name(const char *s)
@@ -691,22 +794,13 @@ strvec_push(struct strvec *sv, const char *s)
 void
 strvec_pushf(struct strvec *sv, const char *fmt, ...)
 {
-	struct strbuf sb;
 	va_list ap;
-	int n;
+	char *s;
 
 	va_start(ap, fmt);
-	n = vsnprintf(NULL, 0, fmt, ap);
+	s = xvasprintf(fmt, ap);
 	va_end(ap);
-	if (n < 0)
-		fatal("vsnprintf: %s", strerror(errno));
-	strbuf_init(&sb);
-	strbuf_grow(&sb, (size_t)n);
-	va_start(ap, fmt);
-	vsnprintf(sb.buf, (size_t)n + 1, fmt, ap);
-	va_end(ap);
-	sb.len = (size_t)n;
-	strvec_push_owned(sv, strbuf_detach(&sb));
+	strvec_push_owned(sv, s);
 }
 
 /* Frees every string and the array; NULL-safe, may be init'ed again. */

@@ -40,6 +40,35 @@ char *util_uuid_lower(const char *s);
 int util_is_session_name(const char *s);
 
 /*
+ * The candidate closest to word in edit distance (Levenshtein), for a
+ * "did you mean" hint: the first of the NULL-terminated candidates at
+ * the smallest distance, if that is at most max_distance and less than
+ * word's length; else NULL.  Words and candidates longer than
+ * UTIL_CLOSEST_MAX bytes match nothing.  Returns one of candidates
+ * (borrowed).
+ */
+#define UTIL_CLOSEST_MAX 64
+const char *util_closest(const char *word, const char *const *candidates,
+			 size_t max_distance);
+
+/*
+ * A bad value as it goes into a message: s[0..len) cut to at most max
+ * bytes on a UTF-8 boundary (then "..." added), control characters and
+ * NULs as '?', into buf (max + 4 bytes at least).  Returns buf.
+ */
+const char *util_shown(const char *s, size_t len, size_t max, char *buf);
+
+/* The strings of the NULL-terminated v joined by ", "; caller frees. */
+char *util_join(const char *const *v);
+
+/*
+ * The line and column (both from 1) of byte off of buf[0..len), as an
+ * editor counts them: a byte past len counts as at len.
+ */
+void util_line_col(const char *buf, size_t len, size_t off, size_t *line,
+		   size_t *col);
+
+/*
  * Read a whole small file (at most max bytes; more is an error).
  * Returns a NUL-terminated buffer the caller frees, or NULL with errno set.
  */

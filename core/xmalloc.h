@@ -1,6 +1,7 @@
 #ifndef BATON_XMALLOC_H
 #define BATON_XMALLOC_H
 
+#include <stdarg.h>
 #include <stddef.h>
 
 /*
@@ -16,6 +17,9 @@ char *xstrndup(const char *, size_t);
 /* Like xstrdup() but NULL in, NULL out. */
 char *xstrdup_or_null(const char *);
 char *xasprintf(const char *, ...) __attribute__((format(printf, 1, 2)));
+/* xasprintf() of a va_list; uses ap up (the caller still va_end()s it). */
+char *xvasprintf(const char *, va_list ap)
+	__attribute__((format(printf, 1, 0)));
 
 /* Print "baton: fatal: ..." and abort; for broken invariants only. */
 void fatal(const char *, ...) __attribute__((format(printf, 1, 2), noreturn));

@@ -46,4 +46,24 @@ void db_bind_text(sqlite3_stmt *, int idx, const char *);
 /* Column as a malloc'd string (NULL for SQL NULL); caller frees. */
 char *db_col_text(sqlite3_stmt *, int col);
 
+/*
+ * The columns of a run row, in the order db_read_runs() reads them,
+ * followed by "FROM runs ": "SELECT " DB_RUN_COLS "WHERE …".
+ */
+#define DB_RUN_COLS                                                            \
+	"id, task_id, attempt, iteration, session_id, agent_session_in, "      \
+	"agent_session_out, resume_outcome, runner_id, pid, proc_start, "      \
+	"started_at, ended_at, exit_code, signal, outcome, error, "            \
+	"input_tokens, output_tokens, cache_read_tokens, "                     \
+	"cache_creation_tokens, cost_usd, num_turns, duration_ms, "            \
+	"check_exit_code, check_output FROM runs "
+
+/*
+ * Step st (a bound SELECT DB_RUN_COLS …) to its end and return its rows
+ * in *runs, *n (the caller frees them with db_runs_free()).  Returns 0,
+ * or -BERR_DB with *cause prefixed with what, *runs NULL and *n 0.
+ */
+int db_read_runs(struct db *, sqlite3_stmt *st, struct db_run **runs, size_t *n,
+		 const char *what, char **cause);
+
 #endif

@@ -117,78 +117,86 @@ db_run_end(struct db *db, const struct db_run *r, char **cause)
 	return db_step_done(db, st, "cannot record run", cause);
 }
 
+/* One row of SELECT DB_RUN_COLS into r. */
+static void
+read_run(sqlite3_stmt *st, struct db_run *r)
+{
+	memset(r, 0, sizeof *r);
+	r->id = sqlite3_column_int64(st, 0);
+	r->task_id = sqlite3_column_int64(st, 1);
+	r->attempt = sqlite3_column_int(st, 2);
+	r->iteration = sqlite3_column_int(st, 3);
+	r->session_id = db_col_text(st, 4);
+	r->agent_session_in = db_col_text(st, 5);
+	r->agent_session_out = db_col_text(st, 6);
+	r->resume_outcome = db_col_text(st, 7);
+	r->runner_id = sqlite3_column_int64(st, 8);
+	r->pid = sqlite3_column_int64(st, 9);
+	r->proc_start = sqlite3_column_int64(st, 10);
+	r->started_at = sqlite3_column_int64(st, 11);
+	r->ended_at = sqlite3_column_int64(st, 12);
+	r->has_exit_code = sqlite3_column_type(st, 13) != SQLITE_NULL;
+	r->exit_code = sqlite3_column_int(st, 13);
+	r->signal = sqlite3_column_int(st, 14);
+	r->outcome = db_col_text(st, 15);
+	r->error = db_col_text(st, 16);
+	r->input_tokens = sqlite3_column_int64(st, 17);
+	r->output_tokens = sqlite3_column_int64(st, 18);
+	r->cache_read_tokens = sqlite3_column_int64(st, 19);
+	r->cache_creation_tokens = sqlite3_column_int64(st, 20);
+	r->cost_usd = sqlite3_column_double(st, 21);
+	r->num_turns = sqlite3_column_type(st, 22) == SQLITE_NULL
+			       ? -1
+			       : sqlite3_column_int64(st, 22);
+	r->duration_ms = sqlite3_column_type(st, 23) == SQLITE_NULL
+				 ? -1
+				 : sqlite3_column_int64(st, 23);
+	r->has_check = sqlite3_column_type(st, 24) != SQLITE_NULL;
+	r->check_exit_code = sqlite3_column_int(st, 24);
+	r->check_output = db_col_text(st, 25);
+}
+
+int
+db_read_runs(struct db *db, sqlite3_stmt *st, struct db_run **runs, size_t *n,
+	     const char *what, char **cause)
+{
+	size_t cap = 0;
+	int rc;
+
+	*runs = NULL;
+	*n = 0;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (*n == cap) {
+			cap = cap ? cap * 2 : 16;
+			*runs = xreallocarray(*runs, cap, sizeof **runs);
+		}
+		read_run(st, &(*runs)[(*n)++]);
+	}
+	if (rc != SQLITE_DONE) {
+		db_runs_free(*runs, *n);
+		*runs = NULL;
+		*n = 0;
+		return db_fail(db, what, cause);
+	}
+	sqlite3_reset(st);
+	return 0;
+}
+
 static const char sql_run_list[] =
-	"SELECT id, task_id, attempt, iteration, session_id, "
-	"agent_session_in, agent_session_out, resume_outcome, runner_id, pid, "
-	"proc_start, started_at, ended_at, exit_code, signal, outcome, error, "
-	"input_tokens, output_tokens, cache_read_tokens, "
-	"cache_creation_tokens, cost_usd, num_turns, duration_ms, "
-	"check_exit_code, check_output FROM runs WHERE task_id = ?1 "
-	"ORDER BY id";
+	"SELECT " DB_RUN_COLS "WHERE task_id = ?1 ORDER BY id";
 
 int
 db_run_list(struct db *db, int64_t task_id, struct db_run **runs, size_t *n,
 	    char **cause)
 {
 	sqlite3_stmt *st;
-	size_t cap = 0;
-	int rc;
 
 	*runs = NULL;
 	*n = 0;
 	if ((st = db_stmt(db, sql_run_list, cause)) == NULL)
 		return -BERR_DB;
 	sqlite3_bind_int64(st, 1, task_id);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		struct db_run *r;
-
-		if (*n == cap) {
-			cap = cap ? cap * 2 : 4;
-			*runs = xreallocarray(*runs, cap, sizeof **runs);
-		}
-		r = &(*runs)[(*n)++];
-		memset(r, 0, sizeof *r);
-		r->id = sqlite3_column_int64(st, 0);
-		r->task_id = sqlite3_column_int64(st, 1);
-		r->attempt = sqlite3_column_int(st, 2);
-		r->iteration = sqlite3_column_int(st, 3);
-		r->session_id = db_col_text(st, 4);
-		r->agent_session_in = db_col_text(st, 5);
-		r->agent_session_out = db_col_text(st, 6);
-		r->resume_outcome = db_col_text(st, 7);
-		r->runner_id = sqlite3_column_int64(st, 8);
-		r->pid = sqlite3_column_int64(st, 9);
-		r->proc_start = sqlite3_column_int64(st, 10);
-		r->started_at = sqlite3_column_int64(st, 11);
-		r->ended_at = sqlite3_column_int64(st, 12);
-		r->has_exit_code = sqlite3_column_type(st, 13) != SQLITE_NULL;
-		r->exit_code = sqlite3_column_int(st, 13);
-		r->signal = sqlite3_column_int(st, 14);
-		r->outcome = db_col_text(st, 15);
-		r->error = db_col_text(st, 16);
-		r->input_tokens = sqlite3_column_int64(st, 17);
-		r->output_tokens = sqlite3_column_int64(st, 18);
-		r->cache_read_tokens = sqlite3_column_int64(st, 19);
-		r->cache_creation_tokens = sqlite3_column_int64(st, 20);
-		r->cost_usd = sqlite3_column_double(st, 21);
-		r->num_turns = sqlite3_column_type(st, 22) == SQLITE_NULL
-				       ? -1
-				       : sqlite3_column_int64(st, 22);
-		r->duration_ms = sqlite3_column_type(st, 23) == SQLITE_NULL
-					 ? -1
-					 : sqlite3_column_int64(st, 23);
-		r->has_check = sqlite3_column_type(st, 24) != SQLITE_NULL;
-		r->check_exit_code = sqlite3_column_int(st, 24);
-		r->check_output = db_col_text(st, 25);
-	}
-	if (rc != SQLITE_DONE) {
-		db_runs_free(*runs, *n);
-		*runs = NULL;
-		*n = 0;
-		return db_fail(db, "cannot read runs", cause);
-	}
-	sqlite3_reset(st);
-	return 0;
+	return db_read_runs(db, st, runs, n, "cannot read runs", cause);
 }
 
 static const char sql_run_check[] =

@@ -615,66 +615,21 @@ db_session_events(struct db *db, const char *id, struct db_event_row **ev,
 }
 
 static const char sql_session_runs[] =
-	"SELECT id, task_id, attempt, iteration, session_id, "
-	"agent_session_in, agent_session_out, resume_outcome, runner_id, "
-	"started_at, ended_at, exit_code, signal, outcome, error, "
-	"input_tokens, output_tokens, cost_usd, duration_ms, check_exit_code "
-	"FROM runs WHERE session_id = ?1 ORDER BY id";
+	"SELECT " DB_RUN_COLS "WHERE session_id = ?1 ORDER BY id";
 
 int
 db_session_runs(struct db *db, const char *id, struct db_run **runs, size_t *n,
 		char **cause)
 {
-	struct db_run *r;
 	sqlite3_stmt *st;
-	size_t cap = 0;
-	int rc;
 
 	*runs = NULL;
 	*n = 0;
 	if ((st = db_stmt(db, sql_session_runs, cause)) == NULL)
 		return -BERR_DB;
 	db_bind_text(st, 1, id);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (*n == cap) {
-			cap = cap ? cap * 2 : 16;
-			*runs = xreallocarray(*runs, cap, sizeof **runs);
-		}
-		r = &(*runs)[(*n)++];
-		memset(r, 0, sizeof *r);
-		r->id = sqlite3_column_int64(st, 0);
-		r->task_id = sqlite3_column_int64(st, 1);
-		r->attempt = sqlite3_column_int(st, 2);
-		r->iteration = sqlite3_column_int(st, 3);
-		r->session_id = db_col_text(st, 4);
-		r->agent_session_in = db_col_text(st, 5);
-		r->agent_session_out = db_col_text(st, 6);
-		r->resume_outcome = db_col_text(st, 7);
-		r->runner_id = sqlite3_column_int64(st, 8);
-		r->started_at = sqlite3_column_int64(st, 9);
-		r->ended_at = sqlite3_column_int64(st, 10);
-		r->has_exit_code = sqlite3_column_type(st, 11) != SQLITE_NULL;
-		r->exit_code = sqlite3_column_int(st, 11);
-		r->signal = sqlite3_column_int(st, 12);
-		r->outcome = db_col_text(st, 13);
-		r->error = db_col_text(st, 14);
-		r->input_tokens = sqlite3_column_int64(st, 15);
-		r->output_tokens = sqlite3_column_int64(st, 16);
-		r->cost_usd = sqlite3_column_double(st, 17);
-		r->duration_ms = sqlite3_column_type(st, 18) == SQLITE_NULL
-					 ? -1
-					 : sqlite3_column_int64(st, 18);
-		r->has_check = sqlite3_column_type(st, 19) != SQLITE_NULL;
-		r->check_exit_code = sqlite3_column_int(st, 19);
-	}
-	if (rc != SQLITE_DONE) {
-		db_runs_free(*runs, *n);
-		*runs = NULL;
-		*n = 0;
-		return db_fail(db, "cannot read the session's runs", cause);
-	}
-	sqlite3_reset(st);
-	return 0;
+	return db_read_runs(db, st, runs, n, "cannot read the session's runs",
+			    cause);
 }
 
 static const char sql_session_successor[] =

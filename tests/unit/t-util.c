@@ -296,6 +296,102 @@ test_session_name(void **state)
 		util_is_session_name("0e5a8a3c-1b2d-4e6f-8a9b-0c1d2e3f4a5b"));
 }
 
+static void
+test_closest(void **state)
+{
+	static const char *const keys[] = {"prompt", "model", "mode", "timeout",
+					   NULL};
+	static const char *const tie[] = {"bat", "hat", NULL};
+	static const char *const none[] = {NULL};
+	char word[UTIL_CLOSEST_MAX + 2];
+	const char *longest[2] = {word, NULL};
+
+	(void)state;
+	/* the candidate itself is returned, not a copy */
+	assert_ptr_equal(util_closest("prompt", keys, 2), keys[0]);
+	assert_ptr_equal(util_closest("promt", keys, 2), keys[0]);
+	assert_ptr_equal(util_closest("timout", keys, 2), keys[3]);
+	/* a transposition is two edits */
+	assert_ptr_equal(util_closest("mdoel", keys, 2), keys[1]);
+	assert_null(util_closest("mdoel", keys, 1));
+	/* the nearest wins over an earlier, farther one */
+	assert_ptr_equal(util_closest("mod", keys, 2), keys[2]);
+	/* of equally near ones, the first */
+	assert_ptr_equal(util_closest("cat", tie, 2), tie[0]);
+	/* too far, or as far as the word is long */
+	assert_null(util_closest("agent", keys, 2));
+	assert_null(util_closest("x", tie, 5));
+	assert_null(util_closest("ab", tie, 5));
+	assert_null(util_closest("", tie, 5));
+	assert_null(util_closest("prompt", none, 2));
+	/* words past UTIL_CLOSEST_MAX bytes match nothing, even themselves */
+	memset(word, 'k', UTIL_CLOSEST_MAX);
+	word[UTIL_CLOSEST_MAX] = '\0';
+	assert_ptr_equal(util_closest(word, longest, 0), word);
+	word[UTIL_CLOSEST_MAX] = 'k';
+	word[UTIL_CLOSEST_MAX + 1] = '\0';
+	assert_null(util_closest(word, longest, 0));
+	assert_null(util_closest("prompt", longest, 100));
+}
+
+static void
+test_join(void **state)
+{
+	static const char *const three[] = {"a", "bc", "d", NULL};
+	static const char *const one[] = {"only", NULL};
+	static const char *const none[] = {NULL};
+	char *s;
+
+	(void)state;
+	s = util_join(three);
+	assert_string_equal(s, "a, bc, d");
+	free(s);
+	s = util_join(one);
+	assert_string_equal(s, "only");
+	free(s);
+	s = util_join(none);
+	assert_string_equal(s, "");
+	free(s);
+}
+
+static void
+test_shown(void **state)
+{
+	char buf[16];
+
+	(void)state;
+	assert_string_equal(util_shown("abc", 3, 8, buf), "abc");
+	/* control characters and NULs are shown as '?' */
+	assert_string_equal(util_shown("a\tb\0c\x7f", 6, 8, buf), "a?b?c?");
+	assert_string_equal(util_shown("abcdefghij", 10, 8, buf),
+			    "abcdefgh...");
+	/* never cut inside a UTF-8 character: é is 2 bytes at 7..8 */
+	assert_string_equal(util_shown("abcdefg\xc3\xa9z", 10, 8, buf),
+			    "abcdefg...");
+	assert_ptr_equal(util_shown("", 0, 8, buf), buf);
+	assert_string_equal(buf, "");
+}
+
+static void
+test_line_col(void **state)
+{
+	static const char text[] = "ab\ncd\n\nx";
+	size_t line, col;
+
+	(void)state;
+	util_line_col(text, sizeof text - 1, 0, &line, &col);
+	assert_true(line == 1 && col == 1);
+	util_line_col(text, sizeof text - 1, 2, &line, &col);
+	assert_true(line == 1 && col == 3);
+	util_line_col(text, sizeof text - 1, 3, &line, &col);
+	assert_true(line == 2 && col == 1);
+	util_line_col(text, sizeof text - 1, 7, &line, &col);
+	assert_true(line == 4 && col == 1);
+	/* past the end counts as at the end */
+	util_line_col(text, sizeof text - 1, 1000, &line, &col);
+	assert_true(line == 4 && col == 2);
+}
+
 static char *
 path_in(void **state, const char *name)
 {
@@ -602,6 +698,10 @@ main(void)
 		cmocka_unit_test(test_clocks),
 		cmocka_unit_test(test_uuid),
 		cmocka_unit_test(test_session_name),
+		cmocka_unit_test(test_closest),
+		cmocka_unit_test(test_join),
+		cmocka_unit_test(test_shown),
+		cmocka_unit_test(test_line_col),
 		cmocka_unit_test_setup_teardown(test_files, tmpdir_setup,
 						tmpdir_teardown),
 		cmocka_unit_test(test_read_tail_pipe),
