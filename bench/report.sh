@@ -164,7 +164,7 @@ tasks (\`work -j1\`), difference divided by $((CG_B - CG_A)), so start-up and
 shut-down cancel out.
 
 | per task | baton${ALT:+ | alt} | floor |
-|---|---|---|
+|---|---|${ALT:+---|}---|
 EOF
 	row() { # label key floor-value
 		local v a=""

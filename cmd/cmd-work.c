@@ -4,6 +4,7 @@
  * database connection.  Several `baton work` processes may share one
  * database: claims are atomic (orch_claim).
  */
+#include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
 #include <pthread.h>
@@ -35,6 +36,7 @@ struct work {
 	int exit_rc; /* worst error of baton's own */
 	int bar_shown;
 	int64_t started_ms;
+	int wake[2]; /* written once when stop is set: wakes idle workers */
 };
 
 struct worker {
@@ -96,6 +98,18 @@ refused(void *arg, int64_t task_id, const char *why)
 	pthread_mutex_unlock(&w->lock);
 }
 
+/* With w->lock held. */
+static void
+set_stop(struct work *w)
+{
+	if (!w->stop) {
+		w->stop = 1;
+		if (w->wake[1] >= 0 && write(w->wake[1], "x", 1) < 0) {
+			/* the idle workers time out instead */
+		}
+	}
+}
+
 static int
 stopping(struct work *w)
 {
@@ -110,7 +124,8 @@ worker_main(void *arg)
 	struct worker *wk = arg;
 	struct work *w = wk->w;
 	struct baton *b = w->b;
-	struct pollfd p = {.fd = b->stop_fd, .events = POLLIN};
+	struct pollfd p[2] = {{.fd = b->stop_fd, .events = POLLIN},
+			      {.fd = w->wake[0], .events = POLLIN}};
 	struct orch o;
 	struct orch_result res;
 	struct db *db = NULL;
@@ -149,11 +164,11 @@ worker_main(void *arg)
 					break;
 				pthread_mutex_lock(&w->lock);
 				if (pending == 0 && w->running == 0)
-					w->stop = 1;
+					set_stop(w);
 				pthread_mutex_unlock(&w->lock);
 			}
 			/* nothing to start now: wait a little */
-			if (poll(&p, 1, 100) > 0)
+			if (poll(p, 2, 100) > 0 && p[0].revents != 0)
 				break;
 			continue;
 		}
@@ -195,7 +210,7 @@ fail:
 		cmd_error("%s", cause ? cause : "worker failed");
 		if (w->exit_rc == 0)
 			w->exit_rc = cmd_exit_code(rc);
-		w->stop = 1;
+		set_stop(w);
 	}
 	w->exited_workers++;
 	pthread_mutex_unlock(&w->lock);
@@ -321,6 +336,14 @@ work_exec(struct baton *b, int argc, char **argv)
 		free(w.scope);
 		return cmd_exit_code(rc);
 	}
+	/* Without it idle workers notice a stop within 100 ms. */
+	if (pipe(w.wake) != 0) {
+		w.wake[0] = w.wake[1] = -1;
+	} else {
+		fcntl(w.wake[0], F_SETFD, FD_CLOEXEC);
+		fcntl(w.wake[1], F_SETFD, FD_CLOEXEC);
+		fcntl(w.wake[1], F_SETFL, O_NONBLOCK);
+	}
 	workers = xcalloc((size_t)jobs, sizeof *workers);
 	for (i = 0; i < jobs; i++) {
 		workers[i].w = &w;
@@ -329,7 +352,7 @@ work_exec(struct baton *b, int argc, char **argv)
 				   &workers[i]) != 0) {
 			cmd_error("cannot start worker %d", i + 1);
 			pthread_mutex_lock(&w.lock);
-			w.stop = 1;
+			set_stop(&w);
 			w.exit_rc = EXIT_FAILED;
 			w.nworkers = i;
 			pthread_mutex_unlock(&w.lock);
@@ -339,14 +362,15 @@ work_exec(struct baton *b, int argc, char **argv)
 	}
 	p.fd = b->stop_fd;
 	p.events = POLLIN;
-	for (;;) {
+	/* Without a progress bar there is nothing to do but wait: the
+	 * workers watch stop_fd themselves. */
+	while (w.tty) {
 		pthread_mutex_lock(&w.lock);
 		all_exited = w.exited_workers >= w.nworkers;
 		pthread_mutex_unlock(&w.lock);
 		if (all_exited)
 			break;
-		if (w.tty)
-			draw_bar(&w);
+		draw_bar(&w);
 		poll(&p, 0, 200);
 	}
 	for (i = 0; i < jobs; i++)
@@ -358,6 +382,10 @@ work_exec(struct baton *b, int argc, char **argv)
 	}
 	runner_stop(&runner);
 	pthread_mutex_destroy(&w.lock);
+	if (w.wake[0] >= 0) {
+		close(w.wake[0]);
+		close(w.wake[1]);
+	}
 	free(w.scope);
 
 	if (b->verbosity >= 0 && !w.tty)

@@ -274,6 +274,7 @@ setup(struct baton *b, const struct cmd_entry *e, struct config *cfg)
 
 	opts.synchronous_full = cfg->db.synchronous_full;
 	opts.busy_timeout_ms = cfg->db.busy_timeout_ms;
+	opts.write_lock = &b->write_lock;
 	if (db_open(&b->db, path, &opts, &cause) != 0) {
 		cmd_error("%s", cause);
 		free(cause);

@@ -5,6 +5,7 @@
  * dispatcher in cmd.c.
  */
 #include <getopt.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -83,6 +84,7 @@ main(int argc, char **argv)
 	/* An agent or a reader that goes away must not kill baton: writes
 	 * to a closed pipe fail with EPIPE and are reported. */
 	signal(SIGPIPE, SIG_IGN);
+	pthread_mutex_init(&b.write_lock, NULL);
 	/* Commands report bad options themselves, naming the command. */
 	opterr = 0;
 

@@ -30,6 +30,7 @@ runner_db_open(struct baton *b, struct db **db, char **cause)
 
 	opts.synchronous_full = b->cfg->db.synchronous_full;
 	opts.busy_timeout_ms = b->cfg->db.busy_timeout_ms;
+	opts.write_lock = &b->write_lock;
 	return db_open(db, b->db_path, &opts, cause);
 }
 

@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <pwd.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -628,12 +629,10 @@ util_write_file(const char *path, const void *buf, size_t len)
 }
 
 static int
-mkdir_one(const char *path, mode_t mode)
+mkdir_failed(const char *path)
 {
 	struct stat st;
 
-	if (mkdir(path, mode) == 0)
-		return chmod(path, mode); /* whatever the umask */
 	if (errno != EEXIST)
 		return -1;
 	if (stat(path, &st) != 0)
@@ -643,6 +642,14 @@ mkdir_one(const char *path, mode_t mode)
 		return -1;
 	}
 	return 0;
+}
+
+static int
+mkdir_one(const char *path, mode_t mode)
+{
+	if (mkdir(path, mode) == 0)
+		return chmod(path, mode); /* whatever the umask */
+	return mkdir_failed(path);
 }
 
 /*
@@ -659,6 +666,11 @@ util_mkdir_p(const char *path, unsigned int mode)
 		errno = ENOENT;
 		return -1;
 	}
+	/* Usually only the last component is missing: try it first. */
+	if (mkdir(path, mode) == 0)
+		return chmod(path, mode);
+	if (errno != ENOENT)
+		return mkdir_failed(path);
 	copy = xstrdup(path);
 	for (p = copy + 1; *p != '\0'; p++) {
 		if (*p != '/' || p[-1] == '/')
@@ -860,9 +872,12 @@ strv_len(char *const *v)
 	return n;
 }
 
-/* The login name of the real uid, or the uid as a number; caller frees. */
-char *
-util_user_name(void)
+static char *user_name;
+static pthread_once_t user_name_once = PTHREAD_ONCE_INIT;
+
+/* Reads the password database (a file, or NSS) once per process. */
+static void
+user_name_init(void)
 {
 	struct passwd pw, *res = NULL;
 	long sz = sysconf(_SC_GETPW_R_SIZE_MAX);
@@ -883,7 +898,15 @@ util_user_name(void)
 	else
 		name = xasprintf("%lu", (unsigned long)uid);
 	free(buf);
-	return name;
+	user_name = name;
+}
+
+/* The login name of the real uid, or the uid as a number; caller frees. */
+char *
+util_user_name(void)
+{
+	pthread_once(&user_name_once, user_name_init);
+	return xstrdup(user_name);
 }
 
 /* This host's name (or "localhost" if it has none); caller frees. */

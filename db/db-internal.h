@@ -3,6 +3,7 @@
 
 /* Shared by the files of db/ only. */
 
+#include <pthread.h>
 #include <sqlite3.h>
 #include <stdint.h>
 
@@ -14,6 +15,9 @@ struct db {
 	sqlite3 *h;
 	char *path;
 	int in_txn;
+	pthread_mutex_t *write_lock; /* see db_options; NULL: none */
+	int holds_write_lock;
+	int64_t busy_ms;
 	uint64_t commits;
 	/* Statement cache keyed by the address of the SQL text (a string
 	 * literal next to the function that runs it). */

@@ -409,8 +409,11 @@ db_task_each(struct db *db, const struct db_task_filter *f,
 }
 
 static const char sql_task_counts[] =
-	"SELECT status, count(*) FROM tasks WHERE (?1 = 0 OR milestone_id = ?1)"
+	"SELECT status, count(*) FROM tasks WHERE milestone_id = ?1"
 	" GROUP BY status";
+/* Without the milestone term the tasks_status index answers alone. */
+static const char sql_task_counts_all[] =
+	"SELECT status, count(*) FROM tasks GROUP BY status";
 
 int
 db_task_count_by_status(struct db *db, int64_t milestone_id,
@@ -420,9 +423,14 @@ db_task_count_by_status(struct db *db, int64_t milestone_id,
 	sqlite3_stmt *st;
 	int rc;
 
-	if ((st = db_stmt(db, sql_task_counts, cause)) == NULL)
-		return -BERR_DB;
-	sqlite3_bind_int64(st, 1, milestone_id);
+	if (milestone_id == 0) {
+		if ((st = db_stmt(db, sql_task_counts_all, cause)) == NULL)
+			return -BERR_DB;
+	} else {
+		if ((st = db_stmt(db, sql_task_counts, cause)) == NULL)
+			return -BERR_DB;
+		sqlite3_bind_int64(st, 1, milestone_id);
+	}
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
 		fn(arg, (const char *)sqlite3_column_text(st, 0),
 		   sqlite3_column_int64(st, 1));

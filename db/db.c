@@ -17,6 +17,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/baton.h"
@@ -25,6 +26,8 @@
 #include "db/db-internal.h"
 
 extern const char baton_schema_sql[];
+
+static void write_unlock(struct db *db);
 
 /*
  * Migration N (counting from 1) takes a database from user_version N-1
@@ -602,11 +605,14 @@ db_open(struct db **out, const char *path, const struct db_options *opts,
 				  ? "PRAGMA synchronous = FULL"
 				  : "PRAGMA synchronous = NORMAL",
 			  NULL, NULL, NULL);
+	/* 2 MiB of page cache per connection: a long `work` would fill a
+	 * bigger one, and peak RSS would grow with the database, at no
+	 * measurable gain in speed (bench/notes.md). */
 	if (rc == SQLITE_OK)
 		rc = sqlite3_exec(h,
 				  "PRAGMA foreign_keys = ON;"
 				  "PRAGMA temp_store = MEMORY;"
-				  "PRAGMA cache_size = -16384",
+				  "PRAGMA cache_size = -2048",
 				  NULL, NULL, NULL);
 	if (rc != SQLITE_OK) {
 		open_sqlite_error(cause, path, h, rc, busy_ms);
@@ -617,6 +623,8 @@ db_open(struct db **out, const char *path, const struct db_options *opts,
 
 	db = xcalloc(1, sizeof *db);
 	db->h = h;
+	db->busy_ms = busy_ms;
+	db->write_lock = opts != NULL ? opts->write_lock : NULL;
 	db->path = xstrdup(path);
 	h = NULL;
 	*out = db;
@@ -640,6 +648,7 @@ db_close(struct db *db)
 		sqlite3_finalize(db->cache[i].stmt);
 	if (db->in_txn || !sqlite3_get_autocommit(db->h))
 		sqlite3_exec(db->h, "ROLLBACK", NULL, NULL, NULL);
+	write_unlock(db);
 	sqlite3_close(db->h);
 	free(db->path);
 	free(db);
@@ -753,6 +762,52 @@ db_col_text(sqlite3_stmt *st, int col)
 	return s;
 }
 
+/*
+ * Takes the process's write lock, waiting at most the busy timeout as
+ * SQLite would for another process.  0, or -BERR_DB with *cause.
+ */
+static int
+write_lock(struct db *db, char **cause)
+{
+	struct timespec until;
+	char *d;
+	int rc;
+
+	if (db->write_lock == NULL)
+		return 0;
+	/* Free nearly always: no clock read then. */
+	if (pthread_mutex_trylock(db->write_lock) == 0) {
+		db->holds_write_lock = 1;
+		return 0;
+	}
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += (time_t)(db->busy_ms / 1000);
+	until.tv_nsec += (long)(db->busy_ms % 1000) * 1000000;
+	if (until.tv_nsec >= 1000000000) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000;
+	}
+	if ((rc = pthread_mutex_timedlock(db->write_lock, &until)) != 0) {
+		d = util_format_duration(db->busy_ms);
+		*cause = xasprintf("cannot begin transaction: database is "
+				   "locked (waited %s)",
+				   d);
+		free(d);
+		return -BERR_DB;
+	}
+	db->holds_write_lock = 1;
+	return 0;
+}
+
+static void
+write_unlock(struct db *db)
+{
+	if (db->holds_write_lock) {
+		db->holds_write_lock = 0;
+		pthread_mutex_unlock(db->write_lock);
+	}
+}
+
 static const char sql_begin[] = "BEGIN IMMEDIATE";
 static const char sql_commit[] = "COMMIT";
 static const char sql_rollback[] = "ROLLBACK";
@@ -773,8 +828,12 @@ db_begin(struct db *db, char **cause)
 	}
 	if ((st = db_stmt(db, sql_begin, cause)) == NULL)
 		return -BERR_DB;
-	if (db_step_done(db, st, "cannot begin transaction", cause) != 0)
+	if (write_lock(db, cause) != 0)
 		return -BERR_DB;
+	if (db_step_done(db, st, "cannot begin transaction", cause) != 0) {
+		write_unlock(db);
+		return -BERR_DB;
+	}
 	db->in_txn = 1;
 	return 0;
 }
@@ -801,6 +860,7 @@ db_commit(struct db *db, char **cause)
 		return -BERR_DB;
 	}
 	db->in_txn = 0;
+	write_unlock(db);
 	db->commits++;
 	return 0;
 }
@@ -815,13 +875,16 @@ db_rollback(struct db *db)
 	if (db == NULL)
 		return;
 	db->in_txn = 0;
-	if (sqlite3_get_autocommit(db->h))
+	if (sqlite3_get_autocommit(db->h)) {
+		write_unlock(db);
 		return;
+	}
 	if ((st = db_stmt(db, sql_rollback, &cause)) == NULL ||
 	    db_step_done(db, st, NULL, &cause) != 0) {
 		/* Statements still running keep it open; close them. */
 		sqlite3_exec(db->h, "ROLLBACK", NULL, NULL, NULL);
 	}
+	write_unlock(db);
 	free(cause);
 }
 

@@ -1,6 +1,7 @@
 #ifndef BATON_DB_H
 #define BATON_DB_H
 
+#include <pthread.h>
 #include <stdint.h>
 
 /*
@@ -14,6 +15,10 @@ struct db;
 struct db_options {
 	int synchronous_full;	 /* PRAGMA synchronous=FULL instead of NORMAL */
 	int64_t busy_timeout_ms; /* 0 means 10000 */
+	/* Shared by the connections of one process (struct baton's): each
+	 * write transaction holds it, waiting for it at most the busy
+	 * timeout.  NULL: none. */
+	pthread_mutex_t *write_lock;
 };
 
 /* The schema version this binary writes (PRAGMA user_version). */

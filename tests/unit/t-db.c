@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -967,6 +968,43 @@ test_transactions(void **state)
 	free(path);
 }
 
+/* Connections sharing a write lock queue on it, and always release it. */
+static void
+test_write_lock(void **state)
+{
+	char *path = tpath(state, "baton.db"), *cause = NULL;
+	pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+	struct db_options o = {.busy_timeout_ms = 200, .write_lock = &lock};
+	struct db *a = NULL, *b = NULL;
+	int64_t t0;
+
+	assert_int_equal(db_open(&a, path, &o, &cause), 0);
+	assert_int_equal(db_open(&b, path, &o, &cause), 0);
+	assert_int_equal(db_begin(a, &cause), 0);
+	assert_int_equal(pthread_mutex_trylock(&lock), EBUSY);
+	t0 = util_mono_ms();
+	assert_int_equal(db_begin(b, &cause), -BERR_DB);
+	assert_true(util_mono_ms() - t0 >= 150);
+	assert_non_null(strstr(cause, "database is locked"));
+	free(cause);
+	cause = NULL;
+	assert_int_equal(add_event(a, "a", NULL, &cause), 0);
+	assert_int_equal(db_commit(a, &cause), 0);
+
+	assert_int_equal(db_begin(b, &cause), 0);
+	db_rollback(b);
+	assert_int_equal(db_begin(a, &cause), 0);
+	db_close(a); /* with a transaction open */
+	assert_int_equal(db_begin(b, &cause), 0);
+	assert_int_equal(db_commit(b, &cause), 0);
+	assert_int_equal(pthread_mutex_trylock(&lock), 0);
+	pthread_mutex_unlock(&lock);
+	assert_int_equal(query1(b, "SELECT count(*) FROM events"), 1);
+	db_close(b);
+	pthread_mutex_destroy(&lock);
+	free(path);
+}
+
 static const char sql_a[] = "SELECT ?1";
 static const char sql_b[] = "SELECT ?1";
 
@@ -1045,6 +1083,7 @@ main(void)
 		T(test_concurrent_migrate),
 		T(test_contention),
 		T(test_transactions),
+		T(test_write_lock),
 		T(test_stmt_cache),
 	};
 #undef T
