@@ -659,12 +659,14 @@ record:
 		run.outcome = xstrdup(outcome_name(ar.outcome));
 		run.error = xstrdup_or_null(ar.error);
 	}
-	/* A reported id only counts when the agent really ran. */
-	run.agent_session_out =
-		xstrdup_or_null(ar.agent_session_id ? ar.agent_session_id
-				: spawned && ar.outcome != AGENT_CONFIG_ERROR
-					? call.agent_session_id
-					: NULL);
+	/* A reported id only counts when the agent really ran, and a failed
+	 * resume came to no conversation at all. */
+	run.agent_session_out = xstrdup_or_null(
+		ar.agent_session_id ? ar.agent_session_id
+		: spawned && ar.outcome != AGENT_CONFIG_ERROR &&
+				ar.outcome != AGENT_RESUME_FAILED
+			? call.agent_session_id
+			: NULL);
 
 	if ((rc = db_begin(db, cause)) != 0)
 		goto out;

@@ -615,6 +615,7 @@ test_resume_failure_falls_back(void **state)
 	assert_int_equal(nr, 2);
 	assert_string_equal(runs[0].resume_outcome, "resumed");
 	assert_string_equal(runs[0].outcome, "resume_failed");
+	assert_null(runs[0].agent_session_out); /* no conversation came of it */
 	assert_string_equal(runs[1].resume_outcome,
 			    "fresh_after_failed_resume");
 	assert_string_equal(runs[1].outcome, "success");
