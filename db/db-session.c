@@ -91,21 +91,12 @@ get_one(struct db *db, const char *sql, const char *key, struct db_session *s,
 }
 
 static const char sql_session_get[] = "SELECT " SESSION_COLS "WHERE id = ?1";
-static const char sql_session_by_name[] =
-	"SELECT " SESSION_COLS "WHERE name = ?1 AND status = 'active'";
 
 int
 db_session_get(struct db *db, const char *id, struct db_session *s, int *found,
 	       char **cause)
 {
 	return get_one(db, sql_session_get, id, s, found, cause);
-}
-
-int
-db_session_get_by_name(struct db *db, const char *name, struct db_session *s,
-		       int *found, char **cause)
-{
-	return get_one(db, sql_session_by_name, name, s, found, cause);
 }
 
 static const char sql_session_insert[] =

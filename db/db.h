@@ -164,9 +164,6 @@ void db_session_release(struct db_session *);
 
 int db_session_get(struct db *, const char *id, struct db_session *, int *found,
 		   char **cause);
-/* The active session called name. */
-int db_session_get_by_name(struct db *, const char *name, struct db_session *,
-			   int *found, char **cause);
 /* Insert s as given (id, kind, agent, project... filled by the caller). */
 int db_session_insert(struct db *, const struct db_session *s, char **cause);
 int db_session_count_active(struct db *, int64_t *n, char **cause);
