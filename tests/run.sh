@@ -32,7 +32,10 @@ run_one() {
 	fi
 	printf '%s %s %s %s\n' "$p" "$f" "$s" "$name" >>"$LOGS/counts"
 	if [ "$f" != 0 ]; then
-		printf 'FAIL %s (%s failed)\n' "$name" "$f"
+		# the names too, in case only this line of the log is seen
+		printf 'FAIL %s (%s failed: %s)\n' "$name" "$f" \
+			"$(sed -n 's/^not ok [0-9]* *-* *//p' "$log" | head -3 |
+				paste -sd';' -)"
 	else
 		printf 'ok   %s (%s passed%s)\n' "$name" "$p" \
 			"$( [ "$s" != 0 ] && printf ', %s skipped' "$s")"

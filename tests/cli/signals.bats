@@ -129,9 +129,29 @@ only_stdio() {
 	[ "$("$BATON" log 1 | wc -c)" = 1048576 ]
 }
 
+# Free the blocks of growing log $1 until $T/flood.done exists, so that
+# the 1 GB test (run by both builds at once) needs little disk.
+punch_holes() {
+	until [ -e "$T/flood.done" ]; do
+		[ -f "$1" ] && fallocate -p -o 0 -l 1073741824 "$1" 2>/dev/null
+		sleep 0.1
+	done
+}
+
 @test "1 GB of output is streamed to the log with flat memory" {
 	command -v /usr/bin/time >/dev/null || skip "/usr/bin/time is not installed"
+	local avail
+	avail=$(df -P -k "$T" | awk 'NR == 2 { print $4 }')
+	head -c 65536 /dev/zero > "$T/probe"
+	if ! fallocate -p -o 0 -l 65536 "$T/probe" 2>/dev/null &&
+	    [ "$avail" -lt 1572864 ]; then
+		skip "needs 1.5 GB free under $T or a file system that punches holes"
+	fi
+	punch_holes "$T/state/logs/1/1.out" 3>&- &
+	local trim=$!
 	run /usr/bin/time -f 'maxrss=%M' "$BATON" -q run --agent flood go
+	touch "$T/flood.done"
+	wait "$trim"
 	assert_status 0
 	[ "$(stat -c %s "$T/state/logs/1/1.out")" = 1073741824 ]
 	local kb=${output##*maxrss=}
