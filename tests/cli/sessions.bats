@@ -311,7 +311,7 @@ overlap() {
 }
 
 @test "every use touches a session: used within the TTL it stays" {
-	export BATON_SESSION_TTL=2s
+	export BATON_SESSION_TTL=3s
 	"$BATON" session init foo
 	id=$(sjson foo .id)
 	sleep 1.2
