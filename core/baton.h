@@ -34,6 +34,9 @@ struct baton {
 	int json;	   /* --json given */
 	int color;	   /* colour on stdout */
 	int64_t runner_id; /* this process's runner row, 0 if none */
+	/* "PID.START" of this runner; with a run id it makes the
+	 * BATON_RUN_TOKEN a reaper finds its agents by (runner.c) */
+	char runner_key[48];
 	/* fd that becomes readable when baton got SIGINT/SIGTERM/SIGHUP */
 	int stop_fd;
 	const char *config_path; /* --config, or NULL */

@@ -26,6 +26,7 @@
 
 #include "core/config.h"
 #include "core/orchestrator.h"
+#include "core/runner.h"
 #include "core/session.h"
 #include "core/xmalloc.h"
 #include "db/db.h"
@@ -350,8 +351,12 @@ on_start(void *arg, pid_t pid, uint64_t start)
 {
 	struct start_ctx *s = arg;
 	struct db *db = s->j->o->db;
+	const char *fail_at = s->j->o->fail_at;
 	char *cause = NULL;
 
+	/* A kill -9 in the instant before the pid is recorded. */
+	if (fail_at != NULL && strcmp(fail_at, "kill-after-spawn") == 0)
+		raise(SIGKILL);
 	if (db_begin(db, &cause) == 0 &&
 	    db_run_set_pid(db, s->run_id, pid, (int64_t)start, &cause) == 0)
 		db_commit(db, &cause);
@@ -588,6 +593,14 @@ run_once(struct job *j, const char *prompt, enum turn *turn, char **cause)
 		goto baton_error;
 	}
 	build_env(j, &call, &env);
+	if (b->runner_key[0] != '\0') {
+		/* How a reaper finds this agent if we die before on_start
+		 * recorded its pid (runner.c). */
+		char *token = runner_token(b->runner_key, run.id);
+
+		env_set(&env, "BATON_RUN_TOKEN", token);
+		free(token);
+	}
 
 	ps.argv = argv.v;
 	ps.envp = env.v;

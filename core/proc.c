@@ -13,6 +13,8 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
+#include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -747,4 +749,96 @@ proc_kill_group_checked(pid_t pid, uint64_t start_time, int sig)
 	if (kill(-pid, sig) == 0)
 		return 1;
 	return kill(pid, sig) == 0;
+}
+
+/* The NUL-separated environment of pid, up to 1 MiB; NULL if unreadable. */
+static char *
+proc_read_environ(pid_t pid, size_t *len)
+{
+	char path[64], *buf = NULL;
+	size_t cap = 0, n = 0;
+	ssize_t r;
+	int fd;
+
+	snprintf(path, sizeof path, "/proc/%ld/environ", (long)pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return NULL;
+	for (;;) {
+		if (n == cap) {
+			if (cap >= 1024 * 1024)
+				break;
+			cap = cap ? cap * 2 : 8192;
+			buf = xrealloc(buf, cap + 1);
+		}
+		r = read(fd, buf + n, cap - n);
+		if (r == -1 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		n += (size_t)r;
+	}
+	close(fd);
+	if (buf != NULL)
+		buf[n] = '\0';
+	*len = n;
+	return buf;
+}
+
+/* Non-zero if the environment block env has NAME=one of values. */
+static int
+proc_env_matches(const char *env, size_t len, const char *name,
+		 char *const *values, size_t n)
+{
+	size_t nlen = strlen(name), i;
+	const char *p = env, *end = env + len;
+
+	while (p < end) {
+		const char *e = memchr(p, '\0', (size_t)(end - p));
+		size_t l = e != NULL ? (size_t)(e - p) : (size_t)(end - p);
+
+		if (l > nlen && memcmp(p, name, nlen) == 0 && p[nlen] == '=') {
+			for (i = 0; i < n; i++) {
+				if (strlen(values[i]) == l - nlen - 1 &&
+				    memcmp(p + nlen + 1, values[i],
+					   l - nlen - 1) == 0)
+					return 1;
+			}
+		}
+		p += l + 1;
+	}
+	return 0;
+}
+
+int
+proc_kill_env(const char *name, char *const *values, size_t n, int sig)
+{
+	struct dirent *de;
+	DIR *dir;
+	pid_t pid, self = getpid();
+	size_t len;
+	char *env;
+	int pidfd, count = 0;
+
+	if (n == 0 || (dir = opendir("/proc")) == NULL)
+		return 0;
+	while ((de = readdir(dir)) != NULL) {
+		if (!isdigit((unsigned char)de->d_name[0]))
+			continue;
+		pid = (pid_t)strtol(de->d_name, NULL, 10);
+		if (pid <= 1 || pid == self)
+			continue;
+		/* Held first: the environment read next is this process's,
+		 * or the signal below fails. */
+		if ((pidfd = pidfd_open(pid, 0)) == -1)
+			continue;
+		env = proc_read_environ(pid, &len);
+		if (env != NULL &&
+		    proc_env_matches(env, len, name, values, n) &&
+		    pidfd_send_signal(pidfd, sig, NULL, 0) == 0)
+			count++;
+		free(env);
+		close(pidfd);
+	}
+	closedir(dir);
+	return count;
 }

@@ -91,4 +91,14 @@ int proc_same(pid_t pid, uint64_t start);
  */
 int proc_kill_group_checked(pid_t pid, uint64_t start_time, int sig);
 
+/*
+ * Send sig to every process of ours whose environment has NAME=VALUE
+ * for one of the n values.  Finds what no pid in the database names: an
+ * agent spawned by a runner killed before it recorded the pid, and
+ * descendants that left the agent's process group.  Each process is
+ * held by a pidfd while its environment is read, so a reused pid is
+ * never signalled.  Returns how many were signalled.
+ */
+int proc_kill_env(const char *name, char *const *values, size_t n, int sig);
+
 #endif

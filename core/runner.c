@@ -2,6 +2,7 @@
  * Runner rows, heartbeats and reaping (SPEC §5).
  */
 #include <errno.h>
+#include <stdio.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -85,6 +86,8 @@ runner_start(struct runner *r, struct baton *b, char **cause)
 	row.host = util_host_name();
 	row.boot_id = runner_boot_id();
 	row.proc_start = (int64_t)start;
+	snprintf(b->runner_key, sizeof b->runner_key, "%lld.%llu",
+		 (long long)row.pid, (unsigned long long)start);
 	row.started_at = util_now_ms();
 	if ((rc = db_begin(b->db, cause)) == 0 &&
 	    (rc = db_runner_insert(b->db, &row, &r->id, cause)) == 0)
@@ -110,6 +113,41 @@ runner_start(struct runner *r, struct baton *b, char **cause)
 	return 0;
 }
 
+char *
+runner_token(const char *key, int64_t run_id)
+{
+	return xasprintf("%s.%lld", key, (long long)run_id);
+}
+
+/*
+ * Kill the agents of a dead runner's open runs: the group of each
+ * recorded pid that still is the process it started, and every process
+ * carrying one of the runs' BATON_RUN_TOKEN, which also finds an agent
+ * whose pid was never recorded (the runner died just after spawning it)
+ * and descendants that left the agent's group.
+ */
+static void
+runner_kill_orphans(const char *key, const struct db_orphan *orphans, size_t n)
+{
+	char **tokens;
+	size_t i;
+
+	if (n == 0)
+		return;
+	tokens = xreallocarray(NULL, n, sizeof *tokens);
+	for (i = 0; i < n; i++) {
+		if (orphans[i].pid > 0)
+			proc_kill_group_checked((pid_t)orphans[i].pid,
+						(uint64_t)orphans[i].proc_start,
+						SIGKILL);
+		tokens[i] = runner_token(key, orphans[i].run_id);
+	}
+	proc_kill_env("BATON_RUN_TOKEN", tokens, n, SIGKILL);
+	for (i = 0; i < n; i++)
+		free(tokens[i]);
+	free(tokens);
+}
+
 void
 runner_stop(struct runner *r)
 {
@@ -129,7 +167,7 @@ runner_stop(struct runner *r)
 	}
 	if (r->id != 0 && r->b->db != NULL) {
 		struct db_orphan *orphans = NULL;
-		size_t n = 0, i;
+		size_t n = 0;
 		int64_t now = util_now_ms();
 
 		/* Whatever a task's cleanup could not record (an error of
@@ -143,10 +181,7 @@ runner_stop(struct runner *r)
 			db_commit(r->b->db, &cause);
 		db_rollback(r->b->db);
 		free(cause);
-		for (i = 0; i < n; i++)
-			proc_kill_group_checked((pid_t)orphans[i].pid,
-						(uint64_t)orphans[i].proc_start,
-						SIGKILL);
+		runner_kill_orphans(r->b->runner_key, orphans, n);
 		free(orphans);
 	}
 	db_close(r->db);
@@ -178,8 +213,8 @@ runner_reap_count(struct baton *b, int *reaped, char **cause)
 {
 	struct db_runner *runners = NULL;
 	struct db_orphan *orphans = NULL;
-	char *host = NULL, *boot = NULL;
-	size_t n = 0, norphans, i, j;
+	char *host = NULL, *boot = NULL, key[48];
+	size_t n = 0, norphans, i;
 	int64_t now = util_now_ms();
 	int rc, local;
 
@@ -212,10 +247,11 @@ runner_reap_count(struct baton *b, int *reaped, char **cause)
 		 * the pid still is the process it started. */
 		local = strcmp(runners[i].host, host) == 0 &&
 			strcmp(runners[i].boot_id, boot) == 0;
-		for (j = 0; local && j < norphans; j++) {
-			proc_kill_group_checked((pid_t)orphans[j].pid,
-						(uint64_t)orphans[j].proc_start,
-						SIGKILL);
+		if (local) {
+			snprintf(key, sizeof key, "%lld.%lld",
+				 (long long)runners[i].pid,
+				 (long long)runners[i].proc_start);
+			runner_kill_orphans(key, orphans, norphans);
 		}
 		free(orphans);
 		orphans = NULL;

@@ -41,6 +41,13 @@ void runner_stop(struct runner *);
 int runner_reap(struct baton *b, char **cause);
 int runner_reap_count(struct baton *b, int *reaped, char **cause);
 
+/*
+ * BATON_RUN_TOKEN of run run_id of the runner with key "PID.START" (see
+ * struct baton): set in each agent's environment so that a reaper finds
+ * the agent even without its pid.  The caller frees it.
+ */
+char *runner_token(const char *key, int64_t run_id);
+
 /* This machine's boot id (for telling a reused pid after a reboot). */
 char *runner_boot_id(void);
 

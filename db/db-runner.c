@@ -129,8 +129,8 @@ db_runner_alive_list(struct db *db, struct db_runner **out, size_t *n,
 }
 
 static const char sql_reap_orphans[] =
-	"SELECT id, pid, proc_start FROM runs WHERE runner_id = ?1 "
-	"AND ended_at IS NULL AND pid IS NOT NULL";
+	"SELECT id, coalesce(pid, 0), coalesce(proc_start, 0) FROM runs "
+	"WHERE runner_id = ?1 AND ended_at IS NULL";
 static const char sql_reap_runs[] =
 	"UPDATE runs SET ended_at = ?2, outcome = 'interrupted', "
 	"error = 'the runner died' WHERE runner_id = ?1 AND ended_at IS NULL";

@@ -253,7 +253,8 @@ int db_runner_exit(struct db *, int64_t id, int64_t now, char **cause);
 int db_runner_alive_list(struct db *, struct db_runner **, size_t *n,
 			 char **cause);
 
-/* The agent processes a runner left behind: its runs with no end. */
+/* The agent processes a runner left behind: its runs with no end (pid 0
+ * when the runner died before recording it). */
 struct db_orphan {
 	int64_t run_id, pid, proc_start;
 };

@@ -9,7 +9,8 @@ load lib
 load orch
 
 local_setup() {
-	fake_config "$(fake_profile gate print started until "$T/go")"
+	fake_config "$(fake_profile gate print started until "$T/go")" \
+		"$(fake_profile quiet until "$T/go")"
 }
 
 # Start `baton work -j 2` on four gated tasks, kill -9 it once two agents
@@ -125,6 +126,29 @@ statuses() {
 	assert_status 0
 	wait_for "! alive $agent" 5
 	[ "$(tj 1 .status)" = interrupted ]
+	no_session_left
+	doctor_clean
+}
+
+@test "kill -9 between spawning the agent and recording its pid: the agent is still found" {
+	# The agent writes nothing, so the closed pipes do not end it.
+	BATON_TEST_FAIL_AT=kill-after-spawn "$BATON" run --agent quiet hello \
+		>/dev/null 2>&1 &
+	local pid=$!
+	wait_exit "$pid"
+	assert_status 137
+	wait_for '[ -s "$T/rec/1.1.proc" ]'
+	local agent
+	agent=$(cut -d' ' -f1 "$T/rec/1.1.proc")
+	alive "$agent"
+	[ "$(sql "SELECT pid IS NULL FROM runs")" = 1 ]
+	grep -qx "BATON_RUN_TOKEN=$(sql "SELECT pid || '.' || proc_start FROM runners").1" \
+		"$T/rec/1.1.env"
+	run "$BATON" status
+	assert_status 0
+	wait_for "! alive $agent" 5
+	[ "$(tj 1 .status)" = interrupted ]
+	[ "$(tj 1 '.runs[0].outcome')" = interrupted ]
 	no_session_left
 	doctor_clean
 }

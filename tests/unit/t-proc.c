@@ -1592,6 +1592,80 @@ teardown(void **state)
 	return 0;
 }
 
+/* A child that exec's `sleep` with NAME=VALUE in its environment. */
+static pid_t
+sleeper_with_env(const char *name, const char *value)
+{
+	pid_t pid = fork();
+
+	assert_true(pid != -1);
+	if (pid == 0) {
+		char a0[] = "sleep", a1[] = "100";
+		char *argv[] = {a0, a1, NULL};
+
+		setenv(name, value, 1);
+		execvp("sleep", argv);
+		_exit(127);
+	}
+	return pid;
+}
+
+/* The environment of pid has NAME=VALUE (waits for its exec). */
+static int
+env_has(pid_t pid, const char *entry)
+{
+	char path[64], buf[65536];
+	ssize_t n, i;
+	int fd, tries;
+
+	snprintf(path, sizeof path, "/proc/%ld/environ", (long)pid);
+	for (tries = 0; tries < 500; tries++) {
+		if ((fd = open(path, O_RDONLY)) != -1) {
+			n = read(fd, buf, sizeof buf - 1);
+			close(fd);
+			for (i = 0; n > 0 && i < n;
+			     i += (ssize_t)strlen(buf + i) + 1) {
+				buf[n] = '\0';
+				if (strcmp(buf + i, entry) == 0)
+					return 1;
+			}
+		}
+		usleep(10000);
+	}
+	return 0;
+}
+
+static void
+test_kill_env(void **state)
+{
+	char t5[] = "7.1234.5", t6[] = "7.1234.6", t9[] = "7.1234.9";
+	char *mine[] = {t5, t6};
+	char *none[] = {t9};
+	pid_t a, b, c;
+	int status;
+
+	(void)state;
+	a = sleeper_with_env("BATON_T_TOKEN", "7.1234.5");
+	b = sleeper_with_env("BATON_T_TOKEN", "7.1234.50"); /* a prefix */
+	c = sleeper_with_env("BATON_T_OTHER", "7.1234.6");  /* another name */
+	assert_true(env_has(a, "BATON_T_TOKEN=7.1234.5"));
+	assert_true(env_has(b, "BATON_T_TOKEN=7.1234.50"));
+	assert_true(env_has(c, "BATON_T_OTHER=7.1234.6"));
+
+	assert_int_equal(proc_kill_env("BATON_T_TOKEN", none, 1, SIGKILL), 0);
+	assert_int_equal(proc_kill_env("BATON_T_TOKEN", mine, 0, SIGKILL), 0);
+	assert_int_equal(proc_kill_env("BATON_T_TOKEN", mine, 2, SIGKILL), 1);
+	assert_int_equal(waitpid(a, &status, 0), a);
+	assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+	/* the others live on */
+	assert_int_equal(waitpid(b, &status, WNOHANG), 0);
+	assert_int_equal(waitpid(c, &status, WNOHANG), 0);
+	kill(b, SIGKILL);
+	kill(c, SIGKILL);
+	waitpid(b, &status, 0);
+	waitpid(c, &status, 0);
+}
+
 int
 main(void)
 {
@@ -1627,6 +1701,7 @@ main(void)
 		cmocka_unit_test(test_signals_reset),
 		cmocka_unit_test(test_start_time),
 		cmocka_unit_test(test_threads),
+		cmocka_unit_test(test_kill_env),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
