@@ -36,6 +36,15 @@
 #define PROC_POLL_MS  500
 /* Reading what the leader left in the pipes before its group is killed. */
 #define PROC_DRAIN_MS 100
+/*
+ * Output waiting for a slow tee (a paused terminal, a pipe nobody reads):
+ * past PROC_TEE_HOLD the child's pipes are not read until the tee takes
+ * some, so the child waits as in any pipeline while timeouts and signals
+ * still work; once the leader is gone the rest is read to the log and at
+ * most PROC_TEE_MAX of it kept for the tee.
+ */
+#define PROC_TEE_HOLD (64 * 1024)
+#define PROC_TEE_MAX  (1024 * 1024)
 /* Waiting for EOF once the group is dead (an escaped process may hold on). */
 #define PROC_EOF_MS 1000
 /* How often to look for the leader's exit if pidfd_open() is unavailable. */
@@ -43,11 +52,15 @@
 
 /* One of the child's output streams. */
 struct proc_stream {
-	int fd;		  /* our end of the pipe; -1 once at EOF */
-	int log_fd;	  /* -1: discard */
-	int tee_fd;	  /* -1: none, or given up after an error */
-	const char *path; /* for messages */
-	int log_errno;	  /* first error writing log_fd */
+	int fd;	       /* our end of the pipe; -1 once at EOF */
+	int log_fd;    /* -1: discard */
+	int tee_fd;    /* -1: none, or given up after an error */
+	int tee_file;  /* tee_fd is a regular file: never waits */
+	char *tee_buf; /* what the tee has not taken yet */
+	size_t tee_len, tee_cap;
+	uint64_t tee_dropped; /* bytes the tee never got */
+	const char *path;     /* for messages */
+	int log_errno;	      /* first error writing log_fd */
 	uint64_t bytes;
 };
 
@@ -149,16 +162,22 @@ proc_write_all(int fd, const char *buf, size_t len)
 }
 
 /*
- * Copy to the tee fd with SIGPIPE blocked in this thread, so a closed
- * terminal or pipe gives EPIPE instead of killing baton; a SIGPIPE this
- * write raised is taken off the pending set.  Any error ends the tee.
+ * Write to the tee fd what it takes now without waiting (chunks of at
+ * most PIPE_BUF once poll() says it has room, which a pipe or terminal
+ * then takes whole), with SIGPIPE blocked in this thread so that a
+ * closed terminal or pipe gives EPIPE instead of killing baton; a
+ * SIGPIPE this raised is taken off the pending set.  Any error ends the
+ * tee.  Returns the bytes written.
  */
-static void
-proc_tee(struct proc_stream *s, const char *buf, size_t len)
+static size_t
+proc_tee_write(struct proc_stream *s, const char *buf, size_t len)
 {
 	sigset_t pipe_set, old, pending;
 	struct timespec zero = {0, 0};
-	int was_pending, failed, saved;
+	struct pollfd pfd;
+	size_t done = 0, chunk;
+	ssize_t n;
+	int was_pending, failed = 0, saved = 0;
 
 	sigemptyset(&pipe_set);
 	sigaddset(&pipe_set, SIGPIPE);
@@ -166,16 +185,131 @@ proc_tee(struct proc_stream *s, const char *buf, size_t len)
 	was_pending = sigismember(&pending, SIGPIPE);
 	pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
 
-	failed = proc_write_all(s->tee_fd, buf, len) == -1;
-	saved = errno;
+	while (done < len) {
+		chunk = len - done;
+		if (!s->tee_file) {
+			pfd.fd = s->tee_fd;
+			pfd.events = POLLOUT;
+			pfd.revents = 0;
+			if (poll(&pfd, 1, 0) != 1)
+				break; /* no room now (or EINTR: later) */
+			if (pfd.revents & (POLLERR | POLLNVAL)) {
+				failed = 1;
+				saved = EIO;
+				break;
+			}
+			if (chunk > PIPE_BUF)
+				chunk = PIPE_BUF;
+		}
+		n = write(s->tee_fd, buf + done, chunk);
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN)
+				break;
+			failed = 1;
+			saved = errno;
+			break;
+		}
+		done += (size_t)n;
+	}
 	if (failed && saved == EPIPE && !was_pending) {
 		while (sigtimedwait(&pipe_set, NULL, &zero) == -1 &&
 		       errno == EINTR)
 			;
 	}
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (failed)
+	if (failed) {
 		s->tee_fd = -1;
+		s->tee_len = 0;
+	}
+	return done;
+}
+
+/* Hand the tee what it takes of its backlog. */
+static void
+proc_tee_flush(struct proc_stream *s)
+{
+	size_t n;
+
+	if (s->tee_fd < 0 || s->tee_len == 0)
+		return;
+	n = proc_tee_write(s, s->tee_buf, s->tee_len);
+	if (s->tee_fd < 0)
+		return;
+	memmove(s->tee_buf, s->tee_buf + n, s->tee_len - n);
+	s->tee_len -= n;
+}
+
+/* New output for the tee: written now if it can take it, else kept. */
+static void
+proc_tee(struct proc_stream *s, const char *buf, size_t len)
+{
+	size_t n = 0, keep;
+
+	if (s->tee_len == 0)
+		n = proc_tee_write(s, buf, len);
+	if (s->tee_fd < 0 || n == len)
+		return;
+	keep = len - n;
+	if (s->tee_len + keep > PROC_TEE_MAX) {
+		s->tee_dropped += s->tee_len + keep - PROC_TEE_MAX;
+		keep = PROC_TEE_MAX - s->tee_len;
+	}
+	if (s->tee_len + keep > s->tee_cap) {
+		s->tee_cap = s->tee_len + keep;
+		if (s->tee_cap < PROC_TEE_HOLD + PROC_BUF_SIZE)
+			s->tee_cap = PROC_TEE_HOLD + PROC_BUF_SIZE;
+		s->tee_buf = xrealloc(s->tee_buf, s->tee_cap);
+	}
+	memcpy(s->tee_buf + s->tee_len, buf + n, keep);
+	s->tee_len += keep;
+}
+
+/*
+ * The end of the run: give the tee its backlog, waiting for it as a
+ * pipeline would if the child ended by itself (wait), but not past
+ * stop_fd (a signal to baton); then tell it how much it never got and
+ * where all of it is.  A child that baton stopped (timeout, cancel) is
+ * not waited for: the run ends now.
+ */
+static void
+proc_tee_finish(struct proc_stream *s, int stop_fd, int wait)
+{
+	struct pollfd pfd[2];
+	char note[256];
+	int n;
+
+	while (s->tee_fd >= 0 && s->tee_len > 0) {
+		proc_tee_flush(s);
+		if (s->tee_fd < 0 || s->tee_len == 0 || !wait)
+			break;
+		pfd[0].fd = s->tee_fd;
+		pfd[0].events = POLLOUT;
+		pfd[1].fd = stop_fd;
+		pfd[1].events = POLLIN;
+		pfd[0].revents = pfd[1].revents = 0;
+		n = poll(pfd, stop_fd >= 0 ? 2 : 1, -1);
+		if (n == -1 && errno != EINTR)
+			break;
+		if (n > 0 && stop_fd >= 0 && pfd[1].revents != 0)
+			break;
+	}
+	if (s->tee_fd >= 0)
+		s->tee_dropped += s->tee_len;
+	s->tee_len = 0;
+	if (s->tee_fd >= 0 && s->tee_dropped > 0) {
+		n = snprintf(note, sizeof note,
+			     "\n[baton: %llu bytes not shown here; all of "
+			     "the output is in %s]\n",
+			     (unsigned long long)s->tee_dropped,
+			     s->path != NULL ? s->path : "the log");
+		if (n > 0 && (size_t)n < sizeof note)
+			proc_tee_write(s, note, (size_t)n);
+	}
+	free(s->tee_buf);
+	s->tee_buf = NULL;
+	s->tee_cap = 0;
 }
 
 /* Read once from a ready stream; at EOF (or a read error) close it. */
@@ -197,6 +331,15 @@ proc_stream_read(struct proc_stream *s, char *buf)
 		s->log_errno = errno;
 	if (s->tee_fd >= 0)
 		proc_tee(s, buf, (size_t)n);
+}
+
+/* Non-zero if fd is a regular file (a write to it never waits long). */
+static int
+proc_is_file(int fd)
+{
+	struct stat sb;
+
+	return fd >= 0 && fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode);
 }
 
 /* Read whatever is ready in the pipes right now, for at most ms. */
@@ -374,19 +517,32 @@ static int
 proc_step(struct proc_state *st, char **cause)
 {
 	struct proc_stream *streams[2] = {&st->out, &st->err};
-	struct proc_stream *which[2];
-	struct pollfd pfd[4];
-	int i, n = 0, nstreams, pid_i = -1, stop_i = -1, wait, rc;
+	struct proc_stream *which[2], *tees[2];
+	struct pollfd pfd[6];
+	int i, n = 0, nstreams, ntees, pid_i = -1, stop_i = -1, wait, rc;
 
 	wait = proc_tick(st);
 	for (i = 0; i < 2; i++) {
 		if (streams[i]->fd < 0)
+			continue;
+		/* A tee that is behind holds the child back (not once the
+		 * leader is gone: then the rest goes to the log). */
+		if (!st->reaped && streams[i]->tee_fd >= 0 &&
+		    streams[i]->tee_len >= PROC_TEE_HOLD)
 			continue;
 		pfd[n].fd = streams[i]->fd;
 		pfd[n].events = POLLIN;
 		which[n++] = streams[i];
 	}
 	nstreams = n;
+	for (i = 0; i < 2; i++) {
+		if (streams[i]->tee_fd < 0 || streams[i]->tee_len == 0)
+			continue;
+		pfd[n].fd = streams[i]->tee_fd;
+		pfd[n].events = POLLOUT;
+		tees[n++ - nstreams] = streams[i];
+	}
+	ntees = n - nstreams;
 	if (!st->reaped && st->pidfd >= 0) {
 		pid_i = n;
 		pfd[n].fd = st->pidfd;
@@ -410,6 +566,10 @@ proc_step(struct proc_state *st, char **cause)
 	for (i = 0; i < nstreams; i++) {
 		if (pfd[i].revents != 0)
 			proc_stream_read(which[i], st->buf);
+	}
+	for (i = 0; i < ntees; i++) {
+		if (pfd[nstreams + i].revents != 0)
+			proc_tee_flush(tees[i]);
 	}
 	if (stop_i >= 0 && pfd[stop_i].revents != 0) {
 		if (pfd[stop_i].revents & POLLNVAL)
@@ -556,6 +716,8 @@ proc_run(const struct proc_spec *spec, struct proc_result *res, char **cause)
 	st.err.tee_fd = spec->stderr_tee_fd;
 	st.out.path = spec->stdout_path;
 	st.err.path = spec->stderr_path;
+	st.out.tee_file = proc_is_file(st.out.tee_fd);
+	st.err.tee_file = proc_is_file(st.err.tee_fd);
 
 	if (spec->argv == NULL || spec->argv[0] == NULL) {
 		*cause = xstrdup("nothing to run: empty argv");
@@ -648,6 +810,8 @@ out:
 		proc_signal(&st, SIGKILL);
 		proc_reap(&st);
 	}
+	proc_tee_finish(&st.out, st.stop_fd, !st.term_sent);
+	proc_tee_finish(&st.err, st.stop_fd, !st.term_sent);
 	free(st.buf);
 	proc_close(&st.pidfd);
 	proc_close(&st.out.fd);

@@ -67,7 +67,9 @@ struct proc_result {
  * If writing a log file fails while the child runs (disk full), the
  * child still runs to the end and *res is filled in, but -1 is returned.
  * A tee fd that fails (EPIPE: a closed terminal) is dropped, never fatal;
- * the SIGPIPE is kept from baton even if it does not ignore SIGPIPE.
+ * the SIGPIPE is kept from baton even if it does not ignore SIGPIPE.  A
+ * tee that does not keep up holds the child back (timers still run);
+ * see proc_tee_finish() in proc.c for the end of the run.
  */
 int proc_run(const struct proc_spec *spec, struct proc_result *res,
 	     char **cause);

@@ -18,6 +18,7 @@ local_setup() {
 		"  orphan: {kind: command, command: [$HELPERS/p-fork, $T/gc.pid, exit, gcnoterm]}" \
 		"  gcstuck: {kind: command, command: [$HELPERS/p-fork, $T/gc.pid, sleep, gcnoterm]}" \
 		"  flood: {kind: command, command: [head, -c, '1073741824', /dev/zero]}" \
+		"  chatty: {kind: command, command: [head, -c, '4194304', /dev/zero]}" \
 		"  parentfds: {kind: command, command: [$T/parentfds]}" \
 		"$(fake_profile flaky print attempt transient exit 1)"
 	echo "retry: {attempts: 3, base: 30s, max: 30s}" >> "$BATON_CONFIG"
@@ -162,6 +163,30 @@ punch_holes() {
 		return 1
 	fi
 	rm -f "$T/state/logs/1/1.out"
+}
+
+@test "a terminal that does not read holds the agent back but not the timeout" {
+	# a FIFO held open and never read: a paused terminal, a stuck pager
+	mkfifo "$T/fifo"
+	exec 5<>"$T/fifo"
+	local rc=0
+	timeout -s KILL 60 "$BATON" run --agent chatty --timeout 2s go \
+		>"$T/fifo" 2>"$T/err" || rc=$?
+	exec 5>&-
+	[ "$rc" = 124 ]
+	[ "$(tj 1 .status)" = timed_out ]
+	# the agent waited for the reader: less than its 4 MB went out
+	local size
+	size=$(stat -c %s "$T/state/logs/1/1.out")
+	[ "$size" -gt 0 ] && [ "$size" -lt 4194304 ]
+	no_session_left
+}
+
+@test "a slow reader of baton run gets every byte" {
+	run bash -c '"$BATON" run --agent chatty go | { sleep 1; wc -c; }'
+	assert_status 0
+	[ "$output" = 4194304 ]
+	[ "$(stat -c %s "$T/state/logs/1/1.out")" = 4194304 ]
 }
 
 @test "timeout: TERM to the group, KILL after the grace, grandchildren too" {

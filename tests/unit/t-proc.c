@@ -1112,6 +1112,102 @@ test_tee(void **state)
 	free(p);
 }
 
+/* A reader that takes a pipe's bytes slowly (4 KiB per ms) until EOF. */
+struct slow_reader {
+	int fd;
+	char *buf;
+	size_t len, cap;
+};
+
+static void *
+slow_read(void *arg)
+{
+	struct slow_reader *r = arg;
+	struct timespec ms = {0, 1000000};
+	ssize_t n;
+
+	for (;;) {
+		if (r->len + 4096 > r->cap) {
+			r->cap = r->cap ? r->cap * 2 : 65536;
+			r->buf = xrealloc(r->buf, r->cap);
+		}
+		n = read(r->fd, r->buf + r->len, 4096);
+		if (n <= 0)
+			break;
+		r->len += (size_t)n;
+		nanosleep(&ms, NULL);
+	}
+	return NULL;
+}
+
+/*
+ * A slow tee (a pager, a terminal) holds the child back like any
+ * pipeline and still gets every byte; a tee nobody reads (a paused
+ * terminal) does not keep the timeout from working.
+ */
+static void
+test_tee_slow(void **state)
+{
+	struct ctx *c = *state;
+	struct proc_spec s;
+	struct proc_result res;
+	struct slow_reader r = {0};
+	pthread_t t;
+	char *cause = NULL, *p = helper(c, "p-out"), *buf;
+	char *out = tpath(c, "slow.out");
+	char **argv = av(p, "out", "1048576", "exit", "0", NULL);
+	int fds[2];
+	size_t len;
+
+	assert_int_equal(pipe2(fds, O_CLOEXEC), 0);
+	r.fd = fds[0];
+	assert_int_equal(pthread_create(&t, NULL, slow_read, &r), 0);
+	spec_init(&s, argv);
+	s.stdout_path = out;
+	s.stdout_tee_fd = fds[1];
+	s.timeout_ms = SANE_MS;
+	assert_int_equal(proc_run(&s, &res, &cause), 0);
+	assert_null(cause);
+	assert_int_equal(res.reason, PROC_RAN);
+	assert_int_equal(res.exit_code, 0);
+	close(fds[1]);
+	pthread_join(t, NULL);
+	close(fds[0]);
+	assert_int_equal(r.len, 1048576);
+	assert_true(is_pattern(r.buf, r.len, 0));
+	buf = slurp(out, &len);
+	assert_int_equal(len, 1048576);
+	free(buf);
+	free(r.buf);
+	av_free(argv);
+
+	/* Nobody reads the tee: 1 MiB, then the child sleeps on. */
+	argv = av(p, "out", "1048576", "sleep", "100000", NULL);
+	assert_int_equal(pipe2(fds, O_CLOEXEC), 0);
+	spec_init(&s, argv);
+	s.stdout_path = out;
+	s.stdout_tee_fd = fds[1];
+	s.timeout_ms = 300;
+	alarm(60); /* a blocking tee would hang here: die instead */
+	assert_int_equal(proc_run(&s, &res, &cause), 0);
+	alarm(0);
+	assert_null(cause);
+	assert_int_equal(res.reason, PROC_TIMED_OUT);
+	assert_int_equal(res.signal, SIGTERM);
+	/* held back: it wrote less than its megabyte before the timeout,
+	 * and the log has all it wrote */
+	assert_true(res.out_bytes < 1048576);
+	buf = slurp(out, &len);
+	assert_int_equal(len, res.out_bytes);
+	assert_true(is_pattern(buf, len, 0));
+	free(buf);
+	close(fds[0]);
+	close(fds[1]);
+	av_free(argv);
+	free(out);
+	free(p);
+}
+
 struct fd_check {
 	int allowed; /* our own fd deliberately without FD_CLOEXEC */
 	int leaks;   /* fds >= 3 without FD_CLOEXEC in the parent */
@@ -1697,6 +1793,7 @@ main(void)
 		cmocka_unit_test(test_env),
 		cmocka_unit_test(test_log_errors),
 		cmocka_unit_test(test_tee),
+		cmocka_unit_test(test_tee_slow),
 		cmocka_unit_test(test_cloexec),
 		cmocka_unit_test(test_signals_reset),
 		cmocka_unit_test(test_start_time),
