@@ -153,6 +153,25 @@ statuses() {
 	doctor_clean
 }
 
+@test "kill -9 of baton run: a process the agent moved out of its group is stopped too" {
+	"$BATON" run --agent shell "setsid sleep 100 </dev/null >/dev/null 2>&1 &
+		echo \$! > '$T/esc.pid'; echo started; sleep 100" >"$T/run.out" 2>&1 &
+	local pid=$!
+	wait_for '[ -s "$T/run.out" ] && [ -s "$T/esc.pid" ]'
+	local esc
+	esc=$(cat "$T/esc.pid")
+	# its own session and group: a group kill does not reach it
+	wait_for "[ \"\$(awk '{ print \$6 }' /proc/$esc/stat)\" = $esc ]"
+	kill -9 "$pid"
+	wait "$pid" || true
+	alive "$esc"
+	run "$BATON" status
+	assert_status 0
+	wait_for "! alive $esc" 5
+	[ "$(tj 1 .status)" = interrupted ]
+	doctor_clean
+}
+
 @test "reaping checks pid and start time before killing a dead runner's agent" {
 	# two stand-ins for agents a dead runner left, each leading its group
 	setsid sleep 60 &
