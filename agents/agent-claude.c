@@ -11,6 +11,7 @@
  * shape ends as a result, never as a crash.
  */
 #include <errno.h>
+#include <stdint.h>
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
@@ -200,6 +201,39 @@ classify(int api_status, const char *const *texts, const size_t *lens,
 	}
 	return NULL;
 }
+/*
+ * The usage of a turn from "modelUsage" (per model, camelCase), for a
+ * result whose "usage" reports nothing: Claude Code 2.1 does that when
+ * it answered a turn by its non-streaming fallback after an error event
+ * in the stream, while modelUsage and the cost still count the tokens.
+ */
+static void
+add_count(int64_t *sum, int64_t v)
+{
+	*sum = v > INT64_MAX - *sum ? INT64_MAX : *sum + v;
+}
+
+static void
+model_usage(json_t *o, struct agent_result *r)
+{
+	json_t *models = json_object_get(o, "modelUsage"), *m;
+	const char *name;
+
+	if (!json_is_object(models))
+		return;
+	json_object_foreach(models, name, m)
+	{
+		if (!json_is_object(m))
+			continue;
+		add_count(&r->input_tokens, agent_get_count(m, "inputTokens"));
+		add_count(&r->output_tokens,
+			  agent_get_count(m, "outputTokens"));
+		add_count(&r->cache_read_tokens,
+			  agent_get_count(m, "cacheReadInputTokens"));
+		add_count(&r->cache_creation_tokens,
+			  agent_get_count(m, "cacheCreationInputTokens"));
+	}
+}
 
 /* Result, errors and stderr texts a failed turn is classified by. */
 #define NTEXTS 3
@@ -270,6 +304,9 @@ claude_parse_result(const struct agent_call *c, const struct proc_result *pr,
 		r->cache_creation_tokens =
 			agent_get_count(v, "cache_creation_input_tokens");
 	}
+	if (r->input_tokens == 0 && r->output_tokens == 0 &&
+	    r->cache_read_tokens == 0 && r->cache_creation_tokens == 0)
+		model_usage(o, r);
 	v = json_object_get(o, "total_cost_usd");
 	if (v == NULL)
 		v = json_object_get(o, "cost_usd");

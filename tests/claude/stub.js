@@ -26,6 +26,11 @@
 //   "always":  an HTTP status every request fails with (e.g. 401)
 //   "message": the error message of a failure (default depends on it)
 //   "delay_ms": wait this long before answering (a hung API)
+//   "stream_error": {"type", "message"} for the next requests that
+//              stream (one each, counted like "fail"): the answer starts
+//              and then an SSE error event ends it half-way
+//   "stream_cut": the next streamed answers (a count) stop half-way
+//              without an error: the connection is closed
 //   "input_tokens", "output_tokens", "cache_read", "cache_creation":
 //              the usage reported (defaults 100 + messages, 7, 3, 2)
 'use strict';
@@ -49,6 +54,7 @@ for (let i = 2; i < process.argv.length; i++) {
 
 let failKey = null;
 let failUsed = 0;
+let breakUsed = 0;
 
 function control() {
 	if (!opts.control) return {};
@@ -61,6 +67,7 @@ function control() {
 	if (text !== failKey) {
 		failKey = text;
 		failUsed = 0;
+		breakUsed = 0;
 	}
 	try {
 		return JSON.parse(text);
@@ -192,6 +199,19 @@ function answer(req, res, raw) {
 		const half = Math.floor(text.length / 2);
 		ev('content_block_delta', { index: 0,
 			delta: { type: 'text_delta', text: text.slice(0, half) } });
+		if (c.stream_error && breakUsed < (c.stream_error.count || 1)) {
+			breakUsed++;
+			ev('error', { error: {
+				type: c.stream_error.type || 'overloaded_error',
+				message: c.stream_error.message || 'Overloaded' } });
+			res.end();
+			return;
+		}
+		if (c.stream_cut && breakUsed < c.stream_cut) {
+			breakUsed++;
+			res.socket.destroy();
+			return;
+		}
 		ev('content_block_delta', { index: 0,
 			delta: { type: 'text_delta', text: text.slice(half) } });
 		ev('content_block_stop', { index: 0 });

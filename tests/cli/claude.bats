@@ -189,6 +189,31 @@ check() {
 	[ "$(posts)" = 2 ]
 }
 
+@test "claude: an error event in the middle of a stream: the CLI asks again without streaming" {
+	stub '{"stream_error": {"type": "overloaded_error", "message": "Overloaded"},
+	       "input_tokens": 1000, "output_tokens": 20}'
+	run "$BATON" run --json --agent claude "midstream"
+	assert_status 0
+	# the CLI's own fallback answers the turn: one run, one success;
+	# its result reports zero "usage", so the tokens come from
+	# "modelUsage"
+	check '[.runs[] | .outcome] == ["success"]
+		and .input_tokens == 1000 and .output_tokens == 20
+		and .runs[0].input_tokens == .input_tokens and .cost_usd > 0'
+	[ "$(requests | jq -c '.stream' | paste -sd' ')" = "true false" ]
+	[ "$(dialogue 1)" = "$(dialogue 0)" ]
+	grep -q '"usage":{"input_tokens":0,' "$T/state/logs/1/1.out"
+}
+
+@test "claude: a stream cut half-way is transient and retried with --resume" {
+	stub '{"stream_cut": 1}'
+	run "$BATON" run --json --agent claude "cut"
+	assert_status 0
+	check '[.runs[] | .outcome] == ["transient", "success"]
+		and [.runs[] | .resume_outcome] == ["new", "resumed"]
+		and (.runs[0].error | contains("ECONNRESET"))'
+}
+
 @test "claude: the API unreachable is transient" {
 	config <<-EOF
 	retry: {attempts: 1, base: 10ms, max: 10ms}

@@ -273,6 +273,42 @@ test_parse_fields(void **state)
 }
 
 static void
+test_parse_model_usage(void **state)
+{
+	struct agent_result r;
+
+	(void)state;
+	/* usage all zero (the CLI's non-streaming fallback): the totals of
+	 * modelUsage, saturating, ignoring what is not a model object */
+	parse("{\"type\":\"result\",\"is_error\":false,\"session_id\":\"" SID
+	      "\",\"usage\":{\"input_tokens\":0,\"output_tokens\":0},"
+	      "\"modelUsage\":{\"a\":{\"inputTokens\":102,\"outputTokens\":7,"
+	      "\"cacheReadInputTokens\":3,\"cacheCreationInputTokens\":2},"
+	      "\"b\":{\"inputTokens\":8e18,\"outputTokens\":1},"
+	      "\"c\":{\"inputTokens\":8e18},\"d\":[1],\"e\":7}}",
+	      NULL, 0, &r);
+	assert_int_equal(r.outcome, AGENT_OK);
+	assert_int_equal(r.input_tokens, INT64_MAX);
+	assert_int_equal(r.output_tokens, 8);
+	assert_int_equal(r.cache_read_tokens, 3);
+	assert_int_equal(r.cache_creation_tokens, 2);
+	agent_result_release(&r);
+	/* usage that counts something wins over modelUsage */
+	parse("{\"type\":\"result\",\"is_error\":false,\"session_id\":\"" SID
+	      "\",\"usage\":{\"input_tokens\":5,\"output_tokens\":0},"
+	      "\"modelUsage\":{\"a\":{\"inputTokens\":102}}}",
+	      NULL, 0, &r);
+	assert_int_equal(r.input_tokens, 5);
+	agent_result_release(&r);
+	/* modelUsage not an object */
+	parse("{\"type\":\"result\",\"is_error\":false,\"session_id\":\"" SID
+	      "\",\"modelUsage\":[{\"inputTokens\":102}]}",
+	      NULL, 0, &r);
+	assert_int_equal(r.input_tokens, 0);
+	agent_result_release(&r);
+}
+
+static void
 test_parse_odd_numbers(void **state)
 {
 	struct agent_result r;
@@ -936,6 +972,7 @@ main(void)
 		cmocka_unit_test(test_argv_no_model),
 		cmocka_unit_test(test_argv_refused),
 		cmocka_unit_test(test_parse_fields),
+		cmocka_unit_test(test_parse_model_usage),
 		cmocka_unit_test(test_parse_odd_numbers),
 		cmocka_unit_test(test_parse_nonzero_exit_ok),
 		cmocka_unit_test(test_parse_success_text_not_classified),
