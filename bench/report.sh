@@ -301,8 +301,9 @@ How the rows were made: for each size a database is created by baton
 (\`baton add x\`, and \`baton work\` for the history ones), so schema and
 migrations are baton's; \`bench/mkrows\` then clones that one task with the
 sqlite3 CLI in a single transaction — for *history* databases every clone
-is a completed task with its own closed temp session (a fresh random v4
-UUID), its run, its chain link and its two events; for the *pending*
+is a completed task with its own closed temp session (a fresh version 7
+UUID dated before the template, as baton makes them), its run, its chain
+link and its two events, all older than the template; for the *pending*
 database every clone is a pending task.  The clones have no log files.
 Building took: $(for s in $SCALE_SIZES; do printf '%s rows %.0f s, ' "$s" "$(one s5.mkrows.history-$s)"; done)$SCALE_BIG pending $(printf '%.0f' "$(one s5.mkrows.pending-$SCALE_BIG)") s.
 

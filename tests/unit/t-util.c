@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -238,6 +239,26 @@ test_clocks(void **state)
 	assert_true(util_now_ms() > 1577836800000LL);
 }
 
+/* Version 7: the first 48 bits are the time in ms; later ids sort later. */
+static void
+test_uuid_time_ordered(void **state)
+{
+	struct timespec ms2 = {0, 2000000};
+	char a[37], b[37], hex[13];
+	int64_t before = util_now_ms(), t;
+
+	(void)state;
+	util_uuid_new(a);
+	memcpy(hex, a, 8);
+	memcpy(hex + 8, a + 9, 4);
+	hex[12] = '\0';
+	t = (int64_t)strtoull(hex, NULL, 16);
+	assert_true(t >= before && t <= util_now_ms());
+	nanosleep(&ms2, NULL);
+	util_uuid_new(b);
+	assert_true(strcmp(a, b) < 0);
+}
+
 static void
 test_uuid(void **state)
 {
@@ -254,7 +275,8 @@ test_uuid(void **state)
 	for (i = 0; i < 36; i++)
 		assert_true(a[i] == '-' || (a[i] >= '0' && a[i] <= '9') ||
 			    (a[i] >= 'a' && a[i] <= 'f'));
-	assert_int_equal(a[14], '4'); /* version 4 */
+	assert_int_equal(a[14], '7');		    /* version 7 */
+	assert_true(strchr("89ab", a[19]) != NULL); /* variant 10 */
 
 	assert_true(util_is_uuid("0E5A8A3C-1B2D-4E6F-8A9B-0C1D2E3F4A5B"));
 	assert_false(util_is_uuid("0e5a8a3c-1b2d-4e6f-8a9b-0c1d2e3f4a5"));
@@ -697,6 +719,7 @@ main(void)
 		cmocka_unit_test(test_parse_time),
 		cmocka_unit_test(test_clocks),
 		cmocka_unit_test(test_uuid),
+		cmocka_unit_test(test_uuid_time_ordered),
 		cmocka_unit_test(test_session_name),
 		cmocka_unit_test(test_closest),
 		cmocka_unit_test(test_join),
