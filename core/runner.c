@@ -2,8 +2,8 @@
  * Runner rows, heartbeats and reaping (SPEC §5).
  */
 #include <errno.h>
-#include <stdio.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -72,6 +72,13 @@ heartbeat_main(void *arg)
 	return NULL;
 }
 
+/* "PID.START" of a runner (see struct baton); key has 48 bytes. */
+static void
+runner_make_key(char *key, int64_t pid, int64_t start)
+{
+	snprintf(key, 48, "%lld.%lld", (long long)pid, (long long)start);
+}
+
 int
 runner_start(struct runner *r, struct baton *b, char **cause)
 {
@@ -86,8 +93,7 @@ runner_start(struct runner *r, struct baton *b, char **cause)
 	row.host = util_host_name();
 	row.boot_id = runner_boot_id();
 	row.proc_start = (int64_t)start;
-	snprintf(b->runner_key, sizeof b->runner_key, "%lld.%llu",
-		 (long long)row.pid, (unsigned long long)start);
+	runner_make_key(b->runner_key, row.pid, row.proc_start);
 	row.started_at = util_now_ms();
 	if ((rc = db_begin(b->db, cause)) == 0 &&
 	    (rc = db_runner_insert(b->db, &row, &r->id, cause)) == 0)
@@ -248,9 +254,8 @@ runner_reap_count(struct baton *b, int *reaped, char **cause)
 		local = strcmp(runners[i].host, host) == 0 &&
 			strcmp(runners[i].boot_id, boot) == 0;
 		if (local) {
-			snprintf(key, sizeof key, "%lld.%lld",
-				 (long long)runners[i].pid,
-				 (long long)runners[i].proc_start);
+			runner_make_key(key, runners[i].pid,
+					runners[i].proc_start);
 			runner_kill_orphans(key, orphans, norphans);
 		}
 		free(orphans);
