@@ -1156,7 +1156,10 @@ test_tee_slow(void **state)
 	char *cause = NULL, *p = helper(c, "p-out"), *buf;
 	char *out = tpath(c, "slow.out");
 	char **argv = av(p, "out", "1048576", "exit", "0", NULL);
-	int fds[2];
+	struct itimerspec its;
+	struct pollfd pfd;
+	int fds[2], tfd;
+	ssize_t n;
 	size_t len;
 
 	assert_int_equal(pipe2(fds, O_CLOEXEC), 0);
@@ -1201,6 +1204,50 @@ test_tee_slow(void **state)
 	assert_int_equal(len, res.out_bytes);
 	assert_true(is_pattern(buf, len, 0));
 	free(buf);
+	close(fds[0]);
+	close(fds[1]);
+	av_free(argv);
+
+	/*
+	 * The child ends by itself with output the tee has not taken: the
+	 * run waits for the reader as a pipeline would, until stop_fd (a
+	 * signal to baton) says to give up; the log is complete.
+	 */
+	argv = av(p, "out", "100000", "exit", "0", NULL);
+	assert_int_equal(pipe2(fds, O_CLOEXEC), 0);
+	tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
+	assert_true(tfd >= 0);
+	memset(&its, 0, sizeof its);
+	its.it_value.tv_sec = 2;
+	assert_int_equal(timerfd_settime(tfd, 0, &its, NULL), 0);
+	spec_init(&s, argv);
+	s.stdout_path = out;
+	s.stdout_tee_fd = fds[1];
+	s.stop_fd = tfd;
+	s.timeout_ms = SANE_MS;
+	alarm(60);
+	assert_int_equal(proc_run(&s, &res, &cause), 0);
+	alarm(0);
+	assert_null(cause);
+	assert_int_equal(res.reason, PROC_RAN);
+	assert_int_equal(res.exit_code, 0);
+	/* it returned only once the stop came (nobody ever read the tee) */
+	pfd.fd = tfd;
+	pfd.events = POLLIN;
+	assert_int_equal(poll(&pfd, 1, 0), 1);
+	buf = slurp(out, &len);
+	assert_int_equal(len, 100000);
+	free(buf);
+	/* the reader got what the pipe holds, in order */
+	assert_int_equal(fcntl(fds[0], F_SETFL, O_NONBLOCK), 0);
+	buf = xmalloc(200000);
+	len = 0;
+	while ((n = read(fds[0], buf + len, 200000 - len)) > 0)
+		len += (size_t)n;
+	assert_true(len > 0 && len < 100000);
+	assert_true(is_pattern(buf, len, 0));
+	free(buf);
+	close(tfd);
 	close(fds[0]);
 	close(fds[1]);
 	av_free(argv);
