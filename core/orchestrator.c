@@ -619,7 +619,20 @@ run_once(struct job *j, const char *prompt, enum turn *turn, char **cause)
 	sc.run_id = run.id;
 	ps.on_start = on_start;
 	ps.start_arg = &sc;
-	if (proc_run(&ps, &pr, &why) != 0)
+	rc = proc_run(&ps, &pr, &why);
+	if (pr.tee_dropped > 0) {
+		char *msg = xasprintf(
+			"task %lld: %llu bytes of the agent's output were not "
+			"shown (the reader was behind when the agent was "
+			"stopped); baton log %lld [--stderr] has all of it",
+			(long long)j->task.id,
+			(unsigned long long)pr.tee_dropped,
+			(long long)j->task.id);
+
+		note(o, j->task.id, msg);
+		free(msg);
+	}
+	if (rc != 0)
 		goto baton_error;
 
 	if (pr.spawn_errno != 0) {

@@ -269,15 +269,16 @@ proc_tee(struct proc_stream *s, const char *buf, size_t len)
 /*
  * The end of the run: give the tee its backlog, waiting for it as a
  * pipeline would if the child ended by itself (wait), but not past
- * stop_fd (a signal to baton); then tell it how much it never got and
- * where all of it is.  A child that baton stopped (timeout, cancel) is
- * not waited for: the run ends now.
+ * stop_fd (a signal to baton).  A child that baton stopped (timeout,
+ * cancel) is not waited for: the run ends now.  Returns the bytes the
+ * tee never got (the caller says so where the user can see it: the
+ * tee itself has no room).
  */
-static void
+static uint64_t
 proc_tee_finish(struct proc_stream *s, int stop_fd, int wait)
 {
 	struct pollfd pfd[2];
-	char note[256];
+	uint64_t dropped;
 	int n;
 
 	while (s->tee_fd >= 0 && s->tee_len > 0) {
@@ -295,21 +296,12 @@ proc_tee_finish(struct proc_stream *s, int stop_fd, int wait)
 		if (n > 0 && stop_fd >= 0 && pfd[1].revents != 0)
 			break;
 	}
-	if (s->tee_fd >= 0)
-		s->tee_dropped += s->tee_len;
+	dropped = s->tee_fd >= 0 ? s->tee_dropped + s->tee_len : 0;
 	s->tee_len = 0;
-	if (s->tee_fd >= 0 && s->tee_dropped > 0) {
-		n = snprintf(note, sizeof note,
-			     "\n[baton: %llu bytes not shown here; all of "
-			     "the output is in %s]\n",
-			     (unsigned long long)s->tee_dropped,
-			     s->path != NULL ? s->path : "the log");
-		if (n > 0 && (size_t)n < sizeof note)
-			proc_tee_write(s, note, (size_t)n);
-	}
 	free(s->tee_buf);
 	s->tee_buf = NULL;
 	s->tee_cap = 0;
+	return dropped;
 }
 
 /* Read once from a ready stream; at EOF (or a read error) close it. */
@@ -810,8 +802,8 @@ out:
 		proc_signal(&st, SIGKILL);
 		proc_reap(&st);
 	}
-	proc_tee_finish(&st.out, st.stop_fd, !st.term_sent);
-	proc_tee_finish(&st.err, st.stop_fd, !st.term_sent);
+	res->tee_dropped = proc_tee_finish(&st.out, st.stop_fd, !st.term_sent);
+	res->tee_dropped += proc_tee_finish(&st.err, st.stop_fd, !st.term_sent);
 	free(st.buf);
 	proc_close(&st.pidfd);
 	proc_close(&st.out.fd);

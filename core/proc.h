@@ -56,6 +56,9 @@ struct proc_result {
 	enum proc_stop_reason reason;
 	int64_t duration_ms;
 	uint64_t out_bytes, err_bytes;
+	/* bytes the tee fds never got: baton stopped the child while the
+	 * reader was behind (they are all in the logs) */
+	uint64_t tee_dropped;
 };
 
 /*
@@ -69,7 +72,8 @@ struct proc_result {
  * A tee fd that fails (EPIPE: a closed terminal) is dropped, never fatal;
  * the SIGPIPE is kept from baton even if it does not ignore SIGPIPE.  A
  * tee that does not keep up holds the child back (timers still run);
- * see proc_tee_finish() in proc.c for the end of the run.
+ * see proc_tee_finish() in proc.c for the end of the run and
+ * res->tee_dropped.
  */
 int proc_run(const struct proc_spec *spec, struct proc_result *res,
 	     char **cause);

@@ -179,6 +179,9 @@ punch_holes() {
 	local size
 	size=$(stat -c %s "$T/state/logs/1/1.out")
 	[ "$size" -gt 0 ] && [ "$size" -lt 4194304 ]
+	# what the reader never got is said on stderr, with where it is
+	grep -q "task 1: [0-9]* bytes of the agent's output were not shown" "$T/err"
+	grep -q "baton log 1 \[--stderr\] has all of it" "$T/err"
 	no_session_left
 }
 

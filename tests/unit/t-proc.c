@@ -1178,6 +1178,7 @@ test_tee_slow(void **state)
 	close(fds[0]);
 	assert_int_equal(r.len, 1048576);
 	assert_true(is_pattern(r.buf, r.len, 0));
+	assert_int_equal(res.tee_dropped, 0);
 	buf = slurp(out, &len);
 	assert_int_equal(len, 1048576);
 	free(buf);
@@ -1200,6 +1201,9 @@ test_tee_slow(void **state)
 	/* held back: it wrote less than its megabyte before the timeout,
 	 * and the log has all it wrote */
 	assert_true(res.out_bytes < 1048576);
+	/* the backlog it never got is counted for the caller to report */
+	assert_true(res.tee_dropped > 0);
+	assert_true(res.tee_dropped < res.out_bytes);
 	buf = slurp(out, &len);
 	assert_int_equal(len, res.out_bytes);
 	assert_true(is_pattern(buf, len, 0));
@@ -1235,6 +1239,7 @@ test_tee_slow(void **state)
 	pfd.fd = tfd;
 	pfd.events = POLLIN;
 	assert_int_equal(poll(&pfd, 1, 0), 1);
+	assert_true(res.tee_dropped > 0);
 	buf = slurp(out, &len);
 	assert_int_equal(len, 100000);
 	free(buf);
@@ -1245,6 +1250,7 @@ test_tee_slow(void **state)
 	while ((n = read(fds[0], buf + len, 200000 - len)) > 0)
 		len += (size_t)n;
 	assert_true(len > 0 && len < 100000);
+	assert_int_equal(len + res.tee_dropped, 100000);
 	assert_true(is_pattern(buf, len, 0));
 	free(buf);
 	close(tfd);
