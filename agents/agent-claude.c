@@ -17,7 +17,10 @@
 #include <string.h>
 
 #include "agents/agent.h"
-#include "core/xmalloc.h"
+#include "lib/file.h"
+#include "lib/id.h"
+#include "lib/strbuf.h"
+#include "lib/xmalloc.h"
 
 /* stdout bigger than this is not a result object baton will parse. */
 #define CLAUDE_OUT_MAX ((size_t)64 << 20)
@@ -239,7 +242,7 @@ model_usage(json_t *o, struct agent_result *r)
 #define NTEXTS 3
 
 static void
-claude_parse_result(const struct agent_call *c, const struct proc_result *pr,
+claude_parse_result(const struct agent_call *c, const struct agent_exit *pr,
 		    const char *out_path, const char *err_path,
 		    struct agent_result *r)
 {
@@ -262,8 +265,7 @@ claude_parse_result(const struct agent_call *c, const struct proc_result *pr,
 	if (pr->out_bytes > CLAUDE_OUT_MAX) {
 		why = xasprintf("output too large (%llu bytes)",
 				(unsigned long long)pr->out_bytes);
-	} else if ((out = util_read_file(out_path, CLAUDE_OUT_MAX, &len)) ==
-		   NULL) {
+	} else if ((out = file_read(out_path, CLAUDE_OUT_MAX, &len)) == NULL) {
 		if (errno == EFBIG)
 			why = xstrdup("output too large");
 		else if (errno == ENOENT)
@@ -332,7 +334,7 @@ claude_parse_result(const struct agent_call *c, const struct proc_result *pr,
 
 	v = json_object_get(o, "session_id");
 	if (v != NULL && !json_is_null(v)) {
-		if (!json_is_string(v) || !util_is_uuid(json_string_value(v))) {
+		if (!json_is_string(v) || !id_is_uuid(json_string_value(v))) {
 			r->outcome = AGENT_BAD_OUTPUT;
 			r->error = xasprintf(
 				"bad output from claude: reported session id "
@@ -341,7 +343,7 @@ claude_parse_result(const struct agent_call *c, const struct proc_result *pr,
 						  : "(not a string)");
 			goto out;
 		}
-		r->agent_session_id = util_uuid_lower(json_string_value(v));
+		r->agent_session_id = id_uuid_lower(json_string_value(v));
 	}
 
 	v = json_object_get(o, "is_error");

@@ -28,7 +28,10 @@
 #include <unistd.h>
 
 #include "agents/agent.h"
-#include "core/xmalloc.h"
+#include "lib/file.h"
+#include "lib/id.h"
+#include "lib/strbuf.h"
+#include "lib/xmalloc.h"
 
 /* stdout beyond this is not read: the run is bad output. */
 #define CODEX_OUT_MAX ((size_t)64 << 20)
@@ -184,9 +187,9 @@ scan_event(struct codex_scan *s, const char *line, size_t len)
 	if (strcmp(type, "thread.started") == 0) {
 		json_t *id = json_object_get(o, "thread_id");
 
-		if (json_is_string(id) && util_is_uuid(json_string_value(id))) {
+		if (json_is_string(id) && id_is_uuid(json_string_value(id))) {
 			free(s->thread_id);
-			s->thread_id = util_uuid_lower(json_string_value(id));
+			s->thread_id = id_uuid_lower(json_string_value(id));
 		} else if (s->bad_id == NULL)
 			s->bad_id = xstrndup(json_is_string(id)
 						     ? json_string_value(id)
@@ -443,7 +446,7 @@ rollout_turn_usage(const char *path, const struct codex_usage *total,
 	struct codex_usage thread;
 	int rc = -1;
 
-	if ((tail = util_read_tail(path, CODEX_ROLLOUT_TAIL)) == NULL)
+	if ((tail = file_read_tail(path, CODEX_ROLLOUT_TAIL)) == NULL)
 		return -1;
 	e = tail + strlen(tail);
 	while (e > tail) {
@@ -488,7 +491,7 @@ codex_run_usage(const struct agent_call *c, const char *thread,
 		return;
 	if (thread == NULL)
 		thread = c->agent_session_id;
-	if (!util_is_uuid(thread))
+	if (!id_is_uuid(thread))
 		return;
 	if ((home = codex_home(c)) != NULL)
 		path = find_rollout(home, thread);
@@ -616,7 +619,7 @@ first_error_line(const char *text, size_t len)
 }
 
 static void
-codex_parse_result(const struct agent_call *c, const struct proc_result *pr,
+codex_parse_result(const struct agent_call *c, const struct agent_exit *pr,
 		   const char *out_path, const char *err_path,
 		   struct agent_result *r)
 {

@@ -10,7 +10,9 @@
 #include <string.h>
 
 #include "agents/agent.h"
-#include "core/xmalloc.h"
+#include "lib/file.h"
+#include "lib/strbuf.h"
+#include "lib/xmalloc.h"
 
 static int
 command_build_argv(const struct agent_call *c, struct strvec *argv,
@@ -35,7 +37,7 @@ command_build_argv(const struct agent_call *c, struct strvec *argv,
 }
 
 static void
-command_parse_result(const struct agent_call *c, const struct proc_result *pr,
+command_parse_result(const struct agent_call *c, const struct agent_exit *pr,
 		     const char *out_path, const char *err_path,
 		     struct agent_result *r)
 {
@@ -47,7 +49,7 @@ command_parse_result(const struct agent_call *c, const struct proc_result *pr,
 	r->num_turns = -1;
 	r->duration_ms = -1;
 	r->outcome = ok ? AGENT_OK : AGENT_FAILED;
-	text = util_read_file(c->result_file, 16 << 20, &len);
+	text = file_read(c->result_file, 16 << 20, &len);
 	if (text == NULL && errno != ENOENT) {
 		r->outcome = AGENT_BAD_OUTPUT;
 		r->error = xasprintf("cannot read result file: %s",
@@ -63,7 +65,7 @@ command_parse_result(const struct agent_call *c, const struct proc_result *pr,
 		/* transient / resume_failed flags win over the exit status */
 		if (r->outcome == AGENT_TRANSIENT ||
 		    r->outcome == AGENT_RESUME_FAILED) {
-			line = util_read_first_line(err_path, 200);
+			line = file_read_first_line(err_path, 200);
 			r->error =
 				xasprintf("%s%s%s",
 					  r->outcome == AGENT_TRANSIENT
@@ -74,7 +76,7 @@ command_parse_result(const struct agent_call *c, const struct proc_result *pr,
 		}
 	}
 	if (!ok) {
-		line = util_read_first_line(err_path, 200);
+		line = file_read_first_line(err_path, 200);
 		if (pr->exited)
 			r->error = xasprintf("exited with status %d%s%s",
 					     pr->exit_code, line ? ": " : "",

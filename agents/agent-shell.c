@@ -8,7 +8,9 @@
 #include <string.h>
 
 #include "agents/agent.h"
-#include "core/xmalloc.h"
+#include "lib/file.h"
+#include "lib/strbuf.h"
+#include "lib/xmalloc.h"
 
 static int
 shell_build_argv(const struct agent_call *c, struct strvec *argv, char **cause)
@@ -20,7 +22,7 @@ shell_build_argv(const struct agent_call *c, struct strvec *argv, char **cause)
 }
 
 static void
-shell_parse_result(const struct agent_call *c, const struct proc_result *pr,
+shell_parse_result(const struct agent_call *c, const struct agent_exit *pr,
 		   const char *out_path, const char *err_path,
 		   struct agent_result *r)
 {
@@ -35,7 +37,7 @@ shell_parse_result(const struct agent_call *c, const struct proc_result *pr,
 		return;
 	}
 	r->outcome = AGENT_FAILED;
-	line = util_read_first_line(err_path, 200);
+	line = file_read_first_line(err_path, 200);
 	if (pr->exited)
 		r->error = xasprintf("script exited with status %d%s%s",
 				     pr->exit_code, line ? ": " : "",

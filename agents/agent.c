@@ -12,7 +12,9 @@
 #include <unistd.h>
 
 #include "agents/agent.h"
-#include "core/xmalloc.h"
+#include "lib/id.h"
+#include "lib/strbuf.h"
+#include "lib/xmalloc.h"
 
 /* Sorted by kind. */
 static const struct agent_impl *const registry[] = {
@@ -87,7 +89,7 @@ agent_session_for_call(struct agent *a, char *buf)
 		buf[len] = '\0';
 		return buf;
 	}
-	util_uuid_new(buf);
+	id_uuid_new(buf);
 	if (a->profile != NULL && a->profile->use_session_persistence)
 		a->session_id = xstrdup(buf);
 	return buf;
@@ -130,7 +132,7 @@ agent_parse_result_json(const char *text, struct agent_result *r, char **cause)
 	}
 	v = json_object_get(o, "session_id");
 	if (json_is_string(v) && json_string_length(v) > 0) {
-		if (!util_is_uuid(json_string_value(v))) {
+		if (!id_is_uuid(json_string_value(v))) {
 			*cause = xasprintf("reported session id '%.64s' is "
 					   "not a UUID",
 					   json_string_value(v));
@@ -138,7 +140,7 @@ agent_parse_result_json(const char *text, struct agent_result *r, char **cause)
 			return -1;
 		}
 		free(r->agent_session_id);
-		r->agent_session_id = util_uuid_lower(json_string_value(v));
+		r->agent_session_id = id_uuid_lower(json_string_value(v));
 	}
 	v = json_object_get(o, "result");
 	if (json_is_string(v)) {
@@ -180,7 +182,7 @@ agent_argv_begin(const struct agent_call *c, const char *default_bin,
 	const struct agent_profile *p = c->profile;
 	char *const *a;
 
-	if (c->agent_session_id != NULL && !util_is_uuid(c->agent_session_id)) {
+	if (c->agent_session_id != NULL && !id_is_uuid(c->agent_session_id)) {
 		*cause = xasprintf("agent session id '%.64s' is not a UUID",
 				   c->agent_session_id);
 		return -1;
@@ -306,7 +308,7 @@ agent_get_count(json_t *o, const char *key)
 }
 
 char *
-agent_status_text(const struct proc_result *pr)
+agent_status_text(const struct agent_exit *pr)
 {
 	if (pr->exited)
 		return xasprintf("exit status %d", pr->exit_code);

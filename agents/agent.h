@@ -3,9 +3,41 @@
 
 #include <stdint.h>
 
-#include "core/config.h"
-#include "core/proc.h"
-#include "core/util.h"
+#include "lib/strbuf.h"
+
+/*
+ * An agent profile: a named entry under agents: in the config (SPEC §8).
+ * core/config*.c fills it; the adapters read it.
+ */
+/* USD per million tokens; only for adapters that do not report a cost. */
+struct agent_price {
+	int set;
+	double input, cached_input, output;
+};
+
+struct agent_profile {
+	char *name;	/* key under agents: */
+	char *kind;	/* "shell", "command", "claude" or "codex" */
+	char **command; /* NULL-terminated argv; claude/codex: {binary, NULL} */
+	char *model;	/* NULL if none */
+	char **args;	/* NULL-terminated extra arguments, never NULL */
+	char **env;	/* NULL-terminated "KEY=VALUE", never NULL */
+	int64_t timeout_ms;    /* 0: defaults.timeout */
+	int64_t kill_grace_ms; /* 0: defaults.kill_grace */
+	int use_session_persistence;
+	struct agent_price price;
+	/* Where this profile was defined, for messages: NULL if built in. */
+	char *file;
+	int line, col;
+};
+
+/* How the process of a turn ended, as the orchestrator saw it. */
+struct agent_exit {
+	int exited; /* exited by itself: exit_code is valid */
+	int exit_code;
+	int signal; /* killed by this signal, else 0 */
+	uint64_t out_bytes, err_bytes;
+};
 
 struct json_t; /* jansson's json_t, for the adapters' helpers */
 
@@ -78,7 +110,7 @@ struct agent_impl {
 	 * output went to.  Must not crash on output of any size or shape.
 	 */
 	void (*parse_result)(const struct agent_call *,
-			     const struct proc_result *, const char *out_path,
+			     const struct agent_exit *, const char *out_path,
 			     const char *err_path, struct agent_result *);
 };
 
@@ -161,7 +193,7 @@ char *agent_line_at(const char *text, size_t len, const char *at);
 int64_t agent_get_count(struct json_t *o, const char *key);
 
 /* "exit status N" or "killed by signal N" for pr; the caller frees. */
-char *agent_status_text(const struct proc_result *pr);
+char *agent_status_text(const struct agent_exit *pr);
 
 /* Substitute {task_id} {session_id} {agent_session_id} {workdir}
  * {prompt_file} in one argv template item; caller frees. */

@@ -7,7 +7,8 @@
 
 #include "cmd/common.h"
 #include "core/taskfile.h"
-#include "core/xmalloc.h"
+#include "lib/clock.h"
+#include "lib/xmalloc.h"
 
 const struct cmd_entry cmd_add_entry;
 
@@ -40,7 +41,7 @@ add_from(struct baton *b, const char *path)
 	for (i = 0; i < n; i++) {
 		if ((rc = task_spec_resolve(b, b->db, &specs[i], &t, &cause)))
 			break;
-		if ((rc = db_task_insert(b->db, &t, util_now_ms(), &existed,
+		if ((rc = db_task_insert(b->db, &t, clock_now_ms(), &existed,
 					 &cause)) != 0)
 			break;
 		if (existed)

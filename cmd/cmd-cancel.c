@@ -9,7 +9,8 @@
 
 #include "cmd/common.h"
 #include "core/config.h"
-#include "core/xmalloc.h"
+#include "lib/clock.h"
+#include "lib/xmalloc.h"
 
 const struct cmd_entry cmd_cancel_entry;
 
@@ -35,8 +36,8 @@ wait_end(struct baton *b, int64_t id)
 	if (p != NULL && p->kill_grace_ms > 0)
 		grace = p->kill_grace_ms;
 	db_task_release(&t);
-	end = util_mono_ms() + grace + 10000;
-	while (util_mono_ms() < end) {
+	end = clock_mono_ms() + grace + 10000;
+	while (clock_mono_ms() < end) {
 		if (db_task_get(b->db, id, &t, &found, &cause) != 0) {
 			free(cause);
 			return NULL;
@@ -72,8 +73,8 @@ cancel_exec(struct baton *b, int argc, char **argv)
 	for (i = optind; i < argc; i++) {
 		task_parse_id(argv[i], &id);
 		if (db_begin(b->db, &cause) != 0 ||
-		    db_task_cancel(b->db, id, util_now_ms(), &status, &cause) !=
-			    0 ||
+		    db_task_cancel(b->db, id, clock_now_ms(), &status,
+				   &cause) != 0 ||
 		    db_commit(b->db, &cause) != 0) {
 			db_rollback(b->db);
 			cmd_error("%s", cause);

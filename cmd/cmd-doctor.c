@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cmd/common.h"
+#include "lib/clock.h"
 
 const struct cmd_entry cmd_doctor_entry;
 
@@ -70,7 +71,7 @@ doctor_exec(struct baton *b, int argc, char **argv)
 	{
 		int m = 0;
 
-		if (db_doctor(b->db, fix, util_now_ms(), problem, &f, &m,
+		if (db_doctor(b->db, fix, clock_now_ms(), problem, &f, &m,
 			      &cause) != 0)
 			goto dberr;
 		n += m;

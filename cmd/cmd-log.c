@@ -10,7 +10,8 @@
 #include <unistd.h>
 
 #include "cmd/common.h"
-#include "core/xmalloc.h"
+#include "lib/text.h"
+#include "lib/xmalloc.h"
 
 const struct cmd_entry cmd_log_entry;
 
@@ -72,7 +73,7 @@ log_exec(struct baton *b, int argc, char **argv)
 			follow = 1;
 			break;
 		case OPT_RUN:
-			if (util_parse_int(optarg, 1, INT64_MAX, &run) != 0)
+			if (text_parse_int(optarg, 1, INT64_MAX, &run) != 0)
 				return cmd_usage_error(&cmd_log_entry,
 						       "invalid run '%s'",
 						       optarg);

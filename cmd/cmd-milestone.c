@@ -10,7 +10,8 @@
 #include "cmd/common.h"
 #include "core/config.h"
 #include "core/session.h"
-#include "core/xmalloc.h"
+#include "lib/clock.h"
+#include "lib/xmalloc.h"
 
 static int milestone_create_exec(struct baton *, int, char **);
 static int milestone_list_exec(struct baton *, int, char **);
@@ -156,7 +157,7 @@ milestone_create_exec(struct baton *b, int argc, char **argv)
 	}
 	if (argc - optind != 1)
 		return cmd_usage_error(e, "give one milestone name");
-	if (!util_is_session_name(argv[optind]))
+	if (!session_name_valid(argv[optind]))
 		return cmd_usage_error(e,
 				       "invalid milestone name '%s': use 1 "
 				       "to 64 characters from A-Z a-z 0-9 . _ "
@@ -165,7 +166,7 @@ milestone_create_exec(struct baton *b, int argc, char **argv)
 	m.name = xstrdup(argv[optind]);
 	m.session_mode = xstrdup(mode);
 	if ((rc = db_begin(b->db, &cause)) == 0 &&
-	    (rc = db_milestone_insert(b->db, &m, util_now_ms(), &existed,
+	    (rc = db_milestone_insert(b->db, &m, clock_now_ms(), &existed,
 				      &cause)) == 0)
 		rc = db_commit(b->db, &cause);
 	if (rc != 0) {
@@ -345,7 +346,7 @@ milestone_show_exec(struct baton *b, int argc, char **argv)
 		goto out;
 	}
 	f.milestone_id = m.id;
-	ts.now = util_now_ms();
+	ts.now = clock_now_ms();
 	if (b->json) {
 		o = milestone_json(&m, found ? &s : NULL);
 		json_object_set_new(

@@ -9,7 +9,9 @@
 #include <unistd.h>
 
 #include "cmd/common.h"
-#include "core/xmalloc.h"
+#include "lib/file.h"
+#include "lib/strbuf.h"
+#include "lib/xmalloc.h"
 
 const struct cmd_entry cmd_report_entry;
 
@@ -68,7 +70,7 @@ log_tail(struct report *r, int64_t task, const char *ext)
 		path = xasprintf("%s/logs/%lld/%lld.%s", r->b->state_dir,
 				 (long long)task, (long long)runs[n - 1].id,
 				 ext);
-		tail = util_read_tail(path, LOG_TAIL);
+		tail = file_read_tail(path, LOG_TAIL);
 		free(path);
 	}
 	db_runs_free(runs, n);

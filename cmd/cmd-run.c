@@ -12,7 +12,9 @@
 #include "core/config.h"
 #include "core/orchestrator.h"
 #include "core/runner.h"
-#include "core/xmalloc.h"
+#include "lib/clock.h"
+#include "lib/strbuf.h"
+#include "lib/xmalloc.h"
 
 const struct cmd_entry cmd_run_entry;
 
@@ -67,7 +69,7 @@ cmd_insert_task(struct baton *b, const struct task_spec *spec, int64_t *id,
 	*existed = 0;
 	if ((rc = db_begin(b->db, &cause)) == 0 &&
 	    (rc = task_spec_resolve(b, b->db, spec, &t, &cause)) == 0 &&
-	    (rc = db_task_insert(b->db, &t, util_now_ms(), existed, &cause)) ==
+	    (rc = db_task_insert(b->db, &t, clock_now_ms(), existed, &cause)) ==
 		    0)
 		rc = db_commit(b->db, &cause);
 	if (rc != 0) {
@@ -177,7 +179,7 @@ finish_pending(struct baton *b, int64_t id, int rc)
 	/* Stopped before it started here: do not leave it pending, and
 	 * ask a runner that took it meanwhile to stop it. */
 	if (db_begin(b->db, &cause) == 0 &&
-	    db_task_cancel(b->db, id, util_now_ms(), &status, &cause) == 0)
+	    db_task_cancel(b->db, id, clock_now_ms(), &status, &cause) == 0)
 		db_commit(b->db, &cause);
 	db_rollback(b->db);
 	free(cause);

@@ -11,7 +11,9 @@
 #include "cmd/common.h"
 #include "core/config.h"
 #include "core/session.h"
-#include "core/xmalloc.h"
+#include "lib/clock.h"
+#include "lib/strbuf.h"
+#include "lib/xmalloc.h"
 
 static int session_close_exec(struct baton *, int, char **);
 static int session_gc_exec(struct baton *, int, char **);
@@ -224,7 +226,7 @@ session_json(struct baton *b, const struct db_session *s,
 			    json_integer(s->cache_read_tokens));
 	json_object_set_new(o, "cache_creation_tokens",
 			    json_integer(s->cache_creation_tokens));
-	if (session_leased(s, util_now_ms())) {
+	if (session_leased(s, clock_now_ms())) {
 		l = json_object();
 		json_object_set_new(l, "task_id", json_integer(s->lease_task));
 		json_object_set_new(l, "runner_id",
@@ -305,7 +307,7 @@ session_list_exec(struct baton *b, int argc, char **argv)
 				       "unexpected argument '%s'",
 				       argv[optind]);
 	l.b = b;
-	l.now = util_now_ms();
+	l.now = clock_now_ms();
 	if (b->json)
 		l.arr = json_array();
 	else
@@ -339,7 +341,7 @@ show_text(struct baton *b, const struct db_session *s,
 	  const struct db_event_row *ev, size_t nev)
 {
 	char buf[256], t1[40], el[32], *name;
-	int64_t now = util_now_ms();
+	int64_t now = clock_now_ms();
 	size_t i;
 
 	name = display_name(b, s);
@@ -585,7 +587,7 @@ session_init_exec(struct baton *b, int argc, char **argv)
 	in.workdir = real;
 
 	if ((rc = db_begin(b->db, &cause)) == 0 &&
-	    (rc = session_ensure(b, b->db, &in, util_now_ms(), &sc, &cause)) ==
+	    (rc = session_ensure(b, b->db, &in, clock_now_ms(), &sc, &cause)) ==
 		    0)
 		rc = db_commit(b->db, &cause);
 	if (rc != 0) {
@@ -626,7 +628,7 @@ session_reset_exec(struct baton *b, int argc, char **argv)
 	if (argc - optind != 1)
 		return cmd_usage_error(e, "give one session id or name");
 	if ((rc = db_begin(b->db, &cause)) == 0 &&
-	    (rc = session_reset(b, b->db, argv[optind], util_now_ms(), &s,
+	    (rc = session_reset(b, b->db, argv[optind], clock_now_ms(), &s,
 				&cause)) == 0)
 		rc = db_commit(b->db, &cause);
 	if (rc != 0) {
@@ -656,8 +658,8 @@ session_close_exec(struct baton *b, int argc, char **argv)
 	if (argc - optind != 1)
 		return cmd_usage_error(e, "give one session id or name");
 	if ((rc = db_begin(b->db, &cause)) == 0 &&
-	    (rc = session_close(b, b->db, argv[optind], util_now_ms(), &already,
-				&s, &cause)) == 0)
+	    (rc = session_close(b, b->db, argv[optind], clock_now_ms(),
+				&already, &s, &cause)) == 0)
 		rc = db_commit(b->db, &cause);
 	if (rc != 0) {
 		db_rollback(b->db);
@@ -742,7 +744,7 @@ session_gc_exec(struct baton *b, int argc, char **argv)
 		return cmd_usage_error(e, "unexpected argument '%s'",
 				       argv[optind]);
 	g.b = b;
-	g.now = util_now_ms();
+	g.now = clock_now_ms();
 	g.expired = json_array();
 	g.pruned = json_array();
 	strvec_init(&g.pruned_ids);

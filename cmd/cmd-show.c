@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "cmd/common.h"
-#include "core/xmalloc.h"
+#include "lib/xmalloc.h"
 
 const struct cmd_entry cmd_show_entry;
 

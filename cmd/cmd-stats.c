@@ -6,6 +6,7 @@
 #include <stdlib.h>
 
 #include "cmd/common.h"
+#include "lib/clock.h"
 
 const struct cmd_entry cmd_stats_entry;
 
@@ -20,11 +21,11 @@ parse_since(const char *arg, int64_t *since)
 {
 	int64_t d;
 
-	if (util_parse_duration(arg, &d) == 0) {
-		*since = util_now_ms() - d;
+	if (duration_parse(arg, &d) == 0) {
+		*since = clock_now_ms() - d;
 		return 0;
 	}
-	return util_parse_time(arg, since);
+	return time_parse(arg, since);
 }
 
 static int

@@ -6,7 +6,9 @@
 #include <string.h>
 
 #include "cmd/common.h"
-#include "core/xmalloc.h"
+#include "lib/clock.h"
+#include "lib/text.h"
+#include "lib/xmalloc.h"
 
 const struct cmd_entry cmd_status_entry;
 
@@ -120,7 +122,7 @@ status_exec(struct baton *b, int argc, char **argv)
 			summary = 1;
 			break;
 		case OPT_LIMIT:
-			if (util_parse_int(optarg, 1, INT64_MAX, &limit) != 0)
+			if (text_parse_int(optarg, 1, INT64_MAX, &limit) != 0)
 				return cmd_usage_error(&cmd_status_entry,
 						       "invalid --limit '%s'",
 						       optarg);
@@ -155,7 +157,7 @@ status_exec(struct baton *b, int argc, char **argv)
 		return EXIT_OK;
 	}
 	l.b = b;
-	l.now = util_now_ms();
+	l.now = clock_now_ms();
 	if (b->json)
 		l.arr = json_array();
 	else

@@ -17,7 +17,9 @@
 #include "core/config.h"
 #include "core/orchestrator.h"
 #include "core/runner.h"
-#include "core/xmalloc.h"
+#include "lib/clock.h"
+#include "lib/text.h"
+#include "lib/xmalloc.h"
 
 const struct cmd_entry cmd_work_entry;
 
@@ -237,7 +239,7 @@ draw_bar(struct work *w)
 	done = w->completed + w->failed + w->other;
 	total = done + w->running + pending;
 	fill = total > 0 ? (int)(done * width / total) : 0;
-	cmd_format_elapsed(util_now_ms() - w->started_ms, el, sizeof el);
+	cmd_format_elapsed(clock_now_ms() - w->started_ms, el, sizeof el);
 	fputs("\r\033[K[", stderr);
 	for (i = 0; i < width; i++)
 		fputc(i < fill ? '#' : '.', stderr);
@@ -276,7 +278,7 @@ work_exec(struct baton *b, int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "j:", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'j':
-			if (util_parse_int(optarg, 1, 256, &jobs) != 0)
+			if (text_parse_int(optarg, 1, 256, &jobs) != 0)
 				return cmd_usage_error(&cmd_work_entry,
 						       "invalid -j '%s': give "
 						       "a number from 1 to 256",
@@ -286,7 +288,7 @@ work_exec(struct baton *b, int argc, char **argv)
 			ms = optarg;
 			break;
 		case OPT_MAX:
-			if (util_parse_int(optarg, 1, LLONG_MAX,
+			if (text_parse_int(optarg, 1, LLONG_MAX,
 					   &w.max_tasks) != 0)
 				return cmd_usage_error(&cmd_work_entry,
 						       "invalid --max-tasks "
@@ -322,7 +324,7 @@ work_exec(struct baton *b, int argc, char **argv)
 		db_milestone_release(&m);
 	}
 	w.tty = isatty(STDERR_FILENO) && b->verbosity >= 0;
-	w.started_ms = util_now_ms();
+	w.started_ms = clock_now_ms();
 	w.nworkers = (int)jobs;
 	pthread_mutex_init(&w.lock, NULL);
 

@@ -12,8 +12,8 @@
 #include "cmd/cmd.h"
 #include "core/config.h"
 #include "core/runner.h"
-#include "core/util.h"
-#include "core/xmalloc.h"
+
+#include "lib/xmalloc.h"
 #include "db/db.h"
 
 extern const struct cmd_entry cmd_add_entry;

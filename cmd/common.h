@@ -7,7 +7,7 @@
 
 #include "cmd/cmd.h"
 #include "core/task.h"
-#include "core/util.h"
+
 #include "db/db.h"
 
 /* ---- TASK OPTIONS shared by run and add (cmd/task-options.c) ---- */

@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "cmd/cmd.h"
-#include "core/xmalloc.h"
+#include "lib/xmalloc.h"
 
 struct globals {
 	const char *db;

@@ -7,7 +7,7 @@
 #include <time.h>
 
 #include "cmd/common.h"
-#include "core/util.h"
+#include "lib/clock.h"
 
 json_t *
 cmd_json_time(int64_t ms)
@@ -16,7 +16,7 @@ cmd_json_time(int64_t ms)
 
 	if (ms == 0)
 		return json_null();
-	util_rfc3339(ms, buf, sizeof buf);
+	time_rfc3339(ms, buf, sizeof buf);
 	return json_string(buf);
 }
 

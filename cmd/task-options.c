@@ -5,7 +5,7 @@
 #include <stdlib.h>
 
 #include "cmd/common.h"
-#include "core/xmalloc.h"
+#include "lib/xmalloc.h"
 
 static void
 set(char **field, const char *arg)

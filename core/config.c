@@ -23,8 +23,10 @@
 #include <yaml.h>
 
 #include "core/config.h"
-#include "core/util.h"
-#include "core/xmalloc.h"
+#include "lib/clock.h"
+#include "lib/strbuf.h"
+#include "lib/text.h"
+#include "lib/xmalloc.h"
 
 #define MAX_FILE_SIZE (1024 * 1024)
 #define MAX_DEPTH     32
@@ -107,7 +109,7 @@ fail(struct parse *p, const struct node *n, const char *fmt, ...)
 static const char *
 shown(const char *s, char *buf, size_t size)
 {
-	return util_shown(s, strlen(s),
+	return text_shown(s, strlen(s),
 			  size - 4 < MAX_SHOWN ? size - 4 : MAX_SHOWN, buf);
 }
 
@@ -184,7 +186,7 @@ syntax_error(struct parse *p, const yaml_parser_t *yp, const char *buf,
 	if (yp->error == YAML_MEMORY_ERROR)
 		fatal("out of memory parsing %s", p->file);
 	if (yp->error == YAML_READER_ERROR) {
-		util_line_col(buf, len, yp->problem_offset, &l, &c);
+		text_line_col(buf, len, yp->problem_offset, &l, &c);
 		line = l > INT_MAX ? INT_MAX : (int)l;
 		col = c > INT_MAX ? INT_MAX : (int)c;
 		if (yp->problem_value != -1)
@@ -313,7 +315,7 @@ unknown_key(struct parse *p, const struct node *key, const char *where,
 	    const char *const *valid)
 {
 	char buf[MAX_SHOWN + 8], *list;
-	const char *s = util_closest(key->value, valid, 2);
+	const char *s = text_closest(key->value, valid, 2);
 	const char *name = shown(key->value, buf, sizeof buf);
 	int rc;
 
@@ -324,7 +326,7 @@ unknown_key(struct parse *p, const struct node *key, const char *where,
 		return fail(p, key,
 			    "unknown key '%s' in %s (did you mean '%s'?)", name,
 			    where, s);
-	list = util_join(valid);
+	list = text_join(valid);
 	if (where == NULL)
 		rc = fail(p, key, "unknown key '%s' (expected one of: %s)",
 			  name, list);
@@ -438,7 +440,7 @@ get_count(struct parse *p, const struct node *n, const char *path,
 	long long v;
 
 	if (n->type == N_SCALAR &&
-	    util_parse_int(n->value, min, max, &v) == 0) {
+	    text_parse_int(n->value, min, max, &v) == 0) {
 		*out = (int)v;
 		return 0;
 	}
@@ -458,7 +460,7 @@ get_duration(struct parse *p, const struct node *n, const char *path,
 	char buf[MAX_SHOWN + 8];
 	int64_t ms;
 
-	if (n->type != N_SCALAR || util_parse_duration(n->value, &ms) != 0)
+	if (n->type != N_SCALAR || duration_parse(n->value, &ms) != 0)
 		return fail(p, n,
 			    "%s: expected a duration like 90s, 15m, 2h "
 			    "or 1d, got %s",
@@ -905,7 +907,7 @@ parse_agent(struct parse *p, const struct node *name, const struct node *n,
 			break;
 	}
 	if (kinds[j] == NULL) {
-		s = util_closest(kind->value, kinds, 2);
+		s = text_closest(kind->value, kinds, 2);
 		if (s != NULL)
 			fail(p, kind,
 			     "%s: unknown kind '%s' (did you mean '%s'?)", kp,
@@ -1274,7 +1276,7 @@ check_whole(struct parse *p, struct config *cfg)
 		strvec_init(&sv);
 		for (i = 0; i < cfg->nagents; i++)
 			strvec_push(&sv, cfg->agents[i].name);
-		names = util_join((const char *const *)sv.v);
+		names = text_join((const char *const *)sv.v);
 		rc = fail(p, p->agent,
 			  "defaults.agent: no agent profile "
 			  "named '%s' (profiles: %s)",
@@ -1285,16 +1287,16 @@ check_whole(struct parse *p, struct config *cfg)
 	}
 	if ((p->retry_base != NULL || p->retry_max != NULL) &&
 	    cfg->retry.max_ms < cfg->retry.base_ms) {
-		a = util_format_duration(cfg->retry.max_ms);
-		b = util_format_duration(cfg->retry.base_ms);
+		a = duration_format(cfg->retry.max_ms);
+		b = duration_format(cfg->retry.base_ms);
 		rc = fail(p, p->retry_max ? p->retry_max : p->retry_base,
 			  "retry.max (%s) is less than retry.base (%s)", a, b);
 		goto out;
 	}
 	if ((p->heartbeat != NULL || p->stale_after != NULL) &&
 	    cfg->runner.stale_after_ms <= cfg->runner.heartbeat_ms) {
-		a = util_format_duration(cfg->runner.stale_after_ms);
-		b = util_format_duration(cfg->runner.heartbeat_ms);
+		a = duration_format(cfg->runner.stale_after_ms);
+		b = duration_format(cfg->runner.heartbeat_ms);
 		rc = fail(p, p->stale_after ? p->stale_after : p->heartbeat,
 			  "runner.stale_after (%s) must be longer than "
 			  "runner.heartbeat (%s)",
@@ -1600,7 +1602,7 @@ apply_env(struct config *cfg, char **cause)
 	}
 	v = getenv("BATON_SESSION_TTL");
 	if (v != NULL) {
-		if (util_parse_duration(v, &ms) != 0 || ms <= 0) {
+		if (duration_parse(v, &ms) != 0 || ms <= 0) {
 			*cause = xasprintf("BATON_SESSION_TTL: expected a "
 					   "duration like 90s, 15m, 2h or 1d, "
 					   "got '%s'",
@@ -1611,7 +1613,7 @@ apply_env(struct config *cfg, char **cause)
 	}
 	v = getenv("BATON_WORKERS");
 	if (v != NULL) {
-		if (util_parse_int(v, 1, INT_MAX, &n) != 0) {
+		if (text_parse_int(v, 1, INT_MAX, &n) != 0) {
 			*cause = xasprintf("BATON_WORKERS: expected a whole "
 					   "number ≥ 1, got '%s'",
 					   shown(v, buf, sizeof buf));
@@ -1870,7 +1872,7 @@ emit_kv_int(struct emitter *em, const char *key, long long v)
 static void
 emit_kv_duration(struct emitter *em, const char *key, int64_t ms)
 {
-	char *s = util_format_duration(ms);
+	char *s = duration_format(ms);
 
 	emit_plain(em, key);
 	emit_plain(em, s);

@@ -4,33 +4,13 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "agents/agent.h"
+
 /*
  * The effective configuration: built-in defaults (the same values as the
  * repository's config.yaml), overridden key by key by one config file and
  * then by the environment (SPEC §8).  Every field is owned by the struct.
  */
-
-/* USD per million tokens; only for adapters that do not report a cost. */
-struct agent_price {
-	int set;
-	double input, cached_input, output;
-};
-
-struct agent_profile {
-	char *name;	/* key under agents: */
-	char *kind;	/* "shell", "command", "claude" or "codex" */
-	char **command; /* NULL-terminated argv; claude/codex: {binary, NULL} */
-	char *model;	/* NULL if none */
-	char **args;	/* NULL-terminated extra arguments, never NULL */
-	char **env;	/* NULL-terminated "KEY=VALUE", never NULL */
-	int64_t timeout_ms;    /* 0: defaults.timeout */
-	int64_t kill_grace_ms; /* 0: defaults.kill_grace */
-	int use_session_persistence;
-	struct agent_price price;
-	/* Where this profile was defined, for messages: NULL if built in. */
-	char *file;
-	int line, col;
-};
 
 struct config {
 	char *path; /* the file loaded, NULL for built-in defaults */

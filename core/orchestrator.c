@@ -26,10 +26,15 @@
 
 #include "core/config.h"
 #include "core/orchestrator.h"
+#include "core/proc.h"
 #include "core/runner.h"
 #include "core/session.h"
-#include "core/xmalloc.h"
 #include "db/db.h"
+#include "lib/clock.h"
+#include "lib/file.h"
+#include "lib/id.h"
+#include "lib/strbuf.h"
+#include "lib/xmalloc.h"
 
 extern char **environ;
 
@@ -117,7 +122,7 @@ start_locked(struct orch *o, int64_t id, int *started, char **cause)
 	struct baton *b = o->b;
 	struct db_task t = {0};
 	struct session_choice sc = {0};
-	int64_t now = util_now_ms(), holder;
+	int64_t now = clock_now_ms(), holder;
 	char *why = NULL;
 	size_t i;
 	int found, got, rc;
@@ -330,9 +335,9 @@ static int
 sleep_or_stop(struct job *j, int64_t ms)
 {
 	struct pollfd p = {.fd = j->o->b->stop_fd, .events = POLLIN};
-	int64_t end = util_mono_ms() + ms, left;
+	int64_t end = clock_mono_ms() + ms, left;
 
-	while ((left = end - util_mono_ms()) > 0) {
+	while ((left = end - clock_mono_ms()) > 0) {
 		poll(&p, p.fd >= 0 ? 1 : 0, left > 500 ? 500 : (int)left);
 		if (stop_between_runs(j))
 			return 1;
@@ -522,7 +527,7 @@ run_once(struct job *j, const char *prompt, enum turn *turn, char **cause)
 	char idbuf[37], fresh[37];
 	char *out = NULL, *err = NULL, *pfile = NULL, *rfile = NULL;
 	char *why = NULL;
-	int64_t now = util_now_ms();
+	int64_t now = clock_now_ms();
 	int rc, spawned = 0;
 
 	strvec_init(&argv);
@@ -550,7 +555,7 @@ run_once(struct job *j, const char *prompt, enum turn *turn, char **cause)
 				call.agent_session_id =
 					agent_session_for_call(j->agent, idbuf);
 			else {
-				util_uuid_new(fresh);
+				id_uuid_new(fresh);
 				call.agent_session_id = fresh;
 			}
 		}
@@ -578,7 +583,7 @@ run_once(struct job *j, const char *prompt, enum turn *turn, char **cause)
 	rfile = xasprintf("%s/%lld.result", j->task_dir, (long long)run.id);
 	call.prompt_file = pfile;
 	call.result_file = rfile;
-	if (util_write_file(pfile, prompt, strlen(prompt)) != 0) {
+	if (file_write(pfile, prompt, strlen(prompt)) != 0) {
 		why = xasprintf("cannot write %s: %s", pfile, strerror(errno));
 		goto baton_error;
 	}
@@ -650,14 +655,22 @@ run_once(struct job *j, const char *prompt, enum turn *turn, char **cause)
 	spawned = 1;
 	ar.num_turns = -1;
 	ar.duration_ms = -1;
-	j->agent->impl->parse_result(&call, &pr, out, err, &ar);
+	{
+		struct agent_exit ex = {.exited = pr.exited,
+					.exit_code = pr.exit_code,
+					.signal = pr.signal,
+					.out_bytes = pr.out_bytes,
+					.err_bytes = pr.err_bytes};
+
+		j->agent->impl->parse_result(&call, &ex, out, err, &ar);
+	}
 
 record:
 	if (o->fail_at != NULL && strcmp(o->fail_at, "after-run") == 0) {
 		why = xstrdup("injected failure after run");
 		goto baton_error;
 	}
-	now = util_now_ms();
+	now = clock_now_ms();
 	run.ended_at = now;
 	run.has_exit_code = spawned && pr.exited;
 	run.exit_code = pr.exit_code;
@@ -671,7 +684,7 @@ record:
 	run.duration_ms = ar.duration_ms >= 0 ? ar.duration_ms
 					      : (spawned ? pr.duration_ms : -1);
 	if (spawned && pr.reason == PROC_TIMED_OUT) {
-		char *d = util_format_duration(j->timeout_ms);
+		char *d = duration_format(j->timeout_ms);
 
 		run.outcome = xstrdup("timed_out");
 		run.error = xasprintf("timed out after %s", d);
@@ -757,7 +770,7 @@ record:
 
 baton_error:
 	/* An error of baton's own: end the run as such and report it. */
-	run.ended_at = util_now_ms();
+	run.ended_at = clock_now_ms();
 	run.outcome = xstrdup("error");
 	run.error = xstrdup(why);
 	if (db_begin(db, cause) == 0 && db_run_end(db, &run, cause) == 0)
@@ -886,7 +899,7 @@ run_check(struct job *j, int *passed, int *exit_code, char **output,
 		return -BERR_FAIL;
 	}
 	free(why);
-	*output = util_read_tail(path, CHECK_TAIL);
+	*output = file_read_tail(path, CHECK_TAIL);
 	if (*output == NULL)
 		*output = xstrdup("");
 	free(path);
@@ -966,7 +979,7 @@ finish(struct job *j, char **cause)
 {
 	struct orch *o = j->o;
 	struct db *db = o->db;
-	int64_t now = util_now_ms();
+	int64_t now = clock_now_ms();
 	int temp =
 		j->session.kind != NULL && strcmp(j->session.kind, "temp") == 0;
 	int rc;
@@ -1038,12 +1051,12 @@ prepare(struct job *j, char **cause)
 		xasprintf("%s/logs/%lld", b->state_dir, (long long)j->task.id);
 	j->session_dir =
 		xasprintf("%s/sessions/%s", b->state_dir, j->session.id);
-	if (util_mkdir_p(j->task_dir, 0700) != 0) {
+	if (file_mkdir_p(j->task_dir, 0700) != 0) {
 		*cause = xasprintf("cannot create %s: %s", j->task_dir,
 				   strerror(errno));
 		return -BERR_FAIL;
 	}
-	if (util_mkdir_p(j->session_dir, 0700) != 0) {
+	if (file_mkdir_p(j->session_dir, 0700) != 0) {
 		*cause = xasprintf("cannot create %s: %s", j->session_dir,
 				   strerror(errno));
 		return -BERR_FAIL;
@@ -1089,7 +1102,7 @@ orch_execute(struct orch *o, int64_t task_id, struct orch_result *res,
 
 	memset(res, 0, sizeof *res);
 	j.o = o;
-	j.rng = (uint64_t)util_now_ms() ^ ((uint64_t)getpid() << 32) ^
+	j.rng = (uint64_t)clock_now_ms() ^ ((uint64_t)getpid() << 32) ^
 		(uint64_t)task_id * 0x9e3779b97f4a7c15ULL;
 	if (j.rng == 0)
 		j.rng = 1;

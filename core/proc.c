@@ -29,7 +29,7 @@
 #include <unistd.h>
 
 #include "core/proc.h"
-#include "core/xmalloc.h"
+#include "lib/xmalloc.h"
 
 #define PROC_BUF_SIZE (64 * 1024)
 #define PROC_GRACE_MS 5000

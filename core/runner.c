@@ -12,14 +12,16 @@
 #include "core/config.h"
 #include "core/proc.h"
 #include "core/runner.h"
-#include "core/util.h"
-#include "core/xmalloc.h"
+#include "lib/clock.h"
+#include "lib/file.h"
+#include "lib/sys.h"
+#include "lib/xmalloc.h"
 #include "db/db.h"
 
 char *
 runner_boot_id(void)
 {
-	char *s = util_read_first_line("/proc/sys/kernel/random/boot_id", 64);
+	char *s = file_read_first_line("/proc/sys/kernel/random/boot_id", 64);
 
 	return s != NULL ? s : xstrdup("");
 }
@@ -46,7 +48,7 @@ heartbeat_main(void *arg)
 
 	pthread_mutex_lock(&r->lock);
 	while (!r->stopping) {
-		deadline = util_now_ms() + cfg->runner.heartbeat_ms;
+		deadline = clock_now_ms() + cfg->runner.heartbeat_ms;
 		ts.tv_sec = deadline / 1000;
 		ts.tv_nsec = (deadline % 1000) * 1000000;
 		while (!r->stopping &&
@@ -55,7 +57,7 @@ heartbeat_main(void *arg)
 		if (r->stopping)
 			break;
 		pthread_mutex_unlock(&r->lock);
-		now = util_now_ms();
+		now = clock_now_ms();
 		if (db_begin(r->db, &cause) == 0 &&
 		    db_runner_heartbeat(r->db, r->id, now,
 					now + cfg->runner.stale_after_ms,
@@ -90,11 +92,11 @@ runner_start(struct runner *r, struct baton *b, char **cause)
 	r->b = b;
 	proc_start_time(getpid(), &start);
 	row.pid = getpid();
-	row.host = util_host_name();
+	row.host = sys_host_name();
 	row.boot_id = runner_boot_id();
 	row.proc_start = (int64_t)start;
 	runner_make_key(b->runner_key, row.pid, row.proc_start);
-	row.started_at = util_now_ms();
+	row.started_at = clock_now_ms();
 	if ((rc = db_begin(b->db, cause)) == 0 &&
 	    (rc = db_runner_insert(b->db, &row, &r->id, cause)) == 0)
 		rc = db_commit(b->db, cause);
@@ -174,7 +176,7 @@ runner_stop(struct runner *r)
 	if (r->id != 0 && r->b->db != NULL) {
 		struct db_orphan *orphans = NULL;
 		size_t n = 0;
-		int64_t now = util_now_ms();
+		int64_t now = clock_now_ms();
 
 		/* Whatever a task's cleanup could not record (an error of
 		 * baton's own) is undone as for a dead runner, so that no
@@ -221,7 +223,7 @@ runner_reap_count(struct baton *b, int *reaped, char **cause)
 	struct db_orphan *orphans = NULL;
 	char *host = NULL, *boot = NULL, key[48];
 	size_t n = 0, norphans, i;
-	int64_t now = util_now_ms();
+	int64_t now = clock_now_ms();
 	int rc, local;
 
 	if (reaped != NULL)
@@ -230,7 +232,7 @@ runner_reap_count(struct baton *b, int *reaped, char **cause)
 		return rc;
 	if (n == 0)
 		goto out;
-	host = util_host_name();
+	host = sys_host_name();
 	boot = runner_boot_id();
 	for (i = 0; i < n; i++) {
 		if (!runner_is_dead(&runners[i], host, boot, now,

@@ -15,9 +15,14 @@
 #include <unistd.h>
 
 #include "core/config.h"
+#include "core/project.h"
 #include "core/session.h"
-#include "core/xmalloc.h"
 #include "db/db.h"
+#include "lib/clock.h"
+#include "lib/id.h"
+#include "lib/strbuf.h"
+#include "lib/sys.h"
+#include "lib/xmalloc.h"
 
 /*
  * What is asked of a session: by a task (session_select) or by
@@ -125,11 +130,11 @@ create_row(struct baton *b, struct db *db, struct db_session *s,
 	if ((rc = check_capacity(b, db, cause)) != 0)
 		return rc;
 	if (s->id == NULL) {
-		util_uuid_new(id);
+		id_uuid_new(id);
 		s->id = xstrdup(id);
 	}
 	if (s->os_user == NULL)
-		s->os_user = util_user_name();
+		s->os_user = sys_user_name();
 	free(s->status);
 	s->status = xstrdup("active");
 	s->resumable = 1;
@@ -202,7 +207,7 @@ check_isolation(struct baton *b, struct db *db, const struct req *r,
 		const struct db_session *s, int64_t now, struct strvec *notes,
 		char **cause)
 {
-	char *user = util_user_name(), *detail = NULL, *label;
+	char *user = sys_user_name(), *detail = NULL, *label;
 	int rc = 0;
 
 	if (strcmp(s->project, r->project) == 0 &&
@@ -362,7 +367,7 @@ use_session(struct baton *b, struct db *db, const struct req *r,
 	label = session_label(s);
 	if (idle_expired(b, s, now)) {
 		idle = human_duration(now - s->last_used_at);
-		ttl = util_format_duration(b->cfg->sessions.ttl_ms);
+		ttl = duration_format(b->cfg->sessions.ttl_ms);
 		detail = xasprintf("idle for %s, longer than sessions.ttl "
 				   "(%s)",
 				   idle, ttl);
@@ -455,8 +460,8 @@ use_named(struct baton *b, struct db *db, const struct req *r, const char *ref,
 	char *lower = NULL, *label;
 	int found, rc;
 
-	if (util_is_uuid(ref)) {
-		lower = util_uuid_lower(ref);
+	if (id_is_uuid(ref)) {
+		lower = id_uuid_lower(ref);
 		if ((rc = db_session_get(db, lower, &s, &found, cause)) != 0 ||
 		    (found && (rc = follow_successors(db, &s, cause)) != 0))
 			goto out;
@@ -571,7 +576,7 @@ session_ensure(struct baton *b, struct db *db, const struct session_init *in,
 	int rc;
 
 	memset(out, 0, sizeof *out);
-	if (!util_is_uuid(in->ref) && !util_is_session_name(in->ref)) {
+	if (!id_is_uuid(in->ref) && !session_name_valid(in->ref)) {
 		*cause = xasprintf("invalid session '%s': give a UUID or a "
 				   "name of 1 to 64 characters from A-Z a-z "
 				   "0-9 . _ -",
@@ -585,7 +590,7 @@ session_ensure(struct baton *b, struct db *db, const struct session_init *in,
 		return -BERR_USAGE;
 	}
 	choice_start(out);
-	project = util_project_of(in->workdir);
+	project = project_of(in->workdir);
 	if (project == NULL)
 		project = xstrdup(in->workdir);
 	r.agent = in->agent;
@@ -623,13 +628,13 @@ session_lookup(struct db *db, const char *ref, struct db_session *s,
 	int found = 0, rc;
 
 	memset(s, 0, sizeof *s);
-	if (util_is_uuid(ref)) {
-		lower = util_uuid_lower(ref);
+	if (id_is_uuid(ref)) {
+		lower = id_uuid_lower(ref);
 		rc = db_session_get(db, lower, s, &found, cause);
 		free(lower);
 		if (rc != 0)
 			return rc;
-	} else if (util_is_session_name(ref)) {
+	} else if (session_name_valid(ref)) {
 		if ((rc = db_session_get_latest_by_name(db, ref, s, &found,
 							cause)) != 0)
 			return rc;
@@ -867,7 +872,7 @@ session_dir_remove(const char *state_dir, const char *id)
 	char *path;
 	int rc;
 
-	if (!util_is_uuid(id)) {
+	if (!id_is_uuid(id)) {
 		errno = EINVAL;
 		return -1;
 	}

@@ -5,7 +5,7 @@
 #include <stdint.h>
 
 #include "core/baton.h"
-#include "core/util.h"
+#include "lib/strbuf.h"
 
 struct db;
 struct db_task;
@@ -112,5 +112,9 @@ int session_gc(struct baton *b, struct db *db, int64_t now, int dry_run,
  * 0 (also when there is none) or -1 with errno.
  */
 int session_dir_remove(const char *state_dir, const char *id);
+
+/* Non-zero if s is a valid session name (SPEC S2): [A-Za-z0-9._-]{1,64},
+ * not UUID-shaped. */
+int session_name_valid(const char *s);
 
 #endif

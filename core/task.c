@@ -10,8 +10,14 @@
 
 #include "core/config.h"
 #include "core/task.h"
-#include "core/util.h"
-#include "core/xmalloc.h"
+#include "core/project.h"
+#include "core/session.h"
+#include "lib/clock.h"
+#include "lib/file.h"
+#include "lib/id.h"
+#include "lib/strbuf.h"
+#include "lib/text.h"
+#include "lib/xmalloc.h"
 #include "db/db.h"
 
 /* A prompt can be large, but not unbounded: 64 MiB. */
@@ -43,7 +49,7 @@ task_parse_id(const char *s, int64_t *id)
 {
 	long long v;
 
-	if (util_parse_int(s, 1, INT64_MAX, &v) != 0)
+	if (text_parse_int(s, 1, INT64_MAX, &v) != 0)
 		return -1;
 	*id = v;
 	return 0;
@@ -122,8 +128,7 @@ task_spec_resolve(struct baton *b, struct db *db, const struct task_spec *s,
 		if (strcmp(s->prompt_file, "-") == 0)
 			t->prompt = read_stdin(&len);
 		else
-			t->prompt = util_read_file(s->prompt_file, PROMPT_MAX,
-						   &len);
+			t->prompt = file_read(s->prompt_file, PROMPT_MAX, &len);
 		if (t->prompt == NULL) {
 			rc = bad(s, cause,
 				 xasprintf("cannot read prompt file %s: %s",
@@ -172,7 +177,7 @@ task_spec_resolve(struct baton *b, struct db *db, const struct task_spec *s,
 	}
 	t->workdir = real;
 	real = NULL;
-	t->project = util_project_of(t->workdir);
+	t->project = project_of(t->workdir);
 	if (t->project == NULL)
 		t->project = xstrdup(t->workdir);
 
@@ -197,9 +202,9 @@ task_spec_resolve(struct baton *b, struct db *db, const struct task_spec *s,
 		goto out;
 	}
 	if (s->session != NULL) {
-		if (util_is_uuid(s->session))
-			t->session_req = util_uuid_lower(s->session);
-		else if (util_is_session_name(s->session))
+		if (id_is_uuid(s->session))
+			t->session_req = id_uuid_lower(s->session);
+		else if (session_name_valid(s->session))
 			t->session_req = xstrdup(s->session);
 		else {
 			rc = bad(s, cause,
@@ -212,7 +217,7 @@ task_spec_resolve(struct baton *b, struct db *db, const struct task_spec *s,
 	}
 	t->new_session = s->new_session;
 	if (s->milestone != NULL) {
-		if (!util_is_session_name(s->milestone)) {
+		if (!session_name_valid(s->milestone)) {
 			rc = bad(s, cause,
 				 xasprintf("invalid milestone name '%s': use "
 					   "1 to 64 characters from A-Z a-z "
@@ -225,7 +230,7 @@ task_spec_resolve(struct baton *b, struct db *db, const struct task_spec *s,
 			goto out;
 		if (!found) {
 			m.name = xstrdup(s->milestone);
-			if ((rc = db_milestone_insert(db, &m, util_now_ms(),
+			if ((rc = db_milestone_insert(db, &m, clock_now_ms(),
 						      &existed, cause)) != 0)
 				goto out;
 		}
@@ -237,12 +242,12 @@ task_spec_resolve(struct baton *b, struct db *db, const struct task_spec *s,
 		t->queue = xasprintf("m:%lld", (long long)t->milestone_id);
 	else if (t->session_req != NULL)
 		t->queue = xasprintf("%s:%s",
-				     util_is_uuid(t->session_req) ? "u" : "s",
+				     id_is_uuid(t->session_req) ? "u" : "s",
 				     t->session_req);
 
 	/* limits */
 	if (s->timeout != NULL) {
-		if (util_parse_duration(s->timeout, &ms) != 0 || ms == 0) {
+		if (duration_parse(s->timeout, &ms) != 0 || ms == 0) {
 			rc = bad(s, cause,
 				 xasprintf("invalid timeout '%s': use a "
 					   "duration like 90, 90s, 15m, 2h or "
@@ -259,7 +264,7 @@ task_spec_resolve(struct baton *b, struct db *db, const struct task_spec *s,
 	}
 	t->max_iterations = s->check ? cfg->defaults.max_iterations : 1;
 	if (s->max_iterations != NULL) {
-		if (util_parse_int(s->max_iterations, 1, 1000, &n) != 0) {
+		if (text_parse_int(s->max_iterations, 1, 1000, &n) != 0) {
 			rc = bad(s, cause,
 				 xasprintf("invalid --max-iterations '%s': "
 					   "give a whole number from 1 to "

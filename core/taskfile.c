@@ -32,8 +32,10 @@
 #include <yaml.h>
 
 #include "core/taskfile.h"
-#include "core/util.h"
-#include "core/xmalloc.h"
+#include "lib/file.h"
+#include "lib/strbuf.h"
+#include "lib/text.h"
+#include "lib/xmalloc.h"
 
 #define MAX_FILE_SIZE ((size_t)64 << 20)
 #define MAX_TASKS     1000000
@@ -92,7 +94,7 @@ static int fail_at(struct loader *, size_t, size_t, const char *, ...)
 static const char *
 shown(const char *s, size_t len, char *buf)
 {
-	return util_shown(s, len, MAX_SHOWN, buf);
+	return text_shown(s, len, MAX_SHOWN, buf);
 }
 
 /*
@@ -165,12 +167,12 @@ find_key(struct loader *ld, const char *name, size_t len, size_t line,
 	names[NKEYS] = NULL;
 	shown(name, len, buf);
 	if (memchr(name, '\0', len) == NULL &&
-	    (s = util_closest(name, names, 2)) != NULL) {
+	    (s = text_closest(name, names, 2)) != NULL) {
 		fail(ld, line, "unknown %s '%s' (did you mean '%s'?)", what,
 		     buf, s);
 		return NULL;
 	}
-	list = util_join(names);
+	list = text_join(names);
 	fail(ld, line, "unknown %s '%s' (expected one of: %s)", what, buf,
 	     list);
 	free(list);
@@ -343,7 +345,7 @@ yaml_syntax_error(struct loader *ld, const yaml_parser_t *yp, const char *buf,
 	if (yp->error == YAML_MEMORY_ERROR)
 		fatal("out of memory parsing %s", ld->file);
 	if (yp->error == YAML_READER_ERROR) {
-		util_line_col(buf, len, yp->problem_offset, &line, &col);
+		text_line_col(buf, len, yp->problem_offset, &line, &col);
 		if (yp->problem_value != -1)
 			return fail_at(ld, line, col, "%s (byte 0x%02X)",
 				       problem, (unsigned)yp->problem_value);
@@ -1043,7 +1045,7 @@ taskfile_load(const char *path, struct task_spec **specs, size_t *n,
 	if (ld.from_stdin)
 		buf = read_stdin(MAX_FILE_SIZE, &len);
 	else
-		buf = util_read_file(path, MAX_FILE_SIZE, &len);
+		buf = file_read(path, MAX_FILE_SIZE, &len);
 	if (buf == NULL) {
 		if (errno == EFBIG)
 			ld.cause = xasprintf("cannot read task file %s: "

@@ -3,8 +3,8 @@
  */
 #include <stdlib.h>
 
-#include "core/baton.h"
-#include "core/xmalloc.h"
+#include "lib/err.h"
+#include "lib/xmalloc.h"
 #include "db/db-internal.h"
 
 static int

@@ -4,8 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/baton.h"
-#include "core/xmalloc.h"
+#include "lib/err.h"
+#include "lib/xmalloc.h"
 #include "db/db-internal.h"
 
 static const char *const status_names[] = {

@@ -15,14 +15,17 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "core/baton.h"
-#include "core/util.h"
-#include "core/xmalloc.h"
+#include "lib/err.h"
+#include "lib/clock.h"
+#include "lib/file.h"
+#include "lib/strbuf.h"
+#include "lib/xmalloc.h"
 #include "db/db-internal.h"
 
 extern const char baton_schema_sql[];
@@ -81,7 +84,7 @@ sqlite_msg(sqlite3 *h, int rc, int64_t busy_ms)
 	case SQLITE_LOCKED:
 		if (busy_ms <= 0)
 			return xstrdup("database is locked");
-		d = util_format_duration(busy_ms);
+		d = duration_format(busy_ms);
 		s = xasprintf("database is locked (waited %s)", d);
 		free(d);
 		return s;
@@ -279,7 +282,7 @@ again:
 			open_errno(cause, path, errno);
 			goto out;
 		}
-		if (e == 0 && util_mkdir_p(dir, 0700) != 0) {
+		if (e == 0 && file_mkdir_p(dir, 0700) != 0) {
 			open_errno(cause, path, errno);
 			goto out;
 		}
@@ -433,7 +436,7 @@ out:
 static int
 use_wal(sqlite3 *h, const char *path, int64_t busy_ms, char **cause)
 {
-	int64_t deadline = util_mono_ms() + busy_ms, n;
+	int64_t deadline = clock_mono_ms() + busy_ms, n;
 	int rc, slice = busy_ms < 100 ? (int)busy_ms : 100;
 	char mode[32];
 
@@ -460,7 +463,7 @@ use_wal(sqlite3 *h, const char *path, int64_t busy_ms, char **cause)
 					   path, mode);
 			return -BERR_DB;
 		}
-		if ((rc & 0xff) != SQLITE_BUSY || util_mono_ms() >= deadline)
+		if ((rc & 0xff) != SQLITE_BUSY || clock_mono_ms() >= deadline)
 			return open_sqlite_error(cause, path, h, rc, busy_ms);
 		sqlite3_sleep(5); /* in case it failed without waiting */
 	}
@@ -788,7 +791,7 @@ write_lock(struct db *db, char **cause)
 		until.tv_nsec -= 1000000000;
 	}
 	if ((rc = pthread_mutex_timedlock(db->write_lock, &until)) != 0) {
-		d = util_format_duration(db->busy_ms);
+		d = duration_format(db->busy_ms);
 		*cause = xasprintf("cannot begin transaction: database is "
 				   "locked (waited %s)",
 				   d);

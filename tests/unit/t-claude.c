@@ -20,7 +20,8 @@
 #include <cmocka.h>
 
 #include "agents/agent.h"
-#include "core/xmalloc.h"
+#include "lib/strbuf.h"
+#include "lib/xmalloc.h"
 
 #define SID  "0b6f2c1e-5a4d-4e8f-9c3b-2a1d0e9f8c7b"
 #define HEAD "7d3e9a10-1111-4222-8333-944455556666"
@@ -63,7 +64,7 @@ parse_len(const char *out, size_t outlen, const char *err, int code, int sig,
 {
 	struct agent_profile p = {0};
 	struct agent_call c = {0};
-	struct proc_result pr = {0};
+	struct agent_exit pr = {0};
 
 	unlink(out_path);
 	unlink(err_path);
@@ -827,7 +828,7 @@ test_huge_reported(void **state)
 {
 	struct agent_profile p = {0};
 	struct agent_call c = {0};
-	struct proc_result pr = {0};
+	struct agent_exit pr = {0};
 	struct agent_result r = {0};
 	char *j = result_json(0, "null", "small");
 
@@ -852,7 +853,7 @@ test_huge_file(void **state)
 	char *s = xmalloc(n);
 	struct agent_profile p = {0};
 	struct agent_call c = {0};
-	struct proc_result pr = {0};
+	struct agent_exit pr = {0};
 	struct agent_result r = {0};
 
 	(void)state;

@@ -24,7 +24,9 @@
 #include <cmocka.h>
 
 #include "agents/agent.h"
-#include "core/xmalloc.h"
+#include "lib/file.h"
+#include "lib/strbuf.h"
+#include "lib/xmalloc.h"
 
 /* Thread ids are UUIDv7: 01a1ff3e-399b is 2026-11-21T17:53:50Z. */
 #define TID   "01a1ff3e-399b-7383-9146-f1bd0e4ad1fb"
@@ -86,7 +88,7 @@ static void
 parse_len(const char *out, size_t outlen, const char *err, int code, int sig,
 	  struct agent_result *r)
 {
-	struct proc_result pr = {0};
+	struct agent_exit pr = {0};
 
 	unlink(out_path);
 	unlink(err_path);
@@ -455,7 +457,7 @@ write_rollout(const char *root, const char *body)
 	assert_non_null(localtime_r(&t, &tm));
 	assert_true(strftime(day, sizeof day, "%Y/%m/%d", &tm) > 0);
 	d = xasprintf("%s/sessions/%s", root, day);
-	assert_int_equal(util_mkdir_p(d, 0700), 0);
+	assert_int_equal(file_mkdir_p(d, 0700), 0);
 	path = xasprintf("%s/rollout-2026-11-21T17-53-50-" TID ".jsonl", d);
 	put(path, body, strlen(body));
 	free(d);
@@ -913,7 +915,7 @@ static void
 test_huge_reported(void **state)
 {
 	struct agent_result r;
-	struct proc_result pr = {0};
+	struct agent_exit pr = {0};
 
 	(void)state;
 	reset_call();

@@ -18,8 +18,9 @@
 #include <unistd.h>
 
 #include "core/config.h"
-#include "core/util.h"
-#include "core/xmalloc.h"
+#include "lib/file.h"
+#include "lib/strbuf.h"
+#include "lib/xmalloc.h"
 
 #define NAME "baton.yaml"
 
@@ -1359,7 +1360,7 @@ test_garbage(void **state)
 	}
 	/* mutations of the real config.yaml: flips, cuts, splices */
 	repo = srcdir_file("config.yaml");
-	orig = util_read_file(repo, 1 << 20, &olen);
+	orig = file_read(repo, 1 << 20, &olen);
 	assert_non_null(orig);
 	for (i = 0; i < 2000; i++) {
 		mut = xmalloc(olen + 1);

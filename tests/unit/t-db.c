@@ -26,8 +26,9 @@
 #include <cmocka.h>
 
 #include "core/baton.h"
-#include "core/util.h"
-#include "core/xmalloc.h"
+#include "lib/clock.h"
+#include "lib/file.h"
+#include "lib/xmalloc.h"
 #include "db/db-internal.h"
 
 #define NOBODY 65534
@@ -141,7 +142,7 @@ add_event(struct db *db, const char *kind, const char *detail, char **cause)
 
 	if ((st = db_stmt(db, sql_event, cause)) == NULL)
 		return -BERR_DB;
-	sqlite3_bind_int64(st, 1, util_now_ms());
+	sqlite3_bind_int64(st, 1, clock_now_ms());
 	db_bind_text(st, 2, kind);
 	db_bind_text(st, 3, detail);
 	return db_step_done(db, st, "cannot record event", cause);
@@ -181,7 +182,7 @@ snap_take(struct snap *s, const char *path)
 	assert_int_equal(stat(path, &st), 0);
 	s->mtime = st.st_mtim;
 	s->mode = st.st_mode;
-	s->buf = util_read_file(path, 1 << 24, &s->len);
+	s->buf = file_read(path, 1 << 24, &s->len);
 	assert_non_null(s->buf);
 }
 
@@ -411,14 +412,14 @@ test_refuse_not_a_db(void **state)
 		"of one hundred bytes in it, really.\n";
 	struct snap s;
 
-	assert_int_equal(util_write_file(path, text, sizeof text - 1), 0);
+	assert_int_equal(file_write(path, text, sizeof text - 1), 0);
 	snap_take(&s, path);
 	expect_refusal(path, NULL, "file is not a database");
 	snap_same(&s, path);
 	assert_true(no_side_files(path));
 
 	/* Short garbage too. */
-	assert_int_equal(util_write_file(path, "hi\n", 3), 0);
+	assert_int_equal(file_write(path, "hi\n", 3), 0);
 	expect_refusal(path, NULL, "file is not a database");
 	free(path);
 }
@@ -604,9 +605,9 @@ test_refuse_locked(void **state)
 	/* An exclusive lock keeps even readers out. */
 	make_db(path);
 	hold(&hd, path, "PRAGMA locking_mode = EXCLUSIVE; BEGIN EXCLUSIVE");
-	t0 = util_mono_ms();
+	t0 = clock_mono_ms();
 	expect_refusal(path, &fast, "database is locked (waited 200ms)");
-	dt = util_mono_ms() - t0;
+	dt = clock_mono_ms() - t0;
 	assert_true(dt >= 150 && dt < 5000);
 	release(&hd);
 
@@ -708,7 +709,7 @@ readonly_checks(const char *dir)
 		goto out;
 	}
 	db_close(db);
-	before = util_read_file(path, 1 << 24, &blen);
+	before = file_read(path, 1 << 24, &blen);
 
 	chmod(path, 0444);
 	if ((err = refused(path, "read-only file")) != NULL)
@@ -717,7 +718,7 @@ readonly_checks(const char *dir)
 		err = "read-only file: side files were created";
 		goto out;
 	}
-	after = util_read_file(path, 1 << 24, &alen);
+	after = file_read(path, 1 << 24, &alen);
 	if (after == NULL || alen != blen || memcmp(before, after, blen)) {
 		err = "read-only file: the file changed";
 		goto out;
@@ -982,9 +983,9 @@ test_write_lock(void **state)
 	assert_int_equal(db_open(&b, path, &o, &cause), 0);
 	assert_int_equal(db_begin(a, &cause), 0);
 	assert_int_equal(pthread_mutex_trylock(&lock), EBUSY);
-	t0 = util_mono_ms();
+	t0 = clock_mono_ms();
 	assert_int_equal(db_begin(b, &cause), -BERR_DB);
-	assert_true(util_mono_ms() - t0 >= 150);
+	assert_true(clock_mono_ms() - t0 >= 150);
 	assert_non_null(strstr(cause, "database is locked"));
 	free(cause);
 	cause = NULL;

@@ -22,8 +22,11 @@
 #include "core/config.h"
 #include "core/orchestrator.h"
 #include "core/task.h"
-#include "core/xmalloc.h"
 #include "db/db.h"
+#include "lib/clock.h"
+#include "lib/id.h"
+#include "lib/strbuf.h"
+#include "lib/xmalloc.h"
 
 /* What the fake agent is told to do, and what it saw. */
 enum fake_mode {
@@ -76,7 +79,7 @@ fake_build_argv(const struct agent_call *c, struct strvec *argv, char **cause)
 }
 
 static void
-fake_parse(const struct agent_call *c, const struct proc_result *pr,
+fake_parse(const struct agent_call *c, const struct agent_exit *pr,
 	   const char *out, const char *err, struct agent_result *r)
 {
 	(void)out;
@@ -158,7 +161,7 @@ setup(void **state)
 	r.pid = getpid();
 	r.host = (char *)"test";
 	r.proc_start = 1;
-	r.started_at = util_now_ms();
+	r.started_at = clock_now_ms();
 	assert_int_equal(db_begin(e->b.db, &cause), 0);
 	assert_int_equal(db_runner_insert(e->b.db, &r, &e->b.runner_id, &cause),
 			 0);
@@ -211,7 +214,7 @@ add(struct env *e, const char *prompt, const char *session, int new_session)
 	if (task_spec_resolve(&e->b, e->b.db, &s, &t, &cause) != 0)
 		fail_msg("resolve: %s", cause);
 	assert_int_equal(
-		db_task_insert(e->b.db, &t, util_now_ms(), &existed, &cause),
+		db_task_insert(e->b.db, &t, clock_now_ms(), &existed, &cause),
 		0);
 	assert_int_equal(db_commit(e->b.db, &cause), 0);
 	id = t.id;
@@ -428,7 +431,7 @@ test_cancel_request(void **state)
 	/* `baton cancel` from another terminal marks the running task */
 	assert_int_equal(db_begin(e->b.db, &cause), 0);
 	assert_int_equal(
-		db_task_cancel(e->b.db, id, util_now_ms(), &st, &cause), 0);
+		db_task_cancel(e->b.db, id, clock_now_ms(), &st, &cause), 0);
 	assert_int_equal(db_commit(e->b.db, &cause), 0);
 	assert_string_equal(st, "running");
 	free(st);
@@ -685,7 +688,7 @@ test_milestone_scope_follows_the_milestone(void **state)
 	assert_int_equal(db_begin(e->b.db, &cause), 0);
 	assert_int_equal(task_spec_resolve(&e->b, e->b.db, &s, &t, &cause), 0);
 	assert_int_equal(
-		db_task_insert(e->b.db, &t, util_now_ms(), &existed, &cause),
+		db_task_insert(e->b.db, &t, clock_now_ms(), &existed, &cause),
 		0);
 	assert_int_equal(db_commit(e->b.db, &cause), 0);
 	e->o.scope_milestone = t.milestone_id;
@@ -720,7 +723,7 @@ test_agent_session_for_call(void **state)
 	p.name = (char *)"x";
 	agent_init(&a, &fake_impl, &p);
 	agent_session_for_call(&a, first);
-	assert_true(util_is_uuid(first));
+	assert_true(id_is_uuid(first));
 	assert_null(a.session_id); /* not kept */
 	agent_session_for_call(&a, buf);
 	assert_string_not_equal(buf, first);

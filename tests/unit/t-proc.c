@@ -32,7 +32,7 @@
 #include <cmocka.h>
 
 #include "core/proc.h"
-#include "core/xmalloc.h"
+#include "lib/xmalloc.h"
 
 #define SHORT_TIMEOUT 200
 #define SHORT_GRACE   300

@@ -28,8 +28,10 @@
 #include "core/config.h"
 #include "core/orchestrator.h"
 #include "core/session.h"
-#include "core/util.h"
-#include "core/xmalloc.h"
+#include "lib/clock.h"
+#include "lib/file.h"
+#include "lib/strbuf.h"
+#include "lib/xmalloc.h"
 #include "db/db.h"
 
 #define T0   ((int64_t)1700000000000)
@@ -797,7 +799,7 @@ test_gc(void **state)
 			 0);
 	assert_int_equal(db_commit(f->db, &cause), 0);
 	dir = xasprintf("%s/sessions/%s", f->dir, y.id);
-	assert_int_equal(util_mkdir_p(dir, 0700), 0);
+	assert_int_equal(file_mkdir_p(dir, 0700), 0);
 
 	/* a dry run changes nothing */
 	assert_int_equal(db_begin(f->db, &cause), 0);
@@ -856,7 +858,7 @@ fake_argv(const struct agent_call *c, struct strvec *argv, char **cause)
 }
 
 static void
-fake_result(const struct agent_call *c, const struct proc_result *pr,
+fake_result(const struct agent_call *c, const struct agent_exit *pr,
 	    const char *out, const char *err, struct agent_result *r)
 {
 	(void)c;
@@ -909,7 +911,7 @@ test_scope_nesting(void **state)
 
 	/* the milestone's session exists (made by an earlier task); the
 	 * orchestrator reads the clock, so no made-up times here */
-	assert_int_equal(pick(f, &a, util_now_ms(), &first, &cause), 0);
+	assert_int_equal(pick(f, &a, clock_now_ms(), &first, &cause), 0);
 	assert_int_equal(db_begin(f->db, &cause), 0);
 	assert_int_equal(db_task_finish(f->db, 1, "completed", 0, 0, NULL, NULL,
 					T0, &cause),

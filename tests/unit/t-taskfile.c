@@ -22,8 +22,9 @@
 #include <unistd.h>
 
 #include "core/taskfile.h"
-#include "core/util.h"
-#include "core/xmalloc.h"
+#include "lib/file.h"
+#include "lib/strbuf.h"
+#include "lib/xmalloc.h"
 
 /* The loaded specs of one file. */
 struct loaded {
@@ -72,7 +73,7 @@ teardown(void **state)
 static void
 write_len(const char *name, const char *text, size_t len)
 {
-	assert_int_equal(util_write_file(name, text, len), 0);
+	assert_int_equal(file_write(name, text, len), 0);
 }
 
 static void

@@ -22,8 +22,15 @@
 
 #include <cmocka.h>
 
-#include "core/util.h"
-#include "core/xmalloc.h"
+#include "core/project.h"
+#include "core/session.h"
+#include "lib/clock.h"
+#include "lib/file.h"
+#include "lib/id.h"
+#include "lib/strbuf.h"
+#include "lib/sys.h"
+#include "lib/text.h"
+#include "lib/xmalloc.h"
 
 /* Each test that needs files gets a fresh temporary directory. */
 static int
@@ -72,7 +79,7 @@ test_duration_ok(void **state)
 	(void)state;
 	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		ms = -1;
-		assert_int_equal(util_parse_duration(cases[i].s, &ms), 0);
+		assert_int_equal(duration_parse(cases[i].s, &ms), 0);
 		assert_true(ms == cases[i].ms);
 	}
 }
@@ -106,11 +113,11 @@ test_duration_bad(void **state)
 
 	(void)state;
 	for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-		if (util_parse_duration(bad[i], &ms) != -1)
+		if (duration_parse(bad[i], &ms) != -1)
 			fail_msg("accepted \"%s\"", bad[i]);
 		assert_true(ms == 42);
 	}
-	assert_int_equal(util_parse_duration(NULL, &ms), -1);
+	assert_int_equal(duration_parse(NULL, &ms), -1);
 }
 
 static void
@@ -131,10 +138,10 @@ test_duration_format(void **state)
 
 	(void)state;
 	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-		s = util_format_duration(cases[i].ms);
+		s = duration_format(cases[i].ms);
 		assert_string_equal(s, cases[i].s);
 		/* The format parses back to the same value. */
-		assert_int_equal(util_parse_duration(s, &back), 0);
+		assert_int_equal(duration_parse(s, &back), 0);
 		assert_true(back == cases[i].ms);
 		free(s);
 	}
@@ -146,28 +153,28 @@ test_parse_int(void **state)
 	long long v = 7;
 
 	(void)state;
-	assert_int_equal(util_parse_int("42", 0, 100, &v), 0);
+	assert_int_equal(text_parse_int("42", 0, 100, &v), 0);
 	assert_int_equal(v, 42);
-	assert_int_equal(util_parse_int("-3", -5, 5, &v), 0);
+	assert_int_equal(text_parse_int("-3", -5, 5, &v), 0);
 	assert_int_equal(v, -3);
-	assert_int_equal(util_parse_int("0", 0, 0, &v), 0);
+	assert_int_equal(text_parse_int("0", 0, 0, &v), 0);
 	assert_int_equal(v, 0);
 	assert_int_equal(
-		util_parse_int("9223372036854775807", 0, LLONG_MAX, &v), 0);
+		text_parse_int("9223372036854775807", 0, LLONG_MAX, &v), 0);
 	assert_true(v == LLONG_MAX);
 
 	v = 7;
-	assert_int_equal(util_parse_int("101", 0, 100, &v), -1);
-	assert_int_equal(util_parse_int("-1", 0, 100, &v), -1);
-	assert_int_equal(util_parse_int("", 0, 100, &v), -1);
-	assert_int_equal(util_parse_int(" 4", 0, 100, &v), -1);
-	assert_int_equal(util_parse_int("4 ", 0, 100, &v), -1);
-	assert_int_equal(util_parse_int("4x", 0, 100, &v), -1);
-	assert_int_equal(util_parse_int("x", 0, 100, &v), -1);
-	assert_int_equal(util_parse_int("1.0", 0, 100, &v), -1);
+	assert_int_equal(text_parse_int("101", 0, 100, &v), -1);
+	assert_int_equal(text_parse_int("-1", 0, 100, &v), -1);
+	assert_int_equal(text_parse_int("", 0, 100, &v), -1);
+	assert_int_equal(text_parse_int(" 4", 0, 100, &v), -1);
+	assert_int_equal(text_parse_int("4 ", 0, 100, &v), -1);
+	assert_int_equal(text_parse_int("4x", 0, 100, &v), -1);
+	assert_int_equal(text_parse_int("x", 0, 100, &v), -1);
+	assert_int_equal(text_parse_int("1.0", 0, 100, &v), -1);
 	assert_int_equal(
-		util_parse_int("9223372036854775808", 0, LLONG_MAX, &v), -1);
-	assert_int_equal(util_parse_int(NULL, 0, 100, &v), -1);
+		text_parse_int("9223372036854775808", 0, LLONG_MAX, &v), -1);
+	assert_int_equal(text_parse_int(NULL, 0, 100, &v), -1);
 	assert_int_equal(v, 7);
 }
 
@@ -177,13 +184,13 @@ test_rfc3339(void **state)
 	char buf[32];
 
 	(void)state;
-	util_rfc3339(0, buf, sizeof buf);
+	time_rfc3339(0, buf, sizeof buf);
 	assert_string_equal(buf, "1970-01-01T00:00:00.000Z");
-	util_rfc3339(1795280403123LL, buf, sizeof buf);
+	time_rfc3339(1795280403123LL, buf, sizeof buf);
 	assert_string_equal(buf, "2026-11-21T17:00:03.123Z");
-	util_rfc3339(951782400000LL, buf, sizeof buf); /* leap day */
+	time_rfc3339(951782400000LL, buf, sizeof buf); /* leap day */
 	assert_string_equal(buf, "2000-02-29T00:00:00.000Z");
-	util_rfc3339(-1, buf, sizeof buf);
+	time_rfc3339(-1, buf, sizeof buf);
 	assert_string_equal(buf, "1969-12-31T23:59:59.999Z");
 }
 
@@ -194,36 +201,35 @@ test_parse_time(void **state)
 	char buf[32];
 
 	(void)state;
-	assert_int_equal(util_parse_time("2026-11-21T17:00:03.123Z", &ms), 0);
+	assert_int_equal(time_parse("2026-11-21T17:00:03.123Z", &ms), 0);
 	assert_true(ms == 1795280403123LL);
-	assert_int_equal(util_parse_time("2026-11-21T17:00:03Z", &ms), 0);
+	assert_int_equal(time_parse("2026-11-21T17:00:03Z", &ms), 0);
 	assert_true(ms == 1795280403000LL);
-	assert_int_equal(util_parse_time("2026-11-21T17:00", &ms), 0);
+	assert_int_equal(time_parse("2026-11-21T17:00", &ms), 0);
 	assert_true(ms == 1795280400000LL);
-	assert_int_equal(util_parse_time("2026-11-21", &ms), 0);
+	assert_int_equal(time_parse("2026-11-21", &ms), 0);
 	assert_true(ms == 1795219200000LL);
-	assert_int_equal(util_parse_time("2026-11-21T19:00:03.1+02:00", &ms),
-			 0);
+	assert_int_equal(time_parse("2026-11-21T19:00:03.1+02:00", &ms), 0);
 	assert_true(ms == 1795280403100LL);
-	assert_int_equal(util_parse_time("2026-11-21 17:00:03", &ms), 0);
+	assert_int_equal(time_parse("2026-11-21 17:00:03", &ms), 0);
 	assert_true(ms == 1795280403000LL);
-	assert_int_equal(util_parse_time("2000-02-29", &ms), 0);
+	assert_int_equal(time_parse("2000-02-29", &ms), 0);
 
 	/* Round trip through the formatter. */
-	now = util_now_ms();
-	util_rfc3339(now, buf, sizeof buf);
-	assert_int_equal(util_parse_time(buf, &ms), 0);
+	now = clock_now_ms();
+	time_rfc3339(now, buf, sizeof buf);
+	assert_int_equal(time_parse(buf, &ms), 0);
 	assert_true(ms == now);
 
-	assert_int_equal(util_parse_time("", &ms), -1);
-	assert_int_equal(util_parse_time("2026-13-01", &ms), -1);
-	assert_int_equal(util_parse_time("2026-02-29", &ms), -1);
-	assert_int_equal(util_parse_time("2026-11-21T25:00", &ms), -1);
-	assert_int_equal(util_parse_time("2026-11-21T17", &ms), -1);
-	assert_int_equal(util_parse_time("2026-11-21T17:00:03.Z", &ms), -1);
-	assert_int_equal(util_parse_time("2026-11-21x", &ms), -1);
-	assert_int_equal(util_parse_time("26-11-21", &ms), -1);
-	assert_int_equal(util_parse_time("yesterday", &ms), -1);
+	assert_int_equal(time_parse("", &ms), -1);
+	assert_int_equal(time_parse("2026-13-01", &ms), -1);
+	assert_int_equal(time_parse("2026-02-29", &ms), -1);
+	assert_int_equal(time_parse("2026-11-21T25:00", &ms), -1);
+	assert_int_equal(time_parse("2026-11-21T17", &ms), -1);
+	assert_int_equal(time_parse("2026-11-21T17:00:03.Z", &ms), -1);
+	assert_int_equal(time_parse("2026-11-21x", &ms), -1);
+	assert_int_equal(time_parse("26-11-21", &ms), -1);
+	assert_int_equal(time_parse("yesterday", &ms), -1);
 }
 
 static void
@@ -232,11 +238,11 @@ test_clocks(void **state)
 	int64_t a, b;
 
 	(void)state;
-	a = util_mono_ms();
-	b = util_mono_ms();
+	a = clock_mono_ms();
+	b = clock_mono_ms();
 	assert_true(b >= a);
 	/* After 2020-01-01. */
-	assert_true(util_now_ms() > 1577836800000LL);
+	assert_true(clock_now_ms() > 1577836800000LL);
 }
 
 /* Version 7: the first 48 bits are the time in ms; later ids sort later. */
@@ -245,17 +251,17 @@ test_uuid_time_ordered(void **state)
 {
 	struct timespec ms2 = {0, 2000000};
 	char a[37], b[37], hex[13];
-	int64_t before = util_now_ms(), t;
+	int64_t before = clock_now_ms(), t;
 
 	(void)state;
-	util_uuid_new(a);
+	id_uuid_new(a);
 	memcpy(hex, a, 8);
 	memcpy(hex + 8, a + 9, 4);
 	hex[12] = '\0';
 	t = (int64_t)strtoull(hex, NULL, 16);
-	assert_true(t >= before && t <= util_now_ms());
+	assert_true(t >= before && t <= clock_now_ms());
 	nanosleep(&ms2, NULL);
-	util_uuid_new(b);
+	id_uuid_new(b);
 	assert_true(strcmp(a, b) < 0);
 }
 
@@ -267,10 +273,10 @@ test_uuid(void **state)
 	int i;
 
 	(void)state;
-	util_uuid_new(a);
-	util_uuid_new(b);
+	id_uuid_new(a);
+	id_uuid_new(b);
 	assert_int_equal(strlen(a), 36);
-	assert_true(util_is_uuid(a));
+	assert_true(id_is_uuid(a));
 	assert_string_not_equal(a, b);
 	for (i = 0; i < 36; i++)
 		assert_true(a[i] == '-' || (a[i] >= '0' && a[i] <= '9') ||
@@ -278,15 +284,15 @@ test_uuid(void **state)
 	assert_int_equal(a[14], '7');		    /* version 7 */
 	assert_true(strchr("89ab", a[19]) != NULL); /* variant 10 */
 
-	assert_true(util_is_uuid("0E5A8A3C-1B2D-4E6F-8A9B-0C1D2E3F4A5B"));
-	assert_false(util_is_uuid("0e5a8a3c-1b2d-4e6f-8a9b-0c1d2e3f4a5"));
-	assert_false(util_is_uuid("0e5a8a3c-1b2d-4e6f-8a9b-0c1d2e3f4a5bb"));
-	assert_false(util_is_uuid("0e5a8a3c1b2d-4e6f-8a9b-0c1d2e3f4a5b-"));
-	assert_false(util_is_uuid("0e5a8a3c-1b2d-4e6f-8a9b-0c1d2e3f4a5g"));
-	assert_false(util_is_uuid(""));
-	assert_false(util_is_uuid(NULL));
+	assert_true(id_is_uuid("0E5A8A3C-1B2D-4E6F-8A9B-0C1D2E3F4A5B"));
+	assert_false(id_is_uuid("0e5a8a3c-1b2d-4e6f-8a9b-0c1d2e3f4a5"));
+	assert_false(id_is_uuid("0e5a8a3c-1b2d-4e6f-8a9b-0c1d2e3f4a5bb"));
+	assert_false(id_is_uuid("0e5a8a3c1b2d-4e6f-8a9b-0c1d2e3f4a5b-"));
+	assert_false(id_is_uuid("0e5a8a3c-1b2d-4e6f-8a9b-0c1d2e3f4a5g"));
+	assert_false(id_is_uuid(""));
+	assert_false(id_is_uuid(NULL));
 
-	low = util_uuid_lower("0E5A8A3C-1B2D-4E6F-8A9B-0C1D2E3F4A5B");
+	low = id_uuid_lower("0E5A8A3C-1B2D-4E6F-8A9B-0C1D2E3F4A5B");
 	assert_string_equal(low, "0e5a8a3c-1b2d-4e6f-8a9b-0c1d2e3f4a5b");
 	free(low);
 }
@@ -297,25 +303,25 @@ test_session_name(void **state)
 	char long_name[66];
 
 	(void)state;
-	assert_true(util_is_session_name("refactor"));
-	assert_true(util_is_session_name("a"));
-	assert_true(util_is_session_name("Feature_2.x-final"));
+	assert_true(session_name_valid("refactor"));
+	assert_true(session_name_valid("a"));
+	assert_true(session_name_valid("Feature_2.x-final"));
 	memset(long_name, 'a', 64);
 	long_name[64] = '\0';
-	assert_true(util_is_session_name(long_name));
+	assert_true(session_name_valid(long_name));
 	long_name[64] = 'a';
 	long_name[65] = '\0';
-	assert_false(util_is_session_name(long_name));
-	assert_false(util_is_session_name(""));
-	assert_false(util_is_session_name(NULL));
-	assert_false(util_is_session_name("has space"));
-	assert_false(util_is_session_name("a/b"));
-	assert_false(util_is_session_name("caf\xc3\xa9"));
+	assert_false(session_name_valid(long_name));
+	assert_false(session_name_valid(""));
+	assert_false(session_name_valid(NULL));
+	assert_false(session_name_valid("has space"));
+	assert_false(session_name_valid("a/b"));
+	assert_false(session_name_valid("caf\xc3\xa9"));
 	/* UUID-shaped but not hex: a mistyped UUID, not a name */
 	assert_false(
-		util_is_session_name("12345678-1234-1234-1234-1234567890zz"));
+		session_name_valid("12345678-1234-1234-1234-1234567890zz"));
 	assert_false(
-		util_is_session_name("0e5a8a3c-1b2d-4e6f-8a9b-0c1d2e3f4a5b"));
+		session_name_valid("0e5a8a3c-1b2d-4e6f-8a9b-0c1d2e3f4a5b"));
 }
 
 static void
@@ -325,35 +331,35 @@ test_closest(void **state)
 					   NULL};
 	static const char *const tie[] = {"bat", "hat", NULL};
 	static const char *const none[] = {NULL};
-	char word[UTIL_CLOSEST_MAX + 2];
+	char word[TEXT_CLOSEST_MAX + 2];
 	const char *longest[2] = {word, NULL};
 
 	(void)state;
 	/* the candidate itself is returned, not a copy */
-	assert_ptr_equal(util_closest("prompt", keys, 2), keys[0]);
-	assert_ptr_equal(util_closest("promt", keys, 2), keys[0]);
-	assert_ptr_equal(util_closest("timout", keys, 2), keys[3]);
+	assert_ptr_equal(text_closest("prompt", keys, 2), keys[0]);
+	assert_ptr_equal(text_closest("promt", keys, 2), keys[0]);
+	assert_ptr_equal(text_closest("timout", keys, 2), keys[3]);
 	/* a transposition is two edits */
-	assert_ptr_equal(util_closest("mdoel", keys, 2), keys[1]);
-	assert_null(util_closest("mdoel", keys, 1));
+	assert_ptr_equal(text_closest("mdoel", keys, 2), keys[1]);
+	assert_null(text_closest("mdoel", keys, 1));
 	/* the nearest wins over an earlier, farther one */
-	assert_ptr_equal(util_closest("mod", keys, 2), keys[2]);
+	assert_ptr_equal(text_closest("mod", keys, 2), keys[2]);
 	/* of equally near ones, the first */
-	assert_ptr_equal(util_closest("cat", tie, 2), tie[0]);
+	assert_ptr_equal(text_closest("cat", tie, 2), tie[0]);
 	/* too far, or as far as the word is long */
-	assert_null(util_closest("agent", keys, 2));
-	assert_null(util_closest("x", tie, 5));
-	assert_null(util_closest("ab", tie, 5));
-	assert_null(util_closest("", tie, 5));
-	assert_null(util_closest("prompt", none, 2));
-	/* words past UTIL_CLOSEST_MAX bytes match nothing, even themselves */
-	memset(word, 'k', UTIL_CLOSEST_MAX);
-	word[UTIL_CLOSEST_MAX] = '\0';
-	assert_ptr_equal(util_closest(word, longest, 0), word);
-	word[UTIL_CLOSEST_MAX] = 'k';
-	word[UTIL_CLOSEST_MAX + 1] = '\0';
-	assert_null(util_closest(word, longest, 0));
-	assert_null(util_closest("prompt", longest, 100));
+	assert_null(text_closest("agent", keys, 2));
+	assert_null(text_closest("x", tie, 5));
+	assert_null(text_closest("ab", tie, 5));
+	assert_null(text_closest("", tie, 5));
+	assert_null(text_closest("prompt", none, 2));
+	/* words past TEXT_CLOSEST_MAX bytes match nothing, even themselves */
+	memset(word, 'k', TEXT_CLOSEST_MAX);
+	word[TEXT_CLOSEST_MAX] = '\0';
+	assert_ptr_equal(text_closest(word, longest, 0), word);
+	word[TEXT_CLOSEST_MAX] = 'k';
+	word[TEXT_CLOSEST_MAX + 1] = '\0';
+	assert_null(text_closest(word, longest, 0));
+	assert_null(text_closest("prompt", longest, 100));
 }
 
 static void
@@ -365,13 +371,13 @@ test_join(void **state)
 	char *s;
 
 	(void)state;
-	s = util_join(three);
+	s = text_join(three);
 	assert_string_equal(s, "a, bc, d");
 	free(s);
-	s = util_join(one);
+	s = text_join(one);
 	assert_string_equal(s, "only");
 	free(s);
-	s = util_join(none);
+	s = text_join(none);
 	assert_string_equal(s, "");
 	free(s);
 }
@@ -382,15 +388,15 @@ test_shown(void **state)
 	char buf[16];
 
 	(void)state;
-	assert_string_equal(util_shown("abc", 3, 8, buf), "abc");
+	assert_string_equal(text_shown("abc", 3, 8, buf), "abc");
 	/* control characters and NULs are shown as '?' */
-	assert_string_equal(util_shown("a\tb\0c\x7f", 6, 8, buf), "a?b?c?");
-	assert_string_equal(util_shown("abcdefghij", 10, 8, buf),
+	assert_string_equal(text_shown("a\tb\0c\x7f", 6, 8, buf), "a?b?c?");
+	assert_string_equal(text_shown("abcdefghij", 10, 8, buf),
 			    "abcdefgh...");
 	/* never cut inside a UTF-8 character: é is 2 bytes at 7..8 */
-	assert_string_equal(util_shown("abcdefg\xc3\xa9z", 10, 8, buf),
+	assert_string_equal(text_shown("abcdefg\xc3\xa9z", 10, 8, buf),
 			    "abcdefg...");
-	assert_ptr_equal(util_shown("", 0, 8, buf), buf);
+	assert_ptr_equal(text_shown("", 0, 8, buf), buf);
 	assert_string_equal(buf, "");
 }
 
@@ -401,16 +407,16 @@ test_line_col(void **state)
 	size_t line, col;
 
 	(void)state;
-	util_line_col(text, sizeof text - 1, 0, &line, &col);
+	text_line_col(text, sizeof text - 1, 0, &line, &col);
 	assert_true(line == 1 && col == 1);
-	util_line_col(text, sizeof text - 1, 2, &line, &col);
+	text_line_col(text, sizeof text - 1, 2, &line, &col);
 	assert_true(line == 1 && col == 3);
-	util_line_col(text, sizeof text - 1, 3, &line, &col);
+	text_line_col(text, sizeof text - 1, 3, &line, &col);
 	assert_true(line == 2 && col == 1);
-	util_line_col(text, sizeof text - 1, 7, &line, &col);
+	text_line_col(text, sizeof text - 1, 7, &line, &col);
 	assert_true(line == 4 && col == 1);
 	/* past the end counts as at the end */
-	util_line_col(text, sizeof text - 1, 1000, &line, &col);
+	text_line_col(text, sizeof text - 1, 1000, &line, &col);
 	assert_true(line == 4 && col == 2);
 }
 
@@ -430,60 +436,60 @@ test_files(void **state)
 	size_t len = 0;
 
 	old = umask(0);
-	assert_int_equal(util_write_file(p, "hello\nworld\n", 12), 0);
+	assert_int_equal(file_write(p, "hello\nworld\n", 12), 0);
 	umask(old);
 	assert_int_equal(stat(p, &st), 0);
 	assert_int_equal(st.st_mode & 07777, 0600);
 
-	s = util_read_file(p, 100, &len);
+	s = file_read(p, 100, &len);
 	assert_non_null(s);
 	assert_int_equal(len, 12);
 	assert_string_equal(s, "hello\nworld\n");
 	free(s);
 
 	/* Exactly max is fine, one more byte is EFBIG. */
-	s = util_read_file(p, 12, NULL);
+	s = file_read(p, 12, NULL);
 	assert_non_null(s);
 	free(s);
 	errno = 0;
-	assert_null(util_read_file(p, 11, NULL));
+	assert_null(file_read(p, 11, NULL));
 	assert_int_equal(errno, EFBIG);
 
-	s = util_read_first_line(p, 100);
+	s = file_read_first_line(p, 100);
 	assert_string_equal(s, "hello");
 	free(s);
-	s = util_read_first_line(p, 3);
+	s = file_read_first_line(p, 3);
 	assert_string_equal(s, "hel");
 	free(s);
 
-	s = util_read_tail(p, 6);
+	s = file_read_tail(p, 6);
 	assert_string_equal(s, "world\n");
 	free(s);
-	s = util_read_tail(p, 1000);
+	s = file_read_tail(p, 1000);
 	assert_string_equal(s, "hello\nworld\n");
 	free(s);
 
 	/* Rewriting truncates. */
 	memset(big, 'x', sizeof big);
 	big[sizeof big - 1] = 'y';
-	assert_int_equal(util_write_file(p, big, sizeof big), 0);
-	s = util_read_file(p, sizeof big, &len);
+	assert_int_equal(file_write(p, big, sizeof big), 0);
+	s = file_read(p, sizeof big, &len);
 	assert_int_equal(len, sizeof big);
 	assert_memory_equal(s, big, sizeof big);
 	free(s);
-	s = util_read_tail(p, 2);
+	s = file_read_tail(p, 2);
 	assert_string_equal(s, "xy");
 	free(s);
 
-	assert_int_equal(util_write_file(p, "a\r\nb", 4), 0);
-	s = util_read_first_line(p, 100);
+	assert_int_equal(file_write(p, "a\r\nb", 4), 0);
+	s = file_read_first_line(p, 100);
 	assert_string_equal(s, "a");
 	free(s);
 
-	assert_int_equal(util_write_file(p, "", 0), 0);
+	assert_int_equal(file_write(p, "", 0), 0);
 	errno = 0;
-	assert_null(util_read_first_line(p, 100));
-	s = util_read_file(p, 10, &len);
+	assert_null(file_read_first_line(p, 100));
+	s = file_read(p, 10, &len);
 	assert_int_equal(len, 0);
 	assert_string_equal(s, "");
 	free(s);
@@ -491,14 +497,14 @@ test_files(void **state)
 
 	p = path_in(state, "missing");
 	errno = 0;
-	assert_null(util_read_file(p, 10, NULL));
+	assert_null(file_read(p, 10, NULL));
 	assert_int_equal(errno, ENOENT);
-	assert_null(util_read_tail(p, 10));
-	assert_null(util_read_first_line(p, 10));
+	assert_null(file_read_tail(p, 10));
+	assert_null(file_read_first_line(p, 10));
 	free(p);
 
 	p = path_in(state, "no/such/dir/f");
-	assert_int_equal(util_write_file(p, "x", 1), -1);
+	assert_int_equal(file_write(p, "x", 1), -1);
 	free(p);
 }
 
@@ -509,7 +515,7 @@ test_read_tail_pipe(void **state)
 
 	(void)state;
 	/* Not seekable: the window logic keeps the last bytes. */
-	s = util_read_tail("/proc/self/status", 5);
+	s = file_read_tail("/proc/self/status", 5);
 	if (s == NULL)
 		skip();
 	assert_int_equal(strlen(s), 5);
@@ -525,7 +531,7 @@ test_mkdir_p(void **state)
 	mode_t old;
 
 	old = umask(022);
-	assert_int_equal(util_mkdir_p(deep, 0700), 0);
+	assert_int_equal(file_mkdir_p(deep, 0700), 0);
 	umask(old);
 	assert_int_equal(stat(deep, &st), 0);
 	assert_true(S_ISDIR(st.st_mode));
@@ -535,17 +541,17 @@ test_mkdir_p(void **state)
 
 	/* Existing directories are fine and keep their mode. */
 	assert_int_equal(chmod(a, 0755), 0);
-	assert_int_equal(util_mkdir_p(deep, 0700), 0);
+	assert_int_equal(file_mkdir_p(deep, 0700), 0);
 	assert_int_equal(stat(a, &st), 0);
 	assert_int_equal(st.st_mode & 07777, 0755);
 
 	/* A file in the way. */
-	assert_int_equal(util_write_file(f, "", 0), 0);
+	assert_int_equal(file_write(f, "", 0), 0);
 	errno = 0;
-	assert_int_equal(util_mkdir_p(f, 0700), -1);
+	assert_int_equal(file_mkdir_p(f, 0700), -1);
 	assert_int_equal(errno, ENOTDIR);
-	assert_int_equal(util_mkdir_p(under, 0700), -1);
-	assert_int_equal(util_mkdir_p("", 0700), -1);
+	assert_int_equal(file_mkdir_p(under, 0700), -1);
+	assert_int_equal(file_mkdir_p("", 0700), -1);
 
 	free(a);
 	free(deep);
@@ -630,7 +636,7 @@ test_strvec(void **state)
 static void
 test_names(void **state)
 {
-	char *u = util_user_name(), *h = util_host_name();
+	char *u = sys_user_name(), *h = sys_host_name();
 
 	(void)state;
 	assert_non_null(u);
@@ -649,40 +655,40 @@ test_project(void **state)
 	char *wt = path_in(state, "wt"), *wtgit = path_in(state, "wt/.git");
 	char *link = path_in(state, "link"), *p, *real_top, *real_out;
 
-	assert_int_equal(util_mkdir_p(sub, 0755), 0);
-	assert_int_equal(util_mkdir_p(git, 0755), 0);
-	assert_int_equal(util_mkdir_p(out, 0755), 0);
-	assert_int_equal(util_mkdir_p(wt, 0755), 0);
+	assert_int_equal(file_mkdir_p(sub, 0755), 0);
+	assert_int_equal(file_mkdir_p(git, 0755), 0);
+	assert_int_equal(file_mkdir_p(out, 0755), 0);
+	assert_int_equal(file_mkdir_p(wt, 0755), 0);
 	/* A worktree or submodule has a .git file. */
-	assert_int_equal(util_write_file(wtgit, "gitdir: x\n", 10), 0);
+	assert_int_equal(file_write(wtgit, "gitdir: x\n", 10), 0);
 	assert_int_equal(symlink(sub, link), 0);
 
 	real_top = realpath(top, NULL);
 	real_out = realpath(out, NULL);
 
-	p = util_project_of(sub);
+	p = project_of(sub);
 	assert_string_equal(p, real_top);
 	free(p);
-	p = util_project_of(top);
+	p = project_of(top);
 	assert_string_equal(p, real_top);
 	free(p);
 	/* Symlinks are resolved before walking up. */
-	p = util_project_of(link);
+	p = project_of(link);
 	assert_string_equal(p, real_top);
 	free(p);
 	p = xasprintf("%s/a/../a/./b", top);
 	free(sub);
-	sub = util_project_of(p);
+	sub = project_of(p);
 	assert_string_equal(sub, real_top);
 	free(p);
 
-	p = util_project_of(wt);
+	p = project_of(wt);
 	assert_non_null(p);
 	assert_true(strstr(p, "/wt") != NULL);
 	free(p);
 
 	/* Outside git (assuming /tmp is not in a repository). */
-	p = util_project_of(out);
+	p = project_of(out);
 	assert_non_null(p);
 	if (strcmp(p, real_out) != 0)
 		fprintf(stderr, "note: %s is inside a git tree (%s)\n", out, p);
@@ -690,10 +696,10 @@ test_project(void **state)
 
 	errno = 0;
 	p = xasprintf("%s/nope", out);
-	assert_null(util_project_of(p));
+	assert_null(project_of(p));
 	assert_int_equal(errno, ENOENT);
 	free(p);
-	assert_null(util_project_of(wtgit));
+	assert_null(project_of(wtgit));
 	assert_int_equal(errno, ENOTDIR);
 
 	free(top);

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/xmalloc.h"
+#include "lib/xmalloc.h"
 
 void
 fatal(const char *fmt, ...)

@@ -1,0 +1,231 @@
+#include <ctype.h>
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "lib/clock.h"
+#include "lib/xmalloc.h"
+
+#define MS_PER_S 1000LL
+#define MS_PER_M (60 * MS_PER_S)
+#define MS_PER_H (60 * MS_PER_M)
+#define MS_PER_D (24 * MS_PER_H)
+
+static int64_t
+clock_ms(clockid_t id)
+{
+	struct timespec ts;
+
+	if (clock_gettime(id, &ts) != 0)
+		fatal("clock_gettime: %s", strerror(errno));
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Milliseconds since the epoch. */
+int64_t
+clock_now_ms(void)
+{
+	return clock_ms(CLOCK_REALTIME);
+}
+
+/* Milliseconds from an arbitrary start; only differences mean anything. */
+int64_t
+clock_mono_ms(void)
+{
+	return clock_ms(CLOCK_MONOTONIC);
+}
+
+/*
+ * Returns 0 and the duration in *ms, or -1 (with *ms untouched).  Only
+ * unsigned decimal digits followed by at most one lower-case unit.
+ */
+int
+duration_parse(const char *s, int64_t *ms)
+{
+	static const struct {
+		const char *name;
+		int64_t mult;
+	} units[] = {
+		{"", MS_PER_S},	 {"ms", 1},	  {"s", MS_PER_S},
+		{"m", MS_PER_M}, {"h", MS_PER_H}, {"d", MS_PER_D},
+	};
+	int64_t n = 0;
+	const char *p;
+	size_t i;
+
+	if (s == NULL || !isdigit((unsigned char)*s))
+		return -1;
+	for (p = s; isdigit((unsigned char)*p); p++) {
+		if (n > (INT64_MAX - (*p - '0')) / 10)
+			return -1;
+		n = n * 10 + (*p - '0');
+	}
+	for (i = 0; i < sizeof units / sizeof units[0]; i++) {
+		if (strcmp(p, units[i].name) != 0)
+			continue;
+		if (n > INT64_MAX / units[i].mult)
+			return -1;
+		*ms = n * units[i].mult;
+		return 0;
+	}
+	return -1;
+}
+
+/* The shortest exact spelling of ms ("0s", "90s", "15m", "250ms"), to free. */
+char *
+duration_format(int64_t ms)
+{
+	if (ms == 0)
+		return xstrdup("0s");
+	if (ms % MS_PER_D == 0)
+		return xasprintf("%lldd", (long long)(ms / MS_PER_D));
+	if (ms % MS_PER_H == 0)
+		return xasprintf("%lldh", (long long)(ms / MS_PER_H));
+	if (ms % MS_PER_M == 0)
+		return xasprintf("%lldm", (long long)(ms / MS_PER_M));
+	if (ms % MS_PER_S == 0)
+		return xasprintf("%llds", (long long)(ms / MS_PER_S));
+	return xasprintf("%lldms", (long long)ms);
+}
+
+/* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant). */
+static int64_t
+days_from_civil(int64_t y, int m, int d)
+{
+	int64_t era, yoe, doy, doe;
+
+	y -= m <= 2;
+	era = (y >= 0 ? y : y - 399) / 400;
+	yoe = y - era * 400;
+	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + doe - 719468;
+}
+
+static void
+civil_from_days(int64_t z, int64_t *y, int *m, int *d)
+{
+	int64_t era, doe, yoe, doy, mp;
+
+	z += 719468;
+	era = (z >= 0 ? z : z - 146096) / 146097;
+	doe = z - era * 146097;
+	yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	mp = (5 * doy + 2) / 153;
+	*d = (int)(doy - (153 * mp + 2) / 5 + 1);
+	*m = (int)(mp < 10 ? mp + 3 : mp - 9);
+	*y = yoe + era * 400 + (*m <= 2);
+}
+
+/* Writes "YYYY-MM-DDTHH:MM:SS.mmmZ" (24 bytes and a NUL) into buf. */
+void
+time_rfc3339(int64_t ms, char *buf, size_t len)
+{
+	int64_t days, rem, y;
+	int m, d;
+
+	days = ms / MS_PER_D;
+	rem = ms % MS_PER_D;
+	if (rem < 0) {
+		rem += MS_PER_D;
+		days--;
+	}
+	civil_from_days(days, &y, &m, &d);
+	snprintf(buf, len, "%04lld-%02d-%02dT%02d:%02d:%02d.%03dZ",
+		 (long long)y, m, d, (int)(rem / MS_PER_H),
+		 (int)(rem / MS_PER_M % 60), (int)(rem / MS_PER_S % 60),
+		 (int)(rem % 1000));
+}
+
+/* Reads exactly n digits at *p into *v and advances *p; -1 if not digits. */
+static int
+take_digits(const char **p, int n, int *v)
+{
+	int i;
+
+	*v = 0;
+	for (i = 0; i < n; i++) {
+		if (!isdigit((unsigned char)(*p)[i]))
+			return -1;
+		*v = *v * 10 + ((*p)[i] - '0');
+	}
+	*p += n;
+	return 0;
+}
+
+static int
+days_in_month(int y, int m)
+{
+	static const int dm[] = {31, 28, 31, 30, 31, 30,
+				 31, 31, 30, 31, 30, 31};
+
+	if (m == 2 && (y % 4 == 0 && (y % 100 != 0 || y % 400 == 0)))
+		return 29;
+	return dm[m - 1];
+}
+
+/*
+ * Accepts "YYYY-MM-DD", then optionally "THH:MM", ":SS", ".fraction" and
+ * "Z" or "+HH:MM"/"-HH:MM"; a time without an offset is UTC.  'T' may be
+ * 't' or a space.  Returns 0 and *ms, or -1.
+ */
+int
+time_parse(const char *s, int64_t *ms)
+{
+	int y, mo, d, h = 0, mi = 0, sec = 0, frac = 0, oh, om, sign, i;
+	int64_t off = 0, t;
+	const char *p = s;
+
+	if (s == NULL)
+		return -1;
+	if (take_digits(&p, 4, &y) != 0 || *p++ != '-' ||
+	    take_digits(&p, 2, &mo) != 0 || *p++ != '-' ||
+	    take_digits(&p, 2, &d) != 0)
+		return -1;
+	if (mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo))
+		return -1;
+	if (*p == 'T' || *p == 't' || *p == ' ') {
+		p++;
+		if (take_digits(&p, 2, &h) != 0 || *p++ != ':' ||
+		    take_digits(&p, 2, &mi) != 0)
+			return -1;
+		if (*p == ':') {
+			p++;
+			if (take_digits(&p, 2, &sec) != 0)
+				return -1;
+			if (*p == '.') {
+				p++;
+				if (!isdigit((unsigned char)*p))
+					return -1;
+				for (i = 0; isdigit((unsigned char)*p); i++) {
+					if (i < 3)
+						frac = frac * 10 + (*p - '0');
+					p++;
+				}
+				for (; i < 3; i++)
+					frac *= 10;
+			}
+		}
+		if (h > 23 || mi > 59 || sec > 60)
+			return -1;
+		if (*p == 'Z' || *p == 'z') {
+			p++;
+		} else if (*p == '+' || *p == '-') {
+			sign = *p++ == '-' ? -1 : 1;
+			if (take_digits(&p, 2, &oh) != 0 || *p++ != ':' ||
+			    take_digits(&p, 2, &om) != 0 || oh > 23 || om > 59)
+				return -1;
+			off = sign * (oh * MS_PER_H + om * MS_PER_M);
+		}
+	}
+	if (*p != '\0')
+		return -1;
+	t = days_from_civil(y, mo, d) * MS_PER_D + h * MS_PER_H +
+	    mi * MS_PER_M + sec * MS_PER_S + frac;
+	*ms = t - off;
+	return 0;
+}

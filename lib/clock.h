@@ -1,0 +1,28 @@
+#ifndef BATON_LIB_CLOCK_H
+#define BATON_LIB_CLOCK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Clocks, durations and times: nothing here knows baton's rules. */
+
+/* Milliseconds since the epoch, from the real-time clock. */
+int64_t clock_now_ms(void);
+/* Milliseconds from the monotonic clock, for measuring intervals. */
+int64_t clock_mono_ms(void);
+
+/*
+ * Parse a duration: "90" (seconds), "90s", "15m", "2h", "1d", "250ms".
+ * Returns 0 and stores milliseconds, or -1 for anything else (negative,
+ * empty, trailing garbage, overflow).
+ */
+int duration_parse(const char *, int64_t *ms);
+/* Format milliseconds as the shortest exact duration ("90s", "15m"); caller frees. */
+char *duration_format(int64_t ms);
+
+/* Format ms-since-epoch as RFC 3339 UTC ("2026-11-21T17:00:03.123Z") into buf (>= 32 bytes). */
+void time_rfc3339(int64_t ms, char *buf, size_t len);
+/* Parse RFC 3339 / "YYYY-MM-DD[THH:MM[:SS]]" UTC; returns 0 or -1. */
+int time_parse(const char *, int64_t *ms);
+
+#endif

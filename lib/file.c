@@ -1,0 +1,272 @@
+/* realpath() is XSI. */
+#ifndef _XOPEN_SOURCE
+#define _XOPEN_SOURCE 700
+#endif
+
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "lib/file.h"
+#include "lib/xmalloc.h"
+
+static int
+open_read(const char *path)
+{
+	int fd;
+
+	do
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+	while (fd == -1 && errno == EINTR);
+	return fd;
+}
+
+/* read() that retries on EINTR; returns bytes read, 0 at EOF, -1. */
+static ssize_t
+read_some(int fd, void *buf, size_t n)
+{
+	ssize_t r;
+
+	do
+		r = read(fd, buf, n);
+	while (r == -1 && errno == EINTR);
+	return r;
+}
+
+static void
+close_keep_errno(int fd)
+{
+	int saved = errno;
+
+	close(fd);
+	errno = saved;
+}
+
+/*
+ * Whole file, NUL-terminated, caller frees; *len (if given) excludes the
+ * NUL.  NULL with errno set (EFBIG if larger than max).
+ */
+char *
+file_read(const char *path, size_t max, size_t *len)
+{
+	size_t n = 0, cap = 4096;
+	char *buf;
+	ssize_t r;
+	int fd;
+
+	if ((fd = open_read(path)) == -1)
+		return NULL;
+	buf = xmalloc(cap);
+	for (;;) {
+		if (cap - n < 2) {
+			cap *= 2;
+			buf = xrealloc(buf, cap);
+		}
+		r = read_some(fd, buf + n, cap - n - 1);
+		if (r == -1)
+			goto fail;
+		if (r == 0)
+			break;
+		n += (size_t)r;
+		if (n > max) {
+			errno = EFBIG;
+			goto fail;
+		}
+	}
+	close(fd);
+	buf[n] = '\0';
+	if (len != NULL)
+		*len = n;
+	return buf;
+
+fail:
+	close_keep_errno(fd);
+	free(buf);
+	return NULL;
+}
+
+/* The last max bytes of a file (all of it if shorter); caller frees. */
+char *
+file_read_tail(const char *path, size_t max)
+{
+	struct stat st;
+	size_t n = 0, cap;
+	char *buf;
+	ssize_t r;
+	int fd;
+
+	if ((fd = open_read(path)) == -1)
+		return NULL;
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+	    (uintmax_t)st.st_size > max)
+		lseek(fd, st.st_size - (off_t)max, SEEK_SET);
+	/* Read in a window of 2*max so a file that grows or a pipe still
+	 * leaves just its last max bytes. */
+	cap = 2 * max + 2;
+	buf = xmalloc(cap);
+	for (;;) {
+		r = read_some(fd, buf + n, cap - n - 1);
+		if (r == -1) {
+			close_keep_errno(fd);
+			free(buf);
+			return NULL;
+		}
+		if (r == 0)
+			break;
+		n += (size_t)r;
+		if (n > max && cap - n - 1 == 0) {
+			memmove(buf, buf + n - max, max);
+			n = max;
+		}
+	}
+	close(fd);
+	if (n > max) {
+		memmove(buf, buf + n - max, max);
+		n = max;
+	}
+	buf[n] = '\0';
+	return buf;
+}
+
+/*
+ * The first line without its newline (or "\r\n"), cut at max bytes;
+ * caller frees.  NULL with errno if unreadable, ENODATA if empty.
+ */
+char *
+file_read_first_line(const char *path, size_t max)
+{
+	size_t n = 0;
+	char *buf, *nl;
+	ssize_t r;
+	int fd;
+
+	if ((fd = open_read(path)) == -1)
+		return NULL;
+	buf = xmalloc(max + 1);
+	while (n < max) {
+		r = read_some(fd, buf + n, max - n);
+		if (r == -1) {
+			close_keep_errno(fd);
+			free(buf);
+			return NULL;
+		}
+		if (r == 0)
+			break;
+		if (memchr(buf + n, '\n', (size_t)r) != NULL) {
+			n += (size_t)r;
+			break;
+		}
+		n += (size_t)r;
+	}
+	close(fd);
+	if (n == 0) {
+		free(buf);
+		errno = ENODATA;
+		return NULL;
+	}
+	buf[n] = '\0';
+	if ((nl = memchr(buf, '\n', n)) != NULL) {
+		*nl = '\0';
+		n = (size_t)(nl - buf);
+	}
+	if (n > 0 && buf[n - 1] == '\r')
+		buf[n - 1] = '\0';
+	return buf;
+}
+
+/*
+ * Creates (or truncates) path with mode 0600 and writes all of buf.
+ * Returns 0 or -1 with errno.
+ */
+int
+file_write(const char *path, const void *buf, size_t len)
+{
+	const char *p = buf;
+	ssize_t w;
+	int fd;
+
+	do
+		fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	while (fd == -1 && errno == EINTR);
+	if (fd == -1)
+		return -1;
+	while (len > 0) {
+		w = write(fd, p, len);
+		if (w == -1 && errno == EINTR)
+			continue;
+		if (w == -1) {
+			close_keep_errno(fd);
+			return -1;
+		}
+		p += w;
+		len -= (size_t)w;
+	}
+	if (close(fd) != 0)
+		return -1;
+	return 0;
+}
+
+static int
+mkdir_failed(const char *path)
+{
+	struct stat st;
+
+	if (errno != EEXIST)
+		return -1;
+	if (stat(path, &st) != 0)
+		return -1;
+	if (!S_ISDIR(st.st_mode)) {
+		errno = ENOTDIR;
+		return -1;
+	}
+	return 0;
+}
+
+static int
+mkdir_one(const char *path, mode_t mode)
+{
+	if (mkdir(path, mode) == 0)
+		return chmod(path, mode); /* whatever the umask */
+	return mkdir_failed(path);
+}
+
+/*
+ * Creates path and its missing parents; only the directories it creates
+ * get mode (exactly, whatever the umask).  0, or -1 with errno.
+ */
+int
+file_mkdir_p(const char *path, unsigned int mode)
+{
+	char *copy, *p;
+	int rc = -1;
+
+	if (path == NULL || *path == '\0') {
+		errno = ENOENT;
+		return -1;
+	}
+	/* Usually only the last component is missing: try it first. */
+	if (mkdir(path, mode) == 0)
+		return chmod(path, mode);
+	if (errno != ENOENT)
+		return mkdir_failed(path);
+	copy = xstrdup(path);
+	for (p = copy + 1; *p != '\0'; p++) {
+		if (*p != '/' || p[-1] == '/')
+			continue;
+		*p = '\0';
+		if (mkdir_one(copy, mode) != 0)
+			goto out;
+		*p = '/';
+	}
+	rc = mkdir_one(copy, mode);
+out:
+	free(copy);
+	return rc;
+}

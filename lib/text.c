@@ -1,0 +1,131 @@
+#include <ctype.h>
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/strbuf.h"
+#include "lib/text.h"
+#include "lib/xmalloc.h"
+
+/* 0 and *out, or -1 for anything that is not one whole number in range. */
+int
+text_parse_int(const char *s, long long min, long long max, long long *out)
+{
+	char *end;
+	long long v;
+
+	if (s == NULL || *s == '\0' || isspace((unsigned char)*s))
+		return -1;
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno != 0 || end == s || *end != '\0')
+		return -1;
+	if (v < min || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+/* The edit distance of a and b, or SIZE_MAX if either is too long. */
+static size_t
+levenshtein(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b), i, j, prev, tmp;
+	size_t row[TEXT_CLOSEST_MAX + 1];
+
+	if (la > TEXT_CLOSEST_MAX || lb > TEXT_CLOSEST_MAX)
+		return SIZE_MAX;
+	for (j = 0; j <= lb; j++)
+		row[j] = j;
+	for (i = 1; i <= la; i++) {
+		prev = row[0];
+		row[0] = i;
+		for (j = 1; j <= lb; j++) {
+			tmp = row[j];
+			row[j] = prev + (a[i - 1] != b[j - 1]);
+			if (row[j - 1] + 1 < row[j])
+				row[j] = row[j - 1] + 1;
+			if (tmp + 1 < row[j])
+				row[j] = tmp + 1;
+			prev = tmp;
+		}
+	}
+	return row[lb];
+}
+
+const char *
+text_closest(const char *word, const char *const *candidates,
+	     size_t max_distance)
+{
+	const char *best = NULL;
+	size_t d, bestd = SIZE_MAX;
+
+	for (; *candidates != NULL; candidates++) {
+		d = levenshtein(word, *candidates);
+		if (d < bestd) {
+			bestd = d;
+			best = *candidates;
+		}
+	}
+	/* as far off as the word is long is no typo of it ("x" ~ "y") */
+	if (best == NULL || bestd > max_distance || bestd >= strlen(word))
+		return NULL;
+	return best;
+}
+
+const char *
+text_shown(const char *s, size_t len, size_t max, char *buf)
+{
+	size_t i, n = len;
+	int cut = 0;
+
+	if (n > max) {
+		n = max;
+		while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
+			n--;
+		cut = 1;
+	}
+	for (i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		buf[i] = (c < 0x20 || c == 0x7f) ? '?' : (char)c;
+	}
+	if (cut) {
+		memcpy(buf + i, "...", 3);
+		i += 3;
+	}
+	buf[i] = '\0';
+	return buf;
+}
+
+char *
+text_join(const char *const *v)
+{
+	struct strbuf sb;
+
+	strbuf_init(&sb);
+	for (; *v != NULL; v++) {
+		if (sb.len > 0)
+			strbuf_adds(&sb, ", ");
+		strbuf_adds(&sb, *v);
+	}
+	return strbuf_detach(&sb);
+}
+
+void
+text_line_col(const char *buf, size_t len, size_t off, size_t *line,
+	      size_t *col)
+{
+	size_t i, l = 1, c = 1;
+
+	for (i = 0; i < off && i < len; i++) {
+		if (buf[i] == '\n') {
+			l++;
+			c = 1;
+		} else
+			c++;
+	}
+	*line = l;
+	*col = c;
+}
