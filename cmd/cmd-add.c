@@ -7,14 +7,9 @@
 
 #include "cmd/common.h"
 #include "core/taskfile.h"
-#include "lib/clock.h"
 #include "lib/xmalloc.h"
 
 const struct cmd_entry cmd_add_entry;
-
-char *cmd_join_words(int argc, char **argv);
-int cmd_insert_task(struct baton *b, const struct task_spec *spec, int64_t *id,
-		    int *existed);
 
 enum { OPT_FROM = OPT_TASK_LAST };
 
@@ -23,66 +18,49 @@ static int
 add_from(struct baton *b, const char *path)
 {
 	struct task_spec *specs = NULL;
-	struct db_task t = {0};
-	json_t *arr = NULL;
+	int64_t *ids = NULL;
+	json_t *o, *arr;
 	char *cause = NULL;
-	size_t n = 0, i, added = 0, known = 0;
-	int rc, existed;
+	size_t n = 0, i, added = 0;
+	int rc;
 
 	if (taskfile_load(path, &specs, &n, &cause) != 0) {
 		cmd_error("%s", cause);
 		free(cause);
 		return EXIT_USAGE;
 	}
-	if (b->json)
-		arr = json_array();
-	if ((rc = db_begin(b->db, &cause)) != 0)
-		goto out;
-	for (i = 0; i < n; i++) {
-		if ((rc = task_spec_resolve(b, b->db, &specs[i], &t, &cause)))
-			break;
-		if ((rc = db_task_insert(b->db, &t, clock_now_ms(), &existed,
-					 &cause)) != 0)
-			break;
-		if (existed)
-			known++;
-		else
-			added++;
-		if (arr != NULL)
-			json_array_append_new(arr, json_integer(t.id));
-		db_task_release(&t);
-	}
-	if (rc == 0)
-		rc = db_commit(b->db, &cause);
-out:
-	db_task_release(&t);
+	ids = xcalloc(n ? n : 1, sizeof *ids);
+	rc = task_add_all(b, specs, n, ids, &added, &cause);
 	for (i = 0; i < n; i++)
 		task_spec_release(&specs[i]);
 	free(specs);
 	if (rc != 0) {
-		db_rollback(b->db);
 		cmd_error("%s%s", cause,
 			  rc == -BERR_USAGE ? " (nothing was added)" : "");
 		free(cause);
-		json_decref(arr);
+		free(ids);
 		return cmd_exit_code(rc);
 	}
-	if (arr != NULL) {
-		json_t *o = json_object();
-
+	if (b->json) {
+		o = json_object();
+		arr = json_array();
+		for (i = 0; i < n; i++)
+			json_array_append_new(arr, json_integer(ids[i]));
 		json_object_set_new(o, "added",
 				    json_integer((json_int_t)added));
 		json_object_set_new(o, "existing",
-				    json_integer((json_int_t)known));
+				    json_integer((json_int_t)(n - added)));
 		json_object_set_new(o, "ids", arr);
+		free(ids);
 		return cmd_print_json(o) == 0 ? EXIT_OK : EXIT_FAILED;
 	}
+	free(ids);
 	if (b->verbosity >= 0)
 		printf("added %zu task%s from %s\n", added,
 		       added == 1 ? "" : "s", path);
-	if (known && b->verbosity >= 0)
-		printf("%zu task%s already there (same key)\n", known,
-		       known == 1 ? " was" : "s were");
+	if (n - added > 0 && b->verbosity >= 0)
+		printf("%zu task%s already there (same key)\n", n - added,
+		       n - added == 1 ? " was" : "s were");
 	return EXIT_OK;
 }
 
@@ -95,6 +73,7 @@ add_exec(struct baton *b, int argc, char **argv)
 		{NULL, 0, NULL, 0},
 	};
 	struct task_spec spec = {0};
+	struct db_task t = {0};
 	const char *from = NULL;
 	int64_t id;
 	int c, rc, existed, any = 0;
@@ -120,8 +99,10 @@ add_exec(struct baton *b, int argc, char **argv)
 		return add_from(b, from);
 	}
 	spec.prompt = cmd_join_words(argc - optind, argv + optind);
-	rc = cmd_insert_task(b, &spec, &id, &existed);
+	rc = cmd_add_task(b, &spec, &t, &existed);
 	task_spec_release(&spec);
+	id = t.id;
+	db_task_release(&t);
 	if (rc != EXIT_OK)
 		return rc;
 	if (b->json)

@@ -40,8 +40,7 @@ task_state(struct baton *b, int64_t id, int64_t *last_run, int *running,
 
 	if ((rc = db_task_get(b->db, id, &t, &found, cause)) != 0)
 		return rc;
-	*running = found && (strcmp(t.status, "running") == 0 ||
-			     strcmp(t.status, "pending") == 0);
+	*running = found && !task_status_final(t.status);
 	db_task_release(&t);
 	if ((rc = db_run_list(b->db, id, &runs, &n, cause)) != 0)
 		return rc;

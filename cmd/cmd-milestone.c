@@ -64,11 +64,6 @@ const struct cmd_entry cmd_milestone_entry = {
 	.subcmds = milestone_subcmds,
 };
 
-static const char *const statuses[] = {
-	"pending",   "running",	  "completed",	 "failed",
-	"cancelled", "timed_out", "interrupted", NULL,
-};
-
 static int
 db_error(char *cause)
 {
@@ -78,9 +73,9 @@ db_error(char *cause)
 }
 
 static void
-count(void *arg, const char *status, int64_t n)
+count(void *arg, enum task_status status, int64_t n)
 {
-	json_object_set_new(arg, status, json_integer(n));
+	json_object_set_new(arg, task_status_name(status), json_integer(n));
 }
 
 /* {"pending": n, ...} for milestone id, every status present. */
@@ -88,10 +83,11 @@ static int
 task_counts(struct baton *b, int64_t id, json_t **out, char **cause)
 {
 	json_t *o = json_object();
-	size_t i;
+	int i;
 
-	for (i = 0; statuses[i] != NULL; i++)
-		json_object_set_new(o, statuses[i], json_integer(0));
+	for (i = 0; i < TASK_NSTATUS; i++)
+		json_object_set_new(o, task_status_name((enum task_status)i),
+				    json_integer(0));
 	if (db_task_count_by_status(b->db, id, count, o, cause) != 0) {
 		json_decref(o);
 		return -BERR_DB;
@@ -111,8 +107,10 @@ milestone_json(const struct db_milestone *m, const struct db_session *s)
 	json_object_set_new(o, "session_id",
 			    m->session_id ? json_string(m->session_id)
 					  : json_null());
-	json_object_set_new(o, "session_status",
-			    s != NULL ? json_string(s->status) : json_null());
+	json_object_set_new(
+		o, "session_status",
+		s != NULL ? json_string(session_status_name(s->status))
+			  : json_null());
 	json_object_set_new(o, "created_at", cmd_json_time(m->created_at));
 	return o;
 }
@@ -238,8 +236,9 @@ list_one(void *arg, const struct db_milestone *m)
 	       m->session_id				  ? m->session_id
 	       : strcmp(m->session_mode, "per-task") == 0 ? "(one per task)"
 							  : "(none yet)",
-	       found ? s.status : "-", get_count(counts, "pending"),
-	       get_count(counts, "running"), get_count(counts, "completed"),
+	       found ? session_status_name(s.status) : "-",
+	       get_count(counts, "pending"), get_count(counts, "running"),
+	       get_count(counts, "completed"),
 	       get_count(counts, "failed") + get_count(counts, "timed_out"),
 	       get_count(counts, "cancelled") +
 		       get_count(counts, "interrupted"));
@@ -310,8 +309,9 @@ show_task(void *arg, const struct db_task *t)
 	for (i = 0; p[i] != '\0' && p[i] != '\n' && i + 1 < sizeof what; i++)
 		what[i] = p[i] == '\t' ? ' ' : p[i];
 	what[i] = '\0';
-	printf("%6lld  %-11s  %-36s  %-8s  %s\n", (long long)t->id, t->status,
-	       t->session_id ? t->session_id : "-", el, what);
+	printf("%6lld  %-11s  %-36s  %-8s  %s\n", (long long)t->id,
+	       task_status_name(t->status), t->session_id ? t->session_id : "-",
+	       el, what);
 	return ferror(stdout) ? 1 : 0;
 }
 
@@ -366,8 +366,8 @@ milestone_show_exec(struct baton *b, int argc, char **argv)
 			       : "shared (one session for all its tasks)");
 		if (found) {
 			printf("%-12s %s (%s, agent %s%s%s, %lld turns)\n",
-			       "session", s.id, s.status, s.agent,
-			       s.model ? ", model " : "",
+			       "session", s.id, session_status_name(s.status),
+			       s.agent, s.model ? ", model " : "",
 			       s.model ? s.model : "", (long long)s.turns);
 			if (s.head != NULL)
 				printf("%-12s %s\n", "head", s.head);

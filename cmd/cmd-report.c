@@ -81,6 +81,7 @@ static int
 testcase(void *arg, const struct db_task *t)
 {
 	struct report *r = arg;
+	const char *status = task_status_name(t->status);
 	FILE *fp = r->mem;
 	double secs = 0;
 	char *out, *err;
@@ -94,25 +95,24 @@ testcase(void *arg, const struct db_task *t)
 	fprintf(fp, "\" name=\"%lld: ", (long long)t->id);
 	xml_text(fp, t->title ? t->title : t->prompt);
 	fprintf(fp, "\" time=\"%.3f\">\n", secs);
-	if (strcmp(t->status, "completed") == 0) {
+	if (t->status == TASK_COMPLETED) {
 		/* passed */
-	} else if (strcmp(t->status, "pending") == 0 ||
-		   strcmp(t->status, "running") == 0) {
+	} else if (!task_status_final(t->status)) {
 		r->skipped++;
-		fprintf(fp, "      <skipped message=\"%s\"/>\n", t->status);
+		fprintf(fp, "      <skipped message=\"%s\"/>\n", status);
 	} else {
-		int failure = strcmp(t->status, "failed") == 0 ||
-			      strcmp(t->status, "timed_out") == 0;
+		int failure =
+			t->status == TASK_FAILED || t->status == TASK_TIMED_OUT;
 
 		if (failure)
 			r->failures++;
 		else
 			r->errors++;
 		fprintf(fp, "      <%s type=\"%s\" message=\"",
-			failure ? "failure" : "error", t->status);
-		xml_text(fp, t->error ? t->error : t->status);
+			failure ? "failure" : "error", status);
+		xml_text(fp, t->error ? t->error : status);
 		fprintf(fp, "\">");
-		xml_text(fp, t->reason ? t->reason : t->status);
+		xml_text(fp, t->reason ? t->reason : status);
 		fprintf(fp, "</%s>\n", failure ? "failure" : "error");
 		out = log_tail(r, t->id, "out");
 		err = log_tail(r, t->id, "err");

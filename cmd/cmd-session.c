@@ -274,8 +274,9 @@ list_one(void *arg, const struct db_session *s)
 	cmd_format_elapsed(l->now - s->last_used_at, el, sizeof el);
 	printf("%-36s  %-9s  %-20s  %-8s  %-10s  %-9s  %5lld  %8lld  %9s  "
 	       "%s ago\n",
-	       s->id, s->kind, name, s->agent, s->model ? s->model : "-",
-	       s->status, (long long)s->turns,
+	       s->id, session_kind_name(s->kind), name, s->agent,
+	       s->model ? s->model : "-", session_status_name(s->status),
+	       (long long)s->turns,
 	       (long long)(s->input_tokens + s->output_tokens), cost, el);
 	free(name);
 	return ferror(stdout) ? 1 : 0;
@@ -346,17 +347,18 @@ show_text(struct baton *b, const struct db_session *s,
 
 	name = display_name(b, s);
 	printf("session %s\n", s->id);
-	kv("kind", s->kind);
+	kv("kind", session_kind_name(s->kind));
 	kv("name", name);
 	free(name);
-	if (strcmp(s->status, "active") == 0) {
+	if (s->status == SESSION_ACTIVE) {
 		cmd_format_time(s->last_used_at + b->cfg->sessions.ttl_ms, t1,
 				sizeof t1);
 		snprintf(buf, sizeof buf, "active (expires %s if unused)", t1);
 		kv("status", buf);
 	} else {
 		cmd_format_time(s->closed_at, t1, sizeof t1);
-		snprintf(buf, sizeof buf, "%s (%s)", s->status, t1);
+		snprintf(buf, sizeof buf, "%s (%s)",
+			 session_status_name(s->status), t1);
 		kv("status", buf);
 	}
 	kv("agent", s->agent);
@@ -394,7 +396,8 @@ show_text(struct baton *b, const struct db_session *s,
 	for (i = 0; i < nchain; i++) {
 		cmd_format_time(chain[i].created_at, t1, sizeof t1);
 		printf("  %2zu  %-36s  %-26s  run %-5lld %s%s\n", i + 1,
-		       chain[i].agent_session_id, chain[i].edge,
+		       chain[i].agent_session_id,
+		       chain_edge_name(chain[i].edge),
 		       (long long)chain[i].run_id, t1,
 		       i + 1 == nchain ? "  (head)" : "");
 	}
@@ -407,16 +410,19 @@ show_text(struct baton *b, const struct db_session *s,
 
 		printf("  %5lld %5lld %4d %-26s %-13.13s %-13.13s %s\n",
 		       (long long)r->id, (long long)r->task_id, r->iteration,
-		       r->resume_outcome ? r->resume_outcome : "-",
+		       r->resume_outcome != RESUME_NONE
+			       ? resume_outcome_name(r->resume_outcome)
+			       : "-",
 		       r->agent_session_in ? r->agent_session_in : "-",
 		       r->agent_session_out ? r->agent_session_out : "-",
-		       r->outcome ? r->outcome : "(running)");
+		       r->outcome != RUN_OPEN ? run_outcome_name(r->outcome)
+					      : "(running)");
 	}
 
 	printf("\nevents:\n");
 	for (i = 0; i < nev; i++) {
 		cmd_format_time(ev[i].at, t1, sizeof t1);
-		printf("  %s  %-8s", t1, ev[i].kind);
+		printf("  %s  %-8s", t1, event_kind_name(ev[i].kind));
 		if (ev[i].task_id != 0)
 			printf("  task %lld", (long long)ev[i].task_id);
 		if (ev[i].detail != NULL)
@@ -460,7 +466,8 @@ show_json(struct baton *b, const struct db_session *s,
 		e = json_object();
 		json_object_set_new(e, "id", json_integer(ev[i].id));
 		json_object_set_new(e, "at", cmd_json_time(ev[i].at));
-		json_object_set_new(e, "kind", json_string(ev[i].kind));
+		json_object_set_new(e, "kind",
+				    json_string(event_kind_name(ev[i].kind)));
 		json_object_set_new(e, "task_id",
 				    ev[i].task_id ? json_integer(ev[i].task_id)
 						  : json_null());
@@ -586,12 +593,7 @@ session_init_exec(struct baton *b, int argc, char **argv)
 				       strerror(errno));
 	in.workdir = real;
 
-	if ((rc = db_begin(b->db, &cause)) == 0 &&
-	    (rc = session_ensure(b, b->db, &in, clock_now_ms(), &sc, &cause)) ==
-		    0)
-		rc = db_commit(b->db, &cause);
-	if (rc != 0) {
-		db_rollback(b->db);
+	if ((rc = session_init(b, &in, &sc, &cause)) != 0) {
 		rc = failed(rc, cause);
 		goto out;
 	}
@@ -627,15 +629,9 @@ session_reset_exec(struct baton *b, int argc, char **argv)
 		return rc;
 	if (argc - optind != 1)
 		return cmd_usage_error(e, "give one session id or name");
-	if ((rc = db_begin(b->db, &cause)) == 0 &&
-	    (rc = session_reset(b, b->db, argv[optind], clock_now_ms(), &s,
-				&cause)) == 0)
-		rc = db_commit(b->db, &cause);
-	if (rc != 0) {
-		db_rollback(b->db);
-		db_session_release(&s);
+	if ((rc = session_reset(b, argv[optind], clock_now_ms(), &s, &cause)) !=
+	    0)
 		return failed(rc, cause);
-	}
 	label = label_of(b, &s);
 	line = xasprintf("reset %s", label);
 	rc = print_after(b, &s, line, NULL, NULL);
@@ -657,18 +653,13 @@ session_close_exec(struct baton *b, int argc, char **argv)
 		return rc;
 	if (argc - optind != 1)
 		return cmd_usage_error(e, "give one session id or name");
-	if ((rc = db_begin(b->db, &cause)) == 0 &&
-	    (rc = session_close(b, b->db, argv[optind], clock_now_ms(),
-				&already, &s, &cause)) == 0)
-		rc = db_commit(b->db, &cause);
-	if (rc != 0) {
-		db_rollback(b->db);
-		db_session_release(&s);
+	if ((rc = session_close(b, argv[optind], clock_now_ms(), &already, &s,
+				&cause)) != 0)
 		return failed(rc, cause);
-	}
 	label = label_of(b, &s);
 	if (already)
-		line = xasprintf("session %s is already %s", label, s.status);
+		line = xasprintf("session %s is already %s", label,
+				 session_status_name(s.status));
 	else
 		line = xasprintf("closed %s", label);
 	rc = print_after(b, &s, line, NULL, NULL);
@@ -685,7 +676,7 @@ struct gc {
 	int dry_run;
 	int64_t now;
 	json_t *expired, *pruned;
-	struct strvec pruned_ids;
+	struct strvec lines; /* printed once the transaction committed */
 };
 
 static void
@@ -697,24 +688,19 @@ gc_one(void *arg, const char *action, const struct db_session *s)
 
 	json_array_append_new(expire ? g->expired : g->pruned,
 			      json_string(s->id));
-	if (!expire)
-		strvec_push(&g->pruned_ids, s->id);
-	if (g->b->json || g->b->verbosity < 0) {
-		free(label);
-		return;
-	}
 	if (expire) {
 		cmd_format_elapsed(g->now - s->last_used_at, el, sizeof el);
-		printf("%s %s (%s, idle for %s)\n",
-		       g->dry_run ? "would expire" : "expired", label, s->kind,
-		       el);
+		strvec_pushf(&g->lines, "%s %s (%s, idle for %s)",
+			     g->dry_run ? "would expire" : "expired", label,
+			     session_kind_name(s->kind), el);
 	} else {
 		cmd_format_elapsed(g->now - (s->closed_at ? s->closed_at
 							  : s->last_used_at),
 				   el, sizeof el);
-		printf("%s %s (%s, %s %s ago)\n",
-		       g->dry_run ? "would prune" : "pruned", label, s->kind,
-		       s->status, el);
+		strvec_pushf(&g->lines, "%s %s (%s, %s %s ago)",
+			     g->dry_run ? "would prune" : "pruned", label,
+			     session_kind_name(s->kind),
+			     session_status_name(s->status), el);
 	}
 	free(label);
 }
@@ -729,6 +715,7 @@ session_gc_exec(struct baton *b, int argc, char **argv)
 	};
 	const struct cmd_entry *e = &session_gc_entry;
 	struct gc g = {0};
+	struct strvec warnings;
 	char *cause = NULL;
 	json_t *o;
 	size_t i;
@@ -747,24 +734,17 @@ session_gc_exec(struct baton *b, int argc, char **argv)
 	g.now = clock_now_ms();
 	g.expired = json_array();
 	g.pruned = json_array();
-	strvec_init(&g.pruned_ids);
-	if ((rc = db_begin(b->db, &cause)) == 0 &&
-	    (rc = session_gc(b, b->db, g.now, g.dry_run, gc_one, &g, &cause)) ==
-		    0 &&
-	    !g.dry_run)
-		rc = db_commit(b->db, &cause);
-	db_rollback(b->db); /* a dry run changed nothing: end it */
+	strvec_init(&g.lines);
+	strvec_init(&warnings);
+	rc = session_gc(b, g.now, g.dry_run, gc_one, &g, &warnings, &cause);
 	if (rc != 0) {
 		rc = failed(rc, cause);
 		goto out;
 	}
-	/* the rows are gone: now their directories may go too */
-	for (i = 0; i < g.pruned_ids.n && !g.dry_run; i++) {
-		if (session_dir_remove(b->state_dir, g.pruned_ids.v[i]) != 0)
-			cmd_warn(b, "cannot remove %s/sessions/%s: %s",
-				 b->state_dir, g.pruned_ids.v[i],
-				 strerror(errno));
-	}
+	for (i = 0; i < g.lines.n && !b->json && b->verbosity >= 0; i++)
+		printf("%s\n", g.lines.v[i]);
+	for (i = 0; i < warnings.n; i++)
+		cmd_warn(b, "%s", warnings.v[i]);
 	if (b->json) {
 		o = json_object();
 		json_object_set_new(o, "dry_run", json_boolean(g.dry_run));
@@ -782,6 +762,7 @@ session_gc_exec(struct baton *b, int argc, char **argv)
 out:
 	json_decref(g.expired);
 	json_decref(g.pruned);
-	strvec_release(&g.pruned_ids);
+	strvec_release(&g.lines);
+	strvec_release(&warnings);
 	return rc;
 }

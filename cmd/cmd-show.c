@@ -43,7 +43,7 @@ show_exec(struct baton *b, int argc, char **argv)
 	if (t.title != NULL)
 		printf(": %s", t.title);
 	printf("\n");
-	line("status", t.status);
+	line("status", task_status_name(t.status));
 	if (t.error != NULL)
 		line("error", t.error);
 	line("agent", t.agent);
@@ -99,8 +99,12 @@ show_exec(struct baton *b, int argc, char **argv)
 				   el, sizeof el);
 		printf("%5lld %4d %-8s %-26s %5s %-8s %s\n", (long long)r->id,
 		       r->iteration,
-		       r->resume_outcome ? r->resume_outcome : "-",
-		       r->outcome ? r->outcome : "(running)", code, el, chk);
+		       r->resume_outcome != RESUME_NONE
+			       ? resume_outcome_name(r->resume_outcome)
+			       : "-",
+		       r->outcome != RUN_OPEN ? run_outcome_name(r->outcome)
+					      : "(running)",
+		       code, el, chk);
 		if (r->error != NULL)
 			printf("      error: %s\n", r->error);
 	}

@@ -10,11 +10,6 @@
 
 const struct cmd_entry cmd_stats_entry;
 
-static const char *const names[] = {
-	"pending",   "running",	  "completed",	 "failed",
-	"cancelled", "timed_out", "interrupted",
-};
-
 /* --since: an RFC 3339 time, or a duration meaning "that long ago". */
 static int
 parse_since(const char *arg, int64_t *since)
@@ -67,9 +62,10 @@ stats_exec(struct baton *b, int argc, char **argv)
 	if (b->json) {
 		json_t *o = json_object(), *st = json_object(), *dur;
 
-		for (i = 0; i < 7; i++)
-			json_object_set_new(st, names[i],
-					    json_integer(s.by_status[i]));
+		for (i = 0; i < TASK_NSTATUS; i++)
+			json_object_set_new(
+				st, task_status_name((enum task_status)i),
+				json_integer(s.by_status[i]));
 		json_object_set_new(o, "since", cmd_json_time(since));
 		json_object_set_new(o, "tasks", json_integer(s.tasks));
 		json_object_set_new(o, "by_status", st);
@@ -93,10 +89,10 @@ stats_exec(struct baton *b, int argc, char **argv)
 		return cmd_print_json(o) == 0 ? EXIT_OK : EXIT_FAILED;
 	}
 	printf("tasks        %lld", (long long)s.tasks);
-	for (i = 0; i < 7; i++) {
+	for (i = 0; i < TASK_NSTATUS; i++) {
 		if (s.by_status[i] != 0)
 			printf(", %lld %s", (long long)s.by_status[i],
-			       names[i]);
+			       task_status_name((enum task_status)i));
 	}
 	cmd_format_elapsed(s.p50_ms, a, sizeof a);
 	cmd_format_elapsed(s.p95_ms, c, sizeof c);

@@ -12,11 +12,6 @@
 
 const struct cmd_entry cmd_status_entry;
 
-static const char *const statuses[] = {
-	"pending",   "running",	  "completed",	 "failed",
-	"cancelled", "timed_out", "interrupted", NULL,
-};
-
 struct listing {
 	struct baton *b;
 	json_t *arr;
@@ -58,8 +53,9 @@ print_task(void *arg, const struct db_task *t)
 	} else
 		snprintf(el, sizeof el, "-");
 	excerpt(t->title ? t->title : t->prompt, what, sizeof what);
-	printf("%6lld  %-11s %-9s %-8s %s\n", (long long)t->id, t->status,
-	       t->agent ? t->agent : "-", el, what);
+	printf("%6lld  %-11s %-9s %-8s %s\n", (long long)t->id,
+	       task_status_name(t->status), t->agent ? t->agent : "-", el,
+	       what);
 	return ferror(stdout) ? 1 : 0;
 }
 
@@ -68,15 +64,11 @@ struct counts {
 };
 
 static void
-count(void *arg, const char *status, int64_t n)
+count(void *arg, enum task_status status, int64_t n)
 {
 	struct counts *c = arg;
-	int i;
 
-	for (i = 0; statuses[i] != NULL; i++) {
-		if (strcmp(statuses[i], status) == 0)
-			c->n[i] = n;
-	}
+	c->n[status] = n;
 }
 
 static int
@@ -95,6 +87,7 @@ status_exec(struct baton *b, int argc, char **argv)
 	struct counts cn = {{0}};
 	char *cause = NULL;
 	long long limit;
+	enum task_status st = TASK_PENDING;
 	int c, i, summary = 0, rc;
 	const char *ms = NULL;
 
@@ -105,18 +98,14 @@ status_exec(struct baton *b, int argc, char **argv)
 			ms = optarg;
 			break;
 		case OPT_STATUS:
-			for (i = 0; statuses[i] != NULL; i++) {
-				if (strcmp(statuses[i], optarg) == 0)
-					break;
-			}
-			if (statuses[i] == NULL)
+			if (task_status_parse(optarg, &st) != 0)
 				return cmd_usage_error(
 					&cmd_status_entry,
 					"invalid status '%s': one of pending "
 					"running completed failed cancelled "
 					"timed_out interrupted",
 					optarg);
-			f.status = optarg;
+			f.status_mask = 1u << st;
 			break;
 		case OPT_SUMMARY:
 			summary = 1;
@@ -147,13 +136,16 @@ status_exec(struct baton *b, int argc, char **argv)
 		if (b->json) {
 			json_t *o = json_object();
 
-			for (i = 0; statuses[i] != NULL; i++)
-				json_object_set_new(o, statuses[i],
-						    json_integer(cn.n[i]));
+			for (i = 0; i < TASK_NSTATUS; i++)
+				json_object_set_new(
+					o,
+					task_status_name((enum task_status)i),
+					json_integer(cn.n[i]));
 			return cmd_print_json(o) == 0 ? EXIT_OK : EXIT_FAILED;
 		}
-		for (i = 0; statuses[i] != NULL; i++)
-			printf("%-12s %lld\n", statuses[i], cn.n[i]);
+		for (i = 0; i < TASK_NSTATUS; i++)
+			printf("%-12s %lld\n",
+			       task_status_name((enum task_status)i), cn.n[i]);
 		return EXIT_OK;
 	}
 	l.b = b;
@@ -171,8 +163,8 @@ status_exec(struct baton *b, int argc, char **argv)
 	if (l.arr != NULL)
 		return cmd_print_json(l.arr) == 0 ? EXIT_OK : EXIT_FAILED;
 	if (l.n == 0)
-		printf("(no tasks%s%s)\n", f.status ? " with status " : "",
-		       f.status ? f.status : "");
+		printf("(no tasks%s%s)\n", f.status_mask ? " with status " : "",
+		       f.status_mask ? task_status_name(st) : "");
 	return EXIT_OK;
 dberr:
 	cmd_error("%s", cause);

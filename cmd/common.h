@@ -76,6 +76,16 @@ enum {
  */
 int cmd_task_option(struct task_spec *spec, int opt, const char *arg);
 
+/* Join the prompt words with spaces; NULL if there are none. */
+char *cmd_join_words(int argc, char **argv);
+
+/*
+ * task_add() for run and add: prints the error and returns the exit
+ * status for it, or EXIT_OK with *t the task (release it).
+ */
+int cmd_add_task(struct baton *b, const struct task_spec *spec,
+		 struct db_task *t, int *existed);
+
 /* ---- output (cmd/output.c) ---- */
 
 /* RFC 3339 string, or JSON null for 0. */

@@ -39,8 +39,11 @@ cmd_run_json(const struct db_run *r)
 			    str_or_null(r->agent_session_in));
 	json_object_set_new(o, "agent_session_out",
 			    str_or_null(r->agent_session_out));
-	json_object_set_new(o, "resume_outcome",
-			    str_or_null(r->resume_outcome));
+	json_object_set_new(
+		o, "resume_outcome",
+		r->resume_outcome != RESUME_NONE
+			? json_string(resume_outcome_name(r->resume_outcome))
+			: json_null());
 	json_object_set_new(o, "started_at", cmd_json_time(r->started_at));
 	json_object_set_new(o, "ended_at", cmd_json_time(r->ended_at));
 	json_object_set_new(o, "exit_code",
@@ -48,7 +51,10 @@ cmd_run_json(const struct db_run *r)
 					     : json_null());
 	json_object_set_new(o, "signal",
 			    r->signal ? json_integer(r->signal) : json_null());
-	json_object_set_new(o, "outcome", str_or_null(r->outcome));
+	json_object_set_new(o, "outcome",
+			    r->outcome != RUN_OPEN
+				    ? json_string(run_outcome_name(r->outcome))
+				    : json_null());
 	json_object_set_new(o, "error", str_or_null(r->error));
 	json_object_set_new(o, "input_tokens", json_integer(r->input_tokens));
 	json_object_set_new(o, "output_tokens", json_integer(r->output_tokens));
@@ -71,7 +77,8 @@ cmd_task_json(const struct db_task *t, const struct db_run *runs, size_t nruns,
 
 	json_object_set_new(o, "id", json_integer(t->id));
 	json_object_set_new(o, "title", str_or_null(t->title));
-	json_object_set_new(o, "status", json_string(t->status));
+	json_object_set_new(o, "status",
+			    json_string(task_status_name(t->status)));
 	json_object_set_new(o, "agent", str_or_null(t->agent));
 	json_object_set_new(o, "model", str_or_null(t->model));
 	json_object_set_new(o, "workdir", json_string(t->workdir));
@@ -108,13 +115,14 @@ cmd_session_json(const struct db_session *s, const struct db_chain_link *chain,
 	size_t i;
 
 	json_object_set_new(o, "id", json_string(s->id));
-	json_object_set_new(o, "kind", json_string(s->kind));
+	json_object_set_new(o, "kind", json_string(session_kind_name(s->kind)));
 	json_object_set_new(o, "name", str_or_null(s->name));
 	json_object_set_new(o, "agent", str_or_null(s->agent));
 	json_object_set_new(o, "model", str_or_null(s->model));
 	json_object_set_new(o, "project", str_or_null(s->project));
 	json_object_set_new(o, "workdir", str_or_null(s->workdir));
-	json_object_set_new(o, "status", json_string(s->status));
+	json_object_set_new(o, "status",
+			    json_string(session_status_name(s->status)));
 	json_object_set_new(o, "head", str_or_null(s->head));
 	if (chain != NULL) {
 		a = json_array();
@@ -123,8 +131,9 @@ cmd_session_json(const struct db_session *s, const struct db_chain_link *chain,
 			json_object_set_new(
 				l, "agent_session_id",
 				json_string(chain[i].agent_session_id));
-			json_object_set_new(l, "edge",
-					    json_string(chain[i].edge));
+			json_object_set_new(
+				l, "edge",
+				json_string(chain_edge_name(chain[i].edge)));
 			json_object_set_new(l, "created_at",
 					    cmd_json_time(chain[i].created_at));
 			json_array_append_new(a, l);
@@ -142,7 +151,7 @@ cmd_session_json(const struct db_session *s, const struct db_chain_link *chain,
 	json_object_set_new(o, "created_at", cmd_json_time(s->created_at));
 	json_object_set_new(o, "last_used_at", cmd_json_time(s->last_used_at));
 	json_object_set_new(o, "expires_at",
-			    strcmp(s->status, "active") == 0
+			    s->status == SESSION_ACTIVE
 				    ? cmd_json_time(s->last_used_at + ttl_ms)
 				    : json_null());
 	return o;

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include "cmd/common.h"
+#include "lib/strbuf.h"
 #include "lib/xmalloc.h"
 
 static void
@@ -96,4 +97,36 @@ cmd_milestone_id(struct baton *b, const struct cmd_entry *e, const char *name,
 	*id = m.id;
 	db_milestone_release(&m);
 	return 0;
+}
+
+char *
+cmd_join_words(int argc, char **argv)
+{
+	struct strbuf sb;
+	int i;
+
+	if (argc <= 0)
+		return NULL;
+	strbuf_init(&sb);
+	for (i = 0; i < argc; i++) {
+		if (i > 0)
+			strbuf_adds(&sb, " ");
+		strbuf_adds(&sb, argv[i]);
+	}
+	return strbuf_detach(&sb);
+}
+
+int
+cmd_add_task(struct baton *b, const struct task_spec *spec, struct db_task *t,
+	     int *existed)
+{
+	char *cause = NULL;
+	int rc;
+
+	if ((rc = task_add(b, spec, t, existed, &cause)) != 0) {
+		cmd_error("%s", cause);
+		free(cause);
+		return cmd_exit_code(rc);
+	}
+	return EXIT_OK;
 }

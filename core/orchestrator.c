@@ -130,7 +130,7 @@ start_locked(struct orch *o, int64_t id, int *started, char **cause)
 	*started = 0;
 	if ((rc = db_task_get(o->db, id, &t, &found, cause)) != 0)
 		return rc;
-	if (!found || strcmp(t.status, "pending") != 0)
+	if (!found || t.status != TASK_PENDING)
 		goto out;
 	if ((rc = db_savepoint(o->db, "claim", cause)) != 0)
 		goto out;
@@ -138,10 +138,10 @@ start_locked(struct orch *o, int64_t id, int *started, char **cause)
 	if (rc == -BERR_FAIL) {
 		/* S11/S12: this task may not run; fail it, keep going. */
 		db_savepoint_rollback(o->db, "claim");
-		rc = db_task_finish(o->db, id, "failed", 0, 0, why, "session",
-				    now, cause);
+		rc = db_task_finish(o->db, id, TASK_FAILED, 0, 0, why,
+				    "session", now, cause);
 		if (rc == 0)
-			rc = db_event(o->db, "refused", NULL, id, 0,
+			rc = db_event(o->db, EVENT_REFUSED, NULL, id, 0,
 				      b->runner_id, why, now, cause);
 		if (rc == 0) {
 			if (o->refused != NULL)
@@ -249,7 +249,8 @@ struct job {
 	int cancel_seen; /* `baton cancel` asked */
 	int64_t last_poll;
 	/* the outcome so far */
-	const char *status; /* NULL while undecided */
+	int decided; /* status, error and reason are set */
+	enum task_status status;
 	char *error;
 	const char *reason;
 	int has_exit, exit_code;
@@ -260,9 +261,11 @@ struct job {
 };
 
 static void
-job_fail(struct job *j, const char *status, const char *reason, char *error)
+job_fail(struct job *j, enum task_status status, const char *reason,
+	 char *error)
 {
-	if (j->status == NULL) {
+	if (!j->decided) {
+		j->decided = 1;
 		j->status = status;
 		j->reason = reason;
 		free(j->error);
@@ -323,8 +326,8 @@ stop_between_runs(struct job *j)
 {
 	if (!stop_requested(j->o) && !poll_cancel(j))
 		return 0;
-	j->status = NULL;
-	job_fail(j, "cancelled", "cancelled",
+	j->decided = 0;
+	job_fail(j, TASK_CANCELLED, "cancelled",
 		 xstrdup(j->cancel_seen ? "cancelled by baton cancel"
 					: "cancelled: baton was signalled"));
 	return 1;
@@ -447,15 +450,14 @@ advance_chain(struct job *j, struct db_run *run, const struct agent_call *c,
 	      const char *reported, int64_t now, char **cause)
 {
 	struct db *db = j->o->db;
-	const char *edge;
+	enum chain_edge edge;
 	int rc;
 
 	if (c->agent_session_id != NULL && !c->resume) {
-		edge = j->session.head == NULL ? "first"
-					       : "fresh_after_failed_resume";
+		edge = j->session.head == NULL ? EDGE_FIRST
+					       : EDGE_FRESH_AFTER_FAILED_RESUME;
 		if (j->session.head == NULL ||
-		    strcmp(run->resume_outcome, "fresh_after_failed_resume") ==
-			    0) {
+		    run->resume_outcome == RESUME_FRESH_AFTER_FAILED) {
 			if ((rc = db_session_push_head(
 				     db, j->session.id, c->agent_session_id,
 				     edge, run->id, now, cause)) != 0)
@@ -468,34 +470,33 @@ advance_chain(struct job *j, struct db_run *run, const struct agent_call *c,
 	    strcmp(reported, c->agent_session_id) == 0)
 		return 0;
 	if (c->agent_session_id == NULL)
-		edge = j->session.head == NULL ? "first"
-		       : strcmp(run->resume_outcome,
-				"fresh_after_failed_resume") == 0
-			       ? "fresh_after_failed_resume"
-			       : "fork";
+		edge = j->session.head == NULL ? EDGE_FIRST
+		       : run->resume_outcome == RESUME_FRESH_AFTER_FAILED
+			       ? EDGE_FRESH_AFTER_FAILED_RESUME
+			       : EDGE_FORK;
 	else
-		edge = c->resume ? "resume" : "fork";
+		edge = c->resume ? EDGE_RESUME : EDGE_FORK;
 	return db_session_push_head(db, j->session.id, reported, edge, run->id,
 				    now, cause);
 }
 
-static const char *
-outcome_name(enum agent_outcome o)
+static enum run_outcome
+outcome_of(enum agent_outcome o)
 {
 	switch (o) {
 	case AGENT_OK:
-		return "success";
+		return RUN_SUCCESS;
 	case AGENT_TRANSIENT:
-		return "transient";
+		return RUN_TRANSIENT;
 	case AGENT_RESUME_FAILED:
-		return "resume_failed";
+		return RUN_RESUME_FAILED;
 	case AGENT_CONFIG_ERROR:
-		return "config_error";
+		return RUN_CONFIG_ERROR;
 	case AGENT_BAD_OUTPUT:
-		return "bad_output";
+		return RUN_BAD_OUTPUT;
 	case AGENT_FAILED:
 	default:
-		return "failed";
+		return RUN_FAILED;
 	}
 }
 
@@ -543,13 +544,12 @@ run_once(struct job *j, const char *prompt, enum turn *turn, char **cause)
 	if (j->session.head != NULL && !j->fresh_next && j->session.resumable) {
 		call.resume = 1;
 		call.agent_session_id = j->session.head;
-		run.resume_outcome = xstrdup("resumed");
+		run.resume_outcome = RESUME_RESUMED;
 	} else {
 		if (j->session.head == NULL)
-			run.resume_outcome = xstrdup("new");
+			run.resume_outcome = RESUME_NEW;
 		else
-			run.resume_outcome =
-				xstrdup("fresh_after_failed_resume");
+			run.resume_outcome = RESUME_FRESH_AFTER_FAILED;
 		if (j->agent->impl->accepts_session_id) {
 			if (j->session.head == NULL)
 				call.agent_session_id =
@@ -686,16 +686,16 @@ record:
 	if (spawned && pr.reason == PROC_TIMED_OUT) {
 		char *d = duration_format(j->timeout_ms);
 
-		run.outcome = xstrdup("timed_out");
+		run.outcome = RUN_TIMED_OUT;
 		run.error = xasprintf("timed out after %s", d);
 		free(d);
 	} else if (spawned && pr.reason == PROC_STOPPED) {
-		run.outcome = xstrdup("cancelled");
+		run.outcome = RUN_CANCELLED;
 		run.error = xstrdup(j->cancel_seen ? "cancelled by baton cancel"
 						   : "cancelled: baton was "
 						     "signalled");
 	} else {
-		run.outcome = xstrdup(outcome_name(ar.outcome));
+		run.outcome = outcome_of(ar.outcome);
 		run.error = xstrdup_or_null(ar.error);
 	}
 	/* A reported id only counts when the agent really ran, and a failed
@@ -735,9 +735,9 @@ record:
 			db, j->session.id,
 			b->cfg->sessions.resume_failure_limit, cause);
 		if (rc == 0)
-			rc = db_event(db, "fallback", j->session.id, j->task.id,
-				      run.id, b->runner_id, ar.error, now,
-				      cause);
+			rc = db_event(db, EVENT_FALLBACK, j->session.id,
+				      j->task.id, run.id, b->runner_id,
+				      ar.error, now, cause);
 	}
 	if (rc == 0)
 		rc = db_commit(db, cause);
@@ -753,9 +753,9 @@ record:
 		goto out;
 
 	if (spawned && pr.reason == PROC_TIMED_OUT)
-		job_fail(j, "timed_out", "timeout", xstrdup(run.error));
+		job_fail(j, TASK_TIMED_OUT, "timeout", xstrdup(run.error));
 	else if (spawned && pr.reason == PROC_STOPPED)
-		job_fail(j, "cancelled", "cancelled", xstrdup(run.error));
+		job_fail(j, TASK_CANCELLED, "cancelled", xstrdup(run.error));
 	else if (ar.outcome == AGENT_OK)
 		*turn = TURN_OK;
 	else if (ar.outcome == AGENT_TRANSIENT)
@@ -763,7 +763,8 @@ record:
 	else if (ar.outcome == AGENT_RESUME_FAILED)
 		*turn = TURN_RESUME_FAILED;
 	if (*turn != TURN_OK)
-		job_fail(j, "failed", outcome_name(ar.outcome),
+		job_fail(j, TASK_FAILED,
+			 run_outcome_name(outcome_of(ar.outcome)),
 			 xstrdup(run.error ? run.error : "agent failed"));
 	rc = 0;
 	goto out;
@@ -771,7 +772,7 @@ record:
 baton_error:
 	/* An error of baton's own: end the run as such and report it. */
 	run.ended_at = clock_now_ms();
-	run.outcome = xstrdup("error");
+	run.outcome = RUN_ERROR;
 	run.error = xstrdup(why);
 	if (db_begin(db, cause) == 0 && db_run_end(db, &run, cause) == 0)
 		db_commit(db, cause);
@@ -779,7 +780,7 @@ baton_error:
 	free(*cause);
 	*cause = why;
 	why = NULL;
-	job_fail(j, "failed", "error", xstrdup(*cause));
+	job_fail(j, TASK_FAILED, "error", xstrdup(*cause));
 	rc = -BERR_FAIL;
 out:
 	free(why);
@@ -826,7 +827,7 @@ turn_with_retries(struct job *j, const char *prompt, char **cause)
 			retries++;
 		}
 		/* try again: forget the failure this turn recorded */
-		j->status = NULL;
+		j->decided = 0;
 		j->reason = NULL;
 		free(j->error);
 		j->error = NULL;
@@ -905,10 +906,10 @@ run_check(struct job *j, int *passed, int *exit_code, char **output,
 	free(path);
 	*exit_code = pr.exited ? pr.exit_code : 128 + pr.signal;
 	if (pr.reason == PROC_TIMED_OUT) {
-		job_fail(j, "timed_out", "timeout",
+		job_fail(j, TASK_TIMED_OUT, "timeout",
 			 xstrdup("timed out while running the check"));
 	} else if (pr.reason == PROC_STOPPED) {
-		job_fail(j, "cancelled", "cancelled",
+		job_fail(j, TASK_CANCELLED, "cancelled",
 			 xstrdup(j->cancel_seen ? "cancelled by baton cancel"
 						: "cancelled: baton was "
 						  "signalled"));
@@ -934,23 +935,23 @@ run_task(struct job *j, char **cause)
 	for (j->iteration = 1; j->iteration <= max; j->iteration++) {
 		if ((rc = turn_with_retries(j, prompt, cause)) != 0)
 			break;
-		if (j->status != NULL)
+		if (j->decided)
 			break;
 		if (j->task.check_cmd == NULL) {
-			j->status = "completed";
+			job_fail(j, TASK_COMPLETED, NULL, NULL);
 			break;
 		}
 		free(output);
 		if ((rc = run_check(j, &passed, &exit_code, &output, cause)))
 			break;
-		if (j->status != NULL)
+		if (j->decided)
 			break;
 		if (passed) {
-			j->status = "completed";
+			job_fail(j, TASK_COMPLETED, NULL, NULL);
 			break;
 		}
 		if (j->iteration == max) {
-			job_fail(j, "failed", "max_iterations",
+			job_fail(j, TASK_FAILED, "max_iterations",
 				 xasprintf("the check still failed (exit %d) "
 					   "after %d iterations",
 					   exit_code, max));
@@ -980,8 +981,7 @@ finish(struct job *j, char **cause)
 	struct orch *o = j->o;
 	struct db *db = o->db;
 	int64_t now = clock_now_ms();
-	int temp =
-		j->session.kind != NULL && strcmp(j->session.kind, "temp") == 0;
+	int temp = j->session.id != NULL && j->session.kind == SESSION_TEMP;
 	int rc;
 
 	if ((rc = db_begin(db, cause)) != 0)
@@ -990,11 +990,12 @@ finish(struct job *j, char **cause)
 			    j->exit_code, j->error, j->reason, now, cause);
 	if (rc == 0 && j->session.id != NULL) {
 		if (temp)
-			rc = db_session_set_status(db, j->session.id, "closed",
-						   now, cause);
+			rc = db_session_set_status(db, j->session.id,
+						   SESSION_CLOSED, now, cause);
 		if (rc == 0 && temp)
-			rc = db_event(db, "close", j->session.id, j->task.id, 0,
-				      o->b->runner_id, j->status, now, cause);
+			rc = db_event(db, EVENT_CLOSE, j->session.id,
+				      j->task.id, 0, o->b->runner_id,
+				      task_status_name(j->status), now, cause);
 		if (rc == 0)
 			rc = db_session_unlease(db, j->session.id, cause);
 	}
@@ -1108,7 +1109,7 @@ orch_execute(struct orch *o, int64_t task_id, struct orch_result *res,
 		j.rng = 1;
 	if ((rc = db_task_get(o->db, task_id, &j.task, &found, cause)) != 0)
 		return rc;
-	if (!found || strcmp(j.task.status, "running") != 0) {
+	if (!found || j.task.status != TASK_RUNNING) {
 		*cause = xasprintf("task %lld is not running here",
 				   (long long)task_id);
 		db_task_release(&j.task);
@@ -1125,10 +1126,11 @@ orch_execute(struct orch *o, int64_t task_id, struct orch_result *res,
 		assigned = 1;
 		rc = run_task(&j, &why);
 	}
-	if (rc != 0 && j.status == NULL)
-		job_fail(&j, "failed", "error", xstrdup(why ? why : "error"));
-	if (j.status == NULL)
-		job_fail(&j, "failed", "error", xstrdup("no outcome"));
+	if (rc != 0 && !j.decided)
+		job_fail(&j, TASK_FAILED, "error",
+			 xstrdup(why ? why : "error"));
+	if (!j.decided)
+		job_fail(&j, TASK_FAILED, "error", xstrdup("no outcome"));
 
 	/* Cleanup, on every path. */
 	if (assigned)
@@ -1146,7 +1148,7 @@ orch_execute(struct orch *o, int64_t task_id, struct orch_result *res,
 	    j.task.milestone_id == o->scope_milestone)
 		refresh_scope(o);
 
-	snprintf(res->status, sizeof res->status, "%s", j.status);
+	res->status = j.status;
 	res->error = xstrdup_or_null(j.error);
 	res->nobin = j.nobin;
 	res->err = rc;

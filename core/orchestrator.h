@@ -3,6 +3,8 @@
 
 #include <stdint.h>
 
+#include "db/store-names.h"
+
 #include "agents/agent.h"
 #include "core/baton.h"
 
@@ -44,11 +46,11 @@ struct orch {
 
 /* How a task ended, for the command to report and pick an exit code. */
 struct orch_result {
-	char status[16]; /* completed failed cancelled timed_out ... */
-	int err;	 /* negated berr for baton's own errors, else 0 */
-	int nobin;	 /* 127: agent binary missing; 126: not executable */
-	int signal;	 /* baton got this signal while running */
-	char *error;	 /* the task's error text, or NULL */
+	enum task_status status; /* how the task ended */
+	int err;     /* negated berr for baton's own errors, else 0 */
+	int nobin;   /* 127: agent binary missing; 126: not executable */
+	int signal;  /* baton got this signal while running */
+	char *error; /* the task's error text, or NULL */
 };
 void orch_result_release(struct orch_result *);
 

@@ -68,7 +68,7 @@ session_leased(const struct db_session *s, int64_t now)
 static int
 idle_expired(struct baton *b, const struct db_session *s, int64_t now)
 {
-	return strcmp(s->status, "active") == 0 && !session_leased(s, now) &&
+	return s->status == SESSION_ACTIVE && !session_leased(s, now) &&
 	       s->last_used_at + b->cfg->sessions.ttl_ms < now;
 }
 
@@ -135,15 +135,14 @@ create_row(struct baton *b, struct db *db, struct db_session *s,
 	}
 	if (s->os_user == NULL)
 		s->os_user = sys_user_name();
-	free(s->status);
-	s->status = xstrdup("active");
+	s->status = SESSION_ACTIVE;
 	s->resumable = 1;
 	s->created_at = now;
 	s->last_used_at = now;
 	if ((rc = db_session_insert(db, s, cause)) != 0)
 		return rc;
 	strbuf_init(&d);
-	strbuf_adds(&d, s->kind);
+	strbuf_adds(&d, session_kind_name(s->kind));
 	if (s->name != NULL)
 		strbuf_addf(&d, " %s", s->name);
 	if (s->milestone_id != 0)
@@ -154,8 +153,8 @@ create_row(struct baton *b, struct db *db, struct db_session *s,
 		strbuf_addf(&d, ", model %s", s->model);
 	if (s->predecessor != NULL)
 		strbuf_addf(&d, ", successor of %s", s->predecessor);
-	rc = db_event(db, "create", s->id, task_id, 0, b->runner_id, d.buf, now,
-		      cause);
+	rc = db_event(db, EVENT_CREATE, s->id, task_id, 0, b->runner_id, d.buf,
+		      now, cause);
 	strbuf_release(&d);
 	return rc;
 }
@@ -169,13 +168,13 @@ choose(struct session_choice *out, const struct db_session *s)
 	out->id = xstrdup(s->id);
 	out->agent = xstrdup(s->agent);
 	out->model = xstrdup_or_null(s->model);
-	out->temp = strcmp(s->kind, "temp") == 0;
+	out->temp = s->kind == SESSION_TEMP;
 }
 
 /* A brand-new session of kind for the request. */
 static int
 new_session(struct baton *b, struct db *db, const struct req *r,
-	    const char *kind, const char *id, const char *name,
+	    enum session_kind kind, const char *id, const char *name,
 	    int64_t milestone_id, int64_t now, struct session_choice *out,
 	    char **cause)
 {
@@ -183,7 +182,7 @@ new_session(struct baton *b, struct db *db, const struct req *r,
 	int rc;
 
 	s.id = xstrdup_or_null(id);
-	s.kind = xstrdup(kind);
+	s.kind = kind;
 	s.name = xstrdup_or_null(name);
 	s.milestone_id = milestone_id;
 	s.agent = xstrdup(r->agent ? r->agent : b->cfg->defaults.agent);
@@ -232,8 +231,8 @@ check_isolation(struct baton *b, struct db *db, const struct req *r,
 	}
 	strvec_pushf(notes, "%s; used anyway (--allow-foreign-session)",
 		     detail);
-	rc = db_event(db, "foreign", s->id, r->task_id, 0, b->runner_id, detail,
-		      now, cause);
+	rc = db_event(db, EVENT_FOREIGN, s->id, r->task_id, 0, b->runner_id,
+		      detail, now, cause);
 out:
 	free(user);
 	free(detail);
@@ -303,8 +302,8 @@ pin_agent(struct baton *b, struct db *db, const struct req *r,
 	free(now_pins);
 	if ((rc = db_session_repin(db, s->id, s->agent, s->model, cause)))
 		goto out;
-	rc = db_event(db, "repin", s->id, r->task_id, 0, b->runner_id, asked,
-		      now, cause);
+	rc = db_event(db, EVENT_REPIN, s->id, r->task_id, 0, b->runner_id,
+		      asked, now, cause);
 	choose(out, s);
 out:
 	free(label);
@@ -326,7 +325,7 @@ successor(struct baton *b, struct db *db, const struct req *r,
 	struct db_session s = {0};
 	int rc;
 
-	s.kind = xstrdup(old->kind);
+	s.kind = old->kind;
 	s.name = xstrdup_or_null(old->name);
 	s.milestone_id = old->milestone_id;
 	s.agent = xstrdup(old->agent);
@@ -371,9 +370,10 @@ use_session(struct baton *b, struct db *db, const struct req *r,
 		detail = xasprintf("idle for %s, longer than sessions.ttl "
 				   "(%s)",
 				   idle, ttl);
-		rc = db_session_set_status(db, s->id, "expired", now, cause);
+		rc = db_session_set_status(db, s->id, SESSION_EXPIRED, now,
+					   cause);
 		if (rc == 0)
-			rc = db_event(db, "expire", s->id, r->task_id, 0,
+			rc = db_event(db, EVENT_EXPIRE, s->id, r->task_id, 0,
 				      b->runner_id, detail, now, cause);
 		free(detail);
 		if (rc == 0)
@@ -386,7 +386,7 @@ use_session(struct baton *b, struct db *db, const struct req *r,
 				     label, idle, ttl, out->id);
 		goto out;
 	}
-	if (strcmp(s->status, "expired") == 0) {
+	if (s->status == SESSION_EXPIRED) {
 		rc = successor(b, db, r, s, 1, now, out, cause);
 		if (rc == 0)
 			strvec_pushf(&out->notes,
@@ -395,12 +395,13 @@ use_session(struct baton *b, struct db *db, const struct req *r,
 				     label, out->id);
 		goto out;
 	}
-	if (strcmp(s->status, "active") != 0) {
+	if (s->status != SESSION_ACTIVE) {
 		if (!replace_closed) {
 			*cause = xasprintf("session %s is %s; start a new one "
 					   "with another name or without "
 					   "--session",
-					   label, s->status);
+					   label,
+					   session_status_name(s->status));
 			rc = -BERR_FAIL;
 			goto out;
 		}
@@ -409,15 +410,16 @@ use_session(struct baton *b, struct db *db, const struct req *r,
 			strvec_pushf(&out->notes,
 				     "session %s is %s; "
 				     "starting new session %s",
-				     label, s->status, out->id);
+				     label, session_status_name(s->status),
+				     out->id);
 		goto out;
 	}
 	if ((rc = pin_agent(b, db, r, s, now, out, cause)) != 0)
 		goto out;
 	if ((rc = db_session_touch(db, s->id, now, cause)) != 0 || r->init)
 		goto out;
-	rc = db_event(db, "resume", s->id, r->task_id, 0, b->runner_id, NULL,
-		      now, cause);
+	rc = db_event(db, EVENT_RESUME, s->id, r->task_id, 0, b->runner_id,
+		      NULL, now, cause);
 out:
 	free(label);
 	free(idle);
@@ -437,8 +439,7 @@ follow_successors(struct db *db, struct db_session *s, char **cause)
 	struct db_session next = {0};
 	int found, hops, rc;
 
-	for (hops = 0; hops < 1000 && strcmp(s->status, "expired") == 0;
-	     hops++) {
+	for (hops = 0; hops < 1000 && s->status == SESSION_EXPIRED; hops++) {
 		if ((rc = db_session_get_successor(db, s->id, &next, &found,
 						   cause)) != 0)
 			return rc;
@@ -468,24 +469,26 @@ use_named(struct baton *b, struct db *db, const struct req *r, const char *ref,
 		if (found)
 			rc = use_session(b, db, r, &s, 0, now, out, cause);
 		else
-			rc = new_session(b, db, r, "named", lower, NULL, 0, now,
-					 out, cause);
+			rc = new_session(b, db, r, SESSION_NAMED, lower, NULL,
+					 0, now, out, cause);
 		goto out;
 	}
 	if ((rc = db_session_get_latest_by_name(db, ref, &s, &found, cause)))
 		goto out;
-	if (found && (strcmp(s.status, "active") == 0 ||
-		      strcmp(s.status, "expired") == 0)) {
+	if (found &&
+	    (s.status == SESSION_ACTIVE || s.status == SESSION_EXPIRED)) {
 		rc = use_session(b, db, r, &s, 0, now, out, cause);
 		goto out;
 	}
-	rc = new_session(b, db, r, "named", NULL, ref, 0, now, out, cause);
+	rc = new_session(b, db, r, SESSION_NAMED, NULL, ref, 0, now, out,
+			 cause);
 	if (rc == 0 && found) {
 		label = session_label(&s);
 		strvec_pushf(&out->notes,
 			     "session %s is %s; started new "
 			     "session %s (%s)",
-			     label, s.status, ref, out->id);
+			     label, session_status_name(s.status), ref,
+			     out->id);
 		free(label);
 	}
 out:
@@ -507,8 +510,8 @@ use_milestone(struct baton *b, struct db *db, const struct req *r,
 	if ((rc = db_milestone_get_id(db, milestone_id, &m, &found, cause)))
 		return rc;
 	if (!found || strcmp(m.session_mode, "per-task") == 0) {
-		rc = new_session(b, db, r, "temp", NULL, NULL, 0, now, out,
-				 cause);
+		rc = new_session(b, db, r, SESSION_TEMP, NULL, NULL, 0, now,
+				 out, cause);
 		goto out;
 	}
 	found = 0;
@@ -518,8 +521,8 @@ use_milestone(struct baton *b, struct db *db, const struct req *r,
 	if (found)
 		rc = use_session(b, db, r, &s, 1, now, out, cause);
 	else
-		rc = new_session(b, db, r, "milestone", NULL, NULL, m.id, now,
-				 out, cause);
+		rc = new_session(b, db, r, SESSION_MILESTONE, NULL, NULL, m.id,
+				 now, out, cause);
 out:
 	db_session_release(&s);
 	db_milestone_release(&m);
@@ -559,8 +562,8 @@ session_select(struct baton *b, struct db *db, const struct db_task *t,
 	if (t->session_req != NULL)
 		rc = use_named(b, db, &r, t->session_req, now, out, cause);
 	else if (t->new_session || t->milestone_id == 0)
-		rc = new_session(b, db, &r, "temp", NULL, NULL, 0, now, out,
-				 cause);
+		rc = new_session(b, db, &r, SESSION_TEMP, NULL, NULL, 0, now,
+				 out, cause);
 	else
 		rc = use_milestone(b, db, &r, t->milestone_id, now, out, cause);
 	choice_end(out, rc);
@@ -682,9 +685,9 @@ refuse_leased(const struct db_session *s, int64_t now, const char *what,
 	return -BERR_FAIL;
 }
 
-int
-session_reset(struct baton *b, struct db *db, const char *ref, int64_t now,
-	      struct db_session *s, char **cause)
+static int
+reset_in_txn(struct baton *b, struct db *db, const char *ref, int64_t now,
+	     struct db_session *s, char **cause)
 {
 	struct db_chain_link *chain = NULL;
 	char *label, *detail;
@@ -695,10 +698,10 @@ session_reset(struct baton *b, struct db *db, const char *ref, int64_t now,
 		return rc;
 	if ((rc = refuse_leased(s, now, "reset", cause)) != 0)
 		return rc;
-	if (strcmp(s->status, "active") != 0) {
+	if (s->status != SESSION_ACTIVE) {
 		label = session_label(s);
 		*cause = xasprintf("cannot reset session %s: it is %s", label,
-				   s->status);
+				   session_status_name(s->status));
 		free(label);
 		return -BERR_FAIL;
 	}
@@ -716,8 +719,8 @@ session_reset(struct baton *b, struct db *db, const char *ref, int64_t now,
 			   s->resume_failures == 1 ? "" : "s");
 	rc = db_session_reset(db, s->id, now, cause);
 	if (rc == 0)
-		rc = db_event(db, "reset", s->id, 0, 0, b->runner_id, detail,
-			      now, cause);
+		rc = db_event(db, EVENT_RESET, s->id, 0, 0, b->runner_id,
+			      detail, now, cause);
 	free(detail);
 	if (rc != 0)
 		return rc;
@@ -728,9 +731,9 @@ session_reset(struct baton *b, struct db *db, const char *ref, int64_t now,
 	return rc;
 }
 
-int
-session_close(struct baton *b, struct db *db, const char *ref, int64_t now,
-	      int *already, struct db_session *s, char **cause)
+static int
+close_in_txn(struct baton *b, struct db *db, const char *ref, int64_t now,
+	     int *already, struct db_session *s, char **cause)
 {
 	char *id;
 	int found, rc;
@@ -738,14 +741,15 @@ session_close(struct baton *b, struct db *db, const char *ref, int64_t now,
 	*already = 0;
 	if ((rc = session_lookup(db, ref, s, cause)) != 0)
 		return rc;
-	if (strcmp(s->status, "active") != 0) {
+	if (s->status != SESSION_ACTIVE) {
 		*already = 1;
 		return 0;
 	}
 	if ((rc = refuse_leased(s, now, "close", cause)) != 0)
 		return rc;
-	if ((rc = db_session_set_status(db, s->id, "closed", now, cause)) ||
-	    (rc = db_event(db, "close", s->id, 0, 0, b->runner_id,
+	if ((rc = db_session_set_status(db, s->id, SESSION_CLOSED, now,
+					cause)) ||
+	    (rc = db_event(db, EVENT_CLOSE, s->id, 0, 0, b->runner_id,
 			   "baton session close", now, cause)))
 		return rc;
 	id = xstrdup(s->id);
@@ -774,14 +778,12 @@ gather_one(void *arg, const struct db_session *s)
 	c = &g->v[g->n++];
 	*c = *s;
 	c->id = xstrdup(s->id);
-	c->kind = xstrdup(s->kind);
 	c->name = xstrdup_or_null(s->name);
 	c->agent = xstrdup_or_null(s->agent);
 	c->model = xstrdup_or_null(s->model);
 	c->project = xstrdup_or_null(s->project);
 	c->workdir = xstrdup_or_null(s->workdir);
 	c->os_user = xstrdup_or_null(s->os_user);
-	c->status = xstrdup(s->status);
 	c->head = xstrdup_or_null(s->head);
 	c->predecessor = xstrdup_or_null(s->predecessor);
 	c->metadata = xstrdup_or_null(s->metadata);
@@ -799,10 +801,10 @@ gather_release(struct gather *g)
 	memset(g, 0, sizeof *g);
 }
 
-int
-session_gc(struct baton *b, struct db *db, int64_t now, int dry_run,
-	   void (*fn)(void *, const char *, const struct db_session *),
-	   void *arg, char **cause)
+static int
+gc_in_txn(struct baton *b, struct db *db, int64_t now, int dry_run,
+	  void (*fn)(void *, const char *, const struct db_session *),
+	  void *arg, char **cause)
 {
 	struct db_session_filter f = {0};
 	struct gather g = {0};
@@ -820,10 +822,10 @@ session_gc(struct baton *b, struct db *db, int64_t now, int dry_run,
 			idle = human_duration(now - g.v[i].last_used_at);
 			detail = xasprintf("session gc: idle for %s", idle);
 			free(idle);
-			rc = db_session_set_status(db, g.v[i].id, "expired",
-						   now, cause);
+			rc = db_session_set_status(db, g.v[i].id,
+						   SESSION_EXPIRED, now, cause);
 			if (rc == 0)
-				rc = db_event(db, "expire", g.v[i].id, 0, 0,
+				rc = db_event(db, EVENT_EXPIRE, g.v[i].id, 0, 0,
 					      b->runner_id, detail, now, cause);
 			free(detail);
 			if (rc != 0)
@@ -843,9 +845,11 @@ session_gc(struct baton *b, struct db *db, int64_t now, int dry_run,
 		if (!dry_run) {
 			rc = db_session_delete(db, g.v[i].id, cause);
 			if (rc == 0)
-				rc = db_event(db, "prune", g.v[i].id, 0, 0,
-					      b->runner_id, g.v[i].status, now,
-					      cause);
+				rc = db_event(
+					db, EVENT_PRUNE, g.v[i].id, 0, 0,
+					b->runner_id,
+					session_status_name(g.v[i].status), now,
+					cause);
 			if (rc != 0)
 				goto out;
 		}
@@ -881,5 +885,97 @@ session_dir_remove(const char *state_dir, const char *id)
 	if (rc != 0 && errno == ENOENT)
 		rc = 0;
 	free(path);
+	return rc;
+}
+
+/* ---- the state-changing session commands, one transaction each ---- */
+
+int
+session_init(struct baton *b, const struct session_init *in,
+	     struct session_choice *out, char **cause)
+{
+	int rc;
+
+	if ((rc = db_begin(b->db, cause)) == 0 &&
+	    (rc = session_ensure(b, b->db, in, clock_now_ms(), out, cause)) ==
+		    0)
+		rc = db_commit(b->db, cause);
+	if (rc != 0)
+		db_rollback(b->db);
+	return rc;
+}
+
+int
+session_reset(struct baton *b, const char *ref, int64_t now,
+	      struct db_session *s, char **cause)
+{
+	int rc;
+
+	if ((rc = db_begin(b->db, cause)) == 0 &&
+	    (rc = reset_in_txn(b, b->db, ref, now, s, cause)) == 0)
+		rc = db_commit(b->db, cause);
+	if (rc != 0) {
+		db_rollback(b->db);
+		db_session_release(s);
+	}
+	return rc;
+}
+
+int
+session_close(struct baton *b, const char *ref, int64_t now, int *already,
+	      struct db_session *s, char **cause)
+{
+	int rc;
+
+	if ((rc = db_begin(b->db, cause)) == 0 &&
+	    (rc = close_in_txn(b, b->db, ref, now, already, s, cause)) == 0)
+		rc = db_commit(b->db, cause);
+	if (rc != 0) {
+		db_rollback(b->db);
+		db_session_release(s);
+	}
+	return rc;
+}
+
+struct gc_pass {
+	void (*fn)(void *, const char *, const struct db_session *);
+	void *arg;
+	struct strvec pruned;
+};
+
+static void
+gc_note(void *arg, const char *action, const struct db_session *s)
+{
+	struct gc_pass *g = arg;
+
+	if (strcmp(action, "prune") == 0)
+		strvec_push(&g->pruned, s->id);
+	g->fn(g->arg, action, s);
+}
+
+int
+session_gc(struct baton *b, int64_t now, int dry_run,
+	   void (*fn)(void *arg, const char *action,
+		      const struct db_session *s),
+	   void *arg, struct strvec *warnings, char **cause)
+{
+	struct gc_pass g = {.fn = fn, .arg = arg};
+	size_t i;
+	int rc;
+
+	strvec_init(&g.pruned);
+	if ((rc = db_begin(b->db, cause)) == 0 &&
+	    (rc = gc_in_txn(b, b->db, now, dry_run, gc_note, &g, cause)) == 0 &&
+	    !dry_run)
+		rc = db_commit(b->db, cause);
+	db_rollback(b->db); /* a dry run changed nothing: end it */
+	/* the rows are gone: now their directories may go too */
+	for (i = 0; rc == 0 && !dry_run && i < g.pruned.n; i++) {
+		if (session_dir_remove(b->state_dir, g.pruned.v[i]) != 0)
+			strvec_pushf(
+				warnings, "cannot remove %s/sessions/%s: %s",
+				b->state_dir, g.pruned.v[i], strerror(errno));
+	}
+	strvec_release(&g.pruned);
 	return rc;
 }

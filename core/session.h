@@ -73,38 +73,47 @@ int session_leased(const struct db_session *s, int64_t now);
 char *session_label(const struct db_session *s);
 
 /*
+ * The state-changing session commands.  Each runs in one transaction of
+ * b->db of its own (now: the time it happens at) and returns 0, -BERR_USAGE (no such session),
+ * -BERR_FAIL (refused) or -BERR_DB with *cause.
+ *
+ * session_init: `session init`, session_ensure() committed.
+ */
+int session_init(struct baton *b, const struct session_init *in,
+		 struct session_choice *out, char **cause);
+
+/*
  * `session reset`: the one explicit wipe (S8) of the session named by
  * ref: head, chain, usage, turns, resume failures and metadata.  The
  * row, id, name, pins and status stay; an event "reset" records what
- * was wiped.  Refuses (-BERR_FAIL) a session in use by a task or not
- * active.  *s is the session after the reset.  Inside the caller's
- * transaction.
+ * was wiped.  Refuses a session in use by a task or not active.  *s is
+ * the session after the reset.
  */
-int session_reset(struct baton *b, struct db *db, const char *ref, int64_t now,
+int session_reset(struct baton *b, const char *ref, int64_t now,
 		  struct db_session *s, char **cause);
 
 /*
  * `session close`: status closed, event "close".  A session already
  * closed, expired or abandoned is left as it is and *already set.
- * Refuses (-BERR_FAIL) a session in use by a task.  *s is the session
- * after.  Inside the caller's transaction.
+ * Refuses a session in use by a task.  *s is the session after.
  */
-int session_close(struct baton *b, struct db *db, const char *ref, int64_t now,
-		  int *already, struct db_session *s, char **cause);
+int session_close(struct baton *b, const char *ref, int64_t now, int *already,
+		  struct db_session *s, char **cause);
 
 /*
  * `session gc`: expire active sessions idle longer than sessions.ttl
  * (not those in use), then prune sessions closed, expired or abandoned
  * longer than sessions.retention ago (their rows and chains are
- * deleted; tasks and runs keep theirs with the session cleared).  Calls
- * fn(arg, action, s) for each, action "expire" or "prune", with s as it
- * was before.  With dry_run nothing changes.  Inside the caller's
- * transaction.
+ * deleted, then their directories; tasks and runs keep theirs with the
+ * session cleared).  Calls fn(arg, action, s) for each, action
+ * "expire" or "prune", with s as it was before.  With dry_run nothing
+ * changes.  A directory that cannot be removed adds a line to
+ * *warnings (the caller's strvec).
  */
-int session_gc(struct baton *b, struct db *db, int64_t now, int dry_run,
+int session_gc(struct baton *b, int64_t now, int dry_run,
 	       void (*fn)(void *arg, const char *action,
 			  const struct db_session *s),
-	       void *arg, char **cause);
+	       void *arg, struct strvec *warnings, char **cause);
 
 /*
  * Remove a session's directory (<state_dir>/sessions/<id>, see

@@ -2,6 +2,7 @@
  * Turning what the user wrote into a task row (SPEC §6 TASK OPTIONS).
  */
 #include <errno.h>
+#include <poll.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -287,4 +288,163 @@ out:
 	if (rc != 0)
 		db_task_release(t);
 	return rc;
+}
+
+int
+task_add(struct baton *b, const struct task_spec *spec, struct db_task *t,
+	 int *existed, char **cause)
+{
+	int64_t id;
+	int found, rc;
+
+	*existed = 0;
+	if ((rc = db_begin(b->db, cause)) == 0 &&
+	    (rc = task_spec_resolve(b, b->db, spec, t, cause)) == 0 &&
+	    (rc = db_task_insert(b->db, t, clock_now_ms(), existed, cause)) ==
+		    0)
+		rc = db_commit(b->db, cause);
+	if (rc != 0) {
+		db_rollback(b->db);
+		db_task_release(t);
+		return rc;
+	}
+	if (*existed) {
+		/* the task the key names, as it is */
+		id = t->id;
+		db_task_release(t);
+		if ((rc = db_task_get(b->db, id, t, &found, cause)) != 0)
+			return rc;
+	}
+	return 0;
+}
+
+int
+task_add_all(struct baton *b, const struct task_spec *specs, size_t n,
+	     int64_t *ids, size_t *added, char **cause)
+{
+	struct db_task t = {0};
+	size_t i;
+	int rc, existed;
+
+	*added = 0;
+	if ((rc = db_begin(b->db, cause)) != 0)
+		return rc;
+	for (i = 0; i < n; i++) {
+		if ((rc = task_spec_resolve(b, b->db, &specs[i], &t, cause)))
+			break;
+		if ((rc = db_task_insert(b->db, &t, clock_now_ms(), &existed,
+					 cause)) != 0)
+			break;
+		ids[i] = t.id;
+		if (!existed)
+			(*added)++;
+		db_task_release(&t);
+	}
+	if (rc == 0)
+		rc = db_commit(b->db, cause);
+	if (rc != 0) {
+		db_task_release(&t);
+		db_rollback(b->db);
+		*added = 0;
+	}
+	return rc;
+}
+
+/* The statuses task_status_retryable() accepts, as a mask. */
+static unsigned
+retryable_mask(void)
+{
+	unsigned m = 0;
+	int i;
+
+	for (i = 0; i < TASK_NSTATUS; i++) {
+		if (task_status_retryable((enum task_status)i))
+			m |= 1u << i;
+	}
+	return m;
+}
+
+int
+task_retry(struct baton *b, const int64_t *ids, size_t n,
+	   struct task_change *out, char **cause)
+{
+	struct db_task t = {0};
+	size_t i;
+	int rc;
+
+	memset(out, 0, n * sizeof *out);
+	if ((rc = db_begin(b->db, cause)) != 0)
+		return rc;
+	for (i = 0; i < n && rc == 0; i++) {
+		out[i].id = ids[i];
+		rc = db_task_get(b->db, ids[i], &t, &out[i].found, cause);
+		if (rc != 0 || !out[i].found)
+			continue;
+		out[i].was = t.status;
+		db_task_release(&t);
+		if (task_status_retryable(out[i].was))
+			rc = db_task_requeue(b->db, ids[i], retryable_mask(),
+					     &out[i].changed, cause);
+	}
+	if (rc == 0)
+		rc = db_commit(b->db, cause);
+	if (rc != 0) {
+		db_rollback(b->db);
+		memset(out, 0, n * sizeof *out);
+	}
+	return rc;
+}
+
+int
+task_cancel(struct baton *b, int64_t id, struct task_change *out, char **cause)
+{
+	int rc;
+
+	memset(out, 0, sizeof *out);
+	out->id = id;
+	if ((rc = db_begin(b->db, cause)) == 0 &&
+	    (rc = db_task_cancel(b->db, id, clock_now_ms(), &out->found,
+				 &out->was, cause)) == 0)
+		rc = db_commit(b->db, cause);
+	if (rc != 0) {
+		db_rollback(b->db);
+		return rc;
+	}
+	out->changed = out->found &&
+		       (out->was == TASK_PENDING || out->was == TASK_RUNNING);
+	return 0;
+}
+
+int
+task_wait_end(struct baton *b, int64_t id, enum task_status *final)
+{
+	const struct agent_profile *p;
+	struct db_task t = {0};
+	int64_t end, grace = b->cfg->defaults.kill_grace_ms;
+	char *cause = NULL;
+	int found;
+
+	if (db_task_get(b->db, id, &t, &found, &cause) != 0) {
+		free(cause);
+		return 0;
+	}
+	p = found && t.agent != NULL ? config_agent(b->cfg, t.agent) : NULL;
+	if (p != NULL && p->kill_grace_ms > 0)
+		grace = p->kill_grace_ms;
+	db_task_release(&t);
+	end = clock_mono_ms() + grace + 10000;
+	while (clock_mono_ms() < end) {
+		if (db_task_get(b->db, id, &t, &found, &cause) != 0) {
+			free(cause);
+			return 0;
+		}
+		if (!found || t.status != TASK_RUNNING) {
+			*final = found ? t.status : TASK_CANCELLED;
+			db_task_release(&t);
+			return 1;
+		}
+		db_task_release(&t);
+		poll(NULL, 0, 100);
+	}
+	return 0;
 }

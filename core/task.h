@@ -4,6 +4,7 @@
 #include <stdint.h>
 
 #include "core/baton.h"
+#include "db/store-names.h"
 
 struct db;
 struct db_task;
@@ -39,5 +40,57 @@ int task_spec_resolve(struct baton *b, struct db *db,
 
 /* Parse a task id argument ("12"); 0 or -1. */
 int task_parse_id(const char *s, int64_t *id);
+
+/* ---- the state-changing task commands: one transaction each ---- */
+
+/*
+ * `add` and `run`: resolve spec and insert it.  With a --key that names
+ * a task already, nothing is added: *existed is 1 and *t is that task.
+ * *t is the task as stored (release it).  Returns 0, -BERR_USAGE with
+ * *cause, -BERR_DB.
+ */
+int task_add(struct baton *b, const struct task_spec *spec, struct db_task *t,
+	     int *existed, char **cause);
+
+/*
+ * `add --from`: every spec in one transaction; one that does not
+ * resolve adds nothing (its error names its origin).  ids[i] is the id
+ * of specs[i] (a new task, or the one its key names); *added counts the
+ * new ones.  Returns as task_add().
+ */
+int task_add_all(struct baton *b, const struct task_spec *specs, size_t n,
+		 int64_t *ids, size_t *added, char **cause);
+
+/* What a bulk command did to one task. */
+struct task_change {
+	int64_t id;
+	int found;	      /* the task exists */
+	enum task_status was; /* its status before */
+	int changed;	      /* the command applied to it */
+};
+
+/*
+ * `retry`: requeue the tasks ids[0..n) (→ pending) that ended without
+ * completing (task_status_retryable()), in one transaction; out[i]
+ * says what happened to ids[i].  Returns 0 or -BERR_DB (nothing
+ * changed).
+ */
+int task_retry(struct baton *b, const int64_t *ids, size_t n,
+	       struct task_change *out, char **cause);
+
+/*
+ * `cancel`: a pending task becomes cancelled at once; a running one is
+ * asked to stop (its runner terminates the agent's process group).
+ * One transaction.  Returns 0 or -BERR_DB.
+ */
+int task_cancel(struct baton *b, int64_t id, struct task_change *out,
+		char **cause);
+
+/*
+ * After task_cancel() of a running task: wait for its runner to end it
+ * (TERM, then KILL after its profile's kill_grace, plus 10 s).  Returns
+ * 1 with *final set, or 0 if it is still running then.
+ */
+int task_wait_end(struct baton *b, int64_t id, enum task_status *final);
 
 #endif

@@ -47,6 +47,26 @@ int db_step_done(struct db *, sqlite3_stmt *, const char *what, char **cause);
 
 /* Bind helpers: NULL strings bind NULL. */
 void db_bind_text(sqlite3_stmt *, int idx, const char *);
+/*
+ * Column col read as one of the names of store-names.h: db_col_<enum>(st,
+ * col, dflt) gives dflt for NULL (or a name this binary does not know).
+ */
+#define DB_ENUM_COL(type, prefix)                                              \
+	static inline enum type db_col_##prefix(sqlite3_stmt *st, int col,     \
+						enum type dflt)                \
+	{                                                                      \
+		const char *s = (const char *)sqlite3_column_text(st, col);    \
+		enum type v;                                                   \
+		return s != NULL && prefix##_parse(s, &v) == 0 ? v : dflt;     \
+	}
+DB_ENUM_COL(task_status, task_status)
+DB_ENUM_COL(run_outcome, run_outcome)
+DB_ENUM_COL(resume_outcome, resume_outcome)
+DB_ENUM_COL(session_kind, session_kind)
+DB_ENUM_COL(session_status, session_status)
+DB_ENUM_COL(chain_edge, chain_edge)
+DB_ENUM_COL(event_kind, event_kind)
+
 /* Column as a malloc'd string (NULL for SQL NULL); caller frees. */
 char *db_col_text(sqlite3_stmt *, int col);
 

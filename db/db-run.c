@@ -16,8 +16,6 @@ db_run_release(struct db_run *r)
 	free(r->session_id);
 	free(r->agent_session_in);
 	free(r->agent_session_out);
-	free(r->resume_outcome);
-	free(r->outcome);
 	free(r->error);
 	free(r->check_output);
 	memset(r, 0, sizeof *r);
@@ -50,7 +48,10 @@ db_run_insert(struct db *db, struct db_run *r, char **cause)
 	sqlite3_bind_int(st, 3, r->iteration);
 	db_bind_text(st, 4, r->session_id);
 	db_bind_text(st, 5, r->agent_session_in);
-	db_bind_text(st, 6, r->resume_outcome);
+	db_bind_text(st, 6,
+		     r->resume_outcome == RESUME_NONE
+			     ? NULL
+			     : resume_outcome_name(r->resume_outcome));
 	if (r->runner_id != 0)
 		sqlite3_bind_int64(st, 7, r->runner_id);
 	sqlite3_bind_int64(st, 8, r->started_at);
@@ -98,7 +99,9 @@ db_run_end(struct db *db, const struct db_run *r, char **cause)
 		sqlite3_bind_int(st, 3, r->exit_code);
 	if (r->signal != 0)
 		sqlite3_bind_int(st, 4, r->signal);
-	db_bind_text(st, 5, r->outcome);
+	db_bind_text(st, 5,
+		     r->outcome == RUN_OPEN ? NULL
+					    : run_outcome_name(r->outcome));
 	db_bind_text(st, 6, r->error);
 	sqlite3_bind_int64(st, 7, r->input_tokens);
 	sqlite3_bind_int64(st, 8, r->output_tokens);
@@ -110,7 +113,10 @@ db_run_end(struct db *db, const struct db_run *r, char **cause)
 	if (r->duration_ms >= 0)
 		sqlite3_bind_int64(st, 13, r->duration_ms);
 	db_bind_text(st, 14, r->agent_session_out);
-	db_bind_text(st, 15, r->resume_outcome);
+	db_bind_text(st, 15,
+		     r->resume_outcome == RESUME_NONE
+			     ? NULL
+			     : resume_outcome_name(r->resume_outcome));
 	if (r->has_check)
 		sqlite3_bind_int(st, 16, r->check_exit_code);
 	db_bind_text(st, 17, r->check_output);
@@ -129,7 +135,7 @@ read_run(sqlite3_stmt *st, struct db_run *r)
 	r->session_id = db_col_text(st, 4);
 	r->agent_session_in = db_col_text(st, 5);
 	r->agent_session_out = db_col_text(st, 6);
-	r->resume_outcome = db_col_text(st, 7);
+	r->resume_outcome = db_col_resume_outcome(st, 7, RESUME_NONE);
 	r->runner_id = sqlite3_column_int64(st, 8);
 	r->pid = sqlite3_column_int64(st, 9);
 	r->proc_start = sqlite3_column_int64(st, 10);
@@ -138,7 +144,7 @@ read_run(sqlite3_stmt *st, struct db_run *r)
 	r->has_exit_code = sqlite3_column_type(st, 13) != SQLITE_NULL;
 	r->exit_code = sqlite3_column_int(st, 13);
 	r->signal = sqlite3_column_int(st, 14);
-	r->outcome = db_col_text(st, 15);
+	r->outcome = db_col_run_outcome(st, 15, RUN_OPEN);
 	r->error = db_col_text(st, 16);
 	r->input_tokens = sqlite3_column_int64(st, 17);
 	r->output_tokens = sqlite3_column_int64(st, 18);

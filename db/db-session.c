@@ -14,14 +14,12 @@ db_session_release(struct db_session *s)
 	if (s == NULL)
 		return;
 	free(s->id);
-	free(s->kind);
 	free(s->name);
 	free(s->agent);
 	free(s->model);
 	free(s->project);
 	free(s->workdir);
 	free(s->os_user);
-	free(s->status);
 	free(s->head);
 	free(s->predecessor);
 	free(s->metadata);
@@ -41,7 +39,7 @@ read_session(sqlite3_stmt *st, struct db_session *s)
 {
 	memset(s, 0, sizeof *s);
 	s->id = db_col_text(st, 0);
-	s->kind = db_col_text(st, 1);
+	s->kind = db_col_session_kind(st, 1, SESSION_TEMP);
 	s->name = db_col_text(st, 2);
 	s->milestone_id = sqlite3_column_int64(st, 3);
 	s->agent = db_col_text(st, 4);
@@ -49,7 +47,7 @@ read_session(sqlite3_stmt *st, struct db_session *s)
 	s->project = db_col_text(st, 6);
 	s->workdir = db_col_text(st, 7);
 	s->os_user = db_col_text(st, 8);
-	s->status = db_col_text(st, 9);
+	s->status = db_col_session_status(st, 9, SESSION_ACTIVE);
 	s->head = db_col_text(st, 10);
 	s->turns = sqlite3_column_int64(st, 11);
 	s->input_tokens = sqlite3_column_int64(st, 12);
@@ -113,7 +111,7 @@ db_session_insert(struct db *db, const struct db_session *s, char **cause)
 	if ((st = db_stmt(db, sql_session_insert, cause)) == NULL)
 		return -BERR_DB;
 	db_bind_text(st, 1, s->id);
-	db_bind_text(st, 2, s->kind);
+	db_bind_text(st, 2, session_kind_name(s->kind));
 	db_bind_text(st, 3, s->name);
 	if (s->milestone_id != 0)
 		sqlite3_bind_int64(st, 4, s->milestone_id);
@@ -209,7 +207,7 @@ static const char sql_session_status[] =
 	"WHERE id = ?1";
 
 int
-db_session_set_status(struct db *db, const char *id, const char *status,
+db_session_set_status(struct db *db, const char *id, enum session_status status,
 		      int64_t now, char **cause)
 {
 	sqlite3_stmt *st;
@@ -217,7 +215,7 @@ db_session_set_status(struct db *db, const char *id, const char *status,
 	if ((st = db_stmt(db, sql_session_status, cause)) == NULL)
 		return -BERR_DB;
 	db_bind_text(st, 1, id);
-	db_bind_text(st, 2, status);
+	db_bind_text(st, 2, session_status_name(status));
 	sqlite3_bind_int64(st, 3, now);
 	return db_step_done(db, st, "cannot update session", cause);
 }
@@ -272,7 +270,7 @@ static const char sql_session_head[] =
 
 int
 db_session_push_head(struct db *db, const char *id,
-		     const char *agent_session_id, const char *edge,
+		     const char *agent_session_id, enum chain_edge edge,
 		     int64_t run_id, int64_t now, char **cause)
 {
 	sqlite3_stmt *st;
@@ -281,7 +279,7 @@ db_session_push_head(struct db *db, const char *id,
 		return -BERR_DB;
 	db_bind_text(st, 1, id);
 	db_bind_text(st, 2, agent_session_id);
-	db_bind_text(st, 3, edge);
+	db_bind_text(st, 3, chain_edge_name(edge));
 	if (run_id != 0)
 		sqlite3_bind_int64(st, 4, run_id);
 	sqlite3_bind_int64(st, 5, now);
@@ -337,7 +335,7 @@ db_session_chain(struct db *db, const char *id, struct db_chain_link **links,
 		}
 		l = &(*links)[(*n)++];
 		l->agent_session_id = db_col_text(st, 0);
-		l->edge = db_col_text(st, 1);
+		l->edge = db_col_chain_edge(st, 1, EDGE_FIRST);
 		l->run_id = sqlite3_column_int64(st, 2);
 		l->created_at = sqlite3_column_int64(st, 3);
 	}
@@ -358,7 +356,6 @@ db_chain_free(struct db_chain_link *links, size_t n)
 
 	for (i = 0; i < n; i++) {
 		free(links[i].agent_session_id);
-		free(links[i].edge);
 	}
 	free(links);
 }
@@ -368,7 +365,7 @@ static const char sql_event[] =
 	"runner_id, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
 
 int
-db_event(struct db *db, const char *kind, const char *session_id,
+db_event(struct db *db, enum event_kind kind, const char *session_id,
 	 int64_t task_id, int64_t run_id, int64_t runner_id, const char *detail,
 	 int64_t now, char **cause)
 {
@@ -377,7 +374,7 @@ db_event(struct db *db, const char *kind, const char *session_id,
 	if ((st = db_stmt(db, sql_event, cause)) == NULL)
 		return -BERR_DB;
 	sqlite3_bind_int64(st, 1, now);
-	db_bind_text(st, 2, kind);
+	db_bind_text(st, 2, event_kind_name(kind));
 	db_bind_text(st, 3, session_id);
 	if (task_id != 0)
 		sqlite3_bind_int64(st, 4, task_id);
@@ -555,7 +552,6 @@ db_events_free(struct db_event_row *ev, size_t n)
 	size_t i;
 
 	for (i = 0; i < n; i++) {
-		free(ev[i].kind);
 		free(ev[i].session_id);
 		free(ev[i].detail);
 	}
@@ -588,7 +584,7 @@ db_session_events(struct db *db, const char *id, struct db_event_row **ev,
 		e = &(*ev)[(*n)++];
 		e->id = sqlite3_column_int64(st, 0);
 		e->at = sqlite3_column_int64(st, 1);
-		e->kind = db_col_text(st, 2);
+		e->kind = db_col_event_kind(st, 2, EVENT_CREATE);
 		e->session_id = db_col_text(st, 3);
 		e->task_id = sqlite3_column_int64(st, 4);
 		e->run_id = sqlite3_column_int64(st, 5);

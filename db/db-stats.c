@@ -8,11 +8,6 @@
 #include "lib/xmalloc.h"
 #include "db/db-internal.h"
 
-static const char *const status_names[] = {
-	"pending",   "running",	  "completed",	 "failed",
-	"cancelled", "timed_out", "interrupted",
-};
-
 static const char sql_stats_status[] =
 	"SELECT status, count(*), sum(input_tokens), sum(output_tokens), "
 	"sum(cost_usd) FROM tasks WHERE created_at >= ?1 GROUP BY status";
@@ -114,7 +109,6 @@ int
 db_stats(struct db *db, int64_t since, struct db_stats *s, char **cause)
 {
 	sqlite3_stmt *st;
-	size_t i;
 	int rc;
 
 	memset(s, 0, sizeof *s);
@@ -122,12 +116,11 @@ db_stats(struct db *db, int64_t since, struct db_stats *s, char **cause)
 		return -BERR_DB;
 	sqlite3_bind_int64(st, 1, since);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		const char *name = (const char *)sqlite3_column_text(st, 0);
+		enum task_status ts;
 
-		for (i = 0; i < 7; i++) {
-			if (strcmp(name, status_names[i]) == 0)
-				s->by_status[i] = sqlite3_column_int64(st, 1);
-		}
+		if (task_status_parse((const char *)sqlite3_column_text(st, 0),
+				      &ts) == 0)
+			s->by_status[ts] = sqlite3_column_int64(st, 1);
 		s->tasks += sqlite3_column_int64(st, 1);
 		s->input_tokens += sqlite3_column_int64(st, 2);
 		s->output_tokens += sqlite3_column_int64(st, 3);

@@ -16,7 +16,6 @@ db_task_release(struct db_task *t)
 	free(t->key);
 	free(t->title);
 	free(t->prompt);
-	free(t->status);
 	free(t->agent);
 	free(t->model);
 	free(t->workdir);
@@ -94,8 +93,7 @@ db_task_insert(struct db *db, struct db_task *t, int64_t now, int *existed,
 		return -BERR_DB;
 	t->id = sqlite3_last_insert_rowid(db->h);
 	t->created_at = now;
-	free(t->status);
-	t->status = xstrdup("pending");
+	t->status = TASK_PENDING;
 	return 0;
 }
 
@@ -117,7 +115,7 @@ read_task(sqlite3_stmt *st, struct db_task *t)
 	t->key = db_col_text(st, 1);
 	t->title = db_col_text(st, 2);
 	t->prompt = db_col_text(st, 3);
-	t->status = db_col_text(st, 4);
+	t->status = db_col_task_status(st, 4, TASK_PENDING);
 	t->agent = db_col_text(st, 5);
 	t->model = db_col_text(st, 6);
 	t->workdir = db_col_text(st, 7);
@@ -253,7 +251,7 @@ static const char sql_task_finish[] =
 	"reason = ?5, finished_at = ?6, runner_id = NULL WHERE id = ?1";
 
 int
-db_task_finish(struct db *db, int64_t id, const char *status, int has_exit,
+db_task_finish(struct db *db, int64_t id, enum task_status status, int has_exit,
 	       int exit_code, const char *error, const char *reason,
 	       int64_t now, char **cause)
 {
@@ -262,7 +260,7 @@ db_task_finish(struct db *db, int64_t id, const char *status, int has_exit,
 	if ((st = db_stmt(db, sql_task_finish, cause)) == NULL)
 		return -BERR_DB;
 	sqlite3_bind_int64(st, 1, id);
-	db_bind_text(st, 2, status);
+	db_bind_text(st, 2, task_status_name(status));
 	if (has_exit)
 		sqlite3_bind_int(st, 3, exit_code);
 	else
@@ -326,13 +324,13 @@ static const char sql_task_cancel_running[] =
 	"AND status = 'running'";
 
 int
-db_task_cancel(struct db *db, int64_t id, int64_t now, char **status_out,
-	       char **cause)
+db_task_cancel(struct db *db, int64_t id, int64_t now, int *found,
+	       enum task_status *status_out, char **cause)
 {
 	sqlite3_stmt *st;
 	int rc;
 
-	*status_out = NULL;
+	*found = 0;
 	if ((st = db_stmt(db, sql_task_status, cause)) == NULL)
 		return -BERR_DB;
 	sqlite3_bind_int64(st, 1, id);
@@ -343,16 +341,17 @@ db_task_cancel(struct db *db, int64_t id, int64_t now, char **status_out,
 	}
 	if (rc != SQLITE_ROW)
 		return db_fail(db, "cannot read task", cause);
-	*status_out = db_col_text(st, 0);
+	*found = 1;
+	*status_out = db_col_task_status(st, 0, TASK_PENDING);
 	sqlite3_reset(st);
-	if (strcmp(*status_out, "pending") == 0) {
+	if (*status_out == TASK_PENDING) {
 		if ((st = db_stmt(db, sql_task_cancel_pending, cause)) == NULL)
 			return -BERR_DB;
 		sqlite3_bind_int64(st, 1, id);
 		sqlite3_bind_int64(st, 2, now);
 		return db_step_done(db, st, "cannot cancel task", cause);
 	}
-	if (strcmp(*status_out, "running") == 0) {
+	if (*status_out == TASK_RUNNING) {
 		if ((st = db_stmt(db, sql_task_cancel_running, cause)) == NULL)
 			return -BERR_DB;
 		sqlite3_bind_int64(st, 1, id);
@@ -365,22 +364,48 @@ static const char sql_task_requeue[] =
 	"UPDATE tasks SET status = 'pending', exit_code = NULL, error = NULL, "
 	"reason = NULL, started_at = NULL, finished_at = NULL, "
 	"runner_id = NULL, cancel_requested = 0, session_id = NULL "
-	"WHERE id = ?1";
+	"WHERE id = ?1 AND status IN (?2, ?3, ?4, ?5, ?6, ?7, ?8)";
+
+/*
+ * Bind the names of the statuses in mask (at least one) to the seven
+ * parameters from first on, repeating one where the mask has fewer.
+ */
+static void
+bind_status_set(sqlite3_stmt *st, int first, unsigned mask)
+{
+	const char *some = NULL;
+	int i, k = first;
+
+	for (i = 0; i < TASK_NSTATUS; i++) {
+		if (mask & (1u << i)) {
+			some = task_status_name((enum task_status)i);
+			db_bind_text(st, k++, some);
+		}
+	}
+	while (k < first + TASK_NSTATUS)
+		db_bind_text(st, k++, some);
+}
 
 int
-db_task_requeue(struct db *db, int64_t id, char **cause)
+db_task_requeue(struct db *db, int64_t id, unsigned from_mask, int *done,
+		char **cause)
 {
 	sqlite3_stmt *st;
 
+	*done = 0;
 	if ((st = db_stmt(db, sql_task_requeue, cause)) == NULL)
 		return -BERR_DB;
 	sqlite3_bind_int64(st, 1, id);
-	return db_step_done(db, st, "cannot requeue task", cause);
+	bind_status_set(st, 2, from_mask);
+	if (db_step_done(db, st, "cannot requeue task", cause) != 0)
+		return -BERR_DB;
+	*done = sqlite3_changes(db->h) > 0;
+	return 0;
 }
 
 static const char sql_task_each[] =
-	"SELECT " TASK_COLS "WHERE (?1 IS NULL OR t.status = ?1) "
-	"AND (?2 = 0 OR t.milestone_id = ?2) AND t.id > ?3 "
+	"SELECT " TASK_COLS "WHERE (?1 IS NULL OR t.status IN (?5, ?6, ?7, ?8, "
+	"?9, ?10, ?11)) AND (?2 = 0 OR t.milestone_id = ?2) AND t.id > ?3 "
 	"ORDER BY t.id LIMIT ?4";
 
 int
@@ -393,7 +418,10 @@ db_task_each(struct db *db, const struct db_task_filter *f,
 
 	if ((st = db_stmt(db, sql_task_each, cause)) == NULL)
 		return -BERR_DB;
-	db_bind_text(st, 1, f->status);
+	if (f->status_mask != 0) {
+		sqlite3_bind_int(st, 1, 1);
+		bind_status_set(st, 5, f->status_mask);
+	}
 	sqlite3_bind_int64(st, 2, f->milestone_id);
 	sqlite3_bind_int64(st, 3, f->after_id);
 	sqlite3_bind_int64(st, 4, f->limit > 0 ? f->limit : -1);
@@ -417,8 +445,8 @@ static const char sql_task_counts_all[] =
 
 int
 db_task_count_by_status(struct db *db, int64_t milestone_id,
-			void (*fn)(void *, const char *, int64_t), void *arg,
-			char **cause)
+			void (*fn)(void *, enum task_status, int64_t),
+			void *arg, char **cause)
 {
 	sqlite3_stmt *st;
 	int rc;
@@ -432,7 +460,7 @@ db_task_count_by_status(struct db *db, int64_t milestone_id,
 		sqlite3_bind_int64(st, 1, milestone_id);
 	}
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-		fn(arg, (const char *)sqlite3_column_text(st, 0),
+		fn(arg, db_col_task_status(st, 0, TASK_PENDING),
 		   sqlite3_column_int64(st, 1));
 	if (rc != SQLITE_DONE)
 		return db_fail(db, "cannot count tasks", cause);

@@ -4,6 +4,8 @@
 #include <pthread.h>
 #include <stdint.h>
 
+#include "db/store-names.h"
+
 /*
  * The store.  Only db/ includes sqlite3.h.  A struct db is one SQLite
  * connection; use one per thread.  Every function returning int returns
@@ -71,7 +73,9 @@ uint64_t db_commits(const struct db *);
 
 struct db_task {
 	int64_t id;
-	char *key, *title, *prompt, *status, *agent, *model, *workdir;
+	char *key, *title, *prompt;
+	enum task_status status;
+	char *agent, *model, *workdir;
 	char *project;
 	int64_t milestone_id;
 	char *milestone; /* name, read only (joined) */
@@ -119,7 +123,7 @@ int db_task_count_pending(struct db *, int64_t milestone_id, int64_t *n,
 int db_task_start(struct db *, int64_t id, int64_t runner_id,
 		  const char *session_id, int64_t now, char **cause);
 /* running → status (final): exit code (has_exit), error, reason. */
-int db_task_finish(struct db *, int64_t id, const char *status, int has_exit,
+int db_task_finish(struct db *, int64_t id, enum task_status, int has_exit,
 		   int exit_code, const char *error, const char *reason,
 		   int64_t now, char **cause);
 /* Add a run's usage to its task and set the iteration count. */
@@ -127,14 +131,16 @@ int db_task_add_usage(struct db *, int64_t id, int iterations, int64_t in,
 		      int64_t out, double cost, char **cause);
 int db_task_cancel_requested(struct db *, int64_t id, int *yes, char **cause);
 /* Ask a running task to stop / drop a pending one.  *status_out is the
- * status the task had (caller frees). */
-int db_task_cancel(struct db *, int64_t id, int64_t now, char **status_out,
-		   char **cause);
-/* Requeue (→ pending) a failed/cancelled/timed_out/interrupted task. */
-int db_task_requeue(struct db *, int64_t id, char **cause);
+ * status the task had, *found 0 if there is no such task. */
+int db_task_cancel(struct db *, int64_t id, int64_t now, int *found,
+		   enum task_status *status_out, char **cause);
+/* Requeue (→ pending) a task whose status is in from_mask (bits 1u <<
+ * status); *done 0 when it is not (nothing changes). */
+int db_task_requeue(struct db *, int64_t id, unsigned from_mask, int *done,
+		    char **cause);
 
 struct db_task_filter {
-	const char *status;   /* NULL: any */
+	unsigned status_mask; /* bit (1u << status) per status; 0: any */
 	int64_t milestone_id; /* 0: any, -1: an unknown milestone (none) */
 	int64_t after_id;     /* tasks with id > after_id */
 	int64_t limit;	      /* 0: no limit */
@@ -145,13 +151,17 @@ int db_task_each(struct db *, const struct db_task_filter *,
 		 char **cause);
 /* Counts per status: pairs of (status, count) through fn. */
 int db_task_count_by_status(struct db *, int64_t milestone_id,
-			    void (*fn)(void *, const char *, int64_t),
+			    void (*fn)(void *, enum task_status, int64_t),
 			    void *arg, char **cause);
 
 struct db_session {
-	char *id, *kind, *name;
+	char *id;
+	enum session_kind kind;
+	char *name;
 	int64_t milestone_id;
-	char *agent, *model, *project, *workdir, *os_user, *status, *head;
+	char *agent, *model, *project, *workdir, *os_user;
+	enum session_status status;
+	char *head;
 	int64_t turns, input_tokens, output_tokens;
 	int64_t cache_read_tokens, cache_creation_tokens;
 	double cost_usd;
@@ -177,7 +187,7 @@ int db_session_lease(struct db *, const char *id, int64_t runner, int64_t task,
 		     int64_t *holder_task, char **cause);
 int db_session_unlease(struct db *, const char *id, char **cause);
 /* Set status (closed/expired/abandoned set closed_at) and touch. */
-int db_session_set_status(struct db *, const char *id, const char *status,
+int db_session_set_status(struct db *, const char *id, enum session_status,
 			  int64_t now, char **cause);
 int db_session_touch(struct db *, const char *id, int64_t now, char **cause);
 /* Add a run's usage; turn: the agent took a turn (answered, even with
@@ -189,14 +199,15 @@ int db_session_add_usage(struct db *, const char *id, int turn, int64_t in,
 			 char **cause);
 /* Append agent_session_id to the chain with edge, making it the head. */
 int db_session_push_head(struct db *, const char *id,
-			 const char *agent_session_id, const char *edge,
+			 const char *agent_session_id, enum chain_edge,
 			 int64_t run_id, int64_t now, char **cause);
 /* resume_failures + 1; resumable = 0 once it reaches limit. */
 int db_session_resume_failed(struct db *, const char *id, int limit,
 			     char **cause);
 
 struct db_chain_link {
-	char *agent_session_id, *edge;
+	char *agent_session_id;
+	enum chain_edge edge;
 	int64_t run_id, created_at;
 };
 int db_session_chain(struct db *, const char *id, struct db_chain_link **links,
@@ -204,7 +215,7 @@ int db_session_chain(struct db *, const char *id, struct db_chain_link **links,
 void db_chain_free(struct db_chain_link *, size_t n);
 
 /* Record an audit event (SPEC: create, resume, fallback, expire, ...). */
-int db_event(struct db *, const char *kind, const char *session_id,
+int db_event(struct db *, enum event_kind, const char *session_id,
 	     int64_t task_id, int64_t run_id, int64_t runner_id,
 	     const char *detail, int64_t now, char **cause);
 
@@ -212,12 +223,13 @@ struct db_run {
 	int64_t id, task_id;
 	int attempt, iteration;
 	char *session_id, *agent_session_in, *agent_session_out;
-	char *resume_outcome;
+	enum resume_outcome resume_outcome;
 	int64_t runner_id;
 	int64_t pid, proc_start;
 	int64_t started_at, ended_at;
 	int has_exit_code, exit_code, signal;
-	char *outcome, *error;
+	enum run_outcome outcome;
+	char *error;
 	int64_t input_tokens, output_tokens;
 	int64_t cache_read_tokens, cache_creation_tokens;
 	double cost_usd;
@@ -345,7 +357,8 @@ int db_session_delete(struct db *, const char *id, char **cause);
 
 struct db_event_row {
 	int64_t id, at, task_id, run_id, runner_id; /* 0 for NULL */
-	char *kind, *session_id, *detail;
+	enum event_kind kind;
+	char *session_id, *detail;
 };
 void db_events_free(struct db_event_row *, size_t n);
 /* The audit events of session id, oldest first (caller frees). */
@@ -361,8 +374,7 @@ int db_session_get_successor(struct db *, const char *id, struct db_session *,
 
 /* ---- stats and reports (db-stats.c) ---- */
 struct db_stats {
-	int64_t by_status[7]; /* pending running completed failed cancelled
-				 timed_out interrupted */
+	int64_t by_status[TASK_NSTATUS]; /* by enum task_status */
 	int64_t tasks, runs;
 	int64_t p50_ms, p95_ms, max_ms; /* run wall durations */
 	int64_t input_tokens, output_tokens;

@@ -273,11 +273,11 @@ assert_cleaned_up(struct env *e, int64_t id, const char *prior,
 		assert_string_equal(now, prior);
 	free(now);
 	get_task(e, id, &t);
-	assert_string_equal(t.status, status);
+	assert_string_equal(task_status_name(t.status), status);
 	assert_non_null(t.session_id);
 	get_session(e, t.session_id, &s);
-	if (strcmp(s.kind, "temp") == 0)
-		assert_string_equal(s.status, "closed");
+	if (s.kind == SESSION_TEMP)
+		assert_string_equal(session_status_name(s.status), "closed");
 	assert_int_equal(s.lease_runner, 0);
 	db_session_release(&s);
 	db_task_release(&t);
@@ -296,7 +296,7 @@ test_success_restores_prior_and_closes_temp(void **state)
 	int64_t id = add(e, "hello", NULL, 0);
 
 	assert_int_equal(claim_and_run(e, id, prior_id, &res, &cause), 0);
-	assert_string_equal(res.status, "completed");
+	assert_string_equal(task_status_name(res.status), "completed");
 	assert_cleaned_up(e, id, prior_id, "completed");
 	/* S4: the agent was handed the session's own id on its first run,
 	 * and that is the first link of the chain (S5). */
@@ -304,7 +304,7 @@ test_success_restores_prior_and_closes_temp(void **state)
 	assert_string_equal(fake.seen_id[0], t.session_id);
 	assert_int_equal(fake.seen_resume[0], 0);
 	get_session(e, t.session_id, &s);
-	assert_string_equal(s.kind, "temp");
+	assert_string_equal(session_kind_name(s.kind), "temp");
 	assert_string_equal(s.head, t.session_id);
 	assert_int_equal(s.turns, 1);
 	assert_int_equal(s.input_tokens, 10);
@@ -337,7 +337,7 @@ test_agent_failure(void **state)
 
 	fake.mode = FAKE_FAIL;
 	assert_int_equal(claim_and_run(e, id, prior_id, &res, &cause), 0);
-	assert_string_equal(res.status, "failed");
+	assert_string_equal(task_status_name(res.status), "failed");
 	assert_cleaned_up(e, id, prior_id, "failed");
 	orch_result_release(&res);
 }
@@ -354,7 +354,7 @@ test_missing_binary(void **state)
 
 	fake.mode = FAKE_NOBIN;
 	assert_int_equal(claim_and_run(e, id, prior_id, &res, &cause), 0);
-	assert_string_equal(res.status, "failed");
+	assert_string_equal(task_status_name(res.status), "failed");
 	assert_int_equal(res.nobin, 127);
 	assert_cleaned_up(e, id, prior_id, "failed");
 	/* S13: a startup failure is no resume failure; nothing chained */
@@ -377,7 +377,7 @@ test_argv_error(void **state)
 
 	fake.mode = FAKE_ARGV_ERR;
 	assert_int_equal(claim_and_run(e, id, prior_id, &res, &cause), 0);
-	assert_string_equal(res.status, "failed");
+	assert_string_equal(task_status_name(res.status), "failed");
 	assert_non_null(strstr(res.error, "bad flag"));
 	assert_cleaned_up(e, id, prior_id, "failed");
 	orch_result_release(&res);
@@ -394,7 +394,7 @@ test_timeout(void **state)
 	fake.mode = FAKE_HANG;
 	e->cfg.defaults.timeout_ms = 300;
 	assert_int_equal(claim_and_run(e, id, prior_id, &res, &cause), 0);
-	assert_string_equal(res.status, "timed_out");
+	assert_string_equal(task_status_name(res.status), "timed_out");
 	assert_cleaned_up(e, id, prior_id, "timed_out");
 	orch_result_release(&res);
 }
@@ -411,7 +411,7 @@ test_signal_stop(void **state)
 	/* baton got SIGTERM: the stop fd is readable */
 	assert_int_equal(write(e->stop[1], "x", 1), 1);
 	assert_int_equal(claim_and_run(e, id, prior_id, &res, &cause), 0);
-	assert_string_equal(res.status, "cancelled");
+	assert_string_equal(task_status_name(res.status), "cancelled");
 	assert_cleaned_up(e, id, prior_id, "cancelled");
 	orch_result_release(&res);
 }
@@ -422,21 +422,20 @@ test_cancel_request(void **state)
 	struct env *e = *state;
 	struct orch_result res;
 	struct agent *a = orch_agent(&e->o, e->profile);
-	char *cause = NULL, *st = NULL;
+	struct task_change ch;
+	char *cause = NULL;
 	int64_t id = add(e, "x", NULL, 0), got;
 
 	fake.mode = FAKE_HANG;
 	agent_set_session_id(a, prior_id);
 	assert_int_equal(orch_claim(&e->o, 0, &got, &cause), 0);
 	/* `baton cancel` from another terminal marks the running task */
-	assert_int_equal(db_begin(e->b.db, &cause), 0);
-	assert_int_equal(
-		db_task_cancel(e->b.db, id, clock_now_ms(), &st, &cause), 0);
-	assert_int_equal(db_commit(e->b.db, &cause), 0);
-	assert_string_equal(st, "running");
-	free(st);
+	assert_int_equal(task_cancel(&e->b, id, &ch, &cause), 0);
+	assert_true(ch.found);
+	assert_true(ch.changed);
+	assert_int_equal(ch.was, TASK_RUNNING);
 	assert_int_equal(orch_execute(&e->o, id, &res, &cause), 0);
-	assert_string_equal(res.status, "cancelled");
+	assert_string_equal(task_status_name(res.status), "cancelled");
 	assert_cleaned_up(e, id, prior_id, "cancelled");
 	orch_result_release(&res);
 }
@@ -455,7 +454,7 @@ injected(void **state, const char *where)
 	assert_non_null(cause);
 	assert_non_null(strstr(cause, "injected"));
 	free(cause);
-	assert_string_equal(res.status, "failed");
+	assert_string_equal(task_status_name(res.status), "failed");
 	assert_cleaned_up(e, id, prior_id, "failed");
 	orch_result_release(&res);
 }
@@ -523,8 +522,9 @@ test_named_uuid_session_resumes(void **state)
 	assert_string_equal(fake.seen_id[1], u);
 	assert_int_equal(fake.seen_resume[1], 1);
 	get_session(e, u, &s);
-	assert_string_equal(s.kind, "named");
-	assert_string_equal(s.status, "active"); /* named: not closed */
+	assert_string_equal(session_kind_name(s.kind), "named");
+	assert_string_equal(session_status_name(s.status),
+			    "active"); /* named: not closed */
 	assert_int_equal(s.turns, 2);
 	assert_int_equal(s.lease_runner, 0);
 	db_session_release(&s);
@@ -560,13 +560,14 @@ test_transient_retried(void **state)
 	fake.mode = FAKE_TRANSIENT;
 	fake.transient_left = 2;
 	assert_int_equal(claim_and_run(e, id, prior_id, &res, &cause), 0);
-	assert_string_equal(res.status, "completed");
+	assert_string_equal(task_status_name(res.status), "completed");
 	assert_int_equal(db_run_list(e->b.db, id, &runs, &n, &cause), 0);
 	assert_int_equal(n, 3);
-	assert_string_equal(runs[0].outcome, "transient");
-	assert_string_equal(runs[2].outcome, "success");
+	assert_string_equal(run_outcome_name(runs[0].outcome), "transient");
+	assert_string_equal(run_outcome_name(runs[2].outcome), "success");
 	/* the retry continues the conversation the first run started */
-	assert_string_equal(runs[1].resume_outcome, "resumed");
+	assert_string_equal(resume_outcome_name(runs[1].resume_outcome),
+			    "resumed");
 	db_runs_free(runs, n);
 	assert_cleaned_up(e, id, prior_id, "completed");
 	orch_result_release(&res);
@@ -585,7 +586,7 @@ test_transient_gives_up(void **state)
 	fake.mode = FAKE_TRANSIENT;
 	fake.transient_left = 100;
 	assert_int_equal(claim_and_run(e, id, prior_id, &res, &cause), 0);
-	assert_string_equal(res.status, "failed");
+	assert_string_equal(task_status_name(res.status), "failed");
 	assert_int_equal(db_run_list(e->b.db, id, &runs, &n, &cause), 0);
 	assert_int_equal(n, 3); /* the first try and retry.attempts = 2 */
 	db_runs_free(runs, n);
@@ -612,16 +613,17 @@ test_resume_failure_falls_back(void **state)
 	fake.mode = FAKE_RESUME;
 	b = add(e, "two", u, 0);
 	assert_int_equal(claim_and_run(e, b, NULL, &res, &cause), 0);
-	assert_string_equal(res.status, "completed");
+	assert_string_equal(task_status_name(res.status), "completed");
 	orch_result_release(&res);
 	assert_int_equal(db_run_list(e->b.db, b, &runs, &nr, &cause), 0);
 	assert_int_equal(nr, 2);
-	assert_string_equal(runs[0].resume_outcome, "resumed");
-	assert_string_equal(runs[0].outcome, "resume_failed");
+	assert_string_equal(resume_outcome_name(runs[0].resume_outcome),
+			    "resumed");
+	assert_string_equal(run_outcome_name(runs[0].outcome), "resume_failed");
 	assert_null(runs[0].agent_session_out); /* no conversation came of it */
-	assert_string_equal(runs[1].resume_outcome,
+	assert_string_equal(resume_outcome_name(runs[1].resume_outcome),
 			    "fresh_after_failed_resume");
-	assert_string_equal(runs[1].outcome, "success");
+	assert_string_equal(run_outcome_name(runs[1].outcome), "success");
 	get_session(e, u, &s);
 	assert_int_equal(s.resume_failures, 1);
 	assert_int_equal(s.resumable, 1);
@@ -629,9 +631,10 @@ test_resume_failure_falls_back(void **state)
 	assert_int_equal(s.turns, 2);
 	assert_int_equal(db_session_chain(e->b.db, u, &chain, &n, &cause), 0);
 	assert_int_equal(n, 2);
-	assert_string_equal(chain[0].edge, "first");
+	assert_string_equal(chain_edge_name(chain[0].edge), "first");
 	assert_string_equal(chain[0].agent_session_id, u);
-	assert_string_equal(chain[1].edge, "fresh_after_failed_resume");
+	assert_string_equal(chain_edge_name(chain[1].edge),
+			    "fresh_after_failed_resume");
 	assert_string_equal(chain[1].agent_session_id,
 			    runs[1].agent_session_in);
 	assert_string_equal(s.head, runs[1].agent_session_in);

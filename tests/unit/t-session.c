@@ -175,7 +175,7 @@ count(struct fx *f, const char *kind, const char *session_id)
 	assert_int_equal(db_session_events(f->db, session_id, &ev, &n, &cause),
 			 0);
 	for (i = 0; i < n; i++)
-		c += strcmp(ev[i].kind, kind) == 0;
+		c += strcmp(event_kind_name(ev[i].kind), kind) == 0;
 	db_events_free(ev, n);
 	return c;
 }
@@ -230,7 +230,7 @@ test_named_created_then_reused(void **state)
 	assert_false(s2.created);
 	assert_string_equal(s1.id, s2.id);
 	get(f, s1.id, &s);
-	assert_string_equal(s.kind, "named");
+	assert_string_equal(session_kind_name(s.kind), "named");
 	assert_string_equal(s.name, "foo");
 	assert_string_equal(s.project, f->work);
 	assert_int_equal(s.last_used_at, T0 + 1000); /* every use touches */
@@ -253,7 +253,7 @@ test_uuid_becomes_id(void **state)
 	assert_int_equal(pick(f, &a, T0, &sc, &cause), 0);
 	assert_string_equal(sc.id, a.session);
 	get(f, sc.id, &s);
-	assert_string_equal(s.kind, "named");
+	assert_string_equal(session_kind_name(s.kind), "named");
 	assert_null(s.name);
 	db_session_release(&s);
 	session_choice_release(&sc);
@@ -280,7 +280,7 @@ test_temp_milestone_per_task(void **state)
 	assert_true(b.created);
 	assert_false(b.temp);
 	get(f, b.id, &s);
-	assert_string_equal(s.kind, "milestone");
+	assert_string_equal(session_kind_name(s.kind), "milestone");
 	assert_int_equal(s.milestone_id, shared);
 	assert_int_equal(
 		db_milestone_get_id(f->db, shared, &ms, &found, &cause), 0);
@@ -318,12 +318,12 @@ test_init_keeps_state(void **state)
 	assert_int_equal(db_begin(f->db, &cause), 0);
 	assert_int_equal(session_ensure(&f->b, f->db, &in, T0, &a, &cause), 0);
 	assert_true(a.created);
-	assert_int_equal(
-		db_session_push_head(f->db, a.id, a.id, "first", 0, T0, &cause),
-		0);
-	assert_int_equal(
-		db_session_push_head(f->db, a.id, fork, "fork", 0, T0, &cause),
-		0);
+	assert_int_equal(db_session_push_head(f->db, a.id, a.id, EDGE_FIRST, 0,
+					      T0, &cause),
+			 0);
+	assert_int_equal(db_session_push_head(f->db, a.id, fork, EDGE_FORK, 0,
+					      T0, &cause),
+			 0);
 	assert_int_equal(db_session_add_usage(f->db, a.id, 1, 5, 7, 1, 2, 0.5,
 					      T0, &cause),
 			 0);
@@ -419,7 +419,7 @@ test_expiry_successor(void **state)
 	assert_true(has_note(&y, "expired"));
 	assert_true(has_note(&y, y.id));
 	get(f, x.id, &s);
-	assert_string_equal(s.status, "expired");
+	assert_string_equal(session_status_name(s.status), "expired");
 	db_session_release(&s);
 	get(f, y.id, &s);
 	assert_string_equal(s.name, "foo");
@@ -494,15 +494,15 @@ test_expired_milestone_session(void **state)
 	assert_int_equal(pick(f, &a, T0, &x, &cause), 0);
 	/* expired by gc, not on use: still replaced, predecessor kept */
 	assert_int_equal(db_begin(f->db, &cause), 0);
-	assert_int_equal(
-		db_session_set_status(f->db, x.id, "expired", T0 + 1, &cause),
-		0);
+	assert_int_equal(db_session_set_status(f->db, x.id, SESSION_EXPIRED,
+					       T0 + 1, &cause),
+			 0);
 	assert_int_equal(db_commit(f->db, &cause), 0);
 	assert_int_equal(pick(f, &a, T0 + 2, &y, &cause), 0);
 	assert_string_not_equal(y.id, x.id);
 	assert_true(has_note(&y, "has expired"));
 	get(f, y.id, &s);
-	assert_string_equal(s.kind, "milestone");
+	assert_string_equal(session_kind_name(s.kind), "milestone");
 	assert_string_equal(s.predecessor, x.id);
 	assert_int_equal(db_milestone_get_id(f->db, ms, &m, &found, &cause), 0);
 	assert_string_equal(m.session_id, y.id);
@@ -542,12 +542,10 @@ test_capacity(void **state)
 	assert_int_equal(pick(f, &a, T0, &y, &cause), 0);
 	session_choice_release(&y);
 	/* closing makes room */
-	assert_int_equal(db_begin(f->db, &cause), 0);
-	assert_int_equal(
-		session_close(&f->b, f->db, "b", T0, &already, &s, &cause), 0);
-	assert_int_equal(db_commit(f->db, &cause), 0);
+	assert_int_equal(session_close(&f->b, "b", T0, &already, &s, &cause),
+			 0);
 	assert_false(already);
-	assert_string_equal(s.status, "closed");
+	assert_string_equal(session_status_name(s.status), "closed");
 	assert_int_equal(pick(f, &c, T0, &z, &cause), 0);
 	assert_true(z.created);
 	db_session_release(&s);
@@ -635,31 +633,30 @@ test_reset(void **state)
 
 	assert_int_equal(pick(f, &a, T0, &x, &cause), 0);
 	assert_int_equal(db_begin(f->db, &cause), 0);
-	assert_int_equal(
-		db_session_push_head(f->db, x.id, x.id, "first", 0, T0, &cause),
-		0);
+	assert_int_equal(db_session_push_head(f->db, x.id, x.id, EDGE_FIRST, 0,
+					      T0, &cause),
+			 0);
 	assert_int_equal(db_session_add_usage(f->db, x.id, 1, 5, 7, 1, 2, 0.5,
 					      T0, &cause),
 			 0);
 	assert_int_equal(db_session_resume_failed(f->db, x.id, 1, &cause), 0);
+	assert_int_equal(db_commit(f->db, &cause), 0);
 	/* in use: refused */
 	assert_int_equal(db_session_lease(f->db, x.id, f->b.runner_id, 9, T0,
 					  T0 + HOUR, &got, &holder, &cause),
 			 0);
-	assert_int_equal(session_reset(&f->b, f->db, "foo", T0 + 1, &s, &cause),
+	assert_int_equal(session_reset(&f->b, "foo", T0 + 1, &s, &cause),
 			 -BERR_FAIL);
 	assert_non_null(strstr(cause, "task 9 is using it"));
 	free(cause);
 	cause = NULL;
 	db_session_release(&s);
 	assert_int_equal(db_session_unlease(f->db, x.id, &cause), 0);
-	assert_int_equal(session_reset(&f->b, f->db, "foo", T0 + 1, &s, &cause),
-			 0);
-	assert_int_equal(db_commit(f->db, &cause), 0);
+	assert_int_equal(session_reset(&f->b, "foo", T0 + 1, &s, &cause), 0);
 	assert_string_equal(s.id, x.id);
 	assert_string_equal(s.name, "foo");
 	assert_string_equal(s.agent, "claude");
-	assert_string_equal(s.status, "active");
+	assert_string_equal(session_status_name(s.status), "active");
 	assert_null(s.head);
 	assert_int_equal(s.turns, 0);
 	assert_int_equal(s.input_tokens + s.output_tokens, 0);
@@ -703,15 +700,12 @@ test_close_and_lookup(void **state)
 	free(cause);
 	cause = NULL;
 
-	assert_int_equal(db_begin(f->db, &cause), 0);
-	assert_int_equal(
-		session_close(&f->b, f->db, "foo", T0, &already, &s, &cause),
-		0);
+	assert_int_equal(session_close(&f->b, "foo", T0, &already, &s, &cause),
+			 0);
 	assert_false(already);
-	assert_int_equal(
-		session_close(&f->b, f->db, x.id, T0, &already, &t, &cause), 0);
+	assert_int_equal(session_close(&f->b, x.id, T0, &already, &t, &cause),
+			 0);
 	assert_true(already);
-	assert_int_equal(db_commit(f->db, &cause), 0);
 	assert_int_equal(count(f, "close", x.id), 1);
 	/* the name is free again: a new session, told to the user */
 	assert_int_equal(pick(f, &a, T0 + 1, &y, &cause), 0);
@@ -783,17 +777,17 @@ test_gc(void **state)
 	char *cause = NULL, *dir;
 	int64_t ttl = f->cfg.sessions.ttl_ms, holder;
 	int64_t ret = f->cfg.sessions.retention_ms, later;
+	struct strvec warnings;
 	int already, got, found;
 
 	assert_int_equal(pick(f, &idle, T0, &x, &cause), 0);
 	assert_int_equal(pick(f, &ended, T0, &y, &cause), 0);
 	assert_int_equal(pick(f, &busy, T0, &z, &cause), 0);
 	later = T0 + ret + ttl + 10;
-	assert_int_equal(db_begin(f->db, &cause), 0);
-	assert_int_equal(session_close(&f->b, f->db, "ended", T0 + 1, &already,
-				       &s, &cause),
-			 0);
+	assert_int_equal(
+		session_close(&f->b, "ended", T0 + 1, &already, &s, &cause), 0);
 	db_session_release(&s);
+	assert_int_equal(db_begin(f->db, &cause), 0);
 	assert_int_equal(db_session_lease(f->db, z.id, f->b.runner_id, 3, T0,
 					  later + HOUR, &got, &holder, &cause),
 			 0);
@@ -802,32 +796,32 @@ test_gc(void **state)
 	assert_int_equal(file_mkdir_p(dir, 0700), 0);
 
 	/* a dry run changes nothing */
-	assert_int_equal(db_begin(f->db, &cause), 0);
-	assert_int_equal(session_gc(&f->b, f->db, later, 1, on_gc, &n, &cause),
-			 0);
-	db_rollback(f->db);
+	strvec_init(&warnings);
+	assert_int_equal(
+		session_gc(&f->b, later, 1, on_gc, &n, &warnings, &cause), 0);
 	assert_int_equal(n.expired, 1);
 	assert_int_equal(n.pruned, 1);
 	get(f, x.id, &s);
-	assert_string_equal(s.status, "active");
+	assert_string_equal(session_status_name(s.status), "active");
 	db_session_release(&s);
 
 	memset(&n, 0, sizeof n);
-	assert_int_equal(db_begin(f->db, &cause), 0);
-	assert_int_equal(session_gc(&f->b, f->db, later, 0, on_gc, &n, &cause),
-			 0);
-	assert_int_equal(db_commit(f->db, &cause), 0);
+	assert_int_equal(
+		session_gc(&f->b, later, 0, on_gc, &n, &warnings, &cause), 0);
+	assert_int_equal(warnings.n, 0);
+	strvec_release(&warnings);
 	assert_int_equal(n.expired, 1);
 	assert_int_equal(n.pruned, 1);
 	get(f, x.id, &s);
-	assert_string_equal(s.status, "expired");
+	assert_string_equal(session_status_name(s.status), "expired");
 	db_session_release(&s);
 	get(f, z.id, &s); /* in use: left alone */
-	assert_string_equal(s.status, "active");
+	assert_string_equal(session_status_name(s.status), "active");
 	db_session_release(&s);
 	assert_int_equal(db_session_get(f->db, y.id, &s, &found, &cause), 0);
 	assert_false(found);
 	assert_int_equal(count(f, "prune", y.id), 1);
+	assert_int_equal(access(dir, F_OK), -1); /* gc removed it */
 	assert_int_equal(session_dir_remove(f->dir, y.id), 0);
 	assert_int_equal(access(dir, F_OK), -1);
 	assert_int_equal(session_dir_remove(f->dir, y.id), 0); /* again: ok */
@@ -893,7 +887,7 @@ run_one(struct orch *o, int64_t want)
 	assert_int_equal(orch_claim(o, 0, &id, &cause), 0);
 	assert_int_equal(id, want);
 	assert_int_equal(orch_execute(o, id, &res, &cause), 0);
-	assert_string_equal(res.status, "completed");
+	assert_string_equal(task_status_name(res.status), "completed");
 	orch_result_release(&res);
 }
 
@@ -913,8 +907,8 @@ test_scope_nesting(void **state)
 	 * orchestrator reads the clock, so no made-up times here */
 	assert_int_equal(pick(f, &a, clock_now_ms(), &first, &cause), 0);
 	assert_int_equal(db_begin(f->db, &cause), 0);
-	assert_int_equal(db_task_finish(f->db, 1, "completed", 0, 0, NULL, NULL,
-					T0, &cause),
+	assert_int_equal(db_task_finish(f->db, 1, TASK_COMPLETED, 0, 0, NULL,
+					NULL, T0, &cause),
 			 0);
 	assert_int_equal(db_commit(f->db, &cause), 0);
 

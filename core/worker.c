@@ -1,0 +1,359 @@
+/*
+ * The worker pool (what `work` runs) and the run-now wait (what `run`
+ * runs): claim, execute, count, stop.  cmd/ only prints.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/runner.h"
+#include "core/task.h"
+#include "core/worker.h"
+#include "db/db.h"
+#include "lib/xmalloc.h"
+
+struct pool {
+	struct baton *b;
+	struct pool_options opt;
+	struct pool_hooks hooks;
+	pthread_mutex_t lock;
+	long long claimed;
+	struct pool_counts counts;
+	int stop;
+	int err;     /* worst negated berr of a worker's own */
+	int wake[2]; /* written once when stop is set: wakes idle workers */
+	pthread_t *threads;
+	int nthreads;
+};
+
+/* With p->lock held. */
+static void
+set_stop(struct pool *p)
+{
+	if (!p->stop) {
+		p->stop = 1;
+		if (p->wake[1] >= 0 && write(p->wake[1], "x", 1) < 0) {
+			/* the idle workers time out instead */
+		}
+	}
+}
+
+/* With p->lock held: stop asked, by us or by a signal to baton. */
+static int
+stopping(struct pool *p)
+{
+	struct pollfd pf = {.fd = p->b->stop_fd, .events = POLLIN};
+
+	return p->stop || poll(&pf, 1, 0) > 0;
+}
+
+static void
+hook_note(void *arg, int64_t id, const char *msg)
+{
+	struct pool *p = arg;
+
+	pthread_mutex_lock(&p->lock);
+	if (p->hooks.note != NULL)
+		p->hooks.note(p->hooks.arg, id, msg);
+	pthread_mutex_unlock(&p->lock);
+}
+
+static void
+hook_refused(void *arg, int64_t id, const char *why)
+{
+	struct pool *p = arg;
+
+	pthread_mutex_lock(&p->lock);
+	p->counts.failed++;
+	if (p->hooks.refused != NULL)
+		p->hooks.refused(p->hooks.arg, id, why);
+	pthread_mutex_unlock(&p->lock);
+}
+
+/* Take a claim slot: 0 when the pool stops or max_tasks is reached. */
+static int
+take_slot(struct pool *p)
+{
+	int ok;
+
+	pthread_mutex_lock(&p->lock);
+	ok = !stopping(p) &&
+	     (p->opt.max_tasks == 0 || p->claimed < p->opt.max_tasks);
+	if (ok)
+		p->claimed++;
+	pthread_mutex_unlock(&p->lock);
+	return ok;
+}
+
+/*
+ * Nothing could start now: give the slot back, stop if until_empty and
+ * the queue is drained, then wait a little (or for a stop).  Returns 0
+ * to go on, 1 when baton was signalled, or -BERR_DB.
+ */
+static int
+idle(struct pool *p, struct db *db, char **cause)
+{
+	struct pollfd pf[2] = {{.fd = p->b->stop_fd, .events = POLLIN},
+			       {.fd = p->wake[0], .events = POLLIN}};
+	int64_t pending;
+	int rc;
+
+	pthread_mutex_lock(&p->lock);
+	p->claimed--;
+	pthread_mutex_unlock(&p->lock);
+	if (p->opt.until_empty) {
+		rc = db_task_count_pending(db, p->opt.milestone_id, &pending,
+					   cause);
+		if (rc != 0)
+			return rc;
+		pthread_mutex_lock(&p->lock);
+		if (pending == 0 && p->counts.running == 0)
+			set_stop(p);
+		pthread_mutex_unlock(&p->lock);
+	}
+	if (poll(pf, 2, 100) > 0 && pf[0].revents != 0)
+		return 1;
+	return 0;
+}
+
+/* Run claimed task id to its end and count it. */
+static int
+execute(struct pool *p, struct orch *o, int64_t id, char **cause)
+{
+	struct orch_result res;
+	int rc;
+
+	pthread_mutex_lock(&p->lock);
+	p->counts.running++;
+	pthread_mutex_unlock(&p->lock);
+
+	rc = orch_execute(o, id, &res, cause);
+
+	pthread_mutex_lock(&p->lock);
+	p->counts.running--;
+	if (res.status == TASK_COMPLETED)
+		p->counts.completed++;
+	else if (res.status == TASK_FAILED || res.status == TASK_TIMED_OUT)
+		p->counts.failed++;
+	else
+		p->counts.other++;
+	if (p->hooks.ended != NULL)
+		p->hooks.ended(p->hooks.arg, id, &res);
+	pthread_mutex_unlock(&p->lock);
+	orch_result_release(&res);
+	if (rc != 0 && rc != -BERR_DB) {
+		/* baton's own error, already recorded on the task */
+		hook_note(p, id, *cause);
+		free(*cause);
+		*cause = NULL;
+		rc = 0;
+	}
+	return rc;
+}
+
+/* One worker: claim, execute, until the pool stops. */
+static int
+work_loop(struct pool *p, struct orch *o, char **cause)
+{
+	int64_t id;
+	int rc;
+
+	while (take_slot(p)) {
+		if ((rc = orch_claim(o, p->opt.milestone_id, &id, cause)) != 0)
+			return rc;
+		if (id == 0) {
+			if ((rc = idle(p, o->db, cause)) < 0)
+				return rc;
+			if (rc == 1)
+				return 0;
+			continue;
+		}
+		if ((rc = execute(p, o, id, cause)) != 0)
+			return rc;
+	}
+	return 0;
+}
+
+static void *
+worker_main(void *arg)
+{
+	struct pool *p = arg;
+	struct orch o;
+	struct db *db = NULL;
+	char *cause = NULL;
+	int rc;
+
+	if ((rc = runner_db_open(p->b, &db, &cause)) == 0) {
+		orch_init(&o, p->b, db);
+		o.notify = hook_note;
+		o.notify_arg = p;
+		o.refused = hook_refused;
+		o.scope = xstrdup_or_null(p->opt.scope);
+		o.scope_milestone = p->opt.milestone_id;
+		o.fail_at = p->opt.fail_at;
+		rc = work_loop(p, &o, &cause);
+		orch_release(&o);
+	}
+	pthread_mutex_lock(&p->lock);
+	if (rc != 0) {
+		if (p->hooks.error != NULL)
+			p->hooks.error(p->hooks.arg,
+				       cause ? cause : "worker failed");
+		if (p->err == 0)
+			p->err = rc;
+		set_stop(p);
+	}
+	p->counts.workers--;
+	pthread_mutex_unlock(&p->lock);
+	free(cause);
+	db_close(db);
+	return NULL;
+}
+
+int
+pool_start(struct pool **out, struct baton *b, const struct pool_options *opt,
+	   const struct pool_hooks *hooks, char **cause)
+{
+	struct pool *p = xcalloc(1, sizeof *p);
+	int i;
+
+	p->b = b;
+	p->opt = *opt;
+	if (hooks != NULL)
+		p->hooks = *hooks;
+	pthread_mutex_init(&p->lock, NULL);
+	/* Without it idle workers notice a stop within 100 ms. */
+	if (pipe(p->wake) != 0) {
+		p->wake[0] = p->wake[1] = -1;
+	} else {
+		fcntl(p->wake[0], F_SETFD, FD_CLOEXEC);
+		fcntl(p->wake[1], F_SETFD, FD_CLOEXEC);
+		fcntl(p->wake[1], F_SETFL, O_NONBLOCK);
+	}
+	p->threads = xcalloc((size_t)opt->jobs, sizeof *p->threads);
+	pthread_mutex_lock(&p->lock);
+	for (i = 0; i < opt->jobs; i++) {
+		if ((errno = pthread_create(&p->threads[i], NULL, worker_main,
+					    p)) != 0)
+			break;
+		p->nthreads++;
+		p->counts.workers++;
+	}
+	pthread_mutex_unlock(&p->lock);
+	if (p->nthreads == 0) {
+		*cause =
+			xasprintf("cannot start a worker: %s", strerror(errno));
+		pool_join(p, NULL);
+		return -BERR_FAIL;
+	}
+	if (p->nthreads < opt->jobs && p->hooks.note != NULL) {
+		char *msg = xasprintf("cannot start worker %d (%s); running "
+				      "with %d",
+				      p->nthreads + 1, strerror(errno),
+				      p->nthreads);
+
+		pthread_mutex_lock(&p->lock);
+		p->hooks.note(p->hooks.arg, 0, msg);
+		pthread_mutex_unlock(&p->lock);
+		free(msg);
+	}
+	*out = p;
+	return 0;
+}
+
+void
+pool_stop(struct pool *p)
+{
+	pthread_mutex_lock(&p->lock);
+	set_stop(p);
+	pthread_mutex_unlock(&p->lock);
+}
+
+void
+pool_get_counts(struct pool *p, struct pool_counts *c)
+{
+	pthread_mutex_lock(&p->lock);
+	*c = p->counts;
+	pthread_mutex_unlock(&p->lock);
+}
+
+int
+pool_join(struct pool *p, struct pool_counts *final)
+{
+	int i, err;
+
+	for (i = 0; i < p->nthreads; i++)
+		pthread_join(p->threads[i], NULL);
+	err = p->err;
+	if (final != NULL)
+		*final = p->counts;
+	pthread_mutex_destroy(&p->lock);
+	if (p->wake[0] >= 0) {
+		close(p->wake[0]);
+		close(p->wake[1]);
+	}
+	free(p->threads);
+	free(p);
+	return err;
+}
+
+/* ---- run now ---- */
+
+/* Stopped before it started here: do not leave it pending, and ask a
+ * runner that took it meanwhile to stop it. */
+static void
+drop_pending(struct orch *o, int64_t id)
+{
+	struct task_change ch;
+	char *cause = NULL;
+
+	if (task_cancel(o->b, id, &ch, &cause) != 0)
+		free(cause);
+}
+
+int
+worker_run_now(struct orch *o, int64_t id,
+	       void (*waiting)(void *arg, int64_t id, int elsewhere), void *arg,
+	       enum run_wait *how, enum task_status *final, char **cause)
+{
+	struct pollfd pf = {.fd = o->b->stop_fd, .events = POLLIN};
+	struct db_task t = {0};
+	int started, rc, found, said = 0, elsewhere = 0;
+
+	for (;;) {
+		if ((rc = orch_claim_task(o, id, &started, cause)) != 0)
+			break;
+		if (started != 0) {
+			*how = started == 1 ? RUN_WAIT_STARTED
+					    : RUN_WAIT_REFUSED;
+			return 0;
+		}
+		if ((rc = db_task_get(o->db, id, &t, &found, cause)) != 0)
+			break;
+		if (found && t.status == TASK_RUNNING) {
+			if (!elsewhere && waiting != NULL)
+				waiting(arg, id, 1);
+			elsewhere = 1;
+		} else if (found && t.status != TASK_PENDING) {
+			*how = RUN_WAIT_ENDED;
+			*final = t.status;
+			db_task_release(&t);
+			return 0;
+		} else if (!said && waiting != NULL) {
+			waiting(arg, id, 0);
+			said = 1;
+		}
+		db_task_release(&t);
+		if (poll(&pf, 1, 200) > 0) {
+			drop_pending(o, id);
+			*how = RUN_WAIT_SIGNALLED;
+			return 0;
+		}
+	}
+	drop_pending(o, id);
+	return rc;
+}
