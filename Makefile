@@ -40,12 +40,12 @@ CFLAGS ?= $(OPT)
 ALL_CFLAGS = -std=c11 $(WARN) $(SANFLAGS) $(PKG_CFLAGS) $(CFLAGS) -pthread
 LDLIBS += $(PKG_LIBS) -pthread
 
-LIB_SRCS := $(wildcard lib/*.c) $(wildcard core/*.c) $(wildcard agents/*.c) $(wildcard db/*.c) \
+LIB_SRCS := $(wildcard lib/*.c) $(wildcard core/*.c) $(wildcard agents/*.c) $(wildcard db/*.c) $(wildcard db/sqlite/*.c) \
 	$(filter-out cmd/main.c,$(wildcard cmd/*.c))
 LIB_OBJS := $(LIB_SRCS:%.c=$(B)/%.o) $(B)/db/schema-sql.o
 UNIT_SRCS := $(wildcard tests/unit/t-*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(B)/tests/%)
-HDRS := $(wildcard lib/*.h core/*.h agents/*.h db/*.h cmd/*.h)
+HDRS := $(wildcard lib/*.h core/*.h agents/*.h db/*.h db/sqlite/*.h cmd/*.h)
 
 .PHONY: all clean check unit deps demo install format format-check bench
 
@@ -72,9 +72,9 @@ $(B)/%.o: %.c $(HDRS)
 	$(Q)$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -c -o $@ $<
 
 # The schema is kept as plain SQL and compiled in as a C string.
-$(B)/db/schema-sql.c: db/schema.sql db/embed.awk
+$(B)/db/schema-sql.c: db/sqlite/schema.sql db/sqlite/embed.awk
 	@mkdir -p $(@D)
-	$(Q)awk -v name=baton_schema_sql -f db/embed.awk db/schema.sql > $@
+	$(Q)awk -v name=baton_schema_sql -f db/sqlite/embed.awk db/sqlite/schema.sql > $@
 
 $(B)/db/schema-sql.o: $(B)/db/schema-sql.c
 	$(Q)$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -Wno-overlength-strings -c -o $@ $<
@@ -118,7 +118,7 @@ install: build/baton
 	install -m 0644 docs/baton.1 $(DESTDIR)$(PREFIX)/share/man/man1/baton.1
 	install -m 0644 config.yaml $(DESTDIR)$(PREFIX)/share/doc/baton/config.yaml
 
-FORMAT_SRCS = $(wildcard cmd/*.[ch] lib/*.[ch] core/*.[ch] agents/*.[ch] db/*.[ch] \
+FORMAT_SRCS = $(wildcard cmd/*.[ch] lib/*.[ch] core/*.[ch] agents/*.[ch] db/*.[ch] db/sqlite/*.[ch] \
 	tests/unit/*.[ch] tests/agents/*.c bench/*.c)
 
 format:

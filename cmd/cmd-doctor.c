@@ -57,7 +57,7 @@ doctor_exec(struct baton *b, int argc, char **argv)
 	f.b = b;
 	if (b->json)
 		f.arr = json_array();
-	if (db_integrity_check(b->db, &ok, &report, &cause) != 0)
+	if (store_integrity_check(b->db, &ok, &report, &cause) != 0)
 		goto dberr;
 	if (!ok) {
 		/* not something --fix can repair */
@@ -71,8 +71,8 @@ doctor_exec(struct baton *b, int argc, char **argv)
 	{
 		int m = 0;
 
-		if (db_doctor(b->db, fix, clock_now_ms(), problem, &f, &m,
-			      &cause) != 0)
+		if (store_doctor(b->db, fix, clock_now_ms(), problem, &f, &m,
+				 &cause) != 0)
 			goto dberr;
 		n += m;
 	}
@@ -94,7 +94,8 @@ doctor_exec(struct baton *b, int argc, char **argv)
 				     "them");
 		if (damaged)
 			printf("the database file is damaged: restore it from "
-			       "a backup, or try sqlite3's .recover\n");
+			       "a backup, or try the SQLite shell's "
+			       ".recover\n");
 	}
 	return damaged || (n > 0 && !fix) ? EXIT_FAILED : EXIT_OK;
 dberr:

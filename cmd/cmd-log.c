@@ -38,11 +38,11 @@ task_state(struct baton *b, int64_t id, int64_t *last_run, int *running,
 	size_t n = 0;
 	int found, rc;
 
-	if ((rc = db_task_get(b->db, id, &t, &found, cause)) != 0)
+	if ((rc = store_task_get(b->db, id, &t, &found, cause)) != 0)
 		return rc;
 	*running = found && !task_status_final(t.status);
 	db_task_release(&t);
-	if ((rc = db_run_list(b->db, id, &runs, &n, cause)) != 0)
+	if ((rc = store_run_list(b->db, id, &runs, &n, cause)) != 0)
 		return rc;
 	*last_run = n > 0 ? runs[n - 1].id : 0;
 	db_runs_free(runs, n);

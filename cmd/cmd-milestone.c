@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cmd/common.h"
+#include "core/milestone.h"
 #include "core/config.h"
 #include "core/session.h"
 #include "lib/clock.h"
@@ -88,7 +89,7 @@ task_counts(struct baton *b, int64_t id, json_t **out, char **cause)
 	for (i = 0; i < TASK_NSTATUS; i++)
 		json_object_set_new(o, task_status_name((enum task_status)i),
 				    json_integer(0));
-	if (db_task_count_by_status(b->db, id, count, o, cause) != 0) {
+	if (store_task_count_by_status(b->db, id, count, o, cause) != 0) {
 		json_decref(o);
 		return -BERR_DB;
 	}
@@ -123,7 +124,7 @@ get_session(struct baton *b, const struct db_milestone *m, struct db_session *s,
 	*found = 0;
 	if (m->session_id == NULL)
 		return 0;
-	return db_session_get(b->db, m->session_id, s, found, cause);
+	return store_session_get(b->db, m->session_id, s, found, cause);
 }
 
 /* ---- create ---- */
@@ -145,39 +146,20 @@ milestone_create_exec(struct baton *b, int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		if (c != OPT_SESSION)
 			return cmd_option_error(e, argv, longopts);
-		if (strcmp(optarg, "per-task") != 0 &&
-		    strcmp(optarg, "shared") != 0)
-			return cmd_usage_error(e,
-					       "invalid --session '%s': "
-					       "per-task or shared",
-					       optarg);
 		mode = optarg;
 	}
 	if (argc - optind != 1)
 		return cmd_usage_error(e, "give one milestone name");
-	if (!session_name_valid(argv[optind]))
-		return cmd_usage_error(e,
-				       "invalid milestone name '%s': use 1 "
-				       "to 64 characters from A-Z a-z 0-9 . _ "
-				       "-",
-				       argv[optind]);
-	m.name = xstrdup(argv[optind]);
-	m.session_mode = xstrdup(mode);
-	if ((rc = db_begin(b->db, &cause)) == 0 &&
-	    (rc = db_milestone_insert(b->db, &m, clock_now_ms(), &existed,
-				      &cause)) == 0)
-		rc = db_commit(b->db, &cause);
-	if (rc != 0) {
-		db_rollback(b->db);
-		db_milestone_release(&m);
-		return db_error(cause);
+	rc = milestone_create(b, argv[optind], mode, &m, &existed, &cause);
+	if (rc == -BERR_USAGE) {
+		rc = cmd_usage_error(e, "%s", cause);
+		free(cause);
+		return rc;
 	}
-	if (existed && strcmp(m.session_mode, mode) != 0) {
-		cmd_error("milestone %s exists with --session %s; a "
-			  "milestone's session mode cannot change",
-			  m.name, m.session_mode);
-		db_milestone_release(&m);
-		return EXIT_FAILED;
+	if (rc != 0) {
+		cmd_error("%s", cause);
+		free(cause);
+		return cmd_exit_code(rc);
 	}
 	if (b->json) {
 		json_t *o = milestone_json(&m, NULL);
@@ -269,7 +251,7 @@ milestone_list_exec(struct baton *b, int argc, char **argv)
 		printf("%-20s  %-8s  %-36s  %-8s  %7s %7s %9s %6s %5s\n",
 		       "MILESTONE", "SESSIONS", "SESSION", "STATUS", "PENDING",
 		       "RUNNING", "COMPLETED", "FAILED", "OTHER");
-	if (db_milestone_each(b->db, list_one, &l, &cause) != 0 ||
+	if (store_milestone_each(b->db, list_one, &l, &cause) != 0 ||
 	    l.cause != NULL) {
 		json_decref(l.arr);
 		return db_error(cause ? cause : l.cause);
@@ -333,7 +315,7 @@ milestone_show_exec(struct baton *b, int argc, char **argv)
 		return cmd_option_error(e, argv, longopts);
 	if (argc - optind != 1)
 		return cmd_usage_error(e, "give one milestone name");
-	if (db_milestone_get(b->db, argv[optind], &m, &found, &cause) != 0)
+	if (store_milestone_get(b->db, argv[optind], &m, &found, &cause) != 0)
 		return db_error(cause);
 	if (!found) {
 		cmd_error("no milestone '%s' (see 'baton milestone list')",
@@ -390,7 +372,7 @@ milestone_show_exec(struct baton *b, int argc, char **argv)
 		printf("\n%6s  %-11s  %-36s  %-8s  %s\n", "ID", "STATUS",
 		       "SESSION", "TIME", "TASK");
 	}
-	if (db_task_each(b->db, &f, show_task, &ts, &cause) != 0) {
+	if (store_task_each(b->db, &f, show_task, &ts, &cause) != 0) {
 		rc = db_error(cause);
 		goto out;
 	}

@@ -62,7 +62,7 @@ log_tail(struct report *r, int64_t task, const char *ext)
 	size_t n = 0;
 	char *cause = NULL, *path, *tail = NULL;
 
-	if (db_run_list(r->b->db, task, &runs, &n, &cause) != 0) {
+	if (store_run_list(r->b->db, task, &runs, &n, &cause) != 0) {
 		free(cause);
 		return NULL;
 	}
@@ -177,7 +177,7 @@ report_exec(struct baton *b, int argc, char **argv)
 		rc = EXIT_FAILED;
 		goto out;
 	}
-	if (db_task_each(b->db, &f, testcase, &r, &cause) != 0) {
+	if (store_task_each(b->db, &f, testcase, &r, &cause) != 0) {
 		fclose(r.mem);
 		r.mem = NULL;
 		goto dberr;

@@ -102,7 +102,7 @@ say_ended(struct baton *b, int64_t id, enum task_status final)
 	char *cause = NULL;
 	int found = 0;
 
-	if (db_task_get(b->db, id, &t, &found, &cause) != 0)
+	if (store_task_get(b->db, id, &t, &found, &cause) != 0)
 		free(cause);
 	cmd_error("task %lld %s%s%s", (long long)id, task_status_name(final),
 		  found && t.error ? ": " : "",

@@ -168,7 +168,7 @@ milestone_name(struct baton *b, int64_t id)
 
 	if (id == 0)
 		return NULL;
-	if (db_milestone_get_id(b->db, id, &m, &found, &cause) != 0)
+	if (store_milestone_get_id(b->db, id, &m, &found, &cause) != 0)
 		free(cause);
 	name = found ? xstrdup(m.name) : xasprintf("%lld", (long long)id);
 	db_milestone_release(&m);
@@ -316,7 +316,7 @@ session_list_exec(struct baton *b, int argc, char **argv)
 		       "%s\n",
 		       "ID", "KIND", "NAME", "AGENT", "MODEL", "STATUS",
 		       "TURNS", "TOKENS", "COST", "LAST USED");
-	if (db_session_each(b->db, &f, list_one, &l, &cause) != 0) {
+	if (store_session_each(b->db, &f, list_one, &l, &cause) != 0) {
 		json_decref(l.arr);
 		return db_error(cause);
 	}
@@ -505,9 +505,9 @@ session_show_exec(struct baton *b, int argc, char **argv)
 		return cmd_usage_error(e, "give one session id or name");
 	if ((rc = session_lookup(b->db, argv[optind], &s, &cause)) != 0)
 		return failed(rc, cause);
-	if (db_session_chain(b->db, s.id, &chain, &nchain, &cause) != 0 ||
-	    db_session_runs(b->db, s.id, &runs, &nruns, &cause) != 0 ||
-	    db_session_events(b->db, s.id, &ev, &nev, &cause) != 0) {
+	if (store_session_chain(b->db, s.id, &chain, &nchain, &cause) != 0 ||
+	    store_session_runs(b->db, s.id, &runs, &nruns, &cause) != 0 ||
+	    store_session_events(b->db, s.id, &ev, &nev, &cause) != 0) {
 		rc = db_error(cause);
 		goto out;
 	}
@@ -599,7 +599,7 @@ session_init_exec(struct baton *b, int argc, char **argv)
 	}
 	print_notes(b, &sc.notes);
 	if (b->json) {
-		if (db_session_get(b->db, sc.id, &s, &found, &cause) != 0) {
+		if (store_session_get(b->db, sc.id, &s, &found, &cause) != 0) {
 			rc = db_error(cause);
 			goto out;
 		}

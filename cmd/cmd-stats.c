@@ -53,7 +53,7 @@ stats_exec(struct baton *b, int argc, char **argv)
 		return cmd_usage_error(&cmd_stats_entry,
 				       "unexpected argument '%s'",
 				       argv[optind]);
-	if (db_stats(b->db, since, &s, &cause) != 0) {
+	if (store_stats(b->db, since, &s, &cause) != 0) {
 		cmd_error("%s", cause);
 		free(cause);
 		return EXIT_DB;

@@ -130,8 +130,8 @@ status_exec(struct baton *b, int argc, char **argv)
 						 &f.milestone_id)) != 0)
 		return rc;
 	if (summary) {
-		if (db_task_count_by_status(b->db, f.milestone_id, count, &cn,
-					    &cause) != 0)
+		if (store_task_count_by_status(b->db, f.milestone_id, count,
+					       &cn, &cause) != 0)
 			goto dberr;
 		if (b->json) {
 			json_t *o = json_object();
@@ -155,7 +155,7 @@ status_exec(struct baton *b, int argc, char **argv)
 	else
 		printf("%6s  %-11s %-9s %-8s %s\n", "ID", "STATUS", "AGENT",
 		       "TIME", "TASK");
-	rc = db_task_each(b->db, &f, print_task, &l, &cause);
+	rc = store_task_each(b->db, &f, print_task, &l, &cause);
 	if (rc != 0) {
 		json_decref(l.arr);
 		goto dberr;

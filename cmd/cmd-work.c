@@ -108,8 +108,8 @@ draw_bar(struct work *w, const struct pool_counts *c)
 	int width = 24, fill, i;
 	char el[32];
 
-	if (db_task_count_pending(w->b->db, w->milestone_id, &pending,
-				  &cause) != 0) {
+	if (store_task_count_pending(w->b->db, w->milestone_id, &pending,
+				     &cause) != 0) {
 		free(cause);
 		return;
 	}
@@ -207,7 +207,7 @@ work_exec(struct baton *b, int argc, char **argv)
 				       "unexpected argument '%s'",
 				       argv[optind]);
 	if (ms != NULL) {
-		if ((rc = db_milestone_get(b->db, ms, &m, &found, &cause))) {
+		if ((rc = store_milestone_get(b->db, ms, &m, &found, &cause))) {
 			cmd_error("%s", cause);
 			free(cause);
 			return EXIT_DB;

@@ -14,7 +14,7 @@
 #include "core/runner.h"
 
 #include "lib/xmalloc.h"
-#include "db/db.h"
+#include "db/store.h"
 
 extern const struct cmd_entry cmd_add_entry;
 extern const struct cmd_entry cmd_cancel_entry;
@@ -243,7 +243,7 @@ resolve_db_path(struct baton *b)
 static int
 setup(struct baton *b, const struct cmd_entry *e, struct config *cfg)
 {
-	struct db_options opts = {0};
+	struct store_options opts = {0};
 	char *cause = NULL, *path, *slash;
 	int rc;
 
@@ -275,7 +275,7 @@ setup(struct baton *b, const struct cmd_entry *e, struct config *cfg)
 	opts.synchronous_full = cfg->db.synchronous_full;
 	opts.busy_timeout_ms = cfg->db.busy_timeout_ms;
 	opts.write_lock = &b->write_lock;
-	if (db_open(&b->db, path, &opts, &cause) != 0) {
+	if (store_open(&b->db, path, &opts, &cause) != 0) {
 		cmd_error("%s", cause);
 		free(cause);
 		return EXIT_DB;
@@ -327,7 +327,7 @@ run_entry(struct baton *b, const struct cmd_entry *e, const char *parent,
 	rc = setup(b, e, &cfg);
 	if (rc == EXIT_OK)
 		rc = e->exec(b, argc, argv);
-	db_close(b->db);
+	store_close(b->db);
 	b->db = NULL;
 	b->cfg = NULL;
 	config_release(&cfg);

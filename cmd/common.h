@@ -8,7 +8,7 @@
 #include "cmd/cmd.h"
 #include "core/task.h"
 
-#include "db/db.h"
+#include "db/store.h"
 
 /* ---- TASK OPTIONS shared by run and add (cmd/task-options.c) ---- */
 

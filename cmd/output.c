@@ -206,8 +206,8 @@ cmd_load_task(struct baton *b, int64_t id, struct db_task *t,
 
 	*runs = NULL;
 	*n = 0;
-	if (db_task_get(b->db, id, t, &found, &cause) != 0 ||
-	    (found && db_run_list(b->db, id, runs, n, &cause) != 0)) {
+	if (store_task_get(b->db, id, t, &found, &cause) != 0 ||
+	    (found && store_run_list(b->db, id, runs, n, &cause) != 0)) {
 		cmd_error("%s", cause);
 		free(cause);
 		db_task_release(t);

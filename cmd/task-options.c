@@ -86,7 +86,7 @@ cmd_milestone_id(struct baton *b, const struct cmd_entry *e, const char *name,
 	char *cause = NULL;
 	int found;
 
-	if (db_milestone_get(b->db, name, &m, &found, &cause) != 0) {
+	if (store_milestone_get(b->db, name, &m, &found, &cause) != 0) {
 		cmd_error("%s", cause);
 		free(cause);
 		db_milestone_release(&m);

@@ -7,14 +7,14 @@
 #include "lib/err.h"
 
 struct config;
-struct db;
+struct store;
 
 /*
  * The context passed down from cmd/: no global mutable state.
  */
 struct baton {
 	struct config *cfg;
-	struct db *db;
+	struct store *db;
 	char *db_path;	   /* resolved database path */
 	char *state_dir;   /* directory holding the database; logs/ below it */
 	int verbosity;	   /* -1 quiet, 0 normal, 1 verbose */

@@ -29,7 +29,7 @@
 #include "core/proc.h"
 #include "core/runner.h"
 #include "core/session.h"
-#include "db/db.h"
+#include "db/store.h"
 #include "lib/clock.h"
 #include "lib/file.h"
 #include "lib/id.h"
@@ -51,7 +51,7 @@ orch_result_release(struct orch_result *r)
 }
 
 void
-orch_init(struct orch *o, struct baton *b, struct db *db)
+orch_init(struct orch *o, struct baton *b, struct store *db)
 {
 	memset(o, 0, sizeof *o);
 	o->b = b;
@@ -128,21 +128,21 @@ start_locked(struct orch *o, int64_t id, int *started, char **cause)
 	int found, got, rc;
 
 	*started = 0;
-	if ((rc = db_task_get(o->db, id, &t, &found, cause)) != 0)
+	if ((rc = store_task_get(o->db, id, &t, &found, cause)) != 0)
 		return rc;
 	if (!found || t.status != TASK_PENDING)
 		goto out;
-	if ((rc = db_savepoint(o->db, "claim", cause)) != 0)
+	if ((rc = store_savepoint(o->db, "claim", cause)) != 0)
 		goto out;
 	rc = session_select(b, o->db, &t, now, &sc, &why);
 	if (rc == -BERR_FAIL) {
 		/* S11/S12: this task may not run; fail it, keep going. */
-		db_savepoint_rollback(o->db, "claim");
-		rc = db_task_finish(o->db, id, TASK_FAILED, 0, 0, why,
-				    "session", now, cause);
+		store_savepoint_rollback(o->db, "claim");
+		rc = store_task_finish(o->db, id, TASK_FAILED, 0, 0, why,
+				       "session", now, cause);
 		if (rc == 0)
-			rc = db_event(o->db, EVENT_REFUSED, NULL, id, 0,
-				      b->runner_id, why, now, cause);
+			rc = store_event(o->db, EVENT_REFUSED, NULL, id, 0,
+					 b->runner_id, why, now, cause);
 		if (rc == 0) {
 			if (o->refused != NULL)
 				o->refused(o->notify_arg, id, why);
@@ -153,22 +153,23 @@ start_locked(struct orch *o, int64_t id, int *started, char **cause)
 		goto out;
 	}
 	if (rc != 0) {
-		db_savepoint_rollback(o->db, "claim");
+		store_savepoint_rollback(o->db, "claim");
 		*cause = why;
 		why = NULL;
 		goto out;
 	}
-	rc = db_session_lease(o->db, sc.id, b->runner_id, id, now,
-			      now + b->cfg->runner.stale_after_ms, &got,
-			      &holder, cause);
+	rc = store_session_lease(o->db, sc.id, b->runner_id, id, now,
+				 now + b->cfg->runner.stale_after_ms, &got,
+				 &holder, cause);
 	if (rc != 0 || !got) {
 		/* S6: in use by another task; undo the selection. */
-		db_savepoint_rollback(o->db, "claim");
+		store_savepoint_rollback(o->db, "claim");
 		goto out;
 	}
-	if ((rc = db_task_set_agent(o->db, id, sc.agent, sc.model, cause)) ||
-	    (rc = db_task_start(o->db, id, b->runner_id, sc.id, now, cause)) ||
-	    (rc = db_savepoint_release(o->db, "claim", cause)))
+	if ((rc = store_task_set_agent(o->db, id, sc.agent, sc.model, cause)) ||
+	    (rc = store_task_start(o->db, id, b->runner_id, sc.id, now,
+				   cause)) ||
+	    (rc = store_savepoint_release(o->db, "claim", cause)))
 		goto out;
 	for (i = 0; i < sc.notes.n; i++)
 		note(o, id, sc.notes.v[i]);
@@ -187,11 +188,11 @@ orch_claim(struct orch *o, int64_t milestone_id, int64_t *task_id, char **cause)
 	int started, rc;
 
 	*task_id = 0;
-	if ((rc = db_begin(o->db, cause)) != 0)
+	if ((rc = store_begin(o->db, cause)) != 0)
 		return rc;
 	for (;;) {
-		if ((rc = db_task_next(o->db, milestone_id, skip_after, &id,
-				       cause)) != 0 ||
+		if ((rc = store_task_next(o->db, milestone_id, skip_after, &id,
+					  cause)) != 0 ||
 		    id == 0)
 			break;
 		if ((rc = start_locked(o, id, &started, cause)) != 0)
@@ -203,9 +204,9 @@ orch_claim(struct orch *o, int64_t milestone_id, int64_t *task_id, char **cause)
 		skip_after = id;
 	}
 	if (rc == 0)
-		rc = db_commit(o->db, cause);
+		rc = store_commit(o->db, cause);
 	if (rc != 0) {
-		db_rollback(o->db);
+		store_rollback(o->db);
 		*task_id = 0;
 	}
 	return rc;
@@ -217,13 +218,13 @@ orch_claim_task(struct orch *o, int64_t task_id, int *started, char **cause)
 	int rc;
 
 	*started = 0;
-	if ((rc = db_begin(o->db, cause)) != 0)
+	if ((rc = store_begin(o->db, cause)) != 0)
 		return rc;
 	rc = start_locked(o, task_id, started, cause);
 	if (rc == 0)
-		rc = db_commit(o->db, cause);
+		rc = store_commit(o->db, cause);
 	if (rc != 0) {
-		db_rollback(o->db);
+		store_rollback(o->db);
 		*started = 0;
 	}
 	return rc;
@@ -309,7 +310,8 @@ poll_cancel(void *arg)
 	char *cause = NULL;
 	int yes = 0;
 
-	if (db_task_cancel_requested(j->o->db, j->task.id, &yes, &cause) != 0)
+	if (store_task_cancel_requested(j->o->db, j->task.id, &yes, &cause) !=
+	    0)
 		free(cause); /* a busy database: ask again next time */
 	if (yes)
 		j->cancel_seen = 1;
@@ -358,17 +360,17 @@ static void
 on_start(void *arg, pid_t pid, uint64_t start)
 {
 	struct start_ctx *s = arg;
-	struct db *db = s->j->o->db;
+	struct store *db = s->j->o->db;
 	const char *fail_at = s->j->o->fail_at;
 	char *cause = NULL;
 
 	/* A kill -9 in the instant before the pid is recorded. */
 	if (fail_at != NULL && strcmp(fail_at, "kill-after-spawn") == 0)
 		raise(SIGKILL);
-	if (db_begin(db, &cause) == 0 &&
-	    db_run_set_pid(db, s->run_id, pid, (int64_t)start, &cause) == 0)
-		db_commit(db, &cause);
-	db_rollback(db);
+	if (store_begin(db, &cause) == 0 &&
+	    store_run_set_pid(db, s->run_id, pid, (int64_t)start, &cause) == 0)
+		store_commit(db, &cause);
+	store_rollback(db);
 	free(cause);
 }
 
@@ -431,7 +433,7 @@ reload_session(struct job *j, char **cause)
 	char *id = xstrdup(j->session.id);
 
 	db_session_release(&j->session);
-	rc = db_session_get(j->o->db, id, &j->session, &found, cause);
+	rc = store_session_get(j->o->db, id, &j->session, &found, cause);
 	if (rc == 0 && !found) {
 		*cause = xasprintf("session %s disappeared", id);
 		rc = -BERR_DB;
@@ -449,7 +451,7 @@ static int
 advance_chain(struct job *j, struct db_run *run, const struct agent_call *c,
 	      const char *reported, int64_t now, char **cause)
 {
-	struct db *db = j->o->db;
+	struct store *db = j->o->db;
 	enum chain_edge edge;
 	int rc;
 
@@ -458,7 +460,7 @@ advance_chain(struct job *j, struct db_run *run, const struct agent_call *c,
 					       : EDGE_FRESH_AFTER_FAILED_RESUME;
 		if (j->session.head == NULL ||
 		    run->resume_outcome == RESUME_FRESH_AFTER_FAILED) {
-			if ((rc = db_session_push_head(
+			if ((rc = store_session_push_head(
 				     db, j->session.id, c->agent_session_id,
 				     edge, run->id, now, cause)) != 0)
 				return rc;
@@ -476,8 +478,8 @@ advance_chain(struct job *j, struct db_run *run, const struct agent_call *c,
 			       : EDGE_FORK;
 	else
 		edge = c->resume ? EDGE_RESUME : EDGE_FORK;
-	return db_session_push_head(db, j->session.id, reported, edge, run->id,
-				    now, cause);
+	return store_session_push_head(db, j->session.id, reported, edge,
+				       run->id, now, cause);
 }
 
 static enum run_outcome
@@ -517,7 +519,7 @@ run_once(struct job *j, const char *prompt, enum turn *turn, char **cause)
 {
 	struct orch *o = j->o;
 	struct baton *b = o->b;
-	struct db *db = o->db;
+	struct store *db = o->db;
 	struct db_run run = {0};
 	struct agent_call call = {0};
 	struct agent_result ar = {0};
@@ -569,10 +571,10 @@ run_once(struct job *j, const char *prompt, enum turn *turn, char **cause)
 	run.agent_session_in = xstrdup_or_null(call.agent_session_id);
 	run.runner_id = b->runner_id;
 	run.started_at = now;
-	if ((rc = db_begin(db, cause)) != 0 ||
-	    (rc = db_run_insert(db, &run, cause)) != 0 ||
-	    (rc = db_commit(db, cause)) != 0) {
-		db_rollback(db);
+	if ((rc = store_begin(db, cause)) != 0 ||
+	    (rc = store_run_insert(db, &run, cause)) != 0 ||
+	    (rc = store_commit(db, cause)) != 0) {
+		store_rollback(db);
 		goto out;
 	}
 	j->last_run_id = run.id;
@@ -707,9 +709,9 @@ record:
 			? call.agent_session_id
 			: NULL);
 
-	if ((rc = db_begin(db, cause)) != 0)
+	if ((rc = store_begin(db, cause)) != 0)
 		goto out;
-	rc = db_run_end(db, &run, cause);
+	rc = store_run_end(db, &run, cause);
 	/* A configuration error leaves no conversation behind unless the
 	 * agent says it made one (the claude CLI writes a transcript even
 	 * when not logged in): then the id is taken, and the next run must
@@ -719,30 +721,30 @@ record:
 		rc = advance_chain(j, &run, &call, ar.agent_session_id, now,
 				   cause);
 	if (rc == 0 && spawned)
-		rc = db_session_add_usage(
+		rc = store_session_add_usage(
 			db, j->session.id,
 			pr.reason == PROC_RAN && (ar.outcome == AGENT_OK ||
 						  ar.outcome == AGENT_FAILED),
 			ar.input_tokens, ar.output_tokens, ar.cache_read_tokens,
 			ar.cache_creation_tokens, ar.cost_usd, now, cause);
 	if (rc == 0)
-		rc = db_task_add_usage(db, j->task.id, j->iteration,
-				       ar.input_tokens, ar.output_tokens,
-				       ar.cost_usd, cause);
+		rc = store_task_add_usage(db, j->task.id, j->iteration,
+					  ar.input_tokens, ar.output_tokens,
+					  ar.cost_usd, cause);
 	if (rc == 0 && ar.outcome == AGENT_RESUME_FAILED && spawned &&
 	    pr.reason == PROC_RAN) {
-		rc = db_session_resume_failed(
+		rc = store_session_resume_failed(
 			db, j->session.id,
 			b->cfg->sessions.resume_failure_limit, cause);
 		if (rc == 0)
-			rc = db_event(db, EVENT_FALLBACK, j->session.id,
-				      j->task.id, run.id, b->runner_id,
-				      ar.error, now, cause);
+			rc = store_event(db, EVENT_FALLBACK, j->session.id,
+					 j->task.id, run.id, b->runner_id,
+					 ar.error, now, cause);
 	}
 	if (rc == 0)
-		rc = db_commit(db, cause);
+		rc = store_commit(db, cause);
 	if (rc != 0) {
-		db_rollback(db);
+		store_rollback(db);
 		goto out;
 	}
 	if (run.has_exit_code) {
@@ -774,9 +776,9 @@ baton_error:
 	run.ended_at = clock_now_ms();
 	run.outcome = RUN_ERROR;
 	run.error = xstrdup(why);
-	if (db_begin(db, cause) == 0 && db_run_end(db, &run, cause) == 0)
-		db_commit(db, cause);
-	db_rollback(db);
+	if (store_begin(db, cause) == 0 && store_run_end(db, &run, cause) == 0)
+		store_commit(db, cause);
+	store_rollback(db);
 	free(*cause);
 	*cause = why;
 	why = NULL;
@@ -869,7 +871,7 @@ run_check(struct job *j, int *passed, int *exit_code, char **output,
 	  char **cause)
 {
 	struct orch *o = j->o;
-	struct db *db = o->db;
+	struct store *db = o->db;
 	struct proc_spec ps = {0};
 	struct proc_result pr = {0};
 	char *argv[] = {(char *)"/bin/sh", (char *)"-c", j->task.check_cmd,
@@ -916,12 +918,12 @@ run_check(struct job *j, int *passed, int *exit_code, char **output,
 	} else
 		*passed = pr.exited && pr.exit_code == 0;
 
-	if ((rc = db_begin(db, cause)) == 0 &&
-	    (rc = db_run_set_check(db, j->last_run_id, *exit_code, *output,
-				   cause)) == 0)
-		rc = db_commit(db, cause);
+	if ((rc = store_begin(db, cause)) == 0 &&
+	    (rc = store_run_set_check(db, j->last_run_id, *exit_code, *output,
+				      cause)) == 0)
+		rc = store_commit(db, cause);
 	if (rc != 0)
-		db_rollback(db);
+		store_rollback(db);
 	return rc;
 }
 
@@ -979,30 +981,31 @@ static int
 finish(struct job *j, char **cause)
 {
 	struct orch *o = j->o;
-	struct db *db = o->db;
+	struct store *db = o->db;
 	int64_t now = clock_now_ms();
 	int temp = j->session.id != NULL && j->session.kind == SESSION_TEMP;
 	int rc;
 
-	if ((rc = db_begin(db, cause)) != 0)
+	if ((rc = store_begin(db, cause)) != 0)
 		return rc;
-	rc = db_task_finish(db, j->task.id, j->status, j->has_exit,
-			    j->exit_code, j->error, j->reason, now, cause);
+	rc = store_task_finish(db, j->task.id, j->status, j->has_exit,
+			       j->exit_code, j->error, j->reason, now, cause);
 	if (rc == 0 && j->session.id != NULL) {
 		if (temp)
-			rc = db_session_set_status(db, j->session.id,
-						   SESSION_CLOSED, now, cause);
+			rc = store_session_set_status(
+				db, j->session.id, SESSION_CLOSED, now, cause);
 		if (rc == 0 && temp)
-			rc = db_event(db, EVENT_CLOSE, j->session.id,
-				      j->task.id, 0, o->b->runner_id,
-				      task_status_name(j->status), now, cause);
+			rc = store_event(db, EVENT_CLOSE, j->session.id,
+					 j->task.id, 0, o->b->runner_id,
+					 task_status_name(j->status), now,
+					 cause);
 		if (rc == 0)
-			rc = db_session_unlease(db, j->session.id, cause);
+			rc = store_session_unlease(db, j->session.id, cause);
 	}
 	if (rc == 0)
-		rc = db_commit(db, cause);
+		rc = store_commit(db, cause);
 	if (rc != 0)
-		db_rollback(db);
+		store_rollback(db);
 	return rc;
 }
 
@@ -1015,8 +1018,8 @@ prepare(struct job *j, char **cause)
 
 	/* The session first: cleanup needs it whatever fails next. */
 	if (j->session.id == NULL) {
-		if ((rc = db_session_get(o->db, j->task.session_id, &j->session,
-					 &found, cause)) != 0)
+		if ((rc = store_session_get(o->db, j->task.session_id,
+					    &j->session, &found, cause)) != 0)
 			return rc;
 		if (!found) {
 			*cause = xasprintf("task %lld has no session",
@@ -1078,8 +1081,8 @@ refresh_scope(struct orch *o)
 	size_t i;
 	int found;
 
-	if (db_milestone_get_id(o->db, o->scope_milestone, &m, &found,
-				&cause) != 0) {
+	if (store_milestone_get_id(o->db, o->scope_milestone, &m, &found,
+				   &cause) != 0) {
 		free(cause);
 		return;
 	}
@@ -1107,7 +1110,7 @@ orch_execute(struct orch *o, int64_t task_id, struct orch_result *res,
 		(uint64_t)task_id * 0x9e3779b97f4a7c15ULL;
 	if (j.rng == 0)
 		j.rng = 1;
-	if ((rc = db_task_get(o->db, task_id, &j.task, &found, cause)) != 0)
+	if ((rc = store_task_get(o->db, task_id, &j.task, &found, cause)) != 0)
 		return rc;
 	if (!found || j.task.status != TASK_RUNNING) {
 		*cause = xasprintf("task %lld is not running here",

@@ -8,7 +8,7 @@
 #include "agents/agent.h"
 #include "core/baton.h"
 
-struct db;
+struct store;
 
 /*
  * One worker's view of the orchestrator: its own database connection,
@@ -17,9 +17,9 @@ struct db;
  * has N of these, one per thread; `run` has one.
  */
 struct orch {
-	struct baton *b; /* shared and read-only here: cfg, paths, stop_fd */
-	struct db *db;	 /* this worker's own connection */
-	int tee;	 /* copy agent output to our stdout/stderr */
+	struct baton *b;  /* shared and read-only here: cfg, paths, stop_fd */
+	struct store *db; /* this worker's own connection */
+	int tee;	  /* copy agent output to our stdout/stderr */
 	/* Finds an adapter by kind; agent_impl_find unless a test fakes. */
 	const struct agent_impl *(*impl_find)(const char *kind);
 	/* Warnings and notes for the user (may be NULL). */
@@ -54,7 +54,7 @@ struct orch_result {
 };
 void orch_result_release(struct orch_result *);
 
-void orch_init(struct orch *, struct baton *b, struct db *db);
+void orch_init(struct orch *, struct baton *b, struct store *db);
 void orch_release(struct orch *);
 
 /*

@@ -16,7 +16,7 @@
 #include "lib/file.h"
 #include "lib/sys.h"
 #include "lib/xmalloc.h"
-#include "db/db.h"
+#include "db/store.h"
 
 char *
 runner_boot_id(void)
@@ -27,14 +27,14 @@ runner_boot_id(void)
 }
 
 int
-runner_db_open(struct baton *b, struct db **db, char **cause)
+runner_db_open(struct baton *b, struct store **db, char **cause)
 {
-	struct db_options opts = {0};
+	struct store_options opts = {0};
 
 	opts.synchronous_full = b->cfg->db.synchronous_full;
 	opts.busy_timeout_ms = b->cfg->db.busy_timeout_ms;
 	opts.write_lock = &b->write_lock;
-	return db_open(db, b->db_path, &opts, cause);
+	return store_open(db, b->db_path, &opts, cause);
 }
 
 static void *
@@ -58,14 +58,14 @@ heartbeat_main(void *arg)
 			break;
 		pthread_mutex_unlock(&r->lock);
 		now = clock_now_ms();
-		if (db_begin(r->db, &cause) == 0 &&
-		    db_runner_heartbeat(r->db, r->id, now,
-					now + cfg->runner.stale_after_ms,
-					&cause) == 0)
-			db_commit(r->db, &cause);
+		if (store_begin(r->db, &cause) == 0 &&
+		    store_runner_heartbeat(r->db, r->id, now,
+					   now + cfg->runner.stale_after_ms,
+					   &cause) == 0)
+			store_commit(r->db, &cause);
 		/* A missed beat is retried at the next one; stale_after is
 		 * many beats long. */
-		db_rollback(r->db);
+		store_rollback(r->db);
 		free(cause);
 		cause = NULL;
 		pthread_mutex_lock(&r->lock);
@@ -97,10 +97,10 @@ runner_start(struct runner *r, struct baton *b, char **cause)
 	row.proc_start = (int64_t)start;
 	runner_make_key(b->runner_key, row.pid, row.proc_start);
 	row.started_at = clock_now_ms();
-	if ((rc = db_begin(b->db, cause)) == 0 &&
-	    (rc = db_runner_insert(b->db, &row, &r->id, cause)) == 0)
-		rc = db_commit(b->db, cause);
-	db_rollback(b->db);
+	if ((rc = store_begin(b->db, cause)) == 0 &&
+	    (rc = store_runner_insert(b->db, &row, &r->id, cause)) == 0)
+		rc = store_commit(b->db, cause);
+	store_rollback(b->db);
 	free(row.host);
 	free(row.boot_id);
 	if (rc != 0)
@@ -113,7 +113,7 @@ runner_start(struct runner *r, struct baton *b, char **cause)
 	if (pthread_create(&r->thread, NULL, heartbeat_main, r) != 0) {
 		*cause = xasprintf("cannot start heartbeat thread: %s",
 				   strerror(errno));
-		db_close(r->db);
+		store_close(r->db);
 		r->db = NULL;
 		return -BERR_FAIL;
 	}
@@ -181,18 +181,18 @@ runner_stop(struct runner *r)
 		/* Whatever a task's cleanup could not record (an error of
 		 * baton's own) is undone as for a dead runner, so that no
 		 * running task or lease outlives us (S7). */
-		if (db_begin(r->b->db, &cause) == 0 &&
-		    db_runner_reap(r->b->db, r->id, now,
-				   r->b->cfg->runner.requeue_interrupted,
-				   &orphans, &n, &cause) == 0 &&
-		    db_runner_exit(r->b->db, r->id, now, &cause) == 0)
-			db_commit(r->b->db, &cause);
-		db_rollback(r->b->db);
+		if (store_begin(r->b->db, &cause) == 0 &&
+		    store_runner_reap(r->b->db, r->id, now,
+				      r->b->cfg->runner.requeue_interrupted,
+				      &orphans, &n, &cause) == 0 &&
+		    store_runner_exit(r->b->db, r->id, now, &cause) == 0)
+			store_commit(r->b->db, &cause);
+		store_rollback(r->b->db);
 		free(cause);
 		runner_kill_orphans(r->b->runner_key, orphans, n);
 		free(orphans);
 	}
-	db_close(r->db);
+	store_close(r->db);
 	r->db = NULL;
 	r->id = 0;
 	r->b->runner_id = 0;
@@ -228,7 +228,7 @@ runner_reap_count(struct baton *b, int *reaped, char **cause)
 
 	if (reaped != NULL)
 		*reaped = 0;
-	if ((rc = db_runner_alive_list(b->db, &runners, &n, cause)) != 0)
+	if ((rc = store_runner_alive_list(b->db, &runners, &n, cause)) != 0)
 		return rc;
 	if (n == 0)
 		goto out;
@@ -238,15 +238,15 @@ runner_reap_count(struct baton *b, int *reaped, char **cause)
 		if (!runner_is_dead(&runners[i], host, boot, now,
 				    b->cfg->runner.stale_after_ms))
 			continue;
-		if ((rc = db_begin(b->db, cause)) != 0)
+		if ((rc = store_begin(b->db, cause)) != 0)
 			goto out;
-		rc = db_runner_reap(b->db, runners[i].id, now,
-				    b->cfg->runner.requeue_interrupted,
-				    &orphans, &norphans, cause);
+		rc = store_runner_reap(b->db, runners[i].id, now,
+				       b->cfg->runner.requeue_interrupted,
+				       &orphans, &norphans, cause);
 		if (rc == 0)
-			rc = db_commit(b->db, cause);
+			rc = store_commit(b->db, cause);
 		if (rc != 0) {
-			db_rollback(b->db);
+			store_rollback(b->db);
 			goto out;
 		}
 		if (reaped != NULL)

@@ -18,7 +18,7 @@ struct runner {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	int stopping, started;
-	struct db *db; /* the heartbeat thread's own connection */
+	struct store *db; /* the heartbeat thread's own connection */
 };
 
 /*
@@ -52,6 +52,6 @@ char *runner_token(const char *key, int64_t run_id);
 char *runner_boot_id(void);
 
 /* Open another connection to b's database (for a thread). */
-int runner_db_open(struct baton *b, struct db **db, char **cause);
+int runner_db_open(struct baton *b, struct store **db, char **cause);
 
 #endif

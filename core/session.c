@@ -17,7 +17,7 @@
 #include "core/config.h"
 #include "core/project.h"
 #include "core/session.h"
-#include "db/db.h"
+#include "db/store.h"
 #include "lib/clock.h"
 #include "lib/id.h"
 #include "lib/strbuf.h"
@@ -97,12 +97,12 @@ default_model(struct baton *b, const char *agent)
 
 /* S11: creating one more active session must stay within the limit. */
 static int
-check_capacity(struct baton *b, struct db *db, char **cause)
+check_capacity(struct baton *b, struct store *db, char **cause)
 {
 	int64_t n;
 	int rc;
 
-	if ((rc = db_session_count_active(db, &n, cause)) != 0)
+	if ((rc = store_session_count_active(db, &n, cause)) != 0)
 		return rc;
 	if (n >= b->cfg->sessions.max_active) {
 		*cause = xasprintf("cannot create a session: %lld sessions are "
@@ -120,7 +120,7 @@ check_capacity(struct baton *b, struct db *db, char **cause)
  * and its "create" event.
  */
 static int
-create_row(struct baton *b, struct db *db, struct db_session *s,
+create_row(struct baton *b, struct store *db, struct db_session *s,
 	   int64_t task_id, int64_t now, char **cause)
 {
 	struct strbuf d;
@@ -139,7 +139,7 @@ create_row(struct baton *b, struct db *db, struct db_session *s,
 	s->resumable = 1;
 	s->created_at = now;
 	s->last_used_at = now;
-	if ((rc = db_session_insert(db, s, cause)) != 0)
+	if ((rc = store_session_insert(db, s, cause)) != 0)
 		return rc;
 	strbuf_init(&d);
 	strbuf_adds(&d, session_kind_name(s->kind));
@@ -153,8 +153,8 @@ create_row(struct baton *b, struct db *db, struct db_session *s,
 		strbuf_addf(&d, ", model %s", s->model);
 	if (s->predecessor != NULL)
 		strbuf_addf(&d, ", successor of %s", s->predecessor);
-	rc = db_event(db, EVENT_CREATE, s->id, task_id, 0, b->runner_id, d.buf,
-		      now, cause);
+	rc = store_event(db, EVENT_CREATE, s->id, task_id, 0, b->runner_id,
+			 d.buf, now, cause);
 	strbuf_release(&d);
 	return rc;
 }
@@ -173,7 +173,7 @@ choose(struct session_choice *out, const struct db_session *s)
 
 /* A brand-new session of kind for the request. */
 static int
-new_session(struct baton *b, struct db *db, const struct req *r,
+new_session(struct baton *b, struct store *db, const struct req *r,
 	    enum session_kind kind, const char *id, const char *name,
 	    int64_t milestone_id, int64_t now, struct session_choice *out,
 	    char **cause)
@@ -191,7 +191,7 @@ new_session(struct baton *b, struct db *db, const struct req *r,
 	s.workdir = xstrdup(r->workdir);
 	rc = create_row(b, db, &s, r->task_id, now, cause);
 	if (rc == 0 && milestone_id != 0)
-		rc = db_milestone_set_session(db, milestone_id, s.id, cause);
+		rc = store_milestone_set_session(db, milestone_id, s.id, cause);
 	if (rc == 0) {
 		choose(out, &s);
 		out->created = 1;
@@ -202,7 +202,7 @@ new_session(struct baton *b, struct db *db, const struct req *r,
 
 /* S12: bound to the project and OS user that created it. */
 static int
-check_isolation(struct baton *b, struct db *db, const struct req *r,
+check_isolation(struct baton *b, struct store *db, const struct req *r,
 		const struct db_session *s, int64_t now, struct strvec *notes,
 		char **cause)
 {
@@ -231,8 +231,8 @@ check_isolation(struct baton *b, struct db *db, const struct req *r,
 	}
 	strvec_pushf(notes, "%s; used anyway (--allow-foreign-session)",
 		     detail);
-	rc = db_event(db, EVENT_FOREIGN, s->id, r->task_id, 0, b->runner_id,
-		      detail, now, cause);
+	rc = store_event(db, EVENT_FOREIGN, s->id, r->task_id, 0, b->runner_id,
+			 detail, now, cause);
 out:
 	free(user);
 	free(detail);
@@ -250,7 +250,7 @@ pins(const char *agent, const char *model)
 
 /* S9: the session pins agent and model; --force-agent re-pins. */
 static int
-pin_agent(struct baton *b, struct db *db, const struct req *r,
+pin_agent(struct baton *b, struct store *db, const struct req *r,
 	  struct db_session *s, int64_t now, struct session_choice *out,
 	  char **cause)
 {
@@ -300,10 +300,10 @@ pin_agent(struct baton *b, struct db *db, const struct req *r,
 	free(asked);
 	asked = xasprintf("%s -> %s", had, now_pins);
 	free(now_pins);
-	if ((rc = db_session_repin(db, s->id, s->agent, s->model, cause)))
+	if ((rc = store_session_repin(db, s->id, s->agent, s->model, cause)))
 		goto out;
-	rc = db_event(db, EVENT_REPIN, s->id, r->task_id, 0, b->runner_id,
-		      asked, now, cause);
+	rc = store_event(db, EVENT_REPIN, s->id, r->task_id, 0, b->runner_id,
+			 asked, now, cause);
 	choose(out, s);
 out:
 	free(label);
@@ -318,7 +318,7 @@ out:
  * to it as to any session in use.
  */
 static int
-successor(struct baton *b, struct db *db, const struct req *r,
+successor(struct baton *b, struct store *db, const struct req *r,
 	  const struct db_session *old, int pred, int64_t now,
 	  struct session_choice *out, char **cause)
 {
@@ -336,7 +336,7 @@ successor(struct baton *b, struct db *db, const struct req *r,
 	if ((rc = create_row(b, db, &s, r->task_id, now, cause)) != 0)
 		goto out;
 	if (s.milestone_id != 0 &&
-	    (rc = db_milestone_set_session(db, s.milestone_id, s.id, cause)))
+	    (rc = store_milestone_set_session(db, s.milestone_id, s.id, cause)))
 		goto out;
 	if ((rc = pin_agent(b, db, r, &s, now, out, cause)) != 0)
 		goto out;
@@ -354,7 +354,7 @@ out:
  * replace_closed; otherwise it is an error.
  */
 static int
-use_session(struct baton *b, struct db *db, const struct req *r,
+use_session(struct baton *b, struct store *db, const struct req *r,
 	    struct db_session *s, int replace_closed, int64_t now,
 	    struct session_choice *out, char **cause)
 {
@@ -370,11 +370,11 @@ use_session(struct baton *b, struct db *db, const struct req *r,
 		detail = xasprintf("idle for %s, longer than sessions.ttl "
 				   "(%s)",
 				   idle, ttl);
-		rc = db_session_set_status(db, s->id, SESSION_EXPIRED, now,
-					   cause);
+		rc = store_session_set_status(db, s->id, SESSION_EXPIRED, now,
+					      cause);
 		if (rc == 0)
-			rc = db_event(db, EVENT_EXPIRE, s->id, r->task_id, 0,
-				      b->runner_id, detail, now, cause);
+			rc = store_event(db, EVENT_EXPIRE, s->id, r->task_id, 0,
+					 b->runner_id, detail, now, cause);
 		free(detail);
 		if (rc == 0)
 			rc = successor(b, db, r, s, 1, now, out, cause);
@@ -416,10 +416,10 @@ use_session(struct baton *b, struct db *db, const struct req *r,
 	}
 	if ((rc = pin_agent(b, db, r, s, now, out, cause)) != 0)
 		goto out;
-	if ((rc = db_session_touch(db, s->id, now, cause)) != 0 || r->init)
+	if ((rc = store_session_touch(db, s->id, now, cause)) != 0 || r->init)
 		goto out;
-	rc = db_event(db, EVENT_RESUME, s->id, r->task_id, 0, b->runner_id,
-		      NULL, now, cause);
+	rc = store_event(db, EVENT_RESUME, s->id, r->task_id, 0, b->runner_id,
+			 NULL, now, cause);
 out:
 	free(label);
 	free(idle);
@@ -434,14 +434,14 @@ out:
  * session at every use.  A closed successor ends the walk.
  */
 static int
-follow_successors(struct db *db, struct db_session *s, char **cause)
+follow_successors(struct store *db, struct db_session *s, char **cause)
 {
 	struct db_session next = {0};
 	int found, hops, rc;
 
 	for (hops = 0; hops < 1000 && s->status == SESSION_EXPIRED; hops++) {
-		if ((rc = db_session_get_successor(db, s->id, &next, &found,
-						   cause)) != 0)
+		if ((rc = store_session_get_successor(db, s->id, &next, &found,
+						      cause)) != 0)
 			return rc;
 		if (!found)
 			break;
@@ -454,8 +454,9 @@ follow_successors(struct db *db, struct db_session *s, char **cause)
 
 /* --session NAME|UUID (tasks) and `session init NAME|UUID`. */
 static int
-use_named(struct baton *b, struct db *db, const struct req *r, const char *ref,
-	  int64_t now, struct session_choice *out, char **cause)
+use_named(struct baton *b, struct store *db, const struct req *r,
+	  const char *ref, int64_t now, struct session_choice *out,
+	  char **cause)
 {
 	struct db_session s = {0};
 	char *lower = NULL, *label;
@@ -463,7 +464,8 @@ use_named(struct baton *b, struct db *db, const struct req *r, const char *ref,
 
 	if (id_is_uuid(ref)) {
 		lower = id_uuid_lower(ref);
-		if ((rc = db_session_get(db, lower, &s, &found, cause)) != 0 ||
+		if ((rc = store_session_get(db, lower, &s, &found, cause)) !=
+			    0 ||
 		    (found && (rc = follow_successors(db, &s, cause)) != 0))
 			goto out;
 		if (found)
@@ -473,7 +475,7 @@ use_named(struct baton *b, struct db *db, const struct req *r, const char *ref,
 					 0, now, out, cause);
 		goto out;
 	}
-	if ((rc = db_session_get_latest_by_name(db, ref, &s, &found, cause)))
+	if ((rc = store_session_get_latest_by_name(db, ref, &s, &found, cause)))
 		goto out;
 	if (found &&
 	    (s.status == SESSION_ACTIVE || s.status == SESSION_EXPIRED)) {
@@ -499,7 +501,7 @@ out:
 
 /* The milestone's session, created on first use (S2). */
 static int
-use_milestone(struct baton *b, struct db *db, const struct req *r,
+use_milestone(struct baton *b, struct store *db, const struct req *r,
 	      int64_t milestone_id, int64_t now, struct session_choice *out,
 	      char **cause)
 {
@@ -507,7 +509,7 @@ use_milestone(struct baton *b, struct db *db, const struct req *r,
 	struct db_session s = {0};
 	int found, rc;
 
-	if ((rc = db_milestone_get_id(db, milestone_id, &m, &found, cause)))
+	if ((rc = store_milestone_get_id(db, milestone_id, &m, &found, cause)))
 		return rc;
 	if (!found || strcmp(m.session_mode, "per-task") == 0) {
 		rc = new_session(b, db, r, SESSION_TEMP, NULL, NULL, 0, now,
@@ -516,7 +518,7 @@ use_milestone(struct baton *b, struct db *db, const struct req *r,
 	}
 	found = 0;
 	if (m.session_id != NULL &&
-	    (rc = db_session_get(db, m.session_id, &s, &found, cause)))
+	    (rc = store_session_get(db, m.session_id, &s, &found, cause)))
 		goto out;
 	if (found)
 		rc = use_session(b, db, r, &s, 1, now, out, cause);
@@ -545,7 +547,7 @@ choice_end(struct session_choice *out, int rc)
 }
 
 int
-session_select(struct baton *b, struct db *db, const struct db_task *t,
+session_select(struct baton *b, struct store *db, const struct db_task *t,
 	       int64_t now, struct session_choice *out, char **cause)
 {
 	struct req r = {0};
@@ -571,7 +573,7 @@ session_select(struct baton *b, struct db *db, const struct db_task *t,
 }
 
 int
-session_ensure(struct baton *b, struct db *db, const struct session_init *in,
+session_ensure(struct baton *b, struct store *db, const struct session_init *in,
 	       int64_t now, struct session_choice *out, char **cause)
 {
 	struct req r = {0};
@@ -623,7 +625,7 @@ is_id_prefix(const char *s)
 }
 
 int
-session_lookup(struct db *db, const char *ref, struct db_session *s,
+session_lookup(struct store *db, const char *ref, struct db_session *s,
 	       char **cause)
 {
 	char *lower;
@@ -633,13 +635,13 @@ session_lookup(struct db *db, const char *ref, struct db_session *s,
 	memset(s, 0, sizeof *s);
 	if (id_is_uuid(ref)) {
 		lower = id_uuid_lower(ref);
-		rc = db_session_get(db, lower, s, &found, cause);
+		rc = store_session_get(db, lower, s, &found, cause);
 		free(lower);
 		if (rc != 0)
 			return rc;
 	} else if (session_name_valid(ref)) {
-		if ((rc = db_session_get_latest_by_name(db, ref, s, &found,
-							cause)) != 0)
+		if ((rc = store_session_get_latest_by_name(db, ref, s, &found,
+							   cause)) != 0)
 			return rc;
 	}
 	if (!found && is_id_prefix(ref)) {
@@ -648,7 +650,7 @@ session_lookup(struct db *db, const char *ref, struct db_session *s,
 			if (lower[i] >= 'A' && lower[i] <= 'F')
 				lower[i] = (char)(lower[i] - 'A' + 'a');
 		}
-		rc = db_session_get_by_prefix(db, lower, s, &found, cause);
+		rc = store_session_get_by_prefix(db, lower, s, &found, cause);
 		free(lower);
 		if (rc != 0)
 			return rc;
@@ -686,7 +688,7 @@ refuse_leased(const struct db_session *s, int64_t now, const char *what,
 }
 
 static int
-reset_in_txn(struct baton *b, struct db *db, const char *ref, int64_t now,
+reset_in_txn(struct baton *b, struct store *db, const char *ref, int64_t now,
 	     struct db_session *s, char **cause)
 {
 	struct db_chain_link *chain = NULL;
@@ -705,7 +707,7 @@ reset_in_txn(struct baton *b, struct db *db, const char *ref, int64_t now,
 		free(label);
 		return -BERR_FAIL;
 	}
-	if ((rc = db_session_chain(db, s->id, &chain, &n, cause)) != 0)
+	if ((rc = store_session_chain(db, s->id, &chain, &n, cause)) != 0)
 		return rc;
 	db_chain_free(chain, n);
 	detail = xasprintf("wiped head %s, %zu chain link%s, %lld turn%s, "
@@ -717,22 +719,22 @@ reset_in_txn(struct baton *b, struct db *db, const char *ref, int64_t now,
 			   (long long)s->output_tokens, s->cost_usd,
 			   s->resume_failures,
 			   s->resume_failures == 1 ? "" : "s");
-	rc = db_session_reset(db, s->id, now, cause);
+	rc = store_session_reset(db, s->id, now, cause);
 	if (rc == 0)
-		rc = db_event(db, EVENT_RESET, s->id, 0, 0, b->runner_id,
-			      detail, now, cause);
+		rc = store_event(db, EVENT_RESET, s->id, 0, 0, b->runner_id,
+				 detail, now, cause);
 	free(detail);
 	if (rc != 0)
 		return rc;
 	label = xstrdup(s->id);
 	db_session_release(s);
-	rc = db_session_get(db, label, s, &found, cause);
+	rc = store_session_get(db, label, s, &found, cause);
 	free(label);
 	return rc;
 }
 
 static int
-close_in_txn(struct baton *b, struct db *db, const char *ref, int64_t now,
+close_in_txn(struct baton *b, struct store *db, const char *ref, int64_t now,
 	     int *already, struct db_session *s, char **cause)
 {
 	char *id;
@@ -747,14 +749,14 @@ close_in_txn(struct baton *b, struct db *db, const char *ref, int64_t now,
 	}
 	if ((rc = refuse_leased(s, now, "close", cause)) != 0)
 		return rc;
-	if ((rc = db_session_set_status(db, s->id, SESSION_CLOSED, now,
-					cause)) ||
-	    (rc = db_event(db, EVENT_CLOSE, s->id, 0, 0, b->runner_id,
-			   "baton session close", now, cause)))
+	if ((rc = store_session_set_status(db, s->id, SESSION_CLOSED, now,
+					   cause)) ||
+	    (rc = store_event(db, EVENT_CLOSE, s->id, 0, 0, b->runner_id,
+			      "baton session close", now, cause)))
 		return rc;
 	id = xstrdup(s->id);
 	db_session_release(s);
-	rc = db_session_get(db, id, s, &found, cause);
+	rc = store_session_get(db, id, s, &found, cause);
 	free(id);
 	return rc;
 }
@@ -802,7 +804,7 @@ gather_release(struct gather *g)
 }
 
 static int
-gc_in_txn(struct baton *b, struct db *db, int64_t now, int dry_run,
+gc_in_txn(struct baton *b, struct store *db, int64_t now, int dry_run,
 	  void (*fn)(void *, const char *, const struct db_session *),
 	  void *arg, char **cause)
 {
@@ -815,18 +817,19 @@ gc_in_txn(struct baton *b, struct db *db, int64_t now, int dry_run,
 	/* expire: active, idle past the TTL, not in use */
 	f.idle_before = now - b->cfg->sessions.ttl_ms;
 	f.now = now;
-	if ((rc = db_session_each(db, &f, gather_one, &g, cause)) != 0)
+	if ((rc = store_session_each(db, &f, gather_one, &g, cause)) != 0)
 		goto out;
 	for (i = 0; i < g.n; i++) {
 		if (!dry_run) {
 			idle = human_duration(now - g.v[i].last_used_at);
 			detail = xasprintf("session gc: idle for %s", idle);
 			free(idle);
-			rc = db_session_set_status(db, g.v[i].id,
-						   SESSION_EXPIRED, now, cause);
+			rc = store_session_set_status(
+				db, g.v[i].id, SESSION_EXPIRED, now, cause);
 			if (rc == 0)
-				rc = db_event(db, EVENT_EXPIRE, g.v[i].id, 0, 0,
-					      b->runner_id, detail, now, cause);
+				rc = store_event(db, EVENT_EXPIRE, g.v[i].id, 0,
+						 0, b->runner_id, detail, now,
+						 cause);
 			free(detail);
 			if (rc != 0)
 				goto out;
@@ -839,13 +842,13 @@ gc_in_txn(struct baton *b, struct db *db, int64_t now, int dry_run,
 	memset(&f, 0, sizeof f);
 	f.closed_before = now - b->cfg->sessions.retention_ms;
 	f.now = now;
-	if ((rc = db_session_each(db, &f, gather_one, &g, cause)) != 0)
+	if ((rc = store_session_each(db, &f, gather_one, &g, cause)) != 0)
 		goto out;
 	for (i = 0; i < g.n; i++) {
 		if (!dry_run) {
-			rc = db_session_delete(db, g.v[i].id, cause);
+			rc = store_session_delete(db, g.v[i].id, cause);
 			if (rc == 0)
-				rc = db_event(
+				rc = store_event(
 					db, EVENT_PRUNE, g.v[i].id, 0, 0,
 					b->runner_id,
 					session_status_name(g.v[i].status), now,
@@ -896,12 +899,12 @@ session_init(struct baton *b, const struct session_init *in,
 {
 	int rc;
 
-	if ((rc = db_begin(b->db, cause)) == 0 &&
+	if ((rc = store_begin(b->db, cause)) == 0 &&
 	    (rc = session_ensure(b, b->db, in, clock_now_ms(), out, cause)) ==
 		    0)
-		rc = db_commit(b->db, cause);
+		rc = store_commit(b->db, cause);
 	if (rc != 0)
-		db_rollback(b->db);
+		store_rollback(b->db);
 	return rc;
 }
 
@@ -911,11 +914,11 @@ session_reset(struct baton *b, const char *ref, int64_t now,
 {
 	int rc;
 
-	if ((rc = db_begin(b->db, cause)) == 0 &&
+	if ((rc = store_begin(b->db, cause)) == 0 &&
 	    (rc = reset_in_txn(b, b->db, ref, now, s, cause)) == 0)
-		rc = db_commit(b->db, cause);
+		rc = store_commit(b->db, cause);
 	if (rc != 0) {
-		db_rollback(b->db);
+		store_rollback(b->db);
 		db_session_release(s);
 	}
 	return rc;
@@ -927,11 +930,11 @@ session_close(struct baton *b, const char *ref, int64_t now, int *already,
 {
 	int rc;
 
-	if ((rc = db_begin(b->db, cause)) == 0 &&
+	if ((rc = store_begin(b->db, cause)) == 0 &&
 	    (rc = close_in_txn(b, b->db, ref, now, already, s, cause)) == 0)
-		rc = db_commit(b->db, cause);
+		rc = store_commit(b->db, cause);
 	if (rc != 0) {
-		db_rollback(b->db);
+		store_rollback(b->db);
 		db_session_release(s);
 	}
 	return rc;
@@ -964,11 +967,11 @@ session_gc(struct baton *b, int64_t now, int dry_run,
 	int rc;
 
 	strvec_init(&g.pruned);
-	if ((rc = db_begin(b->db, cause)) == 0 &&
+	if ((rc = store_begin(b->db, cause)) == 0 &&
 	    (rc = gc_in_txn(b, b->db, now, dry_run, gc_note, &g, cause)) == 0 &&
 	    !dry_run)
-		rc = db_commit(b->db, cause);
-	db_rollback(b->db); /* a dry run changed nothing: end it */
+		rc = store_commit(b->db, cause);
+	store_rollback(b->db); /* a dry run changed nothing: end it */
 	/* the rows are gone: now their directories may go too */
 	for (i = 0; rc == 0 && !dry_run && i < g.pruned.n; i++) {
 		if (session_dir_remove(b->state_dir, g.pruned.v[i]) != 0)

@@ -7,7 +7,7 @@
 #include "core/baton.h"
 #include "lib/strbuf.h"
 
-struct db;
+struct store;
 struct db_task;
 struct db_session;
 
@@ -33,7 +33,7 @@ void session_choice_release(struct session_choice *);
  * reached, foreign session, closed session); -BERR_DB.  out is filled
  * only on success (release it either way).
  */
-int session_select(struct baton *b, struct db *db, const struct db_task *t,
+int session_select(struct baton *b, struct store *db, const struct db_task *t,
 		   int64_t now, struct session_choice *out, char **cause);
 
 /* What `baton session init` asks for. */
@@ -53,7 +53,7 @@ struct session_init {
  * session replaced by a new one, --agent/--model not matching the
  * pinned ones).  Same checks and errors as session_select().
  */
-int session_ensure(struct baton *b, struct db *db,
+int session_ensure(struct baton *b, struct store *db,
 		   const struct session_init *in, int64_t now,
 		   struct session_choice *out, char **cause);
 
@@ -63,7 +63,7 @@ int session_ensure(struct baton *b, struct db *db,
  * more).  Returns 0 with *s filled (release it), -BERR_USAGE with
  * *cause when there is none or the prefix is ambiguous, -BERR_DB.
  */
-int session_lookup(struct db *db, const char *ref, struct db_session *s,
+int session_lookup(struct store *db, const char *ref, struct db_session *s,
 		   char **cause);
 
 /* Non-zero if a task holds s's lease at time now (S6). */

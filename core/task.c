@@ -19,7 +19,7 @@
 #include "lib/strbuf.h"
 #include "lib/text.h"
 #include "lib/xmalloc.h"
-#include "db/db.h"
+#include "db/store.h"
 
 /* A prompt can be large, but not unbounded: 64 MiB. */
 #define PROMPT_MAX (64u << 20)
@@ -104,7 +104,7 @@ is_blank(const char *s)
 }
 
 int
-task_spec_resolve(struct baton *b, struct db *db, const struct task_spec *s,
+task_spec_resolve(struct baton *b, struct store *db, const struct task_spec *s,
 		  struct db_task *t, char **cause)
 {
 	const struct config *cfg = b->cfg;
@@ -226,13 +226,13 @@ task_spec_resolve(struct baton *b, struct db *db, const struct task_spec *s,
 					   s->milestone));
 			goto out;
 		}
-		if ((rc = db_milestone_get(db, s->milestone, &m, &found,
-					   cause)) != 0)
+		if ((rc = store_milestone_get(db, s->milestone, &m, &found,
+					      cause)) != 0)
 			goto out;
 		if (!found) {
 			m.name = xstrdup(s->milestone);
-			if ((rc = db_milestone_insert(db, &m, clock_now_ms(),
-						      &existed, cause)) != 0)
+			if ((rc = store_milestone_insert(db, &m, clock_now_ms(),
+							 &existed, cause)) != 0)
 				goto out;
 		}
 		t->milestone_id = m.id;
@@ -298,13 +298,13 @@ task_add(struct baton *b, const struct task_spec *spec, struct db_task *t,
 	int found, rc;
 
 	*existed = 0;
-	if ((rc = db_begin(b->db, cause)) == 0 &&
+	if ((rc = store_begin(b->db, cause)) == 0 &&
 	    (rc = task_spec_resolve(b, b->db, spec, t, cause)) == 0 &&
-	    (rc = db_task_insert(b->db, t, clock_now_ms(), existed, cause)) ==
-		    0)
-		rc = db_commit(b->db, cause);
+	    (rc = store_task_insert(b->db, t, clock_now_ms(), existed,
+				    cause)) == 0)
+		rc = store_commit(b->db, cause);
 	if (rc != 0) {
-		db_rollback(b->db);
+		store_rollback(b->db);
 		db_task_release(t);
 		return rc;
 	}
@@ -312,7 +312,7 @@ task_add(struct baton *b, const struct task_spec *spec, struct db_task *t,
 		/* the task the key names, as it is */
 		id = t->id;
 		db_task_release(t);
-		if ((rc = db_task_get(b->db, id, t, &found, cause)) != 0)
+		if ((rc = store_task_get(b->db, id, t, &found, cause)) != 0)
 			return rc;
 	}
 	return 0;
@@ -327,13 +327,13 @@ task_add_all(struct baton *b, const struct task_spec *specs, size_t n,
 	int rc, existed;
 
 	*added = 0;
-	if ((rc = db_begin(b->db, cause)) != 0)
+	if ((rc = store_begin(b->db, cause)) != 0)
 		return rc;
 	for (i = 0; i < n; i++) {
 		if ((rc = task_spec_resolve(b, b->db, &specs[i], &t, cause)))
 			break;
-		if ((rc = db_task_insert(b->db, &t, clock_now_ms(), &existed,
-					 cause)) != 0)
+		if ((rc = store_task_insert(b->db, &t, clock_now_ms(), &existed,
+					    cause)) != 0)
 			break;
 		ids[i] = t.id;
 		if (!existed)
@@ -341,10 +341,10 @@ task_add_all(struct baton *b, const struct task_spec *specs, size_t n,
 		db_task_release(&t);
 	}
 	if (rc == 0)
-		rc = db_commit(b->db, cause);
+		rc = store_commit(b->db, cause);
 	if (rc != 0) {
 		db_task_release(&t);
-		db_rollback(b->db);
+		store_rollback(b->db);
 		*added = 0;
 	}
 	return rc;
@@ -373,23 +373,23 @@ task_retry(struct baton *b, const int64_t *ids, size_t n,
 	int rc;
 
 	memset(out, 0, n * sizeof *out);
-	if ((rc = db_begin(b->db, cause)) != 0)
+	if ((rc = store_begin(b->db, cause)) != 0)
 		return rc;
 	for (i = 0; i < n && rc == 0; i++) {
 		out[i].id = ids[i];
-		rc = db_task_get(b->db, ids[i], &t, &out[i].found, cause);
+		rc = store_task_get(b->db, ids[i], &t, &out[i].found, cause);
 		if (rc != 0 || !out[i].found)
 			continue;
 		out[i].was = t.status;
 		db_task_release(&t);
 		if (task_status_retryable(out[i].was))
-			rc = db_task_requeue(b->db, ids[i], retryable_mask(),
-					     &out[i].changed, cause);
+			rc = store_task_requeue(b->db, ids[i], retryable_mask(),
+						&out[i].changed, cause);
 	}
 	if (rc == 0)
-		rc = db_commit(b->db, cause);
+		rc = store_commit(b->db, cause);
 	if (rc != 0) {
-		db_rollback(b->db);
+		store_rollback(b->db);
 		memset(out, 0, n * sizeof *out);
 	}
 	return rc;
@@ -402,12 +402,12 @@ task_cancel(struct baton *b, int64_t id, struct task_change *out, char **cause)
 
 	memset(out, 0, sizeof *out);
 	out->id = id;
-	if ((rc = db_begin(b->db, cause)) == 0 &&
-	    (rc = db_task_cancel(b->db, id, clock_now_ms(), &out->found,
-				 &out->was, cause)) == 0)
-		rc = db_commit(b->db, cause);
+	if ((rc = store_begin(b->db, cause)) == 0 &&
+	    (rc = store_task_cancel(b->db, id, clock_now_ms(), &out->found,
+				    &out->was, cause)) == 0)
+		rc = store_commit(b->db, cause);
 	if (rc != 0) {
-		db_rollback(b->db);
+		store_rollback(b->db);
 		return rc;
 	}
 	out->changed = out->found &&
@@ -424,7 +424,7 @@ task_wait_end(struct baton *b, int64_t id, enum task_status *final)
 	char *cause = NULL;
 	int found;
 
-	if (db_task_get(b->db, id, &t, &found, &cause) != 0) {
+	if (store_task_get(b->db, id, &t, &found, &cause) != 0) {
 		free(cause);
 		return 0;
 	}
@@ -434,7 +434,7 @@ task_wait_end(struct baton *b, int64_t id, enum task_status *final)
 	db_task_release(&t);
 	end = clock_mono_ms() + grace + 10000;
 	while (clock_mono_ms() < end) {
-		if (db_task_get(b->db, id, &t, &found, &cause) != 0) {
+		if (store_task_get(b->db, id, &t, &found, &cause) != 0) {
 			free(cause);
 			return 0;
 		}

@@ -6,7 +6,7 @@
 #include "core/baton.h"
 #include "db/store-names.h"
 
-struct db;
+struct store;
 struct db_task;
 
 /*
@@ -34,7 +34,7 @@ void task_spec_release(struct task_spec *);
  * Returns 0, or -BERR_USAGE with *cause ("origin: message" when the spec
  * has an origin), -BERR_DB.
  */
-int task_spec_resolve(struct baton *b, struct db *db,
+int task_spec_resolve(struct baton *b, struct store *db,
 		      const struct task_spec *spec, struct db_task *t,
 		      char **cause);
 

@@ -13,7 +13,7 @@
 #include "core/runner.h"
 #include "core/task.h"
 #include "core/worker.h"
-#include "db/db.h"
+#include "db/store.h"
 #include "lib/xmalloc.h"
 
 struct pool {
@@ -95,7 +95,7 @@ take_slot(struct pool *p)
  * to go on, 1 when baton was signalled, or -BERR_DB.
  */
 static int
-idle(struct pool *p, struct db *db, char **cause)
+idle(struct pool *p, struct store *db, char **cause)
 {
 	struct pollfd pf[2] = {{.fd = p->b->stop_fd, .events = POLLIN},
 			       {.fd = p->wake[0], .events = POLLIN}};
@@ -106,8 +106,8 @@ idle(struct pool *p, struct db *db, char **cause)
 	p->claimed--;
 	pthread_mutex_unlock(&p->lock);
 	if (p->opt.until_empty) {
-		rc = db_task_count_pending(db, p->opt.milestone_id, &pending,
-					   cause);
+		rc = store_task_count_pending(db, p->opt.milestone_id, &pending,
+					      cause);
 		if (rc != 0)
 			return rc;
 		pthread_mutex_lock(&p->lock);
@@ -183,7 +183,7 @@ worker_main(void *arg)
 {
 	struct pool *p = arg;
 	struct orch o;
-	struct db *db = NULL;
+	struct store *db = NULL;
 	char *cause = NULL;
 	int rc;
 
@@ -210,7 +210,7 @@ worker_main(void *arg)
 	p->counts.workers--;
 	pthread_mutex_unlock(&p->lock);
 	free(cause);
-	db_close(db);
+	store_close(db);
 	return NULL;
 }
 
@@ -332,7 +332,7 @@ worker_run_now(struct orch *o, int64_t id,
 					    : RUN_WAIT_REFUSED;
 			return 0;
 		}
-		if ((rc = db_task_get(o->db, id, &t, &found, cause)) != 0)
+		if ((rc = store_task_get(o->db, id, &t, &found, cause)) != 0)
 			break;
 		if (found && t.status == TASK_RUNNING) {
 			if (!elsewhere && waiting != NULL)

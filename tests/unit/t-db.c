@@ -29,11 +29,14 @@
 #include "lib/clock.h"
 #include "lib/file.h"
 #include "lib/xmalloc.h"
-#include "db/db-internal.h"
+#include "db/sqlite/internal.h"
+
+/* The SQLite engine's handle behind a store (this tests the engine). */
+#define SQ(st) ((struct db *)(st))
 
 #define NOBODY 65534
 
-static const struct db_options fast = {.busy_timeout_ms = 200};
+static const struct store_options fast = {.busy_timeout_ms = 200};
 
 static int
 tmpdir_setup(void **state)
@@ -105,12 +108,12 @@ raw_exec(const char *path, const char *sql)
 }
 
 static int64_t
-query1(struct db *db, const char *sql)
+query1(struct store *db, const char *sql)
 {
 	sqlite3_stmt *st = NULL;
 	int64_t v = -1;
 
-	assert_int_equal(sqlite3_prepare_v2(db->h, sql, -1, &st, NULL),
+	assert_int_equal(sqlite3_prepare_v2(SQ(db)->h, sql, -1, &st, NULL),
 			 SQLITE_OK);
 	if (sqlite3_step(st) == SQLITE_ROW)
 		v = sqlite3_column_int64(st, 0);
@@ -119,12 +122,12 @@ query1(struct db *db, const char *sql)
 }
 
 static char *
-query1_text(struct db *db, const char *sql)
+query1_text(struct store *db, const char *sql)
 {
 	sqlite3_stmt *st = NULL;
 	char *v = NULL;
 
-	assert_int_equal(sqlite3_prepare_v2(db->h, sql, -1, &st, NULL),
+	assert_int_equal(sqlite3_prepare_v2(SQ(db)->h, sql, -1, &st, NULL),
 			 SQLITE_OK);
 	if (sqlite3_step(st) == SQLITE_ROW)
 		v = db_col_text(st, 0);
@@ -136,27 +139,28 @@ static const char sql_event[] =
 	"INSERT INTO events (at, kind, detail) VALUES (?1, ?2, ?3)";
 
 static int
-add_event(struct db *db, const char *kind, const char *detail, char **cause)
+add_event(struct store *db, const char *kind, const char *detail, char **cause)
 {
 	sqlite3_stmt *st;
 
-	if ((st = db_stmt(db, sql_event, cause)) == NULL)
+	if ((st = db_stmt(SQ(db), sql_event, cause)) == NULL)
 		return -BERR_DB;
 	sqlite3_bind_int64(st, 1, clock_now_ms());
 	db_bind_text(st, 2, kind);
 	db_bind_text(st, 3, detail);
-	return db_step_done(db, st, "cannot record event", cause);
+	return db_step_done(SQ(db), st, "cannot record event", cause);
 }
 
 /* Expect db_open to refuse path with exactly "cannot open database P: msg". */
 static void
-expect_refusal(const char *path, const struct db_options *opts, const char *msg)
+expect_refusal(const char *path, const struct store_options *opts,
+	       const char *msg)
 {
-	struct db *db = (struct db *)0x1;
+	struct store *db = (struct store *)0x1;
 	char *cause = NULL, *want;
 	int rc;
 
-	rc = db_open(&db, path, opts, &cause);
+	rc = store_open(&db, path, opts, &cause);
 	want = xasprintf("cannot open database %s: %s", path, msg);
 	if (rc != -BERR_DB || cause == NULL || strcmp(cause, want) != 0)
 		fail_msg("rc %d, cause \"%s\", want \"%s\"", rc,
@@ -205,13 +209,13 @@ static void
 test_fresh(void **state)
 {
 	char *path = tpath(state, "a/b/baton.db"), *cause = NULL, *mode;
-	struct db *db = NULL;
+	struct store *db = NULL;
 
-	assert_int_equal(db_schema_version(), 1);
-	assert_int_equal(db_open(&db, path, NULL, &cause), 0);
+	assert_int_equal(store_schema_version(), 1);
+	assert_int_equal(store_open(&db, path, NULL, &cause), 0);
 	assert_null(cause);
 	assert_non_null(db);
-	assert_string_equal(db_path(db), path);
+	assert_string_equal(store_path(db), path);
 	assert_int_equal(query1(db, "PRAGMA user_version"), 1);
 	assert_int_equal(query1(db, "PRAGMA foreign_keys"), 1);
 	assert_int_equal(query1(db, "PRAGMA synchronous"), 1); /* NORMAL */
@@ -224,9 +228,9 @@ test_fresh(void **state)
 				    "'runs', 'sessions', 'session_chain', "
 				    "'runners', 'milestones', 'events')"),
 			 7);
-	assert_int_equal(db_commits(db), 0);
-	db_close(db);
-	db_close(NULL);
+	assert_int_equal(store_commits(db), 0);
+	store_close(db);
+	store_close(NULL);
 	free(path);
 }
 
@@ -234,48 +238,49 @@ static void
 test_options(void **state)
 {
 	char *path = tpath(state, "baton.db"), *cause = NULL;
-	struct db_options o = {.synchronous_full = 1, .busy_timeout_ms = 1234};
-	struct db *db = NULL;
+	struct store_options o = {.synchronous_full = 1,
+				  .busy_timeout_ms = 1234};
+	struct store *db = NULL;
 
-	assert_int_equal(db_open(&db, path, &o, &cause), 0);
+	assert_int_equal(store_open(&db, path, &o, &cause), 0);
 	assert_int_equal(query1(db, "PRAGMA synchronous"), 2); /* FULL */
 	assert_int_equal(query1(db, "PRAGMA busy_timeout"), 1234);
-	db_close(db);
+	store_close(db);
 	free(path);
 }
 
 static void
 test_memory(void **state)
 {
-	struct db *db = NULL;
+	struct store *db = NULL;
 	char *cause = NULL;
 
 	(void)state;
-	assert_int_equal(db_open(&db, ":memory:", NULL, &cause), 0);
+	assert_int_equal(store_open(&db, ":memory:", NULL, &cause), 0);
 	assert_int_equal(query1(db, "PRAGMA user_version"), 1);
 	assert_int_equal(add_event(db, "x", NULL, &cause), 0);
-	db_close(db);
+	store_close(db);
 }
 
 static void
 test_reopen(void **state)
 {
 	char *path = tpath(state, "baton.db"), *cause = NULL, *s;
-	struct db *db = NULL;
+	struct store *db = NULL;
 	sqlite3_stmt *st;
 
-	assert_int_equal(db_open(&db, path, NULL, &cause), 0);
-	assert_int_equal(db_begin(db, &cause), 0);
+	assert_int_equal(store_open(&db, path, NULL, &cause), 0);
+	assert_int_equal(store_begin(db, &cause), 0);
 	assert_int_equal(add_event(db, "create", "first", &cause), 0);
 	assert_int_equal(add_event(db, "create", NULL, &cause), 0);
-	assert_int_equal(db_commit(db, &cause), 0);
-	assert_int_equal(db_commits(db), 1);
-	db_close(db);
+	assert_int_equal(store_commit(db, &cause), 0);
+	assert_int_equal(store_commits(db), 1);
+	store_close(db);
 
-	assert_int_equal(db_open(&db, path, NULL, &cause), 0);
+	assert_int_equal(store_open(&db, path, NULL, &cause), 0);
 	assert_int_equal(query1(db, "SELECT count(*) FROM events"), 2);
 	assert_int_equal(query1(db, "PRAGMA user_version"), 1);
-	st = db_stmt(db, "SELECT detail FROM events ORDER BY id", &cause);
+	st = db_stmt(SQ(db), "SELECT detail FROM events ORDER BY id", &cause);
 	assert_non_null(st);
 	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
 	s = db_col_text(st, 0);
@@ -284,7 +289,7 @@ test_reopen(void **state)
 	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
 	assert_null(db_col_text(st, 0));
 	sqlite3_reset(st);
-	db_close(db);
+	store_close(db);
 	free(path);
 }
 
@@ -293,14 +298,14 @@ check_modes(void **state, mode_t mask, const char *sub)
 {
 	char *dir = tpath(state, sub), *path, *cause = NULL, *p;
 	static const char *const sfx[] = {"", "-wal", "-shm"};
-	struct db *db = NULL;
+	struct store *db = NULL;
 	struct stat st;
 	mode_t old;
 	size_t i;
 
 	path = xasprintf("%s/deeper/baton.db", dir);
 	old = umask(mask);
-	assert_int_equal(db_open(&db, path, NULL, &cause), 0);
+	assert_int_equal(store_open(&db, path, NULL, &cause), 0);
 	assert_int_equal(add_event(db, "x", "y", &cause), 0);
 	umask(old);
 	/* With the connection open, -wal and -shm exist. */
@@ -318,7 +323,7 @@ check_modes(void **state, mode_t mask, const char *sub)
 	assert_int_equal(stat(p, &st), 0);
 	assert_int_equal(st.st_mode & 07777, 0700);
 	free(p);
-	db_close(db);
+	store_close(db);
 	free(path);
 	free(dir);
 }
@@ -336,15 +341,15 @@ static void
 test_existing_dir_kept(void **state)
 {
 	char *path = tpath(state, "baton.db"), *cause = NULL;
-	struct db *db = NULL;
+	struct store *db = NULL;
 	struct stat st;
 
 	/* baton does not chmod a directory it did not create. */
 	assert_int_equal(chmod((char *)*state, 0755), 0);
-	assert_int_equal(db_open(&db, path, NULL, &cause), 0);
+	assert_int_equal(store_open(&db, path, NULL, &cause), 0);
 	assert_int_equal(stat((char *)*state, &st), 0);
 	assert_int_equal(st.st_mode & 07777, 0755);
-	db_close(db);
+	store_close(db);
 	free(path);
 }
 
@@ -363,10 +368,10 @@ test_refuse_symlink(void **state)
 {
 	char *path = tpath(state, "baton.db"), *real = tpath(state, "real.db");
 	char *cause = NULL;
-	struct db *db = NULL;
+	struct store *db = NULL;
 
-	assert_int_equal(db_open(&db, real, NULL, &cause), 0);
-	db_close(db);
+	assert_int_equal(store_open(&db, real, NULL, &cause), 0);
+	store_close(db);
 	assert_int_equal(symlink(real, path), 0);
 	expect_refusal(path, NULL,
 		       "is a symbolic link (refusing to follow it)");
@@ -391,12 +396,12 @@ test_symlinked_parent_ok(void **state)
 {
 	char *dir = tpath(state, "real"), *link = tpath(state, "link");
 	char *path = tpath(state, "link/baton.db"), *cause = NULL;
-	struct db *db = NULL;
+	struct store *db = NULL;
 
 	assert_int_equal(mkdir(dir, 0700), 0);
 	assert_int_equal(symlink(dir, link), 0);
-	assert_int_equal(db_open(&db, path, NULL, &cause), 0);
-	db_close(db);
+	assert_int_equal(store_open(&db, path, NULL, &cause), 0);
+	store_close(db);
 	free(dir);
 	free(link);
 	free(path);
@@ -427,17 +432,17 @@ test_refuse_not_a_db(void **state)
 static void
 make_db(const char *path)
 {
-	struct db *db = NULL;
+	struct store *db = NULL;
 	char *cause = NULL;
 	int i;
 
-	assert_int_equal(db_open(&db, path, NULL, &cause), 0);
-	assert_int_equal(db_begin(db, &cause), 0);
+	assert_int_equal(store_open(&db, path, NULL, &cause), 0);
+	assert_int_equal(store_begin(db, &cause), 0);
 	for (i = 0; i < 500; i++)
 		assert_int_equal(
 			add_event(db, "fill", "some detail text", &cause), 0);
-	assert_int_equal(db_commit(db, &cause), 0);
-	db_close(db);
+	assert_int_equal(store_commit(db, &cause), 0);
+	store_close(db);
 	assert_true(no_side_files(path));
 }
 
@@ -497,15 +502,15 @@ static void
 test_integrity(void **state)
 {
 	char *path = tpath(state, "baton.db"), *cause = NULL, *report = NULL;
-	struct db *db = NULL;
+	struct store *db = NULL;
 	int ok = 0;
 
 	make_db(path);
-	assert_int_equal(db_open(&db, path, NULL, &cause), 0);
-	assert_int_equal(db_integrity_check(db, &ok, &report, &cause), 0);
+	assert_int_equal(store_open(&db, path, NULL, &cause), 0);
+	assert_int_equal(store_integrity_check(db, &ok, &report, &cause), 0);
 	assert_int_equal(ok, 1);
 	assert_null(report);
-	db_close(db);
+	store_close(db);
 	free(path);
 }
 
@@ -524,7 +529,7 @@ check_newer(void **state, const char *journal)
 	snap_take(&s, path);
 	want = xasprintf("it was written by a newer baton (schema 7, this "
 			 "baton knows %d)",
-			 db_schema_version());
+			 store_schema_version());
 	expect_refusal(path, NULL, want);
 	snap_same(&s, path);
 	assert_true(no_side_files(path));
@@ -599,7 +604,7 @@ test_refuse_locked(void **state)
 	char *path = tpath(state, "baton.db"), *old = tpath(state, "old.db");
 	char *cause = NULL;
 	struct holder hd;
-	struct db *db = NULL;
+	struct store *db = NULL;
 	int64_t t0, dt;
 
 	/* An exclusive lock keeps even readers out. */
@@ -616,22 +621,22 @@ test_refuse_locked(void **state)
 	hold(&hd, old, "BEGIN IMMEDIATE; INSERT INTO legacy VALUES (1)");
 	expect_refusal(old, &fast, "database is locked (waited 200ms)");
 	release(&hd);
-	assert_int_equal(db_open(&db, old, &fast, &cause), 0);
+	assert_int_equal(store_open(&db, old, &fast, &cause), 0);
 	assert_int_equal(query1(db, "PRAGMA user_version"), 1);
-	db_close(db);
+	store_close(db);
 
 	/* A write lock held past the timeout fails db_begin clearly. */
-	assert_int_equal(db_open(&db, path, &fast, &cause), 0);
+	assert_int_equal(store_open(&db, path, &fast, &cause), 0);
 	hold(&hd, path, "BEGIN IMMEDIATE");
-	assert_int_equal(db_begin(db, &cause), -BERR_DB);
+	assert_int_equal(store_begin(db, &cause), -BERR_DB);
 	assert_string_equal(cause, "cannot begin transaction: database is "
 				   "locked (waited 200ms)");
 	free(cause);
 	cause = NULL;
 	release(&hd);
-	assert_int_equal(db_begin(db, &cause), 0);
-	assert_int_equal(db_commit(db, &cause), 0);
-	db_close(db);
+	assert_int_equal(store_begin(db, &cause), 0);
+	assert_int_equal(store_commit(db, &cause), 0);
+	store_close(db);
 	free(path);
 	free(old);
 }
@@ -674,18 +679,18 @@ static const char *
 refused(const char *path, const char *msg)
 {
 	static char buf[512];
-	struct db *db = NULL;
+	struct store *db = NULL;
 	char *cause = NULL, *want;
 	int rc;
 
-	rc = db_open(&db, path, NULL, &cause);
+	rc = store_open(&db, path, NULL, &cause);
 	want = xasprintf("cannot open database %s: %s", path, msg);
 	if (rc != -BERR_DB || cause == NULL || strcmp(cause, want) != 0) {
 		snprintf(buf, sizeof buf, "rc %d, cause \"%s\", want \"%s\"",
 			 rc, cause ? cause : "(null)", want);
 		free(want);
 		free(cause);
-		db_close(db);
+		store_close(db);
 		return buf;
 	}
 	free(want);
@@ -702,13 +707,13 @@ readonly_checks(const char *dir)
 	char *cause = NULL, *before = NULL, *after = NULL;
 	size_t blen = 0, alen = 0;
 	const char *err = NULL;
-	struct db *db = NULL;
+	struct store *db = NULL;
 
-	if (db_open(&db, path, NULL, &cause) != 0) {
+	if (store_open(&db, path, NULL, &cause) != 0) {
 		err = "cannot create the database";
 		goto out;
 	}
-	db_close(db);
+	store_close(db);
 	before = file_read(path, 1 << 24, &blen);
 
 	chmod(path, 0444);
@@ -761,32 +766,33 @@ static void
 test_disk_full(void **state)
 {
 	char *path = tpath(state, "baton.db"), *cause = NULL, *big, *sql;
-	struct db *db = NULL;
+	struct store *db = NULL;
 	int i, rc = 0;
 
-	assert_int_equal(db_open(&db, path, NULL, &cause), 0);
+	assert_int_equal(store_open(&db, path, NULL, &cause), 0);
 	/* Let the file grow by two pages at most. */
 	sql = xasprintf("PRAGMA max_page_count = %lld",
 			(long long)query1(db, "PRAGMA page_count") + 2);
-	assert_int_equal(sqlite3_exec(db->h, sql, NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(SQ(db)->h, sql, NULL, NULL, NULL),
+			 SQLITE_OK);
 	free(sql);
 	big = xmalloc(3001);
 	memset(big, 'z', 3000);
 	big[3000] = '\0';
-	assert_int_equal(db_begin(db, &cause), 0);
+	assert_int_equal(store_begin(db, &cause), 0);
 	for (i = 0; i < 100 && rc == 0; i++)
 		rc = add_event(db, "big", big, &cause);
 	assert_int_equal(rc, -BERR_DB);
 	assert_string_equal(cause, "cannot record event: disk full");
 	free(cause);
 	cause = NULL;
-	db_rollback(db);
+	store_rollback(db);
 	/* The connection is still usable afterwards. */
-	assert_int_equal(db_begin(db, &cause), 0);
+	assert_int_equal(store_begin(db, &cause), 0);
 	assert_int_equal(add_event(db, "small", "x", &cause), 0);
-	assert_int_equal(db_commit(db, &cause), 0);
+	assert_int_equal(store_commit(db, &cause), 0);
 	free(big);
-	db_close(db);
+	store_close(db);
 	free(path);
 }
 
@@ -823,30 +829,30 @@ race(int n, int (*fn)(const char *, int), const char *path)
 static int
 child_open(const char *path, int i)
 {
-	struct db *db = NULL;
+	struct store *db = NULL;
 	char *cause = NULL;
 
 	(void)i;
-	if (db_open(&db, path, NULL, &cause) != 0) {
+	if (store_open(&db, path, NULL, &cause) != 0) {
 		fprintf(stderr, "child %d: %s\n", i, cause);
 		return 1;
 	}
-	db_close(db);
+	store_close(db);
 	return 0;
 }
 
 static void
 check_migrated(const char *path)
 {
-	struct db *db = NULL;
+	struct store *db = NULL;
 	char *cause = NULL;
 
-	assert_int_equal(db_open(&db, path, NULL, &cause), 0);
+	assert_int_equal(store_open(&db, path, NULL, &cause), 0);
 	assert_int_equal(query1(db, "PRAGMA user_version"), 1);
 	assert_int_equal(query1(db, "SELECT count(*) FROM sqlite_schema WHERE "
 				    "name = 'tasks'"),
 			 1);
-	db_close(db);
+	store_close(db);
 }
 
 static void
@@ -877,29 +883,29 @@ test_concurrent_migrate(void **state)
 static int
 child_write(const char *path, int i)
 {
-	struct db *db = NULL;
+	struct store *db = NULL;
 	char *cause = NULL;
 	int n;
 
-	if (db_open(&db, path, NULL, &cause) != 0)
+	if (store_open(&db, path, NULL, &cause) != 0)
 		goto fail;
 	for (n = 0; n < WRITES; n++) {
-		if (db_begin(db, &cause) != 0)
+		if (store_begin(db, &cause) != 0)
 			goto fail;
 		/* Read then write in one transaction: with a deferred BEGIN
 		 * this would be the classic SQLITE_BUSY deadlock. */
 		if (query1(db, "SELECT count(*) FROM events") < 0)
 			return 1;
 		if (add_event(db, "w", NULL, &cause) != 0) {
-			db_rollback(db);
+			store_rollback(db);
 			goto fail;
 		}
-		if (db_commit(db, &cause) != 0)
+		if (store_commit(db, &cause) != 0)
 			goto fail;
 	}
-	if (db_commits(db) != WRITES)
+	if (store_commits(db) != WRITES)
 		return 1;
-	db_close(db);
+	store_close(db);
 	return 0;
 fail:
 	fprintf(stderr, "writer %d: %s\n", i, cause);
@@ -910,15 +916,15 @@ static void
 test_contention(void **state)
 {
 	char *path = tpath(state, "baton.db"), *cause = NULL;
-	struct db *db = NULL;
+	struct store *db = NULL;
 
-	assert_int_equal(db_open(&db, path, NULL, &cause), 0);
-	db_close(db);
+	assert_int_equal(store_open(&db, path, NULL, &cause), 0);
+	store_close(db);
 	race(WRITERS, child_write, path);
-	assert_int_equal(db_open(&db, path, NULL, &cause), 0);
+	assert_int_equal(store_open(&db, path, NULL, &cause), 0);
 	assert_int_equal(query1(db, "SELECT count(*) FROM events"),
 			 WRITERS * WRITES);
-	db_close(db);
+	store_close(db);
 	free(path);
 }
 
@@ -926,46 +932,46 @@ static void
 test_transactions(void **state)
 {
 	char *path = tpath(state, "baton.db"), *cause = NULL;
-	struct db *db = NULL;
+	struct store *db = NULL;
 
-	assert_int_equal(db_open(&db, path, NULL, &cause), 0);
-	db_rollback(db); /* none open: fine */
-	db_rollback(NULL);
-	assert_int_equal(db_commit(db, &cause), -BERR_DB);
+	assert_int_equal(store_open(&db, path, NULL, &cause), 0);
+	store_rollback(db); /* none open: fine */
+	store_rollback(NULL);
+	assert_int_equal(store_commit(db, &cause), -BERR_DB);
 	assert_non_null(cause);
 	free(cause);
 	cause = NULL;
 
-	assert_int_equal(db_begin(db, &cause), 0);
-	assert_int_equal(db_begin(db, &cause), -BERR_DB);
+	assert_int_equal(store_begin(db, &cause), 0);
+	assert_int_equal(store_begin(db, &cause), -BERR_DB);
 	assert_non_null(strstr(cause, "already open"));
 	free(cause);
 	cause = NULL;
 	assert_int_equal(add_event(db, "gone", NULL, &cause), 0);
-	db_rollback(db);
+	store_rollback(db);
 	assert_int_equal(query1(db, "SELECT count(*) FROM events"), 0);
-	assert_int_equal(db_commits(db), 0);
+	assert_int_equal(store_commits(db), 0);
 
-	assert_int_equal(db_begin(db, &cause), 0);
+	assert_int_equal(store_begin(db, &cause), 0);
 	assert_int_equal(add_event(db, "kept", NULL, &cause), 0);
-	assert_int_equal(db_commit(db, &cause), 0);
-	assert_int_equal(db_commits(db), 1);
+	assert_int_equal(store_commit(db, &cause), 0);
+	assert_int_equal(store_commits(db), 1);
 
 	/* Closing with a transaction open rolls it back. */
-	assert_int_equal(db_begin(db, &cause), 0);
+	assert_int_equal(store_begin(db, &cause), 0);
 	assert_int_equal(add_event(db, "lost", NULL, &cause), 0);
-	db_close(db);
-	assert_int_equal(db_open(&db, path, NULL, &cause), 0);
+	store_close(db);
+	assert_int_equal(store_open(&db, path, NULL, &cause), 0);
 	assert_int_equal(query1(db, "SELECT count(*) FROM events"), 1);
 
 	/* Foreign keys are enforced. */
-	assert_int_equal(sqlite3_exec(db->h,
+	assert_int_equal(sqlite3_exec(SQ(db)->h,
 				      "INSERT INTO session_chain (session_id, "
 				      "agent_session_id, edge, created_at) "
 				      "VALUES ('nope', 'x', 'first', 0)",
 				      NULL, NULL, NULL),
 			 SQLITE_CONSTRAINT_FOREIGNKEY);
-	db_close(db);
+	store_close(db);
 	free(path);
 }
 
@@ -975,33 +981,33 @@ test_write_lock(void **state)
 {
 	char *path = tpath(state, "baton.db"), *cause = NULL;
 	pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-	struct db_options o = {.busy_timeout_ms = 200, .write_lock = &lock};
-	struct db *a = NULL, *b = NULL;
+	struct store_options o = {.busy_timeout_ms = 200, .write_lock = &lock};
+	struct store *a = NULL, *b = NULL;
 	int64_t t0;
 
-	assert_int_equal(db_open(&a, path, &o, &cause), 0);
-	assert_int_equal(db_open(&b, path, &o, &cause), 0);
-	assert_int_equal(db_begin(a, &cause), 0);
+	assert_int_equal(store_open(&a, path, &o, &cause), 0);
+	assert_int_equal(store_open(&b, path, &o, &cause), 0);
+	assert_int_equal(store_begin(a, &cause), 0);
 	assert_int_equal(pthread_mutex_trylock(&lock), EBUSY);
 	t0 = clock_mono_ms();
-	assert_int_equal(db_begin(b, &cause), -BERR_DB);
+	assert_int_equal(store_begin(b, &cause), -BERR_DB);
 	assert_true(clock_mono_ms() - t0 >= 150);
 	assert_non_null(strstr(cause, "database is locked"));
 	free(cause);
 	cause = NULL;
 	assert_int_equal(add_event(a, "a", NULL, &cause), 0);
-	assert_int_equal(db_commit(a, &cause), 0);
+	assert_int_equal(store_commit(a, &cause), 0);
 
-	assert_int_equal(db_begin(b, &cause), 0);
-	db_rollback(b);
-	assert_int_equal(db_begin(a, &cause), 0);
-	db_close(a); /* with a transaction open */
-	assert_int_equal(db_begin(b, &cause), 0);
-	assert_int_equal(db_commit(b, &cause), 0);
+	assert_int_equal(store_begin(b, &cause), 0);
+	store_rollback(b);
+	assert_int_equal(store_begin(a, &cause), 0);
+	store_close(a); /* with a transaction open */
+	assert_int_equal(store_begin(b, &cause), 0);
+	assert_int_equal(store_commit(b, &cause), 0);
 	assert_int_equal(pthread_mutex_trylock(&lock), 0);
 	pthread_mutex_unlock(&lock);
 	assert_int_equal(query1(b, "SELECT count(*) FROM events"), 1);
-	db_close(b);
+	store_close(b);
 	pthread_mutex_destroy(&lock);
 	free(path);
 }
@@ -1012,25 +1018,25 @@ static const char sql_b[] = "SELECT ?1";
 static void
 test_stmt_cache(void **state)
 {
-	struct db *db = NULL;
+	struct store *db = NULL;
 	sqlite3_stmt *a, *a2, *b, *st[200];
 	char *cause = NULL, (*texts)[32];
 	int i;
 
 	(void)state;
-	assert_int_equal(db_open(&db, ":memory:", NULL, &cause), 0);
-	a = db_stmt(db, sql_a, &cause);
+	assert_int_equal(store_open(&db, ":memory:", NULL, &cause), 0);
+	a = db_stmt(SQ(db), sql_a, &cause);
 	assert_non_null(a);
 	db_bind_text(a, 1, "hello");
 	assert_int_equal(sqlite3_step(a), SQLITE_ROW);
 	/* Same pointer: same statement, reset and with bindings cleared. */
-	a2 = db_stmt(db, sql_a, &cause);
+	a2 = db_stmt(SQ(db), sql_a, &cause);
 	assert_ptr_equal(a, a2);
 	assert_int_equal(sqlite3_step(a2), SQLITE_ROW);
 	assert_int_equal(sqlite3_column_type(a2, 0), SQLITE_NULL);
 	sqlite3_reset(a2);
 	/* Same text at another address: another statement. */
-	b = db_stmt(db, sql_b, &cause);
+	b = db_stmt(SQ(db), sql_b, &cause);
 	assert_non_null(b);
 	assert_ptr_not_equal(a, b);
 	db_bind_text(b, 1, NULL);
@@ -1042,21 +1048,21 @@ test_stmt_cache(void **state)
 	texts = xcalloc(200, sizeof *texts);
 	for (i = 0; i < 200; i++) {
 		snprintf(texts[i], sizeof texts[i], "SELECT %d", i);
-		st[i] = db_stmt(db, texts[i], &cause);
+		st[i] = db_stmt(SQ(db), texts[i], &cause);
 		assert_non_null(st[i]);
 	}
 	for (i = 0; i < 200; i++) {
-		assert_ptr_equal(db_stmt(db, texts[i], &cause), st[i]);
+		assert_ptr_equal(db_stmt(SQ(db), texts[i], &cause), st[i]);
 		assert_int_equal(sqlite3_step(st[i]), SQLITE_ROW);
 		assert_int_equal(sqlite3_column_int(st[i], 0), i);
 	}
-	assert_ptr_equal(db_stmt(db, sql_a, &cause), a);
+	assert_ptr_equal(db_stmt(SQ(db), sql_a, &cause), a);
 
 	/* A bad statement is an error with a cause, not a crash. */
-	assert_null(db_stmt(db, "SELECT FROM nowhere", &cause));
+	assert_null(db_stmt(SQ(db), "SELECT FROM nowhere", &cause));
 	assert_non_null(strstr(cause, "cannot prepare statement: "));
 	free(cause);
-	db_close(db);
+	store_close(db);
 	free(texts);
 }
 

@@ -22,7 +22,7 @@
 #include "core/config.h"
 #include "core/orchestrator.h"
 #include "core/task.h"
-#include "db/db.h"
+#include "db/store.h"
 #include "lib/clock.h"
 #include "lib/id.h"
 #include "lib/strbuf.h"
@@ -152,7 +152,7 @@ setup(void **state)
 					    strlen(config_yaml), &cause),
 			 0);
 	path = xasprintf("%s/baton.db", e->dir);
-	assert_int_equal(db_open(&e->b.db, path, NULL, &cause), 0);
+	assert_int_equal(store_open(&e->b.db, path, NULL, &cause), 0);
 	e->b.cfg = &e->cfg;
 	e->b.db_path = path;
 	e->b.state_dir = xstrdup(e->dir);
@@ -162,10 +162,10 @@ setup(void **state)
 	r.host = (char *)"test";
 	r.proc_start = 1;
 	r.started_at = clock_now_ms();
-	assert_int_equal(db_begin(e->b.db, &cause), 0);
-	assert_int_equal(db_runner_insert(e->b.db, &r, &e->b.runner_id, &cause),
-			 0);
-	assert_int_equal(db_commit(e->b.db, &cause), 0);
+	assert_int_equal(store_begin(e->b.db, &cause), 0);
+	assert_int_equal(
+		store_runner_insert(e->b.db, &r, &e->b.runner_id, &cause), 0);
+	assert_int_equal(store_commit(e->b.db, &cause), 0);
 	orch_init(&e->o, &e->b, e->b.db);
 	e->o.impl_find = fake_find;
 	e->o.notify = print_note;
@@ -183,7 +183,7 @@ teardown(void **state)
 	char *cmd;
 
 	orch_release(&e->o);
-	db_close(e->b.db);
+	store_close(e->b.db);
 	config_release(&e->cfg);
 	close(e->stop[0]);
 	close(e->stop[1]);
@@ -210,13 +210,13 @@ add(struct env *e, const char *prompt, const char *session, int new_session)
 	s.workdir = xstrdup(e->dir);
 	s.session = xstrdup_or_null(session);
 	s.new_session = new_session;
-	assert_int_equal(db_begin(e->b.db, &cause), 0);
+	assert_int_equal(store_begin(e->b.db, &cause), 0);
 	if (task_spec_resolve(&e->b, e->b.db, &s, &t, &cause) != 0)
 		fail_msg("resolve: %s", cause);
-	assert_int_equal(
-		db_task_insert(e->b.db, &t, clock_now_ms(), &existed, &cause),
-		0);
-	assert_int_equal(db_commit(e->b.db, &cause), 0);
+	assert_int_equal(store_task_insert(e->b.db, &t, clock_now_ms(),
+					   &existed, &cause),
+			 0);
+	assert_int_equal(store_commit(e->b.db, &cause), 0);
 	id = t.id;
 	task_spec_release(&s);
 	db_task_release(&t);
@@ -229,7 +229,7 @@ get_task(struct env *e, int64_t id, struct db_task *t)
 	char *cause = NULL;
 	int found;
 
-	assert_int_equal(db_task_get(e->b.db, id, t, &found, &cause), 0);
+	assert_int_equal(store_task_get(e->b.db, id, t, &found, &cause), 0);
 	assert_true(found);
 }
 
@@ -239,7 +239,7 @@ get_session(struct env *e, const char *id, struct db_session *s)
 	char *cause = NULL;
 	int found;
 
-	assert_int_equal(db_session_get(e->b.db, id, s, &found, &cause), 0);
+	assert_int_equal(store_session_get(e->b.db, id, s, &found, &cause), 0);
 	assert_true(found);
 }
 
@@ -561,7 +561,7 @@ test_transient_retried(void **state)
 	fake.transient_left = 2;
 	assert_int_equal(claim_and_run(e, id, prior_id, &res, &cause), 0);
 	assert_string_equal(task_status_name(res.status), "completed");
-	assert_int_equal(db_run_list(e->b.db, id, &runs, &n, &cause), 0);
+	assert_int_equal(store_run_list(e->b.db, id, &runs, &n, &cause), 0);
 	assert_int_equal(n, 3);
 	assert_string_equal(run_outcome_name(runs[0].outcome), "transient");
 	assert_string_equal(run_outcome_name(runs[2].outcome), "success");
@@ -587,7 +587,7 @@ test_transient_gives_up(void **state)
 	fake.transient_left = 100;
 	assert_int_equal(claim_and_run(e, id, prior_id, &res, &cause), 0);
 	assert_string_equal(task_status_name(res.status), "failed");
-	assert_int_equal(db_run_list(e->b.db, id, &runs, &n, &cause), 0);
+	assert_int_equal(store_run_list(e->b.db, id, &runs, &n, &cause), 0);
 	assert_int_equal(n, 3); /* the first try and retry.attempts = 2 */
 	db_runs_free(runs, n);
 	assert_cleaned_up(e, id, prior_id, "failed");
@@ -615,7 +615,7 @@ test_resume_failure_falls_back(void **state)
 	assert_int_equal(claim_and_run(e, b, NULL, &res, &cause), 0);
 	assert_string_equal(task_status_name(res.status), "completed");
 	orch_result_release(&res);
-	assert_int_equal(db_run_list(e->b.db, b, &runs, &nr, &cause), 0);
+	assert_int_equal(store_run_list(e->b.db, b, &runs, &nr, &cause), 0);
 	assert_int_equal(nr, 2);
 	assert_string_equal(resume_outcome_name(runs[0].resume_outcome),
 			    "resumed");
@@ -629,7 +629,8 @@ test_resume_failure_falls_back(void **state)
 	assert_int_equal(s.resumable, 1);
 	/* the failed resume was no turn of the conversation */
 	assert_int_equal(s.turns, 2);
-	assert_int_equal(db_session_chain(e->b.db, u, &chain, &n, &cause), 0);
+	assert_int_equal(store_session_chain(e->b.db, u, &chain, &n, &cause),
+			 0);
 	assert_int_equal(n, 2);
 	assert_string_equal(chain_edge_name(chain[0].edge), "first");
 	assert_string_equal(chain[0].agent_session_id, u);
@@ -688,19 +689,19 @@ test_milestone_scope_follows_the_milestone(void **state)
 	s.prompt = xstrdup("in the milestone");
 	s.workdir = xstrdup(e->dir);
 	s.milestone = xstrdup("m1");
-	assert_int_equal(db_begin(e->b.db, &cause), 0);
+	assert_int_equal(store_begin(e->b.db, &cause), 0);
 	assert_int_equal(task_spec_resolve(&e->b, e->b.db, &s, &t, &cause), 0);
-	assert_int_equal(
-		db_task_insert(e->b.db, &t, clock_now_ms(), &existed, &cause),
-		0);
-	assert_int_equal(db_commit(e->b.db, &cause), 0);
+	assert_int_equal(store_task_insert(e->b.db, &t, clock_now_ms(),
+					   &existed, &cause),
+			 0);
+	assert_int_equal(store_commit(e->b.db, &cause), 0);
 	e->o.scope_milestone = t.milestone_id;
 	assert_null(e->o.scope); /* the milestone has no session yet */
 	assert_int_equal(orch_claim(&e->o, t.milestone_id, &got, &cause), 0);
 	assert_int_equal(got, t.id);
 	assert_int_equal(orch_execute(&e->o, t.id, &res, &cause), 0);
 	orch_result_release(&res);
-	assert_int_equal(db_milestone_get(e->b.db, "m1", &m, &found, &cause),
+	assert_int_equal(store_milestone_get(e->b.db, "m1", &m, &found, &cause),
 			 0);
 	assert_non_null(m.session_id);
 	held = agent_get_session_id(a);

@@ -32,7 +32,7 @@
 #include "lib/file.h"
 #include "lib/strbuf.h"
 #include "lib/xmalloc.h"
-#include "db/db.h"
+#include "db/store.h"
 
 #define T0   ((int64_t)1700000000000)
 #define HOUR ((int64_t)3600 * 1000)
@@ -41,14 +41,14 @@ struct fx {
 	char *dir, *work, *other;
 	struct config cfg;
 	struct baton b;
-	struct db *db;
+	struct store *db;
 };
 
 static int
 setup(void **state)
 {
 	char tmpl[] = "/tmp/t-session.XXXXXX";
-	struct db_options opts = {.busy_timeout_ms = 2000};
+	struct store_options opts = {.busy_timeout_ms = 2000};
 	struct db_runner r = {0};
 	struct fx *f = xcalloc(1, sizeof *f);
 	char *cause = NULL, *path, *dir;
@@ -65,7 +65,7 @@ setup(void **state)
 	f->b.stop_fd = -1;
 	f->b.state_dir = xstrdup(f->dir);
 	path = xasprintf("%s/baton.db", f->dir);
-	if (db_open(&f->db, path, &opts, &cause) != 0) {
+	if (store_open(&f->db, path, &opts, &cause) != 0) {
 		fprintf(stderr, "%s\n", cause);
 		return -1;
 	}
@@ -75,7 +75,7 @@ setup(void **state)
 	r.host = (char *)"test";
 	r.proc_start = 1;
 	r.started_at = T0;
-	if (db_runner_insert(f->db, &r, &f->b.runner_id, &cause) != 0)
+	if (store_runner_insert(f->db, &r, &f->b.runner_id, &cause) != 0)
 		return -1;
 	*state = f;
 	return 0;
@@ -89,7 +89,7 @@ teardown(void **state)
 	int rc = system(cmd);
 
 	free(cmd);
-	db_close(f->db);
+	store_close(f->db);
 	config_release(&f->cfg);
 	free(f->b.state_dir);
 	free(f->dir);
@@ -126,9 +126,9 @@ add_task(struct fx *f, const struct ask *a)
 	t.milestone_id = a->milestone_id;
 	t.max_iterations = 1;
 	t.max_attempts = 1;
-	assert_int_equal(db_begin(f->db, &cause), 0);
-	assert_int_equal(db_task_insert(f->db, &t, T0, &existed, &cause), 0);
-	assert_int_equal(db_commit(f->db, &cause), 0);
+	assert_int_equal(store_begin(f->db, &cause), 0);
+	assert_int_equal(store_task_insert(f->db, &t, T0, &existed, &cause), 0);
+	assert_int_equal(store_commit(f->db, &cause), 0);
 	id = t.id;
 	db_task_release(&t);
 	return id;
@@ -142,14 +142,14 @@ pick(struct fx *f, const struct ask *a, int64_t now, struct session_choice *sc,
 	struct db_task t = {0};
 	int found, rc;
 
-	assert_int_equal(db_task_get(f->db, add_task(f, a), &t, &found, cause),
-			 0);
-	assert_int_equal(db_begin(f->db, cause), 0);
+	assert_int_equal(
+		store_task_get(f->db, add_task(f, a), &t, &found, cause), 0);
+	assert_int_equal(store_begin(f->db, cause), 0);
 	rc = session_select(&f->b, f->db, &t, now, sc, cause);
 	if (rc == 0)
-		assert_int_equal(db_commit(f->db, cause), 0);
+		assert_int_equal(store_commit(f->db, cause), 0);
 	else
-		db_rollback(f->db);
+		store_rollback(f->db);
 	db_task_release(&t);
 	return rc;
 }
@@ -160,7 +160,7 @@ get(struct fx *f, const char *id, struct db_session *s)
 	char *cause = NULL;
 	int found;
 
-	assert_int_equal(db_session_get(f->db, id, s, &found, &cause), 0);
+	assert_int_equal(store_session_get(f->db, id, s, &found, &cause), 0);
 	assert_true(found);
 }
 
@@ -172,8 +172,8 @@ count(struct fx *f, const char *kind, const char *session_id)
 	size_t n, i;
 	int64_t c = 0;
 
-	assert_int_equal(db_session_events(f->db, session_id, &ev, &n, &cause),
-			 0);
+	assert_int_equal(
+		store_session_events(f->db, session_id, &ev, &n, &cause), 0);
 	for (i = 0; i < n; i++)
 		c += strcmp(event_kind_name(ev[i].kind), kind) == 0;
 	db_events_free(ev, n);
@@ -190,10 +190,10 @@ milestone(struct fx *f, const char *name, const char *mode)
 
 	m.name = xstrdup(name);
 	m.session_mode = xstrdup(mode);
-	assert_int_equal(db_begin(f->db, &cause), 0);
-	assert_int_equal(db_milestone_insert(f->db, &m, T0, &existed, &cause),
-			 0);
-	assert_int_equal(db_commit(f->db, &cause), 0);
+	assert_int_equal(store_begin(f->db, &cause), 0);
+	assert_int_equal(
+		store_milestone_insert(f->db, &m, T0, &existed, &cause), 0);
+	assert_int_equal(store_commit(f->db, &cause), 0);
 	id = m.id;
 	db_milestone_release(&m);
 	return id;
@@ -283,7 +283,7 @@ test_temp_milestone_per_task(void **state)
 	assert_string_equal(session_kind_name(s.kind), "milestone");
 	assert_int_equal(s.milestone_id, shared);
 	assert_int_equal(
-		db_milestone_get_id(f->db, shared, &ms, &found, &cause), 0);
+		store_milestone_get_id(f->db, shared, &ms, &found, &cause), 0);
 	assert_string_equal(ms.session_id, b.id);
 	assert_int_equal(pick(f, &m, T0, &c, &cause), 0);
 	assert_string_equal(c.id, b.id);
@@ -315,23 +315,24 @@ test_init_keeps_state(void **state)
 	size_t n;
 	char *cause = NULL, fork[] = "11111111-2222-4333-8444-555555555555";
 
-	assert_int_equal(db_begin(f->db, &cause), 0);
+	assert_int_equal(store_begin(f->db, &cause), 0);
 	assert_int_equal(session_ensure(&f->b, f->db, &in, T0, &a, &cause), 0);
 	assert_true(a.created);
-	assert_int_equal(db_session_push_head(f->db, a.id, a.id, EDGE_FIRST, 0,
-					      T0, &cause),
+	assert_int_equal(store_session_push_head(f->db, a.id, a.id, EDGE_FIRST,
+						 0, T0, &cause),
 			 0);
-	assert_int_equal(db_session_push_head(f->db, a.id, fork, EDGE_FORK, 0,
-					      T0, &cause),
+	assert_int_equal(store_session_push_head(f->db, a.id, fork, EDGE_FORK,
+						 0, T0, &cause),
 			 0);
-	assert_int_equal(db_session_add_usage(f->db, a.id, 1, 5, 7, 1, 2, 0.5,
-					      T0, &cause),
+	assert_int_equal(store_session_add_usage(f->db, a.id, 1, 5, 7, 1, 2,
+						 0.5, T0, &cause),
 			 0);
-	assert_int_equal(db_session_resume_failed(f->db, a.id, 3, &cause), 0);
-	assert_int_equal(db_commit(f->db, &cause), 0);
+	assert_int_equal(store_session_resume_failed(f->db, a.id, 3, &cause),
+			 0);
+	assert_int_equal(store_commit(f->db, &cause), 0);
 
 	/* by name, by UUID (upper case), with other pins: all "exists" */
-	assert_int_equal(db_begin(f->db, &cause), 0);
+	assert_int_equal(store_begin(f->db, &cause), 0);
 	assert_int_equal(session_ensure(&f->b, f->db, &in, T0 + 5, &b, &cause),
 			 0);
 	assert_false(b.created);
@@ -339,7 +340,7 @@ test_init_keeps_state(void **state)
 	in.agent = "claude";
 	assert_int_equal(session_ensure(&f->b, f->db, &in, T0 + 6, &c, &cause),
 			 0);
-	assert_int_equal(db_commit(f->db, &cause), 0);
+	assert_int_equal(store_commit(f->db, &cause), 0);
 	assert_false(c.created);
 	assert_string_equal(c.id, a.id);
 	assert_true(has_note(&c, "pinned to agent shell"));
@@ -352,7 +353,8 @@ test_init_keeps_state(void **state)
 	assert_string_equal(s.head, fork);
 	assert_string_equal(s.agent, "shell");
 	assert_int_equal(s.last_used_at, T0 + 6);
-	assert_int_equal(db_session_chain(f->db, a.id, &chain, &n, &cause), 0);
+	assert_int_equal(store_session_chain(f->db, a.id, &chain, &n, &cause),
+			 0);
 	assert_int_equal(n, 2);
 	db_chain_free(chain, n);
 	db_session_release(&s);
@@ -467,11 +469,12 @@ test_leased_never_expires(void **state)
 	int got;
 
 	assert_int_equal(pick(f, &a, T0, &x, &cause), 0);
-	assert_int_equal(db_begin(f->db, &cause), 0);
-	assert_int_equal(db_session_lease(f->db, x.id, f->b.runner_id, 1, T0,
-					  T0 + 3 * ttl, &got, &holder, &cause),
+	assert_int_equal(store_begin(f->db, &cause), 0);
+	assert_int_equal(store_session_lease(f->db, x.id, f->b.runner_id, 1, T0,
+					     T0 + 3 * ttl, &got, &holder,
+					     &cause),
 			 0);
-	assert_int_equal(db_commit(f->db, &cause), 0);
+	assert_int_equal(store_commit(f->db, &cause), 0);
 	assert_true(got);
 	assert_int_equal(pick(f, &a, T0 + 2 * ttl, &y, &cause), 0);
 	assert_string_equal(y.id, x.id);
@@ -493,18 +496,19 @@ test_expired_milestone_session(void **state)
 
 	assert_int_equal(pick(f, &a, T0, &x, &cause), 0);
 	/* expired by gc, not on use: still replaced, predecessor kept */
-	assert_int_equal(db_begin(f->db, &cause), 0);
-	assert_int_equal(db_session_set_status(f->db, x.id, SESSION_EXPIRED,
-					       T0 + 1, &cause),
+	assert_int_equal(store_begin(f->db, &cause), 0);
+	assert_int_equal(store_session_set_status(f->db, x.id, SESSION_EXPIRED,
+						  T0 + 1, &cause),
 			 0);
-	assert_int_equal(db_commit(f->db, &cause), 0);
+	assert_int_equal(store_commit(f->db, &cause), 0);
 	assert_int_equal(pick(f, &a, T0 + 2, &y, &cause), 0);
 	assert_string_not_equal(y.id, x.id);
 	assert_true(has_note(&y, "has expired"));
 	get(f, y.id, &s);
 	assert_string_equal(session_kind_name(s.kind), "milestone");
 	assert_string_equal(s.predecessor, x.id);
-	assert_int_equal(db_milestone_get_id(f->db, ms, &m, &found, &cause), 0);
+	assert_int_equal(store_milestone_get_id(f->db, ms, &m, &found, &cause),
+			 0);
 	assert_string_equal(m.session_id, y.id);
 	db_milestone_release(&m);
 	db_session_release(&s);
@@ -605,9 +609,9 @@ test_isolation_user(void **state)
 	s.id = xstrdup("22222222-2222-4222-8222-222222222222");
 	free(s.name);
 	s.name = xstrdup("bar");
-	assert_int_equal(db_begin(f->db, &cause), 0);
-	assert_int_equal(db_session_insert(f->db, &s, &cause), 0);
-	assert_int_equal(db_commit(f->db, &cause), 0);
+	assert_int_equal(store_begin(f->db, &cause), 0);
+	assert_int_equal(store_session_insert(f->db, &s, &cause), 0);
+	assert_int_equal(store_commit(f->db, &cause), 0);
 	a.session = "bar";
 	assert_int_equal(pick(f, &a, T0, &y, &cause), -BERR_FAIL);
 	assert_non_null(strstr(cause, "belongs to user mallory"));
@@ -632,18 +636,19 @@ test_reset(void **state)
 	int got;
 
 	assert_int_equal(pick(f, &a, T0, &x, &cause), 0);
-	assert_int_equal(db_begin(f->db, &cause), 0);
-	assert_int_equal(db_session_push_head(f->db, x.id, x.id, EDGE_FIRST, 0,
-					      T0, &cause),
+	assert_int_equal(store_begin(f->db, &cause), 0);
+	assert_int_equal(store_session_push_head(f->db, x.id, x.id, EDGE_FIRST,
+						 0, T0, &cause),
 			 0);
-	assert_int_equal(db_session_add_usage(f->db, x.id, 1, 5, 7, 1, 2, 0.5,
-					      T0, &cause),
+	assert_int_equal(store_session_add_usage(f->db, x.id, 1, 5, 7, 1, 2,
+						 0.5, T0, &cause),
 			 0);
-	assert_int_equal(db_session_resume_failed(f->db, x.id, 1, &cause), 0);
-	assert_int_equal(db_commit(f->db, &cause), 0);
+	assert_int_equal(store_session_resume_failed(f->db, x.id, 1, &cause),
+			 0);
+	assert_int_equal(store_commit(f->db, &cause), 0);
 	/* in use: refused */
-	assert_int_equal(db_session_lease(f->db, x.id, f->b.runner_id, 9, T0,
-					  T0 + HOUR, &got, &holder, &cause),
+	assert_int_equal(store_session_lease(f->db, x.id, f->b.runner_id, 9, T0,
+					     T0 + HOUR, &got, &holder, &cause),
 			 0);
 	assert_int_equal(session_reset(&f->b, "foo", T0 + 1, &s, &cause),
 			 -BERR_FAIL);
@@ -651,7 +656,7 @@ test_reset(void **state)
 	free(cause);
 	cause = NULL;
 	db_session_release(&s);
-	assert_int_equal(db_session_unlease(f->db, x.id, &cause), 0);
+	assert_int_equal(store_session_unlease(f->db, x.id, &cause), 0);
 	assert_int_equal(session_reset(&f->b, "foo", T0 + 1, &s, &cause), 0);
 	assert_string_equal(s.id, x.id);
 	assert_string_equal(s.name, "foo");
@@ -663,7 +668,8 @@ test_reset(void **state)
 	assert_int_equal(s.resume_failures, 0);
 	assert_true(s.resumable);
 	assert_string_equal(s.metadata, "{}");
-	assert_int_equal(db_session_chain(f->db, x.id, &chain, &n, &cause), 0);
+	assert_int_equal(store_session_chain(f->db, x.id, &chain, &n, &cause),
+			 0);
 	assert_int_equal(n, 0);
 	assert_int_equal(count(f, "reset", x.id), 1);
 	db_session_release(&s);
@@ -787,11 +793,12 @@ test_gc(void **state)
 	assert_int_equal(
 		session_close(&f->b, "ended", T0 + 1, &already, &s, &cause), 0);
 	db_session_release(&s);
-	assert_int_equal(db_begin(f->db, &cause), 0);
-	assert_int_equal(db_session_lease(f->db, z.id, f->b.runner_id, 3, T0,
-					  later + HOUR, &got, &holder, &cause),
+	assert_int_equal(store_begin(f->db, &cause), 0);
+	assert_int_equal(store_session_lease(f->db, z.id, f->b.runner_id, 3, T0,
+					     later + HOUR, &got, &holder,
+					     &cause),
 			 0);
-	assert_int_equal(db_commit(f->db, &cause), 0);
+	assert_int_equal(store_commit(f->db, &cause), 0);
 	dir = xasprintf("%s/sessions/%s", f->dir, y.id);
 	assert_int_equal(file_mkdir_p(dir, 0700), 0);
 
@@ -818,7 +825,7 @@ test_gc(void **state)
 	get(f, z.id, &s); /* in use: left alone */
 	assert_string_equal(session_status_name(s.status), "active");
 	db_session_release(&s);
-	assert_int_equal(db_session_get(f->db, y.id, &s, &found, &cause), 0);
+	assert_int_equal(store_session_get(f->db, y.id, &s, &found, &cause), 0);
 	assert_false(found);
 	assert_int_equal(count(f, "prune", y.id), 1);
 	assert_int_equal(access(dir, F_OK), -1); /* gc removed it */
@@ -906,11 +913,11 @@ test_scope_nesting(void **state)
 	/* the milestone's session exists (made by an earlier task); the
 	 * orchestrator reads the clock, so no made-up times here */
 	assert_int_equal(pick(f, &a, clock_now_ms(), &first, &cause), 0);
-	assert_int_equal(db_begin(f->db, &cause), 0);
-	assert_int_equal(db_task_finish(f->db, 1, TASK_COMPLETED, 0, 0, NULL,
-					NULL, T0, &cause),
+	assert_int_equal(store_begin(f->db, &cause), 0);
+	assert_int_equal(store_task_finish(f->db, 1, TASK_COMPLETED, 0, 0, NULL,
+					   NULL, T0, &cause),
 			 0);
-	assert_int_equal(db_commit(f->db, &cause), 0);
+	assert_int_equal(store_commit(f->db, &cause), 0);
 
 	memset(&calls, 0, sizeof calls);
 	orch_init(&o, &f->b, f->db);

@@ -6,7 +6,7 @@
 
 #include "lib/err.h"
 #include "lib/xmalloc.h"
-#include "db/db-internal.h"
+#include "db/sqlite/internal.h"
 
 void
 db_milestone_release(struct db_milestone *m)
@@ -53,9 +53,10 @@ get_one(struct db *db, sqlite3_stmt *st, struct db_milestone *m, int *found,
 }
 
 int
-db_milestone_get(struct db *db, const char *name, struct db_milestone *m,
-		 int *found, char **cause)
+sqlite_milestone_get(struct store *store, const char *name,
+		     struct db_milestone *m, int *found, char **cause)
 {
+	struct db *db = (struct db *)store;
 	sqlite3_stmt *st;
 
 	if ((st = db_stmt(db, sql_ms_get, cause)) == NULL)
@@ -65,9 +66,10 @@ db_milestone_get(struct db *db, const char *name, struct db_milestone *m,
 }
 
 int
-db_milestone_get_id(struct db *db, int64_t id, struct db_milestone *m,
-		    int *found, char **cause)
+sqlite_milestone_get_id(struct store *store, int64_t id, struct db_milestone *m,
+			int *found, char **cause)
 {
+	struct db *db = (struct db *)store;
 	sqlite3_stmt *st;
 
 	if ((st = db_stmt(db, sql_ms_get_id, cause)) == NULL)
@@ -81,9 +83,10 @@ static const char sql_ms_insert[] =
 	"VALUES (?1, ?2, ?3) ON CONFLICT(name) DO NOTHING";
 
 int
-db_milestone_insert(struct db *db, struct db_milestone *m, int64_t now,
-		    int *existed, char **cause)
+sqlite_milestone_insert(struct store *store, struct db_milestone *m,
+			int64_t now, int *existed, char **cause)
 {
+	struct db *db = (struct db *)store;
 	struct db_milestone old = {0};
 	sqlite3_stmt *st;
 	int found;
@@ -98,7 +101,7 @@ db_milestone_insert(struct db *db, struct db_milestone *m, int64_t now,
 		return -BERR_DB;
 	if (sqlite3_changes(db->h) == 0)
 		*existed = 1;
-	if (db_milestone_get(db, m->name, &old, &found, cause) != 0)
+	if (sqlite_milestone_get(&db->base, m->name, &old, &found, cause) != 0)
 		return -BERR_DB;
 	db_milestone_release(m);
 	*m = old;
@@ -109,9 +112,10 @@ static const char sql_ms_session[] =
 	"UPDATE milestones SET session_id = ?2 WHERE id = ?1";
 
 int
-db_milestone_set_session(struct db *db, int64_t id, const char *session_id,
-			 char **cause)
+sqlite_milestone_set_session(struct store *store, int64_t id,
+			     const char *session_id, char **cause)
 {
+	struct db *db = (struct db *)store;
 	sqlite3_stmt *st;
 
 	if ((st = db_stmt(db, sql_ms_session, cause)) == NULL)
@@ -124,9 +128,11 @@ db_milestone_set_session(struct db *db, int64_t id, const char *session_id,
 static const char sql_ms_each[] = "SELECT " MILESTONE_COLS "ORDER BY name";
 
 int
-db_milestone_each(struct db *db, int (*fn)(void *, const struct db_milestone *),
-		  void *arg, char **cause)
+sqlite_milestone_each(struct store *store,
+		      int (*fn)(void *, const struct db_milestone *), void *arg,
+		      char **cause)
 {
+	struct db *db = (struct db *)store;
 	struct db_milestone m;
 	sqlite3_stmt *st;
 	int rc = SQLITE_DONE, stop = 0;
@@ -148,9 +154,10 @@ static const char sql_task_agent[] =
 	"UPDATE tasks SET agent = ?2, model = ?3 WHERE id = ?1";
 
 int
-db_task_set_agent(struct db *db, int64_t id, const char *agent,
-		  const char *model, char **cause)
+sqlite_task_set_agent(struct store *store, int64_t id, const char *agent,
+		      const char *model, char **cause)
 {
+	struct db *db = (struct db *)store;
 	sqlite3_stmt *st;
 
 	if ((st = db_stmt(db, sql_task_agent, cause)) == NULL)

@@ -5,7 +5,7 @@
 
 #include "lib/err.h"
 #include "lib/xmalloc.h"
-#include "db/db-internal.h"
+#include "db/sqlite/internal.h"
 
 /* A runner counts as gone when its row is not 'alive'. */
 static const char sql_doc_temp[] =
@@ -43,10 +43,11 @@ static const char sql_fix_run[] =
 	"error = 'its runner is gone' WHERE id = ?2";
 
 int
-db_doctor(struct db *db, int fix, int64_t now,
-	  void (*fn)(void *, const char *, const char *), void *arg,
-	  int *problems, char **cause)
+sqlite_doctor(struct store *store, int fix, int64_t now,
+	      void (*fn)(void *, const char *, const char *), void *arg,
+	      int *problems, char **cause)
 {
+	struct db *db = (struct db *)store;
 	static const struct {
 		const char *kind, *check, *fix;
 	} checks[] = {
@@ -60,7 +61,7 @@ db_doctor(struct db *db, int fix, int64_t now,
 	int rc = 0, step;
 
 	*problems = 0;
-	if (fix && (rc = db_begin(db, cause)) != 0)
+	if (fix && (rc = sqlite_begin(&db->base, cause)) != 0)
 		return rc;
 	for (i = 0; i < sizeof checks / sizeof checks[0]; i++) {
 		if ((st = db_stmt(db, checks[i].check, cause)) == NULL) {
@@ -90,9 +91,9 @@ db_doctor(struct db *db, int fix, int64_t now,
 		sqlite3_reset(st);
 	}
 	if (fix)
-		rc = db_commit(db, cause);
+		rc = sqlite_commit(&db->base, cause);
 out:
 	if (rc != 0 && fix)
-		db_rollback(db);
+		sqlite_rollback(&db->base);
 	return rc;
 }

@@ -5,7 +5,7 @@
 
 #include "lib/err.h"
 #include "lib/xmalloc.h"
-#include "db/db-internal.h"
+#include "db/sqlite/internal.h"
 
 static int
 exec_named(struct db *db, const char *verb, const char *name, char **cause)
@@ -28,20 +28,23 @@ exec_named(struct db *db, const char *verb, const char *name, char **cause)
 }
 
 int
-db_savepoint(struct db *db, const char *name, char **cause)
+sqlite_savepoint(struct store *store, const char *name, char **cause)
 {
+	struct db *db = (struct db *)store;
 	return exec_named(db, "SAVEPOINT", name, cause);
 }
 
 int
-db_savepoint_release(struct db *db, const char *name, char **cause)
+sqlite_savepoint_release(struct store *store, const char *name, char **cause)
 {
+	struct db *db = (struct db *)store;
 	return exec_named(db, "RELEASE", name, cause);
 }
 
 void
-db_savepoint_rollback(struct db *db, const char *name)
+sqlite_savepoint_rollback(struct store *store, const char *name)
 {
+	struct db *db = (struct db *)store;
 	exec_named(db, "ROLLBACK TO", name, NULL);
 	exec_named(db, "RELEASE", name, NULL);
 }

@@ -6,7 +6,7 @@
 
 #include "lib/err.h"
 #include "lib/xmalloc.h"
-#include "db/db-internal.h"
+#include "db/sqlite/internal.h"
 
 void
 db_task_release(struct db_task *t)
@@ -48,9 +48,10 @@ static const char sql_task_insert[] =
 	"?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)";
 
 int
-db_task_insert(struct db *db, struct db_task *t, int64_t now, int *existed,
-	       char **cause)
+sqlite_task_insert(struct store *store, struct db_task *t, int64_t now,
+		   int *existed, char **cause)
 {
+	struct db *db = (struct db *)store;
 	sqlite3_stmt *st;
 	int rc;
 
@@ -151,9 +152,10 @@ read_task(sqlite3_stmt *st, struct db_task *t)
 static const char sql_task_get[] = "SELECT " TASK_COLS "WHERE t.id = ?1";
 
 int
-db_task_get(struct db *db, int64_t id, struct db_task *t, int *found,
-	    char **cause)
+sqlite_task_get(struct store *store, int64_t id, struct db_task *t, int *found,
+		char **cause)
 {
+	struct db *db = (struct db *)store;
 	sqlite3_stmt *st;
 	int rc;
 
@@ -185,9 +187,10 @@ static const char sql_task_next[] =
 	"ORDER BY t.id LIMIT 1";
 
 int
-db_task_next(struct db *db, int64_t milestone_id, int64_t skip_after,
-	     int64_t *id, char **cause)
+sqlite_task_next(struct store *store, int64_t milestone_id, int64_t skip_after,
+		 int64_t *id, char **cause)
 {
+	struct db *db = (struct db *)store;
 	sqlite3_stmt *st;
 	int rc;
 
@@ -210,9 +213,10 @@ static const char sql_task_count_pending[] =
 	"AND (?1 = 0 OR milestone_id = ?1)";
 
 int
-db_task_count_pending(struct db *db, int64_t milestone_id, int64_t *n,
-		      char **cause)
+sqlite_task_count_pending(struct store *store, int64_t milestone_id, int64_t *n,
+			  char **cause)
 {
+	struct db *db = (struct db *)store;
 	sqlite3_stmt *st;
 
 	if ((st = db_stmt(db, sql_task_count_pending, cause)) == NULL)
@@ -232,9 +236,10 @@ static const char sql_task_start[] =
 	"cancel_requested = 0 WHERE id = ?1";
 
 int
-db_task_start(struct db *db, int64_t id, int64_t runner_id,
-	      const char *session_id, int64_t now, char **cause)
+sqlite_task_start(struct store *store, int64_t id, int64_t runner_id,
+		  const char *session_id, int64_t now, char **cause)
 {
+	struct db *db = (struct db *)store;
 	sqlite3_stmt *st;
 
 	if ((st = db_stmt(db, sql_task_start, cause)) == NULL)
@@ -251,10 +256,11 @@ static const char sql_task_finish[] =
 	"reason = ?5, finished_at = ?6, runner_id = NULL WHERE id = ?1";
 
 int
-db_task_finish(struct db *db, int64_t id, enum task_status status, int has_exit,
-	       int exit_code, const char *error, const char *reason,
-	       int64_t now, char **cause)
+sqlite_task_finish(struct store *store, int64_t id, enum task_status status,
+		   int has_exit, int exit_code, const char *error,
+		   const char *reason, int64_t now, char **cause)
 {
+	struct db *db = (struct db *)store;
 	sqlite3_stmt *st;
 
 	if ((st = db_stmt(db, sql_task_finish, cause)) == NULL)
@@ -277,9 +283,10 @@ static const char sql_task_usage[] =
 	"cost_usd = cost_usd + ?5 WHERE id = ?1";
 
 int
-db_task_add_usage(struct db *db, int64_t id, int iterations, int64_t in,
-		  int64_t out, double cost, char **cause)
+sqlite_task_add_usage(struct store *store, int64_t id, int iterations,
+		      int64_t in, int64_t out, double cost, char **cause)
 {
+	struct db *db = (struct db *)store;
 	sqlite3_stmt *st;
 
 	if ((st = db_stmt(db, sql_task_usage, cause)) == NULL)
@@ -296,8 +303,10 @@ static const char sql_task_cancel_requested[] =
 	"SELECT cancel_requested FROM tasks WHERE id = ?1";
 
 int
-db_task_cancel_requested(struct db *db, int64_t id, int *yes, char **cause)
+sqlite_task_cancel_requested(struct store *store, int64_t id, int *yes,
+			     char **cause)
 {
+	struct db *db = (struct db *)store;
 	sqlite3_stmt *st;
 	int rc;
 
@@ -324,9 +333,10 @@ static const char sql_task_cancel_running[] =
 	"AND status = 'running'";
 
 int
-db_task_cancel(struct db *db, int64_t id, int64_t now, int *found,
-	       enum task_status *status_out, char **cause)
+sqlite_task_cancel(struct store *store, int64_t id, int64_t now, int *found,
+		   enum task_status *status_out, char **cause)
 {
+	struct db *db = (struct db *)store;
 	sqlite3_stmt *st;
 	int rc;
 
@@ -387,9 +397,10 @@ bind_status_set(sqlite3_stmt *st, int first, unsigned mask)
 }
 
 int
-db_task_requeue(struct db *db, int64_t id, unsigned from_mask, int *done,
-		char **cause)
+sqlite_task_requeue(struct store *store, int64_t id, unsigned from_mask,
+		    int *done, char **cause)
 {
+	struct db *db = (struct db *)store;
 	sqlite3_stmt *st;
 
 	*done = 0;
@@ -409,9 +420,11 @@ static const char sql_task_each[] =
 	"ORDER BY t.id LIMIT ?4";
 
 int
-db_task_each(struct db *db, const struct db_task_filter *f,
-	     int (*fn)(void *, const struct db_task *), void *arg, char **cause)
+sqlite_task_each(struct store *store, const struct db_task_filter *f,
+		 int (*fn)(void *, const struct db_task *), void *arg,
+		 char **cause)
 {
+	struct db *db = (struct db *)store;
 	struct db_task t;
 	sqlite3_stmt *st;
 	int rc, stop = 0;
@@ -444,10 +457,11 @@ static const char sql_task_counts_all[] =
 	"SELECT status, count(*) FROM tasks GROUP BY status";
 
 int
-db_task_count_by_status(struct db *db, int64_t milestone_id,
-			void (*fn)(void *, enum task_status, int64_t),
-			void *arg, char **cause)
+sqlite_task_count_by_status(struct store *store, int64_t milestone_id,
+			    void (*fn)(void *, enum task_status, int64_t),
+			    void *arg, char **cause)
 {
+	struct db *db = (struct db *)store;
 	sqlite3_stmt *st;
 	int rc;
 

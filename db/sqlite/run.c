@@ -6,7 +6,7 @@
 
 #include "lib/err.h"
 #include "lib/xmalloc.h"
-#include "db/db-internal.h"
+#include "db/sqlite/internal.h"
 
 void
 db_run_release(struct db_run *r)
@@ -37,8 +37,9 @@ static const char sql_run_insert[] =
 	"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
 
 int
-db_run_insert(struct db *db, struct db_run *r, char **cause)
+sqlite_run_insert(struct store *store, struct db_run *r, char **cause)
 {
+	struct db *db = (struct db *)store;
 	sqlite3_stmt *st;
 
 	if ((st = db_stmt(db, sql_run_insert, cause)) == NULL)
@@ -65,9 +66,10 @@ static const char sql_run_pid[] =
 	"UPDATE runs SET pid = ?2, proc_start = ?3 WHERE id = ?1";
 
 int
-db_run_set_pid(struct db *db, int64_t id, int64_t pid, int64_t start,
-	       char **cause)
+sqlite_run_set_pid(struct store *store, int64_t id, int64_t pid, int64_t start,
+		   char **cause)
 {
+	struct db *db = (struct db *)store;
 	sqlite3_stmt *st;
 
 	if ((st = db_stmt(db, sql_run_pid, cause)) == NULL)
@@ -87,8 +89,9 @@ static const char sql_run_end[] =
 	"WHERE id = ?1";
 
 int
-db_run_end(struct db *db, const struct db_run *r, char **cause)
+sqlite_run_end(struct store *store, const struct db_run *r, char **cause)
 {
+	struct db *db = (struct db *)store;
 	sqlite3_stmt *st;
 
 	if ((st = db_stmt(db, sql_run_end, cause)) == NULL)
@@ -192,9 +195,10 @@ static const char sql_run_list[] =
 	"SELECT " DB_RUN_COLS "WHERE task_id = ?1 ORDER BY id";
 
 int
-db_run_list(struct db *db, int64_t task_id, struct db_run **runs, size_t *n,
-	    char **cause)
+sqlite_run_list(struct store *store, int64_t task_id, struct db_run **runs,
+		size_t *n, char **cause)
 {
+	struct db *db = (struct db *)store;
 	sqlite3_stmt *st;
 
 	*runs = NULL;
@@ -209,9 +213,10 @@ static const char sql_run_check[] =
 	"UPDATE runs SET check_exit_code = ?2, check_output = ?3 WHERE id = ?1";
 
 int
-db_run_set_check(struct db *db, int64_t id, int exit_code, const char *output,
-		 char **cause)
+sqlite_run_set_check(struct store *store, int64_t id, int exit_code,
+		     const char *output, char **cause)
 {
+	struct db *db = (struct db *)store;
 	sqlite3_stmt *st;
 
 	if ((st = db_stmt(db, sql_run_check, cause)) == NULL)

@@ -6,7 +6,7 @@
 
 #include "lib/err.h"
 #include "lib/xmalloc.h"
-#include "db/db-internal.h"
+#include "db/sqlite/internal.h"
 
 static const char sql_stats_status[] =
 	"SELECT status, count(*), sum(input_tokens), sum(output_tokens), "
@@ -106,8 +106,10 @@ stats_runs(struct db *db, int64_t since, struct db_stats *s, char **cause)
 }
 
 int
-db_stats(struct db *db, int64_t since, struct db_stats *s, char **cause)
+sqlite_stats(struct store *store, int64_t since, struct db_stats *s,
+	     char **cause)
 {
+	struct db *db = (struct db *)store;
 	sqlite3_stmt *st;
 	int rc;
 

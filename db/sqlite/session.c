@@ -6,7 +6,7 @@
 
 #include "lib/err.h"
 #include "lib/xmalloc.h"
-#include "db/db-internal.h"
+#include "db/sqlite/internal.h"
 
 void
 db_session_release(struct db_session *s)
@@ -91,9 +91,10 @@ get_one(struct db *db, const char *sql, const char *key, struct db_session *s,
 static const char sql_session_get[] = "SELECT " SESSION_COLS "WHERE id = ?1";
 
 int
-db_session_get(struct db *db, const char *id, struct db_session *s, int *found,
-	       char **cause)
+sqlite_session_get(struct store *store, const char *id, struct db_session *s,
+		   int *found, char **cause)
 {
+	struct db *db = (struct db *)store;
 	return get_one(db, sql_session_get, id, s, found, cause);
 }
 
@@ -104,8 +105,10 @@ static const char sql_session_insert[] =
 	"?9, 'active', ?10, coalesce(?11, '{}'), ?12, ?12)";
 
 int
-db_session_insert(struct db *db, const struct db_session *s, char **cause)
+sqlite_session_insert(struct store *store, const struct db_session *s,
+		      char **cause)
 {
+	struct db *db = (struct db *)store;
 	sqlite3_stmt *st;
 
 	if ((st = db_stmt(db, sql_session_insert, cause)) == NULL)
@@ -130,8 +133,9 @@ static const char sql_session_count_active[] =
 	"SELECT count(*) FROM sessions WHERE status = 'active'";
 
 int
-db_session_count_active(struct db *db, int64_t *n, char **cause)
+sqlite_session_count_active(struct store *store, int64_t *n, char **cause)
 {
+	struct db *db = (struct db *)store;
 	sqlite3_stmt *st;
 
 	if ((st = db_stmt(db, sql_session_count_active, cause)) == NULL)
@@ -156,10 +160,11 @@ static const char sql_session_lease_holder[] =
 	"SELECT lease_task FROM sessions WHERE id = ?1";
 
 int
-db_session_lease(struct db *db, const char *id, int64_t runner, int64_t task,
-		 int64_t now, int64_t expires, int *got, int64_t *holder_task,
-		 char **cause)
+sqlite_session_lease(struct store *store, const char *id, int64_t runner,
+		     int64_t task, int64_t now, int64_t expires, int *got,
+		     int64_t *holder_task, char **cause)
 {
+	struct db *db = (struct db *)store;
 	sqlite3_stmt *st;
 
 	*got = 0;
@@ -191,8 +196,9 @@ static const char sql_session_unlease[] =
 	"lease_expires = NULL WHERE id = ?1";
 
 int
-db_session_unlease(struct db *db, const char *id, char **cause)
+sqlite_session_unlease(struct store *store, const char *id, char **cause)
 {
+	struct db *db = (struct db *)store;
 	sqlite3_stmt *st;
 
 	if ((st = db_stmt(db, sql_session_unlease, cause)) == NULL)
@@ -207,9 +213,10 @@ static const char sql_session_status[] =
 	"WHERE id = ?1";
 
 int
-db_session_set_status(struct db *db, const char *id, enum session_status status,
-		      int64_t now, char **cause)
+sqlite_session_set_status(struct store *store, const char *id,
+			  enum session_status status, int64_t now, char **cause)
 {
+	struct db *db = (struct db *)store;
 	sqlite3_stmt *st;
 
 	if ((st = db_stmt(db, sql_session_status, cause)) == NULL)
@@ -224,8 +231,10 @@ static const char sql_session_touch[] =
 	"UPDATE sessions SET last_used_at = ?2 WHERE id = ?1";
 
 int
-db_session_touch(struct db *db, const char *id, int64_t now, char **cause)
+sqlite_session_touch(struct store *store, const char *id, int64_t now,
+		     char **cause)
 {
+	struct db *db = (struct db *)store;
 	sqlite3_stmt *st;
 
 	if ((st = db_stmt(db, sql_session_touch, cause)) == NULL)
@@ -243,10 +252,12 @@ static const char sql_session_usage[] =
 	"cost_usd = cost_usd + ?6, last_used_at = ?7 WHERE id = ?1";
 
 int
-db_session_add_usage(struct db *db, const char *id, int turn, int64_t in,
-		     int64_t out, int64_t cache_read, int64_t cache_creation,
-		     double cost, int64_t now, char **cause)
+sqlite_session_add_usage(struct store *store, const char *id, int turn,
+			 int64_t in, int64_t out, int64_t cache_read,
+			 int64_t cache_creation, double cost, int64_t now,
+			 char **cause)
 {
+	struct db *db = (struct db *)store;
 	sqlite3_stmt *st;
 
 	if ((st = db_stmt(db, sql_session_usage, cause)) == NULL)
@@ -269,10 +280,11 @@ static const char sql_session_head[] =
 	"UPDATE sessions SET head = ?2 WHERE id = ?1";
 
 int
-db_session_push_head(struct db *db, const char *id,
-		     const char *agent_session_id, enum chain_edge edge,
-		     int64_t run_id, int64_t now, char **cause)
+sqlite_session_push_head(struct store *store, const char *id,
+			 const char *agent_session_id, enum chain_edge edge,
+			 int64_t run_id, int64_t now, char **cause)
 {
+	struct db *db = (struct db *)store;
 	sqlite3_stmt *st;
 
 	if ((st = db_stmt(db, sql_chain_insert, cause)) == NULL)
@@ -298,8 +310,10 @@ static const char sql_session_resume_failed[] =
 	"ELSE resumable END WHERE id = ?1";
 
 int
-db_session_resume_failed(struct db *db, const char *id, int limit, char **cause)
+sqlite_session_resume_failed(struct store *store, const char *id, int limit,
+			     char **cause)
 {
+	struct db *db = (struct db *)store;
 	sqlite3_stmt *st;
 
 	if ((st = db_stmt(db, sql_session_resume_failed, cause)) == NULL)
@@ -314,9 +328,10 @@ static const char sql_chain_list[] =
 	"WHERE session_id = ?1 ORDER BY id";
 
 int
-db_session_chain(struct db *db, const char *id, struct db_chain_link **links,
-		 size_t *n, char **cause)
+sqlite_session_chain(struct store *store, const char *id,
+		     struct db_chain_link **links, size_t *n, char **cause)
 {
+	struct db *db = (struct db *)store;
 	sqlite3_stmt *st;
 	size_t cap = 0;
 	int rc;
@@ -365,10 +380,11 @@ static const char sql_event[] =
 	"runner_id, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
 
 int
-db_event(struct db *db, enum event_kind kind, const char *session_id,
-	 int64_t task_id, int64_t run_id, int64_t runner_id, const char *detail,
-	 int64_t now, char **cause)
+sqlite_event(struct store *store, enum event_kind kind, const char *session_id,
+	     int64_t task_id, int64_t run_id, int64_t runner_id,
+	     const char *detail, int64_t now, char **cause)
 {
+	struct db *db = (struct db *)store;
 	sqlite3_stmt *st;
 
 	if ((st = db_stmt(db, sql_event, cause)) == NULL)
@@ -390,9 +406,10 @@ static const char sql_session_repin[] =
 	"UPDATE sessions SET agent = ?2, model = ?3 WHERE id = ?1";
 
 int
-db_session_repin(struct db *db, const char *id, const char *agent,
-		 const char *model, char **cause)
+sqlite_session_repin(struct store *store, const char *id, const char *agent,
+		     const char *model, char **cause)
 {
+	struct db *db = (struct db *)store;
 	sqlite3_stmt *st;
 
 	if ((st = db_stmt(db, sql_session_repin, cause)) == NULL)
@@ -411,9 +428,11 @@ static const char sql_session_latest_by_name[] =
 	"LIMIT 1";
 
 int
-db_session_get_latest_by_name(struct db *db, const char *name,
-			      struct db_session *s, int *found, char **cause)
+sqlite_session_get_latest_by_name(struct store *store, const char *name,
+				  struct db_session *s, int *found,
+				  char **cause)
 {
+	struct db *db = (struct db *)store;
 	return get_one(db, sql_session_latest_by_name, name, s, found, cause);
 }
 
@@ -423,9 +442,10 @@ static const char sql_session_by_prefix[] =
 	"ORDER BY id LIMIT 2";
 
 int
-db_session_get_by_prefix(struct db *db, const char *prefix,
-			 struct db_session *s, int *found, char **cause)
+sqlite_session_get_by_prefix(struct store *store, const char *prefix,
+			     struct db_session *s, int *found, char **cause)
 {
+	struct db *db = (struct db *)store;
 	sqlite3_stmt *st;
 	int rc;
 
@@ -466,10 +486,11 @@ static const char sql_session_each[] =
 	"ORDER BY created_at, rowid";
 
 int
-db_session_each(struct db *db, const struct db_session_filter *f,
-		int (*fn)(void *, const struct db_session *), void *arg,
-		char **cause)
+sqlite_session_each(struct store *store, const struct db_session_filter *f,
+		    int (*fn)(void *, const struct db_session *), void *arg,
+		    char **cause)
 {
+	struct db *db = (struct db *)store;
 	struct db_session s;
 	sqlite3_stmt *st;
 	int rc = SQLITE_DONE, stop = 0;
@@ -500,8 +521,10 @@ static const char sql_session_wipe[] =
 	"last_used_at = ?2 WHERE id = ?1";
 
 int
-db_session_reset(struct db *db, const char *id, int64_t now, char **cause)
+sqlite_session_reset(struct store *store, const char *id, int64_t now,
+		     char **cause)
 {
+	struct db *db = (struct db *)store;
 	sqlite3_stmt *st;
 
 	if ((st = db_stmt(db, sql_chain_wipe, cause)) == NULL)
@@ -530,8 +553,9 @@ static const char *const sql_session_prune[] = {
 };
 
 int
-db_session_delete(struct db *db, const char *id, char **cause)
+sqlite_session_delete(struct store *store, const char *id, char **cause)
 {
+	struct db *db = (struct db *)store;
 	sqlite3_stmt *st;
 	size_t i;
 
@@ -563,9 +587,10 @@ static const char sql_session_events[] =
 	"FROM events WHERE session_id = ?1 ORDER BY id";
 
 int
-db_session_events(struct db *db, const char *id, struct db_event_row **ev,
-		  size_t *n, char **cause)
+sqlite_session_events(struct store *store, const char *id,
+		      struct db_event_row **ev, size_t *n, char **cause)
 {
+	struct db *db = (struct db *)store;
 	struct db_event_row *e;
 	sqlite3_stmt *st;
 	size_t cap = 0;
@@ -605,9 +630,10 @@ static const char sql_session_runs[] =
 	"SELECT " DB_RUN_COLS "WHERE session_id = ?1 ORDER BY id";
 
 int
-db_session_runs(struct db *db, const char *id, struct db_run **runs, size_t *n,
-		char **cause)
+sqlite_session_runs(struct store *store, const char *id, struct db_run **runs,
+		    size_t *n, char **cause)
 {
+	struct db *db = (struct db *)store;
 	sqlite3_stmt *st;
 
 	*runs = NULL;
@@ -624,8 +650,9 @@ static const char sql_session_successor[] =
 	"ORDER BY created_at DESC, rowid DESC LIMIT 1";
 
 int
-db_session_get_successor(struct db *db, const char *id, struct db_session *s,
-			 int *found, char **cause)
+sqlite_session_get_successor(struct store *store, const char *id,
+			     struct db_session *s, int *found, char **cause)
 {
+	struct db *db = (struct db *)store;
 	return get_one(db, sql_session_successor, id, s, found, cause);
 }

@@ -26,7 +26,7 @@
 #include "lib/file.h"
 #include "lib/strbuf.h"
 #include "lib/xmalloc.h"
-#include "db/db-internal.h"
+#include "db/sqlite/internal.h"
 
 extern const char baton_schema_sql[];
 
@@ -54,7 +54,7 @@ static const char sqlite_magic[16] = "SQLite format 3";
 
 /* The newest schema version this binary knows. */
 int
-db_schema_version(void)
+sqlite_schema_version(void)
 {
 	return N_MIGRATIONS;
 }
@@ -537,11 +537,11 @@ out:
  * Opens the database: file checks first (nothing is created or changed
  * for a refusal), then read the schema and user_version before anything
  * writes, then the pragmas and migrations.  *out is the caller's to
- * db_close().
+ * store_close().
  */
 int
-db_open(struct db **out, const char *path, const struct db_options *opts,
-	char **cause)
+sqlite_store_open(struct store **out, const char *path,
+		  const struct store_options *opts, char **cause)
 {
 	struct db *db = NULL;
 	sqlite3 *h = NULL;
@@ -625,12 +625,13 @@ db_open(struct db **out, const char *path, const struct db_options *opts,
 		goto out;
 
 	db = xcalloc(1, sizeof *db);
+	db->base.impl = &sqlite_store_impl;
 	db->h = h;
 	db->busy_ms = busy_ms;
 	db->write_lock = opts != NULL ? opts->write_lock : NULL;
 	db->path = xstrdup(path);
 	h = NULL;
-	*out = db;
+	*out = &db->base;
 	ret = 0;
 out:
 	if (h != NULL)
@@ -641,8 +642,9 @@ out:
 
 /* Finalizes the cached statements and closes; NULL-safe. */
 void
-db_close(struct db *db)
+sqlite_close(struct store *store)
 {
+	struct db *db = (struct db *)store;
 	size_t i;
 
 	if (db == NULL)
@@ -657,10 +659,11 @@ db_close(struct db *db)
 	free(db);
 }
 
-/* The path given to db_open(); borrowed. */
+/* The path given to sqlite_store_open(); borrowed. */
 const char *
-db_path(const struct db *db)
+sqlite_path(const struct store *store)
 {
+	const struct db *db = (const struct db *)store;
 	return db->path;
 }
 
@@ -820,8 +823,9 @@ static const char sql_rollback[] = "ROLLBACK";
  * past it the error says "database is locked".  Nesting is an error.
  */
 int
-db_begin(struct db *db, char **cause)
+sqlite_begin(struct store *store, char **cause)
 {
+	struct db *db = (struct db *)store;
 	sqlite3_stmt *st;
 
 	if (db->in_txn || !sqlite3_get_autocommit(db->h)) {
@@ -846,8 +850,9 @@ db_begin(struct db *db, char **cause)
  * back, so afterwards none is open either way.
  */
 int
-db_commit(struct db *db, char **cause)
+sqlite_commit(struct store *store, char **cause)
 {
+	struct db *db = (struct db *)store;
 	sqlite3_stmt *st;
 
 	if (!db->in_txn) {
@@ -855,11 +860,11 @@ db_commit(struct db *db, char **cause)
 		return -BERR_DB;
 	}
 	if ((st = db_stmt(db, sql_commit, cause)) == NULL) {
-		db_rollback(db);
+		sqlite_rollback(&db->base);
 		return -BERR_DB;
 	}
 	if (db_step_done(db, st, "cannot commit", cause) != 0) {
-		db_rollback(db);
+		sqlite_rollback(&db->base);
 		return -BERR_DB;
 	}
 	db->in_txn = 0;
@@ -870,8 +875,9 @@ db_commit(struct db *db, char **cause)
 
 /* Rolls back the open transaction, if any; NULL-safe. */
 void
-db_rollback(struct db *db)
+sqlite_rollback(struct store *store)
 {
+	struct db *db = (struct db *)store;
 	sqlite3_stmt *st;
 	char *cause = NULL;
 
@@ -896,8 +902,10 @@ db_rollback(struct db *db)
  * in *report (caller frees).
  */
 int
-db_integrity_check(struct db *db, int *ok, char **report, char **cause)
+sqlite_integrity_check(struct store *store, int *ok, char **report,
+		       char **cause)
 {
+	struct db *db = (struct db *)store;
 	static const char sql[] = "PRAGMA integrity_check";
 	struct strbuf sb;
 	sqlite3_stmt *st;
@@ -932,7 +940,8 @@ db_integrity_check(struct db *db, int *ok, char **report, char **cause)
 
 /* Write transactions committed through db_commit() on this connection. */
 uint64_t
-db_commits(const struct db *db)
+sqlite_commits(const struct store *store)
 {
+	const struct db *db = (const struct db *)store;
 	return db->commits;
 }

@@ -7,7 +7,7 @@
 
 #include "lib/err.h"
 #include "lib/xmalloc.h"
-#include "db/db-internal.h"
+#include "db/sqlite/internal.h"
 
 void
 db_runners_free(struct db_runner *r, size_t n)
@@ -27,9 +27,10 @@ static const char sql_runner_insert[] =
 	"heartbeat_at) VALUES (?1, ?2, ?3, ?4, ?5, ?5)";
 
 int
-db_runner_insert(struct db *db, const struct db_runner *r, int64_t *id,
-		 char **cause)
+sqlite_runner_insert(struct store *store, const struct db_runner *r,
+		     int64_t *id, char **cause)
 {
+	struct db *db = (struct db *)store;
 	sqlite3_stmt *st;
 
 	if ((st = db_stmt(db, sql_runner_insert, cause)) == NULL)
@@ -51,9 +52,10 @@ static const char sql_runner_leases[] =
 	"UPDATE sessions SET lease_expires = ?2 WHERE lease_runner = ?1";
 
 int
-db_runner_heartbeat(struct db *db, int64_t id, int64_t now, int64_t lease_until,
-		    char **cause)
+sqlite_runner_heartbeat(struct store *store, int64_t id, int64_t now,
+			int64_t lease_until, char **cause)
 {
+	struct db *db = (struct db *)store;
 	sqlite3_stmt *st;
 
 	if ((st = db_stmt(db, sql_runner_beat, cause)) == NULL)
@@ -73,8 +75,9 @@ static const char sql_runner_exit[] =
 	"UPDATE runners SET status = 'exited', ended_at = ?2 WHERE id = ?1";
 
 int
-db_runner_exit(struct db *db, int64_t id, int64_t now, char **cause)
+sqlite_runner_exit(struct store *store, int64_t id, int64_t now, char **cause)
 {
+	struct db *db = (struct db *)store;
 	sqlite3_stmt *st;
 
 	if ((st = db_stmt(db, sql_runner_exit, cause)) == NULL)
@@ -89,9 +92,10 @@ static const char sql_runner_alive[] =
 	"FROM runners WHERE status = 'alive' ORDER BY id";
 
 int
-db_runner_alive_list(struct db *db, struct db_runner **out, size_t *n,
-		     char **cause)
+sqlite_runner_alive_list(struct store *store, struct db_runner **out, size_t *n,
+			 char **cause)
 {
+	struct db *db = (struct db *)store;
 	sqlite3_stmt *st;
 	size_t cap = 0;
 	int rc;
@@ -157,9 +161,10 @@ static const char sql_reap_runner[] =
 	"UPDATE runners SET status = 'dead', ended_at = ?2 WHERE id = ?1";
 
 int
-db_runner_reap(struct db *db, int64_t id, int64_t now, int requeue,
-	       struct db_orphan **orphans, size_t *n, char **cause)
+sqlite_runner_reap(struct store *store, int64_t id, int64_t now, int requeue,
+		   struct db_orphan **orphans, size_t *n, char **cause)
 {
+	struct db *db = (struct db *)store;
 	static const char *const steps[] = {
 		sql_reap_runs,	sql_reap_temp,	 sql_reap_events,
 		sql_reap_tasks, sql_reap_leases, sql_reap_runner,

@@ -1,0 +1,481 @@
+/*
+ * The store interface: the engine chosen by store_open() and one
+ * dispatcher per operation (db/store.h).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "db/sqlite/sqlite.h"
+#include "db/store.h"
+#include "lib/err.h"
+#include "lib/xmalloc.h"
+
+/* The scheme of a URL ("postgres" of "postgres://h/db"), or NULL for a
+ * plain path.  The caller frees it. */
+static char *
+url_scheme(const char *where)
+{
+	size_t n = strspn(where, "abcdefghijklmnopqrstuvwxyz"
+				 "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+.-");
+
+	if (n == 0 || strncmp(where + n, "://", 3) != 0)
+		return NULL;
+	return xstrndup(where, n);
+}
+
+int
+store_open(struct store **out, const char *where,
+	   const struct store_options *opts, char **cause)
+{
+	char *scheme = url_scheme(where);
+
+	*out = NULL;
+	if (scheme != NULL) {
+		if (strcmp(scheme, "postgres") == 0 ||
+		    strcmp(scheme, "postgresql") == 0)
+			*cause = xasprintf("cannot open database %s: this "
+					   "baton was built without the "
+					   "PostgreSQL store",
+					   where);
+		else
+			*cause = xasprintf("cannot open database %s: '%s' is "
+					   "not a supported store (use a file "
+					   "path for SQLite)",
+					   where, scheme);
+		free(scheme);
+		return -BERR_DB;
+	}
+	return sqlite_store_open(out, where, opts, cause);
+}
+
+int
+store_schema_version(void)
+{
+	return sqlite_schema_version();
+}
+
+void
+store_close(struct store *st)
+{
+	if (st != NULL)
+		st->impl->close(st);
+}
+
+const char *
+store_path(const struct store *st)
+{
+	return st->impl->path(st);
+}
+
+int
+store_begin(struct store *st, char **cause)
+{
+	return st->impl->begin(st, cause);
+}
+
+int
+store_commit(struct store *st, char **cause)
+{
+	return st->impl->commit(st, cause);
+}
+
+void
+store_rollback(struct store *st)
+{
+	if (st != NULL)
+		st->impl->rollback(st);
+}
+
+int
+store_integrity_check(struct store *st, int *ok, char **report, char **cause)
+{
+	return st->impl->integrity_check(st, ok, report, cause);
+}
+
+uint64_t
+store_commits(const struct store *st)
+{
+	return st->impl->commits(st);
+}
+
+int
+store_task_insert(struct store *st, struct db_task *t, int64_t now,
+		  int *existed, char **cause)
+{
+	return st->impl->task_insert(st, t, now, existed, cause);
+}
+
+int
+store_task_get(struct store *st, int64_t id, struct db_task *a2, int *found,
+	       char **cause)
+{
+	return st->impl->task_get(st, id, a2, found, cause);
+}
+
+int
+store_task_next(struct store *st, int64_t milestone_id, int64_t skip_after,
+		int64_t *id, char **cause)
+{
+	return st->impl->task_next(st, milestone_id, skip_after, id, cause);
+}
+
+int
+store_task_count_pending(struct store *st, int64_t milestone_id, int64_t *n,
+			 char **cause)
+{
+	return st->impl->task_count_pending(st, milestone_id, n, cause);
+}
+
+int
+store_task_start(struct store *st, int64_t id, int64_t runner_id,
+		 const char *session_id, int64_t now, char **cause)
+{
+	return st->impl->task_start(st, id, runner_id, session_id, now, cause);
+}
+
+int
+store_task_finish(struct store *st, int64_t id, enum task_status a2,
+		  int has_exit, int exit_code, const char *error,
+		  const char *reason, int64_t now, char **cause)
+{
+	return st->impl->task_finish(st, id, a2, has_exit, exit_code, error,
+				     reason, now, cause);
+}
+
+int
+store_task_add_usage(struct store *st, int64_t id, int iterations, int64_t in,
+		     int64_t out, double cost, char **cause)
+{
+	return st->impl->task_add_usage(st, id, iterations, in, out, cost,
+					cause);
+}
+
+int
+store_task_cancel_requested(struct store *st, int64_t id, int *yes,
+			    char **cause)
+{
+	return st->impl->task_cancel_requested(st, id, yes, cause);
+}
+
+int
+store_task_cancel(struct store *st, int64_t id, int64_t now, int *found,
+		  enum task_status *status_out, char **cause)
+{
+	return st->impl->task_cancel(st, id, now, found, status_out, cause);
+}
+
+int
+store_task_requeue(struct store *st, int64_t id, unsigned from_mask, int *done,
+		   char **cause)
+{
+	return st->impl->task_requeue(st, id, from_mask, done, cause);
+}
+
+int
+store_task_each(struct store *st, const struct db_task_filter *a1,
+		int (*fn)(void *, const struct db_task *), void *arg,
+		char **cause)
+{
+	return st->impl->task_each(st, a1, fn, arg, cause);
+}
+
+int
+store_task_count_by_status(struct store *st, int64_t milestone_id,
+			   void (*fn)(void *, enum task_status, int64_t),
+			   void *arg, char **cause)
+{
+	return st->impl->task_count_by_status(st, milestone_id, fn, arg, cause);
+}
+
+int
+store_session_get(struct store *st, const char *id, struct db_session *a2,
+		  int *found, char **cause)
+{
+	return st->impl->session_get(st, id, a2, found, cause);
+}
+
+int
+store_session_insert(struct store *st, const struct db_session *s, char **cause)
+{
+	return st->impl->session_insert(st, s, cause);
+}
+
+int
+store_session_count_active(struct store *st, int64_t *n, char **cause)
+{
+	return st->impl->session_count_active(st, n, cause);
+}
+
+int
+store_session_lease(struct store *st, const char *id, int64_t runner,
+		    int64_t task, int64_t now, int64_t expires, int *got,
+		    int64_t *holder_task, char **cause)
+{
+	return st->impl->session_lease(st, id, runner, task, now, expires, got,
+				       holder_task, cause);
+}
+
+int
+store_session_unlease(struct store *st, const char *id, char **cause)
+{
+	return st->impl->session_unlease(st, id, cause);
+}
+
+int
+store_session_set_status(struct store *st, const char *id,
+			 enum session_status a2, int64_t now, char **cause)
+{
+	return st->impl->session_set_status(st, id, a2, now, cause);
+}
+
+int
+store_session_touch(struct store *st, const char *id, int64_t now, char **cause)
+{
+	return st->impl->session_touch(st, id, now, cause);
+}
+
+int
+store_session_add_usage(struct store *st, const char *id, int turn, int64_t in,
+			int64_t out, int64_t cache_read, int64_t cache_creation,
+			double cost, int64_t now, char **cause)
+{
+	return st->impl->session_add_usage(st, id, turn, in, out, cache_read,
+					   cache_creation, cost, now, cause);
+}
+
+int
+store_session_push_head(struct store *st, const char *id,
+			const char *agent_session_id, enum chain_edge a3,
+			int64_t run_id, int64_t now, char **cause)
+{
+	return st->impl->session_push_head(st, id, agent_session_id, a3, run_id,
+					   now, cause);
+}
+
+int
+store_session_resume_failed(struct store *st, const char *id, int limit,
+			    char **cause)
+{
+	return st->impl->session_resume_failed(st, id, limit, cause);
+}
+
+int
+store_session_chain(struct store *st, const char *id,
+		    struct db_chain_link **links, size_t *n, char **cause)
+{
+	return st->impl->session_chain(st, id, links, n, cause);
+}
+
+int
+store_event(struct store *st, enum event_kind a1, const char *session_id,
+	    int64_t task_id, int64_t run_id, int64_t runner_id,
+	    const char *detail, int64_t now, char **cause)
+{
+	return st->impl->event(st, a1, session_id, task_id, run_id, runner_id,
+			       detail, now, cause);
+}
+
+int
+store_run_insert(struct store *st, struct db_run *r, char **cause)
+{
+	return st->impl->run_insert(st, r, cause);
+}
+
+int
+store_run_set_pid(struct store *st, int64_t id, int64_t pid, int64_t start,
+		  char **cause)
+{
+	return st->impl->run_set_pid(st, id, pid, start, cause);
+}
+
+int
+store_run_end(struct store *st, const struct db_run *r, char **cause)
+{
+	return st->impl->run_end(st, r, cause);
+}
+
+int
+store_run_list(struct store *st, int64_t task_id, struct db_run **runs,
+	       size_t *n, char **cause)
+{
+	return st->impl->run_list(st, task_id, runs, n, cause);
+}
+
+int
+store_runner_insert(struct store *st, const struct db_runner *a1, int64_t *id,
+		    char **cause)
+{
+	return st->impl->runner_insert(st, a1, id, cause);
+}
+
+int
+store_runner_heartbeat(struct store *st, int64_t id, int64_t now,
+		       int64_t lease_until, char **cause)
+{
+	return st->impl->runner_heartbeat(st, id, now, lease_until, cause);
+}
+
+int
+store_runner_exit(struct store *st, int64_t id, int64_t now, char **cause)
+{
+	return st->impl->runner_exit(st, id, now, cause);
+}
+
+int
+store_runner_alive_list(struct store *st, struct db_runner **a1, size_t *n,
+			char **cause)
+{
+	return st->impl->runner_alive_list(st, a1, n, cause);
+}
+
+int
+store_runner_reap(struct store *st, int64_t id, int64_t now, int requeue,
+		  struct db_orphan **orphans, size_t *n, char **cause)
+{
+	return st->impl->runner_reap(st, id, now, requeue, orphans, n, cause);
+}
+
+int
+store_milestone_get(struct store *st, const char *name, struct db_milestone *a2,
+		    int *found, char **cause)
+{
+	return st->impl->milestone_get(st, name, a2, found, cause);
+}
+
+int
+store_milestone_get_id(struct store *st, int64_t id, struct db_milestone *a2,
+		       int *found, char **cause)
+{
+	return st->impl->milestone_get_id(st, id, a2, found, cause);
+}
+
+int
+store_milestone_insert(struct store *st, struct db_milestone *a1, int64_t now,
+		       int *existed, char **cause)
+{
+	return st->impl->milestone_insert(st, a1, now, existed, cause);
+}
+
+int
+store_milestone_set_session(struct store *st, int64_t id,
+			    const char *session_id, char **cause)
+{
+	return st->impl->milestone_set_session(st, id, session_id, cause);
+}
+
+int
+store_milestone_each(struct store *st,
+		     int (*fn)(void *, const struct db_milestone *), void *arg,
+		     char **cause)
+{
+	return st->impl->milestone_each(st, fn, arg, cause);
+}
+
+int
+store_task_set_agent(struct store *st, int64_t id, const char *agent,
+		     const char *model, char **cause)
+{
+	return st->impl->task_set_agent(st, id, agent, model, cause);
+}
+
+int
+store_session_repin(struct store *st, const char *id, const char *agent,
+		    const char *model, char **cause)
+{
+	return st->impl->session_repin(st, id, agent, model, cause);
+}
+
+int
+store_savepoint(struct store *st, const char *name, char **cause)
+{
+	return st->impl->savepoint(st, name, cause);
+}
+
+int
+store_savepoint_release(struct store *st, const char *name, char **cause)
+{
+	return st->impl->savepoint_release(st, name, cause);
+}
+
+void
+store_savepoint_rollback(struct store *st, const char *name)
+{
+	st->impl->savepoint_rollback(st, name);
+}
+
+int
+store_run_set_check(struct store *st, int64_t id, int exit_code,
+		    const char *output, char **cause)
+{
+	return st->impl->run_set_check(st, id, exit_code, output, cause);
+}
+
+int
+store_doctor(struct store *st, int fix, int64_t now,
+	     void (*fn)(void *, const char *kind, const char *what), void *arg,
+	     int *problems, char **cause)
+{
+	return st->impl->doctor(st, fix, now, fn, arg, problems, cause);
+}
+
+int
+store_session_get_latest_by_name(struct store *st, const char *name,
+				 struct db_session *a2, int *found,
+				 char **cause)
+{
+	return st->impl->session_get_latest_by_name(st, name, a2, found, cause);
+}
+
+int
+store_session_get_by_prefix(struct store *st, const char *prefix,
+			    struct db_session *a2, int *found, char **cause)
+{
+	return st->impl->session_get_by_prefix(st, prefix, a2, found, cause);
+}
+
+int
+store_session_each(struct store *st, const struct db_session_filter *a1,
+		   int (*fn)(void *, const struct db_session *), void *arg,
+		   char **cause)
+{
+	return st->impl->session_each(st, a1, fn, arg, cause);
+}
+
+int
+store_session_reset(struct store *st, const char *id, int64_t now, char **cause)
+{
+	return st->impl->session_reset(st, id, now, cause);
+}
+
+int
+store_session_delete(struct store *st, const char *id, char **cause)
+{
+	return st->impl->session_delete(st, id, cause);
+}
+
+int
+store_session_events(struct store *st, const char *id, struct db_event_row **a2,
+		     size_t *n, char **cause)
+{
+	return st->impl->session_events(st, id, a2, n, cause);
+}
+
+int
+store_session_runs(struct store *st, const char *id, struct db_run **runs,
+		   size_t *n, char **cause)
+{
+	return st->impl->session_runs(st, id, runs, n, cause);
+}
+
+int
+store_session_get_successor(struct store *st, const char *id,
+			    struct db_session *a2, int *found, char **cause)
+{
+	return st->impl->session_get_successor(st, id, a2, found, cause);
+}
+
+int
+store_stats(struct store *st, int64_t since, struct db_stats *a2, char **cause)
+{
+	return st->impl->stats(st, since, a2, cause);
+}

@@ -1,0 +1,547 @@
+#ifndef BATON_STORE_H
+#define BATON_STORE_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include "db/store-names.h"
+
+/*
+ * The store interface.  core/ talks to a struct store through the
+ * functions below and never knows which engine is behind it; each
+ * engine (db/sqlite/, and later others) fills a const struct store_impl
+ * of function pointers, one per operation, and embeds a struct store as
+ * the first member of its own handle.  Only db/<engine>/ includes the
+ * engine's library headers.
+ *
+ * A struct store is one connection; use one per thread.  Every function
+ * returning int returns 0 on success or -BERR_DB (lib/err.h) with
+ * *cause set, which the caller frees, unless it says otherwise.
+ */
+struct store_impl;
+struct store {
+	const struct store_impl *impl;
+};
+
+struct store_options {
+	int synchronous_full;	 /* sqlite: PRAGMA synchronous=FULL */
+	int64_t busy_timeout_ms; /* 0 means 10000 */
+	/* Shared by the connections of one process (struct baton's): each
+	 * write transaction holds it, waiting for it at most the busy
+	 * timeout.  NULL: none. */
+	pthread_mutex_t *write_lock;
+};
+
+/* The schema version this binary writes. */
+int store_schema_version(void);
+
+/*
+ * Open the store at where: a file path is an SQLite database (a URL
+ * with a scheme this binary has no engine for is refused, -BERR_DB,
+ * never taken for a file name).  For SQLite: open (creating if needed)
+ * the database at path: the parent directory
+ * is created 0700 if missing, the file 0600 whatever the umask.  Sets
+ * WAL, synchronous, foreign_keys, the busy timeout, then migrates to the
+ * current schema in one BEGIN IMMEDIATE transaction (exactly once even
+ * if several processes open an old database at once).  Refuses, touching
+ * nothing, a path that is a directory or a symlink, a file that is not a
+ * database or is corrupt, a read-only file or directory, a database
+ * newer than this binary, and a database locked past the busy timeout.
+ * Messages name the path: "cannot open database /x/y.db: ...".
+ */
+int store_open(struct store **out, const char *where,
+	       const struct store_options *, char **cause);
+
+/* Close and free; NULL-safe.  Finalizes cached statements. */
+void store_close(struct store *);
+
+/* The path the database was opened from (borrowed). */
+const char *store_path(const struct store *);
+
+/*
+ * Transactions: one helper, always BEGIN IMMEDIATE so that contention
+ * waits on the busy timeout instead of surfacing as SQLITE_BUSY.
+ * Not nestable.  store_rollback() is safe to call when none is open.
+ */
+int store_begin(struct store *, char **cause);
+int store_commit(struct store *, char **cause);
+void store_rollback(struct store *);
+
+/* PRAGMA integrity_check; *ok set to 1 if "ok", else *report (caller frees). */
+int store_integrity_check(struct store *, int *ok, char **report, char **cause);
+
+/* Number of write transactions committed through this connection. */
+uint64_t store_commits(const struct store *);
+
+/* ---- rows (db-task.c, db-session.c, db-run.c, db-runner.c) ---- */
+
+/*
+ * Rows are plain structs whose strings are owned by the struct; release
+ * with the matching *_release (NULL-safe, leaves it zeroed).  "Times" are
+ * milliseconds since the epoch, 0 for NULL.  Functions that change rows
+ * do not open transactions: callers wrap them in db_begin/db_commit so
+ * that one command is one transaction.
+ */
+
+struct db_task {
+	int64_t id;
+	char *key, *title, *prompt;
+	enum task_status status;
+	char *agent, *model, *workdir;
+	char *project;
+	int64_t milestone_id;
+	char *milestone; /* name, read only (joined) */
+	char *session_req;
+	int new_session;
+	char *queue;
+	char *session_id;
+	int64_t timeout_ms;
+	char *check_cmd;
+	int max_iterations, max_attempts;
+	int force_agent, allow_foreign;
+	int attempts, iterations;
+	int has_exit_code, exit_code;
+	char *error, *reason;
+	int64_t runner_id;
+	int cancel_requested;
+	int64_t input_tokens, output_tokens;
+	double cost_usd;
+	int64_t created_at, started_at, finished_at;
+};
+void db_task_release(struct db_task *);
+
+/*
+ * Insert t (id, status pending, created_at are set here).  With a key
+ * that exists already nothing is inserted, t->id is the existing task's
+ * and *existed is 1.
+ */
+int store_task_insert(struct store *, struct db_task *t, int64_t now,
+		      int *existed, char **cause);
+/* *found is 0 if there is no task id. */
+int store_task_get(struct store *, int64_t id, struct db_task *, int *found,
+		   char **cause);
+/*
+ * The next pending task that may start now (lowest id; milestone_id 0 for
+ * any): no earlier pending or running task in its queue (S6).  *id is 0
+ * if none.  Must run inside a transaction.  skip_after lets the caller
+ * continue past a task it could not start (0 to begin at the start).
+ */
+int store_task_next(struct store *, int64_t milestone_id, int64_t skip_after,
+		    int64_t *id, char **cause);
+/* Pending tasks (any, or in the milestone) still to be run. */
+int store_task_count_pending(struct store *, int64_t milestone_id, int64_t *n,
+			     char **cause);
+/* pending → running: set runner, session, attempts+1, started_at. */
+int store_task_start(struct store *, int64_t id, int64_t runner_id,
+		     const char *session_id, int64_t now, char **cause);
+/* running → status (final): exit code (has_exit), error, reason. */
+int store_task_finish(struct store *, int64_t id, enum task_status,
+		      int has_exit, int exit_code, const char *error,
+		      const char *reason, int64_t now, char **cause);
+/* Add a run's usage to its task and set the iteration count. */
+int store_task_add_usage(struct store *, int64_t id, int iterations, int64_t in,
+			 int64_t out, double cost, char **cause);
+int store_task_cancel_requested(struct store *, int64_t id, int *yes,
+				char **cause);
+/* Ask a running task to stop / drop a pending one.  *status_out is the
+ * status the task had, *found 0 if there is no such task. */
+int store_task_cancel(struct store *, int64_t id, int64_t now, int *found,
+		      enum task_status *status_out, char **cause);
+/* Requeue (→ pending) a task whose status is in from_mask (bits 1u <<
+ * status); *done 0 when it is not (nothing changes). */
+int store_task_requeue(struct store *, int64_t id, unsigned from_mask,
+		       int *done, char **cause);
+
+struct db_task_filter {
+	unsigned status_mask; /* bit (1u << status) per status; 0: any */
+	int64_t milestone_id; /* 0: any, -1: an unknown milestone (none) */
+	int64_t after_id;     /* tasks with id > after_id */
+	int64_t limit;	      /* 0: no limit */
+};
+/* Call fn for each matching task in id order; stops if fn returns != 0. */
+int store_task_each(struct store *, const struct db_task_filter *,
+		    int (*fn)(void *, const struct db_task *), void *arg,
+		    char **cause);
+/* Counts per status: pairs of (status, count) through fn. */
+int store_task_count_by_status(struct store *, int64_t milestone_id,
+			       void (*fn)(void *, enum task_status, int64_t),
+			       void *arg, char **cause);
+
+struct db_session {
+	char *id;
+	enum session_kind kind;
+	char *name;
+	int64_t milestone_id;
+	char *agent, *model, *project, *workdir, *os_user;
+	enum session_status status;
+	char *head;
+	int64_t turns, input_tokens, output_tokens;
+	int64_t cache_read_tokens, cache_creation_tokens;
+	double cost_usd;
+	int resume_failures, resumable;
+	char *predecessor, *metadata;
+	int64_t lease_runner, lease_task, lease_expires;
+	int64_t created_at, last_used_at, closed_at;
+};
+void db_session_release(struct db_session *);
+
+int store_session_get(struct store *, const char *id, struct db_session *,
+		      int *found, char **cause);
+/* Insert s as given (id, kind, agent, project... filled by the caller). */
+int store_session_insert(struct store *, const struct db_session *s,
+			 char **cause);
+int store_session_count_active(struct store *, int64_t *n, char **cause);
+/*
+ * Take the lease on session id for runner/task until expires, if it is
+ * free, expired, or held by a runner that is not alive.  *got is 1 if
+ * the lease is ours now; otherwise *holder_task says who has it.
+ */
+int store_session_lease(struct store *, const char *id, int64_t runner,
+			int64_t task, int64_t now, int64_t expires, int *got,
+			int64_t *holder_task, char **cause);
+int store_session_unlease(struct store *, const char *id, char **cause);
+/* Set status (closed/expired/abandoned set closed_at) and touch. */
+int store_session_set_status(struct store *, const char *id,
+			     enum session_status, int64_t now, char **cause);
+int store_session_touch(struct store *, const char *id, int64_t now,
+			char **cause);
+/* Add a run's usage; turn: the agent took a turn (answered, even with
+ * a failure), as opposed to a failed resume, a startup error, a transient
+ * API failure or a stopped run. */
+int store_session_add_usage(struct store *, const char *id, int turn,
+			    int64_t in, int64_t out, int64_t cache_read,
+			    int64_t cache_creation, double cost, int64_t now,
+			    char **cause);
+/* Append agent_session_id to the chain with edge, making it the head. */
+int store_session_push_head(struct store *, const char *id,
+			    const char *agent_session_id, enum chain_edge,
+			    int64_t run_id, int64_t now, char **cause);
+/* resume_failures + 1; resumable = 0 once it reaches limit. */
+int store_session_resume_failed(struct store *, const char *id, int limit,
+				char **cause);
+
+struct db_chain_link {
+	char *agent_session_id;
+	enum chain_edge edge;
+	int64_t run_id, created_at;
+};
+int store_session_chain(struct store *, const char *id,
+			struct db_chain_link **links, size_t *n, char **cause);
+void db_chain_free(struct db_chain_link *, size_t n);
+
+/* Record an audit event (SPEC: create, resume, fallback, expire, ...). */
+int store_event(struct store *, enum event_kind, const char *session_id,
+		int64_t task_id, int64_t run_id, int64_t runner_id,
+		const char *detail, int64_t now, char **cause);
+
+struct db_run {
+	int64_t id, task_id;
+	int attempt, iteration;
+	char *session_id, *agent_session_in, *agent_session_out;
+	enum resume_outcome resume_outcome;
+	int64_t runner_id;
+	int64_t pid, proc_start;
+	int64_t started_at, ended_at;
+	int has_exit_code, exit_code, signal;
+	enum run_outcome outcome;
+	char *error;
+	int64_t input_tokens, output_tokens;
+	int64_t cache_read_tokens, cache_creation_tokens;
+	double cost_usd;
+	int64_t num_turns, duration_ms;
+	int has_check, check_exit_code;
+	char *check_output;
+};
+void db_run_release(struct db_run *);
+void db_runs_free(struct db_run *, size_t n);
+
+/* Insert the start of r (id set). */
+int store_run_insert(struct store *, struct db_run *r, char **cause);
+int store_run_set_pid(struct store *, int64_t id, int64_t pid, int64_t start,
+		      char **cause);
+/* Store the end of r: ended_at, exit code, signal, outcome, error,
+ * usage, agent_session_out, resume_outcome, check. */
+int store_run_end(struct store *, const struct db_run *r, char **cause);
+int store_run_list(struct store *, int64_t task_id, struct db_run **runs,
+		   size_t *n, char **cause);
+
+struct db_runner {
+	int64_t id, pid, proc_start, started_at, heartbeat_at;
+	char *host, *boot_id, *status;
+};
+void db_runners_free(struct db_runner *, size_t n);
+
+int store_runner_insert(struct store *, const struct db_runner *, int64_t *id,
+			char **cause);
+/* Heartbeat and renew this runner's leases until lease_until. */
+int store_runner_heartbeat(struct store *, int64_t id, int64_t now,
+			   int64_t lease_until, char **cause);
+int store_runner_exit(struct store *, int64_t id, int64_t now, char **cause);
+int store_runner_alive_list(struct store *, struct db_runner **, size_t *n,
+			    char **cause);
+
+/* The agent processes a runner left behind: its runs with no end (pid 0
+ * when the runner died before recording it). */
+struct db_orphan {
+	int64_t run_id, pid, proc_start;
+};
+/*
+ * Mark runner id dead and undo what it held: its running tasks become
+ * interrupted, its open runs end (outcome interrupted), its leases are
+ * released, the temp sessions of its tasks become abandoned.  Returns
+ * the open runs' processes in *orphans (caller frees) so that the
+ * caller can kill them.  Must run inside a transaction.
+ */
+int store_runner_reap(struct store *, int64_t id, int64_t now, int requeue,
+		      struct db_orphan **orphans, size_t *n, char **cause);
+
+struct db_milestone {
+	int64_t id;
+	char *name, *session_mode, *session_id;
+	int64_t created_at;
+};
+void db_milestone_release(struct db_milestone *);
+int store_milestone_get(struct store *, const char *name, struct db_milestone *,
+			int *found, char **cause);
+int store_milestone_get_id(struct store *, int64_t id, struct db_milestone *,
+			   int *found, char **cause);
+/* Insert (name, mode); *existed 1 if a milestone of that name exists. */
+int store_milestone_insert(struct store *, struct db_milestone *, int64_t now,
+			   int *existed, char **cause);
+int store_milestone_set_session(struct store *, int64_t id,
+				const char *session_id, char **cause);
+int store_milestone_each(struct store *,
+			 int (*fn)(void *, const struct db_milestone *),
+			 void *arg, char **cause);
+/* Set the effective agent and model of a task when it starts (S9). */
+int store_task_set_agent(struct store *, int64_t id, const char *agent,
+			 const char *model, char **cause);
+/* Re-pin a session's agent and model (S9 --force-agent). */
+int store_session_repin(struct store *, const char *id, const char *agent,
+			const char *model, char **cause);
+
+/* Savepoints inside a transaction: undo part of it (name: a literal). */
+int store_savepoint(struct store *, const char *name, char **cause);
+int store_savepoint_release(struct store *, const char *name, char **cause);
+void store_savepoint_rollback(struct store *, const char *name);
+/* Record the check that followed run id. */
+int store_run_set_check(struct store *, int64_t id, int exit_code,
+			const char *output, char **cause);
+
+/*
+ * The S7 invariants for `doctor`: calls fn once per problem found with
+ * a kind ("temp-session", "running-task", "lease", "open-run") and a
+ * description.  With fix, repairs what it found in one transaction
+ * (temp sessions abandoned, tasks interrupted, leases released, runs
+ * ended).  *problems counts them.
+ */
+int store_doctor(struct store *, int fix, int64_t now,
+		 void (*fn)(void *, const char *kind, const char *what),
+		 void *arg, int *problems, char **cause);
+
+/* ---- sessions and milestones: listing, reset, gc (db-session.c) ---- */
+
+/* The session called name: the active one, else the newest of any
+ * status (for messages about a closed or expired one). */
+int store_session_get_latest_by_name(struct store *, const char *name,
+				     struct db_session *, int *found,
+				     char **cause);
+/*
+ * The session whose id starts with prefix (lower case).  *found is 0
+ * for none, 1 for exactly one (s filled), 2 when several match (s left
+ * empty).
+ */
+int store_session_get_by_prefix(struct store *, const char *prefix,
+				struct db_session *, int *found, char **cause);
+
+struct db_session_filter {
+	int active_only;       /* only status active */
+	int64_t idle_before;   /* active, last used before, not leased */
+	int64_t closed_before; /* not active, closed before */
+	int64_t now;	       /* for lease expiry with idle_before */
+};
+/* Call fn for each matching session, oldest first; stops if fn != 0. */
+int store_session_each(struct store *, const struct db_session_filter *,
+		       int (*fn)(void *, const struct db_session *), void *arg,
+		       char **cause);
+/* S8's one explicit wipe: chain, head, usage, turns, resume failures
+ * and metadata; keeps the row, id, name, pins and status. */
+int store_session_reset(struct store *, const char *id, int64_t now,
+			char **cause);
+/* Delete a session and its chain; pointers to it become NULL. */
+int store_session_delete(struct store *, const char *id, char **cause);
+
+struct db_event_row {
+	int64_t id, at, task_id, run_id, runner_id; /* 0 for NULL */
+	enum event_kind kind;
+	char *session_id, *detail;
+};
+void db_events_free(struct db_event_row *, size_t n);
+/* The audit events of session id, oldest first (caller frees). */
+int store_session_events(struct store *, const char *id, struct db_event_row **,
+			 size_t *n, char **cause);
+/* The runs made in session id, oldest first (caller frees with
+ * db_runs_free; check_output is not read). */
+int store_session_runs(struct store *, const char *id, struct db_run **runs,
+		       size_t *n, char **cause);
+/* The newest session whose predecessor is id (S10: its successor). */
+int store_session_get_successor(struct store *, const char *id,
+				struct db_session *, int *found, char **cause);
+
+/* ---- stats and reports (db-stats.c) ---- */
+struct db_stats {
+	int64_t by_status[TASK_NSTATUS]; /* by enum task_status */
+	int64_t tasks, runs;
+	int64_t p50_ms, p95_ms, max_ms; /* run wall durations */
+	int64_t input_tokens, output_tokens;
+	double cost_usd;
+	int64_t resumes, resumes_ok; /* runs that resumed; and did not fail
+					  to resume */
+	int64_t fallbacks;	     /* fresh_after_failed_resume runs */
+	int64_t retries;	     /* runs after a transient failure */
+	int64_t sessions_active;
+};
+/* Statistics over tasks created at or after since (0: all). */
+int store_stats(struct store *, int64_t since, struct db_stats *, char **cause);
+
+/* An engine: one function per operation above, same contracts. */
+struct store_impl {
+	const char *name; /* "sqlite" */
+	void (*close)(struct store *st);
+	const char *(*path)(const struct store *st);
+	int (*begin)(struct store *st, char **cause);
+	int (*commit)(struct store *st, char **cause);
+	void (*rollback)(struct store *st);
+	int (*integrity_check)(struct store *st, int *ok, char **report,
+			       char **cause);
+	uint64_t (*commits)(const struct store *st);
+	int (*task_insert)(struct store *st, struct db_task *t, int64_t now,
+			   int *existed, char **cause);
+	int (*task_get)(struct store *st, int64_t id, struct db_task *a2,
+			int *found, char **cause);
+	int (*task_next)(struct store *st, int64_t milestone_id,
+			 int64_t skip_after, int64_t *id, char **cause);
+	int (*task_count_pending)(struct store *st, int64_t milestone_id,
+				  int64_t *n, char **cause);
+	int (*task_start)(struct store *st, int64_t id, int64_t runner_id,
+			  const char *session_id, int64_t now, char **cause);
+	int (*task_finish)(struct store *st, int64_t id, enum task_status a2,
+			   int has_exit, int exit_code, const char *error,
+			   const char *reason, int64_t now, char **cause);
+	int (*task_add_usage)(struct store *st, int64_t id, int iterations,
+			      int64_t in, int64_t out, double cost,
+			      char **cause);
+	int (*task_cancel_requested)(struct store *st, int64_t id, int *yes,
+				     char **cause);
+	int (*task_cancel)(struct store *st, int64_t id, int64_t now,
+			   int *found, enum task_status *status_out,
+			   char **cause);
+	int (*task_requeue)(struct store *st, int64_t id, unsigned from_mask,
+			    int *done, char **cause);
+	int (*task_each)(struct store *st, const struct db_task_filter *a1,
+			 int (*fn)(void *, const struct db_task *), void *arg,
+			 char **cause);
+	int (*task_count_by_status)(struct store *st, int64_t milestone_id,
+				    void (*fn)(void *, enum task_status,
+					       int64_t),
+				    void *arg, char **cause);
+	int (*session_get)(struct store *st, const char *id,
+			   struct db_session *a2, int *found, char **cause);
+	int (*session_insert)(struct store *st, const struct db_session *s,
+			      char **cause);
+	int (*session_count_active)(struct store *st, int64_t *n, char **cause);
+	int (*session_lease)(struct store *st, const char *id, int64_t runner,
+			     int64_t task, int64_t now, int64_t expires,
+			     int *got, int64_t *holder_task, char **cause);
+	int (*session_unlease)(struct store *st, const char *id, char **cause);
+	int (*session_set_status)(struct store *st, const char *id,
+				  enum session_status a2, int64_t now,
+				  char **cause);
+	int (*session_touch)(struct store *st, const char *id, int64_t now,
+			     char **cause);
+	int (*session_add_usage)(struct store *st, const char *id, int turn,
+				 int64_t in, int64_t out, int64_t cache_read,
+				 int64_t cache_creation, double cost,
+				 int64_t now, char **cause);
+	int (*session_push_head)(struct store *st, const char *id,
+				 const char *agent_session_id,
+				 enum chain_edge a3, int64_t run_id,
+				 int64_t now, char **cause);
+	int (*session_resume_failed)(struct store *st, const char *id,
+				     int limit, char **cause);
+	int (*session_chain)(struct store *st, const char *id,
+			     struct db_chain_link **links, size_t *n,
+			     char **cause);
+	int (*event)(struct store *st, enum event_kind a1,
+		     const char *session_id, int64_t task_id, int64_t run_id,
+		     int64_t runner_id, const char *detail, int64_t now,
+		     char **cause);
+	int (*run_insert)(struct store *st, struct db_run *r, char **cause);
+	int (*run_set_pid)(struct store *st, int64_t id, int64_t pid,
+			   int64_t start, char **cause);
+	int (*run_end)(struct store *st, const struct db_run *r, char **cause);
+	int (*run_list)(struct store *st, int64_t task_id, struct db_run **runs,
+			size_t *n, char **cause);
+	int (*runner_insert)(struct store *st, const struct db_runner *a1,
+			     int64_t *id, char **cause);
+	int (*runner_heartbeat)(struct store *st, int64_t id, int64_t now,
+				int64_t lease_until, char **cause);
+	int (*runner_exit)(struct store *st, int64_t id, int64_t now,
+			   char **cause);
+	int (*runner_alive_list)(struct store *st, struct db_runner **a1,
+				 size_t *n, char **cause);
+	int (*runner_reap)(struct store *st, int64_t id, int64_t now,
+			   int requeue, struct db_orphan **orphans, size_t *n,
+			   char **cause);
+	int (*milestone_get)(struct store *st, const char *name,
+			     struct db_milestone *a2, int *found, char **cause);
+	int (*milestone_get_id)(struct store *st, int64_t id,
+				struct db_milestone *a2, int *found,
+				char **cause);
+	int (*milestone_insert)(struct store *st, struct db_milestone *a1,
+				int64_t now, int *existed, char **cause);
+	int (*milestone_set_session)(struct store *st, int64_t id,
+				     const char *session_id, char **cause);
+	int (*milestone_each)(struct store *st,
+			      int (*fn)(void *, const struct db_milestone *),
+			      void *arg, char **cause);
+	int (*task_set_agent)(struct store *st, int64_t id, const char *agent,
+			      const char *model, char **cause);
+	int (*session_repin)(struct store *st, const char *id,
+			     const char *agent, const char *model,
+			     char **cause);
+	int (*savepoint)(struct store *st, const char *name, char **cause);
+	int (*savepoint_release)(struct store *st, const char *name,
+				 char **cause);
+	void (*savepoint_rollback)(struct store *st, const char *name);
+	int (*run_set_check)(struct store *st, int64_t id, int exit_code,
+			     const char *output, char **cause);
+	int (*doctor)(struct store *st, int fix, int64_t now,
+		      void (*fn)(void *, const char *kind, const char *what),
+		      void *arg, int *problems, char **cause);
+	int (*session_get_latest_by_name)(struct store *st, const char *name,
+					  struct db_session *a2, int *found,
+					  char **cause);
+	int (*session_get_by_prefix)(struct store *st, const char *prefix,
+				     struct db_session *a2, int *found,
+				     char **cause);
+	int (*session_each)(struct store *st,
+			    const struct db_session_filter *a1,
+			    int (*fn)(void *, const struct db_session *),
+			    void *arg, char **cause);
+	int (*session_reset)(struct store *st, const char *id, int64_t now,
+			     char **cause);
+	int (*session_delete)(struct store *st, const char *id, char **cause);
+	int (*session_events)(struct store *st, const char *id,
+			      struct db_event_row **a2, size_t *n,
+			      char **cause);
+	int (*session_runs)(struct store *st, const char *id,
+			    struct db_run **runs, size_t *n, char **cause);
+	int (*session_get_successor)(struct store *st, const char *id,
+				     struct db_session *a2, int *found,
+				     char **cause);
+	int (*stats)(struct store *st, int64_t since, struct db_stats *a2,
+		     char **cause);
+};
+
+#endif
