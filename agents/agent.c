@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "agents/agent.h"
+#include "lib/file.h"
 #include "lib/id.h"
 #include "lib/strbuf.h"
 #include "lib/xmalloc.h"
@@ -198,6 +199,64 @@ agent_argv_begin(const struct agent_call *c, const char *default_bin,
 	} else
 		strvec_push(argv, default_bin);
 	return 0;
+}
+
+void
+agent_argv_options(const struct agent_call *c, struct strvec *argv)
+{
+	const char *model = c->model != NULL ? c->model : c->profile->model;
+	char *const *a;
+
+	if (model != NULL && model[0] != '\0')
+		strvec_pushf(argv, "--model=%s", model);
+	for (a = c->profile->args; a != NULL && *a != NULL; a++)
+		strvec_push(argv, *a);
+}
+
+const struct agent_rule *
+agent_classify(const struct agent_rule *rules, size_t n, int status,
+	       const char *const *texts, const size_t *lens, size_t ntexts,
+	       const char **where, size_t *which)
+{
+	const struct agent_rule *r;
+	size_t i, t;
+
+	*where = NULL;
+	for (i = 0; i < n; i++) {
+		r = &rules[i];
+		if (r->lo > 0) {
+			if (status >= r->lo && status <= r->hi)
+				return r;
+			continue;
+		}
+		for (t = 0; t < ntexts; t++) {
+			if ((*where = agent_find_text(texts[t], lens[t],
+						      r->text))) {
+				*which = t;
+				return r;
+			}
+		}
+	}
+	return NULL;
+}
+
+char *
+agent_exit_error(const char *who, const struct agent_exit *pr,
+		 const char *err_path)
+{
+	char *line = file_read_first_line(err_path, 200), *e;
+	const char *sp = who != NULL ? " " : "", *sep = line ? ": " : "";
+
+	if (who == NULL)
+		who = "";
+	if (pr->exited)
+		e = xasprintf("%s%sexited with status %d%s%s", who, sp,
+			      pr->exit_code, sep, line ? line : "");
+	else
+		e = xasprintf("%s%skilled by signal %d%s%s", who, sp,
+			      pr->signal, sep, line ? line : "");
+	free(line);
+	return e;
 }
 
 char *
