@@ -281,16 +281,9 @@ no_result(const struct agent_exit *pr, struct claude_turn *t, const char *why,
 static void
 fill_usage(json_t *o, struct agent_result *r)
 {
-	json_t *v = json_object_get(o, "usage");
+	json_t *v;
 
-	if (json_is_object(v)) {
-		r->input_tokens = agent_get_count(v, "input_tokens");
-		r->output_tokens = agent_get_count(v, "output_tokens");
-		r->cache_read_tokens =
-			agent_get_count(v, "cache_read_input_tokens");
-		r->cache_creation_tokens =
-			agent_get_count(v, "cache_creation_input_tokens");
-	}
+	agent_get_usage(json_object_get(o, "usage"), r);
 	if (r->input_tokens == 0 && r->output_tokens == 0 &&
 	    r->cache_read_tokens == 0 && r->cache_creation_tokens == 0)
 		model_usage(o, r);

@@ -121,7 +121,7 @@ int
 agent_parse_result_json(const char *text, struct agent_result *r, char **cause)
 {
 	json_error_t err;
-	json_t *o, *v, *usage;
+	json_t *o, *v;
 
 	o = json_loads(text, JSON_REJECT_DUPLICATES, &err);
 	if (o == NULL || !json_is_object(o)) {
@@ -148,15 +148,7 @@ agent_parse_result_json(const char *text, struct agent_result *r, char **cause)
 		free(r->text);
 		r->text = xstrdup(json_string_value(v));
 	}
-	usage = json_object_get(o, "usage");
-	if (json_is_object(usage)) {
-		r->input_tokens = agent_get_count(usage, "input_tokens");
-		r->output_tokens = agent_get_count(usage, "output_tokens");
-		r->cache_read_tokens =
-			agent_get_count(usage, "cache_read_input_tokens");
-		r->cache_creation_tokens =
-			agent_get_count(usage, "cache_creation_input_tokens");
-	} else {
+	if (agent_get_usage(json_object_get(o, "usage"), r) != 0) {
 		r->input_tokens = agent_get_count(o, "input_tokens");
 		r->output_tokens = agent_get_count(o, "output_tokens");
 	}
@@ -363,6 +355,20 @@ agent_get_count(json_t *o, const char *key)
 		if (d >= 0 && d < 9e18)
 			return (int64_t)d;
 	}
+	return 0;
+}
+
+int
+agent_get_usage(json_t *usage, struct agent_result *r)
+{
+	if (!json_is_object(usage))
+		return -1;
+	r->input_tokens = agent_get_count(usage, "input_tokens");
+	r->output_tokens = agent_get_count(usage, "output_tokens");
+	r->cache_read_tokens =
+		agent_get_count(usage, "cache_read_input_tokens");
+	r->cache_creation_tokens =
+		agent_get_count(usage, "cache_creation_input_tokens");
 	return 0;
 }
 

@@ -229,6 +229,13 @@ char *agent_line_at(const char *text, size_t len, const char *at);
  */
 int64_t agent_get_count(struct json_t *o, const char *key);
 
+/*
+ * The token counts of a Claude-like "usage" object (input_tokens,
+ * output_tokens, cache_read_input_tokens, cache_creation_input_tokens)
+ * into r.  Returns 0, or -1 (r untouched) if usage is not an object.
+ */
+int agent_get_usage(struct json_t *usage, struct agent_result *r);
+
 /* "exit status N" or "killed by signal N" for pr; the caller frees. */
 char *agent_status_text(const struct agent_exit *pr);
 
