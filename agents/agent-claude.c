@@ -34,13 +34,7 @@
  * stderr.  A failed turn no row matches is AGENT_FAILED; a turn with
  * is_error false is a success whatever its text says.
  */
-struct claude_rule {
-	int lo, hi;
-	const char *text;
-	enum agent_outcome outcome;
-};
-
-static const struct claude_rule claude_rules[] = {
+static const struct agent_rule claude_rules[] = {
 	/* rate limit, overload, server errors: retried with backoff */
 	{429, 429, NULL, AGENT_TRANSIENT},
 	{529, 529, NULL, AGENT_TRANSIENT},
@@ -58,14 +52,11 @@ static const struct claude_rule claude_rules[] = {
 	{0, 0, "Request timed out", AGENT_TRANSIENT},
 	{0, 0, "Connection error", AGENT_TRANSIENT},
 };
+#define CLAUDE_NRULES (sizeof claude_rules / sizeof claude_rules[0])
 
 static int
 claude_build_argv(const struct agent_call *c, struct strvec *argv, char **cause)
 {
-	const struct agent_profile *p = c->profile;
-	const char *model = c->model != NULL ? c->model : p->model;
-	char *const *a;
-
 	if (agent_argv_begin(c, "claude", argv, cause) != 0)
 		return -1;
 	strvec_push(argv, "-p");
@@ -74,10 +65,7 @@ claude_build_argv(const struct agent_call *c, struct strvec *argv, char **cause)
 		strvec_pushf(argv, "%s=%s",
 			     c->resume ? "--resume" : "--session-id",
 			     c->agent_session_id);
-	if (model != NULL && model[0] != '\0')
-		strvec_pushf(argv, "--model=%s", model);
-	for (a = p->args; a != NULL && *a != NULL; a++)
-		strvec_push(argv, *a);
+	agent_argv_options(c, argv);
 	return 0;
 }
 
@@ -178,32 +166,6 @@ find_result(const char *text, size_t len, char **why)
 	return NULL;
 }
 
-/* The rule matching a failed turn, or NULL. */
-static const struct claude_rule *
-classify(int api_status, const char *const *texts, const size_t *lens,
-	 size_t ntexts, const char **where, size_t *which)
-{
-	const struct claude_rule *r;
-	size_t i, t;
-
-	*where = NULL;
-	for (i = 0; i < sizeof claude_rules / sizeof claude_rules[0]; i++) {
-		r = &claude_rules[i];
-		if (r->lo > 0) {
-			if (api_status >= r->lo && api_status <= r->hi)
-				return r;
-			continue;
-		}
-		for (t = 0; t < ntexts; t++) {
-			if ((*where = agent_find_text(texts[t], lens[t],
-						      r->text))) {
-				*which = t;
-				return r;
-			}
-		}
-	}
-	return NULL;
-}
 /*
  * The usage of a turn from "modelUsage" (per model, camelCase), for a
  * result whose "usage" reports nothing: Claude Code 2.1 does that when
@@ -241,71 +203,87 @@ model_usage(json_t *o, struct agent_result *r)
 /* Result, errors and stderr texts a failed turn is classified by. */
 #define NTEXTS 3
 
-static void
-claude_parse_result(const struct agent_call *c, const struct agent_exit *pr,
-		    const char *out_path, const char *err_path,
-		    struct agent_result *r)
-{
-	const struct claude_rule *rule;
-	const char *texts[NTEXTS] = {NULL, NULL, NULL}, *where;
-	size_t lens[NTEXTS] = {0, 0, 0}, which = 0, i, len = 0, errlen;
-	struct strbuf errors;
-	char *out = NULL, *err, *why = NULL, *line = NULL, *st = NULL;
-	json_t *o = NULL, *v;
-	int api_status = 0, failed;
+/* What a turn left: stderr, and the texts a failure is classified by. */
+struct claude_turn {
+	char *err; /* the head of stderr */
+	size_t errlen;
+	const char *texts[NTEXTS];
+	size_t lens[NTEXTS];
+	struct strbuf errors; /* the result's "errors" list, one a line */
+};
 
-	(void)c;
-	strbuf_init(&errors);
-	r->num_turns = -1;
-	r->duration_ms = -1;
-	err = agent_read_head(err_path, CLAUDE_ERR_MAX, &errlen);
-	texts[2] = err;
-	lens[2] = errlen;
+/*
+ * The result object of stdout (a new reference), or NULL with *why
+ * (the caller frees) when there is none: too large, unreadable, blank
+ * or not a result.
+ */
+static json_t *
+read_result(const struct agent_exit *pr, const char *out_path, char **why)
+{
+	json_t *o = NULL;
+	char *out;
+	size_t len = 0;
 
 	if (pr->out_bytes > CLAUDE_OUT_MAX) {
-		why = xasprintf("output too large (%llu bytes)",
-				(unsigned long long)pr->out_bytes);
-	} else if ((out = file_read(out_path, CLAUDE_OUT_MAX, &len)) == NULL) {
+		*why = xasprintf("output too large (%llu bytes)",
+				 (unsigned long long)pr->out_bytes);
+		return NULL;
+	}
+	if ((out = file_read(out_path, CLAUDE_OUT_MAX, &len)) == NULL) {
 		if (errno == EFBIG)
-			why = xstrdup("output too large");
+			*why = xstrdup("output too large");
 		else if (errno == ENOENT)
-			why = xstrdup("no output");
+			*why = xstrdup("no output");
 		else
-			why = xasprintf("cannot read the output: %s",
-					strerror(errno));
-	} else if (is_blank(out, len)) {
-		why = xstrdup("no output");
-	} else
-		o = find_result(out, len, &why);
-
-	if (o == NULL) {
-		/* No result: the CLI's words on stderr may still say why
-		 * (an unknown option, an unknown or busy session id). */
-		rule = classify(0, texts, lens, NTEXTS, &where, &which);
-		if (rule != NULL) {
-			r->outcome = rule->outcome;
-			r->error = agent_line_at(err, errlen, where);
-			goto out;
-		}
-		st = agent_status_text(pr);
-		line = agent_line_at(err, errlen, NULL);
-		r->outcome = AGENT_BAD_OUTPUT;
-		r->error = xasprintf("bad output from claude (%s, %s)%s%s", why,
-				     st, line != NULL ? ": " : "",
-				     line != NULL ? line : "");
-		goto out;
+			*why = xasprintf("cannot read the output: %s",
+					 strerror(errno));
+		return NULL;
 	}
+	if (is_blank(out, len))
+		*why = xstrdup("no output");
+	else
+		o = find_result(out, len, why);
+	free(out);
+	return o;
+}
 
-	/* Usage first: a turn that is rejected later still cost tokens. */
-	v = json_object_get(o, "usage");
-	if (json_is_object(v)) {
-		r->input_tokens = agent_get_count(v, "input_tokens");
-		r->output_tokens = agent_get_count(v, "output_tokens");
-		r->cache_read_tokens =
-			agent_get_count(v, "cache_read_input_tokens");
-		r->cache_creation_tokens =
-			agent_get_count(v, "cache_creation_input_tokens");
+/*
+ * No result object: the CLI's words on stderr may still say why (an
+ * unknown option, an unknown or busy session id); else bad output.
+ */
+static void
+no_result(const struct agent_exit *pr, struct claude_turn *t, const char *why,
+	  struct agent_result *r)
+{
+	const struct agent_rule *rule;
+	const char *where;
+	size_t which;
+	char *st, *line;
+
+	rule = agent_classify(claude_rules, CLAUDE_NRULES, 0, t->texts, t->lens,
+			      NTEXTS, &where, &which);
+	if (rule != NULL) {
+		r->outcome = rule->outcome;
+		r->error = agent_line_at(t->err, t->errlen, where);
+		return;
 	}
+	st = agent_status_text(pr);
+	line = agent_line_at(t->err, t->errlen, NULL);
+	r->outcome = AGENT_BAD_OUTPUT;
+	r->error =
+		xasprintf("bad output from claude (%s, %s)%s%s", why, st,
+			  line != NULL ? ": " : "", line != NULL ? line : "");
+	free(st);
+	free(line);
+}
+
+/* The counts of the result: tokens, cost, turns and duration. */
+static void
+fill_usage(json_t *o, struct agent_result *r)
+{
+	json_t *v;
+
+	agent_get_usage(json_object_get(o, "usage"), r);
 	if (r->input_tokens == 0 && r->output_tokens == 0 &&
 	    r->cache_read_tokens == 0 && r->cache_creation_tokens == 0)
 		model_usage(o, r);
@@ -324,90 +302,142 @@ claude_parse_result(const struct agent_call *c, const struct agent_exit *pr,
 	else if (json_is_real(v) && json_real_value(v) >= 0 &&
 		 json_real_value(v) < 9e18)
 		r->duration_ms = (int64_t)json_real_value(v);
-	v = json_object_get(o, "result");
+}
+
+/* The reported session id into r: 0, or -1 (bad output) if not a UUID. */
+static int
+fill_session_id(json_t *o, struct agent_result *r)
+{
+	json_t *v = json_object_get(o, "session_id");
+
+	if (v == NULL || json_is_null(v))
+		return 0;
+	if (!json_is_string(v) || !id_is_uuid(json_string_value(v))) {
+		r->outcome = AGENT_BAD_OUTPUT;
+		r->error = xasprintf("bad output from claude: reported "
+				     "session id '%.64s' is not a UUID",
+				     json_is_string(v) ? json_string_value(v)
+						       : "(not a string)");
+		return -1;
+	}
+	r->agent_session_id = id_uuid_lower(json_string_value(v));
+	return 0;
+}
+
+/* Whether the turn failed: is_error, else the subtype and exit status. */
+static int
+is_failed(json_t *o, const struct agent_exit *pr)
+{
+	json_t *v = json_object_get(o, "is_error");
+	int failed = 0;
+
+	if (json_is_boolean(v))
+		return json_is_true(v);
+	v = json_object_get(o, "subtype");
 	if (json_is_string(v))
-		r->text = xstrdup(json_string_value(v));
-	v = json_object_get(o, "api_error_status");
+		failed = strncmp(json_string_value(v), "error", 5) == 0;
+	return failed || !pr->exited || pr->exit_code != 0;
+}
+
+/* The api_error_status of the result, or 0. */
+static int
+api_status(json_t *o)
+{
+	json_t *v = json_object_get(o, "api_error_status");
+
 	if (json_is_integer(v) && json_integer_value(v) > 0 &&
 	    json_integer_value(v) < 1000)
-		api_status = (int)json_integer_value(v);
+		return (int)json_integer_value(v);
+	return 0;
+}
 
-	v = json_object_get(o, "session_id");
-	if (v != NULL && !json_is_null(v)) {
-		if (!json_is_string(v) || !id_is_uuid(json_string_value(v))) {
-			r->outcome = AGENT_BAD_OUTPUT;
-			r->error = xasprintf(
-				"bad output from claude: reported session id "
-				"'%.64s' is not a UUID",
-				json_is_string(v) ? json_string_value(v)
-						  : "(not a string)");
-			goto out;
-		}
-		r->agent_session_id = id_uuid_lower(json_string_value(v));
-	}
-
-	v = json_object_get(o, "is_error");
-	if (json_is_boolean(v))
-		failed = json_is_true(v);
-	else {
-		json_t *sub = json_object_get(o, "subtype");
-
-		if (json_is_string(sub))
-			failed = strncmp(json_string_value(sub), "error", 5) ==
-				 0;
-		else
-			failed = 0;
-		failed = failed || !pr->exited || pr->exit_code != 0;
-	}
-	if (!failed) {
-		r->outcome = AGENT_OK;
-		goto out;
-	}
+/*
+ * Classify a failed turn by its status, result text, errors list and
+ * stderr; the error is the CLI's own words: the matched line, else the
+ * first one.
+ */
+static void
+classify_failure(json_t *o, const struct agent_exit *pr, struct claude_turn *t,
+		 struct agent_result *r)
+{
+	const struct agent_rule *rule;
+	const char *where;
+	size_t which = 0, i;
+	json_t *v = json_object_get(o, "errors");
+	char *line = NULL, *st;
 
 	/* The CLI's words are short; a huge text is searched at its head. */
-	texts[0] = r->text;
-	lens[0] = r->text != NULL ? strnlen(r->text, CLAUDE_ERR_MAX) : 0;
-	v = json_object_get(o, "errors");
+	t->texts[0] = r->text;
+	t->lens[0] = r->text != NULL ? strnlen(r->text, CLAUDE_ERR_MAX) : 0;
 	for (i = 0; i < json_array_size(v); i++) {
 		json_t *e = json_array_get(v, i);
 
 		if (json_is_string(e)) {
-			strbuf_adds(&errors, json_string_value(e));
-			strbuf_adds(&errors, "\n");
+			strbuf_adds(&t->errors, json_string_value(e));
+			strbuf_adds(&t->errors, "\n");
 		}
 	}
-	texts[1] = errors.buf;
-	lens[1] = errors.len < CLAUDE_ERR_MAX ? errors.len : CLAUDE_ERR_MAX;
-	rule = classify(api_status, texts, lens, NTEXTS, &where, &which);
+	t->texts[1] = t->errors.buf;
+	t->lens[1] =
+		t->errors.len < CLAUDE_ERR_MAX ? t->errors.len : CLAUDE_ERR_MAX;
+	rule = agent_classify(claude_rules, CLAUDE_NRULES, api_status(o),
+			      t->texts, t->lens, NTEXTS, &where, &which);
 	r->outcome = rule != NULL ? rule->outcome : AGENT_FAILED;
-	/* The CLI's own words: the matched line, else the first one. */
 	if (where != NULL)
-		line = agent_line_at(texts[which], lens[which], where);
+		line = agent_line_at(t->texts[which], t->lens[which], where);
 	for (i = 0; line == NULL && i < NTEXTS; i++)
-		line = agent_line_at(texts[i], lens[i], NULL);
+		line = agent_line_at(t->texts[i], t->lens[i], NULL);
 	if (line != NULL) {
 		r->error = line;
-		line = NULL;
-	} else {
-		json_t *sub = json_object_get(o, "subtype");
-
-		st = agent_status_text(pr);
-		r->error =
-			xasprintf("claude reported an error (%s, %s)",
-				  json_is_string(sub) ? json_string_value(sub)
-						      : "no subtype",
-				  st);
+		return;
 	}
+	v = json_object_get(o, "subtype");
+	st = agent_status_text(pr);
+	r->error = xasprintf(
+		"claude reported an error (%s, %s)",
+		json_is_string(v) ? json_string_value(v) : "no subtype", st);
+	free(st);
+}
+
+/* Read stdout as one result object whatever the exit status (SPEC §3.1). */
+static void
+claude_parse_result(const struct agent_call *c, const struct agent_exit *pr,
+		    const char *out_path, const char *err_path,
+		    struct agent_result *r)
+{
+	struct claude_turn t = {0};
+	char *why = NULL;
+	json_t *o, *v;
+
+	(void)c;
+	strbuf_init(&t.errors);
+	r->num_turns = -1;
+	r->duration_ms = -1;
+	t.err = agent_read_head(err_path, CLAUDE_ERR_MAX, &t.errlen);
+	t.texts[2] = t.err;
+	t.lens[2] = t.errlen;
+	if ((o = read_result(pr, out_path, &why)) == NULL) {
+		no_result(pr, &t, why, r);
+		goto out;
+	}
+	/* Usage first: a turn that is rejected later still cost tokens. */
+	fill_usage(o, r);
+	v = json_object_get(o, "result");
+	if (json_is_string(v))
+		r->text = xstrdup(json_string_value(v));
+	if (fill_session_id(o, r) != 0)
+		goto out;
+	if (!is_failed(o, pr))
+		r->outcome = AGENT_OK;
+	else
+		classify_failure(o, pr, &t, r);
 out:
 	if (r->outcome != AGENT_OK && r->error == NULL)
 		r->error = xstrdup("claude failed");
 	json_decref(o);
-	strbuf_release(&errors);
-	free(out);
-	free(err);
+	strbuf_release(&t.errors);
+	free(t.err);
 	free(why);
-	free(line);
-	free(st);
 }
 
 /* The adapter of kind "claude", found through agent_impl_find(). */

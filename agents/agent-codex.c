@@ -49,13 +49,7 @@
  * (ignoring ASCII case) in the turn.failed message, the error events or
  * stderr.  A failed turn no row matches is AGENT_FAILED.
  */
-struct codex_rule {
-	int lo, hi;
-	const char *text;
-	enum agent_outcome outcome;
-};
-
-static const struct codex_rule codex_rules[] = {
+static const struct agent_rule codex_rules[] = {
 	/* the thread cannot be continued: S13 fallback */
 	{0, 0, "No saved session found", AGENT_RESUME_FAILED},
 	{0, 0, "no rollout found", AGENT_RESUME_FAILED},
@@ -83,14 +77,11 @@ static const struct codex_rule codex_rules[] = {
 	{0, 0, "Connection failed", AGENT_TRANSIENT},
 	{0, 0, "error sending request", AGENT_TRANSIENT},
 };
+#define CODEX_NRULES (sizeof codex_rules / sizeof codex_rules[0])
 
 static int
 codex_build_argv(const struct agent_call *c, struct strvec *argv, char **cause)
 {
-	const struct agent_profile *p = c->profile;
-	const char *model = c->model != NULL ? c->model : p->model;
-	char *const *a;
-
 	if (agent_argv_begin(c, "codex", argv, cause) != 0)
 		return -1;
 	strvec_push(argv, "exec");
@@ -99,10 +90,7 @@ codex_build_argv(const struct agent_call *c, struct strvec *argv, char **cause)
 	strvec_push(argv, "--json");
 	/* baton's workdir is the user's choice, git or not */
 	strvec_push(argv, "--skip-git-repo-check");
-	if (model != NULL && model[0] != '\0')
-		strvec_pushf(argv, "--model=%s", model);
-	for (a = p->args; a != NULL && *a != NULL; a++)
-		strvec_push(argv, *a);
+	agent_argv_options(c, argv);
 	/* Codex mints its own thread ids: a new conversation names none. */
 	if (c->resume) {
 		strvec_push(argv, "resume");
@@ -552,14 +540,17 @@ http_status(const char *text, size_t len, const char **at)
 /* The turn.failed message, the error events and stderr. */
 #define NTEXTS 3
 
-/* The rule matching a failed turn, or NULL; *where and *which say where. */
-static const struct codex_rule *
+/*
+ * The rule matching a failed turn, or NULL; *where and *which say where.
+ * The HTTP status is the first one quoted in the texts.
+ */
+static const struct agent_rule *
 classify(const char *const *texts, const size_t *lens, const char **where,
 	 size_t *which)
 {
-	const struct codex_rule *r;
+	const struct agent_rule *r;
 	const char *at = NULL;
-	size_t i, t, st_text = 0;
+	size_t t, st_text = 0;
 	int status = 0;
 
 	for (t = 0; status == 0 && t < NTEXTS; t++) {
@@ -567,26 +558,13 @@ classify(const char *const *texts, const size_t *lens, const char **where,
 		    (status = http_status(texts[t], lens[t], &at)) != 0)
 			st_text = t;
 	}
-	*where = NULL;
-	for (i = 0; i < sizeof codex_rules / sizeof codex_rules[0]; i++) {
-		r = &codex_rules[i];
-		if (r->lo > 0) {
-			if (status >= r->lo && status <= r->hi) {
-				*where = at;
-				*which = st_text;
-				return r;
-			}
-			continue;
-		}
-		for (t = 0; t < NTEXTS; t++) {
-			if ((*where = agent_find_text(texts[t], lens[t],
-						      r->text))) {
-				*which = t;
-				return r;
-			}
-		}
+	r = agent_classify(codex_rules, CODEX_NRULES, status, texts, lens,
+			   NTEXTS, where, which);
+	if (r != NULL && r->lo > 0) {
+		*where = at;
+		*which = st_text;
 	}
-	return NULL;
+	return r;
 }
 
 /*
@@ -618,30 +596,18 @@ first_error_line(const char *text, size_t len)
 	return first != NULL ? agent_line_at(text, len, first) : NULL;
 }
 
+/*
+ * This run's usage and cost from the last turn.completed (tokens spent
+ * count even for a turn rejected later), its turns and its text.
+ */
 static void
-codex_parse_result(const struct agent_call *c, const struct agent_exit *pr,
-		   const char *out_path, const char *err_path,
-		   struct agent_result *r)
+fill_usage(const struct agent_call *c, struct codex_scan *s,
+	   struct agent_result *r)
 {
-	const struct codex_rule *rule;
-	const char *texts[NTEXTS] = {NULL, NULL, NULL}, *where = NULL;
-	size_t lens[NTEXTS] = {0, 0, 0}, which = 0, errlen = 0, i;
-	struct codex_scan s;
 	struct codex_usage run = {0, 0, 0};
-	char *err, *line = NULL, *st = NULL;
-	int exit_ok = pr->exited && pr->exit_code == 0, read_errno = 0;
 
-	memset(&s, 0, sizeof s);
-	strbuf_init(&s.errors);
-	r->num_turns = -1;
-	r->duration_ms = -1;
-	err = agent_read_head(err_path, CODEX_ERR_MAX, &errlen);
-	if (scan_output(out_path, pr->out_bytes, &s) != 0 && errno != ENOENT)
-		read_errno = errno;
-
-	/* Usage first: a turn that is rejected later still cost tokens. */
-	if (s.has_usage) {
-		codex_run_usage(c, s.thread_id, &s.total, &run);
+	if (s->has_usage) {
+		codex_run_usage(c, s->thread_id, &s->total, &run);
 		if (run.cached > run.input)
 			run.cached = run.input;
 		r->input_tokens = run.input - run.cached;
@@ -649,22 +615,33 @@ codex_parse_result(const struct agent_call *c, const struct agent_exit *pr,
 		r->output_tokens = run.output;
 		r->cost_usd = codex_cost(c->profile, &run);
 	}
-	if (s.turns > 0)
-		r->num_turns = s.turns;
-	r->text = s.text;
-	s.text = NULL;
+	if (s->turns > 0)
+		r->num_turns = s->turns;
+	r->text = s->text;
+	s->text = NULL;
+}
 
-	if (s.bad_id != NULL) {
+/*
+ * Whether the output alone decides the turn: a bad thread id, output
+ * that could not be read whole, or a completed turn.  Sets r and
+ * returns 1 if so; else takes the thread id and returns 0.
+ */
+static int
+check_output(const struct agent_call *c, const struct agent_exit *pr,
+	     struct codex_scan *s, int read_errno, struct agent_result *r)
+{
+	char *st;
+
+	if (s->bad_id != NULL) {
 		r->outcome = AGENT_BAD_OUTPUT;
 		r->error = xasprintf("bad output from codex: reported thread "
 				     "id '%s' is not a UUID",
-				     s.bad_id);
-		goto out;
+				     s->bad_id);
+		return 1;
 	}
-	r->agent_session_id = s.thread_id;
-	s.thread_id = NULL;
-
-	if (s.too_large || read_errno != 0) {
+	r->agent_session_id = s->thread_id;
+	s->thread_id = NULL;
+	if (s->too_large || read_errno != 0) {
 		st = agent_status_text(pr);
 		r->outcome = AGENT_BAD_OUTPUT;
 		if (read_errno != 0)
@@ -676,34 +653,72 @@ codex_parse_result(const struct agent_call *c, const struct agent_exit *pr,
 					     "too large: %llu bytes, %s)",
 					     (unsigned long long)pr->out_bytes,
 					     st);
-		goto out;
+		free(st);
+		return 1;
 	}
 	/* A completed turn is a success whatever else was said (the
 	 * error events of a stream that reconnected, the exit status). */
-	if (s.turns > 0 && !s.failed) {
-		if (r->agent_session_id == NULL && !c->resume) {
-			r->outcome = AGENT_BAD_OUTPUT;
-			r->error = xstrdup("bad output from codex: no "
-					   "thread.started event");
-		} else
-			r->outcome = AGENT_OK;
-		goto out;
-	}
+	if (s->turns == 0 || s->failed)
+		return 0;
+	if (r->agent_session_id == NULL && !c->resume) {
+		r->outcome = AGENT_BAD_OUTPUT;
+		r->error = xstrdup("bad output from codex: no "
+				   "thread.started event");
+	} else
+		r->outcome = AGENT_OK;
+	return 1;
+}
 
-	texts[0] = s.fail_msg;
-	lens[0] = s.fail_msg != NULL ? strlen(s.fail_msg) : 0;
-	texts[1] = s.errors.buf;
-	lens[1] = s.errors.len;
+/* The message of a failed turn, from line (the CLI's words) or NULL. */
+static char *
+failure_error(const struct agent_exit *pr, const struct codex_scan *s,
+	      enum agent_outcome outcome, const char *line)
+{
+	char *st = agent_status_text(pr), *e;
+	const char *sep = line != NULL ? ": " : "";
+
+	if (line == NULL)
+		line = "";
+	if (outcome == AGENT_BAD_OUTPUT)
+		e = xasprintf("bad output from codex (%s, %s)%s%s",
+			      s->events == 0
+				      ? (s->bad_lines > 0 ? "not JSON lines"
+							  : "no output")
+				      : "no turn.completed event",
+			      st, sep, line);
+	else
+		e = xasprintf("codex failed (%s)%s%s", st, sep, line);
+	free(st);
+	return e;
+}
+
+/*
+ * Classify a turn that did not complete by the turn.failed message, the
+ * error events and stderr; the error is the CLI's own words.
+ */
+static void
+classify_failure(const struct agent_exit *pr, const struct codex_scan *s,
+		 const char *err, size_t errlen, struct agent_result *r)
+{
+	const struct agent_rule *rule;
+	const char *texts[NTEXTS], *where = NULL;
+	size_t lens[NTEXTS], which = 0, i;
+	char *line = NULL;
+
+	texts[0] = s->fail_msg;
+	lens[0] = s->fail_msg != NULL ? strlen(s->fail_msg) : 0;
+	texts[1] = s->errors.buf;
+	lens[1] = s->errors.len;
 	texts[2] = err;
 	lens[2] = errlen;
 	rule = classify(texts, lens, &where, &which);
 	if (rule != NULL)
 		r->outcome = rule->outcome;
-	else if (s.failed)
+	else if (s->failed)
 		r->outcome = AGENT_FAILED;
-	else if (s.events == 0 && s.bad_lines > 0)
+	else if (s->events == 0 && s->bad_lines > 0)
 		r->outcome = AGENT_BAD_OUTPUT; /* not the CLI's output */
-	else if (!exit_ok)
+	else if (!pr->exited || pr->exit_code != 0)
 		r->outcome = AGENT_FAILED;
 	else
 		r->outcome = AGENT_BAD_OUTPUT;
@@ -716,30 +731,39 @@ codex_parse_result(const struct agent_call *c, const struct agent_exit *pr,
 	}
 	if (line != NULL && r->outcome != AGENT_BAD_OUTPUT) {
 		r->error = line;
-		line = NULL;
-		goto out;
+		return;
 	}
 	if (line == NULL)
 		line = first_error_line(err, errlen);
-	st = agent_status_text(pr);
-	if (r->outcome == AGENT_BAD_OUTPUT)
-		r->error = xasprintf(
-			"bad output from codex (%s, %s)%s%s",
-			s.events == 0 ? (s.bad_lines > 0 ? "not JSON lines"
-							 : "no output")
-				      : "no turn.completed event",
-			st, line != NULL ? ": " : "", line != NULL ? line : "");
-	else
-		r->error = xasprintf("codex failed (%s)%s%s", st,
-				     line != NULL ? ": " : "",
-				     line != NULL ? line : "");
-out:
+	r->error = failure_error(pr, s, r->outcome, line);
+	free(line);
+}
+
+/* Read stdout as JSON Lines events whatever the exit status (SPEC §3.1). */
+static void
+codex_parse_result(const struct agent_call *c, const struct agent_exit *pr,
+		   const char *out_path, const char *err_path,
+		   struct agent_result *r)
+{
+	struct codex_scan s;
+	size_t errlen = 0;
+	char *err;
+	int read_errno = 0;
+
+	memset(&s, 0, sizeof s);
+	strbuf_init(&s.errors);
+	r->num_turns = -1;
+	r->duration_ms = -1;
+	err = agent_read_head(err_path, CODEX_ERR_MAX, &errlen);
+	if (scan_output(out_path, pr->out_bytes, &s) != 0 && errno != ENOENT)
+		read_errno = errno;
+	fill_usage(c, &s, r);
+	if (!check_output(c, pr, &s, read_errno, r))
+		classify_failure(pr, &s, err, errlen, r);
 	if (r->outcome != AGENT_OK && r->error == NULL)
 		r->error = xstrdup("codex failed");
 	scan_release(&s);
 	free(err);
-	free(line);
-	free(st);
 }
 
 /* The adapter of kind "codex", found through agent_impl_find(). */

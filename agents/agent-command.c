@@ -75,17 +75,8 @@ command_parse_result(const struct agent_call *c, const struct agent_exit *pr,
 			goto out;
 		}
 	}
-	if (!ok) {
-		line = file_read_first_line(err_path, 200);
-		if (pr->exited)
-			r->error = xasprintf("exited with status %d%s%s",
-					     pr->exit_code, line ? ": " : "",
-					     line ? line : "");
-		else
-			r->error =
-				xasprintf("killed by signal %d%s%s", pr->signal,
-					  line ? ": " : "", line ? line : "");
-	}
+	if (!ok)
+		r->error = agent_exit_error(NULL, pr, err_path);
 out:
 	free(text);
 	free(why);

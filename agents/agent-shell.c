@@ -8,9 +8,7 @@
 #include <string.h>
 
 #include "agents/agent.h"
-#include "lib/file.h"
 #include "lib/strbuf.h"
-#include "lib/xmalloc.h"
 
 static int
 shell_build_argv(const struct agent_call *c, struct strvec *argv, char **cause)
@@ -26,8 +24,6 @@ shell_parse_result(const struct agent_call *c, const struct agent_exit *pr,
 		   const char *out_path, const char *err_path,
 		   struct agent_result *r)
 {
-	char *line;
-
 	(void)c;
 	(void)out_path;
 	r->num_turns = -1;
@@ -37,16 +33,7 @@ shell_parse_result(const struct agent_call *c, const struct agent_exit *pr,
 		return;
 	}
 	r->outcome = AGENT_FAILED;
-	line = file_read_first_line(err_path, 200);
-	if (pr->exited)
-		r->error = xasprintf("script exited with status %d%s%s",
-				     pr->exit_code, line ? ": " : "",
-				     line ? line : "");
-	else
-		r->error =
-			xasprintf("script killed by signal %d%s%s", pr->signal,
-				  line ? ": " : "", line ? line : "");
-	free(line);
+	r->error = agent_exit_error("script", pr, err_path);
 }
 
 const struct agent_impl agent_shell_impl = {

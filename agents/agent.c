@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "agents/agent.h"
+#include "lib/file.h"
 #include "lib/id.h"
 #include "lib/strbuf.h"
 #include "lib/xmalloc.h"
@@ -120,7 +121,7 @@ int
 agent_parse_result_json(const char *text, struct agent_result *r, char **cause)
 {
 	json_error_t err;
-	json_t *o, *v, *usage;
+	json_t *o, *v;
 
 	o = json_loads(text, JSON_REJECT_DUPLICATES, &err);
 	if (o == NULL || !json_is_object(o)) {
@@ -147,15 +148,7 @@ agent_parse_result_json(const char *text, struct agent_result *r, char **cause)
 		free(r->text);
 		r->text = xstrdup(json_string_value(v));
 	}
-	usage = json_object_get(o, "usage");
-	if (json_is_object(usage)) {
-		r->input_tokens = agent_get_count(usage, "input_tokens");
-		r->output_tokens = agent_get_count(usage, "output_tokens");
-		r->cache_read_tokens =
-			agent_get_count(usage, "cache_read_input_tokens");
-		r->cache_creation_tokens =
-			agent_get_count(usage, "cache_creation_input_tokens");
-	} else {
+	if (agent_get_usage(json_object_get(o, "usage"), r) != 0) {
 		r->input_tokens = agent_get_count(o, "input_tokens");
 		r->output_tokens = agent_get_count(o, "output_tokens");
 	}
@@ -198,6 +191,64 @@ agent_argv_begin(const struct agent_call *c, const char *default_bin,
 	} else
 		strvec_push(argv, default_bin);
 	return 0;
+}
+
+void
+agent_argv_options(const struct agent_call *c, struct strvec *argv)
+{
+	const char *model = c->model != NULL ? c->model : c->profile->model;
+	char *const *a;
+
+	if (model != NULL && model[0] != '\0')
+		strvec_pushf(argv, "--model=%s", model);
+	for (a = c->profile->args; a != NULL && *a != NULL; a++)
+		strvec_push(argv, *a);
+}
+
+const struct agent_rule *
+agent_classify(const struct agent_rule *rules, size_t n, int status,
+	       const char *const *texts, const size_t *lens, size_t ntexts,
+	       const char **where, size_t *which)
+{
+	const struct agent_rule *r;
+	size_t i, t;
+
+	*where = NULL;
+	for (i = 0; i < n; i++) {
+		r = &rules[i];
+		if (r->lo > 0) {
+			if (status >= r->lo && status <= r->hi)
+				return r;
+			continue;
+		}
+		for (t = 0; t < ntexts; t++) {
+			if ((*where = agent_find_text(texts[t], lens[t],
+						      r->text))) {
+				*which = t;
+				return r;
+			}
+		}
+	}
+	return NULL;
+}
+
+char *
+agent_exit_error(const char *who, const struct agent_exit *pr,
+		 const char *err_path)
+{
+	char *line = file_read_first_line(err_path, 200), *e;
+	const char *sp = who != NULL ? " " : "", *sep = line ? ": " : "";
+
+	if (who == NULL)
+		who = "";
+	if (pr->exited)
+		e = xasprintf("%s%sexited with status %d%s%s", who, sp,
+			      pr->exit_code, sep, line ? line : "");
+	else
+		e = xasprintf("%s%skilled by signal %d%s%s", who, sp,
+			      pr->signal, sep, line ? line : "");
+	free(line);
+	return e;
 }
 
 char *
@@ -304,6 +355,20 @@ agent_get_count(json_t *o, const char *key)
 		if (d >= 0 && d < 9e18)
 			return (int64_t)d;
 	}
+	return 0;
+}
+
+int
+agent_get_usage(json_t *usage, struct agent_result *r)
+{
+	if (!json_is_object(usage))
+		return -1;
+	r->input_tokens = agent_get_count(usage, "input_tokens");
+	r->output_tokens = agent_get_count(usage, "output_tokens");
+	r->cache_read_tokens =
+		agent_get_count(usage, "cache_read_input_tokens");
+	r->cache_creation_tokens =
+		agent_get_count(usage, "cache_creation_input_tokens");
 	return 0;
 }
 

@@ -161,6 +161,43 @@ int agent_parse_result_json(const char *text, struct agent_result *r,
 int agent_argv_begin(const struct agent_call *c, const char *default_bin,
 		     struct strvec *argv, char **cause);
 
+/*
+ * After agent_argv_begin() and the adapter's own flags: --model=<m> for
+ * the call's (pinned) model, else the profile's, when there is one; then
+ * the profile's args.
+ */
+void agent_argv_options(const struct agent_call *c, struct strvec *argv);
+
+/*
+ * A row of an adapter's table that classifies a failed turn.  It
+ * matches an HTTP status in [lo, hi] when lo > 0, else a text found
+ * (ignoring ASCII case) in the turn's words.
+ */
+struct agent_rule {
+	int lo, hi;
+	const char *text;
+	enum agent_outcome outcome;
+};
+
+/*
+ * The first of the n rules that matches status or one of the ntexts
+ * texts[i] (lens[i] bytes, NULL for none), or NULL.  For a text, *where
+ * points at it in texts[*which]; else *where is NULL.
+ */
+const struct agent_rule *agent_classify(const struct agent_rule *rules,
+					size_t n, int status,
+					const char *const *texts,
+					const size_t *lens, size_t ntexts,
+					const char **where, size_t *which);
+
+/*
+ * "<who> exited with status N" or "<who> killed by signal N" (who may be
+ * NULL), then ": " and the first line of err_path if it has one.  The
+ * caller frees.
+ */
+char *agent_exit_error(const char *who, const struct agent_exit *pr,
+		       const char *err_path);
+
 /* The longest line of an agent's own words agent_line_at() keeps. */
 #define AGENT_LINE_MAX 400
 
@@ -191,6 +228,13 @@ char *agent_line_at(const char *text, size_t len, const char *at);
  * number) is 0.  o may be anything, even NULL.
  */
 int64_t agent_get_count(struct json_t *o, const char *key);
+
+/*
+ * The token counts of a Claude-like "usage" object (input_tokens,
+ * output_tokens, cache_read_input_tokens, cache_creation_input_tokens)
+ * into r.  Returns 0, or -1 (r untouched) if usage is not an object.
+ */
+int agent_get_usage(struct json_t *usage, struct agent_result *r);
 
 /* "exit status N" or "killed by signal N" for pr; the caller frees. */
 char *agent_status_text(const struct agent_exit *pr);

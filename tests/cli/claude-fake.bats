@@ -8,12 +8,10 @@
 bats_require_minimum_version 1.5.0
 
 load lib
+load npm-agent
 
 local_setup() {
-	export FAKE_CLAUDE_LOG=$T/calls.log
-	export FAKE_CLAUDE_MODES=$T/modes
-	unset FAKE_CLAUDE_MODE FAKE_CLAUDE_STATE
-	: >"$T/modes"
+	fake_agent_setup claude
 	config <<-EOF
 	retry: {attempts: 2, base: 10ms, max: 20ms}
 	agents:
@@ -24,25 +22,6 @@ local_setup() {
 	    args: [--permission-mode=acceptEdits]
 	EOF
 	WORK=$(pwd -P)
-}
-
-# The modes of the next calls, in order.
-modes() {
-	printf '%s\n' "$@" >"$T/modes"
-}
-
-# Arguments of call N (1-based) of the fake, one a line.
-args_of() {
-	awk -v n="$1" '/^--- call/ { c++ } c == n && /^arg=/ {
-		sub(/^arg=/, ""); print }' "$FAKE_CLAUDE_LOG"
-}
-
-check() {
-	if ! jq -e "$@" >/dev/null <<<"$output"; then
-		echo "does not hold: $*" >&2
-		echo "on: $output" >&2
-		return 1
-	fi
 }
 
 @test "claude-fake: argv: single --flag=value tokens, session id then resume, prompt on stdin" {

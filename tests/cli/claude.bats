@@ -1,55 +1,30 @@
 #!/usr/bin/env bats
 # The claude agent against the real Claude Code CLI (installed from the
-# npm registry into .cache/ on first use by tests/claude/install.sh),
+# npm registry into .cache/ on first use by tests/npm-agent/install.sh),
 # talking to a stub of the Anthropic Messages API on 127.0.0.1
-# (tests/claude/stub.js).  The CLI holds real conversations, writes real
-# transcripts under $HOME/.claude/projects/ and prints its real errors.
-# Without node, npm or the registry every test is skipped with the
-# reason, never passed.
+# (tests/npm-agent/stub-server.js --api anthropic).  The CLI holds real
+# conversations, writes real transcripts under $HOME/.claude/projects/
+# and prints its real errors.  Without node, npm or the registry every
+# test is skipped with the reason, never passed.
 
 bats_require_minimum_version 1.5.0
 
 load lib
+load npm-agent
 
 setup_file() {
-	local out rc=0
-
-	out=$(sh "$REPO/tests/claude/install.sh" 2>/dev/null) || rc=$?
-	if [ "$rc" = 0 ]; then
-		export CC_BIN=$out
-		export CC_VERSION=$("$CC_BIN" --version 2>/dev/null)
-		echo "# real CLI: $CC_VERSION ($CC_BIN)" >&3
-	elif [ "$rc" = 77 ]; then
-		export CC_SKIP="real Claude Code CLI unavailable: $out"
-		echo "# $CC_SKIP" >&3
-	else
-		export CC_FAIL="tests/claude/install.sh failed ($rc): $out"
-	fi
+	# the version the adapter and these tests were checked against
+	npm_agent_install "Claude Code" claude @anthropic-ai/claude-code \
+		2.1.197 'Claude Code'
 }
 
 local_setup() {
-	[ -z "${CC_FAIL:-}" ] || { echo "$CC_FAIL" >&2; return 1; }
-	[ -z "${CC_SKIP:-}" ] || skip "$CC_SKIP"
-	# Nothing of the caller's own Claude or Anthropic setup leaks in.
-	local v
-	for v in $(env | sed -n 's/^\(ANTHROPIC_[A-Z0-9_]*\)=.*/\1/p;
-				 s/^\(CLAUDE_[A-Z0-9_]*\)=.*/\1/p'); do
-		unset "$v"
-	done
-	node "$REPO/tests/claude/stub.js" --log "$T/stub.log" \
-		--control "$T/stub.json" --ttl 150 >"$T/stub.port" \
-		2>"$T/stub.err" &
-	STUB_PID=$!
-	wait_for '[ -s "$T/stub.port" ]' 10
-	export ANTHROPIC_BASE_URL=http://127.0.0.1:$(head -n 1 "$T/stub.port")
+	npm_agent_start claude anthropic ANTHROPIC_ CLAUDE_
+	export ANTHROPIC_BASE_URL=http://127.0.0.1:$PORT
 	export ANTHROPIC_API_KEY=sk-ant-test-key
 	export CLAUDE_CODE_MAX_RETRIES=0 DISABLE_TELEMETRY=1
 	export CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1 DISABLE_AUTOUPDATER=1
 	export DISABLE_ERROR_REPORTING=1
-	# The built-in profile runs "claude" from PATH.
-	mkdir -p "$T/bin"
-	ln -s "$CC_BIN" "$T/bin/claude"
-	export PATH=$T/bin:$PATH
 	# Fast retries; everything else stays the built-in default.
 	config <<-EOF
 	retry: {attempts: 3, base: 10ms, max: 40ms}
@@ -59,38 +34,11 @@ local_setup() {
 	WORK=$(pwd -P)
 }
 
-local_teardown() {
-	[ -z "${STUB_PID:-}" ] || kill "$STUB_PID" 2>/dev/null || true
-}
-
-# Tell the stub how to answer from now on.
-stub() {
-	printf '%s\n' "$1" >"$T/stub.json"
-}
-
-# The requests the stub answered on /v1/messages, one JSON a line.
-requests() {
-	jq -c 'select(.messages)' "$T/stub.log" 2>/dev/null
-}
-
-posts() {
-	requests | wc -l
-}
-
 # The conversation of request N (0-based): user and assistant texts.
 dialogue() {
 	requests | sed -n "$(($1 + 1))p" |
 		jq -c '[.messages[] | select(.role == "user" or
 		       .role == "assistant") | .text]'
-}
-
-# jq -e FILTER on $output, showing both when it does not hold.
-check() {
-	if ! jq -e "$@" >/dev/null <<<"$output"; then
-		echo "does not hold: $*" >&2
-		echo "on: $output" >&2
-		return 1
-	fi
 }
 
 @test "claude: a plain task runs the real CLI, usage and the chain recorded" {

@@ -9,13 +9,11 @@
 bats_require_minimum_version 1.5.0
 
 load lib
+load npm-agent
 
 local_setup() {
-	export FAKE_CODEX_LOG=$T/calls.log
-	export FAKE_CODEX_MODES=$T/modes
+	fake_agent_setup codex
 	export CODEX_HOME=$T/codex-home
-	unset FAKE_CODEX_MODE
-	: >"$T/modes"
 	config <<-EOF
 	retry: {attempts: 2, base: 10ms, max: 20ms}
 	agents:
@@ -27,35 +25,6 @@ local_setup() {
 	    price: {input: 1.25, cached_input: 0.125, output: 10}
 	EOF
 	WORK=$(pwd -P)
-}
-
-# The modes of the next calls, in order.
-modes() {
-	printf '%s\n' "$@" >"$T/modes"
-}
-
-# Arguments of call N (1-based) of the fake, one a line.
-args_of() {
-	awk -v n="$1" '/^--- call/ { c++ } c == n && /^arg=/ {
-		sub(/^arg=/, ""); print }' "$FAKE_CODEX_LOG"
-}
-
-# The working directory of call N.
-cwd_of() {
-	awk -v n="$1" '/^--- call/ { c++ } c == n && /^cwd=/ {
-		sub(/^cwd=/, ""); print }' "$FAKE_CODEX_LOG"
-}
-
-calls() {
-	grep -c '^--- call' "$FAKE_CODEX_LOG"
-}
-
-check() {
-	if ! jq -e "$@" >/dev/null <<<"$output"; then
-		echo "does not hold: $*" >&2
-		echo "on: $output" >&2
-		return 1
-	fi
 }
 
 @test "codex-fake: argv: exec, options, resume of the thread it reported, prompt on stdin" {

@@ -1,47 +1,25 @@
 #!/usr/bin/env bats
 # The codex agent against the real Codex CLI (installed from the npm
-# registry into .cache/ on first use by tests/codex/install.sh), talking
-# to a stub of the OpenAI Responses API on 127.0.0.1 (tests/codex/stub.js)
-# through a model provider in $CODEX_HOME/config.toml.  The CLI holds
-# real threads, writes real rollout files under $CODEX_HOME/sessions/ and
-# prints its real events and errors.  Without node, npm or the registry
-# every test is skipped with the reason, never passed.
+# registry into .cache/ on first use by tests/npm-agent/install.sh),
+# talking to a stub of the OpenAI Responses API on 127.0.0.1
+# (tests/npm-agent/stub-server.js --api openai) through a model provider
+# in $CODEX_HOME/config.toml.  The CLI holds real threads, writes real
+# rollout files under $CODEX_HOME/sessions/ and prints its real events
+# and errors.  Without node, npm or the registry every test is skipped
+# with the reason, never passed.
 
 bats_require_minimum_version 1.5.0
 
 load lib
+load npm-agent
 
 setup_file() {
-	local out rc=0
-
-	out=$(sh "$REPO/tests/codex/install.sh" 2>/dev/null) || rc=$?
-	if [ "$rc" = 0 ]; then
-		export CX_BIN=$out
-		export CX_VERSION=$("$CX_BIN" --version 2>/dev/null)
-		echo "# real CLI: $CX_VERSION ($CX_BIN)" >&3
-	elif [ "$rc" = 77 ]; then
-		export CX_SKIP="real Codex CLI unavailable: $out"
-		echo "# $CX_SKIP" >&3
-	else
-		export CX_FAIL="tests/codex/install.sh failed ($rc): $out"
-	fi
+	# the version the adapter and these tests were checked against
+	npm_agent_install Codex codex @openai/codex 0.169.0 '^codex-cli '
 }
 
 local_setup() {
-	[ -z "${CX_FAIL:-}" ] || { echo "$CX_FAIL" >&2; return 1; }
-	[ -z "${CX_SKIP:-}" ] || skip "$CX_SKIP"
-	# Nothing of the caller's own Codex or OpenAI setup leaks in.
-	local v
-	for v in $(env | sed -n 's/^\(OPENAI_[A-Z0-9_]*\)=.*/\1/p;
-				 s/^\(CODEX_[A-Z0-9_]*\)=.*/\1/p'); do
-		unset "$v"
-	done
-	node "$REPO/tests/codex/stub.js" --log "$T/stub.log" \
-		--control "$T/stub.json" --ttl 150 >"$T/stub.port" \
-		2>"$T/stub.err" &
-	STUB_PID=$!
-	wait_for '[ -s "$T/stub.port" ]' 10
-	PORT=$(head -n 1 "$T/stub.port")
+	npm_agent_start codex openai OPENAI_ CODEX_
 	export CODEX_HOME=$T/codex-home
 	export OPENAI_API_KEY=sk-test-key
 	mkdir -p "$CODEX_HOME"
@@ -65,34 +43,12 @@ local_setup() {
 	stream_max_retries = 0
 	supports_websockets = false
 	EOF
-	# The built-in profile runs "codex" from PATH.
-	mkdir -p "$T/bin"
-	ln -s "$CX_BIN" "$T/bin/codex"
-	export PATH=$T/bin:$PATH
 	# Fast retries; everything else stays the built-in default.
 	config <<-EOF
 	retry: {attempts: 3, base: 10ms, max: 40ms}
 	EOF
 	stub '{"input_tokens": 1000, "cached_tokens": 300, "output_tokens": 20}'
 	WORK=$(pwd -P)
-}
-
-local_teardown() {
-	[ -z "${STUB_PID:-}" ] || kill "$STUB_PID" 2>/dev/null || true
-}
-
-# Tell the stub how to answer from now on.
-stub() {
-	printf '%s\n' "$1" >"$T/stub.json"
-}
-
-# The requests the stub answered on /v1/responses, one JSON a line.
-requests() {
-	jq -c 'select(.messages)' "$T/stub.log" 2>/dev/null
-}
-
-posts() {
-	requests | wc -l
 }
 
 # The conversation of request N (0-based): user and assistant texts.
@@ -103,15 +59,6 @@ dialogue() {
 # The rollout file of thread $1.
 rollout() {
 	find "$CODEX_HOME/sessions" -name "rollout-*-$1.jsonl"
-}
-
-# jq -e FILTER on $output, showing both when it does not hold.
-check() {
-	if ! jq -e "$@" >/dev/null <<<"$output"; then
-		echo "does not hold: $*" >&2
-		echo "on: $output" >&2
-		return 1
-	fi
 }
 
 @test "codex: a plain task runs the real CLI, usage and the chain recorded" {

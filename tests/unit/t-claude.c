@@ -19,40 +19,10 @@
 
 #include <cmocka.h>
 
-#include "agents/agent.h"
-#include "lib/strbuf.h"
-#include "lib/xmalloc.h"
+#define T_AGENT_KIND "claude"
+#include "tests/unit/t-agent.h"
 
-#define SID  "0b6f2c1e-5a4d-4e8f-9c3b-2a1d0e9f8c7b"
-#define HEAD "7d3e9a10-1111-4222-8333-944455556666"
-
-static char dir[] = "/tmp/t-claude.XXXXXX";
-static char *out_path, *err_path;
-
-static const struct agent_impl *
-impl(void)
-{
-	const struct agent_impl *i = agent_impl_find("claude");
-
-	assert_non_null(i);
-	return i;
-}
-
-static void
-put(const char *path, const char *text, size_t len)
-{
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	size_t n = 0;
-	ssize_t w;
-
-	assert_true(fd >= 0);
-	while (n < len) {
-		w = write(fd, text + n, len - n);
-		assert_true(w > 0);
-		n += (size_t)w;
-	}
-	assert_int_equal(close(fd), 0);
-}
+#define SID "0b6f2c1e-5a4d-4e8f-9c3b-2a1d0e9f8c7b"
 
 /*
  * Parse a turn that printed out on stdout and err on stderr (NULL: no
@@ -64,41 +34,18 @@ parse_len(const char *out, size_t outlen, const char *err, int code, int sig,
 {
 	struct agent_profile p = {0};
 	struct agent_call c = {0};
-	struct agent_exit pr = {0};
 
-	unlink(out_path);
-	unlink(err_path);
-	if (out != NULL)
-		put(out_path, out, outlen);
-	if (err != NULL)
-		put(err_path, err, strlen(err));
 	p.name = (char *)"claude";
 	p.kind = (char *)"claude";
 	c.profile = &p;
 	c.agent_session_id = SID;
-	pr.exited = sig == 0;
-	pr.exit_code = code;
-	pr.signal = sig;
-	pr.out_bytes = out != NULL ? outlen : 0;
-	memset(r, 0, sizeof *r);
-	r->num_turns = -1;
-	r->duration_ms = -1;
-	impl()->parse_result(&c, &pr, out_path, err_path, r);
-	if (r->outcome != AGENT_OK)
-		assert_non_null(r->error);
+	parse_call(&c, out, outlen, err, code, sig, r);
 }
 
 static void
 parse(const char *out, const char *err, int code, struct agent_result *r)
 {
 	parse_len(out, out != NULL ? strlen(out) : 0, err, code, 0, r);
-}
-
-static void
-assert_has(const char *s, const char *want)
-{
-	if (s == NULL || strstr(s, want) == NULL)
-		fail_msg("expected \"%s\" in \"%s\"", want, s ? s : "(null)");
 }
 
 /* A result object as the CLI prints it, with is_error and the rest. */
@@ -115,39 +62,6 @@ result_json(int is_error, const char *api_status, const char *text)
 }
 
 /* ---- argv ---- */
-
-static void
-argv_of(struct agent_call *c, struct strvec *v, int want_rc)
-{
-	char *cause = NULL;
-	int rc;
-
-	strvec_init(v);
-	rc = impl()->build_argv(c, v, &cause);
-	assert_int_equal(rc, want_rc);
-	if (rc != 0) {
-		assert_non_null(cause);
-		free(cause);
-	}
-}
-
-static void
-assert_argv(const struct strvec *v, ...)
-{
-	va_list ap;
-	const char *s;
-	size_t i = 0;
-
-	va_start(ap, v);
-	while ((s = va_arg(ap, const char *)) != NULL) {
-		assert_true(i < v->n);
-		assert_string_equal(v->v[i], s);
-		i++;
-	}
-	va_end(ap);
-	assert_int_equal(i, v->n);
-	assert_null(v->v[v->n]);
-}
 
 static void
 test_registered(void **state)
@@ -923,15 +837,11 @@ test_huge_error_text(void **state)
 static void
 test_huge_stderr(void **state)
 {
-	size_t n = (size_t)1 << 20, i;
-	char *e = xmalloc(n + 64);
+	char *e = noisy_stderr("unknown option '--late'");
 	struct agent_result r;
 
 	(void)state;
 	/* a 1 MiB line of noise on stderr: the message stays short */
-	for (i = 0; i < n; i++)
-		e[i] = 'x';
-	memcpy(e + n, "\nunknown option '--late'\n", 26);
 	parse("", e, 1, &r);
 	/* the row is past what is searched, so: bad output, short text */
 	assert_int_equal(r.outcome, AGENT_BAD_OUTPUT);
@@ -944,23 +854,14 @@ static int
 setup(void **state)
 {
 	(void)state;
-	if (mkdtemp(dir) == NULL)
-		return -1;
-	out_path = xasprintf("%s/1.out", dir);
-	err_path = xasprintf("%s/1.err", dir);
-	return 0;
+	return agent_files_setup();
 }
 
 static int
 teardown(void **state)
 {
 	(void)state;
-	unlink(out_path);
-	unlink(err_path);
-	rmdir(dir);
-	free(out_path);
-	free(err_path);
-	return 0;
+	return agent_files_teardown();
 }
 
 int

@@ -23,43 +23,16 @@
 
 #include <cmocka.h>
 
-#include "agents/agent.h"
+#define T_AGENT_KIND "codex"
+#include "tests/unit/t-agent.h"
+
 #include "lib/file.h"
-#include "lib/strbuf.h"
-#include "lib/xmalloc.h"
 
 /* Thread ids are UUIDv7: 01a1ff3e-399b is 2026-11-21T17:53:50Z. */
 #define TID   "01a1ff3e-399b-7383-9146-f1bd0e4ad1fb"
 #define TIDUC "01A1FF3E-399B-7383-9146-F1BD0E4AD1FB"
-#define HEAD  "7d3e9a10-1111-4222-8333-944455556666"
 
-static char dir[] = "/tmp/t-codex.XXXXXX";
-static char *out_path, *err_path, *home;
-
-static const struct agent_impl *
-impl(void)
-{
-	const struct agent_impl *i = agent_impl_find("codex");
-
-	assert_non_null(i);
-	return i;
-}
-
-static void
-put(const char *path, const char *text, size_t len)
-{
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	size_t n = 0;
-	ssize_t w;
-
-	assert_true(fd >= 0);
-	while (n < len) {
-		w = write(fd, text + n, len - n);
-		assert_true(w > 0);
-		n += (size_t)w;
-	}
-	assert_int_equal(close(fd), 0);
-}
+static char *home;
 
 /* The profile and call every parse uses; tests may change them first. */
 static struct agent_profile prof;
@@ -88,37 +61,13 @@ static void
 parse_len(const char *out, size_t outlen, const char *err, int code, int sig,
 	  struct agent_result *r)
 {
-	struct agent_exit pr = {0};
-
-	unlink(out_path);
-	unlink(err_path);
-	if (out != NULL)
-		put(out_path, out, outlen);
-	if (err != NULL)
-		put(err_path, err, strlen(err));
-	pr.exited = sig == 0;
-	pr.exit_code = code;
-	pr.signal = sig;
-	pr.out_bytes = out != NULL ? outlen : 0;
-	memset(r, 0, sizeof *r);
-	r->num_turns = -1;
-	r->duration_ms = -1;
-	impl()->parse_result(&call, &pr, out_path, err_path, r);
-	if (r->outcome != AGENT_OK)
-		assert_non_null(r->error);
+	parse_call(&call, out, outlen, err, code, sig, r);
 }
 
 static void
 parse(const char *out, const char *err, int code, struct agent_result *r)
 {
 	parse_len(out, out != NULL ? strlen(out) : 0, err, code, 0, r);
-}
-
-static void
-assert_has(const char *s, const char *want)
-{
-	if (s == NULL || strstr(s, want) == NULL)
-		fail_msg("expected \"%s\" in \"%s\"", want, s ? s : "(null)");
 }
 
 #define STARTED "{\"type\":\"thread.started\",\"thread_id\":\"" TID "\"}\n"
@@ -148,39 +97,6 @@ failed_turn(const char *msg)
 }
 
 /* ---- argv ---- */
-
-static void
-argv_of(struct agent_call *c, struct strvec *v, int want_rc)
-{
-	char *cause = NULL;
-	int rc;
-
-	strvec_init(v);
-	rc = impl()->build_argv(c, v, &cause);
-	assert_int_equal(rc, want_rc);
-	if (rc != 0) {
-		assert_non_null(cause);
-		free(cause);
-	}
-}
-
-static void
-assert_argv(const struct strvec *v, ...)
-{
-	va_list ap;
-	const char *s;
-	size_t i = 0;
-
-	va_start(ap, v);
-	while ((s = va_arg(ap, const char *)) != NULL) {
-		assert_true(i < v->n);
-		assert_string_equal(v->v[i], s);
-		i++;
-	}
-	va_end(ap);
-	assert_int_equal(i, v->n);
-	assert_null(v->v[v->n]);
-}
 
 static void
 test_registered(void **state)
@@ -1007,16 +923,12 @@ test_huge_error_text(void **state)
 static void
 test_huge_stderr(void **state)
 {
-	size_t n = (size_t)1 << 20, i;
-	char *e = xmalloc(n + 64);
+	char *e = noisy_stderr("error: unexpected argument '--late'");
 	struct agent_result r;
 
 	(void)state;
 	reset_call();
 	/* a 1 MiB line of noise on stderr: the message stays short */
-	for (i = 0; i < n; i++)
-		e[i] = 'x';
-	memcpy(e + n, "\nerror: unexpected argument '--late'\n", 38);
 	parse("", e, 2, &r);
 	/* the row is past what is searched: failed, short text */
 	assert_int_equal(r.outcome, AGENT_FAILED);
@@ -1029,35 +941,20 @@ static int
 setup(void **state)
 {
 	(void)state;
-	if (mkdtemp(dir) == NULL)
+	if (agent_files_setup() != 0)
 		return -1;
-	out_path = xasprintf("%s/1.out", dir);
-	err_path = xasprintf("%s/1.err", dir);
 	home = xasprintf("%s/codex-home", dir);
 	return 0;
-}
-
-static int
-remove_one(const char *path, const struct stat *st, int flag, struct FTW *f)
-{
-	(void)st;
-	(void)flag;
-	(void)f;
-	return remove(path);
 }
 
 static int
 teardown(void **state)
 {
 	(void)state;
-	/* the rollout directories the tests made, too */
-	if (nftw(dir, remove_one, 16, FTW_DEPTH | FTW_PHYS) != 0)
-		return -1;
-	free(out_path);
-	free(err_path);
 	free(home);
 	free(prof_env[0]);
-	return 0;
+	/* the rollout directories the tests made, too */
+	return agent_files_teardown();
 }
 
 int
