@@ -34,9 +34,6 @@
 #define MAX_SHOWN     40 /* bytes of a bad value quoted in a message */
 #define MAX_NAME      64 /* agent profile names */
 
-static const char *const kinds[] = {"shell", "command", "claude", "codex",
-				    NULL};
-
 /* Words that make a key's value a secret for config_show(). */
 static const char *const secret_words[] = {
 	"token",  "key",  "secret",	"password",
@@ -309,6 +306,24 @@ out:
 }
 
 /* ---- checking keys ---- */
+
+/* The strings of the NULL-terminated v as "a, b or c"; caller frees. */
+static char *
+join_or(const char *const *v)
+{
+	struct strbuf sb;
+	size_t i, n = 0;
+
+	while (v[n] != NULL)
+		n++;
+	strbuf_init(&sb);
+	for (i = 0; i < n; i++) {
+		if (i > 0)
+			strbuf_adds(&sb, i + 1 == n ? " or " : ", ");
+		strbuf_adds(&sb, v[i]);
+	}
+	return strbuf_detach(&sb);
+}
 
 static int
 unknown_key(struct parse *p, const struct node *key, const char *where,
@@ -659,7 +674,6 @@ static void
 profile_release(struct agent_profile *ap)
 {
 	free(ap->name);
-	free(ap->kind);
 	strv_free(ap->command);
 	free(ap->model);
 	strv_free(ap->args);
@@ -669,14 +683,15 @@ profile_release(struct agent_profile *ap)
 }
 
 static void
-profile_builtin(struct agent_profile *ap, const char *name, const char *kind,
-		const char *command, const char *model, const char *arg)
+profile_builtin(struct agent_profile *ap, const char *name,
+		enum agent_kind kind, const char *command, const char *model,
+		const char *arg)
 {
 	struct strvec sv;
 
 	memset(ap, 0, sizeof *ap);
 	ap->name = xstrdup(name);
-	ap->kind = xstrdup(kind);
+	ap->kind = kind;
 	if (command != NULL) {
 		strvec_init(&sv);
 		strvec_push(&sv, command);
@@ -849,7 +864,8 @@ parse_agent(struct parse *p, const struct node *name, const struct node *n,
 		"kind",	 "command", "model",	  "args",
 		"env",	 "timeout", "kill_grace", "use_session_persistence",
 		"price", NULL};
-	char buf[MAX_SHOWN + 8], *path = NULL, *kp = NULL;
+	char buf[MAX_SHOWN + 8], *path = NULL, *kp = NULL, *list = NULL;
+	const char *kinds[AGENT_KIND_COUNT + 1];
 	const struct node *k, *v, *kind = NULL, *command = NULL;
 	const char *s;
 	size_t i, j;
@@ -892,34 +908,29 @@ parse_agent(struct parse *p, const struct node *name, const struct node *n,
 		else if (strcmp(k->value, "command") == 0)
 			command = n->kids[i + 1];
 	}
+	for (j = 0; j < AGENT_KIND_COUNT; j++)
+		kinds[j] = agent_kind_name((enum agent_kind)j);
+	kinds[j] = NULL;
 	if (kind == NULL) {
-		fail(p, n,
-		     "%s: missing 'kind' (one of shell, command, claude, "
-		     "codex)",
-		     path);
+		list = text_join(kinds);
+		fail(p, n, "%s: missing 'kind' (one of %s)", path, list);
 		goto out;
 	}
 	kp = xasprintf("%s.kind", path);
 	if (want_scalar(p, kind, kp, "a kind") != 0)
 		goto out;
-	for (j = 0; kinds[j] != NULL; j++) {
-		if (strcmp(kind->value, kinds[j]) == 0)
-			break;
-	}
-	if (kinds[j] == NULL) {
+	if (agent_kind_parse(kind->value, &ap->kind) != 0) {
 		s = text_closest(kind->value, kinds, 2);
+		list = join_or(kinds);
 		if (s != NULL)
 			fail(p, kind,
 			     "%s: unknown kind '%s' (did you mean '%s'?)", kp,
 			     shown(kind->value, buf, sizeof buf), s);
 		else
-			fail(p, kind,
-			     "%s: unknown kind '%s' (expected shell, "
-			     "command, claude or codex)",
-			     kp, shown(kind->value, buf, sizeof buf));
+			fail(p, kind, "%s: unknown kind '%s' (expected %s)", kp,
+			     shown(kind->value, buf, sizeof buf), list);
 		goto out;
 	}
-	ap->kind = xstrdup(kinds[j]);
 
 	for (i = 0; i + 1 < n->n; i += 2) {
 		k = n->kids[i];
@@ -929,13 +940,13 @@ parse_agent(struct parse *p, const struct node *name, const struct node *n,
 		if (strcmp(k->value, "kind") == 0)
 			rc = 0;
 		else if (strcmp(k->value, "command") == 0) {
-			if (strcmp(ap->kind, "shell") == 0)
+			if (ap->kind == AGENT_KIND_SHELL)
 				rc = fail(p, k,
 					  "%s: a shell profile runs the "
 					  "prompt with /bin/sh and takes no "
 					  "command",
 					  kp);
-			else if (strcmp(ap->kind, "command") == 0) {
+			else if (ap->kind == AGENT_KIND_COMMAND) {
 				rc = get_strv(p, v, kp, 1, &ap->command);
 				if (rc == 0 && ap->command[0] == NULL)
 					rc = fail(p, v,
@@ -970,22 +981,23 @@ parse_agent(struct parse *p, const struct node *name, const struct node *n,
 			goto out;
 	}
 	rc = -1;
-	if (command == NULL && strcmp(ap->kind, "command") == 0) {
+	if (command == NULL && ap->kind == AGENT_KIND_COMMAND) {
 		fail(p, n,
 		     "%s: a command profile needs 'command' (the "
 		     "program and its arguments as a list)",
 		     path);
 		goto out;
 	}
-	if (command == NULL && strcmp(ap->kind, "shell") != 0) {
+	if (command == NULL && ap->kind != AGENT_KIND_SHELL) {
 		/* claude and codex: the binary is named like the kind */
 		ap->command = xcalloc(2, sizeof *ap->command);
-		ap->command[0] = xstrdup(ap->kind);
+		ap->command[0] = xstrdup(agent_kind_name(ap->kind));
 	}
 	rc = 0;
 out:
 	if (rc != 0)
 		profile_release(ap);
+	free(list);
 	free(kp);
 	free(path);
 	return rc;
@@ -1393,14 +1405,16 @@ config_defaults(struct config *cfg)
 	/* sorted by name */
 	cfg->nagents = 3;
 	cfg->agents = xcalloc(cfg->nagents, sizeof *cfg->agents);
-	profile_builtin(&cfg->agents[0], "claude", "claude", "claude", "sonnet",
-			"--permission-mode=acceptEdits");
-	profile_builtin(&cfg->agents[1], "codex", "codex", "codex", NULL, NULL);
+	profile_builtin(&cfg->agents[0], "claude", AGENT_KIND_CLAUDE, "claude",
+			"sonnet", "--permission-mode=acceptEdits");
+	profile_builtin(&cfg->agents[1], "codex", AGENT_KIND_CODEX, "codex",
+			NULL, NULL);
 	cfg->agents[1].price.set = 1;
 	cfg->agents[1].price.input = 1.25;
 	cfg->agents[1].price.cached_input = 0.125;
 	cfg->agents[1].price.output = 10;
-	profile_builtin(&cfg->agents[2], "shell", "shell", NULL, NULL, NULL);
+	profile_builtin(&cfg->agents[2], "shell", AGENT_KIND_SHELL, NULL, NULL,
+			NULL);
 }
 
 /* Frees everything cfg owns and zeroes it; NULL-safe. */
@@ -1688,7 +1702,7 @@ strv_eq(char *const *a, char *const *b)
 static int
 profile_eq(const struct agent_profile *a, const struct agent_profile *b)
 {
-	if (!streq(a->name, b->name) || !streq(a->kind, b->kind) ||
+	if (!streq(a->name, b->name) || a->kind != b->kind ||
 	    !streq(a->model, b->model) || !strv_eq(a->command, b->command) ||
 	    !strv_eq(a->args, b->args) || !strv_eq(a->env, b->env))
 		return 0;
@@ -1934,9 +1948,9 @@ emit_profile(struct emitter *em, const struct agent_profile *ap)
 
 	emit_string(em, ap->name);
 	emit_map_start(em, 0);
-	emit_kv_string(em, "kind", ap->kind);
+	emit_kv_string(em, "kind", agent_kind_name(ap->kind));
 	if (ap->command != NULL && ap->command[0] != NULL) {
-		if (strcmp(ap->kind, "command") == 0)
+		if (ap->kind == AGENT_KIND_COMMAND)
 			emit_strv(em, "command", ap->command);
 		else
 			emit_kv_string(em, "command", ap->command[0]);

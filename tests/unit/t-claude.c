@@ -32,7 +32,7 @@ static char *out_path, *err_path;
 static const struct agent_impl *
 impl(void)
 {
-	const struct agent_impl *i = agent_impl_find("claude");
+	const struct agent_impl *i = agent_impl_find(AGENT_KIND_CLAUDE);
 
 	assert_non_null(i);
 	return i;
@@ -73,7 +73,7 @@ parse_len(const char *out, size_t outlen, const char *err, int code, int sig,
 	if (err != NULL)
 		put(err_path, err, strlen(err));
 	p.name = (char *)"claude";
-	p.kind = (char *)"claude";
+	p.kind = AGENT_KIND_CLAUDE;
 	c.profile = &p;
 	c.agent_session_id = SID;
 	pr.exited = sig == 0;
@@ -153,7 +153,7 @@ static void
 test_registered(void **state)
 {
 	(void)state;
-	assert_string_equal(impl()->kind, "claude");
+	assert_int_equal(impl()->kind, AGENT_KIND_CLAUDE);
 	assert_int_equal(impl()->accepts_session_id, 1);
 	assert_int_equal(impl()->session_cwd, 1);
 }
