@@ -84,7 +84,7 @@ out:
 }
 
 const struct agent_impl agent_command_impl = {
-	.kind = "command",
+	.kind = AGENT_KIND_COMMAND,
 	.accepts_session_id = 1,
 	.build_argv = command_build_argv,
 	.parse_result = command_parse_result,

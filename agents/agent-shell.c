@@ -37,7 +37,7 @@ shell_parse_result(const struct agent_call *c, const struct agent_exit *pr,
 }
 
 const struct agent_impl agent_shell_impl = {
-	.kind = "shell",
+	.kind = AGENT_KIND_SHELL,
 	.accepts_session_id = 1,
 	.script_prompt = 1,
 	.build_argv = shell_build_argv,

@@ -17,31 +17,55 @@
 #include "lib/strbuf.h"
 #include "lib/xmalloc.h"
 
-/* Sorted by kind. */
-static const struct agent_impl *const registry[] = {
-	&agent_claude_impl,
-	&agent_codex_impl,
-	&agent_command_impl,
-	&agent_shell_impl,
+/* The one list of kind names, in the order of enum agent_kind. */
+static const char *const kind_names[AGENT_KIND_COUNT] = {
+	[AGENT_KIND_SHELL] = "shell",
+	[AGENT_KIND_COMMAND] = "command",
+	[AGENT_KIND_CLAUDE] = "claude",
+	[AGENT_KIND_CODEX] = "codex",
 };
 
-const struct agent_impl *
-agent_impl_find(const char *kind)
+/* The adapter of each kind; each one's .kind is its index here. */
+static const struct agent_impl *const registry[AGENT_KIND_COUNT] = {
+	[AGENT_KIND_SHELL] = &agent_shell_impl,
+	[AGENT_KIND_COMMAND] = &agent_command_impl,
+	[AGENT_KIND_CLAUDE] = &agent_claude_impl,
+	[AGENT_KIND_CODEX] = &agent_codex_impl,
+};
+
+/* The name of kind (static), or NULL if it is not a kind. */
+const char *
+agent_kind_name(enum agent_kind kind)
 {
-	size_t lo = 0, hi = sizeof registry / sizeof registry[0];
+	if ((unsigned)kind >= AGENT_KIND_COUNT)
+		return NULL;
+	return kind_names[kind];
+}
 
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-		int c = strcmp(kind, registry[mid]->kind);
+/* 0 and *kind set if name is a kind's name, else -1. */
+int
+agent_kind_parse(const char *name, enum agent_kind *kind)
+{
+	size_t i;
 
-		if (c == 0)
-			return registry[mid];
-		if (c < 0)
-			hi = mid;
-		else
-			lo = mid + 1;
+	if (name == NULL)
+		return -1;
+	for (i = 0; i < AGENT_KIND_COUNT; i++) {
+		if (strcmp(name, kind_names[i]) == 0) {
+			*kind = (enum agent_kind)i;
+			return 0;
+		}
 	}
-	return NULL;
+	return -1;
+}
+
+/* The adapter of kind (static), or NULL. */
+const struct agent_impl *
+agent_impl_find(enum agent_kind kind)
+{
+	if ((unsigned)kind >= AGENT_KIND_COUNT)
+		return NULL;
+	return registry[kind];
 }
 
 void

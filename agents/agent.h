@@ -6,6 +6,29 @@
 #include "lib/strbuf.h"
 
 /*
+ * The kinds of agent profile, one adapter each.  They are listed in the
+ * order the documentation and the config's messages name them; their
+ * names ("shell", "command", "claude", "codex") exist once, in
+ * agents/agent.c, behind agent_kind_name() and agent_kind_parse().
+ */
+enum agent_kind {
+	AGENT_KIND_SHELL,
+	AGENT_KIND_COMMAND,
+	AGENT_KIND_CLAUDE,
+	AGENT_KIND_CODEX,
+	AGENT_KIND_COUNT /* not a kind: the number of kinds */
+};
+
+/* The name of kind as configs spell it (static), or NULL if not a kind. */
+const char *agent_kind_name(enum agent_kind kind);
+
+/*
+ * The kind called name (exactly, case matters) into *kind.  Returns 0, or
+ * -1 if name is NULL or no kind's name, leaving *kind alone.
+ */
+int agent_kind_parse(const char *name, enum agent_kind *kind);
+
+/*
  * An agent profile: a named entry under agents: in the config (SPEC §8).
  * core/config*.c fills it; the adapters read it.
  */
@@ -16,8 +39,8 @@ struct agent_price {
 };
 
 struct agent_profile {
-	char *name;	/* key under agents: */
-	char *kind;	/* "shell", "command", "claude" or "codex" */
+	char *name; /* key under agents: */
+	enum agent_kind kind;
 	char **command; /* NULL-terminated argv; claude/codex: {binary, NULL} */
 	char *model;	/* NULL if none */
 	char **args;	/* NULL-terminated extra arguments, never NULL */
@@ -88,7 +111,7 @@ struct agent_result {
 };
 
 struct agent_impl {
-	const char *kind;
+	enum agent_kind kind;
 	/* Can be handed a caller-chosen conversation id (S4): the first
 	 * link of the chain is then the baton session id itself. */
 	int accepts_session_id;
@@ -120,8 +143,8 @@ struct agent {
 	char *session_id; /* the explicitly assigned id, or NULL for none */
 };
 
-/* The adapter for kind, or NULL.  The registry is sorted by kind. */
-const struct agent_impl *agent_impl_find(const char *kind);
+/* The adapter for kind (static), or NULL if kind is not a kind. */
+const struct agent_impl *agent_impl_find(enum agent_kind kind);
 
 /* Set up a for profile with impl (agent_impl_find() or a test fake). */
 void agent_init(struct agent *a, const struct agent_impl *impl,

@@ -1039,8 +1039,10 @@ prepare(struct job *j, char **cause)
 	}
 	j->agent = orch_agent(o, j->profile);
 	if (j->agent == NULL) {
+		const char *kind = agent_kind_name(j->profile->kind);
+
 		*cause = xasprintf("agent '%s' has unknown kind '%s'",
-				   j->profile->name, j->profile->kind);
+				   j->profile->name, kind ? kind : "?");
 		return -BERR_FAIL;
 	}
 	j->cwd = xstrdup(j->agent->impl->session_cwd ? j->session.workdir

@@ -21,7 +21,7 @@ struct orch {
 	struct store *db; /* this worker's own connection */
 	int tee;	  /* copy agent output to our stdout/stderr */
 	/* Finds an adapter by kind; agent_impl_find unless a test fakes. */
-	const struct agent_impl *(*impl_find)(const char *kind);
+	const struct agent_impl *(*impl_find)(enum agent_kind kind);
 	/* Warnings and notes for the user (may be NULL). */
 	void (*notify)(void *arg, int64_t task_id, const char *msg);
 	void *notify_arg;

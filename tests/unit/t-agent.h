@@ -3,7 +3,7 @@
  * output (t-claude.c, t-codex.c): a directory for the files a turn's
  * stdout and stderr went to, parsing a turn through the adapter, and
  * checking an argv.  Included once by a test, after <cmocka.h>, with
- * T_AGENT_KIND defined as the adapter's kind ("claude", "codex").
+ * T_AGENT_KIND defined as the adapter's kind (AGENT_KIND_CLAUDE, ...).
  */
 #ifndef BATON_T_AGENT_H
 #define BATON_T_AGENT_H
@@ -145,7 +145,7 @@ assert_argv(const struct strvec *v, ...)
 static int
 agent_files_setup(void)
 {
-	dir = xasprintf("/tmp/t-%s.XXXXXX", T_AGENT_KIND);
+	dir = xasprintf("/tmp/t-%s.XXXXXX", agent_kind_name(T_AGENT_KIND));
 	if (mkdtemp(dir) == NULL)
 		return -1;
 	out_path = xasprintf("%s/1.out", dir);

@@ -19,7 +19,7 @@
 
 #include <cmocka.h>
 
-#define T_AGENT_KIND "claude"
+#define T_AGENT_KIND AGENT_KIND_CLAUDE
 #include "tests/unit/t-agent.h"
 
 #define SID "0b6f2c1e-5a4d-4e8f-9c3b-2a1d0e9f8c7b"
@@ -36,7 +36,7 @@ parse_len(const char *out, size_t outlen, const char *err, int code, int sig,
 	struct agent_call c = {0};
 
 	p.name = (char *)"claude";
-	p.kind = (char *)"claude";
+	p.kind = AGENT_KIND_CLAUDE;
 	c.profile = &p;
 	c.agent_session_id = SID;
 	parse_call(&c, out, outlen, err, code, sig, r);
@@ -67,7 +67,7 @@ static void
 test_registered(void **state)
 {
 	(void)state;
-	assert_string_equal(impl()->kind, "claude");
+	assert_int_equal(impl()->kind, AGENT_KIND_CLAUDE);
 	assert_int_equal(impl()->accepts_session_id, 1);
 	assert_int_equal(impl()->session_cwd, 1);
 }

@@ -23,7 +23,7 @@
 
 #include <cmocka.h>
 
-#define T_AGENT_KIND "codex"
+#define T_AGENT_KIND AGENT_KIND_CODEX
 #include "tests/unit/t-agent.h"
 
 #include "lib/file.h"
@@ -48,7 +48,7 @@ reset_call(void)
 	prof_env[0] = xasprintf("CODEX_HOME=%s", home);
 	prof_env[1] = NULL;
 	prof.name = (char *)"codex";
-	prof.kind = (char *)"codex";
+	prof.kind = AGENT_KIND_CODEX;
 	prof.env = prof_env;
 	call.profile = &prof;
 }
@@ -101,15 +101,27 @@ failed_turn(const char *msg)
 static void
 test_registered(void **state)
 {
+	enum agent_kind k = AGENT_KIND_SHELL;
+
 	(void)state;
-	assert_string_equal(impl()->kind, "codex");
+	assert_int_equal(impl()->kind, AGENT_KIND_CODEX);
 	assert_int_equal(impl()->accepts_session_id, 0);
 	assert_int_equal(impl()->session_cwd, 0);
 	assert_int_equal(impl()->script_prompt, 0);
-	/* the registry stays sorted around it */
-	assert_string_equal(agent_impl_find("claude")->kind, "claude");
-	assert_string_equal(agent_impl_find("command")->kind, "command");
-	assert_null(agent_impl_find("codexx"));
+	/* every kind has its adapter, and its name once */
+	assert_int_equal(agent_impl_find(AGENT_KIND_CLAUDE)->kind,
+			 AGENT_KIND_CLAUDE);
+	assert_int_equal(agent_impl_find(AGENT_KIND_COMMAND)->kind,
+			 AGENT_KIND_COMMAND);
+	assert_null(agent_impl_find(AGENT_KIND_COUNT));
+	assert_string_equal(agent_kind_name(AGENT_KIND_CODEX), "codex");
+	assert_null(agent_kind_name(AGENT_KIND_COUNT));
+	assert_int_equal(agent_kind_parse("claude", &k), 0);
+	assert_int_equal(k, AGENT_KIND_CLAUDE);
+	assert_int_equal(agent_kind_parse("codexx", &k), -1);
+	assert_int_equal(agent_kind_parse("Codex", &k), -1);
+	assert_int_equal(agent_kind_parse(NULL, &k), -1);
+	assert_int_equal(k, AGENT_KIND_CLAUDE);
 }
 
 static void

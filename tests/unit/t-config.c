@@ -123,7 +123,7 @@ test_defaults(void **state)
 
 	a = config_agent(&cfg, "claude");
 	assert_non_null(a);
-	assert_string_equal(a->kind, "claude");
+	assert_string_equal(agent_kind_name(a->kind), "claude");
 	assert_string_equal(a->command[0], "claude");
 	assert_null(a->command[1]);
 	assert_string_equal(a->model, "sonnet");
@@ -145,7 +145,7 @@ test_defaults(void **state)
 
 	a = config_agent(&cfg, "shell");
 	assert_non_null(a);
-	assert_string_equal(a->kind, "shell");
+	assert_string_equal(agent_kind_name(a->kind), "shell");
 	assert_null(a->command);
 	assert_non_null(a->args);
 	assert_null(a->args[0]);
@@ -230,7 +230,7 @@ test_config_equal(void **state)
 	DIFF(b.runner.requeue_interrupted = 1);
 	DIFF(b.iterate_prompt[0] = 'X');
 	DIFF(b.agents[0].name[0] = 'X');
-	DIFF(b.agents[0].kind[0] = 'X');
+	DIFF(b.agents[0].kind = AGENT_KIND_CODEX);
 	DIFF(b.agents[0].command[0][0] = 'X');
 	DIFF(free(b.agents[0].model); b.agents[0].model = NULL);
 	DIFF(b.agents[0].args[0][0] = 'X');
@@ -392,7 +392,7 @@ test_agents(void **state)
 	assert_string_equal(cfg.defaults.agent, "mine");
 
 	a = config_agent(&cfg, "mine");
-	assert_string_equal(a->kind, "command");
+	assert_string_equal(agent_kind_name(a->kind), "command");
 	assert_string_equal(a->command[0], "./my-agent");
 	assert_string_equal(a->command[1], "--session");
 	assert_string_equal(a->command[2], "{session_id}");

@@ -104,17 +104,16 @@ fake_parse(const struct agent_call *c, const struct agent_exit *pr,
 }
 
 static const struct agent_impl fake_impl = {
-	.kind = "command",
+	.kind = AGENT_KIND_COMMAND,
 	.accepts_session_id = 1,
 	.build_argv = fake_build_argv,
 	.parse_result = fake_parse,
 };
 
 static const struct agent_impl *
-fake_find(const char *kind)
+fake_find(enum agent_kind kind)
 {
-	return strcmp(kind, "command") == 0 ? &fake_impl
-					    : agent_impl_find(kind);
+	return kind == AGENT_KIND_COMMAND ? &fake_impl : agent_impl_find(kind);
 }
 
 static void

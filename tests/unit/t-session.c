@@ -871,14 +871,14 @@ fake_result(const struct agent_call *c, const struct agent_exit *pr,
 }
 
 static const struct agent_impl fake_impl = {
-	.kind = "fake",
+	.kind = AGENT_KIND_COMMAND, /* any kind: fake_find() ignores it */
 	.accepts_session_id = 1,
 	.build_argv = fake_argv,
 	.parse_result = fake_result,
 };
 
 static const struct agent_impl *
-fake_find(const char *kind)
+fake_find(enum agent_kind kind)
 {
 	(void)kind;
 	return &fake_impl;
