@@ -7,6 +7,7 @@
 #   make deps            install missing Debian -dev packages (or say how)
 #   make install         PREFIX=/usr/local DESTDIR=
 #   make format-check    clang-format --dry-run over the sources
+#   make long-functions  functions over 80 lines and why each stays
 #   make bench           bench/run: performance against the spawn floor
 
 VERSION := 0.1.0
@@ -47,7 +48,8 @@ UNIT_SRCS := $(wildcard tests/unit/t-*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(B)/tests/%)
 HDRS := $(wildcard lib/*.h core/*.h agents/*.h db/*.h db/sqlite/*.h cmd/*.h)
 
-.PHONY: all clean check unit deps demo install format format-check bench
+.PHONY: all clean check unit deps demo install format format-check bench \
+	long-functions
 
 all: $(B)/baton $(B)/tests/fake-helpers
 
@@ -126,6 +128,10 @@ format:
 
 format-check:
 	clang-format --dry-run --Werror $(FORMAT_SRCS)
+
+# Functions over 80 lines, with the reason written above each.
+long-functions:
+	@sh tests/long-functions.sh
 
 clean:
 	rm -rf build

@@ -510,290 +510,398 @@ enum turn {
 	TURN_RESUME_FAILED,
 };
 
-/*
- * Run the agent once: a run row, the subprocess, the result, and the
- * run's end with chain and usage in one transaction.
- */
-static int
-run_once(struct job *j, const char *prompt, enum turn *turn, char **cause)
-{
-	struct orch *o = j->o;
-	struct baton *b = o->b;
-	struct store *db = o->db;
-	struct db_run run = {0};
-	struct agent_call call = {0};
-	struct agent_result ar = {0};
-	struct proc_result pr = {0};
-	struct proc_spec ps = {0};
-	struct start_ctx sc = {0};
+/* One turn in the making: what run_once's steps hand each other. */
+struct turn_state {
+	struct db_run run;
+	struct agent_call call;
+	struct agent_result ar;
+	struct proc_result pr;
 	struct strvec argv, env;
 	char idbuf[37], fresh[37];
-	char *out = NULL, *err = NULL, *pfile = NULL, *rfile = NULL;
-	char *why = NULL;
-	int64_t now = clock_now_ms();
-	int rc, spawned = 0;
+	char *out, *err, *pfile, *rfile;
+	char *why; /* an error of baton's own */
+	int spawned;
+};
 
-	strvec_init(&argv);
-	strvec_init(&env);
-	*turn = TURN_FAILED;
+static void
+turn_state_release(struct turn_state *t)
+{
+	free(t->why);
+	free(t->out);
+	free(t->err);
+	free(t->pfile);
+	free(t->rfile);
+	strvec_release(&t->argv);
+	strvec_release(&t->env);
+	agent_result_release(&t->ar);
+	db_run_release(&t->run);
+}
 
-	/* Which conversation: resume the head, or start one (S4, S13). */
-	call.profile = j->profile;
-	call.model = j->task.model;
-	call.session_id = j->session.id;
-	call.workdir = j->cwd;
-	call.task_id = j->task.id;
+/* The test hook of struct orch: fail at the step called step. */
+static int
+injected(struct orch *o, const char *step, char **why)
+{
+	if (o->fail_at == NULL || strcmp(o->fail_at, step) != 0)
+		return 0;
+	*why = xasprintf("injected failure %s", strcmp(step, "after-run") == 0
+							? "after run"
+							: "before spawn");
+	return 1;
+}
+
+/*
+ * Which conversation (S4, S13): resume the session's head, or start
+ * one, with the session's own id for an adapter that takes ours on its
+ * first run and a fresh id after a failed resume.
+ */
+static void
+choose_conversation(struct job *j, struct turn_state *t)
+{
+	struct agent_call *c = &t->call;
+
+	c->profile = j->profile;
+	c->model = j->task.model;
+	c->session_id = j->session.id;
+	c->workdir = j->cwd;
+	c->task_id = j->task.id;
 	if (j->session.head != NULL && !j->fresh_next && j->session.resumable) {
-		call.resume = 1;
-		call.agent_session_id = j->session.head;
-		run.resume_outcome = RESUME_RESUMED;
+		c->resume = 1;
+		c->agent_session_id = j->session.head;
+		t->run.resume_outcome = RESUME_RESUMED;
 	} else {
-		if (j->session.head == NULL)
-			run.resume_outcome = RESUME_NEW;
-		else
-			run.resume_outcome = RESUME_FRESH_AFTER_FAILED;
+		t->run.resume_outcome = j->session.head == NULL
+						? RESUME_NEW
+						: RESUME_FRESH_AFTER_FAILED;
 		if (j->agent->impl->accepts_session_id) {
 			if (j->session.head == NULL)
-				call.agent_session_id =
-					agent_session_for_call(j->agent, idbuf);
+				c->agent_session_id = agent_session_for_call(
+					j->agent, t->idbuf);
 			else {
-				id_uuid_new(fresh);
-				call.agent_session_id = fresh;
+				id_uuid_new(t->fresh);
+				c->agent_session_id = t->fresh;
 			}
 		}
 	}
 	j->fresh_next = 0;
+}
 
-	run.task_id = j->task.id;
-	run.attempt = j->attempt;
-	run.iteration = j->iteration;
-	run.session_id = xstrdup(j->session.id);
-	run.agent_session_in = xstrdup_or_null(call.agent_session_id);
-	run.runner_id = b->runner_id;
-	run.started_at = now;
+/* The run row, committed before the agent starts (S1). */
+static int
+start_run(struct job *j, struct turn_state *t, char **cause)
+{
+	struct store *db = j->o->db;
+	int64_t id;
+	int rc;
+
+	t->run.task_id = j->task.id;
+	t->run.attempt = j->attempt;
+	t->run.iteration = j->iteration;
+	t->run.session_id = xstrdup(j->session.id);
+	t->run.agent_session_in = xstrdup_or_null(t->call.agent_session_id);
+	t->run.runner_id = j->o->b->runner_id;
+	t->run.started_at = clock_now_ms();
 	if ((rc = store_begin(db, cause)) != 0 ||
-	    (rc = store_run_insert(db, &run, cause)) != 0 ||
+	    (rc = store_run_insert(db, &t->run, cause)) != 0 ||
 	    (rc = store_commit(db, cause)) != 0) {
 		store_rollback(db);
-		goto out;
+		return rc;
 	}
-	j->last_run_id = run.id;
+	j->last_run_id = id = t->run.id;
+	t->out = xasprintf("%s/%lld.out", j->task_dir, (long long)id);
+	t->err = xasprintf("%s/%lld.err", j->task_dir, (long long)id);
+	t->pfile = xasprintf("%s/%lld.prompt", j->task_dir, (long long)id);
+	t->rfile = xasprintf("%s/%lld.result", j->task_dir, (long long)id);
+	t->call.prompt_file = t->pfile;
+	t->call.result_file = t->rfile;
+	return 0;
+}
 
-	out = xasprintf("%s/%lld.out", j->task_dir, (long long)run.id);
-	err = xasprintf("%s/%lld.err", j->task_dir, (long long)run.id);
-	pfile = xasprintf("%s/%lld.prompt", j->task_dir, (long long)run.id);
-	rfile = xasprintf("%s/%lld.result", j->task_dir, (long long)run.id);
-	call.prompt_file = pfile;
-	call.result_file = rfile;
-	if (file_write(pfile, prompt, strlen(prompt)) != 0) {
-		why = xasprintf("cannot write %s: %s", pfile, strerror(errno));
-		goto baton_error;
-	}
-	if (j->agent->impl->build_argv(&call, &argv, &why) != 0) {
-		ar.outcome = AGENT_CONFIG_ERROR;
-		ar.error = why;
-		why = NULL;
-		goto record;
-	}
-	if (o->fail_at != NULL && strcmp(o->fail_at, "before-spawn") == 0) {
-		why = xstrdup("injected failure before spawn");
-		goto baton_error;
-	}
-	build_env(j, &call, &env);
-	if (b->runner_key[0] != '\0') {
+/* Tell the user what a slow reader of our output did not see. */
+static void
+note_dropped(struct job *j, uint64_t dropped)
+{
+	char *msg = xasprintf(
+		"task %lld: %llu bytes of the agent's output were not shown "
+		"(the reader was behind when the agent was stopped); baton "
+		"log %lld [--stderr] has all of it",
+		(long long)j->task.id, (unsigned long long)dropped,
+		(long long)j->task.id);
+
+	note(j->o, j->task.id, msg);
+	free(msg);
+}
+
+/* The agent's process: argv only, its own group, stdin from the prompt,
+ * output to the run's logs (SPEC §3). */
+static int
+spawn(struct job *j, struct turn_state *t)
+{
+	struct orch *o = j->o;
+	struct proc_spec ps = {0};
+	struct start_ctx sc = {.j = j, .run_id = t->run.id};
+	char *token;
+	int rc;
+
+	build_env(j, &t->call, &t->env);
+	if (o->b->runner_key[0] != '\0') {
 		/* How a reaper finds this agent if we die before on_start
 		 * recorded its pid (runner.c). */
-		char *token = runner_token(b->runner_key, run.id);
-
-		env_set(&env, "BATON_RUN_TOKEN", token);
+		token = runner_token(o->b->runner_key, t->run.id);
+		env_set(&t->env, "BATON_RUN_TOKEN", token);
 		free(token);
 	}
-
-	ps.argv = argv.v;
-	ps.envp = env.v;
+	ps.argv = t->argv.v;
+	ps.envp = t->env.v;
 	ps.cwd = j->cwd;
-	ps.stdin_path = pfile;
-	ps.stdout_path = out;
-	ps.stderr_path = err;
+	ps.stdin_path = t->pfile;
+	ps.stdout_path = t->out;
+	ps.stderr_path = t->err;
 	ps.stdout_tee_fd = o->tee ? STDOUT_FILENO : -1;
 	ps.stderr_tee_fd = o->tee ? STDERR_FILENO : -1;
 	ps.timeout_ms = j->timeout_ms;
 	ps.kill_grace_ms = j->grace_ms;
-	ps.stop_fd = b->stop_fd;
+	ps.stop_fd = o->b->stop_fd;
 	ps.poll_stop = poll_cancel;
 	ps.poll_arg = j;
-	sc.j = j;
-	sc.run_id = run.id;
 	ps.on_start = on_start;
 	ps.start_arg = &sc;
-	rc = proc_run(&ps, &pr, &why);
-	if (pr.tee_dropped > 0) {
-		char *msg = xasprintf(
-			"task %lld: %llu bytes of the agent's output were not "
-			"shown (the reader was behind when the agent was "
-			"stopped); baton log %lld [--stderr] has all of it",
-			(long long)j->task.id,
-			(unsigned long long)pr.tee_dropped,
-			(long long)j->task.id);
+	rc = proc_run(&ps, &t->pr, &t->why);
+	if (t->pr.tee_dropped > 0)
+		note_dropped(j, t->pr.tee_dropped);
+	return rc;
+}
 
-		note(o, j->task.id, msg);
-		free(msg);
+/*
+ * Run the agent and read what it reported into t->ar.  Returns 0 when
+ * there is a turn to record (also a configuration error: a bad argv, a
+ * missing binary), or -1 for an error of baton's own in t->why.
+ */
+static int
+run_agent(struct job *j, struct turn_state *t, const char *prompt)
+{
+	struct agent_exit ex;
+
+	if (file_write(t->pfile, prompt, strlen(prompt)) != 0) {
+		t->why = xasprintf("cannot write %s: %s", t->pfile,
+				   strerror(errno));
+		return -1;
 	}
-	if (rc != 0)
-		goto baton_error;
-
-	if (pr.spawn_errno != 0) {
+	if (j->agent->impl->build_argv(&t->call, &t->argv, &t->ar.error)) {
+		t->ar.outcome = AGENT_CONFIG_ERROR;
+		return 0;
+	}
+	if (injected(j->o, "before-spawn", &t->why) || spawn(j, t) != 0)
+		return -1;
+	if (t->pr.spawn_errno != 0) {
 		/* Startup failure, not a resume failure: the session keeps
 		 * its id (S13). */
-		j->nobin = pr.spawn_errno == ENOENT ? 127 : 126;
-		ar.outcome = AGENT_CONFIG_ERROR;
-		ar.error = why != NULL
-				   ? why
-				   : xasprintf("cannot run %s: %s", argv.v[0],
-					       strerror(pr.spawn_errno));
-		why = NULL;
-		goto record;
+		j->nobin = t->pr.spawn_errno == ENOENT ? 127 : 126;
+		t->ar.outcome = AGENT_CONFIG_ERROR;
+		t->ar.error =
+			t->why != NULL
+				? t->why
+				: xasprintf("cannot run %s: %s", t->argv.v[0],
+					    strerror(t->pr.spawn_errno));
+		t->why = NULL;
+		return 0;
 	}
-	spawned = 1;
-	ar.num_turns = -1;
-	ar.duration_ms = -1;
-	{
-		struct agent_exit ex = {.exited = pr.exited,
-					.exit_code = pr.exit_code,
-					.signal = pr.signal,
-					.out_bytes = pr.out_bytes,
-					.err_bytes = pr.err_bytes};
+	t->spawned = 1;
+	t->ar.num_turns = -1;
+	t->ar.duration_ms = -1;
+	ex = (struct agent_exit){.exited = t->pr.exited,
+				 .exit_code = t->pr.exit_code,
+				 .signal = t->pr.signal,
+				 .out_bytes = t->pr.out_bytes,
+				 .err_bytes = t->pr.err_bytes};
+	j->agent->impl->parse_result(&t->call, &ex, t->out, t->err, &t->ar);
+	return 0;
+}
 
-		j->agent->impl->parse_result(&call, &ex, out, err, &ar);
-	}
+/* The end of the run row from what the process and the agent said. */
+static void
+fill_run_end(struct job *j, struct turn_state *t, int64_t now)
+{
+	const struct proc_result *pr = &t->pr;
+	const struct agent_result *ar = &t->ar;
+	struct db_run *run = &t->run;
+	char *d;
 
-record:
-	if (o->fail_at != NULL && strcmp(o->fail_at, "after-run") == 0) {
-		why = xstrdup("injected failure after run");
-		goto baton_error;
-	}
-	now = clock_now_ms();
-	run.ended_at = now;
-	run.has_exit_code = spawned && pr.exited;
-	run.exit_code = pr.exit_code;
-	run.signal = spawned ? pr.signal : 0;
-	run.input_tokens = ar.input_tokens;
-	run.output_tokens = ar.output_tokens;
-	run.cache_read_tokens = ar.cache_read_tokens;
-	run.cache_creation_tokens = ar.cache_creation_tokens;
-	run.cost_usd = ar.cost_usd;
-	run.num_turns = ar.num_turns;
-	run.duration_ms = ar.duration_ms >= 0 ? ar.duration_ms
-					      : (spawned ? pr.duration_ms : -1);
-	if (spawned && pr.reason == PROC_TIMED_OUT) {
-		char *d = duration_format(j->timeout_ms);
-
-		run.outcome = RUN_TIMED_OUT;
-		run.error = xasprintf("timed out after %s", d);
+	run->ended_at = now;
+	run->has_exit_code = t->spawned && pr->exited;
+	run->exit_code = pr->exit_code;
+	run->signal = t->spawned ? pr->signal : 0;
+	run->input_tokens = ar->input_tokens;
+	run->output_tokens = ar->output_tokens;
+	run->cache_read_tokens = ar->cache_read_tokens;
+	run->cache_creation_tokens = ar->cache_creation_tokens;
+	run->cost_usd = ar->cost_usd;
+	run->num_turns = ar->num_turns;
+	run->duration_ms = ar->duration_ms >= 0 ? ar->duration_ms
+			   : t->spawned		? pr->duration_ms
+						: -1;
+	if (t->spawned && pr->reason == PROC_TIMED_OUT) {
+		d = duration_format(j->timeout_ms);
+		run->outcome = RUN_TIMED_OUT;
+		run->error = xasprintf("timed out after %s", d);
 		free(d);
-	} else if (spawned && pr.reason == PROC_STOPPED) {
-		run.outcome = RUN_CANCELLED;
-		run.error = xstrdup(j->cancel_seen ? "cancelled by baton cancel"
-						   : "cancelled: baton was "
-						     "signalled");
+	} else if (t->spawned && pr->reason == PROC_STOPPED) {
+		run->outcome = RUN_CANCELLED;
+		run->error =
+			xstrdup(j->cancel_seen ? "cancelled by baton cancel"
+					       : "cancelled: baton was "
+						 "signalled");
 	} else {
-		run.outcome = outcome_of(ar.outcome);
-		run.error = xstrdup_or_null(ar.error);
+		run->outcome = outcome_of(ar->outcome);
+		run->error = xstrdup_or_null(ar->error);
 	}
 	/* A reported id only counts when the agent really ran, and a failed
 	 * resume came to no conversation at all. */
-	run.agent_session_out = xstrdup_or_null(
-		ar.agent_session_id ? ar.agent_session_id
-		: spawned && ar.outcome != AGENT_CONFIG_ERROR &&
-				ar.outcome != AGENT_RESUME_FAILED
-			? call.agent_session_id
+	run->agent_session_out = xstrdup_or_null(
+		ar->agent_session_id ? ar->agent_session_id
+		: t->spawned && ar->outcome != AGENT_CONFIG_ERROR &&
+				ar->outcome != AGENT_RESUME_FAILED
+			? t->call.agent_session_id
 			: NULL);
+}
 
-	if ((rc = store_begin(db, cause)) != 0)
-		goto out;
-	rc = store_run_end(db, &run, cause);
+/* The session's side of a recorded turn: chain (S5), usage, and a
+ * failed resume (S13).  Inside record_run's transaction. */
+static int
+record_session(struct job *j, struct turn_state *t, int64_t now, char **cause)
+{
+	const struct agent_result *ar = &t->ar;
+	struct baton *b = j->o->b;
+	struct store *db = j->o->db;
+	int ran = t->spawned && t->pr.reason == PROC_RAN, rc = 0;
+
 	/* A configuration error leaves no conversation behind unless the
 	 * agent says it made one (the claude CLI writes a transcript even
 	 * when not logged in): then the id is taken, and the next run must
 	 * resume it rather than create it again. */
-	if (rc == 0 && spawned &&
-	    (ar.outcome != AGENT_CONFIG_ERROR || ar.agent_session_id != NULL))
-		rc = advance_chain(j, &run, &call, ar.agent_session_id, now,
-				   cause);
-	if (rc == 0 && spawned)
+	if (t->spawned &&
+	    (ar->outcome != AGENT_CONFIG_ERROR || ar->agent_session_id != NULL))
+		rc = advance_chain(j, &t->run, &t->call, ar->agent_session_id,
+				   now, cause);
+	if (rc == 0 && t->spawned)
 		rc = store_session_add_usage(
 			db, j->session.id,
-			pr.reason == PROC_RAN && (ar.outcome == AGENT_OK ||
-						  ar.outcome == AGENT_FAILED),
-			ar.input_tokens, ar.output_tokens, ar.cache_read_tokens,
-			ar.cache_creation_tokens, ar.cost_usd, now, cause);
-	if (rc == 0)
-		rc = store_task_add_usage(db, j->task.id, j->iteration,
-					  ar.input_tokens, ar.output_tokens,
-					  ar.cost_usd, cause);
-	if (rc == 0 && ar.outcome == AGENT_RESUME_FAILED && spawned &&
-	    pr.reason == PROC_RAN) {
+			ran && (ar->outcome == AGENT_OK ||
+				ar->outcome == AGENT_FAILED),
+			ar->input_tokens, ar->output_tokens,
+			ar->cache_read_tokens, ar->cache_creation_tokens,
+			ar->cost_usd, now, cause);
+	if (rc == 0 && ar->outcome == AGENT_RESUME_FAILED && ran) {
 		rc = store_session_resume_failed(
 			db, j->session.id,
 			b->cfg->sessions.resume_failure_limit, cause);
 		if (rc == 0)
 			rc = store_event(db, EVENT_FALLBACK, j->session.id,
-					 j->task.id, run.id, b->runner_id,
-					 ar.error, now, cause);
+					 j->task.id, t->run.id, b->runner_id,
+					 ar->error, now, cause);
 	}
+	return rc;
+}
+
+/* The run's end, the chain, the usage: one transaction. */
+static int
+record_run(struct job *j, struct turn_state *t, char **cause)
+{
+	struct store *db = j->o->db;
+	int64_t now = clock_now_ms();
+	int rc;
+
+	fill_run_end(j, t, now);
+	if ((rc = store_begin(db, cause)) != 0)
+		return rc;
+	rc = store_run_end(db, &t->run, cause);
+	if (rc == 0)
+		rc = record_session(j, t, now, cause);
+	if (rc == 0)
+		rc = store_task_add_usage(
+			db, j->task.id, j->iteration, t->ar.input_tokens,
+			t->ar.output_tokens, t->ar.cost_usd, cause);
 	if (rc == 0)
 		rc = store_commit(db, cause);
 	if (rc != 0) {
 		store_rollback(db);
-		goto out;
+		return rc;
 	}
-	if (run.has_exit_code) {
+	if (t->run.has_exit_code) {
 		j->has_exit = 1;
-		j->exit_code = run.exit_code;
+		j->exit_code = t->run.exit_code;
 	}
-	if ((rc = reload_session(j, cause)) != 0)
-		goto out;
+	return reload_session(j, cause);
+}
 
-	if (spawned && pr.reason == PROC_TIMED_OUT)
-		job_fail(j, TASK_TIMED_OUT, "timeout", xstrdup(run.error));
-	else if (spawned && pr.reason == PROC_STOPPED)
-		job_fail(j, TASK_CANCELLED, "cancelled", xstrdup(run.error));
-	else if (ar.outcome == AGENT_OK)
-		*turn = TURN_OK;
-	else if (ar.outcome == AGENT_TRANSIENT)
-		*turn = TURN_TRANSIENT;
-	else if (ar.outcome == AGENT_RESUME_FAILED)
-		*turn = TURN_RESUME_FAILED;
-	if (*turn != TURN_OK)
+/* What the recorded turn came to for the task. */
+static enum turn
+decide_turn(struct job *j, struct turn_state *t)
+{
+	enum turn turn = TURN_FAILED;
+
+	if (t->spawned && t->pr.reason == PROC_TIMED_OUT)
+		job_fail(j, TASK_TIMED_OUT, "timeout", xstrdup(t->run.error));
+	else if (t->spawned && t->pr.reason == PROC_STOPPED)
+		job_fail(j, TASK_CANCELLED, "cancelled", xstrdup(t->run.error));
+	else if (t->ar.outcome == AGENT_OK)
+		turn = TURN_OK;
+	else if (t->ar.outcome == AGENT_TRANSIENT)
+		turn = TURN_TRANSIENT;
+	else if (t->ar.outcome == AGENT_RESUME_FAILED)
+		turn = TURN_RESUME_FAILED;
+	if (turn != TURN_OK)
 		job_fail(j, TASK_FAILED,
-			 run_outcome_name(outcome_of(ar.outcome)),
-			 xstrdup(run.error ? run.error : "agent failed"));
-	rc = 0;
-	goto out;
+			 run_outcome_name(outcome_of(t->ar.outcome)),
+			 xstrdup(t->run.error ? t->run.error : "agent failed"));
+	return turn;
+}
 
-baton_error:
-	/* An error of baton's own: end the run as such and report it. */
-	run.ended_at = clock_now_ms();
-	run.outcome = RUN_ERROR;
-	run.error = xstrdup(why);
-	if (store_begin(db, cause) == 0 && store_run_end(db, &run, cause) == 0)
+/* An error of baton's own: end the run as such and report it. */
+static int
+end_in_error(struct job *j, struct turn_state *t, char **cause)
+{
+	struct store *db = j->o->db;
+
+	t->run.ended_at = clock_now_ms();
+	t->run.outcome = RUN_ERROR;
+	t->run.error = xstrdup(t->why);
+	if (store_begin(db, cause) == 0 &&
+	    store_run_end(db, &t->run, cause) == 0)
 		store_commit(db, cause);
 	store_rollback(db);
 	free(*cause);
-	*cause = why;
-	why = NULL;
+	*cause = t->why;
+	t->why = NULL;
 	job_fail(j, TASK_FAILED, "error", xstrdup(*cause));
-	rc = -BERR_FAIL;
+	return -BERR_FAIL;
+}
+
+/*
+ * Run the agent once: choose the conversation, record the run's start,
+ * spawn, record its end with chain and usage in one transaction.
+ */
+static int
+run_once(struct job *j, const char *prompt, enum turn *turn, char **cause)
+{
+	struct turn_state t;
+	int rc;
+
+	memset(&t, 0, sizeof t);
+	strvec_init(&t.argv);
+	strvec_init(&t.env);
+	*turn = TURN_FAILED;
+	choose_conversation(j, &t);
+	if ((rc = start_run(j, &t, cause)) != 0)
+		goto out;
+	if (run_agent(j, &t, prompt) != 0 ||
+	    injected(j->o, "after-run", &t.why)) {
+		rc = end_in_error(j, &t, cause);
+		goto out;
+	}
+	if ((rc = record_run(j, &t, cause)) == 0)
+		*turn = decide_turn(j, &t);
 out:
-	free(why);
-	free(out);
-	free(err);
-	free(pfile);
-	free(rfile);
-	strvec_release(&argv);
-	strvec_release(&env);
-	agent_result_release(&ar);
-	db_run_release(&run);
+	turn_state_release(&t);
 	return rc;
 }
 

@@ -35,6 +35,8 @@ struct pool_options {
 	long long max_tasks;  /* start at most this many; 0: no limit */
 	int until_empty;      /* stop when nothing is pending or running */
 	const char *fail_at;  /* test hook, see struct orch */
+	/* Finds adapters (tests fake one); NULL: agent_impl_find. */
+	const struct agent_impl *(*impl_find)(enum agent_kind);
 };
 
 /* A snapshot of the pool's counts. */
