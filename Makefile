@@ -79,7 +79,7 @@ $(B)/db/schema-sql.c: db/schema.sql db/embed.awk
 $(B)/db/schema-sql.o: $(B)/db/schema-sql.c
 	$(Q)$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -Wno-overlength-strings -c -o $@ $<
 
-$(B)/tests/t-%: tests/unit/t-%.c $(B)/libbaton.a $(HDRS)
+$(B)/tests/t-%: tests/unit/t-%.c $(B)/libbaton.a $(HDRS) $(wildcard tests/unit/*.h)
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  CCLD    $@")
 	$(Q)$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(shell pkg-config --cflags cmocka 2>/dev/null) \

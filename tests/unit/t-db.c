@@ -29,41 +29,14 @@
 #include "lib/clock.h"
 #include "lib/file.h"
 #include "lib/xmalloc.h"
+
+#define TEST_NAME "t-db"
+#include "tests/unit/test.h"
 #include "db/db-internal.h"
 
 #define NOBODY 65534
 
 static const struct db_options fast = {.busy_timeout_ms = 200};
-
-static int
-tmpdir_setup(void **state)
-{
-	char tmpl[] = "/tmp/t-db.XXXXXX";
-	char *dir = mkdtemp(tmpl);
-
-	if (dir == NULL)
-		return -1;
-	*state = xstrdup(dir);
-	return 0;
-}
-
-static int
-tmpdir_teardown(void **state)
-{
-	char *cmd = xasprintf("chmod -R u+rwx '%s'; rm -rf '%s'",
-			      (char *)*state, (char *)*state);
-	int rc = system(cmd);
-
-	free(cmd);
-	free(*state);
-	return rc == 0 ? 0 : -1;
-}
-
-static char *
-tpath(void **state, const char *name)
-{
-	return xasprintf("%s/%s", (char *)*state, name);
-}
 
 static int
 file_exists(const char *path)
@@ -204,7 +177,7 @@ snap_same(struct snap *s, const char *path)
 static void
 test_fresh(void **state)
 {
-	char *path = tpath(state, "a/b/baton.db"), *cause = NULL, *mode;
+	char *path = test_path(*state, "a/b/baton.db"), *cause = NULL, *mode;
 	struct db *db = NULL;
 
 	assert_int_equal(db_schema_version(), 1);
@@ -233,7 +206,7 @@ test_fresh(void **state)
 static void
 test_options(void **state)
 {
-	char *path = tpath(state, "baton.db"), *cause = NULL;
+	char *path = test_path(*state, "baton.db"), *cause = NULL;
 	struct db_options o = {.synchronous_full = 1, .busy_timeout_ms = 1234};
 	struct db *db = NULL;
 
@@ -260,7 +233,7 @@ test_memory(void **state)
 static void
 test_reopen(void **state)
 {
-	char *path = tpath(state, "baton.db"), *cause = NULL, *s;
+	char *path = test_path(*state, "baton.db"), *cause = NULL, *s;
 	struct db *db = NULL;
 	sqlite3_stmt *st;
 
@@ -291,7 +264,7 @@ test_reopen(void **state)
 static void
 check_modes(void **state, mode_t mask, const char *sub)
 {
-	char *dir = tpath(state, sub), *path, *cause = NULL, *p;
+	char *dir = test_path(*state, sub), *path, *cause = NULL, *p;
 	static const char *const sfx[] = {"", "-wal", "-shm"};
 	struct db *db = NULL;
 	struct stat st;
@@ -335,7 +308,7 @@ test_modes(void **state)
 static void
 test_existing_dir_kept(void **state)
 {
-	char *path = tpath(state, "baton.db"), *cause = NULL;
+	char *path = test_path(*state, "baton.db"), *cause = NULL;
 	struct db *db = NULL;
 	struct stat st;
 
@@ -351,7 +324,7 @@ test_existing_dir_kept(void **state)
 static void
 test_refuse_directory(void **state)
 {
-	char *path = tpath(state, "baton.db");
+	char *path = test_path(*state, "baton.db");
 
 	assert_int_equal(mkdir(path, 0700), 0);
 	expect_refusal(path, NULL, "is a directory");
@@ -361,7 +334,8 @@ test_refuse_directory(void **state)
 static void
 test_refuse_symlink(void **state)
 {
-	char *path = tpath(state, "baton.db"), *real = tpath(state, "real.db");
+	char *path = test_path(*state, "baton.db"),
+	     *real = test_path(*state, "real.db");
 	char *cause = NULL;
 	struct db *db = NULL;
 
@@ -375,9 +349,9 @@ test_refuse_symlink(void **state)
 	free(path);
 
 	/* A dangling one: the target is not created. */
-	path = tpath(state, "dangling.db");
+	path = test_path(*state, "dangling.db");
 	free(real);
-	real = tpath(state, "target.db");
+	real = test_path(*state, "target.db");
 	assert_int_equal(symlink(real, path), 0);
 	expect_refusal(path, NULL,
 		       "is a symbolic link (refusing to follow it)");
@@ -389,8 +363,9 @@ test_refuse_symlink(void **state)
 static void
 test_symlinked_parent_ok(void **state)
 {
-	char *dir = tpath(state, "real"), *link = tpath(state, "link");
-	char *path = tpath(state, "link/baton.db"), *cause = NULL;
+	char *dir = test_path(*state, "real"),
+	     *link = test_path(*state, "link");
+	char *path = test_path(*state, "link/baton.db"), *cause = NULL;
 	struct db *db = NULL;
 
 	assert_int_equal(mkdir(dir, 0700), 0);
@@ -405,7 +380,7 @@ test_symlinked_parent_ok(void **state)
 static void
 test_refuse_not_a_db(void **state)
 {
-	char *path = tpath(state, "baton.db");
+	char *path = test_path(*state, "baton.db");
 	static const char text[] =
 		"this is a text file, not a database at all, "
 		"and it is long enough to have a header "
@@ -468,7 +443,7 @@ scribble(const char *path, off_t from, off_t to)
 static void
 test_refuse_corrupt(void **state)
 {
-	char *path = tpath(state, "baton.db");
+	char *path = test_path(*state, "baton.db");
 	struct snap s;
 
 	/* The header survives, everything after it is garbage. */
@@ -496,7 +471,8 @@ test_refuse_corrupt(void **state)
 static void
 test_integrity(void **state)
 {
-	char *path = tpath(state, "baton.db"), *cause = NULL, *report = NULL;
+	char *path = test_path(*state, "baton.db"), *cause = NULL,
+	     *report = NULL;
 	struct db *db = NULL;
 	int ok = 0;
 
@@ -512,7 +488,7 @@ test_integrity(void **state)
 static void
 check_newer(void **state, const char *journal)
 {
-	char *path = tpath(state, "newer.db"), *sql, *want;
+	char *path = test_path(*state, "newer.db"), *sql, *want;
 	struct snap s;
 
 	sql = xasprintf("PRAGMA journal_mode = %s; CREATE TABLE t (x);"
@@ -596,7 +572,8 @@ release(struct holder *hd)
 static void
 test_refuse_locked(void **state)
 {
-	char *path = tpath(state, "baton.db"), *old = tpath(state, "old.db");
+	char *path = test_path(*state, "baton.db"),
+	     *old = test_path(*state, "old.db");
 	char *cause = NULL;
 	struct holder hd;
 	struct db *db = NULL;
@@ -760,7 +737,7 @@ test_refuse_readonly(void **state)
 static void
 test_disk_full(void **state)
 {
-	char *path = tpath(state, "baton.db"), *cause = NULL, *big, *sql;
+	char *path = test_path(*state, "baton.db"), *cause = NULL, *big, *sql;
 	struct db *db = NULL;
 	int i, rc = 0;
 
@@ -909,7 +886,7 @@ fail:
 static void
 test_contention(void **state)
 {
-	char *path = tpath(state, "baton.db"), *cause = NULL;
+	char *path = test_path(*state, "baton.db"), *cause = NULL;
 	struct db *db = NULL;
 
 	assert_int_equal(db_open(&db, path, NULL, &cause), 0);
@@ -925,7 +902,7 @@ test_contention(void **state)
 static void
 test_transactions(void **state)
 {
-	char *path = tpath(state, "baton.db"), *cause = NULL;
+	char *path = test_path(*state, "baton.db"), *cause = NULL;
 	struct db *db = NULL;
 
 	assert_int_equal(db_open(&db, path, NULL, &cause), 0);
@@ -973,7 +950,7 @@ test_transactions(void **state)
 static void
 test_write_lock(void **state)
 {
-	char *path = tpath(state, "baton.db"), *cause = NULL;
+	char *path = test_path(*state, "baton.db"), *cause = NULL;
 	pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 	struct db_options o = {.busy_timeout_ms = 200, .write_lock = &lock};
 	struct db *a = NULL, *b = NULL;
@@ -1063,7 +1040,9 @@ test_stmt_cache(void **state)
 int
 main(void)
 {
-#define T(f) cmocka_unit_test_setup_teardown(f, tmpdir_setup, tmpdir_teardown)
+#define T(f)                                                                   \
+	cmocka_unit_test_setup_teardown(f, test_tmpdir_setup,                  \
+					test_tmpdir_teardown)
 	const struct CMUnitTest tests[] = {
 		T(test_fresh),
 		T(test_options),
