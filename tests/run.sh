@@ -64,6 +64,9 @@ run_build() {
 	done
 }
 
+# Checks in the CLI tests that could never fail (see tests/lint-bats.sh).
+run_one lint/bats "$LOGS/lint-bats.log" sh tests/lint-bats.sh
+
 # The builds run side by side (most tests wait on subprocesses, not the
 # CPU); each prints its lines when it is done.
 pids=

@@ -134,7 +134,8 @@ local_setup() {
 	[ "$(sql "select status from tasks")" = timed_out ]
 	[ "$(sql "select outcome from runs")" = timed_out ]
 	pid=$(sql "select pid from runs")
-	[ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null
+	[ -n "$pid" ]
+	refute kill -0 "$pid"
 }
 
 @test "claude-fake: 70 MB of output is refused without reading it all" {
@@ -200,7 +201,7 @@ local_setup() {
 	assert_status 0
 	check '.runs[0].resume_outcome == "fresh_after_failed_resume"'
 	args_of 4 | grep -q -- "--session-id="
-	! args_of 4 | grep -q -- "--resume="
+	[ "$(args_of 4 | grep -c -- "--resume=")" = 0 ]
 }
 
 @test "claude-fake: a resume failure is repeated only once" {

@@ -208,15 +208,12 @@ dialogue() {
 		and .runs[0].agent_session_in == $f'
 	output=$(dialogue 2)
 	check 'length == 3 and (.[0] | contains("what fruit?"))'
-	if "$BATON" session show --help >/dev/null 2>&1; then
-		run "$BATON" session show fb --json
-		assert_status 0
-		check --arg s "$sid" --arg f "$fresh" '.head == $f
-			and .resume_failures == 1 and .resumable == true
-			and [.chain[] | .edge] ==
-			    ["first", "fresh_after_failed_resume"]
-			and .chain[0].agent_session_id == $s'
-	fi
+	run "$BATON" session show fb --json
+	assert_status 0
+	check --arg s "$sid" --arg f "$fresh" '.head == $f
+		and .resume_failures == 1 and .resumable == true
+		and [.chain[] | .edge] == ["first", "fresh_after_failed_resume"]
+		and .chain[0].agent_session_id == $s'
 }
 
 @test "claude: an id already in use is a resume failure answered with a fresh one" {

@@ -44,7 +44,8 @@ local_setup() {
 	assert_status 0
 	[ "$(args_of 2 | tr '\n' ' ')" = \
 		"exec --json --skip-git-repo-check --model=gpt-5 --sandbox=workspace-write resume $tid - " ]
-	[ "$(cwd_of 1)" = "$WORK" ] && [ "$(cwd_of 2)" = "$WORK" ]
+	[ "$(cwd_of 1)" = "$WORK" ]
+	[ "$(cwd_of 2)" = "$WORK" ]
 }
 
 @test "codex-fake: the thread id codex reports is the first link, then resumed" {
@@ -176,7 +177,8 @@ local_setup() {
 	[ "$(sql "select status from tasks")" = timed_out ]
 	[ "$(sql "select outcome from runs")" = timed_out ]
 	pid=$(sql "select pid from runs")
-	[ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null
+	[ -n "$pid" ]
+	refute kill -0 "$pid"
 }
 
 @test "codex-fake: 70 MB of output is refused" {

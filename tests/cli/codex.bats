@@ -321,5 +321,6 @@ rollout() {
 	[ "$(sql "select status from tasks")" = timed_out ]
 	[ "$(sql "select outcome from runs")" = timed_out ]
 	pid=$(sql "select pid from runs")
-	[ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null
+	[ -n "$pid" ]
+	refute kill -0 "$pid"
 }

@@ -281,7 +281,8 @@ statuses() {
 	lines=$(wc -l < "$T/out")
 	done=$(sql "SELECT count(*) FROM tasks WHERE status = 'completed'")
 	cut=$(sql "SELECT count(*) FROM tasks WHERE status = 'interrupted'")
-	[ "$lines" -ge "$done" ] && [ "$lines" -le $((done + cut)) ]
+	[ "$lines" -ge "$done" ]
+	[ "$lines" -le $((done + cut)) ]
 	[ "$(sql "SELECT count(*) FROM tasks WHERE status NOT IN
 		('completed', 'interrupted', 'pending')")" = 0 ]
 }

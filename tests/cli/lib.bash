@@ -28,7 +28,8 @@ teardown() {
 		local_teardown
 	fi
 	# Kill anything a test left running in the sandbox before removing it.
-	cd / && rm -rf "$T"
+	cd /
+	rm -rf "$T"
 }
 
 # Write a config file and point BATON_CONFIG at it.
@@ -55,6 +56,16 @@ assert_contains() {
 	return 1
 }
 
+# refute CMD...: fail, saying so, if CMD succeeds.  Use it instead of
+# `! CMD`: bats runs tests under `set -e`, which ignores a negated command,
+# so `! CMD` anywhere but last in a test can never fail it.
+refute() {
+	if "$@"; then
+		echo "expected to fail: $*" >&2
+		return 1
+	fi
+}
+
 assert_not_contains() {
 	case "$output" in
 	*"$1"*)
@@ -76,7 +87,10 @@ wait_for() {
 	local i=0 n=$(( ${2:-10} * 20 ))
 	while ! eval "$1"; do
 		i=$((i + 1))
-		[ $i -ge $n ] && { echo "timed out waiting for: $1" >&2; return 1; }
+		if [ $i -ge $n ]; then
+			echo "timed out waiting for: $1" >&2
+			return 1
+		fi
 		sleep 0.05
 	done
 }

@@ -196,7 +196,7 @@ RFC3339='^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?Z$'
 	wait_exit "$pid"
 	assert_status 130
 	grep -q "baton: task 1 cancelled: cancelled by baton cancel" "$T/run.err"
-	! alive "$agent"
+	refute alive "$agent"
 	[ "$(tj 1 .status)" = cancelled ]
 	[ "$(tj 1 '.runs[0].outcome')" = cancelled ]
 	[ "$(tj 1 '.runs[0].signal')" = 15 ]

@@ -29,7 +29,9 @@ local_setup() {
 only_stdio() {
 	local fd
 	for fd in $(ls /proc/$BASHPID/fd); do
-		[ "$fd" -gt 2 ] && eval "exec $fd>&-"
+		if [ "$fd" -gt 2 ]; then
+			eval "exec $fd>&-"
+		fi
 	done
 	exec "$@"
 }
@@ -134,7 +136,9 @@ only_stdio() {
 # the 1 GB test (run by both builds at once) needs little disk.
 punch_holes() {
 	until [ -e "$T/flood.done" ]; do
-		[ -f "$1" ] && fallocate -p -o 0 -l 1073741824 "$1" 2>/dev/null
+		if [ -f "$1" ]; then
+			fallocate -p -o 0 -l 1073741824 "$1" 2>/dev/null || true
+		fi
 		sleep 0.1
 	done
 }
@@ -178,7 +182,8 @@ punch_holes() {
 	# the agent waited for the reader: less than its 4 MB went out
 	local size
 	size=$(stat -c %s "$T/state/logs/1/1.out")
-	[ "$size" -gt 0 ] && [ "$size" -lt 4194304 ]
+	[ "$size" -gt 0 ]
+	[ "$size" -lt 4194304 ]
 	# what the reader never got is said on stderr, with where it is
 	grep -q "task 1: [0-9]* bytes of the agent's output were not shown" "$T/err"
 	grep -q "baton log 1 \[--stderr\] has all of it" "$T/err"
@@ -200,7 +205,7 @@ punch_holes() {
 	assert_contains "baton: task 1 timed_out: timed out after 3s"
 	local gc
 	gc=$(cat "$T/gc.pid")
-	! alive "$gc"
+	refute alive "$gc"
 	[ "$(tj 1 .status)" = timed_out ]
 	[ "$(tj 1 '.runs[0].outcome')" = timed_out ]
 	[ "$(tj 1 '.runs[0].signal')" = 9 ]
@@ -211,7 +216,7 @@ punch_holes() {
 @test "timeout: a grandchild that ignores TERM is killed after the grace" {
 	run "$BATON" run --agent gcstuck --timeout 1s go
 	assert_status 124
-	! alive "$(cat "$T/gc.pid")"
+	refute alive "$(cat "$T/gc.pid")"
 	[ "$(tj 1 '.runs[0].signal')" = 15 ]
 }
 
@@ -221,7 +226,7 @@ punch_holes() {
 	run timeout 60 "$BATON" run --agent orphan go
 	assert_status 0
 	[ "$output" = leader-done ]
-	! alive "$(cat "$T/gc.pid")"
+	refute alive "$(cat "$T/gc.pid")"
 	[ "$(tj 1 .status)" = completed ]
 	[ "$(tj 1 '.runs[0].exit_code')" = 0 ]
 }
@@ -248,7 +253,7 @@ signal_run() {
 @test "SIGINT to baton run: agent stopped, task cancelled, cleanup, exit 130" {
 	signal_run INT 1
 	assert_status 130
-	! alive "$agent"
+	refute alive "$agent"
 	grep -q "baton: task 1 cancelled: cancelled: baton was signalled" "$T/run1.err"
 	[ "$(tj 1 .status)" = cancelled ]
 	[ "$(tj 1 '.runs[0].outcome')" = cancelled ]
@@ -261,11 +266,11 @@ signal_run() {
 @test "SIGTERM to baton run exits 143; SIGHUP exits 129; both clean up" {
 	signal_run TERM 1
 	assert_status 143
-	! alive "$agent"
+	refute alive "$agent"
 	[ "$(tj 1 .status)" = cancelled ]
 	signal_run HUP 2
 	assert_status 129
-	! alive "$agent"
+	refute alive "$agent"
 	[ "$(tj 2 .status)" = cancelled ]
 	no_session_left
 	doctor_clean
@@ -285,7 +290,7 @@ signal_run() {
 	wait_exit "$pid"
 	assert_status 143
 	for i in $agents; do
-		! alive "$i"
+		refute alive "$i"
 	done
 	[ "$(sql "SELECT group_concat(status, ' ') FROM (SELECT status FROM tasks ORDER BY id)")" = "cancelled cancelled pending pending" ]
 	grep -q "task 1 cancelled" "$T/work.out"

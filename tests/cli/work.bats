@@ -119,7 +119,11 @@ append_tasks() {
 		wait_exit "$p" 240
 		[ "$status" = 0 ] || rc=$status
 	done
-	cat "$T"/w*.err | grep -v '^baton: [0-9]* completed, 0 failed, 0 other$' >&2 && return 1
+	# nothing on stderr but each worker's closing line
+	if cat "$T"/w*.err |
+		grep -v '^baton: [0-9]* completed, 0 failed, 0 other$' >&2; then
+		return 1
+	fi
 	[ "$rc" = 0 ]
 	[ "$(wc -l < "$T/out")" = 400 ]
 	[ "$(sort -u "$T/out" | wc -l)" = 400 ]
@@ -221,7 +225,7 @@ append_tasks() {
 	run "$BATON" work -j 4 --until-empty
 	assert_status 0
 	[ "$(sql "SELECT count(*) FROM tasks WHERE status = 'completed'")" = 6 ]
-	! grep -E '^[1-5] overlap' "$T/rec/events"
+	refute grep -E '^[1-5] overlap' "$T/rec/events"
 	[ "$(grep -E '^[1-5] start' "$T/rec/events" | cut -d' ' -f1 | tr '\n' ' ')" = "1 2 3 4 5 " ]
 	# each started after the one before had ended
 	awk '$1 <= 5 && $2 == "start" { if ($3 < last_end) bad = 1 }

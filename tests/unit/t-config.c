@@ -22,6 +22,9 @@
 #include "lib/strbuf.h"
 #include "lib/xmalloc.h"
 
+#define TEST_NAME "t-config"
+#include "tests/unit/test.h"
+
 #define NAME "baton.yaml"
 
 /* Load yaml as NAME; NULL if it loaded, else the message (caller frees). */
@@ -667,42 +670,11 @@ test_syntax_errors(void **state)
 	expect_err_prefix("\x01\x02\x03", NAME ":1:1: control characters");
 }
 
-/* A temporary directory for file tests, removed by rm_tree(). */
-static char *
-make_tmpdir(void)
-{
-	const char *tmp = getenv("TMPDIR");
-	char *dir = xasprintf("%s/t-config.XXXXXX",
-			      tmp != NULL && tmp[0] == '/' ? tmp : "/tmp");
-
-	assert_non_null(mkdtemp(dir));
-	return dir;
-}
-
-static void
-write_file(const char *path, const char *text)
-{
-	FILE *fp = fopen(path, "w");
-
-	assert_non_null(fp);
-	assert_int_equal(fputs(text, fp) >= 0, 1);
-	assert_int_equal(fclose(fp), 0);
-}
-
-static void
-rm_tree(const char *dir)
-{
-	char *cmd = xasprintf("rm -rf '%s'", dir);
-
-	assert_int_equal(system(cmd), 0);
-	free(cmd);
-}
-
 static void
 test_files(void **state)
 {
 	struct config cfg;
-	char *dir = make_tmpdir(), *p, *cause = NULL, *big;
+	char *dir = test_tmpdir(), *p, *cause = NULL, *big;
 	FILE *fp;
 	size_t i;
 
@@ -742,7 +714,7 @@ test_files(void **state)
 
 	/* messages name the file as given */
 	p = xasprintf("%s/bad.yaml", dir);
-	write_file(p, "# comment\nworkers: 1\n\nwokers: 2\n");
+	test_write(p, "# comment\nworkers: 1\n\nwokers: 2\n");
 	assert_int_equal(config_load_file(&cfg, p, &cause), -1);
 	big = xasprintf("%s:4:1: unknown key 'wokers' (did you mean "
 			"'workers'?)",
@@ -753,7 +725,7 @@ test_files(void **state)
 	cause = NULL;
 
 	/* unreadable (unless we are root, who reads anything) */
-	write_file(p, "workers: 3\n");
+	test_write(p, "workers: 3\n");
 	chmod(p, 0);
 	if (geteuid() != 0) {
 		assert_int_equal(config_load_file(&cfg, p, &cause), -1);
@@ -773,7 +745,7 @@ test_files(void **state)
 	assert_int_equal(cfg.workers, 2);
 	config_release(&cfg);
 
-	rm_tree(dir);
+	assert_int_equal(test_rmtree(dir), 0);
 	free(dir);
 }
 
@@ -836,7 +808,7 @@ test_resolution(void **state)
 {
 	struct saved_env saved;
 	struct config cfg;
-	char *dir = make_tmpdir(), *p, *cause = NULL, *x, *e, *want;
+	char *dir = test_tmpdir(), *p, *cause = NULL, *x, *e, *want;
 
 	(void)state;
 	env_save(&saved);
@@ -863,7 +835,7 @@ test_resolution(void **state)
 	assert_int_equal(mkdir(p, 0700), 0);
 	free(p);
 	p = xasprintf("%s/home/.config/baton/config.yaml", dir);
-	write_file(p, "workers: 5\n");
+	test_write(p, "workers: 5\n");
 	assert_int_equal(load_workers(NULL, &cause), 5);
 	assert_int_equal(config_load(&cfg, NULL, &cause), 0);
 	assert_string_equal(cfg.path, p);
@@ -880,7 +852,7 @@ test_resolution(void **state)
 	assert_int_equal(mkdir(p, 0700), 0);
 	free(p);
 	x = xasprintf("%s/xdg/baton/config.yaml", dir);
-	write_file(x, "workers: 4\n");
+	test_write(x, "workers: 4\n");
 	assert_int_equal(load_workers(NULL, &cause), 4);
 	/* a relative XDG_CONFIG_HOME is ignored (XDG spec) */
 	setenv("XDG_CONFIG_HOME", "xdg", 1);
@@ -890,7 +862,7 @@ test_resolution(void **state)
 	free(p);
 
 	/* ./baton.yaml beats XDG */
-	write_file("baton.yaml", "workers: 3\n");
+	test_write("baton.yaml", "workers: 3\n");
 	assert_int_equal(load_workers(NULL, &cause), 3);
 	assert_int_equal(config_load(&cfg, NULL, &cause), 0);
 	assert_string_equal(cfg.path, "baton.yaml");
@@ -898,7 +870,7 @@ test_resolution(void **state)
 
 	/* BATON_CONFIG beats ./baton.yaml; empty means unset */
 	e = xasprintf("%s/env.yaml", dir);
-	write_file(e, "workers: 6\n");
+	test_write(e, "workers: 6\n");
 	setenv("BATON_CONFIG", e, 1);
 	assert_int_equal(load_workers(NULL, &cause), 6);
 	setenv("BATON_CONFIG", "", 1);
@@ -923,7 +895,7 @@ test_resolution(void **state)
 	unsetenv("BATON_CONFIG");
 
 	/* an implicit file that exists but is broken is an error */
-	write_file("baton.yaml", "workers: [\n");
+	test_write("baton.yaml", "workers: [\n");
 	assert_int_equal(load_workers(NULL, &cause), -1);
 	assert_true(strncmp(cause, "baton.yaml:2:1: ", 16) == 0);
 	free(cause);
@@ -932,7 +904,7 @@ test_resolution(void **state)
 	want = xasprintf("%s:1:10: workers: expected a whole number ≥ 1, got "
 			 "'0'",
 			 x);
-	write_file(x, "workers: 0\n");
+	test_write(x, "workers: 0\n");
 	assert_int_equal(load_workers(NULL, &cause), -1);
 	assert_string_equal(cause, want);
 	free(cause);
@@ -942,7 +914,7 @@ test_resolution(void **state)
 	free(x);
 	free(e);
 	env_restore(&saved);
-	rm_tree(dir);
+	assert_int_equal(test_rmtree(dir), 0);
 	free(dir);
 }
 
@@ -951,13 +923,13 @@ test_env_overrides(void **state)
 {
 	struct saved_env saved;
 	struct config cfg;
-	char *dir = make_tmpdir(), *p, *cause = NULL;
+	char *dir = test_tmpdir(), *p, *cause = NULL;
 
 	(void)state;
 	env_save(&saved);
 	setenv("HOME", "/home/h", 1);
 	p = xasprintf("%s/c.yaml", dir);
-	write_file(p, "workers: 3\ndb: /from/file.db\nsessions: {ttl: 1h}\n");
+	test_write(p, "workers: 3\ndb: /from/file.db\nsessions: {ttl: 1h}\n");
 
 	assert_int_equal(config_load(&cfg, p, &cause), 0);
 	assert_int_equal(cfg.workers, 3);
@@ -1030,7 +1002,7 @@ test_env_overrides(void **state)
 
 	free(p);
 	env_restore(&saved);
-	rm_tree(dir);
+	assert_int_equal(test_rmtree(dir), 0);
 	free(dir);
 }
 

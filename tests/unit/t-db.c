@@ -29,6 +29,9 @@
 #include "lib/clock.h"
 #include "lib/file.h"
 #include "lib/xmalloc.h"
+
+#define TEST_NAME "t-db"
+#include "tests/unit/test.h"
 #include "db/sqlite/internal.h"
 
 /* The SQLite engine's handle behind a store (this tests the engine). */
@@ -37,36 +40,6 @@
 #define NOBODY 65534
 
 static const struct store_options fast = {.busy_timeout_ms = 200};
-
-static int
-tmpdir_setup(void **state)
-{
-	char tmpl[] = "/tmp/t-db.XXXXXX";
-	char *dir = mkdtemp(tmpl);
-
-	if (dir == NULL)
-		return -1;
-	*state = xstrdup(dir);
-	return 0;
-}
-
-static int
-tmpdir_teardown(void **state)
-{
-	char *cmd = xasprintf("chmod -R u+rwx '%s'; rm -rf '%s'",
-			      (char *)*state, (char *)*state);
-	int rc = system(cmd);
-
-	free(cmd);
-	free(*state);
-	return rc == 0 ? 0 : -1;
-}
-
-static char *
-tpath(void **state, const char *name)
-{
-	return xasprintf("%s/%s", (char *)*state, name);
-}
 
 static int
 file_exists(const char *path)
@@ -208,7 +181,7 @@ snap_same(struct snap *s, const char *path)
 static void
 test_fresh(void **state)
 {
-	char *path = tpath(state, "a/b/baton.db"), *cause = NULL, *mode;
+	char *path = test_path(*state, "a/b/baton.db"), *cause = NULL, *mode;
 	struct store *db = NULL;
 
 	assert_int_equal(store_schema_version(), 1);
@@ -237,7 +210,7 @@ test_fresh(void **state)
 static void
 test_options(void **state)
 {
-	char *path = tpath(state, "baton.db"), *cause = NULL;
+	char *path = test_path(*state, "baton.db"), *cause = NULL;
 	struct store_options o = {.synchronous_full = 1,
 				  .busy_timeout_ms = 1234};
 	struct store *db = NULL;
@@ -265,7 +238,7 @@ test_memory(void **state)
 static void
 test_reopen(void **state)
 {
-	char *path = tpath(state, "baton.db"), *cause = NULL, *s;
+	char *path = test_path(*state, "baton.db"), *cause = NULL, *s;
 	struct store *db = NULL;
 	sqlite3_stmt *st;
 
@@ -296,7 +269,7 @@ test_reopen(void **state)
 static void
 check_modes(void **state, mode_t mask, const char *sub)
 {
-	char *dir = tpath(state, sub), *path, *cause = NULL, *p;
+	char *dir = test_path(*state, sub), *path, *cause = NULL, *p;
 	static const char *const sfx[] = {"", "-wal", "-shm"};
 	struct store *db = NULL;
 	struct stat st;
@@ -340,7 +313,7 @@ test_modes(void **state)
 static void
 test_existing_dir_kept(void **state)
 {
-	char *path = tpath(state, "baton.db"), *cause = NULL;
+	char *path = test_path(*state, "baton.db"), *cause = NULL;
 	struct store *db = NULL;
 	struct stat st;
 
@@ -356,7 +329,7 @@ test_existing_dir_kept(void **state)
 static void
 test_refuse_directory(void **state)
 {
-	char *path = tpath(state, "baton.db");
+	char *path = test_path(*state, "baton.db");
 
 	assert_int_equal(mkdir(path, 0700), 0);
 	expect_refusal(path, NULL, "is a directory");
@@ -366,7 +339,8 @@ test_refuse_directory(void **state)
 static void
 test_refuse_symlink(void **state)
 {
-	char *path = tpath(state, "baton.db"), *real = tpath(state, "real.db");
+	char *path = test_path(*state, "baton.db"),
+	     *real = test_path(*state, "real.db");
 	char *cause = NULL;
 	struct store *db = NULL;
 
@@ -380,9 +354,9 @@ test_refuse_symlink(void **state)
 	free(path);
 
 	/* A dangling one: the target is not created. */
-	path = tpath(state, "dangling.db");
+	path = test_path(*state, "dangling.db");
 	free(real);
-	real = tpath(state, "target.db");
+	real = test_path(*state, "target.db");
 	assert_int_equal(symlink(real, path), 0);
 	expect_refusal(path, NULL,
 		       "is a symbolic link (refusing to follow it)");
@@ -394,8 +368,9 @@ test_refuse_symlink(void **state)
 static void
 test_symlinked_parent_ok(void **state)
 {
-	char *dir = tpath(state, "real"), *link = tpath(state, "link");
-	char *path = tpath(state, "link/baton.db"), *cause = NULL;
+	char *dir = test_path(*state, "real"),
+	     *link = test_path(*state, "link");
+	char *path = test_path(*state, "link/baton.db"), *cause = NULL;
 	struct store *db = NULL;
 
 	assert_int_equal(mkdir(dir, 0700), 0);
@@ -410,7 +385,7 @@ test_symlinked_parent_ok(void **state)
 static void
 test_refuse_not_a_db(void **state)
 {
-	char *path = tpath(state, "baton.db");
+	char *path = test_path(*state, "baton.db");
 	static const char text[] =
 		"this is a text file, not a database at all, "
 		"and it is long enough to have a header "
@@ -473,7 +448,7 @@ scribble(const char *path, off_t from, off_t to)
 static void
 test_refuse_corrupt(void **state)
 {
-	char *path = tpath(state, "baton.db");
+	char *path = test_path(*state, "baton.db");
 	struct snap s;
 
 	/* The header survives, everything after it is garbage. */
@@ -501,7 +476,8 @@ test_refuse_corrupt(void **state)
 static void
 test_integrity(void **state)
 {
-	char *path = tpath(state, "baton.db"), *cause = NULL, *report = NULL;
+	char *path = test_path(*state, "baton.db"), *cause = NULL,
+	     *report = NULL;
 	struct store *db = NULL;
 	int ok = 0;
 
@@ -517,7 +493,7 @@ test_integrity(void **state)
 static void
 check_newer(void **state, const char *journal)
 {
-	char *path = tpath(state, "newer.db"), *sql, *want;
+	char *path = test_path(*state, "newer.db"), *sql, *want;
 	struct snap s;
 
 	sql = xasprintf("PRAGMA journal_mode = %s; CREATE TABLE t (x);"
@@ -601,7 +577,8 @@ release(struct holder *hd)
 static void
 test_refuse_locked(void **state)
 {
-	char *path = tpath(state, "baton.db"), *old = tpath(state, "old.db");
+	char *path = test_path(*state, "baton.db"),
+	     *old = test_path(*state, "old.db");
 	char *cause = NULL;
 	struct holder hd;
 	struct store *db = NULL;
@@ -765,7 +742,7 @@ test_refuse_readonly(void **state)
 static void
 test_disk_full(void **state)
 {
-	char *path = tpath(state, "baton.db"), *cause = NULL, *big, *sql;
+	char *path = test_path(*state, "baton.db"), *cause = NULL, *big, *sql;
 	struct store *db = NULL;
 	int i, rc = 0;
 
@@ -915,7 +892,7 @@ fail:
 static void
 test_contention(void **state)
 {
-	char *path = tpath(state, "baton.db"), *cause = NULL;
+	char *path = test_path(*state, "baton.db"), *cause = NULL;
 	struct store *db = NULL;
 
 	assert_int_equal(store_open(&db, path, NULL, &cause), 0);
@@ -931,7 +908,7 @@ test_contention(void **state)
 static void
 test_transactions(void **state)
 {
-	char *path = tpath(state, "baton.db"), *cause = NULL;
+	char *path = test_path(*state, "baton.db"), *cause = NULL;
 	struct store *db = NULL;
 
 	assert_int_equal(store_open(&db, path, NULL, &cause), 0);
@@ -979,7 +956,7 @@ test_transactions(void **state)
 static void
 test_write_lock(void **state)
 {
-	char *path = tpath(state, "baton.db"), *cause = NULL;
+	char *path = test_path(*state, "baton.db"), *cause = NULL;
 	pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 	struct store_options o = {.busy_timeout_ms = 200, .write_lock = &lock};
 	struct store *a = NULL, *b = NULL;
@@ -1069,7 +1046,9 @@ test_stmt_cache(void **state)
 int
 main(void)
 {
-#define T(f) cmocka_unit_test_setup_teardown(f, tmpdir_setup, tmpdir_teardown)
+#define T(f)                                                                   \
+	cmocka_unit_test_setup_teardown(f, test_tmpdir_setup,                  \
+					test_tmpdir_teardown)
 	const struct CMUnitTest tests[] = {
 		T(test_fresh),
 		T(test_options),

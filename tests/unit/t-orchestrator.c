@@ -28,6 +28,9 @@
 #include "lib/strbuf.h"
 #include "lib/xmalloc.h"
 
+#define TEST_NAME "t-orch"
+#include "tests/unit/test.h"
+
 /* What the fake agent is told to do, and what it saw. */
 enum fake_mode {
 	FAKE_OK,	/* /bin/true */
@@ -124,11 +127,8 @@ print_note(void *arg, int64_t task_id, const char *msg)
 }
 
 struct env {
-	char dir[64];
-	struct config cfg;
-	struct baton b;
+	struct test_baton t;
 	struct orch o;
-	int stop[2];
 	const struct agent_profile *profile;
 };
 
@@ -142,33 +142,12 @@ static int
 setup(void **state)
 {
 	struct env *e = xcalloc(1, sizeof *e);
-	struct db_runner r = {0};
-	char *cause = NULL, *path;
 
-	snprintf(e->dir, sizeof e->dir, "/tmp/t-orch.XXXXXX");
-	assert_non_null(mkdtemp(e->dir));
-	assert_int_equal(config_load_string(&e->cfg, "test.yaml", config_yaml,
-					    strlen(config_yaml), &cause),
-			 0);
-	path = xasprintf("%s/baton.db", e->dir);
-	assert_int_equal(store_open(&e->b.db, path, NULL, &cause), 0);
-	e->b.cfg = &e->cfg;
-	e->b.db_path = path;
-	e->b.state_dir = xstrdup(e->dir);
-	assert_int_equal(pipe(e->stop), 0);
-	e->b.stop_fd = e->stop[0];
-	r.pid = getpid();
-	r.host = (char *)"test";
-	r.proc_start = 1;
-	r.started_at = clock_now_ms();
-	assert_int_equal(store_begin(e->b.db, &cause), 0);
-	assert_int_equal(
-		store_runner_insert(e->b.db, &r, &e->b.runner_id, &cause), 0);
-	assert_int_equal(store_commit(e->b.db, &cause), 0);
-	orch_init(&e->o, &e->b, e->b.db);
+	test_baton_init(&e->t, config_yaml, clock_now_ms());
+	orch_init(&e->o, &e->t.b, e->t.b.db);
 	e->o.impl_find = fake_find;
 	e->o.notify = print_note;
-	e->profile = config_agent(&e->cfg, "fake");
+	e->profile = config_agent(&e->t.cfg, "fake");
 	assert_non_null(e->profile);
 	memset(&fake, 0, sizeof fake);
 	*state = e;
@@ -179,20 +158,29 @@ static int
 teardown(void **state)
 {
 	struct env *e = *state;
-	char *cmd;
+	int rc;
 
 	orch_release(&e->o);
-	store_close(e->b.db);
-	config_release(&e->cfg);
-	close(e->stop[0]);
-	close(e->stop[1]);
-	cmd = xasprintf("rm -rf '%s'", e->dir);
-	assert_int_equal(system(cmd), 0);
-	free(cmd);
-	free(e->b.db_path);
-	free(e->b.state_dir);
+	rc = test_baton_release(&e->t);
 	free(e);
-	return 0;
+	return rc;
+}
+
+/* Resolve s into *t and insert it, the way `baton add` does. */
+static int64_t
+add_spec(struct env *e, struct task_spec *s, struct db_task *t)
+{
+	char *cause = NULL;
+	int existed;
+
+	assert_int_equal(store_begin(e->t.b.db, &cause), 0);
+	if (task_spec_resolve(&e->t.b, e->t.b.db, s, t, &cause) != 0)
+		fail_msg("resolve: %s", cause);
+	assert_int_equal(store_task_insert(e->t.b.db, t, clock_now_ms(),
+					   &existed, &cause),
+			 0);
+	assert_int_equal(store_commit(e->t.b.db, &cause), 0);
+	return t->id;
 }
 
 /* Add a task the way `baton add` does. */
@@ -201,22 +189,13 @@ add(struct env *e, const char *prompt, const char *session, int new_session)
 {
 	struct task_spec s = {0};
 	struct db_task t = {0};
-	char *cause = NULL;
-	int existed;
 	int64_t id;
 
 	s.prompt = xstrdup(prompt);
-	s.workdir = xstrdup(e->dir);
+	s.workdir = xstrdup(e->t.dir);
 	s.session = xstrdup_or_null(session);
 	s.new_session = new_session;
-	assert_int_equal(store_begin(e->b.db, &cause), 0);
-	if (task_spec_resolve(&e->b, e->b.db, &s, &t, &cause) != 0)
-		fail_msg("resolve: %s", cause);
-	assert_int_equal(store_task_insert(e->b.db, &t, clock_now_ms(),
-					   &existed, &cause),
-			 0);
-	assert_int_equal(store_commit(e->b.db, &cause), 0);
-	id = t.id;
+	id = add_spec(e, &s, &t);
 	task_spec_release(&s);
 	db_task_release(&t);
 	return id;
@@ -225,21 +204,13 @@ add(struct env *e, const char *prompt, const char *session, int new_session)
 static void
 get_task(struct env *e, int64_t id, struct db_task *t)
 {
-	char *cause = NULL;
-	int found;
-
-	assert_int_equal(store_task_get(e->b.db, id, t, &found, &cause), 0);
-	assert_true(found);
+	test_get_task(e->t.b.db, id, t);
 }
 
 static void
 get_session(struct env *e, const char *id, struct db_session *s)
 {
-	char *cause = NULL;
-	int found;
-
-	assert_int_equal(store_session_get(e->b.db, id, s, &found, &cause), 0);
-	assert_true(found);
+	test_get_session(e->t.b.db, id, s);
 }
 
 /* Claim id and run it; the prior id the agent held is set beforehand. */
@@ -254,6 +225,18 @@ claim_and_run(struct env *e, int64_t id, const char *prior,
 	assert_int_equal(orch_claim(&e->o, 0, &got, cause), 0);
 	assert_int_equal(got, id);
 	return orch_execute(&e->o, id, res, cause);
+}
+
+/* Run id to its end with no prior id held; whatever the outcome. */
+static void
+run_ok(struct env *e, int64_t id)
+{
+	struct orch_result res;
+	char *cause = NULL;
+
+	if (claim_and_run(e, id, NULL, &res, &cause) != 0)
+		fail_msg("orch_execute: %s", cause);
+	orch_result_release(&res);
 }
 
 /* S3 and S7 after any ending: prior restored, temp closed, no lease. */
@@ -284,6 +267,26 @@ assert_cleaned_up(struct env *e, int64_t id, const char *prior,
 
 static const char prior_id[] = "11111111-2222-4333-8444-555555555555";
 
+/*
+ * Add a task, have the fake agent run it in mode while the agent holds
+ * prior, and check that the task ended in status and that S3 and S7
+ * held; the task's id.  *res is the caller's to release.
+ */
+static int64_t
+run_task(struct env *e, enum fake_mode mode, const char *prior,
+	 const char *status, struct orch_result *res)
+{
+	char *cause = NULL;
+	int64_t id = add(e, "x", NULL, 0);
+
+	fake.mode = mode;
+	if (claim_and_run(e, id, prior, res, &cause) != 0)
+		fail_msg("orch_execute: %s", cause);
+	assert_string_equal(task_status_name(res->status), status);
+	assert_cleaned_up(e, id, prior, status);
+	return id;
+}
+
 static void
 test_success_restores_prior_and_closes_temp(void **state)
 {
@@ -291,12 +294,8 @@ test_success_restores_prior_and_closes_temp(void **state)
 	struct orch_result res;
 	struct db_session s = {0};
 	struct db_task t = {0};
-	char *cause = NULL;
-	int64_t id = add(e, "hello", NULL, 0);
+	int64_t id = run_task(e, FAKE_OK, prior_id, "completed", &res);
 
-	assert_int_equal(claim_and_run(e, id, prior_id, &res, &cause), 0);
-	assert_string_equal(task_status_name(res.status), "completed");
-	assert_cleaned_up(e, id, prior_id, "completed");
 	/* S4: the agent was handed the session's own id on its first run,
 	 * and that is the first link of the chain (S5). */
 	get_task(e, id, &t);
@@ -316,28 +315,18 @@ test_success_restores_prior_and_closes_temp(void **state)
 static void
 test_prior_none_is_restored_as_none(void **state)
 {
-	struct env *e = *state;
 	struct orch_result res;
-	char *cause = NULL;
-	int64_t id = add(e, "hello", NULL, 0);
 
-	assert_int_equal(claim_and_run(e, id, NULL, &res, &cause), 0);
-	assert_cleaned_up(e, id, NULL, "completed");
+	run_task(*state, FAKE_OK, NULL, "completed", &res);
 	orch_result_release(&res);
 }
 
 static void
 test_agent_failure(void **state)
 {
-	struct env *e = *state;
 	struct orch_result res;
-	char *cause = NULL;
-	int64_t id = add(e, "x", NULL, 0);
 
-	fake.mode = FAKE_FAIL;
-	assert_int_equal(claim_and_run(e, id, prior_id, &res, &cause), 0);
-	assert_string_equal(task_status_name(res.status), "failed");
-	assert_cleaned_up(e, id, prior_id, "failed");
+	run_task(*state, FAKE_FAIL, prior_id, "failed", &res);
 	orch_result_release(&res);
 }
 
@@ -348,14 +337,9 @@ test_missing_binary(void **state)
 	struct orch_result res;
 	struct db_task t = {0};
 	struct db_session s = {0};
-	char *cause = NULL;
-	int64_t id = add(e, "x", NULL, 0);
+	int64_t id = run_task(e, FAKE_NOBIN, prior_id, "failed", &res);
 
-	fake.mode = FAKE_NOBIN;
-	assert_int_equal(claim_and_run(e, id, prior_id, &res, &cause), 0);
-	assert_string_equal(task_status_name(res.status), "failed");
 	assert_int_equal(res.nobin, 127);
-	assert_cleaned_up(e, id, prior_id, "failed");
 	/* S13: a startup failure is no resume failure; nothing chained */
 	get_task(e, id, &t);
 	get_session(e, t.session_id, &s);
@@ -369,16 +353,10 @@ test_missing_binary(void **state)
 static void
 test_argv_error(void **state)
 {
-	struct env *e = *state;
 	struct orch_result res;
-	char *cause = NULL;
-	int64_t id = add(e, "x", NULL, 0);
 
-	fake.mode = FAKE_ARGV_ERR;
-	assert_int_equal(claim_and_run(e, id, prior_id, &res, &cause), 0);
-	assert_string_equal(task_status_name(res.status), "failed");
+	run_task(*state, FAKE_ARGV_ERR, prior_id, "failed", &res);
 	assert_non_null(strstr(res.error, "bad flag"));
-	assert_cleaned_up(e, id, prior_id, "failed");
 	orch_result_release(&res);
 }
 
@@ -387,14 +365,9 @@ test_timeout(void **state)
 {
 	struct env *e = *state;
 	struct orch_result res;
-	char *cause = NULL;
-	int64_t id = add(e, "x", NULL, 0);
 
-	fake.mode = FAKE_HANG;
-	e->cfg.defaults.timeout_ms = 300;
-	assert_int_equal(claim_and_run(e, id, prior_id, &res, &cause), 0);
-	assert_string_equal(task_status_name(res.status), "timed_out");
-	assert_cleaned_up(e, id, prior_id, "timed_out");
+	e->t.cfg.defaults.timeout_ms = 300;
+	run_task(e, FAKE_HANG, prior_id, "timed_out", &res);
 	orch_result_release(&res);
 }
 
@@ -403,15 +376,10 @@ test_signal_stop(void **state)
 {
 	struct env *e = *state;
 	struct orch_result res;
-	char *cause = NULL;
-	int64_t id = add(e, "x", NULL, 0);
 
-	fake.mode = FAKE_HANG;
 	/* baton got SIGTERM: the stop fd is readable */
-	assert_int_equal(write(e->stop[1], "x", 1), 1);
-	assert_int_equal(claim_and_run(e, id, prior_id, &res, &cause), 0);
-	assert_string_equal(task_status_name(res.status), "cancelled");
-	assert_cleaned_up(e, id, prior_id, "cancelled");
+	assert_int_equal(write(e->t.stop[1], "x", 1), 1);
+	run_task(e, FAKE_HANG, prior_id, "cancelled", &res);
 	orch_result_release(&res);
 }
 
@@ -429,7 +397,7 @@ test_cancel_request(void **state)
 	agent_set_session_id(a, prior_id);
 	assert_int_equal(orch_claim(&e->o, 0, &got, &cause), 0);
 	/* `baton cancel` from another terminal marks the running task */
-	assert_int_equal(task_cancel(&e->b, id, &ch, &cause), 0);
+	assert_int_equal(task_cancel(&e->t.b, id, &ch, &cause), 0);
 	assert_true(ch.found);
 	assert_true(ch.changed);
 	assert_int_equal(ch.was, TASK_RUNNING);
@@ -481,15 +449,11 @@ static void
 test_sequential_tasks_never_share_a_temp_session(void **state)
 {
 	struct env *e = *state;
-	struct orch_result res;
 	struct db_task t1 = {0}, t2 = {0};
-	char *cause = NULL;
 	int64_t a = add(e, "one", NULL, 0), b = add(e, "two", NULL, 0);
 
-	assert_int_equal(claim_and_run(e, a, NULL, &res, &cause), 0);
-	orch_result_release(&res);
-	assert_int_equal(claim_and_run(e, b, NULL, &res, &cause), 0);
-	orch_result_release(&res);
+	run_ok(e, a);
+	run_ok(e, b);
 	get_task(e, a, &t1);
 	get_task(e, b, &t2);
 	assert_string_not_equal(t1.session_id, t2.session_id);
@@ -506,16 +470,12 @@ test_named_uuid_session_resumes(void **state)
 {
 	struct env *e = *state;
 	static const char u[] = "9a3c9e43-54c7-4f0f-9a53-1f0d1b2c3d4e";
-	struct orch_result res;
 	struct db_session s = {0};
-	char *cause = NULL;
 	int64_t a = add(e, "one", u, 0), b;
 
-	assert_int_equal(claim_and_run(e, a, NULL, &res, &cause), 0);
-	orch_result_release(&res);
+	run_ok(e, a);
 	b = add(e, "two", u, 0);
-	assert_int_equal(claim_and_run(e, b, NULL, &res, &cause), 0);
-	orch_result_release(&res);
+	run_ok(e, b);
 	assert_string_equal(fake.seen_id[0], u);
 	assert_int_equal(fake.seen_resume[0], 0);
 	assert_string_equal(fake.seen_id[1], u);
@@ -554,13 +514,11 @@ test_transient_retried(void **state)
 	struct db_run *runs = NULL;
 	size_t n = 0;
 	char *cause = NULL;
-	int64_t id = add(e, "x", NULL, 0);
+	int64_t id;
 
-	fake.mode = FAKE_TRANSIENT;
 	fake.transient_left = 2;
-	assert_int_equal(claim_and_run(e, id, prior_id, &res, &cause), 0);
-	assert_string_equal(task_status_name(res.status), "completed");
-	assert_int_equal(store_run_list(e->b.db, id, &runs, &n, &cause), 0);
+	id = run_task(e, FAKE_TRANSIENT, prior_id, "completed", &res);
+	assert_int_equal(store_run_list(e->t.b.db, id, &runs, &n, &cause), 0);
 	assert_int_equal(n, 3);
 	assert_string_equal(run_outcome_name(runs[0].outcome), "transient");
 	assert_string_equal(run_outcome_name(runs[2].outcome), "success");
@@ -568,7 +526,6 @@ test_transient_retried(void **state)
 	assert_string_equal(resume_outcome_name(runs[1].resume_outcome),
 			    "resumed");
 	db_runs_free(runs, n);
-	assert_cleaned_up(e, id, prior_id, "completed");
 	orch_result_release(&res);
 }
 
@@ -580,16 +537,13 @@ test_transient_gives_up(void **state)
 	struct db_run *runs = NULL;
 	size_t n = 0;
 	char *cause = NULL;
-	int64_t id = add(e, "x", NULL, 0);
+	int64_t id;
 
-	fake.mode = FAKE_TRANSIENT;
 	fake.transient_left = 100;
-	assert_int_equal(claim_and_run(e, id, prior_id, &res, &cause), 0);
-	assert_string_equal(task_status_name(res.status), "failed");
-	assert_int_equal(store_run_list(e->b.db, id, &runs, &n, &cause), 0);
+	id = run_task(e, FAKE_TRANSIENT, prior_id, "failed", &res);
+	assert_int_equal(store_run_list(e->t.b.db, id, &runs, &n, &cause), 0);
 	assert_int_equal(n, 3); /* the first try and retry.attempts = 2 */
 	db_runs_free(runs, n);
-	assert_cleaned_up(e, id, prior_id, "failed");
 	orch_result_release(&res);
 }
 
@@ -607,14 +561,13 @@ test_resume_failure_falls_back(void **state)
 	char *cause = NULL;
 	int64_t a = add(e, "one", u, 0), b;
 
-	assert_int_equal(claim_and_run(e, a, NULL, &res, &cause), 0);
-	orch_result_release(&res);
+	run_ok(e, a);
 	fake.mode = FAKE_RESUME;
 	b = add(e, "two", u, 0);
 	assert_int_equal(claim_and_run(e, b, NULL, &res, &cause), 0);
 	assert_string_equal(task_status_name(res.status), "completed");
 	orch_result_release(&res);
-	assert_int_equal(store_run_list(e->b.db, b, &runs, &nr, &cause), 0);
+	assert_int_equal(store_run_list(e->t.b.db, b, &runs, &nr, &cause), 0);
 	assert_int_equal(nr, 2);
 	assert_string_equal(resume_outcome_name(runs[0].resume_outcome),
 			    "resumed");
@@ -628,7 +581,7 @@ test_resume_failure_falls_back(void **state)
 	assert_int_equal(s.resumable, 1);
 	/* the failed resume was no turn of the conversation */
 	assert_int_equal(s.turns, 2);
-	assert_int_equal(store_session_chain(e->b.db, u, &chain, &n, &cause),
+	assert_int_equal(store_session_chain(e->t.b.db, u, &chain, &n, &cause),
 			 0);
 	assert_int_equal(n, 2);
 	assert_string_equal(chain_edge_name(chain[0].edge), "first");
@@ -651,21 +604,17 @@ test_forked_id_becomes_head(void **state)
 	struct env *e = *state;
 	static const char u[] = "c0ffee00-1234-4abc-8def-0123456789ab";
 	static const char f[] = "f0f0f0f0-1234-4abc-8def-0123456789ab";
-	struct orch_result res;
 	struct db_session s = {0};
-	char *cause = NULL;
 	int64_t a = add(e, "one", u, 0), b;
 
 	fake.mode = FAKE_FORK;
 	snprintf(fake.fork_id, sizeof fake.fork_id, "%s", f);
-	assert_int_equal(claim_and_run(e, a, NULL, &res, &cause), 0);
-	orch_result_release(&res);
+	run_ok(e, a);
 	get_session(e, u, &s);
 	assert_string_equal(s.head, f);
 	db_session_release(&s);
 	b = add(e, "two", u, 0);
-	assert_int_equal(claim_and_run(e, b, NULL, &res, &cause), 0);
-	orch_result_release(&res);
+	run_ok(e, b);
 	assert_string_equal(fake.seen_id[1], f);
 	assert_int_equal(fake.seen_resume[1], 1);
 }
@@ -682,26 +631,21 @@ test_milestone_scope_follows_the_milestone(void **state)
 	struct db_milestone m = {0};
 	struct agent *a = orch_agent(&e->o, e->profile);
 	char *cause = NULL, *held;
-	int existed, found;
+	int found;
 	int64_t got;
 
 	s.prompt = xstrdup("in the milestone");
-	s.workdir = xstrdup(e->dir);
+	s.workdir = xstrdup(e->t.dir);
 	s.milestone = xstrdup("m1");
-	assert_int_equal(store_begin(e->b.db, &cause), 0);
-	assert_int_equal(task_spec_resolve(&e->b, e->b.db, &s, &t, &cause), 0);
-	assert_int_equal(store_task_insert(e->b.db, &t, clock_now_ms(),
-					   &existed, &cause),
-			 0);
-	assert_int_equal(store_commit(e->b.db, &cause), 0);
+	add_spec(e, &s, &t);
 	e->o.scope_milestone = t.milestone_id;
 	assert_null(e->o.scope); /* the milestone has no session yet */
 	assert_int_equal(orch_claim(&e->o, t.milestone_id, &got, &cause), 0);
 	assert_int_equal(got, t.id);
 	assert_int_equal(orch_execute(&e->o, t.id, &res, &cause), 0);
 	orch_result_release(&res);
-	assert_int_equal(store_milestone_get(e->b.db, "m1", &m, &found, &cause),
-			 0);
+	assert_int_equal(
+		store_milestone_get(e->t.b.db, "m1", &m, &found, &cause), 0);
 	assert_non_null(m.session_id);
 	held = agent_get_session_id(a);
 	assert_non_null(held);
@@ -747,49 +691,30 @@ test_agent_session_for_call(void **state)
 int
 main(void)
 {
+#define T(t) cmocka_unit_test_setup_teardown(t, setup, teardown)
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(
-			test_success_restores_prior_and_closes_temp, setup,
-			teardown),
-		cmocka_unit_test_setup_teardown(
-			test_prior_none_is_restored_as_none, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_agent_failure, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_missing_binary, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_argv_error, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_timeout, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_signal_stop, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_cancel_request, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_error_after_claim, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_error_before_spawn, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_error_after_run, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(
-			test_sequential_tasks_never_share_a_temp_session, setup,
-			teardown),
-		cmocka_unit_test_setup_teardown(test_named_uuid_session_resumes,
-						setup, teardown),
-		cmocka_unit_test_setup_teardown(test_leased_session_waits,
-						setup, teardown),
-		cmocka_unit_test_setup_teardown(test_transient_retried, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_transient_gives_up, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_resume_failure_falls_back,
-						setup, teardown),
-		cmocka_unit_test_setup_teardown(test_forked_id_becomes_head,
-						setup, teardown),
-		cmocka_unit_test_setup_teardown(
-			test_milestone_scope_follows_the_milestone, setup,
-			teardown),
+		T(test_success_restores_prior_and_closes_temp),
+		T(test_prior_none_is_restored_as_none),
+		T(test_agent_failure),
+		T(test_missing_binary),
+		T(test_argv_error),
+		T(test_timeout),
+		T(test_signal_stop),
+		T(test_cancel_request),
+		T(test_error_after_claim),
+		T(test_error_before_spawn),
+		T(test_error_after_run),
+		T(test_sequential_tasks_never_share_a_temp_session),
+		T(test_named_uuid_session_resumes),
+		T(test_leased_session_waits),
+		T(test_transient_retried),
+		T(test_transient_gives_up),
+		T(test_resume_failure_falls_back),
+		T(test_forked_id_becomes_head),
+		T(test_milestone_scope_follows_the_milestone),
 		cmocka_unit_test(test_agent_session_for_call),
 	};
+#undef T
 
 	signal(SIGPIPE, SIG_IGN);
 	return cmocka_run_group_tests(tests, NULL, NULL);

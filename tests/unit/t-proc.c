@@ -14,7 +14,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <limits.h>
 #include <poll.h>
 #include <pthread.h>
@@ -33,6 +32,9 @@
 
 #include "core/proc.h"
 #include "lib/xmalloc.h"
+
+#define TEST_NAME "t-proc"
+#include "tests/unit/test.h"
 
 #define SHORT_TIMEOUT 200
 #define SHORT_GRACE   300
@@ -86,7 +88,7 @@ helper(struct ctx *c, const char *name)
 static char *
 tpath(struct ctx *c, const char *name)
 {
-	return xasprintf("%s/%s", c->dir, name);
+	return test_path(c->dir, name);
 }
 
 static void
@@ -97,43 +99,6 @@ spec_init(struct proc_spec *s, char **argv)
 	s->stdout_tee_fd = -1;
 	s->stderr_tee_fd = -1;
 	s->stop_fd = -1;
-}
-
-/* The whole file (also /proc ones), NUL-terminated; NULL on error. */
-static char *
-slurp(const char *path, size_t *len)
-{
-	struct stat st;
-	char *buf;
-	size_t got = 0, cap;
-	ssize_t n;
-	int fd;
-
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd == -1)
-		return NULL;
-	if (fstat(fd, &st) == -1) {
-		close(fd);
-		return NULL;
-	}
-	cap = (size_t)st.st_size + 4096;
-	buf = xmalloc(cap);
-	for (;;) {
-		if (got == cap - 1) {
-			cap *= 2;
-			buf = xrealloc(buf, cap);
-		}
-		n = read(fd, buf + got, cap - 1 - got);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		got += (size_t)n;
-	}
-	close(fd);
-	buf[got] = '\0';
-	*len = got;
-	return buf;
 }
 
 static int
@@ -152,7 +117,7 @@ static void
 assert_file(const char *path, const char *want)
 {
 	size_t len;
-	char *got = slurp(path, &len);
+	char *got = test_read(path, &len);
 
 	assert_non_null(got);
 	assert_int_equal(len, strlen(want));
@@ -199,7 +164,7 @@ static pid_t
 read_pid(const char *path)
 {
 	size_t len;
-	char *s = slurp(path, &len), *end;
+	char *s = test_read(path, &len), *end;
 	long v;
 
 	assert_non_null(s);
@@ -388,14 +353,14 @@ test_output_files(void **state)
 	assert_int_equal(res.out_bytes, 6 + 100000 + 4);
 	assert_int_equal(res.err_bytes, 5 + 70000);
 
-	buf = slurp(out, &len);
+	buf = test_read(out, &len);
 	assert_non_null(buf);
 	assert_int_equal(len, 6 + 100000 + 4);
 	assert_memory_equal(buf, "hello\n", 6);
 	assert_true(is_pattern(buf + 6, 100000, 0));
 	assert_memory_equal(buf + 100006, "bye\n", 4);
 	free(buf);
-	buf = slurp(err, &len);
+	buf = test_read(err, &len);
 	assert_non_null(buf);
 	assert_int_equal(len, 5 + 70000);
 	assert_memory_equal(buf, "oops\n", 5);
@@ -482,12 +447,12 @@ test_stdin_prompt(void **state)
 	assert_int_equal(res.exit_code, 0);
 	assert_int_equal(res.out_bytes, c->prompt_len);
 
-	buf = slurp(out, &len);
+	buf = test_read(out, &len);
 	assert_non_null(buf);
 	assert_int_equal(len, c->prompt_len);
 	{
 		size_t plen;
-		char *want = slurp(c->prompt, &plen);
+		char *want = test_read(c->prompt, &plen);
 
 		assert_non_null(want);
 		assert_int_equal(plen, len);
@@ -590,12 +555,12 @@ test_stderr_flood(void **state)
 	assert_int_equal(res.exited, 1);
 	assert_int_equal(res.err_bytes, 5000005);
 	assert_int_equal(res.out_bytes, 10);
-	buf = slurp(err, &len);
+	buf = test_read(err, &len);
 	assert_non_null(buf);
 	assert_int_equal(len, 5000005);
 	assert_true(is_pattern(buf, len, 0));
 	free(buf);
-	buf = slurp(out, &len);
+	buf = test_read(out, &len);
 	assert_non_null(buf);
 	assert_int_equal(len, 10);
 	assert_true(is_pattern(buf, len, 0));
@@ -1095,7 +1060,7 @@ test_tee(void **state)
 	assert_null(cause);
 	assert_int_equal(res.exited, 1);
 	assert_int_equal(res.out_bytes, 300000);
-	buf = slurp(out, &len);
+	buf = test_read(out, &len);
 	assert_non_null(buf);
 	assert_int_equal(len, 300000);
 	assert_true(is_pattern(buf, len, 0));
@@ -1179,7 +1144,7 @@ test_tee_slow(void **state)
 	assert_int_equal(r.len, 1048576);
 	assert_true(is_pattern(r.buf, r.len, 0));
 	assert_int_equal(res.tee_dropped, 0);
-	buf = slurp(out, &len);
+	buf = test_read(out, &len);
 	assert_int_equal(len, 1048576);
 	free(buf);
 	free(r.buf);
@@ -1204,7 +1169,7 @@ test_tee_slow(void **state)
 	/* the backlog it never got is counted for the caller to report */
 	assert_true(res.tee_dropped > 0);
 	assert_true(res.tee_dropped < res.out_bytes);
-	buf = slurp(out, &len);
+	buf = test_read(out, &len);
 	assert_int_equal(len, res.out_bytes);
 	assert_true(is_pattern(buf, len, 0));
 	free(buf);
@@ -1240,7 +1205,7 @@ test_tee_slow(void **state)
 	pfd.events = POLLIN;
 	assert_int_equal(poll(&pfd, 1, 0), 1);
 	assert_true(res.tee_dropped > 0);
-	buf = slurp(out, &len);
+	buf = test_read(out, &len);
 	assert_int_equal(len, 100000);
 	free(buf);
 	/* the reader got what the pipe holds, in order */
@@ -1375,7 +1340,7 @@ test_signals_reset(void **state)
 	sigaction(SIGPIPE, &old_pipe, NULL);
 
 	assert_int_equal(res.exit_code, 0);
-	buf = slurp(out, &len);
+	buf = test_read(out, &len);
 	assert_non_null(buf);
 	assert_string_equal(buf, "SigBlk:\t0000000000000000\n"
 				 "SigIgn:\t0000000000000000\n");
@@ -1389,7 +1354,7 @@ static uint64_t
 uptime_ticks(void)
 {
 	size_t len;
-	char *s = slurp("/proc/uptime", &len), *end;
+	char *s = test_read("/proc/uptime", &len), *end;
 	double up;
 
 	assert_non_null(s);
@@ -1419,7 +1384,7 @@ check_start(void *arg, pid_t pid, uint64_t start)
 		sc->again = 0;
 	sc->now = uptime_ticks();
 	snprintf(path, sizeof path, "/proc/%ld/comm", (long)pid);
-	comm = slurp(path, &len);
+	comm = test_read(path, &len);
 	if (comm != NULL) {
 		snprintf(sc->comm, sizeof sc->comm, "%s", comm);
 		free(comm);
@@ -1575,11 +1540,11 @@ thread_main(void *arg)
 	s.kill_grace_ms = SHORT_GRACE;
 	t->ret = proc_run(&s, &t->res, &t->cause);
 
-	buf = slurp(out, &len);
+	buf = test_read(out, &len);
 	t->ok_out = buf != NULL && len == 300000 * (size_t)(t->i + 1) &&
 		    is_pattern(buf, len, 0);
 	free(buf);
-	buf = slurp(err, &len);
+	buf = test_read(err, &len);
 	t->ok_err = buf != NULL && len == 100000 * (size_t)(t->i + 1) &&
 		    is_pattern(buf, len, 0);
 	free(buf);
@@ -1625,16 +1590,6 @@ test_threads(void **state)
 }
 
 /* ------------------------------------------------------------------ */
-
-static int
-rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	remove(path);
-	return 0;
-}
 
 /* fds this process inherited without FD_CLOEXEC are not ours to test. */
 static void
@@ -1701,7 +1656,7 @@ static int
 setup(void **state)
 {
 	struct ctx *c = xcalloc(1, sizeof *c);
-	char exe[PATH_MAX], *slash, tmpl[] = "/tmp/t-proc.XXXXXX";
+	char exe[PATH_MAX], *slash;
 	ssize_t n;
 
 	cloexec_inherited();
@@ -1717,9 +1672,7 @@ setup(void **state)
 		return -1;
 	*slash = '\0';
 	c->bin = xstrdup(exe);
-	if (mkdtemp(tmpl) == NULL)
-		return -1;
-	c->dir = xstrdup(tmpl);
+	c->dir = test_tmpdir();
 	if (make_prompt(c) != 0)
 		return -1;
 	*state = c;
@@ -1730,15 +1683,16 @@ static int
 teardown(void **state)
 {
 	struct ctx *c = *state;
+	int rc;
 
 	while (waitpid(-1, NULL, WNOHANG) > 0)
 		;
-	nftw(c->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	rc = test_rmtree(c->dir);
 	free(c->prompt);
 	free(c->dir);
 	free(c->bin);
 	free(c);
-	return 0;
+	return rc;
 }
 
 /* A child that exec's `sleep` with NAME=VALUE in its environment. */

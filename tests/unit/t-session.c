@@ -34,49 +34,29 @@
 #include "lib/xmalloc.h"
 #include "db/store.h"
 
+#define TEST_NAME "t-session"
+#include "tests/unit/test.h"
+
 #define T0   ((int64_t)1700000000000)
 #define HOUR ((int64_t)3600 * 1000)
 
 struct fx {
-	char *dir, *work, *other;
-	struct config cfg;
-	struct baton b;
-	struct store *db;
+	struct test_baton t; /* the default configuration */
+	struct store *db;    /* t.b.db */
+	char *work, *other;  /* two project directories */
 };
 
 static int
 setup(void **state)
 {
-	char tmpl[] = "/tmp/t-session.XXXXXX";
-	struct store_options opts = {.busy_timeout_ms = 2000};
-	struct db_runner r = {0};
 	struct fx *f = xcalloc(1, sizeof *f);
-	char *cause = NULL, *path, *dir;
 
-	if ((dir = mkdtemp(tmpl)) == NULL)
-		return -1;
-	f->dir = realpath(dir, NULL);
-	f->work = xasprintf("%s/work", f->dir);
-	f->other = xasprintf("%s/other", f->dir);
-	mkdir(f->work, 0700);
-	mkdir(f->other, 0700);
-	config_defaults(&f->cfg);
-	f->b.cfg = &f->cfg;
-	f->b.stop_fd = -1;
-	f->b.state_dir = xstrdup(f->dir);
-	path = xasprintf("%s/baton.db", f->dir);
-	if (store_open(&f->db, path, &opts, &cause) != 0) {
-		fprintf(stderr, "%s\n", cause);
-		return -1;
-	}
-	free(path);
-	f->b.db = f->db;
-	r.pid = getpid();
-	r.host = (char *)"test";
-	r.proc_start = 1;
-	r.started_at = T0;
-	if (store_runner_insert(f->db, &r, &f->b.runner_id, &cause) != 0)
-		return -1;
+	test_baton_init(&f->t, NULL, T0);
+	f->db = f->t.b.db;
+	f->work = test_path(f->t.dir, "work");
+	f->other = test_path(f->t.dir, "other");
+	assert_int_equal(mkdir(f->work, 0700), 0);
+	assert_int_equal(mkdir(f->other, 0700), 0);
 	*state = f;
 	return 0;
 }
@@ -85,18 +65,12 @@ static int
 teardown(void **state)
 {
 	struct fx *f = *state;
-	char *cmd = xasprintf("rm -rf '%s'", f->dir);
-	int rc = system(cmd);
+	int rc = test_baton_release(&f->t);
 
-	free(cmd);
-	store_close(f->db);
-	config_release(&f->cfg);
-	free(f->b.state_dir);
-	free(f->dir);
 	free(f->work);
 	free(f->other);
 	free(f);
-	return rc == 0 ? 0 : -1;
+	return rc;
 }
 
 /* What a task asks for; NULL/0 for not given. */
@@ -110,9 +84,7 @@ static int64_t
 add_task(struct fx *f, const struct ask *a)
 {
 	struct db_task t = {0};
-	char *cause = NULL;
 	int64_t id;
-	int existed;
 
 	t.prompt = xstrdup("p");
 	t.workdir = xstrdup(a->workdir ? a->workdir : f->work);
@@ -126,10 +98,7 @@ add_task(struct fx *f, const struct ask *a)
 	t.milestone_id = a->milestone_id;
 	t.max_iterations = 1;
 	t.max_attempts = 1;
-	assert_int_equal(store_begin(f->db, &cause), 0);
-	assert_int_equal(store_task_insert(f->db, &t, T0, &existed, &cause), 0);
-	assert_int_equal(store_commit(f->db, &cause), 0);
-	id = t.id;
+	id = test_insert_task(f->db, &t, T0);
 	db_task_release(&t);
 	return id;
 }
@@ -145,7 +114,7 @@ pick(struct fx *f, const struct ask *a, int64_t now, struct session_choice *sc,
 	assert_int_equal(
 		store_task_get(f->db, add_task(f, a), &t, &found, cause), 0);
 	assert_int_equal(store_begin(f->db, cause), 0);
-	rc = session_select(&f->b, f->db, &t, now, sc, cause);
+	rc = session_select(&f->t.b, f->db, &t, now, sc, cause);
 	if (rc == 0)
 		assert_int_equal(store_commit(f->db, cause), 0);
 	else
@@ -157,11 +126,7 @@ pick(struct fx *f, const struct ask *a, int64_t now, struct session_choice *sc,
 static void
 get(struct fx *f, const char *id, struct db_session *s)
 {
-	char *cause = NULL;
-	int found;
-
-	assert_int_equal(store_session_get(f->db, id, s, &found, &cause), 0);
-	assert_true(found);
+	test_get_session(f->db, id, s);
 }
 
 static int64_t
@@ -316,7 +281,8 @@ test_init_keeps_state(void **state)
 	char *cause = NULL, fork[] = "11111111-2222-4333-8444-555555555555";
 
 	assert_int_equal(store_begin(f->db, &cause), 0);
-	assert_int_equal(session_ensure(&f->b, f->db, &in, T0, &a, &cause), 0);
+	assert_int_equal(session_ensure(&f->t.b, f->db, &in, T0, &a, &cause),
+			 0);
 	assert_true(a.created);
 	assert_int_equal(store_session_push_head(f->db, a.id, a.id, EDGE_FIRST,
 						 0, T0, &cause),
@@ -333,13 +299,13 @@ test_init_keeps_state(void **state)
 
 	/* by name, by UUID (upper case), with other pins: all "exists" */
 	assert_int_equal(store_begin(f->db, &cause), 0);
-	assert_int_equal(session_ensure(&f->b, f->db, &in, T0 + 5, &b, &cause),
-			 0);
+	assert_int_equal(
+		session_ensure(&f->t.b, f->db, &in, T0 + 5, &b, &cause), 0);
 	assert_false(b.created);
 	in.ref = a.id;
 	in.agent = "claude";
-	assert_int_equal(session_ensure(&f->b, f->db, &in, T0 + 6, &c, &cause),
-			 0);
+	assert_int_equal(
+		session_ensure(&f->t.b, f->db, &in, T0 + 6, &c, &cause), 0);
 	assert_int_equal(store_commit(f->db, &cause), 0);
 	assert_false(c.created);
 	assert_string_equal(c.id, a.id);
@@ -408,7 +374,7 @@ test_expiry_successor(void **state)
 	struct session_choice x, y, z;
 	struct db_session s = {0};
 	char *cause = NULL;
-	int64_t ttl = f->cfg.sessions.ttl_ms;
+	int64_t ttl = f->t.cfg.sessions.ttl_ms;
 
 	assert_int_equal(pick(f, &a, T0, &x, &cause), 0);
 	/* at exactly the TTL it is still alive */
@@ -442,7 +408,7 @@ test_uuid_expiry_follows_successor(void **state)
 	struct fx *f = *state;
 	struct ask a = {.session = "0e9c7a9a-1b2c-4d3e-8f40-123456789abc"};
 	struct session_choice x, y, z;
-	int64_t ttl = f->cfg.sessions.ttl_ms;
+	int64_t ttl = f->t.cfg.sessions.ttl_ms;
 	char *cause = NULL;
 
 	assert_int_equal(pick(f, &a, T0, &x, &cause), 0);
@@ -465,13 +431,13 @@ test_leased_never_expires(void **state)
 	struct ask a = {.session = "foo"};
 	struct session_choice x, y;
 	char *cause = NULL;
-	int64_t ttl = f->cfg.sessions.ttl_ms, holder;
+	int64_t ttl = f->t.cfg.sessions.ttl_ms, holder;
 	int got;
 
 	assert_int_equal(pick(f, &a, T0, &x, &cause), 0);
 	assert_int_equal(store_begin(f->db, &cause), 0);
-	assert_int_equal(store_session_lease(f->db, x.id, f->b.runner_id, 1, T0,
-					     T0 + 3 * ttl, &got, &holder,
+	assert_int_equal(store_session_lease(f->db, x.id, f->t.b.runner_id, 1,
+					     T0, T0 + 3 * ttl, &got, &holder,
 					     &cause),
 			 0);
 	assert_int_equal(store_commit(f->db, &cause), 0);
@@ -529,7 +495,7 @@ test_capacity(void **state)
 	int already;
 	struct db_session s = {0};
 
-	f->cfg.sessions.max_active = 2;
+	f->t.cfg.sessions.max_active = 2;
 	assert_int_equal(pick(f, &a, T0, &x, &cause), 0);
 	session_choice_release(&x);
 	assert_int_equal(pick(f, &b, T0, &x, &cause), 0);
@@ -546,7 +512,7 @@ test_capacity(void **state)
 	assert_int_equal(pick(f, &a, T0, &y, &cause), 0);
 	session_choice_release(&y);
 	/* closing makes room */
-	assert_int_equal(session_close(&f->b, "b", T0, &already, &s, &cause),
+	assert_int_equal(session_close(&f->t.b, "b", T0, &already, &s, &cause),
 			 0);
 	assert_false(already);
 	assert_string_equal(session_status_name(s.status), "closed");
@@ -578,7 +544,7 @@ test_isolation(void **state)
 	cause = NULL;
 	/* a refused request changes nothing, not even an expiry */
 	assert_int_equal(
-		pick(f, &there, T0 + 3 * f->cfg.sessions.ttl_ms, &y, &cause),
+		pick(f, &there, T0 + 3 * f->t.cfg.sessions.ttl_ms, &y, &cause),
 		-BERR_FAIL);
 	free(cause);
 	cause = NULL;
@@ -647,17 +613,18 @@ test_reset(void **state)
 			 0);
 	assert_int_equal(store_commit(f->db, &cause), 0);
 	/* in use: refused */
-	assert_int_equal(store_session_lease(f->db, x.id, f->b.runner_id, 9, T0,
-					     T0 + HOUR, &got, &holder, &cause),
+	assert_int_equal(store_session_lease(f->db, x.id, f->t.b.runner_id, 9,
+					     T0, T0 + HOUR, &got, &holder,
+					     &cause),
 			 0);
-	assert_int_equal(session_reset(&f->b, "foo", T0 + 1, &s, &cause),
+	assert_int_equal(session_reset(&f->t.b, "foo", T0 + 1, &s, &cause),
 			 -BERR_FAIL);
 	assert_non_null(strstr(cause, "task 9 is using it"));
 	free(cause);
 	cause = NULL;
 	db_session_release(&s);
 	assert_int_equal(store_session_unlease(f->db, x.id, &cause), 0);
-	assert_int_equal(session_reset(&f->b, "foo", T0 + 1, &s, &cause), 0);
+	assert_int_equal(session_reset(&f->t.b, "foo", T0 + 1, &s, &cause), 0);
 	assert_string_equal(s.id, x.id);
 	assert_string_equal(s.name, "foo");
 	assert_string_equal(s.agent, "claude");
@@ -706,10 +673,10 @@ test_close_and_lookup(void **state)
 	free(cause);
 	cause = NULL;
 
-	assert_int_equal(session_close(&f->b, "foo", T0, &already, &s, &cause),
-			 0);
+	assert_int_equal(
+		session_close(&f->t.b, "foo", T0, &already, &s, &cause), 0);
 	assert_false(already);
-	assert_int_equal(session_close(&f->b, x.id, T0, &already, &t, &cause),
+	assert_int_equal(session_close(&f->t.b, x.id, T0, &already, &t, &cause),
 			 0);
 	assert_true(already);
 	assert_int_equal(count(f, "close", x.id), 1);
@@ -781,8 +748,8 @@ test_gc(void **state)
 	struct db_session s = {0};
 	struct seen n = {0};
 	char *cause = NULL, *dir;
-	int64_t ttl = f->cfg.sessions.ttl_ms, holder;
-	int64_t ret = f->cfg.sessions.retention_ms, later;
+	int64_t ttl = f->t.cfg.sessions.ttl_ms, holder;
+	int64_t ret = f->t.cfg.sessions.retention_ms, later;
 	struct strvec warnings;
 	int already, got, found;
 
@@ -791,21 +758,22 @@ test_gc(void **state)
 	assert_int_equal(pick(f, &busy, T0, &z, &cause), 0);
 	later = T0 + ret + ttl + 10;
 	assert_int_equal(
-		session_close(&f->b, "ended", T0 + 1, &already, &s, &cause), 0);
+		session_close(&f->t.b, "ended", T0 + 1, &already, &s, &cause),
+		0);
 	db_session_release(&s);
 	assert_int_equal(store_begin(f->db, &cause), 0);
-	assert_int_equal(store_session_lease(f->db, z.id, f->b.runner_id, 3, T0,
-					     later + HOUR, &got, &holder,
+	assert_int_equal(store_session_lease(f->db, z.id, f->t.b.runner_id, 3,
+					     T0, later + HOUR, &got, &holder,
 					     &cause),
 			 0);
 	assert_int_equal(store_commit(f->db, &cause), 0);
-	dir = xasprintf("%s/sessions/%s", f->dir, y.id);
+	dir = xasprintf("%s/sessions/%s", f->t.dir, y.id);
 	assert_int_equal(file_mkdir_p(dir, 0700), 0);
 
 	/* a dry run changes nothing */
 	strvec_init(&warnings);
 	assert_int_equal(
-		session_gc(&f->b, later, 1, on_gc, &n, &warnings, &cause), 0);
+		session_gc(&f->t.b, later, 1, on_gc, &n, &warnings, &cause), 0);
 	assert_int_equal(n.expired, 1);
 	assert_int_equal(n.pruned, 1);
 	get(f, x.id, &s);
@@ -814,7 +782,7 @@ test_gc(void **state)
 
 	memset(&n, 0, sizeof n);
 	assert_int_equal(
-		session_gc(&f->b, later, 0, on_gc, &n, &warnings, &cause), 0);
+		session_gc(&f->t.b, later, 0, on_gc, &n, &warnings, &cause), 0);
 	assert_int_equal(warnings.n, 0);
 	strvec_release(&warnings);
 	assert_int_equal(n.expired, 1);
@@ -829,10 +797,10 @@ test_gc(void **state)
 	assert_false(found);
 	assert_int_equal(count(f, "prune", y.id), 1);
 	assert_int_equal(access(dir, F_OK), -1); /* gc removed it */
-	assert_int_equal(session_dir_remove(f->dir, y.id), 0);
+	assert_int_equal(session_dir_remove(f->t.dir, y.id), 0);
 	assert_int_equal(access(dir, F_OK), -1);
-	assert_int_equal(session_dir_remove(f->dir, y.id), 0); /* again: ok */
-	assert_int_equal(session_dir_remove(f->dir, "../x"), -1);
+	assert_int_equal(session_dir_remove(f->t.dir, y.id), 0); /* again: ok */
+	assert_int_equal(session_dir_remove(f->t.dir, "../x"), -1);
 	free(dir);
 	session_choice_release(&x);
 	session_choice_release(&y);
@@ -908,7 +876,7 @@ test_scope_nesting(void **state)
 	struct session_choice first;
 	struct orch o;
 	char *cause = NULL, *held;
-	const struct agent_profile *p = config_agent(&f->cfg, "shell");
+	const struct agent_profile *p = config_agent(&f->t.cfg, "shell");
 
 	/* the milestone's session exists (made by an earlier task); the
 	 * orchestrator reads the clock, so no made-up times here */
@@ -920,7 +888,7 @@ test_scope_nesting(void **state)
 	assert_int_equal(store_commit(f->db, &cause), 0);
 
 	memset(&calls, 0, sizeof calls);
-	orch_init(&o, &f->b, f->db);
+	orch_init(&o, &f->t.b, f->db);
 	o.impl_find = fake_find;
 	o.scope = xstrdup(first.id);
 	add_task(f, &a); /* 2: on the milestone session */
@@ -946,7 +914,7 @@ test_scope_nesting(void **state)
 	orch_release(&o);
 
 	/* with no prior, the agent is left with none (restored to none) */
-	orch_init(&o, &f->b, f->db);
+	orch_init(&o, &f->t.b, f->db);
 	o.impl_find = fake_find;
 	add_task(f, &b);
 	run_one(&o, 5);

@@ -26,6 +26,9 @@
 #include "lib/strbuf.h"
 #include "lib/xmalloc.h"
 
+#define TEST_NAME "t-taskfile"
+#include "tests/unit/test.h"
+
 /* The loaded specs of one file. */
 struct loaded {
 	struct task_spec *v;
@@ -37,15 +40,13 @@ struct fixture {
 	char *oldcwd;
 };
 
+/* Each test runs in a fresh directory: file names in it are relative. */
 static int
 setup(void **state)
 {
-	char tmpl[] = "/tmp/t-taskfile.XXXXXX";
 	struct fixture *f = xcalloc(1, sizeof *f);
 
-	if (mkdtemp(tmpl) == NULL)
-		return -1;
-	f->dir = xstrdup(tmpl);
+	f->dir = test_tmpdir();
 	f->oldcwd = getcwd(NULL, 0);
 	if (f->oldcwd == NULL || chdir(f->dir) != 0)
 		return -1;
@@ -57,29 +58,15 @@ static int
 teardown(void **state)
 {
 	struct fixture *f = *state;
-	char *cmd = xasprintf("rm -rf '%s'", f->dir);
 	int rc;
 
 	if (chdir(f->oldcwd) != 0)
 		return -1;
-	rc = system(cmd);
-	free(cmd);
+	rc = test_rmtree(f->dir);
 	free(f->dir);
 	free(f->oldcwd);
 	free(f);
-	return rc == 0 ? 0 : -1;
-}
-
-static void
-write_len(const char *name, const char *text, size_t len)
-{
-	assert_int_equal(file_write(name, text, len), 0);
-}
-
-static void
-write_text(const char *name, const char *text)
-{
-	write_len(name, text, strlen(text));
+	return rc;
 }
 
 static void
@@ -131,7 +118,7 @@ expect_err(const char *name, const char *text, const char *want)
 {
 	char *cause;
 
-	write_text(name, text);
+	test_write(name, text);
 	cause = load_err(name);
 	if (strcmp(cause, want) != 0)
 		fail_msg("\n--- %s:\n%s\n got:  %s\n want: %s", name, text,
@@ -145,7 +132,7 @@ expect_err_prefix(const char *name, const char *text, const char *want)
 {
 	char *cause;
 
-	write_text(name, text);
+	test_write(name, text);
 	cause = load_err(name);
 	if (strncmp(cause, want, strlen(want)) != 0)
 		fail_msg("\n--- %s:\n%s\n got:  %s\n want: %s...", name, text,
@@ -183,7 +170,7 @@ test_yaml_all_keys(void **state)
 	struct loaded l = {0};
 
 	(void)state;
-	write_text("tasks.yaml",
+	test_write("tasks.yaml",
 		   "# a comment\n"
 		   "- prompt: fix the test\n"
 		   "  agent: shell\n"
@@ -231,7 +218,7 @@ test_yaml_flow_and_documents(void **state)
 	struct loaded l = {0};
 
 	(void)state;
-	write_text("a.yml", "---\n[{prompt: one}, {prompt: two,\n"
+	test_write("a.yml", "---\n[{prompt: one}, {prompt: two,\n"
 			    "  title: t}]\n...\n");
 	load_ok("a.yml", &l);
 	assert_int_equal(l.n, 2);
@@ -242,7 +229,7 @@ test_yaml_flow_and_documents(void **state)
 	loaded_free(&l);
 
 	/* quoted values are strings even when they look like numbers */
-	write_text("b.YAML", "- prompt: '42'\n  key: \"007\"\n");
+	test_write("b.YAML", "- prompt: '42'\n  key: \"007\"\n");
 	load_ok("b.YAML", &l);
 	assert_int_equal(l.n, 1);
 	assert_string_equal(l.v[0].prompt, "42");
@@ -354,7 +341,7 @@ test_jsonl_all_keys(void **state)
 	struct loaded l = {0};
 
 	(void)state;
-	write_text("tasks.jsonl",
+	test_write("tasks.jsonl",
 		   "\xef\xbb\xbf"
 		   "{\"prompt\": \"fix the test\", \"agent\": \"shell\", "
 		   "\"model\": \"sonnet\", \"session\": \"s1\", "
@@ -383,11 +370,11 @@ test_jsonl_all_keys(void **state)
 	loaded_free(&l);
 
 	/* .ndjson and .json are JSON Lines too */
-	write_text("a.ndjson", "{\"prompt\": \"x\"}\n");
+	test_write("a.ndjson", "{\"prompt\": \"x\"}\n");
 	load_ok("a.ndjson", &l);
 	assert_int_equal(l.n, 1);
 	loaded_free(&l);
-	write_text("a.json", "{\"prompt\": \"x\"}\n{\"prompt\": \"y\"}\n");
+	test_write("a.json", "{\"prompt\": \"x\"}\n{\"prompt\": \"y\"}\n");
 	load_ok("a.json", &l);
 	assert_int_equal(l.n, 2);
 	loaded_free(&l);
@@ -445,7 +432,7 @@ test_csv_all_keys(void **state)
 	struct loaded l = {0};
 
 	(void)state;
-	write_text("tasks.csv",
+	test_write("tasks.csv",
 		   "prompt,agent,model,session,new_session,milestone,workdir,"
 		   "timeout,check,max_iterations,title,key,force_agent,"
 		   "allow_foreign_session,prompt_file\n"
@@ -472,7 +459,7 @@ test_csv_quoting(void **state)
 	struct loaded l = {0};
 
 	(void)state;
-	write_text("q.csv", "\xef\xbb\xbf"
+	test_write("q.csv", "\xef\xbb\xbf"
 			    " prompt , title\r\n"
 			    "\"a, b, c\",\"she said \"\"hi\"\"\"\r\n"
 			    "\r\n"
@@ -499,13 +486,13 @@ test_csv_quoting(void **state)
 	loaded_free(&l);
 
 	/* one column; a trailing comma is one more (empty) field */
-	write_text("one.csv", "prompt\nx\n\n\ny\n");
+	test_write("one.csv", "prompt\nx\n\n\ny\n");
 	load_ok("one.csv", &l);
 	assert_int_equal(l.n, 2);
 	assert_string_equal(l.v[1].prompt, "y");
 	assert_string_equal(l.v[1].origin, "one.csv:5");
 	loaded_free(&l);
-	write_text("two.csv", "prompt,title\nx,\n");
+	test_write("two.csv", "prompt,title\nx,\n");
 	load_ok("two.csv", &l);
 	assert_int_equal(l.n, 1);
 	assert_null(l.v[0].title);
@@ -549,7 +536,7 @@ test_csv_errors(void **state)
 		   "t.csv:2: title: invalid UTF-8");
 	expect_err("t.csv", "prompt,title\n", "t.csv: no tasks in file");
 	expect_err("t.csv", "", "t.csv: no tasks in file");
-	write_len("nul.csv", "prompt\na\nb\0c\n", 11);
+	test_write_len("nul.csv", "prompt\na\nb\0c\n", 11);
 	{
 		char *cause = load_err("nul.csv");
 
@@ -596,31 +583,31 @@ test_sniff(void **state)
 	char *cause;
 
 	(void)state;
-	write_text("yaml-list", "\n# tasks\n  - prompt: y\n");
+	test_write("yaml-list", "\n# tasks\n  - prompt: y\n");
 	load_ok("yaml-list", &l);
 	assert_string_equal(l.v[0].prompt, "y");
 	assert_string_equal(l.v[0].origin, "yaml-list:3");
 	loaded_free(&l);
 
-	write_text("yaml-flow.txt", "[{prompt: f}]\n");
+	test_write("yaml-flow.txt", "[{prompt: f}]\n");
 	load_ok("yaml-flow.txt", &l);
 	assert_string_equal(l.v[0].prompt, "f");
 	loaded_free(&l);
 
-	write_text("lines", "\n{\"prompt\": \"j\"}\n");
+	test_write("lines", "\n{\"prompt\": \"j\"}\n");
 	load_ok("lines", &l);
 	assert_string_equal(l.v[0].prompt, "j");
 	assert_string_equal(l.v[0].origin, "lines:2");
 	loaded_free(&l);
 
-	write_text("table", "prompt,key\nc,k\n");
+	test_write("table", "prompt,key\nc,k\n");
 	load_ok("table", &l);
 	assert_string_equal(l.v[0].prompt, "c");
 	assert_string_equal(l.v[0].key, "k");
 	loaded_free(&l);
 
 	/* the extension wins over the content */
-	write_text("list.csv", "- prompt: y\n");
+	test_write("list.csv", "- prompt: y\n");
 	cause = load_err("list.csv");
 	assert_string_equal(cause,
 			    "list.csv:1: unknown column '- prompt: y' "
@@ -630,7 +617,7 @@ test_sniff(void **state)
 			    "key, force_agent, allow_foreign_session)");
 	free(cause);
 
-	write_text("empty", "");
+	test_write("empty", "");
 	cause = load_err("empty");
 	assert_string_equal(cause, "empty: no tasks in file");
 	free(cause);
@@ -658,7 +645,7 @@ test_stdin(void **state)
 	char *cause = NULL;
 
 	(void)state;
-	write_text("in", "{\"prompt\": \"a\", \"workdir\": \"rel\"}\n"
+	test_write("in", "{\"prompt\": \"a\", \"workdir\": \"rel\"}\n"
 			 "{\"prompt\": \"b\"}\n");
 	assert_int_equal(load_stdin("in", &l, &cause), 0);
 	assert_int_equal(l.n, 2);
@@ -667,14 +654,14 @@ test_stdin(void **state)
 	assert_string_equal(l.v[0].workdir, "rel");
 	loaded_free(&l);
 
-	write_text("in", "- prompt: a\n- prompt: b\n  titel: 1\n");
+	test_write("in", "- prompt: a\n- prompt: b\n  titel: 1\n");
 	assert_int_equal(load_stdin("in", &l, &cause), -1);
 	assert_null(l.v);
 	assert_string_equal(cause, "<stdin>:3: unknown key 'titel' (did you "
 				   "mean 'title'?)");
 	free(cause);
 
-	write_text("in", "prompt_file\n-\n");
+	test_write("in", "prompt_file\n-\n");
 	assert_int_equal(load_stdin("in", &l, &cause), -1);
 	assert_string_equal(cause, "<stdin>:2: prompt_file '-' reads stdin, "
 				   "but the task file is read from stdin");
@@ -689,7 +676,7 @@ test_relative_paths(void **state)
 	char *name, *want;
 
 	assert_int_equal(mkdir("sub", 0700), 0);
-	write_text("sub/t.yaml", "- prompt: a\n"
+	test_write("sub/t.yaml", "- prompt: a\n"
 				 "  workdir: w\n"
 				 "  prompt_file: ../p.txt\n"
 				 "- prompt: b\n"
@@ -705,7 +692,7 @@ test_relative_paths(void **state)
 	assert_string_equal(l.v[2].prompt_file, "-");
 	loaded_free(&l);
 
-	write_text("t.csv", "prompt,workdir\na,w\n");
+	test_write("t.csv", "prompt,workdir\na,w\n");
 	load_ok("t.csv", &l);
 	assert_string_equal(l.v[0].workdir, "w");
 	loaded_free(&l);
@@ -713,7 +700,7 @@ test_relative_paths(void **state)
 	/* an absolute path to the file */
 	name = xasprintf("%s/abs.jsonl", f->dir);
 	want = xasprintf("%s/w", f->dir);
-	write_text(name, "{\"prompt\": \"a\", \"workdir\": \"w\"}\n");
+	test_write(name, "{\"prompt\": \"a\", \"workdir\": \"w\"}\n");
 	load_ok(name, &l);
 	assert_string_equal(l.v[0].workdir, want);
 	loaded_free(&l);
@@ -729,7 +716,7 @@ test_alias_bomb(void **state)
 	char *cause;
 
 	(void)state;
-	write_text("bomb.yaml", "- &a [x, x, x, x, x, x, x, x, x]\n"
+	test_write("bomb.yaml", "- &a [x, x, x, x, x, x, x, x, x]\n"
 				"- &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
 				"- &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]\n"
 				"- &d [*c, *c, *c, *c, *c, *c, *c, *c, *c]\n"
@@ -742,7 +729,7 @@ test_alias_bomb(void **state)
 				   "are not supported in task files");
 	free(cause);
 
-	write_text("bomb2.yaml", "- prompt: &p lol\n"
+	test_write("bomb2.yaml", "- prompt: &p lol\n"
 				 "- prompt: *p\n");
 	cause = load_err("bomb2.yaml");
 	assert_string_equal(cause, "bomb2.yaml:1: YAML anchors and aliases "
@@ -762,7 +749,7 @@ write_repeated(const char *name, const char *head, const char *unit,
 	for (i = 0; i < times; i++)
 		strbuf_adds(&sb, unit);
 	strbuf_adds(&sb, tail);
-	write_len(name, sb.buf, sb.len);
+	test_write_len(name, sb.buf, sb.len);
 	strbuf_release(&sb);
 }
 
@@ -843,7 +830,7 @@ test_garbage(void **state)
 						    (sizeof alphabet - 1)];
 		}
 		for (k = 0; k < 4; k++) {
-			write_len(names[k], buf, len);
+			test_write_len(names[k], buf, len);
 			cause = NULL;
 			rc = taskfile_load(names[k], &l.v, &l.n, &cause);
 			if (rc == 0) {
@@ -857,10 +844,10 @@ test_garbage(void **state)
 		}
 	}
 	/* pure binary: an ELF-ish header */
-	write_len("bin",
-		  "\x7f"
-		  "ELF\x02\x01\x01\0\0\0",
-		  10);
+	test_write_len("bin",
+		       "\x7f"
+		       "ELF\x02\x01\x01\0\0\0",
+		       10);
 	cause = load_err("bin");
 	assert_non_null(strstr(cause, "bin:1: "));
 	free(cause);

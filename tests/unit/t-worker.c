@@ -17,6 +17,8 @@
 
 #include <cmocka.h>
 
+#include "tests/unit/test.h"
+
 #include "agents/agent.h"
 #include "core/baton.h"
 #include "core/config.h"
@@ -77,11 +79,10 @@ fake_find(enum agent_kind kind)
 }
 
 struct env {
-	char dir[64];
-	struct config cfg;
-	struct baton b;
+	struct test_baton t;
+	struct baton b; /* t.b, quiet */
 	int stop[2];
-	int ended, refused;
+	int ended;
 	int64_t last_ended;
 };
 
@@ -93,30 +94,13 @@ static int
 setup(void **state)
 {
 	struct env *e = xcalloc(1, sizeof *e);
-	struct db_runner r = {0};
-	char *cause = NULL;
 
-	snprintf(e->dir, sizeof e->dir, "/tmp/t-worker.XXXXXX");
-	assert_non_null(mkdtemp(e->dir));
-	assert_int_equal(config_load_string(&e->cfg, "test.yaml", config_yaml,
-					    strlen(config_yaml), &cause),
-			 0);
-	e->b.db_path = xasprintf("%s/baton.db", e->dir);
-	assert_int_equal(store_open(&e->b.db, e->b.db_path, NULL, &cause), 0);
-	e->b.cfg = &e->cfg;
-	e->b.state_dir = xstrdup(e->dir);
+	test_baton_init(&e->t, config_yaml, clock_now_ms());
+	e->b = e->t.b;
 	e->b.verbosity = -1;
-	assert_int_equal(pipe(e->stop), 0);
-	e->b.stop_fd = e->stop[0];
+	e->stop[0] = e->t.stop[0];
+	e->stop[1] = e->t.stop[1];
 	pthread_mutex_init(&e->b.write_lock, NULL);
-	r.pid = getpid();
-	r.host = (char *)"test";
-	r.proc_start = 1;
-	r.started_at = clock_now_ms();
-	assert_int_equal(store_begin(e->b.db, &cause), 0);
-	assert_int_equal(
-		store_runner_insert(e->b.db, &r, &e->b.runner_id, &cause), 0);
-	assert_int_equal(store_commit(e->b.db, &cause), 0);
 	*state = e;
 	return 0;
 }
@@ -125,20 +109,12 @@ static int
 teardown(void **state)
 {
 	struct env *e = *state;
-	char *cmd;
+	int rc;
 
-	store_close(e->b.db);
-	config_release(&e->cfg);
-	close(e->stop[0]);
-	close(e->stop[1]);
 	pthread_mutex_destroy(&e->b.write_lock);
-	cmd = xasprintf("rm -rf '%s'", e->dir);
-	assert_int_equal(system(cmd), 0);
-	free(cmd);
-	free(e->b.db_path);
-	free(e->b.state_dir);
+	rc = test_baton_release(&e->t);
 	free(e);
-	return 0;
+	return rc;
 }
 
 /* Add a task through core's task_add(), as `baton add` does. */
@@ -152,7 +128,7 @@ add(struct env *e, const char *prompt, const char *session)
 	int64_t id;
 
 	s.prompt = xstrdup(prompt);
-	s.workdir = xstrdup(e->dir);
+	s.workdir = xstrdup(e->t.dir);
 	s.session = xstrdup_or_null(session);
 	if (task_add(&e->b, &s, &t, &existed, &cause) != 0)
 		fail_msg("task_add: %s", cause);
