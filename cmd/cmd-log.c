@@ -49,8 +49,22 @@ task_state(struct baton *b, int64_t id, int64_t *last_run, int *running,
 	return found ? 0 : 1;
 }
 
+/* What log is following, and where it got to. */
+struct tail {
+	struct baton *b;
+	int64_t id;
+	long long run; /* --run N; 0: the last run */
+	int follow;
+	int err;     /* --stderr */
+	int fd;	     /* the log being printed, or -1 */
+	int64_t cur; /* the run fd belongs to */
+	char *path;  /* fd's file */
+};
+
+/* Read the options and the task id into t.  Returns -1 to go on, or an
+ * exit status. */
 static int
-log_exec(struct baton *b, int argc, char **argv)
+parse_options(struct tail *t, int argc, char **argv)
 {
 	enum { OPT_RUN = 256, OPT_STDERR };
 	static const struct option longopts[] = {
@@ -59,26 +73,22 @@ log_exec(struct baton *b, int argc, char **argv)
 		{"stderr", no_argument, NULL, OPT_STDERR},
 		{NULL, 0, NULL, 0},
 	};
-	struct pollfd p;
-	char *cause = NULL, *path = NULL;
-	long long run = 0;
-	int64_t id, last = 0, cur = 0;
-	int c, follow = 0, err = 0, fd = -1, running = 0, rc;
+	int c, rc;
 
 	optind = 0;
 	while ((c = getopt_long(argc, argv, "f", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'f':
-			follow = 1;
+			t->follow = 1;
 			break;
 		case OPT_RUN:
-			if (text_parse_int(optarg, 1, INT64_MAX, &run) != 0)
+			if (text_parse_int(optarg, 1, INT64_MAX, &t->run) != 0)
 				return cmd_usage_error(&cmd_log_entry,
 						       "invalid run '%s'",
 						       optarg);
 			break;
 		case OPT_STDERR:
-			err = 1;
+			t->err = 1;
 			break;
 		default:
 			return cmd_option_error(&cmd_log_entry, argv, longopts);
@@ -86,69 +96,91 @@ log_exec(struct baton *b, int argc, char **argv)
 	}
 	if (argc - optind != 1)
 		return cmd_usage_error(&cmd_log_entry, "give one task id");
-	if ((rc = cmd_parse_task_id(&cmd_log_entry, argv[optind], &id)))
+	if ((rc = cmd_parse_task_id(&cmd_log_entry, argv[optind], &t->id)))
+		return rc;
+	return -1;
+}
+
+/* A new run: finish the old file, open run's.  Returns -1 to go on, or
+ * an exit status. */
+static int
+open_run(struct tail *t, int64_t run)
+{
+	if (t->fd >= 0) {
+		copy_out(t->fd);
+		close(t->fd);
+	}
+	free(t->path);
+	t->path = xasprintf("%s/logs/%lld/%lld.%s", t->b->state_dir,
+			    (long long)t->id, (long long)run,
+			    t->err ? "err" : "out");
+	t->fd = open(t->path, O_RDONLY | O_CLOEXEC);
+	if (t->fd < 0 && (!t->follow || errno != ENOENT)) {
+		cmd_error("cannot open %s: %s", t->path, strerror(errno));
+		return EXIT_FAILED;
+	}
+	if (t->fd >= 0)
+		t->cur = run;
+	return -1;
+}
+
+/* Print what is new in the log.  Returns -1 to look again later, or an
+ * exit status. */
+static int
+tail_once(struct tail *t)
+{
+	char *cause = NULL;
+	int64_t last = 0;
+	int running = 0, rc;
+
+	rc = task_state(t->b, t->id, &last, &running, &cause);
+	if (rc < 0) {
+		cmd_error("%s", cause);
+		free(cause);
+		return EXIT_DB;
+	}
+	if (rc > 0) {
+		cmd_error("no task %lld", (long long)t->id);
+		return EXIT_USAGE;
+	}
+	if (t->run != 0)
+		last = t->run;
+	if (last != t->cur && last != 0 && (rc = open_run(t, last)) >= 0)
+		return rc;
+	if (t->fd >= 0 && copy_out(t->fd) != 0)
+		return EXIT_FAILED;
+	if (!t->follow || !running || t->run != 0) {
+		if (last == 0 && !t->follow && t->b->verbosity >= 0)
+			fprintf(stderr, "baton: task %lld has not run yet\n",
+				(long long)t->id);
+		if (!t->follow || !running)
+			return EXIT_OK;
+	}
+	return -1;
+}
+
+static int
+log_exec(struct baton *b, int argc, char **argv)
+{
+	struct tail t = {.b = b, .fd = -1};
+	struct pollfd p;
+	int rc;
+
+	if ((rc = parse_options(&t, argc, argv)) >= 0)
 		return rc;
 	if (cmd_signals_install(b) != 0)
 		return EXIT_FAILED;
 	p.fd = b->stop_fd;
 	p.events = POLLIN;
-	for (;;) {
-		rc = task_state(b, id, &last, &running, &cause);
-		if (rc < 0) {
-			cmd_error("%s", cause);
-			free(cause);
-			rc = EXIT_DB;
-			break;
-		}
-		if (rc > 0) {
-			cmd_error("no task %lld", (long long)id);
-			rc = EXIT_USAGE;
-			break;
-		}
-		if (run != 0)
-			last = run;
-		if (last != cur && last != 0) {
-			/* a new run: finish the old file, open the next */
-			if (fd >= 0) {
-				copy_out(fd);
-				close(fd);
-			}
-			free(path);
-			path = xasprintf("%s/logs/%lld/%lld.%s", b->state_dir,
-					 (long long)id, (long long)last,
-					 err ? "err" : "out");
-			fd = open(path, O_RDONLY | O_CLOEXEC);
-			if (fd < 0 && (!follow || errno != ENOENT)) {
-				cmd_error("cannot open %s: %s", path,
-					  strerror(errno));
-				rc = EXIT_FAILED;
-				break;
-			}
-			if (fd >= 0)
-				cur = last;
-		}
-		if (fd >= 0 && copy_out(fd) != 0) {
-			rc = EXIT_FAILED;
-			break;
-		}
-		if (!follow || !running || run != 0) {
-			if (last == 0 && !follow && b->verbosity >= 0)
-				fprintf(stderr,
-					"baton: task %lld has not run "
-					"yet\n",
-					(long long)id);
-			rc = EXIT_OK;
-			if (!follow || !running)
-				break;
-		}
+	while ((rc = tail_once(&t)) < 0) {
 		if (poll(&p, 1, 200) > 0) {
 			rc = cmd_signal_exit();
 			break;
 		}
 	}
-	if (fd >= 0)
-		close(fd);
-	free(path);
+	if (t.fd >= 0)
+		close(t.fd);
+	free(t.path);
 	return rc;
 }
 

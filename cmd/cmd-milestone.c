@@ -297,6 +297,61 @@ show_task(void *arg, const struct db_task *t)
 	return ferror(stdout) ? 1 : 0;
 }
 
+/* The milestone object with its session and counts; its "tasks" array,
+ * empty, goes into ts->arr for show_task to fill. */
+static json_t *
+show_json_head(struct baton *b, const struct db_milestone *m,
+	       const struct db_session *s, json_t *counts, struct tasks *ts)
+{
+	json_t *o;
+
+	o = milestone_json(m, s);
+	json_object_set_new(
+		o, "session",
+		s != NULL
+			? cmd_session_json(s, NULL, 0, b->cfg->sessions.ttl_ms)
+			: json_null());
+	json_object_set(o, "task_counts", counts);
+	ts->arr = json_array();
+	json_object_set_new(o, "tasks", ts->arr);
+	return o;
+}
+
+/* The milestone's lines above its tasks; s is its session or NULL. */
+static void
+show_text_head(const struct db_milestone *m, const struct db_session *s,
+	       json_t *counts)
+{
+	char t1[40];
+	int per_task = strcmp(m->session_mode, "per-task") == 0;
+
+	printf("milestone %s\n", m->name);
+	printf("%-12s %s\n", "sessions",
+	       per_task ? "per-task (each task gets its own temp session)"
+			: "shared (one session for all its tasks)");
+	if (s != NULL) {
+		printf("%-12s %s (%s, agent %s%s%s, %lld turns)\n", "session",
+		       s->id, session_status_name(s->status), s->agent,
+		       s->model ? ", model " : "", s->model ? s->model : "",
+		       (long long)s->turns);
+		if (s->head != NULL)
+			printf("%-12s %s\n", "head", s->head);
+	} else
+		printf("%-12s %s\n", "session",
+		       per_task ? "-" : "(none yet: made by its first task)");
+	cmd_format_time(m->created_at, t1, sizeof t1);
+	printf("%-12s %s\n", "created", t1);
+	printf("%-12s %lld pending, %lld running, %lld completed, "
+	       "%lld failed, %lld other\n",
+	       "tasks", get_count(counts, "pending"),
+	       get_count(counts, "running"), get_count(counts, "completed"),
+	       get_count(counts, "failed") + get_count(counts, "timed_out"),
+	       get_count(counts, "cancelled") +
+		       get_count(counts, "interrupted"));
+	printf("\n%6s  %-11s  %-36s  %-8s  %s\n", "ID", "STATUS", "SESSION",
+	       "TIME", "TASK");
+}
+
 static int
 milestone_show_exec(struct baton *b, int argc, char **argv)
 {
@@ -307,7 +362,7 @@ milestone_show_exec(struct baton *b, int argc, char **argv)
 	struct db_task_filter f = {0};
 	struct tasks ts = {0};
 	json_t *o = NULL, *counts = NULL;
-	char *cause = NULL, t1[40];
+	char *cause = NULL;
 	int c, found, rc;
 
 	optind = 0;
@@ -329,49 +384,10 @@ milestone_show_exec(struct baton *b, int argc, char **argv)
 	}
 	f.milestone_id = m.id;
 	ts.now = clock_now_ms();
-	if (b->json) {
-		o = milestone_json(&m, found ? &s : NULL);
-		json_object_set_new(
-			o, "session",
-			found ? cmd_session_json(&s, NULL, 0,
-						 b->cfg->sessions.ttl_ms)
-			      : json_null());
-		json_object_set(o, "task_counts", counts);
-		ts.arr = json_array();
-		json_object_set_new(o, "tasks", ts.arr);
-	} else {
-		printf("milestone %s\n", m.name);
-		printf("%-12s %s\n", "sessions",
-		       strcmp(m.session_mode, "per-task") == 0
-			       ? "per-task (each task gets its own temp "
-				 "session)"
-			       : "shared (one session for all its tasks)");
-		if (found) {
-			printf("%-12s %s (%s, agent %s%s%s, %lld turns)\n",
-			       "session", s.id, session_status_name(s.status),
-			       s.agent, s.model ? ", model " : "",
-			       s.model ? s.model : "", (long long)s.turns);
-			if (s.head != NULL)
-				printf("%-12s %s\n", "head", s.head);
-		} else
-			printf("%-12s %s\n", "session",
-			       strcmp(m.session_mode, "per-task") == 0
-				       ? "-"
-				       : "(none yet: made by its first task)");
-		cmd_format_time(m.created_at, t1, sizeof t1);
-		printf("%-12s %s\n", "created", t1);
-		printf("%-12s %lld pending, %lld running, %lld completed, "
-		       "%lld failed, %lld other\n",
-		       "tasks", get_count(counts, "pending"),
-		       get_count(counts, "running"),
-		       get_count(counts, "completed"),
-		       get_count(counts, "failed") +
-			       get_count(counts, "timed_out"),
-		       get_count(counts, "cancelled") +
-			       get_count(counts, "interrupted"));
-		printf("\n%6s  %-11s  %-36s  %-8s  %s\n", "ID", "STATUS",
-		       "SESSION", "TIME", "TASK");
-	}
+	if (b->json)
+		o = show_json_head(b, &m, found ? &s : NULL, counts, &ts);
+	else
+		show_text_head(&m, found ? &s : NULL, counts);
 	if (store_task_each(b->db, &f, show_task, &ts, &cause) != 0) {
 		rc = db_error(cause);
 		goto out;

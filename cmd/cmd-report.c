@@ -133,8 +133,10 @@ testcase(void *arg, const struct db_task *t)
 	return ferror(fp) ? 1 : 0;
 }
 
+/* Read the options into *file and *ms.  Returns -1 to go on, or an exit
+ * status. */
 static int
-report_exec(struct baton *b, int argc, char **argv)
+parse_options(int argc, char **argv, const char **file, const char **ms)
 {
 	enum { OPT_JUNIT = 256, OPT_MS };
 	static const struct option longopts[] = {
@@ -142,48 +144,85 @@ report_exec(struct baton *b, int argc, char **argv)
 		{"milestone", required_argument, NULL, OPT_MS},
 		{NULL, 0, NULL, 0},
 	};
-	struct db_task_filter f = {0};
-	struct report r = {0};
-	const char *file = NULL, *ms = NULL;
-	char *cause = NULL, *buf = NULL, *tmp = NULL;
-	size_t len = 0;
-	FILE *fp = NULL;
-	int c, rc = EXIT_OK;
+	int c;
 
 	optind = 0;
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		if (c == OPT_JUNIT)
-			file = optarg;
+			*file = optarg;
 		else if (c == OPT_MS)
-			ms = optarg;
+			*ms = optarg;
 		else
 			return cmd_option_error(&cmd_report_entry, argv,
 						longopts);
 	}
-	if (file == NULL)
+	if (*file == NULL)
 		return cmd_usage_error(&cmd_report_entry,
 				       "--junit FILE is required");
 	if (optind < argc)
 		return cmd_usage_error(&cmd_report_entry,
 				       "unexpected argument '%s'",
 				       argv[optind]);
-	if (ms != NULL && (rc = cmd_milestone_id(b, &cmd_report_entry, ms,
-						 &f.milestone_id)) != 0)
-		return rc;
-	r.b = b;
-	r.mem = open_memstream(&buf, &len);
-	if (r.mem == NULL) {
+	return -1;
+}
+
+/*
+ * The testcases of the tasks f selects into *buf, *len (the caller's to
+ * free) and their totals into r.  Returns -1 to go on, or an exit
+ * status.
+ */
+static int
+collect(struct report *r, const struct db_task_filter *f, char **buf,
+	size_t *len)
+{
+	char *cause = NULL;
+
+	r->mem = open_memstream(buf, len);
+	if (r->mem == NULL) {
 		cmd_error("cannot allocate the report");
-		rc = EXIT_FAILED;
-		goto out;
+		return EXIT_FAILED;
 	}
-	if (store_task_each(b->db, &f, testcase, &r, &cause) != 0) {
-		fclose(r.mem);
-		r.mem = NULL;
-		goto dberr;
+	if (store_task_each(r->b->db, f, testcase, r, &cause) != 0) {
+		fclose(r->mem);
+		r->mem = NULL;
+		cmd_error("%s", cause);
+		free(cause);
+		return EXIT_DB;
 	}
-	fclose(r.mem);
-	r.mem = NULL;
+	fclose(r->mem);
+	r->mem = NULL;
+	return -1;
+}
+
+/* The whole report, the testcases in buf, to fp; ferror(fp) says if it
+ * failed. */
+static void
+write_xml(FILE *fp, const struct report *r, const char *ms, const char *buf,
+	  size_t len)
+{
+	fprintf(fp, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+	fprintf(fp,
+		"<testsuites tests=\"%lld\" failures=\"%lld\" "
+		"errors=\"%lld\" skipped=\"%lld\" time=\"%.3f\">\n",
+		r->tests, r->failures, r->errors, r->skipped, r->time);
+	fprintf(fp, "  <testsuite name=\"");
+	xml_text(fp, ms ? ms : "baton");
+	fprintf(fp,
+		"\" tests=\"%lld\" failures=\"%lld\" errors=\"%lld\" "
+		"skipped=\"%lld\" time=\"%.3f\">\n",
+		r->tests, r->failures, r->errors, r->skipped, r->time);
+	fwrite(buf, 1, len, fp);
+	fprintf(fp, "  </testsuite>\n</testsuites>\n");
+}
+
+/* Write the report to file; an exit status. */
+static int
+write_file(const char *file, const struct report *r, const char *ms,
+	   const char *buf, size_t len)
+{
+	char *tmp;
+	FILE *fp;
+	int rc = EXIT_OK;
 
 	/* Write beside the target and rename: no half-written report. */
 	tmp = xasprintf("%s.tmp.%ld", file, (long)getpid());
@@ -192,19 +231,7 @@ report_exec(struct baton *b, int argc, char **argv)
 		rc = EXIT_FAILED;
 		goto out;
 	}
-	fprintf(fp, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-	fprintf(fp,
-		"<testsuites tests=\"%lld\" failures=\"%lld\" "
-		"errors=\"%lld\" skipped=\"%lld\" time=\"%.3f\">\n",
-		r.tests, r.failures, r.errors, r.skipped, r.time);
-	fprintf(fp, "  <testsuite name=\"");
-	xml_text(fp, ms ? ms : "baton");
-	fprintf(fp,
-		"\" tests=\"%lld\" failures=\"%lld\" errors=\"%lld\" "
-		"skipped=\"%lld\" time=\"%.3f\">\n",
-		r.tests, r.failures, r.errors, r.skipped, r.time);
-	fwrite(buf, 1, len, fp);
-	fprintf(fp, "  </testsuite>\n</testsuites>\n");
+	write_xml(fp, r, ms, buf, len);
 	if (ferror(fp) | fclose(fp)) {
 		cmd_error("cannot write %s: %s", file, strerror(errno));
 		unlink(tmp);
@@ -217,17 +244,35 @@ report_exec(struct baton *b, int argc, char **argv)
 		rc = EXIT_FAILED;
 		goto out;
 	}
-	if (b->verbosity >= 0)
+out:
+	free(tmp);
+	return rc;
+}
+
+static int
+report_exec(struct baton *b, int argc, char **argv)
+{
+	struct db_task_filter f = {0};
+	struct report r = {0};
+	const char *file = NULL, *ms = NULL;
+	char *buf = NULL;
+	size_t len = 0;
+	int rc;
+
+	if ((rc = parse_options(argc, argv, &file, &ms)) >= 0)
+		return rc;
+	if (ms != NULL && (rc = cmd_milestone_id(b, &cmd_report_entry, ms,
+						 &f.milestone_id)) != 0)
+		return rc;
+	r.b = b;
+	if ((rc = collect(&r, &f, &buf, &len)) >= 0)
+		goto out;
+	rc = write_file(file, &r, ms, buf, len);
+	if (rc == EXIT_OK && b->verbosity >= 0)
 		printf("wrote %s: %lld tests, %lld failures, %lld errors, "
 		       "%lld skipped\n",
 		       file, r.tests, r.failures, r.errors, r.skipped);
-	goto out;
-dberr:
-	cmd_error("%s", cause);
-	free(cause);
-	rc = EXIT_DB;
 out:
-	free(tmp);
 	free(buf);
 	return rc;
 }

@@ -335,15 +335,11 @@ kv(const char *k, const char *v)
 	printf("%-12s %s\n", k, v ? v : "-");
 }
 
+/* The session's fields, one per line, as they are at now. */
 static void
-show_text(struct baton *b, const struct db_session *s,
-	  const struct db_chain_link *chain, size_t nchain,
-	  const struct db_run *runs, size_t nruns,
-	  const struct db_event_row *ev, size_t nev)
+show_fields(struct baton *b, const struct db_session *s, int64_t now)
 {
 	char buf[256], t1[40], el[32], *name;
-	int64_t now = clock_now_ms();
-	size_t i;
 
 	name = display_name(b, s);
 	printf("session %s\n", s->id);
@@ -390,6 +386,13 @@ show_text(struct baton *b, const struct db_session *s,
 			 (long long)s->lease_task, (long long)s->lease_runner);
 		kv("lease", buf);
 	}
+}
+
+static void
+show_chain(const struct db_chain_link *chain, size_t nchain)
+{
+	char t1[40];
+	size_t i;
 
 	printf("\nchain:%s\n",
 	       nchain == 0 ? " (empty: no conversation yet)" : "");
@@ -401,6 +404,12 @@ show_text(struct baton *b, const struct db_session *s,
 		       (long long)chain[i].run_id, t1,
 		       i + 1 == nchain ? "  (head)" : "");
 	}
+}
+
+static void
+show_runs(const struct db_run *runs, size_t nruns)
+{
+	size_t i;
 
 	if (nruns > 0)
 		printf("\nruns:\n  %5s %5s %4s %-26s %-13s %-13s %s\n", "RUN",
@@ -418,6 +427,13 @@ show_text(struct baton *b, const struct db_session *s,
 		       r->outcome != RUN_OPEN ? run_outcome_name(r->outcome)
 					      : "(running)");
 	}
+}
+
+static void
+show_events(const struct db_event_row *ev, size_t nev)
+{
+	char t1[40];
+	size_t i;
 
 	printf("\nevents:\n");
 	for (i = 0; i < nev; i++) {
@@ -429,6 +445,18 @@ show_text(struct baton *b, const struct db_session *s,
 			printf("  %s", ev[i].detail);
 		putchar('\n');
 	}
+}
+
+static void
+show_text(struct baton *b, const struct db_session *s,
+	  const struct db_chain_link *chain, size_t nchain,
+	  const struct db_run *runs, size_t nruns,
+	  const struct db_event_row *ev, size_t nev)
+{
+	show_fields(b, s, clock_now_ms());
+	show_chain(chain, nchain);
+	show_runs(runs, nruns);
+	show_events(ev, nev);
 }
 
 static json_t *

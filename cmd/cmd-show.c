@@ -17,6 +17,82 @@ line(const char *k, const char *v)
 	printf("%-12s %s\n", k, v ? v : "-");
 }
 
+/* The task's fields, one per line, and up to 400 bytes of its prompt. */
+static void
+print_fields(const struct db_task *t)
+{
+	char buf[64];
+	size_t i;
+
+	printf("task %lld", (long long)t->id);
+	if (t->title != NULL)
+		printf(": %s", t->title);
+	printf("\n");
+	line("status", task_status_name(t->status));
+	if (t->error != NULL)
+		line("error", t->error);
+	line("agent", t->agent);
+	line("model", t->model);
+	line("workdir", t->workdir);
+	line("milestone", t->milestone);
+	line("session", t->session_id);
+	if (t->session_req != NULL)
+		line("asked for", t->session_req);
+	if (t->check_cmd != NULL)
+		line("check", t->check_cmd);
+	snprintf(buf, sizeof buf, "%d of %d", t->attempts, t->max_attempts);
+	line("attempts", buf);
+	snprintf(buf, sizeof buf, "%d of %d", t->iterations, t->max_iterations);
+	line("iterations", buf);
+	cmd_format_time(t->created_at, buf, sizeof buf);
+	line("created", buf);
+	cmd_format_time(t->started_at, buf, sizeof buf);
+	line("started", buf);
+	cmd_format_time(t->finished_at, buf, sizeof buf);
+	line("finished", buf);
+	snprintf(buf, sizeof buf, "%lld in, %lld out, $%.4f",
+		 (long long)t->input_tokens, (long long)t->output_tokens,
+		 t->cost_usd);
+	line("usage", buf);
+	printf("prompt       ");
+	for (i = 0; t->prompt[i] != '\0' && i < 400; i++) {
+		putchar(t->prompt[i]);
+		if (t->prompt[i] == '\n')
+			printf("             ");
+	}
+	printf("%s\n", t->prompt[i] ? " ..." : "");
+}
+
+/* One row of the runs table, and its error below it. */
+static void
+print_run(const struct db_run *r)
+{
+	char code[16], chk[16], el[32];
+
+	if (r->has_exit_code)
+		snprintf(code, sizeof code, "%d", r->exit_code);
+	else if (r->signal)
+		snprintf(code, sizeof code, "sig%d", r->signal);
+	else
+		snprintf(code, sizeof code, "-");
+	if (r->has_check)
+		snprintf(chk, sizeof chk, "exit %d", r->check_exit_code);
+	else
+		snprintf(chk, sizeof chk, "-");
+	cmd_format_elapsed(r->ended_at ? r->ended_at - r->started_at : 0, el,
+			   sizeof el);
+	printf("%5lld %4d %-8s %-26s %5s %-8s %s\n", (long long)r->id,
+	       r->iteration,
+	       r->resume_outcome != RESUME_NONE
+		       ? resume_outcome_name(r->resume_outcome)
+		       : "-",
+	       r->outcome != RUN_OPEN ? run_outcome_name(r->outcome)
+				      : "(running)",
+	       code, el, chk);
+	if (r->error != NULL)
+		printf("      error: %s\n", r->error);
+}
+
 static int
 show_exec(struct baton *b, int argc, char **argv)
 {
@@ -24,7 +100,6 @@ show_exec(struct baton *b, int argc, char **argv)
 	struct db_task t = {0};
 	struct db_run *runs = NULL;
 	size_t n = 0, i;
-	char buf[64], el[32];
 	int64_t id;
 	int c, rc;
 
@@ -39,75 +114,12 @@ show_exec(struct baton *b, int argc, char **argv)
 		return cmd_print_task_json(b, id);
 	if ((rc = cmd_load_task(b, id, &t, &runs, &n)) != EXIT_OK)
 		return rc;
-	printf("task %lld", (long long)t.id);
-	if (t.title != NULL)
-		printf(": %s", t.title);
-	printf("\n");
-	line("status", task_status_name(t.status));
-	if (t.error != NULL)
-		line("error", t.error);
-	line("agent", t.agent);
-	line("model", t.model);
-	line("workdir", t.workdir);
-	line("milestone", t.milestone);
-	line("session", t.session_id);
-	if (t.session_req != NULL)
-		line("asked for", t.session_req);
-	if (t.check_cmd != NULL)
-		line("check", t.check_cmd);
-	snprintf(buf, sizeof buf, "%d of %d", t.attempts, t.max_attempts);
-	line("attempts", buf);
-	snprintf(buf, sizeof buf, "%d of %d", t.iterations, t.max_iterations);
-	line("iterations", buf);
-	cmd_format_time(t.created_at, buf, sizeof buf);
-	line("created", buf);
-	cmd_format_time(t.started_at, buf, sizeof buf);
-	line("started", buf);
-	cmd_format_time(t.finished_at, buf, sizeof buf);
-	line("finished", buf);
-	snprintf(buf, sizeof buf, "%lld in, %lld out, $%.4f",
-		 (long long)t.input_tokens, (long long)t.output_tokens,
-		 t.cost_usd);
-	line("usage", buf);
-	printf("prompt       ");
-	for (i = 0; t.prompt[i] != '\0' && i < 400; i++) {
-		putchar(t.prompt[i]);
-		if (t.prompt[i] == '\n')
-			printf("             ");
-	}
-	printf("%s\n", t.prompt[i] ? " ..." : "");
+	print_fields(&t);
 	if (n > 0)
 		printf("\nruns:\n%5s %4s %-8s %-26s %5s %-8s %s\n", "RUN",
 		       "ITER", "RESUME", "OUTCOME", "EXIT", "TIME", "CHECK");
-	for (i = 0; i < n; i++) {
-		struct db_run *r = &runs[i];
-		char code[16], chk[16];
-
-		if (r->has_exit_code)
-			snprintf(code, sizeof code, "%d", r->exit_code);
-		else if (r->signal)
-			snprintf(code, sizeof code, "sig%d", r->signal);
-		else
-			snprintf(code, sizeof code, "-");
-		if (r->has_check)
-			snprintf(chk, sizeof chk, "exit %d",
-				 r->check_exit_code);
-		else
-			snprintf(chk, sizeof chk, "-");
-		cmd_format_elapsed(r->ended_at ? r->ended_at - r->started_at
-					       : 0,
-				   el, sizeof el);
-		printf("%5lld %4d %-8s %-26s %5s %-8s %s\n", (long long)r->id,
-		       r->iteration,
-		       r->resume_outcome != RESUME_NONE
-			       ? resume_outcome_name(r->resume_outcome)
-			       : "-",
-		       r->outcome != RUN_OPEN ? run_outcome_name(r->outcome)
-					      : "(running)",
-		       code, el, chk);
-		if (r->error != NULL)
-			printf("      error: %s\n", r->error);
-	}
+	for (i = 0; i < n; i++)
+		print_run(&runs[i]);
 	printf("\nlogs: baton log %lld [--stderr]\n", (long long)t.id);
 	db_runs_free(runs, n);
 	db_task_release(&t);

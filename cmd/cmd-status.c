@@ -71,8 +71,17 @@ count(void *arg, enum task_status status, int64_t n)
 	c->n[status] = n;
 }
 
+/* What status was asked for. */
+struct status_args {
+	struct db_task_filter f;
+	enum task_status st; /* --status, when f.status_mask is set */
+	int summary;
+	const char *ms;
+};
+
+/* Read the options into a.  Returns -1 to go on, or an exit status. */
 static int
-status_exec(struct baton *b, int argc, char **argv)
+parse_options(struct status_args *a, int argc, char **argv)
 {
 	enum { OPT_MS = 256, OPT_STATUS, OPT_SUMMARY, OPT_LIMIT };
 	static const struct option longopts[] = {
@@ -82,40 +91,34 @@ status_exec(struct baton *b, int argc, char **argv)
 		{"limit", required_argument, NULL, OPT_LIMIT},
 		{NULL, 0, NULL, 0},
 	};
-	struct db_task_filter f = {0};
-	struct listing l = {0};
-	struct counts cn = {{0}};
-	char *cause = NULL;
 	long long limit;
-	enum task_status st = TASK_PENDING;
-	int c, i, summary = 0, rc;
-	const char *ms = NULL;
+	int c;
 
 	optind = 0;
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (c) {
 		case OPT_MS:
-			ms = optarg;
+			a->ms = optarg;
 			break;
 		case OPT_STATUS:
-			if (task_status_parse(optarg, &st) != 0)
+			if (task_status_parse(optarg, &a->st) != 0)
 				return cmd_usage_error(
 					&cmd_status_entry,
 					"invalid status '%s': one of pending "
 					"running completed failed cancelled "
 					"timed_out interrupted",
 					optarg);
-			f.status_mask = 1u << st;
+			a->f.status_mask = 1u << a->st;
 			break;
 		case OPT_SUMMARY:
-			summary = 1;
+			a->summary = 1;
 			break;
 		case OPT_LIMIT:
 			if (text_parse_int(optarg, 1, INT64_MAX, &limit) != 0)
 				return cmd_usage_error(&cmd_status_entry,
 						       "invalid --limit '%s'",
 						       optarg);
-			f.limit = limit;
+			a->f.limit = limit;
 			break;
 		default:
 			return cmd_option_error(&cmd_status_entry, argv,
@@ -126,28 +129,50 @@ status_exec(struct baton *b, int argc, char **argv)
 		return cmd_usage_error(&cmd_status_entry,
 				       "unexpected argument '%s'",
 				       argv[optind]);
-	if (ms != NULL && (rc = cmd_milestone_id(b, &cmd_status_entry, ms,
-						 &f.milestone_id)) != 0)
-		return rc;
-	if (summary) {
-		if (store_task_count_by_status(b->db, f.milestone_id, count,
-					       &cn, &cause) != 0)
-			goto dberr;
-		if (b->json) {
-			json_t *o = json_object();
+	return -1;
+}
 
-			for (i = 0; i < TASK_NSTATUS; i++)
-				json_object_set_new(
-					o,
-					task_status_name((enum task_status)i),
-					json_integer(cn.n[i]));
-			return cmd_print_json(o) == 0 ? EXIT_OK : EXIT_FAILED;
-		}
+static int
+db_error(char *cause)
+{
+	cmd_error("%s", cause);
+	free(cause);
+	return EXIT_DB;
+}
+
+/* --summary: the number of tasks in each status; an exit status. */
+static int
+print_summary(struct baton *b, int64_t milestone_id)
+{
+	struct counts cn = {{0}};
+	char *cause = NULL;
+	int i;
+
+	if (store_task_count_by_status(b->db, milestone_id, count, &cn,
+				       &cause) != 0)
+		return db_error(cause);
+	if (b->json) {
+		json_t *o = json_object();
+
 		for (i = 0; i < TASK_NSTATUS; i++)
-			printf("%-12s %lld\n",
-			       task_status_name((enum task_status)i), cn.n[i]);
-		return EXIT_OK;
+			json_object_set_new(
+				o, task_status_name((enum task_status)i),
+				json_integer(cn.n[i]));
+		return cmd_print_json(o) == 0 ? EXIT_OK : EXIT_FAILED;
 	}
+	for (i = 0; i < TASK_NSTATUS; i++)
+		printf("%-12s %lld\n", task_status_name((enum task_status)i),
+		       cn.n[i]);
+	return EXIT_OK;
+}
+
+/* The tasks a->f selects, a table or a JSON array; an exit status. */
+static int
+print_list(struct baton *b, const struct status_args *a)
+{
+	struct listing l = {0};
+	char *cause = NULL;
+
 	l.b = b;
 	l.now = clock_now_ms();
 	if (b->json)
@@ -155,21 +180,33 @@ status_exec(struct baton *b, int argc, char **argv)
 	else
 		printf("%6s  %-11s %-9s %-8s %s\n", "ID", "STATUS", "AGENT",
 		       "TIME", "TASK");
-	rc = store_task_each(b->db, &f, print_task, &l, &cause);
-	if (rc != 0) {
+	if (store_task_each(b->db, &a->f, print_task, &l, &cause) != 0) {
 		json_decref(l.arr);
-		goto dberr;
+		return db_error(cause);
 	}
 	if (l.arr != NULL)
 		return cmd_print_json(l.arr) == 0 ? EXIT_OK : EXIT_FAILED;
 	if (l.n == 0)
-		printf("(no tasks%s%s)\n", f.status_mask ? " with status " : "",
-		       f.status_mask ? task_status_name(st) : "");
+		printf("(no tasks%s%s)\n",
+		       a->f.status_mask ? " with status " : "",
+		       a->f.status_mask ? task_status_name(a->st) : "");
 	return EXIT_OK;
-dberr:
-	cmd_error("%s", cause);
-	free(cause);
-	return EXIT_DB;
+}
+
+static int
+status_exec(struct baton *b, int argc, char **argv)
+{
+	struct status_args a = {.st = TASK_PENDING};
+	int rc;
+
+	if ((rc = parse_options(&a, argc, argv)) >= 0)
+		return rc;
+	if (a.ms != NULL && (rc = cmd_milestone_id(b, &cmd_status_entry, a.ms,
+						   &a.f.milestone_id)) != 0)
+		return rc;
+	if (a.summary)
+		return print_summary(b, a.f.milestone_id);
+	return print_list(b, &a);
 }
 
 const struct cmd_entry cmd_status_entry = {

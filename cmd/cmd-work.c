@@ -145,8 +145,13 @@ show_progress(struct work *w)
 	}
 }
 
+/*
+ * Read the options into opt (jobs, max_tasks, until_empty) and *ms.
+ * Returns -1 to go on, or an exit status for a usage error.
+ */
 static int
-work_exec(struct baton *b, int argc, char **argv)
+parse_options(struct baton *b, int argc, char **argv, struct pool_options *opt,
+	      const char **ms)
 {
 	enum { OPT_MS = 256, OPT_MAX, OPT_UNTIL };
 	static const struct option longopts[] = {
@@ -156,20 +161,8 @@ work_exec(struct baton *b, int argc, char **argv)
 		{"until-empty", no_argument, NULL, OPT_UNTIL},
 		{NULL, 0, NULL, 0},
 	};
-	struct work w = {.b = b};
-	struct pool_options opt = {0};
-	struct pool_hooks hooks = {.arg = &w,
-				   .ended = ended,
-				   .refused = refused,
-				   .note = note,
-				   .error = worker_error};
-	struct pool_counts c;
-	struct runner runner;
-	struct db_milestone m = {0};
-	char *cause = NULL;
-	const char *ms = NULL;
 	long long jobs;
-	int opt_c, found, rc;
+	int opt_c;
 
 	jobs = b->cfg->workers;
 	optind = 0;
@@ -183,11 +176,11 @@ work_exec(struct baton *b, int argc, char **argv)
 						       optarg);
 			break;
 		case OPT_MS:
-			ms = optarg;
+			*ms = optarg;
 			break;
 		case OPT_MAX:
 			if (text_parse_int(optarg, 1, LLONG_MAX,
-					   &opt.max_tasks) != 0)
+					   &opt->max_tasks) != 0)
 				return cmd_usage_error(&cmd_work_entry,
 						       "invalid --max-tasks "
 						       "'%s': give a number "
@@ -195,7 +188,7 @@ work_exec(struct baton *b, int argc, char **argv)
 						       optarg);
 			break;
 		case OPT_UNTIL:
-			opt.until_empty = 1;
+			opt->until_empty = 1;
 			break;
 		default:
 			return cmd_option_error(&cmd_work_entry, argv,
@@ -206,24 +199,87 @@ work_exec(struct baton *b, int argc, char **argv)
 		return cmd_usage_error(&cmd_work_entry,
 				       "unexpected argument '%s'",
 				       argv[optind]);
-	if (ms != NULL) {
-		if ((rc = store_milestone_get(b->db, ms, &m, &found, &cause))) {
-			cmd_error("%s", cause);
-			free(cause);
-			return EXIT_DB;
-		}
-		if (!found)
-			return cmd_usage_error(&cmd_work_entry,
-					       "no milestone '%s' (see 'baton "
-					       "milestone list')",
-					       ms);
-		opt.milestone_id = m.id;
-		opt.scope = m.session_id;
+	opt->jobs = (int)jobs;
+	return -1;
+}
+
+/*
+ * Look milestone ms up into *m and point opt at it (opt->scope borrows
+ * m's session id).  Returns -1 to go on, or an exit status.
+ */
+static int
+find_milestone(struct baton *b, const char *ms, struct pool_options *opt,
+	       struct db_milestone *m)
+{
+	char *cause = NULL;
+	int found;
+
+	if (store_milestone_get(b->db, ms, m, &found, &cause)) {
+		cmd_error("%s", cause);
+		free(cause);
+		return EXIT_DB;
 	}
+	if (!found)
+		return cmd_usage_error(&cmd_work_entry,
+				       "no milestone '%s' (see 'baton "
+				       "milestone list')",
+				       ms);
+	opt->milestone_id = m->id;
+	opt->scope = m->session_id;
+	return -1;
+}
+
+/* Wait for the pool to end, say how it went; the exit status. */
+static int
+finish(struct work *w, struct runner *runner)
+{
+	struct baton *b = w->b;
+	struct pool_counts c;
+	int rc;
+
+	show_progress(w);
+	rc = pool_join(w->pool, &c);
+	if (w->tty) {
+		draw_bar(w, &c);
+		fputc('\n', stderr);
+	}
+	runner_stop(runner);
+
+	if (b->verbosity >= 0 && !w->tty)
+		fprintf(stderr,
+			"baton: %lld completed, %lld failed, %lld "
+			"other\n",
+			c.completed, c.failed, c.other);
+	if (cmd_signal_received())
+		return cmd_signal_exit();
+	if (rc != 0)
+		return cmd_exit_code(rc);
+	return c.failed + c.other > 0 ? EXIT_FAILED : EXIT_OK;
+}
+
+static int
+work_exec(struct baton *b, int argc, char **argv)
+{
+	struct work w = {.b = b};
+	struct pool_options opt = {0};
+	struct pool_hooks hooks = {.arg = &w,
+				   .ended = ended,
+				   .refused = refused,
+				   .note = note,
+				   .error = worker_error};
+	struct runner runner;
+	struct db_milestone m = {0};
+	char *cause = NULL;
+	const char *ms = NULL;
+	int rc;
+
+	if ((rc = parse_options(b, argc, argv, &opt, &ms)) >= 0)
+		return rc;
+	if (ms != NULL && (rc = find_milestone(b, ms, &opt, &m)) >= 0)
+		return rc;
 	w.milestone_id = opt.milestone_id;
 	w.tty = isatty(STDERR_FILENO) && b->verbosity >= 0;
 	w.started_ms = clock_now_ms();
-	opt.jobs = (int)jobs;
 	opt.fail_at = getenv("BATON_TEST_FAIL_AT");
 
 	if (cmd_signals_install(b) != 0) {
@@ -240,24 +296,7 @@ work_exec(struct baton *b, int argc, char **argv)
 		free(cause);
 		return cmd_exit_code(rc);
 	}
-	show_progress(&w);
-	rc = pool_join(w.pool, &c);
-	if (w.tty) {
-		draw_bar(&w, &c);
-		fputc('\n', stderr);
-	}
-	runner_stop(&runner);
-
-	if (b->verbosity >= 0 && !w.tty)
-		fprintf(stderr,
-			"baton: %lld completed, %lld failed, %lld "
-			"other\n",
-			c.completed, c.failed, c.other);
-	if (cmd_signal_received())
-		return cmd_signal_exit();
-	if (rc != 0)
-		return cmd_exit_code(rc);
-	return c.failed + c.other > 0 ? EXIT_FAILED : EXIT_OK;
+	return finish(&w, &runner);
 }
 
 const struct cmd_entry cmd_work_entry = {

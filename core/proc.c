@@ -679,6 +679,142 @@ proc_pipe(int fds[2], char **cause)
 	return 0;
 }
 
+/* proc_run()'s fds until the child has its ends: -1 once closed or
+ * handed over. */
+struct proc_fds {
+	int in;
+	int out[2], err[2];
+};
+
+static void
+proc_state_init(struct proc_state *st, const struct proc_spec *spec,
+		struct proc_result *res)
+{
+	memset(res, 0, sizeof *res);
+	memset(st, 0, sizeof *st);
+	st->spec = spec;
+	st->res = res;
+	st->pid = -1;
+	st->pidfd = -1;
+	st->stop_fd = spec->stop_fd;
+	st->reaped = 1; /* nothing to reap until spawned */
+	st->timeout_at = st->kill_at = st->next_poll = st->eof_at = -1;
+	st->out.fd = st->err.fd = -1;
+	st->out.log_fd = st->err.log_fd = -1;
+	st->out.tee_fd = spec->stdout_tee_fd;
+	st->err.tee_fd = spec->stderr_tee_fd;
+	st->out.path = spec->stdout_path;
+	st->err.path = spec->stderr_path;
+	st->out.tee_file = proc_is_file(st->out.tee_fd);
+	st->err.tee_file = proc_is_file(st->err.tee_fd);
+}
+
+/*
+ * Check what the spawn needs and open its stdin, the log files and the
+ * pipes.  Returns 0, or -1 with *cause; fds and st's log fds hold what
+ * was opened either way, for proc_run() to close.
+ */
+static int
+proc_open_fds(struct proc_state *st, struct proc_fds *fds, char **cause)
+{
+	const struct proc_spec *spec = st->spec;
+	const char *in_path;
+
+	if (spec->argv == NULL || spec->argv[0] == NULL) {
+		*cause = xstrdup("nothing to run: empty argv");
+		return -1;
+	}
+	if (proc_check_cwd(spec->cwd, cause) != 0)
+		return -1;
+
+	in_path = spec->stdin_path != NULL ? spec->stdin_path : "/dev/null";
+	fds->in = open(in_path, O_RDONLY | O_CLOEXEC);
+	if (fds->in == -1 || proc_above_stdio(&fds->in) == -1) {
+		*cause = xasprintf("cannot open %s: %s", in_path,
+				   strerror(errno));
+		return -1;
+	}
+	if (proc_open_log(spec->stdout_path, &st->out.log_fd, cause) != 0)
+		return -1;
+	if (proc_pipe(fds->out, cause) != 0)
+		return -1;
+	/* 2>&1: one pipe keeps the order the child wrote in; stderr_path
+	 * and stderr_tee_fd are not used and it all counts as stdout. */
+	if (spec->merge_stderr)
+		st->err.tee_fd = -1;
+	else if (proc_open_log(spec->stderr_path, &st->err.log_fd, cause) !=
+			 0 ||
+		 proc_pipe(fds->err, cause) != 0)
+		return -1;
+	return 0;
+}
+
+/*
+ * The child is running: close its ends of the pipes and stdin here,
+ * take our ends into st, and set up the pidfd, on_start and the
+ * deadlines.
+ */
+static void
+proc_started(struct proc_state *st, struct proc_fds *fds)
+{
+	const struct proc_spec *spec = st->spec;
+	uint64_t start_time;
+
+	st->reaped = 0;
+	st->res->pid = st->pid;
+	proc_close(&fds->in);
+	proc_close(&fds->out[1]);
+	proc_close(&fds->err[1]);
+	st->out.fd = fds->out[0];
+	st->err.fd = fds->err[0];
+	fds->out[0] = fds->err[0] = -1;
+
+	/* The pid cannot be reused before we reap it, so this is ours. */
+	st->pidfd = pidfd_open(st->pid, 0);
+	if (spec->on_start != NULL) {
+		if (proc_start_time(st->pid, &start_time) != 0)
+			start_time = 0;
+		spec->on_start(spec->start_arg, st->pid, start_time);
+	}
+	if (spec->timeout_ms > 0)
+		st->timeout_at = st->start + spec->timeout_ms;
+	if (spec->poll_stop != NULL)
+		st->next_poll = st->start + (spec->poll_ms > 0 ? spec->poll_ms
+							       : PROC_POLL_MS);
+}
+
+/*
+ * Pump the child's output until it is reaped and its pipes are done,
+ * then fill in the byte counts.  Returns 0, or -1 with *cause (an error
+ * of proc_step(), or a log file that could not be written).
+ */
+static int
+proc_wait(struct proc_state *st, char **cause)
+{
+	int error;
+
+	st->buf = xmalloc(PROC_BUF_SIZE);
+	while (!st->reaped || (st->out.fd >= 0 || st->err.fd >= 0)) {
+		if (st->reaped && proc_mono_ms() >= st->eof_at)
+			break;
+		if (proc_step(st, cause) != 0)
+			return -1;
+	}
+	st->res->out_bytes = st->out.bytes;
+	st->res->err_bytes = st->err.bytes;
+
+	if (st->out.log_errno != 0 || st->err.log_errno != 0) {
+		error = st->out.log_errno != 0 ? st->out.log_errno
+					       : st->err.log_errno;
+		*cause = xasprintf("cannot write %s: %s",
+				   st->out.log_errno != 0 ? st->out.path
+							  : st->err.path,
+				   strerror(error));
+		return -1;
+	}
+	return 0;
+}
+
 /*
  * Run spec to the end (see proc.h).  If a log file cannot be written
  * once the child is running, the child is still run to the end, *res is
@@ -688,59 +824,16 @@ int
 proc_run(const struct proc_spec *spec, struct proc_result *res, char **cause)
 {
 	struct proc_state st;
-	const char *in_path;
-	int out_pipe[2] = {-1, -1}, err_pipe[2] = {-1, -1};
-	int in_fd = -1, error, ret = -1;
-	uint64_t start_time;
+	struct proc_fds fds = {.in = -1, .out = {-1, -1}, .err = {-1, -1}};
+	int error, ret = -1;
 
-	memset(res, 0, sizeof *res);
-	memset(&st, 0, sizeof st);
-	st.spec = spec;
-	st.res = res;
-	st.pid = -1;
-	st.pidfd = -1;
-	st.stop_fd = spec->stop_fd;
-	st.reaped = 1; /* nothing to reap until spawned */
-	st.timeout_at = st.kill_at = st.next_poll = st.eof_at = -1;
-	st.out.fd = st.err.fd = -1;
-	st.out.log_fd = st.err.log_fd = -1;
-	st.out.tee_fd = spec->stdout_tee_fd;
-	st.err.tee_fd = spec->stderr_tee_fd;
-	st.out.path = spec->stdout_path;
-	st.err.path = spec->stderr_path;
-	st.out.tee_file = proc_is_file(st.out.tee_fd);
-	st.err.tee_file = proc_is_file(st.err.tee_fd);
-
-	if (spec->argv == NULL || spec->argv[0] == NULL) {
-		*cause = xstrdup("nothing to run: empty argv");
-		goto out;
-	}
-	if (proc_check_cwd(spec->cwd, cause) != 0)
-		goto out;
-
-	in_path = spec->stdin_path != NULL ? spec->stdin_path : "/dev/null";
-	in_fd = open(in_path, O_RDONLY | O_CLOEXEC);
-	if (in_fd == -1 || proc_above_stdio(&in_fd) == -1) {
-		*cause = xasprintf("cannot open %s: %s", in_path,
-				   strerror(errno));
-		goto out;
-	}
-	if (proc_open_log(spec->stdout_path, &st.out.log_fd, cause) != 0)
-		goto out;
-	if (proc_pipe(out_pipe, cause) != 0)
-		goto out;
-	/* 2>&1: one pipe keeps the order the child wrote in; stderr_path
-	 * and stderr_tee_fd are not used and it all counts as stdout. */
-	if (spec->merge_stderr)
-		st.err.tee_fd = -1;
-	else if (proc_open_log(spec->stderr_path, &st.err.log_fd, cause) != 0 ||
-		 proc_pipe(err_pipe, cause) != 0)
+	proc_state_init(&st, spec, res);
+	if (proc_open_fds(&st, &fds, cause) != 0)
 		goto out;
 
 	st.start = proc_mono_ms();
-	error = proc_spawn(&st, in_fd, out_pipe[1],
-			   spec->merge_stderr ? out_pipe[1] : err_pipe[1],
-			   cause);
+	error = proc_spawn(&st, fds.in, fds.out[1],
+			   spec->merge_stderr ? fds.out[1] : fds.err[1], cause);
 	if (error == -1)
 		goto out;
 	if (error != 0) {
@@ -753,48 +846,8 @@ proc_run(const struct proc_spec *spec, struct proc_result *res, char **cause)
 		ret = 0;
 		goto out;
 	}
-	st.reaped = 0;
-	res->pid = st.pid;
-	proc_close(&in_fd);
-	proc_close(&out_pipe[1]);
-	proc_close(&err_pipe[1]);
-	st.out.fd = out_pipe[0];
-	st.err.fd = err_pipe[0];
-	out_pipe[0] = err_pipe[0] = -1;
-
-	/* The pid cannot be reused before we reap it, so this is ours. */
-	st.pidfd = pidfd_open(st.pid, 0);
-	if (spec->on_start != NULL) {
-		if (proc_start_time(st.pid, &start_time) != 0)
-			start_time = 0;
-		spec->on_start(spec->start_arg, st.pid, start_time);
-	}
-	if (spec->timeout_ms > 0)
-		st.timeout_at = st.start + spec->timeout_ms;
-	if (spec->poll_stop != NULL)
-		st.next_poll = st.start + (spec->poll_ms > 0 ? spec->poll_ms
-							     : PROC_POLL_MS);
-
-	st.buf = xmalloc(PROC_BUF_SIZE);
-	while (!st.reaped || (st.out.fd >= 0 || st.err.fd >= 0)) {
-		if (st.reaped && proc_mono_ms() >= st.eof_at)
-			break;
-		if (proc_step(&st, cause) != 0)
-			goto out;
-	}
-	res->out_bytes = st.out.bytes;
-	res->err_bytes = st.err.bytes;
-
-	if (st.out.log_errno != 0 || st.err.log_errno != 0) {
-		error = st.out.log_errno != 0 ? st.out.log_errno
-					      : st.err.log_errno;
-		*cause = xasprintf("cannot write %s: %s",
-				   st.out.log_errno != 0 ? st.out.path
-							 : st.err.path,
-				   strerror(error));
-		goto out;
-	}
-	ret = 0;
+	proc_started(&st, &fds);
+	ret = proc_wait(&st, cause);
 
 out:
 	if (!st.reaped) {
@@ -810,11 +863,11 @@ out:
 	proc_close(&st.err.fd);
 	proc_close(&st.out.log_fd);
 	proc_close(&st.err.log_fd);
-	proc_close(&in_fd);
-	proc_close(&out_pipe[0]);
-	proc_close(&out_pipe[1]);
-	proc_close(&err_pipe[0]);
-	proc_close(&err_pipe[1]);
+	proc_close(&fds.in);
+	proc_close(&fds.out[0]);
+	proc_close(&fds.out[1]);
+	proc_close(&fds.err[0]);
+	proc_close(&fds.err[1]);
 	return ret;
 }
 

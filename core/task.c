@@ -103,140 +103,146 @@ is_blank(const char *s)
 	return 1;
 }
 
-int
-task_spec_resolve(struct baton *b, struct store *db, const struct task_spec *s,
-		  struct db_task *t, char **cause)
+/* t->prompt from the words or the prompt file; 0 or -BERR_USAGE. */
+static int
+resolve_prompt(const struct task_spec *s, struct db_task *t, char **cause)
 {
-	const struct config *cfg = b->cfg;
-	struct db_milestone m = {0};
-	struct stat sb;
-	char *real = NULL;
-	long long n;
-	int64_t ms;
 	size_t len;
-	int found, existed, rc = 0;
 
-	memset(t, 0, sizeof *t);
-
-	/* the prompt */
-	if (s->prompt_file != NULL && s->prompt != NULL) {
-		rc = bad(s, cause,
-			 xstrdup("give a prompt or --prompt-file, "
-				 "not both"));
-		goto out;
-	}
+	if (s->prompt_file != NULL && s->prompt != NULL)
+		return bad(s, cause,
+			   xstrdup("give a prompt or --prompt-file, "
+				   "not both"));
 	if (s->prompt_file != NULL) {
 		if (strcmp(s->prompt_file, "-") == 0)
 			t->prompt = read_stdin(&len);
 		else
 			t->prompt = file_read(s->prompt_file, PROMPT_MAX, &len);
-		if (t->prompt == NULL) {
-			rc = bad(s, cause,
-				 xasprintf("cannot read prompt file %s: %s",
-					   s->prompt_file, strerror(errno)));
-			goto out;
-		}
-		if (strlen(t->prompt) != len) {
-			rc = bad(s, cause,
-				 xasprintf("prompt file %s contains a NUL byte",
-					   s->prompt_file));
-			goto out;
-		}
+		if (t->prompt == NULL)
+			return bad(s, cause,
+				   xasprintf("cannot read prompt file %s: %s",
+					     s->prompt_file, strerror(errno)));
+		if (strlen(t->prompt) != len)
+			return bad(s, cause,
+				   xasprintf("prompt file %s contains a NUL "
+					     "byte",
+					     s->prompt_file));
 	} else if (s->prompt != NULL)
 		t->prompt = xstrdup(s->prompt);
-	if (t->prompt == NULL || is_blank(t->prompt)) {
-		rc = bad(s, cause,
-			 xstrdup("empty prompt: give the task as "
-				 "words, --prompt-file FILE or "
-				 "--prompt-file - for stdin"));
-		goto out;
-	}
+	if (t->prompt == NULL || is_blank(t->prompt))
+		return bad(s, cause,
+			   xstrdup("empty prompt: give the task as "
+				   "words, --prompt-file FILE or "
+				   "--prompt-file - for stdin"));
+	return 0;
+}
 
-	/* where it runs */
+/* Where it runs: t->workdir (a realpath) and t->project; 0 or
+ * -BERR_USAGE. */
+static int
+resolve_workdir(const struct task_spec *s, struct db_task *t, char **cause)
+{
+	struct stat sb;
+
 	if (s->workdir != NULL) {
-		if (stat(s->workdir, &sb) != 0) {
-			rc = bad(s, cause,
-				 xasprintf("workdir %s: %s", s->workdir,
-					   strerror(errno)));
-			goto out;
-		}
-		if (!S_ISDIR(sb.st_mode)) {
-			rc = bad(s, cause,
-				 xasprintf("workdir %s: not a "
-					   "directory",
-					   s->workdir));
-			goto out;
-		}
+		if (stat(s->workdir, &sb) != 0)
+			return bad(s, cause,
+				   xasprintf("workdir %s: %s", s->workdir,
+					     strerror(errno)));
+		if (!S_ISDIR(sb.st_mode))
+			return bad(s, cause,
+				   xasprintf("workdir %s: not a "
+					     "directory",
+					     s->workdir));
 	}
-	real = realpath(s->workdir ? s->workdir : ".", NULL);
-	if (real == NULL) {
-		rc = bad(s, cause,
-			 xasprintf("workdir %s: %s",
-				   s->workdir ? s->workdir : ".",
-				   strerror(errno)));
-		goto out;
-	}
-	t->workdir = real;
-	real = NULL;
+	t->workdir = realpath(s->workdir ? s->workdir : ".", NULL);
+	if (t->workdir == NULL)
+		return bad(s, cause,
+			   xasprintf("workdir %s: %s",
+				     s->workdir ? s->workdir : ".",
+				     strerror(errno)));
 	t->project = project_of(t->workdir);
 	if (t->project == NULL)
 		t->project = xstrdup(t->workdir);
+	return 0;
+}
 
-	/* which agent */
-	if (s->agent != NULL && config_agent(cfg, s->agent) == NULL) {
-		rc = bad(s, cause,
-			 xasprintf("unknown agent '%s' (see 'baton "
-				   "config show' for the profiles)",
-				   s->agent));
-		goto out;
-	}
+/* Which agent: a profile of cfg, if named; 0 or -BERR_USAGE. */
+static int
+resolve_agent(const struct config *cfg, const struct task_spec *s,
+	      struct db_task *t, char **cause)
+{
+	if (s->agent != NULL && config_agent(cfg, s->agent) == NULL)
+		return bad(s, cause,
+			   xasprintf("unknown agent '%s' (see 'baton "
+				     "config show' for the profiles)",
+				     s->agent));
 	t->agent = xstrdup_or_null(s->agent);
 	t->model = xstrdup_or_null(s->model);
 	t->force_agent = s->force_agent;
 	t->allow_foreign = s->allow_foreign;
+	return 0;
+}
 
-	/* which session */
-	if (s->session != NULL && s->new_session) {
-		rc = bad(s, cause,
-			 xstrdup("--session and --new-session "
-				 "exclude each other"));
+/* t->milestone_id for s->milestone, created if it does not exist; 0,
+ * -BERR_USAGE or the store's error. */
+static int
+resolve_milestone(struct store *db, const struct task_spec *s,
+		  struct db_task *t, char **cause)
+{
+	struct db_milestone m = {0};
+	int found, existed, rc;
+
+	if (!session_name_valid(s->milestone))
+		return bad(s, cause,
+			   xasprintf("invalid milestone name '%s': use "
+				     "1 to 64 characters from A-Z a-z "
+				     "0-9 . _ -",
+				     s->milestone));
+	if ((rc = store_milestone_get(db, s->milestone, &m, &found, cause)) !=
+	    0)
 		goto out;
+	if (!found) {
+		m.name = xstrdup(s->milestone);
+		if ((rc = store_milestone_insert(db, &m, clock_now_ms(),
+						 &existed, cause)) != 0)
+			goto out;
 	}
+	t->milestone_id = m.id;
+out:
+	db_milestone_release(&m);
+	return rc;
+}
+
+/* Which session, which milestone, and so which queue; 0, -BERR_USAGE or
+ * the store's error. */
+static int
+resolve_session(struct store *db, const struct task_spec *s, struct db_task *t,
+		char **cause)
+{
+	int rc;
+
+	if (s->session != NULL && s->new_session)
+		return bad(s, cause,
+			   xstrdup("--session and --new-session "
+				   "exclude each other"));
 	if (s->session != NULL) {
 		if (id_is_uuid(s->session))
 			t->session_req = id_uuid_lower(s->session);
 		else if (session_name_valid(s->session))
 			t->session_req = xstrdup(s->session);
-		else {
-			rc = bad(s, cause,
-				 xasprintf("invalid session '%s': give a UUID "
-					   "or a name of 1 to 64 characters "
-					   "from A-Z a-z 0-9 . _ -",
-					   s->session));
-			goto out;
-		}
+		else
+			return bad(s, cause,
+				   xasprintf("invalid session '%s': give a "
+					     "UUID or a name of 1 to 64 "
+					     "characters from A-Z a-z 0-9 . "
+					     "_ -",
+					     s->session));
 	}
 	t->new_session = s->new_session;
-	if (s->milestone != NULL) {
-		if (!session_name_valid(s->milestone)) {
-			rc = bad(s, cause,
-				 xasprintf("invalid milestone name '%s': use "
-					   "1 to 64 characters from A-Z a-z "
-					   "0-9 . _ -",
-					   s->milestone));
-			goto out;
-		}
-		if ((rc = store_milestone_get(db, s->milestone, &m, &found,
-					      cause)) != 0)
-			goto out;
-		if (!found) {
-			m.name = xstrdup(s->milestone);
-			if ((rc = store_milestone_insert(db, &m, clock_now_ms(),
-							 &existed, cause)) != 0)
-				goto out;
-		}
-		t->milestone_id = m.id;
-	}
+	if (s->milestone != NULL &&
+	    (rc = resolve_milestone(db, s, t, cause)) != 0)
+		return rc;
 	/* S6: tasks of one milestone, or one named session, run in order
 	 * and one at a time. */
 	if (t->milestone_id != 0)
@@ -245,47 +251,61 @@ task_spec_resolve(struct baton *b, struct store *db, const struct task_spec *s,
 		t->queue = xasprintf("%s:%s",
 				     id_is_uuid(t->session_req) ? "u" : "s",
 				     t->session_req);
+	return 0;
+}
 
-	/* limits */
+/* Timeout, check, iterations, attempts, title and key; 0 or
+ * -BERR_USAGE. */
+static int
+resolve_limits(const struct config *cfg, const struct task_spec *s,
+	       struct db_task *t, char **cause)
+{
+	long long n;
+	int64_t ms;
+
 	if (s->timeout != NULL) {
-		if (duration_parse(s->timeout, &ms) != 0 || ms == 0) {
-			rc = bad(s, cause,
-				 xasprintf("invalid timeout '%s': use a "
-					   "duration like 90, 90s, 15m, 2h or "
-					   "1d",
-					   s->timeout));
-			goto out;
-		}
+		if (duration_parse(s->timeout, &ms) != 0 || ms == 0)
+			return bad(s, cause,
+				   xasprintf("invalid timeout '%s': use a "
+					     "duration like 90, 90s, 15m, 2h "
+					     "or 1d",
+					     s->timeout));
 		t->timeout_ms = ms;
 	}
 	t->check_cmd = xstrdup_or_null(s->check);
-	if (s->check != NULL && is_blank(s->check)) {
-		rc = bad(s, cause, xstrdup("empty --check command"));
-		goto out;
-	}
+	if (s->check != NULL && is_blank(s->check))
+		return bad(s, cause, xstrdup("empty --check command"));
 	t->max_iterations = s->check ? cfg->defaults.max_iterations : 1;
 	if (s->max_iterations != NULL) {
-		if (text_parse_int(s->max_iterations, 1, 1000, &n) != 0) {
-			rc = bad(s, cause,
-				 xasprintf("invalid --max-iterations '%s': "
-					   "give a whole number from 1 to "
-					   "1000",
-					   s->max_iterations));
-			goto out;
-		}
+		if (text_parse_int(s->max_iterations, 1, 1000, &n) != 0)
+			return bad(s, cause,
+				   xasprintf("invalid --max-iterations '%s': "
+					     "give a whole number from 1 to "
+					     "1000",
+					     s->max_iterations));
 		t->max_iterations = (int)n;
 	}
 	t->max_attempts = cfg->defaults.max_attempts;
 	t->title = xstrdup_or_null(s->title);
 	t->key = xstrdup_or_null(s->key);
-	if (s->key != NULL && s->key[0] == '\0') {
-		rc = bad(s, cause, xstrdup("empty --key"));
-		goto out;
-	}
-out:
-	free(real);
-	db_milestone_release(&m);
-	if (rc != 0)
+	if (s->key != NULL && s->key[0] == '\0')
+		return bad(s, cause, xstrdup("empty --key"));
+	return 0;
+}
+
+/* Check spec and fill in *t (see task.h); *t is empty on an error. */
+int
+task_spec_resolve(struct baton *b, struct store *db, const struct task_spec *s,
+		  struct db_task *t, char **cause)
+{
+	int rc;
+
+	memset(t, 0, sizeof *t);
+	if ((rc = resolve_prompt(s, t, cause)) != 0 ||
+	    (rc = resolve_workdir(s, t, cause)) != 0 ||
+	    (rc = resolve_agent(b->cfg, s, t, cause)) != 0 ||
+	    (rc = resolve_session(db, s, t, cause)) != 0 ||
+	    (rc = resolve_limits(b->cfg, s, t, cause)) != 0)
 		db_task_release(t);
 	return rc;
 }

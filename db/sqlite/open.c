@@ -246,93 +246,50 @@ check_header(sqlite3 *h)
 }
 
 /*
- * Everything SQLite would otherwise get wrong or do silently, before it
- * touches the file: a directory or symlink at path, a file that is not
- * a database, a read-only file or directory (SQLite would create -wal
- * and -shm, or open read-only), and creating the parent directory and
- * the file with modes that do not depend on the umask.  *real is the
- * path for SQLite (caller frees): the parent directory resolved, so that
- * SQLITE_OPEN_NOFOLLOW, which refuses a symlink anywhere in the path,
- * still guards the file itself without refusing a symlinked $HOME.
+ * path does not exist: create its directory if need be, then the file,
+ * mode 0600 whatever the umask.  Returns 0, -BERR_DB with *cause, or 1
+ * if another process created it first (look at it again).
  */
 static int
-prepare_file(const char *path, char **real, char **cause)
+create_file(const char *path, const char *dir, int *tries, char **cause)
+{
+	struct stat st;
+	int e, fd, rc = -BERR_DB;
+
+	if ((e = exists(dir, &st)) == -1)
+		return open_errno(cause, path, errno);
+	if (e == 0 && file_mkdir_p(dir, 0700) != 0)
+		return open_errno(cause, path, errno);
+	if (access(dir, W_OK) != 0) {
+		if (errno == EACCES || errno == EROFS || errno == EPERM)
+			return open_error(cause, path, "read-only directory");
+		return open_errno(cause, path, errno);
+	}
+	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
+		  0600);
+	if (fd == -1 && errno == EEXIST && ++*tries < 3)
+		return 1; /* another process was quicker */
+	if (fd == -1)
+		return open_errno(cause, path, errno);
+	if (fchmod(fd, 0600) != 0)
+		open_errno(cause, path, errno);
+	else
+		rc = 0;
+	close(fd);
+	return rc;
+}
+
+/* path's -wal and -shm: no symlinks, writable, or a writable directory
+ * to create them in.  Returns 0 or -BERR_DB with *cause. */
+static int
+check_sidecars(const char *path, const char *dir, char **cause)
 {
 	static const char *const sfx[] = {"-wal", "-shm"};
-	struct stat st, sst;
-	char *dir = parent_of(path), *side = NULL, *rdir = NULL;
-	const char *base = strrchr(path, '/');
-	int rc = -BERR_DB, fd = -1, e, need_dir = 0, tries = 0;
+	struct stat sst;
+	char *side = NULL;
+	int rc = -BERR_DB, e, need_dir = 0;
 	size_t i;
 
-	*real = NULL;
-	base = base == NULL ? path : base + 1;
-	if (*base == '\0' || strcmp(base, ".") == 0 ||
-	    strcmp(base, "..") == 0) {
-		open_error(cause, path, "is a directory");
-		goto out;
-	}
-again:
-	if ((e = exists(path, &st)) == -1) {
-		open_errno(cause, path, errno);
-		goto out;
-	}
-	if (e == 0) {
-		if ((e = exists(dir, &st)) == -1) {
-			open_errno(cause, path, errno);
-			goto out;
-		}
-		if (e == 0 && file_mkdir_p(dir, 0700) != 0) {
-			open_errno(cause, path, errno);
-			goto out;
-		}
-		if (access(dir, W_OK) != 0) {
-			if (errno == EACCES || errno == EROFS || errno == EPERM)
-				open_error(cause, path, "read-only directory");
-			else
-				open_errno(cause, path, errno);
-			goto out;
-		}
-		fd = open(path,
-			  O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
-			  0600);
-		if (fd == -1 && errno == EEXIST && ++tries < 3)
-			goto again; /* another process was quicker */
-		if (fd == -1) {
-			open_errno(cause, path, errno);
-			goto out;
-		}
-		if (fchmod(fd, 0600) != 0) {
-			open_errno(cause, path, errno);
-			goto out;
-		}
-		rc = 0;
-		goto out;
-	}
-	if (S_ISDIR(st.st_mode)) {
-		open_error(cause, path, "is a directory");
-		goto out;
-	}
-	if (S_ISLNK(st.st_mode)) {
-		open_error(cause, path,
-			   "is a symbolic link (refusing to follow it)");
-		goto out;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		open_error(cause, path, "not a regular file");
-		goto out;
-	}
-	if (access(path, R_OK) != 0) {
-		open_errno(cause, path, errno);
-		goto out;
-	}
-	if (access(path, W_OK) != 0) {
-		if (errno == EACCES || errno == EROFS || errno == EPERM)
-			open_error(cause, path, "read-only file");
-		else
-			open_errno(cause, path, errno);
-		goto out;
-	}
 	for (i = 0; i < sizeof sfx / sizeof sfx[0]; i++) {
 		free(side);
 		side = xasprintf("%s%s", path, sfx[i]);
@@ -362,19 +319,77 @@ again:
 	}
 	rc = 0;
 out:
-	if (rc == 0) {
-		if ((rdir = realpath(dir, NULL)) == NULL) {
-			open_errno(cause, path, errno);
-			rc = -BERR_DB;
-		} else
-			*real = xasprintf("%s/%s",
-					  strcmp(rdir, "/") == 0 ? "" : rdir,
-					  base);
-	}
-	if (fd != -1)
-		close(fd);
-	free(rdir);
 	free(side);
+	return rc;
+}
+
+/* path exists, and st is its lstat(): a regular file we may read and
+ * write, and so may its -wal and -shm.  Returns 0 or -BERR_DB. */
+static int
+check_file(const char *path, const char *dir, const struct stat *st,
+	   char **cause)
+{
+	if (S_ISDIR(st->st_mode))
+		return open_error(cause, path, "is a directory");
+	if (S_ISLNK(st->st_mode))
+		return open_error(cause, path,
+				  "is a symbolic link (refusing to follow it)");
+	if (!S_ISREG(st->st_mode))
+		return open_error(cause, path, "not a regular file");
+	if (access(path, R_OK) != 0)
+		return open_errno(cause, path, errno);
+	if (access(path, W_OK) != 0) {
+		if (errno == EACCES || errno == EROFS || errno == EPERM)
+			return open_error(cause, path, "read-only file");
+		return open_errno(cause, path, errno);
+	}
+	return check_sidecars(path, dir, cause);
+}
+
+/*
+ * Everything SQLite would otherwise get wrong or do silently, before it
+ * touches the file: a directory or symlink at path, a file that is not
+ * a database, a read-only file or directory (SQLite would create -wal
+ * and -shm, or open read-only), and creating the parent directory and
+ * the file with modes that do not depend on the umask.  *real is the
+ * path for SQLite (caller frees): the parent directory resolved, so that
+ * SQLITE_OPEN_NOFOLLOW, which refuses a symlink anywhere in the path,
+ * still guards the file itself without refusing a symlinked $HOME.
+ */
+static int
+prepare_file(const char *path, char **real, char **cause)
+{
+	struct stat st;
+	char *dir = parent_of(path), *rdir;
+	const char *base = strrchr(path, '/');
+	int rc = -BERR_DB, e, tries = 0;
+
+	*real = NULL;
+	base = base == NULL ? path : base + 1;
+	if (*base == '\0' || strcmp(base, ".") == 0 ||
+	    strcmp(base, "..") == 0) {
+		open_error(cause, path, "is a directory");
+		goto out;
+	}
+	do {
+		if ((e = exists(path, &st)) == -1) {
+			open_errno(cause, path, errno);
+			goto out;
+		}
+		if (e == 0)
+			rc = create_file(path, dir, &tries, cause);
+		else
+			rc = check_file(path, dir, &st, cause);
+	} while (rc == 1);
+	if (rc != 0)
+		goto out;
+	if ((rdir = realpath(dir, NULL)) == NULL) {
+		rc = open_errno(cause, path, errno);
+		goto out;
+	}
+	*real = xasprintf("%s/%s", strcmp(rdir, "/") == 0 ? "" : rdir, base);
+	free(rdir);
+out:
 	free(dir);
 	return rc;
 }
@@ -534,6 +549,64 @@ out:
 }
 
 /*
+ * Reads only: a file that is not a database, a corrupt schema, an
+ * exclusive lock and a newer schema all show up here, before the
+ * switch to WAL (which writes) could change anything.  *v is the
+ * schema version.  Returns 0 or -BERR_DB with *cause.
+ */
+static int
+read_version(sqlite3 *h, const char *path, int64_t busy_ms, int64_t *v,
+	     char **cause)
+{
+	int64_t n;
+	int rc;
+
+	rc = query_int(h, "SELECT count(*) FROM sqlite_schema", &n);
+	if (rc == SQLITE_OK)
+		rc = query_int(h, "PRAGMA user_version", v);
+	if (rc != SQLITE_OK)
+		return open_sqlite_error(cause, path, h, rc, busy_ms);
+	if (*v > N_MIGRATIONS)
+		return newer_error(cause, path, *v);
+	if (*v < 0) {
+		*cause = xasprintf("cannot open database %s: unknown schema "
+				   "version %lld",
+				   path, (long long)*v);
+		return -BERR_DB;
+	}
+	return 0;
+}
+
+/* WAL (for a file) and the connection's pragmas.  Returns 0 or -BERR_DB
+ * with *cause. */
+static int
+set_pragmas(sqlite3 *h, const char *path, int memory, int64_t busy_ms,
+	    const struct store_options *opts, char **cause)
+{
+	int rc;
+
+	if (!memory && use_wal(h, path, busy_ms, cause) != 0)
+		return -BERR_DB;
+	rc = sqlite3_exec(h,
+			  opts != NULL && opts->synchronous_full
+				  ? "PRAGMA synchronous = FULL"
+				  : "PRAGMA synchronous = NORMAL",
+			  NULL, NULL, NULL);
+	/* 2 MiB of page cache per connection: a long `work` would fill a
+	 * bigger one, and peak RSS would grow with the database, at no
+	 * measurable gain in speed (bench/notes.md). */
+	if (rc == SQLITE_OK)
+		rc = sqlite3_exec(h,
+				  "PRAGMA foreign_keys = ON;"
+				  "PRAGMA temp_store = MEMORY;"
+				  "PRAGMA cache_size = -2048",
+				  NULL, NULL, NULL);
+	if (rc != SQLITE_OK)
+		return open_sqlite_error(cause, path, h, rc, busy_ms);
+	return 0;
+}
+
+/*
  * Opens the database: file checks first (nothing is created or changed
  * for a refusal), then read the schema and user_version before anything
  * writes, then the pragmas and migrations.  *out is the caller's to
@@ -545,7 +618,7 @@ sqlite_store_open(struct store **out, const char *path,
 {
 	struct db *db = NULL;
 	sqlite3 *h = NULL;
-	int64_t busy_ms = DEFAULT_BUSY_TIMEOUT_MS, v = 0, n;
+	int64_t busy_ms = DEFAULT_BUSY_TIMEOUT_MS, v = 0;
 	int rc, memory, ret = -BERR_DB;
 	char *real = NULL;
 	const char *bad;
@@ -577,50 +650,9 @@ sqlite_store_open(struct store **out, const char *path,
 		open_error(cause, path, bad);
 		goto out;
 	}
-
-	/*
-	 * Reads only: a file that is not a database, a corrupt schema, an
-	 * exclusive lock and a newer schema all show up here, before the
-	 * switch to WAL (which writes) could change anything.
-	 */
-	rc = query_int(h, "SELECT count(*) FROM sqlite_schema", &n);
-	if (rc == SQLITE_OK)
-		rc = query_int(h, "PRAGMA user_version", &v);
-	if (rc != SQLITE_OK) {
-		open_sqlite_error(cause, path, h, rc, busy_ms);
+	if (read_version(h, path, busy_ms, &v, cause) != 0 ||
+	    set_pragmas(h, path, memory, busy_ms, opts, cause) != 0)
 		goto out;
-	}
-	if (v > N_MIGRATIONS) {
-		newer_error(cause, path, v);
-		goto out;
-	}
-	if (v < 0) {
-		*cause = xasprintf("cannot open database %s: unknown schema "
-				   "version %lld",
-				   path, (long long)v);
-		goto out;
-	}
-
-	if (!memory && use_wal(h, path, busy_ms, cause) != 0)
-		goto out;
-	rc = sqlite3_exec(h,
-			  opts != NULL && opts->synchronous_full
-				  ? "PRAGMA synchronous = FULL"
-				  : "PRAGMA synchronous = NORMAL",
-			  NULL, NULL, NULL);
-	/* 2 MiB of page cache per connection: a long `work` would fill a
-	 * bigger one, and peak RSS would grow with the database, at no
-	 * measurable gain in speed (bench/notes.md). */
-	if (rc == SQLITE_OK)
-		rc = sqlite3_exec(h,
-				  "PRAGMA foreign_keys = ON;"
-				  "PRAGMA temp_store = MEMORY;"
-				  "PRAGMA cache_size = -2048",
-				  NULL, NULL, NULL);
-	if (rc != SQLITE_OK) {
-		open_sqlite_error(cause, path, h, rc, busy_ms);
-		goto out;
-	}
 	if (v < N_MIGRATIONS && migrate(h, path, busy_ms, cause) != 0)
 		goto out;
 
