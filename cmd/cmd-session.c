@@ -79,7 +79,7 @@ static const struct cmd_entry session_list_entry = {
 	.summary = "list sessions (active ones unless --all)",
 	.help = "options:\n"
 		"  --all    also closed, expired and abandoned sessions\n"
-		"  --json   an array of session objects (SPEC §6.1)\n",
+		"  --json   an array of session objects (docs/json.md)\n",
 	.flags = CMD_NEEDS_DB | CMD_READONLY,
 	.exec = session_list_exec,
 };
