@@ -28,6 +28,7 @@ struct pool {
 	int wake[2]; /* written once when stop is set: wakes idle workers */
 	pthread_t *threads;
 	int nthreads;
+	char *scope, *fail_at; /* copies: opt's point here */
 };
 
 /* With p->lock held. */
@@ -225,6 +226,12 @@ pool_start(struct pool **out, struct baton *b, const struct pool_options *opt,
 
 	p->b = b;
 	p->opt = *opt;
+	/* the caller's strings may go once we return */
+	p->scope = xstrdup_or_null(opt->scope);
+	p->opt.scope = p->scope;
+	p->opt.fail_at = NULL;
+	p->fail_at = xstrdup_or_null(opt->fail_at);
+	p->opt.fail_at = p->fail_at;
 	if (hooks != NULL)
 		p->hooks = *hooks;
 	pthread_mutex_init(&p->lock, NULL);
@@ -299,6 +306,8 @@ pool_join(struct pool *p, struct pool_counts *final)
 		close(p->wake[1]);
 	}
 	free(p->threads);
+	free(p->scope);
+	free(p->fail_at);
 	free(p);
 	return err;
 }
