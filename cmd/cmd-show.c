@@ -130,7 +130,8 @@ const struct cmd_entry cmd_show_entry = {
 	.name = "show",
 	.usage = "TASK [--json]",
 	.summary = "show one task with its runs, session, checks and errors",
-	.help = "  --json   the task object with its runs: see docs/json.md and\n"
+	.help = "  --json   the task object with its runs: see docs/json.md "
+		"and\n"
 		"           docs/schema/task.schema.json (installed under\n"
 		"           share/doc/baton)\n",
 	.flags = CMD_NEEDS_DB | CMD_READONLY,

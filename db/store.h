@@ -331,9 +331,9 @@ int store_run_set_check(struct store *, int64_t id, int exit_code,
 /*
  * The S7 invariants for `doctor`: calls fn once per problem found with
  * a kind ("temp-session", "running-task", "lease", "open-run") and a
- * description.  With fix, repairs what it found in one transaction
- * (temp sessions abandoned, tasks interrupted, leases released, runs
- * ended).  *problems counts them.
+ * description.  With fix, repairs what it found (temp sessions
+ * abandoned, tasks interrupted, leases released, runs ended) inside the
+ * caller's transaction.  *problems counts them.
  */
 int store_doctor(struct store *, int fix, int64_t now,
 		 void (*fn)(void *, const char *kind, const char *what),
