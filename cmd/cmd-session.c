@@ -253,8 +253,8 @@ print_notes(struct baton *b, const struct strvec *notes)
 /* ---- list ---- */
 
 /* Columns of session list but NAME's, wide and narrow (see columns()). */
-#define LIST_WIDE_COLS	 120
-#define LIST_NARROW_COLS 59
+#define LIST_WIDE_COLS	 121
+#define LIST_NARROW_COLS 60
 
 struct listing {
 	struct baton *b;
