@@ -12,6 +12,7 @@
 #include "core/orchestrator.h"
 #include "core/runner.h"
 #include "core/worker.h"
+#include "lib/display.h"
 #include "lib/xmalloc.h"
 
 const struct cmd_entry cmd_run_entry;
@@ -19,8 +20,11 @@ const struct cmd_entry cmd_run_entry;
 static void
 run_refused(void *arg, int64_t task_id, const char *why)
 {
+	char *safe = display_safe(why);
+
 	(void)arg;
-	cmd_error("task %lld failed: %s", (long long)task_id, why);
+	cmd_error("task %lld failed: %s", (long long)task_id, safe);
+	free(safe);
 }
 
 static void
@@ -28,8 +32,11 @@ run_notify(void *arg, int64_t task_id, const char *msg)
 {
 	struct baton *b = arg;
 
+	char *safe = display_safe(msg);
+
 	(void)task_id;
-	cmd_warn(b, "%s", msg);
+	cmd_warn(b, "%s", safe);
+	free(safe);
 }
 
 /* Exit status for a task's final status (SPEC §7). */
@@ -94,6 +101,17 @@ run_existing(struct baton *b, const struct db_task *t)
 	return rc;
 }
 
+/* "baton: task N failed: <error>", the error made safe. */
+static void
+say_failed(int64_t id, enum task_status st, const char *error)
+{
+	char *safe = error ? display_safe(error) : NULL;
+
+	cmd_error("task %lld %s%s%s", (long long)id, task_status_name(st),
+		  safe ? ": " : "", safe ? safe : "");
+	free(safe);
+}
+
 /* The end of a task that another runner ran, or that was cancelled. */
 static void
 say_ended(struct baton *b, int64_t id, enum task_status final)
@@ -104,9 +122,7 @@ say_ended(struct baton *b, int64_t id, enum task_status final)
 
 	if (store_task_get(b->db, id, &t, &found, &cause) != 0)
 		free(cause);
-	cmd_error("task %lld %s%s%s", (long long)id, task_status_name(final),
-		  found && t.error ? ": " : "",
-		  found && t.error ? t.error : "");
+	say_failed(id, final, found ? t.error : NULL);
 	db_task_release(&t);
 }
 
@@ -145,9 +161,7 @@ run_task(struct baton *b, struct orch *o, int64_t id)
 	}
 	rc = res.err == -BERR_DB ? EXIT_DB : exit_for(&res);
 	if (rc != EXIT_OK && b->verbosity >= 0 && !b->json)
-		cmd_error("task %lld %s%s%s", (long long)id,
-			  task_status_name(res.status), res.error ? ": " : "",
-			  res.error ? res.error : "");
+		say_failed(id, res.status, res.error);
 	orch_result_release(&res);
 	return rc;
 }

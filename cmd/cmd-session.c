@@ -9,9 +9,11 @@
 #include <string.h>
 
 #include "cmd/common.h"
+#include "cmd/table.h"
 #include "core/config.h"
 #include "core/session.h"
 #include "lib/clock.h"
+#include "lib/display.h"
 #include "lib/strbuf.h"
 #include "lib/xmalloc.h"
 
@@ -250,34 +252,92 @@ print_notes(struct baton *b, const struct strvec *notes)
 
 /* ---- list ---- */
 
+/* Columns of session list but NAME's, wide and narrow (see columns()). */
+#define LIST_WIDE_COLS	 121
+#define LIST_NARROW_COLS 60
+
 struct listing {
 	struct baton *b;
-	json_t *arr;
+	struct json_list json;
+	int as_json;
+	int narrow;	  /* short ids, no KIND, MODEL or TOKENS */
+	size_t name_cols; /* NAME cut to this */
+	size_t name_pad;  /* and padded to this */
 	int64_t now;
 	long long n;
 };
+
+/*
+ * Fit the table to the terminal: all columns with NAME 20 to 40 wide
+ * where they fit; else an 8-character id prefix (enough for session
+ * show), no KIND, MODEL or TOKENS, and NAME taking what is left.  Off a
+ * terminal nothing is cut.
+ */
+static void
+columns(struct listing *l)
+{
+	size_t cols = cmd_columns();
+
+	if (cols == DISPLAY_NOLIMIT) {
+		l->name_cols = DISPLAY_NOLIMIT;
+		l->name_pad = 20;
+	} else if (cols >= LIST_WIDE_COLS + 20) {
+		l->name_cols = cols - LIST_WIDE_COLS;
+		if (l->name_cols > 40)
+			l->name_cols = 40;
+		l->name_pad = l->name_cols;
+	} else {
+		l->narrow = 1;
+		l->name_cols = cols > LIST_NARROW_COLS + 8
+				       ? cols - LIST_NARROW_COLS
+				       : 8;
+		l->name_pad = l->name_cols;
+	}
+}
+
+static void
+list_header(const struct listing *l)
+{
+	if (l->narrow)
+		printf("%-8s  %-*s  %-8s  %-9s  %5s  %9s  %s\n", "ID",
+		       (int)l->name_pad, "NAME", "AGENT", "STATUS", "TURNS",
+		       "COST", "LAST USED");
+	else
+		printf("%-36s  %-9s  %-*s  %-8s  %-10s  %-9s  %5s  %8s  %9s  "
+		       "%s\n",
+		       "ID", "KIND", (int)l->name_pad, "NAME", "AGENT", "MODEL",
+		       "STATUS", "TURNS", "TOKENS", "COST", "LAST USED");
+}
 
 static int
 list_one(void *arg, const struct db_session *s)
 {
 	struct listing *l = arg;
-	char *name, cost[32], el[32];
+	char *name, cost[32], ago[32];
+	struct baton *b = l->b;
 
 	l->n++;
-	if (l->arr != NULL) {
-		json_array_append_new(l->arr,
-				      session_json(l->b, s, NULL, 0, 0));
-		return 0;
+	if (l->as_json) {
+		cmd_json_list_add(&l->json, session_json(b, s, NULL, 0, 0));
+		return ferror(stdout) ? 1 : 0;
 	}
-	name = display_name(l->b, s);
+	name = display_name(b, s);
 	snprintf(cost, sizeof cost, "$%.4f", s->cost_usd);
-	cmd_format_elapsed(l->now - s->last_used_at, el, sizeof el);
-	printf("%-36s  %-9s  %-20s  %-8s  %-10s  %-9s  %5lld  %8lld  %9s  "
-	       "%s ago\n",
-	       s->id, session_kind_name(s->kind), name, s->agent,
-	       s->model ? s->model : "-", session_status_name(s->status),
-	       (long long)s->turns,
-	       (long long)(s->input_tokens + s->output_tokens), cost, el);
+	time_ago(l->now - s->last_used_at, ago, sizeof ago);
+	printf("%-*.*s  ", l->narrow ? 8 : 36, l->narrow ? 8 : 36, s->id);
+	if (!l->narrow)
+		printf("%-9s  ", session_kind_name(s->kind));
+	cmd_cell(b, name, l->name_cols, l->name_pad + 2, TONE_PLAIN);
+	cmd_cell(b, s->agent, 8, 10, TONE_PLAIN);
+	if (!l->narrow)
+		cmd_cell(b, s->model, 10, 12, TONE_PLAIN);
+	cmd_cell(b, session_status_name(s->status), 9, 11,
+		 cmd_session_tone(s->status));
+	printf("%5lld  ", (long long)s->turns);
+	if (!l->narrow)
+		printf("%8lld  ",
+		       (long long)(s->input_tokens + s->output_tokens));
+	printf("%9s  %s\n", cost, ago);
 	free(name);
 	return ferror(stdout) ? 1 : 0;
 }
@@ -309,19 +369,17 @@ session_list_exec(struct baton *b, int argc, char **argv)
 				       argv[optind]);
 	l.b = b;
 	l.now = clock_now_ms();
-	if (b->json)
-		l.arr = json_array();
-	else
-		printf("%-36s  %-9s  %-20s  %-8s  %-10s  %-9s  %5s  %8s  %9s  "
-		       "%s\n",
-		       "ID", "KIND", "NAME", "AGENT", "MODEL", "STATUS",
-		       "TURNS", "TOKENS", "COST", "LAST USED");
-	if (store_session_each(b->db, &f, list_one, &l, &cause) != 0) {
-		json_decref(l.arr);
-		return db_error(cause);
+	l.as_json = b->json;
+	if (l.as_json)
+		cmd_json_list_begin(&l.json);
+	else {
+		columns(&l);
+		list_header(&l);
 	}
-	if (l.arr != NULL)
-		return cmd_print_json(l.arr) == 0 ? EXIT_OK : EXIT_FAILED;
+	if (store_session_each(b->db, &f, list_one, &l, &cause) != 0)
+		return db_error(cause);
+	if (l.as_json)
+		return cmd_json_list_end(&l.json) == 0 ? EXIT_OK : EXIT_FAILED;
 	if (l.n == 0)
 		printf("(no %ssessions)\n", f.active_only ? "active " : "");
 	return EXIT_OK;
@@ -329,10 +387,14 @@ session_list_exec(struct baton *b, int argc, char **argv)
 
 /* ---- show ---- */
 
+/* One field: v made safe for the terminal. */
 static void
 kv(const char *k, const char *v)
 {
-	printf("%-12s %s\n", k, v ? v : "-");
+	char *safe = display_safe(v);
+
+	printf("%-12s %s\n", k, safe);
+	free(safe);
 }
 
 /* The session's fields, one per line, as they are at now. */
@@ -389,7 +451,8 @@ show_fields(struct baton *b, const struct db_session *s, int64_t now)
 }
 
 static void
-show_chain(const struct db_chain_link *chain, size_t nchain)
+show_chain(const struct baton *b, const struct db_chain_link *chain,
+	   size_t nchain)
 {
 	char t1[40];
 	size_t i;
@@ -398,8 +461,10 @@ show_chain(const struct db_chain_link *chain, size_t nchain)
 	       nchain == 0 ? " (empty: no conversation yet)" : "");
 	for (i = 0; i < nchain; i++) {
 		cmd_format_time(chain[i].created_at, t1, sizeof t1);
-		printf("  %2zu  %-36s  %-26s  run %-5lld %s%s\n", i + 1,
-		       chain[i].agent_session_id,
+		printf("  %2zu  ", i + 1);
+		cmd_cell(b, chain[i].agent_session_id, DISPLAY_NOLIMIT, 36,
+			 TONE_PLAIN);
+		printf("  %-26s  run %-5lld %s%s\n",
 		       chain_edge_name(chain[i].edge),
 		       (long long)chain[i].run_id, t1,
 		       i + 1 == nchain ? "  (head)" : "");
@@ -407,7 +472,7 @@ show_chain(const struct db_chain_link *chain, size_t nchain)
 }
 
 static void
-show_runs(const struct db_run *runs, size_t nruns)
+show_runs(const struct baton *b, const struct db_run *runs, size_t nruns)
 {
 	size_t i;
 
@@ -417,20 +482,21 @@ show_runs(const struct db_run *runs, size_t nruns)
 	for (i = 0; i < nruns; i++) {
 		const struct db_run *r = &runs[i];
 
-		printf("  %5lld %5lld %4d %-26s %-13.13s %-13.13s %s\n",
-		       (long long)r->id, (long long)r->task_id, r->iteration,
+		printf("  %5lld %5lld %4d %-26s ", (long long)r->id,
+		       (long long)r->task_id, r->iteration,
 		       r->resume_outcome != RESUME_NONE
 			       ? resume_outcome_name(r->resume_outcome)
-			       : "-",
-		       r->agent_session_in ? r->agent_session_in : "-",
-		       r->agent_session_out ? r->agent_session_out : "-",
-		       r->outcome != RUN_OPEN ? run_outcome_name(r->outcome)
-					      : "(running)");
+			       : "-");
+		cmd_cell(b, r->agent_session_in, 13, 14, TONE_PLAIN);
+		cmd_cell(b, r->agent_session_out, 13, 14, TONE_PLAIN);
+		printf("%s\n", r->outcome != RUN_OPEN
+				       ? run_outcome_name(r->outcome)
+				       : "(running)");
 	}
 }
 
 static void
-show_events(const struct db_event_row *ev, size_t nev)
+show_events(const struct baton *b, const struct db_event_row *ev, size_t nev)
 {
 	char t1[40];
 	size_t i;
@@ -441,8 +507,11 @@ show_events(const struct db_event_row *ev, size_t nev)
 		printf("  %s  %-8s", t1, event_kind_name(ev[i].kind));
 		if (ev[i].task_id != 0)
 			printf("  task %lld", (long long)ev[i].task_id);
-		if (ev[i].detail != NULL)
-			printf("  %s", ev[i].detail);
+		if (ev[i].detail != NULL) {
+			fputs("  ", stdout);
+			cmd_cell(b, ev[i].detail, DISPLAY_NOLIMIT, 0,
+				 TONE_PLAIN);
+		}
 		putchar('\n');
 	}
 }
@@ -454,9 +523,9 @@ show_text(struct baton *b, const struct db_session *s,
 	  const struct db_event_row *ev, size_t nev)
 {
 	show_fields(b, s, clock_now_ms());
-	show_chain(chain, nchain);
-	show_runs(runs, nruns);
-	show_events(ev, nev);
+	show_chain(b, chain, nchain);
+	show_runs(b, runs, nruns);
+	show_events(b, ev, nev);
 }
 
 static json_t *

@@ -14,11 +14,13 @@
 #include <unistd.h>
 
 #include "cmd/common.h"
+#include "cmd/table.h"
 #include "core/config.h"
 #include "core/orchestrator.h"
 #include "core/runner.h"
 #include "core/worker.h"
 #include "lib/clock.h"
+#include "lib/display.h"
 #include "lib/text.h"
 #include "lib/xmalloc.h"
 
@@ -49,16 +51,20 @@ static void
 ended(void *arg, int64_t id, const struct orch_result *r)
 {
 	struct work *w = arg;
+	char *word, *error;
 
 	if (w->b->verbosity < 0)
 		return;
 	clear_bar(w);
-	if (r->error != NULL)
-		fprintf(stdout, "task %lld %s: %s\n", (long long)id,
-			task_status_name(r->status), r->error);
-	else
-		fprintf(stdout, "task %lld %s\n", (long long)id,
-			task_status_name(r->status));
+	word = cmd_status_word(w->b, r->status);
+	if (r->error != NULL) {
+		error = display_safe(r->error);
+		fprintf(stdout, "task %lld %s: %s\n", (long long)id, word,
+			error);
+		free(error);
+	} else
+		fprintf(stdout, "task %lld %s\n", (long long)id, word);
+	free(word);
 	fflush(stdout);
 }
 
@@ -66,15 +72,18 @@ static void
 note(void *arg, int64_t task_id, const char *msg)
 {
 	struct work *w = arg;
+	char *safe;
 
 	clear_bar(w);
 	if (w->b->verbosity < 0)
 		return;
+	safe = display_safe(msg);
 	if (task_id != 0)
 		fprintf(stderr, "baton: task %lld: %s\n", (long long)task_id,
-			msg);
+			safe);
 	else
-		fprintf(stderr, "baton: %s\n", msg);
+		fprintf(stderr, "baton: %s\n", safe);
+	free(safe);
 }
 
 /* A task that may not run (S11, S12) was failed at its claim. */
@@ -82,10 +91,15 @@ static void
 refused(void *arg, int64_t task_id, const char *why)
 {
 	struct work *w = arg;
+	char *word, *safe;
 
 	if (w->b->verbosity >= 0) {
 		clear_bar(w);
-		printf("task %lld failed: %s\n", (long long)task_id, why);
+		word = cmd_status_word(w->b, TASK_FAILED);
+		safe = display_safe(why);
+		printf("task %lld %s: %s\n", (long long)task_id, word, safe);
+		free(safe);
+		free(word);
 		fflush(stdout);
 	}
 }
@@ -94,9 +108,11 @@ static void
 worker_error(void *arg, const char *msg)
 {
 	struct work *w = arg;
+	char *safe = display_safe(msg);
 
 	clear_bar(w);
-	cmd_error("%s", msg);
+	cmd_error("%s", safe);
+	free(safe);
 }
 
 static void

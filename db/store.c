@@ -180,6 +180,13 @@ store_task_each(struct store *st, const struct db_task_filter *a1,
 }
 
 int
+store_task_count(struct store *st, const struct db_task_filter *f, int64_t *n,
+		 char **cause)
+{
+	return st->impl->task_count(st, f, n, cause);
+}
+
+int
 store_task_count_by_status(struct store *st, int64_t milestone_id,
 			   void (*fn)(void *, enum task_status, int64_t),
 			   void *arg, char **cause)

@@ -153,15 +153,21 @@ int store_task_requeue(struct store *, int64_t id, unsigned from_mask,
 		       int *done, char **cause);
 
 struct db_task_filter {
-	unsigned status_mask; /* bit (1u << status) per status; 0: any */
-	int64_t milestone_id; /* 0: any, -1: an unknown milestone (none) */
-	int64_t after_id;     /* tasks with id > after_id */
-	int64_t limit;	      /* 0: no limit */
+	unsigned status_mask;	/* bit (1u << status) per status; 0: any */
+	int64_t milestone_id;	/* 0: any, -1: an unknown milestone (none) */
+	int64_t after_id;	/* tasks with id > after_id */
+	int64_t limit;		/* 0: no limit */
+	int64_t last;		/* > 0: only the last (highest id) this many */
+	int64_t since;		/* > 0: created at or after (ms) */
+	const char *session_id; /* non-NULL: run in this session */
 };
 /* Call fn for each matching task in id order; stops if fn returns != 0. */
 int store_task_each(struct store *, const struct db_task_filter *,
 		    int (*fn)(void *, const struct db_task *), void *arg,
 		    char **cause);
+/* The number of tasks matching f, its limit and last aside. */
+int store_task_count(struct store *, const struct db_task_filter *f, int64_t *n,
+		     char **cause);
 /* Counts per status: pairs of (status, count) through fn. */
 int store_task_count_by_status(struct store *, int64_t milestone_id,
 			       void (*fn)(void *, enum task_status, int64_t),
@@ -441,6 +447,8 @@ struct store_impl {
 	int (*task_each)(struct store *st, const struct db_task_filter *a1,
 			 int (*fn)(void *, const struct db_task *), void *arg,
 			 char **cause);
+	int (*task_count)(struct store *st, const struct db_task_filter *f,
+			  int64_t *n, char **cause);
 	int (*task_count_by_status)(struct store *st, int64_t milestone_id,
 				    void (*fn)(void *, enum task_status,
 					       int64_t),

@@ -23,6 +23,7 @@ const struct store_impl sqlite_store_impl = {
 	.task_cancel = sqlite_task_cancel,
 	.task_requeue = sqlite_task_requeue,
 	.task_each = sqlite_task_each,
+	.task_count = sqlite_task_count,
 	.task_count_by_status = sqlite_task_count_by_status,
 	.session_get = sqlite_session_get,
 	.session_insert = sqlite_session_insert,

@@ -127,6 +127,8 @@ int sqlite_task_requeue(struct store *st, int64_t id, unsigned from_mask,
 int sqlite_task_each(struct store *st, const struct db_task_filter *a1,
 		     int (*fn)(void *, const struct db_task *), void *arg,
 		     char **cause);
+int sqlite_task_count(struct store *st, const struct db_task_filter *f,
+		      int64_t *n, char **cause);
 int sqlite_task_count_by_status(struct store *st, int64_t milestone_id,
 				void (*fn)(void *, enum task_status, int64_t),
 				void *arg, char **cause);
