@@ -21,7 +21,7 @@ cancel_exec(struct baton *b, int argc, char **argv)
 	int c, i, rc = EXIT_OK, r;
 
 	optind = 0;
-	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1)
+	while ((c = cmd_getopt(argc, argv, "", longopts)) != -1)
 		return cmd_option_error(&cmd_cancel_entry, argv, longopts);
 	if (optind >= argc)
 		return cmd_usage_error(&cmd_cancel_entry, "give task ids");

@@ -31,23 +31,24 @@ problem(void *arg, const char *kind, const char *what)
 		printf("problem: %s\n", what);
 }
 
+enum { OPT_FIX = 256 };
+static const struct option doctor_options[] = {
+	{"fix", no_argument, NULL, OPT_FIX},
+	{NULL, 0, NULL, 0},
+};
+
 static int
 doctor_exec(struct baton *b, int argc, char **argv)
 {
-	enum { OPT_FIX = 256 };
-	static const struct option longopts[] = {
-		{"fix", no_argument, NULL, OPT_FIX},
-		{NULL, 0, NULL, 0},
-	};
 	struct found f = {0};
 	char *cause = NULL, *report = NULL;
 	int c, fix = 0, n = 0, ok = 0, damaged = 0;
 
 	optind = 0;
-	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+	while ((c = cmd_getopt(argc, argv, "", doctor_options)) != -1) {
 		if (c != OPT_FIX)
 			return cmd_option_error(&cmd_doctor_entry, argv,
-						longopts);
+						doctor_options);
 		fix = 1;
 	}
 	if (optind < argc)
@@ -121,4 +122,5 @@ const struct cmd_entry cmd_doctor_entry = {
 		"\"problem\"}]}\n",
 	.flags = CMD_NEEDS_DB,
 	.exec = doctor_exec,
+	.options = doctor_options,
 };

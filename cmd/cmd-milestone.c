@@ -18,6 +18,11 @@ static int milestone_create_exec(struct baton *, int, char **);
 static int milestone_list_exec(struct baton *, int, char **);
 static int milestone_show_exec(struct baton *, int, char **);
 
+static const struct option milestone_create_options[] = {
+	{"session", required_argument, NULL, OPT_SESSION},
+	{NULL, 0, NULL, 0},
+};
+
 static const struct cmd_entry milestone_create_entry = {
 	.name = "create",
 	.usage = "NAME [--session shared|per-task]",
@@ -33,6 +38,7 @@ static const struct cmd_entry milestone_create_entry = {
 		"at a time, in the order they were added.\n",
 	.flags = CMD_NEEDS_DB,
 	.exec = milestone_create_exec,
+	.options = milestone_create_options,
 };
 
 static const struct cmd_entry milestone_list_entry = {
@@ -132,10 +138,6 @@ get_session(struct baton *b, const struct db_milestone *m, struct db_session *s,
 static int
 milestone_create_exec(struct baton *b, int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{"session", required_argument, NULL, OPT_SESSION},
-		{NULL, 0, NULL, 0},
-	};
 	const struct cmd_entry *e = &milestone_create_entry;
 	struct db_milestone m = {0};
 	const char *mode = "shared";
@@ -143,9 +145,11 @@ milestone_create_exec(struct baton *b, int argc, char **argv)
 	int c, existed = 0, rc;
 
 	optind = 0;
-	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+	while ((c = cmd_getopt(argc, argv, "", milestone_create_options)) !=
+	       -1) {
 		if (c != OPT_SESSION)
-			return cmd_option_error(e, argv, longopts);
+			return cmd_option_error(e, argv,
+						milestone_create_options);
 		mode = optarg;
 	}
 	if (argc - optind != 1)
@@ -239,7 +243,7 @@ milestone_list_exec(struct baton *b, int argc, char **argv)
 	int c;
 
 	optind = 0;
-	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1)
+	while ((c = cmd_getopt(argc, argv, "", longopts)) != -1)
 		return cmd_option_error(e, argv, longopts);
 	if (optind < argc)
 		return cmd_usage_error(e, "unexpected argument '%s'",
@@ -366,7 +370,7 @@ milestone_show_exec(struct baton *b, int argc, char **argv)
 	int c, found, rc;
 
 	optind = 0;
-	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1)
+	while ((c = cmd_getopt(argc, argv, "", longopts)) != -1)
 		return cmd_option_error(e, argv, longopts);
 	if (argc - optind != 1)
 		return cmd_usage_error(e, "give one milestone name");

@@ -22,7 +22,7 @@ retry_exec(struct baton *b, int argc, char **argv)
 	int c, r, rc = EXIT_OK;
 
 	optind = 0;
-	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1)
+	while ((c = cmd_getopt(argc, argv, "", longopts)) != -1)
 		return cmd_option_error(&cmd_retry_entry, argv, longopts);
 	if (optind >= argc)
 		return cmd_usage_error(&cmd_retry_entry, "give task ids");

@@ -22,6 +22,26 @@ static int session_list_exec(struct baton *, int, char **);
 static int session_reset_exec(struct baton *, int, char **);
 static int session_show_exec(struct baton *, int, char **);
 
+enum { OPT_ALL = 256 };
+static const struct option session_list_options[] = {
+	{"all", no_argument, NULL, OPT_ALL},
+	{NULL, 0, NULL, 0},
+};
+
+static const struct option session_init_options[] = {
+	{"agent", required_argument, NULL, OPT_AGENT},
+	{"model", required_argument, NULL, OPT_MODEL},
+	{"workdir", required_argument, NULL, OPT_WORKDIR},
+	{"allow-foreign-session", no_argument, NULL, OPT_ALLOW_FOREIGN},
+	{NULL, 0, NULL, 0},
+};
+
+enum { OPT_DRY = 256 };
+static const struct option session_gc_options[] = {
+	{"dry-run", no_argument, NULL, OPT_DRY},
+	{NULL, 0, NULL, 0},
+};
+
 static const struct cmd_entry session_close_entry = {
 	.name = "close",
 	.usage = "ID|NAME",
@@ -48,6 +68,7 @@ static const struct cmd_entry session_gc_entry = {
 		"cleared.\n",
 	.flags = CMD_NEEDS_DB,
 	.exec = session_gc_exec,
+	.options = session_gc_options,
 };
 
 static const struct cmd_entry session_init_entry = {
@@ -71,6 +92,7 @@ static const struct cmd_entry session_init_entry = {
 		"name.\n",
 	.flags = CMD_NEEDS_DB,
 	.exec = session_init_exec,
+	.options = session_init_options,
 };
 
 static const struct cmd_entry session_list_entry = {
@@ -82,6 +104,7 @@ static const struct cmd_entry session_list_entry = {
 		"  --json   an array of session objects (SPEC §6.1)\n",
 	.flags = CMD_NEEDS_DB | CMD_READONLY,
 	.exec = session_list_exec,
+	.options = session_list_options,
 };
 
 static const struct cmd_entry session_reset_entry = {
@@ -137,7 +160,7 @@ no_options(const struct cmd_entry *e, int argc, char **argv)
 	int c;
 
 	optind = 0;
-	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1)
+	while ((c = cmd_getopt(argc, argv, "", longopts)) != -1)
 		return cmd_option_error(e, argv, longopts);
 	return -1;
 }
@@ -285,11 +308,6 @@ list_one(void *arg, const struct db_session *s)
 static int
 session_list_exec(struct baton *b, int argc, char **argv)
 {
-	enum { OPT_ALL = 256 };
-	static const struct option longopts[] = {
-		{"all", no_argument, NULL, OPT_ALL},
-		{NULL, 0, NULL, 0},
-	};
 	struct db_session_filter f = {0};
 	struct listing l = {0};
 	char *cause = NULL;
@@ -297,10 +315,10 @@ session_list_exec(struct baton *b, int argc, char **argv)
 
 	f.active_only = 1;
 	optind = 0;
-	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+	while ((c = cmd_getopt(argc, argv, "", session_list_options)) != -1) {
 		if (c != OPT_ALL)
 			return cmd_option_error(&session_list_entry, argv,
-						longopts);
+						session_list_options);
 		f.active_only = 0;
 	}
 	if (optind < argc)
@@ -579,13 +597,6 @@ print_after(struct baton *b, const struct db_session *s, const char *line,
 static int
 session_init_exec(struct baton *b, int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{"agent", required_argument, NULL, OPT_AGENT},
-		{"model", required_argument, NULL, OPT_MODEL},
-		{"workdir", required_argument, NULL, OPT_WORKDIR},
-		{"allow-foreign-session", no_argument, NULL, OPT_ALLOW_FOREIGN},
-		{NULL, 0, NULL, 0},
-	};
 	const struct cmd_entry *e = &session_init_entry;
 	struct session_init in = {0};
 	struct session_choice sc = {0};
@@ -595,7 +606,7 @@ session_init_exec(struct baton *b, int argc, char **argv)
 	int c, found, rc;
 
 	optind = 0;
-	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+	while ((c = cmd_getopt(argc, argv, "", session_init_options)) != -1) {
 		switch (c) {
 		case OPT_AGENT:
 			in.agent = optarg;
@@ -610,7 +621,7 @@ session_init_exec(struct baton *b, int argc, char **argv)
 			in.allow_foreign = 1;
 			break;
 		default:
-			return cmd_option_error(e, argv, longopts);
+			return cmd_option_error(e, argv, session_init_options);
 		}
 	}
 	if (argc - optind != 1)
@@ -736,11 +747,6 @@ gc_one(void *arg, const char *action, const struct db_session *s)
 static int
 session_gc_exec(struct baton *b, int argc, char **argv)
 {
-	enum { OPT_DRY = 256 };
-	static const struct option longopts[] = {
-		{"dry-run", no_argument, NULL, OPT_DRY},
-		{NULL, 0, NULL, 0},
-	};
 	const struct cmd_entry *e = &session_gc_entry;
 	struct gc g = {0};
 	struct strvec warnings;
@@ -750,9 +756,9 @@ session_gc_exec(struct baton *b, int argc, char **argv)
 	int c, rc;
 
 	optind = 0;
-	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+	while ((c = cmd_getopt(argc, argv, "", session_gc_options)) != -1) {
 		if (c != OPT_DRY)
-			return cmd_option_error(e, argv, longopts);
+			return cmd_option_error(e, argv, session_gc_options);
 		g.dry_run = 1;
 	}
 	if (optind < argc)

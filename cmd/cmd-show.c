@@ -104,7 +104,7 @@ show_exec(struct baton *b, int argc, char **argv)
 	int c, rc;
 
 	optind = 0;
-	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1)
+	while ((c = cmd_getopt(argc, argv, "", longopts)) != -1)
 		return cmd_option_error(&cmd_show_entry, argv, longopts);
 	if (argc - optind != 1)
 		return cmd_usage_error(&cmd_show_entry, "give one task id");

@@ -79,23 +79,24 @@ struct status_args {
 	const char *ms;
 };
 
+enum { OPT_MS = 256, OPT_STATUS, OPT_SUMMARY, OPT_LIMIT };
+static const struct option status_options[] = {
+	{"milestone", required_argument, NULL, OPT_MS},
+	{"status", required_argument, NULL, OPT_STATUS},
+	{"summary", no_argument, NULL, OPT_SUMMARY},
+	{"limit", required_argument, NULL, OPT_LIMIT},
+	{NULL, 0, NULL, 0},
+};
+
 /* Read the options into a.  Returns -1 to go on, or an exit status. */
 static int
 parse_options(struct status_args *a, int argc, char **argv)
 {
-	enum { OPT_MS = 256, OPT_STATUS, OPT_SUMMARY, OPT_LIMIT };
-	static const struct option longopts[] = {
-		{"milestone", required_argument, NULL, OPT_MS},
-		{"status", required_argument, NULL, OPT_STATUS},
-		{"summary", no_argument, NULL, OPT_SUMMARY},
-		{"limit", required_argument, NULL, OPT_LIMIT},
-		{NULL, 0, NULL, 0},
-	};
 	long long limit;
 	int c;
 
 	optind = 0;
-	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+	while ((c = cmd_getopt(argc, argv, "", status_options)) != -1) {
 		switch (c) {
 		case OPT_MS:
 			a->ms = optarg;
@@ -122,7 +123,7 @@ parse_options(struct status_args *a, int argc, char **argv)
 			break;
 		default:
 			return cmd_option_error(&cmd_status_entry, argv,
-						longopts);
+						status_options);
 		}
 	}
 	if (optind < argc)
@@ -224,4 +225,5 @@ const struct cmd_entry cmd_status_entry = {
 		"  --json          an array of task objects\n",
 	.flags = CMD_NEEDS_DB | CMD_READONLY,
 	.exec = status_exec,
+	.options = status_options,
 };

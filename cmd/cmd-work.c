@@ -145,6 +145,15 @@ show_progress(struct work *w)
 	}
 }
 
+enum { OPT_MS = 256, OPT_MAX, OPT_UNTIL };
+static const struct option work_options[] = {
+	{"jobs", required_argument, NULL, 'j'},
+	{"milestone", required_argument, NULL, OPT_MS},
+	{"max-tasks", required_argument, NULL, OPT_MAX},
+	{"until-empty", no_argument, NULL, OPT_UNTIL},
+	{NULL, 0, NULL, 0},
+};
+
 /*
  * Read the options into opt (jobs, max_tasks, until_empty) and *ms.
  * Returns -1 to go on, or an exit status for a usage error.
@@ -153,20 +162,12 @@ static int
 parse_options(struct baton *b, int argc, char **argv, struct pool_options *opt,
 	      const char **ms)
 {
-	enum { OPT_MS = 256, OPT_MAX, OPT_UNTIL };
-	static const struct option longopts[] = {
-		{"jobs", required_argument, NULL, 'j'},
-		{"milestone", required_argument, NULL, OPT_MS},
-		{"max-tasks", required_argument, NULL, OPT_MAX},
-		{"until-empty", no_argument, NULL, OPT_UNTIL},
-		{NULL, 0, NULL, 0},
-	};
 	long long jobs;
 	int opt_c;
 
 	jobs = b->cfg->workers;
 	optind = 0;
-	while ((opt_c = getopt_long(argc, argv, "j:", longopts, NULL)) != -1) {
+	while ((opt_c = cmd_getopt(argc, argv, "j:", work_options)) != -1) {
 		switch (opt_c) {
 		case 'j':
 			if (text_parse_int(optarg, 1, 256, &jobs) != 0)
@@ -192,7 +193,7 @@ parse_options(struct baton *b, int argc, char **argv, struct pool_options *opt,
 			break;
 		default:
 			return cmd_option_error(&cmd_work_entry, argv,
-						longopts);
+						work_options);
 		}
 	}
 	if (optind < argc)
@@ -317,4 +318,5 @@ const struct cmd_entry cmd_work_entry = {
 		"Exit status 0 if every task it ran completed, 1 otherwise.\n",
 	.flags = CMD_NEEDS_DB,
 	.exec = work_exec,
+	.options = work_options,
 };
