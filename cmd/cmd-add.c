@@ -127,7 +127,7 @@ const struct cmd_entry cmd_add_entry = {
 	"\nPrints the new task's id (--json: the task object).  With --key, "
 	"adding\n"
 	"the same key again prints the existing task's id and adds nothing.\n",
-	.flags = CMD_NEEDS_DB,
+	.flags = CMD_NEEDS_DB | CMD_JSON,
 	.exec = add_exec,
 	.options = add_options,
 };

@@ -120,7 +120,7 @@ const struct cmd_entry cmd_doctor_entry = {
 		"  --fix    repair what it finds (exit 0 once repaired)\n"
 		"  --json   {\"ok\", \"fixed\", \"problems\": [{\"kind\", "
 		"\"problem\"}]}\n",
-	.flags = CMD_NEEDS_DB,
+	.flags = CMD_NEEDS_DB | CMD_JSON,
 	.exec = doctor_exec,
 	.options = doctor_options,
 };

@@ -36,7 +36,7 @@ static const struct cmd_entry milestone_create_entry = {
 		"mode prints\n\"exists\".  'baton add --milestone M' creates M "
 		"(shared) if it is missing.\nThe tasks of a milestone run one "
 		"at a time, in the order they were added.\n",
-	.flags = CMD_NEEDS_DB,
+	.flags = CMD_NEEDS_DB | CMD_JSON,
 	.exec = milestone_create_exec,
 	.options = milestone_create_options,
 };
@@ -45,7 +45,7 @@ static const struct cmd_entry milestone_list_entry = {
 	.name = "list",
 	.usage = "[--json]",
 	.summary = "list milestones with their sessions and task counts",
-	.flags = CMD_NEEDS_DB | CMD_READONLY,
+	.flags = CMD_NEEDS_DB | CMD_READONLY | CMD_JSON,
 	.exec = milestone_list_exec,
 };
 
@@ -53,7 +53,7 @@ static const struct cmd_entry milestone_show_entry = {
 	.name = "show",
 	.usage = "NAME [--json]",
 	.summary = "one milestone: its session and its tasks in order",
-	.flags = CMD_NEEDS_DB | CMD_READONLY,
+	.flags = CMD_NEEDS_DB | CMD_READONLY | CMD_JSON,
 	.exec = milestone_show_exec,
 };
 

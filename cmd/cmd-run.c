@@ -224,7 +224,7 @@ const struct cmd_entry cmd_run_entry = {
 	"prompt's words are joined with spaces.\n"
 	"\nexit status: 0 completed, 1 failed, 124 timed out, 127 agent not\n"
 	"found, 130/143 interrupted, 2 usage, 3 config, 4 database.\n",
-	.flags = CMD_NEEDS_DB,
+	.flags = CMD_NEEDS_DB | CMD_JSON,
 	.exec = run_exec,
 	.options = run_options,
 };

@@ -50,7 +50,7 @@ static const struct cmd_entry session_close_entry = {
 		"starts a new session\nof that name, a milestone's next task "
 		"a new milestone session.  Refused while\na task is using the "
 		"session.  Closing one already ended is not an error.\n",
-	.flags = CMD_NEEDS_DB,
+	.flags = CMD_NEEDS_DB | CMD_JSON,
 	.exec = session_close_exec,
 };
 
@@ -66,7 +66,7 @@ static const struct cmd_entry session_gc_entry = {
 		"sessions.retention ago, with their chains and session "
 		"directories.  Tasks and\nruns are kept; their session id is "
 		"cleared.\n",
-	.flags = CMD_NEEDS_DB,
+	.flags = CMD_NEEDS_DB | CMD_JSON,
 	.exec = session_gc_exec,
 	.options = session_gc_options,
 };
@@ -90,7 +90,7 @@ static const struct cmd_entry session_init_entry = {
 		"\"exists\" is printed.  A UUID becomes the\nsession's id.  "
 		"An expired session is replaced by a new one of the same "
 		"name.\n",
-	.flags = CMD_NEEDS_DB,
+	.flags = CMD_NEEDS_DB | CMD_JSON,
 	.exec = session_init_exec,
 	.options = session_init_options,
 };
@@ -102,7 +102,7 @@ static const struct cmd_entry session_list_entry = {
 	.help = "options:\n"
 		"  --all    also closed, expired and abandoned sessions\n"
 		"  --json   an array of session objects (SPEC §6.1)\n",
-	.flags = CMD_NEEDS_DB | CMD_READONLY,
+	.flags = CMD_NEEDS_DB | CMD_READONLY | CMD_JSON,
 	.exec = session_list_exec,
 	.options = session_list_options,
 };
@@ -117,7 +117,7 @@ static const struct cmd_entry session_reset_entry = {
 		"pinned agent and model; records a \"reset\" event.  Refused "
 		"while a\ntask is using the session.  The session directory "
 		"($BATON_SESSION_DIR) is kept.\n",
-	.flags = CMD_NEEDS_DB,
+	.flags = CMD_NEEDS_DB | CMD_JSON,
 	.exec = session_reset_exec,
 };
 
@@ -129,7 +129,7 @@ static const struct cmd_entry session_show_entry = {
 		"A NAME shows the\nactive session of that name, else the "
 		"newest one.\n"
 		"  --json   the session object with chain, runs and events\n",
-	.flags = CMD_NEEDS_DB | CMD_READONLY,
+	.flags = CMD_NEEDS_DB | CMD_READONLY | CMD_JSON,
 	.exec = session_show_exec,
 };
 

@@ -131,6 +131,6 @@ const struct cmd_entry cmd_show_entry = {
 	.usage = "TASK [--json]",
 	.summary = "show one task with its runs, session, checks and errors",
 	.help = "  --json   the task object with its runs (SPEC §6.1)\n",
-	.flags = CMD_NEEDS_DB | CMD_READONLY,
+	.flags = CMD_NEEDS_DB | CMD_READONLY | CMD_JSON,
 	.exec = show_exec,
 };

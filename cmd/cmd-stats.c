@@ -141,7 +141,7 @@ const struct cmd_entry cmd_stats_entry = {
 		"              cost_usd, resumes, resume_success_rate, "
 		"fallbacks,\n"
 		"              retries, active_sessions\n",
-	.flags = CMD_NEEDS_DB | CMD_READONLY,
+	.flags = CMD_NEEDS_DB | CMD_READONLY | CMD_JSON,
 	.exec = stats_exec,
 	.options = stats_options,
 };

@@ -223,7 +223,7 @@ const struct cmd_entry cmd_status_entry = {
 		"  --summary       counts by status only\n"
 		"  --limit N       at most N tasks\n"
 		"  --json          an array of task objects\n",
-	.flags = CMD_NEEDS_DB | CMD_READONLY,
+	.flags = CMD_NEEDS_DB | CMD_READONLY | CMD_JSON,
 	.exec = status_exec,
 	.options = status_options,
 };

@@ -443,6 +443,12 @@ run_entry(struct baton *b, const struct cmd_entry *e, const char *parent,
 		cmd_print_help(e, parent, stdout);
 		return EXIT_OK;
 	}
+	/* --json where a command has structured output (SPEC §6); a
+	 * script must not take text it cannot parse for an answer */
+	if (b->json && (e->flags & CMD_JSON) == 0)
+		return cmd_usage_error(e, "'baton %s%s%s' has no JSON output",
+				       parent ? parent : "", parent ? " " : "",
+				       e->name);
 	rc = cmd_setup(b, e->flags, &cfg);
 	if (rc == EXIT_OK)
 		rc = e->exec(b, argc, argv);

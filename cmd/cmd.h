@@ -9,6 +9,7 @@
 #define CMD_NEEDS_CONFIG 0x1 /* load the configuration (exit 3 on error) */
 #define CMD_NEEDS_DB	 0x3 /* open the database (implies config; exit 4) */
 #define CMD_READONLY	 0x4 /* does not change tasks (documentation) */
+#define CMD_JSON	 0x8 /* prints JSON with --json; else --json is refused */
 /* With CMD_NEEDS_DB: only look (completion): no reaping of dead runners,
  * and a database that does not exist is not created (b->db stays NULL). */
 #define CMD_PEEK 0x10
