@@ -19,6 +19,7 @@
 
 extern const struct cmd_entry cmd_add_entry;
 extern const struct cmd_entry cmd_cancel_entry;
+extern const struct cmd_entry cmd_completion_entry;
 extern const struct cmd_entry cmd_config_entry;
 extern const struct cmd_entry cmd_doctor_entry;
 extern const struct cmd_entry cmd_help_entry;
@@ -35,14 +36,23 @@ extern const struct cmd_entry cmd_work_entry;
 
 /* Alphabetical; exact names only, so a new command never breaks a script. */
 const struct cmd_entry *const cmd_table[] = {
-	&cmd_add_entry,	      &cmd_cancel_entry,
-	&cmd_config_entry,    &cmd_doctor_entry,
-	&cmd_help_entry,      &cmd_log_entry,
-	&cmd_milestone_entry, &cmd_report_entry,
-	&cmd_retry_entry,     &cmd_run_entry,
-	&cmd_session_entry,   &cmd_show_entry,
-	&cmd_stats_entry,     &cmd_status_entry,
-	&cmd_work_entry,      NULL,
+	&cmd_add_entry,
+	&cmd_cancel_entry,
+	&cmd_completion_entry,
+	&cmd_config_entry,
+	&cmd_doctor_entry,
+	&cmd_help_entry,
+	&cmd_log_entry,
+	&cmd_milestone_entry,
+	&cmd_report_entry,
+	&cmd_retry_entry,
+	&cmd_run_entry,
+	&cmd_session_entry,
+	&cmd_show_entry,
+	&cmd_stats_entry,
+	&cmd_status_entry,
+	&cmd_work_entry,
+	NULL,
 };
 
 /* What main() takes out of argv (SPEC §6), for completion and hints. */

@@ -72,7 +72,7 @@ commands() {
 		fi
 	done < <(commands)
 	[ "$n" -ge 20 ]
-	[ "$refused" = "config check,config show,help,log,report" ]
+	[ "$refused" = "completion,config check,config show,help,log,report" ]
 }
 
 @test "--json refused before anything happens" {
