@@ -371,7 +371,6 @@ work_exec(struct baton *b, int argc, char **argv)
 	if ((rc = runner_start(&runner, b, &cause)) == 0 &&
 	    (rc = pool_start(&w.pool, b, &opt, &hooks, &cause)) != 0)
 		runner_stop(&runner);
-	db_milestone_release(&m);
 	if (rc == 0)
 		rc = finish(&w, &runner);
 	else {
@@ -379,6 +378,9 @@ work_exec(struct baton *b, int argc, char **argv)
 		free(cause);
 		rc = cmd_exit_code(rc);
 	}
+	/* opt.scope borrows m's session id until the workers have ended:
+	 * each copies it when it starts */
+	db_milestone_release(&m);
 	free(w.host);
 	return rc;
 }
