@@ -122,6 +122,15 @@ install: build/baton
 	install -d $(DESTDIR)$(PREFIX)/share/doc/baton/schema
 	install -m 0644 docs/json.md $(DESTDIR)$(PREFIX)/share/doc/baton/json.md
 	install -m 0644 docs/schema/*.json $(DESTDIR)$(PREFIX)/share/doc/baton/schema/
+	install -d $(DESTDIR)$(PREFIX)/share/bash-completion/completions \
+		$(DESTDIR)$(PREFIX)/share/zsh/site-functions \
+		$(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d
+	build/baton completion bash > \
+		$(DESTDIR)$(PREFIX)/share/bash-completion/completions/baton
+	build/baton completion zsh > \
+		$(DESTDIR)$(PREFIX)/share/zsh/site-functions/_baton
+	build/baton completion fish > \
+		$(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/baton.fish
 
 FORMAT_SRCS = $(wildcard cmd/*.[ch] lib/*.[ch] core/*.[ch] agents/*.[ch] db/*.[ch] db/sqlite/*.[ch] \
 	tests/unit/*.[ch] tests/agents/*.c bench/*.c)

@@ -63,23 +63,24 @@ print_text(struct baton *b, const struct doctor_report *r, int n, int fix)
 		       "backup, or try the SQLite shell's .recover\n");
 }
 
+enum { OPT_FIX = 256 };
+static const struct option doctor_options[] = {
+	{"fix", no_argument, NULL, OPT_FIX},
+	{NULL, 0, NULL, 0},
+};
+
 static int
 doctor_exec(struct baton *b, int argc, char **argv)
 {
-	enum { OPT_FIX = 256 };
-	static const struct option longopts[] = {
-		{"fix", no_argument, NULL, OPT_FIX},
-		{NULL, 0, NULL, 0},
-	};
 	struct doctor_report r;
 	char *cause = NULL;
 	int c, fix = 0, n, rc = 0;
 
 	optind = 0;
-	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+	while ((c = cmd_getopt(argc, argv, "", doctor_options)) != -1) {
 		if (c != OPT_FIX)
 			return cmd_option_error(&cmd_doctor_entry, argv,
-						longopts);
+						doctor_options);
 		fix = 1;
 	}
 	if (optind < argc)
@@ -115,6 +116,7 @@ const struct cmd_entry cmd_doctor_entry = {
 		"  --fix    repair what it finds (exit 0 once repaired)\n"
 		"  --json   {\"ok\", \"fixed\", \"problems\": [{\"kind\", "
 		"\"problem\"}]}\n",
-	.flags = CMD_NEEDS_DB,
+	.flags = CMD_NEEDS_DB | CMD_JSON,
 	.exec = doctor_exec,
+	.options = doctor_options,
 };

@@ -20,6 +20,11 @@ static int milestone_create_exec(struct baton *, int, char **);
 static int milestone_list_exec(struct baton *, int, char **);
 static int milestone_show_exec(struct baton *, int, char **);
 
+static const struct option milestone_create_options[] = {
+	{"session", required_argument, NULL, OPT_SESSION},
+	{NULL, 0, NULL, 0},
+};
+
 static const struct cmd_entry milestone_create_entry = {
 	.name = "create",
 	.usage = "NAME [--session shared|per-task]",
@@ -33,15 +38,16 @@ static const struct cmd_entry milestone_create_entry = {
 		"mode prints\n\"exists\".  'baton add --milestone M' creates M "
 		"(shared) if it is missing.\nThe tasks of a milestone run one "
 		"at a time, in the order they were added.\n",
-	.flags = CMD_NEEDS_DB,
+	.flags = CMD_NEEDS_DB | CMD_JSON,
 	.exec = milestone_create_exec,
+	.options = milestone_create_options,
 };
 
 static const struct cmd_entry milestone_list_entry = {
 	.name = "list",
 	.usage = "[--json]",
 	.summary = "list milestones with their sessions and task counts",
-	.flags = CMD_NEEDS_DB | CMD_READONLY,
+	.flags = CMD_NEEDS_DB | CMD_READONLY | CMD_JSON,
 	.exec = milestone_list_exec,
 };
 
@@ -49,7 +55,7 @@ static const struct cmd_entry milestone_show_entry = {
 	.name = "show",
 	.usage = "NAME [--json]",
 	.summary = "one milestone: its session and its tasks in order",
-	.flags = CMD_NEEDS_DB | CMD_READONLY,
+	.flags = CMD_NEEDS_DB | CMD_READONLY | CMD_JSON,
 	.exec = milestone_show_exec,
 };
 
@@ -134,10 +140,6 @@ get_session(struct baton *b, const struct db_milestone *m, struct db_session *s,
 static int
 milestone_create_exec(struct baton *b, int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{"session", required_argument, NULL, OPT_SESSION},
-		{NULL, 0, NULL, 0},
-	};
 	const struct cmd_entry *e = &milestone_create_entry;
 	struct db_milestone m = {0};
 	const char *mode = "shared";
@@ -145,9 +147,11 @@ milestone_create_exec(struct baton *b, int argc, char **argv)
 	int c, existed = 0, rc;
 
 	optind = 0;
-	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+	while ((c = cmd_getopt(argc, argv, "", milestone_create_options)) !=
+	       -1) {
 		if (c != OPT_SESSION)
-			return cmd_option_error(e, argv, longopts);
+			return cmd_option_error(e, argv,
+						milestone_create_options);
 		mode = optarg;
 	}
 	if (argc - optind != 1)
@@ -285,7 +289,7 @@ milestone_list_exec(struct baton *b, int argc, char **argv)
 	int c;
 
 	optind = 0;
-	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1)
+	while ((c = cmd_getopt(argc, argv, "", longopts)) != -1)
 		return cmd_option_error(e, argv, longopts);
 	if (optind < argc)
 		return cmd_usage_error(e, "unexpected argument '%s'",
@@ -430,7 +434,7 @@ milestone_show_exec(struct baton *b, int argc, char **argv)
 	int c, found, rc;
 
 	optind = 0;
-	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1)
+	while ((c = cmd_getopt(argc, argv, "", longopts)) != -1)
 		return cmd_option_error(e, argv, longopts);
 	if (argc - optind != 1)
 		return cmd_usage_error(e, "give one milestone name");

@@ -166,13 +166,14 @@ run_task(struct baton *b, struct orch *o, int64_t id)
 	return rc;
 }
 
+static const struct option run_options[] = {
+	TASK_LONG_OPTIONS,
+	{NULL, 0, NULL, 0},
+};
+
 static int
 run_exec(struct baton *b, int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		TASK_LONG_OPTIONS,
-		{NULL, 0, NULL, 0},
-	};
 	struct task_spec spec = {0};
 	struct task_change ch;
 	struct db_task t = {0};
@@ -183,10 +184,11 @@ run_exec(struct baton *b, int argc, char **argv)
 	int c, rc, existed;
 
 	optind = 0;
-	while ((c = getopt_long(argc, argv, "+", longopts, NULL)) != -1) {
+	while ((c = cmd_getopt(argc, argv, "+", run_options)) != -1) {
 		if (!cmd_task_option(&spec, c, optarg)) {
 			task_spec_release(&spec);
-			return cmd_option_error(&cmd_run_entry, argv, longopts);
+			return cmd_option_error(&cmd_run_entry, argv,
+						run_options);
 		}
 	}
 	spec.prompt = cmd_join_words(argc - optind, argv + optind);
@@ -236,6 +238,7 @@ const struct cmd_entry cmd_run_entry = {
 	"prompt's words are joined with spaces.\n"
 	"\nexit status: 0 completed, 1 failed, 124 timed out, 127 agent not\n"
 	"found, 130/143 interrupted, 2 usage, 3 config, 4 database.\n",
-	.flags = CMD_NEEDS_DB,
+	.flags = CMD_NEEDS_DB | CMD_JSON,
 	.exec = run_exec,
+	.options = run_options,
 };

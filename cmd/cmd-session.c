@@ -24,6 +24,26 @@ static int session_list_exec(struct baton *, int, char **);
 static int session_reset_exec(struct baton *, int, char **);
 static int session_show_exec(struct baton *, int, char **);
 
+enum { OPT_ALL = 256 };
+static const struct option session_list_options[] = {
+	{"all", no_argument, NULL, OPT_ALL},
+	{NULL, 0, NULL, 0},
+};
+
+static const struct option session_init_options[] = {
+	{"agent", required_argument, NULL, OPT_AGENT},
+	{"model", required_argument, NULL, OPT_MODEL},
+	{"workdir", required_argument, NULL, OPT_WORKDIR},
+	{"allow-foreign-session", no_argument, NULL, OPT_ALLOW_FOREIGN},
+	{NULL, 0, NULL, 0},
+};
+
+enum { OPT_DRY = 256 };
+static const struct option session_gc_options[] = {
+	{"dry-run", no_argument, NULL, OPT_DRY},
+	{NULL, 0, NULL, 0},
+};
+
 static const struct cmd_entry session_close_entry = {
 	.name = "close",
 	.usage = "ID|NAME",
@@ -32,7 +52,7 @@ static const struct cmd_entry session_close_entry = {
 		"starts a new session\nof that name, a milestone's next task "
 		"a new milestone session.  Refused while\na task is using the "
 		"session.  Closing one already ended is not an error.\n",
-	.flags = CMD_NEEDS_DB,
+	.flags = CMD_NEEDS_DB | CMD_JSON,
 	.exec = session_close_exec,
 };
 
@@ -48,8 +68,9 @@ static const struct cmd_entry session_gc_entry = {
 		"sessions.retention ago, with their chains and session "
 		"directories.  Tasks and\nruns are kept; their session id is "
 		"cleared.\n",
-	.flags = CMD_NEEDS_DB,
+	.flags = CMD_NEEDS_DB | CMD_JSON,
 	.exec = session_gc_exec,
+	.options = session_gc_options,
 };
 
 static const struct cmd_entry session_init_entry = {
@@ -71,8 +92,9 @@ static const struct cmd_entry session_init_entry = {
 		"\"exists\" is printed.  A UUID becomes the\nsession's id.  "
 		"An expired session is replaced by a new one of the same "
 		"name.\n",
-	.flags = CMD_NEEDS_DB,
+	.flags = CMD_NEEDS_DB | CMD_JSON,
 	.exec = session_init_exec,
+	.options = session_init_options,
 };
 
 static const struct cmd_entry session_list_entry = {
@@ -82,8 +104,9 @@ static const struct cmd_entry session_list_entry = {
 	.help = "options:\n"
 		"  --all    also closed, expired and abandoned sessions\n"
 		"  --json   an array of session objects (docs/json.md)\n",
-	.flags = CMD_NEEDS_DB | CMD_READONLY,
+	.flags = CMD_NEEDS_DB | CMD_READONLY | CMD_JSON,
 	.exec = session_list_exec,
+	.options = session_list_options,
 };
 
 static const struct cmd_entry session_reset_entry = {
@@ -96,7 +119,7 @@ static const struct cmd_entry session_reset_entry = {
 		"pinned agent and model; records a \"reset\" event.  Refused "
 		"while a\ntask is using the session.  The session directory "
 		"($BATON_SESSION_DIR) is kept.\n",
-	.flags = CMD_NEEDS_DB,
+	.flags = CMD_NEEDS_DB | CMD_JSON,
 	.exec = session_reset_exec,
 };
 
@@ -108,7 +131,7 @@ static const struct cmd_entry session_show_entry = {
 		"A NAME shows the\nactive session of that name, else the "
 		"newest one.\n"
 		"  --json   the session object with chain, runs and events\n",
-	.flags = CMD_NEEDS_DB | CMD_READONLY,
+	.flags = CMD_NEEDS_DB | CMD_READONLY | CMD_JSON,
 	.exec = session_show_exec,
 };
 
@@ -139,7 +162,7 @@ no_options(const struct cmd_entry *e, int argc, char **argv)
 	int c;
 
 	optind = 0;
-	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1)
+	while ((c = cmd_getopt(argc, argv, "", longopts)) != -1)
 		return cmd_option_error(e, argv, longopts);
 	return -1;
 }
@@ -345,11 +368,6 @@ list_one(void *arg, const struct db_session *s)
 static int
 session_list_exec(struct baton *b, int argc, char **argv)
 {
-	enum { OPT_ALL = 256 };
-	static const struct option longopts[] = {
-		{"all", no_argument, NULL, OPT_ALL},
-		{NULL, 0, NULL, 0},
-	};
 	struct db_session_filter f = {0};
 	struct listing l = {0};
 	char *cause = NULL;
@@ -357,10 +375,10 @@ session_list_exec(struct baton *b, int argc, char **argv)
 
 	f.active_only = 1;
 	optind = 0;
-	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+	while ((c = cmd_getopt(argc, argv, "", session_list_options)) != -1) {
 		if (c != OPT_ALL)
 			return cmd_option_error(&session_list_entry, argv,
-						longopts);
+						session_list_options);
 		f.active_only = 0;
 	}
 	if (optind < argc)
@@ -648,13 +666,6 @@ print_after(struct baton *b, const struct db_session *s, const char *line,
 static int
 session_init_exec(struct baton *b, int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{"agent", required_argument, NULL, OPT_AGENT},
-		{"model", required_argument, NULL, OPT_MODEL},
-		{"workdir", required_argument, NULL, OPT_WORKDIR},
-		{"allow-foreign-session", no_argument, NULL, OPT_ALLOW_FOREIGN},
-		{NULL, 0, NULL, 0},
-	};
 	const struct cmd_entry *e = &session_init_entry;
 	struct session_init in = {0};
 	struct session_choice sc = {0};
@@ -664,7 +675,7 @@ session_init_exec(struct baton *b, int argc, char **argv)
 	int c, found, rc;
 
 	optind = 0;
-	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+	while ((c = cmd_getopt(argc, argv, "", session_init_options)) != -1) {
 		switch (c) {
 		case OPT_AGENT:
 			in.agent = optarg;
@@ -679,7 +690,7 @@ session_init_exec(struct baton *b, int argc, char **argv)
 			in.allow_foreign = 1;
 			break;
 		default:
-			return cmd_option_error(e, argv, longopts);
+			return cmd_option_error(e, argv, session_init_options);
 		}
 	}
 	if (argc - optind != 1)
@@ -805,11 +816,6 @@ gc_one(void *arg, const char *action, const struct db_session *s)
 static int
 session_gc_exec(struct baton *b, int argc, char **argv)
 {
-	enum { OPT_DRY = 256 };
-	static const struct option longopts[] = {
-		{"dry-run", no_argument, NULL, OPT_DRY},
-		{NULL, 0, NULL, 0},
-	};
 	const struct cmd_entry *e = &session_gc_entry;
 	struct gc g = {0};
 	struct strvec warnings;
@@ -819,9 +825,9 @@ session_gc_exec(struct baton *b, int argc, char **argv)
 	int c, rc;
 
 	optind = 0;
-	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+	while ((c = cmd_getopt(argc, argv, "", session_gc_options)) != -1) {
 		if (c != OPT_DRY)
-			return cmd_option_error(e, argv, longopts);
+			return cmd_option_error(e, argv, session_gc_options);
 		g.dry_run = 1;
 	}
 	if (optind < argc)

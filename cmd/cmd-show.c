@@ -133,7 +133,7 @@ show_exec(struct baton *b, int argc, char **argv)
 	int c, rc;
 
 	optind = 0;
-	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1)
+	while ((c = cmd_getopt(argc, argv, "", longopts)) != -1)
 		return cmd_option_error(&cmd_show_entry, argv, longopts);
 	if (argc - optind != 1)
 		return cmd_usage_error(&cmd_show_entry, "give one task id");
@@ -163,6 +163,6 @@ const struct cmd_entry cmd_show_entry = {
 		"and\n"
 		"           docs/schema/task.schema.json (installed under\n"
 		"           share/doc/baton)\n",
-	.flags = CMD_NEEDS_DB | CMD_READONLY,
+	.flags = CMD_NEEDS_DB | CMD_READONLY | CMD_JSON,
 	.exec = show_exec,
 };

@@ -109,6 +109,18 @@ enum {
 	OPT_SESS,
 };
 
+static const struct option status_options[] = {
+	{"milestone", required_argument, NULL, OPT_MS},
+	{"status", required_argument, NULL, OPT_STATUS},
+	{"summary", no_argument, NULL, OPT_SUMMARY},
+	{"limit", required_argument, NULL, OPT_LIMIT},
+	{"last", required_argument, NULL, OPT_LAST},
+	{"all", no_argument, NULL, OPT_ALL},
+	{"since", required_argument, NULL, OPT_SINCE},
+	{"session", required_argument, NULL, OPT_SESS},
+	{NULL, 0, NULL, 0},
+};
+
 /* "failed,timed_out" into a status mask; 0 or -1. */
 static int
 parse_statuses(const char *arg, unsigned *mask)
@@ -197,24 +209,13 @@ apply_option(struct status_args *a, int c, const char *arg)
 static int
 parse_options(struct status_args *a, int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{"milestone", required_argument, NULL, OPT_MS},
-		{"status", required_argument, NULL, OPT_STATUS},
-		{"summary", no_argument, NULL, OPT_SUMMARY},
-		{"limit", required_argument, NULL, OPT_LIMIT},
-		{"last", required_argument, NULL, OPT_LAST},
-		{"all", no_argument, NULL, OPT_ALL},
-		{"since", required_argument, NULL, OPT_SINCE},
-		{"session", required_argument, NULL, OPT_SESS},
-		{NULL, 0, NULL, 0},
-	};
 	int c, rc;
 
 	optind = 0;
-	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+	while ((c = cmd_getopt(argc, argv, "", status_options)) != -1) {
 		if (c == '?' || c == ':')
 			return cmd_option_error(&cmd_status_entry, argv,
-						longopts);
+						status_options);
 		if ((rc = apply_option(a, c, optarg)) >= 0)
 			return rc;
 	}
@@ -380,6 +381,7 @@ const struct cmd_entry cmd_status_entry = {
 		"  --limit N          at most N tasks, the oldest first\n"
 		"  --summary          counts by status only\n"
 		"  --json             an array of task objects\n",
-	.flags = CMD_NEEDS_DB | CMD_READONLY,
+	.flags = CMD_NEEDS_DB | CMD_READONLY | CMD_JSON,
 	.exec = status_exec,
+	.options = status_options,
 };

@@ -121,18 +121,41 @@ idle(struct pool *p, struct store *db, char **cause)
 	return 0;
 }
 
+/* Read task id and its runs for the finished hook; 0 or -1 (noted). */
+static int
+load_finished(struct pool *p, struct store *db, int64_t id, struct db_task *t,
+	      struct db_run **runs, size_t *n)
+{
+	char *cause = NULL;
+	int found = 0;
+
+	if (p->hooks.finished == NULL)
+		return -1;
+	if (store_task_get(db, id, t, &found, &cause) == 0 && found &&
+	    store_run_list(db, id, runs, n, &cause) == 0)
+		return 0;
+	hook_note(p, id, cause ? cause : "task not found");
+	free(cause);
+	db_task_release(t);
+	return -1;
+}
+
 /* Run claimed task id to its end and count it. */
 static int
 execute(struct pool *p, struct orch *o, int64_t id, char **cause)
 {
 	struct orch_result res;
-	int rc;
+	struct db_task t = {0};
+	struct db_run *runs = NULL;
+	size_t nruns = 0;
+	int rc, loaded;
 
 	pthread_mutex_lock(&p->lock);
 	p->counts.running++;
 	pthread_mutex_unlock(&p->lock);
 
 	rc = orch_execute(o, id, &res, cause);
+	loaded = load_finished(p, o->db, id, &t, &runs, &nruns) == 0;
 
 	pthread_mutex_lock(&p->lock);
 	p->counts.running--;
@@ -144,8 +167,12 @@ execute(struct pool *p, struct orch *o, int64_t id, char **cause)
 		p->counts.other++;
 	if (p->hooks.ended != NULL)
 		p->hooks.ended(p->hooks.arg, id, &res);
+	if (loaded)
+		p->hooks.finished(p->hooks.arg, &t, runs, nruns, &res);
 	pthread_mutex_unlock(&p->lock);
 	orch_result_release(&res);
+	db_runs_free(runs, nruns);
+	db_task_release(&t);
 	if (rc != 0 && rc != -BERR_DB) {
 		/* baton's own error, already recorded on the task */
 		hook_note(p, id, *cause);
