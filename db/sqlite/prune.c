@@ -127,12 +127,21 @@ batch_step(struct db *db, const char *sql, int64_t before, const char *batch,
 	return 0;
 }
 
+static int
+cmp_id(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
 /* Mark in gone[] the ids still prunable; their JSON array in *json. */
 static int
 check_tasks(struct db *db, int64_t before, const int64_t *ids, size_t n,
 	    int *gone, char **json, char **cause)
 {
 	struct strbuf all, kept;
+	const int64_t *found;
 	sqlite3_stmt *st;
 	int64_t id;
 	size_t i, j = 0;
@@ -152,13 +161,12 @@ check_tasks(struct db *db, int64_t before, const int64_t *ids, size_t n,
 	sqlite3_bind_int64(st, 1, before);
 	sqlite3_bind_text(st, 2, all.buf, -1, SQLITE_STATIC);
 	strbuf_adds(&kept, "[");
-	/* rowid order, as ids[] is */
-	for (i = 0; (rc = sqlite3_step(st)) == SQLITE_ROW;) {
+	/* in no particular order: look each up in ids[] (ascending) */
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		id = sqlite3_column_int64(st, 0);
-		while (i < n && ids[i] < id)
-			i++;
-		if (i < n && ids[i] == id)
-			gone[i] = 1;
+		found = bsearch(&id, ids, n, sizeof *ids, cmp_id);
+		if (found != NULL)
+			gone[found - ids] = 1;
 		strbuf_addf(&kept, "%s%lld", j++ ? "," : "", (long long)id);
 	}
 	strbuf_adds(&kept, "]");
