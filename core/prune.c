@@ -15,8 +15,10 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/prune.h"
+#include "lib/clock.h"
 #include "lib/id.h"
 #include "lib/text.h"
 #include "lib/xmalloc.h"
@@ -29,7 +31,27 @@ struct pass {
 	size_t batch;
 	struct prune_result *r;
 	struct strvec *warnings;
+	int64_t held; /* ms the last batch held the write lock */
 };
+
+/*
+ * After a batch held the write lock for held ms, leave it free as long
+ * (10 ms at least) before the next: other baton processes wait for it
+ * in SQLite's busy handler, which looks again only every few to 100 ms,
+ * and would never see it free between batches taken back to back.
+ */
+static void
+yield_lock(int64_t held)
+{
+	struct timespec ts;
+
+	if (held < 10)
+		held = 10;
+	ts.tv_sec = (time_t)(held / 1000);
+	ts.tv_nsec = (long)(held % 1000) * 1000000L;
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+}
 
 /* Remove (or, dry, measure) dir, counting it; a failure is a warning. */
 static void
@@ -46,19 +68,24 @@ static int
 tasks_batch(struct pass *p, const int64_t *ids, size_t n, int *gone,
 	    char **cause)
 {
+	int64_t t0;
 	int rc;
 
 	if (p->opt->dry_run)
 		return store_prune_tasks(p->db, p->before, ids, n, gone, 1,
 					 &p->r->rows, cause);
+	if (p->r->transactions > 0)
+		yield_lock(p->held);
 	if ((rc = store_begin(p->db, cause)) != 0)
 		return rc;
+	t0 = clock_now_ms();
 	if ((rc = store_prune_tasks(p->db, p->before, ids, n, gone, 0,
 				    &p->r->rows, cause)) == 0 &&
 	    (rc = store_commit(p->db, cause)) == 0)
 		p->r->transactions++;
 	if (rc != 0)
 		store_rollback(p->db);
+	p->held = clock_now_ms() - t0;
 	return rc;
 }
 
@@ -95,19 +122,24 @@ static int
 sessions_batch(struct pass *p, const struct strvec *ids, int *gone,
 	       char **cause)
 {
+	int64_t t0;
 	int rc;
 
 	if (p->opt->dry_run)
 		return store_prune_sessions(p->db, p->before, ids, gone, 1,
 					    &p->r->rows, cause);
+	if (p->r->transactions > 0)
+		yield_lock(p->held);
 	if ((rc = store_begin(p->db, cause)) != 0)
 		return rc;
+	t0 = clock_now_ms();
 	if ((rc = store_prune_sessions(p->db, p->before, ids, gone, 0,
 				       &p->r->rows, cause)) == 0 &&
 	    (rc = store_commit(p->db, cause)) == 0)
 		p->r->transactions++;
 	if (rc != 0)
 		store_rollback(p->db);
+	p->held = clock_now_ms() - t0;
 	return rc;
 }
 
