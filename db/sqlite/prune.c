@@ -78,7 +78,7 @@ sqlite_prune_tasks_list(struct store *store, int64_t before, int64_t after,
 {
 	struct db *db = (struct db *)store;
 	sqlite3_stmt *st;
-	int rc;
+	int rc = SQLITE_DONE;
 
 	*n = 0;
 	if ((st = db_stmt(db, sql_list_tasks, cause)) == NULL)
