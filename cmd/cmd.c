@@ -21,10 +21,12 @@ extern const struct cmd_entry cmd_add_entry;
 extern const struct cmd_entry cmd_cancel_entry;
 extern const struct cmd_entry cmd_completion_entry;
 extern const struct cmd_entry cmd_config_entry;
+extern const struct cmd_entry cmd_db_entry;
 extern const struct cmd_entry cmd_doctor_entry;
 extern const struct cmd_entry cmd_help_entry;
 extern const struct cmd_entry cmd_log_entry;
 extern const struct cmd_entry cmd_milestone_entry;
+extern const struct cmd_entry cmd_prune_entry;
 extern const struct cmd_entry cmd_report_entry;
 extern const struct cmd_entry cmd_retry_entry;
 extern const struct cmd_entry cmd_run_entry;
@@ -35,15 +37,19 @@ extern const struct cmd_entry cmd_status_entry;
 extern const struct cmd_entry cmd_work_entry;
 
 /* Alphabetical; exact names only, so a new command never breaks a script. */
+/* One a line, so that adding a command is adding a line. */
+/* clang-format off */
 const struct cmd_entry *const cmd_table[] = {
 	&cmd_add_entry,
 	&cmd_cancel_entry,
 	&cmd_completion_entry,
 	&cmd_config_entry,
+	&cmd_db_entry,
 	&cmd_doctor_entry,
 	&cmd_help_entry,
 	&cmd_log_entry,
 	&cmd_milestone_entry,
+	&cmd_prune_entry,
 	&cmd_report_entry,
 	&cmd_retry_entry,
 	&cmd_run_entry,
@@ -67,6 +73,7 @@ const struct option cmd_global_options[] = {
 	{"version", no_argument, NULL, 0},
 	{NULL, 0, NULL, 0},
 };
+/* clang-format on */
 
 /* One line on stderr after what stdout holds so far: prefix, message. */
 static void

@@ -41,7 +41,12 @@ struct config {
 		int max_active;		  /* 1000 */
 		int resume_failure_limit; /* 3 */
 		int64_t retention_ms;	  /* 30d */
+		int keep_temp_dirs;	  /* false */
 	} sessions;
+
+	struct {
+		int64_t retention_ms; /* 0: keep forever */
+	} logs;
 
 	struct {
 		int64_t heartbeat_ms;	 /* 5s */

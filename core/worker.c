@@ -10,11 +10,17 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/config.h"
+#include "core/prune.h"
 #include "core/runner.h"
 #include "core/task.h"
 #include "core/worker.h"
 #include "db/store.h"
+#include "lib/clock.h"
 #include "lib/xmalloc.h"
+
+/* logs.retention: how often a long `work` prunes again. */
+#define PRUNE_EVERY_MS (60 * 60 * 1000)
 
 struct pool {
 	struct baton *b;
@@ -26,6 +32,7 @@ struct pool {
 	int stop;
 	int err;     /* worst negated berr of a worker's own */
 	int wake[2]; /* written once when stop is set: wakes idle workers */
+	int64_t pruned_at; /* logs.retention: last prune started, 0 never */
 	pthread_t *threads;
 	int nthreads;
 	char *scope, *fail_at; /* copies: opt's point here */
@@ -183,6 +190,51 @@ execute(struct pool *p, struct orch *o, int64_t id, char **cause)
 	return rc;
 }
 
+/*
+ * logs.retention: prune on db when the pool starts and then once an
+ * hour, in whichever worker comes first; one note if it removed
+ * something.  A failure is a note too: the tasks go on.
+ */
+static void
+maybe_prune(struct pool *p, struct store *db)
+{
+	struct prune_options opt = {0};
+	struct prune_result r;
+	struct strvec warnings;
+	char *cause = NULL, *line, *msg;
+	int rc, due;
+
+	opt.older_than_ms = p->b->cfg->logs.retention_ms;
+	if (opt.older_than_ms <= 0)
+		return;
+	opt.now = clock_now_ms();
+	pthread_mutex_lock(&p->lock);
+	due = p->pruned_at == 0 || opt.now - p->pruned_at >= PRUNE_EVERY_MS;
+	if (due)
+		p->pruned_at = opt.now;
+	pthread_mutex_unlock(&p->lock);
+	if (!due)
+		return;
+	strvec_init(&warnings);
+	rc = prune_run(p->b, db, &opt, &r, &warnings, &cause);
+	if (rc != 0)
+		msg = xasprintf("logs.retention: %s", cause);
+	else if (prune_removed_any(&r)) {
+		line = prune_summary(&r, 0);
+		msg = xasprintf("logs.retention: %s%s", line,
+				warnings.n ? " (some files could not be "
+					     "removed)"
+					   : "");
+		free(line);
+	} else
+		msg = NULL;
+	if (msg != NULL)
+		hook_note(p, 0, msg);
+	free(msg);
+	free(cause);
+	strvec_release(&warnings);
+}
+
 /* One worker: claim, execute, until the pool stops. */
 static int
 work_loop(struct pool *p, struct orch *o, char **cause)
@@ -191,6 +243,7 @@ work_loop(struct pool *p, struct orch *o, char **cause)
 	int rc;
 
 	while (take_slot(p)) {
+		maybe_prune(p, o->db);
 		if ((rc = orch_claim(o, p->opt.milestone_id, &id, cause)) != 0)
 			return rc;
 		if (id == 0) {

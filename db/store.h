@@ -2,9 +2,12 @@
 #define BATON_STORE_H
 
 #include <pthread.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "db/store-names.h"
+
+struct strvec;
 
 /*
  * The store interface.  core/ talks to a struct store through the
@@ -410,6 +413,60 @@ struct db_stats {
 /* Statistics over tasks created at or after since (0: all). */
 int store_stats(struct store *, int64_t since, struct db_stats *, char **cause);
 
+/* ---- housekeeping: prune, backup, vacuum (db/sqlite/prune.c, maint.c) ---- */
+
+/*
+ * `baton prune` a batch at a time (core/prune.c drives it): a batch is
+ * listed by a read outside any transaction, then deleted inside a write
+ * transaction of the caller's, which checks each row again.  A task is
+ * prunable when its status is final and it finished before `before`; a
+ * session when it is not active, not leased, ended before `before` and
+ * no task or run refers to it (with assume_gone: none that is not
+ * prunable itself, as a dry run sees it, the tasks being still there).
+ */
+struct db_prune_counts {
+	int64_t tasks, runs, events, sessions, links;
+};
+/* Up to max prunable task ids above after, ascending, into ids[]. */
+int store_prune_tasks_list(struct store *, int64_t before, int64_t after,
+			   int64_t *ids, size_t max, size_t *n, char **cause);
+/*
+ * Delete the tasks of ids[] (ascending) that are still prunable, their
+ * runs, and their events that name no session or one that is gone;
+ * chain links lose their pointers to those runs.  gone[i] says whether
+ * ids[i] went; counts are added to *c.  With count_only nothing changes
+ * (no transaction needed) and gone[] and *c say what would go.
+ */
+int store_prune_tasks(struct store *, int64_t before, const int64_t *ids,
+		      size_t n, int *gone, int count_only,
+		      struct db_prune_counts *c, char **cause);
+/* Up to max prunable session ids greater than after ("" or NULL for
+ * the first), in id order, pushed to ids. */
+int store_prune_sessions_list(struct store *, int64_t before, int assume_gone,
+			      const char *after, struct strvec *ids, size_t max,
+			      char **cause);
+/*
+ * Delete the sessions of ids still prunable, their chains and their
+ * events that name no task or one that is gone; milestones and
+ * successors pointing at them lose the pointer.  gone[i], *c and
+ * count_only (which assumes the prunable tasks gone) as above.
+ */
+int store_prune_sessions(struct store *, int64_t before,
+			 const struct strvec *ids, int *gone, int count_only,
+			 struct db_prune_counts *c, char **cause);
+/* *yes non-zero if task id exists. */
+int store_task_exists(struct store *, int64_t id, int *yes, char **cause);
+/*
+ * An online consistent copy of the database as the new file path
+ * (created 0600; one that exists is refused with errno-like message),
+ * made in steps from one snapshot so that writers go on meanwhile.
+ * -BERR_FAIL with *cause for an engine that cannot (use its own tool).
+ */
+int store_backup(struct store *, const char *path, char **cause);
+/* Rebuild the database to reclaim free space; *before and *after are
+ * its size in bytes (files on disk; 0 where the engine cannot say). */
+int store_vacuum(struct store *, int64_t *before, int64_t *after, char **cause);
+
 /* An engine: one function per operation above, same contracts. */
 struct store_impl {
 	const char *name; /* "sqlite" */
@@ -550,6 +607,26 @@ struct store_impl {
 				     char **cause);
 	int (*stats)(struct store *st, int64_t since, struct db_stats *a2,
 		     char **cause);
+	int (*prune_tasks_list)(struct store *st, int64_t before, int64_t after,
+				int64_t *ids, size_t max, size_t *n,
+				char **cause);
+	int (*prune_tasks)(struct store *st, int64_t before, const int64_t *ids,
+			   size_t n, int *gone, int count_only,
+			   struct db_prune_counts *c, char **cause);
+	int (*prune_sessions_list)(struct store *st, int64_t before,
+				   int assume_gone, const char *after,
+				   struct strvec *ids, size_t max,
+				   char **cause);
+	int (*prune_sessions)(struct store *st, int64_t before,
+			      const struct strvec *ids, int *gone,
+			      int count_only, struct db_prune_counts *c,
+			      char **cause);
+	int (*task_exists)(struct store *st, int64_t id, int *yes,
+			   char **cause);
+	/* NULL: not supported by this engine */
+	int (*backup)(struct store *st, const char *path, char **cause);
+	int (*vacuum)(struct store *st, int64_t *before, int64_t *after,
+		      char **cause);
 };
 
 #endif

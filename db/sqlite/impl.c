@@ -67,4 +67,11 @@ const struct store_impl sqlite_store_impl = {
 	.session_runs = sqlite_session_runs,
 	.session_get_successor = sqlite_session_get_successor,
 	.stats = sqlite_stats,
+	.prune_tasks_list = sqlite_prune_tasks_list,
+	.prune_tasks = sqlite_prune_tasks,
+	.prune_sessions_list = sqlite_prune_sessions_list,
+	.prune_sessions = sqlite_prune_sessions,
+	.task_exists = sqlite_task_exists,
+	.backup = sqlite_backup,
+	.vacuum = sqlite_vacuum,
 };

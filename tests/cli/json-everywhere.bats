@@ -32,9 +32,11 @@ commands() {
 @test "every command prints JSON with --json or refuses it with exit 2" {
 	declare -A args=(
 		[add]="echo added" [cancel]="3" [completion]="bash"
-		[config check]="" [config show]="" [doctor]="" [help]=""
+		[config check]="" [config show]="" [db backup]="$T/copy.db"
+		[db vacuum]="" [doctor]="" [help]=""
 		[log]="1" [milestone create]="m1" [milestone list]=""
-		[milestone show]="m1" [report]="--github" [retry]="2"
+		[milestone show]="m1" [prune]="--older-than 30d"
+		[report]="--github" [retry]="2"
 		[run]="echo ran" [session close]="s1" [session gc]=""
 		[session init]="s2" [session list]="--all" [session reset]="s2"
 		[session show]="s2" [show]="1" [stats]="" [status]=""
@@ -72,7 +74,7 @@ commands() {
 		fi
 	done < <(commands)
 	[ "$n" -ge 20 ]
-	[ "$refused" = "completion,config check,config show,help,log,report" ]
+	[ "$refused" = "completion,config check,config show,db backup,help,log,report" ]
 }
 
 @test "--json refused before anything happens" {
