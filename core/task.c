@@ -254,6 +254,34 @@ resolve_session(struct store *db, const struct task_spec *s, struct db_task *t,
 	return 0;
 }
 
+/* The longest bad value a message shows. */
+#define SHOWN_MAX 80
+
+/* --timeout (a task file's timeout:): a duration greater than 0; 0 or
+ * -BERR_USAGE. */
+static int
+resolve_timeout(const struct task_spec *s, int64_t *out, char **cause)
+{
+	const char *what = s->origin != NULL ? "timeout" : "--timeout";
+	char shown[SHOWN_MAX + 4], *why, *msg;
+	int64_t ms;
+
+	text_shown(s->timeout, strlen(s->timeout), SHOWN_MAX, shown);
+	if (duration_parse(s->timeout, &ms) != 0) {
+		why = duration_error(shown);
+		msg = xasprintf("%s: %s", what, why);
+		free(why);
+		return bad(s, cause, msg);
+	}
+	if (ms == 0)
+		return bad(s, cause,
+			   xasprintf("%s: expected a duration greater than 0, "
+				     "got '%s'",
+				     what, shown));
+	*out = ms;
+	return 0;
+}
+
 /* Timeout, check, iterations, attempts, title and key; 0 or
  * -BERR_USAGE. */
 static int
@@ -261,17 +289,11 @@ resolve_limits(const struct config *cfg, const struct task_spec *s,
 	       struct db_task *t, char **cause)
 {
 	long long n;
-	int64_t ms;
+	int rc;
 
-	if (s->timeout != NULL) {
-		if (duration_parse(s->timeout, &ms) != 0 || ms == 0)
-			return bad(s, cause,
-				   xasprintf("invalid timeout '%s': use a "
-					     "duration like 90, 90s, 15m, 2h "
-					     "or 1d",
-					     s->timeout));
-		t->timeout_ms = ms;
-	}
+	if (s->timeout != NULL &&
+	    (rc = resolve_timeout(s, &t->timeout_ms, cause)) != 0)
+		return rc;
 	t->check_cmd = xstrdup_or_null(s->check);
 	if (s->check != NULL && is_blank(s->check))
 		return bad(s, cause, xstrdup("empty --check command"));
