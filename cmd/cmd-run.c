@@ -157,6 +157,7 @@ run_exec(struct baton *b, int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		TASK_LONG_OPTIONS,
+		{"continue", no_argument, NULL, 'c'},
 		{NULL, 0, NULL, 0},
 	};
 	struct task_spec spec = {0};
@@ -169,13 +170,16 @@ run_exec(struct baton *b, int argc, char **argv)
 	int c, rc, existed;
 
 	optind = 0;
-	while ((c = getopt_long(argc, argv, "+", longopts, NULL)) != -1) {
-		if (!cmd_task_option(&spec, c, optarg)) {
+	while ((c = getopt_long(argc, argv, "+c", longopts, NULL)) != -1) {
+		if (c == 'c')
+			spec.continue_last = 1;
+		else if (!cmd_task_option(&spec, c, optarg)) {
 			task_spec_release(&spec);
 			return cmd_option_error(&cmd_run_entry, argv, longopts);
 		}
 	}
 	spec.prompt = cmd_join_words(argc - optind, argv + optind);
+	spec.prompt_stdin = 1;
 	rc = cmd_add_task(b, &spec, &t, &existed);
 	task_spec_release(&spec);
 	if (rc == EXIT_OK && existed)
@@ -213,15 +217,23 @@ run_exec(struct baton *b, int argc, char **argv)
 
 const struct cmd_entry cmd_run_entry = {
 	.name = "run",
-	.usage = "[TASK OPTIONS] PROMPT...",
+	.usage = "[-c] [TASK OPTIONS] [PROMPT...]",
 	.summary = "create a task and execute it now, in the foreground",
-	.help = TASK_OPTIONS_HELP
-	"\nThe agent's output is streamed unless -q; --json prints the "
-	"finished\n"
-	"task with its runs instead.  Options go before the prompt; the\n"
-	"prompt's words are joined with spaces.\n"
-	"\nexit status: 0 completed, 1 failed, 124 timed out, 127 agent not\n"
-	"found, 130/143 interrupted, 2 usage, 3 config, 4 database.\n",
+	.help = "  -c, --continue        continue the conversation last used "
+		"in "
+		"this\n"
+		"                        project (see "
+		"docs/sessions.md)\n" TASK_OPTIONS_HELP
+		"\nThe agent's output is streamed unless -q; --json prints the "
+		"finished\n"
+		"task with its runs instead.  Options go before the prompt; "
+		"the\n"
+		"prompt's words are joined with spaces.  With no PROMPT, the "
+		"prompt\n"
+		"is read from standard input unless it is a terminal.\n"
+		"\nexit status: 0 completed, 1 failed, 124 timed out, 127 "
+		"agent not\n"
+		"found, 130/143 interrupted, 2 usage, 3 config, 4 database.\n",
 	.flags = CMD_NEEDS_DB,
 	.exec = run_exec,
 };

@@ -66,4 +66,5 @@ const struct store_impl sqlite_store_impl = {
 	.session_runs = sqlite_session_runs,
 	.session_get_successor = sqlite_session_get_successor,
 	.stats = sqlite_stats,
+	.session_get_last_used = sqlite_session_get_last_used,
 };
