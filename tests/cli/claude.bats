@@ -421,7 +421,8 @@ dialogue() {
 	check 'length == 3 and (.[0] | contains("the trunk"))
 		and (.[2] | contains("on the branch"))'
 	new=$(sql "select head from sessions where name = 'branch'")
-	[ -n "$new" ] && [ "$new" != "$sid" ]
+	[ -n "$new" ]
+	[ "$new" != "$sid" ]
 	[ "$(sql "select group_concat(edge, ' ') from (select edge from
 		  session_chain c join sessions s on s.id = c.session_id
 		  where s.name = 'branch' order by c.id)")" = "fork fork" ]
