@@ -65,6 +65,8 @@ claude_build_argv(const struct agent_call *c, struct strvec *argv, char **cause)
 		strvec_pushf(argv, "%s=%s",
 			     c->resume ? "--resume" : "--session-id",
 			     c->agent_session_id);
+	if (c->resume && c->fork)
+		strvec_push(argv, "--fork-session");
 	agent_argv_options(c, argv);
 	return 0;
 }
@@ -444,6 +446,7 @@ out:
 const struct agent_impl agent_claude_impl = {
 	.kind = AGENT_KIND_CLAUDE,
 	.accepts_session_id = 1,
+	.can_fork = 1,
 	.session_cwd = 1,
 	.build_argv = claude_build_argv,
 	.parse_result = claude_parse_result,

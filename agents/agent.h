@@ -82,6 +82,9 @@ struct agent_call {
 	 * session's own UUID for adapters that accept one, else NULL). */
 	const char *agent_session_id;
 	int resume;
+	/* with resume: branch the conversation, leaving agent_session_id
+	 * as it is (a forked session's first turn; impl->can_fork) */
+	int fork;
 	const char *prompt_file; /* also the child's stdin */
 	const char *result_file; /* $BATON_RESULT_FILE */
 	const char *workdir;
@@ -115,6 +118,9 @@ struct agent_impl {
 	/* Can be handed a caller-chosen conversation id (S4): the first
 	 * link of the chain is then the baton session id itself. */
 	int accepts_session_id;
+	/* Can resume a conversation as a branch of it, under a new id
+	 * (claude --fork-session): `baton session fork` needs it. */
+	int can_fork;
 	/* Conversations are found only from the directory they started in
 	 * (claude): run every turn of a session in the session's workdir. */
 	int session_cwd;

@@ -101,6 +101,7 @@ add_exec(struct baton *b, int argc, char **argv)
 		return add_from(b, from);
 	}
 	spec.prompt = cmd_join_words(argc - optind, argv + optind);
+	spec.prompt_stdin = 1;
 	rc = cmd_add_task(b, &spec, &t, &existed);
 	task_spec_release(&spec);
 	id = t.id;

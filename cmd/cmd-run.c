@@ -168,6 +168,7 @@ run_task(struct baton *b, struct orch *o, int64_t id)
 
 static const struct option run_options[] = {
 	TASK_LONG_OPTIONS,
+	{"continue", no_argument, NULL, 'c'},
 	{NULL, 0, NULL, 0},
 };
 
@@ -184,14 +185,17 @@ run_exec(struct baton *b, int argc, char **argv)
 	int c, rc, existed;
 
 	optind = 0;
-	while ((c = cmd_getopt(argc, argv, "+", run_options)) != -1) {
-		if (!cmd_task_option(&spec, c, optarg)) {
+	while ((c = cmd_getopt(argc, argv, "+c", run_options)) != -1) {
+		if (c == 'c')
+			spec.continue_last = 1;
+		else if (!cmd_task_option(&spec, c, optarg)) {
 			task_spec_release(&spec);
 			return cmd_option_error(&cmd_run_entry, argv,
 						run_options);
 		}
 	}
 	spec.prompt = cmd_join_words(argc - optind, argv + optind);
+	spec.prompt_stdin = 1;
 	rc = cmd_add_task(b, &spec, &t, &existed);
 	task_spec_release(&spec);
 	if (rc == EXIT_OK && existed)
@@ -229,15 +233,23 @@ run_exec(struct baton *b, int argc, char **argv)
 
 const struct cmd_entry cmd_run_entry = {
 	.name = "run",
-	.usage = "[TASK OPTIONS] PROMPT...",
+	.usage = "[-c] [TASK OPTIONS] [PROMPT...]",
 	.summary = "create a task and execute it now, in the foreground",
-	.help = TASK_OPTIONS_HELP
-	"\nThe agent's output is streamed unless -q; --json prints the "
-	"finished\n"
-	"task with its runs instead.  Options go before the prompt; the\n"
-	"prompt's words are joined with spaces.\n"
-	"\nexit status: 0 completed, 1 failed, 124 timed out, 127 agent not\n"
-	"found, 130/143 interrupted, 2 usage, 3 config, 4 database.\n",
+	.help = "  -c, --continue        continue the conversation last used "
+		"in "
+		"this\n"
+		"                        project (see "
+		"docs/sessions.md)\n" TASK_OPTIONS_HELP
+		"\nThe agent's output is streamed unless -q; --json prints the "
+		"finished\n"
+		"task with its runs instead.  Options go before the prompt; "
+		"the\n"
+		"prompt's words are joined with spaces.  With no PROMPT, the "
+		"prompt\n"
+		"is read from standard input unless it is a terminal.\n"
+		"\nexit status: 0 completed, 1 failed, 124 timed out, 127 "
+		"agent not\n"
+		"found, 130/143 interrupted, 2 usage, 3 config, 4 database.\n",
 	.flags = CMD_NEEDS_DB | CMD_JSON,
 	.exec = run_exec,
 	.options = run_options,

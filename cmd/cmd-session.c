@@ -1,5 +1,5 @@
 /*
- * baton session list|show|init|reset|close|gc: sessions as first-class
+ * baton session list|show|init|fork|reset|close|gc: sessions as first-class
  * objects (SPEC §2 S8–S13, §6, §6.1).
  */
 #include <errno.h>
@@ -18,6 +18,7 @@
 #include "lib/xmalloc.h"
 
 static int session_close_exec(struct baton *, int, char **);
+static int session_fork_exec(struct baton *, int, char **);
 static int session_gc_exec(struct baton *, int, char **);
 static int session_init_exec(struct baton *, int, char **);
 static int session_list_exec(struct baton *, int, char **);
@@ -54,6 +55,20 @@ static const struct cmd_entry session_close_entry = {
 		"session.  Closing one already ended is not an error.\n",
 	.flags = CMD_NEEDS_DB | CMD_JSON,
 	.exec = session_close_exec,
+};
+
+static const struct cmd_entry session_fork_entry = {
+	.name = "fork",
+	.usage = "ID|NAME NEW",
+	.summary = "a new session whose first turn branches a conversation",
+	.help = "NEW (a name, or a UUID that becomes its id) must not exist.  "
+		"It is pinned to\nthe agent and model of ID|NAME, bound to "
+		"its project and directory, and\nits first task resumes the "
+		"conversation as a branch (claude: --fork-session):\nthe "
+		"original goes on unchanged.  Agents that cannot branch a "
+		"conversation\n(codex, command, shell) are refused.\n",
+	.flags = CMD_NEEDS_DB | CMD_JSON,
+	.exec = session_fork_exec,
 };
 
 static const struct cmd_entry session_gc_entry = {
@@ -136,19 +151,16 @@ static const struct cmd_entry session_show_entry = {
 };
 
 static const struct cmd_entry *const session_subcmds[] = {
-	&session_close_entry,
-	&session_gc_entry,
-	&session_init_entry,
-	&session_list_entry,
-	&session_reset_entry,
-	&session_show_entry,
-	NULL,
+	&session_close_entry, &session_fork_entry,
+	&session_gc_entry,    &session_init_entry,
+	&session_list_entry,  &session_reset_entry,
+	&session_show_entry,  NULL,
 };
 
 const struct cmd_entry cmd_session_entry = {
 	.name = "session",
-	.usage = "list|show|init|reset|close|gc ...",
-	.summary = "list, inspect, create, reset and close sessions",
+	.usage = "list|show|init|fork|reset|close|gc ...",
+	.summary = "list, inspect, create, fork, reset and close sessions",
 	.subcmds = session_subcmds,
 };
 
@@ -770,6 +782,33 @@ session_close_exec(struct baton *b, int argc, char **argv)
 				 session_status_name(s.status));
 	else
 		line = xasprintf("closed %s", label);
+	rc = print_after(b, &s, line, NULL, NULL);
+	free(line);
+	free(label);
+	db_session_release(&s);
+	return rc;
+}
+
+/* ---- fork ---- */
+
+static int
+session_fork_exec(struct baton *b, int argc, char **argv)
+{
+	const struct cmd_entry *e = &session_fork_entry;
+	struct db_session s = {0};
+	char *cause = NULL, *label, *line;
+	int rc;
+
+	if ((rc = no_options(e, argc, argv)) >= 0)
+		return rc;
+	if (argc - optind != 2)
+		return cmd_usage_error(e, "give the session to fork and a new "
+					  "name");
+	if ((rc = session_fork(b, argv[optind], argv[optind + 1],
+			       clock_now_ms(), &s, &cause)) != 0)
+		return failed(rc, cause);
+	label = label_of(b, &s);
+	line = xasprintf("forked %s into %s", argv[optind], label);
 	rc = print_after(b, &s, line, NULL, NULL);
 	free(line);
 	free(label);

@@ -4,9 +4,11 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "cmd/common.h"
 #include "lib/clock.h"
+#include "lib/text.h"
 
 const struct cmd_entry cmd_stats_entry;
 
@@ -21,6 +23,29 @@ parse_since(const char *arg, int64_t *since)
 		return 0;
 	}
 	return time_parse(arg, since);
+}
+
+/* A usage error for a bad --since: the time's, or the one message for
+ * a bad duration. */
+static int
+since_error(const char *arg)
+{
+	char shown[80 + 4], *why;
+	int rc;
+
+	text_shown(arg, strlen(arg), 80, shown);
+	if (strlen(arg) > 4 && strspn(arg, "0123456789") == 4 && arg[4] == '-')
+		return cmd_usage_error(&cmd_stats_entry,
+				       "--since: invalid time '%s': use e.g. "
+				       "2026-11-21 or 2026-11-21T09:00:00Z",
+				       shown);
+	why = duration_error(shown);
+	rc = cmd_usage_error(&cmd_stats_entry,
+			     "--since: %s, or a time like "
+			     "2026-11-21T09:00:00Z",
+			     why);
+	free(why);
+	return rc;
 }
 
 /* The stats object (SPEC §6.1); rate is the resume success rate. */
@@ -102,11 +127,7 @@ stats_exec(struct baton *b, int argc, char **argv)
 			return cmd_option_error(&cmd_stats_entry, argv,
 						stats_options);
 		if (parse_since(optarg, &since) != 0)
-			return cmd_usage_error(&cmd_stats_entry,
-					       "invalid --since '%s': give a "
-					       "time (2026-11-21T09:00:00Z) "
-					       "or a duration (2h)",
-					       optarg);
+			return since_error(optarg);
 	}
 	if (optind < argc)
 		return cmd_usage_error(&cmd_stats_entry,

@@ -180,13 +180,14 @@ cmd_option_error(const struct cmd_entry *e, char **argv,
 	const struct option *o;
 	size_t len;
 
+	/* A short option missing its value was the last word: "-c x"
+	 * with -c unknown must not read as "-c needs a value". */
 	if (optopt != 0 && arg[0] == '-' && arg[1] != '-')
-		return cmd_usage_error(e, "option '-%c' %s", optopt,
-				       strchr(arg, optopt) != NULL &&
-						       arg[strlen(arg) - 1] ==
-							       optopt
-					       ? "needs a value"
-					       : "is unknown");
+		return cmd_usage_error(
+			e, "option '-%c' %s", optopt,
+			argv[optind] == NULL && arg[strlen(arg) - 1] == optopt
+				? "needs a value"
+				: "is unknown");
 	if (strncmp(arg, "--", 2) != 0)
 		return cmd_usage_error(e, "unknown option '%s'", arg);
 	len = strcspn(arg + 2, "=");

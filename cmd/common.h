@@ -58,8 +58,8 @@ enum {
 	"  --new-session         run in a fresh temporary session\n"           \
 	"  --milestone M         add to milestone M (tasks run in order)\n"    \
 	"  --workdir DIR         directory to run in (default: .)\n"           \
-	"  --timeout DUR         stop the agent after DUR (90, 90s, 15m, "     \
-	"2h)\n"                                                                \
+	"  --timeout DUR         stop the agent after DUR (90s, 15m, 1h30m, "  \
+	"1.5h)\n"                                                              \
 	"  --check CMD           quality gate run with /bin/sh -c after each " \
 	"turn\n"                                                               \
 	"  --max-iterations N    turns while the check fails (default 3)\n"    \

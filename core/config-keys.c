@@ -246,14 +246,21 @@ static int
 get_duration(struct parse *p, const struct node *n, const char *path,
 	     int64_t min_ms, int64_t *out)
 {
-	char buf[CFG_SHOWN_BUF];
+	char buf[CFG_SHOWN_BUF], *why;
 	int64_t ms;
+	int rc;
 
-	if (n->type != N_SCALAR || duration_parse(n->value, &ms) != 0)
+	if (n->type != N_SCALAR)
 		return cfg_fail(p, n,
-				"%s: expected a duration like 90s, 15m, 2h "
-				"or 1d, got %s",
+				"%s: expected a duration like 90s, 15m, "
+				"1h30m or 1.5h, got %s",
 				path, cfg_describe(n, buf, sizeof buf));
+	if (duration_parse(n->value, &ms) != 0) {
+		why = duration_error(cfg_shown(n->value, buf, sizeof buf));
+		rc = cfg_fail(p, n, "%s: %s", path, why);
+		free(why);
+		return rc;
+	}
 	if (ms < min_ms)
 		return cfg_fail(p, n,
 				"%s: expected a duration greater than 0, got "

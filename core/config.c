@@ -268,10 +268,15 @@ apply_env(struct config *cfg, char **cause)
 	}
 	v = getenv("BATON_SESSION_TTL");
 	if (v != NULL) {
-		if (duration_parse(v, &ms) != 0 || ms <= 0) {
+		if (duration_parse(v, &ms) != 0) {
+			s = duration_error(cfg_shown(v, buf, sizeof buf));
+			*cause = xasprintf("BATON_SESSION_TTL: %s", s);
+			free(s);
+			return -1;
+		}
+		if (ms <= 0) {
 			*cause = xasprintf("BATON_SESSION_TTL: expected a "
-					   "duration like 90s, 15m, 2h or 1d, "
-					   "got '%s'",
+					   "duration greater than 0, got '%s'",
 					   cfg_shown(v, buf, sizeof buf));
 			return -1;
 		}

@@ -477,7 +477,7 @@ advance_chain(struct job *j, struct db_run *run, const struct agent_call *c,
 			       ? EDGE_FRESH_AFTER_FAILED_RESUME
 			       : EDGE_FORK;
 	else
-		edge = c->resume ? EDGE_RESUME : EDGE_FORK;
+		edge = c->resume && !c->fork ? EDGE_RESUME : EDGE_FORK;
 	return store_session_push_head(db, j->session.id, reported, edge,
 				       run->id, now, cause);
 }
@@ -550,13 +550,41 @@ injected(struct orch *o, const char *step, char **why)
 }
 
 /*
- * Which conversation (S4, S13): resume the session's head, or start
- * one, with the session's own id for an adapter that takes ours on its
- * first run and a fresh id after a failed resume.
+ * A session made by `baton session fork` starts with its parent's head,
+ * linked with edge fork and no run: until a turn has been taken in it,
+ * resuming that head must branch it.  Sets *yes; 0 or the store's error.
  */
-static void
-choose_conversation(struct job *j, struct turn_state *t)
+static int
+fork_pending(struct job *j, int *yes, char **cause)
 {
+	struct db_chain_link *chain = NULL;
+	size_t n = 0;
+	int rc;
+
+	*yes = 0;
+	if (j->session.turns != 0 || j->session.predecessor == NULL ||
+	    j->session.head == NULL)
+		return 0;
+	if ((rc = store_session_chain(j->o->db, j->session.id, &chain, &n,
+				      cause)) != 0)
+		return rc;
+	*yes = n > 0 && chain[n - 1].edge == EDGE_FORK &&
+	       chain[n - 1].run_id == 0;
+	db_chain_free(chain, n);
+	return 0;
+}
+
+/*
+ * Which conversation (S4, S13): resume the session's head (branching it
+ * for a forked session's first turn), or start one, with the session's
+ * own id for an adapter that takes ours on its first run and a fresh id
+ * after a failed resume.  0 or the store's error.
+ */
+static int
+choose_conversation(struct job *j, struct turn_state *t, char **cause)
+{
+	int rc;
+
 	struct agent_call *c = &t->call;
 
 	c->profile = j->profile;
@@ -568,6 +596,8 @@ choose_conversation(struct job *j, struct turn_state *t)
 		c->resume = 1;
 		c->agent_session_id = j->session.head;
 		t->run.resume_outcome = RESUME_RESUMED;
+		if ((rc = fork_pending(j, &c->fork, cause)) != 0)
+			return rc;
 	} else {
 		t->run.resume_outcome = j->session.head == NULL
 						? RESUME_NEW
@@ -583,6 +613,7 @@ choose_conversation(struct job *j, struct turn_state *t)
 		}
 	}
 	j->fresh_next = 0;
+	return 0;
 }
 
 /* The run row, committed before the agent starts (S1). */
@@ -890,8 +921,8 @@ run_once(struct job *j, const char *prompt, enum turn *turn, char **cause)
 	strvec_init(&t.argv);
 	strvec_init(&t.env);
 	*turn = TURN_FAILED;
-	choose_conversation(j, &t);
-	if ((rc = start_run(j, &t, cause)) != 0)
+	if ((rc = choose_conversation(j, &t, cause)) != 0 ||
+	    (rc = start_run(j, &t, cause)) != 0)
 		goto out;
 	if (run_agent(j, &t, prompt) != 0 ||
 	    injected(j->o, "after-run", &t.why)) {

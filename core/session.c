@@ -17,6 +17,7 @@
 #include "core/config.h"
 #include "core/project.h"
 #include "core/session.h"
+#include "agents/agent.h"
 #include "db/store.h"
 #include "lib/clock.h"
 #include "lib/id.h"
@@ -347,6 +348,33 @@ out:
 }
 
 /*
+ * An ended temp session named by its UUID (`run --continue` picks one):
+ * a new temp session, its successor, goes on with its conversation: its
+ * chain starts at s's head (edge resume), so that its first run resumes
+ * it.  It is closed when its task ends, like any temp session (S7).
+ */
+static int
+continue_temp(struct baton *b, struct store *db, const struct req *r,
+	      const struct db_session *s, int64_t now,
+	      struct session_choice *out, char **cause)
+{
+	char *detail;
+	int rc;
+
+	if ((rc = successor(b, db, r, s, 1, now, out, cause)) != 0)
+		return rc;
+	if ((rc = store_session_push_head(db, out->id, s->head, EDGE_RESUME, 0,
+					  now, cause)) != 0)
+		return rc;
+	detail = xasprintf("continues the conversation of session %s at %s",
+			   s->id, s->head);
+	rc = store_event(db, EVENT_CONTINUE, out->id, r->task_id, 0,
+			 b->runner_id, detail, now, cause);
+	free(detail);
+	return rc;
+}
+
+/*
  * Use the existing session s for the request: isolation first (a
  * foreign request must not even expire it), then expiry, then the
  * status, the pins, and the touch that every use makes.  A closed
@@ -393,6 +421,11 @@ use_session(struct baton *b, struct store *db, const struct req *r,
 				     "session %s has expired; "
 				     "continuing in new session %s",
 				     label, out->id);
+		goto out;
+	}
+	if (s->status != SESSION_ACTIVE && s->kind == SESSION_TEMP &&
+	    s->head != NULL && !r->init) {
+		rc = continue_temp(b, db, r, s, now, out, cause);
 		goto out;
 	}
 	if (s->status != SESSION_ACTIVE) {
@@ -670,6 +703,31 @@ session_lookup(struct store *db, const char *ref, struct db_session *s,
 	return 0;
 }
 
+int
+session_last_used(struct store *db, const char *project, char **id,
+		  char **cause)
+{
+	struct db_session s = {0};
+	char *user = sys_user_name();
+	int found, rc;
+
+	*id = NULL;
+	rc = store_session_get_last_used(db, project, user, &s, &found, cause);
+	free(user);
+	if (rc != 0)
+		return rc;
+	if (!found) {
+		*cause = xasprintf("no conversation found to continue in "
+				   "project %s: start one without --continue",
+				   project);
+		return -BERR_USAGE;
+	}
+	*id = s.id;
+	s.id = NULL;
+	db_session_release(&s);
+	return 0;
+}
+
 /* Refuse to change a session a running task holds (S6). */
 static int
 refuse_leased(const struct db_session *s, int64_t now, const char *what,
@@ -758,6 +816,125 @@ close_in_txn(struct baton *b, struct store *db, const char *ref, int64_t now,
 	db_session_release(s);
 	rc = store_session_get(db, id, s, &found, cause);
 	free(id);
+	return rc;
+}
+
+/* `session fork`: can parent's agent branch a conversation?  0 or
+ * -BERR_FAIL with *cause naming the agent. */
+static int
+check_forkable(struct baton *b, const struct db_session *parent,
+	       const char *label, char **cause)
+{
+	const struct agent_profile *p = config_agent(b->cfg, parent->agent);
+	const struct agent_impl *impl = p ? agent_impl_find(p->kind) : NULL;
+	const char *kind = p ? agent_kind_name(p->kind) : NULL;
+
+	if (p == NULL) {
+		*cause = xasprintf("cannot fork session %s: its agent %s is "
+				   "not in the configuration",
+				   label, parent->agent);
+		return -BERR_FAIL;
+	}
+	if (impl == NULL || !impl->can_fork) {
+		if (strcmp(kind, p->name) == 0)
+			*cause = xasprintf("cannot fork session %s: the %s "
+					   "agent cannot branch a "
+					   "conversation",
+					   label, kind);
+		else
+			*cause = xasprintf("cannot fork session %s: the %s "
+					   "agent (profile %s) cannot branch "
+					   "a conversation",
+					   label, kind, p->name);
+		return -BERR_FAIL;
+	}
+	if (parent->head == NULL) {
+		*cause = xasprintf("cannot fork session %s: it has no "
+				   "conversation yet",
+				   label);
+		return -BERR_FAIL;
+	}
+	return 0;
+}
+
+/* S8 for `session fork`: NEW must be a free name or an unused UUID. */
+static int
+check_new_ref(struct store *db, const char *ref, char **cause)
+{
+	struct db_session s = {0};
+	char *lower = NULL, *label;
+	int found = 0, rc;
+
+	if (id_is_uuid(ref)) {
+		lower = id_uuid_lower(ref);
+		rc = store_session_get(db, lower, &s, &found, cause);
+		free(lower);
+	} else if (session_name_valid(ref)) {
+		rc = store_session_get_latest_by_name(db, ref, &s, &found,
+						      cause);
+		found = found && s.status == SESSION_ACTIVE;
+	} else {
+		*cause = xasprintf("invalid session '%s': give a UUID or a "
+				   "name of 1 to 64 characters from A-Z a-z "
+				   "0-9 . _ -",
+				   ref);
+		return -BERR_USAGE;
+	}
+	if (rc == 0 && found) {
+		label = session_label(&s);
+		*cause = xasprintf("cannot fork into %s: session %s exists "
+				   "(give a new name)",
+				   ref, label);
+		free(label);
+		rc = -BERR_FAIL;
+	}
+	db_session_release(&s);
+	return rc;
+}
+
+/* The fork's row: parent's pins, project and workdir (the conversation
+ * is found from there), its head as the first link, edge fork. */
+static int
+fork_in_txn(struct baton *b, struct store *db, const char *ref,
+	    const char *new_ref, int64_t now, struct db_session *out,
+	    char **cause)
+{
+	struct db_session p = {0};
+	char *label = NULL, *detail = NULL;
+	int rc;
+
+	if ((rc = check_new_ref(db, new_ref, cause)) != 0 ||
+	    (rc = session_lookup(db, ref, &p, cause)) != 0)
+		goto out;
+	label = session_label(&p);
+	if ((rc = check_forkable(b, &p, label, cause)) != 0)
+		goto out;
+	out->kind = SESSION_NAMED;
+	if (id_is_uuid(new_ref))
+		out->id = id_uuid_lower(new_ref);
+	else
+		out->name = xstrdup(new_ref);
+	out->agent = xstrdup(p.agent);
+	out->model = xstrdup_or_null(p.model);
+	out->project = xstrdup(p.project);
+	out->workdir = xstrdup(p.workdir);
+	out->predecessor = xstrdup(p.id);
+	if ((rc = create_row(b, db, out, 0, now, cause)) != 0 ||
+	    (rc = store_session_push_head(db, out->id, p.head, EDGE_FORK, 0,
+					  now, cause)) != 0)
+		goto out;
+	detail = xasprintf("fork of session %s at %s", label, p.head);
+	if ((rc = store_event(db, EVENT_FORK, out->id, 0, 0, b->runner_id,
+			      detail, now, cause)) != 0)
+		goto out;
+	free(detail);
+	detail = xasprintf("forked into session %s (%s)", new_ref, out->id);
+	rc = store_event(db, EVENT_FORK, p.id, 0, 0, b->runner_id, detail, now,
+			 cause);
+out:
+	free(label);
+	free(detail);
+	db_session_release(&p);
 	return rc;
 }
 
@@ -905,6 +1082,30 @@ session_init(struct baton *b, const struct session_init *in,
 		rc = store_commit(b->db, cause);
 	if (rc != 0)
 		store_rollback(b->db);
+	return rc;
+}
+
+int
+session_fork(struct baton *b, const char *ref, const char *new_ref, int64_t now,
+	     struct db_session *s, char **cause)
+{
+	char *id;
+	int found, rc;
+
+	memset(s, 0, sizeof *s);
+	if ((rc = store_begin(b->db, cause)) == 0 &&
+	    (rc = fork_in_txn(b, b->db, ref, new_ref, now, s, cause)) == 0)
+		rc = store_commit(b->db, cause);
+	if (rc != 0) {
+		store_rollback(b->db);
+		db_session_release(s);
+		return rc;
+	}
+	id = s->id;
+	s->id = NULL;
+	db_session_release(s);
+	rc = store_session_get(b->db, id, s, &found, cause);
+	free(id);
 	return rc;
 }
 

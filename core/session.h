@@ -66,6 +66,16 @@ int session_ensure(struct baton *b, struct store *db,
 int session_lookup(struct store *db, const char *ref, struct db_session *s,
 		   char **cause);
 
+/*
+ * `run --continue`: the id of the session whose conversation goes on
+ * (store_session_get_last_used() for project and this OS user) into *id,
+ * which the caller frees.  A task naming that id runs in it, or, for an
+ * ended temp session, in a new temp session that resumes its head.
+ * Returns 0, -BERR_USAGE with *cause when there is none, -BERR_DB.
+ */
+int session_last_used(struct store *db, const char *project, char **id,
+		      char **cause);
+
 /* Non-zero if a task holds s's lease at time now (S6). */
 int session_leased(const struct db_session *s, int64_t now);
 
@@ -91,6 +101,19 @@ int session_init(struct baton *b, const struct session_init *in,
  */
 int session_reset(struct baton *b, const char *ref, int64_t now,
 		  struct db_session *s, char **cause);
+
+/*
+ * `session fork`: a new named session new_ref (a NAME, or a UUID that
+ * becomes its id; S8: one that exists is refused, -BERR_FAIL) whose
+ * first turn branches the conversation of the session named by ref: it
+ * is pinned to ref's agent and model, bound to its project and workdir,
+ * has ref as its predecessor and ref's head as the first link of its
+ * chain (edge fork).  Refused (-BERR_FAIL) when ref has no conversation
+ * yet or its agent cannot branch one (agent_impl can_fork).  Events
+ * "fork" on both.  *s is the new session.
+ */
+int session_fork(struct baton *b, const char *ref, const char *new_ref,
+		 int64_t now, struct db_session *s, char **cause);
 
 /*
  * `session close`: status closed, event "close".  A session already

@@ -103,30 +103,58 @@ is_blank(const char *s)
 	return 1;
 }
 
-/* t->prompt from the words or the prompt file; 0 or -BERR_USAGE. */
+/* The prompt from the file named, or from stdin for "-"; 0 or
+ * -BERR_USAGE. */
+static int
+read_prompt(const struct task_spec *s, const char *file, struct db_task *t,
+	    char **cause)
+{
+	int in = strcmp(file, "-") == 0;
+	size_t len;
+
+	t->prompt = in ? read_stdin(&len) : file_read(file, PROMPT_MAX, &len);
+	if (t->prompt == NULL && in)
+		return bad(s, cause,
+			   xasprintf("cannot read the prompt from standard "
+				     "input: %s",
+				     strerror(errno)));
+	if (t->prompt == NULL)
+		return bad(s, cause,
+			   xasprintf("cannot read prompt file %s: %s", file,
+				     strerror(errno)));
+	if (strlen(t->prompt) != len)
+		return bad(s, cause,
+			   in ? xstrdup("the prompt on standard input "
+					"contains a NUL byte")
+			      : xasprintf("prompt file %s contains a NUL byte",
+					  file));
+	return 0;
+}
+
+/* t->prompt from the words, the prompt file or stdin; 0 or
+ * -BERR_USAGE. */
 static int
 resolve_prompt(const struct task_spec *s, struct db_task *t, char **cause)
 {
-	size_t len;
+	const char *file = s->prompt_file;
+	int rc;
 
 	if (s->prompt_file != NULL && s->prompt != NULL)
 		return bad(s, cause,
 			   xstrdup("give a prompt or --prompt-file, "
 				   "not both"));
-	if (s->prompt_file != NULL) {
-		if (strcmp(s->prompt_file, "-") == 0)
-			t->prompt = read_stdin(&len);
-		else
-			t->prompt = file_read(s->prompt_file, PROMPT_MAX, &len);
-		if (t->prompt == NULL)
+	if (file == NULL && s->prompt == NULL && s->prompt_stdin) {
+		/* `echo 'fix it' | baton run`; a terminal would just wait */
+		if (isatty(STDIN_FILENO))
 			return bad(s, cause,
-				   xasprintf("cannot read prompt file %s: %s",
-					     s->prompt_file, strerror(errno)));
-		if (strlen(t->prompt) != len)
-			return bad(s, cause,
-				   xasprintf("prompt file %s contains a NUL "
-					     "byte",
-					     s->prompt_file));
+				   xstrdup("no prompt: give a PROMPT, pipe "
+					   "one on standard input or use "
+					   "--prompt-file FILE"));
+		file = "-";
+	}
+	if (file != NULL) {
+		if ((rc = read_prompt(s, file, t, cause)) != 0)
+			return rc;
 	} else if (s->prompt != NULL)
 		t->prompt = xstrdup(s->prompt);
 	if (t->prompt == NULL || is_blank(t->prompt))
@@ -214,6 +242,24 @@ out:
 	return rc;
 }
 
+/* --continue: the session of the project's last conversation, as if
+ * named by its UUID; 0, -BERR_USAGE or the store's error. */
+static int
+resolve_continue(struct store *db, const struct task_spec *s, struct db_task *t,
+		 char **cause)
+{
+	const char *other = s->session	     ? "--session"
+			    : s->new_session ? "--new-session"
+			    : s->milestone   ? "--milestone"
+					     : NULL;
+
+	if (other != NULL)
+		return bad(s, cause,
+			   xasprintf("--continue and %s exclude each other",
+				     other));
+	return session_last_used(db, t->project, &t->session_req, cause);
+}
+
 /* Which session, which milestone, and so which queue; 0, -BERR_USAGE or
  * the store's error. */
 static int
@@ -226,6 +272,8 @@ resolve_session(struct store *db, const struct task_spec *s, struct db_task *t,
 		return bad(s, cause,
 			   xstrdup("--session and --new-session "
 				   "exclude each other"));
+	if (s->continue_last && (rc = resolve_continue(db, s, t, cause)) != 0)
+		return rc;
 	if (s->session != NULL) {
 		if (id_is_uuid(s->session))
 			t->session_req = id_uuid_lower(s->session);
@@ -254,6 +302,34 @@ resolve_session(struct store *db, const struct task_spec *s, struct db_task *t,
 	return 0;
 }
 
+/* The longest bad value a message shows. */
+#define SHOWN_MAX 80
+
+/* --timeout (a task file's timeout:): a duration greater than 0; 0 or
+ * -BERR_USAGE. */
+static int
+resolve_timeout(const struct task_spec *s, int64_t *out, char **cause)
+{
+	const char *what = s->origin != NULL ? "timeout" : "--timeout";
+	char shown[SHOWN_MAX + 4], *why, *msg;
+	int64_t ms;
+
+	text_shown(s->timeout, strlen(s->timeout), SHOWN_MAX, shown);
+	if (duration_parse(s->timeout, &ms) != 0) {
+		why = duration_error(shown);
+		msg = xasprintf("%s: %s", what, why);
+		free(why);
+		return bad(s, cause, msg);
+	}
+	if (ms == 0)
+		return bad(s, cause,
+			   xasprintf("%s: expected a duration greater than 0, "
+				     "got '%s'",
+				     what, shown));
+	*out = ms;
+	return 0;
+}
+
 /* Timeout, check, iterations, attempts, title and key; 0 or
  * -BERR_USAGE. */
 static int
@@ -261,17 +337,11 @@ resolve_limits(const struct config *cfg, const struct task_spec *s,
 	       struct db_task *t, char **cause)
 {
 	long long n;
-	int64_t ms;
+	int rc;
 
-	if (s->timeout != NULL) {
-		if (duration_parse(s->timeout, &ms) != 0 || ms == 0)
-			return bad(s, cause,
-				   xasprintf("invalid timeout '%s': use a "
-					     "duration like 90, 90s, 15m, 2h "
-					     "or 1d",
-					     s->timeout));
-		t->timeout_ms = ms;
-	}
+	if (s->timeout != NULL &&
+	    (rc = resolve_timeout(s, &t->timeout_ms, cause)) != 0)
+		return rc;
 	t->check_cmd = xstrdup_or_null(s->check);
 	if (s->check != NULL && is_blank(s->check))
 		return bad(s, cause, xstrdup("empty --check command"));

@@ -19,6 +19,11 @@ struct task_spec {
 	char *agent, *model, *session, *milestone, *workdir, *timeout;
 	char *check, *max_iterations, *title, *key;
 	int new_session, force_agent, allow_foreign;
+	/* run --continue: the session of the project's last conversation */
+	int continue_last;
+	/* no prompt and no prompt file: read the prompt from stdin unless
+	 * it is a terminal (run and add on the command line) */
+	int prompt_stdin;
 	/* where it came from, for messages: "tasks.yaml:12" or NULL */
 	char *origin;
 };
@@ -29,7 +34,8 @@ void task_spec_release(struct task_spec *);
  * exists and is a directory (its realpath is kept, and its project), the
  * agent profile exists, --session is a valid NAME or UUID and not used
  * with --new-session, durations and counts parse, the prompt is not
- * empty (read from the prompt file if given).  A milestone named but
+ * empty (read from the prompt file if given, or from a stdin that is
+ * not a terminal with prompt_stdin).  A milestone named but
  * not existing is created (shared session) when create_milestones.
  * Returns 0, or -BERR_USAGE with *cause ("origin: message" when the spec
  * has an origin), -BERR_DB.

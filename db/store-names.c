@@ -80,7 +80,8 @@ NAMES(event_kind, event_kind, [EVENT_CREATE] = "create",
       [EVENT_RESUME] = "resume", [EVENT_FALLBACK] = "fallback",
       [EVENT_EXPIRE] = "expire", [EVENT_FOREIGN] = "foreign",
       [EVENT_REPIN] = "repin", [EVENT_RESET] = "reset", [EVENT_CLOSE] = "close",
-      [EVENT_PRUNE] = "prune", [EVENT_REFUSED] = "refused")
+      [EVENT_PRUNE] = "prune", [EVENT_REFUSED] = "refused",
+      [EVENT_CONTINUE] = "continue", [EVENT_FORK] = "fork")
 
 /* Every status but pending and running is final. */
 int

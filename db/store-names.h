@@ -94,6 +94,8 @@ enum event_kind {
 	EVENT_CLOSE,
 	EVENT_PRUNE,
 	EVENT_REFUSED,
+	EVENT_CONTINUE,
+	EVENT_FORK,
 };
 const char *event_kind_name(enum event_kind);
 int event_kind_parse(const char *, enum event_kind *out);

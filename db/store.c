@@ -482,6 +482,15 @@ store_session_get_successor(struct store *st, const char *id,
 }
 
 int
+store_session_get_last_used(struct store *st, const char *project,
+			    const char *os_user, struct db_session *a3,
+			    int *found, char **cause)
+{
+	return st->impl->session_get_last_used(st, project, os_user, a3, found,
+					       cause);
+}
+
+int
 store_stats(struct store *st, int64_t since, struct db_stats *a2, char **cause)
 {
 	return st->impl->stats(st, since, a2, cause);

@@ -397,6 +397,16 @@ int store_session_runs(struct store *, const char *id, struct db_run **runs,
 int store_session_get_successor(struct store *, const char *id,
 				struct db_session *, int *found, char **cause);
 
+/*
+ * `run --continue`: the session of project and os_user with a
+ * conversation (a head) used most recently, of those that can go on:
+ * an active or expired session of any kind but temp, or a temp session
+ * that has ended.  *found is 0 for none.
+ */
+int store_session_get_last_used(struct store *, const char *project,
+				const char *os_user, struct db_session *,
+				int *found, char **cause);
+
 /* ---- stats and reports (db-stats.c) ---- */
 struct db_stats {
 	int64_t by_status[TASK_NSTATUS]; /* by enum task_status */
@@ -627,6 +637,9 @@ struct store_impl {
 	int (*backup)(struct store *st, const char *path, char **cause);
 	int (*vacuum)(struct store *st, int64_t *before, int64_t *after,
 		      char **cause);
+	int (*session_get_last_used)(struct store *st, const char *project,
+				     const char *os_user, struct db_session *a3,
+				     int *found, char **cause);
 };
 
 #endif

@@ -38,40 +38,127 @@ clock_mono_ms(void)
 	return clock_ms(CLOCK_MONOTONIC);
 }
 
+/* The units of a duration, largest first: each may appear once, in this
+ * order ("1h30m", "2m30s", "1s500ms"). */
+static const struct {
+	const char *name;
+	int64_t mult;
+} duration_units[] = {
+	{"w", 7 * MS_PER_D}, {"d", MS_PER_D}, {"h", MS_PER_H},
+	{"m", MS_PER_M},     {"s", MS_PER_S}, {"ms", 1},
+};
+#define N_DURATION_UNITS (sizeof duration_units / sizeof duration_units[0])
+
+/* Digits at *p into *v; their count, or -1 on overflow.  *scale is
+ * 10 to the count, for a fraction (of at most 9 digits). */
+static int
+take_number(const char **p, int64_t *v, int64_t *scale)
+{
+	int n = 0;
+
+	*v = 0;
+	*scale = 1;
+	for (; isdigit((unsigned char)**p); (*p)++, n++) {
+		if (*v > (INT64_MAX - (**p - '0')) / 10)
+			return -1;
+		*v = *v * 10 + (**p - '0');
+		if (n < 9)
+			*scale *= 10;
+	}
+	return n;
+}
+
+/* The unit at *p, at index first or after; advances *p.  -1 if none. */
+static int
+take_unit(const char **p, size_t first)
+{
+	size_t i, len;
+
+	for (i = first; i < N_DURATION_UNITS; i++) {
+		len = strlen(duration_units[i].name);
+		/* "m" must not take the "m" of "ms" */
+		if (strncmp(*p, duration_units[i].name, len) == 0 &&
+		    !(len == 1 && (*p)[0] == 'm' && (*p)[1] == 's')) {
+			*p += len;
+			return (int)i;
+		}
+	}
+	return -1;
+}
+
 /*
- * Returns 0 and the duration in *ms, or -1 (with *ms untouched).  Only
- * unsigned decimal digits followed by at most one lower-case unit.
+ * One "<number>[.<fraction>]<unit>" at *p, the unit at index first or
+ * after, added to *total.  Returns the unit's index, or -1.
+ */
+static int
+take_part(const char **p, size_t first, int64_t *total)
+{
+	int64_t whole, frac = 0, scale, fscale = 1, ms, part;
+	int u, n;
+
+	if (take_number(p, &whole, &scale) <= 0)
+		return -1;
+	if (**p == '.') {
+		(*p)++;
+		n = take_number(p, &frac, &fscale);
+		if (n <= 0 || n > 9)
+			return -1;
+	}
+	if ((u = take_unit(p, first)) < 0)
+		return -1;
+	ms = duration_units[u].mult;
+	if (whole > INT64_MAX / ms)
+		return -1;
+	part = whole * ms;
+	/* the fraction must come to whole milliseconds: 1.5h, 0.25s */
+	if (frac != 0) {
+		if (frac > INT64_MAX / ms || frac * ms % fscale != 0)
+			return -1;
+		part += frac * ms / fscale;
+	}
+	if (part > INT64_MAX - *total)
+		return -1;
+	*total += part;
+	return u;
+}
+
+/*
+ * Returns 0 and the duration in *ms, or -1 (with *ms untouched).  A
+ * bare number is seconds; otherwise one or more parts "<n>[.<f>]<unit>",
+ * units w d h m s ms each at most once, largest first.
  */
 int
 duration_parse(const char *s, int64_t *ms)
 {
-	static const struct {
-		const char *name;
-		int64_t mult;
-	} units[] = {
-		{"", MS_PER_S},	 {"ms", 1},	  {"s", MS_PER_S},
-		{"m", MS_PER_M}, {"h", MS_PER_H}, {"d", MS_PER_D},
-	};
-	int64_t n = 0;
-	const char *p;
-	size_t i;
+	const char *p = s;
+	int64_t total = 0, v, scale;
+	size_t next = 0;
+	int u;
 
 	if (s == NULL || !isdigit((unsigned char)*s))
 		return -1;
-	for (p = s; isdigit((unsigned char)*p); p++) {
-		if (n > (INT64_MAX - (*p - '0')) / 10)
+	/* "90": seconds */
+	if (take_number(&p, &v, &scale) > 0 && *p == '\0') {
+		if (v > INT64_MAX / MS_PER_S)
 			return -1;
-		n = n * 10 + (*p - '0');
-	}
-	for (i = 0; i < sizeof units / sizeof units[0]; i++) {
-		if (strcmp(p, units[i].name) != 0)
-			continue;
-		if (n > INT64_MAX / units[i].mult)
-			return -1;
-		*ms = n * units[i].mult;
+		*ms = v * MS_PER_S;
 		return 0;
 	}
-	return -1;
+	for (p = s; *p != '\0'; next = (size_t)u + 1) {
+		if (next >= N_DURATION_UNITS ||
+		    (u = take_part(&p, next, &total)) < 0)
+			return -1;
+	}
+	*ms = total;
+	return 0;
+}
+
+char *
+duration_error(const char *shown)
+{
+	return xasprintf("invalid duration '%s': use e.g. 90s, 15m, 1h30m, "
+			 "1.5h",
+			 shown);
 }
 
 /* The shortest exact spelling of ms ("0s", "90s", "15m", "250ms"), to free. */

@@ -12,11 +12,20 @@ int64_t clock_now_ms(void);
 int64_t clock_mono_ms(void);
 
 /*
- * Parse a duration: "90" (seconds), "90s", "15m", "2h", "1d", "250ms".
- * Returns 0 and stores milliseconds, or -1 for anything else (negative,
- * empty, trailing garbage, overflow).
+ * Parse a duration: "90" (seconds), or parts "<n>[.<f>]<unit>" with the
+ * units w d h m s ms each at most once, largest first: "90s", "15m",
+ * "1h30m", "1.5h", "2d", "1w", "250ms".  A fraction must come to whole
+ * milliseconds.  Returns 0 and stores milliseconds, or -1 for anything
+ * else (negative, empty, blanks, other units, trailing garbage,
+ * overflow).
  */
 int duration_parse(const char *, int64_t *ms);
+/*
+ * The one message for a bad duration, the same wherever one is read:
+ * "invalid duration 'shown': use e.g. 90s, 15m, 1h30m, 1.5h".  shown is
+ * the value as it may be printed.  Caller frees.
+ */
+char *duration_error(const char *shown);
 /* Format milliseconds as the shortest exact duration ("90s", "15m"); caller frees. */
 char *duration_format(int64_t ms);
 

@@ -74,4 +74,5 @@ const struct store_impl sqlite_store_impl = {
 	.task_exists = sqlite_task_exists,
 	.backup = sqlite_backup,
 	.vacuum = sqlite_vacuum,
+	.session_get_last_used = sqlite_session_get_last_used,
 };

@@ -217,6 +217,9 @@ int sqlite_session_runs(struct store *st, const char *id, struct db_run **runs,
 int sqlite_session_get_successor(struct store *st, const char *id,
 				 struct db_session *a2, int *found,
 				 char **cause);
+int sqlite_session_get_last_used(struct store *st, const char *project,
+				 const char *os_user, struct db_session *a3,
+				 int *found, char **cause);
 int sqlite_stats(struct store *st, int64_t since, struct db_stats *a2,
 		 char **cause);
 int sqlite_prune_tasks_list(struct store *st, int64_t before, int64_t after,

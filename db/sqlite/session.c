@@ -659,3 +659,35 @@ sqlite_session_get_successor(struct store *store, const char *id,
 	struct db *db = (struct db *)store;
 	return get_one(db, sql_session_successor, id, s, found, cause);
 }
+
+/* Sessions are few next to tasks: the status index narrows enough. */
+static const char sql_session_last_used[] =
+	"SELECT " SESSION_COLS "WHERE project = ?1 AND os_user = ?2 "
+	"AND head IS NOT NULL AND (CASE WHEN kind = 'temp' "
+	"THEN status <> 'active' "
+	"ELSE status = 'active' OR status = 'expired' END) "
+	"ORDER BY last_used_at DESC, rowid DESC LIMIT 1";
+
+int
+sqlite_session_get_last_used(struct store *store, const char *project,
+			     const char *os_user, struct db_session *s,
+			     int *found, char **cause)
+{
+	struct db *db = (struct db *)store;
+	sqlite3_stmt *st;
+	int rc;
+
+	*found = 0;
+	if ((st = db_stmt(db, sql_session_last_used, cause)) == NULL)
+		return -BERR_DB;
+	db_bind_text(st, 1, project);
+	db_bind_text(st, 2, os_user);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		read_session(st, s);
+		*found = 1;
+	} else if (rc != SQLITE_DONE)
+		return db_fail(db, "cannot read session", cause);
+	sqlite3_reset(st);
+	return 0;
+}

@@ -143,12 +143,27 @@ no_tasks() {
 
 @test "--timeout garbage" {
 	local v
-	for v in abc 10x -5 0 '' 1.5.3; do
+	for v in abc 10x -5 '' 1.5.3 5min 1h30 30m1h; do
 		run "$BATON" run --timeout "$v" hello
 		assert_status 2
-		assert_contains "baton: invalid timeout '$v': use a duration like 90, 90s, 15m, 2h or 1d"
+		assert_contains "baton: --timeout: invalid duration '$v': use e.g. 90s, 15m, 1h30m, 1.5h"
 	done
+	run "$BATON" run --timeout 0 hello
+	assert_status 2
+	assert_contains "baton: --timeout: expected a duration greater than 0, got '0'"
 	no_tasks
+}
+
+@test "--timeout, config and BATON_SESSION_TTL: 1h30m, 1.5h, 2d, 1w" {
+	"$BATON" add --timeout 1h30m one >/dev/null
+	"$BATON" add --timeout 1.5h two >/dev/null
+	"$BATON" add --timeout 2m30s three >/dev/null
+	[ "$(sql "SELECT group_concat(timeout_ms) FROM tasks")" = 5400000,5400000,150000 ]
+	config <<<'sessions: {ttl: 1w, retention: 2d}'
+	BATON_SESSION_TTL=1.5d run "$BATON" config show
+	assert_status 0
+	assert_contains "ttl: 36h"
+	assert_contains "retention: 2d"
 }
 
 @test "-j 0, -j -1 and other bad work options" {

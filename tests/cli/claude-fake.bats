@@ -244,3 +244,62 @@ local_setup() {
 	run "$BATON" run -q --agent claude "x"
 	assert_status 0
 }
+
+@test "claude-fake: session fork: the first turn resumes the parent's head with --fork-session" {
+	run "$BATON" run -q --agent claude --session parent "one"
+	assert_status 0
+	sid=$(sql "select id from sessions where name = 'parent'")
+	run "$BATON" session fork parent child
+	assert_status 0
+	assert_contains "forked parent into child"
+	child=$(sql "select id from sessions where name = 'child'")
+	[ "$(sql "select kind, agent, model, predecessor, head from sessions
+		  where name = 'child'")" = "named|claude|sonnet|$sid|$sid" ]
+	[ "$(sql "select count(*) from events where kind = 'fork'")" = 2 ]
+	run "$BATON" run -q --session child "two"
+	assert_status 0
+	[ "$(args_of 2 | tr '\n' ' ')" = \
+		"-p --output-format=json --resume=$sid --fork-session --model=sonnet --permission-mode=acceptEdits " ]
+	new=$(sql "select head from sessions where name = 'child'")
+	[ "$new" != "$sid" ]
+	[ "$(sql "select edge || ':' || agent_session_id from session_chain
+		  where session_id = '$child' order by id" | tr '\n' ' ')" = \
+		"fork:$sid fork:$new " ]
+	# later turns resume the branch; the parent keeps its own head
+	run "$BATON" run -q --session child "three"
+	assert_status 0
+	[ "$(args_of 3 | tr '\n' ' ')" = \
+		"-p --output-format=json --resume=$new --model=sonnet --permission-mode=acceptEdits " ]
+	run "$BATON" run -q --session parent "four"
+	assert_status 0
+	[ "$(args_of 4 | grep -c -- --fork-session)" = 0 ]
+	[ "$(sql "select head from sessions where name = 'parent'")" = "$sid" ]
+	# S8: NEW must not exist
+	run "$BATON" session fork parent child
+	assert_status 1
+	assert_contains "cannot fork into child: session child ($child) exists"
+	run "$BATON" session fork nosuch other
+	assert_status 2
+	assert_contains "no session 'nosuch'"
+	"$BATON" session init empty --agent claude >/dev/null
+	run "$BATON" session fork empty other
+	assert_status 1
+	assert_contains "cannot fork session empty ("
+	assert_contains "): it has no conversation yet"
+}
+
+@test "claude-fake: run -c after a temp session resumes its head in a new temp session" {
+	run "$BATON" run -q --agent claude "one"
+	assert_status 0
+	sid=$(sql "select id from sessions")
+	run "$BATON" run -q --continue "two"
+	assert_status 0
+	[ "$(args_of 2 | tr '\n' ' ')" = \
+		"-p --output-format=json --resume=$sid --model=sonnet --permission-mode=acceptEdits " ]
+	run "$BATON" run -q -c "three"
+	assert_status 0
+	[ "$(args_of 3 | grep -c -- "--resume=$sid")" = 1 ]
+	[ "$(sql "select count(*) from sessions where kind = 'temp' and
+		  status = 'closed'")" = 3 ]
+	[ "$(sql "select count(*) from events where kind = 'continue'")" = 2 ]
+}

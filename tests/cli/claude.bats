@@ -390,3 +390,46 @@ dialogue() {
 	[ "$(sql "select status from tasks")" = timed_out ]
 	[ "$(sql "select outcome from runs")" = timed_out ]
 }
+
+@test "claude: run -c resumes the project's last conversation, the stub sees its history" {
+	run "$BATON" run -q --agent claude "hello"
+	assert_status 0
+	first=$(sql "select id from sessions")
+	run "$BATON" run -q -c "and again"
+	assert_status 0
+	# a new temp session resumed the first one's conversation
+	[ "$(sql "select agent_session_in, resume_outcome from runs
+		  where task_id = 2")" = "$first|resumed" ]
+	[ "$(sql "select kind, status, predecessor from sessions
+		  where id != '$first'")" = "temp|closed|$first" ]
+	[ "$(posts)" = 2 ]
+	output=$(dialogue 1)
+	check 'length == 3 and (.[0] | contains("hello"))
+		and .[1] == "stub reply 1" and (.[2] | contains("and again"))'
+}
+
+@test "claude: session fork branches the conversation with --fork-session" {
+	run "$BATON" run -q --agent claude --session trunk "the trunk"
+	assert_status 0
+	sid=$(sql "select id from sessions where name = 'trunk'")
+	run "$BATON" session fork trunk branch
+	assert_status 0
+	run "$BATON" run -q --session branch "on the branch"
+	assert_status 0
+	# the branch saw the trunk's history, under a new id (edge fork)
+	output=$(dialogue 1)
+	check 'length == 3 and (.[0] | contains("the trunk"))
+		and (.[2] | contains("on the branch"))'
+	new=$(sql "select head from sessions where name = 'branch'")
+	[ -n "$new" ]
+	[ "$new" != "$sid" ]
+	[ "$(sql "select group_concat(edge, ' ') from (select edge from
+		  session_chain c join sessions s on s.id = c.session_id
+		  where s.name = 'branch' order by c.id)")" = "fork fork" ]
+	# the trunk goes on without the branch's turn
+	run "$BATON" run -q --session trunk "trunk again"
+	assert_status 0
+	output=$(dialogue 2)
+	check 'length == 3 and (.[2] | contains("trunk again"))'
+	[ "$(sql "select head from sessions where name = 'trunk'")" = "$sid" ]
+}

@@ -353,3 +353,13 @@ local_setup() {
 			  where id = '$sid'")" = "2|220" ]
 	done
 }
+
+@test "codex-fake: session fork is refused: codex exec cannot branch a conversation" {
+	run "$BATON" run -q --agent codex --session cx "one"
+	assert_status 0
+	id=$(sql "select id from sessions where name = 'cx'")
+	run "$BATON" session fork cx branch
+	assert_status 1
+	assert_contains "baton: cannot fork session cx ($id): the codex agent cannot branch a conversation"
+	[ "$(sql "select count(*) from sessions")" = 1 ]
+}

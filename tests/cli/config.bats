@@ -165,11 +165,11 @@ check_error() {
 
 @test "errors: bad durations" {
 	check_error $'defaults:\n  timeout: 15 minutes\n' \
-		"baton: baton.yaml:2:12: defaults.timeout: expected a duration like 90s, 15m, 2h or 1d, got '15 minutes'"
-	check_error $'sessions: {ttl: 1w}\n' \
-		"baton: baton.yaml:1:17: sessions.ttl: expected a duration like 90s, 15m, 2h or 1d, got '1w'"
+		"baton: baton.yaml:2:12: defaults.timeout: invalid duration '15 minutes': use e.g. 90s, 15m, 1h30m, 1.5h"
+	check_error $'sessions: {ttl: 1mo}\n' \
+		"baton: baton.yaml:1:17: sessions.ttl: invalid duration '1mo': use e.g. 90s, 15m, 1h30m, 1.5h"
 	check_error $'db: {busy_timeout: -1s}\n' \
-		"baton: baton.yaml:1:20: db.busy_timeout: expected a duration like 90s, 15m, 2h or 1d, got '-1s'"
+		"baton: baton.yaml:1:20: db.busy_timeout: invalid duration '-1s': use e.g. 90s, 15m, 1h30m, 1.5h"
 }
 
 @test "errors: zero and negative counts and durations" {
@@ -292,7 +292,7 @@ check_error() {
 	[ -z "$output" ]
 	BATON_SESSION_TTL='1 day' run --separate-stderr "$BATON" config check
 	assert_status 3
-	[ "$stderr" = "baton: BATON_SESSION_TTL: expected a duration like 90s, 15m, 2h or 1d, got '1 day'" ]
+	[ "$stderr" = "baton: BATON_SESSION_TTL: invalid duration '1 day': use e.g. 90s, 15m, 1h30m, 1.5h" ]
 	BATON_DB= run --separate-stderr "$BATON" config check
 	assert_status 3
 	[ "$stderr" = "baton: BATON_DB: expected a non-empty path" ]

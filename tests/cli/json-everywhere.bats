@@ -38,7 +38,7 @@ commands() {
 		[milestone show]="m1" [prune]="--older-than 30d"
 		[report]="--github" [retry]="2"
 		[run]="echo ran" [session close]="s1" [session gc]=""
-		[session init]="s2" [session list]="--all" [session reset]="s2"
+		[session fork]="s1 s3" [session init]="s2" [session list]="--all" [session reset]="s2"
 		[session show]="s2" [show]="1" [stats]="" [status]=""
 		[work]="--until-empty"
 	)
@@ -56,6 +56,13 @@ commands() {
 		# shellcheck disable=SC2086
 		run --separate-stderr "$BATON" --json $cmd ${args[$cmd]}
 		n=$((n + 1))
+		if [ "$cmd" = "session fork" ]; then
+			# s1 runs the shell agent, which cannot branch: the
+			# refusal is not the --json one
+			assert_status 1
+			[[ "$stderr" == *"cannot branch a conversation"* ]] || { echo "fork: $stderr" >&2; return 1; }
+			continue
+		fi
 		if [ "$status" = 2 ]; then
 			if [[ "$stderr" != *"'baton $cmd' has no JSON output"* ]]; then
 				echo "$cmd: exit 2 but no refusal: $stderr" >&2

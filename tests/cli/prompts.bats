@@ -92,3 +92,31 @@ NASTY=(-- '--json' '-q' '$(touch pwned)' '`touch pwned2`' "it's" '"quoted"'
 	[ "$(cat "$T/pf.out")" = 'the $(prompt)' ]
 	[ "$(cat "$T/arg1")" = "$T/a dir 'q' \$(x)" ]
 }
+
+@test "no PROMPT: run and add read it from a stdin that is not a terminal" {
+	run "$BATON" run --agent shell <<<'echo from-stdin'
+	assert_status 0
+	assert_contains "from-stdin"
+	printf 'queued from stdin' | "$BATON" add >/dev/null
+	[ "$(sql "select prompt from tasks where id = 2")" = "queued from stdin" ]
+	run "$BATON" run </dev/null
+	assert_status 2
+	assert_contains "baton: empty prompt"
+	run "$BATON" add <<<'   '
+	assert_status 2
+	assert_contains "baton: empty prompt"
+	# words win over stdin, which is left alone
+	run "$BATON" run --agent shell 'echo words' <<<'echo stdin'
+	assert_status 0
+	assert_contains "words"
+	assert_not_contains "stdin"
+	[ "$(sql "select count(*) from tasks")" = 3 ]
+}
+
+@test "no PROMPT and a terminal on stdin: a usage error saying to give one" {
+	command -v script >/dev/null || skip "no script(1) for a terminal"
+	run script -qec "$BATON run" /dev/null
+	assert_status 2
+	assert_contains "baton: no prompt: give a PROMPT, pipe one on standard input or use --prompt-file FILE"
+	[ "$(sql "select count(*) from tasks")" = 0 ]
+}

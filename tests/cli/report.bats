@@ -64,7 +64,13 @@ local_setup() {
 	[ "$(jq -r '.tasks' <<<"$output")" = 0 ]
 	run "$BATON" stats --since yesterday-ish
 	assert_status 2
-	assert_contains "invalid --since 'yesterday-ish'"
+	assert_contains "baton: --since: invalid duration 'yesterday-ish': use e.g. 90s, 15m, 1h30m, 1.5h, or a time like 2026-11-21T09:00:00Z"
+	run "$BATON" stats --since 2026-13-01
+	assert_status 2
+	assert_contains "baton: --since: invalid time '2026-13-01'"
+	run "$BATON" stats --json --since 1h30m
+	assert_status 0
+	[ "$(jq -r '.tasks' <<<"$output")" = 5 ]
 }
 
 @test "report --junit: one testcase per task, failures with reason and log tail" {

@@ -621,3 +621,45 @@ overlap() {
 	assert_status 2
 	assert_contains "unknown option '--bogus'"
 }
+
+@test "session fork: refused for the shell agent and for a session with no conversation" {
+	run "$BATON" run --agent shell --session sh 'true'
+	assert_status 0
+	id=$(sql "select id from sessions where name = 'sh'")
+	run "$BATON" session fork sh branch
+	assert_status 1
+	assert_contains "baton: cannot fork session sh ($id): the shell agent cannot branch a conversation"
+	run "$BATON" session fork sh 'bad name'
+	assert_status 2
+	assert_contains "invalid session 'bad name'"
+	[ "$(sql "select count(*) from sessions")" = 1 ]
+}
+
+@test "run -c: continues the project's last conversation; none is a usage error" {
+	mkdir -p a b
+	run "$BATON" run -c --workdir a 'true'
+	assert_status 2
+	assert_contains "baton: no conversation found to continue in project $(cd a && pwd -P): start one without --continue"
+	"$BATON" run -q --agent shell --workdir a 'echo "$BATON_AGENT_SESSION_ID"' >/dev/null
+	first=$(sql "select id from sessions")
+	run "$BATON" run --workdir a -c 'echo "in=$BATON_AGENT_SESSION_ID"'
+	assert_status 0
+	assert_contains "in=$first"
+	second=$(sql "select id from sessions where predecessor = '$first'")
+	[ "$(sql "select kind, status from sessions where id = '$second'")" = "temp|closed" ]
+	# another project has no conversation of its own
+	run "$BATON" run -c --workdir b 'true'
+	assert_status 2
+	# an active named session is continued in place
+	"$BATON" run -q --workdir a --session named 'true' >/dev/null
+	run "$BATON" run -q --workdir a --continue 'true'
+	assert_status 0
+	[ "$(sql "select session_id from tasks order by id desc limit 1")" = \
+		"$(sql "select id from sessions where name = 'named'")" ]
+	run "$BATON" run -c --session named 'true'
+	assert_status 2
+	assert_contains "--continue and --session exclude each other"
+	run "$BATON" add -c 'true'
+	assert_status 2
+	assert_contains "option '-c' is unknown"
+}

@@ -140,7 +140,7 @@ status_count() {
 	EOF
 	run "$BATON" add --from tasks.yaml
 	assert_status 2
-	assert_contains "tasks.yaml:7: invalid timeout 'soon'"
+	assert_contains "tasks.yaml:7: timeout: invalid duration 'soon': use e.g. 90s, 15m, 1h30m, 1.5h"
 	assert_contains "(nothing was added)"
 	[ "$(count)" = 0 ]
 	[ "$(sql "SELECT count(*) FROM milestones")" = 0 ]

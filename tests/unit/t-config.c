@@ -508,8 +508,8 @@ test_errors(void **state)
 		   NAME ":2:24: runner.requeue_interrupted: expected true or "
 			"false, got 'yes'");
 	expect_err("defaults:\n  timeout: 15 minutes\n",
-		   NAME ":2:12: defaults.timeout: expected a duration like "
-			"90s, 15m, 2h or 1d, got '15 minutes'");
+		   NAME ":2:12: defaults.timeout: invalid duration '15 "
+			"minutes': use e.g. 90s, 15m, 1h30m, 1.5h");
 	expect_err("defaults: {timeout: 0}\n",
 		   NAME ":1:21: defaults.timeout: expected a duration greater "
 			"than 0, got '0'");
@@ -517,14 +517,14 @@ test_errors(void **state)
 		   NAME ":1:21: runner.heartbeat: expected a duration greater "
 			"than 0, got '0s'");
 	expect_err("sessions: {ttl: -1h}\n",
-		   NAME ":1:17: sessions.ttl: expected a duration like 90s, "
-			"15m, 2h or 1d, got '-1h'");
-	expect_err("retry: {base: 1.5s}\n",
-		   NAME ":1:15: retry.base: expected a duration like 90s, 15m, "
-			"2h or 1d, got '1.5s'");
+		   NAME ":1:17: sessions.ttl: invalid duration '-1h': use "
+			"e.g. 90s, 15m, 1h30m, 1.5h");
+	expect_err("retry: {base: 1.0001s}\n",
+		   NAME ":1:15: retry.base: invalid duration '1.0001s': use "
+			"e.g. 90s, 15m, 1h30m, 1.5h");
 	expect_err("db: {busy_timeout: [1]}\n",
 		   NAME ":1:20: db.busy_timeout: expected a duration like "
-			"90s, 15m, 2h or 1d, got a list");
+			"90s, 15m, 1h30m or 1.5h, got a list");
 	expect_err("db: {synchronous: fast}\n",
 		   NAME ":1:19: db.synchronous: expected normal or full, got "
 			"'fast'");
@@ -627,8 +627,8 @@ test_agent_errors(void **state)
 		   NAME ":2:29: agents.x.timeout: expected a duration greater "
 			"than 0, got '0'");
 	expect_err("agents:\n  x: {kind: shell, kill_grace: soon}\n",
-		   NAME ":2:32: agents.x.kill_grace: expected a duration like "
-			"90s, 15m, 2h or 1d, got 'soon'");
+		   NAME ":2:32: agents.x.kill_grace: invalid duration "
+			"'soon': use e.g. 90s, 15m, 1h30m, 1.5h");
 	expect_err("agents:\n  x: {kind: shell, use_session_persistence: 1}\n",
 		   NAME ":2:45: agents.x.use_session_persistence: expected "
 			"true or false, got '1'");
@@ -978,8 +978,8 @@ test_env_overrides(void **state)
 
 	setenv("BATON_SESSION_TTL", "1 day", 1);
 	assert_int_equal(config_load(&cfg, p, &cause), -1);
-	assert_string_equal(cause, "BATON_SESSION_TTL: expected a duration "
-				   "like 90s, 15m, 2h or 1d, got '1 day'");
+	assert_string_equal(cause, "BATON_SESSION_TTL: invalid duration '1 "
+				   "day': use e.g. 90s, 15m, 1h30m, 1.5h");
 	free(cause);
 	cause = NULL;
 	setenv("BATON_SESSION_TTL", "0", 1);

@@ -51,6 +51,16 @@ test_duration_ok(void **state)
 		{"250ms", 250},
 		{"007s", 7000},
 		{"9223372036854775807ms", INT64_MAX},
+		{"1h30m", 5400000},
+		{"1.5h", 5400000},
+		{"2m30s", 150000},
+		{"1w", 604800000},
+		{"2d", 172800000},
+		{"1w2d3h4m5s6ms", 788645006},
+		{"0.25s", 250},
+		{"1.001s", 1001},
+		{"0.5m", 30000},
+		{"1s500ms", 1500},
 	};
 	size_t i;
 	int64_t ms;
@@ -77,14 +87,32 @@ test_duration_bad(void **state)
 		"15 minutes",
 		"m",
 		"ms",
-		"1.5h",
 		"5M",
 		"5sec",
-		"1w",
+		"5min",
+		"1H",
+		"1h30",
+		"1h 30m",
+		"30m1h",
+		"1m1m",
+		"1ms1s",
+		"1.h",
+		".5h",
+		"1.5",
+		"1..5h",
+		"1.5.5h",
+		"1.0001s",
+		"1.5ms",
+		"0.0000000001w",
+		"1d-1h",
+		"1y",
+		"2mo",
 		"0x10",
 		"9223372036854775808ms",
 		"9223372036854775807s",
 		"106751991167301d",
+		"15250284452472w",
+		"106751991167d8h",
 		"99999999999999999999",
 	};
 	size_t i;
@@ -97,6 +125,23 @@ test_duration_bad(void **state)
 		assert_true(ms == 42);
 	}
 	assert_int_equal(duration_parse(NULL, &ms), -1);
+}
+
+/* One message for a bad duration, wherever it is read. */
+static void
+test_duration_error(void **state)
+{
+	char *s = duration_error("5x");
+	int64_t ms;
+
+	(void)state;
+	assert_string_equal(s, "invalid duration '5x': use e.g. 90s, 15m, "
+			       "1h30m, 1.5h");
+	free(s);
+	/* and the examples it gives are durations */
+	assert_int_equal(duration_parse("106751991167d7h", &ms), 0);
+	assert_int_equal(duration_parse("1h30m", &ms), 0);
+	assert_int_equal(duration_parse("1.5h", &ms), 0);
 }
 
 static void
@@ -723,6 +768,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_duration_ok),
 		cmocka_unit_test(test_duration_bad),
+		cmocka_unit_test(test_duration_error),
 		cmocka_unit_test(test_duration_format),
 		cmocka_unit_test(test_parse_int),
 		cmocka_unit_test(test_rfc3339),
