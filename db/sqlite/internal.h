@@ -217,7 +217,7 @@ int sqlite_session_runs(struct store *st, const char *id, struct db_run **runs,
 int sqlite_session_get_successor(struct store *st, const char *id,
 				 struct db_session *a2, int *found,
 				 char **cause);
-int sqlite_stats(struct store *st, int64_t since, struct db_stats *a2,
-		 char **cause);
+int sqlite_stats(struct store *st, const struct db_stats_filter *f,
+		 struct db_stats *a2, char **cause);
 
 #endif
