@@ -154,21 +154,161 @@ lint_om() {
 	assert_contains "invalid --since 'yesterday-ish'"
 }
 
+# valid FILE: well-formed, and valid against the JUnit schema Jenkins
+# and GitLab read (tests/junit.xsd).
+valid() {
+	xmllint --noout --schema "$REPO/tests/junit.xsd" "$1"
+}
+
+# junit FILE PYTHON: load FILE with junitparser (a JUnit reader CI tools
+# use), then run PYTHON with x = the JUnitXml and cases = its testcases.
+junit() {
+	local f=$1
+	shift
+	/usr/bin/python3 - "$f" <<-PY
+	import sys
+	from junitparser import JUnitXml, Failure, Error, Skipped
+	x = JUnitXml.fromfile(sys.argv[1])
+	cases = [c for suite in x for c in suite]
+	$*
+	PY
+}
+
 @test "report --junit: one testcase per task, failures with reason and log tail" {
 	run "$BATON" report --junit "$T/r.xml"
 	assert_status 0
 	assert_contains "wrote $T/r.xml: 5 tests, 2 failures, 0 errors, 0 skipped"
-	grep -q '<testsuites tests="5" failures="2" errors="0" skipped="0"' "$T/r.xml"
+	valid "$T/r.xml"
+	grep -q '<testsuites name="baton" tests="5" failures="2" errors="0"' "$T/r.xml"
+	grep -q "<testsuite name=\"baton\" tests=\"5\" failures=\"2\" errors=\"0\" skipped=\"0\" time=\"[0-9.]*\" timestamp=\"20[0-9-]*T[0-9:]*\" hostname=\"$(hostname)\"" "$T/r.xml"
 	[ "$(grep -c '<testcase ' "$T/r.xml")" = 5 ]
-	# escaped title, the failure's reason and the agent's stderr tail
-	grep -q 'name="3: broken &lt;&amp;&gt;"' "$T/r.xml"
-	grep -q '<failure type="failed"' "$T/r.xml"
-	grep -q '<failure type="timed_out"' "$T/r.xml"
-	grep -q '<system-err>bad &amp; worse &lt;x&gt;' "$T/r.xml"
-	# well-formed enough for an XML parser, when one is installed
-	if command -v python3 >/dev/null; then
-		python3 -c 'import sys, xml.dom.minidom as m; m.parse(sys.argv[1])' "$T/r.xml"
-	fi
+	# named by title, no task id in the name; the reason as the type,
+	# the error as the message, the agent's stderr then stdout as body
+	grep -q '<testcase classname="baton" name="broken &lt;&amp;&gt;" time="[0-9.]*">' "$T/r.xml"
+	grep -q '<failure type="failed" message="failed: ' "$T/r.xml"
+	grep -q '<failure type="timeout" message="timeout: timed out after 1s"' "$T/r.xml"
+	grep -q '^bad &amp; worse &lt;x&gt;$' "$T/r.xml"
+	grep -q '<property name="task_id" value="3"/>' "$T/r.xml"
+	grep -q '<property name="attempts" value="1"/>' "$T/r.xml"
+	grep -q '<property name="resume_outcomes" value="new"/>' "$T/r.xml"
+	grep -q '<property name="cost_usd" value="0.250000"/>' "$T/r.xml"
+	grep -q '<property name="input_tokens" value="10"/>' "$T/r.xml"
+	junit "$T/r.xml" '
+s = next(iter(x))
+assert (s.tests, s.failures, s.errors, s.skipped) == (5, 2, 0, 0)
+assert [c.name for c in cases] == ["ok-one", "ok-two", "broken <&>", "slow", "flaky"]
+bad = cases[2].result[0]
+assert isinstance(bad, Failure) and bad.type == "failed", bad
+assert "--- stderr ---\nbad & worse <x>\n" in bad.text, bad.text
+assert isinstance(cases[3].result[0], Failure) and cases[3].result[0].type == "timeout"
+assert cases[4].result == [] and cases[4].time > 0
+'
+}
+
+# A failing task whose title and output hold what breaks XML, a
+# terminal, a workflow command or a Markdown table.
+add_hostile() {
+	HOSTILE=$'X <&"\'> ]]> \e[2J \xff | `tick` 50%:a,b\nline two'
+	cat > "$T/hostile.sh" <<-'SH'
+	printf 'E <&> ]]> \033[2J \377 \001\000 50%% |\n::warning::injected\n' >&2
+	printf 'O \033]0;title\007 done' >&1
+	exit 5
+	SH
+	"$BATON" add --title "$HOSTILE" --prompt-file "$T/hostile.sh" >/dev/null
+	run "$BATON" -q work --until-empty
+	[ "$status" = 1 ]
+}
+
+@test "report --junit: hostile titles and output stay well-formed XML" {
+	add_hostile
+	run "$BATON" report --junit "$T/h.xml"
+	assert_status 0
+	assert_contains "6 tests, 3 failures"
+	valid "$T/h.xml"
+	# not one byte that is not UTF-8 text XML allows
+	iconv -f UTF-8 -t UTF-8 "$T/h.xml" >/dev/null
+	refute grep -q "$(printf '[\001-\010\013\014\016-\037\177]')" "$T/h.xml"
+	grep -qF 'name="X &lt;&amp;&quot;&apos;&gt; ]]&gt; �[2J � | `tick` 50%:a,b line two"' "$T/h.xml"
+	junit "$T/h.xml" '
+c = cases[5]
+assert c.name == "X <&\"'"'"'> ]]> \ufffd[2J \ufffd | `tick` 50%:a,b line two", c.name
+f = c.result[0]
+assert f.type == "failed", f.type
+assert "E <&> ]]> \ufffd[2J \ufffd \ufffd\ufffd 50% |\n::warning::injected\n" in f.text, f.text
+assert "--- stdout ---\nO \ufffd]0;title\ufffd done\n" in f.text, f.text
+assert "\x1b" not in f.text and "\x1b" not in c.name
+'
+}
+
+@test "report --junit: names by key, title or first prompt line, the same in any database" {
+	names() {
+		"$BATON" add --key k1 --title 'has a key' 'echo 1' >/dev/null
+		"$BATON" add --title same 'echo 2' >/dev/null
+		"$BATON" add --title same 'echo 3' >/dev/null
+		"$BATON" add --title 'same (2)' 'echo 4' >/dev/null
+		"$BATON" add --milestone m1 --title same 'echo 5' >/dev/null
+		"$BATON" add --session named $'\n  \n  first line  \nsecond' >/dev/null
+		"$BATON" report --junit "$1" >/dev/null
+		sed -n 's/.*<testcase classname="\([^"]*\)" name="\([^"]*\)".*/\1|\2/p' "$1"
+	}
+	rm -f "$BATON_DB"*
+	names "$T/a.xml" > "$T/a.names"
+	rm -f "$BATON_DB"*
+	names "$T/b.xml" > "$T/b.names"
+	cat > "$T/want" <<-'EOF'
+	baton|k1
+	baton|same
+	baton|same (2)
+	baton|same (2) (2)
+	m1|same
+	named|first line
+	EOF
+	diff "$T/want" "$T/a.names"
+	diff "$T/a.names" "$T/b.names"
+	valid "$T/b.xml"
+}
+
+@test "report --github: annotations, and a summary hostile titles cannot break" {
+	add_hostile
+	echo '# earlier step' > "$T/summary.md"
+	GITHUB_STEP_SUMMARY=$T/summary.md run "$BATON" report --github
+	assert_status 0
+	# stdout: one workflow command a failed or timed-out task, nothing else
+	[ "$(grep -c '' <<<"$output")" = 3 ]
+	[ "$(grep -c '^::error title=' <<<"$output")" = 3 ]
+	refute grep -q '^::warning' <<<"$output"
+	refute grep -q "$(printf '\033')" <<<"$output"
+	grep -qxF '::error title=broken <&>::task 3 failed: failed: script exited with status 3: bad & worse <x>%0A--- stderr ---%0Abad & worse <x>%0A' <<<"$output"
+	grep -qxF '::error title=slow::task 4 timed_out: timeout: timed out after 1s' <<<"$output"
+	grep -qF '::error title=X <&"'"'"'> ]]> �[2J � | `tick` 50%25%3Aa%2Cb line two::task 6 failed: failed: ' <<<"$output"
+	grep -qF '%0A--- stderr ---%0AE <&> ]]> �[2J � �� 50%25 |%0A::warning::injected%0A' <<<"$output"
+	# the summary is appended, counts then one row a failed task
+	[ "$(head -n 1 "$T/summary.md")" = '# earlier step' ]
+	grep -qx '| completed | 3 |' "$T/summary.md"
+	grep -qx '| failed | 2 |' "$T/summary.md"
+	grep -qx '| timed_out | 1 |' "$T/summary.md"
+	grep -qxF '| 4 | slow | timed_out | timeout | 1.0s | $0.0000 |' "$T/summary.md"
+	grep -qF '| 6 | X \<\&\"\'"'"'\> \]\]\> �\[2J � \| \`tick\` 50\%\:a\,b line two | failed | failed |' "$T/summary.md"
+	# every row of the failed tasks' table has its 7 cell borders: an
+	# unescaped | would add one, a newline would end the row
+	rows=$(sed -n '/^| id | name |/,$p' "$T/summary.md" | grep '^|')
+	[ "$(grep -c '' <<<"$rows")" = 5 ]
+	[ "$(sed 's/\\|//g' <<<"$rows" | awk -F'|' 'NF != 8' | wc -l)" = 0 ]
+}
+
+@test "report --github: without GITHUB_STEP_SUMMARY the summary follows on stdout" {
+	unset GITHUB_STEP_SUMMARY
+	run "$BATON" report --github --junit "$T/r.xml"
+	assert_status 0
+	[ "$(sed -n 1p <<<"$output")" = "wrote $T/r.xml: 5 tests, 2 failures, 0 errors, 0 skipped" ]
+	[ "$(sed -n 2p <<<"$output" | cut -c1-20)" = '::error title=broken' ]
+	[ "$(sed -n 3p <<<"$output" | cut -c1-18)" = '::error title=slow' ]
+	assert_contains "### baton report"
+	assert_contains "5 tasks, 2 did not complete"
+	assert_contains "| 3 | broken \<\&\> | failed | failed |"
+	GITHUB_STEP_SUMMARY=$T/no/such/dir/s.md run "$BATON" report --github
+	assert_status 1
+	assert_contains "cannot write $T/no/such/dir/s.md"
 }
 
 @test "report: pending tasks are skipped; --milestone filters" {
@@ -177,6 +317,9 @@ lint_om() {
 	assert_status 0
 	assert_contains "1 tests, 0 failures, 0 errors, 1 skipped"
 	grep -q '<skipped message="pending"/>' "$T/m.xml"
+	grep -q '<testsuite name="m1" tests="1" failures="0" errors="0" skipped="1"' "$T/m.xml"
+	grep -q '<testcase classname="m1" name="echo later" time="0.000">' "$T/m.xml"
+	valid "$T/m.xml"
 	run "$BATON" report --junit "$T/m.xml" --milestone nope
 	assert_status 2
 	assert_contains "no milestone 'nope'"
@@ -185,7 +328,7 @@ lint_om() {
 @test "report: usage errors, and a file it cannot write leaves nothing" {
 	run "$BATON" report
 	assert_status 2
-	assert_contains "--junit FILE is required"
+	assert_contains "give --junit FILE, --github or both"
 	run "$BATON" report --junit "$T/no/such/dir/r.xml"
 	assert_status 1
 	assert_contains "cannot write $T/no/such/dir/r.xml"
