@@ -5,7 +5,8 @@
 # "missing" path without uninstalling anything).
 pkgs="gcc make pkg-config libsqlite3-dev uuid-dev libyaml-dev libjansson-dev
 libcmocka-dev bats sqlite3 jq python3-jsonschema zsh fish
-python3-prometheus-client ${BATON_DEPS_EXTRA:-}"
+python3-prometheus-client libxml2-utils python3-junitparser
+${BATON_DEPS_EXTRA:-}"
 missing=
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' ||
