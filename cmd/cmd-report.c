@@ -97,8 +97,6 @@ enum text_mode {
 static const char *
 escape_of(int c, enum text_mode mode)
 {
-	static char md[3] = "\\";
-
 	switch (mode) {
 	case XML_TEXT:
 	case XML_ATTR:
@@ -127,16 +125,18 @@ escape_of(int c, enum text_mode mode)
 	case MD_CELL:
 		if (c == '\t' || c == '\n' || c == '\r')
 			return " ";
-		/* CommonMark: a backslash makes any ASCII punctuation
-		 * literal, | included inside a table */
-		if (c > 0x20 && c < 0x7f && strchr("0123456789", c) == NULL &&
-		    !((c | 0x20) >= 'a' && (c | 0x20) <= 'z')) {
-			md[1] = (char)c;
-			return md;
-		}
-		return NULL;
+		return NULL; /* punctuation: see md_punct() */
 	}
 	return NULL;
+}
+
+/* ASCII punctuation: CommonMark makes any of it literal with a
+ * backslash before it, | inside a table cell included. */
+static int
+md_punct(uint32_t cp)
+{
+	return cp > 0x20 && cp < 0x7f && !(cp >= '0' && cp <= '9') &&
+	       !((cp | 0x20) >= 'a' && (cp | 0x20) <= 'z');
 }
 
 /* Write the n bytes at s to fp as text of mode (see enum text_mode). */
@@ -154,6 +154,8 @@ put_text(FILE *fp, const char *s, size_t n, enum text_mode mode)
 			fputs(REPLACEMENT, fp);
 		else if (cp < 0x80 && (e = escape_of((int)cp, mode)) != NULL)
 			fputs(e, fp);
+		else if (mode == MD_CELL && md_punct(cp))
+			fprintf(fp, "\\%c", (int)cp);
 		else
 			fwrite(p + i, 1, k, fp);
 	}
