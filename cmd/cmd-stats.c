@@ -1,6 +1,7 @@
 /*
- * baton stats [--json] [--since T]: counts by status, run durations,
- * tokens, cost, resume success rate, retries.
+ * baton stats [--json|--openmetrics] [--since T] [--milestone M]: counts
+ * by status, run durations, tokens, cost, resume success rate, retries,
+ * failure reasons.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,15 +51,18 @@ since_error(const char *arg)
 
 /* The stats object (SPEC §6.1); rate is the resume success rate. */
 static json_t *
-stats_json(const struct db_stats *s, int64_t since, double rate)
+stats_json(const struct db_stats *s, int64_t since, const char *ms, double rate)
 {
-	json_t *o = json_object(), *st = json_object(), *dur;
+	json_t *o = json_object(), *st = json_object(), *dur, *fr;
+	size_t j;
 	int i;
 
 	for (i = 0; i < TASK_NSTATUS; i++)
 		json_object_set_new(st, task_status_name((enum task_status)i),
 				    json_integer(s->by_status[i]));
 	json_object_set_new(o, "since", cmd_json_time(since));
+	json_object_set_new(o, "milestone",
+			    ms != NULL ? json_string(ms) : json_null());
 	json_object_set_new(o, "tasks", json_integer(s->tasks));
 	json_object_set_new(o, "by_status", st);
 	json_object_set_new(o, "runs", json_integer(s->runs));
@@ -76,6 +80,11 @@ stats_json(const struct db_stats *s, int64_t since, double rate)
 	json_object_set_new(o, "retries", json_integer(s->retries));
 	json_object_set_new(o, "active_sessions",
 			    json_integer(s->sessions_active));
+	fr = json_object();
+	for (j = 0; j < s->nfailure_reasons; j++)
+		json_object_set_new(fr, s->failure_reasons[j].name,
+				    json_integer(s->failure_reasons[j].n));
+	json_object_set_new(o, "failure_reasons", fr);
 	return o;
 }
 
@@ -83,6 +92,8 @@ static void
 stats_text(const struct db_stats *s, double rate)
 {
 	char a[32], c[32], d[32];
+	int64_t failures = 0;
+	size_t j;
 	int i;
 
 	printf("tasks        %lld", (long long)s->tasks);
@@ -104,64 +115,200 @@ stats_text(const struct db_stats *s, double rate)
 	       (long long)s->resumes, rate * 100, (long long)s->fallbacks);
 	printf("retries      %lld\n", (long long)s->retries);
 	printf("sessions     %lld active\n", (long long)s->sessions_active);
+	for (j = 0; j < s->nfailure_reasons; j++)
+		failures += s->failure_reasons[j].n;
+	printf("failures     %lld", (long long)failures);
+	for (j = 0; j < s->nfailure_reasons; j++)
+		printf("%s%lld %s", j == 0 ? " (" : ", ",
+		       (long long)s->failure_reasons[j].n,
+		       s->failure_reasons[j].name);
+	printf("%s\n", s->nfailure_reasons > 0 ? ")" : "");
 }
 
-enum { OPT_SINCE = 256 };
+/*
+ * A label value of the text exposition format: \, " and newline
+ * escaped, and anything that is not UTF-8 text replaced by U+FFFD, so a
+ * strange reason cannot break a line or the file.
+ */
+static void
+om_label(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+
+	for (; *p != '\0'; p++) {
+		if (*p == '\\' || *p == '"')
+			printf("\\%c", *p);
+		else if (*p == '\n')
+			fputs("\\n", stdout);
+		else if (*p < 0x20 || *p >= 0x7f)
+			fputs("\xef\xbf\xbd", stdout);
+		else
+			putchar(*p);
+	}
+}
+
+static void
+om_family(const char *name, const char *type, const char *help)
+{
+	printf("# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+/*
+ * The metrics in the Prometheus text format that node_exporter's
+ * textfile collector reads, ended with OpenMetrics' "# EOF".  Counters
+ * are declared under their sample name (baton_runs_total), which is
+ * what that format and promtool want (docs/ci.md).
+ */
+static void
+stats_openmetrics(const struct db_stats *s)
+{
+	size_t j;
+	int i;
+
+	om_family("baton_tasks", "gauge", "Tasks by status.");
+	for (i = 0; i < TASK_NSTATUS; i++)
+		printf("baton_tasks{status=\"%s\"} %lld\n",
+		       task_status_name((enum task_status)i),
+		       (long long)s->by_status[i]);
+	om_family("baton_runs_total", "counter", "Agent runs that ended.");
+	printf("baton_runs_total %lld\n", (long long)s->runs);
+	om_family("baton_tokens_total", "counter",
+		  "Tokens the agents used, by direction.");
+	printf("baton_tokens_total{direction=\"input\"} %lld\n",
+	       (long long)s->input_tokens);
+	printf("baton_tokens_total{direction=\"output\"} %lld\n",
+	       (long long)s->output_tokens);
+	om_family("baton_cost_usd_total", "counter",
+		  "What the agents cost, in US dollars.");
+	printf("baton_cost_usd_total %.15g\n", s->cost_usd);
+	om_family("baton_run_duration_seconds", "summary",
+		  "Wall time of the agent runs that ended.");
+	printf("baton_run_duration_seconds{quantile=\"0.5\"} %.3f\n",
+	       (double)s->p50_ms / 1000);
+	printf("baton_run_duration_seconds{quantile=\"0.95\"} %.3f\n",
+	       (double)s->p95_ms / 1000);
+	printf("baton_run_duration_seconds_sum %.3f\n",
+	       (double)s->run_ms_sum / 1000);
+	printf("baton_run_duration_seconds_count %lld\n", (long long)s->runs);
+	om_family("baton_sessions_active", "gauge",
+		  "Sessions that are active.");
+	printf("baton_sessions_active %lld\n", (long long)s->sessions_active);
+	om_family("baton_resumes_total", "counter",
+		  "Runs that resumed an agent's conversation.");
+	printf("baton_resumes_total %lld\n", (long long)s->resumes);
+	om_family("baton_retries_total", "counter",
+		  "Runs that followed a transient failure.");
+	printf("baton_retries_total %lld\n", (long long)s->retries);
+	om_family("baton_failures_total", "counter",
+		  "Tasks that ended other than completed, by reason.");
+	for (j = 0; j < s->nfailure_reasons; j++) {
+		fputs("baton_failures_total{reason=\"", stdout);
+		om_label(s->failure_reasons[j].name);
+		printf("\"} %lld\n", (long long)s->failure_reasons[j].n);
+	}
+	printf("# EOF\n");
+}
+
+struct stats_args {
+	struct db_stats_filter f;
+	const char *ms;
+	int openmetrics;
+};
+
+enum { OPT_SINCE = 256, OPT_MS, OPT_OM };
 static const struct option stats_options[] = {
 	{"since", required_argument, NULL, OPT_SINCE},
+	{"milestone", required_argument, NULL, OPT_MS},
+	{"openmetrics", no_argument, NULL, OPT_OM},
 	{NULL, 0, NULL, 0},
 };
 
+/* Read the options into a.  Returns -1 to go on, or an exit status. */
 static int
-stats_exec(struct baton *b, int argc, char **argv)
+parse_options(struct baton *b, int argc, char **argv, struct stats_args *a)
 {
-	struct db_stats s;
-	char *cause = NULL;
-	int64_t since = 0;
-	double rate;
 	int ch;
 
 	optind = 0;
 	while ((ch = cmd_getopt(argc, argv, "", stats_options)) != -1) {
-		if (ch != OPT_SINCE)
+		if (ch == OPT_MS)
+			a->ms = optarg;
+		else if (ch == OPT_OM)
+			a->openmetrics = 1;
+		else if (ch != OPT_SINCE)
 			return cmd_option_error(&cmd_stats_entry, argv,
 						stats_options);
-		if (parse_since(optarg, &since) != 0)
+		else if (parse_since(optarg, &a->f.since) != 0)
 			return since_error(optarg);
 	}
 	if (optind < argc)
 		return cmd_usage_error(&cmd_stats_entry,
 				       "unexpected argument '%s'",
 				       argv[optind]);
-	if (store_stats(b->db, since, &s, &cause) != 0) {
+	if (a->openmetrics && b->json)
+		return cmd_usage_error(&cmd_stats_entry,
+				       "--json and --openmetrics are "
+				       "different outputs: give one");
+	return -1;
+}
+
+static int
+stats_exec(struct baton *b, int argc, char **argv)
+{
+	struct stats_args a = {0};
+	struct db_stats s = {0};
+	char *cause = NULL;
+	double rate;
+	int rc;
+
+	if ((rc = parse_options(b, argc, argv, &a)) >= 0)
+		return rc;
+	if (a.ms != NULL && (rc = cmd_milestone_id(b, &cmd_stats_entry, a.ms,
+						   &a.f.milestone_id)) != 0)
+		return rc;
+	if (store_stats(b->db, &a.f, &s, &cause) != 0) {
 		cmd_error("%s", cause);
 		free(cause);
+		db_stats_release(&s);
 		return EXIT_DB;
 	}
 	rate = s.resumes > 0 ? (double)s.resumes_ok / (double)s.resumes : 1.0;
-	if (b->json)
-		return cmd_print_json(stats_json(&s, since, rate)) == 0
-			       ? EXIT_OK
-			       : EXIT_FAILED;
-	stats_text(&s, rate);
-	return EXIT_OK;
+	rc = EXIT_OK;
+	if (b->json) {
+		if (cmd_print_json(stats_json(&s, a.f.since, a.ms, rate)) != 0)
+			rc = EXIT_FAILED;
+	} else if (a.openmetrics) {
+		stats_openmetrics(&s);
+	} else {
+		stats_text(&s, rate);
+	}
+	db_stats_release(&s);
+	return rc;
 }
 
 const struct cmd_entry cmd_stats_entry = {
 	.name = "stats",
-	.usage = "[--json] [--since T]",
-	.summary = "counts, run durations, tokens, cost, resumes, retries",
+	.usage = "[--json|--openmetrics] [--since T] [--milestone M]",
+	.summary = "counts, run durations, tokens, cost, resumes, retries, "
+		   "failures",
 	.help = "options:\n"
-		"  --since T   only tasks created since T: a time "
+		"  --since T       only tasks created since T: a time "
 		"(2026-11-21T09:00:00Z)\n"
-		"              or a duration back from now (2h, 1d)\n"
-		"  --json      one object: tasks, by_status, runs, "
+		"                  or a duration back from now (2h, 1d)\n"
+		"  --milestone M   only the tasks of milestone M, their runs "
+		"and sessions\n"
+		"  --json          one object: tasks, by_status, runs, "
 		"run_duration\n"
-		"              {p50_ms, p95_ms, max_ms}, input_tokens, "
+		"                  {p50_ms, p95_ms, max_ms}, input_tokens, "
 		"output_tokens,\n"
-		"              cost_usd, resumes, resume_success_rate, "
+		"                  cost_usd, resumes, resume_success_rate, "
 		"fallbacks,\n"
-		"              retries, active_sessions\n",
+		"                  retries, active_sessions, failure_reasons "
+		"{reason: n}\n"
+		"  --openmetrics   the Prometheus text format, for "
+		"node_exporter's\n"
+		"                  textfile collector (baton_tasks, "
+		"baton_runs_total ...)\n",
 	.flags = CMD_NEEDS_DB | CMD_READONLY | CMD_JSON,
 	.exec = stats_exec,
 	.options = stats_options,

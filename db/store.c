@@ -491,9 +491,23 @@ store_session_get_last_used(struct store *st, const char *project,
 }
 
 int
-store_stats(struct store *st, int64_t since, struct db_stats *a2, char **cause)
+store_stats(struct store *st, const struct db_stats_filter *f,
+	    struct db_stats *a2, char **cause)
 {
-	return st->impl->stats(st, since, a2, cause);
+	return st->impl->stats(st, f, a2, cause);
+}
+
+void
+db_stats_release(struct db_stats *s)
+{
+	size_t i;
+
+	if (s == NULL)
+		return;
+	for (i = 0; i < s->nfailure_reasons; i++)
+		free(s->failure_reasons[i].name);
+	free(s->failure_reasons);
+	memset(s, 0, sizeof *s);
 }
 
 int

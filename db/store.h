@@ -419,9 +419,28 @@ struct db_stats {
 	int64_t fallbacks;	     /* fresh_after_failed_resume runs */
 	int64_t retries;	     /* runs after a transient failure */
 	int64_t sessions_active;
+	int64_t run_ms_sum; /* the durations added up */
+	/* Tasks that ended other than completed, by reason (their status
+	 * when they have none), sorted by name. */
+	struct db_count *failure_reasons;
+	size_t nfailure_reasons;
 };
-/* Statistics over tasks created at or after since (0: all). */
-int store_stats(struct store *, int64_t since, struct db_stats *, char **cause);
+struct db_count {
+	char *name;
+	int64_t n;
+};
+/* Free what s holds (NULL-safe), leaving it zeroed. */
+void db_stats_release(struct db_stats *s);
+
+struct db_stats_filter {
+	int64_t since;	      /* tasks created, runs started at or after */
+	int64_t milestone_id; /* 0: any; else only that milestone's tasks,
+				 their runs and their sessions */
+};
+/* Statistics over the tasks f selects into *s (release it with
+ * db_stats_release(), also after an error). */
+int store_stats(struct store *, const struct db_stats_filter *f,
+		struct db_stats *s, char **cause);
 
 /* ---- housekeeping: prune, backup, vacuum (db/sqlite/prune.c, maint.c) ---- */
 
@@ -615,8 +634,8 @@ struct store_impl {
 	int (*session_get_successor)(struct store *st, const char *id,
 				     struct db_session *a2, int *found,
 				     char **cause);
-	int (*stats)(struct store *st, int64_t since, struct db_stats *a2,
-		     char **cause);
+	int (*stats)(struct store *st, const struct db_stats_filter *f,
+		     struct db_stats *a2, char **cause);
 	int (*prune_tasks_list)(struct store *st, int64_t before, int64_t after,
 				int64_t *ids, size_t max, size_t *n,
 				char **cause);

@@ -220,8 +220,8 @@ int sqlite_session_get_successor(struct store *st, const char *id,
 int sqlite_session_get_last_used(struct store *st, const char *project,
 				 const char *os_user, struct db_session *a3,
 				 int *found, char **cause);
-int sqlite_stats(struct store *st, int64_t since, struct db_stats *a2,
-		 char **cause);
+int sqlite_stats(struct store *st, const struct db_stats_filter *f,
+		 struct db_stats *a2, char **cause);
 int sqlite_prune_tasks_list(struct store *st, int64_t before, int64_t after,
 			    int64_t *ids, size_t max, size_t *n, char **cause);
 int sqlite_prune_tasks(struct store *st, int64_t before, const int64_t *ids,

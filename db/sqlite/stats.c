@@ -1,5 +1,9 @@
 /*
  * Numbers for `baton stats` and `baton report`.
+ *
+ * Each query comes in two texts: over every task, and over one
+ * milestone's (?2), so that the plain one stays a single pass with
+ * nothing to test per row and the other can use tasks_milestone.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -8,34 +12,69 @@
 #include "lib/xmalloc.h"
 #include "db/sqlite/internal.h"
 
-static const char sql_stats_status[] =
-	"SELECT status, count(*), sum(input_tokens), sum(output_tokens), "
-	"sum(cost_usd) FROM tasks WHERE created_at >= ?1 GROUP BY status";
+#define IN_MILESTONE "(SELECT id FROM tasks WHERE milestone_id = ?2)"
+
+#define STATS_STATUS                                                           \
+	"SELECT status, count(*), sum(input_tokens), sum(output_tokens), "     \
+	"sum(cost_usd) FROM tasks WHERE created_at >= ?1"
+static const char sql_stats_status[] = STATS_STATUS " GROUP BY status";
+static const char sql_stats_status_ms[] =
+	STATS_STATUS " AND milestone_id = ?2 GROUP BY status";
+/* The tasks that did not complete, by reason: through tasks_status, so
+ * a history of completed tasks costs nothing here. */
+#define STATS_REASONS                                                          \
+	"SELECT coalesce(reason, status), count(*) FROM tasks WHERE status "   \
+	"IN ('failed', 'timed_out', 'cancelled', 'interrupted') AND "          \
+	"created_at >= ?1"
+static const char sql_stats_reasons[] = STATS_REASONS " GROUP BY 1 ORDER BY 1";
+static const char sql_stats_reasons_ms[] =
+	STATS_REASONS " AND milestone_id = ?2 GROUP BY 1 ORDER BY 1";
 /* One pass over runs: the totals, and the durations for percentiles. */
-static const char sql_stats_runs[] =
-	"SELECT ended_at - started_at, resume_outcome, outcome "
-	"FROM runs WHERE ended_at IS NOT NULL AND started_at >= ?1";
+#define STATS_RUNS                                                             \
+	"SELECT ended_at - started_at, resume_outcome, outcome "               \
+	"FROM runs WHERE ended_at IS NOT NULL AND started_at >= ?1"
+static const char sql_stats_runs[] = STATS_RUNS;
+static const char sql_stats_runs_ms[] =
+	STATS_RUNS " AND task_id IN " IN_MILESTONE;
 /* A retry is a run that follows a transient failure of its task. */
-static const char sql_stats_retries[] =
-	"SELECT count(*) FROM runs p WHERE p.outcome = 'transient' AND "
-	"p.started_at >= ?1 AND EXISTS (SELECT 1 FROM runs q WHERE "
-	"q.task_id = p.task_id AND q.id > p.id)";
-static const char sql_stats_sessions[] =
-	"SELECT count(*) FROM sessions WHERE status = 'active'";
+#define STATS_RETRIES                                                          \
+	"SELECT count(*) FROM runs p WHERE p.outcome = 'transient' AND "       \
+	"p.started_at >= ?1 AND EXISTS (SELECT 1 FROM runs q WHERE "           \
+	"q.task_id = p.task_id AND q.id > p.id)"
+static const char sql_stats_retries[] = STATS_RETRIES;
+static const char sql_stats_retries_ms[] =
+	STATS_RETRIES " AND p.task_id IN " IN_MILESTONE;
+#define STATS_SESSIONS "SELECT count(*) FROM sessions WHERE status = 'active'"
+static const char sql_stats_sessions[] = STATS_SESSIONS;
+static const char sql_stats_sessions_ms[] =
+	STATS_SESSIONS " AND id IN (SELECT session_id FROM tasks WHERE "
+		       "milestone_id = ?2)";
+
+/* The statement for f: the milestone's text when f names one. */
+static sqlite3_stmt *
+stats_stmt(struct db *db, const char *all, const char *ms,
+	   const struct db_stats_filter *f, char **cause)
+{
+	sqlite3_stmt *st;
+
+	if ((st = db_stmt(db, f->milestone_id != 0 ? ms : all, cause)) == NULL)
+		return NULL;
+	if (sqlite3_bind_parameter_count(st) >= 1)
+		sqlite3_bind_int64(st, 1, f->since);
+	if (sqlite3_bind_parameter_count(st) >= 2)
+		sqlite3_bind_int64(st, 2, f->milestone_id);
+	return st;
+}
 
 static int
-one_int(struct db *db, const char *sql, int64_t a, int64_t b, int64_t *out,
-	char **cause)
+one_int(struct db *db, const char *all, const char *ms,
+	const struct db_stats_filter *f, int64_t *out, char **cause)
 {
 	sqlite3_stmt *st;
 	int rc;
 
-	if ((st = db_stmt(db, sql, cause)) == NULL)
+	if ((st = stats_stmt(db, all, ms, f, cause)) == NULL)
 		return -BERR_DB;
-	if (sqlite3_bind_parameter_count(st) >= 1)
-		sqlite3_bind_int64(st, 1, a);
-	if (sqlite3_bind_parameter_count(st) >= 2)
-		sqlite3_bind_int64(st, 2, b);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW)
 		*out = sqlite3_column_int64(st, 0);
@@ -64,16 +103,17 @@ text_is(sqlite3_stmt *st, int col, const char *s)
 }
 
 static int
-stats_runs(struct db *db, int64_t since, struct db_stats *s, char **cause)
+stats_runs(struct db *db, const struct db_stats_filter *f, struct db_stats *s,
+	   char **cause)
 {
 	sqlite3_stmt *st;
 	int64_t *d = NULL, v;
 	size_t n = 0, cap = 0;
 	int rc, resumed;
 
-	if ((st = db_stmt(db, sql_stats_runs, cause)) == NULL)
+	if ((st = stats_stmt(db, sql_stats_runs, sql_stats_runs_ms, f,
+			     cause)) == NULL)
 		return -BERR_DB;
-	sqlite3_bind_int64(st, 1, since);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		if (n == cap) {
 			cap = cap == 0 ? 1024 : cap * 2;
@@ -81,6 +121,7 @@ stats_runs(struct db *db, int64_t since, struct db_stats *s, char **cause)
 		}
 		v = sqlite3_column_int64(st, 0);
 		d[n++] = v;
+		s->run_ms_sum += v;
 		if (n == 1 || v > s->max_ms)
 			s->max_ms = v;
 		resumed = text_is(st, 1, "resumed");
@@ -105,18 +146,16 @@ stats_runs(struct db *db, int64_t since, struct db_stats *s, char **cause)
 	return 0;
 }
 
-int
-sqlite_stats(struct store *store, int64_t since, struct db_stats *s,
+static int
+stats_status(struct db *db, const struct db_stats_filter *f, struct db_stats *s,
 	     char **cause)
 {
-	struct db *db = (struct db *)store;
 	sqlite3_stmt *st;
 	int rc;
 
-	memset(s, 0, sizeof *s);
-	if ((st = db_stmt(db, sql_stats_status, cause)) == NULL)
+	if ((st = stats_stmt(db, sql_stats_status, sql_stats_status_ms, f,
+			     cause)) == NULL)
 		return -BERR_DB;
-	sqlite3_bind_int64(st, 1, since);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		enum task_status ts;
 
@@ -131,12 +170,56 @@ sqlite_stats(struct store *store, int64_t since, struct db_stats *s,
 	if (rc != SQLITE_DONE)
 		return db_fail(db, "cannot compute stats", cause);
 	sqlite3_reset(st);
+	return 0;
+}
 
-	if ((rc = stats_runs(db, since, s, cause)) != 0)
+static int
+stats_reasons(struct db *db, const struct db_stats_filter *f,
+	      struct db_stats *s, char **cause)
+{
+	sqlite3_stmt *st;
+	size_t cap = 0;
+	int rc;
+
+	if ((st = stats_stmt(db, sql_stats_reasons, sql_stats_reasons_ms, f,
+			     cause)) == NULL)
+		return -BERR_DB;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct db_count *c;
+
+		if (s->nfailure_reasons == cap) {
+			cap = cap == 0 ? 8 : cap * 2;
+			s->failure_reasons =
+				xreallocarray(s->failure_reasons, cap,
+					      sizeof *s->failure_reasons);
+		}
+		c = &s->failure_reasons[s->nfailure_reasons++];
+		c->name = db_col_text(st, 0);
+		if (c->name == NULL)
+			c->name = xstrdup("");
+		c->n = sqlite3_column_int64(st, 1);
+	}
+	if (rc != SQLITE_DONE)
+		return db_fail(db, "cannot compute stats", cause);
+	sqlite3_reset(st);
+	return 0;
+}
+
+int
+sqlite_stats(struct store *store, const struct db_stats_filter *f,
+	     struct db_stats *s, char **cause)
+{
+	struct db *db = (struct db *)store;
+	int rc;
+
+	memset(s, 0, sizeof *s);
+	if ((rc = stats_status(db, f, s, cause)) != 0 ||
+	    (rc = stats_reasons(db, f, s, cause)) != 0 ||
+	    (rc = stats_runs(db, f, s, cause)) != 0)
 		return rc;
-	if ((rc = one_int(db, sql_stats_retries, since, 0, &s->retries,
-			  cause)) != 0)
+	if ((rc = one_int(db, sql_stats_retries, sql_stats_retries_ms, f,
+			  &s->retries, cause)) != 0)
 		return rc;
-	return one_int(db, sql_stats_sessions, 0, 0, &s->sessions_active,
-		       cause);
+	return one_int(db, sql_stats_sessions, sql_stats_sessions_ms, f,
+		       &s->sessions_active, cause);
 }
