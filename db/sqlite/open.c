@@ -43,6 +43,8 @@ static const struct migration {
 	const char *set_version;
 } migrations[] = {
 	{baton_schema_sql, "PRAGMA user_version = 1"},
+	/* 2: the agent's final answer of each run (SPEC §3) */
+	{"ALTER TABLE runs ADD COLUMN answer TEXT", "PRAGMA user_version = 2"},
 };
 
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
