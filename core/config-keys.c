@@ -626,6 +626,11 @@ static const struct key runner_keys[] = {
 	CFG_END,
 };
 
+static const struct key logs_keys[] = {
+	CFG_BOOL(C, "redact", logs.redact),
+	CFG_END,
+};
+
 static const struct section db_section = {"db", db_keys, "path"};
 static const struct section defaults_section = {"defaults", defaults_keys,
 						NULL};
@@ -633,6 +638,7 @@ static const struct section retry_section = {"retry", retry_keys, NULL};
 static const struct section sessions_section = {"sessions", sessions_keys,
 						NULL};
 static const struct section runner_section = {"runner", runner_keys, NULL};
+static const struct section logs_section = {"logs", logs_keys, NULL};
 
 static const struct key root_keys[] = {
 	CFG_SECTION("db", db_section),
@@ -641,6 +647,7 @@ static const struct key root_keys[] = {
 	CFG_SECTION("retry", retry_section),
 	CFG_SECTION("sessions", sessions_section),
 	CFG_SECTION("runner", runner_section),
+	CFG_SECTION("logs", logs_section),
 	CFG_STRING(C, "iterate_prompt", iterate_prompt, MARK_NONE),
 	CFG_CUSTOM(C, "agents", agents, cfg_apply_agents),
 	CFG_END,

@@ -48,6 +48,7 @@ config_defaults(struct config *cfg)
 	cfg->runner.heartbeat_ms = 5 * 1000;
 	cfg->runner.stale_after_ms = 60 * 1000;
 	cfg->runner.requeue_interrupted = 0;
+	cfg->logs.redact = 1;
 	cfg->iterate_prompt = xstrdup("The check `{check}` failed with exit "
 				      "code {exit_code}:\n{output}\nFix it.");
 
@@ -398,6 +399,8 @@ config_equal(const struct config *a, const struct config *b)
 	if (a->runner.heartbeat_ms != b->runner.heartbeat_ms ||
 	    a->runner.stale_after_ms != b->runner.stale_after_ms ||
 	    a->runner.requeue_interrupted != b->runner.requeue_interrupted)
+		return 0;
+	if (a->logs.redact != b->logs.redact)
 		return 0;
 	if (!streq(a->iterate_prompt, b->iterate_prompt) ||
 	    a->nagents != b->nagents)

@@ -49,6 +49,10 @@ struct config {
 		int requeue_interrupted; /* false */
 	} runner;
 
+	struct {
+		int redact; /* logs.redact: secrets out of answers (true) */
+	} logs;
+
 	char *iterate_prompt;
 
 	struct agent_profile *agents; /* sorted by name */

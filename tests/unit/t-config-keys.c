@@ -52,6 +52,7 @@ static const struct {
 	 offsetof(C, runner.stale_after_ms)},
 	{"runner.requeue_interrupted", KEY_BOOL,
 	 offsetof(C, runner.requeue_interrupted)},
+	{"logs.redact", KEY_BOOL, offsetof(C, logs.redact)},
 	{"iterate_prompt", KEY_STRING, offsetof(C, iterate_prompt)},
 	{"agents", KEY_CUSTOM, offsetof(C, agents)},
 };
