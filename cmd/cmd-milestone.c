@@ -383,6 +383,7 @@ milestone_show_exec(struct baton *b, int argc, char **argv)
 		goto out;
 	}
 	f.milestone_id = m.id;
+	f.with_answer = b->json;
 	ts.now = clock_now_ms();
 	if (b->json)
 		o = show_json_head(b, &m, found ? &s : NULL, counts, &ts);

@@ -170,9 +170,11 @@ print_summary(struct baton *b, int64_t milestone_id)
 static int
 print_list(struct baton *b, const struct status_args *a)
 {
+	struct db_task_filter f = a->f;
 	struct listing l = {0};
 	char *cause = NULL;
 
+	f.with_answer = b->json; /* "answer" of the task objects */
 	l.b = b;
 	l.now = clock_now_ms();
 	if (b->json)
@@ -180,7 +182,7 @@ print_list(struct baton *b, const struct status_args *a)
 	else
 		printf("%6s  %-11s %-9s %-8s %s\n", "ID", "STATUS", "AGENT",
 		       "TIME", "TASK");
-	if (store_task_each(b->db, &a->f, print_task, &l, &cause) != 0) {
+	if (store_task_each(b->db, &f, print_task, &l, &cause) != 0) {
 		json_decref(l.arr);
 		return db_error(cause);
 	}
