@@ -684,19 +684,30 @@ spawn(struct job *j, struct turn_state *t)
 
 /*
  * A command agent's stdout was held back in case its result file had an
- * answer; it had none, so show what it printed after all (a signal to
- * baton stops that).
+ * answer; it had none, so show what it printed after all, as the tee
+ * would have: not for a run that was stopped or timed out (the tee
+ * does not wait for the reader then either), and a signal to baton
+ * stops it.
  */
 static void
 show_held_output(struct job *j, struct turn_state *t)
 {
 	struct orch *o = j->o;
+	char *msg;
 
 	if (!o->tee || o->raw || j->agent->impl->answer != AGENT_ANSWER_MAYBE ||
-	    t->ar.text != NULL || t->pr.reason == PROC_STOPPED ||
-	    t->pr.out_bytes == 0)
+	    t->ar.text != NULL || t->pr.out_bytes == 0 ||
+	    t->pr.reason == PROC_STOPPED)
 		return;
-	(void)file_copy_to_fd(t->out, STDOUT_FILENO);
+	if (t->pr.reason == PROC_RAN) {
+		(void)proc_show_file(t->out, STDOUT_FILENO, o->b->stop_fd);
+		return;
+	}
+	msg = xasprintf("task %lld: the agent's output was not shown (it "
+			"timed out); baton log %lld has it",
+			(long long)j->task.id, (long long)j->task.id);
+	note(o, j->task.id, msg);
+	free(msg);
 }
 
 /*

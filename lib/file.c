@@ -213,31 +213,6 @@ file_write(const char *path, const void *buf, size_t len)
 	return 0;
 }
 
-int
-file_copy_to_fd(const char *path, int fd)
-{
-	char buf[65536];
-	ssize_t n, w, off;
-	int in, ret = 0;
-
-	do
-		in = open(path, O_RDONLY | O_CLOEXEC);
-	while (in == -1 && errno == EINTR);
-	if (in == -1)
-		return -1;
-	while (ret == 0 && (n = read(in, buf, sizeof buf)) != 0) {
-		if (n == -1) {
-			ret = errno == EINTR ? 0 : -1;
-			continue;
-		}
-		for (off = 0; ret == 0 && off < n; off += w)
-			if ((w = write(fd, buf + off, (size_t)(n - off))) < 0)
-				ret = -1;
-	}
-	close_keep_errno(in);
-	return ret;
-}
-
 static int
 mkdir_failed(const char *path)
 {

@@ -14,12 +14,6 @@ char *file_read_tail(const char *path, size_t max);
 char *file_read_first_line(const char *path, size_t max);
 /* Write all of buf to a new file created with mode 0600 (O_EXCL not used). */
 int file_write(const char *path, const void *buf, size_t len);
-/*
- * Copy the file at path to fd (a terminal, a pipe).  Returns 0, or -1
- * with errno: cannot open or read it, a write failed, or a signal
- * interrupted a write (EINTR: the caller is being stopped).
- */
-int file_copy_to_fd(const char *path, int fd);
 /* mkdir -p with the given mode for each directory it creates; 0 or -1 (errno). */
 int file_mkdir_p(const char *path, unsigned int mode);
 
