@@ -138,8 +138,11 @@ run_split() {
 	run "$BATON" show --json 3
 	check '.error == "exited with status 1: cannot log in with [REDACTED]"
 		and .runs[0].error == .error'
-	grep -q "cannot log in with \[REDACTED\]" "$T/err"
-	refute grep -rq canary- "$T/out" "$T/err"
+	grep -q "^baton: task 3 failed: .*cannot log in with \[REDACTED\]" \
+		"$T/err"
+	# (the agent's own stderr streams as it printed it, like its logs)
+	refute grep -q canary- "$T/out"
+	[ "$(grep "^baton:" "$T/err" | grep -c canary-)" = 0 ]
 	[ "$(sql "SELECT count(*) FROM runs WHERE answer LIKE '%canary%'
 		OR error LIKE '%canary%' OR answer LIKE '%sk-ant%'")" = 0 ]
 }
