@@ -119,6 +119,18 @@ install: build/baton
 	install -m 0755 build/baton $(DESTDIR)$(PREFIX)/bin/baton
 	install -m 0644 docs/baton.1 $(DESTDIR)$(PREFIX)/share/man/man1/baton.1
 	install -m 0644 config.yaml $(DESTDIR)$(PREFIX)/share/doc/baton/config.yaml
+	install -d $(DESTDIR)$(PREFIX)/share/doc/baton/schema
+	install -m 0644 docs/json.md $(DESTDIR)$(PREFIX)/share/doc/baton/json.md
+	install -m 0644 docs/schema/*.json $(DESTDIR)$(PREFIX)/share/doc/baton/schema/
+	install -d $(DESTDIR)$(PREFIX)/share/bash-completion/completions \
+		$(DESTDIR)$(PREFIX)/share/zsh/site-functions \
+		$(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d
+	build/baton completion bash > \
+		$(DESTDIR)$(PREFIX)/share/bash-completion/completions/baton
+	build/baton completion zsh > \
+		$(DESTDIR)$(PREFIX)/share/zsh/site-functions/_baton
+	build/baton completion fish > \
+		$(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/baton.fish
 
 FORMAT_SRCS = $(wildcard cmd/*.[ch] lib/*.[ch] core/*.[ch] agents/*.[ch] db/*.[ch] db/sqlite/*.[ch] \
 	tests/unit/*.[ch] tests/agents/*.c bench/*.c)

@@ -64,14 +64,15 @@ add_from(struct baton *b, const char *path)
 	return EXIT_OK;
 }
 
+static const struct option add_options[] = {
+	TASK_LONG_OPTIONS,
+	{"from", required_argument, NULL, OPT_FROM},
+	{NULL, 0, NULL, 0},
+};
+
 static int
 add_exec(struct baton *b, int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		TASK_LONG_OPTIONS,
-		{"from", required_argument, NULL, OPT_FROM},
-		{NULL, 0, NULL, 0},
-	};
 	struct task_spec spec = {0};
 	struct db_task t = {0};
 	const char *from = NULL;
@@ -79,14 +80,15 @@ add_exec(struct baton *b, int argc, char **argv)
 	int c, rc, existed, any = 0;
 
 	optind = 0;
-	while ((c = getopt_long(argc, argv, "+", longopts, NULL)) != -1) {
+	while ((c = cmd_getopt(argc, argv, "+", add_options)) != -1) {
 		if (c == OPT_FROM)
 			from = optarg;
 		else if (cmd_task_option(&spec, c, optarg))
 			any = 1;
 		else {
 			task_spec_release(&spec);
-			return cmd_option_error(&cmd_add_entry, argv, longopts);
+			return cmd_option_error(&cmd_add_entry, argv,
+						add_options);
 		}
 	}
 	if (from != NULL) {
@@ -125,6 +127,7 @@ const struct cmd_entry cmd_add_entry = {
 	"\nPrints the new task's id (--json: the task object).  With --key, "
 	"adding\n"
 	"the same key again prints the existing task's id and adds nothing.\n",
-	.flags = CMD_NEEDS_DB,
+	.flags = CMD_NEEDS_DB | CMD_JSON,
 	.exec = add_exec,
+	.options = add_options,
 };

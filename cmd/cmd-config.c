@@ -57,27 +57,12 @@ const struct cmd_entry cmd_config_entry = {
 static int
 parse_options(const struct cmd_entry *e, int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
-	};
+	static const struct option longopts[] = {{NULL, 0, NULL, 0}};
 	int c;
 
-	opterr = 0;
 	optind = 0;
-	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'h':
-			cmd_print_help(e, "config", stdout);
-			return EXIT_OK;
-		default:
-			if (optopt != 0 && optopt != '?')
-				return cmd_usage_error(
-					e, "unknown option '-%c'", optopt);
-			return cmd_usage_error(e, "unknown option '%s'",
-					       argv[optind - 1]);
-		}
-	}
+	while ((c = cmd_getopt(argc, argv, "", longopts)) != -1)
+		return cmd_option_error(e, argv, longopts);
 	return -1;
 }
 

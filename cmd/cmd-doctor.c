@@ -7,102 +7,99 @@
 #include <string.h>
 
 #include "cmd/common.h"
-#include "lib/clock.h"
+#include "core/doctor.h"
 
 const struct cmd_entry cmd_doctor_entry;
 
-struct found {
-	struct baton *b;
-	json_t *arr;
-};
+/* The report as JSON (SPEC §6: doctor --json). */
+static int
+print_json(const struct doctor_report *r, int n)
+{
+	json_t *o = json_object(), *arr = json_array(), *p;
+	size_t i;
+
+	if (r->damaged) {
+		p = json_object();
+		json_object_set_new(p, "kind", json_string("integrity"));
+		json_object_set_new(p, "problem",
+				    json_string(r->integrity ? r->integrity
+							     : "integrity "
+							       "check failed"));
+		json_array_append_new(arr, p);
+	}
+	for (i = 0; i < r->problems.n; i++) {
+		p = json_object();
+		json_object_set_new(p, "kind", json_string(r->kinds.v[i]));
+		json_object_set_new(p, "problem",
+				    json_string(r->problems.v[i]));
+		json_array_append_new(arr, p);
+	}
+	json_object_set_new(o, "ok", json_boolean(n + r->damaged == 0));
+	json_object_set_new(o, "fixed", json_boolean(r->fixed));
+	json_object_set_new(o, "problems", arr);
+	return cmd_print_json(o) == 0 ? 0 : -1;
+}
 
 static void
-problem(void *arg, const char *kind, const char *what)
+print_text(struct baton *b, const struct doctor_report *r, int n, int fix)
 {
-	struct found *f = arg;
-	json_t *o;
+	size_t i;
 
-	if (f->arr != NULL) {
-		o = json_object();
-		json_object_set_new(o, "kind", json_string(kind));
-		json_object_set_new(o, "problem", json_string(what));
-		json_array_append_new(f->arr, o);
-	} else
-		printf("problem: %s\n", what);
+	if (r->damaged)
+		printf("problem: %s\n",
+		       r->integrity ? r->integrity : "integrity check failed");
+	for (i = 0; i < r->problems.n; i++)
+		printf("problem: %s\n", r->problems.v[i]);
+	if (n + r->damaged == 0) {
+		printf("ok: no problems found in %s\n", b->db_path);
+		return;
+	}
+	if (n > 0)
+		printf("%d problem%s%s\n", n, n == 1 ? "" : "s",
+		       fix ? " found and fixed"
+			   : " found; 'baton doctor --fix' repairs them");
+	if (r->damaged)
+		printf("the database file is damaged: restore it from a "
+		       "backup, or try the SQLite shell's .recover\n");
 }
+
+enum { OPT_FIX = 256 };
+static const struct option doctor_options[] = {
+	{"fix", no_argument, NULL, OPT_FIX},
+	{NULL, 0, NULL, 0},
+};
 
 static int
 doctor_exec(struct baton *b, int argc, char **argv)
 {
-	enum { OPT_FIX = 256 };
-	static const struct option longopts[] = {
-		{"fix", no_argument, NULL, OPT_FIX},
-		{NULL, 0, NULL, 0},
-	};
-	struct found f = {0};
-	char *cause = NULL, *report = NULL;
-	int c, fix = 0, n = 0, ok = 0, damaged = 0;
+	struct doctor_report r;
+	char *cause = NULL;
+	int c, fix = 0, n, rc = 0;
 
 	optind = 0;
-	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+	while ((c = cmd_getopt(argc, argv, "", doctor_options)) != -1) {
 		if (c != OPT_FIX)
 			return cmd_option_error(&cmd_doctor_entry, argv,
-						longopts);
+						doctor_options);
 		fix = 1;
 	}
 	if (optind < argc)
 		return cmd_usage_error(&cmd_doctor_entry,
 				       "unexpected argument '%s'",
 				       argv[optind]);
-	f.b = b;
+	if (doctor_check(b, fix, &r, &cause) != 0) {
+		cmd_error("%s", cause);
+		free(cause);
+		return EXIT_DB;
+	}
+	n = (int)r.problems.n;
 	if (b->json)
-		f.arr = json_array();
-	if (store_integrity_check(b->db, &ok, &report, &cause) != 0)
-		goto dberr;
-	if (!ok) {
-		/* not something --fix can repair */
-		problem(&f, "integrity",
-			report ? report
-			       : "integrity check "
-				 "failed");
-		damaged = 1;
-	}
-	free(report);
-	{
-		int m = 0;
-
-		if (store_doctor(b->db, fix, clock_now_ms(), problem, &f, &m,
-				 &cause) != 0)
-			goto dberr;
-		n += m;
-	}
-	if (f.arr != NULL) {
-		json_t *o = json_object();
-
-		json_object_set_new(o, "ok", json_boolean(n + damaged == 0));
-		json_object_set_new(o, "fixed", json_boolean(fix && n > 0));
-		json_object_set_new(o, "problems", f.arr);
-		if (cmd_print_json(o) != 0)
-			return EXIT_FAILED;
-	} else if (n + damaged == 0)
-		printf("ok: no problems found in %s\n", b->db_path);
-	else {
-		if (n > 0)
-			printf("%d problem%s%s\n", n, n == 1 ? "" : "s",
-			       fix ? " found and fixed"
-				   : " found; 'baton doctor --fix' repairs "
-				     "them");
-		if (damaged)
-			printf("the database file is damaged: restore it from "
-			       "a backup, or try the SQLite shell's "
-			       ".recover\n");
-	}
-	return damaged || (n > 0 && !fix) ? EXIT_FAILED : EXIT_OK;
-dberr:
-	json_decref(f.arr);
-	cmd_error("%s", cause);
-	free(cause);
-	return EXIT_DB;
+		rc = print_json(&r, n);
+	else
+		print_text(b, &r, n, fix);
+	c = r.damaged || (n > 0 && !fix) ? EXIT_FAILED : EXIT_OK;
+	doctor_report_release(&r);
+	return rc != 0 ? EXIT_FAILED : c;
 }
 
 const struct cmd_entry cmd_doctor_entry = {
@@ -119,6 +116,7 @@ const struct cmd_entry cmd_doctor_entry = {
 		"  --fix    repair what it finds (exit 0 once repaired)\n"
 		"  --json   {\"ok\", \"fixed\", \"problems\": [{\"kind\", "
 		"\"problem\"}]}\n",
-	.flags = CMD_NEEDS_DB,
+	.flags = CMD_NEEDS_DB | CMD_JSON,
 	.exec = doctor_exec,
+	.options = doctor_options,
 };

@@ -61,22 +61,23 @@ struct tail {
 	char *path;  /* fd's file */
 };
 
+enum { OPT_RUN = 256, OPT_STDERR };
+static const struct option log_options[] = {
+	{"follow", no_argument, NULL, 'f'},
+	{"run", required_argument, NULL, OPT_RUN},
+	{"stderr", no_argument, NULL, OPT_STDERR},
+	{NULL, 0, NULL, 0},
+};
+
 /* Read the options and the task id into t.  Returns -1 to go on, or an
  * exit status. */
 static int
 parse_options(struct tail *t, int argc, char **argv)
 {
-	enum { OPT_RUN = 256, OPT_STDERR };
-	static const struct option longopts[] = {
-		{"follow", no_argument, NULL, 'f'},
-		{"run", required_argument, NULL, OPT_RUN},
-		{"stderr", no_argument, NULL, OPT_STDERR},
-		{NULL, 0, NULL, 0},
-	};
 	int c, rc;
 
 	optind = 0;
-	while ((c = getopt_long(argc, argv, "f", longopts, NULL)) != -1) {
+	while ((c = cmd_getopt(argc, argv, "f", log_options)) != -1) {
 		switch (c) {
 		case 'f':
 			t->follow = 1;
@@ -91,7 +92,8 @@ parse_options(struct tail *t, int argc, char **argv)
 			t->err = 1;
 			break;
 		default:
-			return cmd_option_error(&cmd_log_entry, argv, longopts);
+			return cmd_option_error(&cmd_log_entry, argv,
+						log_options);
 		}
 	}
 	if (argc - optind != 1)
@@ -196,4 +198,5 @@ const struct cmd_entry cmd_log_entry = {
 		"output\n",
 	.flags = CMD_NEEDS_DB | CMD_READONLY,
 	.exec = log_exec,
+	.options = log_options,
 };

@@ -8,15 +8,22 @@
 #include <string.h>
 
 #include "cmd/common.h"
+#include "cmd/table.h"
 #include "core/milestone.h"
 #include "core/config.h"
 #include "core/session.h"
 #include "lib/clock.h"
+#include "lib/display.h"
 #include "lib/xmalloc.h"
 
 static int milestone_create_exec(struct baton *, int, char **);
 static int milestone_list_exec(struct baton *, int, char **);
 static int milestone_show_exec(struct baton *, int, char **);
+
+static const struct option milestone_create_options[] = {
+	{"session", required_argument, NULL, OPT_SESSION},
+	{NULL, 0, NULL, 0},
+};
 
 static const struct cmd_entry milestone_create_entry = {
 	.name = "create",
@@ -31,15 +38,16 @@ static const struct cmd_entry milestone_create_entry = {
 		"mode prints\n\"exists\".  'baton add --milestone M' creates M "
 		"(shared) if it is missing.\nThe tasks of a milestone run one "
 		"at a time, in the order they were added.\n",
-	.flags = CMD_NEEDS_DB,
+	.flags = CMD_NEEDS_DB | CMD_JSON,
 	.exec = milestone_create_exec,
+	.options = milestone_create_options,
 };
 
 static const struct cmd_entry milestone_list_entry = {
 	.name = "list",
 	.usage = "[--json]",
 	.summary = "list milestones with their sessions and task counts",
-	.flags = CMD_NEEDS_DB | CMD_READONLY,
+	.flags = CMD_NEEDS_DB | CMD_READONLY | CMD_JSON,
 	.exec = milestone_list_exec,
 };
 
@@ -47,7 +55,7 @@ static const struct cmd_entry milestone_show_entry = {
 	.name = "show",
 	.usage = "NAME [--json]",
 	.summary = "one milestone: its session and its tasks in order",
-	.flags = CMD_NEEDS_DB | CMD_READONLY,
+	.flags = CMD_NEEDS_DB | CMD_READONLY | CMD_JSON,
 	.exec = milestone_show_exec,
 };
 
@@ -132,10 +140,6 @@ get_session(struct baton *b, const struct db_milestone *m, struct db_session *s,
 static int
 milestone_create_exec(struct baton *b, int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{"session", required_argument, NULL, OPT_SESSION},
-		{NULL, 0, NULL, 0},
-	};
 	const struct cmd_entry *e = &milestone_create_entry;
 	struct db_milestone m = {0};
 	const char *mode = "shared";
@@ -143,9 +147,11 @@ milestone_create_exec(struct baton *b, int argc, char **argv)
 	int c, existed = 0, rc;
 
 	optind = 0;
-	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+	while ((c = cmd_getopt(argc, argv, "", milestone_create_options)) !=
+	       -1) {
 		if (c != OPT_SESSION)
-			return cmd_option_error(e, argv, longopts);
+			return cmd_option_error(e, argv,
+						milestone_create_options);
 		mode = optarg;
 	}
 	if (argc - optind != 1)
@@ -178,9 +184,17 @@ milestone_create_exec(struct baton *b, int argc, char **argv)
 
 /* ---- list ---- */
 
+/* Columns of milestone list but MILESTONE's, wide and narrow. */
+#define MS_WIDE_COLS   98
+#define MS_NARROW_COLS 66
+
 struct listing {
 	struct baton *b;
-	json_t *arr;
+	struct json_list json;
+	int as_json;
+	int narrow;	  /* no SESSIONS, the session id cut to 14 */
+	size_t name_cols; /* MILESTONE cut to this */
+	size_t name_pad;  /* and padded to this */
 	long long n;
 	char *cause;
 };
@@ -189,6 +203,52 @@ static long long
 get_count(json_t *counts, const char *status)
 {
 	return (long long)json_integer_value(json_object_get(counts, status));
+}
+
+/* Fit the table to the terminal, as session list does. */
+static void
+columns(struct listing *l)
+{
+	size_t cols = cmd_columns();
+
+	l->name_pad = 20;
+	if (cols == DISPLAY_NOLIMIT)
+		l->name_cols = DISPLAY_NOLIMIT;
+	else if (cols >= MS_WIDE_COLS + 20)
+		l->name_cols = 20;
+	else {
+		l->narrow = 1;
+		l->name_cols =
+			cols > MS_NARROW_COLS + 8 ? cols - MS_NARROW_COLS : 8;
+		if (l->name_cols > 20)
+			l->name_cols = 20;
+		l->name_pad = l->name_cols;
+	}
+}
+
+/* A row of the table: the milestone, its session and task counts. */
+static void
+list_row(const struct listing *l, const struct db_milestone *m,
+	 const struct db_session *s, json_t *counts)
+{
+	const char *sid = m->session_id ? m->session_id
+			  : strcmp(m->session_mode, "per-task") == 0
+				  ? "(one per task)"
+				  : "(none yet)";
+
+	cmd_cell(l->b, m->name, l->name_cols, l->name_pad + 2, TONE_PLAIN);
+	if (!l->narrow)
+		cmd_cell(l->b, m->session_mode, DISPLAY_NOLIMIT, 10,
+			 TONE_PLAIN);
+	cmd_cell(l->b, sid, l->narrow ? 14 : DISPLAY_NOLIMIT,
+		 l->narrow ? 16 : 38, TONE_PLAIN);
+	cmd_cell(l->b, s ? session_status_name(s->status) : "-", 8, 10,
+		 s ? cmd_session_tone(s->status) : TONE_PLAIN);
+	printf("%7lld %7lld %9lld %6lld %5lld\n", get_count(counts, "pending"),
+	       get_count(counts, "running"), get_count(counts, "completed"),
+	       get_count(counts, "failed") + get_count(counts, "timed_out"),
+	       get_count(counts, "cancelled") +
+		       get_count(counts, "interrupted"));
 }
 
 static int
@@ -206,24 +266,14 @@ list_one(void *arg, const struct db_milestone *m)
 		db_session_release(&s);
 		return 1;
 	}
-	if (l->arr != NULL) {
+	if (l->as_json) {
 		o = milestone_json(m, found ? &s : NULL);
 		json_object_set_new(o, "tasks", counts);
-		json_array_append_new(l->arr, o);
+		cmd_json_list_add(&l->json, o);
 		db_session_release(&s);
-		return 0;
+		return ferror(stdout) ? 1 : 0;
 	}
-	printf("%-20s  %-8s  %-36s  %-8s  %7lld %7lld %9lld %6lld %5lld\n",
-	       m->name, m->session_mode,
-	       m->session_id				  ? m->session_id
-	       : strcmp(m->session_mode, "per-task") == 0 ? "(one per task)"
-							  : "(none yet)",
-	       found ? session_status_name(s.status) : "-",
-	       get_count(counts, "pending"), get_count(counts, "running"),
-	       get_count(counts, "completed"),
-	       get_count(counts, "failed") + get_count(counts, "timed_out"),
-	       get_count(counts, "cancelled") +
-		       get_count(counts, "interrupted"));
+	list_row(l, m, found ? &s : NULL, counts);
 	json_decref(counts);
 	db_session_release(&s);
 	return ferror(stdout) ? 1 : 0;
@@ -239,25 +289,29 @@ milestone_list_exec(struct baton *b, int argc, char **argv)
 	int c;
 
 	optind = 0;
-	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1)
+	while ((c = cmd_getopt(argc, argv, "", longopts)) != -1)
 		return cmd_option_error(e, argv, longopts);
 	if (optind < argc)
 		return cmd_usage_error(e, "unexpected argument '%s'",
 				       argv[optind]);
 	l.b = b;
-	if (b->json)
-		l.arr = json_array();
-	else
-		printf("%-20s  %-8s  %-36s  %-8s  %7s %7s %9s %6s %5s\n",
-		       "MILESTONE", "SESSIONS", "SESSION", "STATUS", "PENDING",
-		       "RUNNING", "COMPLETED", "FAILED", "OTHER");
-	if (store_milestone_each(b->db, list_one, &l, &cause) != 0 ||
-	    l.cause != NULL) {
-		json_decref(l.arr);
-		return db_error(cause ? cause : l.cause);
+	l.as_json = b->json;
+	if (l.as_json)
+		cmd_json_list_begin(&l.json);
+	else {
+		columns(&l);
+		printf("%-*s  ", (int)l.name_pad, "MILESTONE");
+		if (!l.narrow)
+			printf("%-8s  ", "SESSIONS");
+		printf("%-*s  %-8s  %7s %7s %9s %6s %5s\n", l.narrow ? 14 : 36,
+		       "SESSION", "STATUS", "PENDING", "RUNNING", "COMPLETED",
+		       "FAILED", "OTHER");
 	}
-	if (l.arr != NULL)
-		return cmd_print_json(l.arr) == 0 ? EXIT_OK : EXIT_FAILED;
+	if (store_milestone_each(b->db, list_one, &l, &cause) != 0 ||
+	    l.cause != NULL)
+		return db_error(cause ? cause : l.cause);
+	if (l.as_json)
+		return cmd_json_list_end(&l.json) == 0 ? EXIT_OK : EXIT_FAILED;
 	if (l.n == 0)
 		printf("(no milestones)\n");
 	return EXIT_OK;
@@ -265,8 +319,13 @@ milestone_list_exec(struct baton *b, int argc, char **argv)
 
 /* ---- show ---- */
 
+/* Columns of milestone show's task table before the title. */
+#define MS_TASK_FIXED_COLS 69
+
 struct tasks {
+	const struct baton *b;
 	json_t *arr;
+	size_t title_cols;
 	int64_t now;
 };
 
@@ -274,10 +333,10 @@ static int
 show_task(void *arg, const struct db_task *t)
 {
 	struct tasks *ts = arg;
-	char el[32], what[41];
-	size_t i;
+	char el[32];
 	int64_t end;
 	const char *p = t->title ? t->title : t->prompt;
+	char *what;
 
 	if (ts->arr != NULL) {
 		json_array_append_new(ts->arr, cmd_task_json(t, NULL, 0, 0));
@@ -288,12 +347,14 @@ show_task(void *arg, const struct db_task *t)
 		cmd_format_elapsed(end - t->started_at, el, sizeof el);
 	} else
 		snprintf(el, sizeof el, "-");
-	for (i = 0; p[i] != '\0' && p[i] != '\n' && i + 1 < sizeof what; i++)
-		what[i] = p[i] == '\t' ? ' ' : p[i];
-	what[i] = '\0';
-	printf("%6lld  %-11s  %-36s  %-8s  %s\n", (long long)t->id,
-	       task_status_name(t->status), t->session_id ? t->session_id : "-",
-	       el, what);
+	what = t->title ? xstrdup(p) : xstrndup(p, strcspn(p, "\n"));
+	printf("%6lld  ", (long long)t->id);
+	cmd_cell(ts->b, task_status_name(t->status), 11, 13,
+		 cmd_task_tone(t->status));
+	printf("%-36s  %-8s  ", t->session_id ? t->session_id : "-", el);
+	cmd_cell(ts->b, what, ts->title_cols, 0, TONE_PLAIN);
+	putchar('\n');
+	free(what);
 	return ferror(stdout) ? 1 : 0;
 }
 
@@ -322,20 +383,27 @@ static void
 show_text_head(const struct db_milestone *m, const struct db_session *s,
 	       json_t *counts)
 {
-	char t1[40];
+	char t1[40], *name = display_safe(m->name), *agent, *model, *head;
 	int per_task = strcmp(m->session_mode, "per-task") == 0;
 
-	printf("milestone %s\n", m->name);
+	printf("milestone %s\n", name);
+	free(name);
 	printf("%-12s %s\n", "sessions",
 	       per_task ? "per-task (each task gets its own temp session)"
 			: "shared (one session for all its tasks)");
 	if (s != NULL) {
+		agent = display_safe(s->agent);
+		model = s->model ? display_safe(s->model) : NULL;
+		head = s->head ? display_safe(s->head) : NULL;
 		printf("%-12s %s (%s, agent %s%s%s, %lld turns)\n", "session",
-		       s->id, session_status_name(s->status), s->agent,
-		       s->model ? ", model " : "", s->model ? s->model : "",
+		       s->id, session_status_name(s->status), agent,
+		       model ? ", model " : "", model ? model : "",
 		       (long long)s->turns);
-		if (s->head != NULL)
-			printf("%-12s %s\n", "head", s->head);
+		if (head != NULL)
+			printf("%-12s %s\n", "head", head);
+		free(agent);
+		free(model);
+		free(head);
 	} else
 		printf("%-12s %s\n", "session",
 		       per_task ? "-" : "(none yet: made by its first task)");
@@ -366,7 +434,7 @@ milestone_show_exec(struct baton *b, int argc, char **argv)
 	int c, found, rc;
 
 	optind = 0;
-	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1)
+	while ((c = cmd_getopt(argc, argv, "", longopts)) != -1)
 		return cmd_option_error(e, argv, longopts);
 	if (argc - optind != 1)
 		return cmd_usage_error(e, "give one milestone name");
@@ -384,7 +452,13 @@ milestone_show_exec(struct baton *b, int argc, char **argv)
 	}
 	f.milestone_id = m.id;
 	f.with_answer = b->json;
+	ts.b = b;
 	ts.now = clock_now_ms();
+	ts.title_cols = cmd_columns();
+	if (ts.title_cols != DISPLAY_NOLIMIT)
+		ts.title_cols = ts.title_cols > MS_TASK_FIXED_COLS + 10
+					? ts.title_cols - MS_TASK_FIXED_COLS
+					: 10;
 	if (b->json)
 		o = show_json_head(b, &m, found ? &s : NULL, counts, &ts);
 	else

@@ -133,28 +133,29 @@ testcase(void *arg, const struct db_task *t)
 	return ferror(fp) ? 1 : 0;
 }
 
+enum { OPT_JUNIT = 256, OPT_MS };
+static const struct option report_options[] = {
+	{"junit", required_argument, NULL, OPT_JUNIT},
+	{"milestone", required_argument, NULL, OPT_MS},
+	{NULL, 0, NULL, 0},
+};
+
 /* Read the options into *file and *ms.  Returns -1 to go on, or an exit
  * status. */
 static int
 parse_options(int argc, char **argv, const char **file, const char **ms)
 {
-	enum { OPT_JUNIT = 256, OPT_MS };
-	static const struct option longopts[] = {
-		{"junit", required_argument, NULL, OPT_JUNIT},
-		{"milestone", required_argument, NULL, OPT_MS},
-		{NULL, 0, NULL, 0},
-	};
 	int c;
 
 	optind = 0;
-	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+	while ((c = cmd_getopt(argc, argv, "", report_options)) != -1) {
 		if (c == OPT_JUNIT)
 			*file = optarg;
 		else if (c == OPT_MS)
 			*ms = optarg;
 		else
 			return cmd_option_error(&cmd_report_entry, argv,
-						longopts);
+						report_options);
 	}
 	if (*file == NULL)
 		return cmd_usage_error(&cmd_report_entry,
@@ -290,4 +291,5 @@ const struct cmd_entry cmd_report_entry = {
 		"output.  The file is replaced atomically.\n",
 	.flags = CMD_NEEDS_DB | CMD_READONLY,
 	.exec = report_exec,
+	.options = report_options,
 };

@@ -12,6 +12,7 @@
 #include "core/orchestrator.h"
 #include "core/runner.h"
 #include "core/worker.h"
+#include "lib/display.h"
 #include "lib/xmalloc.h"
 
 const struct cmd_entry cmd_run_entry;
@@ -23,8 +24,11 @@ enum {
 static void
 run_refused(void *arg, int64_t task_id, const char *why)
 {
+	char *safe = display_safe(why);
+
 	(void)arg;
-	cmd_error("task %lld failed: %s", (long long)task_id, why);
+	cmd_error("task %lld failed: %s", (long long)task_id, safe);
+	free(safe);
 }
 
 static void
@@ -32,8 +36,11 @@ run_notify(void *arg, int64_t task_id, const char *msg)
 {
 	struct baton *b = arg;
 
+	char *safe = display_safe(msg);
+
 	(void)task_id;
-	cmd_warn(b, "%s", msg);
+	cmd_warn(b, "%s", safe);
+	free(safe);
 }
 
 /* Exit status for a task's final status (SPEC §7). */
@@ -98,6 +105,17 @@ run_existing(struct baton *b, const struct db_task *t)
 	return rc;
 }
 
+/* "baton: task N failed: <error>", the error made safe. */
+static void
+say_failed(int64_t id, enum task_status st, const char *error)
+{
+	char *safe = error ? display_safe(error) : NULL;
+
+	cmd_error("task %lld %s%s%s", (long long)id, task_status_name(st),
+		  safe ? ": " : "", safe ? safe : "");
+	free(safe);
+}
+
 /* The end of a task that another runner ran, or that was cancelled. */
 static void
 say_ended(struct baton *b, int64_t id, enum task_status final)
@@ -108,9 +126,7 @@ say_ended(struct baton *b, int64_t id, enum task_status final)
 
 	if (store_task_get(b->db, id, &t, &found, &cause) != 0)
 		free(cause);
-	cmd_error("task %lld %s%s%s", (long long)id, task_status_name(final),
-		  found && t.error ? ": " : "",
-		  found && t.error ? t.error : "");
+	say_failed(id, final, found ? t.error : NULL);
 	db_task_release(&t);
 }
 
@@ -165,21 +181,20 @@ run_task(struct baton *b, struct orch *o, int64_t id)
 		print_answer(res.answer);
 	rc = res.err == -BERR_DB ? EXIT_DB : exit_for(&res);
 	if (rc != EXIT_OK && b->verbosity >= 0 && !b->json)
-		cmd_error("task %lld %s%s%s", (long long)id,
-			  task_status_name(res.status), res.error ? ": " : "",
-			  res.error ? res.error : "");
+		say_failed(id, res.status, res.error);
 	orch_result_release(&res);
 	return rc;
 }
 
+static const struct option run_options[] = {
+	TASK_LONG_OPTIONS,
+	{"raw", no_argument, NULL, OPT_RAW},
+	{NULL, 0, NULL, 0},
+};
+
 static int
 run_exec(struct baton *b, int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		TASK_LONG_OPTIONS,
-		{"raw", no_argument, NULL, OPT_RAW},
-		{NULL, 0, NULL, 0},
-	};
 	struct task_spec spec = {0};
 	struct task_change ch;
 	struct db_task t = {0};
@@ -190,12 +205,13 @@ run_exec(struct baton *b, int argc, char **argv)
 	int c, rc, existed, raw = 0;
 
 	optind = 0;
-	while ((c = getopt_long(argc, argv, "+", longopts, NULL)) != -1) {
+	while ((c = cmd_getopt(argc, argv, "+", run_options)) != -1) {
 		if (c == OPT_RAW)
 			raw = 1;
 		else if (!cmd_task_option(&spec, c, optarg)) {
 			task_spec_release(&spec);
-			return cmd_option_error(&cmd_run_entry, argv, longopts);
+			return cmd_option_error(&cmd_run_entry, argv,
+						run_options);
 		}
 	}
 	spec.prompt = cmd_join_words(argc - optind, argv + optind);
@@ -249,6 +265,7 @@ const struct cmd_entry cmd_run_entry = {
 	"\nexit status: 0 completed, 1 failed, 124 timed out, 126 agent not\n"
 	"executable, 127 agent not found, 130/143 interrupted, 2 usage,\n"
 	"3 config, 4 database.\n",
-	.flags = CMD_NEEDS_DB,
+	.flags = CMD_NEEDS_DB | CMD_JSON,
 	.exec = run_exec,
+	.options = run_options,
 };

@@ -9,9 +9,11 @@
 #include <string.h>
 
 #include "cmd/common.h"
+#include "cmd/table.h"
 #include "core/config.h"
 #include "core/session.h"
 #include "lib/clock.h"
+#include "lib/display.h"
 #include "lib/strbuf.h"
 #include "lib/xmalloc.h"
 
@@ -22,6 +24,26 @@ static int session_list_exec(struct baton *, int, char **);
 static int session_reset_exec(struct baton *, int, char **);
 static int session_show_exec(struct baton *, int, char **);
 
+enum { OPT_ALL = 256 };
+static const struct option session_list_options[] = {
+	{"all", no_argument, NULL, OPT_ALL},
+	{NULL, 0, NULL, 0},
+};
+
+static const struct option session_init_options[] = {
+	{"agent", required_argument, NULL, OPT_AGENT},
+	{"model", required_argument, NULL, OPT_MODEL},
+	{"workdir", required_argument, NULL, OPT_WORKDIR},
+	{"allow-foreign-session", no_argument, NULL, OPT_ALLOW_FOREIGN},
+	{NULL, 0, NULL, 0},
+};
+
+enum { OPT_DRY = 256 };
+static const struct option session_gc_options[] = {
+	{"dry-run", no_argument, NULL, OPT_DRY},
+	{NULL, 0, NULL, 0},
+};
+
 static const struct cmd_entry session_close_entry = {
 	.name = "close",
 	.usage = "ID|NAME",
@@ -30,7 +52,7 @@ static const struct cmd_entry session_close_entry = {
 		"starts a new session\nof that name, a milestone's next task "
 		"a new milestone session.  Refused while\na task is using the "
 		"session.  Closing one already ended is not an error.\n",
-	.flags = CMD_NEEDS_DB,
+	.flags = CMD_NEEDS_DB | CMD_JSON,
 	.exec = session_close_exec,
 };
 
@@ -46,8 +68,9 @@ static const struct cmd_entry session_gc_entry = {
 		"sessions.retention ago, with their chains and session "
 		"directories.  Tasks and\nruns are kept; their session id is "
 		"cleared.\n",
-	.flags = CMD_NEEDS_DB,
+	.flags = CMD_NEEDS_DB | CMD_JSON,
 	.exec = session_gc_exec,
+	.options = session_gc_options,
 };
 
 static const struct cmd_entry session_init_entry = {
@@ -69,8 +92,9 @@ static const struct cmd_entry session_init_entry = {
 		"\"exists\" is printed.  A UUID becomes the\nsession's id.  "
 		"An expired session is replaced by a new one of the same "
 		"name.\n",
-	.flags = CMD_NEEDS_DB,
+	.flags = CMD_NEEDS_DB | CMD_JSON,
 	.exec = session_init_exec,
+	.options = session_init_options,
 };
 
 static const struct cmd_entry session_list_entry = {
@@ -79,9 +103,10 @@ static const struct cmd_entry session_list_entry = {
 	.summary = "list sessions (active ones unless --all)",
 	.help = "options:\n"
 		"  --all    also closed, expired and abandoned sessions\n"
-		"  --json   an array of session objects (SPEC §6.1)\n",
-	.flags = CMD_NEEDS_DB | CMD_READONLY,
+		"  --json   an array of session objects (docs/json.md)\n",
+	.flags = CMD_NEEDS_DB | CMD_READONLY | CMD_JSON,
 	.exec = session_list_exec,
+	.options = session_list_options,
 };
 
 static const struct cmd_entry session_reset_entry = {
@@ -94,7 +119,7 @@ static const struct cmd_entry session_reset_entry = {
 		"pinned agent and model; records a \"reset\" event.  Refused "
 		"while a\ntask is using the session.  The session directory "
 		"($BATON_SESSION_DIR) is kept.\n",
-	.flags = CMD_NEEDS_DB,
+	.flags = CMD_NEEDS_DB | CMD_JSON,
 	.exec = session_reset_exec,
 };
 
@@ -106,7 +131,7 @@ static const struct cmd_entry session_show_entry = {
 		"A NAME shows the\nactive session of that name, else the "
 		"newest one.\n"
 		"  --json   the session object with chain, runs and events\n",
-	.flags = CMD_NEEDS_DB | CMD_READONLY,
+	.flags = CMD_NEEDS_DB | CMD_READONLY | CMD_JSON,
 	.exec = session_show_exec,
 };
 
@@ -137,7 +162,7 @@ no_options(const struct cmd_entry *e, int argc, char **argv)
 	int c;
 
 	optind = 0;
-	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1)
+	while ((c = cmd_getopt(argc, argv, "", longopts)) != -1)
 		return cmd_option_error(e, argv, longopts);
 	return -1;
 }
@@ -250,34 +275,92 @@ print_notes(struct baton *b, const struct strvec *notes)
 
 /* ---- list ---- */
 
+/* Columns of session list but NAME's, wide and narrow (see columns()). */
+#define LIST_WIDE_COLS	 121
+#define LIST_NARROW_COLS 60
+
 struct listing {
 	struct baton *b;
-	json_t *arr;
+	struct json_list json;
+	int as_json;
+	int narrow;	  /* short ids, no KIND, MODEL or TOKENS */
+	size_t name_cols; /* NAME cut to this */
+	size_t name_pad;  /* and padded to this */
 	int64_t now;
 	long long n;
 };
+
+/*
+ * Fit the table to the terminal: all columns with NAME 20 to 40 wide
+ * where they fit; else an 8-character id prefix (enough for session
+ * show), no KIND, MODEL or TOKENS, and NAME taking what is left.  Off a
+ * terminal nothing is cut.
+ */
+static void
+columns(struct listing *l)
+{
+	size_t cols = cmd_columns();
+
+	if (cols == DISPLAY_NOLIMIT) {
+		l->name_cols = DISPLAY_NOLIMIT;
+		l->name_pad = 20;
+	} else if (cols >= LIST_WIDE_COLS + 20) {
+		l->name_cols = cols - LIST_WIDE_COLS;
+		if (l->name_cols > 40)
+			l->name_cols = 40;
+		l->name_pad = l->name_cols;
+	} else {
+		l->narrow = 1;
+		l->name_cols = cols > LIST_NARROW_COLS + 8
+				       ? cols - LIST_NARROW_COLS
+				       : 8;
+		l->name_pad = l->name_cols;
+	}
+}
+
+static void
+list_header(const struct listing *l)
+{
+	if (l->narrow)
+		printf("%-8s  %-*s  %-8s  %-9s  %5s  %9s  %s\n", "ID",
+		       (int)l->name_pad, "NAME", "AGENT", "STATUS", "TURNS",
+		       "COST", "LAST USED");
+	else
+		printf("%-36s  %-9s  %-*s  %-8s  %-10s  %-9s  %5s  %8s  %9s  "
+		       "%s\n",
+		       "ID", "KIND", (int)l->name_pad, "NAME", "AGENT", "MODEL",
+		       "STATUS", "TURNS", "TOKENS", "COST", "LAST USED");
+}
 
 static int
 list_one(void *arg, const struct db_session *s)
 {
 	struct listing *l = arg;
-	char *name, cost[32], el[32];
+	char *name, cost[32], ago[32];
+	struct baton *b = l->b;
 
 	l->n++;
-	if (l->arr != NULL) {
-		json_array_append_new(l->arr,
-				      session_json(l->b, s, NULL, 0, 0));
-		return 0;
+	if (l->as_json) {
+		cmd_json_list_add(&l->json, session_json(b, s, NULL, 0, 0));
+		return ferror(stdout) ? 1 : 0;
 	}
-	name = display_name(l->b, s);
+	name = display_name(b, s);
 	snprintf(cost, sizeof cost, "$%.4f", s->cost_usd);
-	cmd_format_elapsed(l->now - s->last_used_at, el, sizeof el);
-	printf("%-36s  %-9s  %-20s  %-8s  %-10s  %-9s  %5lld  %8lld  %9s  "
-	       "%s ago\n",
-	       s->id, session_kind_name(s->kind), name, s->agent,
-	       s->model ? s->model : "-", session_status_name(s->status),
-	       (long long)s->turns,
-	       (long long)(s->input_tokens + s->output_tokens), cost, el);
+	time_ago(l->now - s->last_used_at, ago, sizeof ago);
+	printf("%-*.*s  ", l->narrow ? 8 : 36, l->narrow ? 8 : 36, s->id);
+	if (!l->narrow)
+		printf("%-9s  ", session_kind_name(s->kind));
+	cmd_cell(b, name, l->name_cols, l->name_pad + 2, TONE_PLAIN);
+	cmd_cell(b, s->agent, 8, 10, TONE_PLAIN);
+	if (!l->narrow)
+		cmd_cell(b, s->model, 10, 12, TONE_PLAIN);
+	cmd_cell(b, session_status_name(s->status), 9, 11,
+		 cmd_session_tone(s->status));
+	printf("%5lld  ", (long long)s->turns);
+	if (!l->narrow)
+		printf("%8lld  ",
+		       (long long)(s->input_tokens + s->output_tokens));
+	printf("%9s  %s\n", cost, ago);
 	free(name);
 	return ferror(stdout) ? 1 : 0;
 }
@@ -285,11 +368,6 @@ list_one(void *arg, const struct db_session *s)
 static int
 session_list_exec(struct baton *b, int argc, char **argv)
 {
-	enum { OPT_ALL = 256 };
-	static const struct option longopts[] = {
-		{"all", no_argument, NULL, OPT_ALL},
-		{NULL, 0, NULL, 0},
-	};
 	struct db_session_filter f = {0};
 	struct listing l = {0};
 	char *cause = NULL;
@@ -297,10 +375,10 @@ session_list_exec(struct baton *b, int argc, char **argv)
 
 	f.active_only = 1;
 	optind = 0;
-	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+	while ((c = cmd_getopt(argc, argv, "", session_list_options)) != -1) {
 		if (c != OPT_ALL)
 			return cmd_option_error(&session_list_entry, argv,
-						longopts);
+						session_list_options);
 		f.active_only = 0;
 	}
 	if (optind < argc)
@@ -309,19 +387,17 @@ session_list_exec(struct baton *b, int argc, char **argv)
 				       argv[optind]);
 	l.b = b;
 	l.now = clock_now_ms();
-	if (b->json)
-		l.arr = json_array();
-	else
-		printf("%-36s  %-9s  %-20s  %-8s  %-10s  %-9s  %5s  %8s  %9s  "
-		       "%s\n",
-		       "ID", "KIND", "NAME", "AGENT", "MODEL", "STATUS",
-		       "TURNS", "TOKENS", "COST", "LAST USED");
-	if (store_session_each(b->db, &f, list_one, &l, &cause) != 0) {
-		json_decref(l.arr);
-		return db_error(cause);
+	l.as_json = b->json;
+	if (l.as_json)
+		cmd_json_list_begin(&l.json);
+	else {
+		columns(&l);
+		list_header(&l);
 	}
-	if (l.arr != NULL)
-		return cmd_print_json(l.arr) == 0 ? EXIT_OK : EXIT_FAILED;
+	if (store_session_each(b->db, &f, list_one, &l, &cause) != 0)
+		return db_error(cause);
+	if (l.as_json)
+		return cmd_json_list_end(&l.json) == 0 ? EXIT_OK : EXIT_FAILED;
 	if (l.n == 0)
 		printf("(no %ssessions)\n", f.active_only ? "active " : "");
 	return EXIT_OK;
@@ -329,10 +405,14 @@ session_list_exec(struct baton *b, int argc, char **argv)
 
 /* ---- show ---- */
 
+/* One field: v made safe for the terminal. */
 static void
 kv(const char *k, const char *v)
 {
-	printf("%-12s %s\n", k, v ? v : "-");
+	char *safe = display_safe(v);
+
+	printf("%-12s %s\n", k, safe);
+	free(safe);
 }
 
 /* The session's fields, one per line, as they are at now. */
@@ -389,7 +469,8 @@ show_fields(struct baton *b, const struct db_session *s, int64_t now)
 }
 
 static void
-show_chain(const struct db_chain_link *chain, size_t nchain)
+show_chain(const struct baton *b, const struct db_chain_link *chain,
+	   size_t nchain)
 {
 	char t1[40];
 	size_t i;
@@ -398,8 +479,10 @@ show_chain(const struct db_chain_link *chain, size_t nchain)
 	       nchain == 0 ? " (empty: no conversation yet)" : "");
 	for (i = 0; i < nchain; i++) {
 		cmd_format_time(chain[i].created_at, t1, sizeof t1);
-		printf("  %2zu  %-36s  %-26s  run %-5lld %s%s\n", i + 1,
-		       chain[i].agent_session_id,
+		printf("  %2zu  ", i + 1);
+		cmd_cell(b, chain[i].agent_session_id, DISPLAY_NOLIMIT, 36,
+			 TONE_PLAIN);
+		printf("  %-26s  run %-5lld %s%s\n",
 		       chain_edge_name(chain[i].edge),
 		       (long long)chain[i].run_id, t1,
 		       i + 1 == nchain ? "  (head)" : "");
@@ -407,7 +490,7 @@ show_chain(const struct db_chain_link *chain, size_t nchain)
 }
 
 static void
-show_runs(const struct db_run *runs, size_t nruns)
+show_runs(const struct baton *b, const struct db_run *runs, size_t nruns)
 {
 	size_t i;
 
@@ -417,20 +500,21 @@ show_runs(const struct db_run *runs, size_t nruns)
 	for (i = 0; i < nruns; i++) {
 		const struct db_run *r = &runs[i];
 
-		printf("  %5lld %5lld %4d %-26s %-13.13s %-13.13s %s\n",
-		       (long long)r->id, (long long)r->task_id, r->iteration,
+		printf("  %5lld %5lld %4d %-26s ", (long long)r->id,
+		       (long long)r->task_id, r->iteration,
 		       r->resume_outcome != RESUME_NONE
 			       ? resume_outcome_name(r->resume_outcome)
-			       : "-",
-		       r->agent_session_in ? r->agent_session_in : "-",
-		       r->agent_session_out ? r->agent_session_out : "-",
-		       r->outcome != RUN_OPEN ? run_outcome_name(r->outcome)
-					      : "(running)");
+			       : "-");
+		cmd_cell(b, r->agent_session_in, 13, 14, TONE_PLAIN);
+		cmd_cell(b, r->agent_session_out, 13, 14, TONE_PLAIN);
+		printf("%s\n", r->outcome != RUN_OPEN
+				       ? run_outcome_name(r->outcome)
+				       : "(running)");
 	}
 }
 
 static void
-show_events(const struct db_event_row *ev, size_t nev)
+show_events(const struct baton *b, const struct db_event_row *ev, size_t nev)
 {
 	char t1[40];
 	size_t i;
@@ -441,8 +525,11 @@ show_events(const struct db_event_row *ev, size_t nev)
 		printf("  %s  %-8s", t1, event_kind_name(ev[i].kind));
 		if (ev[i].task_id != 0)
 			printf("  task %lld", (long long)ev[i].task_id);
-		if (ev[i].detail != NULL)
-			printf("  %s", ev[i].detail);
+		if (ev[i].detail != NULL) {
+			fputs("  ", stdout);
+			cmd_cell(b, ev[i].detail, DISPLAY_NOLIMIT, 0,
+				 TONE_PLAIN);
+		}
 		putchar('\n');
 	}
 }
@@ -454,9 +541,9 @@ show_text(struct baton *b, const struct db_session *s,
 	  const struct db_event_row *ev, size_t nev)
 {
 	show_fields(b, s, clock_now_ms());
-	show_chain(chain, nchain);
-	show_runs(runs, nruns);
-	show_events(ev, nev);
+	show_chain(b, chain, nchain);
+	show_runs(b, runs, nruns);
+	show_events(b, ev, nev);
 }
 
 static json_t *
@@ -579,13 +666,6 @@ print_after(struct baton *b, const struct db_session *s, const char *line,
 static int
 session_init_exec(struct baton *b, int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{"agent", required_argument, NULL, OPT_AGENT},
-		{"model", required_argument, NULL, OPT_MODEL},
-		{"workdir", required_argument, NULL, OPT_WORKDIR},
-		{"allow-foreign-session", no_argument, NULL, OPT_ALLOW_FOREIGN},
-		{NULL, 0, NULL, 0},
-	};
 	const struct cmd_entry *e = &session_init_entry;
 	struct session_init in = {0};
 	struct session_choice sc = {0};
@@ -595,7 +675,7 @@ session_init_exec(struct baton *b, int argc, char **argv)
 	int c, found, rc;
 
 	optind = 0;
-	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+	while ((c = cmd_getopt(argc, argv, "", session_init_options)) != -1) {
 		switch (c) {
 		case OPT_AGENT:
 			in.agent = optarg;
@@ -610,7 +690,7 @@ session_init_exec(struct baton *b, int argc, char **argv)
 			in.allow_foreign = 1;
 			break;
 		default:
-			return cmd_option_error(e, argv, longopts);
+			return cmd_option_error(e, argv, session_init_options);
 		}
 	}
 	if (argc - optind != 1)
@@ -736,11 +816,6 @@ gc_one(void *arg, const char *action, const struct db_session *s)
 static int
 session_gc_exec(struct baton *b, int argc, char **argv)
 {
-	enum { OPT_DRY = 256 };
-	static const struct option longopts[] = {
-		{"dry-run", no_argument, NULL, OPT_DRY},
-		{NULL, 0, NULL, 0},
-	};
 	const struct cmd_entry *e = &session_gc_entry;
 	struct gc g = {0};
 	struct strvec warnings;
@@ -750,9 +825,9 @@ session_gc_exec(struct baton *b, int argc, char **argv)
 	int c, rc;
 
 	optind = 0;
-	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+	while ((c = cmd_getopt(argc, argv, "", session_gc_options)) != -1) {
 		if (c != OPT_DRY)
-			return cmd_option_error(e, argv, longopts);
+			return cmd_option_error(e, argv, session_gc_options);
 		g.dry_run = 1;
 	}
 	if (optind < argc)

@@ -7,28 +7,63 @@
 #include <string.h>
 
 #include "cmd/common.h"
+#include "cmd/table.h"
+#include "lib/display.h"
 #include "lib/xmalloc.h"
 
 const struct cmd_entry cmd_show_entry;
 
+/* One field: v made safe for the terminal (a newline shows as \n). */
 static void
 line(const char *k, const char *v)
 {
-	printf("%-12s %s\n", k, v ? v : "-");
+	char *safe = display_safe(v);
+
+	printf("%-12s %s\n", k, safe);
+	free(safe);
+}
+
+/* The prompt's lines made safe, up to 400 bytes, indented under "prompt". */
+static void
+print_prompt(const char *prompt)
+{
+	size_t n = strlen(prompt) > 400 ? 400 : strlen(prompt), len;
+	char *part, *safe;
+	const char *p = prompt, *nl;
+
+	while (n > 0 && ((unsigned char)prompt[n] & 0xc0) == 0x80)
+		n--; /* not inside a character */
+	printf("prompt       ");
+	while (p < prompt + n) {
+		nl = memchr(p, '\n', (size_t)(prompt + n - p));
+		len = nl ? (size_t)(nl - p) : (size_t)(prompt + n - p);
+		part = xstrndup(p, len);
+		safe = display_safe(part);
+		fputs(safe, stdout);
+		free(safe);
+		free(part);
+		p += len;
+		if (nl != NULL && ++p < prompt + n)
+			printf("\n             ");
+	}
+	printf("%s\n", prompt[n] ? " ..." : "");
 }
 
 /* The task's fields, one per line, and up to 400 bytes of its prompt. */
 static void
-print_fields(const struct db_task *t)
+print_fields(const struct baton *b, const struct db_task *t)
 {
 	char buf[64];
-	size_t i;
 
 	printf("task %lld", (long long)t->id);
-	if (t->title != NULL)
-		printf(": %s", t->title);
-	printf("\n");
-	line("status", task_status_name(t->status));
+	if (t->title != NULL) {
+		fputs(": ", stdout);
+		cmd_cell(b, t->title, DISPLAY_NOLIMIT, 0, TONE_PLAIN);
+	}
+	printf("\n%-12s ", "status");
+	cmd_cell(b, task_status_name(t->status), DISPLAY_NOLIMIT, 0,
+		 cmd_task_tone(t->status));
+	putchar('\n');
 	if (t->error != NULL)
 		line("error", t->error);
 	line("agent", t->agent);
@@ -54,13 +89,7 @@ print_fields(const struct db_task *t)
 		 (long long)t->input_tokens, (long long)t->output_tokens,
 		 t->cost_usd);
 	line("usage", buf);
-	printf("prompt       ");
-	for (i = 0; t->prompt[i] != '\0' && i < 400; i++) {
-		putchar(t->prompt[i]);
-		if (t->prompt[i] == '\n')
-			printf("             ");
-	}
-	printf("%s\n", t->prompt[i] ? " ..." : "");
+	print_prompt(t->prompt);
 }
 
 /* One row of the runs table, and its error below it unless the task's
@@ -92,19 +121,28 @@ print_run(const struct db_run *r, const char *task_error)
 	       code, el, chk);
 	if (r->error != NULL &&
 	    (task_error == NULL || strcmp(r->error, task_error) != 0))
-		printf("      error: %s\n", r->error);
+		line("      error:", r->error);
 }
 
-/* The last run's answer (SPEC §3), as the agent wrote it. */
+/* The last run's answer (SPEC §3), each line made safe for a terminal. */
 static void
 print_answer(const char *answer)
 {
-	size_t len = answer != NULL ? strlen(answer) : 0;
+	const char *p = answer, *nl;
+	char *part, *safe;
 
 	if (answer == NULL)
 		return;
-	printf("\nanswer:\n%s%s", answer,
-	       len == 0 || answer[len - 1] != '\n' ? "\n" : "");
+	printf("\nanswer:\n");
+	while (*p != '\0') {
+		nl = strchr(p, '\n');
+		part = xstrndup(p, nl ? (size_t)(nl - p) : strlen(p));
+		safe = display_safe(part);
+		printf("%s\n", safe);
+		free(safe);
+		free(part);
+		p = nl ? nl + 1 : p + strlen(p);
+	}
 }
 
 static int
@@ -118,7 +156,7 @@ show_exec(struct baton *b, int argc, char **argv)
 	int c, rc;
 
 	optind = 0;
-	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1)
+	while ((c = cmd_getopt(argc, argv, "", longopts)) != -1)
 		return cmd_option_error(&cmd_show_entry, argv, longopts);
 	if (argc - optind != 1)
 		return cmd_usage_error(&cmd_show_entry, "give one task id");
@@ -128,7 +166,7 @@ show_exec(struct baton *b, int argc, char **argv)
 		return cmd_print_task_json(b, id);
 	if ((rc = cmd_load_task(b, id, &t, &runs, &n)) != EXIT_OK)
 		return rc;
-	print_fields(&t);
+	print_fields(b, &t);
 	if (n > 0)
 		printf("\nruns:\n%5s %4s %-8s %-26s %5s %-8s %s\n", "RUN",
 		       "ITER", "RESUME", "OUTCOME", "EXIT", "TIME", "CHECK");
@@ -145,7 +183,10 @@ const struct cmd_entry cmd_show_entry = {
 	.name = "show",
 	.usage = "TASK [--json]",
 	.summary = "show one task with its runs, session, checks and errors",
-	.help = "  --json   the task object with its runs (SPEC §6.1)\n",
-	.flags = CMD_NEEDS_DB | CMD_READONLY,
+	.help = "  --json   the task object with its runs: see docs/json.md "
+		"and\n"
+		"           docs/schema/task.schema.json (installed under\n"
+		"           share/doc/baton)\n",
+	.flags = CMD_NEEDS_DB | CMD_READONLY | CMD_JSON,
 	.exec = show_exec,
 };

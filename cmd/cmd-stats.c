@@ -81,14 +81,15 @@ stats_text(const struct db_stats *s, double rate)
 	printf("sessions     %lld active\n", (long long)s->sessions_active);
 }
 
+enum { OPT_SINCE = 256 };
+static const struct option stats_options[] = {
+	{"since", required_argument, NULL, OPT_SINCE},
+	{NULL, 0, NULL, 0},
+};
+
 static int
 stats_exec(struct baton *b, int argc, char **argv)
 {
-	enum { OPT_SINCE = 256 };
-	static const struct option longopts[] = {
-		{"since", required_argument, NULL, OPT_SINCE},
-		{NULL, 0, NULL, 0},
-	};
 	struct db_stats s;
 	char *cause = NULL;
 	int64_t since = 0;
@@ -96,10 +97,10 @@ stats_exec(struct baton *b, int argc, char **argv)
 	int ch;
 
 	optind = 0;
-	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+	while ((ch = cmd_getopt(argc, argv, "", stats_options)) != -1) {
 		if (ch != OPT_SINCE)
 			return cmd_option_error(&cmd_stats_entry, argv,
-						longopts);
+						stats_options);
 		if (parse_since(optarg, &since) != 0)
 			return cmd_usage_error(&cmd_stats_entry,
 					       "invalid --since '%s': give a "
@@ -140,6 +141,7 @@ const struct cmd_entry cmd_stats_entry = {
 		"              cost_usd, resumes, resume_success_rate, "
 		"fallbacks,\n"
 		"              retries, active_sessions\n",
-	.flags = CMD_NEEDS_DB | CMD_READONLY,
+	.flags = CMD_NEEDS_DB | CMD_READONLY | CMD_JSON,
 	.exec = stats_exec,
+	.options = stats_options,
 };

@@ -14,11 +14,14 @@
 #include <unistd.h>
 
 #include "cmd/common.h"
+#include "cmd/table.h"
 #include "core/config.h"
 #include "core/orchestrator.h"
 #include "core/runner.h"
 #include "core/worker.h"
 #include "lib/clock.h"
+#include "lib/display.h"
+#include "lib/sys.h"
 #include "lib/text.h"
 #include "lib/xmalloc.h"
 
@@ -32,6 +35,7 @@ struct work {
 	int tty;
 	int bar_shown;
 	int64_t started_ms;
+	char *host; /* --json: where the tasks ran */
 };
 
 static void
@@ -49,32 +53,110 @@ static void
 ended(void *arg, int64_t id, const struct orch_result *r)
 {
 	struct work *w = arg;
+	char *word, *error;
 
 	if (w->b->verbosity < 0)
 		return;
 	clear_bar(w);
-	if (r->error != NULL)
-		fprintf(stdout, "task %lld %s: %s\n", (long long)id,
-			task_status_name(r->status), r->error);
-	else
-		fprintf(stdout, "task %lld %s\n", (long long)id,
-			task_status_name(r->status));
+	word = cmd_status_word(w->b, r->status);
+	if (r->error != NULL) {
+		error = display_safe(r->error);
+		fprintf(stdout, "task %lld %s: %s\n", (long long)id, word,
+			error);
+		free(error);
+	} else
+		fprintf(stdout, "task %lld %s\n", (long long)id, word);
+	free(word);
 	fflush(stdout);
+}
+
+/* One line of --json output, flushed: a live feed. */
+static void
+print_line(struct work *w, json_t *o)
+{
+	clear_bar(w);
+	json_dumpf(o, stdout, JSON_COMPACT);
+	json_decref(o);
+	putchar('\n');
+	fflush(stdout);
+}
+
+static json_t *
+int_or_null(int has, long long v)
+{
+	return has ? json_integer(v) : json_null();
+}
+
+/* --json: a finished task as one object a line (SPEC §6). */
+static void
+finished_json(void *arg, const struct db_task *t, const struct db_run *runs,
+	      size_t nruns, const struct orch_result *r)
+{
+	struct work *w = arg;
+	const struct db_run *last = nruns > 0 ? &runs[nruns - 1] : NULL;
+	json_t *o = json_object();
+
+	(void)r;
+	json_object_set_new(o, "id", json_integer(t->id));
+	json_object_set_new(o, "key",
+			    t->key ? json_string(t->key) : json_null());
+	json_object_set_new(o, "title",
+			    t->title ? json_string(t->title) : json_null());
+	json_object_set_new(o, "status",
+			    json_string(task_status_name(t->status)));
+	json_object_set_new(o, "exit_code",
+			    int_or_null(t->has_exit_code, t->exit_code));
+	json_object_set_new(
+		o, "signal",
+		int_or_null(last && last->signal, last ? last->signal : 0));
+	json_object_set_new(o, "error",
+			    t->error ? json_string(t->error) : json_null());
+	json_object_set_new(o, "started_at", cmd_json_time(t->started_at));
+	json_object_set_new(o, "duration_ms",
+			    int_or_null(t->started_at && t->finished_at,
+					t->finished_at - t->started_at));
+	json_object_set_new(o, "attempts", json_integer(t->attempts));
+	json_object_set_new(o, "input_tokens", json_integer(t->input_tokens));
+	json_object_set_new(o, "output_tokens", json_integer(t->output_tokens));
+	json_object_set_new(o, "cost_usd", json_real(t->cost_usd));
+	json_object_set_new(o, "session_id",
+			    t->session_id ? json_string(t->session_id)
+					  : json_null());
+	json_object_set_new(o, "host", json_string(w->host));
+	print_line(w, o);
+}
+
+/* --json: a task failed at its claim has no run; what is known of it. */
+static void
+refused_json(void *arg, int64_t task_id, const char *why)
+{
+	struct work *w = arg;
+	json_t *o = json_object();
+
+	json_object_set_new(o, "id", json_integer(task_id));
+	json_object_set_new(o, "status", json_string("failed"));
+	json_object_set_new(o, "error", json_string(why));
+	json_object_set_new(o, "attempts", json_integer(0));
+	json_object_set_new(o, "host", json_string(w->host));
+	print_line(w, o);
 }
 
 static void
 note(void *arg, int64_t task_id, const char *msg)
 {
 	struct work *w = arg;
+	char *safe;
 
 	clear_bar(w);
 	if (w->b->verbosity < 0)
 		return;
+	safe = display_safe(msg);
 	if (task_id != 0)
 		fprintf(stderr, "baton: task %lld: %s\n", (long long)task_id,
-			msg);
+			safe);
 	else
-		fprintf(stderr, "baton: %s\n", msg);
+		fprintf(stderr, "baton: %s\n", safe);
+	free(safe);
 }
 
 /* A task that may not run (S11, S12) was failed at its claim. */
@@ -82,10 +164,15 @@ static void
 refused(void *arg, int64_t task_id, const char *why)
 {
 	struct work *w = arg;
+	char *word, *safe;
 
 	if (w->b->verbosity >= 0) {
 		clear_bar(w);
-		printf("task %lld failed: %s\n", (long long)task_id, why);
+		word = cmd_status_word(w->b, TASK_FAILED);
+		safe = display_safe(why);
+		printf("task %lld %s: %s\n", (long long)task_id, word, safe);
+		free(safe);
+		free(word);
 		fflush(stdout);
 	}
 }
@@ -94,9 +181,11 @@ static void
 worker_error(void *arg, const char *msg)
 {
 	struct work *w = arg;
+	char *safe = display_safe(msg);
 
 	clear_bar(w);
-	cmd_error("%s", msg);
+	cmd_error("%s", safe);
+	free(safe);
 }
 
 static void
@@ -145,6 +234,15 @@ show_progress(struct work *w)
 	}
 }
 
+enum { OPT_MS = 256, OPT_MAX, OPT_UNTIL };
+static const struct option work_options[] = {
+	{"jobs", required_argument, NULL, 'j'},
+	{"milestone", required_argument, NULL, OPT_MS},
+	{"max-tasks", required_argument, NULL, OPT_MAX},
+	{"until-empty", no_argument, NULL, OPT_UNTIL},
+	{NULL, 0, NULL, 0},
+};
+
 /*
  * Read the options into opt (jobs, max_tasks, until_empty) and *ms.
  * Returns -1 to go on, or an exit status for a usage error.
@@ -153,20 +251,12 @@ static int
 parse_options(struct baton *b, int argc, char **argv, struct pool_options *opt,
 	      const char **ms)
 {
-	enum { OPT_MS = 256, OPT_MAX, OPT_UNTIL };
-	static const struct option longopts[] = {
-		{"jobs", required_argument, NULL, 'j'},
-		{"milestone", required_argument, NULL, OPT_MS},
-		{"max-tasks", required_argument, NULL, OPT_MAX},
-		{"until-empty", no_argument, NULL, OPT_UNTIL},
-		{NULL, 0, NULL, 0},
-	};
 	long long jobs;
 	int opt_c;
 
 	jobs = b->cfg->workers;
 	optind = 0;
-	while ((opt_c = getopt_long(argc, argv, "j:", longopts, NULL)) != -1) {
+	while ((opt_c = cmd_getopt(argc, argv, "j:", work_options)) != -1) {
 		switch (opt_c) {
 		case 'j':
 			if (text_parse_int(optarg, 1, 256, &jobs) != 0)
@@ -192,7 +282,7 @@ parse_options(struct baton *b, int argc, char **argv, struct pool_options *opt,
 			break;
 		default:
 			return cmd_option_error(&cmd_work_entry, argv,
-						longopts);
+						work_options);
 		}
 	}
 	if (optind < argc)
@@ -277,6 +367,12 @@ work_exec(struct baton *b, int argc, char **argv)
 		return rc;
 	if (ms != NULL && (rc = find_milestone(b, ms, &opt, &m)) >= 0)
 		return rc;
+	if (b->json) {
+		hooks.ended = NULL;
+		hooks.finished = finished_json;
+		hooks.refused = refused_json;
+		w.host = sys_host_name();
+	}
 	w.milestone_id = opt.milestone_id;
 	w.tty = isatty(STDERR_FILENO) && b->verbosity >= 0;
 	w.started_ms = clock_now_ms();
@@ -285,18 +381,24 @@ work_exec(struct baton *b, int argc, char **argv)
 	if (cmd_signals_install(b) != 0) {
 		cmd_error("cannot set up signal handling");
 		db_milestone_release(&m);
+		free(w.host);
 		return EXIT_FAILED;
 	}
 	if ((rc = runner_start(&runner, b, &cause)) == 0 &&
 	    (rc = pool_start(&w.pool, b, &opt, &hooks, &cause)) != 0)
 		runner_stop(&runner);
-	db_milestone_release(&m);
-	if (rc != 0) {
+	if (rc == 0)
+		rc = finish(&w, &runner);
+	else {
 		cmd_error("%s", cause);
 		free(cause);
-		return cmd_exit_code(rc);
+		rc = cmd_exit_code(rc);
 	}
-	return finish(&w, &runner);
+	/* opt.scope borrows m's session id until the workers have ended:
+	 * each copies it when it starts */
+	db_milestone_release(&m);
+	free(w.host);
+	return rc;
 }
 
 const struct cmd_entry cmd_work_entry = {
@@ -313,8 +415,10 @@ const struct cmd_entry cmd_work_entry = {
 		"                     keep waiting for new tasks until "
 		"interrupted)\n"
 		"\nA progress bar on a terminal, one line per finished task "
-		"otherwise.\n"
+		"otherwise\n"
+		"(--json: one JSON object a line, as each task ends).\n"
 		"Exit status 0 if every task it ran completed, 1 otherwise.\n",
-	.flags = CMD_NEEDS_DB,
+	.flags = CMD_NEEDS_DB | CMD_JSON,
 	.exec = work_exec,
+	.options = work_options,
 };

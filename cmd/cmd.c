@@ -13,16 +13,20 @@
 #include "core/config.h"
 #include "core/runner.h"
 
+#include "lib/text.h"
 #include "lib/xmalloc.h"
 #include "db/store.h"
 
 extern const struct cmd_entry cmd_add_entry;
 extern const struct cmd_entry cmd_cancel_entry;
+extern const struct cmd_entry cmd_completion_entry;
 extern const struct cmd_entry cmd_config_entry;
+extern const struct cmd_entry cmd_db_entry;
 extern const struct cmd_entry cmd_doctor_entry;
 extern const struct cmd_entry cmd_help_entry;
 extern const struct cmd_entry cmd_log_entry;
 extern const struct cmd_entry cmd_milestone_entry;
+extern const struct cmd_entry cmd_prune_entry;
 extern const struct cmd_entry cmd_report_entry;
 extern const struct cmd_entry cmd_retry_entry;
 extern const struct cmd_entry cmd_run_entry;
@@ -33,16 +37,43 @@ extern const struct cmd_entry cmd_status_entry;
 extern const struct cmd_entry cmd_work_entry;
 
 /* Alphabetical; exact names only, so a new command never breaks a script. */
+/* One a line, so that adding a command is adding a line. */
+/* clang-format off */
 const struct cmd_entry *const cmd_table[] = {
-	&cmd_add_entry,	      &cmd_cancel_entry,
-	&cmd_config_entry,    &cmd_doctor_entry,
-	&cmd_help_entry,      &cmd_log_entry,
-	&cmd_milestone_entry, &cmd_report_entry,
-	&cmd_retry_entry,     &cmd_run_entry,
-	&cmd_session_entry,   &cmd_show_entry,
-	&cmd_stats_entry,     &cmd_status_entry,
-	&cmd_work_entry,      NULL,
+	&cmd_add_entry,
+	&cmd_cancel_entry,
+	&cmd_completion_entry,
+	&cmd_config_entry,
+	&cmd_db_entry,
+	&cmd_doctor_entry,
+	&cmd_help_entry,
+	&cmd_log_entry,
+	&cmd_milestone_entry,
+	&cmd_prune_entry,
+	&cmd_report_entry,
+	&cmd_retry_entry,
+	&cmd_run_entry,
+	&cmd_session_entry,
+	&cmd_show_entry,
+	&cmd_stats_entry,
+	&cmd_status_entry,
+	&cmd_work_entry,
+	NULL,
 };
+
+/* What main() takes out of argv (SPEC §6), for completion and hints. */
+const struct option cmd_global_options[] = {
+	{"config", required_argument, NULL, 0},
+	{"db", required_argument, NULL, 0},
+	{"help", no_argument, NULL, 0},
+	{"json", no_argument, NULL, 0},
+	{"no-color", no_argument, NULL, 0},
+	{"quiet", no_argument, NULL, 0},
+	{"verbose", no_argument, NULL, 0},
+	{"version", no_argument, NULL, 0},
+	{NULL, 0, NULL, 0},
+};
+/* clang-format on */
 
 /* One line on stderr after what stdout holds so far: prefix, message. */
 static void
@@ -106,11 +137,46 @@ cmd_usage_error(const struct cmd_entry *e, const char *fmt, ...)
 	return EXIT_USAGE;
 }
 
+/*
+ * The long option word (without dashes, len bytes) most likely meant:
+ * the one option it is a prefix of, else the closest by edit distance
+ * among longopts and the global options.  NULL for none.
+ */
+static const char *
+closest_option(const char *word, size_t len, const struct option *longopts)
+{
+	const char *names[128], *hit = NULL, *best;
+	const struct option *o;
+	char w[TEXT_CLOSEST_MAX + 1];
+	size_t n = 0, prefixed = 0, i;
+
+	if (len == 0 || len > TEXT_CLOSEST_MAX)
+		return NULL;
+	for (o = longopts; o != NULL && o->name != NULL && n < 120; o++)
+		names[n++] = o->name;
+	for (o = cmd_global_options; o->name != NULL && n < 127; o++)
+		names[n++] = o->name;
+	names[n] = NULL;
+	for (i = 0; i < n; i++) {
+		if (strlen(names[i]) > len &&
+		    strncmp(names[i], word, len) == 0) {
+			hit = names[i];
+			prefixed++;
+		}
+	}
+	if (prefixed == 1)
+		return hit;
+	memcpy(w, word, len);
+	w[len] = '\0';
+	best = text_closest(w, names, 2);
+	return best;
+}
+
 int
 cmd_option_error(const struct cmd_entry *e, char **argv,
 		 const struct option *longopts)
 {
-	const char *arg = argv[optind - 1];
+	const char *arg = argv[optind - 1], *hint;
 	const struct option *o;
 	size_t len;
 
@@ -121,24 +187,51 @@ cmd_option_error(const struct cmd_entry *e, char **argv,
 							       optopt
 					       ? "needs a value"
 					       : "is unknown");
-	if (strncmp(arg, "--", 2) == 0) {
-		len = strcspn(arg + 2, "=");
-		for (o = longopts; o != NULL && o->name != NULL; o++) {
-			if (strlen(o->name) == len &&
-			    strncmp(o->name, arg + 2, len) == 0 &&
-			    o->has_arg == required_argument)
-				return cmd_usage_error(
-					e, "option '--%s' needs a value",
-					o->name);
-			if (strlen(o->name) == len &&
-			    strncmp(o->name, arg + 2, len) == 0 &&
-			    o->has_arg == no_argument)
-				return cmd_usage_error(
-					e, "option '--%s' takes no value",
-					o->name);
-		}
+	if (strncmp(arg, "--", 2) != 0)
+		return cmd_usage_error(e, "unknown option '%s'", arg);
+	len = strcspn(arg + 2, "=");
+	for (o = longopts; o != NULL && o->name != NULL; o++) {
+		if (strlen(o->name) != len || strncmp(o->name, arg + 2, len))
+			continue;
+		if (o->has_arg == required_argument)
+			return cmd_usage_error(e, "option '--%s' needs a value",
+					       o->name);
+		if (o->has_arg == no_argument)
+			return cmd_usage_error(
+				e, "option '--%s' takes no value", o->name);
 	}
-	return cmd_usage_error(e, "unknown option '%s'", arg);
+	hint = closest_option(arg + 2, len, longopts);
+	if (hint != NULL)
+		return cmd_usage_error(e,
+				       "unknown option '%.*s' (did you mean "
+				       "'--%s'?)",
+				       (int)len + 2, arg, hint);
+	return cmd_usage_error(e, "unknown option '%.*s'", (int)len + 2, arg);
+}
+
+int
+cmd_getopt(int argc, char **argv, const char *shortopts,
+	   const struct option *longopts)
+{
+	const char *word;
+	int idx = -1, c, separate;
+	size_t len;
+
+	c = getopt_long(argc, argv, shortopts, longopts, &idx);
+	if (c == -1 || c == '?' || c == ':' || idx < 0)
+		return c;
+	/* "--name VALUE" leaves optind past the value */
+	separate = longopts[idx].has_arg != no_argument && optarg != NULL &&
+		   optind >= 2 && optarg == argv[optind - 1];
+	word = argv[optind - 1 - separate];
+	len = strcspn(word + 2, "=");
+	if (strncmp(word, "--", 2) == 0 && strlen(longopts[idx].name) == len &&
+	    strncmp(word + 2, longopts[idx].name, len) == 0)
+		return c;
+	/* getopt_long took an abbreviation: baton does not (SPEC §6) */
+	optind -= separate;
+	optopt = 0;
+	return '?';
 }
 
 void
@@ -206,6 +299,24 @@ find(const struct cmd_entry *const *table, const char *name)
 	return NULL;
 }
 
+/* " (did you mean 'PREFIXNAME'?)" for a name not in table, or "". */
+static const char *
+suggest(const struct cmd_entry *const *table, const char *prefix,
+	const char *name, char *buf, size_t len)
+{
+	const char *names[64], *best;
+	size_t n = 0;
+
+	for (; *table != NULL && n < 63; table++)
+		names[n++] = (*table)->name;
+	names[n] = NULL;
+	best = text_closest(name, names, 2);
+	if (best == NULL)
+		return "";
+	snprintf(buf, len, " (did you mean '%s%s'?)", prefix, best);
+	return buf;
+}
+
 static int
 wants_help(int argc, char **argv)
 {
@@ -240,23 +351,13 @@ resolve_db_path(struct baton *b)
 	return xasprintf("%s/.local/state/baton/baton.db", home);
 }
 
+/* Open the database for a command that asked for it, into b->db. */
 static int
-setup(struct baton *b, const struct cmd_entry *e, struct config *cfg)
+open_db(struct baton *b, int flags)
 {
 	struct store_options opts = {0};
 	char *cause = NULL, *path, *slash;
 	int rc;
-
-	if ((e->flags & CMD_NEEDS_CONFIG) == 0)
-		return EXIT_OK;
-	if (config_load(cfg, b->config_path, &cause) != 0) {
-		cmd_error("%s", cause);
-		free(cause);
-		return EXIT_CONFIG;
-	}
-	b->cfg = cfg;
-	if ((e->flags & CMD_NEEDS_DB) != CMD_NEEDS_DB)
-		return EXIT_OK;
 
 	path = resolve_db_path(b);
 	free(b->db_path);
@@ -271,15 +372,19 @@ setup(struct baton *b, const struct cmd_entry *e, struct config *cfg)
 		slash[1] = '\0';
 	else
 		*slash = '\0';
+	if ((flags & CMD_PEEK) && access(path, F_OK) != 0)
+		return EXIT_OK;
 
-	opts.synchronous_full = cfg->db.synchronous_full;
-	opts.busy_timeout_ms = cfg->db.busy_timeout_ms;
+	opts.synchronous_full = b->cfg->db.synchronous_full;
+	opts.busy_timeout_ms = b->cfg->db.busy_timeout_ms;
 	opts.write_lock = &b->write_lock;
 	if (store_open(&b->db, path, &opts, &cause) != 0) {
 		cmd_error("%s", cause);
 		free(cause);
 		return EXIT_DB;
 	}
+	if (flags & CMD_PEEK)
+		return EXIT_OK;
 	/* Any command that opens the database reaps dead runners (SPEC §5). */
 	rc = runner_reap(b, &cause);
 	if (rc != 0) {
@@ -290,12 +395,40 @@ setup(struct baton *b, const struct cmd_entry *e, struct config *cfg)
 	return EXIT_OK;
 }
 
+int
+cmd_setup(struct baton *b, int flags, struct config *cfg)
+{
+	char *cause = NULL;
+
+	if ((flags & CMD_NEEDS_CONFIG) == 0)
+		return EXIT_OK;
+	if (config_load(cfg, b->config_path, &cause) != 0) {
+		cmd_error("%s", cause);
+		free(cause);
+		return EXIT_CONFIG;
+	}
+	b->cfg = cfg;
+	if ((flags & CMD_NEEDS_DB) != CMD_NEEDS_DB)
+		return EXIT_OK;
+	return open_db(b, flags);
+}
+
+void
+cmd_teardown(struct baton *b, struct config *cfg)
+{
+	store_close(b->db);
+	b->db = NULL;
+	b->cfg = NULL;
+	config_release(cfg);
+}
+
 static int
 run_entry(struct baton *b, const struct cmd_entry *e, const char *parent,
 	  int argc, char **argv)
 {
 	struct config cfg = {0};
 	const struct cmd_entry *sub;
+	char prefix[64], hint[160];
 	int rc;
 
 	if (e->subcmds != NULL) {
@@ -311,7 +444,10 @@ run_entry(struct baton *b, const struct cmd_entry *e, const char *parent,
 		}
 		sub = find(e->subcmds, argv[1]);
 		if (sub == NULL) {
-			cmd_error("unknown command '%s %s'", e->name, argv[1]);
+			snprintf(prefix, sizeof prefix, "%s ", e->name);
+			cmd_error("unknown command '%s %s'%s", e->name, argv[1],
+				  suggest(e->subcmds, prefix, argv[1], hint,
+					  sizeof hint));
 			fprintf(stderr,
 				"usage: baton %s COMMAND; see 'baton %s "
 				"--help'\n",
@@ -324,13 +460,16 @@ run_entry(struct baton *b, const struct cmd_entry *e, const char *parent,
 		cmd_print_help(e, parent, stdout);
 		return EXIT_OK;
 	}
-	rc = setup(b, e, &cfg);
+	/* --json where a command has structured output (SPEC §6); a
+	 * script must not take text it cannot parse for an answer */
+	if (b->json && (e->flags & CMD_JSON) == 0)
+		return cmd_usage_error(e, "'baton %s%s%s' has no JSON output",
+				       parent ? parent : "", parent ? " " : "",
+				       e->name);
+	rc = cmd_setup(b, e->flags, &cfg);
 	if (rc == EXIT_OK)
 		rc = e->exec(b, argc, argv);
-	store_close(b->db);
-	b->db = NULL;
-	b->cfg = NULL;
-	config_release(&cfg);
+	cmd_teardown(b, &cfg);
 	return rc;
 }
 
@@ -340,6 +479,7 @@ cmd_help_exec(struct baton *b, int argc, char **argv)
 {
 	const struct cmd_entry *const *t;
 	const struct cmd_entry *e, *sub;
+	char prefix[64], hint[160];
 
 	(void)b;
 	if (argc < 2) {
@@ -355,14 +495,18 @@ cmd_help_exec(struct baton *b, int argc, char **argv)
 	}
 	e = find(cmd_table, argv[1]);
 	if (e == NULL)
-		return cmd_usage_error(&cmd_help_entry, "unknown command '%s'",
-				       argv[1]);
+		return cmd_usage_error(
+			&cmd_help_entry, "unknown command '%s'%s", argv[1],
+			suggest(cmd_table, "", argv[1], hint, sizeof hint));
 	if (argc > 2 && e->subcmds != NULL) {
 		sub = find(e->subcmds, argv[2]);
+		snprintf(prefix, sizeof prefix, "%s ", e->name);
 		if (sub == NULL)
-			return cmd_usage_error(&cmd_help_entry,
-					       "unknown command '%s %s'",
-					       argv[1], argv[2]);
+			return cmd_usage_error(
+				&cmd_help_entry, "unknown command '%s %s'%s",
+				argv[1], argv[2],
+				suggest(e->subcmds, prefix, argv[2], hint,
+					sizeof hint));
 		cmd_print_help(sub, e->name, stdout);
 		return EXIT_OK;
 	}
@@ -381,6 +525,7 @@ int
 cmd_dispatch(struct baton *b, int argc, char **argv)
 {
 	const struct cmd_entry *e;
+	char hint[160];
 
 	if (argc < 1) {
 		cmd_help_exec(b, 1, (char *[]){(char *)"help", NULL});
@@ -393,7 +538,9 @@ cmd_dispatch(struct baton *b, int argc, char **argv)
 		if (argv[0][0] == '-')
 			cmd_error("unknown option '%s'", argv[0]);
 		else
-			cmd_error("unknown command '%s'", argv[0]);
+			cmd_error("unknown command '%s'%s", argv[0],
+				  suggest(cmd_table, "", argv[0], hint,
+					  sizeof hint));
 		fprintf(stderr, "usage: baton [GLOBAL OPTIONS] COMMAND [ARGS]; "
 				"see 'baton help'\n");
 		return EXIT_USAGE;

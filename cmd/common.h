@@ -112,7 +112,7 @@ json_t *cmd_session_json(const struct db_session *s,
 int cmd_print_json(json_t *v);
 /* Short human duration: "850ms", "12.3s", "4m05s", "2h10m". */
 void cmd_format_elapsed(int64_t ms, char *buf, size_t len);
-/* "2026-11-21 17:00:03" local, or "-" for 0. */
+/* "2026-11-21 17:00:03 CET" local with its zone, or "-" for 0. */
 void cmd_format_time(int64_t ms, char *buf, size_t len);
 
 /* ---- signals (cmd/signals.c) ---- */

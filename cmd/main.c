@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "cmd/cmd.h"
+#include "cmd/table.h"
 #include "lib/xmalloc.h"
 
 struct globals {
@@ -78,7 +79,6 @@ main(int argc, char **argv)
 {
 	struct globals g = {0};
 	struct baton b = {0};
-	const char *nc;
 	int rc;
 
 	/* An agent or a reader that goes away must not kill baton: writes
@@ -98,8 +98,7 @@ main(int argc, char **argv)
 
 	b.verbosity = g.quiet ? -1 : g.verbose ? 1 : 0;
 	b.json = g.json;
-	nc = getenv("NO_COLOR");
-	b.color = !g.no_color && (nc == NULL || *nc == '\0');
+	b.color = cmd_color_wanted(g.no_color);
 	b.stop_fd = -1;
 	b.db_path = xstrdup_or_null(g.db);
 	/* --config wins over BATON_CONFIG; config_load() reads the env. */

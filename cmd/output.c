@@ -189,14 +189,7 @@ cmd_format_elapsed(int64_t ms, char *buf, size_t len)
 void
 cmd_format_time(int64_t ms, char *buf, size_t len)
 {
-	struct tm tm;
-	time_t t = (time_t)(ms / 1000);
-
-	if (ms == 0 || localtime_r(&t, &tm) == NULL) {
-		snprintf(buf, len, "-");
-		return;
-	}
-	strftime(buf, len, "%Y-%m-%d %H:%M:%S", &tm);
+	time_local(ms, buf, len);
 }
 
 int

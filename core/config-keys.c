@@ -615,6 +615,13 @@ static const struct key sessions_keys[] = {
 	CFG_INT(C, "resume_failure_limit", sessions.resume_failure_limit, 1,
 		INT_MAX),
 	CFG_DURATION(C, "retention", sessions.retention_ms, 0, MARK_NONE),
+	CFG_BOOL(C, "keep_temp_dirs", sessions.keep_temp_dirs),
+	CFG_END,
+};
+
+static const struct key logs_keys[] = {
+	CFG_DURATION(C, "retention", logs.retention_ms, 0, MARK_NONE),
+	CFG_BOOL(C, "redact", logs.redact),
 	CFG_END,
 };
 
@@ -626,19 +633,14 @@ static const struct key runner_keys[] = {
 	CFG_END,
 };
 
-static const struct key logs_keys[] = {
-	CFG_BOOL(C, "redact", logs.redact),
-	CFG_END,
-};
-
 static const struct section db_section = {"db", db_keys, "path"};
 static const struct section defaults_section = {"defaults", defaults_keys,
 						NULL};
 static const struct section retry_section = {"retry", retry_keys, NULL};
 static const struct section sessions_section = {"sessions", sessions_keys,
 						NULL};
-static const struct section runner_section = {"runner", runner_keys, NULL};
 static const struct section logs_section = {"logs", logs_keys, NULL};
+static const struct section runner_section = {"runner", runner_keys, NULL};
 
 static const struct key root_keys[] = {
 	CFG_SECTION("db", db_section),
@@ -646,8 +648,8 @@ static const struct key root_keys[] = {
 	CFG_SECTION("defaults", defaults_section),
 	CFG_SECTION("retry", retry_section),
 	CFG_SECTION("sessions", sessions_section),
-	CFG_SECTION("runner", runner_section),
 	CFG_SECTION("logs", logs_section),
+	CFG_SECTION("runner", runner_section),
 	CFG_STRING(C, "iterate_prompt", iterate_prompt, MARK_NONE),
 	CFG_CUSTOM(C, "agents", agents, cfg_apply_agents),
 	CFG_END,

@@ -45,6 +45,8 @@ config_defaults(struct config *cfg)
 	cfg->sessions.max_active = 1000;
 	cfg->sessions.resume_failure_limit = 3;
 	cfg->sessions.retention_ms = (int64_t)30 * 24 * 60 * 60 * 1000;
+	cfg->sessions.keep_temp_dirs = 0;
+	cfg->logs.retention_ms = 0;
 	cfg->runner.heartbeat_ms = 5 * 1000;
 	cfg->runner.stale_after_ms = 60 * 1000;
 	cfg->runner.requeue_interrupted = 0;
@@ -394,13 +396,14 @@ config_equal(const struct config *a, const struct config *b)
 	    a->sessions.max_active != b->sessions.max_active ||
 	    a->sessions.resume_failure_limit !=
 		    b->sessions.resume_failure_limit ||
-	    a->sessions.retention_ms != b->sessions.retention_ms)
+	    a->sessions.retention_ms != b->sessions.retention_ms ||
+	    a->sessions.keep_temp_dirs != b->sessions.keep_temp_dirs ||
+	    a->logs.retention_ms != b->logs.retention_ms ||
+	    a->logs.redact != b->logs.redact)
 		return 0;
 	if (a->runner.heartbeat_ms != b->runner.heartbeat_ms ||
 	    a->runner.stale_after_ms != b->runner.stale_after_ms ||
 	    a->runner.requeue_interrupted != b->runner.requeue_interrupted)
-		return 0;
-	if (a->logs.redact != b->logs.redact)
 		return 0;
 	if (!streq(a->iterate_prompt, b->iterate_prompt) ||
 	    a->nagents != b->nagents)

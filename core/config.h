@@ -41,17 +41,19 @@ struct config {
 		int max_active;		  /* 1000 */
 		int resume_failure_limit; /* 3 */
 		int64_t retention_ms;	  /* 30d */
+		int keep_temp_dirs;	  /* false */
 	} sessions;
+
+	struct {
+		int64_t retention_ms; /* 0: keep forever */
+		int redact; /* secrets out of answers and errors (true) */
+	} logs;
 
 	struct {
 		int64_t heartbeat_ms;	 /* 5s */
 		int64_t stale_after_ms;	 /* 60s */
 		int requeue_interrupted; /* false */
 	} runner;
-
-	struct {
-		int redact; /* logs.redact: secrets out of answers (true) */
-	} logs;
 
 	char *iterate_prompt;
 

@@ -1181,6 +1181,17 @@ finish(struct job *j, char **cause)
 		rc = store_commit(db, cause);
 	if (rc != 0)
 		store_rollback(db);
+	/* The temp session ended with its task (committed): so does its
+	 * directory, unless the user keeps them. */
+	if (rc == 0 && temp && !o->b->cfg->sessions.keep_temp_dirs &&
+	    session_dir_remove(o->b->state_dir, j->session.id) != 0) {
+		char *msg = xasprintf("cannot remove %s/sessions/%s: %s",
+				      o->b->state_dir, j->session.id,
+				      strerror(errno));
+
+		note(o, j->task.id, msg);
+		free(msg);
+	}
 	return rc;
 }
 

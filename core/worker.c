@@ -10,11 +10,17 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/config.h"
+#include "core/prune.h"
 #include "core/runner.h"
 #include "core/task.h"
 #include "core/worker.h"
 #include "db/store.h"
+#include "lib/clock.h"
 #include "lib/xmalloc.h"
+
+/* logs.retention: how often a long `work` prunes again. */
+#define PRUNE_EVERY_MS (60 * 60 * 1000)
 
 struct pool {
 	struct baton *b;
@@ -26,8 +32,10 @@ struct pool {
 	int stop;
 	int err;     /* worst negated berr of a worker's own */
 	int wake[2]; /* written once when stop is set: wakes idle workers */
+	int64_t pruned_at; /* logs.retention: last prune started, 0 never */
 	pthread_t *threads;
 	int nthreads;
+	char *scope, *fail_at; /* copies: opt's point here */
 };
 
 /* With p->lock held. */
@@ -120,18 +128,41 @@ idle(struct pool *p, struct store *db, char **cause)
 	return 0;
 }
 
+/* Read task id and its runs for the finished hook; 0 or -1 (noted). */
+static int
+load_finished(struct pool *p, struct store *db, int64_t id, struct db_task *t,
+	      struct db_run **runs, size_t *n)
+{
+	char *cause = NULL;
+	int found = 0;
+
+	if (p->hooks.finished == NULL)
+		return -1;
+	if (store_task_get(db, id, t, &found, &cause) == 0 && found &&
+	    store_run_list(db, id, runs, n, &cause) == 0)
+		return 0;
+	hook_note(p, id, cause ? cause : "task not found");
+	free(cause);
+	db_task_release(t);
+	return -1;
+}
+
 /* Run claimed task id to its end and count it. */
 static int
 execute(struct pool *p, struct orch *o, int64_t id, char **cause)
 {
 	struct orch_result res;
-	int rc;
+	struct db_task t = {0};
+	struct db_run *runs = NULL;
+	size_t nruns = 0;
+	int rc, loaded;
 
 	pthread_mutex_lock(&p->lock);
 	p->counts.running++;
 	pthread_mutex_unlock(&p->lock);
 
 	rc = orch_execute(o, id, &res, cause);
+	loaded = load_finished(p, o->db, id, &t, &runs, &nruns) == 0;
 
 	pthread_mutex_lock(&p->lock);
 	p->counts.running--;
@@ -143,8 +174,12 @@ execute(struct pool *p, struct orch *o, int64_t id, char **cause)
 		p->counts.other++;
 	if (p->hooks.ended != NULL)
 		p->hooks.ended(p->hooks.arg, id, &res);
+	if (loaded)
+		p->hooks.finished(p->hooks.arg, &t, runs, nruns, &res);
 	pthread_mutex_unlock(&p->lock);
 	orch_result_release(&res);
+	db_runs_free(runs, nruns);
+	db_task_release(&t);
 	if (rc != 0 && rc != -BERR_DB) {
 		/* baton's own error, already recorded on the task */
 		hook_note(p, id, *cause);
@@ -155,6 +190,51 @@ execute(struct pool *p, struct orch *o, int64_t id, char **cause)
 	return rc;
 }
 
+/*
+ * logs.retention: prune on db when the pool starts and then once an
+ * hour, in whichever worker comes first; one note if it removed
+ * something.  A failure is a note too: the tasks go on.
+ */
+static void
+maybe_prune(struct pool *p, struct store *db)
+{
+	struct prune_options opt = {0};
+	struct prune_result r;
+	struct strvec warnings;
+	char *cause = NULL, *line, *msg;
+	int rc, due;
+
+	opt.older_than_ms = p->b->cfg->logs.retention_ms;
+	if (opt.older_than_ms <= 0)
+		return;
+	opt.now = clock_now_ms();
+	pthread_mutex_lock(&p->lock);
+	due = p->pruned_at == 0 || opt.now - p->pruned_at >= PRUNE_EVERY_MS;
+	if (due)
+		p->pruned_at = opt.now;
+	pthread_mutex_unlock(&p->lock);
+	if (!due)
+		return;
+	strvec_init(&warnings);
+	rc = prune_run(p->b, db, &opt, &r, &warnings, &cause);
+	if (rc != 0)
+		msg = xasprintf("logs.retention: %s", cause);
+	else if (prune_removed_any(&r)) {
+		line = prune_summary(&r, 0);
+		msg = xasprintf("logs.retention: %s%s", line,
+				warnings.n ? " (some files could not be "
+					     "removed)"
+					   : "");
+		free(line);
+	} else
+		msg = NULL;
+	if (msg != NULL)
+		hook_note(p, 0, msg);
+	free(msg);
+	free(cause);
+	strvec_release(&warnings);
+}
+
 /* One worker: claim, execute, until the pool stops. */
 static int
 work_loop(struct pool *p, struct orch *o, char **cause)
@@ -163,6 +243,7 @@ work_loop(struct pool *p, struct orch *o, char **cause)
 	int rc;
 
 	while (take_slot(p)) {
+		maybe_prune(p, o->db);
 		if ((rc = orch_claim(o, p->opt.milestone_id, &id, cause)) != 0)
 			return rc;
 		if (id == 0) {
@@ -225,6 +306,12 @@ pool_start(struct pool **out, struct baton *b, const struct pool_options *opt,
 
 	p->b = b;
 	p->opt = *opt;
+	/* the caller's strings may go once we return */
+	p->scope = xstrdup_or_null(opt->scope);
+	p->opt.scope = p->scope;
+	p->opt.fail_at = NULL;
+	p->fail_at = xstrdup_or_null(opt->fail_at);
+	p->opt.fail_at = p->fail_at;
 	if (hooks != NULL)
 		p->hooks = *hooks;
 	pthread_mutex_init(&p->lock, NULL);
@@ -299,6 +386,8 @@ pool_join(struct pool *p, struct pool_counts *final)
 		close(p->wake[1]);
 	}
 	free(p->threads);
+	free(p->scope);
+	free(p->fail_at);
 	free(p);
 	return err;
 }

@@ -1,10 +1,14 @@
 #ifndef BATON_WORKER_H
 #define BATON_WORKER_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "core/baton.h"
 #include "core/orchestrator.h"
+
+struct db_task;
+struct db_run;
 
 /*
  * The worker pool of `work` (SPEC §5): N threads, each with its own
@@ -20,6 +24,11 @@ struct pool_hooks {
 	void *arg;
 	/* a task ran to its end */
 	void (*ended)(void *arg, int64_t id, const struct orch_result *);
+	/* the same, with the task as stored then and its runs (read only
+	 * when this hook is set; a failure to read is a note instead) */
+	void (*finished)(void *arg, const struct db_task *,
+			 const struct db_run *runs, size_t nruns,
+			 const struct orch_result *);
 	/* a task failed at its claim: it may not run (S11, S12) */
 	void (*refused)(void *arg, int64_t id, const char *why);
 	/* a warning or note about a task */

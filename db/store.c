@@ -180,6 +180,13 @@ store_task_each(struct store *st, const struct db_task_filter *a1,
 }
 
 int
+store_task_count(struct store *st, const struct db_task_filter *f, int64_t *n,
+		 char **cause)
+{
+	return st->impl->task_count(st, f, n, cause);
+}
+
+int
 store_task_count_by_status(struct store *st, int64_t milestone_id,
 			   void (*fn)(void *, enum task_status, int64_t),
 			   void *arg, char **cause)
@@ -478,4 +485,71 @@ int
 store_stats(struct store *st, int64_t since, struct db_stats *a2, char **cause)
 {
 	return st->impl->stats(st, since, a2, cause);
+}
+
+int
+store_prune_tasks_list(struct store *st, int64_t before, int64_t after,
+		       int64_t *ids, size_t max, size_t *n, char **cause)
+{
+	return st->impl->prune_tasks_list(st, before, after, ids, max, n,
+					  cause);
+}
+
+int
+store_prune_tasks(struct store *st, int64_t before, const int64_t *ids,
+		  size_t n, int *gone, int count_only,
+		  struct db_prune_counts *c, char **cause)
+{
+	return st->impl->prune_tasks(st, before, ids, n, gone, count_only, c,
+				     cause);
+}
+
+int
+store_prune_sessions_list(struct store *st, int64_t before, int assume_gone,
+			  const char *after, struct strvec *ids, size_t max,
+			  char **cause)
+{
+	return st->impl->prune_sessions_list(st, before, assume_gone, after,
+					     ids, max, cause);
+}
+
+int
+store_prune_sessions(struct store *st, int64_t before, const struct strvec *ids,
+		     int *gone, int count_only, struct db_prune_counts *c,
+		     char **cause)
+{
+	return st->impl->prune_sessions(st, before, ids, gone, count_only, c,
+					cause);
+}
+
+int
+store_task_exists(struct store *st, int64_t id, int *yes, char **cause)
+{
+	return st->impl->task_exists(st, id, yes, cause);
+}
+
+/* An engine without it says which tool does the job instead. */
+static int
+not_supported(const struct store *st, const char *what, char **cause)
+{
+	*cause = xasprintf("%s is not supported by the %s store", what,
+			   st->impl->name);
+	return -BERR_FAIL;
+}
+
+int
+store_backup(struct store *st, const char *path, char **cause)
+{
+	if (st->impl->backup == NULL)
+		return not_supported(st, "backup", cause);
+	return st->impl->backup(st, path, cause);
+}
+
+int
+store_vacuum(struct store *st, int64_t *before, int64_t *after, char **cause)
+{
+	*before = *after = 0;
+	if (st->impl->vacuum == NULL)
+		return not_supported(st, "vacuum", cause);
+	return st->impl->vacuum(st, before, after, cause);
 }

@@ -2,9 +2,12 @@
 #define BATON_STORE_H
 
 #include <pthread.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "db/store-names.h"
+
+struct strvec;
 
 /*
  * The store interface.  core/ talks to a struct store through the
@@ -156,16 +159,22 @@ int store_task_requeue(struct store *, int64_t id, unsigned from_mask,
 		       int *done, char **cause);
 
 struct db_task_filter {
-	unsigned status_mask; /* bit (1u << status) per status; 0: any */
-	int64_t milestone_id; /* 0: any, -1: an unknown milestone (none) */
-	int64_t after_id;     /* tasks with id > after_id */
-	int64_t limit;	      /* 0: no limit */
-	int with_answer;      /* fill db_task.answer (the last run's) */
+	unsigned status_mask;	/* bit (1u << status) per status; 0: any */
+	int64_t milestone_id;	/* 0: any, -1: an unknown milestone (none) */
+	int64_t after_id;	/* tasks with id > after_id */
+	int64_t limit;		/* 0: no limit */
+	int64_t last;		/* > 0: only the last (highest id) this many */
+	int64_t since;		/* > 0: created at or after (ms) */
+	const char *session_id; /* non-NULL: run in this session */
+	int with_answer;	/* fill db_task.answer (the last run's) */
 };
 /* Call fn for each matching task in id order; stops if fn returns != 0. */
 int store_task_each(struct store *, const struct db_task_filter *,
 		    int (*fn)(void *, const struct db_task *), void *arg,
 		    char **cause);
+/* The number of tasks matching f, its limit and last aside. */
+int store_task_count(struct store *, const struct db_task_filter *f, int64_t *n,
+		     char **cause);
 /* Counts per status: pairs of (status, count) through fn. */
 int store_task_count_by_status(struct store *, int64_t milestone_id,
 			       void (*fn)(void *, enum task_status, int64_t),
@@ -336,9 +345,9 @@ int store_run_set_check(struct store *, int64_t id, int exit_code,
 /*
  * The S7 invariants for `doctor`: calls fn once per problem found with
  * a kind ("temp-session", "running-task", "lease", "open-run") and a
- * description.  With fix, repairs what it found in one transaction
- * (temp sessions abandoned, tasks interrupted, leases released, runs
- * ended).  *problems counts them.
+ * description.  With fix, repairs what it found (temp sessions
+ * abandoned, tasks interrupted, leases released, runs ended) inside the
+ * caller's transaction.  *problems counts them.
  */
 int store_doctor(struct store *, int fix, int64_t now,
 		 void (*fn)(void *, const char *kind, const char *what),
@@ -409,6 +418,60 @@ struct db_stats {
 /* Statistics over tasks created at or after since (0: all). */
 int store_stats(struct store *, int64_t since, struct db_stats *, char **cause);
 
+/* ---- housekeeping: prune, backup, vacuum (db/sqlite/prune.c, maint.c) ---- */
+
+/*
+ * `baton prune` a batch at a time (core/prune.c drives it): a batch is
+ * listed by a read outside any transaction, then deleted inside a write
+ * transaction of the caller's, which checks each row again.  A task is
+ * prunable when its status is final and it finished before `before`; a
+ * session when it is not active, not leased, ended before `before` and
+ * no task or run refers to it (with assume_gone: none that is not
+ * prunable itself, as a dry run sees it, the tasks being still there).
+ */
+struct db_prune_counts {
+	int64_t tasks, runs, events, sessions, links;
+};
+/* Up to max prunable task ids above after, ascending, into ids[]. */
+int store_prune_tasks_list(struct store *, int64_t before, int64_t after,
+			   int64_t *ids, size_t max, size_t *n, char **cause);
+/*
+ * Delete the tasks of ids[] (ascending) that are still prunable, their
+ * runs, and their events that name no session or one that is gone;
+ * chain links lose their pointers to those runs.  gone[i] says whether
+ * ids[i] went; counts are added to *c.  With count_only nothing changes
+ * (no transaction needed) and gone[] and *c say what would go.
+ */
+int store_prune_tasks(struct store *, int64_t before, const int64_t *ids,
+		      size_t n, int *gone, int count_only,
+		      struct db_prune_counts *c, char **cause);
+/* Up to max prunable session ids greater than after ("" or NULL for
+ * the first), in id order, pushed to ids. */
+int store_prune_sessions_list(struct store *, int64_t before, int assume_gone,
+			      const char *after, struct strvec *ids, size_t max,
+			      char **cause);
+/*
+ * Delete the sessions of ids still prunable, their chains and their
+ * events that name no task or one that is gone; milestones and
+ * successors pointing at them lose the pointer.  gone[i], *c and
+ * count_only (which assumes the prunable tasks gone) as above.
+ */
+int store_prune_sessions(struct store *, int64_t before,
+			 const struct strvec *ids, int *gone, int count_only,
+			 struct db_prune_counts *c, char **cause);
+/* *yes non-zero if task id exists. */
+int store_task_exists(struct store *, int64_t id, int *yes, char **cause);
+/*
+ * An online consistent copy of the database as the new file path
+ * (created 0600; one that exists is refused with errno-like message),
+ * made in steps from one snapshot so that writers go on meanwhile.
+ * -BERR_FAIL with *cause for an engine that cannot (use its own tool).
+ */
+int store_backup(struct store *, const char *path, char **cause);
+/* Rebuild the database to reclaim free space; *before and *after are
+ * its size in bytes (files on disk; 0 where the engine cannot say). */
+int store_vacuum(struct store *, int64_t *before, int64_t *after, char **cause);
+
 /* An engine: one function per operation above, same contracts. */
 struct store_impl {
 	const char *name; /* "sqlite" */
@@ -446,6 +509,8 @@ struct store_impl {
 	int (*task_each)(struct store *st, const struct db_task_filter *a1,
 			 int (*fn)(void *, const struct db_task *), void *arg,
 			 char **cause);
+	int (*task_count)(struct store *st, const struct db_task_filter *f,
+			  int64_t *n, char **cause);
 	int (*task_count_by_status)(struct store *st, int64_t milestone_id,
 				    void (*fn)(void *, enum task_status,
 					       int64_t),
@@ -547,6 +612,26 @@ struct store_impl {
 				     char **cause);
 	int (*stats)(struct store *st, int64_t since, struct db_stats *a2,
 		     char **cause);
+	int (*prune_tasks_list)(struct store *st, int64_t before, int64_t after,
+				int64_t *ids, size_t max, size_t *n,
+				char **cause);
+	int (*prune_tasks)(struct store *st, int64_t before, const int64_t *ids,
+			   size_t n, int *gone, int count_only,
+			   struct db_prune_counts *c, char **cause);
+	int (*prune_sessions_list)(struct store *st, int64_t before,
+				   int assume_gone, const char *after,
+				   struct strvec *ids, size_t max,
+				   char **cause);
+	int (*prune_sessions)(struct store *st, int64_t before,
+			      const struct strvec *ids, int *gone,
+			      int count_only, struct db_prune_counts *c,
+			      char **cause);
+	int (*task_exists)(struct store *st, int64_t id, int *yes,
+			   char **cause);
+	/* NULL: not supported by this engine */
+	int (*backup)(struct store *st, const char *path, char **cause);
+	int (*vacuum)(struct store *st, int64_t *before, int64_t *after,
+		      char **cause);
 };
 
 #endif

@@ -229,3 +229,41 @@ time_parse(const char *s, int64_t *ms)
 	*ms = t - off;
 	return 0;
 }
+
+/* ---- times for people ---- */
+
+void
+time_ago(int64_t delta_ms, char *buf, size_t len)
+{
+	int64_t s = delta_ms / MS_PER_S;
+
+	if (s < 1)
+		snprintf(buf, len, "just now");
+	else if (s < 60)
+		snprintf(buf, len, "%llds ago", (long long)s);
+	else if (s < 3600)
+		snprintf(buf, len, "%lldm ago", (long long)(s / 60));
+	else if (s < 86400)
+		snprintf(buf, len, "%lldh ago", (long long)(s / 3600));
+	else
+		snprintf(buf, len, "%lldd ago", (long long)(s / 86400));
+}
+
+void
+time_local(int64_t ms, char *buf, size_t len)
+{
+	struct tm tm;
+	time_t t = (time_t)(ms / MS_PER_S);
+	char zone[16];
+
+	if (ms == 0 || localtime_r(&t, &tm) == NULL ||
+	    strftime(buf, len, "%Y-%m-%d %H:%M:%S", &tm) == 0) {
+		snprintf(buf, len, "-");
+		return;
+	}
+	/* a zone name where there is one ("UTC", "CET"), else "+0100" */
+	if (strftime(zone, sizeof zone, "%Z", &tm) == 0 || zone[0] == '\0' ||
+	    strchr(zone, ' ') != NULL)
+		strftime(zone, sizeof zone, "%z", &tm);
+	snprintf(buf + strlen(buf), len - strlen(buf), " %s", zone);
+}

@@ -25,4 +25,11 @@ void time_rfc3339(int64_t ms, char *buf, size_t len);
 /* Parse RFC 3339 / "YYYY-MM-DD[THH:MM[:SS]]" UTC; returns 0 or -1. */
 int time_parse(const char *, int64_t *ms);
 
+/* How long ago delta_ms was, for lists: "just now", "12s ago", "3m ago",
+ * "2h ago", "5d ago", into buf. */
+void time_ago(int64_t delta_ms, char *buf, size_t len);
+/* ms-since-epoch as local time with its zone, "2026-12-03 07:34:12 UTC"
+ * or "... +0100", into buf (>= 40 bytes); "-" for 0. */
+void time_local(int64_t ms, char *buf, size_t len);
+
 #endif

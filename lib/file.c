@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -269,4 +270,83 @@ file_mkdir_p(const char *path, unsigned int mode)
 out:
 	free(copy);
 	return rc;
+}
+
+static void
+usage_add(struct file_usage *u, const struct stat *st)
+{
+	if (u == NULL)
+		return;
+	if (S_ISDIR(st->st_mode))
+		u->dirs++;
+	else
+		u->files++;
+	u->bytes += (int64_t)st->st_blocks * 512;
+}
+
+/* Empty directory fd (which it closes) of every entry, depth first. */
+static int
+remove_below(int fd, int dry_run, struct file_usage *u)
+{
+	DIR *d = fdopendir(fd);
+	struct dirent *e;
+	struct stat st;
+	int sub, rc = 0, saved = 0;
+
+	if (d == NULL) {
+		close(fd);
+		return -1;
+	}
+	while ((errno = 0, e = readdir(d)) != NULL) {
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+			continue;
+		if (fstatat(fd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+			if (errno != ENOENT)
+				rc = -1, saved = errno;
+			continue;
+		}
+		if (S_ISDIR(st.st_mode)) {
+			sub = openat(fd, e->d_name,
+				     O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+					     O_CLOEXEC);
+			if (sub == -1 || remove_below(sub, dry_run, u) != 0) {
+				rc = -1, saved = errno;
+				continue;
+			}
+		}
+		if (!dry_run &&
+		    unlinkat(fd, e->d_name,
+			     S_ISDIR(st.st_mode) ? AT_REMOVEDIR : 0) != 0 &&
+		    errno != ENOENT) {
+			rc = -1, saved = errno;
+			continue;
+		}
+		usage_add(u, &st);
+	}
+	if (errno != 0 && rc == 0)
+		rc = -1, saved = errno;
+	closedir(d);
+	errno = saved;
+	return rc;
+}
+
+int
+file_remove_tree(const char *path, int dry_run, struct file_usage *u)
+{
+	struct stat st;
+	int fd;
+
+	if (lstat(path, &st) != 0)
+		return errno == ENOENT ? 0 : -1;
+	if (S_ISDIR(st.st_mode)) {
+		fd = open(path,
+			  O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd == -1 || remove_below(fd, dry_run, u) != 0)
+			return -1;
+		if (!dry_run && rmdir(path) != 0 && errno != ENOENT)
+			return -1;
+	} else if (!dry_run && unlink(path) != 0 && errno != ENOENT)
+		return -1;
+	usage_add(u, &st);
+	return 0;
 }

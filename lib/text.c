@@ -27,31 +27,50 @@ text_parse_int(const char *s, long long min, long long max, long long *out)
 	return 0;
 }
 
-/* The edit distance of a and b, or SIZE_MAX if either is too long. */
+/*
+ * The edit distance of a and b counting a swap of two neighbours as one
+ * edit (optimal string alignment: "stauts" is one from "status"), or
+ * SIZE_MAX if either is too long.
+ */
 static size_t
-levenshtein(const char *a, const char *b)
+edit_distance(const char *a, const char *b)
 {
-	size_t la = strlen(a), lb = strlen(b), i, j, prev, tmp;
-	size_t row[TEXT_CLOSEST_MAX + 1];
+	size_t la = strlen(a), lb = strlen(b), i, j, v;
+	size_t d[3][TEXT_CLOSEST_MAX + 1];
+	size_t *pp, *p, *r;
 
 	if (la > TEXT_CLOSEST_MAX || lb > TEXT_CLOSEST_MAX)
 		return SIZE_MAX;
+	/* row i of the table is d[i % 3]: rows i - 1 and i - 2 are kept */
 	for (j = 0; j <= lb; j++)
-		row[j] = j;
+		d[0][j] = j;
 	for (i = 1; i <= la; i++) {
-		prev = row[0];
-		row[0] = i;
+		r = d[i % 3];
+		p = d[(i + 2) % 3];
+		pp = d[(i + 1) % 3];
+		r[0] = i;
 		for (j = 1; j <= lb; j++) {
-			tmp = row[j];
-			row[j] = prev + (a[i - 1] != b[j - 1]);
-			if (row[j - 1] + 1 < row[j])
-				row[j] = row[j - 1] + 1;
-			if (tmp + 1 < row[j])
-				row[j] = tmp + 1;
-			prev = tmp;
+			v = p[j - 1] + (a[i - 1] != b[j - 1]);
+			if (r[j - 1] + 1 < v)
+				v = r[j - 1] + 1;
+			if (p[j] + 1 < v)
+				v = p[j] + 1;
+			if (i > 1 && j > 1 && a[i - 1] == b[j - 2] &&
+			    a[i - 2] == b[j - 1] && pp[j - 2] + 1 < v)
+				v = pp[j - 2] + 1;
+			r[j] = v;
 		}
 	}
-	return row[lb];
+	return d[la % 3][lb];
+}
+
+/* |a - b| */
+static size_t
+len_diff(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+
+	return la > lb ? la - lb : lb - la;
 }
 
 const char *
@@ -62,8 +81,12 @@ text_closest(const char *word, const char *const *candidates,
 	size_t d, bestd = SIZE_MAX;
 
 	for (; *candidates != NULL; candidates++) {
-		d = levenshtein(word, *candidates);
-		if (d < bestd) {
+		d = edit_distance(word, *candidates);
+		/* of two as near, the one of the word's length: a swap
+		 * ("stauts": status) over a letter dropped (stats) */
+		if (d < bestd ||
+		    (d == bestd && d != SIZE_MAX &&
+		     len_diff(word, *candidates) < len_diff(word, best))) {
 			bestd = d;
 			best = *candidates;
 		}

@@ -4,7 +4,7 @@
 # BATON_DEPS_EXTRA names more packages (the tests use it to see the
 # "missing" path without uninstalling anything).
 pkgs="gcc make pkg-config libsqlite3-dev uuid-dev libyaml-dev libjansson-dev
-libcmocka-dev bats sqlite3 jq ${BATON_DEPS_EXTRA:-}"
+libcmocka-dev bats sqlite3 jq python3-jsonschema zsh fish ${BATON_DEPS_EXTRA:-}"
 missing=
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' ||

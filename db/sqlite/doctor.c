@@ -61,8 +61,6 @@ sqlite_doctor(struct store *store, int fix, int64_t now,
 	int rc = 0, step;
 
 	*problems = 0;
-	if (fix && (rc = sqlite_begin(&db->base, cause)) != 0)
-		return rc;
 	for (i = 0; i < sizeof checks / sizeof checks[0]; i++) {
 		if ((st = db_stmt(db, checks[i].check, cause)) == NULL) {
 			rc = -BERR_DB;
@@ -90,10 +88,6 @@ sqlite_doctor(struct store *store, int fix, int64_t now,
 		}
 		sqlite3_reset(st);
 	}
-	if (fix)
-		rc = sqlite_commit(&db->base, cause);
 out:
-	if (rc != 0 && fix)
-		sqlite_rollback(&db->base);
 	return rc;
 }

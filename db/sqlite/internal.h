@@ -127,6 +127,8 @@ int sqlite_task_requeue(struct store *st, int64_t id, unsigned from_mask,
 int sqlite_task_each(struct store *st, const struct db_task_filter *a1,
 		     int (*fn)(void *, const struct db_task *), void *arg,
 		     char **cause);
+int sqlite_task_count(struct store *st, const struct db_task_filter *f,
+		      int64_t *n, char **cause);
 int sqlite_task_count_by_status(struct store *st, int64_t milestone_id,
 				void (*fn)(void *, enum task_status, int64_t),
 				void *arg, char **cause);
@@ -217,5 +219,20 @@ int sqlite_session_get_successor(struct store *st, const char *id,
 				 char **cause);
 int sqlite_stats(struct store *st, int64_t since, struct db_stats *a2,
 		 char **cause);
+int sqlite_prune_tasks_list(struct store *st, int64_t before, int64_t after,
+			    int64_t *ids, size_t max, size_t *n, char **cause);
+int sqlite_prune_tasks(struct store *st, int64_t before, const int64_t *ids,
+		       size_t n, int *gone, int count_only,
+		       struct db_prune_counts *c, char **cause);
+int sqlite_prune_sessions_list(struct store *st, int64_t before,
+			       int assume_gone, const char *after,
+			       struct strvec *ids, size_t max, char **cause);
+int sqlite_prune_sessions(struct store *st, int64_t before,
+			  const struct strvec *ids, int *gone, int count_only,
+			  struct db_prune_counts *c, char **cause);
+int sqlite_task_exists(struct store *st, int64_t id, int *yes, char **cause);
+int sqlite_backup(struct store *st, const char *path, char **cause);
+int sqlite_vacuum(struct store *st, int64_t *before, int64_t *after,
+		  char **cause);
 
 #endif

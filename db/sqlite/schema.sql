@@ -78,6 +78,8 @@ CREATE UNIQUE INDEX sessions_active_name ON sessions(name)
 CREATE INDEX sessions_status ON sessions(status, last_used_at);
 CREATE INDEX sessions_lease ON sessions(lease_runner)
 	WHERE lease_runner IS NOT NULL;
+CREATE INDEX sessions_predecessor ON sessions(predecessor)
+	WHERE predecessor IS NOT NULL;
 
 -- Every agent session id a baton session has seen; the newest is the head.
 CREATE TABLE session_chain (
@@ -92,9 +94,15 @@ CREATE TABLE session_chain (
 	created_at       INTEGER NOT NULL
 );
 CREATE INDEX session_chain_session ON session_chain(session_id, id);
+-- Deleting a run (prune) looks up the links that point at it.
+CREATE INDEX session_chain_run ON session_chain(run_id)
+	WHERE run_id IS NOT NULL;
 
+-- AUTOINCREMENT: a task id is never handed out twice, also after prune
+-- deleted the newest tasks, so that logs/<task>/ left by a prune that
+-- crashed between its rows and its files never meets a new task.
 CREATE TABLE tasks (
-	id              INTEGER PRIMARY KEY,
+	id              INTEGER PRIMARY KEY AUTOINCREMENT,
 	key             TEXT    UNIQUE,
 	title           TEXT,
 	prompt          TEXT    NOT NULL,
@@ -144,6 +152,9 @@ CREATE INDEX tasks_queue ON tasks(queue, id) WHERE queue IS NOT NULL;
 CREATE INDEX tasks_milestone ON tasks(milestone_id, id)
 	WHERE milestone_id IS NOT NULL;
 CREATE INDEX tasks_runner ON tasks(runner_id) WHERE status = 'running';
+-- Which tasks use a session: prune and session gc, and the foreign key
+-- check when a session is deleted, without a scan of every task.
+CREATE INDEX tasks_session ON tasks(session_id) WHERE session_id IS NOT NULL;
 
 CREATE TABLE runs (
 	id               INTEGER PRIMARY KEY,
@@ -179,6 +190,7 @@ CREATE TABLE runs (
 );
 CREATE INDEX runs_task ON runs(task_id, id);
 CREATE INDEX runs_open ON runs(runner_id) WHERE ended_at IS NULL;
+CREATE INDEX runs_session ON runs(session_id) WHERE session_id IS NOT NULL;
 
 -- The audit trail: create, resume, fallback, expire, reset, close, repin,
 -- foreign, reap, cancel, ...

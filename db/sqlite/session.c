@@ -475,7 +475,10 @@ sqlite_session_get_by_prefix(struct store *store, const char *prefix,
 /*
  * Sessions matching a filter; every condition is optional (0: not
  * applied).  Idle means active, last used before idle_before and not
- * leased (a lease that ran out does not count).
+ * leased (a lease that ran out does not count).  Oldest first is rowid
+ * order, the order they were inserted in with their created_at: no
+ * index is on created_at, and sorting by it held every row in memory
+ * (temp_store is MEMORY), 200 bytes a session.
  */
 static const char sql_session_each[] =
 	"SELECT " SESSION_COLS "WHERE (?1 = 0 OR status = 'active') "
@@ -483,7 +486,7 @@ static const char sql_session_each[] =
 	"(lease_runner IS NULL OR lease_expires < ?4))) "
 	"AND (?3 = 0 OR (status <> 'active' AND "
 	"coalesce(closed_at, last_used_at) < ?3)) "
-	"ORDER BY created_at, rowid";
+	"ORDER BY rowid";
 
 int
 sqlite_session_each(struct store *store, const struct db_session_filter *f,

@@ -425,14 +425,50 @@ sqlite_task_requeue(struct store *store, int64_t id, unsigned from_mask,
 	return 0;
 }
 
-#define TASK_EACH_WHERE                                                        \
-	"WHERE (?1 IS NULL OR t.status IN (?5, ?6, ?7, ?8, ?9, ?10, ?11)) "    \
-	"AND (?2 = 0 OR t.milestone_id = ?2) AND t.id > ?3 "                   \
-	"ORDER BY t.id LIMIT ?4"
+/*
+ * The filter's terms on tasks "t": ?1 non-NULL for a status set in ?5
+ * to ?11, ?2 a milestone, ?3 an id to start after, ?12 a creation time,
+ * ?13 a session.
+ */
+#define TASK_WHERE(t)                                                          \
+	"(?1 IS NULL OR " t ".status IN (?5, ?6, ?7, ?8, ?9, ?10, ?11)) "      \
+	"AND (?2 = 0 OR " t ".milestone_id = ?2) AND " t ".id > ?3 "           \
+	"AND (?12 = 0 OR " t ".created_at >= ?12) "                            \
+	"AND (?13 IS NULL OR " t ".session_id = ?13) "
 
+/* With ?14 > 0, only tasks from the ?14th matching one from the end:
+ * found once, so the rows still come in id order, one at a time. */
+#define TASK_EACH_WHERE                                                        \
+	"WHERE " TASK_WHERE(                                                   \
+		"t") "AND (?14 = 0 OR t.id >= "                                \
+		     "coalesce((SELECT u.id FROM tasks u WHERE " TASK_WHERE(   \
+			     "u") "ORDER BY u.id DESC LIMIT 1 OFFSET ?14 - "   \
+				  "1), 0)) ORDER BY t.id "                     \
+				  "LIMIT ?4"
+
+/* Without the answer unless asked: a listing at a million tasks need
+ * not look up a million runs. */
 static const char sql_task_each[] =
 	"SELECT " TASK_COLS_WITH("NULL") TASK_EACH_WHERE;
 static const char sql_task_each_answer[] = "SELECT " TASK_COLS TASK_EACH_WHERE;
+
+static const char sql_task_count[] =
+	"SELECT count(*) FROM tasks t WHERE " TASK_WHERE("t");
+
+/* Bind f's terms of TASK_WHERE to st. */
+static void
+bind_filter(sqlite3_stmt *st, const struct db_task_filter *f)
+{
+	if (f->status_mask != 0) {
+		sqlite3_bind_int(st, 1, 1);
+		bind_status_set(st, 5, f->status_mask);
+	}
+	sqlite3_bind_int64(st, 2, f->milestone_id);
+	sqlite3_bind_int64(st, 3, f->after_id);
+	sqlite3_bind_int64(st, 12, f->since);
+	if (f->session_id != NULL)
+		db_bind_text(st, 13, f->session_id);
+}
 
 int
 sqlite_task_each(struct store *store, const struct db_task_filter *f,
@@ -448,13 +484,9 @@ sqlite_task_each(struct store *store, const struct db_task_filter *f,
 		     cause);
 	if (st == NULL)
 		return -BERR_DB;
-	if (f->status_mask != 0) {
-		sqlite3_bind_int(st, 1, 1);
-		bind_status_set(st, 5, f->status_mask);
-	}
-	sqlite3_bind_int64(st, 2, f->milestone_id);
-	sqlite3_bind_int64(st, 3, f->after_id);
+	bind_filter(st, f);
 	sqlite3_bind_int64(st, 4, f->limit > 0 ? f->limit : -1);
+	sqlite3_bind_int64(st, 14, f->last > 0 ? f->last : 0);
 	while (!stop && (rc = sqlite3_step(st)) == SQLITE_ROW) {
 		read_task(st, &t);
 		stop = fn(arg, &t);
@@ -462,6 +494,23 @@ sqlite_task_each(struct store *store, const struct db_task_filter *f,
 	}
 	if (!stop && rc != SQLITE_DONE)
 		return db_fail(db, "cannot list tasks", cause);
+	sqlite3_reset(st);
+	return 0;
+}
+
+int
+sqlite_task_count(struct store *store, const struct db_task_filter *f,
+		  int64_t *n, char **cause)
+{
+	struct db *db = (struct db *)store;
+	sqlite3_stmt *st;
+
+	if ((st = db_stmt(db, sql_task_count, cause)) == NULL)
+		return -BERR_DB;
+	bind_filter(st, f);
+	if (sqlite3_step(st) != SQLITE_ROW)
+		return db_fail(db, "cannot count tasks", cause);
+	*n = sqlite3_column_int64(st, 0);
 	sqlite3_reset(st);
 	return 0;
 }

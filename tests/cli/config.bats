@@ -143,7 +143,7 @@ check_error() {
 	check_error $'agents:\n  x:\n    kind: shell\n    modle: m\n' \
 		"baton: baton.yaml:4:5: unknown key 'modle' in agents.x (did you mean 'model'?)"
 	check_error $'colour: red\n' \
-		"baton: baton.yaml:1:1: unknown key 'colour' (expected one of: db, workers, defaults, retry, sessions, runner, logs, iterate_prompt, agents)"
+		"baton: baton.yaml:1:1: unknown key 'colour' (expected one of: db, workers, defaults, retry, sessions, logs, runner, iterate_prompt, agents)"
 }
 
 @test "errors: wrong types" {

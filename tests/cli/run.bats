@@ -104,7 +104,7 @@ RFC3339='^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?Z$'
 	"$BATON" add later >/dev/null
 	run "$BATON" status
 	assert_status 0
-	[ "${lines[0]}" = "$(printf '%6s  %-11s %-9s %-8s %s' ID STATUS AGENT TIME TASK)" ]
+	[ "${lines[0]}" = "$(printf '%6s  %-11s %-9s %-8s %-9s %s' ID STATUS AGENT TIME WHEN TASK)" ]
 	[[ "${lines[1]}" =~ ^\ +1\ +completed\ +fake\ .*hello$ ]]
 	[[ "${lines[2]}" =~ ^\ +2\ +failed\ +fail\ .*hello$ ]]
 	[[ "${lines[3]}" =~ ^\ +3\ +pending\ +-\ .*later$ ]]

@@ -61,7 +61,8 @@ only_stdio() {
 	grep -qx "BATON_WORKDIR=$(pwd -P)" "$env"
 	local dir
 	dir=$(sed -n 's/^BATON_SESSION_DIR=//p' "$env")
-	[ -d "$dir" ]
+	# a temp session's directory, gone with its task
+	[ "$dir" = "$T/state/sessions/$sid" ]
 	[[ "$(sed -n 's/^BATON_RESULT_FILE=//p' "$env")" == "$T"/state/logs/1/* ]]
 }
 

@@ -113,6 +113,8 @@ test_defaults(void **state)
 	assert_int_equal(cfg.sessions.max_active, 1000);
 	assert_int_equal(cfg.sessions.resume_failure_limit, 3);
 	assert_int_equal(cfg.sessions.retention_ms, 30LL * 86400 * 1000);
+	assert_int_equal(cfg.sessions.keep_temp_dirs, 0);
+	assert_int_equal(cfg.logs.retention_ms, 0);
 	assert_int_equal(cfg.runner.heartbeat_ms, 5000);
 	assert_int_equal(cfg.runner.stale_after_ms, 60000);
 	assert_int_equal(cfg.runner.requeue_interrupted, 0);
@@ -229,6 +231,8 @@ test_config_equal(void **state)
 	DIFF(b.sessions.max_active++);
 	DIFF(b.sessions.resume_failure_limit++);
 	DIFF(b.sessions.retention_ms++);
+	DIFF(b.sessions.keep_temp_dirs = 1);
+	DIFF(b.logs.retention_ms++);
 	DIFF(b.runner.heartbeat_ms++);
 	DIFF(b.runner.stale_after_ms++);
 	DIFF(b.runner.requeue_interrupted = 1);
@@ -452,8 +456,8 @@ test_errors(void **state)
 			"'agent'?)");
 	expect_err("zzz: 1\n",
 		   NAME ":1:1: unknown key 'zzz' (expected one of: db, "
-			"workers, defaults, retry, sessions, runner, logs, "
-			"iterate_prompt, agents)");
+			"workers, defaults, retry, sessions, logs, "
+			"runner, iterate_prompt, agents)");
 	expect_err("agents:\n  x: {kind: shell, comand: [a]}\n",
 		   NAME ":2:20: unknown key 'comand' in agents.x (did you "
 			"mean 'command'?)");

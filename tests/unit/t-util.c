@@ -309,6 +309,8 @@ test_closest(void **state)
 	static const char *const keys[] = {"prompt", "model", "mode", "timeout",
 					   NULL};
 	static const char *const tie[] = {"bat", "hat", NULL};
+	static const char *const cmds[] = {"stats", "status", "init", "list",
+					   NULL};
 	static const char *const none[] = {NULL};
 	char word[TEXT_CLOSEST_MAX + 2];
 	const char *longest[2] = {word, NULL};
@@ -318,9 +320,12 @@ test_closest(void **state)
 	assert_ptr_equal(text_closest("prompt", keys, 2), keys[0]);
 	assert_ptr_equal(text_closest("promt", keys, 2), keys[0]);
 	assert_ptr_equal(text_closest("timout", keys, 2), keys[3]);
-	/* a transposition is two edits */
-	assert_ptr_equal(text_closest("mdoel", keys, 2), keys[1]);
-	assert_null(text_closest("mdoel", keys, 1));
+	/* a swap of neighbours is one edit */
+	assert_ptr_equal(text_closest("mdoel", keys, 1), keys[1]);
+	assert_null(text_closest("mdoel", keys, 0));
+	/* of equally near ones, the one of the word's length */
+	assert_ptr_equal(text_closest("stauts", cmds, 2), cmds[1]);
+	assert_ptr_equal(text_closest("lsit", cmds, 2), cmds[3]);
 	/* the nearest wins over an earlier, farther one */
 	assert_ptr_equal(text_closest("mod", keys, 2), keys[2]);
 	/* of equally near ones, the first */
