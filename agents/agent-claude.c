@@ -445,6 +445,7 @@ out:
 /* The adapter of kind "claude", found through agent_impl_find(). */
 const struct agent_impl agent_claude_impl = {
 	.kind = AGENT_KIND_CLAUDE,
+	.answer = AGENT_ANSWER_ALWAYS,
 	.accepts_session_id = 1,
 	.can_fork = 1,
 	.session_cwd = 1,

@@ -769,6 +769,7 @@ codex_parse_result(const struct agent_call *c, const struct agent_exit *pr,
 /* The adapter of kind "codex", found through agent_impl_find(). */
 const struct agent_impl agent_codex_impl = {
 	.kind = AGENT_KIND_CODEX,
+	.answer = AGENT_ANSWER_ALWAYS,
 	/* the CLI mints thread ids; thread.started reports them */
 	.accepts_session_id = 0,
 	/* `exec resume <id>` finds a thread from any directory */

@@ -85,6 +85,7 @@ out:
 
 const struct agent_impl agent_command_impl = {
 	.kind = AGENT_KIND_COMMAND,
+	.answer = AGENT_ANSWER_MAYBE,
 	.accepts_session_id = 1,
 	.build_argv = command_build_argv,
 	.parse_result = command_parse_result,

@@ -38,6 +38,7 @@ shell_parse_result(const struct agent_call *c, const struct agent_exit *pr,
 
 const struct agent_impl agent_shell_impl = {
 	.kind = AGENT_KIND_SHELL,
+	.answer = AGENT_ANSWER_NONE,
 	.accepts_session_id = 1,
 	.script_prompt = 1,
 	.build_argv = shell_build_argv,

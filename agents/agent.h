@@ -104,7 +104,7 @@ enum agent_outcome {
 struct agent_result {
 	enum agent_outcome outcome;
 	char *agent_session_id; /* reported id (validated UUID), or NULL */
-	char *text;		/* result text, or NULL */
+	char *text;		/* the final answer (SPEC §3), or NULL */
 	char *error;		/* why, when outcome != AGENT_OK */
 	int64_t input_tokens, output_tokens;
 	int64_t cache_read_tokens, cache_creation_tokens;
@@ -113,8 +113,20 @@ struct agent_result {
 	int64_t duration_ms; /* as the agent reports it, -1 if not */
 };
 
+/*
+ * Whether a turn leaves a final answer (SPEC §3), which `baton run`
+ * prints instead of what the agent printed.  Known before the turn, so
+ * that run knows whether to stream the agent's stdout while it runs.
+ */
+enum agent_answer {
+	AGENT_ANSWER_NONE,   /* shell: its stdout is its output: stream it */
+	AGENT_ANSWER_ALWAYS, /* claude, codex: stdout is JSON: never shown */
+	AGENT_ANSWER_MAYBE,  /* command: only the result file tells, after */
+};
+
 struct agent_impl {
 	enum agent_kind kind;
+	enum agent_answer answer;
 	/* Can be handed a caller-chosen conversation id (S4): the first
 	 * link of the chain is then the baton session id itself. */
 	int accepts_session_id;

@@ -451,6 +451,7 @@ milestone_show_exec(struct baton *b, int argc, char **argv)
 		goto out;
 	}
 	f.milestone_id = m.id;
+	f.with_answer = b->json;
 	ts.b = b;
 	ts.now = clock_now_ms();
 	ts.title_cols = cmd_columns();

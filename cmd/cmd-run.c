@@ -17,6 +17,10 @@
 
 const struct cmd_entry cmd_run_entry;
 
+enum {
+	OPT_RAW = OPT_TASK_LAST,
+};
+
 static void
 run_refused(void *arg, int64_t task_id, const char *why)
 {
@@ -126,6 +130,20 @@ say_ended(struct baton *b, int64_t id, enum task_status final)
 	db_task_release(&t);
 }
 
+/* The agent's answer, as `claude -p` prints it: the text and a newline. */
+static void
+print_answer(const char *answer)
+{
+	size_t len = answer != NULL ? strlen(answer) : 0;
+
+	if (len == 0)
+		return;
+	fputs(answer, stdout);
+	if (answer[len - 1] != '\n')
+		putchar('\n');
+	fflush(stdout);
+}
+
 /* Wait for the task's session (S6), then run it to its end. */
 static int
 run_task(struct baton *b, struct orch *o, int64_t id)
@@ -159,6 +177,8 @@ run_task(struct baton *b, struct orch *o, int64_t id)
 		cmd_error("%s", cause);
 		free(cause);
 	}
+	if (o->tee && !o->raw)
+		print_answer(res.answer);
 	rc = res.err == -BERR_DB ? EXIT_DB : exit_for(&res);
 	if (rc != EXIT_OK && b->verbosity >= 0 && !b->json)
 		say_failed(id, res.status, res.error);
@@ -169,6 +189,7 @@ run_task(struct baton *b, struct orch *o, int64_t id)
 static const struct option run_options[] = {
 	TASK_LONG_OPTIONS,
 	{"continue", no_argument, NULL, 'c'},
+	{"raw", no_argument, NULL, OPT_RAW},
 	{NULL, 0, NULL, 0},
 };
 
@@ -182,12 +203,14 @@ run_exec(struct baton *b, int argc, char **argv)
 	struct orch o;
 	char *cause = NULL;
 	int64_t id;
-	int c, rc, existed;
+	int c, rc, existed, raw = 0;
 
 	optind = 0;
 	while ((c = cmd_getopt(argc, argv, "+c", run_options)) != -1) {
 		if (c == 'c')
 			spec.continue_last = 1;
+		else if (c == OPT_RAW)
+			raw = 1;
 		else if (!cmd_task_option(&spec, c, optarg)) {
 			task_spec_release(&spec);
 			return cmd_option_error(&cmd_run_entry, argv,
@@ -219,6 +242,7 @@ run_exec(struct baton *b, int argc, char **argv)
 	}
 	orch_init(&o, b, b->db);
 	o.tee = b->verbosity >= 0 && !b->json;
+	o.raw = raw;
 	o.notify = run_notify;
 	o.notify_arg = b;
 	o.refused = run_refused;
@@ -236,20 +260,27 @@ const struct cmd_entry cmd_run_entry = {
 	.usage = "[-c] [TASK OPTIONS] [PROMPT...]",
 	.summary = "create a task and execute it now, in the foreground",
 	.help = "  -c, --continue        continue the conversation last used "
-		"in "
-		"this\n"
+		"in this\n"
 		"                        project (see "
 		"docs/sessions.md)\n" TASK_OPTIONS_HELP
-		"\nThe agent's output is streamed unless -q; --json prints the "
-		"finished\n"
-		"task with its runs instead.  Options go before the prompt; "
-		"the\n"
-		"prompt's words are joined with spaces.  With no PROMPT, the "
-		"prompt\n"
-		"is read from standard input unless it is a terminal.\n"
-		"\nexit status: 0 completed, 1 failed, 124 timed out, 127 "
+		"  --raw                 print what the agent printed, not its "
+		"answer\n"
+		"\nThe agent's answer is printed (claude, codex, a command "
+		"agent\n"
+		"that writes one); an agent without one (shell) has its "
+		"output\n"
+		"streamed.  -q prints nothing; --json prints the finished task "
+		"with\n"
+		"its runs instead.  Options go before the prompt; the "
+		"prompt's\n"
+		"words are joined with spaces.  With no PROMPT, the prompt is "
+		"read\n"
+		"from standard input unless it is a terminal.\n"
+		"\nexit status: 0 completed, 1 failed, 124 timed out, 126 "
 		"agent not\n"
-		"found, 130/143 interrupted, 2 usage, 3 config, 4 database.\n",
+		"executable, 127 agent not found, 130/143 interrupted, 2 "
+		"usage,\n"
+		"3 config, 4 database.\n",
 	.flags = CMD_NEEDS_DB | CMD_JSON,
 	.exec = run_exec,
 	.options = run_options,

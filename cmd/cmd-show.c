@@ -92,9 +92,10 @@ print_fields(const struct baton *b, const struct db_task *t)
 	print_prompt(t->prompt);
 }
 
-/* One row of the runs table, and its error below it. */
+/* One row of the runs table, and its error below it unless the task's
+ * error line said it already (task_error: NULL for none). */
 static void
-print_run(const struct db_run *r)
+print_run(const struct db_run *r, const char *task_error)
 {
 	char code[16], chk[16], el[32];
 
@@ -118,8 +119,30 @@ print_run(const struct db_run *r)
 	       r->outcome != RUN_OPEN ? run_outcome_name(r->outcome)
 				      : "(running)",
 	       code, el, chk);
-	if (r->error != NULL)
+	if (r->error != NULL &&
+	    (task_error == NULL || strcmp(r->error, task_error) != 0))
 		line("      error:", r->error);
+}
+
+/* The last run's answer (SPEC §3), each line made safe for a terminal. */
+static void
+print_answer(const char *answer)
+{
+	const char *p = answer, *nl;
+	char *part, *safe;
+
+	if (answer == NULL)
+		return;
+	printf("\nanswer:\n");
+	while (*p != '\0') {
+		nl = strchr(p, '\n');
+		part = xstrndup(p, nl ? (size_t)(nl - p) : strlen(p));
+		safe = display_safe(part);
+		printf("%s\n", safe);
+		free(safe);
+		free(part);
+		p = nl ? nl + 1 : p + strlen(p);
+	}
 }
 
 static int
@@ -148,7 +171,8 @@ show_exec(struct baton *b, int argc, char **argv)
 		printf("\nruns:\n%5s %4s %-8s %-26s %5s %-8s %s\n", "RUN",
 		       "ITER", "RESUME", "OUTCOME", "EXIT", "TIME", "CHECK");
 	for (i = 0; i < n; i++)
-		print_run(&runs[i]);
+		print_run(&runs[i], t.error);
+	print_answer(t.answer);
 	printf("\nlogs: baton log %lld [--stderr]\n", (long long)t.id);
 	db_runs_free(runs, n);
 	db_task_release(&t);

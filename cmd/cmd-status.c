@@ -287,10 +287,12 @@ print_more(struct baton *b, const struct status_args *a, long long shown)
 static int
 print_list(struct baton *b, const struct status_args *a)
 {
+	struct db_task_filter f = a->f;
 	struct listing l = {0};
 	size_t cols = cmd_columns();
 	char *cause = NULL;
 
+	f.with_answer = b->json; /* "answer" of the task objects */
 	l.b = b;
 	l.now = clock_now_ms();
 	l.as_json = b->json;
@@ -303,7 +305,7 @@ print_list(struct baton *b, const struct status_args *a)
 	else
 		printf("%6s  %-11s %-9s %-8s %-9s %s\n", "ID", "STATUS",
 		       "AGENT", "TIME", "WHEN", "TASK");
-	if (store_task_each(b->db, &a->f, print_task, &l, &cause) != 0)
+	if (store_task_each(b->db, &f, print_task, &l, &cause) != 0)
 		return db_error(cause);
 	if (l.as_json)
 		return cmd_json_list_end(&l.json) == 0 ? EXIT_OK : EXIT_FAILED;

@@ -56,6 +56,7 @@ cmd_run_json(const struct db_run *r)
 				    ? json_string(run_outcome_name(r->outcome))
 				    : json_null());
 	json_object_set_new(o, "error", str_or_null(r->error));
+	json_object_set_new(o, "answer", str_or_null(r->answer));
 	json_object_set_new(o, "input_tokens", json_integer(r->input_tokens));
 	json_object_set_new(o, "output_tokens", json_integer(r->output_tokens));
 	json_object_set_new(o, "cost_usd", json_real(r->cost_usd));
@@ -98,6 +99,7 @@ cmd_task_json(const struct db_task *t, const struct db_run *runs, size_t nruns,
 	json_object_set_new(o, "input_tokens", json_integer(t->input_tokens));
 	json_object_set_new(o, "output_tokens", json_integer(t->output_tokens));
 	json_object_set_new(o, "cost_usd", json_real(t->cost_usd));
+	json_object_set_new(o, "answer", str_or_null(t->answer));
 	if (with_runs) {
 		a = json_array();
 		for (i = 0; i < nruns; i++)

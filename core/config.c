@@ -50,6 +50,7 @@ config_defaults(struct config *cfg)
 	cfg->runner.heartbeat_ms = 5 * 1000;
 	cfg->runner.stale_after_ms = 60 * 1000;
 	cfg->runner.requeue_interrupted = 0;
+	cfg->logs.redact = 1;
 	cfg->iterate_prompt = xstrdup("The check `{check}` failed with exit "
 				      "code {exit_code}:\n{output}\nFix it.");
 
@@ -402,7 +403,8 @@ config_equal(const struct config *a, const struct config *b)
 		    b->sessions.resume_failure_limit ||
 	    a->sessions.retention_ms != b->sessions.retention_ms ||
 	    a->sessions.keep_temp_dirs != b->sessions.keep_temp_dirs ||
-	    a->logs.retention_ms != b->logs.retention_ms)
+	    a->logs.retention_ms != b->logs.retention_ms ||
+	    a->logs.redact != b->logs.redact)
 		return 0;
 	if (a->runner.heartbeat_ms != b->runner.heartbeat_ms ||
 	    a->runner.stale_after_ms != b->runner.stale_after_ms ||

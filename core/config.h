@@ -46,6 +46,7 @@ struct config {
 
 	struct {
 		int64_t retention_ms; /* 0: keep forever */
+		int redact; /* secrets out of answers and errors (true) */
 	} logs;
 
 	struct {

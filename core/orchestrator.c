@@ -33,6 +33,7 @@
 #include "lib/clock.h"
 #include "lib/file.h"
 #include "lib/id.h"
+#include "lib/redact.h"
 #include "lib/strbuf.h"
 #include "lib/xmalloc.h"
 
@@ -41,12 +42,16 @@ extern char **environ;
 /* The last 4 KiB of a check's output go into the feedback prompt. */
 #define CHECK_TAIL 4096
 
+/* The most of an agent's answer a run keeps (SPEC §3). */
+#define ANSWER_MAX (1 << 20)
+
 void
 orch_result_release(struct orch_result *r)
 {
 	if (r == NULL)
 		return;
 	free(r->error);
+	free(r->answer);
 	memset(r, 0, sizeof *r);
 }
 
@@ -259,6 +264,8 @@ struct job {
 	int64_t last_run_id;
 	uint64_t rng;
 	char *feedback; /* the last check's feedback, for $BATON_FEEDBACK */
+	struct redactor *redactor; /* NULL: logs.redact is off */
+	char *answer;		   /* the last run's, as stored */
 };
 
 static void
@@ -687,7 +694,11 @@ spawn(struct job *j, struct turn_state *t)
 	ps.stdin_path = t->pfile;
 	ps.stdout_path = t->out;
 	ps.stderr_path = t->err;
-	ps.stdout_tee_fd = o->tee ? STDOUT_FILENO : -1;
+	/* An agent with an answer prints JSON: run shows the answer. */
+	ps.stdout_tee_fd = o->tee && (o->raw || j->agent->impl->answer ==
+							AGENT_ANSWER_NONE)
+				   ? STDOUT_FILENO
+				   : -1;
 	ps.stderr_tee_fd = o->tee ? STDERR_FILENO : -1;
 	ps.timeout_ms = j->timeout_ms;
 	ps.kill_grace_ms = j->grace_ms;
@@ -700,6 +711,34 @@ spawn(struct job *j, struct turn_state *t)
 	if (t->pr.tee_dropped > 0)
 		note_dropped(j, t->pr.tee_dropped);
 	return rc;
+}
+
+/*
+ * A command agent's stdout was held back in case its result file had an
+ * answer; it had none, so show what it printed after all, as the tee
+ * would have: not for a run that was stopped or timed out (the tee
+ * does not wait for the reader then either), and a signal to baton
+ * stops it.
+ */
+static void
+show_held_output(struct job *j, struct turn_state *t)
+{
+	struct orch *o = j->o;
+	char *msg;
+
+	if (!o->tee || o->raw || j->agent->impl->answer != AGENT_ANSWER_MAYBE ||
+	    t->ar.text != NULL || t->pr.out_bytes == 0 ||
+	    t->pr.reason == PROC_STOPPED)
+		return;
+	if (t->pr.reason == PROC_RAN) {
+		(void)proc_show_file(t->out, STDOUT_FILENO, o->b->stop_fd);
+		return;
+	}
+	msg = xasprintf("task %lld: the agent's output was not shown (it "
+			"timed out); baton log %lld has it",
+			(long long)j->task.id, (long long)j->task.id);
+	note(o, j->task.id, msg);
+	free(msg);
 }
 
 /*
@@ -745,7 +784,31 @@ run_agent(struct job *j, struct turn_state *t, const char *prompt)
 				 .out_bytes = t->pr.out_bytes,
 				 .err_bytes = t->pr.err_bytes};
 	j->agent->impl->parse_result(&t->call, &ex, t->out, t->err, &t->ar);
+	show_held_output(j, t);
 	return 0;
+}
+
+/*
+ * What a run keeps of the agent's answer: redacted first (so that a
+ * secret across the cut is still found), then cut to ANSWER_MAX bytes
+ * on a UTF-8 boundary with a line saying how long it was.  NULL for
+ * none; the caller frees.
+ */
+static char *
+answer_of(const struct job *j, const char *text)
+{
+	char *s, *cut;
+	size_t len, n;
+
+	if ((s = redact(j->redactor, text)) == NULL ||
+	    (len = strlen(s)) <= ANSWER_MAX)
+		return s;
+	n = ANSWER_MAX;
+	while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
+		n--;
+	cut = xasprintf("%.*s\n[answer truncated: %zu bytes]", (int)n, s, len);
+	free(s);
+	return cut;
 }
 
 /* The end of the run row from what the process and the agent said. */
@@ -783,8 +846,9 @@ fill_run_end(struct job *j, struct turn_state *t, int64_t now)
 						 "signalled");
 	} else {
 		run->outcome = outcome_of(ar->outcome);
-		run->error = xstrdup_or_null(ar->error);
+		run->error = redact(j->redactor, ar->error);
 	}
+	run->answer = answer_of(j, ar->text);
 	/* A reported id only counts when the agent really ran, and a failed
 	 * resume came to no conversation at all. */
 	run->agent_session_out = xstrdup_or_null(
@@ -931,6 +995,9 @@ run_once(struct job *j, const char *prompt, enum turn *turn, char **cause)
 	}
 	if ((rc = record_run(j, &t, cause)) == 0)
 		*turn = decide_turn(j, &t);
+	/* The task's answer is its last run's (also none). */
+	free(j->answer);
+	j->answer = xstrdup_or_null(t.run.answer);
 out:
 	turn_state_release(&t);
 	return rc;
@@ -1159,6 +1226,28 @@ finish(struct job *j, char **cause)
 	return rc;
 }
 
+/*
+ * The secrets of a task (SPEC §3): the values of its profile's env:,
+ * and (redactor_new() adds them) the values of baton's own environment
+ * variables named like secrets.
+ */
+static struct redactor *
+profile_redactor(const struct agent_profile *p)
+{
+	struct strvec values;
+	struct redactor *r;
+	char *const *e;
+	const char *eq;
+
+	strvec_init(&values);
+	for (e = p->env; e != NULL && *e != NULL; e++)
+		if ((eq = strchr(*e, '=')) != NULL)
+			strvec_push(&values, eq + 1);
+	r = redactor_new((const char *const *)values.v);
+	strvec_release(&values);
+	return r;
+}
+
 static int
 prepare(struct job *j, char **cause)
 {
@@ -1195,6 +1284,8 @@ prepare(struct job *j, char **cause)
 				   j->profile->name, kind ? kind : "?");
 		return -BERR_FAIL;
 	}
+	if (b->cfg->logs.redact)
+		j->redactor = profile_redactor(j->profile);
 	j->cwd = xstrdup(j->agent->impl->session_cwd ? j->session.workdir
 						     : j->task.workdir);
 	j->timeout_ms = j->task.timeout_ms	 ? j->task.timeout_ms
@@ -1307,6 +1398,8 @@ orch_execute(struct orch *o, int64_t task_id, struct orch_result *res,
 	res->error = xstrdup_or_null(j.error);
 	res->nobin = j.nobin;
 	res->err = rc;
+	res->answer = j.answer;
+	redactor_free(j.redactor);
 	free(why);
 	free(j.error);
 	free(j.feedback);

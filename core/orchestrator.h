@@ -20,6 +20,10 @@ struct orch {
 	struct baton *b;  /* shared and read-only here: cfg, paths, stop_fd */
 	struct store *db; /* this worker's own connection */
 	int tee;	  /* copy agent output to our stdout/stderr */
+	/* With tee: stdout as the agent printed it, also for an agent with
+	 * an answer (run --raw); without, such stdout is held back (see
+	 * docs/design.md, "The answer"). */
+	int raw;
 	/* Finds an adapter by kind; agent_impl_find unless a test fakes. */
 	const struct agent_impl *(*impl_find)(enum agent_kind kind);
 	/* Warnings and notes for the user (may be NULL). */
@@ -47,10 +51,11 @@ struct orch {
 /* How a task ended, for the command to report and pick an exit code. */
 struct orch_result {
 	enum task_status status; /* how the task ended */
-	int err;     /* negated berr for baton's own errors, else 0 */
-	int nobin;   /* 127: agent binary missing; 126: not executable */
-	int signal;  /* baton got this signal while running */
-	char *error; /* the task's error text, or NULL */
+	int err;      /* negated berr for baton's own errors, else 0 */
+	int nobin;    /* 127: agent binary missing; 126: not executable */
+	int signal;   /* baton got this signal while running */
+	char *error;  /* the task's error text, or NULL */
+	char *answer; /* the last run's answer (as stored), or NULL */
 };
 void orch_result_release(struct orch_result *);
 

@@ -871,6 +871,63 @@ out:
 	return ret;
 }
 
+/* Write all of buf[0..len) to fd, in PIPE_BUF chunks once poll() says
+ * there is room, until stop_fd is readable.  0 or -1 with errno. */
+static int
+show_write(int fd, const char *buf, size_t len, int stop_fd)
+{
+	struct pollfd pfd[2];
+	size_t chunk;
+	ssize_t n;
+
+	while (len > 0) {
+		pfd[0].fd = fd;
+		pfd[0].events = POLLOUT;
+		pfd[1].fd = stop_fd;
+		pfd[1].events = POLLIN;
+		pfd[0].revents = pfd[1].revents = 0;
+		n = poll(pfd, stop_fd >= 0 ? 2 : 1, -1);
+		if (n == -1 && errno == EINTR)
+			continue; /* a signal also makes stop_fd readable */
+		if (n == -1)
+			return -1;
+		if (stop_fd >= 0 && pfd[1].revents != 0) {
+			errno = EINTR;
+			return -1;
+		}
+		chunk = len < PIPE_BUF ? len : PIPE_BUF;
+		if ((n = write(fd, buf, chunk)) == -1) {
+			if (errno == EINTR || errno == EAGAIN)
+				continue;
+			return -1;
+		}
+		buf += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int
+proc_show_file(const char *path, int fd, int stop_fd)
+{
+	char buf[PROC_BUF_SIZE];
+	ssize_t n;
+	int in, ret = 0, saved;
+
+	if ((in = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1)
+		return -1;
+	while (ret == 0 && (n = read(in, buf, sizeof buf)) != 0) {
+		if (n == -1 && errno != EINTR)
+			ret = -1;
+		else if (n > 0)
+			ret = show_write(fd, buf, (size_t)n, stop_fd);
+	}
+	saved = errno;
+	close(in);
+	errno = saved;
+	return ret;
+}
+
 /*
  * Start time of pid from /proc/PID/stat (see proc.h).  The second field
  * is the command name in parentheses and may itself contain spaces and

@@ -79,6 +79,15 @@ int proc_run(const struct proc_spec *spec, struct proc_result *res,
 	     char **cause);
 
 /*
+ * Copy the file at path to fd as a tee would (`baton run` shows a
+ * command agent's stdout, held back while it ran, after the run): it
+ * waits for a slow reader, but not once stop_fd (-1 for none) becomes
+ * readable, a signal to baton.  EPIPE or any other error ends it.
+ * Returns 0, or -1 with errno (EINTR when stopped).
+ */
+int proc_show_file(const char *path, int fd, int stop_fd);
+
+/*
  * Start time of a process (field 22 of /proc/PID/stat, clock ticks since
  * boot).  Returns 0, or -1 if there is no such process.
  */

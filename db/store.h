@@ -110,6 +110,9 @@ struct db_task {
 	int64_t input_tokens, output_tokens;
 	double cost_usd;
 	int64_t created_at, started_at, finished_at;
+	/* read only: the last run's answer (store_task_get(), and
+	 * store_task_each() with_answer), else NULL */
+	char *answer;
 };
 void db_task_release(struct db_task *);
 
@@ -163,6 +166,7 @@ struct db_task_filter {
 	int64_t last;		/* > 0: only the last (highest id) this many */
 	int64_t since;		/* > 0: created at or after (ms) */
 	const char *session_id; /* non-NULL: run in this session */
+	int with_answer;	/* fill db_task.answer (the last run's) */
 };
 /* Call fn for each matching task in id order; stops if fn returns != 0. */
 int store_task_each(struct store *, const struct db_task_filter *,
@@ -260,6 +264,7 @@ struct db_run {
 	int64_t num_turns, duration_ms;
 	int has_check, check_exit_code;
 	char *check_output;
+	char *answer; /* the agent's final answer (capped, redacted), or NULL */
 };
 void db_run_release(struct db_run *);
 void db_runs_free(struct db_run *, size_t n);
@@ -269,7 +274,7 @@ int store_run_insert(struct store *, struct db_run *r, char **cause);
 int store_run_set_pid(struct store *, int64_t id, int64_t pid, int64_t start,
 		      char **cause);
 /* Store the end of r: ended_at, exit code, signal, outcome, error,
- * usage, agent_session_out, resume_outcome, check. */
+ * usage, agent_session_out, resume_outcome, check, answer. */
 int store_run_end(struct store *, const struct db_run *r, char **cause);
 int store_run_list(struct store *, int64_t task_id, struct db_run **runs,
 		   size_t *n, char **cause);

@@ -43,6 +43,20 @@ static const struct migration {
 	const char *set_version;
 } migrations[] = {
 	{baton_schema_sql, "PRAGMA user_version = 1"},
+	/* 2: the agent's final answer of each run (SPEC §3); the indexes
+	 * prune and session gc need (a database made by schema 1 before
+	 * they were part of it lacks them; tasks made there keep ids
+	 * without AUTOINCREMENT, which only a rebuild could add) */
+	{"ALTER TABLE runs ADD COLUMN answer TEXT;"
+	 "CREATE INDEX IF NOT EXISTS sessions_predecessor ON "
+	 "sessions(predecessor) WHERE predecessor IS NOT NULL;"
+	 "CREATE INDEX IF NOT EXISTS session_chain_run ON "
+	 "session_chain(run_id) WHERE run_id IS NOT NULL;"
+	 "CREATE INDEX IF NOT EXISTS tasks_session ON tasks(session_id) "
+	 "WHERE session_id IS NOT NULL;"
+	 "CREATE INDEX IF NOT EXISTS runs_session ON runs(session_id) "
+	 "WHERE session_id IS NOT NULL;",
+	 "PRAGMA user_version = 2"},
 };
 
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))

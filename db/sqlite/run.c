@@ -18,6 +18,7 @@ db_run_release(struct db_run *r)
 	free(r->agent_session_out);
 	free(r->error);
 	free(r->check_output);
+	free(r->answer);
 	memset(r, 0, sizeof *r);
 }
 
@@ -85,8 +86,8 @@ static const char sql_run_end[] =
 	"outcome = ?5, error = ?6, input_tokens = ?7, output_tokens = ?8, "
 	"cache_read_tokens = ?9, cache_creation_tokens = ?10, cost_usd = ?11, "
 	"num_turns = ?12, duration_ms = ?13, agent_session_out = ?14, "
-	"resume_outcome = ?15, check_exit_code = ?16, check_output = ?17 "
-	"WHERE id = ?1";
+	"resume_outcome = ?15, check_exit_code = ?16, check_output = ?17, "
+	"answer = ?18 WHERE id = ?1";
 
 int
 sqlite_run_end(struct store *store, const struct db_run *r, char **cause)
@@ -123,6 +124,7 @@ sqlite_run_end(struct store *store, const struct db_run *r, char **cause)
 	if (r->has_check)
 		sqlite3_bind_int(st, 16, r->check_exit_code);
 	db_bind_text(st, 17, r->check_output);
+	db_bind_text(st, 18, r->answer);
 	return db_step_done(db, st, "cannot record run", cause);
 }
 
@@ -163,6 +165,7 @@ read_run(sqlite3_stmt *st, struct db_run *r)
 	r->has_check = sqlite3_column_type(st, 24) != SQLITE_NULL;
 	r->check_exit_code = sqlite3_column_int(st, 24);
 	r->check_output = db_col_text(st, 25);
+	r->answer = db_col_text(st, 26);
 }
 
 int

@@ -1,7 +1,8 @@
 -- baton schema, version 1.  Times are integer milliseconds since the
 -- epoch (UTC); the JSON output turns them into RFC 3339 strings.
--- Migrations after this one live in db/db.c, each a step from version N
--- to N+1, run in one transaction on open.
+-- Migrations after this one live in db/sqlite/open.c (migrations[]),
+-- each a step from version N to N+1, run in one transaction on open;
+-- read them with this file for the whole schema (2: runs.answer).
 --
 -- CHECKs list values as `x = 'a' OR x = 'b' ...`, not `x IN (...)`:
 -- SQLite builds a temporary index for an IN list of more than two

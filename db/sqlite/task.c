@@ -27,6 +27,7 @@ db_task_release(struct db_task *t)
 	free(t->check_cmd);
 	free(t->error);
 	free(t->reason);
+	free(t->answer);
 	memset(t, 0, sizeof *t);
 }
 
@@ -98,15 +99,24 @@ sqlite_task_insert(struct store *store, struct db_task *t, int64_t now,
 	return 0;
 }
 
-#define TASK_COLS                                                              \
+/*
+ * The columns read_task() reads, with answer the SQL of the last
+ * column: TASK_ANSWER, or "NULL" where nobody asked for it (a listing
+ * at a million tasks need not look up a million runs).
+ */
+#define TASK_ANSWER                                                            \
+	"(SELECT r.answer FROM runs r WHERE r.task_id = t.id "                 \
+	"ORDER BY r.id DESC LIMIT 1)"
+#define TASK_COLS_WITH(answer)                                                 \
 	"t.id, t.key, t.title, t.prompt, t.status, t.agent, t.model, "         \
 	"t.workdir, t.project, t.milestone_id, m.name, t.session_req, "        \
 	"t.new_session, t.queue, t.session_id, t.timeout_ms, t.check_cmd, "    \
 	"t.max_iterations, t.max_attempts, t.force_agent, t.allow_foreign, "   \
 	"t.attempts, t.iterations, t.exit_code, t.error, t.reason, "           \
 	"t.runner_id, t.cancel_requested, t.input_tokens, t.output_tokens, "   \
-	"t.cost_usd, t.created_at, t.started_at, t.finished_at "               \
-	"FROM tasks t LEFT JOIN milestones m ON m.id = t.milestone_id "
+	"t.cost_usd, t.created_at, t.started_at, t.finished_at, " answer       \
+	" FROM tasks t LEFT JOIN milestones m ON m.id = t.milestone_id "
+#define TASK_COLS TASK_COLS_WITH(TASK_ANSWER)
 
 static void
 read_task(sqlite3_stmt *st, struct db_task *t)
@@ -147,6 +157,7 @@ read_task(sqlite3_stmt *st, struct db_task *t)
 	t->created_at = sqlite3_column_int64(st, 31);
 	t->started_at = sqlite3_column_int64(st, 32);
 	t->finished_at = sqlite3_column_int64(st, 33);
+	t->answer = db_col_text(st, 34);
 }
 
 static const char sql_task_get[] = "SELECT " TASK_COLS "WHERE t.id = ?1";
@@ -427,12 +438,19 @@ sqlite_task_requeue(struct store *store, int64_t id, unsigned from_mask,
 
 /* With ?14 > 0, only tasks from the ?14th matching one from the end:
  * found once, so the rows still come in id order, one at a time. */
-static const char sql_task_each[] = "SELECT " TASK_COLS "WHERE " TASK_WHERE(
-	"t") "AND (?14 = 0 OR t.id >= "
-	     "coalesce((SELECT u.id FROM tasks u WHERE " TASK_WHERE(
-		     "u") "ORDER BY "
-			  "u.id DESC LIMIT 1 OFFSET ?14 - 1), 0)) ORDER BY "
-			  "t.id LIMIT ?4";
+#define TASK_EACH_WHERE                                                        \
+	"WHERE " TASK_WHERE(                                                   \
+		"t") "AND (?14 = 0 OR t.id >= "                                \
+		     "coalesce((SELECT u.id FROM tasks u WHERE " TASK_WHERE(   \
+			     "u") "ORDER BY u.id DESC LIMIT 1 OFFSET ?14 - "   \
+				  "1), 0)) ORDER BY t.id "                     \
+				  "LIMIT ?4"
+
+/* Without the answer unless asked: a listing at a million tasks need
+ * not look up a million runs. */
+static const char sql_task_each[] =
+	"SELECT " TASK_COLS_WITH("NULL") TASK_EACH_WHERE;
+static const char sql_task_each_answer[] = "SELECT " TASK_COLS TASK_EACH_WHERE;
 
 static const char sql_task_count[] =
 	"SELECT count(*) FROM tasks t WHERE " TASK_WHERE("t");
@@ -462,7 +480,9 @@ sqlite_task_each(struct store *store, const struct db_task_filter *f,
 	sqlite3_stmt *st;
 	int rc, stop = 0;
 
-	if ((st = db_stmt(db, sql_task_each, cause)) == NULL)
+	st = db_stmt(db, f->with_answer ? sql_task_each_answer : sql_task_each,
+		     cause);
+	if (st == NULL)
 		return -BERR_DB;
 	bind_filter(st, f);
 	sqlite3_bind_int64(st, 4, f->limit > 0 ? f->limit : -1);

@@ -41,6 +41,13 @@ dialogue() {
 		       .role == "assistant") | .text]'
 }
 
+@test "claude: run prints exactly the answer, as claude -p would" {
+	stub '{"reply": "Hello from the stub."}'
+	"$BATON" run --agent claude 'say hi' >"$T/out" 2>"$T/err"
+	printf 'Hello from the stub.\n' | cmp - "$T/out"
+	[ "$(sql "SELECT answer FROM runs")" = "Hello from the stub." ]
+}
+
 @test "claude: a plain task runs the real CLI, usage and the chain recorded" {
 	run "$BATON" run --json --agent claude "say hello"
 	assert_status 0

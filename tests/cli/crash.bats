@@ -115,7 +115,8 @@ statuses() {
 }
 
 @test "kill -9 of baton run while its agent runs" {
-	"$BATON" run --agent gate hello >"$T/run.out" 2>&1 &
+	# --raw: a command agent's stdout is otherwise shown after the run
+	"$BATON" run --raw --agent gate hello >"$T/run.out" 2>&1 &
 	local pid=$!
 	wait_for '[ -s "$T/run.out" ]'
 	local agent

@@ -175,7 +175,9 @@ punch_holes() {
 	mkfifo "$T/fifo"
 	exec 5<>"$T/fifo"
 	local rc=0
-	timeout -s KILL 60 "$BATON" run --agent chatty --timeout 2s go \
+	# --raw: streamed as it comes (a command agent's stdout is
+	# otherwise held in case it reports an answer)
+	timeout -s KILL 60 "$BATON" run --raw --agent chatty --timeout 2s go \
 		>"$T/fifo" 2>"$T/err" || rc=$?
 	exec 5>&-
 	[ "$rc" = 124 ]
@@ -243,7 +245,7 @@ punch_holes() {
 # task TASK), signal baton once the agent has started, wait for baton;
 # sets status and agent (the agent's pid).
 signal_run() {
-	"$BATON" run --agent slow go >"$T/run$2.out" 2>"$T/run$2.err" &
+	"$BATON" run --raw --agent slow go >"$T/run$2.out" 2>"$T/run$2.err" &
 	local pid=$!
 	wait_for "[ -s '$T/run$2.out' ]"
 	agent=$(cut -d' ' -f1 "$T"/rec/$2.*.proc)

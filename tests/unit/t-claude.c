@@ -70,6 +70,8 @@ test_registered(void **state)
 	assert_int_equal(impl()->kind, AGENT_KIND_CLAUDE);
 	assert_int_equal(impl()->accepts_session_id, 1);
 	assert_int_equal(impl()->session_cwd, 1);
+	/* stdout is JSON: run prints the result text instead */
+	assert_int_equal(impl()->answer, AGENT_ANSWER_ALWAYS);
 }
 
 static void

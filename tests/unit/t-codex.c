@@ -108,6 +108,14 @@ test_registered(void **state)
 	assert_int_equal(impl()->accepts_session_id, 0);
 	assert_int_equal(impl()->session_cwd, 0);
 	assert_int_equal(impl()->script_prompt, 0);
+	/* which adapters leave an answer (run prints it), known before */
+	assert_int_equal(impl()->answer, AGENT_ANSWER_ALWAYS);
+	assert_int_equal(agent_impl_find(AGENT_KIND_CLAUDE)->answer,
+			 AGENT_ANSWER_ALWAYS);
+	assert_int_equal(agent_impl_find(AGENT_KIND_COMMAND)->answer,
+			 AGENT_ANSWER_MAYBE);
+	assert_int_equal(agent_impl_find(AGENT_KIND_SHELL)->answer,
+			 AGENT_ANSWER_NONE);
 	/* every kind has its adapter, and its name once */
 	assert_int_equal(agent_impl_find(AGENT_KIND_CLAUDE)->kind,
 			 AGENT_KIND_CLAUDE);
@@ -782,6 +790,38 @@ test_bad_nul_bytes(void **state)
 	agent_result_release(&r);
 }
 
+/* The answer is the last agent message: other items, and messages
+ * without text, after it do not replace it. */
+static void
+test_answer_last_message(void **state)
+{
+	struct agent_result r;
+
+	(void)state;
+	reset_call();
+	parse(STARTED MESSAGE("first")
+		      MESSAGE("the last") "{\"type\":"
+					  "\"item.completed\",\"item\":{"
+					  "\"type\":\"reasoning\","
+					  "\"text\":\"thinking\"}}\n{\"type\":"
+					  "\"item.completed\","
+					  "\"item\":{\"type\":\"agent_"
+					  "message\"}}\n{\"type\":"
+					  "\"item.started\",\"item\":{\"type\":"
+					  "\"agent_message\","
+					  "\"text\":\"not done\"}}\n" COMPLETED(
+						  1, 0, 1),
+	      "", 0, &r);
+	assert_int_equal(r.outcome, AGENT_OK);
+	assert_string_equal(r.text, "the last");
+	agent_result_release(&r);
+	/* a turn with no message has no answer */
+	parse(STARTED COMPLETED(1, 0, 1), "", 0, &r);
+	assert_int_equal(r.outcome, AGENT_OK);
+	assert_null(r.text);
+	agent_result_release(&r);
+}
+
 static void
 test_bad_deep_nesting(void **state)
 {
@@ -974,6 +1014,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_registered),
+		cmocka_unit_test(test_answer_last_message),
 		cmocka_unit_test(test_argv_new),
 		cmocka_unit_test(test_argv_resume),
 		cmocka_unit_test(test_argv_no_model),

@@ -50,6 +50,7 @@ static const struct {
 	{"sessions.keep_temp_dirs", KEY_BOOL,
 	 offsetof(C, sessions.keep_temp_dirs)},
 	{"logs.retention", KEY_DURATION, offsetof(C, logs.retention_ms)},
+	{"logs.redact", KEY_BOOL, offsetof(C, logs.redact)},
 	{"runner.heartbeat", KEY_DURATION, offsetof(C, runner.heartbeat_ms)},
 	{"runner.stale_after", KEY_DURATION,
 	 offsetof(C, runner.stale_after_ms)},

@@ -118,6 +118,7 @@ test_defaults(void **state)
 	assert_int_equal(cfg.runner.heartbeat_ms, 5000);
 	assert_int_equal(cfg.runner.stale_after_ms, 60000);
 	assert_int_equal(cfg.runner.requeue_interrupted, 0);
+	assert_int_equal(cfg.logs.redact, 1);
 	assert_string_equal(cfg.iterate_prompt,
 			    "The check `{check}` failed with exit code "
 			    "{exit_code}:\n{output}\nFix it.");
@@ -235,6 +236,7 @@ test_config_equal(void **state)
 	DIFF(b.runner.heartbeat_ms++);
 	DIFF(b.runner.stale_after_ms++);
 	DIFF(b.runner.requeue_interrupted = 1);
+	DIFF(b.logs.redact = 0);
 	DIFF(b.iterate_prompt[0] = 'X');
 	DIFF(b.agents[0].name[0] = 'X');
 	DIFF(b.agents[0].kind = AGENT_KIND_CODEX);

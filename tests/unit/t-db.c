@@ -184,12 +184,12 @@ test_fresh(void **state)
 	char *path = test_path(*state, "a/b/baton.db"), *cause = NULL, *mode;
 	struct store *db = NULL;
 
-	assert_int_equal(store_schema_version(), 1);
+	assert_int_equal(store_schema_version(), 2);
 	assert_int_equal(store_open(&db, path, NULL, &cause), 0);
 	assert_null(cause);
 	assert_non_null(db);
 	assert_string_equal(store_path(db), path);
-	assert_int_equal(query1(db, "PRAGMA user_version"), 1);
+	assert_int_equal(query1(db, "PRAGMA user_version"), 2);
 	assert_int_equal(query1(db, "PRAGMA foreign_keys"), 1);
 	assert_int_equal(query1(db, "PRAGMA synchronous"), 1); /* NORMAL */
 	assert_int_equal(query1(db, "PRAGMA busy_timeout"), 10000);
@@ -230,7 +230,7 @@ test_memory(void **state)
 
 	(void)state;
 	assert_int_equal(store_open(&db, ":memory:", NULL, &cause), 0);
-	assert_int_equal(query1(db, "PRAGMA user_version"), 1);
+	assert_int_equal(query1(db, "PRAGMA user_version"), 2);
 	assert_int_equal(add_event(db, "x", NULL, &cause), 0);
 	store_close(db);
 }
@@ -252,7 +252,7 @@ test_reopen(void **state)
 
 	assert_int_equal(store_open(&db, path, NULL, &cause), 0);
 	assert_int_equal(query1(db, "SELECT count(*) FROM events"), 2);
-	assert_int_equal(query1(db, "PRAGMA user_version"), 1);
+	assert_int_equal(query1(db, "PRAGMA user_version"), 2);
 	st = db_stmt(SQ(db), "SELECT detail FROM events ORDER BY id", &cause);
 	assert_non_null(st);
 	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
@@ -599,7 +599,7 @@ test_refuse_locked(void **state)
 	expect_refusal(old, &fast, "database is locked (waited 200ms)");
 	release(&hd);
 	assert_int_equal(store_open(&db, old, &fast, &cause), 0);
-	assert_int_equal(query1(db, "PRAGMA user_version"), 1);
+	assert_int_equal(query1(db, "PRAGMA user_version"), 2);
 	store_close(db);
 
 	/* A write lock held past the timeout fails db_begin clearly. */
@@ -825,7 +825,7 @@ check_migrated(const char *path)
 	char *cause = NULL;
 
 	assert_int_equal(store_open(&db, path, NULL, &cause), 0);
-	assert_int_equal(query1(db, "PRAGMA user_version"), 1);
+	assert_int_equal(query1(db, "PRAGMA user_version"), 2);
 	assert_int_equal(query1(db, "SELECT count(*) FROM sqlite_schema WHERE "
 				    "name = 'tasks'"),
 			 1);
@@ -852,6 +852,59 @@ test_concurrent_migrate(void **state)
 		check_migrated(path);
 		free(path);
 	}
+}
+
+/* The schema of version 1, as baton wrote it (db/sqlite/schema.sql). */
+extern const char baton_schema_sql[];
+
+/*
+ * A version-1 database (before runs.answer) opens, is migrated to the
+ * current schema, keeps its rows, and records and reads answers.
+ */
+static void
+test_migrate_answer(void **state)
+{
+	char *path = test_path(*state, "v1.db"), *cause = NULL;
+	struct store *db = NULL;
+	struct db_run *runs = NULL;
+	struct db_task t = {0};
+	size_t n = 0;
+	int found = 0;
+
+	raw_exec(path, baton_schema_sql);
+	raw_exec(path, "PRAGMA user_version = 1;"
+		       "INSERT INTO tasks (prompt, workdir, project, "
+		       "created_at) VALUES ('p', '/w', '/w', 1);"
+		       "INSERT INTO runs (task_id, attempt, iteration, "
+		       "started_at, error) VALUES (1, 1, 1, 2, 'old');");
+	assert_int_equal(store_open(&db, path, NULL, &cause), 0);
+	assert_int_equal(query1(db, "PRAGMA user_version"), 2);
+	assert_int_equal(store_run_list(db, 1, &runs, &n, &cause), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(runs[0].error, "old");
+	assert_null(runs[0].answer);
+	assert_int_equal(store_task_get(db, 1, &t, &found, &cause), 0);
+	assert_true(found);
+	assert_null(t.answer);
+	db_task_release(&t);
+
+	runs[0].answer = xstrdup("the answer");
+	runs[0].ended_at = 3;
+	assert_int_equal(store_begin(db, &cause), 0);
+	assert_int_equal(store_run_end(db, &runs[0], &cause), 0);
+	assert_int_equal(store_commit(db, &cause), 0);
+	db_runs_free(runs, n);
+	store_close(db);
+
+	assert_int_equal(store_open(&db, path, NULL, &cause), 0);
+	assert_int_equal(store_run_list(db, 1, &runs, &n, &cause), 0);
+	assert_string_equal(runs[0].answer, "the answer");
+	assert_int_equal(store_task_get(db, 1, &t, &found, &cause), 0);
+	assert_string_equal(t.answer, "the answer");
+	db_task_release(&t);
+	db_runs_free(runs, n);
+	store_close(db);
+	free(path);
 }
 
 #define WRITERS 6
@@ -1067,6 +1120,7 @@ main(void)
 		T(test_refuse_readonly),
 		T(test_disk_full),
 		T(test_concurrent_migrate),
+		T(test_migrate_answer),
 		T(test_contention),
 		T(test_transactions),
 		T(test_write_lock),
