@@ -22,10 +22,8 @@ item(int64_t id, const struct task_change *ch, const char *status,
 	json_object_set_new(o, "was",
 			    ch->found ? json_string(task_status_name(ch->was))
 				      : json_null());
-	json_object_set_new(o, "status",
-			    status ? json_string(status) : json_null());
-	json_object_set_new(o, "error",
-			    error ? json_string(error) : json_null());
+	json_object_set_new(o, "status", cmd_json_str(status));
+	json_object_set_new(o, "error", cmd_json_str(error));
 	return o;
 }
 

@@ -29,9 +29,9 @@ print_json(const struct doctor_report *r, int n)
 	}
 	for (i = 0; i < r->problems.n; i++) {
 		p = json_object();
-		json_object_set_new(p, "kind", json_string(r->kinds.v[i]));
+		json_object_set_new(p, "kind", cmd_json_str(r->kinds.v[i]));
 		json_object_set_new(p, "problem",
-				    json_string(r->problems.v[i]));
+				    cmd_json_str(r->problems.v[i]));
 		json_array_append_new(arr, p);
 	}
 	json_object_set_new(o, "ok", json_boolean(n + r->damaged == 0));

@@ -111,11 +111,9 @@ milestone_json(const struct db_milestone *m, const struct db_session *s)
 	json_t *o = json_object();
 
 	json_object_set_new(o, "id", json_integer(m->id));
-	json_object_set_new(o, "name", json_string(m->name));
+	json_object_set_new(o, "name", cmd_json_str(m->name));
 	json_object_set_new(o, "session_mode", json_string(m->session_mode));
-	json_object_set_new(o, "session_id",
-			    m->session_id ? json_string(m->session_id)
-					  : json_null());
+	json_object_set_new(o, "session_id", cmd_json_str(m->session_id));
 	json_object_set_new(
 		o, "session_status",
 		s != NULL ? json_string(session_status_name(s->status))

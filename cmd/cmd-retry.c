@@ -46,8 +46,7 @@ report(json_t *arr, int64_t id, const struct task_change *ch)
 			: ch->changed
 				? json_string(task_status_name(TASK_PENDING))
 				: json_string(task_status_name(ch->was)));
-		json_object_set_new(o, "error",
-				    msg ? json_string(msg) : json_null());
+		json_object_set_new(o, "error", cmd_json_str(msg));
 		json_array_append_new(arr, o);
 	}
 	free(msg);

@@ -254,10 +254,9 @@ session_json(struct baton *b, const struct db_session *s,
 
 	if (with_chain && chain == NULL)
 		json_object_set_new(o, "chain", json_array());
-	json_object_set_new(o, "milestone", ms ? json_string(ms) : json_null());
+	json_object_set_new(o, "milestone", cmd_json_str(ms));
 	free(ms);
-	json_object_set_new(o, "os_user",
-			    s->os_user ? json_string(s->os_user) : json_null());
+	json_object_set_new(o, "os_user", cmd_json_str(s->os_user));
 	json_object_set_new(o, "closed_at", cmd_json_time(s->closed_at));
 	json_object_set_new(o, "cache_read_tokens",
 			    json_integer(s->cache_read_tokens));
@@ -605,9 +604,7 @@ show_json(struct baton *b, const struct db_session *s,
 				    ev[i].runner_id
 					    ? json_integer(ev[i].runner_id)
 					    : json_null());
-		json_object_set_new(e, "detail",
-				    ev[i].detail ? json_string(ev[i].detail)
-						 : json_null());
+		json_object_set_new(e, "detail", cmd_json_str(ev[i].detail));
 		json_array_append_new(a, e);
 	}
 	json_object_set_new(o, "events", a);
@@ -665,7 +662,7 @@ print_after(struct baton *b, const struct db_session *s, const char *line,
 	if (b->json) {
 		o = session_json(b, s, NULL, 0, 0);
 		if (key != NULL)
-			json_object_set_new(o, key, json_string(value));
+			json_object_set_new(o, key, cmd_json_str(value));
 		return cmd_print_json(o) == 0 ? EXIT_OK : EXIT_FAILED;
 	}
 	if (line != NULL)

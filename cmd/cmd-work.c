@@ -98,10 +98,8 @@ finished_json(void *arg, const struct db_task *t, const struct db_run *runs,
 
 	(void)r;
 	json_object_set_new(o, "id", json_integer(t->id));
-	json_object_set_new(o, "key",
-			    t->key ? json_string(t->key) : json_null());
-	json_object_set_new(o, "title",
-			    t->title ? json_string(t->title) : json_null());
+	json_object_set_new(o, "key", cmd_json_str(t->key));
+	json_object_set_new(o, "title", cmd_json_str(t->title));
 	json_object_set_new(o, "status",
 			    json_string(task_status_name(t->status)));
 	json_object_set_new(o, "exit_code",
@@ -109,8 +107,7 @@ finished_json(void *arg, const struct db_task *t, const struct db_run *runs,
 	json_object_set_new(
 		o, "signal",
 		int_or_null(last && last->signal, last ? last->signal : 0));
-	json_object_set_new(o, "error",
-			    t->error ? json_string(t->error) : json_null());
+	json_object_set_new(o, "error", cmd_json_str(t->error));
 	json_object_set_new(o, "started_at", cmd_json_time(t->started_at));
 	json_object_set_new(o, "duration_ms",
 			    int_or_null(t->started_at && t->finished_at,
@@ -119,9 +116,7 @@ finished_json(void *arg, const struct db_task *t, const struct db_run *runs,
 	json_object_set_new(o, "input_tokens", json_integer(t->input_tokens));
 	json_object_set_new(o, "output_tokens", json_integer(t->output_tokens));
 	json_object_set_new(o, "cost_usd", json_real(t->cost_usd));
-	json_object_set_new(o, "session_id",
-			    t->session_id ? json_string(t->session_id)
-					  : json_null());
+	json_object_set_new(o, "session_id", cmd_json_str(t->session_id));
 	json_object_set_new(o, "host", json_string(w->host));
 	print_line(w, o);
 }
@@ -135,7 +130,7 @@ refused_json(void *arg, int64_t task_id, const char *why)
 
 	json_object_set_new(o, "id", json_integer(task_id));
 	json_object_set_new(o, "status", json_string("failed"));
-	json_object_set_new(o, "error", json_string(why));
+	json_object_set_new(o, "error", cmd_json_str(why));
 	json_object_set_new(o, "attempts", json_integer(0));
 	json_object_set_new(o, "host", json_string(w->host));
 	print_line(w, o);

@@ -110,6 +110,12 @@ json_t *cmd_session_json(const struct db_session *s,
 			 int64_t ttl_ms);
 /* Print a JSON value and a newline to stdout; takes the reference. */
 int cmd_print_json(json_t *v);
+
+/*
+ * A JSON string of text from the database or an agent: null for NULL,
+ * and what is not UTF-8 replaced by U+FFFD, so a field never drops out.
+ */
+json_t *cmd_json_str(const char *s);
 /* Short human duration: "850ms", "12.3s", "4m05s", "2h10m". */
 void cmd_format_elapsed(int64_t ms, char *buf, size_t len);
 /* "2026-11-21 17:00:03 CET" local with its zone, or "-" for 0. */

@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "cmd/common.h"
+#include "lib/text.h"
 #include "lib/clock.h"
 
 json_t *
@@ -20,10 +21,22 @@ cmd_json_time(int64_t ms)
 	return json_string(buf);
 }
 
-static json_t *
-str_or_null(const char *s)
+json_t *
+cmd_json_str(const char *s)
 {
-	return s != NULL ? json_string(s) : json_null();
+	json_t *v;
+	char *clean;
+
+	if (s == NULL)
+		return json_null();
+	if ((v = json_string(s)) != NULL)
+		return v;
+	/* not UTF-8 (a title, an agent's error): keep the field and the
+	 * shape, with U+FFFD for what jansson refuses */
+	clean = text_utf8_clean(s);
+	v = json_string(clean);
+	free(clean);
+	return v != NULL ? v : json_null();
 }
 
 json_t *
@@ -34,11 +47,11 @@ cmd_run_json(const struct db_run *r)
 	json_object_set_new(o, "id", json_integer(r->id));
 	json_object_set_new(o, "iteration", json_integer(r->iteration));
 	json_object_set_new(o, "attempt", json_integer(r->attempt));
-	json_object_set_new(o, "session_id", str_or_null(r->session_id));
+	json_object_set_new(o, "session_id", cmd_json_str(r->session_id));
 	json_object_set_new(o, "agent_session_in",
-			    str_or_null(r->agent_session_in));
+			    cmd_json_str(r->agent_session_in));
 	json_object_set_new(o, "agent_session_out",
-			    str_or_null(r->agent_session_out));
+			    cmd_json_str(r->agent_session_out));
 	json_object_set_new(
 		o, "resume_outcome",
 		r->resume_outcome != RESUME_NONE
@@ -55,8 +68,8 @@ cmd_run_json(const struct db_run *r)
 			    r->outcome != RUN_OPEN
 				    ? json_string(run_outcome_name(r->outcome))
 				    : json_null());
-	json_object_set_new(o, "error", str_or_null(r->error));
-	json_object_set_new(o, "answer", str_or_null(r->answer));
+	json_object_set_new(o, "error", cmd_json_str(r->error));
+	json_object_set_new(o, "answer", cmd_json_str(r->answer));
 	json_object_set_new(o, "input_tokens", json_integer(r->input_tokens));
 	json_object_set_new(o, "output_tokens", json_integer(r->output_tokens));
 	json_object_set_new(o, "cost_usd", json_real(r->cost_usd));
@@ -77,29 +90,29 @@ cmd_task_json(const struct db_task *t, const struct db_run *runs, size_t nruns,
 	size_t i;
 
 	json_object_set_new(o, "id", json_integer(t->id));
-	json_object_set_new(o, "title", str_or_null(t->title));
+	json_object_set_new(o, "title", cmd_json_str(t->title));
 	json_object_set_new(o, "status",
 			    json_string(task_status_name(t->status)));
-	json_object_set_new(o, "agent", str_or_null(t->agent));
-	json_object_set_new(o, "model", str_or_null(t->model));
-	json_object_set_new(o, "workdir", json_string(t->workdir));
-	json_object_set_new(o, "milestone", str_or_null(t->milestone));
-	json_object_set_new(o, "session_id", str_or_null(t->session_id));
+	json_object_set_new(o, "agent", cmd_json_str(t->agent));
+	json_object_set_new(o, "model", cmd_json_str(t->model));
+	json_object_set_new(o, "workdir", cmd_json_str(t->workdir));
+	json_object_set_new(o, "milestone", cmd_json_str(t->milestone));
+	json_object_set_new(o, "session_id", cmd_json_str(t->session_id));
 	json_object_set_new(o, "attempts", json_integer(t->attempts));
 	json_object_set_new(o, "iterations", json_integer(t->iterations));
 	json_object_set_new(o, "exit_code",
 			    t->has_exit_code ? json_integer(t->exit_code)
 					     : json_null());
-	json_object_set_new(o, "error", str_or_null(t->error));
-	json_object_set_new(o, "reason", str_or_null(t->reason));
-	json_object_set_new(o, "key", str_or_null(t->key));
+	json_object_set_new(o, "error", cmd_json_str(t->error));
+	json_object_set_new(o, "reason", cmd_json_str(t->reason));
+	json_object_set_new(o, "key", cmd_json_str(t->key));
 	json_object_set_new(o, "created_at", cmd_json_time(t->created_at));
 	json_object_set_new(o, "started_at", cmd_json_time(t->started_at));
 	json_object_set_new(o, "finished_at", cmd_json_time(t->finished_at));
 	json_object_set_new(o, "input_tokens", json_integer(t->input_tokens));
 	json_object_set_new(o, "output_tokens", json_integer(t->output_tokens));
 	json_object_set_new(o, "cost_usd", json_real(t->cost_usd));
-	json_object_set_new(o, "answer", str_or_null(t->answer));
+	json_object_set_new(o, "answer", cmd_json_str(t->answer));
 	if (with_runs) {
 		a = json_array();
 		for (i = 0; i < nruns; i++)
@@ -118,14 +131,14 @@ cmd_session_json(const struct db_session *s, const struct db_chain_link *chain,
 
 	json_object_set_new(o, "id", json_string(s->id));
 	json_object_set_new(o, "kind", json_string(session_kind_name(s->kind)));
-	json_object_set_new(o, "name", str_or_null(s->name));
-	json_object_set_new(o, "agent", str_or_null(s->agent));
-	json_object_set_new(o, "model", str_or_null(s->model));
-	json_object_set_new(o, "project", str_or_null(s->project));
-	json_object_set_new(o, "workdir", str_or_null(s->workdir));
+	json_object_set_new(o, "name", cmd_json_str(s->name));
+	json_object_set_new(o, "agent", cmd_json_str(s->agent));
+	json_object_set_new(o, "model", cmd_json_str(s->model));
+	json_object_set_new(o, "project", cmd_json_str(s->project));
+	json_object_set_new(o, "workdir", cmd_json_str(s->workdir));
 	json_object_set_new(o, "status",
 			    json_string(session_status_name(s->status)));
-	json_object_set_new(o, "head", str_or_null(s->head));
+	json_object_set_new(o, "head", cmd_json_str(s->head));
 	if (chain != NULL) {
 		a = json_array();
 		for (i = 0; i < nchain; i++) {
@@ -149,7 +162,7 @@ cmd_session_json(const struct db_session *s, const struct db_chain_link *chain,
 	json_object_set_new(o, "resume_failures",
 			    json_integer(s->resume_failures));
 	json_object_set_new(o, "resumable", json_boolean(s->resumable));
-	json_object_set_new(o, "predecessor", str_or_null(s->predecessor));
+	json_object_set_new(o, "predecessor", cmd_json_str(s->predecessor));
 	json_object_set_new(o, "created_at", cmd_json_time(s->created_at));
 	json_object_set_new(o, "last_used_at", cmd_json_time(s->last_used_at));
 	json_object_set_new(o, "expires_at",

@@ -152,3 +152,56 @@ text_line_col(const char *buf, size_t len, size_t off, size_t *line,
 	*line = l;
 	*col = c;
 }
+
+/* Length of the valid UTF-8 sequence at s[0..n) (RFC 3629: no overlong
+ * forms, no surrogates, nothing past U+10FFFF), or 0 if it is not one. */
+static size_t
+utf8_seq(const unsigned char *s, size_t n)
+{
+	size_t len, i;
+	unsigned long cp;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		len = 2, cp = s[0] & 0x1f;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		len = 3, cp = s[0] & 0x0f;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		len = 4, cp = s[0] & 0x07;
+	else
+		return 0;
+	if (n < len)
+		return 0;
+	for (i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (s[i] & 0x3f);
+	}
+	if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
+	    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
+		return 0;
+	return len;
+}
+
+/* A copy of s with every byte that is not part of valid UTF-8 replaced
+ * by U+FFFD; the caller frees. */
+char *
+text_utf8_clean(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t n = strlen(s), i = 0, k;
+	struct strbuf sb;
+
+	strbuf_init(&sb);
+	while (i < n) {
+		if ((k = utf8_seq(p + i, n - i)) == 0) {
+			strbuf_adds(&sb, "\xef\xbf\xbd");
+			i++;
+			continue;
+		}
+		strbuf_add(&sb, p + i, k);
+		i += k;
+	}
+	return strbuf_detach(&sb);
+}

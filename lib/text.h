@@ -38,4 +38,8 @@ char *text_join(const char *const *v);
 void text_line_col(const char *buf, size_t len, size_t off, size_t *line,
 		   size_t *col);
 
+/* A copy of s with every byte that is not part of valid UTF-8 replaced
+ * by U+FFFD (what JSON and XML can carry); the caller frees. */
+char *text_utf8_clean(const char *s);
+
 #endif

@@ -103,3 +103,25 @@ local_setup() {
 	output='{"id": 1}'
 	run -1 validate session.schema.json
 }
+
+@test "json: work --json lines match work-line.schema.json, one a line as tasks end" {
+	"$BATON" add --title second 'exit 4' >/dev/null
+	run --separate-stderr "$BATON" --json work --until-empty
+	assert_status 1
+	validate work-line.schema.json --lines
+	[ "$(printf '%s\n' "$output" | wc -l)" = 2 ]
+	[ "$(jq -s -c 'map(.status) | sort' <<<"$output")" = '["completed","failed"]' ]
+}
+
+@test "json: a title that is not UTF-8 keeps its field (U+FFFD), the JSON stays valid" {
+	id=$("$BATON" add --title $'bad\xff\xfe title' 'echo x')
+	run "$BATON" status --json
+	assert_status 0
+	validate task.schema.json --array
+	[ "$(jq -r '.[-1].title' <<<"$output")" = $'bad\uFFFD\uFFFD title' ]
+	run "$BATON" show --json "$id"
+	assert_status 0
+	validate task.schema.json
+	check_title=$(jq -r .title <<<"$output")
+	[ "$check_title" = $'bad\uFFFD\uFFFD title' ]
+}
