@@ -75,6 +75,13 @@ take_unit(const char **p, size_t first)
 	size_t i, len;
 
 	for (i = first; i < N_DURATION_UNITS; i++) {
+		/* "min" is "m" too: "5min", "1h30min" (the issue's spelling;
+		 * SPEC §6 lists "15m") */
+		if (strcmp(duration_units[i].name, "m") == 0 &&
+		    strncmp(*p, "min", 3) == 0) {
+			*p += 3;
+			return (int)i;
+		}
 		len = strlen(duration_units[i].name);
 		/* "m" must not take the "m" of "ms" */
 		if (strncmp(*p, duration_units[i].name, len) == 0 &&
@@ -125,7 +132,7 @@ take_part(const char **p, size_t first, int64_t *total)
 /*
  * Returns 0 and the duration in *ms, or -1 (with *ms untouched).  A
  * bare number is seconds; otherwise one or more parts "<n>[.<f>]<unit>",
- * units w d h m s ms each at most once, largest first.
+ * units w d h m (or min) s ms each at most once, largest first.
  */
 int
 duration_parse(const char *s, int64_t *ms)

@@ -143,7 +143,7 @@ no_tasks() {
 
 @test "--timeout garbage" {
 	local v
-	for v in abc 10x -5 '' 1.5.3 5min 1h30 30m1h; do
+	for v in abc 10x -5 '' 1.5.3 5mins 1h30 30m1h; do
 		run "$BATON" run --timeout "$v" hello
 		assert_status 2
 		assert_contains "baton: --timeout: invalid duration '$v': use e.g. 90s, 15m, 1h30m, 1.5h"

@@ -61,6 +61,9 @@ test_duration_ok(void **state)
 		{"1.001s", 1001},
 		{"0.5m", 30000},
 		{"1s500ms", 1500},
+		{"5min", 300000},
+		{"1h30min", 5400000},
+		{"1.5min", 90000},
 	};
 	size_t i;
 	int64_t ms;
@@ -89,7 +92,9 @@ test_duration_bad(void **state)
 		"ms",
 		"5M",
 		"5sec",
-		"5min",
+		"5mins",
+		"5mn",
+		"1m5min",
 		"1H",
 		"1h30",
 		"1h 30m",
