@@ -13,6 +13,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -203,6 +204,42 @@ row_exists(struct pass *p, int logs, const char *name, int *yes, char **cause)
 }
 
 /*
+ * The name of another SQLite database in the state directory, or NULL
+ * (the caller frees).  Until each database has a directory of its own
+ * (SPEC §9), databases side by side share logs/ and sessions/, and a
+ * directory with no row here may be another database's.
+ */
+static char *
+other_database(struct pass *p)
+{
+	const char *mine = strrchr(p->b->db_path, '/');
+	char head[16], *path, *found = NULL;
+	struct dirent *e;
+	DIR *d = opendir(p->b->state_dir);
+	size_t n;
+	FILE *fp;
+
+	mine = mine != NULL ? mine + 1 : p->b->db_path;
+	n = strlen(mine);
+	while (d != NULL && found == NULL && (e = readdir(d)) != NULL) {
+		if (e->d_name[0] == '.' || strncmp(e->d_name, mine, n) == 0)
+			continue; /* ours, its -wal and -shm */
+		path = xasprintf("%s/%s", p->b->state_dir, e->d_name);
+		fp = fopen(path, "rbe");
+		if (fp != NULL &&
+		    fread(head, 1, sizeof head, fp) == sizeof head &&
+		    memcmp(head, "SQLite format 3", 16) == 0)
+			found = xstrdup(e->d_name);
+		if (fp != NULL)
+			fclose(fp);
+		free(path);
+	}
+	if (d != NULL)
+		closedir(d);
+	return found;
+}
+
+/*
  * Directories of <state>/<sub> whose task or session is not in the
  * database: what a prune that stopped between its rows and its files
  * left.  Only those not changed since the cut-off, so that nothing a
@@ -246,14 +283,24 @@ prune_run(struct baton *b, struct store *db, const struct prune_options *opt,
 {
 	struct pass p = {
 		.b = b, .db = db, .opt = opt, .r = r, .warnings = warnings};
+	char *other;
 	int rc;
 
 	memset(r, 0, sizeof *r);
 	p.before = opt->now - opt->older_than_ms;
 	p.batch = opt->batch ? opt->batch : PRUNE_BATCH;
-	if ((rc = prune_tasks(&p, cause)) == 0 &&
-	    (rc = prune_sessions(&p, cause)) == 0 &&
-	    (rc = prune_orphans(&p, "logs", cause)) == 0)
+	if ((rc = prune_tasks(&p, cause)) != 0 ||
+	    (rc = prune_sessions(&p, cause)) != 0)
+		return rc;
+	if ((other = other_database(&p)) != NULL) {
+		strvec_pushf(warnings,
+			     "leftover directories not swept: another "
+			     "database (%s) shares %s",
+			     other, b->state_dir);
+		free(other);
+		return 0;
+	}
+	if ((rc = prune_orphans(&p, "logs", cause)) == 0)
 		rc = prune_orphans(&p, "sessions", cause);
 	return rc;
 }

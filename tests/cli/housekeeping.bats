@@ -106,6 +106,20 @@ sid_of() {
 	[ -d "$T/state/logs/1" ]   # task 1 is recent
 }
 
+@test "prune leaves another database's directories alone when two share a directory" {
+	"$BATON" run -q 'echo mine'
+	# b.db beside baton.db: its session and its task's logs
+	BATON_DB=$T/state/b.db "$BATON" run -q --session keep 'echo theirs'
+	sid=$(BATON_DB=$T/state/b.db "$BATON" session show keep --json | jq -r .id)
+	mkdir -p "$T/state/logs/99"
+	touch -d '3 days ago' "$T/state/sessions/$sid" "$T/state/logs/99"
+	run --separate-stderr "$BATON" prune --older-than 1d
+	assert_status 0
+	[[ "$stderr" == *"another database (b.db) shares"* ]]
+	[ -d "$T/state/sessions/$sid" ]
+	[ -d "$T/state/logs/99" ]
+}
+
 @test "a task id is never handed out again after prune deleted the newest" {
 	"$BATON" run -q 'echo one'
 	"$BATON" run -q 'echo two'
