@@ -26,6 +26,11 @@ struct baton {
 	char runner_key[48];
 	/* fd that becomes readable when baton got SIGINT/SIGTERM/SIGHUP */
 	int stop_fd;
+	/* Its write end (-1 if none): `work --halt now` stops the agents
+	 * the same way, after setting stop_why, the error text the tasks
+	 * then end cancelled with (NULL: a signal). */
+	int stop_wfd;
+	const char *stop_why;
 	const char *config_path; /* --config, or NULL */
 	/* Held from BEGIN IMMEDIATE to COMMIT/ROLLBACK by every connection
 	 * this process opens, so that its threads queue for the database's

@@ -325,6 +325,18 @@ poll_cancel(void *arg)
 	return yes;
 }
 
+/* Why a stopped task ends cancelled: `baton cancel`, a signal to baton
+ * or `work --halt now` (b->stop_why).  The caller frees. */
+static char *
+stop_text(const struct job *j)
+{
+	const char *why = j->o->b->stop_why;
+
+	if (j->cancel_seen)
+		return xstrdup("cancelled by baton cancel");
+	return xstrdup(why != NULL ? why : "cancelled: baton was signalled");
+}
+
 /*
  * Between runs (a retry's backoff): a signal to baton or `baton cancel`
  * ends the task cancelled, as it would during a run.  Returns non-zero
@@ -336,9 +348,7 @@ stop_between_runs(struct job *j)
 	if (!stop_requested(j->o) && !poll_cancel(j))
 		return 0;
 	j->decided = 0;
-	job_fail(j, TASK_CANCELLED, "cancelled",
-		 xstrdup(j->cancel_seen ? "cancelled by baton cancel"
-					: "cancelled: baton was signalled"));
+	job_fail(j, TASK_CANCELLED, "cancelled", stop_text(j));
 	return 1;
 }
 
@@ -840,10 +850,7 @@ fill_run_end(struct job *j, struct turn_state *t, int64_t now)
 		free(d);
 	} else if (t->spawned && pr->reason == PROC_STOPPED) {
 		run->outcome = RUN_CANCELLED;
-		run->error =
-			xstrdup(j->cancel_seen ? "cancelled by baton cancel"
-					       : "cancelled: baton was "
-						 "signalled");
+		run->error = stop_text(j);
 	} else {
 		run->outcome = outcome_of(ar->outcome);
 		run->error = redact(j->redactor, ar->error);
@@ -1117,10 +1124,7 @@ run_check(struct job *j, int *passed, int *exit_code, char **output,
 		job_fail(j, TASK_TIMED_OUT, "timeout",
 			 xstrdup("timed out while running the check"));
 	} else if (pr.reason == PROC_STOPPED) {
-		job_fail(j, TASK_CANCELLED, "cancelled",
-			 xstrdup(j->cancel_seen ? "cancelled by baton cancel"
-						: "cancelled: baton was "
-						  "signalled"));
+		job_fail(j, TASK_CANCELLED, "cancelled", stop_text(j));
 	} else
 		*passed = pr.exited && pr.exit_code == 0;
 

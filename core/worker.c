@@ -2,8 +2,10 @@
  * The worker pool (what `work` runs) and the run-now wait (what `run`
  * runs): claim, execute, count, stop.  cmd/ only prints.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -17,6 +19,7 @@
 #include "core/worker.h"
 #include "db/store.h"
 #include "lib/clock.h"
+#include "lib/text.h"
 #include "lib/xmalloc.h"
 
 /* logs.retention: how often a long `work` prunes again. */
@@ -36,6 +39,7 @@ struct pool {
 	pthread_t *threads;
 	int nthreads;
 	char *scope, *fail_at; /* copies: opt's point here */
+	char *halt_why;	       /* --halt now: b->stop_why points here */
 };
 
 /* With p->lock held. */
@@ -59,6 +63,90 @@ stopping(struct pool *p)
 	return p->stop || poll(&pf, 1, 0) > 0;
 }
 
+int
+pool_halt_parse(const char *spec, struct pool_halt *h, char **cause)
+{
+	const char *v = NULL;
+	char *end;
+	size_t len;
+
+	memset(h, 0, sizeof *h);
+	if (strlen(spec) >= sizeof h->spec)
+		goto bad;
+	memcpy(h->spec, spec, strlen(spec) + 1);
+	if (strcmp(spec, "never") == 0)
+		return 0;
+	if (strncmp(spec, "now,fail=", 9) == 0) {
+		h->when = HALT_NOW;
+		v = spec + 9;
+	} else if (strncmp(spec, "soon,fail=", 10) == 0) {
+		h->when = HALT_SOON;
+		v = spec + 10;
+	} else
+		goto bad;
+	len = strlen(v);
+	if (!isdigit((unsigned char)v[0]))
+		goto bad;
+	if (v[len - 1] == '%') {
+		h->fail_pct = strtod(v, &end);
+		if (end != v + len - 1 || !(h->fail_pct > 0) ||
+		    h->fail_pct > 100)
+			goto bad;
+	} else if (text_parse_int(v, 1, LLONG_MAX, &h->fail_n) != 0)
+		goto bad;
+	return 0;
+bad:
+	memset(h, 0, sizeof *h);
+	*cause = xasprintf("invalid --halt '%s': give never, now,fail=N, "
+			   "soon,fail=N, now,fail=P%% or soon,fail=P%%",
+			   spec);
+	return -1;
+}
+
+/* With p->lock held: --halt now stops the running agents the way a
+ * signal to baton does (the same pipe), with our reason as the tasks'
+ * error. */
+static void
+halt_now(struct pool *p)
+{
+	p->halt_why = xasprintf("cancelled: work --halt %s", p->opt.halt.spec);
+	p->b->stop_why = p->halt_why;
+	if (p->b->stop_wfd >= 0 && write(p->b->stop_wfd, "h", 1) < 0) {
+		/* a full pipe is readable already */
+	}
+}
+
+/* With p->lock held, after a task ended: --halt and --max-cost. */
+static void
+check_limits(struct pool *p)
+{
+	const struct pool_halt *h = &p->opt.halt;
+	const struct pool_counts *c = &p->counts;
+	long long ended = c->completed + c->failed + c->other;
+	int hit;
+
+	if (c->halted)
+		return;
+	if (h->when != HALT_NEVER) {
+		if (h->fail_pct > 0)
+			hit = ended >= HALT_PCT_MIN &&
+			      (double)c->failed * 100.0 >= h->fail_pct * ended;
+		else
+			hit = c->failed >= h->fail_n;
+		if (hit) {
+			p->counts.halted = 1;
+			set_stop(p);
+			if (h->when == HALT_NOW)
+				halt_now(p);
+			return;
+		}
+	}
+	if (p->opt.max_cost > 0 && c->cost_usd >= p->opt.max_cost) {
+		p->counts.halted = 2;
+		set_stop(p);
+	}
+}
+
 static void
 hook_note(void *arg, int64_t id, const char *msg)
 {
@@ -79,6 +167,7 @@ hook_refused(void *arg, int64_t id, const char *why)
 	p->counts.failed++;
 	if (p->hooks.refused != NULL)
 		p->hooks.refused(p->hooks.arg, id, why);
+	check_limits(p);
 	pthread_mutex_unlock(&p->lock);
 }
 
@@ -128,7 +217,8 @@ idle(struct pool *p, struct store *db, char **cause)
 	return 0;
 }
 
-/* Read task id and its runs for the finished hook; 0 or -1 (noted). */
+/* Read task id and its runs for the finished hook and --max-cost; 0 or
+ * -1 (noted). */
 static int
 load_finished(struct pool *p, struct store *db, int64_t id, struct db_task *t,
 	      struct db_run **runs, size_t *n)
@@ -136,7 +226,7 @@ load_finished(struct pool *p, struct store *db, int64_t id, struct db_task *t,
 	char *cause = NULL;
 	int found = 0;
 
-	if (p->hooks.finished == NULL)
+	if (p->hooks.finished == NULL && p->opt.max_cost <= 0)
 		return -1;
 	if (store_task_get(db, id, t, &found, &cause) == 0 && found &&
 	    store_run_list(db, id, runs, n, &cause) == 0)
@@ -172,10 +262,13 @@ execute(struct pool *p, struct orch *o, int64_t id, char **cause)
 		p->counts.failed++;
 	else
 		p->counts.other++;
+	if (loaded)
+		p->counts.cost_usd += t.cost_usd;
 	if (p->hooks.ended != NULL)
 		p->hooks.ended(p->hooks.arg, id, &res);
-	if (loaded)
+	if (loaded && p->hooks.finished != NULL)
 		p->hooks.finished(p->hooks.arg, &t, runs, nruns, &res);
+	check_limits(p);
 	pthread_mutex_unlock(&p->lock);
 	orch_result_release(&res);
 	db_runs_free(runs, nruns);
@@ -388,6 +481,9 @@ pool_join(struct pool *p, struct pool_counts *final)
 	free(p->threads);
 	free(p->scope);
 	free(p->fail_at);
+	if (p->halt_why != NULL)
+		p->b->stop_why = NULL;
+	free(p->halt_why);
 	free(p);
 	return err;
 }
