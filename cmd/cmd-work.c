@@ -125,6 +125,7 @@ finished_json(void *arg, const struct db_task *t, const struct db_run *runs,
 	json_object_set_new(o, "cost_usd", json_real(t->cost_usd));
 	json_object_set_new(o, "session_id", cmd_json_str(t->session_id));
 	json_object_set_new(o, "host", json_string(w->host));
+	json_object_set_new(o, "batch", json_string(w->b->batch_id));
 	print_line(w, o);
 }
 
@@ -227,6 +228,7 @@ refused_json(void *arg, int64_t task_id, const char *why)
 	json_object_set_new(o, "error", cmd_json_str(why));
 	json_object_set_new(o, "attempts", json_integer(0));
 	json_object_set_new(o, "host", json_string(w->host));
+	json_object_set_new(o, "batch", json_string(w->b->batch_id));
 	print_line(w, o);
 }
 
@@ -582,8 +584,9 @@ work_exec(struct baton *b, int argc, char **argv)
 		free(w.host);
 		return EXIT_FAILED;
 	}
-	if ((rc = runner_start(&runner, b, &cause)) == 0 &&
-	    (rc = pool_start(&w.pool, b, &opt, &hooks, &cause)) != 0)
+	if ((rc = runner_start(&runner, b, &cause)) == 0 && b->verbosity >= 0)
+		fprintf(stderr, "baton: batch %s\n", b->batch_id);
+	if (rc == 0 && (rc = pool_start(&w.pool, b, &opt, &hooks, &cause)) != 0)
 		runner_stop(&runner);
 	if (rc == 0)
 		rc = finish(&w, &opt, &runner);

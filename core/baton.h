@@ -21,6 +21,9 @@ struct baton {
 	int json;	   /* --json given */
 	int color;	   /* colour on stdout */
 	int64_t runner_id; /* this process's runner row, 0 if none */
+	/* its batch id (a UUIDv7, recorded on the runner and its runs),
+	 * "" if none */
+	char batch_id[37];
 	/* "PID.START" of this runner; with a run id it makes the
 	 * BATON_RUN_TOKEN a reaper finds its agents by (runner.c) */
 	char runner_key[48];

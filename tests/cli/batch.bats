@@ -129,3 +129,29 @@ add() {
 	[ "$(grep -c '^Seq' "$T/log")" = 1 ]
 	[ "$(awk -F'\t' 'END { print $10 }' "$T/log")" = 4 ]
 }
+
+@test "each work is a batch: said on stderr, on its runs, in --json lines; stats --batch" {
+	add ok1 fail2
+	run --separate-stderr "$BATON" work --until-empty
+	[[ "${stderr%%$'\n'*}" =~ ^baton:\ batch\ ([0-9a-f-]{36})$ ]]
+	local first=${BASH_REMATCH[1]}
+	add "cost 0.5"
+	"$BATON" --json work --until-empty >"$T/lines" 2>/dev/null
+	"$BATON" -q run ok4 >/dev/null
+	[ "$(sql 'SELECT count(DISTINCT batch_id) FROM runs')" = 3 ]
+	[ "$(sql 'SELECT count(*) FROM runs WHERE batch_id IS NULL')" = 0 ]
+	[ "$(sql "SELECT group_concat(task_id) FROM runs WHERE batch_id = '$first'")" = 1,2 ]
+	local second
+	second=$(jq -r .batch "$T/lines")
+	[ "$(sql "SELECT task_id FROM runs WHERE batch_id = '$second'")" = 3 ]
+	run "$BATON" stats --json --batch "$first"
+	assert_status 0
+	echo "$output" | jq -e --arg b "$first" '.batch == $b and .tasks == 2 and .runs == 2
+		and .by_status.failed == 1 and .by_status.completed == 1'
+	run "$BATON" stats --json --batch "$second"
+	echo "$output" | jq -e '.tasks == 1 and .cost_usd == 0.5'
+	run "$BATON" stats --json --batch nope
+	echo "$output" | jq -e '.tasks == 0 and .runs == 0'
+	run "$BATON" stats --json
+	echo "$output" | jq -e '.batch == null and .tasks == 4'
+}
