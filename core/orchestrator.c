@@ -140,6 +140,13 @@ start_locked(struct orch *o, int64_t id, int *started, char **cause)
 	if ((rc = store_savepoint(o->db, "claim", cause)) != 0)
 		goto out;
 	rc = session_select(b, o->db, &t, now, &sc, &why);
+	if (rc == -BERR_FAIL && sc.full > 0 && o->full != NULL &&
+	    o->full(o->notify_arg, id, sc.full)) {
+		/* S11 for `work`: wait for a session to close */
+		store_savepoint_rollback(o->db, "claim");
+		rc = 0;
+		goto out;
+	}
 	if (rc == -BERR_FAIL) {
 		/* S11/S12: this task may not run; fail it, keep going. */
 		store_savepoint_rollback(o->db, "claim");

@@ -40,6 +40,8 @@ struct pool {
 	int nthreads;
 	char *scope, *fail_at; /* copies: opt's point here */
 	char *halt_why;	       /* --halt now: b->stop_why points here */
+	int64_t *waiting;      /* tasks said to wait for a session */
+	size_t nwaiting;
 };
 
 /* With p->lock held. */
@@ -169,6 +171,40 @@ hook_refused(void *arg, int64_t id, const char *why)
 		p->hooks.refused(p->hooks.arg, id, why);
 	check_limits(p);
 	pthread_mutex_unlock(&p->lock);
+}
+
+/*
+ * S11 in `work`: a task that finds every session in use waits, while
+ * tasks of this pool run (their temp sessions close when they end):
+ * said once per task.  With none running nothing of ours will free a
+ * session: it fails at its claim as in `run`.
+ */
+static int
+hook_full(void *arg, int64_t id, int64_t active)
+{
+	struct pool *p = arg;
+	char *msg;
+	size_t i;
+	int wait;
+
+	pthread_mutex_lock(&p->lock);
+	wait = p->counts.running > 0;
+	for (i = 0; wait && i < p->nwaiting && p->waiting[i] != id; i++)
+		;
+	if (wait && i == p->nwaiting) {
+		p->waiting = xreallocarray(p->waiting, p->nwaiting + 1,
+					   sizeof *p->waiting);
+		p->waiting[p->nwaiting++] = id;
+		msg = xasprintf("task %lld waits: %lld of %d active sessions "
+				"in use",
+				(long long)id, (long long)active,
+				p->b->cfg->sessions.max_active);
+		if (p->hooks.note != NULL)
+			p->hooks.note(p->hooks.arg, 0, msg);
+		free(msg);
+	}
+	pthread_mutex_unlock(&p->lock);
+	return wait;
 }
 
 /* Take a claim slot: 0 when the pool stops or max_tasks is reached. */
@@ -366,6 +402,7 @@ worker_main(void *arg)
 		o.notify = hook_note;
 		o.notify_arg = p;
 		o.refused = hook_refused;
+		o.full = hook_full;
 		o.scope = xstrdup_or_null(p->opt.scope);
 		o.scope_milestone = p->opt.milestone_id;
 		o.fail_at = p->opt.fail_at;
@@ -484,6 +521,7 @@ pool_join(struct pool *p, struct pool_counts *final)
 	if (p->halt_why != NULL)
 		p->b->stop_why = NULL;
 	free(p->halt_why);
+	free(p->waiting);
 	free(p);
 	return err;
 }

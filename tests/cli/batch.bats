@@ -8,7 +8,7 @@ load lib
 
 local_setup() {
 	# A command agent acting on its prompt: "fail" exits 1, "slow"
-	# sleeps, "cost X" reports that cost, "until F" waits for file F;
+	# sleeps 30s, "nap" half a second, "cost X" reports that cost, "until F" waits for file F;
 	# anything else succeeds.
 	cat >"$T/agent" <<-'EOF2'
 	#!/bin/sh
@@ -16,6 +16,7 @@ local_setup() {
 	case $prompt in
 	fail*) exit 1 ;;
 	slow*) sleep 30 ;;
+	nap*) sleep 0.5 ;;
 	cost*) printf '{"result": "ok", "cost_usd": %s}' "${prompt#cost }" \
 		>"$BATON_RESULT_FILE" ;;
 	until*) i=0
@@ -140,7 +141,7 @@ add() {
 	"$BATON" -q run ok4 >/dev/null
 	[ "$(sql 'SELECT count(DISTINCT batch_id) FROM runs')" = 3 ]
 	[ "$(sql 'SELECT count(*) FROM runs WHERE batch_id IS NULL')" = 0 ]
-	[ "$(sql "SELECT group_concat(task_id) FROM runs WHERE batch_id = '$first'")" = 1,2 ]
+	[ "$(sql "SELECT group_concat(task_id) FROM (SELECT task_id FROM runs WHERE batch_id = '$first' ORDER BY task_id)")" = 1,2 ]
 	local second
 	second=$(jq -r .batch "$T/lines")
 	[ "$(sql "SELECT task_id FROM runs WHERE batch_id = '$second'")" = 3 ]
@@ -154,4 +155,25 @@ add() {
 	echo "$output" | jq -e '.tasks == 0 and .runs == 0'
 	run "$BATON" stats --json
 	echo "$output" | jq -e '.batch == null and .tasks == 4'
+}
+
+@test "work waits at the session limit instead of failing tasks; run does not" {
+	printf 'sessions: {max_active: 2}\n' >>"$BATON_CONFIG"
+	add nap1 nap2 nap3 nap4 nap5 nap6
+	run --separate-stderr "$BATON" work -j 4 --until-empty
+	assert_status 0
+	[ "$(sql "SELECT count(*) FROM tasks WHERE status = 'completed'")" = 6 ]
+	[[ "$stderr" =~ baton:\ task\ [0-9]+\ waits:\ 2\ of\ 2\ active\ sessions\ in\ use ]]
+	# once per task
+	[ "$(echo "$stderr" | grep -c waits: | tr -d ' ')" -le 4 ]
+	[ "$(sql "SELECT count(*) FROM events WHERE kind = 'refused'")" = 0 ]
+	# with nothing of its own running to free one, it fails as before
+	"$BATON" -q session init holder1 >/dev/null
+	"$BATON" -q session init holder2 >/dev/null
+	add ok7
+	run --separate-stderr "$BATON" work --until-empty
+	assert_status 1
+	[[ "$output" == *"task 7 failed: cannot create a session"* ]]
+	run --separate-stderr "$BATON" run ok8
+	assert_status 1
 }
