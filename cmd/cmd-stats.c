@@ -51,7 +51,8 @@ since_error(const char *arg)
 
 /* The stats object (SPEC §6.1); rate is the resume success rate. */
 static json_t *
-stats_json(const struct db_stats *s, int64_t since, const char *ms, double rate)
+stats_json(const struct db_stats *s, int64_t since, const char *ms,
+	   const char *batch, double rate)
 {
 	json_t *o = json_object(), *st = json_object(), *dur, *fr;
 	size_t j;
@@ -63,6 +64,7 @@ stats_json(const struct db_stats *s, int64_t since, const char *ms, double rate)
 	json_object_set_new(o, "since", cmd_json_time(since));
 	json_object_set_new(o, "milestone",
 			    ms != NULL ? json_string(ms) : json_null());
+	json_object_set_new(o, "batch", cmd_json_str(batch));
 	json_object_set_new(o, "tasks", json_integer(s->tasks));
 	json_object_set_new(o, "by_status", st);
 	json_object_set_new(o, "runs", json_integer(s->runs));
@@ -215,8 +217,9 @@ struct stats_args {
 	int openmetrics;
 };
 
-enum { OPT_SINCE = 256, OPT_MS, OPT_OM };
+enum { OPT_SINCE = 256, OPT_MS, OPT_OM, OPT_BATCH };
 static const struct option stats_options[] = {
+	{"batch", required_argument, NULL, OPT_BATCH},
 	{"since", required_argument, NULL, OPT_SINCE},
 	{"milestone", required_argument, NULL, OPT_MS},
 	{"openmetrics", no_argument, NULL, OPT_OM},
@@ -233,6 +236,8 @@ parse_options(struct baton *b, int argc, char **argv, struct stats_args *a)
 	while ((ch = cmd_getopt(argc, argv, "", stats_options)) != -1) {
 		if (ch == OPT_MS)
 			a->ms = optarg;
+		else if (ch == OPT_BATCH)
+			a->f.batch_id = optarg;
 		else if (ch == OPT_OM)
 			a->openmetrics = 1;
 		else if (ch != OPT_SINCE)
@@ -275,7 +280,8 @@ stats_exec(struct baton *b, int argc, char **argv)
 	rate = s.resumes > 0 ? (double)s.resumes_ok / (double)s.resumes : 1.0;
 	rc = EXIT_OK;
 	if (b->json) {
-		if (cmd_print_json(stats_json(&s, a.f.since, a.ms, rate)) != 0)
+		if (cmd_print_json(stats_json(&s, a.f.since, a.ms, a.f.batch_id,
+					      rate)) != 0)
 			rc = EXIT_FAILED;
 	} else if (a.openmetrics) {
 		stats_openmetrics(&s);
@@ -288,7 +294,8 @@ stats_exec(struct baton *b, int argc, char **argv)
 
 const struct cmd_entry cmd_stats_entry = {
 	.name = "stats",
-	.usage = "[--json|--openmetrics] [--since T] [--milestone M]",
+	.usage = "[--json|--openmetrics] [--since T] [--milestone M] "
+		 "[--batch ID]",
 	.summary = "counts, run durations, tokens, cost, resumes, retries, "
 		   "failures",
 	.help = "options:\n"
@@ -297,6 +304,9 @@ const struct cmd_entry cmd_stats_entry = {
 		"                  or a duration back from now (2h, 1d)\n"
 		"  --milestone M   only the tasks of milestone M, their runs "
 		"and sessions\n"
+		"  --batch ID      only the runs of one `work` or `run` (its "
+		"batch id)\n"
+		"                  and the tasks they ran\n"
 		"  --json          one object: tasks, by_status, runs, "
 		"run_duration\n"
 		"                  {p50_ms, p95_ms, max_ms}, input_tokens, "

@@ -1,11 +1,15 @@
 /*
- * baton work [-j N] [--milestone M] [--max-tasks N] [--until-empty]:
+ * baton work [-j N] [--milestone M] [--max-tasks N] [--until-empty]
+ * [--halt SPEC] [--max-cost USD] [--joblog FILE]:
  * run pending tasks, N at a time, each worker a thread with its own
  * database connection.  Several `baton work` processes may share one
  * database: claims are atomic (orch_claim).
  */
+#include <ctype.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <math.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -35,7 +39,10 @@ struct work {
 	int tty;
 	int bar_shown;
 	int64_t started_ms;
-	char *host; /* --json: where the tasks ran */
+	char *host;    /* --json, --joblog: where the tasks ran */
+	FILE *joblog;  /* --joblog, or NULL */
+	long long seq; /* --joblog: lines written */
+	int json;      /* --json lines */
 };
 
 static void
@@ -118,7 +125,90 @@ finished_json(void *arg, const struct db_task *t, const struct db_run *runs,
 	json_object_set_new(o, "cost_usd", json_real(t->cost_usd));
 	json_object_set_new(o, "session_id", cmd_json_str(t->session_id));
 	json_object_set_new(o, "host", json_string(w->host));
+	json_object_set_new(o, "batch", json_string(w->b->batch_id));
 	print_line(w, o);
+}
+
+/* --joblog: text with tab, newline, CR and backslash escaped, so that
+ * a line is a line and a column a column. */
+static void
+joblog_text(FILE *f, const char *s)
+{
+	for (; s != NULL && *s != '\0'; s++) {
+		if (*s == '\t')
+			fputs("\\t", f);
+		else if (*s == '\n')
+			fputs("\\n", f);
+		else if (*s == '\r')
+			fputs("\\r", f);
+		else if (*s == '\\')
+			fputs("\\\\", f);
+		else
+			fputc(*s, f);
+	}
+}
+
+/* --joblog: the Command column, the title or the prompt's first line. */
+static void
+joblog_command(FILE *f, const struct db_task *t)
+{
+	const char *p = t->prompt != NULL ? t->prompt : "";
+	char *line;
+
+	if (t->title != NULL && t->title[0] != '\0') {
+		joblog_text(f, t->title);
+		return;
+	}
+	line = xstrndup(p, strcspn(p, "\n"));
+	joblog_text(f, line);
+	free(line);
+}
+
+/*
+ * --joblog: one line per finished task, GNU parallel's nine columns then
+ * baton's own (docs/baton.1), flushed: `tail -f` follows it.  t NULL:
+ * a task failed at its claim (id and why are all there is).
+ */
+static void
+joblog_line(struct work *w, const struct db_task *t, const struct db_run *last,
+	    int64_t id)
+{
+	FILE *f = w->joblog;
+	int64_t start = t ? t->started_at : clock_now_ms();
+	int64_t ran = t && t->started_at && t->finished_at
+			      ? t->finished_at - t->started_at
+			      : 0;
+
+	fprintf(f, "%lld\t%s\t%.3f\t%10.3f\t0\t0\t%d\t%d\t", ++w->seq, w->host,
+		(double)start / 1000.0, (double)ran / 1000.0,
+		t && t->has_exit_code ? t->exit_code : -1,
+		last ? last->signal : 0);
+	if (t != NULL)
+		joblog_command(f, t);
+	fprintf(f, "\t%lld\t", (long long)id);
+	if (t != NULL)
+		joblog_text(f, t->key);
+	fprintf(f, "\t%s\t%d\t%lld\t%lld\t%.6f\t",
+		task_status_name(t ? t->status : TASK_FAILED),
+		t ? t->attempts : 0, t ? (long long)t->input_tokens : 0,
+		t ? (long long)t->output_tokens : 0, t ? t->cost_usd : 0.0);
+	if (t != NULL)
+		joblog_text(f, t->session_id);
+	fputc('\n', f);
+	fflush(f);
+}
+
+/* A finished task with its runs: --json's line and --joblog's. */
+static void
+finished(void *arg, const struct db_task *t, const struct db_run *runs,
+	 size_t nruns, const struct orch_result *r)
+{
+	struct work *w = arg;
+
+	if (w->joblog != NULL)
+		joblog_line(w, t, nruns > 0 ? &runs[nruns - 1] : NULL, t->id);
+	if (w->json)
+		finished_json(arg, t, runs, nruns, r);
 }
 
 /* --json: a task failed at its claim has no run; what is known of it. */
@@ -126,13 +216,19 @@ static void
 refused_json(void *arg, int64_t task_id, const char *why)
 {
 	struct work *w = arg;
-	json_t *o = json_object();
+	json_t *o;
 
+	if (w->joblog != NULL)
+		joblog_line(w, NULL, NULL, task_id);
+	if (!w->json)
+		return;
+	o = json_object();
 	json_object_set_new(o, "id", json_integer(task_id));
 	json_object_set_new(o, "status", json_string("failed"));
 	json_object_set_new(o, "error", cmd_json_str(why));
 	json_object_set_new(o, "attempts", json_integer(0));
 	json_object_set_new(o, "host", json_string(w->host));
+	json_object_set_new(o, "batch", json_string(w->b->batch_id));
 	print_line(w, o);
 }
 
@@ -161,6 +257,8 @@ refused(void *arg, int64_t task_id, const char *why)
 	struct work *w = arg;
 	char *word, *safe;
 
+	if (w->joblog != NULL)
+		joblog_line(w, NULL, NULL, task_id);
 	if (w->b->verbosity >= 0) {
 		clear_bar(w);
 		word = cmd_status_word(w->b, TASK_FAILED);
@@ -229,25 +327,71 @@ show_progress(struct work *w)
 	}
 }
 
-enum { OPT_MS = 256, OPT_MAX, OPT_UNTIL };
+enum { OPT_MS = 256, OPT_MAX, OPT_UNTIL, OPT_HALT, OPT_COST, OPT_JOBLOG };
 static const struct option work_options[] = {
+	{"halt", required_argument, NULL, OPT_HALT},
 	{"jobs", required_argument, NULL, 'j'},
+	{"joblog", required_argument, NULL, OPT_JOBLOG},
+	{"max-cost", required_argument, NULL, OPT_COST},
 	{"milestone", required_argument, NULL, OPT_MS},
 	{"max-tasks", required_argument, NULL, OPT_MAX},
 	{"until-empty", no_argument, NULL, OPT_UNTIL},
 	{NULL, 0, NULL, 0},
 };
 
+/* --max-cost USD: a number above 0.  0 or -1. */
+static int
+parse_cost(const char *s, double *out)
+{
+	char *end;
+
+	if (!isdigit((unsigned char)s[0]) && s[0] != '.')
+		return -1;
+	errno = 0;
+	*out = strtod(s, &end);
+	return *end == '\0' && errno == 0 && isfinite(*out) && *out > 0 ? 0
+									: -1;
+}
+
+/* The options of work's own beyond -j: --halt, --max-cost, --joblog.
+ * Returns -1 to go on, or an exit status for a usage error. */
+static int
+parse_limit(int opt_c, struct pool_options *opt, const char **joblog)
+{
+	char *cause = NULL;
+	int rc;
+
+	switch (opt_c) {
+	case OPT_HALT:
+		if (pool_halt_parse(optarg, &opt->halt, &cause) == 0)
+			return -1;
+		rc = cmd_usage_error(&cmd_work_entry, "%s", cause);
+		free(cause);
+		return rc;
+	case OPT_COST:
+		if (parse_cost(optarg, &opt->max_cost) == 0)
+			return -1;
+		return cmd_usage_error(&cmd_work_entry,
+				       "invalid --max-cost '%s': give an "
+				       "amount in USD above 0",
+				       optarg);
+	default: /* OPT_JOBLOG */
+		*joblog = optarg;
+		return -1;
+	}
+}
+
 /*
- * Read the options into opt (jobs, max_tasks, until_empty) and *ms.
- * Returns -1 to go on, or an exit status for a usage error.
+ * Read the options into opt (jobs, max_tasks, until_empty, halt,
+ * max_cost), *ms and *joblog.  Returns -1 to go on, or an exit status
+ * for a usage error.
  */
 static int
 parse_options(struct baton *b, int argc, char **argv, struct pool_options *opt,
-	      const char **ms)
+	      const char **ms, const char **joblog)
 {
 	long long jobs;
-	int opt_c;
+	int opt_c, rc;
 
 	jobs = b->cfg->workers;
 	optind = 0;
@@ -274,6 +418,12 @@ parse_options(struct baton *b, int argc, char **argv, struct pool_options *opt,
 			break;
 		case OPT_UNTIL:
 			opt->until_empty = 1;
+			break;
+		case OPT_HALT:
+		case OPT_COST:
+		case OPT_JOBLOG:
+			if ((rc = parse_limit(opt_c, opt, joblog)) >= 0)
+				return rc;
 			break;
 		default:
 			return cmd_option_error(&cmd_work_entry, argv,
@@ -314,9 +464,54 @@ find_milestone(struct baton *b, const char *ms, struct pool_options *opt,
 	return -1;
 }
 
+/* One line on why it stopped claiming early, if it did. */
+static void
+say_halted(struct work *w, const struct pool_options *opt,
+	   const struct pool_counts *c)
+{
+	if (c->halted == 1)
+		fprintf(stderr,
+			"baton: work halted after %lld failure%s (--halt "
+			"%s)\n",
+			c->failed, c->failed == 1 ? "" : "s", opt->halt.spec);
+	else if (c->halted == 2)
+		fprintf(stderr,
+			"baton: work stopped claiming: its tasks cost $%.2f "
+			"(--max-cost %g)\n",
+			c->cost_usd, opt->max_cost);
+	(void)w;
+}
+
+/*
+ * --joblog FILE: appended to (a header only when it is new or empty),
+ * so that the work of several `work` runs, in CI say, is one log.
+ * Returns -1 to go on, or an exit status.
+ */
+static int
+open_joblog(struct work *w, const char *path)
+{
+	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0666);
+
+	if (fd < 0 || (w->joblog = fdopen(fd, "a")) == NULL) {
+		cmd_error("cannot open joblog %s: %s", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return EXIT_FAILED;
+	}
+	if (lseek(fd, 0, SEEK_END) == 0) {
+		fputs("Seq\tHost\tStarttime\tJobRuntime\tSend\tReceive\t"
+		      "Exitval\tSignal\tCommand\tTaskId\tKey\tStatus\t"
+		      "Attempts\tInputTokens\tOutputTokens\tCostUSD\t"
+		      "SessionId\n",
+		      w->joblog);
+		fflush(w->joblog);
+	}
+	return -1;
+}
+
 /* Wait for the pool to end, say how it went; the exit status. */
 static int
-finish(struct work *w, struct runner *runner)
+finish(struct work *w, const struct pool_options *opt, struct runner *runner)
 {
 	struct baton *b = w->b;
 	struct pool_counts c;
@@ -335,10 +530,13 @@ finish(struct work *w, struct runner *runner)
 			"baton: %lld completed, %lld failed, %lld "
 			"other\n",
 			c.completed, c.failed, c.other);
+	say_halted(w, opt, &c);
 	if (cmd_signal_received())
 		return cmd_signal_exit();
 	if (rc != 0)
 		return cmd_exit_code(rc);
+	if (c.halted == 1)
+		return EXIT_FAILED;
 	return c.failed + c.other > 0 ? EXIT_FAILED : EXIT_OK;
 }
 
@@ -355,17 +553,24 @@ work_exec(struct baton *b, int argc, char **argv)
 	struct runner runner;
 	struct db_milestone m = {0};
 	char *cause = NULL;
-	const char *ms = NULL;
+	const char *ms = NULL, *joblog = NULL;
 	int rc;
 
-	if ((rc = parse_options(b, argc, argv, &opt, &ms)) >= 0)
+	if ((rc = parse_options(b, argc, argv, &opt, &ms, &joblog)) >= 0)
 		return rc;
 	if (ms != NULL && (rc = find_milestone(b, ms, &opt, &m)) >= 0)
 		return rc;
+	if (joblog != NULL && (rc = open_joblog(&w, joblog)) >= 0) {
+		db_milestone_release(&m);
+		return rc;
+	}
 	if (b->json) {
 		hooks.ended = NULL;
-		hooks.finished = finished_json;
 		hooks.refused = refused_json;
+		w.json = 1;
+	}
+	if (w.json || w.joblog != NULL) {
+		hooks.finished = finished;
 		w.host = sys_host_name();
 	}
 	w.milestone_id = opt.milestone_id;
@@ -379,11 +584,12 @@ work_exec(struct baton *b, int argc, char **argv)
 		free(w.host);
 		return EXIT_FAILED;
 	}
-	if ((rc = runner_start(&runner, b, &cause)) == 0 &&
-	    (rc = pool_start(&w.pool, b, &opt, &hooks, &cause)) != 0)
+	if ((rc = runner_start(&runner, b, &cause)) == 0 && b->verbosity >= 0)
+		fprintf(stderr, "baton: batch %s\n", b->batch_id);
+	if (rc == 0 && (rc = pool_start(&w.pool, b, &opt, &hooks, &cause)) != 0)
 		runner_stop(&runner);
 	if (rc == 0)
-		rc = finish(&w, &runner);
+		rc = finish(&w, &opt, &runner);
 	else {
 		cmd_error("%s", cause);
 		free(cause);
@@ -393,12 +599,17 @@ work_exec(struct baton *b, int argc, char **argv)
 	 * each copies it when it starts */
 	db_milestone_release(&m);
 	free(w.host);
+	if (w.joblog != NULL && fclose(w.joblog) != 0 && rc == EXIT_OK) {
+		cmd_error("cannot write %s: %s", joblog, strerror(errno));
+		rc = EXIT_FAILED;
+	}
 	return rc;
 }
 
 const struct cmd_entry cmd_work_entry = {
 	.name = "work",
-	.usage = "[-j N] [--milestone M] [--max-tasks N] [--until-empty]",
+	.usage = "[-j N] [--milestone M] [--max-tasks N] [--until-empty] "
+		 "[--halt SPEC] [--max-cost USD] [--joblog FILE]",
 	.summary = "run pending tasks, N at a time",
 	.help = "options:\n"
 		"  -j, --jobs N       run up to N tasks at a time (default: "
@@ -409,10 +620,22 @@ const struct cmd_entry cmd_work_entry = {
 		"(default:\n"
 		"                     keep waiting for new tasks until "
 		"interrupted)\n"
+		"  --halt SPEC        never (default), soon|now,fail=N or "
+		"soon|now,fail=P%:\n"
+		"                     stop claiming after N failures (or "
+		"P% of the tasks\n"
+		"                     ended, once 3 have); now also cancels "
+		"running tasks\n"
+		"  --max-cost USD     stop claiming once its tasks cost "
+		"that much\n"
+		"  --joblog FILE      append a line per finished task, GNU "
+		"parallel's\n"
+		"                     columns and baton's\n"
 		"\nA progress bar on a terminal, one line per finished task "
 		"otherwise\n"
 		"(--json: one JSON object a line, as each task ends).\n"
-		"Exit status 0 if every task it ran completed, 1 otherwise.\n",
+		"Exit status 0 if every task it ran completed, 1 otherwise "
+		"(and after --halt).\n",
 	.flags = CMD_NEEDS_DB | CMD_JSON,
 	.exec = work_exec,
 	.options = work_options,

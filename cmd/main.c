@@ -100,6 +100,7 @@ main(int argc, char **argv)
 	b.json = g.json;
 	b.color = cmd_color_wanted(g.no_color);
 	b.stop_fd = -1;
+	b.stop_wfd = -1;
 	b.db_path = xstrdup_or_null(g.db);
 	/* --config wins over BATON_CONFIG; config_load() reads the env. */
 	b.config_path = g.config;

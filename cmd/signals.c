@@ -41,6 +41,7 @@ cmd_signals_install(struct baton *b)
 	fcntl(fds[1], F_SETFL, O_NONBLOCK);
 	pipe_w = fds[1];
 	b->stop_fd = fds[0];
+	b->stop_wfd = fds[1];
 	memset(&sa, 0, sizeof sa);
 	sa.sa_handler = on_signal;
 	sigemptyset(&sa.sa_mask);

@@ -21,11 +21,19 @@ struct baton {
 	int json;	   /* --json given */
 	int color;	   /* colour on stdout */
 	int64_t runner_id; /* this process's runner row, 0 if none */
+	/* its batch id (a UUIDv7, recorded on the runner and its runs),
+	 * "" if none */
+	char batch_id[37];
 	/* "PID.START" of this runner; with a run id it makes the
 	 * BATON_RUN_TOKEN a reaper finds its agents by (runner.c) */
 	char runner_key[48];
 	/* fd that becomes readable when baton got SIGINT/SIGTERM/SIGHUP */
 	int stop_fd;
+	/* Its write end (-1 if none): `work --halt now` stops the agents
+	 * the same way, after setting stop_why, the error text the tasks
+	 * then end cancelled with (NULL: a signal). */
+	int stop_wfd;
+	const char *stop_why;
 	const char *config_path; /* --config, or NULL */
 	/* Held from BEGIN IMMEDIATE to COMMIT/ROLLBACK by every connection
 	 * this process opens, so that its threads queue for the database's

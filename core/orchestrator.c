@@ -140,6 +140,13 @@ start_locked(struct orch *o, int64_t id, int *started, char **cause)
 	if ((rc = store_savepoint(o->db, "claim", cause)) != 0)
 		goto out;
 	rc = session_select(b, o->db, &t, now, &sc, &why);
+	if (rc == -BERR_FAIL && sc.full > 0 && o->full != NULL &&
+	    o->full(o->notify_arg, id, sc.full)) {
+		/* S11 for `work`: wait for a session to close */
+		store_savepoint_rollback(o->db, "claim");
+		rc = 0;
+		goto out;
+	}
 	if (rc == -BERR_FAIL) {
 		/* S11/S12: this task may not run; fail it, keep going. */
 		store_savepoint_rollback(o->db, "claim");
@@ -325,6 +332,18 @@ poll_cancel(void *arg)
 	return yes;
 }
 
+/* Why a stopped task ends cancelled: `baton cancel`, a signal to baton
+ * or `work --halt now` (b->stop_why).  The caller frees. */
+static char *
+stop_text(const struct job *j)
+{
+	const char *why = j->o->b->stop_why;
+
+	if (j->cancel_seen)
+		return xstrdup("cancelled by baton cancel");
+	return xstrdup(why != NULL ? why : "cancelled: baton was signalled");
+}
+
 /*
  * Between runs (a retry's backoff): a signal to baton or `baton cancel`
  * ends the task cancelled, as it would during a run.  Returns non-zero
@@ -336,9 +355,7 @@ stop_between_runs(struct job *j)
 	if (!stop_requested(j->o) && !poll_cancel(j))
 		return 0;
 	j->decided = 0;
-	job_fail(j, TASK_CANCELLED, "cancelled",
-		 xstrdup(j->cancel_seen ? "cancelled by baton cancel"
-					: "cancelled: baton was signalled"));
+	job_fail(j, TASK_CANCELLED, "cancelled", stop_text(j));
 	return 1;
 }
 
@@ -840,10 +857,7 @@ fill_run_end(struct job *j, struct turn_state *t, int64_t now)
 		free(d);
 	} else if (t->spawned && pr->reason == PROC_STOPPED) {
 		run->outcome = RUN_CANCELLED;
-		run->error =
-			xstrdup(j->cancel_seen ? "cancelled by baton cancel"
-					       : "cancelled: baton was "
-						 "signalled");
+		run->error = stop_text(j);
 	} else {
 		run->outcome = outcome_of(ar->outcome);
 		run->error = redact(j->redactor, ar->error);
@@ -1117,10 +1131,7 @@ run_check(struct job *j, int *passed, int *exit_code, char **output,
 		job_fail(j, TASK_TIMED_OUT, "timeout",
 			 xstrdup("timed out while running the check"));
 	} else if (pr.reason == PROC_STOPPED) {
-		job_fail(j, TASK_CANCELLED, "cancelled",
-			 xstrdup(j->cancel_seen ? "cancelled by baton cancel"
-						: "cancelled: baton was "
-						  "signalled"));
+		job_fail(j, TASK_CANCELLED, "cancelled", stop_text(j));
 	} else
 		*passed = pr.exited && pr.exit_code == 0;
 

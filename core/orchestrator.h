@@ -43,6 +43,10 @@ struct orch {
 	/* A task failed at its claim because it may not run (S11, S12);
 	 * NULL: reported through notify. */
 	void (*refused)(void *arg, int64_t task_id, const char *why);
+	/* A task's claim found the S11 limit reached (active sessions in
+	 * use): non-zero to leave it pending for a later claim rather than
+	 * fail it.  NULL: fail it (`run`). */
+	int (*full)(void *arg, int64_t task_id, int64_t active);
 	/* Test hook: fail at a named step ("after-claim", "before-spawn",
 	 * "after-run") to prove cleanup runs on every error path. */
 	const char *fail_at;

@@ -14,6 +14,7 @@
 #include "core/runner.h"
 #include "lib/clock.h"
 #include "lib/file.h"
+#include "lib/id.h"
 #include "lib/sys.h"
 #include "lib/xmalloc.h"
 #include "db/store.h"
@@ -97,6 +98,8 @@ runner_start(struct runner *r, struct baton *b, char **cause)
 	row.proc_start = (int64_t)start;
 	runner_make_key(b->runner_key, row.pid, row.proc_start);
 	row.started_at = clock_now_ms();
+	id_uuid_new(b->batch_id);
+	row.batch_id = b->batch_id;
 	if ((rc = store_begin(b->db, cause)) == 0 &&
 	    (rc = store_runner_insert(b->db, &row, &r->id, cause)) == 0)
 		rc = store_commit(b->db, cause);

@@ -98,7 +98,7 @@ default_model(struct baton *b, const char *agent)
 
 /* S11: creating one more active session must stay within the limit. */
 static int
-check_capacity(struct baton *b, struct store *db, char **cause)
+check_capacity(struct baton *b, struct store *db, int64_t *full, char **cause)
 {
 	int64_t n;
 	int rc;
@@ -106,6 +106,8 @@ check_capacity(struct baton *b, struct store *db, char **cause)
 	if ((rc = store_session_count_active(db, &n, cause)) != 0)
 		return rc;
 	if (n >= b->cfg->sessions.max_active) {
+		if (full != NULL)
+			*full = n;
 		*cause = xasprintf("cannot create a session: %lld sessions are "
 				   "active and sessions.max_active is %d; "
 				   "close some with 'baton session close' or "
@@ -118,17 +120,17 @@ check_capacity(struct baton *b, struct store *db, char **cause)
 
 /*
  * Insert a new active session row (s->id may be preset: a UUID given)
- * and its "create" event.
+ * and its "create" event.  *full (may be NULL): see check_capacity.
  */
 static int
 create_row(struct baton *b, struct store *db, struct db_session *s,
-	   int64_t task_id, int64_t now, char **cause)
+	   int64_t task_id, int64_t now, int64_t *full, char **cause)
 {
 	struct strbuf d;
 	char id[37];
 	int rc;
 
-	if ((rc = check_capacity(b, db, cause)) != 0)
+	if ((rc = check_capacity(b, db, full, cause)) != 0)
 		return rc;
 	if (s->id == NULL) {
 		id_uuid_new(id);
@@ -190,7 +192,7 @@ new_session(struct baton *b, struct store *db, const struct req *r,
 	s.model = r->model ? xstrdup(r->model) : default_model(b, s.agent);
 	s.project = xstrdup(r->project);
 	s.workdir = xstrdup(r->workdir);
-	rc = create_row(b, db, &s, r->task_id, now, cause);
+	rc = create_row(b, db, &s, r->task_id, now, &out->full, cause);
 	if (rc == 0 && milestone_id != 0)
 		rc = store_milestone_set_session(db, milestone_id, s.id, cause);
 	if (rc == 0) {
@@ -334,7 +336,8 @@ successor(struct baton *b, struct store *db, const struct req *r,
 	s.project = xstrdup(old->project);
 	s.workdir = xstrdup(old->workdir);
 	s.predecessor = pred ? xstrdup(old->id) : NULL;
-	if ((rc = create_row(b, db, &s, r->task_id, now, cause)) != 0)
+	if ((rc = create_row(b, db, &s, r->task_id, now, &out->full, cause)) !=
+	    0)
 		goto out;
 	if (s.milestone_id != 0 &&
 	    (rc = store_milestone_set_session(db, s.milestone_id, s.id, cause)))
@@ -571,12 +574,16 @@ choice_start(struct session_choice *out)
 	strvec_init(&out->notes);
 }
 
-/* On failure the caller sees an empty (zeroed) choice. */
+/* On failure the caller sees an empty (zeroed) choice but for full. */
 static void
 choice_end(struct session_choice *out, int rc)
 {
-	if (rc != 0)
+	int64_t full = out->full;
+
+	if (rc != 0) {
 		session_choice_release(out);
+		out->full = full;
+	}
 }
 
 int
@@ -919,7 +926,7 @@ fork_in_txn(struct baton *b, struct store *db, const char *ref,
 	out->project = xstrdup(p.project);
 	out->workdir = xstrdup(p.workdir);
 	out->predecessor = xstrdup(p.id);
-	if ((rc = create_row(b, db, out, 0, now, cause)) != 0 ||
+	if ((rc = create_row(b, db, out, 0, now, NULL, cause)) != 0 ||
 	    (rc = store_session_push_head(db, out->id, p.head, EDGE_FORK, 0,
 					  now, cause)) != 0)
 		goto out;

@@ -19,6 +19,9 @@ struct session_choice {
 	int created;	     /* a new row was made for this task */
 	int temp;	     /* kind temp: closed when the task ends (S7) */
 	struct strvec notes; /* warnings for the user (S9, S10, S12) */
+	/* Kept on failure too: > 0 when the refusal was the S11 limit
+	 * (this many sessions active), which passes once one closes. */
+	int64_t full;
 };
 void session_choice_release(struct session_choice *);
 

@@ -2,8 +2,10 @@
  * The worker pool (what `work` runs) and the run-now wait (what `run`
  * runs): claim, execute, count, stop.  cmd/ only prints.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -17,6 +19,7 @@
 #include "core/worker.h"
 #include "db/store.h"
 #include "lib/clock.h"
+#include "lib/text.h"
 #include "lib/xmalloc.h"
 
 /* logs.retention: how often a long `work` prunes again. */
@@ -36,6 +39,9 @@ struct pool {
 	pthread_t *threads;
 	int nthreads;
 	char *scope, *fail_at; /* copies: opt's point here */
+	char *halt_why;	       /* --halt now: b->stop_why points here */
+	int64_t *waiting;      /* tasks said to wait for a session */
+	size_t nwaiting;
 };
 
 /* With p->lock held. */
@@ -59,6 +65,90 @@ stopping(struct pool *p)
 	return p->stop || poll(&pf, 1, 0) > 0;
 }
 
+int
+pool_halt_parse(const char *spec, struct pool_halt *h, char **cause)
+{
+	const char *v = NULL;
+	char *end;
+	size_t len;
+
+	memset(h, 0, sizeof *h);
+	if (strlen(spec) >= sizeof h->spec)
+		goto bad;
+	memcpy(h->spec, spec, strlen(spec) + 1);
+	if (strcmp(spec, "never") == 0)
+		return 0;
+	if (strncmp(spec, "now,fail=", 9) == 0) {
+		h->when = HALT_NOW;
+		v = spec + 9;
+	} else if (strncmp(spec, "soon,fail=", 10) == 0) {
+		h->when = HALT_SOON;
+		v = spec + 10;
+	} else
+		goto bad;
+	len = strlen(v);
+	if (!isdigit((unsigned char)v[0]))
+		goto bad;
+	if (v[len - 1] == '%') {
+		h->fail_pct = strtod(v, &end);
+		if (end != v + len - 1 || !(h->fail_pct > 0) ||
+		    h->fail_pct > 100)
+			goto bad;
+	} else if (text_parse_int(v, 1, LLONG_MAX, &h->fail_n) != 0)
+		goto bad;
+	return 0;
+bad:
+	memset(h, 0, sizeof *h);
+	*cause = xasprintf("invalid --halt '%s': give never, now,fail=N, "
+			   "soon,fail=N, now,fail=P%% or soon,fail=P%%",
+			   spec);
+	return -1;
+}
+
+/* With p->lock held: --halt now stops the running agents the way a
+ * signal to baton does (the same pipe), with our reason as the tasks'
+ * error. */
+static void
+halt_now(struct pool *p)
+{
+	p->halt_why = xasprintf("cancelled: work --halt %s", p->opt.halt.spec);
+	p->b->stop_why = p->halt_why;
+	if (p->b->stop_wfd >= 0 && write(p->b->stop_wfd, "h", 1) < 0) {
+		/* a full pipe is readable already */
+	}
+}
+
+/* With p->lock held, after a task ended: --halt and --max-cost. */
+static void
+check_limits(struct pool *p)
+{
+	const struct pool_halt *h = &p->opt.halt;
+	const struct pool_counts *c = &p->counts;
+	long long ended = c->completed + c->failed + c->other;
+	int hit;
+
+	if (c->halted)
+		return;
+	if (h->when != HALT_NEVER) {
+		if (h->fail_pct > 0)
+			hit = ended >= HALT_PCT_MIN &&
+			      (double)c->failed * 100.0 >= h->fail_pct * ended;
+		else
+			hit = c->failed >= h->fail_n;
+		if (hit) {
+			p->counts.halted = 1;
+			set_stop(p);
+			if (h->when == HALT_NOW)
+				halt_now(p);
+			return;
+		}
+	}
+	if (p->opt.max_cost > 0 && c->cost_usd >= p->opt.max_cost) {
+		p->counts.halted = 2;
+		set_stop(p);
+	}
+}
+
 static void
 hook_note(void *arg, int64_t id, const char *msg)
 {
@@ -79,7 +169,42 @@ hook_refused(void *arg, int64_t id, const char *why)
 	p->counts.failed++;
 	if (p->hooks.refused != NULL)
 		p->hooks.refused(p->hooks.arg, id, why);
+	check_limits(p);
 	pthread_mutex_unlock(&p->lock);
+}
+
+/*
+ * S11 in `work`: a task that finds every session in use waits, while
+ * tasks of this pool run (their temp sessions close when they end):
+ * said once per task.  With none running nothing of ours will free a
+ * session: it fails at its claim as in `run`.
+ */
+static int
+hook_full(void *arg, int64_t id, int64_t active)
+{
+	struct pool *p = arg;
+	char *msg;
+	size_t i;
+	int wait;
+
+	pthread_mutex_lock(&p->lock);
+	wait = p->counts.running > 0;
+	for (i = 0; wait && i < p->nwaiting && p->waiting[i] != id; i++)
+		;
+	if (wait && i == p->nwaiting) {
+		p->waiting = xreallocarray(p->waiting, p->nwaiting + 1,
+					   sizeof *p->waiting);
+		p->waiting[p->nwaiting++] = id;
+		msg = xasprintf("task %lld waits: %lld of %d active sessions "
+				"in use",
+				(long long)id, (long long)active,
+				p->b->cfg->sessions.max_active);
+		if (p->hooks.note != NULL)
+			p->hooks.note(p->hooks.arg, 0, msg);
+		free(msg);
+	}
+	pthread_mutex_unlock(&p->lock);
+	return wait;
 }
 
 /* Take a claim slot: 0 when the pool stops or max_tasks is reached. */
@@ -128,7 +253,8 @@ idle(struct pool *p, struct store *db, char **cause)
 	return 0;
 }
 
-/* Read task id and its runs for the finished hook; 0 or -1 (noted). */
+/* Read task id and its runs for the finished hook and --max-cost; 0 or
+ * -1 (noted). */
 static int
 load_finished(struct pool *p, struct store *db, int64_t id, struct db_task *t,
 	      struct db_run **runs, size_t *n)
@@ -136,7 +262,7 @@ load_finished(struct pool *p, struct store *db, int64_t id, struct db_task *t,
 	char *cause = NULL;
 	int found = 0;
 
-	if (p->hooks.finished == NULL)
+	if (p->hooks.finished == NULL && p->opt.max_cost <= 0)
 		return -1;
 	if (store_task_get(db, id, t, &found, &cause) == 0 && found &&
 	    store_run_list(db, id, runs, n, &cause) == 0)
@@ -172,10 +298,13 @@ execute(struct pool *p, struct orch *o, int64_t id, char **cause)
 		p->counts.failed++;
 	else
 		p->counts.other++;
+	if (loaded)
+		p->counts.cost_usd += t.cost_usd;
 	if (p->hooks.ended != NULL)
 		p->hooks.ended(p->hooks.arg, id, &res);
-	if (loaded)
+	if (loaded && p->hooks.finished != NULL)
 		p->hooks.finished(p->hooks.arg, &t, runs, nruns, &res);
+	check_limits(p);
 	pthread_mutex_unlock(&p->lock);
 	orch_result_release(&res);
 	db_runs_free(runs, nruns);
@@ -273,6 +402,7 @@ worker_main(void *arg)
 		o.notify = hook_note;
 		o.notify_arg = p;
 		o.refused = hook_refused;
+		o.full = hook_full;
 		o.scope = xstrdup_or_null(p->opt.scope);
 		o.scope_milestone = p->opt.milestone_id;
 		o.fail_at = p->opt.fail_at;
@@ -388,6 +518,10 @@ pool_join(struct pool *p, struct pool_counts *final)
 	free(p->threads);
 	free(p->scope);
 	free(p->fail_at);
+	if (p->halt_why != NULL)
+		p->b->stop_why = NULL;
+	free(p->halt_why);
+	free(p->waiting);
 	free(p);
 	return err;
 }

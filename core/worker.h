@@ -37,13 +37,38 @@ struct pool_hooks {
 	void (*error)(void *arg, const char *msg);
 };
 
+/*
+ * work --halt (GNU parallel's): when enough of the tasks this pool ran
+ * failed (failed, timed_out, or failed at the claim), stop claiming
+ * (soon), or also stop the running agents: their tasks end cancelled
+ * (now).  A percentage counts once at least HALT_PCT_MIN tasks ended.
+ */
+enum halt_when { HALT_NEVER, HALT_SOON, HALT_NOW };
+#define HALT_PCT_MIN 3
+struct pool_halt {
+	enum halt_when when;
+	long long fail_n; /* halt at this many failures, or */
+	double fail_pct;  /* at this percentage of the tasks ended (> 0) */
+	char spec[64];	  /* as given, normalised: "now,fail=3" */
+};
+
+/*
+ * Parse a --halt spec ("never", "now,fail=N", "soon,fail=N",
+ * "now,fail=P%", "soon,fail=P%") into *h.  Returns 0, or -1 with
+ * *cause (what is wrong with it).
+ */
+int pool_halt_parse(const char *spec, struct pool_halt *h, char **cause);
+
 struct pool_options {
-	int jobs;	      /* workers, >= 1 */
-	int64_t milestone_id; /* only this milestone's tasks; 0: any */
-	const char *scope;    /* its session: each worker's prior (S3) */
-	long long max_tasks;  /* start at most this many; 0: no limit */
-	int until_empty;      /* stop when nothing is pending or running */
-	const char *fail_at;  /* test hook, see struct orch */
+	int jobs;	       /* workers, >= 1 */
+	int64_t milestone_id;  /* only this milestone's tasks; 0: any */
+	const char *scope;     /* its session: each worker's prior (S3) */
+	long long max_tasks;   /* start at most this many; 0: no limit */
+	int until_empty;       /* stop when nothing is pending or running */
+	struct pool_halt halt; /* work --halt; zeroed: never */
+	double max_cost;       /* stop claiming once the ended tasks cost this
+			    much (USD); 0: no limit */
+	const char *fail_at;   /* test hook, see struct orch */
 	/* Finds adapters (tests fake one); NULL: agent_impl_find. */
 	const struct agent_impl *(*impl_find)(enum agent_kind);
 };
@@ -52,7 +77,10 @@ struct pool_options {
 struct pool_counts {
 	long long completed, failed, other; /* tasks that ended */
 	int running;
-	int workers; /* still working */
+	int workers;	 /* still working */
+	double cost_usd; /* of the tasks that ended (with max_cost) */
+	/* why it stopped claiming early: 0 not, 1 --halt, 2 --max-cost */
+	int halted;
 };
 
 struct pool;

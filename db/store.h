@@ -282,6 +282,9 @@ int store_run_list(struct store *, int64_t task_id, struct db_run **runs,
 struct db_runner {
 	int64_t id, pid, proc_start, started_at, heartbeat_at;
 	char *host, *boot_id, *status;
+	/* the batch of the `work` or `run` it is (insert only, borrowed):
+	 * every run it starts records it */
+	const char *batch_id;
 };
 void db_runners_free(struct db_runner *, size_t n);
 
@@ -441,6 +444,8 @@ struct db_stats_filter {
 	int64_t since;	      /* tasks created, runs started at or after */
 	int64_t milestone_id; /* 0: any; else only that milestone's tasks,
 				 their runs and their sessions */
+	const char *batch_id; /* NULL: any; else only that batch's runs and
+				 the tasks they ran (stats --batch) */
 };
 /* Statistics over the tasks f selects into *s (release it with
  * db_stats_release(), also after an error). */

@@ -57,6 +57,13 @@ static const struct migration {
 	 "CREATE INDEX IF NOT EXISTS runs_session ON runs(session_id) "
 	 "WHERE session_id IS NOT NULL;",
 	 "PRAGMA user_version = 2"},
+	/* 3: the batch (one `work` or `run`) a runner is and each run of
+	 * it was started by (stats --batch) */
+	{"ALTER TABLE runners ADD COLUMN batch_id TEXT;"
+	 "ALTER TABLE runs ADD COLUMN batch_id TEXT;"
+	 "CREATE INDEX runs_batch ON runs(batch_id) "
+	 "WHERE batch_id IS NOT NULL;",
+	 "PRAGMA user_version = 3"},
 };
 
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))

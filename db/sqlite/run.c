@@ -34,8 +34,9 @@ db_runs_free(struct db_run *runs, size_t n)
 
 static const char sql_run_insert[] =
 	"INSERT INTO runs (task_id, attempt, iteration, session_id, "
-	"agent_session_in, resume_outcome, runner_id, started_at) "
-	"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
+	"agent_session_in, resume_outcome, runner_id, started_at, batch_id) "
+	"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, "
+	"(SELECT batch_id FROM runners WHERE id = ?7))";
 
 int
 sqlite_run_insert(struct store *store, struct db_run *r, char **cause)

@@ -24,7 +24,7 @@ db_runners_free(struct db_runner *r, size_t n)
 
 static const char sql_runner_insert[] =
 	"INSERT INTO runners (pid, host, boot_id, proc_start, started_at, "
-	"heartbeat_at) VALUES (?1, ?2, ?3, ?4, ?5, ?5)";
+	"heartbeat_at, batch_id) VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6)";
 
 int
 sqlite_runner_insert(struct store *store, const struct db_runner *r,
@@ -40,6 +40,7 @@ sqlite_runner_insert(struct store *store, const struct db_runner *r,
 	db_bind_text(st, 3, r->boot_id ? r->boot_id : "");
 	sqlite3_bind_int64(st, 4, r->proc_start);
 	sqlite3_bind_int64(st, 5, r->started_at);
+	db_bind_text(st, 6, r->batch_id);
 	if (db_step_done(db, st, "cannot register runner", cause) != 0)
 		return -BERR_DB;
 	*id = sqlite3_last_insert_rowid(db->h);

@@ -3,7 +3,9 @@
  *
  * Each query comes in two texts: over every task, and over one
  * milestone's (?2), so that the plain one stays a single pass with
- * nothing to test per row and the other can use tasks_milestone.
+ * nothing to test per row and the other can use tasks_milestone.  A
+ * third, over one batch's runs (?3, runs_batch) and the tasks they ran,
+ * also honours a milestone (?2, 0 for any).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +15,10 @@
 #include "db/sqlite/internal.h"
 
 #define IN_MILESTONE "(SELECT id FROM tasks WHERE milestone_id = ?2)"
+#define IN_BATCH                                                               \
+	"(SELECT task_id FROM runs WHERE batch_id = ?3) AND (?2 = 0 OR "       \
+	"milestone_id = ?2)"
+#define RUN_IN_BATCH "batch_id = ?3 AND (?2 = 0 OR task_id IN " IN_MILESTONE ")"
 
 #define STATS_STATUS                                                           \
 	"SELECT status, count(*), sum(input_tokens), sum(output_tokens), "     \
@@ -20,6 +26,8 @@
 static const char sql_stats_status[] = STATS_STATUS " GROUP BY status";
 static const char sql_stats_status_ms[] =
 	STATS_STATUS " AND milestone_id = ?2 GROUP BY status";
+static const char sql_stats_status_b[] =
+	STATS_STATUS " AND id IN " IN_BATCH " GROUP BY status";
 /* The tasks that did not complete, by reason: through tasks_status, so
  * a history of completed tasks costs nothing here. */
 #define STATS_REASONS                                                          \
@@ -29,6 +37,8 @@ static const char sql_stats_status_ms[] =
 static const char sql_stats_reasons[] = STATS_REASONS " GROUP BY 1 ORDER BY 1";
 static const char sql_stats_reasons_ms[] =
 	STATS_REASONS " AND milestone_id = ?2 GROUP BY 1 ORDER BY 1";
+static const char sql_stats_reasons_b[] =
+	STATS_REASONS " AND id IN " IN_BATCH " GROUP BY 1 ORDER BY 1";
 /* One pass over runs: the totals, and the durations for percentiles. */
 #define STATS_RUNS                                                             \
 	"SELECT ended_at - started_at, resume_outcome, outcome "               \
@@ -36,6 +46,7 @@ static const char sql_stats_reasons_ms[] =
 static const char sql_stats_runs[] = STATS_RUNS;
 static const char sql_stats_runs_ms[] =
 	STATS_RUNS " AND task_id IN " IN_MILESTONE;
+static const char sql_stats_runs_b[] = STATS_RUNS " AND " RUN_IN_BATCH;
 /* A retry is a run that follows a transient failure of its task. */
 #define STATS_RETRIES                                                          \
 	"SELECT count(*) FROM runs p WHERE p.outcome = 'transient' AND "       \
@@ -44,36 +55,62 @@ static const char sql_stats_runs_ms[] =
 static const char sql_stats_retries[] = STATS_RETRIES;
 static const char sql_stats_retries_ms[] =
 	STATS_RETRIES " AND p.task_id IN " IN_MILESTONE;
+static const char sql_stats_retries_b[] = STATS_RETRIES
+	" AND p.batch_id = ?3 AND (?2 = 0 OR p.task_id IN " IN_MILESTONE ")";
 #define STATS_SESSIONS "SELECT count(*) FROM sessions WHERE status = 'active'"
 static const char sql_stats_sessions[] = STATS_SESSIONS;
 static const char sql_stats_sessions_ms[] =
 	STATS_SESSIONS " AND id IN (SELECT session_id FROM tasks WHERE "
 		       "milestone_id = ?2)";
+static const char sql_stats_sessions_b[] = STATS_SESSIONS
+	" AND id IN (SELECT session_id FROM tasks WHERE id IN " IN_BATCH ")";
 
-/* The statement for f: the milestone's text when f names one. */
+/* One query's three texts: over all, one milestone's, one batch's. */
+struct stats_sql {
+	const char *all, *ms, *batch;
+};
+
+/* The statement for f: the batch's text when f names one, else the
+ * milestone's when f names one. */
 static sqlite3_stmt *
-stats_stmt(struct db *db, const char *all, const char *ms,
+stats_stmt(struct db *db, const struct stats_sql *q,
 	   const struct db_stats_filter *f, char **cause)
 {
+	const char *text = f->batch_id != NULL	  ? q->batch
+			   : f->milestone_id != 0 ? q->ms
+						  : q->all;
 	sqlite3_stmt *st;
 
-	if ((st = db_stmt(db, f->milestone_id != 0 ? ms : all, cause)) == NULL)
+	if ((st = db_stmt(db, text, cause)) == NULL)
 		return NULL;
 	if (sqlite3_bind_parameter_count(st) >= 1)
 		sqlite3_bind_int64(st, 1, f->since);
 	if (sqlite3_bind_parameter_count(st) >= 2)
 		sqlite3_bind_int64(st, 2, f->milestone_id);
+	if (sqlite3_bind_parameter_count(st) >= 3)
+		db_bind_text(st, 3, f->batch_id);
 	return st;
 }
 
+static const struct stats_sql q_status = {sql_stats_status, sql_stats_status_ms,
+					  sql_stats_status_b};
+static const struct stats_sql q_reasons = {
+	sql_stats_reasons, sql_stats_reasons_ms, sql_stats_reasons_b};
+static const struct stats_sql q_runs = {sql_stats_runs, sql_stats_runs_ms,
+					sql_stats_runs_b};
+static const struct stats_sql q_retries = {
+	sql_stats_retries, sql_stats_retries_ms, sql_stats_retries_b};
+static const struct stats_sql q_sessions = {
+	sql_stats_sessions, sql_stats_sessions_ms, sql_stats_sessions_b};
+
 static int
-one_int(struct db *db, const char *all, const char *ms,
+one_int(struct db *db, const struct stats_sql *q,
 	const struct db_stats_filter *f, int64_t *out, char **cause)
 {
 	sqlite3_stmt *st;
 	int rc;
 
-	if ((st = stats_stmt(db, all, ms, f, cause)) == NULL)
+	if ((st = stats_stmt(db, q, f, cause)) == NULL)
 		return -BERR_DB;
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW)
@@ -111,8 +148,7 @@ stats_runs(struct db *db, const struct db_stats_filter *f, struct db_stats *s,
 	size_t n = 0, cap = 0;
 	int rc, resumed;
 
-	if ((st = stats_stmt(db, sql_stats_runs, sql_stats_runs_ms, f,
-			     cause)) == NULL)
+	if ((st = stats_stmt(db, &q_runs, f, cause)) == NULL)
 		return -BERR_DB;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		if (n == cap) {
@@ -153,8 +189,7 @@ stats_status(struct db *db, const struct db_stats_filter *f, struct db_stats *s,
 	sqlite3_stmt *st;
 	int rc;
 
-	if ((st = stats_stmt(db, sql_stats_status, sql_stats_status_ms, f,
-			     cause)) == NULL)
+	if ((st = stats_stmt(db, &q_status, f, cause)) == NULL)
 		return -BERR_DB;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		enum task_status ts;
@@ -181,8 +216,7 @@ stats_reasons(struct db *db, const struct db_stats_filter *f,
 	size_t cap = 0;
 	int rc;
 
-	if ((st = stats_stmt(db, sql_stats_reasons, sql_stats_reasons_ms, f,
-			     cause)) == NULL)
+	if ((st = stats_stmt(db, &q_reasons, f, cause)) == NULL)
 		return -BERR_DB;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		struct db_count *c;
@@ -217,9 +251,7 @@ sqlite_stats(struct store *store, const struct db_stats_filter *f,
 	    (rc = stats_reasons(db, f, s, cause)) != 0 ||
 	    (rc = stats_runs(db, f, s, cause)) != 0)
 		return rc;
-	if ((rc = one_int(db, sql_stats_retries, sql_stats_retries_ms, f,
-			  &s->retries, cause)) != 0)
+	if ((rc = one_int(db, &q_retries, f, &s->retries, cause)) != 0)
 		return rc;
-	return one_int(db, sql_stats_sessions, sql_stats_sessions_ms, f,
-		       &s->sessions_active, cause);
+	return one_int(db, &q_sessions, f, &s->sessions_active, cause);
 }

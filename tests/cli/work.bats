@@ -33,7 +33,7 @@ append_tasks() {
 	run --separate-stderr "$BATON" work -j 2 --until-empty
 	assert_status 0
 	[ "$(echo "$output" | sort)" = "$(printf 'task 1 completed\ntask 2 completed\ntask 3 completed')" ]
-	[ "$stderr" = "baton: 3 completed, 0 failed, 0 other" ]
+	[ "$stderr" = "$(printf 'baton: batch %s\nbaton: 3 completed, 0 failed, 0 other' "$(sql "SELECT DISTINCT batch_id FROM runs")")" ]
 	[ "$(sql "SELECT count(*) FROM tasks WHERE status = 'completed'")" = 3 ]
 	[ "$(sql "SELECT count(*) FROM runners WHERE status = 'exited'")" = 1 ]
 }
@@ -119,8 +119,8 @@ append_tasks() {
 		wait_exit "$p" 240
 		[ "$status" = 0 ] || rc=$status
 	done
-	# nothing on stderr but each worker's closing line
-	if cat "$T"/w*.err |
+	# nothing on stderr but each worker's batch and closing line
+	if cat "$T"/w*.err | grep -v '^baton: batch [0-9a-f-]*$' |
 		grep -v '^baton: [0-9]* completed, 0 failed, 0 other$' >&2; then
 		return 1
 	fi

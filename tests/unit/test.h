@@ -278,6 +278,7 @@ test_baton_init(struct test_baton *tb, const char *yaml, int64_t runner_started)
 	tb->b.db = test_db(tb->b.db_path);
 	assert_int_equal(pipe(tb->stop), 0);
 	tb->b.stop_fd = tb->stop[0];
+	tb->b.stop_wfd = tb->stop[1];
 	r.pid = getpid();
 	r.host = (char *)"test";
 	r.proc_start = 1;
