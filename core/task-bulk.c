@@ -18,6 +18,7 @@ struct picked {
 	struct task_change *v;
 	size_t n, alloc;
 	const struct db_session *session; /* cancel --session: run in it */
+	const char *session_req;	  /* or asked for by these words */
 };
 
 /*
@@ -41,6 +42,9 @@ pick(void *arg, const struct db_task *t)
 	struct picked *p = arg;
 
 	if (p->session != NULL && !in_session(t, p->session))
+		return 0;
+	if (p->session_req != NULL &&
+	    (t->session_req == NULL || strcmp(t->session_req, p->session_req)))
 		return 0;
 	if (p->n == p->alloc) {
 		p->alloc = p->alloc ? 2 * p->alloc : 64;
@@ -156,6 +160,32 @@ cancel_picked(struct baton *b, struct picked *p, char **cause)
 	return 0;
 }
 
+/*
+ * For cancel --session: the session sel names into *s and p, or, when
+ * there is none yet (its tasks have not started), the words their
+ * session_req has, with the reason kept in *nosuch.
+ */
+static int
+select_session(struct baton *b, const struct task_select *sel,
+	       struct db_session *s, struct picked *p, char **nosuch,
+	       char **cause)
+{
+	int rc;
+
+	if (sel->session == NULL)
+		return 0;
+	rc = session_lookup(b->db, sel->session, s, cause);
+	if (rc == -BERR_USAGE) {
+		p->session_req = sel->session;
+		*nosuch = *cause;
+		*cause = NULL;
+		return 0;
+	}
+	if (rc == 0)
+		p->session = s;
+	return rc;
+}
+
 int
 task_cancel_select(struct baton *b, const struct task_select *sel,
 		   struct task_change **out, size_t *n, char **cause)
@@ -163,27 +193,32 @@ task_cancel_select(struct baton *b, const struct task_select *sel,
 	struct db_task_filter f = {0};
 	struct db_session s = {0};
 	struct picked p = {0};
+	char *nosuch = NULL;
 	int rc;
 
 	*out = NULL;
 	*n = 0;
-	if (sel->session != NULL) {
-		if ((rc = session_lookup(b->db, sel->session, &s, cause)) != 0)
-			return rc;
-		p.session = &s;
-	}
+	if ((rc = select_session(b, sel, &s, &p, &nosuch, cause)) != 0)
+		return rc;
 	f.status_mask = (1u << TASK_PENDING) | (1u << TASK_RUNNING);
 	f.milestone_id = sel->milestone_id;
 	if ((rc = store_begin(b->db, cause)) == 0 &&
 	    (rc = store_task_each(b->db, &f, pick, &p, cause)) == 0 &&
 	    (rc = cancel_picked(b, &p, cause)) == 0)
 		rc = store_commit(b->db, cause);
-	if (rc != 0) {
+	if (rc != 0)
 		store_rollback(b->db);
+	else if (nosuch != NULL && p.n == 0) {
+		*cause = nosuch;
+		nosuch = NULL;
+		rc = -BERR_USAGE;
+	}
+	if (rc != 0) {
 		free(p.v);
 		p.v = NULL;
 		p.n = 0;
 	}
+	free(nosuch);
 	db_session_release(&s);
 	*out = p.v;
 	*n = p.n;

@@ -110,10 +110,11 @@ int task_retry_select(struct baton *b, const struct task_select *sel,
  * `cancel --all | --session S | --milestone M`: in one transaction,
  * cancel the pending tasks sel selects and ask its running ones to stop
  * (sel's status_mask is ignored; a session is looked up with
- * session_lookup()).  *out (the caller frees it) gets one task_change
+ * session_lookup(), and one not created yet matches the pending tasks
+ * that asked for it by those words).  *out (the caller frees it) gets one task_change
  * per task, *n of them, with now set to cancelled for the pending ones
  * and running for the others.  Returns 0, -BERR_USAGE with *cause (no
- * such session), -BERR_DB.
+ * such session and no task asking for it), -BERR_DB.
  */
 int task_cancel_select(struct baton *b, const struct task_select *sel,
 		       struct task_change **out, size_t *n, char **cause);
