@@ -192,3 +192,26 @@ four_endings() {
 	assert_status 0
 	[ "$output" = "[]" ]
 }
+
+@test "retry --failed past one batch: 2500 tasks, every one requeued" {
+	"$BATON" add -q --agent fail one
+	"$BATON" -q work --until-empty || true
+	# 2500 copies of the failed task (2048 by doubling, then 452)
+	sql "CREATE TEMP TABLE t AS SELECT * FROM tasks;
+		UPDATE t SET id = NULL;
+		INSERT INTO tasks SELECT * FROM t;
+		INSERT INTO tasks SELECT * FROM t;
+		$(for i in 1 2 3 4 5 6 7 8 9 10; do
+			printf '%s\n' 'DELETE FROM t;' \
+				'INSERT INTO t SELECT * FROM tasks;' \
+				'UPDATE t SET id = NULL;' \
+				'INSERT INTO tasks SELECT * FROM t;'
+		done)
+		DELETE FROM tasks WHERE id > 2500;"
+	[ "$(sql "SELECT count(*) FROM tasks WHERE status = 'failed'")" = 2500 ]
+	run "$BATON" retry --failed
+	assert_status 0
+	[ "${lines[2499]}" = "task 2500 requeued (was failed)" ]
+	[ "${lines[2500]}" = "requeued 2500 tasks" ]
+	[ "$(sql "SELECT count(*) FROM tasks WHERE status = 'pending'")" = 2500 ]
+}
