@@ -1,6 +1,6 @@
 /*
- * baton retry TASK...: requeue failed, cancelled, timed_out or
- * interrupted tasks.
+ * baton retry TASK... | --failed | --status S,S... [--milestone M]:
+ * requeue failed, cancelled, timed_out or interrupted tasks.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,26 +53,21 @@ report(json_t *arr, int64_t id, const struct task_change *ch)
 	return !ch->found || !ch->changed;
 }
 
+/* retry TASK...: each one by id. */
 static int
-retry_exec(struct baton *b, int argc, char **argv)
+retry_ids(struct baton *b, int argc, char **argv)
 {
-	static const struct option longopts[] = {{NULL, 0, NULL, 0}};
 	struct task_change *ch;
 	char *cause = NULL;
 	json_t *arr;
 	int64_t *ids;
 	size_t n, i;
-	int c, r, rc = EXIT_OK;
+	int r, rc = EXIT_OK;
 
-	optind = 0;
-	while ((c = cmd_getopt(argc, argv, "", longopts)) != -1)
-		return cmd_option_error(&cmd_retry_entry, argv, longopts);
-	if (optind >= argc)
-		return cmd_usage_error(&cmd_retry_entry, "give task ids");
-	n = (size_t)(argc - optind);
+	n = (size_t)argc;
 	ids = xcalloc(n, sizeof *ids);
 	for (i = 0; i < n; i++) {
-		if ((r = cmd_parse_task_id(&cmd_retry_entry, argv[optind + i],
+		if ((r = cmd_parse_task_id(&cmd_retry_entry, argv[i],
 					   &ids[i]))) {
 			free(ids);
 			return r;
@@ -100,13 +95,117 @@ out:
 	return rc;
 }
 
+/* retry --failed | --status S,S... [--milestone M]: every such task. */
+static int
+retry_selected(struct baton *b, const struct task_select *sel)
+{
+	struct task_change *ch = NULL;
+	char *cause = NULL;
+	json_t *arr;
+	size_t n, i;
+	int rc, ret = EXIT_OK;
+
+	rc = task_retry_select(b, sel, &ch, &n, &cause);
+	arr = b->json ? json_array() : NULL;
+	for (i = 0; i < n; i++)
+		report(arr, ch[i].id, &ch[i]);
+	if (arr != NULL && cmd_print_json(arr) != 0)
+		ret = EXIT_FAILED;
+	else if (arr == NULL && n == 0 && rc == 0)
+		printf("no tasks to retry\n");
+	else if (arr == NULL && rc == 0)
+		printf("requeued %zu task%s\n", n, n == 1 ? "" : "s");
+	if (rc != 0) {
+		cmd_error("%s", cause);
+		free(cause);
+		ret = cmd_exit_code(rc);
+	}
+	free(ch);
+	return ret;
+}
+
+enum { OPT_FAILED = 256, OPT_STATUS, OPT_MS };
+
+static const struct option retry_options[] = {
+	{"failed", no_argument, NULL, OPT_FAILED},
+	{"status", required_argument, NULL, OPT_STATUS},
+	{"milestone", required_argument, NULL, OPT_MS},
+	{NULL, 0, NULL, 0},
+};
+
+/* Check what was given together; -1 to go on, or EXIT_USAGE. */
+static int
+check_selectors(int failed, const char *statuses, const char *ms, int nids)
+{
+	const struct cmd_entry *e = &cmd_retry_entry;
+
+	if (failed && statuses != NULL)
+		return cmd_usage_error(e,
+				       "give --failed or --status, not both");
+	if (nids > 0 && (failed || statuses != NULL || ms != NULL))
+		return cmd_usage_error(e, "give task ids or --failed, "
+					  "--status and --milestone, not both");
+	if (ms != NULL && !failed && statuses == NULL)
+		return cmd_usage_error(e, "--milestone needs --failed or "
+					  "--status");
+	if (nids == 0 && !failed && statuses == NULL)
+		return cmd_usage_error(e,
+				       "give task ids, --failed or --status");
+	return -1;
+}
+
+static int
+retry_exec(struct baton *b, int argc, char **argv)
+{
+	struct task_select sel = {0};
+	const char *statuses = NULL, *ms = NULL;
+	int c, r, failed = 0;
+
+	optind = 0;
+	while ((c = cmd_getopt(argc, argv, "", retry_options)) != -1) {
+		if (c == OPT_FAILED)
+			failed = 1;
+		else if (c == OPT_MS)
+			ms = optarg;
+		else if (c != OPT_STATUS)
+			return cmd_option_error(&cmd_retry_entry, argv,
+						retry_options);
+		else if ((r = cmd_parse_statuses(&cmd_retry_entry,
+						 statuses = optarg,
+						 &sel.status_mask)) >= 0)
+			return r;
+	}
+	if ((r = check_selectors(failed, statuses, ms, argc - optind)) >= 0)
+		return r;
+	if (argc > optind)
+		return retry_ids(b, argc - optind, argv + optind);
+	if (failed)
+		sel.status_mask = TASK_MASK_FAILED;
+	if (ms != NULL && (r = cmd_milestone_id(b, &cmd_retry_entry, ms,
+						&sel.milestone_id)) != 0)
+		return r;
+	return retry_selected(b, &sel);
+}
+
 const struct cmd_entry cmd_retry_entry = {
 	.name = "retry",
-	.usage = "TASK...",
+	.usage = "TASK... | --failed | --status S,S... [--milestone M]",
 	.summary = "requeue failed, cancelled, timed_out or interrupted tasks",
 	.help = "The tasks become pending again; 'baton work' runs them.\n"
-		"--json: an array of {\"id\", \"was\", \"status\", "
-		"\"error\"}, one per task.\n",
+		"options:\n"
+		"  --failed           every failed or timed_out task\n"
+		"  --status S,S...    every task with these statuses (failed "
+		"cancelled\n"
+		"                     timed_out interrupted)\n"
+		"  --milestone M      with --failed or --status: only tasks of "
+		"milestone M\n"
+		"  --json             an array of {\"id\", \"was\", "
+		"\"status\", \"error\"},\n"
+		"                     one per task\n"
+		"With --failed or --status, a summary line follows the tasks "
+		"('no tasks\n"
+		"to retry' when none matched; exit 0 either way).\n",
 	.flags = CMD_NEEDS_DB | CMD_JSON,
 	.exec = retry_exec,
+	.options = retry_options,
 };

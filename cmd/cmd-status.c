@@ -121,27 +121,6 @@ static const struct option status_options[] = {
 	{NULL, 0, NULL, 0},
 };
 
-/* "failed,timed_out" into a status mask; 0 or -1. */
-static int
-parse_statuses(const char *arg, unsigned *mask)
-{
-	char *copy = xstrdup(arg), *p = copy, *comma;
-	enum task_status st;
-	int rc = 0;
-
-	*mask = 0;
-	for (; rc == 0 && p != NULL; p = comma) {
-		if ((comma = strchr(p, ',')) != NULL)
-			*comma++ = '\0';
-		if (task_status_parse(p, &st) != 0)
-			rc = -1;
-		else
-			*mask |= 1u << st;
-	}
-	free(copy);
-	return rc;
-}
-
 /* --since: an RFC 3339 time, or a duration meaning "that long ago". */
 static int
 parse_since(const char *arg, int64_t *since)
@@ -171,14 +150,7 @@ apply_option(struct status_args *a, int c, const char *arg)
 		return -1;
 	case OPT_STATUS:
 		a->statuses = arg;
-		if (parse_statuses(arg, &a->f.status_mask) == 0)
-			return -1;
-		return cmd_usage_error(e,
-				       "invalid status '%s': one or more of "
-				       "pending running completed failed "
-				       "cancelled timed_out interrupted, "
-				       "separated by commas",
-				       arg);
+		return cmd_parse_statuses(e, arg, &a->f.status_mask);
 	case OPT_SUMMARY:
 		a->summary = 1;
 		return -1;

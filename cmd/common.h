@@ -136,6 +136,13 @@ int cmd_signal_exit(void);
 /* Parse a task id or print a usage error; 0 or EXIT_USAGE. */
 int cmd_parse_task_id(const struct cmd_entry *e, const char *arg, int64_t *id);
 /*
+ * --status S,S...: the statuses into *mask (bits 1u << status).  Returns
+ * -1 to go on, or EXIT_USAGE after saying which word is not a status.
+ */
+int cmd_parse_statuses(const struct cmd_entry *e, const char *arg,
+		       unsigned *mask);
+
+/*
  * The id of the milestone called name (--milestone of e) into *id.
  * Returns 0, or prints why and returns EXIT_DB, or EXIT_USAGE with e's
  * usage for no such milestone.

@@ -3,6 +3,7 @@
  * arguments, shared by the commands that take them.
  */
 #include <stdlib.h>
+#include <string.h>
 
 #include "cmd/common.h"
 #include "lib/strbuf.h"
@@ -76,6 +77,32 @@ cmd_parse_task_id(const struct cmd_entry *e, const char *arg, int64_t *id)
 				       "number like 12",
 				       arg);
 	return 0;
+}
+
+int
+cmd_parse_statuses(const struct cmd_entry *e, const char *arg, unsigned *mask)
+{
+	char *copy = xstrdup(arg), *p = copy, *comma;
+	enum task_status st;
+	int rc = -1;
+
+	*mask = 0;
+	for (; p != NULL; p = comma) {
+		if ((comma = strchr(p, ',')) != NULL)
+			*comma++ = '\0';
+		if (task_status_parse(p, &st) != 0) {
+			rc = cmd_usage_error(e,
+					     "invalid status '%s': one or more "
+					     "of pending running completed "
+					     "failed cancelled timed_out "
+					     "interrupted, separated by commas",
+					     p);
+			break;
+		}
+		*mask |= 1u << st;
+	}
+	free(copy);
+	return rc;
 }
 
 int

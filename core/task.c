@@ -440,9 +440,8 @@ task_add_all(struct baton *b, const struct task_spec *specs, size_t n,
 	return rc;
 }
 
-/* The statuses task_status_retryable() accepts, as a mask. */
-static unsigned
-retryable_mask(void)
+unsigned
+task_retryable_mask(void)
 {
 	unsigned m = 0;
 	int i;
@@ -473,7 +472,8 @@ task_retry(struct baton *b, const int64_t *ids, size_t n,
 		out[i].was = t.status;
 		db_task_release(&t);
 		if (task_status_retryable(out[i].was))
-			rc = store_task_requeue(b->db, ids[i], retryable_mask(),
+			rc = store_task_requeue(b->db, ids[i],
+						task_retryable_mask(),
 						&out[i].changed, cause);
 	}
 	if (rc == 0)
@@ -505,12 +505,22 @@ task_cancel(struct baton *b, int64_t id, struct task_change *out, char **cause)
 	return 0;
 }
 
+int64_t
+task_kill_grace_ms(struct baton *b, const char *agent)
+{
+	const struct agent_profile *p;
+
+	p = agent != NULL ? config_agent(b->cfg, agent) : NULL;
+	if (p != NULL && p->kill_grace_ms > 0)
+		return p->kill_grace_ms;
+	return b->cfg->defaults.kill_grace_ms;
+}
+
 int
 task_wait_end(struct baton *b, int64_t id, enum task_status *final)
 {
-	const struct agent_profile *p;
 	struct db_task t = {0};
-	int64_t end, grace = b->cfg->defaults.kill_grace_ms;
+	int64_t end, grace;
 	char *cause = NULL;
 	int found;
 
@@ -518,11 +528,9 @@ task_wait_end(struct baton *b, int64_t id, enum task_status *final)
 		free(cause);
 		return 0;
 	}
-	p = found && t.agent != NULL ? config_agent(b->cfg, t.agent) : NULL;
-	if (p != NULL && p->kill_grace_ms > 0)
-		grace = p->kill_grace_ms;
+	grace = task_kill_grace_ms(b, found ? t.agent : NULL);
 	db_task_release(&t);
-	end = clock_mono_ms() + grace + 10000;
+	end = clock_mono_ms() + grace + TASK_WAIT_SLACK_MS;
 	while (clock_mono_ms() < end) {
 		if (store_task_get(b->db, id, &t, &found, &cause) != 0) {
 			free(cause);

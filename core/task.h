@@ -73,7 +73,68 @@ struct task_change {
 	int found;	      /* the task exists */
 	enum task_status was; /* its status before */
 	int changed;	      /* the command applied to it */
+	enum task_status now; /* bulk cancel: its status after */
 };
+
+/* The statuses task_status_retryable() accepts, as a mask (1u << s). */
+unsigned task_retryable_mask(void);
+
+/*
+ * `retry --failed`: the tasks that failed, by the agent's doing or by
+ * running out of time.  Cancelled and interrupted tasks stopped for a
+ * reason outside the task (a user, a crash) and are retried only when
+ * asked for by name (--status).
+ */
+#define TASK_MASK_FAILED ((1u << TASK_FAILED) | (1u << TASK_TIMED_OUT))
+
+/* Which tasks a bulk retry or cancel applies to. */
+struct task_select {
+	unsigned status_mask; /* retry: requeue tasks with these statuses */
+	int64_t milestone_id; /* 0: any milestone */
+	const char *session;  /* cancel: a session's NAME, id or id prefix */
+};
+
+/*
+ * `retry --failed | --status S,S... [--milestone M]`: requeue every
+ * task sel selects, in transactions of up to TASK_BATCH tasks (each
+ * holds the write lock only briefly).  *out (the caller frees it) gets
+ * one task_change per task requeued, *n of them, in id order.  Returns
+ * 0; -BERR_USAGE with *cause when the mask is empty or holds a status
+ * that cannot be retried; -BERR_DB, with *out holding the tasks of the
+ * batches committed before the error.
+ */
+int task_retry_select(struct baton *b, const struct task_select *sel,
+		      struct task_change **out, size_t *n, char **cause);
+
+/*
+ * `cancel --all | --session S | --milestone M`: in one transaction,
+ * cancel the pending tasks sel selects and ask its running ones to stop
+ * (sel's status_mask is ignored; a session is looked up with
+ * session_lookup(), and one not created yet matches the pending tasks
+ * that asked for it by those words).  *out (the caller frees it) gets one task_change
+ * per task, *n of them, with now set to cancelled for the pending ones
+ * and running for the others.  Returns 0, -BERR_USAGE with *cause (no
+ * such session and no task asking for it), -BERR_DB.
+ */
+int task_cancel_select(struct baton *b, const struct task_select *sel,
+		       struct task_change **out, size_t *n, char **cause);
+
+/*
+ * After task_cancel_select(): wait for the runners of the tasks in
+ * ch[0..n) that were running to end them, all together, at most the
+ * longest of their kill_grace plus TASK_WAIT_SLACK_MS.  Sets ch[i].now
+ * to each one's final status (running if it is still running then).
+ */
+void task_wait_all(struct baton *b, struct task_change *ch, size_t n);
+
+/* Tasks a bulk command changes per transaction. */
+#define TASK_BATCH 1000
+
+/* How long a cancel waits past kill_grace for a runner to end a task. */
+#define TASK_WAIT_SLACK_MS 10000
+
+/* The kill_grace of agent profile agent (NULL: the default), in ms. */
+int64_t task_kill_grace_ms(struct baton *b, const char *agent);
 
 /*
  * `retry`: requeue the tasks ids[0..n) (→ pending) that ended without
