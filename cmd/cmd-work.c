@@ -229,12 +229,13 @@ show_progress(struct work *w)
 	}
 }
 
-enum { OPT_MS = 256, OPT_MAX, OPT_UNTIL };
+enum { OPT_MS = 256, OPT_MAX, OPT_UNTIL, OPT_WRETRIES };
 static const struct option work_options[] = {
 	{"jobs", required_argument, NULL, 'j'},
 	{"milestone", required_argument, NULL, OPT_MS},
 	{"max-tasks", required_argument, NULL, OPT_MAX},
 	{"until-empty", no_argument, NULL, OPT_UNTIL},
+	{"retries", required_argument, NULL, OPT_WRETRIES},
 	{NULL, 0, NULL, 0},
 };
 
@@ -246,7 +247,7 @@ static int
 parse_options(struct baton *b, int argc, char **argv, struct pool_options *opt,
 	      const char **ms)
 {
-	long long jobs;
+	long long jobs, n;
 	int opt_c;
 
 	jobs = b->cfg->workers;
@@ -274,6 +275,17 @@ parse_options(struct baton *b, int argc, char **argv, struct pool_options *opt,
 			break;
 		case OPT_UNTIL:
 			opt->until_empty = 1;
+			break;
+		case OPT_WRETRIES:
+			if (text_parse_int(optarg, 0, 1000, &n) != 0)
+				return cmd_usage_error(
+					&cmd_work_entry,
+					"invalid --retries '%s': "
+					"give a whole number "
+					"from 0 to 1000",
+					optarg);
+			opt->has_retries = 1;
+			opt->retries = (int)n;
 			break;
 		default:
 			return cmd_option_error(&cmd_work_entry, argv,
@@ -398,7 +410,8 @@ work_exec(struct baton *b, int argc, char **argv)
 
 const struct cmd_entry cmd_work_entry = {
 	.name = "work",
-	.usage = "[-j N] [--milestone M] [--max-tasks N] [--until-empty]",
+	.usage = "[-j N] [--milestone M] [--max-tasks N] [--until-empty] "
+		 "[--retries N]",
 	.summary = "run pending tasks, N at a time",
 	.help = "options:\n"
 		"  -j, --jobs N       run up to N tasks at a time (default: "
@@ -409,6 +422,9 @@ const struct cmd_entry cmd_work_entry = {
 		"(default:\n"
 		"                     keep waiting for new tasks until "
 		"interrupted)\n"
+		"  --retries N        retries of tasks that set none "
+		"(default:\n"
+		"                     defaults.retries)\n"
 		"\nA progress bar on a terminal, one line per finished task "
 		"otherwise\n"
 		"(--json: one JSON object a line, as each task ends).\n"

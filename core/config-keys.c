@@ -606,6 +606,7 @@ static const struct key defaults_keys[] = {
 	CFG_INT(C, "max_attempts", defaults.max_attempts, 1, INT_MAX),
 	CFG_DURATION(C, "kill_grace", defaults.kill_grace_ms, 0, MARK_NONE),
 	CFG_INT(C, "max_iterations", defaults.max_iterations, 1, INT_MAX),
+	CFG_INT(C, "retries", defaults.retries, 0, 1000),
 	CFG_END,
 };
 
@@ -623,6 +624,7 @@ static const struct key sessions_keys[] = {
 		INT_MAX),
 	CFG_DURATION(C, "retention", sessions.retention_ms, 0, MARK_NONE),
 	CFG_BOOL(C, "keep_temp_dirs", sessions.keep_temp_dirs),
+	CFG_PRICE(C, "max_cost", sessions.max_cost),
 	CFG_END,
 };
 

@@ -43,6 +43,9 @@ struct orch {
 	/* A task failed at its claim because it may not run (S11, S12);
 	 * NULL: reported through notify. */
 	void (*refused)(void *arg, int64_t task_id, const char *why);
+	/* Task retries for tasks that set none (work --retries); -1:
+	 * defaults.retries.  Recorded on the task at its claim. */
+	int retries;
 	/* Test hook: fail at a named step ("after-claim", "before-spawn",
 	 * "after-run") to prove cleanup runs on every error path. */
 	const char *fail_at;

@@ -43,7 +43,9 @@ struct pool_options {
 	const char *scope;    /* its session: each worker's prior (S3) */
 	long long max_tasks;  /* start at most this many; 0: no limit */
 	int until_empty;      /* stop when nothing is pending or running */
-	const char *fail_at;  /* test hook, see struct orch */
+	/* work --retries: for tasks that set none (else defaults.retries) */
+	int has_retries, retries;
+	const char *fail_at; /* test hook, see struct orch */
 	/* Finds adapters (tests fake one); NULL: agent_impl_find. */
 	const struct agent_impl *(*impl_find)(enum agent_kind);
 };

@@ -57,6 +57,11 @@ static const struct migration {
 	 "CREATE INDEX IF NOT EXISTS runs_session ON runs(session_id) "
 	 "WHERE session_id IS NOT NULL;",
 	 "PRAGMA user_version = 2"},
+	/* 3: task retries and budgets (SPEC §3, §6); NULL retries: not
+	 * set, decided at the task's claim */
+	{"ALTER TABLE tasks ADD COLUMN retries INTEGER;"
+	 "ALTER TABLE tasks ADD COLUMN max_cost REAL;",
+	 "PRAGMA user_version = 3"},
 };
 
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
