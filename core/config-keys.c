@@ -420,10 +420,11 @@ get_price(struct parse *p, const struct node *n, const char *path, double *out)
 
 	if (n->type == N_SCALAR && parse_decimal(n->value, out) == 0)
 		return 0;
-	return cfg_fail(p, n,
-			"%s: expected a number ≥ 0 (USD per million "
-			"tokens), got %s",
-			path, cfg_describe(n, buf, sizeof buf));
+	/* a profile's price: (per million tokens), or a budget */
+	return cfg_fail(p, n, "%s: expected a number ≥ 0 (USD%s), got %s", path,
+			strstr(path, "price") != NULL ? " per million tokens"
+						      : "",
+			cfg_describe(n, buf, sizeof buf));
 }
 
 /* See config-internal.h. */
