@@ -67,6 +67,8 @@ claude_build_argv(const struct agent_call *c, struct strvec *argv, char **cause)
 			     c->agent_session_id);
 	if (c->resume && c->fork)
 		strvec_push(argv, "--fork-session");
+	if (c->max_budget_usd > 0)
+		strvec_pushf(argv, "--max-budget-usd=%.6g", c->max_budget_usd);
 	agent_argv_options(c, argv);
 	return 0;
 }

@@ -89,6 +89,10 @@ struct agent_call {
 	const char *result_file; /* $BATON_RESULT_FILE */
 	const char *workdir;
 	int64_t task_id;
+	/* USD the turn may still cost (the task's or session's budget
+	 * less what it cost so far), for an agent with a flag for it; 0:
+	 * no budget */
+	double max_budget_usd;
 };
 
 enum agent_outcome {

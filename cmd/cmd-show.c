@@ -75,7 +75,7 @@ print_fields(const struct baton *b, const struct db_task *t)
 		line("asked for", t->session_req);
 	if (t->check_cmd != NULL)
 		line("check", t->check_cmd);
-	snprintf(buf, sizeof buf, "%d of %d", t->attempts, t->max_attempts);
+	snprintf(buf, sizeof buf, "%d of %d", t->attempts, task_attempts_of(t));
 	line("attempts", buf);
 	snprintf(buf, sizeof buf, "%d of %d", t->iterations, t->max_iterations);
 	line("iterations", buf);

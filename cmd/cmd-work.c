@@ -327,7 +327,15 @@ show_progress(struct work *w)
 	}
 }
 
-enum { OPT_MS = 256, OPT_MAX, OPT_UNTIL, OPT_HALT, OPT_COST, OPT_JOBLOG };
+enum {
+	OPT_MS = 256,
+	OPT_MAX,
+	OPT_UNTIL,
+	OPT_HALT,
+	OPT_COST,
+	OPT_JOBLOG,
+	OPT_WRETRIES
+};
 static const struct option work_options[] = {
 	{"halt", required_argument, NULL, OPT_HALT},
 	{"jobs", required_argument, NULL, 'j'},
@@ -336,6 +344,7 @@ static const struct option work_options[] = {
 	{"milestone", required_argument, NULL, OPT_MS},
 	{"max-tasks", required_argument, NULL, OPT_MAX},
 	{"until-empty", no_argument, NULL, OPT_UNTIL},
+	{"retries", required_argument, NULL, OPT_WRETRIES},
 	{NULL, 0, NULL, 0},
 };
 
@@ -390,7 +399,7 @@ static int
 parse_options(struct baton *b, int argc, char **argv, struct pool_options *opt,
 	      const char **ms, const char **joblog)
 {
-	long long jobs;
+	long long jobs, n;
 	int opt_c, rc;
 
 	jobs = b->cfg->workers;
@@ -424,6 +433,17 @@ parse_options(struct baton *b, int argc, char **argv, struct pool_options *opt,
 		case OPT_JOBLOG:
 			if ((rc = parse_limit(opt_c, opt, joblog)) >= 0)
 				return rc;
+			break;
+		case OPT_WRETRIES:
+			if (text_parse_int(optarg, 0, 1000, &n) != 0)
+				return cmd_usage_error(
+					&cmd_work_entry,
+					"invalid --retries '%s': "
+					"give a whole number "
+					"from 0 to 1000",
+					optarg);
+			opt->has_retries = 1;
+			opt->retries = (int)n;
 			break;
 		default:
 			return cmd_option_error(&cmd_work_entry, argv,
@@ -609,7 +629,8 @@ work_exec(struct baton *b, int argc, char **argv)
 const struct cmd_entry cmd_work_entry = {
 	.name = "work",
 	.usage = "[-j N] [--milestone M] [--max-tasks N] [--until-empty] "
-		 "[--halt SPEC] [--max-cost USD] [--joblog FILE]",
+		 "[--halt SPEC] [--max-cost USD] [--joblog FILE]"
+		 " [--retries N]",
 	.summary = "run pending tasks, N at a time",
 	.help = "options:\n"
 		"  -j, --jobs N       run up to N tasks at a time (default: "
@@ -631,6 +652,9 @@ const struct cmd_entry cmd_work_entry = {
 		"  --joblog FILE      append a line per finished task, GNU "
 		"parallel's\n"
 		"                     columns and baton's\n"
+		"  --retries N        retries of tasks that set none "
+		"(default:\n"
+		"                     defaults.retries)\n"
 		"\nA progress bar on a terminal, one line per finished task "
 		"otherwise\n"
 		"(--json: one JSON object a line, as each task ends).\n"

@@ -28,6 +28,8 @@ enum {
 	OPT_PROMPT_FILE,
 	OPT_FORCE_AGENT,
 	OPT_ALLOW_FOREIGN,
+	OPT_RETRIES,
+	OPT_MAX_COST,
 	OPT_TASK_LAST, /* commands number their own options from here */
 };
 
@@ -46,6 +48,8 @@ enum {
 		{"key", required_argument, NULL, OPT_KEY},                     \
 		{"prompt-file", required_argument, NULL, OPT_PROMPT_FILE},     \
 		{"force-agent", no_argument, NULL, OPT_FORCE_AGENT},           \
+		{"retries", required_argument, NULL, OPT_RETRIES},             \
+		{"max-cost", required_argument, NULL, OPT_MAX_COST},           \
 	{                                                                      \
 		"allow-foreign-session", no_argument, NULL, OPT_ALLOW_FOREIGN  \
 	}
@@ -65,6 +69,9 @@ enum {
 	"  --max-iterations N    turns while the check fails (default 3)\n"    \
 	"  --title T             a title for listings\n"                       \
 	"  --key K               idempotency key: adding K again is a no-op\n" \
+	"  --retries N           run a failed or timed out task again, up to " \
+	"N more times\n"                                                       \
+	"  --max-cost USD        stop the task once its cost reaches USD\n"    \
 	"  --prompt-file F       read the prompt from F ('-': stdin)\n"        \
 	"  --force-agent         re-pin the session to --agent/--model\n"      \
 	"  --allow-foreign-session  use a session of another project or "      \

@@ -99,6 +99,12 @@ cmd_task_json(const struct db_task *t, const struct db_run *runs, size_t nruns,
 	json_object_set_new(o, "milestone", cmd_json_str(t->milestone));
 	json_object_set_new(o, "session_id", cmd_json_str(t->session_id));
 	json_object_set_new(o, "attempts", json_integer(t->attempts));
+	json_object_set_new(o, "retries",
+			    t->retries >= 0 ? json_integer(t->retries)
+					    : json_null());
+	json_object_set_new(o, "max_cost",
+			    t->max_cost > 0 ? json_real(t->max_cost)
+					    : json_null());
 	json_object_set_new(o, "iterations", json_integer(t->iterations));
 	json_object_set_new(o, "exit_code",
 			    t->has_exit_code ? json_integer(t->exit_code)

@@ -56,6 +56,12 @@ cmd_task_option(struct task_spec *s, int opt, const char *arg)
 	case OPT_PROMPT_FILE:
 		set(&s->prompt_file, arg);
 		break;
+	case OPT_RETRIES:
+		set(&s->retries, arg);
+		break;
+	case OPT_MAX_COST:
+		set(&s->max_cost, arg);
+		break;
 	case OPT_FORCE_AGENT:
 		s->force_agent = 1;
 		break;

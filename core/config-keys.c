@@ -420,10 +420,11 @@ get_price(struct parse *p, const struct node *n, const char *path, double *out)
 
 	if (n->type == N_SCALAR && parse_decimal(n->value, out) == 0)
 		return 0;
-	return cfg_fail(p, n,
-			"%s: expected a number ≥ 0 (USD per million "
-			"tokens), got %s",
-			path, cfg_describe(n, buf, sizeof buf));
+	/* a profile's price: (per million tokens), or a budget */
+	return cfg_fail(p, n, "%s: expected a number ≥ 0 (USD%s), got %s", path,
+			strstr(path, "price") != NULL ? " per million tokens"
+						      : "",
+			cfg_describe(n, buf, sizeof buf));
 }
 
 /* See config-internal.h. */
@@ -606,6 +607,7 @@ static const struct key defaults_keys[] = {
 	CFG_INT(C, "max_attempts", defaults.max_attempts, 1, INT_MAX),
 	CFG_DURATION(C, "kill_grace", defaults.kill_grace_ms, 0, MARK_NONE),
 	CFG_INT(C, "max_iterations", defaults.max_iterations, 1, INT_MAX),
+	CFG_INT(C, "retries", defaults.retries, 0, 1000),
 	CFG_END,
 };
 
@@ -623,6 +625,7 @@ static const struct key sessions_keys[] = {
 		INT_MAX),
 	CFG_DURATION(C, "retention", sessions.retention_ms, 0, MARK_NONE),
 	CFG_BOOL(C, "keep_temp_dirs", sessions.keep_temp_dirs),
+	CFG_PRICE(C, "max_cost", sessions.max_cost),
 	CFG_END,
 };
 

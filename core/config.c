@@ -38,6 +38,7 @@ config_defaults(struct config *cfg)
 	cfg->defaults.max_attempts = 2;
 	cfg->defaults.kill_grace_ms = 5 * 1000;
 	cfg->defaults.max_iterations = 3;
+	cfg->defaults.retries = 0;
 	cfg->retry.attempts = 3;
 	cfg->retry.base_ms = 2 * 1000;
 	cfg->retry.max_ms = 60 * 1000;
@@ -46,6 +47,7 @@ config_defaults(struct config *cfg)
 	cfg->sessions.resume_failure_limit = 3;
 	cfg->sessions.retention_ms = (int64_t)30 * 24 * 60 * 60 * 1000;
 	cfg->sessions.keep_temp_dirs = 0;
+	cfg->sessions.max_cost = 0;
 	cfg->logs.retention_ms = 0;
 	cfg->runner.heartbeat_ms = 5 * 1000;
 	cfg->runner.stale_after_ms = 60 * 1000;
@@ -391,7 +393,8 @@ config_equal(const struct config *a, const struct config *b)
 	    a->defaults.timeout_ms != b->defaults.timeout_ms ||
 	    a->defaults.max_attempts != b->defaults.max_attempts ||
 	    a->defaults.kill_grace_ms != b->defaults.kill_grace_ms ||
-	    a->defaults.max_iterations != b->defaults.max_iterations)
+	    a->defaults.max_iterations != b->defaults.max_iterations ||
+	    a->defaults.retries != b->defaults.retries)
 		return 0;
 	if (a->retry.attempts != b->retry.attempts ||
 	    a->retry.base_ms != b->retry.base_ms ||
@@ -403,6 +406,7 @@ config_equal(const struct config *a, const struct config *b)
 		    b->sessions.resume_failure_limit ||
 	    a->sessions.retention_ms != b->sessions.retention_ms ||
 	    a->sessions.keep_temp_dirs != b->sessions.keep_temp_dirs ||
+	    a->sessions.max_cost != b->sessions.max_cost ||
 	    a->logs.retention_ms != b->logs.retention_ms ||
 	    a->logs.redact != b->logs.redact)
 		return 0;

@@ -28,6 +28,7 @@ struct config {
 		int max_attempts;      /* 2 */
 		int64_t kill_grace_ms; /* 5s */
 		int max_iterations;    /* with a check, 3 */
+		int retries;	       /* task retries, 0 */
 	} defaults;
 
 	struct {
@@ -42,6 +43,7 @@ struct config {
 		int resume_failure_limit; /* 3 */
 		int64_t retention_ms;	  /* 30d */
 		int keep_temp_dirs;	  /* false */
+		double max_cost;	  /* USD a session may cost; 0: none */
 	} sessions;
 
 	struct {

@@ -62,6 +62,7 @@ orch_init(struct orch *o, struct baton *b, struct store *db)
 	o->b = b;
 	o->db = db;
 	o->impl_find = agent_impl_find;
+	o->retries = -1;
 }
 
 void
@@ -181,6 +182,11 @@ start_locked(struct orch *o, int64_t id, int *started, char **cause)
 	if ((rc = store_task_set_agent(o->db, id, sc.agent, sc.model, cause)) ||
 	    (rc = store_task_start(o->db, id, b->runner_id, sc.id, now,
 				   cause)) ||
+	    (t.retries < 0 &&
+	     (rc = store_task_attempt(
+		      o->db, id, 0,
+		      o->retries >= 0 ? o->retries : b->cfg->defaults.retries,
+		      cause))) ||
 	    (rc = store_savepoint_release(o->db, "claim", cause)))
 		goto out;
 	for (i = 0; i < sc.notes.n; i++)
@@ -256,7 +262,8 @@ struct job {
 	char *cwd;	   /* where the agent runs (owned: the session row
 			      is reloaded after every run) */
 	int64_t timeout_ms, grace_ms;
-	int attempt; /* the task's attempt number (claims) */
+	int attempt; /* the task's attempt number (claims, retries) */
+	double cost; /* what the task's runs cost so far (USD) */
 	int iteration;
 	int fresh_next;	 /* S13: next turn starts a fresh conversation */
 	int cancel_seen; /* `baton cancel` asked */
@@ -372,6 +379,56 @@ sleep_or_stop(struct job *j, int64_t ms)
 			return 1;
 	}
 	return 0;
+}
+
+/*
+ * What the next turn may cost: the task's budget (--max-cost) and its
+ * session's (sessions.max_cost) less what each cost so far; 0 for no
+ * budget, < 0 when one is spent.
+ */
+static double
+budget_left(const struct job *j, const char **whose, double *limit)
+{
+	double task = j->task.max_cost, sess = j->o->b->cfg->sessions.max_cost;
+	double left = 0;
+
+	*whose = NULL;
+	*limit = 0;
+	if (task > 0) {
+		left = task - j->cost;
+		*whose = "task";
+		*limit = task;
+	}
+	if (sess > 0 && (*whose == NULL || sess - j->session.cost_usd < left)) {
+		left = sess - j->session.cost_usd;
+		*whose = "session";
+		*limit = sess;
+	}
+	return left;
+}
+
+/*
+ * Between turns: a spent budget ends the task failed, reason
+ * budget_exceeded, whatever the turn before decided.  Returns non-zero
+ * then.
+ */
+static int
+over_budget(struct job *j)
+{
+	const char *whose;
+	double limit, left = budget_left(j, &whose, &limit);
+
+	if (whose == NULL || left > 0)
+		return 0;
+	j->decided = 0;
+	job_fail(j, TASK_FAILED, "budget_exceeded",
+		 xasprintf("budget exceeded: the %s cost $%.4f of its $%.4f "
+			   "budget",
+			   whose,
+			   strcmp(whose, "task") == 0 ? j->cost
+						      : j->session.cost_usd,
+			   limit));
+	return 1;
 }
 
 struct start_ctx {
@@ -607,6 +664,8 @@ fork_pending(struct job *j, int *yes, char **cause)
 static int
 choose_conversation(struct job *j, struct turn_state *t, char **cause)
 {
+	const char *whose;
+	double limit;
 	int rc;
 
 	struct agent_call *c = &t->call;
@@ -616,6 +675,7 @@ choose_conversation(struct job *j, struct turn_state *t, char **cause)
 	c->session_id = j->session.id;
 	c->workdir = j->cwd;
 	c->task_id = j->task.id;
+	c->max_budget_usd = budget_left(j, &whose, &limit);
 	if (j->session.head != NULL && !j->fresh_next && j->session.resumable) {
 		c->resume = 1;
 		c->agent_session_id = j->session.head;
@@ -935,6 +995,7 @@ record_run(struct job *j, struct turn_state *t, char **cause)
 		store_rollback(db);
 		return rc;
 	}
+	j->cost += t->ar.cost_usd;
 	if (t->run.has_exit_code) {
 		j->has_exit = 1;
 		j->exit_code = t->run.exit_code;
@@ -1034,7 +1095,7 @@ turn_with_retries(struct job *j, const char *prompt, char **cause)
 			return rc;
 		if (t == TURN_OK || t == TURN_FAILED)
 			return 0;
-		if (stop_between_runs(j))
+		if (stop_between_runs(j) || over_budget(j))
 			return 0;
 		if (t == TURN_RESUME_FAILED) {
 			if (repeated)
@@ -1152,6 +1213,8 @@ run_task(struct job *j, char **cause)
 	int passed, exit_code, rc = 0;
 
 	for (j->iteration = 1; j->iteration <= max; j->iteration++) {
+		if (over_budget(j))
+			break;
 		if ((rc = turn_with_retries(j, prompt, cause)) != 0)
 			break;
 		if (j->decided)
@@ -1188,6 +1251,81 @@ run_task(struct job *j, char **cause)
 	free(prompt);
 	free(output);
 	return rc;
+}
+
+/*
+ * Whether a task that ended so may run again (task retries, SPEC §3):
+ * failed or timed out, but not by a budget, a refusal, baton's own
+ * error, or a configuration no retry can change (a missing or not
+ * executable binary, an agent not logged in or given a bad flag).
+ */
+static int
+retryable(const struct job *j)
+{
+	static const char *const never[] = {"budget_exceeded", "config_error",
+					    "error", "session", NULL};
+	size_t i;
+
+	if (j->status == TASK_TIMED_OUT)
+		return 1;
+	if (j->status != TASK_FAILED || j->nobin)
+		return 0;
+	for (i = 0; never[i] != NULL; i++)
+		if (j->reason != NULL && strcmp(j->reason, never[i]) == 0)
+			return 0;
+	return 1;
+}
+
+/* Forget how the last attempt ended and count the next one. */
+static int
+next_attempt(struct job *j, char **cause)
+{
+	struct store *db = j->o->db;
+	char *msg;
+	int rc;
+
+	msg = xasprintf("retrying (attempt %d) after: %s", j->attempt + 1,
+			j->error ? j->error : task_status_name(j->status));
+	note(j->o, j->task.id, msg);
+	free(msg);
+	if ((rc = store_begin(db, cause)) != 0 ||
+	    (rc = store_task_attempt(db, j->task.id, 1, j->task.retries,
+				     cause)) != 0 ||
+	    (rc = store_commit(db, cause)) != 0) {
+		store_rollback(db);
+		return rc;
+	}
+	j->attempt++;
+	j->decided = 0;
+	j->reason = NULL;
+	free(j->error);
+	j->error = NULL;
+	free(j->feedback);
+	j->feedback = NULL;
+	return 0;
+}
+
+/*
+ * The task's attempts: run it, and while it ends failed or timed out
+ * with retries left, back off (retry.base, retry.max, full jitter) and
+ * run it again in its session, resuming the conversation.  A signal or
+ * `baton cancel` during the backoff ends it cancelled.
+ */
+static int
+run_attempts(struct job *j, char **cause)
+{
+	int retry, rc;
+
+	for (retry = 0;; retry++) {
+		if ((rc = run_task(j, cause)) != 0)
+			return rc;
+		if (retry >= j->task.retries || !retryable(j))
+			return 0;
+		if (over_budget(j) || sleep_or_stop(j, backoff_ms(j, retry)))
+			return 0;
+		if ((rc = next_attempt(j, cause)) != 0)
+			return rc;
+	}
 }
 
 /*
@@ -1373,6 +1511,7 @@ orch_execute(struct orch *o, int64_t task_id, struct orch_result *res,
 		return -BERR_FAIL;
 	}
 	j.attempt = j.task.attempts;
+	j.cost = j.task.cost_usd;
 	j.iteration = 1;
 
 	rc = prepare(&j, &why);
@@ -1381,7 +1520,7 @@ orch_execute(struct orch *o, int64_t task_id, struct orch_result *res,
 		prior = agent_get_session_id(j.agent);
 		agent_set_session_id(j.agent, j.session.id);
 		assigned = 1;
-		rc = run_task(&j, &why);
+		rc = run_attempts(&j, &why);
 	}
 	if (rc != 0 && !j.decided)
 		job_fail(&j, TASK_FAILED, "error",

@@ -47,6 +47,9 @@ struct orch {
 	 * use): non-zero to leave it pending for a later claim rather than
 	 * fail it.  NULL: fail it (`run`). */
 	int (*full)(void *arg, int64_t task_id, int64_t active);
+	/* Task retries for tasks that set none (work --retries); -1:
+	 * defaults.retries.  Recorded on the task at its claim. */
+	int retries;
 	/* Test hook: fail at a named step ("after-claim", "before-spawn",
 	 * "after-run") to prove cleanup runs on every error path. */
 	const char *fail_at;

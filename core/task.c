@@ -1,9 +1,11 @@
 /*
  * Turning what the user wrote into a task row (SPEC §6 TASK OPTIONS).
  */
+#include <ctype.h>
 #include <errno.h>
 #include <poll.h>
 #include <limits.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -41,6 +43,8 @@ task_spec_release(struct task_spec *s)
 	free(s->max_iterations);
 	free(s->title);
 	free(s->key);
+	free(s->retries);
+	free(s->max_cost);
 	free(s->origin);
 	memset(s, 0, sizeof *s);
 }
@@ -330,6 +334,40 @@ resolve_timeout(const struct task_spec *s, int64_t *out, char **cause)
 	return 0;
 }
 
+/* --retries and --max-cost (task file retries:, max_cost:); 0 or
+ * -BERR_USAGE. */
+static int
+resolve_budget(const struct task_spec *s, struct db_task *t, char **cause)
+{
+	char shown[SHOWN_MAX + 4], *end;
+	long long n;
+	double d;
+
+	t->retries = -1; /* not set: decided when it runs */
+	if (s->retries != NULL) {
+		if (text_parse_int(s->retries, 0, 1000, &n) != 0)
+			return bad(s, cause,
+				   xasprintf("invalid --retries '%s': give a "
+					     "whole number from 0 to 1000",
+					     s->retries));
+		t->retries = (int)n;
+	}
+	if (s->max_cost == NULL)
+		return 0;
+	errno = 0;
+	d = strtod(s->max_cost, &end);
+	if (s->max_cost[0] == '\0' || *end != '\0' || errno != 0 ||
+	    !isfinite(d) || d <= 0 || !isdigit((unsigned char)s->max_cost[0])) {
+		text_shown(s->max_cost, strlen(s->max_cost), SHOWN_MAX, shown);
+		return bad(s, cause,
+			   xasprintf("invalid --max-cost '%s': give an amount "
+				     "in USD greater than 0, like 2.50",
+				     shown));
+	}
+	t->max_cost = d;
+	return 0;
+}
+
 /* Timeout, check, iterations, attempts, title and key; 0 or
  * -BERR_USAGE. */
 static int
@@ -363,6 +401,24 @@ resolve_limits(const struct config *cfg, const struct task_spec *s,
 	return 0;
 }
 
+int
+task_attempts_of(const struct db_task *t)
+{
+	int of;
+
+	switch (t->status) {
+	case TASK_COMPLETED:
+	case TASK_FAILED:
+	case TASK_CANCELLED:
+	case TASK_TIMED_OUT:
+		return t->attempts;
+	default:
+		break;
+	}
+	of = t->retries > 0 ? t->retries + 1 : t->max_attempts;
+	return of < t->attempts ? t->attempts : of;
+}
+
 /* Check spec and fill in *t (see task.h); *t is empty on an error. */
 int
 task_spec_resolve(struct baton *b, struct store *db, const struct task_spec *s,
@@ -375,7 +431,8 @@ task_spec_resolve(struct baton *b, struct store *db, const struct task_spec *s,
 	    (rc = resolve_workdir(s, t, cause)) != 0 ||
 	    (rc = resolve_agent(b->cfg, s, t, cause)) != 0 ||
 	    (rc = resolve_session(db, s, t, cause)) != 0 ||
-	    (rc = resolve_limits(b->cfg, s, t, cause)) != 0)
+	    (rc = resolve_limits(b->cfg, s, t, cause)) != 0 ||
+	    (rc = resolve_budget(s, t, cause)) != 0)
 		db_task_release(t);
 	return rc;
 }

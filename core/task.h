@@ -18,6 +18,7 @@ struct task_spec {
 	char *prompt_file; /* "-" for stdin */
 	char *agent, *model, *session, *milestone, *workdir, *timeout;
 	char *check, *max_iterations, *title, *key;
+	char *retries, *max_cost;
 	int new_session, force_agent, allow_foreign;
 	/* run --continue: the session of the project's last conversation */
 	int continue_last;
@@ -43,6 +44,13 @@ void task_spec_release(struct task_spec *);
 int task_spec_resolve(struct baton *b, struct store *db,
 		      const struct task_spec *spec, struct db_task *t,
 		      char **cause);
+
+/*
+ * M of "attempts N of M" (SPEC §3): the attempts the task may have.  A
+ * task that ended has none left (its attempts); else its retries + 1,
+ * or max_attempts (interrupted requeues) for a task without retries.
+ */
+int task_attempts_of(const struct db_task *t);
 
 /* Parse a task id argument ("12"); 0 or -1. */
 int task_parse_id(const char *s, int64_t *id);

@@ -42,9 +42,10 @@
 #define MAX_SHOWN     40 /* bytes of a bad key or value quoted in a message */
 
 enum ktype {
-	K_STRING, /* any string */
-	K_NUMBER, /* a string, or a whole number in JSON */
-	K_BOOL,	  /* true/false (yes/no; 1/0 in CSV) */
+	K_STRING,  /* any string */
+	K_NUMBER,  /* a string, or a whole number in JSON */
+	K_DECIMAL, /* a string, or any number in JSON (max_cost) */
+	K_BOOL,	   /* true/false (yes/no; 1/0 in CSV) */
 };
 
 /* The keys of a record: the task options without dashes. */
@@ -65,6 +66,8 @@ static const struct key {
 	{"check", K_STRING, offsetof(struct task_spec, check)},
 	{"max_iterations", K_NUMBER,
 	 offsetof(struct task_spec, max_iterations)},
+	{"retries", K_NUMBER, offsetof(struct task_spec, retries)},
+	{"max_cost", K_DECIMAL, offsetof(struct task_spec, max_cost)},
 	{"title", K_STRING, offsetof(struct task_spec, title)},
 	{"key", K_STRING, offsetof(struct task_spec, key)},
 	{"force_agent", K_BOOL, offsetof(struct task_spec, force_agent)},
@@ -576,6 +579,10 @@ json_value(struct loader *ld, struct task_spec *spec, const struct key *k,
 		*bool_field(spec, k) = json_is_true(v);
 		return 0;
 	}
+	if (k->type == K_DECIMAL && json_is_number(v)) {
+		snprintf(num, sizeof num, "%.15g", json_number_value(v));
+		return set_string(ld, spec, k, num, strlen(num), line);
+	}
 	if (k->type == K_NUMBER && json_is_integer(v)) {
 		snprintf(num, sizeof num, "%" JSON_INTEGER_FORMAT,
 			 json_integer_value(v));
@@ -595,7 +602,7 @@ json_value(struct loader *ld, struct task_spec *spec, const struct key *k,
 	}
 	if (!json_is_string(v))
 		return fail(ld, line, "%s: expected %s, got %s", k->name,
-			    k->type == K_NUMBER ? "a string or a number"
+			    k->type != K_STRING ? "a string or a number"
 						: "a string",
 			    json_what(v));
 	return set_string(ld, spec, k, json_string_value(v),

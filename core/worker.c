@@ -406,6 +406,8 @@ worker_main(void *arg)
 		o.scope = xstrdup_or_null(p->opt.scope);
 		o.scope_milestone = p->opt.milestone_id;
 		o.fail_at = p->opt.fail_at;
+		if (p->opt.has_retries)
+			o.retries = p->opt.retries;
 		if (p->opt.impl_find != NULL)
 			o.impl_find = p->opt.impl_find;
 		rc = work_loop(p, &o, &cause);

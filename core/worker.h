@@ -68,7 +68,9 @@ struct pool_options {
 	struct pool_halt halt; /* work --halt; zeroed: never */
 	double max_cost;       /* stop claiming once the ended tasks cost this
 			    much (USD); 0: no limit */
-	const char *fail_at;   /* test hook, see struct orch */
+	/* work --retries: for tasks that set none (else defaults.retries) */
+	int has_retries, retries;
+	const char *fail_at; /* test hook, see struct orch */
 	/* Finds adapters (tests fake one); NULL: agent_impl_find. */
 	const struct agent_impl *(*impl_find)(enum agent_kind);
 };

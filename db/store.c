@@ -134,6 +134,13 @@ store_task_start(struct store *st, int64_t id, int64_t runner_id,
 }
 
 int
+store_task_attempt(struct store *st, int64_t id, int attempts_add, int retries,
+		   char **cause)
+{
+	return st->impl->task_attempt(st, id, attempts_add, retries, cause);
+}
+
+int
 store_task_finish(struct store *st, int64_t id, enum task_status a2,
 		  int has_exit, int exit_code, const char *error,
 		  const char *reason, int64_t now, char **cause)

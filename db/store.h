@@ -101,6 +101,10 @@ struct db_task {
 	int64_t timeout_ms;
 	char *check_cmd;
 	int max_iterations, max_attempts;
+	/* Task retries (SPEC §3): -1 not set (work --retries or
+	 * defaults.retries decide at its claim, which records it). */
+	int retries;
+	double max_cost; /* USD; 0: no budget */
 	int force_agent, allow_foreign;
 	int attempts, iterations;
 	int has_exit_code, exit_code;
@@ -140,6 +144,12 @@ int store_task_count_pending(struct store *, int64_t milestone_id, int64_t *n,
 /* pending → running: set runner, session, attempts+1, started_at. */
 int store_task_start(struct store *, int64_t id, int64_t runner_id,
 		     const char *session_id, int64_t now, char **cause);
+/*
+ * A running task's attempts: add attempts_add (a task retry starting)
+ * and record retries as its retry count unless it has one.
+ */
+int store_task_attempt(struct store *, int64_t id, int attempts_add,
+		       int retries, char **cause);
 /* running → status (final): exit code (has_exit), error, reason. */
 int store_task_finish(struct store *, int64_t id, enum task_status,
 		      int has_exit, int exit_code, const char *error,
@@ -527,6 +537,8 @@ struct store_impl {
 				  int64_t *n, char **cause);
 	int (*task_start)(struct store *st, int64_t id, int64_t runner_id,
 			  const char *session_id, int64_t now, char **cause);
+	int (*task_attempt)(struct store *st, int64_t id, int attempts_add,
+			    int retries, char **cause);
 	int (*task_finish)(struct store *st, int64_t id, enum task_status a2,
 			   int has_exit, int exit_code, const char *error,
 			   const char *reason, int64_t now, char **cause);

@@ -17,6 +17,7 @@ const struct store_impl sqlite_store_impl = {
 	.task_next = sqlite_task_next,
 	.task_count_pending = sqlite_task_count_pending,
 	.task_start = sqlite_task_start,
+	.task_attempt = sqlite_task_attempt,
 	.task_finish = sqlite_task_finish,
 	.task_add_usage = sqlite_task_add_usage,
 	.task_cancel_requested = sqlite_task_cancel_requested,

@@ -113,6 +113,8 @@ int sqlite_task_count_pending(struct store *st, int64_t milestone_id,
 			      int64_t *n, char **cause);
 int sqlite_task_start(struct store *st, int64_t id, int64_t runner_id,
 		      const char *session_id, int64_t now, char **cause);
+int sqlite_task_attempt(struct store *st, int64_t id, int attempts_add,
+			int retries, char **cause);
 int sqlite_task_finish(struct store *st, int64_t id, enum task_status a2,
 		       int has_exit, int exit_code, const char *error,
 		       const char *reason, int64_t now, char **cause);

@@ -64,6 +64,11 @@ static const struct migration {
 	 "CREATE INDEX runs_batch ON runs(batch_id) "
 	 "WHERE batch_id IS NOT NULL;",
 	 "PRAGMA user_version = 3"},
+	/* 4: task retries and budgets (SPEC §3, §6); NULL retries: not
+	 * set, decided at the task's claim */
+	{"ALTER TABLE tasks ADD COLUMN retries INTEGER;"
+	 "ALTER TABLE tasks ADD COLUMN max_cost REAL;",
+	 "PRAGMA user_version = 4"},
 };
 
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))

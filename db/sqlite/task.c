@@ -45,8 +45,9 @@ static const char sql_task_insert[] =
 	"INSERT INTO tasks (key, title, prompt, agent, model, workdir, "
 	"project, milestone_id, session_req, new_session, queue, timeout_ms, "
 	"check_cmd, max_iterations, max_attempts, force_agent, "
-	"allow_foreign, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, "
-	"?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)";
+	"allow_foreign, created_at, retries, max_cost) VALUES (?1, ?2, ?3, "
+	"?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, "
+	"?19, ?20)";
 
 int
 sqlite_task_insert(struct store *store, struct db_task *t, int64_t now,
@@ -91,6 +92,14 @@ sqlite_task_insert(struct store *store, struct db_task *t, int64_t now,
 	sqlite3_bind_int(st, 16, t->force_agent);
 	sqlite3_bind_int(st, 17, t->allow_foreign);
 	sqlite3_bind_int64(st, 18, now);
+	if (t->retries >= 0)
+		sqlite3_bind_int(st, 19, t->retries);
+	else
+		sqlite3_bind_null(st, 19);
+	if (t->max_cost > 0)
+		sqlite3_bind_double(st, 20, t->max_cost);
+	else
+		sqlite3_bind_null(st, 20);
 	if (db_step_done(db, st, "cannot add task", cause) != 0)
 		return -BERR_DB;
 	t->id = sqlite3_last_insert_rowid(db->h);
@@ -114,7 +123,8 @@ sqlite_task_insert(struct store *store, struct db_task *t, int64_t now,
 	"t.max_iterations, t.max_attempts, t.force_agent, t.allow_foreign, "   \
 	"t.attempts, t.iterations, t.exit_code, t.error, t.reason, "           \
 	"t.runner_id, t.cancel_requested, t.input_tokens, t.output_tokens, "   \
-	"t.cost_usd, t.created_at, t.started_at, t.finished_at, " answer       \
+	"t.cost_usd, t.created_at, t.started_at, t.finished_at, "              \
+	"coalesce(t.retries, -1), coalesce(t.max_cost, 0), " answer            \
 	" FROM tasks t LEFT JOIN milestones m ON m.id = t.milestone_id "
 #define TASK_COLS TASK_COLS_WITH(TASK_ANSWER)
 
@@ -157,7 +167,9 @@ read_task(sqlite3_stmt *st, struct db_task *t)
 	t->created_at = sqlite3_column_int64(st, 31);
 	t->started_at = sqlite3_column_int64(st, 32);
 	t->finished_at = sqlite3_column_int64(st, 33);
-	t->answer = db_col_text(st, 34);
+	t->retries = sqlite3_column_int(st, 34);
+	t->max_cost = sqlite3_column_double(st, 35);
+	t->answer = db_col_text(st, 36);
 }
 
 static const char sql_task_get[] = "SELECT " TASK_COLS "WHERE t.id = ?1";
@@ -260,6 +272,25 @@ sqlite_task_start(struct store *store, int64_t id, int64_t runner_id,
 	db_bind_text(st, 3, session_id);
 	sqlite3_bind_int64(st, 4, now);
 	return db_step_done(db, st, "cannot start task", cause);
+}
+
+static const char sql_task_attempt[] =
+	"UPDATE tasks SET attempts = attempts + ?2, "
+	"retries = coalesce(retries, ?3) WHERE id = ?1";
+
+int
+sqlite_task_attempt(struct store *store, int64_t id, int attempts_add,
+		    int retries, char **cause)
+{
+	struct db *db = (struct db *)store;
+	sqlite3_stmt *st;
+
+	if ((st = db_stmt(db, sql_task_attempt, cause)) == NULL)
+		return -BERR_DB;
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_int(st, 2, attempts_add);
+	sqlite3_bind_int(st, 3, retries);
+	return db_step_done(db, st, "cannot record task attempt", cause);
 }
 
 static const char sql_task_finish[] =

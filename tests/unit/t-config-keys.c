@@ -38,6 +38,7 @@ static const struct {
 	 offsetof(C, defaults.kill_grace_ms)},
 	{"defaults.max_iterations", KEY_INT,
 	 offsetof(C, defaults.max_iterations)},
+	{"defaults.retries", KEY_INT, offsetof(C, defaults.retries)},
 	{"retry.attempts", KEY_INT, offsetof(C, retry.attempts)},
 	{"retry.base", KEY_DURATION, offsetof(C, retry.base_ms)},
 	{"retry.max", KEY_DURATION, offsetof(C, retry.max_ms)},
@@ -49,6 +50,7 @@ static const struct {
 	 offsetof(C, sessions.retention_ms)},
 	{"sessions.keep_temp_dirs", KEY_BOOL,
 	 offsetof(C, sessions.keep_temp_dirs)},
+	{"sessions.max_cost", KEY_PRICE, offsetof(C, sessions.max_cost)},
 	{"logs.retention", KEY_DURATION, offsetof(C, logs.retention_ms)},
 	{"logs.redact", KEY_BOOL, offsetof(C, logs.redact)},
 	{"runner.heartbeat", KEY_DURATION, offsetof(C, runner.heartbeat_ms)},
@@ -179,6 +181,8 @@ other_value(const struct key *k, const struct config *d)
 		return xstrdup("/tmp/elsewhere.db");
 	case KEY_CHOICE:
 		return xstrdup(k->choices[*(const int *)field == 0 ? 1 : 0]);
+	case KEY_PRICE:
+		return xasprintf("%g", *(const double *)field + 0.5);
 	default:
 		fail_msg("no test value for %s", k->name);
 	}
@@ -200,6 +204,9 @@ restore(struct config *c, const struct config *d, const struct key *k)
 		break;
 	case KEY_DURATION:
 		memcpy(to, from, sizeof(int64_t));
+		break;
+	case KEY_PRICE:
+		memcpy(to, from, sizeof(double));
 		break;
 	default:
 		memcpy(to, from, sizeof(int));

@@ -547,6 +547,77 @@ test_transient_gives_up(void **state)
 	orch_result_release(&res);
 }
 
+/*
+ * Task retries (SPEC §3): a task without its own retries takes the
+ * worker's (work --retries); each attempt is counted, its runs carry its
+ * number and resume the session's conversation; the cleanup is as ever.
+ */
+static void
+test_task_retries(void **state)
+{
+	struct env *e = *state;
+	struct orch_result res;
+	struct db_run *runs = NULL;
+	struct db_task t = {0};
+	size_t n = 0, i;
+	char *cause = NULL;
+	int64_t id;
+
+	e->o.retries = 2;
+	id = run_task(e, FAKE_FAIL, prior_id, "failed", &res);
+	get_task(e, id, &t);
+	assert_int_equal(t.attempts, 3);
+	assert_int_equal(t.retries, 2);
+	assert_int_equal(task_attempts_of(&t), 3);
+	assert_int_equal(store_run_list(e->t.b.db, id, &runs, &n, &cause), 0);
+	assert_int_equal(n, 3);
+	for (i = 0; i < n; i++) {
+		assert_int_equal(runs[i].attempt, (int)i + 1);
+		assert_string_equal(runs[i].session_id, t.session_id);
+		assert_string_equal(resume_outcome_name(runs[i].resume_outcome),
+				    i == 0 ? "new" : "resumed");
+	}
+	db_runs_free(runs, n);
+	db_task_release(&t);
+	orch_result_release(&res);
+	/* a configuration error is not retried */
+	id = run_task(e, FAKE_ARGV_ERR, prior_id, "failed", &res);
+	get_task(e, id, &t);
+	assert_int_equal(t.attempts, 1);
+	db_task_release(&t);
+	orch_result_release(&res);
+}
+
+/* --max-cost: the task stops between turns once its cost reached it. */
+static void
+test_budget_stops_retries(void **state)
+{
+	struct env *e = *state;
+	struct orch_result res;
+	struct task_spec s = {0};
+	struct db_task t = {0};
+	char *cause = NULL;
+	int64_t id;
+
+	s.prompt = xstrdup("x");
+	s.workdir = xstrdup(e->t.dir);
+	s.max_cost = xstrdup("0.7");
+	s.retries = xstrdup("5");
+	id = add_spec(e, &s, &t);
+	task_spec_release(&s);
+	db_task_release(&t);
+	fake.mode = FAKE_FAIL;
+	if (claim_and_run(e, id, NULL, &res, &cause) != 0)
+		fail_msg("orch_execute: %s", cause);
+	get_task(e, id, &t);
+	assert_string_equal(task_status_name(t.status), "failed");
+	assert_string_equal(t.reason, "budget_exceeded");
+	assert_int_equal(fake.calls, 2); /* 0.5 a turn */
+	assert_int_equal(t.attempts, 2);
+	db_task_release(&t);
+	orch_result_release(&res);
+}
+
 /* S13: a failed resume gets a fresh conversation and one repeat. */
 static void
 test_resume_failure_falls_back(void **state)
@@ -709,6 +780,8 @@ main(void)
 		T(test_leased_session_waits),
 		T(test_transient_retried),
 		T(test_transient_gives_up),
+		T(test_task_retries),
+		T(test_budget_stops_retries),
 		T(test_resume_failure_falls_back),
 		T(test_forked_id_becomes_head),
 		T(test_milestone_scope_follows_the_milestone),

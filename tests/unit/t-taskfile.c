@@ -246,16 +246,20 @@ test_yaml_errors(void **state)
 		   "- prompt: b\n"
 		   "  agnet: shell\n",
 		   "t.yaml:3: unknown key 'agnet' (did you mean 'agent'?)");
-	expect_err("t.yaml", "- prompt: a\n  colour: red\n",
-		   "t.yaml:2: unknown key 'colour' (expected one of: prompt, "
-		   "prompt_file, agent, model, session, new_session, "
-		   "milestone, workdir, timeout, check, max_iterations, "
-		   "title, key, force_agent, allow_foreign_session)");
-	expect_err("t.yaml", "- prompt: a\n  allow_foreign: true\n",
-		   "t.yaml:2: unknown key 'allow_foreign' (expected one of: "
-		   "prompt, prompt_file, agent, model, session, new_session, "
-		   "milestone, workdir, timeout, check, max_iterations, "
-		   "title, key, force_agent, allow_foreign_session)");
+	expect_err(
+		"t.yaml", "- prompt: a\n  colour: red\n",
+		"t.yaml:2: unknown key 'colour' (expected one of: prompt, "
+		"prompt_file, agent, model, session, new_session, "
+		"milestone, workdir, timeout, check, max_iterations, retries, "
+		"max_cost, "
+		"title, key, force_agent, allow_foreign_session)");
+	expect_err(
+		"t.yaml", "- prompt: a\n  allow_foreign: true\n",
+		"t.yaml:2: unknown key 'allow_foreign' (expected one of: "
+		"prompt, prompt_file, agent, model, session, new_session, "
+		"milestone, workdir, timeout, check, max_iterations, retries, "
+		"max_cost, "
+		"title, key, force_agent, allow_foreign_session)");
 	expect_err("t.yaml", "- prompt: a\n  new-session: true\n",
 		   "t.yaml:2: unknown key 'new-session' (did you mean "
 		   "'new_session'?)");
@@ -320,17 +324,19 @@ static void
 test_yaml_first_error_wins(void **state)
 {
 	(void)state;
-	expect_err("t.yaml",
-		   "- prompt: a\n"
-		   "- prompt: b\n"
-		   "  bogus: 1\n"
-		   "- prompt: c\n"
-		   "  also_bogus: 2\n"
-		   "- {\n",
-		   "t.yaml:3: unknown key 'bogus' (expected one of: prompt, "
-		   "prompt_file, agent, model, session, new_session, "
-		   "milestone, workdir, timeout, check, max_iterations, "
-		   "title, key, force_agent, allow_foreign_session)");
+	expect_err(
+		"t.yaml",
+		"- prompt: a\n"
+		"- prompt: b\n"
+		"  bogus: 1\n"
+		"- prompt: c\n"
+		"  also_bogus: 2\n"
+		"- {\n",
+		"t.yaml:3: unknown key 'bogus' (expected one of: prompt, "
+		"prompt_file, agent, model, session, new_session, "
+		"milestone, workdir, timeout, check, max_iterations, retries, "
+		"max_cost, "
+		"title, key, force_agent, allow_foreign_session)");
 }
 
 /* ---- JSON Lines ---- */
@@ -505,11 +511,13 @@ test_csv_errors(void **state)
 	(void)state;
 	expect_err("t.csv", "prompt,agnet\na,b\n",
 		   "t.csv:1: unknown column 'agnet' (did you mean 'agent'?)");
-	expect_err("t.csv", "prompt,colour\na,b\n",
-		   "t.csv:1: unknown column 'colour' (expected one of: "
-		   "prompt, prompt_file, agent, model, session, new_session, "
-		   "milestone, workdir, timeout, check, max_iterations, "
-		   "title, key, force_agent, allow_foreign_session)");
+	expect_err(
+		"t.csv", "prompt,colour\na,b\n",
+		"t.csv:1: unknown column 'colour' (expected one of: "
+		"prompt, prompt_file, agent, model, session, new_session, "
+		"milestone, workdir, timeout, check, max_iterations, retries, "
+		"max_cost, "
+		"title, key, force_agent, allow_foreign_session)");
 	expect_err("t.csv", "prompt,title,prompt\na,b,c\n",
 		   "t.csv:1: duplicate column 'prompt'");
 	expect_err("t.csv", "prompt,,title\na,b,c\n",
@@ -613,7 +621,8 @@ test_sniff(void **state)
 			    "list.csv:1: unknown column '- prompt: y' "
 			    "(expected one of: prompt, prompt_file, agent, "
 			    "model, session, new_session, milestone, "
-			    "workdir, timeout, check, max_iterations, title, "
+			    "workdir, timeout, check, max_iterations, retries, "
+			    "max_cost, title, "
 			    "key, force_agent, allow_foreign_session)");
 	free(cause);
 

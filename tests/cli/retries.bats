@@ -1,0 +1,190 @@
+#!/usr/bin/env bats
+# Task retries (--retries, work --retries, defaults.retries) and budgets
+# (--max-cost, sessions.max_cost), SPEC §3 and §6.
+
+load lib
+bats_require_minimum_version 1.5.0
+
+local_setup() {
+	# A command agent that fails the first $T/fails turns of its session
+	# (a counter in $BATON_SESSION_DIR), hangs on turn $T/hang, and
+	# reports $T/cost USD for each turn.
+	echo 0 >"$T/fails"
+	echo 0 >"$T/hang"
+	echo 0.1 >"$T/cost"
+	cat >"$T/agent" <<-EOF
+	#!/bin/sh
+	n=\$(cat "\$BATON_SESSION_DIR/count" 2>/dev/null || echo 0)
+	n=\$((n + 1))
+	echo "\$n" >"\$BATON_SESSION_DIR/count"
+	echo "\$n" >"$T/started"
+	printf '{"cost_usd": %s, "result": "turn %s"}' "\$(cat "$T/cost")" "\$n" \
+		>"\$BATON_RESULT_FILE"
+	if [ "\$n" = "\$(cat "$T/hang")" ]; then
+		exec sleep 30
+	fi
+	[ "\$n" -gt "\$(cat "$T/fails")" ]
+	EOF
+	chmod +x "$T/agent"
+	write_config
+}
+
+write_config() {
+	config <<-EOF
+	retry: {attempts: 1, base: 10ms, max: 20ms}
+	agents:
+	  cmd: {kind: command, command: [$T/agent]}
+	  claude: {kind: claude, command: $AGENTS/fake-claude}
+	${1:-}
+	EOF
+}
+
+@test "retries: --retries 2 runs a failing task again in its session, resumed" {
+	echo 2 >"$T/fails"
+	run "$BATON" run -q --agent cmd --retries 2 'do it'
+	assert_status 0
+	run "$BATON" show --json 1
+	assert_status 0
+	echo "$output" | jq -e '.status == "completed" and .attempts == 3 and
+		.retries == 2'
+	echo "$output" | jq -e '[.runs[].attempt] == [1, 2, 3]'
+	echo "$output" | jq -e '[.runs[].session_id] | unique | length == 1'
+	echo "$output" | jq -e '.runs[0].session_id == .session_id'
+	echo "$output" | jq -e '[.runs[].resume_outcome] ==
+		["new", "resumed", "resumed"]'
+	echo "$output" | jq -e '[.runs[].outcome] == ["failed", "failed",
+		"success"]'
+	run "$BATON" show 1
+	assert_contains "3 of 3"
+}
+
+@test "retries: --retries 1 on a task that always fails: failed, attempts 2 of 2" {
+	echo 99 >"$T/fails"
+	run "$BATON" run -q --agent cmd --retries 1 'do it'
+	assert_status 1
+	run "$BATON" show --json 1
+	echo "$output" | jq -e '.status == "failed" and .attempts == 2'
+	echo "$output" | jq -e '.runs | length == 2'
+	run "$BATON" show 1
+	assert_contains "2 of 2"
+	[ "$(cat "$T/started")" = 2 ]
+}
+
+@test "retries: none by default (defaults.retries 0)" {
+	echo 1 >"$T/fails"
+	run "$BATON" run -q --agent cmd 'do it'
+	assert_status 1
+	run "$BATON" show --json 1
+	echo "$output" | jq -e '.status == "failed" and .attempts == 1 and
+		.retries == 0'
+	run "$BATON" show 1
+	assert_contains "1 of 1"
+}
+
+@test "retries: a timed out task is retried" {
+	echo 1 >"$T/hang"
+	run "$BATON" run -q --agent cmd --retries 1 --timeout 1s 'do it'
+	assert_status 0
+	run "$BATON" show --json 1
+	echo "$output" | jq -e '.status == "completed" and .attempts == 2'
+	echo "$output" | jq -e '[.runs[].outcome][0] == "timed_out"'
+}
+
+@test "retries: a cancelled task is not retried" {
+	echo 1 >"$T/hang"
+	"$BATON" run -q --agent cmd --retries 3 'do it' 2>"$T/err" &
+	pid=$!
+	wait_for '[ -f "$T/started" ]'
+	"$BATON" cancel 1
+	rc=0
+	wait "$pid" || rc=$?
+	[ "$rc" -ne 0 ]
+	run "$BATON" show --json 1
+	echo "$output" | jq -e '.status == "cancelled" and .attempts == 1'
+	[ "$(cat "$T/started")" = 1 ]
+}
+
+@test "retries: a missing agent binary is not retried" {
+	write_config "  gone: {kind: command, command: [$T/no-such-agent]}"
+	run -127 "$BATON" run -q --agent gone --retries 2 'do it'
+	run "$BATON" show --json 1
+	echo "$output" | jq -e '.status == "failed" and .attempts == 1'
+}
+
+@test "retries: work --retries for tasks without, a task's own wins" {
+	echo 1 >"$T/fails"
+	"$BATON" add -q --agent cmd --new-session 'a'
+	"$BATON" add -q --agent cmd --new-session --retries 0 'b'
+	run "$BATON" work -j 1 --until-empty --retries 1
+	assert_status 1
+	run "$BATON" show --json 1
+	echo "$output" | jq -e '.status == "completed" and .attempts == 2 and
+		.retries == 1'
+	run "$BATON" show --json 2
+	echo "$output" | jq -e '.status == "failed" and .attempts == 1 and
+		.retries == 0'
+}
+
+@test "retries: defaults.retries from the config" {
+	write_config "defaults: {retries: 2}"
+	echo 2 >"$T/fails"
+	run "$BATON" run -q --agent cmd 'do it'
+	assert_status 0
+	run "$BATON" show --json 1
+	echo "$output" | jq -e '.status == "completed" and .attempts == 3'
+}
+
+@test "retries: bad values are usage errors" {
+	run "$BATON" add --retries -1 'x'
+	assert_status 2
+	assert_contains "invalid --retries '-1'"
+	run "$BATON" add --max-cost 0 'x'
+	assert_status 2
+	assert_contains "invalid --max-cost '0'"
+	run "$BATON" add --max-cost abc 'x'
+	assert_status 2
+	run "$BATON" work --retries x
+	assert_status 2
+	printf '%s\n' '{"prompt": "p", "retries": 2, "max_cost": 0.25}' \
+		>"$T/tasks.jsonl"
+	run "$BATON" add --from "$T/tasks.jsonl"
+	assert_status 0
+	run "$BATON" show --json 1
+	echo "$output" | jq -e '.retries == 2 and .max_cost == 0.25'
+}
+
+@test "budget: --max-cost stops a task between turns, budget_exceeded" {
+	echo 0.3 >"$T/cost"
+	run "$BATON" run -q --agent cmd --max-cost 0.5 --check false \
+		--max-iterations 5 --retries 2 'do it'
+	assert_status 1
+	run "$BATON" show --json 1
+	echo "$output" | jq -e '.status == "failed" and
+		.reason == "budget_exceeded" and (.runs | length) == 2'
+	echo "$output" | jq -e '.error | test("0.6000.*0.5000")'
+	[ "$(cat "$T/started")" = 2 ]
+}
+
+@test "budget: sessions.max_cost refuses turns once a session cost it" {
+	write_config "sessions: {max_cost: 0.5}"
+	echo 0.3 >"$T/cost"
+	"$BATON" run -q --agent cmd --session s1 'one'
+	"$BATON" run -q --agent cmd --session s1 'two'
+	run "$BATON" run -q --agent cmd --session s1 'three'
+	assert_status 1
+	run "$BATON" show --json 3
+	echo "$output" | jq -e '.status == "failed" and
+		.reason == "budget_exceeded" and (.runs | length) == 0'
+	echo "$output" | jq -e '.error | test("session")'
+}
+
+@test "budget: the claude CLI is told the budget left (--max-budget-usd=)" {
+	export FAKE_CLAUDE_LOG=$T/claude.log
+	run "$BATON" run -q --agent claude --max-cost 2 'hi'
+	assert_status 0
+	grep -qx -- 'arg=--max-budget-usd=2' "$T/claude.log"
+	: >"$T/claude.log"
+	run "$BATON" run -q --agent claude 'hi'
+	assert_status 0
+	refute grep -q -- '--max-budget-usd' "$T/claude.log"
+}
