@@ -322,10 +322,33 @@ milestone_list_exec(struct baton *b, int argc, char **argv)
 
 struct tasks {
 	const struct baton *b;
-	json_t *arr;
+	int json;     /* the tasks stream out as the "tasks" array */
+	size_t njson; /* how many so far */
 	size_t title_cols;
 	int64_t now;
 };
+
+/* One task of the "tasks" array, indented as cmd_print_json() would:
+ * the rows stream out instead of being held (a milestone may have a
+ * million tasks). */
+static int
+print_json_task(struct tasks *ts, const struct db_task *t)
+{
+	json_t *v = cmd_task_json(t, NULL, 0, 0);
+	char *text = json_dumps(v, JSON_INDENT(2) | JSON_PRESERVE_ORDER), *p;
+
+	json_decref(v);
+	if (text == NULL)
+		return 1;
+	fputs(ts->njson++ > 0 ? ",\n    " : "\n    ", stdout);
+	for (p = text; *p != '\0'; p++) {
+		putchar(*p);
+		if (*p == '\n')
+			fputs("    ", stdout);
+	}
+	free(text);
+	return ferror(stdout) ? 1 : 0;
+}
 
 static int
 show_task(void *arg, const struct db_task *t)
@@ -336,10 +359,8 @@ show_task(void *arg, const struct db_task *t)
 	const char *p = t->title ? t->title : t->prompt;
 	char *what;
 
-	if (ts->arr != NULL) {
-		json_array_append_new(ts->arr, cmd_task_json(t, NULL, 0, 0));
-		return 0;
-	}
+	if (ts->json)
+		return print_json_task(ts, t);
 	if (t->started_at != 0) {
 		end = t->finished_at ? t->finished_at : ts->now;
 		cmd_format_elapsed(end - t->started_at, el, sizeof el);
@@ -356,24 +377,44 @@ show_task(void *arg, const struct db_task *t)
 	return ferror(stdout) ? 1 : 0;
 }
 
-/* The milestone object with its session and counts; its "tasks" array,
- * empty, goes into ts->arr for show_task to fill. */
-static json_t *
+/* The milestone object with its session and counts, open for its
+ * "tasks" array, which show_task streams; 0 or -1. */
+static int
 show_json_head(struct baton *b, const struct db_milestone *m,
 	       const struct db_session *s, json_t *counts, struct tasks *ts)
 {
-	json_t *o;
+	json_t *o = milestone_json(m, s);
+	char *text, *end;
 
-	o = milestone_json(m, s);
 	json_object_set_new(
 		o, "session",
 		s != NULL
 			? cmd_session_json(s, NULL, 0, b->cfg->sessions.ttl_ms)
 			: json_null());
 	json_object_set(o, "task_counts", counts);
-	ts->arr = json_array();
-	json_object_set_new(o, "tasks", ts->arr);
-	return o;
+	text = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	json_decref(o);
+	if (text == NULL || (end = strrchr(text, '}')) == NULL) {
+		free(text);
+		return -1;
+	}
+	/* "{ ... \n}": leave the object open */
+	while (end > text && (end[-1] == '\n' || end[-1] == ' '))
+		end--;
+	*end = '\0';
+	fputs(text, stdout);
+	fputs(",\n  \"tasks\": [", stdout);
+	free(text);
+	ts->json = 1;
+	return 0;
+}
+
+/* Close what show_json_head() opened; an exit status. */
+static int
+show_json_tail(const struct tasks *ts)
+{
+	fputs(ts->njson > 0 ? "\n  ]\n}\n" : "]\n}\n", stdout);
+	return ferror(stdout) ? EXIT_FAILED : EXIT_OK;
 }
 
 /* The milestone's lines above its tasks; s is its session or NULL. */
@@ -427,7 +468,7 @@ milestone_show_exec(struct baton *b, int argc, char **argv)
 	struct db_session s = {0};
 	struct db_task_filter f = {0};
 	struct tasks ts = {0};
-	json_t *o = NULL, *counts = NULL;
+	json_t *counts = NULL;
 	char *cause = NULL;
 	int c, found, rc;
 
@@ -457,21 +498,18 @@ milestone_show_exec(struct baton *b, int argc, char **argv)
 		ts.title_cols = ts.title_cols > MS_TASK_FIXED_COLS + 10
 					? ts.title_cols - MS_TASK_FIXED_COLS
 					: 10;
-	if (b->json)
-		o = show_json_head(b, &m, found ? &s : NULL, counts, &ts);
-	else
+	if (b->json && show_json_head(b, &m, found ? &s : NULL, counts, &ts)) {
+		rc = EXIT_FAILED;
+		goto out;
+	}
+	if (!b->json)
 		show_text_head(&m, found ? &s : NULL, counts);
 	if (store_task_each(b->db, &f, show_task, &ts, &cause) != 0) {
 		rc = db_error(cause);
 		goto out;
 	}
-	if (o != NULL) {
-		rc = cmd_print_json(o) == 0 ? EXIT_OK : EXIT_FAILED;
-		o = NULL;
-	} else
-		rc = EXIT_OK;
+	rc = b->json ? show_json_tail(&ts) : EXIT_OK;
 out:
-	json_decref(o);
 	json_decref(counts);
 	db_session_release(&s);
 	db_milestone_release(&m);

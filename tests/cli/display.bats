@@ -230,4 +230,14 @@ many() {
 	[ "$(wc -l <"$T/out")" = 20001 ]
 	"$BATON" session list --all --json >"$T/out"
 	[ "$(jq length "$T/out")" = 20001 ]
+	# a milestone's tasks stream too (milestone show --json)
+	"$BATON" milestone create big >/dev/null
+	sql "UPDATE tasks SET milestone_id = (SELECT id FROM milestones
+		WHERE name = 'big')"
+	/usr/bin/time -f %M -o "$T/rss" "$BATON" milestone show big --json \
+		>"$T/out"
+	echo "milestone show --json: $(cat "$T/rss") KB"
+	[ "$(cat "$T/rss")" -lt 20000 ]
+	[ "$(jq '.tasks | length' "$T/out")" = 20001 ]
+	[ "$(jq -r .name "$T/out")" = big ]
 }
