@@ -866,18 +866,56 @@ run_agent(struct job *j, struct turn_state *t, const char *prompt)
 }
 
 /*
+ * The secrets of a task (SPEC §3): the values of its profile's env:,
+ * and (redactor_new() adds them) the values of baton's own environment
+ * variables named like secrets.
+ */
+static struct redactor *
+profile_redactor(const struct agent_profile *p)
+{
+	struct strvec values;
+	struct redactor *r;
+	char *const *e;
+	const char *eq;
+
+	strvec_init(&values);
+	for (e = p->env; e != NULL && *e != NULL; e++)
+		if ((eq = strchr(*e, '=')) != NULL)
+			strvec_push(&values, eq + 1);
+	r = redactor_new((const char *const *)values.v);
+	strvec_release(&values);
+	return r;
+}
+
+/*
+ * text with the task's secrets replaced (NULL for NULL); the caller
+ * frees.  The redactor is made when a task first has text to store, not
+ * for every task: making it reads the whole environment, and most runs
+ * of a batch store no answer and no error (logs.redact off: a copy).
+ */
+static char *
+job_redact(struct job *j, const char *text)
+{
+	if (text == NULL)
+		return NULL;
+	if (j->redactor == NULL && j->o->b->cfg->logs.redact)
+		j->redactor = profile_redactor(j->profile);
+	return redact(j->redactor, text);
+}
+
+/*
  * What a run keeps of the agent's answer: redacted first (so that a
  * secret across the cut is still found), then cut to ANSWER_MAX bytes
  * on a UTF-8 boundary with a line saying how long it was.  NULL for
  * none; the caller frees.
  */
 static char *
-answer_of(const struct job *j, const char *text)
+answer_of(struct job *j, const char *text)
 {
 	char *s, *cut;
 	size_t len, n;
 
-	if ((s = redact(j->redactor, text)) == NULL ||
+	if ((s = job_redact(j, text)) == NULL ||
 	    (len = strlen(s)) <= ANSWER_MAX)
 		return s;
 	n = ANSWER_MAX;
@@ -920,7 +958,7 @@ fill_run_end(struct job *j, struct turn_state *t, int64_t now)
 		run->error = stop_text(j);
 	} else {
 		run->outcome = outcome_of(ar->outcome);
-		run->error = redact(j->redactor, ar->error);
+		run->error = job_redact(j, ar->error);
 	}
 	run->answer = answer_of(j, ar->text);
 	/* A reported id only counts when the agent really ran, and a failed
@@ -1375,28 +1413,6 @@ finish(struct job *j, char **cause)
 	return rc;
 }
 
-/*
- * The secrets of a task (SPEC §3): the values of its profile's env:,
- * and (redactor_new() adds them) the values of baton's own environment
- * variables named like secrets.
- */
-static struct redactor *
-profile_redactor(const struct agent_profile *p)
-{
-	struct strvec values;
-	struct redactor *r;
-	char *const *e;
-	const char *eq;
-
-	strvec_init(&values);
-	for (e = p->env; e != NULL && *e != NULL; e++)
-		if ((eq = strchr(*e, '=')) != NULL)
-			strvec_push(&values, eq + 1);
-	r = redactor_new((const char *const *)values.v);
-	strvec_release(&values);
-	return r;
-}
-
 static int
 prepare(struct job *j, char **cause)
 {
@@ -1433,8 +1449,6 @@ prepare(struct job *j, char **cause)
 				   j->profile->name, kind ? kind : "?");
 		return -BERR_FAIL;
 	}
-	if (b->cfg->logs.redact)
-		j->redactor = profile_redactor(j->profile);
 	j->cwd = xstrdup(j->agent->impl->session_cwd ? j->session.workdir
 						     : j->task.workdir);
 	j->timeout_ms = j->task.timeout_ms	 ? j->task.timeout_ms

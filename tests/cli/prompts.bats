@@ -19,8 +19,14 @@ got() {
 
 # Nothing a prompt tried to run has run.
 nothing_ran() {
-	[ ! -e "$T/work/pwned" ] && [ ! -e "$T/pwned" ] &&
-		[ ! -e "$T/work/pwned2" ]
+	local f
+
+	for f in "$T/work/pwned" "$T/pwned" "$T/work/pwned2"; do
+		if [ -e "$f" ]; then
+			echo "a prompt ran something: $f exists" >&2
+			return 1
+		fi
+	done
 }
 
 NASTY=(-- '--json' '-q' '$(touch pwned)' '`touch pwned2`' "it's" '"quoted"'
