@@ -435,6 +435,12 @@ claude_parse_result(const struct agent_call *c, const struct agent_exit *pr,
 		r->outcome = AGENT_OK;
 	else
 		classify_failure(o, pr, &t, r);
+	/* Stopped by the budget baton passed (--max-budget-usd): not a
+	 * failure a retry could mend. */
+	v = json_object_get(o, "subtype");
+	if (r->outcome != AGENT_OK && json_is_string(v) &&
+	    strcmp(json_string_value(v), "error_max_budget_usd") == 0)
+		r->outcome = AGENT_BUDGET;
 out:
 	if (r->outcome != AGENT_OK && r->error == NULL)
 		r->error = xstrdup("claude failed");

@@ -102,6 +102,7 @@ enum agent_outcome {
 	AGENT_RESUME_FAILED, /* the conversation cannot be resumed (S13) */
 	AGENT_CONFIG_ERROR,  /* startup/config: not logged in, bad flag */
 	AGENT_BAD_OUTPUT,    /* output missing or malformed: agent error */
+	AGENT_BUDGET, /* the CLI's own budget (--max-budget-usd) ran out */
 };
 
 /* What a finished turn reported.  Strings are owned by the struct. */

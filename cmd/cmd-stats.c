@@ -80,6 +80,7 @@ stats_json(const struct db_stats *s, int64_t since, const char *ms,
 	json_object_set_new(o, "resume_success_rate", json_real(rate));
 	json_object_set_new(o, "fallbacks", json_integer(s->fallbacks));
 	json_object_set_new(o, "retries", json_integer(s->retries));
+	json_object_set_new(o, "task_retries", json_integer(s->task_retries));
 	json_object_set_new(o, "active_sessions",
 			    json_integer(s->sessions_active));
 	fr = json_object();
@@ -115,7 +116,9 @@ stats_text(const struct db_stats *s, double rate)
 	printf("resumes      %lld, %.1f%% resumed cleanly, %lld fell back to "
 	       "a fresh session\n",
 	       (long long)s->resumes, rate * 100, (long long)s->fallbacks);
-	printf("retries      %lld\n", (long long)s->retries);
+	printf("retries      %lld after a transient failure, %lld more "
+	       "attempts of tasks\n",
+	       (long long)s->retries, (long long)s->task_retries);
 	printf("sessions     %lld active\n", (long long)s->sessions_active);
 	for (j = 0; j < s->nfailure_reasons; j++)
 		failures += s->failure_reasons[j].n;
@@ -201,6 +204,10 @@ stats_openmetrics(const struct db_stats *s)
 	om_family("baton_retries_total", "counter",
 		  "Runs that followed a transient failure.");
 	printf("baton_retries_total %lld\n", (long long)s->retries);
+	om_family(
+		"baton_task_retries_total", "counter",
+		"Attempts of tasks beyond their first (--retries, requeues).");
+	printf("baton_task_retries_total %lld\n", (long long)s->task_retries);
 	om_family("baton_failures_total", "counter",
 		  "Tasks that ended other than completed, by reason.");
 	for (j = 0; j < s->nfailure_reasons; j++) {

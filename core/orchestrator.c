@@ -1057,6 +1057,10 @@ decide_turn(struct job *j, struct turn_state *t)
 		turn = TURN_TRANSIENT;
 	else if (t->ar.outcome == AGENT_RESUME_FAILED)
 		turn = TURN_RESUME_FAILED;
+	else if (t->ar.outcome == AGENT_BUDGET)
+		job_fail(j, TASK_FAILED, "budget_exceeded",
+			 xstrdup(t->run.error ? t->run.error
+					      : "the agent's budget ran out"));
 	if (turn != TURN_OK)
 		job_fail(j, TASK_FAILED,
 			 run_outcome_name(outcome_of(t->ar.outcome)),

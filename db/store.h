@@ -436,6 +436,8 @@ struct db_stats {
 					  to resume */
 	int64_t fallbacks;	     /* fresh_after_failed_resume runs */
 	int64_t retries;	     /* runs after a transient failure */
+	int64_t task_retries;	     /* attempts beyond each task's first (task
+				 retries, requeued interrupted tasks) */
 	int64_t sessions_active;
 	int64_t run_ms_sum; /* the durations added up */
 	/* Tasks that ended other than completed, by reason (their status

@@ -22,7 +22,8 @@
 
 #define STATS_STATUS                                                           \
 	"SELECT status, count(*), sum(input_tokens), sum(output_tokens), "     \
-	"sum(cost_usd) FROM tasks WHERE created_at >= ?1"
+	"sum(cost_usd), sum(max(attempts - 1, 0)) FROM tasks WHERE "           \
+	"created_at >= ?1"
 static const char sql_stats_status[] = STATS_STATUS " GROUP BY status";
 static const char sql_stats_status_ms[] =
 	STATS_STATUS " AND milestone_id = ?2 GROUP BY status";
@@ -201,6 +202,7 @@ stats_status(struct db *db, const struct db_stats_filter *f, struct db_stats *s,
 		s->input_tokens += sqlite3_column_int64(st, 2);
 		s->output_tokens += sqlite3_column_int64(st, 3);
 		s->cost_usd += sqlite3_column_double(st, 4);
+		s->task_retries += sqlite3_column_int64(st, 5);
 	}
 	if (rc != SQLITE_DONE)
 		return db_fail(db, "cannot compute stats", cause);

@@ -440,3 +440,30 @@ dialogue() {
 	check 'length == 3 and (.[2] | contains("trunk again"))'
 	[ "$(sql "select head from sessions where name = 'trunk'")" = "$sid" ]
 }
+
+@test "claude: --max-cost is the CLI's own budget; its stop is budget_exceeded and never retried" {
+	# a million input tokens: dollars a turn, over any budget below
+	stub '{"input_tokens": 1000000, "output_tokens": 20}'
+	run --separate-stderr "$BATON" run --agent claude --max-cost 1 \
+		--retries 2 'spend'
+	assert_status 1
+	[[ "$stderr" == *"Reached maximum budget"* ]]
+	run "$BATON" show --json 1
+	check '.status == "failed" and .reason == "budget_exceeded"
+		and .attempts == 1 and (.runs | length) == 1
+		and .cost_usd > 1 and .runs[0].input_tokens == 1000000'
+	# the CLI stopped after its one request; no retry asked again
+	[ "$(posts)" = 1 ]
+}
+
+@test "claude: a budget spent over iterations stops the task between turns" {
+	stub '{"input_tokens": 100000, "output_tokens": 20}'
+	run "$BATON" run -q --agent claude --max-cost 0.5 --check false \
+		--max-iterations 10 'iterate'
+	assert_status 1
+	run "$BATON" show --json 1
+	check '.status == "failed" and .reason == "budget_exceeded"
+		and (.runs | length) < 10 and (.runs | length) >= 1'
+	# every request the CLI sent is a recorded turn: nothing ran unpaid
+	[ "$(posts)" = "$(sql 'select count(*) from runs')" ]
+}

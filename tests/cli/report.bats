@@ -55,7 +55,7 @@ local_setup() {
 	run "$BATON" stats
 	assert_status 0
 	assert_contains "tasks        5, 3 completed, 1 failed, 1 timed_out"
-	assert_contains "retries      1"
+	assert_contains "retries      1 after a transient failure, 0 more attempts of tasks"
 	assert_contains "failures     2 (1 failed, 1 timeout)"
 }
 

@@ -56,6 +56,13 @@ write_config() {
 		"success"]'
 	run "$BATON" show 1
 	assert_contains "3 of 3"
+	# stats counts the attempts beyond the first apart from transient ones
+	run "$BATON" stats --json
+	echo "$output" | jq -e '.task_retries == 2 and .retries == 0'
+	run "$BATON" stats
+	assert_contains "retries      0 after a transient failure, 2 more attempts of tasks"
+	run "$BATON" stats --openmetrics
+	assert_contains "baton_task_retries_total 2"
 }
 
 @test "retries: --retries 1 on a task that always fails: failed, attempts 2 of 2" {
