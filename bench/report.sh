@@ -163,14 +163,20 @@ Counts per task are marginal: the same command over $CG_A and over $CG_B
 tasks (\`work -j1\`), difference divided by $((CG_B - CG_A)), so start-up and
 shut-down cancel out.
 
-| per task | baton${ALT:+ | alt} | floor |
-|---|---|${ALT:+---|}---|
+The column *CI options* is the same run with retries, halting and budgets
+on (\`work --retries 2 --halt soon,fail=3 --max-cost 1000\`, tasks with
+\`retries: 2, max_cost: 100\`): they must cost no transaction on a task
+that succeeds (strace counts only).
+
+| per task | baton | CI options${ALT:+ | alt} | floor |
+|---|---|---|${ALT:+---|}---|
 EOF
 	row() { # label key floor-value
-		local v a=""
+		local v a="" c
 		v=$(one "s2.baton.$2")
+		c=$(one "s2.ci.$2")
 		[ -n "$ALT" ] && a=" | $(one "s2.alt.$2")"
-		echo "| $1 | ${v:-n/a}$a | $3 |"
+		echo "| $1 | ${v:-n/a} | ${c:-n/a}$a | $3 |"
 	}
 	row "instructions in the baton process (callgrind, children excluded)" instr_per_task "$(one s2.floor.instr_per_task)"
 	row "system calls in the baton process (strace; agents excluded)" syscalls "3 (spawn, wait, …)"

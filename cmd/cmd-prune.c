@@ -32,6 +32,8 @@ print_json(const struct prune_result *r, int dry_run, int64_t older,
 	json_object_set_new(o, "bytes", json_integer(r->files.bytes));
 	json_object_set_new(o, "orphan_directories", json_integer(r->orphans));
 	json_object_set_new(o, "transactions", json_integer(r->transactions));
+	json_object_set_new(o, "longest_hold_ms",
+			    json_integer(r->longest_hold_ms));
 	free(d);
 	return cmd_print_json(o) == 0 ? EXIT_OK : EXIT_FAILED;
 }

@@ -29,7 +29,8 @@ struct pass {
 	struct store *db;
 	const struct prune_options *opt;
 	int64_t before; /* the cut-off time */
-	size_t batch;
+	size_t batch;	/* rows in the next transaction, adapted */
+	size_t cap;	/* the most a batch may hold */
 	struct prune_result *r;
 	struct strvec *warnings;
 	int64_t held; /* ms the last batch held the write lock */
@@ -52,6 +53,16 @@ yield_lock(int64_t held)
 	ts.tv_nsec = (long)(held % 1000) * 1000000L;
 	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
 		;
+}
+
+/* After a batch held the lock p->held ms: the size of the next. */
+static void
+adapt_batch(struct pass *p)
+{
+	if (p->held > PRUNE_HOLD_MS && p->batch > 1)
+		p->batch /= 2;
+	else if (p->held < PRUNE_HOLD_MS / 4 && p->batch < p->cap)
+		p->batch = p->batch * 2 < p->cap ? p->batch * 2 : p->cap;
 }
 
 /* Remove (or, dry, measure) dir, counting it; a failure is a warning. */
@@ -87,20 +98,24 @@ tasks_batch(struct pass *p, const int64_t *ids, size_t n, int *gone,
 	if (rc != 0)
 		store_rollback(p->db);
 	p->held = clock_now_ms() - t0;
+	if (p->held > p->r->longest_hold_ms)
+		p->r->longest_hold_ms = p->held;
+	adapt_batch(p);
 	return rc;
 }
 
 static int
 prune_tasks(struct pass *p, char **cause)
 {
-	int64_t *ids = xcalloc(p->batch, sizeof *ids), after = 0;
-	int *gone = xcalloc(p->batch, sizeof *gone);
-	size_t n, i;
+	int64_t *ids = xcalloc(p->cap, sizeof *ids), after = 0;
+	int *gone = xcalloc(p->cap, sizeof *gone);
+	size_t n, i, want;
 	int rc;
 
 	do {
-		rc = store_prune_tasks_list(p->db, p->before, after, ids,
-					    p->batch, &n, cause);
+		want = p->batch;
+		rc = store_prune_tasks_list(p->db, p->before, after, ids, want,
+					    &n, cause);
 		if (rc != 0 || n == 0)
 			break;
 		if ((rc = tasks_batch(p, ids, n, gone, cause)) != 0)
@@ -113,7 +128,7 @@ prune_tasks(struct pass *p, char **cause)
 							(long long)ids[i]));
 		}
 		after = ids[n - 1];
-	} while (n == p->batch);
+	} while (n == want);
 	free(ids);
 	free(gone);
 	return rc;
@@ -141,25 +156,29 @@ sessions_batch(struct pass *p, const struct strvec *ids, int *gone,
 	if (rc != 0)
 		store_rollback(p->db);
 	p->held = clock_now_ms() - t0;
+	if (p->held > p->r->longest_hold_ms)
+		p->r->longest_hold_ms = p->held;
+	adapt_batch(p);
 	return rc;
 }
 
 static int
 prune_sessions(struct pass *p, char **cause)
 {
-	int *gone = xcalloc(p->batch, sizeof *gone);
+	int *gone = xcalloc(p->cap, sizeof *gone);
 	struct strvec ids;
 	char *after = xstrdup("");
-	size_t i, n;
+	size_t i, n, want;
 	int rc;
 
 	strvec_init(&ids);
 	do {
 		strvec_release(&ids);
 		strvec_init(&ids);
+		want = p->batch;
 		rc = store_prune_sessions_list(p->db, p->before,
 					       p->opt->dry_run, after, &ids,
-					       p->batch, cause);
+					       want, cause);
 		if (rc != 0 || (n = ids.n) == 0)
 			break;
 		if ((rc = sessions_batch(p, &ids, gone, cause)) != 0)
@@ -172,7 +191,7 @@ prune_sessions(struct pass *p, char **cause)
 		}
 		free(after);
 		after = xstrdup(ids.v[n - 1]);
-	} while (n == p->batch);
+	} while (n == want);
 	strvec_release(&ids);
 	free(after);
 	free(gone);
@@ -288,7 +307,7 @@ prune_run(struct baton *b, struct store *db, const struct prune_options *opt,
 
 	memset(r, 0, sizeof *r);
 	p.before = opt->now - opt->older_than_ms;
-	p.batch = opt->batch ? opt->batch : PRUNE_BATCH;
+	p.batch = p.cap = opt->batch ? opt->batch : PRUNE_BATCH;
 	if ((rc = prune_tasks(&p, cause)) != 0 ||
 	    (rc = prune_sessions(&p, cause)) != 0)
 		return rc;

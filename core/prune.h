@@ -10,8 +10,13 @@
 #include "lib/strbuf.h"
 
 /* Rows deleted per write transaction unless told otherwise: at a
- * million tasks one batch holds the write lock for tens of ms. */
-#define PRUNE_BATCH 1000
+ * million tasks one batch holds the write lock for tens of ms.  The
+ * batch then adapts: halved while one holds the lock longer than
+ * PRUNE_HOLD_MS, doubled back (up to the first size) while one holds it
+ * less than a quarter of that, so that no writer beside a prune waits
+ * much longer than PRUNE_HOLD_MS for it, however slow the disk. */
+#define PRUNE_BATCH   1000
+#define PRUNE_HOLD_MS 40
 
 struct prune_options {
 	int64_t older_than_ms; /* finished (ended) longer ago than this */
@@ -25,6 +30,7 @@ struct prune_result {
 	struct file_usage files; /* of the directories removed */
 	int64_t orphans;	 /* directories of rows no longer there */
 	int64_t transactions;	 /* write transactions committed */
+	int64_t longest_hold_ms; /* the longest one held the write lock */
 };
 
 /*

@@ -129,14 +129,17 @@ sid_of() {
 	[ "$("$BATON" add 'echo three')" = 3 ]
 }
 
-@test "prune of many tasks commits in batches of 1000" {
+@test "prune of many tasks commits in batches of 1000 at most" {
 	"$BATON" run -q 'echo one'
 	bash "$REPO/bench/mkrows" "$BATON_DB" history 2500
 	sql "UPDATE tasks SET finished_at = finished_at - 3 * $DAY;
 	     UPDATE sessions SET closed_at = closed_at - 3 * $DAY"
 	run "$BATON" prune --older-than 1d --json
 	assert_status 0
-	[ "$(echo "$output" | jq -c '[.tasks, .sessions, .transactions]')" = '[2500,2500,6]' ]
+	[ "$(echo "$output" | jq -c '[.tasks, .sessions]')" = '[2500,2500]' ]
+	# 3 batches of tasks and 3 of sessions, more when one held the
+	# write lock long enough to halve the next
+	echo "$output" | jq -e '.transactions >= 6 and .longest_hold_ms >= 0'
 	[ "$(sql "SELECT count(*) FROM tasks; SELECT count(*) FROM sessions;
 		SELECT count(*) FROM runs; SELECT count(*) FROM session_chain")" = "$(printf '0\n0\n0\n0')" ]
 	[ "$(sql "PRAGMA foreign_key_check")" = "" ]
