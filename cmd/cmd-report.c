@@ -395,7 +395,8 @@ read_tail(struct report *r, const struct entry *e, const char *ext,
 	tl->len -= skip;
 }
 
-/* "reason: error", or the one of them there is, or the status. */
+/* "reason: error", or the one of them there is, or the status.  A
+ * reason that only repeats the status ("failed") is left out. */
 static char *
 task_message(const struct db_task *t)
 {
@@ -403,6 +404,7 @@ task_message(const struct db_task *t)
 	size_t n = reason != NULL ? strlen(reason) : 0;
 
 	if (reason != NULL && error != NULL &&
+	    strcmp(reason, task_status_name(t->status)) != 0 &&
 	    !(strncmp(error, reason, n) == 0 && error[n] == ':'))
 		return xasprintf("%s: %s", reason, error);
 	if (error != NULL)

@@ -122,6 +122,12 @@ lint_om() {
 	reasons = {s.labels["reason"]: s.value for s in fams["baton_failures"].samples}
 	assert reasons == {"failed": 1, 'we"ird\\\nx': 1}, reasons
 	PY
+	# and Prometheus' own checker, when it can be had (tests/promtool.sh)
+	if pt=$(sh "$REPO/tests/promtool.sh"); then
+		"$pt" check metrics <"$T/m.prom"
+	else
+		echo "# promtool unavailable ($pt): checked by the parsers above" >&3
+	fi
 	run "$BATON" --json stats --openmetrics
 	assert_status 2
 	assert_contains "--json and --openmetrics"
@@ -191,7 +197,7 @@ junit() {
 	# named by title, no task id in the name; the reason as the type,
 	# the error as the message, the agent's stderr then stdout as body
 	grep -q '<testcase classname="baton" name="broken &lt;&amp;&gt;" time="[0-9.]*">' "$T/r.xml"
-	grep -q '<failure type="failed" message="failed: ' "$T/r.xml"
+	grep -q '<failure type="failed" message="script exited with status 3: ' "$T/r.xml"
 	grep -q '<failure type="timeout" message="timeout: timed out after 1s"' "$T/r.xml"
 	grep -q '^bad &amp; worse &lt;x&gt;$' "$T/r.xml"
 	grep -q '<property name="task_id" value="3"/>' "$T/r.xml"
@@ -284,9 +290,9 @@ assert "\x1b" not in f.text and "\x1b" not in c.name
 	[ "$(grep -c '^::error title=' <<<"$output")" = 3 ]
 	refute grep -q '^::warning' <<<"$output"
 	refute grep -q "$(printf '\033')" <<<"$output"
-	grep -qxF '::error title=broken <&>::task 3 failed: failed: script exited with status 3: bad & worse <x>%0A--- stderr ---%0Abad & worse <x>%0A' <<<"$output"
+	grep -qxF '::error title=broken <&>::task 3 failed: script exited with status 3: bad & worse <x>%0A--- stderr ---%0Abad & worse <x>%0A' <<<"$output"
 	grep -qxF '::error title=slow::task 4 timed_out: timeout: timed out after 1s' <<<"$output"
-	grep -qF '::error title=X <&"'"'"'> ]]> �[2J � | `tick` 50%25%3Aa%2Cb line two::task 6 failed: failed: ' <<<"$output"
+	grep -qF '::error title=X <&"'"'"'> ]]> �[2J � | `tick` 50%25%3Aa%2Cb line two::task 6 failed: ' <<<"$output"
 	grep -qF '%0A--- stderr ---%0AE <&> ]]> �[2J � �� 50%25 |%0A::warning::injected%0A' <<<"$output"
 	# the summary is appended, counts then one row a failed task
 	[ "$(head -n 1 "$T/summary.md")" = '# earlier step' ]
