@@ -19,6 +19,8 @@ struct config {
 		char *path; /* expanded; NULL: $XDG_STATE_HOME/baton/baton.db */
 		int synchronous_full;	 /* db.synchronous: normal | full */
 		int64_t busy_timeout_ms; /* db.busy_timeout, default 10s */
+		int shared_group; /* db.shared_group: group may write, false */
+		int wal_warn_mib; /* db.wal_warn_mib: 128, 0: never */
 	} db;
 	int workers; /* default -j for work, default 2 */
 

@@ -33,6 +33,17 @@ struct store_options {
 	 * write transaction holds it, waiting for it at most the busy
 	 * timeout.  NULL: none. */
 	pthread_mutex_t *write_lock;
+	/* sqlite: create the database's directory (0700) if it is missing;
+	 * only for the default path (SPEC §9): a directory the user named
+	 * that does not exist is an error. */
+	int create_dir;
+	/* sqlite: db.shared_group: a database its group may write (0660,
+	 * -wal and -shm too); otherwise it must be writable by its owner
+	 * only, and is made 0600 if it is readable by others. */
+	int shared_group;
+	/* sqlite: the WAL size past which wal_warn is called once per
+	 * connection (0: never) */
+	int64_t wal_warn_bytes;
 };
 
 /* The schema version this binary writes. */
@@ -42,8 +53,12 @@ int store_schema_version(void);
  * Open the store at where: a file path is an SQLite database (a URL
  * with a scheme this binary has no engine for is refused, -BERR_DB,
  * never taken for a file name).  For SQLite: open (creating if needed)
- * the database at path: the parent directory
- * is created 0700 if missing, the file 0600 whatever the umask.  Sets
+ * the database at path: the parent directory is created 0700 if missing
+ * and opts->create_dir says so, the file 0600 (0660 with shared_group)
+ * whatever the umask.  A database (or -wal, -shm) owned by another user
+ * than this one or root, or writable by others (or by its group without
+ * shared_group), is refused; one readable by others is made 0600.  A
+ * database on a network or FUSE file system is refused (SPEC §10).  Sets
  * WAL, synchronous, foreign_keys, the busy timeout, then migrates to the
  * current schema in one BEGIN IMMEDIATE transaction (exactly once even
  * if several processes open an old database at once).  Refuses, touching

@@ -178,6 +178,9 @@ snap_same(struct snap *s, const char *path)
 	free(s->buf);
 }
 
+/* Options of the default path: its directory is created. */
+static const struct store_options mkdir_opts = {.create_dir = 1};
+
 static void
 test_fresh(void **state)
 {
@@ -185,7 +188,7 @@ test_fresh(void **state)
 	struct store *db = NULL;
 
 	assert_int_equal(store_schema_version(), 4);
-	assert_int_equal(store_open(&db, path, NULL, &cause), 0);
+	assert_int_equal(store_open(&db, path, &mkdir_opts, &cause), 0);
 	assert_null(cause);
 	assert_non_null(db);
 	assert_string_equal(store_path(db), path);
@@ -278,7 +281,7 @@ check_modes(void **state, mode_t mask, const char *sub)
 
 	path = xasprintf("%s/deeper/baton.db", dir);
 	old = umask(mask);
-	assert_int_equal(store_open(&db, path, NULL, &cause), 0);
+	assert_int_equal(store_open(&db, path, &mkdir_opts, &cause), 0);
 	assert_int_equal(add_event(db, "x", "y", &cause), 0);
 	umask(old);
 	/* With the connection open, -wal and -shm exist. */
@@ -653,14 +656,15 @@ unprivileged(const char *dir, const char *(*fn)(const char *))
 }
 
 static const char *
-refused(const char *path, const char *msg)
+refused_with(const char *path, const struct store_options *opts,
+	     const char *msg)
 {
 	static char buf[512];
 	struct store *db = NULL;
 	char *cause = NULL, *want;
 	int rc;
 
-	rc = store_open(&db, path, NULL, &cause);
+	rc = store_open(&db, path, opts, &cause);
 	want = xasprintf("cannot open database %s: %s", path, msg);
 	if (rc != -BERR_DB || cause == NULL || strcmp(cause, want) != 0) {
 		snprintf(buf, sizeof buf, "rc %d, cause \"%s\", want \"%s\"",
@@ -673,6 +677,12 @@ refused(const char *path, const char *msg)
 	free(want);
 	free(cause);
 	return NULL;
+}
+
+static const char *
+refused(const char *path, const char *msg)
+{
+	return refused_with(path, NULL, msg);
 }
 
 static const char *
@@ -721,7 +731,7 @@ readonly_checks(const char *dir)
 		goto out;
 	}
 	/* The parent cannot be created either. */
-	if ((err = refused(sub, "permission denied")) != NULL)
+	if ((err = refused_with(sub, &mkdir_opts, "permission denied")) != NULL)
 		goto out;
 out:
 	chmod(dir, 0755);
@@ -810,7 +820,7 @@ child_open(const char *path, int i)
 	char *cause = NULL;
 
 	(void)i;
-	if (store_open(&db, path, NULL, &cause) != 0) {
+	if (store_open(&db, path, &mkdir_opts, &cause) != 0) {
 		fprintf(stderr, "child %d: %s\n", i, cause);
 		return 1;
 	}
