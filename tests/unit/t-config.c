@@ -868,11 +868,18 @@ test_resolution(void **state)
 	setenv("XDG_CONFIG_HOME", p, 1);
 	free(p);
 
-	/* ./baton.yaml beats XDG */
+	/* ./baton.yaml is layered on XDG, key by key */
 	test_write("baton.yaml", "workers: 3\n");
 	assert_int_equal(load_workers(NULL, &cause), 3);
 	assert_int_equal(config_load(&cfg, NULL, &cause), 0);
-	assert_string_equal(cfg.path, "baton.yaml");
+	p = xasprintf("%s, baton.yaml", x);
+	assert_string_equal(cfg.path, p);
+	free(p);
+	config_release(&cfg);
+	test_write(x, "workers: 4\nretry: {attempts: 9}\n");
+	assert_int_equal(config_load(&cfg, NULL, &cause), 0);
+	assert_int_equal(cfg.workers, 3);
+	assert_int_equal(cfg.retry.attempts, 9);
 	config_release(&cfg);
 
 	/* BATON_CONFIG beats ./baton.yaml; empty means unset */
