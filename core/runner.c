@@ -163,6 +163,7 @@ runner_kill_orphans(const char *key, const struct db_orphan *orphans, size_t n)
 void
 runner_stop(struct runner *r)
 {
+	struct store_wal wal;
 	char *cause = NULL;
 
 	if (r == NULL || r->b == NULL)
@@ -193,8 +194,13 @@ runner_stop(struct runner *r)
 			store_commit(r->b->db, &cause);
 		store_rollback(r->b->db);
 		free(cause);
+		cause = NULL;
 		runner_kill_orphans(r->b->runner_key, orphans, n);
 		free(orphans);
+		/* the end of a run or work: leave an empty write-ahead log
+		 * behind, if no reader is in the way (SPEC §5) */
+		if (store_wal(r->b->db, STORE_CKPT_TRUNCATE, &wal, &cause) != 0)
+			free(cause);
 	}
 	store_close(r->db);
 	r->db = NULL;

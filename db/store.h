@@ -41,9 +41,6 @@ struct store_options {
 	 * -wal and -shm too); otherwise it must be writable by its owner
 	 * only, and is made 0600 if it is readable by others. */
 	int shared_group;
-	/* sqlite: the WAL size past which wal_warn is called once per
-	 * connection (0: never) */
-	int64_t wal_warn_bytes;
 };
 
 /* The schema version this binary writes. */
@@ -90,6 +87,32 @@ int store_integrity_check(struct store *, int *ok, char **report, char **cause);
 
 /* Number of write transactions committed through this connection. */
 uint64_t store_commits(const struct store *);
+
+/* What store_wal() may do before it looks. */
+enum store_checkpoint {
+	STORE_CKPT_NONE,     /* only look at the log */
+	STORE_CKPT_PASSIVE,  /* copy what no reader needs; never waits */
+	STORE_CKPT_TRUNCATE, /* copy all and empty the log, if no reader
+				or writer is in the way right now */
+};
+
+/* The write-ahead log (SQLite's -wal file). */
+struct store_wal {
+	int64_t bytes;	      /* size of the log file, 0 if none */
+	int64_t frames;	      /* pages in the log, -1 if not checkpointed */
+	int64_t checkpointed; /* of them, copied into the database, -1 */
+	int busy;	      /* the checkpoint could not finish: a reader (or a
+		     writer) holds the log */
+};
+
+/*
+ * The write-ahead log, after a checkpoint of the given kind.  A
+ * checkpoint never waits for another connection: busy says one was in
+ * the way; frames > checkpointed after a PASSIVE one means a reader
+ * keeps the rest (SPEC §5).  Returns 0, or -BERR_DB with *cause.
+ */
+int store_wal(struct store *, enum store_checkpoint, struct store_wal *,
+	      char **cause);
 
 /* ---- rows (db-task.c, db-session.c, db-run.c, db-runner.c) ---- */
 
@@ -542,6 +565,8 @@ struct store_impl {
 	int (*integrity_check)(struct store *st, int *ok, char **report,
 			       char **cause);
 	uint64_t (*commits)(const struct store *st);
+	int (*wal)(struct store *st, enum store_checkpoint mode,
+		   struct store_wal *w, char **cause);
 	int (*task_insert)(struct store *st, struct db_task *t, int64_t now,
 			   int *existed, char **cause);
 	int (*task_get)(struct store *st, int64_t id, struct db_task *a2,

@@ -577,6 +577,56 @@ release(struct holder *hd)
 	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
 
+/*
+ * SPEC §5: a reader's snapshot keeps the log from being checkpointed
+ * (store_wal says so, and waits for nobody); once it is gone a TRUNCATE
+ * checkpoint empties the log.  A checkpointed log is cut back to
+ * journal_size_limit.
+ */
+static void
+test_wal_checkpoint(void **state)
+{
+	char *path = test_path(*state, "wal.db"), *cause = NULL;
+	char *big = xmalloc(4001);
+	struct store *db = NULL;
+	struct store_wal w;
+	struct holder hd;
+	int i;
+
+	memset(big, 'x', 4000);
+	big[4000] = '\0';
+	assert_int_equal(store_open(&db, path, NULL, &cause), 0);
+	assert_int_equal(query1(db, "PRAGMA journal_size_limit"), 67108864);
+	for (i = 0; i < 20; i++)
+		assert_int_equal(add_event(db, "x", big, &cause), 0);
+	hold(&hd, path, "BEGIN; SELECT count(*) FROM events");
+	for (i = 0; i < 300; i++)
+		assert_int_equal(add_event(db, "y", big, &cause), 0);
+
+	assert_int_equal(store_wal(db, STORE_CKPT_NONE, &w, &cause), 0);
+	assert_true(w.bytes > 1024 * 1024);
+	assert_int_equal(w.frames, -1);
+	assert_int_equal(w.busy, 0);
+	assert_int_equal(store_wal(db, STORE_CKPT_PASSIVE, &w, &cause), 0);
+	assert_int_equal(w.busy, 1);
+	assert_true(w.frames > w.checkpointed);
+	assert_true(w.checkpointed >= 0);
+	assert_int_equal(store_wal(db, STORE_CKPT_TRUNCATE, &w, &cause), 0);
+	assert_int_equal(w.busy, 1);
+	assert_true(w.bytes > 1024 * 1024);
+
+	release(&hd);
+	assert_int_equal(store_wal(db, STORE_CKPT_TRUNCATE, &w, &cause), 0);
+	assert_int_equal(w.busy, 0);
+	assert_int_equal(w.bytes, 0);
+	assert_int_equal(w.frames, 0);
+	/* and the store goes on writing */
+	assert_int_equal(add_event(db, "z", "after", &cause), 0);
+	store_close(db);
+	free(big);
+	free(path);
+}
+
 static void
 test_refuse_locked(void **state)
 {
@@ -1129,6 +1179,7 @@ main(void)
 		T(test_refuse_corrupt),
 		T(test_integrity),
 		T(test_refuse_newer),
+		T(test_wal_checkpoint),
 		T(test_refuse_locked),
 		T(test_refuse_readonly),
 		T(test_disk_full),
