@@ -8,12 +8,66 @@
 
 #include "cmd/common.h"
 #include "core/doctor.h"
+#include "core/prune.h"
+#include "lib/text.h"
+#include "lib/xmalloc.h"
 
 const struct cmd_entry cmd_doctor_entry;
 
+/* The write-ahead log's state, for --json. */
+static json_t *
+wal_json(struct baton *b, const struct doctor_report *r)
+{
+	json_t *o = json_object(), *by = json_array();
+	char *path = xasprintf("%s-wal", b->db_path);
+	size_t i;
+
+	json_object_set_new(o, "path", cmd_json_str(path));
+	json_object_set_new(o, "bytes", json_integer(r->wal.bytes));
+	json_object_set_new(o, "frames", json_integer(r->wal.frames));
+	json_object_set_new(o, "checkpointed",
+			    json_integer(r->wal.checkpointed));
+	json_object_set_new(o, "blocked", json_boolean(r->wal.busy));
+	for (i = 0; i < r->openers.n; i++)
+		json_array_append_new(by, cmd_json_str(r->openers.v[i]));
+	json_object_set_new(o, "open_by", by);
+	free(path);
+	return o;
+}
+
+/* A log that a reader keeps from being checkpointed: a warning, not a
+ * problem (it goes once the reader ends), naming who has it open. */
+static void
+wal_text(struct baton *b, const struct doctor_report *r)
+{
+	char *size, *who;
+
+	if (!r->wal.busy)
+		return;
+	size = prune_format_bytes(r->wal.bytes);
+	printf("warning: the write-ahead log %s-wal (%s) cannot be "
+	       "checkpointed: ",
+	       b->db_path, size);
+	if (r->wal.frames > r->wal.checkpointed && r->wal.checkpointed >= 0)
+		printf("%lld of its %lld pages are held by another "
+		       "connection's read transaction, and it grows until "
+		       "that ends\n",
+		       (long long)(r->wal.frames - r->wal.checkpointed),
+		       (long long)r->wal.frames);
+	else
+		printf("another connection is in the way\n");
+	if (r->openers.n > 0) {
+		who = text_join((const char *const *)r->openers.v);
+		printf("warning: processes with the database open: %s%s\n", who,
+		       r->nopeners > (int)r->openers.n ? ", ..." : "");
+		free(who);
+	}
+	free(size);
+}
+
 /* The report as JSON (SPEC §6: doctor --json). */
 static int
-print_json(const struct doctor_report *r, int n)
+print_json(struct baton *b, const struct doctor_report *r, int n)
 {
 	json_t *o = json_object(), *arr = json_array(), *p;
 	size_t i;
@@ -37,6 +91,7 @@ print_json(const struct doctor_report *r, int n)
 	json_object_set_new(o, "ok", json_boolean(n + r->damaged == 0));
 	json_object_set_new(o, "fixed", json_boolean(r->fixed));
 	json_object_set_new(o, "problems", arr);
+	json_object_set_new(o, "wal", wal_json(b, r));
 	return cmd_print_json(o) == 0 ? 0 : -1;
 }
 
@@ -94,9 +149,11 @@ doctor_exec(struct baton *b, int argc, char **argv)
 	}
 	n = (int)r.problems.n;
 	if (b->json)
-		rc = print_json(&r, n);
-	else
+		rc = print_json(b, &r, n);
+	else {
 		print_text(b, &r, n, fix);
+		wal_text(b, &r);
+	}
 	c = r.damaged || (n > 0 && !fix) ? EXIT_FAILED : EXIT_OK;
 	doctor_report_release(&r);
 	return rc != 0 ? EXIT_FAILED : c;

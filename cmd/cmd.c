@@ -333,16 +333,21 @@ wants_help(int argc, char **argv)
 	return 0;
 }
 
-/* The database path: --db, else config (BATON_DB applied), else XDG. */
+/*
+ * The database path: --db, else config (BATON_DB applied), else XDG.
+ * *dflt is set for the last: only its directory is created (SPEC §9).
+ */
 static char *
-resolve_db_path(struct baton *b)
+resolve_db_path(struct baton *b, int *dflt)
 {
 	const char *xdg, *home;
 
+	*dflt = 0;
 	if (b->db_path != NULL)
 		return xstrdup(b->db_path);
 	if (b->cfg->db.path != NULL)
 		return xstrdup(b->cfg->db.path);
+	*dflt = 1;
 	xdg = getenv("XDG_STATE_HOME");
 	if (xdg != NULL && xdg[0] == '/')
 		return xasprintf("%s/baton/baton.db", xdg);
@@ -358,9 +363,9 @@ open_db(struct baton *b, int flags)
 {
 	struct store_options opts = {0};
 	char *cause = NULL, *path, *slash;
-	int rc;
+	int rc, dflt;
 
-	path = resolve_db_path(b);
+	path = resolve_db_path(b, &dflt);
 	free(b->db_path);
 	b->db_path = path;
 	free(b->state_dir);
@@ -379,6 +384,8 @@ open_db(struct baton *b, int flags)
 	opts.synchronous_full = b->cfg->db.synchronous_full;
 	opts.busy_timeout_ms = b->cfg->db.busy_timeout_ms;
 	opts.write_lock = &b->write_lock;
+	opts.create_dir = dflt;
+	opts.shared_group = b->cfg->db.shared_group;
 	if (store_open(&b->db, path, &opts, &cause) != 0) {
 		cmd_error("%s", cause);
 		free(cause);

@@ -21,6 +21,7 @@
 #include "core/config.h"
 
 #define CFG_MAX_FILE_SIZE (1024 * 1024)
+#define PROJECT_CONFIG	  "baton.yaml" /* in the current directory */
 #define CFG_MAX_SHOWN	  40 /* bytes of a bad value quoted in a message */
 #define CFG_SHOWN_BUF	  (CFG_MAX_SHOWN + 8)
 
@@ -288,5 +289,31 @@ void cfg_profile_builtin(struct agent_profile *ap, const char *name,
 
 /* Free what ap owns and zero it. */
 void cfg_profile_release(struct agent_profile *ap);
+
+/* ---- files and trust (config.c, config-trust.c) ---- */
+
+/*
+ * Read config file path whole (at most 1 MiB), refusing one that
+ * another user owns or that group or others can write.  Returns the
+ * NUL-terminated buffer (caller frees) and its length in *len; or NULL
+ * with *err ENOENT or ENOTDIR for a missing file (*cause unset), else
+ * with *cause set.
+ */
+char *cfg_read_file(const char *path, size_t *len, int *err, char **cause);
+
+/* What cfg_trust_check() compares, copied from src into dst (release
+ * it with config_release()). */
+void cfg_copy_for_trust(struct config *dst, const struct config *src);
+
+/*
+ * after is before with the project file name (content buf[0..len))
+ * applied.  If it changed what an agent runs (a profile's kind,
+ * command, args or env, a new profile, db.path), name must be trusted
+ * with its current content.  Returns 0, or -1 with *cause naming the
+ * keys and the command that trusts it.
+ */
+int cfg_trust_check(const struct config *before, const struct config *after,
+		    const char *name, const char *buf, size_t len,
+		    char **cause);
 
 #endif

@@ -598,6 +598,8 @@ static const struct key db_keys[] = {
 	CFG_PATH(C, "path", db.path),
 	CFG_CHOICE(C, "synchronous", db.synchronous_full, synchronous_modes),
 	CFG_DURATION(C, "busy_timeout", db.busy_timeout_ms, 0, MARK_NONE),
+	CFG_BOOL(C, "shared_group", db.shared_group),
+	CFG_INT(C, "wal_warn_mib", db.wal_warn_mib, 0, 1024 * 1024),
 	CFG_END,
 };
 

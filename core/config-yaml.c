@@ -13,6 +13,7 @@
 #include <yaml.h>
 
 #include "core/config-internal.h"
+#include "core/yaml-tag.h"
 #include "lib/text.h"
 #include "lib/xmalloc.h"
 
@@ -213,8 +214,13 @@ static int
 take_event(struct parse *p, struct builder *b, const yaml_event_t *ev)
 {
 	const yaml_mark_t *m = &ev->start_mark;
+	const char *tag;
 	struct node *n;
+	char buf[64];
 
+	if ((tag = yaml_event_tag(ev, buf, sizeof buf)) != NULL)
+		return cfg_fail_at(p, (int)m->line + 1, (int)m->column + 1,
+				   "YAML tags are not supported ('%s')", tag);
 	switch (ev->type) {
 	case YAML_STREAM_END_EVENT:
 		b->done = 1;

@@ -18,6 +18,7 @@
 
 #include "core/config-internal.h"
 #include "lib/clock.h"
+#include "lib/fsafe.h"
 #include "lib/strbuf.h"
 #include "lib/text.h"
 #include "lib/xmalloc.h"
@@ -32,6 +33,8 @@ config_defaults(struct config *cfg)
 	cfg->db.path = NULL;
 	cfg->db.synchronous_full = 0;
 	cfg->db.busy_timeout_ms = 10 * 1000;
+	cfg->db.shared_group = 0;
+	cfg->db.wal_warn_mib = 128;
 	cfg->workers = 2;
 	cfg->defaults.agent = xstrdup("shell");
 	cfg->defaults.timeout_ms = 30 * 60 * 1000;
@@ -106,18 +109,17 @@ config_agent(const struct config *cfg, const char *name)
 }
 
 /*
- * Defaults, then buf (named name in messages) on top.  Returns 0, or -1
- * with *cause set and cfg released.
+ * buf (named name in messages) on top of what cfg holds.  Returns 0, or
+ * -1 with *cause set (cfg is then half-applied: release it).
  */
-int
-config_load_string(struct config *cfg, const char *name, const char *buf,
-		   size_t len, char **cause)
+static int
+apply_buffer(struct config *cfg, const char *name, const char *buf, size_t len,
+	     char **cause)
 {
 	struct parse p = {0};
 	struct node *root = NULL;
 	int rc = -1;
 
-	config_defaults(cfg);
 	p.file = name;
 	if (len > CFG_MAX_FILE_SIZE) {
 		p.cause = xasprintf("cannot read config %s: larger than 1 MiB",
@@ -128,12 +130,10 @@ config_load_string(struct config *cfg, const char *name, const char *buf,
 		goto out;
 	if (cfg_apply_root(&p, root, cfg) != 0)
 		goto out;
-	cfg->path = xstrdup(name);
 	rc = 0;
 out:
 	cfg_node_free(root);
 	if (rc != 0) {
-		config_release(cfg);
 		if (p.cause == NULL)
 			p.cause = xasprintf("%s: invalid configuration", name);
 		*cause = p.cause;
@@ -142,12 +142,30 @@ out:
 }
 
 /*
+ * Defaults, then buf (named name in messages) on top.  Returns 0, or -1
+ * with *cause set and cfg released.
+ */
+int
+config_load_string(struct config *cfg, const char *name, const char *buf,
+		   size_t len, char **cause)
+{
+	config_defaults(cfg);
+	if (apply_buffer(cfg, name, buf, len, cause) != 0) {
+		config_release(cfg);
+		return -1;
+	}
+	free(cfg->path);
+	cfg->path = xstrdup(name);
+	return 0;
+}
+
+/*
  * Read a whole config file of at most CFG_MAX_FILE_SIZE bytes.  Opened
  * non-blocking so that a FIFO without a writer cannot hang us.  Returns
  * the buffer, or NULL with *err set to an errno value (EFBIG: too big).
  */
 static char *
-read_config(const char *path, size_t *lenp, int *err)
+read_config(const char *path, size_t *lenp, int *err, struct stat *stp)
 {
 	struct stat st;
 	char *buf = NULL;
@@ -172,6 +190,7 @@ read_config(const char *path, size_t *lenp, int *err)
 		*err = EFBIG;
 		goto fail;
 	}
+	*stp = st;
 	flags = fcntl(fd, F_GETFL);
 	if (flags != -1)
 		fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
@@ -208,6 +227,48 @@ fail:
 }
 
 /*
+ * Read the config file path whole, refusing one another user could
+ * write (SPEC §8: it decides what runs as us; ssh refuses such a
+ * config the same way).  Returns the buffer (caller frees), or NULL
+ * with *err = ENOENT or ENOTDIR for a missing file and *cause unset,
+ * else with *cause set.
+ */
+char *
+cfg_read_file(const char *path, size_t *len, int *err, char **cause)
+{
+	struct stat st;
+	char *buf, *why;
+
+	*err = 0;
+	buf = read_config(path, len, err, &st);
+	if (buf == NULL) {
+		if (*err == ENOENT || *err == ENOTDIR)
+			return NULL;
+		if (*err == EFBIG)
+			*cause = xasprintf("cannot read config %s: larger than "
+					   "1 MiB",
+					   path);
+		else
+			*cause = xasprintf("cannot read config %s: %s", path,
+					   strerror(*err));
+		return NULL;
+	}
+	/* /dev/null is root's and 0666, and holds nothing */
+	why = S_ISCHR(st.st_mode) ? NULL : fsafe_problem(&st, 0);
+	if (why != NULL) {
+		*cause = xasprintf("cannot use config %s: it is %s; another "
+				   "user could change what baton runs as you "
+				   "(make it yours and 'chmod go-w' it)",
+				   path, why);
+		free(why);
+		free(buf);
+		*err = EPERM;
+		return NULL;
+	}
+	return buf;
+}
+
+/*
  * Load path on top of the defaults.  Returns 0, 1 if the file does not
  * exist and may be skipped (must_exist false; cfg then holds the
  * defaults), or -1 with *cause set and cfg released.
@@ -219,20 +280,17 @@ load_path(struct config *cfg, const char *path, int must_exist, char **cause)
 	size_t len = 0;
 	int err = 0, rc;
 
-	buf = read_config(path, &len, &err);
+	buf = cfg_read_file(path, &len, &err, cause);
 	if (buf == NULL) {
-		if (!must_exist && (err == ENOENT || err == ENOTDIR)) {
-			config_defaults(cfg);
-			return 1;
-		}
-		memset(cfg, 0, sizeof *cfg);
-		if (err == EFBIG)
-			*cause = xasprintf("cannot read config %s: larger than "
-					   "1 MiB",
-					   path);
-		else
+		if (err == ENOENT || err == ENOTDIR) {
+			if (!must_exist) {
+				config_defaults(cfg);
+				return 1;
+			}
 			*cause = xasprintf("cannot read config %s: %s", path,
 					   strerror(err));
+		}
+		memset(cfg, 0, sizeof *cfg);
 		return -1;
 	}
 	rc = config_load_string(cfg, path, buf, len, cause);
@@ -298,36 +356,100 @@ apply_env(struct config *cfg, char **cause)
 	return 0;
 }
 
-/* See config.h for the order in which files are looked for. */
+/* The user's own config file, or NULL without HOME; caller frees. */
+static char *
+user_config_path(void)
+{
+	const char *xdg = getenv("XDG_CONFIG_HOME"), *home = getenv("HOME");
+
+	if (xdg != NULL && xdg[0] == '/')
+		return xasprintf("%s/baton/config.yaml", xdg);
+	if (home != NULL && home[0] != '\0')
+		return xasprintf("%s/.config/baton/config.yaml", home);
+	return NULL;
+}
+
+/*
+ * The project's ./baton.yaml (buf) on top of the user's config (cfg):
+ * what it may not change until trusted is checked against cfg as it
+ * was (SPEC §8).  Returns 0 or -1 with *cause (cfg is then released).
+ */
+static int
+layer_project(struct config *cfg, const char *buf, size_t len, char **cause)
+{
+	struct config before;
+	char *user = cfg->path;
+	int rc;
+
+	cfg_copy_for_trust(&before, cfg);
+	cfg->path = NULL;
+	rc = apply_buffer(cfg, PROJECT_CONFIG, buf, len, cause);
+	if (rc == 0)
+		rc = cfg_trust_check(&before, cfg, PROJECT_CONFIG, buf, len,
+				     cause);
+	config_release(&before);
+	if (rc != 0) {
+		free(user);
+		config_release(cfg);
+		return -1;
+	}
+	cfg->path = user != NULL ? xasprintf("%s, %s", user, PROJECT_CONFIG)
+				 : xstrdup(PROJECT_CONFIG);
+	free(user);
+	return 0;
+}
+
+/*
+ * No file named by the user: their own config (if any) on the
+ * defaults, then ./baton.yaml (if any) layered on top.
+ */
+static int
+load_layers(struct config *cfg, char **cause)
+{
+	char *path = user_config_path(), *buf;
+	size_t len = 0;
+	int rc = 1, err = 0;
+
+	if (path != NULL)
+		rc = load_path(cfg, path, 0, cause);
+	else
+		config_defaults(cfg);
+	free(path);
+	if (rc < 0)
+		return -1;
+	if (rc == 1) {
+		free(cfg->path);
+		cfg->path = NULL;
+	}
+	buf = cfg_read_file(PROJECT_CONFIG, &len, &err, cause);
+	if (buf == NULL) {
+		if (err == ENOENT || err == ENOTDIR)
+			return 0;
+		config_release(cfg);
+		return -1;
+	}
+	rc = layer_project(cfg, buf, len, cause);
+	free(buf);
+	return rc;
+}
+
+/*
+ * See config.h for the order in which files are looked for.  A file the
+ * user named (--config, BATON_CONFIG) is the whole configuration and is
+ * trusted: the user chose it.
+ */
 int
 config_load(struct config *cfg, const char *explicit_path, char **cause)
 {
-	const char *env = getenv("BATON_CONFIG"), *xdg, *home;
-	char *path = NULL;
+	const char *env = getenv("BATON_CONFIG");
 	int rc;
 
 	if (explicit_path != NULL)
 		rc = load_path(cfg, explicit_path, 1, cause);
 	else if (env != NULL && env[0] != '\0')
 		rc = load_path(cfg, env, 1, cause);
-	else {
-		rc = load_path(cfg, "baton.yaml", 0, cause);
-		if (rc == 1) {
-			config_release(cfg);
-			xdg = getenv("XDG_CONFIG_HOME");
-			home = getenv("HOME");
-			if (xdg != NULL && xdg[0] == '/')
-				path = xasprintf("%s/baton/config.yaml", xdg);
-			else if (home != NULL && home[0] != '\0')
-				path = xasprintf("%s/.config/baton/config.yaml",
-						 home);
-			if (path != NULL)
-				rc = load_path(cfg, path, 0, cause);
-			else
-				config_defaults(cfg);
-			free(path);
-		}
-	}
+	else
+		rc = load_layers(cfg, cause);
 	if (rc < 0)
 		return -1;
 	if (apply_env(cfg, cause) != 0) {
@@ -387,6 +509,8 @@ config_equal(const struct config *a, const struct config *b)
 	if (!streq(a->db.path, b->db.path) ||
 	    a->db.synchronous_full != b->db.synchronous_full ||
 	    a->db.busy_timeout_ms != b->db.busy_timeout_ms ||
+	    a->db.shared_group != b->db.shared_group ||
+	    a->db.wal_warn_mib != b->db.wal_warn_mib ||
 	    a->workers != b->workers)
 		return 0;
 	if (!streq(a->defaults.agent, b->defaults.agent) ||

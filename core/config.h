@@ -19,6 +19,8 @@ struct config {
 		char *path; /* expanded; NULL: $XDG_STATE_HOME/baton/baton.db */
 		int synchronous_full;	 /* db.synchronous: normal | full */
 		int64_t busy_timeout_ms; /* db.busy_timeout, default 10s */
+		int shared_group; /* db.shared_group: group may write, false */
+		int wal_warn_mib; /* db.wal_warn_mib: 128, 0: never */
 	} db;
 	int workers; /* default -j for work, default 2 */
 
@@ -93,6 +95,21 @@ int config_load_string(struct config *cfg, const char *name, const char *buf,
 
 /* Non-zero if a and b hold the same settings (path and marks aside). */
 int config_equal(const struct config *a, const struct config *b);
+
+/*
+ * Where `baton config trust` records trusted project files:
+ * $XDG_CONFIG_HOME/baton/trusted (~/.config/baton/trusted), or NULL
+ * without HOME.  Caller frees.
+ */
+char *config_trust_list_path(void);
+
+/*
+ * Trust the project config file: check that it loads, then record its
+ * real path and the SHA-256 of its content in the trust list (replacing
+ * an older record of that path).  *real is its real path (caller frees)
+ * and hash its SHA-256 in hex.  Returns 0, or -1 with *cause.
+ */
+int config_trust(const char *file, char **real, char hash[65], char **cause);
 
 /* Free everything cfg owns; NULL-safe, leaves cfg zeroed. */
 void config_release(struct config *cfg);

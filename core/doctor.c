@@ -8,6 +8,7 @@
 #include "core/doctor.h"
 #include "db/store.h"
 #include "lib/clock.h"
+#include "lib/sys.h"
 
 void
 doctor_report_release(struct doctor_report *r)
@@ -16,6 +17,7 @@ doctor_report_release(struct doctor_report *r)
 		return;
 	strvec_release(&r->kinds);
 	strvec_release(&r->problems);
+	strvec_release(&r->openers);
 	free(r->integrity);
 	memset(r, 0, sizeof *r);
 }
@@ -37,6 +39,11 @@ doctor_check(struct baton *b, int fix, struct doctor_report *r, char **cause)
 	memset(r, 0, sizeof *r);
 	strvec_init(&r->kinds);
 	strvec_init(&r->problems);
+	strvec_init(&r->openers);
+	if ((rc = store_wal(b->db, STORE_CKPT_PASSIVE, &r->wal, cause)))
+		return rc;
+	if (r->wal.busy)
+		r->nopeners = sys_file_openers(b->db_path, &r->openers, 10);
 	if ((rc = store_integrity_check(b->db, &ok, &r->integrity, cause)))
 		return rc;
 	r->damaged = !ok;

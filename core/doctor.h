@@ -4,6 +4,7 @@
 #include <stddef.h>
 
 #include "core/baton.h"
+#include "db/store.h"
 #include "lib/strbuf.h"
 
 /*
@@ -16,6 +17,12 @@ struct doctor_report {
 	int damaged;		/* the integrity check failed */
 	char *integrity;	/* its report then */
 	int fixed;		/* fix was asked and the repairs committed */
+	/* The write-ahead log after a passive checkpoint; wal.busy: a
+	 * reader holds part of it (SPEC §5), and openers says which
+	 * processes of this host have the database open. */
+	struct store_wal wal;
+	struct strvec openers;
+	int nopeners; /* how many there are (openers holds at most 10) */
 };
 void doctor_report_release(struct doctor_report *);
 

@@ -538,9 +538,12 @@ advance_chain(struct job *j, struct db_run *run, const struct agent_call *c,
 
 	if (c->agent_session_id != NULL && !c->resume) {
 		edge = j->session.head == NULL ? EDGE_FIRST
-					       : EDGE_FRESH_AFTER_FAILED_RESUME;
+		       : run->resume_outcome == RESUME_NEW
+			       ? EDGE_RESET
+			       : EDGE_FRESH_AFTER_FAILED_RESUME;
 		if (j->session.head == NULL ||
-		    run->resume_outcome == RESUME_FRESH_AFTER_FAILED) {
+		    run->resume_outcome == RESUME_FRESH_AFTER_FAILED ||
+		    run->resume_outcome == RESUME_NEW) {
 			if ((rc = store_session_push_head(
 				     db, j->session.id, c->agent_session_id,
 				     edge, run->id, now, cause)) != 0)
@@ -556,7 +559,8 @@ advance_chain(struct job *j, struct db_run *run, const struct agent_call *c,
 		edge = j->session.head == NULL ? EDGE_FIRST
 		       : run->resume_outcome == RESUME_FRESH_AFTER_FAILED
 			       ? EDGE_FRESH_AFTER_FAILED_RESUME
-			       : EDGE_FORK;
+		       : run->resume_outcome == RESUME_NEW ? EDGE_RESET
+							   : EDGE_FORK;
 	else
 		edge = c->resume && !c->fork ? EDGE_RESUME : EDGE_FORK;
 	return store_session_push_head(db, j->session.id, reported, edge,
@@ -676,16 +680,21 @@ choose_conversation(struct job *j, struct turn_state *t, char **cause)
 	c->workdir = j->cwd;
 	c->task_id = j->task.id;
 	c->max_budget_usd = budget_left(j, &whose, &limit);
-	if (j->session.head != NULL && !j->fresh_next && j->session.resumable) {
+	if (j->session.head != NULL && !j->fresh_next && j->session.resumable &&
+	    j->profile->use_session_persistence) {
 		c->resume = 1;
 		c->agent_session_id = j->session.head;
 		t->run.resume_outcome = RESUME_RESUMED;
 		if ((rc = fork_pending(j, &c->fork, cause)) != 0)
 			return rc;
 	} else {
-		t->run.resume_outcome = j->session.head == NULL
-						? RESUME_NEW
-						: RESUME_FRESH_AFTER_FAILED;
+		/* use_session_persistence: false never resumes: every run
+		 * is a new conversation, chained with edge reset */
+		t->run.resume_outcome =
+			j->session.head == NULL ||
+					!j->profile->use_session_persistence
+				? RESUME_NEW
+				: RESUME_FRESH_AFTER_FAILED;
 		if (j->agent->impl->accepts_session_id) {
 			if (j->session.head == NULL)
 				c->agent_session_id = agent_session_for_call(

@@ -35,6 +35,7 @@ runner_db_open(struct baton *b, struct store **db, char **cause)
 	opts.synchronous_full = b->cfg->db.synchronous_full;
 	opts.busy_timeout_ms = b->cfg->db.busy_timeout_ms;
 	opts.write_lock = &b->write_lock;
+	opts.shared_group = b->cfg->db.shared_group;
 	return store_open(db, b->db_path, &opts, cause);
 }
 
@@ -162,6 +163,7 @@ runner_kill_orphans(const char *key, const struct db_orphan *orphans, size_t n)
 void
 runner_stop(struct runner *r)
 {
+	struct store_wal wal;
 	char *cause = NULL;
 
 	if (r == NULL || r->b == NULL)
@@ -192,8 +194,13 @@ runner_stop(struct runner *r)
 			store_commit(r->b->db, &cause);
 		store_rollback(r->b->db);
 		free(cause);
+		cause = NULL;
 		runner_kill_orphans(r->b->runner_key, orphans, n);
 		free(orphans);
+		/* the end of a run or work: leave an empty write-ahead log
+		 * behind, if no reader is in the way (SPEC §5) */
+		if (store_wal(r->b->db, STORE_CKPT_TRUNCATE, &wal, &cause) != 0)
+			free(cause);
 	}
 	store_close(r->db);
 	r->db = NULL;

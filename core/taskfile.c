@@ -32,6 +32,7 @@
 #include <yaml.h>
 
 #include "core/taskfile.h"
+#include "core/yaml-tag.h"
 #include "lib/file.h"
 #include "lib/strbuf.h"
 #include "lib/text.h"
@@ -446,7 +447,12 @@ static int
 yaml_event(struct loader *ld, struct ystate *y, const yaml_event_t *ev)
 {
 	size_t line = mark_line(&ev->start_mark);
+	const char *tag;
+	char buf[64];
 
+	if ((tag = yaml_event_tag(ev, buf, sizeof buf)) != NULL)
+		return fail_at(ld, line, ev->start_mark.column + 1,
+			       "YAML tags are not supported ('%s')", tag);
 	if (ev->type == YAML_ALIAS_EVENT || yaml_has_anchor(ev))
 		return fail(ld, line,
 			    "YAML anchors and aliases are not supported in "

@@ -22,6 +22,10 @@
 #include "lib/text.h"
 #include "lib/xmalloc.h"
 
+/* An idle pool's checkpoint that a reader was in the way of: again
+ * this often until it works. */
+#define WAL_RETRY_MS 2000
+
 /* logs.retention: how often a long `work` prunes again. */
 #define PRUNE_EVERY_MS (60 * 60 * 1000)
 
@@ -42,6 +46,9 @@ struct pool {
 	char *halt_why;	       /* --halt now: b->stop_why points here */
 	int64_t *waiting;      /* tasks said to wait for a session */
 	size_t nwaiting;
+	int wal_warned;	   /* the WAL past db.wal_warn_mib was said */
+	int wal_clean;	   /* checkpointed since the last task ended */
+	int64_t wal_tried; /* last idle checkpoint (monotonic ms), 0 */
 };
 
 /* With p->lock held. */
@@ -223,6 +230,83 @@ take_slot(struct pool *p)
 }
 
 /*
+ * SPEC §5: once per pool, a note when the write-ahead log has grown past
+ * db.wal_warn_mib because a reader keeps it from being checkpointed.
+ */
+static void
+watch_wal(struct pool *p, struct store *db)
+{
+	int64_t limit = (int64_t)p->b->cfg->db.wal_warn_mib * 1024 * 1024;
+	struct store_wal w;
+	char *cause = NULL, *size, *msg;
+	int said;
+
+	pthread_mutex_lock(&p->lock);
+	said = p->wal_warned;
+	pthread_mutex_unlock(&p->lock);
+	if (limit <= 0 || said ||
+	    store_wal(db, STORE_CKPT_NONE, &w, &cause) != 0 || w.bytes <= limit)
+		goto out;
+	/* a passive checkpoint tells whether a reader holds the log;
+	 * one that does not is only big until the next write resets it */
+	if (store_wal(db, STORE_CKPT_PASSIVE, &w, &cause) != 0 || !w.busy)
+		goto out;
+	pthread_mutex_lock(&p->lock);
+	said = p->wal_warned;
+	p->wal_warned = 1;
+	pthread_mutex_unlock(&p->lock);
+	if (said)
+		goto out;
+	size = prune_format_bytes(w.bytes);
+	msg = xasprintf(
+		"warning: the write-ahead log %s-wal has grown to %s, past "
+		"db.wal_warn_mib (%d MiB): %s",
+		store_path(db), size, p->b->cfg->db.wal_warn_mib,
+		"a long read transaction on the database (a sqlite3 shell, a "
+		"backup, another program) keeps SQLite from checkpointing "
+		"it, and it grows until that ends; 'baton doctor' shows who "
+		"has the database open");
+	hook_note(p, 0, msg);
+	free(msg);
+	free(size);
+out:
+	free(cause);
+}
+
+/*
+ * When the pool has nothing to run, and at its end: copy the log into
+ * the database and empty it (TRUNCATE), without waiting for a reader in
+ * the way; tried again every few seconds while one is, until it works.
+ * A journal_size_limit keeps the log small otherwise.
+ */
+static void
+checkpoint_idle(struct pool *p, struct store *db, int last)
+{
+	struct store_wal w;
+	char *cause = NULL;
+	int64_t now = clock_mono_ms();
+	int due;
+
+	pthread_mutex_lock(&p->lock);
+	due = last ||
+	      (!p->wal_clean && p->counts.running == 0 &&
+	       (p->wal_tried == 0 || now - p->wal_tried >= WAL_RETRY_MS));
+	if (due)
+		p->wal_tried = now;
+	pthread_mutex_unlock(&p->lock);
+	if (!due)
+		return;
+	if (store_wal(db, STORE_CKPT_TRUNCATE, &w, &cause) != 0) {
+		free(cause);
+		return;
+	}
+	pthread_mutex_lock(&p->lock);
+	if (!w.busy && p->counts.running == 0)
+		p->wal_clean = 1;
+	pthread_mutex_unlock(&p->lock);
+}
+
+/*
  * Nothing could start now: give the slot back, stop if until_empty and
  * the queue is drained, then wait a little (or for a stop).  Returns 0
  * to go on, 1 when baton was signalled, or -BERR_DB.
@@ -238,6 +322,7 @@ idle(struct pool *p, struct store *db, char **cause)
 	pthread_mutex_lock(&p->lock);
 	p->claimed--;
 	pthread_mutex_unlock(&p->lock);
+	checkpoint_idle(p, db, 0);
 	if (p->opt.until_empty) {
 		rc = store_task_count_pending(db, p->opt.milestone_id, &pending,
 					      cause);
@@ -289,9 +374,12 @@ execute(struct pool *p, struct orch *o, int64_t id, char **cause)
 
 	rc = orch_execute(o, id, &res, cause);
 	loaded = load_finished(p, o->db, id, &t, &runs, &nruns) == 0;
+	watch_wal(p, o->db);
 
 	pthread_mutex_lock(&p->lock);
 	p->counts.running--;
+	p->wal_clean = 0;
+	p->wal_tried = 0;
 	if (res.status == TASK_COMPLETED)
 		p->counts.completed++;
 	else if (res.status == TASK_FAILED || res.status == TASK_TIMED_OUT)
@@ -395,7 +483,7 @@ worker_main(void *arg)
 	struct orch o;
 	struct store *db = NULL;
 	char *cause = NULL;
-	int rc;
+	int rc, last;
 
 	if ((rc = runner_db_open(p->b, &db, &cause)) == 0) {
 		orch_init(&o, p->b, db);
@@ -422,9 +510,11 @@ worker_main(void *arg)
 			p->err = rc;
 		set_stop(p);
 	}
-	p->counts.workers--;
+	last = --p->counts.workers == 0;
 	pthread_mutex_unlock(&p->lock);
 	free(cause);
+	if (last && db != NULL)
+		checkpoint_idle(p, db, 1);
 	store_close(db);
 	return NULL;
 }

@@ -87,6 +87,13 @@ store_rollback(struct store *st)
 }
 
 int
+store_wal(struct store *st, enum store_checkpoint mode, struct store_wal *w,
+	  char **cause)
+{
+	return st->impl->wal(st, mode, w, cause);
+}
+
+int
 store_integrity_check(struct store *st, int *ok, char **report, char **cause)
 {
 	return st->impl->integrity_check(st, ok, report, cause);

@@ -33,6 +33,14 @@ struct store_options {
 	 * write transaction holds it, waiting for it at most the busy
 	 * timeout.  NULL: none. */
 	pthread_mutex_t *write_lock;
+	/* sqlite: create the database's directory (0700) if it is missing;
+	 * only for the default path (SPEC §9): a directory the user named
+	 * that does not exist is an error. */
+	int create_dir;
+	/* sqlite: db.shared_group: a database its group may write (0660,
+	 * -wal and -shm too); otherwise it must be writable by its owner
+	 * only, and is made 0600 if it is readable by others. */
+	int shared_group;
 };
 
 /* The schema version this binary writes. */
@@ -42,8 +50,12 @@ int store_schema_version(void);
  * Open the store at where: a file path is an SQLite database (a URL
  * with a scheme this binary has no engine for is refused, -BERR_DB,
  * never taken for a file name).  For SQLite: open (creating if needed)
- * the database at path: the parent directory
- * is created 0700 if missing, the file 0600 whatever the umask.  Sets
+ * the database at path: the parent directory is created 0700 if missing
+ * and opts->create_dir says so, the file 0600 (0660 with shared_group)
+ * whatever the umask.  A database (or -wal, -shm) owned by another user
+ * than this one or root, or writable by others (or by its group without
+ * shared_group), is refused; one readable by others is made 0600.  A
+ * database on a network or FUSE file system is refused (SPEC §10).  Sets
  * WAL, synchronous, foreign_keys, the busy timeout, then migrates to the
  * current schema in one BEGIN IMMEDIATE transaction (exactly once even
  * if several processes open an old database at once).  Refuses, touching
@@ -75,6 +87,32 @@ int store_integrity_check(struct store *, int *ok, char **report, char **cause);
 
 /* Number of write transactions committed through this connection. */
 uint64_t store_commits(const struct store *);
+
+/* What store_wal() may do before it looks. */
+enum store_checkpoint {
+	STORE_CKPT_NONE,     /* only look at the log */
+	STORE_CKPT_PASSIVE,  /* copy what no reader needs; never waits */
+	STORE_CKPT_TRUNCATE, /* copy all and empty the log, if no reader
+				or writer is in the way right now */
+};
+
+/* The write-ahead log (SQLite's -wal file). */
+struct store_wal {
+	int64_t bytes;	      /* size of the log file, 0 if none */
+	int64_t frames;	      /* pages in the log, -1 if not checkpointed */
+	int64_t checkpointed; /* of them, copied into the database, -1 */
+	int busy;	      /* the checkpoint could not finish: a reader (or a
+		     writer) holds the log */
+};
+
+/*
+ * The write-ahead log, after a checkpoint of the given kind.  A
+ * checkpoint never waits for another connection: busy says one was in
+ * the way; frames > checkpointed after a PASSIVE one means a reader
+ * keeps the rest (SPEC §5).  Returns 0, or -BERR_DB with *cause.
+ */
+int store_wal(struct store *, enum store_checkpoint, struct store_wal *,
+	      char **cause);
 
 /* ---- rows (db-task.c, db-session.c, db-run.c, db-runner.c) ---- */
 
@@ -529,6 +567,8 @@ struct store_impl {
 	int (*integrity_check)(struct store *st, int *ok, char **report,
 			       char **cause);
 	uint64_t (*commits)(const struct store *st);
+	int (*wal)(struct store *st, enum store_checkpoint mode,
+		   struct store_wal *w, char **cause);
 	int (*task_insert)(struct store *st, struct db_task *t, int64_t now,
 			   int *existed, char **cause);
 	int (*task_get)(struct store *st, int64_t id, struct db_task *a2,

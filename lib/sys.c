@@ -1,12 +1,17 @@
 #include <sys/utsname.h>
 
+#include <dirent.h>
 #include <errno.h>
+#include <limits.h>
+#include <stdio.h>
 #include <pthread.h>
 #include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "lib/file.h"
+#include "lib/strbuf.h"
 #include "lib/sys.h"
 #include "lib/xmalloc.h"
 
@@ -63,4 +68,67 @@ sys_host_name(void)
 	if (uname(&u) == 0 && u.nodename[0] != '\0')
 		return xstrdup(u.nodename);
 	return xstrdup("localhost");
+}
+
+/* Non-zero if process pid has real (a resolved path) open. */
+static int
+has_open(const char *pid, const char *real)
+{
+	char dir[64], link[PATH_MAX], *fd;
+	struct dirent *e;
+	ssize_t n;
+	DIR *d;
+	int found = 0;
+
+	snprintf(dir, sizeof dir, "/proc/%s/fd", pid);
+	if ((d = opendir(dir)) == NULL)
+		return 0;
+	while (!found && (e = readdir(d)) != NULL) {
+		if (e->d_name[0] == '.')
+			continue;
+		fd = xasprintf("%s/%s", dir, e->d_name);
+		n = readlink(fd, link, sizeof link - 1);
+		free(fd);
+		if (n <= 0)
+			continue;
+		link[n] = '\0';
+		found = strcmp(link, real) == 0;
+	}
+	closedir(d);
+	return found;
+}
+
+/* See sys.h. */
+int
+sys_file_openers(const char *path, struct strvec *out, int max)
+{
+	char *real = realpath(path, NULL), *comm, *f;
+	char self[32];
+	struct dirent *e;
+	DIR *d;
+	int n = 0;
+
+	if (real == NULL)
+		return 0;
+	snprintf(self, sizeof self, "%ld", (long)getpid());
+	if ((d = opendir("/proc")) == NULL) {
+		free(real);
+		return 0;
+	}
+	while ((e = readdir(d)) != NULL) {
+		if (e->d_name[0] < '1' || e->d_name[0] > '9' ||
+		    strcmp(e->d_name, self) == 0 || !has_open(e->d_name, real))
+			continue;
+		if (n++ >= max)
+			continue;
+		f = xasprintf("/proc/%s/comm", e->d_name);
+		comm = file_read_first_line(f, 64);
+		free(f);
+		strvec_pushf(out, "%s (%s)", e->d_name,
+			     comm != NULL ? comm : "?");
+		free(comm);
+	}
+	closedir(d);
+	free(real);
+	return n;
 }

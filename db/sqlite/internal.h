@@ -103,6 +103,8 @@ void sqlite_rollback(struct store *st);
 int sqlite_integrity_check(struct store *st, int *ok, char **report,
 			   char **cause);
 uint64_t sqlite_commits(const struct store *st);
+int sqlite_wal(struct store *st, enum store_checkpoint mode,
+	       struct store_wal *w, char **cause);
 int sqlite_task_insert(struct store *st, struct db_task *t, int64_t now,
 		       int *existed, char **cause);
 int sqlite_task_get(struct store *st, int64_t id, struct db_task *a2,

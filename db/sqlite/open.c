@@ -24,6 +24,7 @@
 #include "lib/err.h"
 #include "lib/clock.h"
 #include "lib/file.h"
+#include "lib/fsafe.h"
 #include "lib/strbuf.h"
 #include "lib/xmalloc.h"
 #include "db/sqlite/internal.h"
@@ -31,6 +32,14 @@
 extern const char baton_schema_sql[];
 
 static void write_unlock(struct db *db);
+
+/* Bytes a checkpointed write-ahead log is truncated to (64 MiB). */
+#define WAL_LIMIT "67108864"
+
+/* What opening a file needs of the store options. */
+struct open_ctx {
+	int create_dir, shared_group;
+};
 
 /*
  * Migration N (counting from 1) takes a database from user_version N-1
@@ -272,18 +281,28 @@ check_header(sqlite3 *h)
 }
 
 /*
- * path does not exist: create its directory if need be, then the file,
- * mode 0600 whatever the umask.  Returns 0, -BERR_DB with *cause, or 1
- * if another process created it first (look at it again).
+ * path does not exist: create its directory if need be (and allowed),
+ * then the file, mode 0600 (0660 for a shared group) whatever the umask.
+ * Returns 0, -BERR_DB with *cause, or 1 if another process created it
+ * first (look at it again).
  */
 static int
-create_file(const char *path, const char *dir, int *tries, char **cause)
+create_file(const char *path, const char *dir, const struct open_ctx *oc,
+	    int *tries, char **cause)
 {
+	mode_t mode = oc->shared_group ? 0660 : 0600;
 	struct stat st;
 	int e, fd, rc = -BERR_DB;
 
 	if ((e = exists(dir, &st)) == -1)
 		return open_errno(cause, path, errno);
+	if (e == 0 && !oc->create_dir) {
+		*cause = xasprintf("cannot open database %s: directory %s does "
+				   "not exist (baton creates only the "
+				   "default one; mkdir it first)",
+				   path, dir);
+		return -BERR_DB;
+	}
 	if (e == 0 && file_mkdir_p(dir, 0700) != 0)
 		return open_errno(cause, path, errno);
 	if (access(dir, W_OK) != 0) {
@@ -292,12 +311,12 @@ create_file(const char *path, const char *dir, int *tries, char **cause)
 		return open_errno(cause, path, errno);
 	}
 	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
-		  0600);
+		  mode);
 	if (fd == -1 && errno == EEXIST && ++*tries < 3)
 		return 1; /* another process was quicker */
 	if (fd == -1)
 		return open_errno(cause, path, errno);
-	if (fchmod(fd, 0600) != 0)
+	if (fchmod(fd, mode) != 0)
 		open_errno(cause, path, errno);
 	else
 		rc = 0;
@@ -305,10 +324,60 @@ create_file(const char *path, const char *dir, int *tries, char **cause)
 	return rc;
 }
 
+/*
+ * The database or its -wal or -shm (file, with st): refused if another
+ * user could write it (SPEC §9: its tasks run as whoever runs `work`).
+ * Returns 0 or -BERR_DB with *cause.
+ */
+static int
+check_owner(const char *path, const char *file, const struct stat *st,
+	    const struct open_ctx *oc, char **cause)
+{
+	char *why = fsafe_problem(st, oc->shared_group);
+
+	if (why == NULL)
+		return 0;
+	*cause = xasprintf("cannot open database %s: %s is %s; another user "
+			   "could add tasks that run as you (make it yours "
+			   "and 'chmod 600' it, or set db.shared_group: true "
+			   "for a database a group shares)",
+			   path, file, why);
+	free(why);
+	return -BERR_DB;
+}
+
+/*
+ * Once the database is open: make it and its -wal and -shm private to
+ * us (or our group) if others can read them and they are ours.  After
+ * the checks, so that a refused database is never touched; SQLite
+ * creates -wal and -shm with the database's mode, so they follow.
+ */
+static void
+tighten_files(const char *path, const struct open_ctx *oc)
+{
+	static const char *const sfx[] = {"", "-wal", "-shm"};
+	struct stat st;
+	mode_t loose;
+	char *f;
+	size_t i;
+
+	for (i = 0; i < sizeof sfx / sizeof sfx[0]; i++) {
+		f = xasprintf("%s%s", path, sfx[i]);
+		if (lstat(f, &st) == 0 && S_ISREG(st.st_mode) &&
+		    st.st_uid == geteuid()) {
+			loose = fsafe_loose_bits(&st, oc->shared_group);
+			if (loose != 0)
+				(void)chmod(f, st.st_mode & 07777 & ~loose);
+		}
+		free(f);
+	}
+}
+
 /* path's -wal and -shm: no symlinks, writable, or a writable directory
  * to create them in.  Returns 0 or -BERR_DB with *cause. */
 static int
-check_sidecars(const char *path, const char *dir, char **cause)
+check_sidecars(const char *path, const char *dir, const struct open_ctx *oc,
+	       char **cause)
 {
 	static const char *const sfx[] = {"-wal", "-shm"};
 	struct stat sst;
@@ -334,6 +403,8 @@ check_sidecars(const char *path, const char *dir, char **cause)
 					   path, side);
 			goto out;
 		}
+		if (check_owner(path, side, &sst, oc, cause) != 0)
+			goto out;
 		if (access(side, W_OK) != 0) {
 			open_error(cause, path, "read-only file");
 			goto out;
@@ -353,7 +424,7 @@ out:
  * write, and so may its -wal and -shm.  Returns 0 or -BERR_DB. */
 static int
 check_file(const char *path, const char *dir, const struct stat *st,
-	   char **cause)
+	   const struct open_ctx *oc, char **cause)
 {
 	if (S_ISDIR(st->st_mode))
 		return open_error(cause, path, "is a directory");
@@ -362,6 +433,8 @@ check_file(const char *path, const char *dir, const struct stat *st,
 				  "is a symbolic link (refusing to follow it)");
 	if (!S_ISREG(st->st_mode))
 		return open_error(cause, path, "not a regular file");
+	if (check_owner(path, path, st, oc, cause) != 0)
+		return -BERR_DB;
 	if (access(path, R_OK) != 0)
 		return open_errno(cause, path, errno);
 	if (access(path, W_OK) != 0) {
@@ -369,7 +442,23 @@ check_file(const char *path, const char *dir, const struct stat *st,
 			return open_error(cause, path, "read-only file");
 		return open_errno(cause, path, errno);
 	}
-	return check_sidecars(path, dir, cause);
+	return check_sidecars(path, dir, oc, cause);
+}
+
+/* SPEC §10: dir must be on a local file system.  0 or -BERR_DB. */
+static int
+check_local(const char *path, const char *dir, char **cause)
+{
+	const char *fs = fsafe_remote_fs(dir);
+
+	if (fs == NULL)
+		return 0;
+	*cause = xasprintf("cannot open database %s: it is on a %s file "
+			   "system, where SQLite's write-ahead log is not "
+			   "safe (its shared memory and locks are not "
+			   "shared between hosts); put it on a local disk",
+			   path, fs);
+	return -BERR_DB;
 }
 
 /*
@@ -383,7 +472,8 @@ check_file(const char *path, const char *dir, const struct stat *st,
  * still guards the file itself without refusing a symlinked $HOME.
  */
 static int
-prepare_file(const char *path, char **real, char **cause)
+prepare_file(const char *path, const struct open_ctx *oc, char **real,
+	     char **cause)
 {
 	struct stat st;
 	char *dir = parent_of(path), *rdir;
@@ -397,17 +487,22 @@ prepare_file(const char *path, char **real, char **cause)
 		open_error(cause, path, "is a directory");
 		goto out;
 	}
+	/* before anything is created, and again once the directory is */
+	if (check_local(path, dir, cause) != 0)
+		goto out;
 	do {
 		if ((e = exists(path, &st)) == -1) {
 			open_errno(cause, path, errno);
 			goto out;
 		}
 		if (e == 0)
-			rc = create_file(path, dir, &tries, cause);
+			rc = create_file(path, dir, oc, &tries, cause);
 		else
-			rc = check_file(path, dir, &st, cause);
+			rc = check_file(path, dir, &st, oc, cause);
 	} while (rc == 1);
 	if (rc != 0)
+		goto out;
+	if ((rc = check_local(path, dir, cause)) != 0)
 		goto out;
 	if ((rdir = realpath(dir, NULL)) == NULL) {
 		rc = open_errno(cause, path, errno);
@@ -625,7 +720,11 @@ set_pragmas(sqlite3 *h, const char *path, int memory, int64_t busy_ms,
 		rc = sqlite3_exec(h,
 				  "PRAGMA foreign_keys = ON;"
 				  "PRAGMA temp_store = MEMORY;"
-				  "PRAGMA cache_size = -2048",
+				  "PRAGMA cache_size = -2048;"
+				  /* a log emptied by a checkpoint is cut
+				   * back to this, not kept at its peak
+				   * (SPEC §5) */
+				  "PRAGMA journal_size_limit = " WAL_LIMIT,
 				  NULL, NULL, NULL);
 	if (rc != SQLITE_OK)
 		return open_sqlite_error(cause, path, h, rc, busy_ms);
@@ -642,6 +741,7 @@ int
 sqlite_store_open(struct store **out, const char *path,
 		  const struct store_options *opts, char **cause)
 {
+	struct open_ctx oc = {0};
 	struct db *db = NULL;
 	sqlite3 *h = NULL;
 	int64_t busy_ms = DEFAULT_BUSY_TIMEOUT_MS, v = 0;
@@ -659,7 +759,11 @@ sqlite_store_open(struct store **out, const char *path,
 		return -BERR_DB;
 	}
 	memory = strcmp(path, ":memory:") == 0;
-	if (!memory && prepare_file(path, &real, cause) != 0)
+	if (opts != NULL) {
+		oc.create_dir = opts->create_dir;
+		oc.shared_group = opts->shared_group;
+	}
+	if (!memory && prepare_file(path, &oc, &real, cause) != 0)
 		return -BERR_DB;
 
 	rc = sqlite3_open_v2(memory ? path : real, &h,
@@ -681,6 +785,9 @@ sqlite_store_open(struct store **out, const char *path,
 		goto out;
 	if (v < N_MIGRATIONS && migrate(h, path, busy_ms, cause) != 0)
 		goto out;
+
+	if (!memory)
+		tighten_files(real, &oc);
 
 	db = xcalloc(1, sizeof *db);
 	db->base.impl = &sqlite_store_impl;
@@ -1002,4 +1109,48 @@ sqlite_commits(const struct store *store)
 {
 	const struct db *db = (const struct db *)store;
 	return db->commits;
+}
+
+/*
+ * The write-ahead log's size and, after a checkpoint, its frames.  The
+ * checkpoint runs with no busy wait (a TRUNCATE one would otherwise
+ * wait the whole busy timeout for a reader that may hold on for hours)
+ * and under this process's write lock, so that our own threads queue
+ * for it rather than meet SQLITE_BUSY.
+ */
+int
+sqlite_wal(struct store *store, enum store_checkpoint mode, struct store_wal *w,
+	   char **cause)
+{
+	struct db *db = (struct db *)store;
+	struct stat st;
+	char *wal;
+	int rc = SQLITE_OK, log = -1, done = -1, m;
+
+	memset(w, 0, sizeof *w);
+	w->frames = w->checkpointed = -1;
+	if (mode != STORE_CKPT_NONE && !db->in_txn) {
+		m = mode == STORE_CKPT_TRUNCATE ? SQLITE_CHECKPOINT_TRUNCATE
+						: SQLITE_CHECKPOINT_PASSIVE;
+		if (write_lock(db, cause) != 0)
+			return -BERR_DB;
+		sqlite3_busy_timeout(db->h, 0);
+		rc = sqlite3_wal_checkpoint_v2(db->h, NULL, m, &log, &done);
+		sqlite3_busy_timeout(db->h, (int)db->busy_ms);
+		write_unlock(db);
+		if ((rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED)
+			w->busy = 1;
+		else if (rc != SQLITE_OK)
+			return db_fail(db, "cannot checkpoint the database",
+				       cause);
+		w->frames = log;
+		w->checkpointed = done;
+		if (log > done)
+			w->busy = 1;
+	}
+	wal = xasprintf("%s-wal", db->path);
+	if (stat(wal, &st) == 0)
+		w->bytes = (int64_t)st.st_size;
+	free(wal);
+	return 0;
 }

@@ -1,5 +1,6 @@
 #!/usr/bin/env bats
-# `baton config check` and `baton config show`: resolution, every kind of
+# `baton config check` and `baton config show`: resolution (trust of a
+# project's ./baton.yaml is in trust.bats), every kind of
 # config error (exit 3, file:line:col), environment overrides, masking
 # and the show → load round trip.
 
@@ -52,9 +53,10 @@ check_error() {
 	run "$BATON" config show
 	assert_contains "workers: 5"
 
+	# ./baton.yaml is layered on top of it
 	echo 'workers: 4' > baton.yaml
 	run "$BATON" config check
-	[ "$output" = "ok: baton.yaml" ]
+	[ "$output" = "ok: $XDG_CONFIG_HOME/baton/config.yaml, baton.yaml" ]
 	run "$BATON" config show
 	assert_contains "workers: 4"
 
@@ -209,6 +211,8 @@ check_error() {
 	  mine: {kind: command, command: [./my-agent, --session, "{session_id}"], use_session_persistence: false}
 	  claude: {kind: claude, model: opus}
 	EOF
+	# it adds and changes agents: trusted first (trust.bats)
+	"$BATON" config trust >/dev/null
 	run "$BATON" config check
 	assert_status 0
 	run "$BATON" config show
@@ -306,6 +310,7 @@ check_error() {
 	    env: {ANTHROPIC_API_KEY: sk-ant-hunter2, HTTP_PROXY: http://proxy:3128}
 	    args: [--api-key=hunter3, --verbose]
 	EOF
+	"$BATON" config trust >/dev/null
 	run --separate-stderr "$BATON" config show
 	assert_status 0
 	assert_contains 'ANTHROPIC_API_KEY: "***"'
@@ -330,6 +335,7 @@ check_error() {
 	  cl: {kind: claude, command: /opt/bin/claude, args: ["--x=1", "[y]"], timeout: 2h}
 	  cx: {kind: codex, price: {input: 0.3, output: 0.0000007}}
 	EOF
+	"$BATON" config trust >/dev/null
 	run --separate-stderr "$BATON" config show
 	assert_status 0
 	first=$(printf '%s\n' "$output" | tail -n +2)

@@ -27,6 +27,10 @@ write_config() {
 	  broken:
 	    kind: command
 	    command: [$T/no-such-agent]
+	  fresh:
+	    kind: command
+	    command: [$AGENTS/rec-agent, $T/rec.log, fresh, "{session_id}", "{agent_session_id}"]
+	    use_session_persistence: false
 	EOF
 }
 
@@ -80,6 +84,31 @@ overlap() {
 }
 
 # ---- named sessions (S2) ----
+
+@test "use_session_persistence: false never resumes, even in a named session; each run is a new conversation chained with reset" {
+	run "$BATON" run -q --agent fresh --session s1 one
+	assert_status 0
+	run "$BATON" run -q --agent fresh --session s1 two
+	assert_status 0
+	run "$BATON" run -q --agent fresh --session s1 --check false --max-iterations 2 three
+	assert_status 1
+	sid=$(sjson s1 .id)
+	# the first conversation has the session's own id (S4), later ones
+	# fresh ids: four runs, four different conversations
+	[ "$(rec arg_agent_session 1)" = "$sid" ]
+	[ "$(grep -o 'arg_agent_session=[^ ]*' "$T/rec.log" | sort -u | wc -l)" = 4 ]
+	[ "$(sql "SELECT group_concat(resume_outcome) FROM runs")" = "new,new,new,new" ]
+	[ "$(sql "SELECT count(*) FROM runs WHERE agent_session_in IN (SELECT agent_session_in FROM runs r2 WHERE r2.id < runs.id)")" = 0 ]
+	# the session records every conversation: first, then reset; usage adds up
+	[ "$(sjson s1 '[.chain[].edge] | join(",")')" = "first,reset,reset,reset" ]
+	[ "$(sjson s1 .head)" = "$(sql "SELECT agent_session_out FROM runs WHERE id = 4")" ]
+	[ "$(sjson s1 .turns)" = 4 ]
+	# the same named session with a persistent profile resumes its head
+	run "$BATON" run -q --agent rec --force-agent --session s1 four
+	assert_status 0
+	[ "$(sql "SELECT resume_outcome FROM runs WHERE id = 5")" = resumed ]
+	[ "$(rec arg_agent_session 4)" = "$(sql "SELECT agent_session_out FROM runs WHERE id = 4")" ]
+}
 
 @test "--session NAME is created on first use and reused after" {
 	run "$BATON" run -q --session foo 'one'

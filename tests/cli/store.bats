@@ -70,11 +70,14 @@ no_side_files() {
 
 @test "database, -wal and -shm are 0600 whatever the umask" {
 	for m in 000 022 077; do
-		export BATON_DB=$T/u$m/sub/baton.db
+		unset BATON_DB
+		export XDG_STATE_HOME=$T/u$m/sub
+		BATON_DB=$XDG_STATE_HOME/baton/baton.db
 		(umask $m && "$BATON" status >/dev/null)
 		[ "$(mode "$BATON_DB")" = 600 ]
 		[ "$(mode "$T/u$m")" = 700 ]
 		[ "$(mode "$T/u$m/sub")" = 700 ]
+		[ "$(mode "$T/u$m/sub/baton")" = 700 ]
 		# Keep a reader connected so -wal and -shm stay.
 		(umask $m && sqlite3 "$BATON_DB" "SELECT count(*) FROM tasks" \
 			".shell stat -c %a $BATON_DB-wal $BATON_DB-shm" \
@@ -84,6 +87,7 @@ no_side_files() {
 }
 
 @test "BATON_DB overrides the default and --db overrides BATON_DB" {
+	mkdir "$T/env" "$T/flag"
 	export BATON_DB=$T/env/env.db
 	run "$BATON" status
 	assert_status 0
@@ -264,4 +268,114 @@ no_side_files() {
 	[ "$status" != 99 ] || skip "cannot mount tmpfs"
 	assert_status 4
 	assert_contains "baton: cannot open database $T/small/baton.db: disk full"
+}
+
+@test "an explicit database path whose directory is missing is an error, not created" {
+	for how in flag env config; do
+		db=$T/missing-$how/x.db
+		case $how in
+		flag) run "$BATON" --db "$db" status ;;
+		env) BATON_DB=$db run "$BATON" status ;;
+		config)
+			unset BATON_DB
+			printf 'db: %s\n' "$db" > "$T/c.yaml"
+			run "$BATON" --config "$T/c.yaml" status
+			;;
+		esac
+		assert_status 4
+		assert_contains "baton: cannot open database $db: directory $T/missing-$how does not exist"
+		[ ! -e "$T/missing-$how" ]
+	done
+	# the default one is still created, 0700
+	unset BATON_DB
+	export XDG_STATE_HOME=$T/fresh-state
+	run "$BATON" status
+	assert_status 0
+	[ "$(mode "$T/fresh-state/baton")" = 700 ]
+}
+
+@test "a database readable by others is made 0600, and so are -wal and -shm" {
+	"$BATON" status >/dev/null
+	chmod 644 "$BATON_DB"
+	run "$BATON" add "x"
+	assert_status 0
+	[ "$(mode "$BATON_DB")" = 600 ]
+	# keep a reader connected so -wal and -shm stay, then look
+	sqlite3 "$BATON_DB" "SELECT count(*) FROM tasks" \
+		".shell stat -c %a $BATON_DB-wal $BATON_DB-shm" > "$T/modes"
+	[ "$(grep -cx 600 "$T/modes")" = 2 ]
+	# -wal and -shm left 0644 by an old baton are tightened too
+	sqlite3 "$BATON_DB" "PRAGMA journal_mode" \
+		".shell chmod 644 $BATON_DB-wal $BATON_DB-shm" \
+		".shell $BATON status >/dev/null" \
+		".shell stat -c %a $BATON_DB-wal $BATON_DB-shm" > "$T/modes"
+	[ "$(grep -cx 600 "$T/modes")" = 2 ]
+}
+
+@test "a database others can write is refused, naming owner and mode, and left alone" {
+	"$BATON" add "first" >/dev/null
+	chmod 666 "$BATON_DB"
+	before=$(fingerprint "$BATON_DB")
+	run "$BATON" work
+	assert_status 4
+	assert_contains "baton: cannot open database $BATON_DB: $BATON_DB is owned by $(id -un) (uid $(id -u)), mode 0666: writable by group and others; another user could add tasks that run as you"
+	assert_contains "db.shared_group: true"
+	[ "$(fingerprint "$BATON_DB")" = "$before" ]
+	[ "$(sql "SELECT status FROM tasks WHERE id = 1")" = pending ]
+	chmod 620 "$BATON_DB"
+	run "$BATON" status
+	assert_status 4
+	assert_contains "mode 0620: writable by its group"
+}
+
+@test "a database owned by another user is refused" {
+	[ "$(id -u)" = 0 ] || skip "needs root to chown"
+	"$BATON" add "id > $T/pwned" >/dev/null
+	chown 65534 "$BATON_DB"
+	run "$BATON" work
+	assert_status 4
+	assert_contains "baton: cannot open database $BATON_DB: $BATON_DB is owned by another user, nobody (uid 65534), mode 0600"
+	[ ! -e "$T/pwned" ]
+	# -wal owned by another user: refused too
+	chown 0 "$BATON_DB"
+	sqlite3 "$BATON_DB" "PRAGMA journal_mode" \
+		".shell chown 65534 $BATON_DB-wal" \
+		".shell $BATON work > $T/out 2>&1; echo \$? >> $T/out" \
+		".shell chown 0 $BATON_DB-wal"
+	run cat "$T/out"
+	assert_contains "$BATON_DB-wal is owned by another user, nobody (uid 65534)"
+	assert_contains "4"
+	[ ! -e "$T/pwned" ]
+}
+
+@test "db.shared_group: a group-writable database is accepted, new files are 0660" {
+	config <<-EOF
+	db: {shared_group: true}
+	EOF
+	run "$BATON" status
+	assert_status 0
+	[ "$(mode "$BATON_DB")" = 660 ]
+	sqlite3 "$BATON_DB" "SELECT count(*) FROM tasks" \
+		".shell stat -c %a $BATON_DB-wal $BATON_DB-shm" > "$T/modes"
+	[ "$(grep -cx 660 "$T/modes")" = 2 ]
+	# others may still not write it; their read bits are removed
+	chmod 664 "$BATON_DB"
+	run "$BATON" status
+	assert_status 0
+	[ "$(mode "$BATON_DB")" = 660 ]
+	chmod 666 "$BATON_DB"
+	run "$BATON" status
+	assert_status 4
+	assert_contains "mode 0666: writable by others"
+}
+
+@test "a database on tmpfs is accepted (local file systems are)" {
+	[ "$(id -u)" = 0 ] || skip "needs root to mount"
+	mkdir "$T/mnt"
+	mount -t tmpfs -o size=16m none "$T/mnt" 2>/dev/null ||
+		skip "cannot mount tmpfs here"
+	run "$BATON" --db "$T/mnt/x.db" add "x"
+	st=$status
+	umount "$T/mnt"
+	[ "$st" = 0 ]
 }

@@ -463,7 +463,8 @@ test_errors(void **state)
 			"mean 'command'?)");
 	expect_err("db: {sync: full}\n",
 		   NAME ":1:6: unknown key 'sync' in db (expected one of: "
-			"path, synchronous, busy_timeout)");
+			"path, synchronous, busy_timeout, shared_group, "
+			"wal_warn_mib)");
 	expect_err("defaults: 3\n",
 		   NAME ":1:11: defaults: expected a mapping, got '3'");
 	expect_err("retry: [1, 2]\n",
@@ -867,11 +868,18 @@ test_resolution(void **state)
 	setenv("XDG_CONFIG_HOME", p, 1);
 	free(p);
 
-	/* ./baton.yaml beats XDG */
+	/* ./baton.yaml is layered on XDG, key by key */
 	test_write("baton.yaml", "workers: 3\n");
 	assert_int_equal(load_workers(NULL, &cause), 3);
 	assert_int_equal(config_load(&cfg, NULL, &cause), 0);
-	assert_string_equal(cfg.path, "baton.yaml");
+	p = xasprintf("%s, baton.yaml", x);
+	assert_string_equal(cfg.path, p);
+	free(p);
+	config_release(&cfg);
+	test_write(x, "workers: 4\nretry: {attempts: 9}\n");
+	assert_int_equal(config_load(&cfg, NULL, &cause), 0);
+	assert_int_equal(cfg.workers, 3);
+	assert_int_equal(cfg.retry.attempts, 9);
 	config_release(&cfg);
 
 	/* BATON_CONFIG beats ./baton.yaml; empty means unset */
@@ -1289,6 +1297,20 @@ test_alias_bombs(void **state)
 		   NAME ":3:6: aliases are not supported");
 	/* an anchor alone is harmless */
 	survive("workers: &w 3\n", 14);
+	/* tags mean objects to other loaders and nothing to baton */
+	expect_err("agents:\n  x: !!python/object:os.system {kind: shell}\n",
+		   NAME ":2:6: YAML tags are not supported "
+			"('!!python/object:os.system')");
+	expect_err("db: !custom foo\n",
+		   NAME ":1:5: YAML tags are not supported ('!custom')");
+	expect_err("workers: 1\niterate_prompt: !!binary aGk=\n",
+		   NAME ":2:17: YAML tags are not supported ('!!binary')");
+	expect_err("workers: !!int 3\n",
+		   NAME ":1:10: YAML tags are not supported ('!!int')");
+	expect_err("--- !!map\nworkers: 3\n",
+		   NAME ":1:5: YAML tags are not supported ('!!map')");
+	expect_err("agents:\n  x:\n    kind: command\n    command: ! [a]\n",
+		   NAME ":4:14: YAML tags are not supported ('!')");
 }
 
 static void

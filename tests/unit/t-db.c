@@ -178,6 +178,9 @@ snap_same(struct snap *s, const char *path)
 	free(s->buf);
 }
 
+/* Options of the default path: its directory is created. */
+static const struct store_options mkdir_opts = {.create_dir = 1};
+
 static void
 test_fresh(void **state)
 {
@@ -185,7 +188,7 @@ test_fresh(void **state)
 	struct store *db = NULL;
 
 	assert_int_equal(store_schema_version(), 4);
-	assert_int_equal(store_open(&db, path, NULL, &cause), 0);
+	assert_int_equal(store_open(&db, path, &mkdir_opts, &cause), 0);
 	assert_null(cause);
 	assert_non_null(db);
 	assert_string_equal(store_path(db), path);
@@ -278,7 +281,7 @@ check_modes(void **state, mode_t mask, const char *sub)
 
 	path = xasprintf("%s/deeper/baton.db", dir);
 	old = umask(mask);
-	assert_int_equal(store_open(&db, path, NULL, &cause), 0);
+	assert_int_equal(store_open(&db, path, &mkdir_opts, &cause), 0);
 	assert_int_equal(add_event(db, "x", "y", &cause), 0);
 	umask(old);
 	/* With the connection open, -wal and -shm exist. */
@@ -574,6 +577,56 @@ release(struct holder *hd)
 	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
 
+/*
+ * SPEC §5: a reader's snapshot keeps the log from being checkpointed
+ * (store_wal says so, and waits for nobody); once it is gone a TRUNCATE
+ * checkpoint empties the log.  A checkpointed log is cut back to
+ * journal_size_limit.
+ */
+static void
+test_wal_checkpoint(void **state)
+{
+	char *path = test_path(*state, "wal.db"), *cause = NULL;
+	char *big = xmalloc(4001);
+	struct store *db = NULL;
+	struct store_wal w;
+	struct holder hd;
+	int i;
+
+	memset(big, 'x', 4000);
+	big[4000] = '\0';
+	assert_int_equal(store_open(&db, path, NULL, &cause), 0);
+	assert_int_equal(query1(db, "PRAGMA journal_size_limit"), 67108864);
+	for (i = 0; i < 20; i++)
+		assert_int_equal(add_event(db, "x", big, &cause), 0);
+	hold(&hd, path, "BEGIN; SELECT count(*) FROM events");
+	for (i = 0; i < 300; i++)
+		assert_int_equal(add_event(db, "y", big, &cause), 0);
+
+	assert_int_equal(store_wal(db, STORE_CKPT_NONE, &w, &cause), 0);
+	assert_true(w.bytes > 1024 * 1024);
+	assert_int_equal(w.frames, -1);
+	assert_int_equal(w.busy, 0);
+	assert_int_equal(store_wal(db, STORE_CKPT_PASSIVE, &w, &cause), 0);
+	assert_int_equal(w.busy, 1);
+	assert_true(w.frames > w.checkpointed);
+	assert_true(w.checkpointed >= 0);
+	assert_int_equal(store_wal(db, STORE_CKPT_TRUNCATE, &w, &cause), 0);
+	assert_int_equal(w.busy, 1);
+	assert_true(w.bytes > 1024 * 1024);
+
+	release(&hd);
+	assert_int_equal(store_wal(db, STORE_CKPT_TRUNCATE, &w, &cause), 0);
+	assert_int_equal(w.busy, 0);
+	assert_int_equal(w.bytes, 0);
+	assert_int_equal(w.frames, 0);
+	/* and the store goes on writing */
+	assert_int_equal(add_event(db, "z", "after", &cause), 0);
+	store_close(db);
+	free(big);
+	free(path);
+}
+
 static void
 test_refuse_locked(void **state)
 {
@@ -653,14 +706,15 @@ unprivileged(const char *dir, const char *(*fn)(const char *))
 }
 
 static const char *
-refused(const char *path, const char *msg)
+refused_with(const char *path, const struct store_options *opts,
+	     const char *msg)
 {
 	static char buf[512];
 	struct store *db = NULL;
 	char *cause = NULL, *want;
 	int rc;
 
-	rc = store_open(&db, path, NULL, &cause);
+	rc = store_open(&db, path, opts, &cause);
 	want = xasprintf("cannot open database %s: %s", path, msg);
 	if (rc != -BERR_DB || cause == NULL || strcmp(cause, want) != 0) {
 		snprintf(buf, sizeof buf, "rc %d, cause \"%s\", want \"%s\"",
@@ -673,6 +727,12 @@ refused(const char *path, const char *msg)
 	free(want);
 	free(cause);
 	return NULL;
+}
+
+static const char *
+refused(const char *path, const char *msg)
+{
+	return refused_with(path, NULL, msg);
 }
 
 static const char *
@@ -721,7 +781,7 @@ readonly_checks(const char *dir)
 		goto out;
 	}
 	/* The parent cannot be created either. */
-	if ((err = refused(sub, "permission denied")) != NULL)
+	if ((err = refused_with(sub, &mkdir_opts, "permission denied")) != NULL)
 		goto out;
 out:
 	chmod(dir, 0755);
@@ -810,7 +870,7 @@ child_open(const char *path, int i)
 	char *cause = NULL;
 
 	(void)i;
-	if (store_open(&db, path, NULL, &cause) != 0) {
+	if (store_open(&db, path, &mkdir_opts, &cause) != 0) {
 		fprintf(stderr, "child %d: %s\n", i, cause);
 		return 1;
 	}
@@ -1119,6 +1179,7 @@ main(void)
 		T(test_refuse_corrupt),
 		T(test_integrity),
 		T(test_refuse_newer),
+		T(test_wal_checkpoint),
 		T(test_refuse_locked),
 		T(test_refuse_readonly),
 		T(test_disk_full),

@@ -302,6 +302,15 @@ test_yaml_errors(void **state)
 	expect_err("t.yaml", "- prompt: a\n- prompt: *x\n",
 		   "t.yaml:2: YAML anchors and aliases are not supported in "
 		   "task files");
+	expect_err("t.yaml", "- prompt: !!binary aGVsbG8=\n",
+		   "t.yaml:1:11: YAML tags are not supported ('!!binary')");
+	expect_err("t.yaml", "- !!python/object:os.system {prompt: a}\n",
+		   "t.yaml:1:3: YAML tags are not supported "
+		   "('!!python/object:os.system')");
+	expect_err("t.yaml", "- prompt: a\n  agent: !custom x\n",
+		   "t.yaml:2:10: YAML tags are not supported ('!custom')");
+	expect_err("t.yaml", "--- !!seq\n- prompt: a\n",
+		   "t.yaml:1:5: YAML tags are not supported ('!!seq')");
 	expect_err("t.yaml", "- prompt: \"a\\0b\"\n",
 		   "t.yaml:1: prompt: NUL bytes are not allowed");
 	expect_err_prefix("t.yaml", "- prompt: a\n  - title: b\n",

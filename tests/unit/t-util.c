@@ -26,7 +26,9 @@
 #include "core/session.h"
 #include "lib/clock.h"
 #include "lib/file.h"
+#include "lib/fsafe.h"
 #include "lib/id.h"
+#include "lib/sha256.h"
 #include "lib/strbuf.h"
 #include "lib/sys.h"
 #include "lib/text.h"
@@ -767,6 +769,102 @@ test_project(void **state)
 	free(real_out);
 }
 
+/* FIPS 180-4 examples, and lengths around the padding boundary. */
+static void
+test_sha256(void **state)
+{
+	char hex[65], buf[200];
+
+	(void)state;
+	sha256_hex("", 0, hex);
+	assert_string_equal(hex, "e3b0c44298fc1c149afbf4c8996fb924"
+				 "27ae41e4649b934ca495991b7852b855");
+	sha256_hex("abc", 3, hex);
+	assert_string_equal(hex, "ba7816bf8f01cfea414140de5dae2223"
+				 "b00361a396177a9cb410ff61f20015ad");
+	sha256_hex("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq",
+		   56, hex);
+	assert_string_equal(hex, "248d6a61d20638b8e5c026930c3e6039"
+				 "a33ce45964ff2167f6ecedd419db06c1");
+	memset(buf, 'a', sizeof buf);
+	sha256_hex(buf, 64, hex);
+	assert_string_equal(hex, "ffe054fe7ae0cb6dc65c3af9b61d5209"
+				 "f439851db43d0ba5997337df154668eb");
+	sha256_hex(buf, 55, hex);
+	assert_string_equal(hex, "9f4390f8d30c2dd92ec9f095b65e2b9a"
+				 "e9b0a925a5258e241c9f1e910f734318");
+}
+
+/* Network and FUSE file systems are named; local ones are not. */
+static void
+test_remote_fs(void **state)
+{
+	(void)state;
+	assert_string_equal(fsafe_remote_fs_name(0x6969), "NFS");
+	assert_string_equal(fsafe_remote_fs_name(0xFF534D42UL), "SMB/CIFS");
+	assert_string_equal(fsafe_remote_fs_name(0xFE534D42UL), "SMB2");
+	assert_non_null(strstr(fsafe_remote_fs_name(0x65735546UL), "FUSE"));
+	assert_non_null(strstr(fsafe_remote_fs_name(0x65735546UL), "sshfs"));
+	assert_string_equal(fsafe_remote_fs_name(0x01021997UL), "9p");
+	assert_string_equal(fsafe_remote_fs_name(0x5346414FUL), "AFS");
+	assert_string_equal(fsafe_remote_fs_name(0x00C36400UL), "Ceph");
+	/* a negative long on an ABI where f_type is signed */
+	assert_string_equal(
+		fsafe_remote_fs_name((unsigned long)(long)(int)0xFF534D42U),
+		"SMB/CIFS");
+	assert_null(fsafe_remote_fs_name(0xEF53));     /* ext4 */
+	assert_null(fsafe_remote_fs_name(0x01021994)); /* tmpfs */
+	assert_null(fsafe_remote_fs_name(0x9123683E)); /* btrfs */
+	assert_null(fsafe_remote_fs_name(0x58465342)); /* xfs */
+	assert_null(fsafe_remote_fs_name(0x794C7630)); /* overlayfs */
+	/* where the tests run is local */
+	assert_null(fsafe_remote_fs("."));
+}
+
+/* Owner and mode: the user's own or root's, writable by nobody else. */
+static void
+test_fsafe_problem(void **state)
+{
+	struct stat st;
+	char *why;
+
+	(void)state;
+	memset(&st, 0, sizeof st);
+	st.st_uid = geteuid();
+	st.st_mode = S_IFREG | 0600;
+	assert_null(fsafe_problem(&st, 0));
+	st.st_mode = S_IFREG | 0644;
+	assert_null(fsafe_problem(&st, 0));
+	assert_int_equal(fsafe_loose_bits(&st, 0), 0044);
+	assert_int_equal(fsafe_loose_bits(&st, 1), 0004);
+	st.st_mode = S_IFREG | 0664;
+	assert_int_equal(fsafe_loose_bits(&st, 1), 0004);
+	assert_int_equal(fsafe_loose_bits(&st, 0), 0064);
+	st.st_mode = S_IFREG | 0660;
+	why = fsafe_problem(&st, 0);
+	assert_non_null(why);
+	assert_non_null(strstr(why, "mode 0660: writable by its group"));
+	free(why);
+	assert_null(fsafe_problem(&st, 1));
+	st.st_mode = S_IFREG | 0666;
+	why = fsafe_problem(&st, 1);
+	assert_non_null(strstr(why, "mode 0666: writable by others"));
+	free(why);
+	why = fsafe_problem(&st, 0);
+	assert_non_null(strstr(why, "writable by group and others"));
+	free(why);
+	st.st_mode = S_IFREG | 0600;
+	st.st_uid = 0;
+	assert_null(fsafe_problem(&st, 0));
+	st.st_uid = geteuid() == 65534 ? 65533 : 65534;
+	why = fsafe_problem(&st, 0);
+	assert_non_null(why);
+	assert_non_null(strstr(why, "owned by another user, "));
+	assert_non_null(strstr(why, "(uid 6553"));
+	assert_non_null(strstr(why, "mode 0600"));
+	free(why);
+}
+
 int
 main(void)
 {
@@ -792,6 +890,9 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_mkdir_p, test_tmpdir_setup,
 						test_tmpdir_teardown),
 		cmocka_unit_test(test_strbuf),
+		cmocka_unit_test(test_sha256),
+		cmocka_unit_test(test_remote_fs),
+		cmocka_unit_test(test_fsafe_problem),
 		cmocka_unit_test(test_strvec),
 		cmocka_unit_test(test_names),
 		cmocka_unit_test_setup_teardown(test_project, test_tmpdir_setup,
