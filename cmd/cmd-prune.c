@@ -34,6 +34,8 @@ print_json(const struct prune_result *r, int dry_run, int64_t older,
 	json_object_set_new(o, "transactions", json_integer(r->transactions));
 	json_object_set_new(o, "longest_hold_ms",
 			    json_integer(r->longest_hold_ms));
+	json_object_set_new(o, "holds_over_100ms",
+			    json_integer(r->holds_over_100ms));
 	free(d);
 	return cmd_print_json(o) == 0 ? EXIT_OK : EXIT_FAILED;
 }

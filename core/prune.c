@@ -55,14 +55,29 @@ yield_lock(int64_t held)
 		;
 }
 
-/* After a batch held the lock p->held ms: the size of the next. */
+/*
+ * After a batch held the lock held ms: count it, and size the next.  And a
+ * passive checkpoint (it takes no write lock) while the lock is free:
+ * otherwise the log grows past SQLite's auto-checkpoint size within a
+ * batch and the commit that crosses it, ours or another writer's,
+ * copies and syncs thousands of pages before it returns.
+ */
 static void
-adapt_batch(struct pass *p)
+after_batch(struct pass *p, int64_t held)
 {
+	struct store_wal w;
+	char *cause = NULL;
+
+	p->held = held;
+	if (held > p->r->longest_hold_ms)
+		p->r->longest_hold_ms = held;
+	p->r->holds_over_100ms += held > 100;
 	if (p->held > PRUNE_HOLD_MS && p->batch > 1)
 		p->batch /= 2;
 	else if (p->held < PRUNE_HOLD_MS / 4 && p->batch < p->cap)
 		p->batch = p->batch * 2 < p->cap ? p->batch * 2 : p->cap;
+	if (store_wal(p->db, STORE_CKPT_PASSIVE, &w, &cause) != 0)
+		free(cause); /* only a checkpoint missed: the next one does */
 }
 
 /* Remove (or, dry, measure) dir, counting it; a failure is a warning. */
@@ -97,10 +112,8 @@ tasks_batch(struct pass *p, const int64_t *ids, size_t n, int *gone,
 		p->r->transactions++;
 	if (rc != 0)
 		store_rollback(p->db);
-	p->held = clock_now_ms() - t0;
-	if (p->held > p->r->longest_hold_ms)
-		p->r->longest_hold_ms = p->held;
-	adapt_batch(p);
+	if (rc == 0)
+		after_batch(p, clock_now_ms() - t0);
 	return rc;
 }
 
@@ -155,10 +168,8 @@ sessions_batch(struct pass *p, const struct strvec *ids, int *gone,
 		p->r->transactions++;
 	if (rc != 0)
 		store_rollback(p->db);
-	p->held = clock_now_ms() - t0;
-	if (p->held > p->r->longest_hold_ms)
-		p->r->longest_hold_ms = p->held;
-	adapt_batch(p);
+	if (rc == 0)
+		after_batch(p, clock_now_ms() - t0);
 	return rc;
 }
 

@@ -27,10 +27,11 @@ struct prune_options {
 
 struct prune_result {
 	struct db_prune_counts rows;
-	struct file_usage files; /* of the directories removed */
-	int64_t orphans;	 /* directories of rows no longer there */
-	int64_t transactions;	 /* write transactions committed */
-	int64_t longest_hold_ms; /* the longest one held the write lock */
+	struct file_usage files;  /* of the directories removed */
+	int64_t orphans;	  /* directories of rows no longer there */
+	int64_t transactions;	  /* write transactions committed */
+	int64_t longest_hold_ms;  /* the longest one held the write lock */
+	int64_t holds_over_100ms; /* how many held it longer than 100 ms */
 };
 
 /*
