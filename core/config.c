@@ -32,6 +32,7 @@ config_defaults(struct config *cfg)
 	cfg->db.path = NULL;
 	cfg->db.synchronous_full = 0;
 	cfg->db.busy_timeout_ms = 10 * 1000;
+	cfg->db.final_write_timeout_ms = 10 * 60 * 1000;
 	cfg->workers = 2;
 	cfg->defaults.agent = xstrdup("shell");
 	cfg->defaults.timeout_ms = 30 * 60 * 1000;
@@ -387,6 +388,7 @@ config_equal(const struct config *a, const struct config *b)
 	if (!streq(a->db.path, b->db.path) ||
 	    a->db.synchronous_full != b->db.synchronous_full ||
 	    a->db.busy_timeout_ms != b->db.busy_timeout_ms ||
+	    a->db.final_write_timeout_ms != b->db.final_write_timeout_ms ||
 	    a->workers != b->workers)
 		return 0;
 	if (!streq(a->defaults.agent, b->defaults.agent) ||

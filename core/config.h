@@ -19,6 +19,9 @@ struct config {
 		char *path; /* expanded; NULL: $XDG_STATE_HOME/baton/baton.db */
 		int synchronous_full;	 /* db.synchronous: normal | full */
 		int64_t busy_timeout_ms; /* db.busy_timeout, default 10s */
+		/* db.final_write_timeout (10m): how long the end of a run
+		 * keeps retrying a locked database (SPEC §5) */
+		int64_t final_write_timeout_ms;
 	} db;
 	int workers; /* default -j for work, default 2 */
 

@@ -38,14 +38,67 @@ runner_db_open(struct baton *b, struct store **db, char **cause)
 	return store_open(db, b->db_path, &opts, cause);
 }
 
+/* Fence this runner (struct baton's fenced): its workers stop their
+ * agents and write nothing more for their tasks (SPEC §5). */
+static void
+runner_fence(struct baton *b, const char *why)
+{
+	if (atomic_load(&b->fenced))
+		return;
+	atomic_store(&b->fence_why, why);
+	atomic_store(&b->fenced, 1);
+}
+
+/*
+ * One beat.  Others take this runner for dead once its heartbeat is
+ * stale_after old, so it must stop its agents before then: when the
+ * last renewal (*last_ok, on the boot clock, which runs on while the
+ * process is stopped or the machine suspended) is so old that the next
+ * beat would come too late, whether the renewals failed or this process
+ * was frozen, it fences itself first, before any other act.  A renewal
+ * that finds its row reaped fences it too.  Then it reaps dead runners,
+ * so that a running `work` takes over from one that died.
+ */
+static void
+beat(struct runner *r, int64_t *last_ok)
+{
+	const struct config *cfg = r->b->cfg;
+	int64_t limit = cfg->runner.stale_after_ms - cfg->runner.heartbeat_ms;
+	int64_t t0 = clock_boot_ms(), now = clock_now_ms();
+	char *cause = NULL;
+	int rc;
+
+	if (atomic_load(&r->b->fenced))
+		return;
+	if (t0 - *last_ok >= limit) {
+		runner_fence(r->b, "its heartbeat was not renewed within "
+				   "runner.stale_after (stopped or frozen?)");
+		return;
+	}
+	if ((rc = store_begin(r->db, &cause)) == 0 &&
+	    (rc = store_runner_heartbeat(r->db, r->id, now,
+					 now + cfg->runner.stale_after_ms,
+					 &cause)) == 0)
+		rc = store_commit(r->db, &cause);
+	store_rollback(r->db);
+	free(cause);
+	cause = NULL;
+	if (rc == -BERR_LEASE)
+		runner_fence(r->b, "another baton reaped it");
+	if (rc != 0)
+		return; /* a missed beat is retried at the next one */
+	*last_ok = t0;
+	if (runner_reap_on(r->b, r->db, NULL, &cause) != 0)
+		free(cause);
+}
+
 static void *
 heartbeat_main(void *arg)
 {
 	struct runner *r = arg;
 	const struct config *cfg = r->b->cfg;
 	struct timespec ts;
-	char *cause = NULL;
-	int64_t now, deadline;
+	int64_t deadline, last_ok = r->started_boot;
 
 	pthread_mutex_lock(&r->lock);
 	while (!r->stopping) {
@@ -58,17 +111,7 @@ heartbeat_main(void *arg)
 		if (r->stopping)
 			break;
 		pthread_mutex_unlock(&r->lock);
-		now = clock_now_ms();
-		if (store_begin(r->db, &cause) == 0 &&
-		    store_runner_heartbeat(r->db, r->id, now,
-					   now + cfg->runner.stale_after_ms,
-					   &cause) == 0)
-			store_commit(r->db, &cause);
-		/* A missed beat is retried at the next one; stale_after is
-		 * many beats long. */
-		store_rollback(r->db);
-		free(cause);
-		cause = NULL;
+		beat(r, &last_ok);
 		pthread_mutex_lock(&r->lock);
 	}
 	pthread_mutex_unlock(&r->lock);
@@ -97,6 +140,7 @@ runner_start(struct runner *r, struct baton *b, char **cause)
 	row.boot_id = runner_boot_id();
 	row.proc_start = (int64_t)start;
 	runner_make_key(b->runner_key, row.pid, row.proc_start);
+	r->started_boot = clock_boot_ms();
 	row.started_at = clock_now_ms();
 	id_uuid_new(b->batch_id);
 	row.batch_id = b->batch_id;
@@ -201,19 +245,22 @@ runner_stop(struct runner *r)
 	r->b->runner_id = 0;
 }
 
+/*
+ * SPEC §5 liveness.  A runner on this host (the same host name and boot
+ * id) is alive iff its pid still is the process it started: one that is
+ * stopped (SIGSTOP, a suspended laptop) or slow is alive, and its agents
+ * must not be killed under it.  A runner elsewhere (another host name,
+ * or another boot of a machine of the same name: a reboot, or another
+ * machine or container that shares the name) is dead once its heartbeat
+ * is stale_after old: its pid means nothing here.
+ */
 static int
 runner_is_dead(const struct db_runner *r, const char *host, const char *boot_id,
 	       int64_t now, int64_t stale_after)
 {
-	if (strcmp(r->host, host) == 0) {
-		if (getpid() == (pid_t)r->pid &&
-		    strcmp(r->boot_id, boot_id) == 0)
+	if (strcmp(r->host, host) == 0 && strcmp(r->boot_id, boot_id) == 0) {
+		if (getpid() == (pid_t)r->pid)
 			return 0; /* ourselves */
-		if (strcmp(r->boot_id, boot_id) != 0 && r->boot_id[0] != '\0')
-			return 1; /* the machine rebooted since */
-		/* Here the pid and its start time are the truth: a runner
-		 * that is stopped (SIGSTOP, a suspended laptop) or slow is
-		 * alive, and its agents must not be killed under it. */
 		return !proc_same((pid_t)r->pid, (uint64_t)r->proc_start);
 	}
 	return r->heartbeat_at < now - stale_after;
@@ -221,6 +268,12 @@ runner_is_dead(const struct db_runner *r, const char *host, const char *boot_id,
 
 int
 runner_reap_count(struct baton *b, int *reaped, char **cause)
+{
+	return runner_reap_on(b, b->db, reaped, cause);
+}
+
+int
+runner_reap_on(struct baton *b, struct store *db, int *reaped, char **cause)
 {
 	struct db_runner *runners = NULL;
 	struct db_orphan *orphans = NULL;
@@ -231,7 +284,7 @@ runner_reap_count(struct baton *b, int *reaped, char **cause)
 
 	if (reaped != NULL)
 		*reaped = 0;
-	if ((rc = store_runner_alive_list(b->db, &runners, &n, cause)) != 0)
+	if ((rc = store_runner_alive_list(db, &runners, &n, cause)) != 0)
 		return rc;
 	if (n == 0)
 		goto out;
@@ -241,15 +294,15 @@ runner_reap_count(struct baton *b, int *reaped, char **cause)
 		if (!runner_is_dead(&runners[i], host, boot, now,
 				    b->cfg->runner.stale_after_ms))
 			continue;
-		if ((rc = store_begin(b->db, cause)) != 0)
+		if ((rc = store_begin(db, cause)) != 0)
 			goto out;
-		rc = store_runner_reap(b->db, runners[i].id, now,
+		rc = store_runner_reap(db, runners[i].id, now,
 				       b->cfg->runner.requeue_interrupted,
 				       &orphans, &norphans, cause);
 		if (rc == 0)
-			rc = store_commit(b->db, cause);
+			rc = store_commit(db, cause);
 		if (rc != 0) {
-			store_rollback(b->db);
+			store_rollback(db);
 			goto out;
 		}
 		if (reaped != NULL)

@@ -12,6 +12,7 @@ const struct store_impl sqlite_store_impl = {
 	.rollback = sqlite_rollback,
 	.integrity_check = sqlite_integrity_check,
 	.commits = sqlite_commits,
+	.busy = sqlite_busy,
 	.task_insert = sqlite_task_insert,
 	.task_get = sqlite_task_get,
 	.task_next = sqlite_task_next,

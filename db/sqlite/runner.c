@@ -47,8 +47,11 @@ sqlite_runner_insert(struct store *store, const struct db_runner *r,
 	return 0;
 }
 
+/* Only while it is alive: a runner that was reaped has lost its
+ * leases, and its heartbeat must not make it look alive again. */
 static const char sql_runner_beat[] =
-	"UPDATE runners SET heartbeat_at = ?2 WHERE id = ?1";
+	"UPDATE runners SET heartbeat_at = ?2 WHERE id = ?1 "
+	"AND status = 'alive'";
 static const char sql_runner_leases[] =
 	"UPDATE sessions SET lease_expires = ?2 WHERE lease_runner = ?1";
 
@@ -65,6 +68,11 @@ sqlite_runner_heartbeat(struct store *store, int64_t id, int64_t now,
 	sqlite3_bind_int64(st, 2, now);
 	if (db_step_done(db, st, "cannot update heartbeat", cause) != 0)
 		return -BERR_DB;
+	if (sqlite3_changes(db->h) == 0) {
+		*cause = xasprintf("runner %lld was reaped (lost lease)",
+				   (long long)id);
+		return -BERR_LEASE;
+	}
 	if ((st = db_stmt(db, sql_runner_leases, cause)) == NULL)
 		return -BERR_DB;
 	sqlite3_bind_int64(st, 1, id);

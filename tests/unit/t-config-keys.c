@@ -30,6 +30,8 @@ static const struct {
 	{"db.path", KEY_PATH, offsetof(C, db.path)},
 	{"db.synchronous", KEY_CHOICE, offsetof(C, db.synchronous_full)},
 	{"db.busy_timeout", KEY_DURATION, offsetof(C, db.busy_timeout_ms)},
+	{"db.final_write_timeout", KEY_DURATION,
+	 offsetof(C, db.final_write_timeout_ms)},
 	{"workers", KEY_INT, offsetof(C, workers)},
 	{"defaults.agent", KEY_STRING, offsetof(C, defaults.agent)},
 	{"defaults.timeout", KEY_DURATION, offsetof(C, defaults.timeout_ms)},
