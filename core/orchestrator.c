@@ -376,8 +376,9 @@ poll_cancel(void *arg)
 		lose_lease(j);
 		return 1;
 	}
-	if (store_task_cancel_requested(j->o->db, j->task.id, j->epoch, &yes,
-					&held, &cause) != 0)
+	if (store_task_cancel_requested(j->o->db, j->task.id, j->epoch,
+					j->session_epoch, &yes, &held,
+					&cause) != 0)
 		free(cause); /* a busy database: ask again next time */
 	if (!held) {
 		lose_lease(j);

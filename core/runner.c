@@ -50,14 +50,19 @@ runner_fence(struct baton *b, const char *why)
 }
 
 /*
- * One beat.  Others take this runner for dead once its heartbeat is
- * stale_after old, so it must stop its agents before then: when the
- * last renewal (*last_ok, on the boot clock, which runs on while the
- * process is stopped or the machine suspended) is so old that the next
- * beat would come too late, whether the renewals failed or this process
- * was frozen, it fences itself first, before any other act.  A renewal
- * that finds its row reaped fences it too.  Then it reaps dead runners,
- * so that a running `work` takes over from one that died.
+ * One beat.  Others may take this runner for dead once its heartbeat is
+ * stale_after old, so it must stop its agents before then: when its
+ * renewals failed for so long (*last_ok, on the boot clock, which runs
+ * on while the process is stopped or the machine suspended) that the
+ * next beat would come too late, it fences itself.  A renewal that
+ * finds its row reaped fences it too: that is what a runner frozen past
+ * stale_after (SIGSTOP, a paused VM) finds on waking, before it writes
+ * anything (its workers' writes are fenced anyway).  A renewal that
+ * succeeds after a freeze proves nobody reaped it; a task whose own
+ * lease went meanwhile (a session lease that ran out and was taken) is
+ * stopped by its worker's poll (orchestrator.c poll_cancel).  Then it
+ * reaps dead runners, so that a running `work` takes over from one that
+ * died.
  */
 static void
 beat(struct runner *r, int64_t *last_ok)
@@ -70,11 +75,6 @@ beat(struct runner *r, int64_t *last_ok)
 
 	if (atomic_load(&r->b->fenced))
 		return;
-	if (t0 - *last_ok >= limit) {
-		runner_fence(r->b, "its heartbeat was not renewed within "
-				   "runner.stale_after (stopped or frozen?)");
-		return;
-	}
 	if ((rc = store_begin(r->db, &cause)) == 0 &&
 	    (rc = store_runner_heartbeat(r->db, r->id, now,
 					 now + cfg->runner.stale_after_ms,
@@ -85,6 +85,9 @@ beat(struct runner *r, int64_t *last_ok)
 	cause = NULL;
 	if (rc == -BERR_LEASE)
 		runner_fence(r->b, "another baton reaped it");
+	else if (rc != 0 && clock_boot_ms() - *last_ok >= limit)
+		runner_fence(r->b, "its heartbeat could not be renewed "
+				   "within runner.stale_after");
 	if (rc != 0)
 		return; /* a missed beat is retried at the next one */
 	*last_ok = t0;
@@ -229,10 +232,10 @@ runner_stop(struct runner *r)
 		 * baton's own) is undone as for a dead runner, so that no
 		 * running task or lease outlives us (S7). */
 		if (store_begin(r->b->db, &cause) == 0 &&
+		    store_runner_exit(r->b->db, r->id, now, &cause) == 0 &&
 		    store_runner_reap(r->b->db, r->id, now,
 				      r->b->cfg->runner.requeue_interrupted,
-				      &orphans, &n, &cause) == 0 &&
-		    store_runner_exit(r->b->db, r->id, now, &cause) == 0)
+				      &orphans, &n, &cause) == 0)
 			store_commit(r->b->db, &cause);
 		store_rollback(r->b->db);
 		free(cause);

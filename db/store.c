@@ -170,9 +170,11 @@ store_task_add_usage(struct store *st, int64_t id, int64_t epoch,
 
 int
 store_task_cancel_requested(struct store *st, int64_t id, int64_t epoch,
-			    int *yes, int *held, char **cause)
+			    int64_t session_epoch, int *yes, int *held,
+			    char **cause)
 {
-	return st->impl->task_cancel_requested(st, id, epoch, yes, held, cause);
+	return st->impl->task_cancel_requested(st, id, epoch, session_epoch,
+					       yes, held, cause);
 }
 
 int

@@ -198,10 +198,11 @@ int store_task_add_usage(struct store *, int64_t id, int64_t epoch,
 			 int iterations, int64_t in, int64_t out, double cost,
 			 char **cause);
 /* *yes: `baton cancel` asked to stop task id; *held: epoch is still its
- * lease (1 for epoch 0), which a runner polls to stop an agent whose lease
- * went.  A read: never -BERR_LEASE. */
+ * lease and session_epoch its session's (0: not asked), which a runner
+ * polls to stop an agent whose lease went.  A read: never -BERR_LEASE. */
 int store_task_cancel_requested(struct store *, int64_t id, int64_t epoch,
-				int *yes, int *held, char **cause);
+				int64_t session_epoch, int *yes, int *held,
+				char **cause);
 /* Ask a running task to stop / drop a pending one.  *status_out is the
  * status the task had, *found 0 if there is no such task. */
 int store_task_cancel(struct store *, int64_t id, int64_t now, int *found,
@@ -363,7 +364,7 @@ struct db_orphan {
 	int64_t run_id, pid, proc_start;
 };
 /*
- * Mark runner id dead and undo what it held: its running tasks become
+ * Mark runner id dead (unless it exited) and undo what it held: its running tasks become
  * interrupted, its open runs end (outcome interrupted), its leases are
  * released, the temp sessions of its tasks become abandoned.  Returns
  * the open runs' processes in *orphans (caller frees) so that the
@@ -601,8 +602,8 @@ struct store_impl {
 			      int iterations, int64_t in, int64_t out,
 			      double cost, char **cause);
 	int (*task_cancel_requested)(struct store *st, int64_t id,
-				     int64_t epoch, int *yes, int *held,
-				     char **cause);
+				     int64_t epoch, int64_t session_epoch,
+				     int *yes, int *held, char **cause);
 	int (*task_cancel)(struct store *st, int64_t id, int64_t now,
 			   int *found, enum task_status *status_out,
 			   char **cause);

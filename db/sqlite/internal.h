@@ -132,7 +132,8 @@ int sqlite_task_add_usage(struct store *st, int64_t id, int64_t epoch,
 			  int iterations, int64_t in, int64_t out, double cost,
 			  char **cause);
 int sqlite_task_cancel_requested(struct store *st, int64_t id, int64_t epoch,
-				 int *yes, int *held, char **cause);
+				 int64_t session_epoch, int *yes, int *held,
+				 char **cause);
 int sqlite_task_cancel(struct store *st, int64_t id, int64_t now, int *found,
 		       enum task_status *status_out, char **cause);
 int sqlite_task_requeue(struct store *st, int64_t id, unsigned from_mask,

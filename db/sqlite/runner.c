@@ -80,8 +80,10 @@ sqlite_runner_heartbeat(struct store *store, int64_t id, int64_t now,
 	return db_step_done(db, st, "cannot renew leases", cause);
 }
 
+/* Not over 'dead': a reaped runner that exits stays reaped. */
 static const char sql_runner_exit[] =
-	"UPDATE runners SET status = 'exited', ended_at = ?2 WHERE id = ?1";
+	"UPDATE runners SET status = 'exited', ended_at = ?2 WHERE id = ?1 "
+	"AND status = 'alive'";
 
 int
 sqlite_runner_exit(struct store *store, int64_t id, int64_t now, char **cause)
@@ -167,7 +169,8 @@ static const char sql_reap_leases[] =
 	"UPDATE sessions SET lease_runner = NULL, lease_task = NULL, "
 	"lease_expires = NULL WHERE lease_runner = ?1";
 static const char sql_reap_runner[] =
-	"UPDATE runners SET status = 'dead', ended_at = ?2 WHERE id = ?1";
+	"UPDATE runners SET status = 'dead', ended_at = ?2 WHERE id = ?1 "
+	"AND status = 'alive'";
 
 int
 sqlite_runner_reap(struct store *store, int64_t id, int64_t now, int requeue,

@@ -373,13 +373,20 @@ sqlite_task_add_usage(struct store *store, int64_t id, int64_t epoch,
 	return db_step_fenced(db, st, epoch, "cannot record task usage", cause);
 }
 
+/* ?3: the epoch of the session lease, which the task holds too. */
 static const char sql_task_cancel_requested[] =
 	"SELECT cancel_requested, " TASK_FENCE(
-		"?2") " FROM tasks WHERE id = ?1";
+		"?2") " AND (?3 = 0 OR EXISTS "
+		      "(SELECT 1 FROM sessions s WHERE s.id = tasks.session_id "
+		      "AND "
+		      "s.lease_epoch = ?3 AND s.lease_runner IS NOT NULL)) "
+		      "FROM tasks "
+		      "WHERE id = ?1";
 
 int
 sqlite_task_cancel_requested(struct store *store, int64_t id, int64_t epoch,
-			     int *yes, int *held, char **cause)
+			     int64_t session_epoch, int *yes, int *held,
+			     char **cause)
 {
 	struct db *db = (struct db *)store;
 	sqlite3_stmt *st;
@@ -391,6 +398,7 @@ sqlite_task_cancel_requested(struct store *store, int64_t id, int64_t epoch,
 		return -BERR_DB;
 	sqlite3_bind_int64(st, 1, id);
 	sqlite3_bind_int64(st, 2, epoch);
+	sqlite3_bind_int64(st, 3, session_epoch);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
 		*yes = sqlite3_column_int(st, 0);

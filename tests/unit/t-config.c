@@ -462,9 +462,9 @@ test_errors(void **state)
 	expect_err("agents:\n  x: {kind: shell, comand: [a]}\n",
 		   NAME ":2:20: unknown key 'comand' in agents.x (did you "
 			"mean 'command'?)");
-	expect_err("db: {sync: full}\n",
-		   NAME ":1:6: unknown key 'sync' in db (expected one of: "
-			"path, synchronous, busy_timeout, final_write_timeout)");
+	expect_err("db: {sync: full}\n", NAME
+		   ":1:6: unknown key 'sync' in db (expected one of: "
+		   "path, synchronous, busy_timeout, final_write_timeout)");
 	expect_err("defaults: 3\n",
 		   NAME ":1:11: defaults: expected a mapping, got '3'");
 	expect_err("retry: [1, 2]\n",
