@@ -1,0 +1,163 @@
+#!/usr/bin/env bats
+# Fenced leases (SPEC §5, docs/leases.md) with real processes: runners on
+# separate "machines" (their own UTS and PID namespaces, each with its
+# own host name) sharing one SQLite database, one of them stopped past
+# runner.stale_after and reaped by the other; and the final write that
+# meets a locked database.
+
+load lib
+load orch
+
+SAGENT=$AGENTS/session-agent
+
+# The session agent as the default profile; runner timings of issue 10.
+fence_config() {
+	mkdir -p "$T/rec"
+	config <<-EOF
+	defaults: {agent: sess, kill_grace: 1s}
+	runner: {heartbeat: 1s, stale_after: 3s$1}
+	agents:
+	  sess: {kind: command, command: [$SAGENT, $T/rec]}
+	EOF
+}
+
+statuses() {
+	sql "SELECT group_concat(id || ':' || status, ' ') FROM
+		(SELECT id, status FROM tasks ORDER BY id)"
+}
+
+# machine NAME OUT ARGS...: `baton ARGS` in the background on a machine
+# of its own: new UTS and PID namespaces with host name NAME (and /proc
+# of its own).  Output to OUT; MACHINE is the unshare process, whose exit
+# status is baton's.
+machine() {
+	local name=$1 out=$2
+	shift 2
+	unshare --uts --pid --fork --kill-child --mount-proc \
+		sh -c 'hostname "$1" || exit 99; shift; "$@"; exit $?' \
+		sh "$name" "$BATON" "$@" >"$out" 2>&1 &
+	MACHINE=$!
+}
+
+# The pid (as seen here) of the baton process of machine $1.
+baton_of() {
+	local p kids
+	kids=$(pgrep -P "$1")
+	while [ -n "$kids" ]; do
+		for p in $kids; do
+			if [ "$(readlink "/proc/$p/exe")" = "$(readlink -f "$BATON")" ]; then
+				echo "$p"
+				return 0
+			fi
+		done
+		kids=$(for p in $kids; do pgrep -P "$p"; done)
+	done
+	return 1
+}
+
+# How many runs of task $1 the session agent started / saw $2 of.
+seen() {
+	grep -c " $1\.[0-9]* ${2:-start} " "$T/rec/sessions" 2>/dev/null
+}
+
+# No two agents were ever running at once in one session, and every one
+# that started ended or was stopped (session-agent's records).
+no_overlap() {
+	awk '
+	{ key = $2; sess[key] = $1 }
+	$3 == "start" { start[key] = $4 }
+	$3 == "end" || $3 == "term" { stop[key] = $4 }
+	END {
+		for (k in start)
+			if (!(k in stop)) {
+				print "run " k " never ended"
+				bad = 1
+			}
+		for (a in start)
+			for (b in start)
+				if (a < b && sess[a] == sess[b] &&
+				    start[a] < stop[b] && start[b] < stop[a]) {
+					print "runs " a " and " b " overlap in " sess[a]
+					bad = 1
+				}
+		exit bad
+	}' "$T/rec/sessions"
+}
+
+@test "a runner stopped past stale_after on another machine writes nothing and stops its agent" {
+	fence_config
+	"$BATON" add -q --session s1 1  # a: ends while a is stopped
+	"$BATON" add -q 60              # a: still running when a wakes
+	"$BATON" add -q --session s1 go # b, once it took over s1
+	"$BATON" add -q --session s1 1  # b
+	machine machine-a "$T/a.out" work -j 2 --until-empty
+	local a=$MACHINE
+	wait_for '[ "$(seen 1)$(seen 2)" = 11 ]' 20
+	local runner
+	runner=$(baton_of "$a")
+	kill -STOP "$runner"
+	wait_for '[ "$(seen 1 end)" = 1 ]' 20
+	machine machine-b "$T/b.out" work -j 1 --until-empty
+	local b=$MACHINE
+	# b reaps a once its heartbeat is stale_after old, and goes on in s1
+	wait_for '[ "$(seen 3)" = 1 ]' 30
+	kill -CONT "$runner"
+	wait_exit "$a" 30
+	assert_status 1
+	run cat "$T/a.out"
+	assert_contains "baton: lost lease for task 1 (attempt 1 superseded)"
+	assert_contains "baton: lost lease for task 2 (attempt 1 superseded)"
+	assert_contains "lost its leases: another baton reaped it"
+	# its agent was stopped, not left to run its 60 s
+	[ "$(seen 2 term)" = 1 ]
+	# and nothing it would have written was: task 3 runs on in s1
+	[ "$(statuses)" = "1:interrupted 2:interrupted 3:running 4:pending" ]
+	[ "$(sql "SELECT lease_task FROM sessions WHERE name = 's1'")" = 3 ]
+	[ "$(sql "SELECT count(*) FROM runs WHERE task_id = 1 AND
+		outcome = 'interrupted'")" = 1 ]
+	touch "$T/rec/go"
+	wait_exit "$b" 30
+	assert_status 0
+	[ "$(statuses)" = "1:interrupted 2:interrupted 3:completed 4:completed" ]
+	no_overlap
+	[ "$(sql "SELECT group_concat(status) FROM runners ORDER BY id")" = "dead,exited" ]
+	doctor_clean
+}
+
+@test "with requeue_interrupted the stale runner does not end the attempt that superseded it" {
+	fence_config ", requeue_interrupted: true"
+	"$BATON" add -q --session s1 "1 go" # attempt 1 on a, attempt 2 on b
+	"$BATON" add -q "60 1"              # a's agent runs on; rerun on b
+	"$BATON" add -q --session s1 1      # keeps b's --until-empty waiting
+	machine machine-a "$T/a.out" work -j 2 --until-empty
+	local a=$MACHINE
+	wait_for '[ "$(seen 1)$(seen 2)" = 11 ]' 20
+	local runner
+	runner=$(baton_of "$a")
+	kill -STOP "$runner"
+	wait_for '[ "$(seen 1 end)" = 1 ]' 20
+	# any command reaps a once its heartbeat is stale_after old: tasks
+	# 1 and 2 are pending again
+	wait_for '"$BATON" status >/dev/null; [ "$(statuses)" = "1:pending 2:pending 3:pending" ]' 30
+	machine machine-b "$T/b.out" work -j 1 --until-empty
+	local b=$MACHINE
+	wait_for '[ "$(seen 1)" = 2 ]' 30
+	kill -CONT "$runner"
+	wait_exit "$a" 30
+	assert_status 1
+	run cat "$T/a.out"
+	assert_contains "baton: lost lease for task 1 (attempt 1 superseded)"
+	assert_contains "baton: lost lease for task 2 (attempt 1 superseded)"
+	[ "$(seen 2 term)" = 1 ]
+	# attempt 2 runs on: a's finish did not make it completed
+	[ "$(tj 1 .status)" = running ]
+	[ "$(tj 1 .attempts)" = 2 ]
+	[ "$(sql "SELECT lease_task FROM sessions WHERE name = 's1'")" = 1 ]
+	touch "$T/rec/go"
+	wait_exit "$b" 30
+	assert_status 0
+	[ "$(statuses)" = "1:completed 2:completed 3:completed" ]
+	[ "$(tj 2 .attempts)" = 2 ]
+	no_overlap
+	doctor_clean
+}
