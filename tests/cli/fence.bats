@@ -161,3 +161,36 @@ no_overlap() {
 	no_overlap
 	doctor_clean
 }
+
+@test "a run that ends while another process holds the write lock is recorded once the lock goes" {
+	fake_config "$(fake_profile gate until "$T/go")"
+	sed -i '1i db: {busy_timeout: 1s}' "$BATON_CONFIG"
+	sed -i 's/^runner: {.*/runner: {heartbeat: 1s, stale_after: 60s}/' "$BATON_CONFIG"
+	"$BATON" add -q --agent gate hello
+	"$BATON" work -j 1 --until-empty >"$T/work.out" 2>"$T/work.err" &
+	local pid=$!
+	wait_for '[ -e "$T"/rec/1.*.proc ]'
+	# another process takes the write lock and holds it across the end
+	# of the run, for several busy timeouts
+	{
+		echo "BEGIN IMMEDIATE;"
+		echo "SELECT 'locked';"
+		while [ ! -e "$T/unlock" ]; do sleep 0.1; done
+		echo "COMMIT;"
+	} | sqlite3 -batch "$BATON_DB" >"$T/lock.out" &
+	local locker=$!
+	wait_for 'grep -q locked "$T/lock.out"'
+	touch "$T/go"
+	wait_for 'grep -q "retrying for up to db.final_write_timeout" "$T/work.err"' 20
+	[ "$(tj 1 .status)" = running ]
+	touch "$T/unlock"
+	wait_exit "$locker"
+	wait_exit "$pid"
+	assert_status 0
+	[ "$(tj 1 .status)" = completed ]
+	[ "$(sql "SELECT outcome FROM runs WHERE task_id = 1")" = success ]
+	run cat "$T/work.err"
+	assert_contains "baton: task 1: cannot begin transaction: database is locked (waited 1s); retrying for up to db.final_write_timeout"
+	assert_contains "baton: 1 completed, 0 failed, 0 other"
+	doctor_clean
+}
