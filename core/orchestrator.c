@@ -1531,6 +1531,21 @@ finish(struct job *j, char **cause)
 	return rc;
 }
 
+/* Instead of finish() when the lease was lost: nothing is written; the
+ * task ends interrupted as far as this runner says.  Returns 0. */
+static int
+lost(struct job *j, struct orch_result *res, char **cause)
+{
+	free(*cause);
+	*cause = NULL;
+	j->decided = 0;
+	job_fail(j, TASK_INTERRUPTED, "lost_lease",
+		 xasprintf("lost lease for task %lld (attempt %d superseded)",
+			   (long long)j->task.id, j->attempt));
+	res->lost = 1;
+	return 0;
+}
+
 static int
 prepare(struct job *j, char **cause)
 {
@@ -1667,18 +1682,9 @@ orch_execute(struct orch *o, int64_t task_id, struct orch_result *res,
 		agent_set_session_id(j.agent, prior); /* S3: restore */
 	free(prior);
 	/* A lost lease writes nothing more (SPEC §5). */
-	rc2 = j.lost ? -BERR_LEASE : finish(&j, cause);
-	if (j.lost) {
-		free(*cause);
-		*cause = NULL;
-		j.decided = 0;
-		job_fail(&j, TASK_INTERRUPTED, "lost_lease",
-			 xasprintf("lost lease for task %lld (attempt %d "
-				   "superseded)",
-				   (long long)task_id, j.attempt));
-		res->lost = 1;
-		rc = rc2 = 0;
-	}
+	rc2 = j.lost ? lost(&j, res, cause) : finish(&j, cause);
+	if (j.lost)
+		rc = 0;
 	if (rc2 == 0 && rc != 0) {
 		*cause = why;
 		why = NULL;
