@@ -194,3 +194,85 @@ no_overlap() {
 	assert_contains "baton: 1 completed, 0 failed, 0 other"
 	doctor_clean
 }
+
+@test "a runner that cannot renew its heartbeat for stale_after stops its own agent" {
+	fake_config "$(fake_profile gate until "$T/go")"
+	sed -i '1i db: {busy_timeout: 500ms}' "$BATON_CONFIG"
+	"$BATON" add -q --agent gate hello
+	"$BATON" work -j 1 --until-empty >"$T/work.out" 2>"$T/work.err" &
+	local pid=$!
+	wait_for '[ -e "$T"/rec/1.*.proc ]'
+	local agent
+	agent=$(cut -d' ' -f1 "$T"/rec/1.*.proc)
+	# the database stays locked: no renewal gets through
+	{
+		echo "BEGIN IMMEDIATE;"
+		echo "SELECT 'locked';"
+		while [ ! -e "$T/unlock" ]; do sleep 0.1; done
+		echo "COMMIT;"
+	} | sqlite3 -batch "$BATON_DB" >"$T/lock.out" &
+	local locker=$!
+	wait_for 'grep -q locked "$T/lock.out"'
+	wait_for 'grep -q "lost lease for task 1" "$T/work.err"' 20
+	# it stopped its agent by itself, nobody else could have
+	wait_for "! alive $agent" 10
+	touch "$T/unlock"
+	wait_exit "$locker"
+	wait_exit "$pid"
+	assert_status 1
+	run cat "$T/work.err"
+	assert_contains "baton: lost lease for task 1 (attempt 1 superseded)"
+	assert_contains "lost its leases: its heartbeat could not be renewed within runner.stale_after"
+	[ ! -e "$T/go" ]
+	[ "$(tj 1 .status)" = interrupted ]
+	doctor_clean
+}
+
+@test "a runner with this host name but another boot id is judged by its heartbeat, not its pid" {
+	fence_config
+	"$BATON" add -q one
+	local now
+	now=$(date +%s%3N)
+	# runner 99: this host name, another boot (another machine or
+	# container sharing the name), a pid that here is ours
+	sql "INSERT INTO runners (id, pid, host, boot_id, proc_start,
+		started_at, heartbeat_at) VALUES (99, $$, '$(hostname)',
+		'another-boot', 1, $now, $now);
+	     UPDATE tasks SET status = 'running', runner_id = 99, attempts = 1"
+	run "$BATON" status
+	assert_status 0
+	[ "$(statuses)" = "1:running" ]
+	[ "$(sql "SELECT status FROM runners WHERE id = 99")" = alive ]
+	# its heartbeat goes stale: now it is dead
+	sql "UPDATE runners SET heartbeat_at = $((now - 10000)) WHERE id = 99"
+	run "$BATON" status
+	assert_status 0
+	[ "$(statuses)" = "1:interrupted" ]
+	[ "$(sql "SELECT status FROM runners WHERE id = 99")" = dead ]
+	doctor_clean
+}
+
+@test "doctor reports two runs of one session whose times overlap" {
+	fence_config
+	"$BATON" add -q --session s1 one
+	"$BATON" add -q --session s1 two
+	# (a session is made when its first task is claimed: make it here)
+	local s=11111111-1111-4111-8111-111111111111
+	sql "INSERT INTO sessions (id, kind, name, agent, project,
+		workdir, os_user, created_at, last_used_at) VALUES ('$s',
+		'named', 's1', 'sess', '/', '/', 'me', 1, 1);
+	     UPDATE tasks SET status = 'completed', session_id = '$s';
+	     INSERT INTO runs (task_id, attempt, iteration, session_id,
+		started_at, ended_at, outcome) VALUES
+		(1, 1, 1, '$s', 1000, 5000, 'success'),
+		(2, 1, 1, '$s', 5000, 9000, 'success')"
+	doctor_clean
+	sql "INSERT INTO runs (task_id, attempt, iteration, session_id,
+		started_at, ended_at, outcome) VALUES
+		(2, 2, 1, '$s', 8000, 12000, 'success')"
+	run "$BATON" doctor
+	assert_status 1
+	assert_contains "problem: run 3 of task 2 started before an earlier run of session $s ended (two agents in one session)"
+	run "$BATON" doctor --json
+	[ "$(echo "$output" | jq -r '.problems[0].kind')" = session-overlap ]
+}
