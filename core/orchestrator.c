@@ -1065,8 +1065,9 @@ record_session(struct job *j, struct turn_state *t, int64_t now, char **cause)
 /*
  * SPEC §5: a final write (the end of a run, of a task) that meets a
  * database locked past the busy timeout is tried again, said once, until
- * db.final_write_timeout, rather than losing a finished run.  fn is one
- * whole transaction, so that trying it again is safe.
+ * db.final_write_timeout (or a signal to baton), rather than losing a
+ * finished run.  fn is one whole transaction, so that trying it again is
+ * safe.
  */
 static int
 final_write(struct job *j, int (*fn)(struct job *, void *, char **), void *arg,
@@ -1076,11 +1077,12 @@ final_write(struct job *j, int (*fn)(struct job *, void *, char **), void *arg,
 	int64_t until =
 		clock_mono_ms() + j->o->b->cfg->db.final_write_timeout_ms;
 	int64_t pause = 50;
+	struct pollfd stop = {.fd = j->o->b->stop_fd, .events = POLLIN};
 	int said = 0, rc;
 	char *msg;
 
 	while ((rc = fn(j, arg, cause)) == -BERR_DB && store_busy(db) &&
-	       clock_mono_ms() < until) {
+	       clock_mono_ms() < until && !stop_requested(j->o)) {
 		if (!said) {
 			msg = xasprintf("task %lld: %s; retrying for up to "
 					"db.final_write_timeout",
@@ -1091,7 +1093,7 @@ final_write(struct job *j, int (*fn)(struct job *, void *, char **), void *arg,
 		}
 		free(*cause);
 		*cause = NULL;
-		poll(NULL, 0, (int)pause);
+		poll(&stop, stop.fd >= 0 ? 1 : 0, (int)pause);
 		pause = pause * 2 > 1000 ? 1000 : pause * 2;
 	}
 	return rc;

@@ -234,7 +234,7 @@ runner_stop(struct runner *r)
 		if (store_begin(r->b->db, &cause) == 0 &&
 		    store_runner_exit(r->b->db, r->id, now, &cause) == 0 &&
 		    store_runner_reap(r->b->db, r->id, now,
-				      r->b->cfg->runner.requeue_interrupted,
+				      r->b->cfg->runner.requeue_interrupted, 0,
 				      &orphans, &n, &cause) == 0)
 			store_commit(r->b->db, &cause);
 		store_rollback(r->b->db);
@@ -301,7 +301,8 @@ runner_reap_on(struct baton *b, struct store *db, int *reaped, char **cause)
 			goto out;
 		rc = store_runner_reap(db, runners[i].id, now,
 				       b->cfg->runner.requeue_interrupted,
-				       &orphans, &norphans, cause);
+				       runners[i].heartbeat_at, &orphans,
+				       &norphans, cause);
 		if (rc == 0)
 			rc = store_commit(db, cause);
 		if (rc != 0) {

@@ -362,9 +362,11 @@ store_runner_alive_list(struct store *st, struct db_runner **a1, size_t *n,
 
 int
 store_runner_reap(struct store *st, int64_t id, int64_t now, int requeue,
-		  struct db_orphan **orphans, size_t *n, char **cause)
+		  int64_t seen_heartbeat, struct db_orphan **orphans, size_t *n,
+		  char **cause)
 {
-	return st->impl->runner_reap(st, id, now, requeue, orphans, n, cause);
+	return st->impl->runner_reap(st, id, now, requeue, seen_heartbeat,
+				     orphans, n, cause);
 }
 
 int

@@ -368,10 +368,16 @@ struct db_orphan {
  * interrupted, its open runs end (outcome interrupted), its leases are
  * released, the temp sessions of its tasks become abandoned.  Returns
  * the open runs' processes in *orphans (caller frees) so that the
- * caller can kill them.  Must run inside a transaction.
+ * caller can kill them.  Must run inside a transaction.  With
+ * seen_heartbeat != 0 only while the runner is still alive with a
+ * heartbeat no newer than that (what the caller judged it dead by): a
+ * runner that renewed meanwhile (woke from a freeze) is left alone,
+ * nothing changes and *n is 0.  0: whatever its row says (a runner
+ * undoing what it holds as it exits).
  */
 int store_runner_reap(struct store *, int64_t id, int64_t now, int requeue,
-		      struct db_orphan **orphans, size_t *n, char **cause);
+		      int64_t seen_heartbeat, struct db_orphan **orphans,
+		      size_t *n, char **cause);
 
 struct db_milestone {
 	int64_t id;
@@ -669,8 +675,8 @@ struct store_impl {
 	int (*runner_alive_list)(struct store *st, struct db_runner **a1,
 				 size_t *n, char **cause);
 	int (*runner_reap)(struct store *st, int64_t id, int64_t now,
-			   int requeue, struct db_orphan **orphans, size_t *n,
-			   char **cause);
+			   int requeue, int64_t seen_heartbeat,
+			   struct db_orphan **orphans, size_t *n, char **cause);
 	int (*milestone_get)(struct store *st, const char *name,
 			     struct db_milestone *a2, int *found, char **cause);
 	int (*milestone_get_id)(struct store *st, int64_t id,

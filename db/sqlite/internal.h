@@ -191,7 +191,8 @@ int sqlite_runner_exit(struct store *st, int64_t id, int64_t now, char **cause);
 int sqlite_runner_alive_list(struct store *st, struct db_runner **a1, size_t *n,
 			     char **cause);
 int sqlite_runner_reap(struct store *st, int64_t id, int64_t now, int requeue,
-		       struct db_orphan **orphans, size_t *n, char **cause);
+		       int64_t seen_heartbeat, struct db_orphan **orphans,
+		       size_t *n, char **cause);
 int sqlite_milestone_get(struct store *st, const char *name,
 			 struct db_milestone *a2, int *found, char **cause);
 int sqlite_milestone_get_id(struct store *st, int64_t id,

@@ -81,7 +81,8 @@ reap(struct store *db, int64_t id, int requeue)
 
 	assert_int_equal(store_begin(db, &cause), 0);
 	assert_int_equal(
-		store_runner_reap(db, id, T0 + 1, requeue, &o, &n, &cause), 0);
+		store_runner_reap(db, id, T0 + 1, requeue, 0, &o, &n, &cause),
+		0);
 	assert_int_equal(store_commit(db, &cause), 0);
 	free(o);
 }
@@ -290,6 +291,63 @@ test_task_fence_interrupted(void **state)
 	assert_int_equal(test_baton_release(&tb), 0);
 }
 
+/*
+ * A reaper judged runner A dead by the heartbeat it read; A woke and
+ * renewed before the reap's transaction: the reap changes nothing (so A
+ * keeps its leases and agents).  Reaped by the heartbeat it still has, it
+ * is dead.
+ */
+static void
+test_reap_after_renewal(void **state)
+{
+	struct test_baton tb;
+	struct store *db;
+	struct db_orphan *o = NULL;
+	struct db_task t = {0};
+	size_t n = 9;
+	int64_t a, id, e1;
+	int rc;
+	char *cause = NULL;
+
+	(void)state;
+	test_baton_init(&tb, NULL, T0);
+	db = tb.b.db;
+	a = tb.b.runner_id;
+	id = pending_task(&tb);
+	e1 = claim(db, id, a, &rc);
+	assert_int_equal(rc, 0);
+	/* seen at T0 (started_at), renewed at T0 + 50 */
+	assert_int_equal(WRITE(db, store_runner_heartbeat(db, a, T0 + 50,
+							  T0 + HOUR, &cause)),
+			 0);
+	begin(db);
+	assert_int_equal(
+		store_runner_reap(db, a, T0 + 60, 1, T0, &o, &n, &cause), 0);
+	assert_int_equal(end(db, 0, &cause), 0);
+	assert_int_equal(n, 0);
+	assert_null(o);
+	test_get_task(db, id, &t);
+	assert_int_equal(t.status, TASK_RUNNING);
+	db_task_release(&t);
+	assert_int_equal(
+		WRITE(db, store_task_add_usage(db, id, e1, 1, 1, 1, 0, &cause)),
+		0);
+	/* judged by the heartbeat it has: reaped */
+	begin(db);
+	assert_int_equal(
+		store_runner_reap(db, a, T0 + 60, 0, T0 + 50, &o, &n, &cause),
+		0);
+	assert_int_equal(end(db, 0, &cause), 0);
+	free(o);
+	test_get_task(db, id, &t);
+	assert_int_equal(t.status, TASK_INTERRUPTED);
+	db_task_release(&t);
+	assert_int_equal(WRITE(db, store_runner_heartbeat(db, a, T0 + 70,
+							  T0 + HOUR, &cause)),
+			 -BERR_LEASE);
+	assert_int_equal(test_baton_release(&tb), 0);
+}
+
 static void
 lease(struct store *db, int64_t runner, int64_t task, int64_t now,
       int64_t expires, int *got, int64_t *epoch)
@@ -469,6 +527,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_task_fence),
 		cmocka_unit_test(test_task_fence_interrupted),
+		cmocka_unit_test(test_reap_after_renewal),
 		cmocka_unit_test(test_session_fence),
 		cmocka_unit_test(test_doctor_overlap),
 	};
