@@ -26,6 +26,14 @@ statuses() {
 		(SELECT id, status FROM tasks ORDER BY id)"
 }
 
+# The machines need namespaces (root, or user namespaces): say so
+# visibly where they cannot be made.
+need_machines() {
+	if ! unshare --uts --pid --fork --mount-proc true 2>/dev/null; then
+		skip "cannot make UTS and PID namespaces here (unshare needs root)"
+	fi
+}
+
 # machine NAME OUT ARGS...: `baton ARGS` in the background on a machine
 # of its own: new UTS and PID namespaces with host name NAME (and /proc
 # of its own).  Output to OUT; MACHINE is the unshare process, whose exit
@@ -85,6 +93,7 @@ no_overlap() {
 }
 
 @test "a runner stopped past stale_after on another machine writes nothing and stops its agent" {
+	need_machines
 	fence_config
 	"$BATON" add -q --session s1 1  # a: ends while a is stopped
 	"$BATON" add -q 60              # a: still running when a wakes
@@ -125,6 +134,7 @@ no_overlap() {
 }
 
 @test "with requeue_interrupted the stale runner does not end the attempt that superseded it" {
+	need_machines
 	fence_config ", requeue_interrupted: true"
 	"$BATON" add -q --session s1 "1 go" # attempt 1 on a, attempt 2 on b
 	"$BATON" add -q "60 1"              # a's agent runs on; rerun on b
