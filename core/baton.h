@@ -2,6 +2,7 @@
 #define BATON_BATON_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include "lib/err.h"
@@ -40,6 +41,13 @@ struct baton {
 	 * write lock here (woken at once) rather than in SQLite's busy
 	 * handler, which polls with sleeps of 1, 2, 5, 10 ... ms. */
 	pthread_mutex_t write_lock;
+	/* Set (never cleared) by the runner's heartbeat when it can no
+	 * longer prove it holds its leases (SPEC §5): reaped, no renewal
+	 * for stale_after less a beat, or frozen that long.  Its workers
+	 * then stop their agents, write nothing more for their tasks and
+	 * claim no more.  fence_why says why (a string literal). */
+	atomic_int fenced;
+	const char *_Atomic fence_why;
 };
 
 #endif

@@ -600,6 +600,8 @@ static const struct key db_keys[] = {
 	CFG_DURATION(C, "busy_timeout", db.busy_timeout_ms, 0, MARK_NONE),
 	CFG_BOOL(C, "shared_group", db.shared_group),
 	CFG_INT(C, "wal_warn_mib", db.wal_warn_mib, 0, 1024 * 1024),
+	CFG_DURATION(C, "final_write_timeout", db.final_write_timeout_ms, 0,
+		     MARK_NONE),
 	CFG_END,
 };
 
@@ -717,12 +719,14 @@ check_whole(struct parse *p, const struct config *cfg)
 			      "retry.max (%s) is less than retry.base (%s)", a,
 			      b);
 	} else if ((beat != NULL || stale != NULL) &&
-		   cfg->runner.stale_after_ms <= cfg->runner.heartbeat_ms) {
+		   cfg->runner.stale_after_ms / 3 < cfg->runner.heartbeat_ms) {
+		/* SPEC §5: a runner must see its renewals fail, and stop its
+		 * agents, well before others may take its leases. */
 		a = duration_format(cfg->runner.stale_after_ms);
 		b = duration_format(cfg->runner.heartbeat_ms);
 		rc = cfg_fail(p, stale ? stale : beat,
-			      "runner.stale_after (%s) must be longer than "
-			      "runner.heartbeat (%s)",
+			      "runner.stale_after (%s) must be at least 3 "
+			      "times runner.heartbeat (%s)",
 			      a, b);
 	}
 	free(a);

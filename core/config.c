@@ -35,6 +35,7 @@ config_defaults(struct config *cfg)
 	cfg->db.busy_timeout_ms = 10 * 1000;
 	cfg->db.shared_group = 0;
 	cfg->db.wal_warn_mib = 128;
+	cfg->db.final_write_timeout_ms = 10 * 60 * 1000;
 	cfg->workers = 2;
 	cfg->defaults.agent = xstrdup("shell");
 	cfg->defaults.timeout_ms = 30 * 60 * 1000;
@@ -511,6 +512,7 @@ config_equal(const struct config *a, const struct config *b)
 	    a->db.busy_timeout_ms != b->db.busy_timeout_ms ||
 	    a->db.shared_group != b->db.shared_group ||
 	    a->db.wal_warn_mib != b->db.wal_warn_mib ||
+	    a->db.final_write_timeout_ms != b->db.final_write_timeout_ms ||
 	    a->workers != b->workers)
 		return 0;
 	if (!streq(a->defaults.agent, b->defaults.agent) ||

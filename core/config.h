@@ -21,6 +21,9 @@ struct config {
 		int64_t busy_timeout_ms; /* db.busy_timeout, default 10s */
 		int shared_group; /* db.shared_group: group may write, false */
 		int wal_warn_mib; /* db.wal_warn_mib: 128, 0: never */
+		/* db.final_write_timeout (10m): how long the end of a run
+		 * keeps retrying a locked database (SPEC §5) */
+		int64_t final_write_timeout_ms;
 	} db;
 	int workers; /* default -j for work, default 2 */
 

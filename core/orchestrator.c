@@ -128,7 +128,7 @@ start_locked(struct orch *o, int64_t id, int *started, char **cause)
 	struct baton *b = o->b;
 	struct db_task t = {0};
 	struct session_choice sc = {0};
-	int64_t now = clock_now_ms(), holder;
+	int64_t now = clock_now_ms(), holder, epoch, session_epoch;
 	char *why = NULL;
 	size_t i;
 	int found, got, rc;
@@ -151,7 +151,7 @@ start_locked(struct orch *o, int64_t id, int *started, char **cause)
 	if (rc == -BERR_FAIL) {
 		/* S11/S12: this task may not run; fail it, keep going. */
 		store_savepoint_rollback(o->db, "claim");
-		rc = store_task_finish(o->db, id, TASK_FAILED, 0, 0, why,
+		rc = store_task_finish(o->db, id, 0, TASK_FAILED, 0, 0, why,
 				       "session", now, cause);
 		if (rc == 0)
 			rc = store_event(o->db, EVENT_REFUSED, NULL, id, 0,
@@ -173,22 +173,24 @@ start_locked(struct orch *o, int64_t id, int *started, char **cause)
 	}
 	rc = store_session_lease(o->db, sc.id, b->runner_id, id, now,
 				 now + b->cfg->runner.stale_after_ms, &got,
-				 &holder, cause);
+				 &holder, &session_epoch, cause);
 	if (rc != 0 || !got) {
 		/* S6: in use by another task; undo the selection. */
 		store_savepoint_rollback(o->db, "claim");
 		goto out;
 	}
 	if ((rc = store_task_set_agent(o->db, id, sc.agent, sc.model, cause)) ||
-	    (rc = store_task_start(o->db, id, b->runner_id, sc.id, now,
+	    (rc = store_task_start(o->db, id, b->runner_id, sc.id, now, &epoch,
 				   cause)) ||
 	    (t.retries < 0 &&
 	     (rc = store_task_attempt(
-		      o->db, id, 0,
+		      o->db, id, epoch, 0,
 		      o->retries >= 0 ? o->retries : b->cfg->defaults.retries,
 		      cause))) ||
 	    (rc = store_savepoint_release(o->db, "claim", cause)))
 		goto out;
+	o->epoch = epoch;
+	o->session_epoch = session_epoch;
 	for (i = 0; i < sc.notes.n; i++)
 		note(o, id, sc.notes.v[i]);
 	*started = 1;
@@ -280,7 +282,40 @@ struct job {
 	char *feedback; /* the last check's feedback, for $BATON_FEEDBACK */
 	struct redactor *redactor; /* NULL: logs.redact is off */
 	char *answer;		   /* the last run's, as stored */
+	/* the leases of the claim (SPEC §5), and whether they were lost */
+	int64_t epoch, session_epoch;
+	int lost;
 };
+
+/*
+ * The task's lease is gone (SPEC §5: another runner reaped this one and
+ * the task ended or runs elsewhere, or this runner could not renew its
+ * heartbeat): say so once.  From now on nothing is written for the task,
+ * and its agent is stopped (poll_cancel says stop).
+ */
+static void
+lose_lease(struct job *j)
+{
+	char *msg;
+
+	if (j->lost)
+		return;
+	j->lost = 1;
+	msg = xasprintf("lost lease for task %lld (attempt %d superseded)",
+			(long long)j->task.id, j->attempt);
+	if (j->o->notify != NULL)
+		j->o->notify(j->o->notify_arg, 0, msg);
+	free(msg);
+}
+
+/* rc of a fenced write: a lost lease is noted (lose_lease). */
+static int
+fenced(struct job *j, int rc)
+{
+	if (rc == -BERR_LEASE)
+		lose_lease(j);
+	return rc;
+}
 
 static void
 job_fail(struct job *j, enum task_status status, const char *reason,
@@ -323,17 +358,32 @@ stop_requested(struct orch *o)
 	return o->b->stop_fd >= 0 && poll(&p, 1, 0) > 0;
 }
 
-/* proc poll_stop: `baton cancel` from another terminal marks the task. */
+/*
+ * proc poll_stop: `baton cancel` from another terminal marks the task;
+ * a lost lease (the task's, or the whole runner's: struct baton fenced)
+ * stops the agent too.
+ */
 static int
 poll_cancel(void *arg)
 {
 	struct job *j = arg;
 	char *cause = NULL;
-	int yes = 0;
+	int yes = 0, held = 1;
 
-	if (store_task_cancel_requested(j->o->db, j->task.id, &yes, &cause) !=
-	    0)
+	if (j->lost)
+		return 1;
+	if (atomic_load(&j->o->b->fenced)) {
+		lose_lease(j);
+		return 1;
+	}
+	if (store_task_cancel_requested(j->o->db, j->task.id, j->epoch,
+					j->session_epoch, &yes, &held,
+					&cause) != 0)
 		free(cause); /* a busy database: ask again next time */
+	if (!held) {
+		lose_lease(j);
+		return 1;
+	}
 	if (yes)
 		j->cancel_seen = 1;
 	return yes;
@@ -449,7 +499,8 @@ on_start(void *arg, pid_t pid, uint64_t start)
 	if (fail_at != NULL && strcmp(fail_at, "kill-after-spawn") == 0)
 		raise(SIGKILL);
 	if (store_begin(db, &cause) == 0 &&
-	    store_run_set_pid(db, s->run_id, pid, (int64_t)start, &cause) == 0)
+	    fenced(s->j, store_run_set_pid(db, s->run_id, s->j->epoch, pid,
+					   (int64_t)start, &cause)) == 0)
 		store_commit(db, &cause);
 	store_rollback(db);
 	free(cause);
@@ -545,8 +596,9 @@ advance_chain(struct job *j, struct db_run *run, const struct agent_call *c,
 		    run->resume_outcome == RESUME_FRESH_AFTER_FAILED ||
 		    run->resume_outcome == RESUME_NEW) {
 			if ((rc = store_session_push_head(
-				     db, j->session.id, c->agent_session_id,
-				     edge, run->id, now, cause)) != 0)
+				     db, j->session.id, j->session_epoch,
+				     c->agent_session_id, edge, run->id, now,
+				     cause)) != 0)
 				return rc;
 		}
 	}
@@ -563,8 +615,8 @@ advance_chain(struct job *j, struct db_run *run, const struct agent_call *c,
 							   : EDGE_FORK;
 	else
 		edge = c->resume && !c->fork ? EDGE_RESUME : EDGE_FORK;
-	return store_session_push_head(db, j->session.id, reported, edge,
-				       run->id, now, cause);
+	return store_session_push_head(db, j->session.id, j->session_epoch,
+				       reported, edge, run->id, now, cause);
 }
 
 static enum run_outcome
@@ -725,7 +777,8 @@ start_run(struct job *j, struct turn_state *t, char **cause)
 	t->run.runner_id = j->o->b->runner_id;
 	t->run.started_at = clock_now_ms();
 	if ((rc = store_begin(db, cause)) != 0 ||
-	    (rc = store_run_insert(db, &t->run, cause)) != 0 ||
+	    (rc = fenced(j, store_run_insert(db, &t->run, j->epoch, cause))) !=
+		    0 ||
 	    (rc = store_commit(db, cause)) != 0) {
 		store_rollback(db);
 		return rc;
@@ -1000,7 +1053,7 @@ record_session(struct job *j, struct turn_state *t, int64_t now, char **cause)
 				   now, cause);
 	if (rc == 0 && t->spawned)
 		rc = store_session_add_usage(
-			db, j->session.id,
+			db, j->session.id, j->session_epoch,
 			ran && (ar->outcome == AGENT_OK ||
 				ar->outcome == AGENT_FAILED),
 			ar->input_tokens, ar->output_tokens,
@@ -1008,7 +1061,7 @@ record_session(struct job *j, struct turn_state *t, int64_t now, char **cause)
 			ar->cost_usd, now, cause);
 	if (rc == 0 && ar->outcome == AGENT_RESUME_FAILED && ran) {
 		rc = store_session_resume_failed(
-			db, j->session.id,
+			db, j->session.id, j->session_epoch,
 			b->cfg->sessions.resume_failure_limit, cause);
 		if (rc == 0)
 			rc = store_event(db, EVENT_FALLBACK, j->session.id,
@@ -1018,30 +1071,77 @@ record_session(struct job *j, struct turn_state *t, int64_t now, char **cause)
 	return rc;
 }
 
+/*
+ * SPEC §5: a final write (the end of a run, of a task) that meets a
+ * database locked past the busy timeout is tried again, said once, until
+ * db.final_write_timeout (or a signal to baton), rather than losing a
+ * finished run.  fn is one whole transaction, so that trying it again is
+ * safe.
+ */
+static int
+final_write(struct job *j, int (*fn)(struct job *, void *, char **), void *arg,
+	    char **cause)
+{
+	struct store *db = j->o->db;
+	int64_t until =
+		clock_mono_ms() + j->o->b->cfg->db.final_write_timeout_ms;
+	int64_t pause = 50;
+	struct pollfd stop = {.fd = j->o->b->stop_fd, .events = POLLIN};
+	int said = 0, rc;
+	char *msg;
+
+	while ((rc = fn(j, arg, cause)) == -BERR_DB && store_busy(db) &&
+	       clock_mono_ms() < until && !stop_requested(j->o)) {
+		if (!said) {
+			msg = xasprintf("task %lld: %s; retrying for up to "
+					"db.final_write_timeout",
+					(long long)j->task.id, *cause);
+			note(j->o, 0, msg);
+			free(msg);
+			said = 1;
+		}
+		free(*cause);
+		*cause = NULL;
+		poll(&stop, stop.fd >= 0 ? 1 : 0, (int)pause);
+		pause = pause * 2 > 1000 ? 1000 : pause * 2;
+	}
+	return rc;
+}
+
+/* record_run's transaction. */
+static int
+record_run_txn(struct job *j, void *arg, char **cause)
+{
+	struct turn_state *t = arg;
+	struct store *db = j->o->db;
+	int rc;
+
+	if ((rc = store_begin(db, cause)) != 0)
+		return rc;
+	rc = store_run_end(db, &t->run, j->epoch, cause);
+	if (rc == 0)
+		rc = record_session(j, t, t->run.ended_at, cause);
+	if (rc == 0)
+		rc = store_task_add_usage(db, j->task.id, j->epoch,
+					  j->iteration, t->ar.input_tokens,
+					  t->ar.output_tokens, t->ar.cost_usd,
+					  cause);
+	if (rc == 0)
+		rc = store_commit(db, cause);
+	if (rc != 0)
+		store_rollback(db);
+	return fenced(j, rc);
+}
+
 /* The run's end, the chain, the usage: one transaction. */
 static int
 record_run(struct job *j, struct turn_state *t, char **cause)
 {
-	struct store *db = j->o->db;
-	int64_t now = clock_now_ms();
 	int rc;
 
-	fill_run_end(j, t, now);
-	if ((rc = store_begin(db, cause)) != 0)
+	fill_run_end(j, t, clock_now_ms());
+	if ((rc = final_write(j, record_run_txn, t, cause)) != 0)
 		return rc;
-	rc = store_run_end(db, &t->run, cause);
-	if (rc == 0)
-		rc = record_session(j, t, now, cause);
-	if (rc == 0)
-		rc = store_task_add_usage(
-			db, j->task.id, j->iteration, t->ar.input_tokens,
-			t->ar.output_tokens, t->ar.cost_usd, cause);
-	if (rc == 0)
-		rc = store_commit(db, cause);
-	if (rc != 0) {
-		store_rollback(db);
-		return rc;
-	}
 	j->cost += t->ar.cost_usd;
 	if (t->run.has_exit_code) {
 		j->has_exit = 1;
@@ -1087,7 +1187,7 @@ end_in_error(struct job *j, struct turn_state *t, char **cause)
 	t->run.outcome = RUN_ERROR;
 	t->run.error = xstrdup(t->why);
 	if (store_begin(db, cause) == 0 &&
-	    store_run_end(db, &t->run, cause) == 0)
+	    fenced(j, store_run_end(db, &t->run, j->epoch, cause)) == 0)
 		store_commit(db, cause);
 	store_rollback(db);
 	free(*cause);
@@ -1117,6 +1217,12 @@ run_once(struct job *j, const char *prompt, enum turn *turn, char **cause)
 	if (run_agent(j, &t, prompt) != 0 ||
 	    injected(j->o, "after-run", &t.why)) {
 		rc = end_in_error(j, &t, cause);
+		goto out;
+	}
+	if (j->lost) {
+		/* its agent was stopped for it: record nothing */
+		*cause = xstrdup("lost lease");
+		rc = -BERR_LEASE;
 		goto out;
 	}
 	if ((rc = record_run(j, &t, cause)) == 0)
@@ -1248,8 +1354,9 @@ run_check(struct job *j, int *passed, int *exit_code, char **output,
 		*passed = pr.exited && pr.exit_code == 0;
 
 	if ((rc = store_begin(db, cause)) == 0 &&
-	    (rc = store_run_set_check(db, j->last_run_id, *exit_code, *output,
-				      cause)) == 0)
+	    (rc = fenced(j, store_run_set_check(db, j->last_run_id, j->epoch,
+						*exit_code, *output, cause))) ==
+		    0)
 		rc = store_commit(db, cause);
 	if (rc != 0)
 		store_rollback(db);
@@ -1340,8 +1447,8 @@ next_attempt(struct job *j, char **cause)
 	note(j->o, j->task.id, msg);
 	free(msg);
 	if ((rc = store_begin(db, cause)) != 0 ||
-	    (rc = store_task_attempt(db, j->task.id, 1, j->task.retries,
-				     cause)) != 0 ||
+	    (rc = fenced(j, store_task_attempt(db, j->task.id, j->epoch, 1,
+					       j->task.retries, cause))) != 0 ||
 	    (rc = store_commit(db, cause)) != 0) {
 		store_rollback(db);
 		return rc;
@@ -1379,25 +1486,25 @@ run_attempts(struct job *j, char **cause)
 	}
 }
 
-/*
- * Cleanup that runs on every path: end the task, close a temp session
- * (S7), release the lease, all in one transaction.
- */
+/* finish's transaction: the fenced writes first (the task's end, the
+ * session's release), then the temp session's close. */
 static int
-finish(struct job *j, char **cause)
+finish_txn(struct job *j, void *arg, char **cause)
 {
 	struct orch *o = j->o;
 	struct store *db = o->db;
 	int64_t now = clock_now_ms();
-	int temp = j->session.id != NULL && j->session.kind == SESSION_TEMP;
+	int temp = *(int *)arg;
 	int rc;
 
 	if ((rc = store_begin(db, cause)) != 0)
 		return rc;
-	rc = store_task_finish(db, j->task.id, j->status, j->has_exit,
+	rc = store_task_finish(db, j->task.id, j->epoch, j->status, j->has_exit,
 			       j->exit_code, j->error, j->reason, now, cause);
 	if (rc == 0 && j->session.id != NULL) {
-		if (temp)
+		rc = store_session_unlease(db, j->session.id, j->session_epoch,
+					   cause);
+		if (rc == 0 && temp)
 			rc = store_session_set_status(
 				db, j->session.id, SESSION_CLOSED, now, cause);
 		if (rc == 0 && temp)
@@ -1405,13 +1512,26 @@ finish(struct job *j, char **cause)
 					 j->task.id, 0, o->b->runner_id,
 					 task_status_name(j->status), now,
 					 cause);
-		if (rc == 0)
-			rc = store_session_unlease(db, j->session.id, cause);
 	}
 	if (rc == 0)
 		rc = store_commit(db, cause);
 	if (rc != 0)
 		store_rollback(db);
+	return fenced(j, rc);
+}
+
+/*
+ * Cleanup that runs on every path: end the task, close a temp session
+ * (S7), release the lease, all in one transaction (a final write).
+ */
+static int
+finish(struct job *j, char **cause)
+{
+	struct orch *o = j->o;
+	int temp = j->session.id != NULL && j->session.kind == SESSION_TEMP;
+	int rc;
+
+	rc = final_write(j, finish_txn, &temp, cause);
 	/* The temp session ended with its task (committed): so does its
 	 * directory, unless the user keeps them. */
 	if (rc == 0 && temp && !o->b->cfg->sessions.keep_temp_dirs &&
@@ -1424,6 +1544,21 @@ finish(struct job *j, char **cause)
 		free(msg);
 	}
 	return rc;
+}
+
+/* Instead of finish() when the lease was lost: nothing is written; the
+ * task ends interrupted as far as this runner says.  Returns 0. */
+static int
+lost(struct job *j, struct orch_result *res, char **cause)
+{
+	free(*cause);
+	*cause = NULL;
+	j->decided = 0;
+	job_fail(j, TASK_INTERRUPTED, "lost_lease",
+		 xasprintf("lost lease for task %lld (attempt %d superseded)",
+			   (long long)j->task.id, j->attempt));
+	res->lost = 1;
+	return 0;
 }
 
 static int
@@ -1540,6 +1675,8 @@ orch_execute(struct orch *o, int64_t task_id, struct orch_result *res,
 	j.attempt = j.task.attempts;
 	j.cost = j.task.cost_usd;
 	j.iteration = 1;
+	j.epoch = o->epoch;
+	j.session_epoch = o->session_epoch;
 
 	rc = prepare(&j, &why);
 	if (rc == 0) {
@@ -1559,7 +1696,10 @@ orch_execute(struct orch *o, int64_t task_id, struct orch_result *res,
 	if (assigned)
 		agent_set_session_id(j.agent, prior); /* S3: restore */
 	free(prior);
-	rc2 = finish(&j, cause);
+	/* A lost lease writes nothing more (SPEC §5). */
+	rc2 = j.lost ? lost(&j, res, cause) : finish(&j, cause);
+	if (j.lost)
+		rc = 0;
 	if (rc2 == 0 && rc != 0) {
 		*cause = why;
 		why = NULL;

@@ -53,6 +53,9 @@ struct orch {
 	/* Test hook: fail at a named step ("after-claim", "before-spawn",
 	 * "after-run") to prove cleanup runs on every error path. */
 	const char *fail_at;
+	/* The leases of the task this worker claimed last (SPEC §5): the
+	 * task's epoch and its session's, which every later write names. */
+	int64_t epoch, session_epoch;
 };
 
 /* How a task ended, for the command to report and pick an exit code. */
@@ -63,6 +66,10 @@ struct orch_result {
 	int signal;   /* baton got this signal while running */
 	char *error;  /* the task's error text, or NULL */
 	char *answer; /* the last run's answer (as stored), or NULL */
+	/* The task's lease was lost (SPEC §5): its agent was stopped and
+	 * nothing of this attempt was recorded; status is interrupted as
+	 * far as this runner knows, and the store has another's. */
+	int lost;
 };
 void orch_result_release(struct orch_result *);
 

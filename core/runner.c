@@ -39,14 +39,70 @@ runner_db_open(struct baton *b, struct store **db, char **cause)
 	return store_open(db, b->db_path, &opts, cause);
 }
 
+/* Fence this runner (struct baton's fenced): its workers stop their
+ * agents and write nothing more for their tasks (SPEC §5). */
+static void
+runner_fence(struct baton *b, const char *why)
+{
+	if (atomic_load(&b->fenced))
+		return;
+	atomic_store(&b->fence_why, why);
+	atomic_store(&b->fenced, 1);
+}
+
+/*
+ * One beat.  Others may take this runner for dead once its heartbeat is
+ * stale_after old, so it must stop its agents before then: when its
+ * renewals failed for so long (*last_ok, on the boot clock, which runs
+ * on while the process is stopped or the machine suspended) that the
+ * next beat would come too late, it fences itself.  A renewal that
+ * finds its row reaped fences it too: that is what a runner frozen past
+ * stale_after (SIGSTOP, a paused VM) finds on waking, before it writes
+ * anything (its workers' writes are fenced anyway).  A renewal that
+ * succeeds after a freeze proves nobody reaped it; a task whose own
+ * lease went meanwhile (a session lease that ran out and was taken) is
+ * stopped by its worker's poll (orchestrator.c poll_cancel).  Then it
+ * reaps dead runners, so that a running `work` takes over from one that
+ * died.
+ */
+static void
+beat(struct runner *r, int64_t *last_ok)
+{
+	const struct config *cfg = r->b->cfg;
+	int64_t limit = cfg->runner.stale_after_ms - cfg->runner.heartbeat_ms;
+	int64_t t0 = clock_boot_ms(), now = clock_now_ms();
+	char *cause = NULL;
+	int rc;
+
+	if (atomic_load(&r->b->fenced))
+		return;
+	if ((rc = store_begin(r->db, &cause)) == 0 &&
+	    (rc = store_runner_heartbeat(r->db, r->id, now,
+					 now + cfg->runner.stale_after_ms,
+					 &cause)) == 0)
+		rc = store_commit(r->db, &cause);
+	store_rollback(r->db);
+	free(cause);
+	cause = NULL;
+	if (rc == -BERR_LEASE)
+		runner_fence(r->b, "another baton reaped it");
+	else if (rc != 0 && clock_boot_ms() - *last_ok >= limit)
+		runner_fence(r->b, "its heartbeat could not be renewed "
+				   "within runner.stale_after");
+	if (rc != 0)
+		return; /* a missed beat is retried at the next one */
+	*last_ok = t0;
+	if (runner_reap_on(r->b, r->db, NULL, &cause) != 0)
+		free(cause);
+}
+
 static void *
 heartbeat_main(void *arg)
 {
 	struct runner *r = arg;
 	const struct config *cfg = r->b->cfg;
 	struct timespec ts;
-	char *cause = NULL;
-	int64_t now, deadline;
+	int64_t deadline, last_ok = r->started_boot;
 
 	pthread_mutex_lock(&r->lock);
 	while (!r->stopping) {
@@ -59,17 +115,7 @@ heartbeat_main(void *arg)
 		if (r->stopping)
 			break;
 		pthread_mutex_unlock(&r->lock);
-		now = clock_now_ms();
-		if (store_begin(r->db, &cause) == 0 &&
-		    store_runner_heartbeat(r->db, r->id, now,
-					   now + cfg->runner.stale_after_ms,
-					   &cause) == 0)
-			store_commit(r->db, &cause);
-		/* A missed beat is retried at the next one; stale_after is
-		 * many beats long. */
-		store_rollback(r->db);
-		free(cause);
-		cause = NULL;
+		beat(r, &last_ok);
 		pthread_mutex_lock(&r->lock);
 	}
 	pthread_mutex_unlock(&r->lock);
@@ -98,6 +144,7 @@ runner_start(struct runner *r, struct baton *b, char **cause)
 	row.boot_id = runner_boot_id();
 	row.proc_start = (int64_t)start;
 	runner_make_key(b->runner_key, row.pid, row.proc_start);
+	r->started_boot = clock_boot_ms();
 	row.started_at = clock_now_ms();
 	id_uuid_new(b->batch_id);
 	row.batch_id = b->batch_id;
@@ -187,10 +234,10 @@ runner_stop(struct runner *r)
 		 * baton's own) is undone as for a dead runner, so that no
 		 * running task or lease outlives us (S7). */
 		if (store_begin(r->b->db, &cause) == 0 &&
+		    store_runner_exit(r->b->db, r->id, now, &cause) == 0 &&
 		    store_runner_reap(r->b->db, r->id, now,
-				      r->b->cfg->runner.requeue_interrupted,
-				      &orphans, &n, &cause) == 0 &&
-		    store_runner_exit(r->b->db, r->id, now, &cause) == 0)
+				      r->b->cfg->runner.requeue_interrupted, 0,
+				      &orphans, &n, &cause) == 0)
 			store_commit(r->b->db, &cause);
 		store_rollback(r->b->db);
 		free(cause);
@@ -208,19 +255,22 @@ runner_stop(struct runner *r)
 	r->b->runner_id = 0;
 }
 
+/*
+ * SPEC §5 liveness.  A runner on this host (the same host name and boot
+ * id) is alive iff its pid still is the process it started: one that is
+ * stopped (SIGSTOP, a suspended laptop) or slow is alive, and its agents
+ * must not be killed under it.  A runner elsewhere (another host name,
+ * or another boot of a machine of the same name: a reboot, or another
+ * machine or container that shares the name) is dead once its heartbeat
+ * is stale_after old: its pid means nothing here.
+ */
 static int
 runner_is_dead(const struct db_runner *r, const char *host, const char *boot_id,
 	       int64_t now, int64_t stale_after)
 {
-	if (strcmp(r->host, host) == 0) {
-		if (getpid() == (pid_t)r->pid &&
-		    strcmp(r->boot_id, boot_id) == 0)
+	if (strcmp(r->host, host) == 0 && strcmp(r->boot_id, boot_id) == 0) {
+		if (getpid() == (pid_t)r->pid)
 			return 0; /* ourselves */
-		if (strcmp(r->boot_id, boot_id) != 0 && r->boot_id[0] != '\0')
-			return 1; /* the machine rebooted since */
-		/* Here the pid and its start time are the truth: a runner
-		 * that is stopped (SIGSTOP, a suspended laptop) or slow is
-		 * alive, and its agents must not be killed under it. */
 		return !proc_same((pid_t)r->pid, (uint64_t)r->proc_start);
 	}
 	return r->heartbeat_at < now - stale_after;
@@ -228,6 +278,12 @@ runner_is_dead(const struct db_runner *r, const char *host, const char *boot_id,
 
 int
 runner_reap_count(struct baton *b, int *reaped, char **cause)
+{
+	return runner_reap_on(b, b->db, reaped, cause);
+}
+
+int
+runner_reap_on(struct baton *b, struct store *db, int *reaped, char **cause)
 {
 	struct db_runner *runners = NULL;
 	struct db_orphan *orphans = NULL;
@@ -238,7 +294,7 @@ runner_reap_count(struct baton *b, int *reaped, char **cause)
 
 	if (reaped != NULL)
 		*reaped = 0;
-	if ((rc = store_runner_alive_list(b->db, &runners, &n, cause)) != 0)
+	if ((rc = store_runner_alive_list(db, &runners, &n, cause)) != 0)
 		return rc;
 	if (n == 0)
 		goto out;
@@ -248,15 +304,16 @@ runner_reap_count(struct baton *b, int *reaped, char **cause)
 		if (!runner_is_dead(&runners[i], host, boot, now,
 				    b->cfg->runner.stale_after_ms))
 			continue;
-		if ((rc = store_begin(b->db, cause)) != 0)
+		if ((rc = store_begin(db, cause)) != 0)
 			goto out;
-		rc = store_runner_reap(b->db, runners[i].id, now,
+		rc = store_runner_reap(db, runners[i].id, now,
 				       b->cfg->runner.requeue_interrupted,
-				       &orphans, &norphans, cause);
+				       runners[i].heartbeat_at, &orphans,
+				       &norphans, cause);
 		if (rc == 0)
-			rc = store_commit(b->db, cause);
+			rc = store_commit(db, cause);
 		if (rc != 0) {
-			store_rollback(b->db);
+			store_rollback(db);
 			goto out;
 		}
 		if (reaped != NULL)

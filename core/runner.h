@@ -18,7 +18,8 @@ struct runner {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	int stopping, started;
-	struct store *db; /* the heartbeat thread's own connection */
+	struct store *db;     /* the heartbeat thread's own connection */
+	int64_t started_boot; /* clock_boot_ms() when it registered */
 };
 
 /*
@@ -31,15 +32,18 @@ int runner_start(struct runner *, struct baton *b, char **cause);
 void runner_stop(struct runner *);
 
 /*
- * Reap dead runners (on this host: pid gone or reused, whatever the
- * heartbeat, so a stopped runner keeps its agents; on another host:
- * heartbeat older than runner.stale_after): their tasks become interrupted (or pending again
+ * Reap dead runners (on this host, the same host name and boot id: pid
+ * gone or reused, whatever the heartbeat, so a stopped runner keeps its
+ * agents; elsewhere: heartbeat older than runner.stale_after): their tasks become interrupted (or pending again
  * with runner.requeue_interrupted), leases released, temp sessions
  * abandoned, agent processes they left killed after checking pid and
  * start time.  Returns 0 or -BERR_DB.  *reaped counts them if non-NULL.
  */
 int runner_reap(struct baton *b, char **cause);
 int runner_reap_count(struct baton *b, int *reaped, char **cause);
+/* The same through connection db (the heartbeat thread's own). */
+int runner_reap_on(struct baton *b, struct store *db, int *reaped,
+		   char **cause);
 
 /*
  * BATON_RUN_TOKEN of run run_id of the runner with key "PID.START" (see

@@ -366,8 +366,8 @@ continue_temp(struct baton *b, struct store *db, const struct req *r,
 
 	if ((rc = successor(b, db, r, s, 1, now, out, cause)) != 0)
 		return rc;
-	if ((rc = store_session_push_head(db, out->id, s->head, EDGE_RESUME, 0,
-					  now, cause)) != 0)
+	if ((rc = store_session_push_head(db, out->id, 0, s->head, EDGE_RESUME,
+					  0, now, cause)) != 0)
 		return rc;
 	detail = xasprintf("continues the conversation of session %s at %s",
 			   s->id, s->head);
@@ -927,7 +927,7 @@ fork_in_txn(struct baton *b, struct store *db, const char *ref,
 	out->workdir = xstrdup(p.workdir);
 	out->predecessor = xstrdup(p.id);
 	if ((rc = create_row(b, db, out, 0, now, NULL, cause)) != 0 ||
-	    (rc = store_session_push_head(db, out->id, p.head, EDGE_FORK, 0,
+	    (rc = store_session_push_head(db, out->id, 0, p.head, EDGE_FORK, 0,
 					  now, cause)) != 0)
 		goto out;
 	detail = xasprintf("fork of session %s at %s", label, p.head);

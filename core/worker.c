@@ -214,14 +214,15 @@ hook_full(void *arg, int64_t id, int64_t active)
 	return wait;
 }
 
-/* Take a claim slot: 0 when the pool stops or max_tasks is reached. */
+/* Take a claim slot: 0 when the pool stops or max_tasks is reached, or
+ * when this runner lost its leases (SPEC §5): it claims no more. */
 static int
 take_slot(struct pool *p)
 {
 	int ok;
 
 	pthread_mutex_lock(&p->lock);
-	ok = !stopping(p) &&
+	ok = !stopping(p) && !atomic_load(&p->b->fenced) &&
 	     (p->opt.max_tasks == 0 || p->claimed < p->opt.max_tasks);
 	if (ok)
 		p->claimed++;
@@ -373,14 +374,19 @@ execute(struct pool *p, struct orch *o, int64_t id, char **cause)
 	pthread_mutex_unlock(&p->lock);
 
 	rc = orch_execute(o, id, &res, cause);
-	loaded = load_finished(p, o->db, id, &t, &runs, &nruns) == 0;
+	/* A lost lease: the task is another runner's now, and the note
+	 * said so; nothing of it is ours to show or count as ended. */
+	loaded = !res.lost &&
+		 load_finished(p, o->db, id, &t, &runs, &nruns) == 0;
 	watch_wal(p, o->db);
 
 	pthread_mutex_lock(&p->lock);
 	p->counts.running--;
 	p->wal_clean = 0;
 	p->wal_tried = 0;
-	if (res.status == TASK_COMPLETED)
+	if (res.lost)
+		p->counts.other++;
+	else if (res.status == TASK_COMPLETED)
 		p->counts.completed++;
 	else if (res.status == TASK_FAILED || res.status == TASK_TIMED_OUT)
 		p->counts.failed++;
@@ -388,7 +394,7 @@ execute(struct pool *p, struct orch *o, int64_t id, char **cause)
 		p->counts.other++;
 	if (loaded)
 		p->counts.cost_usd += t.cost_usd;
-	if (p->hooks.ended != NULL)
+	if (p->hooks.ended != NULL && !res.lost)
 		p->hooks.ended(p->hooks.arg, id, &res);
 	if (loaded && p->hooks.finished != NULL)
 		p->hooks.finished(p->hooks.arg, &t, runs, nruns, &res);
@@ -461,7 +467,14 @@ work_loop(struct pool *p, struct orch *o, char **cause)
 
 	while (take_slot(p)) {
 		maybe_prune(p, o->db);
-		if ((rc = orch_claim(o, p->opt.milestone_id, &id, cause)) != 0)
+		rc = orch_claim(o, p->opt.milestone_id, &id, cause);
+		if (rc == -BERR_DB && store_busy(o->db)) {
+			/* locked past the busy timeout (a long writer, an
+			 * external lock): nothing claimed, try again */
+			free(*cause);
+			*cause = NULL;
+			id = 0;
+		} else if (rc != 0)
 			return rc;
 		if (id == 0) {
 			if ((rc = idle(p, o->db, cause)) < 0)
@@ -474,6 +487,17 @@ work_loop(struct pool *p, struct orch *o, char **cause)
 			return rc;
 	}
 	return 0;
+}
+
+/* The error a fenced runner ends with (SPEC §5). */
+static int
+fenced_error(struct pool *p, char **cause)
+{
+	*cause = xasprintf("runner %lld lost its leases: %s; its agents "
+			   "were stopped",
+			   (long long)p->b->runner_id,
+			   atomic_load(&p->b->fence_why));
+	return -BERR_LEASE;
 }
 
 static void *
@@ -499,11 +523,15 @@ worker_main(void *arg)
 		if (p->opt.impl_find != NULL)
 			o.impl_find = p->opt.impl_find;
 		rc = work_loop(p, &o, &cause);
+		if (rc == 0 && atomic_load(&p->b->fenced))
+			rc = fenced_error(p, &cause);
 		orch_release(&o);
 	}
 	pthread_mutex_lock(&p->lock);
 	if (rc != 0) {
-		if (p->hooks.error != NULL)
+		/* a lost runner lease is said once, not by every worker */
+		if (p->hooks.error != NULL &&
+		    !(rc == -BERR_LEASE && p->err == -BERR_LEASE))
 			p->hooks.error(p->hooks.arg,
 				       cause ? cause : "worker failed");
 		if (p->err == 0)

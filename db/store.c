@@ -106,6 +106,12 @@ store_commits(const struct store *st)
 }
 
 int
+store_busy(const struct store *st)
+{
+	return st->impl->busy(st);
+}
+
+int
 store_task_insert(struct store *st, struct db_task *t, int64_t now,
 		  int *existed, char **cause)
 {
@@ -135,40 +141,47 @@ store_task_count_pending(struct store *st, int64_t milestone_id, int64_t *n,
 
 int
 store_task_start(struct store *st, int64_t id, int64_t runner_id,
-		 const char *session_id, int64_t now, char **cause)
+		 const char *session_id, int64_t now, int64_t *epoch,
+		 char **cause)
 {
-	return st->impl->task_start(st, id, runner_id, session_id, now, cause);
+	return st->impl->task_start(st, id, runner_id, session_id, now, epoch,
+				    cause);
 }
 
 int
-store_task_attempt(struct store *st, int64_t id, int attempts_add, int retries,
-		   char **cause)
+store_task_attempt(struct store *st, int64_t id, int64_t epoch,
+		   int attempts_add, int retries, char **cause)
 {
-	return st->impl->task_attempt(st, id, attempts_add, retries, cause);
+	return st->impl->task_attempt(st, id, epoch, attempts_add, retries,
+				      cause);
 }
 
 int
-store_task_finish(struct store *st, int64_t id, enum task_status a2,
-		  int has_exit, int exit_code, const char *error,
-		  const char *reason, int64_t now, char **cause)
+store_task_finish(struct store *st, int64_t id, int64_t epoch,
+		  enum task_status a2, int has_exit, int exit_code,
+		  const char *error, const char *reason, int64_t now,
+		  char **cause)
 {
-	return st->impl->task_finish(st, id, a2, has_exit, exit_code, error,
-				     reason, now, cause);
+	return st->impl->task_finish(st, id, epoch, a2, has_exit, exit_code,
+				     error, reason, now, cause);
 }
 
 int
-store_task_add_usage(struct store *st, int64_t id, int iterations, int64_t in,
-		     int64_t out, double cost, char **cause)
+store_task_add_usage(struct store *st, int64_t id, int64_t epoch,
+		     int iterations, int64_t in, int64_t out, double cost,
+		     char **cause)
 {
-	return st->impl->task_add_usage(st, id, iterations, in, out, cost,
-					cause);
+	return st->impl->task_add_usage(st, id, epoch, iterations, in, out,
+					cost, cause);
 }
 
 int
-store_task_cancel_requested(struct store *st, int64_t id, int *yes,
+store_task_cancel_requested(struct store *st, int64_t id, int64_t epoch,
+			    int64_t session_epoch, int *yes, int *held,
 			    char **cause)
 {
-	return st->impl->task_cancel_requested(st, id, yes, cause);
+	return st->impl->task_cancel_requested(st, id, epoch, session_epoch,
+					       yes, held, cause);
 }
 
 int
@@ -230,16 +243,17 @@ store_session_count_active(struct store *st, int64_t *n, char **cause)
 int
 store_session_lease(struct store *st, const char *id, int64_t runner,
 		    int64_t task, int64_t now, int64_t expires, int *got,
-		    int64_t *holder_task, char **cause)
+		    int64_t *holder_task, int64_t *epoch, char **cause)
 {
 	return st->impl->session_lease(st, id, runner, task, now, expires, got,
-				       holder_task, cause);
+				       holder_task, epoch, cause);
 }
 
 int
-store_session_unlease(struct store *st, const char *id, char **cause)
+store_session_unlease(struct store *st, const char *id, int64_t epoch,
+		      char **cause)
 {
-	return st->impl->session_unlease(st, id, cause);
+	return st->impl->session_unlease(st, id, epoch, cause);
 }
 
 int
@@ -256,28 +270,30 @@ store_session_touch(struct store *st, const char *id, int64_t now, char **cause)
 }
 
 int
-store_session_add_usage(struct store *st, const char *id, int turn, int64_t in,
-			int64_t out, int64_t cache_read, int64_t cache_creation,
-			double cost, int64_t now, char **cause)
+store_session_add_usage(struct store *st, const char *id, int64_t epoch,
+			int turn, int64_t in, int64_t out, int64_t cache_read,
+			int64_t cache_creation, double cost, int64_t now,
+			char **cause)
 {
-	return st->impl->session_add_usage(st, id, turn, in, out, cache_read,
-					   cache_creation, cost, now, cause);
-}
-
-int
-store_session_push_head(struct store *st, const char *id,
-			const char *agent_session_id, enum chain_edge a3,
-			int64_t run_id, int64_t now, char **cause)
-{
-	return st->impl->session_push_head(st, id, agent_session_id, a3, run_id,
+	return st->impl->session_add_usage(st, id, epoch, turn, in, out,
+					   cache_read, cache_creation, cost,
 					   now, cause);
 }
 
 int
-store_session_resume_failed(struct store *st, const char *id, int limit,
-			    char **cause)
+store_session_push_head(struct store *st, const char *id, int64_t epoch,
+			const char *agent_session_id, enum chain_edge a3,
+			int64_t run_id, int64_t now, char **cause)
 {
-	return st->impl->session_resume_failed(st, id, limit, cause);
+	return st->impl->session_push_head(st, id, epoch, agent_session_id, a3,
+					   run_id, now, cause);
+}
+
+int
+store_session_resume_failed(struct store *st, const char *id, int64_t epoch,
+			    int limit, char **cause)
+{
+	return st->impl->session_resume_failed(st, id, epoch, limit, cause);
 }
 
 int
@@ -297,22 +313,24 @@ store_event(struct store *st, enum event_kind a1, const char *session_id,
 }
 
 int
-store_run_insert(struct store *st, struct db_run *r, char **cause)
+store_run_insert(struct store *st, struct db_run *r, int64_t epoch,
+		 char **cause)
 {
-	return st->impl->run_insert(st, r, cause);
+	return st->impl->run_insert(st, r, epoch, cause);
 }
 
 int
-store_run_set_pid(struct store *st, int64_t id, int64_t pid, int64_t start,
-		  char **cause)
+store_run_set_pid(struct store *st, int64_t id, int64_t epoch, int64_t pid,
+		  int64_t start, char **cause)
 {
-	return st->impl->run_set_pid(st, id, pid, start, cause);
+	return st->impl->run_set_pid(st, id, epoch, pid, start, cause);
 }
 
 int
-store_run_end(struct store *st, const struct db_run *r, char **cause)
+store_run_end(struct store *st, const struct db_run *r, int64_t epoch,
+	      char **cause)
 {
-	return st->impl->run_end(st, r, cause);
+	return st->impl->run_end(st, r, epoch, cause);
 }
 
 int
@@ -351,9 +369,11 @@ store_runner_alive_list(struct store *st, struct db_runner **a1, size_t *n,
 
 int
 store_runner_reap(struct store *st, int64_t id, int64_t now, int requeue,
-		  struct db_orphan **orphans, size_t *n, char **cause)
+		  int64_t seen_heartbeat, struct db_orphan **orphans, size_t *n,
+		  char **cause)
 {
-	return st->impl->runner_reap(st, id, now, requeue, orphans, n, cause);
+	return st->impl->runner_reap(st, id, now, requeue, seen_heartbeat,
+				     orphans, n, cause);
 }
 
 int
@@ -425,10 +445,10 @@ store_savepoint_rollback(struct store *st, const char *name)
 }
 
 int
-store_run_set_check(struct store *st, int64_t id, int exit_code,
+store_run_set_check(struct store *st, int64_t id, int64_t epoch, int exit_code,
 		    const char *output, char **cause)
 {
-	return st->impl->run_set_check(st, id, exit_code, output, cause);
+	return st->impl->run_set_check(st, id, epoch, exit_code, output, cause);
 }
 
 int

@@ -113,6 +113,36 @@ struct store_wal {
  */
 int store_wal(struct store *, enum store_checkpoint, struct store_wal *,
 	      char **cause);
+/*
+ * Non-zero when the last failure on this connection was the database
+ * being locked or busy past the busy timeout (SQLite: SQLITE_BUSY,
+ * SQLITE_LOCKED; another engine: a lock or statement timeout), so that
+ * the same transaction may succeed if tried again.  A final write
+ * (SPEC §5) retries on it; any other error is not retried.
+ */
+int store_busy(const struct store *);
+
+/*
+ * Fenced leases (SPEC §5, docs/leases.md).  Each claim of a task
+ * (store_task_start) and each lease of a session (store_session_lease)
+ * takes a new epoch, returned to the caller: the row's lease_epoch + 1.
+ * The functions below that take an epoch are the runner's later writes
+ * for that task or session; each changes its rows only while the lease
+ * is still the caller's:
+ *
+ *   a task's:    tasks.lease_epoch = epoch AND tasks.status = 'running'
+ *                (for a run row: of the run's task)
+ *   a session's: sessions.lease_epoch = epoch AND it is leased
+ *
+ * and returns -BERR_LEASE (*cause "lost lease") when no row matched:
+ * the lease was lost (the runner was reaped, the task requeued and
+ * claimed again, the session leased by another).  The caller then rolls
+ * back and writes nothing else for that task.  An epoch of 0 means not
+ * fenced (a command's own write, or one inside the claim transaction).
+ * An engine must keep the checked row from changing until commit (SQLite:
+ * the write lock of BEGIN IMMEDIATE; an MVCC engine: the UPDATE's row
+ * lock, or FOR SHARE in a subquery).
+ */
 
 /* ---- rows (db-task.c, db-session.c, db-run.c, db-runner.c) ---- */
 
@@ -179,23 +209,36 @@ int store_task_next(struct store *, int64_t milestone_id, int64_t skip_after,
 /* Pending tasks (any, or in the milestone) still to be run. */
 int store_task_count_pending(struct store *, int64_t milestone_id, int64_t *n,
 			     char **cause);
-/* pending → running: set runner, session, attempts+1, started_at. */
-int store_task_start(struct store *, int64_t id, int64_t runner_id,
-		     const char *session_id, int64_t now, char **cause);
 /*
- * A running task's attempts: add attempts_add (a task retry starting)
+ * pending → running: set runner, session, attempts+1, started_at, and
+ * take the task's next lease epoch into *epoch.  Only for a runner whose
+ * row is alive: -BERR_LEASE when runner_id was reaped meanwhile.
+ */
+int store_task_start(struct store *, int64_t id, int64_t runner_id,
+		     const char *session_id, int64_t now, int64_t *epoch,
+		     char **cause);
+/*
+ * (Fenced: epoch.)  A running task's attempts: add attempts_add (a task retry starting)
  * and record retries as its retry count unless it has one.
  */
-int store_task_attempt(struct store *, int64_t id, int attempts_add,
-		       int retries, char **cause);
-/* running → status (final): exit code (has_exit), error, reason. */
-int store_task_finish(struct store *, int64_t id, enum task_status,
-		      int has_exit, int exit_code, const char *error,
-		      const char *reason, int64_t now, char **cause);
-/* Add a run's usage to its task and set the iteration count. */
-int store_task_add_usage(struct store *, int64_t id, int iterations, int64_t in,
-			 int64_t out, double cost, char **cause);
-int store_task_cancel_requested(struct store *, int64_t id, int *yes,
+int store_task_attempt(struct store *, int64_t id, int64_t epoch,
+		       int attempts_add, int retries, char **cause);
+/* (Fenced: epoch.)  running → status (final): exit code (has_exit),
+ * error, reason. */
+int store_task_finish(struct store *, int64_t id, int64_t epoch,
+		      enum task_status, int has_exit, int exit_code,
+		      const char *error, const char *reason, int64_t now,
+		      char **cause);
+/* (Fenced: epoch.)  Add a run's usage to its task and set the iteration
+ * count. */
+int store_task_add_usage(struct store *, int64_t id, int64_t epoch,
+			 int iterations, int64_t in, int64_t out, double cost,
+			 char **cause);
+/* *yes: `baton cancel` asked to stop task id; *held: epoch is still its
+ * lease and session_epoch its session's (0: not asked), which a runner
+ * polls to stop an agent whose lease went.  A read: never -BERR_LEASE. */
+int store_task_cancel_requested(struct store *, int64_t id, int64_t epoch,
+				int64_t session_epoch, int *yes, int *held,
 				char **cause);
 /* Ask a running task to stop / drop a pending one.  *status_out is the
  * status the task had, *found 0 if there is no such task. */
@@ -255,31 +298,34 @@ int store_session_count_active(struct store *, int64_t *n, char **cause);
 /*
  * Take the lease on session id for runner/task until expires, if it is
  * free, expired, or held by a runner that is not alive.  *got is 1 if
- * the lease is ours now; otherwise *holder_task says who has it.
+ * the lease is ours now, with its new epoch in *epoch; otherwise
+ * *holder_task says who has it.  Release it with store_session_unlease
+ * (fenced: only the holder of epoch releases it).
  */
 int store_session_lease(struct store *, const char *id, int64_t runner,
 			int64_t task, int64_t now, int64_t expires, int *got,
-			int64_t *holder_task, char **cause);
-int store_session_unlease(struct store *, const char *id, char **cause);
+			int64_t *holder_task, int64_t *epoch, char **cause);
+int store_session_unlease(struct store *, const char *id, int64_t epoch,
+			  char **cause);
 /* Set status (closed/expired/abandoned set closed_at) and touch. */
 int store_session_set_status(struct store *, const char *id,
 			     enum session_status, int64_t now, char **cause);
 int store_session_touch(struct store *, const char *id, int64_t now,
 			char **cause);
-/* Add a run's usage; turn: the agent took a turn (answered, even with
+/* (Fenced: epoch, as the next three.)  Add a run's usage; turn: the agent took a turn (answered, even with
  * a failure), as opposed to a failed resume, a startup error, a transient
  * API failure or a stopped run. */
-int store_session_add_usage(struct store *, const char *id, int turn,
-			    int64_t in, int64_t out, int64_t cache_read,
-			    int64_t cache_creation, double cost, int64_t now,
-			    char **cause);
+int store_session_add_usage(struct store *, const char *id, int64_t epoch,
+			    int turn, int64_t in, int64_t out,
+			    int64_t cache_read, int64_t cache_creation,
+			    double cost, int64_t now, char **cause);
 /* Append agent_session_id to the chain with edge, making it the head. */
-int store_session_push_head(struct store *, const char *id,
+int store_session_push_head(struct store *, const char *id, int64_t epoch,
 			    const char *agent_session_id, enum chain_edge,
 			    int64_t run_id, int64_t now, char **cause);
 /* resume_failures + 1; resumable = 0 once it reaches limit. */
-int store_session_resume_failed(struct store *, const char *id, int limit,
-				char **cause);
+int store_session_resume_failed(struct store *, const char *id, int64_t epoch,
+				int limit, char **cause);
 
 struct db_chain_link {
 	char *agent_session_id;
@@ -317,13 +363,16 @@ struct db_run {
 void db_run_release(struct db_run *);
 void db_runs_free(struct db_run *, size_t n);
 
-/* Insert the start of r (id set). */
-int store_run_insert(struct store *, struct db_run *r, char **cause);
-int store_run_set_pid(struct store *, int64_t id, int64_t pid, int64_t start,
-		      char **cause);
+/* Insert the start of r (id set).  This and the next three are fenced
+ * by epoch, the lease of r's task. */
+int store_run_insert(struct store *, struct db_run *r, int64_t epoch,
+		     char **cause);
+int store_run_set_pid(struct store *, int64_t id, int64_t epoch, int64_t pid,
+		      int64_t start, char **cause);
 /* Store the end of r: ended_at, exit code, signal, outcome, error,
  * usage, agent_session_out, resume_outcome, check, answer. */
-int store_run_end(struct store *, const struct db_run *r, char **cause);
+int store_run_end(struct store *, const struct db_run *r, int64_t epoch,
+		  char **cause);
 int store_run_list(struct store *, int64_t task_id, struct db_run **runs,
 		   size_t *n, char **cause);
 
@@ -338,7 +387,8 @@ void db_runners_free(struct db_runner *, size_t n);
 
 int store_runner_insert(struct store *, const struct db_runner *, int64_t *id,
 			char **cause);
-/* Heartbeat and renew this runner's leases until lease_until. */
+/* Heartbeat and renew this runner's leases until lease_until; -BERR_LEASE
+ * when its row is no longer alive (another runner reaped it). */
 int store_runner_heartbeat(struct store *, int64_t id, int64_t now,
 			   int64_t lease_until, char **cause);
 int store_runner_exit(struct store *, int64_t id, int64_t now, char **cause);
@@ -351,14 +401,20 @@ struct db_orphan {
 	int64_t run_id, pid, proc_start;
 };
 /*
- * Mark runner id dead and undo what it held: its running tasks become
+ * Mark runner id dead (unless it exited) and undo what it held: its running tasks become
  * interrupted, its open runs end (outcome interrupted), its leases are
  * released, the temp sessions of its tasks become abandoned.  Returns
  * the open runs' processes in *orphans (caller frees) so that the
- * caller can kill them.  Must run inside a transaction.
+ * caller can kill them.  Must run inside a transaction.  With
+ * seen_heartbeat != 0 only while the runner is still alive with a
+ * heartbeat no newer than that (what the caller judged it dead by): a
+ * runner that renewed meanwhile (woke from a freeze) is left alone,
+ * nothing changes and *n is 0.  0: whatever its row says (a runner
+ * undoing what it holds as it exits).
  */
 int store_runner_reap(struct store *, int64_t id, int64_t now, int requeue,
-		      struct db_orphan **orphans, size_t *n, char **cause);
+		      int64_t seen_heartbeat, struct db_orphan **orphans,
+		      size_t *n, char **cause);
 
 struct db_milestone {
 	int64_t id;
@@ -390,15 +446,17 @@ int store_savepoint(struct store *, const char *name, char **cause);
 int store_savepoint_release(struct store *, const char *name, char **cause);
 void store_savepoint_rollback(struct store *, const char *name);
 /* Record the check that followed run id. */
-int store_run_set_check(struct store *, int64_t id, int exit_code,
-			const char *output, char **cause);
+int store_run_set_check(struct store *, int64_t id, int64_t epoch,
+			int exit_code, const char *output, char **cause);
 
 /*
  * The S7 invariants for `doctor`: calls fn once per problem found with
- * a kind ("temp-session", "running-task", "lease", "open-run") and a
+ * a kind ("temp-session", "running-task", "lease", "open-run",
+ * "session-overlap": two runs of one session whose times overlap) and a
  * description.  With fix, repairs what it found (temp sessions
- * abandoned, tasks interrupted, leases released, runs ended) inside the
- * caller's transaction.  *problems counts them.
+ * abandoned, tasks interrupted, leases released, runs ended; an overlap
+ * is history and stays) inside the caller's transaction.  *problems
+ * counts them.
  */
 int store_doctor(struct store *, int fix, int64_t now,
 		 void (*fn)(void *, const char *kind, const char *what),
@@ -569,6 +627,7 @@ struct store_impl {
 	uint64_t (*commits)(const struct store *st);
 	int (*wal)(struct store *st, enum store_checkpoint mode,
 		   struct store_wal *w, char **cause);
+	int (*busy)(const struct store *st);
 	int (*task_insert)(struct store *st, struct db_task *t, int64_t now,
 			   int *existed, char **cause);
 	int (*task_get)(struct store *st, int64_t id, struct db_task *a2,
@@ -578,17 +637,20 @@ struct store_impl {
 	int (*task_count_pending)(struct store *st, int64_t milestone_id,
 				  int64_t *n, char **cause);
 	int (*task_start)(struct store *st, int64_t id, int64_t runner_id,
-			  const char *session_id, int64_t now, char **cause);
-	int (*task_attempt)(struct store *st, int64_t id, int attempts_add,
-			    int retries, char **cause);
-	int (*task_finish)(struct store *st, int64_t id, enum task_status a2,
-			   int has_exit, int exit_code, const char *error,
-			   const char *reason, int64_t now, char **cause);
-	int (*task_add_usage)(struct store *st, int64_t id, int iterations,
-			      int64_t in, int64_t out, double cost,
-			      char **cause);
-	int (*task_cancel_requested)(struct store *st, int64_t id, int *yes,
-				     char **cause);
+			  const char *session_id, int64_t now, int64_t *epoch,
+			  char **cause);
+	int (*task_attempt)(struct store *st, int64_t id, int64_t epoch,
+			    int attempts_add, int retries, char **cause);
+	int (*task_finish)(struct store *st, int64_t id, int64_t epoch,
+			   enum task_status a2, int has_exit, int exit_code,
+			   const char *error, const char *reason, int64_t now,
+			   char **cause);
+	int (*task_add_usage)(struct store *st, int64_t id, int64_t epoch,
+			      int iterations, int64_t in, int64_t out,
+			      double cost, char **cause);
+	int (*task_cancel_requested)(struct store *st, int64_t id,
+				     int64_t epoch, int64_t session_epoch,
+				     int *yes, int *held, char **cause);
 	int (*task_cancel)(struct store *st, int64_t id, int64_t now,
 			   int *found, enum task_status *status_out,
 			   char **cause);
@@ -610,23 +672,26 @@ struct store_impl {
 	int (*session_count_active)(struct store *st, int64_t *n, char **cause);
 	int (*session_lease)(struct store *st, const char *id, int64_t runner,
 			     int64_t task, int64_t now, int64_t expires,
-			     int *got, int64_t *holder_task, char **cause);
-	int (*session_unlease)(struct store *st, const char *id, char **cause);
+			     int *got, int64_t *holder_task, int64_t *epoch,
+			     char **cause);
+	int (*session_unlease)(struct store *st, const char *id, int64_t epoch,
+			       char **cause);
 	int (*session_set_status)(struct store *st, const char *id,
 				  enum session_status a2, int64_t now,
 				  char **cause);
 	int (*session_touch)(struct store *st, const char *id, int64_t now,
 			     char **cause);
-	int (*session_add_usage)(struct store *st, const char *id, int turn,
-				 int64_t in, int64_t out, int64_t cache_read,
+	int (*session_add_usage)(struct store *st, const char *id,
+				 int64_t epoch, int turn, int64_t in,
+				 int64_t out, int64_t cache_read,
 				 int64_t cache_creation, double cost,
 				 int64_t now, char **cause);
 	int (*session_push_head)(struct store *st, const char *id,
-				 const char *agent_session_id,
+				 int64_t epoch, const char *agent_session_id,
 				 enum chain_edge a3, int64_t run_id,
 				 int64_t now, char **cause);
 	int (*session_resume_failed)(struct store *st, const char *id,
-				     int limit, char **cause);
+				     int64_t epoch, int limit, char **cause);
 	int (*session_chain)(struct store *st, const char *id,
 			     struct db_chain_link **links, size_t *n,
 			     char **cause);
@@ -634,10 +699,12 @@ struct store_impl {
 		     const char *session_id, int64_t task_id, int64_t run_id,
 		     int64_t runner_id, const char *detail, int64_t now,
 		     char **cause);
-	int (*run_insert)(struct store *st, struct db_run *r, char **cause);
-	int (*run_set_pid)(struct store *st, int64_t id, int64_t pid,
-			   int64_t start, char **cause);
-	int (*run_end)(struct store *st, const struct db_run *r, char **cause);
+	int (*run_insert)(struct store *st, struct db_run *r, int64_t epoch,
+			  char **cause);
+	int (*run_set_pid)(struct store *st, int64_t id, int64_t epoch,
+			   int64_t pid, int64_t start, char **cause);
+	int (*run_end)(struct store *st, const struct db_run *r, int64_t epoch,
+		       char **cause);
 	int (*run_list)(struct store *st, int64_t task_id, struct db_run **runs,
 			size_t *n, char **cause);
 	int (*runner_insert)(struct store *st, const struct db_runner *a1,
@@ -649,8 +716,8 @@ struct store_impl {
 	int (*runner_alive_list)(struct store *st, struct db_runner **a1,
 				 size_t *n, char **cause);
 	int (*runner_reap)(struct store *st, int64_t id, int64_t now,
-			   int requeue, struct db_orphan **orphans, size_t *n,
-			   char **cause);
+			   int requeue, int64_t seen_heartbeat,
+			   struct db_orphan **orphans, size_t *n, char **cause);
 	int (*milestone_get)(struct store *st, const char *name,
 			     struct db_milestone *a2, int *found, char **cause);
 	int (*milestone_get_id)(struct store *st, int64_t id,
@@ -672,8 +739,8 @@ struct store_impl {
 	int (*savepoint_release)(struct store *st, const char *name,
 				 char **cause);
 	void (*savepoint_rollback)(struct store *st, const char *name);
-	int (*run_set_check)(struct store *st, int64_t id, int exit_code,
-			     const char *output, char **cause);
+	int (*run_set_check)(struct store *st, int64_t id, int64_t epoch,
+			     int exit_code, const char *output, char **cause);
 	int (*doctor)(struct store *st, int fix, int64_t now,
 		      void (*fn)(void *, const char *kind, const char *what),
 		      void *arg, int *problems, char **cause);

@@ -38,6 +38,16 @@ clock_mono_ms(void)
 	return clock_ms(CLOCK_MONOTONIC);
 }
 
+int64_t
+clock_boot_ms(void)
+{
+#ifdef CLOCK_BOOTTIME
+	return clock_ms(CLOCK_BOOTTIME);
+#else
+	return clock_ms(CLOCK_MONOTONIC);
+#endif
+}
+
 /* The units of a duration, largest first: each may appear once, in this
  * order ("1h30m", "2m30s", "1s500ms"). */
 static const struct {

@@ -10,6 +10,9 @@
 int64_t clock_now_ms(void);
 /* Milliseconds from the monotonic clock, for measuring intervals. */
 int64_t clock_mono_ms(void);
+/* The same, but counting time suspended too (CLOCK_BOOTTIME where there
+ * is one): how long this process may have been away. */
+int64_t clock_boot_ms(void);
 
 /*
  * Parse a duration: "90" (seconds), or parts "<n>[.<f>]<unit>" with the

@@ -8,10 +8,13 @@
  * exit codes of SPEC §7; nothing below cmd/ picks an exit code.
  */
 enum berr {
-	BERR_FAIL = 1,	   /* the task or an operation failed */
-	BERR_USAGE = 2,	   /* bad option, bad value, unknown task */
-	BERR_CONFIG = 3,   /* configuration error */
-	BERR_DB = 4,	   /* cannot open, locked, corrupt, disk full */
+	BERR_FAIL = 1,	 /* the task or an operation failed */
+	BERR_USAGE = 2,	 /* bad option, bad value, unknown task */
+	BERR_CONFIG = 3, /* configuration error */
+	BERR_DB = 4,	 /* cannot open, locked, corrupt, disk full */
+	/* a fenced write changed nothing: the lease it named was lost
+	 * (db/store.h); the runner stops that task's agent */
+	BERR_LEASE = 5,
 	BERR_NOEXEC = 126, /* agent binary not executable */
 	BERR_NOBIN = 127,  /* agent binary not found */
 };

@@ -29,6 +29,23 @@ static const char sql_doc_run[] =
 	"u.ended_at IS NULL AND NOT EXISTS (SELECT 1 FROM runners r WHERE "
 	"r.id = u.runner_id AND r.status = 'alive')";
 
+/*
+ * At most one agent per session (SPEC §5): a run that started before an
+ * earlier run of its session ended (an open one counts until now, ?1).
+ * The one case no lease covers, a runner frozen whole while its agent
+ * ran on, shows here.  A running maximum over the runs in start order,
+ * so that a session of many runs costs a sort, not a join of each pair.
+ * It is history: nothing to repair; it stays until the runs are pruned.
+ */
+static const char sql_doc_overlap[] =
+	"SELECT id, 'run ' || id || ' of task ' || task_id || ' started "
+	"before an earlier run of session ' || session_id || ' ended (two "
+	"agents in one session)' FROM (SELECT id, task_id, session_id, "
+	"started_at, max(coalesce(ended_at, ?1)) OVER (PARTITION BY "
+	"session_id ORDER BY started_at, id ROWS BETWEEN UNBOUNDED PRECEDING "
+	"AND 1 PRECEDING) AS prev_end FROM runs WHERE session_id IS NOT NULL) "
+	"WHERE prev_end > started_at";
+
 static const char sql_fix_temp[] = "UPDATE sessions SET status = 'abandoned', "
 				   "closed_at = ?1 WHERE id = ?2";
 static const char sql_fix_task[] =
@@ -55,6 +72,7 @@ sqlite_doctor(struct store *store, int fix, int64_t now,
 		{"open-run", sql_doc_run, sql_fix_run},
 		{"lease", sql_doc_lease, sql_fix_lease},
 		{"temp-session", sql_doc_temp, sql_fix_temp},
+		{"session-overlap", sql_doc_overlap, NULL},
 	};
 	sqlite3_stmt *st, *fx;
 	size_t i;
@@ -66,11 +84,13 @@ sqlite_doctor(struct store *store, int fix, int64_t now,
 			rc = -BERR_DB;
 			goto out;
 		}
+		if (sqlite3_bind_parameter_count(st) >= 1)
+			sqlite3_bind_int64(st, 1, now);
 		while ((step = sqlite3_step(st)) == SQLITE_ROW) {
 			(*problems)++;
 			fn(arg, checks[i].kind,
 			   (const char *)sqlite3_column_text(st, 1));
-			if (!fix)
+			if (!fix || checks[i].fix == NULL)
 				continue;
 			if ((fx = db_stmt(db, checks[i].fix, cause)) == NULL) {
 				rc = -BERR_DB;

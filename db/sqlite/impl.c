@@ -13,6 +13,7 @@ const struct store_impl sqlite_store_impl = {
 	.integrity_check = sqlite_integrity_check,
 	.commits = sqlite_commits,
 	.wal = sqlite_wal,
+	.busy = sqlite_busy,
 	.task_insert = sqlite_task_insert,
 	.task_get = sqlite_task_get,
 	.task_next = sqlite_task_next,

@@ -21,6 +21,7 @@ struct db {
 	int holds_write_lock;
 	int64_t busy_ms;
 	uint64_t commits;
+	int busy; /* the last failure was SQLITE_BUSY/LOCKED (store_busy) */
 	/* Statement cache keyed by the address of the SQL text (a string
 	 * literal next to the function that runs it). */
 	struct {
@@ -46,6 +47,12 @@ int db_fail(struct db *, const char *what, char **cause);
 
 /* Run a statement with no result rows to completion; 0 or -BERR_DB. */
 int db_step_done(struct db *, sqlite3_stmt *, const char *what, char **cause);
+/*
+ * The same for a fenced write (db/store.h): with epoch != 0 and no row
+ * changed, -BERR_LEASE with *cause "what: lost lease".
+ */
+int db_step_fenced(struct db *, sqlite3_stmt *, int64_t epoch, const char *what,
+		   char **cause);
 
 /* Bind helpers: NULL strings bind NULL. */
 void db_bind_text(sqlite3_stmt *, int idx, const char *);
@@ -105,6 +112,7 @@ int sqlite_integrity_check(struct store *st, int *ok, char **report,
 uint64_t sqlite_commits(const struct store *st);
 int sqlite_wal(struct store *st, enum store_checkpoint mode,
 	       struct store_wal *w, char **cause);
+int sqlite_busy(const struct store *st);
 int sqlite_task_insert(struct store *st, struct db_task *t, int64_t now,
 		       int *existed, char **cause);
 int sqlite_task_get(struct store *st, int64_t id, struct db_task *a2,
@@ -114,15 +122,19 @@ int sqlite_task_next(struct store *st, int64_t milestone_id, int64_t skip_after,
 int sqlite_task_count_pending(struct store *st, int64_t milestone_id,
 			      int64_t *n, char **cause);
 int sqlite_task_start(struct store *st, int64_t id, int64_t runner_id,
-		      const char *session_id, int64_t now, char **cause);
-int sqlite_task_attempt(struct store *st, int64_t id, int attempts_add,
-			int retries, char **cause);
-int sqlite_task_finish(struct store *st, int64_t id, enum task_status a2,
-		       int has_exit, int exit_code, const char *error,
-		       const char *reason, int64_t now, char **cause);
-int sqlite_task_add_usage(struct store *st, int64_t id, int iterations,
-			  int64_t in, int64_t out, double cost, char **cause);
-int sqlite_task_cancel_requested(struct store *st, int64_t id, int *yes,
+		      const char *session_id, int64_t now, int64_t *epoch,
+		      char **cause);
+int sqlite_task_attempt(struct store *st, int64_t id, int64_t epoch,
+			int attempts_add, int retries, char **cause);
+int sqlite_task_finish(struct store *st, int64_t id, int64_t epoch,
+		       enum task_status a2, int has_exit, int exit_code,
+		       const char *error, const char *reason, int64_t now,
+		       char **cause);
+int sqlite_task_add_usage(struct store *st, int64_t id, int64_t epoch,
+			  int iterations, int64_t in, int64_t out, double cost,
+			  char **cause);
+int sqlite_task_cancel_requested(struct store *st, int64_t id, int64_t epoch,
+				 int64_t session_epoch, int *yes, int *held,
 				 char **cause);
 int sqlite_task_cancel(struct store *st, int64_t id, int64_t now, int *found,
 		       enum task_status *status_out, char **cause);
@@ -143,31 +155,34 @@ int sqlite_session_insert(struct store *st, const struct db_session *s,
 int sqlite_session_count_active(struct store *st, int64_t *n, char **cause);
 int sqlite_session_lease(struct store *st, const char *id, int64_t runner,
 			 int64_t task, int64_t now, int64_t expires, int *got,
-			 int64_t *holder_task, char **cause);
-int sqlite_session_unlease(struct store *st, const char *id, char **cause);
+			 int64_t *holder_task, int64_t *epoch, char **cause);
+int sqlite_session_unlease(struct store *st, const char *id, int64_t epoch,
+			   char **cause);
 int sqlite_session_set_status(struct store *st, const char *id,
 			      enum session_status a2, int64_t now,
 			      char **cause);
 int sqlite_session_touch(struct store *st, const char *id, int64_t now,
 			 char **cause);
-int sqlite_session_add_usage(struct store *st, const char *id, int turn,
-			     int64_t in, int64_t out, int64_t cache_read,
-			     int64_t cache_creation, double cost, int64_t now,
-			     char **cause);
-int sqlite_session_push_head(struct store *st, const char *id,
+int sqlite_session_add_usage(struct store *st, const char *id, int64_t epoch,
+			     int turn, int64_t in, int64_t out,
+			     int64_t cache_read, int64_t cache_creation,
+			     double cost, int64_t now, char **cause);
+int sqlite_session_push_head(struct store *st, const char *id, int64_t epoch,
 			     const char *agent_session_id, enum chain_edge a3,
 			     int64_t run_id, int64_t now, char **cause);
-int sqlite_session_resume_failed(struct store *st, const char *id, int limit,
-				 char **cause);
+int sqlite_session_resume_failed(struct store *st, const char *id,
+				 int64_t epoch, int limit, char **cause);
 int sqlite_session_chain(struct store *st, const char *id,
 			 struct db_chain_link **links, size_t *n, char **cause);
 int sqlite_event(struct store *st, enum event_kind a1, const char *session_id,
 		 int64_t task_id, int64_t run_id, int64_t runner_id,
 		 const char *detail, int64_t now, char **cause);
-int sqlite_run_insert(struct store *st, struct db_run *r, char **cause);
-int sqlite_run_set_pid(struct store *st, int64_t id, int64_t pid, int64_t start,
-		       char **cause);
-int sqlite_run_end(struct store *st, const struct db_run *r, char **cause);
+int sqlite_run_insert(struct store *st, struct db_run *r, int64_t epoch,
+		      char **cause);
+int sqlite_run_set_pid(struct store *st, int64_t id, int64_t epoch, int64_t pid,
+		       int64_t start, char **cause);
+int sqlite_run_end(struct store *st, const struct db_run *r, int64_t epoch,
+		   char **cause);
 int sqlite_run_list(struct store *st, int64_t task_id, struct db_run **runs,
 		    size_t *n, char **cause);
 int sqlite_runner_insert(struct store *st, const struct db_runner *a1,
@@ -178,7 +193,8 @@ int sqlite_runner_exit(struct store *st, int64_t id, int64_t now, char **cause);
 int sqlite_runner_alive_list(struct store *st, struct db_runner **a1, size_t *n,
 			     char **cause);
 int sqlite_runner_reap(struct store *st, int64_t id, int64_t now, int requeue,
-		       struct db_orphan **orphans, size_t *n, char **cause);
+		       int64_t seen_heartbeat, struct db_orphan **orphans,
+		       size_t *n, char **cause);
 int sqlite_milestone_get(struct store *st, const char *name,
 			 struct db_milestone *a2, int *found, char **cause);
 int sqlite_milestone_get_id(struct store *st, int64_t id,
@@ -197,8 +213,8 @@ int sqlite_session_repin(struct store *st, const char *id, const char *agent,
 int sqlite_savepoint(struct store *st, const char *name, char **cause);
 int sqlite_savepoint_release(struct store *st, const char *name, char **cause);
 void sqlite_savepoint_rollback(struct store *st, const char *name);
-int sqlite_run_set_check(struct store *st, int64_t id, int exit_code,
-			 const char *output, char **cause);
+int sqlite_run_set_check(struct store *st, int64_t id, int64_t epoch,
+			 int exit_code, const char *output, char **cause);
 int sqlite_doctor(struct store *st, int fix, int64_t now,
 		  void (*fn)(void *, const char *kind, const char *what),
 		  void *arg, int *problems, char **cause);

@@ -78,6 +78,14 @@ static const struct migration {
 	{"ALTER TABLE tasks ADD COLUMN retries INTEGER;"
 	 "ALTER TABLE tasks ADD COLUMN max_cost REAL;",
 	 "PRAGMA user_version = 4"},
+	/* 5: fenced leases (SPEC §5, docs/leases.md): each claim of a task
+	 * and each lease of a session takes the next epoch, and every later
+	 * write of the runner names it */
+	{"ALTER TABLE tasks ADD COLUMN lease_epoch INTEGER NOT NULL "
+	 "DEFAULT 0;"
+	 "ALTER TABLE sessions ADD COLUMN lease_epoch INTEGER NOT NULL "
+	 "DEFAULT 0;",
+	 "PRAGMA user_version = 5"},
 };
 
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
@@ -174,7 +182,8 @@ db_fail(struct db *db, const char *what, char **cause)
 	int rc = sqlite3_extended_errcode(db->h);
 	char *msg;
 
-	if ((rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED)
+	db->busy = (rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED;
+	if (db->busy)
 		msg = sqlite_msg(db->h, rc, busy_timeout_of(db->h));
 	else
 		msg = sqlite_msg(db->h, rc, 0);
@@ -904,6 +913,19 @@ db_step_done(struct db *db, sqlite3_stmt *st, const char *what, char **cause)
 	return 0;
 }
 
+int
+db_step_fenced(struct db *db, sqlite3_stmt *st, int64_t epoch, const char *what,
+	       char **cause)
+{
+	if (db_step_done(db, st, what, cause) != 0)
+		return -BERR_DB;
+	if (epoch != 0 && sqlite3_changes(db->h) == 0) {
+		*cause = xasprintf("%s: lost lease", what);
+		return -BERR_LEASE;
+	}
+	return 0;
+}
+
 /* Binds a copy of s, or NULL. */
 void
 db_bind_text(sqlite3_stmt *st, int idx, const char *s)
@@ -960,6 +982,7 @@ write_lock(struct db *db, char **cause)
 	}
 	if ((rc = pthread_mutex_timedlock(db->write_lock, &until)) != 0) {
 		d = duration_format(db->busy_ms);
+		db->busy = 1;
 		*cause = xasprintf("cannot begin transaction: database is "
 				   "locked (waited %s)",
 				   d);
@@ -993,6 +1016,7 @@ sqlite_begin(struct store *store, char **cause)
 	struct db *db = (struct db *)store;
 	sqlite3_stmt *st;
 
+	db->busy = 0;
 	if (db->in_txn || !sqlite3_get_autocommit(db->h)) {
 		*cause = xstrdup("cannot begin transaction: one is already "
 				 "open");
@@ -1153,4 +1177,10 @@ sqlite_wal(struct store *store, enum store_checkpoint mode, struct store_wal *w,
 		w->bytes = (int64_t)st.st_size;
 	free(wal);
 	return 0;
+}
+
+int
+sqlite_busy(const struct store *store)
+{
+	return ((const struct db *)store)->busy;
 }

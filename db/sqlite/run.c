@@ -32,17 +32,25 @@ db_runs_free(struct db_run *runs, size_t n)
 	free(runs);
 }
 
+/* The lease of the run's task (db/store.h): ?N its epoch, 0 for none. */
+#define RUN_FENCE(task, n)                                                     \
+	"(" n " = 0 OR EXISTS (SELECT 1 FROM tasks t WHERE t.id = " task       \
+	" AND t.lease_epoch = " n " AND t.status = 'running'))"
+
 static const char sql_run_insert[] =
 	"INSERT INTO runs (task_id, attempt, iteration, session_id, "
 	"agent_session_in, resume_outcome, runner_id, started_at, batch_id) "
-	"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, "
-	"(SELECT batch_id FROM runners WHERE id = ?7))";
+	"SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, "
+	"(SELECT batch_id FROM runners WHERE id = ?7) WHERE " RUN_FENCE("?1",
+									"?9");
 
 int
-sqlite_run_insert(struct store *store, struct db_run *r, char **cause)
+sqlite_run_insert(struct store *store, struct db_run *r, int64_t epoch,
+		  char **cause)
 {
 	struct db *db = (struct db *)store;
 	sqlite3_stmt *st;
+	int rc;
 
 	if ((st = db_stmt(db, sql_run_insert, cause)) == NULL)
 		return -BERR_DB;
@@ -58,18 +66,20 @@ sqlite_run_insert(struct store *store, struct db_run *r, char **cause)
 	if (r->runner_id != 0)
 		sqlite3_bind_int64(st, 7, r->runner_id);
 	sqlite3_bind_int64(st, 8, r->started_at);
-	if (db_step_done(db, st, "cannot record run", cause) != 0)
-		return -BERR_DB;
+	sqlite3_bind_int64(st, 9, epoch);
+	if ((rc = db_step_fenced(db, st, epoch, "cannot record run", cause)))
+		return rc;
 	r->id = sqlite3_last_insert_rowid(db->h);
 	return 0;
 }
 
 static const char sql_run_pid[] =
-	"UPDATE runs SET pid = ?2, proc_start = ?3 WHERE id = ?1";
+	"UPDATE runs SET pid = ?2, proc_start = ?3 WHERE id = ?1 "
+	"AND " RUN_FENCE("runs.task_id", "?4");
 
 int
-sqlite_run_set_pid(struct store *store, int64_t id, int64_t pid, int64_t start,
-		   char **cause)
+sqlite_run_set_pid(struct store *store, int64_t id, int64_t epoch, int64_t pid,
+		   int64_t start, char **cause)
 {
 	struct db *db = (struct db *)store;
 	sqlite3_stmt *st;
@@ -79,7 +89,8 @@ sqlite_run_set_pid(struct store *store, int64_t id, int64_t pid, int64_t start,
 	sqlite3_bind_int64(st, 1, id);
 	sqlite3_bind_int64(st, 2, pid);
 	sqlite3_bind_int64(st, 3, start);
-	return db_step_done(db, st, "cannot record run", cause);
+	sqlite3_bind_int64(st, 4, epoch);
+	return db_step_fenced(db, st, epoch, "cannot record run", cause);
 }
 
 static const char sql_run_end[] =
@@ -88,10 +99,11 @@ static const char sql_run_end[] =
 	"cache_read_tokens = ?9, cache_creation_tokens = ?10, cost_usd = ?11, "
 	"num_turns = ?12, duration_ms = ?13, agent_session_out = ?14, "
 	"resume_outcome = ?15, check_exit_code = ?16, check_output = ?17, "
-	"answer = ?18 WHERE id = ?1";
+	"answer = ?18 WHERE id = ?1 AND " RUN_FENCE("runs.task_id", "?19");
 
 int
-sqlite_run_end(struct store *store, const struct db_run *r, char **cause)
+sqlite_run_end(struct store *store, const struct db_run *r, int64_t epoch,
+	       char **cause)
 {
 	struct db *db = (struct db *)store;
 	sqlite3_stmt *st;
@@ -126,7 +138,8 @@ sqlite_run_end(struct store *store, const struct db_run *r, char **cause)
 		sqlite3_bind_int(st, 16, r->check_exit_code);
 	db_bind_text(st, 17, r->check_output);
 	db_bind_text(st, 18, r->answer);
-	return db_step_done(db, st, "cannot record run", cause);
+	sqlite3_bind_int64(st, 19, epoch);
+	return db_step_fenced(db, st, epoch, "cannot record run", cause);
 }
 
 /* One row of SELECT DB_RUN_COLS into r. */
@@ -214,11 +227,12 @@ sqlite_run_list(struct store *store, int64_t task_id, struct db_run **runs,
 }
 
 static const char sql_run_check[] =
-	"UPDATE runs SET check_exit_code = ?2, check_output = ?3 WHERE id = ?1";
+	"UPDATE runs SET check_exit_code = ?2, check_output = ?3 WHERE id = ?1 "
+	"AND " RUN_FENCE("runs.task_id", "?4");
 
 int
-sqlite_run_set_check(struct store *store, int64_t id, int exit_code,
-		     const char *output, char **cause)
+sqlite_run_set_check(struct store *store, int64_t id, int64_t epoch,
+		     int exit_code, const char *output, char **cause)
 {
 	struct db *db = (struct db *)store;
 	sqlite3_stmt *st;
@@ -228,5 +242,6 @@ sqlite_run_set_check(struct store *store, int64_t id, int exit_code,
 	sqlite3_bind_int64(st, 1, id);
 	sqlite3_bind_int(st, 2, exit_code);
 	db_bind_text(st, 3, output);
-	return db_step_done(db, st, "cannot record check", cause);
+	sqlite3_bind_int64(st, 4, epoch);
+	return db_step_fenced(db, st, epoch, "cannot record check", cause);
 }

@@ -47,8 +47,11 @@ sqlite_runner_insert(struct store *store, const struct db_runner *r,
 	return 0;
 }
 
+/* Only while it is alive: a runner that was reaped has lost its
+ * leases, and its heartbeat must not make it look alive again. */
 static const char sql_runner_beat[] =
-	"UPDATE runners SET heartbeat_at = ?2 WHERE id = ?1";
+	"UPDATE runners SET heartbeat_at = ?2 WHERE id = ?1 "
+	"AND status = 'alive'";
 static const char sql_runner_leases[] =
 	"UPDATE sessions SET lease_expires = ?2 WHERE lease_runner = ?1";
 
@@ -65,6 +68,11 @@ sqlite_runner_heartbeat(struct store *store, int64_t id, int64_t now,
 	sqlite3_bind_int64(st, 2, now);
 	if (db_step_done(db, st, "cannot update heartbeat", cause) != 0)
 		return -BERR_DB;
+	if (sqlite3_changes(db->h) == 0) {
+		*cause = xasprintf("runner %lld was reaped (lost lease)",
+				   (long long)id);
+		return -BERR_LEASE;
+	}
 	if ((st = db_stmt(db, sql_runner_leases, cause)) == NULL)
 		return -BERR_DB;
 	sqlite3_bind_int64(st, 1, id);
@@ -72,8 +80,10 @@ sqlite_runner_heartbeat(struct store *store, int64_t id, int64_t now,
 	return db_step_done(db, st, "cannot renew leases", cause);
 }
 
+/* Not over 'dead': a reaped runner that exits stays reaped. */
 static const char sql_runner_exit[] =
-	"UPDATE runners SET status = 'exited', ended_at = ?2 WHERE id = ?1";
+	"UPDATE runners SET status = 'exited', ended_at = ?2 WHERE id = ?1 "
+	"AND status = 'alive'";
 
 int
 sqlite_runner_exit(struct store *store, int64_t id, int64_t now, char **cause)
@@ -159,16 +169,18 @@ static const char sql_reap_leases[] =
 	"UPDATE sessions SET lease_runner = NULL, lease_task = NULL, "
 	"lease_expires = NULL WHERE lease_runner = ?1";
 static const char sql_reap_runner[] =
-	"UPDATE runners SET status = 'dead', ended_at = ?2 WHERE id = ?1";
+	"UPDATE runners SET status = 'dead', ended_at = ?2 WHERE id = ?1 "
+	"AND status = 'alive' AND (?3 = 0 OR heartbeat_at <= ?3)";
 
 int
 sqlite_runner_reap(struct store *store, int64_t id, int64_t now, int requeue,
-		   struct db_orphan **orphans, size_t *n, char **cause)
+		   int64_t seen_heartbeat, struct db_orphan **orphans,
+		   size_t *n, char **cause)
 {
 	struct db *db = (struct db *)store;
 	static const char *const steps[] = {
 		sql_reap_runs,	sql_reap_temp,	 sql_reap_events,
-		sql_reap_tasks, sql_reap_leases, sql_reap_runner,
+		sql_reap_tasks, sql_reap_leases,
 	};
 	sqlite3_stmt *st;
 	size_t cap = 0, i;
@@ -176,6 +188,17 @@ sqlite_runner_reap(struct store *store, int64_t id, int64_t now, int requeue,
 
 	*orphans = NULL;
 	*n = 0;
+	/* The row first: the judgement the caller made (its heartbeat was
+	 * stale) must still hold in this transaction. */
+	if ((st = db_stmt(db, sql_reap_runner, cause)) == NULL)
+		return -BERR_DB;
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_int64(st, 2, now);
+	sqlite3_bind_int64(st, 3, seen_heartbeat);
+	if ((rc = db_step_done(db, st, "cannot reap runner", cause)) != 0)
+		return rc;
+	if (seen_heartbeat != 0 && sqlite3_changes(db->h) == 0)
+		return 0;
 	if ((st = db_stmt(db, sql_reap_orphans, cause)) == NULL)
 		return -BERR_DB;
 	sqlite3_bind_int64(st, 1, id);

@@ -151,24 +151,30 @@ sqlite_session_count_active(struct store *store, int64_t *n, char **cause)
  * longer alive (the reaper releases those too; this is belt and braces). */
 static const char sql_session_lease[] =
 	"UPDATE sessions SET lease_runner = ?2, lease_task = ?3, "
-	"lease_expires = ?5, last_used_at = ?4 WHERE id = ?1 AND "
+	"lease_expires = ?5, last_used_at = ?4, lease_epoch = lease_epoch + 1 "
+	"WHERE id = ?1 AND "
 	"(lease_runner IS NULL OR lease_expires < ?4 OR "
 	"(lease_runner = ?2 AND lease_task = ?3) OR NOT EXISTS "
 	"(SELECT 1 FROM runners r WHERE r.id = lease_runner "
-	"AND r.status = 'alive'))";
+	"AND r.status = 'alive')) RETURNING lease_epoch";
+/* The lease of a session (db/store.h): ?N its epoch, 0 for none. */
+#define SESSION_FENCE(n)                                                       \
+	"(" n " = 0 OR (lease_epoch = " n " AND lease_runner IS NOT NULL))"
 static const char sql_session_lease_holder[] =
 	"SELECT lease_task FROM sessions WHERE id = ?1";
 
 int
 sqlite_session_lease(struct store *store, const char *id, int64_t runner,
 		     int64_t task, int64_t now, int64_t expires, int *got,
-		     int64_t *holder_task, char **cause)
+		     int64_t *holder_task, int64_t *epoch, char **cause)
 {
 	struct db *db = (struct db *)store;
 	sqlite3_stmt *st;
+	int rc;
 
 	*got = 0;
 	*holder_task = 0;
+	*epoch = 0;
 	if ((st = db_stmt(db, sql_session_lease, cause)) == NULL)
 		return -BERR_DB;
 	db_bind_text(st, 1, id);
@@ -176,12 +182,18 @@ sqlite_session_lease(struct store *store, const char *id, int64_t runner,
 	sqlite3_bind_int64(st, 3, task);
 	sqlite3_bind_int64(st, 4, now);
 	sqlite3_bind_int64(st, 5, expires);
-	if (db_step_done(db, st, "cannot lease session", cause) != 0)
-		return -BERR_DB;
-	if (sqlite3_changes(db->h) == 1) {
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		*epoch = sqlite3_column_int64(st, 0);
 		*got = 1;
-		return 0;
 	}
+	if (rc != SQLITE_DONE) {
+		db_fail(db, "cannot lease session", cause);
+		sqlite3_reset(st);
+		return -BERR_DB;
+	}
+	sqlite3_reset(st);
+	if (*got)
+		return 0;
 	if ((st = db_stmt(db, sql_session_lease_holder, cause)) == NULL)
 		return -BERR_DB;
 	db_bind_text(st, 1, id);
@@ -193,10 +205,11 @@ sqlite_session_lease(struct store *store, const char *id, int64_t runner,
 
 static const char sql_session_unlease[] =
 	"UPDATE sessions SET lease_runner = NULL, lease_task = NULL, "
-	"lease_expires = NULL WHERE id = ?1";
+	"lease_expires = NULL WHERE id = ?1 AND " SESSION_FENCE("?2");
 
 int
-sqlite_session_unlease(struct store *store, const char *id, char **cause)
+sqlite_session_unlease(struct store *store, const char *id, int64_t epoch,
+		       char **cause)
 {
 	struct db *db = (struct db *)store;
 	sqlite3_stmt *st;
@@ -204,7 +217,8 @@ sqlite_session_unlease(struct store *store, const char *id, char **cause)
 	if ((st = db_stmt(db, sql_session_unlease, cause)) == NULL)
 		return -BERR_DB;
 	db_bind_text(st, 1, id);
-	return db_step_done(db, st, "cannot release session", cause);
+	sqlite3_bind_int64(st, 2, epoch);
+	return db_step_fenced(db, st, epoch, "cannot release session", cause);
 }
 
 static const char sql_session_status[] =
@@ -249,11 +263,12 @@ static const char sql_session_usage[] =
 	"input_tokens = input_tokens + ?2, output_tokens = output_tokens + ?3, "
 	"cache_read_tokens = cache_read_tokens + ?4, "
 	"cache_creation_tokens = cache_creation_tokens + ?5, "
-	"cost_usd = cost_usd + ?6, last_used_at = ?7 WHERE id = ?1";
+	"cost_usd = cost_usd + ?6, last_used_at = ?7 WHERE id = ?1 "
+	"AND " SESSION_FENCE("?9");
 
 int
-sqlite_session_add_usage(struct store *store, const char *id, int turn,
-			 int64_t in, int64_t out, int64_t cache_read,
+sqlite_session_add_usage(struct store *store, const char *id, int64_t epoch,
+			 int turn, int64_t in, int64_t out, int64_t cache_read,
 			 int64_t cache_creation, double cost, int64_t now,
 			 char **cause)
 {
@@ -270,23 +285,36 @@ sqlite_session_add_usage(struct store *store, const char *id, int turn,
 	sqlite3_bind_double(st, 6, cost);
 	sqlite3_bind_int64(st, 7, now);
 	sqlite3_bind_int(st, 8, turn ? 1 : 0);
-	return db_step_done(db, st, "cannot record session usage", cause);
+	sqlite3_bind_int64(st, 9, epoch);
+	return db_step_fenced(db, st, epoch, "cannot record session usage",
+			      cause);
 }
 
 static const char sql_chain_insert[] =
 	"INSERT INTO session_chain (session_id, agent_session_id, edge, "
 	"run_id, created_at) VALUES (?1, ?2, ?3, ?4, ?5)";
 static const char sql_session_head[] =
-	"UPDATE sessions SET head = ?2 WHERE id = ?1";
+	"UPDATE sessions SET head = ?2 WHERE id = ?1 AND " SESSION_FENCE("?3");
 
+/* The head first: it is the fenced write, so that a lost lease adds no
+ * link either. */
 int
-sqlite_session_push_head(struct store *store, const char *id,
+sqlite_session_push_head(struct store *store, const char *id, int64_t epoch,
 			 const char *agent_session_id, enum chain_edge edge,
 			 int64_t run_id, int64_t now, char **cause)
 {
 	struct db *db = (struct db *)store;
 	sqlite3_stmt *st;
+	int rc;
 
+	if ((st = db_stmt(db, sql_session_head, cause)) == NULL)
+		return -BERR_DB;
+	db_bind_text(st, 1, id);
+	db_bind_text(st, 2, agent_session_id);
+	sqlite3_bind_int64(st, 3, epoch);
+	if ((rc = db_step_fenced(db, st, epoch, "cannot set session head",
+				 cause)) != 0)
+		return rc;
 	if ((st = db_stmt(db, sql_chain_insert, cause)) == NULL)
 		return -BERR_DB;
 	db_bind_text(st, 1, id);
@@ -295,23 +323,17 @@ sqlite_session_push_head(struct store *store, const char *id,
 	if (run_id != 0)
 		sqlite3_bind_int64(st, 4, run_id);
 	sqlite3_bind_int64(st, 5, now);
-	if (db_step_done(db, st, "cannot extend session chain", cause) != 0)
-		return -BERR_DB;
-	if ((st = db_stmt(db, sql_session_head, cause)) == NULL)
-		return -BERR_DB;
-	db_bind_text(st, 1, id);
-	db_bind_text(st, 2, agent_session_id);
-	return db_step_done(db, st, "cannot set session head", cause);
+	return db_step_done(db, st, "cannot extend session chain", cause);
 }
 
 static const char sql_session_resume_failed[] =
 	"UPDATE sessions SET resume_failures = resume_failures + 1, "
 	"resumable = CASE WHEN resume_failures + 1 >= ?2 THEN 0 "
-	"ELSE resumable END WHERE id = ?1";
+	"ELSE resumable END WHERE id = ?1 AND " SESSION_FENCE("?3");
 
 int
-sqlite_session_resume_failed(struct store *store, const char *id, int limit,
-			     char **cause)
+sqlite_session_resume_failed(struct store *store, const char *id, int64_t epoch,
+			     int limit, char **cause)
 {
 	struct db *db = (struct db *)store;
 	sqlite3_stmt *st;
@@ -320,7 +342,9 @@ sqlite_session_resume_failed(struct store *store, const char *id, int limit,
 		return -BERR_DB;
 	db_bind_text(st, 1, id);
 	sqlite3_bind_int(st, 2, limit);
-	return db_step_done(db, st, "cannot record resume failure", cause);
+	sqlite3_bind_int64(st, 3, epoch);
+	return db_step_fenced(db, st, epoch, "cannot record resume failure",
+			      cause);
 }
 
 static const char sql_chain_list[] =

@@ -252,35 +252,60 @@ sqlite_task_count_pending(struct store *store, int64_t milestone_id, int64_t *n,
 	return 0;
 }
 
+/* The lease of a task (db/store.h): ?N its epoch, 0 for none. */
+#define TASK_FENCE(n)                                                          \
+	"(" n " = 0 OR (lease_epoch = " n " AND status = 'running'))"
+
+/* Only a runner whose row is alive claims: one that was reaped (its
+ * heartbeat went stale while it was stopped) must not. */
 static const char sql_task_start[] =
 	"UPDATE tasks SET status = 'running', runner_id = ?2, "
 	"session_id = ?3, attempts = attempts + 1, started_at = ?4, "
 	"finished_at = NULL, exit_code = NULL, error = NULL, reason = NULL, "
-	"cancel_requested = 0 WHERE id = ?1";
+	"cancel_requested = 0, lease_epoch = lease_epoch + 1 WHERE id = ?1 "
+	"AND (?2 IS NULL OR EXISTS (SELECT 1 FROM runners r WHERE r.id = ?2 "
+	"AND r.status = 'alive')) RETURNING lease_epoch";
 
 int
 sqlite_task_start(struct store *store, int64_t id, int64_t runner_id,
-		  const char *session_id, int64_t now, char **cause)
+		  const char *session_id, int64_t now, int64_t *epoch,
+		  char **cause)
 {
 	struct db *db = (struct db *)store;
 	sqlite3_stmt *st;
+	int rc;
 
+	*epoch = 0;
 	if ((st = db_stmt(db, sql_task_start, cause)) == NULL)
 		return -BERR_DB;
 	sqlite3_bind_int64(st, 1, id);
 	bind_int_or_null(st, 2, runner_id);
 	db_bind_text(st, 3, session_id);
 	sqlite3_bind_int64(st, 4, now);
-	return db_step_done(db, st, "cannot start task", cause);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		*epoch = sqlite3_column_int64(st, 0);
+	if (rc != SQLITE_DONE) {
+		db_fail(db, "cannot start task", cause);
+		sqlite3_reset(st);
+		return -BERR_DB;
+	}
+	sqlite3_reset(st);
+	if (*epoch == 0 && runner_id != 0) {
+		*cause = xasprintf("cannot start task %lld: runner %lld was "
+				   "reaped (lost lease)",
+				   (long long)id, (long long)runner_id);
+		return -BERR_LEASE;
+	}
+	return 0;
 }
 
 static const char sql_task_attempt[] =
 	"UPDATE tasks SET attempts = attempts + ?2, "
-	"retries = coalesce(retries, ?3) WHERE id = ?1";
+	"retries = coalesce(retries, ?3) WHERE id = ?1 AND " TASK_FENCE("?4");
 
 int
-sqlite_task_attempt(struct store *store, int64_t id, int attempts_add,
-		    int retries, char **cause)
+sqlite_task_attempt(struct store *store, int64_t id, int64_t epoch,
+		    int attempts_add, int retries, char **cause)
 {
 	struct db *db = (struct db *)store;
 	sqlite3_stmt *st;
@@ -290,17 +315,21 @@ sqlite_task_attempt(struct store *store, int64_t id, int attempts_add,
 	sqlite3_bind_int64(st, 1, id);
 	sqlite3_bind_int(st, 2, attempts_add);
 	sqlite3_bind_int(st, 3, retries);
-	return db_step_done(db, st, "cannot record task attempt", cause);
+	sqlite3_bind_int64(st, 4, epoch);
+	return db_step_fenced(db, st, epoch, "cannot record task attempt",
+			      cause);
 }
 
 static const char sql_task_finish[] =
 	"UPDATE tasks SET status = ?2, exit_code = ?3, error = ?4, "
-	"reason = ?5, finished_at = ?6, runner_id = NULL WHERE id = ?1";
+	"reason = ?5, finished_at = ?6, runner_id = NULL WHERE id = ?1 "
+	"AND " TASK_FENCE("?7");
 
 int
-sqlite_task_finish(struct store *store, int64_t id, enum task_status status,
-		   int has_exit, int exit_code, const char *error,
-		   const char *reason, int64_t now, char **cause)
+sqlite_task_finish(struct store *store, int64_t id, int64_t epoch,
+		   enum task_status status, int has_exit, int exit_code,
+		   const char *error, const char *reason, int64_t now,
+		   char **cause)
 {
 	struct db *db = (struct db *)store;
 	sqlite3_stmt *st;
@@ -316,17 +345,19 @@ sqlite_task_finish(struct store *store, int64_t id, enum task_status status,
 	db_bind_text(st, 4, error);
 	db_bind_text(st, 5, reason);
 	sqlite3_bind_int64(st, 6, now);
-	return db_step_done(db, st, "cannot finish task", cause);
+	sqlite3_bind_int64(st, 7, epoch);
+	return db_step_fenced(db, st, epoch, "cannot finish task", cause);
 }
 
 static const char sql_task_usage[] =
 	"UPDATE tasks SET iterations = max(iterations, ?2), "
 	"input_tokens = input_tokens + ?3, output_tokens = output_tokens + ?4, "
-	"cost_usd = cost_usd + ?5 WHERE id = ?1";
+	"cost_usd = cost_usd + ?5 WHERE id = ?1 AND " TASK_FENCE("?6");
 
 int
-sqlite_task_add_usage(struct store *store, int64_t id, int iterations,
-		      int64_t in, int64_t out, double cost, char **cause)
+sqlite_task_add_usage(struct store *store, int64_t id, int64_t epoch,
+		      int iterations, int64_t in, int64_t out, double cost,
+		      char **cause)
 {
 	struct db *db = (struct db *)store;
 	sqlite3_stmt *st;
@@ -338,14 +369,23 @@ sqlite_task_add_usage(struct store *store, int64_t id, int iterations,
 	sqlite3_bind_int64(st, 3, in);
 	sqlite3_bind_int64(st, 4, out);
 	sqlite3_bind_double(st, 5, cost);
-	return db_step_done(db, st, "cannot record task usage", cause);
+	sqlite3_bind_int64(st, 6, epoch);
+	return db_step_fenced(db, st, epoch, "cannot record task usage", cause);
 }
 
+/* ?3: the epoch of the session lease, which the task holds too. */
 static const char sql_task_cancel_requested[] =
-	"SELECT cancel_requested FROM tasks WHERE id = ?1";
+	"SELECT cancel_requested, " TASK_FENCE(
+		"?2") " AND (?3 = 0 OR EXISTS "
+		      "(SELECT 1 FROM sessions s WHERE s.id = tasks.session_id "
+		      "AND "
+		      "s.lease_epoch = ?3 AND s.lease_runner IS NOT NULL)) "
+		      "FROM tasks "
+		      "WHERE id = ?1";
 
 int
-sqlite_task_cancel_requested(struct store *store, int64_t id, int *yes,
+sqlite_task_cancel_requested(struct store *store, int64_t id, int64_t epoch,
+			     int64_t session_epoch, int *yes, int *held,
 			     char **cause)
 {
 	struct db *db = (struct db *)store;
@@ -353,13 +393,19 @@ sqlite_task_cancel_requested(struct store *store, int64_t id, int *yes,
 	int rc;
 
 	*yes = 0;
+	*held = 1;
 	if ((st = db_stmt(db, sql_task_cancel_requested, cause)) == NULL)
 		return -BERR_DB;
 	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_int64(st, 2, epoch);
+	sqlite3_bind_int64(st, 3, session_epoch);
 	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
+	if (rc == SQLITE_ROW) {
 		*yes = sqlite3_column_int(st, 0);
-	else if (rc != SQLITE_DONE)
+		*held = sqlite3_column_int(st, 1);
+	} else if (rc == SQLITE_DONE)
+		*held = epoch == 0;
+	else
 		return db_fail(db, "cannot read task", cause);
 	sqlite3_reset(st);
 	return 0;

@@ -328,7 +328,7 @@ check_error() {
 	defaults: {agent: "yes", timeout: 90, max_attempts: 4, kill_grace: 0, max_iterations: 7}
 	retry: {attempts: 5, base: 250ms, max: 61s}
 	sessions: {ttl: 36h, max_active: 7, resume_failure_limit: 1, retention: 0}
-	runner: {heartbeat: 1s, stale_after: 1500ms, requeue_interrupted: true}
+	runner: {heartbeat: 1s, stale_after: 3s, requeue_interrupted: true}
 	iterate_prompt: "  check {check}\n\tfailed: 'x' \"y\" ü\n\n"
 	agents:
 	  "yes": {kind: command, command: ["~", "{prompt_file}", "- x", "a, b", "#"], model: "null"}

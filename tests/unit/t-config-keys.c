@@ -32,6 +32,8 @@ static const struct {
 	{"db.busy_timeout", KEY_DURATION, offsetof(C, db.busy_timeout_ms)},
 	{"db.shared_group", KEY_BOOL, offsetof(C, db.shared_group)},
 	{"db.wal_warn_mib", KEY_INT, offsetof(C, db.wal_warn_mib)},
+	{"db.final_write_timeout", KEY_DURATION,
+	 offsetof(C, db.final_write_timeout_ms)},
 	{"workers", KEY_INT, offsetof(C, workers)},
 	{"defaults.agent", KEY_STRING, offsetof(C, defaults.agent)},
 	{"defaults.timeout", KEY_DURATION, offsetof(C, defaults.timeout_ms)},

@@ -218,6 +218,7 @@ test_config_equal(void **state)
 	DIFF(b.db.path = xstrdup("/x"));
 	DIFF(b.db.synchronous_full = 1);
 	DIFF(b.db.busy_timeout_ms++);
+	DIFF(b.db.final_write_timeout_ms++);
 	DIFF(b.workers++);
 	DIFF(b.defaults.agent[0] = 'S');
 	DIFF(b.defaults.timeout_ms++);
@@ -464,7 +465,7 @@ test_errors(void **state)
 	expect_err("db: {sync: full}\n",
 		   NAME ":1:6: unknown key 'sync' in db (expected one of: "
 			"path, synchronous, busy_timeout, shared_group, "
-			"wal_warn_mib)");
+			"wal_warn_mib, final_write_timeout)");
 	expect_err("defaults: 3\n",
 		   NAME ":1:11: defaults: expected a mapping, got '3'");
 	expect_err("retry: [1, 2]\n",
@@ -544,8 +545,12 @@ test_errors(void **state)
 	expect_err("retry: {base: 2m}\n",
 		   NAME ":1:15: retry.max (1m) is less than retry.base (2m)");
 	expect_err("runner: {stale_after: 5s}\n",
-		   NAME ":1:23: runner.stale_after (5s) must be longer than "
-			"runner.heartbeat (5s)");
+		   NAME ":1:23: runner.stale_after (5s) must be at least 3 "
+			"times runner.heartbeat (5s)");
+	/* SPEC §5: 3 heartbeats at least, exactly 3 is fine */
+	expect_err("runner: {heartbeat: 1s, stale_after: 2999ms}\n",
+		   NAME ":1:38: runner.stale_after (2999ms) must be at least "
+			"3 times runner.heartbeat (1s)");
 	expect_err("defaults: {agent: nope}\n",
 		   NAME ":1:19: defaults.agent: no agent profile named 'nope' "
 			"(profiles: claude, codex, shell)");
@@ -1074,7 +1079,7 @@ test_show_roundtrip(void **state)
 		"kill_grace: 0, max_iterations: 1}\n"
 		"retry: {attempts: 1, base: 250ms, max: 61s}\n"
 		"sessions: {ttl: 90s, max_active: 1, resume_failure_limit: 9, "
-		"retention: 0}\nrunner: {heartbeat: 1s, stale_after: 1001ms, "
+		"retention: 0}\nrunner: {heartbeat: 1s, stale_after: 3s, "
 		"requeue_interrupted: true}\n"
 		"iterate_prompt: \"  lead\\n\\ttab 'q' \\\"dq\\\" ünï \\n\\n"
 		"trail  \"\nagents:\n"

@@ -31,7 +31,7 @@ task_at(struct test_baton *tb, enum task_status status, int64_t now)
 {
 	struct db_task t = {0};
 	char *cause = NULL, *dir, *file;
-	int64_t id;
+	int64_t id, ep;
 
 	t.prompt = (char *)"p";
 	t.workdir = (char *)"/";
@@ -42,11 +42,11 @@ task_at(struct test_baton *tb, enum task_status status, int64_t now)
 		return id;
 	assert_int_equal(store_begin(tb->b.db, &cause), 0);
 	assert_int_equal(store_task_start(tb->b.db, id, tb->b.runner_id, NULL,
-					  now, &cause),
+					  now, &ep, &cause),
 			 0);
 	if (status != TASK_RUNNING)
-		assert_int_equal(store_task_finish(tb->b.db, id, status, 1, 0,
-						   NULL, NULL, now, &cause),
+		assert_int_equal(store_task_finish(tb->b.db, id, 0, status, 1,
+						   0, NULL, NULL, now, &cause),
 				 0);
 	assert_int_equal(store_commit(tb->b.db, &cause), 0);
 	dir = xasprintf("%s/logs/%lld", tb->dir, (long long)id);

@@ -284,16 +284,16 @@ test_init_keeps_state(void **state)
 	assert_int_equal(session_ensure(&f->t.b, f->db, &in, T0, &a, &cause),
 			 0);
 	assert_true(a.created);
-	assert_int_equal(store_session_push_head(f->db, a.id, a.id, EDGE_FIRST,
-						 0, T0, &cause),
+	assert_int_equal(store_session_push_head(f->db, a.id, 0, a.id,
+						 EDGE_FIRST, 0, T0, &cause),
 			 0);
-	assert_int_equal(store_session_push_head(f->db, a.id, fork, EDGE_FORK,
-						 0, T0, &cause),
+	assert_int_equal(store_session_push_head(f->db, a.id, 0, fork,
+						 EDGE_FORK, 0, T0, &cause),
 			 0);
-	assert_int_equal(store_session_add_usage(f->db, a.id, 1, 5, 7, 1, 2,
+	assert_int_equal(store_session_add_usage(f->db, a.id, 0, 1, 5, 7, 1, 2,
 						 0.5, T0, &cause),
 			 0);
-	assert_int_equal(store_session_resume_failed(f->db, a.id, 3, &cause),
+	assert_int_equal(store_session_resume_failed(f->db, a.id, 0, 3, &cause),
 			 0);
 	assert_int_equal(store_commit(f->db, &cause), 0);
 
@@ -431,14 +431,14 @@ test_leased_never_expires(void **state)
 	struct ask a = {.session = "foo"};
 	struct session_choice x, y;
 	char *cause = NULL;
-	int64_t ttl = f->t.cfg.sessions.ttl_ms, holder;
+	int64_t ttl = f->t.cfg.sessions.ttl_ms, holder, ep;
 	int got;
 
 	assert_int_equal(pick(f, &a, T0, &x, &cause), 0);
 	assert_int_equal(store_begin(f->db, &cause), 0);
 	assert_int_equal(store_session_lease(f->db, x.id, f->t.b.runner_id, 1,
 					     T0, T0 + 3 * ttl, &got, &holder,
-					     &cause),
+					     &ep, &cause),
 			 0);
 	assert_int_equal(store_commit(f->db, &cause), 0);
 	assert_true(got);
@@ -598,23 +598,23 @@ test_reset(void **state)
 	struct db_chain_link *chain;
 	size_t n;
 	char *cause = NULL;
-	int64_t holder;
+	int64_t holder, ep;
 	int got;
 
 	assert_int_equal(pick(f, &a, T0, &x, &cause), 0);
 	assert_int_equal(store_begin(f->db, &cause), 0);
-	assert_int_equal(store_session_push_head(f->db, x.id, x.id, EDGE_FIRST,
-						 0, T0, &cause),
+	assert_int_equal(store_session_push_head(f->db, x.id, 0, x.id,
+						 EDGE_FIRST, 0, T0, &cause),
 			 0);
-	assert_int_equal(store_session_add_usage(f->db, x.id, 1, 5, 7, 1, 2,
+	assert_int_equal(store_session_add_usage(f->db, x.id, 0, 1, 5, 7, 1, 2,
 						 0.5, T0, &cause),
 			 0);
-	assert_int_equal(store_session_resume_failed(f->db, x.id, 1, &cause),
+	assert_int_equal(store_session_resume_failed(f->db, x.id, 0, 1, &cause),
 			 0);
 	assert_int_equal(store_commit(f->db, &cause), 0);
 	/* in use: refused */
 	assert_int_equal(store_session_lease(f->db, x.id, f->t.b.runner_id, 9,
-					     T0, T0 + HOUR, &got, &holder,
+					     T0, T0 + HOUR, &got, &holder, &ep,
 					     &cause),
 			 0);
 	assert_int_equal(session_reset(&f->t.b, "foo", T0 + 1, &s, &cause),
@@ -623,7 +623,7 @@ test_reset(void **state)
 	free(cause);
 	cause = NULL;
 	db_session_release(&s);
-	assert_int_equal(store_session_unlease(f->db, x.id, &cause), 0);
+	assert_int_equal(store_session_unlease(f->db, x.id, 0, &cause), 0);
 	assert_int_equal(session_reset(&f->t.b, "foo", T0 + 1, &s, &cause), 0);
 	assert_string_equal(s.id, x.id);
 	assert_string_equal(s.name, "foo");
@@ -748,7 +748,7 @@ test_gc(void **state)
 	struct db_session s = {0};
 	struct seen n = {0};
 	char *cause = NULL, *dir;
-	int64_t ttl = f->t.cfg.sessions.ttl_ms, holder;
+	int64_t ttl = f->t.cfg.sessions.ttl_ms, holder, ep;
 	int64_t ret = f->t.cfg.sessions.retention_ms, later;
 	struct strvec warnings;
 	int already, got, found;
@@ -764,7 +764,7 @@ test_gc(void **state)
 	assert_int_equal(store_begin(f->db, &cause), 0);
 	assert_int_equal(store_session_lease(f->db, z.id, f->t.b.runner_id, 3,
 					     T0, later + HOUR, &got, &holder,
-					     &cause),
+					     &ep, &cause),
 			 0);
 	assert_int_equal(store_commit(f->db, &cause), 0);
 	dir = xasprintf("%s/sessions/%s", f->t.dir, y.id);
@@ -882,8 +882,8 @@ test_scope_nesting(void **state)
 	 * orchestrator reads the clock, so no made-up times here */
 	assert_int_equal(pick(f, &a, clock_now_ms(), &first, &cause), 0);
 	assert_int_equal(store_begin(f->db, &cause), 0);
-	assert_int_equal(store_task_finish(f->db, 1, TASK_COMPLETED, 0, 0, NULL,
-					   NULL, T0, &cause),
+	assert_int_equal(store_task_finish(f->db, 1, 0, TASK_COMPLETED, 0, 0,
+					   NULL, NULL, T0, &cause),
 			 0);
 	assert_int_equal(store_commit(f->db, &cause), 0);
 

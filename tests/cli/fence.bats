@@ -1,0 +1,288 @@
+#!/usr/bin/env bats
+# Fenced leases (SPEC §5, docs/leases.md) with real processes: runners on
+# separate "machines" (their own UTS and PID namespaces, each with its
+# own host name) sharing one SQLite database, one of them stopped past
+# runner.stale_after and reaped by the other; and the final write that
+# meets a locked database.
+
+load lib
+load orch
+
+SAGENT=$AGENTS/session-agent
+
+# The session agent as the default profile; runner timings of issue 10.
+fence_config() {
+	mkdir -p "$T/rec"
+	config <<-EOF
+	defaults: {agent: sess, kill_grace: 1s}
+	runner: {heartbeat: 1s, stale_after: 3s$1}
+	agents:
+	  sess: {kind: command, command: [$SAGENT, $T/rec]}
+	EOF
+}
+
+statuses() {
+	sql "SELECT group_concat(id || ':' || status, ' ') FROM
+		(SELECT id, status FROM tasks ORDER BY id)"
+}
+
+# The machines need namespaces (root, or user namespaces): say so
+# visibly where they cannot be made.
+need_machines() {
+	if ! unshare --uts --pid --fork --mount-proc true 2>/dev/null; then
+		skip "cannot make UTS and PID namespaces here (unshare needs root)"
+	fi
+}
+
+# machine NAME OUT ARGS...: `baton ARGS` in the background on a machine
+# of its own: new UTS and PID namespaces with host name NAME (and /proc
+# of its own).  Output to OUT; MACHINE is the unshare process, whose exit
+# status is baton's.
+machine() {
+	local name=$1 out=$2
+	shift 2
+	unshare --uts --pid --fork --kill-child --mount-proc \
+		sh -c 'hostname "$1" || exit 99; shift; "$@"; exit $?' \
+		sh "$name" "$BATON" "$@" >"$out" 2>&1 &
+	MACHINE=$!
+}
+
+# The pid (as seen here) of the baton process of machine $1.
+baton_of() {
+	local p kids
+	kids=$(pgrep -P "$1")
+	while [ -n "$kids" ]; do
+		for p in $kids; do
+			if [ "$(readlink "/proc/$p/exe")" = "$(readlink -f "$BATON")" ]; then
+				echo "$p"
+				return 0
+			fi
+		done
+		kids=$(for p in $kids; do pgrep -P "$p"; done)
+	done
+	return 1
+}
+
+# How many runs of task $1 the session agent started / saw $2 of.
+seen() {
+	grep -c " $1\.[0-9]* ${2:-start} " "$T/rec/sessions" 2>/dev/null
+}
+
+# No two agents were ever running at once in one session, and every one
+# that started ended or was stopped (session-agent's records).
+no_overlap() {
+	awk '
+	{ key = $2; sess[key] = $1 }
+	$3 == "start" { start[key] = $4 }
+	$3 == "end" || $3 == "term" { stop[key] = $4 }
+	END {
+		for (k in start)
+			if (!(k in stop)) {
+				print "run " k " never ended"
+				bad = 1
+			}
+		for (a in start)
+			for (b in start)
+				if (a < b && sess[a] == sess[b] &&
+				    start[a] < stop[b] && start[b] < stop[a]) {
+					print "runs " a " and " b " overlap in " sess[a]
+					bad = 1
+				}
+		exit bad
+	}' "$T/rec/sessions"
+}
+
+@test "a runner stopped past stale_after on another machine writes nothing and stops its agent" {
+	need_machines
+	fence_config
+	"$BATON" add -q --session s1 1  # a: ends while a is stopped
+	"$BATON" add -q 60              # a: still running when a wakes
+	"$BATON" add -q --session s1 go # b, once it took over s1
+	"$BATON" add -q --session s1 1  # b
+	machine machine-a "$T/a.out" work -j 2 --until-empty
+	local a=$MACHINE
+	wait_for '[ "$(seen 1)$(seen 2)" = 11 ]' 20
+	local runner
+	runner=$(baton_of "$a")
+	kill -STOP "$runner"
+	wait_for '[ "$(seen 1 end)" = 1 ]' 20
+	machine machine-b "$T/b.out" work -j 1 --until-empty
+	local b=$MACHINE
+	# b reaps a once its heartbeat is stale_after old, and goes on in s1
+	wait_for '[ "$(seen 3)" = 1 ]' 30
+	kill -CONT "$runner"
+	wait_exit "$a" 30
+	assert_status 1
+	run cat "$T/a.out"
+	assert_contains "baton: lost lease for task 1 (attempt 1 superseded)"
+	assert_contains "baton: lost lease for task 2 (attempt 1 superseded)"
+	assert_contains "lost its leases: another baton reaped it"
+	# its agent was stopped, not left to run its 60 s
+	[ "$(seen 2 term)" = 1 ]
+	# and nothing it would have written was: task 3 runs on in s1
+	[ "$(statuses)" = "1:interrupted 2:interrupted 3:running 4:pending" ]
+	[ "$(sql "SELECT lease_task FROM sessions WHERE name = 's1'")" = 3 ]
+	[ "$(sql "SELECT count(*) FROM runs WHERE task_id = 1 AND
+		outcome = 'interrupted'")" = 1 ]
+	touch "$T/rec/go"
+	wait_exit "$b" 30
+	assert_status 0
+	[ "$(statuses)" = "1:interrupted 2:interrupted 3:completed 4:completed" ]
+	no_overlap
+	[ "$(sql "SELECT group_concat(status) FROM runners ORDER BY id")" = "dead,exited" ]
+	doctor_clean
+}
+
+@test "with requeue_interrupted the stale runner does not end the attempt that superseded it" {
+	need_machines
+	fence_config ", requeue_interrupted: true"
+	"$BATON" add -q --session s1 "1 go" # attempt 1 on a, attempt 2 on b
+	"$BATON" add -q "60 1"              # a's agent runs on; rerun on b
+	"$BATON" add -q --session s1 1      # keeps b's --until-empty waiting
+	machine machine-a "$T/a.out" work -j 2 --until-empty
+	local a=$MACHINE
+	wait_for '[ "$(seen 1)$(seen 2)" = 11 ]' 20
+	local runner
+	runner=$(baton_of "$a")
+	kill -STOP "$runner"
+	wait_for '[ "$(seen 1 end)" = 1 ]' 20
+	# any command reaps a once its heartbeat is stale_after old: tasks
+	# 1 and 2 are pending again
+	wait_for '"$BATON" status >/dev/null; [ "$(statuses)" = "1:pending 2:pending 3:pending" ]' 30
+	machine machine-b "$T/b.out" work -j 1 --until-empty
+	local b=$MACHINE
+	wait_for '[ "$(seen 1)" = 2 ]' 30
+	kill -CONT "$runner"
+	wait_exit "$a" 30
+	assert_status 1
+	run cat "$T/a.out"
+	assert_contains "baton: lost lease for task 1 (attempt 1 superseded)"
+	assert_contains "baton: lost lease for task 2 (attempt 1 superseded)"
+	[ "$(seen 2 term)" = 1 ]
+	# attempt 2 runs on: a's finish did not make it completed
+	[ "$(tj 1 .status)" = running ]
+	[ "$(tj 1 .attempts)" = 2 ]
+	[ "$(sql "SELECT lease_task FROM sessions WHERE name = 's1'")" = 1 ]
+	touch "$T/rec/go"
+	wait_exit "$b" 30
+	assert_status 0
+	[ "$(statuses)" = "1:completed 2:completed 3:completed" ]
+	[ "$(tj 2 .attempts)" = 2 ]
+	no_overlap
+	doctor_clean
+}
+
+@test "a run that ends while another process holds the write lock is recorded once the lock goes" {
+	fake_config "$(fake_profile gate until "$T/go")"
+	sed -i '1i db: {busy_timeout: 1s}' "$BATON_CONFIG"
+	sed -i 's/^runner: {.*/runner: {heartbeat: 1s, stale_after: 60s}/' "$BATON_CONFIG"
+	"$BATON" add -q --agent gate hello
+	"$BATON" work -j 1 --until-empty >"$T/work.out" 2>"$T/work.err" &
+	local pid=$!
+	wait_for '[ -e "$T"/rec/1.*.proc ]'
+	# another process takes the write lock and holds it across the end
+	# of the run, for several busy timeouts
+	{
+		echo "BEGIN IMMEDIATE;"
+		echo "SELECT 'locked';"
+		while [ ! -e "$T/unlock" ]; do sleep 0.1; done
+		echo "COMMIT;"
+	} | sqlite3 -batch "$BATON_DB" >"$T/lock.out" &
+	local locker=$!
+	wait_for 'grep -q locked "$T/lock.out"'
+	touch "$T/go"
+	wait_for 'grep -q "retrying for up to db.final_write_timeout" "$T/work.err"' 20
+	[ "$(tj 1 .status)" = running ]
+	touch "$T/unlock"
+	wait_exit "$locker"
+	wait_exit "$pid"
+	assert_status 0
+	[ "$(tj 1 .status)" = completed ]
+	[ "$(sql "SELECT outcome FROM runs WHERE task_id = 1")" = success ]
+	run cat "$T/work.err"
+	assert_contains "baton: task 1: cannot begin transaction: database is locked (waited 1s); retrying for up to db.final_write_timeout"
+	assert_contains "baton: 1 completed, 0 failed, 0 other"
+	doctor_clean
+}
+
+@test "a runner that cannot renew its heartbeat for stale_after stops its own agent" {
+	fake_config "$(fake_profile gate until "$T/go")"
+	sed -i '1i db: {busy_timeout: 500ms}' "$BATON_CONFIG"
+	"$BATON" add -q --agent gate hello
+	"$BATON" work -j 1 --until-empty >"$T/work.out" 2>"$T/work.err" &
+	local pid=$!
+	wait_for '[ -e "$T"/rec/1.*.proc ]'
+	local agent
+	agent=$(cut -d' ' -f1 "$T"/rec/1.*.proc)
+	# the database stays locked: no renewal gets through
+	{
+		echo "BEGIN IMMEDIATE;"
+		echo "SELECT 'locked';"
+		while [ ! -e "$T/unlock" ]; do sleep 0.1; done
+		echo "COMMIT;"
+	} | sqlite3 -batch "$BATON_DB" >"$T/lock.out" &
+	local locker=$!
+	wait_for 'grep -q locked "$T/lock.out"'
+	wait_for 'grep -q "lost lease for task 1" "$T/work.err"' 20
+	# it stopped its agent by itself, nobody else could have
+	wait_for "! alive $agent" 10
+	touch "$T/unlock"
+	wait_exit "$locker"
+	wait_exit "$pid"
+	assert_status 1
+	run cat "$T/work.err"
+	assert_contains "baton: lost lease for task 1 (attempt 1 superseded)"
+	assert_contains "lost its leases: its heartbeat could not be renewed within runner.stale_after"
+	[ ! -e "$T/go" ]
+	[ "$(tj 1 .status)" = interrupted ]
+	doctor_clean
+}
+
+@test "a runner with this host name but another boot id is judged by its heartbeat, not its pid" {
+	fence_config
+	"$BATON" add -q one
+	local now
+	now=$(date +%s%3N)
+	# runner 99: this host name, another boot (another machine or
+	# container sharing the name), a pid that here is ours
+	sql "INSERT INTO runners (id, pid, host, boot_id, proc_start,
+		started_at, heartbeat_at) VALUES (99, $$, '$(hostname)',
+		'another-boot', 1, $now, $now);
+	     UPDATE tasks SET status = 'running', runner_id = 99, attempts = 1"
+	run "$BATON" status
+	assert_status 0
+	[ "$(statuses)" = "1:running" ]
+	[ "$(sql "SELECT status FROM runners WHERE id = 99")" = alive ]
+	# its heartbeat goes stale: now it is dead
+	sql "UPDATE runners SET heartbeat_at = $((now - 10000)) WHERE id = 99"
+	run "$BATON" status
+	assert_status 0
+	[ "$(statuses)" = "1:interrupted" ]
+	[ "$(sql "SELECT status FROM runners WHERE id = 99")" = dead ]
+	doctor_clean
+}
+
+@test "doctor reports two runs of one session whose times overlap" {
+	fence_config
+	"$BATON" add -q --session s1 one
+	"$BATON" add -q --session s1 two
+	# (a session is made when its first task is claimed: make it here)
+	local s=11111111-1111-4111-8111-111111111111
+	sql "INSERT INTO sessions (id, kind, name, agent, project,
+		workdir, os_user, created_at, last_used_at) VALUES ('$s',
+		'named', 's1', 'sess', '/', '/', 'me', 1, 1);
+	     UPDATE tasks SET status = 'completed', session_id = '$s';
+	     INSERT INTO runs (task_id, attempt, iteration, session_id,
+		started_at, ended_at, outcome) VALUES
+		(1, 1, 1, '$s', 1000, 5000, 'success'),
+		(2, 1, 1, '$s', 5000, 9000, 'success')"
+	doctor_clean
+	sql "INSERT INTO runs (task_id, attempt, iteration, session_id,
+		started_at, ended_at, outcome) VALUES
+		(2, 2, 1, '$s', 8000, 12000, 'success')"
+	run "$BATON" doctor
+	assert_status 1
+	assert_contains "problem: run 3 of task 2 started before an earlier run of session $s ended (two agents in one session)"
+	run "$BATON" doctor --json
+	[ "$(echo "$output" | jq -r '.problems[0].kind')" = session-overlap ]
+}
