@@ -13,6 +13,8 @@
  *                    through a table, the value parsers
  *   config-agents.c  agent profiles (agents:)
  *   config-show.c    config_show()
+ *   config-trust.c   what a project's ./baton.yaml may change untrusted,
+ *                    and `baton config trust`
  */
 
 #include <stddef.h>

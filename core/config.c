@@ -1,6 +1,8 @@
 /*
- * The configuration (SPEC §8): built-in defaults, then one YAML file on
- * top of them key by key, then the environment.
+ * The configuration (SPEC §8): built-in defaults, then the YAML file the
+ * user named, or the user's own with the project's ./baton.yaml layered
+ * on top (config-trust.c says what that one may change), key by key,
+ * then the environment.
  *
  * The file is untrusted input.  It is read whole (at most 1 MiB), turned
  * into a small tree (config-yaml.c) with limits on depth and size, and
@@ -418,10 +420,6 @@ load_layers(struct config *cfg, char **cause)
 	free(path);
 	if (rc < 0)
 		return -1;
-	if (rc == 1) {
-		free(cfg->path);
-		cfg->path = NULL;
-	}
 	buf = cfg_read_file(PROJECT_CONFIG, &len, &err, cause);
 	if (buf == NULL) {
 		if (err == ENOENT || err == ENOTDIR)

@@ -8,8 +8,8 @@
 
 /*
  * The effective configuration: built-in defaults (the same values as the
- * repository's config.yaml), overridden key by key by one config file and
- * then by the environment (SPEC §8).  Every field is owned by the struct.
+ * repository's config.yaml), overridden key by key by the config files
+ * (the user's, then the project's) and then by the environment (SPEC §8).  Every field is owned by the struct.
  */
 
 struct config {
@@ -75,9 +75,13 @@ void config_defaults(struct config *cfg);
 
 /*
  * Load the effective configuration.  explicit_path is --config (or NULL);
- * then BATON_CONFIG, ./baton.yaml, $XDG_CONFIG_HOME/baton/config.yaml,
- * else built-in defaults.  Environment overrides BATON_DB,
- * BATON_SESSION_TTL and BATON_WORKERS are applied and validated last.
+ * then BATON_CONFIG: a file the user named is the whole configuration.
+ * Otherwise $XDG_CONFIG_HOME/baton/config.yaml (if any) on the built-in
+ * defaults, with ./baton.yaml (if any) layered on top; that one may not
+ * change what an agent runs unless trusted (config_trust()).  Every file
+ * must be the user's (or root's) and writable by nobody else.
+ * Environment overrides BATON_DB, BATON_SESSION_TTL and BATON_WORKERS
+ * are applied and validated last.
  * Returns 0, or -1 with *cause "file:line:col: message" (or
  * "BATON_WORKERS: message") for the caller to free; cfg is then released.
  */

@@ -32,7 +32,8 @@ commands() {
 @test "every command prints JSON with --json or refuses it with exit 2" {
 	declare -A args=(
 		[add]="echo added" [cancel]="3" [completion]="bash"
-		[config check]="" [config show]="" [db backup]="$T/copy.db"
+		[config check]="" [config show]="" [config trust]="$T/baton.yaml"
+		[db backup]="$T/copy.db"
 		[db vacuum]="" [doctor]="" [help]=""
 		[log]="1" [milestone create]="m1" [milestone list]=""
 		[milestone show]="m1" [prune]="--older-than 30d"
@@ -81,7 +82,7 @@ commands() {
 		fi
 	done < <(commands)
 	[ "$n" -ge 20 ]
-	[ "$refused" = "completion,config check,config show,db backup,help,log,report" ]
+	[ "$refused" = "completion,config check,config show,config trust,db backup,help,log,report" ]
 }
 
 @test "--json refused before anything happens" {

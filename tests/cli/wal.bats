@@ -118,3 +118,19 @@ local_setup() {
 	[ "$(wal_size)" -gt 8388608 ]
 	release r3
 }
+
+@test "wal: a work left running empties the log once the reader is gone" {
+	reader txn r4
+	"$BATON" work -j 2 > "$T/work.out" 2>&1 &
+	echo $! > "$T/work.pid"
+	wait_for '[ "$(sql "SELECT count(*) FROM tasks WHERE status = '"'completed'"'")" = 300 ]' 120
+	# the idle pool could not checkpoint: the reader holds the log
+	[ "$(wal_size)" -gt 8388608 ]
+	release r4
+	# the idle pool tries again and empties it, still connected
+	wait_for '[ "$(wal_size)" = 0 ]' 60
+	kill -TERM "$(cat "$T/work.pid")"
+	wait "$(cat "$T/work.pid")" || true
+	rm "$T/work.pid"
+	[ "$(grep -c 'write-ahead log' "$T/work.out")" = 1 ]
+}
