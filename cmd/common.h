@@ -131,8 +131,16 @@ void cmd_format_time(int64_t ms, char *buf, size_t len);
 /* ---- signals (cmd/signals.c) ---- */
 
 /*
+ * At start, before any thread: unblock the signals baton handles (a
+ * blocked mask is inherited through exec, as some CI shells leave it)
+ * and put an ignored SIGINT or SIGTERM back to its default.
+ */
+void cmd_signals_reset(void);
+/*
  * Catch SIGINT, SIGTERM and SIGHUP: the first makes b->stop_fd readable
- * so that running agents are stopped and cleanup runs.  Returns 0 or -1.
+ * so that running agents are stopped and cleanup runs; a second kills
+ * them at once.  SIGTSTP stops the agents' groups with baton, SIGCONT
+ * continues them.  Returns 0 or -1.
  */
 int cmd_signals_install(struct baton *b);
 /* The signal received, or 0. */

@@ -116,4 +116,19 @@ int proc_kill_group_checked(pid_t pid, uint64_t start_time, int sig);
  */
 int proc_kill_env(const char *name, char *const *values, size_t n, int sig);
 
+/*
+ * Send sig to the process group of every child proc_run() is running
+ * now, in any thread: job control (SIGSTOP, SIGCONT) must reach the
+ * agents, which have groups of their own.  Async-signal-safe: for
+ * signal handlers.
+ */
+void proc_groups_signal(int sig);
+
+/*
+ * A second Ctrl-C: SIGKILL to every running child's group now, and from
+ * now on terminations skip their grace (TERM then KILL at once).
+ * Async-signal-safe.
+ */
+void proc_groups_kill_now(void);
+
 #endif
