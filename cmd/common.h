@@ -123,6 +123,11 @@ int cmd_print_json(json_t *v);
  * and what is not UTF-8 replaced by U+FFFD, so a field never drops out.
  */
 json_t *cmd_json_str(const char *s);
+/*
+ * An amount in USD as a JSON number, always: json_real() gives NULL for
+ * NaN and infinity, and a NULL value drops the key from its object.
+ */
+json_t *cmd_json_usd(double usd);
 /* Short human duration: "850ms", "12.3s", "4m05s", "2h10m". */
 void cmd_format_elapsed(int64_t ms, char *buf, size_t len);
 /* "2026-11-21 17:00:03 CET" local with its zone, or "-" for 0. */

@@ -33,6 +33,7 @@
 #include "lib/clock.h"
 #include "lib/file.h"
 #include "lib/id.h"
+#include "lib/num.h"
 #include "lib/redact.h"
 #include "lib/strbuf.h"
 #include "lib/xmalloc.h"
@@ -819,6 +820,23 @@ show_held_output(struct job *j, struct turn_state *t)
 }
 
 /*
+ * Every number an agent reports is untrusted (any adapter, any JSON):
+ * counts and cost kept in range before anything adds them up (num.h);
+ * turns and duration -1 for "not reported" or nonsense.
+ */
+static void
+usage_in_range(struct agent_result *ar)
+{
+	ar->input_tokens = num_count(ar->input_tokens);
+	ar->output_tokens = num_count(ar->output_tokens);
+	ar->cache_read_tokens = num_count(ar->cache_read_tokens);
+	ar->cache_creation_tokens = num_count(ar->cache_creation_tokens);
+	ar->cost_usd = num_usd(ar->cost_usd);
+	ar->num_turns = ar->num_turns < 0 ? -1 : num_count(ar->num_turns);
+	ar->duration_ms = ar->duration_ms < 0 ? -1 : num_count(ar->duration_ms);
+}
+
+/*
  * Run the agent and read what it reported into t->ar.  Returns 0 when
  * there is a turn to record (also a configuration error: a bad argv, a
  * missing binary), or -1 for an error of baton's own in t->why.
@@ -861,6 +879,7 @@ run_agent(struct job *j, struct turn_state *t, const char *prompt)
 				 .out_bytes = t->pr.out_bytes,
 				 .err_bytes = t->pr.err_bytes};
 	j->agent->impl->parse_result(&t->call, &ex, t->out, t->err, &t->ar);
+	usage_in_range(&t->ar);
 	show_held_output(j, t);
 	return 0;
 }
@@ -1033,7 +1052,7 @@ record_run(struct job *j, struct turn_state *t, char **cause)
 		store_rollback(db);
 		return rc;
 	}
-	j->cost += t->ar.cost_usd;
+	j->cost = num_usd_add(j->cost, t->ar.cost_usd);
 	if (t->run.has_exit_code) {
 		j->has_exit = 1;
 		j->exit_code = t->run.exit_code;

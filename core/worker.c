@@ -19,6 +19,7 @@
 #include "core/worker.h"
 #include "db/store.h"
 #include "lib/clock.h"
+#include "lib/num.h"
 #include "lib/text.h"
 #include "lib/xmalloc.h"
 
@@ -299,7 +300,8 @@ execute(struct pool *p, struct orch *o, int64_t id, char **cause)
 	else
 		p->counts.other++;
 	if (loaded)
-		p->counts.cost_usd += t.cost_usd;
+		p->counts.cost_usd =
+			num_usd_add(p->counts.cost_usd, t.cost_usd);
 	if (p->hooks.ended != NULL)
 		p->hooks.ended(p->hooks.arg, id, &res);
 	if (loaded && p->hooks.finished != NULL)

@@ -9,8 +9,21 @@
 
 #include "db/sqlite/sqlite.h"
 #include "db/store.h"
+#include "lib/num.h"
 
 #define DB_STMT_CACHE 256
+
+/*
+ * SQL for col + param on usage counts and amounts, saturating as
+ * num_count_add() and num_usd_add() do (lib/num.h): the bound values are
+ * clamped, and a stored value out of range (a row written before) is
+ * brought back in.  Both below 2^53, so the sum never overflows.
+ */
+#define DB_COUNT_SUM(col, param)                                               \
+	"min(max(0, min(coalesce(" col ", 0), 9007199254740991)) + " param     \
+	", 9007199254740991)"
+#define DB_USD_SUM(col, param)                                                 \
+	"min(max(0, coalesce(" col ", 0)) + " param ", 1e12)"
 
 struct db {
 	struct store base; /* first: a struct store * is a struct db * */

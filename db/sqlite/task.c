@@ -161,9 +161,10 @@ read_task(sqlite3_stmt *st, struct db_task *t)
 	t->reason = db_col_text(st, 25);
 	t->runner_id = sqlite3_column_int64(st, 26);
 	t->cancel_requested = sqlite3_column_int(st, 27);
-	t->input_tokens = sqlite3_column_int64(st, 28);
-	t->output_tokens = sqlite3_column_int64(st, 29);
-	t->cost_usd = sqlite3_column_double(st, 30);
+	/* clamped: a row written before usage was (num.h) */
+	t->input_tokens = num_count(sqlite3_column_int64(st, 28));
+	t->output_tokens = num_count(sqlite3_column_int64(st, 29));
+	t->cost_usd = num_usd(sqlite3_column_double(st, 30));
 	t->created_at = sqlite3_column_int64(st, 31);
 	t->started_at = sqlite3_column_int64(st, 32);
 	t->finished_at = sqlite3_column_int64(st, 33);
@@ -319,10 +320,17 @@ sqlite_task_finish(struct store *store, int64_t id, enum task_status status,
 	return db_step_done(db, st, "cannot finish task", cause);
 }
 
+/* Saturating (num.h): the sums stay in range whatever was stored. */
 static const char sql_task_usage[] =
 	"UPDATE tasks SET iterations = max(iterations, ?2), "
-	"input_tokens = input_tokens + ?3, output_tokens = output_tokens + ?4, "
-	"cost_usd = cost_usd + ?5 WHERE id = ?1";
+	"input_tokens = " DB_COUNT_SUM(
+		"input_tokens",
+		"?3") ", "
+		      "output_tokens = " DB_COUNT_SUM(
+			      "output_tokens",
+			      "?4") ", "
+				    "cost_usd = " DB_USD_SUM(
+					    "cost_usd", "?5") " WHERE id = ?1";
 
 int
 sqlite_task_add_usage(struct store *store, int64_t id, int iterations,
@@ -335,9 +343,9 @@ sqlite_task_add_usage(struct store *store, int64_t id, int iterations,
 		return -BERR_DB;
 	sqlite3_bind_int64(st, 1, id);
 	sqlite3_bind_int(st, 2, iterations);
-	sqlite3_bind_int64(st, 3, in);
-	sqlite3_bind_int64(st, 4, out);
-	sqlite3_bind_double(st, 5, cost);
+	sqlite3_bind_int64(st, 3, num_count(in));
+	sqlite3_bind_int64(st, 4, num_count(out));
+	sqlite3_bind_double(st, 5, num_usd(cost));
 	return db_step_done(db, st, "cannot record task usage", cause);
 }
 

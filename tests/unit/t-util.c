@@ -27,6 +27,7 @@
 #include "lib/clock.h"
 #include "lib/file.h"
 #include "lib/id.h"
+#include "lib/num.h"
 #include "lib/strbuf.h"
 #include "lib/sys.h"
 #include "lib/text.h"
@@ -676,6 +677,30 @@ test_strvec(void **state)
 	assert_int_equal(strv_len(NULL), 0);
 }
 
+/* Counts and amounts an agent reports, and their sums, stay in range. */
+static void
+test_num(void **state)
+{
+	(void)state;
+	assert_int_equal(num_count(-1), 0);
+	assert_int_equal(num_count(42), 42);
+	assert_int_equal(num_count(INT64_MAX), NUM_COUNT_MAX);
+	assert_int_equal(num_count_add(INT64_MAX, INT64_MAX), NUM_COUNT_MAX);
+	assert_int_equal(num_count_add(NUM_COUNT_MAX - 1, 1), NUM_COUNT_MAX);
+	assert_int_equal(num_count_add(-5, 3), 3);
+	assert_int_equal(num_count_of(1e300), NUM_COUNT_MAX);
+	assert_int_equal(num_count_of(-1e300), 0);
+	assert_int_equal(num_count_of(0.0 / 0.0), 0);
+	assert_int_equal(num_count_of(12.9), 12);
+	assert_true(num_usd(1.0 / 0.0) == NUM_USD_MAX);
+	assert_true(num_usd(-1.0 / 0.0) == 0);
+	assert_true(num_usd(0.0 / 0.0) == 0);
+	assert_true(num_usd(-0.5) == 0);
+	assert_true(num_usd(0.25) == 0.25);
+	assert_true(num_usd_add(1e308, 1e308) == NUM_USD_MAX);
+	assert_true(num_usd_add(0.5, 0.25) == 0.75);
+}
+
 static void
 test_names(void **state)
 {
@@ -794,6 +819,7 @@ main(void)
 		cmocka_unit_test(test_strbuf),
 		cmocka_unit_test(test_strvec),
 		cmocka_unit_test(test_names),
+		cmocka_unit_test(test_num),
 		cmocka_unit_test_setup_teardown(test_project, test_tmpdir_setup,
 						test_tmpdir_teardown),
 	};
