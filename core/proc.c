@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include "core/proc.h"
+#include "lib/sys.h"
 #include "lib/xmalloc.h"
 
 #define PROC_BUF_SIZE (64 * 1024)
@@ -184,6 +185,7 @@ static int
 proc_open_log(const char *path, int *fd, char **cause)
 {
 	struct stat st;
+	int saved;
 
 	*fd = -1;
 	if (path == NULL)
@@ -202,8 +204,10 @@ proc_open_log(const char *path, int *fd, char **cause)
 	return 0;
 
 fail:
-	*cause = xasprintf("cannot create %s: %s", path, strerror(errno));
+	saved = errno;
+	*cause = xasprintf("cannot create %s: %s", path, strerror(saved));
 	proc_close(fd);
+	errno = saved;
 	return -1;
 }
 
@@ -736,19 +740,26 @@ out:
 	return ret;
 }
 
+/* *cause as "fmt: strerror(errno)", keeping errno.  Returns -1. */
+static int
+proc_fail_errno(char **cause, const char *what)
+{
+	int saved = errno;
+
+	*cause = xasprintf("%s: %s", what, strerror(saved));
+	errno = saved;
+	return -1;
+}
+
 static int
 proc_pipe(int fds[2], char **cause)
 {
-	if (pipe2(fds, O_CLOEXEC) == -1) {
-		*cause = xasprintf("cannot create a pipe: %s", strerror(errno));
-		return -1;
-	}
+	if (pipe2(fds, O_CLOEXEC) == -1)
+		return proc_fail_errno(cause, "cannot create a pipe");
 	/* Only our end: the child's stays blocking. */
 	if (fcntl(fds[0], F_SETFL, O_NONBLOCK) == -1 ||
-	    proc_above_stdio(&fds[1]) == -1) {
-		*cause = xasprintf("cannot set up a pipe: %s", strerror(errno));
-		return -1;
-	}
+	    proc_above_stdio(&fds[1]) == -1)
+		return proc_fail_errno(cause, "cannot set up a pipe");
 	return 0;
 }
 
@@ -804,8 +815,11 @@ proc_open_fds(struct proc_state *st, struct proc_fds *fds, char **cause)
 	in_path = spec->stdin_path != NULL ? spec->stdin_path : "/dev/null";
 	fds->in = open(in_path, O_RDONLY | O_CLOEXEC);
 	if (fds->in == -1 || proc_above_stdio(&fds->in) == -1) {
+		int saved = errno;
+
 		*cause = xasprintf("cannot open %s: %s", in_path,
-				   strerror(errno));
+				   strerror(saved));
+		errno = saved;
 		return -1;
 	}
 	if (proc_open_log(spec->stdout_path, &st->out.log_fd, cause) != 0)
@@ -904,14 +918,24 @@ proc_run(const struct proc_spec *spec, struct proc_result *res, char **cause)
 	int error, ret = -1;
 
 	proc_state_init(&st, spec, res);
-	if (proc_open_fds(&st, &fds, cause) != 0)
+	if (proc_open_fds(&st, &fds, cause) != 0) {
+		if (sys_resource_errno(errno))
+			res->resource_errno = errno;
 		goto out;
+	}
 
 	st.start = proc_mono_ms();
 	error = proc_spawn(&st, fds.in, fds.out[1],
 			   spec->merge_stderr ? fds.out[1] : fds.err[1], cause);
 	if (error == -1)
 		goto out;
+	if (error == EAGAIN || error == ENOMEM) {
+		/* No process (or memory) for it now: ours, not the agent's. */
+		res->resource_errno = error;
+		*cause = xasprintf("cannot start '%s': %s", spec->argv[0],
+				   strerror(error));
+		goto out;
+	}
 	if (error != 0) {
 		/* The workdir may have gone since it was checked. */
 		if (proc_check_cwd(spec->cwd, cause) != 0)

@@ -6,4 +6,17 @@ char *sys_user_name(void);
 /* This host's name, caller frees. */
 char *sys_host_name(void);
 
+/*
+ * Non-zero if err says the process or the system ran out of something
+ * (EMFILE, ENFILE, EAGAIN, ENOMEM): not the fault of what was being
+ * done, and worth waiting for.
+ */
+int sys_resource_errno(int err);
+/*
+ * What ran out, for a message: the error's text and the limit behind it
+ * ("too many open files (the limit on open files, ulimit -n, is 32)").
+ * Caller frees.
+ */
+char *sys_resource_text(int err);
+
 #endif

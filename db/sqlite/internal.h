@@ -139,6 +139,8 @@ int sqlite_task_cancel(struct store *st, int64_t id, int64_t now, int *found,
 		       enum task_status *status_out, char **cause);
 int sqlite_task_requeue(struct store *st, int64_t id, unsigned from_mask,
 			int *done, char **cause);
+int sqlite_task_unclaim(struct store *st, int64_t id, int64_t runner_id,
+			int64_t run_id, int *done, char **cause);
 int sqlite_task_each(struct store *st, const struct db_task_filter *a1,
 		     int (*fn)(void *, const struct db_task *), void *arg,
 		     char **cause);

@@ -464,6 +464,40 @@ sqlite_task_requeue(struct store *store, int64_t id, unsigned from_mask,
 	return 0;
 }
 
+static const char sql_task_unclaim[] =
+	"UPDATE tasks SET status = 'pending', runner_id = NULL, "
+	"started_at = NULL, session_id = NULL, "
+	"attempts = max(attempts - 1, 0) WHERE id = ?1 AND status = 'running' "
+	"AND runner_id = ?2 AND cancel_requested = 0";
+static const char sql_run_unstarted_delete[] =
+	"DELETE FROM runs WHERE id = ?1 AND task_id = ?2 AND pid IS NULL";
+
+int
+sqlite_task_unclaim(struct store *store, int64_t id, int64_t runner_id,
+		    int64_t run_id, int *done, char **cause)
+{
+	struct db *db = (struct db *)store;
+	sqlite3_stmt *st;
+
+	*done = 0;
+	if ((st = db_stmt(db, sql_task_unclaim, cause)) == NULL)
+		return -BERR_DB;
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_int64(st, 2, runner_id);
+	if (db_step_done(db, st, "cannot requeue task", cause) != 0)
+		return -BERR_DB;
+	if (sqlite3_changes(db->h) == 0)
+		return 0;
+	if ((st = db_stmt(db, sql_run_unstarted_delete, cause)) == NULL)
+		return -BERR_DB;
+	sqlite3_bind_int64(st, 1, run_id);
+	sqlite3_bind_int64(st, 2, id);
+	if (db_step_done(db, st, "cannot delete run", cause) != 0)
+		return -BERR_DB;
+	*done = 1;
+	return 0;
+}
+
 /*
  * The filter's terms on tasks "t": ?1 non-NULL for a status set in ?5
  * to ?11, ?2 a milestone, ?3 an id to start after, ?12 a creation time,
