@@ -5,6 +5,7 @@
 #define _XOPEN_SOURCE 700
 #endif
 
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 
@@ -701,6 +702,34 @@ test_num(void **state)
 	assert_true(num_usd_add(0.5, 0.25) == 0.75);
 }
 
+/* Resource errors are told apart and say the limit behind them. */
+static void
+test_resource_text(void **state)
+{
+	struct rlimit old, rl;
+	char *s;
+
+	(void)state;
+	assert_true(sys_resource_errno(EMFILE));
+	assert_true(sys_resource_errno(ENFILE));
+	assert_true(sys_resource_errno(EAGAIN));
+	assert_true(sys_resource_errno(ENOMEM));
+	assert_false(sys_resource_errno(ENOENT));
+	assert_false(sys_resource_errno(EACCES));
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &old), 0);
+	rl = old;
+	rl.rlim_cur = 200;
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &rl), 0);
+	s = sys_resource_text(EMFILE);
+	assert_string_equal(s, "too many open files (the limit on open files, "
+			       "ulimit -n, is 200)");
+	free(s);
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &old), 0);
+	s = sys_resource_text(ENFILE);
+	assert_non_null(strstr(s, "fs.file-max"));
+	free(s);
+}
+
 static void
 test_names(void **state)
 {
@@ -820,6 +849,7 @@ main(void)
 		cmocka_unit_test(test_strvec),
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_num),
+		cmocka_unit_test(test_resource_text),
 		cmocka_unit_test_setup_teardown(test_project, test_tmpdir_setup,
 						test_tmpdir_teardown),
 	};
