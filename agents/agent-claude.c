@@ -19,6 +19,7 @@
 #include "agents/agent.h"
 #include "lib/file.h"
 #include "lib/id.h"
+#include "lib/num.h"
 #include "lib/strbuf.h"
 #include "lib/xmalloc.h"
 
@@ -179,7 +180,7 @@ find_result(const char *text, size_t len, char **why)
 static void
 add_count(int64_t *sum, int64_t v)
 {
-	*sum = v > INT64_MAX - *sum ? INT64_MAX : *sum + v;
+	*sum = num_count_add(*sum, v);
 }
 
 static void
@@ -294,18 +295,17 @@ fill_usage(json_t *o, struct agent_result *r)
 	v = json_object_get(o, "total_cost_usd");
 	if (v == NULL)
 		v = json_object_get(o, "cost_usd");
-	if (json_is_number(v) && json_number_value(v) >= 0 &&
-	    json_number_value(v) < 1e12)
-		r->cost_usd = json_number_value(v);
+	/* untrusted: kept in range, saturating (num.h) */
+	if (json_is_number(v))
+		r->cost_usd = num_usd(json_number_value(v));
 	v = json_object_get(o, "num_turns");
 	if (json_is_integer(v) && json_integer_value(v) >= 0)
-		r->num_turns = json_integer_value(v);
+		r->num_turns = num_count(json_integer_value(v));
 	v = json_object_get(o, "duration_ms");
 	if (json_is_integer(v) && json_integer_value(v) >= 0)
-		r->duration_ms = json_integer_value(v);
-	else if (json_is_real(v) && json_real_value(v) >= 0 &&
-		 json_real_value(v) < 9e18)
-		r->duration_ms = (int64_t)json_real_value(v);
+		r->duration_ms = num_count(json_integer_value(v));
+	else if (json_is_real(v) && json_real_value(v) >= 0)
+		r->duration_ms = num_count_of(json_real_value(v));
 }
 
 /* The reported session id into r: 0, or -1 (bad output) if not a UUID. */

@@ -30,6 +30,7 @@
 #include "agents/agent.h"
 #include "lib/file.h"
 #include "lib/id.h"
+#include "lib/num.h"
 #include "lib/strbuf.h"
 #include "lib/xmalloc.h"
 
@@ -498,10 +499,10 @@ codex_cost(const struct agent_profile *p, const struct codex_usage *u)
 {
 	if (p == NULL || !p->price.set)
 		return 0;
-	return ((double)(u->input - u->cached) * p->price.input +
-		(double)u->cached * p->price.cached_input +
-		(double)u->output * p->price.output) /
-	       1e6;
+	return num_usd(((double)(u->input - u->cached) * p->price.input +
+			(double)u->cached * p->price.cached_input +
+			(double)u->output * p->price.output) /
+		       1e6);
 }
 
 /* ---- classifying a failed turn ---- */

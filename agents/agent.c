@@ -14,6 +14,7 @@
 #include "agents/agent.h"
 #include "lib/file.h"
 #include "lib/id.h"
+#include "lib/num.h"
 #include "lib/strbuf.h"
 #include "lib/xmalloc.h"
 
@@ -136,9 +137,7 @@ json_num(json_t *o, const char *key)
 {
 	json_t *v = json_object_get(o, key);
 
-	if (json_is_number(v) && json_number_value(v) >= 0)
-		return json_number_value(v);
-	return 0;
+	return json_is_number(v) ? num_usd(json_number_value(v)) : 0;
 }
 
 int
@@ -181,9 +180,13 @@ agent_parse_result_json(const char *text, struct agent_result *r, char **cause)
 	else
 		r->cost_usd = json_num(o, "cost_usd");
 	v = json_object_get(o, "num_turns");
-	r->num_turns = json_is_integer(v) ? json_integer_value(v) : -1;
+	r->num_turns = json_is_integer(v) && json_integer_value(v) >= 0
+			       ? num_count(json_integer_value(v))
+			       : -1;
 	v = json_object_get(o, "duration_ms");
-	r->duration_ms = json_is_integer(v) ? json_integer_value(v) : -1;
+	r->duration_ms = json_is_integer(v) && json_integer_value(v) >= 0
+				 ? num_count(json_integer_value(v))
+				 : -1;
 	if (json_is_true(json_object_get(o, "transient")))
 		r->outcome = AGENT_TRANSIENT;
 	else if (json_is_true(json_object_get(o, "resume_failed")))
@@ -372,12 +375,12 @@ agent_get_count(json_t *o, const char *key)
 	json_t *v = json_object_get(o, key);
 	double d;
 
+	/* untrusted: in range, saturating (num.h) */
 	if (json_is_integer(v))
-		return json_integer_value(v) < 0 ? 0 : json_integer_value(v);
+		return num_count(json_integer_value(v));
 	if (json_is_real(v)) {
 		d = json_real_value(v);
-		if (d >= 0 && d < 9e18)
-			return (int64_t)d;
+		return num_count_of(d);
 	}
 	return 0;
 }

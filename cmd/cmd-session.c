@@ -12,6 +12,7 @@
 #include "cmd/table.h"
 #include "core/config.h"
 #include "core/session.h"
+#include "lib/num.h"
 #include "lib/clock.h"
 #include "lib/display.h"
 #include "lib/strbuf.h"
@@ -369,8 +370,8 @@ list_one(void *arg, const struct db_session *s)
 		 cmd_session_tone(s->status));
 	printf("%5lld  ", (long long)s->turns);
 	if (!l->narrow)
-		printf("%8lld  ",
-		       (long long)(s->input_tokens + s->output_tokens));
+		printf("%8lld  ", (long long)num_count_add(s->input_tokens,
+							   s->output_tokens));
 	printf("%9s  %s\n", cost, ago);
 	free(name);
 	return ferror(stdout) ? 1 : 0;

@@ -75,7 +75,7 @@ stats_json(const struct db_stats *s, int64_t since, const char *ms,
 	json_object_set_new(o, "run_duration", dur);
 	json_object_set_new(o, "input_tokens", json_integer(s->input_tokens));
 	json_object_set_new(o, "output_tokens", json_integer(s->output_tokens));
-	json_object_set_new(o, "cost_usd", json_real(s->cost_usd));
+	json_object_set_new(o, "cost_usd", cmd_json_usd(s->cost_usd));
 	json_object_set_new(o, "resumes", json_integer(s->resumes));
 	json_object_set_new(o, "resume_success_rate", json_real(rate));
 	json_object_set_new(o, "fallbacks", json_integer(s->fallbacks));

@@ -122,7 +122,7 @@ finished_json(void *arg, const struct db_task *t, const struct db_run *runs,
 	json_object_set_new(o, "attempts", json_integer(t->attempts));
 	json_object_set_new(o, "input_tokens", json_integer(t->input_tokens));
 	json_object_set_new(o, "output_tokens", json_integer(t->output_tokens));
-	json_object_set_new(o, "cost_usd", json_real(t->cost_usd));
+	json_object_set_new(o, "cost_usd", cmd_json_usd(t->cost_usd));
 	json_object_set_new(o, "session_id", cmd_json_str(t->session_id));
 	json_object_set_new(o, "host", json_string(w->host));
 	json_object_set_new(o, "batch", json_string(w->b->batch_id));

@@ -123,6 +123,11 @@ int cmd_print_json(json_t *v);
  * and what is not UTF-8 replaced by U+FFFD, so a field never drops out.
  */
 json_t *cmd_json_str(const char *s);
+/*
+ * An amount in USD as a JSON number, always: json_real() gives NULL for
+ * NaN and infinity, and a NULL value drops the key from its object.
+ */
+json_t *cmd_json_usd(double usd);
 /* Short human duration: "850ms", "12.3s", "4m05s", "2h10m". */
 void cmd_format_elapsed(int64_t ms, char *buf, size_t len);
 /* "2026-11-21 17:00:03 CET" local with its zone, or "-" for 0. */
@@ -131,8 +136,16 @@ void cmd_format_time(int64_t ms, char *buf, size_t len);
 /* ---- signals (cmd/signals.c) ---- */
 
 /*
+ * At start, before any thread: unblock the signals baton handles (a
+ * blocked mask is inherited through exec, as some CI shells leave it)
+ * and put an ignored SIGINT or SIGTERM back to its default.
+ */
+void cmd_signals_reset(void);
+/*
  * Catch SIGINT, SIGTERM and SIGHUP: the first makes b->stop_fd readable
- * so that running agents are stopped and cleanup runs.  Returns 0 or -1.
+ * so that running agents are stopped and cleanup runs; a second kills
+ * them at once.  SIGTSTP stops the agents' groups with baton, SIGCONT
+ * continues them.  Returns 0 or -1.
  */
 int cmd_signals_install(struct baton *b);
 /* The signal received, or 0. */

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "cmd/cmd.h"
+#include "cmd/common.h"
 #include "cmd/table.h"
 #include "lib/xmalloc.h"
 
@@ -84,6 +85,7 @@ main(int argc, char **argv)
 	/* An agent or a reader that goes away must not kill baton: writes
 	 * to a closed pipe fail with EPIPE and are reported. */
 	signal(SIGPIPE, SIG_IGN);
+	cmd_signals_reset();
 	pthread_mutex_init(&b.write_lock, NULL);
 	/* Commands report bad options themselves, naming the command. */
 	opterr = 0;

@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "cmd/common.h"
+#include "lib/num.h"
 #include "lib/text.h"
 #include "lib/clock.h"
 
@@ -19,6 +20,12 @@ cmd_json_time(int64_t ms)
 		return json_null();
 	time_rfc3339(ms, buf, sizeof buf);
 	return json_string(buf);
+}
+
+json_t *
+cmd_json_usd(double usd)
+{
+	return json_real(num_usd(usd));
 }
 
 json_t *
@@ -72,7 +79,7 @@ cmd_run_json(const struct db_run *r)
 	json_object_set_new(o, "answer", cmd_json_str(r->answer));
 	json_object_set_new(o, "input_tokens", json_integer(r->input_tokens));
 	json_object_set_new(o, "output_tokens", json_integer(r->output_tokens));
-	json_object_set_new(o, "cost_usd", json_real(r->cost_usd));
+	json_object_set_new(o, "cost_usd", cmd_json_usd(r->cost_usd));
 	json_object_set_new(o, "check_exit_code",
 			    r->has_check ? json_integer(r->check_exit_code)
 					 : json_null());
@@ -117,7 +124,7 @@ cmd_task_json(const struct db_task *t, const struct db_run *runs, size_t nruns,
 	json_object_set_new(o, "finished_at", cmd_json_time(t->finished_at));
 	json_object_set_new(o, "input_tokens", json_integer(t->input_tokens));
 	json_object_set_new(o, "output_tokens", json_integer(t->output_tokens));
-	json_object_set_new(o, "cost_usd", json_real(t->cost_usd));
+	json_object_set_new(o, "cost_usd", cmd_json_usd(t->cost_usd));
 	json_object_set_new(o, "answer", cmd_json_str(t->answer));
 	if (with_runs) {
 		a = json_array();
@@ -164,7 +171,7 @@ cmd_session_json(const struct db_session *s, const struct db_chain_link *chain,
 	json_object_set_new(o, "turns", json_integer(s->turns));
 	json_object_set_new(o, "input_tokens", json_integer(s->input_tokens));
 	json_object_set_new(o, "output_tokens", json_integer(s->output_tokens));
-	json_object_set_new(o, "cost_usd", json_real(s->cost_usd));
+	json_object_set_new(o, "cost_usd", cmd_json_usd(s->cost_usd));
 	json_object_set_new(o, "resume_failures",
 			    json_integer(s->resume_failures));
 	json_object_set_new(o, "resumable", json_boolean(s->resumable));

@@ -33,11 +33,17 @@
 #include "lib/clock.h"
 #include "lib/file.h"
 #include "lib/id.h"
+#include "lib/num.h"
 #include "lib/redact.h"
 #include "lib/strbuf.h"
+#include "lib/sys.h"
 #include "lib/xmalloc.h"
 
 extern char **environ;
+
+/* Waiting for a file descriptor or a process: from this, doubling. */
+#define RESOURCE_WAIT_MIN_MS 100
+#define RESOURCE_WAIT_MAX_MS 5000
 
 /* The last 4 KiB of a check's output go into the feedback prompt. */
 #define CHECK_TAIL 4096
@@ -285,6 +291,8 @@ struct job {
 	/* the leases of the claim (SPEC §5), and whether they were lost */
 	int64_t epoch, session_epoch;
 	int lost;
+	int spawned_any; /* an agent of this claim has run */
+	int given_back;	 /* unclaimed: pending again, untouched */
 };
 
 /*
@@ -881,26 +889,174 @@ show_held_output(struct job *j, struct turn_state *t)
 }
 
 /*
+ * Every number an agent reports is untrusted (any adapter, any JSON):
+ * counts and cost kept in range before anything adds them up (num.h);
+ * turns and duration -1 for "not reported" or nonsense.
+ */
+static void
+usage_in_range(struct agent_result *ar)
+{
+	ar->input_tokens = num_count(ar->input_tokens);
+	ar->output_tokens = num_count(ar->output_tokens);
+	ar->cache_read_tokens = num_count(ar->cache_read_tokens);
+	ar->cache_creation_tokens = num_count(ar->cache_creation_tokens);
+	ar->cost_usd = num_usd(ar->cost_usd);
+	ar->num_turns = ar->num_turns < 0 ? -1 : num_count(ar->num_turns);
+	ar->duration_ms = ar->duration_ms < 0 ? -1 : num_count(ar->duration_ms);
+}
+
+/*
+ * Give the task back: its claim undone (pending, attempt not counted,
+ * the run that never started deleted), its temp session closed and its
+ * lease released, in one transaction; the files of the run removed.
+ * 0, or -1 when it could not be (cancel asked meanwhile, a database
+ * error): then it waits and tries again instead.
+ */
+static int
+give_back(struct job *j, struct turn_state *t)
+{
+	struct orch *o = j->o;
+	struct store *db = o->db;
+	int64_t now = clock_now_ms();
+	int temp = j->session.kind == SESSION_TEMP, done = 0, rc;
+	char *cause = NULL;
+
+	if ((rc = store_begin(db, &cause)) == 0)
+		rc = store_task_unclaim(db, j->task.id, o->b->runner_id,
+					t->run.id, &done, &cause);
+	if (rc == 0 && done && temp)
+		rc = store_session_set_status(db, j->session.id, SESSION_CLOSED,
+					      now, &cause);
+	if (rc == 0 && done && temp)
+		rc = store_event(db, EVENT_CLOSE, j->session.id, j->task.id, 0,
+				 o->b->runner_id, "requeued", now, &cause);
+	if (rc == 0 && done)
+		rc = store_session_unlease(db, j->session.id, j->session_epoch,
+					   &cause);
+	if (rc == 0 && done)
+		rc = store_commit(db, &cause);
+	if (rc != 0 || !done) {
+		store_rollback(db);
+		free(cause);
+		return -1;
+	}
+	unlink(t->pfile);
+	unlink(t->out);
+	unlink(t->err);
+	rmdir(j->task_dir); /* only if it is empty: an earlier claim's */
+	if (temp && !o->b->cfg->sessions.keep_temp_dirs)
+		session_dir_remove(o->b->state_dir, j->session.id);
+	j->given_back = 1;
+	job_fail(j, TASK_PENDING, "requeued", NULL);
+	return 0;
+}
+
+/* One bit per class of resource error, for saying each once. */
+static unsigned
+resource_bit(int err)
+{
+	return err == EMFILE   ? 1u
+	       : err == ENFILE ? 2u
+	       : err == EAGAIN ? 4u
+			       : 8u;
+}
+
+/*
+ * The agent could not be started for want of a file descriptor or a
+ * process (err): baton's problem, not the task's.  Give the task back
+ * if the worker's pool says so (only before any agent of this claim
+ * ran; t NULL: never), else wait *wait_ms (doubling, up to
+ * RESOURCE_WAIT_MAX_MS).
+ * Returns 0 to try again, 1 when given back, -1 when told to stop
+ * while waiting (the task is then decided cancelled; t->why says so).
+ */
+static int
+resource_wait(struct job *j, struct turn_state *t, int err, int64_t *wait_ms)
+{
+	struct orch *o = j->o;
+	char *limit = sys_resource_text(err), *msg;
+	int give = 0;
+
+	if (o->resource != NULL)
+		give = o->resource(o->notify_arg, j->task.id, err, limit);
+	else if (!(o->resource_said & resource_bit(err))) {
+		o->resource_said |= resource_bit(err);
+		msg = xasprintf("cannot start the agent: %s; waiting to try "
+				"again",
+				limit);
+		note(o, j->task.id, msg);
+		free(msg);
+	}
+	free(limit);
+	if (give && t != NULL && !j->spawned_any && give_back(j, t) == 0)
+		return 1;
+	if (sleep_or_stop(j, *wait_ms)) {
+		if (t != NULL) {
+			free(t->why);
+			t->why = xstrdup(j->error);
+		}
+		return -1;
+	}
+	*wait_ms = *wait_ms * 2 > RESOURCE_WAIT_MAX_MS ? RESOURCE_WAIT_MAX_MS
+						       : *wait_ms * 2;
+	return 0;
+}
+
+/*
+ * Write the prompt file and start the agent, waiting out a lack of file
+ * descriptors or processes (resource_wait).  Returns 0 (spawned, or a
+ * spawn error in t->pr), -1 for an error of baton's own in t->why, 1
+ * when the task was given back.
+ */
+static int
+start_agent(struct job *j, struct turn_state *t, const char *prompt)
+{
+	int64_t wait_ms = RESOURCE_WAIT_MIN_MS;
+	int err, rc, argv_done = 0;
+
+	for (;;) {
+		free(t->why);
+		t->why = NULL;
+		if (file_write(t->pfile, prompt, strlen(prompt)) != 0) {
+			err = errno;
+			t->why = xasprintf("cannot write %s: %s", t->pfile,
+					   strerror(err));
+			if (!sys_resource_errno(err))
+				return -1;
+		} else {
+			if (!argv_done &&
+			    j->agent->impl->build_argv(&t->call, &t->argv,
+						       &t->ar.error)) {
+				t->ar.outcome = AGENT_CONFIG_ERROR;
+				return 2;
+			}
+			argv_done = 1;
+			if (injected(j->o, "before-spawn", &t->why))
+				return -1;
+			if (spawn(j, t) == 0)
+				return 0;
+			if ((err = t->pr.resource_errno) == 0)
+				return -1;
+		}
+		if ((rc = resource_wait(j, t, err, &wait_ms)) != 0)
+			return rc;
+	}
+}
+
+/*
  * Run the agent and read what it reported into t->ar.  Returns 0 when
  * there is a turn to record (also a configuration error: a bad argv, a
- * missing binary), or -1 for an error of baton's own in t->why.
+ * missing binary), -1 for an error of baton's own in t->why, or 1 when
+ * the task was given back for want of resources (nothing to record).
  */
 static int
 run_agent(struct job *j, struct turn_state *t, const char *prompt)
 {
 	struct agent_exit ex;
+	int rc;
 
-	if (file_write(t->pfile, prompt, strlen(prompt)) != 0) {
-		t->why = xasprintf("cannot write %s: %s", t->pfile,
-				   strerror(errno));
-		return -1;
-	}
-	if (j->agent->impl->build_argv(&t->call, &t->argv, &t->ar.error)) {
-		t->ar.outcome = AGENT_CONFIG_ERROR;
-		return 0;
-	}
-	if (injected(j->o, "before-spawn", &t->why) || spawn(j, t) != 0)
-		return -1;
+	if ((rc = start_agent(j, t, prompt)) != 0)
+		return rc == 2 ? 0 : rc; /* 2: a bad argv, a turn to record */
 	if (t->pr.spawn_errno != 0) {
 		/* Startup failure, not a resume failure: the session keeps
 		 * its id (S13). */
@@ -915,6 +1071,7 @@ run_agent(struct job *j, struct turn_state *t, const char *prompt)
 		return 0;
 	}
 	t->spawned = 1;
+	j->spawned_any = 1;
 	t->ar.num_turns = -1;
 	t->ar.duration_ms = -1;
 	ex = (struct agent_exit){.exited = t->pr.exited,
@@ -923,6 +1080,7 @@ run_agent(struct job *j, struct turn_state *t, const char *prompt)
 				 .out_bytes = t->pr.out_bytes,
 				 .err_bytes = t->pr.err_bytes};
 	j->agent->impl->parse_result(&t->call, &ex, t->out, t->err, &t->ar);
+	usage_in_range(&t->ar);
 	show_held_output(j, t);
 	return 0;
 }
@@ -1142,7 +1300,7 @@ record_run(struct job *j, struct turn_state *t, char **cause)
 	fill_run_end(j, t, clock_now_ms());
 	if ((rc = final_write(j, record_run_txn, t, cause)) != 0)
 		return rc;
-	j->cost += t->ar.cost_usd;
+	j->cost = num_usd_add(j->cost, t->ar.cost_usd);
 	if (t->run.has_exit_code) {
 		j->has_exit = 1;
 		j->exit_code = t->run.exit_code;
@@ -1182,15 +1340,20 @@ static int
 end_in_error(struct job *j, struct turn_state *t, char **cause)
 {
 	struct store *db = j->o->db;
+	/* told to stop while it waited for a process or a descriptor */
+	int stopped = j->decided && j->status == TASK_CANCELLED;
 
 	t->run.ended_at = clock_now_ms();
-	t->run.outcome = RUN_ERROR;
+	t->run.outcome = stopped ? RUN_CANCELLED : RUN_ERROR;
 	t->run.error = xstrdup(t->why);
 	if (store_begin(db, cause) == 0 &&
 	    fenced(j, store_run_end(db, &t->run, j->epoch, cause)) == 0)
 		store_commit(db, cause);
 	store_rollback(db);
 	free(*cause);
+	*cause = NULL;
+	if (stopped)
+		return 0;
 	*cause = t->why;
 	t->why = NULL;
 	job_fail(j, TASK_FAILED, "error", xstrdup(*cause));
@@ -1214,8 +1377,11 @@ run_once(struct job *j, const char *prompt, enum turn *turn, char **cause)
 	if ((rc = choose_conversation(j, &t, cause)) != 0 ||
 	    (rc = start_run(j, &t, cause)) != 0)
 		goto out;
-	if (run_agent(j, &t, prompt) != 0 ||
-	    injected(j->o, "after-run", &t.why)) {
+	if ((rc = run_agent(j, &t, prompt)) == 1) {
+		rc = 0; /* given back: nothing ran, nothing to record */
+		goto out;
+	}
+	if (rc != 0 || injected(j->o, "after-run", &t.why)) {
 		rc = end_in_error(j, &t, cause);
 		goto out;
 	}
@@ -1315,9 +1481,11 @@ run_check(struct job *j, int *passed, int *exit_code, char **output,
 	char *argv[] = {(char *)"/bin/sh", (char *)"-c", j->task.check_cmd,
 			NULL};
 	char *path, *why = NULL;
+	int64_t wait_ms = RESOURCE_WAIT_MIN_MS;
 	int rc;
 
 	*passed = 0;
+	*exit_code = 0;
 	*output = NULL;
 	path = xasprintf("%s/%lld.check", j->task_dir,
 			 (long long)j->last_run_id);
@@ -1334,7 +1502,17 @@ run_check(struct job *j, int *passed, int *exit_code, char **output,
 	ps.stop_fd = o->b->stop_fd;
 	ps.poll_stop = poll_cancel;
 	ps.poll_arg = j;
-	if (proc_run(&ps, &pr, &why) != 0 || pr.spawn_errno != 0) {
+	/* out of descriptors or processes: wait for some, the task's agent
+	 * has run (stopped while waiting: decided cancelled) */
+	while ((rc = proc_run(&ps, &pr, &why)) != 0 && pr.resource_errno) {
+		free(why);
+		why = NULL;
+		if (resource_wait(j, NULL, pr.resource_errno, &wait_ms)) {
+			free(path);
+			return 0;
+		}
+	}
+	if (rc != 0 || pr.spawn_errno != 0) {
 		*cause = why ? why : xstrdup("cannot run the check");
 		free(path);
 		return -BERR_FAIL;
@@ -1696,8 +1874,11 @@ orch_execute(struct orch *o, int64_t task_id, struct orch_result *res,
 	if (assigned)
 		agent_set_session_id(j.agent, prior); /* S3: restore */
 	free(prior);
-	/* A lost lease writes nothing more (SPEC §5). */
-	rc2 = j.lost ? lost(&j, res, cause) : finish(&j, cause);
+	/* A lost lease writes nothing more (SPEC §5); given back: unclaimed
+	 * already, the task is pending again. */
+	rc2 = j.lost	     ? lost(&j, res, cause)
+	      : j.given_back ? 0
+			     : finish(&j, cause);
 	if (j.lost)
 		rc = 0;
 	if (rc2 == 0 && rc != 0) {
@@ -1712,6 +1893,7 @@ orch_execute(struct orch *o, int64_t task_id, struct orch_result *res,
 		refresh_scope(o);
 
 	res->status = j.status;
+	res->requeued = j.given_back;
 	res->error = xstrdup_or_null(j.error);
 	res->nobin = j.nobin;
 	res->err = rc;

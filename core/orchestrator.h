@@ -47,6 +47,16 @@ struct orch {
 	 * use): non-zero to leave it pending for a later claim rather than
 	 * fail it.  NULL: fail it (`run`). */
 	int (*full)(void *arg, int64_t task_id, int64_t active);
+	/*
+	 * The agent of task_id could not be started: baton ran out of file
+	 * descriptors or processes (err: EMFILE, ENFILE, EAGAIN, ENOMEM;
+	 * limit: what ran out, for a message).  Non-zero to give the task
+	 * back (pending again, untouched: orch_result.requeued) so that
+	 * this worker can stop; 0 to wait and try again.  NULL (`run`):
+	 * wait and try again, said once through notify.
+	 */
+	int (*resource)(void *arg, int64_t task_id, int err, const char *limit);
+	unsigned resource_said; /* for notify: one bit per errno class */
 	/* Task retries for tasks that set none (work --retries); -1:
 	 * defaults.retries.  Recorded on the task at its claim. */
 	int retries;
@@ -70,6 +80,9 @@ struct orch_result {
 	 * nothing of this attempt was recorded; status is interrupted as
 	 * far as this runner knows, and the store has another's. */
 	int lost;
+	/* given back (see struct orch's resource): pending again, status
+	 * TASK_PENDING, nothing recorded */
+	int requeued;
 };
 void orch_result_release(struct orch_result *);
 

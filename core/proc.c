@@ -3,8 +3,11 @@
  * group, stream its stdout and stderr to files, stop it on a timeout or
  * when asked, and leave nothing behind (no zombie, no orphan, no fd).
  *
- * Thread-safe: no global mutable state, no signal handlers, no reliance
- * on SIGCHLD.  Each call waits only for its own child, through a pidfd.
+ * Thread-safe: no signal handlers, no reliance on SIGCHLD.  Each call
+ * waits only for its own child, through a pidfd.  The one piece of
+ * global state is the table of running groups below, which baton's
+ * signal handlers (cmd/signals.c) read: job control and a second Ctrl-C
+ * must reach every agent, whichever thread runs it.
  */
 #define _GNU_SOURCE
 
@@ -22,6 +25,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +33,7 @@
 #include <unistd.h>
 
 #include "core/proc.h"
+#include "lib/sys.h"
 #include "lib/xmalloc.h"
 
 #define PROC_BUF_SIZE (64 * 1024)
@@ -64,6 +69,65 @@ struct proc_stream {
 	uint64_t bytes;
 };
 
+/*
+ * The process groups of the children now running, for signal handlers:
+ * lock-free atomics (async-signal-safe to read), 0 for a free slot.  A
+ * group is taken out before its leader is reaped, so an id read here is
+ * still reserved by that leader (unreaped, maybe a zombie) unless the
+ * reap happens between a handler's read and its kill(), which would need
+ * the pid space to wrap in that instant.  More children than slots (the
+ * pool has at most 256 workers, each running one at a time) are run
+ * but not in the table.
+ */
+#define PROC_GROUPS_MAX 1024
+static atomic_int proc_groups[PROC_GROUPS_MAX];
+/* Set by proc_groups_kill_now(): terminations skip the grace. */
+static atomic_int proc_hurry;
+
+/* Put pgid in the table; its slot, or -1 if the table is full. */
+static int
+proc_group_add(pid_t pgid)
+{
+	int i, expected;
+
+	for (i = 0; i < PROC_GROUPS_MAX; i++) {
+		expected = 0;
+		if (atomic_compare_exchange_strong(&proc_groups[i], &expected,
+						   (int)pgid))
+			return i;
+	}
+	return -1;
+}
+
+static void
+proc_group_del(int *slot)
+{
+	if (*slot >= 0)
+		atomic_store(&proc_groups[*slot], 0);
+	*slot = -1;
+}
+
+/* Async-signal-safe (see proc.h). */
+void
+proc_groups_signal(int sig)
+{
+	int i, pgid;
+
+	for (i = 0; i < PROC_GROUPS_MAX; i++) {
+		pgid = atomic_load(&proc_groups[i]);
+		if (pgid > 0)
+			kill(-pgid, sig);
+	}
+}
+
+/* Async-signal-safe (see proc.h). */
+void
+proc_groups_kill_now(void)
+{
+	atomic_store(&proc_hurry, 1);
+	proc_groups_signal(SIGKILL);
+}
+
 struct proc_state {
 	const struct proc_spec *spec;
 	struct proc_result *res;
@@ -71,6 +135,7 @@ struct proc_state {
 	char *buf;
 	pid_t pid;
 	int pidfd;
+	int group_slot; /* in proc_groups, or -1 */
 	int stop_fd;
 	int reaped;
 	int lost; /* someone else reaped the leader: its pid is not ours */
@@ -120,6 +185,7 @@ static int
 proc_open_log(const char *path, int *fd, char **cause)
 {
 	struct stat st;
+	int saved;
 
 	*fd = -1;
 	if (path == NULL)
@@ -138,8 +204,10 @@ proc_open_log(const char *path, int *fd, char **cause)
 	return 0;
 
 fail:
-	*cause = xasprintf("cannot create %s: %s", path, strerror(errno));
+	saved = errno;
+	*cause = xasprintf("cannot create %s: %s", path, strerror(saved));
 	proc_close(fd);
+	errno = saved;
 	return -1;
 }
 
@@ -404,6 +472,8 @@ proc_reap(struct proc_state *st)
 	int status;
 	pid_t p;
 
+	/* Out of the table while the pid is still ours (see proc_groups). */
+	proc_group_del(&st->group_slot);
 	do
 		p = waitpid(st->pid, &status, 0);
 	while (p == -1 && errno == EINTR);
@@ -448,7 +518,7 @@ proc_terminate(struct proc_state *st, enum proc_stop_reason why, int64_t now)
 		grace = PROC_GRACE_MS;
 	st->res->reason = why;
 	st->term_sent = 1;
-	st->kill_at = now + grace;
+	st->kill_at = atomic_load(&proc_hurry) ? now : now + grace;
 	proc_signal(st, SIGTERM);
 	/* A stopped process would only see the TERM once continued. */
 	proc_signal(st, SIGCONT);
@@ -480,7 +550,8 @@ proc_tick(struct proc_state *st)
 		poll_ms = spec->poll_ms > 0 ? spec->poll_ms : PROC_POLL_MS;
 		st->next_poll = now + poll_ms;
 	}
-	if (st->term_sent && !st->kill_sent && now >= st->kill_at) {
+	if (st->term_sent && !st->kill_sent &&
+	    (now >= st->kill_at || atomic_load(&proc_hurry))) {
 		proc_signal(st, SIGKILL);
 		st->kill_sent = 1;
 	}
@@ -563,6 +634,12 @@ proc_step(struct proc_state *st, char **cause)
 		if (pfd[nstreams + i].revents != 0)
 			proc_tee_flush(tees[i]);
 	}
+	/* Before the leader's exit is taken for one by itself: a deadline
+	 * that passed while baton was stopped (Ctrl-Z, SIGSTOP) fires now,
+	 * on resume, whatever the agent did meanwhile. */
+	if (!st->reaped && !st->term_sent && st->timeout_at >= 0 &&
+	    proc_mono_ms() >= st->timeout_at)
+		proc_terminate(st, PROC_TIMED_OUT, proc_mono_ms());
 	if (stop_i >= 0 && pfd[stop_i].revents != 0) {
 		if (pfd[stop_i].revents & POLLNVAL)
 			st->stop_fd = -1; /* not an fd: never a stop */
@@ -663,19 +740,26 @@ out:
 	return ret;
 }
 
+/* *cause as "fmt: strerror(errno)", keeping errno.  Returns -1. */
+static int
+proc_fail_errno(char **cause, const char *what)
+{
+	int saved = errno;
+
+	*cause = xasprintf("%s: %s", what, strerror(saved));
+	errno = saved;
+	return -1;
+}
+
 static int
 proc_pipe(int fds[2], char **cause)
 {
-	if (pipe2(fds, O_CLOEXEC) == -1) {
-		*cause = xasprintf("cannot create a pipe: %s", strerror(errno));
-		return -1;
-	}
+	if (pipe2(fds, O_CLOEXEC) == -1)
+		return proc_fail_errno(cause, "cannot create a pipe");
 	/* Only our end: the child's stays blocking. */
 	if (fcntl(fds[0], F_SETFL, O_NONBLOCK) == -1 ||
-	    proc_above_stdio(&fds[1]) == -1) {
-		*cause = xasprintf("cannot set up a pipe: %s", strerror(errno));
-		return -1;
-	}
+	    proc_above_stdio(&fds[1]) == -1)
+		return proc_fail_errno(cause, "cannot set up a pipe");
 	return 0;
 }
 
@@ -696,6 +780,7 @@ proc_state_init(struct proc_state *st, const struct proc_spec *spec,
 	st->res = res;
 	st->pid = -1;
 	st->pidfd = -1;
+	st->group_slot = -1;
 	st->stop_fd = spec->stop_fd;
 	st->reaped = 1; /* nothing to reap until spawned */
 	st->timeout_at = st->kill_at = st->next_poll = st->eof_at = -1;
@@ -730,8 +815,11 @@ proc_open_fds(struct proc_state *st, struct proc_fds *fds, char **cause)
 	in_path = spec->stdin_path != NULL ? spec->stdin_path : "/dev/null";
 	fds->in = open(in_path, O_RDONLY | O_CLOEXEC);
 	if (fds->in == -1 || proc_above_stdio(&fds->in) == -1) {
+		int saved = errno;
+
 		*cause = xasprintf("cannot open %s: %s", in_path,
-				   strerror(errno));
+				   strerror(saved));
+		errno = saved;
 		return -1;
 	}
 	if (proc_open_log(spec->stdout_path, &st->out.log_fd, cause) != 0)
@@ -762,6 +850,8 @@ proc_started(struct proc_state *st, struct proc_fds *fds)
 
 	st->reaped = 0;
 	st->res->pid = st->pid;
+	/* The child made its group (setpgid in posix_spawn) before exec. */
+	st->group_slot = proc_group_add(st->pid);
 	proc_close(&fds->in);
 	proc_close(&fds->out[1]);
 	proc_close(&fds->err[1]);
@@ -828,14 +918,24 @@ proc_run(const struct proc_spec *spec, struct proc_result *res, char **cause)
 	int error, ret = -1;
 
 	proc_state_init(&st, spec, res);
-	if (proc_open_fds(&st, &fds, cause) != 0)
+	if (proc_open_fds(&st, &fds, cause) != 0) {
+		if (sys_resource_errno(errno))
+			res->resource_errno = errno;
 		goto out;
+	}
 
 	st.start = proc_mono_ms();
 	error = proc_spawn(&st, fds.in, fds.out[1],
 			   spec->merge_stderr ? fds.out[1] : fds.err[1], cause);
 	if (error == -1)
 		goto out;
+	if (error == EAGAIN || error == ENOMEM) {
+		/* No process (or memory) for it now: ours, not the agent's. */
+		res->resource_errno = error;
+		*cause = xasprintf("cannot start '%s': %s", spec->argv[0],
+				   strerror(error));
+		goto out;
+	}
 	if (error != 0) {
 		/* The workdir may have gone since it was checked. */
 		if (proc_check_cwd(spec->cwd, cause) != 0)

@@ -50,7 +50,11 @@ enum proc_stop_reason {
 struct proc_result {
 	pid_t pid;
 	int spawn_errno; /* non-zero: it never ran (ENOENT, EACCES, ...) */
-	int exited;	 /* exited by itself: exit_code is valid */
+	/* non-zero (with -1 from proc_run): it never ran because baton ran
+	 * out of something (EMFILE, ENFILE, EAGAIN, ENOMEM: a pipe, a log
+	 * file, the fork); worth retrying once some is free */
+	int resource_errno;
+	int exited; /* exited by itself: exit_code is valid */
 	int exit_code;
 	int signal; /* killed by this signal, else 0 */
 	enum proc_stop_reason reason;
@@ -65,7 +69,8 @@ struct proc_result {
  * Run spec to the end.  Returns 0 when the child ran (whatever its exit
  * status) or could not be spawned (spawn_errno set, *cause says why);
  * -1 with *cause on an error of baton's own (cannot create a log file,
- * pipe, ...).  The child's leftover processes in its group are killed
+ * pipe, ...; resource_errno set when it was a limit of baton's process
+ * or of the system, and nothing was started).  The child's leftover processes in its group are killed
  * when the leader exits.  Also used for `--check` commands.
  * If writing a log file fails while the child runs (disk full), the
  * child still runs to the end and *res is filled in, but -1 is returned.
@@ -115,5 +120,20 @@ int proc_kill_group_checked(pid_t pid, uint64_t start_time, int sig);
  * never signalled.  Returns how many were signalled.
  */
 int proc_kill_env(const char *name, char *const *values, size_t n, int sig);
+
+/*
+ * Send sig to the process group of every child proc_run() is running
+ * now, in any thread: job control (SIGSTOP, SIGCONT) must reach the
+ * agents, which have groups of their own.  Async-signal-safe: for
+ * signal handlers.
+ */
+void proc_groups_signal(int sig);
+
+/*
+ * A second Ctrl-C: SIGKILL to every running child's group now, and from
+ * now on terminations skip their grace (TERM then KILL at once).
+ * Async-signal-safe.
+ */
+void proc_groups_kill_now(void);
 
 #endif

@@ -134,7 +134,8 @@ runner_start(struct runner *r, struct baton *b, char **cause)
 {
 	struct db_runner row = {0};
 	uint64_t start = 0;
-	int rc;
+	char *limit;
+	int rc, err;
 
 	memset(r, 0, sizeof *r);
 	r->b = b;
@@ -161,9 +162,11 @@ runner_start(struct runner *r, struct baton *b, char **cause)
 		return rc;
 	pthread_mutex_init(&r->lock, NULL);
 	pthread_cond_init(&r->cond, NULL);
-	if (pthread_create(&r->thread, NULL, heartbeat_main, r) != 0) {
-		*cause = xasprintf("cannot start heartbeat thread: %s",
-				   strerror(errno));
+	if ((err = pthread_create(&r->thread, NULL, heartbeat_main, r)) != 0) {
+		/* pthread_create() returns the error; errno is not it */
+		limit = sys_resource_text(err);
+		*cause = xasprintf("cannot start heartbeat thread: %s", limit);
+		free(limit);
 		store_close(r->db);
 		r->db = NULL;
 		return -BERR_FAIL;

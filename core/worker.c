@@ -19,6 +19,8 @@
 #include "core/worker.h"
 #include "db/store.h"
 #include "lib/clock.h"
+#include "lib/num.h"
+#include "lib/sys.h"
 #include "lib/text.h"
 #include "lib/xmalloc.h"
 
@@ -49,7 +51,22 @@ struct pool {
 	int wal_warned;	   /* the WAL past db.wal_warn_mib was said */
 	int wal_clean;	   /* checkpointed since the last task ended */
 	int64_t wal_tried; /* last idle checkpoint (monotonic ms), 0 */
+	/* Out of descriptors or processes (EMFILE, ENFILE, EAGAIN, ENOMEM):
+	 * workers that stop to lower the parallelism, and the classes of
+	 * error said already (once each). */
+	int leaving;
+	unsigned resource_said;
+	/* The last worker found no descriptor for its agent while nothing
+	 * of the pool ran (EMFILE: only the pool could free one): waits
+	 * so far, and the error once it gives up (the limit is too low for
+	 * even one task; its task goes back and the pool stops). */
+	int starved_waits;
+	char *starved;
 };
+
+/* EMFILE waits of the last worker, with nothing running, before the
+ * pool gives up: 100 ms doubling, about 3 s in all. */
+#define STARVED_WAITS 5
 
 /* With p->lock held. */
 static void
@@ -214,6 +231,82 @@ hook_full(void *arg, int64_t id, int64_t active)
 	return wait;
 }
 
+/* One bit per class of resource error, for saying each once. */
+static unsigned
+resource_bit(int err)
+{
+	return err == EMFILE   ? 1u
+	       : err == ENFILE ? 2u
+	       : err == EAGAIN ? 4u
+			       : 8u;
+}
+
+/*
+ * With p->lock held: baton ran out of something (err; limit says what):
+ * non-zero if this worker is not the last one and may stop, lowering
+ * the parallelism (it is then counted as leaving).  Said once per class
+ * of error, with the limit.
+ */
+static int
+resource_leave(struct pool *p, int err, const char *what, const char *limit)
+{
+	int leave = p->counts.workers - p->leaving > 1;
+	char *msg;
+
+	if (leave)
+		p->leaving++;
+	if (!(p->resource_said & resource_bit(err))) {
+		p->resource_said |= resource_bit(err);
+		msg = xasprintf("%s: %s; %s", what, limit,
+				leave ? "running fewer tasks at a time"
+				      : "waiting to try again");
+		if (p->hooks.note != NULL)
+			p->hooks.note(p->hooks.arg, 0, msg);
+		free(msg);
+	}
+	return leave;
+}
+
+/*
+ * orch's resource hook: the agent of task id could not be started for
+ * want of descriptors or processes.  Give the task back (untouched)
+ * unless this is the last worker, which waits and tries again; whether
+ * the worker then stops is decided when the task is back (execute()).
+ */
+static int
+hook_resource(void *arg, int64_t id, int err, const char *limit)
+{
+	struct pool *p = arg;
+	char *what =
+		xasprintf("cannot start the agent of task %lld", (long long)id);
+	int give;
+
+	pthread_mutex_lock(&p->lock);
+	give = p->counts.workers - p->leaving > 1;
+	/* The last worker, alone with its descriptors: waiting frees none. */
+	if (!give && err == EMFILE && p->counts.running <= 1 &&
+	    ++p->starved_waits > STARVED_WAITS && p->starved == NULL) {
+		p->starved = xasprintf("cannot run any task: %s; task %lld "
+				       "stays pending",
+				       limit, (long long)id);
+		give = 1;
+	}
+	if (!(p->resource_said & resource_bit(err))) {
+		p->resource_said |= resource_bit(err);
+		free(what);
+		what = xasprintf("cannot start the agent of task %lld: %s; %s",
+				 (long long)id, limit,
+				 give ? "it goes back to the queue and work "
+					"runs fewer tasks at a time"
+				      : "waiting to try again");
+		if (p->hooks.note != NULL)
+			p->hooks.note(p->hooks.arg, 0, what);
+	}
+	pthread_mutex_unlock(&p->lock);
+	free(what);
+	return give;
+}
+
 /* Take a claim slot: 0 when the pool stops or max_tasks is reached, or
  * when this runner lost its leases (SPEC §5): it claims no more. */
 static int
@@ -359,9 +452,34 @@ load_finished(struct pool *p, struct store *db, int64_t id, struct db_task *t,
 	return -1;
 }
 
-/* Run claimed task id to its end and count it. */
+/*
+ * The task's agent could not be started and the task was given back
+ * (hook_resource): it was not run.  Sets *leave when this worker is to
+ * stop, lowering the parallelism (not the last one).
+ */
+static void
+given_back(struct pool *p, int *leave)
+{
+	pthread_mutex_lock(&p->lock);
+	p->counts.running--;
+	p->claimed--;
+	*leave = p->counts.workers - p->leaving > 1;
+	if (*leave)
+		p->leaving++;
+	else if (p->starved != NULL) {
+		/* the limit is too low for one task: say so, stop */
+		if (p->hooks.error != NULL)
+			p->hooks.error(p->hooks.arg, p->starved);
+		if (p->err == 0)
+			p->err = -BERR_FAIL;
+		set_stop(p);
+	}
+	pthread_mutex_unlock(&p->lock);
+}
+
+/* Run claimed task id to its end and count it; *leave as given_back(). */
 static int
-execute(struct pool *p, struct orch *o, int64_t id, char **cause)
+execute(struct pool *p, struct orch *o, int64_t id, int *leave, char **cause)
 {
 	struct orch_result res;
 	struct db_task t = {0};
@@ -374,6 +492,11 @@ execute(struct pool *p, struct orch *o, int64_t id, char **cause)
 	pthread_mutex_unlock(&p->lock);
 
 	rc = orch_execute(o, id, &res, cause);
+	if (res.requeued) {
+		given_back(p, leave);
+		orch_result_release(&res);
+		return rc;
+	}
 	/* A lost lease: the task is another runner's now, and the note
 	 * said so; nothing of it is ours to show or count as ended. */
 	loaded = !res.lost &&
@@ -393,7 +516,9 @@ execute(struct pool *p, struct orch *o, int64_t id, char **cause)
 	else
 		p->counts.other++;
 	if (loaded)
-		p->counts.cost_usd += t.cost_usd;
+		p->counts.cost_usd =
+			num_usd_add(p->counts.cost_usd, t.cost_usd);
+	p->starved_waits = 0; /* a task ran: descriptors come and go */
 	if (p->hooks.ended != NULL && !res.lost)
 		p->hooks.ended(p->hooks.arg, id, &res);
 	if (loaded && p->hooks.finished != NULL)
@@ -458,14 +583,15 @@ maybe_prune(struct pool *p, struct store *db)
 	strvec_release(&warnings);
 }
 
-/* One worker: claim, execute, until the pool stops. */
+/* One worker: claim, execute, until the pool stops or *left is set
+ * (this worker stops to lower the parallelism). */
 static int
-work_loop(struct pool *p, struct orch *o, char **cause)
+work_loop(struct pool *p, struct orch *o, int *left, char **cause)
 {
 	int64_t id;
 	int rc;
 
-	while (take_slot(p)) {
+	while (!*left && take_slot(p)) {
 		maybe_prune(p, o->db);
 		rc = orch_claim(o, p->opt.milestone_id, &id, cause);
 		if (rc == -BERR_DB && store_busy(o->db)) {
@@ -483,7 +609,7 @@ work_loop(struct pool *p, struct orch *o, char **cause)
 				return 0;
 			continue;
 		}
-		if ((rc = execute(p, o, id, cause)) != 0)
+		if ((rc = execute(p, o, id, left, cause)) != 0)
 			return rc;
 	}
 	return 0;
@@ -500,6 +626,50 @@ fenced_error(struct pool *p, char **cause)
 	return -BERR_LEASE;
 }
 
+/*
+ * This worker's database connection.  Out of descriptors (or memory):
+ * the worker stops, lowering the parallelism (*left set), unless it is
+ * the last one, which waits and tries again.  Returns 0 with *db, or
+ * with *db NULL when it stops (*left, or the pool stopping); a negated
+ * berr with *cause.
+ */
+static int
+open_db(struct pool *p, struct store **db, int *left, char **cause)
+{
+	struct pollfd pf[2] = {{.fd = p->b->stop_fd, .events = POLLIN},
+			       {.fd = p->wake[0], .events = POLLIN}};
+	int64_t wait_ms = 100;
+	char *limit;
+	int rc, err, tries;
+
+	for (tries = 1;; tries++) {
+		if ((rc = runner_db_open(p->b, db, cause)) == 0)
+			return 0;
+		*db = NULL;
+		if (!sys_resource_errno(err = errno))
+			return rc;
+		free(*cause);
+		*cause = NULL;
+		limit = sys_resource_text(err);
+		pthread_mutex_lock(&p->lock);
+		*left = resource_leave(p, err, "cannot start a worker", limit);
+		rc = !*left && err == EMFILE && p->counts.running == 0 &&
+		     tries > STARVED_WAITS;
+		pthread_mutex_unlock(&p->lock);
+		if (rc) {
+			/* the last worker, nothing running: nothing frees one */
+			*cause =
+				xasprintf("cannot start any worker: %s", limit);
+			free(limit);
+			return -BERR_FAIL;
+		}
+		free(limit);
+		if (*left || poll(pf, 2, (int)wait_ms) > 0)
+			return 0;
+		wait_ms = wait_ms * 2 > 5000 ? 5000 : wait_ms * 2;
+	}
+}
+
 static void *
 worker_main(void *arg)
 {
@@ -507,14 +677,15 @@ worker_main(void *arg)
 	struct orch o;
 	struct store *db = NULL;
 	char *cause = NULL;
-	int rc, last;
+	int rc, last, left = 0;
 
-	if ((rc = runner_db_open(p->b, &db, &cause)) == 0) {
+	if ((rc = open_db(p, &db, &left, &cause)) == 0 && db != NULL) {
 		orch_init(&o, p->b, db);
 		o.notify = hook_note;
 		o.notify_arg = p;
 		o.refused = hook_refused;
 		o.full = hook_full;
+		o.resource = hook_resource;
 		o.scope = xstrdup_or_null(p->opt.scope);
 		o.scope_milestone = p->opt.milestone_id;
 		o.fail_at = p->opt.fail_at;
@@ -522,7 +693,7 @@ worker_main(void *arg)
 			o.retries = p->opt.retries;
 		if (p->opt.impl_find != NULL)
 			o.impl_find = p->opt.impl_find;
-		rc = work_loop(p, &o, &cause);
+		rc = work_loop(p, &o, &left, &cause);
 		if (rc == 0 && atomic_load(&p->b->fenced))
 			rc = fenced_error(p, &cause);
 		orch_release(&o);
@@ -539,6 +710,8 @@ worker_main(void *arg)
 		set_stop(p);
 	}
 	last = --p->counts.workers == 0;
+	if (left)
+		p->leaving--;
 	pthread_mutex_unlock(&p->lock);
 	free(cause);
 	if (last && db != NULL)
@@ -590,10 +763,12 @@ pool_start(struct pool **out, struct baton *b, const struct pool_options *opt,
 		return -BERR_FAIL;
 	}
 	if (p->nthreads < opt->jobs && p->hooks.note != NULL) {
-		char *msg = xasprintf("cannot start worker %d (%s); running "
+		char *limit = sys_resource_text(errno);
+		char *msg = xasprintf("cannot start worker %d: %s; running "
 				      "with %d",
-				      p->nthreads + 1, strerror(errno),
-				      p->nthreads);
+				      p->nthreads + 1, limit, p->nthreads);
+
+		free(limit);
 
 		pthread_mutex_lock(&p->lock);
 		p->hooks.note(p->hooks.arg, 0, msg);
@@ -642,6 +817,7 @@ pool_join(struct pool *p, struct pool_counts *final)
 		p->b->stop_why = NULL;
 	free(p->halt_why);
 	free(p->waiting);
+	free(p->starved);
 	free(p);
 	return err;
 }

@@ -199,6 +199,13 @@ store_task_requeue(struct store *st, int64_t id, unsigned from_mask, int *done,
 }
 
 int
+store_task_unclaim(struct store *st, int64_t id, int64_t runner_id,
+		   int64_t run_id, int *done, char **cause)
+{
+	return st->impl->task_unclaim(st, id, runner_id, run_id, done, cause);
+}
+
+int
 store_task_each(struct store *st, const struct db_task_filter *a1,
 		int (*fn)(void *, const struct db_task *), void *arg,
 		char **cause)

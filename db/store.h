@@ -62,7 +62,9 @@ int store_schema_version(void);
  * nothing, a path that is a directory or a symlink, a file that is not a
  * database or is corrupt, a read-only file or directory, a database
  * newer than this binary, and a database locked past the busy timeout.
- * Messages name the path: "cannot open database /x/y.db: ...".
+ * Messages name the path: "cannot open database /x/y.db: ...".  On
+ * failure errno is the system's error behind it (EMFILE: the caller ran
+ * out of file descriptors), or 0.
  */
 int store_open(struct store **out, const char *where,
 	       const struct store_options *, char **cause);
@@ -248,6 +250,16 @@ int store_task_cancel(struct store *, int64_t id, int64_t now, int *found,
  * status); *done 0 when it is not (nothing changes). */
 int store_task_requeue(struct store *, int64_t id, unsigned from_mask,
 		       int *done, char **cause);
+/*
+ * Undo the claim of running task id by runner_id whose agent could not
+ * be started (baton ran out of file descriptors or processes): back to
+ * pending as it was (no runner, no session, the attempt not counted),
+ * and its run run_id, which never started, deleted.  Inside a
+ * transaction; *done 0 when the task is not so (cancel asked, another
+ * runner): nothing changes.
+ */
+int store_task_unclaim(struct store *, int64_t id, int64_t runner_id,
+		       int64_t run_id, int *done, char **cause);
 
 struct db_task_filter {
 	unsigned status_mask;	/* bit (1u << status) per status; 0: any */
@@ -656,6 +668,8 @@ struct store_impl {
 			   char **cause);
 	int (*task_requeue)(struct store *st, int64_t id, unsigned from_mask,
 			    int *done, char **cause);
+	int (*task_unclaim)(struct store *st, int64_t id, int64_t runner_id,
+			    int64_t run_id, int *done, char **cause);
 	int (*task_each)(struct store *st, const struct db_task_filter *a1,
 			 int (*fn)(void *, const struct db_task *), void *arg,
 			 char **cause);

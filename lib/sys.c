@@ -1,3 +1,4 @@
+#include <sys/resource.h>
 #include <sys/utsname.h>
 
 #include <dirent.h>
@@ -131,4 +132,61 @@ sys_file_openers(const char *path, struct strvec *out, int max)
 	closedir(d);
 	free(real);
 	return n;
+}
+
+int
+sys_resource_errno(int err)
+{
+	return err == EMFILE || err == ENFILE || err == EAGAIN || err == ENOMEM;
+}
+
+/* The soft limit of resource as text, or NULL if unlimited/unknown. */
+static char *
+limit_of(int resource)
+{
+	struct rlimit rl;
+
+	if (getrlimit(resource, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY)
+		return NULL;
+	return xasprintf("%llu", (unsigned long long)rl.rlim_cur);
+}
+
+char *
+sys_resource_text(int err)
+{
+	const char *what = NULL, *how = NULL;
+	char *text, *limit = NULL, *lower, *s;
+
+	if (err == EMFILE) {
+		limit = limit_of(RLIMIT_NOFILE);
+		what = "open files";
+		how = "ulimit -n";
+	} else if (err == EAGAIN) {
+		limit = limit_of(RLIMIT_NPROC);
+		what = "processes";
+		how = "ulimit -u";
+	} else if (err == ENOMEM) {
+		limit = limit_of(RLIMIT_AS);
+		what = "address space (KiB)";
+		how = "ulimit -v";
+		if (limit != NULL) {
+			s = xasprintf("%llu", strtoull(limit, NULL, 10) / 1024);
+			free(limit);
+			limit = s;
+		}
+	}
+	lower = xstrdup(strerror(err));
+	if (lower[0] >= 'A' && lower[0] <= 'Z')
+		lower[0] = (char)(lower[0] - 'A' + 'a');
+	if (err == ENFILE)
+		text = xasprintf("%s (the system-wide limit, fs.file-max)",
+				 lower);
+	else if (limit != NULL)
+		text = xasprintf("%s (the limit on %s, %s, is %s)", lower, what,
+				 how, limit);
+	else
+		text = xstrdup(lower);
+	free(lower);
+	free(limit);
+	return text;
 }

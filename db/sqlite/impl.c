@@ -25,6 +25,7 @@ const struct store_impl sqlite_store_impl = {
 	.task_cancel_requested = sqlite_task_cancel_requested,
 	.task_cancel = sqlite_task_cancel,
 	.task_requeue = sqlite_task_requeue,
+	.task_unclaim = sqlite_task_unclaim,
 	.task_each = sqlite_task_each,
 	.task_count = sqlite_task_count,
 	.task_count_by_status = sqlite_task_count_by_status,

@@ -9,8 +9,21 @@
 
 #include "db/sqlite/sqlite.h"
 #include "db/store.h"
+#include "lib/num.h"
 
 #define DB_STMT_CACHE 256
+
+/*
+ * SQL for col + param on usage counts and amounts, saturating as
+ * num_count_add() and num_usd_add() do (lib/num.h): the bound values are
+ * clamped, and a stored value out of range (a row written before) is
+ * brought back in.  Both below 2^53, so the sum never overflows.
+ */
+#define DB_COUNT_SUM(col, param)                                               \
+	"min(max(0, min(coalesce(" col ", 0), 9007199254740991)) + " param     \
+	", 9007199254740991)"
+#define DB_USD_SUM(col, param)                                                 \
+	"min(max(0, coalesce(" col ", 0)) + " param ", 1e12)"
 
 struct db {
 	struct store base; /* first: a struct store * is a struct db * */
@@ -140,6 +153,8 @@ int sqlite_task_cancel(struct store *st, int64_t id, int64_t now, int *found,
 		       enum task_status *status_out, char **cause);
 int sqlite_task_requeue(struct store *st, int64_t id, unsigned from_mask,
 			int *done, char **cause);
+int sqlite_task_unclaim(struct store *st, int64_t id, int64_t runner_id,
+			int64_t run_id, int *done, char **cause);
 int sqlite_task_each(struct store *st, const struct db_task_filter *a1,
 		     int (*fn)(void *, const struct db_task *), void *arg,
 		     char **cause);

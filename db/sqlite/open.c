@@ -754,7 +754,7 @@ sqlite_store_open(struct store **out, const char *path,
 	struct db *db = NULL;
 	sqlite3 *h = NULL;
 	int64_t busy_ms = DEFAULT_BUSY_TIMEOUT_MS, v = 0;
-	int rc, memory, ret = -BERR_DB;
+	int rc, memory, ret = -BERR_DB, os_err = 0;
 	char *real = NULL;
 	const char *bad;
 
@@ -772,8 +772,10 @@ sqlite_store_open(struct store **out, const char *path,
 		oc.create_dir = opts->create_dir;
 		oc.shared_group = opts->shared_group;
 	}
-	if (!memory && prepare_file(path, &oc, &real, cause) != 0)
-		return -BERR_DB;
+	if (!memory && prepare_file(path, &oc, &real, cause) != 0) {
+		os_err = errno;
+		goto out;
+	}
 
 	rc = sqlite3_open_v2(memory ? path : real, &h,
 			     SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOFOLLOW |
@@ -808,9 +810,13 @@ sqlite_store_open(struct store **out, const char *path,
 	*out = &db->base;
 	ret = 0;
 out:
+	if (ret != 0 && h != NULL)
+		os_err = sqlite3_system_errno(h);
 	if (h != NULL)
 		sqlite3_close(h);
 	free(real);
+	/* for a caller that waits out a lack of descriptors (store.h) */
+	errno = ret != 0 ? os_err : errno;
 	return ret;
 }
 

@@ -120,15 +120,16 @@ sqlite_run_end(struct store *store, const struct db_run *r, int64_t epoch,
 		     r->outcome == RUN_OPEN ? NULL
 					    : run_outcome_name(r->outcome));
 	db_bind_text(st, 6, r->error);
-	sqlite3_bind_int64(st, 7, r->input_tokens);
-	sqlite3_bind_int64(st, 8, r->output_tokens);
-	sqlite3_bind_int64(st, 9, r->cache_read_tokens);
-	sqlite3_bind_int64(st, 10, r->cache_creation_tokens);
-	sqlite3_bind_double(st, 11, r->cost_usd);
+	/* what an agent reported: kept in range (num.h) */
+	sqlite3_bind_int64(st, 7, num_count(r->input_tokens));
+	sqlite3_bind_int64(st, 8, num_count(r->output_tokens));
+	sqlite3_bind_int64(st, 9, num_count(r->cache_read_tokens));
+	sqlite3_bind_int64(st, 10, num_count(r->cache_creation_tokens));
+	sqlite3_bind_double(st, 11, num_usd(r->cost_usd));
 	if (r->num_turns >= 0)
-		sqlite3_bind_int64(st, 12, r->num_turns);
+		sqlite3_bind_int64(st, 12, num_count(r->num_turns));
 	if (r->duration_ms >= 0)
-		sqlite3_bind_int64(st, 13, r->duration_ms);
+		sqlite3_bind_int64(st, 13, num_count(r->duration_ms));
 	db_bind_text(st, 14, r->agent_session_out);
 	db_bind_text(st, 15,
 		     r->resume_outcome == RESUME_NONE
@@ -165,11 +166,12 @@ read_run(sqlite3_stmt *st, struct db_run *r)
 	r->signal = sqlite3_column_int(st, 14);
 	r->outcome = db_col_run_outcome(st, 15, RUN_OPEN);
 	r->error = db_col_text(st, 16);
-	r->input_tokens = sqlite3_column_int64(st, 17);
-	r->output_tokens = sqlite3_column_int64(st, 18);
-	r->cache_read_tokens = sqlite3_column_int64(st, 19);
-	r->cache_creation_tokens = sqlite3_column_int64(st, 20);
-	r->cost_usd = sqlite3_column_double(st, 21);
+	/* clamped: a row written before usage was (num.h) */
+	r->input_tokens = num_count(sqlite3_column_int64(st, 17));
+	r->output_tokens = num_count(sqlite3_column_int64(st, 18));
+	r->cache_read_tokens = num_count(sqlite3_column_int64(st, 19));
+	r->cache_creation_tokens = num_count(sqlite3_column_int64(st, 20));
+	r->cost_usd = num_usd(sqlite3_column_double(st, 21));
 	r->num_turns = sqlite3_column_type(st, 22) == SQLITE_NULL
 			       ? -1
 			       : sqlite3_column_int64(st, 22);

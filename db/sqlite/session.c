@@ -49,12 +49,13 @@ read_session(sqlite3_stmt *st, struct db_session *s)
 	s->os_user = db_col_text(st, 8);
 	s->status = db_col_session_status(st, 9, SESSION_ACTIVE);
 	s->head = db_col_text(st, 10);
-	s->turns = sqlite3_column_int64(st, 11);
-	s->input_tokens = sqlite3_column_int64(st, 12);
-	s->output_tokens = sqlite3_column_int64(st, 13);
-	s->cache_read_tokens = sqlite3_column_int64(st, 14);
-	s->cache_creation_tokens = sqlite3_column_int64(st, 15);
-	s->cost_usd = sqlite3_column_double(st, 16);
+	/* clamped: a row written before usage was (num.h) */
+	s->turns = num_count(sqlite3_column_int64(st, 11));
+	s->input_tokens = num_count(sqlite3_column_int64(st, 12));
+	s->output_tokens = num_count(sqlite3_column_int64(st, 13));
+	s->cache_read_tokens = num_count(sqlite3_column_int64(st, 14));
+	s->cache_creation_tokens = num_count(sqlite3_column_int64(st, 15));
+	s->cost_usd = num_usd(sqlite3_column_double(st, 16));
 	s->resume_failures = sqlite3_column_int(st, 17);
 	s->resumable = sqlite3_column_int(st, 18);
 	s->predecessor = db_col_text(st, 19);
@@ -258,13 +259,37 @@ sqlite_session_touch(struct store *store, const char *id, int64_t now,
 	return db_step_done(db, st, "cannot update session", cause);
 }
 
+/* Saturating (num.h): the sums stay in range whatever was stored. */
 static const char sql_session_usage[] =
-	"UPDATE sessions SET turns = turns + ?8, "
-	"input_tokens = input_tokens + ?2, output_tokens = output_tokens + ?3, "
-	"cache_read_tokens = cache_read_tokens + ?4, "
-	"cache_creation_tokens = cache_creation_tokens + ?5, "
-	"cost_usd = cost_usd + ?6, last_used_at = ?7 WHERE id = ?1 "
-	"AND " SESSION_FENCE("?9");
+	"UPDATE sessions SET turns = " DB_COUNT_SUM(
+		"turns",
+		"?8") ", "
+		      "input_tokens = " DB_COUNT_SUM(
+			      "input_tokens",
+			      "?2") ", "
+				    "output_tokens = " DB_COUNT_SUM(
+					    "output_tokens",
+					    "?3") ", "
+						  "cache_read_tokens "
+						  "= " DB_COUNT_SUM(
+							  "cache_read_tokens",
+							  "?4") ", "
+								"cache_"
+								"creation_"
+								"tokens "
+								"="
+								" " DB_COUNT_SUM(
+									"cache_"
+									"creati"
+									"on_"
+									"token"
+									"s",
+									"?5") ", "
+									      "cost_usd = " DB_USD_SUM(
+										      "cost_usd",
+										      "?6") ", last_used_at = ?7 "
+											    "WHERE id = ?1 AND " SESSION_FENCE(
+												    "?9");
 
 int
 sqlite_session_add_usage(struct store *store, const char *id, int64_t epoch,
@@ -278,11 +303,11 @@ sqlite_session_add_usage(struct store *store, const char *id, int64_t epoch,
 	if ((st = db_stmt(db, sql_session_usage, cause)) == NULL)
 		return -BERR_DB;
 	db_bind_text(st, 1, id);
-	sqlite3_bind_int64(st, 2, in);
-	sqlite3_bind_int64(st, 3, out);
-	sqlite3_bind_int64(st, 4, cache_read);
-	sqlite3_bind_int64(st, 5, cache_creation);
-	sqlite3_bind_double(st, 6, cost);
+	sqlite3_bind_int64(st, 2, num_count(in));
+	sqlite3_bind_int64(st, 3, num_count(out));
+	sqlite3_bind_int64(st, 4, num_count(cache_read));
+	sqlite3_bind_int64(st, 5, num_count(cache_creation));
+	sqlite3_bind_double(st, 6, num_usd(cost));
 	sqlite3_bind_int64(st, 7, now);
 	sqlite3_bind_int(st, 8, turn ? 1 : 0);
 	sqlite3_bind_int64(st, 9, epoch);

@@ -20,9 +20,12 @@
 	"milestone_id = ?2)"
 #define RUN_IN_BATCH "batch_id = ?3 AND (?2 = 0 OR task_id IN " IN_MILESTONE ")"
 
+/* total(), not sum(): a sum of integers that overflows is an error
+ * ("integer overflow") that would fail stats for the whole database;
+ * total() is a double, clamped when read (num.h). */
 #define STATS_STATUS                                                           \
-	"SELECT status, count(*), sum(input_tokens), sum(output_tokens), "     \
-	"sum(cost_usd), sum(max(attempts - 1, 0)) FROM tasks WHERE "           \
+	"SELECT status, count(*), total(input_tokens), total(output_tokens), " \
+	"total(cost_usd), total(max(attempts - 1, 0)) FROM tasks WHERE "       \
 	"created_at >= ?1"
 static const char sql_stats_status[] = STATS_STATUS " GROUP BY status";
 static const char sql_stats_status_ms[] =
@@ -199,10 +202,17 @@ stats_status(struct db *db, const struct db_stats_filter *f, struct db_stats *s,
 				      &ts) == 0)
 			s->by_status[ts] = sqlite3_column_int64(st, 1);
 		s->tasks += sqlite3_column_int64(st, 1);
-		s->input_tokens += sqlite3_column_int64(st, 2);
-		s->output_tokens += sqlite3_column_int64(st, 3);
-		s->cost_usd += sqlite3_column_double(st, 4);
-		s->task_retries += sqlite3_column_int64(st, 5);
+		s->input_tokens = num_count_add(
+			s->input_tokens,
+			num_count_of(sqlite3_column_double(st, 2)));
+		s->output_tokens = num_count_add(
+			s->output_tokens,
+			num_count_of(sqlite3_column_double(st, 3)));
+		s->cost_usd =
+			num_usd_add(s->cost_usd, sqlite3_column_double(st, 4));
+		s->task_retries = num_count_add(
+			s->task_retries,
+			num_count_of(sqlite3_column_double(st, 5)));
 	}
 	if (rc != SQLITE_DONE)
 		return db_fail(db, "cannot compute stats", cause);

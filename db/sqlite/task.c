@@ -161,9 +161,10 @@ read_task(sqlite3_stmt *st, struct db_task *t)
 	t->reason = db_col_text(st, 25);
 	t->runner_id = sqlite3_column_int64(st, 26);
 	t->cancel_requested = sqlite3_column_int(st, 27);
-	t->input_tokens = sqlite3_column_int64(st, 28);
-	t->output_tokens = sqlite3_column_int64(st, 29);
-	t->cost_usd = sqlite3_column_double(st, 30);
+	/* clamped: a row written before usage was (num.h) */
+	t->input_tokens = num_count(sqlite3_column_int64(st, 28));
+	t->output_tokens = num_count(sqlite3_column_int64(st, 29));
+	t->cost_usd = num_usd(sqlite3_column_double(st, 30));
 	t->created_at = sqlite3_column_int64(st, 31);
 	t->started_at = sqlite3_column_int64(st, 32);
 	t->finished_at = sqlite3_column_int64(st, 33);
@@ -349,10 +350,19 @@ sqlite_task_finish(struct store *store, int64_t id, int64_t epoch,
 	return db_step_fenced(db, st, epoch, "cannot finish task", cause);
 }
 
+/* Saturating (num.h): the sums stay in range whatever was stored. */
 static const char sql_task_usage[] =
 	"UPDATE tasks SET iterations = max(iterations, ?2), "
-	"input_tokens = input_tokens + ?3, output_tokens = output_tokens + ?4, "
-	"cost_usd = cost_usd + ?5 WHERE id = ?1 AND " TASK_FENCE("?6");
+	"input_tokens = " DB_COUNT_SUM(
+		"input_tokens",
+		"?3") ", "
+		      "output_tokens = " DB_COUNT_SUM(
+			      "output_tokens",
+			      "?4") ", "
+				    "cost_usd = " DB_USD_SUM(
+					    "cost_usd",
+					    "?5") " WHERE id = ?1 "
+						  "AND " TASK_FENCE("?6");
 
 int
 sqlite_task_add_usage(struct store *store, int64_t id, int64_t epoch,
@@ -366,9 +376,9 @@ sqlite_task_add_usage(struct store *store, int64_t id, int64_t epoch,
 		return -BERR_DB;
 	sqlite3_bind_int64(st, 1, id);
 	sqlite3_bind_int(st, 2, iterations);
-	sqlite3_bind_int64(st, 3, in);
-	sqlite3_bind_int64(st, 4, out);
-	sqlite3_bind_double(st, 5, cost);
+	sqlite3_bind_int64(st, 3, num_count(in));
+	sqlite3_bind_int64(st, 4, num_count(out));
+	sqlite3_bind_double(st, 5, num_usd(cost));
 	sqlite3_bind_int64(st, 6, epoch);
 	return db_step_fenced(db, st, epoch, "cannot record task usage", cause);
 }
@@ -499,6 +509,40 @@ sqlite_task_requeue(struct store *store, int64_t id, unsigned from_mask,
 	if (db_step_done(db, st, "cannot requeue task", cause) != 0)
 		return -BERR_DB;
 	*done = sqlite3_changes(db->h) > 0;
+	return 0;
+}
+
+static const char sql_task_unclaim[] =
+	"UPDATE tasks SET status = 'pending', runner_id = NULL, "
+	"started_at = NULL, session_id = NULL, "
+	"attempts = max(attempts - 1, 0) WHERE id = ?1 AND status = 'running' "
+	"AND runner_id = ?2 AND cancel_requested = 0";
+static const char sql_run_unstarted_delete[] =
+	"DELETE FROM runs WHERE id = ?1 AND task_id = ?2 AND pid IS NULL";
+
+int
+sqlite_task_unclaim(struct store *store, int64_t id, int64_t runner_id,
+		    int64_t run_id, int *done, char **cause)
+{
+	struct db *db = (struct db *)store;
+	sqlite3_stmt *st;
+
+	*done = 0;
+	if ((st = db_stmt(db, sql_task_unclaim, cause)) == NULL)
+		return -BERR_DB;
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_int64(st, 2, runner_id);
+	if (db_step_done(db, st, "cannot requeue task", cause) != 0)
+		return -BERR_DB;
+	if (sqlite3_changes(db->h) == 0)
+		return 0;
+	if ((st = db_stmt(db, sql_run_unstarted_delete, cause)) == NULL)
+		return -BERR_DB;
+	sqlite3_bind_int64(st, 1, run_id);
+	sqlite3_bind_int64(st, 2, id);
+	if (db_step_done(db, st, "cannot delete run", cause) != 0)
+		return -BERR_DB;
+	*done = 1;
 	return 0;
 }
 

@@ -210,3 +210,69 @@ no_tasks() {
 	assert_status 2
 	no_tasks
 }
+
+# A command agent reporting the numbers of $T/huge.json.
+huge_agent() {
+	cat > "$T/huge" <<-EOF
+	#!/bin/sh
+	cat "$T/huge.json" > "\$BATON_RESULT_FILE"
+	EOF
+	chmod +x "$T/huge"
+	echo "  huge: {kind: command, command: [$T/huge]}" >> "$BATON_CONFIG"
+}
+
+@test "absurd numbers from an agent are clamped and saturate, never overflow" {
+	huge_agent
+	echo '{"input_tokens": 9223372036854775807, "output_tokens": 1e300,
+	       "cost_usd": 1e308, "num_turns": -5, "duration_ms": -1}' > "$T/huge.json"
+	"$BATON" session init big --agent huge >/dev/null
+	run "$BATON" run --session big --agent huge one
+	assert_status 0
+	run "$BATON" run --session big --agent huge two
+	assert_status 0
+	# the session's sums stay at the cap, positive and finite
+	run "$BATON" session list --json
+	assert_status 0
+	[ "$(echo "$output" | jq -r '.[0].input_tokens')" = 9007199254740991 ]
+	[ "$(echo "$output" | jq -r '.[0].output_tokens')" = 9007199254740991 ]
+	[ "$(echo "$output" | jq -r '.[0].cost_usd | type')" = number ]
+	[ "$(echo "$output" | jq -r '.[0].cost_usd')" = 1000000000000 ]
+	run "$BATON" session list
+	assert_status 0
+	assert_not_contains inf
+	assert_contains '9007199254740991'
+	# each run and task as reported, clamped; turns not reported
+	[ "$(tj 2 '.runs[0].input_tokens')" = 9007199254740991 ]
+	[ "$(tj 2 '.runs[0].cost_usd')" = 1000000000000 ]
+	[ "$(sql "SELECT coalesce(num_turns, 'null') FROM runs WHERE id = 2")" = null ]
+	# stats adds up every task without an integer overflow
+	run "$BATON" stats --json
+	assert_status 0
+	[ "$(echo "$output" | jq -r '.input_tokens')" = 9007199254740991 ]
+	[ "$(echo "$output" | jq -r '.cost_usd')" = 1000000000000 ]
+	run "$BATON" stats
+	assert_status 0
+	assert_not_contains inf
+	run "$BATON" status --json
+	assert_status 0
+	[ "$(echo "$output" | jq -r '[.[].cost_usd | type] | unique | join(",")')" = number ]
+}
+
+@test "usage out of range in rows already stored is read in range" {
+	run "$BATON" add hello
+	assert_status 0
+	run "$BATON" add again
+	assert_status 0
+	# as an older baton could have left them: wrapped, overflowed, inf
+	sql "UPDATE tasks SET input_tokens = 9223372036854775807,
+	     output_tokens = -2, cost_usd = 9e999"
+	run "$BATON" stats --json
+	assert_status 0
+	[ "$(echo "$output" | jq -r '.input_tokens')" = 9007199254740991 ]
+	[ "$(echo "$output" | jq -r '.output_tokens')" = 0 ]
+	[ "$(echo "$output" | jq -r '.cost_usd')" = 1000000000000 ]
+	run "$BATON" show 1 --json
+	assert_status 0
+	[ "$(echo "$output" | jq -r '.cost_usd')" = 1000000000000 ]
+	[ "$(echo "$output" | jq -r '.output_tokens')" = 0 ]
+}

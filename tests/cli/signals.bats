@@ -20,8 +20,19 @@ local_setup() {
 		"  flood: {kind: command, command: [head, -c, '1073741824', /dev/zero]}" \
 		"  chatty: {kind: command, command: [head, -c, '4194304', /dev/zero]}" \
 		"  parentfds: {kind: command, command: [$T/parentfds]}" \
-		"$(fake_profile flaky print attempt transient exit 1)"
+		"$(fake_profile flaky print attempt transient exit 1)" \
+		"  hardterm: {kind: command, command: [$T/hardterm], kill_grace: 10m}"
 	echo "retry: {attempts: 3, base: 30s, max: 30s}" >> "$BATON_CONFIG"
+	# an agent that outlives TERM (its sleep does not): only KILL or
+	# the end of the grace ends it
+	cat > "$T/hardterm" <<-EOF
+	#!/bin/sh
+	trap 'echo term >> "$T/term"' TERM
+	echo "\$\$" > "$T/hardterm.pid"
+	echo ready
+	while :; do sleep 1; done
+	EOF
+	chmod +x "$T/hardterm"
 }
 
 # Run "$@" with every fd above 2 closed, so that whatever baton has open
@@ -327,6 +338,105 @@ signal_run() {
 	assert_status 130
 	[ "$(tj 1 .status)" = cancelled ]
 	[ "$(tj 1 .error)" = "cancelled: baton was signalled" ]
+	no_session_left
+	doctor_clean
+}
+
+@test "a baton started with TERM and INT blocked and ignored still stops on them" {
+	# as a CI shell may start it: the mask passes through exec
+	"$HELPERS/p-sigstart" block TERM,INT,TSTP ignore TERM,INT -- \
+		"$BATON" run --raw --agent slow go >"$T/run.out" 2>"$T/run.err" &
+	local pid=$!
+	wait_for "[ -s '$T/run.out' ]"
+	local agent
+	agent=$(cut -d' ' -f1 "$T"/rec/1.*.proc)
+	# baton unblocked them; its agent starts with nothing blocked
+	[ "$(awk '/^SigBlk:/ { print $2 }' /proc/$pid/status)" = 0000000000000000 ]
+	[ "$(awk '/^SigBlk:/ { print $2 }' /proc/$agent/status)" = 0000000000000000 ]
+	kill -TERM "$pid"
+	wait_exit "$pid"
+	assert_status 143
+	refute alive "$agent"
+	[ "$(tj 1 .status)" = cancelled ]
+	# INT too, from `work`'s threads
+	"$BATON" add --agent slow go >/dev/null
+	"$HELPERS/p-sigstart" block TERM,INT ignore INT -- \
+		"$BATON" work -j 2 >"$T/work.out" 2>"$T/work.err" &
+	pid=$!
+	wait_for "ls '$T'/rec/2.*.proc >/dev/null 2>&1"
+	kill -INT "$pid"
+	wait_exit "$pid"
+	assert_status 130
+	[ "$(tj 2 .status)" = cancelled ]
+	no_session_left
+}
+
+@test "a second Ctrl-C kills the agents at once instead of waiting the grace" {
+	# the agent ignores TERM and its grace is 10 minutes
+	"$BATON" run --raw --agent hardterm go >"$T/run.out" 2>"$T/run.err" &
+	local pid=$!
+	wait_for "[ -s '$T/run.out' ]"
+	local agent
+	agent=$(cat "$T/hardterm.pid")
+	kill -INT "$pid"
+	# the first one: TERM sent, baton waits out the grace
+	wait_for "[ -s '$T/term' ]"
+	alive "$agent"
+	kill -INT "$pid"
+	wait_exit "$pid" 60
+	assert_status 130
+	refute alive "$agent"
+	[ "$(tj 1 .status)" = cancelled ]
+	[ "$(tj 1 '.runs[0].signal')" = 9 ]
+	no_session_left
+	doctor_clean
+}
+
+# The state letter of process $1 (R, S, T, Z ...).
+pstate() {
+	awk '{ sub(/.*\) /, ""); print $1 }' "/proc/$1/stat" 2>/dev/null
+}
+
+# Every process of group $1 is stopped (T) or gone.
+group_stopped() {
+	local p
+	for p in /proc/[0-9]*; do
+		[ "$(awk '{ sub(/.*\) /, ""); print $3 }' "$p/stat" 2>/dev/null)" = "$1" ] || continue
+		case $(pstate "${p#/proc/}") in
+		T | t | Z | X | "") ;;
+		*) return 1 ;;
+		esac
+	done
+}
+
+@test "Ctrl-Z stops the agents with baton; fg continues them; a timeout passed meanwhile fires" {
+	"$BATON" add --agent slow --timeout 5s one >/dev/null
+	"$BATON" add --agent slow --timeout 5s two >/dev/null
+	"$BATON" work -j 2 --until-empty >"$T/work.out" 2>"$T/work.err" &
+	local pid=$!
+	wait_for '[ "$(ls "$T"/rec/*.proc 2>/dev/null | wc -l)" = 2 ]'
+	local a1 a2
+	a1=$(cut -d' ' -f1 "$T"/rec/1.*.proc)
+	a2=$(cut -d' ' -f1 "$T"/rec/2.*.proc)
+	# what a terminal's Ctrl-Z sends to baton's process group
+	kill -TSTP "$pid"
+	wait_for "[ \"\$(pstate $pid)\" = T ]"
+	wait_for "group_stopped $a1"
+	wait_for "group_stopped $a2"
+	[ "$(pstate "$a1")" = T ]
+	[ "$(pstate "$a2")" = T ]
+	# let their 5s pass while everything is stopped
+	sleep 6
+	[ "$(pstate "$a1")" = T ]
+	[ "$(tj 1 .status)" = running ]
+	kill -CONT "$pid"
+	wait_exit "$pid" 60
+	assert_status 1
+	refute alive "$a1"
+	refute alive "$a2"
+	[ "$(tj 1 .status)" = timed_out ]
+	[ "$(tj 2 .status)" = timed_out ]
+	[ "$(tj 1 .error)" = "timed out after 5s" ]
 	no_session_left
 	doctor_clean
 }

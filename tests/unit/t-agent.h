@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "agents/agent.h"
+#include "lib/num.h"
 #include "lib/strbuf.h"
 #include "lib/xmalloc.h"
 

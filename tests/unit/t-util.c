@@ -5,6 +5,7 @@
 #define _XOPEN_SOURCE 700
 #endif
 
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 
@@ -29,6 +30,7 @@
 #include "lib/fsafe.h"
 #include "lib/id.h"
 #include "lib/sha256.h"
+#include "lib/num.h"
 #include "lib/strbuf.h"
 #include "lib/sys.h"
 #include "lib/text.h"
@@ -678,6 +680,58 @@ test_strvec(void **state)
 	assert_int_equal(strv_len(NULL), 0);
 }
 
+/* Counts and amounts an agent reports, and their sums, stay in range. */
+static void
+test_num(void **state)
+{
+	(void)state;
+	assert_int_equal(num_count(-1), 0);
+	assert_int_equal(num_count(42), 42);
+	assert_int_equal(num_count(INT64_MAX), NUM_COUNT_MAX);
+	assert_int_equal(num_count_add(INT64_MAX, INT64_MAX), NUM_COUNT_MAX);
+	assert_int_equal(num_count_add(NUM_COUNT_MAX - 1, 1), NUM_COUNT_MAX);
+	assert_int_equal(num_count_add(-5, 3), 3);
+	assert_int_equal(num_count_of(1e300), NUM_COUNT_MAX);
+	assert_int_equal(num_count_of(-1e300), 0);
+	assert_int_equal(num_count_of(0.0 / 0.0), 0);
+	assert_int_equal(num_count_of(12.9), 12);
+	assert_true(num_usd(1.0 / 0.0) == NUM_USD_MAX);
+	assert_true(num_usd(-1.0 / 0.0) == 0);
+	assert_true(num_usd(0.0 / 0.0) == 0);
+	assert_true(num_usd(-0.5) == 0);
+	assert_true(num_usd(0.25) == 0.25);
+	assert_true(num_usd_add(1e308, 1e308) == NUM_USD_MAX);
+	assert_true(num_usd_add(0.5, 0.25) == 0.75);
+}
+
+/* Resource errors are told apart and say the limit behind them. */
+static void
+test_resource_text(void **state)
+{
+	struct rlimit old, rl;
+	char *s;
+
+	(void)state;
+	assert_true(sys_resource_errno(EMFILE));
+	assert_true(sys_resource_errno(ENFILE));
+	assert_true(sys_resource_errno(EAGAIN));
+	assert_true(sys_resource_errno(ENOMEM));
+	assert_false(sys_resource_errno(ENOENT));
+	assert_false(sys_resource_errno(EACCES));
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &old), 0);
+	rl = old;
+	rl.rlim_cur = 200;
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &rl), 0);
+	s = sys_resource_text(EMFILE);
+	assert_string_equal(s, "too many open files (the limit on open files, "
+			       "ulimit -n, is 200)");
+	free(s);
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &old), 0);
+	s = sys_resource_text(ENFILE);
+	assert_non_null(strstr(s, "fs.file-max"));
+	free(s);
+}
+
 static void
 test_names(void **state)
 {
@@ -895,6 +949,8 @@ main(void)
 		cmocka_unit_test(test_fsafe_problem),
 		cmocka_unit_test(test_strvec),
 		cmocka_unit_test(test_names),
+		cmocka_unit_test(test_num),
+		cmocka_unit_test(test_resource_text),
 		cmocka_unit_test_setup_teardown(test_project, test_tmpdir_setup,
 						test_tmpdir_teardown),
 	};

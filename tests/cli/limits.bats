@@ -1,0 +1,123 @@
+#!/usr/bin/env bats
+# Limits (SPEC §5): running out of file descriptors or processes is
+# baton's problem, not the task's.  work lowers its parallelism or waits,
+# never fails a task or burns an attempt for it, and says once which
+# limit it hit.
+
+bats_require_minimum_version 1.5.0
+
+load lib
+load orch
+
+local_setup() {
+	fake_config "  true: {kind: command, command: [/bin/true]}"
+}
+
+# fd_limited N CMD...: run CMD with only fds 0, 1 and 2 open (whatever
+# the test harness holds would count) and at most N open files.
+fd_limited() {
+	local fd n=$1
+	shift
+	for fd in $(ls /proc/$BASHPID/fd); do
+		if [ "$fd" -gt 2 ]; then
+			eval "exec $fd>&-"
+		fi
+	done
+	ulimit -n "$n"
+	exec "$@"
+}
+
+@test "out of file descriptors: work runs fewer at a time, no task fails or loses an attempt" {
+	local i
+	for i in $(seq 1 12); do
+		"$BATON" add "task $i" >/dev/null
+	done
+	# 20 workers need more than 32 descriptors for their connections
+	# alone
+	run fd_limited 32 "$BATON" work -j 20 --until-empty
+	assert_status 0
+	assert_contains "too many open files (the limit on open files, ulimit -n, is 32)"
+	# said once
+	[ "$(grep -c 'ulimit -n, is 32' <<<"$output")" = 1 ]
+	[ "$(sql "SELECT count(*) FROM tasks WHERE status = 'completed' AND attempts = 1")" = 12 ]
+	[ "$(sql "SELECT count(*) FROM runs")" = 12 ]
+	no_session_left
+	doctor_clean
+}
+
+@test "too few descriptors for even one agent: tasks stay pending, untouched, and work says why" {
+	"$BATON" add one >/dev/null
+	"$BATON" add two >/dev/null
+	run fd_limited 16 "$BATON" work -j 4 --until-empty
+	assert_status 1
+	assert_contains "too many open files (the limit on open files, ulimit -n, is 16)"
+	[ "$(sql "SELECT group_concat(status || ':' || attempts, ' ') FROM tasks")" = "pending:0 pending:0" ]
+	[ "$(sql "SELECT count(*) FROM runs")" = 0 ]
+	no_session_left
+	doctor_clean
+	# with descriptors enough they run as they were
+	run "$BATON" work --until-empty
+	assert_status 0
+	[ "$(sql "SELECT group_concat(status || ':' || attempts, ' ') FROM tasks")" = "completed:1 completed:1" ]
+}
+
+# as_user CMD...: run CMD as uid 54321 (no other process of its), in
+# $T/np, which it owns; needs root, setpriv and prlimit.
+as_user() {
+	(exec_as_user "$@")
+}
+# The same in place of the calling (sub)shell: `exec_as_user CMD &` makes
+# $! the pid of CMD itself.
+exec_as_user() {
+	exec setpriv --reuid=54321 --regid=54321 --clear-groups \
+		env HOME="$T/np" BATON_DB="$T/np/baton.db" \
+		BATON_CONFIG="$T/np/config.yaml" \
+		ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" \
+		"$@"
+}
+
+need_user() {
+	[ "$(id -u)" = 0 ] || skip "needs root to run as another user"
+	command -v setpriv >/dev/null || skip "setpriv is not installed"
+	command -v prlimit >/dev/null || skip "prlimit is not installed"
+	[ -z "$(ps -u 54321 -o pid= 2>/dev/null)" ] || skip "uid 54321 is in use"
+	chmod 711 "$T"
+	mkdir "$T/np"
+	printf 'agents:\n  true: {kind: command, command: [/bin/true]}\n' > "$T/np/config.yaml"
+	chown -R 54321:54321 "$T/np"
+}
+
+@test "out of processes: work gives tasks back and runs fewer at a time; none fails" {
+	need_user
+	local i
+	for i in 1 2 3 4 5 6; do
+		as_user "$BATON" add --agent true "task $i" >/dev/null
+	done
+	# threads count as processes: baton, its heartbeat and two workers
+	# take all 4, and the agents can start only once a worker stops
+	run as_user prlimit --nproc=4 "$BATON" work -j 3 --until-empty
+	assert_status 0
+	assert_contains "resource temporarily unavailable (the limit on processes, ulimit -u, is 4)"
+	[ "$(as_user sqlite3 "$T/np/baton.db" "SELECT count(*) FROM tasks WHERE status = 'completed' AND attempts = 1")" = 6 ]
+	[ "$(as_user sqlite3 "$T/np/baton.db" "SELECT count(*) FROM runs")" = 6 ]
+	run as_user "$BATON" doctor
+	assert_status 0
+}
+
+@test "out of processes: run waits and retries; a Ctrl-C then cancels it" {
+	need_user
+	# baton and its heartbeat take both processes: no agent can start
+	exec_as_user prlimit --nproc=2 "$BATON" run --agent true go \
+		>"$T/run.out" 2>"$T/run.err" &
+	local pid=$!
+	wait_for "grep -q 'waiting to try again' '$T/run.err'"
+	grep -q "cannot start the agent: resource temporarily unavailable (the limit on processes, ulimit -u, is 2)" "$T/run.err"
+	[ "$(as_user sqlite3 "$T/np/baton.db" "SELECT status FROM tasks")" = running ]
+	kill -INT "$pid"
+	wait_exit "$pid"
+	assert_status 130
+	[ "$(as_user sqlite3 "$T/np/baton.db" "SELECT status FROM tasks")" = cancelled ]
+	[ "$(as_user sqlite3 "$T/np/baton.db" "SELECT outcome FROM runs")" = cancelled ]
+	run as_user "$BATON" doctor
+	assert_status 0
+}
