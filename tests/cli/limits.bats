@@ -32,13 +32,15 @@ fd_limited() {
 	for i in $(seq 1 12); do
 		"$BATON" add "task $i" >/dev/null
 	done
-	# 20 workers need more than 32 descriptors for their connections
-	# alone
-	run fd_limited 32 "$BATON" work -j 20 --until-empty
+	# 20 workers need more than 40 descriptors for their connections
+	# alone (3 each); one worker with its agent needs about 22.  At 32
+	# this failed 2 runs in 3 after the fenced leases and the WAL watch
+	# came in: see the note on issue 13.
+	run fd_limited 40 "$BATON" work -j 20 --until-empty
 	assert_status 0
-	assert_contains "too many open files (the limit on open files, ulimit -n, is 32)"
+	assert_contains "too many open files (the limit on open files, ulimit -n, is 40)"
 	# said once
-	[ "$(grep -c 'ulimit -n, is 32' <<<"$output")" = 1 ]
+	[ "$(grep -c 'ulimit -n, is 40' <<<"$output")" = 1 ]
 	[ "$(sql "SELECT count(*) FROM tasks WHERE status = 'completed' AND attempts = 1")" = 12 ]
 	[ "$(sql "SELECT count(*) FROM runs")" = 12 ]
 	no_session_left
