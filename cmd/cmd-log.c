@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "cmd/common.h"
+#include "lib/file.h"
 #include "lib/text.h"
 #include "lib/xmalloc.h"
 
@@ -116,9 +117,9 @@ open_run(struct tail *t, int64_t run)
 	t->path = xasprintf("%s/logs/%lld/%lld.%s", t->b->state_dir,
 			    (long long)t->id, (long long)run,
 			    t->err ? "err" : "out");
-	t->fd = open(t->path, O_RDONLY | O_CLOEXEC);
+	t->fd = file_open_read(t->path);
 	if (t->fd < 0 && (!t->follow || errno != ENOENT)) {
-		cmd_error("cannot open %s: %s", t->path, strerror(errno));
+		cmd_error("cannot open %s: %s", t->path, file_strerror(errno));
 		return EXIT_FAILED;
 	}
 	if (t->fd >= 0)

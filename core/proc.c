@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "core/proc.h"
+#include "lib/file.h"
 #include "lib/xmalloc.h"
 
 #define PROC_BUF_SIZE (64 * 1024)
@@ -728,7 +729,7 @@ proc_open_fds(struct proc_state *st, struct proc_fds *fds, char **cause)
 		return -1;
 
 	in_path = spec->stdin_path != NULL ? spec->stdin_path : "/dev/null";
-	fds->in = open(in_path, O_RDONLY | O_CLOEXEC);
+	fds->in = open(in_path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fds->in == -1 || proc_above_stdio(&fds->in) == -1) {
 		*cause = xasprintf("cannot open %s: %s", in_path,
 				   strerror(errno));
@@ -914,10 +915,10 @@ proc_show_file(const char *path, int fd, int stop_fd)
 	ssize_t n;
 	int in, ret = 0, saved;
 
-	if ((in = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1)
+	if ((in = file_open_read(path)) == -1)
 		return -1;
 	while (ret == 0 && (n = read(in, buf, sizeof buf)) != 0) {
-		if (n == -1 && errno != EINTR)
+		if (n == -1 && errno != EINTR && errno != EAGAIN)
 			ret = -1;
 		else if (n > 0)
 			ret = show_write(fd, buf, (size_t)n, stop_fd);
