@@ -114,7 +114,7 @@ open_run(struct tail *t, int64_t run)
 		close(t->fd);
 	}
 	free(t->path);
-	t->path = xasprintf("%s/logs/%lld/%lld.%s", t->b->state_dir,
+	t->path = xasprintf("%s/logs/%lld/%lld.%s", t->b->files_dir,
 			    (long long)t->id, (long long)run,
 			    t->err ? "err" : "out");
 	t->fd = file_open_read(t->path);

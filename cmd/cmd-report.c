@@ -369,7 +369,7 @@ read_tail(struct report *r, const struct entry *e, const char *ext,
 	size_t skip = 0;
 	int fd;
 
-	path = xasprintf("%s/logs/%lld/%lld.%s", r->b->state_dir,
+	path = xasprintf("%s/logs/%lld/%lld.%s", r->b->files_dir,
 			 (long long)run->task_id, (long long)run->id, ext);
 	fd = file_open_read(path);
 	free(path);

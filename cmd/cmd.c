@@ -11,6 +11,7 @@
 
 #include "cmd/cmd.h"
 #include "core/config.h"
+#include "core/files.h"
 #include "core/runner.h"
 
 #include "lib/text.h"
@@ -357,7 +358,7 @@ static int
 open_db(struct baton *b, int flags)
 {
 	struct store_options opts = {0};
-	char *cause = NULL, *path, *slash;
+	char *cause = NULL, *warning = NULL, *path, *slash;
 	int rc;
 
 	path = resolve_db_path(b);
@@ -383,6 +384,16 @@ open_db(struct baton *b, int flags)
 		cmd_error("%s", cause);
 		free(cause);
 		return EXIT_DB;
+	}
+	rc = files_setup(b, (flags & CMD_PEEK) == 0, &warning, &cause);
+	if (rc != 0) {
+		cmd_error("%s", cause);
+		free(cause);
+		return cmd_exit_code(rc);
+	}
+	if (warning != NULL) {
+		cmd_warn(b, "%s", warning);
+		free(warning);
 	}
 	if (flags & CMD_PEEK)
 		return EXIT_OK;

@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "core/config.h"
+#include "core/files.h"
 #include "core/orchestrator.h"
 #include "core/proc.h"
 #include "core/runner.h"
@@ -1402,9 +1403,9 @@ finish(struct job *j, char **cause)
 	/* The temp session ended with its task (committed): so does its
 	 * directory, unless the user keeps them. */
 	if (rc == 0 && temp && !o->b->cfg->sessions.keep_temp_dirs &&
-	    session_dir_remove(o->b->state_dir, j->session.id) != 0) {
+	    session_dir_remove(o->b->files_dir, j->session.id) != 0) {
 		char *msg = xasprintf("cannot remove %s/sessions/%s: %s",
-				      o->b->state_dir, j->session.id,
+				      o->b->files_dir, j->session.id,
 				      strerror(errno));
 
 		note(o, j->task.id, msg);
@@ -1418,6 +1419,7 @@ prepare(struct job *j, char **cause)
 {
 	struct orch *o = j->o;
 	struct baton *b = o->b;
+	char name[24];
 	int found, rc;
 
 	/* The session first: cleanup needs it whatever fails next. */
@@ -1457,20 +1459,13 @@ prepare(struct job *j, char **cause)
 	j->grace_ms = j->profile->kill_grace_ms
 			      ? j->profile->kill_grace_ms
 			      : b->cfg->defaults.kill_grace_ms;
-	j->task_dir =
-		xasprintf("%s/logs/%lld", b->state_dir, (long long)j->task.id);
-	j->session_dir =
-		xasprintf("%s/sessions/%s", b->state_dir, j->session.id);
-	if (file_mkdir_p(j->task_dir, 0700) != 0) {
-		*cause = xasprintf("cannot create %s: %s", j->task_dir,
-				   strerror(errno));
+	/* In the database's own directory, never through a symlink an
+	 * agent planted (SPEC §9). */
+	snprintf(name, sizeof name, "%lld", (long long)j->task.id);
+	if (files_mkdir(b->files_dir, "logs", name, &j->task_dir, cause) != 0 ||
+	    files_mkdir(b->files_dir, "sessions", j->session.id,
+			&j->session_dir, cause) != 0)
 		return -BERR_FAIL;
-	}
-	if (file_mkdir_p(j->session_dir, 0700) != 0) {
-		*cause = xasprintf("cannot create %s: %s", j->session_dir,
-				   strerror(errno));
-		return -BERR_FAIL;
-	}
 	return 0;
 }
 

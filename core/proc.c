@@ -117,31 +117,22 @@ proc_above_stdio(int *fd)
 	return 0;
 }
 
+/*
+ * A new log file, 0600: one that exists (a planted symlink, another
+ * run's log) is refused, never followed or truncated (SPEC §9).
+ */
 static int
 proc_open_log(const char *path, int *fd, char **cause)
 {
-	struct stat st;
-
 	*fd = -1;
 	if (path == NULL)
 		return 0;
-	*fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC,
-		   0600);
-	if (*fd == -1)
-		goto fail;
-	/* The umask may have taken bits away, and a file that was already
-	 * there keeps its old mode (0644, say). */
-	if (fstat(*fd, &st) == -1)
-		goto fail;
-	if (S_ISREG(st.st_mode) && (st.st_mode & 07777) != 0600 &&
-	    fchmod(*fd, 0600) == -1)
-		goto fail;
+	if ((*fd = file_create(path, O_APPEND)) == -1) {
+		*cause = xasprintf("cannot create %s: %s", path,
+				   file_strerror(errno));
+		return -1;
+	}
 	return 0;
-
-fail:
-	*cause = xasprintf("cannot create %s: %s", path, strerror(errno));
-	proc_close(fd);
-	return -1;
 }
 
 static int

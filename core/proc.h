@@ -21,8 +21,8 @@ struct proc_spec {
 	char *const *envp; /* the child's whole environment */
 	const char *cwd;   /* must exist; checked before spawning */
 	const char *stdin_path; /* opened read-only as stdin; NULL: /dev/null */
-	const char *stdout_path; /* created/truncated 0600; NULL: discard */
-	const char *stderr_path; /* created/truncated 0600; NULL: discard */
+	const char *stdout_path; /* created 0600, O_EXCL: NULL: discard */
+	const char *stderr_path; /* created 0600, O_EXCL; NULL: discard */
 	int merge_stderr;	 /* stderr goes where stdout goes (2>&1) */
 	int stdout_tee_fd;	 /* -1, or also copy stdout here (baton run) */
 	int stderr_tee_fd;	 /* -1, or also copy stderr here */

@@ -506,6 +506,15 @@ int store_prune_sessions(struct store *, int64_t before,
 /* *yes non-zero if task id exists. */
 int store_task_exists(struct store *, int64_t id, int *yes, char **cause);
 /*
+ * The database's own facts (SPEC §9): "id" (its UUID, made when it was
+ * created or migrated to schema 5), "legacy_files" ("1": its files are
+ * still in the shared layout of schema 4).  *value is the caller's to
+ * free, NULL when the key is not there.
+ */
+int store_meta_get(struct store *, const char *key, char **value, char **cause);
+/* Delete a key (its own transaction); 0 also when it was not there. */
+int store_meta_delete(struct store *, const char *key, char **cause);
+/*
  * An online consistent copy of the database as the new file path
  * (created 0600; one that exists is refused with errno-like message),
  * made in steps from one snapshot so that writers go on meanwhile.
@@ -674,6 +683,9 @@ struct store_impl {
 			      char **cause);
 	int (*task_exists)(struct store *st, int64_t id, int *yes,
 			   char **cause);
+	int (*meta_get)(struct store *st, const char *key, char **value,
+			char **cause);
+	int (*meta_delete)(struct store *st, const char *key, char **cause);
 	/* NULL: not supported by this engine */
 	int (*backup)(struct store *st, const char *path, char **cause);
 	int (*vacuum)(struct store *st, int64_t *before, int64_t *after,

@@ -236,6 +236,9 @@ int sqlite_prune_sessions(struct store *st, int64_t before,
 			  const struct strvec *ids, int *gone, int count_only,
 			  struct db_prune_counts *c, char **cause);
 int sqlite_task_exists(struct store *st, int64_t id, int *yes, char **cause);
+int sqlite_meta_get(struct store *st, const char *key, char **value,
+		    char **cause);
+int sqlite_meta_delete(struct store *st, const char *key, char **cause);
 int sqlite_backup(struct store *st, const char *path, char **cause);
 int sqlite_vacuum(struct store *st, int64_t *before, int64_t *after,
 		  char **cause);

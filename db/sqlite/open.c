@@ -69,6 +69,23 @@ static const struct migration {
 	{"ALTER TABLE tasks ADD COLUMN retries INTEGER;"
 	 "ALTER TABLE tasks ADD COLUMN max_cost REAL;",
 	 "PRAGMA user_version = 4"},
+	/* 5: the database's id (SPEC §9: its files live in a directory
+	 * named for it), a mark on a database that had files in the old
+	 * shared layout (<dir>/logs, <dir>/sessions) to move, and runs
+	 * whose output passed logs.max_bytes (SPEC §3) */
+	{"CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) "
+	 "WITHOUT ROWID;"
+	 "INSERT INTO meta VALUES ('id', lower(hex(randomblob(4))) || '-' || "
+	 "lower(hex(randomblob(2))) || '-4' || "
+	 "substr(lower(hex(randomblob(2))), 2) || '-' || "
+	 "substr('89ab', 1 + (abs(random()) % 4), 1) || "
+	 "substr(lower(hex(randomblob(2))), 2) || '-' || "
+	 "lower(hex(randomblob(6))));"
+	 "INSERT INTO meta SELECT 'legacy_files', '1' WHERE "
+	 "EXISTS (SELECT 1 FROM runs) OR EXISTS (SELECT 1 FROM sessions);"
+	 "ALTER TABLE runs ADD COLUMN output_truncated INTEGER NOT NULL "
+	 "DEFAULT 0;",
+	 "PRAGMA user_version = 5"},
 };
 
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))

@@ -31,7 +31,7 @@ run_error() {
 @test "files: a FIFO left at BATON_RESULT_FILE is refused, never waited on" {
 	agent 'mkfifo "$BATON_RESULT_FILE"'
 	# timeout is only a guard so that the old hang fails the test
-	run timeout 120 "$BATON" run hello
+	run timeout -k 5 120 "$BATON" run hello
 	assert_status 1
 	assert_contains "cannot read result file: not a regular file"
 	[ "$("$BATON" show 1 --json | jq -r .status)" = failed ]
@@ -63,11 +63,11 @@ run_error() {
 
 @test "files: add --from a FIFO with no writer does not hang" {
 	mkfifo "$T/fifo"
-	run timeout 120 "$BATON" add --from "$T/fifo"
-	[ "$status" != 124 ]
+	run timeout -k 5 120 "$BATON" add --from "$T/fifo"
+	[ "$status" -lt 124 ]
 	[ "$(sql 'SELECT count(*) FROM tasks')" = 0 ]
-	run timeout 120 "$BATON" add --prompt-file "$T/fifo"
-	[ "$status" != 124 ]
+	run timeout -k 5 120 "$BATON" add --prompt-file "$T/fifo"
+	[ "$status" -lt 124 ]
 	[ "$(sql 'SELECT count(*) FROM tasks')" = 0 ]
 }
 
@@ -82,6 +82,81 @@ run_error() {
 
 @test "files: --config a FIFO with no writer does not hang" {
 	mkfifo "$T/fifo"
-	run timeout 120 "$BATON" --config "$T/fifo" status
-	[ "$status" != 124 ]
+	run timeout -k 5 120 "$BATON" --config "$T/fifo" status
+	[ "$status" -lt 124 ]
+}
+
+@test "files: two databases in one directory never share a file" {
+	agent 'echo "from-$BATON_DB_NAME"'
+	BATON_DB_NAME=A run "$BATON" --db "$T/work/a.db" run hello
+	assert_status 0
+	BATON_DB_NAME=B run "$BATON" --db "$T/work/b.db" run hello
+	assert_status 0
+	run "$BATON" --db "$T/work/a.db" log 1
+	assert_status 0
+	[ "$output" = from-A ]
+	run "$BATON" --db "$T/work/b.db" log 1
+	[ "$output" = from-B ]
+	[ "$(files_dir "$T/work/a.db")" != "$(files_dir "$T/work/b.db")" ]
+	[ -f "$(files_dir "$T/work/a.db")/logs/1/1.out" ]
+}
+
+@test "files: a database made anew never reads its predecessor's files" {
+	agent 'echo "{\"input_tokens\": 1000, \"cost_usd\": 0.5, \"session_id\": \"11111111-2222-4333-8444-555555555555\"}" >"$BATON_RESULT_FILE"'
+	run "$BATON" run hello
+	assert_status 0
+	old=$(files_dir)
+	rm -f "$BATON_DB" "$BATON_DB"-wal "$BATON_DB"-shm
+	agent 'echo quiet'
+	run "$BATON" run hello
+	assert_status 0
+	[ "$(files_dir)" != "$old" ]
+	run "$BATON" show 1 --json
+	[ "$(jq -r '.runs[0].input_tokens // 0' <<<"$output")" = 0 ]
+	[ "$(jq -r '.cost_usd // 0' <<<"$output")" = 0 ]
+	assert_not_contains 11111111-2222-4333-8444-555555555555
+	run "$BATON" log 1
+	[ "$output" = quiet ]
+}
+
+@test "files: a planted symlink at a log file is refused, never followed" {
+	agent 'echo overwritten'
+	run "$BATON" add hello
+	assert_status 0
+	echo precious >"$T/target"
+	dir=$(files_dir)
+	mkdir -p "$dir/logs/1" "$T/state/logs/1"
+	ln -s "$T/target" "$dir/logs/1/1.out"
+	ln -s "$T/target" "$T/state/logs/1/1.out"  # where older releases wrote
+	run "$BATON" work --until-empty
+	[ "$(cat "$T/target")" = precious ]
+	run "$BATON" show 1 --json
+	assert_contains "already exists"
+	# a directory planted as a symlink is refused too
+	ln -s "$T" "$dir/logs/2"
+	run "$BATON" run hello
+	[ "$(cat "$T/target")" = precious ]
+	assert_contains "not a directory"
+}
+
+@test "files: a database of the previous release keeps its logs (moved once)" {
+	run "$BATON" run 'echo old-output'
+	assert_status 0
+	dir=$(files_dir)
+	sid=$(sql "SELECT session_id FROM tasks WHERE id = 1")
+	# Make it what schema 4 left: files in the shared layout, no id.
+	mv "$dir/logs" "$dir/sessions" "$T/state/"
+	rmdir "$dir"
+	sql "DROP TABLE meta; ALTER TABLE runs DROP COLUMN output_truncated;
+		PRAGMA user_version = 4"
+	run "$BATON" log 1
+	assert_status 0
+	[ "$output" = old-output ]
+	dir=$(files_dir)
+	[ -f "$dir/logs/1/1.out" ]
+	[ ! -e "$T/state/logs" ]
+	[ "$(sql "SELECT count(*) FROM meta WHERE key = 'legacy_files'")" = 0 ]
+	# a new run goes to the same directory
+	run "$BATON" run 'echo new-output'
+	[ -f "$dir/logs/2/2.out" ]
 }

@@ -94,3 +94,12 @@ wait_for() {
 		sleep 0.05
 	done
 }
+
+# The database's own directory of files (SPEC §9): files_dir [DB].
+files_dir() {
+	local db=${1:-$BATON_DB} id
+	id=$(sqlite3 -batch -noheader -cmd '.timeout 5000' "$db" \
+		"SELECT value FROM meta WHERE key = 'id'")
+	[ -n "$id" ] || return 1
+	printf '%s.files-%s\n' "$db" "$id"
+}

@@ -184,12 +184,12 @@ test_fresh(void **state)
 	char *path = test_path(*state, "a/b/baton.db"), *cause = NULL, *mode;
 	struct store *db = NULL;
 
-	assert_int_equal(store_schema_version(), 4);
+	assert_int_equal(store_schema_version(), 5);
 	assert_int_equal(store_open(&db, path, NULL, &cause), 0);
 	assert_null(cause);
 	assert_non_null(db);
 	assert_string_equal(store_path(db), path);
-	assert_int_equal(query1(db, "PRAGMA user_version"), 4);
+	assert_int_equal(query1(db, "PRAGMA user_version"), 5);
 	assert_int_equal(query1(db, "PRAGMA foreign_keys"), 1);
 	assert_int_equal(query1(db, "PRAGMA synchronous"), 1); /* NORMAL */
 	assert_int_equal(query1(db, "PRAGMA busy_timeout"), 10000);
@@ -230,7 +230,7 @@ test_memory(void **state)
 
 	(void)state;
 	assert_int_equal(store_open(&db, ":memory:", NULL, &cause), 0);
-	assert_int_equal(query1(db, "PRAGMA user_version"), 4);
+	assert_int_equal(query1(db, "PRAGMA user_version"), 5);
 	assert_int_equal(add_event(db, "x", NULL, &cause), 0);
 	store_close(db);
 }
@@ -252,7 +252,7 @@ test_reopen(void **state)
 
 	assert_int_equal(store_open(&db, path, NULL, &cause), 0);
 	assert_int_equal(query1(db, "SELECT count(*) FROM events"), 2);
-	assert_int_equal(query1(db, "PRAGMA user_version"), 4);
+	assert_int_equal(query1(db, "PRAGMA user_version"), 5);
 	st = db_stmt(SQ(db), "SELECT detail FROM events ORDER BY id", &cause);
 	assert_non_null(st);
 	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
@@ -599,7 +599,7 @@ test_refuse_locked(void **state)
 	expect_refusal(old, &fast, "database is locked (waited 200ms)");
 	release(&hd);
 	assert_int_equal(store_open(&db, old, &fast, &cause), 0);
-	assert_int_equal(query1(db, "PRAGMA user_version"), 4);
+	assert_int_equal(query1(db, "PRAGMA user_version"), 5);
 	store_close(db);
 
 	/* A write lock held past the timeout fails db_begin clearly. */
@@ -825,7 +825,7 @@ check_migrated(const char *path)
 	char *cause = NULL;
 
 	assert_int_equal(store_open(&db, path, NULL, &cause), 0);
-	assert_int_equal(query1(db, "PRAGMA user_version"), 4);
+	assert_int_equal(query1(db, "PRAGMA user_version"), 5);
 	assert_int_equal(query1(db, "SELECT count(*) FROM sqlite_schema WHERE "
 				    "name = 'tasks'"),
 			 1);
@@ -878,7 +878,7 @@ test_migrate_answer(void **state)
 		       "INSERT INTO runs (task_id, attempt, iteration, "
 		       "started_at, error) VALUES (1, 1, 1, 2, 'old');");
 	assert_int_equal(store_open(&db, path, NULL, &cause), 0);
-	assert_int_equal(query1(db, "PRAGMA user_version"), 4);
+	assert_int_equal(query1(db, "PRAGMA user_version"), 5);
 	assert_int_equal(store_run_list(db, 1, &runs, &n, &cause), 0);
 	assert_int_equal(n, 1);
 	assert_string_equal(runs[0].error, "old");
