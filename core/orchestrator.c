@@ -747,8 +747,10 @@ note_dropped(struct job *j, uint64_t dropped)
 	free(msg);
 }
 
+static const struct redactor *job_redactor(struct job *j);
+
 /* The agent's process: argv only, its own group, stdin from the prompt,
- * output to the run's logs (SPEC §3). */
+ * output to the run's logs, redacted and capped (SPEC §3). */
 static int
 spawn(struct job *j, struct turn_state *t)
 {
@@ -778,6 +780,8 @@ spawn(struct job *j, struct turn_state *t)
 				   ? STDOUT_FILENO
 				   : -1;
 	ps.stderr_tee_fd = o->tee ? STDERR_FILENO : -1;
+	ps.log_max_bytes = (uint64_t)o->b->cfg->logs.max_bytes;
+	ps.redactor = job_redactor(j);
 	ps.timeout_ms = j->timeout_ms;
 	ps.kill_grace_ms = j->grace_ms;
 	ps.stop_fd = o->b->stop_fd;
@@ -786,6 +790,7 @@ spawn(struct job *j, struct turn_state *t)
 	ps.on_start = on_start;
 	ps.start_arg = &sc;
 	rc = proc_run(&ps, &t->pr, &t->why);
+	t->run.output_truncated = t->pr.out_truncated || t->pr.err_truncated;
 	if (t->pr.tee_dropped > 0)
 		note_dropped(j, t->pr.tee_dropped);
 	return rc;
@@ -889,19 +894,26 @@ profile_redactor(const struct agent_profile *p)
 }
 
 /*
- * text with the task's secrets replaced (NULL for NULL); the caller
- * frees.  The redactor is made when a task first has text to store, not
- * for every task: making it reads the whole environment, and most runs
- * of a batch store no answer and no error (logs.redact off: a copy).
+ * The task's redactor, made when it is first needed (the agent's
+ * output is redacted as it is logged, so at its first spawn); NULL when
+ * logs.redact is off.
  */
+static const struct redactor *
+job_redactor(struct job *j)
+{
+	if (j->redactor == NULL && j->o->b->cfg->logs.redact)
+		j->redactor = profile_redactor(j->profile);
+	return j->redactor;
+}
+
+/* text with the task's secrets replaced (NULL for NULL; logs.redact
+ * off: a copy); the caller frees. */
 static char *
 job_redact(struct job *j, const char *text)
 {
 	if (text == NULL)
 		return NULL;
-	if (j->redactor == NULL && j->o->b->cfg->logs.redact)
-		j->redactor = profile_redactor(j->profile);
-	return redact(j->redactor, text);
+	return redact(job_redactor(j), text);
 }
 
 /*
@@ -1211,6 +1223,8 @@ run_check(struct job *j, int *passed, int *exit_code, char **output,
 	ps.merge_stderr = 1;
 	ps.stdout_tee_fd = -1;
 	ps.stderr_tee_fd = -1;
+	ps.log_max_bytes = (uint64_t)o->b->cfg->logs.max_bytes;
+	ps.redactor = job_redactor(j);
 	ps.timeout_ms = j->timeout_ms;
 	ps.kill_grace_ms = j->grace_ms;
 	ps.stop_fd = o->b->stop_fd;

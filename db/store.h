@@ -275,6 +275,8 @@ struct db_run {
 	int has_check, check_exit_code;
 	char *check_output;
 	char *answer; /* the agent's final answer (capped, redacted), or NULL */
+	/* a log of the run passed logs.max_bytes (SPEC §3) */
+	int output_truncated;
 };
 void db_run_release(struct db_run *);
 void db_runs_free(struct db_run *, size_t n);
@@ -284,7 +286,8 @@ int store_run_insert(struct store *, struct db_run *r, char **cause);
 int store_run_set_pid(struct store *, int64_t id, int64_t pid, int64_t start,
 		      char **cause);
 /* Store the end of r: ended_at, exit code, signal, outcome, error,
- * usage, agent_session_out, resume_outcome, check, answer. */
+ * usage, agent_session_out, resume_outcome, check, answer,
+ * output_truncated. */
 int store_run_end(struct store *, const struct db_run *r, char **cause);
 int store_run_list(struct store *, int64_t task_id, struct db_run **runs,
 		   size_t *n, char **cause);

@@ -82,7 +82,7 @@ char *db_col_text(sqlite3_stmt *, int col);
 	"started_at, ended_at, exit_code, signal, outcome, error, "            \
 	"input_tokens, output_tokens, cache_read_tokens, "                     \
 	"cache_creation_tokens, cost_usd, num_turns, duration_ms, "            \
-	"check_exit_code, check_output, answer FROM runs "
+	"check_exit_code, check_output, answer, output_truncated FROM runs "
 
 /*
  * Step st (a bound SELECT DB_RUN_COLS …) to its end and return its rows

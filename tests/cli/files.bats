@@ -160,3 +160,66 @@ run_error() {
 	run "$BATON" run 'echo new-output'
 	[ -f "$dir/logs/2/2.out" ]
 }
+
+@test "files: each stream is capped at logs.max_bytes, the pipe still drained" {
+	# 3 MB on each stream: an agent that blocked on a full pipe would
+	# never reach its last line
+	agent 'head -c 3000000 /dev/zero | tr "\0" x; head -c 3000000 /dev/zero | tr "\0" y >&2; echo done >"$T/finished"' \
+		'logs: {max_bytes: 10000}'
+	run "$BATON" run -q hello
+	assert_status 0
+	[ -f "$T/finished" ]
+	dir=$(files_dir)
+	[ "$(head -c 10000 "$dir/logs/1/1.out" | tr -d x | wc -c)" = 0 ]
+	[ "$(stat -c %s "$dir/logs/1/1.out")" -lt 10200 ]
+	[ "$(stat -c %s "$dir/logs/1/1.err")" -lt 10200 ]
+	grep -q 'output truncated at 10000 bytes (logs.max_bytes)' "$dir/logs/1/1.out"
+	grep -q 'output truncated at 10000 bytes (logs.max_bytes)' "$dir/logs/1/1.err"
+	[ "$("$BATON" show 1 --json | jq -r '.runs[0].output_truncated')" = true ]
+	run "$BATON" show 1
+	assert_contains "output: truncated at logs.max_bytes"
+	# under the cap: not marked
+	agent 'echo small' 'logs: {max_bytes: 10000}'
+	run "$BATON" run -q hello
+	[ "$("$BATON" show 2 --json | jq -r '.runs[0].output_truncated')" = false ]
+}
+
+@test "files: logs.max_bytes is checked" {
+	agent 'true' 'logs: {max_bytes: 0}'
+	run "$BATON" status
+	assert_status 3
+	assert_contains "max_bytes"
+}
+
+@test "files: secrets are redacted in the agent's logs, even split across reads" {
+	# each secret is written in two pieces with a pause between, so the
+	# pieces come in two read()s
+	agent 'printf "p=canary-prof"; sleep 0.2; printf "ile-value-123 c=caller-sec"
+		sleep 0.2; printf "ret-value-456\n"
+		printf "t=sk-ant-api03-AAAAAAAAAA" >&2; sleep 0.2
+		printf "BBBBBBBBBBBBBBBBBBBBBB\n" >&2
+		printf "last sk-ant-api03-CCCCCCCCCCCCCCCCCCCCCCCCCC"'
+	FOO_API_KEY=caller-secret-value-456 run "$BATON" run --raw hello
+	assert_status 0
+	assert_contains "p=[REDACTED] c=[REDACTED]"
+	assert_not_contains canary-profile
+	assert_not_contains caller-secret
+	assert_not_contains sk-ant
+	run "$BATON" log 1
+	assert_contains "p=[REDACTED] c=[REDACTED]"
+	assert_contains "last [REDACTED]"
+	assert_not_contains canary-profile
+	assert_not_contains caller-secret
+	assert_not_contains AAAAAAAAAA
+	run "$BATON" log 1 --stderr
+	assert_contains "t=[REDACTED]"
+	assert_not_contains AAAAAAAAAA
+	assert_not_contains BBBBBBBBBB
+	run grep -r -e canary-profile -e caller-secret -e sk-ant "$(files_dir)"
+	assert_status 1
+	# logs.redact: false keeps them (the switch works both ways)
+	agent 'echo "p=$PROFILE_SECRET_VALUE"' 'logs: {redact: false}'
+	run "$BATON" run hello
+	run "$BATON" log 2
+	assert_contains "p=canary-profile-value-123"
+}
