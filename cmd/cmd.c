@@ -359,6 +359,7 @@ open_db(struct baton *b, int flags)
 {
 	struct store_options opts = {0};
 	char *cause = NULL, *warning = NULL, *path, *slash;
+	int snapshot = 0;
 	int rc;
 
 	path = resolve_db_path(b);
@@ -380,11 +381,18 @@ open_db(struct baton *b, int flags)
 	opts.synchronous_full = b->cfg->db.synchronous_full;
 	opts.busy_timeout_ms = b->cfg->db.busy_timeout_ms;
 	opts.write_lock = &b->write_lock;
+	if (flags & (CMD_READONLY | CMD_REAP_WARN))
+		opts.snapshot = &snapshot;
 	if (store_open(&b->db, path, &opts, &cause) != 0) {
 		cmd_error("%s", cause);
 		free(cause);
 		return EXIT_DB;
 	}
+	if (snapshot)
+		cmd_warn(b,
+			 "the disk is full: %s opened read-only, as of its "
+			 "last checkpoint",
+			 path);
 	rc = files_setup(b, (flags & CMD_PEEK) == 0, &warning, &cause);
 	if (rc != 0) {
 		cmd_error("%s", cause);
@@ -399,6 +407,16 @@ open_db(struct baton *b, int flags)
 		return EXIT_OK;
 	/* Any command that opens the database reaps dead runners (SPEC §5). */
 	rc = runner_reap(b, &cause);
+	if (rc != 0 && (flags & (CMD_READONLY | CMD_REAP_WARN))) {
+		/* Show what is stored: a dead runner's tasks still look
+		 * running until a command that can write reaps them. */
+		cmd_warn(b,
+			 "cannot reap dead runners (%s): their tasks may "
+			 "still show as running",
+			 cause);
+		free(cause);
+		return EXIT_OK;
+	}
 	if (rc != 0) {
 		cmd_error("%s", cause);
 		free(cause);

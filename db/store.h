@@ -33,6 +33,11 @@ struct store_options {
 	 * write transaction holds it, waiting for it at most the busy
 	 * timeout.  NULL: none. */
 	pthread_mutex_t *write_lock;
+	/* A command that only reads: if the database cannot be opened for
+	 * writing because the disk is full (SQLite must create or grow its
+	 * -wal and -shm), open it read-only as of its last checkpoint
+	 * (SQLite's immutable mode) and set *snapshot to 1.  NULL: never. */
+	int *snapshot;
 };
 
 /* The schema version this binary writes. */

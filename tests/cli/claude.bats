@@ -387,7 +387,7 @@ dialogue() {
 	run "$BATON" run --json --agent claude "verbose"
 	assert_status 0
 	check '.runs[0].outcome == "success" and .input_tokens == 1000'
-	grep -q '^\[{"type":"system"' "$(echo "$BATON_DB" | sed 's/baton.db$//')"logs/1/1.out
+	grep -q '^\[{"type":"system"' "$(files_dir)/logs/1/1.out"
 }
 
 @test "claude: a hung API call is stopped by the timeout" {

@@ -223,3 +223,65 @@ run_error() {
 	run "$BATON" log 2
 	assert_contains "p=canary-profile-value-123"
 }
+
+# A small file system of its own at $T/full (we run as root in CI);
+# unmounted by local_teardown.
+small_fs() {
+	mkdir -p "$T/full"
+	if ! mount -t tmpfs -o size=4m tmpfs "$T/full" 2>/dev/null; then
+		skip "cannot mount a tmpfs here (needs root)"
+	fi
+	MOUNTED=$T/full
+}
+
+# Fill it up (again: SQLite frees its WAL when the last connection closes).
+fill_disk() {
+	FILLS=$(( ${FILLS:-0} + 1 ))
+	dd if=/dev/zero of="$T/full/fill$FILLS" bs=1k 2>/dev/null || true
+}
+
+local_teardown() {
+	if [ -n "${AGENT_PID:-}" ]; then
+		kill -9 "$AGENT_PID" 2>/dev/null || true
+	fi
+	if [ -n "${MOUNTED:-}" ]; then
+		umount "$MOUNTED" 2>/dev/null || umount -l "$MOUNTED"
+	fi
+}
+
+@test "files: with the disk full, status and doctor show what they can" {
+	small_fs
+	export BATON_DB=$T/full/baton.db
+	agent 'echo $$ >"$T/agent.pid"; exec sleep 1000' \
+		'runner: {heartbeat: 1s, stale_after: 2s}'
+	"$BATON" add -q hello
+	"$BATON" work >/dev/null 2>&1 &
+	work=$!
+	wait_for '[ -s "$T/agent.pid" ]'
+	AGENT_PID=$(cat "$T/agent.pid")
+	# a runner that died with its task running: the next command reaps
+	kill -9 "$work"
+	wait "$work" || true
+	fill_disk
+	run --separate-stderr "$BATON" status
+	assert_status 0
+	assert_contains "running"
+	[[ "$stderr" == *"warning: cannot reap dead runners ("*"disk full"* ]]
+	fill_disk  # a closing connection may have freed its WAL
+	run --separate-stderr "$BATON" doctor
+	[ "$status" != 4 ]
+	[[ "$stderr" == *"warning: cannot reap dead runners"* ]]
+	fill_disk
+	run "$BATON" show 1 --json
+	assert_status 0
+	fill_disk
+	# a command that must write still says why it cannot
+	run "$BATON" add again
+	assert_status 4
+	assert_contains "disk full"
+	# room again: the next command reaps
+	rm -f "$T"/full/fill*
+	run "$BATON" status
+	assert_status 0
+	assert_not_contains "running"
+}
