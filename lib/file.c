@@ -78,20 +78,8 @@ file_strerror(int err)
 		return "is a symbolic link (not followed)";
 	case FILE_ENOTREG:
 		return "not a regular file";
-	case EISDIR:
-		return "is a directory";
-	case EFBIG:
-		return "file too large";
-	case EINTR:
-		return "interrupted";
 	case EEXIST:
 		return "already exists (not overwritten)";
-	case ENOENT:
-		return "no such file or directory";
-	case EACCES:
-		return "permission denied";
-	case ENOSPC:
-		return "no space left on device";
 	}
 	return strerror(err);
 }

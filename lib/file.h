@@ -9,9 +9,9 @@
 #define FILE_ENOTREG ENODEV
 
 /*
- * strerror() for the errors of these functions, in the lower case of
- * baton's messages: ELOOP says "is a symbolic link (not followed)",
- * FILE_ENOTREG "not a regular file".
+ * strerror() for the errors of these functions, saying what they mean
+ * here: ELOOP "is a symbolic link (not followed)", FILE_ENOTREG "not a
+ * regular file", EEXIST "already exists (not overwritten)".
  */
 const char *file_strerror(int err);
 

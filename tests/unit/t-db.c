@@ -399,6 +399,7 @@ test_refuse_not_a_db(void **state)
 	assert_true(no_side_files(path));
 
 	/* Short garbage too. */
+	assert_int_equal(unlink(path), 0);
 	assert_int_equal(file_write(path, "hi\n", 3), 0);
 	expect_refusal(path, NULL, "file is not a database");
 	free(path);
