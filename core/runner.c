@@ -267,6 +267,7 @@ runner_reap_count(struct baton *b, int *reaped, char **cause)
 		orphans = NULL;
 	}
 out:
+	free(orphans); /* a commit that failed (disk full) left them */
 	db_runners_free(runners, n);
 	free(host);
 	free(boot);

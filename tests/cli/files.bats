@@ -110,13 +110,13 @@ run_error() {
 	agent 'echo quiet'
 	run "$BATON" run hello
 	assert_status 0
-	[ "$(files_dir)" != "$old" ]
 	run "$BATON" show 1 --json
 	[ "$(jq -r '.runs[0].input_tokens // 0' <<<"$output")" = 0 ]
 	[ "$(jq -r '.cost_usd // 0' <<<"$output")" = 0 ]
 	assert_not_contains 11111111-2222-4333-8444-555555555555
 	run "$BATON" log 1
 	[ "$output" = quiet ]
+	[ "$(files_dir)" != "$old" ]
 }
 
 @test "files: a planted symlink at a log file is refused, never followed" {
@@ -127,7 +127,10 @@ run_error() {
 	dir=$(files_dir)
 	mkdir -p "$dir/logs/1" "$T/state/logs/1"
 	ln -s "$T/target" "$dir/logs/1/1.out"
-	ln -s "$T/target" "$T/state/logs/1/1.out"  # where older releases wrote
+	if [ ! -L "$T/state/logs/1/1.out" ]; then
+		# where older releases wrote
+		ln -s "$T/target" "$T/state/logs/1/1.out"
+	fi
 	run "$BATON" work --until-empty
 	[ "$(cat "$T/target")" = precious ]
 	run "$BATON" show 1 --json
@@ -188,7 +191,10 @@ run_error() {
 	agent 'true' 'logs: {max_bytes: 0}'
 	run "$BATON" status
 	assert_status 3
-	assert_contains "max_bytes"
+	assert_contains "logs.max_bytes: expected a whole number ≥ 1, got '0'"
+	agent 'echo ok' 'logs: {max_bytes: 1}'
+	run "$BATON" status
+	assert_status 0
 }
 
 @test "files: secrets are redacted in the agent's logs, even split across reads" {

@@ -98,8 +98,12 @@ wait_for() {
 # The database's own directory of files (SPEC §9): files_dir [DB].
 files_dir() {
 	local db=${1:-$BATON_DB} id
+	# (a database of an older release: its directory, shared)
 	id=$(sqlite3 -batch -noheader -cmd '.timeout 5000' "$db" \
-		"SELECT value FROM meta WHERE key = 'id'")
-	[ -n "$id" ] || return 1
+		"SELECT value FROM meta WHERE key = 'id'" 2>/dev/null) || true
+	if [ -z "$id" ]; then
+		dirname "$db"
+		return
+	fi
 	printf '%s.files-%s\n' "$db" "$id"
 }
