@@ -241,7 +241,7 @@ read_result(const struct agent_exit *pr, const char *out_path, char **why)
 			*why = xstrdup("no output");
 		else
 			*why = xasprintf("cannot read the output: %s",
-					 strerror(errno));
+					 file_strerror(errno));
 		return NULL;
 	}
 	if (is_blank(out, len))

@@ -247,7 +247,7 @@ scan_output(const char *path, uint64_t size, struct codex_scan *s)
 	ssize_t n;
 	int fd, skip = 0, rc = 0, saved;
 
-	if (path == NULL || (fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+	if (path == NULL || (fd = file_open_read(path)) == -1)
 		return -1;
 	if (size > CODEX_OUT_MAX)
 		s->too_large = 1;

@@ -53,7 +53,7 @@ command_parse_result(const struct agent_call *c, const struct agent_exit *pr,
 	if (text == NULL && errno != ENOENT) {
 		r->outcome = AGENT_BAD_OUTPUT;
 		r->error = xasprintf("cannot read result file: %s",
-				     strerror(errno));
+				     file_strerror(errno));
 		goto out;
 	}
 	if (text != NULL && len > 0) {

@@ -287,7 +287,7 @@ agent_read_head(const char *path, size_t max, size_t *len)
 	int fd;
 
 	*len = 0;
-	if (path == NULL || (fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+	if (path == NULL || (fd = file_open_read(path)) == -1)
 		return NULL;
 	buf = xmalloc(max + 1);
 	while (n < max) {

@@ -173,7 +173,7 @@ const struct cmd_entry cmd_doctor_entry = {
 		"  --fix    repair what it finds (exit 0 once repaired)\n"
 		"  --json   {\"ok\", \"fixed\", \"problems\": [{\"kind\", "
 		"\"problem\"}]}\n",
-	.flags = CMD_NEEDS_DB | CMD_JSON,
+	.flags = CMD_NEEDS_DB | CMD_JSON | CMD_REAP_WARN,
 	.exec = doctor_exec,
 	.options = doctor_options,
 };

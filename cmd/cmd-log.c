@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "cmd/common.h"
+#include "lib/file.h"
 #include "lib/text.h"
 #include "lib/xmalloc.h"
 
@@ -113,12 +114,12 @@ open_run(struct tail *t, int64_t run)
 		close(t->fd);
 	}
 	free(t->path);
-	t->path = xasprintf("%s/logs/%lld/%lld.%s", t->b->state_dir,
+	t->path = xasprintf("%s/logs/%lld/%lld.%s", t->b->files_dir,
 			    (long long)t->id, (long long)run,
 			    t->err ? "err" : "out");
-	t->fd = open(t->path, O_RDONLY | O_CLOEXEC);
+	t->fd = file_open_read(t->path);
 	if (t->fd < 0 && (!t->follow || errno != ENOENT)) {
-		cmd_error("cannot open %s: %s", t->path, strerror(errno));
+		cmd_error("cannot open %s: %s", t->path, file_strerror(errno));
 		return EXIT_FAILED;
 	}
 	if (t->fd >= 0)

@@ -20,6 +20,7 @@
 
 #include "cmd/common.h"
 #include "lib/clock.h"
+#include "lib/file.h"
 #include "lib/id.h"
 #include "lib/strbuf.h"
 #include "lib/sys.h"
@@ -368,9 +369,9 @@ read_tail(struct report *r, const struct entry *e, const char *ext,
 	size_t skip = 0;
 	int fd;
 
-	path = xasprintf("%s/logs/%lld/%lld.%s", r->b->state_dir,
+	path = xasprintf("%s/logs/%lld/%lld.%s", r->b->files_dir,
 			 (long long)run->task_id, (long long)run->id, ext);
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	fd = file_open_read(path);
 	free(path);
 	if (fd == -1)
 		return;

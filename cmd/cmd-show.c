@@ -122,6 +122,9 @@ print_run(const struct db_run *r, const char *task_error)
 	if (r->error != NULL &&
 	    (task_error == NULL || strcmp(r->error, task_error) != 0))
 		line("      error:", r->error);
+	if (r->output_truncated)
+		line("      output:", "truncated at logs.max_bytes (the log "
+				      "ends with a marker line)");
 }
 
 /* The last run's answer (SPEC §3), each line made safe for a terminal. */

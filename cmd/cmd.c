@@ -11,6 +11,7 @@
 
 #include "cmd/cmd.h"
 #include "core/config.h"
+#include "core/files.h"
 #include "core/runner.h"
 
 #include "lib/text.h"
@@ -362,7 +363,8 @@ static int
 open_db(struct baton *b, int flags)
 {
 	struct store_options opts = {0};
-	char *cause = NULL, *path, *slash;
+	char *cause = NULL, *warning = NULL, *path, *slash;
+	int snapshot = 0;
 	int rc, dflt;
 
 	path = resolve_db_path(b, &dflt);
@@ -386,15 +388,42 @@ open_db(struct baton *b, int flags)
 	opts.write_lock = &b->write_lock;
 	opts.create_dir = dflt;
 	opts.shared_group = b->cfg->db.shared_group;
+	if (flags & (CMD_READONLY | CMD_REAP_WARN))
+		opts.snapshot = &snapshot;
 	if (store_open(&b->db, path, &opts, &cause) != 0) {
 		cmd_error("%s", cause);
 		free(cause);
 		return EXIT_DB;
 	}
+	if (snapshot)
+		cmd_warn(b,
+			 "the disk is full: %s opened read-only, as of its "
+			 "last checkpoint",
+			 path);
+	rc = files_setup(b, (flags & CMD_PEEK) == 0, &warning, &cause);
+	if (rc != 0) {
+		cmd_error("%s", cause);
+		free(cause);
+		return cmd_exit_code(rc);
+	}
+	if (warning != NULL) {
+		cmd_warn(b, "%s", warning);
+		free(warning);
+	}
 	if (flags & CMD_PEEK)
 		return EXIT_OK;
 	/* Any command that opens the database reaps dead runners (SPEC §5). */
 	rc = runner_reap(b, &cause);
+	if (rc != 0 && (flags & (CMD_READONLY | CMD_REAP_WARN))) {
+		/* Show what is stored: a dead runner's tasks still look
+		 * running until a command that can write reaps them. */
+		cmd_warn(b,
+			 "cannot reap dead runners (%s): their tasks may "
+			 "still show as running",
+			 cause);
+		free(cause);
+		return EXIT_OK;
+	}
 	if (rc != 0) {
 		cmd_error("%s", cause);
 		free(cause);

@@ -13,6 +13,10 @@
 /* With CMD_NEEDS_DB: only look (completion): no reaping of dead runners,
  * and a database that does not exist is not created (b->db stays NULL). */
 #define CMD_PEEK 0x10
+/* Reaping dead runners when the database opens is a write: if it fails
+ * (disk full, read-only file system) the command warns and goes on to
+ * show what is stored.  Implied by CMD_READONLY. */
+#define CMD_REAP_WARN 0x20
 
 struct option;
 

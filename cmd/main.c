@@ -110,5 +110,6 @@ main(int argc, char **argv)
 	rc = cmd_dispatch(&b, argc - 1, argv + 1);
 	free(b.db_path);
 	free(b.state_dir);
+	free(b.files_dir);
 	return cmd_finish_stdout(rc);
 }

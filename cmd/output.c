@@ -77,6 +77,8 @@ cmd_run_json(const struct db_run *r)
 				    : json_null());
 	json_object_set_new(o, "error", cmd_json_str(r->error));
 	json_object_set_new(o, "answer", cmd_json_str(r->answer));
+	json_object_set_new(o, "output_truncated",
+			    json_boolean(r->output_truncated));
 	json_object_set_new(o, "input_tokens", json_integer(r->input_tokens));
 	json_object_set_new(o, "output_tokens", json_integer(r->output_tokens));
 	json_object_set_new(o, "cost_usd", cmd_json_usd(r->cost_usd));

@@ -16,8 +16,11 @@ struct store;
 struct baton {
 	struct config *cfg;
 	struct store *db;
-	char *db_path;	   /* resolved database path */
-	char *state_dir;   /* directory holding the database; logs/ below it */
+	char *db_path;	 /* resolved database path */
+	char *state_dir; /* directory holding the database */
+	/* the database's own directory below it, logs/ and sessions/ in
+	 * it (core/files.h); NULL until the database is open */
+	char *files_dir;
 	int verbosity;	   /* -1 quiet, 0 normal, 1 verbose */
 	int json;	   /* --json given */
 	int color;	   /* colour on stdout */

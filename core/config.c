@@ -59,6 +59,7 @@ config_defaults(struct config *cfg)
 	cfg->runner.stale_after_ms = 60 * 1000;
 	cfg->runner.requeue_interrupted = 0;
 	cfg->logs.redact = 1;
+	cfg->logs.max_bytes = 256 << 20;
 	cfg->iterate_prompt = xstrdup("The check `{check}` failed with exit "
 				      "code {exit_code}:\n{output}\nFix it.");
 
@@ -532,7 +533,8 @@ config_equal(const struct config *a, const struct config *b)
 	    a->sessions.keep_temp_dirs != b->sessions.keep_temp_dirs ||
 	    a->sessions.max_cost != b->sessions.max_cost ||
 	    a->logs.retention_ms != b->logs.retention_ms ||
-	    a->logs.redact != b->logs.redact)
+	    a->logs.redact != b->logs.redact ||
+	    a->logs.max_bytes != b->logs.max_bytes)
 		return 0;
 	if (a->runner.heartbeat_ms != b->runner.heartbeat_ms ||
 	    a->runner.stale_after_ms != b->runner.stale_after_ms ||

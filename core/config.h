@@ -53,7 +53,8 @@ struct config {
 
 	struct {
 		int64_t retention_ms; /* 0: keep forever */
-		int redact; /* secrets out of answers and errors (true) */
+		int redact;    /* secrets out of logs, answers, errors (true) */
+		int max_bytes; /* kept of each stream of a run (256 MiB) */
 	} logs;
 
 	struct {

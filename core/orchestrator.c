@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "core/config.h"
+#include "core/files.h"
 #include "core/orchestrator.h"
 #include "core/proc.h"
 #include "core/runner.h"
@@ -816,8 +817,10 @@ note_dropped(struct job *j, uint64_t dropped)
 	free(msg);
 }
 
+static const struct redactor *job_redactor(struct job *j);
+
 /* The agent's process: argv only, its own group, stdin from the prompt,
- * output to the run's logs (SPEC §3). */
+ * output to the run's logs, redacted and capped (SPEC §3). */
 static int
 spawn(struct job *j, struct turn_state *t)
 {
@@ -847,6 +850,8 @@ spawn(struct job *j, struct turn_state *t)
 				   ? STDOUT_FILENO
 				   : -1;
 	ps.stderr_tee_fd = o->tee ? STDERR_FILENO : -1;
+	ps.log_max_bytes = (uint64_t)o->b->cfg->logs.max_bytes;
+	ps.redactor = job_redactor(j);
 	ps.timeout_ms = j->timeout_ms;
 	ps.kill_grace_ms = j->grace_ms;
 	ps.stop_fd = o->b->stop_fd;
@@ -855,6 +860,7 @@ spawn(struct job *j, struct turn_state *t)
 	ps.on_start = on_start;
 	ps.start_arg = &sc;
 	rc = proc_run(&ps, &t->pr, &t->why);
+	t->run.output_truncated = t->pr.out_truncated || t->pr.err_truncated;
 	if (t->pr.tee_dropped > 0)
 		note_dropped(j, t->pr.tee_dropped);
 	return rc;
@@ -1108,19 +1114,26 @@ profile_redactor(const struct agent_profile *p)
 }
 
 /*
- * text with the task's secrets replaced (NULL for NULL); the caller
- * frees.  The redactor is made when a task first has text to store, not
- * for every task: making it reads the whole environment, and most runs
- * of a batch store no answer and no error (logs.redact off: a copy).
+ * The task's redactor, made when it is first needed (the agent's
+ * output is redacted as it is logged, so at its first spawn); NULL when
+ * logs.redact is off.
  */
+static const struct redactor *
+job_redactor(struct job *j)
+{
+	if (j->redactor == NULL && j->o->b->cfg->logs.redact)
+		j->redactor = profile_redactor(j->profile);
+	return j->redactor;
+}
+
+/* text with the task's secrets replaced (NULL for NULL; logs.redact
+ * off: a copy); the caller frees. */
 static char *
 job_redact(struct job *j, const char *text)
 {
 	if (text == NULL)
 		return NULL;
-	if (j->redactor == NULL && j->o->b->cfg->logs.redact)
-		j->redactor = profile_redactor(j->profile);
-	return redact(j->redactor, text);
+	return redact(job_redactor(j), text);
 }
 
 /*
@@ -1497,6 +1510,8 @@ run_check(struct job *j, int *passed, int *exit_code, char **output,
 	ps.merge_stderr = 1;
 	ps.stdout_tee_fd = -1;
 	ps.stderr_tee_fd = -1;
+	ps.log_max_bytes = (uint64_t)o->b->cfg->logs.max_bytes;
+	ps.redactor = job_redactor(j);
 	ps.timeout_ms = j->timeout_ms;
 	ps.kill_grace_ms = j->grace_ms;
 	ps.stop_fd = o->b->stop_fd;
@@ -1713,9 +1728,9 @@ finish(struct job *j, char **cause)
 	/* The temp session ended with its task (committed): so does its
 	 * directory, unless the user keeps them. */
 	if (rc == 0 && temp && !o->b->cfg->sessions.keep_temp_dirs &&
-	    session_dir_remove(o->b->state_dir, j->session.id) != 0) {
+	    session_dir_remove(o->b->files_dir, j->session.id) != 0) {
 		char *msg = xasprintf("cannot remove %s/sessions/%s: %s",
-				      o->b->state_dir, j->session.id,
+				      o->b->files_dir, j->session.id,
 				      strerror(errno));
 
 		note(o, j->task.id, msg);
@@ -1744,6 +1759,7 @@ prepare(struct job *j, char **cause)
 {
 	struct orch *o = j->o;
 	struct baton *b = o->b;
+	char name[24];
 	int found, rc;
 
 	/* The session first: cleanup needs it whatever fails next. */
@@ -1783,20 +1799,13 @@ prepare(struct job *j, char **cause)
 	j->grace_ms = j->profile->kill_grace_ms
 			      ? j->profile->kill_grace_ms
 			      : b->cfg->defaults.kill_grace_ms;
-	j->task_dir =
-		xasprintf("%s/logs/%lld", b->state_dir, (long long)j->task.id);
-	j->session_dir =
-		xasprintf("%s/sessions/%s", b->state_dir, j->session.id);
-	if (file_mkdir_p(j->task_dir, 0700) != 0) {
-		*cause = xasprintf("cannot create %s: %s", j->task_dir,
-				   strerror(errno));
+	/* In the database's own directory, never through a symlink an
+	 * agent planted (SPEC §9). */
+	snprintf(name, sizeof name, "%lld", (long long)j->task.id);
+	if (files_mkdir(b->files_dir, "logs", name, &j->task_dir, cause) != 0 ||
+	    files_mkdir(b->files_dir, "sessions", j->session.id,
+			&j->session_dir, cause) != 0)
 		return -BERR_FAIL;
-	}
-	if (file_mkdir_p(j->session_dir, 0700) != 0) {
-		*cause = xasprintf("cannot create %s: %s", j->session_dir,
-				   strerror(errno));
-		return -BERR_FAIL;
-	}
 	return 0;
 }
 

@@ -33,6 +33,8 @@
 #include <unistd.h>
 
 #include "core/proc.h"
+#include "lib/file.h"
+#include "lib/redact.h"
 #include "lib/sys.h"
 #include "lib/xmalloc.h"
 
@@ -52,6 +54,15 @@
 #define PROC_TEE_MAX  (1024 * 1024)
 /* Waiting for EOF once the group is dead (an escaped process may hold on). */
 #define PROC_EOF_MS 1000
+/*
+ * Redacting a stream (SPEC §3): output is held back to the end of its
+ * last line, so that a secret split across two reads is still found
+ * whole; a line longer than PROC_HOLD_MAX is cut at a blank at least
+ * PROC_HOLD_KEEP bytes from its end (a secret or token is shorter and
+ * has no blank in it).
+ */
+#define PROC_HOLD_MAX  (64 * 1024)
+#define PROC_HOLD_KEEP 1024
 /* How often to look for the leader's exit if pidfd_open() is unavailable. */
 #define PROC_WAIT_MS 50
 
@@ -66,7 +77,15 @@ struct proc_stream {
 	uint64_t tee_dropped; /* bytes the tee never got */
 	const char *path;     /* for messages */
 	int log_errno;	      /* first error writing log_fd */
-	uint64_t bytes;
+	uint64_t bytes;	      /* read from the pipe */
+	uint64_t logged;      /* written to log_fd */
+	uint64_t log_max;     /* 0: no cap */
+	int truncated;	      /* log_max reached: the rest is dropped */
+	/* Output held back until it can be redacted whole (see
+	 * proc_emit); redactor NULL: none held. */
+	const struct redactor *redactor;
+	char *held;
+	size_t held_len, held_cap;
 };
 
 /*
@@ -181,34 +200,27 @@ proc_above_stdio(int *fd)
 	return 0;
 }
 
+/*
+ * A new log file, 0600: one that exists (a planted symlink, another
+ * run's log) is refused, never followed or truncated (SPEC §9).
+ */
 static int
 proc_open_log(const char *path, int *fd, char **cause)
 {
-	struct stat st;
 	int saved;
 
 	*fd = -1;
 	if (path == NULL)
 		return 0;
-	*fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC,
-		   0600);
-	if (*fd == -1)
-		goto fail;
-	/* The umask may have taken bits away, and a file that was already
-	 * there keeps its old mode (0644, say). */
-	if (fstat(*fd, &st) == -1)
-		goto fail;
-	if (S_ISREG(st.st_mode) && (st.st_mode & 07777) != 0600 &&
-	    fchmod(*fd, 0600) == -1)
-		goto fail;
+	if ((*fd = file_create(path, O_APPEND)) == -1) {
+		/* errno kept: EMFILE and its kin are baton's to wait out */
+		saved = errno;
+		*cause = xasprintf("cannot create %s: %s", path,
+				   file_strerror(saved));
+		errno = saved;
+		return -1;
+	}
 	return 0;
-
-fail:
-	saved = errno;
-	*cause = xasprintf("cannot create %s: %s", path, strerror(saved));
-	proc_close(fd);
-	errno = saved;
-	return -1;
 }
 
 static int
@@ -372,6 +384,108 @@ proc_tee_finish(struct proc_stream *s, int stop_fd, int wait)
 	return dropped;
 }
 
+/*
+ * Write to the log what fits under its cap (SPEC §3: logs.max_bytes);
+ * past it, one marker line, and the rest is dropped (the pipe is still
+ * read, so the child never blocks on it).
+ */
+static void
+proc_log(struct proc_stream *s, const char *buf, size_t len)
+{
+	char *mark;
+	size_t room;
+
+	if (s->log_fd < 0 || s->log_errno != 0 || s->truncated)
+		return;
+	if (s->log_max == 0 || s->logged + len <= s->log_max) {
+		if (proc_write_all(s->log_fd, buf, len) == -1)
+			s->log_errno = errno;
+		s->logged += len;
+		return;
+	}
+	room = (size_t)(s->log_max - s->logged);
+	s->truncated = 1;
+	mark = xasprintf("\n[baton: output truncated at %llu bytes "
+			 "(logs.max_bytes); the rest was read and dropped]\n",
+			 (unsigned long long)s->log_max);
+	if (proc_write_all(s->log_fd, buf, room) == -1 ||
+	    proc_write_all(s->log_fd, mark, strlen(mark)) == -1)
+		s->log_errno = errno;
+	s->logged = s->log_max;
+	free(mark);
+}
+
+/* Output ready to be stored and shown: to the log and the tee. */
+static void
+proc_out(struct proc_stream *s, const char *buf, size_t len)
+{
+	proc_log(s, buf, len);
+	if (s->tee_fd >= 0)
+		proc_tee(s, buf, len);
+}
+
+/* Where held output can be cut now (see PROC_HOLD_MAX); 0: not yet. */
+static size_t
+proc_hold_cut(const struct proc_stream *s)
+{
+	size_t i;
+
+	for (i = s->held_len; i > 0; i--) {
+		if (s->held[i - 1] == '\n')
+			return i;
+	}
+	if (s->held_len <= PROC_HOLD_MAX)
+		return 0;
+	for (i = s->held_len - PROC_HOLD_KEEP; i > 0; i--) {
+		if (s->held[i - 1] == ' ' || s->held[i - 1] == '\t')
+			return i;
+	}
+	return s->held_len - PROC_HOLD_KEEP;
+}
+
+/*
+ * New output from the child: redacted (when the stream has a redactor)
+ * a whole line at a time, then stored and shown.  final: the stream
+ * ended, let go of everything held.
+ */
+static void
+proc_emit(struct proc_stream *s, const char *buf, size_t len, int final)
+{
+	size_t cut, olen;
+	char *out;
+
+	if (s->redactor == NULL) {
+		proc_out(s, buf, len);
+		return;
+	}
+	if (s->held_len + len > s->held_cap) {
+		s->held_cap = s->held_len + len + PROC_BUF_SIZE;
+		s->held = xrealloc(s->held, s->held_cap);
+	}
+	memcpy(s->held + s->held_len, buf, len);
+	s->held_len += len;
+	cut = final ? s->held_len : proc_hold_cut(s);
+	if (cut == 0)
+		return;
+	out = redact_mem(s->redactor, s->held, cut, &olen);
+	proc_out(s, out, olen);
+	free(out);
+	memmove(s->held, s->held + cut, s->held_len - cut);
+	s->held_len -= cut;
+}
+
+/* The end of a stream: what is held goes out, and its fd is closed. */
+static void
+proc_stream_end(struct proc_stream *s)
+{
+	proc_close(&s->fd);
+	if (s->held_len > 0)
+		proc_emit(s, "", 0, 1);
+	free(s->held);
+	s->held = NULL;
+	s->held_len = s->held_cap = 0;
+}
+
 /* Read once from a ready stream; at EOF (or a read error) close it. */
 static void
 proc_stream_read(struct proc_stream *s, char *buf)
@@ -382,15 +496,11 @@ proc_stream_read(struct proc_stream *s, char *buf)
 	if (n == -1 && (errno == EINTR || errno == EAGAIN))
 		return;
 	if (n <= 0) {
-		proc_close(&s->fd);
+		proc_stream_end(s);
 		return;
 	}
 	s->bytes += (uint64_t)n;
-	if (s->log_fd >= 0 && s->log_errno == 0 &&
-	    proc_write_all(s->log_fd, buf, (size_t)n) == -1)
-		s->log_errno = errno;
-	if (s->tee_fd >= 0)
-		proc_tee(s, buf, (size_t)n);
+	proc_emit(s, buf, (size_t)n, 0);
 }
 
 /* Non-zero if fd is a regular file (a write to it never waits long). */
@@ -790,6 +900,8 @@ proc_state_init(struct proc_state *st, const struct proc_spec *spec,
 	st->err.tee_fd = spec->stderr_tee_fd;
 	st->out.path = spec->stdout_path;
 	st->err.path = spec->stderr_path;
+	st->out.log_max = st->err.log_max = spec->log_max_bytes;
+	st->out.redactor = st->err.redactor = spec->redactor;
 	st->out.tee_file = proc_is_file(st->out.tee_fd);
 	st->err.tee_file = proc_is_file(st->err.tee_fd);
 }
@@ -813,7 +925,7 @@ proc_open_fds(struct proc_state *st, struct proc_fds *fds, char **cause)
 		return -1;
 
 	in_path = spec->stdin_path != NULL ? spec->stdin_path : "/dev/null";
-	fds->in = open(in_path, O_RDONLY | O_CLOEXEC);
+	fds->in = open(in_path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fds->in == -1 || proc_above_stdio(&fds->in) == -1) {
 		int saved = errno;
 
@@ -890,8 +1002,14 @@ proc_wait(struct proc_state *st, char **cause)
 		if (proc_step(st, cause) != 0)
 			return -1;
 	}
+	/* An escaped process may hold a pipe open: what is held goes out
+	 * now. */
+	proc_stream_end(&st->out);
+	proc_stream_end(&st->err);
 	st->res->out_bytes = st->out.bytes;
 	st->res->err_bytes = st->err.bytes;
+	st->res->out_truncated = st->out.truncated;
+	st->res->err_truncated = st->err.truncated;
 
 	if (st->out.log_errno != 0 || st->err.log_errno != 0) {
 		error = st->out.log_errno != 0 ? st->out.log_errno
@@ -955,6 +1073,8 @@ out:
 		proc_signal(&st, SIGKILL);
 		proc_reap(&st);
 	}
+	free(st.out.held);
+	free(st.err.held);
 	res->tee_dropped = proc_tee_finish(&st.out, st.stop_fd, !st.term_sent);
 	res->tee_dropped += proc_tee_finish(&st.err, st.stop_fd, !st.term_sent);
 	free(st.buf);
@@ -1014,10 +1134,10 @@ proc_show_file(const char *path, int fd, int stop_fd)
 	ssize_t n;
 	int in, ret = 0, saved;
 
-	if ((in = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1)
+	if ((in = file_open_read(path)) == -1)
 		return -1;
 	while (ret == 0 && (n = read(in, buf, sizeof buf)) != 0) {
-		if (n == -1 && errno != EINTR)
+		if (n == -1 && errno != EINTR && errno != EAGAIN)
 			ret = -1;
 		else if (n > 0)
 			ret = show_write(fd, buf, (size_t)n, stop_fd);

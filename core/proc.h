@@ -4,6 +4,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+struct redactor;
+
 /*
  * Running one subprocess (an agent or a check) the way SPEC §3 says:
  * from an argv vector, in its own process group, stdin from a file,
@@ -21,13 +23,19 @@ struct proc_spec {
 	char *const *envp; /* the child's whole environment */
 	const char *cwd;   /* must exist; checked before spawning */
 	const char *stdin_path; /* opened read-only as stdin; NULL: /dev/null */
-	const char *stdout_path; /* created/truncated 0600; NULL: discard */
-	const char *stderr_path; /* created/truncated 0600; NULL: discard */
+	const char *stdout_path; /* created 0600, O_EXCL: NULL: discard */
+	const char *stderr_path; /* created 0600, O_EXCL; NULL: discard */
 	int merge_stderr;	 /* stderr goes where stdout goes (2>&1) */
 	int stdout_tee_fd;	 /* -1, or also copy stdout here (baton run) */
 	int stderr_tee_fd;	 /* -1, or also copy stderr here */
-	int64_t timeout_ms;	 /* 0: no timeout */
-	int64_t kill_grace_ms;	 /* TERM → KILL delay; 0 means 5000 */
+	/* Each log file keeps at most this many bytes of its stream, then
+	 * a marker line; the rest is read and dropped (0: no cap). */
+	uint64_t log_max_bytes;
+	/* NULL, or secrets out of the logs and the tees, a line at a time
+	 * (output is held until its line ends: see proc_emit in proc.c) */
+	const struct redactor *redactor;
+	int64_t timeout_ms;    /* 0: no timeout */
+	int64_t kill_grace_ms; /* TERM → KILL delay; 0 means 5000 */
 	/* -1, or an fd that becomes readable when every run must stop
 	 * (baton received a signal).  Never read: it stays readable. */
 	int stop_fd;
@@ -59,7 +67,8 @@ struct proc_result {
 	int signal; /* killed by this signal, else 0 */
 	enum proc_stop_reason reason;
 	int64_t duration_ms;
-	uint64_t out_bytes, err_bytes;
+	uint64_t out_bytes, err_bytes;	  /* read from the child */
+	int out_truncated, err_truncated; /* log_max_bytes was reached */
 	/* bytes the tee fds never got: baton stopped the child while the
 	 * reader was behind (they are all in the logs) */
 	uint64_t tee_dropped;

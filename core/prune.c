@@ -137,7 +137,7 @@ prune_tasks(struct pass *p, char **cause)
 		for (i = 0; i < n; i++) {
 			if (gone[i])
 				remove_dir(p, xasprintf("%s/logs/%lld",
-							p->b->state_dir,
+							p->b->files_dir,
 							(long long)ids[i]));
 		}
 		after = ids[n - 1];
@@ -197,7 +197,7 @@ prune_sessions(struct pass *p, char **cause)
 		for (i = 0; i < n; i++) {
 			if (gone[i] && id_is_uuid(ids.v[i]))
 				remove_dir(p, xasprintf("%s/sessions/%s",
-							p->b->state_dir,
+							p->b->files_dir,
 							ids.v[i]));
 		}
 		free(after);
@@ -234,52 +234,16 @@ row_exists(struct pass *p, int logs, const char *name, int *yes, char **cause)
 }
 
 /*
- * The name of another SQLite database in the state directory, or NULL
- * (the caller frees).  Until each database has a directory of its own
- * (SPEC §9), databases side by side share logs/ and sessions/, and a
- * directory with no row here may be another database's.
- */
-static char *
-other_database(struct pass *p)
-{
-	const char *mine = strrchr(p->b->db_path, '/');
-	char head[16], *path, *found = NULL;
-	struct dirent *e;
-	DIR *d = opendir(p->b->state_dir);
-	size_t n;
-	FILE *fp;
-
-	mine = mine != NULL ? mine + 1 : p->b->db_path;
-	n = strlen(mine);
-	while (d != NULL && found == NULL && (e = readdir(d)) != NULL) {
-		if (e->d_name[0] == '.' || strncmp(e->d_name, mine, n) == 0)
-			continue; /* ours, its -wal and -shm */
-		path = xasprintf("%s/%s", p->b->state_dir, e->d_name);
-		fp = fopen(path, "rbe");
-		if (fp != NULL &&
-		    fread(head, 1, sizeof head, fp) == sizeof head &&
-		    memcmp(head, "SQLite format 3", 16) == 0)
-			found = xstrdup(e->d_name);
-		if (fp != NULL)
-			fclose(fp);
-		free(path);
-	}
-	if (d != NULL)
-		closedir(d);
-	return found;
-}
-
-/*
- * Directories of <state>/<sub> whose task or session is not in the
+ * Directories of <files_dir>/<sub> whose task or session is not in the
  * database: what a prune that stopped between its rows and its files
- * left.  Only those not changed since the cut-off, so that nothing a
- * task is writing now (of another database sharing this directory, or
- * one created a moment ago) is taken.
+ * left.  The directory is this database's alone (SPEC §9), so all of
+ * it is swept; only entries not changed since the cut-off, so that
+ * nothing a task is creating now is taken.
  */
 static int
 prune_orphans(struct pass *p, const char *sub, char **cause)
 {
-	char *path = xasprintf("%s/%s", p->b->state_dir, sub), *dir;
+	char *path = xasprintf("%s/%s", p->b->files_dir, sub), *dir;
 	struct dirent *e;
 	struct stat st;
 	DIR *d = opendir(path);
@@ -313,7 +277,6 @@ prune_run(struct baton *b, struct store *db, const struct prune_options *opt,
 {
 	struct pass p = {
 		.b = b, .db = db, .opt = opt, .r = r, .warnings = warnings};
-	char *other;
 	int rc;
 
 	memset(r, 0, sizeof *r);
@@ -322,14 +285,6 @@ prune_run(struct baton *b, struct store *db, const struct prune_options *opt,
 	if ((rc = prune_tasks(&p, cause)) != 0 ||
 	    (rc = prune_sessions(&p, cause)) != 0)
 		return rc;
-	if ((other = other_database(&p)) != NULL) {
-		strvec_pushf(warnings,
-			     "leftover directories not swept: another "
-			     "database (%s) shares %s",
-			     other, b->state_dir);
-		free(other);
-		return 0;
-	}
 	if ((rc = prune_orphans(&p, "logs", cause)) == 0)
 		rc = prune_orphans(&p, "sessions", cause);
 	return rc;

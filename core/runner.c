@@ -334,6 +334,7 @@ runner_reap_on(struct baton *b, struct store *db, int *reaped, char **cause)
 		orphans = NULL;
 	}
 out:
+	free(orphans); /* a commit that failed (disk full) left them */
 	db_runners_free(runners, n);
 	free(host);
 	free(boot);

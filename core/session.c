@@ -1058,7 +1058,7 @@ remove_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
 }
 
 int
-session_dir_remove(const char *state_dir, const char *id)
+session_dir_remove(const char *files_dir, const char *id)
 {
 	char *path;
 	int rc;
@@ -1067,7 +1067,7 @@ session_dir_remove(const char *state_dir, const char *id)
 		errno = EINVAL;
 		return -1;
 	}
-	path = xasprintf("%s/sessions/%s", state_dir, id);
+	path = xasprintf("%s/sessions/%s", files_dir, id);
 	rc = nftw(path, remove_one, 16, FTW_DEPTH | FTW_PHYS);
 	if (rc != 0 && errno == ENOENT)
 		rc = 0;
@@ -1182,10 +1182,10 @@ session_gc(struct baton *b, int64_t now, int dry_run,
 	store_rollback(b->db); /* a dry run changed nothing: end it */
 	/* the rows are gone: now their directories may go too */
 	for (i = 0; rc == 0 && !dry_run && i < g.pruned.n; i++) {
-		if (session_dir_remove(b->state_dir, g.pruned.v[i]) != 0)
+		if (session_dir_remove(b->files_dir, g.pruned.v[i]) != 0)
 			strvec_pushf(
 				warnings, "cannot remove %s/sessions/%s: %s",
-				b->state_dir, g.pruned.v[i], strerror(errno));
+				b->files_dir, g.pruned.v[i], strerror(errno));
 	}
 	strvec_release(&g.pruned);
 	return rc;

@@ -142,11 +142,11 @@ int session_gc(struct baton *b, int64_t now, int dry_run,
 	       void *arg, struct strvec *warnings, char **cause);
 
 /*
- * Remove a session's directory (<state_dir>/sessions/<id>, see
+ * Remove a session's directory (<files_dir>/sessions/<id>, see
  * BATON_SESSION_DIR) and everything in it; id must be a UUID.  Returns
  * 0 (also when there is none) or -1 with errno.
  */
-int session_dir_remove(const char *state_dir, const char *id);
+int session_dir_remove(const char *files_dir, const char *id);
 
 /* Non-zero if s is a valid session name (SPEC S2): [A-Za-z0-9._-]{1,64},
  * not UUID-shaped. */

@@ -116,7 +116,8 @@ read_prompt(const struct task_spec *s, const char *file, struct db_task *t,
 	int in = strcmp(file, "-") == 0;
 	size_t len;
 
-	t->prompt = in ? read_stdin(&len) : file_read(file, PROMPT_MAX, &len);
+	t->prompt =
+		in ? read_stdin(&len) : file_read_input(file, PROMPT_MAX, &len);
 	if (t->prompt == NULL && in)
 		return bad(s, cause,
 			   xasprintf("cannot read the prompt from standard "
@@ -125,7 +126,7 @@ read_prompt(const struct task_spec *s, const char *file, struct db_task *t,
 	if (t->prompt == NULL)
 		return bad(s, cause,
 			   xasprintf("cannot read prompt file %s: %s", file,
-				     strerror(errno)));
+				     file_strerror(errno)));
 	if (strlen(t->prompt) != len)
 		return bad(s, cause,
 			   in ? xstrdup("the prompt on standard input "

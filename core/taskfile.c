@@ -1058,7 +1058,7 @@ taskfile_load(const char *path, struct task_spec **specs, size_t *n,
 	if (ld.from_stdin)
 		buf = read_stdin(MAX_FILE_SIZE, &len);
 	else
-		buf = file_read(path, MAX_FILE_SIZE, &len);
+		buf = file_read_input(path, MAX_FILE_SIZE, &len);
 	if (buf == NULL) {
 		if (errno == EFBIG)
 			ld.cause = xasprintf("cannot read task file %s: "
@@ -1066,7 +1066,7 @@ taskfile_load(const char *path, struct task_spec **specs, size_t *n,
 					     ld.file);
 		else
 			ld.cause = xasprintf("cannot read task file %s: %s",
-					     ld.file, strerror(errno));
+					     ld.file, file_strerror(errno));
 		goto out;
 	}
 	if (!ld.from_stdin)

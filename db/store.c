@@ -592,6 +592,18 @@ store_task_exists(struct store *st, int64_t id, int *yes, char **cause)
 	return st->impl->task_exists(st, id, yes, cause);
 }
 
+int
+store_meta_get(struct store *st, const char *key, char **value, char **cause)
+{
+	return st->impl->meta_get(st, key, value, cause);
+}
+
+int
+store_meta_delete(struct store *st, const char *key, char **cause)
+{
+	return st->impl->meta_delete(st, key, cause);
+}
+
 /* An engine without it says which tool does the job instead. */
 static int
 not_supported(const struct store *st, const char *what, char **cause)

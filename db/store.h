@@ -41,6 +41,11 @@ struct store_options {
 	 * -wal and -shm too); otherwise it must be writable by its owner
 	 * only, and is made 0600 if it is readable by others. */
 	int shared_group;
+	/* A command that only reads: if the database cannot be opened for
+	 * writing because the disk is full (SQLite must create or grow its
+	 * -wal and -shm), open it read-only as of its last checkpoint
+	 * (SQLite's immutable mode) and set *snapshot to 1.  NULL: never. */
+	int *snapshot;
 };
 
 /* The schema version this binary writes. */
@@ -371,6 +376,8 @@ struct db_run {
 	int has_check, check_exit_code;
 	char *check_output;
 	char *answer; /* the agent's final answer (capped, redacted), or NULL */
+	/* a log of the run passed logs.max_bytes (SPEC §3) */
+	int output_truncated;
 };
 void db_run_release(struct db_run *);
 void db_runs_free(struct db_run *, size_t n);
@@ -382,7 +389,8 @@ int store_run_insert(struct store *, struct db_run *r, int64_t epoch,
 int store_run_set_pid(struct store *, int64_t id, int64_t epoch, int64_t pid,
 		      int64_t start, char **cause);
 /* Store the end of r: ended_at, exit code, signal, outcome, error,
- * usage, agent_session_out, resume_outcome, check, answer. */
+ * usage, agent_session_out, resume_outcome, check, answer,
+ * output_truncated. */
 int store_run_end(struct store *, const struct db_run *r, int64_t epoch,
 		  char **cause);
 int store_run_list(struct store *, int64_t task_id, struct db_run **runs,
@@ -616,6 +624,15 @@ int store_prune_sessions(struct store *, int64_t before,
 /* *yes non-zero if task id exists. */
 int store_task_exists(struct store *, int64_t id, int *yes, char **cause);
 /*
+ * The database's own facts (SPEC §9): "id" (its UUID, made when it was
+ * created or migrated to schema 5), "legacy_files" ("1": its files are
+ * still in the shared layout of schema 4).  *value is the caller's to
+ * free, NULL when the key is not there.
+ */
+int store_meta_get(struct store *, const char *key, char **value, char **cause);
+/* Delete a key (its own transaction); 0 also when it was not there. */
+int store_meta_delete(struct store *, const char *key, char **cause);
+/*
  * An online consistent copy of the database as the new file path
  * (created 0600; one that exists is refused with errno-like message),
  * made in steps from one snapshot so that writers go on meanwhile.
@@ -797,6 +814,9 @@ struct store_impl {
 			      char **cause);
 	int (*task_exists)(struct store *st, int64_t id, int *yes,
 			   char **cause);
+	int (*meta_get)(struct store *st, const char *key, char **value,
+			char **cause);
+	int (*meta_delete)(struct store *st, const char *key, char **cause);
 	/* NULL: not supported by this engine */
 	int (*backup)(struct store *st, const char *path, char **cause);
 	int (*vacuum)(struct store *st, int64_t *before, int64_t *after,

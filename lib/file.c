@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,14 +19,42 @@
 #include "lib/file.h"
 #include "lib/xmalloc.h"
 
-static int
-open_read(const char *path)
+static void
+close_keep_errno(int fd)
 {
+	int saved = errno;
+
+	close(fd);
+	errno = saved;
+}
+
+/*
+ * Every file baton reads back (an agent's result file and transcripts,
+ * its own logs, which an agent can reach) must be a regular file (SPEC
+ * §3): never followed through a symlink, and never able to block.
+ * O_NONBLOCK makes open() of a FIFO return at once instead of waiting
+ * for a writer; the fstat() then refuses it.  Returns the fd, or -1
+ * with errno (ELOOP: a symlink; FILE_ENOTREG: not a regular file).
+ */
+int
+file_open_read(const char *path)
+{
+	struct stat st;
 	int fd;
 
-	do
-		fd = open(path, O_RDONLY | O_CLOEXEC);
-	while (fd == -1 && errno == EINTR);
+	fd = open(path,
+		  O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
+	if (fd == -1)
+		return -1;
+	if (fstat(fd, &st) != 0) {
+		close_keep_errno(fd);
+		return -1;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		close(fd);
+		errno = S_ISDIR(st.st_mode) ? EISDIR : FILE_ENOTREG;
+		return -1;
+	}
 	return fd;
 }
 
@@ -41,36 +70,59 @@ read_some(int fd, void *buf, size_t n)
 	return r;
 }
 
-static void
-close_keep_errno(int fd)
+const char *
+file_strerror(int err)
 {
-	int saved = errno;
-
-	close(fd);
-	errno = saved;
+	switch (err) {
+	case ELOOP:
+		return "is a symbolic link (not followed)";
+	case FILE_ENOTREG:
+		return "not a regular file";
+	case EEXIST:
+		return "already exists (not overwritten)";
+	}
+	return strerror(err);
 }
 
 /*
- * Whole file, NUL-terminated, caller frees; *len (if given) excludes the
- * NUL.  NULL with errno set (EFBIG if larger than max).
+ * Wait until fd (non-blocking) has something to read; a signal ends
+ * the wait with EINTR rather than being retried, so that it can stop
+ * baton.  0 or -1 with errno.
  */
-char *
-file_read(const char *path, size_t max, size_t *len)
+static int
+wait_readable(int fd)
+{
+	struct pollfd pfd = {.fd = fd, .events = POLLIN};
+
+	if (poll(&pfd, 1, -1) == -1)
+		return -1;
+	return 0;
+}
+
+/*
+ * All of fd (which it closes), NUL-terminated, into a buffer the
+ * caller frees; *len (if given) excludes the NUL.  A non-blocking fd
+ * (a pipe) is waited for with wait_readable().  NULL with errno set
+ * (EFBIG if larger than max).
+ */
+static char *
+read_fd(int fd, size_t max, size_t *len)
 {
 	size_t n = 0, cap = 4096;
 	char *buf;
 	ssize_t r;
-	int fd;
 
-	if ((fd = open_read(path)) == -1)
-		return NULL;
 	buf = xmalloc(cap);
 	for (;;) {
 		if (cap - n < 2) {
 			cap *= 2;
 			buf = xrealloc(buf, cap);
 		}
-		r = read_some(fd, buf + n, cap - n - 1);
+		r = read(fd, buf + n, cap - n - 1);
+		if (r == -1 && errno == EINTR)
+			continue;
+		if (r == -1 && errno == EAGAIN && wait_readable(fd) == 0)
+			continue;
 		if (r == -1)
 			goto fail;
 		if (r == 0)
@@ -93,6 +145,48 @@ fail:
 	return NULL;
 }
 
+/*
+ * Whole file, NUL-terminated, caller frees; *len (if given) excludes the
+ * NUL.  NULL with errno set (EFBIG if larger than max).
+ */
+char *
+file_read(const char *path, size_t max, size_t *len)
+{
+	int fd;
+
+	if ((fd = file_open_read(path)) == -1)
+		return NULL;
+	return read_fd(fd, max, len);
+}
+
+char *
+file_read_input(const char *path, size_t max, size_t *len)
+{
+	struct stat st;
+	int fd;
+
+	/* O_NONBLOCK: open() of a FIFO does not wait for a writer, and a
+	 * read with none gives EOF. */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+	if (fd == -1)
+		return NULL;
+	if (fstat(fd, &st) != 0) {
+		close_keep_errno(fd);
+		return NULL;
+	}
+	if (S_ISDIR(st.st_mode)) {
+		close(fd);
+		errno = EISDIR;
+		return NULL;
+	}
+	if (S_ISREG(st.st_mode) && (uintmax_t)st.st_size > max) {
+		close(fd);
+		errno = EFBIG;
+		return NULL;
+	}
+	return read_fd(fd, max, len);
+}
+
 /* The last max bytes of a file (all of it if shorter); caller frees. */
 char *
 file_read_tail(const char *path, size_t max)
@@ -103,7 +197,7 @@ file_read_tail(const char *path, size_t max)
 	ssize_t r;
 	int fd;
 
-	if ((fd = open_read(path)) == -1)
+	if ((fd = file_open_read(path)) == -1)
 		return NULL;
 	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
 	    (uintmax_t)st.st_size > max)
@@ -148,7 +242,7 @@ file_read_first_line(const char *path, size_t max)
 	ssize_t r;
 	int fd;
 
-	if ((fd = open_read(path)) == -1)
+	if ((fd = file_open_read(path)) == -1)
 		return NULL;
 	buf = xmalloc(max + 1);
 	while (n < max) {
@@ -182,9 +276,30 @@ file_read_first_line(const char *path, size_t max)
 	return buf;
 }
 
+int
+file_create(const char *path, int extra_flags)
+{
+	int fd;
+
+	do
+		fd = open(path,
+			  O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC |
+				  extra_flags,
+			  0600);
+	while (fd == -1 && errno == EINTR);
+	if (fd == -1)
+		return -1;
+	/* The umask may have taken bits away (it cannot add any). */
+	if (fchmod(fd, 0600) != 0) {
+		close_keep_errno(fd);
+		return -1;
+	}
+	return fd;
+}
+
 /*
- * Creates (or truncates) path with mode 0600 and writes all of buf.
- * Returns 0 or -1 with errno.
+ * Creates path (never one that exists, never through a symlink) with
+ * mode 0600 and writes all of buf.  Returns 0 or -1 with errno.
  */
 int
 file_write(const char *path, const void *buf, size_t len)
@@ -193,10 +308,7 @@ file_write(const char *path, const void *buf, size_t len)
 	ssize_t w;
 	int fd;
 
-	do
-		fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	while (fd == -1 && errno == EINTR);
-	if (fd == -1)
+	if ((fd = file_create(path, 0)) == -1)
 		return -1;
 	while (len > 0) {
 		w = write(fd, p, len);
@@ -270,6 +382,28 @@ file_mkdir_p(const char *path, unsigned int mode)
 out:
 	free(copy);
 	return rc;
+}
+
+int
+file_mkdir_own(const char *path, unsigned int mode)
+{
+	struct stat st;
+
+	if (mkdir(path, mode) == 0)
+		return chmod(path, mode); /* whatever the umask */
+	if (errno != EEXIST)
+		return -1;
+	if (lstat(path, &st) != 0)
+		return -1;
+	if (!S_ISDIR(st.st_mode)) {
+		errno = ENOTDIR;
+		return -1;
+	}
+	if (st.st_uid != geteuid()) {
+		errno = EPERM;
+		return -1;
+	}
+	return 0;
 }
 
 static void

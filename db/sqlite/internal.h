@@ -102,7 +102,7 @@ char *db_col_text(sqlite3_stmt *, int col);
 	"started_at, ended_at, exit_code, signal, outcome, error, "            \
 	"input_tokens, output_tokens, cache_read_tokens, "                     \
 	"cache_creation_tokens, cost_usd, num_turns, duration_ms, "            \
-	"check_exit_code, check_output, answer FROM runs "
+	"check_exit_code, check_output, answer, output_truncated FROM runs "
 
 /*
  * Step st (a bound SELECT DB_RUN_COLS …) to its end and return its rows
@@ -269,6 +269,9 @@ int sqlite_prune_sessions(struct store *st, int64_t before,
 			  const struct strvec *ids, int *gone, int count_only,
 			  struct db_prune_counts *c, char **cause);
 int sqlite_task_exists(struct store *st, int64_t id, int *yes, char **cause);
+int sqlite_meta_get(struct store *st, const char *key, char **value,
+		    char **cause);
+int sqlite_meta_delete(struct store *st, const char *key, char **cause);
 int sqlite_backup(struct store *st, const char *path, char **cause);
 int sqlite_vacuum(struct store *st, int64_t *before, int64_t *after,
 		  char **cause);

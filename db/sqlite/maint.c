@@ -149,3 +149,53 @@ sqlite_vacuum(struct store *store, int64_t *before, int64_t *after,
 	*after = disk_size(db->path);
 	return rc;
 }
+
+static const char sql_meta_get[] = "SELECT value FROM meta WHERE key = ?1";
+
+int
+sqlite_meta_get(struct store *store, const char *key, char **value,
+		char **cause)
+{
+	struct db *db = (struct db *)store;
+	sqlite3_stmt *st;
+	int rc;
+
+	*value = NULL;
+	if ((st = db_stmt(db, sql_meta_get, cause)) == NULL)
+		return -BERR_DB;
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW && sqlite3_column_text(st, 0) != NULL)
+		*value = xstrdup((const char *)sqlite3_column_text(st, 0));
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return db_fail(db, "cannot read the database's id", cause);
+	return 0;
+}
+
+int
+sqlite_meta_delete(struct store *store, const char *key, char **cause)
+{
+	struct db *db = (struct db *)store;
+	sqlite3_stmt *st;
+	int rc;
+
+	if ((rc = sqlite_begin(store, cause)) != 0)
+		return rc;
+	if ((st = db_stmt(db, "DELETE FROM meta WHERE key = ?1", cause)) ==
+	    NULL) {
+		sqlite_rollback(store);
+		return -BERR_DB;
+	}
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	if (rc != SQLITE_DONE) {
+		rc = db_fail(db, "cannot update the database", cause);
+		sqlite_rollback(store);
+		return rc;
+	}
+	return sqlite_commit(store, cause);
+}

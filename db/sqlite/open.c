@@ -86,6 +86,23 @@ static const struct migration {
 	 "ALTER TABLE sessions ADD COLUMN lease_epoch INTEGER NOT NULL "
 	 "DEFAULT 0;",
 	 "PRAGMA user_version = 5"},
+	/* 6: the database's id (SPEC §9: its files live in a directory
+	 * named for it), a mark on a database that had files in the old
+	 * shared layout (<dir>/logs, <dir>/sessions) to move, and runs
+	 * whose output passed logs.max_bytes (SPEC §3) */
+	{"CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) "
+	 "WITHOUT ROWID;"
+	 "INSERT INTO meta VALUES ('id', lower(hex(randomblob(4))) || '-' || "
+	 "lower(hex(randomblob(2))) || '-4' || "
+	 "substr(lower(hex(randomblob(2))), 2) || '-' || "
+	 "substr('89ab', 1 + (abs(random()) % 4), 1) || "
+	 "substr(lower(hex(randomblob(2))), 2) || '-' || "
+	 "lower(hex(randomblob(6))));"
+	 "INSERT INTO meta SELECT 'legacy_files', '1' WHERE "
+	 "EXISTS (SELECT 1 FROM runs) OR EXISTS (SELECT 1 FROM sessions);"
+	 "ALTER TABLE runs ADD COLUMN output_truncated INTEGER NOT NULL "
+	 "DEFAULT 0;",
+	 "PRAGMA user_version = 6"},
 };
 
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
@@ -740,6 +757,52 @@ set_pragmas(sqlite3 *h, const char *path, int memory, int64_t busy_ms,
 	return 0;
 }
 
+/* Did h fail for want of space?  (The -shm or -wal could not grow.) */
+static int
+failed_full(sqlite3 *h)
+{
+	int e = sqlite3_system_errno(h);
+
+	return e == ENOSPC || e == EDQUOT ||
+	       (sqlite3_extended_errcode(h) & 0xff) == SQLITE_FULL;
+}
+
+/*
+ * The database at real (already checked by prepare_file) opened
+ * read-only and immutable: no -wal, -shm or lock is touched, so it
+ * works on a full disk; what a writer has not checkpointed yet is not
+ * seen.  Only a database of this binary's schema.  NULL if it fails.
+ */
+static sqlite3 *
+open_snapshot(const char *real)
+{
+	struct strbuf uri;
+	sqlite3 *h = NULL;
+	const char *p;
+	int64_t v = -1;
+
+	strbuf_init(&uri);
+	strbuf_adds(&uri, "file:");
+	for (p = real; *p != '\0'; p++) {
+		if (*p == '%' || *p == '?' || *p == '#')
+			strbuf_addf(&uri, "%%%02X", (unsigned char)*p);
+		else
+			strbuf_add(&uri, p, 1);
+	}
+	strbuf_adds(&uri, "?immutable=1");
+	if (sqlite3_open_v2(uri.buf, &h,
+			    SQLITE_OPEN_READONLY | SQLITE_OPEN_URI |
+				    SQLITE_OPEN_NOFOLLOW | SQLITE_OPEN_NOMUTEX,
+			    NULL) != SQLITE_OK ||
+	    query_int(h, "PRAGMA user_version", &v) != SQLITE_OK ||
+	    v != N_MIGRATIONS) {
+		sqlite3_close(h);
+		h = NULL;
+	}
+	strbuf_release(&uri);
+	return h;
+}
+
 /*
  * Opens the database: file checks first (nothing is created or changed
  * for a refusal), then read the schema and user_version before anything
@@ -799,7 +862,7 @@ sqlite_store_open(struct store **out, const char *path,
 
 	if (!memory)
 		tighten_files(real, &oc);
-
+ok:
 	db = xcalloc(1, sizeof *db);
 	db->base.impl = &sqlite_store_impl;
 	db->h = h;
@@ -810,6 +873,16 @@ sqlite_store_open(struct store **out, const char *path,
 	*out = &db->base;
 	ret = 0;
 out:
+	if (ret != 0 && h != NULL && !memory && opts != NULL &&
+	    opts->snapshot != NULL && failed_full(h)) {
+		sqlite3_close(h);
+		if ((h = open_snapshot(real)) != NULL) {
+			*opts->snapshot = 1;
+			free(*cause);
+			*cause = NULL;
+			goto ok;
+		}
+	}
 	if (ret != 0 && h != NULL)
 		os_err = sqlite3_system_errno(h);
 	if (h != NULL)

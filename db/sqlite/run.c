@@ -99,7 +99,8 @@ static const char sql_run_end[] =
 	"cache_read_tokens = ?9, cache_creation_tokens = ?10, cost_usd = ?11, "
 	"num_turns = ?12, duration_ms = ?13, agent_session_out = ?14, "
 	"resume_outcome = ?15, check_exit_code = ?16, check_output = ?17, "
-	"answer = ?18 WHERE id = ?1 AND " RUN_FENCE("runs.task_id", "?19");
+	"answer = ?18, output_truncated = ?20 WHERE id = ?1 AND " RUN_FENCE(
+		"runs.task_id", "?19");
 
 int
 sqlite_run_end(struct store *store, const struct db_run *r, int64_t epoch,
@@ -139,6 +140,7 @@ sqlite_run_end(struct store *store, const struct db_run *r, int64_t epoch,
 		sqlite3_bind_int(st, 16, r->check_exit_code);
 	db_bind_text(st, 17, r->check_output);
 	db_bind_text(st, 18, r->answer);
+	sqlite3_bind_int(st, 20, r->output_truncated != 0);
 	sqlite3_bind_int64(st, 19, epoch);
 	return db_step_fenced(db, st, epoch, "cannot record run", cause);
 }
@@ -182,6 +184,7 @@ read_run(sqlite3_stmt *st, struct db_run *r)
 	r->check_exit_code = sqlite3_column_int(st, 24);
 	r->check_output = db_col_text(st, 25);
 	r->answer = db_col_text(st, 26);
+	r->output_truncated = sqlite3_column_int(st, 27);
 }
 
 int

@@ -157,7 +157,7 @@ dialogue() {
 		and .runs[0].input_tokens == .input_tokens and .cost_usd > 0'
 	[ "$(requests | jq -c '.stream' | paste -sd' ')" = "true false" ]
 	[ "$(dialogue 1)" = "$(dialogue 0)" ]
-	grep -q '"usage":{"input_tokens":0,' "$T/state/logs/1/1.out"
+	grep -q '"usage":{"input_tokens":0,' "$(files_dir)/logs/1/1.out"
 }
 
 @test "claude: a stream cut half-way is transient and retried with --resume" {
@@ -387,7 +387,7 @@ dialogue() {
 	run "$BATON" run --json --agent claude "verbose"
 	assert_status 0
 	check '.runs[0].outcome == "success" and .input_tokens == 1000'
-	grep -q '^\[{"type":"system"' "$(echo "$BATON_DB" | sed 's/baton.db$//')"logs/1/1.out
+	grep -q '^\[{"type":"system"' "$(files_dir)/logs/1/1.out"
 }
 
 @test "claude: a hung API call is stopped by the timeout" {

@@ -30,7 +30,7 @@ sid_of() {
 	age_task 1 3
 	age_task 2 3
 	age_task 3 3
-	[ -d "$T/state/logs/1" ]
+	[ -d "$(files_dir)/logs/1" ]
 	before=$(sql "SELECT count(*) FROM tasks; SELECT count(*) FROM runs;
 		SELECT count(*) FROM events; SELECT count(*) FROM sessions")
 
@@ -40,7 +40,7 @@ sid_of() {
 	assert_contains "2 sessions"
 	[ "$(sql "SELECT count(*) FROM tasks; SELECT count(*) FROM runs;
 		SELECT count(*) FROM events; SELECT count(*) FROM sessions")" = "$before" ]
-	[ -d "$T/state/logs/1" ]
+	[ -d "$(files_dir)/logs/1" ]
 
 	run "$BATON" prune --older-than 2d --json
 	assert_status 0
@@ -48,15 +48,15 @@ sid_of() {
 	[ "$(sql "SELECT group_concat(id) FROM tasks")" = "4,5" ]
 	[ "$(sql "SELECT count(*) FROM runs WHERE task_id IN (1, 2, 3)")" = 0 ]
 	[ "$(sql "SELECT count(*) FROM events WHERE task_id IN (1, 2) OR session_id = '$s1'")" = 0 ]
-	[ ! -e "$T/state/logs/1" ]
-	[ ! -e "$T/state/logs/2" ]
-	[ ! -e "$T/state/logs/3" ]
-	[ -d "$T/state/logs/4" ]
+	[ ! -e "$(files_dir)/logs/1" ]
+	[ ! -e "$(files_dir)/logs/2" ]
+	[ ! -e "$(files_dir)/logs/3" ]
+	[ -d "$(files_dir)/logs/4" ]
 	# the temp sessions went; the active named one and the recent one stay
 	[ "$(sql "SELECT count(*) FROM sessions WHERE id = '$s1'")" = 0 ]
 	[ "$(sql "SELECT status FROM sessions WHERE id = '$s3'")" = active ]
 	[ "$(sql "SELECT count(*) FROM sessions WHERE id = '$s4'")" = 1 ]
-	[ -d "$T/state/sessions/$s3" ]
+	[ -d "$(files_dir)/sessions/$s3" ]
 	"$BATON" show 4 >/dev/null
 	run "$BATON" doctor
 	assert_status 0
@@ -92,32 +92,36 @@ sid_of() {
 
 @test "prune removes directories a crashed prune left, not fresh ones" {
 	"$BATON" run -q 'echo one'
-	mkdir -p "$T/state/logs/77" "$T/state/logs/78" \
-		"$T/state/sessions/01a23ae0-25c0-7e42-a725-2bfcd8b596d4"
-	echo x > "$T/state/logs/77/1.out"
-	touch -d '3 days ago' "$T/state/logs/77" \
-		"$T/state/sessions/01a23ae0-25c0-7e42-a725-2bfcd8b596d4"
+	mkdir -p "$(files_dir)/logs/77" "$(files_dir)/logs/78" \
+		"$(files_dir)/sessions/01a23ae0-25c0-7e42-a725-2bfcd8b596d4"
+	echo x > "$(files_dir)/logs/77/1.out"
+	touch -d '3 days ago' "$(files_dir)/logs/77" \
+		"$(files_dir)/sessions/01a23ae0-25c0-7e42-a725-2bfcd8b596d4"
 	run "$BATON" prune --older-than 1d
 	assert_status 0
 	assert_contains "of which 2 directories left by an earlier prune"
-	[ ! -e "$T/state/logs/77" ]
-	[ ! -e "$T/state/sessions/01a23ae0-25c0-7e42-a725-2bfcd8b596d4" ]
-	[ -d "$T/state/logs/78" ]  # too new: it may be a task starting now
-	[ -d "$T/state/logs/1" ]   # task 1 is recent
+	[ ! -e "$(files_dir)/logs/77" ]
+	[ ! -e "$(files_dir)/sessions/01a23ae0-25c0-7e42-a725-2bfcd8b596d4" ]
+	[ -d "$(files_dir)/logs/78" ]  # too new: it may be a task starting now
+	[ -d "$(files_dir)/logs/1" ]   # task 1 is recent
 }
 
-@test "prune leaves another database's directories alone when two share a directory" {
+@test "prune sweeps its own directory, never another database's beside it" {
 	"$BATON" run -q 'echo mine'
 	# b.db beside baton.db: its session and its task's logs
 	BATON_DB=$T/state/b.db "$BATON" run -q --session keep 'echo theirs'
 	sid=$(BATON_DB=$T/state/b.db "$BATON" session show keep --json | jq -r .id)
-	mkdir -p "$T/state/logs/99"
-	touch -d '3 days ago' "$T/state/sessions/$sid" "$T/state/logs/99"
+	theirs=$(files_dir "$T/state/b.db")
+	mkdir -p "$(files_dir)/logs/99" "$theirs/logs/99"
+	touch -d '3 days ago' "$theirs/sessions/$sid" "$theirs/logs/99" \
+		"$theirs/logs/1" "$(files_dir)/logs/99"
 	run --separate-stderr "$BATON" prune --older-than 1d
 	assert_status 0
-	[[ "$stderr" == *"another database (b.db) shares"* ]]
-	[ -d "$T/state/sessions/$sid" ]
-	[ -d "$T/state/logs/99" ]
+	assert_contains "of which 1 directories left by an earlier prune"
+	[ ! -e "$(files_dir)/logs/99" ]  # ours: swept again (SPEC §9)
+	[ -d "$theirs/sessions/$sid" ]
+	[ -d "$theirs/logs/99" ]
+	[ -d "$theirs/logs/1" ]
 }
 
 @test "a task id is never handed out again after prune deleted the newest" {
@@ -150,7 +154,7 @@ sid_of() {
 @test "a temp task's \$BATON_SESSION_DIR is removed when it ends; a named session's is kept" {
 	"$BATON" run -q 'echo x > "$BATON_SESSION_DIR/f"; echo "$BATON_SESSION_DIR" > '"$T/dir1"
 	"$BATON" run -q --session keep 'echo x > "$BATON_SESSION_DIR/f"; echo "$BATON_SESSION_DIR" > '"$T/dir2"
-	[ "$(cat "$T/dir1")" = "$T/state/sessions/$(sid_of 1)" ]
+	[ "$(cat "$T/dir1")" = "$(files_dir)/sessions/$(sid_of 1)" ]
 	[ ! -e "$(cat "$T/dir1")" ]
 	[ -f "$(cat "$T/dir2")/f" ]
 	# a later task of the named session finds the file
@@ -164,7 +168,7 @@ sid_of() {
 	sessions: {keep_temp_dirs: true}
 	EOF
 	"$BATON" run -q 'echo x > "$BATON_SESSION_DIR/f"'
-	[ -f "$T/state/sessions/$(sid_of 1)/f" ]
+	[ -f "$(files_dir)/sessions/$(sid_of 1)/f" ]
 }
 
 # ---- logs.retention ----
@@ -181,7 +185,7 @@ sid_of() {
 	assert_status 0
 	[ "$(echo "$stderr" | grep -c 'logs.retention: pruned 1 tasks')" = 1 ]
 	[ "$(sql "SELECT group_concat(id) FROM tasks")" = "2,3" ]
-	[ ! -e "$T/state/logs/1" ]
+	[ ! -e "$(files_dir)/logs/1" ]
 }
 
 @test "logs.retention: 0 (the default) prunes nothing" {

@@ -94,3 +94,16 @@ wait_for() {
 		sleep 0.05
 	done
 }
+
+# The database's own directory of files (SPEC §9): files_dir [DB].
+files_dir() {
+	local db=${1:-$BATON_DB} id
+	# (a database of an older release: its directory, shared)
+	id=$(sqlite3 -batch -noheader -cmd '.timeout 5000' "$db" \
+		"SELECT value FROM meta WHERE key = 'id'" 2>/dev/null) || true
+	if [ -z "$id" ]; then
+		dirname "$db"
+		return
+	fi
+	printf '%s.files-%s\n' "$db" "$id"
+}

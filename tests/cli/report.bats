@@ -263,9 +263,9 @@ assert "\x1b" not in f.text and "\x1b" not in c.name
 		"$BATON" report --junit "$1" >/dev/null
 		sed -n 's/.*<testcase classname="\([^"]*\)" name="\([^"]*\)".*/\1|\2/p' "$1"
 	}
-	rm -f "$BATON_DB"*
+	rm -rf "$BATON_DB"*
 	names "$T/a.xml" > "$T/a.names"
-	rm -f "$BATON_DB"*
+	rm -rf "$BATON_DB"*
 	names "$T/b.xml" > "$T/b.names"
 	cat > "$T/want" <<-'EOF'
 	baton|k1

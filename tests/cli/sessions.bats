@@ -374,7 +374,7 @@ overlap() {
 	"$BATON" session init ended
 	"$BATON" run -q --session ended x
 	ended=$(sjson ended .id)
-	[ -d "$T/state/sessions/$ended" ]
+	[ -d "$(files_dir)/sessions/$ended" ]
 	"$BATON" session close ended
 	sleep 3
 	"$BATON" session init fresh
@@ -395,7 +395,7 @@ overlap() {
 	[ "$(sjson fresh .status)" = active ]
 	[ "$(sql "SELECT count(*) FROM sessions WHERE id = '$ended'")" = 0 ]
 	[ "$(sql "SELECT count(*) FROM session_chain WHERE session_id = '$ended'")" = 0 ]
-	[ ! -e "$T/state/sessions/$ended" ]
+	[ ! -e "$(files_dir)/sessions/$ended" ]
 	# the task and its run are kept
 	[ "$("$BATON" show 1 --json | jq -r .status)" = completed ]
 	[ "$(sql "SELECT count(*) FROM events WHERE kind = 'prune' AND session_id = '$ended'")" = 1 ]

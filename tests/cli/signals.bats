@@ -73,8 +73,8 @@ only_stdio() {
 	local dir
 	dir=$(sed -n 's/^BATON_SESSION_DIR=//p' "$env")
 	# a temp session's directory, gone with its task
-	[ "$dir" = "$T/state/sessions/$sid" ]
-	[[ "$(sed -n 's/^BATON_RESULT_FILE=//p' "$env")" == "$T"/state/logs/1/* ]]
+	[ "$dir" = "$(files_dir)/sessions/$sid" ]
+	[[ "$(sed -n 's/^BATON_RESULT_FILE=//p' "$env")" == "$(files_dir)"/logs/1/* ]]
 }
 
 @test "the agent starts with no blocked and no ignored signals" {
@@ -92,7 +92,7 @@ only_stdio() {
 	run "$BATON" work -j 2 --until-empty
 	assert_status 0
 	local f
-	for f in "$T"/state/logs/2/*.out "$T"/state/logs/3/*.out; do
+	for f in "$(files_dir)"/logs/2/*.out "$(files_dir)"/logs/3/*.out; do
 		grep -qx 'SigBlk:	0000000000000000' "$f"
 		grep -qx 'SigIgn:	0000000000000000' "$f"
 	done
@@ -121,7 +121,7 @@ only_stdio() {
 	"$BATON" add --agent parentfds check >/dev/null
 	run only_stdio "$BATON" -q work -j 2 --until-empty
 	assert_status 0
-	[ "$(cat "$T"/state/logs/2/*.out)" = checked ]
+	[ "$(cat "$(files_dir)"/logs/2/*.out)" = checked ]
 	run "$BATON" run --agent fds check
 	assert_status 0
 	[ "$output" = "$(printf '0\n1\n2')" ]
@@ -138,8 +138,8 @@ only_stdio() {
 @test "stderr filled first does not deadlock; both streams land in the logs" {
 	run timeout 60 "$BATON" -q run --agent errfirst go
 	assert_status 0
-	[ "$(stat -c %s "$T/state/logs/1/1.out")" = 1048576 ]
-	[ "$(stat -c %s "$T/state/logs/1/1.err")" = 1048576 ]
+	[ "$(stat -c %s "$(files_dir)/logs/1/1.out")" = 1048576 ]
+	[ "$(stat -c %s "$(files_dir)/logs/1/1.err")" = 1048576 ]
 	[ "$("$BATON" log 1 --stderr | wc -c)" = 1048576 ]
 	[ "$("$BATON" log 1 | wc -c)" = 1048576 ]
 }
@@ -164,13 +164,16 @@ punch_holes() {
 	    [ "$avail" -lt 1572864 ]; then
 		skip "needs 1.5 GB free under $T or a file system that punches holes"
 	fi
-	punch_holes "$T/state/logs/1/1.out" 3>&- &
+	# past the default logs.max_bytes (256 MiB), which would cap it
+	echo 'logs: {max_bytes: 2000000000}' >>"$BATON_CONFIG"
+	"$BATON" status >/dev/null  # the database, and so files_dir
+	punch_holes "$(files_dir)/logs/1/1.out" 3>&- &
 	local trim=$!
 	run /usr/bin/time -f 'maxrss=%M' "$BATON" -q run --agent flood go
 	touch "$T/flood.done"
 	wait "$trim"
 	assert_status 0
-	[ "$(stat -c %s "$T/state/logs/1/1.out")" = 1073741824 ]
+	[ "$(stat -c %s "$(files_dir)/logs/1/1.out")" = 1073741824 ]
 	local kb=${output##*maxrss=}
 	# a copy in memory would be a million kB; the sanitizer build's
 	# own overhead stays well below the bound
@@ -178,7 +181,7 @@ punch_holes() {
 		echo "baton's peak RSS was $kb kB" >&2
 		return 1
 	fi
-	rm -f "$T/state/logs/1/1.out"
+	rm -f "$(files_dir)/logs/1/1.out"
 }
 
 @test "a terminal that does not read holds the agent back but not the timeout" {
@@ -195,7 +198,7 @@ punch_holes() {
 	[ "$(tj 1 .status)" = timed_out ]
 	# the agent waited for the reader: less than its 4 MB went out
 	local size
-	size=$(stat -c %s "$T/state/logs/1/1.out")
+	size=$(stat -c %s "$(files_dir)/logs/1/1.out")
 	[ "$size" -gt 0 ]
 	[ "$size" -lt 4194304 ]
 	# what the reader never got is said on stderr, with where it is
@@ -208,7 +211,7 @@ punch_holes() {
 	run bash -c '"$BATON" run --agent chatty go | { sleep 1; wc -c; }'
 	assert_status 0
 	[ "$output" = 4194304 ]
-	[ "$(stat -c %s "$T/state/logs/1/1.out")" = 4194304 ]
+	[ "$(stat -c %s "$(files_dir)/logs/1/1.out")" = 4194304 ]
 }
 
 @test "timeout: TERM to the group, KILL after the grace, grandchildren too" {

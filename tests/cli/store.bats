@@ -54,7 +54,7 @@ no_side_files() {
 	[ "$(mode "$XDG_STATE_HOME/baton")" = 700 ]
 	[ "$(mode "$XDG_STATE_HOME/baton/baton.db")" = 600 ]
 	[ "$(sqlite3 "$XDG_STATE_HOME/baton/baton.db" \
-		"PRAGMA user_version")" = 5 ]
+		"PRAGMA user_version")" = 6 ]
 }
 
 @test "without XDG_STATE_HOME the database is under ~/.local/state" {
@@ -217,7 +217,7 @@ no_side_files() {
 	sqlite3 "$BATON_DB" "CREATE TABLE legacy (x); INSERT INTO legacy VALUES (42);"
 	run "$BATON" status
 	assert_status 0
-	[ "$(sql "PRAGMA user_version")" = 5 ]
+	[ "$(sql "PRAGMA user_version")" = 6 ]
 	[ "$(sql "PRAGMA journal_mode")" = wal ]
 	[ "$(sql "SELECT x FROM legacy")" = 42 ]
 }

@@ -187,12 +187,12 @@ test_fresh(void **state)
 	char *path = test_path(*state, "a/b/baton.db"), *cause = NULL, *mode;
 	struct store *db = NULL;
 
-	assert_int_equal(store_schema_version(), 5);
+	assert_int_equal(store_schema_version(), 6);
 	assert_int_equal(store_open(&db, path, &mkdir_opts, &cause), 0);
 	assert_null(cause);
 	assert_non_null(db);
 	assert_string_equal(store_path(db), path);
-	assert_int_equal(query1(db, "PRAGMA user_version"), 5);
+	assert_int_equal(query1(db, "PRAGMA user_version"), 6);
 	assert_int_equal(query1(db, "PRAGMA foreign_keys"), 1);
 	assert_int_equal(query1(db, "PRAGMA synchronous"), 1); /* NORMAL */
 	assert_int_equal(query1(db, "PRAGMA busy_timeout"), 10000);
@@ -233,7 +233,7 @@ test_memory(void **state)
 
 	(void)state;
 	assert_int_equal(store_open(&db, ":memory:", NULL, &cause), 0);
-	assert_int_equal(query1(db, "PRAGMA user_version"), 5);
+	assert_int_equal(query1(db, "PRAGMA user_version"), 6);
 	assert_int_equal(add_event(db, "x", NULL, &cause), 0);
 	store_close(db);
 }
@@ -255,7 +255,7 @@ test_reopen(void **state)
 
 	assert_int_equal(store_open(&db, path, NULL, &cause), 0);
 	assert_int_equal(query1(db, "SELECT count(*) FROM events"), 2);
-	assert_int_equal(query1(db, "PRAGMA user_version"), 5);
+	assert_int_equal(query1(db, "PRAGMA user_version"), 6);
 	st = db_stmt(SQ(db), "SELECT detail FROM events ORDER BY id", &cause);
 	assert_non_null(st);
 	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
@@ -402,6 +402,7 @@ test_refuse_not_a_db(void **state)
 	assert_true(no_side_files(path));
 
 	/* Short garbage too. */
+	assert_int_equal(unlink(path), 0);
 	assert_int_equal(file_write(path, "hi\n", 3), 0);
 	expect_refusal(path, NULL, "file is not a database");
 	free(path);
@@ -652,7 +653,7 @@ test_refuse_locked(void **state)
 	expect_refusal(old, &fast, "database is locked (waited 200ms)");
 	release(&hd);
 	assert_int_equal(store_open(&db, old, &fast, &cause), 0);
-	assert_int_equal(query1(db, "PRAGMA user_version"), 5);
+	assert_int_equal(query1(db, "PRAGMA user_version"), 6);
 	store_close(db);
 
 	/* A write lock held past the timeout fails db_begin clearly. */
@@ -885,7 +886,7 @@ check_migrated(const char *path)
 	char *cause = NULL;
 
 	assert_int_equal(store_open(&db, path, NULL, &cause), 0);
-	assert_int_equal(query1(db, "PRAGMA user_version"), 5);
+	assert_int_equal(query1(db, "PRAGMA user_version"), 6);
 	assert_int_equal(query1(db, "SELECT count(*) FROM sqlite_schema WHERE "
 				    "name = 'tasks'"),
 			 1);
@@ -938,7 +939,7 @@ test_migrate_answer(void **state)
 		       "INSERT INTO runs (task_id, attempt, iteration, "
 		       "started_at, error) VALUES (1, 1, 1, 2, 'old');");
 	assert_int_equal(store_open(&db, path, NULL, &cause), 0);
-	assert_int_equal(query1(db, "PRAGMA user_version"), 5);
+	assert_int_equal(query1(db, "PRAGMA user_version"), 6);
 	assert_int_equal(store_run_list(db, 1, &runs, &n, &cause), 0);
 	assert_int_equal(n, 1);
 	assert_string_equal(runs[0].error, "old");

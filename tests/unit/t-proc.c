@@ -31,6 +31,7 @@
 #include <cmocka.h>
 
 #include "core/proc.h"
+#include "lib/redact.h"
 #include "lib/xmalloc.h"
 
 #define TEST_NAME "t-proc"
@@ -125,6 +126,21 @@ assert_file(const char *path, const char *want)
 	free(got);
 }
 
+/*
+ * proc_run() creates its logs O_EXCL (a log that exists is refused, see
+ * test_log_exists): the tests that run again into the same paths start
+ * from none.
+ */
+static int
+proc_run_fresh(const struct proc_spec *s, struct proc_result *res, char **cause)
+{
+	if (s->stdout_path != NULL && strncmp(s->stdout_path, "/dev/", 5))
+		unlink(s->stdout_path);
+	if (s->stderr_path != NULL && strncmp(s->stderr_path, "/dev/", 5))
+		unlink(s->stderr_path);
+	return proc_run(s, res, cause);
+}
+
 /* Run argv with stdout/stderr in dir/NAME.out|.err; returns proc_run(). */
 static int
 run_simple(struct ctx *c, char **argv, struct proc_result *res, char **cause)
@@ -137,7 +153,7 @@ run_simple(struct ctx *c, char **argv, struct proc_result *res, char **cause)
 	s.stdout_path = out;
 	s.stderr_path = err;
 	s.timeout_ms = SANE_MS;
-	ret = proc_run(&s, res, cause);
+	ret = proc_run_fresh(&s, res, cause);
 	free(out);
 	free(err);
 	return ret;
@@ -240,16 +256,16 @@ test_no_leftovers(void **state)
 	s.timeout_ms = 50;
 	s.kill_grace_ms = 50;
 	s.stdin_path = c->prompt;
-	assert_int_equal(proc_run(&s, &res, &cause), 0);
+	assert_int_equal(proc_run_fresh(&s, &res, &cause), 0);
 	assert_int_equal(res.reason, PROC_TIMED_OUT);
 
 	s.cwd = missing;
-	assert_int_equal(proc_run(&s, &res, &cause), -1);
+	assert_int_equal(proc_run_fresh(&s, &res, &cause), -1);
 	free(cause);
 	cause = NULL;
 	s.cwd = NULL;
 	s.stderr_path = "/nonexistent-baton-dir/1.err";
-	assert_int_equal(proc_run(&s, &res, &cause), -1);
+	assert_int_equal(proc_run_fresh(&s, &res, &cause), -1);
 	free(cause);
 
 	assert_int_equal(count_fds(), before);
@@ -345,7 +361,7 @@ test_output_files(void **state)
 	s.stdout_path = out;
 	s.stderr_path = err;
 	old = umask(0);
-	assert_int_equal(proc_run(&s, &res, &cause), 0);
+	assert_int_equal(proc_run_fresh(&s, &res, &cause), 0);
 	umask(old);
 	assert_null(cause);
 	assert_int_equal(res.exited, 1);
@@ -394,7 +410,7 @@ test_merge_stderr(void **state)
 	s.stdout_path = out;
 	s.stderr_path = err;
 	s.merge_stderr = 1;
-	assert_int_equal(proc_run(&s, &res, &cause), 0);
+	assert_int_equal(proc_run_fresh(&s, &res, &cause), 0);
 	assert_int_equal(res.exited, 1);
 	assert_int_equal(res.exit_code, 1);
 	assert_file(out, "one\ntwo\nthree\nfour\n");
@@ -417,7 +433,7 @@ test_discard_output(void **state)
 	char **argv = av(p, "out", "1000", "err", "2000", NULL);
 
 	spec_init(&s, argv);
-	assert_int_equal(proc_run(&s, &res, &cause), 0);
+	assert_int_equal(proc_run_fresh(&s, &res, &cause), 0);
 	assert_int_equal(res.exited, 1);
 	assert_int_equal(res.out_bytes, 1000);
 	assert_int_equal(res.err_bytes, 2000);
@@ -441,7 +457,7 @@ test_stdin_prompt(void **state)
 	s.stdin_path = c->prompt;
 	s.stdout_path = out;
 	s.timeout_ms = SANE_MS;
-	assert_int_equal(proc_run(&s, &res, &cause), 0);
+	assert_int_equal(proc_run_fresh(&s, &res, &cause), 0);
 	assert_int_equal(res.reason, PROC_RAN);
 	assert_int_equal(res.exited, 1);
 	assert_int_equal(res.exit_code, 0);
@@ -482,7 +498,7 @@ test_argv_verbatim(void **state)
 	spec_init(&s, argv);
 	s.cwd = c->dir;
 	s.stdout_path = out;
-	assert_int_equal(proc_run(&s, &res, &cause), 0);
+	assert_int_equal(proc_run_fresh(&s, &res, &cause), 0);
 	assert_int_equal(res.exit_code, 0);
 	assert_file(out, "--\n--help\n-x\n$(touch pwned)\n`touch pwned`\n"
 			 "a b\n'\"\n\n*\n;|&>\n");
@@ -505,7 +521,7 @@ test_stdin_not_read(void **state)
 	spec_init(&s, argv);
 	s.stdin_path = c->prompt;
 	s.timeout_ms = SANE_MS;
-	assert_int_equal(proc_run(&s, &res, &cause), 0);
+	assert_int_equal(proc_run_fresh(&s, &res, &cause), 0);
 	assert_int_equal(res.reason, PROC_RAN);
 	assert_int_equal(res.exited, 1);
 	assert_int_equal(res.exit_code, 7);
@@ -526,7 +542,7 @@ test_stdin_devnull(void **state)
 	spec_init(&s, argv);
 	s.stdout_path = out;
 	s.timeout_ms = SANE_MS;
-	assert_int_equal(proc_run(&s, &res, &cause), 0);
+	assert_int_equal(proc_run_fresh(&s, &res, &cause), 0);
 	assert_int_equal(res.reason, PROC_RAN);
 	assert_file(out, "eof\n");
 	av_free(argv);
@@ -550,7 +566,7 @@ test_stderr_flood(void **state)
 	s.stdout_path = out;
 	s.stderr_path = err;
 	s.timeout_ms = SANE_MS;
-	assert_int_equal(proc_run(&s, &res, &cause), 0);
+	assert_int_equal(proc_run_fresh(&s, &res, &cause), 0);
 	assert_int_equal(res.reason, PROC_RAN);
 	assert_int_equal(res.exited, 1);
 	assert_int_equal(res.err_bytes, 5000005);
@@ -602,7 +618,7 @@ test_timeout_term(void **state)
 	spec_init(&s, argv);
 	s.timeout_ms = SHORT_TIMEOUT;
 	s.kill_grace_ms = SHORT_GRACE;
-	assert_int_equal(proc_run(&s, &res, &cause), 0);
+	assert_int_equal(proc_run_fresh(&s, &res, &cause), 0);
 	assert_null(cause);
 	assert_int_equal(res.reason, PROC_TIMED_OUT);
 	assert_int_equal(res.exited, 0);
@@ -627,7 +643,7 @@ test_timeout_ignore_term(void **state)
 	s.stdout_path = out;
 	s.timeout_ms = SHORT_TIMEOUT;
 	s.kill_grace_ms = SHORT_GRACE;
-	assert_int_equal(proc_run(&s, &res, &cause), 0);
+	assert_int_equal(proc_run_fresh(&s, &res, &cause), 0);
 	assert_int_equal(res.reason, PROC_TIMED_OUT);
 	assert_int_equal(res.exited, 0);
 	assert_int_equal(res.signal, SIGKILL);
@@ -652,7 +668,7 @@ test_timeout_stopped(void **state)
 	spec_init(&s, argv);
 	s.timeout_ms = SHORT_TIMEOUT;
 	s.kill_grace_ms = 2000;
-	assert_int_equal(proc_run(&s, &res, &cause), 0);
+	assert_int_equal(proc_run_fresh(&s, &res, &cause), 0);
 	assert_int_equal(res.reason, PROC_TIMED_OUT);
 	assert_int_equal(res.signal, SIGTERM);
 	av_free(argv);
@@ -675,7 +691,7 @@ run_fork(struct ctx *c, const char *mode, const char *term, int64_t timeout,
 	s.stdout_path = out;
 	s.timeout_ms = timeout;
 	s.kill_grace_ms = SHORT_GRACE;
-	assert_int_equal(proc_run(&s, res, &cause), 0);
+	assert_int_equal(proc_run_fresh(&s, res, &cause), 0);
 	assert_null(cause);
 	assert_true(res->duration_ms < SANE_MS);
 	/* What the leader wrote just before exiting is all there. */
@@ -764,7 +780,7 @@ test_stop_fd(void **state)
 	s.stop_fd = tfd;
 	s.timeout_ms = SANE_MS;
 	s.kill_grace_ms = SHORT_GRACE;
-	assert_int_equal(proc_run(&s, &res, &cause), 0);
+	assert_int_equal(proc_run_fresh(&s, &res, &cause), 0);
 	assert_int_equal(res.reason, PROC_STOPPED);
 	assert_int_equal(res.signal, SIGTERM);
 	assert_true(res.duration_ms < SANE_MS);
@@ -778,7 +794,7 @@ test_stop_fd(void **state)
 	assert_int_equal(pipe2(fds, O_CLOEXEC), 0);
 	assert_int_equal(write(fds[1], "x", 1), 1);
 	s.stop_fd = fds[0];
-	assert_int_equal(proc_run(&s, &res, &cause), 0);
+	assert_int_equal(proc_run_fresh(&s, &res, &cause), 0);
 	assert_int_equal(res.reason, PROC_STOPPED);
 	assert_int_equal(res.signal, SIGTERM);
 	assert_int_equal(read(fds[0], &ch, 1), 1);
@@ -818,7 +834,7 @@ test_poll_stop(void **state)
 	s.poll_arg = &sc;
 	s.poll_ms = 50;
 	s.timeout_ms = SANE_MS;
-	assert_int_equal(proc_run(&s, &res, &cause), 0);
+	assert_int_equal(proc_run_fresh(&s, &res, &cause), 0);
 	assert_int_equal(res.reason, PROC_STOPPED);
 	assert_int_equal(res.signal, SIGTERM);
 	assert_int_equal(sc.calls, 3);
@@ -831,7 +847,7 @@ test_poll_stop(void **state)
 	sc.stop_at = INT_MAX;
 	argv = av(p, "sleep", "200", "exit", "5", NULL);
 	s.argv = argv;
-	assert_int_equal(proc_run(&s, &res, &cause), 0);
+	assert_int_equal(proc_run_fresh(&s, &res, &cause), 0);
 	assert_int_equal(res.reason, PROC_RAN);
 	assert_int_equal(res.exit_code, 5);
 	assert_true(sc.calls >= 1);
@@ -906,7 +922,7 @@ test_cwd(void **state)
 	s.stdout_path = out;
 
 	s.cwd = missing;
-	assert_int_equal(proc_run(&s, &res, &cause), -1);
+	assert_int_equal(proc_run_fresh(&s, &res, &cause), -1);
 	assert_non_null(cause);
 	want = xasprintf("cannot use workdir %s: No such file or directory",
 			 missing);
@@ -920,14 +936,14 @@ test_cwd(void **state)
 	assert_true(fd >= 0);
 	close(fd);
 	s.cwd = file;
-	assert_int_equal(proc_run(&s, &res, &cause), -1);
+	assert_int_equal(proc_run_fresh(&s, &res, &cause), -1);
 	assert_non_null(cause);
 	assert_non_null(strstr(cause, "Not a directory"));
 	free(cause);
 	cause = NULL;
 
 	s.cwd = c->dir;
-	assert_int_equal(proc_run(&s, &res, &cause), 0);
+	assert_int_equal(proc_run_fresh(&s, &res, &cause), 0);
 	assert_int_equal(res.exit_code, 0);
 	assert_non_null(realpath(c->dir, real));
 	want = xasprintf("%s\n", real);
@@ -954,11 +970,86 @@ test_env(void **state)
 	spec_init(&s, argv);
 	s.envp = envp;
 	s.stdout_path = out;
-	assert_int_equal(proc_run(&s, &res, &cause), 0);
+	assert_int_equal(proc_run_fresh(&s, &res, &cause), 0);
 	assert_int_equal(res.exit_code, 0);
 	assert_file(out, "BATON_TASK_ID=7\nX=a b $(c)\n");
 	av_free(argv);
 	av_free(envp);
+	free(out);
+}
+
+/* A log path that exists, or is a planted symlink, is refused: never
+ * truncated, never followed (SPEC §9). */
+static void
+test_log_exists(void **state)
+{
+	struct ctx *c = *state;
+	struct proc_spec s;
+	struct proc_result res;
+	char *cause = NULL, *p = helper(c, "p-out");
+	char **argv = av(p, "out", "10", "exit", "0", NULL);
+	char *target = tpath(c, "target"), *link = tpath(c, "link.out");
+	char *got;
+	size_t len;
+
+	test_write(target, "precious\n");
+	assert_int_equal(symlink(target, link), 0);
+	spec_init(&s, argv);
+	s.stdout_path = link;
+	assert_int_equal(proc_run(&s, &res, &cause), -1);
+	assert_non_null(strstr(cause, "already exists"));
+	free(cause);
+	cause = NULL;
+	spec_init(&s, argv);
+	s.stdout_path = target;
+	assert_int_equal(proc_run(&s, &res, &cause), -1);
+	free(cause);
+	got = test_read(target, &len);
+	assert_string_equal(got, "precious\n");
+	free(got);
+	free(target);
+	free(link);
+	av_free(argv);
+	free(p);
+}
+
+/* The cap keeps log_max_bytes and a marker, reads the rest; the
+ * redactor finds a secret written in two pieces. */
+static void
+test_log_cap_redact(void **state)
+{
+	struct ctx *c = *state;
+	struct proc_spec s;
+	struct proc_result res;
+	char *cause = NULL, *out = tpath(c, "cap.out"), *got;
+	const char *const secrets[] = {"canary-secret-value-42", NULL};
+	struct redactor *r = redactor_new_env(secrets, NULL);
+	char **argv = av("/bin/sh", "-c",
+			 "printf 'a canary-sec'; sleep 0.2; "
+			 "printf 'ret-value-42 b\\n'; head -c 100000 /dev/zero",
+			 NULL);
+	size_t len;
+
+	spec_init(&s, argv);
+	s.stdout_path = out;
+	s.log_max_bytes = 1000;
+	s.redactor = r;
+	s.timeout_ms = SANE_MS;
+	assert_int_equal(proc_run_fresh(&s, &res, &cause), 0);
+	assert_null(cause);
+	assert_int_equal(res.exit_code, 0);
+	assert_int_equal(res.out_bytes, 100000 + 27);
+	assert_true(res.out_truncated);
+	assert_false(res.err_truncated);
+	got = test_read(out, &len);
+	assert_memory_equal(got, "a [REDACTED] b\n", 15);
+	assert_null(strstr(got, "canary"));
+	assert_non_null(
+		memmem(got, len, "[baton: output truncated at 1000 bytes", 38));
+	assert_true(len < 1200);
+	free(got);
+	redactor_free(r);
+	av_free(argv);
 	free(out);
 }
 
@@ -973,7 +1064,7 @@ test_log_errors(void **state)
 
 	spec_init(&s, argv);
 	s.stdout_path = "/nonexistent-baton-dir/1.out";
-	assert_int_equal(proc_run(&s, &res, &cause), -1);
+	assert_int_equal(proc_run_fresh(&s, &res, &cause), -1);
 	assert_non_null(cause);
 	assert_string_equal(cause,
 			    "cannot create /nonexistent-baton-dir/1.out: "
@@ -984,25 +1075,37 @@ test_log_errors(void **state)
 
 	spec_init(&s, argv);
 	s.stdin_path = "/nonexistent-baton-dir/prompt";
-	assert_int_equal(proc_run(&s, &res, &cause), -1);
+	assert_int_equal(proc_run_fresh(&s, &res, &cause), -1);
 	assert_non_null(cause);
 	assert_non_null(strstr(cause, "/nonexistent-baton-dir/prompt"));
 	free(cause);
 	cause = NULL;
 
-	/* A full disk while the child runs: it still runs to the end. */
-	if (access("/dev/full", W_OK) == 0) {
+	/* A log that cannot grow while the child runs (a full disk; here
+	 * RLIMIT_FSIZE, the log being a new file that /dev/full cannot
+	 * be): the child still runs to the end. */
+	{
 		char **big = av(p, "out", "200000", "exit", "3", NULL);
+		char *full = tpath(c, "full.out");
+		struct rlimit old, lim;
+		void (*was)(int) = signal(SIGXFSZ, SIG_IGN);
 
+		assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+		lim = old;
+		lim.rlim_cur = 100000;
+		assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
 		spec_init(&s, big);
-		s.stdout_path = "/dev/full";
-		assert_int_equal(proc_run(&s, &res, &cause), -1);
+		s.stdout_path = full;
+		assert_int_equal(proc_run_fresh(&s, &res, &cause), -1);
+		assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+		signal(SIGXFSZ, was);
 		assert_non_null(cause);
-		assert_non_null(strstr(cause, "cannot write /dev/full"));
+		assert_non_null(strstr(cause, "cannot write"));
 		assert_int_equal(res.exited, 1);
 		assert_int_equal(res.exit_code, 3);
 		assert_int_equal(res.out_bytes, 200000);
 		free(cause);
+		free(full);
 		av_free(big);
 	}
 	av_free(argv);
@@ -1030,7 +1133,7 @@ test_tee(void **state)
 	s.stdout_path = out;
 	s.stdout_tee_fd = ofds[1];
 	s.stderr_tee_fd = efds[1];
-	assert_int_equal(proc_run(&s, &res, &cause), 0);
+	assert_int_equal(proc_run_fresh(&s, &res, &cause), 0);
 	assert_int_equal(res.exit_code, 0);
 	n = read(ofds[0], got, sizeof got);
 	assert_int_equal(n, 7);
@@ -1056,7 +1159,7 @@ test_tee(void **state)
 	argv = av(p, "out", "300000", "exit", "0", NULL);
 	s.argv = argv;
 	s.stderr_tee_fd = -1;
-	assert_int_equal(proc_run(&s, &res, &cause), 0);
+	assert_int_equal(proc_run_fresh(&s, &res, &cause), 0);
 	assert_null(cause);
 	assert_int_equal(res.exited, 1);
 	assert_int_equal(res.out_bytes, 300000);
@@ -1134,7 +1237,7 @@ test_tee_slow(void **state)
 	s.stdout_path = out;
 	s.stdout_tee_fd = fds[1];
 	s.timeout_ms = SANE_MS;
-	assert_int_equal(proc_run(&s, &res, &cause), 0);
+	assert_int_equal(proc_run_fresh(&s, &res, &cause), 0);
 	assert_null(cause);
 	assert_int_equal(res.reason, PROC_RAN);
 	assert_int_equal(res.exit_code, 0);
@@ -1158,7 +1261,7 @@ test_tee_slow(void **state)
 	s.stdout_tee_fd = fds[1];
 	s.timeout_ms = 300;
 	alarm(60); /* a blocking tee would hang here: die instead */
-	assert_int_equal(proc_run(&s, &res, &cause), 0);
+	assert_int_equal(proc_run_fresh(&s, &res, &cause), 0);
 	alarm(0);
 	assert_null(cause);
 	assert_int_equal(res.reason, PROC_TIMED_OUT);
@@ -1195,7 +1298,7 @@ test_tee_slow(void **state)
 	s.stop_fd = tfd;
 	s.timeout_ms = SANE_MS;
 	alarm(60);
-	assert_int_equal(proc_run(&s, &res, &cause), 0);
+	assert_int_equal(proc_run_fresh(&s, &res, &cause), 0);
 	alarm(0);
 	assert_null(cause);
 	assert_int_equal(res.reason, PROC_RAN);
@@ -1291,7 +1394,7 @@ test_cloexec(void **state)
 	s.stop_fd = stop[0];
 	s.on_start = check_parent_fds;
 	s.start_arg = &fc;
-	assert_int_equal(proc_run(&s, &res, &cause), 0);
+	assert_int_equal(proc_run_fresh(&s, &res, &cause), 0);
 	assert_int_equal(res.exit_code, 0);
 	assert_file(out, "0\n1\n2\n");
 	assert_int_equal(fc.started, 1);
@@ -1333,7 +1436,7 @@ test_signals_reset(void **state)
 
 	spec_init(&s, argv);
 	s.stdout_path = out;
-	assert_int_equal(proc_run(&s, &res, &cause), 0);
+	assert_int_equal(proc_run_fresh(&s, &res, &cause), 0);
 
 	pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
 	sigaction(SIGINT, &old_int, NULL);
@@ -1427,7 +1530,7 @@ test_start_time(void **state)
 	s.on_start = check_start;
 	s.start_arg = &sc;
 	s.timeout_ms = SANE_MS;
-	assert_int_equal(proc_run(&s, &res, &cause), 0);
+	assert_int_equal(proc_run_fresh(&s, &res, &cause), 0);
 	assert_string_equal(sc.comm, "x) 1 2 3 (\n");
 	assert_true(sc.start >= sc.self_start);
 	assert_true(sc.start <= sc.now + 1);
@@ -1479,7 +1582,7 @@ test_big_output_memory(void **state)
 		spec_init(&s, argv);
 		s.stdout_path = out;
 		s.timeout_ms = 60000;
-		if (proc_run(&s, &res, &cause) != 0 || res.exit_code != 0)
+		if (proc_run_fresh(&s, &res, &cause) != 0 || res.exit_code != 0)
 			_exit(1);
 		if (res.out_bytes != (uint64_t)BIG_BYTES ||
 		    res.err_bytes != 1000000)
@@ -1538,7 +1641,7 @@ thread_main(void *arg)
 	s.stderr_path = err;
 	s.timeout_ms = t->i == NTHREADS - 1 ? 500 : SANE_MS;
 	s.kill_grace_ms = SHORT_GRACE;
-	t->ret = proc_run(&s, &t->res, &t->cause);
+	t->ret = proc_run_fresh(&s, &t->res, &t->cause);
 
 	buf = test_read(out, &len);
 	t->ok_out = buf != NULL && len == 300000 * (size_t)(t->i + 1) &&
@@ -1799,6 +1902,8 @@ main(void)
 		cmocka_unit_test(test_cwd),
 		cmocka_unit_test(test_env),
 		cmocka_unit_test(test_log_errors),
+		cmocka_unit_test(test_log_exists),
+		cmocka_unit_test(test_log_cap_redact),
 		cmocka_unit_test(test_tee),
 		cmocka_unit_test(test_tee_slow),
 		cmocka_unit_test(test_cloexec),

@@ -501,9 +501,14 @@ test_files(void **state)
 	assert_string_equal(s, "hello\nworld\n");
 	free(s);
 
-	/* Rewriting truncates. */
+	/* A file that exists is never overwritten (nor one through a
+	 * symlink): file_write() creates. */
 	memset(big, 'x', sizeof big);
 	big[sizeof big - 1] = 'y';
+	errno = 0;
+	assert_int_equal(file_write(p, big, sizeof big), -1);
+	assert_int_equal(errno, EEXIST);
+	assert_int_equal(unlink(p), 0);
 	assert_int_equal(file_write(p, big, sizeof big), 0);
 	s = file_read(p, sizeof big, &len);
 	assert_int_equal(len, sizeof big);
@@ -513,11 +518,13 @@ test_files(void **state)
 	assert_string_equal(s, "xy");
 	free(s);
 
+	assert_int_equal(unlink(p), 0);
 	assert_int_equal(file_write(p, "a\r\nb", 4), 0);
 	s = file_read_first_line(p, 100);
 	assert_string_equal(s, "a");
 	free(s);
 
+	assert_int_equal(unlink(p), 0);
 	assert_int_equal(file_write(p, "", 0), 0);
 	errno = 0;
 	assert_null(file_read_first_line(p, 100));
@@ -538,6 +545,77 @@ test_files(void **state)
 	p = test_path(*state, "no/such/dir/f");
 	assert_int_equal(file_write(p, "x", 1), -1);
 	free(p);
+}
+
+/*
+ * What an agent can leave where baton reads back (SPEC §3): a FIFO is
+ * refused at once (never waited on), a symlink is not followed; a file
+ * the user names may be a pipe, and a FIFO with no writer reads empty.
+ */
+static void
+test_files_hostile(void **state)
+{
+	char *fifo = test_path(*state, "fifo"), *link = test_path(*state, "l");
+	char *real = test_path(*state, "real"), *dir = test_path(*state, "d");
+	char *s, *in;
+	int fds[2];
+	size_t len;
+
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	test_write(real, "secret\n");
+	assert_int_equal(symlink(real, link), 0);
+	errno = 0;
+	assert_null(file_read(fifo, 100, NULL));
+	assert_int_equal(errno, FILE_ENOTREG);
+	assert_null(file_read_tail(fifo, 10));
+	assert_null(file_read_first_line(fifo, 10));
+	assert_int_equal(file_open_read(fifo), -1);
+	errno = 0;
+	assert_null(file_read(link, 100, NULL));
+	assert_int_equal(errno, ELOOP);
+	assert_null(file_read_first_line(link, 100));
+	assert_string_equal(file_strerror(ELOOP),
+			    "is a symbolic link (not followed)");
+	assert_string_equal(file_strerror(FILE_ENOTREG), "not a regular file");
+	/* nor written through */
+	assert_int_equal(file_write(link, "x", 1), -1);
+	assert_int_equal(errno, EEXIST);
+	s = file_read(real, 100, NULL);
+	assert_string_equal(s, "secret\n");
+	free(s);
+
+	/* user input: a FIFO with no writer is empty; a pipe is read */
+	s = file_read_input(fifo, 100, &len);
+	assert_non_null(s);
+	assert_int_equal(len, 0);
+	free(s);
+	assert_int_equal(pipe(fds), 0);
+	assert_int_equal(write(fds[1], "piped", 5), 5);
+	close(fds[1]);
+	in = xasprintf("/dev/fd/%d", fds[0]);
+	s = file_read_input(in, 100, &len);
+	assert_non_null(s);
+	assert_string_equal(s, "piped");
+	free(s);
+	free(in);
+	close(fds[0]);
+	s = file_read_input(link, 100, &len); /* the user's own symlink */
+	assert_string_equal(s, "secret\n");
+	free(s);
+
+	/* directories: ours is fine, a symlink to one is not */
+	assert_int_equal(file_mkdir_own(dir, 0700), 0);
+	assert_int_equal(file_mkdir_own(dir, 0700), 0);
+	free(link);
+	link = test_path(*state, "dl");
+	assert_int_equal(symlink(dir, link), 0);
+	errno = 0;
+	assert_int_equal(file_mkdir_own(link, 0700), -1);
+	assert_int_equal(errno, ENOTDIR);
+	free(fifo);
+	free(link);
+	free(real);
+	free(dir);
 }
 
 static void
@@ -939,6 +1017,9 @@ main(void)
 		cmocka_unit_test(test_shown),
 		cmocka_unit_test(test_line_col),
 		cmocka_unit_test_setup_teardown(test_files, test_tmpdir_setup,
+						test_tmpdir_teardown),
+		cmocka_unit_test_setup_teardown(test_files_hostile,
+						test_tmpdir_setup,
 						test_tmpdir_teardown),
 		cmocka_unit_test(test_read_tail_pipe),
 		cmocka_unit_test_setup_teardown(test_mkdir_p, test_tmpdir_setup,

@@ -274,6 +274,7 @@ test_baton_init(struct test_baton *tb, const char *yaml, int64_t runner_started)
 	test_config(&tb->cfg, yaml);
 	tb->b.cfg = &tb->cfg;
 	tb->b.state_dir = xstrdup(tb->dir);
+	tb->b.files_dir = xstrdup(tb->dir);
 	tb->b.db_path = test_path(tb->dir, "baton.db");
 	tb->b.db = test_db(tb->b.db_path);
 	assert_int_equal(pipe(tb->stop), 0);
@@ -303,6 +304,7 @@ test_baton_release(struct test_baton *tb)
 	rc = test_rmtree(tb->dir);
 	free(tb->b.db_path);
 	free(tb->b.state_dir);
+	free(tb->b.files_dir);
 	free(tb->dir);
 	return rc;
 }

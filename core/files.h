@@ -1,0 +1,29 @@
+#ifndef BATON_FILES_H
+#define BATON_FILES_H
+
+struct baton;
+
+/*
+ * The database's own directory (SPEC §9): logs/<task>/<run>.* and
+ * sessions/<id>/ live in <dir of the database>/<name>.files-<id>, where
+ * <id> is the UUID stored in the database.  Two databases side by side
+ * never share a file, and a database created anew (a new id) never
+ * reads what its predecessor of the same name left.
+ *
+ * Sets b->files_dir (b->db open).  A database that had files in the
+ * shared layout of older releases (<dir>/logs, <dir>/sessions) gets
+ * them moved into its directory once, when move_legacy is set; a move
+ * that fails is put in *warning (the caller frees) and tried again the
+ * next time.  Returns 0, or -BERR_DB with *cause.
+ */
+int files_setup(struct baton *b, int move_legacy, char **warning, char **cause);
+
+/*
+ * Create (as needed) <files_dir>/<sub>/<name> and the directories above
+ * it, mode 0700, refusing any that is a symlink or not ours.  *path is
+ * the caller's to free.  0 or -1 with *cause.
+ */
+int files_mkdir(const char *files_dir, const char *sub, const char *name,
+		char **path, char **cause);
+
+#endif
