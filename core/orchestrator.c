@@ -911,6 +911,18 @@ usage_in_range(struct agent_result *ar)
 	ar->duration_ms = ar->duration_ms < 0 ? -1 : num_count(ar->duration_ms);
 }
 
+/* The files a try to start the agent may have left (none is kept). */
+static void
+unlink_run_files(const struct turn_state *t)
+{
+	const char *files[] = {t->pfile, t->out, t->err};
+	size_t i;
+
+	for (i = 0; i < sizeof files / sizeof files[0]; i++)
+		if (files[i] != NULL)
+			unlink(files[i]);
+}
+
 /*
  * Give the task back: its claim undone (pending, attempt not counted,
  * the run that never started deleted), its temp session closed and its
@@ -946,9 +958,7 @@ give_back(struct job *j, struct turn_state *t)
 		free(cause);
 		return -1;
 	}
-	unlink(t->pfile);
-	unlink(t->out);
-	unlink(t->err);
+	unlink_run_files(t);
 	rmdir(j->task_dir); /* only if it is empty: an earlier claim's */
 	if (temp && !o->b->cfg->sessions.keep_temp_dirs)
 		session_dir_remove(o->b->state_dir, j->session.id);
@@ -1046,6 +1056,8 @@ start_agent(struct job *j, struct turn_state *t, const char *prompt)
 		}
 		if ((rc = resource_wait(j, t, err, &wait_ms)) != 0)
 			return rc;
+		/* The next try creates them anew (O_EXCL, SPEC §9). */
+		unlink_run_files(t);
 	}
 }
 

@@ -151,6 +151,8 @@ run_error() {
 	mv "$dir/logs" "$dir/sessions" "$T/state/"
 	rmdir "$dir"
 	sql "DROP TABLE meta; ALTER TABLE runs DROP COLUMN output_truncated;
+		ALTER TABLE tasks DROP COLUMN lease_epoch;
+		ALTER TABLE sessions DROP COLUMN lease_epoch;
 		PRAGMA user_version = 4"
 	run "$BATON" log 1
 	assert_status 0
@@ -259,7 +261,7 @@ local_teardown() {
 	small_fs
 	export BATON_DB=$T/full/baton.db
 	agent 'echo $$ >"$T/agent.pid"; exec sleep 1000' \
-		'runner: {heartbeat: 1s, stale_after: 2s}'
+		'runner: {heartbeat: 1s, stale_after: 3s}'
 	"$BATON" add -q hello
 	"$BATON" work >/dev/null 2>&1 &
 	work=$!

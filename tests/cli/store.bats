@@ -205,7 +205,7 @@ no_side_files() {
 		sleep 1 # so that a write would show in the mtime
 		run "$BATON" status
 		assert_status 4
-		assert_contains "baton: cannot open database $BATON_DB: it was written by a newer baton (schema 7, this baton knows 5)"
+		assert_contains "baton: cannot open database $BATON_DB: it was written by a newer baton (schema 7, this baton knows 6)"
 		[ "$(fingerprint "$BATON_DB")" = "$before" ]
 		[ "$(sql "PRAGMA user_version")" = 7 ]
 		[ "$(sql "PRAGMA journal_mode")" = "$journal" ]
