@@ -346,7 +346,7 @@ yaml_syntax_error(struct loader *ld, const yaml_parser_t *yp, const char *buf,
 	size_t line, col;
 
 	if (yp->error == YAML_MEMORY_ERROR)
-		fatal("out of memory parsing %s", ld->file);
+		oom();
 	if (yp->error == YAML_READER_ERROR) {
 		text_line_col(buf, len, yp->problem_offset, &line, &col);
 		if (yp->problem_value != -1)
@@ -524,7 +524,7 @@ load_yaml(struct loader *ld, const char *buf, size_t len)
 	int r = 0;
 
 	if (!yaml_parser_initialize(&yp))
-		fatal("out of memory initialising libyaml");
+		oom();
 	yaml_parser_set_input_string(&yp, (const unsigned char *)buf, len);
 	while (r == 0) {
 		if (!yaml_parser_parse(&yp, &ev)) {

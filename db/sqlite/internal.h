@@ -47,7 +47,7 @@ int db_fail(struct db *, const char *what, char **cause);
 /* Run a statement with no result rows to completion; 0 or -BERR_DB. */
 int db_step_done(struct db *, sqlite3_stmt *, const char *what, char **cause);
 
-/* Bind helpers: NULL strings bind NULL. */
+/* Bind helpers: NULL strings bind NULL; out of memory is oom(). */
 void db_bind_text(sqlite3_stmt *, int idx, const char *);
 /*
  * Column col read as one of the names of store-names.h: db_col_<enum>(st,

@@ -132,7 +132,7 @@ sqlite_msg(sqlite3 *h, int rc, int64_t busy_ms)
 			return errno_msg(sqlite3_system_errno(h));
 		break;
 	case SQLITE_NOMEM:
-		fatal("sqlite: out of memory");
+		oom();
 	}
 	if (h != NULL)
 		return xstrdup(sqlite3_errmsg(h));
@@ -801,10 +801,18 @@ db_step_done(struct db *db, sqlite3_stmt *st, const char *what, char **cause)
 void
 db_bind_text(sqlite3_stmt *st, int idx, const char *s)
 {
+	int rc;
+
 	if (s == NULL)
-		sqlite3_bind_null(st, idx);
+		rc = sqlite3_bind_null(st, idx);
 	else
-		sqlite3_bind_text(st, idx, s, -1, SQLITE_TRANSIENT);
+		rc = sqlite3_bind_text(st, idx, s, -1, SQLITE_TRANSIENT);
+	/* The copy SQLITE_TRANSIENT makes can fail: a value silently
+	 * bound NULL would be stored as NULL (issue 13 #11). */
+	if (rc == SQLITE_NOMEM)
+		oom();
+	if (rc != SQLITE_OK)
+		fatal("binding parameter %d: %s", idx, sqlite3_errstr(rc));
 }
 
 /* A copy of the column (NULL for SQL NULL); caller frees. */
@@ -818,7 +826,7 @@ db_col_text(sqlite3_stmt *st, int col)
 	if (sqlite3_column_type(st, col) == SQLITE_NULL)
 		return NULL;
 	if ((t = sqlite3_column_text(st, col)) == NULL)
-		fatal("sqlite: out of memory");
+		oom();
 	n = (size_t)sqlite3_column_bytes(st, col);
 	s = xmalloc(n + 1);
 	memcpy(s, t, n);

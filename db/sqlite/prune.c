@@ -239,7 +239,7 @@ sqlite_prune_sessions_list(struct store *store, int64_t before, int assume_gone,
 	if (st == NULL)
 		return -BERR_DB;
 	sqlite3_bind_int64(st, 1, before);
-	sqlite3_bind_text(st, 2, after ? after : "", -1, SQLITE_TRANSIENT);
+	db_bind_text(st, 2, after ? after : "");
 	sqlite3_bind_int64(st, 3, (sqlite3_int64)max);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
 		strvec_push(ids, (const char *)sqlite3_column_text(st, 0));
