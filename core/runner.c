@@ -87,7 +87,7 @@ runner_start(struct runner *r, struct baton *b, char **cause)
 {
 	struct db_runner row = {0};
 	uint64_t start = 0;
-	int rc;
+	int rc, err;
 
 	memset(r, 0, sizeof *r);
 	r->b = b;
@@ -113,9 +113,14 @@ runner_start(struct runner *r, struct baton *b, char **cause)
 		return rc;
 	pthread_mutex_init(&r->lock, NULL);
 	pthread_cond_init(&r->cond, NULL);
-	if (pthread_create(&r->thread, NULL, heartbeat_main, r) != 0) {
+	errno = 0;
+	if ((err = pthread_create(&r->thread, NULL, heartbeat_main, r)) != 0) {
+		/* glibc says EAGAIN when its malloc for the thread failed;
+		 * errno then tells (a process limit leaves it EAGAIN) */
+		if (err == ENOMEM || errno == ENOMEM)
+			oom();
 		*cause = xasprintf("cannot start heartbeat thread: %s",
-				   strerror(errno));
+				   strerror(err));
 		store_close(r->db);
 		r->db = NULL;
 		return -BERR_FAIL;

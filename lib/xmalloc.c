@@ -31,6 +31,14 @@ oom(void)
 	_exit(4);
 }
 
+const char *
+xstrerror(int err)
+{
+	if (err == ENOMEM)
+		oom();
+	return strerror(err);
+}
+
 void *
 xmalloc(size_t n)
 {

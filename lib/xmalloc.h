@@ -31,6 +31,14 @@ char *xvasprintf(const char *, va_list ap)
  */
 void oom(void) __attribute__((noreturn));
 
+/*
+ * strerror(err), but oom() for ENOMEM: for the errors of calls that can
+ * only lack memory by failing to allocate (realpath, fopen, opendir,
+ * posix_spawn's set-up), never for fork or thread creation, where ENOMEM
+ * is a resource limit.
+ */
+const char *xstrerror(int err);
+
 /* Print "baton: fatal: ..." and abort; for broken invariants only. */
 void fatal(const char *, ...) __attribute__((format(printf, 1, 2), noreturn));
 

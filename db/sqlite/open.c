@@ -128,6 +128,8 @@ sqlite_msg(sqlite3 *h, int rc, int64_t busy_ms)
 			return xstrdup("disk full");
 		break;
 	case SQLITE_CANTOPEN:
+		if (h != NULL && sqlite3_system_errno(h) == ENOMEM)
+			oom();
 		if (h != NULL && sqlite3_system_errno(h) != 0)
 			return errno_msg(sqlite3_system_errno(h));
 		break;
@@ -187,8 +189,11 @@ open_error(char **cause, const char *path, const char *msg)
 static int
 open_errno(char **cause, const char *path, int err)
 {
-	char *msg = errno_msg(err);
+	char *msg;
 
+	if (err == ENOMEM)
+		oom();
+	msg = errno_msg(err);
 	open_error(cause, path, msg);
 	free(msg);
 	return -BERR_DB;

@@ -10,6 +10,8 @@
  *   BATON_OOM_MODE=after  every call from the Nth on fails (default: only
  *                         the Nth, as a transient shortage)
  *   BATON_OOM_COUNT=FILE  at exit, append the number of calls to FILE
+ *   BATON_OOM_BACKTRACE=1 on SIGSEGV, SIGBUS or SIGABRT print a backtrace
+ *                         to stderr (addresses: addr2line -e build/baton)
  *
  * strdup, asprintf, getline … call malloc inside glibc and are reached
  * through it (glibc supports replacing malloc this way).  SQLite, libyaml
@@ -18,6 +20,8 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <execinfo.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,9 +38,31 @@ static unsigned long fail_at;
 static int fail_after;
 static int armed;
 
+static void
+on_crash(int sig)
+{
+	void *frames[64];
+	int n;
+
+	armed = 0;
+	n = backtrace(frames, 64);
+	backtrace_symbols_fd(frames, n, STDERR_FILENO);
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
 __attribute__((constructor)) static void
 shim_init(void)
 {
+	void *frames[1];
+
+	if (getenv("BATON_OOM_BACKTRACE") != NULL) {
+		backtrace(frames, 1); /* loads libgcc_s now, not in on_crash */
+		signal(SIGSEGV, on_crash);
+		signal(SIGBUS, on_crash);
+		signal(SIGABRT, on_crash);
+	}
+
 	const char *n = getenv("BATON_OOM_FAIL_AT");
 	const char *m = getenv("BATON_OOM_MODE");
 
