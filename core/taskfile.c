@@ -90,6 +90,8 @@ static int fail(struct loader *, size_t, const char *, ...)
 	__attribute__((format(printf, 3, 4)));
 static int fail_at(struct loader *, size_t, size_t, const char *, ...)
 	__attribute__((format(printf, 4, 5)));
+static int vfail(struct loader *, size_t, size_t, const char *, va_list)
+	__attribute__((format(printf, 4, 0)));
 
 /* ---- messages ---- */
 
