@@ -454,7 +454,7 @@ static int
 journal_mode(sqlite3 *h, const char *sql, char *buf, size_t len)
 {
 	sqlite3_stmt *st = NULL;
-	const unsigned char *t;
+	const char *t;
 	int rc;
 
 	buf[0] = '\0';
@@ -463,8 +463,8 @@ journal_mode(sqlite3 *h, const char *sql, char *buf, size_t len)
 		goto out;
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
-		if ((t = sqlite3_column_text(st, 0)) != NULL)
-			snprintf(buf, len, "%s", (const char *)t);
+		if ((t = db_col_cstr(st, 0)) != NULL)
+			snprintf(buf, len, "%s", t);
 		rc = SQLITE_OK;
 	}
 out:
@@ -820,18 +820,28 @@ db_bind_text(sqlite3_stmt *st, int idx, const char *s)
 		fatal("binding parameter %d: %s", idx, sqlite3_errstr(rc));
 }
 
-/* A copy of the column (NULL for SQL NULL); caller frees. */
-char *
-db_col_text(sqlite3_stmt *st, int col)
+const char *
+db_col_cstr(sqlite3_stmt *st, int col)
 {
 	const unsigned char *t;
-	size_t n;
-	char *s;
 
 	if (sqlite3_column_type(st, col) == SQLITE_NULL)
 		return NULL;
 	if ((t = sqlite3_column_text(st, col)) == NULL)
 		oom();
+	return (const char *)t;
+}
+
+/* A copy of the column (NULL for SQL NULL); caller frees. */
+char *
+db_col_text(sqlite3_stmt *st, int col)
+{
+	const char *t = db_col_cstr(st, col);
+	size_t n;
+	char *s;
+
+	if (t == NULL)
+		return NULL;
 	n = (size_t)sqlite3_column_bytes(st, col);
 	s = xmalloc(n + 1);
 	memcpy(s, t, n);
@@ -980,7 +990,7 @@ sqlite_integrity_check(struct store *store, int *ok, char **report,
 	static const char sql[] = "PRAGMA integrity_check";
 	struct strbuf sb;
 	sqlite3_stmt *st;
-	const unsigned char *t;
+	const char *t;
 	int rc, rows = 0;
 
 	*ok = 0;
@@ -989,10 +999,10 @@ sqlite_integrity_check(struct store *store, int *ok, char **report,
 		return -BERR_DB;
 	strbuf_init(&sb);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		t = sqlite3_column_text(st, 0);
+		t = db_col_cstr(st, 0);
 		if (rows++ > 0)
 			strbuf_adds(&sb, "\n");
-		strbuf_adds(&sb, t != NULL ? (const char *)t : "");
+		strbuf_adds(&sb, t != NULL ? t : "");
 	}
 	if (rc != SQLITE_DONE) {
 		db_fail(db, "cannot check database integrity", cause);
