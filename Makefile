@@ -134,6 +134,7 @@ oom: deps
 	@$(MAKE) --no-print-directory all
 	@sh tests/oom/oom-loop.sh add 1 all
 	@sh tests/oom/oom-loop.sh run 1 all
+	@sh tests/oom/oom-loop.sh work 1 all
 
 unit: $(UNIT_BINS)
 
@@ -175,7 +176,7 @@ install: build/baton
 		$(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/baton.fish
 
 FORMAT_SRCS = $(wildcard cmd/*.[ch] lib/*.[ch] core/*.[ch] agents/*.[ch] db/*.[ch] db/sqlite/*.[ch] \
-	tests/unit/*.[ch] tests/agents/*.c bench/*.c)
+	tests/unit/*.[ch] tests/agents/*.c tests/oom/*.c tests/fuzz/*.[ch] bench/*.c)
 
 format:
 	clang-format -i $(FORMAT_SRCS)

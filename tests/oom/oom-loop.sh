@@ -3,7 +3,8 @@
 # range, and check what it left behind (issue 13, item 11).
 #
 #   tests/oom/oom-loop.sh CASE FROM TO [STEP]
-#   CASE: add | run    (add --title T --key K --model M PROMPT; run true)
+#   CASE: add | run | work   (add --title T --key K --model M PROMPT;
+#         run true; work -j 2 --until-empty of two pending tasks)
 #   FROM, TO: allocation numbers; TO "all" counts the command's calls first
 #
 # For each N, run under the shim (BATON_OOM_FAIL_AT=N, tests/oom/oom-shim.c)
@@ -13,8 +14,9 @@
 #   - PRAGMA integrity_check is "ok" and `baton doctor` exits 0
 #   - add: a task carrying the prompt has its title, key and model
 #     (none NULL), and exit 0 means it is there
-#   - run: exit 0 means the task completed; a "completed" line on stdout
-#     means the database says completed; no session is left active
+#   - run, work: exit 0 means the tasks completed; a "task N completed"
+#     line on stdout means the database says task N completed; no temp
+#     session is left active
 #
 # The normal build only: the shim replaces malloc, as ASan does.
 # BATON (default build/baton) and OOM_SHIM (build/tests/oom-shim.so).
@@ -24,11 +26,13 @@ REPO=$(pwd)
 BATON=${BATON:-$REPO/build/baton}
 SHIM=${OOM_SHIM:-$REPO/build/tests/oom-shim.so}
 case=$1 from=$2 to=$3 step=${4:-1}
-case $case in add | run) ;; *)
-	echo "usage: $0 add|run FROM TO|all [STEP]" >&2
+case $case in add | run | work) ;; *)
+	echo "usage: $0 add|run|work FROM TO|all [STEP]" >&2
 	exit 2
 	;;
 esac
+case $from$to$step in *[!0-9all]*) echo "$0: bad range" >&2; exit 2 ;; esac
+[ "$step" -ge 1 ] || { echo "$0: STEP must be at least 1" >&2; exit 2; }
 [ -x "$BATON" ] && [ -f "$SHIM" ] || {
 	echo "$0: need $BATON and $SHIM (make)" >&2
 	exit 2
@@ -48,6 +52,7 @@ DB=state/baton.db
 	echo "$0: cannot make the template database" >&2
 	exit 2
 }
+
 sqlite3 "$T/tmpl/$DB" 'PRAGMA wal_checkpoint(TRUNCATE)' >/dev/null
 
 # sq SQL: one value from the copy's database.
@@ -63,11 +68,17 @@ under_shim() {
 	(
 		cd "$T/w/work" || exit 2
 		export BATON_CONFIG=../baton.yaml
-		if [ "$case" = add ]; then
-			set -- add --title T --key K --model M oom-prompt
-		else
-			set -- run true
+		# work: its two tasks added here, in the copy's directory
+		if [ "$case" = work ]; then
+			"$BATON" --db ../$DB -q add true >/dev/null &&
+				"$BATON" --db ../$DB -q add true >/dev/null ||
+				exit 2
 		fi
+		case $case in
+		add) set -- add --title T --key K --model M oom-prompt ;;
+		run) set -- run true ;;
+		work) set -- work -j 2 --until-empty ;;
+		esac
 		BATON_OOM_FAIL_AT=$failat BATON_OOM_COUNT=$T/count \
 			LD_PRELOAD=$SHIM "$BATON" --db ../$DB "$@" \
 			>"$T/out" 2>"$T/err" </dev/null
@@ -89,6 +100,8 @@ check() {
 		bad="$bad; exit 4 without 'baton: out of memory'" ;;
 	*) bad="$bad; exit $rc" ;;
 	esac
+	# work says which batch it started on stderr first
+	[ "$case" = work ] && sed -i '/^baton: batch [0-9a-f-]*$/d' "$T/err"
 	if [ "$(wc -l <"$T/err")" -gt 1 ]; then
 		bad="$bad; more than one line on stderr"
 	fi
@@ -103,12 +116,17 @@ check() {
 		got=$(sq "SELECT count(*) FROM tasks WHERE prompt = 'oom-prompt'")
 		[ "$rc" != 0 ] || [ "$got" = 1 ] || bad="$bad; exit 0 but no task"
 	else
-		st=$(sq 'SELECT status FROM tasks WHERE id = 2')
-		[ "$rc" != 0 ] || [ "$st" = completed ] ||
-			bad="$bad; exit 0 but task 2 is '$st'"
-		if grep -q 'completed' "$T/out" && [ "$st" != completed ]; then
-			bad="$bad; said completed but task 2 is '$st'"
-		fi
+		want=2
+		[ "$case" = work ] && want='2 3'
+		for id in $want; do
+			st=$(sq "SELECT status FROM tasks WHERE id = $id")
+			[ "$rc" != 0 ] || [ "$st" = completed ] ||
+				bad="$bad; exit 0 but task $id is '$st'"
+			if grep -q "task $id completed" "$T/out" &&
+				[ "$st" != completed ]; then
+				bad="$bad; said task $id completed but it is '$st'"
+			fi
+		done
 		act=$(sq "SELECT count(*) FROM sessions WHERE status = 'active'
 			AND kind = 'temp'")
 		[ "$act" = 0 ] || bad="$bad; $act temp session(s) left active"
