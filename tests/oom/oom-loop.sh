@@ -40,6 +40,8 @@ case $from$to$step in *[!0-9all]*) echo "$0: bad range" >&2; exit 2 ;; esac
 
 T=$(mktemp -d "${TMPDIR:-/tmp}/baton-oom.XXXXXX") || exit 2
 trap 'rm -rf "$T"' EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 unset BATON_CONFIG BATON_SESSION_TTL BATON_WORKERS BATON_DB
 export HOME=$T/home XDG_CONFIG_HOME=$T/home/.config
 mkdir -p "$T/home" "$T/tmpl/work"
