@@ -9,6 +9,8 @@
 #   make format-check    clang-format --dry-run over the sources
 #   make long-functions  functions over 80 lines and why each stays
 #   make bench           bench/run: performance against the spawn floor
+#   make fuzz            libFuzzer harnesses, FUZZ_SECONDS (60) each
+#   make oom             every command of tests/oom/ with each allocation failing
 
 VERSION := 0.1.0
 PREFIX ?= /usr/local
@@ -26,6 +28,16 @@ B := build
 SANFLAGS :=
 OPT := -O2 -g
 endif
+
+# The libFuzzer harnesses of tests/fuzz/ (clang only), in build/fuzz.
+ifeq ($(FUZZ),1)
+B := build/fuzz
+CC := clang
+SANFLAGS := -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer \
+	-fno-sanitize-recover=undefined
+OPT := -O1 -g
+endif
+FUZZ_SECONDS ?= 60
 
 WARN := -Wall -Wextra -Wpedantic -Wformat=2 -Wshadow -Wstrict-prototypes \
 	-Wmissing-prototypes -Wwrite-strings -Wvla
@@ -49,9 +61,9 @@ UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(B)/tests/%)
 HDRS := $(wildcard lib/*.h core/*.h agents/*.h db/*.h db/sqlite/*.h cmd/*.h)
 
 .PHONY: all clean check unit deps demo install format format-check bench \
-	long-functions
+	long-functions fuzz fuzz-build oom
 
-all: $(B)/baton $(B)/tests/fake-helpers
+all: $(B)/baton $(B)/tests/fake-helpers $(B)/tests/oom-shim.so
 
 $(B)/baton: $(B)/cmd/main.o $(B)/libbaton.a
 	@$(if $(Q),echo "  LD      $@")
@@ -95,6 +107,35 @@ $(B)/tests/fake-helpers: $(wildcard tests/agents/*.c)
 		$(CC) -std=c11 -D_XOPEN_SOURCE=700 -O1 -o $(@D)/$$n $$f || exit 1; done
 	@touch $@
 
+# The LD_PRELOAD library that fails allocations (tests/oom/); never with
+# the sanitizers, which replace malloc themselves.
+$(B)/tests/oom-shim.so: tests/oom/oom-shim.c
+	@mkdir -p $(@D)
+	$(Q)$(CC) -std=c11 -O1 -fPIC -shared -o $@ $< -ldl
+
+FUZZ_SRCS := $(wildcard tests/fuzz/fuzz-*.c)
+FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=$(B)/fuzz/%)
+
+$(B)/fuzz/fuzz-%: tests/fuzz/fuzz-%.c $(B)/libbaton.a $(HDRS) $(wildcard tests/fuzz/*.h)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  CCLD    $@")
+	$(Q)$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -fsanitize=fuzzer -o $@ $< \
+		$(B)/libbaton.a $(LDFLAGS) $(LDLIBS)
+
+fuzz-build: $(FUZZ_BINS)
+
+# Each harness for FUZZ_SECONDS on its corpus (tests/fuzz/corpus/NAME).
+fuzz: deps
+	@$(MAKE) --no-print-directory FUZZ=1 fuzz-build
+	@sh tests/fuzz/run.sh $(FUZZ_SECONDS)
+
+# The whole range of allocations of each command of tests/oom/oom-loop.sh.
+oom: deps
+	@$(MAKE) --no-print-directory all
+	@sh tests/oom/oom-loop.sh add 1 all
+	@sh tests/oom/oom-loop.sh run 1 all
+	@sh tests/oom/oom-loop.sh work 1 all
+
 unit: $(UNIT_BINS)
 
 deps:
@@ -104,6 +145,8 @@ check: deps
 	@$(MAKE) --no-print-directory all unit
 	@$(MAKE) --no-print-directory SANITIZE=1 all unit
 	@sh tests/run.sh
+	@$(MAKE) --no-print-directory FUZZ=1 fuzz-build
+	@sh tests/fuzz/run.sh 3
 
 demo: deps
 	@$(MAKE) --no-print-directory all
@@ -133,7 +176,7 @@ install: build/baton
 		$(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/baton.fish
 
 FORMAT_SRCS = $(wildcard cmd/*.[ch] lib/*.[ch] core/*.[ch] agents/*.[ch] db/*.[ch] db/sqlite/*.[ch] \
-	tests/unit/*.[ch] tests/agents/*.c bench/*.c)
+	tests/unit/*.[ch] tests/agents/*.c tests/oom/*.c tests/fuzz/*.[ch] bench/*.c)
 
 format:
 	clang-format -i $(FORMAT_SRCS)

@@ -332,11 +332,13 @@ agent_find_text(const char *hay, size_t len, const char *needle)
 char *
 agent_line_at(const char *text, size_t len, const char *at)
 {
-	const char *s, *e, *end = text + len;
+	const char *s, *e, *end;
 	size_t n;
 
+	/* not text + len before this: NULL + 0 is undefined */
 	if (text == NULL)
 		return NULL;
+	end = text + len;
 	if (at == NULL) {
 		for (s = text; s < end; s = e + 1) {
 			e = memchr(s, '\n', (size_t)(end - s));

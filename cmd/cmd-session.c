@@ -708,7 +708,7 @@ session_init_exec(struct baton *b, int argc, char **argv)
 	in.ref = argv[optind];
 	if ((real = realpath(workdir, NULL)) == NULL)
 		return cmd_usage_error(e, "workdir %s: %s", workdir,
-				       strerror(errno));
+				       xstrerror(errno));
 	in.workdir = real;
 
 	if ((rc = session_init(b, &in, &sc, &cause)) != 0) {

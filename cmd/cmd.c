@@ -77,6 +77,9 @@ const struct option cmd_global_options[] = {
 /* clang-format on */
 
 /* One line on stderr after what stdout holds so far: prefix, message. */
+static void vmessage(const char *, const char *, va_list)
+	__attribute__((format(printf, 2, 0)));
+
 static void
 vmessage(const char *prefix, const char *fmt, va_list ap)
 {

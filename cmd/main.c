@@ -5,6 +5,7 @@
  * dispatcher in cmd.c.
  */
 #include <getopt.h>
+#include <jansson.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -86,6 +87,9 @@ main(int argc, char **argv)
 	 * to a closed pipe fail with EPIPE and are reported. */
 	signal(SIGPIPE, SIG_IGN);
 	cmd_signals_reset();
+	/* jansson out of memory would read as bad JSON (an agent's result
+	 * taken for garbage) or a missing field: make it oom() instead. */
+	json_set_alloc_funcs(xmalloc, free);
 	pthread_mutex_init(&b.write_lock, NULL);
 	/* Commands report bad options themselves, naming the command. */
 	opterr = 0;

@@ -68,7 +68,7 @@ emit_scalar_style(struct emitter *em, const char *s, yaml_scalar_style_t st)
 	if (!yaml_scalar_event_initialize(&ev, NULL, NULL,
 					  (yaml_char_t *)(uintptr_t)s,
 					  (int)strlen(s), 1, 1, st))
-		fatal("out of memory emitting YAML");
+		oom();
 	emit(em, &ev);
 }
 
@@ -101,7 +101,7 @@ emit_map_start(struct emitter *em, int flow)
 	if (!yaml_mapping_start_event_initialize(
 		    &ev, NULL, NULL, 1,
 		    flow ? YAML_FLOW_MAPPING_STYLE : YAML_BLOCK_MAPPING_STYLE))
-		fatal("out of memory emitting YAML");
+		oom();
 	emit(em, &ev);
 }
 
@@ -205,7 +205,7 @@ emit_strv(struct emitter *em, const char *key, char *const *v)
 	emit_plain(em, key);
 	if (!yaml_sequence_start_event_initialize(&ev, NULL, NULL, 1,
 						  YAML_FLOW_SEQUENCE_STYLE))
-		fatal("out of memory emitting YAML");
+		oom();
 	emit(em, &ev);
 	for (; *v != NULL; v++)
 		emit_arg(em, *v);
@@ -368,7 +368,7 @@ config_show(const struct config *cfg, FILE *fp)
 	yaml_event_t ev;
 
 	if (!yaml_emitter_initialize(&em.e))
-		fatal("out of memory initialising libyaml");
+		oom();
 	yaml_emitter_set_output(&em.e, write_handler, fp);
 	yaml_emitter_set_unicode(&em.e, 1);
 	yaml_emitter_set_width(&em.e, -1);

@@ -134,7 +134,7 @@ syntax_error(struct parse *p, const yaml_parser_t *yp, const char *buf,
 	int line, col;
 
 	if (yp->error == YAML_MEMORY_ERROR)
-		fatal("out of memory parsing %s", p->file);
+		oom();
 	if (yp->error == YAML_READER_ERROR) {
 		text_line_col(buf, len, yp->problem_offset, &l, &c);
 		line = l > INT_MAX ? INT_MAX : (int)l;
@@ -266,7 +266,7 @@ cfg_build_tree(struct parse *p, const char *buf, size_t len,
 
 	memset(&b, 0, sizeof b);
 	if (!yaml_parser_initialize(&yp))
-		fatal("out of memory initialising libyaml");
+		oom();
 	yaml_parser_set_input_string(&yp, (const unsigned char *)buf, len);
 	while (!b.done) {
 		if (!yaml_parser_parse(&yp, &ev)) {

@@ -780,7 +780,7 @@ proc_check_cwd(const char *cwd, char **cause)
 	return 0;
 
 fail:
-	*cause = xasprintf("cannot use workdir %s: %s", cwd, strerror(errno));
+	*cause = xasprintf("cannot use workdir %s: %s", cwd, xstrerror(errno));
 	return -1;
 }
 
@@ -842,7 +842,7 @@ proc_spawn(struct proc_state *st, int in_fd, int out_fd, int err_fd,
 out:
 	if (ret == -1)
 		*cause = xasprintf("cannot set up spawning %s: %s",
-				   spec->argv[0], strerror(error));
+				   spec->argv[0], xstrerror(error));
 	if (attr_ok)
 		posix_spawnattr_destroy(&attr);
 	if (fa_ok)

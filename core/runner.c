@@ -162,8 +162,13 @@ runner_start(struct runner *r, struct baton *b, char **cause)
 		return rc;
 	pthread_mutex_init(&r->lock, NULL);
 	pthread_cond_init(&r->cond, NULL);
+	errno = 0;
 	if ((err = pthread_create(&r->thread, NULL, heartbeat_main, r)) != 0) {
-		/* pthread_create() returns the error; errno is not it */
+		/* pthread_create() returns the error; errno is not it, but
+		 * glibc says EAGAIN when its malloc for the thread failed,
+		 * and errno then tells (a process limit leaves it EAGAIN) */
+		if (err == ENOMEM || errno == ENOMEM)
+			oom();
 		limit = sys_resource_text(err);
 		*cause = xasprintf("cannot start heartbeat thread: %s", limit);
 		free(limit);

@@ -122,7 +122,7 @@ read_prompt(const struct task_spec *s, const char *file, struct db_task *t,
 		return bad(s, cause,
 			   xasprintf("cannot read the prompt from standard "
 				     "input: %s",
-				     strerror(errno)));
+				     xstrerror(errno)));
 	if (t->prompt == NULL)
 		return bad(s, cause,
 			   xasprintf("cannot read prompt file %s: %s", file,
@@ -181,7 +181,7 @@ resolve_workdir(const struct task_spec *s, struct db_task *t, char **cause)
 		if (stat(s->workdir, &sb) != 0)
 			return bad(s, cause,
 				   xasprintf("workdir %s: %s", s->workdir,
-					     strerror(errno)));
+					     xstrerror(errno)));
 		if (!S_ISDIR(sb.st_mode))
 			return bad(s, cause,
 				   xasprintf("workdir %s: not a "
@@ -193,7 +193,7 @@ resolve_workdir(const struct task_spec *s, struct db_task *t, char **cause)
 		return bad(s, cause,
 			   xasprintf("workdir %s: %s",
 				     s->workdir ? s->workdir : ".",
-				     strerror(errno)));
+				     xstrerror(errno)));
 	t->project = project_of(t->workdir);
 	if (t->project == NULL)
 		t->project = xstrdup(t->workdir);

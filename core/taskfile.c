@@ -91,6 +91,8 @@ static int fail(struct loader *, size_t, const char *, ...)
 	__attribute__((format(printf, 3, 4)));
 static int fail_at(struct loader *, size_t, size_t, const char *, ...)
 	__attribute__((format(printf, 4, 5)));
+static int vfail(struct loader *, size_t, size_t, const char *, va_list)
+	__attribute__((format(printf, 4, 0)));
 
 /* ---- messages ---- */
 
@@ -347,7 +349,7 @@ yaml_syntax_error(struct loader *ld, const yaml_parser_t *yp, const char *buf,
 	size_t line, col;
 
 	if (yp->error == YAML_MEMORY_ERROR)
-		fatal("out of memory parsing %s", ld->file);
+		oom();
 	if (yp->error == YAML_READER_ERROR) {
 		text_line_col(buf, len, yp->problem_offset, &line, &col);
 		if (yp->problem_value != -1)
@@ -530,7 +532,7 @@ load_yaml(struct loader *ld, const char *buf, size_t len)
 	int r = 0;
 
 	if (!yaml_parser_initialize(&yp))
-		fatal("out of memory initialising libyaml");
+		oom();
 	yaml_parser_set_input_string(&yp, (const unsigned char *)buf, len);
 	while (r == 0) {
 		if (!yaml_parser_parse(&yp, &ev)) {

@@ -81,7 +81,7 @@ file_strerror(int err)
 	case EEXIST:
 		return "already exists (not overwritten)";
 	}
-	return strerror(err);
+	return xstrerror(err); /* ENOMEM: oom() */
 }
 
 /*

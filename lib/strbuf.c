@@ -76,6 +76,8 @@ strbuf_addf(struct strbuf *sb, const char *fmt, ...)
 	va_copy(ap2, ap);
 	n = vsnprintf(NULL, 0, fmt, ap);
 	va_end(ap);
+	if (n < 0 && errno == ENOMEM)
+		oom();
 	if (n < 0)
 		fatal("vsnprintf: %s", strerror(errno));
 	strbuf_grow(sb, (size_t)n);

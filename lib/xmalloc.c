@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "lib/xmalloc.h"
 
@@ -20,13 +21,31 @@ fatal(const char *fmt, ...)
 	abort();
 }
 
+void
+oom(void)
+{
+	static const char msg[] = "baton: out of memory\n";
+	ssize_t w = write(STDERR_FILENO, msg, sizeof msg - 1);
+
+	(void)w;
+	_exit(4);
+}
+
+const char *
+xstrerror(int err)
+{
+	if (err == ENOMEM)
+		oom();
+	return strerror(err);
+}
+
 void *
 xmalloc(size_t n)
 {
 	void *p = malloc(n == 0 ? 1 : n);
 
 	if (p == NULL)
-		fatal("out of memory allocating %zu bytes", n);
+		oom();
 	return p;
 }
 
@@ -36,7 +55,7 @@ xcalloc(size_t n, size_t size)
 	void *p = calloc(n == 0 ? 1 : n, size == 0 ? 1 : size);
 
 	if (p == NULL)
-		fatal("out of memory allocating %zu * %zu bytes", n, size);
+		oom();
 	return p;
 }
 
@@ -46,7 +65,7 @@ xrealloc(void *p, size_t n)
 	void *q = realloc(p, n == 0 ? 1 : n);
 
 	if (q == NULL)
-		fatal("out of memory allocating %zu bytes", n);
+		oom();
 	return q;
 }
 
@@ -92,6 +111,8 @@ xvasprintf(const char *fmt, va_list ap)
 	va_copy(aq, ap);
 	n = vsnprintf(NULL, 0, fmt, aq);
 	va_end(aq);
+	if (n < 0 && errno == ENOMEM)
+		oom();
 	if (n < 0)
 		fatal("vsnprintf: %s", strerror(errno));
 	p = xmalloc((size_t)n + 1);

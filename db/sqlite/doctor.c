@@ -88,8 +88,7 @@ sqlite_doctor(struct store *store, int fix, int64_t now,
 			sqlite3_bind_int64(st, 1, now);
 		while ((step = sqlite3_step(st)) == SQLITE_ROW) {
 			(*problems)++;
-			fn(arg, checks[i].kind,
-			   (const char *)sqlite3_column_text(st, 1));
+			fn(arg, checks[i].kind, db_col_cstr(st, 1));
 			if (!fix || checks[i].fix == NULL)
 				continue;
 			if ((fx = db_stmt(db, checks[i].fix, cause)) == NULL) {

@@ -67,8 +67,15 @@ int db_step_done(struct db *, sqlite3_stmt *, const char *what, char **cause);
 int db_step_fenced(struct db *, sqlite3_stmt *, int64_t epoch, const char *what,
 		   char **cause);
 
-/* Bind helpers: NULL strings bind NULL. */
+/* Bind helpers: NULL strings bind NULL; out of memory is oom(). */
 void db_bind_text(sqlite3_stmt *, int idx, const char *);
+/*
+ * Column col as text, NULL for SQL NULL; a text column SQLite cannot
+ * convert for want of memory (sqlite3_column_text() then returns NULL
+ * too) is oom(), never taken for NULL.  Valid until the next step.
+ */
+const char *db_col_cstr(sqlite3_stmt *, int col);
+
 /*
  * Column col read as one of the names of store-names.h: db_col_<enum>(st,
  * col, dflt) gives dflt for NULL (or a name this binary does not know).
@@ -77,7 +84,7 @@ void db_bind_text(sqlite3_stmt *, int idx, const char *);
 	static inline enum type db_col_##prefix(sqlite3_stmt *st, int col,     \
 						enum type dflt)                \
 	{                                                                      \
-		const char *s = (const char *)sqlite3_column_text(st, col);    \
+		const char *s = db_col_cstr(st, col);                          \
 		enum type v;                                                   \
 		return s != NULL && prefix##_parse(s, &v) == 0 ? v : dflt;     \
 	}

@@ -162,11 +162,13 @@ sqlite_msg(sqlite3 *h, int rc, int64_t busy_ms)
 			return xstrdup("disk full");
 		break;
 	case SQLITE_CANTOPEN:
+		if (h != NULL && sqlite3_system_errno(h) == ENOMEM)
+			oom();
 		if (h != NULL && sqlite3_system_errno(h) != 0)
 			return errno_msg(sqlite3_system_errno(h));
 		break;
 	case SQLITE_NOMEM:
-		fatal("sqlite: out of memory");
+		oom();
 	}
 	if (h != NULL)
 		return xstrdup(sqlite3_errmsg(h));
@@ -222,8 +224,11 @@ open_error(char **cause, const char *path, const char *msg)
 static int
 open_errno(char **cause, const char *path, int err)
 {
-	char *msg = errno_msg(err);
+	char *msg;
 
+	if (err == ENOMEM)
+		oom();
+	msg = errno_msg(err);
 	open_error(cause, path, msg);
 	free(msg);
 	return -BERR_DB;
@@ -570,7 +575,7 @@ static int
 journal_mode(sqlite3 *h, const char *sql, char *buf, size_t len)
 {
 	sqlite3_stmt *st = NULL;
-	const unsigned char *t;
+	const char *t;
 	int rc;
 
 	buf[0] = '\0';
@@ -579,8 +584,8 @@ journal_mode(sqlite3 *h, const char *sql, char *buf, size_t len)
 		goto out;
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
-		if ((t = sqlite3_column_text(st, 0)) != NULL)
-			snprintf(buf, len, "%s", (const char *)t);
+		if ((t = db_col_cstr(st, 0)) != NULL)
+			snprintf(buf, len, "%s", t);
 		rc = SQLITE_OK;
 	}
 out:
@@ -1009,24 +1014,42 @@ db_step_fenced(struct db *db, sqlite3_stmt *st, int64_t epoch, const char *what,
 void
 db_bind_text(sqlite3_stmt *st, int idx, const char *s)
 {
+	int rc;
+
 	if (s == NULL)
-		sqlite3_bind_null(st, idx);
+		rc = sqlite3_bind_null(st, idx);
 	else
-		sqlite3_bind_text(st, idx, s, -1, SQLITE_TRANSIENT);
+		rc = sqlite3_bind_text(st, idx, s, -1, SQLITE_TRANSIENT);
+	/* The copy SQLITE_TRANSIENT makes can fail: a value silently
+	 * bound NULL would be stored as NULL (issue 13 #11). */
+	if (rc == SQLITE_NOMEM)
+		oom();
+	if (rc != SQLITE_OK)
+		fatal("binding parameter %d: %s", idx, sqlite3_errstr(rc));
+}
+
+const char *
+db_col_cstr(sqlite3_stmt *st, int col)
+{
+	const unsigned char *t;
+
+	if (sqlite3_column_type(st, col) == SQLITE_NULL)
+		return NULL;
+	if ((t = sqlite3_column_text(st, col)) == NULL)
+		oom();
+	return (const char *)t;
 }
 
 /* A copy of the column (NULL for SQL NULL); caller frees. */
 char *
 db_col_text(sqlite3_stmt *st, int col)
 {
-	const unsigned char *t;
+	const char *t = db_col_cstr(st, col);
 	size_t n;
 	char *s;
 
-	if (sqlite3_column_type(st, col) == SQLITE_NULL)
+	if (t == NULL)
 		return NULL;
-	if ((t = sqlite3_column_text(st, col)) == NULL)
-		fatal("sqlite: out of memory");
 	n = (size_t)sqlite3_column_bytes(st, col);
 	s = xmalloc(n + 1);
 	memcpy(s, t, n);
@@ -1177,7 +1200,7 @@ sqlite_integrity_check(struct store *store, int *ok, char **report,
 	static const char sql[] = "PRAGMA integrity_check";
 	struct strbuf sb;
 	sqlite3_stmt *st;
-	const unsigned char *t;
+	const char *t;
 	int rc, rows = 0;
 
 	*ok = 0;
@@ -1186,10 +1209,10 @@ sqlite_integrity_check(struct store *store, int *ok, char **report,
 		return -BERR_DB;
 	strbuf_init(&sb);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		t = sqlite3_column_text(st, 0);
+		t = db_col_cstr(st, 0);
 		if (rows++ > 0)
 			strbuf_adds(&sb, "\n");
-		strbuf_adds(&sb, t != NULL ? (const char *)t : "");
+		strbuf_adds(&sb, t != NULL ? t : "");
 	}
 	if (rc != SQLITE_DONE) {
 		db_fail(db, "cannot check database integrity", cause);

@@ -239,10 +239,10 @@ sqlite_prune_sessions_list(struct store *store, int64_t before, int assume_gone,
 	if (st == NULL)
 		return -BERR_DB;
 	sqlite3_bind_int64(st, 1, before);
-	sqlite3_bind_text(st, 2, after ? after : "", -1, SQLITE_TRANSIENT);
+	db_bind_text(st, 2, after ? after : "");
 	sqlite3_bind_int64(st, 3, (sqlite3_int64)max);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-		strvec_push(ids, (const char *)sqlite3_column_text(st, 0));
+		strvec_push(ids, db_col_cstr(st, 0));
 	if (rc != SQLITE_DONE) {
 		db_fail(db, "cannot list sessions to prune", cause);
 		sqlite3_reset(st);

@@ -17,6 +17,8 @@ exec_named(struct db *db, const char *verb, const char *name, char **cause)
 	/* name is always a string literal of baton's; never user input. */
 	rc = sqlite3_exec(db->h, sql, NULL, NULL, &err);
 	free(sql);
+	if (rc == SQLITE_NOMEM)
+		oom();
 	if (rc != SQLITE_OK) {
 		if (cause != NULL)
 			*cause = xasprintf("%s failed: %s", verb,

@@ -138,9 +138,9 @@ cmp_int64(const void *a, const void *b)
 static int
 text_is(sqlite3_stmt *st, int col, const char *s)
 {
-	const unsigned char *t = sqlite3_column_text(st, col);
+	const char *t = db_col_cstr(st, col);
 
-	return t != NULL && strcmp((const char *)t, s) == 0;
+	return t != NULL && strcmp(t, s) == 0;
 }
 
 static int
@@ -198,8 +198,7 @@ stats_status(struct db *db, const struct db_stats_filter *f, struct db_stats *s,
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		enum task_status ts;
 
-		if (task_status_parse((const char *)sqlite3_column_text(st, 0),
-				      &ts) == 0)
+		if (task_status_parse(db_col_cstr(st, 0), &ts) == 0)
 			s->by_status[ts] = sqlite3_column_int64(st, 1);
 		s->tasks += sqlite3_column_int64(st, 1);
 		s->input_tokens = num_count_add(
