@@ -596,6 +596,7 @@ static const char *const synchronous_modes[] = {"normal", "full", NULL};
 
 static const struct key db_keys[] = {
 	CFG_PATH(C, "path", db.path),
+	CFG_OPTIONAL(C, "url", db.url),
 	CFG_CHOICE(C, "synchronous", db.synchronous_full, synchronous_modes),
 	CFG_DURATION(C, "busy_timeout", db.busy_timeout_ms, 0, MARK_NONE),
 	CFG_END,

@@ -30,6 +30,7 @@ config_defaults(struct config *cfg)
 {
 	memset(cfg, 0, sizeof *cfg);
 	cfg->db.path = NULL;
+	cfg->db.url = NULL;
 	cfg->db.synchronous_full = 0;
 	cfg->db.busy_timeout_ms = 10 * 1000;
 	cfg->workers = 2;
@@ -82,6 +83,7 @@ config_release(struct config *cfg)
 		return;
 	free(cfg->path);
 	free(cfg->db.path);
+	free(cfg->db.url);
 	free(cfg->defaults.agent);
 	free(cfg->iterate_prompt);
 	for (i = 0; i < cfg->nagents; i++)
@@ -268,6 +270,9 @@ apply_env(struct config *cfg, char **cause)
 		}
 		free(cfg->db.path);
 		cfg->db.path = s;
+		/* the environment wins over the file's db.url too */
+		free(cfg->db.url);
+		cfg->db.url = NULL;
 	}
 	v = getenv("BATON_SESSION_TTL");
 	if (v != NULL) {
@@ -384,7 +389,7 @@ config_equal(const struct config *a, const struct config *b)
 {
 	size_t i;
 
-	if (!streq(a->db.path, b->db.path) ||
+	if (!streq(a->db.path, b->db.path) || !streq(a->db.url, b->db.url) ||
 	    a->db.synchronous_full != b->db.synchronous_full ||
 	    a->db.busy_timeout_ms != b->db.busy_timeout_ms ||
 	    a->workers != b->workers)

@@ -17,6 +17,7 @@ struct config {
 
 	struct {
 		char *path; /* expanded; NULL: $XDG_STATE_HOME/baton/baton.db */
+		char *url;  /* db.url (postgres://…); wins over path */
 		int synchronous_full;	 /* db.synchronous: normal | full */
 		int64_t busy_timeout_ms; /* db.busy_timeout, default 10s */
 	} db;

@@ -5,9 +5,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#ifdef BATON_POSTGRES
+#include "db/postgres/pg.h"
+#endif
 #include "db/sqlite/sqlite.h"
 #include "db/store.h"
 #include "lib/err.h"
+#include "lib/text.h"
 #include "lib/xmalloc.h"
 
 /* The scheme of a URL ("postgres" of "postgres://h/db"), or NULL for a
@@ -29,29 +33,54 @@ store_open(struct store **out, const char *where,
 {
 	char *scheme = url_scheme(where);
 
+	char *shown;
+	int pg;
+
 	*out = NULL;
-	if (scheme != NULL) {
-		if (strcmp(scheme, "postgres") == 0 ||
-		    strcmp(scheme, "postgresql") == 0)
-			*cause = xasprintf("cannot open database %s: this "
-					   "baton was built without the "
-					   "PostgreSQL store",
-					   where);
-		else
-			*cause = xasprintf("cannot open database %s: '%s' is "
-					   "not a supported store (use a file "
-					   "path for SQLite)",
-					   where, scheme);
+	if (scheme == NULL)
+		return sqlite_store_open(out, where, opts, cause);
+	pg = strcmp(scheme, "postgres") == 0 ||
+	     strcmp(scheme, "postgresql") == 0;
+#ifdef BATON_POSTGRES
+	if (pg) {
 		free(scheme);
-		return -BERR_DB;
+		return pg_store_open(out, where, opts, cause);
 	}
-	return sqlite_store_open(out, where, opts, cause);
+#endif
+	shown = text_url_mask(where);
+	if (pg)
+		*cause = xasprintf("cannot open database %s: this baton was "
+				   "built without the PostgreSQL store",
+				   shown);
+	else
+		*cause = xasprintf("cannot open database %s: '%s' is not a "
+				   "supported store (use a file path for "
+				   "SQLite, or postgres://)",
+				   shown, scheme);
+	free(shown);
+	free(scheme);
+	return -BERR_DB;
 }
 
 int
 store_schema_version(void)
 {
 	return sqlite_schema_version();
+}
+
+int
+store_is_url(const char *where)
+{
+	char *scheme = url_scheme(where);
+
+	free(scheme);
+	return scheme != NULL;
+}
+
+const char *
+store_engine(const struct store *st)
+{
+	return st->impl->name;
 }
 
 void

@@ -33,15 +33,19 @@ struct store_options {
 	 * write transaction holds it, waiting for it at most the busy
 	 * timeout.  NULL: none. */
 	pthread_mutex_t *write_lock;
+	/* postgres: how long to keep making a broken connection again
+	 * before a statement fails (runner.stale_after); 0 means 60s */
+	int64_t reconnect_ms;
 };
 
 /* The schema version this binary writes. */
 int store_schema_version(void);
 
 /*
- * Open the store at where: a file path is an SQLite database (a URL
- * with a scheme this binary has no engine for is refused, -BERR_DB,
- * never taken for a file name).  For SQLite: open (creating if needed)
+ * Open the store at where: a file path is an SQLite database, a
+ * postgres:// or postgresql:// URL a PostgreSQL one when this binary was
+ * built with libpq (db/postgres/); a URL with a scheme this binary has
+ * no engine for is refused, -BERR_DB, never taken for a file name.  For SQLite: open (creating if needed)
  * the database at path: the parent directory
  * is created 0700 if missing, the file 0600 whatever the umask.  Sets
  * WAL, synchronous, foreign_keys, the busy timeout, then migrates to the
@@ -55,10 +59,17 @@ int store_schema_version(void);
 int store_open(struct store **out, const char *where,
 	       const struct store_options *, char **cause);
 
+/* 1 if where is a URL (scheme://…) rather than a file path. */
+int store_is_url(const char *where);
+
+/* The engine's name: "sqlite" or "postgres". */
+const char *store_engine(const struct store *);
+
 /* Close and free; NULL-safe.  Finalizes cached statements. */
 void store_close(struct store *);
 
-/* The path the database was opened from (borrowed). */
+/* The path the database was opened from (borrowed); for a URL, with
+ * its password masked. */
 const char *store_path(const struct store *);
 
 /*

@@ -28,6 +28,7 @@ static const struct {
 	size_t offset;
 } config_keys[] = {
 	{"db.path", KEY_PATH, offsetof(C, db.path)},
+	{"db.url", KEY_OPTIONAL, offsetof(C, db.url)},
 	{"db.synchronous", KEY_CHOICE, offsetof(C, db.synchronous_full)},
 	{"db.busy_timeout", KEY_DURATION, offsetof(C, db.busy_timeout_ms)},
 	{"workers", KEY_INT, offsetof(C, workers)},
@@ -179,6 +180,8 @@ other_value(const struct key *k, const struct config *d)
 		return xstrdup("codex"); /* a profile, for defaults.agent */
 	case KEY_PATH:
 		return xstrdup("/tmp/elsewhere.db");
+	case KEY_OPTIONAL:
+		return xstrdup("postgres://baton@db.example/baton");
 	case KEY_CHOICE:
 		return xstrdup(k->choices[*(const int *)field == 0 ? 1 : 0]);
 	case KEY_PRICE:
@@ -199,6 +202,7 @@ restore(struct config *c, const struct config *d, const struct key *k)
 	switch (k->type) {
 	case KEY_STRING:
 	case KEY_PATH:
+	case KEY_OPTIONAL:
 		free(*(char **)to);
 		*(char **)to = xstrdup_or_null(*(char *const *)from);
 		break;

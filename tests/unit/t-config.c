@@ -463,7 +463,7 @@ test_errors(void **state)
 			"mean 'command'?)");
 	expect_err("db: {sync: full}\n",
 		   NAME ":1:6: unknown key 'sync' in db (expected one of: "
-			"path, synchronous, busy_timeout)");
+			"path, url, synchronous, busy_timeout)");
 	expect_err("defaults: 3\n",
 		   NAME ":1:11: defaults: expected a mapping, got '3'");
 	expect_err("retry: [1, 2]\n",
