@@ -318,8 +318,7 @@ emit_key(struct emitter *em, const struct key *k, const struct config *cfg)
 
 			emit_kv_string(em, k->name, masked);
 			free(masked);
-		}
-		else if (k->type == KEY_PATH) {
+		} else if (k->type == KEY_PATH) {
 			emit_plain(em, k->name);
 			emit_plain(em, "~");
 		}

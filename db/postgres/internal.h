@@ -23,10 +23,10 @@ struct pg_logged {
 struct pg {
 	struct store base; /* first: a struct store * is a struct pg * */
 	PGconn *conn;
-	char *url;    /* as given (with any password: never printed) */
-	char *shown;  /* url with its password masked, for messages */
+	char *url;   /* as given (with any password: never printed) */
+	char *shown; /* url with its password masked, for messages */
 	int in_txn;
-	int64_t xid;  /* the open transaction's, for txid_status() */
+	int64_t xid; /* the open transaction's, for txid_status() */
 	int64_t reconnect_ms;
 	int64_t busy_ms; /* lock_timeout: how long a writer waits */
 	int64_t statement_timeout_ms;
@@ -79,8 +79,9 @@ int pg_is(const PGresult *, int row, int col, const char *s);
 		enum type v;                                                   \
 		if (PQgetisnull(r, row, col))                                  \
 			return dflt;                                           \
-		return prefix##_parse(PQgetvalue(r, row, col), &v) == 0 ? v    \
-									: dflt; \
+		return prefix##_parse(PQgetvalue(r, row, col), &v) == 0        \
+			       ? v                                             \
+			       : dflt;                                         \
 	}
 PG_ENUM_COL(task_status, task_status)
 PG_ENUM_COL(run_outcome, run_outcome)
@@ -120,8 +121,8 @@ int pg_task_count_pending(struct store *st, int64_t milestone_id, int64_t *n,
 			  char **cause);
 int pg_task_start(struct store *st, int64_t id, int64_t runner_id,
 		  const char *session_id, int64_t now, char **cause);
-int pg_task_attempt(struct store *st, int64_t id, int attempts_add,
-		    int retries, char **cause);
+int pg_task_attempt(struct store *st, int64_t id, int attempts_add, int retries,
+		    char **cause);
 int pg_task_finish(struct store *st, int64_t id, enum task_status a2,
 		   int has_exit, int exit_code, const char *error,
 		   const char *reason, int64_t now, char **cause);
@@ -131,8 +132,8 @@ int pg_task_cancel_requested(struct store *st, int64_t id, int *yes,
 			     char **cause);
 int pg_task_cancel(struct store *st, int64_t id, int64_t now, int *found,
 		   enum task_status *status_out, char **cause);
-int pg_task_requeue(struct store *st, int64_t id, unsigned from_mask,
-		    int *done, char **cause);
+int pg_task_requeue(struct store *st, int64_t id, unsigned from_mask, int *done,
+		    char **cause);
 int pg_task_each(struct store *st, const struct db_task_filter *a1,
 		 int (*fn)(void *, const struct db_task *), void *arg,
 		 char **cause);
@@ -157,8 +158,8 @@ int pg_session_set_status(struct store *st, const char *id,
 			  enum session_status a2, int64_t now, char **cause);
 int pg_session_touch(struct store *st, const char *id, int64_t now,
 		     char **cause);
-int pg_session_add_usage(struct store *st, const char *id, int turn,
-			 int64_t in, int64_t out, int64_t cache_read,
+int pg_session_add_usage(struct store *st, const char *id, int turn, int64_t in,
+			 int64_t out, int64_t cache_read,
 			 int64_t cache_creation, double cost, int64_t now,
 			 char **cause);
 int pg_session_push_head(struct store *st, const char *id,

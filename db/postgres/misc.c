@@ -100,8 +100,8 @@ pg_doctor(struct store *store, int fix, int64_t now,
 
 static const char sql_stats_status[] =
 	"SELECT status, count(*), sum(input_tokens), sum(output_tokens), "
-	"sum(cost_usd), sum(greatest(attempts - 1, 0)) FROM tasks WHERE "
-	TASK_SCOPE " GROUP BY status";
+	"sum(cost_usd), sum(greatest(attempts - 1, 0)) FROM tasks "
+	"WHERE " TASK_SCOPE " GROUP BY status";
 static const char sql_stats_reasons[] =
 	"SELECT coalesce(reason, status) COLLATE \"C\", count(*) FROM tasks "
 	"WHERE status IN ('failed', 'timed_out', 'cancelled', 'interrupted') "
@@ -178,8 +178,8 @@ stats_runs(struct pg *pg, const struct db_stats_filter *f, struct db_stats *s,
 }
 
 static int
-stats_status(struct pg *pg, const struct db_stats_filter *f,
-	     struct db_stats *s, char **cause)
+stats_status(struct pg *pg, const struct db_stats_filter *f, struct db_stats *s,
+	     char **cause)
 {
 	PGresult *res;
 	enum task_status ts;
@@ -270,8 +270,9 @@ pg_stats(struct store *store, const struct db_stats_filter *f,
 	ENDED_SESSION                                                          \
 	" AND NOT EXISTS (SELECT 1 FROM tasks t WHERE t.session_id = s.id "    \
 	"AND NOT " PRUNABLE_TASK("t") ") AND NOT EXISTS (SELECT 1 FROM runs "  \
-	"r JOIN tasks t ON t.id = r.task_id WHERE r.session_id = s.id AND "    \
-	"NOT " PRUNABLE_TASK("t") ")"
+				      "r JOIN tasks t ON t.id = r.task_id "    \
+				      "WHERE r.session_id = s.id AND "         \
+				      "NOT " PRUNABLE_TASK("t") ")"
 
 /* The batch: $2, an array of task ids. */
 #define BATCH_IDS " = ANY ($2::bigint[])"
@@ -280,8 +281,8 @@ static const char sql_list_tasks[] =
 	"SELECT id FROM tasks t WHERE t.id > $2::bigint AND " PRUNABLE_TASK(
 		"t") " ORDER BY t.id LIMIT $3::bigint";
 static const char sql_check_tasks[] =
-	"SELECT id FROM tasks t WHERE t.id" BATCH_IDS " AND " PRUNABLE_TASK(
-		"t") " ORDER BY id";
+	"SELECT id FROM tasks t WHERE t.id" BATCH_IDS
+	" AND " PRUNABLE_TASK("t") " ORDER BY id";
 static const char sql_count_runs[] =
 	"SELECT count(*) FROM runs WHERE task_id" BATCH_IDS
 	" AND $1::bigint IS NOT NULL";
@@ -296,8 +297,8 @@ static const char sql_del_task_links[] =
 static const char sql_del_task_events[] = "DELETE " TASK_EVENTS;
 static const char sql_del_runs[] = "DELETE FROM runs WHERE task_id" BATCH_IDS
 				   " AND $1::bigint IS NOT NULL";
-static const char sql_del_tasks[] = "DELETE FROM tasks WHERE id" BATCH_IDS
-				    " AND $1::bigint IS NOT NULL";
+static const char sql_del_tasks[] =
+	"DELETE FROM tasks WHERE id" BATCH_IDS " AND $1::bigint IS NOT NULL";
 
 int
 pg_prune_tasks_list(struct store *store, int64_t before, int64_t after,
@@ -461,8 +462,8 @@ pg_prune_sessions_list(struct store *store, int64_t before, int assume_gone,
 static const char sql_check_session[] =
 	"SELECT count(*) FROM sessions s WHERE s.id = $2 AND " UNUSED_SESSION;
 static const char sql_check_session_after[] =
-	"SELECT count(*) FROM sessions s WHERE s.id = $2 AND "
-	UNUSED_SESSION_AFTER;
+	"SELECT count(*) FROM sessions s WHERE s.id = $2 "
+	"AND " UNUSED_SESSION_AFTER;
 #define SESSION_EVENTS                                                         \
 	"FROM events WHERE session_id = $2 AND $1::bigint IS NOT NULL AND "    \
 	"(task_id IS NULL OR NOT EXISTS (SELECT 1 FROM tasks t WHERE t.id = "  \
@@ -495,10 +496,9 @@ prune_session(struct pg *pg, int64_t before, const char *id, int count_only,
 	int rc;
 
 	*gone = 0;
-	rc = batch_step(pg,
-			count_only ? sql_check_session_after
-				   : sql_check_session,
-			before, id, &ok, cause);
+	rc = batch_step(
+		pg, count_only ? sql_check_session_after : sql_check_session,
+		before, id, &ok, cause);
 	if (rc != 0 || ok == 0)
 		return rc;
 	*gone = 1;
@@ -510,8 +510,8 @@ prune_session(struct pg *pg, int64_t before, const char *id, int count_only,
 					&c->links, cause);
 		return rc;
 	}
-	if ((rc = batch_step(pg, sql_del_session_events, before, id,
-			     &c->events, cause)) == 0 &&
+	if ((rc = batch_step(pg, sql_del_session_events, before, id, &c->events,
+			     cause)) == 0 &&
 	    (rc = batch_step(pg, sql_del_ms_session, before, id, NULL,
 			     cause)) == 0 &&
 	    (rc = batch_step(pg, sql_del_predecessor, before, id, NULL,
@@ -524,9 +524,9 @@ prune_session(struct pg *pg, int64_t before, const char *id, int count_only,
 }
 
 int
-pg_prune_sessions(struct store *store, int64_t before,
-		  const struct strvec *ids, int *gone, int count_only,
-		  struct db_prune_counts *c, char **cause)
+pg_prune_sessions(struct store *store, int64_t before, const struct strvec *ids,
+		  int *gone, int count_only, struct db_prune_counts *c,
+		  char **cause)
 {
 	size_t i;
 	int rc = 0;

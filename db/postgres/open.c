@@ -34,14 +34,14 @@
 extern const char baton_pg_schema_sql[];
 
 /* Advisory lock keys: (BATON_LOCK, n). */
-#define BATON_LOCK "6452334" /* 0x62746e */
+#define BATON_LOCK   "6452334" /* 0x62746e */
 #define LOCK_MIGRATE "1"
-#define LOCK_WRITE "2"
+#define LOCK_WRITE   "2"
 
 #define DEFAULT_BUSY_TIMEOUT_MS 10000
-#define DEFAULT_RECONNECT_MS 60000
-#define STATEMENT_TIMEOUT_MS (10 * 60 * 1000)
-#define IDLE_IN_TXN_TIMEOUT_MS 60000
+#define DEFAULT_RECONNECT_MS	60000
+#define STATEMENT_TIMEOUT_MS	(10 * 60 * 1000)
+#define IDLE_IN_TXN_TIMEOUT_MS	60000
 
 /*
  * Migration N (counting from 1) takes a database from version N-1 to N.
@@ -158,8 +158,9 @@ pg_is(const PGresult *r, int row, int col, const char *s)
 static char *
 pg_msg(struct pg *pg, const PGresult *res)
 {
-	const char *m = res != NULL ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY)
-				    : NULL;
+	const char *m =
+		res != NULL ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY)
+			    : NULL;
 	char *s, *nl;
 
 	if (m == NULL || *m == '\0')
@@ -227,8 +228,9 @@ static PGconn *
 connect_url(const char *url)
 {
 	static const char *const kw[] = {
-		"application_name", "keepalives",	 "keepalives_idle",
-		"keepalives_interval", "keepalives_count", "connect_timeout",
+		"application_name", "keepalives",
+		"keepalives_idle",  "keepalives_interval",
+		"keepalives_count", "connect_timeout",
 		"dbname",	    NULL,
 	};
 	const char *val[] = {"baton", "1", "30", "10", "3", "10", url, NULL};
@@ -435,7 +437,8 @@ pg_exec(struct pg *pg, const char *sql, const struct pgq *q, PGresult **out,
 		return rc;
 	}
 	for (tries = 0;; tries++) {
-		res = run(pg, sql, q != NULL ? q->n : 0, q != NULL ? q->v : NULL);
+		res = run(pg, sql, q != NULL ? q->n : 0,
+			  q != NULL ? q->v : NULL);
 		if (result_ok(res))
 			break;
 		if (PQstatus(pg->conn) != CONNECTION_BAD || tries >= 5) {
@@ -666,7 +669,8 @@ int
 pg_vacuum(struct store *store, int64_t *before, int64_t *after, char **cause)
 {
 	struct pg *pg = (struct pg *)store;
-	static const char size[] = "SELECT pg_database_size(current_database())";
+	static const char size[] =
+		"SELECT pg_database_size(current_database())";
 	PGresult *res;
 
 	*before = *after = 0;
@@ -711,7 +715,8 @@ read_version(struct pg *pg, char **cause)
 	PGresult *res;
 	int64_t v;
 
-	res = PQexec(pg->conn, "SELECT to_regclass('baton_schema') IS NOT NULL");
+	res = PQexec(pg->conn,
+		     "SELECT to_regclass('baton_schema') IS NOT NULL");
 	if (!result_ok(res)) {
 		open_error(pg, res, cause);
 		PQclear(res);
@@ -771,8 +776,9 @@ migrate(struct pg *pg, char **cause)
 
 	if (exec_or_fail(pg, "BEGIN", NULL, 0, cause) != 0)
 		return -BERR_DB;
-	if (exec_or_fail(pg, "SELECT pg_advisory_xact_lock(" BATON_LOCK
-			     ", " LOCK_MIGRATE ")",
+	if (exec_or_fail(pg,
+			 "SELECT pg_advisory_xact_lock(" BATON_LOCK
+			 ", " LOCK_MIGRATE ")",
 			 NULL, 0, cause) != 0)
 		goto out;
 	if ((v = read_version(pg, cause)) < 0)
@@ -792,8 +798,8 @@ migrate(struct pg *pg, char **cause)
 		if (exec_or_fail(pg, migrations[v], NULL, 0, cause) != 0)
 			goto out;
 		snprintf(buf, sizeof buf, "%lld", (long long)v + 1);
-		if (exec_or_fail(pg, "UPDATE baton_schema SET version = $1",
-				 v1, 1, cause) != 0)
+		if (exec_or_fail(pg, "UPDATE baton_schema SET version = $1", v1,
+				 1, cause) != 0)
 			goto out;
 	}
 	rc = exec_or_fail(pg, "COMMIT", NULL, 0, cause);

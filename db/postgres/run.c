@@ -77,8 +77,8 @@ pg_run_end(struct store *store, const struct db_run *r, char **cause)
 	else
 		pgq_null(&q);
 	pgq_nz(&q, r->signal);
-	pgq_text(&q, r->outcome == RUN_OPEN ? NULL
-					    : run_outcome_name(r->outcome));
+	pgq_text(&q,
+		 r->outcome == RUN_OPEN ? NULL : run_outcome_name(r->outcome));
 	pgq_text(&q, r->error);
 	pgq_i64(&q, r->input_tokens);
 	pgq_i64(&q, r->output_tokens);
@@ -411,8 +411,8 @@ static const char sql_ms_get[] = "SELECT " MILESTONE_COLS "WHERE name = $1";
 static const char sql_ms_get_id[] = "SELECT " MILESTONE_COLS "WHERE id = $1";
 
 int
-pg_milestone_get(struct store *store, const char *name,
-		 struct db_milestone *m, int *found, char **cause)
+pg_milestone_get(struct store *store, const char *name, struct db_milestone *m,
+		 int *found, char **cause)
 {
 	struct pgq q;
 

@@ -97,8 +97,7 @@ static const char sql_session_insert[] =
 	"$9, 'active', $10, coalesce($11, '{}'), $12, $12)";
 
 int
-pg_session_insert(struct store *store, const struct db_session *s,
-		  char **cause)
+pg_session_insert(struct store *store, const struct db_session *s, char **cause)
 {
 	struct pgq q;
 
@@ -221,8 +220,7 @@ static const char sql_session_touch[] =
 	"UPDATE sessions SET last_used_at = $2 WHERE id = $1";
 
 int
-pg_session_touch(struct store *store, const char *id, int64_t now,
-		 char **cause)
+pg_session_touch(struct store *store, const char *id, int64_t now, char **cause)
 {
 	struct pgq q;
 
@@ -241,10 +239,9 @@ static const char sql_session_usage[] =
 	"cost_usd = cost_usd + $6, last_used_at = $7 WHERE id = $1";
 
 int
-pg_session_add_usage(struct store *store, const char *id, int turn,
-		     int64_t in, int64_t out, int64_t cache_read,
-		     int64_t cache_creation, double cost, int64_t now,
-		     char **cause)
+pg_session_add_usage(struct store *store, const char *id, int turn, int64_t in,
+		     int64_t out, int64_t cache_read, int64_t cache_creation,
+		     double cost, int64_t now, char **cause)
 {
 	struct pgq q;
 
@@ -349,8 +346,8 @@ static const char sql_event[] =
 
 int
 pg_event(struct store *store, enum event_kind kind, const char *session_id,
-	 int64_t task_id, int64_t run_id, int64_t runner_id,
-	 const char *detail, int64_t now, char **cause)
+	 int64_t task_id, int64_t run_id, int64_t runner_id, const char *detail,
+	 int64_t now, char **cause)
 {
 	struct pgq q;
 
@@ -362,8 +359,8 @@ pg_event(struct store *store, enum event_kind kind, const char *session_id,
 	pgq_nz(&q, run_id);
 	pgq_nz(&q, runner_id);
 	pgq_text(&q, detail);
-	return do_text((struct pg *)store, sql_event, &q,
-		       "cannot record event", cause);
+	return do_text((struct pg *)store, sql_event, &q, "cannot record event",
+		       cause);
 }
 
 static const char sql_session_repin[] =
@@ -469,8 +466,7 @@ static const char sql_session_wipe[] =
 	"last_used_at = $2 WHERE id = $1";
 
 int
-pg_session_reset(struct store *store, const char *id, int64_t now,
-		 char **cause)
+pg_session_reset(struct store *store, const char *id, int64_t now, char **cause)
 {
 	struct pg *pg = (struct pg *)store;
 	struct pgq q;
@@ -514,8 +510,8 @@ static const char sql_session_events[] =
 	"FROM events WHERE session_id = $1 ORDER BY id";
 
 int
-pg_session_events(struct store *store, const char *id,
-		  struct db_event_row **ev, size_t *n, char **cause)
+pg_session_events(struct store *store, const char *id, struct db_event_row **ev,
+		  size_t *n, char **cause)
 {
 	struct pg *pg = (struct pg *)store;
 	PGresult *res;

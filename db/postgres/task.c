@@ -208,8 +208,8 @@ pg_task_count_pending(struct store *store, int64_t milestone_id, int64_t *n,
 
 	pgq_init(&q);
 	pgq_i64(&q, milestone_id);
-	if (pg_exec(pg, sql_task_count_pending, &q, &res,
-		    "cannot count tasks", cause))
+	if (pg_exec(pg, sql_task_count_pending, &q, &res, "cannot count tasks",
+		    cause))
 		return -BERR_DB;
 	*n = pg_i64(res, 0, 0);
 	PQclear(res);
@@ -437,10 +437,12 @@ pg_task_requeue(struct store *store, int64_t id, unsigned from_mask, int *done,
 
 /* $6: a limit (NULL: none); $7 > 0: only the last $7. */
 #define TASK_EACH_WHERE                                                        \
-	"WHERE " TASK_WHERE("t") "AND ($7::bigint = 0 OR t.id >= "             \
-	"coalesce((SELECT u.id FROM tasks u WHERE " TASK_WHERE(                \
-		"u") "ORDER BY u.id DESC LIMIT 1 OFFSET $7::bigint - 1), 0)) " \
-		     "ORDER BY t.id LIMIT $6::bigint"
+	"WHERE " TASK_WHERE(                                                   \
+		"t") "AND ($7::bigint = 0 OR t.id >= "                         \
+		     "coalesce((SELECT u.id FROM tasks u WHERE " TASK_WHERE(   \
+			     "u") "ORDER BY u.id DESC LIMIT 1 OFFSET "         \
+				  "$7::bigint - 1), 0)) "                      \
+				  "ORDER BY t.id LIMIT $6::bigint"
 
 static const char sql_task_each[] =
 	"SELECT " TASK_COLS_WITH("NULL") TASK_EACH_WHERE;
@@ -469,8 +471,7 @@ bind_filter(struct pgq *q, char *set, size_t len,
 
 int
 pg_task_each(struct store *store, const struct db_task_filter *f,
-	     int (*fn)(void *, const struct db_task *), void *arg,
-	     char **cause)
+	     int (*fn)(void *, const struct db_task *), void *arg, char **cause)
 {
 	struct pg *pg = (struct pg *)store;
 	struct db_task_filter g = *f;
@@ -487,8 +488,9 @@ pg_task_each(struct store *store, const struct db_task_filter *f,
 		bind_filter(&q, set, sizeof set, &g);
 		pgq_i64(&q, page);
 		pgq_i64(&q, g.last > 0 ? g.last : 0);
-		if (pg_exec(pg, f->with_answer ? sql_task_each_answer
-					       : sql_task_each,
+		if (pg_exec(pg,
+			    f->with_answer ? sql_task_each_answer
+					   : sql_task_each,
 			    &q, &res, "cannot list tasks", cause))
 			return -BERR_DB;
 		n = PQntuples(res);

@@ -1,0 +1,199 @@
+#!/usr/bin/env bats
+# The PostgreSQL store (SPEC §10) against a private throwaway cluster
+# (tests/pg.bash): the commands, two runners on one queue, a server
+# restart mid-batch, schema versions, and the password kept out of sight.
+# Skipped, saying why, only when no PostgreSQL server binaries are found.
+
+load lib
+source "$BATS_TEST_DIRNAME/../pg.bash"
+
+setup_file() {
+	pg_cluster_start
+}
+
+teardown_file() {
+	pg_cluster_stop
+}
+
+local_setup() {
+	if [ -n "${PG_SKIP:-}" ]; then
+		skip "$PG_SKIP"
+	fi
+	DBNAME=t${BATS_TEST_NUMBER}_$$
+	BATON_DB=$(pg_newdb "$DBNAME")
+	export BATON_DB DBNAME
+}
+
+psql_db() {
+	pg_sql "$DBNAME" "$1"
+}
+
+@test "postgres: add, work, status, show, log, stats, doctor" {
+	run "$BATON" add "echo hello from pg"
+	assert_status 0
+	[ "$output" = 1 ]
+	run "$BATON" add --session s1 "echo one"
+	assert_status 0
+	run "$BATON" add --session s1 "echo two"
+	assert_status 0
+	run "$BATON" work -j2 --until-empty
+	assert_status 0
+	run "$BATON" status --json
+	assert_status 0
+	[ "$(echo "$output" | jq -r '[.[] | select(.status == "completed")] | length')" = 3 ]
+	run "$BATON" show 1
+	assert_status 0
+	assert_contains "completed"
+	run "$BATON" log 1
+	assert_status 0
+	assert_contains "hello from pg"
+	run "$BATON" session list
+	assert_status 0
+	assert_contains "s1"
+	run "$BATON" session show s1
+	assert_status 0
+	assert_contains "named"
+	run "$BATON" stats
+	assert_status 0
+	assert_contains "3 completed"
+	run "$BATON" doctor
+	assert_status 0
+	assert_contains "no problems found"
+	# the rows are in PostgreSQL, not in a file named after the URL
+	[ "$(psql_db "SELECT count(*) FROM tasks WHERE status = 'completed'")" = 3 ]
+	[ "$(psql_db "SELECT count(*) FROM runs")" = 3 ]
+	[ "$(find "$T" -name 'postgres*' | wc -l)" = 0 ]
+}
+
+@test "postgres: retry, cancel, requeue and session close" {
+	run "$BATON" add "exit 3"
+	assert_status 0
+	run "$BATON" add "echo later"
+	assert_status 0
+	run "$BATON" cancel 2
+	assert_status 0
+	run "$BATON" run --session s2 "echo in s2"
+	assert_status 0
+	run "$BATON" work --until-empty
+	[ "$(psql_db "SELECT status FROM tasks WHERE id = 1")" = failed ]
+	[ "$(psql_db "SELECT status FROM tasks WHERE id = 2")" = cancelled ]
+	run "$BATON" retry 1
+	assert_status 0
+	[ "$(psql_db "SELECT status FROM tasks WHERE id = 1")" = pending ]
+	run "$BATON" cancel 1
+	assert_status 0
+	[ "$(psql_db "SELECT status FROM tasks WHERE id = 1")" = cancelled ]
+	run "$BATON" session close s2
+	assert_status 0
+	[ "$(psql_db "SELECT status FROM sessions WHERE name = 's2'")" = closed ]
+	run "$BATON" status --json
+	assert_status 0
+	[ "$(echo "$output" | jq 'length')" = 3 ]
+}
+
+@test "postgres: two runners on one queue run each of 300 tasks exactly once" {
+	seq 1 300 | sed 's/^/echo task /' > "$T/tasks.txt"
+	while read -r p; do "$BATON" add "$p" >/dev/null; done < "$T/tasks.txt"
+	"$BATON" work -j4 --until-empty > "$T/w1.out" 2>&1 &
+	p1=$!
+	"$BATON" work -j4 --until-empty > "$T/w2.out" 2>&1 &
+	p2=$!
+	wait "$p1"
+	wait "$p2"
+	[ "$(psql_db "SELECT count(*) FROM tasks WHERE status = 'completed'")" = 300 ]
+	[ "$(psql_db "SELECT count(DISTINCT task_id) FROM runs")" = 300 ]
+	[ "$(psql_db "SELECT count(*) FROM runs")" = 300 ]
+	[ "$(psql_db "SELECT count(*) FROM tasks WHERE attempts <> 1")" = 0 ]
+	# both runners took part
+	[ "$(psql_db "SELECT count(DISTINCT runner_id) FROM runs")" = 2 ]
+	run "$BATON" doctor
+	assert_status 0
+}
+
+@test "postgres: a server restart mid-batch loses nothing and runs nothing twice" {
+	for i in $(seq 1 30); do
+		"$BATON" add "sleep 0.2; echo task $i" >/dev/null
+	done
+	"$BATON" work -j2 --until-empty > "$T/w.out" 2>&1 &
+	w=$!
+	wait_for '[ "$(psql_db "SELECT count(*) FROM tasks WHERE status = '"'"'completed'"'"'")" -ge 4 ]' 30
+	pg_cluster_restart
+	wait "$w" || { cat "$T/w.out" >&2; return 1; }
+	[ "$(psql_db "SELECT count(*) FROM tasks WHERE status = 'completed'")" = 30 ]
+	[ "$(psql_db "SELECT count(*) FROM runs")" = 30 ]
+	[ "$(psql_db "SELECT count(*) FROM tasks WHERE attempts <> 1")" = 0 ]
+	run "$BATON" doctor
+	assert_status 0
+	assert_contains "no problems found"
+}
+
+@test "postgres: a database of a newer schema is refused, exit 4, untouched" {
+	run "$BATON" add "echo x"
+	assert_status 0
+	psql_db "UPDATE baton_schema SET version = 99"
+	run "$BATON" add "echo y"
+	assert_status 4
+	assert_contains "newer baton (schema 99"
+	run "$BATON" status
+	assert_status 4
+	[ "$(psql_db "SELECT version FROM baton_schema")" = 99 ]
+	[ "$(psql_db "SELECT count(*) FROM tasks")" = 1 ]
+}
+
+@test "postgres: a fresh database is migrated once by concurrent openers" {
+	for i in 1 2 3 4; do
+		"$BATON" status > "$T/o$i" 2>&1 &
+	done
+	wait
+	[ "$(psql_db "SELECT version FROM baton_schema")" = 1 ]
+	[ "$(psql_db "SELECT count(*) FROM baton_schema")" = 1 ]
+	run "$BATON" add "echo after"
+	assert_status 0
+}
+
+@test "a URL of an unsupported store is exit 4 and creates no file" {
+	export BATON_DB=mysql://x
+	run "$BATON" add "echo x"
+	assert_status 4
+	assert_contains "'mysql' is not a supported store"
+	run "$BATON" --db mysql://u:pw@h/db status
+	assert_status 4
+	assert_not_contains "pw@"
+	[ "$(find "$T" -name 'mysql*' | wc -l)" = 0 ]
+}
+
+@test "postgres: the password never shows in config show, errors or ps" {
+	pw=s3cretPW42
+	url="postgres://baton:$pw@/$DBNAME?host=$PG_DIR"
+	export BATON_DB=$url
+	run "$BATON" add "sleep 2; echo ok"
+	assert_status 0
+	run "$BATON" config show
+	assert_status 0
+	assert_not_contains "$pw"
+	config <<-EOF
+	db:
+	  url: "$url"
+	EOF
+	unset BATON_DB
+	run "$BATON" config show
+	assert_status 0
+	assert_not_contains "$pw"
+	assert_contains "postgres://baton:***@/$DBNAME"
+	run "$BATON" doctor
+	assert_status 0
+	assert_not_contains "$pw"
+	"$BATON" work --until-empty > "$T/w.out" 2>&1 &
+	w=$!
+	wait_for '[ "$(psql_db "SELECT count(*) FROM runs")" = 1 ]' 20
+	run ps -eo args
+	assert_not_contains "$pw"
+	wait "$w"
+	run cat "$T/w.out"
+	assert_not_contains "$pw"
+	# a server that is not there: the error names the URL, masked
+	run "$BATON" --db "postgres://baton:$pw@/nodb?host=$T/nowhere" status
+	assert_status 4
+	assert_contains "cannot open database postgres://baton:***@/nodb"
+	assert_not_contains "$pw"
+}
