@@ -612,3 +612,16 @@ store_vacuum(struct store *st, int64_t *before, int64_t *after, char **cause)
 		return not_supported(st, "vacuum", cause);
 	return st->impl->vacuum(st, before, after, cause);
 }
+
+int
+store_wake_fd(struct store *st)
+{
+	return st->impl->wake_fd != NULL ? st->impl->wake_fd(st) : -1;
+}
+
+void
+store_wake_drain(struct store *st)
+{
+	if (st->impl->wake_drain != NULL)
+		st->impl->wake_drain(st);
+}

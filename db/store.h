@@ -529,6 +529,16 @@ int store_backup(struct store *, const char *path, char **cause);
  * its size in bytes (files on disk; 0 where the engine cannot say). */
 int store_vacuum(struct store *, int64_t *before, int64_t *after, char **cause);
 
+/*
+ * Waking idle workers: a file descriptor that becomes readable when work
+ * may have come (another process added, requeued or finished a task), or
+ * -1 when the engine has none (poll the store instead).  Polling stays
+ * behind it: a wake-up is a hint, never the only way to see work.
+ * store_wake_drain() consumes what arrived.  Outside transactions only.
+ */
+int store_wake_fd(struct store *);
+void store_wake_drain(struct store *);
+
 /* An engine: one function per operation above, same contracts. */
 struct store_impl {
 	const char *name; /* "sqlite" */
@@ -694,6 +704,9 @@ struct store_impl {
 	int (*session_get_last_used)(struct store *st, const char *project,
 				     const char *os_user, struct db_session *a3,
 				     int *found, char **cause);
+	/* NULL: no wake-ups (store_wake_fd() is -1) */
+	int (*wake_fd)(struct store *st);
+	void (*wake_drain)(struct store *st);
 };
 
 #endif

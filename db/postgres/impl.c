@@ -76,4 +76,6 @@ const struct store_impl pg_store_impl = {
 	.backup = NULL, /* pg_dump is the tool */
 	.vacuum = pg_vacuum,
 	.session_get_last_used = pg_session_get_last_used,
+	.wake_fd = pg_wake_fd,
+	.wake_drain = pg_wake_drain,
 };

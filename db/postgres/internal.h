@@ -31,6 +31,7 @@ struct pg {
 	int64_t busy_ms; /* lock_timeout: how long a writer waits */
 	int64_t statement_timeout_ms;
 	uint64_t commits;
+	int listening; /* LISTEN baton_work done on this connection */
 	struct pg_logged *log;
 	size_t nlog, caplog;
 };
@@ -242,5 +243,9 @@ int pg_prune_sessions(struct store *st, int64_t before,
 		      const struct strvec *ids, int *gone, int count_only,
 		      struct db_prune_counts *c, char **cause);
 int pg_vacuum(struct store *st, int64_t *before, int64_t *after, char **cause);
+int pg_wake_fd(struct store *st);
+void pg_wake_drain(struct store *st);
+/* NOTIFY the idle workers (delivered when the transaction commits). */
+int pg_notify_work(struct pg *, char **cause);
 
 #endif

@@ -223,6 +223,21 @@ setup_session(struct pg *pg, int64_t busy_ms)
 	return ok ? 0 : -1;
 }
 
+/* LISTEN again on a new connection if the old one did. */
+static int
+relisten(struct pg *pg)
+{
+	PGresult *res;
+	int ok;
+
+	if (!pg->listening)
+		return 0;
+	res = PQexec(pg->conn, "LISTEN baton_work");
+	ok = result_ok(res);
+	PQclear(res);
+	return ok ? 0 : -1;
+}
+
 /* Connect (the URL's own settings win over these defaults). */
 static PGconn *
 connect_url(const char *url)
@@ -252,7 +267,7 @@ reconnect(struct pg *pg, const char *what, char **cause)
 	for (;;) {
 		PQreset(pg->conn);
 		if (PQstatus(pg->conn) == CONNECTION_OK &&
-		    setup_session(pg, pg->busy_ms) == 0)
+		    setup_session(pg, pg->busy_ms) == 0 && relisten(pg) == 0)
 			return 0;
 		if (clock_mono_ms() + delay > deadline)
 			break;
@@ -867,4 +882,41 @@ pg_close(struct store *store)
 	free(pg->url);
 	free(pg->shown);
 	free(pg);
+}
+
+/* ---- waking idle workers (LISTEN/NOTIFY) ---- */
+
+int
+pg_notify_work(struct pg *pg, char **cause)
+{
+	return pg_do(pg, "NOTIFY baton_work", NULL, NULL,
+		     "cannot notify workers", cause);
+}
+
+int
+pg_wake_fd(struct store *store)
+{
+	struct pg *pg = (struct pg *)store;
+	PGresult *res;
+
+	if (!pg->listening && !pg->in_txn) {
+		res = PQexec(pg->conn, "LISTEN baton_work");
+		pg->listening = result_ok(res);
+		PQclear(res);
+	}
+	if (!pg->listening || PQstatus(pg->conn) != CONNECTION_OK)
+		return -1;
+	return PQsocket(pg->conn);
+}
+
+void
+pg_wake_drain(struct store *store)
+{
+	struct pg *pg = (struct pg *)store;
+	PGnotify *n;
+
+	if (PQconsumeInput(pg->conn) == 0)
+		return;
+	while ((n = PQnotifies(pg->conn)) != NULL)
+		PQfreemem(n);
 }

@@ -60,7 +60,7 @@ pg_task_insert(struct store *store, struct db_task *t, int64_t now,
 		t->created_at = now;
 		t->status = TASK_PENDING;
 		PQclear(res);
-		return 0;
+		return pg_notify_work(pg, cause);
 	}
 	PQclear(res);
 	pgq_init(&q);
@@ -276,8 +276,11 @@ pg_task_finish(struct store *store, int64_t id, enum task_status status,
 	pgq_text(&q, error);
 	pgq_text(&q, reason);
 	pgq_i64(&q, now);
-	return pg_do((struct pg *)store, sql_task_finish, &q, NULL,
-		     "cannot finish task", cause);
+	/* the next task of its queue may start now */
+	if (pg_do((struct pg *)store, sql_task_finish, &q, NULL,
+		  "cannot finish task", cause))
+		return -BERR_DB;
+	return pg_notify_work((struct pg *)store, cause);
 }
 
 static const char sql_task_usage[] =
@@ -421,7 +424,7 @@ pg_task_requeue(struct store *store, int64_t id, unsigned from_mask, int *done,
 		  "cannot requeue task", cause))
 		return -BERR_DB;
 	*done = n > 0;
-	return 0;
+	return *done ? pg_notify_work((struct pg *)store, cause) : 0;
 }
 
 /*

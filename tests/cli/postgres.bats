@@ -197,3 +197,22 @@ psql_db() {
 	assert_contains "cannot open database postgres://baton:***@/nodb"
 	assert_not_contains "$pw"
 }
+
+@test "postgres: add wakes idle workers (NOTIFY baton_work)" {
+	{
+		echo 'LISTEN baton_work;'
+		while [ ! -e "$T/added" ]; do sleep 0.05; done
+		echo 'SELECT 1;'
+	} | "$PG_BIN/psql" -X -h "$PG_DIR" -U baton -d "$DBNAME" > "$T/listen.out" 2>&1 &
+	l=$!
+	wait_for '[ "$(psql_db "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '"'"'LISTEN baton_work%'"'"'")" = 1 ]' 20
+	run "$BATON" add "echo woken"
+	assert_status 0
+	touch "$T/added"
+	wait "$l"
+	run cat "$T/listen.out"
+	assert_contains 'notification "baton_work" received'
+	# an idle worker listening is woken and runs it
+	"$BATON" work --until-empty
+	[ "$(psql_db "SELECT status FROM tasks WHERE id = 1")" = completed ]
+}
