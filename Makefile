@@ -115,6 +115,19 @@ $(B)/tests/fake-helpers: $(wildcard tests/agents/*.c)
 		$(CC) -std=c11 -D_XOPEN_SOURCE=700 -O1 -o $(@D)/$$n $$f || exit 1; done
 	@touch $@
 
+# Needs a PostgreSQL server: tests/cli/postgres.bats runs it on its own
+# cluster (so not a t-* that tests/run.sh runs without one).
+ifneq ($(PG_LIBS),)
+UNIT_BINS += $(B)/tests/pg-replay
+endif
+
+$(B)/tests/pg-replay: tests/unit/pg-replay.c $(B)/libbaton.a $(HDRS) $(wildcard tests/unit/*.h)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  CCLD    $@")
+	$(Q)$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(shell pkg-config --cflags cmocka 2>/dev/null) \
+		-o $@ $< $(B)/libbaton.a $(LDFLAGS) $(LDLIBS) \
+		$(shell pkg-config --libs cmocka 2>/dev/null)
+
 unit: $(UNIT_BINS)
 
 deps:

@@ -18,6 +18,9 @@ struct pg_logged {
 	int n;
 	char **v;
 	uint64_t hash; /* of the result rows */
+	/* the id an INSERT … RETURNING id took from its identity, given
+	 * again explicitly on a replay (a sequence never gives it twice) */
+	char *ret_id;
 };
 
 struct pg {

@@ -86,7 +86,13 @@ assert_not_contains() {
 
 # One value from the database.
 sql() {
-	sqlite3 -batch -noheader -cmd '.timeout 5000' "$BATON_DB" "$@"
+	case $BATON_DB in
+	postgres://* | postgresql://*)
+		"${PG_BIN:-/usr/lib/postgresql/15/bin}/psql" -X -q -A -t \
+			-v ON_ERROR_STOP=1 -d "$BATON_DB" -c "$@"
+		;;
+	*) sqlite3 -batch -noheader -cmd '.timeout 5000' "$BATON_DB" "$@" ;;
+	esac
 }
 
 # Wait up to $2 seconds (default 10) for a shell condition $1.

@@ -216,3 +216,10 @@ psql_db() {
 	"$BATON" work --until-empty
 	[ "$(psql_db "SELECT status FROM tasks WHERE id = 1")" = completed ]
 }
+
+@test "postgres: a transaction whose connection is killed is replayed, ids and all" {
+	BATON_TEST_PG_URL=$BATON_DB run "$HELPERS/pg-replay"
+	assert_status 0
+	assert_contains "PASSED  ] 2 test(s)"
+	assert_not_contains "SKIPPED"
+}
