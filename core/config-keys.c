@@ -633,6 +633,7 @@ static const struct key sessions_keys[] = {
 static const struct key logs_keys[] = {
 	CFG_DURATION(C, "retention", logs.retention_ms, 0, MARK_NONE),
 	CFG_BOOL(C, "redact", logs.redact),
+	CFG_INT(C, "db_max_bytes", logs.db_max_bytes, 0, INT_MAX),
 	CFG_END,
 };
 

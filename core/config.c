@@ -54,6 +54,7 @@ config_defaults(struct config *cfg)
 	cfg->runner.stale_after_ms = 60 * 1000;
 	cfg->runner.requeue_interrupted = 0;
 	cfg->logs.redact = 1;
+	cfg->logs.db_max_bytes = 1024 * 1024;
 	cfg->iterate_prompt = xstrdup("The check `{check}` failed with exit "
 				      "code {exit_code}:\n{output}\nFix it.");
 
@@ -413,7 +414,8 @@ config_equal(const struct config *a, const struct config *b)
 	    a->sessions.keep_temp_dirs != b->sessions.keep_temp_dirs ||
 	    a->sessions.max_cost != b->sessions.max_cost ||
 	    a->logs.retention_ms != b->logs.retention_ms ||
-	    a->logs.redact != b->logs.redact)
+	    a->logs.redact != b->logs.redact ||
+	    a->logs.db_max_bytes != b->logs.db_max_bytes)
 		return 0;
 	if (a->runner.heartbeat_ms != b->runner.heartbeat_ms ||
 	    a->runner.stale_after_ms != b->runner.stale_after_ms ||

@@ -49,6 +49,9 @@ struct config {
 
 	struct {
 		int64_t retention_ms; /* 0: keep forever */
+		/* logs.db_max_bytes: what a store that keeps output (postgres)
+		 * keeps of each stream of a run; 0: none */
+		int db_max_bytes;
 		int redact; /* secrets out of answers and errors (true) */
 	} logs;
 

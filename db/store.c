@@ -625,3 +625,32 @@ store_wake_drain(struct store *st)
 	if (st->impl->wake_drain != NULL)
 		st->impl->wake_drain(st);
 }
+
+int
+store_has_output(const struct store *st)
+{
+	return st->impl->run_output_put != NULL;
+}
+
+int
+store_run_output_put(struct store *st, int64_t run_id, const char *stream,
+		     const char *data, size_t len, int64_t bytes, char **cause)
+{
+	if (st->impl->run_output_put == NULL)
+		return 0;
+	return st->impl->run_output_put(st, run_id, stream, data, len, bytes,
+					cause);
+}
+
+int
+store_run_output_get(struct store *st, int64_t run_id, const char *stream,
+		     char **data, size_t *len, int *found, char **cause)
+{
+	*data = NULL;
+	*len = 0;
+	*found = 0;
+	if (st->impl->run_output_get == NULL)
+		return 0;
+	return st->impl->run_output_get(st, run_id, stream, data, len, found,
+					cause);
+}

@@ -539,6 +539,21 @@ int store_vacuum(struct store *, int64_t *before, int64_t *after, char **cause);
 int store_wake_fd(struct store *);
 void store_wake_drain(struct store *);
 
+/*
+ * Agents' output kept in the database (SPEC §10), for engines whose
+ * readers may be on another machine than the log files: what is kept of
+ * a run's stdout ("out") or stderr ("err"), bytes the size it had.
+ * store_has_output() says whether the engine keeps it (PostgreSQL; for
+ * SQLite the files next to the database are all there is).
+ */
+int store_has_output(const struct store *);
+int store_run_output_put(struct store *, int64_t run_id, const char *stream,
+			 const char *data, size_t len, int64_t bytes,
+			 char **cause);
+/* *data (caller frees, NUL-terminated) and *len; *found 0 for none. */
+int store_run_output_get(struct store *, int64_t run_id, const char *stream,
+			 char **data, size_t *len, int *found, char **cause);
+
 /* An engine: one function per operation above, same contracts. */
 struct store_impl {
 	const char *name; /* "sqlite" */
@@ -707,6 +722,13 @@ struct store_impl {
 	/* NULL: no wake-ups (store_wake_fd() is -1) */
 	int (*wake_fd)(struct store *st);
 	void (*wake_drain)(struct store *st);
+	/* NULL: output not kept in the database */
+	int (*run_output_put)(struct store *st, int64_t run_id,
+			      const char *stream, const char *data, size_t len,
+			      int64_t bytes, char **cause);
+	int (*run_output_get)(struct store *st, int64_t run_id,
+			      const char *stream, char **data, size_t *len,
+			      int *found, char **cause);
 };
 
 #endif

@@ -78,4 +78,6 @@ const struct store_impl pg_store_impl = {
 	.session_get_last_used = pg_session_get_last_used,
 	.wake_fd = pg_wake_fd,
 	.wake_drain = pg_wake_drain,
+	.run_output_put = pg_run_output_put,
+	.run_output_get = pg_run_output_get,
 };

@@ -500,3 +500,79 @@ pg_milestone_each(struct store *store,
 	PQclear(res);
 	return 0;
 }
+
+/* ---- output kept in the database ---- */
+
+static const char sql_output_put[] =
+	"INSERT INTO run_output (run_id, stream, bytes, data) VALUES "
+	"($1, $2, $3, $4::bytea) ON CONFLICT (run_id, stream) DO UPDATE SET "
+	"bytes = excluded.bytes, data = excluded.data";
+
+int
+pg_run_output_put(struct store *store, int64_t run_id, const char *stream,
+		  const char *data, size_t len, int64_t bytes, char **cause)
+{
+	static const char hex[] = "0123456789abcdef";
+	char *x = xmalloc(len * 2 + 3);
+	struct pgq q;
+	size_t i;
+	int rc;
+
+	/* bytea's hex input: any bytes, not only valid UTF-8 text */
+	x[0] = '\\';
+	x[1] = 'x';
+	for (i = 0; i < len; i++) {
+		x[2 + 2 * i] = hex[(unsigned char)data[i] >> 4];
+		x[3 + 2 * i] = hex[(unsigned char)data[i] & 15];
+	}
+	x[2 + 2 * len] = '\0';
+	pgq_init(&q);
+	pgq_i64(&q, run_id);
+	pgq_text(&q, stream);
+	pgq_i64(&q, bytes);
+	pgq_text(&q, x);
+	rc = pg_do((struct pg *)store, sql_output_put, &q, NULL,
+		   "cannot record the run's output", cause);
+	free(x);
+	return rc;
+}
+
+static const char sql_output_get[] =
+	"SELECT encode(data, 'hex') FROM run_output WHERE run_id = $1 AND "
+	"stream = $2";
+
+static int
+unhex(char c)
+{
+	return c >= 'a' ? c - 'a' + 10 : c - '0';
+}
+
+int
+pg_run_output_get(struct store *store, int64_t run_id, const char *stream,
+		  char **data, size_t *len, int *found, char **cause)
+{
+	PGresult *res;
+	struct pgq q;
+	const char *h;
+	size_t i, n;
+
+	pgq_init(&q);
+	pgq_i64(&q, run_id);
+	pgq_text(&q, stream);
+	if (pg_exec((struct pg *)store, sql_output_get, &q, &res,
+		    "cannot read the run's output", cause))
+		return -BERR_DB;
+	if (PQntuples(res) == 1) {
+		h = PQgetvalue(res, 0, 0);
+		n = strlen(h) / 2;
+		*data = xmalloc(n + 1);
+		for (i = 0; i < n; i++)
+			(*data)[i] = (char)(unhex(h[2 * i]) << 4 |
+					    unhex(h[2 * i + 1]));
+		(*data)[n] = '\0';
+		*len = n;
+		*found = 1;
+	}
+	PQclear(res);
+	return 0;
+}

@@ -185,3 +185,14 @@ CREATE TABLE events (
 CREATE INDEX events_session ON events(session_id, id)
 	WHERE session_id IS NOT NULL;
 CREATE INDEX events_task ON events(task_id, id) WHERE task_id IS NOT NULL;
+
+-- What is kept of each run's stdout (out) and stderr (err), so that any
+-- machine can read it (SPEC §10): up to logs.db_max_bytes, head and tail
+-- with a marker between; bytes is the size the output had.
+CREATE TABLE run_output (
+	run_id     BIGINT  NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+	stream     TEXT    NOT NULL CHECK (stream IN ('out', 'err')),
+	bytes      BIGINT  NOT NULL,
+	data       BYTEA   NOT NULL,
+	PRIMARY KEY (run_id, stream)
+);

@@ -223,3 +223,41 @@ psql_db() {
 	assert_contains "PASSED  ] 2 test(s)"
 	assert_not_contains "SKIPPED"
 }
+
+@test "postgres: log works from another machine: output kept in the database, capped, redacted" {
+	config <<-EOF
+	logs:
+	  db_max_bytes: 1000
+	EOF
+	export MY_API_TOKEN=supersecretvalue123456
+	run "$BATON" add 'echo first-line; seq 1 2000; echo "key $MY_API_TOKEN"; echo last-line; echo oops >&2'
+	assert_status 0
+	run "$BATON" work --until-empty
+	assert_status 0
+	# the output was bigger than the cap: head and tail with a marker
+	[ "$(psql_db "SELECT bytes > 1000 FROM run_output WHERE stream = 'out'")" = t ]
+	[ "$(psql_db "SELECT length(data) < 1200 FROM run_output WHERE stream = 'out'")" = t ]
+	[ "$(psql_db "SELECT position('supersecret' in encode(data, 'escape')) FROM run_output")" = "0
+0" ]
+	# another machine: its own state directory, no log files there
+	export XDG_STATE_HOME=$T/other-machine
+	run "$BATON" log 1
+	assert_status 0
+	assert_contains "first-line"
+	assert_contains "last-line"
+	assert_contains "bytes of output not kept in the database"
+	assert_contains "[REDACTED]"
+	assert_not_contains "supersecret"
+	run "$BATON" log 1 --stderr
+	assert_status 0
+	assert_contains "oops"
+}
+
+@test "postgres: report shows a failed task's log tail from another machine" {
+	run "$BATON" add 'echo boom-on-stderr >&2; exit 1'
+	assert_status 0
+	run "$BATON" work --until-empty
+	export XDG_STATE_HOME=$T/other-machine
+	run "$BATON" report --github
+	assert_contains "--- stderr ---%0Aboom-on-stderr"
+}

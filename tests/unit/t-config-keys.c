@@ -54,6 +54,7 @@ static const struct {
 	{"sessions.max_cost", KEY_PRICE, offsetof(C, sessions.max_cost)},
 	{"logs.retention", KEY_DURATION, offsetof(C, logs.retention_ms)},
 	{"logs.redact", KEY_BOOL, offsetof(C, logs.redact)},
+	{"logs.db_max_bytes", KEY_INT, offsetof(C, logs.db_max_bytes)},
 	{"runner.heartbeat", KEY_DURATION, offsetof(C, runner.heartbeat_ms)},
 	{"runner.stale_after", KEY_DURATION,
 	 offsetof(C, runner.stale_after_ms)},
