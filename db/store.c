@@ -654,3 +654,36 @@ store_run_output_get(struct store *st, int64_t run_id, const char *stream,
 	return st->impl->run_output_get(st, run_id, stream, data, len, found,
 					cause);
 }
+
+const char *const store_copy_tables[] = {
+	"runners", "milestones",    "sessions", "tasks",
+	"runs",	   "session_chain", "events",	NULL,
+};
+
+int
+store_rows_each(struct store *st, const char *table,
+		int (*fn)(void *, int, const char *const *,
+			  const char *const *),
+		void *arg, char **cause)
+{
+	return st->impl->rows_each(st, table, fn, arg, cause);
+}
+
+int
+store_copy_begin(struct store *st, char **cause)
+{
+	return st->impl->copy_begin(st, cause);
+}
+
+int
+store_row_insert(struct store *st, const char *table, int n,
+		 const char *const *cols, const char *const *vals, char **cause)
+{
+	return st->impl->row_insert(st, table, n, cols, vals, cause);
+}
+
+int
+store_copy_commit(struct store *st, char **cause)
+{
+	return st->impl->copy_commit(st, cause);
+}

@@ -554,6 +554,33 @@ int store_run_output_put(struct store *, int64_t run_id, const char *stream,
 int store_run_output_get(struct store *, int64_t run_id, const char *stream,
 			 char **data, size_t *len, int *found, char **cause);
 
+/* ---- moving a queue between stores (baton db copy) ---- */
+
+/* The tables a copy moves, in the order it writes them; NULL-terminated. */
+extern const char *const store_copy_tables[];
+/*
+ * Call fn with each row of table in the order it was inserted: its
+ * column names and values as text (NULL for SQL NULL).  Stops when fn
+ * returns != 0.
+ */
+int store_rows_each(struct store *, const char *table,
+		    int (*fn)(void *, int n, const char *const *cols,
+			      const char *const *vals),
+		    void *arg, char **cause);
+/*
+ * Start a copy into this store: a transaction whose foreign keys are
+ * checked at its commit.  A store that has tasks, sessions, milestones
+ * or runners already is refused (-BERR_USAGE).
+ */
+int store_copy_begin(struct store *, char **cause);
+/* Insert one row as given, ids and all; columns this store does not
+ * have are left out. */
+int store_row_insert(struct store *, const char *table, int n,
+		     const char *const *cols, const char *const *vals,
+		     char **cause);
+/* Commit the copy: the ids handed out next follow the copied ones. */
+int store_copy_commit(struct store *, char **cause);
+
 /* An engine: one function per operation above, same contracts. */
 struct store_impl {
 	const char *name; /* "sqlite" */
@@ -729,6 +756,15 @@ struct store_impl {
 	int (*run_output_get)(struct store *st, int64_t run_id,
 			      const char *stream, char **data, size_t *len,
 			      int *found, char **cause);
+	int (*rows_each)(struct store *st, const char *table,
+			 int (*fn)(void *, int n, const char *const *cols,
+				   const char *const *vals),
+			 void *arg, char **cause);
+	int (*copy_begin)(struct store *st, char **cause);
+	int (*row_insert)(struct store *st, const char *table, int n,
+			  const char *const *cols, const char *const *vals,
+			  char **cause);
+	int (*copy_commit)(struct store *st, char **cause);
 };
 
 #endif

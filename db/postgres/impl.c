@@ -80,4 +80,8 @@ const struct store_impl pg_store_impl = {
 	.wake_drain = pg_wake_drain,
 	.run_output_put = pg_run_output_put,
 	.run_output_get = pg_run_output_get,
+	.rows_each = pg_rows_each,
+	.copy_begin = pg_copy_begin,
+	.row_insert = pg_row_insert,
+	.copy_commit = pg_copy_commit,
 };

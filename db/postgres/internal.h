@@ -7,9 +7,10 @@
 #include <stdint.h>
 
 #include "db/postgres/pg.h"
+#include "lib/strbuf.h"
 #include "db/store.h"
 
-#define PG_MAX_PARAMS 24
+#define PG_MAX_PARAMS 48
 
 /* One statement executed inside the open transaction, kept so that the
  * transaction can be replayed on a new connection (see pg_exec()). */
@@ -35,6 +36,9 @@ struct pg {
 	int64_t statement_timeout_ms;
 	uint64_t commits;
 	int listening; /* LISTEN baton_work done on this connection */
+	/* baton db copy: the columns of the table rows go to */
+	char *copy_table;
+	struct strvec copy_cols;
 	struct pg_logged *log;
 	size_t nlog, caplog;
 };
@@ -255,5 +259,15 @@ int pg_wake_fd(struct store *st);
 void pg_wake_drain(struct store *st);
 /* NOTIFY the idle workers (delivered when the transaction commits). */
 int pg_notify_work(struct pg *, char **cause);
+
+int pg_rows_each(struct store *st, const char *table,
+		 int (*fn)(void *, int n, const char *const *cols,
+			   const char *const *vals),
+		 void *arg, char **cause);
+int pg_copy_begin(struct store *st, char **cause);
+int pg_row_insert(struct store *st, const char *table, int n,
+		  const char *const *cols, const char *const *vals,
+		  char **cause);
+int pg_copy_commit(struct store *st, char **cause);
 
 #endif

@@ -869,6 +869,7 @@ pg_store_open(struct store **out, const char *url,
 	struct pg *pg = xcalloc(1, sizeof *pg);
 	int64_t v;
 
+	strvec_init(&pg->copy_cols);
 	*out = NULL;
 	pg->base.impl = &pg_store_impl;
 	pg->url = xstrdup(url);
@@ -919,6 +920,8 @@ pg_close(struct store *store)
 	free(pg->log);
 	free(pg->url);
 	free(pg->shown);
+	free(pg->copy_table);
+	strvec_release(&pg->copy_cols);
 	free(pg);
 }
 

@@ -261,3 +261,49 @@ psql_db() {
 	run "$BATON" report --github
 	assert_contains "--- stderr ---%0Aboom-on-stderr"
 }
+
+@test "db copy: SQLite to PostgreSQL and back keeps every row and id" {
+	lite=$T/state/lite.db
+	back=$T/state/back.db
+	pg=$BATON_DB
+	export BATON_DB=$lite
+	run "$BATON" add "echo a"
+	assert_status 0
+	run "$BATON" add --session s1 "echo b"
+	assert_status 0
+	run "$BATON" add --session s1 "exit 2"
+	assert_status 0
+	run "$BATON" work --until-empty
+	"$BATON" status --json > "$T/before.json"
+	"$BATON" session show s1 --json > "$T/s1-before.json"
+	run "$BATON" db copy "$lite" "$pg"
+	assert_status 0
+	assert_contains "3 tasks, 3 runs"
+	[ "$(psql_db "SELECT count(*) FROM tasks")" = 3 ]
+	[ "$(psql_db "SELECT count(*) FROM session_chain")" = 2 ]
+	# the next id follows the copied ones
+	run "$BATON" --db "$pg" add "echo d"
+	assert_status 0
+	[ "$output" = 4 ]
+	run "$BATON" --db "$pg" cancel 4
+	assert_status 0
+	run "$BATON" db copy "$pg" "$back"
+	assert_status 0
+	assert_contains "4 tasks, 3 runs"
+	export BATON_DB=$back
+	"$BATON" status --json | jq 'map(select(.id != 4))' > "$T/after.json"
+	jq . "$T/before.json" > "$T/before.norm"
+	jq . "$T/after.json" > "$T/after.norm"
+	diff "$T/before.norm" "$T/after.norm"
+	"$BATON" session show s1 --json > "$T/s1-after.json"
+	diff <(jq 'del(.last_used_ago)' "$T/s1-before.json") <(jq 'del(.last_used_ago)' "$T/s1-after.json")
+	run "$BATON" doctor
+	assert_status 0
+	# a store that is not empty is refused, and a source that is not there
+	run "$BATON" db copy "$lite" "$pg"
+	assert_status 2
+	assert_contains "not empty"
+	run "$BATON" db copy "$T/nothing.db" "$T/state/new.db"
+	assert_status 2
+	[ ! -e "$T/nothing.db" ]
+}
