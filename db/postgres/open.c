@@ -346,10 +346,46 @@ log_clear(struct pg *pg)
 	pg->nlog = 0;
 }
 
+/* 1 if s has a byte outside ASCII (it may not be valid UTF-8). */
+static int
+non_ascii(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s >= 0x80)
+			return 1;
+	return 0;
+}
+
+/*
+ * Run sql.  PostgreSQL's text holds valid UTF-8 only, where SQLite keeps
+ * any bytes: a parameter that is not valid UTF-8 (a prompt or a title
+ * with stray bytes) has them replaced by U+FFFD, rather than the whole
+ * statement refused.
+ */
 static PGresult *
 run(struct pg *pg, const char *sql, int n, const char *const *v)
 {
-	return PQexecParams(pg->conn, sql, n, NULL, v, NULL, NULL, 0);
+	const char *vv[PG_MAX_PARAMS + 1];
+	char *own[PG_MAX_PARAMS + 1];
+	PGresult *res;
+	int i, k = 0;
+
+	for (i = 0; i < n && i <= PG_MAX_PARAMS; i++) {
+		vv[i] = v[i];
+		if (v[i] == NULL || !non_ascii(v[i]))
+			continue;
+		own[k] = text_utf8_clean(v[i]);
+		if (strcmp(own[k], v[i]) != 0)
+			vv[i] = own[k];
+		k++;
+	}
+	if (k == 0 || n > PG_MAX_PARAMS + 1)
+		res = PQexecParams(pg->conn, sql, n, NULL, v, NULL, NULL, 0);
+	else
+		res = PQexecParams(pg->conn, sql, n, NULL, vv, NULL, NULL, 0);
+	while (k-- > 0)
+		free(own[k]);
+	return res;
 }
 
 static const char sql_lock_write[] = "SELECT pg_advisory_xact_lock(" BATON_LOCK

@@ -33,7 +33,7 @@ commands() {
 	declare -A args=(
 		[add]="echo added" [cancel]="3" [completion]="bash"
 		[config check]="" [config show]="" [db backup]="$T/copy.db"
-		[db vacuum]="" [doctor]="" [help]=""
+		[db copy]="$BATON_DB $T/copy2.db" [db vacuum]="" [doctor]="" [help]=""
 		[log]="1" [milestone create]="m1" [milestone list]=""
 		[milestone show]="m1" [prune]="--older-than 30d"
 		[report]="--github" [retry]="2"
@@ -81,7 +81,7 @@ commands() {
 		fi
 	done < <(commands)
 	[ "$n" -ge 20 ]
-	[ "$refused" = "completion,config check,config show,db backup,help,log,report" ]
+	[ "$refused" = "completion,config check,config show,db backup,db copy,help,log,report" ]
 }
 
 @test "--json refused before anything happens" {

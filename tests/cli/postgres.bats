@@ -218,7 +218,8 @@ psql_db() {
 }
 
 @test "postgres: a transaction whose connection is killed is replayed, ids and all" {
-	BATON_TEST_PG_URL=$BATON_DB run "$HELPERS/pg-replay"
+	CMOCKA_MESSAGE_OUTPUT=STDOUT BATON_TEST_PG_URL=$BATON_DB \
+		run "$HELPERS/pg-replay"
 	assert_status 0
 	assert_contains "PASSED  ] 2 test(s)"
 	assert_not_contains "SKIPPED"
@@ -306,4 +307,13 @@ psql_db() {
 	run "$BATON" db copy "$T/nothing.db" "$T/state/new.db"
 	assert_status 2
 	[ ! -e "$T/nothing.db" ]
+}
+
+@test "postgres: text that is not UTF-8 is stored with U+FFFD, not refused" {
+	printf 'echo bad \377 byte\n' > "$T/prompt"
+	run "$BATON" add --title "$(printf 'bad \377 title')" --prompt-file "$T/prompt"
+	assert_status 0
+	[ "$(psql_db "SELECT prompt FROM tasks WHERE id = 1")" = $'echo bad \xef\xbf\xbd byte' ]
+	run "$BATON" work --until-empty
+	assert_status 0
 }
