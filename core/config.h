@@ -17,6 +17,7 @@ struct config {
 
 	struct {
 		char *path; /* expanded; NULL: $XDG_STATE_HOME/baton/baton.db */
+		char *url;  /* db.url (postgres://…); wins over path */
 		int synchronous_full;	 /* db.synchronous: normal | full */
 		int64_t busy_timeout_ms; /* db.busy_timeout, default 10s */
 		int shared_group; /* db.shared_group: group may write, false */
@@ -53,6 +54,9 @@ struct config {
 
 	struct {
 		int64_t retention_ms; /* 0: keep forever */
+		/* logs.db_max_bytes: what a store that keeps output (postgres)
+		 * keeps of each stream of a run; 0: none */
+		int db_max_bytes;
 		int redact; /* secrets out of answers and errors (true) */
 	} logs;
 
