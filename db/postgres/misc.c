@@ -34,6 +34,20 @@ static const char sql_doc_run[] =
 	"u.ended_at IS NULL AND NOT EXISTS (SELECT 1 FROM runners r WHERE "
 	"r.id = u.runner_id AND r.status = 'alive')";
 
+/*
+ * At most one agent per session (SPEC §5): a run that started before an
+ * earlier run of its session ended (an open one counts until now, $1),
+ * as db/sqlite/doctor.c.  History: nothing to repair.
+ */
+static const char sql_doc_overlap[] =
+	"SELECT id::text, 'run ' || id || ' of task ' || task_id || ' started "
+	"before an earlier run of session ' || session_id || ' ended (two "
+	"agents in one session)' FROM (SELECT id, task_id, session_id, "
+	"started_at, max(coalesce(ended_at, $1::bigint)) OVER (PARTITION BY "
+	"session_id ORDER BY started_at, id ROWS BETWEEN UNBOUNDED PRECEDING "
+	"AND 1 PRECEDING) AS prev_end FROM runs WHERE session_id IS NOT NULL) "
+	"o WHERE prev_end > started_at";
+
 static const char sql_fix_temp[] = "UPDATE sessions SET status = 'abandoned', "
 				   "closed_at = $1 WHERE id = $2";
 static const char sql_fix_task[] =
@@ -55,11 +69,13 @@ pg_doctor(struct store *store, int fix, int64_t now,
 	struct pg *pg = (struct pg *)store;
 	static const struct {
 		const char *kind, *check, *fix;
+		int with_now;
 	} checks[] = {
-		{"running-task", sql_doc_task, sql_fix_task},
-		{"open-run", sql_doc_run, sql_fix_run},
-		{"lease", sql_doc_lease, sql_fix_lease},
-		{"temp-session", sql_doc_temp, sql_fix_temp},
+		{"running-task", sql_doc_task, sql_fix_task, 0},
+		{"open-run", sql_doc_run, sql_fix_run, 0},
+		{"lease", sql_doc_lease, sql_fix_lease, 0},
+		{"temp-session", sql_doc_temp, sql_fix_temp, 0},
+		{"session-overlap", sql_doc_overlap, NULL, 1},
 	};
 	PGresult *res;
 	struct pgq q;
@@ -68,13 +84,15 @@ pg_doctor(struct store *store, int fix, int64_t now,
 
 	*problems = 0;
 	for (i = 0; rc == 0 && i < sizeof checks / sizeof checks[0]; i++) {
-		if (pg_exec(pg, checks[i].check, NULL, &res, "cannot check",
-			    cause))
+		pgq_init(&q);
+		pgq_i64(&q, now);
+		if (pg_exec(pg, checks[i].check, checks[i].with_now ? &q : NULL,
+			    &res, "cannot check", cause))
 			return -BERR_DB;
 		for (r = 0; rc == 0 && r < PQntuples(res); r++) {
 			(*problems)++;
 			fn(arg, checks[i].kind, PQgetvalue(res, r, 1));
-			if (!fix)
+			if (!fix || checks[i].fix == NULL)
 				continue;
 			pgq_init(&q);
 			pgq_i64(&q, now);

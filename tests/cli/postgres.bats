@@ -145,7 +145,7 @@ psql_db() {
 		"$BATON" status > "$T/o$i" 2>&1 &
 	done
 	wait
-	[ "$(psql_db "SELECT version FROM baton_schema")" = 1 ]
+	[ "$(psql_db "SELECT version FROM baton_schema")" = 2 ]
 	[ "$(psql_db "SELECT count(*) FROM baton_schema")" = 1 ]
 	run "$BATON" add "echo after"
 	assert_status 0
