@@ -5,6 +5,8 @@
 # Skipped, saying why, only when no PostgreSQL server binaries are found.
 
 load lib
+load orch
+load fence
 source "$BATS_TEST_DIRNAME/../pg.bash"
 
 setup_file() {
@@ -26,6 +28,30 @@ local_setup() {
 
 psql_db() {
 	pg_sql "$DBNAME" "$1"
+}
+
+pg_statuses() {
+	psql_db "SELECT string_agg(id || ':' || status, ' ' ORDER BY id)
+		FROM tasks"
+}
+
+# Stop whatever a failed test left running: baton and its agents, found
+# by the database in their environment (orch.bash's, for a URL), but
+# never the server (a pg_cluster_restart inherits that environment too).
+local_teardown() {
+	local p
+	[ -n "${BATON_DB:-}" ] || return 0
+	for p in /proc/[0-9]*; do
+		[ "${p#/proc/}" = $$ ] && continue
+		case "$(readlink "$p/exe" 2>/dev/null)" in
+		*/postgres | */pg_ctl) continue ;;
+		esac
+		if tr '\0' '\n' 2>/dev/null <"$p/environ" |
+			grep -qxF "BATON_DB=$BATON_DB"; then
+			kill -9 "${p#/proc/}" 2>/dev/null
+		fi
+	done
+	return 0
 }
 
 @test "postgres: add, work, status, show, log, stats, doctor" {
@@ -316,4 +342,92 @@ psql_db() {
 	[ "$(psql_db "SELECT prompt FROM tasks WHERE id = 1")" = $'echo bad \xef\xbf\xbd byte' ]
 	run "$BATON" work --until-empty
 	assert_status 0
+}
+
+# Fenced leases on PostgreSQL (SPEC §5, docs/leases.md): fence.bats's
+# scenario with the database on a server, the two runners on machines of
+# their own (UTS and PID namespaces, host names) both connected to it.
+@test "postgres: a runner stopped past stale_after on another machine writes nothing and stops its agent" {
+	need_machines
+	fence_config
+	"$BATON" add -q --session s1 1  # a: ends while a is stopped
+	"$BATON" add -q 60              # a: still running when a wakes
+	"$BATON" add -q --session s1 go # b, once it took over s1
+	"$BATON" add -q --session s1 1  # b
+	machine machine-a "$T/a.out" work -j 2 --until-empty
+	local a=$MACHINE runner
+	wait_for '[ "$(seen 1)$(seen 2)" = 11 ]' 20
+	runner=$(baton_of "$a")
+	kill -STOP "$runner"
+	wait_for '[ "$(seen 1 end)" = 1 ]' 20
+	machine machine-b "$T/b.out" work -j 1 --until-empty
+	local b=$MACHINE
+	# b reaps a once its heartbeat is stale_after old, and goes on in s1
+	wait_for '[ "$(seen 3)" = 1 ]' 30
+	[ "$(psql_db "SELECT status FROM runners ORDER BY id LIMIT 1")" = dead ]
+	kill -CONT "$runner"
+	wait_exit "$a" 30
+	assert_status 1
+	run cat "$T/a.out"
+	assert_contains "baton: lost lease for task 1 (attempt 1 superseded)"
+	assert_contains "baton: lost lease for task 2 (attempt 1 superseded)"
+	assert_contains "lost its leases: another baton reaped it"
+	# its agent was stopped, not left to run its 60 s
+	[ "$(seen 2 term)" = 1 ]
+	# and nothing it would have written was: task 3 runs on in s1
+	[ "$(pg_statuses)" = "1:interrupted 2:interrupted 3:running 4:pending" ]
+	[ "$(psql_db "SELECT lease_task FROM sessions WHERE name = 's1'")" = 3 ]
+	[ "$(psql_db "SELECT count(*) FROM runs WHERE task_id = 1 AND
+		outcome = 'interrupted'")" = 1 ]
+	[ "$(psql_db "SELECT input_tokens + cost_usd FROM tasks
+		WHERE id = 1")" = 0 ]
+	touch "$T/rec/go"
+	wait_exit "$b" 30
+	assert_status 0
+	[ "$(pg_statuses)" = "1:interrupted 2:interrupted 3:completed 4:completed" ]
+	no_overlap
+	[ "$(psql_db "SELECT string_agg(status, ',' ORDER BY id) FROM runners")" = "dead,exited" ]
+	[ "$(psql_db "SELECT string_agg(host, ',' ORDER BY id) FROM runners")" = "machine-a,machine-b" ]
+	doctor_clean
+}
+
+# lib/num.h on PostgreSQL: usage an agent reports is clamped, the sums in
+# the UPDATEs saturate (no "bigint out of range"), stats reads sum()'s
+# numeric in range, and rows stored out of range are read in range.
+@test "postgres: absurd usage numbers are clamped and saturate, never overflow" {
+	cat > "$T/huge" <<-EOF
+	#!/bin/sh
+	echo '{"input_tokens": 9223372036854775807, "output_tokens": 1e300,
+	       "cost_usd": 1e308}' > "\$BATON_RESULT_FILE"
+	EOF
+	chmod +x "$T/huge"
+	config <<-EOF
+	agents:
+	  huge: {kind: command, command: [$T/huge]}
+	EOF
+	"$BATON" session init big --agent huge >/dev/null
+	run "$BATON" run --session big --agent huge one
+	assert_status 0
+	run "$BATON" run --session big --agent huge two
+	assert_status 0
+	run "$BATON" session list --json
+	assert_status 0
+	[ "$(echo "$output" | jq -r '.[0].input_tokens')" = 9007199254740991 ]
+	[ "$(echo "$output" | jq -r '.[0].cost_usd')" = 1000000000000 ]
+	run "$BATON" stats --json
+	assert_status 0
+	[ "$(echo "$output" | jq -r '.input_tokens')" = 9007199254740991 ]
+	[ "$(echo "$output" | jq -r '.cost_usd')" = 1000000000000 ]
+	# as an older baton could have left them: past the cap, negative, inf
+	psql_db "UPDATE tasks SET input_tokens = 9223372036854775807,
+	     output_tokens = -2, cost_usd = 'Infinity'"
+	run "$BATON" stats --json
+	assert_status 0
+	[ "$(echo "$output" | jq -r '.input_tokens')" = 9007199254740991 ]
+	[ "$(echo "$output" | jq -r '.output_tokens')" = 0 ]
+	[ "$(echo "$output" | jq -r '.cost_usd')" = 1000000000000 ]
+	run "$BATON" show 1 --json
+	assert_status 0
+	[ "$(echo "$output" | jq -r '.input_tokens')" = 9007199254740991 ]
+	[ "$(echo "$output" | jq -r '.cost_usd')" = 1000000000000 ]
 }
