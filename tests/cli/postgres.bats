@@ -40,6 +40,8 @@ pg_statuses() {
 # never the server (a pg_cluster_restart inherits that environment too).
 local_teardown() {
 	local p
+	# a lock a test holds in a psql session of its own ends with it
+	touch "$T/unlock"
 	[ -n "${BATON_DB:-}" ] || return 0
 	for p in /proc/[0-9]*; do
 		[ "${p#/proc/}" = $$ ] && continue
@@ -430,4 +432,41 @@ local_teardown() {
 	assert_status 0
 	[ "$(echo "$output" | jq -r '.input_tokens')" = 9007199254740991 ]
 	[ "$(echo "$output" | jq -r '.cost_usd')" = 1000000000000 ]
+}
+
+# store_busy on PostgreSQL: a lock timeout (SQLSTATE 55P03) is "busy", so
+# the final write of a run (SPEC §5) is tried again until the lock goes
+# instead of losing the finished run.
+@test "postgres: a run that ends while another session locks the tables is recorded once the lock goes" {
+	fake_config "$(fake_profile gate until "$T/go")"
+	sed -i '1i db: {busy_timeout: 500ms}' "$BATON_CONFIG"
+	sed -i 's/^runner: {.*/runner: {heartbeat: 1s, stale_after: 60s}/' "$BATON_CONFIG"
+	"$BATON" add -q --agent gate hello
+	"$BATON" work -j 1 --until-empty >"$T/work.out" 2>"$T/work.err" &
+	local pid=$!
+	wait_for '[ -e "$T"/rec/1.*.proc ]'
+	# another session locks runs and tasks against writes across the end
+	# of the run, for several lock timeouts
+	{
+		echo "BEGIN; LOCK TABLE runs, tasks IN EXCLUSIVE MODE;"
+		echo "SELECT 'locked';"
+		while [ ! -e "$T/unlock" ]; do sleep 0.1; done
+		echo "COMMIT;"
+	} | "$PG_BIN/psql" -X -q -A -t -h "$PG_DIR" -U baton -d "$DBNAME" \
+		>"$T/lock.out" 2>&1 &
+	local locker=$!
+	wait_for 'grep -q locked "$T/lock.out"'
+	touch "$T/go"
+	wait_for 'grep -q "retrying for up to db.final_write_timeout" "$T/work.err"' 20
+	[ "$(psql_db "SELECT status FROM tasks WHERE id = 1")" = running ]
+	touch "$T/unlock"
+	wait_exit "$locker"
+	wait_exit "$pid"
+	assert_status 0
+	[ "$(psql_db "SELECT status FROM tasks WHERE id = 1")" = completed ]
+	[ "$(psql_db "SELECT outcome FROM runs WHERE task_id = 1")" = success ]
+	run cat "$T/work.err"
+	assert_contains "lock timeout; retrying for up to db.final_write_timeout"
+	assert_contains "baton: 1 completed, 0 failed, 0 other"
+	doctor_clean
 }
