@@ -48,6 +48,19 @@ endif
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
+# The PostgreSQL store (db/postgres/) when libpq is there; POSTGRES=0
+# builds without it (--db postgres://... is then a clear error).
+ifneq ($(POSTGRES),0)
+PG_LIBS := $(shell pkg-config --libs libpq 2>/dev/null)
+endif
+ifneq ($(PG_LIBS),)
+PG_SRCS := $(wildcard db/postgres/*.c)
+PG_OBJS := $(PG_SRCS:%.c=$(B)/%.o) $(B)/db/pg-schema-sql.o
+PKG_CFLAGS += $(shell pkg-config --cflags libpq 2>/dev/null)
+PKG_LIBS += $(PG_LIBS)
+CPPFLAGS += -DBATON_POSTGRES
+endif
+
 CPPFLAGS += -I. -D_XOPEN_SOURCE=700 -DBATON_VERSION='"$(VERSION)"'
 CFLAGS ?= $(OPT)
 ALL_CFLAGS = -std=c11 $(WARN) $(SANFLAGS) $(PKG_CFLAGS) $(CFLAGS) -pthread
@@ -55,10 +68,10 @@ LDLIBS += $(PKG_LIBS) -pthread
 
 LIB_SRCS := $(wildcard lib/*.c) $(wildcard core/*.c) $(wildcard agents/*.c) $(wildcard db/*.c) $(wildcard db/sqlite/*.c) \
 	$(filter-out cmd/main.c,$(wildcard cmd/*.c))
-LIB_OBJS := $(LIB_SRCS:%.c=$(B)/%.o) $(B)/db/schema-sql.o
+LIB_OBJS := $(LIB_SRCS:%.c=$(B)/%.o) $(B)/db/schema-sql.o $(PG_OBJS)
 UNIT_SRCS := $(wildcard tests/unit/t-*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(B)/tests/%)
-HDRS := $(wildcard lib/*.h core/*.h agents/*.h db/*.h db/sqlite/*.h cmd/*.h)
+HDRS := $(wildcard lib/*.h core/*.h agents/*.h db/*.h db/sqlite/*.h db/postgres/*.h cmd/*.h)
 
 .PHONY: all clean check unit deps demo install format format-check bench \
 	long-functions fuzz fuzz-build oom
@@ -91,6 +104,13 @@ $(B)/db/schema-sql.c: db/sqlite/schema.sql db/sqlite/embed.awk
 	$(Q)awk -v name=baton_schema_sql -f db/sqlite/embed.awk db/sqlite/schema.sql > $@
 
 $(B)/db/schema-sql.o: $(B)/db/schema-sql.c
+	$(Q)$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -Wno-overlength-strings -c -o $@ $<
+
+$(B)/db/pg-schema-sql.c: db/postgres/schema.sql db/sqlite/embed.awk
+	@mkdir -p $(@D)
+	$(Q)awk -v name=baton_pg_schema_sql -f db/sqlite/embed.awk db/postgres/schema.sql > $@
+
+$(B)/db/pg-schema-sql.o: $(B)/db/pg-schema-sql.c
 	$(Q)$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -Wno-overlength-strings -c -o $@ $<
 
 $(B)/tests/t-%: tests/unit/t-%.c $(B)/libbaton.a $(HDRS) $(wildcard tests/unit/*.h)
@@ -135,6 +155,18 @@ oom: deps
 	@sh tests/oom/oom-loop.sh add 1 all
 	@sh tests/oom/oom-loop.sh run 1 all
 	@sh tests/oom/oom-loop.sh work 1 all
+# Needs a PostgreSQL server: tests/cli/postgres.bats runs it on its own
+# cluster (so not a t-* that tests/run.sh runs without one).
+ifneq ($(PG_LIBS),)
+UNIT_BINS += $(B)/tests/pg-replay
+endif
+
+$(B)/tests/pg-replay: tests/unit/pg-replay.c $(B)/libbaton.a $(HDRS) $(wildcard tests/unit/*.h)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  CCLD    $@")
+	$(Q)$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(shell pkg-config --cflags cmocka 2>/dev/null) \
+		-o $@ $< $(B)/libbaton.a $(LDFLAGS) $(LDLIBS) \
+		$(shell pkg-config --libs cmocka 2>/dev/null)
 
 unit: $(UNIT_BINS)
 
@@ -175,7 +207,7 @@ install: build/baton
 	build/baton completion fish > \
 		$(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/baton.fish
 
-FORMAT_SRCS = $(wildcard cmd/*.[ch] lib/*.[ch] core/*.[ch] agents/*.[ch] db/*.[ch] db/sqlite/*.[ch] \
+FORMAT_SRCS = $(wildcard cmd/*.[ch] lib/*.[ch] core/*.[ch] agents/*.[ch] db/*.[ch] db/sqlite/*.[ch] db/postgres/*.[ch] \
 	tests/unit/*.[ch] tests/agents/*.c tests/oom/*.c tests/fuzz/*.[ch] bench/*.c)
 
 format:

@@ -1,15 +1,35 @@
 /*
- * baton db backup FILE | db vacuum: the database as a whole (SPEC §6).
+ * baton db backup FILE | db vacuum | db copy SRC DST: the database as a
+ * whole (SPEC §6, §10).
  */
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "cmd/common.h"
+#include "core/dbcopy.h"
 #include "core/prune.h"
+#include "lib/text.h"
 #include "lib/xmalloc.h"
 
 static int db_backup_exec(struct baton *, int, char **);
 static int db_vacuum_exec(struct baton *, int, char **);
+static int db_copy_exec(struct baton *, int, char **);
+
+static const struct cmd_entry db_copy_entry = {
+	.name = "copy",
+	.usage = "SRC DST",
+	.summary = "copy a queue into another store (SQLite <-> PostgreSQL)",
+	.help = "Copies every task, run, session, chain, event, milestone "
+		"and runner of SRC\ninto DST with their ids, in one "
+		"transaction: an SQLite file path or a\npostgres:// URL "
+		"each.  DST must be empty (a new file is created); SRC\nis "
+		"only read.  Stop the runners of SRC first: what they do "
+		"meanwhile is\nnot copied.  The output the database keeps of "
+		"runs (PostgreSQL) is not\ncopied; log files stay where "
+		"they are.\n",
+	.flags = CMD_NEEDS_CONFIG,
+	.exec = db_copy_exec,
+};
 
 static const struct cmd_entry db_backup_entry = {
 	.name = "backup",
@@ -40,14 +60,15 @@ static const struct cmd_entry db_vacuum_entry = {
 
 static const struct cmd_entry *const db_subcmds[] = {
 	&db_backup_entry,
+	&db_copy_entry,
 	&db_vacuum_entry,
 	NULL,
 };
 
 const struct cmd_entry cmd_db_entry = {
 	.name = "db",
-	.usage = "backup|vacuum ...",
-	.summary = "back up or vacuum the database",
+	.usage = "backup|copy|vacuum ...",
+	.summary = "back up, copy or vacuum the database",
 	.subcmds = db_subcmds,
 };
 
@@ -114,6 +135,34 @@ db_vacuum_exec(struct baton *b, int argc, char **argv)
 		       x, y);
 		free(x);
 		free(y);
+	}
+	return EXIT_OK;
+}
+
+static int
+db_copy_exec(struct baton *b, int argc, char **argv)
+{
+	int64_t rows[8] = {0};
+	char *cause = NULL, *from, *to;
+	int rc;
+
+	if ((rc = operands(&db_copy_entry, argc, argv, 2)) >= 0)
+		return rc;
+	if ((rc = db_copy(b, argv[optind], argv[optind + 1], rows, &cause))) {
+		cmd_error("%s", cause);
+		free(cause);
+		return cmd_exit_code(rc);
+	}
+	if (b->verbosity >= 0) {
+		from = text_url_mask(argv[optind]);
+		to = text_url_mask(argv[optind + 1]);
+		printf("copied %s to %s: %lld tasks, %lld runs, %lld sessions, "
+		       "%lld events, %lld milestones, %lld runners\n",
+		       from, to, (long long)rows[3], (long long)rows[4],
+		       (long long)rows[2], (long long)rows[6],
+		       (long long)rows[1], (long long)rows[0]);
+		free(from);
+		free(to);
 	}
 	return EXIT_OK;
 }

@@ -106,7 +106,7 @@ print_text(struct baton *b, const struct doctor_report *r, int n, int fix)
 	for (i = 0; i < r->problems.n; i++)
 		printf("problem: %s\n", r->problems.v[i]);
 	if (n + r->damaged == 0) {
-		printf("ok: no problems found in %s\n", b->db_path);
+		printf("ok: no problems found in %s\n", store_path(b->db));
 		return;
 	}
 	if (n > 0)

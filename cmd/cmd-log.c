@@ -104,6 +104,40 @@ parse_options(struct tail *t, int argc, char **argv)
 	return -1;
 }
 
+/*
+ * The run's log is not on this machine: what the database kept of it
+ * (SPEC §10), once the run has ended.  Returns -1 to go on, or an exit
+ * status.
+ */
+static int
+from_db(struct tail *t, int64_t run)
+{
+	char *cause = NULL, *data = NULL;
+	size_t len = 0;
+	int found = 0;
+
+	if (store_run_output_get(t->b->db, run, t->err ? "err" : "out", &data,
+				 &len, &found, &cause) != 0) {
+		cmd_error("%s", cause);
+		free(cause);
+		return EXIT_DB;
+	}
+	if (!found && !t->follow) {
+		cmd_error("cannot open %s: %s", t->path, strerror(ENOENT));
+		return EXIT_FAILED;
+	}
+	if (found) {
+		t->cur = run;
+		if (fwrite(data, 1, len, stdout) != len ||
+		    fflush(stdout) != 0) {
+			free(data);
+			return EXIT_FAILED;
+		}
+	}
+	free(data);
+	return -1;
+}
+
 /* A new run: finish the old file, open run's.  Returns -1 to go on, or
  * an exit status. */
 static int
@@ -118,6 +152,8 @@ open_run(struct tail *t, int64_t run)
 			    (long long)t->id, (long long)run,
 			    t->err ? "err" : "out");
 	t->fd = file_open_read(t->path);
+	if (t->fd < 0 && errno == ENOENT)
+		return from_db(t, run);
 	if (t->fd < 0 && (!t->follow || errno != ENOENT)) {
 		cmd_error("cannot open %s: %s", t->path, file_strerror(errno));
 		return EXIT_FAILED;

@@ -358,6 +358,31 @@ struct tail {
 	long long size; /* of the whole file */
 };
 
+/* The log is not on this machine: the tail of what the database kept
+ * of it (SPEC §10), if anything. */
+static void
+tail_from_db(struct report *r, int64_t run_id, const char *ext, struct tail *tl)
+{
+	char *cause = NULL, *data = NULL;
+	size_t len = 0, off;
+	int found = 0;
+
+	if (store_run_output_get(r->b->db, run_id,
+				 strcmp(ext, "err") == 0 ? "err" : "out", &data,
+				 &len, &found, &cause) != 0 ||
+	    !found) {
+		free(cause);
+		free(data);
+		return;
+	}
+	off = len > LOG_TAIL ? len - LOG_TAIL : 0;
+	tl->size = (long long)len;
+	tl->len = len - off;
+	tl->buf = xmalloc(tl->len + 1);
+	memcpy(tl->buf, data + off, tl->len);
+	free(data);
+}
+
 static void
 read_tail(struct report *r, const struct entry *e, const char *ext,
 	  struct tail *tl)
@@ -373,8 +398,10 @@ read_tail(struct report *r, const struct entry *e, const char *ext,
 			 (long long)run->task_id, (long long)run->id, ext);
 	fd = file_open_read(path);
 	free(path);
-	if (fd == -1)
+	if (fd == -1) {
+		tail_from_db(r, run->id, ext, tl);
 		return;
+	}
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
 		close(fd);
 		return;

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,7 @@
 #include "core/files.h"
 #include "core/runner.h"
 
+#include "lib/file.h"
 #include "lib/text.h"
 #include "lib/xmalloc.h"
 #include "db/store.h"
@@ -349,6 +351,8 @@ resolve_db_path(struct baton *b, int *dflt)
 	*dflt = 0;
 	if (b->db_path != NULL)
 		return xstrdup(b->db_path);
+	if (b->cfg->db.url != NULL)
+		return xstrdup(b->cfg->db.url);
 	if (b->cfg->db.path != NULL)
 		return xstrdup(b->cfg->db.path);
 	*dflt = 1;
@@ -361,12 +365,56 @@ resolve_db_path(struct baton *b, int *dflt)
 	return xasprintf("%s/.local/state/baton/baton.db", home);
 }
 
+/*
+ * The directory of a database's files (logs/, sessions/): next to an
+ * SQLite file; for a URL, this machine's state directory, one per
+ * database (pg-HASH of the URL without its password).
+ */
+static char *
+state_dir_of(const char *path)
+{
+	char *dir, *def, *shown, *slash;
+	uint64_t h = UINT64_C(0xcbf29ce484222325);
+	const char *p;
+
+	if (store_is_url(path)) {
+		def = xstrdup(getenv("XDG_STATE_HOME") != NULL &&
+					      getenv("XDG_STATE_HOME")[0] == '/'
+				      ? getenv("XDG_STATE_HOME")
+				      : "");
+		if (def[0] == '\0') {
+			free(def);
+			p = getenv("HOME");
+			def = xasprintf("%s/.local/state",
+					p != NULL && p[0] != '\0' ? p : "");
+		}
+		shown = text_url_mask(path);
+		for (p = shown; *p; p++)
+			h = (h ^ (unsigned char)*p) * UINT64_C(0x100000001b3);
+		dir = xasprintf("%s/baton/pg-%016llx", def,
+				(unsigned long long)h);
+		free(shown);
+		free(def);
+		return dir;
+	}
+	dir = xstrdup(path);
+	slash = strrchr(dir, '/');
+	if (slash == NULL) {
+		free(dir);
+		dir = xstrdup(".");
+	} else if (slash == dir)
+		slash[1] = '\0';
+	else
+		*slash = '\0';
+	return dir;
+}
+
 /* Open the database for a command that asked for it, into b->db. */
 static int
 open_db(struct baton *b, int flags)
 {
 	struct store_options opts = {0};
-	char *cause = NULL, *warning = NULL, *path, *slash;
+	char *cause = NULL, *warning = NULL, *path;
 	int snapshot = 0;
 	int rc, dflt;
 
@@ -374,20 +422,19 @@ open_db(struct baton *b, int flags)
 	free(b->db_path);
 	b->db_path = path;
 	free(b->state_dir);
-	b->state_dir = xstrdup(path);
-	slash = strrchr(b->state_dir, '/');
-	if (slash == NULL) {
-		free(b->state_dir);
-		b->state_dir = xstrdup(".");
-	} else if (slash == b->state_dir)
-		slash[1] = '\0';
-	else
-		*slash = '\0';
-	if ((flags & CMD_PEEK) && access(path, F_OK) != 0)
+	b->state_dir = state_dir_of(path);
+	if ((flags & CMD_PEEK) && !store_is_url(path) &&
+	    access(path, F_OK) != 0)
 		return EXIT_OK;
+	if (store_is_url(path) && file_mkdir_p(b->state_dir, 0700) != 0) {
+		cmd_error("cannot create %s: %s", b->state_dir,
+			  strerror(errno));
+		return EXIT_DB;
+	}
 
 	opts.synchronous_full = b->cfg->db.synchronous_full;
 	opts.busy_timeout_ms = b->cfg->db.busy_timeout_ms;
+	opts.reconnect_ms = b->cfg->runner.stale_after_ms;
 	opts.write_lock = &b->write_lock;
 	opts.create_dir = dflt;
 	opts.shared_group = b->cfg->db.shared_group;

@@ -596,6 +596,7 @@ static const char *const synchronous_modes[] = {"normal", "full", NULL};
 
 static const struct key db_keys[] = {
 	CFG_PATH(C, "path", db.path),
+	CFG_OPTIONAL(C, "url", db.url),
 	CFG_CHOICE(C, "synchronous", db.synchronous_full, synchronous_modes),
 	CFG_DURATION(C, "busy_timeout", db.busy_timeout_ms, 0, MARK_NONE),
 	CFG_BOOL(C, "shared_group", db.shared_group),
@@ -637,6 +638,7 @@ static const struct key logs_keys[] = {
 	CFG_DURATION(C, "retention", logs.retention_ms, 0, MARK_NONE),
 	CFG_BOOL(C, "redact", logs.redact),
 	CFG_INT(C, "max_bytes", logs.max_bytes, 1, INT_MAX),
+	CFG_INT(C, "db_max_bytes", logs.db_max_bytes, 0, INT_MAX),
 	CFG_END,
 };
 

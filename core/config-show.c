@@ -13,6 +13,7 @@
 
 #include "core/config-internal.h"
 #include "lib/clock.h"
+#include "lib/text.h"
 #include "lib/xmalloc.h"
 
 /* Words that make a key's value a secret. */
@@ -311,9 +312,13 @@ emit_key(struct emitter *em, const struct key *k, const struct config *cfg)
 	case KEY_OPTIONAL:
 	case KEY_PATH:
 		s = *(char *const *)field;
-		if (s != NULL)
-			emit_kv_string(em, k->name, s);
-		else if (k->type == KEY_PATH) {
+		if (s != NULL) {
+			/* a database URL's password never shows */
+			char *masked = text_url_mask(s);
+
+			emit_kv_string(em, k->name, masked);
+			free(masked);
+		} else if (k->type == KEY_PATH) {
 			emit_plain(em, k->name);
 			emit_plain(em, "~");
 		}

@@ -33,6 +33,7 @@ config_defaults(struct config *cfg)
 {
 	memset(cfg, 0, sizeof *cfg);
 	cfg->db.path = NULL;
+	cfg->db.url = NULL;
 	cfg->db.synchronous_full = 0;
 	cfg->db.busy_timeout_ms = 10 * 1000;
 	cfg->db.shared_group = 0;
@@ -60,6 +61,7 @@ config_defaults(struct config *cfg)
 	cfg->runner.requeue_interrupted = 0;
 	cfg->logs.redact = 1;
 	cfg->logs.max_bytes = 256 << 20;
+	cfg->logs.db_max_bytes = 1024 * 1024;
 	cfg->iterate_prompt = xstrdup("The check `{check}` failed with exit "
 				      "code {exit_code}:\n{output}\nFix it.");
 
@@ -89,6 +91,7 @@ config_release(struct config *cfg)
 		return;
 	free(cfg->path);
 	free(cfg->db.path);
+	free(cfg->db.url);
 	free(cfg->defaults.agent);
 	free(cfg->iterate_prompt);
 	for (i = 0; i < cfg->nagents; i++)
@@ -330,6 +333,9 @@ apply_env(struct config *cfg, char **cause)
 		}
 		free(cfg->db.path);
 		cfg->db.path = s;
+		/* the environment wins over the file's db.url too */
+		free(cfg->db.url);
+		cfg->db.url = NULL;
 	}
 	v = getenv("BATON_SESSION_TTL");
 	if (v != NULL) {
@@ -506,7 +512,7 @@ config_equal(const struct config *a, const struct config *b)
 {
 	size_t i;
 
-	if (!streq(a->db.path, b->db.path) ||
+	if (!streq(a->db.path, b->db.path) || !streq(a->db.url, b->db.url) ||
 	    a->db.synchronous_full != b->db.synchronous_full ||
 	    a->db.busy_timeout_ms != b->db.busy_timeout_ms ||
 	    a->db.shared_group != b->db.shared_group ||
@@ -534,7 +540,8 @@ config_equal(const struct config *a, const struct config *b)
 	    a->sessions.max_cost != b->sessions.max_cost ||
 	    a->logs.retention_ms != b->logs.retention_ms ||
 	    a->logs.redact != b->logs.redact ||
-	    a->logs.max_bytes != b->logs.max_bytes)
+	    a->logs.max_bytes != b->logs.max_bytes ||
+	    a->logs.db_max_bytes != b->logs.db_max_bytes)
 		return 0;
 	if (a->runner.heartbeat_ms != b->runner.heartbeat_ms ||
 	    a->runner.stale_after_ms != b->runner.stale_after_ms ||

@@ -17,6 +17,7 @@ struct config {
 
 	struct {
 		char *path; /* expanded; NULL: $XDG_STATE_HOME/baton/baton.db */
+		char *url;  /* db.url (postgres://…); wins over path */
 		int synchronous_full;	 /* db.synchronous: normal | full */
 		int64_t busy_timeout_ms; /* db.busy_timeout, default 10s */
 		int shared_group; /* db.shared_group: group may write, false */
@@ -55,6 +56,9 @@ struct config {
 		int64_t retention_ms; /* 0: keep forever */
 		int redact;    /* secrets out of logs, answers, errors (true) */
 		int max_bytes; /* kept of each stream of a run (256 MiB) */
+		/* logs.db_max_bytes: what a store that keeps output (postgres)
+		 * keeps of each stream of a run; 0: none */
+		int db_max_bytes;
 	} logs;
 
 	struct {

@@ -69,6 +69,10 @@ files_setup(struct baton *b, int move_legacy, char **warning, char **cause)
 
 	*warning = NULL;
 	base = base != NULL ? base + 1 : b->db_path;
+	/* a URL (postgres://…) names no file: its state directory is its own
+	 * already, and its tail may hold parameters not fit for a name */
+	if (strstr(b->db_path, "://") != NULL)
+		base = "pg";
 	if ((rc = store_meta_get(b->db, "id", &id, cause)) != 0)
 		return rc;
 	if (id == NULL || !id_is_uuid(id)) {

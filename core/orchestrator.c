@@ -1291,6 +1291,77 @@ final_write(struct job *j, int (*fn)(struct job *, void *, char **), void *arg,
 	return rc;
 }
 
+/* The first n bytes of path (NUL-terminated; caller frees), or NULL. */
+static char *
+read_head(const char *path, size_t n, size_t *len)
+{
+	char *buf;
+	ssize_t r;
+	int fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1)
+		return NULL;
+	buf = xmalloc(n + 1);
+	*len = 0;
+	while (*len < n && (r = read(fd, buf + *len, n - *len)) > 0)
+		*len += (size_t)r;
+	close(fd);
+	buf[*len] = '\0';
+	return buf;
+}
+
+/* What the database keeps of the log at path of size bytes: all of it
+ * up to max, else its head and tail with a marker between. */
+static char *
+capped_log(const char *path, int64_t size, int64_t max)
+{
+	char *head, *tail, *s;
+	size_t hl;
+
+	if (size <= max)
+		return read_head(path, (size_t)max, &hl);
+	head = read_head(path, (size_t)(max / 2), &hl);
+	tail = file_read_tail(path, (size_t)(max - max / 2));
+	s = xasprintf("%s\n[... %lld bytes of output not kept in the "
+		      "database; the log file has them ...]\n%s",
+		      head ? head : "", (long long)(size - max),
+		      tail ? tail : "");
+	free(head);
+	free(tail);
+	return s;
+}
+
+/*
+ * Keep the run's output in a store that can (SPEC §10: `log` from any
+ * machine), redacted as answers are, at most logs.db_max_bytes of each
+ * stream.  Inside the caller's transaction.
+ */
+static int
+keep_output(struct job *j, struct turn_state *t, char **cause)
+{
+	static const char *const names[] = {"out", "err"};
+	const char *paths[] = {t->out, t->err};
+	int64_t max = j->o->b->cfg->logs.db_max_bytes;
+	struct stat st;
+	char *text, *kept;
+	int i, rc = 0;
+
+	if (!store_has_output(j->o->db) || max <= 0 || t->run.id == 0)
+		return 0;
+	for (i = 0; rc == 0 && i < 2; i++) {
+		if (paths[i] == NULL || stat(paths[i], &st) != 0)
+			continue;
+		if ((text = capped_log(paths[i], st.st_size, max)) == NULL)
+			continue;
+		kept = job_redact(j, text);
+		rc = store_run_output_put(j->o->db, t->run.id, names[i], kept,
+					  strlen(kept), st.st_size, cause);
+		free(kept);
+		free(text);
+	}
+	return rc;
+}
+
 /* record_run's transaction. */
 static int
 record_run_txn(struct job *j, void *arg, char **cause)
@@ -1302,6 +1373,8 @@ record_run_txn(struct job *j, void *arg, char **cause)
 	if ((rc = store_begin(db, cause)) != 0)
 		return rc;
 	rc = store_run_end(db, &t->run, j->epoch, cause);
+	if (rc == 0)
+		rc = keep_output(j, t, cause);
 	if (rc == 0)
 		rc = record_session(j, t, t->run.ended_at, cause);
 	if (rc == 0)

@@ -34,6 +34,7 @@ runner_db_open(struct baton *b, struct store **db, char **cause)
 
 	opts.synchronous_full = b->cfg->db.synchronous_full;
 	opts.busy_timeout_ms = b->cfg->db.busy_timeout_ms;
+	opts.reconnect_ms = b->cfg->runner.stale_after_ms;
 	opts.write_lock = &b->write_lock;
 	opts.shared_group = b->cfg->db.shared_group;
 	return store_open(db, b->db_path, &opts, cause);

@@ -408,8 +408,9 @@ checkpoint_idle(struct pool *p, struct store *db, int last)
 static int
 idle(struct pool *p, struct store *db, char **cause)
 {
-	struct pollfd pf[2] = {{.fd = p->b->stop_fd, .events = POLLIN},
-			       {.fd = p->wake[0], .events = POLLIN}};
+	struct pollfd pf[3] = {{.fd = p->b->stop_fd, .events = POLLIN},
+			       {.fd = p->wake[0], .events = POLLIN},
+			       {.fd = store_wake_fd(db), .events = POLLIN}};
 	int64_t pending;
 	int rc;
 
@@ -427,8 +428,13 @@ idle(struct pool *p, struct store *db, char **cause)
 			set_stop(p);
 		pthread_mutex_unlock(&p->lock);
 	}
-	if (poll(pf, 2, 100) > 0 && pf[0].revents != 0)
+	/* Another process's new task wakes us through the store when it
+	 * can (PostgreSQL's NOTIFY); the timeout is the polling behind it. */
+	rc = poll(pf, pf[2].fd >= 0 ? 3 : 2, pf[2].fd >= 0 ? 1000 : 100);
+	if (rc > 0 && pf[0].revents != 0)
 		return 1;
+	if (rc > 0 && pf[2].fd >= 0 && pf[2].revents != 0)
+		store_wake_drain(db);
 	return 0;
 }
 

@@ -5,9 +5,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#ifdef BATON_POSTGRES
+#include "db/postgres/pg.h"
+#endif
 #include "db/sqlite/sqlite.h"
 #include "db/store.h"
 #include "lib/err.h"
+#include "lib/text.h"
 #include "lib/xmalloc.h"
 
 /* The scheme of a URL ("postgres" of "postgres://h/db"), or NULL for a
@@ -29,29 +33,54 @@ store_open(struct store **out, const char *where,
 {
 	char *scheme = url_scheme(where);
 
+	char *shown;
+	int pg;
+
 	*out = NULL;
-	if (scheme != NULL) {
-		if (strcmp(scheme, "postgres") == 0 ||
-		    strcmp(scheme, "postgresql") == 0)
-			*cause = xasprintf("cannot open database %s: this "
-					   "baton was built without the "
-					   "PostgreSQL store",
-					   where);
-		else
-			*cause = xasprintf("cannot open database %s: '%s' is "
-					   "not a supported store (use a file "
-					   "path for SQLite)",
-					   where, scheme);
+	if (scheme == NULL)
+		return sqlite_store_open(out, where, opts, cause);
+	pg = strcmp(scheme, "postgres") == 0 ||
+	     strcmp(scheme, "postgresql") == 0;
+#ifdef BATON_POSTGRES
+	if (pg) {
 		free(scheme);
-		return -BERR_DB;
+		return pg_store_open(out, where, opts, cause);
 	}
-	return sqlite_store_open(out, where, opts, cause);
+#endif
+	shown = text_url_mask(where);
+	if (pg)
+		*cause = xasprintf("cannot open database %s: this baton was "
+				   "built without the PostgreSQL store",
+				   shown);
+	else
+		*cause = xasprintf("cannot open database %s: '%s' is not a "
+				   "supported store (use a file path for "
+				   "SQLite, or postgres://)",
+				   shown, scheme);
+	free(shown);
+	free(scheme);
+	return -BERR_DB;
 }
 
 int
 store_schema_version(void)
 {
 	return sqlite_schema_version();
+}
+
+int
+store_is_url(const char *where)
+{
+	char *scheme = url_scheme(where);
+
+	free(scheme);
+	return scheme != NULL;
+}
+
+const char *
+store_engine(const struct store *st)
+{
+	return st->impl->name;
 }
 
 void
@@ -628,4 +657,79 @@ store_vacuum(struct store *st, int64_t *before, int64_t *after, char **cause)
 	if (st->impl->vacuum == NULL)
 		return not_supported(st, "vacuum", cause);
 	return st->impl->vacuum(st, before, after, cause);
+}
+
+int
+store_wake_fd(struct store *st)
+{
+	return st->impl->wake_fd != NULL ? st->impl->wake_fd(st) : -1;
+}
+
+void
+store_wake_drain(struct store *st)
+{
+	if (st->impl->wake_drain != NULL)
+		st->impl->wake_drain(st);
+}
+
+int
+store_has_output(const struct store *st)
+{
+	return st->impl->run_output_put != NULL;
+}
+
+int
+store_run_output_put(struct store *st, int64_t run_id, const char *stream,
+		     const char *data, size_t len, int64_t bytes, char **cause)
+{
+	if (st->impl->run_output_put == NULL)
+		return 0;
+	return st->impl->run_output_put(st, run_id, stream, data, len, bytes,
+					cause);
+}
+
+int
+store_run_output_get(struct store *st, int64_t run_id, const char *stream,
+		     char **data, size_t *len, int *found, char **cause)
+{
+	*data = NULL;
+	*len = 0;
+	*found = 0;
+	if (st->impl->run_output_get == NULL)
+		return 0;
+	return st->impl->run_output_get(st, run_id, stream, data, len, found,
+					cause);
+}
+
+const char *const store_copy_tables[] = {
+	"runners", "milestones",    "sessions", "tasks",
+	"runs",	   "session_chain", "events",	NULL,
+};
+
+int
+store_rows_each(struct store *st, const char *table,
+		int (*fn)(void *, int, const char *const *,
+			  const char *const *),
+		void *arg, char **cause)
+{
+	return st->impl->rows_each(st, table, fn, arg, cause);
+}
+
+int
+store_copy_begin(struct store *st, char **cause)
+{
+	return st->impl->copy_begin(st, cause);
+}
+
+int
+store_row_insert(struct store *st, const char *table, int n,
+		 const char *const *cols, const char *const *vals, char **cause)
+{
+	return st->impl->row_insert(st, table, n, cols, vals, cause);
+}
+
+int
+store_copy_commit(struct store *st, char **cause)
+{
+	return st->impl->copy_commit(st, cause);
 }

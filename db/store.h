@@ -46,21 +46,26 @@ struct store_options {
 	 * -wal and -shm), open it read-only as of its last checkpoint
 	 * (SQLite's immutable mode) and set *snapshot to 1.  NULL: never. */
 	int *snapshot;
+	/* postgres: how long to keep making a broken connection again
+	 * before a statement fails (runner.stale_after); 0 means 60s */
+	int64_t reconnect_ms;
 };
 
 /* The schema version this binary writes. */
 int store_schema_version(void);
 
 /*
- * Open the store at where: a file path is an SQLite database (a URL
- * with a scheme this binary has no engine for is refused, -BERR_DB,
- * never taken for a file name).  For SQLite: open (creating if needed)
- * the database at path: the parent directory is created 0700 if missing
- * and opts->create_dir says so, the file 0600 (0660 with shared_group)
- * whatever the umask.  A database (or -wal, -shm) owned by another user
- * than this one or root, or writable by others (or by its group without
- * shared_group), is refused; one readable by others is made 0600.  A
- * database on a network or FUSE file system is refused (SPEC §10).  Sets
+ * Open the store at where: a file path is an SQLite database, a
+ * postgres:// or postgresql:// URL a PostgreSQL one when this binary was
+ * built with libpq (db/postgres/); a URL with a scheme this binary has
+ * no engine for is refused, -BERR_DB, never taken for a file name.  For
+ * SQLite: open (creating if needed) the database at path: the parent
+ * directory is created 0700 if missing and opts->create_dir says so, the
+ * file 0600 (0660 with shared_group) whatever the umask.  A database (or
+ * -wal, -shm) owned by another user than this one or root, or writable by
+ * others (or by its group without shared_group), is refused; one readable
+ * by others is made 0600.  A database on a network or FUSE file system is
+ * refused (SPEC §10).  Sets
  * WAL, synchronous, foreign_keys, the busy timeout, then migrates to the
  * current schema in one BEGIN IMMEDIATE transaction (exactly once even
  * if several processes open an old database at once).  Refuses, touching
@@ -74,10 +79,17 @@ int store_schema_version(void);
 int store_open(struct store **out, const char *where,
 	       const struct store_options *, char **cause);
 
+/* 1 if where is a URL (scheme://…) rather than a file path. */
+int store_is_url(const char *where);
+
+/* The engine's name: "sqlite" or "postgres". */
+const char *store_engine(const struct store *);
+
 /* Close and free; NULL-safe.  Finalizes cached statements. */
 void store_close(struct store *);
 
-/* The path the database was opened from (borrowed). */
+/* The path the database was opened from (borrowed); for a URL, with
+ * its password masked. */
 const char *store_path(const struct store *);
 
 /*
@@ -643,6 +655,58 @@ int store_backup(struct store *, const char *path, char **cause);
  * its size in bytes (files on disk; 0 where the engine cannot say). */
 int store_vacuum(struct store *, int64_t *before, int64_t *after, char **cause);
 
+/*
+ * Waking idle workers: a file descriptor that becomes readable when work
+ * may have come (another process added, requeued or finished a task), or
+ * -1 when the engine has none (poll the store instead).  Polling stays
+ * behind it: a wake-up is a hint, never the only way to see work.
+ * store_wake_drain() consumes what arrived.  Outside transactions only.
+ */
+int store_wake_fd(struct store *);
+void store_wake_drain(struct store *);
+
+/*
+ * Agents' output kept in the database (SPEC §10), for engines whose
+ * readers may be on another machine than the log files: what is kept of
+ * a run's stdout ("out") or stderr ("err"), bytes the size it had.
+ * store_has_output() says whether the engine keeps it (PostgreSQL; for
+ * SQLite the files next to the database are all there is).
+ */
+int store_has_output(const struct store *);
+int store_run_output_put(struct store *, int64_t run_id, const char *stream,
+			 const char *data, size_t len, int64_t bytes,
+			 char **cause);
+/* *data (caller frees, NUL-terminated) and *len; *found 0 for none. */
+int store_run_output_get(struct store *, int64_t run_id, const char *stream,
+			 char **data, size_t *len, int *found, char **cause);
+
+/* ---- moving a queue between stores (baton db copy) ---- */
+
+/* The tables a copy moves, in the order it writes them; NULL-terminated. */
+extern const char *const store_copy_tables[];
+/*
+ * Call fn with each row of table in the order it was inserted: its
+ * column names and values as text (NULL for SQL NULL).  Stops when fn
+ * returns != 0.
+ */
+int store_rows_each(struct store *, const char *table,
+		    int (*fn)(void *, int n, const char *const *cols,
+			      const char *const *vals),
+		    void *arg, char **cause);
+/*
+ * Start a copy into this store: a transaction whose foreign keys are
+ * checked at its commit.  A store that has tasks, sessions, milestones
+ * or runners already is refused (-BERR_USAGE).
+ */
+int store_copy_begin(struct store *, char **cause);
+/* Insert one row as given, ids and all; columns this store does not
+ * have are left out. */
+int store_row_insert(struct store *, const char *table, int n,
+		     const char *const *cols, const char *const *vals,
+		     char **cause);
+/* Commit the copy: the ids handed out next follow the copied ones. */
+int store_copy_commit(struct store *, char **cause);
+
 /* An engine: one function per operation above, same contracts. */
 struct store_impl {
 	const char *name; /* "sqlite" */
@@ -824,6 +888,25 @@ struct store_impl {
 	int (*session_get_last_used)(struct store *st, const char *project,
 				     const char *os_user, struct db_session *a3,
 				     int *found, char **cause);
+	/* NULL: no wake-ups (store_wake_fd() is -1) */
+	int (*wake_fd)(struct store *st);
+	void (*wake_drain)(struct store *st);
+	/* NULL: output not kept in the database */
+	int (*run_output_put)(struct store *st, int64_t run_id,
+			      const char *stream, const char *data, size_t len,
+			      int64_t bytes, char **cause);
+	int (*run_output_get)(struct store *st, int64_t run_id,
+			      const char *stream, char **data, size_t *len,
+			      int *found, char **cause);
+	int (*rows_each)(struct store *st, const char *table,
+			 int (*fn)(void *, int n, const char *const *cols,
+				   const char *const *vals),
+			 void *arg, char **cause);
+	int (*copy_begin)(struct store *st, char **cause);
+	int (*row_insert)(struct store *st, const char *table, int n,
+			  const char *const *cols, const char *const *vals,
+			  char **cause);
+	int (*copy_commit)(struct store *st, char **cause);
 };
 
 #endif

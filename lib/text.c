@@ -205,3 +205,37 @@ text_utf8_clean(const char *s)
 	}
 	return strbuf_detach(&sb);
 }
+
+/* See text.h. */
+char *
+text_url_mask(const char *url)
+{
+	struct strbuf sb;
+	const char *p = strstr(url, "://"), *auth, *at, *colon, *q, *end;
+
+	if (p == NULL)
+		return xstrdup(url);
+	strbuf_init(&sb);
+	auth = p + 3;
+	end = auth + strcspn(auth, "/?#");
+	at = memchr(auth, '@', (size_t)(end - auth));
+	/* the last '@' of the authority: a password may hold one */
+	while (at != NULL && memchr(at + 1, '@', (size_t)(end - at - 1)))
+		at = memchr(at + 1, '@', (size_t)(end - at - 1));
+	colon = at != NULL ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
+	if (colon != NULL) {
+		strbuf_add(&sb, url, (size_t)(colon + 1 - url));
+		strbuf_adds(&sb, "***");
+		p = at;
+	} else
+		p = url;
+	/* parameters: password=... up to the next '&' */
+	while ((q = strstr(p, "password=")) != NULL &&
+	       (q == url || q[-1] == '?' || q[-1] == '&')) {
+		strbuf_add(&sb, p, (size_t)(q + 9 - p));
+		strbuf_adds(&sb, "***");
+		p = q + 9 + strcspn(q + 9, "&#");
+	}
+	strbuf_adds(&sb, p);
+	return strbuf_detach(&sb);
+}

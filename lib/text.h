@@ -42,4 +42,11 @@ void text_line_col(const char *buf, size_t len, size_t off, size_t *line,
  * by U+FFFD (what JSON and XML can carry); the caller frees. */
 char *text_utf8_clean(const char *s);
 
+/*
+ * A copy of url with its password replaced by "***": the one in
+ * "scheme://user:PASSWORD@host" and any "password=" parameter.  Anything
+ * that is not a URL is copied as is.  The caller frees.
+ */
+char *text_url_mask(const char *url);
+
 #endif

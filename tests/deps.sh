@@ -6,6 +6,7 @@
 pkgs="gcc make pkg-config libsqlite3-dev uuid-dev libyaml-dev libjansson-dev
 libcmocka-dev bats sqlite3 jq python3-jsonschema zsh fish
 python3-prometheus-client libxml2-utils python3-junitparser clang libclang-rt-dev
+libpq-dev postgresql
 ${BATON_DEPS_EXTRA:-}"
 missing=
 for p in $pkgs; do

@@ -81,4 +81,8 @@ const struct store_impl sqlite_store_impl = {
 	.backup = sqlite_backup,
 	.vacuum = sqlite_vacuum,
 	.session_get_last_used = sqlite_session_get_last_used,
+	.rows_each = sqlite_rows_each,
+	.copy_begin = sqlite_copy_begin,
+	.row_insert = sqlite_row_insert,
+	.copy_commit = sqlite_copy_commit,
 };

@@ -283,4 +283,14 @@ int sqlite_backup(struct store *st, const char *path, char **cause);
 int sqlite_vacuum(struct store *st, int64_t *before, int64_t *after,
 		  char **cause);
 
+int sqlite_rows_each(struct store *st, const char *table,
+		     int (*fn)(void *, int n, const char *const *cols,
+			       const char *const *vals),
+		     void *arg, char **cause);
+int sqlite_copy_begin(struct store *st, char **cause);
+int sqlite_row_insert(struct store *st, const char *table, int n,
+		      const char *const *cols, const char *const *vals,
+		      char **cause);
+int sqlite_copy_commit(struct store *st, char **cause);
+
 #endif

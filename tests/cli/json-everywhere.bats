@@ -33,7 +33,7 @@ commands() {
 	declare -A args=(
 		[add]="echo added" [cancel]="3" [completion]="bash"
 		[config check]="" [config show]="" [config trust]="$T/baton.yaml"
-		[db backup]="$T/copy.db"
+		[db backup]="$T/copy.db" [db copy]="$BATON_DB $T/copy2.db"
 		[db vacuum]="" [doctor]="" [help]=""
 		[log]="1" [milestone create]="m1" [milestone list]=""
 		[milestone show]="m1" [prune]="--older-than 30d"
@@ -82,7 +82,7 @@ commands() {
 		fi
 	done < <(commands)
 	[ "$n" -ge 20 ]
-	[ "$refused" = "completion,config check,config show,config trust,db backup,help,log,report" ]
+	[ "$refused" = "completion,config check,config show,config trust,db backup,db copy,help,log,report" ]
 }
 
 @test "--json refused before anything happens" {

@@ -16,6 +16,13 @@ setup() {
 	export XDG_CONFIG_HOME=$T/config
 	export XDG_STATE_HOME=$T/state
 	export BATON_DB=$T/state/baton.db
+	# BATON_TEST_PG=DIR: every test on a fresh database of the running
+	# cluster of tests/pg.bash in DIR (to try a suite against PostgreSQL)
+	if [ -n "${BATON_TEST_PG:-}" ]; then
+		BATON_DB=$(PG_DIR=$BATON_TEST_PG PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin} \
+			bash -c ". '$REPO/tests/pg.bash'; pg_newdb t_\$\$_\$RANDOM") ||
+			return 1
+	fi
 	unset BATON_CONFIG BATON_SESSION_TTL BATON_WORKERS NO_COLOR
 	cd "$T/work" || return 1
 	if declare -F local_setup >/dev/null; then
@@ -79,7 +86,13 @@ assert_not_contains() {
 
 # One value from the database.
 sql() {
-	sqlite3 -batch -noheader -cmd '.timeout 5000' "$BATON_DB" "$@"
+	case $BATON_DB in
+	postgres://* | postgresql://*)
+		"${PG_BIN:-/usr/lib/postgresql/15/bin}/psql" -X -q -A -t \
+			-v ON_ERROR_STOP=1 -d "$BATON_DB" -c "$@"
+		;;
+	*) sqlite3 -batch -noheader -cmd '.timeout 5000' "$BATON_DB" "$@" ;;
+	esac
 }
 
 # Wait up to $2 seconds (default 10) for a shell condition $1.

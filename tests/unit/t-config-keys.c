@@ -28,6 +28,7 @@ static const struct {
 	size_t offset;
 } config_keys[] = {
 	{"db.path", KEY_PATH, offsetof(C, db.path)},
+	{"db.url", KEY_OPTIONAL, offsetof(C, db.url)},
 	{"db.synchronous", KEY_CHOICE, offsetof(C, db.synchronous_full)},
 	{"db.busy_timeout", KEY_DURATION, offsetof(C, db.busy_timeout_ms)},
 	{"db.shared_group", KEY_BOOL, offsetof(C, db.shared_group)},
@@ -58,6 +59,7 @@ static const struct {
 	{"logs.retention", KEY_DURATION, offsetof(C, logs.retention_ms)},
 	{"logs.redact", KEY_BOOL, offsetof(C, logs.redact)},
 	{"logs.max_bytes", KEY_INT, offsetof(C, logs.max_bytes)},
+	{"logs.db_max_bytes", KEY_INT, offsetof(C, logs.db_max_bytes)},
 	{"runner.heartbeat", KEY_DURATION, offsetof(C, runner.heartbeat_ms)},
 	{"runner.stale_after", KEY_DURATION,
 	 offsetof(C, runner.stale_after_ms)},
@@ -184,6 +186,8 @@ other_value(const struct key *k, const struct config *d)
 		return xstrdup("codex"); /* a profile, for defaults.agent */
 	case KEY_PATH:
 		return xstrdup("/tmp/elsewhere.db");
+	case KEY_OPTIONAL:
+		return xstrdup("postgres://baton@db.example/baton");
 	case KEY_CHOICE:
 		return xstrdup(k->choices[*(const int *)field == 0 ? 1 : 0]);
 	case KEY_PRICE:
@@ -204,6 +208,7 @@ restore(struct config *c, const struct config *d, const struct key *k)
 	switch (k->type) {
 	case KEY_STRING:
 	case KEY_PATH:
+	case KEY_OPTIONAL:
 		free(*(char **)to);
 		*(char **)to = xstrdup_or_null(*(char *const *)from);
 		break;

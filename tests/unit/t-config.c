@@ -464,7 +464,7 @@ test_errors(void **state)
 			"mean 'command'?)");
 	expect_err("db: {sync: full}\n",
 		   NAME ":1:6: unknown key 'sync' in db (expected one of: "
-			"path, synchronous, busy_timeout, shared_group, "
+			"path, url, synchronous, busy_timeout, shared_group, "
 			"wal_warn_mib, final_write_timeout)");
 	expect_err("defaults: 3\n",
 		   NAME ":1:11: defaults: expected a mapping, got '3'");

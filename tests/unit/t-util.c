@@ -997,6 +997,32 @@ test_fsafe_problem(void **state)
 	free(why);
 }
 
+/* A database URL's password is masked wherever baton prints it. */
+static void
+test_url_mask(void **state)
+{
+	static const char *const cases[][2] = {
+		{"postgres://u:secret@h:5432/db", "postgres://u:***@h:5432/db"},
+		{"postgresql://u:p@ss@h/db", "postgresql://u:***@h/db"},
+		{"postgres://u@h/db", "postgres://u@h/db"},
+		{"postgres://h/db?password=secret&sslmode=require",
+		 "postgres://h/db?password=***&sslmode=require"},
+		{"postgres:///db?host=/tmp/x&user=u&password=pw",
+		 "postgres:///db?host=/tmp/x&user=u&password=***"},
+		{"/var/lib/baton.db", "/var/lib/baton.db"},
+		{"mysql://root:pw@h/db", "mysql://root:***@h/db"},
+	};
+	size_t i;
+	char *s;
+
+	(void)state;
+	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		s = text_url_mask(cases[i][0]);
+		assert_string_equal(s, cases[i][1]);
+		free(s);
+	}
+}
+
 int
 main(void)
 {
@@ -1032,6 +1058,7 @@ main(void)
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_num),
 		cmocka_unit_test(test_resource_text),
+		cmocka_unit_test(test_url_mask),
 		cmocka_unit_test_setup_teardown(test_project, test_tmpdir_setup,
 						test_tmpdir_teardown),
 	};

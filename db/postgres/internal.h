@@ -1,0 +1,319 @@
+#ifndef BATON_PG_INTERNAL_H
+#define BATON_PG_INTERNAL_H
+
+/* Shared by the files of db/postgres/ only. */
+
+#include <libpq-fe.h>
+#include <stdint.h>
+
+#include "db/postgres/pg.h"
+#include "lib/strbuf.h"
+#include "db/store.h"
+
+#define PG_MAX_PARAMS 48
+
+/* One statement executed inside the open transaction, kept so that the
+ * transaction can be replayed on a new connection (see pg_exec()). */
+struct pg_logged {
+	char *sql;
+	int n;
+	char **v;
+	uint64_t hash; /* of the result rows */
+	/* the id an INSERT … RETURNING id took from its identity, given
+	 * again explicitly on a replay (a sequence never gives it twice) */
+	char *ret_id;
+};
+
+struct pg {
+	struct store base; /* first: a struct store * is a struct pg * */
+	PGconn *conn;
+	char *url;   /* as given (with any password: never printed) */
+	char *shown; /* url with its password masked, for messages */
+	int in_txn;
+	int64_t xid; /* the open transaction's, for txid_status() */
+	int64_t reconnect_ms;
+	int64_t busy_ms; /* lock_timeout: how long a writer waits */
+	int64_t statement_timeout_ms;
+	uint64_t commits;
+	int busy;      /* the last failure was a lock or statement timeout, a
+		     serialization failure or a deadlock (store_busy) */
+	int listening; /* LISTEN baton_work done on this connection */
+	/* baton db copy: the columns of the table rows go to */
+	char *copy_table;
+	struct strvec copy_cols;
+	struct pg_logged *log;
+	size_t nlog, caplog;
+};
+
+/* The parameters of one statement, as text (NULL for SQL NULL). */
+struct pgq {
+	int n;
+	const char *v[PG_MAX_PARAMS];
+	char buf[PG_MAX_PARAMS][32];
+};
+
+void pgq_init(struct pgq *);
+void pgq_text(struct pgq *, const char *);
+void pgq_i64(struct pgq *, int64_t);
+/* 0 as NULL */
+void pgq_nz(struct pgq *, int64_t);
+void pgq_dbl(struct pgq *, double);
+void pgq_null(struct pgq *);
+
+/*
+ * Run sql with q's parameters (q may be NULL).  *res (if res is not
+ * NULL) is the result, the caller PQclear()s it.  A connection that broke
+ * is made again (with backoff, for at most reconnect_ms) and the
+ * statement re-run: outside a transaction at once, inside one after the
+ * statements of the transaction so far were replayed and gave the same
+ * results.  0, or -BERR_DB with *cause "what: message".
+ */
+int pg_exec(struct pg *, const char *sql, const struct pgq *q, PGresult **res,
+	    const char *what, char **cause);
+/* pg_exec() with no result wanted; *changed (if not NULL) is the number
+ * of rows the statement changed. */
+int pg_do(struct pg *, const char *sql, const struct pgq *q, int64_t *changed,
+	  const char *what, char **cause);
+/* pg_do() for a fenced write (db/store.h): with epoch != 0 and no row
+ * changed, -BERR_LEASE with *cause "what: lost lease". */
+int pg_do_fenced(struct pg *, const char *sql, const struct pgq *q,
+		 int64_t epoch, const char *what, char **cause);
+
+/* The fences of db/store.h in SQL: $N (text) an epoch, 0 for none.  The
+ * UPDATE's row lock keeps a checked task or session row as it is until
+ * commit; a run's task is checked with FOR SHARE. */
+#define PG_TASK_FENCE(n)                                                       \
+	"(" n "::bigint = 0 OR (lease_epoch = " n                              \
+	"::bigint AND status = 'running'))"
+#define PG_SESSION_FENCE(n)                                                    \
+	"(" n "::bigint = 0 OR (lease_epoch = " n                              \
+	"::bigint AND lease_runner IS NOT NULL))"
+#define PG_RUN_FENCE(task, n)                                                  \
+	"(" n                                                                  \
+	"::bigint = 0 OR EXISTS (SELECT 1 FROM tasks t WHERE t.id = " task     \
+	" AND t.lease_epoch = " n "::bigint AND t.status = 'running' "         \
+	"FOR SHARE OF t))"
+
+/* Saturating sums (lib/num.h) of a stored count or amount and a
+ * parameter (itself clamped by the caller): whatever is stored, the sum
+ * stays in range and never overflows a BIGINT. */
+#define PG_COUNT_SUM(col, param)                                               \
+	"least(greatest(0, least(coalesce(" col                                \
+	", 0), 9007199254740991)) + " param "::bigint, 9007199254740991)"
+#define PG_USD_SUM(col, param)                                                 \
+	"least(greatest(0, coalesce(" col ", 0)) + " param                     \
+	"::double precision, 1e12::double precision)"
+
+/* Cell helpers: 0 / NULL / -1 for SQL NULL. */
+int64_t pg_i64(const PGresult *, int row, int col);
+double pg_dbl(const PGresult *, int row, int col);
+char *pg_text(const PGresult *, int row, int col);
+int pg_isnull(const PGresult *, int row, int col);
+int pg_is(const PGresult *, int row, int col, const char *s);
+
+#define PG_ENUM_COL(type, prefix)                                              \
+	static inline enum type pg_col_##prefix(const PGresult *r, int row,    \
+						int col, enum type dflt)       \
+	{                                                                      \
+		enum type v;                                                   \
+		if (PQgetisnull(r, row, col))                                  \
+			return dflt;                                           \
+		return prefix##_parse(PQgetvalue(r, row, col), &v) == 0        \
+			       ? v                                             \
+			       : dflt;                                         \
+	}
+PG_ENUM_COL(task_status, task_status)
+PG_ENUM_COL(run_outcome, run_outcome)
+PG_ENUM_COL(resume_outcome, resume_outcome)
+PG_ENUM_COL(session_kind, session_kind)
+PG_ENUM_COL(session_status, session_status)
+PG_ENUM_COL(chain_edge, chain_edge)
+PG_ENUM_COL(event_kind, event_kind)
+
+#define PG_RUN_COLS                                                            \
+	"id, task_id, attempt, iteration, session_id, agent_session_in, "      \
+	"agent_session_out, resume_outcome, runner_id, pid, proc_start, "      \
+	"started_at, ended_at, exit_code, signal, outcome, error, "            \
+	"input_tokens, output_tokens, cache_read_tokens, "                     \
+	"cache_creation_tokens, cost_usd, num_turns, duration_ms, "            \
+	"check_exit_code, check_output, answer, output_truncated FROM runs "
+/* The rows of res (SELECT PG_RUN_COLS …) as runs; res is cleared. */
+void pg_read_runs(PGresult *res, struct db_run **runs, size_t *n);
+
+extern const struct store_impl pg_store_impl;
+
+/* The operations of the PostgreSQL engine (db/store.h says what each does). */
+void pg_close(struct store *st);
+const char *pg_path(const struct store *st);
+int pg_meta_get(struct store *st, const char *key, char **value, char **cause);
+int pg_meta_delete(struct store *st, const char *key, char **cause);
+int pg_begin(struct store *st, char **cause);
+int pg_commit(struct store *st, char **cause);
+void pg_rollback(struct store *st);
+int pg_integrity_check(struct store *st, int *ok, char **report, char **cause);
+uint64_t pg_commits(const struct store *st);
+int pg_wal(struct store *st, enum store_checkpoint mode, struct store_wal *w,
+	   char **cause);
+int pg_busy(const struct store *st);
+int pg_task_insert(struct store *st, struct db_task *t, int64_t now,
+		   int *existed, char **cause);
+int pg_task_get(struct store *st, int64_t id, struct db_task *a2, int *found,
+		char **cause);
+int pg_task_next(struct store *st, int64_t milestone_id, int64_t skip_after,
+		 int64_t *id, char **cause);
+int pg_task_count_pending(struct store *st, int64_t milestone_id, int64_t *n,
+			  char **cause);
+int pg_task_start(struct store *st, int64_t id, int64_t runner_id,
+		  const char *session_id, int64_t now, int64_t *epoch,
+		  char **cause);
+int pg_task_attempt(struct store *st, int64_t id, int64_t epoch,
+		    int attempts_add, int retries, char **cause);
+int pg_task_finish(struct store *st, int64_t id, int64_t epoch,
+		   enum task_status a2, int has_exit, int exit_code,
+		   const char *error, const char *reason, int64_t now,
+		   char **cause);
+int pg_task_add_usage(struct store *st, int64_t id, int64_t epoch,
+		      int iterations, int64_t in, int64_t out, double cost,
+		      char **cause);
+int pg_task_cancel_requested(struct store *st, int64_t id, int64_t epoch,
+			     int64_t session_epoch, int *yes, int *held,
+			     char **cause);
+int pg_task_cancel(struct store *st, int64_t id, int64_t now, int *found,
+		   enum task_status *status_out, char **cause);
+int pg_task_unclaim(struct store *st, int64_t id, int64_t runner_id,
+		    int64_t run_id, int *done, char **cause);
+int pg_task_requeue(struct store *st, int64_t id, unsigned from_mask, int *done,
+		    char **cause);
+int pg_task_each(struct store *st, const struct db_task_filter *a1,
+		 int (*fn)(void *, const struct db_task *), void *arg,
+		 char **cause);
+int pg_task_count(struct store *st, const struct db_task_filter *f, int64_t *n,
+		  char **cause);
+int pg_task_count_by_status(struct store *st, int64_t milestone_id,
+			    void (*fn)(void *, enum task_status, int64_t),
+			    void *arg, char **cause);
+int pg_task_set_agent(struct store *st, int64_t id, const char *agent,
+		      const char *model, char **cause);
+int pg_task_exists(struct store *st, int64_t id, int *yes, char **cause);
+int pg_session_get(struct store *st, const char *id, struct db_session *a2,
+		   int *found, char **cause);
+int pg_session_insert(struct store *st, const struct db_session *s,
+		      char **cause);
+int pg_session_count_active(struct store *st, int64_t *n, char **cause);
+int pg_session_lease(struct store *st, const char *id, int64_t runner,
+		     int64_t task, int64_t now, int64_t expires, int *got,
+		     int64_t *holder_task, int64_t *epoch, char **cause);
+int pg_session_unlease(struct store *st, const char *id, int64_t epoch,
+		       char **cause);
+int pg_session_set_status(struct store *st, const char *id,
+			  enum session_status a2, int64_t now, char **cause);
+int pg_session_touch(struct store *st, const char *id, int64_t now,
+		     char **cause);
+int pg_session_add_usage(struct store *st, const char *id, int64_t epoch,
+			 int turn, int64_t in, int64_t out, int64_t cache_read,
+			 int64_t cache_creation, double cost, int64_t now,
+			 char **cause);
+int pg_session_push_head(struct store *st, const char *id, int64_t epoch,
+			 const char *agent_session_id, enum chain_edge a3,
+			 int64_t run_id, int64_t now, char **cause);
+int pg_session_resume_failed(struct store *st, const char *id, int64_t epoch,
+			     int limit, char **cause);
+int pg_session_chain(struct store *st, const char *id,
+		     struct db_chain_link **links, size_t *n, char **cause);
+int pg_event(struct store *st, enum event_kind a1, const char *session_id,
+	     int64_t task_id, int64_t run_id, int64_t runner_id,
+	     const char *detail, int64_t now, char **cause);
+int pg_session_repin(struct store *st, const char *id, const char *agent,
+		     const char *model, char **cause);
+int pg_session_get_latest_by_name(struct store *st, const char *name,
+				  struct db_session *a2, int *found,
+				  char **cause);
+int pg_session_get_by_prefix(struct store *st, const char *prefix,
+			     struct db_session *a2, int *found, char **cause);
+int pg_session_each(struct store *st, const struct db_session_filter *a1,
+		    int (*fn)(void *, const struct db_session *), void *arg,
+		    char **cause);
+int pg_session_reset(struct store *st, const char *id, int64_t now,
+		     char **cause);
+int pg_session_delete(struct store *st, const char *id, char **cause);
+int pg_session_events(struct store *st, const char *id,
+		      struct db_event_row **a2, size_t *n, char **cause);
+int pg_session_runs(struct store *st, const char *id, struct db_run **runs,
+		    size_t *n, char **cause);
+int pg_session_get_successor(struct store *st, const char *id,
+			     struct db_session *a2, int *found, char **cause);
+int pg_session_get_last_used(struct store *st, const char *project,
+			     const char *os_user, struct db_session *a3,
+			     int *found, char **cause);
+int pg_run_insert(struct store *st, struct db_run *r, int64_t epoch,
+		  char **cause);
+int pg_run_set_pid(struct store *st, int64_t id, int64_t epoch, int64_t pid,
+		   int64_t start, char **cause);
+int pg_run_end(struct store *st, const struct db_run *r, int64_t epoch,
+	       char **cause);
+int pg_run_list(struct store *st, int64_t task_id, struct db_run **runs,
+		size_t *n, char **cause);
+int pg_run_set_check(struct store *st, int64_t id, int64_t epoch, int exit_code,
+		     const char *output, char **cause);
+int pg_runner_insert(struct store *st, const struct db_runner *a1, int64_t *id,
+		     char **cause);
+int pg_runner_heartbeat(struct store *st, int64_t id, int64_t now,
+			int64_t lease_until, char **cause);
+int pg_runner_exit(struct store *st, int64_t id, int64_t now, char **cause);
+int pg_runner_alive_list(struct store *st, struct db_runner **a1, size_t *n,
+			 char **cause);
+int pg_runner_reap(struct store *st, int64_t id, int64_t now, int requeue,
+		   int64_t seen_heartbeat, struct db_orphan **orphans,
+		   size_t *n, char **cause);
+int pg_milestone_get(struct store *st, const char *name,
+		     struct db_milestone *a2, int *found, char **cause);
+int pg_milestone_get_id(struct store *st, int64_t id, struct db_milestone *a2,
+			int *found, char **cause);
+int pg_milestone_insert(struct store *st, struct db_milestone *a1, int64_t now,
+			int *existed, char **cause);
+int pg_milestone_set_session(struct store *st, int64_t id,
+			     const char *session_id, char **cause);
+int pg_milestone_each(struct store *st,
+		      int (*fn)(void *, const struct db_milestone *), void *arg,
+		      char **cause);
+int pg_savepoint(struct store *st, const char *name, char **cause);
+int pg_savepoint_release(struct store *st, const char *name, char **cause);
+void pg_savepoint_rollback(struct store *st, const char *name);
+int pg_doctor(struct store *st, int fix, int64_t now,
+	      void (*fn)(void *, const char *kind, const char *what), void *arg,
+	      int *problems, char **cause);
+int pg_stats(struct store *st, const struct db_stats_filter *f,
+	     struct db_stats *a2, char **cause);
+int pg_prune_tasks_list(struct store *st, int64_t before, int64_t after,
+			int64_t *ids, size_t max, size_t *n, char **cause);
+int pg_prune_tasks(struct store *st, int64_t before, const int64_t *ids,
+		   size_t n, int *gone, int count_only,
+		   struct db_prune_counts *c, char **cause);
+int pg_prune_sessions_list(struct store *st, int64_t before, int assume_gone,
+			   const char *after, struct strvec *ids, size_t max,
+			   char **cause);
+int pg_prune_sessions(struct store *st, int64_t before,
+		      const struct strvec *ids, int *gone, int count_only,
+		      struct db_prune_counts *c, char **cause);
+int pg_vacuum(struct store *st, int64_t *before, int64_t *after, char **cause);
+int pg_run_output_put(struct store *st, int64_t run_id, const char *stream,
+		      const char *data, size_t len, int64_t bytes,
+		      char **cause);
+int pg_run_output_get(struct store *st, int64_t run_id, const char *stream,
+		      char **data, size_t *len, int *found, char **cause);
+int pg_wake_fd(struct store *st);
+void pg_wake_drain(struct store *st);
+/* NOTIFY the idle workers (delivered when the transaction commits). */
+int pg_notify_work(struct pg *, char **cause);
+
+int pg_rows_each(struct store *st, const char *table,
+		 int (*fn)(void *, int n, const char *const *cols,
+			   const char *const *vals),
+		 void *arg, char **cause);
+int pg_copy_begin(struct store *st, char **cause);
+int pg_row_insert(struct store *st, const char *table, int n,
+		  const char *const *cols, const char *const *vals,
+		  char **cause);
+int pg_copy_commit(struct store *st, char **cause);
+
+#endif

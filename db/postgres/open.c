@@ -1,0 +1,1072 @@
+/*
+ * The PostgreSQL store: connecting (timeouts, keepalives), migrations
+ * under an advisory lock, statements, transactions and what happens when
+ * the connection breaks.
+ *
+ * Write transactions take one advisory transaction lock (WRITE_LOCK)
+ * after BEGIN, the counterpart of SQLite's BEGIN IMMEDIATE: every rule
+ * of core/ that reads then writes (the S6 queue order, the session
+ * limit, get-or-create of a named session, leases) sees no other writer
+ * between its read and its write, on any machine.  Readers never wait.
+ * Claims also lock the claimed row FOR UPDATE SKIP LOCKED.
+ *
+ * A statement whose connection broke is run again on a new connection
+ * (reconnecting with backoff for at most reconnect_ms): outside a
+ * transaction at once if it only reads, a write as a transaction of its
+ * own; inside a transaction after every statement of the transaction
+ * so far was replayed and gave the same result (row values and rows
+ * changed), else the transaction fails as it would have anyway.  A
+ * COMMIT whose answer was lost asks the server with txid_status()
+ * whether it committed, so nothing is committed twice.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "lib/clock.h"
+#include "lib/err.h"
+#include "lib/strbuf.h"
+#include "lib/text.h"
+#include "lib/xmalloc.h"
+#include "db/postgres/internal.h"
+
+extern const char baton_pg_schema_sql[];
+
+/* Advisory lock keys: (BATON_LOCK, n). */
+#define BATON_LOCK   "6452334" /* 0x62746e */
+#define LOCK_MIGRATE "1"
+#define LOCK_WRITE   "2"
+
+#define DEFAULT_BUSY_TIMEOUT_MS 10000
+#define DEFAULT_RECONNECT_MS	60000
+#define STATEMENT_TIMEOUT_MS	(10 * 60 * 1000)
+#define IDLE_IN_TXN_TIMEOUT_MS	60000
+
+/*
+ * Migration N (counting from 1) takes a database from version N-1 to N.
+ * Append only: a released migration is never edited.
+ */
+static const char *const migrations[] = {
+	baton_pg_schema_sql,
+	/* 2: fenced leases (SPEC §5, docs/leases.md), as SQLite's 5: each
+	 * claim of a task and each lease of a session takes the next epoch,
+	 * and every later write of the runner names it */
+	"ALTER TABLE tasks ADD COLUMN lease_epoch BIGINT NOT NULL DEFAULT 0;"
+	"ALTER TABLE sessions ADD COLUMN lease_epoch BIGINT NOT NULL "
+	"DEFAULT 0;",
+	/* 3: as SQLite's 6: the database's id (SPEC §9: the files of this
+	 * machine's runs live in a directory named for it) and runs whose
+	 * output passed logs.max_bytes (SPEC §3) */
+	"CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+	"INSERT INTO meta VALUES ('id', gen_random_uuid()::text);"
+	"ALTER TABLE runs ADD COLUMN output_truncated BIGINT NOT NULL "
+	"DEFAULT 0;",
+};
+
+#define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
+
+int
+pg_schema_version(void)
+{
+	return N_MIGRATIONS;
+}
+
+/* ---- parameters and cells ---- */
+
+void
+pgq_init(struct pgq *q)
+{
+	q->n = 0;
+}
+
+static char *
+pgq_slot(struct pgq *q)
+{
+	if (q->n >= PG_MAX_PARAMS)
+		fatal("postgres: more than %d parameters", PG_MAX_PARAMS);
+	return q->buf[q->n];
+}
+
+void
+pgq_text(struct pgq *q, const char *s)
+{
+	pgq_slot(q);
+	q->v[q->n++] = s;
+}
+
+void
+pgq_null(struct pgq *q)
+{
+	pgq_text(q, NULL);
+}
+
+void
+pgq_i64(struct pgq *q, int64_t v)
+{
+	char *b = pgq_slot(q);
+
+	snprintf(b, sizeof q->buf[0], "%lld", (long long)v);
+	q->v[q->n++] = b;
+}
+
+void
+pgq_nz(struct pgq *q, int64_t v)
+{
+	if (v == 0)
+		pgq_null(q);
+	else
+		pgq_i64(q, v);
+}
+
+void
+pgq_dbl(struct pgq *q, double v)
+{
+	char *b = pgq_slot(q);
+
+	snprintf(b, sizeof q->buf[0], "%.17g", v);
+	q->v[q->n++] = b;
+}
+
+int64_t
+pg_i64(const PGresult *r, int row, int col)
+{
+	if (PQgetisnull(r, row, col))
+		return 0;
+	return strtoll(PQgetvalue(r, row, col), NULL, 10);
+}
+
+double
+pg_dbl(const PGresult *r, int row, int col)
+{
+	if (PQgetisnull(r, row, col))
+		return 0;
+	return strtod(PQgetvalue(r, row, col), NULL);
+}
+
+char *
+pg_text(const PGresult *r, int row, int col)
+{
+	if (PQgetisnull(r, row, col))
+		return NULL;
+	return xstrdup(PQgetvalue(r, row, col));
+}
+
+int
+pg_isnull(const PGresult *r, int row, int col)
+{
+	return PQgetisnull(r, row, col);
+}
+
+int
+pg_is(const PGresult *r, int row, int col, const char *s)
+{
+	return !PQgetisnull(r, row, col) &&
+	       strcmp(PQgetvalue(r, row, col), s) == 0;
+}
+
+/* ---- messages ---- */
+
+/* libpq's message for the connection or result, one line, no "ERROR:". */
+static char *
+pg_msg(struct pg *pg, const PGresult *res)
+{
+	const char *m =
+		res != NULL ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY)
+			    : NULL;
+	char *s, *nl;
+
+	if (m == NULL || *m == '\0')
+		m = PQerrorMessage(pg->conn);
+	s = xstrdup(m != NULL && *m != '\0' ? m : "unknown error");
+	if ((nl = strchr(s, '\n')) != NULL)
+		*nl = '\0';
+	return s;
+}
+
+/*
+ * The failure was a lock or statement timeout, a serialization failure
+ * or a deadlock: the same transaction may succeed if tried again
+ * (store_busy).
+ */
+static int
+is_busy(const PGresult *res)
+{
+	static const char *const codes[] = {"55P03", "40001", "40P01", "57014"};
+	const char *c =
+		res != NULL ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+	size_t i;
+
+	for (i = 0; c != NULL && i < sizeof codes / sizeof codes[0]; i++) {
+		if (strcmp(c, codes[i]) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+static int
+fail(struct pg *pg, const PGresult *res, const char *what, char **cause)
+{
+	char *m = pg_msg(pg, res);
+
+	pg->busy = is_busy(res);
+
+	if (what != NULL && *what != '\0')
+		*cause = xasprintf("%s: %s", what, m);
+	else
+		*cause = xstrdup(m);
+	free(m);
+	return -BERR_DB;
+}
+
+static int
+result_ok(const PGresult *res)
+{
+	ExecStatusType s = PQresultStatus(res);
+
+	return s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK;
+}
+
+/* ---- the connection ---- */
+
+static void
+quiet_notices(void *arg, const char *msg)
+{
+	(void)arg;
+	(void)msg;
+}
+
+/* The session settings of a new connection.  0 or -1. */
+static int
+setup_session(struct pg *pg, int64_t busy_ms)
+{
+	char *sql;
+	PGresult *res;
+	int ok;
+
+	PQsetNoticeProcessor(pg->conn, quiet_notices, NULL);
+	sql = xasprintf("SET statement_timeout = %lld; "
+			"SET idle_in_transaction_session_timeout = %lld; "
+			"SET lock_timeout = %lld; "
+			"SET client_min_messages = warning",
+			(long long)pg->statement_timeout_ms,
+			(long long)IDLE_IN_TXN_TIMEOUT_MS, (long long)busy_ms);
+	res = PQexec(pg->conn, sql);
+	free(sql);
+	ok = result_ok(res);
+	PQclear(res);
+	return ok ? 0 : -1;
+}
+
+/* LISTEN again on a new connection if the old one did. */
+static int
+relisten(struct pg *pg)
+{
+	PGresult *res;
+	int ok;
+
+	if (!pg->listening)
+		return 0;
+	res = PQexec(pg->conn, "LISTEN baton_work");
+	ok = result_ok(res);
+	PQclear(res);
+	return ok ? 0 : -1;
+}
+
+/* Connect (the URL's own settings win over these defaults). */
+static PGconn *
+connect_url(const char *url)
+{
+	static const char *const kw[] = {
+		"application_name", "keepalives",
+		"keepalives_idle",  "keepalives_interval",
+		"keepalives_count", "connect_timeout",
+		"dbname",	    NULL,
+	};
+	const char *val[] = {"baton", "1", "30", "10", "3", "10", url, NULL};
+
+	return PQconnectdbParams(kw, val, 1);
+}
+
+/*
+ * Make the connection again: PQreset with backoff (50 ms doubling to
+ * 1 s) until it works or reconnect_ms passed.  0 or -BERR_DB.
+ */
+static int
+reconnect(struct pg *pg, const char *what, char **cause)
+{
+	int64_t deadline = clock_mono_ms() + pg->reconnect_ms;
+	long delay = 50;
+	struct timespec ts;
+
+	for (;;) {
+		PQreset(pg->conn);
+		if (PQstatus(pg->conn) == CONNECTION_OK &&
+		    setup_session(pg, pg->busy_ms) == 0 && relisten(pg) == 0)
+			return 0;
+		if (clock_mono_ms() + delay > deadline)
+			break;
+		ts.tv_sec = delay / 1000;
+		ts.tv_nsec = (delay % 1000) * 1000000L;
+		nanosleep(&ts, NULL);
+		if ((delay *= 2) > 1000)
+			delay = 1000;
+	}
+	return fail(pg, NULL, what, cause);
+}
+
+/* ---- statements ---- */
+
+/* FNV-1a over what a statement answered: rows, values, rows changed. */
+static uint64_t
+result_hash(const PGresult *res)
+{
+	uint64_t h = UINT64_C(0xcbf29ce484222325);
+	int r, c, nr = PQntuples(res), nc = PQnfields(res);
+	const char *s;
+
+#define MIX(ch) (h = (h ^ (unsigned char)(ch)) * UINT64_C(0x100000001b3))
+	for (s = PQcmdTuples((PGresult *)res); *s; s++)
+		MIX(*s);
+	for (r = 0; r < nr; r++) {
+		for (c = 0; c < nc; c++) {
+			MIX(PQgetisnull(res, r, c) ? 1 : 2);
+			for (s = PQgetvalue(res, r, c); *s; s++)
+				MIX(*s);
+			MIX(0);
+		}
+	}
+#undef MIX
+	return h;
+}
+
+static void
+log_push(struct pg *pg, const char *sql, const struct pgq *q,
+	 const PGresult *res, uint64_t hash)
+{
+	struct pg_logged *l;
+	int i;
+
+	if (pg->nlog == pg->caplog) {
+		pg->caplog = pg->caplog ? pg->caplog * 2 : 16;
+		pg->log = xreallocarray(pg->log, pg->caplog, sizeof *pg->log);
+	}
+	l = &pg->log[pg->nlog++];
+	l->sql = xstrdup(sql);
+	l->n = q != NULL ? q->n : 0;
+	l->v = l->n ? xcalloc((size_t)l->n, sizeof *l->v) : NULL;
+	for (i = 0; i < l->n; i++)
+		l->v[i] = xstrdup_or_null(q->v[i]);
+	l->hash = hash;
+	l->ret_id = NULL;
+	if (strncmp(sql, "INSERT INTO ", 12) == 0 &&
+	    strstr(sql, "RETURNING id") != NULL && PQntuples(res) == 1 &&
+	    PQnfields(res) == 1)
+		l->ret_id = xstrdup(PQgetvalue(res, 0, 0));
+}
+
+static void
+log_clear(struct pg *pg)
+{
+	size_t i;
+	int j;
+
+	for (i = 0; i < pg->nlog; i++) {
+		for (j = 0; j < pg->log[i].n; j++)
+			free(pg->log[i].v[j]);
+		free(pg->log[i].v);
+		free(pg->log[i].sql);
+		free(pg->log[i].ret_id);
+	}
+	pg->nlog = 0;
+}
+
+/* 1 if s has a byte outside ASCII (it may not be valid UTF-8). */
+static int
+non_ascii(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s >= 0x80)
+			return 1;
+	return 0;
+}
+
+/*
+ * Run sql.  PostgreSQL's text holds valid UTF-8 only, where SQLite keeps
+ * any bytes: a parameter that is not valid UTF-8 (a prompt or a title
+ * with stray bytes) has them replaced by U+FFFD, rather than the whole
+ * statement refused.
+ */
+static PGresult *
+run(struct pg *pg, const char *sql, int n, const char *const *v)
+{
+	const char *vv[PG_MAX_PARAMS + 1];
+	char *own[PG_MAX_PARAMS + 1];
+	PGresult *res;
+	int i, k = 0;
+
+	for (i = 0; i < n && i <= PG_MAX_PARAMS; i++) {
+		vv[i] = v[i];
+		if (v[i] == NULL || !non_ascii(v[i]))
+			continue;
+		own[k] = text_utf8_clean(v[i]);
+		if (strcmp(own[k], v[i]) != 0)
+			vv[i] = own[k];
+		k++;
+	}
+	if (k == 0 || n > PG_MAX_PARAMS + 1)
+		res = PQexecParams(pg->conn, sql, n, NULL, v, NULL, NULL, 0);
+	else
+		res = PQexecParams(pg->conn, sql, n, NULL, vv, NULL, NULL, 0);
+	while (k-- > 0)
+		free(own[k]);
+	return res;
+}
+
+static const char sql_lock_write[] = "SELECT pg_advisory_xact_lock(" BATON_LOCK
+				     ", " LOCK_WRITE "), txid_current()";
+
+/* BEGIN and the write lock on the current connection; *lost if the
+ * connection broke meanwhile.  0 or -BERR_DB. */
+static int
+begin_raw(struct pg *pg, int *lost, char **cause)
+{
+	PGresult *res = PQexec(pg->conn, "BEGIN");
+
+	*lost = 0;
+	if (result_ok(res)) {
+		PQclear(res);
+		res = PQexec(pg->conn, sql_lock_write);
+	}
+	if (!result_ok(res)) {
+		*lost = PQstatus(pg->conn) == CONNECTION_BAD;
+		fail(pg, res, "cannot begin transaction", cause);
+		PQclear(res);
+		if (!*lost) {
+			PQclear(PQexec(pg->conn, "ROLLBACK"));
+		}
+		return -BERR_DB;
+	}
+	pg->xid = pg_i64(res, 0, 1);
+	PQclear(res);
+	return 0;
+}
+
+/*
+ * Run a logged statement again.  An INSERT … RETURNING id gets the id it
+ * had explicitly ("INSERT INTO t (id, …) VALUES ($N, …", or "… SELECT
+ * $N, …"): every identity
+ * column is GENERATED BY DEFAULT, and the id, taken by the lost
+ * transaction, is no one else's.
+ */
+static PGresult *
+replay_one(struct pg *pg, const struct pg_logged *l)
+{
+	const char *cols, *vals;
+	const char **v;
+	char *sql;
+	PGresult *res;
+	int i;
+
+	cols = l->ret_id != NULL ? strchr(l->sql, '(') : NULL;
+	vals = cols != NULL ? strstr(cols, "VALUES (") : NULL;
+	if (vals != NULL)
+		vals += 8;
+	else if (cols != NULL && (vals = strstr(cols, ") SELECT ")) != NULL)
+		vals += 9; /* INSERT … SELECT …: a fenced run_insert */
+	if (vals == NULL)
+		return run(pg, l->sql, l->n, (const char *const *)l->v);
+	sql = xasprintf("%.*sid, %.*s$%d, %s", (int)(cols + 1 - l->sql), l->sql,
+			(int)(vals - (cols + 1)), cols + 1, l->n + 1, vals);
+	v = xcalloc((size_t)l->n + 1, sizeof *v);
+	for (i = 0; i < l->n; i++)
+		v[i] = l->v[i];
+	v[l->n] = l->ret_id;
+	res = run(pg, sql, l->n + 1, v);
+	free(v);
+	free(sql);
+	return res;
+}
+
+/*
+ * The connection broke inside a transaction: connect again, begin, and
+ * replay the statements so far, each of which must answer as before.
+ */
+static int
+recover_txn(struct pg *pg, char **cause)
+{
+	PGresult *res = NULL;
+	size_t i;
+	int tries, lost = 0;
+
+	for (tries = 0; tries < 5; tries++) {
+		if (reconnect(pg, "connection to the database lost", cause))
+			return -BERR_DB;
+		if (begin_raw(pg, &lost, cause) != 0) {
+			if (lost) {
+				free(*cause);
+				*cause = NULL;
+				continue;
+			}
+			return -BERR_DB;
+		}
+		for (i = 0; i < pg->nlog; i++) {
+			res = replay_one(pg, &pg->log[i]);
+			if (!result_ok(res) ||
+			    result_hash(res) != pg->log[i].hash)
+				break;
+			PQclear(res);
+		}
+		if (i == pg->nlog)
+			return 0;
+		lost = PQstatus(pg->conn) == CONNECTION_BAD;
+		PQclear(res);
+		if (!lost) {
+			PQclear(PQexec(pg->conn, "ROLLBACK"));
+			*cause = xstrdup("connection to the database lost: the "
+					 "transaction changed meanwhile and "
+					 "was not replayed");
+			return -BERR_DB;
+		}
+	}
+	*cause = xstrdup("connection to the database lost");
+	return -BERR_DB;
+}
+
+static int
+is_read(const char *sql)
+{
+	return strncmp(sql, "SELECT", 6) == 0;
+}
+
+int
+pg_exec(struct pg *pg, const char *sql, const struct pgq *q, PGresult **out,
+	const char *what, char **cause)
+{
+	PGresult *res;
+	int tries, rc;
+
+	if (out != NULL)
+		*out = NULL;
+	if (!pg->in_txn && !is_read(sql)) {
+		/* A write of its own: a transaction, so that a lost answer
+		 * can be told from a lost write. */
+		if ((rc = pg_begin(&pg->base, cause)) != 0)
+			return rc;
+		if ((rc = pg_exec(pg, sql, q, out, what, cause)) == 0)
+			rc = pg_commit(&pg->base, cause);
+		if (rc != 0) {
+			pg_rollback(&pg->base);
+			if (out != NULL) {
+				PQclear(*out);
+				*out = NULL;
+			}
+		}
+		return rc;
+	}
+	for (tries = 0;; tries++) {
+		res = run(pg, sql, q != NULL ? q->n : 0,
+			  q != NULL ? q->v : NULL);
+		if (result_ok(res))
+			break;
+		if (PQstatus(pg->conn) != CONNECTION_BAD || tries >= 5) {
+			fail(pg, res, what, cause);
+			PQclear(res);
+			return -BERR_DB;
+		}
+		PQclear(res);
+		rc = pg->in_txn ? recover_txn(pg, cause)
+				: reconnect(pg, what, cause);
+		if (rc != 0)
+			return -BERR_DB;
+	}
+	if (pg->in_txn)
+		log_push(pg, sql, q, res, result_hash(res));
+	if (out != NULL)
+		*out = res;
+	else
+		PQclear(res);
+	return 0;
+}
+
+int
+pg_do(struct pg *pg, const char *sql, const struct pgq *q, int64_t *changed,
+      const char *what, char **cause)
+{
+	PGresult *res;
+
+	if (pg_exec(pg, sql, q, &res, what, cause) != 0)
+		return -BERR_DB;
+	if (changed != NULL)
+		*changed = strtoll(PQcmdTuples(res), NULL, 10);
+	PQclear(res);
+	return 0;
+}
+
+int
+pg_do_fenced(struct pg *pg, const char *sql, const struct pgq *q, int64_t epoch,
+	     const char *what, char **cause)
+{
+	int64_t changed = 0;
+
+	if (pg_do(pg, sql, q, &changed, what, cause) != 0)
+		return -BERR_DB;
+	if (epoch != 0 && changed == 0) {
+		*cause = xasprintf("%s: lost lease", what);
+		return -BERR_LEASE;
+	}
+	return 0;
+}
+
+/* ---- transactions ---- */
+
+int
+pg_begin(struct store *store, char **cause)
+{
+	struct pg *pg = (struct pg *)store;
+	int tries, lost;
+
+	if (pg->in_txn) {
+		*cause = xstrdup("cannot begin transaction: one is already "
+				 "open");
+		return -BERR_DB;
+	}
+	for (tries = 0;; tries++) {
+		if (begin_raw(pg, &lost, cause) == 0)
+			break;
+		if (!lost || tries >= 5)
+			return -BERR_DB;
+		free(*cause);
+		*cause = NULL;
+		if (reconnect(pg, "cannot begin transaction", cause) != 0)
+			return -BERR_DB;
+	}
+	pg->in_txn = 1;
+	log_clear(pg);
+	return 0;
+}
+
+/* The fate of transaction xid, asked after the COMMIT's answer was lost:
+ * 1 committed, 0 not (aborted or unknown), -1 cannot tell. */
+static int
+committed(struct pg *pg)
+{
+	struct pgq q;
+	PGresult *res;
+	int rc = -1;
+
+	pgq_init(&q);
+	pgq_i64(&q, pg->xid);
+	res = run(pg, "SELECT txid_status($1::bigint)", q.n, q.v);
+	if (result_ok(res) && PQntuples(res) == 1) {
+		if (pg_is(res, 0, 0, "committed"))
+			rc = 1;
+		else if (!pg_is(res, 0, 0, "in progress"))
+			rc = 0;
+	}
+	PQclear(res);
+	return rc;
+}
+
+static int
+commit_lost(struct pg *pg, char **cause)
+{
+	PGresult *res;
+	int tries, c;
+
+	for (tries = 0; tries < 5; tries++) {
+		if (reconnect(pg, "cannot commit", cause) != 0)
+			return -BERR_DB;
+		if ((c = committed(pg)) == 1)
+			return 0;
+		if (c == -1)
+			continue;
+		if (recover_txn(pg, cause) != 0)
+			return -BERR_DB;
+		res = PQexec(pg->conn, "COMMIT");
+		if (result_ok(res) && strcmp(PQcmdStatus(res), "COMMIT") == 0) {
+			PQclear(res);
+			return 0;
+		}
+		if (PQstatus(pg->conn) != CONNECTION_BAD) {
+			fail(pg, res, "cannot commit", cause);
+			PQclear(res);
+			return -BERR_DB;
+		}
+		PQclear(res);
+	}
+	*cause = xstrdup("cannot commit: connection to the database lost");
+	return -BERR_DB;
+}
+
+int
+pg_commit(struct store *store, char **cause)
+{
+	struct pg *pg = (struct pg *)store;
+	PGresult *res;
+	int rc = 0;
+
+	if (!pg->in_txn) {
+		*cause = xstrdup("cannot commit: no transaction is open");
+		return -BERR_DB;
+	}
+	res = PQexec(pg->conn, "COMMIT");
+	if (result_ok(res) && strcmp(PQcmdStatus(res), "COMMIT") != 0) {
+		*cause = xstrdup("cannot commit: the transaction failed");
+		rc = -BERR_DB;
+	} else if (!result_ok(res)) {
+		if (PQstatus(pg->conn) == CONNECTION_BAD)
+			rc = commit_lost(pg, cause);
+		else
+			rc = fail(pg, res, "cannot commit", cause);
+	}
+	PQclear(res);
+	if (rc != 0) {
+		pg_rollback(store);
+		return rc;
+	}
+	pg->in_txn = 0;
+	log_clear(pg);
+	pg->commits++;
+	return 0;
+}
+
+void
+pg_rollback(struct store *store)
+{
+	struct pg *pg = (struct pg *)store;
+
+	if (pg == NULL)
+		return;
+	pg->in_txn = 0;
+	log_clear(pg);
+	if (PQstatus(pg->conn) == CONNECTION_OK &&
+	    PQtransactionStatus(pg->conn) != PQTRANS_IDLE)
+		PQclear(PQexec(pg->conn, "ROLLBACK"));
+}
+
+uint64_t
+pg_commits(const struct store *store)
+{
+	return ((const struct pg *)store)->commits;
+}
+
+int
+pg_busy(const struct store *store)
+{
+	return ((const struct pg *)store)->busy;
+}
+
+/* PostgreSQL has no SQLite write-ahead log to watch or checkpoint: its
+ * own WAL is the server's business. */
+int
+pg_wal(struct store *store, enum store_checkpoint mode, struct store_wal *w,
+       char **cause)
+{
+	(void)store;
+	(void)mode;
+	(void)cause;
+	memset(w, 0, sizeof *w);
+	return 0;
+}
+
+const char *
+pg_path(const struct store *store)
+{
+	return ((const struct pg *)store)->shown;
+}
+
+/* Savepoint names are string literals of baton's, never user input. */
+static int
+exec_named(struct pg *pg, const char *verb, const char *name, char **cause)
+{
+	char *sql = xasprintf("%s \"%s\"", verb, name), *c = NULL;
+	int rc;
+
+	rc = pg_exec(pg, sql, NULL, NULL, verb, cause != NULL ? cause : &c);
+	free(sql);
+	free(c);
+	return rc;
+}
+
+int
+pg_savepoint(struct store *store, const char *name, char **cause)
+{
+	return exec_named((struct pg *)store, "SAVEPOINT", name, cause);
+}
+
+int
+pg_savepoint_release(struct store *store, const char *name, char **cause)
+{
+	return exec_named((struct pg *)store, "RELEASE", name, cause);
+}
+
+void
+pg_savepoint_rollback(struct store *store, const char *name)
+{
+	exec_named((struct pg *)store, "ROLLBACK TO", name, NULL);
+	exec_named((struct pg *)store, "RELEASE", name, NULL);
+}
+
+/* PostgreSQL checks its pages itself; here: can we read every table. */
+int
+pg_integrity_check(struct store *store, int *ok, char **report, char **cause)
+{
+	struct pg *pg = (struct pg *)store;
+	static const char sql[] =
+		"SELECT (SELECT count(*) FROM tasks), (SELECT count(*) FROM "
+		"runs), (SELECT count(*) FROM sessions), (SELECT count(*) "
+		"FROM events), (SELECT count(*) FROM session_chain)";
+
+	*ok = 0;
+	*report = NULL;
+	if (pg_do(pg, sql, NULL, NULL, "cannot check database integrity",
+		  cause) != 0)
+		return -BERR_DB;
+	*ok = 1;
+	return 0;
+}
+
+int
+pg_vacuum(struct store *store, int64_t *before, int64_t *after, char **cause)
+{
+	struct pg *pg = (struct pg *)store;
+	static const char size[] =
+		"SELECT pg_database_size(current_database())";
+	PGresult *res;
+
+	*before = *after = 0;
+	if (pg->in_txn) {
+		*cause = xstrdup("cannot vacuum inside a transaction");
+		return -BERR_DB;
+	}
+	if (pg_exec(pg, size, NULL, &res, "cannot vacuum", cause) != 0)
+		return -BERR_DB;
+	*before = pg_i64(res, 0, 0);
+	PQclear(res);
+	res = PQexec(pg->conn, "VACUUM");
+	if (!result_ok(res)) {
+		fail(pg, res, "cannot vacuum", cause);
+		PQclear(res);
+		return -BERR_DB;
+	}
+	PQclear(res);
+	if (pg_exec(pg, size, NULL, &res, "cannot vacuum", cause) != 0)
+		return -BERR_DB;
+	*after = pg_i64(res, 0, 0);
+	PQclear(res);
+	return 0;
+}
+
+/* ---- opening ---- */
+
+static int
+open_error(struct pg *pg, const PGresult *res, char **cause)
+{
+	char *m = pg_msg(pg, res);
+
+	*cause = xasprintf("cannot open database %s: %s", pg->shown, m);
+	free(m);
+	return -BERR_DB;
+}
+
+/* The schema version (0: none yet), or -1 with *cause. */
+static int64_t
+read_version(struct pg *pg, char **cause)
+{
+	PGresult *res;
+	int64_t v;
+
+	res = PQexec(pg->conn,
+		     "SELECT to_regclass('baton_schema') IS NOT NULL");
+	if (!result_ok(res)) {
+		open_error(pg, res, cause);
+		PQclear(res);
+		return -1;
+	}
+	v = pg_is(res, 0, 0, "t");
+	PQclear(res);
+	if (!v)
+		return 0;
+	res = PQexec(pg->conn, "SELECT coalesce(max(version), 0) FROM "
+			       "baton_schema");
+	if (!result_ok(res)) {
+		open_error(pg, res, cause);
+		PQclear(res);
+		return -1;
+	}
+	v = pg_i64(res, 0, 0);
+	PQclear(res);
+	return v;
+}
+
+static int
+newer_error(struct pg *pg, int64_t v, char **cause)
+{
+	*cause = xasprintf("cannot open database %s: it was written by a "
+			   "newer baton (schema %lld, this baton knows %d)",
+			   pg->shown, (long long)v, N_MIGRATIONS);
+	return -BERR_DB;
+}
+
+static int
+exec_or_fail(struct pg *pg, const char *sql, const char *const *v, int n,
+	     char **cause)
+{
+	PGresult *res = n ? run(pg, sql, n, v) : PQexec(pg->conn, sql);
+	int rc = 0;
+
+	if (!result_ok(res))
+		rc = open_error(pg, res, cause);
+	PQclear(res);
+	return rc;
+}
+
+/*
+ * Bring the database to this binary's schema in one transaction under
+ * the migration lock, reading the version again inside it, so that of
+ * several processes opening an old database at once exactly one
+ * migrates.  A newer schema is refused with nothing changed.
+ */
+static int
+migrate(struct pg *pg, char **cause)
+{
+	char buf[32];
+	const char *v1[1] = {buf};
+	int64_t v;
+	int rc = -BERR_DB;
+
+	if (exec_or_fail(pg, "BEGIN", NULL, 0, cause) != 0)
+		return -BERR_DB;
+	if (exec_or_fail(pg,
+			 "SELECT pg_advisory_xact_lock(" BATON_LOCK
+			 ", " LOCK_MIGRATE ")",
+			 NULL, 0, cause) != 0)
+		goto out;
+	if ((v = read_version(pg, cause)) < 0)
+		goto out;
+	if (v > N_MIGRATIONS) {
+		newer_error(pg, v, cause);
+		goto out;
+	}
+	if (v == 0 &&
+	    exec_or_fail(pg,
+			 "CREATE TABLE IF NOT EXISTS baton_schema (version "
+			 "INTEGER NOT NULL); INSERT INTO baton_schema SELECT 0 "
+			 "WHERE NOT EXISTS (SELECT 1 FROM baton_schema)",
+			 NULL, 0, cause) != 0)
+		goto out;
+	for (; v < N_MIGRATIONS; v++) {
+		if (exec_or_fail(pg, migrations[v], NULL, 0, cause) != 0)
+			goto out;
+		snprintf(buf, sizeof buf, "%lld", (long long)v + 1);
+		if (exec_or_fail(pg, "UPDATE baton_schema SET version = $1", v1,
+				 1, cause) != 0)
+			goto out;
+	}
+	rc = exec_or_fail(pg, "COMMIT", NULL, 0, cause);
+out:
+	if (rc != 0)
+		PQclear(PQexec(pg->conn, "ROLLBACK"));
+	return rc;
+}
+
+int
+pg_store_open(struct store **out, const char *url,
+	      const struct store_options *opts, char **cause)
+{
+	struct pg *pg = xcalloc(1, sizeof *pg);
+	int64_t v;
+
+	strvec_init(&pg->copy_cols);
+	*out = NULL;
+	pg->base.impl = &pg_store_impl;
+	pg->url = xstrdup(url);
+	pg->shown = text_url_mask(url);
+	pg->busy_ms = opts != NULL && opts->busy_timeout_ms > 0
+			      ? opts->busy_timeout_ms
+			      : DEFAULT_BUSY_TIMEOUT_MS;
+	pg->reconnect_ms = opts != NULL && opts->reconnect_ms > 0
+				   ? opts->reconnect_ms
+				   : DEFAULT_RECONNECT_MS;
+	pg->statement_timeout_ms = STATEMENT_TIMEOUT_MS;
+	pg->conn = connect_url(url);
+	if (pg->conn == NULL)
+		fatal("postgres: out of memory");
+	if (PQstatus(pg->conn) != CONNECTION_OK) {
+		open_error(pg, NULL, cause);
+		goto fail;
+	}
+	if (setup_session(pg, pg->busy_ms) != 0) {
+		open_error(pg, NULL, cause);
+		goto fail;
+	}
+	if ((v = read_version(pg, cause)) < 0)
+		goto fail;
+	if (v > N_MIGRATIONS) {
+		newer_error(pg, v, cause);
+		goto fail;
+	}
+	if (v < N_MIGRATIONS && migrate(pg, cause) != 0)
+		goto fail;
+	*out = &pg->base;
+	return 0;
+fail:
+	pg_close(&pg->base);
+	return -BERR_DB;
+}
+
+void
+pg_close(struct store *store)
+{
+	struct pg *pg = (struct pg *)store;
+
+	if (pg == NULL)
+		return;
+	pg_rollback(store);
+	PQfinish(pg->conn);
+	log_clear(pg);
+	free(pg->log);
+	free(pg->url);
+	free(pg->shown);
+	free(pg->copy_table);
+	strvec_release(&pg->copy_cols);
+	free(pg);
+}
+
+/* ---- waking idle workers (LISTEN/NOTIFY) ---- */
+
+int
+pg_notify_work(struct pg *pg, char **cause)
+{
+	return pg_do(pg, "NOTIFY baton_work", NULL, NULL,
+		     "cannot notify workers", cause);
+}
+
+int
+pg_wake_fd(struct store *store)
+{
+	struct pg *pg = (struct pg *)store;
+	PGresult *res;
+
+	if (!pg->listening && !pg->in_txn) {
+		res = PQexec(pg->conn, "LISTEN baton_work");
+		pg->listening = result_ok(res);
+		PQclear(res);
+	}
+	if (!pg->listening || PQstatus(pg->conn) != CONNECTION_OK)
+		return -1;
+	return PQsocket(pg->conn);
+}
+
+void
+pg_wake_drain(struct store *store)
+{
+	struct pg *pg = (struct pg *)store;
+	PGnotify *n;
+
+	if (PQconsumeInput(pg->conn) == 0)
+		return;
+	while ((n = PQnotifies(pg->conn)) != NULL)
+		PQfreemem(n);
+}

@@ -1,0 +1,621 @@
+/*
+ * Runs, runners (heartbeats, reaping a dead one) and milestones.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/err.h"
+#include "lib/num.h"
+#include "lib/xmalloc.h"
+#include "db/postgres/internal.h"
+
+static const char sql_run_insert[] =
+	"INSERT INTO runs (task_id, attempt, iteration, session_id, "
+	"agent_session_in, resume_outcome, runner_id, started_at, batch_id) "
+	"SELECT $1, $2, $3, $4, $5, $6, $7::bigint, $8, "
+	"(SELECT batch_id FROM runners WHERE id = $7::bigint) "
+	"WHERE " PG_RUN_FENCE("$1::bigint", "$9") " RETURNING id";
+
+int
+pg_run_insert(struct store *store, struct db_run *r, int64_t epoch,
+	      char **cause)
+{
+	struct pg *pg = (struct pg *)store;
+	PGresult *res;
+	struct pgq q;
+
+	pgq_init(&q);
+	pgq_i64(&q, r->task_id);
+	pgq_i64(&q, r->attempt);
+	pgq_i64(&q, r->iteration);
+	pgq_text(&q, r->session_id);
+	pgq_text(&q, r->agent_session_in);
+	pgq_text(&q, r->resume_outcome == RESUME_NONE
+			     ? NULL
+			     : resume_outcome_name(r->resume_outcome));
+	pgq_nz(&q, r->runner_id);
+	pgq_i64(&q, r->started_at);
+	pgq_i64(&q, epoch);
+	if (pg_exec(pg, sql_run_insert, &q, &res, "cannot record run", cause))
+		return -BERR_DB;
+	if (PQntuples(res) != 1) {
+		PQclear(res);
+		*cause = xstrdup("cannot record run: lost lease");
+		return -BERR_LEASE;
+	}
+	r->id = pg_i64(res, 0, 0);
+	PQclear(res);
+	return 0;
+}
+
+static const char sql_run_pid[] =
+	"UPDATE runs SET pid = $2, proc_start = $3 WHERE id = $1 "
+	"AND " PG_RUN_FENCE("runs.task_id", "$4");
+
+int
+pg_run_set_pid(struct store *store, int64_t id, int64_t epoch, int64_t pid,
+	       int64_t start, char **cause)
+{
+	struct pgq q;
+
+	pgq_init(&q);
+	pgq_i64(&q, id);
+	pgq_i64(&q, pid);
+	pgq_i64(&q, start);
+	pgq_i64(&q, epoch);
+	return pg_do_fenced((struct pg *)store, sql_run_pid, &q, epoch,
+			    "cannot record run", cause);
+}
+
+static const char sql_run_end[] =
+	"UPDATE runs SET ended_at = $2, exit_code = $3, signal = $4, "
+	"outcome = $5, error = $6, input_tokens = $7, output_tokens = $8, "
+	"cache_read_tokens = $9, cache_creation_tokens = $10, cost_usd = $11, "
+	"num_turns = $12, duration_ms = $13, agent_session_out = $14, "
+	"resume_outcome = $15, check_exit_code = $16, check_output = $17, "
+	"answer = $18, output_truncated = $20 WHERE id = $1 AND " PG_RUN_FENCE(
+		"runs.task_id", "$19");
+
+int
+pg_run_end(struct store *store, const struct db_run *r, int64_t epoch,
+	   char **cause)
+{
+	struct pgq q;
+
+	pgq_init(&q);
+	pgq_i64(&q, r->id);
+	pgq_i64(&q, r->ended_at);
+	if (r->has_exit_code)
+		pgq_i64(&q, r->exit_code);
+	else
+		pgq_null(&q);
+	pgq_nz(&q, r->signal);
+	pgq_text(&q,
+		 r->outcome == RUN_OPEN ? NULL : run_outcome_name(r->outcome));
+	pgq_text(&q, r->error);
+	pgq_i64(&q, num_count(r->input_tokens));
+	pgq_i64(&q, num_count(r->output_tokens));
+	pgq_i64(&q, num_count(r->cache_read_tokens));
+	pgq_i64(&q, num_count(r->cache_creation_tokens));
+	pgq_dbl(&q, num_usd(r->cost_usd));
+	if (r->num_turns >= 0)
+		pgq_i64(&q, num_count(r->num_turns));
+	else
+		pgq_null(&q);
+	if (r->duration_ms >= 0)
+		pgq_i64(&q, num_count(r->duration_ms));
+	else
+		pgq_null(&q);
+	pgq_text(&q, r->agent_session_out);
+	pgq_text(&q, r->resume_outcome == RESUME_NONE
+			     ? NULL
+			     : resume_outcome_name(r->resume_outcome));
+	if (r->has_check)
+		pgq_i64(&q, r->check_exit_code);
+	else
+		pgq_null(&q);
+	pgq_text(&q, r->check_output);
+	pgq_text(&q, r->answer);
+	pgq_i64(&q, epoch);
+	pgq_i64(&q, r->output_truncated != 0);
+	return pg_do_fenced((struct pg *)store, sql_run_end, &q, epoch,
+			    "cannot record run", cause);
+}
+
+static void
+read_run(const PGresult *res, int i, struct db_run *r)
+{
+	memset(r, 0, sizeof *r);
+	r->id = pg_i64(res, i, 0);
+	r->task_id = pg_i64(res, i, 1);
+	r->attempt = (int)pg_i64(res, i, 2);
+	r->iteration = (int)pg_i64(res, i, 3);
+	r->session_id = pg_text(res, i, 4);
+	r->agent_session_in = pg_text(res, i, 5);
+	r->agent_session_out = pg_text(res, i, 6);
+	r->resume_outcome = pg_col_resume_outcome(res, i, 7, RESUME_NONE);
+	r->runner_id = pg_i64(res, i, 8);
+	r->pid = pg_i64(res, i, 9);
+	r->proc_start = pg_i64(res, i, 10);
+	r->started_at = pg_i64(res, i, 11);
+	r->ended_at = pg_i64(res, i, 12);
+	r->has_exit_code = !pg_isnull(res, i, 13);
+	r->exit_code = (int)pg_i64(res, i, 13);
+	r->signal = (int)pg_i64(res, i, 14);
+	r->outcome = pg_col_run_outcome(res, i, 15, RUN_OPEN);
+	r->error = pg_text(res, i, 16);
+	r->input_tokens = num_count(pg_i64(res, i, 17));
+	r->output_tokens = num_count(pg_i64(res, i, 18));
+	r->cache_read_tokens = num_count(pg_i64(res, i, 19));
+	r->cache_creation_tokens = num_count(pg_i64(res, i, 20));
+	r->cost_usd = num_usd(pg_dbl(res, i, 21));
+	r->num_turns = pg_isnull(res, i, 22) ? -1 : pg_i64(res, i, 22);
+	r->duration_ms = pg_isnull(res, i, 23) ? -1 : pg_i64(res, i, 23);
+	r->has_check = !pg_isnull(res, i, 24);
+	r->check_exit_code = (int)pg_i64(res, i, 24);
+	r->check_output = pg_text(res, i, 25);
+	r->answer = pg_text(res, i, 26);
+	r->output_truncated = pg_i64(res, i, 27) != 0;
+}
+
+void
+pg_read_runs(PGresult *res, struct db_run **runs, size_t *n)
+{
+	int i, rows = PQntuples(res);
+
+	*runs = rows > 0 ? xcalloc((size_t)rows, sizeof **runs) : NULL;
+	for (i = 0; i < rows; i++)
+		read_run(res, i, &(*runs)[i]);
+	*n = (size_t)rows;
+	PQclear(res);
+}
+
+static const char sql_run_list[] =
+	"SELECT " PG_RUN_COLS "WHERE task_id = $1 ORDER BY id";
+
+int
+pg_run_list(struct store *store, int64_t task_id, struct db_run **runs,
+	    size_t *n, char **cause)
+{
+	PGresult *res;
+	struct pgq q;
+
+	*runs = NULL;
+	*n = 0;
+	pgq_init(&q);
+	pgq_i64(&q, task_id);
+	if (pg_exec((struct pg *)store, sql_run_list, &q, &res,
+		    "cannot read runs", cause))
+		return -BERR_DB;
+	pg_read_runs(res, runs, n);
+	return 0;
+}
+
+static const char sql_run_check[] =
+	"UPDATE runs SET check_exit_code = $2, check_output = $3 WHERE id = $1 "
+	"AND " PG_RUN_FENCE("runs.task_id", "$4");
+
+int
+pg_run_set_check(struct store *store, int64_t id, int64_t epoch, int exit_code,
+		 const char *output, char **cause)
+{
+	struct pgq q;
+
+	pgq_init(&q);
+	pgq_i64(&q, id);
+	pgq_i64(&q, exit_code);
+	pgq_text(&q, output);
+	pgq_i64(&q, epoch);
+	return pg_do_fenced((struct pg *)store, sql_run_check, &q, epoch,
+			    "cannot record check", cause);
+}
+
+/* ---- runners ---- */
+
+static const char sql_runner_insert[] =
+	"INSERT INTO runners (pid, host, boot_id, proc_start, started_at, "
+	"heartbeat_at, batch_id) VALUES ($1, $2, $3, $4, $5, $5, $6) "
+	"RETURNING id";
+
+int
+pg_runner_insert(struct store *store, const struct db_runner *r, int64_t *id,
+		 char **cause)
+{
+	PGresult *res;
+	struct pgq q;
+
+	pgq_init(&q);
+	pgq_i64(&q, r->pid);
+	pgq_text(&q, r->host);
+	pgq_text(&q, r->boot_id ? r->boot_id : "");
+	pgq_i64(&q, r->proc_start);
+	pgq_i64(&q, r->started_at);
+	pgq_text(&q, r->batch_id);
+	if (pg_exec((struct pg *)store, sql_runner_insert, &q, &res,
+		    "cannot register runner", cause))
+		return -BERR_DB;
+	*id = pg_i64(res, 0, 0);
+	PQclear(res);
+	return 0;
+}
+
+/* Only while it is alive: a runner that was reaped has lost its
+ * leases, and its heartbeat must not make it look alive again. */
+static const char sql_runner_beat[] =
+	"UPDATE runners SET heartbeat_at = $2 WHERE id = $1 "
+	"AND status = 'alive'";
+static const char sql_runner_leases[] =
+	"UPDATE sessions SET lease_expires = $2 WHERE lease_runner = $1";
+
+int
+pg_runner_heartbeat(struct store *store, int64_t id, int64_t now,
+		    int64_t lease_until, char **cause)
+{
+	struct pg *pg = (struct pg *)store;
+	struct pgq q;
+	int64_t n = 0;
+
+	pgq_init(&q);
+	pgq_i64(&q, id);
+	pgq_i64(&q, now);
+	if (pg_do(pg, sql_runner_beat, &q, &n, "cannot update heartbeat",
+		  cause))
+		return -BERR_DB;
+	if (n == 0) {
+		*cause = xasprintf("runner %lld was reaped (lost lease)",
+				   (long long)id);
+		return -BERR_LEASE;
+	}
+	q.n = 1;
+	pgq_i64(&q, lease_until);
+	return pg_do(pg, sql_runner_leases, &q, NULL, "cannot renew leases",
+		     cause);
+}
+
+/* Not over 'dead': a reaped runner that exits stays reaped. */
+static const char sql_runner_exit[] =
+	"UPDATE runners SET status = 'exited', ended_at = $2 WHERE id = $1 "
+	"AND status = 'alive'";
+
+int
+pg_runner_exit(struct store *store, int64_t id, int64_t now, char **cause)
+{
+	struct pgq q;
+
+	pgq_init(&q);
+	pgq_i64(&q, id);
+	pgq_i64(&q, now);
+	return pg_do((struct pg *)store, sql_runner_exit, &q, NULL,
+		     "cannot record runner exit", cause);
+}
+
+static const char sql_runner_alive[] =
+	"SELECT id, pid, proc_start, started_at, heartbeat_at, host, boot_id "
+	"FROM runners WHERE status = 'alive' ORDER BY id";
+
+int
+pg_runner_alive_list(struct store *store, struct db_runner **out, size_t *n,
+		     char **cause)
+{
+	PGresult *res;
+	int i, rows;
+
+	*out = NULL;
+	*n = 0;
+	if (pg_exec((struct pg *)store, sql_runner_alive, NULL, &res,
+		    "cannot list runners", cause))
+		return -BERR_DB;
+	rows = PQntuples(res);
+	if (rows > 0)
+		*out = xcalloc((size_t)rows, sizeof **out);
+	for (i = 0; i < rows; i++) {
+		struct db_runner *r = &(*out)[i];
+
+		r->id = pg_i64(res, i, 0);
+		r->pid = pg_i64(res, i, 1);
+		r->proc_start = pg_i64(res, i, 2);
+		r->started_at = pg_i64(res, i, 3);
+		r->heartbeat_at = pg_i64(res, i, 4);
+		r->host = pg_text(res, i, 5);
+		r->boot_id = pg_text(res, i, 6);
+		r->status = xstrdup("alive");
+	}
+	*n = (size_t)rows;
+	PQclear(res);
+	return 0;
+}
+
+static const char sql_reap_orphans[] =
+	"SELECT id, coalesce(pid, 0), coalesce(proc_start, 0) FROM runs "
+	"WHERE runner_id = $1 AND ended_at IS NULL";
+static const char sql_reap_runs[] =
+	"UPDATE runs SET ended_at = $2, outcome = 'interrupted', "
+	"error = 'the runner died' WHERE runner_id = $1 AND ended_at IS NULL";
+static const char sql_reap_temp[] =
+	"UPDATE sessions SET status = 'abandoned', closed_at = $2, "
+	"lease_runner = NULL, lease_task = NULL, lease_expires = NULL "
+	"WHERE kind = 'temp' AND status = 'active' AND id IN "
+	"(SELECT session_id FROM tasks WHERE runner_id = $1 "
+	"AND status = 'running')";
+static const char sql_reap_events[] =
+	"INSERT INTO events (at, kind, session_id, task_id, runner_id, detail) "
+	"SELECT $2, 'reap', session_id, id, $1, 'runner died; task interrupted'"
+	" FROM tasks WHERE runner_id = $1 AND status = 'running'";
+static const char sql_reap_tasks[] =
+	"UPDATE tasks SET status = CASE WHEN $3::int <> 0 AND attempts < "
+	"max_attempts THEN 'pending' ELSE 'interrupted' END, finished_at = "
+	"CASE WHEN $3::int <> 0 AND attempts < max_attempts THEN NULL ELSE "
+	"$2::bigint END, error = 'interrupted: its runner died', "
+	"reason = 'interrupted', runner_id = NULL WHERE runner_id = $1 AND "
+	"status = 'running'";
+static const char sql_reap_leases[] =
+	"UPDATE sessions SET lease_runner = NULL, lease_task = NULL, "
+	"lease_expires = NULL WHERE lease_runner = $1";
+static const char sql_reap_runner[] =
+	"UPDATE runners SET status = 'dead', ended_at = $2 WHERE id = $1 "
+	"AND status = 'alive' AND ($3::bigint = 0 OR heartbeat_at <= "
+	"$3::bigint)";
+
+int
+pg_runner_reap(struct store *store, int64_t id, int64_t now, int requeue,
+	       int64_t seen_heartbeat, struct db_orphan **orphans, size_t *n,
+	       char **cause)
+{
+	struct pg *pg = (struct pg *)store;
+	static const struct {
+		const char *sql;
+		int nparams;
+	} steps[] = {
+		{sql_reap_runs, 2},  {sql_reap_temp, 2},   {sql_reap_events, 2},
+		{sql_reap_tasks, 3}, {sql_reap_leases, 1},
+	};
+	PGresult *res;
+	struct pgq q;
+	int64_t changed = 0;
+	size_t i;
+	int rows;
+
+	*orphans = NULL;
+	*n = 0;
+	/* The row first: the judgement the caller made (its heartbeat was
+	 * stale) must still hold in this transaction; its row lock keeps
+	 * the runner's own heartbeat out until commit. */
+	pgq_init(&q);
+	pgq_i64(&q, id);
+	pgq_i64(&q, now);
+	pgq_i64(&q, seen_heartbeat);
+	if (pg_do(pg, sql_reap_runner, &q, &changed, "cannot reap runner",
+		  cause) != 0)
+		return -BERR_DB;
+	if (seen_heartbeat != 0 && changed == 0)
+		return 0;
+	q.n = 2;
+	pgq_i64(&q, requeue);
+	q.n = 1;
+	if (pg_exec(pg, sql_reap_orphans, &q, &res, "cannot read runs", cause))
+		return -BERR_DB;
+	rows = PQntuples(res);
+	if (rows > 0)
+		*orphans = xcalloc((size_t)rows, sizeof **orphans);
+	for (i = 0; i < (size_t)rows; i++) {
+		(*orphans)[i].run_id = pg_i64(res, (int)i, 0);
+		(*orphans)[i].pid = pg_i64(res, (int)i, 1);
+		(*orphans)[i].proc_start = pg_i64(res, (int)i, 2);
+	}
+	*n = (size_t)rows;
+	PQclear(res);
+	for (i = 0; i < sizeof steps / sizeof steps[0]; i++) {
+		q.n = steps[i].nparams;
+		if (pg_do(pg, steps[i].sql, &q, NULL, "cannot reap runner",
+			  cause) != 0) {
+			free(*orphans);
+			*orphans = NULL;
+			*n = 0;
+			return -BERR_DB;
+		}
+	}
+	return 0;
+}
+
+/* ---- milestones ---- */
+
+#define MILESTONE_COLS                                                         \
+	"id, name, session_mode, session_id, created_at FROM milestones "
+
+static void
+read_milestone(const PGresult *r, int i, struct db_milestone *m)
+{
+	memset(m, 0, sizeof *m);
+	m->id = pg_i64(r, i, 0);
+	m->name = pg_text(r, i, 1);
+	m->session_mode = pg_text(r, i, 2);
+	m->session_id = pg_text(r, i, 3);
+	m->created_at = pg_i64(r, i, 4);
+}
+
+static int
+ms_one(struct pg *pg, const char *sql, const struct pgq *q,
+       struct db_milestone *m, int *found, char **cause)
+{
+	PGresult *res;
+
+	*found = 0;
+	if (pg_exec(pg, sql, q, &res, "cannot read milestone", cause))
+		return -BERR_DB;
+	if (PQntuples(res) == 1) {
+		read_milestone(res, 0, m);
+		*found = 1;
+	}
+	PQclear(res);
+	return 0;
+}
+
+static const char sql_ms_get[] = "SELECT " MILESTONE_COLS "WHERE name = $1";
+static const char sql_ms_get_id[] = "SELECT " MILESTONE_COLS "WHERE id = $1";
+
+int
+pg_milestone_get(struct store *store, const char *name, struct db_milestone *m,
+		 int *found, char **cause)
+{
+	struct pgq q;
+
+	pgq_init(&q);
+	pgq_text(&q, name);
+	return ms_one((struct pg *)store, sql_ms_get, &q, m, found, cause);
+}
+
+int
+pg_milestone_get_id(struct store *store, int64_t id, struct db_milestone *m,
+		    int *found, char **cause)
+{
+	struct pgq q;
+
+	pgq_init(&q);
+	pgq_i64(&q, id);
+	return ms_one((struct pg *)store, sql_ms_get_id, &q, m, found, cause);
+}
+
+static const char sql_ms_insert[] =
+	"INSERT INTO milestones (name, session_mode, created_at) "
+	"VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING";
+
+int
+pg_milestone_insert(struct store *store, struct db_milestone *m, int64_t now,
+		    int *existed, char **cause)
+{
+	struct pg *pg = (struct pg *)store;
+	struct db_milestone old = {0};
+	struct pgq q;
+	int64_t changed = 0;
+	int found;
+
+	*existed = 0;
+	pgq_init(&q);
+	pgq_text(&q, m->name);
+	pgq_text(&q, m->session_mode ? m->session_mode : "shared");
+	pgq_i64(&q, now);
+	if (pg_do(pg, sql_ms_insert, &q, &changed, "cannot create milestone",
+		  cause))
+		return -BERR_DB;
+	*existed = changed == 0;
+	if (pg_milestone_get(store, m->name, &old, &found, cause) != 0)
+		return -BERR_DB;
+	db_milestone_release(m);
+	*m = old;
+	return 0;
+}
+
+static const char sql_ms_session[] =
+	"UPDATE milestones SET session_id = $2 WHERE id = $1";
+
+int
+pg_milestone_set_session(struct store *store, int64_t id,
+			 const char *session_id, char **cause)
+{
+	struct pgq q;
+
+	pgq_init(&q);
+	pgq_i64(&q, id);
+	pgq_text(&q, session_id);
+	return pg_do((struct pg *)store, sql_ms_session, &q, NULL,
+		     "cannot update milestone", cause);
+}
+
+static const char sql_ms_each[] = "SELECT " MILESTONE_COLS "ORDER BY name";
+
+int
+pg_milestone_each(struct store *store,
+		  int (*fn)(void *, const struct db_milestone *), void *arg,
+		  char **cause)
+{
+	struct db_milestone m;
+	PGresult *res;
+	int i, stop = 0;
+
+	if (pg_exec((struct pg *)store, sql_ms_each, NULL, &res,
+		    "cannot list milestones", cause))
+		return -BERR_DB;
+	for (i = 0; i < PQntuples(res) && !stop; i++) {
+		read_milestone(res, i, &m);
+		stop = fn(arg, &m);
+		db_milestone_release(&m);
+	}
+	PQclear(res);
+	return 0;
+}
+
+/* ---- output kept in the database ---- */
+
+static const char sql_output_put[] =
+	"INSERT INTO run_output (run_id, stream, bytes, data) VALUES "
+	"($1, $2, $3, $4::bytea) ON CONFLICT (run_id, stream) DO UPDATE SET "
+	"bytes = excluded.bytes, data = excluded.data";
+
+int
+pg_run_output_put(struct store *store, int64_t run_id, const char *stream,
+		  const char *data, size_t len, int64_t bytes, char **cause)
+{
+	static const char hex[] = "0123456789abcdef";
+	char *x = xmalloc(len * 2 + 3);
+	struct pgq q;
+	size_t i;
+	int rc;
+
+	/* bytea's hex input: any bytes, not only valid UTF-8 text */
+	x[0] = '\\';
+	x[1] = 'x';
+	for (i = 0; i < len; i++) {
+		x[2 + 2 * i] = hex[(unsigned char)data[i] >> 4];
+		x[3 + 2 * i] = hex[(unsigned char)data[i] & 15];
+	}
+	x[2 + 2 * len] = '\0';
+	pgq_init(&q);
+	pgq_i64(&q, run_id);
+	pgq_text(&q, stream);
+	pgq_i64(&q, bytes);
+	pgq_text(&q, x);
+	rc = pg_do((struct pg *)store, sql_output_put, &q, NULL,
+		   "cannot record the run's output", cause);
+	free(x);
+	return rc;
+}
+
+static const char sql_output_get[] =
+	"SELECT encode(data, 'hex') FROM run_output WHERE run_id = $1 AND "
+	"stream = $2";
+
+static int
+unhex(char c)
+{
+	return c >= 'a' ? c - 'a' + 10 : c - '0';
+}
+
+int
+pg_run_output_get(struct store *store, int64_t run_id, const char *stream,
+		  char **data, size_t *len, int *found, char **cause)
+{
+	PGresult *res;
+	struct pgq q;
+	const char *h;
+	size_t i, n;
+
+	pgq_init(&q);
+	pgq_i64(&q, run_id);
+	pgq_text(&q, stream);
+	if (pg_exec((struct pg *)store, sql_output_get, &q, &res,
+		    "cannot read the run's output", cause))
+		return -BERR_DB;
+	if (PQntuples(res) == 1) {
+		h = PQgetvalue(res, 0, 0);
+		n = strlen(h) / 2;
+		*data = xmalloc(n + 1);
+		for (i = 0; i < n; i++)
+			(*data)[i] = (char)(unhex(h[2 * i]) << 4 |
+					    unhex(h[2 * i + 1]));
+		(*data)[n] = '\0';
+		*len = n;
+		*found = 1;
+	}
+	PQclear(res);
+	return 0;
+}

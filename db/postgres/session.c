@@ -1,0 +1,638 @@
+/*
+ * Sessions, their chains, leases (S6) and the audit events.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/err.h"
+#include "lib/num.h"
+#include "lib/xmalloc.h"
+#include "db/postgres/internal.h"
+
+#define SESSION_COLS                                                           \
+	"id, kind, name, milestone_id, agent, model, project, workdir, "       \
+	"os_user, status, head, turns, input_tokens, output_tokens, "          \
+	"cache_read_tokens, cache_creation_tokens, cost_usd, "                 \
+	"resume_failures, resumable, predecessor, metadata, lease_runner, "    \
+	"lease_task, lease_expires, created_at, last_used_at, closed_at "      \
+	"FROM sessions "
+
+static void
+read_session(const PGresult *r, int i, struct db_session *s)
+{
+	memset(s, 0, sizeof *s);
+	s->id = pg_text(r, i, 0);
+	s->kind = pg_col_session_kind(r, i, 1, SESSION_TEMP);
+	s->name = pg_text(r, i, 2);
+	s->milestone_id = pg_i64(r, i, 3);
+	s->agent = pg_text(r, i, 4);
+	s->model = pg_text(r, i, 5);
+	s->project = pg_text(r, i, 6);
+	s->workdir = pg_text(r, i, 7);
+	s->os_user = pg_text(r, i, 8);
+	s->status = pg_col_session_status(r, i, 9, SESSION_ACTIVE);
+	s->head = pg_text(r, i, 10);
+	s->turns = num_count(pg_i64(r, i, 11));
+	s->input_tokens = num_count(pg_i64(r, i, 12));
+	s->output_tokens = num_count(pg_i64(r, i, 13));
+	s->cache_read_tokens = num_count(pg_i64(r, i, 14));
+	s->cache_creation_tokens = num_count(pg_i64(r, i, 15));
+	s->cost_usd = num_usd(pg_dbl(r, i, 16));
+	s->resume_failures = (int)pg_i64(r, i, 17);
+	s->resumable = (int)pg_i64(r, i, 18);
+	s->predecessor = pg_text(r, i, 19);
+	s->metadata = pg_text(r, i, 20);
+	s->lease_runner = pg_i64(r, i, 21);
+	s->lease_task = pg_i64(r, i, 22);
+	s->lease_expires = pg_i64(r, i, 23);
+	s->created_at = pg_i64(r, i, 24);
+	s->last_used_at = pg_i64(r, i, 25);
+	s->closed_at = pg_i64(r, i, 26);
+}
+
+/* The first row of sql ($1 key, $2 key2 if not NULL) into s. */
+static int
+get_one(struct pg *pg, const char *sql, const char *key, const char *key2,
+	struct db_session *s, int *found, char **cause)
+{
+	PGresult *res;
+	struct pgq q;
+
+	*found = 0;
+	pgq_init(&q);
+	pgq_text(&q, key);
+	if (strstr(sql, "$2") != NULL)
+		pgq_text(&q, key2);
+	if (pg_exec(pg, sql, &q, &res, "cannot read session", cause))
+		return -BERR_DB;
+	if (PQntuples(res) >= 1) {
+		read_session(res, 0, s);
+		*found = 1;
+	}
+	PQclear(res);
+	return 0;
+}
+
+/* sql with text $1 and more parameters, no result. */
+static int
+do_text(struct pg *pg, const char *sql, struct pgq *q, const char *what,
+	char **cause)
+{
+	return pg_do(pg, sql, q, NULL, what, cause);
+}
+
+static const char sql_session_get[] = "SELECT " SESSION_COLS "WHERE id = $1";
+
+int
+pg_session_get(struct store *store, const char *id, struct db_session *s,
+	       int *found, char **cause)
+{
+	return get_one((struct pg *)store, sql_session_get, id, NULL, s, found,
+		       cause);
+}
+
+static const char sql_session_insert[] =
+	"INSERT INTO sessions (id, kind, name, milestone_id, agent, model, "
+	"project, workdir, os_user, status, predecessor, metadata, "
+	"created_at, last_used_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, "
+	"$9, 'active', $10, coalesce($11, '{}'), $12, $12)";
+
+int
+pg_session_insert(struct store *store, const struct db_session *s, char **cause)
+{
+	struct pgq q;
+
+	pgq_init(&q);
+	pgq_text(&q, s->id);
+	pgq_text(&q, session_kind_name(s->kind));
+	pgq_text(&q, s->name);
+	pgq_nz(&q, s->milestone_id);
+	pgq_text(&q, s->agent);
+	pgq_text(&q, s->model);
+	pgq_text(&q, s->project);
+	pgq_text(&q, s->workdir);
+	pgq_text(&q, s->os_user);
+	pgq_text(&q, s->predecessor);
+	pgq_text(&q, s->metadata);
+	pgq_i64(&q, s->created_at);
+	return do_text((struct pg *)store, sql_session_insert, &q,
+		       "cannot create session", cause);
+}
+
+static const char sql_session_count_active[] =
+	"SELECT count(*) FROM sessions WHERE status = 'active'";
+
+int
+pg_session_count_active(struct store *store, int64_t *n, char **cause)
+{
+	struct pg *pg = (struct pg *)store;
+	PGresult *res;
+
+	if (pg_exec(pg, sql_session_count_active, NULL, &res,
+		    "cannot count sessions", cause))
+		return -BERR_DB;
+	*n = pg_i64(res, 0, 0);
+	PQclear(res);
+	return 0;
+}
+
+/* As in SQLite; the UPDATE locks the row, and PostgreSQL checks the
+ * condition again on the row as another writer left it. */
+static const char sql_session_lease[] =
+	"UPDATE sessions SET lease_runner = $2, lease_task = $3, "
+	"lease_expires = $5, last_used_at = $4, lease_epoch = lease_epoch + 1 "
+	"WHERE id = $1 AND "
+	"(lease_runner IS NULL OR lease_expires < $4 OR "
+	"(lease_runner = $2 AND lease_task = $3) OR NOT EXISTS "
+	"(SELECT 1 FROM runners r WHERE r.id = lease_runner "
+	"AND r.status = 'alive')) RETURNING lease_epoch";
+static const char sql_session_lease_holder[] =
+	"SELECT lease_task FROM sessions WHERE id = $1";
+
+int
+pg_session_lease(struct store *store, const char *id, int64_t runner,
+		 int64_t task, int64_t now, int64_t expires, int *got,
+		 int64_t *holder_task, int64_t *epoch, char **cause)
+{
+	struct pg *pg = (struct pg *)store;
+	PGresult *res;
+	struct pgq q;
+
+	*got = 0;
+	*holder_task = 0;
+	*epoch = 0;
+	pgq_init(&q);
+	pgq_text(&q, id);
+	pgq_i64(&q, runner);
+	pgq_i64(&q, task);
+	pgq_i64(&q, now);
+	pgq_i64(&q, expires);
+	if (pg_exec(pg, sql_session_lease, &q, &res, "cannot lease session",
+		    cause))
+		return -BERR_DB;
+	if (PQntuples(res) == 1) {
+		*epoch = pg_i64(res, 0, 0);
+		*got = 1;
+	}
+	PQclear(res);
+	if (*got)
+		return 0;
+	q.n = 1;
+	if (pg_exec(pg, sql_session_lease_holder, &q, &res,
+		    "cannot lease session", cause))
+		return -BERR_DB;
+	if (PQntuples(res) == 1)
+		*holder_task = pg_i64(res, 0, 0);
+	PQclear(res);
+	return 0;
+}
+
+static const char sql_session_unlease[] =
+	"UPDATE sessions SET lease_runner = NULL, lease_task = NULL, "
+	"lease_expires = NULL WHERE id = $1 AND " PG_SESSION_FENCE("$2");
+
+int
+pg_session_unlease(struct store *store, const char *id, int64_t epoch,
+		   char **cause)
+{
+	struct pgq q;
+
+	pgq_init(&q);
+	pgq_text(&q, id);
+	pgq_i64(&q, epoch);
+	return pg_do_fenced((struct pg *)store, sql_session_unlease, &q, epoch,
+			    "cannot release session", cause);
+}
+
+static const char sql_session_status[] =
+	"UPDATE sessions SET status = $2, "
+	"last_used_at = greatest(last_used_at, $3::bigint), "
+	"closed_at = CASE WHEN $2 = 'active' THEN NULL ELSE $3::bigint END "
+	"WHERE id = $1";
+
+int
+pg_session_set_status(struct store *store, const char *id,
+		      enum session_status status, int64_t now, char **cause)
+{
+	struct pgq q;
+
+	pgq_init(&q);
+	pgq_text(&q, id);
+	pgq_text(&q, session_status_name(status));
+	pgq_i64(&q, now);
+	return do_text((struct pg *)store, sql_session_status, &q,
+		       "cannot update session", cause);
+}
+
+static const char sql_session_touch[] =
+	"UPDATE sessions SET last_used_at = $2 WHERE id = $1";
+
+int
+pg_session_touch(struct store *store, const char *id, int64_t now, char **cause)
+{
+	struct pgq q;
+
+	pgq_init(&q);
+	pgq_text(&q, id);
+	pgq_i64(&q, now);
+	return do_text((struct pg *)store, sql_session_touch, &q,
+		       "cannot update session", cause);
+}
+
+static const char sql_session_usage[] =
+	"UPDATE sessions SET turns = " PG_COUNT_SUM(
+		"turns",
+		"$8") ", "
+		      "input_tokens = " PG_COUNT_SUM(
+			      "input_tokens",
+			      "$2") ", "
+				    "output_tokens = " PG_COUNT_SUM(
+					    "output_tokens",
+					    "$3") ", "
+						  "cache_read_tokens "
+						  "= " PG_COUNT_SUM(
+							  "cache_read_tokens",
+							  "$4") ", "
+								"cache_"
+								"creation_"
+								"tokens "
+								"="
+								" " PG_COUNT_SUM(
+									"cache_"
+									"creati"
+									"on_"
+									"token"
+									"s",
+									"$5") ", "
+									      "cost_usd = " PG_USD_SUM(
+										      "cost_usd",
+										      "$6") ", "
+											    "last_used_at = $7 WHERE id = $1 AND " PG_SESSION_FENCE(
+												    "$9");
+
+int
+pg_session_add_usage(struct store *store, const char *id, int64_t epoch,
+		     int turn, int64_t in, int64_t out, int64_t cache_read,
+		     int64_t cache_creation, double cost, int64_t now,
+		     char **cause)
+{
+	struct pgq q;
+
+	pgq_init(&q);
+	pgq_text(&q, id);
+	pgq_i64(&q, num_count(in));
+	pgq_i64(&q, num_count(out));
+	pgq_i64(&q, num_count(cache_read));
+	pgq_i64(&q, num_count(cache_creation));
+	pgq_dbl(&q, num_usd(cost));
+	pgq_i64(&q, now);
+	pgq_i64(&q, turn ? 1 : 0);
+	pgq_i64(&q, epoch);
+	return pg_do_fenced((struct pg *)store, sql_session_usage, &q, epoch,
+			    "cannot record session usage", cause);
+}
+
+static const char sql_chain_insert[] =
+	"INSERT INTO session_chain (session_id, agent_session_id, edge, "
+	"run_id, created_at) VALUES ($1, $2, $3, $4, $5)";
+static const char sql_session_head[] =
+	"UPDATE sessions SET head = $2 WHERE id = $1 AND " PG_SESSION_FENCE(
+		"$3");
+
+/* The head first: it is the fenced write, so that a lost lease adds no
+ * link either. */
+int
+pg_session_push_head(struct store *store, const char *id, int64_t epoch,
+		     const char *agent_session_id, enum chain_edge edge,
+		     int64_t run_id, int64_t now, char **cause)
+{
+	struct pg *pg = (struct pg *)store;
+	struct pgq q;
+	int rc;
+
+	pgq_init(&q);
+	pgq_text(&q, id);
+	pgq_text(&q, agent_session_id);
+	pgq_i64(&q, epoch);
+	if ((rc = pg_do_fenced(pg, sql_session_head, &q, epoch,
+			       "cannot set session head", cause)) != 0)
+		return rc;
+	pgq_init(&q);
+	pgq_text(&q, id);
+	pgq_text(&q, agent_session_id);
+	pgq_text(&q, chain_edge_name(edge));
+	pgq_nz(&q, run_id);
+	pgq_i64(&q, now);
+	return do_text(pg, sql_chain_insert, &q, "cannot extend session chain",
+		       cause);
+}
+
+static const char sql_session_resume_failed[] =
+	"UPDATE sessions SET resume_failures = resume_failures + 1, "
+	"resumable = CASE WHEN resume_failures + 1 >= $2 THEN 0 "
+	"ELSE resumable END WHERE id = $1 AND " PG_SESSION_FENCE("$3");
+
+int
+pg_session_resume_failed(struct store *store, const char *id, int64_t epoch,
+			 int limit, char **cause)
+{
+	struct pgq q;
+
+	pgq_init(&q);
+	pgq_text(&q, id);
+	pgq_i64(&q, limit);
+	pgq_i64(&q, epoch);
+	return pg_do_fenced((struct pg *)store, sql_session_resume_failed, &q,
+			    epoch, "cannot record resume failure", cause);
+}
+
+static const char sql_chain_list[] =
+	"SELECT agent_session_id, edge, run_id, created_at FROM session_chain "
+	"WHERE session_id = $1 ORDER BY id";
+
+int
+pg_session_chain(struct store *store, const char *id,
+		 struct db_chain_link **links, size_t *n, char **cause)
+{
+	struct pg *pg = (struct pg *)store;
+	PGresult *res;
+	struct pgq q;
+	int i, rows;
+
+	*links = NULL;
+	*n = 0;
+	pgq_init(&q);
+	pgq_text(&q, id);
+	if (pg_exec(pg, sql_chain_list, &q, &res, "cannot read session chain",
+		    cause))
+		return -BERR_DB;
+	rows = PQntuples(res);
+	if (rows > 0)
+		*links = xcalloc((size_t)rows, sizeof **links);
+	for (i = 0; i < rows; i++) {
+		struct db_chain_link *l = &(*links)[i];
+
+		l->agent_session_id = pg_text(res, i, 0);
+		l->edge = pg_col_chain_edge(res, i, 1, EDGE_FIRST);
+		l->run_id = pg_i64(res, i, 2);
+		l->created_at = pg_i64(res, i, 3);
+	}
+	*n = (size_t)rows;
+	PQclear(res);
+	return 0;
+}
+
+static const char sql_event[] =
+	"INSERT INTO events (at, kind, session_id, task_id, run_id, "
+	"runner_id, detail) VALUES ($1, $2, $3, $4, $5, $6, $7)";
+
+int
+pg_event(struct store *store, enum event_kind kind, const char *session_id,
+	 int64_t task_id, int64_t run_id, int64_t runner_id, const char *detail,
+	 int64_t now, char **cause)
+{
+	struct pgq q;
+
+	pgq_init(&q);
+	pgq_i64(&q, now);
+	pgq_text(&q, event_kind_name(kind));
+	pgq_text(&q, session_id);
+	pgq_nz(&q, task_id);
+	pgq_nz(&q, run_id);
+	pgq_nz(&q, runner_id);
+	pgq_text(&q, detail);
+	return do_text((struct pg *)store, sql_event, &q, "cannot record event",
+		       cause);
+}
+
+static const char sql_session_repin[] =
+	"UPDATE sessions SET agent = $2, model = $3 WHERE id = $1";
+
+int
+pg_session_repin(struct store *store, const char *id, const char *agent,
+		 const char *model, char **cause)
+{
+	struct pgq q;
+
+	pgq_init(&q);
+	pgq_text(&q, id);
+	pgq_text(&q, agent);
+	pgq_text(&q, model);
+	return do_text((struct pg *)store, sql_session_repin, &q,
+		       "cannot re-pin session", cause);
+}
+
+static const char sql_session_latest_by_name[] =
+	"SELECT " SESSION_COLS "WHERE name = $1 "
+	"ORDER BY (status = 'active') DESC, created_at DESC, seq DESC "
+	"LIMIT 1";
+
+int
+pg_session_get_latest_by_name(struct store *store, const char *name,
+			      struct db_session *s, int *found, char **cause)
+{
+	return get_one((struct pg *)store, sql_session_latest_by_name, name,
+		       NULL, s, found, cause);
+}
+
+/* Two rows at most: enough to tell unique from ambiguous. */
+static const char sql_session_by_prefix[] =
+	"SELECT " SESSION_COLS "WHERE id >= $1 AND id < $1 || 'g' "
+	"ORDER BY id LIMIT 2";
+
+int
+pg_session_get_by_prefix(struct store *store, const char *prefix,
+			 struct db_session *s, int *found, char **cause)
+{
+	struct pg *pg = (struct pg *)store;
+	PGresult *res;
+	struct pgq q;
+
+	*found = 0;
+	pgq_init(&q);
+	pgq_text(&q, prefix);
+	if (pg_exec(pg, sql_session_by_prefix, &q, &res, "cannot read session",
+		    cause))
+		return -BERR_DB;
+	if (PQntuples(res) == 1) {
+		read_session(res, 0, s);
+		*found = 1;
+	} else if (PQntuples(res) > 1)
+		*found = 2;
+	PQclear(res);
+	return 0;
+}
+
+static const char sql_session_each[] =
+	"SELECT " SESSION_COLS "WHERE ($1::int = 0 OR status = 'active') "
+	"AND ($2::bigint = 0 OR (status = 'active' AND last_used_at < $2 AND "
+	"(lease_runner IS NULL OR lease_expires < $4::bigint))) "
+	"AND ($3::bigint = 0 OR (status <> 'active' AND "
+	"coalesce(closed_at, last_used_at) < $3::bigint)) "
+	"ORDER BY seq";
+
+int
+pg_session_each(struct store *store, const struct db_session_filter *f,
+		int (*fn)(void *, const struct db_session *), void *arg,
+		char **cause)
+{
+	struct pg *pg = (struct pg *)store;
+	struct db_session s;
+	PGresult *res;
+	struct pgq q;
+	int i, stop = 0;
+
+	pgq_init(&q);
+	pgq_i64(&q, f->active_only);
+	pgq_i64(&q, f->idle_before);
+	pgq_i64(&q, f->closed_before);
+	pgq_i64(&q, f->now);
+	if (pg_exec(pg, sql_session_each, &q, &res, "cannot list sessions",
+		    cause))
+		return -BERR_DB;
+	for (i = 0; i < PQntuples(res) && !stop; i++) {
+		read_session(res, i, &s);
+		stop = fn(arg, &s);
+		db_session_release(&s);
+	}
+	PQclear(res);
+	return 0;
+}
+
+static const char sql_chain_wipe[] =
+	"DELETE FROM session_chain WHERE session_id = $1";
+static const char sql_session_wipe[] =
+	"UPDATE sessions SET head = NULL, turns = 0, input_tokens = 0, "
+	"output_tokens = 0, cache_read_tokens = 0, cache_creation_tokens = 0, "
+	"cost_usd = 0, resume_failures = 0, resumable = 1, metadata = '{}', "
+	"last_used_at = $2 WHERE id = $1";
+
+int
+pg_session_reset(struct store *store, const char *id, int64_t now, char **cause)
+{
+	struct pg *pg = (struct pg *)store;
+	struct pgq q;
+
+	pgq_init(&q);
+	pgq_text(&q, id);
+	if (do_text(pg, sql_chain_wipe, &q, "cannot reset session chain",
+		    cause))
+		return -BERR_DB;
+	pgq_i64(&q, now);
+	return do_text(pg, sql_session_wipe, &q, "cannot reset session", cause);
+}
+
+static const char *const sql_session_prune[] = {
+	"UPDATE tasks SET session_id = NULL WHERE session_id = $1",
+	"UPDATE runs SET session_id = NULL WHERE session_id = $1",
+	"UPDATE milestones SET session_id = NULL WHERE session_id = $1",
+	"UPDATE sessions SET predecessor = NULL WHERE predecessor = $1",
+	"DELETE FROM session_chain WHERE session_id = $1",
+	"DELETE FROM sessions WHERE id = $1",
+};
+
+int
+pg_session_delete(struct store *store, const char *id, char **cause)
+{
+	struct pgq q;
+	size_t i;
+
+	pgq_init(&q);
+	pgq_text(&q, id);
+	for (i = 0; i < sizeof sql_session_prune / sizeof *sql_session_prune;
+	     i++)
+		if (do_text((struct pg *)store, sql_session_prune[i], &q,
+			    "cannot prune session", cause))
+			return -BERR_DB;
+	return 0;
+}
+
+static const char sql_session_events[] =
+	"SELECT id, at, kind, session_id, task_id, run_id, runner_id, detail "
+	"FROM events WHERE session_id = $1 ORDER BY id";
+
+int
+pg_session_events(struct store *store, const char *id, struct db_event_row **ev,
+		  size_t *n, char **cause)
+{
+	struct pg *pg = (struct pg *)store;
+	PGresult *res;
+	struct pgq q;
+	int i, rows;
+
+	*ev = NULL;
+	*n = 0;
+	pgq_init(&q);
+	pgq_text(&q, id);
+	if (pg_exec(pg, sql_session_events, &q, &res, "cannot read events",
+		    cause))
+		return -BERR_DB;
+	rows = PQntuples(res);
+	if (rows > 0)
+		*ev = xcalloc((size_t)rows, sizeof **ev);
+	for (i = 0; i < rows; i++) {
+		struct db_event_row *e = &(*ev)[i];
+
+		e->id = pg_i64(res, i, 0);
+		e->at = pg_i64(res, i, 1);
+		e->kind = pg_col_event_kind(res, i, 2, EVENT_CREATE);
+		e->session_id = pg_text(res, i, 3);
+		e->task_id = pg_i64(res, i, 4);
+		e->run_id = pg_i64(res, i, 5);
+		e->runner_id = pg_i64(res, i, 6);
+		e->detail = pg_text(res, i, 7);
+	}
+	*n = (size_t)rows;
+	PQclear(res);
+	return 0;
+}
+
+static const char sql_session_runs[] =
+	"SELECT " PG_RUN_COLS "WHERE session_id = $1 ORDER BY id";
+
+int
+pg_session_runs(struct store *store, const char *id, struct db_run **runs,
+		size_t *n, char **cause)
+{
+	struct pg *pg = (struct pg *)store;
+	PGresult *res;
+	struct pgq q;
+
+	*runs = NULL;
+	*n = 0;
+	pgq_init(&q);
+	pgq_text(&q, id);
+	if (pg_exec(pg, sql_session_runs, &q, &res,
+		    "cannot read the session's runs", cause))
+		return -BERR_DB;
+	pg_read_runs(res, runs, n);
+	return 0;
+}
+
+static const char sql_session_successor[] =
+	"SELECT " SESSION_COLS "WHERE predecessor = $1 "
+	"ORDER BY created_at DESC, seq DESC LIMIT 1";
+
+int
+pg_session_get_successor(struct store *store, const char *id,
+			 struct db_session *s, int *found, char **cause)
+{
+	return get_one((struct pg *)store, sql_session_successor, id, NULL, s,
+		       found, cause);
+}
+
+static const char sql_session_last_used[] =
+	"SELECT " SESSION_COLS "WHERE project = $1 AND os_user = $2 "
+	"AND head IS NOT NULL AND (CASE WHEN kind = 'temp' "
+	"THEN status <> 'active' "
+	"ELSE status = 'active' OR status = 'expired' END) "
+	"ORDER BY last_used_at DESC, seq DESC LIMIT 1";
+
+int
+pg_session_get_last_used(struct store *store, const char *project,
+			 const char *os_user, struct db_session *s, int *found,
+			 char **cause)
+{
+	return get_one((struct pg *)store, sql_session_last_used, project,
+		       os_user, s, found, cause);
+}

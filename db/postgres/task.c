@@ -1,0 +1,674 @@
+/*
+ * Tasks: insert, claim order (S6 queues), status changes, listing.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/err.h"
+#include "lib/num.h"
+#include "lib/xmalloc.h"
+#include "db/postgres/internal.h"
+
+static const char sql_task_insert[] =
+	"INSERT INTO tasks (key, title, prompt, agent, model, workdir, "
+	"project, milestone_id, session_req, new_session, queue, timeout_ms, "
+	"check_cmd, max_iterations, max_attempts, force_agent, "
+	"allow_foreign, created_at, retries, max_cost) VALUES ($1, $2, $3, "
+	"$4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, "
+	"$19, $20) ON CONFLICT (key) DO NOTHING RETURNING id";
+static const char sql_task_by_key[] = "SELECT id FROM tasks WHERE key = $1";
+
+int
+pg_task_insert(struct store *store, struct db_task *t, int64_t now,
+	       int *existed, char **cause)
+{
+	struct pg *pg = (struct pg *)store;
+	PGresult *res;
+	struct pgq q;
+
+	*existed = 0;
+	pgq_init(&q);
+	pgq_text(&q, t->key);
+	pgq_text(&q, t->title);
+	pgq_text(&q, t->prompt);
+	pgq_text(&q, t->agent);
+	pgq_text(&q, t->model);
+	pgq_text(&q, t->workdir);
+	pgq_text(&q, t->project);
+	pgq_nz(&q, t->milestone_id);
+	pgq_text(&q, t->session_req);
+	pgq_i64(&q, t->new_session);
+	pgq_text(&q, t->queue);
+	pgq_nz(&q, t->timeout_ms);
+	pgq_text(&q, t->check_cmd);
+	pgq_i64(&q, t->max_iterations);
+	pgq_i64(&q, t->max_attempts);
+	pgq_i64(&q, t->force_agent);
+	pgq_i64(&q, t->allow_foreign);
+	pgq_i64(&q, now);
+	if (t->retries >= 0)
+		pgq_i64(&q, t->retries);
+	else
+		pgq_null(&q);
+	if (t->max_cost > 0)
+		pgq_dbl(&q, t->max_cost);
+	else
+		pgq_null(&q);
+	if (pg_exec(pg, sql_task_insert, &q, &res, "cannot add task", cause))
+		return -BERR_DB;
+	if (PQntuples(res) == 1) {
+		t->id = pg_i64(res, 0, 0);
+		t->created_at = now;
+		t->status = TASK_PENDING;
+		PQclear(res);
+		return pg_notify_work(pg, cause);
+	}
+	PQclear(res);
+	pgq_init(&q);
+	pgq_text(&q, t->key);
+	if (pg_exec(pg, sql_task_by_key, &q, &res, "cannot look up task key",
+		    cause))
+		return -BERR_DB;
+	if (PQntuples(res) == 1) {
+		t->id = pg_i64(res, 0, 0);
+		*existed = 1;
+	}
+	PQclear(res);
+	return 0;
+}
+
+#define TASK_ANSWER                                                            \
+	"(SELECT r.answer FROM runs r WHERE r.task_id = t.id "                 \
+	"ORDER BY r.id DESC LIMIT 1)"
+#define TASK_COLS_WITH(answer)                                                 \
+	"t.id, t.key, t.title, t.prompt, t.status, t.agent, t.model, "         \
+	"t.workdir, t.project, t.milestone_id, m.name, t.session_req, "        \
+	"t.new_session, t.queue, t.session_id, t.timeout_ms, t.check_cmd, "    \
+	"t.max_iterations, t.max_attempts, t.force_agent, t.allow_foreign, "   \
+	"t.attempts, t.iterations, t.exit_code, t.error, t.reason, "           \
+	"t.runner_id, t.cancel_requested, t.input_tokens, t.output_tokens, "   \
+	"t.cost_usd, t.created_at, t.started_at, t.finished_at, "              \
+	"coalesce(t.retries, -1), coalesce(t.max_cost, 0), " answer            \
+	" FROM tasks t LEFT JOIN milestones m ON m.id = t.milestone_id "
+#define TASK_COLS TASK_COLS_WITH(TASK_ANSWER)
+
+static void
+read_task(const PGresult *r, int i, struct db_task *t)
+{
+	memset(t, 0, sizeof *t);
+	t->id = pg_i64(r, i, 0);
+	t->key = pg_text(r, i, 1);
+	t->title = pg_text(r, i, 2);
+	t->prompt = pg_text(r, i, 3);
+	t->status = pg_col_task_status(r, i, 4, TASK_PENDING);
+	t->agent = pg_text(r, i, 5);
+	t->model = pg_text(r, i, 6);
+	t->workdir = pg_text(r, i, 7);
+	t->project = pg_text(r, i, 8);
+	t->milestone_id = pg_i64(r, i, 9);
+	t->milestone = pg_text(r, i, 10);
+	t->session_req = pg_text(r, i, 11);
+	t->new_session = (int)pg_i64(r, i, 12);
+	t->queue = pg_text(r, i, 13);
+	t->session_id = pg_text(r, i, 14);
+	t->timeout_ms = pg_i64(r, i, 15);
+	t->check_cmd = pg_text(r, i, 16);
+	t->max_iterations = (int)pg_i64(r, i, 17);
+	t->max_attempts = (int)pg_i64(r, i, 18);
+	t->force_agent = (int)pg_i64(r, i, 19);
+	t->allow_foreign = (int)pg_i64(r, i, 20);
+	t->attempts = (int)pg_i64(r, i, 21);
+	t->iterations = (int)pg_i64(r, i, 22);
+	t->has_exit_code = !pg_isnull(r, i, 23);
+	t->exit_code = (int)pg_i64(r, i, 23);
+	t->error = pg_text(r, i, 24);
+	t->reason = pg_text(r, i, 25);
+	t->runner_id = pg_i64(r, i, 26);
+	t->cancel_requested = (int)pg_i64(r, i, 27);
+	t->input_tokens = num_count(pg_i64(r, i, 28));
+	t->output_tokens = num_count(pg_i64(r, i, 29));
+	t->cost_usd = num_usd(pg_dbl(r, i, 30));
+	t->created_at = pg_i64(r, i, 31);
+	t->started_at = pg_i64(r, i, 32);
+	t->finished_at = pg_i64(r, i, 33);
+	t->retries = (int)pg_i64(r, i, 34);
+	t->max_cost = pg_dbl(r, i, 35);
+	t->answer = pg_text(r, i, 36);
+}
+
+static const char sql_task_get[] = "SELECT " TASK_COLS "WHERE t.id = $1";
+
+int
+pg_task_get(struct store *store, int64_t id, struct db_task *t, int *found,
+	    char **cause)
+{
+	struct pg *pg = (struct pg *)store;
+	PGresult *res;
+	struct pgq q;
+
+	*found = 0;
+	pgq_init(&q);
+	pgq_i64(&q, id);
+	if (pg_exec(pg, sql_task_get, &q, &res, "cannot read task", cause))
+		return -BERR_DB;
+	if (PQntuples(res) == 1) {
+		read_task(res, 0, t);
+		*found = 1;
+	}
+	PQclear(res);
+	return 0;
+}
+
+/*
+ * S6 as in SQLite (db/sqlite/task.c), and the row locked: FOR UPDATE
+ * SKIP LOCKED, so that a claim never waits on another runner's and never
+ * takes a task another transaction holds.  The claim itself is the
+ * conditional UPDATE of task_start (status = 'pending').
+ */
+static const char sql_task_next[] =
+	"SELECT t.id FROM tasks t WHERE t.status = 'pending' "
+	"AND t.id > $2::bigint "
+	"AND ($1::bigint = 0 OR t.milestone_id = $1::bigint) "
+	"AND (t.queue IS NULL OR NOT EXISTS (SELECT 1 FROM tasks u "
+	"WHERE u.queue = t.queue AND u.id <> t.id AND (u.status = 'running' "
+	"OR (u.status = 'pending' AND u.id < t.id)))) "
+	"ORDER BY t.id LIMIT 1 FOR UPDATE OF t SKIP LOCKED";
+
+int
+pg_task_next(struct store *store, int64_t milestone_id, int64_t skip_after,
+	     int64_t *id, char **cause)
+{
+	struct pg *pg = (struct pg *)store;
+	PGresult *res;
+	struct pgq q;
+
+	*id = 0;
+	pgq_init(&q);
+	pgq_i64(&q, milestone_id);
+	pgq_i64(&q, skip_after);
+	if (pg_exec(pg, sql_task_next, &q, &res, "cannot find the next task",
+		    cause))
+		return -BERR_DB;
+	if (PQntuples(res) == 1)
+		*id = pg_i64(res, 0, 0);
+	PQclear(res);
+	return 0;
+}
+
+static const char sql_task_count_pending[] =
+	"SELECT count(*) FROM tasks WHERE status = 'pending' "
+	"AND ($1::bigint = 0 OR milestone_id = $1::bigint)";
+
+int
+pg_task_count_pending(struct store *store, int64_t milestone_id, int64_t *n,
+		      char **cause)
+{
+	struct pg *pg = (struct pg *)store;
+	PGresult *res;
+	struct pgq q;
+
+	pgq_init(&q);
+	pgq_i64(&q, milestone_id);
+	if (pg_exec(pg, sql_task_count_pending, &q, &res, "cannot count tasks",
+		    cause))
+		return -BERR_DB;
+	*n = pg_i64(res, 0, 0);
+	PQclear(res);
+	return 0;
+}
+
+static const char sql_task_start[] =
+	"UPDATE tasks SET status = 'running', runner_id = $2, "
+	"session_id = $3, attempts = attempts + 1, started_at = $4, "
+	"finished_at = NULL, exit_code = NULL, error = NULL, reason = NULL, "
+	"cancel_requested = 0, lease_epoch = lease_epoch + 1 WHERE id = $1 "
+	"AND ($2::bigint IS NULL OR EXISTS (SELECT 1 FROM runners r WHERE "
+	"r.id = $2::bigint AND r.status = 'alive' FOR SHARE OF r)) "
+	"RETURNING lease_epoch";
+
+/* Only a runner whose row is alive claims: one that was reaped (its
+ * heartbeat went stale while it was stopped) must not.  FOR SHARE: the
+ * runner row stays alive until commit (a reaper waits). */
+int
+pg_task_start(struct store *store, int64_t id, int64_t runner_id,
+	      const char *session_id, int64_t now, int64_t *epoch, char **cause)
+{
+	PGresult *res;
+	struct pgq q;
+
+	*epoch = 0;
+	pgq_init(&q);
+	pgq_i64(&q, id);
+	pgq_nz(&q, runner_id);
+	pgq_text(&q, session_id);
+	pgq_i64(&q, now);
+	if (pg_exec((struct pg *)store, sql_task_start, &q, &res,
+		    "cannot start task", cause))
+		return -BERR_DB;
+	if (PQntuples(res) == 1)
+		*epoch = pg_i64(res, 0, 0);
+	PQclear(res);
+	if (*epoch == 0 && runner_id != 0) {
+		*cause = xasprintf("cannot start task %lld: runner %lld was "
+				   "reaped (lost lease)",
+				   (long long)id, (long long)runner_id);
+		return -BERR_LEASE;
+	}
+	return 0;
+}
+
+static const char sql_task_attempt[] =
+	"UPDATE tasks SET attempts = attempts + $2, "
+	"retries = coalesce(retries, $3) WHERE id = $1 AND " PG_TASK_FENCE(
+		"$4");
+
+int
+pg_task_attempt(struct store *store, int64_t id, int64_t epoch,
+		int attempts_add, int retries, char **cause)
+{
+	struct pgq q;
+
+	pgq_init(&q);
+	pgq_i64(&q, id);
+	pgq_i64(&q, attempts_add);
+	pgq_i64(&q, retries);
+	pgq_i64(&q, epoch);
+	return pg_do_fenced((struct pg *)store, sql_task_attempt, &q, epoch,
+			    "cannot record task attempt", cause);
+}
+
+static const char sql_task_finish[] =
+	"UPDATE tasks SET status = $2, exit_code = $3, error = $4, "
+	"reason = $5, finished_at = $6, runner_id = NULL WHERE id = $1 "
+	"AND " PG_TASK_FENCE("$7");
+
+int
+pg_task_finish(struct store *store, int64_t id, int64_t epoch,
+	       enum task_status status, int has_exit, int exit_code,
+	       const char *error, const char *reason, int64_t now, char **cause)
+{
+	struct pgq q;
+	int rc;
+
+	pgq_init(&q);
+	pgq_i64(&q, id);
+	pgq_text(&q, task_status_name(status));
+	if (has_exit)
+		pgq_i64(&q, exit_code);
+	else
+		pgq_null(&q);
+	pgq_text(&q, error);
+	pgq_text(&q, reason);
+	pgq_i64(&q, now);
+	pgq_i64(&q, epoch);
+	/* the next task of its queue may start now */
+	if ((rc = pg_do_fenced((struct pg *)store, sql_task_finish, &q, epoch,
+			       "cannot finish task", cause)) != 0)
+		return rc;
+	return pg_notify_work((struct pg *)store, cause);
+}
+
+static const char sql_task_usage[] =
+	"UPDATE tasks SET iterations = greatest(iterations, $2), "
+	"input_tokens = " PG_COUNT_SUM(
+		"input_tokens",
+		"$3") ", "
+		      "output_tokens = " PG_COUNT_SUM(
+			      "output_tokens",
+			      "$4") ", "
+				    "cost_usd = " PG_USD_SUM(
+					    "cost_usd",
+					    "$5") " WHERE id = $1 "
+						  "AND " PG_TASK_FENCE("$6");
+
+int
+pg_task_add_usage(struct store *store, int64_t id, int64_t epoch,
+		  int iterations, int64_t in, int64_t out, double cost,
+		  char **cause)
+{
+	struct pgq q;
+
+	pgq_init(&q);
+	pgq_i64(&q, id);
+	pgq_i64(&q, iterations);
+	pgq_i64(&q, num_count(in));
+	pgq_i64(&q, num_count(out));
+	pgq_dbl(&q, num_usd(cost));
+	pgq_i64(&q, epoch);
+	return pg_do_fenced((struct pg *)store, sql_task_usage, &q, epoch,
+			    "cannot record task usage", cause);
+}
+
+/* One integer of one row ($1 an id), 0 for none; *found if a row. */
+static int
+one_i64(struct pg *pg, const char *sql, int64_t id, int64_t *v, int *found,
+	const char *what, char **cause)
+{
+	PGresult *res;
+	struct pgq q;
+
+	*v = 0;
+	pgq_init(&q);
+	pgq_i64(&q, id);
+	if (pg_exec(pg, sql, &q, &res, what, cause))
+		return -BERR_DB;
+	if (found != NULL)
+		*found = PQntuples(res) == 1;
+	if (PQntuples(res) == 1)
+		*v = pg_i64(res, 0, 0);
+	PQclear(res);
+	return 0;
+}
+
+/* $3: the epoch of the session lease, which the task holds too.  A
+ * read: no lock, as in SQLite (the runner's later writes are fenced). */
+static const char sql_task_cancel_requested[] =
+	"SELECT cancel_requested, CASE WHEN " PG_TASK_FENCE(
+		"$2") " AND ($3::bigint = 0 OR EXISTS (SELECT 1 FROM sessions "
+		      "s WHERE s.id = tasks.session_id AND s.lease_epoch = "
+		      "$3::bigint AND s.lease_runner IS NOT NULL)) THEN 1 "
+		      "ELSE 0 END FROM tasks WHERE id = $1";
+
+int
+pg_task_cancel_requested(struct store *store, int64_t id, int64_t epoch,
+			 int64_t session_epoch, int *yes, int *held,
+			 char **cause)
+{
+	PGresult *res;
+	struct pgq q;
+
+	*yes = 0;
+	*held = 1;
+	pgq_init(&q);
+	pgq_i64(&q, id);
+	pgq_i64(&q, epoch);
+	pgq_i64(&q, session_epoch);
+	if (pg_exec((struct pg *)store, sql_task_cancel_requested, &q, &res,
+		    "cannot read task", cause))
+		return -BERR_DB;
+	if (PQntuples(res) == 1) {
+		*yes = (int)pg_i64(res, 0, 0);
+		*held = (int)pg_i64(res, 0, 1);
+	} else
+		*held = epoch == 0;
+	PQclear(res);
+	return 0;
+}
+
+static const char sql_task_status[] =
+	"SELECT status FROM tasks WHERE id = $1 FOR UPDATE";
+static const char sql_task_cancel_pending[] =
+	"UPDATE tasks SET status = 'cancelled', finished_at = $2, "
+	"error = 'cancelled before it started', reason = 'cancelled' "
+	"WHERE id = $1 AND status = 'pending'";
+static const char sql_task_cancel_running[] =
+	"UPDATE tasks SET cancel_requested = 1 WHERE id = $1 "
+	"AND status = 'running'";
+
+int
+pg_task_cancel(struct store *store, int64_t id, int64_t now, int *found,
+	       enum task_status *status_out, char **cause)
+{
+	struct pg *pg = (struct pg *)store;
+	PGresult *res;
+	struct pgq q;
+
+	*found = 0;
+	pgq_init(&q);
+	pgq_i64(&q, id);
+	if (pg_exec(pg, sql_task_status, &q, &res, "cannot read task", cause))
+		return -BERR_DB;
+	if (PQntuples(res) != 1) {
+		PQclear(res);
+		return 0;
+	}
+	*found = 1;
+	*status_out = pg_col_task_status(res, 0, 0, TASK_PENDING);
+	PQclear(res);
+	if (*status_out == TASK_PENDING) {
+		pgq_i64(&q, now);
+		return pg_do(pg, sql_task_cancel_pending, &q, NULL,
+			     "cannot cancel task", cause);
+	}
+	if (*status_out == TASK_RUNNING)
+		return pg_do(pg, sql_task_cancel_running, &q, NULL,
+			     "cannot cancel task", cause);
+	return 0;
+}
+
+/* The names of the statuses in mask as a text[] literal: {a,b}. */
+static void
+status_array(char *buf, size_t len, unsigned mask)
+{
+	size_t n = 0;
+	int i;
+
+	buf[n++] = '{';
+	for (i = 0; i < TASK_NSTATUS; i++) {
+		if (!(mask & (1u << i)))
+			continue;
+		if (buf[n - 1] != '{')
+			buf[n++] = ',';
+		n += (size_t)snprintf(buf + n, len - n, "%s",
+				      task_status_name((enum task_status)i));
+	}
+	buf[n++] = '}';
+	buf[n] = '\0';
+}
+
+static const char sql_task_unclaim[] =
+	"UPDATE tasks SET status = 'pending', runner_id = NULL, "
+	"started_at = NULL, session_id = NULL, "
+	"attempts = greatest(attempts - 1, 0) WHERE id = $1 AND "
+	"status = 'running' AND runner_id = $2 AND cancel_requested = 0";
+static const char sql_run_unstarted_delete[] =
+	"DELETE FROM runs WHERE id = $1 AND task_id = $2 AND pid IS NULL";
+
+/* As db/sqlite: the claim undone, the run that never started gone. */
+int
+pg_task_unclaim(struct store *store, int64_t id, int64_t runner_id,
+		int64_t run_id, int *done, char **cause)
+{
+	struct pg *pg = (struct pg *)store;
+	struct pgq q;
+	int64_t n = 0;
+
+	*done = 0;
+	pgq_init(&q);
+	pgq_i64(&q, id);
+	pgq_i64(&q, runner_id);
+	if (pg_do(pg, sql_task_unclaim, &q, &n, "cannot requeue task", cause))
+		return -BERR_DB;
+	if (n == 0)
+		return 0;
+	pgq_init(&q);
+	pgq_i64(&q, run_id);
+	pgq_i64(&q, id);
+	if (pg_do(pg, sql_run_unstarted_delete, &q, NULL, "cannot delete run",
+		  cause))
+		return -BERR_DB;
+	*done = 1;
+	/* it may be claimed again, here or by another runner */
+	return pg_notify_work(pg, cause);
+}
+
+static const char sql_task_requeue[] =
+	"UPDATE tasks SET status = 'pending', exit_code = NULL, error = NULL, "
+	"reason = NULL, started_at = NULL, finished_at = NULL, "
+	"runner_id = NULL, cancel_requested = 0, session_id = NULL "
+	"WHERE id = $1 AND status = ANY ($2::text[])";
+
+int
+pg_task_requeue(struct store *store, int64_t id, unsigned from_mask, int *done,
+		char **cause)
+{
+	char set[160];
+	struct pgq q;
+	int64_t n = 0;
+
+	*done = 0;
+	status_array(set, sizeof set, from_mask);
+	pgq_init(&q);
+	pgq_i64(&q, id);
+	pgq_text(&q, set);
+	if (pg_do((struct pg *)store, sql_task_requeue, &q, &n,
+		  "cannot requeue task", cause))
+		return -BERR_DB;
+	*done = n > 0;
+	return *done ? pg_notify_work((struct pg *)store, cause) : 0;
+}
+
+/*
+ * The filter's terms on tasks "t": $1 a status set (NULL: any), $2 a
+ * milestone, $3 an id to start after, $4 a creation time, $5 a session.
+ */
+#define TASK_WHERE(t)                                                          \
+	"($1::text[] IS NULL OR " t ".status = ANY ($1::text[])) "             \
+	"AND ($2::bigint = 0 OR " t ".milestone_id = $2::bigint) "             \
+	"AND " t ".id > $3::bigint "                                           \
+	"AND ($4::bigint = 0 OR " t ".created_at >= $4::bigint) "              \
+	"AND ($5::text IS NULL OR " t ".session_id = $5::text) "
+
+/* $6: a limit (NULL: none); $7 > 0: only the last $7. */
+#define TASK_EACH_WHERE                                                        \
+	"WHERE " TASK_WHERE(                                                   \
+		"t") "AND ($7::bigint = 0 OR t.id >= "                         \
+		     "coalesce((SELECT u.id FROM tasks u WHERE " TASK_WHERE(   \
+			     "u") "ORDER BY u.id DESC LIMIT 1 OFFSET "         \
+				  "$7::bigint - 1), 0)) "                      \
+				  "ORDER BY t.id LIMIT $6::bigint"
+
+static const char sql_task_each[] =
+	"SELECT " TASK_COLS_WITH("NULL") TASK_EACH_WHERE;
+static const char sql_task_each_answer[] = "SELECT " TASK_COLS TASK_EACH_WHERE;
+static const char sql_task_count[] =
+	"SELECT count(*) FROM tasks t WHERE " TASK_WHERE("t");
+
+static void
+bind_filter(struct pgq *q, char *set, size_t len,
+	    const struct db_task_filter *f)
+{
+	pgq_init(q);
+	if (f->status_mask != 0) {
+		status_array(set, len, f->status_mask);
+		pgq_text(q, set);
+	} else
+		pgq_null(q);
+	pgq_i64(q, f->milestone_id);
+	pgq_i64(q, f->after_id);
+	pgq_i64(q, f->since);
+	pgq_text(q, f->session_id);
+}
+
+/* Rows fetched per round trip of a listing. */
+#define TASK_PAGE 1000
+
+int
+pg_task_each(struct store *store, const struct db_task_filter *f,
+	     int (*fn)(void *, const struct db_task *), void *arg, char **cause)
+{
+	struct pg *pg = (struct pg *)store;
+	struct db_task_filter g = *f;
+	struct db_task t;
+	char set[160];
+	PGresult *res;
+	struct pgq q;
+	int64_t left = f->limit > 0 ? f->limit : -1, page;
+	int i, n, stop = 0;
+
+	/* In pages by id, so that a million tasks are never one result. */
+	do {
+		page = left >= 0 && left < TASK_PAGE ? left : TASK_PAGE;
+		bind_filter(&q, set, sizeof set, &g);
+		pgq_i64(&q, page);
+		pgq_i64(&q, g.last > 0 ? g.last : 0);
+		if (pg_exec(pg,
+			    f->with_answer ? sql_task_each_answer
+					   : sql_task_each,
+			    &q, &res, "cannot list tasks", cause))
+			return -BERR_DB;
+		n = PQntuples(res);
+		for (i = 0; i < n && !stop; i++) {
+			read_task(res, i, &t);
+			g.after_id = t.id;
+			stop = fn(arg, &t);
+			db_task_release(&t);
+		}
+		PQclear(res);
+		if (left > 0)
+			left -= n;
+		/* "last" picks its start once: the rest follows by id. */
+		g.last = 0;
+	} while (!stop && n == page && left != 0);
+	return 0;
+}
+
+int
+pg_task_count(struct store *store, const struct db_task_filter *f, int64_t *n,
+	      char **cause)
+{
+	struct pg *pg = (struct pg *)store;
+	char set[160];
+	PGresult *res;
+	struct pgq q;
+
+	bind_filter(&q, set, sizeof set, f);
+	if (pg_exec(pg, sql_task_count, &q, &res, "cannot count tasks", cause))
+		return -BERR_DB;
+	*n = pg_i64(res, 0, 0);
+	PQclear(res);
+	return 0;
+}
+
+static const char sql_task_counts[] =
+	"SELECT status, count(*) FROM tasks WHERE ($1::bigint = 0 OR "
+	"milestone_id = $1::bigint) GROUP BY status";
+
+int
+pg_task_count_by_status(struct store *store, int64_t milestone_id,
+			void (*fn)(void *, enum task_status, int64_t),
+			void *arg, char **cause)
+{
+	struct pg *pg = (struct pg *)store;
+	PGresult *res;
+	struct pgq q;
+	int i;
+
+	pgq_init(&q);
+	pgq_i64(&q, milestone_id);
+	if (pg_exec(pg, sql_task_counts, &q, &res, "cannot count tasks", cause))
+		return -BERR_DB;
+	for (i = 0; i < PQntuples(res); i++)
+		fn(arg, pg_col_task_status(res, i, 0, TASK_PENDING),
+		   pg_i64(res, i, 1));
+	PQclear(res);
+	return 0;
+}
+
+static const char sql_task_agent[] =
+	"UPDATE tasks SET agent = $2, model = $3 WHERE id = $1";
+
+int
+pg_task_set_agent(struct store *store, int64_t id, const char *agent,
+		  const char *model, char **cause)
+{
+	struct pgq q;
+
+	pgq_init(&q);
+	pgq_i64(&q, id);
+	pgq_text(&q, agent);
+	pgq_text(&q, model);
+	return pg_do((struct pg *)store, sql_task_agent, &q, NULL,
+		     "cannot update task", cause);
+}
+
+static const char sql_task_exists[] = "SELECT 1 FROM tasks WHERE id = $1";
+
+int
+pg_task_exists(struct store *store, int64_t id, int *yes, char **cause)
+{
+	int64_t v;
+
+	return one_i64((struct pg *)store, sql_task_exists, id, &v, yes,
+		       "cannot read task", cause);
+}

@@ -1,0 +1,472 @@
+#!/usr/bin/env bats
+# The PostgreSQL store (SPEC §10) against a private throwaway cluster
+# (tests/pg.bash): the commands, two runners on one queue, a server
+# restart mid-batch, schema versions, and the password kept out of sight.
+# Skipped, saying why, only when no PostgreSQL server binaries are found.
+
+load lib
+load orch
+load fence
+source "$BATS_TEST_DIRNAME/../pg.bash"
+
+setup_file() {
+	pg_cluster_start
+}
+
+teardown_file() {
+	pg_cluster_stop
+}
+
+local_setup() {
+	if [ -n "${PG_SKIP:-}" ]; then
+		skip "$PG_SKIP"
+	fi
+	DBNAME=t${BATS_TEST_NUMBER}_$$
+	BATON_DB=$(pg_newdb "$DBNAME")
+	export BATON_DB DBNAME
+}
+
+psql_db() {
+	pg_sql "$DBNAME" "$1"
+}
+
+pg_statuses() {
+	psql_db "SELECT string_agg(id || ':' || status, ' ' ORDER BY id)
+		FROM tasks"
+}
+
+# Stop whatever a failed test left running: baton and its agents, found
+# by the database in their environment (orch.bash's, for a URL), but
+# never the server (a pg_cluster_restart inherits that environment too).
+local_teardown() {
+	local p
+	# a lock a test holds in a psql session of its own ends with it
+	touch "$T/unlock"
+	[ -n "${BATON_DB:-}" ] || return 0
+	for p in /proc/[0-9]*; do
+		[ "${p#/proc/}" = $$ ] && continue
+		case "$(readlink "$p/exe" 2>/dev/null)" in
+		*/postgres | */pg_ctl) continue ;;
+		esac
+		if tr '\0' '\n' 2>/dev/null <"$p/environ" |
+			grep -qxF "BATON_DB=$BATON_DB"; then
+			kill -9 "${p#/proc/}" 2>/dev/null
+		fi
+	done
+	return 0
+}
+
+@test "postgres: add, work, status, show, log, stats, doctor" {
+	run "$BATON" add "echo hello from pg"
+	assert_status 0
+	[ "$output" = 1 ]
+	run "$BATON" add --session s1 "echo one"
+	assert_status 0
+	run "$BATON" add --session s1 "echo two"
+	assert_status 0
+	run "$BATON" work -j2 --until-empty
+	assert_status 0
+	run "$BATON" status --json
+	assert_status 0
+	[ "$(echo "$output" | jq -r '[.[] | select(.status == "completed")] | length')" = 3 ]
+	run "$BATON" show 1
+	assert_status 0
+	assert_contains "completed"
+	run "$BATON" log 1
+	assert_status 0
+	assert_contains "hello from pg"
+	run "$BATON" session list
+	assert_status 0
+	assert_contains "s1"
+	run "$BATON" session show s1
+	assert_status 0
+	assert_contains "named"
+	run "$BATON" stats
+	assert_status 0
+	assert_contains "3 completed"
+	run "$BATON" doctor
+	assert_status 0
+	assert_contains "no problems found"
+	# the rows are in PostgreSQL, not in a file named after the URL
+	[ "$(psql_db "SELECT count(*) FROM tasks WHERE status = 'completed'")" = 3 ]
+	[ "$(psql_db "SELECT count(*) FROM runs")" = 3 ]
+	[ "$(find "$T" -name 'postgres*' | wc -l)" = 0 ]
+}
+
+@test "postgres: retry, cancel, requeue and session close" {
+	run "$BATON" add "exit 3"
+	assert_status 0
+	run "$BATON" add "echo later"
+	assert_status 0
+	run "$BATON" cancel 2
+	assert_status 0
+	run "$BATON" run --session s2 "echo in s2"
+	assert_status 0
+	run "$BATON" work --until-empty
+	[ "$(psql_db "SELECT status FROM tasks WHERE id = 1")" = failed ]
+	[ "$(psql_db "SELECT status FROM tasks WHERE id = 2")" = cancelled ]
+	run "$BATON" retry 1
+	assert_status 0
+	[ "$(psql_db "SELECT status FROM tasks WHERE id = 1")" = pending ]
+	run "$BATON" cancel 1
+	assert_status 0
+	[ "$(psql_db "SELECT status FROM tasks WHERE id = 1")" = cancelled ]
+	run "$BATON" session close s2
+	assert_status 0
+	[ "$(psql_db "SELECT status FROM sessions WHERE name = 's2'")" = closed ]
+	run "$BATON" status --json
+	assert_status 0
+	[ "$(echo "$output" | jq 'length')" = 3 ]
+}
+
+@test "postgres: two runners on one queue run each of 300 tasks exactly once" {
+	seq 1 300 | sed 's/^/echo task /' > "$T/tasks.txt"
+	while read -r p; do "$BATON" add "$p" >/dev/null; done < "$T/tasks.txt"
+	"$BATON" work -j4 --until-empty > "$T/w1.out" 2>&1 &
+	p1=$!
+	"$BATON" work -j4 --until-empty > "$T/w2.out" 2>&1 &
+	p2=$!
+	wait "$p1"
+	wait "$p2"
+	[ "$(psql_db "SELECT count(*) FROM tasks WHERE status = 'completed'")" = 300 ]
+	[ "$(psql_db "SELECT count(DISTINCT task_id) FROM runs")" = 300 ]
+	[ "$(psql_db "SELECT count(*) FROM runs")" = 300 ]
+	[ "$(psql_db "SELECT count(*) FROM tasks WHERE attempts <> 1")" = 0 ]
+	# both runners took part
+	[ "$(psql_db "SELECT count(DISTINCT runner_id) FROM runs")" = 2 ]
+	run "$BATON" doctor
+	assert_status 0
+}
+
+@test "postgres: a server restart mid-batch loses nothing and runs nothing twice" {
+	for i in $(seq 1 30); do
+		"$BATON" add "sleep 0.2; echo task $i" >/dev/null
+	done
+	"$BATON" work -j2 --until-empty > "$T/w.out" 2>&1 &
+	w=$!
+	wait_for '[ "$(psql_db "SELECT count(*) FROM tasks WHERE status = '"'"'completed'"'"'")" -ge 4 ]' 30
+	pg_cluster_restart
+	wait "$w" || { cat "$T/w.out" >&2; return 1; }
+	[ "$(psql_db "SELECT count(*) FROM tasks WHERE status = 'completed'")" = 30 ]
+	[ "$(psql_db "SELECT count(*) FROM runs")" = 30 ]
+	[ "$(psql_db "SELECT count(*) FROM tasks WHERE attempts <> 1")" = 0 ]
+	run "$BATON" doctor
+	assert_status 0
+	assert_contains "no problems found"
+}
+
+@test "postgres: a database of a newer schema is refused, exit 4, untouched" {
+	run "$BATON" add "echo x"
+	assert_status 0
+	psql_db "UPDATE baton_schema SET version = 99"
+	run "$BATON" add "echo y"
+	assert_status 4
+	assert_contains "newer baton (schema 99"
+	run "$BATON" status
+	assert_status 4
+	[ "$(psql_db "SELECT version FROM baton_schema")" = 99 ]
+	[ "$(psql_db "SELECT count(*) FROM tasks")" = 1 ]
+}
+
+@test "postgres: a fresh database is migrated once by concurrent openers" {
+	for i in 1 2 3 4; do
+		"$BATON" status > "$T/o$i" 2>&1 &
+	done
+	wait
+	[ "$(psql_db "SELECT version FROM baton_schema")" = 3 ]
+	[ "$(psql_db "SELECT count(*) FROM baton_schema")" = 1 ]
+	run "$BATON" add "echo after"
+	assert_status 0
+}
+
+@test "a URL of an unsupported store is exit 4 and creates no file" {
+	export BATON_DB=mysql://x
+	run "$BATON" add "echo x"
+	assert_status 4
+	assert_contains "'mysql' is not a supported store"
+	run "$BATON" --db mysql://u:pw@h/db status
+	assert_status 4
+	assert_not_contains "pw@"
+	[ "$(find "$T" -name 'mysql*' | wc -l)" = 0 ]
+}
+
+@test "postgres: the password never shows in config show, errors or ps" {
+	pw=s3cretPW42
+	url="postgres://baton:$pw@/$DBNAME?host=$PG_DIR"
+	export BATON_DB=$url
+	run "$BATON" add "sleep 2; echo ok"
+	assert_status 0
+	run "$BATON" config show
+	assert_status 0
+	assert_not_contains "$pw"
+	config <<-EOF
+	db:
+	  url: "$url"
+	EOF
+	unset BATON_DB
+	run "$BATON" config show
+	assert_status 0
+	assert_not_contains "$pw"
+	assert_contains "postgres://baton:***@/$DBNAME"
+	run "$BATON" doctor
+	assert_status 0
+	assert_not_contains "$pw"
+	"$BATON" work --until-empty > "$T/w.out" 2>&1 &
+	w=$!
+	wait_for '[ "$(psql_db "SELECT count(*) FROM runs")" = 1 ]' 20
+	run ps -eo args
+	assert_not_contains "$pw"
+	wait "$w"
+	run cat "$T/w.out"
+	assert_not_contains "$pw"
+	# a server that is not there: the error names the URL, masked
+	run "$BATON" --db "postgres://baton:$pw@/nodb?host=$T/nowhere" status
+	assert_status 4
+	assert_contains "cannot open database postgres://baton:***@/nodb"
+	assert_not_contains "$pw"
+}
+
+@test "postgres: add wakes idle workers (NOTIFY baton_work)" {
+	{
+		echo 'LISTEN baton_work;'
+		while [ ! -e "$T/added" ]; do sleep 0.05; done
+		echo 'SELECT 1;'
+	} | "$PG_BIN/psql" -X -h "$PG_DIR" -U baton -d "$DBNAME" > "$T/listen.out" 2>&1 &
+	l=$!
+	wait_for '[ "$(psql_db "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '"'"'LISTEN baton_work%'"'"'")" = 1 ]' 20
+	run "$BATON" add "echo woken"
+	assert_status 0
+	touch "$T/added"
+	wait "$l"
+	run cat "$T/listen.out"
+	assert_contains 'notification "baton_work" received'
+	# an idle worker listening is woken and runs it
+	"$BATON" work --until-empty
+	[ "$(psql_db "SELECT status FROM tasks WHERE id = 1")" = completed ]
+}
+
+@test "postgres: a transaction whose connection is killed is replayed, ids and all" {
+	CMOCKA_MESSAGE_OUTPUT=STDOUT BATON_TEST_PG_URL=$BATON_DB \
+		run "$HELPERS/pg-replay"
+	assert_status 0
+	assert_contains "PASSED  ] 2 test(s)"
+	assert_not_contains "SKIPPED"
+}
+
+@test "postgres: log works from another machine: output kept in the database, capped, redacted" {
+	config <<-EOF
+	logs:
+	  db_max_bytes: 1000
+	EOF
+	export MY_API_TOKEN=supersecretvalue123456
+	run "$BATON" add 'echo first-line; seq 1 2000; echo "key $MY_API_TOKEN"; echo last-line; echo oops >&2'
+	assert_status 0
+	run "$BATON" work --until-empty
+	assert_status 0
+	# the output was bigger than the cap: head and tail with a marker
+	[ "$(psql_db "SELECT bytes > 1000 FROM run_output WHERE stream = 'out'")" = t ]
+	[ "$(psql_db "SELECT length(data) < 1200 FROM run_output WHERE stream = 'out'")" = t ]
+	[ "$(psql_db "SELECT position('supersecret' in encode(data, 'escape')) FROM run_output")" = "0
+0" ]
+	# another machine: its own state directory, no log files there
+	export XDG_STATE_HOME=$T/other-machine
+	run "$BATON" log 1
+	assert_status 0
+	assert_contains "first-line"
+	assert_contains "last-line"
+	assert_contains "bytes of output not kept in the database"
+	assert_contains "[REDACTED]"
+	assert_not_contains "supersecret"
+	run "$BATON" log 1 --stderr
+	assert_status 0
+	assert_contains "oops"
+}
+
+@test "postgres: report shows a failed task's log tail from another machine" {
+	run "$BATON" add 'echo boom-on-stderr >&2; exit 1'
+	assert_status 0
+	run "$BATON" work --until-empty
+	export XDG_STATE_HOME=$T/other-machine
+	run "$BATON" report --github
+	assert_contains "--- stderr ---%0Aboom-on-stderr"
+}
+
+@test "db copy: SQLite to PostgreSQL and back keeps every row and id" {
+	lite=$T/state/lite.db
+	back=$T/state/back.db
+	pg=$BATON_DB
+	export BATON_DB=$lite
+	run "$BATON" add "echo a"
+	assert_status 0
+	run "$BATON" add --session s1 "echo b"
+	assert_status 0
+	run "$BATON" add --session s1 "exit 2"
+	assert_status 0
+	run "$BATON" work --until-empty
+	"$BATON" status --json > "$T/before.json"
+	"$BATON" session show s1 --json > "$T/s1-before.json"
+	run "$BATON" db copy "$lite" "$pg"
+	assert_status 0
+	assert_contains "3 tasks, 3 runs"
+	[ "$(psql_db "SELECT count(*) FROM tasks")" = 3 ]
+	[ "$(psql_db "SELECT count(*) FROM session_chain")" = 2 ]
+	# the next id follows the copied ones
+	run "$BATON" --db "$pg" add "echo d"
+	assert_status 0
+	[ "$output" = 4 ]
+	run "$BATON" --db "$pg" cancel 4
+	assert_status 0
+	run "$BATON" db copy "$pg" "$back"
+	assert_status 0
+	assert_contains "4 tasks, 3 runs"
+	export BATON_DB=$back
+	"$BATON" status --json | jq 'map(select(.id != 4))' > "$T/after.json"
+	jq . "$T/before.json" > "$T/before.norm"
+	jq . "$T/after.json" > "$T/after.norm"
+	diff "$T/before.norm" "$T/after.norm"
+	"$BATON" session show s1 --json > "$T/s1-after.json"
+	diff <(jq 'del(.last_used_ago)' "$T/s1-before.json") <(jq 'del(.last_used_ago)' "$T/s1-after.json")
+	run "$BATON" doctor
+	assert_status 0
+	# a store that is not empty is refused, and a source that is not there
+	run "$BATON" db copy "$lite" "$pg"
+	assert_status 2
+	assert_contains "not empty"
+	run "$BATON" db copy "$T/nothing.db" "$T/state/new.db"
+	assert_status 2
+	[ ! -e "$T/nothing.db" ]
+}
+
+@test "postgres: text that is not UTF-8 is stored with U+FFFD, not refused" {
+	printf 'echo bad \377 byte\n' > "$T/prompt"
+	run "$BATON" add --title "$(printf 'bad \377 title')" --prompt-file "$T/prompt"
+	assert_status 0
+	[ "$(psql_db "SELECT prompt FROM tasks WHERE id = 1")" = $'echo bad \xef\xbf\xbd byte' ]
+	run "$BATON" work --until-empty
+	assert_status 0
+}
+
+# Fenced leases on PostgreSQL (SPEC §5, docs/leases.md): fence.bats's
+# scenario with the database on a server, the two runners on machines of
+# their own (UTS and PID namespaces, host names) both connected to it.
+@test "postgres: a runner stopped past stale_after on another machine writes nothing and stops its agent" {
+	need_machines
+	fence_config
+	"$BATON" add -q --session s1 1  # a: ends while a is stopped
+	"$BATON" add -q 60              # a: still running when a wakes
+	"$BATON" add -q --session s1 go # b, once it took over s1
+	"$BATON" add -q --session s1 1  # b
+	machine machine-a "$T/a.out" work -j 2 --until-empty
+	local a=$MACHINE runner
+	wait_for '[ "$(seen 1)$(seen 2)" = 11 ]' 20
+	runner=$(baton_of "$a")
+	kill -STOP "$runner"
+	wait_for '[ "$(seen 1 end)" = 1 ]' 20
+	machine machine-b "$T/b.out" work -j 1 --until-empty
+	local b=$MACHINE
+	# b reaps a once its heartbeat is stale_after old, and goes on in s1
+	wait_for '[ "$(seen 3)" = 1 ]' 30
+	[ "$(psql_db "SELECT status FROM runners ORDER BY id LIMIT 1")" = dead ]
+	kill -CONT "$runner"
+	wait_exit "$a" 30
+	assert_status 1
+	run cat "$T/a.out"
+	assert_contains "baton: lost lease for task 1 (attempt 1 superseded)"
+	assert_contains "baton: lost lease for task 2 (attempt 1 superseded)"
+	assert_contains "lost its leases: another baton reaped it"
+	# its agent was stopped, not left to run its 60 s
+	[ "$(seen 2 term)" = 1 ]
+	# and nothing it would have written was: task 3 runs on in s1
+	[ "$(pg_statuses)" = "1:interrupted 2:interrupted 3:running 4:pending" ]
+	[ "$(psql_db "SELECT lease_task FROM sessions WHERE name = 's1'")" = 3 ]
+	[ "$(psql_db "SELECT count(*) FROM runs WHERE task_id = 1 AND
+		outcome = 'interrupted'")" = 1 ]
+	[ "$(psql_db "SELECT input_tokens + cost_usd FROM tasks
+		WHERE id = 1")" = 0 ]
+	touch "$T/rec/go"
+	wait_exit "$b" 30
+	assert_status 0
+	[ "$(pg_statuses)" = "1:interrupted 2:interrupted 3:completed 4:completed" ]
+	no_overlap
+	[ "$(psql_db "SELECT string_agg(status, ',' ORDER BY id) FROM runners")" = "dead,exited" ]
+	[ "$(psql_db "SELECT string_agg(host, ',' ORDER BY id) FROM runners")" = "machine-a,machine-b" ]
+	doctor_clean
+}
+
+# lib/num.h on PostgreSQL: usage an agent reports is clamped, the sums in
+# the UPDATEs saturate (no "bigint out of range"), stats reads sum()'s
+# numeric in range, and rows stored out of range are read in range.
+@test "postgres: absurd usage numbers are clamped and saturate, never overflow" {
+	cat > "$T/huge" <<-EOF
+	#!/bin/sh
+	echo '{"input_tokens": 9223372036854775807, "output_tokens": 1e300,
+	       "cost_usd": 1e308}' > "\$BATON_RESULT_FILE"
+	EOF
+	chmod +x "$T/huge"
+	config <<-EOF
+	agents:
+	  huge: {kind: command, command: [$T/huge]}
+	EOF
+	"$BATON" session init big --agent huge >/dev/null
+	run "$BATON" run --session big --agent huge one
+	assert_status 0
+	run "$BATON" run --session big --agent huge two
+	assert_status 0
+	run "$BATON" session list --json
+	assert_status 0
+	[ "$(echo "$output" | jq -r '.[0].input_tokens')" = 9007199254740991 ]
+	[ "$(echo "$output" | jq -r '.[0].cost_usd')" = 1000000000000 ]
+	run "$BATON" stats --json
+	assert_status 0
+	[ "$(echo "$output" | jq -r '.input_tokens')" = 9007199254740991 ]
+	[ "$(echo "$output" | jq -r '.cost_usd')" = 1000000000000 ]
+	# as an older baton could have left them: past the cap, negative, inf
+	psql_db "UPDATE tasks SET input_tokens = 9223372036854775807,
+	     output_tokens = -2, cost_usd = 'Infinity'"
+	run "$BATON" stats --json
+	assert_status 0
+	[ "$(echo "$output" | jq -r '.input_tokens')" = 9007199254740991 ]
+	[ "$(echo "$output" | jq -r '.output_tokens')" = 0 ]
+	[ "$(echo "$output" | jq -r '.cost_usd')" = 1000000000000 ]
+	run "$BATON" show 1 --json
+	assert_status 0
+	[ "$(echo "$output" | jq -r '.input_tokens')" = 9007199254740991 ]
+	[ "$(echo "$output" | jq -r '.cost_usd')" = 1000000000000 ]
+}
+
+# store_busy on PostgreSQL: a lock timeout (SQLSTATE 55P03) is "busy", so
+# the final write of a run (SPEC §5) is tried again until the lock goes
+# instead of losing the finished run.
+@test "postgres: a run that ends while another session locks the tables is recorded once the lock goes" {
+	fake_config "$(fake_profile gate until "$T/go")"
+	sed -i '1i db: {busy_timeout: 500ms}' "$BATON_CONFIG"
+	sed -i 's/^runner: {.*/runner: {heartbeat: 1s, stale_after: 60s}/' "$BATON_CONFIG"
+	"$BATON" add -q --agent gate hello
+	"$BATON" work -j 1 --until-empty >"$T/work.out" 2>"$T/work.err" &
+	local pid=$!
+	wait_for '[ -e "$T"/rec/1.*.proc ]'
+	# another session locks runs and tasks against writes across the end
+	# of the run, for several lock timeouts
+	{
+		echo "BEGIN; LOCK TABLE runs, tasks IN EXCLUSIVE MODE;"
+		echo "SELECT 'locked';"
+		while [ ! -e "$T/unlock" ]; do sleep 0.1; done
+		echo "COMMIT;"
+	} | "$PG_BIN/psql" -X -q -A -t -h "$PG_DIR" -U baton -d "$DBNAME" \
+		>"$T/lock.out" 2>&1 &
+	local locker=$!
+	wait_for 'grep -q locked "$T/lock.out"'
+	touch "$T/go"
+	wait_for 'grep -q "retrying for up to db.final_write_timeout" "$T/work.err"' 20
+	[ "$(psql_db "SELECT status FROM tasks WHERE id = 1")" = running ]
+	touch "$T/unlock"
+	wait_exit "$locker"
+	wait_exit "$pid"
+	assert_status 0
+	[ "$(psql_db "SELECT status FROM tasks WHERE id = 1")" = completed ]
+	[ "$(psql_db "SELECT outcome FROM runs WHERE task_id = 1")" = success ]
+	run cat "$T/work.err"
+	assert_contains "lock timeout; retrying for up to db.final_write_timeout"
+	assert_contains "baton: 1 completed, 0 failed, 0 other"
+	doctor_clean
+}

@@ -1,0 +1,161 @@
+/*
+ * The PostgreSQL engine when its connection breaks (db/postgres/open.c):
+ * a transaction is replayed on a new connection, ids and all, and a
+ * statement outside one simply runs again.  Needs a server: run by
+ * tests/cli/postgres.bats with BATON_TEST_PG_URL set to a fresh
+ * database; skipped without it.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#define TEST_NAME "pg-replay"
+#include "test.h"
+
+#ifdef BATON_POSTGRES
+#include <libpq-fe.h>
+
+static const char *
+url(void)
+{
+	const char *u = getenv("BATON_TEST_PG_URL");
+
+	if (u == NULL || *u == '\0')
+		skip();
+	return u;
+}
+
+/* Kill every other connection to the database, as a server restart or
+ * a network drop would. */
+static void
+kill_connections(const char *u)
+{
+	PGconn *c = PQconnectdb(u);
+	PGresult *r;
+
+	assert_int_equal(PQstatus(c), CONNECTION_OK);
+	r = PQexec(c, "SELECT count(pg_terminate_backend(pid)) FROM "
+		      "pg_stat_activity WHERE datname = current_database() "
+		      "AND pid <> pg_backend_pid()");
+	assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
+	assert_true(atoi(PQgetvalue(r, 0, 0)) >= 1);
+	PQclear(r);
+	PQfinish(c);
+}
+
+static void
+add(struct store *db, const char *prompt, int64_t *id)
+{
+	struct db_task t = {0};
+	char *cause = NULL;
+	int existed;
+
+	t.prompt = xstrdup(prompt);
+	t.workdir = xstrdup("/tmp");
+	t.project = xstrdup("/tmp");
+	t.retries = -1;
+	t.max_iterations = 1;
+	t.max_attempts = 1;
+	if (store_task_insert(db, &t, clock_now_ms(), &existed, &cause) != 0)
+		fail_msg("%s", cause);
+	*id = t.id;
+	db_task_release(&t);
+}
+
+static void
+test_replay(void **state)
+{
+	const char *u = url();
+	struct store *db = NULL;
+	struct db_task t = {0};
+	struct db_run r = {0};
+	char *cause = NULL;
+	int64_t a, b, n = 0;
+	struct db_task_filter f = {0};
+	int found;
+
+	(void)state;
+	assert_int_equal(store_open(&db, u, NULL, &cause), 0);
+	assert_int_equal(store_begin(db, &cause), 0);
+	add(db, "first", &a);
+	r.task_id = a;
+	r.attempt = r.iteration = 1;
+	r.started_at = clock_now_ms();
+	assert_int_equal(store_run_insert(db, &r, 0, &cause), 0);
+	kill_connections(u);
+	/* the broken connection is seen here: the transaction so far is
+	 * replayed (the task and the run with the ids they had) */
+	add(db, "second", &b);
+	assert_int_equal(store_run_set_pid(db, r.id, 0, 42, 7, &cause), 0);
+	assert_int_equal(store_commit(db, &cause), 0);
+	assert_int_equal(b, a + 1);
+	assert_int_equal(store_task_count(db, &f, &n, &cause), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(store_task_get(db, a, &t, &found, &cause), 0);
+	assert_true(found);
+	assert_string_equal(t.prompt, "first");
+	db_task_release(&t);
+	{
+		struct db_run *runs = NULL;
+		size_t nr = 0;
+
+		assert_int_equal(store_run_list(db, a, &runs, &nr, &cause), 0);
+		assert_int_equal(nr, 1);
+		assert_int_equal(runs[0].id, r.id);
+		assert_int_equal(runs[0].pid, 42);
+		db_runs_free(runs, nr);
+	}
+	store_close(db);
+}
+
+static void
+test_outside_txn(void **state)
+{
+	const char *u = url();
+	struct store *db = NULL;
+	char *cause = NULL;
+	int64_t id, n = 0;
+	struct db_task_filter f = {0};
+
+	(void)state;
+	assert_int_equal(store_open(&db, u, NULL, &cause), 0);
+	assert_int_equal(store_task_count(db, &f, &n, &cause), 0);
+	kill_connections(u);
+	assert_int_equal(store_task_count(db, &f, &id, &cause), 0);
+	assert_int_equal(id, n);
+	kill_connections(u);
+	/* a write of its own is a transaction of its own */
+	assert_int_equal(store_task_set_agent(db, 1, "shell", NULL, &cause), 0);
+	store_close(db);
+}
+#else
+static void
+test_replay(void **state)
+{
+	(void)state;
+	skip();
+}
+
+static void
+test_outside_txn(void **state)
+{
+	(void)state;
+	skip();
+}
+#endif
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_replay),
+		cmocka_unit_test(test_outside_txn),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
