@@ -951,17 +951,22 @@ give_back(struct job *j, struct turn_state *t)
 	if (rc == 0 && done)
 		rc = store_session_unlease(db, j->session.id, j->session_epoch,
 					   &cause);
-	if (rc == 0 && done)
+	/* The run's files go before the commit: once it is committed
+	 * another worker may claim the task and, the run deleted, be given
+	 * the same run id and file names.  (Not the task's directory, which
+	 * that worker may be using.)  A commit that fails after this leaves
+	 * this run to write them again. */
+	if (rc == 0 && done) {
+		unlink_run_files(t);
 		rc = store_commit(db, &cause);
+	}
 	if (rc != 0 || !done) {
 		store_rollback(db);
 		free(cause);
 		return -1;
 	}
-	unlink_run_files(t);
-	rmdir(j->task_dir); /* only if it is empty: an earlier claim's */
 	if (temp && !o->b->cfg->sessions.keep_temp_dirs)
-		session_dir_remove(o->b->state_dir, j->session.id);
+		session_dir_remove(o->b->files_dir, j->session.id);
 	j->given_back = 1;
 	job_fail(j, TASK_PENDING, "requeued", NULL);
 	return 0;
