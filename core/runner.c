@@ -77,7 +77,7 @@ beat(struct runner *r, int64_t *last_ok)
 
 	if (atomic_load(&r->b->fenced))
 		return;
-	if ((rc = store_begin(r->db, &cause)) == 0 &&
+	if ((rc = store_begin_own(r->db, &cause)) == 0 &&
 	    (rc = store_runner_heartbeat(r->db, r->id, now,
 					 now + cfg->runner.stale_after_ms,
 					 &cause)) == 0)

@@ -103,6 +103,14 @@ store_begin(struct store *st, char **cause)
 }
 
 int
+store_begin_own(struct store *st, char **cause)
+{
+	if (st->impl->begin_own != NULL)
+		return st->impl->begin_own(st, cause);
+	return st->impl->begin(st, cause);
+}
+
+int
 store_commit(struct store *st, char **cause)
 {
 	return st->impl->commit(st, cause);

@@ -98,6 +98,12 @@ const char *store_path(const struct store *);
  * Not nestable.  store_rollback() is safe to call when none is open.
  */
 int store_begin(struct store *, char **cause);
+/* A transaction that writes only rows this process owns (its runner's
+ * heartbeat and the leases it holds) and reads nothing it then decides
+ * on: an engine may leave out the store-wide write lock (PostgreSQL's
+ * advisory lock; SQLite has only the one), so that a process stopped
+ * while it holds that lock cannot keep the others from beating. */
+int store_begin_own(struct store *, char **cause);
 int store_commit(struct store *, char **cause);
 void store_rollback(struct store *);
 
@@ -713,6 +719,7 @@ struct store_impl {
 	void (*close)(struct store *st);
 	const char *(*path)(const struct store *st);
 	int (*begin)(struct store *st, char **cause);
+	int (*begin_own)(struct store *st, char **cause); /* NULL: begin */
 	int (*commit)(struct store *st, char **cause);
 	void (*rollback)(struct store *st);
 	int (*integrity_check)(struct store *st, int *ok, char **report,

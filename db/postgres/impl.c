@@ -8,6 +8,7 @@ const struct store_impl pg_store_impl = {
 	.close = pg_close,
 	.path = pg_path,
 	.begin = pg_begin,
+	.begin_own = pg_begin_own,
 	.commit = pg_commit,
 	.rollback = pg_rollback,
 	.integrity_check = pg_integrity_check,

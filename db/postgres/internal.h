@@ -30,7 +30,8 @@ struct pg {
 	char *url;   /* as given (with any password: never printed) */
 	char *shown; /* url with its password masked, for messages */
 	int in_txn;
-	int64_t xid; /* the open transaction's, for txid_status() */
+	int txn_unlocked; /* begun by pg_begin_own: no write lock */
+	int64_t xid;	  /* the open transaction's, for txid_status() */
 	int64_t reconnect_ms;
 	int64_t busy_ms; /* lock_timeout: how long a writer waits */
 	int64_t statement_timeout_ms;
@@ -148,6 +149,7 @@ const char *pg_path(const struct store *st);
 int pg_meta_get(struct store *st, const char *key, char **value, char **cause);
 int pg_meta_delete(struct store *st, const char *key, char **cause);
 int pg_begin(struct store *st, char **cause);
+int pg_begin_own(struct store *st, char **cause);
 int pg_commit(struct store *st, char **cause);
 void pg_rollback(struct store *st);
 int pg_integrity_check(struct store *st, int *ok, char **report, char **cause);

@@ -41,7 +41,24 @@ extern const char baton_pg_schema_sql[];
 #define DEFAULT_BUSY_TIMEOUT_MS 10000
 #define DEFAULT_RECONNECT_MS	60000
 #define STATEMENT_TIMEOUT_MS	(10 * 60 * 1000)
-#define IDLE_IN_TXN_TIMEOUT_MS	60000
+/* A client that stopped inside a transaction (SIGSTOP, a paused VM, a
+ * dead network) holds the write lock until the server ends its session:
+ * the other runners must get it back well before they would fence
+ * themselves (runner.stale_after), so a third of reconnect_ms, between
+ * these.  baton's transactions last milliseconds; one whose session was
+ * ended for lingering is replayed on a new connection. */
+#define IDLE_IN_TXN_MIN_MS 1000
+#define IDLE_IN_TXN_MAX_MS 60000
+
+static int64_t
+idle_in_txn_ms(const struct pg *pg)
+{
+	int64_t ms = pg->reconnect_ms / 3;
+
+	return ms < IDLE_IN_TXN_MIN_MS	 ? IDLE_IN_TXN_MIN_MS
+	       : ms > IDLE_IN_TXN_MAX_MS ? IDLE_IN_TXN_MAX_MS
+					 : ms;
+}
 
 /*
  * Migration N (counting from 1) takes a database from version N-1 to N.
@@ -250,7 +267,7 @@ setup_session(struct pg *pg, int64_t busy_ms)
 			"SET lock_timeout = %lld; "
 			"SET client_min_messages = warning",
 			(long long)pg->statement_timeout_ms,
-			(long long)IDLE_IN_TXN_TIMEOUT_MS, (long long)busy_ms);
+			(long long)idle_in_txn_ms(pg), (long long)busy_ms);
 	res = PQexec(pg->conn, sql);
 	free(sql);
 	ok = result_ok(res);
@@ -434,7 +451,10 @@ begin_raw(struct pg *pg, int *lost, char **cause)
 	PGresult *res = PQexec(pg->conn, "BEGIN");
 
 	*lost = 0;
-	if (result_ok(res)) {
+	if (result_ok(res) && pg->txn_unlocked) {
+		PQclear(res);
+		res = PQexec(pg->conn, "SELECT 0, txid_current()");
+	} else if (result_ok(res)) {
 		PQclear(res);
 		res = PQexec(pg->conn, sql_lock_write);
 	}
@@ -523,6 +543,9 @@ recover_txn(struct pg *pg, char **cause)
 		PQclear(res);
 		if (!lost) {
 			PQclear(PQexec(pg->conn, "ROLLBACK"));
+			/* as a serialization failure: the caller may run the
+			 * whole transaction again (store_busy) */
+			pg->busy = 1;
 			*cause = xstrdup("connection to the database lost: the "
 					 "transaction changed meanwhile and "
 					 "was not replayed");
@@ -620,6 +643,21 @@ pg_do_fenced(struct pg *pg, const char *sql, const struct pgq *q, int64_t epoch,
 
 /* ---- transactions ---- */
 
+/* A transaction that writes only this runner's own rows (its
+ * heartbeat): no write lock, so that a client stopped while it holds the
+ * lock cannot keep the others from proving they are alive. */
+int
+pg_begin_own(struct store *store, char **cause)
+{
+	struct pg *pg = (struct pg *)store;
+	int rc;
+
+	pg->txn_unlocked = 1;
+	if ((rc = pg_begin(store, cause)) != 0)
+		pg->txn_unlocked = 0;
+	return rc;
+}
+
 int
 pg_begin(struct store *store, char **cause)
 {
@@ -631,6 +669,7 @@ pg_begin(struct store *store, char **cause)
 				 "open");
 		return -BERR_DB;
 	}
+	pg->busy = 0;
 	for (tries = 0;; tries++) {
 		if (begin_raw(pg, &lost, cause) == 0)
 			break;
@@ -726,6 +765,7 @@ pg_commit(struct store *store, char **cause)
 		return rc;
 	}
 	pg->in_txn = 0;
+	pg->txn_unlocked = 0;
 	log_clear(pg);
 	pg->commits++;
 	return 0;
@@ -739,6 +779,7 @@ pg_rollback(struct store *store)
 	if (pg == NULL)
 		return;
 	pg->in_txn = 0;
+	pg->txn_unlocked = 0;
 	log_clear(pg);
 	if (PQstatus(pg->conn) == CONNECTION_OK &&
 	    PQtransactionStatus(pg->conn) != PQTRANS_IDLE)

@@ -249,7 +249,7 @@ local_teardown() {
 	CMOCKA_MESSAGE_OUTPUT=STDOUT BATON_TEST_PG_URL=$BATON_DB \
 		run "$HELPERS/pg-replay"
 	assert_status 0
-	assert_contains "PASSED  ] 2 test(s)"
+	assert_contains "PASSED  ] 3 test(s)"
 	assert_not_contains "SKIPPED"
 }
 
@@ -393,6 +393,75 @@ local_teardown() {
 	doctor_clean
 }
 
+# Issue 10's fleet: three machines (host names and PID namespaces of
+# their own) share one queue of 300 tasks in 30 sessions.  One machine's
+# runner is stopped past stale_after while the others go on, then
+# continued; another machine is killed -9 whole (its PID namespace: baton
+# and its agents at once); the server restarts mid-batch.
+@test "postgres: 3 machines, 300 tasks; one stopped and continued, one killed -9 whole, a server restart: each task once, one agent per session" {
+	need_machines
+	fence_config
+	local i m killed
+	for i in $(seq 0 299); do
+		printf '{"prompt": "0.1", "session": "s%d"}\n' $((i % 30))
+	done > "$T/tasks.jsonl"
+	"$BATON" add -q --from "$T/tasks.jsonl"
+	for m in a b c; do
+		machine "machine-$m" "$T/$m.out" work -j 4 --until-empty
+		eval "pid_$m=\$MACHINE"
+	done
+	open_on() {
+		psql_db "SELECT count(*) FROM runs r JOIN runners n
+			ON n.id = r.runner_id WHERE n.host = 'machine-$1'
+			AND r.ended_at IS NULL"
+	}
+	# machine-a's baton is stopped (its agents run on) until reaped
+	wait_for '[ "$(open_on a)" -ge 2 ]' 60
+	local a
+	a=$(baton_of "$pid_a")
+	kill -STOP "$a"
+	wait_for '[ "$(psql_db "SELECT status FROM runners
+		WHERE host = '"'"'machine-a'"'"'")" = dead ]' 60
+	kill -CONT "$a"
+	wait_exit "$pid_a" 30
+	assert_status 1
+	run cat "$T/a.out"
+	assert_contains "lost lease"
+	# machine-c dies whole: SIGKILL to its namespace's init
+	wait_for '[ "$(open_on c)" -ge 2 ]' 60
+	kill -9 "$(pgrep -P "$pid_c")"
+	wait_exit "$pid_c" 30
+	# no agent of machine-c ran after this
+	killed=$(date +%s%3N)
+	wait_for '[ "$(psql_db "SELECT count(*) FROM tasks
+		WHERE status = '"'"'completed'"'"'")" -ge 150 ]' 120
+	pg_cluster_restart
+	wait_exit "$pid_b" 120
+	[ "$status" = 0 ] || { cat "$T/b.out" >&2; return 1; }
+	# a and c were reaped (by each other or b) and their tasks in
+	# progress interrupted; every task ran exactly once
+	[ "$(psql_db "SELECT string_agg(host || ':' || status, ' ' ORDER BY host)
+		FROM runners")" = "machine-a:dead machine-b:exited machine-c:dead" ]
+	[ "$(psql_db "SELECT count(*) FROM tasks WHERE status NOT IN
+		('completed', 'interrupted')")" = 0 ]
+	[ "$(psql_db "SELECT count(*) FROM runs")" = 300 ]
+	[ "$(psql_db "SELECT count(*) FROM tasks WHERE attempts <> 1")" = 0 ]
+	[ "$(psql_db "SELECT count(*) FROM tasks t JOIN runs r ON r.task_id = t.id
+		JOIN runners n ON n.id = r.runner_id
+		WHERE t.status = 'interrupted' AND n.host = 'machine-b'")" = 0 ]
+	[ "$(psql_db "SELECT count(*) FROM tasks WHERE status = 'interrupted'")" -ge 2 ]
+	# no session is left leased, and no two agents ever shared one
+	[ "$(psql_db "SELECT count(*) FROM sessions WHERE lease_task IS NOT NULL")" = 0 ]
+	no_overlap "$killed"
+	local done lost
+	done=$(psql_db "SELECT count(*) FROM tasks WHERE status = 'completed'")
+	lost=$(psql_db "SELECT count(*) FROM tasks WHERE status = 'interrupted'")
+	run "$BATON" status --summary --json
+	assert_status 0
+	[ "$(echo "$output" | jq -c '[.completed, .interrupted, .pending, .running]')" = "[$done,$lost,0,0]" ]
+	doctor_clean
+}
+
 # lib/num.h on PostgreSQL: usage an agent reports is clamped, the sums in
 # the UPDATEs saturate (no "bigint out of range"), stats reads sum()'s
 # numeric in range, and rows stored out of range are read in range.
@@ -437,6 +506,43 @@ local_teardown() {
 # store_busy on PostgreSQL: a lock timeout (SQLSTATE 55P03) is "busy", so
 # the final write of a run (SPEC §5) is tried again until the lock goes
 # instead of losing the finished run.
+# The heartbeat takes no write lock (store_begin_own): a client that
+# holds it past stale_after — a baton stopped inside a transaction —
+# must not make the others look dead, or fence themselves.
+@test "postgres: a runner's heartbeat goes on while another client holds the write lock past stale_after" {
+	fake_config "$(fake_profile gate until "$T/go")"
+	sed -i '1i db: {busy_timeout: 500ms}' "$BATON_CONFIG"
+	sed -i 's/^runner: {.*/runner: {heartbeat: 1s, stale_after: 3s}/' "$BATON_CONFIG"
+	"$BATON" add -q --agent gate hello
+	"$BATON" work -j 1 --until-empty >"$T/work.out" 2>"$T/work.err" &
+	local pid=$!
+	wait_for '[ -e "$T"/rec/1.*.proc ]'
+	# baton's own write lock (db/postgres/open.c), held for 5 s
+	{
+		echo "BEGIN; SELECT pg_advisory_xact_lock(6452334, 2);"
+		echo "SELECT 'locked';"
+		while [ ! -e "$T/unlock" ]; do sleep 0.1; done
+		echo "COMMIT;"
+	} | "$PG_BIN/psql" -X -q -A -t -h "$PG_DIR" -U baton -d "$DBNAME" \
+		>"$T/lock.out" 2>&1 &
+	local locker=$!
+	wait_for 'grep -q locked "$T/lock.out"'
+	local t0
+	t0=$(psql_db "SELECT heartbeat_at FROM runners")
+	sleep 5
+	[ "$(psql_db "SELECT status FROM runners")" = alive ]
+	[ "$(psql_db "SELECT heartbeat_at - $t0 >= 3000 FROM runners")" = t ]
+	[ "$(psql_db "SELECT status FROM tasks WHERE id = 1")" = running ]
+	touch "$T/unlock" "$T/go"
+	wait_exit "$locker"
+	wait_exit "$pid"
+	assert_status 0
+	run cat "$T/work.err"
+	assert_not_contains "lost its leases"
+	[ "$(psql_db "SELECT status FROM tasks WHERE id = 1")" = completed ]
+	doctor_clean
+}
+
 @test "postgres: a run that ends while another session locks the tables is recorded once the lock goes" {
 	fake_config "$(fake_profile gate until "$T/go")"
 	sed -i '1i db: {busy_timeout: 500ms}' "$BATON_CONFIG"
