@@ -19,7 +19,10 @@ struct redactor {
 	size_t *lens;
 	size_t n;
 	unsigned char first[256]; /* some value starts with this byte */
+	unsigned char shape[256]; /* some token shape, or "Bearer", does */
 };
+
+static void shapes_first(struct redactor *);
 
 /* Upper-case globs: the NAME is upper-cased before matching. */
 static const char *const secret_names[] = {
@@ -100,6 +103,7 @@ redactor_new_env(const char *const *extra_values, const char *const *envp)
 		free(name);
 	}
 	sort_values(r);
+	shapes_first(r);
 	return r;
 }
 
@@ -166,6 +170,18 @@ static const struct shape {
 	{"xoxp-", "-", 10},	  {"xoxr-", "-", 10}, {"xoxs-", "-", 10},
 };
 
+/* The bytes a token shape, the AWS key id or "Bearer" starts with. */
+static void
+shapes_first(struct redactor *r)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof shapes / sizeof shapes[0]; i++)
+		r->shape[(unsigned char)shapes[i].prefix[0]] = 1;
+	r->shape['A'] = 1;
+	r->shape['b'] = r->shape['B'] = 1;
+}
+
 /* The length of the token shape at s[0..len), or 0. */
 static size_t
 token_at(const char *s, size_t len)
@@ -225,8 +241,6 @@ value_at(const struct redactor *r, const char *s, size_t len)
 {
 	size_t i;
 
-	if (!r->first[(unsigned char)*s])
-		return 0;
 	for (i = 0; i < r->n; i++)
 		if (r->lens[i] <= len &&
 		    memcmp(s, r->values[i], r->lens[i]) == 0)
@@ -234,18 +248,27 @@ value_at(const struct redactor *r, const char *s, size_t len)
 	return 0;
 }
 
+/*
+ * Most bytes start nothing: the first-byte tests keep the scan at a few
+ * instructions a byte (an agent printing 1 GB of NULs or binary data is
+ * redacted at memory speed, not at 13 MB/s as when every non-word byte
+ * was tried against every shape).
+ */
 char *
 redact_mem(const struct redactor *r, const char *s, size_t len, size_t *out_len)
 {
 	struct strbuf sb;
 	size_t i = 0, done = 0, n, keep;
-	int start;
+	unsigned char c;
 
 	strbuf_init(&sb);
 	while (r != NULL && i < len) {
-		start = i == 0 || !is_word((unsigned char)s[i - 1]);
-		keep = 0;
-		if ((n = value_at(r, s + i, len - i)) == 0 && start &&
+		c = (unsigned char)s[i];
+		keep = n = 0;
+		if (r->first[c])
+			n = value_at(r, s + i, len - i);
+		if (n == 0 && r->shape[c] &&
+		    (i == 0 || !is_word((unsigned char)s[i - 1])) &&
 		    (n = token_at(s + i, len - i)) == 0)
 			n = bearer_at(s + i, len - i, &keep);
 		if (n == 0) {

@@ -107,6 +107,65 @@ test_off_and_mem(void **state)
 	redactor_free(NULL);
 }
 
+/*
+ * Every token shape and "Bearer" in any case is still found after the
+ * first-byte tests: after NULs and binary bytes, at the start and at the
+ * end of the buffer, each shape alone.
+ */
+static void
+test_every_shape_among_binary(void **state)
+{
+	static const char *const tokens[] = {
+		"sk-ant-api03-0123456789abcdefghij",
+		"ghp_0123456789abcdefghijKLMN",
+		"gho_0123456789abcdefghijKLMN",
+		"ghu_0123456789abcdefghijKLMN",
+		"ghs_0123456789abcdefghijKLMN",
+		"ghr_0123456789abcdefghijKLMN",
+		"github_pat_0123456789abcdefghij",
+		"xoxa-0123456789",
+		"xoxb-0123456789",
+		"xoxp-0123456789",
+		"xoxr-0123456789",
+		"xoxs-0123456789",
+		"AKIAIOSFODNN7EXAMPLE",
+		"canary-value-99",
+	};
+	static const char *const extra[] = {"canary-value-99", NULL};
+	struct redactor *r = redactor_new_env(extra, NULL);
+	char in[128], *out;
+	size_t i, n, tl;
+
+	(void)state;
+	for (i = 0; i < sizeof tokens / sizeof tokens[0]; i++) {
+		tl = strlen(tokens[i]);
+		/* NUL, 0xff, the token, NUL */
+		in[0] = '\0';
+		in[1] = (char)0xff;
+		memcpy(in + 2, tokens[i], tl);
+		in[2 + tl] = '\0';
+		out = redact_mem(r, in, tl + 3, &n);
+		assert_int_equal(n, 3 + strlen(REDACT_MARK));
+		assert_memory_equal(out + 2, REDACT_MARK, strlen(REDACT_MARK));
+		free(out);
+		/* alone: at the start and the end of the buffer */
+		out = redact_mem(r, tokens[i], tl, &n);
+		assert_string_equal(out, REDACT_MARK);
+		free(out);
+	}
+	check(r,
+	      "x\x01"
+	      "BEARER 0123456789abcdef",
+	      "x\x01"
+	      "BEARER [REDACTED]");
+	check(r,
+	      "\x7f"
+	      "bearer\t0123456789abcdef",
+	      "\x7f"
+	      "bearer\t[REDACTED]");
+	redactor_free(r);
+}
+
 static void
 test_secret_names(void **state)
 {
@@ -132,6 +191,7 @@ main(void)
 		cmocka_unit_test(test_token_shapes),
 		cmocka_unit_test(test_off_and_mem),
 		cmocka_unit_test(test_secret_names),
+		cmocka_unit_test(test_every_shape_among_binary),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
