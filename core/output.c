@@ -83,7 +83,7 @@ static void
 piece_add(struct output_piece *p, const char *buf, size_t len)
 {
 	if (p->len + len > p->cap) {
-		p->cap = p->len + len + 4096;
+		p->cap = p->cap * 2 > p->len + len ? p->cap * 2 : p->len + len;
 		p->buf = xrealloc(p->buf, p->cap);
 	}
 	memcpy(p->buf + p->len, buf, len);
