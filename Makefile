@@ -158,10 +158,10 @@ oom: deps
 # Needs a PostgreSQL server: tests/cli/postgres.bats runs it on its own
 # cluster (so not a t-* that tests/run.sh runs without one).
 ifneq ($(PG_LIBS),)
-UNIT_BINS += $(B)/tests/pg-replay
+UNIT_BINS += $(B)/tests/pg-replay $(B)/tests/pg-output
 endif
 
-$(B)/tests/pg-replay: tests/unit/pg-replay.c $(B)/libbaton.a $(HDRS) $(wildcard tests/unit/*.h)
+$(B)/tests/pg-%: tests/unit/pg-%.c $(B)/libbaton.a $(HDRS) $(wildcard tests/unit/*.h)
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  CCLD    $@")
 	$(Q)$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(shell pkg-config --cflags cmocka 2>/dev/null) \

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "cmd/common.h"
+#include "core/output.h"
 #include "lib/file.h"
 #include "lib/text.h"
 #include "lib/xmalloc.h"
@@ -60,6 +61,10 @@ struct tail {
 	int fd;	     /* the log being printed, or -1 */
 	int64_t cur; /* the run fd belongs to */
 	char *path;  /* fd's file */
+	/* not on this machine: cur's output is read from the database
+	 * (SPEC §10), from offset pos on */
+	int db;
+	int64_t pos;
 };
 
 enum { OPT_RUN = 256, OPT_STDERR };
@@ -105,37 +110,71 @@ parse_options(struct tail *t, int argc, char **argv)
 }
 
 /*
- * The run's log is not on this machine: what the database kept of it
- * (SPEC §10), once the run has ended.  Returns -1 to go on, or an exit
- * status.
+ * run's log is not on this machine: print what the database keeps of
+ * it (SPEC §10) past t->pos, as it is written while the run goes.
+ * *found: the store keeps output and has the run.  Returns -1 to go on,
+ * or an exit status.
  */
 static int
-from_db(struct tail *t, int64_t run)
+db_print(struct tail *t, int64_t run, int *found)
 {
 	char *cause = NULL, *data = NULL;
 	size_t len = 0;
-	int found = 0;
 
-	if (store_run_output_get(t->b->db, run, t->err ? "err" : "out", &data,
-				 &len, &found, &cause) != 0) {
+	if (output_read(t->b->db, run, t->err ? "err" : "out", &t->pos, &data,
+			&len, found, &cause) != 0) {
 		cmd_error("%s", cause);
 		free(cause);
 		return EXIT_DB;
 	}
+	if (fwrite(data, 1, len, stdout) != len || fflush(stdout) != 0) {
+		free(data);
+		return EXIT_FAILED;
+	}
+	free(data);
+	return -1;
+}
+
+/* What is new of the run followed in the database. */
+static int
+db_copy(struct tail *t)
+{
+	int found;
+
+	return db_print(t, t->cur, &found);
+}
+
+/* run's log is not here: from the database if it keeps the output,
+ * else say so (or, with -f, look again later).  Returns -1 to go on, or
+ * an exit status. */
+static int
+from_db(struct tail *t, int64_t run)
+{
+	int found = 0, rc;
+
+	t->pos = 0;
+	if ((rc = db_print(t, run, &found)) >= 0)
+		return rc;
 	if (!found && !t->follow) {
 		cmd_error("cannot open %s: %s", t->path, strerror(ENOENT));
 		return EXIT_FAILED;
 	}
 	if (found) {
 		t->cur = run;
-		if (fwrite(data, 1, len, stdout) != len ||
-		    fflush(stdout) != 0) {
-			free(data);
-			return EXIT_FAILED;
-		}
+		t->db = 1;
 	}
-	free(data);
 	return -1;
+}
+
+/* Followed in the database but nothing of it came yet: the run's file
+ * may still be made here (its row comes first), and it has all of it. */
+static void
+db_to_file(struct tail *t)
+{
+	if (!t->db || t->pos != 0 || !t->follow)
+		return;
+	if ((t->fd = file_open_read(t->path)) >= 0)
+		t->db = 0;
 }
 
 /* A new run: finish the old file, open run's.  Returns -1 to go on, or
@@ -146,7 +185,9 @@ open_run(struct tail *t, int64_t run)
 	if (t->fd >= 0) {
 		copy_out(t->fd);
 		close(t->fd);
-	}
+	} else if (t->db)
+		(void)db_copy(t); /* the rest of the run before */
+	t->db = 0;
 	free(t->path);
 	t->path = xasprintf("%s/logs/%lld/%lld.%s", t->b->files_dir,
 			    (long long)t->id, (long long)run,
@@ -186,8 +227,11 @@ tail_once(struct tail *t)
 		last = t->run;
 	if (last != t->cur && last != 0 && (rc = open_run(t, last)) >= 0)
 		return rc;
+	db_to_file(t);
 	if (t->fd >= 0 && copy_out(t->fd) != 0)
 		return EXIT_FAILED;
+	if (t->db && (rc = db_copy(t)) >= 0)
+		return rc;
 	if (!t->follow || !running || t->run != 0) {
 		if (last == 0 && !t->follow && t->b->verbosity >= 0)
 			fprintf(stderr, "baton: task %lld has not run yet\n",

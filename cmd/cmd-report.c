@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "cmd/common.h"
+#include "core/output.h"
 #include "lib/clock.h"
 #include "lib/file.h"
 #include "lib/id.h"
@@ -365,11 +366,12 @@ tail_from_db(struct report *r, int64_t run_id, const char *ext, struct tail *tl)
 {
 	char *cause = NULL, *data = NULL;
 	size_t len = 0, off;
+	int64_t pos = 0;
 	int found = 0;
 
-	if (store_run_output_get(r->b->db, run_id,
-				 strcmp(ext, "err") == 0 ? "err" : "out", &data,
-				 &len, &found, &cause) != 0 ||
+	if (output_read(r->b->db, run_id,
+			strcmp(ext, "err") == 0 ? "err" : "out", &pos, &data,
+			&len, &found, &cause) != 0 ||
 	    !found) {
 		free(cause);
 		free(data);

@@ -27,6 +27,7 @@
 #include "core/config.h"
 #include "core/files.h"
 #include "core/orchestrator.h"
+#include "core/output.h"
 #include "core/proc.h"
 #include "core/runner.h"
 #include "core/session.h"
@@ -293,7 +294,10 @@ struct job {
 	int64_t epoch, session_epoch;
 	int lost;
 	int spawned_any; /* an agent of this claim has run */
-	int given_back;	 /* unclaimed: pending again, untouched */
+	/* the running agent's output to the database (SPEC §10), while
+	 * proc_run() runs it; NULL: the store keeps none */
+	struct output_writer *live;
+	int given_back; /* unclaimed: pending again, untouched */
 };
 
 /*
@@ -395,7 +399,29 @@ poll_cancel(void *arg)
 	}
 	if (yes)
 		j->cancel_seen = 1;
+	/* the output held since the last tick, to the database */
+	cause = NULL;
+	if (output_tick(j->live, clock_mono_ms(), &cause) == -BERR_LEASE) {
+		free(cause);
+		lose_lease(j);
+		return 1;
+	}
+	free(cause); /* anything else: written at the next tick */
 	return yes;
+}
+
+/* proc on_output: the agent's output, as its log files get it, to the
+ * database as well (output.h). */
+static void
+job_output(void *arg, int stream, const char *buf, size_t len)
+{
+	struct job *j = arg;
+	char *cause = NULL;
+
+	if (output_add(j->live, stream, buf, len, clock_mono_ms(), &cause) ==
+	    -BERR_LEASE)
+		lose_lease(j);
+	free(cause); /* anything else: written at the next tick */
 }
 
 /* Why a stopped task ends cancelled: `baton cancel`, a signal to baton
@@ -667,6 +693,7 @@ struct turn_state {
 	char *out, *err, *pfile, *rfile;
 	char *why; /* an error of baton's own */
 	int spawned;
+	struct output_writer *live; /* NULL: the store keeps no output */
 };
 
 static void
@@ -681,6 +708,7 @@ turn_state_release(struct turn_state *t)
 	strvec_release(&t->env);
 	agent_result_release(&t->ar);
 	db_run_release(&t->run);
+	output_writer_free(t->live);
 }
 
 /* The test hook of struct orch: fail at the step called step. */
@@ -859,7 +887,16 @@ spawn(struct job *j, struct turn_state *t)
 	ps.poll_arg = j;
 	ps.on_start = on_start;
 	ps.start_arg = &sc;
+	if (t->live == NULL)
+		t->live = output_writer_new(o->db, t->run.id, j->epoch,
+					    o->b->cfg->logs.db_max_bytes);
+	if (t->live != NULL) {
+		ps.on_output = job_output;
+		ps.output_arg = j;
+	}
+	j->live = t->live;
 	rc = proc_run(&ps, &t->pr, &t->why);
+	j->live = NULL;
 	t->run.output_truncated = t->pr.out_truncated || t->pr.err_truncated;
 	if (t->pr.tee_dropped > 0)
 		note_dropped(j, t->pr.tee_dropped);
@@ -1296,77 +1333,6 @@ final_write(struct job *j, int (*fn)(struct job *, void *, char **), void *arg,
 	return rc;
 }
 
-/* The first n bytes of path (NUL-terminated; caller frees), or NULL. */
-static char *
-read_head(const char *path, size_t n, size_t *len)
-{
-	char *buf;
-	ssize_t r;
-	int fd;
-
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1)
-		return NULL;
-	buf = xmalloc(n + 1);
-	*len = 0;
-	while (*len < n && (r = read(fd, buf + *len, n - *len)) > 0)
-		*len += (size_t)r;
-	close(fd);
-	buf[*len] = '\0';
-	return buf;
-}
-
-/* What the database keeps of the log at path of size bytes: all of it
- * up to max, else its head and tail with a marker between. */
-static char *
-capped_log(const char *path, int64_t size, int64_t max)
-{
-	char *head, *tail, *s;
-	size_t hl;
-
-	if (size <= max)
-		return read_head(path, (size_t)max, &hl);
-	head = read_head(path, (size_t)(max / 2), &hl);
-	tail = file_read_tail(path, (size_t)(max - max / 2));
-	s = xasprintf("%s\n[... %lld bytes of output not kept in the "
-		      "database; the log file has them ...]\n%s",
-		      head ? head : "", (long long)(size - max),
-		      tail ? tail : "");
-	free(head);
-	free(tail);
-	return s;
-}
-
-/*
- * Keep the run's output in a store that can (SPEC §10: `log` from any
- * machine), redacted as answers are, at most logs.db_max_bytes of each
- * stream.  Inside the caller's transaction.
- */
-static int
-keep_output(struct job *j, struct turn_state *t, char **cause)
-{
-	static const char *const names[] = {"out", "err"};
-	const char *paths[] = {t->out, t->err};
-	int64_t max = j->o->b->cfg->logs.db_max_bytes;
-	struct stat st;
-	char *text, *kept;
-	int i, rc = 0;
-
-	if (!store_has_output(j->o->db) || max <= 0 || t->run.id == 0)
-		return 0;
-	for (i = 0; rc == 0 && i < 2; i++) {
-		if (paths[i] == NULL || stat(paths[i], &st) != 0)
-			continue;
-		if ((text = capped_log(paths[i], st.st_size, max)) == NULL)
-			continue;
-		kept = job_redact(j, text);
-		rc = store_run_output_put(j->o->db, t->run.id, names[i], kept,
-					  strlen(kept), st.st_size, cause);
-		free(kept);
-		free(text);
-	}
-	return rc;
-}
-
 /* record_run's transaction. */
 static int
 record_run_txn(struct job *j, void *arg, char **cause)
@@ -1379,7 +1345,7 @@ record_run_txn(struct job *j, void *arg, char **cause)
 		return rc;
 	rc = store_run_end(db, &t->run, j->epoch, cause);
 	if (rc == 0)
-		rc = keep_output(j, t, cause);
+		rc = output_flush(t->live, cause);
 	if (rc == 0)
 		rc = record_session(j, t, t->run.ended_at, cause);
 	if (rc == 0)
@@ -1403,6 +1369,7 @@ record_run(struct job *j, struct turn_state *t, char **cause)
 	fill_run_end(j, t, clock_now_ms());
 	if ((rc = final_write(j, record_run_txn, t, cause)) != 0)
 		return rc;
+	output_done(t->live);
 	j->cost = num_usd_add(j->cost, t->ar.cost_usd);
 	if (t->run.has_exit_code) {
 		j->has_exit = 1;
@@ -1450,7 +1417,8 @@ end_in_error(struct job *j, struct turn_state *t, char **cause)
 	t->run.outcome = stopped ? RUN_CANCELLED : RUN_ERROR;
 	t->run.error = xstrdup(t->why);
 	if (store_begin(db, cause) == 0 &&
-	    fenced(j, store_run_end(db, &t->run, j->epoch, cause)) == 0)
+	    fenced(j, store_run_end(db, &t->run, j->epoch, cause)) == 0 &&
+	    output_flush(t->live, cause) == 0)
 		store_commit(db, cause);
 	store_rollback(db);
 	free(*cause);

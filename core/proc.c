@@ -81,6 +81,10 @@ struct proc_stream {
 	uint64_t logged;      /* written to log_fd */
 	uint64_t log_max;     /* 0: no cap */
 	int truncated;	      /* log_max reached: the rest is dropped */
+	/* spec's on_output, and this stream's number for it */
+	void (*sink)(void *arg, int stream, const char *buf, size_t len);
+	void *sink_arg;
+	int sink_stream;
 	/* Output held back until it can be redacted whole (see
 	 * proc_emit); redactor NULL: none held. */
 	const struct redactor *redactor;
@@ -384,6 +388,18 @@ proc_tee_finish(struct proc_stream *s, int stop_fd, int wait)
 	return dropped;
 }
 
+/* What the log keeps: to its file (until a write fails) and on_output. */
+static void
+proc_log_write(struct proc_stream *s, const char *buf, size_t len)
+{
+	if (s->sink != NULL && len > 0)
+		s->sink(s->sink_arg, s->sink_stream, buf, len);
+	if (s->log_fd < 0 || s->log_errno != 0)
+		return;
+	if (proc_write_all(s->log_fd, buf, len) == -1)
+		s->log_errno = errno;
+}
+
 /*
  * Write to the log what fits under its cap (SPEC §3: logs.max_bytes);
  * past it, one marker line, and the rest is dropped (the pipe is still
@@ -395,11 +411,10 @@ proc_log(struct proc_stream *s, const char *buf, size_t len)
 	char *mark;
 	size_t room;
 
-	if (s->log_fd < 0 || s->log_errno != 0 || s->truncated)
+	if ((s->log_fd < 0 && s->sink == NULL) || s->truncated)
 		return;
 	if (s->log_max == 0 || s->logged + len <= s->log_max) {
-		if (proc_write_all(s->log_fd, buf, len) == -1)
-			s->log_errno = errno;
+		proc_log_write(s, buf, len);
 		s->logged += len;
 		return;
 	}
@@ -408,9 +423,8 @@ proc_log(struct proc_stream *s, const char *buf, size_t len)
 	mark = xasprintf("\n[baton: output truncated at %llu bytes "
 			 "(logs.max_bytes); the rest was read and dropped]\n",
 			 (unsigned long long)s->log_max);
-	if (proc_write_all(s->log_fd, buf, room) == -1 ||
-	    proc_write_all(s->log_fd, mark, strlen(mark)) == -1)
-		s->log_errno = errno;
+	proc_log_write(s, buf, room);
+	proc_log_write(s, mark, strlen(mark));
 	s->logged = s->log_max;
 	free(mark);
 }
@@ -902,6 +916,9 @@ proc_state_init(struct proc_state *st, const struct proc_spec *spec,
 	st->err.path = spec->stderr_path;
 	st->out.log_max = st->err.log_max = spec->log_max_bytes;
 	st->out.redactor = st->err.redactor = spec->redactor;
+	st->out.sink = st->err.sink = spec->on_output;
+	st->out.sink_arg = st->err.sink_arg = spec->output_arg;
+	st->err.sink_stream = 1;
 	st->out.tee_file = proc_is_file(st->out.tee_fd);
 	st->err.tee_file = proc_is_file(st->err.tee_fd);
 }

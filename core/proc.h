@@ -44,6 +44,12 @@ struct proc_spec {
 	int (*poll_stop)(void *arg);
 	void *poll_arg;
 	int64_t poll_ms; /* 0 means 500 */
+	/* Optional; called with what goes to each log file as it goes
+	 * (the same bytes: redacted, capped, the truncation marker), also
+	 * when the stream has no file: stream 0 stdout (2>&1: both), 1
+	 * stderr.  From proc_run()'s thread, as poll_stop is. */
+	void (*on_output)(void *arg, int stream, const char *buf, size_t len);
+	void *output_arg;
 	/* Optional; called once right after a successful spawn. */
 	void (*on_start)(void *arg, pid_t pid, uint64_t start_time);
 	void *start_arg;

@@ -687,26 +687,36 @@ store_has_output(const struct store *st)
 }
 
 int
-store_run_output_put(struct store *st, int64_t run_id, const char *stream,
-		     const char *data, size_t len, int64_t bytes, char **cause)
+store_run_output_put(struct store *st, const struct db_output_put *o,
+		     char **cause)
 {
 	if (st->impl->run_output_put == NULL)
 		return 0;
-	return st->impl->run_output_put(st, run_id, stream, data, len, bytes,
-					cause);
+	return st->impl->run_output_put(st, o, cause);
 }
 
 int
 store_run_output_get(struct store *st, int64_t run_id, const char *stream,
-		     char **data, size_t *len, int *found, char **cause)
+		     int64_t from, struct db_output_chunk **chunks, size_t *n,
+		     int *found, char **cause)
 {
-	*data = NULL;
-	*len = 0;
+	*chunks = NULL;
+	*n = 0;
 	*found = 0;
 	if (st->impl->run_output_get == NULL)
 		return 0;
-	return st->impl->run_output_get(st, run_id, stream, data, len, found,
-					cause);
+	return st->impl->run_output_get(st, run_id, stream, from, chunks, n,
+					found, cause);
+}
+
+void
+db_output_chunks_free(struct db_output_chunk *c, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		free(c[i].data);
+	free(c);
 }
 
 const char *const store_copy_tables[] = {

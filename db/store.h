@@ -673,18 +673,51 @@ void store_wake_drain(struct store *);
 
 /*
  * Agents' output kept in the database (SPEC §10), for engines whose
- * readers may be on another machine than the log files: what is kept of
- * a run's stdout ("out") or stderr ("err"), bytes the size it had.
- * store_has_output() says whether the engine keeps it (PostgreSQL; for
- * SQLite the files next to the database are all there is).
+ * readers may be on another machine than the log files: each run's
+ * stdout ("out") and stderr ("err") as chunks written while it runs, a
+ * chunk being the bytes of the stream from offset pos on.  What is kept
+ * is capped (core/output.c): the head of the stream, a gap, and a tail
+ * that rolls forward.  store_has_output() says whether the engine keeps
+ * it (PostgreSQL; for SQLite the files next to the database are all
+ * there is).
  */
 int store_has_output(const struct store *);
-int store_run_output_put(struct store *, int64_t run_id, const char *stream,
-			 const char *data, size_t len, int64_t bytes,
+
+/* One write of a run's output: up to two pieces (len 0: none), each
+ * written once (a piece already there is left as it is); then the rows
+ * from keep_head on that end at or before drop_to are deleted and one
+ * that spans drop_to is cut there, so that bytes of the tail before
+ * drop_to are no longer kept.  epoch: the task's lease (fenced, 0 for
+ * none). */
+struct db_output_put {
+	int64_t run_id;
+	const char *stream; /* "out" or "err" */
+	int64_t epoch;
+	int64_t pos[2];
+	const char *data[2];
+	size_t len[2];
+	int64_t keep_head, drop_to;
+};
+/* 0, -BERR_LEASE (nothing written), or the store's error. */
+int store_run_output_put(struct store *, const struct db_output_put *,
 			 char **cause);
-/* *data (caller frees, NUL-terminated) and *len; *found 0 for none. */
+
+/* A chunk read back: len bytes of the stream at offset pos. */
+struct db_output_chunk {
+	int64_t pos;
+	char *data;
+	size_t len;
+};
+/*
+ * The chunks of run's stream that end after offset from, in order
+ * (*chunks, *n: the caller frees them with db_output_chunks_free).
+ * *found is 1 if the engine keeps output and the run exists (its output
+ * may be empty), 0 otherwise.
+ */
 int store_run_output_get(struct store *, int64_t run_id, const char *stream,
-			 char **data, size_t *len, int *found, char **cause);
+			 int64_t from, struct db_output_chunk **chunks,
+			 size_t *n, int *found, char **cause);
+void db_output_chunks_free(struct db_output_chunk *, size_t n);
 
 /* ---- moving a queue between stores (baton db copy) ---- */
 
@@ -899,11 +932,11 @@ struct store_impl {
 	int (*wake_fd)(struct store *st);
 	void (*wake_drain)(struct store *st);
 	/* NULL: output not kept in the database */
-	int (*run_output_put)(struct store *st, int64_t run_id,
-			      const char *stream, const char *data, size_t len,
-			      int64_t bytes, char **cause);
+	int (*run_output_put)(struct store *st, const struct db_output_put *o,
+			      char **cause);
 	int (*run_output_get)(struct store *st, int64_t run_id,
-			      const char *stream, char **data, size_t *len,
+			      const char *stream, int64_t from,
+			      struct db_output_chunk **chunks, size_t *n,
 			      int *found, char **cause);
 	int (*rows_each)(struct store *st, const char *table,
 			 int (*fn)(void *, int n, const char *const *cols,

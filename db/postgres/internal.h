@@ -298,11 +298,11 @@ int pg_prune_sessions(struct store *st, int64_t before,
 		      const struct strvec *ids, int *gone, int count_only,
 		      struct db_prune_counts *c, char **cause);
 int pg_vacuum(struct store *st, int64_t *before, int64_t *after, char **cause);
-int pg_run_output_put(struct store *st, int64_t run_id, const char *stream,
-		      const char *data, size_t len, int64_t bytes,
+int pg_run_output_put(struct store *st, const struct db_output_put *o,
 		      char **cause);
 int pg_run_output_get(struct store *st, int64_t run_id, const char *stream,
-		      char **data, size_t *len, int *found, char **cause);
+		      int64_t from, struct db_output_chunk **chunks, size_t *n,
+		      int *found, char **cause);
 int pg_wake_fd(struct store *st);
 void pg_wake_drain(struct store *st);
 /* NOTIFY the idle workers (delivered when the transaction commits). */

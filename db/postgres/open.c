@@ -79,6 +79,15 @@ static const char *const migrations[] = {
 	"INSERT INTO meta VALUES ('id', gen_random_uuid()::text);"
 	"ALTER TABLE runs ADD COLUMN output_truncated BIGINT NOT NULL "
 	"DEFAULT 0;",
+	/* 4: output kept while the run goes (SPEC §10, core/output.c):
+	 * run_output holds chunks, each the bytes of its stream from pos
+	 * on; a row of before (a run's whole capped output) is its chunk
+	 * at 0 */
+	"ALTER TABLE run_output DROP CONSTRAINT run_output_pkey;"
+	"ALTER TABLE run_output DROP COLUMN bytes;"
+	"ALTER TABLE run_output ADD COLUMN pos BIGINT NOT NULL DEFAULT 0;"
+	"ALTER TABLE run_output ALTER COLUMN pos DROP DEFAULT;"
+	"ALTER TABLE run_output ADD PRIMARY KEY (run_id, stream, pos);",
 };
 
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))

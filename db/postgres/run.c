@@ -546,22 +546,46 @@ pg_milestone_each(struct store *store,
 
 /* ---- output kept in the database ---- */
 
+/*
+ * One statement (one round trip, one transaction of its own outside
+ * one): the new pieces, then the tail's rows before drop_to deleted or
+ * cut; nothing unless the run's task still holds the lease.  A piece
+ * already there (a write replayed after its answer was lost) is left.
+ */
 static const char sql_output_put[] =
-	"INSERT INTO run_output (run_id, stream, bytes, data) VALUES "
-	"($1, $2, $3, $4::bytea) ON CONFLICT (run_id, stream) DO UPDATE SET "
-	"bytes = excluded.bytes, data = excluded.data";
+	"WITH ok AS (SELECT 1 FROM runs WHERE id = $1::bigint "
+	"AND " PG_RUN_FENCE(
+		"runs.task_id",
+		"$9") "), "
+		      "ins AS (INSERT INTO run_output (run_id, stream, pos, "
+		      "data) "
+		      "SELECT $1::bigint, $2::text, c.pos, c.data FROM (VALUES "
+		      "($3::bigint, $4::bytea), ($5::bigint, $6::bytea)) "
+		      "c(pos, data) "
+		      "WHERE length(c.data) > 0 AND EXISTS (SELECT 1 FROM ok) "
+		      "ON CONFLICT (run_id, stream, pos) DO NOTHING), "
+		      "del AS (DELETE FROM run_output WHERE run_id = "
+		      "$1::bigint AND "
+		      "stream = $2::text AND pos >= $7::bigint AND "
+		      "pos + length(data) <= $8::bigint AND EXISTS (SELECT 1 "
+		      "FROM ok)), "
+		      "cut AS (UPDATE run_output SET pos = $8::bigint, "
+		      "data = substr(data, ($8::bigint - pos + 1)::int) "
+		      "WHERE run_id = $1::bigint AND stream = $2::text AND "
+		      "pos >= $7::bigint AND pos < $8::bigint AND "
+		      "pos + length(data) > $8::bigint AND EXISTS (SELECT 1 "
+		      "FROM ok)) "
+		      "SELECT count(*) FROM ok";
 
-int
-pg_run_output_put(struct store *store, int64_t run_id, const char *stream,
-		  const char *data, size_t len, int64_t bytes, char **cause)
+/* bytea's hex input (any bytes, not only valid UTF-8 text); the caller
+ * frees. */
+static char *
+bytea_hex(const char *data, size_t len)
 {
 	static const char hex[] = "0123456789abcdef";
 	char *x = xmalloc(len * 2 + 3);
-	struct pgq q;
 	size_t i;
-	int rc;
 
-	/* bytea's hex input: any bytes, not only valid UTF-8 text */
 	x[0] = '\\';
 	x[1] = 'x';
 	for (i = 0; i < len; i++) {
@@ -569,20 +593,49 @@ pg_run_output_put(struct store *store, int64_t run_id, const char *stream,
 		x[3 + 2 * i] = hex[(unsigned char)data[i] & 15];
 	}
 	x[2 + 2 * len] = '\0';
+	return x;
+}
+
+int
+pg_run_output_put(struct store *store, const struct db_output_put *o,
+		  char **cause)
+{
+	char *x[2];
+	PGresult *res;
+	struct pgq q;
+	int i, held, rc;
+
 	pgq_init(&q);
-	pgq_i64(&q, run_id);
-	pgq_text(&q, stream);
-	pgq_i64(&q, bytes);
-	pgq_text(&q, x);
-	rc = pg_do((struct pg *)store, sql_output_put, &q, NULL,
-		   "cannot record the run's output", cause);
-	free(x);
-	return rc;
+	pgq_i64(&q, o->run_id);
+	pgq_text(&q, o->stream);
+	for (i = 0; i < 2; i++) {
+		x[i] = bytea_hex(o->data[i], o->len[i]);
+		pgq_i64(&q, o->pos[i]);
+		pgq_text(&q, x[i]);
+	}
+	pgq_i64(&q, o->keep_head);
+	pgq_i64(&q, o->drop_to);
+	pgq_i64(&q, o->epoch);
+	rc = pg_exec((struct pg *)store, sql_output_put, &q, &res,
+		     "cannot record the run's output", cause);
+	free(x[0]);
+	free(x[1]);
+	if (rc != 0)
+		return -BERR_DB;
+	held = PQntuples(res) == 1 && pg_i64(res, 0, 0) > 0;
+	PQclear(res);
+	if (!held && o->epoch != 0) {
+		*cause = xstrdup("cannot record the run's output: lost lease");
+		return -BERR_LEASE;
+	}
+	return 0;
 }
 
 static const char sql_output_get[] =
-	"SELECT encode(data, 'hex') FROM run_output WHERE run_id = $1 AND "
-	"stream = $2";
+	"SELECT r.id, o.pos, encode(o.data, 'hex') FROM runs r "
+	"LEFT JOIN run_output o ON o.run_id = r.id AND o.stream = $2::text "
+	"AND o.pos + length(o.data) > $3::bigint WHERE r.id = $1::bigint "
+	"ORDER BY o.pos";
 
 static int
 unhex(char c)
@@ -590,31 +643,44 @@ unhex(char c)
 	return c >= 'a' ? c - 'a' + 10 : c - '0';
 }
 
+/* Row i's chunk (columns 1 and 2 of sql_output_get) into c. */
+static void
+read_chunk(const PGresult *res, int i, struct db_output_chunk *c)
+{
+	const char *h = PQgetvalue(res, i, 2);
+	size_t k, n = strlen(h) / 2;
+
+	c->pos = pg_i64(res, i, 1);
+	c->data = xmalloc(n + 1);
+	for (k = 0; k < n; k++)
+		c->data[k] = (char)(unhex(h[2 * k]) << 4 | unhex(h[2 * k + 1]));
+	c->data[n] = '\0';
+	c->len = n;
+}
+
 int
 pg_run_output_get(struct store *store, int64_t run_id, const char *stream,
-		  char **data, size_t *len, int *found, char **cause)
+		  int64_t from, struct db_output_chunk **chunks, size_t *n,
+		  int *found, char **cause)
 {
 	PGresult *res;
 	struct pgq q;
-	const char *h;
-	size_t i, n;
+	int i, rows;
 
 	pgq_init(&q);
 	pgq_i64(&q, run_id);
 	pgq_text(&q, stream);
+	pgq_i64(&q, from);
 	if (pg_exec((struct pg *)store, sql_output_get, &q, &res,
 		    "cannot read the run's output", cause))
 		return -BERR_DB;
-	if (PQntuples(res) == 1) {
-		h = PQgetvalue(res, 0, 0);
-		n = strlen(h) / 2;
-		*data = xmalloc(n + 1);
-		for (i = 0; i < n; i++)
-			(*data)[i] = (char)(unhex(h[2 * i]) << 4 |
-					    unhex(h[2 * i + 1]));
-		(*data)[n] = '\0';
-		*len = n;
-		*found = 1;
+	rows = PQntuples(res);
+	*found = rows > 0;
+	if (rows > 0 && !PQgetisnull(res, 0, 1)) {
+		*chunks = xcalloc((size_t)rows, sizeof **chunks);
+		for (i = 0; i < rows; i++)
+			read_chunk(res, i, &(*chunks)[i]);
+		*n = (size_t)rows;
 	}
 	PQclear(res);
 	return 0;

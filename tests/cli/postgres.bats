@@ -173,7 +173,7 @@ local_teardown() {
 		"$BATON" status > "$T/o$i" 2>&1 &
 	done
 	wait
-	[ "$(psql_db "SELECT version FROM baton_schema")" = 3 ]
+	[ "$(psql_db "SELECT version FROM baton_schema")" = 4 ]
 	[ "$(psql_db "SELECT count(*) FROM baton_schema")" = 1 ]
 	run "$BATON" add "echo after"
 	assert_status 0
@@ -253,6 +253,14 @@ local_teardown() {
 	assert_not_contains "SKIPPED"
 }
 
+@test "postgres: output written while the run goes is capped, read back, fenced (pg-output)" {
+	CMOCKA_MESSAGE_OUTPUT=STDOUT BATON_TEST_PG_URL=$BATON_DB \
+		run "$HELPERS/pg-output"
+	assert_status 0
+	assert_contains "PASSED  ] 3 test(s)"
+	assert_not_contains "SKIPPED"
+}
+
 @test "postgres: log works from another machine: output kept in the database, capped, redacted" {
 	config <<-EOF
 	logs:
@@ -264,10 +272,9 @@ local_teardown() {
 	run "$BATON" work --until-empty
 	assert_status 0
 	# the output was bigger than the cap: head and tail with a marker
-	[ "$(psql_db "SELECT bytes > 1000 FROM run_output WHERE stream = 'out'")" = t ]
-	[ "$(psql_db "SELECT length(data) < 1200 FROM run_output WHERE stream = 'out'")" = t ]
-	[ "$(psql_db "SELECT position('supersecret' in encode(data, 'escape')) FROM run_output")" = "0
-0" ]
+	[ "$(psql_db "SELECT max(pos + length(data)) > 1000 FROM run_output WHERE stream = 'out'")" = t ]
+	[ "$(psql_db "SELECT sum(length(data)) <= 1000 FROM run_output WHERE stream = 'out'")" = t ]
+	[ "$(psql_db "SELECT count(*) FROM run_output WHERE position('supersecret' in encode(data, 'escape')) > 0")" = 0 ]
 	# another machine: its own state directory, no log files there
 	export XDG_STATE_HOME=$T/other-machine
 	run "$BATON" log 1
@@ -280,6 +287,136 @@ local_teardown() {
 	run "$BATON" log 1 --stderr
 	assert_status 0
 	assert_contains "oops"
+}
+
+# The log file of run $1 of task 1 on this machine (the runner's).
+run_log() {
+	find "$T/state" -path "*/logs/1/$1.out"
+}
+
+# Let an agent blocked reading fifo $1 go on (never waiting for ever).
+release() {
+	timeout 20 sh -c 'echo go > "$1"' sh "$1"
+}
+
+# `baton ARGS` on another machine: a state directory of its own, so none
+# of the runner's log files.
+elsewhere() {
+	XDG_STATE_HOME=$T/other-machine "$BATON" "$@"
+}
+
+@test "postgres: log -f on another machine follows a running task live and ends with it" {
+	mkfifo "$T/go1" "$T/go2"
+	run "$BATON" add "echo line-one; read x < $T/go1; echo line-two; read x < $T/go2; echo done"
+	assert_status 0
+	"$BATON" work --until-empty > "$T/work.out" 2>&1 &
+	local w=$!
+	elsewhere log -f 1 > "$T/follow.out" 2> "$T/follow.err" &
+	local f=$!
+	# line one shows while the agent waits for go1
+	wait_for 'grep -qx line-one "$T/follow.out"' 20
+	run cat "$T/follow.out"
+	assert_not_contains "line-two"
+	release "$T/go1"
+	wait_for 'grep -qx line-two "$T/follow.out"' 20
+	# the task runs on (the agent waits for go2): so does log -f
+	alive "$f"
+	release "$T/go2"
+	wait_exit "$f" 30
+	assert_status 0
+	[ "$(cat "$T/follow.out")" = "$(printf 'line-one\nline-two\ndone')" ]
+	[ ! -s "$T/follow.err" ]
+	wait_exit "$w" 30
+	assert_status 0
+	[ -z "$(find "$T/other-machine" -name '*.out')" ]
+}
+
+@test "postgres: output past logs.db_max_bytes is capped while the run goes: head, marker, rolling tail" {
+	config <<-EOF
+	logs:
+	  db_max_bytes: 1000
+	EOF
+	mkfifo "$T/go"
+	run "$BATON" add "seq 1 3000; read x < $T/go; echo last-line"
+	assert_status 0
+	"$BATON" work --until-empty > "$T/work.out" 2>&1 &
+	local w=$! size expected
+	size=$(seq 1 3000 | wc -c)
+	# all that seq printed was written while the agent waits
+	wait_for '[ "$(psql_db "SELECT max(pos + length(data)) FROM run_output WHERE stream = '"'out'"'")" = "$size" ]' 20
+	[ "$(psql_db "SELECT status FROM tasks WHERE id = 1")" = running ]
+	# never more than the cap in the database
+	[ "$(psql_db "SELECT sum(length(data)) FROM run_output WHERE stream = 'out'")" = 1000 ]
+	expected=$(seq 1 3000 | head -c 500
+		printf '\n[... %d bytes of output not kept in the database; the log file has them ...]\n' $((size - 1000))
+		seq 1 3000 | tail -c 500)
+	run elsewhere log 1
+	assert_status 0
+	[ "$output" = "$expected" ]
+	release "$T/go"
+	wait_exit "$w" 30
+	assert_status 0
+	# the end: the head and tail of the runner's log file
+	local f
+	f=$(run_log 1)
+	[ -s "$f" ]
+	size=$(stat -c %s "$f")
+	expected=$(head -c 500 "$f"
+		printf '\n[... %d bytes of output not kept in the database; the log file has them ...]\n' $((size - 1000))
+		tail -c 500 "$f")
+	run elsewhere log 1
+	assert_status 0
+	[ "$output" = "$expected" ]
+	assert_contains "last-line"
+	[ "$(psql_db "SELECT sum(length(data)) FROM run_output WHERE stream = 'out'")" = 1000 ]
+}
+
+@test "postgres: a run that prints nothing stores no output; log elsewhere prints nothing" {
+	run "$BATON" add "true"
+	assert_status 0
+	run "$BATON" work --until-empty
+	assert_status 0
+	[ "$(psql_db "SELECT count(*) FROM run_output")" = 0 ]
+	run elsewhere log 1
+	assert_status 0
+	[ "$output" = "" ]
+	run elsewhere log 1 --stderr
+	assert_status 0
+	[ "$output" = "" ]
+}
+
+@test "postgres: a secret is redacted in the output written while the run goes" {
+	export MY_API_TOKEN=supersecretvalue123456
+	mkfifo "$T/go"
+	run "$BATON" add "echo \"key \$MY_API_TOKEN\"; echo \"err \$MY_API_TOKEN\" >&2; read x < $T/go"
+	assert_status 0
+	"$BATON" work --until-empty > "$T/work.out" 2>&1 &
+	local w=$!
+	wait_for '[ "$(psql_db "SELECT count(DISTINCT stream) FROM run_output")" = 2 ]' 20
+	[ "$(psql_db "SELECT count(*) FROM run_output WHERE position('supersecret' in encode(data, 'escape')) > 0")" = 0 ]
+	run elsewhere log 1
+	assert_status 0
+	[ "$output" = "key [REDACTED]" ]
+	run elsewhere log 1 --stderr
+	assert_status 0
+	[ "$output" = "err [REDACTED]" ]
+	release "$T/go"
+	wait_exit "$w" 30
+	assert_status 0
+}
+
+@test "postgres: a runner killed -9 mid-run leaves the output it wrote readable elsewhere" {
+	mkfifo "$T/go"
+	run "$BATON" add "echo before-the-kill; read x < $T/go; echo after"
+	assert_status 0
+	"$BATON" work --until-empty > "$T/work.out" 2>&1 &
+	local w=$!
+	wait_for '[ "$(psql_db "SELECT count(*) FROM run_output")" = 1 ]' 20
+	kill -9 "$w"
+	wait "$w" || true
+	run elsewhere log 1
+	assert_status 0
+	[ "$output" = "before-the-kill" ]
 }
 
 @test "postgres: report shows a failed task's log tail from another machine" {

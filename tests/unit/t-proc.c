@@ -32,6 +32,7 @@
 
 #include "core/proc.h"
 #include "lib/redact.h"
+#include "lib/strbuf.h"
 #include "lib/xmalloc.h"
 
 #define TEST_NAME "t-proc"
@@ -1053,6 +1054,79 @@ test_log_cap_redact(void **state)
 	free(out);
 }
 
+/* What on_output was given, per stream. */
+struct sink {
+	struct strbuf s[2];
+	int calls;
+};
+
+static void
+sink_fn(void *arg, int stream, const char *buf, size_t len)
+{
+	struct sink *k = arg;
+
+	assert_true(stream == 0 || stream == 1);
+	assert_true(len > 0);
+	strbuf_add(&k->s[stream], buf, len);
+	k->calls++;
+}
+
+/* on_output gets what the logs get, byte for byte: redacted, capped,
+ * the marker; and the same with no log file (SPEC §10: the database's
+ * copy is the file's). */
+static void
+test_on_output(void **state)
+{
+	struct ctx *c = *state;
+	struct proc_spec s;
+	struct proc_result res;
+	struct sink k;
+	char *cause = NULL, *out = tpath(c, "sink.out"), *err, *got;
+	const char *const secrets[] = {"canary-secret-value-42", NULL};
+	struct redactor *r = redactor_new_env(secrets, NULL);
+	char **argv = av("/bin/sh", "-c",
+			 "printf 'a canary-secret-value-42 b\n'; "
+			 "echo oops >&2; head -c 5000 /dev/zero",
+			 NULL);
+	size_t len;
+	int pass, i;
+
+	err = tpath(c, "sink.err");
+	for (pass = 0; pass < 2; pass++) {
+		memset(&k, 0, sizeof k);
+		strbuf_init(&k.s[0]);
+		strbuf_init(&k.s[1]);
+		spec_init(&s, argv);
+		s.stdout_path = pass == 0 ? out : NULL;
+		s.stderr_path = pass == 0 ? err : NULL;
+		s.log_max_bytes = 1000;
+		s.redactor = r;
+		s.timeout_ms = SANE_MS;
+		s.on_output = sink_fn;
+		s.output_arg = &k;
+		assert_int_equal(proc_run_fresh(&s, &res, &cause), 0);
+		assert_null(cause);
+		assert_true(res.out_truncated);
+		assert_memory_equal(k.s[0].buf, "a [REDACTED] b\n", 15);
+		assert_non_null(memmem(k.s[0].buf, k.s[0].len,
+				       "[baton: output truncated at 1000", 32));
+		assert_int_equal(k.s[1].len, 5);
+		assert_memory_equal(k.s[1].buf, "oops\n", 5);
+		for (i = 0; pass == 0 && i < 2; i++) {
+			got = test_read(i == 0 ? out : err, &len);
+			assert_int_equal(len, k.s[i].len);
+			assert_memory_equal(got, k.s[i].buf, len);
+			free(got);
+		}
+		strbuf_release(&k.s[0]);
+		strbuf_release(&k.s[1]);
+	}
+	redactor_free(r);
+	av_free(argv);
+	free(out);
+	free(err);
+}
+
 static void
 test_log_errors(void **state)
 {
@@ -1904,6 +1978,7 @@ main(void)
 		cmocka_unit_test(test_log_errors),
 		cmocka_unit_test(test_log_exists),
 		cmocka_unit_test(test_log_cap_redact),
+		cmocka_unit_test(test_on_output),
 		cmocka_unit_test(test_tee),
 		cmocka_unit_test(test_tee_slow),
 		cmocka_unit_test(test_cloexec),
