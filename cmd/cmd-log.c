@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cmd/common.h"
@@ -105,9 +106,26 @@ parse_options(struct tail *t, int argc, char **argv)
 }
 
 /*
+ * Whether the task's log directory is on this machine: then a run's log
+ * that is not in it is empty (a log is made with its first byte), and
+ * one on another machine or pruned is not.
+ */
+static int
+logs_here(const struct tail *t)
+{
+	struct stat st;
+	char *dir =
+		xasprintf("%s/logs/%lld", t->b->files_dir, (long long)t->id);
+	int here = lstat(dir, &st) == 0 && S_ISDIR(st.st_mode);
+
+	free(dir);
+	return here;
+}
+
+/*
  * The run's log is not on this machine: what the database kept of it
- * (SPEC §10), once the run has ended.  Returns -1 to go on, or an exit
- * status.
+ * (SPEC §10), once the run has ended; nothing if the run wrote nothing
+ * to it (logs_here).  Returns -1 to go on, or an exit status.
  */
 static int
 from_db(struct tail *t, int64_t run)
@@ -122,7 +140,7 @@ from_db(struct tail *t, int64_t run)
 		free(cause);
 		return EXIT_DB;
 	}
-	if (!found && !t->follow) {
+	if (!found && !t->follow && !logs_here(t)) {
 		cmd_error("cannot open %s: %s", t->path, strerror(ENOENT));
 		return EXIT_FAILED;
 	}
