@@ -474,7 +474,8 @@ agent_needs(const struct agent_impl *impl, const struct agent_profile *profile,
 	char *mark;
 	int found = 0;
 
-	if (impl->needs_files)
+	if (strcmp(name, "prompt_file") == 0 ? impl->needs_prompt_file
+					     : impl->needs_session_dir)
 		return 1;
 	if (!impl->expands_command || profile->command == NULL)
 		return 0;

@@ -151,10 +151,14 @@ struct agent_impl {
 	 * than sending the feedback as the prompt; the feedback is in
 	 * $BATON_FEEDBACK instead. */
 	int script_prompt;
-	/* Needs the prompt as a file and $BATON_SESSION_DIR made, whatever
-	 * the profile says (shell: it runs the file, and the scripts are
-	 * the user's, written against $BATON_SESSION_DIR). */
-	int needs_files;
+	/* Needs the prompt as a file whatever the profile says (shell: it
+	 * runs the file). */
+	int needs_prompt_file;
+	/* Needs $BATON_SESSION_DIR made before the start whatever the
+	 * profile says (shell, command: the program is the user's, written
+	 * against SPEC §3's "a per-session directory"; claude and codex
+	 * never read it). */
+	int needs_session_dir;
 	/* Expands placeholders in the profile's command items (command):
 	 * one that names {prompt_file} or {session_dir} needs it. */
 	int expands_command;
@@ -305,7 +309,8 @@ char *agent_expand(const char *item, const struct agent_call *);
 /*
  * Whether a turn of impl with profile needs what is called name
  * ("prompt_file" or "session_dir") to exist when it starts: always for
- * an adapter with needs_files, else when a command item names {name}.
+ * an adapter with needs_prompt_file / needs_session_dir, else when a
+ * command item names {name}.
  * Without it, the prompt is only on stdin, and $BATON_SESSION_DIR of a
  * task's own session is not made (baton works without the file system
  * for them: docs/design.md).

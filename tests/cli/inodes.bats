@@ -1,11 +1,11 @@
 #!/usr/bin/env bats
-# Inodes per task (issue 12; docs/design.md "Files"): a task makes its
-# logs/<task>/ directory and nothing else unless its agent needs more.
-# The prompt reaches the agent on stdin from memory, <run>.prompt is
-# written for an agent that reads a file ({prompt_file}, shell) or a
-# feedback prompt, <run>.out and <run>.err with their first byte, and a
-# temp session's $BATON_SESSION_DIR when the agent needs it at its start
-# ({session_dir}, shell).
+# Inodes per task (issue 12; docs/design.md "What a task makes on disk"):
+# a task makes its logs/<task>/ directory and nothing else unless its
+# agent needs more.  The prompt reaches the agent on stdin from memory,
+# <run>.prompt is written for an agent that reads a file ({prompt_file},
+# shell) or a feedback prompt, <run>.out and <run>.err with their first
+# byte, and a temp session's $BATON_SESSION_DIR for the kinds whose
+# program may use it (shell, command), not for claude and codex.
 
 bats_require_minimum_version 1.5.0
 
@@ -33,7 +33,7 @@ count_files() {
 	find "$(files_dir)" -mindepth 2 | wc -l
 }
 
-@test "inodes: work of trivial tasks makes one directory per task, and no file" {
+@test "inodes: work of trivial tasks makes two directories per task, and no file" {
 	# keep_temp_dirs keeps every session directory made, so that what
 	# is left counts what was created
 	config <<-EOF
@@ -51,12 +51,12 @@ count_files() {
 	run "$BATON" work -j 2 --until-empty
 	assert_status 0
 	[ "$(sql "SELECT count(*) FROM tasks WHERE status = 'completed'")" = 20 ]
-	# 20, one logs/<task>/ each (the old code made 100: that, a session
-	# directory, <run>.prompt, <run>.out and <run>.err)
+	# 40: logs/<task>/ and sessions/<id>/ each (the old code made 100:
+	# those, <run>.prompt, <run>.out and <run>.err)
 	run count_files
-	[ "$output" = 20 ]
+	[ "$output" = 40 ]
 	[ "$(find "$(files_dir)" -mindepth 2 -type f | wc -l)" = 0 ]
-	[ ! -e "$(files_dir)/sessions" ]
+	[ "$(find "$(files_dir)/sessions" -mindepth 1 | wc -l)" = 20 ]
 	# and what every command shows of them still works
 	run "$BATON" log 7
 	assert_status 0
@@ -235,22 +235,28 @@ count_files() {
 	[ "$(sql "SELECT output_truncated FROM runs WHERE id = 1")" = 1 ]
 }
 
-@test "inodes: a temp session's directory exists at the start for {session_dir} and shell, else the agent may make it" {
+@test "inodes: a temp session's directory: made for command ({session_dir}) and shell, set but not made for claude" {
 	script named 'cat >/dev/null; [ "$1" = "$BATON_SESSION_DIR" ] && [ -d "$1" ] && echo yes >"$T/named.said"'
-	script plain 'cat >/dev/null; if [ -e "$BATON_SESSION_DIR" ]; then echo exists; else echo absent; fi >"$T/plain.said"; mkdir -p "$BATON_SESSION_DIR" && echo kept >"$BATON_SESSION_DIR/f"'
+	# a Claude Code CLI that says whether the directory was there, then
+	# makes it as an agent told to use it would
+	script claude 'sid=; for a; do case $a in --session-id=*) sid=${a#--session-id=} ;; esac; done
+cat >/dev/null
+if [ -e "$BATON_SESSION_DIR" ]; then echo exists; else echo absent; fi >"$T/claude.said"
+mkdir -p "$BATON_SESSION_DIR" && echo kept >"$BATON_SESSION_DIR/f"
+printf "{\"type\":\"result\",\"subtype\":\"success\",\"is_error\":false,\"result\":\"ok\",\"session_id\":\"%s\"}\n" "$sid"'
 	config <<-EOF
-	defaults: {agent: plain}
+	defaults: {agent: named}
 	agents:
 	  named: {kind: command, command: [$T/named, "{session_dir}"]}
-	  plain: {kind: command, command: [$T/plain]}
+	  cl: {kind: claude, command: $T/claude}
 	EOF
-	run "$BATON" run -q --agent named go
-	assert_status 0
-	[ "$(cat "$T/named.said")" = yes ]
 	run "$BATON" run -q go
 	assert_status 0
+	[ "$(cat "$T/named.said")" = yes ]
+	run "$BATON" run -q --agent cl go
+	assert_status 0
 	# set, not made; the agent made it, and it went with the task
-	[ "$(cat "$T/plain.said")" = absent ]
+	[ "$(cat "$T/claude.said")" = absent ]
 	local sid
 	sid=$(sql "SELECT session_id FROM tasks WHERE id = 2")
 	[ ! -e "$(files_dir)/sessions/$sid" ]
@@ -258,8 +264,8 @@ count_files() {
 	run "$BATON" run --agent shell 'test -d "$BATON_SESSION_DIR" && echo there'
 	assert_status 0
 	[ "$output" = there ]
-	# a named session's directory is made as before
-	run "$BATON" run -q --session keep go
+	# a named session's directory is made for every kind, as before
+	run "$BATON" run -q --agent cl --session keep go
 	assert_status 0
-	[ "$(cat "$T/plain.said")" = exists ]
+	[ "$(cat "$T/claude.said")" = exists ]
 }
