@@ -109,7 +109,8 @@ count_files() {
 	"$BATON" add --prompt-file "$T/big" >/dev/null
 	"$BATON" add --agent ignores --prompt-file "$T/big" >/dev/null
 	# timeout is only a guard so that a hang fails the test
-	run timeout -k 5 120 "$BATON" work --until-empty
+	# -j 1: run N is task N's
+	run timeout -k 5 120 "$BATON" work -j 1 --until-empty
 	assert_status 0
 	[ "$(sql "SELECT count(*) FROM tasks WHERE status = 'completed'")" = 2 ]
 	[ "$(cat "$T/count")" = "$size" ]
