@@ -1,7 +1,9 @@
 /*
  * The `command` agent: any program, from an argv template whose items
  * may hold {task_id} {session_id} {agent_session_id} {workdir}
- * {prompt_file}, expanded as whole argv items (never through a shell).
+ * {prompt_file} {session_dir}, expanded as whole argv items (never through
+ * a shell); naming {prompt_file} has baton write the prompt file (the
+ * prompt is on stdin anyway: agent_needs()).
  * Exit 0 is success; the program may write a JSON result object to
  * $BATON_RESULT_FILE (SPEC §3.1).
  */
@@ -87,6 +89,8 @@ const struct agent_impl agent_command_impl = {
 	.kind = AGENT_KIND_COMMAND,
 	.answer = AGENT_ANSWER_MAYBE,
 	.accepts_session_id = 1,
+	.needs_session_dir = 1,
+	.expands_command = 1,
 	.build_argv = command_build_argv,
 	.parse_result = command_parse_result,
 };

@@ -41,6 +41,8 @@ const struct agent_impl agent_shell_impl = {
 	.answer = AGENT_ANSWER_NONE,
 	.accepts_session_id = 1,
 	.script_prompt = 1,
+	.needs_prompt_file = 1,
+	.needs_session_dir = 1,
 	.build_argv = shell_build_argv,
 	.parse_result = shell_parse_result,
 };

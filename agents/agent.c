@@ -414,7 +414,7 @@ agent_expand(const char *item, const struct agent_call *c)
 {
 	static const char *const names[] = {
 		"task_id", "session_id",  "agent_session_id",
-		"workdir", "prompt_file",
+		"workdir", "prompt_file", "session_dir",
 	};
 	struct strbuf sb;
 	const char *p = item, *close;
@@ -454,6 +454,9 @@ agent_expand(const char *item, const struct agent_call *c)
 		case 4:
 			strbuf_adds(&sb, c->prompt_file ? c->prompt_file : "");
 			break;
+		case 5:
+			strbuf_adds(&sb, c->session_dir ? c->session_dir : "");
+			break;
 		default: /* not ours: keep it as written */
 			strbuf_add(&sb, p, n + 2);
 			break;
@@ -461,4 +464,24 @@ agent_expand(const char *item, const struct agent_call *c)
 		p = close + 1;
 	}
 	return strbuf_detach(&sb);
+}
+
+int
+agent_needs(const struct agent_impl *impl, const struct agent_profile *profile,
+	    const char *name)
+{
+	char *const *p;
+	char *mark;
+	int found = 0;
+
+	if (strcmp(name, "prompt_file") == 0 ? impl->needs_prompt_file
+					     : impl->needs_session_dir)
+		return 1;
+	if (!impl->expands_command || profile->command == NULL)
+		return 0;
+	mark = xasprintf("{%s}", name);
+	for (p = profile->command; *p != NULL && !found; p++)
+		found = strstr(*p, mark) != NULL;
+	free(mark);
+	return found;
 }

@@ -85,7 +85,13 @@ struct agent_call {
 	/* with resume: branch the conversation, leaving agent_session_id
 	 * as it is (a forked session's first turn; impl->can_fork) */
 	int fork;
-	const char *prompt_file; /* also the child's stdin */
+	/* The prompt's file: written only for a turn that needs it
+	 * (agent_needs(c, "prompt_file")); stdin has the prompt anyway */
+	const char *prompt_file;
+	/* $BATON_SESSION_DIR: made before the spawn only for a turn that
+	 * needs it (agent_needs(c, "session_dir")) or a session that is
+	 * not a task's own (docs/design.md) */
+	const char *session_dir;
 	const char *result_file; /* $BATON_RESULT_FILE */
 	const char *workdir;
 	int64_t task_id;
@@ -145,6 +151,17 @@ struct agent_impl {
 	 * than sending the feedback as the prompt; the feedback is in
 	 * $BATON_FEEDBACK instead. */
 	int script_prompt;
+	/* Needs the prompt as a file whatever the profile says (shell: it
+	 * runs the file). */
+	int needs_prompt_file;
+	/* Needs $BATON_SESSION_DIR made before the start whatever the
+	 * profile says (shell, command: the program is the user's, written
+	 * against SPEC §3's "a per-session directory"; claude and codex
+	 * never read it). */
+	int needs_session_dir;
+	/* Expands placeholders in the profile's command items (command):
+	 * one that names {prompt_file} or {session_dir} needs it. */
+	int expands_command;
 	/*
 	 * Append the argv of one turn to argv.  Returns 0, or -1 with
 	 * *cause (a configuration problem, e.g. no command).
@@ -286,8 +303,20 @@ int agent_get_usage(struct json_t *usage, struct agent_result *r);
 char *agent_status_text(const struct agent_exit *pr);
 
 /* Substitute {task_id} {session_id} {agent_session_id} {workdir}
- * {prompt_file} in one argv template item; caller frees. */
+ * {prompt_file} {session_dir} in one argv template item; caller frees. */
 char *agent_expand(const char *item, const struct agent_call *);
+
+/*
+ * Whether a turn of impl with profile needs what is called name
+ * ("prompt_file" or "session_dir") to exist when it starts: always for
+ * an adapter with needs_prompt_file / needs_session_dir, else when a
+ * command item names {name}.
+ * Without it, the prompt is only on stdin, and $BATON_SESSION_DIR of a
+ * task's own session is not made (baton works without the file system
+ * for them: docs/design.md).
+ */
+int agent_needs(const struct agent_impl *impl,
+		const struct agent_profile *profile, const char *name);
 
 extern const struct agent_impl agent_claude_impl;
 extern const struct agent_impl agent_codex_impl;

@@ -144,9 +144,11 @@ EOF
 
 baton keeps a complete audit trail for each of these tasks: a task row, a
 temp session (created, leased, closed), a run row with the agent's pid and
-exit status, a chain link, two events, and the logs
-\`<state>/logs/<task>/<run>.{prompt,out,err}\` plus a session directory.
-After the first -j1 round: database $(awk -v b="$b" -v n="$N1" 'BEGIN { printf "%.0f", b / n }') bytes per task
+exit status, a chain link, two events, and its files in
+\`<db>.files-<id>/\`: \`logs/<task>/\`, with \`<run>.out\` and \`<run>.err\`
+when the agent printed something, \`<run>.prompt\` when it reads a file
+(the prompt is on its stdin from memory) and a session directory when it
+needs one.  After the first -j1 round: database $(awk -v b="$b" -v n="$N1" 'BEGIN { printf "%.0f", b / n }') bytes per task
 (after a checkpoint), $(awk -v x="$in" -v n="$N1" 'BEGIN { printf "%.1f", x / n }') files and directories per task
 under \`logs/\` and \`sessions/\`, $(awk -v x="$kb" -v n="$N1" 'BEGIN { printf "%.1f", x / n }') KiB of disk per task
 for them.

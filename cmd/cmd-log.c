@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cmd/common.h"
@@ -110,6 +111,23 @@ parse_options(struct tail *t, int argc, char **argv)
 }
 
 /*
+ * Whether the task's log directory is on this machine: then a run's log
+ * that is not in it is empty (a log is made with its first byte), and
+ * one on another machine or pruned is not.
+ */
+static int
+logs_here(const struct tail *t)
+{
+	struct stat st;
+	char *dir =
+		xasprintf("%s/logs/%lld", t->b->files_dir, (long long)t->id);
+	int here = lstat(dir, &st) == 0 && S_ISDIR(st.st_mode);
+
+	free(dir);
+	return here;
+}
+
+/*
  * run's log is not on this machine: print what the database keeps of
  * it (SPEC §10) past t->pos, as it is written while the run goes.
  * *found: the store keeps output and has the run.  Returns -1 to go on,
@@ -155,7 +173,7 @@ from_db(struct tail *t, int64_t run)
 	t->pos = 0;
 	if ((rc = db_print(t, run, &found)) >= 0)
 		return rc;
-	if (!found && !t->follow) {
+	if (!found && !t->follow && !logs_here(t)) {
 		cmd_error("cannot open %s: %s", t->path, strerror(ENOENT));
 		return EXIT_FAILED;
 	}

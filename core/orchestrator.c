@@ -691,7 +691,9 @@ struct turn_state {
 	struct strvec argv, env;
 	char idbuf[37], fresh[37];
 	char *out, *err, *pfile, *rfile;
-	char *why; /* an error of baton's own */
+	const char *prompt; /* the agent's stdin */
+	int pfile_written;  /* pfile is stdin (start_agent) */
+	char *why;	    /* an error of baton's own */
 	int spawned;
 	struct output_writer *live; /* NULL: the store keeps no output */
 };
@@ -767,6 +769,7 @@ choose_conversation(struct job *j, struct turn_state *t, char **cause)
 	c->model = j->task.model;
 	c->session_id = j->session.id;
 	c->workdir = j->cwd;
+	c->session_dir = j->session_dir;
 	c->task_id = j->task.id;
 	c->max_budget_usd = budget_left(j, &whose, &limit);
 	if (j->session.head != NULL && !j->fresh_next && j->session.resumable &&
@@ -848,7 +851,8 @@ note_dropped(struct job *j, uint64_t dropped)
 static const struct redactor *job_redactor(struct job *j);
 
 /* The agent's process: argv only, its own group, stdin from the prompt,
- * output to the run's logs, redacted and capped (SPEC §3). */
+ * output to the run's logs (each made with its first byte), redacted
+ * and capped (SPEC §3). */
 static int
 spawn(struct job *j, struct turn_state *t)
 {
@@ -869,9 +873,12 @@ spawn(struct job *j, struct turn_state *t)
 	ps.argv = t->argv.v;
 	ps.envp = t->env.v;
 	ps.cwd = j->cwd;
-	ps.stdin_path = t->pfile;
+	ps.stdin_path = t->pfile_written ? t->pfile : NULL;
+	ps.stdin_data = t->prompt;
+	ps.stdin_len = strlen(t->prompt);
 	ps.stdout_path = t->out;
 	ps.stderr_path = t->err;
+	ps.lazy_logs = 1;
 	/* An agent with an answer prints JSON: run shows the answer. */
 	ps.stdout_tee_fd = o->tee && (o->raw || j->agent->impl->answer ==
 							AGENT_ANSWER_NONE)
@@ -1061,27 +1068,42 @@ resource_wait(struct job *j, struct turn_state *t, int err, int64_t *wait_ms)
 }
 
 /*
- * Write the prompt file and start the agent, waiting out a lack of file
- * descriptors or processes (resource_wait).  Returns 0 (spawned, or a
- * spawn error in t->pr), -1 for an error of baton's own in t->why, 1
- * when the task was given back.
+ * Whether the turn writes its prompt to t->pfile: when the agent reads
+ * it there (agent_needs), and for a feedback prompt, which is in no
+ * row of the database (the task's own prompt is: stdin suffices).
+ */
+static int
+wants_prompt_file(struct job *j, const char *prompt)
+{
+	return agent_needs(j->agent->impl, j->profile, "prompt_file") ||
+	       strcmp(prompt, j->task.prompt) != 0;
+}
+
+/*
+ * Start the agent (the prompt file written first if it needs one),
+ * waiting out a lack of file descriptors or processes (resource_wait).
+ * Returns 0 (spawned, or a spawn error in t->pr), -1 for an error of
+ * baton's own in t->why, 1 when the task was given back, 2 for a bad
+ * argv (t->ar).
  */
 static int
 start_agent(struct job *j, struct turn_state *t, const char *prompt)
 {
 	int64_t wait_ms = RESOURCE_WAIT_MIN_MS;
-	int err, rc, argv_done = 0;
+	int err, rc, argv_done = 0, file = wants_prompt_file(j, prompt);
 
+	t->prompt = prompt;
 	for (;;) {
 		free(t->why);
 		t->why = NULL;
-		if (file_write(t->pfile, prompt, strlen(prompt)) != 0) {
+		if (file && file_write(t->pfile, prompt, strlen(prompt)) != 0) {
 			err = errno;
 			t->why = xasprintf("cannot write %s: %s", t->pfile,
 					   strerror(err));
 			if (!sys_resource_errno(err))
 				return -1;
 		} else {
+			t->pfile_written = file;
 			if (!argv_done &&
 			    j->agent->impl->build_argv(&t->call, &t->argv,
 						       &t->ar.error)) {
@@ -1860,8 +1882,18 @@ prepare(struct job *j, char **cause)
 	/* In the database's own directory, never through a symlink an
 	 * agent planted (SPEC §9). */
 	snprintf(name, sizeof name, "%lld", (long long)j->task.id);
-	if (files_mkdir(b->files_dir, "logs", name, &j->task_dir, cause) != 0 ||
-	    files_mkdir(b->files_dir, "sessions", j->session.id,
+	if (files_mkdir(b->files_dir, "logs", name, &j->task_dir, cause) != 0)
+		return -BERR_FAIL;
+	/* A task's own session: its directory only if the agent needs it
+	 * at the start (docs/design.md); $BATON_SESSION_DIR names it all
+	 * the same, for an agent to make. */
+	if (j->session.kind == SESSION_TEMP &&
+	    !agent_needs(j->agent->impl, j->profile, "session_dir")) {
+		j->session_dir = xasprintf("%s/sessions/%s", b->files_dir,
+					   j->session.id);
+		return 0;
+	}
+	if (files_mkdir(b->files_dir, "sessions", j->session.id,
 			&j->session_dir, cause) != 0)
 		return -BERR_FAIL;
 	return 0;

@@ -12,6 +12,7 @@
 #define _GNU_SOURCE
 
 #include <sys/types.h>
+#include <sys/mman.h>
 #include <sys/pidfd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -68,11 +69,14 @@
 
 /* One of the child's output streams. */
 struct proc_stream {
-	int fd;	       /* our end of the pipe; -1 once at EOF */
-	int log_fd;    /* -1: discard */
-	int tee_fd;    /* -1: none, or given up after an error */
-	int tee_file;  /* tee_fd is a regular file: never waits */
-	char *tee_buf; /* what the tee has not taken yet */
+	int fd;		   /* our end of the pipe; -1 once at EOF */
+	int log_fd;	   /* -1: discard, or not created yet (lazy) */
+	int lazy;	   /* path is created with the first byte to log */
+	int reserve;	   /* -1, or an fd slot held for creating it (EMFILE) */
+	int create_failed; /* log_errno is from creating path */
+	int tee_fd;	   /* -1: none, or given up after an error */
+	int tee_file;	   /* tee_fd is a regular file: never waits */
+	char *tee_buf;	   /* what the tee has not taken yet */
 	size_t tee_len, tee_cap;
 	uint64_t tee_dropped; /* bytes the tee never got */
 	const char *path;     /* for messages */
@@ -401,6 +405,32 @@ proc_log_write(struct proc_stream *s, const char *buf, size_t len)
 }
 
 /*
+ * A lazy log's file, now that it has its first byte: created as
+ * proc_open_log() would have before the spawn.  Out of descriptors
+ * (other threads took them meanwhile), the slot held for it since the
+ * spawn is given up and the create tried once more.  A failure is the
+ * stream's log_errno, reported when the run ends.
+ */
+static void
+proc_log_create(struct proc_stream *s)
+{
+	int fd;
+
+	s->lazy = 0;
+	fd = file_create(s->path, O_APPEND);
+	if (fd == -1 && sys_resource_errno(errno) && s->reserve >= 0) {
+		proc_close(&s->reserve);
+		fd = file_create(s->path, O_APPEND);
+	}
+	if (fd == -1) {
+		s->log_errno = errno;
+		s->create_failed = 1;
+	}
+	proc_close(&s->reserve);
+	s->log_fd = fd;
+}
+
+/*
  * Write to the log what fits under its cap (SPEC §3: logs.max_bytes);
  * past it, one marker line, and the rest is dropped (the pipe is still
  * read, so the child never blocks on it).
@@ -411,6 +441,8 @@ proc_log(struct proc_stream *s, const char *buf, size_t len)
 	char *mark;
 	size_t room;
 
+	if (s->lazy && len > 0)
+		proc_log_create(s);
 	if ((s->log_fd < 0 && s->sink == NULL) || s->truncated)
 		return;
 	if (s->log_max == 0 || s->logged + len <= s->log_max) {
@@ -910,6 +942,7 @@ proc_state_init(struct proc_state *st, const struct proc_spec *spec,
 	st->timeout_at = st->kill_at = st->next_poll = st->eof_at = -1;
 	st->out.fd = st->err.fd = -1;
 	st->out.log_fd = st->err.log_fd = -1;
+	st->out.reserve = st->err.reserve = -1;
 	st->out.tee_fd = spec->stdout_tee_fd;
 	st->err.tee_fd = spec->stderr_tee_fd;
 	st->out.path = spec->stdout_path;
@@ -924,6 +957,68 @@ proc_state_init(struct proc_state *st, const struct proc_spec *spec,
 }
 
 /*
+ * stdin from memory: a memfd holding data, sealed so that the child
+ * cannot change it, at offset 0.  It costs no file on disk, and unlike
+ * a pipe it never waits for a reader (an agent that does not read its
+ * stdin, or reads it after writing much output), and it is a regular
+ * file to the child, as a prompt file was.  The fd, or -1 with errno.
+ */
+static int
+proc_memfd(const char *data, size_t len)
+{
+	size_t done = 0;
+	ssize_t n;
+	int fd, saved;
+
+	fd = memfd_create("baton-stdin", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (fd == -1)
+		return -1;
+	while (done < len) {
+		/* pwrite: the offset the child starts at stays 0 */
+		n = pwrite(fd, data + done, len - done, (off_t)done);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1)
+			goto fail;
+		done += (size_t)n;
+	}
+	if (fcntl(fd, F_ADD_SEALS,
+		  F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) ==
+	    -1)
+		goto fail;
+	return fd;
+fail:
+	saved = errno;
+	close(fd);
+	errno = saved;
+	return -1;
+}
+
+/* The child's stdin into *fd: the file stdin_path, stdin_data, or
+ * /dev/null.  0, or -1 with *cause and errno. */
+static int
+proc_open_stdin(const struct proc_spec *spec, int *fd, char **cause)
+{
+	const char *what = spec->stdin_path;
+	int saved;
+
+	if (what == NULL && spec->stdin_data != NULL) {
+		what = "a memfd for stdin";
+		*fd = proc_memfd(spec->stdin_data, spec->stdin_len);
+	} else {
+		if (what == NULL)
+			what = "/dev/null";
+		*fd = open(what, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	}
+	if (*fd != -1 && proc_above_stdio(fd) == 0)
+		return 0;
+	saved = errno;
+	*cause = xasprintf("cannot open %s: %s", what, strerror(saved));
+	errno = saved;
+	return -1;
+}
+
+/*
  * Check what the spawn needs and open its stdin, the log files and the
  * pipes.  Returns 0, or -1 with *cause; fds and st's log fds hold what
  * was opened either way, for proc_run() to close.
@@ -932,7 +1027,6 @@ static int
 proc_open_fds(struct proc_state *st, struct proc_fds *fds, char **cause)
 {
 	const struct proc_spec *spec = st->spec;
-	const char *in_path;
 
 	if (spec->argv == NULL || spec->argv[0] == NULL) {
 		*cause = xstrdup("nothing to run: empty argv");
@@ -941,29 +1035,42 @@ proc_open_fds(struct proc_state *st, struct proc_fds *fds, char **cause)
 	if (proc_check_cwd(spec->cwd, cause) != 0)
 		return -1;
 
-	in_path = spec->stdin_path != NULL ? spec->stdin_path : "/dev/null";
-	fds->in = open(in_path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fds->in == -1 || proc_above_stdio(&fds->in) == -1) {
-		int saved = errno;
-
-		*cause = xasprintf("cannot open %s: %s", in_path,
-				   strerror(saved));
-		errno = saved;
+	if (proc_open_stdin(spec, &fds->in, cause) != 0)
 		return -1;
-	}
-	if (proc_open_log(spec->stdout_path, &st->out.log_fd, cause) != 0)
+	st->out.lazy = spec->lazy_logs && spec->stdout_path != NULL;
+	if (!st->out.lazy &&
+	    proc_open_log(spec->stdout_path, &st->out.log_fd, cause) != 0)
 		return -1;
 	if (proc_pipe(fds->out, cause) != 0)
 		return -1;
 	/* 2>&1: one pipe keeps the order the child wrote in; stderr_path
 	 * and stderr_tee_fd are not used and it all counts as stdout. */
-	if (spec->merge_stderr)
+	if (spec->merge_stderr) {
 		st->err.tee_fd = -1;
-	else if (proc_open_log(spec->stderr_path, &st->err.log_fd, cause) !=
-			 0 ||
-		 proc_pipe(fds->err, cause) != 0)
+		return 0;
+	}
+	st->err.lazy = spec->lazy_logs && spec->stderr_path != NULL;
+	if (!st->err.lazy &&
+	    proc_open_log(spec->stderr_path, &st->err.log_fd, cause) != 0)
 		return -1;
-	return 0;
+	return proc_pipe(fds->err, cause);
+}
+
+/*
+ * The child has its end of a stream's pipe: close ours, or, for a lazy
+ * log, turn its slot into a reserve for creating the log later (a copy
+ * of from, in one dup3() that also closes the pipe's end).
+ */
+static void
+proc_reserve(struct proc_stream *s, int *child_end, int from)
+{
+	if (s->lazy && *child_end >= 0 && from >= 0 &&
+	    dup3(from, *child_end, O_CLOEXEC) != -1) {
+		s->reserve = *child_end;
+		*child_end = -1;
+		return;
+	}
+	proc_close(child_end);
 }
 
 /*
@@ -981,9 +1088,9 @@ proc_started(struct proc_state *st, struct proc_fds *fds)
 	st->res->pid = st->pid;
 	/* The child made its group (setpgid in posix_spawn) before exec. */
 	st->group_slot = proc_group_add(st->pid);
+	proc_reserve(&st->out, &fds->out[1], fds->in);
+	proc_reserve(&st->err, &fds->err[1], fds->in);
 	proc_close(&fds->in);
-	proc_close(&fds->out[1]);
-	proc_close(&fds->err[1]);
 	st->out.fd = fds->out[0];
 	st->err.fd = fds->err[0];
 	fds->out[0] = fds->err[0] = -1;
@@ -1010,7 +1117,7 @@ proc_started(struct proc_state *st, struct proc_fds *fds)
 static int
 proc_wait(struct proc_state *st, char **cause)
 {
-	int error;
+	struct proc_stream *s;
 
 	st->buf = xmalloc(PROC_BUF_SIZE);
 	while (!st->reaped || (st->out.fd >= 0 || st->err.fd >= 0)) {
@@ -1028,13 +1135,11 @@ proc_wait(struct proc_state *st, char **cause)
 	st->res->out_truncated = st->out.truncated;
 	st->res->err_truncated = st->err.truncated;
 
-	if (st->out.log_errno != 0 || st->err.log_errno != 0) {
-		error = st->out.log_errno != 0 ? st->out.log_errno
-					       : st->err.log_errno;
-		*cause = xasprintf("cannot write %s: %s",
-				   st->out.log_errno != 0 ? st->out.path
-							  : st->err.path,
-				   strerror(error));
+	s = st->out.log_errno != 0 ? &st->out : &st->err;
+	if (s->log_errno != 0) {
+		*cause = xasprintf("cannot %s %s: %s",
+				   s->create_failed ? "create" : "write",
+				   s->path, file_strerror(s->log_errno));
 		return -1;
 	}
 	return 0;
@@ -1100,6 +1205,8 @@ out:
 	proc_close(&st.err.fd);
 	proc_close(&st.out.log_fd);
 	proc_close(&st.err.log_fd);
+	proc_close(&st.out.reserve);
+	proc_close(&st.err.reserve);
 	proc_close(&fds.in);
 	proc_close(&fds.out[0]);
 	proc_close(&fds.out[1]);

@@ -8,7 +8,8 @@ struct redactor;
 
 /*
  * Running one subprocess (an agent or a check) the way SPEC §3 says:
- * from an argv vector, in its own process group, stdin from a file,
+ * from an argv vector, in its own process group, stdin from a file or
+ * from memory,
  * stdout and stderr streamed to files as they are produced, with a
  * timeout (TERM to the group, KILL after the grace) and a way to stop it
  * from outside (cancel, a signal to baton).
@@ -22,12 +23,20 @@ struct proc_spec {
 	char *const *argv; /* argv[0] is searched in PATH if it has no '/' */
 	char *const *envp; /* the child's whole environment */
 	const char *cwd;   /* must exist; checked before spawning */
-	const char *stdin_path; /* opened read-only as stdin; NULL: /dev/null */
+	const char *stdin_path; /* opened read-only as stdin; NULL: below */
+	/* With no stdin_path: stdin holds these bytes (a sealed memfd: no
+	 * file on disk, never a pipe to wait on); NULL: /dev/null. */
+	const char *stdin_data;
+	size_t stdin_len;
 	const char *stdout_path; /* created 0600, O_EXCL: NULL: discard */
 	const char *stderr_path; /* created 0600, O_EXCL; NULL: discard */
-	int merge_stderr;	 /* stderr goes where stdout goes (2>&1) */
-	int stdout_tee_fd;	 /* -1, or also copy stdout here (baton run) */
-	int stderr_tee_fd;	 /* -1, or also copy stderr here */
+	/* The log files are created when their stream's first byte is
+	 * logged, not before the spawn: a stream that stays empty leaves
+	 * no file (and a file in the way fails the run only then). */
+	int lazy_logs;
+	int merge_stderr;  /* stderr goes where stdout goes (2>&1) */
+	int stdout_tee_fd; /* -1, or also copy stdout here (baton run) */
+	int stderr_tee_fd; /* -1, or also copy stderr here */
 	/* Each log file keeps at most this many bytes of its stream, then
 	 * a marker line; the rest is read and dropped (0: no cap). */
 	uint64_t log_max_bytes;

@@ -419,6 +419,24 @@ elsewhere() {
 	[ "$output" = "before-the-kill" ]
 }
 
+@test "postgres: a stream that printed nothing (no log file) reads as empty from another machine" {
+	run "$BATON" add 'echo only-stdout'
+	assert_status 0
+	run "$BATON" work --until-empty
+	assert_status 0
+	# no .err was made here, and the database keeps nothing of it
+	[ -n "$(find "$T/state" -path '*/logs/1/1.out')" ]
+	[ -z "$(find "$T/state" -name 1.err)" ]
+	[ "$(psql_db "SELECT string_agg(DISTINCT stream, ',') FROM run_output")" = out ]
+	export XDG_STATE_HOME=$T/other-machine
+	run "$BATON" log 1 --stderr
+	assert_status 0
+	[ "$output" = "" ]
+	run "$BATON" log 1
+	assert_status 0
+	[ "$output" = only-stdout ]
+}
+
 @test "postgres: report shows a failed task's log tail from another machine" {
 	run "$BATON" add 'echo boom-on-stderr >&2; exit 1'
 	assert_status 0

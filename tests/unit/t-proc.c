@@ -1946,6 +1946,175 @@ test_kill_env(void **state)
 	waitpid(c, &status, 0);
 }
 
+/* Lazy logs: each is made with its stream's first byte, none for a
+ * stream that stays empty. */
+static void
+test_lazy_logs(void **state)
+{
+	struct ctx *c = *state;
+	struct proc_spec s;
+	struct proc_result res;
+	char *cause = NULL, *p = helper(c, "p-out"), *got;
+	char *out = tpath(c, "lazy.out"), *err = tpath(c, "lazy.err");
+	char **quiet = av(p, "exit", "0", NULL);
+	char **eonly = av(p, "eprint", "oops", "exit", "3", NULL);
+	size_t len;
+
+	spec_init(&s, quiet);
+	s.stdout_path = out;
+	s.stderr_path = err;
+	s.lazy_logs = 1;
+	s.timeout_ms = SANE_MS;
+	assert_int_equal(proc_run_fresh(&s, &res, &cause), 0);
+	assert_null(cause);
+	assert_int_equal(res.exit_code, 0);
+	assert_int_equal(access(out, F_OK), -1);
+	assert_int_equal(access(err, F_OK), -1);
+
+	s.argv = eonly;
+	assert_int_equal(proc_run_fresh(&s, &res, &cause), 0);
+	assert_null(cause);
+	assert_int_equal(res.exit_code, 3);
+	assert_int_equal(res.err_bytes, 5);
+	assert_int_equal(access(out, F_OK), -1);
+	got = test_read(err, &len);
+	assert_non_null(got);
+	assert_int_equal(len, 5);
+	assert_memory_equal(got, "oops\n", 5);
+	free(got);
+
+	/* a file in the way is refused when the first byte comes, never
+	 * written through; the child still ran to its end */
+	unlink(err);
+	test_write(err, "precious\n");
+	assert_int_equal(proc_run(&s, &res, &cause), -1);
+	assert_non_null(cause);
+	assert_non_null(strstr(cause, "cannot create"));
+	assert_non_null(strstr(cause, "already exists"));
+	free(cause);
+	assert_int_equal(res.exited, 1);
+	assert_int_equal(res.exit_code, 3);
+	got = test_read(err, &len);
+	assert_string_equal(got, "precious\n");
+	free(got);
+	unlink(err);
+
+	av_free(quiet);
+	av_free(eonly);
+	free(out);
+	free(err);
+	free(p);
+}
+
+/* fds taken by hog_fds() (on_start), for test_lazy_logs_emfile */
+static int hogged[4096];
+static int nhogged;
+
+/* Right after the spawn, before any output is logged: take every free
+ * descriptor, as other threads might. */
+static void
+hog_fds(void *arg, pid_t pid, uint64_t start_time)
+{
+	int fd;
+
+	(void)arg;
+	(void)pid;
+	(void)start_time;
+	while (nhogged < 4096 &&
+	       (fd = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 0)) != -1)
+		hogged[nhogged++] = fd;
+}
+
+/* Out of descriptors when the first byte comes: the slot a lazy log
+ * held since the spawn is used to make it. */
+static void
+test_lazy_logs_emfile(void **state)
+{
+	struct ctx *c = *state;
+	struct proc_spec s;
+	struct proc_result res;
+	struct rlimit old, low;
+	char *cause = NULL, *p = helper(c, "p-out"), *got;
+	char *out = tpath(c, "emfile.out"), *err = tpath(c, "emfile.err");
+	char **argv = av(p, "print", "hello", "eprint", "oops", NULL);
+	size_t len;
+	int i;
+
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &old), 0);
+	low = old;
+	low.rlim_cur = (rlim_t)count_fds() + 64;
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+	spec_init(&s, argv);
+	s.stdout_path = out;
+	s.stderr_path = err;
+	s.lazy_logs = 1;
+	s.timeout_ms = SANE_MS;
+	s.on_start = hog_fds;
+	nhogged = 0;
+	i = proc_run_fresh(&s, &res, &cause);
+	assert_true(nhogged > 0 && nhogged < 4096);
+	while (nhogged > 0)
+		close(hogged[--nhogged]);
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &old), 0);
+	if (cause != NULL)
+		fail_msg("%s", cause);
+	assert_int_equal(i, 0);
+	got = test_read(out, &len);
+	assert_string_equal(got, "hello\n");
+	free(got);
+	got = test_read(err, &len);
+	assert_string_equal(got, "oops\n");
+	free(got);
+	av_free(argv);
+	free(out);
+	free(err);
+	free(p);
+}
+
+/* stdin from memory: every byte of a 10 MB prompt, whether the child
+ * reads it or not (no pipe to fill), and a regular file to it. */
+static void
+test_stdin_memory(void **state)
+{
+	struct ctx *c = *state;
+	struct proc_spec s;
+	struct proc_result res;
+	char *cause = NULL, *p = helper(c, "p-out"), *want, *got;
+	char *out = tpath(c, "mem.out");
+	char **cat = av(p, "cat", NULL);
+	char **noread = av(p, "out", "200000", "exit", "7", NULL);
+	size_t wlen, len;
+
+	want = test_read(c->prompt, &wlen);
+	assert_non_null(want);
+	spec_init(&s, cat);
+	s.stdin_data = want;
+	s.stdin_len = wlen;
+	s.stdout_path = out;
+	s.timeout_ms = SANE_MS;
+	assert_int_equal(proc_run_fresh(&s, &res, &cause), 0);
+	assert_null(cause);
+	assert_int_equal(res.exit_code, 0);
+	got = test_read(out, &len);
+	assert_non_null(got);
+	assert_int_equal(len, wlen);
+	assert_memory_equal(got, want, len);
+	free(got);
+
+	s.argv = noread;
+	assert_int_equal(proc_run_fresh(&s, &res, &cause), 0);
+	assert_null(cause);
+	assert_int_equal(res.reason, PROC_RAN);
+	assert_int_equal(res.exit_code, 7);
+	assert_int_equal(res.out_bytes, 200000);
+
+	free(want);
+	av_free(cat);
+	av_free(noread);
+	free(out);
+	free(p);
+}
+
 int
 main(void)
 {
@@ -1977,6 +2146,9 @@ main(void)
 		cmocka_unit_test(test_env),
 		cmocka_unit_test(test_log_errors),
 		cmocka_unit_test(test_log_exists),
+		cmocka_unit_test(test_lazy_logs),
+		cmocka_unit_test(test_lazy_logs_emfile),
+		cmocka_unit_test(test_stdin_memory),
 		cmocka_unit_test(test_log_cap_redact),
 		cmocka_unit_test(test_on_output),
 		cmocka_unit_test(test_tee),

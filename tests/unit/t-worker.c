@@ -68,6 +68,7 @@ fake_parse(const struct agent_call *c, const struct agent_exit *pr,
 static const struct agent_impl fake_impl = {
 	.kind = AGENT_KIND_COMMAND,
 	.accepts_session_id = 1,
+	.needs_prompt_file = 1, /* it reads the prompt file */
 	.build_argv = fake_build_argv,
 	.parse_result = fake_parse,
 };

@@ -1,0 +1,272 @@
+#!/usr/bin/env bats
+# Inodes per task (issue 12; docs/design.md "What a task makes on disk"):
+# a task makes its logs/<task>/ directory and nothing else unless its
+# agent needs more.  The prompt reaches the agent on stdin from memory,
+# <run>.prompt is written for an agent that reads a file ({prompt_file},
+# shell) or a feedback prompt, <run>.out and <run>.err with their first
+# byte, and a temp session's $BATON_SESSION_DIR for the kinds whose
+# program may use it (shell, command), not for claude and codex.
+
+bats_require_minimum_version 1.5.0
+
+load lib
+
+# An agent script at $T/NAME running the shell code $2.
+script() {
+	printf '#!/bin/sh\n%s\n' "$2" >"$T/$1"
+	chmod +x "$T/$1"
+}
+
+# Background processes of a test, stopped if it fails early.
+BG=
+local_teardown() {
+	local pid
+	touch "$T/go"
+	for pid in $BG; do
+		kill "$pid" 2>/dev/null || true
+	done
+}
+
+# Files and directories under the database's directory, at depth 2 and
+# below (logs/<task>, logs/<task>/<run>.*, sessions/<id>, ...).
+count_files() {
+	find "$(files_dir)" -mindepth 2 | wc -l
+}
+
+@test "inodes: work of trivial tasks makes two directories per task, and no file" {
+	# keep_temp_dirs keeps every session directory made, so that what
+	# is left counts what was created
+	config <<-EOF
+	defaults: {agent: true}
+	sessions: {keep_temp_dirs: true}
+	agents:
+	  true: {kind: command, command: [/bin/true]}
+	EOF
+	local i
+	for i in $(seq 1 20); do
+		printf -- '- prompt: task %s\n' "$i"
+	done >"$T/tasks.yaml"
+	run "$BATON" add --from "$T/tasks.yaml"
+	assert_status 0
+	run "$BATON" work -j 2 --until-empty
+	assert_status 0
+	[ "$(sql "SELECT count(*) FROM tasks WHERE status = 'completed'")" = 20 ]
+	# 40: logs/<task>/ and sessions/<id>/ each (the old code made 100:
+	# those, <run>.prompt, <run>.out and <run>.err)
+	run count_files
+	[ "$output" = 40 ]
+	[ "$(find "$(files_dir)" -mindepth 2 -type f | wc -l)" = 0 ]
+	[ "$(find "$(files_dir)/sessions" -mindepth 1 | wc -l)" = 20 ]
+	# and what every command shows of them still works
+	run "$BATON" log 7
+	assert_status 0
+	[ "$output" = "" ]
+	run "$BATON" log --stderr 7
+	assert_status 0
+	[ "$output" = "" ]
+	run "$BATON" show 7
+	assert_status 0
+	assert_contains "task 7"
+	run "$BATON" report --junit "$T/report.xml"
+	assert_status 0
+	grep -q 'tests="20"' "$T/report.xml"
+}
+
+@test "inodes: the prompt is on stdin from memory, and in a file only for an agent that names {prompt_file}" {
+	script stdin 'cat >"$T/stdin-$BATON_TASK_ID"; test -f /dev/stdin && echo regular >"$T/kind-$BATON_TASK_ID"'
+	script file 'cp "$1" "$T/file-$BATON_TASK_ID"; cat >"$T/stdin-$BATON_TASK_ID"'
+	config <<-EOF
+	defaults: {agent: stdin}
+	agents:
+	  stdin: {kind: command, command: [$T/stdin]}
+	  file: {kind: command, command: [$T/file, "{prompt_file}"]}
+	EOF
+	run "$BATON" run 'say $(hi) "there"'
+	assert_status 0
+	[ "$(cat "$T/stdin-1")" = 'say $(hi) "there"' ]
+	# stdin is a regular file, as the prompt file was
+	[ "$(cat "$T/kind-1")" = regular ]
+	[ ! -e "$(files_dir)/logs/1/1.prompt" ]
+	run "$BATON" run --agent file 'read me "from" a file'
+	assert_status 0
+	[ "$(cat "$T/file-2")" = 'read me "from" a file' ]
+	[ "$(cat "$T/stdin-2")" = 'read me "from" a file' ]
+	[ "$(cat "$(files_dir)/logs/2/2.prompt")" = 'read me "from" a file' ]
+}
+
+@test "inodes: a prompt larger than a pipe's buffer, read or not, never blocks the agent" {
+	script reads 'wc -c >"$T/count"; head -c 300000 /dev/zero'
+	script ignores 'head -c 300000 /dev/zero; exit 0'
+	config <<-EOF
+	defaults: {agent: reads}
+	agents:
+	  reads: {kind: command, command: [$T/reads]}
+	  ignores: {kind: command, command: [$T/ignores]}
+	EOF
+	head -c 2000000 /dev/urandom | base64 -w 100 >"$T/big"
+	local size
+	size=$(stat -c %s "$T/big")
+	"$BATON" add --prompt-file "$T/big" >/dev/null
+	"$BATON" add --agent ignores --prompt-file "$T/big" >/dev/null
+	# timeout is only a guard so that a hang fails the test
+	# -j 1: run N is task N's
+	run timeout -k 5 120 "$BATON" work -j 1 --until-empty
+	assert_status 0
+	[ "$(sql "SELECT count(*) FROM tasks WHERE status = 'completed'")" = 2 ]
+	[ "$(cat "$T/count")" = "$size" ]
+	[ "$(stat -c %s "$(files_dir)/logs/1/1.out")" = 300000 ]
+	[ "$(stat -c %s "$(files_dir)/logs/2/2.out")" = 300000 ]
+}
+
+@test "inodes: the shell agent still runs its prompt file, with it on stdin too" {
+	run "$BATON" run 'echo "$0"; cat'
+	assert_status 0
+	local dir
+	dir=$(files_dir)
+	[ "${lines[0]}" = "$dir/logs/1/1.prompt" ]
+	[ "${lines[1]}" = 'echo "$0"; cat' ]
+	[ "$(cat "$dir/logs/1/1.prompt")" = 'echo "$0"; cat' ]
+}
+
+@test "inodes: a feedback prompt is written to the run's prompt file" {
+	script agent 'cat >/dev/null'
+	config <<-EOF
+	defaults: {agent: a}
+	agents:
+	  a: {kind: command, command: [$T/agent]}
+	EOF
+	run "$BATON" run --check 'echo check-said-no; exit 1' --max-iterations 2 first
+	assert_status 1
+	dir=$(files_dir)
+	# the task's own prompt is in the database: no file
+	[ ! -e "$dir/logs/1/1.prompt" ]
+	# the feedback is in no row: its file is the record
+	run cat "$dir/logs/1/2.prompt"
+	assert_status 0
+	assert_contains "check-said-no"
+}
+
+@test "inodes: .out and .err are made with their first byte, and log reads a missing one as empty" {
+	script agent 'cat >/dev/null; case "$BATON_TASK_ID" in 1) ;; 2) echo to-err >&2 ;; 3) echo to-out ;; esac'
+	config <<-EOF
+	defaults: {agent: a}
+	agents:
+	  a: {kind: command, command: [$T/agent]}
+	EOF
+	local dir i
+	for i in 1 2 3; do
+		run "$BATON" run -q "task $i"
+		assert_status 0
+	done
+	dir=$(files_dir)
+	[ -d "$dir/logs/1" ]
+	[ "$(ls -A "$dir/logs/1")" = "" ]
+	[ ! -e "$dir/logs/2/2.out" ]
+	[ "$(cat "$dir/logs/2/2.err")" = to-err ]
+	[ "$(cat "$dir/logs/3/3.out")" = to-out ]
+	[ ! -e "$dir/logs/3/3.err" ]
+	for i in 1 2 3; do
+		run "$BATON" log "$i"
+		assert_status 0
+		run "$BATON" log --stderr "$i"
+		assert_status 0
+		run "$BATON" log -f --stderr "$i"
+		assert_status 0
+	done
+	run "$BATON" log --stderr 2
+	[ "$output" = to-err ]
+	run "$BATON" log 2
+	[ "$output" = "" ]
+	run "$BATON" log 3
+	[ "$output" = to-out ]
+	run "$BATON" log --stderr 1
+	[ "$output" = "" ]
+	# a task whose logs are gone (pruned, on another machine) still
+	# says so
+	rm -rf "$dir/logs/3"
+	run "$BATON" log 3
+	assert_status 1
+	assert_contains "cannot open"
+}
+
+@test "inodes: log -f picks up a .err made while it follows" {
+	script agent 'cat >/dev/null; while [ ! -e "$T/go" ]; do sleep 0.05; done; echo late-err >&2'
+	config <<-EOF
+	defaults: {agent: a}
+	agents:
+	  a: {kind: command, command: [$T/agent]}
+	EOF
+	"$BATON" add x >/dev/null
+	"$BATON" work --until-empty >/dev/null 2>&1 &
+	BG="$!"
+	wait_for '[ "$(sql "SELECT count(*) FROM runs WHERE pid IS NOT NULL")" = 1 ]'
+	"$BATON" log -f --stderr 1 >"$T/followed" 2>&1 &
+	BG="$BG $!"
+	sleep 0.3
+	local before=absent
+	if [ -e "$(files_dir)/logs/1/1.err" ]; then
+		before=present
+	fi
+	touch "$T/go"
+	local pid
+	for pid in $BG; do
+		wait "$pid"
+	done
+	BG=
+	[ "$before" = absent ]
+	[ "$(cat "$T/followed")" = late-err ]
+}
+
+@test "inodes: stderr keeps its cap, its marker and redaction when made lazily" {
+	script agent 'cat >/dev/null; echo "key canary-secret-value-456" >&2; head -c 20000 /dev/zero | tr "\0" x >&2'
+	config <<-EOF
+	defaults: {agent: a}
+	logs: {max_bytes: 10000}
+	agents:
+	  a: {kind: command, command: [$T/agent], env: {MY_SECRET: canary-secret-value-456}}
+	EOF
+	run "$BATON" run -q go
+	assert_status 0
+	local err
+	err=$(files_dir)/logs/1/1.err
+	grep -q 'output truncated at 10000 bytes (logs.max_bytes)' "$err"
+	run grep -c canary-secret-value-456 "$err"
+	[ "$output" = 0 ]
+	grep -q REDACTED "$err"
+	[ "$(sql "SELECT output_truncated FROM runs WHERE id = 1")" = 1 ]
+}
+
+@test "inodes: a temp session's directory: made for command ({session_dir}) and shell, set but not made for claude" {
+	script named 'cat >/dev/null; [ "$1" = "$BATON_SESSION_DIR" ] && [ -d "$1" ] && echo yes >"$T/named.said"'
+	# a Claude Code CLI that says whether the directory was there, then
+	# makes it as an agent told to use it would
+	script claude 'sid=; for a; do case $a in --session-id=*) sid=${a#--session-id=} ;; esac; done
+cat >/dev/null
+if [ -e "$BATON_SESSION_DIR" ]; then echo exists; else echo absent; fi >"$T/claude.said"
+mkdir -p "$BATON_SESSION_DIR" && echo kept >"$BATON_SESSION_DIR/f"
+printf "{\"type\":\"result\",\"subtype\":\"success\",\"is_error\":false,\"result\":\"ok\",\"session_id\":\"%s\"}\n" "$sid"'
+	config <<-EOF
+	defaults: {agent: named}
+	agents:
+	  named: {kind: command, command: [$T/named, "{session_dir}"]}
+	  cl: {kind: claude, command: $T/claude}
+	EOF
+	run "$BATON" run -q go
+	assert_status 0
+	[ "$(cat "$T/named.said")" = yes ]
+	run "$BATON" run -q --agent cl go
+	assert_status 0
+	# set, not made; the agent made it, and it went with the task
+	[ "$(cat "$T/claude.said")" = absent ]
+	local sid
+	sid=$(sql "SELECT session_id FROM tasks WHERE id = 2")
+	[ ! -e "$(files_dir)/sessions/$sid" ]
+	# the shell agent's scripts find it made
+	run "$BATON" run --agent shell 'test -d "$BATON_SESSION_DIR" && echo there'
+	assert_status 0
+	[ "$output" = there ]
+	# a named session's directory is made for every kind, as before
+	run "$BATON" run -q --agent cl --session keep go
+	assert_status 0
+	[ "$(cat "$T/claude.said")" = exists ]
+}
