@@ -325,12 +325,24 @@ pg_runner_alive_list(struct store *store, struct db_runner **out, size_t *n,
 	return 0;
 }
 
+/*
+ * A runner's open runs are those of its running tasks: found through
+ * tasks_status (status = 'running') and runs_task, so that no index on
+ * runs.runner_id or tasks.runner_id has to be written with every task
+ * (migration 7).  A run stays open only while its task runs: the run's
+ * end is written before or with the task's.
+ */
+#define REAP_RUNNING                                                           \
+	"(SELECT id FROM tasks WHERE status = 'running' AND runner_id = $1)"
+
 static const char sql_reap_orphans[] =
 	"SELECT id, coalesce(pid, 0), coalesce(proc_start, 0) FROM runs "
-	"WHERE runner_id = $1 AND ended_at IS NULL";
+	"WHERE task_id IN " REAP_RUNNING " AND runner_id = $1 "
+	"AND ended_at IS NULL";
 static const char sql_reap_runs[] =
 	"UPDATE runs SET ended_at = $2, outcome = 'interrupted', "
-	"error = 'the runner died' WHERE runner_id = $1 AND ended_at IS NULL";
+	"error = 'the runner died' WHERE task_id IN " REAP_RUNNING
+	" AND runner_id = $1 AND ended_at IS NULL";
 static const char sql_reap_temp[] =
 	"UPDATE sessions SET status = 'abandoned', closed_at = $2, "
 	"lease_runner = NULL, lease_task = NULL, lease_expires = NULL "
