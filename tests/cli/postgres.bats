@@ -173,7 +173,7 @@ local_teardown() {
 		"$BATON" status > "$T/o$i" 2>&1 &
 	done
 	wait
-	[ "$(psql_db "SELECT version FROM baton_schema")" = 3 ]
+	[ "$(psql_db "SELECT version FROM baton_schema")" = 4 ]
 	[ "$(psql_db "SELECT count(*) FROM baton_schema")" = 1 ]
 	run "$BATON" add "echo after"
 	assert_status 0
