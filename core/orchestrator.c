@@ -1455,19 +1455,24 @@ record_run_txn(struct job *j, void *arg, char **cause)
 static int
 turn_ends_task(const struct job *j, const struct turn_state *t)
 {
-	if (j->retry < j->task.retries)
-		return 0;
-	if (t->spawned &&
-	    (t->pr.reason == PROC_TIMED_OUT || t->pr.reason == PROC_STOPPED))
-		return 1;
+	/* a failure retryable() may let run again */
+	int retry_left = j->retry < j->task.retries;
+
+	if (t->spawned && t->pr.reason == PROC_STOPPED)
+		return 1; /* cancelled */
+	if (t->spawned && t->pr.reason == PROC_TIMED_OUT)
+		return !retry_left;
 	switch (t->ar.outcome) {
 	case AGENT_OK:
 		return j->task.check_cmd == NULL;
 	case AGENT_TRANSIENT:
 	case AGENT_RESUME_FAILED:
 		return 0;
+	case AGENT_BUDGET:
+	case AGENT_CONFIG_ERROR:
+		return 1; /* never retried */
 	default:
-		return 1;
+		return !retry_left;
 	}
 }
 

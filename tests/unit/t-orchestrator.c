@@ -979,6 +979,32 @@ test_group_commit_lost_end_claims_nothing(void **state)
 	assert_int_equal(got, a);
 }
 
+/* Task retries cost a task that succeeds nothing: its last turn's end is
+ * still written with the task's, two commits a task. */
+static void
+test_group_commit_with_retries(void **state)
+{
+	struct env *e = *state;
+	struct orch_result res;
+	char *cause = NULL;
+	int64_t a = add(e, "x", NULL, 0), b = add(e, "y", NULL, 0), got;
+	uint64_t before = store_commits(e->t.b.db);
+
+	e->o.retries = 2;
+	e->o.claim_next = claim_next_hook;
+	next_answer = 1;
+	assert_int_equal(orch_claim(&e->o, 0, &got, &cause), 0);
+	assert_int_equal(orch_execute(&e->o, a, &res, &cause), 0);
+	assert_int_equal(res.next_id, b);
+	orch_result_release(&res);
+	assert_int_equal(orch_execute(&e->o, b, &res, &cause), 0);
+	assert_int_equal(res.status, TASK_COMPLETED);
+	orch_result_release(&res);
+	assert_int_equal(store_commits(e->t.b.db) - before, 1 + 2 * 2);
+	assert_one_run_ended(e, a);
+	assert_one_run_ended(e, b);
+}
+
 int
 main(void)
 {
@@ -1009,6 +1035,7 @@ main(void)
 		T(test_end_alone),
 		T(test_group_commit_same_session),
 		T(test_group_commit_lost_end_claims_nothing),
+		T(test_group_commit_with_retries),
 		cmocka_unit_test(test_agent_session_for_call),
 	};
 #undef T
