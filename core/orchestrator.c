@@ -60,6 +60,7 @@ orch_result_release(struct orch_result *r)
 		return;
 	free(r->error);
 	free(r->answer);
+	free(r->next_cause);
 	memset(r, 0, sizeof *r);
 }
 
@@ -73,6 +74,8 @@ orch_init(struct orch *o, struct baton *b, struct store *db)
 	o->retries = -1;
 }
 
+static void discard_ready(struct orch *o);
+
 void
 orch_release(struct orch *o)
 {
@@ -80,6 +83,7 @@ orch_release(struct orch *o)
 
 	if (o == NULL)
 		return;
+	discard_ready(o);
 	for (i = 0; i < o->nagents; i++) {
 		free(o->agents[i].profile);
 		agent_release(&o->agents[i].agent);
@@ -209,15 +213,17 @@ out:
 	return rc;
 }
 
-int
-orch_claim(struct orch *o, int64_t milestone_id, int64_t *task_id, char **cause)
+static int prestart(struct orch *o, int64_t id, char **cause);
+
+/* Inside a transaction: orch_claim's pick, start and prestart. */
+static int
+claim_locked(struct orch *o, int64_t milestone_id, int64_t *task_id,
+	     char **cause)
 {
 	int64_t id, skip_after = 0;
 	int started, rc;
 
 	*task_id = 0;
-	if ((rc = store_begin(o->db, cause)) != 0)
-		return rc;
 	for (;;) {
 		if ((rc = store_task_next(o->db, milestone_id, skip_after, &id,
 					  cause)) != 0 ||
@@ -227,14 +233,27 @@ orch_claim(struct orch *o, int64_t milestone_id, int64_t *task_id, char **cause)
 			break;
 		if (started == 1) {
 			*task_id = id;
-			break;
+			return prestart(o, id, cause);
 		}
 		skip_after = id;
 	}
+	return rc;
+}
+
+int
+orch_claim(struct orch *o, int64_t milestone_id, int64_t *task_id, char **cause)
+{
+	int rc;
+
+	*task_id = 0;
+	if ((rc = store_begin(o->db, cause)) != 0)
+		return rc;
+	rc = claim_locked(o, milestone_id, task_id, cause);
 	if (rc == 0)
 		rc = store_commit(o->db, cause);
 	if (rc != 0) {
 		store_rollback(o->db);
+		discard_ready(o);
 		*task_id = 0;
 	}
 	return rc;
@@ -249,16 +268,21 @@ orch_claim_task(struct orch *o, int64_t task_id, int *started, char **cause)
 	if ((rc = store_begin(o->db, cause)) != 0)
 		return rc;
 	rc = start_locked(o, task_id, started, cause);
+	if (rc == 0 && *started == 1)
+		rc = prestart(o, task_id, cause);
 	if (rc == 0)
 		rc = store_commit(o->db, cause);
 	if (rc != 0) {
 		store_rollback(o->db);
+		discard_ready(o);
 		*started = 0;
 	}
 	return rc;
 }
 
 /* ---- executing ---- */
+
+struct turn_state;
 
 /* Everything one task's execution carries around. */
 struct job {
@@ -298,6 +322,15 @@ struct job {
 	 * proc_run() runs it; NULL: the store keeps none */
 	struct output_writer *live;
 	int given_back; /* unclaimed: pending again, untouched */
+	int retry;	/* task retries so far (run_attempts) */
+	/* Group commit: the first turn, its run row written with the claim
+	 * (prestart), and the last turn, whose end finish writes with the
+	 * task's (record_run); NULL for none. */
+	struct turn_state *first, *ended;
+	/* S3: the agent's id before the task's session was assigned, and
+	 * whether it was (prestart) */
+	char *prior;
+	int assigned;
 };
 
 /*
@@ -533,7 +566,9 @@ on_start(void *arg, pid_t pid, uint64_t start)
 	/* A kill -9 in the instant before the pid is recorded. */
 	if (fail_at != NULL && strcmp(fail_at, "kill-after-spawn") == 0)
 		raise(SIGKILL);
-	if (store_begin(db, &cause) == 0 &&
+	/* this run's own row, fenced by the task's epoch: no store-wide
+	 * write lock needed (store_begin_own) */
+	if (store_begin_own(db, &cause) == 0 &&
 	    fenced(s->j, store_run_set_pid(db, s->run_id, s->j->epoch, pid,
 					   (int64_t)start, &cause)) == 0)
 		store_commit(db, &cause);
@@ -801,14 +836,10 @@ choose_conversation(struct job *j, struct turn_state *t, char **cause)
 	return 0;
 }
 
-/* The run row, committed before the agent starts (S1). */
+/* The run row, inside the caller's transaction. */
 static int
-start_run(struct job *j, struct turn_state *t, char **cause)
+insert_run(struct job *j, struct turn_state *t, char **cause)
 {
-	struct store *db = j->o->db;
-	int64_t id;
-	int rc;
-
 	t->run.task_id = j->task.id;
 	t->run.attempt = j->attempt;
 	t->run.iteration = j->iteration;
@@ -816,10 +847,21 @@ start_run(struct job *j, struct turn_state *t, char **cause)
 	t->run.agent_session_in = xstrdup_or_null(t->call.agent_session_id);
 	t->run.runner_id = j->o->b->runner_id;
 	t->run.started_at = clock_now_ms();
-	if ((rc = store_begin(db, cause)) != 0 ||
-	    (rc = fenced(j, store_run_insert(db, &t->run, j->epoch, cause))) !=
-		    0 ||
-	    (rc = store_commit(db, cause)) != 0) {
+	return fenced(j, store_run_insert(j->o->db, &t->run, j->epoch, cause));
+}
+
+/* The run row, committed before the agent starts (S1): with the claim
+ * for the task's first run (prestart), else here. */
+static int
+start_run(struct job *j, struct turn_state *t, char **cause)
+{
+	struct store *db = j->o->db;
+	int64_t id;
+	int rc;
+
+	if (t->run.id == 0 && ((rc = store_begin(db, cause)) != 0 ||
+			       (rc = insert_run(j, t, cause)) != 0 ||
+			       (rc = store_commit(db, cause)) != 0)) {
 		store_rollback(db);
 		return rc;
 	}
@@ -1355,16 +1397,14 @@ final_write(struct job *j, int (*fn)(struct job *, void *, char **), void *arg,
 	return rc;
 }
 
-/* record_run's transaction. */
+/* The run's end, the chain, the usage, inside the caller's
+ * transaction (fenced). */
 static int
-record_run_txn(struct job *j, void *arg, char **cause)
+write_run_end(struct job *j, struct turn_state *t, char **cause)
 {
-	struct turn_state *t = arg;
 	struct store *db = j->o->db;
 	int rc;
 
-	if ((rc = store_begin(db, cause)) != 0)
-		return rc;
 	rc = store_run_end(db, &t->run, j->epoch, cause);
 	if (rc == 0)
 		rc = output_flush(t->live, cause);
@@ -1375,6 +1415,20 @@ record_run_txn(struct job *j, void *arg, char **cause)
 					  j->iteration, t->ar.input_tokens,
 					  t->ar.output_tokens, t->ar.cost_usd,
 					  cause);
+	return rc;
+}
+
+/* record_run's transaction. */
+static int
+record_run_txn(struct job *j, void *arg, char **cause)
+{
+	struct turn_state *t = arg;
+	struct store *db = j->o->db;
+	int rc;
+
+	if ((rc = store_begin(db, cause)) != 0)
+		return rc;
+	rc = write_run_end(j, t, cause);
 	if (rc == 0)
 		rc = store_commit(db, cause);
 	if (rc != 0)
@@ -1382,22 +1436,59 @@ record_run_txn(struct job *j, void *arg, char **cause)
 	return fenced(j, rc);
 }
 
-/* The run's end, the chain, the usage: one transaction. */
+/*
+ * Whether the task ends with this turn, whatever it says: then nothing
+ * runs between its end and the task's (no check, no retry, no other
+ * turn), and finish writes both in one transaction.  A task retry
+ * still to come, a check, a transient failure or a failed resume: no.
+ */
+static int
+turn_ends_task(const struct job *j, const struct turn_state *t)
+{
+	/* a failure retryable() may let run again */
+	int retry_left = j->retry < j->task.retries;
+
+	if (t->spawned && t->pr.reason == PROC_STOPPED)
+		return 1; /* cancelled */
+	if (t->spawned && t->pr.reason == PROC_TIMED_OUT)
+		return !retry_left;
+	switch (t->ar.outcome) {
+	case AGENT_OK:
+		return j->task.check_cmd == NULL;
+	case AGENT_TRANSIENT:
+	case AGENT_RESUME_FAILED:
+		return 0;
+	case AGENT_BUDGET:
+	case AGENT_CONFIG_ERROR:
+		return 1; /* never retried */
+	default:
+		return !retry_left;
+	}
+}
+
+/*
+ * The run's end, the chain, the usage: one transaction; or, for the
+ * task's last turn (turn_ends_task), none: t becomes j->ended and
+ * finish writes it with the task's end (group commit).
+ */
 static int
 record_run(struct job *j, struct turn_state *t, char **cause)
 {
 	int rc;
 
 	fill_run_end(j, t, clock_now_ms());
-	if ((rc = final_write(j, record_run_txn, t, cause)) != 0)
+	if (turn_ends_task(j, t))
+		j->ended = t; /* its held output too: finish writes it */
+	else if ((rc = final_write(j, record_run_txn, t, cause)) != 0)
 		return rc;
-	output_done(t->live);
+	else
+		output_done(t->live);
 	j->cost = num_usd_add(j->cost, t->ar.cost_usd);
 	if (t->run.has_exit_code) {
 		j->has_exit = 1;
 		j->exit_code = t->run.exit_code;
 	}
-	return reload_session(j, cause);
+	return j->ended == t ? 0 : reload_session(j, cause);
 }
 
 /* What the recorded turn came to for the task. */
@@ -1453,29 +1544,49 @@ end_in_error(struct job *j, struct turn_state *t, char **cause)
 	return -BERR_FAIL;
 }
 
+static struct turn_state *
+turn_state_new(void)
+{
+	struct turn_state *t = xcalloc(1, sizeof *t);
+
+	strvec_init(&t->argv);
+	strvec_init(&t->env);
+	return t;
+}
+
+static void
+turn_state_free(struct turn_state *t)
+{
+	if (t != NULL)
+		turn_state_release(t);
+	free(t);
+}
+
 /*
  * Run the agent once: choose the conversation, record the run's start,
- * spawn, record its end with chain and usage in one transaction.
+ * spawn, record its end with chain and usage in one transaction.  The
+ * task's first turn was chosen and its run row written with the claim
+ * (j->first).
  */
 static int
 run_once(struct job *j, const char *prompt, enum turn *turn, char **cause)
 {
-	struct turn_state t;
+	struct turn_state *t = j->first;
 	int rc;
 
-	memset(&t, 0, sizeof t);
-	strvec_init(&t.argv);
-	strvec_init(&t.env);
+	j->first = NULL;
 	*turn = TURN_FAILED;
-	if ((rc = choose_conversation(j, &t, cause)) != 0 ||
-	    (rc = start_run(j, &t, cause)) != 0)
+	if (t == NULL &&
+	    (rc = choose_conversation(j, t = turn_state_new(), cause)) != 0)
 		goto out;
-	if ((rc = run_agent(j, &t, prompt)) == 1) {
+	if ((rc = start_run(j, t, cause)) != 0)
+		goto out;
+	if ((rc = run_agent(j, t, prompt)) == 1) {
 		rc = 0; /* given back: nothing ran, nothing to record */
 		goto out;
 	}
-	if (rc != 0 || injected(j->o, "after-run", &t.why)) {
-		rc = end_in_error(j, &t, cause);
+	if (rc != 0 || injected(j->o, "after-run", &t->why)) {
+		rc = end_in_error(j, t, cause);
 		goto out;
 	}
 	if (j->lost) {
@@ -1484,13 +1595,14 @@ run_once(struct job *j, const char *prompt, enum turn *turn, char **cause)
 		rc = -BERR_LEASE;
 		goto out;
 	}
-	if ((rc = record_run(j, &t, cause)) == 0)
-		*turn = decide_turn(j, &t);
+	if ((rc = record_run(j, t, cause)) == 0)
+		*turn = decide_turn(j, t);
 	/* The task's answer is its last run's (also none). */
 	free(j->answer);
-	j->answer = xstrdup_or_null(t.run.answer);
+	j->answer = xstrdup_or_null(t->run.answer);
 out:
-	turn_state_release(&t);
+	if (t != j->ended)
+		turn_state_free(t);
 	return rc;
 }
 
@@ -1748,6 +1860,7 @@ run_attempts(struct job *j, char **cause)
 	int retry, rc;
 
 	for (retry = 0;; retry++) {
+		j->retry = retry;
 		if ((rc = run_task(j, cause)) != 0)
 			return rc;
 		if (retry >= j->task.retries || !retryable(j))
@@ -1759,21 +1872,83 @@ run_attempts(struct job *j, char **cause)
 	}
 }
 
-/* finish's transaction: the fenced writes first (the task's end, the
- * session's release), then the temp session's close. */
+/* Inside finish's transaction: the run row written with the claim for
+ * a first turn that never came (its directory could not be made): it
+ * ends as an error of baton's own, with the task's error. */
+static int
+end_unstarted(struct job *j, int64_t now, char **cause)
+{
+	struct db_run *run = &j->first->run;
+
+	run->ended_at = now;
+	run->outcome = RUN_ERROR;
+	free(run->error);
+	run->error = xstrdup_or_null(j->error);
+	return store_run_end(j->o->db, run, j->epoch, cause);
+}
+
+/* What finish's transaction does besides the task's end. */
+struct finish_ctx {
+	int temp; /* close the temp session */
+	int next; /* claim the next task in the same transaction */
+	int64_t next_id;
+	int next_err;
+	char *next_cause;
+};
+
+/*
+ * Group commit, inside finish's transaction once the task's end is
+ * written: claim the next task (claim_locked, prestart and all).  Its
+ * failure is rolled back to a savepoint and kept in f, so that the end
+ * commits all the same.
+ */
+static void
+claim_after_end(struct orch *o, struct finish_ctx *f)
+{
+	struct store *db = o->db;
+	int rc;
+
+	if ((rc = store_savepoint(db, "next", &f->next_cause)) != 0) {
+		f->next_err = rc;
+		return;
+	}
+	rc = claim_locked(o, o->next_milestone, &f->next_id, &f->next_cause);
+	if (rc == 0)
+		rc = store_savepoint_release(db, "next", &f->next_cause);
+	if (rc != 0) {
+		store_savepoint_rollback(db, "next");
+		discard_ready(o);
+		f->next_id = 0;
+		f->next_err = rc;
+	}
+}
+
+/* finish's transaction: the fenced writes first (the last run's end if
+ * it was kept for this, the task's end, the session's release), then
+ * the temp session's close, then the next claim (f->next). */
 static int
 finish_txn(struct job *j, void *arg, char **cause)
 {
 	struct orch *o = j->o;
 	struct store *db = o->db;
 	int64_t now = clock_now_ms();
-	int temp = *(int *)arg;
+	struct finish_ctx *f = arg;
+	int temp = f->temp;
 	int rc;
 
+	free(f->next_cause);
+	f->next_cause = NULL;
+	f->next_id = 0;
+	f->next_err = 0;
 	if ((rc = store_begin(db, cause)) != 0)
 		return rc;
-	rc = store_task_finish(db, j->task.id, j->epoch, j->status, j->has_exit,
-			       j->exit_code, j->error, j->reason, now, cause);
+	rc = j->ended != NULL	? write_run_end(j, j->ended, cause)
+	     : j->first != NULL ? end_unstarted(j, now, cause)
+				: 0;
+	if (rc == 0)
+		rc = store_task_finish(db, j->task.id, j->epoch, j->status,
+				       j->has_exit, j->exit_code, j->error,
+				       j->reason, now, cause);
 	if (rc == 0 && j->session.id != NULL) {
 		rc = store_session_unlease(db, j->session.id, j->session_epoch,
 					   cause);
@@ -1786,25 +1961,51 @@ finish_txn(struct job *j, void *arg, char **cause)
 					 task_status_name(j->status), now,
 					 cause);
 	}
+	if (rc == 0 && f->next)
+		claim_after_end(o, f);
 	if (rc == 0)
 		rc = store_commit(db, cause);
-	if (rc != 0)
+	if (rc != 0) {
 		store_rollback(db);
+		discard_ready(o);
+		f->next_id = 0;
+	}
 	return fenced(j, rc);
 }
 
 /*
  * Cleanup that runs on every path: end the task, close a temp session
- * (S7), release the lease, all in one transaction (a final write).
+ * (S7), release the lease, all in one transaction (a final write); with
+ * the end of the last run if it was kept for this (record_run), and
+ * the claim of the next task if may_claim and struct orch's claim_next
+ * say so (group commit: res->next).
  */
 static int
-finish(struct job *j, char **cause)
+finish(struct job *j, struct orch_result *res, int may_claim, char **cause)
 {
 	struct orch *o = j->o;
+	struct orch_result ended = {0};
+	struct finish_ctx f = {0};
 	int temp = j->session.id != NULL && j->session.kind == SESSION_TEMP;
 	int rc;
 
-	rc = final_write(j, finish_txn, &temp, cause);
+	f.temp = temp;
+	if (may_claim && o->claim_next != NULL) {
+		ended.status = j->status;
+		ended.cost_usd = j->cost;
+		f.next = o->claim_next(o->notify_arg, &ended) != 0;
+	}
+	rc = final_write(j, finish_txn, &f, cause);
+	if (rc == 0 && j->ended != NULL)
+		output_done(j->ended->live);
+	if (f.next) {
+		res->next = rc == 0 ? ORCH_NEXT_CLAIMED : ORCH_NEXT_NOT_RUN;
+		res->next_id = rc == 0 ? f.next_id : 0;
+		res->next_err = rc == 0 ? f.next_err : 0;
+		res->next_cause = rc == 0 ? f.next_cause : NULL;
+		if (rc != 0)
+			free(f.next_cause);
+	}
 	/* The temp session ended with its task (committed): so does its
 	 * directory, unless the user keeps them. */
 	if (rc == 0 && temp && !o->b->cfg->sessions.keep_temp_dirs &&
@@ -1834,12 +2035,13 @@ lost(struct job *j, struct orch_result *res, char **cause)
 	return 0;
 }
 
+/* prepare's reads: the session, the profile, the agent, the limits;
+ * nothing is written (prestart does it inside the claim). */
 static int
-prepare(struct job *j, char **cause)
+prepare_rows(struct job *j, char **cause)
 {
 	struct orch *o = j->o;
 	struct baton *b = o->b;
-	char name[24];
 	int found, rc;
 
 	/* The session first: cleanup needs it whatever fails next. */
@@ -1879,6 +2081,20 @@ prepare(struct job *j, char **cause)
 	j->grace_ms = j->profile->kill_grace_ms
 			      ? j->profile->kill_grace_ms
 			      : b->cfg->defaults.kill_grace_ms;
+	return 0;
+}
+
+/* Everything the task needs before its agent runs (its rows read by
+ * prepare_rows unless prestart did). */
+static int
+prepare(struct job *j, char **cause)
+{
+	struct baton *b = j->o->b;
+	char name[24];
+	int rc;
+
+	if (j->profile == NULL && (rc = prepare_rows(j, cause)) != 0)
+		return rc;
 	/* In the database's own directory, never through a symlink an
 	 * agent planted (SPEC §9). */
 	snprintf(name, sizeof name, "%lld", (long long)j->task.id);
@@ -1927,41 +2143,159 @@ refresh_scope(struct orch *o)
 	db_milestone_release(&m);
 }
 
+/* The claimed task id's job as orch_execute starts it: the task read,
+ * its leases the claim's.  0, or a negated berr with *cause. */
+static int
+job_load(struct orch *o, int64_t task_id, struct job *j, char **cause)
+{
+	int found, rc;
+
+	memset(j, 0, sizeof *j);
+	j->o = o;
+	j->rng = (uint64_t)clock_now_ms() ^ ((uint64_t)getpid() << 32) ^
+		 (uint64_t)task_id * 0x9e3779b97f4a7c15ULL;
+	if (j->rng == 0)
+		j->rng = 1;
+	if ((rc = store_task_get(o->db, task_id, &j->task, &found, cause)) != 0)
+		return rc;
+	if (!found || j->task.status != TASK_RUNNING) {
+		*cause = xasprintf("task %lld is not running here",
+				   (long long)task_id);
+		db_task_release(&j->task);
+		return -BERR_FAIL;
+	}
+	j->attempt = j->task.attempts;
+	j->cost = j->task.cost_usd;
+	j->iteration = 1;
+	j->epoch = o->epoch;
+	j->session_epoch = o->session_epoch;
+	return 0;
+}
+
+/* What a job holds (not the job itself, nor the S3 prior). */
+static void
+job_release(struct job *j)
+{
+	turn_state_free(j->first);
+	turn_state_free(j->ended);
+	redactor_free(j->redactor);
+	free(j->error);
+	free(j->feedback);
+	free(j->task_dir);
+	free(j->cwd);
+	free(j->session_dir);
+	db_task_release(&j->task);
+	db_session_release(&j->session);
+}
+
+/* A ready job that will not run here (its claim was rolled back, or the
+ * orchestrator goes): the agent gets its prior id back (S3). */
+static void
+discard_ready(struct orch *o)
+{
+	struct job *j = o->ready;
+
+	if (j == NULL)
+		return;
+	o->ready = NULL;
+	if (j->assigned)
+		agent_set_session_id(j->agent, j->prior); /* S3: restore */
+	free(j->prior);
+	free(j->answer);
+	job_release(j);
+	free(j);
+}
+
+/*
+ * Group commit, inside the claim's transaction once task id is started:
+ * its job made ready (o->ready): the rows prepare reads, the session
+ * assigned to the agent (S3), the first turn's conversation chosen and
+ * its run row written, so that starting the agent costs no transaction
+ * of its own.  A task that cannot get so far (an unknown agent, an
+ * injected failure) is left to orch_execute, which fails it as before.
+ * 0, or the store's error (the claim is then rolled back).
+ */
+static int
+prestart(struct orch *o, int64_t id, char **cause)
+{
+	struct job *j = xcalloc(1, sizeof *j);
+	const char *whose;
+	double limit;
+	char *why = NULL;
+	int rc;
+
+	discard_ready(o);
+	o->ready = j;
+	if ((rc = job_load(o, id, j, &why)) != 0 ||
+	    (rc = prepare_rows(j, &why)) != 0) {
+		discard_ready(o);
+		if (rc != -BERR_DB) {
+			free(why);
+			return 0;
+		}
+		*cause = why;
+		return rc;
+	}
+	j->prior = agent_get_session_id(j->agent);
+	agent_set_session_id(j->agent, j->session.id);
+	j->assigned = 1;
+	if (budget_left(j, &whose, &limit) <= 0 && whose != NULL)
+		return 0; /* no turn will run: no run row (over_budget) */
+	j->first = turn_state_new();
+	if ((rc = choose_conversation(j, j->first, cause)) != 0 ||
+	    (rc = insert_run(j, j->first, cause)) != 0)
+		discard_ready(o);
+	return rc;
+}
+
+/* orch_execute's start: the ready job of the claim, or one made here;
+ * prepared, the task's session assigned (S3).  Sets *assigned. */
+static int
+job_start(struct orch *o, int64_t task_id, struct job *j, int *assigned,
+	  char **why, char **cause)
+{
+	int rc;
+
+	if (o->ready != NULL && o->ready->task.id == task_id) {
+		*j = *o->ready;
+		free(o->ready);
+		o->ready = NULL;
+	} else {
+		discard_ready(o);
+		if ((rc = job_load(o, task_id, j, cause)) != 0)
+			return rc;
+	}
+	*assigned = j->assigned;
+	if ((rc = prepare(j, why)) != 0)
+		return rc;
+	/* the first turn's call was made with the claim (prestart), before
+	 * prepare named the session's directory ({session_dir}) */
+	if (j->first != NULL)
+		j->first->call.session_dir = j->session_dir;
+	if (j->assigned)
+		return 0;
+	/* S3: save the prior id, assign the task's session. */
+	j->prior = agent_get_session_id(j->agent);
+	agent_set_session_id(j->agent, j->session.id);
+	j->assigned = *assigned = 1;
+	return 0;
+}
+
 int
 orch_execute(struct orch *o, int64_t task_id, struct orch_result *res,
 	     char **cause)
 {
-	struct job j = {0};
-	char *prior = NULL, *why = NULL;
-	int found, rc, rc2, assigned = 0;
+	struct job j;
+	char *why = NULL;
+	int rc, rc2, assigned = 0;
 
 	memset(res, 0, sizeof *res);
-	j.o = o;
-	j.rng = (uint64_t)clock_now_ms() ^ ((uint64_t)getpid() << 32) ^
-		(uint64_t)task_id * 0x9e3779b97f4a7c15ULL;
-	if (j.rng == 0)
-		j.rng = 1;
-	if ((rc = store_task_get(o->db, task_id, &j.task, &found, cause)) != 0)
-		return rc;
-	if (!found || j.task.status != TASK_RUNNING) {
-		*cause = xasprintf("task %lld is not running here",
-				   (long long)task_id);
-		db_task_release(&j.task);
-		return -BERR_FAIL;
-	}
-	j.attempt = j.task.attempts;
-	j.cost = j.task.cost_usd;
-	j.iteration = 1;
-	j.epoch = o->epoch;
-	j.session_epoch = o->session_epoch;
-
-	rc = prepare(&j, &why);
-	if (rc == 0) {
-		/* S3: save the prior id, assign the task's session. */
-		prior = agent_get_session_id(j.agent);
-		agent_set_session_id(j.agent, j.session.id);
-		assigned = 1;
+	if ((rc = job_start(o, task_id, &j, &assigned, &why, cause)) == 0)
 		rc = run_attempts(&j, &why);
+	else if (j.task.id == 0) {
+		/* not running here: nothing to end */
+		free(why);
+		return rc;
 	}
 	if (rc != 0 && !j.decided)
 		job_fail(&j, TASK_FAILED, "error",
@@ -1971,13 +2305,19 @@ orch_execute(struct orch *o, int64_t task_id, struct orch_result *res,
 
 	/* Cleanup, on every path. */
 	if (assigned)
-		agent_set_session_id(j.agent, prior); /* S3: restore */
-	free(prior);
+		agent_set_session_id(j.agent, j.prior); /* S3: restore */
+	free(j.prior);
+	/* The scope first: a claim with the task's end assigns the next
+	 * task's session over it (S3). */
+	if (o->scope_milestone != 0 &&
+	    j.task.milestone_id == o->scope_milestone)
+		refresh_scope(o);
 	/* A lost lease writes nothing more (SPEC §5); given back: unclaimed
 	 * already, the task is pending again. */
 	rc2 = j.lost	     ? lost(&j, res, cause)
 	      : j.given_back ? 0
-			     : finish(&j, cause);
+			     /* a database error stops the worker: no claim */
+			     : finish(&j, res, rc != -BERR_DB, cause);
 	if (j.lost)
 		rc = 0;
 	if (rc2 == 0 && rc != 0) {
@@ -1987,24 +2327,14 @@ orch_execute(struct orch *o, int64_t task_id, struct orch_result *res,
 	if (rc2 != 0)
 		rc = rc2;
 
-	if (o->scope_milestone != 0 &&
-	    j.task.milestone_id == o->scope_milestone)
-		refresh_scope(o);
-
 	res->status = j.status;
 	res->requeued = j.given_back;
 	res->error = xstrdup_or_null(j.error);
 	res->nobin = j.nobin;
 	res->err = rc;
 	res->answer = j.answer;
-	redactor_free(j.redactor);
+	res->cost_usd = j.cost;
 	free(why);
-	free(j.error);
-	free(j.feedback);
-	free(j.task_dir);
-	free(j.cwd);
-	free(j.session_dir);
-	db_task_release(&j.task);
-	db_session_release(&j.session);
+	job_release(&j);
 	return rc;
 }

@@ -9,6 +9,8 @@
 #include "core/baton.h"
 
 struct store;
+struct job;
+struct orch_result;
 
 /*
  * One worker's view of the orchestrator: its own database connection,
@@ -66,6 +68,23 @@ struct orch {
 	/* The leases of the task this worker claimed last (SPEC §5): the
 	 * task's epoch and its session's, which every later write names. */
 	int64_t epoch, session_epoch;
+	/*
+	 * Group commit (docs/performance.md): the task this worker claimed
+	 * last, made ready to run inside its claim's transaction, its first
+	 * run row written with the claim; orch_execute() of that task takes
+	 * it.  NULL when the claim could not get so far (orch_execute()
+	 * then does it).  Execute a claimed task before claiming another.
+	 */
+	struct job *ready;
+	/*
+	 * Group commit (`work`): asked before the end of a task is written,
+	 * with how it ended (status, cost_usd); non-zero to claim the next
+	 * task (of milestone next_milestone, 0 for any) in the same
+	 * transaction as that end (see orch_result's next).  NULL: never
+	 * (`run`): the end commits alone.
+	 */
+	int (*claim_next)(void *arg, const struct orch_result *ended);
+	int64_t next_milestone;
 };
 
 /* How a task ended, for the command to report and pick an exit code. */
@@ -83,6 +102,20 @@ struct orch_result {
 	/* given back (see struct orch's resource): pending again, status
 	 * TASK_PENDING, nothing recorded */
 	int requeued;
+	double cost_usd; /* what the task's runs cost in all */
+	/*
+	 * Group commit, when struct orch's claim_next said yes:
+	 * ORCH_NEXT_CLAIMED, the task's end committed with a claim: next_id
+	 * is the task it claimed (running, to orch_execute() next; 0 when
+	 * none could start), or the claim failed (next_err, *next_cause,
+	 * the caller's to free) and the end was committed all the same;
+	 * ORCH_NEXT_NOT_RUN, the end was not committed (a lost lease, an
+	 * error), so no claim ran.  ORCH_NEXT_NONE: not asked, or no.
+	 */
+	enum { ORCH_NEXT_NONE, ORCH_NEXT_CLAIMED, ORCH_NEXT_NOT_RUN } next;
+	int64_t next_id;
+	int next_err;
+	char *next_cause;
 };
 void orch_result_release(struct orch_result *);
 

@@ -142,35 +142,52 @@ halt_now(struct pool *p)
 	}
 }
 
-/* With p->lock held, after a task ended: --halt and --max-cost. */
-static void
-check_limits(struct pool *p)
+/* Whether counts c reach --halt (1) or --max-cost (2), else 0. */
+static int
+limit_hit(const struct pool *p, const struct pool_counts *c)
 {
 	const struct pool_halt *h = &p->opt.halt;
-	const struct pool_counts *c = &p->counts;
 	long long ended = c->completed + c->failed + c->other;
-	int hit;
+	int hit = 0;
 
-	if (c->halted)
-		return;
 	if (h->when != HALT_NEVER) {
 		if (h->fail_pct > 0)
 			hit = ended >= HALT_PCT_MIN &&
 			      (double)c->failed * 100.0 >= h->fail_pct * ended;
 		else
 			hit = c->failed >= h->fail_n;
-		if (hit) {
-			p->counts.halted = 1;
-			set_stop(p);
-			if (h->when == HALT_NOW)
-				halt_now(p);
-			return;
-		}
+		if (hit)
+			return 1;
 	}
-	if (p->opt.max_cost > 0 && c->cost_usd >= p->opt.max_cost) {
-		p->counts.halted = 2;
-		set_stop(p);
-	}
+	return p->opt.max_cost > 0 && c->cost_usd >= p->opt.max_cost ? 2 : 0;
+}
+
+/* With p->lock held, after a task ended: --halt and --max-cost. */
+static void
+check_limits(struct pool *p)
+{
+	int hit;
+
+	if (p->counts.halted || (hit = limit_hit(p, &p->counts)) == 0)
+		return;
+	p->counts.halted = hit;
+	set_stop(p);
+	if (hit == 1 && p->opt.halt.when == HALT_NOW)
+		halt_now(p);
+}
+
+/* With p->lock held: count a task that ended so into *c. */
+static void
+count_ended(struct pool_counts *c, int lost, enum task_status status)
+{
+	if (lost)
+		c->other++;
+	else if (status == TASK_COMPLETED)
+		c->completed++;
+	else if (status == TASK_FAILED || status == TASK_TIMED_OUT)
+		c->failed++;
+	else
+		c->other++;
 }
 
 static void
@@ -321,6 +338,30 @@ take_slot(struct pool *p)
 		p->claimed++;
 	pthread_mutex_unlock(&p->lock);
 	return ok;
+}
+
+/*
+ * orch's claim_next (group commit): a task is about to end as ended
+ * says.  Claim the next one in the same transaction unless the pool
+ * claims no more: stopping, out of slots (take_slot), or halting on
+ * this very end (--halt, --max-cost, counted as it will be once the
+ * end is written), so that a halt never claims after the task that
+ * triggers it.
+ */
+static int
+hook_claim_next(void *arg, const struct orch_result *ended)
+{
+	struct pool *p = arg;
+	struct pool_counts c;
+	int halts;
+
+	pthread_mutex_lock(&p->lock);
+	c = p->counts;
+	count_ended(&c, 0, ended->status);
+	c.cost_usd = num_usd_add(c.cost_usd, ended->cost_usd);
+	halts = limit_hit(p, &c) != 0;
+	pthread_mutex_unlock(&p->lock);
+	return !halts && take_slot(p);
 }
 
 /*
@@ -483,9 +524,36 @@ given_back(struct pool *p, int *leave)
 	pthread_mutex_unlock(&p->lock);
 }
 
-/* Run claimed task id to its end and count it; *leave as given_back(). */
+/* How a worker goes on after a task (group commit, orch_result's
+ * next): take a slot and claim; claim with the slot taken already; or
+ * run the task claimed with the end (none: idle, which gives the slot
+ * back). */
+enum go_on { GO_CLAIM, GO_SLOT, GO_RUN };
+
+/* The next claim as the task's end came with it: *go and *next; the
+ * claim's error (not a busy database) is the worker's, with *cause. */
 static int
-execute(struct pool *p, struct orch *o, int64_t id, int *leave, char **cause)
+next_of(struct orch *o, struct orch_result *res, enum go_on *go, int64_t *next,
+	char **cause)
+{
+	*go = res->next == ORCH_NEXT_CLAIMED   ? GO_RUN
+	      : res->next == ORCH_NEXT_NOT_RUN ? GO_SLOT
+					       : GO_CLAIM;
+	*next = res->next_id;
+	if (res->next != ORCH_NEXT_CLAIMED || res->next_err == 0)
+		return 0;
+	if (res->next_err == -BERR_DB && store_busy(o->db))
+		return 0; /* nothing claimed: idle, try again */
+	*cause = res->next_cause;
+	res->next_cause = NULL;
+	return res->next_err;
+}
+
+/* Run claimed task id to its end and count it; *leave as given_back();
+ * *go and *next: how the worker goes on (next_of). */
+static int
+execute(struct pool *p, struct orch *o, int64_t id, int *leave, enum go_on *go,
+	int64_t *next, char **cause)
 {
 	struct orch_result res;
 	struct db_task t = {0};
@@ -498,6 +566,8 @@ execute(struct pool *p, struct orch *o, int64_t id, int *leave, char **cause)
 	pthread_mutex_unlock(&p->lock);
 
 	rc = orch_execute(o, id, &res, cause);
+	*go = GO_CLAIM;
+	*next = 0;
 	if (res.requeued) {
 		given_back(p, leave);
 		orch_result_release(&res);
@@ -513,14 +583,7 @@ execute(struct pool *p, struct orch *o, int64_t id, int *leave, char **cause)
 	p->counts.running--;
 	p->wal_clean = 0;
 	p->wal_tried = 0;
-	if (res.lost)
-		p->counts.other++;
-	else if (res.status == TASK_COMPLETED)
-		p->counts.completed++;
-	else if (res.status == TASK_FAILED || res.status == TASK_TIMED_OUT)
-		p->counts.failed++;
-	else
-		p->counts.other++;
+	count_ended(&p->counts, res.lost, res.status);
 	if (loaded)
 		p->counts.cost_usd =
 			num_usd_add(p->counts.cost_usd, t.cost_usd);
@@ -531,7 +594,6 @@ execute(struct pool *p, struct orch *o, int64_t id, int *leave, char **cause)
 		p->hooks.finished(p->hooks.arg, &t, runs, nruns, &res);
 	check_limits(p);
 	pthread_mutex_unlock(&p->lock);
-	orch_result_release(&res);
 	db_runs_free(runs, nruns);
 	db_task_release(&t);
 	if (rc != 0 && rc != -BERR_DB) {
@@ -541,6 +603,9 @@ execute(struct pool *p, struct orch *o, int64_t id, int *leave, char **cause)
 		*cause = NULL;
 		rc = 0;
 	}
+	if (rc == 0)
+		rc = next_of(o, &res, go, next, cause);
+	orch_result_release(&res);
 	return rc;
 }
 
@@ -590,16 +655,23 @@ maybe_prune(struct pool *p, struct store *db)
 }
 
 /* One worker: claim, execute, until the pool stops or *left is set
- * (this worker stops to lower the parallelism). */
+ * (this worker stops to lower the parallelism).  A task's end usually
+ * claims the next task in its own transaction (group commit: GO_RUN). */
 static int
 work_loop(struct pool *p, struct orch *o, int *left, char **cause)
 {
-	int64_t id;
+	enum go_on go = GO_CLAIM;
+	int64_t id = 0;
 	int rc;
 
-	while (!*left && take_slot(p)) {
+	for (;;) {
+		if (go == GO_CLAIM && (*left || !take_slot(p)))
+			break;
 		maybe_prune(p, o->db);
-		rc = orch_claim(o, p->opt.milestone_id, &id, cause);
+		rc = go == GO_RUN
+			     ? 0
+			     : orch_claim(o, p->opt.milestone_id, &id, cause);
+		go = GO_CLAIM;
 		if (rc == -BERR_DB && store_busy(o->db)) {
 			/* locked past the busy timeout (a long writer, an
 			 * external lock): nothing claimed, try again */
@@ -615,7 +687,7 @@ work_loop(struct pool *p, struct orch *o, int *left, char **cause)
 				return 0;
 			continue;
 		}
-		if ((rc = execute(p, o, id, left, cause)) != 0)
+		if ((rc = execute(p, o, id, left, &go, &id, cause)) != 0)
 			return rc;
 	}
 	return 0;
@@ -692,6 +764,8 @@ worker_main(void *arg)
 		o.refused = hook_refused;
 		o.full = hook_full;
 		o.resource = hook_resource;
+		o.claim_next = hook_claim_next;
+		o.next_milestone = p->opt.milestone_id;
 		o.scope = xstrdup_or_null(p->opt.scope);
 		o.scope_milestone = p->opt.milestone_id;
 		o.fail_at = p->opt.fail_at;

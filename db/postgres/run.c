@@ -244,8 +244,12 @@ pg_runner_insert(struct store *store, const struct db_runner *r, int64_t *id,
 static const char sql_runner_beat[] =
 	"UPDATE runners SET heartbeat_at = $2 WHERE id = $1 "
 	"AND status = 'alive'";
+/* Rows another transaction holds are skipped, not waited for: it is
+ * ending or taking over that lease, and a heartbeat that waits on a
+ * stopped client's row lock makes a live runner look dead. */
 static const char sql_runner_leases[] =
-	"UPDATE sessions SET lease_expires = $2 WHERE lease_runner = $1";
+	"UPDATE sessions SET lease_expires = $2 WHERE id IN (SELECT id FROM "
+	"sessions WHERE lease_runner = $1 FOR UPDATE SKIP LOCKED)";
 
 int
 pg_runner_heartbeat(struct store *store, int64_t id, int64_t now,
@@ -325,12 +329,24 @@ pg_runner_alive_list(struct store *store, struct db_runner **out, size_t *n,
 	return 0;
 }
 
+/*
+ * A runner's open runs are those of its running tasks: found through
+ * tasks_status (status = 'running') and runs_task, so that no index on
+ * runs.runner_id or tasks.runner_id has to be written with every task
+ * (migration 7).  A run stays open only while its task runs: the run's
+ * end is written before or with the task's.
+ */
+#define REAP_RUNNING                                                           \
+	"(SELECT id FROM tasks WHERE status = 'running' AND runner_id = $1)"
+
 static const char sql_reap_orphans[] =
 	"SELECT id, coalesce(pid, 0), coalesce(proc_start, 0) FROM runs "
-	"WHERE runner_id = $1 AND ended_at IS NULL";
+	"WHERE task_id IN " REAP_RUNNING " AND runner_id = $1 "
+	"AND ended_at IS NULL";
 static const char sql_reap_runs[] =
 	"UPDATE runs SET ended_at = $2, outcome = 'interrupted', "
-	"error = 'the runner died' WHERE runner_id = $1 AND ended_at IS NULL";
+	"error = 'the runner died' WHERE task_id IN " REAP_RUNNING
+	" AND runner_id = $1 AND ended_at IS NULL";
 static const char sql_reap_temp[] =
 	"UPDATE sessions SET status = 'abandoned', closed_at = $2, "
 	"lease_runner = NULL, lease_task = NULL, lease_expires = NULL "

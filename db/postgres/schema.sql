@@ -113,12 +113,10 @@ CREATE TABLE tasks (
 	retries         INTEGER,
 	max_cost        DOUBLE PRECISION
 );
-CREATE INDEX tasks_pending ON tasks(id) WHERE status = 'pending';
 CREATE INDEX tasks_status ON tasks(status, id);
 CREATE INDEX tasks_queue ON tasks(queue, id) WHERE queue IS NOT NULL;
 CREATE INDEX tasks_milestone ON tasks(milestone_id, id)
 	WHERE milestone_id IS NOT NULL;
-CREATE INDEX tasks_runner ON tasks(runner_id) WHERE status = 'running';
 CREATE INDEX tasks_session ON tasks(session_id) WHERE session_id IS NOT NULL;
 
 CREATE TABLE runs (
@@ -154,7 +152,6 @@ CREATE TABLE runs (
 	batch_id         TEXT
 );
 CREATE INDEX runs_task ON runs(task_id, id);
-CREATE INDEX runs_open ON runs(runner_id) WHERE ended_at IS NULL;
 CREATE INDEX runs_session ON runs(session_id) WHERE session_id IS NOT NULL;
 CREATE INDEX runs_batch ON runs(batch_id) WHERE batch_id IS NOT NULL;
 

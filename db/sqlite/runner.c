@@ -143,24 +143,44 @@ sqlite_runner_alive_list(struct store *store, struct db_runner **out, size_t *n,
 	return 0;
 }
 
+/*
+ * A runner's open runs are those of its running tasks: found through
+ * tasks_status (status = 'running') and runs_task, so that no index on
+ * runs.runner_id or tasks.runner_id has to be written with every task
+ * (migration 7).  A run stays open only while its task runs: the run's
+ * end is written before or with the task's.  INDEXED BY: with
+ * statistics of a queue of a million pending tasks (ANALYZE) the
+ * planner would take status = 'running' for a million rows too and scan
+ * the table instead (tests/unit/t-db.c, test_plans_at_a_million_rows).
+ */
+#define REAP_TASKS "tasks INDEXED BY tasks_status"
+#define REAP_RUNNING                                                           \
+	"(SELECT id FROM " REAP_TASKS " WHERE status = 'running' AND "         \
+	"runner_id = ?1)"
+
 static const char sql_reap_orphans[] =
 	"SELECT id, coalesce(pid, 0), coalesce(proc_start, 0) FROM runs "
-	"WHERE runner_id = ?1 AND ended_at IS NULL";
+	"INDEXED BY runs_task WHERE task_id IN " REAP_RUNNING
+	" AND runner_id = ?1 "
+	"AND ended_at IS NULL";
 static const char sql_reap_runs[] =
-	"UPDATE runs SET ended_at = ?2, outcome = 'interrupted', "
-	"error = 'the runner died' WHERE runner_id = ?1 AND ended_at IS NULL";
+	"UPDATE runs INDEXED BY runs_task SET ended_at = ?2, "
+	"outcome = 'interrupted', "
+	"error = 'the runner died' WHERE task_id IN " REAP_RUNNING
+	" AND runner_id = ?1 AND ended_at IS NULL";
 static const char sql_reap_temp[] =
 	"UPDATE sessions SET status = 'abandoned', closed_at = ?2, "
 	"lease_runner = NULL, lease_task = NULL, lease_expires = NULL "
 	"WHERE kind = 'temp' AND status = 'active' AND id IN "
-	"(SELECT session_id FROM tasks WHERE runner_id = ?1 "
+	"(SELECT session_id FROM " REAP_TASKS " WHERE runner_id = ?1 "
 	"AND status = 'running')";
 static const char sql_reap_events[] =
 	"INSERT INTO events (at, kind, session_id, task_id, runner_id, detail) "
 	"SELECT ?2, 'reap', session_id, id, ?1, 'runner died; task interrupted'"
-	" FROM tasks WHERE runner_id = ?1 AND status = 'running'";
+	" FROM " REAP_TASKS " WHERE runner_id = ?1 AND status = 'running'";
 static const char sql_reap_tasks[] =
-	"UPDATE tasks SET status = CASE WHEN ?3 AND attempts < max_attempts "
+	"UPDATE " REAP_TASKS
+	" SET status = CASE WHEN ?3 AND attempts < max_attempts "
 	"THEN 'pending' ELSE 'interrupted' END, finished_at = CASE WHEN ?3 AND "
 	"attempts < max_attempts THEN NULL ELSE ?2 END, "
 	"error = 'interrupted: its runner died', reason = 'interrupted', "

@@ -83,9 +83,10 @@ echo "# machine-c killed -9 whole: SIGKILL to its PID namespace's init"
 until_ '[ "$(q "SELECT count(*) FROM runs r JOIN runners n ON n.id = r.runner_id
 	WHERE n.host = '"'"'machine-c'"'"' AND r.ended_at IS NULL")" -ge 2 ]'
 kill -9 "$(pgrep -P "$ns_c")"
+# no agent of machine-c runs past this (they died with its namespace)
+killed=$(date +%s%3N)
 wait "$ns_c"
 echo "machine-c: exit $? (killed); machine-b reaps it after stale_after"
-killed=$(date +%s%3N)
 until_ '[ "$(q "SELECT status FROM runners WHERE host = '"'"'machine-c'"'"'")" = dead ]'
 counts
 

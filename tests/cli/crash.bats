@@ -287,3 +287,76 @@ statuses() {
 	[ "$(sql "SELECT count(*) FROM tasks WHERE status NOT IN
 		('completed', 'interrupted', 'pending')")" = 0 ]
 }
+
+# kill_at SYSCALL N: `work -j1` over two tasks of /bin/true (a fresh
+# copy of $T/template.db),
+# killed (SIGKILL, by strace) at the Nth call of SYSCALL in one of its
+# threads; then the next command, and the checks that must hold after
+# any kill: integrity ok, doctor clean, every task work reported as
+# completed is completed, none left running.  Sets ended (1: work ran
+# to its end, the kill came too late) and between (1: the kill fell
+# between the commit that ended task 1 and claimed task 2 and the commit
+# of task 2's pid).
+kill_at() {
+	local syscall=$1 n=$2 done i
+	rm -rf "$BATON_DB" "$BATON_DB"-* "$BATON_DB".files-*
+	cp "$T/template.db" "$BATON_DB"
+	strace -f -qq -o /dev/null -e trace="$syscall" \
+		-e inject="$syscall":signal=SIGKILL:when="$n" \
+		"$BATON" work -j1 --until-empty >"$T/out" 2>"$T/err" || true
+	ended=0
+	if grep -q '2 completed, 0 failed' "$T/err"; then
+		ended=1
+	fi
+	# doctor is the next command: it reaps the killed runner first
+	doctor_clean
+	# integrity, the tasks' statuses, open runs, task 2's pid missing
+	state=$(sql "SELECT (SELECT integrity_check FROM pragma_integrity_check)
+		|| ' ' || (SELECT group_concat(status) FROM
+		(SELECT status FROM tasks ORDER BY id)) || ' ' ||
+		(SELECT count(*) FROM runs WHERE ended_at IS NULL) || ' ' ||
+		coalesce((SELECT pid IS NULL FROM runs WHERE task_id = 2), 1)")
+	[[ "$state" =~ ^ok\ (completed|interrupted|pending),(completed|interrupted|pending)\ 0\ [01]$ ]]
+	# nothing that was acknowledged is lost
+	done=$(sed -n 's/^task \([0-9]*\) completed$/\1/p' "$T/out")
+	for i in $done; do
+		[ "$(echo "$state" | cut -d' ' -f2 | cut -d, -f"$i")" = completed ]
+	done
+	between=0
+	if [ "$state" = "ok completed,interrupted 0 1" ]; then
+		between=1
+	fi
+}
+
+@test "kill -9 at every WAL write and every sync of a batch leaves nothing lost and doctor clean" {
+	config <<-EOF
+	defaults: {agent: t}
+	agents:
+	  t: {kind: command, command: [/bin/true]}
+	EOF
+	local n hit=0
+	# the queue every round starts from: two pending tasks
+	"$BATON" -q add one >/dev/null
+	"$BATON" -q add two >/dev/null
+	sql "PRAGMA wal_checkpoint(TRUNCATE)" >/dev/null
+	cp "$BATON_DB" "$T/template.db"
+	for n in $(seq 1 400); do
+		kill_at pwrite64 "$n"
+		hit=$((hit + between))
+		if [ "$ended" = 1 ]; then
+			break
+		fi
+	done
+	# the loop reached a run that ended: every write was tried
+	[ "$ended" = 1 ]
+	# and one kill fell after the commit that ended task 1 and claimed
+	# task 2, before task 2's pid: task 2 was interrupted, not task 1
+	[ "$hit" -ge 1 ]
+	for n in $(seq 1 50); do
+		kill_at fdatasync "$n"
+		if [ "$ended" = 1 ]; then
+			break
+		fi
+	done
+	[ "$ended" = 1 ]
+}

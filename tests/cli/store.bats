@@ -54,7 +54,7 @@ no_side_files() {
 	[ "$(mode "$XDG_STATE_HOME/baton")" = 700 ]
 	[ "$(mode "$XDG_STATE_HOME/baton/baton.db")" = 600 ]
 	[ "$(sqlite3 "$XDG_STATE_HOME/baton/baton.db" \
-		"PRAGMA user_version")" = 6 ]
+		"PRAGMA user_version")" = 7 ]
 }
 
 @test "without XDG_STATE_HOME the database is under ~/.local/state" {
@@ -199,15 +199,15 @@ no_side_files() {
 	for journal in wal delete; do
 		rm -f "$BATON_DB"
 		sqlite3 "$BATON_DB" "PRAGMA journal_mode = $journal;" \
-			"CREATE TABLE future (x); PRAGMA user_version = 7;" \
+			"CREATE TABLE future (x); PRAGMA user_version = 8;" \
 			>/dev/null
 		before=$(fingerprint "$BATON_DB")
 		sleep 1 # so that a write would show in the mtime
 		run "$BATON" status
 		assert_status 4
-		assert_contains "baton: cannot open database $BATON_DB: it was written by a newer baton (schema 7, this baton knows 6)"
+		assert_contains "baton: cannot open database $BATON_DB: it was written by a newer baton (schema 8, this baton knows 7)"
 		[ "$(fingerprint "$BATON_DB")" = "$before" ]
-		[ "$(sql "PRAGMA user_version")" = 7 ]
+		[ "$(sql "PRAGMA user_version")" = 8 ]
 		[ "$(sql "PRAGMA journal_mode")" = "$journal" ]
 		no_side_files "$BATON_DB"
 	done
@@ -217,7 +217,7 @@ no_side_files() {
 	sqlite3 "$BATON_DB" "CREATE TABLE legacy (x); INSERT INTO legacy VALUES (42);"
 	run "$BATON" status
 	assert_status 0
-	[ "$(sql "PRAGMA user_version")" = 6 ]
+	[ "$(sql "PRAGMA user_version")" = 7 ]
 	[ "$(sql "PRAGMA journal_mode")" = wal ]
 	[ "$(sql "SELECT x FROM legacy")" = 42 ]
 }

@@ -187,12 +187,12 @@ test_fresh(void **state)
 	char *path = test_path(*state, "a/b/baton.db"), *cause = NULL, *mode;
 	struct store *db = NULL;
 
-	assert_int_equal(store_schema_version(), 6);
+	assert_int_equal(store_schema_version(), 7);
 	assert_int_equal(store_open(&db, path, &mkdir_opts, &cause), 0);
 	assert_null(cause);
 	assert_non_null(db);
 	assert_string_equal(store_path(db), path);
-	assert_int_equal(query1(db, "PRAGMA user_version"), 6);
+	assert_int_equal(query1(db, "PRAGMA user_version"), 7);
 	assert_int_equal(query1(db, "PRAGMA foreign_keys"), 1);
 	assert_int_equal(query1(db, "PRAGMA synchronous"), 1); /* NORMAL */
 	assert_int_equal(query1(db, "PRAGMA busy_timeout"), 10000);
@@ -233,7 +233,7 @@ test_memory(void **state)
 
 	(void)state;
 	assert_int_equal(store_open(&db, ":memory:", NULL, &cause), 0);
-	assert_int_equal(query1(db, "PRAGMA user_version"), 6);
+	assert_int_equal(query1(db, "PRAGMA user_version"), 7);
 	assert_int_equal(add_event(db, "x", NULL, &cause), 0);
 	store_close(db);
 }
@@ -255,7 +255,7 @@ test_reopen(void **state)
 
 	assert_int_equal(store_open(&db, path, NULL, &cause), 0);
 	assert_int_equal(query1(db, "SELECT count(*) FROM events"), 2);
-	assert_int_equal(query1(db, "PRAGMA user_version"), 6);
+	assert_int_equal(query1(db, "PRAGMA user_version"), 7);
 	st = db_stmt(SQ(db), "SELECT detail FROM events ORDER BY id", &cause);
 	assert_non_null(st);
 	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
@@ -501,13 +501,13 @@ check_newer(void **state, const char *journal)
 	struct snap s;
 
 	sql = xasprintf("PRAGMA journal_mode = %s; CREATE TABLE t (x);"
-			"INSERT INTO t VALUES (1); PRAGMA user_version = 7;",
+			"INSERT INTO t VALUES (1); PRAGMA user_version = 8;",
 			journal);
 	raw_exec(path, sql);
 	free(sql);
 	assert_true(no_side_files(path));
 	snap_take(&s, path);
-	want = xasprintf("it was written by a newer baton (schema 7, this "
+	want = xasprintf("it was written by a newer baton (schema 8, this "
 			 "baton knows %d)",
 			 store_schema_version());
 	expect_refusal(path, NULL, want);
@@ -653,7 +653,7 @@ test_refuse_locked(void **state)
 	expect_refusal(old, &fast, "database is locked (waited 200ms)");
 	release(&hd);
 	assert_int_equal(store_open(&db, old, &fast, &cause), 0);
-	assert_int_equal(query1(db, "PRAGMA user_version"), 6);
+	assert_int_equal(query1(db, "PRAGMA user_version"), 7);
 	store_close(db);
 
 	/* A write lock held past the timeout fails db_begin clearly. */
@@ -886,7 +886,7 @@ check_migrated(const char *path)
 	char *cause = NULL;
 
 	assert_int_equal(store_open(&db, path, NULL, &cause), 0);
-	assert_int_equal(query1(db, "PRAGMA user_version"), 6);
+	assert_int_equal(query1(db, "PRAGMA user_version"), 7);
 	assert_int_equal(query1(db, "SELECT count(*) FROM sqlite_schema WHERE "
 				    "name = 'tasks'"),
 			 1);
@@ -939,7 +939,7 @@ test_migrate_answer(void **state)
 		       "INSERT INTO runs (task_id, attempt, iteration, "
 		       "started_at, error) VALUES (1, 1, 1, 2, 'old');");
 	assert_int_equal(store_open(&db, path, NULL, &cause), 0);
-	assert_int_equal(query1(db, "PRAGMA user_version"), 6);
+	assert_int_equal(query1(db, "PRAGMA user_version"), 7);
 	assert_int_equal(store_run_list(db, 1, &runs, &n, &cause), 0);
 	assert_int_equal(n, 1);
 	assert_string_equal(runs[0].error, "old");
@@ -1160,6 +1160,205 @@ test_stmt_cache(void **state)
 	free(texts);
 }
 
+/* Migration 7 drops the indexes no statement needs any more. */
+static void
+test_migrate_drops_indexes(void **state)
+{
+	char *path = test_path(*state, "v6.db"), *cause = NULL;
+	struct store *db = NULL;
+
+	assert_int_equal(store_open(&db, path, NULL, &cause), 0);
+	store_close(db);
+	raw_exec(path, "CREATE INDEX tasks_pending ON tasks(id) WHERE "
+		       "status = 'pending';"
+		       "CREATE INDEX tasks_runner ON tasks(runner_id) WHERE "
+		       "status = 'running';"
+		       "CREATE INDEX runs_open ON runs(runner_id) WHERE "
+		       "ended_at IS NULL;"
+		       "PRAGMA user_version = 6;");
+	assert_int_equal(store_open(&db, path, NULL, &cause), 0);
+	assert_int_equal(query1(db, "PRAGMA user_version"), 7);
+	assert_int_equal(query1(db, "SELECT count(*) FROM sqlite_schema WHERE "
+				    "name IN ('tasks_pending', "
+				    "'tasks_runner', 'runs_open')"),
+			 0);
+	assert_int_equal(query1(db, "SELECT count(*) FROM sqlite_schema WHERE "
+				    "name IN ('tasks_status', 'runs_task')"),
+			 2);
+	store_close(db);
+	free(path);
+}
+
+/*
+ * Query plans at a million rows (docs/performance.md §5): the claim's
+ * statements, the count of pending tasks and the reaper's must stay
+ * index searches after migration 7 dropped tasks_pending, tasks_runner
+ * and runs_open.  Without sqlite_stat1 SQLite's planner does not look at
+ * how many rows a table has, so the plan of a small table is the plan
+ * of a big one; with statistics (a user's ANALYZE or PRAGMA optimize)
+ * it is, and sqlite_stat1 is filled here with what ANALYZE writes for
+ * a million tasks, as bench/mkrows makes them (history: all completed
+ * but a few pending and running; pending: all pending, in one
+ * milestone).  Each statement is taken as this connection prepared it
+ * (sqlite3_next_stmt, sqlite3_sql): the exact text the store runs.
+ */
+static const char *const plan_stats[] = {
+	/* history: 1000000 completed, 1000 pending, 2 running */
+	"DELETE FROM sqlite_stat1;"
+	"INSERT INTO sqlite_stat1 VALUES"
+	" ('tasks', 'tasks_status', '1001002 333668 1'),"
+	" ('tasks', 'tasks_queue', '1000 1000 1'),"
+	" ('tasks', 'tasks_milestone', '1000 1000 1'),"
+	" ('tasks', 'tasks_session', '1001000 1'),"
+	" ('tasks', 'sqlite_autoindex_tasks_1', '1001002 1'),"
+	" ('runs', 'runs_task', '1000002 1 1'),"
+	" ('runs', 'runs_session', '1000002 1'),"
+	" ('runs', 'runs_batch', '1000002 1000'),"
+	" ('sessions', 'sessions_status', '1000002 500001'),"
+	" ('sessions', 'sqlite_autoindex_sessions_1', '1000002 1');"
+	"ANALYZE sqlite_schema;",
+	/* pending: 1000000 pending tasks of one milestone */
+	"DELETE FROM sqlite_stat1;"
+	"INSERT INTO sqlite_stat1 VALUES"
+	" ('tasks', 'tasks_status', '1000000 1000000 1'),"
+	" ('tasks', 'tasks_queue', '1000000 1000000 1'),"
+	" ('tasks', 'tasks_milestone', '1000000 1000000 1'),"
+	" ('tasks', 'sqlite_autoindex_tasks_1', '1000000 1'),"
+	" ('runs', 'runs_task', '1 1 1');"
+	"ANALYZE sqlite_schema;",
+};
+
+/* EXPLAIN QUERY PLAN of every statement db has prepared: no full scan
+ * of a table (a SEARCH, or a SCAN of a subquery's result); returns the
+ * plan lines of the statement whose text contains key, joined. */
+static char *
+plans_checked(struct store *db, const char *key, const char *scenario)
+{
+	sqlite3 *h = SQ(db)->h;
+	sqlite3_stmt *st = NULL, *ep;
+	char *q, *keyed = xstrdup(""), *tmp;
+	const char *sql, *d;
+
+	while ((st = sqlite3_next_stmt(h, st)) != NULL) {
+		sql = sqlite3_sql(st);
+		if (sql == NULL || strncmp(sql, "EXPLAIN", 7) == 0)
+			continue;
+		q = xasprintf("EXPLAIN QUERY PLAN %s", sql);
+		assert_int_equal(sqlite3_prepare_v2(h, q, -1, &ep, NULL),
+				 SQLITE_OK);
+		while (sqlite3_step(ep) == SQLITE_ROW) {
+			d = (const char *)sqlite3_column_text(ep, 3);
+			if (strncmp(d, "SCAN ", 5) == 0 &&
+			    strncmp(d, "SCAN CONSTANT", 13) != 0)
+				fail_msg("%s: %s: %s", scenario, sql, d);
+			if (strstr(sql, key) != NULL) {
+				tmp = xasprintf("%s%s\n", keyed, d);
+				free(keyed);
+				keyed = tmp;
+			}
+		}
+		sqlite3_finalize(ep);
+		free(q);
+	}
+	return keyed;
+}
+
+/* The claim, the count and the reaper's statements, run once so that
+ * the connection has them prepared (the reap and the claim rolled back). */
+static void
+plan_run_statements(struct store *db, int64_t runner, int64_t milestone)
+{
+	char *cause = NULL;
+	int64_t id, n, epoch;
+	struct db_orphan *orphans = NULL;
+	size_t norphans = 0;
+
+	assert_int_equal(store_task_next(db, 0, 0, &id, &cause), 0);
+	assert_int_equal(store_task_next(db, milestone, 0, &id, &cause), 0);
+	assert_int_equal(id, 1);
+	assert_int_equal(store_task_count_pending(db, 0, &n, &cause), 0);
+	assert_int_equal(store_task_count_pending(db, milestone, &n, &cause),
+			 0);
+	assert_int_equal(store_begin(db, &cause), 0);
+	assert_int_equal(
+		store_task_start(db, 1, runner, NULL, 5, &epoch, &cause), 0);
+	assert_int_equal(store_task_finish(db, 1, epoch, TASK_COMPLETED, 1, 0,
+					   NULL, NULL, 6, &cause),
+			 0);
+	assert_int_equal(store_runner_reap(db, runner, 7, 0, 0, &orphans,
+					   &norphans, &cause),
+			 0);
+	free(orphans);
+	store_rollback(db);
+}
+
+static void
+test_plans_at_a_million_rows(void **state)
+{
+	char *path = test_path(*state, "plan.db"), *cause = NULL, *plan;
+	struct store *db = NULL;
+	struct db_runner r = {0};
+	int64_t runner;
+	size_t i;
+
+	assert_int_equal(store_open(&db, path, NULL, &cause), 0);
+	/* the indexes migration 7 dropped are not made anew */
+	assert_int_equal(query1(db, "SELECT count(*) FROM sqlite_schema WHERE "
+				    "name IN ('tasks_pending', "
+				    "'tasks_runner', 'runs_open')"),
+			 0);
+	assert_int_equal(sqlite3_exec(SQ(db)->h,
+				      "INSERT INTO milestones (name, "
+				      "created_at) VALUES ('m', 1);"
+				      "INSERT INTO tasks (prompt, workdir, "
+				      "project, milestone_id, queue, "
+				      "created_at) VALUES ('p', '/', '/', 1, "
+				      "'m:1', 1);",
+				      NULL, NULL, NULL),
+			 SQLITE_OK);
+	r.pid = 1;
+	r.host = (char *)"h";
+	r.proc_start = 1;
+	r.started_at = 1;
+	assert_int_equal(store_begin(db, &cause), 0);
+	assert_int_equal(store_runner_insert(db, &r, &runner, &cause), 0);
+	assert_int_equal(store_commit(db, &cause), 0);
+	/* ANALYZE makes sqlite_stat1 */
+	assert_int_equal(sqlite3_exec(SQ(db)->h, "ANALYZE", NULL, NULL, NULL),
+			 SQLITE_OK);
+	for (i = 0; i <= sizeof plan_stats / sizeof plan_stats[0]; i++) {
+		if (i > 0)
+			assert_int_equal(sqlite3_exec(SQ(db)->h,
+						      plan_stats[i - 1], NULL,
+						      NULL, NULL),
+					 SQLITE_OK);
+		else
+			assert_int_equal(sqlite3_exec(SQ(db)->h,
+						      "DELETE FROM "
+						      "sqlite_stat1; ANALYZE "
+						      "sqlite_schema",
+						      NULL, NULL, NULL),
+					 SQLITE_OK);
+		plan_run_statements(db, runner, 1);
+		/* the claim's pick: the lowest pending id, in tasks_status */
+		plan = plans_checked(db, "ORDER BY t.id LIMIT 1",
+				     i == 0 ? "no statistics"
+					    : plan_stats[i - 1]);
+		if (strstr(plan, "SEARCH t USING INDEX tasks_status "
+				 "(status=? AND id>?)") == NULL)
+			fail_msg("claim: %s", plan);
+		free(plan);
+		/* the reaper's open runs: through runs_task */
+		plan = plans_checked(db, "coalesce(pid, 0)", "reaper");
+		if (strstr(plan, "runs_task") == NULL ||
+		    strstr(plan, "tasks_status") == NULL)
+			fail_msg("reaper: %s", plan);
+		free(plan);
+	}
+	store_close(db);
+	free(path);
+}
+
 int
 main(void)
 {
@@ -1190,6 +1389,8 @@ main(void)
 		T(test_transactions),
 		T(test_write_lock),
 		T(test_stmt_cache),
+		T(test_migrate_drops_indexes),
+		T(test_plans_at_a_million_rows),
 	};
 #undef T
 

@@ -41,6 +41,7 @@ enum fake_mode {
 	FAKE_TRANSIENT, /* transient failures, then success */
 	FAKE_RESUME,	/* a resume failure on every resumed call */
 	FAKE_FORK,	/* reports a different session id */
+	FAKE_STEAL,	/* the task is requeued while its agent runs */
 };
 
 static struct {
@@ -50,7 +51,12 @@ static struct {
 	char seen_id[8][40]; /* call->agent_session_id per call */
 	int seen_resume[8];
 	char fork_id[40];
+	struct store *db; /* FAKE_STEAL: where, and which task */
+	int64_t task;
 } fake;
+
+/* Group commit: how often claim_next was asked, and its answer. */
+static int next_asked, next_answer;
 
 static int
 fake_build_argv(const struct agent_call *c, struct strvec *argv, char **cause)
@@ -101,6 +107,20 @@ fake_parse(const struct agent_call *c, const struct agent_exit *pr,
 	}
 	if (fake.mode == FAKE_FORK)
 		r->agent_session_id = xstrdup(fake.fork_id);
+	if (fake.mode == FAKE_STEAL) {
+		/* another runner reaped ours and requeued the task: its
+		 * lease is lost before its end is written */
+		char *cause = NULL;
+		int done = 0;
+
+		assert_int_equal(store_begin(fake.db, &cause), 0);
+		assert_int_equal(store_task_requeue(fake.db, fake.task,
+						    1u << TASK_RUNNING, &done,
+						    &cause),
+				 0);
+		assert_int_equal(store_commit(fake.db, &cause), 0);
+		assert_true(done);
+	}
 	r->input_tokens = 10;
 	r->output_tokens = 5;
 	r->cost_usd = 0.5;
@@ -150,6 +170,7 @@ setup(void **state)
 	e->profile = config_agent(&e->t.cfg, "fake");
 	assert_non_null(e->profile);
 	memset(&fake, 0, sizeof fake);
+	next_asked = next_answer = 0;
 	*state = e;
 	return 0;
 }
@@ -759,6 +780,231 @@ test_agent_session_for_call(void **state)
 	agent_release(&a);
 }
 
+/* struct orch's claim_next for the group-commit tests: counts the
+ * questions, answers next_answer. */
+static int
+claim_next_hook(void *arg, const struct orch_result *ended)
+{
+	(void)arg;
+	(void)ended;
+	next_asked++;
+	return next_answer;
+}
+
+static enum task_status
+status_of(struct env *e, int64_t id)
+{
+	struct db_task t = {0};
+	enum task_status st;
+
+	get_task(e, id, &t);
+	st = t.status;
+	db_task_release(&t);
+	return st;
+}
+
+/* Task id's runs: exactly one, ended as success with the agent's pid. */
+static void
+assert_one_run_ended(struct env *e, int64_t id)
+{
+	struct db_run *runs = NULL;
+	size_t n = 0;
+	char *cause = NULL;
+
+	assert_int_equal(store_run_list(e->t.b.db, id, &runs, &n, &cause), 0);
+	assert_int_equal(n, 1);
+	assert_true(runs[0].ended_at != 0);
+	assert_int_equal(runs[0].outcome, RUN_SUCCESS);
+	assert_true(runs[0].pid > 0);
+	db_runs_free(runs, n);
+}
+
+/*
+ * Group commit: the end of task n and the claim of task n+1 (with its
+ * first run row) are one transaction, so that a task costs two commits:
+ * that one and its agent's pid.  The last task's end claims nothing.
+ */
+static void
+test_group_commit_two_commits_a_task(void **state)
+{
+	struct env *e = *state;
+	struct orch_result res;
+	char *cause = NULL;
+	int64_t ids[3], got;
+	uint64_t before;
+	int i;
+
+	for (i = 0; i < 3; i++)
+		ids[i] = add(e, "x", NULL, 0);
+	e->o.claim_next = claim_next_hook;
+	next_answer = 1;
+	before = store_commits(e->t.b.db);
+	assert_int_equal(orch_claim(&e->o, 0, &got, &cause), 0);
+	assert_int_equal(got, ids[0]);
+	for (i = 0; i < 3; i++) {
+		assert_int_equal(orch_execute(&e->o, got, &res, &cause), 0);
+		assert_int_equal(res.status, TASK_COMPLETED);
+		assert_int_equal(res.next, ORCH_NEXT_CLAIMED);
+		assert_int_equal(res.next_err, 0);
+		assert_int_equal(res.next_id, i < 2 ? ids[i + 1] : 0);
+		got = res.next_id;
+		orch_result_release(&res);
+		/* the agent holds the next task's session already (S3) */
+		if (i == 2)
+			assert_cleaned_up(e, ids[i], NULL, "completed");
+		assert_int_equal(status_of(e, ids[i]), TASK_COMPLETED);
+		assert_one_run_ended(e, ids[i]);
+	}
+	assert_int_equal(next_asked, 3);
+	/* the first claim, then each task's pid and its end with the
+	 * next claim */
+	assert_int_equal(store_commits(e->t.b.db) - before, 1 + 3 * 2);
+}
+
+/* `run` (no claim_next) and a pool that claims no more: the end
+ * commits alone; the claim still writes the first run row. */
+static void
+test_end_alone(void **state)
+{
+	struct env *e = *state;
+	struct orch_result res;
+	char *cause = NULL;
+	int64_t a = add(e, "x", NULL, 0), b = add(e, "y", NULL, 0), got;
+	uint64_t before = store_commits(e->t.b.db);
+
+	assert_int_equal(orch_claim(&e->o, 0, &got, &cause), 0);
+	assert_int_equal(orch_execute(&e->o, a, &res, &cause), 0);
+	assert_int_equal(res.next, ORCH_NEXT_NONE);
+	orch_result_release(&res);
+	assert_int_equal(store_commits(e->t.b.db) - before, 3);
+	e->o.claim_next = claim_next_hook;
+	next_answer = 0;
+	assert_int_equal(orch_claim(&e->o, 0, &got, &cause), 0);
+	assert_int_equal(got, b);
+	assert_int_equal(orch_execute(&e->o, b, &res, &cause), 0);
+	assert_int_equal(res.next, ORCH_NEXT_NONE);
+	assert_int_equal(next_asked, 1);
+	orch_result_release(&res);
+	assert_int_equal(store_commits(e->t.b.db) - before, 6);
+	assert_one_run_ended(e, a);
+	assert_one_run_ended(e, b);
+}
+
+/*
+ * Two tasks of one session: the end of the first releases the session's
+ * lease and the claim of the second takes it, in the same transaction
+ * (S6), and the second resumes the first's conversation.
+ */
+static void
+test_group_commit_same_session(void **state)
+{
+	struct env *e = *state;
+	struct orch_result res;
+	char *cause = NULL;
+	int64_t a = add(e, "one", "shared", 0), b = add(e, "two", "shared", 0);
+	int64_t got;
+	uint64_t before = store_commits(e->t.b.db);
+
+	e->o.claim_next = claim_next_hook;
+	next_answer = 1;
+	assert_int_equal(orch_claim(&e->o, 0, &got, &cause), 0);
+	assert_int_equal(got, a);
+	assert_int_equal(orch_execute(&e->o, a, &res, &cause), 0);
+	assert_int_equal(res.next, ORCH_NEXT_CLAIMED);
+	assert_int_equal(res.next_id, b);
+	orch_result_release(&res);
+	assert_int_equal(orch_execute(&e->o, b, &res, &cause), 0);
+	assert_int_equal(res.status, TASK_COMPLETED);
+	assert_int_equal(res.next_id, 0);
+	orch_result_release(&res);
+	assert_int_equal(store_commits(e->t.b.db) - before, 1 + 2 * 2);
+	assert_int_equal(fake.calls, 2);
+	assert_int_equal(fake.seen_resume[0], 0);
+	assert_int_equal(fake.seen_resume[1], 1);
+	assert_string_equal(fake.seen_id[1], fake.seen_id[0]);
+	assert_cleaned_up(e, b, NULL, "completed");
+}
+
+/*
+ * A task whose lease is lost before its end is written (reaped and
+ * requeued meanwhile): nothing of its end is written, and no claim ran
+ * with it (ORCH_NEXT_NOT_RUN): the worker claims in a transaction of
+ * its own.
+ */
+static void
+test_group_commit_lost_end_claims_nothing(void **state)
+{
+	struct env *e = *state;
+	struct orch_result res;
+	struct db_task t = {0};
+	struct db_run *runs = NULL;
+	size_t n = 0;
+	char *cause = NULL;
+	int64_t a = add(e, "x", NULL, 0), b = add(e, "y", NULL, 0), got;
+
+	e->o.claim_next = claim_next_hook;
+	next_answer = 1;
+	fake.mode = FAKE_STEAL;
+	fake.db = e->t.b.db;
+	fake.task = a;
+	assert_int_equal(orch_claim(&e->o, 0, &got, &cause), 0);
+	assert_int_equal(got, a);
+	assert_int_equal(orch_execute(&e->o, a, &res, &cause), -BERR_LEASE);
+	free(cause);
+	cause = NULL;
+	assert_int_equal(res.next, ORCH_NEXT_NOT_RUN);
+	assert_int_equal(res.next_id, 0);
+	assert_null(e->o.ready);
+	orch_result_release(&res);
+	/* a is as the reaper left it, b untouched */
+	get_task(e, a, &t);
+	assert_int_equal(t.status, TASK_PENDING);
+	assert_null(t.error);
+	db_task_release(&t);
+	get_task(e, b, &t);
+	assert_int_equal(t.status, TASK_PENDING);
+	assert_int_equal(t.attempts, 0);
+	db_task_release(&t);
+	assert_int_equal(store_run_list(e->t.b.db, b, &runs, &n, &cause), 0);
+	assert_int_equal(n, 0);
+	db_runs_free(runs, n);
+	/* a's run was not ended by the lost runner */
+	assert_int_equal(store_run_list(e->t.b.db, a, &runs, &n, &cause), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(runs[0].ended_at, 0);
+	db_runs_free(runs, n);
+	/* the worker's own claim takes a again */
+	fake.mode = FAKE_OK;
+	assert_int_equal(orch_claim(&e->o, 0, &got, &cause), 0);
+	assert_int_equal(got, a);
+}
+
+/* Task retries cost a task that succeeds nothing: its last turn's end is
+ * still written with the task's, two commits a task. */
+static void
+test_group_commit_with_retries(void **state)
+{
+	struct env *e = *state;
+	struct orch_result res;
+	char *cause = NULL;
+	int64_t a = add(e, "x", NULL, 0), b = add(e, "y", NULL, 0), got;
+	uint64_t before = store_commits(e->t.b.db);
+
+	e->o.retries = 2;
+	e->o.claim_next = claim_next_hook;
+	next_answer = 1;
+	assert_int_equal(orch_claim(&e->o, 0, &got, &cause), 0);
+	assert_int_equal(orch_execute(&e->o, a, &res, &cause), 0);
+	assert_int_equal(res.next_id, b);
+	orch_result_release(&res);
+	assert_int_equal(orch_execute(&e->o, b, &res, &cause), 0);
+	assert_int_equal(res.status, TASK_COMPLETED);
+	orch_result_release(&res);
+	assert_int_equal(store_commits(e->t.b.db) - before, 1 + 2 * 2);
+	assert_one_run_ended(e, a);
+	assert_one_run_ended(e, b);
+}
+
 int
 main(void)
 {
@@ -785,6 +1031,11 @@ main(void)
 		T(test_resume_failure_falls_back),
 		T(test_forked_id_becomes_head),
 		T(test_milestone_scope_follows_the_milestone),
+		T(test_group_commit_two_commits_a_task),
+		T(test_end_alone),
+		T(test_group_commit_same_session),
+		T(test_group_commit_lost_end_claims_nothing),
+		T(test_group_commit_with_retries),
 		cmocka_unit_test(test_agent_session_for_call),
 	};
 #undef T
