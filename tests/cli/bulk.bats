@@ -15,7 +15,7 @@ local_setup() {
 # The statuses of all tasks, in id order: "1:failed 2:pending ...".
 statuses() {
 	sql "SELECT group_concat(id || ':' || status, ' ') FROM
-		(SELECT id, status FROM tasks ORDER BY id)"
+		(SELECT id, status FROM tasks ORDER BY id) AS t"
 }
 
 # Tasks 1 failed, 2 timed_out, 3 completed, 4 cancelled.

@@ -259,7 +259,7 @@ local_setup() {
 	[ "$(sql "select head, resume_failures, resumable from sessions")" = \
 		"$fresh|1|1" ]
 	[ "$(sql "select group_concat(edge || ':' || agent_session_id, ' ')
-		  from (select * from session_chain order by id)")" = \
+		  from (select * from session_chain order by id) AS q")" = \
 		"first:$tid fresh_after_failed_resume:$fresh" ]
 	[ "$(sql "select count(*) from events where kind = 'fallback'")" = 1 ]
 }
@@ -347,7 +347,7 @@ local_setup() {
 		[ "$(sql "select group_concat(resume_outcome || ':' ||
 			  ifnull(agent_session_in, '-') || ':' ||
 			  agent_session_out, ' ') from (select * from runs
-			  where session_id = '$sid' order by id)")" = \
+			  where session_id = '$sid' order by id) AS q")" = \
 			"new:-:$head resumed:$head:$head" ]
 		[ "$(sql "select turns, input_tokens from sessions
 			  where id = '$sid'")" = "2|220" ]

@@ -31,7 +31,7 @@ crash_work() {
 # "TASK:STATUS ..." for every task.
 statuses() {
 	sql "SELECT group_concat(id || ':' || status, ' ') FROM
-		(SELECT id, status FROM tasks ORDER BY id)"
+		(SELECT id, status FROM tasks ORDER BY id) AS q"
 }
 
 @test "a runner has a row with its pid, start time and a heartbeat" {

@@ -209,7 +209,7 @@ append_tasks() {
 	"$BATON" cancel 8 >/dev/null
 	wait_exit "$pid"
 	assert_status 1
-	[ "$(sql "SELECT group_concat(status, ' ') FROM (SELECT status FROM tasks ORDER BY id)")" = "completed failed timed_out failed failed failed failed cancelled" ]
+	[ "$(sql "SELECT group_concat(status, ' ') FROM (SELECT status FROM tasks ORDER BY id) AS q")" = "completed failed timed_out failed failed failed failed cancelled" ]
 	[ "$(sql "SELECT count(*) FROM sessions WHERE kind = 'temp' AND status = 'closed'")" = 8 ]
 	[ "$(sql "SELECT count(*) FROM runs WHERE ended_at IS NULL")" = 0 ]
 	no_session_left
