@@ -375,7 +375,7 @@ dialogue() {
 	[ "$(sql "select head from sessions")" = \
 		"$(sql "select agent_session_id from session_chain
 			order by id desc limit 1")" ]
-	[ "$(sql "select head != id from sessions")" = 1 ]
+	[ "$(sql "select CAST(head != id AS INTEGER) from sessions")" = 1 ]
 	[ "$(dialogue 2 | jq length)" = 5 ]
 }
 

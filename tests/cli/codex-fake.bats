@@ -111,7 +111,7 @@ local_setup() {
 		and (.error | contains("not a UUID"))
 		and .input_tokens == 60'
 	[ "$(sql "select count(*) from session_chain")" = 0 ]
-	[ "$(sql "select head is null from sessions")" = 1 ]
+	[ "$(sql "select CAST(head IS NULL AS INTEGER) from sessions")" = 1 ]
 	# the next task starts a conversation of its own
 	run "$BATON" run --json --agent codex --session bi "two"
 	assert_status 0

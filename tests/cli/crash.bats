@@ -53,7 +53,7 @@ statuses() {
 	wait_exit "$pid"
 	assert_status 0
 	[ "$(sql "SELECT status FROM runners")" = exited ]
-	[ "$(sql "SELECT runner_id IS NULL FROM tasks")" = 1 ]
+	[ "$(sql "SELECT CAST(runner_id IS NULL AS INTEGER) FROM tasks")" = 1 ]
 }
 
 @test "kill -9 of work: the next command reaps it, status and doctor are clean" {
@@ -142,7 +142,7 @@ statuses() {
 	local agent
 	agent=$(cut -d' ' -f1 "$T/rec/1.1.proc")
 	alive "$agent"
-	[ "$(sql "SELECT pid IS NULL FROM runs")" = 1 ]
+	[ "$(sql "SELECT CAST(pid IS NULL AS INTEGER) FROM runs")" = 1 ]
 	grep -qx "BATON_RUN_TOKEN=$(sql "SELECT pid || '.' || proc_start FROM runners").1" \
 		"$T/rec/1.1.env"
 	run "$BATON" status
