@@ -161,6 +161,22 @@ url_state_dir() {
 	printf '%s/baton/pg-%016x\n' "$base" "$h"
 }
 
+# Remove the database (SQLite: its file; PostgreSQL: drop it), to be made
+# anew, empty, by the next command.
+db_remove() {
+	if is_url "$BATON_DB"; then
+		local name=${BATON_DB#*:///}
+		name=${name%%\?*}
+		BATON_DB=${BATON_DB/:\/\/\/$name/:\/\/\/postgres} sql \
+			"DROP DATABASE $name WITH (FORCE)" >/dev/null &&
+			BATON_DB=${BATON_DB/:\/\/\/$name/:\/\/\/postgres} sql \
+				"CREATE DATABASE $name" >/dev/null &&
+			sql "$PG_GROUP_CONCAT" >/dev/null
+		return
+	fi
+	rm -f "$BATON_DB" "$BATON_DB"-wal "$BATON_DB"-shm
+}
+
 # Under the PostgreSQL half of the suite (BATON_TEST_PG): true.
 on_pg() {
 	[ -n "${BATON_TEST_PG:-}" ]
