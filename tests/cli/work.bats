@@ -138,10 +138,14 @@ append_tasks() {
 }
 
 @test "S1: the session row is committed before the agent starts" {
+	local query="sqlite3 -batch -noheader '$BATON_DB'"
+	if on_pg; then
+		query="'${PG_BIN:-/usr/lib/postgresql/15/bin}/psql' -X -q -A -t -d '$BATON_DB' -c"
+	fi
 	cat > "$T/s1" <<-EOF
 	#!/bin/sh
 	# another connection, from inside the agent: the row must be there
-	sqlite3 -batch -noheader "$BATON_DB" \
+	$query \
 		"SELECT kind || ' ' || status FROM sessions WHERE id = '\$1'"
 	EOF
 	chmod +x "$T/s1"
