@@ -46,16 +46,21 @@ run_one() {
 
 # run_pg: the CLI tests against PostgreSQL, the normal build's binary, on
 # a cluster started once for the run (tests/pg.bash) and stopped at exit.
-# postgres.bats and fence.bats start clusters of their own already: they
-# run in the normal and san halves.  No server binaries (and none to be
-# installed by `make deps`): one visible skip, counted as skipped.
+# Left out: postgres.bats and fence.bats start clusters of their own and
+# run in the normal and san halves; wal.bats tests SQLite's write-ahead
+# log only; claude.bats and codex.bats drive the real CLIs (minutes each)
+# through the same store calls as claude-fake.bats and codex-fake.bats,
+# which run here.
+# No server binaries (and none installed by `make deps`): one visible
+# skip, counted as skipped.
 run_pg() {
 	[ -x build/baton ] || { echo "missing build/baton: run make first" >&2; return 2; }
 	. tests/pg.bash
 	trap 'pg_cluster_stop' EXIT
 	trap 'exit 130' INT TERM
-	if ! pg_cluster_start >"$LOGS/pg-cluster.log" 2>&1; then
-		run_one pg/cluster "$LOGS/pg-cluster.log" false
+	if ! pg_cluster_start >"$LOGS/pg-cluster.out" 2>&1; then
+		run_one pg/cluster "$LOGS/pg-cluster.log" \
+			sh -c 'cat "$1"; exit 1' sh "$LOGS/pg-cluster.out"
 		return 0
 	fi
 	if [ -n "$PG_SKIP" ]; then
@@ -66,7 +71,7 @@ run_pg() {
 	fi
 	for t in tests/cli/*.bats; do
 		n=$(basename "$t" .bats)
-		case $n in postgres | fence) continue ;; esac
+		case $n in postgres | fence | wal | claude | codex) continue ;; esac
 		BATON_BIN=$REPO/build/baton BATON_TEST_PG=$PG_DIR run_one \
 			"pg/cli/$n" "$LOGS/pg-cli-$n.log" bats --tap "$t"
 	done
