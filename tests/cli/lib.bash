@@ -165,13 +165,13 @@ url_state_dir() {
 # anew, empty, by the next command.
 db_remove() {
 	if is_url "$BATON_DB"; then
-		local name=${BATON_DB#*:///}
+		local name=${BATON_DB#*:///} admin
 		name=${name%%\?*}
-		BATON_DB=${BATON_DB/:\/\/\/$name/:\/\/\/postgres} sql \
-			"DROP DATABASE $name WITH (FORCE)" >/dev/null &&
-			BATON_DB=${BATON_DB/:\/\/\/$name/:\/\/\/postgres} sql \
-				"CREATE DATABASE $name" >/dev/null &&
-			sql "$PG_GROUP_CONCAT" >/dev/null
+		admin=${BATON_DB/:\/\/\/$name/:\/\/\/postgres}
+		BATON_DB=$admin sql "DROP DATABASE $name WITH (FORCE)" >/dev/null ||
+			return 1
+		BATON_DB=$admin sql "CREATE DATABASE $name" >/dev/null || return 1
+		sql "$PG_GROUP_CONCAT" >/dev/null || return 1
 		return
 	fi
 	rm -f "$BATON_DB" "$BATON_DB"-wal "$BATON_DB"-shm
