@@ -99,7 +99,7 @@ run_build() {
 		[ -f "$t" ] || continue
 		n=$(basename "$t" .bats)
 		BATON_BIN=$REPO/$dir/baton run_one "$b/cli/$n" \
-			"$LOGS/$b-cli-$n.log" bats --tap "$t"
+			"$LOGS/$b-cli-$n.log" env -u BATON_TEST_PG bats --tap "$t"
 	done
 }
 

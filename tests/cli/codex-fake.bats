@@ -345,7 +345,7 @@ local_setup() {
 		sid=$(sql "select id from sessions where name = 'p$s'")
 		head=$(sql "select head from sessions where id = '$sid'")
 		[ "$(sql "select group_concat(resume_outcome || ':' ||
-			  ifnull(agent_session_in, '-') || ':' ||
+			  coalesce(agent_session_in, '-') || ':' ||
 			  agent_session_out, ' ') from (select * from runs
 			  where session_id = '$sid' order by id) AS q")" = \
 			"new:-:$head resumed:$head:$head" ]

@@ -101,7 +101,7 @@ rollout() {
 	assert_status 0
 	tid=$(sql "select head from sessions where name = 's1'")
 	[ "$(sql "select group_concat(resume_outcome || ':' ||
-		  ifnull(agent_session_in, '-') || ':' || agent_session_out ||
+		  coalesce(agent_session_in, '-') || ':' || agent_session_out ||
 		  ':' || outcome, ' ') from (select * from runs order by id) AS q")" = \
 		"new:-:$tid:success resumed:$tid:$tid:success resumed:$tid:$tid:success" ]
 	# the stub saw the thread grow, the CLI's replies included
