@@ -9,13 +9,15 @@
 #include "lib/xmalloc.h"
 #include "db/postgres/internal.h"
 
-#define SESSION_COLS                                                           \
+#define SESSION_FIELDS                                                         \
 	"id, kind, name, milestone_id, agent, model, project, workdir, "       \
 	"os_user, status, head, turns, input_tokens, output_tokens, "          \
 	"cache_read_tokens, cache_creation_tokens, cost_usd, "                 \
 	"resume_failures, resumable, predecessor, metadata, lease_runner, "    \
-	"lease_task, lease_expires, created_at, last_used_at, closed_at "      \
-	"FROM sessions "
+	"lease_task, lease_expires, created_at, last_used_at, closed_at "
+#define SESSION_COLS SESSION_FIELDS "FROM sessions "
+/* the column after SESSION_FIELDS in a listing: its order */
+#define SESSION_SEQ_COL 27
 
 static void
 read_session(const PGresult *r, int i, struct db_session *s)
@@ -464,12 +466,16 @@ pg_session_get_by_prefix(struct store *store, const char *prefix,
 }
 
 static const char sql_session_each[] =
-	"SELECT " SESSION_COLS "WHERE ($1::int = 0 OR status = 'active') "
+	"SELECT " SESSION_FIELDS ", seq FROM sessions "
+	"WHERE ($1::int = 0 OR status = 'active') "
 	"AND ($2::bigint = 0 OR (status = 'active' AND last_used_at < $2 AND "
 	"(lease_runner IS NULL OR lease_expires < $4::bigint))) "
 	"AND ($3::bigint = 0 OR (status <> 'active' AND "
 	"coalesce(closed_at, last_used_at) < $3::bigint)) "
-	"ORDER BY seq";
+	"AND seq > $5 ORDER BY seq LIMIT $6";
+
+/* Sessions fetched per round trip of a listing. */
+#define SESSION_PAGE 1000
 
 int
 pg_session_each(struct store *store, const struct db_session_filter *f,
@@ -480,22 +486,30 @@ pg_session_each(struct store *store, const struct db_session_filter *f,
 	struct db_session s;
 	PGresult *res;
 	struct pgq q;
-	int i, stop = 0;
+	int64_t after = 0;
+	int i, n, stop = 0;
 
-	pgq_init(&q);
-	pgq_i64(&q, f->active_only);
-	pgq_i64(&q, f->idle_before);
-	pgq_i64(&q, f->closed_before);
-	pgq_i64(&q, f->now);
-	if (pg_exec(pg, sql_session_each, &q, &res, "cannot list sessions",
-		    cause))
-		return -BERR_DB;
-	for (i = 0; i < PQntuples(res) && !stop; i++) {
-		read_session(res, i, &s);
-		stop = fn(arg, &s);
-		db_session_release(&s);
-	}
-	PQclear(res);
+	/* In pages by seq, so that many sessions are never one result. */
+	do {
+		pgq_init(&q);
+		pgq_i64(&q, f->active_only);
+		pgq_i64(&q, f->idle_before);
+		pgq_i64(&q, f->closed_before);
+		pgq_i64(&q, f->now);
+		pgq_i64(&q, after);
+		pgq_i64(&q, SESSION_PAGE);
+		if (pg_exec(pg, sql_session_each, &q, &res,
+			    "cannot list sessions", cause))
+			return -BERR_DB;
+		n = PQntuples(res);
+		for (i = 0; i < n && !stop; i++) {
+			read_session(res, i, &s);
+			after = pg_i64(res, i, SESSION_SEQ_COL);
+			stop = fn(arg, &s);
+			db_session_release(&s);
+		}
+		PQclear(res);
+	} while (!stop && n == SESSION_PAGE);
 	return 0;
 }
 

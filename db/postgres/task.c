@@ -18,6 +18,26 @@ static const char sql_task_insert[] =
 	"$19, $20) ON CONFLICT (key) DO NOTHING RETURNING id";
 static const char sql_task_by_key[] = "SELECT id FROM tasks WHERE key = $1";
 
+/* The task with key t->key, if any, into t->id; *existed = 1 then. */
+static int
+task_by_key(struct pg *pg, struct db_task *t, int *existed, char **cause)
+{
+	PGresult *res;
+	struct pgq q;
+
+	pgq_init(&q);
+	pgq_text(&q, t->key);
+	if (pg_exec(pg, sql_task_by_key, &q, &res, "cannot look up task key",
+		    cause))
+		return -BERR_DB;
+	if (PQntuples(res) == 1) {
+		t->id = pg_i64(res, 0, 0);
+		*existed = 1;
+	}
+	PQclear(res);
+	return 0;
+}
+
 int
 pg_task_insert(struct store *store, struct db_task *t, int64_t now,
 	       int *existed, char **cause)
@@ -27,6 +47,13 @@ pg_task_insert(struct store *store, struct db_task *t, int64_t now,
 	struct pgq q;
 
 	*existed = 0;
+	/* A known key first: an INSERT that does nothing ON CONFLICT still
+	 * takes an id from the sequence, and the next task's id would skip
+	 * it (SQLite hands out 1, 2, 3…).  The INSERT's ON CONFLICT stays
+	 * for two adds of one new key at once. */
+	if (t->key != NULL &&
+	    (task_by_key(pg, t, existed, cause) != 0 || *existed))
+		return *existed ? 0 : -BERR_DB;
 	pgq_init(&q);
 	pgq_text(&q, t->key);
 	pgq_text(&q, t->title);
@@ -64,17 +91,7 @@ pg_task_insert(struct store *store, struct db_task *t, int64_t now,
 		return pg_notify_work(pg, cause);
 	}
 	PQclear(res);
-	pgq_init(&q);
-	pgq_text(&q, t->key);
-	if (pg_exec(pg, sql_task_by_key, &q, &res, "cannot look up task key",
-		    cause))
-		return -BERR_DB;
-	if (PQntuples(res) == 1) {
-		t->id = pg_i64(res, 0, 0);
-		*existed = 1;
-	}
-	PQclear(res);
-	return 0;
+	return task_by_key(pg, t, existed, cause);
 }
 
 #define TASK_ANSWER                                                            \

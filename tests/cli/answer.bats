@@ -120,8 +120,8 @@ run_split() {
 @test "answer: a long answer is kept up to 1 MiB with a marker" {
 	modes bigok
 	run_split --agent claude big
-	[ "$(sql "SELECT length(answer) > 1048576 AND length(answer) < 1048700
-		FROM runs")" = 1 ]
+	[ "$(sql "SELECT CASE WHEN length(answer) > 1048576 AND
+		length(answer) < 1048700 THEN 1 ELSE 0 END FROM runs")" = 1 ]
 	sql "SELECT answer FROM runs" | tail -n 1 |
 		grep -Eq '^\[answer truncated: [0-9]+ bytes\]$'
 	tail -n 1 "$T/out" | grep -q '^\[answer truncated'

@@ -141,7 +141,7 @@ add() {
 	"$BATON" -q run ok4 >/dev/null
 	[ "$(sql 'SELECT count(DISTINCT batch_id) FROM runs')" = 3 ]
 	[ "$(sql 'SELECT count(*) FROM runs WHERE batch_id IS NULL')" = 0 ]
-	[ "$(sql "SELECT group_concat(task_id) FROM (SELECT task_id FROM runs WHERE batch_id = '$first' ORDER BY task_id)")" = 1,2 ]
+	[ "$(sql "SELECT group_concat(task_id) FROM (SELECT task_id FROM runs WHERE batch_id = '$first' ORDER BY task_id) AS r")" = 1,2 ]
 	local second
 	second=$(jq -r .batch "$T/lines")
 	[ "$(sql "SELECT task_id FROM runs WHERE batch_id = '$second'")" = 3 ]

@@ -15,7 +15,7 @@ local_setup() {
 # The statuses of all tasks, in id order: "1:failed 2:pending ...".
 statuses() {
 	sql "SELECT group_concat(id || ':' || status, ' ') FROM
-		(SELECT id, status FROM tasks ORDER BY id)"
+		(SELECT id, status FROM tasks ORDER BY id) AS t"
 }
 
 # Tasks 1 failed, 2 timed_out, 3 completed, 4 cancelled.
@@ -197,17 +197,25 @@ four_endings() {
 	"$BATON" add -q --agent fail one
 	"$BATON" -q work --until-empty || true
 	# 2500 copies of the failed task (2048 by doubling, then 452)
-	sql "CREATE TEMP TABLE t AS SELECT * FROM tasks;
-		UPDATE t SET id = NULL;
-		INSERT INTO tasks SELECT * FROM t;
-		INSERT INTO tasks SELECT * FROM t;
-		$(for i in 1 2 3 4 5 6 7 8 9 10; do
-			printf '%s\n' 'DELETE FROM t;' \
-				'INSERT INTO t SELECT * FROM tasks;' \
-				'UPDATE t SET id = NULL;' \
-				'INSERT INTO tasks SELECT * FROM t;'
-		done)
-		DELETE FROM tasks WHERE id > 2500;"
+	if on_pg; then
+		sql "INSERT INTO tasks SELECT (jsonb_populate_record(t,
+			jsonb_build_object('id', g.i))).* FROM tasks t,
+			generate_series(2, 2500) g(i) WHERE t.id = 1;
+			SELECT setval(pg_get_serial_sequence('tasks', 'id'), 2500)" \
+			>/dev/null
+	else
+		sql "CREATE TEMP TABLE t AS SELECT * FROM tasks;
+			UPDATE t SET id = NULL;
+			INSERT INTO tasks SELECT * FROM t;
+			INSERT INTO tasks SELECT * FROM t;
+			$(for i in 1 2 3 4 5 6 7 8 9 10; do
+				printf '%s\n' 'DELETE FROM t;' \
+					'INSERT INTO t SELECT * FROM tasks;' \
+					'UPDATE t SET id = NULL;' \
+					'INSERT INTO tasks SELECT * FROM t;'
+			done)
+			DELETE FROM tasks WHERE id > 2500;"
+	fi
 	[ "$(sql "SELECT count(*) FROM tasks WHERE status = 'failed'")" = 2500 ]
 	run "$BATON" retry --failed
 	assert_status 0

@@ -83,7 +83,7 @@ dialogue() {
 	sid=$(sql "select id from sessions where name = 's1'")
 	[ "$(sql "select group_concat(resume_outcome || ':' ||
 		  agent_session_in || ':' || outcome, ' ')
-		  from (select * from runs order by id)")" = \
+		  from (select * from runs order by id) AS q")" = \
 		"new:$sid:success resumed:$sid:success resumed:$sid:success" ]
 	# the stub saw the conversation grow, the CLI's replies included
 	[ "$(posts)" = 3 ]
@@ -205,7 +205,7 @@ dialogue() {
 	[ "$(sql "select head, resume_failures, resumable from sessions")" = \
 		"$fresh|1|1" ]
 	[ "$(sql "select group_concat(edge || ':' || agent_session_id, ' ')
-		  from (select * from session_chain order by id)")" = \
+		  from (select * from session_chain order by id) AS q")" = \
 		"first:$sid fresh_after_failed_resume:$fresh" ]
 	[ "$(sql "select count(*) from events where kind = 'fallback'")" = 1 ]
 	# and the next task resumes the new head
@@ -330,7 +330,7 @@ dialogue() {
 		sid=$(sql "select id from sessions where name = 'p$s'")
 		[ "$(sql "select group_concat(resume_outcome || ':' ||
 			  agent_session_in, ' ') from (select * from runs
-			  where session_id = '$sid' order by id)")" = \
+			  where session_id = '$sid' order by id) AS q")" = \
 			"new:$sid resumed:$sid" ]
 		[ "$(sql "select turns, head from sessions
 			  where id = '$sid'")" = "2|$sid" ]
@@ -375,7 +375,7 @@ dialogue() {
 	[ "$(sql "select head from sessions")" = \
 		"$(sql "select agent_session_id from session_chain
 			order by id desc limit 1")" ]
-	[ "$(sql "select head != id from sessions")" = 1 ]
+	[ "$(sql "select CAST(head != id AS INTEGER) from sessions")" = 1 ]
 	[ "$(dialogue 2 | jq length)" = 5 ]
 }
 
@@ -432,7 +432,7 @@ dialogue() {
 	[ "$new" != "$sid" ]
 	[ "$(sql "select group_concat(edge, ' ') from (select edge from
 		  session_chain c join sessions s on s.id = c.session_id
-		  where s.name = 'branch' order by c.id)")" = "fork fork" ]
+		  where s.name = 'branch' order by c.id) AS q")" = "fork fork" ]
 	# the trunk goes on without the branch's turn
 	run "$BATON" run -q --session trunk "trunk again"
 	assert_status 0

@@ -111,7 +111,7 @@ local_setup() {
 		and (.error | contains("not a UUID"))
 		and .input_tokens == 60'
 	[ "$(sql "select count(*) from session_chain")" = 0 ]
-	[ "$(sql "select head is null from sessions")" = 1 ]
+	[ "$(sql "select CAST(head IS NULL AS INTEGER) from sessions")" = 1 ]
 	# the next task starts a conversation of its own
 	run "$BATON" run --json --agent codex --session bi "two"
 	assert_status 0
@@ -259,7 +259,7 @@ local_setup() {
 	[ "$(sql "select head, resume_failures, resumable from sessions")" = \
 		"$fresh|1|1" ]
 	[ "$(sql "select group_concat(edge || ':' || agent_session_id, ' ')
-		  from (select * from session_chain order by id)")" = \
+		  from (select * from session_chain order by id) AS q")" = \
 		"first:$tid fresh_after_failed_resume:$fresh" ]
 	[ "$(sql "select count(*) from events where kind = 'fallback'")" = 1 ]
 }
@@ -345,9 +345,9 @@ local_setup() {
 		sid=$(sql "select id from sessions where name = 'p$s'")
 		head=$(sql "select head from sessions where id = '$sid'")
 		[ "$(sql "select group_concat(resume_outcome || ':' ||
-			  ifnull(agent_session_in, '-') || ':' ||
+			  coalesce(agent_session_in, '-') || ':' ||
 			  agent_session_out, ' ') from (select * from runs
-			  where session_id = '$sid' order by id)")" = \
+			  where session_id = '$sid' order by id) AS q")" = \
 			"new:-:$head resumed:$head:$head" ]
 		[ "$(sql "select turns, input_tokens from sessions
 			  where id = '$sid'")" = "2|220" ]

@@ -101,8 +101,8 @@ rollout() {
 	assert_status 0
 	tid=$(sql "select head from sessions where name = 's1'")
 	[ "$(sql "select group_concat(resume_outcome || ':' ||
-		  ifnull(agent_session_in, '-') || ':' || agent_session_out ||
-		  ':' || outcome, ' ') from (select * from runs order by id)")" = \
+		  coalesce(agent_session_in, '-') || ':' || agent_session_out ||
+		  ':' || outcome, ' ') from (select * from runs order by id) AS q")" = \
 		"new:-:$tid:success resumed:$tid:$tid:success resumed:$tid:$tid:success" ]
 	# the stub saw the thread grow, the CLI's replies included
 	[ "$(posts)" = 3 ]
@@ -119,7 +119,7 @@ rollout() {
 	# thread's running totals (1000, 2000, 3000 input tokens)
 	[ "$(sql "select group_concat(input_tokens || '/' ||
 		  cache_read_tokens || '/' || output_tokens, ' ')
-		  from (select * from runs order by id)")" = \
+		  from (select * from runs order by id) AS q")" = \
 		"700/300/20 700/300/20 700/300/20" ]
 	[ "$(sql "select turns, input_tokens, cache_read_tokens,
 		  output_tokens, head, status from sessions")" = \
@@ -161,7 +161,7 @@ rollout() {
 	[ "$(sql "select head, resume_failures, resumable from sessions")" = \
 		"$fresh|1|1" ]
 	[ "$(sql "select group_concat(edge || ':' || agent_session_id, ' ')
-		  from (select * from session_chain order by id)")" = \
+		  from (select * from session_chain order by id) AS q")" = \
 		"first:$tid fresh_after_failed_resume:$fresh" ]
 	[ "$(sql "select count(*) from events where kind = 'fallback'")" = 1 ]
 	# and the next task resumes the new head
@@ -288,7 +288,7 @@ rollout() {
 		tid=$(sql "select head from sessions where id = '$sid'")
 		[ "$(sql "select group_concat(resume_outcome || ':' ||
 			  agent_session_out, ' ') from (select * from runs
-			  where session_id = '$sid' order by id)")" = \
+			  where session_id = '$sid' order by id) AS q")" = \
 			"new:$tid resumed:$tid" ]
 		[ "$(sql "select turns, input_tokens from sessions
 			  where id = '$sid'")" = "2|1400" ]

@@ -11,7 +11,7 @@ load fence
 
 statuses() {
 	sql "SELECT group_concat(id || ':' || status, ' ') FROM
-		(SELECT id, status FROM tasks ORDER BY id)"
+		(SELECT id, status FROM tasks ORDER BY id) AS q"
 }
 
 @test "a runner stopped past stale_after on another machine writes nothing and stops its agent" {

@@ -106,7 +106,7 @@ run_error() {
 	run "$BATON" run hello
 	assert_status 0
 	old=$(files_dir)
-	rm -f "$BATON_DB" "$BATON_DB"-wal "$BATON_DB"-shm
+	db_remove
 	agent 'echo quiet'
 	run "$BATON" run hello
 	assert_status 0
@@ -143,6 +143,7 @@ run_error() {
 }
 
 @test "files: a database of the previous release keeps its logs (moved once)" {
+	sqlite_only "a database of schema 4 (files in the shared layout)"
 	run "$BATON" run 'echo old-output'
 	assert_status 0
 	dir=$(files_dir)

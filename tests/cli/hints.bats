@@ -8,6 +8,13 @@ bats_require_minimum_version 1.5.0
 load lib
 
 no_tasks() {
+	if on_pg; then
+		if [ "$(sql "SELECT count(*) FROM pg_tables
+			WHERE tablename = 'tasks'")" = 1 ]; then
+			[ "$(sql "SELECT count(*) FROM tasks")" = 0 ]
+		fi
+		return
+	fi
 	if [ -f "$BATON_DB" ]; then
 		[ "$(sqlite3 "$BATON_DB" "SELECT count(*) FROM tasks")" = 0 ]
 	fi

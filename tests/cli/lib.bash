@@ -8,6 +8,19 @@ HELPERS=${BATON_HELPERS:-$(dirname "$BATON")/tests}
 AGENTS=$REPO/tests/agents
 export REPO BATON HELPERS AGENTS
 
+# SQLite's group_concat(X [, SEP]) and round(REAL, N) for the tests' queries, in each test's
+# PostgreSQL database (its own string_agg takes only text and needs SEP).
+PG_GROUP_CONCAT='
+CREATE FUNCTION gc_step(acc text, v anyelement, sep text) RETURNS text
+LANGUAGE sql IMMUTABLE AS $$ SELECT CASE WHEN v IS NULL THEN acc
+	WHEN acc IS NULL THEN v::text ELSE acc || sep || v::text END $$;
+CREATE FUNCTION gc_step(acc text, v anyelement) RETURNS text
+LANGUAGE sql IMMUTABLE AS $$ SELECT gc_step(acc, v, $s$,$s$) $$;
+CREATE AGGREGATE group_concat(anyelement, text) (SFUNC = gc_step, STYPE = text);
+CREATE AGGREGATE group_concat(anyelement) (SFUNC = gc_step, STYPE = text);
+CREATE FUNCTION round(v double precision, n integer) RETURNS double precision
+LANGUAGE sql IMMUTABLE AS $$ SELECT round(v::numeric, n)::double precision $$;'
+
 setup() {
 	T=$(mktemp -d "${TMPDIR:-/tmp}/baton-test.XXXXXX")
 	export T
@@ -22,6 +35,7 @@ setup() {
 		BATON_DB=$(PG_DIR=$BATON_TEST_PG PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin} \
 			bash -c ". '$REPO/tests/pg.bash'; pg_newdb t_\$\$_\$RANDOM") ||
 			return 1
+		sql "$PG_GROUP_CONCAT" >/dev/null || return 1
 	fi
 	unset BATON_CONFIG BATON_SESSION_TTL BATON_WORKERS NO_COLOR
 	cd "$T/work" || return 1
@@ -111,6 +125,12 @@ wait_for() {
 # The database's own directory of files (SPEC §9): files_dir [DB].
 files_dir() {
 	local db=${1:-$BATON_DB} id
+	if is_url "$db"; then
+		id=$(BATON_DB=$db sql "SELECT value FROM meta WHERE key = 'id'" \
+			2>/dev/null) || true
+		printf '%s/pg.files-%s\n' "$(url_state_dir "$db")" "$id"
+		return
+	fi
 	# (a database of an older release: its directory, shared)
 	id=$(sqlite3 -batch -noheader -cmd '.timeout 5000' "$db" \
 		"SELECT value FROM meta WHERE key = 'id'" 2>/dev/null) || true
@@ -119,4 +139,53 @@ files_dir() {
 		return
 	fi
 	printf '%s.files-%s\n' "$db" "$id"
+}
+
+is_url() {
+	case $1 in
+	postgres://* | postgresql://*) return 0 ;;
+	esac
+	return 1
+}
+
+# The state directory baton gives a URL with no password (cmd/cmd.c:
+# $XDG_STATE_HOME/baton/pg-<FNV-1a 64 of the URL>).
+url_state_dir() {
+	local url=$1 base=${XDG_STATE_HOME:-} i c
+	local -i h=0xcbf29ce484222325
+	case $base in /*) ;; *) base=$HOME/.local/state ;; esac
+	for ((i = 0; i < ${#url}; i++)); do
+		printf -v c '%d' "'${url:i:1}"
+		h=$(( (h ^ c) * 0x100000001b3 ))
+	done
+	printf '%s/baton/pg-%016x\n' "$base" "$h"
+}
+
+# Remove the database (SQLite: its file; PostgreSQL: drop it), to be made
+# anew, empty, by the next command.
+db_remove() {
+	if is_url "$BATON_DB"; then
+		local name=${BATON_DB#*:///} admin
+		name=${name%%\?*}
+		admin=${BATON_DB/:\/\/\/$name/:\/\/\/postgres}
+		BATON_DB=$admin sql "DROP DATABASE $name WITH (FORCE)" >/dev/null ||
+			return 1
+		BATON_DB=$admin sql "CREATE DATABASE $name" >/dev/null || return 1
+		sql "$PG_GROUP_CONCAT" >/dev/null || return 1
+		return
+	fi
+	rm -f "$BATON_DB" "$BATON_DB"-wal "$BATON_DB"-shm
+}
+
+# Under the PostgreSQL half of the suite (BATON_TEST_PG): true.
+on_pg() {
+	[ -n "${BATON_TEST_PG:-}" ]
+}
+
+# sqlite_only WHAT: a test of SQLite-only behaviour (the database file, WAL,
+# PRAGMAs…) is skipped under PostgreSQL, saying what it tests.
+sqlite_only() {
+	if on_pg; then
+		skip "SQLite: $*"
+	fi
 }

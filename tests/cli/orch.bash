@@ -46,7 +46,7 @@ alive() {
 no_session_left() {
 	local bad
 	bad=$(sql "SELECT id || ' ' || kind || ' ' || status || ' lease=' ||
-		coalesce(lease_runner, '') FROM sessions WHERE
+		coalesce(CAST(lease_runner AS TEXT), '') FROM sessions WHERE
 		(kind = 'temp' AND status = 'active') OR lease_runner IS NOT NULL")
 	if [ -n "$bad" ]; then
 		echo "sessions left open or leased: $bad" >&2

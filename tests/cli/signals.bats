@@ -310,7 +310,7 @@ signal_run() {
 	for i in $agents; do
 		refute alive "$i"
 	done
-	[ "$(sql "SELECT group_concat(status, ' ') FROM (SELECT status FROM tasks ORDER BY id)")" = "cancelled cancelled pending pending" ]
+	[ "$(sql "SELECT group_concat(status, ' ') FROM (SELECT status FROM tasks ORDER BY id) AS q")" = "cancelled cancelled pending pending" ]
 	grep -q "task 1 cancelled" "$T/work.out"
 	grep -q "task 2 cancelled" "$T/work.out"
 	no_session_left

@@ -111,11 +111,14 @@ no_side_files() {
 	run "$BATON" status
 	assert_status 0
 	[ "$(sql "SELECT count(*) FROM tasks")" = 2 ]
-	[ "$(sql "PRAGMA journal_mode")" = wal ]
-	[ "$(sql "PRAGMA integrity_check")" = ok ]
+	if ! on_pg; then
+		[ "$(sql "PRAGMA journal_mode")" = wal ]
+		[ "$(sql "PRAGMA integrity_check")" = ok ]
+	fi
 }
 
 @test "a directory is refused" {
+	sqlite_only "a database path that is a directory"
 	mkdir -p "$BATON_DB"
 	run "$BATON" status
 	assert_status 4
@@ -123,6 +126,7 @@ no_side_files() {
 }
 
 @test "a symbolic link is refused and not followed" {
+	sqlite_only "a database path that is a symbolic link"
 	"$BATON" --db "$T/real.db" status >/dev/null
 	ln -s "$T/real.db" "$BATON_DB"
 	before=$(fingerprint "$T/real.db")
@@ -140,6 +144,7 @@ no_side_files() {
 }
 
 @test "a file that is not a database is refused and left alone" {
+	sqlite_only "a database file that is not SQLite"
 	printf 'shopping list\neggs\nmilk\n' > "$BATON_DB"
 	before=$(fingerprint "$BATON_DB")
 	run "$BATON" status
@@ -150,6 +155,7 @@ no_side_files() {
 }
 
 @test "a corrupt database is refused" {
+	sqlite_only "a corrupt database file"
 	run "$BATON" add "a task"
 	assert_status 0
 	[ ! -e "$BATON_DB-wal" ]
@@ -196,6 +202,7 @@ no_side_files() {
 }
 
 @test "a database from a newer baton is refused and not modified" {
+	sqlite_only "PRAGMA user_version of a newer file (postgres.bats tests a newer schema)"
 	for journal in wal delete; do
 		rm -f "$BATON_DB"
 		sqlite3 "$BATON_DB" "PRAGMA journal_mode = $journal;" \
@@ -214,6 +221,7 @@ no_side_files() {
 }
 
 @test "an older database is migrated in place" {
+	sqlite_only "an older database file migrated in place"
 	sqlite3 "$BATON_DB" "CREATE TABLE legacy (x); INSERT INTO legacy VALUES (42);"
 	run "$BATON" status
 	assert_status 0
@@ -223,6 +231,7 @@ no_side_files() {
 }
 
 @test "a database locked past the busy timeout is exit 4" {
+	sqlite_only "the busy timeout of a file lock"
 	fast_config
 	"$BATON" status >/dev/null
 	# Another process holds an exclusive lock for a few seconds.
@@ -240,6 +249,7 @@ no_side_files() {
 }
 
 @test "a write lock held past the busy timeout is exit 4" {
+	sqlite_only "the busy timeout of a file's write lock"
 	fast_config
 	"$BATON" status >/dev/null
 	sqlite3 "$BATON_DB" "BEGIN IMMEDIATE;" \
@@ -295,6 +305,7 @@ no_side_files() {
 }
 
 @test "a database readable by others is made 0600, and so are -wal and -shm" {
+	sqlite_only "the modes of the database file, -wal and -shm"
 	"$BATON" status >/dev/null
 	chmod 644 "$BATON_DB"
 	run "$BATON" add "x"
@@ -313,6 +324,7 @@ no_side_files() {
 }
 
 @test "a database others can write is refused, naming owner and mode, and left alone" {
+	sqlite_only "the mode of the database file"
 	"$BATON" add "first" >/dev/null
 	chmod 666 "$BATON_DB"
 	before=$(fingerprint "$BATON_DB")
@@ -329,6 +341,7 @@ no_side_files() {
 }
 
 @test "a database owned by another user is refused" {
+	sqlite_only "the owner of the database file"
 	[ "$(id -u)" = 0 ] || skip "needs root to chown"
 	"$BATON" add "id > $T/pwned" >/dev/null
 	chown 65534 "$BATON_DB"
@@ -349,6 +362,7 @@ no_side_files() {
 }
 
 @test "db.shared_group: a group-writable database is accepted, new files are 0660" {
+	sqlite_only "db.shared_group: the group of the database file"
 	config <<-EOF
 	db: {shared_group: true}
 	EOF

@@ -65,7 +65,7 @@ status_count() {
 	[ "$(sql "SELECT timeout_ms FROM tasks WHERE prompt = 'a'")" = 90000 ]
 	[ "$(sql "SELECT title FROM tasks WHERE prompt = 'a'")" \
 		= 'with "quotes"' ]
-	[ "$(sql "SELECT max_iterations || force_agent FROM tasks
+	[ "$(sql "SELECT CAST(max_iterations AS TEXT) || CAST(force_agent AS TEXT) FROM tasks
 		WHERE prompt = 'b'")" = 31 ]
 }
 

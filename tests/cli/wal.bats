@@ -62,6 +62,7 @@ local_setup() {
 }
 
 @test "wal: a long reader: work warns once, naming the log, the threshold and why" {
+	sqlite_only "the write-ahead log grown by a long reader"
 	reader txn r1
 	run --separate-stderr "$BATON" work --until-empty -j 2
 	assert_status 0
@@ -104,6 +105,7 @@ local_setup() {
 }
 
 @test "wal: without a reader work does not warn, and wal_warn_mib: 0 never does" {
+	sqlite_only "the write-ahead log warning"
 	run --separate-stderr "$BATON" work --until-empty -j 2
 	assert_status 0
 	[ "$(grep -c 'write-ahead log' <<<"$stderr")" = 0 ]
@@ -120,6 +122,7 @@ local_setup() {
 }
 
 @test "wal: a work left running empties the log once the reader is gone" {
+	sqlite_only "the write-ahead log checkpointed"
 	reader txn r4
 	"$BATON" work -j 2 > "$T/work.out" 2>&1 &
 	echo $! > "$T/work.pid"

@@ -138,10 +138,14 @@ append_tasks() {
 }
 
 @test "S1: the session row is committed before the agent starts" {
+	local query="sqlite3 -batch -noheader '$BATON_DB'"
+	if on_pg; then
+		query="'${PG_BIN:-/usr/lib/postgresql/15/bin}/psql' -X -q -A -t -d '$BATON_DB' -c"
+	fi
 	cat > "$T/s1" <<-EOF
 	#!/bin/sh
 	# another connection, from inside the agent: the row must be there
-	sqlite3 -batch -noheader "$BATON_DB" \
+	$query \
 		"SELECT kind || ' ' || status FROM sessions WHERE id = '\$1'"
 	EOF
 	chmod +x "$T/s1"
@@ -209,7 +213,7 @@ append_tasks() {
 	"$BATON" cancel 8 >/dev/null
 	wait_exit "$pid"
 	assert_status 1
-	[ "$(sql "SELECT group_concat(status, ' ') FROM (SELECT status FROM tasks ORDER BY id)")" = "completed failed timed_out failed failed failed failed cancelled" ]
+	[ "$(sql "SELECT group_concat(status, ' ') FROM (SELECT status FROM tasks ORDER BY id) AS q")" = "completed failed timed_out failed failed failed failed cancelled" ]
 	[ "$(sql "SELECT count(*) FROM sessions WHERE kind = 'temp' AND status = 'closed'")" = 8 ]
 	[ "$(sql "SELECT count(*) FROM runs WHERE ended_at IS NULL")" = 0 ]
 	no_session_left
