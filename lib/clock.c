@@ -129,7 +129,8 @@ take_part(const char **p, size_t first, int64_t *total)
 	part = whole * ms;
 	/* the fraction must come to whole milliseconds: 1.5h, 0.25s */
 	if (frac != 0) {
-		if (frac > INT64_MAX / ms || frac * ms % fscale != 0)
+		if (frac > INT64_MAX / ms || frac * ms % fscale != 0 ||
+		    frac * ms / fscale > INT64_MAX - part)
 			return -1;
 		part += frac * ms / fscale;
 	}

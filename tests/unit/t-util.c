@@ -123,6 +123,9 @@ test_duration_bad(void **state)
 		"15250284452472w",
 		"106751991167d8h",
 		"99999999999999999999",
+		/* the fraction pushes it past INT64_MAX ms (fuzz-duration,
+		 * an hour's run: signed overflow) */
+		"9223372036854775.9s",
 	};
 	size_t i;
 	int64_t ms = 42;
