@@ -330,6 +330,7 @@ kill_at() {
 }
 
 @test "kill -9 at every WAL write and every sync of a batch leaves nothing lost and doctor clean" {
+	sqlite_only "kill -9 at each of SQLite's WAL writes and syncs"
 	config <<-EOF
 	defaults: {agent: t}
 	agents:

@@ -48,6 +48,7 @@ fd_limited() {
 }
 
 @test "too few descriptors for even one agent: tasks stay pending, untouched, and work says why" {
+	sqlite_only "16 descriptors are too few beside an SQLite connection (-wal, -shm); a PostgreSQL one takes a socket"
 	"$BATON" add one >/dev/null
 	"$BATON" add two >/dev/null
 	run fd_limited 16 "$BATON" work -j 4 --until-empty
