@@ -774,8 +774,14 @@ worker_main(void *arg)
 		if (p->opt.impl_find != NULL)
 			o.impl_find = p->opt.impl_find;
 		rc = work_loop(p, &o, &left, &cause);
-		if (rc == 0 && atomic_load(&p->b->fenced))
+		/* a fenced runner's failed writes (a transaction replayed
+		 * into a queue that moved on without it) are its lost
+		 * leases, not a database error */
+		if ((rc == 0 || rc == -BERR_DB) && atomic_load(&p->b->fenced)) {
+			free(cause);
+			cause = NULL;
 			rc = fenced_error(p, &cause);
+		}
 		orch_release(&o);
 	}
 	pthread_mutex_lock(&p->lock);
