@@ -50,7 +50,11 @@ run_one() {
 # run in the normal and san halves; wal.bats tests SQLite's write-ahead
 # log only; claude.bats and codex.bats drive the real CLIs (minutes each)
 # through the same store calls as claude-fake.bats and codex-fake.bats,
-# which run here.
+# which run here; signals.bats, oom.bats, completion.bats and deps.bats
+# test the agent's process and baton's signals, allocation failures, the
+# shells' completion and `make deps` — nothing of them goes through the
+# store but what the other files test — and would take make check past
+# its ten minutes.
 # No server binaries (and none installed by `make deps`): one visible
 # skip, counted as skipped.
 run_pg() {
@@ -71,7 +75,10 @@ run_pg() {
 	fi
 	for t in tests/cli/*.bats; do
 		n=$(basename "$t" .bats)
-		case $n in postgres | fence | wal | claude | codex) continue ;; esac
+		case $n in
+		postgres | fence | wal | claude | codex) continue ;;
+		signals | oom | completion | deps) continue ;;
+		esac
 		BATON_BIN=$REPO/build/baton BATON_TEST_PG=$PG_DIR run_one \
 			"pg/cli/$n" "$LOGS/pg-cli-$n.log" bats --tap "$t"
 	done
