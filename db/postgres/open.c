@@ -8,7 +8,10 @@
  * of core/ that reads then writes (the S6 queue order, the session
  * limit, get-or-create of a named session, leases) sees no other writer
  * between its read and its write, on any machine.  Readers never wait.
- * Claims also lock the claimed row FOR UPDATE SKIP LOCKED.
+ * Claims also lock the claimed row FOR UPDATE SKIP LOCKED.  A
+ * transaction begun with pg_begin_own (store_begin_own: the heartbeat,
+ * the agent's pid, output written while a run goes) writes only rows the
+ * runner owns, fenced by its epoch, and takes no write lock.
  *
  * A statement whose connection broke is run again on a new connection
  * (reconnecting with backoff for at most reconnect_ms): outside a
