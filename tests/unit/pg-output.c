@@ -118,8 +118,11 @@ check_stored(struct store *db, int64_t run, const char *ref, size_t n,
 static void
 one_cap(struct store *db, size_t max, unsigned seed)
 {
-	int64_t run = new_run(db), now = clock_mono_ms(), fpos = 0;
+	int64_t run = new_run(db), fpos = 0;
 	struct output_writer *w = output_writer_new(db, run, 0, (int64_t)max);
+	/* after the writer's own clock reading: "a second later" below is
+	 * a second after its last write however slow this machine is */
+	int64_t now = clock_mono_ms();
 	struct strbuf ref;
 	char *cause = NULL, *piece, *data;
 	size_t k, len, plen;
