@@ -21,8 +21,10 @@ export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:exitcode=87
 run_one() {
 	name=$1 log=$2
 	shift 2
+	t0=$(date +%s)
 	"$@" >"$log" 2>&1
 	rc=$?
+	secs=$(($(date +%s) - t0))
 	p=$(grep -c '^ok ' "$log")
 	s=$(grep -c '^ok .*# [Ss][Kk][Ii][Pp]' "$log")
 	f=$(grep -c '^not ok ' "$log")
@@ -35,12 +37,12 @@ run_one() {
 	printf '%s %s %s %s\n' "$p" "$f" "$s" "$name" >>"$LOGS/counts"
 	if [ "$f" != 0 ]; then
 		# the names too, in case only this line of the log is seen
-		printf 'FAIL %s (%s failed: %s)\n' "$name" "$f" \
+		printf 'FAIL %s (%s failed: %s) %ss\n' "$name" "$f" \
 			"$(sed -n 's/^not ok [0-9]* *-* *//p' "$log" | head -3 |
-				paste -sd';' -)"
+				paste -sd';' -)" "$secs"
 	else
-		printf 'ok   %s (%s passed%s)\n' "$name" "$p" \
-			"$( [ "$s" != 0 ] && printf ', %s skipped' "$s")"
+		printf 'ok   %s (%s passed%s) %ss\n' "$name" "$p" \
+			"$( [ "$s" != 0 ] && printf ', %s skipped' "$s")" "$secs"
 	fi
 }
 
