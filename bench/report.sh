@@ -63,6 +63,11 @@ if ran s1.j1.baton; then
 	for j in 1 2; do
 		echo "| per-task wall ≤ 1.3× the floor at -j$j | $(fmt s1.j$j.baton.ratio 1 2)× | $(verdict "$(med s1.j$j.baton.ratio)" "<=" 1.3) |"
 	done
+	if ran s1p.j1.baton; then
+		for j in 1 2; do
+			echo "| … after a prune of $PRUNE_N tasks, at -j$j | $(fmt s1p.j$j.baton.ratio 1 2)× | $(verdict "$(med s1p.j$j.baton.ratio)" "<=" 1.3) |"
+		done
+	fi
 	for j in 1 2; do
 		echo "| as fast as xargs at -j$j (baton / xargs ≤ 1) | $(fmt s1.j$j.baton_over_xargs 1 2)× | $(verdict "$(med s1.j$j.baton_over_xargs)" "<=" 1) |"
 	done
@@ -138,6 +143,26 @@ without the file system, $R rounds:
 | baton work | $(fmt s1t.j1.baton "$M1" 3) | $(fmt s1t.j1.baton.ratio 1 2) | $(fmt s1t.j2.baton "$M1" 3) | $(fmt s1t.j2.baton.ratio 1 2) |
 EOF
 		[ -n "$ALT" ] && echo "| alt | $(fmt s1t.j1.alt "$M1" 3) | $(fmt s1t.j1.alt.ratio 1 2) | $(fmt s1t.j2.alt "$M1" 3) | $(fmt s1t.j2.alt.ratio 1 2) |"
+	fi
+	if ran s1p.j1.baton; then
+		cat <<EOF
+
+After a prune: in one database, $PRUNE_N tasks run (\`work -j2\`) and
+pruned (\`prune --older-than 0s\`: their rows, logs and session
+directories deleted), then the same $N1 tasks, $R rounds, in that
+database and its directories, each round followed by another prune — as
+a queue with \`logs.retention\` lives.  The floor and xargs run beside
+them in the same rounds.
+
+| | -j1 ms/task | -j1 ÷ floor | -j2 ms/task | -j2 ÷ floor |
+|---|---|---|---|---|
+| floor | $(fmt s1p.j1.floor "$M1" 3) | 1 | $(fmt s1p.j2.floor "$M1" 3) | 1 |
+| baton work | $(fmt s1p.j1.baton "$M1" 3) | $(fmt s1p.j1.baton.ratio 1 2) | $(fmt s1p.j2.baton "$M1" 3) | $(fmt s1p.j2.baton.ratio 1 2) |
+| \`xargs -P\` | $(fmt s1p.j1.xargs "$M1" 3) | $(fmt s1p.j1.xargs.ratio 1 2) | $(fmt s1p.j2.xargs "$M1" 3) | $(fmt s1p.j2.xargs.ratio 1 2) |
+EOF
+		[ -n "$ALT" ] && echo "| alt | $(fmt s1p.j1.alt "$M1" 3) | $(fmt s1p.j1.alt.ratio 1 2) | $(fmt s1p.j2.alt "$M1" 3) | $(fmt s1p.j2.alt.ratio 1 2) |"
+		echo
+		echo "Before the first round, $PRUNE_N tasks had left $(one s1p.inodes.baton) files and directories (baton)${ALT:+ and $(one s1p.inodes.alt) (alt)}; the prune of them took $(awk -v x="$(one s1p.prune_s.baton)" 'BEGIN { printf "%.1f", x }') s${ALT:+ and $(awk -v x="$(one s1p.prune_s.alt)" 'BEGIN { printf "%.1f", x }') s}."
 	fi
 	b=$(one s1.db_bytes) kb=$(one s1.fs_kb) in=$(one s1.inodes)
 	cat <<EOF
