@@ -956,35 +956,79 @@ proc_state_init(struct proc_state *st, const struct proc_spec *spec,
 	st->err.tee_file = proc_is_file(st->err.tee_fd);
 }
 
+/* Write all of data at offset 0 of fd (the offset the child starts
+ * at stays 0).  0, or -1 with errno. */
+static int
+proc_fill(int fd, const char *data, size_t len)
+{
+	size_t done = 0;
+	ssize_t n;
+
+	while (done < len) {
+		n = pwrite(fd, data + done, len - done, (off_t)done);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1)
+			return -1;
+		done += (size_t)n;
+	}
+	return 0;
+}
+
+/*
+ * Where memfd_create() is missing or refused (an old kernel, a seccomp
+ * filter, a sandbox: ENOSYS, EINVAL, EPERM, EACCES), an unlinked file
+ * in $TMPDIR or /tmp: still no name anyone can open, still a regular
+ * file, but not sealed.  The fd, or -1 with errno.
+ */
+static int
+proc_tmpfile(void)
+{
+	const char *dir = getenv("TMPDIR");
+	char *path;
+	int fd;
+
+	if (dir == NULL || *dir != '/')
+		dir = "/tmp";
+#ifdef O_TMPFILE
+	fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (fd != -1)
+		return fd;
+#endif
+	path = xasprintf("%s/baton-stdin.XXXXXX", dir);
+	fd = mkostemp(path, O_CLOEXEC);
+	if (fd != -1)
+		unlink(path);
+	free(path);
+	return fd;
+}
+
 /*
  * stdin from memory: a memfd holding data, sealed so that the child
  * cannot change it, at offset 0.  It costs no file on disk, and unlike
  * a pipe it never waits for a reader (an agent that does not read its
  * stdin, or reads it after writing much output), and it is a regular
- * file to the child, as a prompt file was.  The fd, or -1 with errno.
+ * file to the child, as a prompt file was.  Without memfds, an unlinked
+ * temporary file (proc_tmpfile).  The fd, or -1 with errno.
  */
 static int
 proc_memfd(const char *data, size_t len)
 {
-	size_t done = 0;
-	ssize_t n;
-	int fd, saved;
+	int fd, saved, sealed = 1;
 
 	fd = memfd_create("baton-stdin", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (fd == -1 && (errno == ENOSYS || errno == EINVAL || errno == EPERM ||
+			 errno == EACCES)) {
+		fd = proc_tmpfile();
+		sealed = 0;
+	}
 	if (fd == -1)
 		return -1;
-	while (done < len) {
-		/* pwrite: the offset the child starts at stays 0 */
-		n = pwrite(fd, data + done, len - done, (off_t)done);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1)
-			goto fail;
-		done += (size_t)n;
-	}
-	if (fcntl(fd, F_ADD_SEALS,
-		  F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) ==
-	    -1)
+	if (proc_fill(fd, data, len) != 0)
+		goto fail;
+	if (sealed && fcntl(fd, F_ADD_SEALS,
+			    F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE |
+				    F_SEAL_SEAL) == -1)
 		goto fail;
 	return fd;
 fail:

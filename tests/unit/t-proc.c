@@ -6,7 +6,9 @@
 
 #include <sys/types.h>
 #include <sys/prctl.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/stat.h>
 #include <sys/timerfd.h>
 #include <sys/wait.h>
@@ -37,6 +39,23 @@
 
 #define TEST_NAME "t-proc"
 #include "tests/unit/test.h"
+
+/*
+ * memfd_create() as a sandbox without it: with memfd_errno set, every
+ * call of core/proc.c fails with it (this definition in the test
+ * program wins over libc's).
+ */
+static int memfd_errno;
+
+int
+memfd_create(const char *name, unsigned int flags)
+{
+	if (memfd_errno != 0) {
+		errno = memfd_errno;
+		return -1;
+	}
+	return (int)syscall(SYS_memfd_create, name, flags);
+}
 
 #define SHORT_TIMEOUT 200
 #define SHORT_GRACE   300
@@ -2115,6 +2134,49 @@ test_stdin_memory(void **state)
 	free(p);
 }
 
+/* Without memfds (a seccomp filter, an old kernel), the prompt still
+ * reaches stdin, from an unlinked temporary file; out of descriptors
+ * stays an error the caller sees as such. */
+static void
+test_stdin_no_memfd(void **state)
+{
+	struct ctx *c = *state;
+	struct proc_spec s;
+	struct proc_result res;
+	char *cause = NULL, *p = helper(c, "p-out"), *got;
+	char *out = tpath(c, "nomem.out");
+	char **cat = av(p, "cat", NULL);
+	static const char want[] = "a prompt without a memfd\n";
+	int errs[] = {ENOSYS, EPERM, EINVAL};
+	size_t i, len;
+
+	for (i = 0; i < sizeof errs / sizeof *errs; i++) {
+		memfd_errno = errs[i];
+		spec_init(&s, cat);
+		s.stdin_data = want;
+		s.stdin_len = sizeof want - 1;
+		s.stdout_path = out;
+		s.timeout_ms = SANE_MS;
+		assert_int_equal(proc_run_fresh(&s, &res, &cause), 0);
+		assert_null(cause);
+		assert_int_equal(res.exit_code, 0);
+		got = test_read(out, &len);
+		assert_non_null(got);
+		assert_int_equal(len, sizeof want - 1);
+		assert_memory_equal(got, want, len);
+		free(got);
+	}
+	memfd_errno = EMFILE;
+	assert_int_equal(proc_run_fresh(&s, &res, &cause), -1);
+	assert_non_null(cause);
+	assert_non_null(strstr(cause, "a memfd for stdin"));
+	free(cause);
+	memfd_errno = 0;
+	av_free(cat);
+	free(out);
+	free(p);
+}
+
 int
 main(void)
 {
@@ -2149,6 +2211,7 @@ main(void)
 		cmocka_unit_test(test_lazy_logs),
 		cmocka_unit_test(test_lazy_logs_emfile),
 		cmocka_unit_test(test_stdin_memory),
+		cmocka_unit_test(test_stdin_no_memfd),
 		cmocka_unit_test(test_log_cap_redact),
 		cmocka_unit_test(test_on_output),
 		cmocka_unit_test(test_tee),
