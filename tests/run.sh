@@ -4,12 +4,17 @@
 # PostgreSQL (pg: the normal build, every test on a fresh database of a
 # throwaway cluster of tests/pg.bash).  Ends with "N passed, N failed".
 # Usage: tests/run.sh [normal|san|pg]...   (default: all three)
+#
+# Every test file of every build is one job; BATON_TEST_JOBS (3) of them
+# run at a time, the slowest first, so that the builds finish together
+# rather than one after another.  Each job prints one line when it ends,
+# with its seconds.  Most tests wait on subprocesses, not the CPU.
 cd "$(dirname "$0")/.." || exit 1
 REPO=$(pwd)
 LOGS=$REPO/build/test-logs
-rm -rf "$LOGS"
-mkdir -p "$LOGS"
+export REPO LOGS
 builds=${*:-normal san pg}
+jobs=${BATON_TEST_JOBS:-3}
 
 export BATON_SRCDIR=$REPO
 export CMOCKA_MESSAGE_OUTPUT=TAP
@@ -46,100 +51,131 @@ run_one() {
 	fi
 }
 
-# run_pg: the CLI tests against PostgreSQL, the normal build's binary, on
-# a cluster started once for the run (tests/pg.bash) and stopped at exit.
-# Left out: postgres.bats and fence.bats start clusters of their own and
-# run in the normal and san halves; wal.bats tests SQLite's write-ahead
-# log only; claude.bats and codex.bats drive the real CLIs (minutes each)
-# through the same store calls as claude-fake.bats and codex-fake.bats,
-# which run here; signals.bats, oom.bats, completion.bats and deps.bats
-# test the agent's process and baton's signals, allocation failures, the
-# shells' completion and `make deps` — nothing of them goes through the
-# store but what the other files test — and would take make check past
-# its ten minutes.
-# No server binaries (and none installed by `make deps`): one visible
-# skip, counted as skipped.
-run_pg() {
-	[ -x build/baton ] || { echo "missing build/baton: run make first" >&2; return 2; }
+# One job (a line of the job list): BUILD KIND NAME, KIND unit or cli.
+if [ "${1:-}" = --one ]; then
+	b=$2 kind=$3 n=$4
+	case $b in
+	normal | pg) dir=build ;;
+	san) dir=build/san ;;
+	esac
+	if [ "$kind" = unit ]; then
+		run_one "$b/unit/$n" "$LOGS/$b-$n.log" "$dir/tests/$n"
+	elif [ "$b" = pg ]; then
+		BATON_BIN=$REPO/$dir/baton BATON_TEST_PG=$PG_DIR run_one \
+			"pg/cli/$n" "$LOGS/pg-cli-$n.log" bats --tap "tests/cli/$n.bats"
+	else
+		BATON_BIN=$REPO/$dir/baton run_one "$b/cli/$n" \
+			"$LOGS/$b-cli-$n.log" env -u BATON_TEST_PG \
+			bats --tap "tests/cli/$n.bats"
+	fi
+	exit 0
+fi
+
+rm -rf "$LOGS"
+mkdir -p "$LOGS"
+
+# The slowest files first (seconds of each on a 2-core machine, most
+# first), so that no long one starts last; the rest in name order.
+SLOW="postgres claude taskfile crash signals codex sessions oom work
+	report run display fence bad-input config prompts"
+
+# The CLI files of the pg build leave out: postgres.bats and fence.bats
+# (they start clusters of their own and run in the normal and san
+# builds); wal.bats (SQLite's write-ahead log only); claude.bats and
+# codex.bats (the real CLIs, minutes each, through the same store calls
+# as claude-fake.bats and codex-fake.bats, which run here); signals.bats,
+# oom.bats, completion.bats and deps.bats (the agent's process and
+# baton's signals, allocation failures, the shells' completion and `make
+# deps` — nothing of them goes through the store but what the other
+# files test — and would take make check past its ten minutes).  The san
+# build leaves out claude.bats and codex.bats: it parses the same results
+# through claude-fake.bats and codex-fake.bats.
+skipped_cli() {
+	case $1/$2 in
+	pg/postgres | pg/fence | pg/wal | pg/claude | pg/codex) return 0 ;;
+	pg/signals | pg/oom | pg/completion | pg/deps) return 0 ;;
+	san/claude | san/codex) return 0 ;;
+	esac
+	return 1
+}
+
+# The job list, slowest first: "BUILD KIND NAME" lines.
+list_jobs() {
+	for n in $SLOW; do
+		for b in $builds; do
+			[ -f "tests/cli/$n.bats" ] && ! skipped_cli "$b" "$n" &&
+				echo "$b cli $n"
+		done
+	done
+	for t in tests/cli/*.bats; do
+		n=$(basename "$t" .bats)
+		case " $(echo $SLOW) " in *" $n "*) continue ;; esac
+		for b in $builds; do
+			skipped_cli "$b" "$n" || echo "$b cli $n"
+		done
+	done
+	for b in $builds; do
+		case $b in
+		normal) dir=build ;;
+		san) dir=build/san ;;
+		*) continue ;;
+		esac
+		for t in "$dir"/tests/t-*; do
+			[ -x "$t" ] && echo "$b unit $(basename "$t")"
+		done
+	done
+}
+
+for b in $builds; do
+	case $b in
+	normal | pg) dir=build ;;
+	san) dir=build/san ;;
+	*) echo "unknown build $b" >&2; exit 2 ;;
+	esac
+	[ -x "$dir/baton" ] || { echo "missing $dir/baton: run make first" >&2; exit 2; }
+done
+
+# The pg build's cluster, started once for the run (tests/pg.bash) and
+# stopped at exit.  No server binaries (and none installed by `make
+# deps`): one visible skip, counted as skipped.
+run_pg=0
+case " $builds " in *" pg "*) run_pg=1 ;; esac
+if [ "$run_pg" = 1 ]; then
 	. tests/pg.bash
 	trap 'pg_cluster_stop' EXIT
 	trap 'exit 130' INT TERM
 	if ! pg_cluster_start >"$LOGS/pg-cluster.out" 2>&1; then
 		run_one pg/cluster "$LOGS/pg-cluster.log" \
 			sh -c 'cat "$1"; exit 1' sh "$LOGS/pg-cluster.out"
-		return 0
-	fi
-	if [ -n "$PG_SKIP" ]; then
+		run_pg=0
+	elif [ -n "$PG_SKIP" ]; then
 		echo "ok 1 # skip $PG_SKIP" >"$LOGS/pg-skip.log"
 		printf '0 0 1 pg/cli\n' >>"$LOGS/counts"
 		printf 'skip pg/cli (%s)\n' "$PG_SKIP"
-		return 0
+		run_pg=0
 	fi
-	for t in tests/cli/*.bats; do
-		n=$(basename "$t" .bats)
-		case $n in
-		postgres | fence | wal | claude | codex) continue ;;
-		signals | oom | completion | deps) continue ;;
-		esac
-		BATON_BIN=$REPO/build/baton BATON_TEST_PG=$PG_DIR run_one \
-			"pg/cli/$n" "$LOGS/pg-cli-$n.log" bats --tap "$t"
-	done
-}
-
-# run_build BUILD: every test against one build; results in $LOGS.
-run_build() {
-	b=$1
-	if [ "$b" = pg ]; then
-		(run_pg)
-		return
-	fi
-	case $b in
-	normal) dir=build ;;
-	san) dir=build/san ;;
-	*) echo "unknown build $b" >&2; return 2 ;;
-	esac
-	[ -x "$dir/baton" ] || { echo "missing $dir/baton: run make first" >&2; return 2; }
-	for t in "$dir"/tests/t-*; do
-		[ -x "$t" ] || continue
-		n=$(basename "$t")
-		run_one "$b/unit/$n" "$LOGS/$b-$n.log" "$t"
-	done
-	for t in tests/cli/*.bats; do
-		[ -f "$t" ] || continue
-		n=$(basename "$t" .bats)
-		# The real Claude Code and Codex CLIs (node, a minute and
-		# more each) run against the normal build only: the sanitizer
-		# build parses the same results through claude-fake.bats and
-		# codex-fake.bats, and make check keeps to its ten minutes.
-		case $b/$n in san/claude | san/codex) continue ;; esac
-		BATON_BIN=$REPO/$dir/baton run_one "$b/cli/$n" \
-			"$LOGS/$b-cli-$n.log" env -u BATON_TEST_PG bats --tap "$t"
-	done
-}
+	export PG_DIR
+fi
 
 # Checks in the CLI tests that could never fail (see tests/lint-bats.sh).
 run_one lint/bats "$LOGS/lint-bats.log" sh tests/lint-bats.sh
 
-# The builds run side by side (most tests wait on subprocesses, not the
-# CPU); each prints its lines when it is done.
-pids=
-for b in $builds; do
-	run_build "$b" >"$LOGS/$b.summary" 2>&1 &
-	pids="$pids $!"
-done
-rc=0
-for p in $pids; do
-	wait "$p" || rc=$?
-done
-for b in $builds; do
-	cat "$LOGS/$b.summary"
-done
-[ "$rc" = 2 ] && exit 2
+list_jobs | if [ "$run_pg" = 1 ]; then cat; else grep -v '^pg '; fi \
+	>"$LOGS/jobs"
+xargs -P "$jobs" -L 1 sh tests/run.sh --one <"$LOGS/jobs"
 
 passed=0 failed=0 skipped=0
 while read -r p f s n; do
 	passed=$((passed + p)) failed=$((failed + f)) skipped=$((skipped + s))
 done <"$LOGS/counts"
+# every job must have said how it went
+want=$(($(wc -l <"$LOGS/jobs") + 1))
+got=$(wc -l <"$LOGS/counts")
+[ "$run_pg" = 0 ] && case " $builds " in *" pg "*) want=$((want + 1)) ;; esac
+if [ "$got" -lt "$want" ]; then
+	echo "tests/run.sh: only $got of $want jobs reported" >&2
+	failed=$((failed + want - got))
+fi
 if [ "$failed" != 0 ]; then
 	echo
 	echo "failures (logs in $LOGS):"
