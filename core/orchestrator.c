@@ -87,6 +87,7 @@ orch_release(struct orch *o)
 	for (i = 0; i < o->nagents; i++) {
 		free(o->agents[i].profile);
 		agent_release(&o->agents[i].agent);
+		redactor_free(o->agents[i].redactor);
 	}
 	free(o->agents);
 	free(o->scope);
@@ -114,6 +115,7 @@ orch_agent(struct orch *o, const struct agent_profile *p)
 	o->agents = xreallocarray(o->agents, o->nagents + 1, sizeof *o->agents);
 	oa = &o->agents[o->nagents++];
 	oa->profile = xstrdup(p->name);
+	oa->redactor = NULL;
 	agent_init(&oa->agent, impl, p);
 	/* Between tasks an agent holds the worker's scope (S3 nesting). */
 	agent_set_session_id(&oa->agent, o->scope);
@@ -1231,15 +1233,40 @@ profile_redactor(const struct agent_profile *p)
 	return r;
 }
 
+const struct redactor *
+orch_redactor(struct orch *o, const struct agent_profile *p)
+{
+	size_t i;
+
+	if (!o->b->cfg->logs.redact)
+		return NULL;
+	for (i = 0; i < o->nagents; i++) {
+		if (strcmp(o->agents[i].profile, p->name) != 0)
+			continue;
+		if (o->agents[i].redactor == NULL)
+			o->agents[i].redactor = profile_redactor(p);
+		return o->agents[i].redactor;
+	}
+	return NULL;
+}
+
 /*
- * The task's redactor, made when it is first needed (the agent's
- * output is redacted as it is logged, so at its first spawn); NULL when
- * logs.redact is off.
+ * The task's redactor: its profile's, made at the profile's first task
+ * in this worker (building one scans the whole environment with seven
+ * globs, a tenth of a trivial task's instructions); one of the job's own
+ * for a profile this worker has no agent of.  NULL when logs.redact is
+ * off.
  */
 static const struct redactor *
 job_redactor(struct job *j)
 {
-	if (j->redactor == NULL && j->o->b->cfg->logs.redact)
+	const struct redactor *r;
+
+	if (!j->o->b->cfg->logs.redact)
+		return NULL;
+	if ((r = orch_redactor(j->o, j->profile)) != NULL)
+		return r;
+	if (j->redactor == NULL)
 		j->redactor = profile_redactor(j->profile);
 	return j->redactor;
 }

@@ -11,6 +11,7 @@
 struct store;
 struct job;
 struct orch_result;
+struct redactor;
 
 /*
  * One worker's view of the orchestrator: its own database connection,
@@ -34,6 +35,10 @@ struct orch {
 	struct orch_agent {
 		char *profile;
 		struct agent agent;
+		/* The profile's secrets (SPEC §3), made at its first task
+		 * and kept: neither the config nor baton's environment
+		 * changes within a run.  NULL: not made yet. */
+		struct redactor *redactor;
 	} * agents;
 	size_t nagents;
 	/* The session this worker holds as its scope (a milestone's, S3
@@ -156,5 +161,13 @@ int orch_execute(struct orch *, int64_t task_id, struct orch_result *res,
  * NULL if the kind has no adapter.
  */
 struct agent *orch_agent(struct orch *, const struct agent_profile *);
+
+/*
+ * The redactor of profile's tasks (its env: values and baton's own
+ * secret-named variables), made once per worker and profile; NULL when
+ * logs.redact is off.
+ */
+const struct redactor *orch_redactor(struct orch *,
+				     const struct agent_profile *);
 
 #endif
