@@ -2125,7 +2125,8 @@ prepare(struct job *j, char **cause)
 	/* In the database's own directory, never through a symlink an
 	 * agent planted (SPEC §9). */
 	snprintf(name, sizeof name, "%lld", (long long)j->task.id);
-	if (files_mkdir(b->files_dir, "logs", name, &j->task_dir, cause) != 0)
+	if (files_mkdir(b->files_dir, "logs", name, &j->o->logs_made,
+			&j->task_dir, cause) != 0)
 		return -BERR_FAIL;
 	/* A task's own session: its directory only if the agent needs it
 	 * at the start (docs/design.md); $BATON_SESSION_DIR names it all
@@ -2137,7 +2138,7 @@ prepare(struct job *j, char **cause)
 		return 0;
 	}
 	if (files_mkdir(b->files_dir, "sessions", j->session.id,
-			&j->session_dir, cause) != 0)
+			&j->o->sessions_made, &j->session_dir, cause) != 0)
 		return -BERR_FAIL;
 	return 0;
 }

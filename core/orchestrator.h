@@ -81,6 +81,9 @@ struct orch {
 	 * then does it).  Execute a claimed task before claiming another.
 	 */
 	struct job *ready;
+	/* <files_dir>/logs and <files_dir>/sessions were made or checked
+	 * (files_mkdir) */
+	int logs_made, sessions_made;
 	/*
 	 * Group commit (`work`): asked before the end of a task is written,
 	 * with how it ended (status, cost_usd); non-zero to claim the next

@@ -888,6 +888,35 @@ test_redactor_cached(void **state)
 }
 
 /*
+ * Issue 12: a worker checks <files_dir>/logs and /sessions once, at its
+ * first task; removed after that (a prune, by hand), they are made
+ * again for the next task rather than failing it.
+ */
+static void
+test_files_dirs_made_again(void **state)
+{
+	struct env *e = *state;
+	char *cmd, *out;
+	int64_t id;
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		fake.mode = FAKE_SECRETS;
+		id = add(e, "x", NULL, 0);
+		run_ok(e, id);
+		assert_int_equal(status_of(e, id), TASK_COMPLETED);
+		out = logged_out(e, id);
+		assert_non_null(out);
+		free(out);
+		assert_true(e->o.logs_made);
+		cmd = xasprintf("rm -rf '%s/logs' '%s/sessions'",
+				e->t.b.files_dir, e->t.b.files_dir);
+		assert_int_equal(system(cmd), 0);
+		free(cmd);
+	}
+}
+
+/*
  * Group commit: the end of task n and the claim of task n+1 (with its
  * first run row) are one transaction, so that a task costs two commits:
  * that one and its agent's pid.  The last task's end claims nothing.
@@ -1105,6 +1134,7 @@ main(void)
 		T(test_group_commit_lost_end_claims_nothing),
 		T(test_group_commit_with_retries),
 		T(test_redactor_cached),
+		T(test_files_dirs_made_again),
 		cmocka_unit_test(test_agent_session_for_call),
 	};
 #undef T
