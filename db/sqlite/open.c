@@ -922,6 +922,8 @@ sqlite_close(struct store *store)
 		sqlite3_exec(db->h, "ROLLBACK", NULL, NULL, NULL);
 	write_unlock(db);
 	sqlite3_close(db->h);
+	for (i = 0; i < DB_SAVEPOINT_SQL; i++)
+		free(db->savepoint_sql[i]);
 	free(db->path);
 	free(db);
 }
