@@ -89,6 +89,8 @@ orch_release(struct orch *o)
 		agent_release(&o->agents[i].agent);
 		redactor_free(o->agents[i].redactor);
 	}
+	proc_spawn_cache_free(o->spawn);
+	o->spawn = NULL;
 	free(o->agents);
 	free(o->scope);
 	o->agents = NULL;
@@ -938,6 +940,9 @@ spawn(struct job *j, struct turn_state *t)
 	ps.poll_arg = j;
 	ps.on_start = on_start;
 	ps.start_arg = &sc;
+	if (o->spawn == NULL)
+		o->spawn = proc_spawn_cache_new();
+	ps.spawn_cache = o->spawn;
 	if (t->live == NULL)
 		t->live = output_writer_new(o->db, t->run.id, j->epoch,
 					    o->b->cfg->logs.db_max_bytes);

@@ -12,6 +12,7 @@ struct store;
 struct job;
 struct orch_result;
 struct redactor;
+struct proc_spawn_cache;
 
 /*
  * One worker's view of the orchestrator: its own database connection,
@@ -84,6 +85,8 @@ struct orch {
 	/* <files_dir>/logs and <files_dir>/sessions were made or checked
 	 * (files_mkdir) */
 	int logs_made, sessions_made;
+	/* the agents' spawns' file actions, kept (proc_spec) */
+	struct proc_spawn_cache *spawn;
 	/*
 	 * Group commit (`work`): asked before the end of a task is written,
 	 * with how it ended (status, cost_usd); non-zero to claim the next
