@@ -1389,6 +1389,9 @@ proc_start_time(pid_t pid, uint64_t *start)
 		if (n == 0)
 			break;
 		len += (size_t)n;
+		/* one line: whole once it ends (no read() to see EOF) */
+		if (buf[len - 1] == '\n')
+			break;
 	}
 	buf[len] = '\0';
 
