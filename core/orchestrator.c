@@ -1258,9 +1258,9 @@ orch_redactor(struct orch *o, const struct agent_profile *p)
 /*
  * The task's redactor: its profile's, made at the profile's first task
  * in this worker (building one scans the whole environment with seven
- * globs, a tenth of a trivial task's instructions); one of the job's own
- * for a profile this worker has no agent of.  NULL when logs.redact is
- * off.
+ * globs: 140,000 instructions, an eighth of a trivial task's); one of
+ * the job's own for a profile this worker has no agent of.  NULL when
+ * logs.redact is off.
  */
 static const struct redactor *
 job_redactor(struct job *j)

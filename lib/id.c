@@ -14,19 +14,12 @@
 #include "lib/xmalloc.h"
 
 /*
- * Fills buf (>= 37 bytes) with a new lower-case UUID, version 7 (RFC
- * 9562): 48 bits of Unix time in milliseconds, then 74 random bits from
- * the kernel.  Ids made later sort later, so the session rows and the
- * indexes keyed by session id grow at their right edge instead of at a
- * random page, which keeps the cost per task flat as the database grows
- * (docs/performance.md, section 5).
- */
-/*
  * Random bytes from getrandom(2), drawn a pool at a time by each thread:
  * libuuid's uuid_generate_random() made seven system calls an id
  * (getrandom, then getpid, getuid, getppid and gettid to stir its own
- * generator), four ids a task.  A forked child starts with an empty
- * pool, so that it never hands out its parent's bytes.
+ * generator), and a trivial task makes one (its temp session's).  A
+ * forked child starts with an empty pool, so that it never hands out
+ * its parent's bytes.
  */
 static _Thread_local unsigned char pool[256];
 static _Thread_local size_t pool_left;
@@ -70,6 +63,14 @@ random_uuid(uuid_t u)
 	pool_left -= n;
 }
 
+/*
+ * Fills buf (>= 37 bytes) with a new lower-case UUID, version 7 (RFC
+ * 9562): 48 bits of Unix time in milliseconds, then 74 random bits from
+ * the kernel.  Ids made later sort later, so the session rows and the
+ * indexes keyed by session id grow at their right edge instead of at a
+ * random page, which keeps the cost per task flat as the database grows
+ * (docs/performance.md, section 5).
+ */
 void
 id_uuid_new(char *buf)
 {
