@@ -94,23 +94,35 @@ files_setup(struct baton *b, int move_legacy, char **warning, char **cause)
 }
 
 int
-files_mkdir(const char *files_dir, const char *sub, const char *name,
+files_mkdir(const char *files_dir, const char *sub, const char *name, int *made,
 	    char **path, char **cause)
 {
-	char *p = xstrdup(files_dir);
+	char *p = NULL;
 	int rc = -1;
 
 	*path = NULL;
-	if (file_mkdir_own(p, 0700) != 0)
-		goto fail;
-	free(p);
-	p = xasprintf("%s/%s", files_dir, sub);
-	if (file_mkdir_own(p, 0700) != 0)
-		goto fail;
-	free(p);
+again:
+	if (made == NULL || !*made) {
+		p = xstrdup(files_dir);
+		if (file_mkdir_own(p, 0700) != 0)
+			goto fail;
+		free(p);
+		p = xasprintf("%s/%s", files_dir, sub);
+		if (file_mkdir_own(p, 0700) != 0)
+			goto fail;
+		free(p);
+		if (made != NULL)
+			*made = 1;
+	}
 	p = xasprintf("%s/%s/%s", files_dir, sub, name);
-	if (file_mkdir_own(p, 0700) != 0)
-		goto fail;
+	if (file_mkdir_own(p, 0700) != 0) {
+		/* removed since (a prune, by hand): made again */
+		if (errno != ENOENT || made == NULL || !*made)
+			goto fail;
+		*made = 0;
+		free(p);
+		goto again;
+	}
 	*path = p;
 	return 0;
 fail:

@@ -22,8 +22,16 @@ int files_setup(struct baton *b, int move_legacy, char **warning, char **cause);
  * Create (as needed) <files_dir>/<sub>/<name> and the directories above
  * it, mode 0700, refusing any that is a symlink or not ours.  *path is
  * the caller's to free.  0 or -1 with *cause.
+ *
+ * made (may be NULL): the caller's memory that <files_dir> and
+ * <files_dir>/<sub> were made or checked, set here; when it is set they
+ * are not checked again, only <name> is (and when it cannot be made
+ * for want of them, they are made again).  A worker checks them once, at
+ * its first task, rather than with six system calls a task: they are
+ * baton's own, and a directory swapped for a symlink after a check
+ * would be followed by the opens of the task's logs all the same.
  */
 int files_mkdir(const char *files_dir, const char *sub, const char *name,
-		char **path, char **cause);
+		int *made, char **path, char **cause);
 
 #endif

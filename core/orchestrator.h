@@ -11,6 +11,8 @@
 struct store;
 struct job;
 struct orch_result;
+struct redactor;
+struct proc_spawn_cache;
 
 /*
  * One worker's view of the orchestrator: its own database connection,
@@ -34,6 +36,10 @@ struct orch {
 	struct orch_agent {
 		char *profile;
 		struct agent agent;
+		/* The profile's secrets (SPEC §3), made at its first task
+		 * and kept: neither the config nor baton's environment
+		 * changes within a run.  NULL: not made yet. */
+		struct redactor *redactor;
 	} * agents;
 	size_t nagents;
 	/* The session this worker holds as its scope (a milestone's, S3
@@ -76,6 +82,11 @@ struct orch {
 	 * then does it).  Execute a claimed task before claiming another.
 	 */
 	struct job *ready;
+	/* <files_dir>/logs and <files_dir>/sessions were made or checked
+	 * (files_mkdir) */
+	int logs_made, sessions_made;
+	/* the agents' spawns' file actions, kept (proc_spec) */
+	struct proc_spawn_cache *spawn;
 	/*
 	 * Group commit (`work`): asked before the end of a task is written,
 	 * with how it ended (status, cost_usd); non-zero to claim the next
@@ -156,5 +167,13 @@ int orch_execute(struct orch *, int64_t task_id, struct orch_result *res,
  * NULL if the kind has no adapter.
  */
 struct agent *orch_agent(struct orch *, const struct agent_profile *);
+
+/*
+ * The redactor of profile's tasks (its env: values and baton's own
+ * secret-named variables), made once per worker and profile; NULL when
+ * logs.redact is off.
+ */
+const struct redactor *orch_redactor(struct orch *,
+				     const struct agent_profile *);
 
 #endif

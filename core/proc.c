@@ -830,6 +830,102 @@ fail:
 	return -1;
 }
 
+struct proc_spawn_cache {
+	int valid; /* fa holds the actions for the fields below */
+	int in_fd, out_fd, err_fd;
+	char *cwd;
+	posix_spawn_file_actions_t fa;
+};
+
+struct proc_spawn_cache *
+proc_spawn_cache_new(void)
+{
+	return xcalloc(1, sizeof(struct proc_spawn_cache));
+}
+
+void
+proc_spawn_cache_free(struct proc_spawn_cache *c)
+{
+	if (c == NULL)
+		return;
+	if (c->valid)
+		posix_spawn_file_actions_destroy(&c->fa);
+	free(c->cwd);
+	free(c);
+}
+
+static int
+same_cwd(const char *a, const char *b)
+{
+	return a == NULL ? b == NULL : b != NULL && strcmp(a, b) == 0;
+}
+
+/* The file actions of a spawn: the child's stdin, stdout and stderr, and
+ * its working directory.  0 or an error number. */
+static int
+spawn_actions(posix_spawn_file_actions_t *fa, const char *cwd, int in_fd,
+	      int out_fd, int err_fd)
+{
+	int error;
+
+	if (cwd != NULL &&
+	    (error = posix_spawn_file_actions_addchdir_np(fa, cwd)) != 0)
+		return error;
+	if ((error = posix_spawn_file_actions_adddup2(fa, in_fd, 0)) != 0 ||
+	    (error = posix_spawn_file_actions_adddup2(fa, out_fd, 1)) != 0 ||
+	    (error = posix_spawn_file_actions_adddup2(fa, err_fd, 2)) != 0)
+		return error;
+	/* Ours are all O_CLOEXEC; this also stops fds baton inherited or
+	 * a library opened without it from reaching the agent. */
+	return posix_spawn_file_actions_addclosefrom_np(fa, 3);
+}
+
+/*
+ * The file actions for this spawn: the cache's when it holds the same
+ * ones (glibc checks each fd of an action against the descriptor limit,
+ * a getrlimit() each: seven system calls a spawn), else new ones, kept
+ * in the cache when there is one.  *own: *fa is the caller's to
+ * destroy.  0 or an error number.
+ */
+static int
+spawn_actions_get(const struct proc_spec *spec, int in_fd, int out_fd,
+		  int err_fd, posix_spawn_file_actions_t *mine,
+		  posix_spawn_file_actions_t **fa, int *own)
+{
+	struct proc_spawn_cache *c = spec->spawn_cache;
+	int error;
+
+	*own = 0;
+	if (c != NULL && c->valid && c->in_fd == in_fd && c->out_fd == out_fd &&
+	    c->err_fd == err_fd && same_cwd(c->cwd, spec->cwd)) {
+		*fa = &c->fa;
+		return 0;
+	}
+	if (c != NULL && c->valid) {
+		posix_spawn_file_actions_destroy(&c->fa);
+		c->valid = 0;
+	}
+	*fa = c != NULL ? &c->fa : mine;
+	if ((error = posix_spawn_file_actions_init(*fa)) != 0)
+		return error;
+	error = spawn_actions(*fa, spec->cwd, in_fd, out_fd, err_fd);
+	if (c == NULL) {
+		*own = 1;
+		return error;
+	}
+	if (error != 0) {
+		posix_spawn_file_actions_destroy(&c->fa);
+		return error;
+	}
+	c->valid = 1;
+	c->in_fd = in_fd;
+	c->out_fd = out_fd;
+	c->err_fd = err_fd;
+	free(c->cwd);
+	c->cwd = spec->cwd != NULL ? xstrdup(spec->cwd) : NULL;
+	return 0;
+}
+
 /*
  * posix_spawnp() into a new process group with an empty signal mask,
  * every signal at its default and only fds 0, 1 and 2 open.  Returns 0
@@ -841,16 +937,13 @@ proc_spawn(struct proc_state *st, int in_fd, int out_fd, int err_fd,
 	   char **cause)
 {
 	const struct proc_spec *spec = st->spec;
-	posix_spawn_file_actions_t fa;
+	posix_spawn_file_actions_t mine, *fa = NULL;
 	posix_spawnattr_t attr;
 	sigset_t mask, dfl;
 	char *const *envp = spec->envp != NULL ? spec->envp : environ;
-	int error, fa_ok = 0, attr_ok = 0, ret = -1;
+	int error, fa_own = 0, attr_ok = 0, ret = -1;
 	short flags;
 
-	if ((error = posix_spawn_file_actions_init(&fa)) != 0)
-		goto out;
-	fa_ok = 1;
 	if ((error = posix_spawnattr_init(&attr)) != 0)
 		goto out;
 	attr_ok = 1;
@@ -869,20 +962,12 @@ proc_spawn(struct proc_state *st, int in_fd, int out_fd, int err_fd,
 	    (error = posix_spawnattr_setsigmask(&attr, &mask)) != 0 ||
 	    (error = posix_spawnattr_setsigdefault(&attr, &dfl)) != 0)
 		goto out;
-	if (spec->cwd != NULL &&
-	    (error = posix_spawn_file_actions_addchdir_np(&fa, spec->cwd)) != 0)
-		goto out;
-	if ((error = posix_spawn_file_actions_adddup2(&fa, in_fd, 0)) != 0 ||
-	    (error = posix_spawn_file_actions_adddup2(&fa, out_fd, 1)) != 0 ||
-	    (error = posix_spawn_file_actions_adddup2(&fa, err_fd, 2)) != 0)
-		goto out;
-	/* Ours are all O_CLOEXEC; this also stops fds baton inherited or
-	 * a library opened without it from reaching the agent. */
-	if ((error = posix_spawn_file_actions_addclosefrom_np(&fa, 3)) != 0)
+	if ((error = spawn_actions_get(spec, in_fd, out_fd, err_fd, &mine, &fa,
+				       &fa_own)) != 0)
 		goto out;
 
 	/* Not -1: an error number, or 0. */
-	ret = posix_spawnp(&st->pid, spec->argv[0], &fa, &attr, spec->argv,
+	ret = posix_spawnp(&st->pid, spec->argv[0], fa, &attr, spec->argv,
 			   envp);
 
 out:
@@ -891,8 +976,8 @@ out:
 				   spec->argv[0], xstrerror(error));
 	if (attr_ok)
 		posix_spawnattr_destroy(&attr);
-	if (fa_ok)
-		posix_spawn_file_actions_destroy(&fa);
+	if (fa_own)
+		posix_spawn_file_actions_destroy(fa);
 	return ret;
 }
 
@@ -1076,7 +1161,10 @@ proc_open_fds(struct proc_state *st, struct proc_fds *fds, char **cause)
 		*cause = xstrdup("nothing to run: empty argv");
 		return -1;
 	}
-	if (proc_check_cwd(spec->cwd, cause) != 0)
+	/* With lazy logs nothing is left on disk by a spawn that fails: a
+	 * workdir that is gone is found then (proc_run), saving a stat()
+	 * and an access() a spawn. */
+	if (!spec->lazy_logs && proc_check_cwd(spec->cwd, cause) != 0)
 		return -1;
 
 	if (proc_open_stdin(spec, &fds->in, cause) != 0)
@@ -1345,6 +1433,9 @@ proc_start_time(pid_t pid, uint64_t *start)
 		if (n == 0)
 			break;
 		len += (size_t)n;
+		/* one line: whole once it ends (no read() to see EOF) */
+		if (buf[len - 1] == '\n')
+			break;
 	}
 	buf[len] = '\0';
 

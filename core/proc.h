@@ -22,7 +22,9 @@ struct redactor;
 struct proc_spec {
 	char *const *argv; /* argv[0] is searched in PATH if it has no '/' */
 	char *const *envp; /* the child's whole environment */
-	const char *cwd;   /* must exist; checked before spawning */
+	/* must exist; checked before spawning (with lazy_logs: when the
+	 * spawn fails, to say why) */
+	const char *cwd;
 	const char *stdin_path; /* opened read-only as stdin; NULL: below */
 	/* With no stdin_path: stdin holds these bytes (a sealed memfd: no
 	 * file on disk, never a pipe to wait on); NULL: /dev/null. */
@@ -62,7 +64,15 @@ struct proc_spec {
 	/* Optional; called once right after a successful spawn. */
 	void (*on_start)(void *arg, pid_t pid, uint64_t start_time);
 	void *start_arg;
+	/* NULL, or the caller's (proc_spawn_cache_new): the spawn's file
+	 * actions kept for the next spawn with the same fds and cwd.  One
+	 * thread at a time. */
+	struct proc_spawn_cache *spawn_cache;
 };
+
+struct proc_spawn_cache;
+struct proc_spawn_cache *proc_spawn_cache_new(void);
+void proc_spawn_cache_free(struct proc_spawn_cache *); /* NULL-safe */
 
 enum proc_stop_reason {
 	PROC_RAN = 0,	/* ran until it exited by itself */

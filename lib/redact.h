@@ -6,8 +6,8 @@
 /*
  * Secrets out of text (SPEC §3 "Secrets"): a redactor knows a set of
  * secret values and replaces them, and well-known token shapes, with
- * REDACT_MARK.  Built once (per task: the values depend on the agent
- * profile), used on every string baton stores or prints.
+ * REDACT_MARK.  Built once (per agent profile and worker: the values
+ * depend on the profile), used on every string baton stores or prints.
  *
  * Secret values are the caller's extra_values plus the values of the
  * environment variables whose name says they are secret (see

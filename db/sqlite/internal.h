@@ -11,7 +11,8 @@
 #include "db/store.h"
 #include "lib/num.h"
 
-#define DB_STMT_CACHE 256
+#define DB_STMT_CACHE	 256
+#define DB_SAVEPOINT_SQL 16
 
 /*
  * SQL for col + param on usage counts and amounts, saturating as
@@ -41,6 +42,10 @@ struct db {
 		const char *sql;
 		sqlite3_stmt *stmt;
 	} cache[DB_STMT_CACHE];
+	/* The text of the savepoint statements run so far ("SAVEPOINT
+	 * \"claim\"", ...), owned here: their addresses key their
+	 * statements in the cache above (savepoint.c). */
+	char *savepoint_sql[DB_SAVEPOINT_SQL];
 };
 
 /*

@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -556,6 +557,21 @@ out:
 }
 
 /* One integer from a statement with no parameters. */
+/*
+ * SQLite's process-wide settings, before its first connection: no memory
+ * statistics (baton reads none), which otherwise take a global mutex
+ * around every one of SQLite's allocations, a few hundred a task.
+ * sqlite3_config() refuses (SQLITE_MISUSE) once SQLite is initialised,
+ * which is harmless.
+ */
+static pthread_once_t config_once = PTHREAD_ONCE_INIT;
+
+static void
+sqlite_config(void)
+{
+	sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
 static int
 query_int(sqlite3 *h, const char *sql, int64_t *v)
 {
@@ -804,6 +820,7 @@ open_snapshot(const char *real)
 			strbuf_add(&uri, p, 1);
 	}
 	strbuf_adds(&uri, "?immutable=1");
+	pthread_once(&config_once, sqlite_config);
 	if (sqlite3_open_v2(uri.buf, &h,
 			    SQLITE_OPEN_READONLY | SQLITE_OPEN_URI |
 				    SQLITE_OPEN_NOFOLLOW | SQLITE_OPEN_NOMUTEX,
@@ -854,6 +871,7 @@ sqlite_store_open(struct store **out, const char *path,
 		goto out;
 	}
 
+	pthread_once(&config_once, sqlite_config);
 	rc = sqlite3_open_v2(memory ? path : real, &h,
 			     SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOFOLLOW |
 				     SQLITE_OPEN_NOMUTEX,
@@ -922,6 +940,8 @@ sqlite_close(struct store *store)
 		sqlite3_exec(db->h, "ROLLBACK", NULL, NULL, NULL);
 	write_unlock(db);
 	sqlite3_close(db->h);
+	for (i = 0; i < DB_SAVEPOINT_SQL; i++)
+		free(db->savepoint_sql[i]);
 	free(db->path);
 	free(db);
 }

@@ -1359,6 +1359,69 @@ test_plans_at_a_million_rows(void **state)
 	free(path);
 }
 
+/* Events of kind in db. */
+static int64_t
+events_of(struct store *db, const char *kind)
+{
+	sqlite3_stmt *st;
+	int64_t n;
+
+	assert_int_equal(sqlite3_prepare_v2(SQ(db)->h,
+					    "SELECT count(*) FROM events "
+					    "WHERE kind = ?1",
+					    -1, &st, NULL),
+			 SQLITE_OK);
+	sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	n = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return n;
+}
+
+/*
+ * Savepoints run as cached prepared statements (issue 12): used again
+ * and again, nested, released and rolled back, they still keep and undo
+ * what they should; and an error still says which verb failed.
+ */
+static void
+test_savepoints_cached(void **state)
+{
+	char *path = test_path(*state, "baton.db"), *cause = NULL;
+	struct store *db = NULL;
+	int i;
+
+	assert_int_equal(store_open(&db, path, NULL, &cause), 0);
+	for (i = 0; i < 3; i++) {
+		assert_int_equal(store_begin(db, &cause), 0);
+		assert_int_equal(store_savepoint(db, "claim", &cause), 0);
+		assert_int_equal(add_event(db, "kept", NULL, &cause), 0);
+		assert_int_equal(store_savepoint(db, "next", &cause), 0);
+		assert_int_equal(add_event(db, "undone", NULL, &cause), 0);
+		store_savepoint_rollback(db, "next");
+		assert_int_equal(store_savepoint_release(db, "claim", &cause),
+				 0);
+		assert_int_equal(store_savepoint(db, "claim", &cause), 0);
+		assert_int_equal(add_event(db, "undone", NULL, &cause), 0);
+		store_savepoint_rollback(db, "claim");
+		assert_int_equal(store_commit(db, &cause), 0);
+		assert_int_equal(events_of(db, "kept"), i + 1);
+		assert_int_equal(events_of(db, "undone"), 0);
+	}
+	/* no such savepoint: an error naming the verb */
+	assert_int_equal(store_begin(db, &cause), 0);
+	assert_int_equal(store_savepoint_release(db, "next", &cause), -BERR_DB);
+	assert_non_null(cause);
+	assert_non_null(strstr(cause, "RELEASE failed: no such savepoint"));
+	free(cause);
+	cause = NULL;
+	/* and the cached statement still works after its failure */
+	assert_int_equal(store_savepoint(db, "next", &cause), 0);
+	assert_int_equal(store_savepoint_release(db, "next", &cause), 0);
+	store_rollback(db);
+	store_close(db);
+	free(path);
+}
+
 int
 main(void)
 {
@@ -1370,6 +1433,7 @@ main(void)
 		T(test_options),
 		T(test_memory),
 		T(test_reopen),
+		T(test_savepoints_cached),
 		T(test_modes),
 		T(test_existing_dir_kept),
 		T(test_refuse_directory),

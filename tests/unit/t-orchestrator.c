@@ -25,6 +25,7 @@
 #include "db/store.h"
 #include "lib/clock.h"
 #include "lib/id.h"
+#include "lib/redact.h"
 #include "lib/strbuf.h"
 #include "lib/xmalloc.h"
 
@@ -42,6 +43,7 @@ enum fake_mode {
 	FAKE_RESUME,	/* a resume failure on every resumed call */
 	FAKE_FORK,	/* reports a different session id */
 	FAKE_STEAL,	/* the task is requeued while its agent runs */
+	FAKE_SECRETS,	/* prints the two secrets of test_redactor_cached */
 };
 
 static struct {
@@ -54,6 +56,11 @@ static struct {
 	struct store *db; /* FAKE_STEAL: where, and which task */
 	int64_t task;
 } fake;
+
+/* The secrets of test_redactor_cached: one in the profile's env:, one
+ * in baton's own environment under a secret's name. */
+#define PROFILE_SECRET "profile-secret-1234"
+#define ENVIRON_SECRET "environ-secret-5678"
 
 /* Group commit: how often claim_next was asked, and its answer. */
 static int next_asked, next_answer;
@@ -76,6 +83,11 @@ fake_build_argv(const struct agent_call *c, struct strvec *argv, char **cause)
 		return 0;
 	case FAKE_FAIL:
 		strvec_push(argv, "/bin/false");
+		return 0;
+	case FAKE_SECRETS:
+		strvec_push(argv, "/bin/echo");
+		strvec_push(argv, "profile=" PROFILE_SECRET);
+		strvec_push(argv, "environ=" ENVIRON_SECRET);
 		return 0;
 	case FAKE_HANG:
 		strvec_push(argv, "/bin/sleep");
@@ -152,11 +164,13 @@ struct env {
 	const struct agent_profile *profile;
 };
 
-static const char config_yaml[] = "defaults: {agent: fake, kill_grace: 200ms}\n"
-				  "retry: {attempts: 2, base: 1ms, max: 2ms}\n"
-				  "sessions: {resume_failure_limit: 2}\n"
-				  "agents:\n"
-				  "  fake: {kind: command, command: [fake]}\n";
+static const char config_yaml[] =
+	"defaults: {agent: fake, kill_grace: 200ms}\n"
+	"retry: {attempts: 2, base: 1ms, max: 2ms}\n"
+	"sessions: {resume_failure_limit: 2}\n"
+	"agents:\n"
+	"  fake: {kind: command, command: [fake],\n"
+	"         env: {FAKE_TOKEN: " PROFILE_SECRET "}}\n";
 
 static int
 setup(void **state)
@@ -819,6 +833,89 @@ assert_one_run_ended(struct env *e, int64_t id)
 	db_runs_free(runs, n);
 }
 
+/* The agent's stdout of task id's only run, as logged. */
+static char *
+logged_out(struct env *e, int64_t id)
+{
+	struct db_run *runs = NULL;
+	size_t n = 0;
+	char *cause = NULL, *path, *text;
+
+	assert_int_equal(store_run_list(e->t.b.db, id, &runs, &n, &cause), 0);
+	assert_int_equal(n, 1);
+	path = xasprintf("%s/logs/%lld/%lld.out", e->t.b.files_dir,
+			 (long long)id, (long long)runs[0].id);
+	db_runs_free(runs, n);
+	text = test_read(path, NULL);
+	free(path);
+	return text;
+}
+
+/*
+ * Issue 12: a worker builds its profile's redactor once, at the first
+ * task, and every later task's output is still redacted with it: the
+ * values of the profile's env: and of baton's secret-named variables.
+ */
+static void
+test_redactor_cached(void **state)
+{
+	struct env *e = *state;
+	const struct redactor *r;
+	char *out, *s;
+	int64_t id;
+	int i;
+
+	setenv("T_ORCH_API_KEY", ENVIRON_SECRET, 1);
+	for (i = 0; i < 3; i++) {
+		fake.mode = FAKE_SECRETS;
+		id = add(e, "x", NULL, 0);
+		run_ok(e, id);
+		assert_int_equal(status_of(e, id), TASK_COMPLETED);
+		out = logged_out(e, id);
+		assert_string_equal(out, "profile=" REDACT_MARK
+					 " environ=" REDACT_MARK "\n");
+		free(out);
+		if (i == 0)
+			r = orch_redactor(&e->o, e->profile);
+		/* the same one, not one per task */
+		assert_ptr_equal(orch_redactor(&e->o, e->profile), r);
+	}
+	assert_non_null(r);
+	s = redact(r, "a " PROFILE_SECRET " b " ENVIRON_SECRET);
+	assert_string_equal(s, "a " REDACT_MARK " b " REDACT_MARK);
+	free(s);
+	unsetenv("T_ORCH_API_KEY");
+}
+
+/*
+ * Issue 12: a worker checks <files_dir>/logs and /sessions once, at its
+ * first task; removed after that (a prune, by hand), they are made
+ * again for the next task rather than failing it.
+ */
+static void
+test_files_dirs_made_again(void **state)
+{
+	struct env *e = *state;
+	char *cmd, *out;
+	int64_t id;
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		fake.mode = FAKE_SECRETS;
+		id = add(e, "x", NULL, 0);
+		run_ok(e, id);
+		assert_int_equal(status_of(e, id), TASK_COMPLETED);
+		out = logged_out(e, id);
+		assert_non_null(out);
+		free(out);
+		assert_true(e->o.logs_made);
+		cmd = xasprintf("rm -rf '%s/logs' '%s/sessions'",
+				e->t.b.files_dir, e->t.b.files_dir);
+		assert_int_equal(system(cmd), 0);
+		free(cmd);
+	}
+}
+
 /*
  * Group commit: the end of task n and the claim of task n+1 (with its
  * first run row) are one transaction, so that a task costs two commits:
@@ -1036,6 +1133,8 @@ main(void)
 		T(test_group_commit_same_session),
 		T(test_group_commit_lost_end_claims_nothing),
 		T(test_group_commit_with_retries),
+		T(test_redactor_cached),
+		T(test_files_dirs_made_again),
 		cmocka_unit_test(test_agent_session_for_call),
 	};
 #undef T

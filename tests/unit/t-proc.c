@@ -977,6 +977,74 @@ test_cwd(void **state)
 	free(p);
 }
 
+/* Run s (stdout to out) and expect it to print dir's real path. */
+static void
+assert_ran_in(struct proc_spec *s, const char *out, const char *dir)
+{
+	struct proc_result res;
+	char *cause = NULL, *want, real[PATH_MAX];
+
+	if (proc_run_fresh(s, &res, &cause) != 0)
+		fail_msg("proc_run: %s", cause);
+	assert_int_equal(res.exit_code, 0);
+	assert_non_null(realpath(dir, real));
+	want = xasprintf("%s\n", real);
+	assert_file(out, want);
+	free(want);
+}
+
+/*
+ * Issue 12: a spawn cache keeps the file actions from one spawn to the
+ * next; a spawn with another workdir (or none) gets its own, and with
+ * lazy logs a workdir that is gone is still named as the cause.
+ */
+static void
+test_spawn_cache(void **state)
+{
+	struct ctx *c = *state;
+	struct proc_spec s;
+	struct proc_result res;
+	char *p = helper(c, "p-out"), *out = tpath(c, "sc.out");
+	char *other = tpath(c, "other"), *missing = tpath(c, "gone");
+	char **argv = av(p, "cwd", NULL);
+	char *cause = NULL, *want, here[PATH_MAX];
+	int i;
+
+	assert_int_equal(mkdir(other, 0700), 0);
+	spec_init(&s, argv);
+	s.stdout_path = out;
+	s.lazy_logs = 1;
+	s.spawn_cache = proc_spawn_cache_new();
+	for (i = 0; i < 3; i++) {
+		s.cwd = c->dir;
+		assert_ran_in(&s, out, c->dir);
+		s.cwd = other;
+		assert_ran_in(&s, out, other);
+	}
+	s.cwd = NULL;
+	assert_non_null(getcwd(here, sizeof here));
+	assert_ran_in(&s, out, here);
+
+	s.cwd = missing;
+	assert_int_equal(proc_run_fresh(&s, &res, &cause), -1);
+	want = xasprintf("cannot use workdir %s: No such file or directory",
+			 missing);
+	assert_string_equal(cause, want);
+	assert_int_equal(res.pid, 0);
+	assert_int_equal(access(out, F_OK), -1);
+	free(want);
+	free(cause);
+	s.cwd = c->dir;
+	assert_ran_in(&s, out, c->dir);
+
+	proc_spawn_cache_free(s.spawn_cache);
+	av_free(argv);
+	free(other);
+	free(missing);
+	free(out);
+	free(p);
+}
+
 static void
 test_env(void **state)
 {
@@ -2205,6 +2273,7 @@ main(void)
 		cmocka_unit_test(test_missing_binary),
 		cmocka_unit_test(test_not_executable),
 		cmocka_unit_test(test_cwd),
+		cmocka_unit_test(test_spawn_cache),
 		cmocka_unit_test(test_env),
 		cmocka_unit_test(test_log_errors),
 		cmocka_unit_test(test_log_exists),

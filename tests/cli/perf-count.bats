@@ -1,0 +1,77 @@
+#!/usr/bin/env bats
+# System calls per task (issue 12, docs/performance.md section 2): what
+# `work -j1` costs the baton process for a trivial task, counted with
+# strace over two queue sizes so that start-up and shut-down cancel out.
+# A count, not a time: the same on a busy machine as on an idle one.
+# SQLite's page I/O (pwrite64, pread64, syncs, which follow the pages a
+# task dirties and the checkpoints) and memory management (which the
+# sanitizer build adds to) are left out; what is counted is what baton
+# itself asks of the kernel around a task.
+
+bats_require_minimum_version 1.5.0
+
+load lib
+
+local_setup() {
+	command -v strace >/dev/null || skip "strace is not installed"
+	sqlite_only "the counts are of the SQLite store"
+	# strace may not trace in a container without ptrace
+	strace -f -qq -o /dev/null true 2>/dev/null ||
+		skip "strace cannot trace here"
+	config <<-EOF
+	defaults: {agent: true}
+	agents:
+	  true: {kind: command, command: [/bin/true]}
+	EOF
+}
+
+# tally N: strace `work -j1 --until-empty` over N trivial tasks on a
+# database of its own; prints "NAME COUNT" lines for the baton process
+# and its threads (not the agents: the processes that call execve other
+# than as their first system call).
+tally() {
+	local n=$1 d=$T/st-$1 f
+	mkdir -p "$d"
+	seq 1 "$n" | sed 's/^/- prompt: t/' >"$d/tasks.yaml"
+	BATON_DB=$d/baton.db "$BATON" add --from "$d/tasks.yaml" >/dev/null ||
+		return 1
+	BATON_DB=$d/baton.db strace -ff -qq -o "$d/t" "$BATON" work -j1 \
+		--until-empty >/dev/null 2>&1 || return 1
+	for f in "$d"/t.*; do
+		if [ "$(head -c 6 "$f")" != execve ] && grep -q '^execve(' "$f"
+		then
+			continue
+		fi
+		cat "$f"
+	done | awk '/^[a-z_0-9]+\(/ { sub(/\(.*/, ""); c[$0]++ }
+		END { for (k in c) print k, c[k] }' | sort
+}
+
+# per_task A B: per-task counts, "NAME COUNT" from tallies over A and B
+# tasks.
+per_task() {
+	join -a1 -a2 -e0 -o 0,1.2,2.2 <(tally "$1") <(tally "$2") |
+		awk -v d=$(($2 - $1)) '{ printf "%s %.2f\n", $1, ($3 - $2) / d }'
+}
+
+@test "perf-count: a trivial task costs the baton process few system calls" {
+	per_task 40 140 >"$T/per-task"
+	cat "$T/per-task"
+	# what the task asks for, SQLite's page I/O and memory aside
+	awk '$1 !~ /^(pwrite64|pread64|fdatasync|fsync|ftruncate|mmap|munmap|mprotect|madvise|brk|futex)$/ { s += $2 }
+		END { printf "counted %.2f\n", s }' "$T/per-task" >"$T/counted"
+	cat "$T/counted"
+	# 83 before issue 12's last round (libuuid's getpid and friends,
+	# mkdir, lstat and geteuid of the parent directories, glibc's
+	# getrlimit per spawn file action, the workdir's stat and access,
+	# the walk of an empty directory, /proc/PID/stat read to EOF);
+	# 50 after it
+	awk '{ exit !($2 <= 56) }' "$T/counted"
+	# none of these per task any more
+	for name in prlimit64 getppid gettid geteuid getdents64 faccessat2; do
+		awk -v n="$name" '$1 == n { exit !($2 < 0.05) }' "$T/per-task" || {
+			echo "$name per task: $(awk -v n="$name" '$1 == n { print $2 }' "$T/per-task")"
+			return 1
+		}
+	done
+}
