@@ -1,10 +1,6 @@
 #include <uuid/uuid.h>
 
-#include <sys/random.h>
-
 #include <ctype.h>
-#include <errno.h>
-#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,59 +10,9 @@
 #include "lib/xmalloc.h"
 
 /*
- * Random bytes from getrandom(2), drawn a pool at a time by each thread:
- * libuuid's uuid_generate_random() made seven system calls an id
- * (getrandom, then getpid, getuid, getppid and gettid to stir its own
- * generator), and a trivial task makes one (its temp session's).  A
- * forked child starts with an empty pool, so that it never hands out
- * its parent's bytes.
- */
-static _Thread_local unsigned char pool[256];
-static _Thread_local size_t pool_left;
-static pthread_once_t pool_once = PTHREAD_ONCE_INIT;
-
-static void
-pool_forget(void)
-{
-	pool_left = 0;
-}
-
-static void
-pool_register(void)
-{
-	pthread_atfork(NULL, NULL, pool_forget);
-}
-
-static void
-random_uuid(uuid_t u)
-{
-	size_t got = 0, n = sizeof(uuid_t);
-	ssize_t r;
-
-	pthread_once(&pool_once, pool_register);
-	if (pool_left < n) {
-		while (got < sizeof pool) {
-			r = getrandom(pool + got, sizeof pool - got, 0);
-			if (r < 0 && errno == EINTR)
-				continue;
-			if (r < 0) {
-				/* no getrandom (a kernel before 3.17) */
-				uuid_generate_random(u);
-				return;
-			}
-			got += (size_t)r;
-		}
-		pool_left = sizeof pool;
-	}
-	memcpy(u, pool + sizeof pool - pool_left, n);
-	memset(pool + sizeof pool - pool_left, 0, n);
-	pool_left -= n;
-}
-
-/*
  * Fills buf (>= 37 bytes) with a new lower-case UUID, version 7 (RFC
  * 9562): 48 bits of Unix time in milliseconds, then 74 random bits from
- * the kernel.  Ids made later sort later, so the session rows and the
+ * libuuid.  Ids made later sort later, so the session rows and the
  * indexes keyed by session id grow at their right edge instead of at a
  * random page, which keeps the cost per task flat as the database grows
  * (docs/performance.md, section 5).
@@ -78,7 +24,7 @@ id_uuid_new(char *buf)
 	uuid_t u;
 	int i;
 
-	random_uuid(u);
+	uuid_generate_random(u);
 	for (i = 0; i < 6; i++)
 		u[i] = (unsigned char)(ms >> (40 - 8 * i));
 	u[6] = (unsigned char)(0x70 | (u[6] & 0x0f)); /* version 7 */

@@ -8,7 +8,6 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/types.h>
-#include <sys/wait.h>
 
 #include <errno.h>
 #include <limits.h>
@@ -300,58 +299,6 @@ test_uuid_time_ordered(void **state)
 	nanosleep(&ms2, NULL);
 	id_uuid_new(b);
 	assert_true(strcmp(a, b) < 0);
-}
-
-/* Random parts (after the 48 time bits) of ids: n of them into v. */
-static void
-uuid_tails(char (*v)[37], int n)
-{
-	int i;
-
-	for (i = 0; i < n; i++)
-		id_uuid_new(v[i]);
-}
-
-static int
-cmp_tail(const void *a, const void *b)
-{
-	return strcmp((const char *)a + 14, (const char *)b + 14);
-}
-
-/*
- * The random bits come from a pool each thread refills: ids stay
- * distinct across refills (64 ids: four pools of 256 bytes), and a
- * forked child's next id is not its parent's.
- */
-static void
-test_uuid_pool(void **state)
-{
-	char v[65][37];
-	int i, fd[2], status;
-	pid_t pid;
-
-	(void)state;
-	uuid_tails(v, 64);
-	qsort(v, 64, sizeof v[0], cmp_tail);
-	for (i = 1; i < 64; i++)
-		assert_string_not_equal(v[i - 1] + 14, v[i] + 14);
-	/* a pool started, so that the child has one to inherit */
-	id_uuid_new(v[2]);
-	assert_int_equal(pipe(fd), 0);
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		id_uuid_new(v[0]);
-		_exit(write(fd[1], v[0], 37) == 37 ? 0 : 1);
-	}
-	close(fd[1]);
-	id_uuid_new(v[1]);
-	assert_int_equal(read(fd[0], v[64], 37), 37);
-	close(fd[0]);
-	assert_int_equal(waitpid(pid, &status, 0), pid);
-	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-	assert_true(id_is_uuid(v[64]));
-	assert_string_not_equal(v[1] + 14, v[64] + 14);
 }
 
 static void
@@ -1092,7 +1039,6 @@ main(void)
 		cmocka_unit_test(test_parse_time),
 		cmocka_unit_test(test_clocks),
 		cmocka_unit_test(test_uuid),
-		cmocka_unit_test(test_uuid_pool),
 		cmocka_unit_test(test_uuid_time_ordered),
 		cmocka_unit_test(test_session_name),
 		cmocka_unit_test(test_closest),
