@@ -249,7 +249,7 @@ local_teardown() {
 	CMOCKA_MESSAGE_OUTPUT=STDOUT BATON_TEST_PG_URL=$BATON_DB \
 		run "$HELPERS/pg-replay"
 	assert_status 0
-	assert_contains "PASSED  ] 3 test(s)"
+	assert_contains "PASSED  ] 4 test(s)"
 	assert_not_contains "SKIPPED"
 }
 
@@ -784,4 +784,26 @@ elsewhere() {
 	assert_contains "baton: 0 completed, 0 failed, 1 other"
 	[ "$(psql_db "SELECT status FROM tasks WHERE id = 1")" = interrupted ]
 	[ -z "$(psql_db "SELECT outcome FROM runs WHERE task_id = 1")" ]
+}
+
+# Issue 10: `add --from` of many tasks took a round trip per task (the
+# key, the INSERT, a NOTIFY: three for a keyed one); now a few a batch
+# of 500.  Counted as the statements the server logs for the add alone
+# (log_statement for its connection only).
+@test "postgres: add --from of 2000 keyed tasks takes a few statements, not one a task" {
+	seq 2000 | awk '{ printf "{\"prompt\": \"p%d\", \"key\": \"k%d\", \"milestone\": \"m\"}\n", $1, $1 }' > many.jsonl
+	"$BATON" status >/dev/null # the schema, made before we count
+	local before after
+	before=$(grep -c 'LOG:  \(statement\|execute\)' "$PG_DIR/log" || true)
+	PGOPTIONS="-c log_statement=all" run "$BATON" add --from many.jsonl
+	assert_status 0
+	assert_contains "added 2000 tasks"
+	after=$(grep -c 'LOG:  \(statement\|execute\)' "$PG_DIR/log" || true)
+	echo "$((after - before)) statements" >&2
+	[ "$((after - before))" -gt 4 ]
+	[ "$((after - before))" -lt 40 ]
+	[ "$(psql_db "SELECT count(*), min(id), max(id) FROM tasks")" = "2000|1|2000" ]
+	# and again: every key known, nothing added
+	run "$BATON" --json add --from many.jsonl
+	[ "$(echo "$output" | jq -c '[.added, .existing, .ids[0], .ids[1999]]')" = "[0,2000,1,2000]" ]
 }
