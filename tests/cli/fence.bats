@@ -54,7 +54,8 @@ statuses() {
 	assert_status 0
 	[ "$(statuses)" = "1:interrupted 2:interrupted 3:completed 4:completed" ]
 	no_overlap
-	[ "$(sql "SELECT group_concat(status) FROM runners ORDER BY id")" = "dead,exited" ]
+	[ "$(sql "SELECT group_concat(status) FROM
+		(SELECT status FROM runners ORDER BY id) AS q")" = "dead,exited" ]
 	doctor_clean
 }
 
