@@ -86,26 +86,30 @@ arr_dbl(struct strbuf *sb, int has, double v)
 	arr_text(sb, has ? buf : NULL);
 }
 
+/* A task with a key: the key (borrowed) and the task's index. */
+struct keyed {
+	const char *key;
+	size_t i;
+};
+
 /* The tasks' keys, and for each the first task with it (first[i]). */
 struct keys {
-	size_t *by; /* the indexes of ts with a key, by key then index */
+	struct keyed *by; /* the tasks with a key, by key then index */
 	size_t nby;
 	size_t *first; /* n: first[i] == i if none came earlier */
 };
 
-static struct db_task *keys_ts; /* qsort's: set while sorting only */
-
 static int
 by_key(const void *a, const void *b)
 {
-	size_t i = *(const size_t *)a, j = *(const size_t *)b;
-	int c = strcmp(keys_ts[i].key, keys_ts[j].key);
+	const struct keyed *x = a, *y = b;
+	int c = strcmp(x->key, y->key);
 
-	return c != 0 ? c : (i > j) - (i < j);
+	return c != 0 ? c : (x->i > y->i) - (x->i < y->i);
 }
 
 static void
-keys_init(struct keys *k, struct db_task *ts, size_t n)
+keys_init(struct keys *k, const struct db_task *ts, size_t n)
 {
 	size_t i;
 
@@ -114,29 +118,29 @@ keys_init(struct keys *k, struct db_task *ts, size_t n)
 	k->nby = 0;
 	for (i = 0; i < n; i++) {
 		k->first[i] = i;
-		if (ts[i].key != NULL)
-			k->by[k->nby++] = i;
+		if (ts[i].key != NULL) {
+			k->by[k->nby].key = ts[i].key;
+			k->by[k->nby++].i = i;
+		}
 	}
-	keys_ts = ts;
 	qsort(k->by, k->nby, sizeof *k->by, by_key);
-	keys_ts = NULL;
 	for (i = 1; i < k->nby; i++)
-		if (strcmp(ts[k->by[i]].key, ts[k->by[i - 1]].key) == 0)
-			k->first[k->by[i]] = k->first[k->by[i - 1]];
+		if (strcmp(k->by[i].key, k->by[i - 1].key) == 0)
+			k->first[k->by[i].i] = k->first[k->by[i - 1].i];
 }
 
 /* The first task with key, or n if none has it. */
 static size_t
-keys_find(const struct keys *k, struct db_task *ts, size_t n, const char *key)
+keys_find(const struct keys *k, size_t n, const char *key)
 {
 	size_t lo = 0, hi = k->nby, mid;
 	int c;
 
 	while (lo < hi) {
 		mid = lo + (hi - lo) / 2;
-		c = strcmp(ts[k->by[mid]].key, key);
+		c = strcmp(k->by[mid].key, key);
 		if (c == 0)
-			return k->first[k->by[mid]];
+			return k->first[k->by[mid].i];
 		if (c < 0)
 			lo = mid + 1;
 		else
@@ -175,7 +179,7 @@ chunk_known(struct pg *pg, const struct keys *k, struct db_task *ts, size_t n,
 	if (r != 0)
 		return -BERR_DB;
 	for (r = 0; r < PQntuples(res); r++) {
-		i = keys_find(k, ts, n, PQgetvalue(res, r, 1));
+		i = keys_find(k, n, PQgetvalue(res, r, 1));
 		if (i < n) {
 			ts[i].id = pg_i64(res, r, 0);
 			existed[i] = 1;
