@@ -2345,14 +2345,17 @@ orch_execute(struct orch *o, int64_t task_id, struct orch_result *res,
 	if (o->scope_milestone != 0 &&
 	    j.task.milestone_id == o->scope_milestone)
 		refresh_scope(o);
-	/* A lost lease writes nothing more (SPEC §5); given back: unclaimed
-	 * already, the task is pending again. */
-	rc2 = j.lost	     ? lost(&j, res, cause)
-	      : j.given_back ? 0
-			     /* a database error stops the worker: no claim */
-			     : finish(&j, res, rc != -BERR_DB, cause);
-	if (j.lost)
+	/* Given back: unclaimed already, the task is pending again.  A
+	 * database error stops the worker: no claim. */
+	rc2 = j.lost || j.given_back ? 0
+				     : finish(&j, res, rc != -BERR_DB, cause);
+	/* A lost lease writes nothing more (SPEC §5), also when finish
+	 * found it lost: the outcome it would have written is not this
+	 * runner's to report. */
+	if (j.lost) {
+		rc2 = lost(&j, res, cause);
 		rc = 0;
+	}
 	if (rc2 == 0 && rc != 0) {
 		*cause = why;
 		why = NULL;

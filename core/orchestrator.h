@@ -107,7 +107,8 @@ struct orch_result {
 	char *error;  /* the task's error text, or NULL */
 	char *answer; /* the last run's answer (as stored), or NULL */
 	/* The task's lease was lost (SPEC §5): its agent was stopped and
-	 * nothing of this attempt was recorded; status is interrupted as
+	 * nothing more of this attempt was recorded (also when it was its
+	 * end's write that found it lost); status is interrupted as
 	 * far as this runner knows, and the store has another's. */
 	int lost;
 	/* given back (see struct orch's resource): pending again, status

@@ -217,14 +217,30 @@ resolve_agent(const struct config *cfg, const struct task_spec *s,
 	return 0;
 }
 
-/* t->milestone_id for s->milestone, created if it does not exist; 0,
- * -BERR_USAGE or the store's error. */
+/* `add --from`: the milestones its tasks named so far, so that a
+ * thousand tasks of one milestone look it up once. */
+#define MILESTONES_KEPT 64
+struct milestones {
+	char *name[MILESTONES_KEPT];
+	int64_t id[MILESTONES_KEPT];
+	int n;
+};
+
+static void
+milestones_release(struct milestones *ms)
+{
+	while (ms->n > 0)
+		free(ms->name[--ms->n]);
+}
+
+/* t->milestone_id for s->milestone, created if it does not exist (ms, if
+ * not NULL, the ones known); 0, -BERR_USAGE or the store's error. */
 static int
 resolve_milestone(struct store *db, const struct task_spec *s,
-		  struct db_task *t, char **cause)
+		  struct db_task *t, struct milestones *ms, char **cause)
 {
 	struct db_milestone m = {0};
-	int found, existed, rc;
+	int found, existed, rc, i;
 
 	if (!session_name_valid(s->milestone))
 		return bad(s, cause,
@@ -232,6 +248,11 @@ resolve_milestone(struct store *db, const struct task_spec *s,
 				     "1 to 64 characters from A-Z a-z "
 				     "0-9 . _ -",
 				     s->milestone));
+	for (i = 0; ms != NULL && i < ms->n; i++)
+		if (strcmp(ms->name[i], s->milestone) == 0) {
+			t->milestone_id = ms->id[i];
+			return 0;
+		}
 	if ((rc = store_milestone_get(db, s->milestone, &m, &found, cause)) !=
 	    0)
 		goto out;
@@ -242,6 +263,10 @@ resolve_milestone(struct store *db, const struct task_spec *s,
 			goto out;
 	}
 	t->milestone_id = m.id;
+	if (ms != NULL && ms->n < MILESTONES_KEPT) {
+		ms->name[ms->n] = xstrdup(s->milestone);
+		ms->id[ms->n++] = m.id;
+	}
 out:
 	db_milestone_release(&m);
 	return rc;
@@ -269,7 +294,7 @@ resolve_continue(struct store *db, const struct task_spec *s, struct db_task *t,
  * the store's error. */
 static int
 resolve_session(struct store *db, const struct task_spec *s, struct db_task *t,
-		char **cause)
+		struct milestones *ms, char **cause)
 {
 	int rc;
 
@@ -294,7 +319,7 @@ resolve_session(struct store *db, const struct task_spec *s, struct db_task *t,
 	}
 	t->new_session = s->new_session;
 	if (s->milestone != NULL &&
-	    (rc = resolve_milestone(db, s, t, cause)) != 0)
+	    (rc = resolve_milestone(db, s, t, ms, cause)) != 0)
 		return rc;
 	/* S6: tasks of one milestone, or one named session, run in order
 	 * and one at a time. */
@@ -420,10 +445,10 @@ task_attempts_of(const struct db_task *t)
 	return of < t->attempts ? t->attempts : of;
 }
 
-/* Check spec and fill in *t (see task.h); *t is empty on an error. */
-int
-task_spec_resolve(struct baton *b, struct store *db, const struct task_spec *s,
-		  struct db_task *t, char **cause)
+/* task_spec_resolve() with the milestones ms knows (or NULL). */
+static int
+spec_resolve(struct baton *b, struct store *db, const struct task_spec *s,
+	     struct db_task *t, struct milestones *ms, char **cause)
 {
 	int rc;
 
@@ -431,11 +456,19 @@ task_spec_resolve(struct baton *b, struct store *db, const struct task_spec *s,
 	if ((rc = resolve_prompt(s, t, cause)) != 0 ||
 	    (rc = resolve_workdir(s, t, cause)) != 0 ||
 	    (rc = resolve_agent(b->cfg, s, t, cause)) != 0 ||
-	    (rc = resolve_session(db, s, t, cause)) != 0 ||
+	    (rc = resolve_session(db, s, t, ms, cause)) != 0 ||
 	    (rc = resolve_limits(b->cfg, s, t, cause)) != 0 ||
 	    (rc = resolve_budget(s, t, cause)) != 0)
 		db_task_release(t);
 	return rc;
+}
+
+/* Check spec and fill in *t (see task.h); *t is empty on an error. */
+int
+task_spec_resolve(struct baton *b, struct store *db, const struct task_spec *s,
+		  struct db_task *t, char **cause)
+{
+	return spec_resolve(b, db, s, t, NULL, cause);
 }
 
 int
@@ -466,35 +499,48 @@ task_add(struct baton *b, const struct task_spec *spec, struct db_task *t,
 	return 0;
 }
 
+/*
+ * Every spec resolved first, in order (a bad one: nothing inserted),
+ * then inserted all at once (store_task_insert_many: a few round trips
+ * for thousands of tasks on a server).
+ */
 int
 task_add_all(struct baton *b, const struct task_spec *specs, size_t n,
 	     int64_t *ids, size_t *added, char **cause)
 {
-	struct db_task t = {0};
-	size_t i;
-	int rc, existed;
+	struct db_task *ts = xcalloc(n ? n : 1, sizeof *ts);
+	int *existed = xcalloc(n ? n : 1, sizeof *existed);
+	struct milestones ms = {0};
+	size_t i, done = 0;
+	int rc;
 
 	*added = 0;
 	if ((rc = store_begin(b->db, cause)) != 0)
-		return rc;
-	for (i = 0; i < n; i++) {
-		if ((rc = task_spec_resolve(b, b->db, &specs[i], &t, cause)))
+		goto out;
+	for (; done < n; done++) {
+		if ((rc = spec_resolve(b, b->db, &specs[done], &ts[done], &ms,
+				       cause)) != 0)
 			break;
-		if ((rc = store_task_insert(b->db, &t, clock_now_ms(), &existed,
-					    cause)) != 0)
-			break;
-		ids[i] = t.id;
-		if (!existed)
-			(*added)++;
-		db_task_release(&t);
+		ts[done].created_at = clock_now_ms();
 	}
+	if (rc == 0)
+		rc = store_task_insert_many(b->db, ts, n, existed, cause);
 	if (rc == 0)
 		rc = store_commit(b->db, cause);
 	if (rc != 0) {
-		db_task_release(&t);
 		store_rollback(b->db);
-		*added = 0;
+		goto out;
 	}
+	for (i = 0; i < n; i++) {
+		ids[i] = ts[i].id;
+		*added += !existed[i];
+	}
+out:
+	for (i = 0; i < done; i++)
+		db_task_release(&ts[i]);
+	milestones_release(&ms);
+	free(existed);
+	free(ts);
 	return rc;
 }
 

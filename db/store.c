@@ -156,6 +156,22 @@ store_task_insert(struct store *st, struct db_task *t, int64_t now,
 }
 
 int
+store_task_insert_many(struct store *st, struct db_task *ts, size_t n,
+		       int *existed, char **cause)
+{
+	size_t i;
+	int rc;
+
+	if (st->impl->task_insert_many != NULL)
+		return st->impl->task_insert_many(st, ts, n, existed, cause);
+	for (i = 0; i < n; i++)
+		if ((rc = st->impl->task_insert(st, &ts[i], ts[i].created_at,
+						&existed[i], cause)) != 0)
+			return rc;
+	return 0;
+}
+
+int
 store_task_get(struct store *st, int64_t id, struct db_task *a2, int *found,
 	       char **cause)
 {

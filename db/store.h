@@ -220,6 +220,16 @@ void db_task_release(struct db_task *);
  */
 int store_task_insert(struct store *, struct db_task *t, int64_t now,
 		      int *existed, char **cause);
+/*
+ * store_task_insert() of ts[0], ts[1]… in that order, each at its own
+ * created_at (the caller's), in fewer round trips where the engine can
+ * (PostgreSQL: a few hundred rows a statement): the same ids in the
+ * same order, and a key that exists already, or that an earlier task of
+ * ts has, inserts nothing (that task's id, existed[i] = 1).  Inside the
+ * caller's transaction; on an error some may be inserted (roll back).
+ */
+int store_task_insert_many(struct store *, struct db_task *ts, size_t n,
+			   int *existed, char **cause);
 /* *found is 0 if there is no task id. */
 int store_task_get(struct store *, int64_t id, struct db_task *, int *found,
 		   char **cause);
@@ -763,6 +773,9 @@ struct store_impl {
 	int (*busy)(const struct store *st);
 	int (*task_insert)(struct store *st, struct db_task *t, int64_t now,
 			   int *existed, char **cause);
+	/* NULL: task_insert, one by one */
+	int (*task_insert_many)(struct store *st, struct db_task *ts, size_t n,
+				int *existed, char **cause);
 	int (*task_get)(struct store *st, int64_t id, struct db_task *a2,
 			int *found, char **cause);
 	int (*task_next)(struct store *st, int64_t milestone_id,

@@ -16,6 +16,7 @@ const struct store_impl pg_store_impl = {
 	.wal = pg_wal,
 	.busy = pg_busy,
 	.task_insert = pg_task_insert,
+	.task_insert_many = pg_task_insert_many,
 	.task_get = pg_task_get,
 	.task_next = pg_task_next,
 	.task_count_pending = pg_task_count_pending,

@@ -22,6 +22,9 @@ struct pg_logged {
 	/* the id an INSERT … RETURNING id took from its identity, given
 	 * again explicitly on a replay (a sequence never gives it twice) */
 	char *ret_id;
+	/* pg_log_ids(): parameter ids_param (1-based) is given ret_id, the
+	 * ids a many-row INSERT took, on a replay; 0 for none */
+	int ids_param;
 };
 
 struct pg {
@@ -71,6 +74,14 @@ void pgq_null(struct pgq *);
  */
 int pg_exec(struct pg *, const char *sql, const struct pgq *q, PGresult **res,
 	    const char *what, char **cause);
+/*
+ * For entry at of the transaction's log (pg->nlog - 1 just after its
+ * pg_exec()), an INSERT whose parameter
+ * param (1-based) is an array of ids, NULL where the identity is to
+ * give one: ids (the caller's) is that array with the ids the rows took,
+ * given instead on a replay, so that the rows come back as they were.
+ */
+void pg_log_ids(struct pg *, size_t at, int param, const char *ids);
 /* pg_exec() with no result wanted; *changed (if not NULL) is the number
  * of rows the statement changed. */
 int pg_do(struct pg *, const char *sql, const struct pgq *q, int64_t *changed,
@@ -159,6 +170,8 @@ int pg_wal(struct store *st, enum store_checkpoint mode, struct store_wal *w,
 int pg_busy(const struct store *st);
 int pg_task_insert(struct store *st, struct db_task *t, int64_t now,
 		   int *existed, char **cause);
+int pg_task_insert_many(struct store *st, struct db_task *ts, size_t n,
+			int *existed, char **cause);
 int pg_task_get(struct store *st, int64_t id, struct db_task *a2, int *found,
 		char **cause);
 int pg_task_next(struct store *st, int64_t milestone_id, int64_t skip_after,

@@ -394,10 +394,24 @@ log_push(struct pg *pg, const char *sql, const struct pgq *q,
 		l->v[i] = xstrdup_or_null(q->v[i]);
 	l->hash = hash;
 	l->ret_id = NULL;
+	l->ids_param = 0;
 	if (strncmp(sql, "INSERT INTO ", 12) == 0 &&
 	    strstr(sql, "RETURNING id") != NULL && PQntuples(res) == 1 &&
 	    PQnfields(res) == 1)
 		l->ret_id = xstrdup(PQgetvalue(res, 0, 0));
+}
+
+void
+pg_log_ids(struct pg *pg, size_t at, int param, const char *ids)
+{
+	struct pg_logged *l;
+
+	if (!pg->in_txn || at >= pg->nlog)
+		return;
+	l = &pg->log[at];
+	free(l->ret_id);
+	l->ret_id = xstrdup(ids);
+	l->ids_param = param;
 }
 
 static void
@@ -506,6 +520,15 @@ replay_one(struct pg *pg, const struct pg_logged *l)
 	PGresult *res;
 	int i;
 
+	if (l->ids_param > 0 && l->ids_param <= l->n) {
+		/* a many-row INSERT: its ids array, filled in */
+		v = xcalloc((size_t)l->n, sizeof *v);
+		for (i = 0; i < l->n; i++)
+			v[i] = i == l->ids_param - 1 ? l->ret_id : l->v[i];
+		res = run(pg, l->sql, l->n, v);
+		free(v);
+		return res;
+	}
 	cols = l->ret_id != NULL ? strchr(l->sql, '(') : NULL;
 	vals = cols != NULL ? strstr(cols, "VALUES (") : NULL;
 	if (vals != NULL)

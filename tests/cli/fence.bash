@@ -87,3 +87,26 @@ no_overlap() {
 		exit bad
 	}' "$T/rec/sessions"
 }
+
+# stale_runner ARGS...: machine-a runs `work ARGS` on task 1 (session
+# s1), is stopped while the agent ends, reaped by machine-b (which then
+# runs task 2 in s1), and continued: it lost task 1's lease at its end.
+# Its output is in $T/a.out, its exit status in $status.
+stale_runner() {
+	"$BATON" add -q --session s1 1 # a: ends while a is stopped
+	"$BATON" add -q --session s1 1 # b, once it took over s1
+	machine machine-a "$T/a.out" work -j 1 --until-empty "$@"
+	local a=$MACHINE runner
+	wait_for '[ "$(seen 1)" = 1 ]' 20
+	runner=$(baton_of "$a")
+	kill -STOP "$runner"
+	wait_for '[ "$(seen 1 end)" = 1 ]' 20
+	machine machine-b "$T/b.out" work -j 1 --until-empty
+	local b=$MACHINE
+	# b reaps a once its heartbeat is stale_after old, and runs task 2
+	wait_for '[ "$(seen 2 end)" = 1 ]' 30
+	wait_exit "$b" 30
+	[ "$status" = 0 ] || { cat "$T/b.out" >&2; return 1; }
+	kill -CONT "$runner"
+	wait_exit "$a" 30
+}

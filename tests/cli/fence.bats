@@ -39,6 +39,9 @@ statuses() {
 	assert_contains "baton: lost lease for task 1 (attempt 1 superseded)"
 	assert_contains "baton: lost lease for task 2 (attempt 1 superseded)"
 	assert_contains "lost its leases: another baton reaped it"
+	# an outcome it could not record is not announced (issue 10)
+	assert_not_contains "task 1 completed"
+	assert_contains "0 completed, 0 failed, 2 other"
 	# its agent was stopped, not left to run its 60 s
 	[ "$(seen 2 term)" = 1 ]
 	# and nothing it would have written was: task 3 runs on in s1
@@ -51,7 +54,8 @@ statuses() {
 	assert_status 0
 	[ "$(statuses)" = "1:interrupted 2:interrupted 3:completed 4:completed" ]
 	no_overlap
-	[ "$(sql "SELECT group_concat(status) FROM runners ORDER BY id")" = "dead,exited" ]
+	[ "$(sql "SELECT group_concat(status) FROM
+		(SELECT status FROM runners ORDER BY id) AS q")" = "dead,exited" ]
 	doctor_clean
 }
 
@@ -125,6 +129,48 @@ statuses() {
 	assert_contains "baton: task 1: cannot begin transaction: database is locked (waited 1s); retrying for up to db.final_write_timeout"
 	assert_contains "baton: 1 completed, 0 failed, 0 other"
 	doctor_clean
+}
+
+# Issue 10, deterministically: the lease goes while the task's end waits
+# for the write lock (no poll of the lease comes between), so it is the
+# end's own fenced write that finds it lost.
+@test "a lease lost while the end waits for the lock: no completed line, no joblog line" {
+	sqlite_only "holds SQLite's write lock with sqlite3"
+	fake_config "$(fake_profile gate until "$T/go")"
+	sed -i '1i db: {busy_timeout: 1s}' "$BATON_CONFIG"
+	sed -i 's/^runner: {.*/runner: {heartbeat: 1s, stale_after: 60s}/' "$BATON_CONFIG"
+	"$BATON" add -q --agent gate hello
+	"$BATON" work -j 1 --until-empty --joblog "$T/joblog" \
+		>"$T/work.out" 2>"$T/work.err" &
+	local pid=$!
+	wait_for '[ -e "$T"/rec/1.*.proc ]'
+	# another process takes the write lock across the end of the run
+	# and, before it lets go, takes the task over (as a reaper would)
+	{
+		echo "BEGIN IMMEDIATE;"
+		echo "SELECT 'locked';"
+		while [ ! -e "$T/unlock" ]; do sleep 0.1; done
+		echo "UPDATE tasks SET status = 'interrupted',
+			lease_epoch = lease_epoch + 1 WHERE id = 1;"
+		echo "COMMIT;"
+	} | sqlite3 -batch "$BATON_DB" >"$T/lock.out" &
+	local locker=$!
+	wait_for 'grep -q locked "$T/lock.out"'
+	touch "$T/go"
+	wait_for 'grep -q "retrying for up to db.final_write_timeout" "$T/work.err"' 20
+	touch "$T/unlock"
+	wait_exit "$locker"
+	wait_exit "$pid"
+	assert_status 1
+	run cat "$T/work.out" "$T/work.err"
+	assert_contains "baton: lost lease for task 1 (attempt 1 superseded)"
+	assert_not_contains "task 1 completed"
+	assert_not_contains "cannot record run: lost lease"
+	assert_contains "baton: 0 completed, 0 failed, 1 other"
+	[ "$(grep -c . "$T/joblog")" = 1 ]
+	# nothing of the end was written over the takeover
+	[ "$(tj 1 .status)" = interrupted ]
+	[ -z "$(sql "SELECT outcome FROM runs WHERE task_id = 1")" ]
 }
 
 @test "a runner that cannot renew its heartbeat for stale_after stops its own agent" {
@@ -207,4 +253,36 @@ statuses() {
 	assert_contains "problem: run 3 of task 2 started before an earlier run of session $s ended (two agents in one session)"
 	run "$BATON" doctor --json
 	[ "$(echo "$output" | jq -r '.problems[0].kind')" = session-overlap ]
+}
+
+# Issue 10: a runner whose lease went while it was stopped announced the
+# outcome it could not record ("task 1 completed"), and its summary and
+# --joblog counted it as its own.
+@test "a stale runner says only that it lost the task: no completed line, no joblog line" {
+	need_machines
+	fence_config
+	stale_runner --joblog "$T/a.joblog"
+	assert_status 1
+	run cat "$T/a.out"
+	assert_contains "baton: lost lease for task 1 (attempt 1 superseded)"
+	assert_not_contains "task 1 completed"
+	assert_not_contains "cannot record run: lost lease"
+	assert_contains "0 completed, 0 failed, 1 other"
+	# the joblog's header only: no task finished here
+	[ "$(grep -c . "$T/a.joblog")" = 1 ]
+	[ "$(statuses)" = "1:interrupted 2:completed" ]
+	[ "$(sql "SELECT count(*) FROM runs WHERE task_id = 1 AND
+		outcome = 'interrupted'")" = 1 ]
+	no_overlap
+}
+
+@test "a stale runner's --json has no line for the task it lost" {
+	need_machines
+	fence_config
+	stale_runner --json
+	assert_status 1
+	run cat "$T/a.out"
+	assert_contains "baton: lost lease for task 1 (attempt 1 superseded)"
+	[ "$(grep -c '^{' "$T/a.out")" = 0 ]
+	[ "$(statuses)" = "1:interrupted 2:completed" ]
 }

@@ -248,3 +248,54 @@ status_count() {
 	[ "$(count)" = 100000 ]
 	[ "$(sql "SELECT count(DISTINCT key) FROM tasks")" = 100000 ]
 }
+
+# Past one statement's worth of rows (db/postgres/task-many.c: 500): ids
+# in the file's order, a key known already or repeated in the file adds
+# nothing and answers with that task's id, and text that an array
+# literal must quote comes back as it went in.
+@test "add --from past a batch: ids in order, repeated and known keys, quoted text" {
+	"$BATON" add -q --key k7 "known already"
+	awk 'BEGIN {
+		for (i = 1; i <= 1200; i++) {
+			k = i <= 1000 ? i : i - 990   # 1001.. repeat 11..
+			printf "{\"prompt\": \"p%d \\\"q\\\" \\\\ {a,b} NULL é\", \"key\": \"k%d\"%s}\n",
+				i, k, i % 3 ? "" : ", \"milestone\": \"m" i % 2 "\""
+		}
+	}' > many.jsonl
+	run "$BATON" --json add --from many.jsonl
+	assert_status 0
+	[ "$(echo "$output" | jq -c '[.added, .existing]')" = "[999,201]" ]
+	# k7 is task 1; the file's new keys take 2, 3… in order
+	[ "$(echo "$output" | jq -c '.ids[0:8]')" = "[2,3,4,5,6,7,1,8]" ]
+	[ "$(echo "$output" | jq -c '.ids[999]')" = 1000 ]
+	# line 1001 repeats k11 (line 11: task 11), line 1200 k210
+	[ "$(echo "$output" | jq -c '[.ids[1000], .ids[1199]]')" = "[11,210]" ]
+	[ "$(count)" = 1000 ]
+	[ "$(sql "SELECT prompt FROM tasks WHERE id = 1000")" = 'p1000 "q" \ {a,b} NULL é' ]
+	[ "$(sql "SELECT key FROM tasks WHERE id = 1000")" = k1000 ]
+	[ "$(sql "SELECT count(*) FROM tasks WHERE milestone_id IS NOT NULL")" = 333 ]
+	[ "$(sql "SELECT group_concat(name, ' ') FROM
+		(SELECT name FROM milestones ORDER BY id) AS q")" = "m1 m0" ]
+	# the next task's id follows on
+	run "$BATON" --json add hello
+	[ "$(echo "$output" | jq .id)" = 1001 ]
+}
+
+# A bad record after the first batch: nothing is added, not even the
+# rows of the batches before it, and no id was used up (on PostgreSQL
+# too, whose sequences do not roll back).
+@test "a bad record past the first batch adds nothing and uses up no id" {
+	awk 'BEGIN {
+		for (i = 1; i <= 1200; i++)
+			printf "{\"prompt\": \"p%d\", \"milestone\": \"m\"%s}\n", i,
+				i == 1100 ? ", \"timeout\": \"soon\"" : ""
+	}' > bad.jsonl
+	run "$BATON" add --from bad.jsonl
+	assert_status 2
+	assert_contains "bad.jsonl:1100: timeout: invalid duration 'soon'"
+	assert_contains "(nothing was added)"
+	[ "$(count)" = 0 ]
+	[ "$(sql "SELECT count(*) FROM milestones")" = 0 ]
+	run "$BATON" --json add hello
+	[ "$(echo "$output" | jq .id)" = 1 ]
+}

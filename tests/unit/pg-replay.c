@@ -196,7 +196,72 @@ test_outside_txn(void **state)
 	assert_int_equal(store_task_set_agent(db, 1, "shell", NULL, &cause), 0);
 	store_close(db);
 }
+
+/* add --from's many rows a statement (db/postgres/task-many.c), three
+ * statements of them, then the connection breaks: the replay gives each
+ * row the id it had. */
+static void
+test_replay_many(void **state)
+{
+	const char *u = url();
+	struct store *db = NULL;
+	struct db_task *ts, t = {0};
+	char *cause = NULL;
+	int *existed;
+	int64_t after;
+	size_t i, n = 1200;
+	int found;
+
+	(void)state;
+	ts = xcalloc(n, sizeof *ts);
+	existed = xcalloc(n, sizeof *existed);
+	for (i = 0; i < n; i++) {
+		ts[i].prompt = xasprintf("many %zu", i);
+		ts[i].workdir = xstrdup("/tmp");
+		ts[i].project = xstrdup("/tmp");
+		/* every third keyed; the last one's key is the first's */
+		if (i % 3 == 0)
+			ts[i].key = xasprintf("rk%zu", i == n - 3 ? 0 : i);
+		ts[i].retries = -1;
+		ts[i].max_iterations = 1;
+		ts[i].max_attempts = 1;
+		ts[i].created_at = clock_now_ms();
+	}
+	assert_int_equal(store_open(&db, u, NULL, &cause), 0);
+	assert_int_equal(store_begin(db, &cause), 0);
+	assert_int_equal(store_task_insert_many(db, ts, n, existed, &cause), 0);
+	kill_connections(u);
+	add(db, "after many", &after);
+	assert_int_equal(store_commit(db, &cause), 0);
+	for (i = 1; i < n; i++) {
+		if (i == n - 3) {
+			assert_true(existed[i]);
+			assert_int_equal(ts[i].id, ts[0].id);
+			continue;
+		}
+		assert_false(existed[i]);
+		assert_int_equal(ts[i].id,
+				 ts[0].id + (int64_t)i - (i > n - 3 ? 1 : 0));
+	}
+	assert_int_equal(after, ts[n - 1].id + 1);
+	assert_int_equal(store_task_get(db, ts[700].id, &t, &found, &cause), 0);
+	assert_true(found);
+	assert_string_equal(t.prompt, "many 700");
+	db_task_release(&t);
+	for (i = 0; i < n; i++)
+		db_task_release(&ts[i]);
+	free(ts);
+	free(existed);
+	store_close(db);
+}
 #else
+static void
+test_replay_many(void **state)
+{
+	(void)state;
+	skip();
+}
+
 static void
 test_replay_changed(void **state)
 {
@@ -226,6 +291,7 @@ main(void)
 		cmocka_unit_test(test_replay),
 		cmocka_unit_test(test_replay_changed),
 		cmocka_unit_test(test_outside_txn),
+		cmocka_unit_test(test_replay_many),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
