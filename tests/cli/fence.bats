@@ -99,6 +99,7 @@ statuses() {
 }
 
 @test "a run that ends while another process holds the write lock is recorded once the lock goes" {
+	sqlite_only "holds SQLite's write lock with sqlite3 (postgres.bats has the PostgreSQL ones)"
 	fake_config "$(fake_profile gate until "$T/go")"
 	sed -i '1i db: {busy_timeout: 1s}' "$BATON_CONFIG"
 	sed -i 's/^runner: {.*/runner: {heartbeat: 1s, stale_after: 60s}/' "$BATON_CONFIG"
@@ -174,6 +175,7 @@ statuses() {
 }
 
 @test "a runner that cannot renew its heartbeat for stale_after stops its own agent" {
+	sqlite_only "holds SQLite's write lock with sqlite3 (postgres.bats has the PostgreSQL ones)"
 	fake_config "$(fake_profile gate until "$T/go")"
 	sed -i '1i db: {busy_timeout: 500ms}' "$BATON_CONFIG"
 	"$BATON" add -q --agent gate hello
