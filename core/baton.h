@@ -51,6 +51,11 @@ struct baton {
 	 * claim no more.  fence_why says why (a string literal). */
 	atomic_int fenced;
 	const char *_Atomic fence_why;
+	/* clock_boot_ms() when the last heartbeat renewal that succeeded
+	 * began (or the runner registered); 0 without a runner.  Before an
+	 * agent starts, a worker waits for a renewal newer than stale_after
+	 * less a beat (orchestrator.c lease_fresh). */
+	_Atomic int64_t beat_ok_ms;
 };
 
 #endif

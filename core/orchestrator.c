@@ -1129,11 +1129,50 @@ wants_prompt_file(struct job *j, const char *prompt)
 }
 
 /*
+ * Before an agent starts: is this runner's hold on its tasks still sure?
+ * Others may reap it once its heartbeat is stale_after old.  A runner
+ * frozen (SIGSTOP, a paused VM) between its claim and the spawn may have
+ * been reaped meanwhile, and, continued, would start an agent in a
+ * session that another runner's agent now holds: its heartbeat thread,
+ * continued at the same moment, has not yet found out.  So when the
+ * last renewal that succeeded (struct baton beat_ok_ms, on the boot
+ * clock, which runs on while the process is frozen) is older than
+ * stale_after less one beat, wait for the next one: it renews (go on)
+ * or finds the runner reaped and fences it (the lease is lost).  A
+ * database that cannot be reached fences the runner too, once renewals
+ * failed for that long.  1 when the agent may start (also when baton
+ * was told to stop: proc_run stops it as ever), 0 when the lease is
+ * lost (lose_lease).
+ */
+static int
+lease_fresh(struct job *j)
+{
+	struct baton *b = j->o->b;
+	const struct config *cfg = b->cfg;
+	int64_t limit = cfg->runner.stale_after_ms - cfg->runner.heartbeat_ms;
+	struct pollfd p = {.fd = b->stop_fd, .events = POLLIN};
+
+	if (b->runner_key[0] == '\0' || atomic_load(&b->beat_ok_ms) == 0)
+		return 1; /* no runner row, no heartbeat: nothing to reap */
+	for (;;) {
+		if (atomic_load(&b->fenced) || j->lost) {
+			lose_lease(j);
+			return 0;
+		}
+		if (clock_boot_ms() - atomic_load(&b->beat_ok_ms) < limit)
+			return 1;
+		/* the heartbeat thread beats within a beat of waking */
+		if (poll(&p, b->stop_fd >= 0 ? 1 : 0, 20) > 0)
+			return 1;
+	}
+}
+
+/*
  * Start the agent (the prompt file written first if it needs one),
  * waiting out a lack of file descriptors or processes (resource_wait).
  * Returns 0 (spawned, or a spawn error in t->pr), -1 for an error of
  * baton's own in t->why, 1 when the task was given back, 2 for a bad
- * argv (t->ar).
+ * argv (t->ar), 3 when the lease was found lost before the spawn.
  */
 static int
 start_agent(struct job *j, struct turn_state *t, const char *prompt)
@@ -1162,6 +1201,12 @@ start_agent(struct job *j, struct turn_state *t, const char *prompt)
 			argv_done = 1;
 			if (injected(j->o, "before-spawn", &t->why))
 				return -1;
+			/* frozen in the instant before the spawn (tests) */
+			if (j->o->fail_at != NULL &&
+			    strcmp(j->o->fail_at, "stop-before-spawn") == 0)
+				raise(SIGSTOP);
+			if (!lease_fresh(j))
+				return 3;
 			if (spawn(j, t) == 0)
 				return 0;
 			if ((err = t->pr.resource_errno) == 0)
@@ -1186,7 +1231,9 @@ run_agent(struct job *j, struct turn_state *t, const char *prompt)
 	struct agent_exit ex;
 	int rc;
 
-	if ((rc = start_agent(j, t, prompt)) != 0)
+	if ((rc = start_agent(j, t, prompt)) == 3)
+		return 0; /* the lease is lost: nothing ran (j->lost) */
+	if (rc != 0)
 		return rc == 2 ? 0 : rc; /* 2: a bad argv, a turn to record */
 	if (t->pr.spawn_errno != 0) {
 		/* Startup failure, not a resume failure: the session keeps

@@ -93,6 +93,7 @@ beat(struct runner *r, int64_t *last_ok)
 	if (rc != 0)
 		return; /* a missed beat is retried at the next one */
 	*last_ok = t0;
+	atomic_store(&r->b->beat_ok_ms, t0);
 	if (runner_reap_on(r->b, r->db, NULL, &cause) != 0)
 		free(cause);
 }
@@ -147,6 +148,7 @@ runner_start(struct runner *r, struct baton *b, char **cause)
 	row.proc_start = (int64_t)start;
 	runner_make_key(b->runner_key, row.pid, row.proc_start);
 	r->started_boot = clock_boot_ms();
+	atomic_store(&b->beat_ok_ms, r->started_boot);
 	row.started_at = clock_now_ms();
 	id_uuid_new(b->batch_id);
 	row.batch_id = b->batch_id;

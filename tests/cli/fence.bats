@@ -59,6 +59,40 @@ statuses() {
 	doctor_clean
 }
 
+@test "a runner frozen between its claim and the spawn starts no agent once reaped" {
+	need_machines
+	fence_config
+	"$BATON" add -q --session s1 1  # a claims it, freezes before the spawn
+	"$BATON" add -q --session s1 go # b, once it reaped a and took s1
+	BATON_TEST_FAIL_AT=stop-before-spawn \
+		machine machine-a "$T/a.out" work -j 1 --until-empty
+	local a=$MACHINE runner
+	wait_for 'runner=$(baton_of "$a") &&
+		[ "$(ps -o stat= -p "$runner" | cut -c1)" = T ]' 20
+	[ "$(sql "SELECT status FROM tasks WHERE id = 1")" = running ]
+	[ ! -e "$T/rec/sessions" ] # no agent yet
+	machine machine-b "$T/b.out" work -j 1 --until-empty
+	local b=$MACHINE
+	# b reaps a once its heartbeat is stale_after old, and runs task 2
+	# in s1, waiting for "go"
+	wait_for '[ "$(seen 2)" = 1 ]' 30
+	kill -CONT "$runner"
+	wait_exit "$a" 30
+	assert_status 1
+	run cat "$T/a.out"
+	assert_contains "baton: lost lease for task 1 (attempt 1 superseded)"
+	assert_contains "lost its leases: another baton reaped it"
+	assert_not_contains "task 1 completed"
+	# its agent never started: task 2's is alone in s1
+	[ "$(seen 1)" = 0 ] || { cat "$T/rec/sessions" "$T/a.out" >&2; false; }
+	touch "$T/rec/go"
+	wait_exit "$b" 30
+	assert_status 0
+	[ "$(statuses)" = "1:interrupted 2:completed" ]
+	no_overlap
+	doctor_clean
+}
+
 @test "with requeue_interrupted the stale runner does not end the attempt that superseded it" {
 	need_machines
 	fence_config ", requeue_interrupted: true"
