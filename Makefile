@@ -49,7 +49,9 @@ PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
 # The PostgreSQL store (db/postgres/) when libpq is there; POSTGRES=0
-# builds without it (--db postgres://... is then a clear error).
+# builds without it (--db postgres://... is then a clear error).  libpq
+# is loaded when a PostgreSQL store is opened (db/postgres/libpq.c), not
+# linked: SQLite users do not map it and the twenty libraries it needs.
 ifneq ($(POSTGRES),0)
 PG_LIBS := $(shell pkg-config --libs libpq 2>/dev/null)
 endif
@@ -57,7 +59,7 @@ ifneq ($(PG_LIBS),)
 PG_SRCS := $(wildcard db/postgres/*.c)
 PG_OBJS := $(PG_SRCS:%.c=$(B)/%.o) $(B)/db/pg-schema-sql.o
 PKG_CFLAGS += $(shell pkg-config --cflags libpq 2>/dev/null)
-PKG_LIBS += $(PG_LIBS)
+PKG_LIBS += -ldl
 CPPFLAGS += -DBATON_POSTGRES
 endif
 

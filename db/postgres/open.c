@@ -699,6 +699,24 @@ pg_begin_own(struct store *store, char **cause)
 	return rc;
 }
 
+/*
+ * The agent's pid is the one write of a task that need not wait for the
+ * server's disk: its transaction (store_begin_own, a row only this
+ * runner writes) commits without waiting for the WAL flush
+ * (synchronous_commit off, for it alone).  Lost to a crash of the
+ * server's machine in the instant after, it costs nothing: a reaper
+ * finds the agent by its BATON_RUN_TOKEN.  A task's claim and end stay
+ * synchronous: losing either could run a task twice.  One fsync fewer
+ * a task (three were: claim, pid, end).
+ */
+void
+pg_commit_async(struct pg *pg)
+{
+	if (pg->in_txn && pg->txn_unlocked)
+		PQclear(PQexec(pg->conn,
+			       "SET LOCAL synchronous_commit TO off"));
+}
+
 int
 pg_begin(struct store *store, char **cause)
 {
@@ -1057,11 +1075,14 @@ int
 pg_store_open(struct store **out, const char *url,
 	      const struct store_options *opts, char **cause)
 {
-	struct pg *pg = xcalloc(1, sizeof *pg);
+	struct pg *pg;
 	int64_t v;
 
-	strvec_init(&pg->copy_cols);
 	*out = NULL;
+	if (pq_load(cause) != 0)
+		return -BERR_DB;
+	pg = xcalloc(1, sizeof *pg);
+	strvec_init(&pg->copy_cols);
 	pg->base.impl = &pg_store_impl;
 	pg->url = xstrdup(url);
 	pg->shown = text_url_mask(url);

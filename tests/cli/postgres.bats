@@ -190,6 +190,25 @@ local_teardown() {
 	[ "$(find "$T" -name 'mysql*' | wc -l)" = 0 ]
 }
 
+@test "postgres: libpq is loaded only for a PostgreSQL store; without it, a clear exit 4" {
+	# an SQLite store's baton never maps libpq (nor OpenSSL, Kerberos
+	# ...): its agent reads its parent's maps
+	local n
+	n=$(BATON_DB="$T/lite.db" "$BATON" run 'grep -c libpq /proc/$PPID/maps; true' 2>/dev/null)
+	[ "$n" = 0 ]
+	# a PostgreSQL one does
+	n=$("$BATON" run 'grep -c libpq /proc/$PPID/maps; true' 2>/dev/null)
+	[ "$n" -ge 1 ]
+	# and a machine without libpq gets a clear error, the password
+	# not in it
+	run env BATON_LIBPQ=/nonexistent/libpq.so.5 "$BATON" \
+		--db "postgres://baton:pw77@/$DBNAME?host=$PG_DIR" status
+	assert_status 4
+	assert_contains "cannot load libpq (/nonexistent/libpq.so.5)"
+	assert_contains "libpq5"
+	assert_not_contains "pw77"
+}
+
 @test "postgres: the password never shows in config show, errors or ps" {
 	pw=s3cretPW42
 	url="postgres://baton:$pw@/$DBNAME?host=$PG_DIR"

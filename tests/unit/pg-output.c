@@ -266,14 +266,23 @@ test_fenced(void **state)
 }
 #endif
 
+/* db/postgres/libpq.c: libpq is loaded, not linked */
+int pq_load(char **cause);
+
 int
 main(void)
 {
+	char *cause = NULL;
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_capped_as_it_goes),
 		cmocka_unit_test(test_when_written),
 		cmocka_unit_test(test_fenced),
 	};
 
+	if (pq_load(&cause) != 0) {
+		fprintf(stderr, "%s\n", cause);
+		free(cause);
+		return 1;
+	}
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -284,9 +284,13 @@ test_outside_txn(void **state)
 }
 #endif
 
+/* db/postgres/libpq.c: libpq is loaded, not linked */
+int pq_load(char **cause);
+
 int
 main(void)
 {
+	char *cause = NULL;
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_replay),
 		cmocka_unit_test(test_replay_changed),
@@ -294,5 +298,10 @@ main(void)
 		cmocka_unit_test(test_replay_many),
 	};
 
+	if (pq_load(&cause) != 0) {
+		fprintf(stderr, "%s\n", cause);
+		free(cause);
+		return 1;
+	}
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
