@@ -1138,11 +1138,14 @@ wants_prompt_file(struct job *j, const char *prompt)
  * last renewal that succeeded (struct baton beat_ok_ms, on the boot
  * clock, which runs on while the process is frozen) is older than
  * stale_after less one beat, wait for the next one: it renews (go on)
- * or finds the runner reaped and fences it (the lease is lost).  A
- * database that cannot be reached fences the runner too, once renewals
- * failed for that long.  1 when the agent may start (also when baton
- * was told to stop: proc_run stops it as ever), 0 when the lease is
- * lost (lose_lease).
+ * or finds the runner reaped and fences it (the lease is lost); a
+ * runner frozen on its own host is alive by its pid and goes on.  The
+ * wait is bounded: no renewal for stale_after while this worker waits
+ * awake (a heartbeat stuck on a lock or a dead connection, or too slow
+ * to keep up) means others may take the runner for dead, and it fences
+ * itself.  A stop asked for meanwhile waits too (at most that long): an
+ * agent must not start on a lease that may be gone.  1 when the agent
+ * may start, 0 when the lease is lost (lose_lease).
  */
 static int
 lease_fresh(struct job *j)
@@ -1150,20 +1153,29 @@ lease_fresh(struct job *j)
 	struct baton *b = j->o->b;
 	const struct config *cfg = b->cfg;
 	int64_t limit = cfg->runner.stale_after_ms - cfg->runner.heartbeat_ms;
-	struct pollfd p = {.fd = b->stop_fd, .events = POLLIN};
+	int64_t now, since = 0;
 
 	if (b->runner_key[0] == '\0' || atomic_load(&b->beat_ok_ms) == 0)
 		return 1; /* no runner row, no heartbeat: nothing to reap */
+	if (limit < 1)
+		limit = 1;
 	for (;;) {
 		if (atomic_load(&b->fenced) || j->lost) {
 			lose_lease(j);
 			return 0;
 		}
-		if (clock_boot_ms() - atomic_load(&b->beat_ok_ms) < limit)
+		now = clock_boot_ms();
+		if (now - atomic_load(&b->beat_ok_ms) < limit)
 			return 1;
-		/* the heartbeat thread beats within a beat of waking */
-		if (poll(&p, b->stop_fd >= 0 ? 1 : 0, 20) > 0)
-			return 1;
+		if (since == 0)
+			since = now;
+		if (now - since >= cfg->runner.stale_after_ms)
+			runner_fence(b, "its heartbeat could not be renewed "
+					"within runner.stale_after");
+		else
+			/* the heartbeat thread beats within a beat of
+			 * waking */
+			(void)poll(NULL, 0, 20);
 	}
 }
 

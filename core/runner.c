@@ -40,9 +40,7 @@ runner_db_open(struct baton *b, struct store **db, char **cause)
 	return store_open(db, b->db_path, &opts, cause);
 }
 
-/* Fence this runner (struct baton's fenced): its workers stop their
- * agents and write nothing more for their tasks (SPEC §5). */
-static void
+void
 runner_fence(struct baton *b, const char *why)
 {
 	if (atomic_load(&b->fenced))

@@ -39,6 +39,11 @@ void runner_stop(struct runner *);
  * abandoned, agent processes they left killed after checking pid and
  * start time.  Returns 0 or -BERR_DB.  *reaped counts them if non-NULL.
  */
+/* Fence this runner (struct baton's fenced; why, a string literal, in
+ * fence_why): its workers stop their agents, write nothing more for
+ * their tasks and claim no more (SPEC §5).  Set once, never cleared. */
+void runner_fence(struct baton *b, const char *why);
+
 int runner_reap(struct baton *b, char **cause);
 int runner_reap_count(struct baton *b, int *reaped, char **cause);
 /* The same through connection db (the heartbeat thread's own). */

@@ -93,6 +93,26 @@ statuses() {
 	doctor_clean
 }
 
+@test "a runner frozen on its own host past stale_after goes on: its agent starts" {
+	fence_config
+	"$BATON" add -q --session s1 1
+	BATON_TEST_FAIL_AT=stop-before-spawn \
+		"$BATON" work -j 1 --until-empty >"$T/a.out" 2>&1 &
+	local a=$!
+	wait_for '[ "$(ps -o stat= -p "$a" | cut -c1)" = T ]' 20
+	# frozen longer than stale_after (3s): nobody reaps a runner whose
+	# pid lives on this host, so nothing was lost
+	sleep 4
+	kill -CONT "$a"
+	wait_exit "$a" 30
+	assert_status 0
+	run cat "$T/a.out"
+	assert_not_contains "lost"
+	[ "$(seen 1 end)" = 1 ]
+	[ "$(statuses)" = "1:completed" ]
+	doctor_clean
+}
+
 @test "with requeue_interrupted the stale runner does not end the attempt that superseded it" {
 	need_machines
 	fence_config ", requeue_interrupted: true"
