@@ -93,6 +93,15 @@ files_setup(struct baton *b, int move_legacy, char **warning, char **cause)
 	return 0;
 }
 
+/* Non-zero if path is a directory itself, not a symlink to one. */
+static int
+real_dir(const char *path)
+{
+	struct stat st;
+
+	return lstat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
 int
 files_mkdir(const char *files_dir, const char *sub, const char *name, int *made,
 	    char **path, char **cause)
@@ -101,6 +110,15 @@ files_mkdir(const char *files_dir, const char *sub, const char *name, int *made,
 	int rc = -1;
 
 	*path = NULL;
+	if (made != NULL && *made) {
+		/* made and checked before: still no symlink in their place
+		 * (SPEC §9), two lstat()s instead of the whole check */
+		p = xasprintf("%s/%s", files_dir, sub);
+		if (!real_dir(files_dir) || !real_dir(p))
+			*made = 0;
+		free(p);
+		p = NULL;
+	}
 again:
 	if (made == NULL || !*made) {
 		p = xstrdup(files_dir);

@@ -25,11 +25,10 @@ int files_setup(struct baton *b, int move_legacy, char **warning, char **cause);
  *
  * made (may be NULL): the caller's memory that <files_dir> and
  * <files_dir>/<sub> were made or checked, set here; when it is set they
- * are not checked again, only <name> is (and when it cannot be made
- * for want of them, they are made again).  A worker checks them once, at
- * its first task, rather than with six system calls a task: they are
- * baton's own, and a directory swapped for a symlink after a check
- * would be followed by the opens of the task's logs all the same.
+ * are only lstat()ed (still directories, not symlinks: else the whole
+ * check runs again, and refuses a symlink), not made and checked with
+ * six system calls a task; when <name> cannot be made for want of them
+ * (a prune, by hand), they are made again.
  */
 int files_mkdir(const char *files_dir, const char *sub, const char *name,
 		int *made, char **path, char **cause);

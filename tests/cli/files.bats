@@ -142,6 +142,27 @@ run_error() {
 	assert_contains "not a directory"
 }
 
+@test "files: logs/ swapped for a symlink between two tasks of one worker is refused" {
+	# the first task's agent swaps <files dir>/logs for a symlink (a
+	# worker checks the directories above a task's once, then only that
+	# they are still directories, SPEC §9)
+	agent 'd=$(dirname "$(dirname "$(dirname "$BATON_RESULT_FILE")")")
+	if [ ! -L "$d/logs" ]; then
+		mv "$d/logs" "$d/logs.real" && mkdir "$T/elsewhere" &&
+			ln -s "$T/elsewhere" "$d/logs"
+	fi'
+	"$BATON" add -q one
+	"$BATON" add -q two
+	run "$BATON" work -j 1 --until-empty
+	[ -L "$(files_dir)/logs" ]
+	# nothing of task 2 was made through it
+	[ "$(find "$T/elsewhere" -mindepth 1 | wc -l)" = 0 ]
+	[ "$(sql "SELECT status FROM tasks WHERE id = 2")" != completed ]
+	[ "$(run_error 2)" != null ]
+	run run_error 2
+	assert_contains "not a directory"
+}
+
 @test "files: a database of the previous release keeps its logs (moved once)" {
 	sqlite_only "a database of schema 4 (files in the shared layout)"
 	run "$BATON" run 'echo old-output'
