@@ -712,6 +712,10 @@ pg_begin_own(struct store *store, char **cause)
 void
 pg_commit_async(struct pg *pg)
 {
+	/* Not logged: replayed on a new connection after a lost one, the
+	 * transaction commits synchronously, slower and as correct.  An
+	 * error here (the connection going) is the next statement's to
+	 * meet: it replays or fails the transaction as any would. */
 	if (pg->in_txn && pg->txn_unlocked)
 		PQclear(PQexec(pg->conn,
 			       "SET LOCAL synchronous_commit TO off"));

@@ -250,24 +250,31 @@ raced(struct pg *pg, struct db_task *t, int *existed, char **cause)
 	pgq_text(&q, t->key);
 	if (pg_exec(pg, sql_key, &q, &res, "cannot look up task key", cause))
 		return -BERR_DB;
-	if (PQntuples(res) == 1) {
-		t->id = pg_i64(res, 0, 0);
-		*existed = 1;
+	if (PQntuples(res) != 1) {
+		/* kept out by a row that is gone again (deleted, pruned) */
+		*cause = xasprintf("cannot add task: key '%s' was taken and "
+				   "removed meanwhile; try again",
+				   t->key != NULL ? t->key : "");
+		PQclear(res);
+		return -BERR_DB;
 	}
+	t->id = pg_i64(res, 0, 0);
+	*existed = 1;
 	PQclear(res);
 	return 0;
 }
 
 /* The INSERT's answer, row by row in the order of the chunk: the ids;
- * the ids array for a replay into *ids. */
-static int
-chunk_ids(struct pg *pg, const struct keys *k, struct db_task *ts, size_t lo,
-	  size_t hi, int *existed, const PGresult *res, char **ids,
-	  char **cause)
+ * the ids array for a replay into *ids.  A row the INSERT kept out (the
+ * same key committed by another transaction meanwhile) is left with id
+ * 0 and *raced set, for raced() once the INSERT's ids are logged. */
+static void
+chunk_ids(const struct keys *k, struct db_task *ts, size_t lo, size_t hi,
+	  const int *existed, const PGresult *res, char **ids, int *raced)
 {
 	struct strbuf sb;
 	const char *key;
-	int r = 0, nr = PQntuples(res), rc = 0;
+	int r = 0, nr = PQntuples(res);
 	size_t i;
 
 	strbuf_init(&sb);
@@ -285,14 +292,13 @@ chunk_ids(struct pg *pg, const struct keys *k, struct db_task *ts, size_t lo,
 			ts[i].status = TASK_PENDING;
 			arr_i64(&sb, 1, ts[i].id);
 		} else {
+			ts[i].id = 0;
 			arr_text(&sb, NULL);
-			if (rc == 0)
-				rc = raced(pg, &ts[i], &existed[i], cause);
+			*raced = 1;
 		}
 	}
 	strbuf_add(&sb, "}", 1);
 	*ids = strbuf_detach(&sb);
-	return rc;
 }
 
 /* Insert the rows of [lo, hi) that are new; *added: how many. */
@@ -305,7 +311,7 @@ chunk_insert(struct pg *pg, const struct keys *k, struct db_task *ts, size_t lo,
 	struct pgq q;
 	char *ids = NULL;
 	size_t i, m = 0, at;
-	int c, rc;
+	int c, rc, lost = 0;
 
 	for (i = lo; i < hi; i++)
 		m += to_insert(k, i, existed);
@@ -321,13 +327,16 @@ chunk_insert(struct pg *pg, const struct keys *k, struct db_task *ts, size_t lo,
 	if (rc != 0)
 		return -BERR_DB;
 	at = pg->nlog - 1; /* its entry in the transaction's log */
-	/* the rows first: a raced key's look-up is a statement too */
-	rc = chunk_ids(pg, k, ts, lo, hi, existed, res, &ids, cause);
+	chunk_ids(k, ts, lo, hi, existed, res, &ids, &lost);
 	*added += (size_t)PQntuples(res);
 	PQclear(res);
-	if (rc == 0)
-		pg_log_ids(pg, at, 1, ids);
+	/* the INSERT's ids logged before any look-up runs: a connection
+	 * lost in one replays the INSERT with the ids it had */
+	pg_log_ids(pg, at, 1, ids);
 	free(ids);
+	for (i = lo; i < hi && lost && rc == 0; i++)
+		if (to_insert(k, i, existed) && ts[i].id == 0)
+			rc = raced(pg, &ts[i], &existed[i], cause);
 	return rc;
 }
 
