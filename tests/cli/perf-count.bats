@@ -50,7 +50,12 @@ tally() {
 # per_task A B: per-task counts, "NAME COUNT" from tallies over A and B
 # tasks.
 per_task() {
-	join -a1 -a2 -e0 -o 0,1.2,2.2 <(tally "$1") <(tally "$2") |
+	tally "$1" >"$T/tally-$1" || return 1
+	tally "$2" >"$T/tally-$2" || return 1
+	# each traced work ran its tasks (an empty tally would count 0)
+	[ "$(BATON_DB=$T/st-$2/baton.db "$BATON" status --summary --json |
+		jq .completed)" = "$2" ] || return 1
+	join -a1 -a2 -e0 -o 0,1.2,2.2 "$T/tally-$1" "$T/tally-$2" |
 		awk -v d=$(($2 - $1)) '{ printf "%s %.2f\n", $1, ($3 - $2) / d }'
 }
 
@@ -67,6 +72,8 @@ per_task() {
 	# /proc/PID/stat read to EOF); 56 after it, 6 of them libuuid's
 	# (getrandom, getpid, getuid, getppid, gettid: SPEC §1 names it)
 	awk '{ exit !($2 <= 62) }' "$T/counted"
+	# and something was counted: a spawn and a wait at least
+	awk '{ exit !($2 >= 10) }' "$T/counted"
 	# none of these per task any more
 	for name in prlimit64 geteuid getdents64 faccessat2; do
 		awk -v n="$name" '$1 == n { exit !($2 < 0.05) }' "$T/per-task" || {

@@ -875,8 +875,19 @@ test_redactor_cached(void **state)
 		assert_string_equal(out, "profile=" REDACT_MARK
 					 " environ=" REDACT_MARK "\n");
 		free(out);
-		if (i == 0)
+		if (i == 0) {
+			/* the task made it and kept it: there before we ask */
+			size_t k;
+			const struct redactor *kept = NULL;
+
+			for (k = 0; k < e->o.nagents; k++)
+				if (strcmp(e->o.agents[k].profile,
+					   e->profile->name) == 0)
+					kept = e->o.agents[k].redactor;
+			assert_non_null(kept);
 			r = orch_redactor(&e->o, e->profile);
+			assert_ptr_equal(r, kept);
+		}
 		/* the same one, not one per task */
 		assert_ptr_equal(orch_redactor(&e->o, e->profile), r);
 	}
