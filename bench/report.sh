@@ -410,7 +410,7 @@ EOF
 	for n in $MEM_COUNTS; do
 		echo "| $n tasks | $(kb2mb "$(one s6.rss_kb.n$n)") |"
 	done
-	echo "| one task, agent prints $(one s6.out_bytes) bytes to stdout (took $(one s6.secs.big) s) | $(kb2mb "$(one s6.rss_kb.big)") |"
+	echo "| one task, agent prints $BIG bytes to stdout (took $(one s6.secs.big) s) | $(kb2mb "$(one s6.rss_kb.big)") |"
 fi
 
 # ---- commands ----
