@@ -12,10 +12,6 @@
 
 /* libpq.c: load libpq (once a process); 0, or -1 with *cause. */
 int pq_load(char **cause);
-/* open.c: the open own transaction commits without waiting for the WAL
- * flush (the agent's pid only). */
-struct pg;
-void pg_commit_async(struct pg *pg);
 
 #define PG_MAX_PARAMS 48
 

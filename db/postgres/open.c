@@ -699,28 +699,6 @@ pg_begin_own(struct store *store, char **cause)
 	return rc;
 }
 
-/*
- * The agent's pid is the one write of a task that need not wait for the
- * server's disk: its transaction (store_begin_own, a row only this
- * runner writes) commits without waiting for the WAL flush
- * (synchronous_commit off, for it alone).  Lost to a crash of the
- * server's machine in the instant after, it costs nothing: a reaper
- * finds the agent by its BATON_RUN_TOKEN.  A task's claim and end stay
- * synchronous: losing either could run a task twice.  One fsync fewer
- * a task (three were: claim, pid, end).
- */
-void
-pg_commit_async(struct pg *pg)
-{
-	/* Not logged: replayed on a new connection after a lost one, the
-	 * transaction commits synchronously, slower and as correct.  An
-	 * error here (the connection going) is the next statement's to
-	 * meet: it replays or fails the transaction as any would. */
-	if (pg->in_txn && pg->txn_unlocked)
-		PQclear(PQexec(pg->conn,
-			       "SET LOCAL synchronous_commit TO off"));
-}
-
 int
 pg_begin(struct store *store, char **cause)
 {

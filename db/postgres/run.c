@@ -63,7 +63,6 @@ pg_run_set_pid(struct store *store, int64_t id, int64_t epoch, int64_t pid,
 	pgq_i64(&q, pid);
 	pgq_i64(&q, start);
 	pgq_i64(&q, epoch);
-	pg_commit_async((struct pg *)store);
 	return pg_do_fenced((struct pg *)store, sql_run_pid, &q, epoch,
 			    "cannot record run", cause);
 }
