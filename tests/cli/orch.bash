@@ -84,12 +84,5 @@ wait_exit() {
 # Stop whatever a failed test left running in its sandbox: baton and its
 # agents, found by the database in their environment.
 local_teardown() {
-	local p
-	for p in /proc/[0-9]*; do
-		[ "${p#/proc/}" = $$ ] && continue
-		if grep -qsz "^BATON_DB=$T/state/baton.db\$" "$p/environ"; then
-			kill -9 "${p#/proc/}" 2>/dev/null
-		fi
-	done
-	return 0
+	kill_db_procs "$T/state/baton.db" "${BATON_DB:-$T/state/baton.db}"
 }
