@@ -30,6 +30,21 @@ struct pg_logged {
 	int ids_param;
 };
 
+/*
+ * A statement text seen on the connection: run a second time, it is
+ * prepared (PQprepare, named "b<index>") and from then on run by name,
+ * so that the server parses it once and can keep its plan, rather than
+ * parse and plan it on every run.  A statement run once (most of a
+ * one-shot command's) costs no extra round trip.  Forgotten with the
+ * connection (a new one has no prepared statements).
+ */
+#define PG_PREP_MAX 160
+struct pg_prep {
+	uint64_t hash;
+	char *sql;
+	int prepared;
+};
+
 struct pg {
 	struct store base; /* first: a struct store * is a struct pg * */
 	PGconn *conn;
@@ -50,6 +65,8 @@ struct pg {
 	struct strvec copy_cols;
 	struct pg_logged *log;
 	size_t nlog, caplog;
+	struct pg_prep prep[PG_PREP_MAX];
+	size_t nprep;
 };
 
 /* The parameters of one statement, as text (NULL for SQL NULL). */

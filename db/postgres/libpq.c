@@ -32,6 +32,12 @@
 	X(char *, PQerrorMessage, (const PGconn *conn), (conn))                \
 	X(PGresult *, PQexec, (PGconn * conn, const char *query),              \
 	  (conn, query))                                                       \
+	X(PGresult *, PQexecPrepared,                                          \
+	  (PGconn * conn, const char *stmtName, int nParams,                   \
+	   const char *const *paramValues, const int *paramLengths,            \
+	   const int *paramFormats, int resultFormat),                         \
+	  (conn, stmtName, nParams, paramValues, paramLengths, paramFormats,   \
+	   resultFormat))                                                      \
 	X(PGresult *, PQexecParams,                                            \
 	  (PGconn * conn, const char *command, int nParams,                    \
 	   const Oid *paramTypes, const char *const *paramValues,              \
@@ -47,6 +53,10 @@
 	  (const PGresult *res, int tup_num, int field_num),                   \
 	  (res, tup_num, field_num))                                           \
 	X(int, PQnfields, (const PGresult *res), (res))                        \
+	X(PGresult *, PQprepare,                                               \
+	  (PGconn * conn, const char *stmtName, const char *query,             \
+	   int nParams, const Oid *paramTypes),                                \
+	  (conn, stmtName, query, nParams, paramTypes))                        \
 	X(PGnotify *, PQnotifies, (PGconn * conn), (conn))                     \
 	X(int, PQntuples, (const PGresult *res), (res))                        \
 	X(char *, PQresultErrorField, (const PGresult *res, int fieldcode),    \

@@ -264,6 +264,25 @@ result_ok(const PGresult *res)
 
 /* ---- the connection ---- */
 
+/* FNV-1a of a statement's text. */
+static uint64_t
+text_hash(const char *s)
+{
+	uint64_t h = UINT64_C(0xcbf29ce484222325);
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * UINT64_C(0x100000001b3);
+	return h;
+}
+
+/* Forget the statements prepared on the connection (it is a new one). */
+static void
+prep_clear(struct pg *pg)
+{
+	while (pg->nprep > 0)
+		free(pg->prep[--pg->nprep].sql);
+}
+
 static void
 quiet_notices(void *arg, const char *msg)
 {
@@ -336,6 +355,7 @@ reconnect(struct pg *pg, const char *what, char **cause)
 
 	for (;;) {
 		PQreset(pg->conn);
+		prep_clear(pg);
 		if (PQstatus(pg->conn) == CONNECTION_OK &&
 		    setup_session(pg, pg->busy_ms) == 0 && relisten(pg) == 0)
 			return 0;
@@ -441,6 +461,48 @@ non_ascii(const char *s)
 }
 
 /*
+ * Run sql by the name it was prepared under (struct pg_prep): prepared
+ * the second time it is seen.  A failed PQprepare answers as the
+ * statement would have (the same parse, the same locks).  Past
+ * PG_PREP_MAX texts (statements built with values in them), unnamed.
+ */
+static PGresult *
+exec_text(struct pg *pg, const char *sql, int n, const char *const *v)
+{
+	uint64_t h = text_hash(sql);
+	struct pg_prep *p = NULL;
+	char name[24];
+	PGresult *res;
+	size_t i;
+
+	for (i = 0; i < pg->nprep; i++) {
+		if (pg->prep[i].hash == h &&
+		    strcmp(pg->prep[i].sql, sql) == 0) {
+			p = &pg->prep[i];
+			break;
+		}
+	}
+	if (p == NULL) {
+		if (pg->nprep < PG_PREP_MAX) {
+			p = &pg->prep[pg->nprep++];
+			p->hash = h;
+			p->sql = xstrdup(sql);
+			p->prepared = 0;
+		}
+		return PQexecParams(pg->conn, sql, n, NULL, v, NULL, NULL, 0);
+	}
+	snprintf(name, sizeof name, "b%zu", i);
+	if (!p->prepared) {
+		res = PQprepare(pg->conn, name, sql, n, NULL);
+		if (!result_ok(res))
+			return res;
+		PQclear(res);
+		p->prepared = 1;
+	}
+	return PQexecPrepared(pg->conn, name, n, v, NULL, NULL, 0);
+}
+
+/*
  * Run sql.  PostgreSQL's text holds valid UTF-8 only, where SQLite keeps
  * any bytes: a parameter that is not valid UTF-8 (a prompt or a title
  * with stray bytes) has them replaced by U+FFFD, rather than the whole
@@ -464,32 +526,30 @@ run(struct pg *pg, const char *sql, int n, const char *const *v)
 		k++;
 	}
 	if (k == 0 || n > PG_MAX_PARAMS + 1)
-		res = PQexecParams(pg->conn, sql, n, NULL, v, NULL, NULL, 0);
+		res = exec_text(pg, sql, n, v);
 	else
-		res = PQexecParams(pg->conn, sql, n, NULL, vv, NULL, NULL, 0);
+		res = exec_text(pg, sql, n, vv);
 	while (k-- > 0)
 		free(own[k]);
 	return res;
 }
 
-static const char sql_lock_write[] = "SELECT pg_advisory_xact_lock(" BATON_LOCK
-				     ", " LOCK_WRITE "), txid_current()";
+/* BEGIN and what a transaction starts with, in one round trip (PQexec
+ * answers with the last statement's result, or the first error). */
+static const char sql_begin_write[] =
+	"BEGIN; SELECT pg_advisory_xact_lock(" BATON_LOCK ", " LOCK_WRITE
+	"), txid_current()";
+static const char sql_begin_own[] = "BEGIN; SELECT 0, txid_current()";
 
 /* BEGIN and the write lock on the current connection; *lost if the
  * connection broke meanwhile.  0 or -BERR_DB. */
 static int
 begin_raw(struct pg *pg, int *lost, char **cause)
 {
-	PGresult *res = PQexec(pg->conn, "BEGIN");
+	PGresult *res = PQexec(pg->conn, pg->txn_unlocked ? sql_begin_own
+							  : sql_begin_write);
 
 	*lost = 0;
-	if (result_ok(res) && pg->txn_unlocked) {
-		PQclear(res);
-		res = PQexec(pg->conn, "SELECT 0, txid_current()");
-	} else if (result_ok(res)) {
-		PQclear(res);
-		res = PQexec(pg->conn, sql_lock_write);
-	}
 	if (!result_ok(res)) {
 		*lost = PQstatus(pg->conn) == CONNECTION_BAD;
 		fail(pg, res, "cannot begin transaction", cause);
@@ -1110,6 +1170,7 @@ pg_close(struct store *store)
 		return;
 	pg_rollback(store);
 	PQfinish(pg->conn);
+	prep_clear(pg);
 	log_clear(pg);
 	free(pg->log);
 	free(pg->url);

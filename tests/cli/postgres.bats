@@ -39,21 +39,10 @@ pg_statuses() {
 # by the database in their environment (orch.bash's, for a URL), but
 # never the server (a pg_cluster_restart inherits that environment too).
 local_teardown() {
-	local p
 	# a lock a test holds in a psql session of its own ends with it
 	touch "$T/unlock"
 	[ -n "${BATON_DB:-}" ] || return 0
-	for p in /proc/[0-9]*; do
-		[ "${p#/proc/}" = $$ ] && continue
-		case "$(readlink "$p/exe" 2>/dev/null)" in
-		*/postgres | */pg_ctl) continue ;;
-		esac
-		if tr '\0' '\n' 2>/dev/null <"$p/environ" |
-			grep -qxF "BATON_DB=$BATON_DB"; then
-			kill -9 "${p#/proc/}" 2>/dev/null
-		fi
-	done
-	return 0
+	kill_db_procs "$BATON_DB"
 }
 
 @test "postgres: add, work, status, show, log, stats, doctor" {
@@ -268,7 +257,7 @@ local_teardown() {
 	CMOCKA_MESSAGE_OUTPUT=STDOUT BATON_TEST_PG_URL=$BATON_DB \
 		run "$HELPERS/pg-replay"
 	assert_status 0
-	assert_contains "PASSED  ] 4 test(s)"
+	assert_contains "PASSED  ] 5 test(s)"
 	assert_not_contains "SKIPPED"
 }
 

@@ -21,6 +21,8 @@
 #ifdef BATON_POSTGRES
 #include <libpq-fe.h>
 
+#include "db/postgres/internal.h"
+
 static const char *
 url(void)
 {
@@ -254,7 +256,73 @@ test_replay_many(void **state)
 	free(existed);
 	store_close(db);
 }
+/* How many statements are prepared on the store's own connection. */
+static int
+prepared(struct store *db)
+{
+	PGresult *r = PQexec(((struct pg *)db)->conn,
+			     "SELECT count(*) FROM pg_prepared_statements");
+	int n;
+
+	assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
+	n = atoi(PQgetvalue(r, 0, 0));
+	PQclear(r);
+	return n;
+}
+
+/* A statement seen twice is prepared and run by name from then on; a
+ * new connection (the old one killed) has none, and the statements
+ * run and replay there all the same, and are prepared again. */
+static void
+test_prepared(void **state)
+{
+	const char *u = url();
+	struct store *db = NULL;
+	struct db_task_filter f = {0};
+	char *cause = NULL;
+	int64_t n = -1, m = -1, id;
+	int before;
+
+	(void)state;
+	assert_int_equal(store_open(&db, u, NULL, &cause), 0);
+	before = prepared(db);
+	assert_int_equal(store_task_count(db, &f, &n, &cause), 0);
+	assert_int_equal(prepared(db), before);
+	assert_int_equal(store_task_count(db, &f, &m, &cause), 0);
+	assert_int_equal(prepared(db), before + 1);
+	assert_int_equal(store_task_count(db, &f, &m, &cause), 0);
+	assert_int_equal(prepared(db), before + 1);
+	assert_int_equal(m, n);
+
+	kill_connections(u);
+	assert_int_equal(store_task_count(db, &f, &m, &cause), 0);
+	assert_int_equal(m, n);
+	assert_int_equal(prepared(db), 0);
+
+	/* inside a transaction: prepared there, then replayed unnamed */
+	assert_int_equal(store_begin(db, &cause), 0);
+	add(db, "prepared 1", &id);
+	add(db, "prepared 2", &id);
+	assert_int_equal(store_task_count(db, &f, &m, &cause), 0);
+	assert_int_equal(store_task_count(db, &f, &m, &cause), 0);
+	assert_true(prepared(db) >= 2);
+	kill_connections(u);
+	add(db, "prepared 3", &id);
+	assert_int_equal(store_task_count(db, &f, &m, &cause), 0);
+	assert_int_equal(store_commit(db, &cause), 0);
+	assert_int_equal(m, n + 3);
+	assert_int_equal(store_task_count(db, &f, &m, &cause), 0);
+	assert_int_equal(m, n + 3);
+	store_close(db);
+}
 #else
+static void
+test_prepared(void **state)
+{
+	(void)state;
+	skip();
+}
+
 static void
 test_replay_many(void **state)
 {
@@ -296,6 +364,7 @@ main(void)
 		cmocka_unit_test(test_replay_changed),
 		cmocka_unit_test(test_outside_txn),
 		cmocka_unit_test(test_replay_many),
+		cmocka_unit_test(test_prepared),
 	};
 
 	if (pq_load(&cause) != 0) {
