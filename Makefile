@@ -175,11 +175,15 @@ unit: $(UNIT_BINS)
 deps:
 	@sh tests/deps.sh
 
+# The three builds of check use every core (a plain `make check`, as CI
+# runs it, would compile one file at a time: 77 s instead of 38 here).
+CHECK_JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+
 check: deps
-	@$(MAKE) --no-print-directory all unit
-	@$(MAKE) --no-print-directory SANITIZE=1 all unit
+	@$(MAKE) -j$(CHECK_JOBS) --no-print-directory all unit
+	@$(MAKE) -j$(CHECK_JOBS) --no-print-directory SANITIZE=1 all unit
 	@sh tests/run.sh
-	@$(MAKE) --no-print-directory FUZZ=1 fuzz-build
+	@$(MAKE) -j$(CHECK_JOBS) --no-print-directory FUZZ=1 fuzz-build
 	@sh tests/fuzz/run.sh 3
 
 demo: deps
