@@ -8,6 +8,7 @@
 
 #include "cmd/common.h"
 #include "cmd/table.h"
+#include "core/config.h"
 #include "lib/display.h"
 #include "lib/xmalloc.h"
 
@@ -75,7 +76,8 @@ print_fields(const struct baton *b, const struct db_task *t)
 		line("asked for", t->session_req);
 	if (t->check_cmd != NULL)
 		line("check", t->check_cmd);
-	snprintf(buf, sizeof buf, "%d of %d", t->attempts, task_attempts_of(t));
+	snprintf(buf, sizeof buf, "%d of %d", t->attempts,
+		 task_attempts_of(t, b->cfg->runner.requeue_interrupted));
 	line("attempts", buf);
 	snprintf(buf, sizeof buf, "%d of %d", t->iterations, t->max_iterations);
 	line("iterations", buf);

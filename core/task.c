@@ -428,9 +428,9 @@ resolve_limits(const struct config *cfg, const struct task_spec *s,
 }
 
 int
-task_attempts_of(const struct db_task *t)
+task_attempts_of(const struct db_task *t, int requeue_interrupted)
 {
-	int of;
+	int of, least;
 
 	switch (t->status) {
 	case TASK_COMPLETED:
@@ -438,11 +438,20 @@ task_attempts_of(const struct db_task *t)
 	case TASK_CANCELLED:
 	case TASK_TIMED_OUT:
 		return t->attempts;
+	case TASK_INTERRUPTED:
+		if (!requeue_interrupted || t->attempts >= t->max_attempts)
+			return t->attempts;
+		return t->max_attempts;
 	default:
 		break;
 	}
-	of = t->retries > 0 ? t->retries + 1 : t->max_attempts;
-	return of < t->attempts ? t->attempts : of;
+	/* a failure or a timeout runs it again retries times; only an
+	 * interruption, requeued by the runner, goes to max_attempts */
+	of = 1 + (t->retries > 0 ? t->retries : 0);
+	if (requeue_interrupted && t->max_attempts > of)
+		of = t->max_attempts;
+	least = t->attempts + (t->status == TASK_PENDING);
+	return of < least ? least : of;
 }
 
 /* task_spec_resolve() with the milestones ms knows (or NULL). */

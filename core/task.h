@@ -47,10 +47,12 @@ int task_spec_resolve(struct baton *b, struct store *db,
 
 /*
  * M of "attempts N of M" (SPEC §3): the attempts the task may have.  A
- * task that ended has none left (its attempts); else its retries + 1,
- * or max_attempts (interrupted requeues) for a task without retries.
+ * task that ended has none left (its attempts); else its retries + 1
+ * (a failure or a timeout runs it again), or max_attempts if it is more
+ * and the runner requeues interrupted tasks (requeue_interrupted); a
+ * pending task at least one more than it ran.
  */
-int task_attempts_of(const struct db_task *t);
+int task_attempts_of(const struct db_task *t, int requeue_interrupted);
 
 /* Parse a task id argument ("12"); 0 or -1. */
 int task_parse_id(const char *s, int64_t *id);

@@ -603,7 +603,24 @@ test_task_retries(void **state)
 	get_task(e, id, &t);
 	assert_int_equal(t.attempts, 3);
 	assert_int_equal(t.retries, 2);
-	assert_int_equal(task_attempts_of(&t), 3);
+	assert_int_equal(task_attempts_of(&t, 0), 3);
+	/* while it waits or runs: 1 + retries; max_attempts only for a
+	 * runner that requeues interrupted tasks */
+	t.status = TASK_PENDING;
+	t.attempts = 0;
+	t.max_attempts = 5;
+	assert_int_equal(task_attempts_of(&t, 0), 3);
+	t.retries = 0;
+	assert_int_equal(task_attempts_of(&t, 0), 1);
+	assert_int_equal(task_attempts_of(&t, 1), 5);
+	t.status = TASK_RUNNING;
+	t.attempts = 1;
+	assert_int_equal(task_attempts_of(&t, 0), 1);
+	t.status = TASK_PENDING; /* requeued by `baton retry` */
+	assert_int_equal(task_attempts_of(&t, 0), 2);
+	t.status = TASK_INTERRUPTED;
+	assert_int_equal(task_attempts_of(&t, 0), 1);
+	assert_int_equal(task_attempts_of(&t, 1), 5);
 	assert_int_equal(store_run_list(e->t.b.db, id, &runs, &n, &cause), 0);
 	assert_int_equal(n, 3);
 	for (i = 0; i < n; i++) {
