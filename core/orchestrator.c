@@ -148,6 +148,9 @@ start_locked(struct orch *o, int64_t id, int *started, char **cause)
 	char *why = NULL;
 	size_t i;
 	int found, got, rc;
+	/* a task that set no retries takes work's or the default, recorded
+	 * only if not 0: a later `work --retries N` then gives it N */
+	int retries = o->retries >= 0 ? o->retries : b->cfg->defaults.retries;
 
 	*started = 0;
 	if ((rc = store_task_get(o->db, id, &t, &found, cause)) != 0)
@@ -198,11 +201,8 @@ start_locked(struct orch *o, int64_t id, int *started, char **cause)
 	if ((rc = store_task_set_agent(o->db, id, sc.agent, sc.model, cause)) ||
 	    (rc = store_task_start(o->db, id, b->runner_id, sc.id, now, &epoch,
 				   cause)) ||
-	    (t.retries < 0 &&
-	     (rc = store_task_attempt(
-		      o->db, id, epoch, 0,
-		      o->retries >= 0 ? o->retries : b->cfg->defaults.retries,
-		      cause))) ||
+	    (t.retries < 0 && retries > 0 &&
+	     (rc = store_task_attempt(o->db, id, epoch, 0, retries, cause))) ||
 	    (rc = store_savepoint_release(o->db, "claim", cause)))
 		goto out;
 	o->epoch = epoch;

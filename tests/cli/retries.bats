@@ -82,10 +82,25 @@ write_config() {
 	run "$BATON" run -q --agent cmd 'do it'
 	assert_status 1
 	run "$BATON" show --json 1
+	# none set, none recorded (null): the default 0 is not the task's
 	echo "$output" | jq -e '.status == "failed" and .attempts == 1 and
-		.retries == 0'
+		.retries == null'
 	run "$BATON" show 1
 	assert_contains "1 of 1"
+}
+
+@test "retries: a task a plain work ran takes a later work --retries after baton retry" {
+	# (a new temp session after the retry: its turns count from 1 again)
+	echo 2 >"$T/fails"
+	"$BATON" add -q --agent cmd 'x'
+	run "$BATON" work --until-empty
+	assert_status 1
+	"$BATON" retry 1 >/dev/null
+	run "$BATON" work --until-empty --retries 2
+	assert_status 0
+	run "$BATON" show --json 1
+	echo "$output" | jq -e '.status == "completed" and .attempts == 4 and
+		.retries == 2'
 }
 
 @test "retries: a timed out task is retried" {
@@ -194,4 +209,28 @@ write_config() {
 	run "$BATON" run -q --agent claude 'hi'
 	assert_status 0
 	refute grep -q -- '--max-budget-usd' "$T/claude.log"
+}
+
+@test "retries: a task yet to run says the attempts it may have, not max_attempts" {
+	# the issue's "attempts 1 of 2" for a task that would never run again
+	write_config "defaults: {max_attempts: 5}"
+	"$BATON" add -q --agent cmd 'none'
+	"$BATON" add -q --agent cmd --retries 2 'two'
+	run "$BATON" show 1
+	assert_contains "0 of 1"
+	run "$BATON" show 2
+	assert_contains "0 of 3"
+	# the hang turn keeps task 1 running while show looks
+	echo 1 >"$T/hang"
+	"$BATON" work -q --max-tasks 1 >/dev/null 2>&1 &
+	wait_for '[ -s "$T/started" ]' 10
+	run "$BATON" show 1
+	assert_contains "running"
+	assert_contains "1 of 1"
+	"$BATON" cancel 1 >/dev/null
+	wait
+	# a runner that requeues interrupted tasks may run one max_attempts times
+	write_config "$(printf 'defaults: {max_attempts: 5}\nrunner: {requeue_interrupted: true}')"
+	run "$BATON" show 2
+	assert_contains "0 of 5"
 }
