@@ -52,9 +52,11 @@ struct orch {
 	 * NULL: reported through notify. */
 	void (*refused)(void *arg, int64_t task_id, const char *why);
 	/* A task's claim found the S11 limit reached (active sessions in
-	 * use): non-zero to leave it pending for a later claim rather than
-	 * fail it.  NULL: fail it (`run`). */
-	int (*full)(void *arg, int64_t task_id, int64_t active);
+	 * use; closing temp sessions of tasks running anywhere, any
+	 * runner's): non-zero to leave it pending for a later claim rather
+	 * than fail it.  NULL: fail it (`run`). */
+	int (*full)(void *arg, int64_t task_id, int64_t active,
+		    int64_t closing);
 	/*
 	 * The agent of task_id could not be started: baton ran out of file
 	 * descriptors or processes (err: EMFILE, ENFILE, EAGAIN, ENOMEM;

@@ -216,12 +216,15 @@ hook_refused(void *arg, int64_t id, const char *why)
 
 /*
  * S11 in `work`: a task that finds every session in use waits, while
- * tasks of this pool run (their temp sessions close when they end):
- * said once per task.  With none running nothing of ours will free a
- * session: it fails at its claim as in `run`.
+ * tasks of this pool run or temp sessions of tasks running anywhere
+ * (another `work`, another machine) are open (closing: each closes when
+ * its task ends): said once per task.  With neither, nothing will free
+ * a session (named sessions stay active): it fails at its claim as in
+ * `run`.  Bounded: the tasks waited for end (their timeouts; a dead
+ * runner's are reaped after stale_after).
  */
 static int
-hook_full(void *arg, int64_t id, int64_t active)
+hook_full(void *arg, int64_t id, int64_t active, int64_t closing)
 {
 	struct pool *p = arg;
 	char *msg;
@@ -229,7 +232,7 @@ hook_full(void *arg, int64_t id, int64_t active)
 	int wait;
 
 	pthread_mutex_lock(&p->lock);
-	wait = p->counts.running > 0;
+	wait = p->counts.running > 0 || closing > 0;
 	for (i = 0; wait && i < p->nwaiting && p->waiting[i] != id; i++)
 		;
 	if (wait && i == p->nwaiting) {

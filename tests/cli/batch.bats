@@ -177,3 +177,22 @@ add() {
 	run --separate-stderr "$BATON" run ok8
 	assert_status 1
 }
+
+@test "work waits at the session limit while another work's tasks hold it" {
+	printf 'sessions: {max_active: 2}\n' >>"$BATON_CONFIG"
+	add "until $T/go" "until $T/go" nap3 nap4
+	# the first work holds both sessions with its two tasks
+	"$BATON" work -j 2 --max-tasks 2 >/dev/null 2>&1 &
+	local first=$!
+	wait_for '[ "$(sql "SELECT count(*) FROM tasks WHERE status = '"'"'running'"'"'")" = 2 ]' 10
+	# the second waits for them rather than failing tasks 3 and 4
+	"$BATON" work -j 2 --until-empty >"$T/second.out" 2>"$T/second.err" &
+	local second=$!
+	wait_for 'grep -q "waits: 2 of 2 active sessions" "$T/second.err"' 10
+	[ "$(sql "SELECT count(*) FROM tasks WHERE status = 'failed'")" = 0 ]
+	touch "$T/go"
+	wait "$first"
+	wait "$second"
+	[ "$(sql "SELECT count(*) FROM tasks WHERE status = 'completed'")" = 4 ]
+	[ "$(sql "SELECT count(*) FROM events WHERE kind = 'refused'")" = 0 ]
+}
