@@ -22,12 +22,12 @@ enum {
 };
 
 static void
-run_refused(void *arg, int64_t task_id, const char *why)
+run_refused(void *arg, const struct db_task *t, const char *why)
 {
 	char *safe = display_safe(why);
 
 	(void)arg;
-	cmd_error("task %lld failed: %s", (long long)task_id, safe);
+	cmd_error("task %lld failed: %s", (long long)t->id, safe);
 	free(safe);
 }
 

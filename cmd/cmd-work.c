@@ -166,34 +166,28 @@ joblog_command(FILE *f, const struct db_task *t)
 
 /*
  * --joblog: one line per finished task, GNU parallel's nine columns then
- * baton's own (docs/baton.1), flushed: `tail -f` follows it.  t NULL:
- * a task failed at its claim (id and why are all there is).
+ * baton's own (docs/baton.1), flushed: `tail -f` follows it.  last NULL:
+ * no run (a task failed at its claim).
  */
 static void
-joblog_line(struct work *w, const struct db_task *t, const struct db_run *last,
-	    int64_t id)
+joblog_line(struct work *w, const struct db_task *t, const struct db_run *last)
 {
 	FILE *f = w->joblog;
-	int64_t start = t ? t->started_at : clock_now_ms();
-	int64_t ran = t && t->started_at && t->finished_at
+	int64_t start = t->started_at ? t->started_at : t->finished_at;
+	int64_t ran = t->started_at && t->finished_at
 			      ? t->finished_at - t->started_at
 			      : 0;
 
 	fprintf(f, "%lld\t%s\t%.3f\t%10.3f\t0\t0\t%d\t%d\t", ++w->seq, w->host,
 		(double)start / 1000.0, (double)ran / 1000.0,
-		t && t->has_exit_code ? t->exit_code : -1,
-		last ? last->signal : 0);
-	if (t != NULL)
-		joblog_command(f, t);
-	fprintf(f, "\t%lld\t", (long long)id);
-	if (t != NULL)
-		joblog_text(f, t->key);
-	fprintf(f, "\t%s\t%d\t%lld\t%lld\t%.6f\t",
-		task_status_name(t ? t->status : TASK_FAILED),
-		t ? t->attempts : 0, t ? (long long)t->input_tokens : 0,
-		t ? (long long)t->output_tokens : 0, t ? t->cost_usd : 0.0);
-	if (t != NULL)
-		joblog_text(f, t->session_id);
+		t->has_exit_code ? t->exit_code : -1, last ? last->signal : 0);
+	joblog_command(f, t);
+	fprintf(f, "\t%lld\t", (long long)t->id);
+	joblog_text(f, t->key);
+	fprintf(f, "\t%s\t%d\t%lld\t%lld\t%.6f\t", task_status_name(t->status),
+		t->attempts, (long long)t->input_tokens,
+		(long long)t->output_tokens, t->cost_usd);
+	joblog_text(f, t->session_id);
 	fputc('\n', f);
 	fflush(f);
 }
@@ -206,30 +200,18 @@ finished(void *arg, const struct db_task *t, const struct db_run *runs,
 	struct work *w = arg;
 
 	if (w->joblog != NULL)
-		joblog_line(w, t, nruns > 0 ? &runs[nruns - 1] : NULL, t->id);
+		joblog_line(w, t, nruns > 0 ? &runs[nruns - 1] : NULL);
 	if (w->json)
 		finished_json(arg, t, runs, nruns, r);
 }
 
-/* --json: a task failed at its claim has no run; what is known of it. */
+/* --json: a task failed at its claim has no run: the line of every
+ * finished task, its run's fields null. */
 static void
-refused_json(void *arg, int64_t task_id, const char *why)
+refused_json(void *arg, const struct db_task *t, const char *why)
 {
-	struct work *w = arg;
-	json_t *o;
-
-	if (w->joblog != NULL)
-		joblog_line(w, NULL, NULL, task_id);
-	if (!w->json)
-		return;
-	o = json_object();
-	json_object_set_new(o, "id", json_integer(task_id));
-	json_object_set_new(o, "status", json_string("failed"));
-	json_object_set_new(o, "error", cmd_json_str(why));
-	json_object_set_new(o, "attempts", json_integer(0));
-	json_object_set_new(o, "host", json_string(w->host));
-	json_object_set_new(o, "batch", json_string(w->b->batch_id));
-	print_line(w, o);
+	(void)why;
+	finished(arg, t, NULL, 0, NULL);
 }
 
 static void
@@ -252,13 +234,14 @@ note(void *arg, int64_t task_id, const char *msg)
 
 /* A task that may not run (S11, S12) was failed at its claim. */
 static void
-refused(void *arg, int64_t task_id, const char *why)
+refused(void *arg, const struct db_task *t, const char *why)
 {
 	struct work *w = arg;
+	int64_t task_id = t->id;
 	char *word, *safe;
 
 	if (w->joblog != NULL)
-		joblog_line(w, NULL, NULL, task_id);
+		joblog_line(w, t, NULL);
 	if (w->b->verbosity >= 0) {
 		clear_bar(w);
 		word = cmd_status_word(w->b, TASK_FAILED);

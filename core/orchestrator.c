@@ -214,8 +214,12 @@ start_locked(struct orch *o, int64_t id, int *started, char **cause)
 			rc = store_event(o->db, EVENT_REFUSED, NULL, id, 0,
 					 b->runner_id, why, now, cause);
 		if (rc == 0) {
+			t.status = TASK_FAILED;
+			free(t.error);
+			t.error = xstrdup(why);
+			t.finished_at = now;
 			if (o->refused != NULL)
-				o->refused(o->notify_arg, id, why);
+				o->refused(o->notify_arg, &t, why);
 			else
 				note(o, id, why);
 			*started = -1;

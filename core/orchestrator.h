@@ -9,6 +9,7 @@
 #include "core/baton.h"
 
 struct store;
+struct db_task;
 struct job;
 struct orch_result;
 struct redactor;
@@ -48,9 +49,10 @@ struct orch {
 	/* The milestone whose session is the scope (work --milestone M), 0
 	 * for none: the scope follows that milestone's current session. */
 	int64_t scope_milestone;
-	/* A task failed at its claim because it may not run (S11, S12);
-	 * NULL: reported through notify. */
-	void (*refused)(void *arg, int64_t task_id, const char *why);
+	/* A task failed at its claim because it may not run (S11, S12):
+	 * t as it is now (failed, its error why, no run); NULL: reported
+	 * through notify. */
+	void (*refused)(void *arg, const struct db_task *t, const char *why);
 	/* A task's claim found the S11 limit reached (active sessions in
 	 * use; closing temp sessions of tasks running anywhere, any
 	 * runner's): non-zero to leave it pending for a later claim rather

@@ -202,14 +202,14 @@ hook_note(void *arg, int64_t id, const char *msg)
 }
 
 static void
-hook_refused(void *arg, int64_t id, const char *why)
+hook_refused(void *arg, const struct db_task *t, const char *why)
 {
 	struct pool *p = arg;
 
 	pthread_mutex_lock(&p->lock);
 	p->counts.failed++;
 	if (p->hooks.refused != NULL)
-		p->hooks.refused(p->hooks.arg, id, why);
+		p->hooks.refused(p->hooks.arg, t, why);
 	check_limits(p);
 	pthread_mutex_unlock(&p->lock);
 }

@@ -30,7 +30,7 @@ struct pool_hooks {
 			 const struct db_run *runs, size_t nruns,
 			 const struct orch_result *);
 	/* a task failed at its claim: it may not run (S11, S12) */
-	void (*refused)(void *arg, int64_t id, const char *why);
+	void (*refused)(void *arg, const struct db_task *t, const char *why);
 	/* a warning or note about a task */
 	void (*note)(void *arg, int64_t id, const char *msg);
 	/* a worker stopped on an error of baton's own */

@@ -113,6 +113,25 @@ local_setup() {
 	[ "$(jq -s -c 'map(.status) | sort' <<<"$output")" = '["completed","failed"]' ]
 }
 
+@test "json: a task failed at its claim (S11) has a whole work --json line and joblog line" {
+	# the set-up's active sessions and one more fill the limit
+	local n
+	n=$(sql "SELECT count(*) FROM sessions WHERE status = 'active'")
+	printf 'sessions: {max_active: %d}\n' $((n + 1)) >"$T/limit.yaml"
+	BATON_CONFIG=$T/limit.yaml "$BATON" -q session init holder >/dev/null
+	BATON_CONFIG=$T/limit.yaml "$BATON" add --title refused --key r1 'echo never' >/dev/null
+	BATON_CONFIG=$T/limit.yaml run --separate-stderr "$BATON" --json work \
+		--until-empty --joblog "$T/joblog"
+	assert_status 1
+	validate work-line.schema.json --lines
+	jq -e 'select(.key == "r1") | .status == "failed" and .title == "refused"
+		and .attempts == 0 and .exit_code == null and .session_id == null
+		and (.error | contains("cannot create a session"))' <<<"$output"
+	# the joblog's Command column is the title, its status failed
+	awk -F'\t' '$11 == "r1" { print $9, $12 }' "$T/joblog" >"$T/cols"
+	[ "$(cat "$T/cols")" = "refused failed" ]
+}
+
 @test "json: a title that is not UTF-8 keeps its field (U+FFFD), the JSON stays valid" {
 	id=$("$BATON" add --title $'bad\xff\xfe title' 'echo x')
 	run "$BATON" status --json
