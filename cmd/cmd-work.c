@@ -493,13 +493,20 @@ say_halted(struct work *w, const struct pool_options *opt,
 static int
 open_joblog(struct work *w, const char *path)
 {
-	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0666);
+	int fd;
 
+	/* a path that cannot be used is a bad argument (exit 2), not a
+	 * failed task (1): nothing ran */
+	if (*path == '\0') {
+		cmd_error("empty --joblog: give a file to append to");
+		return EXIT_USAGE;
+	}
+	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0666);
 	if (fd < 0 || (w->joblog = fdopen(fd, "a")) == NULL) {
 		cmd_error("cannot open joblog %s: %s", path, strerror(errno));
 		if (fd >= 0)
 			close(fd);
-		return EXIT_FAILED;
+		return EXIT_USAGE;
 	}
 	if (lseek(fd, 0, SEEK_END) == 0) {
 		fputs("Seq\tHost\tStarttime\tJobRuntime\tSend\tReceive\t"

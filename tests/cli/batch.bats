@@ -129,6 +129,15 @@ add() {
 	"$BATON" work --until-empty --joblog "$T/log" >/dev/null 2>&1
 	[ "$(grep -c '^Seq' "$T/log")" = 1 ]
 	[ "$(awk -F'\t' 'END { print $10 }' "$T/log")" = 4 ]
+	# a joblog that cannot be written is a bad argument: nothing runs
+	add ok5
+	run --separate-stderr "$BATON" work --until-empty --joblog ''
+	assert_status 2
+	[[ "$stderr" == *"empty --joblog"* ]]
+	run --separate-stderr "$BATON" work --until-empty --joblog "$T/no/such/dir/log"
+	assert_status 2
+	[[ "$stderr" == *"cannot open joblog"* ]]
+	[ "$(sql "SELECT status FROM tasks WHERE id = 5")" = pending ]
 }
 
 @test "each work is a batch: said on stderr, on its runs, in --json lines; stats --batch" {
