@@ -741,8 +741,8 @@ write_summary(FILE *fp, const struct report *r, const char *rows, size_t len)
 		fputs(": milestone ", fp);
 		put_str(fp, r->ms, MD_CELL);
 	}
-	fprintf(fp, "\n\n%lld tasks, %lld did not complete\n\n", r->tests,
-		r->nfailed);
+	fprintf(fp, "\n\n%lld task%s, %lld did not complete\n\n", r->tests,
+		r->tests == 1 ? "" : "s", r->nfailed);
 	if (r->tests > 0)
 		fputs("| status | tasks |\n|---|---:|\n", fp);
 	for (i = 0; i < TASK_NSTATUS; i++)

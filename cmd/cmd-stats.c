@@ -113,9 +113,13 @@ stats_text(const struct db_stats *s, double rate)
 	printf("tokens       %lld in, %lld out\n", (long long)s->input_tokens,
 	       (long long)s->output_tokens);
 	printf("cost         $%.4f\n", s->cost_usd);
-	printf("resumes      %lld, %.1f%% resumed cleanly, %lld fell back to "
-	       "a fresh session\n",
-	       (long long)s->resumes, rate * 100, (long long)s->fallbacks);
+	if (s->resumes == 0)
+		printf("resumes      0\n");
+	else
+		printf("resumes      %lld, %.1f%% resumed cleanly, %lld fell "
+		       "back to a fresh session\n",
+		       (long long)s->resumes, rate * 100,
+		       (long long)s->fallbacks);
 	printf("retries      %lld after a transient failure, %lld more "
 	       "attempts of tasks\n",
 	       (long long)s->retries, (long long)s->task_retries);

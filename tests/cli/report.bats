@@ -328,6 +328,20 @@ assert "\x1b" not in f.text and "\x1b" not in c.name
 	assert_contains "cannot write $T/no/such/dir/s.md"
 }
 
+@test "report --github and stats on one task: '1 task', and no rate of no resumes" {
+	export BATON_DB=$T/one.db
+	[ -z "${BATON_TEST_PG:-}" ] || skip "SQLite: a database of its own"
+	"$BATON" -q run 'true' >/dev/null
+	unset GITHUB_STEP_SUMMARY
+	run "$BATON" report --github
+	assert_status 0
+	assert_contains "1 task, 0 did not complete"
+	run "$BATON" stats
+	assert_status 0
+	assert_contains "resumes      0"
+	assert_not_contains "resumed cleanly"
+}
+
 @test "report: pending tasks are skipped; --milestone filters" {
 	"$BATON" add --milestone m1 'echo later' >/dev/null
 	run "$BATON" report --junit "$T/m.xml" --milestone m1
