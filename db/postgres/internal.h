@@ -67,6 +67,11 @@ struct pg {
 	size_t nlog, caplog;
 	struct pg_prep prep[PG_PREP_MAX];
 	size_t nprep;
+	/* savepoints released but not yet told the server: a COMMIT or
+	 * ROLLBACK makes the RELEASE needless (a round trip a task saved),
+	 * any other statement sends it first */
+	char *released[4];
+	int nreleased;
 };
 
 /* The parameters of one statement, as text (NULL for SQL NULL). */

@@ -372,6 +372,10 @@ reconnect(struct pg *pg, const char *what, char **cause)
 
 /* ---- statements ---- */
 
+static int released_send(struct pg *, char **);
+static void released_drop(struct pg *);
+static int exec_named(struct pg *, const char *, const char *, char **);
+
 /* FNV-1a over what a statement answered: rows, values, rows changed. */
 static uint64_t
 result_hash(const PGresult *res)
@@ -672,6 +676,8 @@ pg_exec(struct pg *pg, const char *sql, const struct pgq *q, PGresult **out,
 
 	if (out != NULL)
 		*out = NULL;
+	if (pg->nreleased > 0 && (rc = released_send(pg, cause)) != 0)
+		return rc;
 	if (!pg->in_txn && !is_read(sql)) {
 		/* A write of its own: a transaction, so that a lost answer
 		 * can be told from a lost write. */
@@ -850,6 +856,7 @@ pg_commit(struct store *store, char **cause)
 		*cause = xstrdup("cannot commit: no transaction is open");
 		return -BERR_DB;
 	}
+	released_drop(pg);
 	res = PQexec(pg->conn, "COMMIT");
 	if (result_ok(res) && strcmp(PQcmdStatus(res), "COMMIT") != 0) {
 		*cause = xstrdup("cannot commit: the transaction failed");
@@ -882,6 +889,7 @@ pg_rollback(struct store *store)
 	pg->in_txn = 0;
 	pg->txn_unlocked = 0;
 	log_clear(pg);
+	released_drop(pg);
 	if (PQstatus(pg->conn) == CONNECTION_OK &&
 	    PQtransactionStatus(pg->conn) != PQTRANS_IDLE)
 		PQclear(PQexec(pg->conn, "ROLLBACK"));
@@ -918,6 +926,33 @@ pg_path(const struct store *store)
 	return ((const struct pg *)store)->shown;
 }
 
+/* Forget the savepoints released since the last statement: the COMMIT
+ * or ROLLBACK that comes releases them. */
+static void
+released_drop(struct pg *pg)
+{
+	while (pg->nreleased > 0)
+		free(pg->released[--pg->nreleased]);
+}
+
+/* Tell the server of the savepoints released (struct pg), before any
+ * statement but a COMMIT or ROLLBACK. */
+static int
+released_send(struct pg *pg, char **cause)
+{
+	char *names[sizeof pg->released / sizeof pg->released[0]];
+	int i, n = pg->nreleased, rc = 0;
+
+	memcpy(names, pg->released, sizeof names);
+	pg->nreleased = 0;
+	for (i = 0; i < n; i++) {
+		if (rc == 0)
+			rc = exec_named(pg, "RELEASE", names[i], cause);
+		free(names[i]);
+	}
+	return rc;
+}
+
 /* Savepoint names are string literals of baton's, never user input. */
 static int
 exec_named(struct pg *pg, const char *verb, const char *name, char **cause)
@@ -940,7 +975,13 @@ pg_savepoint(struct store *store, const char *name, char **cause)
 int
 pg_savepoint_release(struct store *store, const char *name, char **cause)
 {
-	return exec_named((struct pg *)store, "RELEASE", name, cause);
+	struct pg *pg = (struct pg *)store;
+
+	if (!pg->in_txn || pg->nreleased == (int)(sizeof pg->released /
+						  sizeof pg->released[0]))
+		return exec_named(pg, "RELEASE", name, cause);
+	pg->released[pg->nreleased++] = xstrdup(name);
+	return 0;
 }
 
 void
