@@ -428,6 +428,13 @@ store_runner_alive_list(struct store *st, struct db_runner **a1, size_t *n,
 }
 
 int
+store_batch_find(struct store *st, const char *prefix, char **id, int *found,
+		 char **cause)
+{
+	return st->impl->batch_find(st, prefix, id, found, cause);
+}
+
+int
 store_runner_reap(struct store *st, int64_t id, int64_t now, int requeue,
 		  int64_t seen_heartbeat, struct db_orphan **orphans, size_t *n,
 		  char **cause)

@@ -442,6 +442,13 @@ int store_runner_heartbeat(struct store *, int64_t id, int64_t now,
 int store_runner_exit(struct store *, int64_t id, int64_t now, char **cause);
 int store_runner_alive_list(struct store *, struct db_runner **, size_t *n,
 			    char **cause);
+/*
+ * The batch whose id starts with prefix (a whole id too), of the
+ * runners' batch ids (each `work` and `run` is one): *found 0 none, 1
+ * one, with its id in *id (caller frees), 2 more than one (*id NULL).
+ */
+int store_batch_find(struct store *, const char *prefix, char **id, int *found,
+		     char **cause);
 
 /* The agent processes a runner left behind: its runs with no end (pid 0
  * when the runner died before recording it). */
@@ -863,6 +870,8 @@ struct store_impl {
 			   char **cause);
 	int (*runner_alive_list)(struct store *st, struct db_runner **a1,
 				 size_t *n, char **cause);
+	int (*batch_find)(struct store *st, const char *prefix, char **id,
+			  int *found, char **cause);
 	int (*runner_reap)(struct store *st, int64_t id, int64_t now,
 			   int requeue, int64_t seen_heartbeat,
 			   struct db_orphan **orphans, size_t *n, char **cause);

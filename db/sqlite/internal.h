@@ -219,6 +219,8 @@ int sqlite_runner_heartbeat(struct store *st, int64_t id, int64_t now,
 int sqlite_runner_exit(struct store *st, int64_t id, int64_t now, char **cause);
 int sqlite_runner_alive_list(struct store *st, struct db_runner **a1, size_t *n,
 			     char **cause);
+int sqlite_batch_find(struct store *st, const char *prefix, char **id,
+		      int *found, char **cause);
 int sqlite_runner_reap(struct store *st, int64_t id, int64_t now, int requeue,
 		       int64_t seen_heartbeat, struct db_orphan **orphans,
 		       size_t *n, char **cause);
