@@ -295,14 +295,21 @@ int store_task_unclaim(struct store *, int64_t id, int64_t runner_id,
 		       int64_t run_id, int *done, char **cause);
 
 struct db_task_filter {
-	unsigned status_mask;	/* bit (1u << status) per status; 0: any */
-	int64_t milestone_id;	/* 0: any, -1: an unknown milestone (none) */
-	int64_t after_id;	/* tasks with id > after_id */
-	int64_t limit;		/* 0: no limit */
-	int64_t last;		/* > 0: only the last (highest id) this many */
-	int64_t since;		/* > 0: created at or after (ms) */
-	const char *session_id; /* non-NULL: run in this session */
-	int with_answer;	/* fill db_task.answer (the last run's) */
+	unsigned status_mask; /* bit (1u << status) per status; 0: any */
+	int64_t milestone_id; /* 0: any, -1: an unknown milestone (none) */
+	int64_t after_id;     /* tasks with id > after_id */
+	int64_t limit;	      /* 0: no limit */
+	int64_t last;	      /* > 0: only the last (highest id) this many */
+	int64_t since;	      /* > 0: created at or after (ms) */
+	/*
+	 * A session's tasks (core's task_filter_session()): those run in
+	 * session_id, and those not claimed yet (no session_id) that asked
+	 * for it (session_req) by session_id or session_name.  session_id
+	 * NULL with a session_name: a session not created yet, asked for by
+	 * those words.  Both NULL: any.
+	 */
+	const char *session_id, *session_name;
+	int with_answer; /* fill db_task.answer (the last run's) */
 };
 /* Call fn for each matching task in id order; stops if fn returns != 0. */
 int store_task_each(struct store *, const struct db_task_filter *,

@@ -537,23 +537,26 @@ pg_task_requeue(struct store *store, int64_t id, unsigned from_mask, int *done,
 
 /*
  * The filter's terms on tasks "t": $1 a status set (NULL: any), $2 a
- * milestone, $3 an id to start after, $4 a creation time, $5 a session.
+ * milestone, $3 an id to start after, $4 a creation time, $5 and $6 a
+ * session's id and name.
  */
 #define TASK_WHERE(t)                                                          \
 	"($1::text[] IS NULL OR " t ".status = ANY ($1::text[])) "             \
 	"AND ($2::bigint = 0 OR " t ".milestone_id = $2::bigint) "             \
 	"AND " t ".id > $3::bigint "                                           \
 	"AND ($4::bigint = 0 OR " t ".created_at >= $4::bigint) "              \
-	"AND ($5::text IS NULL OR " t ".session_id = $5::text) "
+	"AND (($5::text IS NULL AND $6::text IS NULL) OR " t ".session_id = "  \
+	"$5::text OR (" t ".session_id IS NULL AND " t ".session_req IN "      \
+	"($5::text, $6::text))) "
 
-/* $6: a limit (NULL: none); $7 > 0: only the last $7. */
+/* $7: a limit (NULL: none); $8 > 0: only the last $8. */
 #define TASK_EACH_WHERE                                                        \
 	"WHERE " TASK_WHERE(                                                   \
-		"t") "AND ($7::bigint = 0 OR t.id >= "                         \
+		"t") "AND ($8::bigint = 0 OR t.id >= "                         \
 		     "coalesce((SELECT u.id FROM tasks u WHERE " TASK_WHERE(   \
 			     "u") "ORDER BY u.id DESC LIMIT 1 OFFSET "         \
-				  "$7::bigint - 1), 0)) "                      \
-				  "ORDER BY t.id LIMIT $6::bigint"
+				  "$8::bigint - 1), 0)) "                      \
+				  "ORDER BY t.id LIMIT $7::bigint"
 
 static const char sql_task_each[] =
 	"SELECT " TASK_COLS_WITH("NULL") TASK_EACH_WHERE;
@@ -575,6 +578,7 @@ bind_filter(struct pgq *q, char *set, size_t len,
 	pgq_i64(q, f->after_id);
 	pgq_i64(q, f->since);
 	pgq_text(q, f->session_id);
+	pgq_text(q, f->session_name);
 }
 
 /* Rows fetched per round trip of a listing. */

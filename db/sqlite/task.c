@@ -554,13 +554,14 @@ sqlite_task_unclaim(struct store *store, int64_t id, int64_t runner_id,
 /*
  * The filter's terms on tasks "t": ?1 non-NULL for a status set in ?5
  * to ?11, ?2 a milestone, ?3 an id to start after, ?12 a creation time,
- * ?13 a session.
+ * ?13 and ?15 a session's id and name.
  */
 #define TASK_WHERE(t)                                                          \
 	"(?1 IS NULL OR " t ".status IN (?5, ?6, ?7, ?8, ?9, ?10, ?11)) "      \
 	"AND (?2 = 0 OR " t ".milestone_id = ?2) AND " t ".id > ?3 "           \
 	"AND (?12 = 0 OR " t ".created_at >= ?12) "                            \
-	"AND (?13 IS NULL OR " t ".session_id = ?13) "
+	"AND ((?13 IS NULL AND ?15 IS NULL) OR " t ".session_id = ?13 OR "     \
+	"(" t ".session_id IS NULL AND " t ".session_req IN (?13, ?15))) "
 
 /* With ?14 > 0, only tasks from the ?14th matching one from the end:
  * found once, so the rows still come in id order, one at a time. */
@@ -592,8 +593,8 @@ bind_filter(sqlite3_stmt *st, const struct db_task_filter *f)
 	sqlite3_bind_int64(st, 2, f->milestone_id);
 	sqlite3_bind_int64(st, 3, f->after_id);
 	sqlite3_bind_int64(st, 12, f->since);
-	if (f->session_id != NULL)
-		db_bind_text(st, 13, f->session_id);
+	db_bind_text(st, 13, f->session_id);
+	db_bind_text(st, 15, f->session_name);
 }
 
 int

@@ -214,6 +214,41 @@ many() {
 	[ "$(echo "$output" | jq -c '[.[].id]')" = "[3]" ]
 }
 
+@test "status --session: the tasks cancel --session picks, pending ones that asked for it too" {
+	"$BATON" run -q --session s1 true
+	"$BATON" add -q --session s1 by-name >/dev/null
+	local id
+	id=$("$BATON" session show s1 --json | jq -r .id)
+	"$BATON" add -q --session "$id" by-id >/dev/null
+	"$BATON" add -q --session later not-yet >/dev/null
+	"$BATON" add -q other >/dev/null
+	run "$BATON" status --json --session s1
+	assert_status 0
+	[ "$(echo "$output" | jq -c '[.[].id]')" = "[1,2,3]" ]
+	run "$BATON" status --json --session "${id:0:8}" --status pending
+	[ "$(echo "$output" | jq -c '[.[].id]')" = "[2,3]" ]
+	# a session not created yet: the pending tasks that asked for it
+	run "$BATON" status --json --session later
+	assert_status 0
+	[ "$(echo "$output" | jq -c '[.[].id]')" = "[4]" ]
+	run "$BATON" status --session never
+	assert_status 2
+	assert_contains "no session 'never'"
+	# the very tasks cancel --session then cancels
+	local s shown
+	for s in s1 later; do
+		shown=$("$BATON" status --json --session $s --status pending,running |
+			jq -c '[.[].id]')
+		run "$BATON" cancel --json --session $s
+		assert_status 0
+		[ "$(echo "$output" | jq -c '[.[].id]')" = "$shown" ]
+	done
+	[ "$shown" = "[4]" ]
+	run "$BATON" status --json --session later
+	[ "$(echo "$output" | jq -c '[.[] | [.id, .status]]')" = '[[4,"cancelled"]]' ]
+	[ "$(sql "SELECT status FROM tasks WHERE id = 5")" = pending ]
+}
+
 @test "show and session show print local times with their zone" {
 	"$BATON" run -q --session s1 true
 	TZ=UTC run "$BATON" show 1
