@@ -208,16 +208,17 @@ db_error(char *cause)
 	return EXIT_DB;
 }
 
-/* --summary: the number of tasks in each status; an exit status. */
+/* --summary: the number of tasks in each status, of the tasks the
+ * list would show (every filter, --last and --limit too); an exit
+ * status. */
 static int
-print_summary(struct baton *b, int64_t milestone_id)
+print_summary(struct baton *b, const struct db_task_filter *f)
 {
 	struct counts cn = {{0}};
 	char *cause = NULL;
 	int i;
 
-	if (store_task_count_by_status(b->db, milestone_id, count, &cn,
-				       &cause) != 0)
+	if (store_task_count_by_status(b->db, f, count, &cn, &cause) != 0)
 		return db_error(cause);
 	if (b->json) {
 		json_t *o = json_object();
@@ -319,7 +320,7 @@ status_exec(struct baton *b, int argc, char **argv)
 	if (a.session != NULL && (rc = resolve_session(b, &a, &s)) != 0)
 		return rc;
 	if (a.summary)
-		rc = print_summary(b, a.f.milestone_id);
+		rc = print_summary(b, &a.f);
 	else {
 		/* a terminal shows the newest tasks; scripts get them all */
 		if (!a.all && a.f.last == 0 && a.f.limit == 0 && !b->json &&
@@ -353,7 +354,8 @@ const struct cmd_entry cmd_status_entry = {
 		"  --all              every task (on a terminal the 50 most "
 		"recent are shown)\n"
 		"  --limit N          at most N tasks, the oldest first\n"
-		"  --summary          counts by status only\n"
+		"  --summary          counts by status of the tasks the other "
+		"options select\n"
 		"  --json             an array of task objects\n",
 	.flags = CMD_NEEDS_DB | CMD_READONLY | CMD_JSON,
 	.exec = status_exec,

@@ -274,11 +274,11 @@ store_task_count(struct store *st, const struct db_task_filter *f, int64_t *n,
 }
 
 int
-store_task_count_by_status(struct store *st, int64_t milestone_id,
+store_task_count_by_status(struct store *st, const struct db_task_filter *f,
 			   void (*fn)(void *, enum task_status, int64_t),
 			   void *arg, char **cause)
 {
-	return st->impl->task_count_by_status(st, milestone_id, fn, arg, cause);
+	return st->impl->task_count_by_status(st, f, fn, arg, cause);
 }
 
 int

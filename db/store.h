@@ -318,8 +318,9 @@ int store_task_each(struct store *, const struct db_task_filter *,
 /* The number of tasks matching f, its limit and last aside. */
 int store_task_count(struct store *, const struct db_task_filter *f, int64_t *n,
 		     char **cause);
-/* Counts per status: pairs of (status, count) through fn. */
-int store_task_count_by_status(struct store *, int64_t milestone_id,
+/* Counts per status of the tasks f selects (its limit and last too, as
+ * store_task_each() has them): pairs of (status, count) through fn. */
+int store_task_count_by_status(struct store *, const struct db_task_filter *f,
 			       void (*fn)(void *, enum task_status, int64_t),
 			       void *arg, char **cause);
 
@@ -823,7 +824,8 @@ struct store_impl {
 			 char **cause);
 	int (*task_count)(struct store *st, const struct db_task_filter *f,
 			  int64_t *n, char **cause);
-	int (*task_count_by_status)(struct store *st, int64_t milestone_id,
+	int (*task_count_by_status)(struct store *st,
+				    const struct db_task_filter *f,
 				    void (*fn)(void *, enum task_status,
 					       int64_t),
 				    void *arg, char **cause);

@@ -224,7 +224,7 @@ int pg_task_each(struct store *st, const struct db_task_filter *a1,
 		 char **cause);
 int pg_task_count(struct store *st, const struct db_task_filter *f, int64_t *n,
 		  char **cause);
-int pg_task_count_by_status(struct store *st, int64_t milestone_id,
+int pg_task_count_by_status(struct store *st, const struct db_task_filter *f,
 			    void (*fn)(void *, enum task_status, int64_t),
 			    void *arg, char **cause);
 int pg_task_set_agent(struct store *st, int64_t id, const char *agent,

@@ -644,20 +644,45 @@ pg_task_count(struct store *store, const struct db_task_filter *f, int64_t *n,
 static const char sql_task_counts[] =
 	"SELECT status, count(*) FROM tasks WHERE ($1::bigint = 0 OR "
 	"milestone_id = $1::bigint) GROUP BY status";
+/* Any other filter: the rows sql_task_each would list, counted. */
+static const char sql_task_counts_filter[] =
+	"SELECT s, count(*) FROM (SELECT t.status AS s FROM tasks "
+	"t " TASK_EACH_WHERE ") AS c GROUP BY s";
+
+/* Whether f has no term but (perhaps) a milestone. */
+static int
+milestone_only(const struct db_task_filter *f)
+{
+	return f->status_mask == 0 && f->after_id == 0 && f->limit <= 0 &&
+	       f->last <= 0 && f->since == 0 && f->session_id == NULL &&
+	       f->session_name == NULL;
+}
 
 int
-pg_task_count_by_status(struct store *store, int64_t milestone_id,
+pg_task_count_by_status(struct store *store, const struct db_task_filter *f,
 			void (*fn)(void *, enum task_status, int64_t),
 			void *arg, char **cause)
 {
 	struct pg *pg = (struct pg *)store;
+	const char *sql = sql_task_counts;
+	char set[160];
 	PGresult *res;
 	struct pgq q;
 	int i;
 
-	pgq_init(&q);
-	pgq_i64(&q, milestone_id);
-	if (pg_exec(pg, sql_task_counts, &q, &res, "cannot count tasks", cause))
+	if (milestone_only(f)) {
+		pgq_init(&q);
+		pgq_i64(&q, f->milestone_id);
+	} else {
+		sql = sql_task_counts_filter;
+		bind_filter(&q, set, sizeof set, f);
+		if (f->limit > 0)
+			pgq_i64(&q, f->limit);
+		else
+			pgq_null(&q);
+		pgq_i64(&q, f->last > 0 ? f->last : 0);
+	}
+	if (pg_exec(pg, sql, &q, &res, "cannot count tasks", cause))
 		return -BERR_DB;
 	for (i = 0; i < PQntuples(res); i++)
 		fn(arg, pg_col_task_status(res, i, 0, TASK_PENDING),

@@ -172,7 +172,8 @@ int sqlite_task_each(struct store *st, const struct db_task_filter *a1,
 		     char **cause);
 int sqlite_task_count(struct store *st, const struct db_task_filter *f,
 		      int64_t *n, char **cause);
-int sqlite_task_count_by_status(struct store *st, int64_t milestone_id,
+int sqlite_task_count_by_status(struct store *st,
+				const struct db_task_filter *f,
 				void (*fn)(void *, enum task_status, int64_t),
 				void *arg, char **cause);
 int sqlite_session_get(struct store *st, const char *id, struct db_session *a2,

@@ -648,9 +648,22 @@ static const char sql_task_counts[] =
 /* Without the milestone term the tasks_status index answers alone. */
 static const char sql_task_counts_all[] =
 	"SELECT status, count(*) FROM tasks GROUP BY status";
+/* Any other filter: the rows sql_task_each would list, counted. */
+static const char sql_task_counts_filter[] =
+	"SELECT s, count(*) FROM (SELECT t.status AS s FROM tasks "
+	"t " TASK_EACH_WHERE ") GROUP BY s";
+
+/* Whether f has no term but (perhaps) a milestone. */
+static int
+milestone_only(const struct db_task_filter *f)
+{
+	return f->status_mask == 0 && f->after_id == 0 && f->limit <= 0 &&
+	       f->last <= 0 && f->since == 0 && f->session_id == NULL &&
+	       f->session_name == NULL;
+}
 
 int
-sqlite_task_count_by_status(struct store *store, int64_t milestone_id,
+sqlite_task_count_by_status(struct store *store, const struct db_task_filter *f,
 			    void (*fn)(void *, enum task_status, int64_t),
 			    void *arg, char **cause)
 {
@@ -658,13 +671,19 @@ sqlite_task_count_by_status(struct store *store, int64_t milestone_id,
 	sqlite3_stmt *st;
 	int rc;
 
-	if (milestone_id == 0) {
+	if (!milestone_only(f)) {
+		if ((st = db_stmt(db, sql_task_counts_filter, cause)) == NULL)
+			return -BERR_DB;
+		bind_filter(st, f);
+		sqlite3_bind_int64(st, 4, f->limit > 0 ? f->limit : -1);
+		sqlite3_bind_int64(st, 14, f->last > 0 ? f->last : 0);
+	} else if (f->milestone_id == 0) {
 		if ((st = db_stmt(db, sql_task_counts_all, cause)) == NULL)
 			return -BERR_DB;
 	} else {
 		if ((st = db_stmt(db, sql_task_counts, cause)) == NULL)
 			return -BERR_DB;
-		sqlite3_bind_int64(st, 1, milestone_id);
+		sqlite3_bind_int64(st, 1, f->milestone_id);
 	}
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
 		fn(arg, db_col_task_status(st, 0, TASK_PENDING),

@@ -249,6 +249,42 @@ many() {
 	[ "$(sql "SELECT status FROM tasks WHERE id = 5")" = pending ]
 }
 
+@test "status --summary counts the tasks every filter of the list selects" {
+	"$BATON" run -q --session s1 true
+	"$BATON" run -q false || true
+	"$BATON" add -q --session s1 asked >/dev/null
+	"$BATON" add -q other >/dev/null
+	# task 1 a hundred days old
+	sql "UPDATE tasks SET created_at = created_at - 8640000000 WHERE id = 1"
+	local counts='[.pending, .running, .completed, .failed, .cancelled, .timed_out, .interrupted] | @csv'
+	run "$BATON" status --summary --json
+	[ "$(echo "$output" | jq -r "$counts")" = 2,0,1,1,0,0,0 ]
+	run "$BATON" status --summary --json --since 90d
+	assert_status 0
+	[ "$(echo "$output" | jq -r "$counts")" = 2,0,0,1,0,0,0 ]
+	run "$BATON" status --summary --json --status pending,completed
+	[ "$(echo "$output" | jq -r "$counts")" = 2,0,1,0,0,0,0 ]
+	run "$BATON" status --summary --json --session s1
+	[ "$(echo "$output" | jq -r "$counts")" = 1,0,1,0,0,0,0 ]
+	run "$BATON" status --summary --json --last 3
+	[ "$(echo "$output" | jq -r "$counts")" = 2,0,0,1,0,0,0 ]
+	run "$BATON" status --summary --json --limit 1
+	[ "$(echo "$output" | jq -r "$counts")" = 0,0,1,0,0,0,0 ]
+	run "$BATON" status --summary --json --status pending,failed --last 2 --since 90d
+	[ "$(echo "$output" | jq -r "$counts")" = 2,0,0,0,0,0,0 ]
+	# the same tasks as the list, for every filter
+	local f
+	for f in "--since 90d" "--status failed" "--session s1" "--last 2" "--limit 3"; do
+		[ "$("$BATON" status --json $f | jq length)" = \
+			"$("$BATON" status --summary --json $f | jq '[.[]] | add')" ]
+	done
+	run "$BATON" status --summary
+	assert_status 0
+	[ "$(echo "$output" | awk '$1 == "pending" { print $2 }')" = 2 ]
+	run "$BATON" status --summary --since 2999-01-01T00:00:00Z
+	[ "$(echo "$output" | awk '{ s += $2 } END { print s }')" = 0 ]
+}
+
 @test "show and session show print local times with their zone" {
 	"$BATON" run -q --session s1 true
 	TZ=UTC run "$BATON" show 1
