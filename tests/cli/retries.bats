@@ -259,6 +259,6 @@ write_config() {
 		run "$BATON" add -q --max-cost "$v" "x $v"
 		assert_status 0
 	done
-	[ "$(sql "SELECT group_concat(max_cost, ' ') FROM tasks")" = \
-		"5.0 0.3 0.5 100.0 0.25" ]
+	run "$BATON" status --json
+	[ "$(echo "$output" | jq -c '[.[].max_cost]')" = "[5,0.3,0.5,100,0.25]" ]
 }
