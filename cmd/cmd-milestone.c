@@ -91,13 +91,15 @@ count(void *arg, enum task_status status, int64_t n)
 static int
 task_counts(struct baton *b, int64_t id, json_t **out, char **cause)
 {
+	struct db_task_filter f = {0};
 	json_t *o = json_object();
 	int i;
 
 	for (i = 0; i < TASK_NSTATUS; i++)
 		json_object_set_new(o, task_status_name((enum task_status)i),
 				    json_integer(0));
-	if (store_task_count_by_status(b->db, id, count, o, cause) != 0) {
+	f.milestone_id = id;
+	if (store_task_count_by_status(b->db, &f, count, o, cause) != 0) {
 		json_decref(o);
 		return -BERR_DB;
 	}

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cmd/common.h"
+#include "core/runner.h"
 #include "lib/clock.h"
 #include "lib/text.h"
 
@@ -224,7 +225,7 @@ stats_openmetrics(const struct db_stats *s)
 
 struct stats_args {
 	struct db_stats_filter f;
-	const char *ms;
+	const char *ms, *batch; /* as given */
 	int openmetrics;
 };
 
@@ -248,7 +249,7 @@ parse_options(struct baton *b, int argc, char **argv, struct stats_args *a)
 		if (ch == OPT_MS)
 			a->ms = optarg;
 		else if (ch == OPT_BATCH)
-			a->f.batch_id = optarg;
+			a->batch = optarg;
 		else if (ch == OPT_OM)
 			a->openmetrics = 1;
 		else if (ch != OPT_SINCE)
@@ -268,12 +269,31 @@ parse_options(struct baton *b, int argc, char **argv, struct stats_args *a)
 	return -1;
 }
 
+/* --batch ID: the whole id it names into *id; 0 or an exit status. */
+static int
+resolve_batch(struct baton *b, const char *ref, char **id)
+{
+	char *cause = NULL;
+	int rc;
+
+	if ((rc = batch_lookup(b->db, ref, id, &cause)) == 0)
+		return 0;
+	if (rc == -BERR_USAGE)
+		rc = cmd_usage_error(&cmd_stats_entry, "%s", cause);
+	else {
+		cmd_error("%s", cause);
+		rc = cmd_exit_code(rc);
+	}
+	free(cause);
+	return rc;
+}
+
 static int
 stats_exec(struct baton *b, int argc, char **argv)
 {
 	struct stats_args a = {0};
 	struct db_stats s = {0};
-	char *cause = NULL;
+	char *cause = NULL, *batch = NULL;
 	double rate;
 	int rc;
 
@@ -282,10 +302,14 @@ stats_exec(struct baton *b, int argc, char **argv)
 	if (a.ms != NULL && (rc = cmd_milestone_id(b, &cmd_stats_entry, a.ms,
 						   &a.f.milestone_id)) != 0)
 		return rc;
+	if (a.batch != NULL && (rc = resolve_batch(b, a.batch, &batch)) != 0)
+		return rc;
+	a.f.batch_id = batch;
 	if (store_stats(b->db, &a.f, &s, &cause) != 0) {
 		cmd_error("%s", cause);
 		free(cause);
 		db_stats_release(&s);
+		free(batch);
 		return EXIT_DB;
 	}
 	rate = s.resumes > 0 ? (double)s.resumes_ok / (double)s.resumes : 1.0;
@@ -300,6 +324,7 @@ stats_exec(struct baton *b, int argc, char **argv)
 		stats_text(&s, rate);
 	}
 	db_stats_release(&s);
+	free(batch);
 	return rc;
 }
 
@@ -316,8 +341,10 @@ const struct cmd_entry cmd_stats_entry = {
 		"  --milestone M   only the tasks of milestone M, their runs "
 		"and sessions\n"
 		"  --batch ID      only the runs of one `work` or `run` (its "
-		"batch id)\n"
-		"                  and the tasks they ran\n"
+		"batch id, or\n"
+		"                  a unique prefix of 4 characters or more) "
+		"and the tasks\n"
+		"                  they ran\n"
 		"  --json          one object: tasks, by_status, runs, "
 		"run_duration\n"
 		"                  {p50_ms, p95_ms, max_ms}, input_tokens, "

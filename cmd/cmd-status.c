@@ -9,7 +9,6 @@
 
 #include "cmd/common.h"
 #include "cmd/table.h"
-#include "core/session.h"
 #include "lib/clock.h"
 #include "lib/display.h"
 #include "lib/text.h"
@@ -209,16 +208,17 @@ db_error(char *cause)
 	return EXIT_DB;
 }
 
-/* --summary: the number of tasks in each status; an exit status. */
+/* --summary: the number of tasks in each status, of the tasks the
+ * list would show (every filter, --last and --limit too); an exit
+ * status. */
 static int
-print_summary(struct baton *b, int64_t milestone_id)
+print_summary(struct baton *b, const struct db_task_filter *f)
 {
 	struct counts cn = {{0}};
 	char *cause = NULL;
 	int i;
 
-	if (store_task_count_by_status(b->db, milestone_id, count, &cn,
-				       &cause) != 0)
+	if (store_task_count_by_status(b->db, f, count, &cn, &cause) != 0)
 		return db_error(cause);
 	if (b->json) {
 		json_t *o = json_object();
@@ -289,22 +289,19 @@ print_list(struct baton *b, const struct status_args *a)
 	return EXIT_OK;
 }
 
-/* --session S: the id of session S into a->f; 0 or an exit status. */
+/* --session S: its tasks, as cancel --session picks them, into a->f
+ * (pointing into *s); 0 or an exit status. */
 static int
-resolve_session(struct baton *b, struct status_args *a, char **id)
+resolve_session(struct baton *b, struct status_args *a, struct db_session *s)
 {
-	struct db_session s = {0};
 	char *cause = NULL;
 	int rc;
 
-	if ((rc = session_lookup(b->db, a->session, &s, &cause)) != 0) {
-		cmd_error("%s", cause ? cause : "no such session");
+	if ((rc = task_filter_session(b->db, a->session, &a->f, s, &cause))) {
+		cmd_error("%s", cause);
 		free(cause);
 		return cmd_exit_code(rc);
 	}
-	*id = xstrdup(s.id);
-	a->f.session_id = *id;
-	db_session_release(&s);
 	return 0;
 }
 
@@ -312,7 +309,7 @@ static int
 status_exec(struct baton *b, int argc, char **argv)
 {
 	struct status_args a = {0};
-	char *sid = NULL;
+	struct db_session s = {0};
 	int rc;
 
 	if ((rc = parse_options(&a, argc, argv)) >= 0)
@@ -320,16 +317,18 @@ status_exec(struct baton *b, int argc, char **argv)
 	if (a.ms != NULL && (rc = cmd_milestone_id(b, &cmd_status_entry, a.ms,
 						   &a.f.milestone_id)) != 0)
 		return rc;
-	if (a.summary)
-		return print_summary(b, a.f.milestone_id);
-	if (a.session != NULL && (rc = resolve_session(b, &a, &sid)) != 0)
+	if (a.session != NULL && (rc = resolve_session(b, &a, &s)) != 0)
 		return rc;
-	/* a terminal shows the newest tasks; scripts get them all */
-	if (!a.all && a.f.last == 0 && a.f.limit == 0 && !b->json &&
-	    isatty(STDOUT_FILENO))
-		a.f.last = STATUS_TTY_LAST;
-	rc = print_list(b, &a);
-	free(sid);
+	if (a.summary)
+		rc = print_summary(b, &a.f);
+	else {
+		/* a terminal shows the newest tasks; scripts get them all */
+		if (!a.all && a.f.last == 0 && a.f.limit == 0 && !b->json &&
+		    isatty(STDOUT_FILENO))
+			a.f.last = STATUS_TTY_LAST;
+		rc = print_list(b, &a);
+	}
+	db_session_release(&s);
 	return rc;
 }
 
@@ -340,8 +339,10 @@ const struct cmd_entry cmd_status_entry = {
 	.summary = "list tasks",
 	.help = "options:\n"
 		"  --milestone M      only tasks of milestone M\n"
-		"  --session S        only tasks run in session S (name, id or "
-		"id prefix)\n"
+		"  --session S        only tasks of session S (name, id or id "
+		"prefix): run in\n"
+		"                     it, or pending that asked for it, as "
+		"cancel --session\n"
 		"  --status S,S...    only tasks with these statuses (pending "
 		"running\n"
 		"                     completed failed cancelled timed_out "
@@ -353,7 +354,8 @@ const struct cmd_entry cmd_status_entry = {
 		"  --all              every task (on a terminal the 50 most "
 		"recent are shown)\n"
 		"  --limit N          at most N tasks, the oldest first\n"
-		"  --summary          counts by status only\n"
+		"  --summary          counts by status of the tasks the other "
+		"options select\n"
 		"  --json             an array of task objects\n",
 	.flags = CMD_NEEDS_DB | CMD_READONLY | CMD_JSON,
 	.exec = status_exec,

@@ -5,11 +5,9 @@
  * database connection.  Several `baton work` processes may share one
  * database: claims are atomic (orch_claim).
  */
-#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <math.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -25,6 +23,7 @@
 #include "core/worker.h"
 #include "lib/clock.h"
 #include "lib/display.h"
+#include "lib/num.h"
 #include "lib/sys.h"
 #include "lib/text.h"
 #include "lib/xmalloc.h"
@@ -331,18 +330,12 @@ static const struct option work_options[] = {
 	{NULL, 0, NULL, 0},
 };
 
-/* --max-cost USD: a number above 0.  0 or -1. */
+/* --max-cost USD: a number above 0, read as sessions.max_cost is (no
+ * hex, inf or nan).  0 or -1. */
 static int
 parse_cost(const char *s, double *out)
 {
-	char *end;
-
-	if (!isdigit((unsigned char)s[0]) && s[0] != '.')
-		return -1;
-	errno = 0;
-	*out = strtod(s, &end);
-	return *end == '\0' && errno == 0 && isfinite(*out) && *out > 0 ? 0
-									: -1;
+	return num_parse_decimal(s, out) == 0 && *out > 0 ? 0 : -1;
 }
 
 /* The options of work's own beyond -j: --halt, --max-cost, --joblog.
@@ -365,7 +358,8 @@ parse_limit(int opt_c, struct pool_options *opt, const char **joblog)
 			return -1;
 		return cmd_usage_error(&cmd_work_entry,
 				       "invalid --max-cost '%s': give an "
-				       "amount in USD above 0",
+				       "amount in USD greater than 0, like "
+				       "2.50",
 				       optarg);
 	default: /* OPT_JOBLOG */
 		*joblog = optarg;

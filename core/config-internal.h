@@ -272,12 +272,6 @@ char *cfg_expand_home(const char *s, const char **why);
 /* The strings of the NULL-terminated v as "a, b or c"; caller frees. */
 char *cfg_join_or(const char *const *v);
 
-/*
- * v as the shortest "%g" that reads back as v (plain decimals when not
- * much longer), in the C locale whatever LC_NUMERIC says.
- */
-void cfg_format_decimal(double v, char *buf, size_t size);
-
 /* ---- agent profiles (config-agents.c) ---- */
 
 /* agents: in the file, added to (or replacing) cfg's profiles. */

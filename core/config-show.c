@@ -13,6 +13,7 @@
 
 #include "core/config-internal.h"
 #include "lib/clock.h"
+#include "lib/num.h"
 #include "lib/text.h"
 #include "lib/xmalloc.h"
 
@@ -165,7 +166,7 @@ emit_kv_double(struct emitter *em, const char *key, double v)
 {
 	char buf[64];
 
-	cfg_format_decimal(v, buf, sizeof buf);
+	num_format_decimal(v, buf, sizeof buf);
 	emit_plain(em, key);
 	emit_plain(em, buf);
 }

@@ -16,6 +16,7 @@
 #include "lib/file.h"
 #include "lib/id.h"
 #include "lib/sys.h"
+#include "lib/text.h"
 #include "lib/xmalloc.h"
 #include "db/store.h"
 
@@ -351,4 +352,57 @@ int
 runner_reap(struct baton *b, char **cause)
 {
 	return runner_reap_count(b, NULL, cause);
+}
+
+/* Where batch ids are shown, for the message of one not found. */
+#define BATCH_HINT                                                             \
+	"each `work` and `run` prints its id first on stderr ('baton: "        \
+	"batch ID') and in its --json lines"
+
+/* Lower-case hex digits and dashes, of a batch id's length at most. */
+static int
+batch_chars(const char *s)
+{
+	size_t n = strspn(s, "0123456789abcdefABCDEF-");
+
+	return s[n] == '\0' && n <= 36;
+}
+
+int
+batch_lookup(struct store *db, const char *ref, char **id, char **cause)
+{
+	char shown[80 + 4], *lower;
+	size_t i, len = strlen(ref);
+	int found = 0, rc;
+
+	*id = NULL;
+	text_shown(ref, len, 80, shown);
+	if (len > 0 && len < 4 && batch_chars(ref)) {
+		*cause = xasprintf("batch id prefix '%s' is too short: give at "
+				   "least 4 characters of the id",
+				   shown);
+		return -BERR_USAGE;
+	}
+	if (len > 0 && batch_chars(ref)) {
+		lower = xstrdup(ref);
+		for (i = 0; i < len; i++) {
+			if (lower[i] >= 'A' && lower[i] <= 'F')
+				lower[i] = (char)(lower[i] - 'A' + 'a');
+		}
+		rc = store_batch_find(db, lower, id, &found, cause);
+		free(lower);
+		if (rc != 0)
+			return rc;
+	}
+	if (found == 2) {
+		*cause = xasprintf("batch id prefix '%s' is ambiguous: give "
+				   "more of the id",
+				   shown);
+		return -BERR_USAGE;
+	}
+	if (found == 0) {
+		*cause = xasprintf("no batch '%s' (" BATCH_HINT ")", shown);
+		return -BERR_USAGE;
+	}
+	return 0;
 }

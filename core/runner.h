@@ -63,4 +63,14 @@ char *runner_boot_id(void);
 /* Open another connection to b's database (for a thread). */
 int runner_db_open(struct baton *b, struct store **db, char **cause);
 
+/*
+ * The batch (one `work` or `run`, SPEC §6: "baton: batch ID") that ref
+ * names: its whole id or a unique prefix of at least 4 characters, in
+ * either case, as a session id is named.  *id gets the whole id (the
+ * caller frees it).  Returns 0; -BERR_USAGE with *cause for no such
+ * batch (an empty ref too) or a prefix that is ambiguous or too short;
+ * -BERR_DB.
+ */
+int batch_lookup(struct store *db, const char *ref, char **id, char **cause);
+
 #endif

@@ -13,39 +13,17 @@
 #include "lib/xmalloc.h"
 #include "db/store.h"
 
-/* The tasks a filter found, and what else they must match. */
+/* The tasks a filter found. */
 struct picked {
 	struct task_change *v;
 	size_t n, alloc;
-	const struct db_session *session; /* cancel --session: run in it */
-	const char *session_req;	  /* or asked for by these words */
 };
-
-/*
- * Whether t belongs to session s: it ran (or runs) in it, or, not yet
- * claimed, it asked for it by id or by name.
- */
-static int
-in_session(const struct db_task *t, const struct db_session *s)
-{
-	if (t->session_id != NULL)
-		return strcmp(t->session_id, s->id) == 0;
-	if (t->session_req == NULL)
-		return 0;
-	return strcmp(t->session_req, s->id) == 0 ||
-	       (s->name != NULL && strcmp(t->session_req, s->name) == 0);
-}
 
 static int
 pick(void *arg, const struct db_task *t)
 {
 	struct picked *p = arg;
 
-	if (p->session != NULL && !in_session(t, p->session))
-		return 0;
-	if (p->session_req != NULL &&
-	    (t->session_req == NULL || strcmp(t->session_req, p->session_req)))
-		return 0;
 	if (p->n == p->alloc) {
 		p->alloc = p->alloc ? 2 * p->alloc : 64;
 		p->v = xreallocarray(p->v, p->alloc, sizeof *p->v);
@@ -160,30 +138,38 @@ cancel_picked(struct baton *b, struct picked *p, char **cause)
 	return 0;
 }
 
-/*
- * For cancel --session: the session sel names into *s and p, or, when
- * there is none yet (its tasks have not started), the words their
- * session_req has, with the reason kept in *nosuch.
- */
-static int
-select_session(struct baton *b, const struct task_select *sel,
-	       struct db_session *s, struct picked *p, char **nosuch,
-	       char **cause)
+int
+task_filter_session(struct store *db, const char *ref, struct db_task_filter *f,
+		    struct db_session *s, char **cause)
 {
+	struct db_task_filter asked = {0};
+	char *why = NULL;
+	int64_t n;
 	int rc;
 
-	if (sel->session == NULL)
-		return 0;
-	rc = session_lookup(b->db, sel->session, s, cause);
-	if (rc == -BERR_USAGE) {
-		p->session_req = sel->session;
-		*nosuch = *cause;
-		*cause = NULL;
+	if ((rc = session_lookup(db, ref, s, &why)) == 0) {
+		f->session_id = s->id;
+		f->session_name = s->name;
 		return 0;
 	}
-	if (rc == 0)
-		p->session = s;
-	return rc;
+	if (rc != -BERR_USAGE) {
+		*cause = why;
+		return rc;
+	}
+	/* none yet: the tasks that asked for it have not started */
+	asked.session_name = ref;
+	if ((rc = store_task_count(db, &asked, &n, cause)) != 0) {
+		free(why);
+		return rc;
+	}
+	if (n == 0) {
+		*cause = why;
+		return -BERR_USAGE;
+	}
+	free(why);
+	f->session_id = NULL;
+	f->session_name = ref;
+	return 0;
 }
 
 int
@@ -193,12 +179,12 @@ task_cancel_select(struct baton *b, const struct task_select *sel,
 	struct db_task_filter f = {0};
 	struct db_session s = {0};
 	struct picked p = {0};
-	char *nosuch = NULL;
 	int rc;
 
 	*out = NULL;
 	*n = 0;
-	if ((rc = select_session(b, sel, &s, &p, &nosuch, cause)) != 0)
+	if (sel->session != NULL &&
+	    (rc = task_filter_session(b->db, sel->session, &f, &s, cause)) != 0)
 		return rc;
 	f.status_mask = (1u << TASK_PENDING) | (1u << TASK_RUNNING);
 	f.milestone_id = sel->milestone_id;
@@ -206,19 +192,12 @@ task_cancel_select(struct baton *b, const struct task_select *sel,
 	    (rc = store_task_each(b->db, &f, pick, &p, cause)) == 0 &&
 	    (rc = cancel_picked(b, &p, cause)) == 0)
 		rc = store_commit(b->db, cause);
-	if (rc != 0)
-		store_rollback(b->db);
-	else if (nosuch != NULL && p.n == 0) {
-		*cause = nosuch;
-		nosuch = NULL;
-		rc = -BERR_USAGE;
-	}
 	if (rc != 0) {
+		store_rollback(b->db);
 		free(p.v);
 		p.v = NULL;
 		p.n = 0;
 	}
-	free(nosuch);
 	db_session_release(&s);
 	*out = p.v;
 	*n = p.n;

@@ -1,11 +1,9 @@
 /*
  * Turning what the user wrote into a task row (SPEC §6 TASK OPTIONS).
  */
-#include <ctype.h>
 #include <errno.h>
 #include <poll.h>
 #include <limits.h>
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -18,6 +16,7 @@
 #include "lib/clock.h"
 #include "lib/file.h"
 #include "lib/id.h"
+#include "lib/num.h"
 #include "lib/strbuf.h"
 #include "lib/text.h"
 #include "lib/xmalloc.h"
@@ -365,7 +364,7 @@ resolve_timeout(const struct task_spec *s, int64_t *out, char **cause)
 static int
 resolve_budget(const struct task_spec *s, struct db_task *t, char **cause)
 {
-	char shown[SHOWN_MAX + 4], *end;
+	char shown[SHOWN_MAX + 4];
 	long long n;
 	double d;
 
@@ -380,10 +379,8 @@ resolve_budget(const struct task_spec *s, struct db_task *t, char **cause)
 	}
 	if (s->max_cost == NULL)
 		return 0;
-	errno = 0;
-	d = strtod(s->max_cost, &end);
-	if (s->max_cost[0] == '\0' || *end != '\0' || errno != 0 ||
-	    !isfinite(d) || d <= 0 || !isdigit((unsigned char)s->max_cost[0])) {
+	/* the parser of sessions.max_cost: no hex, inf or nan */
+	if (num_parse_decimal(s->max_cost, &d) != 0 || d <= 0) {
 		text_shown(s->max_cost, strlen(s->max_cost), SHOWN_MAX, shown);
 		return bad(s, cause,
 			   xasprintf("invalid --max-cost '%s': give an amount "

@@ -8,6 +8,8 @@
 
 struct store;
 struct db_task;
+struct db_task_filter;
+struct db_session;
 
 /*
  * A task as the user wrote it (TASK OPTIONS on the command line, or one
@@ -119,15 +121,29 @@ int task_retry_select(struct baton *b, const struct task_select *sel,
 /*
  * `cancel --all | --session S | --milestone M`: in one transaction,
  * cancel the pending tasks sel selects and ask its running ones to stop
- * (sel's status_mask is ignored; a session is looked up with
- * session_lookup(), and one not created yet matches the pending tasks
- * that asked for it by those words).  *out (the caller frees it) gets one task_change
+ * (sel's status_mask is ignored; a session selects its tasks by
+ * task_filter_session()).  *out (the caller frees it) gets one task_change
  * per task, *n of them, with now set to cancelled for the pending ones
  * and running for the others.  Returns 0, -BERR_USAGE with *cause (no
  * such session and no task asking for it), -BERR_DB.
  */
 int task_cancel_select(struct baton *b, const struct task_select *sel,
 		       struct task_change **out, size_t *n, char **cause);
+
+/*
+ * Narrow f to the tasks of the session ref names (a name, id or id
+ * prefix: session_lookup()), the one rule of `status --session` and
+ * `cancel --session`: the tasks run in it, and those not claimed yet
+ * that asked for it by its id or name; for a session not created yet
+ * (or a ref session_lookup() refuses), the tasks not claimed yet that
+ * asked for it by ref.  f points into s and ref: release s (the caller
+ * zeroes it first) after f's last use.  Returns 0; -BERR_USAGE with
+ * session_lookup()'s *cause when there is no such session and no task
+ * asked for it; -BERR_DB.
+ */
+int task_filter_session(struct store *db, const char *ref,
+			struct db_task_filter *f, struct db_session *s,
+			char **cause);
 
 /*
  * After task_cancel_select(): wait for the runners of the tasks in

@@ -274,11 +274,11 @@ store_task_count(struct store *st, const struct db_task_filter *f, int64_t *n,
 }
 
 int
-store_task_count_by_status(struct store *st, int64_t milestone_id,
+store_task_count_by_status(struct store *st, const struct db_task_filter *f,
 			   void (*fn)(void *, enum task_status, int64_t),
 			   void *arg, char **cause)
 {
-	return st->impl->task_count_by_status(st, milestone_id, fn, arg, cause);
+	return st->impl->task_count_by_status(st, f, fn, arg, cause);
 }
 
 int
@@ -425,6 +425,13 @@ store_runner_alive_list(struct store *st, struct db_runner **a1, size_t *n,
 			char **cause)
 {
 	return st->impl->runner_alive_list(st, a1, n, cause);
+}
+
+int
+store_batch_find(struct store *st, const char *prefix, char **id, int *found,
+		 char **cause)
+{
+	return st->impl->batch_find(st, prefix, id, found, cause);
 }
 
 int

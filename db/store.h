@@ -295,14 +295,21 @@ int store_task_unclaim(struct store *, int64_t id, int64_t runner_id,
 		       int64_t run_id, int *done, char **cause);
 
 struct db_task_filter {
-	unsigned status_mask;	/* bit (1u << status) per status; 0: any */
-	int64_t milestone_id;	/* 0: any, -1: an unknown milestone (none) */
-	int64_t after_id;	/* tasks with id > after_id */
-	int64_t limit;		/* 0: no limit */
-	int64_t last;		/* > 0: only the last (highest id) this many */
-	int64_t since;		/* > 0: created at or after (ms) */
-	const char *session_id; /* non-NULL: run in this session */
-	int with_answer;	/* fill db_task.answer (the last run's) */
+	unsigned status_mask; /* bit (1u << status) per status; 0: any */
+	int64_t milestone_id; /* 0: any, -1: an unknown milestone (none) */
+	int64_t after_id;     /* tasks with id > after_id */
+	int64_t limit;	      /* 0: no limit */
+	int64_t last;	      /* > 0: only the last (highest id) this many */
+	int64_t since;	      /* > 0: created at or after (ms) */
+	/*
+	 * A session's tasks (core's task_filter_session()): those run in
+	 * session_id, and those not claimed yet (no session_id) that asked
+	 * for it (session_req) by session_id or session_name.  session_id
+	 * NULL with a session_name: a session not created yet, asked for by
+	 * those words.  Both NULL: any.
+	 */
+	const char *session_id, *session_name;
+	int with_answer; /* fill db_task.answer (the last run's) */
 };
 /* Call fn for each matching task in id order; stops if fn returns != 0. */
 int store_task_each(struct store *, const struct db_task_filter *,
@@ -311,8 +318,9 @@ int store_task_each(struct store *, const struct db_task_filter *,
 /* The number of tasks matching f, its limit and last aside. */
 int store_task_count(struct store *, const struct db_task_filter *f, int64_t *n,
 		     char **cause);
-/* Counts per status: pairs of (status, count) through fn. */
-int store_task_count_by_status(struct store *, int64_t milestone_id,
+/* Counts per status of the tasks f selects (its limit and last too, as
+ * store_task_each() has them): pairs of (status, count) through fn. */
+int store_task_count_by_status(struct store *, const struct db_task_filter *f,
 			       void (*fn)(void *, enum task_status, int64_t),
 			       void *arg, char **cause);
 
@@ -442,6 +450,13 @@ int store_runner_heartbeat(struct store *, int64_t id, int64_t now,
 int store_runner_exit(struct store *, int64_t id, int64_t now, char **cause);
 int store_runner_alive_list(struct store *, struct db_runner **, size_t *n,
 			    char **cause);
+/*
+ * The batch whose id starts with prefix (a whole id too), of the
+ * runners' batch ids (each `work` and `run` is one): *found 0 none, 1
+ * one, with its id in *id (caller frees), 2 more than one (*id NULL).
+ */
+int store_batch_find(struct store *, const char *prefix, char **id, int *found,
+		     char **cause);
 
 /* The agent processes a runner left behind: its runs with no end (pid 0
  * when the runner died before recording it). */
@@ -809,7 +824,8 @@ struct store_impl {
 			 char **cause);
 	int (*task_count)(struct store *st, const struct db_task_filter *f,
 			  int64_t *n, char **cause);
-	int (*task_count_by_status)(struct store *st, int64_t milestone_id,
+	int (*task_count_by_status)(struct store *st,
+				    const struct db_task_filter *f,
 				    void (*fn)(void *, enum task_status,
 					       int64_t),
 				    void *arg, char **cause);
@@ -863,6 +879,8 @@ struct store_impl {
 			   char **cause);
 	int (*runner_alive_list)(struct store *st, struct db_runner **a1,
 				 size_t *n, char **cause);
+	int (*batch_find)(struct store *st, const char *prefix, char **id,
+			  int *found, char **cause);
 	int (*runner_reap)(struct store *st, int64_t id, int64_t now,
 			   int requeue, int64_t seen_heartbeat,
 			   struct db_orphan **orphans, size_t *n, char **cause);

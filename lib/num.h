@@ -1,6 +1,7 @@
 #ifndef BATON_LIB_NUM_H
 #define BATON_LIB_NUM_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 /*
@@ -25,5 +26,20 @@ int64_t num_count_add(int64_t a, int64_t b);
 double num_usd(double v);
 /* a + b on amounts, each clamped first, saturating at NUM_USD_MAX. */
 double num_usd_add(double a, double b);
+
+/*
+ * An amount as a person writes it, the one parser for money on the
+ * command line and in the configuration: digits with an optional
+ * fraction and exponent (5, 0.30, .5, 1e2), read in the C locale
+ * whatever LC_NUMERIC says.  No sign, space, hex, inf or nan.  0 and
+ * *out, or -1 (out of range too).
+ */
+int num_parse_decimal(const char *s, double *out);
+
+/*
+ * v as the shortest "%g" that reads back as v (plain decimals when not
+ * much longer), in the C locale whatever LC_NUMERIC says.
+ */
+void num_format_decimal(double v, char *buf, size_t size);
 
 #endif

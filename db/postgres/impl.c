@@ -51,6 +51,7 @@ const struct store_impl pg_store_impl = {
 	.runner_heartbeat = pg_runner_heartbeat,
 	.runner_exit = pg_runner_exit,
 	.runner_alive_list = pg_runner_alive_list,
+	.batch_find = pg_batch_find,
 	.runner_reap = pg_runner_reap,
 	.milestone_get = pg_milestone_get,
 	.milestone_get_id = pg_milestone_get_id,

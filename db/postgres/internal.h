@@ -229,7 +229,7 @@ int pg_task_each(struct store *st, const struct db_task_filter *a1,
 		 char **cause);
 int pg_task_count(struct store *st, const struct db_task_filter *f, int64_t *n,
 		  char **cause);
-int pg_task_count_by_status(struct store *st, int64_t milestone_id,
+int pg_task_count_by_status(struct store *st, const struct db_task_filter *f,
 			    void (*fn)(void *, enum task_status, int64_t),
 			    void *arg, char **cause);
 int pg_task_set_agent(struct store *st, int64_t id, const char *agent,
@@ -302,6 +302,8 @@ int pg_runner_heartbeat(struct store *st, int64_t id, int64_t now,
 int pg_runner_exit(struct store *st, int64_t id, int64_t now, char **cause);
 int pg_runner_alive_list(struct store *st, struct db_runner **a1, size_t *n,
 			 char **cause);
+int pg_batch_find(struct store *st, const char *prefix, char **id, int *found,
+		  char **cause);
 int pg_runner_reap(struct store *st, int64_t id, int64_t now, int requeue,
 		   int64_t seen_heartbeat, struct db_orphan **orphans,
 		   size_t *n, char **cause);

@@ -329,6 +329,33 @@ pg_runner_alive_list(struct store *store, struct db_runner **out, size_t *n,
 	return 0;
 }
 
+/* Two at most: enough to tell one from ambiguous.  substr() and =, not
+ * a range, so that the column's collation cannot reorder the ids. */
+static const char sql_batch_find[] =
+	"SELECT DISTINCT batch_id FROM runners "
+	"WHERE substr(batch_id, 1, length($1::text)) = $1::text "
+	"ORDER BY 1 LIMIT 2";
+
+int
+pg_batch_find(struct store *store, const char *prefix, char **id, int *found,
+	      char **cause)
+{
+	PGresult *res;
+	struct pgq q;
+
+	*id = NULL;
+	pgq_init(&q);
+	pgq_text(&q, prefix);
+	if (pg_exec((struct pg *)store, sql_batch_find, &q, &res,
+		    "cannot read runners", cause))
+		return -BERR_DB;
+	*found = PQntuples(res) > 1 ? 2 : PQntuples(res);
+	if (*found == 1)
+		*id = pg_text(res, 0, 0);
+	PQclear(res);
+	return 0;
+}
+
 /*
  * A runner's open runs are those of its running tasks: found through
  * tasks_status (status = 'running') and runs_task, so that no index on

@@ -537,23 +537,26 @@ pg_task_requeue(struct store *store, int64_t id, unsigned from_mask, int *done,
 
 /*
  * The filter's terms on tasks "t": $1 a status set (NULL: any), $2 a
- * milestone, $3 an id to start after, $4 a creation time, $5 a session.
+ * milestone, $3 an id to start after, $4 a creation time, $5 and $6 a
+ * session's id and name.
  */
 #define TASK_WHERE(t)                                                          \
 	"($1::text[] IS NULL OR " t ".status = ANY ($1::text[])) "             \
 	"AND ($2::bigint = 0 OR " t ".milestone_id = $2::bigint) "             \
 	"AND " t ".id > $3::bigint "                                           \
 	"AND ($4::bigint = 0 OR " t ".created_at >= $4::bigint) "              \
-	"AND ($5::text IS NULL OR " t ".session_id = $5::text) "
+	"AND (($5::text IS NULL AND $6::text IS NULL) OR " t ".session_id = "  \
+	"$5::text OR (" t ".session_id IS NULL AND " t ".session_req IN "      \
+	"($5::text, $6::text))) "
 
-/* $6: a limit (NULL: none); $7 > 0: only the last $7. */
+/* $7: a limit (NULL: none); $8 > 0: only the last $8. */
 #define TASK_EACH_WHERE                                                        \
 	"WHERE " TASK_WHERE(                                                   \
-		"t") "AND ($7::bigint = 0 OR t.id >= "                         \
+		"t") "AND ($8::bigint = 0 OR t.id >= "                         \
 		     "coalesce((SELECT u.id FROM tasks u WHERE " TASK_WHERE(   \
 			     "u") "ORDER BY u.id DESC LIMIT 1 OFFSET "         \
-				  "$7::bigint - 1), 0)) "                      \
-				  "ORDER BY t.id LIMIT $6::bigint"
+				  "$8::bigint - 1), 0)) "                      \
+				  "ORDER BY t.id LIMIT $7::bigint"
 
 static const char sql_task_each[] =
 	"SELECT " TASK_COLS_WITH("NULL") TASK_EACH_WHERE;
@@ -575,6 +578,7 @@ bind_filter(struct pgq *q, char *set, size_t len,
 	pgq_i64(q, f->after_id);
 	pgq_i64(q, f->since);
 	pgq_text(q, f->session_id);
+	pgq_text(q, f->session_name);
 }
 
 /* Rows fetched per round trip of a listing. */
@@ -640,20 +644,45 @@ pg_task_count(struct store *store, const struct db_task_filter *f, int64_t *n,
 static const char sql_task_counts[] =
 	"SELECT status, count(*) FROM tasks WHERE ($1::bigint = 0 OR "
 	"milestone_id = $1::bigint) GROUP BY status";
+/* Any other filter: the rows sql_task_each would list, counted. */
+static const char sql_task_counts_filter[] =
+	"SELECT s, count(*) FROM (SELECT t.status AS s FROM tasks "
+	"t " TASK_EACH_WHERE ") AS c GROUP BY s";
+
+/* Whether f has no term but (perhaps) a milestone. */
+static int
+milestone_only(const struct db_task_filter *f)
+{
+	return f->status_mask == 0 && f->after_id == 0 && f->limit <= 0 &&
+	       f->last <= 0 && f->since == 0 && f->session_id == NULL &&
+	       f->session_name == NULL;
+}
 
 int
-pg_task_count_by_status(struct store *store, int64_t milestone_id,
+pg_task_count_by_status(struct store *store, const struct db_task_filter *f,
 			void (*fn)(void *, enum task_status, int64_t),
 			void *arg, char **cause)
 {
 	struct pg *pg = (struct pg *)store;
+	const char *sql = sql_task_counts;
+	char set[160];
 	PGresult *res;
 	struct pgq q;
 	int i;
 
-	pgq_init(&q);
-	pgq_i64(&q, milestone_id);
-	if (pg_exec(pg, sql_task_counts, &q, &res, "cannot count tasks", cause))
+	if (milestone_only(f)) {
+		pgq_init(&q);
+		pgq_i64(&q, f->milestone_id);
+	} else {
+		sql = sql_task_counts_filter;
+		bind_filter(&q, set, sizeof set, f);
+		if (f->limit > 0)
+			pgq_i64(&q, f->limit);
+		else
+			pgq_null(&q);
+		pgq_i64(&q, f->last > 0 ? f->last : 0);
+	}
+	if (pg_exec(pg, sql, &q, &res, "cannot count tasks", cause))
 		return -BERR_DB;
 	for (i = 0; i < PQntuples(res); i++)
 		fn(arg, pg_col_task_status(res, i, 0, TASK_PENDING),

@@ -49,6 +49,7 @@ const struct store_impl sqlite_store_impl = {
 	.runner_heartbeat = sqlite_runner_heartbeat,
 	.runner_exit = sqlite_runner_exit,
 	.runner_alive_list = sqlite_runner_alive_list,
+	.batch_find = sqlite_batch_find,
 	.runner_reap = sqlite_runner_reap,
 	.milestone_get = sqlite_milestone_get,
 	.milestone_get_id = sqlite_milestone_get_id,

@@ -172,7 +172,8 @@ int sqlite_task_each(struct store *st, const struct db_task_filter *a1,
 		     char **cause);
 int sqlite_task_count(struct store *st, const struct db_task_filter *f,
 		      int64_t *n, char **cause);
-int sqlite_task_count_by_status(struct store *st, int64_t milestone_id,
+int sqlite_task_count_by_status(struct store *st,
+				const struct db_task_filter *f,
 				void (*fn)(void *, enum task_status, int64_t),
 				void *arg, char **cause);
 int sqlite_session_get(struct store *st, const char *id, struct db_session *a2,
@@ -219,6 +220,8 @@ int sqlite_runner_heartbeat(struct store *st, int64_t id, int64_t now,
 int sqlite_runner_exit(struct store *st, int64_t id, int64_t now, char **cause);
 int sqlite_runner_alive_list(struct store *st, struct db_runner **a1, size_t *n,
 			     char **cause);
+int sqlite_batch_find(struct store *st, const char *prefix, char **id,
+		      int *found, char **cause);
 int sqlite_runner_reap(struct store *st, int64_t id, int64_t now, int requeue,
 		       int64_t seen_heartbeat, struct db_orphan **orphans,
 		       size_t *n, char **cause);

@@ -143,6 +143,43 @@ sqlite_runner_alive_list(struct store *store, struct db_runner **out, size_t *n,
 	return 0;
 }
 
+/* Two at most: enough to tell one from ambiguous.  A scan of runners
+ * (a row a `work` or `run`), compared byte-wise as PostgreSQL's is. */
+static const char sql_batch_find[] =
+	"SELECT DISTINCT batch_id FROM runners "
+	"WHERE substr(batch_id, 1, length(?1)) = ?1 ORDER BY 1 LIMIT 2";
+
+int
+sqlite_batch_find(struct store *store, const char *prefix, char **id,
+		  int *found, char **cause)
+{
+	struct db *db = (struct db *)store;
+	sqlite3_stmt *st;
+	int rc;
+
+	*id = NULL;
+	*found = 0;
+	if ((st = db_stmt(db, sql_batch_find, cause)) == NULL)
+		return -BERR_DB;
+	db_bind_text(st, 1, prefix);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (++*found == 1)
+			*id = db_col_text(st, 0);
+	}
+	if (rc != SQLITE_DONE) {
+		free(*id);
+		*id = NULL;
+		*found = 0;
+		return db_fail(db, "cannot read runners", cause);
+	}
+	sqlite3_reset(st);
+	if (*found > 1) {
+		free(*id);
+		*id = NULL;
+	}
+	return 0;
+}
+
 /*
  * A runner's open runs are those of its running tasks: found through
  * tasks_status (status = 'running') and runs_task, so that no index on

@@ -554,13 +554,14 @@ sqlite_task_unclaim(struct store *store, int64_t id, int64_t runner_id,
 /*
  * The filter's terms on tasks "t": ?1 non-NULL for a status set in ?5
  * to ?11, ?2 a milestone, ?3 an id to start after, ?12 a creation time,
- * ?13 a session.
+ * ?13 and ?15 a session's id and name.
  */
 #define TASK_WHERE(t)                                                          \
 	"(?1 IS NULL OR " t ".status IN (?5, ?6, ?7, ?8, ?9, ?10, ?11)) "      \
 	"AND (?2 = 0 OR " t ".milestone_id = ?2) AND " t ".id > ?3 "           \
 	"AND (?12 = 0 OR " t ".created_at >= ?12) "                            \
-	"AND (?13 IS NULL OR " t ".session_id = ?13) "
+	"AND ((?13 IS NULL AND ?15 IS NULL) OR " t ".session_id = ?13 OR "     \
+	"(" t ".session_id IS NULL AND " t ".session_req IN (?13, ?15))) "
 
 /* With ?14 > 0, only tasks from the ?14th matching one from the end:
  * found once, so the rows still come in id order, one at a time. */
@@ -592,8 +593,8 @@ bind_filter(sqlite3_stmt *st, const struct db_task_filter *f)
 	sqlite3_bind_int64(st, 2, f->milestone_id);
 	sqlite3_bind_int64(st, 3, f->after_id);
 	sqlite3_bind_int64(st, 12, f->since);
-	if (f->session_id != NULL)
-		db_bind_text(st, 13, f->session_id);
+	db_bind_text(st, 13, f->session_id);
+	db_bind_text(st, 15, f->session_name);
 }
 
 int
@@ -647,9 +648,22 @@ static const char sql_task_counts[] =
 /* Without the milestone term the tasks_status index answers alone. */
 static const char sql_task_counts_all[] =
 	"SELECT status, count(*) FROM tasks GROUP BY status";
+/* Any other filter: the rows sql_task_each would list, counted. */
+static const char sql_task_counts_filter[] =
+	"SELECT s, count(*) FROM (SELECT t.status AS s FROM tasks "
+	"t " TASK_EACH_WHERE ") GROUP BY s";
+
+/* Whether f has no term but (perhaps) a milestone. */
+static int
+milestone_only(const struct db_task_filter *f)
+{
+	return f->status_mask == 0 && f->after_id == 0 && f->limit <= 0 &&
+	       f->last <= 0 && f->since == 0 && f->session_id == NULL &&
+	       f->session_name == NULL;
+}
 
 int
-sqlite_task_count_by_status(struct store *store, int64_t milestone_id,
+sqlite_task_count_by_status(struct store *store, const struct db_task_filter *f,
 			    void (*fn)(void *, enum task_status, int64_t),
 			    void *arg, char **cause)
 {
@@ -657,13 +671,19 @@ sqlite_task_count_by_status(struct store *store, int64_t milestone_id,
 	sqlite3_stmt *st;
 	int rc;
 
-	if (milestone_id == 0) {
+	if (!milestone_only(f)) {
+		if ((st = db_stmt(db, sql_task_counts_filter, cause)) == NULL)
+			return -BERR_DB;
+		bind_filter(st, f);
+		sqlite3_bind_int64(st, 4, f->limit > 0 ? f->limit : -1);
+		sqlite3_bind_int64(st, 14, f->last > 0 ? f->last : 0);
+	} else if (f->milestone_id == 0) {
 		if ((st = db_stmt(db, sql_task_counts_all, cause)) == NULL)
 			return -BERR_DB;
 	} else {
 		if ((st = db_stmt(db, sql_task_counts, cause)) == NULL)
 			return -BERR_DB;
-		sqlite3_bind_int64(st, 1, milestone_id);
+		sqlite3_bind_int64(st, 1, f->milestone_id);
 	}
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
 		fn(arg, db_col_task_status(st, 0, TASK_PENDING),

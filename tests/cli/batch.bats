@@ -160,10 +160,43 @@ add() {
 		and .by_status.failed == 1 and .by_status.completed == 1'
 	run "$BATON" stats --json --batch "$second"
 	echo "$output" | jq -e '.tasks == 1 and .cost_usd == 0.5'
-	run "$BATON" stats --json --batch nope
-	echo "$output" | jq -e '.tasks == 0 and .runs == 0'
 	run "$BATON" stats --json
 	echo "$output" | jq -e '.batch == null and .tasks == 4'
+}
+
+@test "stats --batch: an unknown or empty id is a usage error; a unique prefix will do" {
+	add ok1
+	"$BATON" work --until-empty 2>/dev/null
+	add ok2 ok3
+	"$BATON" work --until-empty 2>/dev/null
+	# two batches whose ids share their first four characters
+	local a=0123aaaa-0000-7000-8000-000000000001
+	local b=0123bbbb-0000-7000-8000-000000000002
+	sql "UPDATE runs SET batch_id = CASE WHEN task_id = 1 THEN '$a' ELSE '$b' END"
+	sql "UPDATE runners SET batch_id = CASE WHEN id = (SELECT min(id) FROM runners) THEN '$a' ELSE '$b' END"
+	local ref
+	for ref in nope '' 0123cccc "$a-1" "${a}x"; do
+		run --separate-stderr "$BATON" stats --batch "$ref"
+		assert_status 2
+		[[ "$stderr" == *"no batch '$ref' (each \`work\` and \`run\` prints its id first on stderr ('baton: batch ID')"* ]]
+		[ -z "$output" ]
+	done
+	run --separate-stderr "$BATON" stats --batch 0123
+	assert_status 2
+	[[ "$stderr" == *"batch id prefix '0123' is ambiguous: give more of the id"* ]]
+	run --separate-stderr "$BATON" stats --batch 012
+	assert_status 2
+	[[ "$stderr" == *"batch id prefix '012' is too short"* ]]
+	# a prefix or the whole id, in either case: the whole id in --json
+	run "$BATON" stats --json --batch 0123A
+	assert_status 0
+	echo "$output" | jq -e --arg b "$a" '.batch == $b and .tasks == 1'
+	run "$BATON" stats --json --batch "${b^^}"
+	assert_status 0
+	echo "$output" | jq -e --arg b "$b" '.batch == $b and .tasks == 2'
+	run "$BATON" stats --batch 0123b
+	assert_status 0
+	assert_contains "tasks        2, 2 completed"
 }
 
 @test "work waits at the session limit instead of failing tasks; run does not" {

@@ -214,6 +214,77 @@ many() {
 	[ "$(echo "$output" | jq -c '[.[].id]')" = "[3]" ]
 }
 
+@test "status --session: the tasks cancel --session picks, pending ones that asked for it too" {
+	"$BATON" run -q --session s1 true
+	"$BATON" add -q --session s1 by-name >/dev/null
+	local id
+	id=$("$BATON" session show s1 --json | jq -r .id)
+	"$BATON" add -q --session "$id" by-id >/dev/null
+	"$BATON" add -q --session later not-yet >/dev/null
+	"$BATON" add -q other >/dev/null
+	run "$BATON" status --json --session s1
+	assert_status 0
+	[ "$(echo "$output" | jq -c '[.[].id]')" = "[1,2,3]" ]
+	run "$BATON" status --json --session "${id:0:8}" --status pending
+	[ "$(echo "$output" | jq -c '[.[].id]')" = "[2,3]" ]
+	# a session not created yet: the pending tasks that asked for it
+	run "$BATON" status --json --session later
+	assert_status 0
+	[ "$(echo "$output" | jq -c '[.[].id]')" = "[4]" ]
+	run "$BATON" status --session never
+	assert_status 2
+	assert_contains "no session 'never'"
+	# the very tasks cancel --session then cancels
+	local s shown
+	for s in s1 later; do
+		shown=$("$BATON" status --json --session $s --status pending,running |
+			jq -c '[.[].id]')
+		run "$BATON" cancel --json --session $s
+		assert_status 0
+		[ "$(echo "$output" | jq -c '[.[].id]')" = "$shown" ]
+	done
+	[ "$shown" = "[4]" ]
+	run "$BATON" status --json --session later
+	[ "$(echo "$output" | jq -c '[.[] | [.id, .status]]')" = '[[4,"cancelled"]]' ]
+	[ "$(sql "SELECT status FROM tasks WHERE id = 5")" = pending ]
+}
+
+@test "status --summary counts the tasks every filter of the list selects" {
+	"$BATON" run -q --session s1 true
+	"$BATON" run -q false || true
+	"$BATON" add -q --session s1 asked >/dev/null
+	"$BATON" add -q other >/dev/null
+	# task 1 a hundred days old
+	sql "UPDATE tasks SET created_at = created_at - 8640000000 WHERE id = 1"
+	local counts='[.pending, .running, .completed, .failed, .cancelled, .timed_out, .interrupted] | @csv'
+	run "$BATON" status --summary --json
+	[ "$(echo "$output" | jq -r "$counts")" = 2,0,1,1,0,0,0 ]
+	run "$BATON" status --summary --json --since 90d
+	assert_status 0
+	[ "$(echo "$output" | jq -r "$counts")" = 2,0,0,1,0,0,0 ]
+	run "$BATON" status --summary --json --status pending,completed
+	[ "$(echo "$output" | jq -r "$counts")" = 2,0,1,0,0,0,0 ]
+	run "$BATON" status --summary --json --session s1
+	[ "$(echo "$output" | jq -r "$counts")" = 1,0,1,0,0,0,0 ]
+	run "$BATON" status --summary --json --last 3
+	[ "$(echo "$output" | jq -r "$counts")" = 2,0,0,1,0,0,0 ]
+	run "$BATON" status --summary --json --limit 1
+	[ "$(echo "$output" | jq -r "$counts")" = 0,0,1,0,0,0,0 ]
+	run "$BATON" status --summary --json --status pending,failed --last 2 --since 90d
+	[ "$(echo "$output" | jq -r "$counts")" = 2,0,0,0,0,0,0 ]
+	# the same tasks as the list, for every filter
+	local f
+	for f in "--since 90d" "--status failed" "--session s1" "--last 2" "--limit 3"; do
+		[ "$("$BATON" status --json $f | jq length)" = \
+			"$("$BATON" status --summary --json $f | jq '[.[]] | add')" ]
+	done
+	run "$BATON" status --summary
+	assert_status 0
+	[ "$(echo "$output" | awk '$1 == "pending" { print $2 }')" = 2 ]
+	run "$BATON" status --summary --since 2999-01-01T00:00:00Z
+	[ "$(echo "$output" | awk '{ s += $2 } END { print s }')" = 0 ]
+}
+
 @test "show and session show print local times with their zone" {
 	"$BATON" run -q --session s1 true
 	TZ=UTC run "$BATON" show 1

@@ -234,3 +234,31 @@ write_config() {
 	run "$BATON" show 2
 	assert_contains "0 of 5"
 }
+
+@test "budget: --max-cost reads money as sessions.max_cost does" {
+	local v
+	# strtod's hex, inf and nan were $16, no budget and a NaN budget
+	for v in 0x10 0X1p4 inf infinity nan 1e400 ' 5' 5x -1 +2 ''; do
+		run "$BATON" add --max-cost "$v" 'x'
+		assert_status 2
+		assert_contains "invalid --max-cost '$v': give an amount in USD greater than 0"
+		run --separate-stderr "$BATON" work --until-empty --max-cost "$v"
+		assert_status 2
+		[[ "$stderr" == *"invalid --max-cost '$v': give an amount in USD greater than 0"* ]]
+	done
+	[ "$(sql "SELECT count(*) FROM tasks")" = 0 ]
+	write_config "sessions: {max_cost: 0x10}"
+	run "$BATON" config check
+	assert_status 3
+	assert_contains "max_cost: expected a number ≥ 0 (USD), got '0x10'"
+	# the plain decimals the config takes, the command line takes too
+	for v in 5 0.30 .5 1e2 2.50E-1; do
+		write_config "sessions: {max_cost: $v}"
+		run "$BATON" config check
+		assert_status 0
+		run "$BATON" add -q --max-cost "$v" "x $v"
+		assert_status 0
+	done
+	run "$BATON" status --json
+	[ "$(echo "$output" | jq -c '[.[].max_cost]')" = "[5,0.3,0.5,100,0.25]" ]
+}

@@ -785,6 +785,35 @@ test_num(void **state)
 	assert_true(num_usd_add(0.5, 0.25) == 0.75);
 }
 
+/* Money as written on the command line and in the config: plain
+ * decimals only. */
+static void
+test_num_decimal(void **state)
+{
+	static const char *const bad[] = {
+		"",   "0x10", "0X1p4", "inf", "nan", "-1",  "+2",    " 5",
+		"5 ", "5x",   ".",     "e2",  "1e",  "1e+", "1e400", "1,5"};
+	double v;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		v = -7;
+		assert_int_equal(num_parse_decimal(bad[i], &v), -1);
+		assert_true(v == -7);
+	}
+	assert_int_equal(num_parse_decimal("5", &v), 0);
+	assert_true(v == 5);
+	assert_int_equal(num_parse_decimal("0.30", &v), 0);
+	assert_true(v == 0.30);
+	assert_int_equal(num_parse_decimal(".5", &v), 0);
+	assert_true(v == 0.5);
+	assert_int_equal(num_parse_decimal("1e2", &v), 0);
+	assert_true(v == 100);
+	assert_int_equal(num_parse_decimal("0", &v), 0);
+	assert_true(v == 0);
+}
+
 /* Resource errors are told apart and say the limit behind them. */
 static void
 test_resource_text(void **state)
@@ -1060,6 +1089,7 @@ main(void)
 		cmocka_unit_test(test_strvec),
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_num),
+		cmocka_unit_test(test_num_decimal),
 		cmocka_unit_test(test_resource_text),
 		cmocka_unit_test(test_url_mask),
 		cmocka_unit_test_setup_teardown(test_project, test_tmpdir_setup,
