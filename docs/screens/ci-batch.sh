@@ -40,6 +40,8 @@ tasks() { # N PREFIX MILESTONE
 	done
 }
 { tasks 14 ok nightly; tasks 4 flaky nightly; tasks 2 broken nightly; } >batch.jsonl
+# a project's baton.yaml that adds an agent runs only once trusted
+say "baton config trust baton.yaml"
 say "baton add --from batch.jsonl"
 say "baton work -j 2 --until-empty --retries 2 --halt soon,fail=3 --max-cost 5 --joblog joblog.tsv -q"
 say "baton status --milestone nightly --status failed"
