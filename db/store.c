@@ -664,20 +664,25 @@ store_meta_delete(struct store *st, const char *key, char **cause)
 	return st->impl->meta_delete(st, key, cause);
 }
 
-/* An engine without it says which tool does the job instead. */
+/* An engine without it says which tool does the job instead: a usage
+ * error (exit 2), the command does not apply to this store. */
 static int
-not_supported(const struct store *st, const char *what, char **cause)
+not_supported(const struct store *st, const char *what, const char *instead,
+	      char **cause)
 {
-	*cause = xasprintf("%s is not supported by the %s store", what,
-			   st->impl->name);
-	return -BERR_FAIL;
+	*cause = xasprintf("%s is not supported by the %s store; %s", what,
+			   st->impl->name, instead);
+	return -BERR_USAGE;
 }
 
 int
 store_backup(struct store *st, const char *path, char **cause)
 {
 	if (st->impl->backup == NULL)
-		return not_supported(st, "backup", cause);
+		return not_supported(st, "backup",
+				     "use the server's own (pg_dump), or "
+				     "'baton db copy' to an SQLite file",
+				     cause);
 	return st->impl->backup(st, path, cause);
 }
 
@@ -686,7 +691,8 @@ store_vacuum(struct store *st, int64_t *before, int64_t *after, char **cause)
 {
 	*before = *after = 0;
 	if (st->impl->vacuum == NULL)
-		return not_supported(st, "vacuum", cause);
+		return not_supported(st, "vacuum", "the server vacuums itself",
+				     cause);
 	return st->impl->vacuum(st, before, after, cause);
 }
 

@@ -238,6 +238,14 @@ sid_of() {
 	assert_status 2
 }
 
+@test "db backup of a PostgreSQL store says what to use instead, exit 2" {
+	on_pg || skip "PostgreSQL: SQLite backs up"
+	run --separate-stderr "$BATON" db backup "$T/copy.db"
+	assert_status 2
+	[[ "$stderr" == *"backup is not supported by the postgres store; use the server's own (pg_dump), or 'baton db copy' to an SQLite file"* ]]
+	[ ! -e "$T/copy.db" ]
+}
+
 @test "db vacuum gives the space of a prune back" {
 	sqlite_only "db vacuum shrinks the database file"
 	"$BATON" run -q 'echo one'
