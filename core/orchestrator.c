@@ -2127,6 +2127,9 @@ finish(struct job *j, struct orch_result *res, int may_claim, char **cause)
 		ended.status = j->status;
 		ended.cost_usd = j->cost;
 		f.next = o->claim_next(o->notify_arg, &ended) != 0;
+		res->announced = 1;
+		res->told.status = ended.status;
+		res->told.cost_usd = ended.cost_usd;
 	}
 	rc = final_write(j, finish_txn, &f, cause);
 	if (rc == 0 && j->ended != NULL)

@@ -132,6 +132,13 @@ struct orch_result {
 	int64_t next_id;
 	int next_err;
 	char *next_cause;
+	/* claim_next was told of this end (announced: status and cost as
+	 * told), whatever it answered */
+	int announced;
+	struct orch_result_end {
+		enum task_status status;
+		double cost_usd;
+	} told;
 };
 void orch_result_release(struct orch_result *);
 

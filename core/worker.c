@@ -38,6 +38,10 @@ struct pool {
 	pthread_mutex_t lock;
 	long long claimed;
 	struct pool_counts counts;
+	/* ends told to hook_claim_next and not yet in counts (their
+	 * transactions commit side by side): --halt and --max-cost count
+	 * them too, so that workers ending together do not each claim */
+	struct pool_counts ending;
 	int stop;
 	int err;     /* worst negated berr of a worker's own */
 	int wake[2]; /* written once when stop is set: wakes idle workers */
@@ -162,6 +166,19 @@ limit_hit(const struct pool *p, const struct pool_counts *c)
 	return p->opt.max_cost > 0 && c->cost_usd >= p->opt.max_cost ? 2 : 0;
 }
 
+/* With p->lock held: what has ended, counted or being written. */
+static struct pool_counts
+counts_ending(const struct pool *p)
+{
+	struct pool_counts c = p->counts;
+
+	c.completed += p->ending.completed;
+	c.failed += p->ending.failed;
+	c.other += p->ending.other;
+	c.cost_usd = num_usd_add(c.cost_usd, p->ending.cost_usd);
+	return c;
+}
+
 /* With p->lock held, after a task ended: --halt and --max-cost. */
 static void
 check_limits(struct pool *p)
@@ -174,6 +191,23 @@ check_limits(struct pool *p)
 	set_stop(p);
 	if (hit == 1 && p->opt.halt.when == HALT_NOW)
 		halt_now(p);
+}
+
+/* With p->lock held: an end told to hook_claim_next is counted now. */
+static void
+unannounce(struct pool *p, const struct orch_result_end *told)
+{
+	if (told->status == TASK_COMPLETED)
+		p->ending.completed--;
+	else if (told->status == TASK_FAILED || told->status == TASK_TIMED_OUT)
+		p->ending.failed--;
+	else
+		p->ending.other--;
+	p->ending.cost_usd -= num_usd(told->cost_usd);
+	/* none left in flight: exactly 0, whatever the rounding left */
+	if (p->ending.cost_usd < 0 ||
+	    p->ending.completed + p->ending.failed + p->ending.other == 0)
+		p->ending.cost_usd = 0;
 }
 
 /* With p->lock held: count a task that ended so into *c. */
@@ -332,11 +366,14 @@ hook_resource(void *arg, int64_t id, int err, const char *limit)
 static int
 take_slot(struct pool *p)
 {
+	struct pool_counts c;
 	int ok;
 
 	pthread_mutex_lock(&p->lock);
+	c = counts_ending(p);
 	ok = !stopping(p) && !atomic_load(&p->b->fenced) &&
-	     (p->opt.max_tasks == 0 || p->claimed < p->opt.max_tasks);
+	     (p->opt.max_tasks == 0 || p->claimed < p->opt.max_tasks) &&
+	     limit_hit(p, &c) == 0;
 	if (ok)
 		p->claimed++;
 	pthread_mutex_unlock(&p->lock);
@@ -359,10 +396,12 @@ hook_claim_next(void *arg, const struct orch_result *ended)
 	int halts;
 
 	pthread_mutex_lock(&p->lock);
-	c = p->counts;
+	c = counts_ending(p);
 	count_ended(&c, 0, ended->status);
 	c.cost_usd = num_usd_add(c.cost_usd, ended->cost_usd);
 	halts = limit_hit(p, &c) != 0;
+	count_ended(&p->ending, 0, ended->status);
+	p->ending.cost_usd += num_usd(ended->cost_usd);
 	pthread_mutex_unlock(&p->lock);
 	return !halts && take_slot(p);
 }
@@ -572,6 +611,11 @@ execute(struct pool *p, struct orch *o, int64_t id, int *leave, enum go_on *go,
 	*go = GO_CLAIM;
 	*next = 0;
 	if (res.requeued) {
+		if (res.announced) {
+			pthread_mutex_lock(&p->lock);
+			unannounce(p, &res.told);
+			pthread_mutex_unlock(&p->lock);
+		}
 		given_back(p, leave);
 		orch_result_release(&res);
 		return rc;
@@ -586,6 +630,8 @@ execute(struct pool *p, struct orch *o, int64_t id, int *leave, enum go_on *go,
 	p->counts.running--;
 	p->wal_clean = 0;
 	p->wal_tried = 0;
+	if (res.announced)
+		unannounce(p, &res.told);
 	count_ended(&p->counts, res.lost, res.status);
 	if (loaded)
 		p->counts.cost_usd =

@@ -23,6 +23,9 @@ local_setup() {
 		while [ ! -e "${prompt#until }" ] && [ $i -lt 400 ]; do
 			i=$((i + 1)); sleep 0.05
 		done ;;
+	dieat*) # a FIFO: every reader waiting on it wakes at once
+		timeout 20 cat "${prompt#dieat }" >/dev/null
+		exit 1 ;;
 	esac
 	exit 0
 	EOF2
@@ -49,6 +52,29 @@ add() {
 	[[ "$stderr" == *"baton: work halted after 2 failures (--halt soon,fail=2)"* ]]
 	[ "$(sql "SELECT count(*) FROM tasks WHERE status = 'failed'")" = 2 ]
 	[ "$(sql "SELECT count(*) FROM tasks WHERE status = 'pending'")" = 3 ]
+}
+
+@test "work --halt: tasks that end together do not each claim one more (--max-cost counts the same way)" {
+	# three workers' tasks fail at the same moment: the first end claims
+	# a fourth task (one failure so far), the two after it see the
+	# others' ends, written or not, and claim nothing: 4 failures at
+	# most, where each counting only its own end made it 6
+	local i
+	mkfifo "$T/go"
+	for i in 1 2 3 4 5 6 7 8 9; do
+		add "dieat $T/go"
+	done
+	"$BATON" work -j 3 --until-empty --halt soon,fail=2 >"$T/out" 2>"$T/err" &
+	local wpid=$!
+	wait_for '[ "$(sql "SELECT count(*) FROM tasks WHERE status = '"'"'running'"'"'")" = 3 ]' 10
+	sleep 0.3 # (the agents reach their cat)
+	# opened for writing and closed: the three wake together; then
+	# again for the one the first end claims
+	( while kill -0 "$wpid" 2>/dev/null; do : >"$T/go"; sleep 0.1; done ) &
+	wait "$wpid" || true
+	grep -q "work halted after" "$T/err"
+	[ "$(sql "SELECT count(*) FROM tasks WHERE status = 'failed'")" -le 4 ]
+	[ "$(sql "SELECT count(*) FROM tasks WHERE status = 'pending'")" -ge 5 ]
 }
 
 @test "work --halt now,fail=1 cancels the running task with the reason" {

@@ -66,7 +66,14 @@ fd_limited() {
 	[ "$(sql "SELECT group_concat(status || ':' || attempts, ' ') FROM tasks")" = "completed:1 completed:1" ]
 }
 
-# as_user CMD...: run CMD as uid 54321 (no other process of its), in
+# The uid the process-limit tests run as (RLIMIT_NPROC counts a user's
+# processes): one per build, so that make check's builds, which run test
+# files side by side, do not find it in use by each other.
+NP_UID=54321
+case $BATON in */san/*) NP_UID=54322 ;; esac
+[ -z "${BATON_TEST_PG:-}" ] || NP_UID=54323
+
+# as_user CMD...: run CMD as uid NP_UID (no other process of its), in
 # $T/np, which it owns; needs root, setpriv and prlimit.
 as_user() {
 	(exec_as_user "$@")
@@ -74,7 +81,7 @@ as_user() {
 # The same in place of the calling (sub)shell: `exec_as_user CMD &` makes
 # $! the pid of CMD itself.
 exec_as_user() {
-	exec setpriv --reuid=54321 --regid=54321 --clear-groups \
+	exec setpriv --reuid=$NP_UID --regid=$NP_UID --clear-groups \
 		env HOME="$T/np" BATON_DB="$T/np/baton.db" \
 		BATON_CONFIG="$T/np/config.yaml" \
 		ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" \
@@ -85,11 +92,11 @@ need_user() {
 	[ "$(id -u)" = 0 ] || skip "needs root to run as another user"
 	command -v setpriv >/dev/null || skip "setpriv is not installed"
 	command -v prlimit >/dev/null || skip "prlimit is not installed"
-	[ -z "$(ps -u 54321 -o pid= 2>/dev/null)" ] || skip "uid 54321 is in use"
+	[ -z "$(ps -u "$NP_UID" -o pid= 2>/dev/null)" ] || skip "uid $NP_UID is in use"
 	chmod 711 "$T"
 	mkdir "$T/np"
 	printf 'agents:\n  true: {kind: command, command: [/bin/true]}\n' > "$T/np/config.yaml"
-	chown -R 54321:54321 "$T/np"
+	chown -R "$NP_UID:$NP_UID" "$T/np"
 }
 
 @test "out of processes: work gives tasks back and runs fewer at a time; none fails" {
