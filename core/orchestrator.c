@@ -571,6 +571,22 @@ budget_left(const struct job *j, const char **whose, double *limit)
 	return left;
 }
 
+/* Before a task retry: struct orch's retry_stop says no more (the
+ * work's budget spent); the task ends as its attempt did. */
+static int
+retry_stopped(struct job *j)
+{
+	struct orch *o = j->o;
+	char *why;
+
+	if (o->retry_stop == NULL ||
+	    (why = o->retry_stop(o->notify_arg, j->cost)) == NULL)
+		return 0;
+	note(o, j->task.id, why);
+	free(why);
+	return 1;
+}
+
 /*
  * Between turns: a spent budget ends the task failed, reason
  * budget_exceeded, whatever the turn before decided.  Returns non-zero
@@ -1998,7 +2014,8 @@ run_attempts(struct job *j, char **cause)
 			return rc;
 		if (retry >= j->task.retries || !retryable(j))
 			return 0;
-		if (over_budget(j) || sleep_or_stop(j, backoff_ms(j, retry)))
+		if (over_budget(j) || retry_stopped(j) ||
+		    sleep_or_stop(j, backoff_ms(j, retry)))
 			return 0;
 		if ((rc = next_attempt(j, cause)) != 0)
 			return rc;

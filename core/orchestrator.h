@@ -99,6 +99,11 @@ struct orch {
 	 * (`run`): the end commits alone.
 	 */
 	int (*claim_next)(void *arg, const struct orch_result *ended);
+	/* Before a task retry (SPEC §3): cost_usd is what the task's runs
+	 * cost so far; NULL or non-NULL *why to stop retrying (the task
+	 * ends as its attempt did, *why said as a note; `work --max-cost`
+	 * spent).  NULL hook: retry. */
+	char *(*retry_stop)(void *arg, double cost_usd);
 	int64_t next_milestone;
 };
 

@@ -407,6 +407,31 @@ hook_claim_next(void *arg, const struct orch_result *ended)
 }
 
 /*
+ * orch's retry_stop: `work --max-cost` spent — by the tasks that ended
+ * or are ending, and this one's runs so far — means no more attempts
+ * either, as it means no more claims.
+ */
+static char *
+hook_retry_stop(void *arg, double cost_usd)
+{
+	struct pool *p = arg;
+	struct pool_counts c;
+	int spent;
+
+	if (p->opt.max_cost <= 0)
+		return NULL;
+	pthread_mutex_lock(&p->lock);
+	c = counts_ending(p);
+	pthread_mutex_unlock(&p->lock);
+	c.cost_usd = num_usd_add(c.cost_usd, cost_usd);
+	spent = c.cost_usd >= p->opt.max_cost;
+	return spent ? xasprintf("not retried: this work's tasks cost $%.4f "
+				 "(--max-cost %g)",
+				 c.cost_usd, p->opt.max_cost)
+		     : NULL;
+}
+
+/*
  * SPEC §5: once per pool, a note when the write-ahead log has grown past
  * db.wal_warn_mib because a reader keeps it from being checkpointed.
  */
@@ -814,6 +839,7 @@ worker_main(void *arg)
 		o.full = hook_full;
 		o.resource = hook_resource;
 		o.claim_next = hook_claim_next;
+		o.retry_stop = hook_retry_stop;
 		o.next_milestone = p->opt.milestone_id;
 		o.scope = xstrdup_or_null(p->opt.scope);
 		o.scope_milestone = p->opt.milestone_id;

@@ -17,6 +17,9 @@ local_setup() {
 	fail*) exit 1 ;;
 	slow*) sleep 30 ;;
 	nap*) sleep 0.5 ;;
+	costfail*) printf '{"result": "no", "cost_usd": %s}' "${prompt#costfail }" \
+		>"$BATON_RESULT_FILE"
+		exit 1 ;;
 	cost*) printf '{"result": "ok", "cost_usd": %s}' "${prompt#cost }" \
 		>"$BATON_RESULT_FILE" ;;
 	until*) i=0
@@ -75,6 +78,16 @@ add() {
 	grep -q "work halted after" "$T/err"
 	[ "$(sql "SELECT count(*) FROM tasks WHERE status = 'failed'")" -le 4 ]
 	[ "$(sql "SELECT count(*) FROM tasks WHERE status = 'pending'")" -ge 5 ]
+}
+
+@test "work --max-cost stops a task's retries too once the work spent it" {
+	"$BATON" -q add --retries 5 "costfail 1" >/dev/null
+	add "cost 0.1"
+	run --separate-stderr "$BATON" work -j 1 --until-empty --max-cost 0.5
+	assert_status 1
+	[[ "$stderr" == *"task 1: not retried: this work's tasks cost \$1.0000 (--max-cost 0.5)"* ]]
+	[ "$(sql "SELECT status || ' ' || attempts FROM tasks WHERE id = 1")" = "failed 1" ]
+	[ "$(sql "SELECT status FROM tasks WHERE id = 2")" = pending ]
 }
 
 @test "work --halt now,fail=1 cancels the running task with the reason" {
