@@ -167,7 +167,10 @@ apply_option(struct status_args *a, int c, const char *arg)
 	case OPT_LIMIT:
 	case OPT_LAST:
 		if (text_parse_int(arg, 1, INT64_MAX, &n) != 0)
-			return cmd_usage_error(e, "invalid --%s '%s'",
+			return cmd_usage_error(e,
+					       "invalid --%s '%s': give a "
+					       "whole number of tasks, 1 or "
+					       "more",
 					       c == OPT_LAST ? "last" : "limit",
 					       arg);
 		*(c == OPT_LAST ? &a->f.last : &a->f.limit) = n;
@@ -335,7 +338,7 @@ status_exec(struct baton *b, int argc, char **argv)
 const struct cmd_entry cmd_status_entry = {
 	.name = "status",
 	.usage = "[--json] [--milestone M] [--session S] [--status S,S...] "
-		 "[--since T] [--last N | --all] [--summary]",
+		 "[--since T] [--last N | --all] [--limit N] [--summary]",
 	.summary = "list tasks",
 	.help = "options:\n"
 		"  --milestone M      only tasks of milestone M\n"

@@ -142,6 +142,10 @@ joblog_text(FILE *f, const char *s)
 			fputs("\\r", f);
 		else if (*s == '\\')
 			fputs("\\\\", f);
+		else if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			/* ESC, BEL ...: a terminal running tail -f on the log
+			 * would obey them */
+			fprintf(f, "\\x%02x", (unsigned char)*s);
 		else
 			fputc(*s, f);
 	}

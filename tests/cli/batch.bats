@@ -168,6 +168,11 @@ add() {
 	"$BATON" work --until-empty --joblog "$T/log" >/dev/null 2>&1
 	[ "$(grep -c '^Seq' "$T/log")" = 1 ]
 	[ "$(awk -F'\t' 'END { print $10 }' "$T/log")" = 4 ]
+	# control characters a terminal would obey are escaped
+	"$BATON" -q add --title $'esc\e]8;;x\a' 'ok' >/dev/null
+	"$BATON" work --until-empty --joblog "$T/log" >/dev/null 2>&1
+	grep -qF 'esc\x1b]8;;x\x07' "$T/log"
+	[ "$(grep -c $'\e' "$T/log")" = 0 ]
 	# a joblog that cannot be written is a bad argument: nothing runs
 	add ok5
 	run --separate-stderr "$BATON" work --until-empty --joblog ''
@@ -176,7 +181,7 @@ add() {
 	run --separate-stderr "$BATON" work --until-empty --joblog "$T/no/such/dir/log"
 	assert_status 2
 	[[ "$stderr" == *"cannot open joblog"* ]]
-	[ "$(sql "SELECT status FROM tasks WHERE id = 5")" = pending ]
+	[ "$(sql "SELECT status FROM tasks WHERE prompt = 'ok5'")" = pending ]
 }
 
 @test "each work is a batch: said on stderr, on its runs, in --json lines; stats --batch" {
