@@ -366,14 +366,11 @@ hook_resource(void *arg, int64_t id, int err, const char *limit)
 static int
 take_slot(struct pool *p)
 {
-	struct pool_counts c;
 	int ok;
 
 	pthread_mutex_lock(&p->lock);
-	c = counts_ending(p);
 	ok = !stopping(p) && !atomic_load(&p->b->fenced) &&
-	     (p->opt.max_tasks == 0 || p->claimed < p->opt.max_tasks) &&
-	     limit_hit(p, &c) == 0;
+	     (p->opt.max_tasks == 0 || p->claimed < p->opt.max_tasks);
 	if (ok)
 		p->claimed++;
 	pthread_mutex_unlock(&p->lock);
