@@ -133,37 +133,6 @@ note(struct orch *o, int64_t task_id, const char *msg)
 
 /* ---- claiming ---- */
 
-static int
-count_closing(void *arg, const struct db_session *s)
-{
-	int64_t *n = ((int64_t *)arg);
-
-	/* n[1] is now */
-	if (s->kind == SESSION_TEMP && s->lease_runner != 0 &&
-	    s->lease_expires > n[1])
-		n[0]++;
-	return 0;
-}
-
-/*
- * S11 in `work`: the active temp sessions leased to a task running now,
- * by any runner on any machine — each closes when its task ends, so a
- * task finding the limit reached may wait for them.  (Named sessions
- * stay active after their tasks: waiting for them would be unbounded.)
- */
-static int
-closing_sessions(struct orch *o, int64_t now, int64_t *closing, char **cause)
-{
-	struct db_session_filter f = {0};
-	int64_t n[2] = {0, now};
-	int rc;
-
-	f.active_only = 1;
-	rc = store_session_each(o->db, &f, count_closing, n, cause);
-	*closing = n[0];
-	return rc;
-}
-
 /*
  * Inside the claim transaction: select the session for pending task id
  * and lease it.  *started: 1 running now, 0 session busy (nothing
@@ -193,7 +162,12 @@ start_locked(struct orch *o, int64_t id, int *started, char **cause)
 		goto out;
 	rc = session_select(b, o->db, &t, now, &sc, &why);
 	if (rc == -BERR_FAIL && sc.full > 0 && o->full != NULL) {
-		if ((rc = closing_sessions(o, now, &closing, cause)) != 0) {
+		/* S11 in `work`: temp sessions of tasks running anywhere,
+		 * by any runner on any machine, each close when their task
+		 * ends: a task may wait for them (named sessions stay
+		 * active after their tasks: waiting would be unbounded) */
+		if ((rc = store_session_count_closing(o->db, now, &closing,
+						      cause)) != 0) {
 			store_savepoint_rollback(o->db, "claim");
 			goto out;
 		}

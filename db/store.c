@@ -274,6 +274,14 @@ store_task_count(struct store *st, const struct db_task_filter *f, int64_t *n,
 }
 
 int
+db_task_filter_milestone_only(const struct db_task_filter *f)
+{
+	return f->status_mask == 0 && f->after_id == 0 && f->limit <= 0 &&
+	       f->last <= 0 && f->since == 0 && f->session_id == NULL &&
+	       f->session_name == NULL;
+}
+
+int
 store_task_count_by_status(struct store *st, const struct db_task_filter *f,
 			   void (*fn)(void *, enum task_status, int64_t),
 			   void *arg, char **cause)
@@ -298,6 +306,13 @@ int
 store_session_count_active(struct store *st, int64_t *n, char **cause)
 {
 	return st->impl->session_count_active(st, n, cause);
+}
+
+int
+store_session_count_closing(struct store *st, int64_t now, int64_t *n,
+			    char **cause)
+{
+	return st->impl->session_count_closing(st, now, n, cause);
 }
 
 int

@@ -311,6 +311,9 @@ struct db_task_filter {
 	const char *session_id, *session_name;
 	int with_answer; /* fill db_task.answer (the last run's) */
 };
+/* Whether f selects by nothing but (perhaps) a milestone: the engines
+ * count those from an index alone. */
+int db_task_filter_milestone_only(const struct db_task_filter *f);
 /* Call fn for each matching task in id order; stops if fn returns != 0. */
 int store_task_each(struct store *, const struct db_task_filter *,
 		    int (*fn)(void *, const struct db_task *), void *arg,
@@ -348,6 +351,10 @@ int store_session_get(struct store *, const char *id, struct db_session *,
 int store_session_insert(struct store *, const struct db_session *s,
 			 char **cause);
 int store_session_count_active(struct store *, int64_t *n, char **cause);
+/* The active temp sessions leased (lease_expires after now) to a task
+ * running anywhere: each closes when its task ends (S11 in `work`). */
+int store_session_count_closing(struct store *, int64_t now, int64_t *n,
+				char **cause);
 /*
  * Take the lease on session id for runner/task until expires, if it is
  * free, expired, or held by a runner that is not alive.  *got is 1 if
@@ -834,6 +841,8 @@ struct store_impl {
 	int (*session_insert)(struct store *st, const struct db_session *s,
 			      char **cause);
 	int (*session_count_active)(struct store *st, int64_t *n, char **cause);
+	int (*session_count_closing)(struct store *st, int64_t now, int64_t *n,
+				     char **cause);
 	int (*session_lease)(struct store *st, const char *id, int64_t runner,
 			     int64_t task, int64_t now, int64_t expires,
 			     int *got, int64_t *holder_task, int64_t *epoch,

@@ -34,6 +34,7 @@ const struct store_impl pg_store_impl = {
 	.session_get = pg_session_get,
 	.session_insert = pg_session_insert,
 	.session_count_active = pg_session_count_active,
+	.session_count_closing = pg_session_count_closing,
 	.session_lease = pg_session_lease,
 	.session_unlease = pg_session_unlease,
 	.session_set_status = pg_session_set_status,

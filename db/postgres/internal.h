@@ -240,6 +240,8 @@ int pg_session_get(struct store *st, const char *id, struct db_session *a2,
 int pg_session_insert(struct store *st, const struct db_session *s,
 		      char **cause);
 int pg_session_count_active(struct store *st, int64_t *n, char **cause);
+int pg_session_count_closing(struct store *st, int64_t now, int64_t *n,
+			     char **cause);
 int pg_session_lease(struct store *st, const char *id, int64_t runner,
 		     int64_t task, int64_t now, int64_t expires, int *got,
 		     int64_t *holder_task, int64_t *epoch, char **cause);

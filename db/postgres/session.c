@@ -138,6 +138,28 @@ pg_session_count_active(struct store *store, int64_t *n, char **cause)
 	return 0;
 }
 
+static const char sql_session_count_closing[] =
+	"SELECT count(*) FROM sessions WHERE status = 'active' AND "
+	"kind = 'temp' AND lease_runner IS NOT NULL AND lease_expires > $1";
+
+int
+pg_session_count_closing(struct store *store, int64_t now, int64_t *n,
+			 char **cause)
+{
+	struct pg *pg = (struct pg *)store;
+	PGresult *res;
+	struct pgq q;
+
+	pgq_init(&q);
+	pgq_i64(&q, now);
+	if (pg_exec(pg, sql_session_count_closing, &q, &res,
+		    "cannot count sessions", cause))
+		return -BERR_DB;
+	*n = pg_i64(res, 0, 0);
+	PQclear(res);
+	return 0;
+}
+
 /* As in SQLite; the UPDATE locks the row, and PostgreSQL checks the
  * condition again on the row as another writer left it. */
 static const char sql_session_lease[] =

@@ -649,15 +649,6 @@ static const char sql_task_counts_filter[] =
 	"SELECT s, count(*) FROM (SELECT t.status AS s FROM tasks "
 	"t " TASK_EACH_WHERE ") AS c GROUP BY s";
 
-/* Whether f has no term but (perhaps) a milestone. */
-static int
-milestone_only(const struct db_task_filter *f)
-{
-	return f->status_mask == 0 && f->after_id == 0 && f->limit <= 0 &&
-	       f->last <= 0 && f->since == 0 && f->session_id == NULL &&
-	       f->session_name == NULL;
-}
-
 int
 pg_task_count_by_status(struct store *store, const struct db_task_filter *f,
 			void (*fn)(void *, enum task_status, int64_t),
@@ -670,7 +661,7 @@ pg_task_count_by_status(struct store *store, const struct db_task_filter *f,
 	struct pgq q;
 	int i;
 
-	if (milestone_only(f)) {
+	if (db_task_filter_milestone_only(f)) {
 		pgq_init(&q);
 		pgq_i64(&q, f->milestone_id);
 	} else {

@@ -32,6 +32,7 @@ const struct store_impl sqlite_store_impl = {
 	.session_get = sqlite_session_get,
 	.session_insert = sqlite_session_insert,
 	.session_count_active = sqlite_session_count_active,
+	.session_count_closing = sqlite_session_count_closing,
 	.session_lease = sqlite_session_lease,
 	.session_unlease = sqlite_session_unlease,
 	.session_set_status = sqlite_session_set_status,

@@ -148,6 +148,27 @@ sqlite_session_count_active(struct store *store, int64_t *n, char **cause)
 	return 0;
 }
 
+static const char sql_session_count_closing[] =
+	"SELECT count(*) FROM sessions WHERE status = 'active' AND "
+	"kind = 'temp' AND lease_runner IS NOT NULL AND lease_expires > ?1";
+
+int
+sqlite_session_count_closing(struct store *store, int64_t now, int64_t *n,
+			     char **cause)
+{
+	struct db *db = (struct db *)store;
+	sqlite3_stmt *st;
+
+	if ((st = db_stmt(db, sql_session_count_closing, cause)) == NULL)
+		return -BERR_DB;
+	sqlite3_bind_int64(st, 1, now);
+	if (sqlite3_step(st) != SQLITE_ROW)
+		return db_fail(db, "cannot count sessions", cause);
+	*n = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	return 0;
+}
+
 /* A lease is free when nobody holds it, it ran out, or its runner is no
  * longer alive (the reaper releases those too; this is belt and braces). */
 static const char sql_session_lease[] =

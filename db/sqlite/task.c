@@ -653,15 +653,6 @@ static const char sql_task_counts_filter[] =
 	"SELECT s, count(*) FROM (SELECT t.status AS s FROM tasks "
 	"t " TASK_EACH_WHERE ") GROUP BY s";
 
-/* Whether f has no term but (perhaps) a milestone. */
-static int
-milestone_only(const struct db_task_filter *f)
-{
-	return f->status_mask == 0 && f->after_id == 0 && f->limit <= 0 &&
-	       f->last <= 0 && f->since == 0 && f->session_id == NULL &&
-	       f->session_name == NULL;
-}
-
 int
 sqlite_task_count_by_status(struct store *store, const struct db_task_filter *f,
 			    void (*fn)(void *, enum task_status, int64_t),
@@ -671,7 +662,7 @@ sqlite_task_count_by_status(struct store *store, const struct db_task_filter *f,
 	sqlite3_stmt *st;
 	int rc;
 
-	if (!milestone_only(f)) {
+	if (!db_task_filter_milestone_only(f)) {
 		if ((st = db_stmt(db, sql_task_counts_filter, cause)) == NULL)
 			return -BERR_DB;
 		bind_filter(st, f);
