@@ -146,7 +146,13 @@ joblog_text(FILE *f, const char *s)
 			/* ESC, BEL ...: a terminal running tail -f on the log
 			 * would obey them */
 			fprintf(f, "\\x%02x", (unsigned char)*s);
-		else
+		else if ((unsigned char)s[0] == 0xc2 &&
+			 (unsigned char)s[1] >= 0x80 &&
+			 (unsigned char)s[1] <= 0x9f) {
+			/* U+0080 to U+009F, the C1 controls (U+009B: CSI) */
+			fprintf(f, "\\xc2\\x%02x", (unsigned char)s[1]);
+			s++;
+		} else
 			fputc(*s, f);
 	}
 }

@@ -169,9 +169,9 @@ add() {
 	[ "$(grep -c '^Seq' "$T/log")" = 1 ]
 	[ "$(awk -F'\t' 'END { print $10 }' "$T/log")" = 4 ]
 	# control characters a terminal would obey are escaped
-	"$BATON" -q add --title $'esc\e]8;;x\a' 'ok' >/dev/null
+	"$BATON" -q add --title $'esc\e]8;;x\a csi\xc2\x9b2J' 'ok' >/dev/null
 	"$BATON" work --until-empty --joblog "$T/log" >/dev/null 2>&1
-	grep -qF 'esc\x1b]8;;x\x07' "$T/log"
+	grep -qF 'esc\x1b]8;;x\x07 csi\xc2\x9b2J' "$T/log"
 	[ "$(grep -c $'\e' "$T/log")" = 0 ]
 	# a joblog that cannot be written is a bad argument: nothing runs
 	add ok5
