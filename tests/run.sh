@@ -5,7 +5,7 @@
 # throwaway cluster of tests/pg.bash).  Ends with "N passed, N failed".
 # Usage: tests/run.sh [normal|san|pg]...   (default: all three)
 #
-# Every test file of every build is one job; BATON_TEST_JOBS (4) of them
+# Every test file of every build is one job; BATON_TEST_JOBS (3) of them
 # run at a time, the slowest first, so that the builds finish together
 # rather than one after another.  Each job prints one line when it ends,
 # with its seconds.  Most tests wait on subprocesses, not the CPU.
@@ -14,7 +14,7 @@ REPO=$(pwd)
 LOGS=$REPO/build/test-logs
 export REPO LOGS
 builds=${*:-normal san pg}
-jobs=${BATON_TEST_JOBS:-4}
+jobs=${BATON_TEST_JOBS:-3}
 
 export BATON_SRCDIR=$REPO
 export CMOCKA_MESSAGE_OUTPUT=TAP

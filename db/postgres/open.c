@@ -645,17 +645,33 @@ recover_txn(struct pg *pg, char **cause)
 		if (i == pg->nlog)
 			return 0;
 		lost = PQstatus(pg->conn) == CONNECTION_BAD;
-		PQclear(res);
 		if (!lost) {
+			/* which statement, and how: for whoever reads why */
+			const char *e =
+				res != NULL
+					? PQresultErrorField(
+						  res, PG_DIAG_MESSAGE_PRIMARY)
+					: NULL;
+			char *how =
+				xstrdup(result_ok(res) ? "it answered otherwise"
+					: e != NULL    ? e
+						       : "it failed");
+
+			PQclear(res);
 			PQclear(PQexec(pg->conn, "ROLLBACK"));
 			/* as a serialization failure: the caller may run the
 			 * whole transaction again (store_busy) */
 			pg->busy = 1;
-			*cause = xstrdup("connection to the database lost: the "
-					 "transaction changed meanwhile and "
-					 "was not replayed");
+			*cause =
+				xasprintf("connection to the database lost: "
+					  "the transaction changed meanwhile "
+					  "and was not replayed (statement "
+					  "%zu of %zu, %.40s...: %s)",
+					  i + 1, pg->nlog, pg->log[i].sql, how);
+			free(how);
 			return -BERR_DB;
 		}
+		PQclear(res);
 	}
 	*cause = xstrdup("connection to the database lost");
 	return -BERR_DB;

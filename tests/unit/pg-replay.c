@@ -163,6 +163,9 @@ test_replay_changed(void **state)
 	assert_int_equal(store_task_set_agent(db, a, "shell", NULL, &cause),
 			 -BERR_DB);
 	assert_non_null(strstr(cause, "changed meanwhile"));
+	/* it names the statement that answered otherwise */
+	assert_non_null(strstr(cause, "(statement 1 of 1, SELECT "));
+	assert_non_null(strstr(cause, ": it answered otherwise)"));
 	assert_true(store_busy(db));
 	free(cause);
 	cause = NULL;
