@@ -361,17 +361,26 @@ hook_resource(void *arg, int64_t id, int err, const char *limit)
 	return give;
 }
 
-/* Take a claim slot: 0 when the pool stops or max_tasks is reached, or
- * when this runner lost its leases (SPEC §5): it claims no more. */
+/*
+ * Take a claim slot: 1, or 0 when the pool stops or max_tasks is
+ * reached, or when this runner lost its leases (SPEC §5): it claims no
+ * more.  -1: not now — ends other workers are writing reach --halt or
+ * --max-cost (struct pool's ending); once they are counted the pool
+ * stops, or, if one did not end as told (a lost lease), claims again.
+ */
 static int
 take_slot(struct pool *p)
 {
+	struct pool_counts c;
 	int ok;
 
 	pthread_mutex_lock(&p->lock);
 	ok = !stopping(p) && !atomic_load(&p->b->fenced) &&
 	     (p->opt.max_tasks == 0 || p->claimed < p->opt.max_tasks);
-	if (ok)
+	c = counts_ending(p);
+	if (ok && limit_hit(p, &c) != 0)
+		ok = -1;
+	else if (ok)
 		p->claimed++;
 	pthread_mutex_unlock(&p->lock);
 	return ok;
@@ -400,7 +409,7 @@ hook_claim_next(void *arg, const struct orch_result *ended)
 	count_ended(&p->ending, 0, ended->status);
 	p->ending.cost_usd += num_usd(ended->cost_usd);
 	pthread_mutex_unlock(&p->lock);
-	return !halts && take_slot(p);
+	return !halts && take_slot(p) == 1;
 }
 
 /*
@@ -731,13 +740,22 @@ maybe_prune(struct pool *p, struct store *db)
 static int
 work_loop(struct pool *p, struct orch *o, int *left, char **cause)
 {
+	struct pollfd stop = {.fd = p->b->stop_fd, .events = POLLIN};
 	enum go_on go = GO_CLAIM;
 	int64_t id = 0;
-	int rc;
+	int rc, slot;
 
 	for (;;) {
-		if (go == GO_CLAIM && (*left || !take_slot(p)))
+		if (go == GO_CLAIM && *left)
 			break;
+		if (go == GO_CLAIM && (slot = take_slot(p)) == 0)
+			break;
+		if (go == GO_CLAIM && slot < 0) {
+			/* other workers' ends about to be counted */
+			if (poll(&stop, stop.fd >= 0 ? 1 : 0, 10) > 0)
+				break;
+			continue;
+		}
 		maybe_prune(p, o->db);
 		rc = go == GO_RUN
 			     ? 0
