@@ -134,6 +134,47 @@ note(struct orch *o, int64_t task_id, const char *msg)
 /* ---- claiming ---- */
 
 /*
+ * Inside the claim transaction, its "claim" savepoint rolled back: task
+ * t may not run (S11, S12; why).  At the session limit (full active) in
+ * `work`, it may wait instead: temp sessions of tasks running anywhere,
+ * by any runner on any machine, each close when their task ends (named
+ * sessions stay active after their tasks: waiting for them would be
+ * unbounded).  Else it is failed, and *started is -1.
+ */
+static int
+refuse(struct orch *o, struct db_task *t, int64_t full, const char *why,
+       int64_t now, int *started, char **cause)
+{
+	int64_t closing = 0;
+	int rc;
+
+	if (full > 0 && o->full != NULL) {
+		if ((rc = store_session_count_closing(o->db, now, &closing,
+						      cause)) != 0)
+			return rc;
+		if (o->full(o->notify_arg, t->id, full, closing))
+			return 0; /* left pending for a later claim */
+	}
+	rc = store_task_finish(o->db, t->id, 0, TASK_FAILED, 0, 0, why,
+			       "session", now, cause);
+	if (rc == 0)
+		rc = store_event(o->db, EVENT_REFUSED, NULL, t->id, 0,
+				 o->b->runner_id, why, now, cause);
+	if (rc != 0)
+		return rc;
+	t->status = TASK_FAILED;
+	free(t->error);
+	t->error = xstrdup(why);
+	t->finished_at = now;
+	if (o->refused != NULL)
+		o->refused(o->notify_arg, t, why);
+	else
+		note(o, t->id, why);
+	*started = -1;
+	return 0;
+}
+
+/*
  * Inside the claim transaction: select the session for pending task id
  * and lease it.  *started: 1 running now, 0 session busy (nothing
  * changed), -1 the task was failed because it may not run.
@@ -148,7 +189,6 @@ start_locked(struct orch *o, int64_t id, int *started, char **cause)
 	char *why = NULL;
 	size_t i;
 	int found, got, rc;
-	int64_t closing = 0;
 	/* a task that set no retries takes work's or the default, recorded
 	 * only if not 0: a later `work --retries N` then gives it N */
 	int retries = o->retries >= 0 ? o->retries : b->cfg->defaults.retries;
@@ -161,43 +201,9 @@ start_locked(struct orch *o, int64_t id, int *started, char **cause)
 	if ((rc = store_savepoint(o->db, "claim", cause)) != 0)
 		goto out;
 	rc = session_select(b, o->db, &t, now, &sc, &why);
-	if (rc == -BERR_FAIL && sc.full > 0 && o->full != NULL) {
-		/* S11 in `work`: temp sessions of tasks running anywhere,
-		 * by any runner on any machine, each close when their task
-		 * ends: a task may wait for them (named sessions stay
-		 * active after their tasks: waiting would be unbounded) */
-		if ((rc = store_session_count_closing(o->db, now, &closing,
-						      cause)) != 0) {
-			store_savepoint_rollback(o->db, "claim");
-			goto out;
-		}
-		if (o->full(o->notify_arg, id, sc.full, closing)) {
-			/* S11 for `work`: wait for a session to close */
-			store_savepoint_rollback(o->db, "claim");
-			rc = 0;
-			goto out;
-		}
-		rc = -BERR_FAIL;
-	}
 	if (rc == -BERR_FAIL) {
-		/* S11/S12: this task may not run; fail it, keep going. */
 		store_savepoint_rollback(o->db, "claim");
-		rc = store_task_finish(o->db, id, 0, TASK_FAILED, 0, 0, why,
-				       "session", now, cause);
-		if (rc == 0)
-			rc = store_event(o->db, EVENT_REFUSED, NULL, id, 0,
-					 b->runner_id, why, now, cause);
-		if (rc == 0) {
-			t.status = TASK_FAILED;
-			free(t.error);
-			t.error = xstrdup(why);
-			t.finished_at = now;
-			if (o->refused != NULL)
-				o->refused(o->notify_arg, &t, why);
-			else
-				note(o, id, why);
-			*started = -1;
-		}
+		rc = refuse(o, &t, sc.full, why, now, started, cause);
 		goto out;
 	}
 	if (rc != 0) {
