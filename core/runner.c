@@ -372,7 +372,7 @@ int
 batch_lookup(struct store *db, const char *ref, char **id, char **cause)
 {
 	char shown[80 + 4], *lower;
-	size_t i, len = strlen(ref);
+	size_t len = strlen(ref);
 	int found = 0, rc;
 
 	*id = NULL;
@@ -384,11 +384,7 @@ batch_lookup(struct store *db, const char *ref, char **id, char **cause)
 		return -BERR_USAGE;
 	}
 	if (len > 0 && batch_chars(ref)) {
-		lower = xstrdup(ref);
-		for (i = 0; i < len; i++) {
-			if (lower[i] >= 'A' && lower[i] <= 'F')
-				lower[i] = (char)(lower[i] - 'A' + 'a');
-		}
+		lower = id_uuid_lower(ref);
 		rc = store_batch_find(db, lower, id, &found, cause);
 		free(lower);
 		if (rc != 0)

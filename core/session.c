@@ -669,7 +669,6 @@ session_lookup(struct store *db, const char *ref, struct db_session *s,
 	       char **cause)
 {
 	char *lower;
-	size_t i;
 	int found = 0, rc;
 
 	memset(s, 0, sizeof *s);
@@ -685,11 +684,7 @@ session_lookup(struct store *db, const char *ref, struct db_session *s,
 			return rc;
 	}
 	if (!found && is_id_prefix(ref)) {
-		lower = xstrdup(ref);
-		for (i = 0; lower[i] != '\0'; i++) {
-			if (lower[i] >= 'A' && lower[i] <= 'F')
-				lower[i] = (char)(lower[i] - 'A' + 'a');
-		}
+		lower = id_uuid_lower(ref);
 		rc = store_session_get_by_prefix(db, lower, s, &found, cause);
 		free(lower);
 		if (rc != 0)

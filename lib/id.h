@@ -5,7 +5,7 @@
 void id_uuid_new(char *buf);
 /* Non-zero if s is a UUID in canonical 8-4-4-4-12 hex form (either case). */
 int id_is_uuid(const char *s);
-/* Lower-case copy of a UUID; caller frees. */
+/* Lower-case copy of a UUID or of a prefix of one; caller frees. */
 char *id_uuid_lower(const char *s);
 
 #endif

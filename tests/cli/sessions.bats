@@ -610,6 +610,11 @@ overlap() {
 	run "$BATON" session show "${id:0:8}"
 	assert_status 0
 	assert_contains "name         foo"
+	# a prefix in upper case too (a UUID copied from elsewhere)
+	pre=${id:0:13}
+	run "$BATON" session show "${pre^^}"
+	assert_status 0
+	assert_contains "name         foo"
 	run "$BATON" session show nosuch
 	assert_status 2
 	assert_contains "no session 'nosuch'"
