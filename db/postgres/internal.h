@@ -12,6 +12,9 @@
 
 /* libpq.c: load libpq (once a process); 0, or -1 with *cause. */
 int pq_load(char **cause);
+/* 1 if the libpq loaded has pipeline mode (and BATON_PG_NO_PIPELINE is
+ * not set: tests run the store both ways). */
+int pq_pipeline(void);
 
 #define PG_MAX_PARAMS 48
 
@@ -45,12 +48,40 @@ struct pg_prep {
 	int prepared;
 };
 
+/*
+ * A write inside a transaction whose caller wants no answer but success
+ * (pg_exec() with no result, pg_do_fenced()): kept, and sent in one
+ * pipeline (libpq's pipeline mode) with the next statement that is
+ * waited for — a read, a write whose rows count, the COMMIT — so that
+ * the writes of a task's end cost no round trip each.  A failure of one
+ * is told by that next statement (struct pg, txn_err).
+ */
+struct pg_deferred {
+	char *sql;
+	int n;
+	char **v;
+	char *what; /* for its failure: "what: message" */
+	int fenced; /* a fenced write, wrapped (pg_do_fenced()) */
+};
+
+/* A read sent ahead of its caller (pg_read_ahead()): its text and its
+ * one parameter, and once answered its result. */
+#define PG_AHEAD_MAX 2
+struct pg_ahead {
+	const char *sql;
+	char *key;
+	PGresult *res;
+};
+
 struct pg {
 	struct store base; /* first: a struct store * is a struct pg * */
 	PGconn *conn;
 	char *url;   /* as given (with any password: never printed) */
 	char *shown; /* url with its password masked, for messages */
 	int in_txn;
+	/* BEGIN not sent yet: it goes with the transaction's first
+	 * statement, in the same round trip (flush()) */
+	int begin_pending;
 	int txn_unlocked; /* begun by pg_begin_own: no write lock */
 	int64_t xid;	  /* the open transaction's, for txid_status() */
 	int64_t reconnect_ms;
@@ -67,11 +98,19 @@ struct pg {
 	size_t nlog, caplog;
 	struct pg_prep prep[PG_PREP_MAX];
 	size_t nprep;
-	/* savepoints released but not yet told the server: a COMMIT or
-	 * ROLLBACK makes the RELEASE needless (a round trip a task saved),
-	 * any other statement sends it first */
-	char *released[4];
-	int nreleased;
+	/* writes whose answer nobody waits for (struct pg_deferred) */
+	struct pg_deferred *dq;
+	size_t ndq, capdq;
+	/* one of them failed: the transaction can only roll back (to a
+	 * savepoint before it, or whole), and every statement until then,
+	 * the COMMIT too, answers with its failure */
+	int txn_err;
+	char *txn_cause;
+	int txn_busy;
+	/* reads to send with the next statement waited for, and the
+	 * answers of those sent (until anything is written) */
+	struct pg_ahead want[PG_AHEAD_MAX], ahead[PG_AHEAD_MAX];
+	int nwant, nahead;
 };
 
 /* The parameters of one statement, as text (NULL for SQL NULL). */
@@ -107,6 +146,22 @@ int pg_exec(struct pg *, const char *sql, const struct pgq *q, PGresult **res,
  * given instead on a replay, so that the rows come back as they were.
  */
 void pg_log_ids(struct pg *, size_t at, int param, const char *ids);
+/*
+ * Read ahead, inside a transaction: the read sql, whose one parameter
+ * is key, is sent with (after) the next statement waited for, in the
+ * same round trip, and its answer kept for the pg_exec() of the same
+ * read and key that follows — unless anything but a savepoint is
+ * written first, which forgets it.  For reads the caller knows will
+ * come (the claimed task's row and its session's, read back by core).
+ */
+void pg_read_ahead(struct pg *, const char *sql, const char *key);
+/* Keep res, the answer of the read sql with key (another statement gave
+ * the same rows), as pg_read_ahead() would; res is pg's now. */
+void pg_keep(struct pg *, const char *sql, const char *key, PGresult *res);
+
+/* pg_read_ahead() of the session id's row (session.c's read). */
+void pg_session_read_ahead(struct pg *, const char *id);
+
 /* pg_exec() with no result wanted; *changed (if not NULL) is the number
  * of rows the statement changed. */
 int pg_do(struct pg *, const char *sql, const struct pgq *q, int64_t *changed,

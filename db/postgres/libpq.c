@@ -70,6 +70,31 @@
 	X(PGTransactionStatusType, PQtransactionStatus, (const PGconn *conn),  \
 	  (conn))
 
+/* Pipeline mode (libpq 14 and later): looked up, not required; without
+ * it every statement waits for its answer (pq_pipeline() says 0). */
+#define PQ_PIPE(X)                                                             \
+	X(int, PQenterPipelineMode, (PGconn * conn), (conn))                   \
+	X(int, PQexitPipelineMode, (PGconn * conn), (conn))                    \
+	X(int, PQpipelineSync, (PGconn * conn), (conn))                        \
+	X(PGresult *, PQgetResult, (PGconn * conn), (conn))                    \
+	X(int, PQsendPrepare,                                                  \
+	  (PGconn * conn, const char *stmtName, const char *query,             \
+	   int nParams, const Oid *paramTypes),                                \
+	  (conn, stmtName, query, nParams, paramTypes))                        \
+	X(int, PQsendQueryParams,                                              \
+	  (PGconn * conn, const char *command, int nParams,                    \
+	   const Oid *paramTypes, const char *const *paramValues,              \
+	   const int *paramLengths, const int *paramFormats,                   \
+	   int resultFormat),                                                  \
+	  (conn, command, nParams, paramTypes, paramValues, paramLengths,      \
+	   paramFormats, resultFormat))                                        \
+	X(int, PQsendQueryPrepared,                                            \
+	  (PGconn * conn, const char *stmtName, int nParams,                   \
+	   const char *const *paramValues, const int *paramLengths,            \
+	   const int *paramFormats, int resultFormat),                         \
+	  (conn, stmtName, nParams, paramValues, paramLengths, paramFormats,   \
+	   resultFormat))
+
 /* The ones that return nothing. */
 #define PQ_VOIDS(X)                                                            \
 	X(void, PQclear, (PGresult * res), (res))                              \
@@ -80,6 +105,7 @@
 /* The pointers, one per function. */
 #define PQ_POINTER(ret, name, params, args) static ret(*p_##name) params;
 PQ_FUNCS(PQ_POINTER)
+PQ_PIPE(PQ_POINTER)
 PQ_VOIDS(PQ_POINTER)
 
 /* libpq's names, calling through them (only after pq_load succeeded:
@@ -90,6 +116,7 @@ PQ_VOIDS(PQ_POINTER)
 		return p_##name args;                                          \
 	}
 PQ_FUNCS(PQ_WRAPPER)
+PQ_PIPE(PQ_WRAPPER)
 #define PQ_VOID_WRAPPER(ret, name, params, args)                               \
 	void name params                                                       \
 	{                                                                      \
@@ -99,6 +126,7 @@ PQ_VOIDS(PQ_VOID_WRAPPER)
 
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 static char *load_error; /* NULL once loaded */
+static int has_pipeline;
 
 static void
 load(void)
@@ -125,6 +153,14 @@ load(void)
 	PQ_FUNCS(PQ_LOOKUP)
 	PQ_VOIDS(PQ_LOOKUP)
 #undef PQ_LOOKUP
+#define PQ_OPTIONAL(ret, name, params, args)                                   \
+	if ((*(void **)&p_##name = dlsym(h, #name)) == NULL)                   \
+		has_pipeline = 0;
+	has_pipeline = 1;
+	PQ_PIPE(PQ_OPTIONAL)
+#undef PQ_OPTIONAL
+	if (getenv("BATON_PG_NO_PIPELINE") != NULL)
+		has_pipeline = 0;
 	/* never dlclose()d: its connections live as long as the process */
 }
 
@@ -137,4 +173,10 @@ pq_load(char **cause)
 		return -1;
 	}
 	return 0;
+}
+
+int
+pq_pipeline(void)
+{
+	return has_pipeline;
 }

@@ -372,9 +372,9 @@ reconnect(struct pg *pg, const char *what, char **cause)
 
 /* ---- statements ---- */
 
-static int released_send(struct pg *, char **);
-static void released_drop(struct pg *);
 static int exec_named(struct pg *, const char *, const char *, char **);
+static void dq_drop(struct pg *, size_t);
+static int pg_settle(struct pg *, char **);
 
 /* FNV-1a over what a statement answered: rows, values, rows changed. */
 static uint64_t
@@ -400,8 +400,8 @@ result_hash(const PGresult *res)
 }
 
 static void
-log_push(struct pg *pg, const char *sql, const struct pgq *q,
-	 const PGresult *res, uint64_t hash)
+log_push_v(struct pg *pg, const char *sql, int n, const char *const *v,
+	   const PGresult *res)
 {
 	struct pg_logged *l;
 	int i;
@@ -412,11 +412,11 @@ log_push(struct pg *pg, const char *sql, const struct pgq *q,
 	}
 	l = &pg->log[pg->nlog++];
 	l->sql = xstrdup(sql);
-	l->n = q != NULL ? q->n : 0;
+	l->n = n;
 	l->v = l->n ? xcalloc((size_t)l->n, sizeof *l->v) : NULL;
 	for (i = 0; i < l->n; i++)
-		l->v[i] = xstrdup_or_null(q->v[i]);
-	l->hash = hash;
+		l->v[i] = xstrdup_or_null(v[i]);
+	l->hash = result_hash(res);
 	l->ret_id = NULL;
 	l->ids_param = 0;
 	if (strncmp(sql, "INSERT INTO ", 12) == 0 &&
@@ -470,32 +470,37 @@ non_ascii(const char *s)
  * statement would have (the same parse, the same locks).  Past
  * PG_PREP_MAX texts (statements built with values in them), unnamed.
  */
-static PGresult *
-exec_text(struct pg *pg, const char *sql, int n, const char *const *v)
+static struct pg_prep *
+prep_find(struct pg *pg, const char *sql, char *name, size_t size)
 {
 	uint64_t h = text_hash(sql);
-	struct pg_prep *p = NULL;
-	char name[24];
-	PGresult *res;
 	size_t i;
 
 	for (i = 0; i < pg->nprep; i++) {
 		if (pg->prep[i].hash == h &&
 		    strcmp(pg->prep[i].sql, sql) == 0) {
-			p = &pg->prep[i];
-			break;
+			snprintf(name, size, "b%zu", i);
+			return &pg->prep[i];
 		}
 	}
-	if (p == NULL) {
-		if (pg->nprep < PG_PREP_MAX) {
-			p = &pg->prep[pg->nprep++];
-			p->hash = h;
-			p->sql = xstrdup(sql);
-			p->prepared = 0;
-		}
+	if (pg->nprep < PG_PREP_MAX) {
+		pg->prep[pg->nprep].hash = h;
+		pg->prep[pg->nprep].sql = xstrdup(sql);
+		pg->prep[pg->nprep].prepared = 0;
+		pg->nprep++;
+	}
+	return NULL;
+}
+
+static PGresult *
+exec_text(struct pg *pg, const char *sql, int n, const char *const *v)
+{
+	char name[24];
+	struct pg_prep *p = prep_find(pg, sql, name, sizeof name);
+	PGresult *res;
+
+	if (p == NULL)
 		return PQexecParams(pg->conn, sql, n, NULL, v, NULL, NULL, 0);
-	}
-	snprintf(name, sizeof name, "b%zu", i);
 	if (!p->prepared) {
 		res = PQprepare(pg->conn, name, sql, n, NULL);
 		if (!result_ok(res))
@@ -507,17 +512,50 @@ exec_text(struct pg *pg, const char *sql, int n, const char *const *v)
 }
 
 /*
+ * exec_text() into a pipeline: sent, not waited for.  Answers how many
+ * results it will give (2 if it is prepared first), -1 if it could not
+ * be sent; *prep is the statement prepared with it (to forget again if
+ * the PREPARE fails), or NULL.
+ */
+static int
+send_text(struct pg *pg, const char *sql, int n, const char *const *v,
+	  struct pg_prep **prep)
+{
+	char name[24];
+	struct pg_prep *p = prep_find(pg, sql, name, sizeof name);
+	int k = 1;
+
+	*prep = NULL;
+	if (p == NULL)
+		return PQsendQueryParams(pg->conn, sql, n, NULL, v, NULL, NULL,
+					 0)
+			       ? 1
+			       : -1;
+	if (!p->prepared) {
+		if (!PQsendPrepare(pg->conn, name, sql, n, NULL))
+			return -1;
+		p->prepared = 1;
+		*prep = p;
+		k = 2;
+	}
+	return PQsendQueryPrepared(pg->conn, name, n, v, NULL, NULL, 0) ? k
+									: -1;
+}
+
+/*
  * Run sql.  PostgreSQL's text holds valid UTF-8 only, where SQLite keeps
  * any bytes: a parameter that is not valid UTF-8 (a prompt or a title
  * with stray bytes) has them replaced by U+FFFD, rather than the whole
  * statement refused.
  */
 static PGresult *
-run(struct pg *pg, const char *sql, int n, const char *const *v)
+run_or_send(struct pg *pg, const char *sql, int n, const char *const *v,
+	    int *nres, struct pg_prep **prep)
 {
 	const char *vv[PG_MAX_PARAMS + 1];
 	char *own[PG_MAX_PARAMS + 1];
-	PGresult *res;
+	const char *const *use = v;
+	PGresult *res = NULL;
 	int i, k = 0;
 
 	for (i = 0; i < n && i <= PG_MAX_PARAMS; i++) {
@@ -529,13 +567,21 @@ run(struct pg *pg, const char *sql, int n, const char *const *v)
 			vv[i] = own[k];
 		k++;
 	}
-	if (k == 0 || n > PG_MAX_PARAMS + 1)
-		res = exec_text(pg, sql, n, v);
+	if (k > 0 && n <= PG_MAX_PARAMS + 1)
+		use = vv;
+	if (nres != NULL)
+		*nres = send_text(pg, sql, n, use, prep);
 	else
-		res = exec_text(pg, sql, n, vv);
+		res = exec_text(pg, sql, n, use);
 	while (k-- > 0)
 		free(own[k]);
 	return res;
+}
+
+static PGresult *
+run(struct pg *pg, const char *sql, int n, const char *const *v)
+{
+	return run_or_send(pg, sql, n, v, NULL, NULL);
 }
 
 /* BEGIN and what a transaction starts with, in one round trip (PQexec
@@ -544,6 +590,10 @@ static const char sql_begin_write[] =
 	"BEGIN; SELECT pg_advisory_xact_lock(" BATON_LOCK ", " LOCK_WRITE
 	"), txid_current()";
 static const char sql_begin_own[] = "BEGIN; SELECT 0, txid_current()";
+/* The same after a BEGIN of its own, in a pipeline. */
+static const char sql_lock_write[] = "SELECT pg_advisory_xact_lock(" BATON_LOCK
+				     ", " LOCK_WRITE "), txid_current()";
+static const char sql_lock_own[] = "SELECT 0, txid_current()";
 
 /* BEGIN and the write lock on the current connection; *lost if the
  * connection broke meanwhile.  0 or -BERR_DB. */
@@ -566,6 +616,433 @@ begin_raw(struct pg *pg, int *lost, char **cause)
 	pg->xid = pg_i64(res, 0, 1);
 	PQclear(res);
 	return 0;
+}
+
+/* ---- reads ahead (struct pg_ahead) ---- */
+
+static void
+ahead_free(struct pg_ahead *a, int *n)
+{
+	while (*n > 0) {
+		(*n)--;
+		free(a[*n].key);
+		PQclear(a[*n].res);
+	}
+}
+
+/* A transaction ends: the reads ahead go, sent or not. */
+static void
+ahead_clear(struct pg *pg)
+{
+	ahead_free(pg->ahead, &pg->nahead);
+	ahead_free(pg->want, &pg->nwant);
+}
+
+/* sql changes nothing a read ahead answered: a savepoint's statement. */
+static int
+keeps_ahead(const char *sql)
+{
+	return strncmp(sql, "SAVEPOINT ", 10) == 0 ||
+	       strncmp(sql, "RELEASE ", 8) == 0;
+}
+
+void
+pg_read_ahead(struct pg *pg, const char *sql, const char *key)
+{
+	if (!pg->in_txn || !pq_pipeline() || pg->nwant == PG_AHEAD_MAX ||
+	    key == NULL)
+		return;
+	pg->want[pg->nwant].sql = sql;
+	pg->want[pg->nwant].key = xstrdup(key);
+	pg->want[pg->nwant].res = NULL;
+	pg->nwant++;
+}
+
+void
+pg_keep(struct pg *pg, const char *sql, const char *key, PGresult *res)
+{
+	if (!pg->in_txn || pg->nahead == PG_AHEAD_MAX || key == NULL) {
+		PQclear(res);
+		return;
+	}
+	pg->ahead[pg->nahead].sql = sql;
+	pg->ahead[pg->nahead].key = xstrdup(key);
+	pg->ahead[pg->nahead].res = res;
+	pg->nahead++;
+}
+
+/* The answer read ahead for sql with q, taken (the caller's now), or
+ * NULL. */
+static PGresult *
+ahead_take(struct pg *pg, const char *sql, const struct pgq *q)
+{
+	PGresult *res;
+	int i;
+
+	if (q == NULL || q->n != 1 || q->v[0] == NULL)
+		return NULL;
+	for (i = 0; i < pg->nahead; i++) {
+		if (pg->ahead[i].sql != sql ||
+		    strcmp(pg->ahead[i].key, q->v[0]) != 0)
+			continue;
+		res = pg->ahead[i].res;
+		free(pg->ahead[i].key);
+		pg->ahead[i] = pg->ahead[--pg->nahead];
+		return res;
+	}
+	return NULL;
+}
+
+/* ---- deferred writes (struct pg_deferred) ---- */
+
+/* At most this many wait for the next statement; more are flushed. */
+#define PG_DEFER_MAX 48
+
+static void
+dq_push(struct pg *pg, char *sql, const struct pgq *q, const char *what,
+	int fenced)
+{
+	struct pg_deferred *d;
+	int i;
+
+	if (!keeps_ahead(sql))
+		ahead_free(pg->ahead, &pg->nahead); /* maybe stale now */
+	if (pg->ndq == pg->capdq) {
+		pg->capdq = pg->capdq ? pg->capdq * 2 : 16;
+		pg->dq = xreallocarray(pg->dq, pg->capdq, sizeof *pg->dq);
+	}
+	d = &pg->dq[pg->ndq++];
+	d->sql = sql;
+	d->n = q != NULL ? q->n : 0;
+	d->v = d->n ? xcalloc((size_t)d->n, sizeof *d->v) : NULL;
+	for (i = 0; i < d->n; i++)
+		d->v[i] = xstrdup_or_null(q->v[i]);
+	d->what = xstrdup(what != NULL ? what : "");
+	d->fenced = fenced;
+}
+
+/* Forget the first n of the queue (run, or never to be). */
+static void
+dq_drop(struct pg *pg, size_t n)
+{
+	size_t i;
+	int j;
+
+	for (i = 0; i < n && i < pg->ndq; i++) {
+		for (j = 0; j < pg->dq[i].n; j++)
+			free(pg->dq[i].v[j]);
+		free(pg->dq[i].v);
+		free(pg->dq[i].sql);
+		free(pg->dq[i].what);
+	}
+	if (n > pg->ndq)
+		n = pg->ndq;
+	memmove(pg->dq, pg->dq + n, (pg->ndq - n) * sizeof *pg->dq);
+	pg->ndq -= n;
+}
+
+/* The transaction's failure (struct pg, txn_err), told again. */
+static int
+sticky(struct pg *pg, char **cause)
+{
+	*cause = xstrdup(pg->txn_cause);
+	pg->busy = pg->txn_busy;
+	return pg->txn_err;
+}
+
+static void
+sticky_clear(struct pg *pg)
+{
+	pg->txn_err = 0;
+	free(pg->txn_cause);
+	pg->txn_cause = NULL;
+	pg->txn_busy = 0;
+}
+
+/* Deferred write d failed with res: the transaction's failure now.  A
+ * fenced write that changed no row divided by zero (pg_do_fenced()). */
+static void
+deferred_fail(struct pg *pg, const struct pg_deferred *d, const PGresult *res)
+{
+	const char *code = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+
+	if (pg->txn_err != 0)
+		return;
+	if (d->fenced && code != NULL && strcmp(code, "22012") == 0) {
+		pg->txn_cause = xasprintf("%s: lost lease", d->what);
+		pg->txn_err = -BERR_LEASE;
+		pg->txn_busy = 0;
+		return;
+	}
+	pg->txn_err = fail(pg, res, d->what, &pg->txn_cause);
+	pg->txn_busy = pg->busy;
+}
+
+/* r failed because the connection went (or is going: a FATAL error,
+ * "terminating connection due to administrator command", comes before
+ * libpq sees the socket close). */
+static int
+conn_gone(struct pg *pg, const PGresult *r)
+{
+	const char *sev =
+		r != NULL ? PQresultErrorField(r, PG_DIAG_SEVERITY_NONLOCALIZED)
+			  : NULL;
+
+	return PQstatus(pg->conn) == CONNECTION_BAD ||
+	       (sev != NULL &&
+		(strcmp(sev, "FATAL") == 0 || strcmp(sev, "PANIC") == 0));
+}
+
+/* The results of one statement of a pipeline: the first failure, or
+ * the last result; NULL if the connection broke. */
+static PGresult *
+take(struct pg *pg, int nres, struct pg_prep *prep)
+{
+	PGresult *keep = NULL, *r, *end;
+	int i, guard;
+
+	for (i = 0; i < nres; i++) {
+		if ((r = PQgetResult(pg->conn)) == NULL) {
+			PQclear(keep);
+			return NULL;
+		}
+		/* each statement's results end with a NULL */
+		for (guard = 0;
+		     guard < 8 && (end = PQgetResult(pg->conn)) != NULL;
+		     guard++)
+			PQclear(end);
+		if (i == 0 && nres == 2 && !result_ok(r) && prep != NULL)
+			prep->prepared = 0; /* its PREPARE failed */
+		if (keep == NULL || result_ok(keep)) {
+			PQclear(keep);
+			keep = r;
+		} else {
+			PQclear(r);
+		}
+	}
+	return keep;
+}
+
+/* Leave pipeline mode after a failure: whatever is left is dropped. */
+static void
+pipeline_abandon(struct pg *pg)
+{
+	PGresult *r;
+	int guard;
+
+	for (guard = 0; guard < 4 * PG_DEFER_MAX; guard++) {
+		if ((r = PQgetResult(pg->conn)) == NULL &&
+		    PQexitPipelineMode(pg->conn))
+			return;
+		if (r != NULL && PQresultStatus(r) == PGRES_PIPELINE_SYNC &&
+		    (PQclear(r), PQexitPipelineMode(pg->conn)))
+			return;
+		if (r != NULL)
+			PQclear(r);
+		if (PQstatus(pg->conn) == CONNECTION_BAD)
+			return;
+	}
+}
+
+/* The answers of a BEGIN sent with the first statement (flush()): the
+ * transaction's id, or its failure (a lock timeout: busy).  0, or 1 if
+ * the connection broke. */
+static int
+begun(struct pg *pg, const int *bres, struct pg_prep **bprep)
+{
+	PGresult *r;
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		if ((r = take(pg, bres[i], bprep[i])) == NULL)
+			return 1;
+		if (result_ok(r)) {
+			if (i == 1)
+				pg->xid = pg_i64(r, 0, 1);
+		} else if (PQresultStatus(r) != PGRES_PIPELINE_ABORTED) {
+			if (conn_gone(pg, r)) {
+				PQclear(r);
+				return 1;
+			}
+			if (pg->txn_err == 0) {
+				pg->txn_err =
+					fail(pg, r, "cannot begin transaction",
+					     &pg->txn_cause);
+				pg->txn_busy = pg->busy;
+			}
+		}
+		PQclear(r);
+	}
+	pg->begin_pending = 0;
+	return 0;
+}
+
+/* What one flush() sent: how many results each statement gives, the
+ * statements it prepared on the way. */
+struct pipe {
+	int bres[2], nres[PG_DEFER_MAX + 2], wres[PG_AHEAD_MAX];
+	struct pg_prep *bprep[2], *prep[PG_DEFER_MAX + 2];
+	struct pg_prep *wprep[PG_AHEAD_MAX];
+	struct pg_ahead want[PG_AHEAD_MAX];
+	int nw;
+	size_t done; /* deferred writes answered */
+	int gone;    /* the connection went */
+};
+
+/* Send a pending BEGIN, the deferred writes, sql and the reads ahead,
+ * and the sync.  0 or -1. */
+static int
+pipe_send(struct pg *pg, struct pipe *p, const char *sql, int n,
+	  const char *const *v)
+{
+	size_t i, nd = pg->ndq;
+	int k;
+
+	if (!PQenterPipelineMode(pg->conn))
+		return -1;
+	if (pg->begin_pending) {
+		run_or_send(pg, "BEGIN", 0, NULL, &p->bres[0], &p->bprep[0]);
+		run_or_send(pg,
+			    pg->txn_unlocked ? sql_lock_own : sql_lock_write, 0,
+			    NULL, &p->bres[1], &p->bprep[1]);
+		if (p->bres[0] < 0 || p->bres[1] < 0)
+			return -1;
+	}
+	for (i = 0; i < nd; i++) {
+		const struct pg_deferred *d = &pg->dq[i];
+
+		run_or_send(pg, d->sql, d->n, (const char *const *)d->v,
+			    &p->nres[i], &p->prep[i]);
+		if (p->nres[i] < 0)
+			return -1;
+	}
+	if (sql != NULL) {
+		run_or_send(pg, sql, n, v, &p->nres[nd], &p->prep[nd]);
+		if (p->nres[nd] < 0)
+			return -1;
+	}
+	for (k = 0; k < p->nw; k++) {
+		const char *key = p->want[k].key;
+
+		run_or_send(pg, p->want[k].sql, 1, &key, &p->wres[k],
+			    &p->wprep[k]);
+		if (p->wres[k] < 0)
+			return -1;
+	}
+	return PQpipelineSync(pg->conn) ? 0 : -1;
+}
+
+/* The deferred writes' answers: logged, or the transaction's failure.
+ * 0, or -1 if the connection broke (p->done say how far it came). */
+static int
+pipe_read_writes(struct pg *pg, struct pipe *p)
+{
+	PGresult *r;
+	size_t i;
+
+	for (i = 0; i < pg->ndq; i++) {
+		if ((r = take(pg, p->nres[i], p->prep[i])) == NULL)
+			return -1;
+		if (result_ok(r)) {
+			log_push_v(pg, pg->dq[i].sql, pg->dq[i].n,
+				   (const char *const *)pg->dq[i].v, r);
+		} else if (PQresultStatus(r) != PGRES_PIPELINE_ABORTED) {
+			if (conn_gone(pg, r)) {
+				p->gone = 1;
+				PQclear(r);
+				return -1;
+			}
+			deferred_fail(pg, &pg->dq[i], r);
+		}
+		PQclear(r);
+		p->done = i + 1;
+	}
+	return 0;
+}
+
+/* Keep the reads ahead that answered (after sql answered, ok). */
+static void
+pipe_keep(struct pg *pg, struct pipe *p, int ok)
+{
+	int i;
+
+	for (i = 0; i < p->nw; i++) {
+		if (ok && result_ok(p->want[i].res) &&
+		    pg->nahead < PG_AHEAD_MAX) {
+			pg->ahead[pg->nahead++] = p->want[i];
+		} else {
+			free(p->want[i].key);
+			PQclear(p->want[i].res);
+		}
+	}
+	p->nw = 0;
+}
+
+/*
+ * Send the deferred writes and sql (if not NULL) in one pipeline and
+ * read their answers: the writes are logged (for a replay) and dropped
+ * from the queue, *out is sql's result.  0; -1 if a write failed (the
+ * transaction's failure: sticky()); 1 if the connection broke: the
+ * writes not yet answered stay queued for recover_txn().
+ */
+static int
+flush(struct pg *pg, const char *sql, int n, const char *const *v,
+      PGresult **out)
+{
+	struct pipe p = {0};
+	PGresult *r = NULL, *sync;
+	int k;
+
+	if (out != NULL)
+		*out = NULL;
+	if (sql != NULL) {
+		/* the reads ahead go after sql */
+		p.nw = pg->nwant;
+		memcpy(p.want, pg->want, sizeof p.want);
+		pg->nwant = 0;
+	}
+	if (pipe_send(pg, &p, sql, n, v) != 0 ||
+	    (pg->begin_pending && (p.gone = begun(pg, p.bres, p.bprep)) != 0) ||
+	    pipe_read_writes(pg, &p) != 0)
+		goto broke;
+	if (sql != NULL &&
+	    ((r = take(pg, p.nres[pg->ndq], p.prep[pg->ndq])) == NULL ||
+	     (!result_ok(r) && (p.gone = conn_gone(pg, r)))))
+		goto broke;
+	for (k = 0; k < p.nw; k++) {
+		if ((p.want[k].res = take(pg, p.wres[k], p.wprep[k])) == NULL)
+			goto broke;
+	}
+	sync = PQgetResult(pg->conn);
+	k = sync != NULL && PQresultStatus(sync) == PGRES_PIPELINE_SYNC;
+	PQclear(sync);
+	if (!k || !PQexitPipelineMode(pg->conn))
+		goto broke;
+	dq_drop(pg, pg->ndq);
+	k = pg->txn_err == 0 && result_ok(r);
+	pipe_keep(pg, &p, k);
+	if (pg->txn_err != 0) {
+		PQclear(r);
+		return -1;
+	}
+	if (out != NULL)
+		*out = r;
+	else
+		PQclear(r);
+	return 0;
+broke:
+	PQclear(r);
+	pipe_keep(pg, &p, 0);
+	dq_drop(pg, p.done);
+	pipeline_abandon(pg);
+	if (p.gone || PQstatus(pg->conn) == CONNECTION_BAD)
+		return 1;
+	if (pg->txn_err == 0) {
+		pg->txn_err = fail(pg, NULL, "cannot send statements",
+				   &pg->txn_cause);
+		pg->txn_busy = 0;
+	}
+	return -1;
 }
 
 /*
@@ -613,9 +1090,40 @@ replay_one(struct pg *pg, const struct pg_logged *l)
 	return res;
 }
 
+/* After a replay: the deferred writes not yet answered, run one by one
+ * (logged as they answer).  0; 1 if the connection broke again; -1 if
+ * one failed (sticky()). */
+static int
+drain(struct pg *pg)
+{
+	PGresult *res;
+
+	while (pg->ndq > 0) {
+		const struct pg_deferred *d = &pg->dq[0];
+
+		res = run(pg, d->sql, d->n, (const char *const *)d->v);
+		if (result_ok(res)) {
+			log_push_v(pg, d->sql, d->n, (const char *const *)d->v,
+				   res);
+		} else if (PQstatus(pg->conn) == CONNECTION_BAD) {
+			PQclear(res);
+			return 1;
+		} else {
+			deferred_fail(pg, d, res);
+			PQclear(res);
+			dq_drop(pg, pg->ndq);
+			return -1;
+		}
+		PQclear(res);
+		dq_drop(pg, 1);
+	}
+	return 0;
+}
+
 /*
  * The connection broke inside a transaction: connect again, begin, and
- * replay the statements so far, each of which must answer as before.
+ * replay the statements so far, each of which must answer as before,
+ * then run the deferred writes not yet answered.  0 or a negated berr.
  */
 static int
 recover_txn(struct pg *pg, char **cause)
@@ -627,6 +1135,7 @@ recover_txn(struct pg *pg, char **cause)
 	for (tries = 0; tries < 5; tries++) {
 		if (reconnect(pg, "connection to the database lost", cause))
 			return -BERR_DB;
+		pg->begin_pending = 0;
 		if (begin_raw(pg, &lost, cause) != 0) {
 			if (lost) {
 				free(*cause);
@@ -642,8 +1151,13 @@ recover_txn(struct pg *pg, char **cause)
 				break;
 			PQclear(res);
 		}
-		if (i == pg->nlog)
-			return 0;
+		if (i == pg->nlog) {
+			if ((lost = drain(pg)) == 0)
+				return 0;
+			if (lost < 0)
+				return sticky(pg, cause);
+			continue;
+		}
 		lost = PQstatus(pg->conn) == CONNECTION_BAD;
 		if (!lost) {
 			/* which statement, and how: for whoever reads why */
@@ -688,12 +1202,21 @@ pg_exec(struct pg *pg, const char *sql, const struct pgq *q, PGresult **out,
 	const char *what, char **cause)
 {
 	PGresult *res;
-	int tries, rc;
+	int tries, rc, n = q != NULL ? q->n : 0;
+	const char *const *v = q != NULL ? q->v : NULL;
 
 	if (out != NULL)
 		*out = NULL;
-	if (pg->nreleased > 0 && (rc = released_send(pg, cause)) != 0)
-		return rc;
+	if (pg->in_txn && pg->txn_err != 0)
+		return sticky(pg, cause);
+	if (pg->nahead > 0 && out != NULL && is_read(sql) &&
+	    (res = ahead_take(pg, sql, q)) != NULL) {
+		log_push_v(pg, sql, n, v, res);
+		*out = res;
+		return 0;
+	}
+	if (!is_read(sql) && !keeps_ahead(sql))
+		ahead_free(pg->ahead, &pg->nahead);
 	if (!pg->in_txn && !is_read(sql)) {
 		/* A write of its own: a transaction, so that a lost answer
 		 * can be told from a lost write. */
@@ -710,12 +1233,21 @@ pg_exec(struct pg *pg, const char *sql, const struct pgq *q, PGresult **out,
 		}
 		return rc;
 	}
+	if (out == NULL && !is_read(sql) && pq_pipeline()) {
+		/* no answer wanted: sent with the next one waited for */
+		dq_push(pg, xstrdup(sql), q, what, 0);
+		return pg->ndq < PG_DEFER_MAX ? 0 : pg_settle(pg, cause);
+	}
 	for (tries = 0;; tries++) {
-		res = run(pg, sql, q != NULL ? q->n : 0,
-			  q != NULL ? q->v : NULL);
+		res = NULL;
+		rc = 0;
+		if (pg->ndq == 0 && pg->nwant == 0 && !pg->begin_pending)
+			res = run(pg, sql, n, v);
+		else if ((rc = flush(pg, sql, n, v, &res)) < 0)
+			return sticky(pg, cause);
 		if (result_ok(res))
 			break;
-		if (PQstatus(pg->conn) != CONNECTION_BAD || tries >= 5) {
+		if ((rc == 0 && !conn_gone(pg, res)) || tries >= 5) {
 			fail(pg, res, what, cause);
 			PQclear(res);
 			return -BERR_DB;
@@ -724,10 +1256,10 @@ pg_exec(struct pg *pg, const char *sql, const struct pgq *q, PGresult **out,
 		rc = pg->in_txn ? recover_txn(pg, cause)
 				: reconnect(pg, what, cause);
 		if (rc != 0)
-			return -BERR_DB;
+			return rc;
 	}
 	if (pg->in_txn)
-		log_push(pg, sql, q, res, result_hash(res));
+		log_push_v(pg, sql, n, v, res);
 	if (out != NULL)
 		*out = res;
 	else
@@ -735,16 +1267,40 @@ pg_exec(struct pg *pg, const char *sql, const struct pgq *q, PGresult **out,
 	return 0;
 }
 
+/* Send the deferred writes now and wait for their answers.  0 or the
+ * transaction's failure. */
+static int
+pg_settle(struct pg *pg, char **cause)
+{
+	int tries, rc;
+
+	for (tries = 0; pg->ndq > 0; tries++) {
+		if ((rc = flush(pg, NULL, 0, NULL, NULL)) < 0)
+			return sticky(pg, cause);
+		if (rc == 0)
+			break;
+		if (tries >= 5) {
+			return fail(pg, NULL, "connection to the database lost",
+				    cause);
+		}
+		if ((rc = recover_txn(pg, cause)) != 0)
+			return rc;
+	}
+	return pg->txn_err != 0 ? sticky(pg, cause) : 0;
+}
+
 int
 pg_do(struct pg *pg, const char *sql, const struct pgq *q, int64_t *changed,
       const char *what, char **cause)
 {
 	PGresult *res;
+	int rc;
 
-	if (pg_exec(pg, sql, q, &res, what, cause) != 0)
-		return -BERR_DB;
-	if (changed != NULL)
-		*changed = strtoll(PQcmdTuples(res), NULL, 10);
+	if (changed == NULL)
+		return pg_exec(pg, sql, q, NULL, what, cause);
+	if ((rc = pg_exec(pg, sql, q, &res, what, cause)) != 0)
+		return rc;
+	*changed = strtoll(PQcmdTuples(res), NULL, 10);
 	PQclear(res);
 	return 0;
 }
@@ -754,9 +1310,23 @@ pg_do_fenced(struct pg *pg, const char *sql, const struct pgq *q, int64_t epoch,
 	     const char *what, char **cause)
 {
 	int64_t changed = 0;
+	int rc;
 
-	if (pg_do(pg, sql, q, &changed, what, cause) != 0)
-		return -BERR_DB;
+	if (epoch != 0 && pg->in_txn && pq_pipeline()) {
+		if (pg->txn_err != 0)
+			return sticky(pg, cause);
+		/* Deferred, it cannot say "no row" to its caller: it fails
+		 * in the server instead, aborting the transaction, and the
+		 * failure (22012) is told as a lost lease (deferred_fail). */
+		dq_push(pg,
+			xasprintf("WITH fence AS (%s RETURNING 1) "
+				  "SELECT 1 / count(*) FROM fence",
+				  sql),
+			q, what, 1);
+		return pg->ndq < PG_DEFER_MAX ? 0 : pg_settle(pg, cause);
+	}
+	if ((rc = pg_do(pg, sql, q, &changed, what, cause)) != 0)
+		return rc;
 	if (epoch != 0 && changed == 0) {
 		*cause = xasprintf("%s: lost lease", what);
 		return -BERR_LEASE;
@@ -793,7 +1363,8 @@ pg_begin(struct store *store, char **cause)
 		return -BERR_DB;
 	}
 	pg->busy = 0;
-	for (tries = 0;; tries++) {
+	pg->xid = 0;
+	for (tries = 0; !pq_pipeline(); tries++) {
 		if (begin_raw(pg, &lost, cause) == 0)
 			break;
 		if (!lost || tries >= 5)
@@ -803,8 +1374,13 @@ pg_begin(struct store *store, char **cause)
 		if (reconnect(pg, "cannot begin transaction", cause) != 0)
 			return -BERR_DB;
 	}
+	/* with pipelines, BEGIN goes with the first statement */
+	pg->begin_pending = pq_pipeline();
 	pg->in_txn = 1;
 	log_clear(pg);
+	dq_drop(pg, pg->ndq);
+	sticky_clear(pg);
+	ahead_clear(pg);
 	return 0;
 }
 
@@ -839,8 +1415,10 @@ commit_lost(struct pg *pg, char **cause)
 	for (tries = 0; tries < 5; tries++) {
 		if (reconnect(pg, "cannot commit", cause) != 0)
 			return -BERR_DB;
-		if ((c = committed(pg)) == 1)
+		if ((c = committed(pg)) == 1) {
+			dq_drop(pg, pg->ndq);
 			return 0;
+		}
 		if (c == -1)
 			continue;
 		if (recover_txn(pg, cause) != 0)
@@ -865,32 +1443,57 @@ int
 pg_commit(struct store *store, char **cause)
 {
 	struct pg *pg = (struct pg *)store;
-	PGresult *res;
-	int rc = 0;
+	PGresult *res = NULL;
+	int rc = 0, lost;
 
 	if (!pg->in_txn) {
 		*cause = xstrdup("cannot commit: no transaction is open");
 		return -BERR_DB;
 	}
-	released_drop(pg);
-	res = PQexec(pg->conn, "COMMIT");
-	if (result_ok(res) && strcmp(PQcmdStatus(res), "COMMIT") != 0) {
+	if (pg->txn_err != 0) {
+		rc = sticky(pg, cause);
+		pg_rollback(store);
+		return rc;
+	}
+	/* The deferred writes and the COMMIT: one round trip, unless
+	 * BEGIN was not sent yet — the transaction's id, which tells
+	 * whether a COMMIT whose answer was lost took effect, comes first.
+	 * Nothing sent at all: nothing to commit. */
+	if (pg->begin_pending && pg->ndq > 0 && (rc = pg_settle(pg, cause)))
+		goto failed;
+	if (pg->begin_pending)
+		res = NULL;
+	else if (pg->ndq == 0)
+		res = PQexec(pg->conn, "COMMIT");
+	else if ((rc = flush(pg, "COMMIT", 0, NULL, &res)) < 0) {
+		rc = sticky(pg, cause);
+		pg_rollback(store);
+		return rc;
+	}
+	lost = rc > 0 || (!result_ok(res) && conn_gone(pg, res));
+	rc = 0;
+	if (pg->begin_pending) {
+		rc = 0;
+	} else if (result_ok(res) && strcmp(PQcmdStatus(res), "COMMIT") != 0) {
 		*cause = xstrdup("cannot commit: the transaction failed");
 		rc = -BERR_DB;
 	} else if (!result_ok(res)) {
-		if (PQstatus(pg->conn) == CONNECTION_BAD)
+		if (lost)
 			rc = commit_lost(pg, cause);
 		else
 			rc = fail(pg, res, "cannot commit", cause);
 	}
 	PQclear(res);
 	if (rc != 0) {
+	failed:
 		pg_rollback(store);
 		return rc;
 	}
+	pg->begin_pending = 0;
 	pg->in_txn = 0;
 	pg->txn_unlocked = 0;
 	log_clear(pg);
+	ahead_clear(pg);
 	pg->commits++;
 	return 0;
 }
@@ -903,9 +1506,12 @@ pg_rollback(struct store *store)
 	if (pg == NULL)
 		return;
 	pg->in_txn = 0;
+	pg->begin_pending = 0;
 	pg->txn_unlocked = 0;
 	log_clear(pg);
-	released_drop(pg);
+	dq_drop(pg, pg->ndq);
+	sticky_clear(pg);
+	ahead_clear(pg);
 	if (PQstatus(pg->conn) == CONNECTION_OK &&
 	    PQtransactionStatus(pg->conn) != PQTRANS_IDLE)
 		PQclear(PQexec(pg->conn, "ROLLBACK"));
@@ -942,33 +1548,6 @@ pg_path(const struct store *store)
 	return ((const struct pg *)store)->shown;
 }
 
-/* Forget the savepoints released since the last statement: the COMMIT
- * or ROLLBACK that comes releases them. */
-static void
-released_drop(struct pg *pg)
-{
-	while (pg->nreleased > 0)
-		free(pg->released[--pg->nreleased]);
-}
-
-/* Tell the server of the savepoints released (struct pg), before any
- * statement but a COMMIT or ROLLBACK. */
-static int
-released_send(struct pg *pg, char **cause)
-{
-	char *names[sizeof pg->released / sizeof pg->released[0]];
-	int i, n = pg->nreleased, rc = 0;
-
-	memcpy(names, pg->released, sizeof names);
-	pg->nreleased = 0;
-	for (i = 0; i < n; i++) {
-		if (rc == 0)
-			rc = exec_named(pg, "RELEASE", names[i], cause);
-		free(names[i]);
-	}
-	return rc;
-}
-
 /* Savepoint names are string literals of baton's, never user input. */
 static int
 exec_named(struct pg *pg, const char *verb, const char *name, char **cause)
@@ -991,20 +1570,43 @@ pg_savepoint(struct store *store, const char *name, char **cause)
 int
 pg_savepoint_release(struct store *store, const char *name, char **cause)
 {
-	struct pg *pg = (struct pg *)store;
-
-	if (!pg->in_txn || pg->nreleased == (int)(sizeof pg->released /
-						  sizeof pg->released[0]))
-		return exec_named(pg, "RELEASE", name, cause);
-	pg->released[pg->nreleased++] = xstrdup(name);
-	return 0;
+	return exec_named((struct pg *)store, "RELEASE", name, cause);
 }
 
+/* Back to the savepoint, whatever failed since (the transaction's
+ * failure too, if it came after the savepoint: otherwise the savepoint
+ * was never made, and ROLLBACK TO fails, keeping it). */
 void
 pg_savepoint_rollback(struct store *store, const char *name)
 {
-	exec_named((struct pg *)store, "ROLLBACK TO", name, NULL);
-	exec_named((struct pg *)store, "RELEASE", name, NULL);
+	struct pg *pg = (struct pg *)store;
+	char *sql = xasprintf("ROLLBACK TO \"%s\"", name), *c = NULL;
+	int err = pg->txn_err, busy = pg->txn_busy;
+	char *why = pg->txn_cause;
+	PGresult *res = NULL;
+
+	ahead_clear(pg);
+	if (pg->ndq > 0 && pg_settle(pg, &c) != 0) {
+		free(c);
+		c = NULL;
+		err = pg->txn_err;
+		busy = pg->txn_busy;
+		why = pg->txn_cause;
+	}
+	pg->txn_err = 0;
+	pg->txn_cause = NULL;
+	if (pg_exec(pg, sql, NULL, &res, "ROLLBACK TO", &c) != 0 && err != 0) {
+		/* not rolled back: the failure stands */
+		pg->txn_err = err;
+		pg->txn_cause = why;
+		pg->txn_busy = busy;
+		why = NULL;
+	}
+	free(why);
+	free(c);
+	PQclear(res);
+	free(sql);
+	exec_named(pg, "RELEASE", name, NULL);
 }
 
 /* PostgreSQL checks its pages itself; here: can we read every table. */
@@ -1230,6 +1832,7 @@ pg_close(struct store *store)
 	prep_clear(pg);
 	log_clear(pg);
 	free(pg->log);
+	free(pg->dq);
 	free(pg->url);
 	free(pg->shown);
 	free(pg->copy_table);

@@ -93,6 +93,12 @@ pg_session_get(struct store *store, const char *id, struct db_session *s,
 		       cause);
 }
 
+void
+pg_session_read_ahead(struct pg *pg, const char *id)
+{
+	pg_read_ahead(pg, sql_session_get, id);
+}
+
 static const char sql_session_insert[] =
 	"INSERT INTO sessions (id, kind, name, milestone_id, agent, model, "
 	"project, workdir, os_user, status, predecessor, metadata, "

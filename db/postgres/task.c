@@ -182,14 +182,16 @@ pg_task_get(struct store *store, int64_t id, struct db_task *t, int *found,
  * takes a task another transaction holds.  The claim itself is the
  * conditional UPDATE of task_start (status = 'pending').
  */
+/* The next task's whole row (as sql_task_get reads it), kept for that
+ * read, which the claim makes next (pg_keep). */
 static const char sql_task_next[] =
-	"SELECT t.id FROM tasks t WHERE t.status = 'pending' "
-	"AND t.id > $2::bigint "
-	"AND ($1::bigint = 0 OR t.milestone_id = $1::bigint) "
-	"AND (t.queue IS NULL OR NOT EXISTS (SELECT 1 FROM tasks u "
-	"WHERE u.queue = t.queue AND u.id <> t.id AND (u.status = 'running' "
-	"OR (u.status = 'pending' AND u.id < t.id)))) "
-	"ORDER BY t.id LIMIT 1 FOR UPDATE OF t SKIP LOCKED";
+	"SELECT " TASK_COLS "WHERE t.id = (SELECT p.id FROM tasks p "
+	"WHERE p.status = 'pending' AND p.id > $2::bigint "
+	"AND ($1::bigint = 0 OR p.milestone_id = $1::bigint) "
+	"AND (p.queue IS NULL OR NOT EXISTS (SELECT 1 FROM tasks u "
+	"WHERE u.queue = p.queue AND u.id <> p.id AND (u.status = 'running' "
+	"OR (u.status = 'pending' AND u.id < p.id)))) "
+	"ORDER BY p.id LIMIT 1 FOR UPDATE OF p SKIP LOCKED)";
 
 int
 pg_task_next(struct store *store, int64_t milestone_id, int64_t skip_after,
@@ -206,9 +208,12 @@ pg_task_next(struct store *store, int64_t milestone_id, int64_t skip_after,
 	if (pg_exec(pg, sql_task_next, &q, &res, "cannot find the next task",
 		    cause))
 		return -BERR_DB;
-	if (PQntuples(res) == 1)
-		*id = pg_i64(res, 0, 0);
-	PQclear(res);
+	if (PQntuples(res) != 1) {
+		PQclear(res);
+		return 0;
+	}
+	*id = pg_i64(res, 0, 0);
+	pg_keep(pg, sql_task_get, PQgetvalue(res, 0, 0), res);
 	return 0;
 }
 
@@ -259,6 +264,9 @@ pg_task_start(struct store *store, int64_t id, int64_t runner_id,
 	pgq_nz(&q, runner_id);
 	pgq_text(&q, session_id);
 	pgq_i64(&q, now);
+	/* the claim reads both rows back next */
+	pg_read_ahead((struct pg *)store, sql_task_get, q.v[0]);
+	pg_session_read_ahead((struct pg *)store, session_id);
 	if (pg_exec((struct pg *)store, sql_task_start, &q, &res,
 		    "cannot start task", cause))
 		return -BERR_DB;
