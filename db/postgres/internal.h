@@ -62,6 +62,7 @@ struct pg_deferred {
 	char **v;
 	char *what; /* for its failure: "what: message" */
 	int fenced; /* a fenced write, wrapped (pg_do_fenced()) */
+	int again;  /* runs twice as once (pg_do_fenced_again()) */
 };
 
 /* A read sent ahead of its caller (pg_read_ahead()): its text and its
@@ -148,7 +149,7 @@ int pg_exec(struct pg *, const char *sql, const struct pgq *q, PGresult **res,
 void pg_log_ids(struct pg *, size_t at, int param, const char *ids);
 /*
  * Read ahead, inside a transaction: the read sql, whose one parameter
- * is key, is sent with (after) the next statement waited for, in the
+ * is key (NULL: it has none), is sent with (after) the next statement waited for, in the
  * same round trip, and its answer kept for the pg_exec() of the same
  * read and key that follows — unless anything but a savepoint is
  * written first, which forgets it.  For reads the caller knows will
@@ -159,8 +160,10 @@ void pg_read_ahead(struct pg *, const char *sql, const char *key);
  * the same rows), as pg_read_ahead() would; res is pg's now. */
 void pg_keep(struct pg *, const char *sql, const char *key, PGresult *res);
 
-/* pg_read_ahead() of the session id's row (session.c's read). */
+/* pg_read_ahead() of the session id's row (session.c's read), and of
+ * the count of active sessions a claim that makes a session reads. */
 void pg_session_read_ahead(struct pg *, const char *id);
+void pg_session_count_ahead(struct pg *);
 
 /* pg_exec() with no result wanted; *changed (if not NULL) is the number
  * of rows the statement changed. */
@@ -170,6 +173,14 @@ int pg_do(struct pg *, const char *sql, const struct pgq *q, int64_t *changed,
  * changed, -BERR_LEASE with *cause "what: lost lease". */
 int pg_do_fenced(struct pg *, const char *sql, const struct pgq *q,
 		 int64_t epoch, const char *what, char **cause);
+
+/* pg_do_fenced() for a write that may run twice with the same effect
+ * (it sets columns to values): a transaction of such writes alone goes
+ * whole, BEGIN to COMMIT, in one round trip, and is run again if the
+ * connection breaks before the COMMIT's answer (its id, which would
+ * tell whether it took effect, is not known yet). */
+int pg_do_fenced_again(struct pg *, const char *sql, const struct pgq *q,
+		       int64_t epoch, const char *what, char **cause);
 
 /* The fences of db/store.h in SQL: $N (text) an epoch, 0 for none.  The
  * UPDATE's row lock keeps a checked task or session row as it is until

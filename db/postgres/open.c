@@ -649,11 +649,10 @@ keeps_ahead(const char *sql)
 void
 pg_read_ahead(struct pg *pg, const char *sql, const char *key)
 {
-	if (!pg->in_txn || !pq_pipeline() || pg->nwant == PG_AHEAD_MAX ||
-	    key == NULL)
+	if (!pg->in_txn || !pq_pipeline() || pg->nwant == PG_AHEAD_MAX)
 		return;
 	pg->want[pg->nwant].sql = sql;
-	pg->want[pg->nwant].key = xstrdup(key);
+	pg->want[pg->nwant].key = xstrdup_or_null(key);
 	pg->want[pg->nwant].res = NULL;
 	pg->nwant++;
 }
@@ -679,11 +678,14 @@ ahead_take(struct pg *pg, const char *sql, const struct pgq *q)
 	PGresult *res;
 	int i;
 
-	if (q == NULL || q->n != 1 || q->v[0] == NULL)
+	const char *key = q != NULL && q->n == 1 ? q->v[0] : NULL;
+
+	if (q != NULL && q->n > 1)
 		return NULL;
 	for (i = 0; i < pg->nahead; i++) {
 		if (pg->ahead[i].sql != sql ||
-		    strcmp(pg->ahead[i].key, q->v[0]) != 0)
+		    (key == NULL) != (pg->ahead[i].key == NULL) ||
+		    (key != NULL && strcmp(pg->ahead[i].key, key) != 0))
 			continue;
 		res = pg->ahead[i].res;
 		free(pg->ahead[i].key);
@@ -700,7 +702,7 @@ ahead_take(struct pg *pg, const char *sql, const struct pgq *q)
 
 static void
 dq_push(struct pg *pg, char *sql, const struct pgq *q, const char *what,
-	int fenced)
+	int fenced, int again)
 {
 	struct pg_deferred *d;
 	int i;
@@ -719,6 +721,7 @@ dq_push(struct pg *pg, char *sql, const struct pgq *q, const char *what,
 		d->v[i] = xstrdup_or_null(q->v[i]);
 	d->what = xstrdup(what != NULL ? what : "");
 	d->fenced = fenced;
+	d->again = again;
 }
 
 /* Forget the first n of the queue (run, or never to be). */
@@ -924,7 +927,7 @@ pipe_send(struct pg *pg, struct pipe *p, const char *sql, int n,
 	for (k = 0; k < p->nw; k++) {
 		const char *key = p->want[k].key;
 
-		run_or_send(pg, p->want[k].sql, 1, &key, &p->wres[k],
+		run_or_send(pg, p->want[k].sql, key != NULL, &key, &p->wres[k],
 			    &p->wprep[k]);
 		if (p->wres[k] < 0)
 			return -1;
@@ -1012,6 +1015,14 @@ flush(struct pg *pg, const char *sql, int n, const char *const *v,
 	for (k = 0; k < p.nw; k++) {
 		if ((p.want[k].res = take(pg, p.wres[k], p.wprep[k])) == NULL)
 			goto broke;
+		if (!result_ok(p.want[k].res) &&
+		    PQresultStatus(p.want[k].res) != PGRES_PIPELINE_ABORTED &&
+		    pg->txn_err == 0) {
+			/* it aborted the transaction: as a write would */
+			pg->txn_err = fail(pg, p.want[k].res, "cannot read",
+					   &pg->txn_cause);
+			pg->txn_busy = pg->busy;
+		}
 	}
 	sync = PQgetResult(pg->conn);
 	k = sync != NULL && PQresultStatus(sync) == PGRES_PIPELINE_SYNC;
@@ -1235,7 +1246,7 @@ pg_exec(struct pg *pg, const char *sql, const struct pgq *q, PGresult **out,
 	}
 	if (out == NULL && !is_read(sql) && pq_pipeline()) {
 		/* no answer wanted: sent with the next one waited for */
-		dq_push(pg, xstrdup(sql), q, what, 0);
+		dq_push(pg, xstrdup(sql), q, what, 0, 0);
 		return pg->ndq < PG_DEFER_MAX ? 0 : pg_settle(pg, cause);
 	}
 	for (tries = 0;; tries++) {
@@ -1305,9 +1316,9 @@ pg_do(struct pg *pg, const char *sql, const struct pgq *q, int64_t *changed,
 	return 0;
 }
 
-int
-pg_do_fenced(struct pg *pg, const char *sql, const struct pgq *q, int64_t epoch,
-	     const char *what, char **cause)
+static int
+do_fenced(struct pg *pg, const char *sql, const struct pgq *q, int64_t epoch,
+	  const char *what, int again, char **cause)
 {
 	int64_t changed = 0;
 	int rc;
@@ -1322,7 +1333,7 @@ pg_do_fenced(struct pg *pg, const char *sql, const struct pgq *q, int64_t epoch,
 			xasprintf("WITH fence AS (%s RETURNING 1) "
 				  "SELECT 1 / count(*) FROM fence",
 				  sql),
-			q, what, 1);
+			q, what, 1, again);
 		return pg->ndq < PG_DEFER_MAX ? 0 : pg_settle(pg, cause);
 	}
 	if ((rc = pg_do(pg, sql, q, &changed, what, cause)) != 0)
@@ -1332,6 +1343,20 @@ pg_do_fenced(struct pg *pg, const char *sql, const struct pgq *q, int64_t epoch,
 		return -BERR_LEASE;
 	}
 	return 0;
+}
+
+int
+pg_do_fenced(struct pg *pg, const char *sql, const struct pgq *q, int64_t epoch,
+	     const char *what, char **cause)
+{
+	return do_fenced(pg, sql, q, epoch, what, 0, cause);
+}
+
+int
+pg_do_fenced_again(struct pg *pg, const char *sql, const struct pgq *q,
+		   int64_t epoch, const char *what, char **cause)
+{
+	return do_fenced(pg, sql, q, epoch, what, 1, cause);
 }
 
 /* ---- transactions ---- */
@@ -1415,14 +1440,17 @@ commit_lost(struct pg *pg, char **cause)
 	for (tries = 0; tries < 5; tries++) {
 		if (reconnect(pg, "cannot commit", cause) != 0)
 			return -BERR_DB;
-		if ((c = committed(pg)) == 1) {
+		/* BEGIN's answer never came: its writes run twice as once
+		 * (pg_commit), so run it again */
+		c = pg->begin_pending ? 0 : committed(pg);
+		if (c == 1) {
 			dq_drop(pg, pg->ndq);
 			return 0;
 		}
 		if (c == -1)
 			continue;
-		if (recover_txn(pg, cause) != 0)
-			return -BERR_DB;
+		if ((c = recover_txn(pg, cause)) != 0)
+			return c;
 		res = PQexec(pg->conn, "COMMIT");
 		if (result_ok(res) && strcmp(PQcmdStatus(res), "COMMIT") == 0) {
 			PQclear(res);
@@ -1439,12 +1467,24 @@ commit_lost(struct pg *pg, char **cause)
 	return -BERR_DB;
 }
 
+/* Every deferred write may run twice (pg_do_fenced_again()). */
+static int
+all_again(const struct pg *pg)
+{
+	size_t i;
+
+	for (i = 0; i < pg->ndq; i++)
+		if (!pg->dq[i].again)
+			return 0;
+	return 1;
+}
+
 int
 pg_commit(struct store *store, char **cause)
 {
 	struct pg *pg = (struct pg *)store;
 	PGresult *res = NULL;
-	int rc = 0, lost;
+	int rc = 0, lost, empty;
 
 	if (!pg->in_txn) {
 		*cause = xstrdup("cannot commit: no transaction is open");
@@ -1457,11 +1497,14 @@ pg_commit(struct store *store, char **cause)
 	}
 	/* The deferred writes and the COMMIT: one round trip, unless
 	 * BEGIN was not sent yet — the transaction's id, which tells
-	 * whether a COMMIT whose answer was lost took effect, comes first.
+	 * whether a COMMIT whose answer was lost took effect, comes first,
+	 * but for writes that may run twice (pg_do_fenced_again()).
 	 * Nothing sent at all: nothing to commit. */
-	if (pg->begin_pending && pg->ndq > 0 && (rc = pg_settle(pg, cause)))
+	if (pg->begin_pending && pg->ndq > 0 && !all_again(pg) &&
+	    (rc = pg_settle(pg, cause)))
 		goto failed;
-	if (pg->begin_pending)
+	empty = pg->begin_pending && pg->ndq == 0;
+	if (empty)
 		res = NULL;
 	else if (pg->ndq == 0)
 		res = PQexec(pg->conn, "COMMIT");
@@ -1472,7 +1515,7 @@ pg_commit(struct store *store, char **cause)
 	}
 	lost = rc > 0 || (!result_ok(res) && conn_gone(pg, res));
 	rc = 0;
-	if (pg->begin_pending) {
+	if (empty) {
 		rc = 0;
 	} else if (result_ok(res) && strcmp(PQcmdStatus(res), "COMMIT") != 0) {
 		*cause = xstrdup("cannot commit: the transaction failed");

@@ -63,8 +63,8 @@ pg_run_set_pid(struct store *store, int64_t id, int64_t epoch, int64_t pid,
 	pgq_i64(&q, pid);
 	pgq_i64(&q, start);
 	pgq_i64(&q, epoch);
-	return pg_do_fenced((struct pg *)store, sql_run_pid, &q, epoch,
-			    "cannot record run", cause);
+	return pg_do_fenced_again((struct pg *)store, sql_run_pid, &q, epoch,
+				  "cannot record run", cause);
 }
 
 static const char sql_run_end[] =

@@ -96,7 +96,8 @@ pg_session_get(struct store *store, const char *id, struct db_session *s,
 void
 pg_session_read_ahead(struct pg *pg, const char *id)
 {
-	pg_read_ahead(pg, sql_session_get, id);
+	if (id != NULL)
+		pg_read_ahead(pg, sql_session_get, id);
 }
 
 static const char sql_session_insert[] =
@@ -129,6 +130,12 @@ pg_session_insert(struct store *store, const struct db_session *s, char **cause)
 
 static const char sql_session_count_active[] =
 	"SELECT count(*) FROM sessions WHERE status = 'active'";
+
+void
+pg_session_count_ahead(struct pg *pg)
+{
+	pg_read_ahead(pg, sql_session_count_active, NULL);
+}
 
 int
 pg_session_count_active(struct store *store, int64_t *n, char **cause)

@@ -135,6 +135,66 @@ change_elsewhere(const char *u, int64_t id)
 }
 
 /*
+ * A transaction of writes that may run twice (the agent's pid) goes
+ * whole in one round trip, BEGIN to COMMIT: when the connection breaks
+ * before any answer, its id is not known, and it is run again; a
+ * fenced write of a lease that moved on fails as a lost lease at the
+ * COMMIT.
+ */
+static void
+test_again(void **state)
+{
+	const char *u = url();
+	struct store *db = NULL;
+	struct db_run r = {0}, *runs = NULL;
+	char *cause = NULL;
+	int64_t a, epoch = 0;
+	size_t nr = 0;
+
+	(void)state;
+	assert_int_equal(store_open(&db, u, NULL, &cause), 0);
+	add(db, "again", &a);
+	assert_int_equal(store_begin(db, &cause), 0);
+	assert_int_equal(store_task_start(db, a, 0, NULL, clock_now_ms(),
+					  &epoch, &cause),
+			 0);
+	assert_true(epoch > 0);
+	r.task_id = a;
+	r.attempt = r.iteration = 1;
+	r.started_at = clock_now_ms();
+	if (store_run_insert(db, &r, epoch, &cause) != 0)
+		fail_msg("%s", cause);
+	assert_int_equal(store_commit(db, &cause), 0);
+
+	assert_int_equal(store_begin_own(db, &cause), 0);
+	assert_int_equal(store_run_set_pid(db, r.id, epoch, 4242, 9, &cause),
+			 0);
+	kill_connections(u);
+	assert_int_equal(store_commit(db, &cause), 0);
+	assert_int_equal(store_run_list(db, a, &runs, &nr, &cause), 0);
+	assert_int_equal(nr, 1);
+	assert_int_equal(runs[0].pid, 4242);
+	db_runs_free(runs, nr);
+
+	/* an epoch that is not the task's: lost, nothing written */
+	assert_int_equal(store_begin_own(db, &cause), 0);
+	assert_int_equal(store_run_set_pid(db, r.id, epoch + 1, 1, 1, &cause) ==
+					 0
+				 ? store_commit(db, &cause)
+				 : -BERR_LEASE,
+			 -BERR_LEASE);
+	assert_non_null(strstr(cause, "lost lease"));
+	free(cause);
+	cause = NULL;
+	store_rollback(db);
+	assert_int_equal(store_run_list(db, a, &runs, &nr, &cause), 0);
+	assert_int_equal(runs[0].pid, 4242);
+	db_runs_free(runs, nr);
+	db_run_release(&r);
+	store_close(db);
+}
+
+/*
  * The connection broke and, before it came back, another machine changed
  * what the transaction had read: the replay answers differently, so the
  * transaction fails — as a serialization failure would, so that the
@@ -369,6 +429,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_replay),
 		cmocka_unit_test(test_replay_changed),
+		cmocka_unit_test(test_again),
 		cmocka_unit_test(test_outside_txn),
 		cmocka_unit_test(test_replay_many),
 		cmocka_unit_test(test_prepared),
