@@ -111,20 +111,17 @@ parse_options(struct tail *t, int argc, char **argv)
 }
 
 /*
- * Whether the task's log directory is on this machine: then a run's log
- * that is not in it is empty (a log is made with its first byte), and
- * one on another machine or pruned is not.
+ * Whether the database's files are on this machine: then a run's log
+ * that is not there is empty (a log, and the task's logs/<task>/, are
+ * made with their first byte), and one of a database whose files are
+ * elsewhere is not.
  */
 static int
 logs_here(const struct tail *t)
 {
 	struct stat st;
-	char *dir =
-		xasprintf("%s/logs/%lld", t->b->files_dir, (long long)t->id);
-	int here = lstat(dir, &st) == 0 && S_ISDIR(st.st_mode);
 
-	free(dir);
-	return here;
+	return lstat(t->b->files_dir, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
 /*

@@ -132,6 +132,10 @@ again:
 		if (made != NULL)
 			*made = 1;
 	}
+	if (name == NULL) {
+		*path = xasprintf("%s/%s", files_dir, sub);
+		return 0;
+	}
 	p = xasprintf("%s/%s/%s", files_dir, sub, name);
 	if (file_mkdir_own(p, 0700) != 0) {
 		/* removed since (a prune, by hand): made again */

@@ -20,8 +20,9 @@ int files_setup(struct baton *b, int move_legacy, char **warning, char **cause);
 
 /*
  * Create (as needed) <files_dir>/<sub>/<name> and the directories above
- * it, mode 0700, refusing any that is a symlink or not ours.  *path is
- * the caller's to free.  0 or -1 with *cause.
+ * it, mode 0700, refusing any that is a symlink or not ours; name NULL:
+ * <files_dir>/<sub> alone.  *path is the caller's to free.  0 or -1 with
+ * *cause.
  *
  * made (may be NULL): the caller's memory that <files_dir> and
  * <files_dir>/<sub> were made or checked, set here; when it is set they

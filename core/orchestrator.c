@@ -317,7 +317,8 @@ struct job {
 	struct db_session session;
 	const struct agent_profile *profile;
 	struct agent *agent;
-	char *task_dir;	   /* <state>/logs/<task> */
+	char *task_dir;	   /* <state>/logs/<task>, made with its first file */
+	int task_dir_made; /* task_dir was made (job_task_dir) */
 	char *session_dir; /* <state>/sessions/<session> */
 	char *cwd;	   /* where the agent runs (owned: the session row
 			      is reloaded after every run) */
@@ -911,7 +912,8 @@ start_run(struct job *j, struct turn_state *t, char **cause)
 	t->out = xasprintf("%s/%lld.out", j->task_dir, (long long)id);
 	t->err = xasprintf("%s/%lld.err", j->task_dir, (long long)id);
 	t->pfile = xasprintf("%s/%lld.prompt", j->task_dir, (long long)id);
-	t->rfile = xasprintf("%s/%lld.result", j->task_dir, (long long)id);
+	t->rfile = xasprintf("%s/results/%lld.%lld.result", j->o->b->files_dir,
+			     (long long)j->task.id, (long long)id);
 	t->call.prompt_file = t->pfile;
 	t->call.result_file = t->rfile;
 	return 0;
@@ -933,6 +935,59 @@ note_dropped(struct job *j, uint64_t dropped)
 }
 
 static const struct redactor *job_redactor(struct job *j);
+
+/*
+ * The task's logs/<task>/, made when its first file is about to be:
+ * a task whose agent prints nothing (and needs no prompt file) makes
+ * none (docs/design.md, "What a task makes on disk").  In the
+ * database's own directory, never through a symlink an agent planted
+ * (SPEC §9).  0, or -1 with *cause.
+ */
+static int
+job_task_dir(struct job *j, char **cause)
+{
+	char name[24], *path;
+
+	if (j->task_dir_made)
+		return 0;
+	snprintf(name, sizeof name, "%lld", (long long)j->task.id);
+	if (files_mkdir(j->o->b->files_dir, "logs", name, &j->o->logs_made,
+			&path, cause) != 0)
+		return -1;
+	free(path);
+	j->task_dir_made = 1;
+	return 0;
+}
+
+/* proc_spec's make_log_dir: the first byte of a log has come. */
+static int
+job_log_dir(void *arg, char **cause)
+{
+	return job_task_dir(arg, cause);
+}
+
+/*
+ * What the agent wrote to $BATON_RESULT_FILE (in results/, which
+ * exists when the agent starts) goes with the run's logs once read:
+ * logs/<task>/<run>.result, as a record.  Nothing written: nothing
+ * made.  If it cannot be moved it is removed (what it said is in the
+ * run's row); a prune sweeps what an agent's leftover child writes
+ * there later.
+ */
+static void
+keep_result(struct job *j, struct turn_state *t)
+{
+	struct stat st;
+	char *cause = NULL, *to;
+
+	if (t->rfile == NULL || lstat(t->rfile, &st) != 0)
+		return;
+	to = xasprintf("%s/%lld.result", j->task_dir, (long long)t->run.id);
+	if (job_task_dir(j, &cause) != 0 || rename(t->rfile, to) != 0)
+		unlink(t->rfile);
+	free(cause);
+	free(to);
+}
 
 /* The agent's process: argv only, its own group, stdin from the prompt,
  * output to the run's logs (each made with its first byte), redacted
@@ -963,6 +1018,8 @@ spawn(struct job *j, struct turn_state *t)
 	ps.stdout_path = t->out;
 	ps.stderr_path = t->err;
 	ps.lazy_logs = 1;
+	ps.make_log_dir = job_log_dir;
+	ps.log_dir_arg = j;
 	/* An agent with an answer prints JSON: run shows the answer. */
 	ps.stdout_tee_fd = o->tee && (o->raw || j->agent->impl->answer ==
 							AGENT_ANSWER_NONE)
@@ -1046,7 +1103,7 @@ usage_in_range(struct agent_result *ar)
 static void
 unlink_run_files(const struct turn_state *t)
 {
-	const char *files[] = {t->pfile, t->out, t->err};
+	const char *files[] = {t->pfile, t->out, t->err, t->rfile};
 	size_t i;
 
 	for (i = 0; i < sizeof files / sizeof files[0]; i++)
@@ -1234,6 +1291,8 @@ start_agent(struct job *j, struct turn_state *t, const char *prompt)
 	for (;;) {
 		free(t->why);
 		t->why = NULL;
+		if (file && job_task_dir(j, &t->why) != 0)
+			return -1;
 		if (file && file_write(t->pfile, prompt, strlen(prompt)) != 0) {
 			err = errno;
 			t->why = xasprintf("cannot write %s: %s", t->pfile,
@@ -1283,6 +1342,8 @@ run_agent(struct job *j, struct turn_state *t, const char *prompt)
 
 	if ((rc = start_agent(j, t, prompt)) == 3)
 		return 0; /* the lease is lost: nothing ran (j->lost) */
+	if (rc == -1)
+		keep_result(j, t); /* it may have run (a log not made) */
 	if (rc != 0)
 		return rc == 2 ? 0 : rc; /* 2: a bad argv, a turn to record */
 	if (t->pr.spawn_errno != 0) {
@@ -1308,6 +1369,7 @@ run_agent(struct job *j, struct turn_state *t, const char *prompt)
 				 .out_bytes = t->pr.out_bytes,
 				 .err_bytes = t->pr.err_bytes};
 	j->agent->impl->parse_result(&t->call, &ex, t->out, t->err, &t->ar);
+	keep_result(j, t);
 	usage_in_range(&t->ar);
 	show_held_output(j, t);
 	return 0;
@@ -1823,6 +1885,10 @@ run_check(struct job *j, int *passed, int *exit_code, char **output,
 	*output = NULL;
 	path = xasprintf("%s/%lld.check", j->task_dir,
 			 (long long)j->last_run_id);
+	if (job_task_dir(j, cause) != 0) {
+		free(path);
+		return -BERR_FAIL;
+	}
 	ps.argv = argv;
 	ps.envp = environ;
 	ps.cwd = j->task.workdir;
@@ -2223,7 +2289,7 @@ static int
 prepare(struct job *j, char **cause)
 {
 	struct baton *b = j->o->b;
-	char name[24];
+	char name[24], *path;
 	int rc;
 
 	if (j->profile == NULL && (rc = prepare_rows(j, cause)) != 0)
@@ -2231,9 +2297,13 @@ prepare(struct job *j, char **cause)
 	/* In the database's own directory, never through a symlink an
 	 * agent planted (SPEC §9). */
 	snprintf(name, sizeof name, "%lld", (long long)j->task.id);
-	if (files_mkdir(b->files_dir, "logs", name, &j->o->logs_made,
-			&j->task_dir, cause) != 0)
+	j->task_dir = xasprintf("%s/logs/%s", b->files_dir, name);
+	/* logs/<task>/ is made with its first file (job_task_dir);
+	 * $BATON_RESULT_FILE is in results/, which is made here. */
+	if (files_mkdir(b->files_dir, "results", NULL, &j->o->results_made,
+			&path, cause) != 0)
 		return -BERR_FAIL;
+	free(path);
 	/* A task's own session: its directory only if the agent needs it
 	 * at the start (docs/design.md); $BATON_SESSION_DIR names it all
 	 * the same, for an agent to make. */

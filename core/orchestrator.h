@@ -86,9 +86,9 @@ struct orch {
 	 * then does it).  Execute a claimed task before claiming another.
 	 */
 	struct job *ready;
-	/* <files_dir>/logs and <files_dir>/sessions were made or checked
-	 * (files_mkdir) */
-	int logs_made, sessions_made;
+	/* <files_dir>/logs, <files_dir>/sessions and <files_dir>/results
+	 * were made or checked (files_mkdir) */
+	int logs_made, sessions_made, results_made;
 	/* the agents' spawns' file actions, kept (proc_spec) */
 	struct proc_spawn_cache *spawn;
 	/*

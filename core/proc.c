@@ -74,9 +74,12 @@ struct proc_stream {
 	int lazy;	   /* path is created with the first byte to log */
 	int reserve;	   /* -1, or an fd slot held for creating it (EMFILE) */
 	int create_failed; /* log_errno is from creating path */
-	int tee_fd;	   /* -1: none, or given up after an error */
-	int tee_file;	   /* tee_fd is a regular file: never waits */
-	char *tee_buf;	   /* what the tee has not taken yet */
+	char *create_cause; /* NULL, or why its directory was not made */
+	int (*make_dir)(void *arg, char **cause); /* proc_spec's */
+	void *make_dir_arg;
+	int tee_fd;    /* -1: none, or given up after an error */
+	int tee_file;  /* tee_fd is a regular file: never waits */
+	char *tee_buf; /* what the tee has not taken yet */
 	size_t tee_len, tee_cap;
 	uint64_t tee_dropped; /* bytes the tee never got */
 	const char *path;     /* for messages */
@@ -417,6 +420,14 @@ proc_log_create(struct proc_stream *s)
 	int fd;
 
 	s->lazy = 0;
+	errno = 0;
+	if (s->make_dir != NULL &&
+	    s->make_dir(s->make_dir_arg, &s->create_cause) != 0) {
+		s->log_errno = errno != 0 ? errno : EIO;
+		s->create_failed = 1;
+		proc_close(&s->reserve);
+		return;
+	}
 	fd = file_create(s->path, O_APPEND);
 	if (fd == -1 && sys_resource_errno(errno) && s->reserve >= 0) {
 		proc_close(&s->reserve);
@@ -1036,6 +1047,8 @@ proc_state_init(struct proc_state *st, const struct proc_spec *spec,
 	st->out.redactor = st->err.redactor = spec->redactor;
 	st->out.sink = st->err.sink = spec->on_output;
 	st->out.sink_arg = st->err.sink_arg = spec->output_arg;
+	st->out.make_dir = st->err.make_dir = spec->make_log_dir;
+	st->out.make_dir_arg = st->err.make_dir_arg = spec->log_dir_arg;
 	st->err.sink_stream = 1;
 	st->out.tee_file = proc_is_file(st->out.tee_fd);
 	st->err.tee_file = proc_is_file(st->err.tee_fd);
@@ -1268,6 +1281,11 @@ proc_wait(struct proc_state *st, char **cause)
 	st->res->err_truncated = st->err.truncated;
 
 	s = st->out.log_errno != 0 ? &st->out : &st->err;
+	if (s->create_cause != NULL) {
+		*cause = s->create_cause;
+		s->create_cause = NULL;
+		return -1;
+	}
 	if (s->log_errno != 0) {
 		*cause = xasprintf("cannot %s %s: %s",
 				   s->create_failed ? "create" : "write",
@@ -1329,6 +1347,8 @@ out:
 	}
 	free(st.out.held);
 	free(st.err.held);
+	free(st.out.create_cause);
+	free(st.err.create_cause);
 	res->tee_dropped = proc_tee_finish(&st.out, st.stop_fd, !st.term_sent);
 	res->tee_dropped += proc_tee_finish(&st.err, st.stop_fd, !st.term_sent);
 	free(st.buf);

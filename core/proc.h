@@ -36,6 +36,12 @@ struct proc_spec {
 	 * logged, not before the spawn: a stream that stays empty leaves
 	 * no file (and a file in the way fails the run only then). */
 	int lazy_logs;
+	/* Optional, with lazy_logs: called before a log file is created,
+	 * to make the directory it goes in (made with the first byte too).
+	 * Non-zero with *cause: that stream's log is not made, and the run
+	 * ends in that error as a log that cannot be created does. */
+	int (*make_log_dir)(void *arg, char **cause);
+	void *log_dir_arg;
 	int merge_stderr;  /* stderr goes where stdout goes (2>&1) */
 	int stdout_tee_fd; /* -1, or also copy stdout here (baton run) */
 	int stderr_tee_fd; /* -1, or also copy stderr here */

@@ -271,6 +271,59 @@ prune_orphans(struct pass *p, const char *sub, char **cause)
 	return rc;
 }
 
+/* A results/ entry's task ("<task>.<run>.result"): 0 if not one. */
+static int64_t
+result_task(const char *name)
+{
+	char *end;
+	long long id;
+
+	errno = 0;
+	id = strtoll(name, &end, 10);
+	if (errno != 0 || end == name || *end != '.' || id <= 0)
+		return 0;
+	return id;
+}
+
+/*
+ * What is left in <files_dir>/results: a $BATON_RESULT_FILE is moved to
+ * its task's logs/ when the run ends, so an entry there is one an
+ * agent's leftover child wrote later, or of a run baton never finished.
+ * Removed when not changed since the cut-off and its task is not
+ * running (a running task's agent may still be writing it).
+ */
+static int
+prune_results(struct pass *p, char **cause)
+{
+	char *path = xasprintf("%s/results", p->b->files_dir), *f;
+	struct db_task t;
+	struct dirent *e;
+	struct stat st;
+	DIR *d = opendir(path);
+	int rc = 0, found;
+	int64_t id;
+
+	while (d != NULL && rc == 0 && (e = readdir(d)) != NULL) {
+		if (e->d_name[0] == '.' || (id = result_task(e->d_name)) == 0)
+			continue;
+		f = xasprintf("%s/%s", path, e->d_name);
+		memset(&t, 0, sizeof t);
+		found = 0;
+		if (lstat(f, &st) == 0 &&
+		    (int64_t)st.st_mtime * 1000 < p->before &&
+		    (rc = store_task_get(p->db, id, &t, &found, cause)) == 0 &&
+		    (!found || task_status_final(t.status)))
+			remove_dir(p, f);
+		else
+			free(f);
+		db_task_release(&t);
+	}
+	if (d != NULL)
+		closedir(d);
+	free(path);
+	return rc;
+}
+
 int
 prune_run(struct baton *b, struct store *db, const struct prune_options *opt,
 	  struct prune_result *r, struct strvec *warnings, char **cause)
@@ -285,8 +338,9 @@ prune_run(struct baton *b, struct store *db, const struct prune_options *opt,
 	if ((rc = prune_tasks(&p, cause)) != 0 ||
 	    (rc = prune_sessions(&p, cause)) != 0)
 		return rc;
-	if ((rc = prune_orphans(&p, "logs", cause)) == 0)
-		rc = prune_orphans(&p, "sessions", cause);
+	if ((rc = prune_orphans(&p, "logs", cause)) == 0 &&
+	    (rc = prune_orphans(&p, "sessions", cause)) == 0)
+		rc = prune_results(&p, cause);
 	return rc;
 }
 

@@ -52,13 +52,15 @@ run_error() {
 
 @test "files: a symlink planted for the agent's stderr log is not read back" {
 	printf 'secret-first-line\n' >"$T/secret"
-	# the agent replaces its own .err log with a link, then fails
-	agent "ln -sf $T/secret \"\${BATON_RESULT_FILE%.result}.err\"; exit 3"
+	# the agent puts a link where its own .err log goes, then fails
+	agent "l=\$(dirname \"\$(dirname \"\$BATON_RESULT_FILE\")\")/logs/\$BATON_TASK_ID
+	mkdir -p \"\$l\" && ln -sf $T/secret \"\$l/\$BATON_RUN_ID.err\"; exit 3"
 	run "$BATON" run hello
 	assert_status 1
 	assert_not_contains "secret-first-line"
 	run "$BATON" show 1 --json
 	assert_not_contains "secret-first-line"
+	[ -L "$(files_dir)/logs/1/1.err" ]
 }
 
 @test "files: add --from a FIFO with no writer does not hang" {
@@ -146,8 +148,15 @@ run_error() {
 	# the first task's agent swaps <files dir>/logs for a symlink (a
 	# worker checks the directories above a task's once, then only that
 	# they are still directories, SPEC §9)
-	agent 'd=$(dirname "$(dirname "$(dirname "$BATON_RESULT_FILE")")")
+	# ($BATON_RESULT_FILE is <files dir>/results/<task>.<run>.result.)
+	# Each task prints, so that its logs/<task>/ is made: the first
+	# swaps once baton has made (and checked) logs/ for its output.
+	agent 'd=$(dirname "$(dirname "$BATON_RESULT_FILE")")
+	echo out >&2
 	if [ ! -L "$d/logs" ]; then
+		while [ ! -e "$d/logs/$BATON_TASK_ID/$BATON_RUN_ID.err" ]; do
+			sleep 0.05
+		done
 		mv "$d/logs" "$d/logs.real" && mkdir "$T/elsewhere" &&
 			ln -s "$T/elsewhere" "$d/logs"
 	fi'
@@ -171,7 +180,7 @@ run_error() {
 	sid=$(sql "SELECT session_id FROM tasks WHERE id = 1")
 	# Make it what schema 4 left: files in the shared layout, no id.
 	mv "$dir/logs" "$dir/sessions" "$T/state/"
-	rmdir "$dir"
+	rmdir "$dir/results" "$dir"
 	sql "DROP TABLE meta; ALTER TABLE runs DROP COLUMN output_truncated;
 		ALTER TABLE tasks DROP COLUMN lease_epoch;
 		ALTER TABLE sessions DROP COLUMN lease_epoch;

@@ -1,11 +1,12 @@
 #!/usr/bin/env bats
 # Inodes per task (issue 12; docs/design.md "What a task makes on disk"):
-# a task makes its logs/<task>/ directory and nothing else unless its
-# agent needs more.  The prompt reaches the agent on stdin from memory,
-# <run>.prompt is written for an agent that reads a file ({prompt_file},
-# shell) or a feedback prompt, <run>.out and <run>.err with their first
-# byte, and a temp session's $BATON_SESSION_DIR for the kinds whose
-# program may use it (shell, command), not for claude and codex.
+# a task makes nothing unless its agent needs it.  The prompt reaches
+# the agent on stdin from memory, <run>.prompt is written for an agent
+# that reads a file ({prompt_file}, shell) or a feedback prompt,
+# <run>.out and <run>.err with their first byte, logs/<task>/ with the
+# first file in it, and a temp session's $BATON_SESSION_DIR for the
+# kinds whose program may use it (shell, command), not for claude and
+# codex.
 
 bats_require_minimum_version 1.5.0
 
@@ -33,7 +34,7 @@ count_files() {
 	find "$(files_dir)" -mindepth 2 | wc -l
 }
 
-@test "inodes: work of trivial tasks makes two directories per task, and no file" {
+@test "inodes: work of trivial tasks makes one directory per task, and no file" {
 	# keep_temp_dirs keeps every session directory made, so that what
 	# is left counts what was created
 	config <<-EOF
@@ -51,12 +52,14 @@ count_files() {
 	run "$BATON" work -j 2 --until-empty
 	assert_status 0
 	[ "$(sql "SELECT count(*) FROM tasks WHERE status = 'completed'")" = 20 ]
-	# 40: logs/<task>/ and sessions/<id>/ each (the old code made 100:
-	# those, <run>.prompt, <run>.out and <run>.err)
+	# 20: sessions/<id>/ each (then 40 with logs/<task>/; before that
+	# 100: those, <run>.prompt, <run>.out and <run>.err); nothing
+	# printed, so no logs/<task>/, not even logs/
 	run count_files
-	[ "$output" = 40 ]
+	[ "$output" = 20 ]
 	[ "$(find "$(files_dir)" -mindepth 2 -type f | wc -l)" = 0 ]
 	[ "$(find "$(files_dir)/sessions" -mindepth 1 | wc -l)" = 20 ]
+	[ ! -e "$(files_dir)/logs" ]
 	# and what every command shows of them still works
 	run "$BATON" log 7
 	assert_status 0
@@ -159,8 +162,8 @@ count_files() {
 		assert_status 0
 	done
 	dir=$(files_dir)
-	[ -d "$dir/logs/1" ]
-	[ "$(ls -A "$dir/logs/1")" = "" ]
+	# nothing printed: no logs/1/ either
+	[ ! -e "$dir/logs/1" ]
 	[ ! -e "$dir/logs/2/2.out" ]
 	[ "$(cat "$dir/logs/2/2.err")" = to-err ]
 	[ "$(cat "$dir/logs/3/3.out")" = to-out ]
@@ -181,18 +184,27 @@ count_files() {
 	[ "$output" = to-out ]
 	run "$BATON" log --stderr 1
 	[ "$output" = "" ]
-	# a task whose logs are gone (pruned, on another machine) still
-	# says so
+	# a task without logs/<task>/ printed nothing (it is made with the
+	# first byte), as task 1 did
 	rm -rf "$dir/logs/3"
 	run "$BATON" log 3
+	assert_status 0
 	if on_pg; then
 		# PostgreSQL keeps the output too (SPEC §10)
-		assert_status 0
 		[ "$output" = to-out ]
+	else
+		[ "$output" = "" ]
+	fi
+	# a database whose files are not here (another machine) says so
+	mv "$dir" "$dir.away"
+	run "$BATON" log 2
+	if on_pg; then
+		assert_status 0
 	else
 		assert_status 1
 		assert_contains "cannot open"
 	fi
+	mv "$dir.away" "$dir"
 }
 
 @test "inodes: log -f picks up a .err made while it follows" {
@@ -275,4 +287,78 @@ printf "{\"type\":\"result\",\"subtype\":\"success\",\"is_error\":false,\"result
 	run "$BATON" run -q --agent cl --session keep go
 	assert_status 0
 	[ "$(cat "$T/claude.said")" = exists ]
+}
+
+@test "inodes: logs/<task>/ is made with its first file: none for a silent task" {
+	script agent 'cat >/dev/null; case "$BATON_TASK_ID" in 2) echo said-so ;; 3) echo "{\"result\": \"r3\"}" >"$BATON_RESULT_FILE" ;; esac'
+	config <<-EOF
+	defaults: {agent: a}
+	agents:
+	  a: {kind: command, command: [$T/agent]}
+	EOF
+	local i dir
+	for i in 1 2 3; do
+		"$BATON" add -q "task $i"
+	done
+	run "$BATON" work -j 1 --until-empty
+	assert_status 0
+	[ "$(sql "SELECT count(*) FROM tasks WHERE status = 'completed'")" = 3 ]
+	dir=$(files_dir)
+	# silent: no directory, and its log is empty, said without an error
+	[ ! -e "$dir/logs/1" ]
+	run --separate-stderr "$BATON" log 1
+	assert_status 0
+	[ "$output" = "" ]
+	[ "$stderr" = "" ]
+	run --separate-stderr "$BATON" log --stderr -f 1
+	assert_status 0
+	[ "$output" = "" ]
+	[ "$stderr" = "" ]
+	# it printed: its directory and its log
+	[ "$(cat "$dir/logs/2/2.out")" = said-so ]
+	run "$BATON" log 2
+	assert_status 0
+	[ "$output" = said-so ]
+	# $BATON_RESULT_FILE (results/, there when the agent starts) is read,
+	# then kept with the run's logs; results/ is left empty
+	[ "$("$BATON" show 3 --json | jq -r .answer)" = r3 ]
+	[ -f "$dir/logs/3/3.result" ]
+	[ ! -e "$dir/logs/3/3.out" ]
+	[ "$(ls -A "$dir/results")" = "" ]
+	# show, report and prune of a task with no directory
+	run "$BATON" show 1
+	assert_status 0
+	run "$BATON" report --junit "$T/report.xml"
+	assert_status 0
+	run --separate-stderr "$BATON" prune --older-than 0s
+	assert_status 0
+	[ "$stderr" = "" ]
+	[ ! -e "$dir/logs/2" ]
+	[ ! -e "$dir/logs/3" ]
+}
+
+@test "inodes: logs/<task>/ that cannot be made fails the run when its first byte comes, as a log file does" {
+	script agent 'cat >/dev/null; echo ran >"$T/ran-$BATON_TASK_ID"; [ "$BATON_TASK_ID" = 2 ] || echo printed'
+	config <<-EOF
+	defaults: {agent: a}
+	agents:
+	  a: {kind: command, command: [$T/agent]}
+	EOF
+	run "$BATON" run -q first
+	assert_status 0
+	local dir
+	dir=$(files_dir)
+	# a file in the way of task 2's and 3's directories
+	echo in-the-way >"$dir/logs/2"
+	echo in-the-way >"$dir/logs/3"
+	# task 2 prints nothing: it never needs its directory
+	run "$BATON" run -q second
+	assert_status 0
+	# task 3 prints: the agent has run, the run fails saying why
+	run "$BATON" run -q third
+	assert_status 1
+	[ -f "$T/ran-3" ]
+	assert_contains "cannot create $dir/logs/3: not a directory"
+	[ "$("$BATON" show 3 --json | jq -r .status)" = failed ]
+	[ "$(cat "$dir/logs/3")" = in-the-way ]
 }

@@ -2093,6 +2093,79 @@ test_lazy_logs(void **state)
 	free(p);
 }
 
+/* make_log_dir of test_lazy_log_dir: counts its calls; fails when
+ * asked to, as a directory that cannot be made would. */
+struct log_dir_calls {
+	int calls;
+	int fail;
+};
+
+static int
+count_log_dir(void *arg, char **cause)
+{
+	struct log_dir_calls *k = arg;
+
+	k->calls++;
+	if (!k->fail)
+		return 0;
+	*cause = xstrdup("cannot create the-dir: not a directory");
+	errno = ENOTDIR;
+	return -1;
+}
+
+/* Lazy logs' directory: made (make_log_dir) only when a first byte
+ * comes, and a failure to make it is the run's error, the child run to
+ * its end and no file made. */
+static void
+test_lazy_log_dir(void **state)
+{
+	struct ctx *c = *state;
+	struct proc_spec s;
+	struct proc_result res;
+	struct log_dir_calls k = {0};
+	char *cause = NULL, *p = helper(c, "p-out");
+	char *out = tpath(c, "dir.out"), *err = tpath(c, "dir.err");
+	char **quiet = av(p, "exit", "0", NULL);
+	char **both = av(p, "print", "x", "eprint", "y", "exit", "3", NULL);
+
+	spec_init(&s, quiet);
+	s.stdout_path = out;
+	s.stderr_path = err;
+	s.lazy_logs = 1;
+	s.make_log_dir = count_log_dir;
+	s.log_dir_arg = &k;
+	s.timeout_ms = SANE_MS;
+	assert_int_equal(proc_run_fresh(&s, &res, &cause), 0);
+	assert_null(cause);
+	assert_int_equal(k.calls, 0);
+
+	s.argv = both;
+	assert_int_equal(proc_run_fresh(&s, &res, &cause), 0);
+	assert_null(cause);
+	assert_int_equal(k.calls, 2); /* once a stream: the caller caches */
+	assert_int_equal(access(out, F_OK), 0);
+	assert_int_equal(access(err, F_OK), 0);
+	unlink(out);
+	unlink(err);
+
+	k.calls = 0;
+	k.fail = 1;
+	assert_int_equal(proc_run(&s, &res, &cause), -1);
+	assert_non_null(cause);
+	assert_string_equal(cause, "cannot create the-dir: not a directory");
+	free(cause);
+	assert_int_equal(res.exited, 1);
+	assert_int_equal(res.exit_code, 3);
+	assert_int_equal(access(out, F_OK), -1);
+	assert_int_equal(access(err, F_OK), -1);
+
+	av_free(quiet);
+	av_free(both);
+	free(out);
+	free(err);
+	free(p);
+}
+
 /* fds taken by hog_fds() (on_start), for test_lazy_logs_emfile */
 static int hogged[4096];
 static int nhogged;
@@ -2279,6 +2352,7 @@ main(void)
 		cmocka_unit_test(test_log_exists),
 		cmocka_unit_test(test_lazy_logs),
 		cmocka_unit_test(test_lazy_logs_emfile),
+		cmocka_unit_test(test_lazy_log_dir),
 		cmocka_unit_test(test_stdin_memory),
 		cmocka_unit_test(test_stdin_no_memfd),
 		cmocka_unit_test(test_log_cap_redact),

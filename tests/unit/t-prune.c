@@ -186,9 +186,20 @@ test_orphans(void **state)
 	struct utimbuf old = {.actime = (time_t)(T0 / 1000),
 			      .modtime = (time_t)(T0 / 1000)};
 	char *cause = NULL, *stale, *fresh, *other, *sess;
+	char *res_stale, *res_fresh, *res_other;
 
 	(void)state;
 	test_baton_init(&tb, NULL, T0);
+	/* results/: a $BATON_RESULT_FILE written after its run ended (by
+	 * an agent's leftover child) */
+	res_stale = xasprintf("%s/results/41.7.result", tb.dir);
+	res_fresh = xasprintf("%s/results/42.8.result", tb.dir);
+	res_other = xasprintf("%s/results/notes", tb.dir);
+	assert_int_equal(file_mkdir_p(res_other, 0700), 0);
+	test_write(res_stale, "{}");
+	test_write(res_fresh, "{}");
+	assert_int_equal(utime(res_stale, &old), 0);
+	assert_int_equal(utime(res_other, &old), 0);
 	stale = xasprintf("%s/logs/41", tb.dir);
 	fresh = xasprintf("%s/logs/42", tb.dir);
 	other = xasprintf("%s/logs/notes", tb.dir);
@@ -210,6 +221,12 @@ test_orphans(void **state)
 	assert_int_equal(access(sess, F_OK), -1);
 	assert_int_equal(access(fresh, F_OK), 0); /* may be a new task's */
 	assert_int_equal(access(other, F_OK), 0); /* not a task's */
+	assert_int_equal(access(res_stale, F_OK), -1);
+	assert_int_equal(access(res_fresh, F_OK), 0);
+	assert_int_equal(access(res_other, F_OK), 0);
+	free(res_stale);
+	free(res_fresh);
+	free(res_other);
 	free(stale);
 	free(fresh);
 	free(other);
