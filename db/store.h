@@ -96,6 +96,16 @@ const char *store_path(const struct store *);
  * Transactions: one helper, always BEGIN IMMEDIATE so that contention
  * waits on the busy timeout instead of surfacing as SQLITE_BUSY.
  * Not nestable.  store_rollback() is safe to call when none is open.
+ *
+ * Inside a transaction an engine may hold back a write whose caller
+ * wants no answer but success (PostgreSQL sends such writes, and the
+ * BEGIN, with the next statement that is waited for: one round trip
+ * instead of one each).  Its failure — a lost lease too — is then
+ * answered by that later call, at the latest by store_commit(), and by
+ * every call after it until store_rollback() or a store_savepoint_
+ * rollback() to a savepoint made before the write.  So a caller treats
+ * a failure anywhere in a transaction as the transaction's, never as
+ * the failure of the one call that reported it alone.
  */
 int store_begin(struct store *, char **cause);
 /* A transaction that writes only rows this process owns (its runner's
