@@ -611,10 +611,12 @@ on_start(void *arg, pid_t pid, uint64_t start)
 		raise(SIGKILL);
 	/* this run's own row, fenced by the task's epoch: no store-wide
 	 * write lock needed (store_begin_own) */
+	/* (a held-back write's lost lease may come with the commit:
+	 * db/store.h) */
 	if (store_begin_own(db, &cause) == 0 &&
 	    fenced(s->j, store_run_set_pid(db, s->run_id, s->j->epoch, pid,
 					   (int64_t)start, &cause)) == 0)
-		store_commit(db, &cause);
+		fenced(s->j, store_commit(db, &cause));
 	store_rollback(db);
 	free(cause);
 }
@@ -1723,7 +1725,7 @@ end_in_error(struct job *j, struct turn_state *t, char **cause)
 	if (store_begin(db, cause) == 0 &&
 	    fenced(j, store_run_end(db, &t->run, j->epoch, cause)) == 0 &&
 	    output_flush(t->live, cause) == 0)
-		store_commit(db, cause);
+		fenced(j, store_commit(db, cause));
 	store_rollback(db);
 	free(*cause);
 	*cause = NULL;
@@ -1937,7 +1939,7 @@ run_check(struct job *j, int *passed, int *exit_code, char **output,
 	    (rc = fenced(j, store_run_set_check(db, j->last_run_id, j->epoch,
 						*exit_code, *output, cause))) ==
 		    0)
-		rc = store_commit(db, cause);
+		rc = fenced(j, store_commit(db, cause));
 	if (rc != 0)
 		store_rollback(db);
 	return rc;
@@ -2029,7 +2031,7 @@ next_attempt(struct job *j, char **cause)
 	if ((rc = store_begin(db, cause)) != 0 ||
 	    (rc = fenced(j, store_task_attempt(db, j->task.id, j->epoch, 1,
 					       j->task.retries, cause))) != 0 ||
-	    (rc = store_commit(db, cause)) != 0) {
+	    (rc = fenced(j, store_commit(db, cause))) != 0) {
 		store_rollback(db);
 		return rc;
 	}

@@ -740,6 +740,8 @@ dq_drop(struct pg *pg, size_t n)
 	}
 	if (n > pg->ndq)
 		n = pg->ndq;
+	if (n == 0)
+		return;
 	memmove(pg->dq, pg->dq + n, (pg->ndq - n) * sizeof *pg->dq);
 	pg->ndq -= n;
 }
