@@ -577,8 +577,11 @@ elsewhere() {
 	need_machines
 	fence_config
 	local i m killed
+	# 0.25 s agents: the batch must outlast machine-a's reaping (about
+	# stale_after), or machine-c may never again have two runs open
+	# (with 0.1 s, once in 40 runs after PostgreSQL got faster)
 	for i in $(seq 0 299); do
-		printf '{"prompt": "0.1", "session": "s%d"}\n' $((i % 30))
+		printf '{"prompt": "0.25", "session": "s%d"}\n' $((i % 30))
 	done > "$T/tasks.jsonl"
 	"$BATON" add -q --from "$T/tasks.jsonl"
 	for m in a b c; do
