@@ -169,6 +169,9 @@ void pg_session_count_ahead(struct pg *);
  * of rows the statement changed. */
 int pg_do(struct pg *, const char *sql, const struct pgq *q, int64_t *changed,
 	  const char *what, char **cause);
+/* pg_exec() of a count (one row, one integer) into *n. */
+int pg_count(struct pg *, const char *sql, const struct pgq *q, int64_t *n,
+	     const char *what, char **cause);
 /* pg_do() for a fenced write (db/store.h): with epoch != 0 and no row
  * changed, -BERR_LEASE with *cause "what: lost lease". */
 int pg_do_fenced(struct pg *, const char *sql, const struct pgq *q,

@@ -132,7 +132,7 @@ static void
 load(void)
 {
 	const char *file = getenv("BATON_LIBPQ");
-	const char *err;
+	const char *err, *off;
 	void *h;
 
 	if (file == NULL || *file == '\0')
@@ -159,7 +159,7 @@ load(void)
 	has_pipeline = 1;
 	PQ_PIPE(PQ_OPTIONAL)
 #undef PQ_OPTIONAL
-	if (getenv("BATON_PG_NO_PIPELINE") != NULL)
+	if ((off = getenv("BATON_PG_NO_PIPELINE")) != NULL && *off != '\0')
 		has_pipeline = 0;
 	/* never dlclose()d: its connections live as long as the process */
 }

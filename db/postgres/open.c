@@ -372,7 +372,7 @@ reconnect(struct pg *pg, const char *what, char **cause)
 
 /* ---- statements ---- */
 
-static int exec_named(struct pg *, const char *, const char *, char **);
+static int exec_named(struct pg *, const char *, const char *, int, char **);
 static void dq_drop(struct pg *, size_t);
 static int pg_settle(struct pg *, char **);
 
@@ -399,23 +399,20 @@ result_hash(const PGresult *res)
 	return h;
 }
 
+/* Log a statement that answered res; sql and v are the log's now. */
 static void
-log_push_v(struct pg *pg, const char *sql, int n, const char *const *v,
-	   const PGresult *res)
+log_add(struct pg *pg, char *sql, int n, char **v, const PGresult *res)
 {
 	struct pg_logged *l;
-	int i;
 
 	if (pg->nlog == pg->caplog) {
 		pg->caplog = pg->caplog ? pg->caplog * 2 : 16;
 		pg->log = xreallocarray(pg->log, pg->caplog, sizeof *pg->log);
 	}
 	l = &pg->log[pg->nlog++];
-	l->sql = xstrdup(sql);
+	l->sql = sql;
 	l->n = n;
-	l->v = l->n ? xcalloc((size_t)l->n, sizeof *l->v) : NULL;
-	for (i = 0; i < l->n; i++)
-		l->v[i] = xstrdup_or_null(v[i]);
+	l->v = v;
 	l->hash = result_hash(res);
 	l->ret_id = NULL;
 	l->ids_param = 0;
@@ -423,6 +420,18 @@ log_push_v(struct pg *pg, const char *sql, int n, const char *const *v,
 	    strstr(sql, "RETURNING id") != NULL && PQntuples(res) == 1 &&
 	    PQnfields(res) == 1)
 		l->ret_id = xstrdup(PQgetvalue(res, 0, 0));
+}
+
+static void
+log_push_v(struct pg *pg, const char *sql, int n, const char *const *v,
+	   const PGresult *res)
+{
+	char **own = n ? xcalloc((size_t)n, sizeof *own) : NULL;
+	int i;
+
+	for (i = 0; i < n; i++)
+		own[i] = xstrdup_or_null(v[i]);
+	log_add(pg, xstrdup(sql), n, own, res);
 }
 
 void
@@ -584,16 +593,18 @@ run(struct pg *pg, const char *sql, int n, const char *const *v)
 	return run_or_send(pg, sql, n, v, NULL, NULL);
 }
 
-/* BEGIN and what a transaction starts with, in one round trip (PQexec
- * answers with the last statement's result, or the first error). */
-static const char sql_begin_write[] =
-	"BEGIN; SELECT pg_advisory_xact_lock(" BATON_LOCK ", " LOCK_WRITE
-	"), txid_current()";
-static const char sql_begin_own[] = "BEGIN; SELECT 0, txid_current()";
-/* The same after a BEGIN of its own, in a pipeline. */
-static const char sql_lock_write[] = "SELECT pg_advisory_xact_lock(" BATON_LOCK
-				     ", " LOCK_WRITE "), txid_current()";
-static const char sql_lock_own[] = "SELECT 0, txid_current()";
+/* What a transaction starts with: the write lock (or none) and its id.
+ * After a BEGIN of its own in a pipeline (flush()), or with BEGIN in
+ * one round trip (PQexec answers with the last statement's result, or
+ * the first error). */
+#define SQL_LOCK_WRITE                                                         \
+	"SELECT pg_advisory_xact_lock(" BATON_LOCK ", " LOCK_WRITE             \
+	"), txid_current()"
+#define SQL_LOCK_OWN "SELECT 0, txid_current()"
+static const char sql_lock_write[] = SQL_LOCK_WRITE;
+static const char sql_lock_own[] = SQL_LOCK_OWN;
+static const char sql_begin_write[] = "BEGIN; " SQL_LOCK_WRITE;
+static const char sql_begin_own[] = "BEGIN; " SQL_LOCK_OWN;
 
 /* BEGIN and the write lock on the current connection; *lost if the
  * connection broke meanwhile.  0 or -BERR_DB. */
@@ -744,6 +755,17 @@ dq_drop(struct pg *pg, size_t n)
 		return;
 	memmove(pg->dq, pg->dq + n, (pg->ndq - n) * sizeof *pg->dq);
 	pg->ndq -= n;
+}
+
+/* Log deferred write d, which answered res: its text and parameters
+ * move to the log (dq_drop() then has nothing of them to free). */
+static void
+log_take(struct pg *pg, struct pg_deferred *d, const PGresult *res)
+{
+	log_add(pg, d->sql, d->n, d->v, res);
+	d->sql = NULL;
+	d->v = NULL;
+	d->n = 0;
 }
 
 /* The transaction's failure (struct pg, txn_err), told again. */
@@ -949,8 +971,7 @@ pipe_read_writes(struct pg *pg, struct pipe *p)
 		if ((r = take(pg, p->nres[i], p->prep[i])) == NULL)
 			return -1;
 		if (result_ok(r)) {
-			log_push_v(pg, pg->dq[i].sql, pg->dq[i].n,
-				   (const char *const *)pg->dq[i].v, r);
+			log_take(pg, &pg->dq[i], r);
 		} else if (PQresultStatus(r) != PGRES_PIPELINE_ABORTED) {
 			if (conn_gone(pg, r)) {
 				p->gone = 1;
@@ -1112,12 +1133,11 @@ drain(struct pg *pg)
 	PGresult *res;
 
 	while (pg->ndq > 0) {
-		const struct pg_deferred *d = &pg->dq[0];
+		struct pg_deferred *d = &pg->dq[0];
 
 		res = run(pg, d->sql, d->n, (const char *const *)d->v);
 		if (result_ok(res)) {
-			log_push_v(pg, d->sql, d->n, (const char *const *)d->v,
-				   res);
+			log_take(pg, d, res);
 		} else if (PQstatus(pg->conn) == CONNECTION_BAD) {
 			PQclear(res);
 			return 1;
@@ -1300,6 +1320,20 @@ pg_settle(struct pg *pg, char **cause)
 			return rc;
 	}
 	return pg->txn_err != 0 ? sticky(pg, cause) : 0;
+}
+
+int
+pg_count(struct pg *pg, const char *sql, const struct pgq *q, int64_t *n,
+	 const char *what, char **cause)
+{
+	PGresult *res;
+	int rc;
+
+	if ((rc = pg_exec(pg, sql, q, &res, what, cause)) != 0)
+		return rc;
+	*n = pg_i64(res, 0, 0);
+	PQclear(res);
+	return 0;
 }
 
 int
@@ -1486,7 +1520,7 @@ pg_commit(struct store *store, char **cause)
 {
 	struct pg *pg = (struct pg *)store;
 	PGresult *res = NULL;
-	int rc = 0, lost, empty;
+	int rc = 0, lost = 0;
 
 	if (!pg->in_txn) {
 		*cause = xstrdup("cannot commit: no transaction is open");
@@ -1494,46 +1528,35 @@ pg_commit(struct store *store, char **cause)
 	}
 	if (pg->txn_err != 0) {
 		rc = sticky(pg, cause);
-		pg_rollback(store);
-		return rc;
+		goto failed;
 	}
 	/* The deferred writes and the COMMIT: one round trip, unless
 	 * BEGIN was not sent yet — the transaction's id, which tells
 	 * whether a COMMIT whose answer was lost took effect, comes first,
-	 * but for writes that may run twice (pg_do_fenced_again()).
-	 * Nothing sent at all: nothing to commit. */
+	 * but for writes that may run twice (pg_do_fenced_again()). */
 	if (pg->begin_pending && pg->ndq > 0 && !all_again(pg) &&
-	    (rc = pg_settle(pg, cause)))
+	    (rc = pg_settle(pg, cause)) != 0)
 		goto failed;
-	empty = pg->begin_pending && pg->ndq == 0;
-	if (empty)
-		res = NULL;
-	else if (pg->ndq == 0)
+	if (pg->begin_pending && pg->ndq == 0)
+		goto done; /* nothing sent at all: nothing to commit */
+	if (pg->ndq == 0)
 		res = PQexec(pg->conn, "COMMIT");
-	else if ((rc = flush(pg, "COMMIT", 0, NULL, &res)) < 0) {
+	else if ((lost = flush(pg, "COMMIT", 0, NULL, &res)) < 0) {
 		rc = sticky(pg, cause);
-		pg_rollback(store);
-		return rc;
+		goto failed;
 	}
-	lost = rc > 0 || (!result_ok(res) && conn_gone(pg, res));
-	rc = 0;
-	if (empty) {
-		rc = 0;
-	} else if (result_ok(res) && strcmp(PQcmdStatus(res), "COMMIT") != 0) {
+	if (!result_ok(res))
+		rc = lost || conn_gone(pg, res)
+			     ? commit_lost(pg, cause)
+			     : fail(pg, res, "cannot commit", cause);
+	else if (strcmp(PQcmdStatus(res), "COMMIT") != 0) {
 		*cause = xstrdup("cannot commit: the transaction failed");
 		rc = -BERR_DB;
-	} else if (!result_ok(res)) {
-		if (lost)
-			rc = commit_lost(pg, cause);
-		else
-			rc = fail(pg, res, "cannot commit", cause);
 	}
 	PQclear(res);
-	if (rc != 0) {
-	failed:
-		pg_rollback(store);
-		return rc;
-	}
+	if (rc != 0)
+		goto failed;
+done:
 	pg->begin_pending = 0;
 	pg->in_txn = 0;
 	pg->txn_unlocked = 0;
@@ -1541,6 +1564,9 @@ pg_commit(struct store *store, char **cause)
 	ahead_clear(pg);
 	pg->commits++;
 	return 0;
+failed:
+	pg_rollback(store);
+	return rc;
 }
 
 void
@@ -1593,14 +1619,19 @@ pg_path(const struct store *store)
 	return ((const struct pg *)store)->shown;
 }
 
-/* Savepoint names are string literals of baton's, never user input. */
+/* Savepoint names are string literals of baton's, never user input.
+ * wait: now, not held back with the writes (pg_exec()). */
 static int
-exec_named(struct pg *pg, const char *verb, const char *name, char **cause)
+exec_named(struct pg *pg, const char *verb, const char *name, int wait,
+	   char **cause)
 {
 	char *sql = xasprintf("%s \"%s\"", verb, name), *c = NULL;
+	PGresult *res = NULL;
 	int rc;
 
-	rc = pg_exec(pg, sql, NULL, NULL, verb, cause != NULL ? cause : &c);
+	rc = pg_exec(pg, sql, NULL, wait ? &res : NULL, verb,
+		     cause != NULL ? cause : &c);
+	PQclear(res);
 	free(sql);
 	free(c);
 	return rc;
@@ -1609,13 +1640,13 @@ exec_named(struct pg *pg, const char *verb, const char *name, char **cause)
 int
 pg_savepoint(struct store *store, const char *name, char **cause)
 {
-	return exec_named((struct pg *)store, "SAVEPOINT", name, cause);
+	return exec_named((struct pg *)store, "SAVEPOINT", name, 0, cause);
 }
 
 int
 pg_savepoint_release(struct store *store, const char *name, char **cause)
 {
-	return exec_named((struct pg *)store, "RELEASE", name, cause);
+	return exec_named((struct pg *)store, "RELEASE", name, 0, cause);
 }
 
 /* Back to the savepoint, whatever failed since (the transaction's
@@ -1625,22 +1656,20 @@ void
 pg_savepoint_rollback(struct store *store, const char *name)
 {
 	struct pg *pg = (struct pg *)store;
-	char *sql = xasprintf("ROLLBACK TO \"%s\"", name), *c = NULL;
-	int err = pg->txn_err, busy = pg->txn_busy;
-	char *why = pg->txn_cause;
-	PGresult *res = NULL;
+	char *c = NULL, *why;
+	int err, busy;
 
 	ahead_clear(pg);
 	if (pg->ndq > 0 && pg_settle(pg, &c) != 0) {
 		free(c);
 		c = NULL;
-		err = pg->txn_err;
-		busy = pg->txn_busy;
-		why = pg->txn_cause;
 	}
+	err = pg->txn_err;
+	busy = pg->txn_busy;
+	why = pg->txn_cause;
 	pg->txn_err = 0;
 	pg->txn_cause = NULL;
-	if (pg_exec(pg, sql, NULL, &res, "ROLLBACK TO", &c) != 0 && err != 0) {
+	if (exec_named(pg, "ROLLBACK TO", name, 1, NULL) != 0 && err != 0) {
 		/* not rolled back: the failure stands */
 		pg->txn_err = err;
 		pg->txn_cause = why;
@@ -1648,10 +1677,7 @@ pg_savepoint_rollback(struct store *store, const char *name)
 		why = NULL;
 	}
 	free(why);
-	free(c);
-	PQclear(res);
-	free(sql);
-	exec_named(pg, "RELEASE", name, NULL);
+	exec_named(pg, "RELEASE", name, 0, NULL);
 }
 
 /* PostgreSQL checks its pages itself; here: can we read every table. */

@@ -141,14 +141,9 @@ int
 pg_session_count_active(struct store *store, int64_t *n, char **cause)
 {
 	struct pg *pg = (struct pg *)store;
-	PGresult *res;
 
-	if (pg_exec(pg, sql_session_count_active, NULL, &res,
-		    "cannot count sessions", cause))
-		return -BERR_DB;
-	*n = pg_i64(res, 0, 0);
-	PQclear(res);
-	return 0;
+	return pg_count(pg, sql_session_count_active, NULL, n,
+			"cannot count sessions", cause);
 }
 
 static const char sql_session_count_closing[] =
@@ -160,17 +155,12 @@ pg_session_count_closing(struct store *store, int64_t now, int64_t *n,
 			 char **cause)
 {
 	struct pg *pg = (struct pg *)store;
-	PGresult *res;
 	struct pgq q;
 
 	pgq_init(&q);
 	pgq_i64(&q, now);
-	if (pg_exec(pg, sql_session_count_closing, &q, &res,
-		    "cannot count sessions", cause))
-		return -BERR_DB;
-	*n = pg_i64(res, 0, 0);
-	PQclear(res);
-	return 0;
+	return pg_count(pg, sql_session_count_closing, &q, n,
+			"cannot count sessions", cause);
 }
 
 /* As in SQLite; the UPDATE locks the row, and PostgreSQL checks the

@@ -228,17 +228,12 @@ pg_task_count_pending(struct store *store, int64_t milestone_id, int64_t *n,
 		      char **cause)
 {
 	struct pg *pg = (struct pg *)store;
-	PGresult *res;
 	struct pgq q;
 
 	pgq_init(&q);
 	pgq_i64(&q, milestone_id);
-	if (pg_exec(pg, sql_task_count_pending, &q, &res, "cannot count tasks",
-		    cause))
-		return -BERR_DB;
-	*n = pg_i64(res, 0, 0);
-	PQclear(res);
-	return 0;
+	return pg_count(pg, sql_task_count_pending, &q, n, "cannot count tasks",
+			cause);
 }
 
 static const char sql_task_start[] =
@@ -640,15 +635,10 @@ pg_task_count(struct store *store, const struct db_task_filter *f, int64_t *n,
 {
 	struct pg *pg = (struct pg *)store;
 	char set[160];
-	PGresult *res;
 	struct pgq q;
 
 	bind_filter(&q, set, sizeof set, f);
-	if (pg_exec(pg, sql_task_count, &q, &res, "cannot count tasks", cause))
-		return -BERR_DB;
-	*n = pg_i64(res, 0, 0);
-	PQclear(res);
-	return 0;
+	return pg_count(pg, sql_task_count, &q, n, "cannot count tasks", cause);
 }
 
 static const char sql_task_counts[] =

@@ -65,6 +65,9 @@ int db_fail(struct db *, const char *what, char **cause);
 
 /* Run a statement with no result rows to completion; 0 or -BERR_DB. */
 int db_step_done(struct db *, sqlite3_stmt *, const char *what, char **cause);
+/* Run a count (one row, one integer) into *n; 0 or -BERR_DB. */
+int db_step_count(struct db *, sqlite3_stmt *, int64_t *n, const char *what,
+		  char **cause);
 /*
  * The same for a fenced write (db/store.h): with epoch != 0 and no row
  * changed, -BERR_LEASE with *cause "what: lost lease".

@@ -1011,6 +1011,20 @@ db_stmt(struct db *db, const char *sql, char **cause)
  * and resets it.  0, or -BERR_DB with *cause "what: message".
  */
 int
+db_step_count(struct db *db, sqlite3_stmt *st, int64_t *n, const char *what,
+	      char **cause)
+{
+	int rc = 0;
+
+	if (sqlite3_step(st) == SQLITE_ROW)
+		*n = sqlite3_column_int64(st, 0);
+	else
+		rc = db_fail(db, what, cause);
+	sqlite3_reset(st);
+	return rc;
+}
+
+int
 db_step_done(struct db *db, sqlite3_stmt *st, const char *what, char **cause)
 {
 	int rc;

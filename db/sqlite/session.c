@@ -141,11 +141,7 @@ sqlite_session_count_active(struct store *store, int64_t *n, char **cause)
 
 	if ((st = db_stmt(db, sql_session_count_active, cause)) == NULL)
 		return -BERR_DB;
-	if (sqlite3_step(st) != SQLITE_ROW)
-		return db_fail(db, "cannot count sessions", cause);
-	*n = sqlite3_column_int64(st, 0);
-	sqlite3_reset(st);
-	return 0;
+	return db_step_count(db, st, n, "cannot count sessions", cause);
 }
 
 static const char sql_session_count_closing[] =
@@ -162,11 +158,7 @@ sqlite_session_count_closing(struct store *store, int64_t now, int64_t *n,
 	if ((st = db_stmt(db, sql_session_count_closing, cause)) == NULL)
 		return -BERR_DB;
 	sqlite3_bind_int64(st, 1, now);
-	if (sqlite3_step(st) != SQLITE_ROW)
-		return db_fail(db, "cannot count sessions", cause);
-	*n = sqlite3_column_int64(st, 0);
-	sqlite3_reset(st);
-	return 0;
+	return db_step_count(db, st, n, "cannot count sessions", cause);
 }
 
 /* A lease is free when nobody holds it, it ran out, or its runner is no

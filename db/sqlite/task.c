@@ -251,11 +251,7 @@ sqlite_task_count_pending(struct store *store, int64_t milestone_id, int64_t *n,
 	if ((st = db_stmt(db, sql_task_count_pending, cause)) == NULL)
 		return -BERR_DB;
 	sqlite3_bind_int64(st, 1, milestone_id);
-	if (sqlite3_step(st) != SQLITE_ROW)
-		return db_fail(db, "cannot count tasks", cause);
-	*n = sqlite3_column_int64(st, 0);
-	sqlite3_reset(st);
-	return 0;
+	return db_step_count(db, st, n, "cannot count tasks", cause);
 }
 
 /* The lease of a task (db/store.h): ?N its epoch, 0 for none. */
@@ -635,11 +631,7 @@ sqlite_task_count(struct store *store, const struct db_task_filter *f,
 	if ((st = db_stmt(db, sql_task_count, cause)) == NULL)
 		return -BERR_DB;
 	bind_filter(st, f);
-	if (sqlite3_step(st) != SQLITE_ROW)
-		return db_fail(db, "cannot count tasks", cause);
-	*n = sqlite3_column_int64(st, 0);
-	sqlite3_reset(st);
-	return 0;
+	return db_step_count(db, st, n, "cannot count tasks", cause);
 }
 
 static const char sql_task_counts[] =

@@ -194,6 +194,92 @@ test_again(void **state)
 	store_close(db);
 }
 
+/* A temp session row with id (its other columns made up). */
+static struct db_session
+session_row(const char *id)
+{
+	struct db_session s = {0};
+
+	s.id = (char *)id;
+	s.kind = SESSION_TEMP;
+	s.agent = (char *)"shell";
+	s.project = (char *)"/";
+	s.workdir = (char *)"/";
+	s.os_user = (char *)"me";
+	s.status = SESSION_ACTIVE;
+	s.created_at = s.last_used_at = clock_now_ms();
+	return s;
+}
+
+/*
+ * A write held back for the next statement (db/store.h) fails there:
+ * the read after it answers the write's failure, so does every call
+ * after it and the COMMIT, until a ROLLBACK TO a savepoint made before
+ * the write, after which the transaction goes on and commits.
+ */
+static void
+test_held_back(void **state)
+{
+	static const char id[] = "01900000-0000-7000-8000-00000000b0b0";
+	const char *u = url();
+	struct store *db = NULL;
+	struct db_session s = session_row(id);
+	struct db_task_filter f = {0};
+	char *cause = NULL;
+	int64_t n = -1, a;
+	int rc, held;
+
+	(void)state;
+	assert_int_equal(store_open(&db, u, NULL, &cause), 0);
+	assert_int_equal(store_begin(db, &cause), 0);
+	assert_int_equal(store_session_insert(db, &s, &cause), 0);
+	assert_int_equal(store_commit(db, &cause), 0);
+
+	assert_int_equal(store_begin(db, &cause), 0);
+	add(db, "kept", &a);
+	assert_int_equal(store_savepoint(db, "x", &cause), 0);
+	/* the same id again: a duplicate key, told by the next read */
+	held = (rc = store_session_insert(db, &s, &cause)) == 0;
+	if (held)
+		rc = store_task_count(db, &f, &n, &cause);
+	assert_int_equal(rc, -BERR_DB);
+	assert_non_null(strstr(cause, "cannot create session"));
+	free(cause);
+	cause = NULL;
+	/* (without pipelines, BATON_PG_NO_PIPELINE: the server's "current
+	 * transaction is aborted") */
+	assert_int_equal(store_task_count(db, &f, &n, &cause), -BERR_DB);
+	assert_true(!held || strstr(cause, "cannot create session") != NULL);
+	free(cause);
+	cause = NULL;
+	store_savepoint_rollback(db, "x");
+	assert_int_equal(store_task_count(db, &f, &n, &cause), 0);
+	assert_int_equal(store_commit(db, &cause), 0);
+
+	/* no savepoint to go back to: the COMMIT answers it */
+	assert_int_equal(store_begin(db, &cause), 0);
+	rc = store_session_insert(db, &s, &cause);
+	if (rc == 0)
+		rc = store_commit(db, &cause);
+	else
+		store_rollback(db);
+	assert_int_equal(rc, -BERR_DB);
+	assert_non_null(strstr(cause, "cannot create session"));
+	free(cause);
+	cause = NULL;
+	/* the first transaction's task is there; nothing of the second */
+	{
+		struct db_task t = {0};
+		int found;
+
+		assert_int_equal(store_task_get(db, a, &t, &found, &cause), 0);
+		assert_true(found);
+		assert_string_equal(t.prompt, "kept");
+		db_task_release(&t);
+	}
+	store_close(db);
+}
+
 /*
  * The connection broke and, before it came back, another machine changed
  * what the transaction had read: the replay answers differently, so the
@@ -430,6 +516,7 @@ main(void)
 		cmocka_unit_test(test_replay),
 		cmocka_unit_test(test_replay_changed),
 		cmocka_unit_test(test_again),
+		cmocka_unit_test(test_held_back),
 		cmocka_unit_test(test_outside_txn),
 		cmocka_unit_test(test_replay_many),
 		cmocka_unit_test(test_prepared),
