@@ -220,9 +220,8 @@ start_locked(struct orch *o, int64_t id, int *started, char **cause)
 		store_savepoint_rollback(o->db, "claim");
 		goto out;
 	}
-	if ((rc = store_task_set_agent(o->db, id, sc.agent, sc.model, cause)) ||
-	    (rc = store_task_start(o->db, id, b->runner_id, sc.id, now, &epoch,
-				   cause)) ||
+	if ((rc = store_task_start(o->db, id, b->runner_id, sc.id, sc.agent,
+				   sc.model, now, &epoch, cause)) ||
 	    (t.retries < 0 && retries > 0 &&
 	     (rc = store_task_attempt(o->db, id, epoch, 0, retries, cause))) ||
 	    (rc = store_savepoint_release(o->db, "claim", cause)))
@@ -1133,14 +1132,11 @@ give_back(struct job *j, struct turn_state *t)
 		rc = store_task_unclaim(db, j->task.id, o->b->runner_id,
 					t->run.id, &done, &cause);
 	if (rc == 0 && done && temp)
-		rc = store_session_set_status(db, j->session.id, SESSION_CLOSED,
-					      now, &cause);
-	if (rc == 0 && done && temp)
 		rc = store_event(db, EVENT_CLOSE, j->session.id, j->task.id, 0,
 				 o->b->runner_id, "requeued", now, &cause);
 	if (rc == 0 && done)
 		rc = store_session_unlease(db, j->session.id, j->session_epoch,
-					   &cause);
+					   temp ? now : 0, &cause);
 	/* The run's files go before the commit: once it is committed
 	 * another worker may claim the task and, the run deleted, be given
 	 * the same run id and file names.  (Not the task's directory, which
@@ -2149,10 +2145,7 @@ finish_txn(struct job *j, void *arg, char **cause)
 				       j->reason, now, cause);
 	if (rc == 0 && j->session.id != NULL) {
 		rc = store_session_unlease(db, j->session.id, j->session_epoch,
-					   cause);
-		if (rc == 0 && temp)
-			rc = store_session_set_status(
-				db, j->session.id, SESSION_CLOSED, now, cause);
+					   temp ? now : 0, cause);
 		if (rc == 0 && temp)
 			rc = store_event(db, EVENT_CLOSE, j->session.id,
 					 j->task.id, 0, o->b->runner_id,

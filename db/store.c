@@ -194,11 +194,11 @@ store_task_count_pending(struct store *st, int64_t milestone_id, int64_t *n,
 
 int
 store_task_start(struct store *st, int64_t id, int64_t runner_id,
-		 const char *session_id, int64_t now, int64_t *epoch,
-		 char **cause)
+		 const char *session_id, const char *agent, const char *model,
+		 int64_t now, int64_t *epoch, char **cause)
 {
-	return st->impl->task_start(st, id, runner_id, session_id, now, epoch,
-				    cause);
+	return st->impl->task_start(st, id, runner_id, session_id, agent, model,
+				    now, epoch, cause);
 }
 
 int
@@ -326,9 +326,9 @@ store_session_lease(struct store *st, const char *id, int64_t runner,
 
 int
 store_session_unlease(struct store *st, const char *id, int64_t epoch,
-		      char **cause)
+		      int64_t close_at, char **cause)
 {
-	return st->impl->session_unlease(st, id, epoch, cause);
+	return st->impl->session_unlease(st, id, epoch, close_at, cause);
 }
 
 int

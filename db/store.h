@@ -255,12 +255,14 @@ int store_task_next(struct store *, int64_t milestone_id, int64_t skip_after,
 int store_task_count_pending(struct store *, int64_t milestone_id, int64_t *n,
 			     char **cause);
 /*
- * pending → running: set runner, session, attempts+1, started_at, and
+ * pending → running: set runner, session, attempts+1, started_at, the
+ * agent and model it runs with (agent NULL: both stay as they are), and
  * take the task's next lease epoch into *epoch.  Only for a runner whose
  * row is alive: -BERR_LEASE when runner_id was reaped meanwhile.
  */
 int store_task_start(struct store *, int64_t id, int64_t runner_id,
-		     const char *session_id, int64_t now, int64_t *epoch,
+		     const char *session_id, const char *agent,
+		     const char *model, int64_t now, int64_t *epoch,
 		     char **cause);
 /*
  * (Fenced: epoch.)  A running task's attempts: add attempts_add (a task retry starting)
@@ -375,8 +377,10 @@ int store_session_count_closing(struct store *, int64_t now, int64_t *n,
 int store_session_lease(struct store *, const char *id, int64_t runner,
 			int64_t task, int64_t now, int64_t expires, int *got,
 			int64_t *holder_task, int64_t *epoch, char **cause);
+/* close_at != 0: and close it, as store_session_set_status(SESSION_CLOSED,
+ * close_at) would, in the same write. */
 int store_session_unlease(struct store *, const char *id, int64_t epoch,
-			  char **cause);
+			  int64_t close_at, char **cause);
 /* Set status (closed/expired/abandoned set closed_at) and touch. */
 int store_session_set_status(struct store *, const char *id,
 			     enum session_status, int64_t now, char **cause);
@@ -815,7 +819,8 @@ struct store_impl {
 	int (*task_count_pending)(struct store *st, int64_t milestone_id,
 				  int64_t *n, char **cause);
 	int (*task_start)(struct store *st, int64_t id, int64_t runner_id,
-			  const char *session_id, int64_t now, int64_t *epoch,
+			  const char *session_id, const char *agent,
+			  const char *model, int64_t now, int64_t *epoch,
 			  char **cause);
 	int (*task_attempt)(struct store *st, int64_t id, int64_t epoch,
 			    int attempts_add, int retries, char **cause);
@@ -858,7 +863,7 @@ struct store_impl {
 			     int *got, int64_t *holder_task, int64_t *epoch,
 			     char **cause);
 	int (*session_unlease)(struct store *st, const char *id, int64_t epoch,
-			       char **cause);
+			       int64_t close_at, char **cause);
 	int (*session_set_status)(struct store *st, const char *id,
 				  enum session_status a2, int64_t now,
 				  char **cause);

@@ -65,6 +65,13 @@ struct pg_deferred {
 	int again;  /* runs twice as once (pg_do_fenced_again()) */
 };
 
+/* A savepoint of core's (store_savepoint()): its name, and which of the
+ * server's savepoints ("s<level>") stands for it. */
+struct pg_sp {
+	char *name;
+	int level;
+};
+
 /* A read sent ahead of its caller (pg_read_ahead()): its text and its
  * one parameter, and once answered its result. */
 #define PG_AHEAD_MAX 2
@@ -112,6 +119,15 @@ struct pg {
 	 * answers of those sent (until anything is written) */
 	struct pg_ahead want[PG_AHEAD_MAX], ahead[PG_AHEAD_MAX];
 	int nwant, nahead;
+	/* savepoints: core's names, and the server's, "s0".. "s<nsrv-1>",
+	 * each with the count of writes (wseq) when it was made: names made
+	 * with no write between share one, and none is released on the
+	 * server before the transaction ends (pg_savepoint()) */
+	struct pg_sp *sp;
+	int nsp, capsp;
+	int64_t *srv_wseq;
+	int nsrv, capsrv;
+	int64_t wseq; /* writes sent or queued in this transaction */
 };
 
 /* The parameters of one statement, as text (NULL for SQL NULL). */
@@ -177,6 +193,10 @@ int pg_count(struct pg *, const char *sql, const struct pgq *q, int64_t *n,
 int pg_do_fenced(struct pg *, const char *sql, const struct pgq *q,
 		 int64_t epoch, const char *what, char **cause);
 
+/* pg_do_fenced(), and pg_notify_work() when it commits (in the same
+ * statement when it is held back). */
+int pg_do_fenced_notify(struct pg *, const char *sql, const struct pgq *q,
+			int64_t epoch, const char *what, char **cause);
 /* pg_do_fenced() for a write that may run twice with the same effect
  * (it sets columns to values): a transaction of such writes alone goes
  * whole, BEGIN to COMMIT, in one round trip, and is run again if the
@@ -273,8 +293,8 @@ int pg_task_next(struct store *st, int64_t milestone_id, int64_t skip_after,
 int pg_task_count_pending(struct store *st, int64_t milestone_id, int64_t *n,
 			  char **cause);
 int pg_task_start(struct store *st, int64_t id, int64_t runner_id,
-		  const char *session_id, int64_t now, int64_t *epoch,
-		  char **cause);
+		  const char *session_id, const char *agent, const char *model,
+		  int64_t now, int64_t *epoch, char **cause);
 int pg_task_attempt(struct store *st, int64_t id, int64_t epoch,
 		    int attempts_add, int retries, char **cause);
 int pg_task_finish(struct store *st, int64_t id, int64_t epoch,
@@ -315,7 +335,7 @@ int pg_session_lease(struct store *st, const char *id, int64_t runner,
 		     int64_t task, int64_t now, int64_t expires, int *got,
 		     int64_t *holder_task, int64_t *epoch, char **cause);
 int pg_session_unlease(struct store *st, const char *id, int64_t epoch,
-		       char **cause);
+		       int64_t close_at, char **cause);
 int pg_session_set_status(struct store *st, const char *id,
 			  enum session_status a2, int64_t now, char **cause);
 int pg_session_touch(struct store *st, const char *id, int64_t now,

@@ -372,7 +372,7 @@ reconnect(struct pg *pg, const char *what, char **cause)
 
 /* ---- statements ---- */
 
-static int exec_named(struct pg *, const char *, const char *, int, char **);
+static void sp_clear(struct pg *);
 static void dq_drop(struct pg *, size_t);
 static int pg_settle(struct pg *, char **);
 
@@ -1248,8 +1248,10 @@ pg_exec(struct pg *pg, const char *sql, const struct pgq *q, PGresult **out,
 		*out = res;
 		return 0;
 	}
-	if (!is_read(sql) && !keeps_ahead(sql))
+	if (!is_read(sql) && !keeps_ahead(sql)) {
 		ahead_free(pg->ahead, &pg->nahead);
+		pg->wseq++;
+	}
 	if (!pg->in_txn && !is_read(sql)) {
 		/* A write of its own: a transaction, so that a lost answer
 		 * can be told from a lost write. */
@@ -1352,9 +1354,12 @@ pg_do(struct pg *pg, const char *sql, const struct pgq *q, int64_t *changed,
 	return 0;
 }
 
+/* What pg_notify_work() says, as a function call in a statement's FROM. */
+#define PG_NOTIFY_CALL "pg_notify('baton_work', '') n"
+
 static int
 do_fenced(struct pg *pg, const char *sql, const struct pgq *q, int64_t epoch,
-	  const char *what, int again, char **cause)
+	  const char *what, int again, int notify, char **cause)
 {
 	int64_t changed = 0;
 	int rc;
@@ -1365,10 +1370,11 @@ do_fenced(struct pg *pg, const char *sql, const struct pgq *q, int64_t epoch,
 		/* Deferred, it cannot say "no row" to its caller: it fails
 		 * in the server instead, aborting the transaction, and the
 		 * failure (22012) is told as a lost lease (deferred_fail). */
+		pg->wseq++;
 		dq_push(pg,
 			xasprintf("WITH fence AS (%s RETURNING 1) "
-				  "SELECT 1 / count(*) FROM fence",
-				  sql),
+				  "SELECT 1 / count(*) FROM fence%s",
+				  sql, notify ? ", " PG_NOTIFY_CALL : ""),
 			q, what, 1, again);
 		return pg->ndq < PG_DEFER_MAX ? 0 : pg_settle(pg, cause);
 	}
@@ -1378,21 +1384,28 @@ do_fenced(struct pg *pg, const char *sql, const struct pgq *q, int64_t epoch,
 		*cause = xasprintf("%s: lost lease", what);
 		return -BERR_LEASE;
 	}
-	return 0;
+	return notify ? pg_notify_work(pg, cause) : 0;
 }
 
 int
 pg_do_fenced(struct pg *pg, const char *sql, const struct pgq *q, int64_t epoch,
 	     const char *what, char **cause)
 {
-	return do_fenced(pg, sql, q, epoch, what, 0, cause);
+	return do_fenced(pg, sql, q, epoch, what, 0, 0, cause);
+}
+
+int
+pg_do_fenced_notify(struct pg *pg, const char *sql, const struct pgq *q,
+		    int64_t epoch, const char *what, char **cause)
+{
+	return do_fenced(pg, sql, q, epoch, what, 0, 1, cause);
 }
 
 int
 pg_do_fenced_again(struct pg *pg, const char *sql, const struct pgq *q,
 		   int64_t epoch, const char *what, char **cause)
 {
-	return do_fenced(pg, sql, q, epoch, what, 1, cause);
+	return do_fenced(pg, sql, q, epoch, what, 1, 0, cause);
 }
 
 /* ---- transactions ---- */
@@ -1438,6 +1451,7 @@ pg_begin(struct store *store, char **cause)
 	/* with pipelines, BEGIN goes with the first statement */
 	pg->begin_pending = pq_pipeline();
 	pg->in_txn = 1;
+	sp_clear(pg);
 	log_clear(pg);
 	dq_drop(pg, pg->ndq);
 	sticky_clear(pg);
@@ -1503,6 +1517,26 @@ commit_lost(struct pg *pg, char **cause)
 	return -BERR_DB;
 }
 
+/*
+ * A transaction of this runner's own rows (pg_begin_own()) whose writes
+ * may all run twice (the agent's pid) and were not sent yet: sent
+ * without BEGIN and COMMIT, one implicit transaction up to the sync,
+ * one statement a write instead of four in all.  An answer lost on the
+ * way: the writes run again, in a transaction (commit_lost()).
+ */
+static int
+commit_implicit(struct pg *pg, char **cause)
+{
+	int lost;
+
+	pg->begin_pending = 0;
+	lost = flush(pg, NULL, 0, NULL, NULL);
+	pg->begin_pending = 1;
+	if (lost < 0)
+		return sticky(pg, cause);
+	return lost == 0 ? 0 : commit_lost(pg, cause);
+}
+
 /* Every deferred write may run twice (pg_do_fenced_again()). */
 static int
 all_again(const struct pg *pg)
@@ -1534,6 +1568,12 @@ pg_commit(struct store *store, char **cause)
 	 * BEGIN was not sent yet — the transaction's id, which tells
 	 * whether a COMMIT whose answer was lost took effect, comes first,
 	 * but for writes that may run twice (pg_do_fenced_again()). */
+	if (pg->begin_pending && pg->ndq > 0 && pg->txn_unlocked &&
+	    all_again(pg)) {
+		if ((rc = commit_implicit(pg, cause)) != 0)
+			goto failed;
+		goto done;
+	}
 	if (pg->begin_pending && pg->ndq > 0 && !all_again(pg) &&
 	    (rc = pg_settle(pg, cause)) != 0)
 		goto failed;
@@ -1560,6 +1600,7 @@ done:
 	pg->begin_pending = 0;
 	pg->in_txn = 0;
 	pg->txn_unlocked = 0;
+	sp_clear(pg);
 	log_clear(pg);
 	ahead_clear(pg);
 	pg->commits++;
@@ -1579,6 +1620,7 @@ pg_rollback(struct store *store)
 	pg->in_txn = 0;
 	pg->begin_pending = 0;
 	pg->txn_unlocked = 0;
+	sp_clear(pg);
 	log_clear(pg);
 	dq_drop(pg, pg->ndq);
 	sticky_clear(pg);
@@ -1619,13 +1661,22 @@ pg_path(const struct store *store)
 	return ((const struct pg *)store)->shown;
 }
 
-/* Savepoint names are string literals of baton's, never user input.
- * wait: now, not held back with the writes (pg_exec()). */
+/*
+ * Savepoints.  core's names map to the server's "s0", "s1", ...: a
+ * savepoint made with no write since the newest server savepoint is
+ * that one (the claim's "next" and "claim", with only reads between),
+ * and a released one is forgotten here but left on the server until the
+ * transaction ends (a RELEASE changes nothing a later ROLLBACK TO or
+ * COMMIT needs).  So a claim costs one SAVEPOINT statement, not four.
+ * A ROLLBACK TO also ends the savepoints made after it, here as there.
+ */
+
+/* A server savepoint's statement: "VERB s<level>".  wait: now, not held
+ * back with the writes (pg_exec()). */
 static int
-exec_named(struct pg *pg, const char *verb, const char *name, int wait,
-	   char **cause)
+exec_level(struct pg *pg, const char *verb, int level, int wait, char **cause)
 {
-	char *sql = xasprintf("%s \"%s\"", verb, name), *c = NULL;
+	char *sql = xasprintf("%s s%d", verb, level), *c = NULL;
 	PGresult *res = NULL;
 	int rc;
 
@@ -1637,16 +1688,84 @@ exec_named(struct pg *pg, const char *verb, const char *name, int wait,
 	return rc;
 }
 
+/* A transaction ends: its savepoints with it. */
+static void
+sp_clear(struct pg *pg)
+{
+	while (pg->nsp > 0)
+		free(pg->sp[--pg->nsp].name);
+	pg->nsrv = 0;
+	pg->wseq = 0;
+}
+
+/* The newest savepoint named name, or -1. */
+static int
+sp_find(const struct pg *pg, const char *name)
+{
+	int i;
+
+	for (i = pg->nsp - 1; i >= 0; i--)
+		if (strcmp(pg->sp[i].name, name) == 0)
+			return i;
+	return -1;
+}
+
+/* Forget savepoints i and after. */
+static void
+sp_pop(struct pg *pg, int i)
+{
+	while (pg->nsp > i)
+		free(pg->sp[--pg->nsp].name);
+}
+
 int
 pg_savepoint(struct store *store, const char *name, char **cause)
 {
-	return exec_named((struct pg *)store, "SAVEPOINT", name, 0, cause);
+	struct pg *pg = (struct pg *)store;
+	int level, rc;
+
+	if (pg->nsrv > 0 && pg->srv_wseq[pg->nsrv - 1] == pg->wseq) {
+		level = pg->nsrv - 1; /* nothing written since it was made */
+	} else {
+		/* the server's savepoints no name needs any more end first
+		 * (one RELEASE ends them all), so that the server's stack is
+		 * never deeper than ours */
+		level = pg->nsp > 0 ? pg->sp[pg->nsp - 1].level + 1 : 0;
+		if (level < pg->nsrv &&
+		    (rc = exec_level(pg, "RELEASE", level, 0, cause)) != 0)
+			return rc;
+		pg->nsrv = level;
+		if ((rc = exec_level(pg, "SAVEPOINT", level, 0, cause)) != 0)
+			return rc;
+		if (pg->nsrv == pg->capsrv) {
+			pg->capsrv = pg->capsrv ? pg->capsrv * 2 : 8;
+			pg->srv_wseq = xreallocarray(pg->srv_wseq, pg->capsrv,
+						     sizeof *pg->srv_wseq);
+		}
+		pg->srv_wseq[pg->nsrv++] = pg->wseq;
+	}
+	if (pg->nsp == pg->capsp) {
+		pg->capsp = pg->capsp ? pg->capsp * 2 : 8;
+		pg->sp = xreallocarray(pg->sp, pg->capsp, sizeof *pg->sp);
+	}
+	pg->sp[pg->nsp].name = xstrdup(name);
+	pg->sp[pg->nsp].level = level;
+	pg->nsp++;
+	return 0;
 }
 
 int
 pg_savepoint_release(struct store *store, const char *name, char **cause)
 {
-	return exec_named((struct pg *)store, "RELEASE", name, 0, cause);
+	struct pg *pg = (struct pg *)store;
+	int i = sp_find(pg, name);
+
+	if (i < 0) {
+		*cause = xasprintf("RELEASE: no savepoint \"%s\"", name);
+		return -BERR_DB;
+	}
+	sp_pop(pg, i);
+	return 0;
 }
 
 /* Back to the savepoint, whatever failed since (the transaction's
@@ -1657,8 +1776,12 @@ pg_savepoint_rollback(struct store *store, const char *name)
 {
 	struct pg *pg = (struct pg *)store;
 	char *c = NULL, *why;
-	int err, busy;
+	int err, busy, i = sp_find(pg, name), level;
 
+	if (i < 0)
+		return; /* never made: the failure before it stands */
+	level = pg->sp[i].level;
+	sp_pop(pg, i);
 	ahead_clear(pg);
 	if (pg->ndq > 0 && pg_settle(pg, &c) != 0) {
 		free(c);
@@ -1669,15 +1792,20 @@ pg_savepoint_rollback(struct store *store, const char *name)
 	why = pg->txn_cause;
 	pg->txn_err = 0;
 	pg->txn_cause = NULL;
-	if (exec_named(pg, "ROLLBACK TO", name, 1, NULL) != 0 && err != 0) {
-		/* not rolled back: the failure stands */
-		pg->txn_err = err;
-		pg->txn_cause = why;
-		pg->txn_busy = busy;
-		why = NULL;
+	if (exec_level(pg, "ROLLBACK TO", level, 1, NULL) != 0) {
+		if (err != 0) {
+			/* not rolled back: the failure stands */
+			pg->txn_err = err;
+			pg->txn_cause = why;
+			pg->txn_busy = busy;
+			why = NULL;
+		}
+	} else if (level < pg->nsrv) {
+		/* as it was when made; the later ones are gone */
+		pg->nsrv = level + 1;
+		pg->srv_wseq[level] = pg->wseq;
 	}
 	free(why);
-	exec_named(pg, "RELEASE", name, 0, NULL);
 }
 
 /* PostgreSQL checks its pages itself; here: can we read every table. */
@@ -1904,6 +2032,9 @@ pg_close(struct store *store)
 	log_clear(pg);
 	free(pg->log);
 	free(pg->dq);
+	sp_clear(pg);
+	free(pg->sp);
+	free(pg->srv_wseq);
 	free(pg->url);
 	free(pg->shown);
 	free(pg->copy_table);

@@ -216,17 +216,23 @@ pg_session_lease(struct store *store, const char *id, int64_t runner,
 
 static const char sql_session_unlease[] =
 	"UPDATE sessions SET lease_runner = NULL, lease_task = NULL, "
-	"lease_expires = NULL WHERE id = $1 AND " PG_SESSION_FENCE("$2");
+	"lease_expires = NULL, "
+	"status = CASE WHEN $3::bigint = 0 THEN status ELSE 'closed' END, "
+	"last_used_at = CASE WHEN $3::bigint = 0 THEN last_used_at "
+	"ELSE greatest(last_used_at, $3::bigint) END, "
+	"closed_at = CASE WHEN $3::bigint = 0 THEN closed_at ELSE $3::bigint "
+	"END WHERE id = $1 AND " PG_SESSION_FENCE("$2");
 
 int
 pg_session_unlease(struct store *store, const char *id, int64_t epoch,
-		   char **cause)
+		   int64_t close_at, char **cause)
 {
 	struct pgq q;
 
 	pgq_init(&q);
 	pgq_text(&q, id);
 	pgq_i64(&q, epoch);
+	pgq_i64(&q, close_at);
 	return pg_do_fenced((struct pg *)store, sql_session_unlease, &q, epoch,
 			    "cannot release session", cause);
 }

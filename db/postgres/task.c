@@ -240,7 +240,10 @@ static const char sql_task_start[] =
 	"UPDATE tasks SET status = 'running', runner_id = $2, "
 	"session_id = $3, attempts = attempts + 1, started_at = $4, "
 	"finished_at = NULL, exit_code = NULL, error = NULL, reason = NULL, "
-	"cancel_requested = 0, lease_epoch = lease_epoch + 1 WHERE id = $1 "
+	"cancel_requested = 0, lease_epoch = lease_epoch + 1, "
+	"agent = coalesce($5, agent), "
+	"model = CASE WHEN $5::text IS NULL THEN model ELSE $6 END WHERE id = "
+	"$1 "
 	"AND ($2::bigint IS NULL OR EXISTS (SELECT 1 FROM runners r WHERE "
 	"r.id = $2::bigint AND r.status = 'alive' FOR SHARE OF r)) "
 	"RETURNING lease_epoch";
@@ -250,7 +253,8 @@ static const char sql_task_start[] =
  * runner row stays alive until commit (a reaper waits). */
 int
 pg_task_start(struct store *store, int64_t id, int64_t runner_id,
-	      const char *session_id, int64_t now, int64_t *epoch, char **cause)
+	      const char *session_id, const char *agent, const char *model,
+	      int64_t now, int64_t *epoch, char **cause)
 {
 	PGresult *res;
 	struct pgq q;
@@ -261,6 +265,8 @@ pg_task_start(struct store *store, int64_t id, int64_t runner_id,
 	pgq_nz(&q, runner_id);
 	pgq_text(&q, session_id);
 	pgq_i64(&q, now);
+	pgq_text(&q, agent);
+	pgq_text(&q, model);
 	/* the claim reads both rows back next */
 	pg_read_ahead((struct pg *)store, sql_task_get, q.v[0]);
 	pg_session_read_ahead((struct pg *)store, session_id);
@@ -310,7 +316,6 @@ pg_task_finish(struct store *store, int64_t id, int64_t epoch,
 	       const char *error, const char *reason, int64_t now, char **cause)
 {
 	struct pgq q;
-	int rc;
 
 	pgq_init(&q);
 	pgq_i64(&q, id);
@@ -324,10 +329,8 @@ pg_task_finish(struct store *store, int64_t id, int64_t epoch,
 	pgq_i64(&q, now);
 	pgq_i64(&q, epoch);
 	/* the next task of its queue may start now */
-	if ((rc = pg_do_fenced((struct pg *)store, sql_task_finish, &q, epoch,
-			       "cannot finish task", cause)) != 0)
-		return rc;
-	return pg_notify_work((struct pg *)store, cause);
+	return pg_do_fenced_notify((struct pg *)store, sql_task_finish, &q,
+				   epoch, "cannot finish task", cause);
 }
 
 static const char sql_task_usage[] =

@@ -150,7 +150,8 @@ int sqlite_task_next(struct store *st, int64_t milestone_id, int64_t skip_after,
 int sqlite_task_count_pending(struct store *st, int64_t milestone_id,
 			      int64_t *n, char **cause);
 int sqlite_task_start(struct store *st, int64_t id, int64_t runner_id,
-		      const char *session_id, int64_t now, int64_t *epoch,
+		      const char *session_id, const char *agent,
+		      const char *model, int64_t now, int64_t *epoch,
 		      char **cause);
 int sqlite_task_attempt(struct store *st, int64_t id, int64_t epoch,
 			int attempts_add, int retries, char **cause);
@@ -190,7 +191,7 @@ int sqlite_session_lease(struct store *st, const char *id, int64_t runner,
 			 int64_t task, int64_t now, int64_t expires, int *got,
 			 int64_t *holder_task, int64_t *epoch, char **cause);
 int sqlite_session_unlease(struct store *st, const char *id, int64_t epoch,
-			   char **cause);
+			   int64_t close_at, char **cause);
 int sqlite_session_set_status(struct store *st, const char *id,
 			      enum session_status a2, int64_t now,
 			      char **cause);

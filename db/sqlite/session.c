@@ -219,11 +219,16 @@ sqlite_session_lease(struct store *store, const char *id, int64_t runner,
 
 static const char sql_session_unlease[] =
 	"UPDATE sessions SET lease_runner = NULL, lease_task = NULL, "
-	"lease_expires = NULL WHERE id = ?1 AND " SESSION_FENCE("?2");
+	"lease_expires = NULL, "
+	"status = CASE WHEN ?3 = 0 THEN status ELSE 'closed' END, "
+	"last_used_at = CASE WHEN ?3 = 0 THEN last_used_at "
+	"ELSE max(last_used_at, ?3) END, "
+	"closed_at = CASE WHEN ?3 = 0 THEN closed_at ELSE ?3 END "
+	"WHERE id = ?1 AND " SESSION_FENCE("?2");
 
 int
 sqlite_session_unlease(struct store *store, const char *id, int64_t epoch,
-		       char **cause)
+		       int64_t close_at, char **cause)
 {
 	struct db *db = (struct db *)store;
 	sqlite3_stmt *st;
@@ -232,6 +237,7 @@ sqlite_session_unlease(struct store *store, const char *id, int64_t epoch,
 		return -BERR_DB;
 	db_bind_text(st, 1, id);
 	sqlite3_bind_int64(st, 2, epoch);
+	sqlite3_bind_int64(st, 3, close_at);
 	return db_step_fenced(db, st, epoch, "cannot release session", cause);
 }
 

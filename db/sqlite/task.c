@@ -264,14 +264,16 @@ static const char sql_task_start[] =
 	"UPDATE tasks SET status = 'running', runner_id = ?2, "
 	"session_id = ?3, attempts = attempts + 1, started_at = ?4, "
 	"finished_at = NULL, exit_code = NULL, error = NULL, reason = NULL, "
-	"cancel_requested = 0, lease_epoch = lease_epoch + 1 WHERE id = ?1 "
+	"cancel_requested = 0, lease_epoch = lease_epoch + 1, "
+	"agent = coalesce(?5, agent), "
+	"model = CASE WHEN ?5 IS NULL THEN model ELSE ?6 END WHERE id = ?1 "
 	"AND (?2 IS NULL OR EXISTS (SELECT 1 FROM runners r WHERE r.id = ?2 "
 	"AND r.status = 'alive')) RETURNING lease_epoch";
 
 int
 sqlite_task_start(struct store *store, int64_t id, int64_t runner_id,
-		  const char *session_id, int64_t now, int64_t *epoch,
-		  char **cause)
+		  const char *session_id, const char *agent, const char *model,
+		  int64_t now, int64_t *epoch, char **cause)
 {
 	struct db *db = (struct db *)store;
 	sqlite3_stmt *st;
@@ -284,6 +286,8 @@ sqlite_task_start(struct store *store, int64_t id, int64_t runner_id,
 	bind_int_or_null(st, 2, runner_id);
 	db_bind_text(st, 3, session_id);
 	sqlite3_bind_int64(st, 4, now);
+	db_bind_text(st, 5, agent);
+	db_bind_text(st, 6, model);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
 		*epoch = sqlite3_column_int64(st, 0);
 	if (rc != SQLITE_DONE) {

@@ -155,8 +155,8 @@ test_again(void **state)
 	assert_int_equal(store_open(&db, u, NULL, &cause), 0);
 	add(db, "again", &a);
 	assert_int_equal(store_begin(db, &cause), 0);
-	assert_int_equal(store_task_start(db, a, 0, NULL, clock_now_ms(),
-					  &epoch, &cause),
+	assert_int_equal(store_task_start(db, a, 0, NULL, NULL, NULL,
+					  clock_now_ms(), &epoch, &cause),
 			 0);
 	assert_true(epoch > 0);
 	r.task_id = a;
@@ -409,6 +409,95 @@ test_replay_many(void **state)
 	free(existed);
 	store_close(db);
 }
+/* The tasks in the store, counted. */
+static int64_t
+tasks(struct store *db)
+{
+	struct db_task_filter f = {0};
+	char *cause = NULL;
+	int64_t n = -1;
+
+	if (store_task_count(db, &f, &n, &cause) != 0)
+		fail_msg("%s", cause);
+	return n;
+}
+
+/*
+ * Savepoints (db/postgres/open.c): names made with nothing written
+ * between share one server savepoint, a released one stays on the
+ * server, a level used again is released first; whatever the sharing,
+ * a ROLLBACK TO undoes exactly what came after its name was made —
+ * nested, repeated, in a loop deeper than any fixed stack, and after
+ * the transaction was replayed on a new connection.
+ */
+static void
+test_savepoints(void **state)
+{
+	const char *u = url();
+	struct store *db = NULL;
+	char *cause = NULL;
+	int64_t n0, id, kept;
+	struct db_task t = {0};
+	int i, found;
+
+	(void)state;
+	assert_int_equal(store_open(&db, u, NULL, &cause), 0);
+	n0 = tasks(db);
+	assert_int_equal(store_begin(db, &cause), 0);
+	add(db, "sp a", &kept);
+	assert_int_equal(store_savepoint(db, "x", &cause), 0);
+	assert_int_equal(tasks(db), n0 + 1); /* a read: still shared */
+	assert_int_equal(store_savepoint(db, "y", &cause), 0);
+	add(db, "sp b", &id);
+	store_savepoint_rollback(db, "y");
+	assert_int_equal(tasks(db), n0 + 1);
+	assert_int_equal(store_savepoint(db, "z", &cause), 0);
+	add(db, "sp c", &id);
+	assert_int_equal(store_savepoint_release(db, "z", &cause), 0);
+	assert_int_equal(tasks(db), n0 + 2);
+	store_savepoint_rollback(db, "x");
+	assert_int_equal(tasks(db), n0 + 1);
+
+	/* nested, with writes between */
+	assert_int_equal(store_savepoint(db, "x", &cause), 0);
+	add(db, "sp d", &id);
+	assert_int_equal(store_savepoint(db, "y", &cause), 0);
+	add(db, "sp e", &id);
+	store_savepoint_rollback(db, "y");
+	assert_int_equal(tasks(db), n0 + 2);
+	/* a loop of savepoints made and released, each after a write */
+	for (i = 0; i < 40; i++) {
+		assert_int_equal(store_savepoint(db, "loop", &cause), 0);
+		add(db, "sp loop", &id);
+		if (i % 2 == 0)
+			assert_int_equal(
+				store_savepoint_release(db, "loop", &cause), 0);
+		else
+			store_savepoint_rollback(db, "loop");
+	}
+	assert_int_equal(tasks(db), n0 + 2 + 20);
+	/* replayed on a new connection, SAVEPOINTs and ROLLBACK TOs too */
+	kill_connections(u);
+	add(db, "sp f", &id);
+	assert_int_equal(tasks(db), n0 + 2 + 20 + 1);
+	store_savepoint_rollback(db, "x");
+	assert_int_equal(tasks(db), n0 + 1);
+
+	/* a name never made (or gone): nothing to go back to */
+	store_savepoint_rollback(db, "x");
+	assert_int_equal(store_savepoint_release(db, "never", &cause),
+			 -BERR_DB);
+	free(cause);
+	cause = NULL;
+	assert_int_equal(store_commit(db, &cause), 0);
+	assert_int_equal(tasks(db), n0 + 1);
+	assert_int_equal(store_task_get(db, kept, &t, &found, &cause), 0);
+	assert_true(found);
+	assert_string_equal(t.prompt, "sp a");
+	db_task_release(&t);
+	store_close(db);
+}
+
 /* How many statements are prepared on the store's own connection. */
 static int
 prepared(struct store *db)
@@ -520,6 +609,7 @@ main(void)
 		cmocka_unit_test(test_outside_txn),
 		cmocka_unit_test(test_replay_many),
 		cmocka_unit_test(test_prepared),
+		cmocka_unit_test(test_savepoints),
 	};
 
 	if (pq_load(&cause) != 0) {

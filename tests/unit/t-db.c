@@ -1280,8 +1280,9 @@ plan_run_statements(struct store *db, int64_t runner, int64_t milestone)
 	assert_int_equal(store_task_count_pending(db, milestone, &n, &cause),
 			 0);
 	assert_int_equal(store_begin(db, &cause), 0);
-	assert_int_equal(
-		store_task_start(db, 1, runner, NULL, 5, &epoch, &cause), 0);
+	assert_int_equal(store_task_start(db, 1, runner, NULL, NULL, NULL, 5,
+					  &epoch, &cause),
+			 0);
 	assert_int_equal(store_task_finish(db, 1, epoch, TASK_COMPLETED, 1, 0,
 					   NULL, NULL, 6, &cause),
 			 0);

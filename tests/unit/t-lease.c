@@ -96,7 +96,8 @@ claim(struct store *db, int64_t id, int64_t runner, int *rc)
 	int64_t epoch = -1;
 
 	assert_int_equal(store_begin(db, &cause), 0);
-	*rc = store_task_start(db, id, runner, NULL, T0, &epoch, &cause);
+	*rc = store_task_start(db, id, runner, NULL, NULL, NULL, T0, &epoch,
+			       &cause);
 	if (*rc == 0)
 		assert_int_equal(store_commit(db, &cause), 0);
 	else
@@ -262,6 +263,52 @@ test_task_fence(void **state)
 	assert_int_equal(test_baton_release(&tb), 0);
 }
 
+/* The claim records the agent and model the task runs with (one write
+ * with the start); a start without an agent keeps what the task had. */
+static void
+test_start_agent(void **state)
+{
+	struct test_baton tb;
+	struct store *db;
+	struct db_task t = {0};
+	int64_t id, epoch;
+	char *cause = NULL, *had;
+
+	(void)state;
+	test_baton_init(&tb, NULL, T0);
+	db = tb.b.db;
+	id = pending_task(&tb);
+	test_get_task(db, id, &t);
+	had = xstrdup_or_null(t.agent);
+	db_task_release(&t);
+
+	begin(db);
+	assert_int_equal(store_task_start(db, id, tb.b.runner_id, NULL, "codex",
+					  "gpt-x", T0, &epoch, &cause),
+			 0);
+	test_get_task(db, id, &t);
+	assert_string_equal(t.agent, "codex");
+	assert_string_equal(t.model, "gpt-x");
+	assert_int_equal(t.status, TASK_RUNNING);
+	db_task_release(&t);
+	store_rollback(db);
+
+	begin(db);
+	assert_int_equal(store_task_start(db, id, tb.b.runner_id, NULL, NULL,
+					  "ignored", T0, &epoch, &cause),
+			 0);
+	test_get_task(db, id, &t);
+	if (had == NULL)
+		assert_null(t.agent);
+	else
+		assert_string_equal(t.agent, had);
+	assert_null(t.model);
+	db_task_release(&t);
+	store_rollback(db);
+	free(had);
+	assert_int_equal(test_baton_release(&tb), 0);
+}
+
 /* Without requeue the reaped task is interrupted: A's finish must not
  * turn it into completed. */
 static void
@@ -413,8 +460,9 @@ test_session_fence(void **state)
 	assert_int_equal(
 		WRITE(db, store_session_resume_failed(db, SID, e1, 1, &cause)),
 		-BERR_LEASE);
-	assert_int_equal(WRITE(db, store_session_unlease(db, SID, e1, &cause)),
-			 -BERR_LEASE);
+	assert_int_equal(
+		WRITE(db, store_session_unlease(db, SID, e1, 0, &cause)),
+		-BERR_LEASE);
 	test_get_session(db, SID, &s);
 	assert_int_equal(s.lease_runner, b);
 	assert_int_equal(s.lease_task, 2);
@@ -431,10 +479,11 @@ test_session_fence(void **state)
 		WRITE(db, store_session_add_usage(db, SID, e2, 1, 5, 5, 0, 0,
 						  1.0, T0, &cause)),
 		0);
-	assert_int_equal(WRITE(db, store_session_unlease(db, SID, e2, &cause)),
-			 0);
-	assert_int_equal(WRITE(db, store_session_unlease(db, SID, e2, &cause)),
-			 -BERR_LEASE);
+	assert_int_equal(
+		WRITE(db, store_session_unlease(db, SID, e2, 0, &cause)), 0);
+	assert_int_equal(
+		WRITE(db, store_session_unlease(db, SID, e2, 0, &cause)),
+		-BERR_LEASE);
 
 	/* a lease that ran out (its holder alive but silent) is taken with
 	 * a new epoch, and fences the old holder too */
@@ -444,10 +493,23 @@ test_session_fence(void **state)
 	lease(db, tb.b.runner_id, 4, T0 + 11, T0 + HOUR, &got, &e4);
 	assert_int_equal(got, 1);
 	assert_int_equal(e4, 4);
-	assert_int_equal(WRITE(db, store_session_unlease(db, SID, e3, &cause)),
-			 -BERR_LEASE);
+	assert_int_equal(
+		WRITE(db, store_session_unlease(db, SID, e3, 0, &cause)),
+		-BERR_LEASE);
 	test_get_session(db, SID, &s);
 	assert_int_equal(s.lease_task, 4);
+	assert_string_equal(session_status_name(s.status), "active");
+	db_session_release(&s);
+	/* released and closed in one write (a temp session's end) */
+	assert_int_equal(
+		WRITE(db, store_session_unlease(db, SID, e4, T0 + 20, &cause)),
+		0);
+	test_get_session(db, SID, &s);
+	assert_int_equal(s.lease_runner, 0);
+	assert_int_equal(s.lease_task, 0);
+	assert_string_equal(session_status_name(s.status), "closed");
+	assert_int_equal(s.closed_at, T0 + 20);
+	assert_int_equal(s.last_used_at, T0 + 20);
 	db_session_release(&s);
 	assert_int_equal(test_baton_release(&tb), 0);
 }
@@ -526,6 +588,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_task_fence),
+		cmocka_unit_test(test_start_agent),
 		cmocka_unit_test(test_task_fence_interrupted),
 		cmocka_unit_test(test_reap_after_renewal),
 		cmocka_unit_test(test_session_fence),

@@ -42,7 +42,7 @@ task_at(struct test_baton *tb, enum task_status status, int64_t now)
 		return id;
 	assert_int_equal(store_begin(tb->b.db, &cause), 0);
 	assert_int_equal(store_task_start(tb->b.db, id, tb->b.runner_id, NULL,
-					  now, &ep, &cause),
+					  NULL, NULL, now, &ep, &cause),
 			 0);
 	if (status != TASK_RUNNING)
 		assert_int_equal(store_task_finish(tb->b.db, id, 0, status, 1,

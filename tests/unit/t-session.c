@@ -623,7 +623,7 @@ test_reset(void **state)
 	free(cause);
 	cause = NULL;
 	db_session_release(&s);
-	assert_int_equal(store_session_unlease(f->db, x.id, 0, &cause), 0);
+	assert_int_equal(store_session_unlease(f->db, x.id, 0, 0, &cause), 0);
 	assert_int_equal(session_reset(&f->t.b, "foo", T0 + 1, &s, &cause), 0);
 	assert_string_equal(s.id, x.id);
 	assert_string_equal(s.name, "foo");
