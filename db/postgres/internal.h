@@ -128,6 +128,9 @@ struct pg {
 	int64_t *srv_wseq;
 	int nsrv, capsrv;
 	int64_t wseq; /* writes sent or queued in this transaction */
+	/* a runs id taken from the sequence with the claim's pick, for the
+	 * claim's run (pg_reserve_run_id()), or 0 */
+	int64_t run_id_next;
 };
 
 /* The parameters of one statement, as text (NULL for SQL NULL). */
@@ -176,6 +179,14 @@ void pg_read_ahead(struct pg *, const char *sql, const char *key);
  * the same rows), as pg_read_ahead() would; res is pg's now. */
 void pg_keep(struct pg *, const char *sql, const char *key, PGresult *res);
 
+/* With the next statement waited for, take the next runs id from its
+ * sequence (unless one is taken already), for a run this transaction
+ * inserts: pg_take_run_id() gives it (once) when the fenced INSERT of
+ * epoch can be held back, so that the id needs no round trip; else 0.
+ * Forgotten when the transaction ends. */
+void pg_reserve_run_id(struct pg *);
+int64_t pg_take_run_id(struct pg *, int64_t epoch);
+
 /* pg_read_ahead() of the session id's row (session.c's read), and of
  * the count of active sessions a claim that makes a session reads. */
 void pg_session_read_ahead(struct pg *, const char *id);
@@ -193,6 +204,20 @@ int pg_count(struct pg *, const char *sql, const struct pgq *q, int64_t *n,
 int pg_do_fenced(struct pg *, const char *sql, const struct pgq *q,
 		 int64_t epoch, const char *what, char **cause);
 
+/* A write held back (not sent yet) of statement was whose first
+ * parameter is key, with no savepoint after it: it becomes statement sql
+ * with more's parameters after its own; 1 if so, else 0 (nothing
+ * changed).  For a write that folds into the one before it. */
+int pg_amend_held(struct pg *, const char *was, const char *key,
+		  const char *sql, const struct pgq *more);
+/* Whether a fenced write of epoch is held back (pg_do_fenced()): then
+ * pg_do_fenced_with() runs its cte too, in the same statement. */
+int pg_holds_back(const struct pg *, int64_t epoch);
+/* pg_do_fenced() held back, with cte (", name AS (…)", which may read
+ * "fence", the rows changed) after the fenced write in the same WITH. */
+int pg_do_fenced_with(struct pg *, const char *sql, const char *cte,
+		      const struct pgq *q, int64_t epoch, const char *what,
+		      char **cause);
 /* pg_do_fenced(), and pg_notify_work() when it commits (in the same
  * statement when it is held back). */
 int pg_do_fenced_notify(struct pg *, const char *sql, const struct pgq *q,

@@ -372,7 +372,7 @@ reconnect(struct pg *pg, const char *what, char **cause)
 
 /* ---- statements ---- */
 
-static void sp_clear(struct pg *);
+static void txn_clear(struct pg *);
 static void dq_drop(struct pg *, size_t);
 static int pg_settle(struct pg *, char **);
 
@@ -657,6 +657,29 @@ keeps_ahead(const char *sql)
 	       strncmp(sql, "RELEASE ", 8) == 0;
 }
 
+/* Not logged, not replayed: a sequence's value is used once whatever
+ * happens, and a replay keeps the id the INSERT was given. */
+static const char sql_reserve_run[] =
+	"SELECT nextval(pg_get_serial_sequence('runs', 'id'))";
+
+void
+pg_reserve_run_id(struct pg *pg)
+{
+	if (pg->run_id_next == 0)
+		pg_read_ahead(pg, sql_reserve_run, NULL);
+}
+
+int64_t
+pg_take_run_id(struct pg *pg, int64_t epoch)
+{
+	int64_t id = pg->run_id_next;
+
+	if (id == 0 || !pg_holds_back(pg, epoch))
+		return 0;
+	pg->run_id_next = 0;
+	return id;
+}
+
 void
 pg_read_ahead(struct pg *pg, const char *sql, const char *key)
 {
@@ -766,6 +789,38 @@ log_take(struct pg *pg, struct pg_deferred *d, const PGresult *res)
 	d->sql = NULL;
 	d->v = NULL;
 	d->n = 0;
+}
+
+int
+pg_amend_held(struct pg *pg, const char *was, const char *key, const char *sql,
+	      const struct pgq *more)
+{
+	struct pg_deferred *d;
+	size_t i, k;
+	int j;
+
+	if (pg->txn_err != 0 || key == NULL)
+		return 0;
+	for (i = pg->ndq; i-- > 0;) {
+		d = &pg->dq[i];
+		if (strcmp(d->sql, was) == 0 && d->n >= 1 && d->v[0] != NULL &&
+		    strcmp(d->v[0], key) == 0)
+			break;
+	}
+	if (i == (size_t)-1 || d->n + more->n > PG_MAX_PARAMS)
+		return 0;
+	/* no savepoint between: a ROLLBACK TO may not part them */
+	for (k = i + 1; k < pg->ndq; k++)
+		if (!pg->dq[k].fenced &&
+		    strncmp(pg->dq[k].sql, "SAVEPOINT ", 10) == 0)
+			return 0;
+	free(d->sql);
+	d->sql = xstrdup(sql);
+	d->v = xreallocarray(d->v, (size_t)(d->n + more->n), sizeof *d->v);
+	for (j = 0; j < more->n; j++)
+		d->v[d->n + j] = xstrdup_or_null(more->v[j]);
+	d->n += more->n;
+	return 1;
 }
 
 /* The transaction's failure (struct pg, txn_err), told again. */
@@ -993,8 +1048,14 @@ pipe_keep(struct pg *pg, struct pipe *p, int ok)
 	int i;
 
 	for (i = 0; i < p->nw; i++) {
-		if (ok && result_ok(p->want[i].res) &&
-		    pg->nahead < PG_AHEAD_MAX) {
+		if (p->want[i].sql == sql_reserve_run) {
+			if (ok && result_ok(p->want[i].res) &&
+			    PQntuples(p->want[i].res) == 1)
+				pg->run_id_next = pg_i64(p->want[i].res, 0, 0);
+			free(p->want[i].key);
+			PQclear(p->want[i].res);
+		} else if (ok && result_ok(p->want[i].res) &&
+			   pg->nahead < PG_AHEAD_MAX) {
 			pg->ahead[pg->nahead++] = p->want[i];
 		} else {
 			free(p->want[i].key);
@@ -1357,14 +1418,22 @@ pg_do(struct pg *pg, const char *sql, const struct pgq *q, int64_t *changed,
 /* What pg_notify_work() says, as a function call in a statement's FROM. */
 #define PG_NOTIFY_CALL "pg_notify('baton_work', '') n"
 
+int
+pg_holds_back(const struct pg *pg, int64_t epoch)
+{
+	return epoch != 0 && pg->in_txn && pq_pipeline();
+}
+
+/* cte: more of the WITH after the fence (held back only); notify: as
+ * pg_do_fenced_notify(). */
 static int
-do_fenced(struct pg *pg, const char *sql, const struct pgq *q, int64_t epoch,
-	  const char *what, int again, int notify, char **cause)
+do_fenced(struct pg *pg, const char *sql, const char *cte, const struct pgq *q,
+	  int64_t epoch, const char *what, int again, int notify, char **cause)
 {
 	int64_t changed = 0;
 	int rc;
 
-	if (epoch != 0 && pg->in_txn && pq_pipeline()) {
+	if (pg_holds_back(pg, epoch)) {
 		if (pg->txn_err != 0)
 			return sticky(pg, cause);
 		/* Deferred, it cannot say "no row" to its caller: it fails
@@ -1372,9 +1441,10 @@ do_fenced(struct pg *pg, const char *sql, const struct pgq *q, int64_t epoch,
 		 * failure (22012) is told as a lost lease (deferred_fail). */
 		pg->wseq++;
 		dq_push(pg,
-			xasprintf("WITH fence AS (%s RETURNING 1) "
+			xasprintf("WITH fence AS (%s RETURNING 1)%s "
 				  "SELECT 1 / count(*) FROM fence%s",
-				  sql, notify ? ", " PG_NOTIFY_CALL : ""),
+				  sql, cte != NULL ? cte : "",
+				  notify ? ", " PG_NOTIFY_CALL : ""),
 			q, what, 1, again);
 		return pg->ndq < PG_DEFER_MAX ? 0 : pg_settle(pg, cause);
 	}
@@ -1391,21 +1461,29 @@ int
 pg_do_fenced(struct pg *pg, const char *sql, const struct pgq *q, int64_t epoch,
 	     const char *what, char **cause)
 {
-	return do_fenced(pg, sql, q, epoch, what, 0, 0, cause);
+	return do_fenced(pg, sql, NULL, q, epoch, what, 0, 0, cause);
+}
+
+int
+pg_do_fenced_with(struct pg *pg, const char *sql, const char *cte,
+		  const struct pgq *q, int64_t epoch, const char *what,
+		  char **cause)
+{
+	return do_fenced(pg, sql, cte, q, epoch, what, 0, 0, cause);
 }
 
 int
 pg_do_fenced_notify(struct pg *pg, const char *sql, const struct pgq *q,
 		    int64_t epoch, const char *what, char **cause)
 {
-	return do_fenced(pg, sql, q, epoch, what, 0, 1, cause);
+	return do_fenced(pg, sql, NULL, q, epoch, what, 0, 1, cause);
 }
 
 int
 pg_do_fenced_again(struct pg *pg, const char *sql, const struct pgq *q,
 		   int64_t epoch, const char *what, char **cause)
 {
-	return do_fenced(pg, sql, q, epoch, what, 1, 0, cause);
+	return do_fenced(pg, sql, NULL, q, epoch, what, 1, 0, cause);
 }
 
 /* ---- transactions ---- */
@@ -1451,7 +1529,7 @@ pg_begin(struct store *store, char **cause)
 	/* with pipelines, BEGIN goes with the first statement */
 	pg->begin_pending = pq_pipeline();
 	pg->in_txn = 1;
-	sp_clear(pg);
+	txn_clear(pg);
 	log_clear(pg);
 	dq_drop(pg, pg->ndq);
 	sticky_clear(pg);
@@ -1600,7 +1678,7 @@ done:
 	pg->begin_pending = 0;
 	pg->in_txn = 0;
 	pg->txn_unlocked = 0;
-	sp_clear(pg);
+	txn_clear(pg);
 	log_clear(pg);
 	ahead_clear(pg);
 	pg->commits++;
@@ -1620,7 +1698,7 @@ pg_rollback(struct store *store)
 	pg->in_txn = 0;
 	pg->begin_pending = 0;
 	pg->txn_unlocked = 0;
-	sp_clear(pg);
+	txn_clear(pg);
 	log_clear(pg);
 	dq_drop(pg, pg->ndq);
 	sticky_clear(pg);
@@ -1688,10 +1766,12 @@ exec_level(struct pg *pg, const char *verb, int level, int wait, char **cause)
 	return rc;
 }
 
-/* A transaction ends: its savepoints with it. */
+/* A transaction ends: its savepoints with it, and the run id it
+ * reserved (pg_reserve_run_id()). */
 static void
-sp_clear(struct pg *pg)
+txn_clear(struct pg *pg)
 {
+	pg->run_id_next = 0;
 	while (pg->nsp > 0)
 		free(pg->sp[--pg->nsp].name);
 	pg->nsrv = 0;
@@ -2032,7 +2112,7 @@ pg_close(struct store *store)
 	log_clear(pg);
 	free(pg->log);
 	free(pg->dq);
-	sp_clear(pg);
+	txn_clear(pg);
 	free(pg->sp);
 	free(pg->srv_wseq);
 	free(pg->url);

@@ -16,6 +16,14 @@ static const char sql_run_insert[] =
 	"(SELECT batch_id FROM runners WHERE id = $7::bigint) "
 	"WHERE " PG_RUN_FENCE("$1::bigint", "$9") " RETURNING id";
 
+/* With the id reserved with the claim (pg_take_run_id()), held back. */
+static const char sql_run_insert_id[] =
+	"INSERT INTO runs (id, task_id, attempt, iteration, session_id, "
+	"agent_session_in, resume_outcome, runner_id, started_at, batch_id) "
+	"SELECT $10, $1, $2, $3, $4, $5, $6, $7::bigint, $8, "
+	"(SELECT batch_id FROM runners WHERE id = $7::bigint) "
+	"WHERE " PG_RUN_FENCE("$1::bigint", "$9");
+
 int
 pg_run_insert(struct store *store, struct db_run *r, int64_t epoch,
 	      char **cause)
@@ -23,6 +31,7 @@ pg_run_insert(struct store *store, struct db_run *r, int64_t epoch,
 	struct pg *pg = (struct pg *)store;
 	PGresult *res;
 	struct pgq q;
+	int64_t id = pg_take_run_id(pg, epoch);
 
 	pgq_init(&q);
 	pgq_i64(&q, r->task_id);
@@ -36,6 +45,12 @@ pg_run_insert(struct store *store, struct db_run *r, int64_t epoch,
 	pgq_nz(&q, r->runner_id);
 	pgq_i64(&q, r->started_at);
 	pgq_i64(&q, epoch);
+	if (id != 0) {
+		pgq_i64(&q, id);
+		r->id = id;
+		return pg_do_fenced(pg, sql_run_insert_id, &q, epoch,
+				    "cannot record run", cause);
+	}
 	if (pg_exec(pg, sql_run_insert, &q, &res, "cannot record run", cause))
 		return -BERR_DB;
 	if (PQntuples(res) != 1) {

@@ -106,6 +106,16 @@ static const char sql_session_insert[] =
 	"created_at, last_used_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, "
 	"$9, 'active', $10, coalesce($11, '{}'), $12, $12)";
 
+/* sql_session_insert leased (pg_session_lease): $13 the runner, $14
+ * the task, $15 the time, $16 when the lease expires. */
+static const char sql_session_insert_leased[] =
+	"INSERT INTO sessions (id, kind, name, milestone_id, agent, model, "
+	"project, workdir, os_user, status, predecessor, metadata, "
+	"created_at, last_used_at, lease_runner, lease_task, lease_expires, "
+	"lease_epoch) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, "
+	"$9, 'active', $10, coalesce($11, '{}'), $12, $15::bigint, $13, $14, "
+	"$16, 1)";
+
 int
 pg_session_insert(struct store *store, const struct db_session *s, char **cause)
 {
@@ -188,6 +198,19 @@ pg_session_lease(struct store *store, const char *id, int64_t runner,
 	*got = 0;
 	*holder_task = 0;
 	*epoch = 0;
+	pgq_init(&q);
+	pgq_i64(&q, runner);
+	pgq_i64(&q, task);
+	pgq_i64(&q, now);
+	pgq_i64(&q, expires);
+	/* made by this transaction and not sent yet: nobody else can hold
+	 * it, and it is made leased (epoch 1), with no round trip */
+	if (pg_amend_held(pg, sql_session_insert, id, sql_session_insert_leased,
+			  &q)) {
+		*got = 1;
+		*epoch = 1;
+		return 0;
+	}
 	pgq_init(&q);
 	pgq_text(&q, id);
 	pgq_i64(&q, runner);
@@ -332,6 +355,13 @@ static const char sql_session_head[] =
 	"UPDATE sessions SET head = $2 WHERE id = $1 AND " PG_SESSION_FENCE(
 		"$3");
 
+/* sql_chain_insert after sql_session_head in one statement: $4 the
+ * edge, $5 the run, $6 the time. */
+static const char sql_chain_after[] =
+	", chain AS (INSERT INTO session_chain (session_id, "
+	"agent_session_id, edge, run_id, created_at) SELECT $1, $2, $4, "
+	"$5::bigint, $6::bigint FROM fence)";
+
 /* The head first: it is the fenced write, so that a lost lease adds no
  * link either. */
 int
@@ -347,6 +377,15 @@ pg_session_push_head(struct store *store, const char *id, int64_t epoch,
 	pgq_text(&q, id);
 	pgq_text(&q, agent_session_id);
 	pgq_i64(&q, epoch);
+	if (pg_holds_back(pg, epoch)) {
+		/* one statement: the link only if the head was set */
+		pgq_text(&q, chain_edge_name(edge));
+		pgq_nz(&q, run_id);
+		pgq_i64(&q, now);
+		return pg_do_fenced_with(pg, sql_session_head, sql_chain_after,
+					 &q, epoch, "cannot set session head",
+					 cause);
+	}
 	if ((rc = pg_do_fenced(pg, sql_session_head, &q, epoch,
 			       "cannot set session head", cause)) != 0)
 		return rc;

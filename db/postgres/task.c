@@ -205,8 +205,10 @@ pg_task_next(struct store *store, int64_t milestone_id, int64_t skip_after,
 	pgq_init(&q);
 	pgq_i64(&q, milestone_id);
 	pgq_i64(&q, skip_after);
-	/* a claim that makes a session counts the active ones (S11) */
+	/* a claim that makes a session counts the active ones (S11), and
+	 * inserts a run */
 	pg_session_count_ahead(pg);
+	pg_reserve_run_id(pg);
 	if (pg_exec(pg, sql_task_next, &q, &res, "cannot find the next task",
 		    cause))
 		return -BERR_DB;

@@ -409,6 +409,118 @@ test_replay_many(void **state)
 	free(existed);
 	store_close(db);
 }
+/* Session id's lease: runner and task (0 when free). */
+static void
+lease_of(struct store *db, const char *id, int64_t *runner, int64_t *task)
+{
+	struct db_session s = {0};
+	char *cause = NULL;
+	int found;
+
+	assert_int_equal(store_session_get(db, id, &s, &found, &cause), 0);
+	assert_true(found);
+	*runner = s.lease_runner;
+	*task = s.lease_task;
+	db_session_release(&s);
+}
+
+/*
+ * What a claim folds: a session made in the transaction and leased
+ * before anything was sent is made leased (epoch 1; another runner's
+ * lease then fails); a savepoint between keeps them apart; the run takes
+ * the id reserved with the pick, with no round trip of its own, and
+ * keeps it when the transaction is replayed on a new connection.
+ */
+static void
+test_claim_folds(void **state)
+{
+	static const char s1[] = "01900000-0000-7000-8000-0000000000f1";
+	static const char s2[] = "01900000-0000-7000-8000-0000000000f2";
+	const char *u = url();
+	struct store *db = NULL;
+	struct db_runner rr = {0};
+	struct db_session s = session_row(s1);
+	struct db_run r = {0}, *runs = NULL;
+	char *cause = NULL;
+	int64_t runner, other, a, id, epoch = 0, sepoch = 0, holder, lr, lt;
+	int64_t now = clock_now_ms();
+	size_t nr = 0;
+	int got;
+
+	(void)state;
+	assert_int_equal(store_open(&db, u, NULL, &cause), 0);
+	rr.pid = 1;
+	rr.proc_start = 1;
+	rr.host = (char *)"here";
+	rr.boot_id = (char *)"boot";
+	rr.started_at = rr.heartbeat_at = now;
+	assert_int_equal(store_runner_insert(db, &rr, &runner, &cause), 0);
+	rr.pid = 2;
+	assert_int_equal(store_runner_insert(db, &rr, &other, &cause), 0);
+	add(db, "folds", &a);
+
+	assert_int_equal(store_begin(db, &cause), 0);
+	assert_int_equal(store_task_next(db, 0, a - 1, &id, &cause), 0);
+	assert_int_equal(id, a);
+	assert_int_equal(store_session_insert(db, &s, &cause), 0);
+	assert_int_equal(store_session_lease(db, s1, runner, a, now,
+					     now + 60000, &got, &holder,
+					     &sepoch, &cause),
+			 0);
+	assert_true(got);
+	assert_int_equal(sepoch, 1);
+	assert_int_equal(store_task_start(db, a, runner, s1, "shell", NULL, now,
+					  &epoch, &cause),
+			 0);
+	r.task_id = a;
+	r.attempt = r.iteration = 1;
+	r.session_id = xstrdup(s1);
+	r.runner_id = runner;
+	r.started_at = now;
+	assert_int_equal(store_run_insert(db, &r, epoch, &cause), 0);
+	assert_true(r.id > 0);
+	kill_connections(u);
+	assert_int_equal(store_commit(db, &cause), 0);
+
+	lease_of(db, s1, &lr, &lt);
+	assert_int_equal(lr, runner);
+	assert_int_equal(lt, a);
+	assert_int_equal(store_run_list(db, a, &runs, &nr, &cause), 0);
+	assert_int_equal(nr, 1);
+	assert_int_equal(runs[0].id, r.id);
+	db_runs_free(runs, nr);
+	/* held: another runner does not get it; the holder's epoch is 1 */
+	assert_int_equal(store_begin(db, &cause), 0);
+	assert_int_equal(store_session_lease(db, s1, other, a + 1, now,
+					     now + 60000, &got, &holder,
+					     &sepoch, &cause),
+			 0);
+	assert_false(got);
+	assert_int_equal(holder, a);
+	assert_int_equal(store_session_unlease(db, s1, 1, 0, &cause), 0);
+	assert_int_equal(store_commit(db, &cause), 0);
+	lease_of(db, s1, &lr, &lt);
+	assert_int_equal(lr, 0);
+
+	/* a savepoint between: the lease stays a write of its own, and a
+	 * ROLLBACK TO undoes it alone */
+	s.id = (char *)s2;
+	assert_int_equal(store_begin(db, &cause), 0);
+	assert_int_equal(store_session_insert(db, &s, &cause), 0);
+	assert_int_equal(store_savepoint(db, "x", &cause), 0);
+	assert_int_equal(store_session_lease(db, s2, runner, a, now,
+					     now + 60000, &got, &holder,
+					     &sepoch, &cause),
+			 0);
+	assert_true(got);
+	store_savepoint_rollback(db, "x");
+	assert_int_equal(store_commit(db, &cause), 0);
+	lease_of(db, s2, &lr, &lt);
+	assert_int_equal(lr, 0);
+	db_run_release(&r);
+	store_close(db);
+}
+
 /* The tasks in the store, counted. */
 static int64_t
 tasks(struct store *db)
@@ -610,6 +722,7 @@ main(void)
 		cmocka_unit_test(test_replay_many),
 		cmocka_unit_test(test_prepared),
 		cmocka_unit_test(test_savepoints),
+		cmocka_unit_test(test_claim_folds),
 	};
 
 	if (pq_load(&cause) != 0) {
