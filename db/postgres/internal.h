@@ -58,6 +58,10 @@ struct pg_prep {
  */
 struct pg_deferred {
 	char *sql;
+	/* the caller's statement (sql is it, or it wrapped as fenced, with
+	 * cte and the notify: do_fenced()), for pg_amend_held() */
+	const char *base, *cte;
+	int notify;
 	int n;
 	char **v;
 	char *what; /* for its failure: "what: message" */
@@ -207,9 +211,10 @@ int pg_do_fenced(struct pg *, const char *sql, const struct pgq *q,
 /* A write held back (not sent yet) of statement was whose first
  * parameter is key, with no savepoint after it: it becomes statement sql
  * with more's parameters after its own; 1 if so, else 0 (nothing
- * changed).  For a write that folds into the one before it. */
+ * changed).  For a write that folds into the one before it.  A fenced
+ * write stays fenced (with its cte); notify: it notifies too. */
 int pg_amend_held(struct pg *, const char *was, const char *key,
-		  const char *sql, const struct pgq *more);
+		  const char *sql, const struct pgq *more, int notify);
 /* Whether a fenced write of epoch is held back (pg_do_fenced()): then
  * pg_do_fenced_with() runs its cte too, in the same statement. */
 int pg_holds_back(const struct pg *, int64_t epoch);

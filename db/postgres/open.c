@@ -755,6 +755,9 @@ dq_push(struct pg *pg, char *sql, const struct pgq *q, const char *what,
 		d->v[i] = xstrdup_or_null(q->v[i]);
 	d->what = xstrdup(what != NULL ? what : "");
 	d->fenced = fenced;
+	d->base = NULL;
+	d->cte = NULL;
+	d->notify = 0;
 	d->again = again;
 }
 
@@ -791,9 +794,23 @@ log_take(struct pg *pg, struct pg_deferred *d, const PGresult *res)
 	d->n = 0;
 }
 
+/* What pg_notify_work() says, as a function call in a statement's FROM. */
+#define PG_NOTIFY_CALL "pg_notify('baton_work', '') n"
+
+/* A fenced write held back: it fails in the server when it changes no
+ * row (do_fenced()). */
+static char *
+fence_wrap(const char *sql, const char *cte, int notify)
+{
+	return xasprintf("WITH fence AS (%s RETURNING 1)%s "
+			 "SELECT 1 / count(*) FROM fence%s",
+			 sql, cte != NULL ? cte : "",
+			 notify ? ", " PG_NOTIFY_CALL : "");
+}
+
 int
 pg_amend_held(struct pg *pg, const char *was, const char *key, const char *sql,
-	      const struct pgq *more)
+	      const struct pgq *more, int notify)
 {
 	struct pg_deferred *d;
 	size_t i, k;
@@ -803,7 +820,7 @@ pg_amend_held(struct pg *pg, const char *was, const char *key, const char *sql,
 		return 0;
 	for (i = pg->ndq; i-- > 0;) {
 		d = &pg->dq[i];
-		if (strcmp(d->sql, was) == 0 && d->n >= 1 && d->v[0] != NULL &&
+		if (d->base == was && d->n >= 1 && d->v[0] != NULL &&
 		    strcmp(d->v[0], key) == 0)
 			break;
 	}
@@ -815,7 +832,9 @@ pg_amend_held(struct pg *pg, const char *was, const char *key, const char *sql,
 		    strncmp(pg->dq[k].sql, "SAVEPOINT ", 10) == 0)
 			return 0;
 	free(d->sql);
-	d->sql = xstrdup(sql);
+	d->notify |= notify;
+	d->sql = d->fenced ? fence_wrap(sql, d->cte, d->notify) : xstrdup(sql);
+	d->base = sql;
 	d->v = xreallocarray(d->v, (size_t)(d->n + more->n), sizeof *d->v);
 	for (j = 0; j < more->n; j++)
 		d->v[d->n + j] = xstrdup_or_null(more->v[j]);
@@ -1332,6 +1351,7 @@ pg_exec(struct pg *pg, const char *sql, const struct pgq *q, PGresult **out,
 	if (out == NULL && !is_read(sql) && pq_pipeline()) {
 		/* no answer wanted: sent with the next one waited for */
 		dq_push(pg, xstrdup(sql), q, what, 0, 0);
+		pg->dq[pg->ndq - 1].base = sql;
 		return pg->ndq < PG_DEFER_MAX ? 0 : pg_settle(pg, cause);
 	}
 	for (tries = 0;; tries++) {
@@ -1415,9 +1435,6 @@ pg_do(struct pg *pg, const char *sql, const struct pgq *q, int64_t *changed,
 	return 0;
 }
 
-/* What pg_notify_work() says, as a function call in a statement's FROM. */
-#define PG_NOTIFY_CALL "pg_notify('baton_work', '') n"
-
 int
 pg_holds_back(const struct pg *pg, int64_t epoch)
 {
@@ -1440,12 +1457,10 @@ do_fenced(struct pg *pg, const char *sql, const char *cte, const struct pgq *q,
 		 * in the server instead, aborting the transaction, and the
 		 * failure (22012) is told as a lost lease (deferred_fail). */
 		pg->wseq++;
-		dq_push(pg,
-			xasprintf("WITH fence AS (%s RETURNING 1)%s "
-				  "SELECT 1 / count(*) FROM fence%s",
-				  sql, cte != NULL ? cte : "",
-				  notify ? ", " PG_NOTIFY_CALL : ""),
-			q, what, 1, again);
+		dq_push(pg, fence_wrap(sql, cte, notify), q, what, 1, again);
+		pg->dq[pg->ndq - 1].base = sql;
+		pg->dq[pg->ndq - 1].cte = cte;
+		pg->dq[pg->ndq - 1].notify = notify;
 		return pg->ndq < PG_DEFER_MAX ? 0 : pg_settle(pg, cause);
 	}
 	if ((rc = pg_do(pg, sql, q, &changed, what, cause)) != 0)

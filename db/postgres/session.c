@@ -206,7 +206,7 @@ pg_session_lease(struct store *store, const char *id, int64_t runner,
 	/* made by this transaction and not sent yet: nobody else can hold
 	 * it, and it is made leased (epoch 1), with no round trip */
 	if (pg_amend_held(pg, sql_session_insert, id, sql_session_insert_leased,
-			  &q)) {
+			  &q, 0)) {
 		*got = 1;
 		*epoch = 1;
 		return 0;
@@ -295,6 +295,20 @@ pg_session_touch(struct store *store, const char *id, int64_t now, char **cause)
 		       "cannot update session", cause);
 }
 
+static const char sql_chain_insert[] =
+	"INSERT INTO session_chain (session_id, agent_session_id, edge, "
+	"run_id, created_at) VALUES ($1, $2, $3, $4, $5)";
+static const char sql_session_head[] =
+	"UPDATE sessions SET head = $2 WHERE id = $1 AND " PG_SESSION_FENCE(
+		"$3");
+
+/* sql_chain_insert after sql_session_head in one statement: $4 the
+ * edge, $5 the run, $6 the time. */
+static const char sql_chain_after[] =
+	", chain AS (INSERT INTO session_chain (session_id, "
+	"agent_session_id, edge, run_id, created_at) SELECT $1, $2, $4, "
+	"$5::bigint, $6::bigint FROM fence)";
+
 static const char sql_session_usage[] =
 	"UPDATE sessions SET turns = " PG_COUNT_SUM(
 		"turns",
@@ -326,12 +340,48 @@ static const char sql_session_usage[] =
 											    "last_used_at = $7 WHERE id = $1 AND " PG_SESSION_FENCE(
 												    "$9");
 
+/* sql_session_head (with its link) and sql_session_usage in one write
+ * (pg_session_add_usage()): the usage's parameters but the id after the
+ * head's, $7 to $14. */
+static const char sql_session_head_usage[] =
+	"UPDATE sessions SET head = $2, "
+	"turns = " PG_COUNT_SUM(
+		"turns",
+		"$13") ", "
+		       "input_tokens = " PG_COUNT_SUM(
+			       "input_tokens",
+			       "$7") ", "
+				     "output_tokens = " PG_COUNT_SUM(
+					     "output_tokens",
+					     "$8") ", "
+						   "cache_read_tokens "
+						   "= " PG_COUNT_SUM(
+							   "cache_read_tokens",
+							   "$9") ", "
+								 "cache_"
+								 "creation_"
+								 "tokens "
+								 "="
+								 " " PG_COUNT_SUM(
+									 "cache"
+									 "_crea"
+									 "tion_"
+									 "token"
+									 "s",
+									 "$10") ", "
+										"cost_usd = " PG_USD_SUM(
+											"cost_usd",
+											"$11") ", "
+											       "last_used_at = $12 WHERE id = $1 AND " PG_SESSION_FENCE(
+												       "$3") " AND " PG_SESSION_FENCE("$14");
+
 int
 pg_session_add_usage(struct store *store, const char *id, int64_t epoch,
 		     int turn, int64_t in, int64_t out, int64_t cache_read,
 		     int64_t cache_creation, double cost, int64_t now,
 		     char **cause)
 {
+	struct pg *pg = (struct pg *)store;
 	struct pgq q;
 
 	pgq_init(&q);
@@ -344,23 +394,19 @@ pg_session_add_usage(struct store *store, const char *id, int64_t epoch,
 	pgq_i64(&q, now);
 	pgq_i64(&q, turn ? 1 : 0);
 	pgq_i64(&q, epoch);
-	return pg_do_fenced((struct pg *)store, sql_session_usage, &q, epoch,
+	/* the head set just before, held back: one row, one write */
+	if (pg_holds_back(pg, epoch)) {
+		struct pgq more = q;
+
+		more.n = q.n - 1;
+		memmove(more.v, more.v + 1, (size_t)more.n * sizeof *more.v);
+		if (pg_amend_held(pg, sql_session_head, id,
+				  sql_session_head_usage, &more, 0))
+			return 0;
+	}
+	return pg_do_fenced(pg, sql_session_usage, &q, epoch,
 			    "cannot record session usage", cause);
 }
-
-static const char sql_chain_insert[] =
-	"INSERT INTO session_chain (session_id, agent_session_id, edge, "
-	"run_id, created_at) VALUES ($1, $2, $3, $4, $5)";
-static const char sql_session_head[] =
-	"UPDATE sessions SET head = $2 WHERE id = $1 AND " PG_SESSION_FENCE(
-		"$3");
-
-/* sql_chain_insert after sql_session_head in one statement: $4 the
- * edge, $5 the run, $6 the time. */
-static const char sql_chain_after[] =
-	", chain AS (INSERT INTO session_chain (session_id, "
-	"agent_session_id, edge, run_id, created_at) SELECT $1, $2, $4, "
-	"$5::bigint, $6::bigint FROM fence)";
 
 /* The head first: it is the fenced write, so that a lost lease adds no
  * link either. */

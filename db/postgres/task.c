@@ -312,11 +312,49 @@ static const char sql_task_finish[] =
 	"reason = $5, finished_at = $6, runner_id = NULL WHERE id = $1 "
 	"AND " PG_TASK_FENCE("$7");
 
+static const char sql_task_usage[] =
+	"UPDATE tasks SET iterations = greatest(iterations, $2), "
+	"input_tokens = " PG_COUNT_SUM(
+		"input_tokens",
+		"$3") ", "
+		      "output_tokens = " PG_COUNT_SUM(
+			      "output_tokens",
+			      "$4") ", "
+				    "cost_usd = " PG_USD_SUM(
+					    "cost_usd",
+					    "$5") " WHERE id = $1 "
+						  "AND " PG_TASK_FENCE("$6");
+
+/* sql_task_usage and sql_task_finish in one write (pg_task_finish()):
+ * the finish's parameters but the id after the usage's, $7 to $12. */
+static const char sql_task_usage_finish[] =
+	"UPDATE tasks SET iterations = greatest(iterations, $2), "
+	"input_tokens = " PG_COUNT_SUM(
+		"input_tokens",
+		"$3") ", "
+		      "output_tokens = " PG_COUNT_SUM(
+			      "output_tokens",
+			      "$4") ", "
+				    "cost_usd = " PG_USD_SUM(
+					    "cost_usd",
+					    "$5") ", "
+						  "status = $7, exit_code = "
+						  "$8, error = $9, reason = "
+						  "$10, "
+						  "finished_at = $11, "
+						  "runner_id = NULL WHERE id = "
+						  "$1 "
+						  "AND " PG_TASK_FENCE(
+							  "$6") " AND"
+								" " PG_TASK_FENCE(
+									"$12");
+
 int
 pg_task_finish(struct store *store, int64_t id, int64_t epoch,
 	       enum task_status status, int has_exit, int exit_code,
 	       const char *error, const char *reason, int64_t now, char **cause)
 {
+	struct pg *pg = (struct pg *)store;
 	struct pgq q;
 
 	pgq_init(&q);
@@ -330,23 +368,20 @@ pg_task_finish(struct store *store, int64_t id, int64_t epoch,
 	pgq_text(&q, reason);
 	pgq_i64(&q, now);
 	pgq_i64(&q, epoch);
-	/* the next task of its queue may start now */
-	return pg_do_fenced_notify((struct pg *)store, sql_task_finish, &q,
-				   epoch, "cannot finish task", cause);
-}
+	/* the run's usage, held back, and the finish: one row, one write */
+	if (pg_holds_back(pg, epoch)) {
+		struct pgq more = q;
 
-static const char sql_task_usage[] =
-	"UPDATE tasks SET iterations = greatest(iterations, $2), "
-	"input_tokens = " PG_COUNT_SUM(
-		"input_tokens",
-		"$3") ", "
-		      "output_tokens = " PG_COUNT_SUM(
-			      "output_tokens",
-			      "$4") ", "
-				    "cost_usd = " PG_USD_SUM(
-					    "cost_usd",
-					    "$5") " WHERE id = $1 "
-						  "AND " PG_TASK_FENCE("$6");
+		more.n = q.n - 1;
+		memmove(more.v, more.v + 1, (size_t)more.n * sizeof *more.v);
+		if (pg_amend_held(pg, sql_task_usage, q.v[0],
+				  sql_task_usage_finish, &more, 1))
+			return 0;
+	}
+	/* the next task of its queue may start now */
+	return pg_do_fenced_notify(pg, sql_task_finish, &q, epoch,
+				   "cannot finish task", cause);
+}
 
 int
 pg_task_add_usage(struct store *store, int64_t id, int64_t epoch,

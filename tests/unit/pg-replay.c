@@ -521,6 +521,140 @@ test_claim_folds(void **state)
 	store_close(db);
 }
 
+/*
+ * The writes of a task's end that fold, each pair into one statement on
+ * one row: the run's usage and the finish of its task, the session's
+ * head (and link) and its usage.  What is stored is what the writes one
+ * by one store; a stale epoch in either fails the whole as a lost lease,
+ * writing nothing; a savepoint between keeps them apart.
+ */
+static void
+test_end_folds(void **state)
+{
+	static const char sid[] = "01900000-0000-7000-8000-0000000000e1";
+	const char *u = url();
+	struct store *db = NULL;
+	struct db_session s = session_row(sid), got_s = {0};
+	struct db_task t = {0};
+	struct db_chain_link *chain = NULL;
+	char *cause = NULL;
+	struct db_runner rr = {0};
+	int64_t a, runner, epoch = 0, sepoch = 0, holder, now = clock_now_ms();
+	size_t n = 0;
+	int found, got;
+
+	(void)state;
+	assert_int_equal(store_open(&db, u, NULL, &cause), 0);
+	rr.pid = 3;
+	rr.proc_start = 1;
+	rr.host = (char *)"here";
+	rr.boot_id = (char *)"boot";
+	rr.started_at = rr.heartbeat_at = now;
+	assert_int_equal(store_runner_insert(db, &rr, &runner, &cause), 0);
+	add(db, "end a", &a);
+	assert_int_equal(store_begin(db, &cause), 0);
+	assert_int_equal(store_session_insert(db, &s, &cause), 0);
+	assert_int_equal(store_session_lease(db, sid, runner, a, now,
+					     now + 60000, &got, &holder,
+					     &sepoch, &cause),
+			 0);
+	assert_true(got);
+	assert_int_equal(store_task_start(db, a, runner, sid, NULL, NULL, now,
+					  &epoch, &cause),
+			 0);
+	assert_int_equal(store_commit(db, &cause), 0);
+
+	/* a stale epoch on the finish: nothing of either is written */
+	assert_int_equal(store_begin(db, &cause), 0);
+	assert_int_equal(
+		store_task_add_usage(db, a, epoch, 1, 5, 7, 0.25, &cause), 0);
+	got = store_task_finish(db, a, epoch + 1, TASK_COMPLETED, 1, 0, NULL,
+				NULL, now, &cause);
+	if (got == 0)
+		got = store_commit(db, &cause);
+	else
+		store_rollback(db);
+	assert_int_equal(got, -BERR_LEASE);
+	assert_non_null(strstr(cause, "lost lease"));
+	free(cause);
+	cause = NULL;
+	store_rollback(db);
+	assert_int_equal(store_task_get(db, a, &t, &found, &cause), 0);
+	assert_int_equal(t.status, TASK_RUNNING);
+	assert_int_equal(t.input_tokens, 0);
+	db_task_release(&t);
+
+	/* the end, folded: head and link, usage, the task's usage and end */
+	assert_int_equal(store_begin(db, &cause), 0);
+	assert_int_equal(store_session_push_head(db, sid, sepoch, "conv-1",
+						 EDGE_FIRST, 0, now, &cause),
+			 0);
+	assert_int_equal(store_session_add_usage(db, sid, sepoch, 1, 11, 13, 2,
+						 3, 0.5, now + 1, &cause),
+			 0);
+	assert_int_equal(
+		store_task_add_usage(db, a, epoch, 1, 5, 7, 0.25, &cause), 0);
+	assert_int_equal(store_task_finish(db, a, epoch, TASK_COMPLETED, 1, 0,
+					   NULL, NULL, now + 2, &cause),
+			 0);
+	assert_int_equal(store_commit(db, &cause), 0);
+	assert_int_equal(store_task_get(db, a, &t, &found, &cause), 0);
+	assert_int_equal(t.status, TASK_COMPLETED);
+	assert_int_equal(t.iterations, 1);
+	assert_int_equal(t.input_tokens, 5);
+	assert_int_equal(t.output_tokens, 7);
+	assert_int_equal(t.exit_code, 0);
+	assert_int_equal(t.finished_at, now + 2);
+	assert_int_equal(t.runner_id, 0);
+	db_task_release(&t);
+	assert_int_equal(store_session_get(db, sid, &got_s, &found, &cause), 0);
+	assert_string_equal(got_s.head, "conv-1");
+	assert_int_equal(got_s.turns, 1);
+	assert_int_equal(got_s.input_tokens, 11);
+	assert_int_equal(got_s.output_tokens, 13);
+	assert_int_equal(got_s.last_used_at, now + 1);
+	db_session_release(&got_s);
+	assert_int_equal(store_session_chain(db, sid, &chain, &n, &cause), 0);
+	assert_int_equal(n, 1);
+	db_chain_free(chain, n);
+
+	/* a stale session epoch on the usage: the head is not set either;
+	 * a savepoint between the head and the usage: rolled back alone */
+	assert_int_equal(store_begin(db, &cause), 0);
+	assert_int_equal(store_session_push_head(db, sid, sepoch, "conv-2",
+						 EDGE_RESUME, 0, now, &cause),
+			 0);
+	got = store_session_add_usage(db, sid, sepoch + 1, 1, 1, 1, 0, 0, 0,
+				      now, &cause);
+	if (got == 0)
+		got = store_commit(db, &cause);
+	else
+		store_rollback(db);
+	assert_int_equal(got, -BERR_LEASE);
+	free(cause);
+	cause = NULL;
+	store_rollback(db);
+	assert_int_equal(store_begin(db, &cause), 0);
+	assert_int_equal(store_session_push_head(db, sid, sepoch, "conv-3",
+						 EDGE_RESUME, 0, now, &cause),
+			 0);
+	assert_int_equal(store_savepoint(db, "u", &cause), 0);
+	assert_int_equal(store_session_add_usage(db, sid, sepoch, 1, 100, 100,
+						 0, 0, 0, now + 5, &cause),
+			 0);
+	store_savepoint_rollback(db, "u");
+	assert_int_equal(store_commit(db, &cause), 0);
+	assert_int_equal(store_session_get(db, sid, &got_s, &found, &cause), 0);
+	assert_string_equal(got_s.head, "conv-3");
+	assert_int_equal(got_s.turns, 1);
+	assert_int_equal(got_s.input_tokens, 11);
+	db_session_release(&got_s);
+	assert_int_equal(store_session_chain(db, sid, &chain, &n, &cause), 0);
+	assert_int_equal(n, 2);
+	db_chain_free(chain, n);
+	store_close(db);
+}
+
 /* The tasks in the store, counted. */
 static int64_t
 tasks(struct store *db)
@@ -723,6 +857,7 @@ main(void)
 		cmocka_unit_test(test_prepared),
 		cmocka_unit_test(test_savepoints),
 		cmocka_unit_test(test_claim_folds),
+		cmocka_unit_test(test_end_folds),
 	};
 
 	if (pq_load(&cause) != 0) {
