@@ -309,71 +309,49 @@ static const char sql_chain_after[] =
 	"agent_session_id, edge, run_id, created_at) SELECT $1, $2, $4, "
 	"$5::bigint, $6::bigint FROM fence)";
 
+/* A turn's usage on its session: the parameters' numbers for the turn
+ * (1 or 0), the tokens, the cost and the time. */
+#define SESSION_USAGE_SET(turn, in, out, cr, cc, cost, now)                                \
+	"turns = " PG_COUNT_SUM(                                                           \
+		"turns",                                                                   \
+		turn) ", "                                                                 \
+		      "input_tokens = " PG_COUNT_SUM(                                      \
+			      "input_tokens",                                              \
+			      in) ", "                                                     \
+				  "output_tokens = " PG_COUNT_SUM(                         \
+					  "output_tokens",                                 \
+					  out) ", "                                        \
+					       "cache_read_tokens "                        \
+					       "= " PG_COUNT_SUM(                          \
+						       "cache_read_tokens",                \
+						       cr) ", "                            \
+							   "cache_creation_"               \
+							   "tokens "                       \
+							   "= " PG_COUNT_SUM(              \
+								   "cache_"                \
+								   "creation_"             \
+								   "tokens",               \
+								   cc) ", "                \
+								       "cost_"             \
+								       "usd "              \
+								       "="                 \
+								       " " PG_USD_SUM(     \
+									       "cost_usd", \
+									       cost) ", last_used_at = " now
+
 static const char sql_session_usage[] =
-	"UPDATE sessions SET turns = " PG_COUNT_SUM(
-		"turns",
-		"$8") ", "
-		      "input_tokens = " PG_COUNT_SUM(
-			      "input_tokens",
-			      "$2") ", "
-				    "output_tokens = " PG_COUNT_SUM(
-					    "output_tokens",
-					    "$3") ", "
-						  "cache_read_tokens "
-						  "= " PG_COUNT_SUM(
-							  "cache_read_tokens",
-							  "$4") ", "
-								"cache_"
-								"creation_"
-								"tokens "
-								"="
-								" " PG_COUNT_SUM(
-									"cache_"
-									"creati"
-									"on_"
-									"token"
-									"s",
-									"$5") ", "
-									      "cost_usd = " PG_USD_SUM(
-										      "cost_usd",
-										      "$6") ", "
-											    "last_used_at = $7 WHERE id = $1 AND " PG_SESSION_FENCE(
-												    "$9");
+	"UPDATE sessions SET " SESSION_USAGE_SET(
+		"$8", "$2", "$3", "$4", "$5", "$6",
+		"$7") " WHERE id = $1 AND " PG_SESSION_FENCE("$9");
 
 /* sql_session_head (with its link) and sql_session_usage in one write
  * (pg_session_add_usage()): the usage's parameters but the id after the
  * head's, $7 to $14. */
 static const char sql_session_head_usage[] =
-	"UPDATE sessions SET head = $2, "
-	"turns = " PG_COUNT_SUM(
-		"turns",
-		"$13") ", "
-		       "input_tokens = " PG_COUNT_SUM(
-			       "input_tokens",
-			       "$7") ", "
-				     "output_tokens = " PG_COUNT_SUM(
-					     "output_tokens",
-					     "$8") ", "
-						   "cache_read_tokens "
-						   "= " PG_COUNT_SUM(
-							   "cache_read_tokens",
-							   "$9") ", "
-								 "cache_"
-								 "creation_"
-								 "tokens "
-								 "="
-								 " " PG_COUNT_SUM(
-									 "cache"
-									 "_crea"
-									 "tion_"
-									 "token"
-									 "s",
-									 "$10") ", "
-										"cost_usd = " PG_USD_SUM(
-											"cost_usd",
-											"$11") ", "
-											       "last_used_at = $12 WHERE id = $1 AND " PG_SESSION_FENCE(
-												       "$3") " AND " PG_SESSION_FENCE("$14");
+	"UPDATE sessions SET head = $2, " SESSION_USAGE_SET(
+		"$13", "$7", "$8", "$9", "$10", "$11",
+		"$12") " WHERE id = $1 AND " PG_SESSION_FENCE("$3") " AND"
+								    " " PG_SESSION_FENCE("$14");
 
 int
 pg_session_add_usage(struct store *store, const char *id, int64_t epoch,

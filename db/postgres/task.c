@@ -312,42 +312,27 @@ static const char sql_task_finish[] =
 	"reason = $5, finished_at = $6, runner_id = NULL WHERE id = $1 "
 	"AND " PG_TASK_FENCE("$7");
 
-static const char sql_task_usage[] =
-	"UPDATE tasks SET iterations = greatest(iterations, $2), "
-	"input_tokens = " PG_COUNT_SUM(
-		"input_tokens",
-		"$3") ", "
-		      "output_tokens = " PG_COUNT_SUM(
-			      "output_tokens",
-			      "$4") ", "
-				    "cost_usd = " PG_USD_SUM(
-					    "cost_usd",
-					    "$5") " WHERE id = $1 "
-						  "AND " PG_TASK_FENCE("$6");
+/* A run's usage on its task: $2 the iteration, $3 and $4 the tokens,
+ * $5 the cost. */
+#define TASK_USAGE_SET                                                         \
+	"iterations = greatest(iterations, $2), "                              \
+	"input_tokens = " PG_COUNT_SUM(                                        \
+		"input_tokens",                                                \
+		"$3") ", "                                                     \
+		      "output_tokens = " PG_COUNT_SUM(                         \
+			      "output_tokens",                                 \
+			      "$4") ", "                                       \
+				    "cost_usd = " PG_USD_SUM("cost_usd", "$5")
+
+static const char sql_task_usage[] = "UPDATE tasks SET " TASK_USAGE_SET
+				     " WHERE id = $1 AND " PG_TASK_FENCE("$6");
 
 /* sql_task_usage and sql_task_finish in one write (pg_task_finish()):
  * the finish's parameters but the id after the usage's, $7 to $12. */
 static const char sql_task_usage_finish[] =
-	"UPDATE tasks SET iterations = greatest(iterations, $2), "
-	"input_tokens = " PG_COUNT_SUM(
-		"input_tokens",
-		"$3") ", "
-		      "output_tokens = " PG_COUNT_SUM(
-			      "output_tokens",
-			      "$4") ", "
-				    "cost_usd = " PG_USD_SUM(
-					    "cost_usd",
-					    "$5") ", "
-						  "status = $7, exit_code = "
-						  "$8, error = $9, reason = "
-						  "$10, "
-						  "finished_at = $11, "
-						  "runner_id = NULL WHERE id = "
-						  "$1 "
-						  "AND " PG_TASK_FENCE(
-							  "$6") " AND"
-								" " PG_TASK_FENCE(
-									"$12");
+	"UPDATE tasks SET " TASK_USAGE_SET ", status = $7, exit_code = $8, "
+	"error = $9, reason = $10, finished_at = $11, runner_id = NULL "
+	"WHERE id = $1 AND " PG_TASK_FENCE("$6") " AND " PG_TASK_FENCE("$12");
 
 int
 pg_task_finish(struct store *store, int64_t id, int64_t epoch,

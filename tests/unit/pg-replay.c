@@ -409,6 +409,25 @@ test_replay_many(void **state)
 	free(existed);
 	store_close(db);
 }
+
+/* A live runner's row (pid given); its id. */
+static int64_t
+runner_row(struct store *db, int64_t pid)
+{
+	struct db_runner rr = {0};
+	char *cause = NULL;
+	int64_t id = 0;
+
+	rr.pid = pid;
+	rr.proc_start = 1;
+	rr.host = (char *)"here";
+	rr.boot_id = (char *)"boot";
+	rr.started_at = rr.heartbeat_at = clock_now_ms();
+	if (store_runner_insert(db, &rr, &id, &cause) != 0)
+		fail_msg("%s", cause);
+	return id;
+}
+
 /* Session id's lease: runner and task (0 when free). */
 static void
 lease_of(struct store *db, const char *id, int64_t *runner, int64_t *task)
@@ -438,7 +457,6 @@ test_claim_folds(void **state)
 	static const char s2[] = "01900000-0000-7000-8000-0000000000f2";
 	const char *u = url();
 	struct store *db = NULL;
-	struct db_runner rr = {0};
 	struct db_session s = session_row(s1);
 	struct db_run r = {0}, *runs = NULL;
 	char *cause = NULL;
@@ -449,14 +467,8 @@ test_claim_folds(void **state)
 
 	(void)state;
 	assert_int_equal(store_open(&db, u, NULL, &cause), 0);
-	rr.pid = 1;
-	rr.proc_start = 1;
-	rr.host = (char *)"here";
-	rr.boot_id = (char *)"boot";
-	rr.started_at = rr.heartbeat_at = now;
-	assert_int_equal(store_runner_insert(db, &rr, &runner, &cause), 0);
-	rr.pid = 2;
-	assert_int_equal(store_runner_insert(db, &rr, &other, &cause), 0);
+	runner = runner_row(db, 1);
+	other = runner_row(db, 2);
 	add(db, "folds", &a);
 
 	assert_int_equal(store_begin(db, &cause), 0);
@@ -538,19 +550,13 @@ test_end_folds(void **state)
 	struct db_task t = {0};
 	struct db_chain_link *chain = NULL;
 	char *cause = NULL;
-	struct db_runner rr = {0};
 	int64_t a, runner, epoch = 0, sepoch = 0, holder, now = clock_now_ms();
 	size_t n = 0;
 	int found, got;
 
 	(void)state;
 	assert_int_equal(store_open(&db, u, NULL, &cause), 0);
-	rr.pid = 3;
-	rr.proc_start = 1;
-	rr.host = (char *)"here";
-	rr.boot_id = (char *)"boot";
-	rr.started_at = rr.heartbeat_at = now;
-	assert_int_equal(store_runner_insert(db, &rr, &runner, &cause), 0);
+	runner = runner_row(db, 3);
 	add(db, "end a", &a);
 	assert_int_equal(store_begin(db, &cause), 0);
 	assert_int_equal(store_session_insert(db, &s, &cause), 0);
