@@ -347,11 +347,12 @@ static const char sql_session_usage[] =
 /* sql_session_head (with its link) and sql_session_usage in one write
  * (pg_session_add_usage()): the usage's parameters but the id after the
  * head's, $7 to $14. */
+#define HEAD_USAGE_SET                                                         \
+	SESSION_USAGE_SET("$13", "$7", "$8", "$9", "$10", "$11", "$12")
+#define HEAD_USAGE_FENCE PG_SESSION_FENCE("$3") " AND " PG_SESSION_FENCE("$14")
 static const char sql_session_head_usage[] =
-	"UPDATE sessions SET head = $2, " SESSION_USAGE_SET(
-		"$13", "$7", "$8", "$9", "$10", "$11",
-		"$12") " WHERE id = $1 AND " PG_SESSION_FENCE("$3") " AND"
-								    " " PG_SESSION_FENCE("$14");
+	"UPDATE sessions SET head = $2, " HEAD_USAGE_SET
+	" WHERE id = $1 AND " HEAD_USAGE_FENCE;
 
 int
 pg_session_add_usage(struct store *store, const char *id, int64_t epoch,
