@@ -62,6 +62,9 @@ struct pg_deferred {
 	 * cte and the notify: do_fenced()), for pg_amend_held() */
 	const char *base, *cte;
 	int notify;
+	/* events joined to it (join_events()): their CTEs, and a plain
+	 * write's own statement without them */
+	char *extra, *plain;
 	int n;
 	char **v;
 	char *what; /* for its failure: "what: message" */

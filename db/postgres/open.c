@@ -758,6 +758,8 @@ dq_push(struct pg *pg, char *sql, const struct pgq *q, const char *what,
 	d->base = NULL;
 	d->cte = NULL;
 	d->notify = 0;
+	d->extra = NULL;
+	d->plain = NULL;
 	d->again = again;
 }
 
@@ -774,6 +776,8 @@ dq_drop(struct pg *pg, size_t n)
 		free(pg->dq[i].v);
 		free(pg->dq[i].sql);
 		free(pg->dq[i].what);
+		free(pg->dq[i].extra);
+		free(pg->dq[i].plain);
 	}
 	if (n > pg->ndq)
 		n = pg->ndq;
@@ -798,14 +802,115 @@ log_take(struct pg *pg, struct pg_deferred *d, const PGresult *res)
 #define PG_NOTIFY_CALL "pg_notify('baton_work', '') n"
 
 /* A fenced write held back: it fails in the server when it changes no
- * row (do_fenced()). */
+ * row (do_fenced()); extra: more CTEs (join_events()), or NULL. */
 static char *
-fence_wrap(const char *sql, const char *cte, int notify)
+fence_wrap(const char *sql, const char *cte, const char *extra, int notify)
 {
-	return xasprintf("WITH fence AS (%s RETURNING 1)%s "
+	return xasprintf("WITH fence AS (%s RETURNING 1)%s%s%s "
 			 "SELECT 1 / count(*) FROM fence%s",
-			 sql, cte != NULL ? cte : "",
+			 sql, cte != NULL ? cte : "", extra != NULL ? ", " : "",
+			 extra != NULL ? extra : "",
 			 notify ? ", " PG_NOTIFY_CALL : "");
+}
+
+/* ---- events joined to the write before them ---- */
+
+/* An event of its own (store_event()): a row of a table nothing reads
+ * or changes in the same transaction, with no foreign key. */
+#define EVENT_VALUES                                                           \
+	"INSERT INTO events (at, kind, session_id, task_id, run_id, "          \
+	"runner_id, detail) VALUES ("
+
+static int
+is_event(const struct pg_deferred *d)
+{
+	return !d->fenced && d->extra == NULL && d->sql != NULL &&
+	       strncmp(d->sql, EVENT_VALUES, sizeof EVENT_VALUES - 1) == 0;
+}
+
+/* d can take an event's CTE: a fenced write (in its WITH), or a plain
+ * INSERT, UPDATE or DELETE — one event a statement, since the CTEs of
+ * one statement run in no set order, and events keep theirs (ids). */
+static int
+takes_cte(const struct pg_deferred *d)
+{
+	return d->sql != NULL && d->extra == NULL &&
+	       (d->fenced || strncmp(d->sql, "INSERT ", 7) == 0 ||
+		strncmp(d->sql, "UPDATE ", 7) == 0 ||
+		strncmp(d->sql, "DELETE ", 7) == 0);
+}
+
+/* sql with each parameter $k as $(k + off). */
+static char *
+renumber(const char *sql, int off)
+{
+	struct strbuf b;
+	const char *s = sql;
+	char *end;
+	long k;
+
+	strbuf_init(&b);
+	while (*s != '\0') {
+		if (s[0] == '$' && s[1] >= '0' && s[1] <= '9') {
+			k = strtol(s + 1, &end, 10);
+			strbuf_addf(&b, "$%ld", k + off);
+			s = end;
+		} else {
+			strbuf_add(&b, s++, 1);
+		}
+	}
+	return strbuf_detach(&b);
+}
+
+/*
+ * Before a pipeline is sent: an event held back right after another
+ * held-back write goes into that write's statement as a CTE ("WITH ev
+ * AS (INSERT INTO events …)"), its parameters after the write's: one
+ * statement instead of two (the temp session's create and close events
+ * of a claim and an end).  A failure of either fails the one statement,
+ * as it would have failed the transaction.  A joined entry takes no
+ * pg_amend_held() after (its parameters' order).
+ */
+static void
+join_events(struct pg *pg)
+{
+	struct pg_deferred *p, *e;
+	size_t i = 1;
+	char *ev;
+	int j;
+
+	while (i < pg->ndq) {
+		p = &pg->dq[i - 1];
+		e = &pg->dq[i];
+		if (!is_event(e) || !takes_cte(p) ||
+		    p->n + e->n > PG_MAX_PARAMS) {
+			i++;
+			continue;
+		}
+		ev = renumber(e->sql, p->n);
+		p->extra = xasprintf("ev AS (%s)", ev);
+		free(ev);
+		p->v = xreallocarray(p->v, (size_t)(p->n + e->n), sizeof *p->v);
+		for (j = 0; j < e->n; j++) {
+			p->v[p->n + j] = e->v[j];
+			e->v[j] = NULL;
+		}
+		p->n += e->n;
+		if (p->fenced) {
+			free(p->sql);
+			p->sql = fence_wrap(p->base, p->cte, p->extra,
+					    p->notify);
+		} else {
+			p->plain = p->sql;
+			p->sql = xasprintf("WITH %s %s", p->extra, p->plain);
+		}
+		/* e goes: its strings freed, the queue closed up */
+		free(e->v);
+		free(e->sql);
+		free(e->what);
+		memmove(e, e + 1, (pg->ndq - i - 1) * sizeof *e);
+		pg->ndq--;
+	}
 }
 
 int
@@ -819,6 +924,8 @@ pg_amend_held(struct pg *pg, const char *was, const char *key, const char *sql,
 	if (pg->txn_err != 0 || key == NULL)
 		return 0;
 	for (i = pg->ndq; i-- > 0;) {
+		if (pg->dq[i].extra != NULL)
+			continue; /* events joined: parameters in use */
 		d = &pg->dq[i];
 		if (d->base == was && d->n >= 1 && d->v[0] != NULL &&
 		    strcmp(d->v[0], key) == 0)
@@ -833,7 +940,8 @@ pg_amend_held(struct pg *pg, const char *was, const char *key, const char *sql,
 			return 0;
 	free(d->sql);
 	d->notify |= notify;
-	d->sql = d->fenced ? fence_wrap(sql, d->cte, d->notify) : xstrdup(sql);
+	d->sql = d->fenced ? fence_wrap(sql, d->cte, NULL, d->notify)
+			   : xstrdup(sql);
 	d->base = sql;
 	d->v = xreallocarray(d->v, (size_t)(d->n + more->n), sizeof *d->v);
 	for (j = 0; j < more->n; j++)
@@ -1101,6 +1209,7 @@ flush(struct pg *pg, const char *sql, int n, const char *const *v,
 
 	if (out != NULL)
 		*out = NULL;
+	join_events(pg);
 	if (sql != NULL) {
 		/* the reads ahead go after sql */
 		p.nw = pg->nwant;
@@ -1457,7 +1566,8 @@ do_fenced(struct pg *pg, const char *sql, const char *cte, const struct pgq *q,
 		 * in the server instead, aborting the transaction, and the
 		 * failure (22012) is told as a lost lease (deferred_fail). */
 		pg->wseq++;
-		dq_push(pg, fence_wrap(sql, cte, notify), q, what, 1, again);
+		dq_push(pg, fence_wrap(sql, cte, NULL, notify), q, what, 1,
+			again);
 		pg->dq[pg->ndq - 1].base = sql;
 		pg->dq[pg->ndq - 1].cte = cte;
 		pg->dq[pg->ndq - 1].notify = notify;

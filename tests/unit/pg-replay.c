@@ -661,6 +661,107 @@ test_end_folds(void **state)
 	store_close(db);
 }
 
+/* How many events session id has. */
+static size_t
+events_of(struct store *db, const char *id)
+{
+	struct db_event_row *ev = NULL;
+	char *cause = NULL;
+	size_t n = 0;
+
+	if (store_session_events(db, id, &ev, &n, &cause) != 0)
+		fail_msg("%s", cause);
+	db_events_free(ev, n);
+	return n;
+}
+
+/*
+ * An event held back right after another held-back write goes in that
+ * write's statement (join_events()): after a plain INSERT (a session's
+ * "create"), after a fenced write (the "close" with the release), two
+ * in a row, not after a savepoint; each row is stored with its values,
+ * through a replay too; and when the fenced write finds its lease gone,
+ * the event joined to it is not stored either.
+ */
+static void
+test_events_joined(void **state)
+{
+	static const char sid[] = "01900000-0000-7000-8000-0000000000d1";
+	const char *u = url();
+	struct store *db = NULL;
+	struct db_session s = session_row(sid);
+	struct db_event_row *ev = NULL;
+	char *cause = NULL;
+	int64_t a, runner, sepoch = 0, holder, now = clock_now_ms();
+	size_t n = 0;
+	int got, rc;
+
+	(void)state;
+	assert_int_equal(store_open(&db, u, NULL, &cause), 0);
+	runner = runner_row(db, 4);
+	add(db, "events", &a);
+	assert_int_equal(store_begin(db, &cause), 0);
+	assert_int_equal(store_session_insert(db, &s, &cause), 0);
+	assert_int_equal(store_event(db, EVENT_CREATE, sid, a, 0, runner,
+				     "made", now, &cause),
+			 0);
+	assert_int_equal(store_event(db, EVENT_RESUME, sid, a, 0, runner,
+				     "second", now + 1, &cause),
+			 0);
+	assert_int_equal(store_session_lease(db, sid, runner, a, now,
+					     now + 60000, &got, &holder,
+					     &sepoch, &cause),
+			 0);
+	assert_true(got);
+	assert_int_equal(store_savepoint(db, "e", &cause), 0);
+	assert_int_equal(store_event(db, EVENT_RESUME, sid, a, 0, runner,
+				     "after a savepoint", now + 2, &cause),
+			 0);
+	kill_connections(u);
+	assert_int_equal(events_of(db, sid), 3); /* sent, then replayed */
+	assert_int_equal(store_commit(db, &cause), 0);
+	assert_int_equal(store_session_events(db, sid, &ev, &n, &cause), 0);
+	assert_int_equal(n, 3);
+	assert_int_equal(ev[0].kind, EVENT_CREATE);
+	assert_string_equal(ev[0].detail, "made");
+	assert_int_equal(ev[0].at, now);
+	assert_int_equal(ev[0].task_id, a);
+	assert_int_equal(ev[0].runner_id, runner);
+	assert_string_equal(ev[1].detail, "second");
+	assert_string_equal(ev[2].detail, "after a savepoint");
+	db_events_free(ev, n);
+
+	/* the release and close with its event; a stale epoch: neither */
+	assert_int_equal(store_begin(db, &cause), 0);
+	rc = store_session_unlease(db, sid, sepoch + 1, now + 3, &cause);
+	if (rc == 0)
+		rc = store_event(db, EVENT_CLOSE, sid, a, 0, runner, "stale",
+				 now + 3, &cause);
+	if (rc == 0)
+		rc = store_commit(db, &cause);
+	else
+		store_rollback(db);
+	assert_int_equal(rc, -BERR_LEASE);
+	free(cause);
+	cause = NULL;
+	store_rollback(db);
+	assert_int_equal(events_of(db, sid), 3);
+	assert_int_equal(store_begin(db, &cause), 0);
+	assert_int_equal(
+		store_session_unlease(db, sid, sepoch, now + 4, &cause), 0);
+	assert_int_equal(store_event(db, EVENT_CLOSE, sid, a, 0, runner,
+				     "closed", now + 4, &cause),
+			 0);
+	assert_int_equal(store_commit(db, &cause), 0);
+	assert_int_equal(store_session_events(db, sid, &ev, &n, &cause), 0);
+	assert_int_equal(n, 4);
+	assert_int_equal(ev[3].kind, EVENT_CLOSE);
+	assert_string_equal(ev[3].detail, "closed");
+	assert_int_equal(ev[3].at, now + 4);
+	db_events_free(ev, n);
+	store_close(db);
+}
+
 /* The tasks in the store, counted. */
 static int64_t
 tasks(struct store *db)
@@ -864,6 +965,7 @@ main(void)
 		cmocka_unit_test(test_savepoints),
 		cmocka_unit_test(test_claim_folds),
 		cmocka_unit_test(test_end_folds),
+		cmocka_unit_test(test_events_joined),
 	};
 
 	if (pq_load(&cause) != 0) {
