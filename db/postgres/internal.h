@@ -65,6 +65,7 @@ struct pg_deferred {
 	/* events joined to it (join_events()): their CTEs, and a plain
 	 * write's own statement without them */
 	char *extra, *plain;
+	int joined; /* another fenced write is in its statement (join_held) */
 	int n;
 	char **v;
 	char *what; /* for its failure: "what: message" */

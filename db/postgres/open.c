@@ -760,6 +760,7 @@ dq_push(struct pg *pg, char *sql, const struct pgq *q, const char *what,
 	d->notify = 0;
 	d->extra = NULL;
 	d->plain = NULL;
+	d->joined = 0;
 	d->again = again;
 }
 
@@ -834,7 +835,7 @@ is_event(const struct pg_deferred *d)
 static int
 takes_cte(const struct pg_deferred *d)
 {
-	return d->sql != NULL && d->extra == NULL &&
+	return d->sql != NULL && d->extra == NULL && !d->joined &&
 	       (d->fenced || strncmp(d->sql, "INSERT ", 7) == 0 ||
 		strncmp(d->sql, "UPDATE ", 7) == 0 ||
 		strncmp(d->sql, "DELETE ", 7) == 0);
@@ -913,6 +914,99 @@ join_events(struct pg *pg)
 	}
 }
 
+/* The table a fenced UPDATE changes (its first word after UPDATE), into
+ * buf; 0 if it is not one. */
+static int
+updated_table(const struct pg_deferred *d, char *buf, size_t len)
+{
+	const char *s, *t;
+
+	if (!d->fenced || d->base == NULL || d->joined ||
+	    strncmp(d->base, "UPDATE ", 7) != 0)
+		return 0;
+	s = d->base + 7;
+	t = strchr(s, ' ');
+	if (t == NULL || (size_t)(t - s) >= len)
+		return 0;
+	memcpy(buf, s, (size_t)(t - s));
+	buf[t - s] = '\0';
+	return 1;
+}
+
+/*
+ * After join_events(): two fenced UPDATEs held back side by side, of
+ * different tables, go into one statement — "WITH fence AS (…), f2 AS
+ * (… RETURNING 1) SELECT 1 / count(*) + (SELECT 1 / count(*) FROM f2)
+ * FROM fence" — so that either changing no row fails the one statement
+ * as a lost lease.  Different tables: never one row twice in a
+ * statement, and with nothing read between them their order is
+ * nobody's business.  The one with a CTE of its own (the chain link,
+ * which reads "fence") comes first; the other may have an event's.  The
+ * run's end with the session's head and usage, the task's end with the
+ * session's release: two statements instead of four.
+ */
+static void
+join_fenced(struct pg *pg)
+{
+	struct pg_deferred *p, *e, *a, *b;
+	char tp[32], te[32], *body, *ev, *sql, **v;
+	size_t i = 1;
+	int j;
+
+	while (i < pg->ndq) {
+		p = &pg->dq[i - 1];
+		e = &pg->dq[i];
+		if (!updated_table(p, tp, sizeof tp) ||
+		    !updated_table(e, te, sizeof te) || strcmp(tp, te) == 0 ||
+		    (p->cte != NULL && e->cte != NULL) || p->again ||
+		    e->again || p->n + e->n > PG_MAX_PARAMS) {
+			i++;
+			continue;
+		}
+		/* a first, its parameters first; b after */
+		a = e->cte != NULL ? e : p;
+		b = a == e ? p : e;
+		body = renumber(b->base, a->n);
+		ev = b->extra != NULL ? renumber(b->extra, a->n) : NULL;
+		sql = xasprintf(
+			"WITH fence AS (%s RETURNING 1)%s%s%s, f2 AS (%s "
+			"RETURNING 1)%s%s SELECT 1 / count(*) + (SELECT 1 / "
+			"count(*) FROM f2) FROM fence%s",
+			a->base, a->cte != NULL ? a->cte : "",
+			a->extra != NULL ? ", " : "",
+			a->extra != NULL ? a->extra : "", body,
+			ev != NULL ? ", ev2" : "", ev != NULL ? ev + 2 : "",
+			a->notify || b->notify ? ", " PG_NOTIFY_CALL : "");
+		free(body);
+		free(ev);
+		v = xcalloc((size_t)(a->n + b->n), sizeof *v);
+		for (j = 0; j < a->n; j++)
+			v[j] = a->v[j];
+		for (j = 0; j < b->n; j++)
+			v[a->n + j] = b->v[j];
+		/* p becomes the joined statement (e's what is dropped) */
+		p->n = a->n + b->n;
+		free(p->v);
+		p->v = v;
+		free(e->v);
+		free(p->sql);
+		p->sql = sql;
+		free(e->sql);
+		free(e->what);
+		free(p->extra);
+		free(e->extra);
+		free(p->plain);
+		free(e->plain);
+		p->extra = p->plain = NULL;
+		p->base = NULL;
+		p->cte = NULL;
+		p->joined = 1;
+		memmove(e, e + 1, (pg->ndq - i - 1) * sizeof *e);
+		pg->ndq--;
+		i++;
+	}
+}
+
 int
 pg_amend_held(struct pg *pg, const char *was, const char *key, const char *sql,
 	      const struct pgq *more, int notify)
@@ -924,8 +1018,8 @@ pg_amend_held(struct pg *pg, const char *was, const char *key, const char *sql,
 	if (pg->txn_err != 0 || key == NULL)
 		return 0;
 	for (i = pg->ndq; i-- > 0;) {
-		if (pg->dq[i].extra != NULL)
-			continue; /* events joined: parameters in use */
+		if (pg->dq[i].extra != NULL || pg->dq[i].joined)
+			continue; /* joined: parameters in use */
 		d = &pg->dq[i];
 		if (d->base == was && d->n >= 1 && d->v[0] != NULL &&
 		    strcmp(d->v[0], key) == 0)
@@ -1210,6 +1304,7 @@ flush(struct pg *pg, const char *sql, int n, const char *const *v,
 	if (out != NULL)
 		*out = NULL;
 	join_events(pg);
+	join_fenced(pg);
 	if (sql != NULL) {
 		/* the reads ahead go after sql */
 		p.nw = pg->nwant;

@@ -261,7 +261,7 @@ local_teardown() {
 	CMOCKA_MESSAGE_OUTPUT=STDOUT BATON_TEST_PG_URL=$BATON_DB \
 		run "$HELPERS/pg-replay"
 	assert_status 0
-	assert_contains "PASSED  ] 11 test(s)"
+	assert_contains "PASSED  ] 12 test(s)"
 	assert_not_contains "SKIPPED"
 }
 

@@ -762,6 +762,111 @@ test_events_joined(void **state)
 	store_close(db);
 }
 
+/*
+ * A task's whole end as work writes it, whose fenced writes of different
+ * tables share statements (join_fenced()): the run's end with the
+ * session's head and usage, the task's usage and end with the session's
+ * release and close and its event.  What is stored is every write's; a
+ * stale epoch in the run's end (the second half of a joined statement)
+ * fails it all as a lost lease and stores nothing.
+ */
+static void
+test_fenced_joined(void **state)
+{
+	static const char sid[] = "01900000-0000-7000-8000-0000000000c1";
+	const char *u = url();
+	struct store *db = NULL;
+	struct db_session s = session_row(sid), got_s = {0};
+	struct db_task t = {0};
+	struct db_run r = {0}, *runs = NULL;
+	char *cause = NULL;
+	int64_t a, runner, epoch = 0, sepoch = 0, holder, now = clock_now_ms();
+	size_t nr = 0;
+	int found, got, rc, k;
+
+	(void)state;
+	assert_int_equal(store_open(&db, u, NULL, &cause), 0);
+	runner = runner_row(db, 5);
+	add(db, "joined", &a);
+	assert_int_equal(store_begin(db, &cause), 0);
+	assert_int_equal(store_session_insert(db, &s, &cause), 0);
+	assert_int_equal(store_session_lease(db, sid, runner, a, now,
+					     now + 60000, &got, &holder,
+					     &sepoch, &cause),
+			 0);
+	assert_int_equal(store_task_start(db, a, runner, sid, NULL, NULL, now,
+					  &epoch, &cause),
+			 0);
+	r.task_id = a;
+	r.attempt = r.iteration = 1;
+	r.session_id = xstrdup(sid);
+	r.runner_id = runner;
+	r.started_at = now;
+	assert_int_equal(store_run_insert(db, &r, epoch, &cause), 0);
+	assert_int_equal(store_commit(db, &cause), 0);
+
+	r.ended_at = now + 9;
+	r.outcome = RUN_SUCCESS;
+	r.input_tokens = 3;
+	for (k = 0; k < 2; k++) {
+		/* k 0: the run's end with a stale epoch; k 1: as work */
+		assert_int_equal(store_begin(db, &cause), 0);
+		rc = store_run_end(db, &r, k == 0 ? epoch + 1 : epoch, &cause);
+		if (rc == 0)
+			rc = store_session_push_head(db, sid, sepoch, "c-1",
+						     EDGE_FIRST, r.id, now,
+						     &cause);
+		if (rc == 0)
+			rc = store_session_add_usage(db, sid, sepoch, 1, 3, 4,
+						     0, 0, 0.1, now + 9,
+						     &cause);
+		if (rc == 0)
+			rc = store_task_add_usage(db, a, epoch, 1, 3, 4, 0.1,
+						  &cause);
+		if (rc == 0)
+			rc = store_task_finish(db, a, epoch, TASK_COMPLETED, 1,
+					       0, NULL, NULL, now + 10, &cause);
+		if (rc == 0)
+			rc = store_session_unlease(db, sid, sepoch, now + 10,
+						   &cause);
+		if (rc == 0)
+			rc = store_event(db, EVENT_CLOSE, sid, a, 0, runner,
+					 "completed", now + 10, &cause);
+		if (rc == 0)
+			rc = store_commit(db, &cause);
+		else
+			store_rollback(db);
+		assert_int_equal(rc, k == 0 ? -BERR_LEASE : 0);
+		free(cause);
+		cause = NULL;
+		store_rollback(db);
+		assert_int_equal(store_task_get(db, a, &t, &found, &cause), 0);
+		assert_int_equal(t.status,
+				 k == 0 ? TASK_RUNNING : TASK_COMPLETED);
+		assert_int_equal(t.input_tokens, k == 0 ? 0 : 3);
+		db_task_release(&t);
+		assert_int_equal(
+			store_session_get(db, sid, &got_s, &found, &cause), 0);
+		assert_int_equal(got_s.status,
+				 k == 0 ? SESSION_ACTIVE : SESSION_CLOSED);
+		assert_int_equal(got_s.turns, k);
+		if (k == 0)
+			assert_null(got_s.head);
+		else
+			assert_string_equal(got_s.head, "c-1");
+		assert_int_equal(got_s.lease_runner, k == 0 ? runner : 0);
+		db_session_release(&got_s);
+		assert_int_equal(store_run_list(db, a, &runs, &nr, &cause), 0);
+		assert_int_equal(nr, 1);
+		assert_int_equal(runs[0].ended_at, k == 0 ? 0 : now + 9);
+		assert_int_equal(runs[0].input_tokens, k == 0 ? 0 : 3);
+		db_runs_free(runs, nr);
+		assert_int_equal(events_of(db, sid), (size_t)k);
+	}
+	db_run_release(&r);
+	store_close(db);
+}
+
 /* The tasks in the store, counted. */
 static int64_t
 tasks(struct store *db)
@@ -966,6 +1071,7 @@ main(void)
 		cmocka_unit_test(test_claim_folds),
 		cmocka_unit_test(test_end_folds),
 		cmocka_unit_test(test_events_joined),
+		cmocka_unit_test(test_fenced_joined),
 	};
 
 	if (pq_load(&cause) != 0) {
