@@ -533,6 +533,38 @@ test_claim_folds(void **state)
 	store_close(db);
 }
 
+/* What a claim leaves: task "prompt" running for a new runner (pid
+ * given) in temp session sid, leased; their ids and epochs. */
+struct claimed {
+	int64_t task, runner, epoch, sepoch;
+};
+
+static struct claimed
+claim_in(struct store *db, const char *sid, const char *prompt, int64_t pid,
+	 int64_t now)
+{
+	struct db_session s = session_row(sid);
+	struct claimed c = {0};
+	char *cause = NULL;
+	int64_t holder;
+	int got;
+
+	c.runner = runner_row(db, pid);
+	add(db, prompt, &c.task);
+	assert_int_equal(store_begin(db, &cause), 0);
+	assert_int_equal(store_session_insert(db, &s, &cause), 0);
+	assert_int_equal(store_session_lease(db, sid, c.runner, c.task, now,
+					     now + 60000, &got, &holder,
+					     &c.sepoch, &cause),
+			 0);
+	assert_true(got);
+	assert_int_equal(store_task_start(db, c.task, c.runner, sid, NULL, NULL,
+					  now, &c.epoch, &cause),
+			 0);
+	assert_int_equal(store_commit(db, &cause), 0);
+	return c;
+}
+
 /*
  * The writes of a task's end that fold, each pair into one statement on
  * one row: the run's usage and the finish of its task, the session's
@@ -546,29 +578,21 @@ test_end_folds(void **state)
 	static const char sid[] = "01900000-0000-7000-8000-0000000000e1";
 	const char *u = url();
 	struct store *db = NULL;
-	struct db_session s = session_row(sid), got_s = {0};
+	struct db_session got_s = {0};
 	struct db_task t = {0};
 	struct db_chain_link *chain = NULL;
 	char *cause = NULL;
-	int64_t a, runner, epoch = 0, sepoch = 0, holder, now = clock_now_ms();
+	int64_t a, epoch, sepoch, now = clock_now_ms();
+	struct claimed c;
 	size_t n = 0;
 	int found, got;
 
 	(void)state;
 	assert_int_equal(store_open(&db, u, NULL, &cause), 0);
-	runner = runner_row(db, 3);
-	add(db, "end a", &a);
-	assert_int_equal(store_begin(db, &cause), 0);
-	assert_int_equal(store_session_insert(db, &s, &cause), 0);
-	assert_int_equal(store_session_lease(db, sid, runner, a, now,
-					     now + 60000, &got, &holder,
-					     &sepoch, &cause),
-			 0);
-	assert_true(got);
-	assert_int_equal(store_task_start(db, a, runner, sid, NULL, NULL, now,
-					  &epoch, &cause),
-			 0);
-	assert_int_equal(store_commit(db, &cause), 0);
+	c = claim_in(db, sid, "end a", 3, now);
+	a = c.task;
+	epoch = c.epoch;
+	sepoch = c.sepoch;
 
 	/* a stale epoch on the finish: nothing of either is written */
 	assert_int_equal(store_begin(db, &cause), 0);
@@ -776,27 +800,23 @@ test_fenced_joined(void **state)
 	static const char sid[] = "01900000-0000-7000-8000-0000000000c1";
 	const char *u = url();
 	struct store *db = NULL;
-	struct db_session s = session_row(sid), got_s = {0};
+	struct db_session got_s = {0};
 	struct db_task t = {0};
 	struct db_run r = {0}, *runs = NULL;
 	char *cause = NULL;
-	int64_t a, runner, epoch = 0, sepoch = 0, holder, now = clock_now_ms();
+	int64_t a, runner, epoch, sepoch, now = clock_now_ms();
+	struct claimed c;
 	size_t nr = 0;
-	int found, got, rc, k;
+	int found, rc, k;
 
 	(void)state;
 	assert_int_equal(store_open(&db, u, NULL, &cause), 0);
-	runner = runner_row(db, 5);
-	add(db, "joined", &a);
+	c = claim_in(db, sid, "joined", 5, now);
+	a = c.task;
+	runner = c.runner;
+	epoch = c.epoch;
+	sepoch = c.sepoch;
 	assert_int_equal(store_begin(db, &cause), 0);
-	assert_int_equal(store_session_insert(db, &s, &cause), 0);
-	assert_int_equal(store_session_lease(db, sid, runner, a, now,
-					     now + 60000, &got, &holder,
-					     &sepoch, &cause),
-			 0);
-	assert_int_equal(store_task_start(db, a, runner, sid, NULL, NULL, now,
-					  &epoch, &cause),
-			 0);
 	r.task_id = a;
 	r.attempt = r.iteration = 1;
 	r.session_id = xstrdup(sid);
