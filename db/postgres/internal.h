@@ -62,10 +62,9 @@ struct pg_deferred {
 	 * cte and the notify: do_fenced()), for pg_amend_held() */
 	const char *base, *cte;
 	int notify;
-	/* events joined to it (join_events()): their CTEs, and a plain
-	 * write's own statement without them */
-	char *extra, *plain;
-	int joined; /* another fenced write is in its statement (join_held) */
+	/* an event joined to it (join_events()): its CTE */
+	char *extra;
+	int joined; /* another fenced write is in its statement (join_fenced) */
 	int n;
 	char **v;
 	char *what; /* for its failure: "what: message" */
@@ -212,13 +211,15 @@ int pg_count(struct pg *, const char *sql, const struct pgq *q, int64_t *n,
 int pg_do_fenced(struct pg *, const char *sql, const struct pgq *q,
 		 int64_t epoch, const char *what, char **cause);
 
-/* A write held back (not sent yet) of statement was whose first
- * parameter is key, with no savepoint after it: it becomes statement sql
- * with more's parameters after its own; 1 if so, else 0 (nothing
- * changed).  For a write that folds into the one before it.  A fenced
- * write stays fenced (with its cte); notify: it notifies too. */
-int pg_amend_held(struct pg *, const char *was, const char *key,
-		  const char *sql, const struct pgq *more, int notify);
+/* A later write of the same row, q its parameters, the first the row's
+ * key: if a write of statement was with that first parameter is held
+ * back (not sent yet) with no savepoint after it, it becomes statement
+ * sql with q's parameters but the first after its own; 1 if so, else 0
+ * (nothing changed).  A fenced write stays fenced (with its cte) —
+ * whatever fence the later write has is in sql; notify: it notifies
+ * too. */
+int pg_amend_held(struct pg *, const char *was, const char *sql,
+		  const struct pgq *q, int notify);
 /* Whether a fenced write of epoch is held back (pg_do_fenced()): then
  * pg_do_fenced_with() runs its cte too, in the same statement. */
 int pg_holds_back(const struct pg *, int64_t epoch);

@@ -759,7 +759,6 @@ dq_push(struct pg *pg, char *sql, const struct pgq *q, const char *what,
 	d->cte = NULL;
 	d->notify = 0;
 	d->extra = NULL;
-	d->plain = NULL;
 	d->joined = 0;
 	d->again = again;
 }
@@ -778,7 +777,6 @@ dq_drop(struct pg *pg, size_t n)
 		free(pg->dq[i].sql);
 		free(pg->dq[i].what);
 		free(pg->dq[i].extra);
-		free(pg->dq[i].plain);
 	}
 	if (n > pg->ndq)
 		n = pg->ndq;
@@ -803,15 +801,48 @@ log_take(struct pg *pg, struct pg_deferred *d, const PGresult *res)
 #define PG_NOTIFY_CALL "pg_notify('baton_work', '') n"
 
 /* A fenced write held back: it fails in the server when it changes no
- * row (do_fenced()); extra: more CTEs (join_events()), or NULL. */
+ * row (do_fenced()).  extra: an event's CTE (join_events()), or NULL;
+ * f2: a second fenced write's CTEs, "f2 AS (…)…", whose changing no row
+ * fails it too (join_fenced()), or NULL. */
 static char *
-fence_wrap(const char *sql, const char *cte, const char *extra, int notify)
+fence_wrap(const char *sql, const char *cte, const char *extra, const char *f2,
+	   int notify)
 {
-	return xasprintf("WITH fence AS (%s RETURNING 1)%s%s%s "
-			 "SELECT 1 / count(*) FROM fence%s",
+	return xasprintf("WITH fence AS (%s RETURNING 1)%s%s%s%s%s "
+			 "SELECT 1 / count(*)%s FROM fence%s",
 			 sql, cte != NULL ? cte : "", extra != NULL ? ", " : "",
-			 extra != NULL ? extra : "",
+			 extra != NULL ? extra : "", f2 != NULL ? ", " : "",
+			 f2 != NULL ? f2 : "",
+			 f2 != NULL ? " + (SELECT 1 / count(*) FROM f2)" : "",
 			 notify ? ", " PG_NOTIFY_CALL : "");
+}
+
+/* dq[i] joins dq[i - 1] in statement sql (the caller's now): the
+ * parameters of the first of them (dq[i] if e_first) then the other's
+ * are dq[i - 1]'s; dq[i] goes. */
+static void
+dq_join(struct pg *pg, size_t i, int e_first, char *sql)
+{
+	struct pg_deferred *p = &pg->dq[i - 1], *e = &pg->dq[i];
+	struct pg_deferred *a = e_first ? e : p, *b = e_first ? p : e;
+	char **v = xcalloc((size_t)(a->n + b->n), sizeof *v);
+	int j;
+
+	for (j = 0; j < a->n; j++)
+		v[j] = a->v[j];
+	for (j = 0; j < b->n; j++)
+		v[a->n + j] = b->v[j];
+	p->n = a->n + b->n;
+	free(p->v);
+	p->v = v;
+	free(p->sql);
+	p->sql = sql;
+	free(e->v);
+	free(e->sql);
+	free(e->what);
+	free(e->extra);
+	memmove(e, e + 1, (pg->ndq - i - 1) * sizeof *e);
+	pg->ndq--;
 }
 
 /* ---- events joined to the write before them ---- */
@@ -877,8 +908,7 @@ join_events(struct pg *pg)
 {
 	struct pg_deferred *p, *e;
 	size_t i = 1;
-	char *ev;
-	int j;
+	char *ev, *sql;
 
 	while (i < pg->ndq) {
 		p = &pg->dq[i - 1];
@@ -891,26 +921,10 @@ join_events(struct pg *pg)
 		ev = renumber(e->sql, p->n);
 		p->extra = xasprintf("ev AS (%s)", ev);
 		free(ev);
-		p->v = xreallocarray(p->v, (size_t)(p->n + e->n), sizeof *p->v);
-		for (j = 0; j < e->n; j++) {
-			p->v[p->n + j] = e->v[j];
-			e->v[j] = NULL;
-		}
-		p->n += e->n;
-		if (p->fenced) {
-			free(p->sql);
-			p->sql = fence_wrap(p->base, p->cte, p->extra,
-					    p->notify);
-		} else {
-			p->plain = p->sql;
-			p->sql = xasprintf("WITH %s %s", p->extra, p->plain);
-		}
-		/* e goes: its strings freed, the queue closed up */
-		free(e->v);
-		free(e->sql);
-		free(e->what);
-		memmove(e, e + 1, (pg->ndq - i - 1) * sizeof *e);
-		pg->ndq--;
+		sql = p->fenced ? fence_wrap(p->base, p->cte, p->extra, NULL,
+					     p->notify)
+				: xasprintf("WITH %s %s", p->extra, p->sql);
+		dq_join(pg, i, 0, sql);
 	}
 }
 
@@ -949,9 +963,8 @@ static void
 join_fenced(struct pg *pg)
 {
 	struct pg_deferred *p, *e, *a, *b;
-	char tp[32], te[32], *body, *ev, *sql, **v;
+	char tp[32], te[32], *body, *ev, *f2, *sql;
 	size_t i = 1;
-	int j;
 
 	while (i < pg->ndq) {
 		p = &pg->dq[i - 1];
@@ -963,69 +976,49 @@ join_fenced(struct pg *pg)
 			i++;
 			continue;
 		}
-		/* a first, its parameters first; b after */
+		/* a first, its parameters first; b after, as f2 */
 		a = e->cte != NULL ? e : p;
 		b = a == e ? p : e;
 		body = renumber(b->base, a->n);
 		ev = b->extra != NULL ? renumber(b->extra, a->n) : NULL;
-		sql = xasprintf(
-			"WITH fence AS (%s RETURNING 1)%s%s%s, f2 AS (%s "
-			"RETURNING 1)%s%s SELECT 1 / count(*) + (SELECT 1 / "
-			"count(*) FROM f2) FROM fence%s",
-			a->base, a->cte != NULL ? a->cte : "",
-			a->extra != NULL ? ", " : "",
-			a->extra != NULL ? a->extra : "", body,
-			ev != NULL ? ", ev2" : "", ev != NULL ? ev + 2 : "",
-			a->notify || b->notify ? ", " PG_NOTIFY_CALL : "");
+		f2 = xasprintf("f2 AS (%s RETURNING 1)%s%s", body,
+			       ev != NULL ? ", ev2" : "",
+			       ev != NULL ? ev + 2 : "");
+		sql = fence_wrap(a->base, a->cte, a->extra, f2,
+				 a->notify || b->notify);
 		free(body);
 		free(ev);
-		v = xcalloc((size_t)(a->n + b->n), sizeof *v);
-		for (j = 0; j < a->n; j++)
-			v[j] = a->v[j];
-		for (j = 0; j < b->n; j++)
-			v[a->n + j] = b->v[j];
-		/* p becomes the joined statement (e's what is dropped) */
-		p->n = a->n + b->n;
-		free(p->v);
-		p->v = v;
-		free(e->v);
-		free(p->sql);
-		p->sql = sql;
-		free(e->sql);
-		free(e->what);
+		free(f2);
+		/* p is the joined statement now: nothing more joins it */
 		free(p->extra);
-		free(e->extra);
-		free(p->plain);
-		free(e->plain);
-		p->extra = p->plain = NULL;
+		p->extra = NULL;
 		p->base = NULL;
 		p->cte = NULL;
 		p->joined = 1;
-		memmove(e, e + 1, (pg->ndq - i - 1) * sizeof *e);
-		pg->ndq--;
+		dq_join(pg, i, a == e, sql);
 		i++;
 	}
 }
 
 int
-pg_amend_held(struct pg *pg, const char *was, const char *key, const char *sql,
-	      const struct pgq *more, int notify)
+pg_amend_held(struct pg *pg, const char *was, const char *sql,
+	      const struct pgq *q, int notify)
 {
-	struct pg_deferred *d;
+	struct pg_deferred *d = NULL;
+	const char *key = q->n > 0 ? q->v[0] : NULL;
 	size_t i, k;
 	int j;
 
 	if (pg->txn_err != 0 || key == NULL)
 		return 0;
 	for (i = pg->ndq; i-- > 0;) {
-		if (pg->dq[i].extra != NULL || pg->dq[i].joined)
-			continue; /* joined: parameters in use */
 		d = &pg->dq[i];
-		if (d->base == was && d->n >= 1 && d->v[0] != NULL &&
-		    strcmp(d->v[0], key) == 0)
+		/* joined ones are past amending: their parameters' order */
+		if (d->base == was && d->extra == NULL && !d->joined &&
+		    d->n >= 1 && d->v[0] != NULL && strcmp(d->v[0], key) == 0)
 			break;
 	}
-	if (i == (size_t)-1 || d->n + more->n > PG_MAX_PARAMS)
+	if (i == (size_t)-1 || d->n + q->n - 1 > PG_MAX_PARAMS)
 		return 0;
 	/* no savepoint between: a ROLLBACK TO may not part them */
 	for (k = i + 1; k < pg->ndq; k++)
@@ -1034,13 +1027,13 @@ pg_amend_held(struct pg *pg, const char *was, const char *key, const char *sql,
 			return 0;
 	free(d->sql);
 	d->notify |= notify;
-	d->sql = d->fenced ? fence_wrap(sql, d->cte, NULL, d->notify)
+	d->sql = d->fenced ? fence_wrap(sql, d->cte, NULL, NULL, d->notify)
 			   : xstrdup(sql);
 	d->base = sql;
-	d->v = xreallocarray(d->v, (size_t)(d->n + more->n), sizeof *d->v);
-	for (j = 0; j < more->n; j++)
-		d->v[d->n + j] = xstrdup_or_null(more->v[j]);
-	d->n += more->n;
+	d->v = xreallocarray(d->v, (size_t)(d->n + q->n - 1), sizeof *d->v);
+	for (j = 1; j < q->n; j++)
+		d->v[d->n + j - 1] = xstrdup_or_null(q->v[j]);
+	d->n += q->n - 1;
 	return 1;
 }
 
@@ -1661,8 +1654,8 @@ do_fenced(struct pg *pg, const char *sql, const char *cte, const struct pgq *q,
 		 * in the server instead, aborting the transaction, and the
 		 * failure (22012) is told as a lost lease (deferred_fail). */
 		pg->wseq++;
-		dq_push(pg, fence_wrap(sql, cte, NULL, notify), q, what, 1,
-			again);
+		dq_push(pg, fence_wrap(sql, cte, NULL, NULL, notify), q, what,
+			1, again);
 		pg->dq[pg->ndq - 1].base = sql;
 		pg->dq[pg->ndq - 1].cte = cte;
 		pg->dq[pg->ndq - 1].notify = notify;

@@ -199,24 +199,19 @@ pg_session_lease(struct store *store, const char *id, int64_t runner,
 	*holder_task = 0;
 	*epoch = 0;
 	pgq_init(&q);
+	pgq_text(&q, id);
 	pgq_i64(&q, runner);
 	pgq_i64(&q, task);
 	pgq_i64(&q, now);
 	pgq_i64(&q, expires);
 	/* made by this transaction and not sent yet: nobody else can hold
 	 * it, and it is made leased (epoch 1), with no round trip */
-	if (pg_amend_held(pg, sql_session_insert, id, sql_session_insert_leased,
-			  &q, 0)) {
+	if (pg_amend_held(pg, sql_session_insert, sql_session_insert_leased, &q,
+			  0)) {
 		*got = 1;
 		*epoch = 1;
 		return 0;
 	}
-	pgq_init(&q);
-	pgq_text(&q, id);
-	pgq_i64(&q, runner);
-	pgq_i64(&q, task);
-	pgq_i64(&q, now);
-	pgq_i64(&q, expires);
 	if (pg_exec(pg, sql_session_lease, &q, &res, "cannot lease session",
 		    cause))
 		return -BERR_DB;
@@ -374,15 +369,8 @@ pg_session_add_usage(struct store *store, const char *id, int64_t epoch,
 	pgq_i64(&q, turn ? 1 : 0);
 	pgq_i64(&q, epoch);
 	/* the head set just before, held back: one row, one write */
-	if (pg_holds_back(pg, epoch)) {
-		struct pgq more = q;
-
-		more.n = q.n - 1;
-		memmove(more.v, more.v + 1, (size_t)more.n * sizeof *more.v);
-		if (pg_amend_held(pg, sql_session_head, id,
-				  sql_session_head_usage, &more, 0))
-			return 0;
-	}
+	if (pg_amend_held(pg, sql_session_head, sql_session_head_usage, &q, 0))
+		return 0;
 	return pg_do_fenced(pg, sql_session_usage, &q, epoch,
 			    "cannot record session usage", cause);
 }

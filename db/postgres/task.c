@@ -354,15 +354,8 @@ pg_task_finish(struct store *store, int64_t id, int64_t epoch,
 	pgq_i64(&q, now);
 	pgq_i64(&q, epoch);
 	/* the run's usage, held back, and the finish: one row, one write */
-	if (pg_holds_back(pg, epoch)) {
-		struct pgq more = q;
-
-		more.n = q.n - 1;
-		memmove(more.v, more.v + 1, (size_t)more.n * sizeof *more.v);
-		if (pg_amend_held(pg, sql_task_usage, q.v[0],
-				  sql_task_usage_finish, &more, 1))
-			return 0;
-	}
+	if (pg_amend_held(pg, sql_task_usage, sql_task_usage_finish, &q, 1))
+		return 0;
 	/* the next task of its queue may start now */
 	return pg_do_fenced_notify(pg, sql_task_finish, &q, epoch,
 				   "cannot finish task", cause);
