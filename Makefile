@@ -75,7 +75,7 @@ UNIT_SRCS := $(wildcard tests/unit/t-*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(B)/tests/%)
 HDRS := $(wildcard lib/*.h core/*.h agents/*.h db/*.h db/sqlite/*.h db/postgres/*.h cmd/*.h)
 
-.PHONY: all clean check unit deps demo install format format-check bench \
+.PHONY: all clean check unit deps demo install format format-check bench need-deps \
 	long-functions fuzz fuzz-build oom
 
 all: $(B)/baton $(B)/tests/fake-helpers $(B)/tests/oom-shim.so
@@ -83,6 +83,15 @@ all: $(B)/baton $(B)/tests/fake-helpers $(B)/tests/oom-shim.so
 $(B)/baton: $(B)/cmd/main.o $(B)/libbaton.a
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDFLAGS) $(LDLIBS)
+
+# A missing -dev package is named before the compiler trips on its
+# header: "run make deps", not "jansson.h: No such file or directory".
+need-deps:
+	@missing=; for p in $(PKGS); do pkg-config --exists $$p 2>/dev/null || \
+		missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "baton: missing build dependencies (pkg-config:$$missing); run make deps" >&2; \
+		exit 1; fi
 
 $(B)/libbaton.a: $(LIB_OBJS)
 	@rm -f $@
@@ -95,7 +104,7 @@ else
 Q := @
 endif
 
-$(B)/%.o: %.c $(HDRS)
+$(B)/%.o: %.c $(HDRS) | need-deps
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  CC      $@")
 	$(Q)$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -c -o $@ $<

@@ -18,3 +18,12 @@ load lib
 	assert_status 1
 	assert_contains "sudo apt-get install -y baton-test-no-such-package"
 }
+
+@test "a missing -dev package: make says run make deps, not a compiler error" {
+	run env -u MAKEFLAGS -u MAKELEVEL -u MFLAGS make -s -C "$REPO" \
+		B="$BATS_TEST_TMPDIR/build" PKGS="sqlite3 baton-test-no-such-package"
+	assert_status 2
+	assert_contains "missing build dependencies (pkg-config: baton-test-no-such-package); run make deps"
+	[[ "$output" != *"No such file"* ]]
+	[ ! -e "$BATS_TEST_TMPDIR/build/cmd" ]
+}
