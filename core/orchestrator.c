@@ -271,7 +271,7 @@ orch_claim(struct orch *o, int64_t milestone_id, int64_t *task_id, char **cause)
 	int rc;
 
 	*task_id = 0;
-	if ((rc = store_begin(o->db, cause)) != 0)
+	if ((rc = store_begin_claim(o->db, cause)) != 0)
 		return rc;
 	rc = claim_locked(o, milestone_id, task_id, cause);
 	if (rc == 0)
@@ -290,6 +290,7 @@ orch_claim_task(struct orch *o, int64_t task_id, int *started, char **cause)
 	int rc;
 
 	*started = 0;
+	/* no pick locks the row: one claim at a time (store_begin) */
 	if ((rc = store_begin(o->db, cause)) != 0)
 		return rc;
 	rc = start_locked(o, task_id, started, cause);
@@ -2134,7 +2135,7 @@ finish_txn(struct job *j, void *arg, char **cause)
 	f->next_cause = NULL;
 	f->next_id = 0;
 	f->next_err = 0;
-	if ((rc = store_begin(db, cause)) != 0)
+	if ((rc = store_begin_claim(db, cause)) != 0)
 		return rc;
 	rc = j->ended != NULL	? write_run_end(j, j->ended, cause)
 	     : j->first != NULL ? end_unstarted(j, now, cause)

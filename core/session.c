@@ -103,7 +103,8 @@ check_capacity(struct baton *b, struct store *db, int64_t *full, char **cause)
 	int64_t n;
 	int rc;
 
-	if ((rc = store_session_count_active(db, &n, cause)) != 0)
+	if ((rc = store_session_count_active(db, b->cfg->sessions.max_active,
+					     &n, cause)) != 0)
 		return rc;
 	if (n >= b->cfg->sessions.max_active) {
 		if (full != NULL)

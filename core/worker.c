@@ -68,6 +68,10 @@ struct pool {
 	char *starved;
 };
 
+/* Claims that found the database busy, tried again at once before the
+ * worker idles (and gives its slot back). */
+#define BUSY_AGAIN 3
+
 /* EMFILE waits of the last worker, with nothing running, before the
  * pool gives up: 100 ms doubling, about 3 s in all. */
 #define STARVED_WAITS 5
@@ -604,7 +608,8 @@ given_back(struct pool *p, int *leave)
 enum go_on { GO_CLAIM, GO_SLOT, GO_RUN };
 
 /* The next claim as the task's end came with it: *go and *next; the
- * claim's error (not a busy database) is the worker's, with *cause. */
+ * claim's error (not a busy database) is the worker's, with *cause.  A
+ * busy one claims again at once, the slot kept (BUSY_AGAIN). */
 static int
 next_of(struct orch *o, struct orch_result *res, enum go_on *go, int64_t *next,
 	char **cause)
@@ -615,8 +620,10 @@ next_of(struct orch *o, struct orch_result *res, enum go_on *go, int64_t *next,
 	*next = res->next_id;
 	if (res->next != ORCH_NEXT_CLAIMED || res->next_err == 0)
 		return 0;
-	if (res->next_err == -BERR_DB && store_busy(o->db))
-		return 0; /* nothing claimed: idle, try again */
+	if (res->next_err == -BERR_DB && store_busy(o->db)) {
+		*go = GO_SLOT; /* nothing claimed: try again */
+		return 0;
+	}
 	*cause = res->next_cause;
 	res->next_cause = NULL;
 	return res->next_err;
@@ -743,7 +750,7 @@ work_loop(struct pool *p, struct orch *o, int *left, char **cause)
 	struct pollfd stop = {.fd = p->b->stop_fd, .events = POLLIN};
 	enum go_on go = GO_CLAIM;
 	int64_t id = 0;
-	int rc, slot;
+	int rc, slot, busy = 0;
 
 	for (;;) {
 		if (go == GO_CLAIM && *left)
@@ -763,12 +770,19 @@ work_loop(struct pool *p, struct orch *o, int *left, char **cause)
 		go = GO_CLAIM;
 		if (rc == -BERR_DB && store_busy(o->db)) {
 			/* locked past the busy timeout (a long writer, an
-			 * external lock): nothing claimed, try again */
+			 * external lock), a deadlock, or claims beside
+			 * this one near the session limit: nothing claimed,
+			 * try again, at once a few times (the slot kept) */
 			free(*cause);
 			*cause = NULL;
 			id = 0;
+			if (++busy <= BUSY_AGAIN) {
+				go = GO_SLOT;
+				continue;
+			}
 		} else if (rc != 0)
 			return rc;
+		busy = 0;
 		if (id == 0) {
 			if ((rc = idle(p, o->db, cause)) < 0)
 				return rc;

@@ -111,6 +111,14 @@ store_begin_own(struct store *st, char **cause)
 }
 
 int
+store_begin_claim(struct store *st, char **cause)
+{
+	if (st->impl->begin_claim != NULL)
+		return st->impl->begin_claim(st, cause);
+	return st->impl->begin(st, cause);
+}
+
+int
 store_commit(struct store *st, char **cause)
 {
 	return st->impl->commit(st, cause);
@@ -303,9 +311,10 @@ store_session_insert(struct store *st, const struct db_session *s, char **cause)
 }
 
 int
-store_session_count_active(struct store *st, int64_t *n, char **cause)
+store_session_count_active(struct store *st, int64_t limit, int64_t *n,
+			   char **cause)
 {
-	return st->impl->session_count_active(st, n, cause);
+	return st->impl->session_count_active(st, limit, n, cause);
 }
 
 int

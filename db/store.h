@@ -114,6 +114,14 @@ int store_begin(struct store *, char **cause);
  * advisory lock; SQLite has only the one), so that a process stopped
  * while it holds that lock cannot keep the others from beating. */
 int store_begin_own(struct store *, char **cause);
+/* A claim's transaction, or a task's end (with the next claim): every
+ * write is fenced by a lease or made on a row the claim locked, and the
+ * rules it reads then decides on (the S6 queue order, a lease, the
+ * session limit through store_session_count_active()) hold with other
+ * claims running beside it.  An engine may run such transactions side
+ * by side (PostgreSQL: the write lock in shared mode); against
+ * store_begin()'s they stay one at a time.  SQLite: store_begin(). */
+int store_begin_claim(struct store *, char **cause);
 int store_commit(struct store *, char **cause);
 void store_rollback(struct store *);
 
@@ -362,7 +370,14 @@ int store_session_get(struct store *, const char *id, struct db_session *,
 /* Insert s as given (id, kind, agent, project... filled by the caller). */
 int store_session_insert(struct store *, const struct db_session *s,
 			 char **cause);
-int store_session_count_active(struct store *, int64_t *n, char **cause);
+/* The active sessions, for the caller to create one more only if *n <
+ * limit (S11).  Inside store_begin_claim() an engine that runs claims
+ * side by side cannot see the sessions other claims are making: when
+ * they could take the count to the limit it fails busy (store_busy())
+ * and takes its write lock whole for this connection's next claims,
+ * until a count under it is far from the limit again. */
+int store_session_count_active(struct store *, int64_t limit, int64_t *n,
+			       char **cause);
 /* The active temp sessions leased (lease_expires after now) to a task
  * running anywhere: each closes when its task ends (S11 in `work`). */
 int store_session_count_closing(struct store *, int64_t now, int64_t *n,
@@ -798,7 +813,8 @@ struct store_impl {
 	void (*close)(struct store *st);
 	const char *(*path)(const struct store *st);
 	int (*begin)(struct store *st, char **cause);
-	int (*begin_own)(struct store *st, char **cause); /* NULL: begin */
+	int (*begin_own)(struct store *st, char **cause);   /* NULL: begin */
+	int (*begin_claim)(struct store *st, char **cause); /* NULL: begin */
 	int (*commit)(struct store *st, char **cause);
 	void (*rollback)(struct store *st);
 	int (*integrity_check)(struct store *st, int *ok, char **report,
@@ -855,7 +871,8 @@ struct store_impl {
 			   struct db_session *a2, int *found, char **cause);
 	int (*session_insert)(struct store *st, const struct db_session *s,
 			      char **cause);
-	int (*session_count_active)(struct store *st, int64_t *n, char **cause);
+	int (*session_count_active)(struct store *st, int64_t limit, int64_t *n,
+				    char **cause);
 	int (*session_count_closing)(struct store *st, int64_t now, int64_t *n,
 				     char **cause);
 	int (*session_lease)(struct store *st, const char *id, int64_t runner,

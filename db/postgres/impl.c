@@ -9,6 +9,7 @@ const struct store_impl pg_store_impl = {
 	.path = pg_path,
 	.begin = pg_begin,
 	.begin_own = pg_begin_own,
+	.begin_claim = pg_begin_claim,
 	.commit = pg_commit,
 	.rollback = pg_rollback,
 	.integrity_check = pg_integrity_check,

@@ -97,8 +97,15 @@ struct pg {
 	/* BEGIN not sent yet: it goes with the transaction's first
 	 * statement, in the same round trip (flush()) */
 	int begin_pending;
-	int txn_unlocked; /* begun by pg_begin_own: no write lock */
-	int64_t xid;	  /* the open transaction's, for txid_status() */
+	/* the write lock the open transaction took: whole (pg_begin), none
+	 * (pg_begin_own) or shared (pg_begin_claim) */
+	enum { PG_LOCK_WRITE, PG_LOCK_NONE, PG_LOCK_SHARED } txn_lock;
+#define PG_WHOLE_NEAR 1 /* S11: the last count was near the limit */
+#define PG_WHOLE_ONCE 2 /* the last claim beside others failed busy */
+	/* this connection's claims take the write lock whole (S11 near its
+	 * limit; a claim beside others failed busy): pg_begin_claim() */
+	int claim_whole; /* PG_WHOLE_NEAR | PG_WHOLE_ONCE */
+	int64_t xid;	 /* the open transaction's, for txid_status() */
 	int64_t reconnect_ms;
 	int64_t busy_ms; /* lock_timeout: how long a writer waits */
 	int64_t statement_timeout_ms;
@@ -310,6 +317,12 @@ int pg_meta_get(struct store *st, const char *key, char **value, char **cause);
 int pg_meta_delete(struct store *st, const char *key, char **cause);
 int pg_begin(struct store *st, char **cause);
 int pg_begin_own(struct store *st, char **cause);
+int pg_begin_claim(struct store *st, char **cause);
+/* S11 inside pg_begin_claim(): n active sessions counted, at most beside
+ * claims running beside this one, limit: 0, or -BERR_DB busy when they
+ * could reach the limit (the connection's claims then lock whole). */
+int pg_claim_limit(struct pg *pg, int64_t n, int64_t beside, int64_t limit,
+		   char **cause);
 int pg_commit(struct store *st, char **cause);
 void pg_rollback(struct store *st);
 int pg_integrity_check(struct store *st, int *ok, char **report, char **cause);
@@ -363,7 +376,8 @@ int pg_session_get(struct store *st, const char *id, struct db_session *a2,
 		   int *found, char **cause);
 int pg_session_insert(struct store *st, const struct db_session *s,
 		      char **cause);
-int pg_session_count_active(struct store *st, int64_t *n, char **cause);
+int pg_session_count_active(struct store *st, int64_t limit, int64_t *n,
+			    char **cause);
 int pg_session_count_closing(struct store *st, int64_t now, int64_t *n,
 			     char **cause);
 int pg_session_lease(struct store *st, const char *id, int64_t runner,

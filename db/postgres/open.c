@@ -3,15 +3,17 @@
  * under an advisory lock, statements, transactions and what happens when
  * the connection breaks.
  *
- * Write transactions take one advisory transaction lock (WRITE_LOCK)
+ * Write transactions take one advisory transaction lock (LOCK_WRITE)
  * after BEGIN, the counterpart of SQLite's BEGIN IMMEDIATE: every rule
  * of core/ that reads then writes (the S6 queue order, the session
  * limit, get-or-create of a named session, leases) sees no other writer
  * between its read and its write, on any machine.  Readers never wait.
- * Claims also lock the claimed row FOR UPDATE SKIP LOCKED.  A
- * transaction begun with pg_begin_own (store_begin_own: the heartbeat,
- * the agent's pid, output written while a run goes) writes only rows the
- * runner owns, fenced by its epoch, and takes no write lock.
+ * Claims (pg_begin_claim) take it in shared mode and run side by side:
+ * they lock the claimed row FOR UPDATE SKIP LOCKED and the session they
+ * lease, and keep the rules as pg_begin_claim() says.  A transaction
+ * begun with pg_begin_own (store_begin_own: the heartbeat, the agent's
+ * pid, output written while a run goes) writes only rows the runner
+ * owns, fenced by its epoch, and takes no write lock.
  *
  * A statement whose connection broke is run again on a new connection
  * (reconnecting with backoff for at most reconnect_ms): outside a
@@ -243,8 +245,16 @@ static int
 fail(struct pg *pg, const PGresult *res, const char *what, char **cause)
 {
 	char *m = pg_msg(pg, res);
+	const char *code =
+		res != NULL ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+	int shared = pg->in_txn && pg->txn_lock == PG_LOCK_SHARED;
 
-	pg->busy = is_busy(res);
+	/* beside other claims, a unique name two of them made at once (a
+	 * named session) is busy too: claim again, alone (claim_whole) */
+	pg->busy = is_busy(res) ||
+		   (shared && code != NULL && strcmp(code, "23505") == 0);
+	if (pg->busy && shared)
+		pg->claim_whole |= PG_WHOLE_ONCE;
 
 	if (what != NULL && *what != '\0')
 		*cause = xasprintf("%s: %s", what, m);
@@ -600,19 +610,38 @@ run(struct pg *pg, const char *sql, int n, const char *const *v)
 #define SQL_LOCK_WRITE                                                         \
 	"SELECT pg_advisory_xact_lock(" BATON_LOCK ", " LOCK_WRITE             \
 	"), txid_current()"
+#define SQL_LOCK_SHARED                                                        \
+	"SELECT pg_advisory_xact_lock_shared(" BATON_LOCK ", " LOCK_WRITE      \
+	"), txid_current()"
 #define SQL_LOCK_OWN "SELECT 0, txid_current()"
 static const char sql_lock_write[] = SQL_LOCK_WRITE;
+static const char sql_lock_shared[] = SQL_LOCK_SHARED;
 static const char sql_lock_own[] = SQL_LOCK_OWN;
 static const char sql_begin_write[] = "BEGIN; " SQL_LOCK_WRITE;
+static const char sql_begin_shared[] = "BEGIN; " SQL_LOCK_SHARED;
 static const char sql_begin_own[] = "BEGIN; " SQL_LOCK_OWN;
+
+/* The open transaction's lock statement (struct pg's txn_lock), with
+ * BEGIN before it or not. */
+static const char *
+lock_sql(const struct pg *pg, int with_begin)
+{
+	switch (pg->txn_lock) {
+	case PG_LOCK_NONE:
+		return with_begin ? sql_begin_own : sql_lock_own;
+	case PG_LOCK_SHARED:
+		return with_begin ? sql_begin_shared : sql_lock_shared;
+	default:
+		return with_begin ? sql_begin_write : sql_lock_write;
+	}
+}
 
 /* BEGIN and the write lock on the current connection; *lost if the
  * connection broke meanwhile.  0 or -BERR_DB. */
 static int
 begin_raw(struct pg *pg, int *lost, char **cause)
 {
-	PGresult *res = PQexec(pg->conn, pg->txn_unlocked ? sql_begin_own
-							  : sql_begin_write);
+	PGresult *res = PQexec(pg->conn, lock_sql(pg, 1));
 
 	*lost = 0;
 	if (!result_ok(res)) {
@@ -1198,9 +1227,8 @@ pipe_send(struct pg *pg, struct pipe *p, const char *sql, int n,
 		return -1;
 	if (pg->begin_pending) {
 		run_or_send(pg, "BEGIN", 0, NULL, &p->bres[0], &p->bprep[0]);
-		run_or_send(pg,
-			    pg->txn_unlocked ? sql_lock_own : sql_lock_write, 0,
-			    NULL, &p->bres[1], &p->bprep[1]);
+		run_or_send(pg, lock_sql(pg, 0), 0, NULL, &p->bres[1],
+			    &p->bprep[1]);
 		if (p->bres[0] < 0 || p->bres[1] < 0)
 			return -1;
 	}
@@ -1710,10 +1738,75 @@ pg_begin_own(struct store *store, char **cause)
 	struct pg *pg = (struct pg *)store;
 	int rc;
 
-	pg->txn_unlocked = 1;
+	pg->txn_lock = PG_LOCK_NONE;
 	if ((rc = pg_begin(store, cause)) != 0)
-		pg->txn_unlocked = 0;
+		pg->txn_lock = PG_LOCK_WRITE;
 	return rc;
+}
+
+/*
+ * A claim, or a task's end and the next claim (store_begin_claim): the
+ * write lock in shared mode, so that claims run side by side, each
+ * locking its task row (FOR UPDATE SKIP LOCKED) and the session it
+ * leases; every other write transaction takes the lock whole and so
+ * waits for them, and they for it.  What the lock kept from racing:
+ * - S6's queue order: the pick sees an earlier task of the queue
+ *   pending or running until the transaction that ends it commits;
+ * - a lease: the fenced UPDATE of a session waits for a claim leasing
+ *   it beside, then finds it leased;
+ * - S11's limit: pg_session_count_active();
+ * - a named session made by two claims at once (a milestone's and a
+ *   task's --session naming one): the second fails on the unique name,
+ *   busy, and claims again.
+ * A claim that fails busy (that, a deadlock) makes this connection's
+ * next claims take the lock whole (claim_whole) until a count of the
+ * sessions is far from the limit again.
+ */
+int
+pg_begin_claim(struct store *store, char **cause)
+{
+	struct pg *pg = (struct pg *)store;
+	int rc;
+
+	pg->txn_lock = pg->claim_whole ? PG_LOCK_WRITE : PG_LOCK_SHARED;
+	pg->claim_whole &= ~PG_WHOLE_ONCE;
+	if ((rc = pg_begin(store, cause)) != 0)
+		pg->txn_lock = PG_LOCK_WRITE;
+	return rc;
+}
+
+/*
+ * S11 beside other claims.  A count in shared mode misses the sessions
+ * the claims beside it are making, one each at most, and each of those
+ * holds a connection: fewer than max_connections (beside).  So a count
+ * that far below the limit holds: whatever the claims that counted
+ * before this one and commit after it add, they were running beside it.
+ * Nearer the limit the claim fails busy (core claims again at once) and
+ * this connection's claims take the lock whole, where nothing runs
+ * beside them and the count is exact, until one is that far again.
+ */
+int
+pg_claim_limit(struct pg *pg, int64_t n, int64_t beside, int64_t limit,
+	       char **cause)
+{
+	int near = n + beside >= limit;
+
+	if (pg->in_txn && pg->txn_lock == PG_LOCK_WRITE) {
+		if (near)
+			pg->claim_whole |= PG_WHOLE_NEAR;
+		else
+			pg->claim_whole &= ~PG_WHOLE_NEAR;
+	}
+	if (!pg->in_txn || pg->txn_lock != PG_LOCK_SHARED || !near)
+		return 0;
+	pg->claim_whole |= PG_WHOLE_NEAR;
+	pg->busy = 1;
+	*cause = xasprintf("cannot create a session beside other claims: "
+			   "%lld are active, sessions.max_active is %lld "
+			   "and %lld connections may be claiming; claim "
+			   "again alone",
+			   (long long)n, (long long)limit, (long long)beside);
+	return -BERR_DB;
 }
 
 int
@@ -1859,7 +1952,7 @@ pg_commit(struct store *store, char **cause)
 	 * BEGIN was not sent yet — the transaction's id, which tells
 	 * whether a COMMIT whose answer was lost took effect, comes first,
 	 * but for writes that may run twice (pg_do_fenced_again()). */
-	if (pg->begin_pending && pg->ndq > 0 && pg->txn_unlocked &&
+	if (pg->begin_pending && pg->ndq > 0 && pg->txn_lock == PG_LOCK_NONE &&
 	    all_again(pg)) {
 		if ((rc = commit_implicit(pg, cause)) != 0)
 			goto failed;
@@ -1890,7 +1983,7 @@ pg_commit(struct store *store, char **cause)
 done:
 	pg->begin_pending = 0;
 	pg->in_txn = 0;
-	pg->txn_unlocked = 0;
+	pg->txn_lock = PG_LOCK_WRITE;
 	txn_clear(pg);
 	log_clear(pg);
 	ahead_clear(pg);
@@ -1910,7 +2003,7 @@ pg_rollback(struct store *store)
 		return;
 	pg->in_txn = 0;
 	pg->begin_pending = 0;
-	pg->txn_unlocked = 0;
+	pg->txn_lock = PG_LOCK_WRITE;
 	txn_clear(pg);
 	log_clear(pg);
 	dq_drop(pg, pg->ndq);

@@ -138,8 +138,11 @@ pg_session_insert(struct store *store, const struct db_session *s, char **cause)
 		       "cannot create session", cause);
 }
 
+/* With how many claims may run beside this one: each holds a connection
+ * (pg_claim_limit()). */
 static const char sql_session_count_active[] =
-	"SELECT count(*) FROM sessions WHERE status = 'active'";
+	"SELECT count(*), current_setting('max_connections')::bigint "
+	"FROM sessions WHERE status = 'active'";
 
 void
 pg_session_count_ahead(struct pg *pg)
@@ -148,12 +151,20 @@ pg_session_count_ahead(struct pg *pg)
 }
 
 int
-pg_session_count_active(struct store *store, int64_t *n, char **cause)
+pg_session_count_active(struct store *store, int64_t limit, int64_t *n,
+			char **cause)
 {
 	struct pg *pg = (struct pg *)store;
+	PGresult *res;
+	int64_t beside;
 
-	return pg_count(pg, sql_session_count_active, NULL, n,
-			"cannot count sessions", cause);
+	if (pg_exec(pg, sql_session_count_active, NULL, &res,
+		    "cannot count sessions", cause))
+		return -BERR_DB;
+	*n = pg_i64(res, 0, 0);
+	beside = pg_i64(res, 0, 1);
+	PQclear(res);
+	return pg_claim_limit(pg, *n, beside, limit, cause);
 }
 
 static const char sql_session_count_closing[] =

@@ -184,7 +184,8 @@ int sqlite_session_get(struct store *st, const char *id, struct db_session *a2,
 		       int *found, char **cause);
 int sqlite_session_insert(struct store *st, const struct db_session *s,
 			  char **cause);
-int sqlite_session_count_active(struct store *st, int64_t *n, char **cause);
+int sqlite_session_count_active(struct store *st, int64_t limit, int64_t *n,
+				char **cause);
 int sqlite_session_count_closing(struct store *st, int64_t now, int64_t *n,
 				 char **cause);
 int sqlite_session_lease(struct store *st, const char *id, int64_t runner,

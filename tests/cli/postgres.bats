@@ -26,6 +26,16 @@ local_setup() {
 	export BATON_DB DBNAME
 }
 
+# Wait until FILE exists, 30 s at most (a psql script's pause: a test
+# that fails first must not hang the suite).
+until_file() {
+	local _
+	for _ in $(seq 600); do
+		[ -e "$1" ] && return 0
+		sleep 0.05
+	done
+}
+
 psql_db() {
 	pg_sql "$DBNAME" "$1"
 }
@@ -237,11 +247,7 @@ local_teardown() {
 @test "postgres: add wakes idle workers (NOTIFY baton_work)" {
 	{
 		echo 'LISTEN baton_work;'
-		# (bounded: a test that fails first must not hang the suite)
-		for _ in $(seq 600); do
-			[ -e "$T/added" ] && break
-			sleep 0.05
-		done
+		until_file "$T/added"
 		echo 'SELECT 1;'
 	} | "$PG_BIN/psql" -X -h "$PG_DIR" -U baton -d "$DBNAME" > "$T/listen.out" 2>&1 &
 	l=$!
@@ -257,11 +263,88 @@ local_teardown() {
 	[ "$(psql_db "SELECT status FROM tasks WHERE id = 1")" = completed ]
 }
 
+# A psql session holding baton's write lock (db/postgres/open.c) in
+# shared mode, as a claim does, until $T/unlock exists; returns when it
+# holds it.
+hold_claim_lock() {
+	{
+		echo "BEGIN; SELECT pg_advisory_xact_lock_shared(6452334, 2);"
+		echo "SELECT 'locked';"
+		until_file "$T/unlock"
+		echo "COMMIT;"
+	} | "$PG_BIN/psql" -X -q -A -t -h "$PG_DIR" -U baton -d "$DBNAME" \
+		>"$T/lock.out" 2>&1 &
+	LOCKER=$!
+	wait_for 'grep -q locked "$T/lock.out"'
+}
+
+@test "postgres: a task's end and the next claim run beside a claim in flight; another write waits" {
+	fake_config "$(fake_profile gate until "$T/go")"
+	"$BATON" add -q --agent gate one
+	"$BATON" add -q two
+	"$BATON" work -j1 --until-empty >"$T/work.out" 2>&1 &
+	local pid=$!
+	wait_for '[ -e "$T"/rec/1.*.proc ]'
+	# another claim holds the write lock in shared mode meanwhile
+	hold_claim_lock
+	touch "$T/go"
+	# task 1's end with task 2's claim, then task 2's end: beside it
+	wait_for '[ "$(pg_statuses)" = "1:completed 2:completed" ]'
+	# a write of another kind (an add) waits for it, past its busy timeout
+	cp "$BATON_CONFIG" "$T/quick.yaml"
+	sed -i '1i db: {busy_timeout: 500ms}' "$T/quick.yaml"
+	BATON_CONFIG=$T/quick.yaml run "$BATON" add three
+	[ "$status" != 0 ]
+	assert_contains "lock timeout"
+	touch "$T/unlock"
+	wait_exit "$LOCKER"
+	wait_exit "$pid"
+	assert_status 0
+	run "$BATON" add -q three
+	assert_status 0
+	doctor_clean
+}
+
+@test "postgres: sessions.max_active holds across runners whose claims run side by side" {
+	fake_config "$(fake_profile nap sleep 0.3)"
+	printf 'sessions: {max_active: 2}\n' >>"$BATON_CONFIG"
+	for i in $(seq 1 24); do echo "{\"prompt\": \"p$i\", \"agent\": \"nap\"}"; done >"$T/t.jsonl"
+	"$BATON" add -q --from "$T/t.jsonl"
+	# the most active sessions seen at any moment, sampled from the side
+	{
+		max=0
+		while [ ! -e "$T/done" ]; do
+			n=$(psql_db "SELECT count(*) FROM sessions WHERE status = 'active'")
+			if [ "$n" -gt "$max" ]; then
+				max=$n
+			fi
+			echo "$max" >"$T/max"
+			sleep 0.02
+		done
+	} &
+	local sampler=$! pids= i
+	for i in 1 2 3 4; do
+		"$BATON" work -q -j4 --until-empty >"$T/w$i.out" 2>&1 &
+		pids="$pids $!"
+	done
+	for i in $pids; do wait_exit "$i" 60; assert_status 0; done
+	touch "$T/done"
+	wait "$sampler"
+	[ "$(cat "$T/max")" -le 2 ]
+	[ "$(cat "$T/max")" -ge 1 ]
+	[ "$(psql_db "SELECT count(*) FROM tasks WHERE status = 'completed' AND attempts = 1")" = 24 ]
+	[ "$(psql_db "SELECT count(*) FROM runs")" = 24 ]
+	# never more than two sessions' agents at once, by the agents' own clock
+	sort -k3,3n -k2,2 "$T"/rec/events | awk '$2 == "start" { n++; if (n > m) m = n }
+		$2 == "end" { n-- } END { exit m > 2 }'
+	doctor_clean
+}
+
 @test "postgres: a transaction whose connection is killed is replayed, ids and all" {
 	CMOCKA_MESSAGE_OUTPUT=STDOUT BATON_TEST_PG_URL=$BATON_DB \
 		run "$HELPERS/pg-replay"
 	assert_status 0
-	assert_contains "PASSED  ] 12 test(s)"
+	assert_contains "PASSED  ] 14 test(s)"
 	assert_not_contains "SKIPPED"
 }
 
@@ -705,7 +788,7 @@ elsewhere() {
 	{
 		echo "BEGIN; SELECT pg_advisory_xact_lock(6452334, 2);"
 		echo "SELECT 'locked';"
-		while [ ! -e "$T/unlock" ]; do sleep 0.1; done
+		until_file "$T/unlock"
 		echo "COMMIT;"
 	} | "$PG_BIN/psql" -X -q -A -t -h "$PG_DIR" -U baton -d "$DBNAME" \
 		>"$T/lock.out" 2>&1 &
@@ -740,7 +823,7 @@ elsewhere() {
 	{
 		echo "BEGIN; LOCK TABLE runs, tasks IN EXCLUSIVE MODE;"
 		echo "SELECT 'locked';"
-		while [ ! -e "$T/unlock" ]; do sleep 0.1; done
+		until_file "$T/unlock"
 		echo "COMMIT;"
 	} | "$PG_BIN/psql" -X -q -A -t -h "$PG_DIR" -U baton -d "$DBNAME" \
 		>"$T/lock.out" 2>&1 &
@@ -777,7 +860,7 @@ elsewhere() {
 	{
 		echo "BEGIN; LOCK TABLE runs, tasks IN EXCLUSIVE MODE;"
 		echo "SELECT 'locked';"
-		while [ ! -e "$T/unlock" ]; do sleep 0.1; done
+		until_file "$T/unlock"
 		echo "UPDATE tasks SET status = 'interrupted',
 			lease_epoch = lease_epoch + 1 WHERE id = 1;"
 		echo "COMMIT;"

@@ -1035,6 +1035,166 @@ test_prepared(void **state)
 	assert_int_equal(m, n + 3);
 	store_close(db);
 }
+/* Open u with a short lock timeout: a wait for the write lock fails
+ * busy instead of lasting. */
+static struct store *
+open_quick(const char *u)
+{
+	struct store_options o = {.busy_timeout_ms = 300};
+	struct store *db = NULL;
+	char *cause = NULL;
+
+	if (store_open(&db, u, &o, &cause) != 0)
+		fail_msg("%s", cause);
+	return db;
+}
+
+/* A count of the sessions as a claim makes it (limit as given): 0, or
+ * the failure, busy or not (*busy). */
+static int
+count_in(struct store *db, int64_t limit, int *busy)
+{
+	char *cause = NULL;
+	int64_t n = -1;
+	int rc = store_session_count_active(db, limit, &n, &cause);
+
+	*busy = rc != 0 && store_busy(db);
+	free(cause);
+	return rc;
+}
+
+#define FAR 1000000
+
+/* begin, then a count far from any limit: 0, or the failure of either,
+ * busy or not (*busy). */
+static int
+begun(struct store *db, int (*begin)(struct store *, char **), int *busy)
+{
+	char *cause = NULL;
+	int rc = begin(db, &cause);
+
+	if (rc == 0)
+		return count_in(db, FAR, busy);
+	*busy = store_busy(db);
+	free(cause);
+	return rc;
+}
+
+/*
+ * Claims run side by side (store_begin_claim: the write lock in shared
+ * mode) and a transaction that takes the lock whole waits for them.  A
+ * claim's count of the sessions near sessions.max_active — nearer than
+ * the connections that may be claiming beside it — fails busy, and the
+ * connection's next claims take the lock whole (then one beside them
+ * waits) until a count is far from the limit again.
+ */
+static void
+test_claims_beside(void **state)
+{
+	const char *u = url();
+	struct store *a = open_quick(u), *b = open_quick(u), *c = open_quick(u);
+	char *cause = NULL;
+	int busy;
+
+	(void)state;
+	assert_int_equal(store_begin_claim(a, &cause), 0);
+	assert_int_equal(count_in(a, FAR, &busy), 0);
+	assert_int_equal(store_begin_claim(b, &cause), 0);
+	assert_int_equal(count_in(b, FAR, &busy), 0);
+	/* whole: waits for both, past its lock timeout (at its BEGIN
+	 * without pipelines, with its first statement with them) */
+	assert_int_equal(begun(c, store_begin, &busy), -BERR_DB);
+	assert_true(busy);
+	store_rollback(c);
+	assert_int_equal(store_commit(a, &cause), 0);
+	assert_int_equal(store_commit(b, &cause), 0);
+
+	/* near the limit beside others: busy, nothing decided */
+	assert_int_equal(store_begin_claim(a, &cause), 0);
+	assert_int_equal(count_in(a, 1, &busy), -BERR_DB);
+	assert_true(busy);
+	store_rollback(a);
+	/* so a's next claim is alone: exact, and b's waits for it */
+	assert_int_equal(store_begin_claim(a, &cause), 0);
+	assert_int_equal(count_in(a, 1, &busy), 0);
+	assert_int_equal(begun(b, store_begin_claim, &busy), -BERR_DB);
+	assert_true(busy);
+	store_rollback(b);
+	assert_int_equal(store_commit(a, &cause), 0);
+	/* a count far from the limit, alone: a's claims share again (b's
+	 * own claim after its busy failure was alone: once) */
+	assert_int_equal(store_begin_claim(a, &cause), 0);
+	assert_int_equal(count_in(a, FAR, &busy), 0);
+	assert_int_equal(store_commit(a, &cause), 0);
+	assert_int_equal(store_begin_claim(b, &cause), 0);
+	assert_int_equal(count_in(b, FAR, &busy), 0);
+	assert_int_equal(store_commit(b, &cause), 0);
+	assert_int_equal(store_begin_claim(a, &cause), 0);
+	assert_int_equal(count_in(a, FAR, &busy), 0);
+	assert_int_equal(store_begin_claim(b, &cause), 0);
+	assert_int_equal(count_in(b, FAR, &busy), 0);
+	assert_int_equal(store_commit(b, &cause), 0);
+	assert_int_equal(store_commit(a, &cause), 0);
+	store_close(a);
+	store_close(b);
+	store_close(c);
+}
+
+/* Insert a named session "dup" with id in its own transaction of the
+ * kind begin makes: 0 or the failure, busy or not (*busy). */
+static int
+insert_dup(struct store *db, int (*begin)(struct store *, char **),
+	   const char *id, int *busy)
+{
+	struct db_session s = session_row(id);
+	char *cause = NULL;
+	int rc;
+
+	s.kind = SESSION_NAMED;
+	s.name = (char *)"dup";
+	assert_int_equal(begin(db, &cause), 0);
+	if ((rc = store_session_insert(db, &s, &cause)) == 0)
+		rc = store_commit(db, &cause);
+	*busy = rc != 0 && store_busy(db);
+	store_rollback(db);
+	free(cause);
+	return rc;
+}
+
+/* Two claims beside each other making one named session: the second
+ * fails on the unique name, busy (claim again, alone); alone, the same
+ * failure is not busy. */
+static void
+test_unique_beside(void **state)
+{
+	const char *u = url();
+	struct store *db = open_quick(u);
+	int busy;
+
+	(void)state;
+	assert_int_equal(insert_dup(db, store_begin,
+				    "01900000-0000-7000-8000-0000000d0001",
+				    &busy),
+			 0);
+	assert_int_equal(insert_dup(db, store_begin_claim,
+				    "01900000-0000-7000-8000-0000000d0002",
+				    &busy),
+			 -BERR_DB);
+	assert_true(busy);
+	/* the claim after it is alone: the same failure, not busy */
+	assert_int_equal(insert_dup(db, store_begin_claim,
+				    "01900000-0000-7000-8000-0000000d0003",
+				    &busy),
+			 -BERR_DB);
+	assert_false(busy);
+	assert_int_equal(insert_dup(db, store_begin,
+				    "01900000-0000-7000-8000-0000000d0004",
+				    &busy),
+			 -BERR_DB);
+	assert_false(busy);
+	store_close(db);
+}
+
 #else
 static void
 test_prepared(void **state)
@@ -1092,6 +1252,8 @@ main(void)
 		cmocka_unit_test(test_end_folds),
 		cmocka_unit_test(test_events_joined),
 		cmocka_unit_test(test_fenced_joined),
+		cmocka_unit_test(test_claims_beside),
+		cmocka_unit_test(test_unique_beside),
 	};
 
 	if (pq_load(&cause) != 0) {
