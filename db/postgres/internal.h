@@ -143,8 +143,12 @@ struct pg {
 	int nsrv, capsrv;
 	int64_t wseq; /* writes sent or queued in this transaction */
 	/* a runs id taken from the sequence with the claim's pick, for the
-	 * claim's run (pg_reserve_run_id()), or 0 */
+	 * claim's run (pg_task_next()), or 0 */
 	int64_t run_id_next;
+	/* the active sessions and max_connections the pick counted, for a
+	 * claim that makes a session, while wseq is count_wseq (nothing
+	 * written since); count_wseq -1: none */
+	int64_t count_n, count_beside, count_wseq;
 };
 
 /* The parameters of one statement, as text (NULL for SQL NULL). */
@@ -193,18 +197,14 @@ void pg_read_ahead(struct pg *, const char *sql, const char *key);
  * the same rows), as pg_read_ahead() would; res is pg's now. */
 void pg_keep(struct pg *, const char *sql, const char *key, PGresult *res);
 
-/* With the next statement waited for, take the next runs id from its
- * sequence (unless one is taken already), for a run this transaction
- * inserts: pg_take_run_id() gives it (once) when the fenced INSERT of
- * epoch can be held back, so that the id needs no round trip; else 0.
- * Forgotten when the transaction ends. */
-void pg_reserve_run_id(struct pg *);
+/* The runs id the claim's pick took from its sequence (run_id_next),
+ * for the run this transaction inserts: pg_take_run_id() gives it
+ * (once) when the fenced INSERT of epoch can be held back, so that the
+ * id needs no round trip; else 0.  Forgotten when the transaction ends. */
 int64_t pg_take_run_id(struct pg *, int64_t epoch);
 
-/* pg_read_ahead() of the session id's row (session.c's read), and of
- * the count of active sessions a claim that makes a session reads. */
+/* pg_read_ahead() of the session id's row (session.c's read). */
 void pg_session_read_ahead(struct pg *, const char *id);
-void pg_session_count_ahead(struct pg *);
 
 /* pg_exec() with no result wanted; *changed (if not NULL) is the number
  * of rows the statement changed. */

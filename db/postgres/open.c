@@ -386,7 +386,9 @@ static void txn_clear(struct pg *);
 static void dq_drop(struct pg *, size_t);
 static int pg_settle(struct pg *, char **);
 
-/* FNV-1a over what a statement answered: rows, values, rows changed. */
+/* FNV-1a over what a statement answered: rows, values, rows changed;
+ * not the columns named unchecked_… (a sequence's next value, a count
+ * of others' rows: a replay gets other ones, and uses what it logged). */
 static uint64_t
 result_hash(const PGresult *res)
 {
@@ -397,6 +399,9 @@ result_hash(const PGresult *res)
 #define MIX(ch) (h = (h ^ (unsigned char)(ch)) * UINT64_C(0x100000001b3))
 	for (s = PQcmdTuples((PGresult *)res); *s; s++)
 		MIX(*s);
+	while (nc > 0 &&
+	       strncmp(PQfname((PGresult *)res, nc - 1), "unchecked_", 10) == 0)
+		nc--;
 	for (r = 0; r < nr; r++) {
 		for (c = 0; c < nc; c++) {
 			MIX(PQgetisnull(res, r, c) ? 1 : 2);
@@ -684,18 +689,6 @@ keeps_ahead(const char *sql)
 {
 	return strncmp(sql, "SAVEPOINT ", 10) == 0 ||
 	       strncmp(sql, "RELEASE ", 8) == 0;
-}
-
-/* Not logged, not replayed: a sequence's value is used once whatever
- * happens, and a replay keeps the id the INSERT was given. */
-static const char sql_reserve_run[] =
-	"SELECT nextval(pg_get_serial_sequence('runs', 'id'))";
-
-void
-pg_reserve_run_id(struct pg *pg)
-{
-	if (pg->run_id_next == 0)
-		pg_read_ahead(pg, sql_reserve_run, NULL);
 }
 
 int64_t
@@ -1290,14 +1283,8 @@ pipe_keep(struct pg *pg, struct pipe *p, int ok)
 	int i;
 
 	for (i = 0; i < p->nw; i++) {
-		if (p->want[i].sql == sql_reserve_run) {
-			if (ok && result_ok(p->want[i].res) &&
-			    PQntuples(p->want[i].res) == 1)
-				pg->run_id_next = pg_i64(p->want[i].res, 0, 0);
-			free(p->want[i].key);
-			PQclear(p->want[i].res);
-		} else if (ok && result_ok(p->want[i].res) &&
-			   pg->nahead < PG_AHEAD_MAX) {
+		if (ok && result_ok(p->want[i].res) &&
+		    pg->nahead < PG_AHEAD_MAX) {
 			pg->ahead[pg->nahead++] = p->want[i];
 		} else {
 			free(p->want[i].key);
@@ -2072,12 +2059,13 @@ exec_level(struct pg *pg, const char *verb, int level, int wait, char **cause)
 	return rc;
 }
 
-/* A transaction ends: its savepoints with it, and the run id it
- * reserved (pg_reserve_run_id()). */
+/* A transaction ends: its savepoints with it, and what its pick read
+ * (the run id it reserved, the sessions it counted). */
 static void
 txn_clear(struct pg *pg)
 {
 	pg->run_id_next = 0;
+	pg->count_wseq = -1;
 	while (pg->nsp > 0)
 		free(pg->sp[--pg->nsp].name);
 	pg->nsrv = 0;

@@ -144,12 +144,8 @@ static const char sql_session_count_active[] =
 	"SELECT count(*), current_setting('max_connections')::bigint "
 	"FROM sessions WHERE status = 'active'";
 
-void
-pg_session_count_ahead(struct pg *pg)
-{
-	pg_read_ahead(pg, sql_session_count_active, NULL);
-}
-
+/* The count the claim's pick made (pg_task_next()) if nothing was
+ * written since, else a count now. */
 int
 pg_session_count_active(struct store *store, int64_t limit, int64_t *n,
 			char **cause)
@@ -158,12 +154,17 @@ pg_session_count_active(struct store *store, int64_t limit, int64_t *n,
 	PGresult *res;
 	int64_t beside;
 
-	if (pg_exec(pg, sql_session_count_active, NULL, &res,
-		    "cannot count sessions", cause))
-		return -BERR_DB;
-	*n = pg_i64(res, 0, 0);
-	beside = pg_i64(res, 0, 1);
-	PQclear(res);
+	if (pg->in_txn && pg->count_wseq >= 0 && pg->count_wseq == pg->wseq) {
+		*n = pg->count_n;
+		beside = pg->count_beside;
+	} else {
+		if (pg_exec(pg, sql_session_count_active, NULL, &res,
+			    "cannot count sessions", cause))
+			return -BERR_DB;
+		*n = pg_i64(res, 0, 0);
+		beside = pg_i64(res, 0, 1);
+		PQclear(res);
+	}
 	return pg_claim_limit(pg, *n, beside, limit, cause);
 }
 

@@ -184,14 +184,24 @@ pg_task_get(struct store *store, int64_t id, struct db_task *t, int *found,
  */
 /* The next task's whole row (as sql_task_get reads it), kept for that
  * read, which the claim makes next (pg_keep). */
-static const char sql_task_next[] =
-	"SELECT " TASK_COLS "WHERE t.id = (SELECT p.id FROM tasks p "
-	"WHERE p.status = 'pending' AND p.id > $2::bigint "
-	"AND ($1::bigint = 0 OR p.milestone_id = $1::bigint) "
-	"AND (p.queue IS NULL OR NOT EXISTS (SELECT 1 FROM tasks u "
-	"WHERE u.queue = p.queue AND u.id <> p.id AND (u.status = 'running' "
-	"OR (u.status = 'pending' AND u.id < p.id)))) "
-	"ORDER BY p.id LIMIT 1 FOR UPDATE OF p SKIP LOCKED)";
+/* With what a claim reads next if it makes a session and inserts a run:
+ * the active sessions (S11) and the next runs id (pg_take_run_id()). */
+#define TASK_NEXT_COLS                                                         \
+	TASK_ANSWER ", nextval(pg_get_serial_sequence('runs', 'id')) "         \
+		    "AS unchecked_run, (SELECT count(*) FROM sessions WHERE "  \
+		    "status = 'active') AS unchecked_active, "                 \
+		    "current_setting('max_connections')::bigint AS "           \
+		    "unchecked_beside"
+static const char sql_task_next[] = "SELECT " TASK_COLS_WITH(
+	TASK_NEXT_COLS) "WHERE t.id = (SELECT p.id FROM tasks p "
+			"WHERE p.status = 'pending' AND p.id > $2::bigint "
+			"AND ($1::bigint = 0 OR p.milestone_id = $1::bigint) "
+			"AND (p.queue IS NULL OR NOT EXISTS (SELECT 1 FROM "
+			"tasks u "
+			"WHERE u.queue = p.queue AND u.id <> p.id AND "
+			"(u.status = 'running' "
+			"OR (u.status = 'pending' AND u.id < p.id)))) "
+			"ORDER BY p.id LIMIT 1 FOR UPDATE OF p SKIP LOCKED)";
 
 int
 pg_task_next(struct store *store, int64_t milestone_id, int64_t skip_after,
@@ -200,15 +210,12 @@ pg_task_next(struct store *store, int64_t milestone_id, int64_t skip_after,
 	struct pg *pg = (struct pg *)store;
 	PGresult *res;
 	struct pgq q;
+	int nf;
 
 	*id = 0;
 	pgq_init(&q);
 	pgq_i64(&q, milestone_id);
 	pgq_i64(&q, skip_after);
-	/* a claim that makes a session counts the active ones (S11), and
-	 * inserts a run */
-	pg_session_count_ahead(pg);
-	pg_reserve_run_id(pg);
 	if (pg_exec(pg, sql_task_next, &q, &res, "cannot find the next task",
 		    cause))
 		return -BERR_DB;
@@ -217,6 +224,12 @@ pg_task_next(struct store *store, int64_t milestone_id, int64_t skip_after,
 		return 0;
 	}
 	*id = pg_i64(res, 0, 0);
+	nf = PQnfields(res);
+	if (pg->run_id_next == 0)
+		pg->run_id_next = pg_i64(res, 0, nf - 3);
+	pg->count_n = pg_i64(res, 0, nf - 2);
+	pg->count_beside = pg_i64(res, 0, nf - 1);
+	pg->count_wseq = pg->wseq;
 	pg_keep(pg, sql_task_get, PQgetvalue(res, 0, 0), res);
 	return 0;
 }

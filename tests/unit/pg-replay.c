@@ -1195,6 +1195,74 @@ test_unique_beside(void **state)
 	store_close(db);
 }
 
+/*
+ * A claim whose connection breaks after its pick is replayed: on the new
+ * connection the pick's unchecked columns differ (the next runs id, the
+ * active sessions: one more was made meanwhile), the task does not; the
+ * claim goes on with what it read and commits.
+ */
+static void
+test_pick_replayed(void **state)
+{
+	static const char sid[] = "01900000-0000-7000-8000-00000000e0e0";
+	static const char other[] = "01900000-0000-7000-8000-00000000e0e1";
+	const char *u = url();
+	struct store *db = NULL;
+	struct db_session s = session_row(sid), o = session_row(other);
+	struct db_run r = {0};
+	char *cause = NULL;
+	int64_t runner, a, id, n0, n1, holder, sepoch, epoch;
+	int got;
+
+	(void)state;
+	assert_int_equal(store_open(&db, u, NULL, &cause), 0);
+	runner = runner_row(db, 4343);
+	add(db, "picked", &a);
+	assert_int_equal(store_begin_claim(db, &cause), 0);
+	assert_int_equal(store_task_next(db, 0, a - 1, &id, &cause), 0);
+	assert_int_equal(id, a);
+	assert_int_equal(store_session_count_active(db, FAR, &n0, &cause), 0);
+	kill_connections(u);
+	{
+		struct store *side = NULL;
+
+		assert_int_equal(store_open(&side, u, NULL, &cause), 0);
+		assert_int_equal(store_session_insert(side, &o, &cause), 0);
+		store_close(side);
+	}
+	assert_int_equal(store_session_count_active(db, FAR, &n1, &cause), 0);
+	assert_int_equal(n1, n0); /* what the pick read */
+	assert_int_equal(store_session_insert(db, &s, &cause), 0);
+	assert_int_equal(store_session_lease(db, sid, runner, a, clock_now_ms(),
+					     clock_now_ms() + 60000, &got,
+					     &holder, &sepoch, &cause),
+			 0);
+	assert_true(got);
+	assert_int_equal(store_task_start(db, a, runner, sid, NULL, NULL,
+					  clock_now_ms(), &epoch, &cause),
+			 0);
+	r.task_id = a;
+	r.attempt = r.iteration = 1;
+	r.session_id = (char *)sid;
+	r.runner_id = runner;
+	r.started_at = clock_now_ms();
+	assert_int_equal(store_run_insert(db, &r, epoch, &cause), 0);
+	if (store_commit(db, &cause) != 0)
+		fail_msg("%s", cause);
+	{
+		struct db_run *runs = NULL;
+		size_t nr = 0;
+
+		assert_int_equal(store_run_list(db, a, &runs, &nr, &cause), 0);
+		assert_int_equal(nr, 1);
+		assert_int_equal(runs[0].id, r.id);
+		db_runs_free(runs, nr);
+	}
+	assert_int_equal(store_session_count_active(db, FAR, &n1, &cause), 0);
+	assert_int_equal(n1, n0 + 2);
+	store_close(db);
+}
+
 #else
 static void
 test_prepared(void **state)
@@ -1254,6 +1322,7 @@ main(void)
 		cmocka_unit_test(test_fenced_joined),
 		cmocka_unit_test(test_claims_beside),
 		cmocka_unit_test(test_unique_beside),
+		cmocka_unit_test(test_pick_replayed),
 	};
 
 	if (pq_load(&cause) != 0) {
