@@ -1451,7 +1451,7 @@ drain(struct pg *pg)
  * then run the deferred writes not yet answered.  0 or a negated berr.
  */
 static int
-recover_txn(struct pg *pg, char **cause)
+replay_txn(struct pg *pg, char **cause)
 {
 	PGresult *res = NULL;
 	size_t i;
@@ -1514,6 +1514,22 @@ recover_txn(struct pg *pg, char **cause)
 	}
 	*cause = xstrdup("connection to the database lost");
 	return -BERR_DB;
+}
+
+/* replay_txn(), whose failure is the transaction's (struct pg, txn_err):
+ * the new connection has no transaction open, so every later call —
+ * a ROLLBACK TO, the COMMIT — must answer it, never succeed there. */
+static int
+recover_txn(struct pg *pg, char **cause)
+{
+	int rc = replay_txn(pg, cause);
+
+	if (rc != 0 && pg->txn_err == 0) {
+		pg->txn_err = rc;
+		pg->txn_cause = xstrdup(*cause);
+		pg->txn_busy = pg->busy;
+	}
+	return rc;
 }
 
 static int
@@ -2168,10 +2184,11 @@ pg_savepoint_rollback(struct store *store, const char *name)
 	pg->txn_cause = NULL;
 	if (exec_level(pg, "ROLLBACK TO", level, 1, NULL) != 0) {
 		if (err != 0) {
-			/* not rolled back: the failure stands */
+			/* not rolled back: the failure stands, as it was */
 			pg->txn_err = err;
 			pg->txn_cause = why;
 			pg->txn_busy = busy;
+			pg->busy = busy;
 			why = NULL;
 		}
 	} else if (level < pg->nsrv) {

@@ -344,7 +344,7 @@ hold_claim_lock() {
 	CMOCKA_MESSAGE_OUTPUT=STDOUT BATON_TEST_PG_URL=$BATON_DB \
 		run "$HELPERS/pg-replay"
 	assert_status 0
-	assert_contains "PASSED  ] 15 test(s)"
+	assert_contains "PASSED  ] 16 test(s)"
 	assert_not_contains "SKIPPED"
 }
 

@@ -1263,6 +1263,56 @@ test_pick_replayed(void **state)
 	store_close(db);
 }
 
+/*
+ * A replay that fails leaves the new connection with no transaction
+ * open: whatever the caller does next in the transaction — a ROLLBACK
+ * TO a savepoint made before the break, the COMMIT — answers the same
+ * failure, busy, and nothing of it is committed.  (A COMMIT sent there
+ * would "succeed" with a warning, the writes before the break lost: a
+ * claim's end whose claim failed so lost the end.)
+ */
+static void
+test_replay_failed_sticks(void **state)
+{
+	const char *u = url();
+	struct store *db = NULL;
+	struct db_task t = {0};
+	char *cause = NULL;
+	int64_t a, b, n0, n1;
+	int found, rc;
+
+	(void)state;
+	assert_int_equal(store_open(&db, u, NULL, &cause), 0);
+	add(db, "to be read", &a);
+	n0 = tasks(db);
+	assert_int_equal(store_begin(db, &cause), 0);
+	add(db, "written before the break", &b);
+	assert_int_equal(store_savepoint(db, "x", &cause), 0);
+	assert_int_equal(store_task_get(db, a, &t, &found, &cause), 0);
+	db_task_release(&t);
+	kill_connections(u);
+	change_elsewhere(u, a);
+	rc = store_task_get(db, a, &t, &found, &cause);
+	db_task_release(&t);
+	assert_int_equal(rc, -BERR_DB);
+	assert_non_null(strstr(cause, "changed meanwhile"));
+	assert_true(store_busy(db));
+	free(cause);
+	cause = NULL;
+	store_savepoint_rollback(db, "x");
+	assert_true(store_busy(db));
+	assert_int_equal(store_commit(db, &cause), -BERR_DB);
+	assert_non_null(strstr(cause, "changed meanwhile"));
+	assert_true(store_busy(db));
+	free(cause);
+	cause = NULL;
+	store_rollback(db);
+	n1 = tasks(db);
+	assert_int_equal(n1, n0);
+	(void)b;
+	store_close(db);
+}
+
 #else
 static void
 test_prepared(void **state)
@@ -1323,6 +1373,7 @@ main(void)
 		cmocka_unit_test(test_claims_beside),
 		cmocka_unit_test(test_unique_beside),
 		cmocka_unit_test(test_pick_replayed),
+		cmocka_unit_test(test_replay_failed_sticks),
 	};
 
 	if (pq_load(&cause) != 0) {
