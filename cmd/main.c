@@ -15,6 +15,7 @@
 #include "cmd/cmd.h"
 #include "cmd/common.h"
 #include "cmd/table.h"
+#include "core/files.h"
 #include "lib/xmalloc.h"
 
 struct globals {
@@ -112,6 +113,8 @@ main(int argc, char **argv)
 	b.config_path = g.config;
 
 	rc = cmd_dispatch(&b, argc - 1, argv + 1);
+	if (b.files_dir != NULL)
+		files_session_dirs_drain(&b);
 	free(b.db_path);
 	free(b.state_dir);
 	free(b.files_dir);

@@ -56,6 +56,11 @@ struct baton {
 	 * agent starts, a worker waits for a renewal newer than stale_after
 	 * less a beat (orchestrator.c lease_fresh). */
 	_Atomic int64_t beat_ok_ms;
+	/* Empty temp-session directories kept for reuse, by name in
+	 * <files_dir>/sessions (core/files.c: files_session_dir()). */
+	char **free_dirs;
+	size_t nfree_dirs;
+	unsigned free_seq;
 };
 
 #endif

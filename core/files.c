@@ -1,15 +1,22 @@
 /*
  * The directory of a database's files (SPEC §9); see files.h.
  */
+#define _GNU_SOURCE /* getdents64() */
 #include <sys/stat.h>
 
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/baton.h"
 #include "core/files.h"
+#include "core/session.h"
 #include "db/store.h"
 #include "lib/err.h"
 #include "lib/file.h"
@@ -155,4 +162,158 @@ fail:
 					    : file_strerror(errno));
 	free(p);
 	return rc;
+}
+
+/* ---- the pool of empty temp-session directories ---- */
+
+/* At most this many kept: about one a worker is enough, as each task
+ * gives one back as it ends and the next takes one as it starts. */
+#define FREE_DIRS_MAX 64
+
+static pthread_mutex_t free_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* Is the directory fd empty (only "." and "..")?  Made 0700 on the way
+ * (its agent may have changed it).  fd is closed.  One getdents64():
+ * with room for any third entry after the two, the kernel would have
+ * put it in (readdir() calls it again to see the end: one system call
+ * more a task). */
+static int
+dir_empty(int fd)
+{
+	union {
+		char b[1024];
+		uint64_t align;
+	} u;
+	ssize_t n =
+		fchmod(fd, 0700) == 0 ? getdents64(fd, u.b, sizeof u.b) : -1;
+	ssize_t at = 0;
+	const struct dirent64 *e;
+	int empty = n >= 0 && n <= (ssize_t)sizeof u.b - 512;
+
+	while (empty && at < n) {
+		e = (const struct dirent64 *)(u.b + at);
+		empty = e->d_reclen > 0 && (strcmp(e->d_name, ".") == 0 ||
+					    strcmp(e->d_name, "..") == 0);
+		at += e->d_reclen;
+	}
+	close(fd);
+	return empty;
+}
+
+/* What pool entry path holds, removed: a directory with what is in it,
+ * or a file or symlink in its place (never followed). */
+static void
+discard(const char *path)
+{
+	(void)file_remove_tree(path, 0, NULL);
+}
+
+/* Take a pooled directory as sessions/<id>: 0, or -1 (none fit). */
+static int
+take_free(struct baton *b, const char *id)
+{
+	char *name = NULL, *from, *to;
+	int fd, rc = -1;
+
+	pthread_mutex_lock(&free_lock);
+	if (b->nfree_dirs > 0)
+		name = b->free_dirs[--b->nfree_dirs];
+	pthread_mutex_unlock(&free_lock);
+	if (name == NULL)
+		return -1;
+	from = xasprintf("%s/sessions/%s", b->files_dir, name);
+	to = xasprintf("%s/sessions/%s", b->files_dir, id);
+	fd = open(from, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	/* a leftover of its agent's may have written in it since */
+	if (fd >= 0 && dir_empty(fd) && rename(from, to) == 0)
+		rc = 0;
+	else
+		discard(from);
+	free(from);
+	free(to);
+	free(name);
+	return rc;
+}
+
+int
+files_session_dir(struct baton *b, const char *id, int *made, char **path,
+		  char **cause)
+{
+	char *sessions;
+	int ok;
+
+	if (*made && b->nfree_dirs > 0) {
+		/* as files_mkdir(): still no symlink in their place */
+		sessions = xasprintf("%s/sessions", b->files_dir);
+		ok = real_dir(b->files_dir) && real_dir(sessions);
+		free(sessions);
+		if (ok && take_free(b, id) == 0) {
+			*path = xasprintf("%s/sessions/%s", b->files_dir, id);
+			return 0;
+		}
+	}
+	return files_mkdir(b->files_dir, "sessions", id, made, path, cause);
+}
+
+int
+files_session_dir_done(struct baton *b, const char *id)
+{
+	char *from, *to = NULL, *name = NULL;
+	int kept = 0;
+
+	if (!id_is_uuid(id)) {
+		errno = EINVAL;
+		return -1;
+	}
+	pthread_mutex_lock(&free_lock);
+	if (b->nfree_dirs < FREE_DIRS_MAX)
+		name = xasprintf(".free-%ld-%u", (long)getpid(), b->free_seq++);
+	pthread_mutex_unlock(&free_lock);
+	if (name != NULL) {
+		from = xasprintf("%s/sessions/%s", b->files_dir, id);
+		to = xasprintf("%s/sessions/%s", b->files_dir, name);
+		/* whatever is there: take_free() checks it */
+		kept = rename(from, to) == 0;
+		free(from);
+		free(to);
+	}
+	if (kept) {
+		pthread_mutex_lock(&free_lock);
+		if (b->nfree_dirs < FREE_DIRS_MAX) {
+			b->free_dirs =
+				xreallocarray(b->free_dirs, b->nfree_dirs + 1,
+					      sizeof *b->free_dirs);
+			b->free_dirs[b->nfree_dirs++] = name;
+			name = NULL;
+		}
+		pthread_mutex_unlock(&free_lock);
+		if (name != NULL) {
+			to = xasprintf("%s/sessions/%s", b->files_dir, name);
+			discard(to);
+			free(to);
+		}
+		free(name);
+		return 0;
+	}
+	free(name);
+	return session_dir_remove(b->files_dir, id);
+}
+
+void
+files_session_dirs_drain(struct baton *b)
+{
+	char *path;
+
+	pthread_mutex_lock(&free_lock);
+	while (b->nfree_dirs > 0) {
+		path = xasprintf("%s/sessions/%s", b->files_dir,
+				 b->free_dirs[--b->nfree_dirs]);
+		free(b->free_dirs[b->nfree_dirs]);
+		if (rmdir(path) != 0 && errno != ENOENT)
+			discard(path);
+		free(path);
+	}
+	free(b->free_dirs);
+	b->free_dirs = NULL;
+	pthread_mutex_unlock(&free_lock);
 }

@@ -34,4 +34,22 @@ int files_setup(struct baton *b, int move_legacy, char **warning, char **cause);
 int files_mkdir(const char *files_dir, const char *sub, const char *name,
 		int *made, char **path, char **cause);
 
+/*
+ * A temp session's directory, <files_dir>/sessions/<id>, as files_mkdir()
+ * makes it, but taken from the directories earlier temp sessions of this
+ * process left empty when it can (a rename, not an inode made and one
+ * freed a task: on ext4 without a journal each directory made scans
+ * past every inode freed in the last minute).  One taken is a real
+ * directory (no symlink), empty, 0700; anything else found in the pool
+ * is removed and a directory made instead.
+ */
+int files_session_dir(struct baton *b, const char *id, int *made, char **path,
+		      char **cause);
+/* A temp session's directory at its end: into the pool (renamed to
+ * sessions/.free-<pid>-<n>, at most FREE_DIRS_MAX), else removed as
+ * session_dir_remove() does.  0, or -1 with errno. */
+int files_session_dir_done(struct baton *b, const char *id);
+/* Remove the pool's directories: when the process is done with them. */
+void files_session_dirs_drain(struct baton *b);
+
 #endif

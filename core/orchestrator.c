@@ -1153,7 +1153,7 @@ give_back(struct job *j, struct turn_state *t)
 		return -1;
 	}
 	if (temp && !o->b->cfg->sessions.keep_temp_dirs)
-		session_dir_remove(o->b->files_dir, j->session.id);
+		files_session_dir_done(o->b, j->session.id);
 	j->given_back = 1;
 	job_fail(j, TASK_PENDING, "requeued", NULL);
 	return 0;
@@ -2204,7 +2204,7 @@ finish(struct job *j, struct orch_result *res, int may_claim, char **cause)
 	/* The temp session ended with its task (committed): so does its
 	 * directory, unless the user keeps them. */
 	if (rc == 0 && temp && !o->b->cfg->sessions.keep_temp_dirs &&
-	    session_dir_remove(o->b->files_dir, j->session.id) != 0) {
+	    files_session_dir_done(o->b, j->session.id) != 0) {
 		char *msg = xasprintf("cannot remove %s/sessions/%s: %s",
 				      o->b->files_dir, j->session.id,
 				      strerror(errno));
@@ -2309,8 +2309,14 @@ prepare(struct job *j, char **cause)
 					   j->session.id);
 		return 0;
 	}
-	if (files_mkdir(b->files_dir, "sessions", j->session.id,
-			&j->o->sessions_made, &j->session_dir, cause) != 0)
+	/* a temp session's: reused, empty, when one ended before it
+	 * (files_session_dir()); a named one's persists */
+	if ((j->session.kind == SESSION_TEMP
+		     ? files_session_dir(b, j->session.id, &j->o->sessions_made,
+					 &j->session_dir, cause)
+		     : files_mkdir(b->files_dir, "sessions", j->session.id,
+				   &j->o->sessions_made, &j->session_dir,
+				   cause)) != 0)
 		return -BERR_FAIL;
 	return 0;
 }

@@ -289,6 +289,56 @@ printf "{\"type\":\"result\",\"subtype\":\"success\",\"is_error\":false,\"result
 	[ "$(cat "$T/claude.said")" = exists ]
 }
 
+@test "inodes: temp session directories are reused: renamed, empty, 0700, none left behind" {
+	# each task's agent says what it found (inode, entries, mode), then
+	# does what its prompt says to the directory
+	script probe 'p=$(cat)
+d=$BATON_SESSION_DIR
+echo "$BATON_TASK_ID $(stat -c %i.%Y.%y "$d" | tr -d " ") $(ls -A "$d" | wc -l) $(stat -c %a "$d")" >>"$T/probe.log"
+case $p in
+dirty) echo left >"$d/file" && mkdir "$d/sub" && chmod 777 "$d" ;;
+swap) rm -rf "$d" && ln -s "$T/victim" "$d" ;;
+esac'
+	mkdir "$T/victim"
+	echo precious >"$T/victim/keep"
+	config <<-EOF
+	defaults: {agent: probe}
+	agents:
+	  probe: {kind: command, command: [$T/probe]}
+	EOF
+	local p
+	for p in clean dirty clean swap clean clean; do
+		"$BATON" add -q "$p"
+	done
+	run "$BATON" work -j 1 --until-empty
+	assert_status 0
+	[ "$(sql "SELECT count(*) FROM tasks WHERE status = 'completed'")" = 6 ]
+	# every task found its directory empty and 0700
+	[ "$(awk '$3 != 0 || $4 != 700' "$T/probe.log")" = "" ]
+	[ "$(wc -l <"$T/probe.log")" = 6 ]
+	# task 2 got task 1's directory, task 6 task 5's (renamed: one inode,
+	# its mtime of when it was made, to the nanosecond);
+	# what the dirty one and the swap left was removed, not reused
+	[ "$(awk '$1 == 1 { print $2 }' "$T/probe.log")" = "$(awk '$1 == 2 { print $2 }' "$T/probe.log")" ]
+	[ "$(awk '$1 == 5 { print $2 }' "$T/probe.log")" = "$(awk '$1 == 6 { print $2 }' "$T/probe.log")" ]
+	# the symlink's target is untouched; nothing is left in sessions/
+	[ "$(cat "$T/victim/keep")" = precious ]
+	[ "$(find "$(files_dir)/sessions" -mindepth 1 | wc -l)" = 0 ]
+}
+
+@test "inodes: a reusable directory left by a killed runner is pruned as an orphan" {
+	"$BATON" add -q "true"
+	run "$BATON" work -j 1 --until-empty
+	assert_status 0
+	mkdir "$(files_dir)/sessions/.free-999999-0" "$(files_dir)/sessions/.other"
+	touch -d '3 days ago' "$(files_dir)/sessions/.free-999999-0" "$(files_dir)/sessions/.other"
+	run "$BATON" prune --older-than 1d
+	assert_status 0
+	[ ! -e "$(files_dir)/sessions/.free-999999-0" ]
+	# a dot entry that is not baton's stays
+	[ -d "$(files_dir)/sessions/.other" ]
+}
+
 @test "inodes: logs/<task>/ is made with its first file: none for a silent task" {
 	script agent 'cat >/dev/null; case "$BATON_TASK_ID" in 2) echo said-so ;; 3) echo "{\"result\": \"r3\"}" >"$BATON_RESULT_FILE" ;; esac'
 	config <<-EOF

@@ -74,15 +74,21 @@ per_task() {
 	# parent directories, glibc's getrlimit per spawn file action, the
 	# workdir's stat and access, the walk of an empty directory,
 	# /proc/PID/stat read to EOF); 56 after it, 6 of them libuuid's
-	# (getrandom, getpid, getuid, getppid, gettid: SPEC §1 names it)
-	awk '{ exit !($2 <= 62) }' "$T/counted"
+	# (getrandom, getpid, getuid, getppid, gettid: SPEC §1 names it);
+	# 4 more since the temp session's directory is reused rather than
+	# made and removed (open, getdents64, fchmod and close to check it,
+	# and two renames, for a mkdir and an rmdir: no inode made or freed
+	# a task, docs/design.md); SQLite's fcntl locks vary by one or two
+	awk '{ exit !($2 <= 64) }' "$T/counted"
 	# and something was counted: a spawn and a wait at least
 	awk '{ exit !($2 >= 10) }' "$T/counted"
 	# none of these per task any more
-	for name in prlimit64 geteuid getdents64 faccessat2; do
+	for name in prlimit64 geteuid faccessat2; do
 		awk -v n="$name" '$1 == n { exit !($2 < 0.05) }' "$T/per-task" || {
 			echo "$name per task: $(awk -v n="$name" '$1 == n { print $2 }' "$T/per-task")"
 			return 1
 		}
 	done
+	# one getdents64 a task: the reused directory found empty, no walk
+	awk '$1 == "getdents64" { exit !($2 < 1.05) }' "$T/per-task"
 }

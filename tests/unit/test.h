@@ -26,6 +26,7 @@
 
 #include "core/baton.h"
 #include "core/config.h"
+#include "core/files.h"
 #include "db/store.h"
 #include "lib/clock.h"
 #include "lib/xmalloc.h"
@@ -299,6 +300,8 @@ test_baton_release(struct test_baton *tb)
 
 	store_close(tb->b.db);
 	config_release(&tb->cfg);
+	if (tb->b.files_dir != NULL)
+		files_session_dirs_drain(&tb->b);
 	close(tb->stop[0]);
 	close(tb->stop[1]);
 	rc = test_rmtree(tb->dir);
