@@ -208,6 +208,18 @@ discard(const char *path)
 	(void)file_remove_tree(path, 0, NULL);
 }
 
+/* Does the pool hold any? */
+static int
+have_free(struct baton *b)
+{
+	int any;
+
+	pthread_mutex_lock(&free_lock);
+	any = b->nfree_dirs > 0;
+	pthread_mutex_unlock(&free_lock);
+	return any;
+}
+
 /* Take a pooled directory as sessions/<id>: 0, or -1 (none fit). */
 static int
 take_free(struct baton *b, const char *id)
@@ -242,7 +254,7 @@ files_session_dir(struct baton *b, const char *id, int *made, char **path,
 	char *sessions;
 	int ok;
 
-	if (*made && b->nfree_dirs > 0) {
+	if (*made && have_free(b)) {
 		/* as files_mkdir(): still no symlink in their place */
 		sessions = xasprintf("%s/sessions", b->files_dir);
 		ok = real_dir(b->files_dir) && real_dir(sessions);
