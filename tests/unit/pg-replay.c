@@ -280,6 +280,18 @@ test_held_back(void **state)
 	store_close(db);
 }
 
+/* rc is the failure of a transaction whose replay answered otherwise:
+ * busy, to run again from the top.  *cause freed. */
+static void
+assert_changed(struct store *db, int rc, char **cause)
+{
+	assert_int_equal(rc, -BERR_DB);
+	assert_non_null(strstr(*cause, "changed meanwhile"));
+	assert_true(store_busy(db));
+	free(*cause);
+	*cause = NULL;
+}
+
 /*
  * The connection broke and, before it came back, another machine changed
  * what the transaction had read: the replay answers differently, so the
@@ -311,14 +323,10 @@ test_replay_changed(void **state)
 	rc = store_task_set_agent(db, a, "shell", NULL, &cause);
 	if (rc == 0)
 		rc = store_commit(db, &cause);
-	assert_int_equal(rc, -BERR_DB);
-	assert_non_null(strstr(cause, "changed meanwhile"));
 	/* it names the statement that answered otherwise */
 	assert_non_null(strstr(cause, "(statement 1 of 1, SELECT "));
 	assert_non_null(strstr(cause, ": it answered otherwise)"));
-	assert_true(store_busy(db));
-	free(cause);
-	cause = NULL;
+	assert_changed(db, rc, &cause);
 	store_rollback(db);
 	/* run again from the top, it reads the new row and commits */
 	assert_int_equal(store_begin(db, &cause), 0);
@@ -1294,18 +1302,10 @@ test_replay_failed_sticks(void **state)
 	change_elsewhere(u, a);
 	rc = store_task_get(db, a, &t, &found, &cause);
 	db_task_release(&t);
-	assert_int_equal(rc, -BERR_DB);
-	assert_non_null(strstr(cause, "changed meanwhile"));
-	assert_true(store_busy(db));
-	free(cause);
-	cause = NULL;
+	assert_changed(db, rc, &cause);
 	store_savepoint_rollback(db, "x");
 	assert_true(store_busy(db));
-	assert_int_equal(store_commit(db, &cause), -BERR_DB);
-	assert_non_null(strstr(cause, "changed meanwhile"));
-	assert_true(store_busy(db));
-	free(cause);
-	cause = NULL;
+	assert_changed(db, store_commit(db, &cause), &cause);
 	store_rollback(db);
 	n1 = tasks(db);
 	assert_int_equal(n1, n0);
