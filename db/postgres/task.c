@@ -183,25 +183,30 @@ pg_task_get(struct store *store, int64_t id, struct db_task *t, int *found,
  * conditional UPDATE of task_start (status = 'pending').
  */
 /* The next task's whole row (as sql_task_get reads it), kept for that
- * read, which the claim makes next (pg_keep). */
-/* With what a claim reads next if it makes a session and inserts a run:
- * the active sessions (S11) and the next runs id (pg_take_run_id()). */
-#define TASK_NEXT_COLS                                                         \
-	TASK_ANSWER ", nextval(pg_get_serial_sequence('runs', 'id')) "         \
-		    "AS unchecked_run, (SELECT count(*) FROM sessions WHERE "  \
-		    "status = 'active') AS unchecked_active, "                 \
-		    "current_setting('max_connections')::bigint AS "           \
-		    "unchecked_beside"
-static const char sql_task_next[] = "SELECT " TASK_COLS_WITH(
-	TASK_NEXT_COLS) "WHERE t.id = (SELECT p.id FROM tasks p "
-			"WHERE p.status = 'pending' AND p.id > $2::bigint "
-			"AND ($1::bigint = 0 OR p.milestone_id = $1::bigint) "
-			"AND (p.queue IS NULL OR NOT EXISTS (SELECT 1 FROM "
-			"tasks u "
-			"WHERE u.queue = p.queue AND u.id <> p.id AND "
-			"(u.status = 'running' "
-			"OR (u.status = 'pending' AND u.id < p.id)))) "
-			"ORDER BY p.id LIMIT 1 FOR UPDATE OF p SKIP LOCKED)";
+ * read, which the claim makes next (pg_keep); with what the claim reads
+ * next if it makes a session and inserts a run: the active sessions
+ * (S11) and the next runs id (pg_take_run_id()), which only a pipeline
+ * can use (a write held back): without one, NULL, so that no id of the
+ * sequence is spent on it. */
+#define TASK_NEXT_SQL(run)                                                     \
+	"SELECT " TASK_COLS_WITH(                                              \
+		TASK_ANSWER                                                    \
+		", " run " AS unchecked_run, (SELECT count(*) "                \
+		"FROM sessions WHERE status = 'active') AS "                   \
+		"unchecked_active, "                                           \
+		"current_setting('max_connections')::bigint AS "               \
+		"unchecked_beside") "WHERE t.id = (SELECT p.id "               \
+				    "FROM tasks p " TASK_NEXT_WHERE
+#define TASK_NEXT_WHERE                                                        \
+	"WHERE p.status = 'pending' AND p.id > $2::bigint "                    \
+	"AND ($1::bigint = 0 OR p.milestone_id = $1::bigint) "                 \
+	"AND (p.queue IS NULL OR NOT EXISTS (SELECT 1 FROM tasks u "           \
+	"WHERE u.queue = p.queue AND u.id <> p.id AND (u.status = 'running' "  \
+	"OR (u.status = 'pending' AND u.id < p.id)))) "                        \
+	"ORDER BY p.id LIMIT 1 FOR UPDATE OF p SKIP LOCKED)"
+static const char sql_task_next[] =
+	TASK_NEXT_SQL("nextval(pg_get_serial_sequence('runs', 'id'))");
+static const char sql_task_next_plain[] = TASK_NEXT_SQL("NULL::bigint");
 
 int
 pg_task_next(struct store *store, int64_t milestone_id, int64_t skip_after,
@@ -216,8 +221,8 @@ pg_task_next(struct store *store, int64_t milestone_id, int64_t skip_after,
 	pgq_init(&q);
 	pgq_i64(&q, milestone_id);
 	pgq_i64(&q, skip_after);
-	if (pg_exec(pg, sql_task_next, &q, &res, "cannot find the next task",
-		    cause))
+	if (pg_exec(pg, pq_pipeline() ? sql_task_next : sql_task_next_plain, &q,
+		    &res, "cannot find the next task", cause))
 		return -BERR_DB;
 	if (PQntuples(res) != 1) {
 		PQclear(res);
