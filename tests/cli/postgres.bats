@@ -348,6 +348,28 @@ hold_claim_lock() {
 	assert_not_contains "SKIPPED"
 }
 
+@test "postgres: without pipelines (an older libpq) the same, ids and files too" {
+	local other
+	other=$(pg_newdb "${DBNAME}_np")
+	BATON_PG_NO_PIPELINE=1 CMOCKA_MESSAGE_OUTPUT=STDOUT \
+		BATON_TEST_PG_URL=$other run "$HELPERS/pg-replay"
+	assert_status 0
+	assert_contains "PASSED  ] 16 test(s)"
+	# a claim spends no id of the runs' sequence: run N is task N's
+	export BATON_PG_NO_PIPELINE=1
+	"$BATON" add -q "echo one"
+	"$BATON" add -q "echo two"
+	"$BATON" add -q --session s "echo three"
+	run "$BATON" work -j 2 --until-empty
+	assert_status 0
+	[ "$(pg_statuses)" = "1:completed 2:completed 3:completed" ]
+	[ "$(psql_db "SELECT string_agg(task_id || '.' || id, ' ' ORDER BY id) FROM runs")" = "1.1 2.2 3.3" ]
+	run "$BATON" log 2
+	assert_status 0
+	[ "$output" = two ]
+	doctor_clean
+}
+
 @test "postgres: output written while the run goes is capped, read back, fenced (pg-output)" {
 	CMOCKA_MESSAGE_OUTPUT=STDOUT BATON_TEST_PG_URL=$BATON_DB \
 		run "$HELPERS/pg-output"
