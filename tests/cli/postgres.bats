@@ -360,7 +360,8 @@ hold_claim_lock() {
 	"$BATON" add -q "echo one"
 	"$BATON" add -q "echo two"
 	"$BATON" add -q --session s "echo three"
-	run "$BATON" work -j 2 --until-empty
+	# (-j1: claims one after another, so the ids follow the tasks)
+	run "$BATON" work -j 1 --until-empty
 	assert_status 0
 	[ "$(pg_statuses)" = "1:completed 2:completed 3:completed" ]
 	[ "$(psql_db "SELECT string_agg(task_id || '.' || id, ' ' ORDER BY id) FROM runs")" = "1.1 2.2 3.3" ]
