@@ -9,6 +9,9 @@ trap 'rm -rf "$DEMO"' EXIT
 export PATH="$BIN:$PATH"
 export BATON_DB="$DEMO/state/baton.db"
 unset BATON_CONFIG
+# a database named by BATON_DB goes in a directory that exists (baton
+# makes only its default one, SPEC §9)
+mkdir -p "$DEMO/state"
 cd "$DEMO" || exit 1
 
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }

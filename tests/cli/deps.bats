@@ -27,3 +27,13 @@ load lib
 	[[ "$output" != *"No such file"* ]]
 	[ ! -e "$BATS_TEST_TMPDIR/build/cmd" ]
 }
+
+@test "make demo's tour: every command in it works on its throw-away database" {
+	run sh "$REPO/docs/demo.sh"
+	assert_status 0
+	# its database is one a user names (BATON_DB), in a directory it made
+	assert_not_contains "cannot open database"
+	assert_contains "18 completed, 3 failed"
+	assert_contains "22 tests, 3 failures"
+	assert_contains "ok: no problems found"
+}
