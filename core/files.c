@@ -270,7 +270,7 @@ files_session_dir(struct baton *b, const char *id, int *made, char **path,
 int
 files_session_dir_done(struct baton *b, const char *id)
 {
-	char *from, *to = NULL, *name = NULL;
+	char *from, *to, *name = NULL;
 	int kept = 0;
 
 	if (!id_is_uuid(id)) {
@@ -290,21 +290,13 @@ files_session_dir_done(struct baton *b, const char *id)
 		free(to);
 	}
 	if (kept) {
+		/* the cap was looked at before the rename: workers giving
+		 * theirs back at once may take it one each past it */
 		pthread_mutex_lock(&free_lock);
-		if (b->nfree_dirs < FREE_DIRS_MAX) {
-			b->free_dirs =
-				xreallocarray(b->free_dirs, b->nfree_dirs + 1,
-					      sizeof *b->free_dirs);
-			b->free_dirs[b->nfree_dirs++] = name;
-			name = NULL;
-		}
+		b->free_dirs = xreallocarray(b->free_dirs, b->nfree_dirs + 1,
+					     sizeof *b->free_dirs);
+		b->free_dirs[b->nfree_dirs++] = name;
 		pthread_mutex_unlock(&free_lock);
-		if (name != NULL) {
-			to = xasprintf("%s/sessions/%s", b->files_dir, name);
-			discard(to);
-			free(to);
-		}
-		free(name);
 		return 0;
 	}
 	free(name);

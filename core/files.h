@@ -46,7 +46,7 @@ int files_mkdir(const char *files_dir, const char *sub, const char *name,
 int files_session_dir(struct baton *b, const char *id, int *made, char **path,
 		      char **cause);
 /* A temp session's directory at its end: into the pool (renamed to
- * sessions/.free-<pid>-<n>, at most FREE_DIRS_MAX), else removed as
+ * sessions/.free-<pid>-<n>, about FREE_DIRS_MAX at most), else removed as
  * session_dir_remove() does.  0, or -1 with errno. */
 int files_session_dir_done(struct baton *b, const char *id);
 /* Remove the pool's directories: when the process is done with them. */

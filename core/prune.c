@@ -250,15 +250,16 @@ prune_orphans(struct pass *p, const char *sub, char **cause)
 	int rc = 0, yes;
 
 	while (d != NULL && rc == 0 && (e = readdir(d)) != NULL) {
-		/* an empty temp-session directory kept for reuse by a process
-		 * that was killed (files_session_dir()): no row's; others
-		 * starting with a dot are not baton's */
-		yes = 0;
-		if (strncmp(e->d_name, ".free-", 6) != 0 &&
-		    (e->d_name[0] == '.' ||
-		     (rc = row_exists(p, strcmp(sub, "logs") == 0, e->d_name,
-				      &yes, cause)) != 0 ||
-		     yes))
+		/* ".free-…": an empty temp-session directory kept for reuse
+		 * by a process that was killed (files_session_dir()), no
+		 * row's; other names starting with a dot are not baton's */
+		if (strncmp(e->d_name, ".free-", 6) == 0)
+			yes = 0;
+		else if (e->d_name[0] == '.')
+			continue;
+		else if ((rc = row_exists(p, strcmp(sub, "logs") == 0,
+					  e->d_name, &yes, cause)) != 0 ||
+			 yes)
 			continue;
 		dir = xasprintf("%s/%s", path, e->d_name);
 		if (lstat(dir, &st) != 0 || !S_ISDIR(st.st_mode) ||

@@ -271,6 +271,15 @@ int pg_do_fenced_again(struct pg *, const char *sql, const struct pgq *q,
 #define PG_USD_SUM(col, param)                                                 \
 	"least(greatest(0, coalesce(" col ", 0)) + " param                     \
 	"::double precision, 1e12::double precision)"
+/* SET items: "col = col + param", as PG_COUNT_SUM / PG_USD_SUM add. */
+#define PG_COUNT_ADD(col, param) col " = " PG_COUNT_SUM(col, param)
+#define PG_USD_ADD(col, param)	 col " = " PG_USD_SUM(col, param)
+
+/* The active sessions (S11), and how many connections may be claiming
+ * beside this one (pg_claim_limit()): the pick reads them too. */
+#define PG_ACTIVE_SESSIONS                                                     \
+	"(SELECT count(*) FROM sessions WHERE status = 'active')"
+#define PG_CLAIMS_BESIDE "current_setting('max_connections')::bigint"
 
 /* Cell helpers: 0 / NULL / -1 for SQL NULL. */
 int64_t pg_i64(const PGresult *, int row, int col);

@@ -1732,19 +1732,28 @@ pg_do_fenced_again(struct pg *pg, const char *sql, const struct pgq *q,
 
 /* ---- transactions ---- */
 
+/* pg_begin() taking lock (struct pg's txn_lock) rather than the whole
+ * write lock; one already open keeps its own (pg_begin() refuses). */
+static int
+begin_with(struct pg *pg, int lock, char **cause)
+{
+	int rc;
+
+	if (pg->in_txn)
+		return pg_begin(&pg->base, cause);
+	pg->txn_lock = lock;
+	if ((rc = pg_begin(&pg->base, cause)) != 0)
+		pg->txn_lock = PG_LOCK_WRITE;
+	return rc;
+}
+
 /* A transaction that writes only this runner's own rows (its
  * heartbeat): no write lock, so that a client stopped while it holds the
  * lock cannot keep the others from proving they are alive. */
 int
 pg_begin_own(struct store *store, char **cause)
 {
-	struct pg *pg = (struct pg *)store;
-	int rc;
-
-	pg->txn_lock = PG_LOCK_NONE;
-	if ((rc = pg_begin(store, cause)) != 0)
-		pg->txn_lock = PG_LOCK_WRITE;
-	return rc;
+	return begin_with((struct pg *)store, PG_LOCK_NONE, cause);
 }
 
 /*
@@ -1769,13 +1778,10 @@ int
 pg_begin_claim(struct store *store, char **cause)
 {
 	struct pg *pg = (struct pg *)store;
-	int rc;
+	int whole = pg->claim_whole != 0;
 
-	pg->txn_lock = pg->claim_whole ? PG_LOCK_WRITE : PG_LOCK_SHARED;
 	pg->claim_whole &= ~PG_WHOLE_ONCE;
-	if ((rc = pg_begin(store, cause)) != 0)
-		pg->txn_lock = PG_LOCK_WRITE;
-	return rc;
+	return begin_with(pg, whole ? PG_LOCK_WRITE : PG_LOCK_SHARED, cause);
 }
 
 /*

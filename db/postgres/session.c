@@ -141,8 +141,7 @@ pg_session_insert(struct store *store, const struct db_session *s, char **cause)
 /* With how many claims may run beside this one: each holds a connection
  * (pg_claim_limit()). */
 static const char sql_session_count_active[] =
-	"SELECT count(*), current_setting('max_connections')::bigint "
-	"FROM sessions WHERE status = 'active'";
+	"SELECT " PG_ACTIVE_SESSIONS ", " PG_CLAIMS_BESIDE;
 
 /* The count the claim's pick made (pg_task_next()) if nothing was
  * written since, else a count now. */
@@ -318,33 +317,15 @@ static const char sql_chain_after[] =
 
 /* A turn's usage on its session: the parameters' numbers for the turn
  * (1 or 0), the tokens, the cost and the time. */
-#define SESSION_USAGE_SET(turn, in, out, cr, cc, cost, now)                                \
-	"turns = " PG_COUNT_SUM(                                                           \
-		"turns",                                                                   \
-		turn) ", "                                                                 \
-		      "input_tokens = " PG_COUNT_SUM(                                      \
-			      "input_tokens",                                              \
-			      in) ", "                                                     \
-				  "output_tokens = " PG_COUNT_SUM(                         \
-					  "output_tokens",                                 \
-					  out) ", "                                        \
-					       "cache_read_tokens "                        \
-					       "= " PG_COUNT_SUM(                          \
-						       "cache_read_tokens",                \
-						       cr) ", "                            \
-							   "cache_creation_"               \
-							   "tokens "                       \
-							   "= " PG_COUNT_SUM(              \
-								   "cache_"                \
-								   "creation_"             \
-								   "tokens",               \
-								   cc) ", "                \
-								       "cost_"             \
-								       "usd "              \
-								       "="                 \
-								       " " PG_USD_SUM(     \
-									       "cost_usd", \
-									       cost) ", last_used_at = " now
+/* clang-format off */
+#define SESSION_USAGE_SET(turn, in, out, cr, cc, cost, now)                    \
+	PG_COUNT_ADD("turns", turn) ", "                                       \
+	PG_COUNT_ADD("input_tokens", in) ", "                                  \
+	PG_COUNT_ADD("output_tokens", out) ", "                                \
+	PG_COUNT_ADD("cache_read_tokens", cr) ", "                             \
+	PG_COUNT_ADD("cache_creation_tokens", cc) ", "                         \
+	PG_USD_ADD("cost_usd", cost) ", last_used_at = " now
+/* clang-format on */
 
 static const char sql_session_usage[] =
 	"UPDATE sessions SET " SESSION_USAGE_SET(

@@ -191,12 +191,10 @@ pg_task_get(struct store *store, int64_t id, struct db_task *t, int *found,
 #define TASK_NEXT_SQL(run)                                                     \
 	"SELECT " TASK_COLS_WITH(                                              \
 		TASK_ANSWER                                                    \
-		", " run " AS unchecked_run, (SELECT count(*) "                \
-		"FROM sessions WHERE status = 'active') AS "                   \
-		"unchecked_active, "                                           \
-		"current_setting('max_connections')::bigint AS "               \
-		"unchecked_beside") "WHERE t.id = (SELECT p.id "               \
-				    "FROM tasks p " TASK_NEXT_WHERE
+		", " run " AS unchecked_run, " PG_ACTIVE_SESSIONS              \
+		" AS unchecked_active, " PG_CLAIMS_BESIDE                      \
+		" AS unchecked_beside") "WHERE t.id = (SELECT p.id "           \
+					"FROM tasks p " TASK_NEXT_WHERE
 #define TASK_NEXT_WHERE                                                        \
 	"WHERE p.status = 'pending' AND p.id > $2::bigint "                    \
 	"AND ($1::bigint = 0 OR p.milestone_id = $1::bigint) "                 \
@@ -332,15 +330,13 @@ static const char sql_task_finish[] =
 
 /* A run's usage on its task: $2 the iteration, $3 and $4 the tokens,
  * $5 the cost. */
+/* clang-format off */
 #define TASK_USAGE_SET                                                         \
 	"iterations = greatest(iterations, $2), "                              \
-	"input_tokens = " PG_COUNT_SUM(                                        \
-		"input_tokens",                                                \
-		"$3") ", "                                                     \
-		      "output_tokens = " PG_COUNT_SUM(                         \
-			      "output_tokens",                                 \
-			      "$4") ", "                                       \
-				    "cost_usd = " PG_USD_SUM("cost_usd", "$5")
+	PG_COUNT_ADD("input_tokens", "$3") ", "                                \
+	PG_COUNT_ADD("output_tokens", "$4") ", "                               \
+	PG_USD_ADD("cost_usd", "$5")
+/* clang-format on */
 
 static const char sql_task_usage[] = "UPDATE tasks SET " TASK_USAGE_SET
 				     " WHERE id = $1 AND " PG_TASK_FENCE("$6");

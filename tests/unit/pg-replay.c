@@ -80,7 +80,6 @@ test_replay(void **state)
 	char *cause = NULL;
 	int64_t a, b, n = 0;
 	struct db_task_filter f = {0};
-	int found;
 
 	(void)state;
 	assert_int_equal(store_open(&db, u, NULL, &cause), 0);
@@ -99,8 +98,7 @@ test_replay(void **state)
 	assert_int_equal(b, a + 1);
 	assert_int_equal(store_task_count(db, &f, &n, &cause), 0);
 	assert_int_equal(n, 2);
-	assert_int_equal(store_task_get(db, a, &t, &found, &cause), 0);
-	assert_true(found);
+	test_get_task(db, a, &t);
 	assert_string_equal(t.prompt, "first");
 	db_task_release(&t);
 	{
@@ -270,10 +268,8 @@ test_held_back(void **state)
 	/* the first transaction's task is there; nothing of the second */
 	{
 		struct db_task t = {0};
-		int found;
 
-		assert_int_equal(store_task_get(db, a, &t, &found, &cause), 0);
-		assert_true(found);
+		test_get_task(db, a, &t);
 		assert_string_equal(t.prompt, "kept");
 		db_task_release(&t);
 	}
@@ -308,13 +304,13 @@ test_replay_changed(void **state)
 	struct db_task t = {0};
 	char *cause = NULL;
 	int64_t a;
-	int found, rc;
+	int rc;
 
 	(void)state;
 	assert_int_equal(store_open(&db, u, NULL, &cause), 0);
 	add(db, "to be read", &a);
 	assert_int_equal(store_begin(db, &cause), 0);
-	assert_int_equal(store_task_get(db, a, &t, &found, &cause), 0);
+	test_get_task(db, a, &t);
 	db_task_release(&t);
 	kill_connections(u);
 	change_elsewhere(u, a);
@@ -331,7 +327,7 @@ test_replay_changed(void **state)
 	/* run again from the top, it reads the new row and commits */
 	assert_int_equal(store_begin(db, &cause), 0);
 	assert_false(store_busy(db));
-	assert_int_equal(store_task_get(db, a, &t, &found, &cause), 0);
+	test_get_task(db, a, &t);
 	assert_string_equal(t.prompt, "changed");
 	db_task_release(&t);
 	assert_int_equal(store_task_set_agent(db, a, "shell", NULL, &cause), 0);
@@ -373,7 +369,6 @@ test_replay_many(void **state)
 	int *existed;
 	int64_t after;
 	size_t i, n = 1200;
-	int found;
 
 	(void)state;
 	ts = xcalloc(n, sizeof *ts);
@@ -407,8 +402,7 @@ test_replay_many(void **state)
 				 ts[0].id + (int64_t)i - (i > n - 3 ? 1 : 0));
 	}
 	assert_int_equal(after, ts[n - 1].id + 1);
-	assert_int_equal(store_task_get(db, ts[700].id, &t, &found, &cause), 0);
-	assert_true(found);
+	test_get_task(db, ts[700].id, &t);
 	assert_string_equal(t.prompt, "many 700");
 	db_task_release(&t);
 	for (i = 0; i < n; i++)
@@ -441,11 +435,8 @@ static void
 lease_of(struct store *db, const char *id, int64_t *runner, int64_t *task)
 {
 	struct db_session s = {0};
-	char *cause = NULL;
-	int found;
 
-	assert_int_equal(store_session_get(db, id, &s, &found, &cause), 0);
-	assert_true(found);
+	test_get_session(db, id, &s);
 	*runner = s.lease_runner;
 	*task = s.lease_task;
 	db_session_release(&s);
@@ -588,12 +579,10 @@ test_end_folds(void **state)
 	struct store *db = NULL;
 	struct db_session got_s = {0};
 	struct db_task t = {0};
-	struct db_chain_link *chain = NULL;
 	char *cause = NULL;
 	int64_t a, epoch, sepoch, now = clock_now_ms();
 	struct claimed c;
-	size_t n = 0;
-	int found, got;
+	int got;
 
 	(void)state;
 	assert_int_equal(store_open(&db, u, NULL, &cause), 0);
@@ -617,7 +606,7 @@ test_end_folds(void **state)
 	free(cause);
 	cause = NULL;
 	store_rollback(db);
-	assert_int_equal(store_task_get(db, a, &t, &found, &cause), 0);
+	test_get_task(db, a, &t);
 	assert_int_equal(t.status, TASK_RUNNING);
 	assert_int_equal(t.input_tokens, 0);
 	db_task_release(&t);
@@ -636,7 +625,7 @@ test_end_folds(void **state)
 					   NULL, NULL, now + 2, &cause),
 			 0);
 	assert_int_equal(store_commit(db, &cause), 0);
-	assert_int_equal(store_task_get(db, a, &t, &found, &cause), 0);
+	test_get_task(db, a, &t);
 	assert_int_equal(t.status, TASK_COMPLETED);
 	assert_int_equal(t.iterations, 1);
 	assert_int_equal(t.input_tokens, 5);
@@ -645,16 +634,14 @@ test_end_folds(void **state)
 	assert_int_equal(t.finished_at, now + 2);
 	assert_int_equal(t.runner_id, 0);
 	db_task_release(&t);
-	assert_int_equal(store_session_get(db, sid, &got_s, &found, &cause), 0);
+	test_get_session(db, sid, &got_s);
 	assert_string_equal(got_s.head, "conv-1");
 	assert_int_equal(got_s.turns, 1);
 	assert_int_equal(got_s.input_tokens, 11);
 	assert_int_equal(got_s.output_tokens, 13);
 	assert_int_equal(got_s.last_used_at, now + 1);
 	db_session_release(&got_s);
-	assert_int_equal(store_session_chain(db, sid, &chain, &n, &cause), 0);
-	assert_int_equal(n, 1);
-	db_chain_free(chain, n);
+	assert_int_equal(test_chain_len(db, sid), 1);
 
 	/* a stale session epoch on the usage: the head is not set either;
 	 * a savepoint between the head and the usage: rolled back alone */
@@ -682,14 +669,12 @@ test_end_folds(void **state)
 			 0);
 	store_savepoint_rollback(db, "u");
 	assert_int_equal(store_commit(db, &cause), 0);
-	assert_int_equal(store_session_get(db, sid, &got_s, &found, &cause), 0);
+	test_get_session(db, sid, &got_s);
 	assert_string_equal(got_s.head, "conv-3");
 	assert_int_equal(got_s.turns, 1);
 	assert_int_equal(got_s.input_tokens, 11);
 	db_session_release(&got_s);
-	assert_int_equal(store_session_chain(db, sid, &chain, &n, &cause), 0);
-	assert_int_equal(n, 2);
-	db_chain_free(chain, n);
+	assert_int_equal(test_chain_len(db, sid), 2);
 	store_close(db);
 }
 
@@ -815,7 +800,7 @@ test_fenced_joined(void **state)
 	int64_t a, runner, epoch, sepoch, now = clock_now_ms();
 	struct claimed c;
 	size_t nr = 0;
-	int found, rc, k;
+	int rc, k;
 
 	(void)state;
 	assert_int_equal(store_open(&db, u, NULL, &cause), 0);
@@ -868,13 +853,12 @@ test_fenced_joined(void **state)
 		free(cause);
 		cause = NULL;
 		store_rollback(db);
-		assert_int_equal(store_task_get(db, a, &t, &found, &cause), 0);
+		test_get_task(db, a, &t);
 		assert_int_equal(t.status,
 				 k == 0 ? TASK_RUNNING : TASK_COMPLETED);
 		assert_int_equal(t.input_tokens, k == 0 ? 0 : 3);
 		db_task_release(&t);
-		assert_int_equal(
-			store_session_get(db, sid, &got_s, &found, &cause), 0);
+		test_get_session(db, sid, &got_s);
 		assert_int_equal(got_s.status,
 				 k == 0 ? SESSION_ACTIVE : SESSION_CLOSED);
 		assert_int_equal(got_s.turns, k);
@@ -924,7 +908,7 @@ test_savepoints(void **state)
 	char *cause = NULL;
 	int64_t n0, id, kept;
 	struct db_task t = {0};
-	int i, found;
+	int i;
 
 	(void)state;
 	assert_int_equal(store_open(&db, u, NULL, &cause), 0);
@@ -977,8 +961,7 @@ test_savepoints(void **state)
 	cause = NULL;
 	assert_int_equal(store_commit(db, &cause), 0);
 	assert_int_equal(tasks(db), n0 + 1);
-	assert_int_equal(store_task_get(db, kept, &t, &found, &cause), 0);
-	assert_true(found);
+	test_get_task(db, kept, &t);
 	assert_string_equal(t.prompt, "sp a");
 	db_task_release(&t);
 	store_close(db);
@@ -1169,6 +1152,20 @@ insert_dup(struct store *db, int (*begin)(struct store *, char **),
 	return rc;
 }
 
+/* store_begin_claim(), then a store_begin_own() in it, refused. */
+static int
+begin_claim_twice(struct store *db, char **cause)
+{
+	int rc = store_begin_claim(db, cause);
+
+	if (rc == 0) {
+		assert_int_equal(store_begin_own(db, cause), -BERR_DB);
+		free(*cause);
+		*cause = NULL;
+	}
+	return rc;
+}
+
 /* Two claims beside each other making one named session: the second
  * fails on the unique name, busy (claim again, alone); alone, the same
  * failure is not busy. */
@@ -1200,6 +1197,13 @@ test_unique_beside(void **state)
 				    &busy),
 			 -BERR_DB);
 	assert_false(busy);
+	/* a begin inside a claim is refused, and the claim stays one
+	 * beside others: the same failure busy again */
+	assert_int_equal(insert_dup(db, begin_claim_twice,
+				    "01900000-0000-7000-8000-0000000d0005",
+				    &busy),
+			 -BERR_DB);
+	assert_true(busy);
 	store_close(db);
 }
 
@@ -1296,7 +1300,7 @@ test_replay_failed_sticks(void **state)
 	assert_int_equal(store_begin(db, &cause), 0);
 	add(db, "written before the break", &b);
 	assert_int_equal(store_savepoint(db, "x", &cause), 0);
-	assert_int_equal(store_task_get(db, a, &t, &found, &cause), 0);
+	test_get_task(db, a, &t);
 	db_task_release(&t);
 	kill_connections(u);
 	change_elsewhere(u, a);

@@ -246,6 +246,19 @@ test_get_session(struct store *db, const char *id, struct db_session *s)
 		fail_msg("no session %s", id);
 }
 
+/* The number of links of session id's chain. */
+static inline size_t
+test_chain_len(struct store *db, const char *id)
+{
+	struct db_chain_link *chain = NULL;
+	char *cause = NULL;
+	size_t n = 0;
+
+	assert_int_equal(store_session_chain(db, id, &chain, &n, &cause), 0);
+	db_chain_free(chain, n);
+	return n;
+}
+
 /* ---- a baton context ---- */
 
 /*
