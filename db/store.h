@@ -458,6 +458,10 @@ void db_runs_free(struct db_run *, size_t n);
  * by epoch, the lease of r's task. */
 int store_run_insert(struct store *, struct db_run *r, int64_t epoch,
 		     char **cause);
+/* The agent's pid and start time, in a transaction of its own
+ * (store_begin_own()) — which PostgreSQL commits without waiting for its
+ * disk, as SQLite's WAL commits: a crash of the server, not of baton, in
+ * the instant after may lose it (docs/scale-out.md). */
 int store_run_set_pid(struct store *, int64_t id, int64_t epoch, int64_t pid,
 		      int64_t start, char **cause);
 /* Store the end of r: ended_at, exit code, signal, outcome, error,

@@ -59,9 +59,8 @@ struct pg_prep {
 struct pg_deferred {
 	char *sql;
 	/* the caller's statement (sql is it, or it wrapped as fenced, with
-	 * cte and the notify: do_fenced()), for pg_amend_held() */
+	 * cte: do_fenced()), for pg_amend_held() */
 	const char *base, *cte;
-	int notify;
 	/* an event joined to it (join_events()): its CTE */
 	char *extra;
 	int joined; /* another fenced write is in its statement (join_fenced) */
@@ -149,6 +148,8 @@ struct pg {
 	 * claim that makes a session, while wseq is count_wseq (nothing
 	 * written since); count_wseq -1: none */
 	int64_t count_n, count_beside, count_wseq;
+	/* the open transaction notifies when it commits (pg_notify_work()) */
+	int notify_owed;
 };
 
 /* The parameters of one statement, as text (NULL for SQL NULL). */
@@ -224,7 +225,7 @@ int pg_do_fenced(struct pg *, const char *sql, const struct pgq *q,
  * sql with q's parameters but the first after its own; 1 if so, else 0
  * (nothing changed).  A fenced write stays fenced (with its cte) —
  * whatever fence the later write has is in sql; notify: it notifies
- * too. */
+ * too (pg_notify_work()). */
 int pg_amend_held(struct pg *, const char *was, const char *sql,
 		  const struct pgq *q, int notify);
 /* Whether a fenced write of epoch is held back (pg_do_fenced()): then
@@ -235,8 +236,7 @@ int pg_holds_back(const struct pg *, int64_t epoch);
 int pg_do_fenced_with(struct pg *, const char *sql, const char *cte,
 		      const struct pgq *q, int64_t epoch, const char *what,
 		      char **cause);
-/* pg_do_fenced(), and pg_notify_work() when it commits (in the same
- * statement when it is held back). */
+/* pg_do_fenced(), and pg_notify_work(). */
 int pg_do_fenced_notify(struct pg *, const char *sql, const struct pgq *q,
 			int64_t epoch, const char *what, char **cause);
 /* pg_do_fenced() for a write that may run twice with the same effect
@@ -494,7 +494,8 @@ int pg_run_output_get(struct store *st, int64_t run_id, const char *stream,
 		      int *found, char **cause);
 int pg_wake_fd(struct store *st);
 void pg_wake_drain(struct store *st);
-/* NOTIFY the idle workers (delivered when the transaction commits). */
+/* NOTIFY the idle workers: at once outside a transaction; inside one,
+ * right after its COMMIT, in the same round trip (pg_commit()). */
 int pg_notify_work(struct pg *, char **cause);
 
 int pg_rows_each(struct store *st, const char *table,

@@ -779,7 +779,6 @@ dq_push(struct pg *pg, char *sql, const struct pgq *q, const char *what,
 	d->fenced = fenced;
 	d->base = NULL;
 	d->cte = NULL;
-	d->notify = 0;
 	d->extra = NULL;
 	d->joined = 0;
 	d->again = again;
@@ -819,24 +818,19 @@ log_take(struct pg *pg, struct pg_deferred *d, const PGresult *res)
 	d->n = 0;
 }
 
-/* What pg_notify_work() says, as a function call in a statement's FROM. */
-#define PG_NOTIFY_CALL "pg_notify('baton_work', '') n"
-
 /* A fenced write held back: it fails in the server when it changes no
  * row (do_fenced()).  extra: an event's CTE (join_events()), or NULL;
  * f2: a second fenced write's CTEs, "f2 AS (…)…", whose changing no row
  * fails it too (join_fenced()), or NULL. */
 static char *
-fence_wrap(const char *sql, const char *cte, const char *extra, const char *f2,
-	   int notify)
+fence_wrap(const char *sql, const char *cte, const char *extra, const char *f2)
 {
 	return xasprintf("WITH fence AS (%s RETURNING 1)%s%s%s%s%s "
-			 "SELECT 1 / count(*)%s FROM fence%s",
+			 "SELECT 1 / count(*)%s FROM fence",
 			 sql, cte != NULL ? cte : "", extra != NULL ? ", " : "",
 			 extra != NULL ? extra : "", f2 != NULL ? ", " : "",
 			 f2 != NULL ? f2 : "",
-			 f2 != NULL ? " + (SELECT 1 / count(*) FROM f2)" : "",
-			 notify ? ", " PG_NOTIFY_CALL : "");
+			 f2 != NULL ? " + (SELECT 1 / count(*) FROM f2)" : "");
 }
 
 /* dq[i] joins dq[i - 1] in statement sql (the caller's now): the
@@ -943,8 +937,7 @@ join_events(struct pg *pg)
 		ev = renumber(e->sql, p->n);
 		p->extra = xasprintf("ev AS (%s)", ev);
 		free(ev);
-		sql = p->fenced ? fence_wrap(p->base, p->cte, p->extra, NULL,
-					     p->notify)
+		sql = p->fenced ? fence_wrap(p->base, p->cte, p->extra, NULL)
 				: xasprintf("WITH %s %s", p->extra, p->sql);
 		dq_join(pg, i, 0, sql);
 	}
@@ -1006,8 +999,7 @@ join_fenced(struct pg *pg)
 		f2 = xasprintf("f2 AS (%s RETURNING 1)%s%s", body,
 			       ev != NULL ? ", ev2" : "",
 			       ev != NULL ? ev + 2 : "");
-		sql = fence_wrap(a->base, a->cte, a->extra, f2,
-				 a->notify || b->notify);
+		sql = fence_wrap(a->base, a->cte, a->extra, f2);
 		free(body);
 		free(ev);
 		free(f2);
@@ -1048,9 +1040,8 @@ pg_amend_held(struct pg *pg, const char *was, const char *sql,
 		    strncmp(pg->dq[k].sql, "SAVEPOINT ", 10) == 0)
 			return 0;
 	free(d->sql);
-	d->notify |= notify;
-	d->sql = d->fenced ? fence_wrap(sql, d->cte, NULL, NULL, d->notify)
-			   : xstrdup(sql);
+	pg->notify_owed |= notify;
+	d->sql = d->fenced ? fence_wrap(sql, d->cte, NULL, NULL) : xstrdup(sql);
 	d->base = sql;
 	d->v = xreallocarray(d->v, (size_t)(d->n + q->n - 1), sizeof *d->v);
 	for (j = 1; j < q->n; j++)
@@ -1198,17 +1189,18 @@ begun(struct pg *pg, const int *bres, struct pg_prep **bprep)
 /* What one flush() sent: how many results each statement gives, the
  * statements it prepared on the way. */
 struct pipe {
-	int bres[2], nres[PG_DEFER_MAX + 2], wres[PG_AHEAD_MAX];
+	int bres[2], nres[PG_DEFER_MAX + 2], wres[PG_AHEAD_MAX], tres;
 	struct pg_prep *bprep[2], *prep[PG_DEFER_MAX + 2];
-	struct pg_prep *wprep[PG_AHEAD_MAX];
+	struct pg_prep *wprep[PG_AHEAD_MAX], *tprep;
+	const char *trailer; /* sent last, its answer not asked for */
 	struct pg_ahead want[PG_AHEAD_MAX];
 	int nw;
 	size_t done; /* deferred writes answered */
 	int gone;    /* the connection went */
 };
 
-/* Send a pending BEGIN, the deferred writes, sql and the reads ahead,
- * and the sync.  0 or -1. */
+/* Send a pending BEGIN, the deferred writes, sql, the reads ahead and
+ * the trailer, and the sync.  0 or -1. */
 static int
 pipe_send(struct pg *pg, struct pipe *p, const char *sql, int n,
 	  const char *const *v)
@@ -1244,6 +1236,11 @@ pipe_send(struct pg *pg, struct pipe *p, const char *sql, int n,
 		run_or_send(pg, p->want[k].sql, key != NULL, &key, &p->wres[k],
 			    &p->wprep[k]);
 		if (p->wres[k] < 0)
+			return -1;
+	}
+	if (p->trailer != NULL) {
+		run_or_send(pg, p->trailer, 0, NULL, &p->tres, &p->tprep);
+		if (p->tres < 0)
 			return -1;
 	}
 	return PQpipelineSync(pg->conn) ? 0 : -1;
@@ -1297,15 +1294,17 @@ pipe_keep(struct pg *pg, struct pipe *p, int ok)
 /*
  * Send the deferred writes and sql (if not NULL) in one pipeline and
  * read their answers: the writes are logged (for a replay) and dropped
- * from the queue, *out is sql's result.  0; -1 if a write failed (the
- * transaction's failure: sticky()); 1 if the connection broke: the
- * writes not yet answered stay queued for recover_txn().
+ * from the queue, *out is sql's result.  trailer (or NULL): a statement
+ * sent after them all whose failure changes nothing (pg_commit()'s
+ * NOTIFY).  0; -1 if a write failed (the transaction's failure:
+ * sticky()); 1 if the connection broke: the writes not yet answered
+ * stay queued for recover_txn().
  */
 static int
-flush(struct pg *pg, const char *sql, int n, const char *const *v,
-      PGresult **out)
+flush_then(struct pg *pg, const char *sql, int n, const char *const *v,
+	   PGresult **out, const char *trailer)
 {
-	struct pipe p = {0};
+	struct pipe p = {.trailer = trailer};
 	PGresult *r = NULL, *sync;
 	int k;
 
@@ -1339,6 +1338,11 @@ flush(struct pg *pg, const char *sql, int n, const char *const *v,
 			pg->txn_busy = pg->busy;
 		}
 	}
+	if (trailer != NULL) {
+		if ((sync = take(pg, p.tres, p.tprep)) == NULL)
+			goto broke;
+		PQclear(sync);
+	}
 	sync = PQgetResult(pg->conn);
 	k = sync != NULL && PQresultStatus(sync) == PGRES_PIPELINE_SYNC;
 	PQclear(sync);
@@ -1369,6 +1373,13 @@ broke:
 		pg->txn_busy = 0;
 	}
 	return -1;
+}
+
+static int
+flush(struct pg *pg, const char *sql, int n, const char *const *v,
+      PGresult **out)
+{
+	return flush_then(pg, sql, n, v, out, NULL);
 }
 
 /*
@@ -1685,11 +1696,11 @@ do_fenced(struct pg *pg, const char *sql, const char *cte, const struct pgq *q,
 		 * in the server instead, aborting the transaction, and the
 		 * failure (22012) is told as a lost lease (deferred_fail). */
 		pg->wseq++;
-		dq_push(pg, fence_wrap(sql, cte, NULL, NULL, notify), q, what,
-			1, again);
+		dq_push(pg, fence_wrap(sql, cte, NULL, NULL), q, what, 1,
+			again);
 		pg->dq[pg->ndq - 1].base = sql;
 		pg->dq[pg->ndq - 1].cte = cte;
-		pg->dq[pg->ndq - 1].notify = notify;
+		pg->notify_owed |= notify;
 		return pg->ndq < PG_DEFER_MAX ? 0 : pg_settle(pg, cause);
 	}
 	if ((rc = pg_do(pg, sql, q, &changed, what, cause)) != 0)
@@ -1843,6 +1854,7 @@ pg_begin(struct store *store, char **cause)
 	}
 	/* with pipelines, BEGIN goes with the first statement */
 	pg->begin_pending = pq_pipeline();
+	pg->notify_owed = 0;
 	pg->in_txn = 1;
 	txn_clear(pg);
 	log_clear(pg);
@@ -1851,6 +1863,8 @@ pg_begin(struct store *store, char **cause)
 	ahead_clear(pg);
 	return 0;
 }
+
+static const char sql_notify[] = "NOTIFY baton_work";
 
 /* The fate of transaction xid, asked after the COMMIT's answer was lost:
  * 1 committed, 0 not (aborted or unknown), -1 cannot tell. */
@@ -1947,6 +1961,7 @@ pg_commit(struct store *store, char **cause)
 {
 	struct pg *pg = (struct pg *)store;
 	PGresult *res = NULL;
+	const char *notify;
 	int rc = 0, lost = 0;
 
 	if (!pg->in_txn) {
@@ -1962,7 +1977,7 @@ pg_commit(struct store *store, char **cause)
 	 * whether a COMMIT whose answer was lost took effect, comes first,
 	 * but for writes that may run twice (pg_do_fenced_again()). */
 	if (pg->begin_pending && pg->ndq > 0 && pg->txn_lock == PG_LOCK_NONE &&
-	    all_again(pg)) {
+	    all_again(pg) && !pg->notify_owed) {
 		if ((rc = commit_implicit(pg, cause)) != 0)
 			goto failed;
 		goto done;
@@ -1972,9 +1987,17 @@ pg_commit(struct store *store, char **cause)
 		goto failed;
 	if (pg->begin_pending && pg->ndq == 0)
 		goto done; /* nothing sent at all: nothing to commit */
-	if (pg->ndq == 0)
+	/* The NOTIFY after the COMMIT, not in the transaction: PostgreSQL
+	 * holds a lock of the whole cluster from a notifying transaction's
+	 * commit to its end, its WAL flush included, so notifying
+	 * transactions would commit one at a time, each with a flush of its
+	 * own.  Idle workers see the notice a statement later; a savepoint
+	 * rolled back may leave it owed for nothing, which wakes them to
+	 * find nothing more (pg_notify_work()). */
+	notify = pg->notify_owed ? sql_notify : NULL;
+	if (pg->ndq == 0 && (notify == NULL || !pq_pipeline()))
 		res = PQexec(pg->conn, "COMMIT");
-	else if ((lost = flush(pg, "COMMIT", 0, NULL, &res)) < 0) {
+	else if ((lost = flush_then(pg, "COMMIT", 0, NULL, &res, notify)) < 0) {
 		rc = sticky(pg, cause);
 		goto failed;
 	}
@@ -1989,7 +2012,10 @@ pg_commit(struct store *store, char **cause)
 	PQclear(res);
 	if (rc != 0)
 		goto failed;
+	if (notify != NULL && !pq_pipeline())
+		PQclear(PQexec(pg->conn, notify));
 done:
+	pg->notify_owed = 0;
 	pg->begin_pending = 0;
 	pg->in_txn = 0;
 	pg->txn_lock = PG_LOCK_WRITE;
@@ -2012,6 +2038,7 @@ pg_rollback(struct store *store)
 		return;
 	pg->in_txn = 0;
 	pg->begin_pending = 0;
+	pg->notify_owed = 0;
 	pg->txn_lock = PG_LOCK_WRITE;
 	txn_clear(pg);
 	log_clear(pg);
@@ -2444,8 +2471,12 @@ pg_close(struct store *store)
 int
 pg_notify_work(struct pg *pg, char **cause)
 {
-	return pg_do(pg, "NOTIFY baton_work", NULL, NULL,
-		     "cannot notify workers", cause);
+	if (pg->in_txn) {
+		pg->notify_owed = 1; /* sent after the COMMIT (pg_commit()) */
+		return 0;
+	}
+	return pg_do(pg, sql_notify, NULL, NULL, "cannot notify workers",
+		     cause);
 }
 
 int

@@ -66,11 +66,26 @@ pg_run_insert(struct store *store, struct db_run *r, int64_t epoch,
 static const char sql_run_pid[] =
 	"UPDATE runs SET pid = $2, proc_start = $3 WHERE id = $1 "
 	"AND " PG_RUN_FENCE("runs.task_id", "$4");
+/* sql_run_pid in a transaction of its own (store_begin_own()): it
+ * commits without waiting for the server's WAL flush (synchronous_commit
+ * off for this transaction: the walwriter flushes it within a fraction
+ * of a second).  The pid is there for a reaper on this machine to stop
+ * the agent if the runner dies; the server crashing in the instant
+ * after (not a fast restart, which flushes) is what could lose it — as
+ * a machine crashing could lose SQLite's last commits, which do not
+ * wait for the disk either (synchronous NORMAL).  Each task's claim
+ * waits for its flush; this second one a task would double the flushes
+ * a task waits for, and with them the time at -j2. */
+static const char sql_run_pid_own[] =
+	"UPDATE runs SET pid = $2, proc_start = $3 FROM (SELECT "
+	"set_config('synchronous_commit', 'off', true)) c WHERE runs.id = $1 "
+	"AND " PG_RUN_FENCE("runs.task_id", "$4");
 
 int
 pg_run_set_pid(struct store *store, int64_t id, int64_t epoch, int64_t pid,
 	       int64_t start, char **cause)
 {
+	struct pg *pg = (struct pg *)store;
 	struct pgq q;
 
 	pgq_init(&q);
@@ -78,8 +93,11 @@ pg_run_set_pid(struct store *store, int64_t id, int64_t epoch, int64_t pid,
 	pgq_i64(&q, pid);
 	pgq_i64(&q, start);
 	pgq_i64(&q, epoch);
-	return pg_do_fenced_again((struct pg *)store, sql_run_pid, &q, epoch,
-				  "cannot record run", cause);
+	return pg_do_fenced_again(pg,
+				  pg->in_txn && pg->txn_lock == PG_LOCK_NONE
+					  ? sql_run_pid_own
+					  : sql_run_pid,
+				  &q, epoch, "cannot record run", cause);
 }
 
 static const char sql_run_end[] =

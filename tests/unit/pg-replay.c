@@ -192,6 +192,84 @@ test_again(void **state)
 	store_close(db);
 }
 
+/* synchronous_commit as the open transaction of db has it now. */
+static char *
+sync_commit(struct store *db)
+{
+	PGresult *res = NULL;
+	char *cause = NULL, *v;
+
+	if (pg_exec((struct pg *)db, "SELECT current_setting("
+				     "'synchronous_commit')",
+		    NULL, &res, "read", &cause) != 0)
+		fail_msg("%s", cause);
+	v = xstrdup(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return v;
+}
+
+/*
+ * The agent's pid commits without waiting for the WAL flush: its own
+ * transaction (store_begin_own()) sets synchronous_commit off for
+ * itself, and nothing else does — not a transaction with the write
+ * lock, not the next one on the connection.  Its fence holds all the
+ * same.
+ */
+static void
+test_pid_no_flush_wait(void **state)
+{
+	const char *u = url();
+	struct store *db = NULL;
+	struct db_run r = {0}, *runs = NULL;
+	char *cause = NULL, *v;
+	int64_t a, epoch = 0;
+	size_t nr = 0;
+
+	(void)state;
+	assert_int_equal(store_open(&db, u, NULL, &cause), 0);
+	add(db, "pid", &a);
+	assert_int_equal(store_begin(db, &cause), 0);
+	assert_int_equal(store_task_start(db, a, 0, NULL, NULL, NULL,
+					  clock_now_ms(), &epoch, &cause),
+			 0);
+	r.task_id = a;
+	r.attempt = r.iteration = 1;
+	r.started_at = clock_now_ms();
+	assert_int_equal(store_run_insert(db, &r, epoch, &cause), 0);
+	assert_string_equal(v = sync_commit(db), "on");
+	free(v);
+	assert_int_equal(store_commit(db, &cause), 0);
+
+	assert_int_equal(store_begin_own(db, &cause), 0);
+	assert_int_equal(store_run_set_pid(db, r.id, epoch, 77, 9, &cause), 0);
+	assert_string_equal(v = sync_commit(db), "off");
+	free(v);
+	assert_int_equal(store_commit(db, &cause), 0);
+	assert_string_equal(v = sync_commit(db), "on");
+	free(v);
+	/* in a transaction that takes the write lock: waits, as all do */
+	assert_int_equal(store_begin(db, &cause), 0);
+	assert_int_equal(store_run_set_pid(db, r.id, epoch, 78, 9, &cause), 0);
+	assert_string_equal(v = sync_commit(db), "on");
+	free(v);
+	assert_int_equal(store_commit(db, &cause), 0);
+	assert_int_equal(store_run_list(db, a, &runs, &nr, &cause), 0);
+	assert_int_equal(nr, 1);
+	assert_int_equal(runs[0].pid, 78);
+	db_runs_free(runs, nr);
+	/* a stale epoch: lost, nothing written */
+	assert_int_equal(store_begin_own(db, &cause), 0);
+	assert_int_equal(store_run_set_pid(db, r.id, epoch + 1, 1, 1, &cause) ==
+					 0
+				 ? store_commit(db, &cause)
+				 : -BERR_LEASE,
+			 -BERR_LEASE);
+	free(cause);
+	store_rollback(db);
+	db_run_release(&r);
+	store_close(db);
+}
+
 /* A temp session row with id (its other columns made up). */
 static struct db_session
 session_row(const char *id)
@@ -1317,6 +1395,81 @@ test_replay_failed_sticks(void **state)
 	store_close(db);
 }
 
+/* A connection of its own that listens for baton_work. */
+static PGconn *
+listener(const char *u)
+{
+	PGconn *c = PQconnectdb(u);
+
+	assert_int_equal(PQstatus(c), CONNECTION_OK);
+	PQclear(PQexec(c, "LISTEN baton_work"));
+	return c;
+}
+
+/* How many notifications c has had since the last call. */
+static int
+notified(PGconn *c)
+{
+	PGnotify *n;
+	int k = 0;
+
+	/* a round trip: what the server sent before its answer is read */
+	PQclear(PQexec(c, "SELECT 1"));
+	while ((n = PQnotifies(c)) != NULL) {
+		k++;
+		PQfreemem(n);
+	}
+	return k;
+}
+
+/*
+ * A task's end notifies the idle workers once its transaction commits,
+ * with a NOTIFY sent after the COMMIT in the same round trip (not inside
+ * the transaction, whose commit would then hold the server's notify lock
+ * through its WAL flush); a transaction rolled back notifies nobody; an
+ * add notifies too.
+ */
+static void
+test_notify_after_commit(void **state)
+{
+	static const char sid[] = "01900000-0000-7000-8000-0000000000b1";
+	const char *u = url();
+	struct store *db = NULL;
+	PGconn *l = listener(u);
+	char *cause = NULL;
+	int64_t now = clock_now_ms(), b;
+	struct claimed c;
+
+	(void)state;
+	assert_int_equal(store_open(&db, u, NULL, &cause), 0);
+	c = claim_in(db, sid, "notify", 5, now);
+	(void)notified(l);
+
+	assert_int_equal(store_begin(db, &cause), 0);
+	assert_int_equal(store_task_finish(db, c.task, c.epoch, TASK_COMPLETED,
+					   1, 0, NULL, NULL, now, &cause),
+			 0);
+	assert_int_equal(store_session_count_active(db, FAR, &b, &cause), 0);
+	assert_int_equal(notified(l), 0);
+	store_rollback(db);
+	assert_int_equal(notified(l), 0);
+
+	assert_int_equal(store_begin(db, &cause), 0);
+	assert_int_equal(store_task_finish(db, c.task, c.epoch, TASK_COMPLETED,
+					   1, 0, NULL, NULL, now, &cause),
+			 0);
+	assert_int_equal(store_session_count_active(db, FAR, &b, &cause), 0);
+	assert_int_equal(notified(l), 0);
+	assert_int_equal(store_commit(db, &cause), 0);
+	assert_int_equal(notified(l), 1);
+
+	/* an add, a transaction of its own */
+	add(db, "notify again", &b);
+	assert_int_equal(notified(l), 1);
+	PQfinish(l);
+	store_close(db);
+}
+
 #else
 static void
 test_prepared(void **state)
@@ -1365,6 +1518,8 @@ main(void)
 		cmocka_unit_test(test_replay),
 		cmocka_unit_test(test_replay_changed),
 		cmocka_unit_test(test_again),
+		cmocka_unit_test(test_pid_no_flush_wait),
+		cmocka_unit_test(test_notify_after_commit),
 		cmocka_unit_test(test_held_back),
 		cmocka_unit_test(test_outside_txn),
 		cmocka_unit_test(test_replay_many),
