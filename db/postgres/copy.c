@@ -112,6 +112,7 @@ columns_of(struct pg *pg, const char *table, char **cause)
 	PGresult *res;
 	struct pgq q;
 	int i;
+	int rc;
 
 	if (pg->copy_table != NULL && strcmp(pg->copy_table, table) == 0)
 		return 0;
@@ -121,8 +122,8 @@ columns_of(struct pg *pg, const char *table, char **cause)
 	strvec_init(&pg->copy_cols);
 	pgq_init(&q);
 	pgq_text(&q, table);
-	if (pg_exec(pg, sql, &q, &res, "cannot copy", cause) != 0)
-		return -BERR_DB;
+	if ((rc = pg_exec(pg, sql, &q, &res, "cannot copy", cause) != 0) != 0)
+		return rc;
 	for (i = 0; i < PQntuples(res); i++)
 		strvec_push(&pg->copy_cols, PQgetvalue(res, i, 0));
 	PQclear(res);

@@ -79,12 +79,14 @@ struct pg_sp {
 };
 
 /* A read sent ahead of its caller (pg_read_ahead()): its text and its
- * one parameter, and once answered its result. */
+ * one parameter, and once answered its result — or an answer made here
+ * from writes held back (pg_keep_made()). */
 #define PG_AHEAD_MAX 2
 struct pg_ahead {
 	const char *sql;
 	char *key;
 	PGresult *res;
+	int made; /* not read: not logged for a replay, whose writes make it */
 };
 
 struct pg {
@@ -150,6 +152,11 @@ struct pg {
 	int64_t count_n, count_beside, count_wseq;
 	/* the open transaction notifies when it commits (pg_notify_work()) */
 	int notify_owed;
+	/* the task row the pick locked (pg_task_next()), as read, with its
+	 * lease_epoch, for its start to be held back (pg_task_start());
+	 * picked_id 0: none (started, or a savepoint rolled back) */
+	int64_t picked_id, picked_epoch;
+	PGresult *picked;
 };
 
 /* The parameters of one statement, as text (NULL for SQL NULL). */
@@ -197,6 +204,24 @@ void pg_read_ahead(struct pg *, const char *sql, const char *key);
 /* Keep res, the answer of the read sql with key (another statement gave
  * the same rows), as pg_read_ahead() would; res is pg's now. */
 void pg_keep(struct pg *, const char *sql, const char *key, PGresult *res);
+/* pg_keep() of an answer made from writes held back, which the read
+ * would give once they ran: not logged (a replay runs the writes). */
+void pg_keep_made(struct pg *, const char *sql, const char *key, PGresult *res);
+/* The answers made (pg_keep_made()) are moved to saved (at most
+ * PG_AHEAD_MAX), their count returned, so that a write that would drop
+ * them can be made first; pg_kept_restore() keeps them again. */
+int pg_kept_save(struct pg *, struct pg_ahead *saved);
+void pg_kept_restore(struct pg *, struct pg_ahead *saved, int n);
+/* Or forgets them. */
+void pg_kept_free(struct pg_ahead *saved, int n);
+/* Forget the pick's row (struct pg, picked). */
+void pg_picked_clear(struct pg *);
+/* An empty one-row answer of ncols text columns to fill with
+ * pg_set_value(), or NULL. */
+PGresult *pg_made_row(struct pg *, int ncols);
+/* Column col of res's row set to v (NULL for NULL) as the server would
+ * store it; 0 if it could not be. */
+int pg_set_value(PGresult *res, int col, const char *v);
 
 /* The runs id the claim's pick took from its sequence (run_id_next),
  * for the run this transaction inserts: pg_take_run_id() gives it
@@ -204,6 +229,11 @@ void pg_keep(struct pg *, const char *sql, const char *key, PGresult *res);
  * id needs no round trip; else 0.  Forgotten when the transaction ends. */
 int64_t pg_take_run_id(struct pg *, int64_t epoch);
 
+/* The session row a read would give once the leased insert of id held
+ * back runs, or NULL (session.c). */
+PGresult *pg_session_made(struct pg *, const char *id);
+/* The text of session.c's read of a session by id (pg_keep()'s key). */
+const char *pg_sql_session_get(void);
 /* pg_read_ahead() of the session id's row (session.c's read). */
 void pg_session_read_ahead(struct pg *, const char *id);
 

@@ -22,6 +22,16 @@
 
 #define PQ_FUNCS(X)                                                            \
 	X(char *, PQcmdStatus, (PGresult * res), (res))                        \
+	X(PGresult *, PQcopyResult, (const PGresult *src, int flags),          \
+	  (src, flags))                                                        \
+	X(PGresult *, PQmakeEmptyPGresult,                                     \
+	  (PGconn * conn, ExecStatusType status), (conn, status))              \
+	X(int, PQsetResultAttrs,                                               \
+	  (PGresult * res, int numAttributes, PGresAttDesc *attDescs),         \
+	  (res, numAttributes, attDescs))                                      \
+	X(int, PQsetvalue,                                                     \
+	  (PGresult * res, int tup_num, int field_num, char *value, int len),  \
+	  (res, tup_num, field_num, value, len))                               \
 	X(char *, PQcmdTuples, (PGresult * res), (res))                        \
 	X(PGconn *, PQconnectdbParams,                                         \
 	  (const char *const *keywords, const char *const *values,             \

@@ -86,9 +86,10 @@ pg_doctor(struct store *store, int fix, int64_t now,
 	for (i = 0; rc == 0 && i < sizeof checks / sizeof checks[0]; i++) {
 		pgq_init(&q);
 		pgq_i64(&q, now);
-		if (pg_exec(pg, checks[i].check, checks[i].with_now ? &q : NULL,
-			    &res, "cannot check", cause))
-			return -BERR_DB;
+		if ((rc = pg_exec(pg, checks[i].check,
+				  checks[i].with_now ? &q : NULL, &res,
+				  "cannot check", cause)) != 0)
+			return rc;
 		for (r = 0; rc == 0 && r < PQntuples(res); r++) {
 			(*problems)++;
 			fn(arg, checks[i].kind, PQgetvalue(res, r, 1));
@@ -331,15 +332,16 @@ pg_prune_tasks_list(struct store *store, int64_t before, int64_t after,
 	PGresult *res;
 	struct pgq q;
 	int i;
+	int rc;
 
 	*n = 0;
 	pgq_init(&q);
 	pgq_i64(&q, before);
 	pgq_i64(&q, after);
 	pgq_i64(&q, (int64_t)max);
-	if (pg_exec((struct pg *)store, sql_list_tasks, &q, &res,
-		    "cannot list tasks to prune", cause))
-		return -BERR_DB;
+	if ((rc = pg_exec((struct pg *)store, sql_list_tasks, &q, &res,
+			  "cannot list tasks to prune", cause)) != 0)
+		return rc;
 	for (i = 0; i < PQntuples(res) && *n < max; i++)
 		ids[(*n)++] = pg_i64(res, i, 0);
 	PQclear(res);
@@ -354,12 +356,13 @@ batch_step(struct pg *pg, const char *sql, int64_t before, const char *batch,
 {
 	PGresult *res;
 	struct pgq q;
+	int rc;
 
 	pgq_init(&q);
 	pgq_i64(&q, before);
 	pgq_text(&q, batch);
-	if (pg_exec(pg, sql, &q, &res, "cannot prune", cause))
-		return -BERR_DB;
+	if ((rc = pg_exec(pg, sql, &q, &res, "cannot prune", cause)) != 0)
+		return rc;
 	if (count != NULL) {
 		if (PQresultStatus(res) == PGRES_TUPLES_OK)
 			*count += PQntuples(res) > 0 ? pg_i64(res, 0, 0) : 0;
@@ -468,15 +471,17 @@ pg_prune_sessions_list(struct store *store, int64_t before, int assume_gone,
 	PGresult *res;
 	struct pgq q;
 	int i;
+	int rc;
 
 	pgq_init(&q);
 	pgq_i64(&q, before);
 	pgq_text(&q, after != NULL ? after : "");
 	pgq_i64(&q, (int64_t)max);
-	if (pg_exec((struct pg *)store,
-		    assume_gone ? sql_list_sessions_after : sql_list_sessions,
-		    &q, &res, "cannot list sessions to prune", cause))
-		return -BERR_DB;
+	if ((rc = pg_exec(
+		     (struct pg *)store,
+		     assume_gone ? sql_list_sessions_after : sql_list_sessions,
+		     &q, &res, "cannot list sessions to prune", cause)) != 0)
+		return rc;
 	for (i = 0; i < PQntuples(res); i++)
 		strvec_push(ids, PQgetvalue(res, i, 0));
 	PQclear(res);

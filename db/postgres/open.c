@@ -710,11 +710,12 @@ pg_read_ahead(struct pg *pg, const char *sql, const char *key)
 	pg->want[pg->nwant].sql = sql;
 	pg->want[pg->nwant].key = xstrdup_or_null(key);
 	pg->want[pg->nwant].res = NULL;
+	pg->want[pg->nwant].made = 0;
 	pg->nwant++;
 }
 
-void
-pg_keep(struct pg *pg, const char *sql, const char *key, PGresult *res)
+static void
+keep(struct pg *pg, const char *sql, const char *key, PGresult *res, int made)
 {
 	if (!pg->in_txn || pg->nahead == PG_AHEAD_MAX || key == NULL) {
 		PQclear(res);
@@ -723,13 +724,109 @@ pg_keep(struct pg *pg, const char *sql, const char *key, PGresult *res)
 	pg->ahead[pg->nahead].sql = sql;
 	pg->ahead[pg->nahead].key = xstrdup(key);
 	pg->ahead[pg->nahead].res = res;
+	pg->ahead[pg->nahead].made = made;
 	pg->nahead++;
 }
 
+void
+pg_keep(struct pg *pg, const char *sql, const char *key, PGresult *res)
+{
+	keep(pg, sql, key, res, 0);
+}
+
+void
+pg_keep_made(struct pg *pg, const char *sql, const char *key, PGresult *res)
+{
+	keep(pg, sql, key, res, 1);
+}
+
+int
+pg_kept_save(struct pg *pg, struct pg_ahead *saved)
+{
+	int i = 0, n = 0;
+
+	while (i < pg->nahead) {
+		if (!pg->ahead[i].made) {
+			i++;
+			continue;
+		}
+		saved[n++] = pg->ahead[i];
+		pg->ahead[i] = pg->ahead[--pg->nahead];
+	}
+	return n;
+}
+
+void
+pg_kept_restore(struct pg *pg, struct pg_ahead *saved, int n)
+{
+	int i;
+
+	for (i = 0; i < n; i++) {
+		if (saved[i].res != NULL)
+			keep(pg, saved[i].sql, saved[i].key, saved[i].res, 1);
+		free(saved[i].key);
+	}
+}
+
+void
+pg_kept_free(struct pg_ahead *saved, int n)
+{
+	while (n-- > 0) {
+		PQclear(saved[n].res);
+		free(saved[n].key);
+	}
+}
+
+int
+pg_set_value(PGresult *res, int col, const char *v)
+{
+	char *clean;
+	int ok;
+
+	if (v == NULL)
+		return PQsetvalue(res, 0, col, NULL, -1);
+	/* as the server stores it (run_or_send()) */
+	clean = non_ascii(v) ? text_utf8_clean(v) : NULL;
+	if (clean != NULL)
+		v = clean;
+	ok = PQsetvalue(res, 0, col, (char *)v, (int)strlen(v));
+	free(clean);
+	return ok;
+}
+
+PGresult *
+pg_made_row(struct pg *pg, int ncols)
+{
+	PGresAttDesc d[PG_MAX_PARAMS] = {0};
+	PGresult *res;
+	int i;
+
+	if (ncols > PG_MAX_PARAMS)
+		return NULL;
+	for (i = 0; i < ncols; i++)
+		d[i].name = (char *)"";
+	if ((res = PQmakeEmptyPGresult(pg->conn, PGRES_TUPLES_OK)) == NULL)
+		oom();
+	if (!PQsetResultAttrs(res, ncols, d)) {
+		PQclear(res);
+		return NULL;
+	}
+	return res;
+}
+
+void
+pg_picked_clear(struct pg *pg)
+{
+	PQclear(pg->picked);
+	pg->picked = NULL;
+	pg->picked_id = 0;
+	pg->picked_epoch = 0;
+}
+
 /* The answer read ahead for sql with q, taken (the caller's now), or
- * NULL. */
+ * NULL; *made: it was made, not read (pg_keep_made()). */
 static PGresult *
-ahead_take(struct pg *pg, const char *sql, const struct pgq *q)
+ahead_take(struct pg *pg, const char *sql, const struct pgq *q, int *made)
 {
 	PGresult *res;
 	int i;
@@ -744,6 +841,7 @@ ahead_take(struct pg *pg, const char *sql, const struct pgq *q)
 		    (key != NULL && strcmp(pg->ahead[i].key, key) != 0))
 			continue;
 		res = pg->ahead[i].res;
+		*made = pg->ahead[i].made;
 		free(pg->ahead[i].key);
 		pg->ahead[i] = pg->ahead[--pg->nahead];
 		return res;
@@ -1554,7 +1652,7 @@ pg_exec(struct pg *pg, const char *sql, const struct pgq *q, PGresult **out,
 	const char *what, char **cause)
 {
 	PGresult *res;
-	int tries, rc, n = q != NULL ? q->n : 0;
+	int tries, rc, made = 0, n = q != NULL ? q->n : 0;
 	const char *const *v = q != NULL ? q->v : NULL;
 
 	if (out != NULL)
@@ -1562,8 +1660,9 @@ pg_exec(struct pg *pg, const char *sql, const struct pgq *q, PGresult **out,
 	if (pg->in_txn && pg->txn_err != 0)
 		return sticky(pg, cause);
 	if (pg->nahead > 0 && out != NULL && is_read(sql) &&
-	    (res = ahead_take(pg, sql, q)) != NULL) {
-		log_push_v(pg, sql, n, v, res);
+	    (res = ahead_take(pg, sql, q, &made)) != NULL) {
+		if (!made)
+			log_push_v(pg, sql, n, v, res);
 		*out = res;
 		return 0;
 	}
@@ -2115,6 +2214,7 @@ txn_clear(struct pg *pg)
 {
 	pg->run_id_next = 0;
 	pg->count_wseq = -1;
+	pg_picked_clear(pg);
 	while (pg->nsp > 0)
 		free(pg->sp[--pg->nsp].name);
 	pg->nsrv = 0;
@@ -2206,6 +2306,7 @@ pg_savepoint_rollback(struct store *store, const char *name)
 	level = pg->sp[i].level;
 	sp_pop(pg, i);
 	ahead_clear(pg);
+	pg_picked_clear(pg); /* its lock may go with the savepoint */
 	if (pg->ndq > 0 && pg_settle(pg, &c) != 0) {
 		free(c);
 		c = NULL;
@@ -2258,14 +2359,16 @@ pg_vacuum(struct store *store, int64_t *before, int64_t *after, char **cause)
 	static const char size[] =
 		"SELECT pg_database_size(current_database())";
 	PGresult *res;
+	int rc;
 
 	*before = *after = 0;
 	if (pg->in_txn) {
 		*cause = xstrdup("cannot vacuum inside a transaction");
 		return -BERR_DB;
 	}
-	if (pg_exec(pg, size, NULL, &res, "cannot vacuum", cause) != 0)
-		return -BERR_DB;
+	if ((rc = pg_exec(pg, size, NULL, &res, "cannot vacuum", cause) != 0) !=
+	    0)
+		return rc;
 	*before = pg_i64(res, 0, 0);
 	PQclear(res);
 	res = PQexec(pg->conn, "VACUUM");
@@ -2275,8 +2378,9 @@ pg_vacuum(struct store *store, int64_t *before, int64_t *after, char **cause)
 		return -BERR_DB;
 	}
 	PQclear(res);
-	if (pg_exec(pg, size, NULL, &res, "cannot vacuum", cause) != 0)
-		return -BERR_DB;
+	if ((rc = pg_exec(pg, size, NULL, &res, "cannot vacuum", cause) != 0) !=
+	    0)
+		return rc;
 	*after = pg_i64(res, 0, 0);
 	PQclear(res);
 	return 0;

@@ -32,6 +32,7 @@ pg_run_insert(struct store *store, struct db_run *r, int64_t epoch,
 	PGresult *res;
 	struct pgq q;
 	int64_t id = pg_take_run_id(pg, epoch);
+	int rc;
 
 	pgq_init(&q);
 	pgq_i64(&q, r->task_id);
@@ -51,8 +52,9 @@ pg_run_insert(struct store *store, struct db_run *r, int64_t epoch,
 		return pg_do_fenced(pg, sql_run_insert_id, &q, epoch,
 				    "cannot record run", cause);
 	}
-	if (pg_exec(pg, sql_run_insert, &q, &res, "cannot record run", cause))
-		return -BERR_DB;
+	if ((rc = pg_exec(pg, sql_run_insert, &q, &res, "cannot record run",
+			  cause)) != 0)
+		return rc;
 	if (PQntuples(res) != 1) {
 		PQclear(res);
 		*cause = xstrdup("cannot record run: lost lease");
@@ -212,14 +214,15 @@ pg_run_list(struct store *store, int64_t task_id, struct db_run **runs,
 {
 	PGresult *res;
 	struct pgq q;
+	int rc;
 
 	*runs = NULL;
 	*n = 0;
 	pgq_init(&q);
 	pgq_i64(&q, task_id);
-	if (pg_exec((struct pg *)store, sql_run_list, &q, &res,
-		    "cannot read runs", cause))
-		return -BERR_DB;
+	if ((rc = pg_exec((struct pg *)store, sql_run_list, &q, &res,
+			  "cannot read runs", cause)) != 0)
+		return rc;
 	pg_read_runs(res, runs, n);
 	return 0;
 }
@@ -256,6 +259,7 @@ pg_runner_insert(struct store *store, const struct db_runner *r, int64_t *id,
 {
 	PGresult *res;
 	struct pgq q;
+	int rc;
 
 	pgq_init(&q);
 	pgq_i64(&q, r->pid);
@@ -264,9 +268,9 @@ pg_runner_insert(struct store *store, const struct db_runner *r, int64_t *id,
 	pgq_i64(&q, r->proc_start);
 	pgq_i64(&q, r->started_at);
 	pgq_text(&q, r->batch_id);
-	if (pg_exec((struct pg *)store, sql_runner_insert, &q, &res,
-		    "cannot register runner", cause))
-		return -BERR_DB;
+	if ((rc = pg_exec((struct pg *)store, sql_runner_insert, &q, &res,
+			  "cannot register runner", cause)) != 0)
+		return rc;
 	*id = pg_i64(res, 0, 0);
 	PQclear(res);
 	return 0;
@@ -336,12 +340,13 @@ pg_runner_alive_list(struct store *store, struct db_runner **out, size_t *n,
 {
 	PGresult *res;
 	int i, rows;
+	int rc;
 
 	*out = NULL;
 	*n = 0;
-	if (pg_exec((struct pg *)store, sql_runner_alive, NULL, &res,
-		    "cannot list runners", cause))
-		return -BERR_DB;
+	if ((rc = pg_exec((struct pg *)store, sql_runner_alive, NULL, &res,
+			  "cannot list runners", cause)) != 0)
+		return rc;
 	rows = PQntuples(res);
 	if (rows > 0)
 		*out = xcalloc((size_t)rows, sizeof **out);
@@ -375,13 +380,14 @@ pg_batch_find(struct store *store, const char *prefix, char **id, int *found,
 {
 	PGresult *res;
 	struct pgq q;
+	int rc;
 
 	*id = NULL;
 	pgq_init(&q);
 	pgq_text(&q, prefix);
-	if (pg_exec((struct pg *)store, sql_batch_find, &q, &res,
-		    "cannot read runners", cause))
-		return -BERR_DB;
+	if ((rc = pg_exec((struct pg *)store, sql_batch_find, &q, &res,
+			  "cannot read runners", cause)) != 0)
+		return rc;
 	*found = PQntuples(res) > 1 ? 2 : PQntuples(res);
 	if (*found == 1)
 		*id = pg_text(res, 0, 0);
@@ -437,6 +443,7 @@ pg_runner_reap(struct store *store, int64_t id, int64_t now, int requeue,
 	       int64_t seen_heartbeat, struct db_orphan **orphans, size_t *n,
 	       char **cause)
 {
+	int rc;
 	struct pg *pg = (struct pg *)store;
 	static const struct {
 		const char *sql;
@@ -468,8 +475,9 @@ pg_runner_reap(struct store *store, int64_t id, int64_t now, int requeue,
 	q.n = 2;
 	pgq_i64(&q, requeue);
 	q.n = 1;
-	if (pg_exec(pg, sql_reap_orphans, &q, &res, "cannot read runs", cause))
-		return -BERR_DB;
+	if ((rc = pg_exec(pg, sql_reap_orphans, &q, &res, "cannot read runs",
+			  cause)) != 0)
+		return rc;
 	rows = PQntuples(res);
 	if (rows > 0)
 		*orphans = xcalloc((size_t)rows, sizeof **orphans);
@@ -514,10 +522,12 @@ ms_one(struct pg *pg, const char *sql, const struct pgq *q,
        struct db_milestone *m, int *found, char **cause)
 {
 	PGresult *res;
+	int rc;
 
 	*found = 0;
-	if (pg_exec(pg, sql, q, &res, "cannot read milestone", cause))
-		return -BERR_DB;
+	if ((rc = pg_exec(pg, sql, q, &res, "cannot read milestone", cause)) !=
+	    0)
+		return rc;
 	if (PQntuples(res) == 1) {
 		read_milestone(res, 0, m);
 		*found = 1;
@@ -607,10 +617,11 @@ pg_milestone_each(struct store *store,
 	struct db_milestone m;
 	PGresult *res;
 	int i, stop = 0;
+	int rc;
 
-	if (pg_exec((struct pg *)store, sql_ms_each, NULL, &res,
-		    "cannot list milestones", cause))
-		return -BERR_DB;
+	if ((rc = pg_exec((struct pg *)store, sql_ms_each, NULL, &res,
+			  "cannot list milestones", cause)) != 0)
+		return rc;
 	for (i = 0; i < PQntuples(res) && !stop; i++) {
 		read_milestone(res, i, &m);
 		stop = fn(arg, &m);
@@ -742,14 +753,15 @@ pg_run_output_get(struct store *store, int64_t run_id, const char *stream,
 	PGresult *res;
 	struct pgq q;
 	int i, rows;
+	int rc;
 
 	pgq_init(&q);
 	pgq_i64(&q, run_id);
 	pgq_text(&q, stream);
 	pgq_i64(&q, from);
-	if (pg_exec((struct pg *)store, sql_output_get, &q, &res,
-		    "cannot read the run's output", cause))
-		return -BERR_DB;
+	if ((rc = pg_exec((struct pg *)store, sql_output_get, &q, &res,
+			  "cannot read the run's output", cause)) != 0)
+		return rc;
 	rows = PQntuples(res);
 	*found = rows > 0;
 	if (rows > 0 && !PQgetisnull(res, 0, 1)) {

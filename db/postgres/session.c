@@ -59,14 +59,16 @@ get_one(struct pg *pg, const char *sql, const char *key, const char *key2,
 {
 	PGresult *res;
 	struct pgq q;
+	int rc;
 
 	*found = 0;
 	pgq_init(&q);
 	pgq_text(&q, key);
 	if (strstr(sql, "$2") != NULL)
 		pgq_text(&q, key2);
-	if (pg_exec(pg, sql, &q, &res, "cannot read session", cause))
-		return -BERR_DB;
+	if ((rc = pg_exec(pg, sql, &q, &res, "cannot read session", cause)) !=
+	    0)
+		return rc;
 	if (PQntuples(res) >= 1) {
 		read_session(res, 0, s);
 		*found = 1;
@@ -93,6 +95,12 @@ pg_session_get(struct store *store, const char *id, struct db_session *s,
 		       cause);
 }
 
+const char *
+pg_sql_session_get(void)
+{
+	return sql_session_get;
+}
+
 void
 pg_session_read_ahead(struct pg *pg, const char *id)
 {
@@ -115,6 +123,51 @@ static const char sql_session_insert_leased[] =
 	"lease_epoch) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, "
 	"$9, 'active', $10, coalesce($11, '{}'), $12, $15::bigint, $13, $14, "
 	"$16, 1)";
+
+/*
+ * The row sql_session_get would read of session id once its leased
+ * insert, held back, runs (what sql_session_insert_leased and the
+ * table's defaults make of its parameters), or NULL if that insert is
+ * not held back.  pg-replay's test_start_held compares it with the row
+ * read.
+ */
+PGresult *
+pg_session_made(struct pg *pg, const char *id)
+{
+	/* SESSION_FIELDS from the insert's parameters ($k: k), or a value */
+	static const struct {
+		int param;
+		const char *v;
+	} col[] = {{1, NULL},  {2, NULL},     {3, NULL},  {4, NULL},
+		   {5, NULL},  {6, NULL},     {7, NULL},  {8, NULL},
+		   {9, NULL},  {0, "active"}, {0, NULL},  {0, "0"},
+		   {0, "0"},   {0, "0"},      {0, "0"},	  {0, "0"},
+		   {0, "0"},   {0, "0"},      {0, "1"},	  {10, NULL},
+		   {11, "{}"}, {13, NULL},    {14, NULL}, {16, NULL},
+		   {12, NULL}, {15, NULL},    {0, NULL}};
+	const struct pg_deferred *d = NULL;
+	PGresult *res;
+	const char *v;
+	size_t i;
+
+	for (i = 0; i < pg->ndq; i++) {
+		d = &pg->dq[i];
+		if (d->base == sql_session_insert_leased && d->n == 16 &&
+		    d->v[0] != NULL && strcmp(d->v[0], id) == 0)
+			break;
+	}
+	if (i == pg->ndq ||
+	    (res = pg_made_row(pg, (int)(sizeof col / sizeof col[0]))) == NULL)
+		return NULL;
+	for (i = 0; i < sizeof col / sizeof col[0]; i++) {
+		v = col[i].param > 0 ? d->v[col[i].param - 1] : NULL;
+		if (!pg_set_value(res, (int)i, v != NULL ? v : col[i].v)) {
+			PQclear(res);
+			return NULL;
+		}
+	}
+	return res;
+}
 
 int
 pg_session_insert(struct store *store, const struct db_session *s, char **cause)
@@ -152,14 +205,15 @@ pg_session_count_active(struct store *store, int64_t limit, int64_t *n,
 	struct pg *pg = (struct pg *)store;
 	PGresult *res;
 	int64_t beside;
+	int rc;
 
 	if (pg->in_txn && pg->count_wseq >= 0 && pg->count_wseq == pg->wseq) {
 		*n = pg->count_n;
 		beside = pg->count_beside;
 	} else {
-		if (pg_exec(pg, sql_session_count_active, NULL, &res,
-			    "cannot count sessions", cause))
-			return -BERR_DB;
+		if ((rc = pg_exec(pg, sql_session_count_active, NULL, &res,
+				  "cannot count sessions", cause)) != 0)
+			return rc;
 		*n = pg_i64(res, 0, 0);
 		beside = pg_i64(res, 0, 1);
 		PQclear(res);
@@ -205,6 +259,7 @@ pg_session_lease(struct store *store, const char *id, int64_t runner,
 	struct pg *pg = (struct pg *)store;
 	PGresult *res;
 	struct pgq q;
+	int rc;
 
 	*got = 0;
 	*holder_task = 0;
@@ -223,9 +278,9 @@ pg_session_lease(struct store *store, const char *id, int64_t runner,
 		*epoch = 1;
 		return 0;
 	}
-	if (pg_exec(pg, sql_session_lease, &q, &res, "cannot lease session",
-		    cause))
-		return -BERR_DB;
+	if ((rc = pg_exec(pg, sql_session_lease, &q, &res,
+			  "cannot lease session", cause)) != 0)
+		return rc;
 	if (PQntuples(res) == 1) {
 		*epoch = pg_i64(res, 0, 0);
 		*got = 1;
@@ -234,9 +289,9 @@ pg_session_lease(struct store *store, const char *id, int64_t runner,
 	if (*got)
 		return 0;
 	q.n = 1;
-	if (pg_exec(pg, sql_session_lease_holder, &q, &res,
-		    "cannot lease session", cause))
-		return -BERR_DB;
+	if ((rc = pg_exec(pg, sql_session_lease_holder, &q, &res,
+			  "cannot lease session", cause)) != 0)
+		return rc;
 	if (PQntuples(res) == 1)
 		*holder_task = pg_i64(res, 0, 0);
 	PQclear(res);
@@ -436,14 +491,15 @@ pg_session_chain(struct store *store, const char *id,
 	PGresult *res;
 	struct pgq q;
 	int i, rows;
+	int rc;
 
 	*links = NULL;
 	*n = 0;
 	pgq_init(&q);
 	pgq_text(&q, id);
-	if (pg_exec(pg, sql_chain_list, &q, &res, "cannot read session chain",
-		    cause))
-		return -BERR_DB;
+	if ((rc = pg_exec(pg, sql_chain_list, &q, &res,
+			  "cannot read session chain", cause)) != 0)
+		return rc;
 	rows = PQntuples(res);
 	if (rows > 0)
 		*links = xcalloc((size_t)rows, sizeof **links);
@@ -525,13 +581,14 @@ pg_session_get_by_prefix(struct store *store, const char *prefix,
 	struct pg *pg = (struct pg *)store;
 	PGresult *res;
 	struct pgq q;
+	int rc;
 
 	*found = 0;
 	pgq_init(&q);
 	pgq_text(&q, prefix);
-	if (pg_exec(pg, sql_session_by_prefix, &q, &res, "cannot read session",
-		    cause))
-		return -BERR_DB;
+	if ((rc = pg_exec(pg, sql_session_by_prefix, &q, &res,
+			  "cannot read session", cause)) != 0)
+		return rc;
 	if (PQntuples(res) == 1) {
 		read_session(res, 0, s);
 		*found = 1;
@@ -564,6 +621,7 @@ pg_session_each(struct store *store, const struct db_session_filter *f,
 	struct pgq q;
 	int64_t after = 0;
 	int i, n, stop = 0;
+	int rc;
 
 	/* In pages by seq, so that many sessions are never one result. */
 	do {
@@ -574,9 +632,9 @@ pg_session_each(struct store *store, const struct db_session_filter *f,
 		pgq_i64(&q, f->now);
 		pgq_i64(&q, after);
 		pgq_i64(&q, SESSION_PAGE);
-		if (pg_exec(pg, sql_session_each, &q, &res,
-			    "cannot list sessions", cause))
-			return -BERR_DB;
+		if ((rc = pg_exec(pg, sql_session_each, &q, &res,
+				  "cannot list sessions", cause)) != 0)
+			return rc;
 		n = PQntuples(res);
 		for (i = 0; i < n && !stop; i++) {
 			read_session(res, i, &s);
@@ -649,14 +707,15 @@ pg_session_events(struct store *store, const char *id, struct db_event_row **ev,
 	PGresult *res;
 	struct pgq q;
 	int i, rows;
+	int rc;
 
 	*ev = NULL;
 	*n = 0;
 	pgq_init(&q);
 	pgq_text(&q, id);
-	if (pg_exec(pg, sql_session_events, &q, &res, "cannot read events",
-		    cause))
-		return -BERR_DB;
+	if ((rc = pg_exec(pg, sql_session_events, &q, &res,
+			  "cannot read events", cause)) != 0)
+		return rc;
 	rows = PQntuples(res);
 	if (rows > 0)
 		*ev = xcalloc((size_t)rows, sizeof **ev);
@@ -687,14 +746,15 @@ pg_session_runs(struct store *store, const char *id, struct db_run **runs,
 	struct pg *pg = (struct pg *)store;
 	PGresult *res;
 	struct pgq q;
+	int rc;
 
 	*runs = NULL;
 	*n = 0;
 	pgq_init(&q);
 	pgq_text(&q, id);
-	if (pg_exec(pg, sql_session_runs, &q, &res,
-		    "cannot read the session's runs", cause))
-		return -BERR_DB;
+	if ((rc = pg_exec(pg, sql_session_runs, &q, &res,
+			  "cannot read the session's runs", cause)) != 0)
+		return rc;
 	pg_read_runs(res, runs, n);
 	return 0;
 }

@@ -245,11 +245,13 @@ raced(struct pg *pg, struct db_task *t, int *existed, char **cause)
 {
 	PGresult *res;
 	struct pgq q;
+	int rc;
 
 	pgq_init(&q);
 	pgq_text(&q, t->key);
-	if (pg_exec(pg, sql_key, &q, &res, "cannot look up task key", cause))
-		return -BERR_DB;
+	if ((rc = pg_exec(pg, sql_key, &q, &res, "cannot look up task key",
+			  cause)) != 0)
+		return rc;
 	if (PQntuples(res) != 1) {
 		/* kept out by a row that is gone again (deleted, pruned) */
 		*cause = xasprintf("cannot add task: key '%s' was taken and "

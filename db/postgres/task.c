@@ -24,12 +24,13 @@ task_by_key(struct pg *pg, struct db_task *t, int *existed, char **cause)
 {
 	PGresult *res;
 	struct pgq q;
+	int rc;
 
 	pgq_init(&q);
 	pgq_text(&q, t->key);
-	if (pg_exec(pg, sql_task_by_key, &q, &res, "cannot look up task key",
-		    cause))
-		return -BERR_DB;
+	if ((rc = pg_exec(pg, sql_task_by_key, &q, &res,
+			  "cannot look up task key", cause)) != 0)
+		return rc;
 	if (PQntuples(res) == 1) {
 		t->id = pg_i64(res, 0, 0);
 		*existed = 1;
@@ -45,6 +46,7 @@ pg_task_insert(struct store *store, struct db_task *t, int64_t now,
 	struct pg *pg = (struct pg *)store;
 	PGresult *res;
 	struct pgq q;
+	int rc;
 
 	*existed = 0;
 	/* A known key first: an INSERT that does nothing ON CONFLICT still
@@ -81,8 +83,9 @@ pg_task_insert(struct store *store, struct db_task *t, int64_t now,
 		pgq_dbl(&q, t->max_cost);
 	else
 		pgq_null(&q);
-	if (pg_exec(pg, sql_task_insert, &q, &res, "cannot add task", cause))
-		return -BERR_DB;
+	if ((rc = pg_exec(pg, sql_task_insert, &q, &res, "cannot add task",
+			  cause)) != 0)
+		return rc;
 	if (PQntuples(res) == 1) {
 		t->id = pg_i64(res, 0, 0);
 		t->created_at = now;
@@ -162,12 +165,14 @@ pg_task_get(struct store *store, int64_t id, struct db_task *t, int *found,
 	struct pg *pg = (struct pg *)store;
 	PGresult *res;
 	struct pgq q;
+	int rc;
 
 	*found = 0;
 	pgq_init(&q);
 	pgq_i64(&q, id);
-	if (pg_exec(pg, sql_task_get, &q, &res, "cannot read task", cause))
-		return -BERR_DB;
+	if ((rc = pg_exec(pg, sql_task_get, &q, &res, "cannot read task",
+			  cause)) != 0)
+		return rc;
 	if (PQntuples(res) == 1) {
 		read_task(res, 0, t);
 		*found = 1;
@@ -190,11 +195,11 @@ pg_task_get(struct store *store, int64_t id, struct db_task *t, int *found,
  * sequence is spent on it. */
 #define TASK_NEXT_SQL(run)                                                     \
 	"SELECT " TASK_COLS_WITH(                                              \
-		TASK_ANSWER                                                    \
-		", " run " AS unchecked_run, " PG_ACTIVE_SESSIONS              \
-		" AS unchecked_active, " PG_CLAIMS_BESIDE                      \
-		" AS unchecked_beside") "WHERE t.id = (SELECT p.id "           \
-					"FROM tasks p " TASK_NEXT_WHERE
+		TASK_ANSWER ", " run " AS unchecked_run, " PG_ACTIVE_SESSIONS  \
+			    " AS unchecked_active, " PG_CLAIMS_BESIDE          \
+			    " AS unchecked_beside, t.lease_epoch AS "          \
+			    "unchecked_epoch") "WHERE t.id = (SELECT p.id "    \
+					       "FROM tasks p " TASK_NEXT_WHERE
 #define TASK_NEXT_WHERE                                                        \
 	"WHERE p.status = 'pending' AND p.id > $2::bigint "                    \
 	"AND ($1::bigint = 0 OR p.milestone_id = $1::bigint) "                 \
@@ -214,14 +219,16 @@ pg_task_next(struct store *store, int64_t milestone_id, int64_t skip_after,
 	PGresult *res;
 	struct pgq q;
 	int nf;
+	int rc;
 
 	*id = 0;
 	pgq_init(&q);
 	pgq_i64(&q, milestone_id);
 	pgq_i64(&q, skip_after);
-	if (pg_exec(pg, pq_pipeline() ? sql_task_next : sql_task_next_plain, &q,
-		    &res, "cannot find the next task", cause))
-		return -BERR_DB;
+	if ((rc = pg_exec(pg,
+			  pq_pipeline() ? sql_task_next : sql_task_next_plain,
+			  &q, &res, "cannot find the next task", cause)) != 0)
+		return rc;
 	if (PQntuples(res) != 1) {
 		PQclear(res);
 		return 0;
@@ -229,10 +236,18 @@ pg_task_next(struct store *store, int64_t milestone_id, int64_t skip_after,
 	*id = pg_i64(res, 0, 0);
 	nf = PQnfields(res);
 	if (pg->run_id_next == 0)
-		pg->run_id_next = pg_i64(res, 0, nf - 3);
-	pg->count_n = pg_i64(res, 0, nf - 2);
-	pg->count_beside = pg_i64(res, 0, nf - 1);
+		pg->run_id_next = pg_i64(res, 0, nf - 4);
+	pg->count_n = pg_i64(res, 0, nf - 3);
+	pg->count_beside = pg_i64(res, 0, nf - 2);
 	pg->count_wseq = pg->wseq;
+	pg_picked_clear(pg);
+	if (pq_pipeline()) {
+		/* for its start (pg_task_start()) */
+		pg->picked =
+			PQcopyResult(res, PG_COPYRES_ATTRS | PG_COPYRES_TUPLES);
+		pg->picked_id = pg->picked != NULL ? *id : 0;
+		pg->picked_epoch = pg_i64(res, 0, nf - 1);
+	}
 	pg_keep(pg, sql_task_get, PQgetvalue(res, 0, 0), res);
 	return 0;
 }
@@ -266,6 +281,112 @@ static const char sql_task_start[] =
 	"r.id = $2::bigint AND r.status = 'alive' FOR SHARE OF r)) "
 	"RETURNING lease_epoch";
 
+/* sql_task_start held back (pg_task_start()): fenced, on the epoch the
+ * pick read ($7), which its lock keeps. */
+static const char sql_task_start_held[] =
+	"UPDATE tasks SET status = 'running', runner_id = $2, "
+	"session_id = $3, attempts = attempts + 1, started_at = $4, "
+	"finished_at = NULL, exit_code = NULL, error = NULL, reason = NULL, "
+	"cancel_requested = 0, lease_epoch = lease_epoch + 1, "
+	"agent = coalesce($5, agent), "
+	"model = CASE WHEN $5::text IS NULL THEN model ELSE $6 END WHERE id = "
+	"$1 AND lease_epoch = $7::bigint "
+	"AND ($2::bigint IS NULL OR EXISTS (SELECT 1 FROM runners r WHERE "
+	"r.id = $2::bigint AND r.status = 'alive' FOR SHARE OF r))";
+
+/* The columns of TASK_COLS a start sets (read_task()'s order). */
+enum {
+	TC_STATUS = 4,
+	TC_AGENT = 5,
+	TC_MODEL = 6,
+	TC_SESSION = 14,
+	TC_ATTEMPTS = 21,
+	TC_EXIT = 23,
+	TC_ERROR = 24,
+	TC_REASON = 25,
+	TC_RUNNER = 26,
+	TC_CANCEL = 27,
+	TC_RETRIES = 34,
+	TC_STARTED = 32,
+	TC_FINISHED = 33,
+};
+
+/* The picked row of pg as sql_task_start_held leaves it (q its
+ * parameters), or NULL. */
+static PGresult *
+started_row(struct pg *pg, const struct pgq *q)
+{
+	PGresult *res =
+		PQcopyResult(pg->picked, PG_COPYRES_ATTRS | PG_COPYRES_TUPLES);
+	char n[32];
+	int ok;
+
+	if (res == NULL)
+		return NULL;
+	snprintf(n, sizeof n, "%lld",
+		 (long long)pg_i64(res, 0, TC_ATTEMPTS) + 1);
+	ok = pg_set_value(res, TC_STATUS, "running") &&
+	     pg_set_value(res, TC_RUNNER, q->v[1]) &&
+	     pg_set_value(res, TC_SESSION, q->v[2]) &&
+	     pg_set_value(res, TC_ATTEMPTS, n) &&
+	     pg_set_value(res, TC_STARTED, q->v[3]) &&
+	     pg_set_value(res, TC_FINISHED, NULL) &&
+	     pg_set_value(res, TC_EXIT, NULL) &&
+	     pg_set_value(res, TC_ERROR, NULL) &&
+	     pg_set_value(res, TC_REASON, NULL) &&
+	     pg_set_value(res, TC_CANCEL, "0");
+	if (ok && q->v[4] != NULL)
+		ok = pg_set_value(res, TC_AGENT, q->v[4]) &&
+		     pg_set_value(res, TC_MODEL, q->v[5]);
+	if (!ok) {
+		PQclear(res);
+		return NULL;
+	}
+	return res;
+}
+
+/*
+ * The start of the task the pick locked, held back: its epoch is the
+ * picked row's + 1 (the lock keeps it), and the rows the claim reads
+ * next — the task, its session if the claim made it — are made here
+ * from the pick's row and the writes (started_row(), pg_session_made()),
+ * so that the claim costs no round trip between its pick and its
+ * COMMIT.  A runner reaped meanwhile fails the start in the server, a
+ * lost lease told with the next statement waited for (the COMMIT).
+ * 1 if held back (*epoch set), 0 if not (nothing done), or a negated
+ * berr with *cause.
+ */
+static int
+start_held(struct pg *pg, struct pgq *q, const char *session_id, int64_t *epoch,
+	   char **cause)
+{
+	PGresult *task, *session;
+	char *what;
+	int rc;
+
+	if (pg->picked_id == 0 || pg->txn_err != 0 ||
+	    strcmp(q->v[0], PQgetvalue(pg->picked, 0, 0)) != 0 ||
+	    (task = started_row(pg, q)) == NULL)
+		return 0;
+	*epoch = pg->picked_epoch + 1;
+	pgq_i64(q, pg->picked_epoch);
+	session = session_id != NULL ? pg_session_made(pg, session_id) : NULL;
+	what = xasprintf("cannot start task %s: runner %s was reaped", q->v[0],
+			 q->v[1] != NULL ? q->v[1] : "?");
+	pg_picked_clear(pg);
+	rc = pg_do_fenced(pg, sql_task_start_held, q, *epoch, what, cause);
+	free(what);
+	if (rc != 0) {
+		PQclear(task);
+		PQclear(session);
+		return rc;
+	}
+	pg_keep_made(pg, sql_task_get, q->v[0], task);
+	if (session != NULL)
+		pg_keep_made(pg, pg_sql_session_get(), session_id, session);
+	return 1;
+}
+
 /* Only a runner whose row is alive claims: one that was reaped (its
  * heartbeat went stale while it was stopped) must not.  FOR SHARE: the
  * runner row stays alive until commit (a reaper waits). */
@@ -276,6 +397,7 @@ pg_task_start(struct store *store, int64_t id, int64_t runner_id,
 {
 	PGresult *res;
 	struct pgq q;
+	int rc;
 
 	*epoch = 0;
 	pgq_init(&q);
@@ -285,12 +407,15 @@ pg_task_start(struct store *store, int64_t id, int64_t runner_id,
 	pgq_i64(&q, now);
 	pgq_text(&q, agent);
 	pgq_text(&q, model);
+	if ((rc = start_held((struct pg *)store, &q, session_id, epoch,
+			     cause)) != 0)
+		return rc < 0 ? rc : 0;
 	/* the claim reads both rows back next */
 	pg_read_ahead((struct pg *)store, sql_task_get, q.v[0]);
 	pg_session_read_ahead((struct pg *)store, session_id);
-	if (pg_exec((struct pg *)store, sql_task_start, &q, &res,
-		    "cannot start task", cause))
-		return -BERR_DB;
+	if ((rc = pg_exec((struct pg *)store, sql_task_start, &q, &res,
+			  "cannot start task", cause)) != 0)
+		return rc;
 	if (PQntuples(res) == 1)
 		*epoch = pg_i64(res, 0, 0);
 	PQclear(res);
@@ -312,15 +437,40 @@ int
 pg_task_attempt(struct store *store, int64_t id, int64_t epoch,
 		int attempts_add, int retries, char **cause)
 {
+	struct pg *pg = (struct pg *)store;
+	struct pg_ahead saved[PG_AHEAD_MAX];
+	char num[32];
 	struct pgq q;
+	int i, n, rc;
 
 	pgq_init(&q);
 	pgq_i64(&q, id);
 	pgq_i64(&q, attempts_add);
 	pgq_i64(&q, retries);
 	pgq_i64(&q, epoch);
-	return pg_do_fenced((struct pg *)store, sql_task_attempt, &q, epoch,
-			    "cannot record task attempt", cause);
+	/* a row made by start_held() stays, as this write leaves it */
+	n = pg_kept_save(pg, saved);
+	rc = pg_do_fenced(pg, sql_task_attempt, &q, epoch,
+			  "cannot record task attempt", cause);
+	for (i = 0; i < n; i++) {
+		if (saved[i].sql != sql_task_get ||
+		    strcmp(saved[i].key, q.v[0]) != 0)
+			continue;
+		snprintf(num, sizeof num, "%lld",
+			 (long long)pg_i64(saved[i].res, 0, TC_ATTEMPTS) +
+				 attempts_add);
+		if (!pg_set_value(saved[i].res, TC_ATTEMPTS, num) ||
+		    (pg_i64(saved[i].res, 0, TC_RETRIES) < 0 &&
+		     !pg_set_value(saved[i].res, TC_RETRIES, q.v[2]))) {
+			PQclear(saved[i].res);
+			saved[i].res = NULL;
+		}
+	}
+	if (rc == 0)
+		pg_kept_restore(pg, saved, n);
+	else
+		pg_kept_free(saved, n);
+	return rc;
 }
 
 static const char sql_task_finish[] =
@@ -400,12 +550,13 @@ one_i64(struct pg *pg, const char *sql, int64_t id, int64_t *v, int *found,
 {
 	PGresult *res;
 	struct pgq q;
+	int rc;
 
 	*v = 0;
 	pgq_init(&q);
 	pgq_i64(&q, id);
-	if (pg_exec(pg, sql, &q, &res, what, cause))
-		return -BERR_DB;
+	if ((rc = pg_exec(pg, sql, &q, &res, what, cause)) != 0)
+		return rc;
 	if (found != NULL)
 		*found = PQntuples(res) == 1;
 	if (PQntuples(res) == 1)
@@ -430,6 +581,7 @@ pg_task_cancel_requested(struct store *store, int64_t id, int64_t epoch,
 {
 	PGresult *res;
 	struct pgq q;
+	int rc;
 
 	*yes = 0;
 	*held = 1;
@@ -437,9 +589,9 @@ pg_task_cancel_requested(struct store *store, int64_t id, int64_t epoch,
 	pgq_i64(&q, id);
 	pgq_i64(&q, epoch);
 	pgq_i64(&q, session_epoch);
-	if (pg_exec((struct pg *)store, sql_task_cancel_requested, &q, &res,
-		    "cannot read task", cause))
-		return -BERR_DB;
+	if ((rc = pg_exec((struct pg *)store, sql_task_cancel_requested, &q,
+			  &res, "cannot read task", cause)) != 0)
+		return rc;
 	if (PQntuples(res) == 1) {
 		*yes = (int)pg_i64(res, 0, 0);
 		*held = (int)pg_i64(res, 0, 1);
@@ -466,12 +618,14 @@ pg_task_cancel(struct store *store, int64_t id, int64_t now, int *found,
 	struct pg *pg = (struct pg *)store;
 	PGresult *res;
 	struct pgq q;
+	int rc;
 
 	*found = 0;
 	pgq_init(&q);
 	pgq_i64(&q, id);
-	if (pg_exec(pg, sql_task_status, &q, &res, "cannot read task", cause))
-		return -BERR_DB;
+	if ((rc = pg_exec(pg, sql_task_status, &q, &res, "cannot read task",
+			  cause)) != 0)
+		return rc;
 	if (PQntuples(res) != 1) {
 		PQclear(res);
 		return 0;
@@ -633,6 +787,7 @@ pg_task_each(struct store *store, const struct db_task_filter *f,
 	struct pgq q;
 	int64_t left = f->limit > 0 ? f->limit : -1, page;
 	int i, n, stop = 0;
+	int rc;
 
 	/* In pages by id, so that a million tasks are never one result. */
 	do {
@@ -640,11 +795,11 @@ pg_task_each(struct store *store, const struct db_task_filter *f,
 		bind_filter(&q, set, sizeof set, &g);
 		pgq_i64(&q, page);
 		pgq_i64(&q, g.last > 0 ? g.last : 0);
-		if (pg_exec(pg,
-			    f->with_answer ? sql_task_each_answer
-					   : sql_task_each,
-			    &q, &res, "cannot list tasks", cause))
-			return -BERR_DB;
+		if ((rc = pg_exec(pg,
+				  f->with_answer ? sql_task_each_answer
+						 : sql_task_each,
+				  &q, &res, "cannot list tasks", cause)) != 0)
+			return rc;
 		n = PQntuples(res);
 		for (i = 0; i < n && !stop; i++) {
 			read_task(res, i, &t);
@@ -692,6 +847,7 @@ pg_task_count_by_status(struct store *store, const struct db_task_filter *f,
 	PGresult *res;
 	struct pgq q;
 	int i;
+	int rc;
 
 	if (db_task_filter_milestone_only(f)) {
 		pgq_init(&q);
@@ -705,8 +861,8 @@ pg_task_count_by_status(struct store *store, const struct db_task_filter *f,
 			pgq_null(&q);
 		pgq_i64(&q, f->last > 0 ? f->last : 0);
 	}
-	if (pg_exec(pg, sql, &q, &res, "cannot count tasks", cause))
-		return -BERR_DB;
+	if ((rc = pg_exec(pg, sql, &q, &res, "cannot count tasks", cause)) != 0)
+		return rc;
 	for (i = 0; i < PQntuples(res); i++)
 		fn(arg, pg_col_task_status(res, i, 0, TASK_PENDING),
 		   pg_i64(res, i, 1));

@@ -1479,6 +1479,228 @@ test_notify_after_commit(void **state)
 	store_close(db);
 }
 
+#define SAME_STR(a, b, f)                                                      \
+	do {                                                                   \
+		if (((a)->f == NULL) != ((b)->f == NULL) ||                    \
+		    ((a)->f != NULL && strcmp((a)->f, (b)->f) != 0))           \
+			fail_msg("%s: \"%s\", read \"%s\"", #f,                \
+				 (a)->f ? (a)->f : "(null)",                   \
+				 (b)->f ? (b)->f : "(null)");                  \
+	} while (0)
+#define SAME_NUM(a, b, f)                                                      \
+	do {                                                                   \
+		if ((a)->f != (b)->f)                                          \
+			fail_msg("%s: %lld, read %lld", #f, (long long)(a)->f, \
+				 (long long)(b)->f);                           \
+	} while (0)
+
+/* Every column of two rows of a task. */
+static void
+same_task(const struct db_task *a, const struct db_task *b)
+{
+	SAME_NUM(a, b, id);
+	SAME_STR(a, b, key);
+	SAME_STR(a, b, title);
+	SAME_STR(a, b, prompt);
+	SAME_NUM(a, b, status);
+	SAME_STR(a, b, agent);
+	SAME_STR(a, b, model);
+	SAME_STR(a, b, workdir);
+	SAME_STR(a, b, project);
+	SAME_NUM(a, b, milestone_id);
+	SAME_STR(a, b, milestone);
+	SAME_STR(a, b, session_req);
+	SAME_NUM(a, b, new_session);
+	SAME_STR(a, b, queue);
+	SAME_STR(a, b, session_id);
+	SAME_NUM(a, b, timeout_ms);
+	SAME_STR(a, b, check_cmd);
+	SAME_NUM(a, b, max_iterations);
+	SAME_NUM(a, b, max_attempts);
+	SAME_NUM(a, b, retries);
+	SAME_NUM(a, b, max_cost);
+	SAME_NUM(a, b, force_agent);
+	SAME_NUM(a, b, allow_foreign);
+	SAME_NUM(a, b, attempts);
+	SAME_NUM(a, b, iterations);
+	SAME_NUM(a, b, has_exit_code);
+	SAME_NUM(a, b, exit_code);
+	SAME_STR(a, b, error);
+	SAME_STR(a, b, reason);
+	SAME_NUM(a, b, runner_id);
+	SAME_NUM(a, b, cancel_requested);
+	SAME_NUM(a, b, input_tokens);
+	SAME_NUM(a, b, output_tokens);
+	SAME_NUM(a, b, cost_usd);
+	SAME_NUM(a, b, created_at);
+	SAME_NUM(a, b, started_at);
+	SAME_NUM(a, b, finished_at);
+	SAME_STR(a, b, answer);
+}
+
+/* Every column of two rows of a session. */
+static void
+same_session(const struct db_session *a, const struct db_session *b)
+{
+	SAME_STR(a, b, id);
+	SAME_NUM(a, b, kind);
+	SAME_STR(a, b, name);
+	SAME_NUM(a, b, milestone_id);
+	SAME_STR(a, b, agent);
+	SAME_STR(a, b, model);
+	SAME_STR(a, b, project);
+	SAME_STR(a, b, workdir);
+	SAME_STR(a, b, os_user);
+	SAME_NUM(a, b, status);
+	SAME_STR(a, b, head);
+	SAME_NUM(a, b, turns);
+	SAME_NUM(a, b, input_tokens);
+	SAME_NUM(a, b, output_tokens);
+	SAME_NUM(a, b, cache_read_tokens);
+	SAME_NUM(a, b, cache_creation_tokens);
+	SAME_NUM(a, b, cost_usd);
+	SAME_NUM(a, b, resume_failures);
+	SAME_NUM(a, b, resumable);
+	SAME_STR(a, b, predecessor);
+	SAME_STR(a, b, metadata);
+	SAME_NUM(a, b, lease_runner);
+	SAME_NUM(a, b, lease_task);
+	SAME_NUM(a, b, lease_expires);
+	SAME_NUM(a, b, created_at);
+	SAME_NUM(a, b, last_used_at);
+	SAME_NUM(a, b, closed_at);
+}
+
+/* A claim as core makes it, of the next task after skip_after, in temp
+ * session sid for runner (agent and model as given; retries to record
+ * if not 0): the task's and the session's rows read inside it (*t, *s),
+ * and the claim's commit's answer. */
+static int
+claim_held(struct store *db, const char *sid, int64_t skip_after,
+	   int64_t runner, const char *agent, int retries, struct db_task *t,
+	   struct db_session *s)
+{
+	struct db_session row = session_row(sid);
+	char *cause = NULL;
+	int64_t id, epoch, sepoch, holder, now = clock_now_ms();
+	int got, found, rc;
+
+	assert_int_equal(store_begin_claim(db, &cause), 0);
+	assert_int_equal(store_task_next(db, 0, skip_after, &id, &cause), 0);
+	assert_true(id > skip_after);
+	test_get_task(db, id, t);
+	db_task_release(t);
+	assert_int_equal(store_savepoint(db, "claim", &cause), 0);
+	row.metadata = (char *)"{\"k\": \"v\u00e9\"}";
+	row.workdir = (char *)"/tmp/w\xff";
+	assert_int_equal(store_session_insert(db, &row, &cause), 0);
+	assert_int_equal(store_session_lease(db, sid, runner, id, now,
+					     now + 60000, &got, &holder,
+					     &sepoch, &cause),
+			 0);
+	assert_true(got);
+	rc = store_task_start(db, id, runner, sid, agent,
+			      agent != NULL ? "m2" : NULL, now, &epoch, &cause);
+	if (rc != 0) {
+		/* without a pipeline it is not held back: it fails here */
+		assert_false(pq_pipeline());
+		store_rollback(db);
+		free(cause);
+		return rc;
+	}
+	assert_int_equal(epoch, 1);
+	if (retries != 0)
+		assert_int_equal(
+			store_task_attempt(db, id, epoch, 0, retries, &cause),
+			0);
+	assert_int_equal(store_savepoint_release(db, "claim", &cause), 0);
+	/* with a pipeline both rows are made, not read */
+	if (pq_pipeline())
+		assert_int_equal(((struct pg *)db)->nahead, 2);
+	assert_int_equal(store_task_get(db, id, t, &found, &cause), 0);
+	assert_true(found);
+	assert_int_equal(store_session_get(db, sid, s, &found, &cause), 0);
+	assert_true(found);
+	rc = store_commit(db, &cause);
+	if (rc != 0)
+		store_rollback(db);
+	free(cause);
+	return rc;
+}
+
+/*
+ * A claim's start held back (start_held()): the task's and the session's
+ * rows the claim reads inside it, made from the pick's row and the
+ * writes held back, are the rows a read gives once they ran — column by
+ * column, with an agent and model set by the start, with retries
+ * recorded, with text the server cleans (bytes that are not UTF-8) —
+ * and the start is the claim's: a runner reaped since fails the whole
+ * claim, a lost lease, nothing written.
+ */
+static void
+test_start_held(void **state)
+{
+	static const char *sids[] = {"01900000-0000-7000-8000-0000000000a1",
+				     "01900000-0000-7000-8000-0000000000a2",
+				     "01900000-0000-7000-8000-0000000000a3"};
+	const char *u = url();
+	struct store *db = NULL;
+	struct db_task t = {0}, rt = {0};
+	struct db_session s = {0}, rs = {0};
+	char *cause = NULL;
+	int64_t runner, a, b, c;
+	struct pgq q;
+
+	(void)state;
+	assert_int_equal(store_open(&db, u, NULL, &cause), 0);
+	runner = runner_row(db, 9);
+	add(db, "held a", &a);
+	add(db, "held b", &b);
+	add(db, "held c", &c);
+
+	assert_int_equal(
+		claim_held(db, sids[0], a - 1, runner, NULL, 0, &t, &s), 0);
+	test_get_task(db, a, &rt);
+	test_get_session(db, sids[0], &rs);
+	assert_int_equal(rt.status, TASK_RUNNING);
+	same_task(&t, &rt);
+	same_session(&s, &rs);
+	db_task_release(&t);
+	db_task_release(&rt);
+	db_session_release(&s);
+	db_session_release(&rs);
+
+	assert_int_equal(claim_held(db, sids[1], a, runner, "shell", 3, &t, &s),
+			 0);
+	test_get_task(db, b, &rt);
+	test_get_session(db, sids[1], &rs);
+	assert_string_equal(rt.agent, "shell");
+	assert_int_equal(rt.retries, 3);
+	same_task(&t, &rt);
+	same_session(&s, &rs);
+	db_task_release(&t);
+	db_task_release(&rt);
+	db_session_release(&s);
+	db_session_release(&rs);
+
+	/* the runner reaped: the claim fails at its commit, lost lease */
+	pgq_init(&q);
+	pgq_i64(&q, runner);
+	assert_int_equal(pg_do((struct pg *)db,
+			       "UPDATE runners SET status = 'dead' "
+			       "WHERE id = $1",
+			       &q, NULL, "reap", &cause),
+			 0);
+	assert_int_equal(claim_held(db, sids[2], b, runner, NULL, 0, &t, &s),
+			 -BERR_LEASE);
+	db_task_release(&t);
+	db_session_release(&s);
+	test_get_task(db, c, &rt);
+	assert_int_equal(rt.status, TASK_PENDING);
+	assert_int_equal(rt.attempts, 0);
+	db_task_release(&rt);
+	store_close(db);
+}
 #else
 static void
 test_prepared(void **state)
@@ -1542,6 +1764,7 @@ main(void)
 		cmocka_unit_test(test_unique_beside),
 		cmocka_unit_test(test_pick_replayed),
 		cmocka_unit_test(test_replay_failed_sticks),
+		cmocka_unit_test(test_start_held),
 	};
 
 	if (pq_load(&cause) != 0) {
