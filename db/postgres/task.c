@@ -269,30 +269,27 @@ pg_task_count_pending(struct store *store, int64_t milestone_id, int64_t *n,
 			cause);
 }
 
+/* A task's start (started_row() makes the row it leaves) and, after
+ * it, the condition that its runner is alive. */
+#define TASK_START_SET                                                         \
+	"UPDATE tasks SET status = 'running', runner_id = $2, "                \
+	"session_id = $3, attempts = attempts + 1, started_at = $4, "          \
+	"finished_at = NULL, exit_code = NULL, error = NULL, reason = NULL, "  \
+	"cancel_requested = 0, lease_epoch = lease_epoch + 1, "                \
+	"agent = coalesce($5, agent), "                                        \
+	"model = CASE WHEN $5::text IS NULL THEN model ELSE $6 END WHERE id "  \
+	"= $1 "
+#define TASK_START_ALIVE                                                       \
+	"AND ($2::bigint IS NULL OR EXISTS (SELECT 1 FROM runners r WHERE "    \
+	"r.id = $2::bigint AND r.status = 'alive' FOR SHARE OF r))"
+
 static const char sql_task_start[] =
-	"UPDATE tasks SET status = 'running', runner_id = $2, "
-	"session_id = $3, attempts = attempts + 1, started_at = $4, "
-	"finished_at = NULL, exit_code = NULL, error = NULL, reason = NULL, "
-	"cancel_requested = 0, lease_epoch = lease_epoch + 1, "
-	"agent = coalesce($5, agent), "
-	"model = CASE WHEN $5::text IS NULL THEN model ELSE $6 END WHERE id = "
-	"$1 "
-	"AND ($2::bigint IS NULL OR EXISTS (SELECT 1 FROM runners r WHERE "
-	"r.id = $2::bigint AND r.status = 'alive' FOR SHARE OF r)) "
-	"RETURNING lease_epoch";
+	TASK_START_SET TASK_START_ALIVE " RETURNING lease_epoch";
 
 /* sql_task_start held back (pg_task_start()): fenced, on the epoch the
  * pick read ($7), which its lock keeps. */
 static const char sql_task_start_held[] =
-	"UPDATE tasks SET status = 'running', runner_id = $2, "
-	"session_id = $3, attempts = attempts + 1, started_at = $4, "
-	"finished_at = NULL, exit_code = NULL, error = NULL, reason = NULL, "
-	"cancel_requested = 0, lease_epoch = lease_epoch + 1, "
-	"agent = coalesce($5, agent), "
-	"model = CASE WHEN $5::text IS NULL THEN model ELSE $6 END WHERE id = "
-	"$1 AND lease_epoch = $7::bigint "
-	"AND ($2::bigint IS NULL OR EXISTS (SELECT 1 FROM runners r WHERE "
-	"r.id = $2::bigint AND r.status = 'alive' FOR SHARE OF r))";
+	TASK_START_SET "AND lease_epoch = $7::bigint " TASK_START_ALIVE;
 
 /* The columns of TASK_COLS a start sets (read_task()'s order). */
 enum {

@@ -133,6 +133,30 @@ change_elsewhere(const char *u, int64_t id)
 	PQfinish(c);
 }
 
+/* A task (prompt as given) started with no runner, and its first run
+ * (*r, its id set), committed: the task's id; *epoch its lease. */
+static int64_t
+started_run(struct store *db, const char *prompt, int64_t *epoch,
+	    struct db_run *r)
+{
+	char *cause = NULL;
+	int64_t a;
+
+	add(db, prompt, &a);
+	assert_int_equal(store_begin(db, &cause), 0);
+	assert_int_equal(store_task_start(db, a, 0, NULL, NULL, NULL,
+					  clock_now_ms(), epoch, &cause),
+			 0);
+	assert_true(*epoch > 0);
+	r->task_id = a;
+	r->attempt = r->iteration = 1;
+	r->started_at = clock_now_ms();
+	if (store_run_insert(db, r, *epoch, &cause) != 0)
+		fail_msg("%s", cause);
+	assert_int_equal(store_commit(db, &cause), 0);
+	return a;
+}
+
 /*
  * A transaction of writes that may run twice (the agent's pid) goes
  * whole in one round trip, BEGIN to COMMIT: when the connection breaks
@@ -152,18 +176,7 @@ test_again(void **state)
 
 	(void)state;
 	assert_int_equal(store_open(&db, u, NULL, &cause), 0);
-	add(db, "again", &a);
-	assert_int_equal(store_begin(db, &cause), 0);
-	assert_int_equal(store_task_start(db, a, 0, NULL, NULL, NULL,
-					  clock_now_ms(), &epoch, &cause),
-			 0);
-	assert_true(epoch > 0);
-	r.task_id = a;
-	r.attempt = r.iteration = 1;
-	r.started_at = clock_now_ms();
-	if (store_run_insert(db, &r, epoch, &cause) != 0)
-		fail_msg("%s", cause);
-	assert_int_equal(store_commit(db, &cause), 0);
+	a = started_run(db, "again", &epoch, &r);
 
 	assert_int_equal(store_begin_own(db, &cause), 0);
 	assert_int_equal(store_run_set_pid(db, r.id, epoch, 4242, 9, &cause),
@@ -229,18 +242,7 @@ test_pid_no_flush_wait(void **state)
 
 	(void)state;
 	assert_int_equal(store_open(&db, u, NULL, &cause), 0);
-	add(db, "pid", &a);
-	assert_int_equal(store_begin(db, &cause), 0);
-	assert_int_equal(store_task_start(db, a, 0, NULL, NULL, NULL,
-					  clock_now_ms(), &epoch, &cause),
-			 0);
-	r.task_id = a;
-	r.attempt = r.iteration = 1;
-	r.started_at = clock_now_ms();
-	assert_int_equal(store_run_insert(db, &r, epoch, &cause), 0);
-	assert_string_equal(v = sync_commit(db), "on");
-	free(v);
-	assert_int_equal(store_commit(db, &cause), 0);
+	a = started_run(db, "pid", &epoch, &r);
 
 	assert_int_equal(store_begin_own(db, &cause), 0);
 	assert_int_equal(store_run_set_pid(db, r.id, epoch, 77, 9, &cause), 0);
