@@ -111,8 +111,7 @@ columns_of(struct pg *pg, const char *table, char **cause)
 		"FROM 'ALWAYS'";
 	PGresult *res;
 	struct pgq q;
-	int i;
-	int rc;
+	int i, rc;
 
 	if (pg->copy_table != NULL && strcmp(pg->copy_table, table) == 0)
 		return 0;
@@ -122,7 +121,7 @@ columns_of(struct pg *pg, const char *table, char **cause)
 	strvec_init(&pg->copy_cols);
 	pgq_init(&q);
 	pgq_text(&q, table);
-	if ((rc = pg_exec(pg, sql, &q, &res, "cannot copy", cause) != 0) != 0)
+	if ((rc = pg_exec(pg, sql, &q, &res, "cannot copy", cause)) != 0)
 		return rc;
 	for (i = 0; i < PQntuples(res); i++)
 		strvec_push(&pg->copy_cols, PQgetvalue(res, i, 0));
@@ -153,8 +152,8 @@ pg_row_insert(struct store *store, const char *table, int n,
 
 	if (!plain_name(table))
 		return bad_name(table, cause);
-	if (columns_of(pg, table, cause) != 0)
-		return -BERR_DB;
+	if ((rc = columns_of(pg, table, cause)) != 0)
+		return rc;
 	strbuf_init(&sb);
 	pgq_init(&q);
 	strbuf_addf(&sb, "INSERT INTO %s (", table);

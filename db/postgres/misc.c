@@ -331,8 +331,7 @@ pg_prune_tasks_list(struct store *store, int64_t before, int64_t after,
 {
 	PGresult *res;
 	struct pgq q;
-	int i;
-	int rc;
+	int i, rc;
 
 	*n = 0;
 	pgq_init(&q);
@@ -470,8 +469,7 @@ pg_prune_sessions_list(struct store *store, int64_t before, int assume_gone,
 {
 	PGresult *res;
 	struct pgq q;
-	int i;
-	int rc;
+	int i, rc;
 
 	pgq_init(&q);
 	pgq_i64(&q, before);

@@ -1436,6 +1436,7 @@ flush_then(struct pg *pg, const char *sql, int n, const char *const *v,
 			pg->txn_busy = pg->busy;
 		}
 	}
+	/* the trailer's answer: whatever it is, read past */
 	if (trailer != NULL) {
 		if ((sync = take(pg, p.tres, p.tprep)) == NULL)
 			goto broke;
@@ -2366,8 +2367,7 @@ pg_vacuum(struct store *store, int64_t *before, int64_t *after, char **cause)
 		*cause = xstrdup("cannot vacuum inside a transaction");
 		return -BERR_DB;
 	}
-	if ((rc = pg_exec(pg, size, NULL, &res, "cannot vacuum", cause) != 0) !=
-	    0)
+	if ((rc = pg_exec(pg, size, NULL, &res, "cannot vacuum", cause)) != 0)
 		return rc;
 	*before = pg_i64(res, 0, 0);
 	PQclear(res);
@@ -2378,8 +2378,7 @@ pg_vacuum(struct store *store, int64_t *before, int64_t *after, char **cause)
 		return -BERR_DB;
 	}
 	PQclear(res);
-	if ((rc = pg_exec(pg, size, NULL, &res, "cannot vacuum", cause) != 0) !=
-	    0)
+	if ((rc = pg_exec(pg, size, NULL, &res, "cannot vacuum", cause)) != 0)
 		return rc;
 	*after = pg_i64(res, 0, 0);
 	PQclear(res);

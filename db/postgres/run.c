@@ -339,8 +339,7 @@ pg_runner_alive_list(struct store *store, struct db_runner **out, size_t *n,
 		     char **cause)
 {
 	PGresult *res;
-	int i, rows;
-	int rc;
+	int i, rows, rc;
 
 	*out = NULL;
 	*n = 0;
@@ -752,8 +751,7 @@ pg_run_output_get(struct store *store, int64_t run_id, const char *stream,
 {
 	PGresult *res;
 	struct pgq q;
-	int i, rows;
-	int rc;
+	int i, rows, rc;
 
 	pgq_init(&q);
 	pgq_i64(&q, run_id);

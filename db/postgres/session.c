@@ -490,8 +490,7 @@ pg_session_chain(struct store *store, const char *id,
 	struct pg *pg = (struct pg *)store;
 	PGresult *res;
 	struct pgq q;
-	int i, rows;
-	int rc;
+	int i, rows, rc;
 
 	*links = NULL;
 	*n = 0;
@@ -706,8 +705,7 @@ pg_session_events(struct store *store, const char *id, struct db_event_row **ev,
 	struct pg *pg = (struct pg *)store;
 	PGresult *res;
 	struct pgq q;
-	int i, rows;
-	int rc;
+	int i, rows, rc;
 
 	*ev = NULL;
 	*n = 0;

@@ -218,8 +218,7 @@ pg_task_next(struct store *store, int64_t milestone_id, int64_t skip_after,
 	struct pg *pg = (struct pg *)store;
 	PGresult *res;
 	struct pgq q;
-	int nf;
-	int rc;
+	int nf, rc;
 
 	*id = 0;
 	pgq_init(&q);
@@ -354,15 +353,14 @@ started_row(struct pg *pg, const struct pgq *q)
  * berr with *cause.
  */
 static int
-start_held(struct pg *pg, struct pgq *q, const char *session_id, int64_t *epoch,
-	   char **cause)
+start_held(struct pg *pg, int64_t id, struct pgq *q, const char *session_id,
+	   int64_t *epoch, char **cause)
 {
 	PGresult *task, *session;
 	char *what;
 	int rc;
 
-	if (pg->picked_id == 0 || pg->txn_err != 0 ||
-	    strcmp(q->v[0], PQgetvalue(pg->picked, 0, 0)) != 0 ||
+	if (pg->picked_id != id || pg->txn_err != 0 ||
 	    (task = started_row(pg, q)) == NULL)
 		return 0;
 	*epoch = pg->picked_epoch + 1;
@@ -404,7 +402,7 @@ pg_task_start(struct store *store, int64_t id, int64_t runner_id,
 	pgq_i64(&q, now);
 	pgq_text(&q, agent);
 	pgq_text(&q, model);
-	if ((rc = start_held((struct pg *)store, &q, session_id, epoch,
+	if ((rc = start_held((struct pg *)store, id, &q, session_id, epoch,
 			     cause)) != 0)
 		return rc < 0 ? rc : 0;
 	/* the claim reads both rows back next */
@@ -843,8 +841,7 @@ pg_task_count_by_status(struct store *store, const struct db_task_filter *f,
 	char set[160];
 	PGresult *res;
 	struct pgq q;
-	int i;
-	int rc;
+	int i, rc;
 
 	if (db_task_filter_milestone_only(f)) {
 		pgq_init(&q);

@@ -1704,6 +1704,49 @@ test_start_held(void **state)
 	store_close(db);
 }
 
+/* u with its database name replaced by name (the caller frees it). */
+static char *
+url_of_db(const char *u, const char *name)
+{
+	const char *path = strstr(u, ":///"), *end;
+
+	assert_non_null(path);
+	path += 4;
+	end = path + strcspn(path, "?");
+	return xasprintf("%.*s%s%s", (int)(path - u), u, name, end);
+}
+
+/*
+ * A store function whose statement fails says the statement's error: a
+ * database gone (dropped, its connections ended) fails vacuum's size
+ * query, every reconnection too, and vacuum answers -BERR_DB with why —
+ * not the 1 of the comparison it once returned.
+ */
+static void
+test_gone_says_why(void **state)
+{
+	const char *u = url();
+	struct store_options o = {.reconnect_ms = 300};
+	struct store *db = NULL;
+	PGconn *c = PQconnectdb(u);
+	char *gone = url_of_db(u, "replay_gone"), *cause = NULL;
+	int64_t before = -1, after = -1;
+
+	(void)state;
+	assert_int_equal(PQstatus(c), CONNECTION_OK);
+	PQclear(PQexec(c, "DROP DATABASE IF EXISTS replay_gone"));
+	PQclear(PQexec(c, "CREATE DATABASE replay_gone"));
+	assert_int_equal(store_open(&db, gone, &o, &cause), 0);
+	PQclear(PQexec(c, "DROP DATABASE replay_gone WITH (FORCE)"));
+	assert_int_equal(store_vacuum(db, &before, &after, &cause), -BERR_DB);
+	assert_non_null(cause);
+	assert_non_null(strstr(cause, "replay_gone"));
+	free(cause);
+	store_close(db);
+	PQfinish(c);
+	free(gone);
+}
+
 /* db/postgres/libpq.c: libpq is loaded, not linked */
 int pq_load(char **cause);
 
@@ -1731,6 +1774,7 @@ main(void)
 		cmocka_unit_test(test_pick_replayed),
 		cmocka_unit_test(test_replay_failed_sticks),
 		cmocka_unit_test(test_start_held),
+		cmocka_unit_test(test_gone_says_why),
 	};
 
 	if (pq_load(&cause) != 0) {
