@@ -307,19 +307,15 @@ static const char sql_session_unlease[] =
 	"closed_at = CASE WHEN $3::bigint = 0 THEN closed_at ELSE $3::bigint "
 	"END WHERE id = $1 AND " PG_SESSION_FENCE("$2");
 
-int
-pg_session_unlease(struct store *store, const char *id, int64_t epoch,
-		   int64_t close_at, char **cause)
-{
-	struct pgq q;
-
-	pgq_init(&q);
-	pgq_text(&q, id);
-	pgq_i64(&q, epoch);
-	pgq_i64(&q, close_at);
-	return pg_do_fenced((struct pg *)store, sql_session_unlease, &q, epoch,
-			    "cannot release session", cause);
-}
+/* sql_session_unlease's SET after a usage's, whose time is now: $c the
+ * close time, 0 for none.  The release's fence is the caller's. */
+#define UNLEASE_AFTER_USAGE(now, c)                                            \
+	"lease_runner = NULL, lease_task = NULL, lease_expires = NULL, "       \
+	"status = CASE WHEN " c "::bigint = 0 THEN status ELSE 'closed' END, " \
+	"last_used_at = CASE WHEN " c "::bigint = 0 THEN " now "::bigint "     \
+	"ELSE greatest(" now "::bigint, " c "::bigint) END, "                  \
+	"closed_at = CASE WHEN " c "::bigint = 0 THEN closed_at ELSE " c       \
+	"::bigint END"
 
 static const char sql_session_status[] =
 	"UPDATE sessions SET status = $2, "
@@ -373,13 +369,15 @@ static const char sql_chain_after[] =
 /* A turn's usage on its session: the parameters' numbers for the turn
  * (1 or 0), the tokens, the cost and the time. */
 /* clang-format off */
-#define SESSION_USAGE_SET(turn, in, out, cr, cc, cost, now)                    \
+#define USAGE_SET_BUT_TIME(turn, in, out, cr, cc, cost)                        \
 	PG_COUNT_ADD("turns", turn) ", "                                       \
 	PG_COUNT_ADD("input_tokens", in) ", "                                  \
 	PG_COUNT_ADD("output_tokens", out) ", "                                \
 	PG_COUNT_ADD("cache_read_tokens", cr) ", "                             \
 	PG_COUNT_ADD("cache_creation_tokens", cc) ", "                         \
-	PG_USD_ADD("cost_usd", cost) ", last_used_at = " now
+	PG_USD_ADD("cost_usd", cost)
+#define SESSION_USAGE_SET(turn, in, out, cr, cc, cost, now)                    \
+	USAGE_SET_BUT_TIME(turn, in, out, cr, cc, cost) ", last_used_at = " now
 /* clang-format on */
 
 static const char sql_session_usage[] =
@@ -396,6 +394,27 @@ static const char sql_session_usage[] =
 static const char sql_session_head_usage[] =
 	"UPDATE sessions SET head = $2, " HEAD_USAGE_SET
 	" WHERE id = $1 AND " HEAD_USAGE_FENCE;
+
+/* A usage (with or without the head) and the session's release after it
+ * (pg_session_unlease()), in one write: the release's epoch and close
+ * time after the usage's parameters.  The usage sets last_used_at to
+ * its time, the release to the later of that and its close time. */
+/* clang-format off */
+#define HEAD_USAGE_UNLEASE_SET                                                 \
+	USAGE_SET_BUT_TIME("$13", "$7", "$8", "$9", "$10", "$11") ", "         \
+	UNLEASE_AFTER_USAGE("$12", "$16")
+#define USAGE_UNLEASE_SET                                                      \
+	USAGE_SET_BUT_TIME("$8", "$2", "$3", "$4", "$5", "$6") ", "            \
+	UNLEASE_AFTER_USAGE("$7", "$11")
+static const char sql_session_head_usage_unlease[] =
+	"UPDATE sessions SET head = $2, " HEAD_USAGE_UNLEASE_SET
+	" WHERE id = $1 AND " HEAD_USAGE_FENCE
+	" AND " PG_SESSION_FENCE("$15");
+static const char sql_session_usage_unlease[] =
+	"UPDATE sessions SET " USAGE_UNLEASE_SET
+	" WHERE id = $1 AND " PG_SESSION_FENCE("$9")
+	" AND " PG_SESSION_FENCE("$10");
+/* clang-format on */
 
 int
 pg_session_add_usage(struct store *store, const char *id, int64_t epoch,
@@ -421,6 +440,27 @@ pg_session_add_usage(struct store *store, const char *id, int64_t epoch,
 		return 0;
 	return pg_do_fenced(pg, sql_session_usage, &q, epoch,
 			    "cannot record session usage", cause);
+}
+
+int
+pg_session_unlease(struct store *store, const char *id, int64_t epoch,
+		   int64_t close_at, char **cause)
+{
+	struct pg *pg = (struct pg *)store;
+	struct pgq q;
+
+	pgq_init(&q);
+	pgq_text(&q, id);
+	pgq_i64(&q, epoch);
+	pgq_i64(&q, close_at);
+	/* the run's usage of the session, held back: one row, one write */
+	if (pg_amend_held(pg, sql_session_head_usage,
+			  sql_session_head_usage_unlease, &q, 0) ||
+	    pg_amend_held(pg, sql_session_usage, sql_session_usage_unlease, &q,
+			  0))
+		return 0;
+	return pg_do_fenced(pg, sql_session_unlease, &q, epoch,
+			    "cannot release session", cause);
 }
 
 /* The head first: it is the fenced write, so that a lost lease adds no

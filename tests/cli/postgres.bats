@@ -344,7 +344,7 @@ hold_claim_lock() {
 	CMOCKA_MESSAGE_OUTPUT=STDOUT BATON_TEST_PG_URL=$BATON_DB \
 		run "$HELPERS/pg-replay"
 	assert_status 0
-	assert_contains "PASSED  ] 20 test(s)"
+	assert_contains "PASSED  ] 21 test(s)"
 	assert_not_contains "SKIPPED"
 }
 
@@ -354,7 +354,7 @@ hold_claim_lock() {
 	BATON_PG_NO_PIPELINE=1 CMOCKA_MESSAGE_OUTPUT=STDOUT \
 		BATON_TEST_PG_URL=$other run "$HELPERS/pg-replay"
 	assert_status 0
-	assert_contains "PASSED  ] 20 test(s)"
+	assert_contains "PASSED  ] 21 test(s)"
 	# a claim spends no id of the runs' sequence: run N is task N's
 	export BATON_PG_NO_PIPELINE=1
 	"$BATON" add -q "echo one"

@@ -760,6 +760,120 @@ test_end_folds(void **state)
 	store_close(db);
 }
 
+/*
+ * The session's release folds into the run's usage of it, held back
+ * before (pg_session_unlease()): one write of the row, not two.  What is
+ * stored is what the two store one after the other: the usage, the head
+ * and its link, the lease gone, closed at the later of the two times; a
+ * stale epoch on the release fails the whole as a lost lease, writing
+ * nothing; with no usage held back it stays a write of its own.
+ */
+static void
+test_release_folds(void **state)
+{
+	static const char sid[] = "01900000-0000-7000-8000-0000000000e2";
+	static const char sid2[] = "01900000-0000-7000-8000-0000000000e3";
+	const char *u = url();
+	struct store *db = NULL;
+	struct pg *pg;
+	struct db_session got_s = {0};
+	char *cause = NULL;
+	int64_t now = clock_now_ms(), lr, lt;
+	struct claimed c, d;
+	int rc;
+
+	(void)state;
+	assert_int_equal(store_open(&db, u, NULL, &cause), 0);
+	pg = (struct pg *)db;
+	c = claim_in(db, sid, "release a", 7, now);
+
+	/* a stale epoch on the release: nothing of the usage either */
+	assert_int_equal(store_begin(db, &cause), 0);
+	assert_int_equal(store_session_add_usage(db, sid, c.sepoch, 1, 1, 1, 0,
+						 0, 0, now + 1, &cause),
+			 0);
+	/* held back, it fails at the commit; else here */
+	rc = store_session_unlease(db, sid, c.sepoch + 1, now + 2, &cause);
+	if (rc == 0) {
+		assert_true(pq_pipeline());
+		assert_int_equal(pg->ndq, 1);
+		rc = store_commit(db, &cause);
+	}
+	assert_int_equal(rc, -BERR_LEASE);
+	assert_non_null(strstr(cause, "lost lease"));
+	free(cause);
+	cause = NULL;
+	store_rollback(db);
+	test_get_session(db, sid, &got_s);
+	assert_int_equal(got_s.status, SESSION_ACTIVE);
+	assert_int_equal(got_s.turns, 0);
+	db_session_release(&got_s);
+	lease_of(db, sid, &lr, &lt);
+	assert_int_equal(lr, c.runner);
+
+	/* head, usage and release: one write; closed at the later time */
+	assert_int_equal(store_begin(db, &cause), 0);
+	assert_int_equal(store_session_push_head(db, sid, c.sepoch, "conv-r",
+						 EDGE_FIRST, 0, now, &cause),
+			 0);
+	assert_int_equal(store_session_add_usage(db, sid, c.sepoch, 1, 11, 13,
+						 2, 3, 0.5, now + 9, &cause),
+			 0);
+	assert_int_equal(
+		store_session_unlease(db, sid, c.sepoch, now + 4, &cause), 0);
+	assert_int_equal(pg->ndq, pq_pipeline() ? 1 : 0);
+	assert_int_equal(store_commit(db, &cause), 0);
+	test_get_session(db, sid, &got_s);
+	assert_string_equal(got_s.head, "conv-r");
+	assert_int_equal(got_s.turns, 1);
+	assert_int_equal(got_s.input_tokens, 11);
+	assert_int_equal(got_s.output_tokens, 13);
+	assert_int_equal(got_s.cache_read_tokens, 2);
+	assert_int_equal(got_s.cache_creation_tokens, 3);
+	assert_int_equal(got_s.status, SESSION_CLOSED);
+	assert_int_equal(got_s.closed_at, now + 4);
+	assert_int_equal(got_s.last_used_at, now + 9);
+	db_session_release(&got_s);
+	lease_of(db, sid, &lr, &lt);
+	assert_int_equal(lr, 0);
+	assert_int_equal(lt, 0);
+	assert_int_equal(test_chain_len(db, sid), 1);
+
+	/* usage alone, then a release that does not close: the lease goes,
+	 * the session stays active, its time the usage's */
+	d = claim_in(db, sid2, "release b", 8, now);
+	assert_int_equal(store_begin(db, &cause), 0);
+	assert_int_equal(store_session_add_usage(db, sid2, d.sepoch, 0, 5, 6, 0,
+						 0, 0, now + 3, &cause),
+			 0);
+	assert_int_equal(store_session_unlease(db, sid2, d.sepoch, 0, &cause),
+			 0);
+	assert_int_equal(pg->ndq, pq_pipeline() ? 1 : 0);
+	assert_int_equal(store_commit(db, &cause), 0);
+	test_get_session(db, sid2, &got_s);
+	assert_int_equal(got_s.status, SESSION_ACTIVE);
+	assert_int_equal(got_s.turns, 0);
+	assert_int_equal(got_s.input_tokens, 5);
+	assert_int_equal(got_s.last_used_at, now + 3);
+	assert_int_equal(got_s.closed_at, 0);
+	db_session_release(&got_s);
+	lease_of(db, sid2, &lr, &lt);
+	assert_int_equal(lr, 0);
+
+	/* nothing held back: the release is a write of its own, and closes
+	 * at its time (never earlier than the last use) */
+	assert_int_equal(store_begin(db, &cause), 0);
+	assert_int_equal(store_session_unlease(db, sid2, 0, now + 1, &cause),
+			 0);
+	assert_int_equal(store_commit(db, &cause), 0);
+	test_get_session(db, sid2, &got_s);
+	assert_int_equal(got_s.status, SESSION_CLOSED);
+	assert_int_equal(got_s.last_used_at, now + 3);
+	assert_int_equal(got_s.closed_at, now + 1);
+	db_session_release(&got_s);
+	store_close(db);
+}
+
 /* How many events session id has. */
 static size_t
 events_of(struct store *db, const char *id)
@@ -1767,6 +1881,7 @@ main(void)
 		cmocka_unit_test(test_savepoints),
 		cmocka_unit_test(test_claim_folds),
 		cmocka_unit_test(test_end_folds),
+		cmocka_unit_test(test_release_folds),
 		cmocka_unit_test(test_events_joined),
 		cmocka_unit_test(test_fenced_joined),
 		cmocka_unit_test(test_claims_beside),
