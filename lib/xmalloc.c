@@ -104,19 +104,24 @@ xstrdup_or_null(const char *s)
 char *
 xvasprintf(const char *fmt, va_list ap)
 {
+	/* Most strings fit: one pass into buf, not a pass to count the
+	 * bytes (which glibc does 64 at a time) and another to write them. */
+	char buf[4096], *p;
 	va_list aq;
-	char *p;
 	int n;
 
 	va_copy(aq, ap);
-	n = vsnprintf(NULL, 0, fmt, aq);
+	n = vsnprintf(buf, sizeof buf, fmt, aq);
 	va_end(aq);
 	if (n < 0 && errno == ENOMEM)
 		oom();
 	if (n < 0)
 		fatal("vsnprintf: %s", strerror(errno));
 	p = xmalloc((size_t)n + 1);
-	vsnprintf(p, (size_t)n + 1, fmt, ap);
+	if ((size_t)n < sizeof buf)
+		memcpy(p, buf, (size_t)n + 1);
+	else
+		vsnprintf(p, (size_t)n + 1, fmt, ap);
 	return p;
 }
 

@@ -994,6 +994,7 @@ renumber(const char *sql, int off)
 	const char *s = sql;
 	char *end;
 	long k;
+	size_t run;
 
 	strbuf_init(&b);
 	while (*s != '\0') {
@@ -1002,7 +1003,10 @@ renumber(const char *sql, int off)
 			strbuf_addf(&b, "$%ld", k + off);
 			s = end;
 		} else {
-			strbuf_add(&b, s++, 1);
+			/* up to the next '$': in one piece */
+			run = strcspn(s + 1, "$") + 1;
+			strbuf_add(&b, s, run);
+			s += run;
 		}
 	}
 	return strbuf_detach(&b);
