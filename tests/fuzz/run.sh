@@ -19,6 +19,7 @@ export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 jobs=${BATON_FUZZ_JOBS:-2}
 run_one() {
 	name=$1
+	rm -f "build/fuzz/$name.rc"
 	mkdir -p "$work/$name"
 	"$bin/fuzz-$name" -max_total_time="$secs" -timeout=10 \
 		-rss_limit_mb=2048 -max_len=65536 -print_final_stats=1 \
