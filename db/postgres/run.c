@@ -65,9 +65,11 @@ pg_run_insert(struct store *store, struct db_run *r, int64_t epoch,
 	return 0;
 }
 
-static const char sql_run_pid[] =
-	"UPDATE runs SET pid = $2, proc_start = $3 WHERE id = $1 "
-	"AND " PG_RUN_FENCE("runs.task_id", "$4");
+/* The pid and start time of run $1, with from (a FROM, or "") */
+#define RUN_PID_SQL(from)                                                      \
+	"UPDATE runs SET pid = $2, proc_start = $3 " from                      \
+	"WHERE runs.id = $1 AND " PG_RUN_FENCE("runs.task_id", "$4")
+static const char sql_run_pid[] = RUN_PID_SQL("");
 /* sql_run_pid in a transaction of its own (store_begin_own()): it
  * commits without waiting for the server's WAL flush (synchronous_commit
  * off for this transaction: the walwriter flushes it within a fraction
@@ -78,10 +80,8 @@ static const char sql_run_pid[] =
  * wait for the disk either (synchronous NORMAL).  Each task's claim
  * waits for its flush; this second one a task would double the flushes
  * a task waits for, and with them the time at -j2. */
-static const char sql_run_pid_own[] =
-	"UPDATE runs SET pid = $2, proc_start = $3 FROM (SELECT "
-	"set_config('synchronous_commit', 'off', true)) c WHERE runs.id = $1 "
-	"AND " PG_RUN_FENCE("runs.task_id", "$4");
+static const char sql_run_pid_own[] = RUN_PID_SQL(
+	"FROM (SELECT set_config('synchronous_commit', 'off', true)) c ");
 
 int
 pg_run_set_pid(struct store *store, int64_t id, int64_t epoch, int64_t pid,

@@ -302,21 +302,21 @@ enum {
 	TC_REASON = 25,
 	TC_RUNNER = 26,
 	TC_CANCEL = 27,
-	TC_RETRIES = 34,
 	TC_STARTED = 32,
 	TC_FINISHED = 33,
+	TC_RETRIES = 34,
 };
 
-/* The picked row of pg as sql_task_start_held leaves it (q its
- * parameters), or NULL. */
+/* The picked row of pg, taken (pg has none after), made what
+ * sql_task_start_held leaves (q its parameters); or NULL. */
 static PGresult *
 started_row(struct pg *pg, const struct pgq *q)
 {
-	PGresult *res =
-		PQcopyResult(pg->picked, PG_COPYRES_ATTRS | PG_COPYRES_TUPLES);
+	PGresult *res = pg->picked;
 	char n[32];
 	int ok;
 
+	pg->picked = NULL;
 	if (res == NULL)
 		return NULL;
 	snprintf(n, sizeof n, "%lld",
@@ -360,9 +360,12 @@ start_held(struct pg *pg, int64_t id, struct pgq *q, const char *session_id,
 	char *what;
 	int rc;
 
-	if (pg->picked_id != id || pg->txn_err != 0 ||
-	    (task = started_row(pg, q)) == NULL)
+	if (pg->picked_id != id || pg->txn_err != 0)
 		return 0;
+	if ((task = started_row(pg, q)) == NULL) {
+		pg_picked_clear(pg);
+		return 0;
+	}
 	*epoch = pg->picked_epoch + 1;
 	pgq_i64(q, pg->picked_epoch);
 	session = session_id != NULL ? pg_session_made(pg, session_id) : NULL;
