@@ -597,6 +597,15 @@ struct start_ctx {
 	int64_t run_id;
 };
 
+/*
+ * An agent's pid is recorded once it has run this long, in a
+ * transaction of its own, or with its run's end if it ends sooner: a
+ * transaction a task less for short agents (issues 10 and 12).  Until
+ * then a reaper finds the agent, should we die, by its BATON_RUN_TOKEN,
+ * as in the instant between a spawn and any pid's commit.
+ */
+#define PID_AFTER_MS 50
+
 /* proc on_start: record the pid so a reaper can kill it if we die. */
 static void
 on_start(void *arg, pid_t pid, uint64_t start)
@@ -1037,6 +1046,7 @@ spawn(struct job *j, struct turn_state *t)
 	ps.poll_arg = j;
 	ps.on_start = on_start;
 	ps.start_arg = &sc;
+	ps.start_after_ms = PID_AFTER_MS;
 	if (o->spawn == NULL)
 		o->spawn = proc_spawn_cache_new();
 	ps.spawn_cache = o->spawn;
@@ -1050,6 +1060,10 @@ spawn(struct job *j, struct turn_state *t)
 	j->live = t->live;
 	rc = proc_run(&ps, &t->pr, &t->why);
 	j->live = NULL;
+	/* written with the run's end (on_start's write, if it came, wrote
+	 * the same) */
+	t->run.pid = t->pr.pid;
+	t->run.proc_start = (int64_t)t->pr.start_time;
 	t->run.output_truncated = t->pr.out_truncated || t->pr.err_truncated;
 	if (t->pr.tee_dropped > 0)
 		note_dropped(j, t->pr.tee_dropped);

@@ -172,6 +172,7 @@ struct proc_state {
 	int term_sent, kill_sent;
 	int64_t start;
 	int64_t timeout_at, kill_at, next_poll, eof_at; /* -1: none */
+	int64_t start_at; /* -1: on_start was called or is not owed */
 };
 
 static int64_t
@@ -709,6 +710,11 @@ proc_tick(struct proc_state *st)
 		next = st->eof_at;
 		goto out;
 	}
+	if (st->start_at >= 0 && now >= st->start_at) {
+		st->start_at = -1;
+		spec->on_start(spec->start_arg, st->pid, st->res->start_time);
+	}
+	proc_min(&next, st->start_at);
 	if (!st->term_sent && st->timeout_at >= 0 && now >= st->timeout_at)
 		proc_terminate(st, PROC_TIMED_OUT, now);
 	if (!st->term_sent && spec->poll_stop != NULL && now >= st->next_poll) {
@@ -1036,6 +1042,7 @@ proc_state_init(struct proc_state *st, const struct proc_spec *spec,
 	st->stop_fd = spec->stop_fd;
 	st->reaped = 1; /* nothing to reap until spawned */
 	st->timeout_at = st->kill_at = st->next_poll = st->eof_at = -1;
+	st->start_at = -1;
 	st->out.fd = st->err.fd = -1;
 	st->out.log_fd = st->err.log_fd = -1;
 	st->out.reserve = st->err.reserve = -1;
@@ -1245,7 +1252,11 @@ proc_started(struct proc_state *st, struct proc_fds *fds)
 	if (spec->on_start != NULL) {
 		if (proc_start_time(st->pid, &start_time) != 0)
 			start_time = 0;
-		spec->on_start(spec->start_arg, st->pid, start_time);
+		st->res->start_time = start_time;
+		if (spec->start_after_ms > 0)
+			st->start_at = st->start + spec->start_after_ms;
+		else
+			spec->on_start(spec->start_arg, st->pid, start_time);
 	}
 	if (spec->timeout_ms > 0)
 		st->timeout_at = st->start + spec->timeout_ms;

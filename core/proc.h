@@ -67,9 +67,13 @@ struct proc_spec {
 	 * stderr.  From proc_run()'s thread, as poll_stop is. */
 	void (*on_output)(void *arg, int stream, const char *buf, size_t len);
 	void *output_arg;
-	/* Optional; called once right after a successful spawn. */
+	/* Optional; called once after a successful spawn: right after it,
+	 * or with start_after_ms > 0 once the child has run that long — a
+	 * child reaped sooner never gets the call (its pid and start time
+	 * are in the result).  From proc_run()'s thread. */
 	void (*on_start)(void *arg, pid_t pid, uint64_t start_time);
 	void *start_arg;
+	int64_t start_after_ms;
 	/* NULL, or the caller's (proc_spawn_cache_new): the spawn's file
 	 * actions kept for the next spawn with the same fds and cwd.  One
 	 * thread at a time. */
@@ -88,6 +92,9 @@ enum proc_stop_reason {
 
 struct proc_result {
 	pid_t pid;
+	/* its start time (proc_start_time()) when spec->on_start is set,
+	 * else 0 */
+	uint64_t start_time;
 	int spawn_errno; /* non-zero: it never ran (ENOENT, EACCES, ...) */
 	/* non-zero (with -1 from proc_run): it never ran because baton ran
 	 * out of something (EMFILE, ENFILE, EAGAIN, ENOMEM: a pipe, a log

@@ -466,7 +466,8 @@ int store_run_set_pid(struct store *, int64_t id, int64_t epoch, int64_t pid,
 		      int64_t start, char **cause);
 /* Store the end of r: ended_at, exit code, signal, outcome, error,
  * usage, agent_session_out, resume_outcome, check, answer,
- * output_truncated. */
+ * output_truncated, and its pid and proc_start if r->pid > 0 (an agent
+ * that ended before store_run_set_pid() was owed: core/orchestrator.c). */
 int store_run_end(struct store *, const struct db_run *r, int64_t epoch,
 		  char **cause);
 int store_run_list(struct store *, int64_t task_id, struct db_run **runs,

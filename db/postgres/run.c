@@ -108,8 +108,9 @@ static const char sql_run_end[] =
 	"cache_read_tokens = $9, cache_creation_tokens = $10, cost_usd = $11, "
 	"num_turns = $12, duration_ms = $13, agent_session_out = $14, "
 	"resume_outcome = $15, check_exit_code = $16, check_output = $17, "
-	"answer = $18, output_truncated = $20 WHERE id = $1 AND " PG_RUN_FENCE(
-		"runs.task_id", "$19");
+	"answer = $18, output_truncated = $20, pid = coalesce($21, pid), "
+	"proc_start = coalesce($22, proc_start) WHERE id = $1 "
+	"AND " PG_RUN_FENCE("runs.task_id", "$19");
 
 int
 pg_run_end(struct store *store, const struct db_run *r, int64_t epoch,
@@ -153,6 +154,13 @@ pg_run_end(struct store *store, const struct db_run *r, int64_t epoch,
 	pgq_text(&q, r->answer);
 	pgq_i64(&q, epoch);
 	pgq_i64(&q, r->output_truncated != 0);
+	if (r->pid > 0) {
+		pgq_i64(&q, r->pid);
+		pgq_i64(&q, r->proc_start);
+	} else {
+		pgq_null(&q);
+		pgq_null(&q);
+	}
 	return pg_do_fenced((struct pg *)store, sql_run_end, &q, epoch,
 			    "cannot record run", cause);
 }

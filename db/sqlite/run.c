@@ -99,7 +99,8 @@ static const char sql_run_end[] =
 	"cache_read_tokens = ?9, cache_creation_tokens = ?10, cost_usd = ?11, "
 	"num_turns = ?12, duration_ms = ?13, agent_session_out = ?14, "
 	"resume_outcome = ?15, check_exit_code = ?16, check_output = ?17, "
-	"answer = ?18, output_truncated = ?20 WHERE id = ?1 AND " RUN_FENCE(
+	"answer = ?18, output_truncated = ?20, pid = coalesce(?21, pid), "
+	"proc_start = coalesce(?22, proc_start) WHERE id = ?1 AND " RUN_FENCE(
 		"runs.task_id", "?19");
 
 int
@@ -141,6 +142,10 @@ sqlite_run_end(struct store *store, const struct db_run *r, int64_t epoch,
 	db_bind_text(st, 17, r->check_output);
 	db_bind_text(st, 18, r->answer);
 	sqlite3_bind_int(st, 20, r->output_truncated != 0);
+	if (r->pid > 0) {
+		sqlite3_bind_int64(st, 21, r->pid);
+		sqlite3_bind_int64(st, 22, r->proc_start);
+	}
 	sqlite3_bind_int64(st, 19, epoch);
 	return db_step_fenced(db, st, epoch, "cannot record run", cause);
 }

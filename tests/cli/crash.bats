@@ -56,6 +56,25 @@ statuses() {
 	[ "$(sql "SELECT CAST(runner_id IS NULL AS INTEGER) FROM tasks")" = 1 ]
 }
 
+@test "an agent that ends within 50 ms has its pid recorded with its run's end; a longer one while it runs" {
+	# the fake agent with no action prints and exits at once
+	"$BATON" run hello >/dev/null
+	[ "$(sql "SELECT pid FROM runs WHERE task_id = 1")" = "$(cut -d' ' -f1 "$T"/rec/1.*.proc)" ]
+	[ -n "$(sql "SELECT proc_start FROM runs WHERE task_id = 1")" ]
+	[ "$(sql "SELECT outcome FROM runs WHERE task_id = 1")" = success ]
+	# a gated one: its pid while it waits, before its end
+	"$BATON" run --agent gate hello >/dev/null 2>&1 &
+	local pid=$!
+	wait_for '[ -e "$T"/rec/2.*.proc ]'
+	wait_for "[ -n \"\$(sql 'SELECT pid FROM runs WHERE task_id = 2')\" ]" 5
+	[ "$(sql "SELECT pid FROM runs WHERE task_id = 2")" = "$(cut -d' ' -f1 "$T"/rec/2.*.proc)" ]
+	[ -z "$(sql "SELECT ended_at FROM runs WHERE task_id = 2")" ]
+	touch "$T/go"
+	wait_exit "$pid"
+	assert_status 0
+	[ "$(sql "SELECT pid FROM runs WHERE task_id = 2")" = "$(cut -d' ' -f1 "$T"/rec/2.*.proc)" ]
+}
+
 @test "kill -9 of work: the next command reaps it, status and doctor are clean" {
 	crash_work
 	local a

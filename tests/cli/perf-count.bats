@@ -92,3 +92,30 @@ per_task() {
 	# one getdents64 a task: the reused directory found empty, no walk
 	awk '$1 == "getdents64" { exit !($2 < 1.05) }' "$T/per-task"
 }
+
+# wal_locks N: the WAL write locks (byte 120 of the -shm file: one a
+# write transaction) taken by `work -j1` over N trivial tasks.
+wal_locks() {
+	local n=$1 d=$T/wl-$1
+	mkdir -p "$d"
+	seq 1 "$n" | sed 's/^/- prompt: t/' >"$d/tasks.yaml"
+	BATON_DB=$d/baton.db "$BATON" add --from "$d/tasks.yaml" >/dev/null ||
+		return 1
+	BATON_DB=$d/baton.db \
+		ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" \
+		strace -f -qq -e trace=fcntl -o "$d/t" "$BATON" work -j1 \
+		--until-empty >/dev/null 2>&1 || return 1
+	grep -c 'F_SETLK.*F_WRLCK, l_whence=SEEK_SET, l_start=120, l_len=1}' "$d/t"
+}
+
+@test "perf-count: a trivial task is one write transaction, its pid in it" {
+	local a b
+	a=$(wal_locks 40)
+	b=$(wal_locks 140)
+	echo "write transactions: $a for 40 tasks, $b for 140"
+	# the end of a task and the claim of the next (docs/design.md); its
+	# pid with its end, for an agent that ends within 50 ms
+	# (core/orchestrator.c): 2 a task before
+	awk -v a="$a" -v b="$b" 'BEGIN { d = (b - a) / 100; exit !(d >= 0.95 && d <= 1.05) }'
+	[ "$(BATON_DB=$T/wl-140/baton.db sql "SELECT count(*) FROM runs WHERE pid > 0 AND proc_start > 0")" = 140 ]
+}

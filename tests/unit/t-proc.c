@@ -1712,6 +1712,74 @@ test_start_time(void **state)
 	free(p);
 }
 
+/* on_start of test_start_after: count, and stop the child. */
+struct start_after {
+	int calls;
+	pid_t pid;
+	uint64_t start;
+	struct timespec spawned, called;
+};
+
+static void
+start_after_cb(void *arg, pid_t pid, uint64_t start)
+{
+	struct start_after *sa = arg;
+
+	sa->calls++;
+	sa->pid = pid;
+	sa->start = start;
+	clock_gettime(CLOCK_MONOTONIC, &sa->called);
+	kill(-pid, SIGTERM);
+}
+
+/*
+ * on_start with start_after_ms: a child that ends sooner never gets the
+ * call, but the result has its pid and start time; one that runs longer
+ * gets it once, no sooner than asked, with the same pid and start time.
+ */
+static void
+test_start_after(void **state)
+{
+	struct proc_spec s;
+	struct proc_result res;
+	struct start_after sa;
+	char *cause = NULL;
+	char **argv = av("/bin/sh", "-c", "exit 3", NULL);
+	int64_t ms;
+
+	(void)state;
+	memset(&sa, 0, sizeof sa);
+	spec_init(&s, argv);
+	s.on_start = start_after_cb;
+	s.start_arg = &sa;
+	s.start_after_ms = 3600 * 1000;
+	s.timeout_ms = SANE_MS;
+	assert_int_equal(proc_run_fresh(&s, &res, &cause), 0);
+	assert_int_equal(res.exit_code, 3);
+	assert_int_equal(sa.calls, 0);
+	assert_true(res.pid > 0);
+	assert_true(res.start_time > 0);
+	av_free(argv);
+
+	argv = av("sleep", "100000", NULL);
+	spec_init(&s, argv);
+	s.on_start = start_after_cb;
+	s.start_arg = &sa;
+	s.start_after_ms = 50;
+	s.timeout_ms = SANE_MS;
+	clock_gettime(CLOCK_MONOTONIC, &sa.spawned);
+	assert_int_equal(proc_run_fresh(&s, &res, &cause), 0);
+	assert_int_equal(sa.calls, 1);
+	assert_int_equal(res.signal, SIGTERM);
+	assert_int_equal(sa.pid, res.pid);
+	assert_int_equal(sa.start, res.start_time);
+	assert_true(sa.start > 0);
+	ms = (sa.called.tv_sec - sa.spawned.tv_sec) * 1000 +
+	     (sa.called.tv_nsec - sa.spawned.tv_nsec) / 1000000;
+	assert_true(ms >= 50);
+	av_free(argv);
+}
+
 #define BIG_BYTES 200000000L
 
 /*
@@ -2362,6 +2430,7 @@ main(void)
 		cmocka_unit_test(test_cloexec),
 		cmocka_unit_test(test_signals_reset),
 		cmocka_unit_test(test_start_time),
+		cmocka_unit_test(test_start_after),
 		cmocka_unit_test(test_threads),
 		cmocka_unit_test(test_kill_env),
 	};
