@@ -9,11 +9,12 @@
  *            after the exit: the "minimal runner" of issue 12;
  *   audit    baton's own statements of a task, as its SQLite store runs
  *            them (a snapshot, traced with sqlite3_trace_v2() from commit
- *            884458b), in baton's two transactions: the pid after the
- *            spawn; the run's and the task's end with the claim of the
- *            next task after the exit;
- *   merged   the same rows and the same two transactions with one
- *            statement a row (the fewest any code could run);
+ *            884458b, with the pid in the run's end as since e54bdfb), in
+ *            baton's one transaction a task for an agent that ends
+ *            within 50 ms: the run's and the task's end, the agent's
+ *            pid with them, and the claim of the next task;
+ *   merged   the same rows and the same transaction with one statement
+ *            a row (the fewest any code could run);
  *   bare     merged, in a database without the secondary indexes the
  *            claim does not use (all but tasks_status and runs_task):
  *            what the rows cost without the indexes that serve
@@ -59,7 +60,6 @@ enum {
 	S_START,
 	S_LOAD_SESSION,
 	S_RUN,
-	S_PID,
 	S_RUN_END,
 	S_HEAD,
 	S_CHAIN,
@@ -98,8 +98,7 @@ static const char *const sql[S_COUNT_OF] = {
 	[S_START] = "UPDATE tasks SET status = 'running', runner_id = 1, session_id = :sid, attempts = attempts + 1, started_at = :now, finished_at = NULL, exit_code = NULL, error = NULL, reason = NULL, cancel_requested = 0, lease_epoch = lease_epoch + 1, agent = coalesce('t', agent), model = CASE WHEN 't' IS NULL THEN model ELSE NULL END WHERE id = :tid AND (1 IS NULL OR " ACTIVE_RUNNER ") RETURNING lease_epoch",
 	[S_LOAD_SESSION] = "SELECT id, kind, name, milestone_id, agent, model, project, workdir, os_user, status, head, turns, input_tokens, output_tokens, cache_read_tokens, cache_creation_tokens, cost_usd, resume_failures, resumable, predecessor, metadata, lease_runner, lease_task, lease_expires, created_at, last_used_at, closed_at FROM sessions WHERE id = :sid",
 	[S_RUN] = "INSERT INTO runs (task_id, attempt, iteration, session_id, agent_session_in, resume_outcome, runner_id, started_at, batch_id) SELECT :tid, 1, 1, :sid, :sid, 'new', 1, :now, (SELECT batch_id FROM runners WHERE id = 1) WHERE (1 = 0 OR EXISTS (SELECT 1 FROM tasks t WHERE t.id = :tid AND t.lease_epoch = 1 AND t.status = 'running')) RETURNING id",
-	[S_PID] = "UPDATE runs SET pid = :pid, proc_start = 1 WHERE id = :rid AND " RUN_FENCE,
-	[S_RUN_END] = "UPDATE runs SET ended_at = :now, exit_code = 0, signal = NULL, outcome = 'success', error = NULL, input_tokens = 0, output_tokens = 0, cache_read_tokens = 0, cache_creation_tokens = 0, cost_usd = 0.0, num_turns = NULL, duration_ms = 1, agent_session_out = :sid, resume_outcome = 'new', check_exit_code = NULL, check_output = NULL, answer = NULL, output_truncated = 0 WHERE id = :rid AND " RUN_FENCE,
+	[S_RUN_END] = "UPDATE runs SET ended_at = :now, exit_code = 0, signal = NULL, outcome = 'success', error = NULL, input_tokens = 0, output_tokens = 0, cache_read_tokens = 0, cache_creation_tokens = 0, cost_usd = 0.0, num_turns = NULL, duration_ms = 1, agent_session_out = :sid, resume_outcome = 'new', check_exit_code = NULL, check_output = NULL, answer = NULL, output_truncated = 0, pid = coalesce(:pid, pid), proc_start = coalesce(1, proc_start) WHERE id = :rid AND " RUN_FENCE,
 	[S_HEAD] = "UPDATE sessions SET head = :sid WHERE id = :sid AND " SESSION_FENCE,
 	[S_CHAIN] = "INSERT INTO session_chain (session_id, agent_session_id, edge, run_id, created_at) VALUES (:sid, :sid, 'first', :rid, :now)",
 	[S_SESSION_USAGE] = "UPDATE sessions SET turns = min(max(0, min(coalesce(turns, 0), 9007199254740991)) + 1, 9007199254740991), input_tokens = " CAP("input_tokens") ", output_tokens = " CAP("output_tokens") ", cache_read_tokens = " CAP("cache_read_tokens") ", cache_creation_tokens = " CAP("cache_creation_tokens") ", cost_usd = min(max(0, coalesce(cost_usd, 0)) + 0.0, 1e12), last_used_at = :now WHERE id = :sid AND " SESSION_FENCE,
@@ -116,7 +115,8 @@ static const char *const sql[S_COUNT_OF] = {
 /* clang-format on */
 
 struct slot {
-	pid_t pid;
+	pid_t pid;   /* running, or 0 */
+	pid_t agent; /* the last one spawned */
 	char sid[37];
 	long long tid, rid;
 };
@@ -148,7 +148,7 @@ bind_all(sqlite3_stmt *st)
 		else if (strcmp(p, ":rid") == 0)
 			sqlite3_bind_int64(st, i, cur->rid);
 		else if (strcmp(p, ":pid") == 0)
-			sqlite3_bind_int64(st, i, cur->pid);
+			sqlite3_bind_int64(st, i, cur->agent);
 		else if (strcmp(p, ":now") == 0)
 			sqlite3_bind_int64(st, i, now);
 		else if (strcmp(p, ":exp") == 0)
@@ -322,12 +322,13 @@ start(struct slot *s, enum mode m)
 			strerror(error));
 		exit(2);
 	}
-	if (m == M_NONE)
+	s->agent = s->pid;
+	if (m != M_MINIMAL)
 		return;
 	cur = s;
 	now = now_ms();
 	run(S_BEGIN);
-	run(m == M_MINIMAL ? S_MIN_PID : S_PID);
+	run(S_MIN_PID);
 	run(S_COMMIT);
 }
 
