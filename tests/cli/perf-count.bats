@@ -25,12 +25,12 @@ local_setup() {
 	EOF
 }
 
-# tally N: strace `work -j1 --until-empty` over N trivial tasks on a
-# database of its own; prints "NAME COUNT" lines for the baton process
-# and its threads (not the agents: the processes that call execve other
-# than as their first system call).
-tally() {
-	local n=$1 d=$T/st-$1 f
+# traced N DIR STRACE_OPTION...: `work -j1 --until-empty` over N trivial
+# tasks in a database of its own in DIR, under strace with those options
+# (its output in DIR/t or DIR/t.PID).
+traced() {
+	local n=$1 d=$2
+	shift 2
 	mkdir -p "$d"
 	seq 1 "$n" | sed 's/^/- prompt: t/' >"$d/tasks.yaml"
 	BATON_DB=$d/baton.db "$BATON" add --from "$d/tasks.yaml" >/dev/null ||
@@ -39,8 +39,17 @@ tally() {
 	# checks leaks in every other test)
 	BATON_DB=$d/baton.db \
 		ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" \
-		strace -ff -qq -o "$d/t" "$BATON" work -j1 \
-		--until-empty >/dev/null 2>&1 || return 1
+		strace -qq "$@" -o "$d/t" "$BATON" work -j1 --until-empty \
+		>/dev/null 2>&1
+}
+
+# tally N: strace `work -j1 --until-empty` over N trivial tasks on a
+# database of its own; prints "NAME COUNT" lines for the baton process
+# and its threads (not the agents: the processes that call execve other
+# than as their first system call).
+tally() {
+	local n=$1 d=$T/st-$1 f
+	traced "$n" "$d" -ff || return 1
 	for f in "$d"/t.*; do
 		if [ "$(head -c 6 "$f")" != execve ] && grep -q '^execve(' "$f"
 		then
@@ -96,15 +105,8 @@ per_task() {
 # wal_locks N: the WAL write locks (byte 120 of the -shm file: one a
 # write transaction) taken by `work -j1` over N trivial tasks.
 wal_locks() {
-	local n=$1 d=$T/wl-$1
-	mkdir -p "$d"
-	seq 1 "$n" | sed 's/^/- prompt: t/' >"$d/tasks.yaml"
-	BATON_DB=$d/baton.db "$BATON" add --from "$d/tasks.yaml" >/dev/null ||
-		return 1
-	BATON_DB=$d/baton.db \
-		ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" \
-		strace -f -qq -e trace=fcntl -o "$d/t" "$BATON" work -j1 \
-		--until-empty >/dev/null 2>&1 || return 1
+	local d=$T/wl-$1
+	traced "$1" "$d" -f -e trace=fcntl || return 1
 	grep -c 'F_SETLK.*F_WRLCK, l_whence=SEEK_SET, l_start=120, l_len=1}' "$d/t"
 }
 
