@@ -1046,7 +1046,9 @@ spawn(struct job *j, struct turn_state *t)
 	ps.poll_arg = j;
 	ps.on_start = on_start;
 	ps.start_arg = &sc;
-	ps.start_after_ms = PID_AFTER_MS;
+	ps.start_after_ms = o->pid_after_ms == 0  ? PID_AFTER_MS
+			    : o->pid_after_ms < 0 ? 0
+						  : o->pid_after_ms;
 	if (o->spawn == NULL)
 		o->spawn = proc_spawn_cache_new();
 	ps.spawn_cache = o->spawn;

@@ -75,6 +75,11 @@ struct orch {
 	/* Test hook: fail at a named step ("after-claim", "before-spawn",
 	 * "after-run") to prove cleanup runs on every error path. */
 	const char *fail_at;
+	/* How long an agent runs before its pid is written in a
+	 * transaction of its own; one that ends sooner has it written with
+	 * its run's end.  0: 50 ms (orchestrator.c); negative: right after
+	 * the spawn (tests). */
+	int64_t pid_after_ms;
 	/* The leases of the task this worker claimed last (SPEC §5): the
 	 * task's epoch and its session's, which every later write names. */
 	int64_t epoch, session_epoch;

@@ -944,15 +944,20 @@ test_files_dirs_made_again(void **state)
 	}
 }
 
+/* An hour: /bin/true ends sooner, its pid goes with its run's end. */
+#define PID_LATE_MS (3600 * 1000)
+
 /*
  * Group commit: the end of task n and the claim of task n+1 (with its
- * first run row) are one transaction, so that a task costs two commits:
- * that one and its agent's pid.  The last task's end claims nothing.
+ * first run row) are one transaction, and an agent that ends before its
+ * pid is owed (o.pid_after_ms) has its pid written with its run's end,
+ * so that a task costs one commit.  Written right after the spawn
+ * instead (an agent that runs on), the pid is a commit of its own.  The
+ * last task's end claims nothing.
  */
 static void
-test_group_commit_two_commits_a_task(void **state)
+group_commit(struct env *e, int64_t pid_after_ms, int per_task)
 {
-	struct env *e = *state;
 	struct orch_result res;
 	char *cause = NULL;
 	int64_t ids[3], got;
@@ -961,6 +966,7 @@ test_group_commit_two_commits_a_task(void **state)
 
 	for (i = 0; i < 3; i++)
 		ids[i] = add(e, "x", NULL, 0);
+	e->o.pid_after_ms = pid_after_ms;
 	e->o.claim_next = claim_next_hook;
 	next_answer = 1;
 	before = store_commits(e->t.b.db);
@@ -981,9 +987,21 @@ test_group_commit_two_commits_a_task(void **state)
 		assert_one_run_ended(e, ids[i]);
 	}
 	assert_int_equal(next_asked, 3);
-	/* the first claim, then each task's pid and its end with the
-	 * next claim */
-	assert_int_equal(store_commits(e->t.b.db) - before, 1 + 3 * 2);
+	/* the first claim, then each task's end with the next claim (and
+	 * its pid before, if owed) */
+	assert_int_equal(store_commits(e->t.b.db) - before, 1 + 3 * per_task);
+}
+
+static void
+test_group_commit_one_commit_a_task(void **state)
+{
+	group_commit(*state, PID_LATE_MS, 1);
+}
+
+static void
+test_group_commit_pid_owed(void **state)
+{
+	group_commit(*state, -1, 2);
 }
 
 /* `run` (no claim_next) and a pool that claims no more: the end
@@ -997,11 +1015,12 @@ test_end_alone(void **state)
 	int64_t a = add(e, "x", NULL, 0), b = add(e, "y", NULL, 0), got;
 	uint64_t before = store_commits(e->t.b.db);
 
+	e->o.pid_after_ms = PID_LATE_MS;
 	assert_int_equal(orch_claim(&e->o, 0, &got, &cause), 0);
 	assert_int_equal(orch_execute(&e->o, a, &res, &cause), 0);
 	assert_int_equal(res.next, ORCH_NEXT_NONE);
 	orch_result_release(&res);
-	assert_int_equal(store_commits(e->t.b.db) - before, 3);
+	assert_int_equal(store_commits(e->t.b.db) - before, 2);
 	e->o.claim_next = claim_next_hook;
 	next_answer = 0;
 	assert_int_equal(orch_claim(&e->o, 0, &got, &cause), 0);
@@ -1010,7 +1029,7 @@ test_end_alone(void **state)
 	assert_int_equal(res.next, ORCH_NEXT_NONE);
 	assert_int_equal(next_asked, 1);
 	orch_result_release(&res);
-	assert_int_equal(store_commits(e->t.b.db) - before, 6);
+	assert_int_equal(store_commits(e->t.b.db) - before, 4);
 	assert_one_run_ended(e, a);
 	assert_one_run_ended(e, b);
 }
@@ -1030,6 +1049,7 @@ test_group_commit_same_session(void **state)
 	int64_t got;
 	uint64_t before = store_commits(e->t.b.db);
 
+	e->o.pid_after_ms = PID_LATE_MS;
 	e->o.claim_next = claim_next_hook;
 	next_answer = 1;
 	assert_int_equal(orch_claim(&e->o, 0, &got, &cause), 0);
@@ -1042,7 +1062,7 @@ test_group_commit_same_session(void **state)
 	assert_int_equal(res.status, TASK_COMPLETED);
 	assert_int_equal(res.next_id, 0);
 	orch_result_release(&res);
-	assert_int_equal(store_commits(e->t.b.db) - before, 1 + 2 * 2);
+	assert_int_equal(store_commits(e->t.b.db) - before, 1 + 2);
 	assert_int_equal(fake.calls, 2);
 	assert_int_equal(fake.seen_resume[0], 0);
 	assert_int_equal(fake.seen_resume[1], 1);
@@ -1108,7 +1128,7 @@ test_group_commit_lost_end_claims_nothing(void **state)
 }
 
 /* Task retries cost a task that succeeds nothing: its last turn's end is
- * still written with the task's, two commits a task. */
+ * still written with the task's, one commit a task. */
 static void
 test_group_commit_with_retries(void **state)
 {
@@ -1119,6 +1139,7 @@ test_group_commit_with_retries(void **state)
 	uint64_t before = store_commits(e->t.b.db);
 
 	e->o.retries = 2;
+	e->o.pid_after_ms = PID_LATE_MS;
 	e->o.claim_next = claim_next_hook;
 	next_answer = 1;
 	assert_int_equal(orch_claim(&e->o, 0, &got, &cause), 0);
@@ -1128,7 +1149,7 @@ test_group_commit_with_retries(void **state)
 	assert_int_equal(orch_execute(&e->o, b, &res, &cause), 0);
 	assert_int_equal(res.status, TASK_COMPLETED);
 	orch_result_release(&res);
-	assert_int_equal(store_commits(e->t.b.db) - before, 1 + 2 * 2);
+	assert_int_equal(store_commits(e->t.b.db) - before, 1 + 2);
 	assert_one_run_ended(e, a);
 	assert_one_run_ended(e, b);
 }
@@ -1159,7 +1180,8 @@ main(void)
 		T(test_resume_failure_falls_back),
 		T(test_forked_id_becomes_head),
 		T(test_milestone_scope_follows_the_milestone),
-		T(test_group_commit_two_commits_a_task),
+		T(test_group_commit_one_commit_a_task),
+		T(test_group_commit_pid_owed),
 		T(test_end_alone),
 		T(test_group_commit_same_session),
 		T(test_group_commit_lost_end_claims_nothing),

@@ -1776,7 +1776,9 @@ test_start_after(void **state)
 	assert_true(sa.start > 0);
 	ms = (sa.called.tv_sec - sa.spawned.tv_sec) * 1000 +
 	     (sa.called.tv_nsec - sa.spawned.tv_nsec) / 1000000;
-	assert_true(ms >= 50);
+	/* (proc's clock counts whole milliseconds: 50 of them may be
+	 * 49.001 ms of this one) */
+	assert_true(ms >= 49);
 	av_free(argv);
 }
 
