@@ -151,7 +151,10 @@ runner_start(struct runner *r, struct baton *b, char **cause)
 	row.started_at = clock_now_ms();
 	id_uuid_new(b->batch_id);
 	row.batch_id = b->batch_id;
-	if ((rc = store_begin(b->db, cause)) == 0 &&
+	/* its own new row, nothing read to decide on: no store-wide lock,
+	 * so that runners starting together do not queue behind each
+	 * other's claims (db/store.h) */
+	if ((rc = store_begin_own(b->db, cause)) == 0 &&
 	    (rc = store_runner_insert(b->db, &row, &r->id, cause)) == 0)
 		rc = store_commit(b->db, cause);
 	store_rollback(b->db);
