@@ -161,6 +161,8 @@ statuses() {
 	"$BATON" work -j 1 --until-empty >"$T/work.out" 2>"$T/work.err" &
 	local pid=$!
 	wait_for '[ -e "$T"/rec/1.*.proc ]'
+	# (its pid's own write, 50 ms after the spawn, done before)
+	wait_for '[ -n "$(sql "SELECT pid FROM runs WHERE task_id = 1")" ]'
 	# another process takes the write lock and holds it across the end
 	# of the run, for several busy timeouts
 	{
@@ -168,7 +170,7 @@ statuses() {
 		echo "SELECT 'locked';"
 		while [ ! -e "$T/unlock" ]; do sleep 0.1; done
 		echo "COMMIT;"
-	} | sqlite3 -batch "$BATON_DB" >"$T/lock.out" &
+	} | sqlite3 -batch -cmd '.timeout 5000' "$BATON_DB" >"$T/lock.out" &
 	local locker=$!
 	wait_for 'grep -q locked "$T/lock.out"'
 	touch "$T/go"
@@ -199,6 +201,8 @@ statuses() {
 		>"$T/work.out" 2>"$T/work.err" &
 	local pid=$!
 	wait_for '[ -e "$T"/rec/1.*.proc ]'
+	# (its pid's own write, 50 ms after the spawn, done before)
+	wait_for '[ -n "$(sql "SELECT pid FROM runs WHERE task_id = 1")" ]'
 	# another process takes the write lock across the end of the run
 	# and, before it lets go, takes the task over (as a reaper would)
 	{
@@ -208,7 +212,7 @@ statuses() {
 		echo "UPDATE tasks SET status = 'interrupted',
 			lease_epoch = lease_epoch + 1 WHERE id = 1;"
 		echo "COMMIT;"
-	} | sqlite3 -batch "$BATON_DB" >"$T/lock.out" &
+	} | sqlite3 -batch -cmd '.timeout 5000' "$BATON_DB" >"$T/lock.out" &
 	local locker=$!
 	wait_for 'grep -q locked "$T/lock.out"'
 	touch "$T/go"
@@ -238,13 +242,15 @@ statuses() {
 	wait_for '[ -e "$T"/rec/1.*.proc ]'
 	local agent
 	agent=$(cut -d' ' -f1 "$T"/rec/1.*.proc)
+	# (its pid's own write, 50 ms after the spawn, done before)
+	wait_for '[ -n "$(sql "SELECT pid FROM runs WHERE task_id = 1")" ]'
 	# the database stays locked: no renewal gets through
 	{
 		echo "BEGIN IMMEDIATE;"
 		echo "SELECT 'locked';"
 		while [ ! -e "$T/unlock" ]; do sleep 0.1; done
 		echo "COMMIT;"
-	} | sqlite3 -batch "$BATON_DB" >"$T/lock.out" &
+	} | sqlite3 -batch -cmd '.timeout 5000' "$BATON_DB" >"$T/lock.out" &
 	local locker=$!
 	wait_for 'grep -q locked "$T/lock.out"'
 	wait_for 'grep -q "lost lease for task 1" "$T/work.err"' 20
