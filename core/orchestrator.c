@@ -606,8 +606,9 @@ struct start_ctx {
  */
 #define PID_AFTER_MS 50
 
-/* proc on_start: record the pid so a reaper can kill it if we die. */
-static void
+/* proc on_start: record the pid so a reaper can kill it if we die.
+ * Non-zero (stop the agent) when that write found the lease lost. */
+static int
 on_start(void *arg, pid_t pid, uint64_t start)
 {
 	struct start_ctx *s = arg;
@@ -628,6 +629,7 @@ on_start(void *arg, pid_t pid, uint64_t start)
 		fenced(s->j, store_commit(db, &cause));
 	store_rollback(db);
 	free(cause);
+	return s->j->lost;
 }
 
 /* Replace or add NAME=value in env. */

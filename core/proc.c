@@ -712,7 +712,9 @@ proc_tick(struct proc_state *st)
 	}
 	if (st->start_at >= 0 && now >= st->start_at) {
 		st->start_at = -1;
-		spec->on_start(spec->start_arg, st->pid, st->res->start_time);
+		if (spec->on_start(spec->start_arg, st->pid,
+				   st->res->start_time) != 0)
+			proc_terminate(st, PROC_STOPPED, now);
 	}
 	proc_min(&next, st->start_at);
 	if (!st->term_sent && st->timeout_at >= 0 && now >= st->timeout_at)
@@ -1255,8 +1257,9 @@ proc_started(struct proc_state *st, struct proc_fds *fds)
 		st->res->start_time = start_time;
 		if (spec->start_after_ms > 0)
 			st->start_at = st->start + spec->start_after_ms;
-		else
-			spec->on_start(spec->start_arg, st->pid, start_time);
+		else if (spec->on_start(spec->start_arg, st->pid, start_time) !=
+			 0)
+			proc_terminate(st, PROC_STOPPED, proc_mono_ms());
 	}
 	if (spec->timeout_ms > 0)
 		st->timeout_at = st->start + spec->timeout_ms;

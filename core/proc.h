@@ -70,8 +70,10 @@ struct proc_spec {
 	/* Optional; called once after a successful spawn: right after it,
 	 * or with start_after_ms > 0 once the child has run that long — a
 	 * child reaped sooner never gets the call (its pid and start time
-	 * are in the result).  From proc_run()'s thread. */
-	void (*on_start)(void *arg, pid_t pid, uint64_t start_time);
+	 * are in the result).  From proc_run()'s thread.  Non-zero: stop
+	 * the child, as poll_stop does (e.g. the pid's write found the
+	 * task's lease lost). */
+	int (*on_start)(void *arg, pid_t pid, uint64_t start_time);
 	void *start_arg;
 	int64_t start_after_ms;
 	/* NULL, or the caller's (proc_spawn_cache_new): the spawn's file

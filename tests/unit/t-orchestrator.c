@@ -34,16 +34,17 @@
 
 /* What the fake agent is told to do, and what it saw. */
 enum fake_mode {
-	FAKE_OK,	/* /bin/true */
-	FAKE_FAIL,	/* /bin/false */
-	FAKE_NOBIN,	/* a binary that does not exist */
-	FAKE_ARGV_ERR,	/* build_argv fails (configuration) */
-	FAKE_HANG,	/* sleeps past the timeout */
-	FAKE_TRANSIENT, /* transient failures, then success */
-	FAKE_RESUME,	/* a resume failure on every resumed call */
-	FAKE_FORK,	/* reports a different session id */
-	FAKE_STEAL,	/* the task is requeued while its agent runs */
-	FAKE_SECRETS,	/* prints the two secrets of test_redactor_cached */
+	FAKE_OK,	  /* /bin/true */
+	FAKE_FAIL,	  /* /bin/false */
+	FAKE_NOBIN,	  /* a binary that does not exist */
+	FAKE_ARGV_ERR,	  /* build_argv fails (configuration) */
+	FAKE_HANG,	  /* sleeps past the timeout */
+	FAKE_TRANSIENT,	  /* transient failures, then success */
+	FAKE_RESUME,	  /* a resume failure on every resumed call */
+	FAKE_FORK,	  /* reports a different session id */
+	FAKE_STEAL,	  /* the task is requeued while its agent runs */
+	FAKE_STEAL_EARLY, /* requeued before the spawn; sleeps */
+	FAKE_SECRETS,	  /* prints the two secrets of test_redactor_cached */
 };
 
 static struct {
@@ -64,6 +65,21 @@ static struct {
 
 /* Group commit: how often claim_next was asked, and its answer. */
 static int next_asked, next_answer;
+
+/* FAKE_STEAL*: another runner reaps ours and requeues fake.task. */
+static void
+steal(void)
+{
+	char *cause = NULL;
+	int done = 0;
+
+	assert_int_equal(store_begin(fake.db, &cause), 0);
+	assert_int_equal(store_task_requeue(fake.db, fake.task,
+					    1u << TASK_RUNNING, &done, &cause),
+			 0);
+	assert_int_equal(store_commit(fake.db, &cause), 0);
+	assert_true(done);
+}
 
 static int
 fake_build_argv(const struct agent_call *c, struct strvec *argv, char **cause)
@@ -89,6 +105,9 @@ fake_build_argv(const struct agent_call *c, struct strvec *argv, char **cause)
 		strvec_push(argv, "profile=" PROFILE_SECRET);
 		strvec_push(argv, "environ=" ENVIRON_SECRET);
 		return 0;
+	case FAKE_STEAL_EARLY:
+		steal();
+		/* fall through */
 	case FAKE_HANG:
 		strvec_push(argv, "/bin/sleep");
 		strvec_push(argv, "30");
@@ -119,20 +138,10 @@ fake_parse(const struct agent_call *c, const struct agent_exit *pr,
 	}
 	if (fake.mode == FAKE_FORK)
 		r->agent_session_id = xstrdup(fake.fork_id);
-	if (fake.mode == FAKE_STEAL) {
-		/* another runner reaped ours and requeued the task: its
-		 * lease is lost before its end is written */
-		char *cause = NULL;
-		int done = 0;
-
-		assert_int_equal(store_begin(fake.db, &cause), 0);
-		assert_int_equal(store_task_requeue(fake.db, fake.task,
-						    1u << TASK_RUNNING, &done,
-						    &cause),
-				 0);
-		assert_int_equal(store_commit(fake.db, &cause), 0);
-		assert_true(done);
-	}
+	/* another runner reaped ours and requeued the task: its lease is
+	 * lost before its end is written */
+	if (fake.mode == FAKE_STEAL)
+		steal();
 	r->input_tokens = 10;
 	r->output_tokens = 5;
 	r->cost_usd = 0.5;
@@ -1127,6 +1136,41 @@ test_group_commit_lost_end_claims_nothing(void **state)
 	assert_int_equal(got, a);
 }
 
+/*
+ * The pid's write, once the agent has run o.pid_after_ms, finds the
+ * task's lease lost (requeued after the claim, before the spawn): the
+ * agent is stopped, the result says lost, and the run has neither pid
+ * nor end from this runner.
+ */
+static void
+test_pid_write_finds_lease_lost(void **state)
+{
+	struct env *e = *state;
+	struct orch_result res;
+	struct db_run *runs = NULL;
+	size_t n = 0;
+	char *cause = NULL;
+	int64_t a = add(e, "x", NULL, 0), got;
+
+	fake.mode = FAKE_STEAL_EARLY;
+	fake.db = e->t.b.db;
+	fake.task = a;
+	e->o.pid_after_ms = 100;
+	assert_int_equal(orch_claim(&e->o, 0, &got, &cause), 0);
+	assert_int_equal(got, a);
+	assert_int_equal(orch_execute(&e->o, a, &res, &cause), 0);
+	assert_null(cause);
+	assert_true(res.lost);
+	assert_int_equal(res.status, TASK_INTERRUPTED);
+	orch_result_release(&res);
+	assert_int_equal(status_of(e, a), TASK_PENDING);
+	assert_int_equal(store_run_list(e->t.b.db, a, &runs, &n, &cause), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(runs[0].pid, 0);
+	assert_int_equal(runs[0].ended_at, 0);
+	db_runs_free(runs, n);
+}
+
 /* Task retries cost a task that succeeds nothing: its last turn's end is
  * still written with the task's, one commit a task. */
 static void
@@ -1182,6 +1226,7 @@ main(void)
 		T(test_milestone_scope_follows_the_milestone),
 		T(test_group_commit_one_commit_a_task),
 		T(test_group_commit_pid_owed),
+		T(test_pid_write_finds_lease_lost),
 		T(test_end_alone),
 		T(test_group_commit_same_session),
 		T(test_group_commit_lost_end_claims_nothing),

@@ -1497,7 +1497,7 @@ struct fd_check {
 };
 
 /* While the child runs: every fd of ours except `allowed` is CLOEXEC. */
-static void
+static int
 check_parent_fds(void *arg, pid_t pid, uint64_t start)
 {
 	struct fd_check *fc = arg;
@@ -1513,7 +1513,7 @@ check_parent_fds(void *arg, pid_t pid, uint64_t start)
 	d = opendir("/proc/self/fd");
 	if (d == NULL) {
 		fc->leaks = -1;
-		return;
+		return 0;
 	}
 	while ((e = readdir(d)) != NULL) {
 		fd = strtol(e->d_name, &end, 10);
@@ -1525,6 +1525,7 @@ check_parent_fds(void *arg, pid_t pid, uint64_t start)
 			fc->leaks++;
 	}
 	closedir(d);
+	return 0;
 }
 
 static void
@@ -1635,7 +1636,7 @@ struct start_check {
 	char comm[64];
 };
 
-static void
+static int
 check_start(void *arg, pid_t pid, uint64_t start)
 {
 	struct start_check *sc = arg;
@@ -1658,6 +1659,7 @@ check_start(void *arg, pid_t pid, uint64_t start)
 	/* Wrong start time: must not be signalled (it would die of KILL). */
 	sc->kill_wrong = proc_kill_group_checked(pid, start + 1, SIGKILL);
 	sc->kill_right = proc_kill_group_checked(pid, start, SIGTERM);
+	return 0;
 }
 
 static void
@@ -1712,7 +1714,7 @@ test_start_time(void **state)
 	free(p);
 }
 
-/* on_start of test_start_after: count, and stop the child. */
+/* on_start of test_start_after: count, and have proc stop the child. */
 struct start_after {
 	int calls;
 	pid_t pid;
@@ -1720,7 +1722,7 @@ struct start_after {
 	struct timespec spawned, called;
 };
 
-static void
+static int
 start_after_cb(void *arg, pid_t pid, uint64_t start)
 {
 	struct start_after *sa = arg;
@@ -1729,13 +1731,14 @@ start_after_cb(void *arg, pid_t pid, uint64_t start)
 	sa->pid = pid;
 	sa->start = start;
 	clock_gettime(CLOCK_MONOTONIC, &sa->called);
-	kill(-pid, SIGTERM);
+	return 1;
 }
 
 /*
  * on_start with start_after_ms: a child that ends sooner never gets the
  * call, but the result has its pid and start time; one that runs longer
- * gets it once, no sooner than asked, with the same pid and start time.
+ * gets it once, no sooner than asked, with the same pid and start time,
+ * and is stopped when it answers non-zero (right after the spawn too).
  */
 static void
 test_start_after(void **state)
@@ -1770,6 +1773,7 @@ test_start_after(void **state)
 	clock_gettime(CLOCK_MONOTONIC, &sa.spawned);
 	assert_int_equal(proc_run_fresh(&s, &res, &cause), 0);
 	assert_int_equal(sa.calls, 1);
+	assert_int_equal(res.reason, PROC_STOPPED);
 	assert_int_equal(res.signal, SIGTERM);
 	assert_int_equal(sa.pid, res.pid);
 	assert_int_equal(sa.start, res.start_time);
@@ -1779,6 +1783,17 @@ test_start_after(void **state)
 	/* (proc's clock counts whole milliseconds: 50 of them may be
 	 * 49.001 ms of this one) */
 	assert_true(ms >= 49);
+
+	/* called right after the spawn: stopped all the same */
+	memset(&sa, 0, sizeof sa);
+	spec_init(&s, argv);
+	s.on_start = start_after_cb;
+	s.start_arg = &sa;
+	s.timeout_ms = SANE_MS;
+	assert_int_equal(proc_run_fresh(&s, &res, &cause), 0);
+	assert_int_equal(sa.calls, 1);
+	assert_int_equal(res.reason, PROC_STOPPED);
+	assert_int_equal(res.signal, SIGTERM);
 	av_free(argv);
 }
 
@@ -2242,7 +2257,7 @@ static int nhogged;
 
 /* Right after the spawn, before any output is logged: take every free
  * descriptor, as other threads might. */
-static void
+static int
 hog_fds(void *arg, pid_t pid, uint64_t start_time)
 {
 	int fd;
@@ -2253,6 +2268,7 @@ hog_fds(void *arg, pid_t pid, uint64_t start_time)
 	while (nhogged < 4096 &&
 	       (fd = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 0)) != -1)
 		hogged[nhogged++] = fd;
+	return 0;
 }
 
 /* Out of descriptors when the first byte comes: the slot a lazy log
