@@ -298,24 +298,19 @@ pg_session_lease(struct store *store, const char *id, int64_t runner,
 	return 0;
 }
 
-static const char sql_session_unlease[] =
-	"UPDATE sessions SET lease_runner = NULL, lease_task = NULL, "
-	"lease_expires = NULL, "
-	"status = CASE WHEN $3::bigint = 0 THEN status ELSE 'closed' END, "
-	"last_used_at = CASE WHEN $3::bigint = 0 THEN last_used_at "
-	"ELSE greatest(last_used_at, $3::bigint) END, "
-	"closed_at = CASE WHEN $3::bigint = 0 THEN closed_at ELSE $3::bigint "
-	"END WHERE id = $1 AND " PG_SESSION_FENCE("$2");
-
-/* sql_session_unlease's SET after a usage's, whose time is now: $c the
- * close time, 0 for none.  The release's fence is the caller's. */
-#define UNLEASE_AFTER_USAGE(now, c)                                            \
+/* A release's SET: the lease gone and, if c (the close time, 0 for
+ * none) is not 0, the session closed then; last_used_at the later of
+ * used (its value before) and c.  The release's fence is the caller's. */
+#define UNLEASE_SET(used, c)                                                   \
 	"lease_runner = NULL, lease_task = NULL, lease_expires = NULL, "       \
 	"status = CASE WHEN " c "::bigint = 0 THEN status ELSE 'closed' END, " \
-	"last_used_at = CASE WHEN " c "::bigint = 0 THEN " now "::bigint "     \
-	"ELSE greatest(" now "::bigint, " c "::bigint) END, "                  \
+	"last_used_at = CASE WHEN " c "::bigint = 0 THEN " used "::bigint "    \
+	"ELSE greatest(" used "::bigint, " c "::bigint) END, "                 \
 	"closed_at = CASE WHEN " c "::bigint = 0 THEN closed_at ELSE " c       \
 	"::bigint END"
+
+static const char sql_session_unlease[] = "UPDATE sessions SET " UNLEASE_SET(
+	"last_used_at", "$3") " WHERE id = $1 AND " PG_SESSION_FENCE("$2");
 
 static const char sql_session_status[] =
 	"UPDATE sessions SET status = $2, "
@@ -402,10 +397,10 @@ static const char sql_session_head_usage[] =
 /* clang-format off */
 #define HEAD_USAGE_UNLEASE_SET                                                 \
 	USAGE_SET_BUT_TIME("$13", "$7", "$8", "$9", "$10", "$11") ", "         \
-	UNLEASE_AFTER_USAGE("$12", "$16")
+	UNLEASE_SET("$12", "$16")
 #define USAGE_UNLEASE_SET                                                      \
 	USAGE_SET_BUT_TIME("$8", "$2", "$3", "$4", "$5", "$6") ", "            \
-	UNLEASE_AFTER_USAGE("$7", "$11")
+	UNLEASE_SET("$7", "$11")
 static const char sql_session_head_usage_unlease[] =
 	"UPDATE sessions SET head = $2, " HEAD_USAGE_UNLEASE_SET
 	" WHERE id = $1 AND " HEAD_USAGE_FENCE
