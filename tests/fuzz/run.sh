@@ -17,6 +17,12 @@ export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 # Two at a time (the machine has two CPUs or more), reported in order.
 jobs=${BATON_FUZZ_JOBS:-2}
+case $jobs in
+'' | *[!0-9]* | 0)
+	echo "BATON_FUZZ_JOBS must be a number of 1 or more, not '$jobs'" >&2
+	exit 2
+	;;
+esac
 run_one() {
 	name=$1
 	rm -f "build/fuzz/$name.rc"

@@ -724,6 +724,30 @@ test_strbuf(void **state)
 	strbuf_release(&sb);
 }
 
+/* xasprintf: a short string in one pass, a long one (past its 4 KiB
+ * buffer) written again in full, each with its terminating NUL. */
+static void
+test_xasprintf(void **state)
+{
+	static const size_t sizes[] = {0, 1, 4094, 4095, 4096, 4097, 100000};
+	char *arg, *p;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof sizes / sizeof *sizes; i++) {
+		arg = xmalloc(sizes[i] + 1);
+		memset(arg, 'a' + (int)i, sizes[i]);
+		arg[sizes[i]] = '\0';
+		p = xasprintf("<%s>%d", arg, 7);
+		assert_int_equal(strlen(p), sizes[i] + 3);
+		assert_int_equal(p[0], '<');
+		assert_memory_equal(p + 1, arg, sizes[i]);
+		assert_string_equal(p + 1 + sizes[i], ">7");
+		free(p);
+		free(arg);
+	}
+}
+
 static void
 test_strvec(void **state)
 {
@@ -1086,6 +1110,7 @@ main(void)
 		cmocka_unit_test(test_sha256),
 		cmocka_unit_test(test_remote_fs),
 		cmocka_unit_test(test_fsafe_problem),
+		cmocka_unit_test(test_xasprintf),
 		cmocka_unit_test(test_strvec),
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_num),
