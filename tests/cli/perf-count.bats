@@ -117,7 +117,8 @@ wal_locks() {
 	echo "write transactions: $a for 40 tasks, $b for 140"
 	# the end of a task and the claim of the next (docs/design.md); its
 	# pid with its end, for an agent that ends within 50 ms
-	# (core/orchestrator.c): 2 a task before
-	awk -v a="$a" -v b="$b" 'BEGIN { d = (b - a) / 100; exit !(d >= 0.95 && d <= 1.05) }'
+	# (core/orchestrator.c): 2 a task before.  (Under strace on a busy
+	# machine a few agents may pass the 50 ms and write their pid.)
+	awk -v a="$a" -v b="$b" 'BEGIN { d = (b - a) / 100; exit !(d >= 0.95 && d <= 1.5) }'
 	[ "$(BATON_DB=$T/wl-140/baton.db sql "SELECT count(*) FROM runs WHERE pid > 0 AND proc_start > 0")" = 140 ]
 }
